@@ -1,0 +1,203 @@
+//! The requirement catalogue (`features/requirements.yaml`): every requirement
+//! of every liaison statement, with its source, and how scenarios tag them.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// Requirement level, from the source text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, PartialOrd, Ord)]
+pub enum Level {
+    #[serde(rename = "MUST")]
+    Must,
+    #[serde(rename = "SHOULD")]
+    Should,
+    #[serde(rename = "MAY")]
+    May,
+    #[serde(rename = "INFORMATIVE")]
+    Informative,
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Level::Must => "MUST",
+            Level::Should => "SHOULD",
+            Level::May => "MAY",
+            Level::Informative => "INFORMATIVE",
+        })
+    }
+}
+
+/// Where in a seed a requirement comes from.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    pub document: String,
+    #[serde(rename = "where")]
+    pub place: String,
+}
+
+/// One catalogue entry.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Requirement {
+    pub id: String,
+    pub title: String,
+    pub source: Source,
+    #[serde(default)]
+    pub refs: Vec<String>,
+    pub level: Level,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    pub statement: String,
+    /// Only for INFORMATIVE items: why no scenario can test it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub untestable_because: Option<String>,
+    /// Only for testable items without scenarios yet: which issue adds them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<String>,
+}
+
+/// The whole catalogue.
+#[derive(Debug, Clone)]
+pub struct Catalogue {
+    pub requirements: Vec<Requirement>,
+}
+
+/// The catalogue, compiled in, so `liaison` carries it wherever it runs.
+pub const EMBEDDED: &str = include_str!("../features/requirements.yaml");
+
+/// ID prefixes by area (design.md).
+pub const PREFIXES: &[&str] = &["DR", "ADDR", "DEFER", "PUSH", "IMS", "MEM"];
+
+impl Catalogue {
+    /// The catalogue compiled into the binary.
+    pub fn embedded() -> Result<Catalogue, String> {
+        Catalogue::parse(EMBEDDED, "features/requirements.yaml")
+    }
+
+    /// Reads a catalogue file.
+    pub fn load(path: &Path) -> Result<Catalogue, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("catalogue {}: cannot read ({e})", path.display()))?;
+        Catalogue::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and checks the catalogue's own consistency.
+    pub fn parse(text: &str, file: &str) -> Result<Catalogue, String> {
+        let requirements: Vec<Requirement> =
+            serde_yaml::from_str(text).map_err(|e| format!("catalogue {file}: {e}"))?;
+        let c = Catalogue { requirements };
+        let problems = c.problems();
+        if problems.is_empty() {
+            Ok(c)
+        } else {
+            Err(format!("catalogue {file}: {}", problems.join("; ")))
+        }
+    }
+
+    /// Consistency problems of the catalogue itself (not of its scenarios).
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut seen = BTreeSet::new();
+        for r in &self.requirements {
+            if !seen.insert(r.id.clone()) {
+                out.push(format!("{}: duplicate id", r.id));
+            }
+            let prefix = r.id.split('-').next().unwrap_or("");
+            if !PREFIXES.contains(&prefix)
+                || r.id
+                    .split('-')
+                    .nth(1)
+                    .and_then(|n| n.parse::<u32>().ok())
+                    .is_none()
+            {
+                out.push(format!(
+                    "{}: id must be PREFIX-N with PREFIX one of {}",
+                    r.id,
+                    PREFIXES.join(", ")
+                ));
+            }
+            if !r.source.document.starts_with("00") {
+                out.push(format!("{}: source.document must name a seed file", r.id));
+            }
+            for role in &r.roles {
+                if !crate::profile::ROLES.contains(&role.as_str()) {
+                    out.push(format!("{}: unknown role `{role}`", r.id));
+                }
+            }
+            match (r.level, &r.untestable_because) {
+                (Level::Informative, None) => {
+                    out.push(format!("{}: INFORMATIVE needs untestable_because", r.id))
+                }
+                (Level::Informative, Some(_)) if r.pending.is_some() => {
+                    out.push(format!("{}: INFORMATIVE cannot be pending", r.id))
+                }
+                (l, Some(_)) if l != Level::Informative => out.push(format!(
+                    "{}: untestable_because is only for INFORMATIVE",
+                    r.id
+                )),
+                _ => {}
+            }
+            if r.level != Level::Informative && r.roles.is_empty() {
+                out.push(format!("{}: a testable requirement needs roles", r.id));
+            }
+            if r.statement.trim().is_empty() || r.title.trim().is_empty() {
+                out.push(format!("{}: empty title or statement", r.id));
+            }
+        }
+        out
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Requirement> {
+        self.requirements.iter().find(|r| r.id == id)
+    }
+
+    /// Is a scenario tag a requirement ID (by its shape)?
+    pub fn looks_like_id(tag: &str) -> bool {
+        let mut parts = tag.splitn(2, '-');
+        let prefix = parts.next().unwrap_or("");
+        let num = parts.next().unwrap_or("");
+        PREFIXES.contains(&prefix) && !num.is_empty() && num.bytes().all(|b| b.is_ascii_digit())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_catalogue_is_consistent() {
+        let c = Catalogue::embedded().unwrap();
+        assert!(c.requirements.len() >= 20, "catalogue too small");
+        for p in PREFIXES {
+            assert!(
+                c.requirements
+                    .iter()
+                    .any(|r| r.id.starts_with(&format!("{p}-"))),
+                "no requirement with prefix {p}"
+            );
+        }
+    }
+
+    #[test]
+    fn id_shape() {
+        assert!(Catalogue::looks_like_id("DR-1"));
+        assert!(Catalogue::looks_like_id("MEM-12"));
+        assert!(!Catalogue::looks_like_id("im-client"));
+        assert!(!Catalogue::looks_like_id("DR-x"));
+    }
+
+    #[test]
+    fn informative_needs_reason() {
+        let text = "- id: DR-1\n  title: t\n  source: {document: 001_x.txt, where: here}\n  level: INFORMATIVE\n  statement: s\n";
+        let e = Catalogue::parse(text, "c.yaml").unwrap_err();
+        assert!(
+            e.contains("DR-1: INFORMATIVE needs untestable_because"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,356 @@
+//! The command line (design.md, "Command line"):
+//! `liaison run | list | reference | report`, exit codes 0/1/2/3.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::catalogue::{Catalogue, Level};
+use crate::report::Report;
+use crate::runner::{self, RunOptions};
+
+/// Exit codes.
+pub const EXIT_PASS: i32 = 0;
+pub const EXIT_FAIL: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+pub const EXIT_INTERRUPTED: i32 = 3;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "liaison",
+    version,
+    about = "Conformance suite for IMS and OMA messaging interworking"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the scenarios against a SUT (default: the embedded reference) and write the report.
+    Run {
+        /// SUT profile (YAML). Without it, the embedded reference SUT, all roles.
+        #[arg(long, value_name = "PROFILE")]
+        sut: Option<PathBuf>,
+        /// Tag expression selecting scenarios, e.g. `@DR-5 or @im-client`.
+        #[arg(long, value_name = "EXPR")]
+        tags: Option<String>,
+        /// Report folder (default reports/<timestamp>, with reports/latest pointing at it).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// SHOULD-level requirements gate the exit code like MUST.
+        #[arg(long)]
+        strict: bool,
+        /// Waiver file: requirements a SUT is known to fail, each with a written reason.
+        #[arg(long, value_name = "FILE")]
+        waivers: Option<PathBuf>,
+        /// Run against the embedded reference with this fault (ROLE/NAME; see `liaison reference --list-faults`).
+        #[arg(long, value_name = "ROLE/NAME")]
+        fault: Option<String>,
+        /// Folder of the feature files (default ./features).
+        #[arg(long, value_name = "DIR")]
+        features: Option<PathBuf>,
+        /// No progress lines, only the summary.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// List requirements, their scenarios, and which apply to a SUT.
+    List {
+        #[arg(long, value_name = "PROFILE")]
+        sut: Option<PathBuf>,
+        #[arg(long, value_name = "DIR")]
+        features: Option<PathBuf>,
+    },
+    /// Run one embedded reference SUT role on its own until interrupted.
+    Reference {
+        /// im-client or im-server.
+        #[arg(long)]
+        role: Option<String>,
+        /// A named fault of that role.
+        #[arg(long)]
+        fault: Option<String>,
+        /// Address to listen on (UDP and TCP; port 0 picks one).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: std::net::SocketAddr,
+        /// RFC 3261 T1 of the reference, in ms.
+        #[arg(long, default_value_t = 500)]
+        t1_ms: u64,
+        /// im-server: domain served.
+        #[arg(long, default_value = "liaison.test")]
+        domain: String,
+        /// im-server: turn store-and-forward off.
+        #[arg(long)]
+        no_store: bool,
+        /// Print the faults of every role and exit.
+        #[arg(long)]
+        list_faults: bool,
+    },
+    /// Render junit.xml, report.html and summary.txt again from DIR/report.json,
+    /// or merge several runs into one report.
+    Report {
+        /// The report folder(s).
+        dirs: Vec<PathBuf>,
+        /// Merge the given folders into --out.
+        #[arg(long)]
+        merge: bool,
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Runs the command line; returns the exit code.
+pub fn main_with(cli: Cli) -> i32 {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("liaison: cannot start the async runtime: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    match cli.command {
+        Command::Run {
+            sut,
+            tags,
+            out,
+            strict,
+            waivers,
+            fault,
+            features,
+            quiet,
+        } => {
+            quiet_step_panics();
+            let opts = RunOptions {
+                sut,
+                tags,
+                out,
+                strict,
+                waivers,
+                fault,
+                features,
+                progress: !quiet,
+            };
+            match rt.block_on(runner::run(opts)) {
+                Ok((report, dir)) => {
+                    print!("{}", crate::report::summary::render(&report, &dir));
+                    report.exit_code()
+                }
+                Err(e) => {
+                    eprintln!("liaison: {e}");
+                    EXIT_USAGE
+                }
+            }
+        }
+        Command::List { sut, features } => list(sut, features),
+        Command::Reference {
+            role,
+            fault,
+            listen,
+            t1_ms,
+            domain,
+            no_store,
+            list_faults,
+        } => {
+            if list_faults {
+                for f in crate::reference::FAULTS {
+                    println!(
+                        "{}/{}: {} — breaks [{}]",
+                        f.role,
+                        f.name,
+                        f.description,
+                        f.breaks.join(", ")
+                    );
+                }
+                return EXIT_PASS;
+            }
+            let Some(role) = role else {
+                eprintln!(
+                    "liaison: reference: --role is required (one of {})",
+                    crate::reference::ROLES.join(", ")
+                );
+                return EXIT_USAGE;
+            };
+            rt.block_on(reference(role, fault, listen, t1_ms, domain, no_store))
+        }
+        Command::Report { dirs, merge, out } => report_cmd(dirs, merge, out),
+    }
+}
+
+/// Step failures are panics inside cucumber (which catches them and reports
+/// them as failed steps); keep them off stderr — they are in the report.
+fn quiet_step_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        // Verdicts start with a requirement ID list followed by ": expected".
+        if !msg.contains(": expected ") {
+            default(info);
+        }
+    }));
+}
+
+fn list(sut: Option<PathBuf>, features: Option<PathBuf>) -> i32 {
+    let cat = match Catalogue::embedded() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("liaison: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let profile = match sut {
+        Some(p) => match crate::profile::Profile::load(&p) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                eprintln!("liaison: {e}");
+                return EXIT_USAGE;
+            }
+        },
+        None => None,
+    };
+    let feats = match runner::load_features(&runner::features_dir(features.as_deref())) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("liaison: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let all = runner::scenarios(&feats);
+    for r in &cat.requirements {
+        println!(
+            "{} [{}] {} — {} {}",
+            r.id, r.level, r.title, r.source.document, r.source.place
+        );
+        let mine: Vec<_> = all
+            .iter()
+            .filter(|s| s.requirements().contains(&r.id))
+            .collect();
+        if r.level == Level::Informative {
+            println!(
+                "    informative: {}",
+                r.untestable_because.as_deref().unwrap_or("")
+            );
+        } else if mine.is_empty() {
+            println!(
+                "    no scenario yet: {}",
+                r.pending.as_deref().unwrap_or("(no reason given)")
+            );
+        }
+        for s in mine {
+            let applies = match &profile {
+                Some(p) if runner::applies(&s.tags, p, None) => " [applies]",
+                Some(_) => " [does not apply]",
+                None => "",
+            };
+            println!("    {}:{} {}{applies}", s.file, s.line, s.name);
+        }
+    }
+    EXIT_PASS
+}
+
+async fn reference(
+    role: String,
+    fault: Option<String>,
+    listen: std::net::SocketAddr,
+    t1_ms: u64,
+    domain: String,
+    no_store: bool,
+) -> i32 {
+    if !listen.ip().is_loopback() {
+        eprintln!(
+            "liaison: reference: --listen: expected a loopback address (found {})",
+            listen.ip()
+        );
+        return EXIT_USAGE;
+    }
+    let fault = match fault {
+        Some(f) => match crate::reference::find_fault(&format!("{role}/{f}")) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                eprintln!("liaison: reference: --fault: {e}");
+                return EXIT_USAGE;
+            }
+        },
+        None => None,
+    };
+    let settings = crate::reference::Settings {
+        fault: fault.map(|f| f.name),
+        t1: std::time::Duration::from_millis(t1_ms.max(1)),
+        domain,
+        store_and_forward: fault.map(|f| f.store_and_forward).unwrap_or(!no_store),
+    };
+    let running = match crate::reference::start(&role, listen, settings).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("liaison: reference {role}: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    println!(
+        "liaison reference {role} listening on {} (udp+tcp){}",
+        running.address,
+        fault
+            .map(|f| format!(" with fault {}", f.name))
+            .unwrap_or_default()
+    );
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    let _ = tokio::signal::ctrl_c().await;
+    drop(running);
+    EXIT_PASS
+}
+
+fn report_cmd(dirs: Vec<PathBuf>, merge: bool, out: Option<PathBuf>) -> i32 {
+    if dirs.is_empty() {
+        eprintln!("liaison: report: expected a report folder");
+        return EXIT_USAGE;
+    }
+    let mut reports = Vec::new();
+    for d in &dirs {
+        match Report::read(d) {
+            Ok(r) => reports.push((d.clone(), r)),
+            Err(e) => {
+                eprintln!("liaison: report: {e}");
+                return EXIT_USAGE;
+            }
+        }
+    }
+    let (report, dir) = if merge {
+        let Some(out) = out else {
+            eprintln!("liaison: report --merge: --out DIR is required");
+            return EXIT_USAGE;
+        };
+        if let Err(e) = std::fs::create_dir_all(&out) {
+            eprintln!("liaison: report: cannot create {}: {e}", out.display());
+            return EXIT_USAGE;
+        }
+        match Report::merge(&reports, &out) {
+            Ok(r) => (r, out),
+            Err(e) => {
+                eprintln!("liaison: report: {e}");
+                return EXIT_USAGE;
+            }
+        }
+    } else {
+        if dirs.len() > 1 {
+            eprintln!("liaison: report: one folder, or --merge");
+            return EXIT_USAGE;
+        }
+        let (d, r) = reports.remove(0);
+        (r, out.unwrap_or(d))
+    };
+    if let Err(e) = report.write_all(&dir) {
+        eprintln!("liaison: report: cannot write into {}: {e}", dir.display());
+        return EXIT_USAGE;
+    }
+    print!("{}", crate::report::summary::render(&report, &dir));
+    report.exit_code()
+}

@@ -1,0 +1,1346 @@
+//! SIP message codec (RFC 3261 §7, §18.3, §20, §25), sans-IO.
+//!
+//! The harness must judge exactly the bytes a SUT sent and send exactly the bytes a
+//! scenario asks for. So the primary reader here is our own tolerant one: it splits a
+//! message into start line, header fields and body, keeps the message bytes
+//! unchanged ([`SipMessage::raw`]) and offers string views of the parts. It accepts
+//! everything RFC 3261's grammar accepts at the framing level (line folding, odd
+//! whitespace around colons, extension methods, any URI text, binary bodies) plus LF
+//! line ends, and never interprets more than it must.
+//!
+//! `rsip` 0.4 is available as an optional typed view ([`SipMessage::typed`]); it
+//! rejects several valid messages (extension methods, folded or oddly spaced
+//! headers, `%`-escapes, bracketed IPv6 hosts, `tel:` URIs), so nothing depends on it.
+//!
+//! Writers ([`request`], [`response_to`]) produce exact bytes; they never validate,
+//! because tests need to send wrong messages too.
+
+use super::escape_bytes;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+/// Largest header block (start line, header fields and the empty line) that
+/// [`SipMessage::parse`] accepts.
+pub const MAX_HEADER_BLOCK: usize = 64 * 1024;
+
+/// How many bytes of offending input an error's `Display` shows.
+const SHOW: usize = 120;
+
+/// The first line of a message (RFC 3261 §7.1, §7.2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StartLine {
+    /// `Method SP Request-URI SP SIP-Version`.
+    Request {
+        method: String,
+        uri: String,
+        version: String,
+    },
+    /// `SIP-Version SP Status-Code SP Reason-Phrase`; the reason is kept as sent
+    /// (it may be empty, RFC 4475 §3.1.1.13).
+    Response {
+        version: String,
+        code: u16,
+        reason: String,
+    },
+}
+
+impl fmt::Display for StartLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartLine::Request {
+                method,
+                uri,
+                version,
+            } => write!(f, "{method} {uri} {version}"),
+            StartLine::Response {
+                version,
+                code,
+                reason,
+            } => write!(f, "{version} {code} {reason}"),
+        }
+    }
+}
+
+/// One header field as it appeared in the message.
+///
+/// `name` is exactly as sent (compact or long, any case). `value` has every line fold
+/// (CRLF or LF followed by spaces or tabs, RFC 3261 §7.3.1) replaced by one space and
+/// leading and trailing whitespace trimmed; bytes that are not UTF-8 are shown as
+/// U+FFFD here, while [`SipMessage::raw`] keeps them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header {
+    pub name: String,
+    pub value: String,
+}
+
+/// Why bytes are not a SIP message (or not yet a whole one).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SipError {
+    /// No bytes, or only the CRLFs that may precede a message (RFC 3261 §7.5).
+    Empty,
+    /// The first line is neither a Request-Line nor a Status-Line.
+    BadStartLine { line: Vec<u8> },
+    /// A header line has no `token HCOLON`, or is a continuation with nothing to
+    /// continue.
+    BadHeader { line: Vec<u8> },
+    /// No empty line ends the header block; `bytes` is what was received.
+    NoHeaderEnd { bytes: Vec<u8> },
+    /// Content-Length is not `1*DIGIT`, or several Content-Length fields disagree.
+    BadContentLength { value: String },
+    /// The body is shorter than Content-Length says.
+    Truncated { expected: usize, got: usize },
+    /// A message on a stream transport lacks Content-Length (RFC 3261 §18.3).
+    MissingContentLength,
+    /// The header block (or, for streams, the message) exceeds `limit` bytes.
+    TooLarge { limit: usize },
+}
+
+impl fmt::Display for SipError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SipError::Empty => write!(f, "empty SIP message: no bytes but CRLFs"),
+            SipError::BadStartLine { line } => write!(
+                f,
+                "bad SIP start line (neither Request-Line nor Status-Line): \"{}\"",
+                escape_bytes(line, SHOW)
+            ),
+            SipError::BadHeader { line } => write!(
+                f,
+                "bad SIP header line (expected `name: value` or a folded continuation): \"{}\"",
+                escape_bytes(line, SHOW)
+            ),
+            SipError::NoHeaderEnd { bytes } => write!(
+                f,
+                "no empty line ends the SIP header block ({} bytes received): \"{}\"",
+                bytes.len(),
+                escape_bytes(bytes, SHOW)
+            ),
+            SipError::BadContentLength { value } => write!(
+                f,
+                "bad Content-Length (expected one decimal number): \"{}\"",
+                escape_bytes(value.as_bytes(), SHOW)
+            ),
+            SipError::Truncated { expected, got } => write!(
+                f,
+                "truncated SIP body: Content-Length is {expected} but only {got} bytes follow the header block"
+            ),
+            SipError::MissingContentLength => write!(
+                f,
+                "SIP message on a stream transport has no Content-Length (RFC 3261 §18.3 makes it mandatory)"
+            ),
+            SipError::TooLarge { limit } => {
+                write!(f, "SIP message too large: header block exceeds {limit} bytes")
+            }
+        }
+    }
+}
+
+impl std::error::Error for SipError {}
+
+/// A parsed SIP message: its exact bytes plus views of its parts.
+#[derive(Clone, Debug)]
+pub struct SipMessage {
+    /// The message bytes: start line through the end of the body.
+    raw: Vec<u8>,
+    /// CRLFs that preceded the start line in the input (not part of `raw`).
+    leading: usize,
+    /// Bytes after the end given by Content-Length (not part of `raw`).
+    trailing: Vec<u8>,
+    start: StartLine,
+    headers: Vec<Header>,
+    /// Offset of the body in `raw`.
+    body_start: usize,
+}
+
+impl SipMessage {
+    /// Parse one whole message, e.g. a UDP datagram.
+    ///
+    /// CRLFs (or LFs) before the start line are skipped (RFC 3261 §7.5). Lines may
+    /// end in CRLF or in a bare LF. With a Content-Length, bytes beyond it are not
+    /// part of the message (RFC 3261 §18.3; they are kept in [`SipMessage::trailing`])
+    /// and fewer bytes than it are [`SipError::Truncated`]; without one, the body is
+    /// the rest of the input. A header block over [`MAX_HEADER_BLOCK`] bytes is
+    /// [`SipError::TooLarge`].
+    pub fn parse(bytes: &[u8]) -> Result<SipMessage, SipError> {
+        let start = skip_crlfs(bytes);
+        let rest = bytes.get(start..).unwrap_or_default();
+        if rest.is_empty() {
+            return Err(SipError::Empty);
+        }
+        // Judge the start line first, so that garbage is reported as such rather
+        // than as a missing header end.
+        let first_end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+        if first_end > MAX_HEADER_BLOCK {
+            return Err(SipError::TooLarge {
+                limit: MAX_HEADER_BLOCK,
+            });
+        }
+        parse_start_line(strip_cr(rest.get(..first_end).unwrap_or_default()))?;
+
+        let head_end = match find_head_end(rest, MAX_HEADER_BLOCK) {
+            Some(end) => end,
+            None if rest.len() > MAX_HEADER_BLOCK => {
+                return Err(SipError::TooLarge {
+                    limit: MAX_HEADER_BLOCK,
+                })
+            }
+            None => {
+                return Err(SipError::NoHeaderEnd {
+                    bytes: rest.to_vec(),
+                })
+            }
+        };
+        let head = parse_head(rest.get(..head_end).unwrap_or_default())?;
+        let available = rest.len() - head_end;
+        let end = match content_length_of(&head.1)? {
+            Some(len) if len > available => {
+                return Err(SipError::Truncated {
+                    expected: len,
+                    got: available,
+                })
+            }
+            Some(len) => head_end + len,
+            None => rest.len(),
+        };
+        Ok(SipMessage {
+            raw: rest.get(..end).unwrap_or_default().to_vec(),
+            leading: start,
+            trailing: rest.get(end..).unwrap_or_default().to_vec(),
+            start: head.0,
+            headers: head.1,
+            body_start: head_end,
+        })
+    }
+
+    /// Exactly the message bytes, unchanged: start line through the end of the body
+    /// (leading CRLFs and bytes beyond Content-Length excluded).
+    pub fn raw(&self) -> &[u8] {
+        &self.raw
+    }
+
+    /// The header block as sent: start line, header lines and the empty line.
+    pub fn head(&self) -> &[u8] {
+        self.raw.get(..self.body_start).unwrap_or_default()
+    }
+
+    /// Bytes of the input after the end that Content-Length gives (RFC 3261 §18.3
+    /// says to discard them; RFC 4475 §3.1.1.8). Usually empty.
+    pub fn trailing(&self) -> &[u8] {
+        &self.trailing
+    }
+
+    /// How many CR/LF bytes preceded the start line in the input.
+    pub fn leading_crlf(&self) -> usize {
+        self.leading
+    }
+
+    pub fn start_line(&self) -> &StartLine {
+        &self.start
+    }
+
+    pub fn is_request(&self) -> bool {
+        matches!(self.start, StartLine::Request { .. })
+    }
+
+    /// The SIP-Version as sent (`SIP/2.0`).
+    pub fn version(&self) -> &str {
+        match &self.start {
+            StartLine::Request { version, .. } | StartLine::Response { version, .. } => version,
+        }
+    }
+
+    pub fn method(&self) -> Option<&str> {
+        match &self.start {
+            StartLine::Request { method, .. } => Some(method),
+            StartLine::Response { .. } => None,
+        }
+    }
+
+    pub fn request_uri(&self) -> Option<&str> {
+        match &self.start {
+            StartLine::Request { uri, .. } => Some(uri),
+            StartLine::Response { .. } => None,
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match &self.start {
+            StartLine::Response { code, .. } => Some(*code),
+            StartLine::Request { .. } => None,
+        }
+    }
+
+    pub fn reason(&self) -> Option<&str> {
+        match &self.start {
+            StartLine::Response { reason, .. } => Some(reason),
+            StartLine::Request { .. } => None,
+        }
+    }
+
+    /// Every header field in order of appearance.
+    pub fn headers(&self) -> &[Header] {
+        &self.headers
+    }
+
+    /// The value of the first field called `name`: case-insensitive, and a compact
+    /// form equals its long name (RFC 3261 §7.3.3 and the extensions that define
+    /// the other letters).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|h| same_header_name(&h.name, name))
+            .map(|h| h.value.as_str())
+    }
+
+    /// The value of every field called `name`, in order, not split at commas.
+    pub fn header_all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|h| same_header_name(&h.name, name))
+            .map(|h| h.value.as_str())
+            .collect()
+    }
+
+    /// Every value of every field called `name`, split at commas that are outside
+    /// quoted strings and `<…>` (RFC 3261 §7.3.1), trimmed, empty ones dropped.
+    pub fn header_values(&self, name: &str) -> Vec<String> {
+        self.headers
+            .iter()
+            .filter(|h| same_header_name(&h.name, name))
+            .flat_map(|h| split_values(&h.value))
+            .map(str::to_string)
+            .collect()
+    }
+
+    pub fn has_header(&self, name: &str) -> bool {
+        self.headers.iter().any(|h| same_header_name(&h.name, name))
+    }
+
+    /// The body bytes, exactly as sent.
+    pub fn body(&self) -> &[u8] {
+        self.raw.get(self.body_start..).unwrap_or_default()
+    }
+
+    pub fn call_id(&self) -> Option<&str> {
+        self.header("Call-ID")
+    }
+
+    /// CSeq number and method (RFC 3261 §20.16); None if absent or malformed.
+    pub fn cseq(&self) -> Option<(u32, String)> {
+        let mut parts = self.header("CSeq")?.split_ascii_whitespace();
+        let number = parts.next()?;
+        let method = parts.next()?;
+        if parts.next().is_some() || !number.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        Some((number.parse().ok()?, method.to_string()))
+    }
+
+    /// The media type of Content-Type, lowercased, parameters removed.
+    pub fn content_type(&self) -> Option<String> {
+        let value = self.header("Content-Type")?;
+        let media = value.split(';').next().unwrap_or_default().trim();
+        (!media.is_empty()).then(|| media.to_ascii_lowercase())
+    }
+
+    /// The first Content-Length, if present and a number.
+    pub fn content_length(&self) -> Option<usize> {
+        parse_decimal(self.header("Content-Length")?)
+    }
+
+    /// Every Via value, comma-split, topmost first.
+    pub fn vias(&self) -> Vec<String> {
+        self.header_values("Via")
+    }
+
+    /// The `branch` parameter of the topmost Via.
+    pub fn top_via_branch(&self) -> Option<String> {
+        let first = self.header("Via")?;
+        let top = split_values(first).into_iter().next()?;
+        header_param(top, "branch")
+    }
+
+    pub fn from_tag(&self) -> Option<String> {
+        header_param(self.header("From")?, "tag")
+    }
+
+    pub fn to_tag(&self) -> Option<String> {
+        header_param(self.header("To")?, "tag")
+    }
+
+    /// One line for logs and failure messages: `MESSAGE sip:bob@example.net` or
+    /// `200 OK`.
+    pub fn summary(&self) -> String {
+        match &self.start {
+            StartLine::Request { method, uri, .. } => format!("{method} {uri}"),
+            StartLine::Response { code, reason, .. } if reason.is_empty() => code.to_string(),
+            StartLine::Response { code, reason, .. } => format!("{code} {reason}"),
+        }
+    }
+
+    /// rsip's typed view of [`SipMessage::raw`], or None where rsip rejects the
+    /// message (or panics on it).
+    pub fn typed(&self) -> Option<rsip::SipMessage> {
+        let raw: &[u8] = &self.raw;
+        std::panic::catch_unwind(|| rsip::SipMessage::try_from(raw).ok())
+            .ok()
+            .flatten()
+    }
+}
+
+/// A parameter of a header value (`;tag=`, `;branch=`, `;expires=`), looked up by
+/// case-insensitive name among the parameters that follow the value (outside
+/// `<…>` and quoted strings, and before any comma that starts a next value).
+/// A flag parameter gives `Some("")`; a quoted value is unquoted.
+pub fn header_param(value: &str, name: &str) -> Option<String> {
+    let mut segments = top_level_segments(value, b';', Some(b','));
+    segments.next()?; // the value itself
+    for segment in segments {
+        let (pname, pvalue) = match segment.split_once('=') {
+            Some((n, v)) => (n.trim(), v.trim()),
+            None => (segment.trim(), ""),
+        };
+        if pname.eq_ignore_ascii_case(name) {
+            return Some(unquote(pvalue));
+        }
+    }
+    None
+}
+
+/// The URI inside a From/To/Contact (name-addr or addr-spec) value: what is inside
+/// `<…>` if present, else everything up to the first `;`.
+pub fn uri_of(value: &str) -> Option<String> {
+    let bytes = value.as_bytes();
+    let mut in_quotes = false;
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'\\' if in_quotes => i += 1,
+            b'"' => in_quotes = !in_quotes,
+            b'<' if !in_quotes => {
+                let inner = value.get(i + 1..)?;
+                let close = inner.find('>')?;
+                let uri = inner.get(..close)?.trim();
+                return (!uri.is_empty()).then(|| uri.to_string());
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    let uri = value.split(';').next().unwrap_or_default().trim();
+    (!uri.is_empty()).then(|| uri.to_string())
+}
+
+/// The user part and host of a `sip:`, `sips:` or `tel:` URI, as sent.
+///
+/// `tel:` gives the number as user and no host (RFC 3966). For SIP URIs (RFC 3261
+/// §19.1.1) the user part is everything before the first `@` up to any `:password`,
+/// so `%`-escapes and `;` in it stay as sent (RFC 4475 §3.1.1.3, §3.1.1.9); a
+/// bracketed IPv6 host keeps its brackets (RFC 5118). Other schemes with an `@`
+/// (`im:`, `pres:`, `mailto:`) are read the same way. Surrounding `<…>` is ignored.
+pub fn uri_user_host(uri: &str) -> (Option<String>, Option<String>) {
+    let mut uri = uri.trim();
+    if let Some(inner) = uri.strip_prefix('<') {
+        uri = inner.strip_suffix('>').unwrap_or(inner).trim();
+    }
+    let Some((scheme, rest)) = uri.split_once(':') else {
+        return (None, None);
+    };
+    let scheme_ok = scheme
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic())
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    if !scheme_ok {
+        return (None, None);
+    }
+    let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    if scheme.eq_ignore_ascii_case("tel") {
+        let number = rest.split(';').next().unwrap_or_default().trim();
+        return (non_empty(number), None);
+    }
+    let is_sip = scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips");
+    let (user, hostport) = match rest.split_once('@') {
+        Some((userinfo, hostport)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            (non_empty(user), hostport)
+        }
+        None if is_sip => (None, rest),
+        None => return (None, None),
+    };
+    let host = if let Some(v6) = hostport.strip_prefix('[') {
+        v6.find(']')
+            .and_then(|close| hostport.get(..close + 2))
+            .map(str::to_string)
+    } else {
+        let end = hostport
+            .find(|c: char| matches!(c, ':' | ';' | '?' | '>' | ',') || c.is_whitespace())
+            .unwrap_or(hostport.len());
+        hostport.get(..end).and_then(non_empty)
+    };
+    (user, host)
+}
+
+/// What [`next_frame`] found at the start of a stream buffer.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Frame {
+    /// This many CR/LF bytes (a keep-alive, RFC 5626 §3.5.1, or CRLFs before a
+    /// message, RFC 3261 §7.5) to skip.
+    KeepAlive(usize),
+    /// The first this-many bytes are one complete message.
+    Message(usize),
+}
+
+/// Frame a stream (TCP, TLS) buffer, RFC 3261 §18.3: a message ends after the
+/// header block plus Content-Length bytes, and Content-Length is mandatory.
+///
+/// `Ok(None)` means more bytes are needed. Errors when the start line or header
+/// block is malformed, when the message would exceed `max_len` bytes, or when the
+/// header block lacks Content-Length.
+pub fn next_frame(buf: &[u8], max_len: usize) -> Result<Option<Frame>, SipError> {
+    let crlfs = skip_crlfs(buf);
+    if crlfs > 0 {
+        return Ok(Some(Frame::KeepAlive(crlfs)));
+    }
+    if buf.is_empty() || buf == b"\r" {
+        return Ok(None);
+    }
+    let window = buf.get(..max_len).unwrap_or(buf);
+    // A complete first line can be judged before the rest arrives.
+    if let Some(nl) = window.iter().position(|&b| b == b'\n') {
+        parse_start_line(strip_cr(window.get(..nl).unwrap_or_default()))?;
+    }
+    let Some(head_end) = find_head_end(window, max_len) else {
+        return if buf.len() >= max_len {
+            Err(SipError::TooLarge { limit: max_len })
+        } else {
+            Ok(None)
+        };
+    };
+    let (_, headers) = parse_head(window.get(..head_end).unwrap_or_default())?;
+    let body_len = content_length_of(&headers)?.ok_or(SipError::MissingContentLength)?;
+    let total = head_end
+        .checked_add(body_len)
+        .filter(|&t| t <= max_len)
+        .ok_or(SipError::TooLarge { limit: max_len })?;
+    Ok((buf.len() >= total).then_some(Frame::Message(total)))
+}
+
+/// A request under construction; [`RequestBuilder::build`] gives its exact bytes.
+#[derive(Clone, Debug)]
+pub struct RequestBuilder {
+    method: String,
+    uri: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+/// Start a request: `METHOD uri SIP/2.0`. Headers come out in the order given;
+/// Content-Length is added after them unless one was given (then it is kept as
+/// given, even if wrong).
+pub fn request(method: &str, uri: &str) -> RequestBuilder {
+    RequestBuilder {
+        method: method.to_string(),
+        uri: uri.to_string(),
+        headers: Vec::new(),
+        body: Vec::new(),
+    }
+}
+
+impl RequestBuilder {
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn body(mut self, bytes: &[u8]) -> Self {
+        self.body = bytes.to_vec();
+        self
+    }
+
+    pub fn build(&self) -> Vec<u8> {
+        let start = format!("{} {} SIP/2.0", self.method, self.uri);
+        render(&start, self.headers.iter(), &self.body)
+    }
+}
+
+/// A response under construction; [`ResponseBuilder::build`] gives its exact bytes.
+#[derive(Clone, Debug)]
+pub struct ResponseBuilder {
+    code: u16,
+    reason: String,
+    /// Via, From, To, Call-ID, CSeq taken from the request, in that order.
+    copied: Vec<(String, String)>,
+    to_tag: Option<String>,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+/// Start a response to `req`, RFC 3261 §8.2.6.2: every Via (in order, one field per
+/// Via field received, values as received), From, To, Call-ID and CSeq are copied;
+/// the long header names are used. [`ResponseBuilder::to_tag`] adds `;tag=` to To
+/// when the request's To has none.
+pub fn response_to(req: &SipMessage, code: u16, reason: &str) -> ResponseBuilder {
+    let mut copied: Vec<(String, String)> = req
+        .header_all("Via")
+        .into_iter()
+        .map(|v| ("Via".to_string(), v.to_string()))
+        .collect();
+    for name in ["From", "To", "Call-ID", "CSeq"] {
+        if let Some(value) = req.header(name) {
+            copied.push((name.to_string(), value.to_string()));
+        }
+    }
+    ResponseBuilder {
+        code,
+        reason: reason.to_string(),
+        copied,
+        to_tag: None,
+        headers: Vec::new(),
+        body: Vec::new(),
+    }
+}
+
+/// Start a response that copies nothing from a request (for tests that need a
+/// response with missing or foreign fields).
+pub fn response(code: u16, reason: &str) -> ResponseBuilder {
+    ResponseBuilder {
+        code,
+        reason: reason.to_string(),
+        copied: Vec::new(),
+        to_tag: None,
+        headers: Vec::new(),
+        body: Vec::new(),
+    }
+}
+
+impl ResponseBuilder {
+    /// Tag to add to To if the request's To has none (RFC 3261 §8.2.6.2).
+    pub fn to_tag(mut self, tag: &str) -> Self {
+        self.to_tag = Some(tag.to_string());
+        self
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn body(mut self, bytes: &[u8]) -> Self {
+        self.body = bytes.to_vec();
+        self
+    }
+
+    pub fn build(&self) -> Vec<u8> {
+        let start = format!("SIP/2.0 {} {}", self.code, self.reason);
+        let copied = self
+            .copied
+            .iter()
+            .map(|(name, value)| match (&self.to_tag, name == "To") {
+                (Some(tag), true) if header_param(value, "tag").is_none() => {
+                    (name.clone(), format!("{value};tag={tag}"))
+                }
+                _ => (name.clone(), value.clone()),
+            });
+        let all: Vec<(String, String)> = copied.chain(self.headers.iter().cloned()).collect();
+        render(&start, all.iter(), &self.body)
+    }
+}
+
+fn render<'a>(
+    start: &str,
+    headers: impl Iterator<Item = &'a (String, String)>,
+    body: &[u8],
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256 + body.len());
+    out.extend_from_slice(start.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    let mut has_length = false;
+    for (name, value) in headers {
+        has_length |= same_header_name(name, "Content-Length");
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if !has_length {
+        out.extend_from_slice(format!("Content-Length: {}\r\n", body.len()).as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+    out
+}
+
+/// A fresh random-looking token for tags, branches (the caller prefixes
+/// `z9hG4bK`) and Call-IDs: 16 lowercase hex digits. Unique within the process
+/// (a counter through a bijective mix), unpredictable enough across processes
+/// (seeded once from the clock, the process id and an address).
+pub fn token() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static SEED: OnceLock<u64> = OnceLock::new();
+    let seed = *SEED.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        let local = 0u8;
+        let addr = std::ptr::addr_of!(local) as usize as u64;
+        mix64(nanos ^ (u64::from(std::process::id()) << 32) ^ addr.rotate_left(17))
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    // Adding an odd multiple of the counter keeps inputs distinct; mix64 is a
+    // bijection, so outputs are distinct too.
+    format!(
+        "{:016x}",
+        mix64(seed.wrapping_add(n.wrapping_mul(0x9e37_79b9_7f4a_7c15)))
+    )
+}
+
+/// A 64-bit finaliser (xor-shift and odd multiplications, each invertible).
+fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+// ---------------------------------------------------------------------------
+// Reading helpers
+// ---------------------------------------------------------------------------
+
+/// Number of leading bytes that are CRLF pairs or bare LFs.
+fn skip_crlfs(bytes: &[u8]) -> usize {
+    let mut i = 0;
+    loop {
+        match (bytes.get(i), bytes.get(i + 1)) {
+            (Some(b'\r'), Some(b'\n')) => i += 2,
+            (Some(b'\n'), _) => i += 1,
+            _ => return i,
+        }
+    }
+}
+
+fn strip_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// Offset just past the empty line that ends the header block, searching at most
+/// `limit` bytes; the block starts with the start line, so the first line is never
+/// taken as the empty one.
+fn find_head_end(bytes: &[u8], limit: usize) -> Option<usize> {
+    let window = bytes.get(..limit).unwrap_or(bytes);
+    let mut line_start = 0;
+    for (i, &b) in window.iter().enumerate() {
+        if b != b'\n' {
+            continue;
+        }
+        let line = window.get(line_start..i).unwrap_or_default();
+        if line_start > 0 && (line.is_empty() || line == b"\r") {
+            return Some(i + 1);
+        }
+        line_start = i + 1;
+    }
+    None
+}
+
+/// Lines of a header block without their terminators (CRLF or LF); the final
+/// empty line is dropped.
+fn head_lines(head: &[u8]) -> impl Iterator<Item = &[u8]> {
+    head.split(|&b| b == b'\n')
+        .map(strip_cr)
+        .take_while(|line| !line.is_empty())
+}
+
+/// Start line and header fields of a complete header block.
+fn parse_head(head: &[u8]) -> Result<(StartLine, Vec<Header>), SipError> {
+    let mut lines = head_lines(head);
+    let start = parse_start_line(lines.next().unwrap_or_default())?;
+    let mut headers: Vec<Header> = Vec::new();
+    let mut current: Option<(&[u8], Vec<&[u8]>)> = None;
+    for line in lines {
+        if matches!(line.first(), Some(b' ' | b'\t')) {
+            // RFC 3261 §7.3.1: a line starting with whitespace continues the
+            // previous field.
+            match current.as_mut() {
+                Some((_, pieces)) => pieces.push(line),
+                None => {
+                    return Err(SipError::BadHeader {
+                        line: line.to_vec(),
+                    })
+                }
+            }
+            continue;
+        }
+        if let Some((name, pieces)) = current.take() {
+            headers.push(make_header(name, &pieces));
+        }
+        let name_len = line.iter().take_while(|&&b| is_token_byte(b)).count();
+        let after_name = line.get(name_len..).unwrap_or_default();
+        let ws = after_name
+            .iter()
+            .take_while(|&&b| b == b' ' || b == b'\t')
+            .count();
+        match after_name.get(ws..).and_then(|r| r.split_first()) {
+            Some((b':', value)) if name_len > 0 => {
+                current = Some((line.get(..name_len).unwrap_or_default(), vec![value]));
+            }
+            _ => {
+                return Err(SipError::BadHeader {
+                    line: line.to_vec(),
+                })
+            }
+        }
+    }
+    if let Some((name, pieces)) = current {
+        headers.push(make_header(name, &pieces));
+    }
+    Ok((start, headers))
+}
+
+fn make_header(name: &[u8], pieces: &[&[u8]]) -> Header {
+    let mut value: Vec<u8> = Vec::new();
+    for piece in pieces.iter().map(|p| trim_ws(p)).filter(|p| !p.is_empty()) {
+        if !value.is_empty() {
+            value.push(b' ');
+        }
+        value.extend_from_slice(piece);
+    }
+    Header {
+        name: String::from_utf8_lossy(name).into_owned(),
+        value: String::from_utf8_lossy(&value).into_owned(),
+    }
+}
+
+fn trim_ws(bytes: &[u8]) -> &[u8] {
+    let is_ws = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = bytes.iter().position(|b| !is_ws(b)).unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !is_ws(b))
+        .map_or(start, |i| i + 1);
+    bytes.get(start..end).unwrap_or_default()
+}
+
+/// RFC 3261 §25.1 `token` characters.
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+        )
+}
+
+/// `SIP/` 1*DIGIT `.` 1*DIGIT (RFC 3261 §7.1; "SIP" matched case-insensitively as
+/// ABNF literals are).
+fn is_sip_version(v: &[u8]) -> bool {
+    let Some(prefix) = v.get(..4) else {
+        return false;
+    };
+    if !prefix.eq_ignore_ascii_case(b"SIP/") {
+        return false;
+    }
+    let numbers = v.get(4..).unwrap_or_default();
+    let mut parts = numbers.split(|&b| b == b'.');
+    let good =
+        |p: Option<&[u8]>| p.is_some_and(|p| !p.is_empty() && p.iter().all(u8::is_ascii_digit));
+    good(parts.next()) && good(parts.next()) && parts.next().is_none()
+}
+
+fn parse_start_line(line: &[u8]) -> Result<StartLine, SipError> {
+    let bad = || SipError::BadStartLine {
+        line: line.to_vec(),
+    };
+    let is_response = line
+        .get(..4)
+        .is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/"));
+    if is_response {
+        // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase (RFC 3261 §7.2).
+        let sp = line.iter().position(|&b| b == b' ').ok_or_else(bad)?;
+        let version = line.get(..sp).unwrap_or_default();
+        if !is_sip_version(version) {
+            return Err(bad());
+        }
+        let rest = line.get(sp + 1..).unwrap_or_default();
+        let digits = rest.get(..3).ok_or_else(bad)?;
+        if !digits.iter().all(u8::is_ascii_digit) {
+            return Err(bad());
+        }
+        let code = digits
+            .iter()
+            .fold(0u16, |acc, d| acc * 10 + u16::from(d - b'0'));
+        if !(100..=699).contains(&code) {
+            return Err(bad());
+        }
+        // Tolerate a missing SP before an empty reason.
+        let reason = match rest.get(3..).unwrap_or_default() {
+            [] => &[][..],
+            [b' ', reason @ ..] => reason,
+            _ => return Err(bad()),
+        };
+        if reason.iter().any(|&b| b == b'\r' || b == 0) {
+            return Err(bad());
+        }
+        return Ok(StartLine::Response {
+            version: String::from_utf8_lossy(version).into_owned(),
+            code,
+            reason: String::from_utf8_lossy(reason).into_owned(),
+        });
+    }
+    // Request-Line = Method SP Request-URI SP SIP-Version (RFC 3261 §7.1).
+    let mut parts = line.split(|&b| b == b' ');
+    let (Some(method), Some(uri), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad());
+    };
+    if method.is_empty() || !method.iter().all(|&b| is_token_byte(b)) {
+        return Err(bad());
+    }
+    if uri.is_empty() || uri.iter().any(|&b| b <= 0x20 || b == 0x7f) {
+        return Err(bad());
+    }
+    let uri = std::str::from_utf8(uri).map_err(|_| bad())?;
+    if !is_sip_version(version) {
+        return Err(bad());
+    }
+    Ok(StartLine::Request {
+        method: String::from_utf8_lossy(method).into_owned(),
+        uri: uri.to_string(),
+        version: String::from_utf8_lossy(version).into_owned(),
+    })
+}
+
+/// `1*DIGIT`, surrounding whitespace allowed.
+fn parse_decimal(value: &str) -> Option<usize> {
+    let v = value.trim();
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    v.parse().ok()
+}
+
+/// The Content-Length of a header list: None if absent; an error if one is not a
+/// number or several disagree.
+fn content_length_of(headers: &[Header]) -> Result<Option<usize>, SipError> {
+    let mut found: Option<usize> = None;
+    let mut seen: Vec<&str> = Vec::new();
+    for h in headers
+        .iter()
+        .filter(|h| same_header_name(&h.name, "Content-Length"))
+    {
+        seen.push(&h.value);
+        let Some(n) = parse_decimal(&h.value) else {
+            return Err(SipError::BadContentLength {
+                value: h.value.clone(),
+            });
+        };
+        match found {
+            Some(previous) if previous != n => {
+                return Err(SipError::BadContentLength {
+                    value: seen.join(", "),
+                })
+            }
+            _ => found = Some(n),
+        }
+    }
+    Ok(found)
+}
+
+/// Compact forms: RFC 3261 §7.3.3 (i m e l c f s k t v), RFC 6665 (o u),
+/// RFC 3515 (r), RFC 3892 (b), RFC 4028 (x), RFC 3841 (a j d), RFC 8224 (y),
+/// RFC 4474 (n).
+fn long_name(name: &str) -> &str {
+    let [letter] = name.as_bytes() else {
+        return name;
+    };
+    match letter.to_ascii_lowercase() {
+        b'i' => "Call-ID",
+        b'm' => "Contact",
+        b'e' => "Content-Encoding",
+        b'l' => "Content-Length",
+        b'c' => "Content-Type",
+        b'f' => "From",
+        b's' => "Subject",
+        b'k' => "Supported",
+        b't' => "To",
+        b'v' => "Via",
+        b'o' => "Event",
+        b'u' => "Allow-Events",
+        b'r' => "Refer-To",
+        b'b' => "Referred-By",
+        b'x' => "Session-Expires",
+        b'a' => "Accept-Contact",
+        b'j' => "Reject-Contact",
+        b'd' => "Request-Disposition",
+        b'y' => "Identity",
+        b'n' => "Identity-Info",
+        _ => name,
+    }
+}
+
+fn same_header_name(a: &str, b: &str) -> bool {
+    long_name(a).eq_ignore_ascii_case(long_name(b))
+}
+
+/// Split `s` at `sep` where it is outside quoted strings and `<…>`, stopping at
+/// `stop` (also outside them). Quoted-pairs inside quotes are skipped.
+fn top_level_segments(s: &str, sep: u8, stop: Option<u8>) -> impl Iterator<Item = &str> {
+    let bytes = s.as_bytes();
+    let mut cuts: Vec<usize> = Vec::new();
+    let mut end = bytes.len();
+    let mut in_quotes = false;
+    let mut depth = 0usize;
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'\\' if in_quotes => i += 1,
+            b'"' => in_quotes = !in_quotes,
+            b'<' if !in_quotes => depth += 1,
+            b'>' if !in_quotes => depth = depth.saturating_sub(1),
+            _ if in_quotes || depth > 0 => {}
+            _ if b == sep => cuts.push(i),
+            _ if Some(b) == stop => {
+                end = i;
+                break;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    let mut bounds = Vec::with_capacity(cuts.len() + 1);
+    let mut from = 0;
+    for cut in cuts {
+        bounds.push((from, cut));
+        from = cut + 1;
+    }
+    bounds.push((from, end));
+    // The separators are ASCII, so every bound is a char boundary.
+    bounds
+        .into_iter()
+        .map(move |(a, b)| s.get(a..b).unwrap_or_default())
+}
+
+/// Comma-separated values of one field, trimmed, empty ones dropped.
+fn split_values(value: &str) -> Vec<&str> {
+    top_level_segments(value, b',', None)
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
+/// Remove surrounding double quotes and quoted-pair backslashes.
+fn unquote(v: &str) -> String {
+    let Some(inner) = v.strip_prefix('"').and_then(|r| r.strip_suffix('"')) else {
+        return v.to_string();
+    };
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(next) = chars.next() {
+                out.push(next);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A request as a UA would send it, with two Via fields (the second carrying
+    /// two values) and a To without tag.
+    fn incoming() -> SipMessage {
+        let bytes = b"MESSAGE sip:bob@example.net SIP/2.0\r\n\
+Via: SIP/2.0/UDP proxy.example.net;branch=z9hG4bKpx1\r\n\
+v: SIP/2.0/UDP relay.example.com;branch=z9hG4bKrl1, SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bKua1;received=192.0.2.10\r\n\
+Max-Forwards: 68\r\n\
+f: \"Alice\" <sip:alice@example.com>;tag=al1ce\r\n\
+t: <sip:bob@example.net>\r\n\
+i: a84b4c76e66710@192.0.2.10\r\n\
+CSeq: 314 MESSAGE\r\n\
+Content-Type: text/plain\r\n\
+Content-Length: 12\r\n\
+\r\n\
+Hello, Bob.\n";
+        SipMessage::parse(bytes).expect("test request parses")
+    }
+
+    fn text(bytes: &[u8]) -> String {
+        String::from_utf8_lossy(bytes).into_owned()
+    }
+
+    /// Every line of the header block ends in CRLF, and the body follows the
+    /// empty line unchanged.
+    fn assert_crlf_framing(bytes: &[u8], body: &[u8]) {
+        let msg = SipMessage::parse(bytes).expect("built message parses");
+        for (i, &b) in msg.head().iter().enumerate() {
+            if b == b'\n' {
+                assert_eq!(
+                    msg.head().get(i.wrapping_sub(1)),
+                    Some(&b'\r'),
+                    "bare LF at {i}"
+                );
+            }
+        }
+        assert!(msg.head().ends_with(b"\r\n\r\n"));
+        assert_eq!(msg.body(), body);
+        assert_eq!(msg.raw(), bytes);
+        assert_eq!(msg.content_length(), Some(body.len()));
+    }
+
+    #[test]
+    fn build_message_request() {
+        let body = b"Hello, Bob. Lunch at noon?";
+        let bytes = request("MESSAGE", "sip:bob@example.net")
+            .header("Via", "SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bK776asdhds")
+            .header("Max-Forwards", "70")
+            .header("From", "<sip:alice@example.com>;tag=49583")
+            .header("To", "<sip:bob@example.net>")
+            .header("Call-ID", "asd88asd77a@127.0.0.1")
+            .header("CSeq", "1 MESSAGE")
+            .header("Content-Type", "text/plain;charset=UTF-8")
+            .body(body)
+            .build();
+        assert_crlf_framing(&bytes, body);
+        insta::assert_snapshot!("message_request", text(&bytes));
+    }
+
+    #[test]
+    fn build_200_to_parsed_request() {
+        let bytes = response_to(&incoming(), 200, "OK").to_tag("b0b").build();
+        assert_crlf_framing(&bytes, b"");
+        let resp = SipMessage::parse(&bytes).expect("parses");
+        assert_eq!(resp.to_tag().as_deref(), Some("b0b"));
+        assert_eq!(resp.vias().len(), 3);
+        assert_eq!(
+            resp.header_all("Via").len(),
+            2,
+            "one Via field per field received"
+        );
+        insta::assert_snapshot!("response_200", text(&bytes));
+    }
+
+    #[test]
+    fn build_415_with_accept() {
+        let bytes = response_to(&incoming(), 415, "Unsupported Media Type")
+            .to_tag("b0b")
+            .header("Accept", "text/plain, message/cpim")
+            .build();
+        assert_crlf_framing(&bytes, b"");
+        insta::assert_snapshot!("response_415", text(&bytes));
+    }
+
+    #[test]
+    fn build_486() {
+        let bytes = response_to(&incoming(), 486, "Busy Here")
+            .to_tag("b0b")
+            .header("Retry-After", "120")
+            .build();
+        assert_crlf_framing(&bytes, b"");
+        insta::assert_snapshot!("response_486", text(&bytes));
+    }
+
+    #[test]
+    fn response_keeps_existing_to_tag_and_skips_absent_fields() {
+        let req = SipMessage::parse(
+            b"MESSAGE sip:b@x SIP/2.0\r\nTo: <sip:b@x>;tag=already\r\nCSeq: 2 MESSAGE\r\n\r\n",
+        )
+        .expect("parses");
+        let bytes = response_to(&req, 200, "OK").to_tag("other").build();
+        assert_eq!(
+            bytes,
+            b"SIP/2.0 200 OK\r\nTo: <sip:b@x>;tag=already\r\nCSeq: 2 MESSAGE\r\nContent-Length: 0\r\n\r\n"
+        );
+        // Without to_tag nothing is added.
+        let req =
+            SipMessage::parse(b"MESSAGE sip:b@x SIP/2.0\r\nTo: <sip:b@x>\r\n\r\n").expect("parses");
+        let bytes = response_to(&req, 202, "Accepted").build();
+        assert_eq!(
+            bytes,
+            b"SIP/2.0 202 Accepted\r\nTo: <sip:b@x>\r\nContent-Length: 0\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn builder_keeps_a_given_content_length_even_if_wrong() {
+        let bytes = request("MESSAGE", "sip:b@x")
+            .header("Content-Length", "99")
+            .header("X-After", "1")
+            .body(b"abc")
+            .build();
+        assert_eq!(
+            bytes,
+            b"MESSAGE sip:b@x SIP/2.0\r\nContent-Length: 99\r\nX-After: 1\r\n\r\nabc"
+        );
+        let compact = request("MESSAGE", "sip:b@x").header("l", "7").build();
+        assert_eq!(compact, b"MESSAGE sip:b@x SIP/2.0\r\nl: 7\r\n\r\n");
+        let bare = response(500, "Server Internal Error")
+            .body(&[0, 0xff])
+            .build();
+        assert_eq!(
+            bare,
+            b"SIP/2.0 500 Server Internal Error\r\nContent-Length: 2\r\n\r\n\x00\xff"
+        );
+    }
+
+    #[test]
+    fn header_param_forms() {
+        let from = "\"A;tag=no\" <sip:a@x;tag=uri-param>;tag=yes;lr; expires = 60 ;q=\"0.5\"";
+        assert_eq!(header_param(from, "tag").as_deref(), Some("yes"));
+        assert_eq!(header_param(from, "TAG").as_deref(), Some("yes"));
+        assert_eq!(header_param(from, "lr").as_deref(), Some(""));
+        assert_eq!(header_param(from, "expires").as_deref(), Some("60"));
+        assert_eq!(header_param(from, "q").as_deref(), Some("0.5"));
+        assert_eq!(header_param(from, "missing"), None);
+        let via =
+            "SIP/2.0/UDP [2001:db8::10]:5070;branch=z9hG4bK1;rport, SIP/2.0/UDP b;branch=z9hG4bK2";
+        assert_eq!(header_param(via, "branch").as_deref(), Some("z9hG4bK1"));
+        assert_eq!(header_param(via, "rport").as_deref(), Some(""));
+        assert_eq!(
+            header_param("sip:a@x;tag=addr-spec", "tag").as_deref(),
+            Some("addr-spec")
+        );
+        let feature = "*;+g.oma.pusheventapp=\"mms.ua\";require;explicit";
+        assert_eq!(
+            header_param(feature, "+g.oma.pusheventapp").as_deref(),
+            Some("mms.ua")
+        );
+        assert_eq!(header_param("", "tag"), None);
+        assert_eq!(header_param("\"unterminated;tag=1", "tag"), None);
+    }
+
+    #[test]
+    fn uri_of_forms() {
+        assert_eq!(
+            uri_of("\"Bob <x>\" <sip:bob@b.example>;tag=1").as_deref(),
+            Some("sip:bob@b.example")
+        );
+        assert_eq!(
+            uri_of("Eve<sip:eve@example.org>").as_deref(),
+            Some("sip:eve@example.org")
+        );
+        assert_eq!(
+            uri_of("sip:bob@b.example;tag=1").as_deref(),
+            Some("sip:bob@b.example")
+        );
+        assert_eq!(
+            uri_of(" <tel:+15551234567> ").as_deref(),
+            Some("tel:+15551234567")
+        );
+        assert_eq!(uri_of("*").as_deref(), Some("*"));
+        assert_eq!(uri_of("<sip:unclosed@x"), None);
+        assert_eq!(uri_of(""), None);
+        assert_eq!(uri_of("<>"), None);
+    }
+
+    #[test]
+    fn uri_user_host_forms() {
+        let uh = |u: &str| {
+            let (a, b) = uri_user_host(u);
+            (a.unwrap_or_default(), b.unwrap_or_default())
+        };
+        assert_eq!(
+            uh("sip:alice@[2001:db8::10]:5070"),
+            ("alice".into(), "[2001:db8::10]".into())
+        );
+        assert_eq!(
+            uh("sip:[2001:db8::10];transport=udp"),
+            ("".into(), "[2001:db8::10]".into())
+        );
+        assert_eq!(
+            uh("tel:+15551234567;phone-context=x"),
+            ("+15551234567".into(), "".into())
+        );
+        assert_eq!(uri_user_host("tel:+15551234567").1, None);
+        assert_eq!(
+            uh("sip:sips%3Abob%40b.example@gw.example"),
+            ("sips%3Abob%40b.example".into(), "gw.example".into())
+        );
+        assert_eq!(
+            uh("sip:frank;svc=chat@example.org;maddr=x"),
+            ("frank;svc=chat".into(), "example.org".into())
+        );
+        assert_eq!(
+            uh("SIPS:carol:secret@Chicago.example.com:5061"),
+            ("carol".into(), "Chicago.example.com".into())
+        );
+        assert_eq!(
+            uh("<sip:bob@b.example>"),
+            ("bob".into(), "b.example".into())
+        );
+        assert_eq!(
+            uh("im:fred@example.com"),
+            ("fred".into(), "example.com".into())
+        );
+        assert_eq!(uri_user_host("urn:service:sos"), (None, None));
+        assert_eq!(uri_user_host("bob@example.com"), (None, None));
+        assert_eq!(uri_user_host("sip:@"), (None, None));
+        assert_eq!(
+            uri_user_host("sip:a@[2001:db8::1"),
+            (Some("a".into()), None)
+        );
+        assert_eq!(uri_user_host(""), (None, None));
+    }
+
+    #[test]
+    fn compact_names_and_lookup() {
+        let m = incoming();
+        assert_eq!(m.header("call-id"), Some("a84b4c76e66710@192.0.2.10"));
+        assert_eq!(m.call_id(), m.header("I"));
+        assert_eq!(m.header("FROM"), m.header("f"));
+        assert!(m.has_header("t") && m.has_header("To"));
+        assert_eq!(m.header_all("Via").len(), 2);
+        assert_eq!(m.header_all("v").len(), 2);
+        assert_eq!(m.top_via_branch().as_deref(), Some("z9hG4bKpx1"));
+        assert_eq!(m.from_tag().as_deref(), Some("al1ce"));
+        assert_eq!(m.to_tag(), None);
+        assert_eq!(m.cseq(), Some((314, "MESSAGE".to_string())));
+        assert_eq!(m.summary(), "MESSAGE sip:bob@example.net");
+        for (short, long) in [
+            ("i", "Call-ID"),
+            ("m", "Contact"),
+            ("e", "Content-Encoding"),
+            ("l", "Content-Length"),
+            ("c", "Content-Type"),
+            ("f", "From"),
+            ("s", "Subject"),
+            ("k", "Supported"),
+            ("t", "To"),
+            ("v", "Via"),
+            ("o", "Event"),
+            ("u", "Allow-Events"),
+            ("r", "Refer-To"),
+            ("b", "Referred-By"),
+            ("x", "Session-Expires"),
+            ("a", "Accept-Contact"),
+            ("j", "Reject-Contact"),
+            ("d", "Request-Disposition"),
+            ("y", "Identity"),
+            ("n", "Identity-Info"),
+        ] {
+            assert!(same_header_name(short, long), "{short} = {long}");
+            assert!(same_header_name(
+                &short.to_uppercase(),
+                &long.to_lowercase()
+            ));
+        }
+        assert!(!same_header_name("q", "Call-ID"));
+    }
+
+    #[test]
+    fn tokens_are_distinct_hex() {
+        let tokens: std::collections::HashSet<String> = (0..10_000).map(|_| token()).collect();
+        assert_eq!(tokens.len(), 10_000);
+        for t in tokens.iter().take(50) {
+            assert_eq!(t.len(), 16);
+            assert!(t.bytes().all(|b| b.is_ascii_hexdigit()));
+            assert!(t.bytes().all(is_token_byte), "usable as a SIP token");
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! # liaison — a conformance suite for IMS and OMA messaging interworking
+//!
+//! Gherkin scenarios derived from liaison-statement requirements drive a
+//! harness that plays network-element roles against a system under test
+//! (SUT) over real loopback sockets, captures the traffic to pcap, and judges
+//! the exact bytes the SUT sent.
+//!
+//! ## Map of the modules (outside in)
+//!
+//! | module | what it does |
+//! |---|---|
+//! | [`cli`] | `liaison run / list / reference / report`, exit codes |
+//! | [`runner`] | selects scenarios (roles, capabilities, `--tags`), starts the SUT, runs cucumber, builds the report |
+//! | [`steps`] (`steps/` at the top level) | thin glue: Gherkin phrase → role call → assertion; the World |
+//! | [`roles`] | network elements the harness plays: UAs, transactions |
+//! | [`net`] | UDP/TCP sockets on loopback; [`net::capture`] taps every byte into the scenario's pcap |
+//! | [`codec`] | sans-IO encoders/decoders (SIP so far); no I/O, no tokio |
+//! | [`reference`] | the embedded reference SUT for each role, with named faults; shares only [`codec`] with the harness |
+//! | [`catalogue`] | `features/requirements.yaml`, compiled in |
+//! | [`profile`] | SUT profiles (YAML) with one-line errors |
+//! | [`sut`] | launching, probing and stopping a real SUT |
+//! | [`report`] | `report.json`, `junit.xml`, `report.html`, the text summary, merging |
+//!
+//! The layering rule: codecs know nothing of sockets; `net` knows nothing of
+//! transactions; roles know nothing of Gherkin; steps do no protocol work.
+
+pub mod catalogue;
+pub mod cli;
+pub mod codec;
+pub mod net;
+pub mod profile;
+pub mod reference;
+pub mod report;
+pub mod roles;
+pub mod runner;
+#[path = "../steps/mod.rs"]
+pub mod steps;
+pub mod sut;

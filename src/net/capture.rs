@@ -1,0 +1,1685 @@
+//! Packet capture of what the harness sends and receives over real sockets.
+//!
+//! The harness talks to the system under test through ordinary kernel sockets, so it
+//! never sees link-layer, IP or TCP headers. This module synthesises them: every UDP
+//! datagram and every chunk of TCP stream data the harness hands over is written to a
+//! classic libpcap file as a complete Ethernet II frame, so that Wireshark and tshark
+//! dissect the traffic (SIP, MSRP, HTTP, SMTP, SMPP, ...) and reassemble TCP streams as
+//! if it had been captured on the wire.
+//!
+//! # File format
+//!
+//! * Global header: pcap 2.4, microsecond timestamps, little-endian, snaplen 262144,
+//!   link type 1 (`LINKTYPE_ETHERNET`). It is produced by [`pcap_file::pcap::PcapHeader`].
+//! * Each record: the 16-byte pcap record header (seconds, microseconds, captured length,
+//!   original length; draft-ietf-opsawg-pcap, "Packet Record") followed by the frame.
+//!   Record headers are written here rather than through `pcap_file::pcap::PcapWriter`
+//!   because that writer cannot be flushed without being consumed, and because writing
+//!   header, protocol headers and payload as separate slices avoids copying each payload
+//!   into a frame buffer first.
+//!
+//! # Frame layout
+//!
+//! * Ethernet II: destination MAC, source MAC, EtherType 0x0800 (IPv4) or 0x86DD (IPv6).
+//!   The MACs are the fixed, locally administered addresses `02:00:00:00:00:01` and
+//!   `02:00:00:00:00:02`; of the two endpoints of a frame, the one that sorts lower
+//!   (`SocketAddr` order) gets `..:01`, so both directions of a conversation agree.
+//! * IPv4 (RFC 791 section 3.1): 20-byte header, no options, TTL 64, DF set, an
+//!   identification that increments per frame across the capture, correct header
+//!   checksum.
+//! * IPv6 (RFC 8200 section 3): 40-byte header, traffic class and flow label 0,
+//!   hop limit 64, no extension headers.
+//! * UDP (RFC 768): checksum always computed, over the IPv4 pseudo-header (RFC 768) or
+//!   the IPv6 pseudo-header (RFC 8200 section 8.1); a computed zero is sent as 0xFFFF.
+//! * TCP (RFC 9293 section 3.1, which obsoletes RFC 793): 20-byte header, window 65535,
+//!   plus a 4-byte MSS option on SYN and SYN/ACK. Checksums as for UDP.
+//!
+//! Real sockets never mix address families within one flow. If a caller does (IPv4
+//! source, IPv6 destination or the reverse), both addresses are written as IPv6, the
+//! IPv4 one as an IPv4-mapped address (`::ffff:a.b.c.d`), instead of failing.
+//!
+//! # TCP synthesis
+//!
+//! Each flow (an unordered pair of socket addresses) has, per direction, the next
+//! sequence number and the number of bytes sent but not yet acknowledged by a frame
+//! from the peer.
+//!
+//! * [`Capture::tcp_connect`] writes SYN, SYN/ACK and ACK. Initial sequence numbers are
+//!   deterministic: a hash (FNV-1a) of the endpoints and of a per-capture connection
+//!   counter, so a 4-tuple that is reused within one capture starts a new sequence space
+//!   instead of looking like a retransmission.
+//! * [`Capture::tcp_data`] cuts data into segments of at most 32000 bytes, flagged
+//!   PSH|ACK, each acknowledging everything the peer has sent. Without window scaling
+//!   the advertised window is 65535 bytes, so before a segment would push the bytes in
+//!   flight above it, a pure ACK from the receiver is written first, so the trace never
+//!   shows a sender overrunning the window it was given. The MSS option advertises what
+//!   an interface with a 65535-byte MTU would (65495 for IPv4, 65475 for IPv6), so
+//!   32000-byte segments are within it. Data and ACKs are written back to back: the
+//!   harness cannot see when the kernel really acknowledged, and timing is not what
+//!   these captures are for.
+//! * [`Capture::tcp_close`] writes FIN|ACK, FIN|ACK, ACK and forgets the flow.
+//!
+//! # Oversized UDP datagrams
+//!
+//! IPv4 cannot carry more than 65507 bytes of UDP payload, nor IPv6 more than 65527
+//! without jumbograms. Real sockets cannot send more either; if asked to, the frame
+//! carries only the payload that fits, its IP and UDP length fields and checksum describe
+//! that truncated datagram (so it still dissects cleanly), and the record's original
+//! length states the size of the frame the whole payload would have needed.
+//!
+//! # Behaviour
+//!
+//! Frames stream through a `BufWriter`; nothing is kept in memory beyond that buffer
+//! and the per-flow counters. [`Capture`] is a cheap clone around `Arc<Mutex<_>>`; the
+//! last clone to be dropped flushes the file. Timestamps are the wall clock at the time
+//! of the call, in microseconds, never decreasing within one capture. Nothing here
+//! panics: the first I/O error is remembered, every later call becomes a no-op and
+//! [`Capture::flush`] reports the error.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use pcap_file::pcap::PcapHeader;
+use pcap_file::{DataLink, Endianness, PcapError, TsResolution};
+
+/// Snapshot length declared in the global header.
+const SNAPLEN: u32 = 262_144;
+/// Largest TCP payload written in one segment.
+const MAX_TCP_SEGMENT: usize = 32_000;
+/// Receive window advertised in every TCP header (no window scaling).
+const TCP_WINDOW: u16 = 65_535;
+/// MSS advertised on SYN and SYN/ACK: MTU 65535 minus IP and TCP headers.
+const MSS_V4: u16 = 65_535 - 20 - 20;
+const MSS_V6: u16 = 65_535 - 40 - 20;
+
+const ETHERTYPE_IPV4: u16 = 0x0800;
+const ETHERTYPE_IPV6: u16 = 0x86DD;
+const IPPROTO_TCP: u8 = 6;
+const IPPROTO_UDP: u8 = 17;
+const TTL: u8 = 64;
+
+const ETH_HEADER_LEN: usize = 14;
+const IPV4_HEADER_LEN: usize = 20;
+const IPV6_HEADER_LEN: usize = 40;
+const UDP_HEADER_LEN: usize = 8;
+const TCP_HEADER_LEN: usize = 20;
+const TCP_MSS_OPTION_LEN: usize = 4;
+/// The IPv4 total length and the IPv6 payload length are 16-bit fields.
+const MAX_IP_LEN: usize = 65_535;
+
+const MAC_LOW: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
+const MAC_HIGH: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
+
+/// TCP control bits (RFC 9293 section 3.1).
+const TCP_FIN: u8 = 0x01;
+const TCP_SYN: u8 = 0x02;
+const TCP_PSH: u8 = 0x08;
+const TCP_ACK: u8 = 0x10;
+
+const WRITE_BUFFER: usize = 256 * 1024;
+const PCAP_RECORD_HEADER_LEN: usize = 16;
+
+/// The transport header of one frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Transport {
+    Udp,
+    Tcp {
+        seq: u32,
+        ack: u32,
+        flags: u8,
+        /// Maximum segment size option (RFC 9293 section 3.2, kind 2, length 4).
+        mss: Option<u16>,
+    },
+}
+
+impl Transport {
+    fn header_len(&self) -> usize {
+        match self {
+            Transport::Udp => UDP_HEADER_LEN,
+            Transport::Tcp { mss: None, .. } => TCP_HEADER_LEN,
+            Transport::Tcp { mss: Some(_), .. } => TCP_HEADER_LEN + TCP_MSS_OPTION_LEN,
+        }
+    }
+
+    fn protocol(&self) -> u8 {
+        match self {
+            Transport::Udp => IPPROTO_UDP,
+            Transport::Tcp { .. } => IPPROTO_TCP,
+        }
+    }
+}
+
+/// What [`build_headers`] produced besides the header bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Layout {
+    /// How many leading payload bytes the frame carries (all of them unless truncated).
+    payload_len: usize,
+    /// Length of the frame had the whole payload fitted, saturated to `u32::MAX`.
+    orig_len: u32,
+}
+
+/// The network-layer addresses of a frame, after unifying mixed families.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum IpPair {
+    V4(Ipv4Addr, Ipv4Addr),
+    V6(Ipv6Addr, Ipv6Addr),
+}
+
+fn ip_pair(src: IpAddr, dst: IpAddr) -> IpPair {
+    match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => IpPair::V4(s, d),
+        (s, d) => IpPair::V6(as_v6(s), as_v6(d)),
+    }
+}
+
+fn as_v6(ip: IpAddr) -> Ipv6Addr {
+    match ip {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+        IpAddr::V6(v6) => v6,
+    }
+}
+
+/// Source and destination MAC for a frame from `src` to `dst`.
+fn macs(src: SocketAddr, dst: SocketAddr) -> ([u8; 6], [u8; 6]) {
+    if src <= dst {
+        (MAC_LOW, MAC_HIGH)
+    } else {
+        (MAC_HIGH, MAC_LOW)
+    }
+}
+
+/// Unfolded one's complement sum of `data` as big-endian 16-bit words, the last odd
+/// byte padded with zero (RFC 1071 section 1). Words are added four bytes at a time
+/// into a 64-bit accumulator; since 2^16 = 1 modulo 2^16 - 1, folding the result later
+/// gives the same 16-bit sum (RFC 1071 section 2, "deferred carries").
+fn ones_complement_sum(data: &[u8]) -> u64 {
+    let mut sum = 0u64;
+    let mut words = data.chunks_exact(4);
+    for w in &mut words {
+        sum += u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
+    }
+    let mut rest = words.remainder().chunks_exact(2);
+    for w in &mut rest {
+        sum += u64::from(u16::from_be_bytes([w[0], w[1]]));
+    }
+    if let [last] = rest.remainder() {
+        sum += u64::from(*last) << 8;
+    }
+    sum
+}
+
+/// Folds a deferred-carry sum down to 16 bits with end-around carry.
+fn fold(mut sum: u64) -> u16 {
+    while sum > 0xFFFF {
+        sum = (sum & 0xFFFF) + (sum >> 16);
+    }
+    sum as u16
+}
+
+/// Internet checksum (RFC 1071) of `data`: the one's complement of its one's
+/// complement sum. Over a header whose checksum field holds the correct value it is 0.
+fn internet_checksum(data: &[u8]) -> u16 {
+    !fold(ones_complement_sum(data))
+}
+
+/// IPv4 header checksum (RFC 791 section 3.1, "Header Checksum"), computed over
+/// `header` as given, so its checksum field must be zero when computing it.
+fn ipv4_checksum(header: &[u8]) -> u16 {
+    internet_checksum(header)
+}
+
+/// Sum of the pseudo-header that the UDP and TCP checksums cover: RFC 768 / RFC 9293
+/// section 3.1 for IPv4 (addresses, zero, protocol, length), RFC 8200 section 8.1 for
+/// IPv6 (addresses, 32-bit length, three zero bytes, next header).
+fn pseudo_header_sum(ips: IpPair, protocol: u8, l4_len: usize) -> u64 {
+    let (addresses, length) = match ips {
+        IpPair::V4(s, d) => (
+            ones_complement_sum(&s.octets()) + ones_complement_sum(&d.octets()),
+            l4_len as u64,
+        ),
+        IpPair::V6(s, d) => (
+            ones_complement_sum(&s.octets()) + ones_complement_sum(&d.octets()),
+            // The 32-bit length as two 16-bit words.
+            (l4_len as u64 >> 16) + (l4_len as u64 & 0xFFFF),
+        ),
+    };
+    addresses + u64::from(protocol) + length
+}
+
+/// Writes into `out` (cleared first) every header of the frame that carries `payload`
+/// from `src` to `dst` (Ethernet, IP, UDP or TCP) with all lengths and checksums
+/// filled in. The frame is the headers followed by the first `payload_len` bytes of
+/// `payload`; that is less than all of it only when the payload cannot fit one IP packet.
+fn build_headers(
+    out: &mut Vec<u8>,
+    src: SocketAddr,
+    dst: SocketAddr,
+    ip_id: u16,
+    transport: Transport,
+    payload: &[u8],
+) -> Layout {
+    out.clear();
+    let ips = ip_pair(src.ip(), dst.ip());
+    let (ethertype, ip_header_len) = match ips {
+        IpPair::V4(..) => (ETHERTYPE_IPV4, IPV4_HEADER_LEN),
+        IpPair::V6(..) => (ETHERTYPE_IPV6, IPV6_HEADER_LEN),
+    };
+    let l4_header_len = transport.header_len();
+    // IPv4's total length includes its header; IPv6's payload length does not.
+    let max_l4_len = match ips {
+        IpPair::V4(..) => MAX_IP_LEN - IPV4_HEADER_LEN,
+        IpPair::V6(..) => MAX_IP_LEN,
+    };
+    let payload_len = payload.len().min(max_l4_len - l4_header_len);
+    let l4_len = l4_header_len + payload_len;
+    let headers_len = ETH_HEADER_LEN + ip_header_len + l4_header_len;
+    let orig_len = u32::try_from(headers_len as u64 + payload.len() as u64).unwrap_or(u32::MAX);
+
+    // Ethernet II: destination, source, EtherType.
+    let (src_mac, dst_mac) = macs(src, dst);
+    out.extend_from_slice(&dst_mac);
+    out.extend_from_slice(&src_mac);
+    out.extend_from_slice(&ethertype.to_be_bytes());
+
+    let protocol = transport.protocol();
+    match ips {
+        IpPair::V4(s, d) => {
+            // RFC 791 section 3.1.
+            let start = out.len();
+            out.push(0x45); // version 4, IHL 5 words
+            out.push(0); // type of service
+            out.extend_from_slice(&((IPV4_HEADER_LEN + l4_len) as u16).to_be_bytes());
+            out.extend_from_slice(&ip_id.to_be_bytes());
+            out.extend_from_slice(&0x4000u16.to_be_bytes()); // flags: DF; fragment offset 0
+            out.push(TTL);
+            out.push(protocol);
+            out.extend_from_slice(&[0, 0]); // checksum, filled below
+            out.extend_from_slice(&s.octets());
+            out.extend_from_slice(&d.octets());
+            let checksum = ipv4_checksum(&out[start..]);
+            out[start + 10..start + 12].copy_from_slice(&checksum.to_be_bytes());
+        }
+        IpPair::V6(s, d) => {
+            // RFC 8200 section 3.
+            out.extend_from_slice(&[0x60, 0, 0, 0]); // version 6, traffic class 0, flow label 0
+            out.extend_from_slice(&(l4_len as u16).to_be_bytes());
+            out.push(protocol); // next header
+            out.push(TTL); // hop limit
+            out.extend_from_slice(&s.octets());
+            out.extend_from_slice(&d.octets());
+        }
+    }
+
+    let l4_start = out.len();
+    out.extend_from_slice(&src.port().to_be_bytes());
+    out.extend_from_slice(&dst.port().to_be_bytes());
+    let checksum_offset = match transport {
+        Transport::Udp => {
+            // RFC 768.
+            out.extend_from_slice(&(l4_len as u16).to_be_bytes());
+            out.extend_from_slice(&[0, 0]);
+            6
+        }
+        Transport::Tcp {
+            seq,
+            ack,
+            flags,
+            mss,
+        } => {
+            // RFC 9293 section 3.1.
+            out.extend_from_slice(&seq.to_be_bytes());
+            out.extend_from_slice(&ack.to_be_bytes());
+            out.push(((l4_header_len / 4) as u8) << 4); // data offset; reserved bits 0
+            out.push(flags);
+            out.extend_from_slice(&TCP_WINDOW.to_be_bytes());
+            out.extend_from_slice(&[0, 0]); // checksum, filled below
+            out.extend_from_slice(&[0, 0]); // urgent pointer
+            if let Some(mss) = mss {
+                // RFC 9293 section 3.2: kind 2, length 4, MSS.
+                out.extend_from_slice(&[2, 4]);
+                out.extend_from_slice(&mss.to_be_bytes());
+            }
+            16
+        }
+    };
+    // The transport header has even length, so summing it and the payload separately
+    // keeps the 16-bit word alignment of the checksum.
+    let sum = pseudo_header_sum(ips, protocol, l4_len)
+        + ones_complement_sum(&out[l4_start..])
+        + ones_complement_sum(&payload[..payload_len]);
+    let mut checksum = !fold(sum);
+    if transport == Transport::Udp && checksum == 0 {
+        // RFC 768: a computed zero is transmitted as all ones (zero means "none").
+        checksum = 0xFFFF;
+    }
+    let at = l4_start + checksum_offset;
+    out[at..at + 2].copy_from_slice(&checksum.to_be_bytes());
+
+    Layout {
+        payload_len,
+        orig_len,
+    }
+}
+
+/// The complete frame carrying `payload` from `src` to `dst`, and its original length.
+/// (The writer uses [`build_headers`] directly to avoid copying the payload.)
+#[cfg(test)]
+fn build_frame(
+    src: SocketAddr,
+    dst: SocketAddr,
+    ip_id: u16,
+    transport: Transport,
+    payload: &[u8],
+) -> (Vec<u8>, u32) {
+    let mut frame = Vec::with_capacity(ETH_HEADER_LEN + IPV6_HEADER_LEN + 24 + payload.len());
+    let layout = build_headers(&mut frame, src, dst, ip_id, transport, payload);
+    frame.extend_from_slice(&payload[..layout.payload_len]);
+    (frame, layout.orig_len)
+}
+
+/// Deterministic initial sequence number for a connection from `from` to `to`:
+/// 32-bit FNV-1a over both addresses, both ports and the connection counter.
+fn initial_sequence_number(from: SocketAddr, to: SocketAddr, connection: u64) -> u32 {
+    const FNV_OFFSET: u32 = 0x811C_9DC5;
+    const FNV_PRIME: u32 = 0x0100_0193;
+    let mut hash = FNV_OFFSET;
+    let mut feed = |bytes: &[u8]| {
+        for &b in bytes {
+            hash ^= u32::from(b);
+            hash = hash.wrapping_mul(FNV_PRIME);
+        }
+    };
+    for addr in [from, to] {
+        match addr.ip() {
+            IpAddr::V4(ip) => feed(&ip.octets()),
+            IpAddr::V6(ip) => feed(&ip.octets()),
+        }
+        feed(&addr.port().to_be_bytes());
+    }
+    feed(&connection.to_be_bytes());
+    hash
+}
+
+/// Key of a TCP flow: its two endpoints, lower first.
+fn flow_key(a: SocketAddr, b: SocketAddr) -> (SocketAddr, SocketAddr) {
+    if a <= b {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}
+
+/// One direction of a TCP flow.
+#[derive(Clone, Copy, Debug)]
+struct Direction {
+    /// Sequence number of the next byte this side sends.
+    next_seq: u32,
+    /// Bytes this side sent that no frame from the peer has acknowledged yet.
+    unacked: u64,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Flow {
+    client: SocketAddr,
+    from_client: Direction,
+    from_server: Direction,
+}
+
+impl Flow {
+    /// (direction sent by `src`, direction sent by its peer).
+    fn sides(&mut self, src: SocketAddr) -> (&mut Direction, &mut Direction) {
+        if src == self.client {
+            (&mut self.from_client, &mut self.from_server)
+        } else {
+            (&mut self.from_server, &mut self.from_client)
+        }
+    }
+}
+
+/// The file and everything needed to append frames to it.
+struct Writer {
+    path: PathBuf,
+    out: Option<BufWriter<File>>,
+    /// First I/O error, as (kind, message); once set nothing more is written.
+    error: Option<(io::ErrorKind, String)>,
+    frames: u64,
+    last_timestamp: Duration,
+    ip_id: u16,
+    headers: Vec<u8>,
+}
+
+impl Writer {
+    fn failed(&self) -> bool {
+        self.error.is_some() || self.out.is_none()
+    }
+
+    fn record_error(&mut self, error: &io::Error) {
+        if self.error.is_none() {
+            self.error = Some((
+                error.kind(),
+                format!("writing capture {}: {error}", self.path.display()),
+            ));
+        }
+    }
+
+    fn error(&self) -> Option<io::Error> {
+        self.error
+            .as_ref()
+            .map(|(kind, message)| io::Error::new(*kind, message.clone()))
+    }
+
+    /// Wall-clock time truncated to microseconds, never earlier than the previous frame.
+    fn timestamp(&mut self) -> Duration {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO);
+        let now = Duration::new(now.as_secs(), now.subsec_micros() * 1000);
+        if now > self.last_timestamp {
+            self.last_timestamp = now;
+        }
+        self.last_timestamp
+    }
+
+    fn frame(&mut self, src: SocketAddr, dst: SocketAddr, transport: Transport, payload: &[u8]) {
+        if self.failed() {
+            return;
+        }
+        let timestamp = self.timestamp();
+        let layout = build_headers(&mut self.headers, src, dst, self.ip_id, transport, payload);
+        self.ip_id = self.ip_id.wrapping_add(1);
+        let captured = (self.headers.len() + layout.payload_len) as u32;
+        let seconds = u32::try_from(timestamp.as_secs()).unwrap_or(u32::MAX);
+        let mut record = [0u8; PCAP_RECORD_HEADER_LEN];
+        record[0..4].copy_from_slice(&seconds.to_le_bytes());
+        record[4..8].copy_from_slice(&timestamp.subsec_micros().to_le_bytes());
+        record[8..12].copy_from_slice(&captured.to_le_bytes());
+        record[12..16].copy_from_slice(&layout.orig_len.to_le_bytes());
+        let Some(out) = self.out.as_mut() else {
+            return;
+        };
+        let result = out
+            .write_all(&record)
+            .and_then(|()| out.write_all(&self.headers))
+            .and_then(|()| out.write_all(&payload[..layout.payload_len]));
+        match result {
+            Ok(()) => self.frames += 1,
+            Err(e) => self.record_error(&e),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if let Some(error) = self.error() {
+            return Err(error);
+        }
+        let result = match self.out.as_mut() {
+            Some(out) => out.flush(),
+            None => Ok(()),
+        };
+        if let Err(e) = result {
+            self.record_error(&e);
+            return Err(self.error().unwrap_or(e));
+        }
+        Ok(())
+    }
+}
+
+struct Inner {
+    writer: Writer,
+    flows: HashMap<(SocketAddr, SocketAddr), Flow>,
+    /// Connections opened so far; feeds the initial sequence numbers.
+    connections: u64,
+}
+
+impl Inner {
+    fn connect(&mut self, client: SocketAddr, server: SocketAddr) {
+        let connection = self.connections;
+        self.connections += 1;
+        let client_isn = initial_sequence_number(client, server, connection);
+        let server_isn = initial_sequence_number(server, client, connection);
+        let mss = match ip_pair(client.ip(), server.ip()) {
+            IpPair::V4(..) => MSS_V4,
+            IpPair::V6(..) => MSS_V6,
+        };
+        let w = &mut self.writer;
+        let syn = Transport::Tcp {
+            seq: client_isn,
+            ack: 0,
+            flags: TCP_SYN,
+            mss: Some(mss),
+        };
+        w.frame(client, server, syn, &[]);
+        let syn_ack = Transport::Tcp {
+            seq: server_isn,
+            ack: client_isn.wrapping_add(1),
+            flags: TCP_SYN | TCP_ACK,
+            mss: Some(mss),
+        };
+        w.frame(server, client, syn_ack, &[]);
+        let ack = Transport::Tcp {
+            seq: client_isn.wrapping_add(1),
+            ack: server_isn.wrapping_add(1),
+            flags: TCP_ACK,
+            mss: None,
+        };
+        w.frame(client, server, ack, &[]);
+        self.flows.insert(
+            flow_key(client, server),
+            Flow {
+                client,
+                from_client: Direction {
+                    next_seq: client_isn.wrapping_add(1),
+                    unacked: 0,
+                },
+                from_server: Direction {
+                    next_seq: server_isn.wrapping_add(1),
+                    unacked: 0,
+                },
+            },
+        );
+    }
+
+    fn data(&mut self, src: SocketAddr, dst: SocketAddr, payload: &[u8]) {
+        let key = flow_key(src, dst);
+        if !self.flows.contains_key(&key) {
+            self.connect(src, dst);
+        }
+        let Some(flow) = self.flows.get_mut(&key) else {
+            return;
+        };
+        let (sent, received) = flow.sides(src);
+        for segment in payload.chunks(MAX_TCP_SEGMENT) {
+            if self.writer.failed() {
+                return;
+            }
+            let len = segment.len() as u64;
+            if sent.unacked > 0 && sent.unacked + len > u64::from(TCP_WINDOW) {
+                // The peer must acknowledge before the window admits this segment.
+                let ack = Transport::Tcp {
+                    seq: received.next_seq,
+                    ack: sent.next_seq,
+                    flags: TCP_ACK,
+                    mss: None,
+                };
+                self.writer.frame(dst, src, ack, &[]);
+                sent.unacked = 0;
+            }
+            let push = Transport::Tcp {
+                seq: sent.next_seq,
+                ack: received.next_seq,
+                flags: TCP_PSH | TCP_ACK,
+                mss: None,
+            };
+            self.writer.frame(src, dst, push, segment);
+            sent.next_seq = sent.next_seq.wrapping_add(segment.len() as u32);
+            sent.unacked += len;
+            received.unacked = 0;
+        }
+    }
+
+    fn close(&mut self, src: SocketAddr, dst: SocketAddr) {
+        let Some(mut flow) = self.flows.remove(&flow_key(src, dst)) else {
+            return;
+        };
+        let (sent, received) = flow.sides(src);
+        let w = &mut self.writer;
+        let fin = Transport::Tcp {
+            seq: sent.next_seq,
+            ack: received.next_seq,
+            flags: TCP_FIN | TCP_ACK,
+            mss: None,
+        };
+        w.frame(src, dst, fin, &[]);
+        sent.next_seq = sent.next_seq.wrapping_add(1); // FIN occupies one sequence number
+        let peer_fin = Transport::Tcp {
+            seq: received.next_seq,
+            ack: sent.next_seq,
+            flags: TCP_FIN | TCP_ACK,
+            mss: None,
+        };
+        w.frame(dst, src, peer_fin, &[]);
+        received.next_seq = received.next_seq.wrapping_add(1);
+        let last_ack = Transport::Tcp {
+            seq: sent.next_seq,
+            ack: received.next_seq,
+            flags: TCP_ACK,
+            mss: None,
+        };
+        w.frame(src, dst, last_ack, &[]);
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(mut out) = self.writer.out.take() {
+            if self.writer.error.is_none() {
+                let _ = out.flush();
+            } else {
+                // After a failed write the file is already incomplete; drop what is
+                // buffered rather than appending it after a partial record.
+                let _ = out.into_parts();
+            }
+        }
+    }
+}
+
+/// A pcap file being written, or a capture that records nothing. Clones share the file.
+#[derive(Clone)]
+pub struct Capture {
+    inner: Option<Arc<Mutex<Inner>>>,
+}
+
+impl Capture {
+    /// Creates (truncates) the file and writes the pcap global header (linktype Ethernet, snaplen 262144).
+    pub fn create(path: &Path) -> io::Result<Capture> {
+        let file = File::create(path)?;
+        let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
+        let header = PcapHeader {
+            version_major: 2,
+            version_minor: 4,
+            ts_correction: 0,
+            ts_accuracy: 0,
+            snaplen: SNAPLEN,
+            datalink: DataLink::ETHERNET,
+            ts_resolution: TsResolution::MicroSecond,
+            endianness: Endianness::Little,
+        };
+        header.write_to(&mut out).map_err(|e| match e {
+            PcapError::IoError(e) => e,
+            other => io::Error::other(other.to_string()),
+        })?;
+        let writer = Writer {
+            path: path.to_path_buf(),
+            out: Some(out),
+            error: None,
+            frames: 0,
+            last_timestamp: Duration::ZERO,
+            ip_id: 0,
+            headers: Vec::with_capacity(128),
+        };
+        Ok(Capture {
+            inner: Some(Arc::new(Mutex::new(Inner {
+                writer,
+                flows: HashMap::new(),
+                connections: 0,
+            }))),
+        })
+    }
+
+    /// A capture that records nothing (for `liaison reference` and tests).
+    pub fn disabled() -> Capture {
+        Capture { inner: None }
+    }
+
+    fn lock(&self) -> Option<MutexGuard<'_, Inner>> {
+        self.inner
+            .as_ref()
+            .map(|inner| inner.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The file being written, or `None` for a disabled capture.
+    pub fn path(&self) -> Option<PathBuf> {
+        self.lock().map(|inner| inner.writer.path.clone())
+    }
+
+    /// One UDP datagram, as one Ethernet/IPv4|IPv6/UDP frame (fragmentation not needed; if payload > 65507 for v4, truncate the captured frame but keep orig_len honest).
+    pub fn udp(&self, src: SocketAddr, dst: SocketAddr, payload: &[u8]) {
+        if let Some(mut inner) = self.lock() {
+            inner.writer.frame(src, dst, Transport::Udp, payload);
+        }
+    }
+
+    /// A TCP connection opened by `client` to `server`: synthesise SYN, SYN/ACK, ACK with consistent ISNs.
+    pub fn tcp_connect(&self, client: SocketAddr, server: SocketAddr) {
+        if let Some(mut inner) = self.lock() {
+            if !inner.writer.failed() {
+                inner.connect(client, server);
+            }
+        }
+    }
+
+    /// Bytes sent on an established flow from src to dst: segments of at most 32000 bytes payload, PSH|ACK, sequence numbers continuing the flow, ack number = peer's next seq. If the flow is unknown (no tcp_connect seen), synthesise the handshake first (src treated as client).
+    pub fn tcp_data(&self, src: SocketAddr, dst: SocketAddr, payload: &[u8]) {
+        if let Some(mut inner) = self.lock() {
+            if !inner.writer.failed() {
+                inner.data(src, dst, payload);
+            }
+        }
+    }
+
+    /// Orderly close initiated by src: FIN|ACK from src, FIN|ACK from dst, ACK from src; forget the flow. Unknown flow: no-op.
+    pub fn tcp_close(&self, src: SocketAddr, dst: SocketAddr) {
+        if let Some(mut inner) = self.lock() {
+            if !inner.writer.failed() {
+                inner.close(src, dst);
+            }
+        }
+    }
+
+    /// Flush buffered frames to disk. Returns the first write error seen so far, if any.
+    pub fn flush(&self) -> io::Result<()> {
+        match self.lock() {
+            Some(mut inner) => inner.writer.flush(),
+            None => Ok(()),
+        }
+    }
+
+    /// Number of frames written so far.
+    pub fn frames(&self) -> u64 {
+        self.lock().map_or(0, |inner| inner.writer.frames)
+    }
+}
+
+impl std::fmt::Debug for Capture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Some(inner) = &self.inner else {
+            return f.write_str("Capture(disabled)");
+        };
+        // try_lock: formatting must not deadlock in a thread that holds the lock.
+        let inner = match inner.try_lock() {
+            Ok(inner) => inner,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                return f.debug_struct("Capture").finish_non_exhaustive();
+            }
+        };
+        f.debug_struct("Capture")
+            .field("path", &inner.writer.path)
+            .field("frames", &inner.writer.frames)
+            .field("failed", &inner.writer.error.is_some())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pcap_file::pcap::PcapReader;
+    use std::collections::BTreeMap;
+    use std::process::Command;
+
+    /// A temporary pcap path, removed when the test passes (kept for inspection if not).
+    struct TempPcap(PathBuf);
+
+    impl TempPcap {
+        fn new(name: &str) -> TempPcap {
+            TempPcap(std::env::temp_dir().join(format!(
+                "liaison-capture-test-{}-{name}.pcap",
+                std::process::id()
+            )))
+        }
+    }
+
+    impl Drop for TempPcap {
+        fn drop(&mut self) {
+            if !std::thread::panicking() {
+                let _ = std::fs::remove_file(&self.0);
+            }
+        }
+    }
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().expect("test address")
+    }
+
+    fn pattern(len: usize, seed: u8) -> Vec<u8> {
+        (0..len)
+            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+            .collect()
+    }
+
+    fn sip_options(local: &str, host: &str) -> Vec<u8> {
+        format!(
+            "OPTIONS sip:bob@example.com SIP/2.0\r\n\
+             Via: SIP/2.0/UDP {local};branch=z9hG4bK-liaison-1\r\n\
+             Max-Forwards: 70\r\n\
+             From: <sip:alice@example.com>;tag=liaison1\r\n\
+             To: <sip:bob@example.com>\r\n\
+             Call-ID: liaison-capture-test@{host}\r\n\
+             CSeq: 1 OPTIONS\r\n\
+             Contact: <sip:alice@{local}>\r\n\
+             Accept: application/sdp\r\n\
+             Content-Length: 0\r\n\
+             \r\n"
+        )
+        .into_bytes()
+    }
+
+    /// Checksum computed the slow, obvious way (RFC 1071 section 4.1 style), to check
+    /// the optimised sum against.
+    fn naive_checksum(data: &[u8]) -> u16 {
+        let mut sum: u32 = 0;
+        let mut i = 0;
+        while i < data.len() {
+            let hi = u32::from(data[i]) << 8;
+            let lo = data.get(i + 1).map_or(0, |&b| u32::from(b));
+            sum += hi | lo;
+            if sum > 0xFFFF {
+                sum = (sum & 0xFFFF) + 1;
+            }
+            i += 2;
+        }
+        !(sum as u16)
+    }
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    struct Tcp {
+        seq: u32,
+        ack: u32,
+        flags: u8,
+        mss: Option<u16>,
+    }
+
+    #[derive(Debug)]
+    struct Parsed {
+        src: SocketAddr,
+        dst: SocketAddr,
+        tcp: Option<Tcp>,
+        payload: Vec<u8>,
+        ipv4_id: Option<u16>,
+    }
+
+    fn be16(b: &[u8], at: usize) -> u16 {
+        u16::from_be_bytes([b[at], b[at + 1]])
+    }
+
+    fn be32(b: &[u8], at: usize) -> u32 {
+        u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+    }
+
+    /// Parses a frame written by the capture, asserting every header field and every
+    /// checksum is as specified. Checksums are re-verified with [`naive_checksum`]
+    /// over an independently assembled pseudo-header.
+    fn parse(frame: &[u8]) -> Parsed {
+        let src_mac = &frame[6..12];
+        let dst_mac = &frame[0..6];
+        assert_ne!(src_mac, dst_mac, "both ends have the same MAC");
+        for mac in [src_mac, dst_mac] {
+            assert!(
+                mac == MAC_LOW || mac == MAC_HIGH,
+                "unexpected MAC {mac:02x?}"
+            );
+        }
+        let ethertype = be16(frame, 12);
+        let ip = &frame[14..];
+        let (src_ip, dst_ip, protocol, l4, pseudo, ipv4_id): (
+            IpAddr,
+            IpAddr,
+            u8,
+            &[u8],
+            Vec<u8>,
+            _,
+        ) = match ethertype {
+            0x0800 => {
+                assert_eq!(ip[0], 0x45, "IPv4 version/IHL");
+                let total = usize::from(be16(ip, 2));
+                assert_eq!(total, ip.len(), "IPv4 total length vs captured frame");
+                assert_eq!(be16(ip, 6), 0x4000, "DF set, not fragmented");
+                assert_eq!(ip[8], 64, "TTL");
+                assert_eq!(naive_checksum(&ip[..20]), 0, "IPv4 header checksum");
+                assert_eq!(ipv4_checksum(&ip[..20]), 0, "IPv4 header checksum");
+                let s: [u8; 4] = ip[12..16].try_into().unwrap();
+                let d: [u8; 4] = ip[16..20].try_into().unwrap();
+                let l4 = &ip[20..total];
+                let mut pseudo = Vec::new();
+                pseudo.extend_from_slice(&s);
+                pseudo.extend_from_slice(&d);
+                pseudo.extend_from_slice(&[0, ip[9]]);
+                pseudo.extend_from_slice(&(l4.len() as u16).to_be_bytes());
+                (
+                    IpAddr::from(s),
+                    IpAddr::from(d),
+                    ip[9],
+                    l4,
+                    pseudo,
+                    Some(be16(ip, 4)),
+                )
+            }
+            0x86DD => {
+                assert_eq!(be32(ip, 0), 0x6000_0000, "IPv6 version/class/flow label");
+                let len = usize::from(be16(ip, 4));
+                assert_eq!(len + 40, ip.len(), "IPv6 payload length vs captured frame");
+                assert_eq!(ip[7], 64, "hop limit");
+                let s: [u8; 16] = ip[8..24].try_into().unwrap();
+                let d: [u8; 16] = ip[24..40].try_into().unwrap();
+                let l4 = &ip[40..];
+                let mut pseudo = Vec::new();
+                pseudo.extend_from_slice(&s);
+                pseudo.extend_from_slice(&d);
+                pseudo.extend_from_slice(&(l4.len() as u32).to_be_bytes());
+                pseudo.extend_from_slice(&[0, 0, 0, ip[6]]);
+                (IpAddr::from(s), IpAddr::from(d), ip[6], l4, pseudo, None)
+            }
+            other => panic!("unexpected EtherType {other:#06x}"),
+        };
+        let mut whole = pseudo;
+        whole.extend_from_slice(l4);
+        assert_eq!(naive_checksum(&whole), 0, "transport checksum");
+        let src = SocketAddr::new(src_ip, be16(l4, 0));
+        let dst = SocketAddr::new(dst_ip, be16(l4, 2));
+        let (src_mac_expected, _) = macs(src, dst);
+        assert_eq!(src_mac, src_mac_expected, "MAC chosen by direction");
+        match protocol {
+            IPPROTO_UDP => {
+                assert_eq!(usize::from(be16(l4, 4)), l4.len(), "UDP length");
+                assert_ne!(be16(l4, 6), 0, "UDP checksum present");
+                Parsed {
+                    src,
+                    dst,
+                    tcp: None,
+                    payload: l4[8..].to_vec(),
+                    ipv4_id,
+                }
+            }
+            IPPROTO_TCP => {
+                let offset = usize::from(l4[12] >> 4) * 4;
+                let flags = l4[13];
+                assert_eq!(be16(l4, 14), 65535, "TCP window");
+                assert_eq!(be16(l4, 18), 0, "urgent pointer");
+                let mss = match offset {
+                    20 => None,
+                    24 => {
+                        assert_eq!(&l4[20..22], &[2, 4], "MSS option kind/length");
+                        Some(be16(l4, 22))
+                    }
+                    other => panic!("unexpected TCP header length {other}"),
+                };
+                assert_eq!(
+                    mss.is_some(),
+                    flags & TCP_SYN != 0,
+                    "MSS option exactly on SYN and SYN/ACK"
+                );
+                Parsed {
+                    src,
+                    dst,
+                    tcp: Some(Tcp {
+                        seq: be32(l4, 4),
+                        ack: be32(l4, 8),
+                        flags,
+                        mss,
+                    }),
+                    payload: l4[offset..].to_vec(),
+                    ipv4_id,
+                }
+            }
+            other => panic!("unexpected IP protocol {other}"),
+        }
+    }
+
+    /// Reads a capture back with `pcap_file`, checking the global header, that every
+    /// record is complete and that timestamps never decrease.
+    fn read_back(path: &Path) -> Vec<(Vec<u8>, u32)> {
+        let file = File::open(path).expect("open capture");
+        let mut reader = PcapReader::new(file).expect("pcap global header");
+        let header = reader.header();
+        assert_eq!(header.datalink, DataLink::ETHERNET);
+        assert_eq!(header.snaplen, SNAPLEN);
+        assert_eq!(header.ts_resolution, TsResolution::MicroSecond);
+        let mut frames = Vec::new();
+        let mut last = Duration::ZERO;
+        while let Some(packet) = reader.next_packet() {
+            let packet = packet.expect("pcap record");
+            assert!(packet.timestamp >= last, "timestamps go backwards");
+            assert_eq!(packet.timestamp.subsec_nanos() % 1000, 0, "microseconds");
+            last = packet.timestamp;
+            frames.push((packet.data.into_owned(), packet.orig_len));
+        }
+        frames
+    }
+
+    /// Bytes one TCP connection carried, per direction.
+    #[derive(Debug, Default, Clone, PartialEq, Eq)]
+    struct Stream {
+        client: Option<SocketAddr>,
+        server: Option<SocketAddr>,
+        from_client: Vec<u8>,
+        from_server: Vec<u8>,
+    }
+
+    /// What [`write_scenario`] wrote.
+    struct Scenario {
+        udp: Vec<(SocketAddr, SocketAddr, Vec<u8>)>,
+        /// In order of connection.
+        tcp: Vec<Stream>,
+    }
+
+    /// UDP over IPv4 and IPv6 (SIP OPTIONS on 5060), one IPv4 TCP flow with an explicit
+    /// connect, data both ways including a payload that needs three segments, and a
+    /// client close; one IPv6 TCP flow without connect (implicit handshake) closed by
+    /// the server.
+    fn write_scenario(path: &Path) -> (Capture, Scenario) {
+        let capture = Capture::create(path).expect("create capture");
+        let mut scenario = Scenario {
+            udp: Vec::new(),
+            tcp: Vec::new(),
+        };
+
+        let (ua4, proxy4) = (addr("192.0.2.1:5060"), addr("192.0.2.2:5060"));
+        let options4 = sip_options("192.0.2.1:5060", "192.0.2.1");
+        capture.udp(ua4, proxy4, &options4);
+        scenario.udp.push((ua4, proxy4, options4));
+        let (ua6, proxy6) = (addr("[2001:db8::1]:5060"), addr("[2001:db8::2]:5060"));
+        let options6 = sip_options("[2001:db8::1]:5060", "2001:db8::1");
+        capture.udp(ua6, proxy6, &options6);
+        scenario.udp.push((ua6, proxy6, options6));
+
+        let (client, server) = (addr("192.0.2.1:40001"), addr("192.0.2.2:40100"));
+        let mut stream = Stream {
+            client: Some(client),
+            server: Some(server),
+            ..Stream::default()
+        };
+        capture.tcp_connect(client, server);
+        let sends = [
+            (true, pattern(1000, 1)),
+            (false, pattern(70_000, 2)),
+            (true, pattern(200, 3)),
+            (true, pattern(40_000, 4)),
+            (false, Vec::new()),
+            (false, pattern(5, 5)),
+        ];
+        for (from_client, bytes) in sends {
+            if from_client {
+                capture.tcp_data(client, server, &bytes);
+                stream.from_client.extend_from_slice(&bytes);
+            } else {
+                capture.tcp_data(server, client, &bytes);
+                stream.from_server.extend_from_slice(&bytes);
+            }
+        }
+        capture.tcp_close(client, server);
+        scenario.tcp.push(stream);
+
+        let (client, server) = (addr("[2001:db8::1]:40002"), addr("[2001:db8::2]:40200"));
+        let mut stream = Stream {
+            client: Some(client),
+            server: Some(server),
+            ..Stream::default()
+        };
+        let request = pattern(10, 6);
+        capture.tcp_data(client, server, &request);
+        stream.from_client.extend_from_slice(&request);
+        for bytes in [pattern(MAX_TCP_SEGMENT, 7), pattern(1, 8)] {
+            capture.tcp_data(server, client, &bytes);
+            stream.from_server.extend_from_slice(&bytes);
+        }
+        capture.tcp_close(server, client);
+        scenario.tcp.push(stream);
+
+        capture.flush().expect("flush");
+        (capture, scenario)
+    }
+
+    #[derive(Default)]
+    struct DirectionCheck {
+        next_seq: Option<u32>,
+        /// Highest sequence number the peer has acknowledged.
+        acked: Option<u32>,
+        fin: bool,
+    }
+
+    /// Follows every TCP connection in `frames`, asserting sequence and acknowledgement
+    /// continuity per direction, segment size, window, and the handshake and close
+    /// shapes; returns each connection's reassembled bytes in order of appearance.
+    fn check_tcp(frames: &[Parsed]) -> Vec<Stream> {
+        let mut open: BTreeMap<(SocketAddr, SocketAddr), usize> = BTreeMap::new();
+        let mut streams: Vec<Stream> = Vec::new();
+        let mut state: Vec<BTreeMap<SocketAddr, DirectionCheck>> = Vec::new();
+        for frame in frames {
+            let Some(tcp) = frame.tcp else { continue };
+            let key = flow_key(frame.src, frame.dst);
+            let len = frame.payload.len() as u32;
+            assert!(frame.payload.len() <= MAX_TCP_SEGMENT, "segment too large");
+            if tcp.flags == TCP_SYN {
+                assert!(!open.contains_key(&key), "SYN on an open flow");
+                assert_eq!(tcp.ack, 0);
+                assert_eq!(len, 0);
+                open.insert(key, streams.len());
+                streams.push(Stream {
+                    client: Some(frame.src),
+                    server: Some(frame.dst),
+                    ..Stream::default()
+                });
+                let mut dirs = BTreeMap::new();
+                dirs.insert(
+                    frame.src,
+                    DirectionCheck {
+                        next_seq: Some(tcp.seq.wrapping_add(1)),
+                        ..DirectionCheck::default()
+                    },
+                );
+                dirs.insert(frame.dst, DirectionCheck::default());
+                state.push(dirs);
+                continue;
+            }
+            let index = *open.get(&key).expect("segment on a flow without SYN");
+            let dirs = &mut state[index];
+            let peer_next = dirs[&frame.dst].next_seq.expect("peer SYN seen");
+            if tcp.flags == TCP_SYN | TCP_ACK {
+                assert_eq!(
+                    Some(frame.src),
+                    streams[index].server,
+                    "SYN/ACK from server"
+                );
+                assert_eq!(tcp.ack, peer_next, "SYN/ACK acknowledges the SYN");
+                assert!(dirs[&frame.src].next_seq.is_none(), "second SYN/ACK");
+                let me = dirs.get_mut(&frame.src).unwrap();
+                me.next_seq = Some(tcp.seq.wrapping_add(1));
+                me.acked = Some(tcp.seq.wrapping_add(1));
+                dirs.get_mut(&frame.dst).unwrap().acked = Some(tcp.ack);
+                continue;
+            }
+            assert!(tcp.flags & TCP_ACK != 0, "ACK set after the handshake");
+            assert_eq!(tcp.flags & !(TCP_ACK | TCP_PSH | TCP_FIN), 0, "flags");
+            let me = &dirs[&frame.src];
+            let fin = tcp.flags & TCP_FIN != 0;
+            assert!(
+                !me.fin || (len == 0 && !fin),
+                "only a pure ACK may follow a FIN"
+            );
+            let expected = me.next_seq.expect("own SYN seen");
+            assert_eq!(tcp.seq, expected, "sequence continuity {frame:?}");
+            assert_eq!(tcp.ack, peer_next, "ack = peer's next sequence number");
+            if len > 0 {
+                assert_eq!(tcp.flags, TCP_PSH | TCP_ACK, "data segments are PSH|ACK");
+                let acked = me.acked.expect("acked");
+                let in_flight = tcp.seq.wrapping_add(len).wrapping_sub(acked);
+                assert!(in_flight <= 65_535, "bytes in flight exceed the window");
+            }
+            let me = dirs.get_mut(&frame.src).unwrap();
+            me.next_seq = Some(expected.wrapping_add(len).wrapping_add(u32::from(fin)));
+            me.fin |= fin;
+            dirs.get_mut(&frame.dst).unwrap().acked = Some(tcp.ack);
+            let stream = &mut streams[index];
+            if Some(frame.src) == stream.client {
+                stream.from_client.extend_from_slice(&frame.payload);
+            } else {
+                stream.from_server.extend_from_slice(&frame.payload);
+            }
+            // Both FINs sent and this is the final ACK: the connection is over.
+            if !fin && len == 0 && dirs.values().all(|d| d.fin) {
+                open.remove(&key);
+            }
+        }
+        assert!(open.is_empty(), "connections left open: {open:?}");
+        streams
+    }
+
+    #[test]
+    fn ipv4_checksum_known_vector() {
+        // A 20-byte IPv4 header (192.168.0.1 -> 192.168.0.199, UDP, length 0x73)
+        // whose header checksum is 0xB861.
+        let mut header = [
+            0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0x00, 0x00, 0xc0, 0xa8,
+            0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7,
+        ];
+        assert_eq!(ipv4_checksum(&header), 0xB861);
+        header[10..12].copy_from_slice(&0xB861u16.to_be_bytes());
+        assert_eq!(ipv4_checksum(&header), 0);
+    }
+
+    #[test]
+    fn optimised_sum_matches_naive_checksum() {
+        for len in [0, 1, 2, 3, 4, 5, 7, 8, 9, 63, 64, 65, 1499, 65_535] {
+            for seed in [0u8, 0x5A, 0xFF] {
+                let data = pattern(len, seed);
+                assert_eq!(internet_checksum(&data), naive_checksum(&data), "len {len}");
+            }
+        }
+        let ones = vec![0xFFu8; 70_001];
+        assert_eq!(internet_checksum(&ones), naive_checksum(&ones));
+    }
+
+    #[test]
+    fn build_frame_headers_and_checksums() {
+        let payload = pattern(333, 9);
+        let cases = [
+            (addr("192.0.2.1:5060"), addr("192.0.2.2:5062")),
+            (addr("192.0.2.2:5062"), addr("192.0.2.1:5060")),
+            (addr("[2001:db8::1]:5060"), addr("[2001:db8::2]:5060")),
+        ];
+        for (src, dst) in cases {
+            let (frame, orig_len) = build_frame(src, dst, 7, Transport::Udp, &payload);
+            assert_eq!(orig_len as usize, frame.len());
+            let parsed = parse(&frame);
+            assert_eq!((parsed.src, parsed.dst), (src, dst));
+            assert_eq!(parsed.payload, payload);
+            assert!(parsed.tcp.is_none());
+            let tcp = Transport::Tcp {
+                seq: 0xFFFF_FFF0,
+                ack: 42,
+                flags: TCP_SYN | TCP_ACK,
+                mss: Some(1460),
+            };
+            let (frame, _) = build_frame(src, dst, 8, tcp, &[]);
+            let parsed = parse(&frame);
+            assert_eq!(
+                parsed.tcp,
+                Some(Tcp {
+                    seq: 0xFFFF_FFF0,
+                    ack: 42,
+                    flags: TCP_SYN | TCP_ACK,
+                    mss: Some(1460)
+                })
+            );
+        }
+        let (frame, _) = build_frame(cases[0].0, cases[0].1, 0xBEEF, Transport::Udp, &[]);
+        assert_eq!(parse(&frame).ipv4_id, Some(0xBEEF));
+    }
+
+    #[test]
+    fn mixed_families_become_ipv4_mapped_ipv6() {
+        let v4 = addr("192.0.2.1:5060");
+        let v6 = addr("[2001:db8::2]:5060");
+        for (src, dst) in [(v4, v6), (v6, v4)] {
+            let (frame, _) = build_frame(src, dst, 0, Transport::Udp, b"hello");
+            assert_eq!(be16(&frame, 12), ETHERTYPE_IPV6);
+            let parsed = parse(&frame);
+            let mapped = |a: SocketAddr| SocketAddr::new(IpAddr::V6(as_v6(a.ip())), a.port());
+            assert_eq!((parsed.src, parsed.dst), (mapped(src), mapped(dst)));
+            assert_eq!(parsed.payload, b"hello");
+        }
+        let path = TempPcap::new("mixed");
+        let capture = Capture::create(&path.0).expect("create");
+        capture.tcp_data(v4, v6, b"x");
+        capture.tcp_close(v6, v4);
+        capture.flush().expect("flush");
+        let frames: Vec<Parsed> = read_back(&path.0).iter().map(|(f, _)| parse(f)).collect();
+        let streams = check_tcp(&frames);
+        assert_eq!(streams.len(), 1);
+        assert_eq!(streams[0].from_client, b"x");
+    }
+
+    #[test]
+    fn oversized_udp_is_truncated_with_honest_orig_len() {
+        let v4 = (addr("192.0.2.1:5060"), addr("192.0.2.2:5060"));
+        let v6 = (addr("[2001:db8::1]:5060"), addr("[2001:db8::2]:5060"));
+        for ((src, dst), headers, fits) in [(v4, 42, 65_507), (v6, 62, 65_527)] {
+            for len in [fits, fits + 1, 70_000] {
+                let payload = pattern(len, 3);
+                let (frame, orig_len) = build_frame(src, dst, 1, Transport::Udp, &payload);
+                assert_eq!(orig_len as usize, headers + len);
+                assert_eq!(frame.len(), headers + len.min(fits));
+                let parsed = parse(&frame);
+                assert_eq!(parsed.payload, &payload[..len.min(fits)]);
+            }
+        }
+        let path = TempPcap::new("oversized");
+        let capture = Capture::create(&path.0).expect("create");
+        capture.udp(v4.0, v4.1, &pattern(70_000, 1));
+        capture.flush().expect("flush");
+        let frames = read_back(&path.0);
+        assert_eq!(frames.len(), 1);
+        assert_eq!(frames[0].0.len(), 42 + 65_507);
+        assert_eq!(frames[0].1, 42 + 70_000);
+    }
+
+    #[test]
+    fn capture_reads_back_with_valid_checksums_and_tcp_continuity() {
+        let path = TempPcap::new("roundtrip");
+        let (capture, scenario) = write_scenario(&path.0);
+        let raw = read_back(&path.0);
+        assert_eq!(raw.len() as u64, capture.frames());
+        for (data, orig_len) in &raw {
+            assert_eq!(*orig_len as usize, data.len(), "nothing truncated");
+        }
+        let frames: Vec<Parsed> = raw.iter().map(|(data, _)| parse(data)).collect();
+
+        let ids: Vec<u16> = frames.iter().filter_map(|f| f.ipv4_id).collect();
+        assert!(ids.windows(2).all(|w| w[1] > w[0]), "IPv4 ids increase");
+
+        let udp: Vec<_> = frames
+            .iter()
+            .filter(|f| f.tcp.is_none())
+            .map(|f| (f.src, f.dst, f.payload.clone()))
+            .collect();
+        assert_eq!(udp, scenario.udp);
+
+        let streams = check_tcp(&frames);
+        assert_eq!(streams, scenario.tcp);
+        assert!(
+            frames
+                .iter()
+                .any(|f| f.tcp.is_some() && f.payload.len() == MAX_TCP_SEGMENT),
+            "large payloads were segmented at the maximum size"
+        );
+        let mss: Vec<u16> = frames.iter().filter_map(|f| f.tcp?.mss).collect();
+        assert_eq!(mss, [MSS_V4, MSS_V4, MSS_V6, MSS_V6]);
+    }
+
+    /// Runs tshark; a missing tshark fails the test: these checks are never skipped.
+    fn tshark(args: &[&str]) -> String {
+        let output = match Command::new("tshark").args(args).output() {
+            Ok(output) => output,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => panic!(
+                "tshark is not on PATH: install tshark (Debian/Ubuntu: `apt-get install tshark`) \
+                 to run the capture checks; they are never skipped"
+            ),
+            Err(e) => panic!("cannot run tshark: {e}"),
+        };
+        assert!(
+            output.status.success(),
+            "tshark {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    fn unhex(text: &str) -> Vec<u8> {
+        assert!(text.len().is_multiple_of(2), "odd hex length");
+        (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
+            .collect()
+    }
+
+    /// A `Node n:` address of follow output: `192.0.2.1:40001` or `[2001:db8::1]:40002`
+    /// (also accepted without brackets, splitting at the last colon).
+    fn node_address(text: &str) -> SocketAddr {
+        let text = text.trim();
+        text.parse().unwrap_or_else(|_| {
+            let (ip, port) = text.rsplit_once(':').expect("address:port");
+            SocketAddr::new(
+                ip.parse().expect("node ip"),
+                port.parse().expect("node port"),
+            )
+        })
+    }
+
+    /// Bytes of TCP stream `index` as tshark reassembles them (`-z follow,tcp,raw`):
+    /// lines after the `Node 1:` header, indented ones sent by node 1 (the server).
+    fn tshark_follow(file: &str, index: usize) -> Stream {
+        let spec = format!("follow,tcp,raw,{index}");
+        let output = tshark(&["-n", "-r", file, "-q", "-z", &spec]);
+        let mut stream = Stream::default();
+        let mut in_data = false;
+        for line in output.lines() {
+            if let Some(node) = line.strip_prefix("Node 0: ") {
+                stream.client = Some(node_address(node));
+            } else if let Some(node) = line.strip_prefix("Node 1: ") {
+                stream.server = Some(node_address(node));
+                in_data = true;
+            } else if line.starts_with("====") {
+                in_data = false;
+            } else if in_data {
+                if let Some(hex) = line.strip_prefix('\t') {
+                    stream.from_server.extend(unhex(hex.trim()));
+                } else {
+                    stream.from_client.extend(unhex(line.trim()));
+                }
+            }
+        }
+        stream
+    }
+
+    #[test]
+    fn tshark_dissects_cleanly_and_reassembles() {
+        let path = TempPcap::new("tshark");
+        let (_capture, scenario) = write_scenario(&path.0);
+        let file = path.0.to_str().expect("utf-8 temp path");
+        let checksums = [
+            "-o",
+            "ip.check_checksum:TRUE",
+            "-o",
+            "udp.check_checksum:TRUE",
+            "-o",
+            "tcp.check_checksum:TRUE",
+        ];
+
+        let mut args = vec!["-n", "-r", file];
+        args.extend(checksums);
+        args.extend([
+            "-Y",
+            "_ws.malformed || _ws.expert.severity >= 6291456",
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+        ]);
+        let bad = tshark(&args);
+        assert!(
+            bad.trim().is_empty(),
+            "tshark reports malformed frames or warnings in frames: {bad}"
+        );
+
+        // No TCP analysis findings at all (retransmissions, dup ACKs, window problems),
+        // not even at note level.
+        let mut args = vec!["-n", "-r", file];
+        args.extend([
+            "-Y",
+            "tcp.analysis.flags",
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+        ]);
+        let flagged = tshark(&args);
+        assert!(
+            flagged.trim().is_empty(),
+            "TCP analysis flags frames: {flagged}"
+        );
+
+        let methods = tshark(&[
+            "-n",
+            "-r",
+            file,
+            "-Y",
+            "sip",
+            "-T",
+            "fields",
+            "-e",
+            "sip.Method",
+        ]);
+        assert_eq!(methods.lines().collect::<Vec<_>>(), ["OPTIONS", "OPTIONS"]);
+
+        let streams = tshark(&[
+            "-n",
+            "-r",
+            file,
+            "-Y",
+            "tcp",
+            "-T",
+            "fields",
+            "-e",
+            "tcp.stream",
+        ]);
+        let mut indices: Vec<usize> = streams
+            .lines()
+            .map(|l| l.trim().parse().expect("stream index"))
+            .collect();
+        indices.dedup();
+        assert_eq!(indices, [0, 1]);
+        for (index, expected) in scenario.tcp.iter().enumerate() {
+            let followed = tshark_follow(file, index);
+            assert_eq!(followed.client, expected.client, "stream {index} client");
+            assert_eq!(followed.server, expected.server, "stream {index} server");
+            assert!(
+                followed.from_client == expected.from_client,
+                "stream {index}: client bytes differ ({} vs {} bytes)",
+                followed.from_client.len(),
+                expected.from_client.len()
+            );
+            assert!(
+                followed.from_server == expected.from_server,
+                "stream {index}: server bytes differ ({} vs {} bytes)",
+                followed.from_server.len(),
+                expected.from_server.len()
+            );
+        }
+    }
+
+    #[test]
+    fn tshark_accepts_truncated_oversized_datagram() {
+        let path = TempPcap::new("tshark-oversized");
+        let capture = Capture::create(&path.0).expect("create");
+        capture.udp(
+            addr("192.0.2.1:40000"),
+            addr("192.0.2.2:40001"),
+            &pattern(70_000, 1),
+        );
+        capture.udp(
+            addr("[2001:db8::1]:40000"),
+            addr("[2001:db8::2]:40001"),
+            &pattern(70_000, 1),
+        );
+        capture.flush().expect("flush");
+        let file = path.0.to_str().expect("utf-8 temp path");
+        let bad = tshark(&[
+            "-n",
+            "-r",
+            file,
+            "-o",
+            "ip.check_checksum:TRUE",
+            "-o",
+            "udp.check_checksum:TRUE",
+            "-Y",
+            "_ws.malformed || _ws.expert.severity >= 6291456",
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+        ]);
+        assert!(bad.trim().is_empty(), "tshark flags: {bad}");
+        let lengths = tshark(&[
+            "-n",
+            "-r",
+            file,
+            "-T",
+            "fields",
+            "-e",
+            "frame.len",
+            "-e",
+            "frame.cap_len",
+        ]);
+        assert_eq!(
+            lengths.lines().collect::<Vec<_>>(),
+            ["70042\t65549", "70062\t65589"]
+        );
+    }
+
+    /// `/dev/full` accepts `open` and fails every write with ENOSPC.
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn write_error_is_remembered_not_panicked() {
+        let full = Path::new("/dev/full");
+        assert!(full.exists(), "/dev/full is needed for this test on Linux");
+        let capture = Capture::create(full).expect("opening /dev/full succeeds");
+        let payload = pattern(1000, 0);
+        for _ in 0..1000 {
+            capture.udp(addr("192.0.2.1:5060"), addr("192.0.2.2:5060"), &payload);
+        }
+        let frames = capture.frames();
+        assert!(frames < 1000, "1 MB cannot have been written to /dev/full");
+        capture.tcp_data(addr("192.0.2.1:1"), addr("192.0.2.2:2"), &payload);
+        capture.tcp_close(addr("192.0.2.1:1"), addr("192.0.2.2:2"));
+        capture.tcp_connect(addr("192.0.2.1:1"), addr("192.0.2.2:2"));
+        assert_eq!(capture.frames(), frames, "calls after the error are no-ops");
+        let error = capture.flush().expect_err("flush reports the write error");
+        assert!(error.to_string().contains("/dev/full"), "{error}");
+        assert!(capture.flush().is_err(), "the error stays");
+        drop(capture);
+
+        // An error that surfaces only at flush is reported the same way.
+        let capture = Capture::create(full).expect("create");
+        capture.udp(addr("192.0.2.1:5060"), addr("192.0.2.2:5060"), b"x");
+        assert_eq!(capture.frames(), 1);
+        assert!(capture.flush().is_err());
+        capture.udp(addr("192.0.2.1:5060"), addr("192.0.2.2:5060"), b"x");
+        assert_eq!(capture.frames(), 1);
+    }
+
+    #[test]
+    fn create_in_missing_directory_fails() {
+        let dir =
+            std::env::temp_dir().join(format!("liaison-capture-missing-{}", std::process::id()));
+        assert!(Capture::create(&dir.join("x.pcap")).is_err());
+    }
+
+    #[test]
+    fn disabled_capture_records_nothing() {
+        let capture = Capture::disabled();
+        capture.udp(addr("192.0.2.1:5060"), addr("192.0.2.2:5060"), b"x");
+        capture.tcp_data(addr("192.0.2.1:1"), addr("192.0.2.2:2"), b"x");
+        capture.tcp_close(addr("192.0.2.1:1"), addr("192.0.2.2:2"));
+        assert_eq!(capture.frames(), 0);
+        assert_eq!(capture.path(), None);
+        assert!(capture.flush().is_ok());
+        assert_eq!(format!("{capture:?}"), "Capture(disabled)");
+    }
+
+    #[test]
+    fn last_clone_flushes_on_drop_and_clones_share_the_file() {
+        let path = TempPcap::new("drop");
+        let capture = Capture::create(&path.0).expect("create");
+        assert_eq!(capture.path().as_deref(), Some(path.0.as_path()));
+        let clone = capture.clone();
+        capture.udp(addr("192.0.2.1:5060"), addr("192.0.2.2:5060"), b"one");
+        clone.udp(addr("192.0.2.2:5060"), addr("192.0.2.1:5060"), b"two");
+        assert_eq!(capture.frames(), 2);
+        // Unknown flow: closing is a no-op.
+        clone.tcp_close(addr("192.0.2.1:1"), addr("192.0.2.2:2"));
+        assert_eq!(capture.frames(), 2);
+        drop(capture);
+        drop(clone);
+        let frames = read_back(&path.0);
+        let payloads: Vec<Vec<u8>> = frames.iter().map(|(f, _)| parse(f).payload).collect();
+        assert_eq!(payloads, [b"one".to_vec(), b"two".to_vec()]);
+    }
+
+    #[test]
+    fn concurrent_writers() {
+        let path = TempPcap::new("threads");
+        let capture = Capture::create(&path.0).expect("create");
+        let threads: Vec<_> = (0..4u16)
+            .map(|t| {
+                let capture = capture.clone();
+                std::thread::spawn(move || {
+                    let client = SocketAddr::new(IpAddr::from([192, 0, 2, 1]), 41000 + t);
+                    let server = addr("192.0.2.2:80");
+                    for i in 0..200u32 {
+                        capture.tcp_data(client, server, &i.to_be_bytes());
+                        capture.udp(client, server, &i.to_be_bytes());
+                    }
+                    capture.tcp_close(client, server);
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().expect("writer thread");
+        }
+        capture.flush().expect("flush");
+        let frames: Vec<Parsed> = read_back(&path.0).iter().map(|(f, _)| parse(f)).collect();
+        assert_eq!(frames.len() as u64, capture.frames());
+        let streams = check_tcp(&frames);
+        assert_eq!(streams.len(), 4);
+        for stream in streams {
+            let expected: Vec<u8> = (0..200u32).flat_map(|i| i.to_be_bytes()).collect();
+            assert_eq!(stream.from_client, expected);
+        }
+    }
+
+    #[test]
+    fn reused_four_tuple_gets_fresh_sequence_space() {
+        let path = TempPcap::new("reuse");
+        let capture = Capture::create(&path.0).expect("create");
+        let (client, server) = (addr("192.0.2.1:40000"), addr("192.0.2.2:80"));
+        for _ in 0..2 {
+            capture.tcp_connect(client, server);
+            capture.tcp_data(client, server, b"GET");
+            capture.tcp_close(client, server);
+        }
+        capture.flush().expect("flush");
+        let frames: Vec<Parsed> = read_back(&path.0).iter().map(|(f, _)| parse(f)).collect();
+        assert_eq!(check_tcp(&frames).len(), 2);
+        let syns: Vec<u32> = frames
+            .iter()
+            .filter_map(|f| f.tcp.filter(|t| t.flags == TCP_SYN).map(|t| t.seq))
+            .collect();
+        assert_eq!(syns.len(), 2);
+        assert_ne!(syns[0], syns[1]);
+    }
+}

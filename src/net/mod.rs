@@ -1,0 +1,352 @@
+//! Transports and capture: real UDP/TCP sockets on loopback, every byte in and
+//! out tapped into the scenario's pcap ([`capture`]).
+//!
+//! A [`SipEndpoint`] is one harness SIP address: a UDP socket and a TCP
+//! listener on the same loopback IP, both bound to port 0. What arrives is
+//! kept raw ([`Incoming::bytes`]) beside its parse result; responses are routed
+//! to the client transaction waiting on their top-Via branch, requests go to
+//! one queue, and whatever matches nothing (stray responses, garbage) is kept
+//! so that a failure can show it.
+
+pub mod capture;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::codec::sip::{next_frame, Frame, SipError, SipMessage};
+use capture::Capture;
+
+/// Largest SIP message the harness accepts on a stream.
+pub const MAX_SIP_MESSAGE: usize = 256 * 1024;
+
+/// A SIP transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+impl Transport {
+    pub fn via_name(self) -> &'static str {
+        match self {
+            Transport::Udp => "UDP",
+            Transport::Tcp => "TCP",
+        }
+    }
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+        })
+    }
+}
+
+/// Something that arrived at an endpoint: the exact bytes and how they parsed.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    pub bytes: Vec<u8>,
+    pub msg: Result<SipMessage, SipError>,
+    pub from: SocketAddr,
+    pub transport: Transport,
+    pub at: Instant,
+}
+
+impl Incoming {
+    /// One line for failure messages: the summary, or the parse error.
+    pub fn describe(&self) -> String {
+        match &self.msg {
+            Ok(m) => format!(
+                "{} (from {} over {})",
+                m.summary(),
+                self.from,
+                self.transport
+            ),
+            Err(e) => format!(
+                "unparseable bytes from {} over {}: {e}",
+                self.from, self.transport
+            ),
+        }
+    }
+}
+
+type Routes = Arc<Mutex<HashMap<String, mpsc::UnboundedSender<Incoming>>>>;
+type Conns = Arc<Mutex<HashMap<SocketAddr, Arc<tokio::sync::Mutex<OwnedWriteHalf>>>>>;
+
+#[derive(Clone)]
+struct Shared {
+    capture: Capture,
+    routes: Routes,
+    requests: mpsc::UnboundedSender<Incoming>,
+    unmatched: Arc<Mutex<Vec<Incoming>>>,
+    conns: Conns,
+    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    fn dispatch(&self, bytes: Vec<u8>, from: SocketAddr, transport: Transport) {
+        let msg = SipMessage::parse(&bytes);
+        let inc = Incoming {
+            bytes,
+            msg,
+            from,
+            transport,
+            at: Instant::now(),
+        };
+        match &inc.msg {
+            Ok(m) if !m.is_request() => {
+                let route = m
+                    .top_via_branch()
+                    .and_then(|b| lock(&self.routes).get(&b).cloned());
+                match route {
+                    Some(tx) => {
+                        if let Err(e) = tx.send(inc) {
+                            lock(&self.unmatched).push(e.0);
+                        }
+                    }
+                    None => lock(&self.unmatched).push(inc),
+                }
+            }
+            Ok(_) => {
+                let _ = self.requests.send(inc);
+            }
+            Err(_) => lock(&self.unmatched).push(inc),
+        }
+    }
+
+    fn spawn(&self, fut: impl std::future::Future<Output = ()> + Send + 'static) {
+        let h = tokio::spawn(fut);
+        lock(&self.tasks).push(h);
+    }
+
+    /// Reads a TCP connection, frames SIP messages (RFC 3261 §18.3), taps bytes.
+    fn start_reader(
+        &self,
+        mut rd: tokio::net::tcp::OwnedReadHalf,
+        local: SocketAddr,
+        peer: SocketAddr,
+    ) {
+        let me = self.clone();
+        self.spawn(async move {
+            let mut buf: Vec<u8> = Vec::new();
+            let mut chunk = vec![0u8; 16 * 1024];
+            loop {
+                let n = match rd.read(&mut chunk).await {
+                    Ok(0) | Err(_) => {
+                        me.capture.tcp_close(peer, local);
+                        lock(&me.conns).remove(&peer);
+                        if !buf.is_empty() {
+                            me.dispatch(std::mem::take(&mut buf), peer, Transport::Tcp);
+                        }
+                        return;
+                    }
+                    Ok(n) => n,
+                };
+                me.capture.tcp_data(peer, local, &chunk[..n]);
+                buf.extend_from_slice(&chunk[..n]);
+                loop {
+                    match next_frame(&buf, MAX_SIP_MESSAGE) {
+                        Ok(None) => break,
+                        Ok(Some(Frame::KeepAlive(k))) => {
+                            buf.drain(..k.min(buf.len()));
+                        }
+                        Ok(Some(Frame::Message(len))) => {
+                            let len = len.min(buf.len());
+                            let msg: Vec<u8> = buf.drain(..len).collect();
+                            me.dispatch(msg, peer, Transport::Tcp);
+                        }
+                        Err(_) => {
+                            // Unframeable stream: keep the bytes for the verdict and stop reading.
+                            me.dispatch(std::mem::take(&mut buf), peer, Transport::Tcp);
+                            lock(&me.conns).remove(&peer);
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// One harness SIP address (UDP + TCP on the same loopback IP, port 0).
+pub struct SipEndpoint {
+    udp: Arc<UdpSocket>,
+    udp_addr: SocketAddr,
+    tcp_addr: SocketAddr,
+    shared: Shared,
+    requests: tokio::sync::Mutex<mpsc::UnboundedReceiver<Incoming>>,
+}
+
+impl Drop for SipEndpoint {
+    fn drop(&mut self) {
+        for t in lock(&self.shared.tasks).drain(..) {
+            t.abort();
+        }
+    }
+}
+
+impl SipEndpoint {
+    /// Binds UDP and TCP on `ip` port 0 and starts receiving.
+    pub async fn bind(ip: IpAddr, capture: Capture) -> io::Result<SipEndpoint> {
+        if !ip.is_loopback() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "harness binds loopback only",
+            ));
+        }
+        let udp = Arc::new(UdpSocket::bind(SocketAddr::new(ip, 0)).await?);
+        let udp_addr = udp.local_addr()?;
+        let listener = TcpListener::bind(SocketAddr::new(ip, 0)).await?;
+        let tcp_addr = listener.local_addr()?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let shared = Shared {
+            capture,
+            routes: Arc::default(),
+            requests: tx,
+            unmatched: Arc::default(),
+            conns: Arc::default(),
+            tasks: Arc::default(),
+        };
+        // UDP receive loop.
+        {
+            let me = shared.clone();
+            let sock = udp.clone();
+            shared.spawn(async move {
+                let mut buf = vec![0u8; 65536];
+                loop {
+                    match sock.recv_from(&mut buf).await {
+                        Ok((n, from)) => {
+                            me.capture.udp(from, udp_addr, &buf[..n]);
+                            me.dispatch(buf[..n].to_vec(), from, Transport::Udp);
+                        }
+                        Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+                    }
+                }
+            });
+        }
+        // TCP accept loop.
+        {
+            let me = shared.clone();
+            shared.spawn(async move {
+                while let Ok((stream, peer)) = listener.accept().await {
+                    me.capture.tcp_connect(peer, tcp_addr);
+                    let (rd, wr) = stream.into_split();
+                    lock(&me.conns).insert(peer, Arc::new(tokio::sync::Mutex::new(wr)));
+                    me.start_reader(rd, tcp_addr, peer);
+                }
+            });
+        }
+        Ok(SipEndpoint {
+            udp,
+            udp_addr,
+            tcp_addr,
+            shared,
+            requests: tokio::sync::Mutex::new(rx),
+        })
+    }
+
+    pub fn udp_addr(&self) -> SocketAddr {
+        self.udp_addr
+    }
+
+    pub fn tcp_addr(&self) -> SocketAddr {
+        self.tcp_addr
+    }
+
+    /// The address to put in Via/Contact for a transport.
+    pub fn addr(&self, t: Transport) -> SocketAddr {
+        match t {
+            Transport::Udp => self.udp_addr,
+            Transport::Tcp => self.tcp_addr,
+        }
+    }
+
+    pub fn capture(&self) -> &Capture {
+        &self.shared.capture
+    }
+
+    /// Sends exactly `bytes` to `dst`. Over TCP it reuses a connection to or
+    /// from `dst`, or opens one (bounded by `connect_timeout`).
+    pub async fn send(&self, t: Transport, dst: SocketAddr, bytes: &[u8]) -> io::Result<()> {
+        match t {
+            Transport::Udp => {
+                self.udp.send_to(bytes, dst).await?;
+                self.shared.capture.udp(self.udp_addr, dst, bytes);
+                Ok(())
+            }
+            Transport::Tcp => {
+                let existing = lock(&self.shared.conns).get(&dst).cloned();
+                let conn = match existing {
+                    Some(c) => c,
+                    None => {
+                        let stream =
+                            tokio::time::timeout(Duration::from_secs(3), TcpStream::connect(dst))
+                                .await
+                                .map_err(|_| {
+                                    io::Error::new(io::ErrorKind::TimedOut, "TCP connect timed out")
+                                })??;
+                        let local = stream.local_addr()?;
+                        self.shared.capture.tcp_connect(local, dst);
+                        let (rd, wr) = stream.into_split();
+                        let wr = Arc::new(tokio::sync::Mutex::new(wr));
+                        lock(&self.shared.conns).insert(dst, wr.clone());
+                        self.shared.start_reader(rd, local, dst);
+                        wr
+                    }
+                };
+                let mut w = conn.lock().await;
+                let local = w.local_addr()?;
+                tokio::time::timeout(Duration::from_secs(3), w.write_all(bytes))
+                    .await
+                    .map_err(|_| {
+                        io::Error::new(io::ErrorKind::TimedOut, "TCP write timed out")
+                    })??;
+                self.shared.capture.tcp_data(local, dst, bytes);
+                Ok(())
+            }
+        }
+    }
+
+    /// Routes responses whose top Via has `branch` to the returned receiver.
+    pub fn subscribe(&self, branch: &str) -> mpsc::UnboundedReceiver<Incoming> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        lock(&self.shared.routes).insert(branch.to_string(), tx);
+        rx
+    }
+
+    pub fn unsubscribe(&self, branch: &str) {
+        lock(&self.shared.routes).remove(branch);
+    }
+
+    /// The next request that arrived, or None after `timeout`.
+    pub async fn next_request(&self, timeout: Duration) -> Option<Incoming> {
+        let mut rx = self.requests.lock().await;
+        tokio::time::timeout(timeout, rx.recv())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// Everything that matched no transaction: stray responses and garbage.
+    pub fn unmatched(&self) -> Vec<Incoming> {
+        lock(&self.shared.unmatched).clone()
+    }
+}

@@ -1,0 +1,511 @@
+//! SUT profiles: which system is under test, which roles it plays, where it
+//! listens, and (optionally) how the harness starts, probes and stops it.
+//!
+//! Profiles are YAML (read with the `serde_yaml` API of `serde_norway`). A
+//! profile that cannot be used is a usage error (exit 2) with one line naming
+//! the file, the field and what was expected; see [`ProfileError`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Every SUT role the suite knows (design.md, "SUT profile").
+pub const ROLES: &[&str] = &[
+    "im-client",
+    "im-server",
+    "sms-im-iwf",
+    "ppg",
+    "push-client",
+    "mms-relay",
+    "mms-client",
+    "mem-server",
+];
+
+pub use crate::net::Transport;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(Transport),
+    Many(Vec<Transport>),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProfile {
+    name: String,
+    roles: Vec<String>,
+    #[serde(default)]
+    sip: Option<RawSip>,
+    #[serde(default)]
+    harness: Option<RawHarness>,
+    #[serde(default)]
+    timers: Option<RawTimers>,
+    #[serde(default)]
+    launch: Option<RawLaunch>,
+    #[serde(default)]
+    capabilities: Option<Capabilities>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSip {
+    address: Option<SocketAddr>,
+    #[serde(default)]
+    transport: Option<OneOrMany>,
+    #[serde(default)]
+    aor: Option<String>,
+    #[serde(default)]
+    domain: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHarness {
+    address: IpAddr,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTimers {
+    #[serde(default)]
+    t1_ms: Option<u64>,
+    #[serde(default)]
+    scenario_timeout_s: Option<u64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLaunch {
+    command: Vec<String>,
+    #[serde(default)]
+    cwd: Option<PathBuf>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    #[serde(default)]
+    ready: Option<Ready>,
+}
+
+/// How the harness knows a launched SUT is ready.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Ready {
+    /// Poll with SIP OPTIONS over UDP until any SIP response comes.
+    #[serde(default)]
+    pub sip_options: Option<SocketAddr>,
+    /// Poll with a TCP connect until it succeeds.
+    #[serde(default)]
+    pub tcp: Option<SocketAddr>,
+    /// Give up (exit 2) after this long. Default 10 s.
+    #[serde(default)]
+    pub timeout_s: Option<u64>,
+}
+
+/// Options the SUT declares; they select scenarios (`@if:` / `@unless:` tags).
+#[derive(Debug, Clone, Deserialize, Default, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Capabilities {
+    /// im-client: the body types the client accepts (text/plain at least).
+    #[serde(default)]
+    pub accept_types: Option<Vec<String>>,
+    /// im-server: stores MESSAGEs for unregistered users (202) and delivers
+    /// them when the user registers.
+    #[serde(default)]
+    pub store_and_forward: Option<bool>,
+}
+
+/// The SIP interface of the SUT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SipInterface {
+    pub address: SocketAddr,
+    pub transports: Vec<Transport>,
+    /// im-client: the AoR the harness addresses MESSAGEs to.
+    pub aor: Option<String>,
+    /// im-server: the domain it serves.
+    pub domain: Option<String>,
+}
+
+/// How to start the SUT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Launch {
+    pub command: Vec<String>,
+    pub cwd: Option<PathBuf>,
+    pub env: BTreeMap<String, String>,
+    pub ready: Option<Ready>,
+}
+
+/// A validated SUT profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    /// Where it was read from (`<reference>` for the embedded SUT).
+    pub path: String,
+    pub name: String,
+    pub roles: Vec<String>,
+    pub sip: Option<SipInterface>,
+    pub harness_ip: IpAddr,
+    pub t1_ms: u64,
+    pub scenario_timeout_s: u64,
+    pub launch: Option<Launch>,
+    pub capabilities: Capabilities,
+}
+
+/// Why a profile cannot be used. Displayed as one line:
+/// `profile FILE: FIELD: what was expected (what was found)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileError {
+    pub file: String,
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for ProfileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() {
+            write!(f, "profile {}: {}", self.file, self.message)
+        } else {
+            write!(f, "profile {}: {}: {}", self.file, self.field, self.message)
+        }
+    }
+}
+
+impl std::error::Error for ProfileError {}
+
+impl Profile {
+    /// Reads and validates a profile file.
+    pub fn load(path: &Path) -> Result<Profile, ProfileError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ProfileError {
+            file: file.clone(),
+            field: String::new(),
+            message: format!("cannot read the file ({e})"),
+        })?;
+        Profile::parse(&text, &file)
+    }
+
+    /// Parses and validates profile text; `file` names it in errors.
+    pub fn parse(text: &str, file: &str) -> Result<Profile, ProfileError> {
+        let err = |field: &str, message: String| ProfileError {
+            file: file.to_string(),
+            field: field.to_string(),
+            message,
+        };
+        let raw: RawProfile = serde_yaml::from_str(text).map_err(|e| yaml_error(file, &e))?;
+
+        if raw.name.trim().is_empty() {
+            return Err(err("name", "expected a non-empty name".into()));
+        }
+        if raw.roles.is_empty() {
+            return Err(err(
+                "roles",
+                format!("expected at least one of: {}", ROLES.join(", ")),
+            ));
+        }
+        for (i, r) in raw.roles.iter().enumerate() {
+            if !ROLES.contains(&r.as_str()) {
+                return Err(err(
+                    &format!("roles[{i}]"),
+                    format!("expected one of {} (found `{r}`)", ROLES.join(", ")),
+                ));
+            }
+        }
+        let needs_sip = raw
+            .roles
+            .iter()
+            .any(|r| r == "im-client" || r == "im-server");
+        let sip = match raw.sip {
+            None if needs_sip => return Err(err(
+                "sip.address",
+                "expected the SUT's SIP address (ip:port); roles im-client and im-server need it"
+                    .into(),
+            )),
+            None => None,
+            Some(s) => {
+                let address = s.address.ok_or_else(|| {
+                    err(
+                        "sip.address",
+                        "expected the SUT's SIP address (ip:port), e.g. 127.0.0.1:5060".into(),
+                    )
+                })?;
+                check_loopback(address.ip()).map_err(|m| err("sip.address", m))?;
+                let transports = match s.transport {
+                    None => vec![Transport::Udp],
+                    Some(OneOrMany::One(t)) => vec![t],
+                    Some(OneOrMany::Many(v)) if v.is_empty() => {
+                        return Err(err(
+                            "sip.transport",
+                            "expected udp, tcp or a list of them".into(),
+                        ))
+                    }
+                    Some(OneOrMany::Many(v)) => v,
+                };
+                if raw.roles.iter().any(|r| r == "im-client") && s.aor.is_none() {
+                    return Err(err(
+                        "sip.aor",
+                        "expected the SUT user's address of record (role im-client), e.g. sip:bob@127.0.0.1".into(),
+                    ));
+                }
+                if raw.roles.iter().any(|r| r == "im-server") && s.domain.is_none() {
+                    return Err(err(
+                        "sip.domain",
+                        "expected the domain the server serves (role im-server), e.g. liaison.test"
+                            .into(),
+                    ));
+                }
+                Some(SipInterface {
+                    address,
+                    transports,
+                    aor: s.aor,
+                    domain: s.domain,
+                })
+            }
+        };
+        let harness_ip = match raw.harness {
+            Some(h) => {
+                check_loopback(h.address).map_err(|m| err("harness.address", m))?;
+                h.address
+            }
+            None => IpAddr::from([127, 0, 0, 1]),
+        };
+        let timers = raw.timers.unwrap_or(RawTimers {
+            t1_ms: None,
+            scenario_timeout_s: None,
+        });
+        let t1_ms = timers.t1_ms.unwrap_or(500);
+        if t1_ms == 0 || t1_ms > 10_000 {
+            return Err(err(
+                "timers.t1_ms",
+                format!("expected 1..=10000 milliseconds (found {t1_ms})"),
+            ));
+        }
+        let scenario_timeout_s = timers.scenario_timeout_s.unwrap_or(10);
+        if scenario_timeout_s == 0 || scenario_timeout_s > 3600 {
+            return Err(err(
+                "timers.scenario_timeout_s",
+                format!("expected 1..=3600 seconds (found {scenario_timeout_s})"),
+            ));
+        }
+        let launch = match raw.launch {
+            None => None,
+            Some(l) => {
+                if l.command.is_empty() || l.command[0].trim().is_empty() {
+                    return Err(err(
+                        "launch.command",
+                        "expected a non-empty list: program and arguments".into(),
+                    ));
+                }
+                if let Some(r) = &l.ready {
+                    if r.sip_options.is_none() && r.tcp.is_none() {
+                        return Err(err(
+                            "launch.ready",
+                            "expected `sip_options: ADDR` or `tcp: ADDR`".into(),
+                        ));
+                    }
+                    for a in r.sip_options.iter().chain(r.tcp.iter()) {
+                        check_loopback(a.ip()).map_err(|m| err("launch.ready", m))?;
+                    }
+                }
+                Some(Launch {
+                    command: l.command,
+                    cwd: l.cwd,
+                    env: l.env,
+                    ready: l.ready,
+                })
+            }
+        };
+        Ok(Profile {
+            path: file.to_string(),
+            name: raw.name,
+            roles: raw.roles,
+            sip,
+            harness_ip,
+            t1_ms,
+            scenario_timeout_s,
+            launch,
+            capabilities: raw.capabilities.unwrap_or_default(),
+        })
+    }
+
+    /// Does the SUT play this role?
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+
+    /// Is a declared capability true? (`accept_types` counts as declared when present.)
+    pub fn capability(&self, name: &str) -> bool {
+        match name {
+            "store_and_forward" => self.capabilities.store_and_forward.unwrap_or(false),
+            "accept_types" => self.capabilities.accept_types.is_some(),
+            _ => false,
+        }
+    }
+
+    /// Does the SUT take this SIP transport?
+    pub fn has_transport(&self, t: Transport) -> bool {
+        self.sip.as_ref().is_some_and(|s| s.transports.contains(&t))
+    }
+
+    /// The body types an im-client declares it accepts (text/plain if none declared).
+    pub fn accept_types(&self) -> Vec<String> {
+        self.capabilities
+            .accept_types
+            .clone()
+            .unwrap_or_else(|| vec!["text/plain".to_string()])
+    }
+}
+
+/// Capability names a profile may declare (for `@if:`/`@unless:` tags).
+pub const CAPABILITIES: &[&str] = &["store_and_forward", "accept_types"];
+
+fn check_loopback(ip: IpAddr) -> Result<(), String> {
+    if ip.is_loopback() {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected a loopback address (127.0.0.1 or ::1); the suite never sends to other addresses (found {ip})"
+        ))
+    }
+}
+
+/// Turns a YAML/serde error into a one-line [`ProfileError`] naming the field.
+fn yaml_error(file: &str, e: &serde_yaml::Error) -> ProfileError {
+    let text = e.to_string();
+    let text = text.lines().next().unwrap_or("").to_string();
+    // serde_norway prefixes nested errors with `path.to.field: `.
+    let (field, rest) = match text.split_once(": ") {
+        Some((f, r)) if !f.contains(' ') && !f.is_empty() => (f.to_string(), r.to_string()),
+        _ => (String::new(), text.clone()),
+    };
+    let mut message = rest
+        .replace("invalid type: ", "wrong type: found ")
+        .replace(
+            "data did not match any variant of untagged enum OneOrMany",
+            "expected udp, tcp or a list of them",
+        );
+    // Where the location is not in the message already, add it.
+    if let Some(loc) = e.location() {
+        if !message.contains("line ") {
+            message = format!("{message} (line {}, column {})", loc.line(), loc.column());
+        }
+    }
+    // A missing top-level field (`missing field `name``) names the field itself.
+    let field = if field.is_empty() {
+        message
+            .split('`')
+            .nth(1)
+            .filter(|_| {
+                message.starts_with("missing field") || message.starts_with("unknown field")
+            })
+            .map(str::to_string)
+            .unwrap_or_default()
+    } else {
+        field
+    };
+    ProfileError {
+        file: file.to_string(),
+        field,
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name: Example IM client 1.0
+roles: [im-client]
+sip:  { address: 127.0.0.1:5070, transport: udp, aor: "sip:bob@example.net" }
+harness: { address: 127.0.0.1 }
+timers: { t1_ms: 100, scenario_timeout_s: 10 }
+launch:
+  command: [baresip, -f, fixtures/sut/baresip]
+  ready: { sip_options: 127.0.0.1:5070 }
+capabilities: { accept_types: [text/plain] }
+"#;
+
+    #[test]
+    fn design_example_parses() {
+        let p = Profile::parse(GOOD, "x.yaml").unwrap();
+        assert_eq!(p.name, "Example IM client 1.0");
+        assert_eq!(p.t1_ms, 100);
+        assert_eq!(p.sip.as_ref().unwrap().transports, vec![Transport::Udp]);
+        assert!(p.launch.is_some());
+    }
+
+    fn err_of(text: &str) -> String {
+        Profile::parse(text, "bad.yaml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn unknown_field_is_named() {
+        let e = err_of(&GOOD.replace("aor:", "aro:"));
+        assert!(
+            e.starts_with("profile bad.yaml: sip: unknown field `aro`"),
+            "{e}"
+        );
+        assert_eq!(e.lines().count(), 1);
+    }
+
+    #[test]
+    fn wrong_type_is_named() {
+        let e = err_of(&GOOD.replace("t1_ms: 100", "t1_ms: fast"));
+        assert!(
+            e.starts_with("profile bad.yaml: timers.t1_ms: wrong type"),
+            "{e}"
+        );
+        assert!(e.contains("expected u64"), "{e}");
+    }
+
+    #[test]
+    fn missing_address_is_named() {
+        let e = err_of(&GOOD.replace("address: 127.0.0.1:5070, ", ""));
+        assert_eq!(
+            e,
+            "profile bad.yaml: sip.address: expected the SUT's SIP address (ip:port), e.g. 127.0.0.1:5060"
+        );
+    }
+
+    #[test]
+    fn non_loopback_is_refused() {
+        let e = err_of(&GOOD.replace("address: 127.0.0.1:5070", "address: 10.0.0.1:5070"));
+        assert!(
+            e.starts_with("profile bad.yaml: sip.address: expected a loopback"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_role_is_named() {
+        let e = err_of(&GOOD.replace("[im-client]", "[im-klient]"));
+        assert!(
+            e.starts_with("profile bad.yaml: roles[0]: expected one of"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unreadable_file() {
+        let e = Profile::load(Path::new("/nonexistent/p.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("profile /nonexistent/p.yaml: cannot read the file"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn transport_list() {
+        let p = Profile::parse(
+            &GOOD.replace("transport: udp", "transport: [udp, tcp]"),
+            "x",
+        )
+        .unwrap();
+        assert!(p.has_transport(Transport::Tcp));
+        let e = err_of(&GOOD.replace("transport: udp", "transport: sctp"));
+        assert!(e.contains("sip.transport"), "{e}");
+    }
+}

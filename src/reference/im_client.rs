@@ -1,0 +1,165 @@
+//! Reference `im-client`: a pager-mode IM client (RFC 3428) behind UDP and
+//! TCP. It accepts text/plain, answers 200 with no body and no Contact,
+//! rejects other body types with 415 and Accept, and its non-INVITE server
+//! transactions answer a retransmission with the same final response
+//! (RFC 3261 §17.2.2).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::mpsc;
+
+use super::Settings;
+use crate::codec::sip::{response_to, token, SipMessage};
+
+/// What the client accepts.
+pub const ACCEPT: &[&str] = &["text/plain"];
+
+/// Where a reply goes.
+enum Reply {
+    Udp(SocketAddr),
+    Tcp(mpsc::UnboundedSender<Vec<u8>>),
+}
+
+struct Client {
+    settings: Settings,
+    /// Final responses by transaction (branch|method), kept for Timer J.
+    finals: Mutex<HashMap<String, (Vec<u8>, Instant)>>,
+}
+
+impl Client {
+    /// Decides the bytes to answer `raw` with (None = stay silent).
+    fn answer(&self, raw: &[u8]) -> Option<Vec<u8>> {
+        let s = &self.settings;
+        if s.has_fault("never-answers") {
+            return None;
+        }
+        if s.has_fault("garbage-responses") {
+            return Some(b"\x00\x01HELLO?\xff\r\n\r\n".to_vec());
+        }
+        let msg = SipMessage::parse(raw).ok()?;
+        let method = msg.method()?.to_string();
+        if method == "ACK" {
+            return None;
+        }
+        let key = format!("{}|{method}", msg.top_via_branch().unwrap_or_default());
+        let timer_j = s.t1 * 64;
+        {
+            let mut finals = self.finals.lock().unwrap_or_else(|e| e.into_inner());
+            finals.retain(|_, (_, at)| at.elapsed() < timer_j);
+            if let Some((bytes, _)) = finals.get(&key) {
+                if !s.has_fault("retransmission-as-new") {
+                    return Some(bytes.clone());
+                }
+            }
+        }
+        let bytes = match method.as_str() {
+            "MESSAGE" => {
+                let ct = msg.content_type().unwrap_or_else(|| "text/plain".into());
+                let supported = ACCEPT.contains(&ct.as_str());
+                if supported || s.has_fault("200-for-unsupported-type") {
+                    let mut b = response_to(&msg, 200, "OK").to_tag(&token());
+                    if s.has_fault("200-with-body-and-contact") {
+                        b = b
+                            .header("Contact", "<sip:bob@127.0.0.1>")
+                            .header("Content-Type", "text/plain")
+                            .body(b"thanks");
+                    }
+                    b.build()
+                } else {
+                    let mut b = response_to(&msg, 415, "Unsupported Media Type").to_tag(&token());
+                    if !s.has_fault("415-without-accept") {
+                        b = b.header("Accept", &ACCEPT.join(", "));
+                    }
+                    b.build()
+                }
+            }
+            "OPTIONS" => response_to(&msg, 200, "OK")
+                .to_tag(&token())
+                .header("Allow", "MESSAGE, OPTIONS")
+                .header("Accept", &ACCEPT.join(", "))
+                .build(),
+            _ => response_to(&msg, 405, "Method Not Allowed")
+                .to_tag(&token())
+                .header("Allow", "MESSAGE, OPTIONS")
+                .build(),
+        };
+        self.finals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, (bytes.clone(), Instant::now()));
+        Some(bytes)
+    }
+}
+
+pub fn start(
+    udp: UdpSocket,
+    tcp: TcpListener,
+    settings: Settings,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let no_tcp = settings.has_fault("no-tcp");
+    let client = Arc::new(Client {
+        settings,
+        finals: Mutex::default(),
+    });
+    let udp = Arc::new(udp);
+    let mut tasks = Vec::new();
+    {
+        let client = client.clone();
+        let udp = udp.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut buf = vec![0u8; 65536];
+            loop {
+                let Ok((n, from)) = udp.recv_from(&mut buf).await else {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    continue;
+                };
+                if let Some(bytes) = client.answer(&buf[..n]) {
+                    reply(&udp, Reply::Udp(from), bytes).await;
+                }
+            }
+        }));
+    }
+    if no_tcp {
+        drop(tcp);
+    } else {
+        tasks.push(tokio::spawn(async move {
+            while let Ok((stream, _peer)) = tcp.accept().await {
+                let (rd, mut wr) = stream.into_split();
+                let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+                tokio::spawn(async move {
+                    while let Some(b) = rx.recv().await {
+                        if wr.write_all(&b).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+                let client = client.clone();
+                let udp = udp.clone();
+                tokio::spawn(super::read_stream(rd, move |raw| {
+                    if let Some(bytes) = client.answer(&raw) {
+                        let tx = tx.clone();
+                        let udp = udp.clone();
+                        tokio::spawn(async move { reply(&udp, Reply::Tcp(tx), bytes).await });
+                    }
+                }));
+            }
+        }));
+    }
+    tasks
+}
+
+async fn reply(udp: &UdpSocket, to: Reply, bytes: Vec<u8>) {
+    match to {
+        Reply::Udp(a) => {
+            let _ = udp.send_to(&bytes, a).await;
+        }
+        Reply::Tcp(tx) => {
+            let _ = tx.send(bytes);
+        }
+    }
+}

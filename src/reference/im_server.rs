@@ -1,0 +1,558 @@
+//! Reference `im-server`: registrar, stateful proxy for pager-mode MESSAGE,
+//! and store-and-forward for offline users.
+//!
+//! - REGISTER binds `user@domain` to the Contact (RFC 3261 §10.3); expires 0
+//!   removes it. A registration releases the user's stored messages.
+//! - MESSAGE to a registered user is forwarded statefully (§16.6: new top
+//!   Via, Max-Forwards decremented, R-URI set to the contact). The recipient's
+//!   final response goes back unchanged but for the removed Via (§16.7); if
+//!   none comes within Timer F the originator gets nothing (RFC 4320 §4.2: no
+//!   408 to a non-INVITE). The proxy's server transaction absorbs the
+//!   originator's retransmissions (§17.2.2).
+//! - MESSAGE to an unregistered user: stored and answered 202 (RFC 3428 §7:
+//!   accepted, not delivered), or 480 when storing is off.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+
+use super::{rebuild, uri_socket_addr, Settings};
+use crate::codec::sip::{header_param, response_to, token, uri_of, uri_user_host, SipMessage};
+
+#[derive(Clone)]
+enum Peer {
+    Udp(SocketAddr),
+    Tcp(mpsc::UnboundedSender<Vec<u8>>),
+}
+
+struct Binding {
+    contact: String,
+    addr: SocketAddr,
+    tcp: bool,
+    until: Instant,
+}
+
+struct Stored {
+    from: String,
+    content_type: String,
+    body: Vec<u8>,
+}
+
+/// A forwarded MESSAGE waiting for the recipient's final response.
+struct Pending {
+    origin: Peer,
+    origin_key: String,
+    request: Vec<u8>,
+    to: SocketAddr,
+    tcp: bool,
+    done: bool,
+}
+
+#[derive(Default)]
+struct State {
+    bindings: HashMap<String, Binding>,
+    store: HashMap<String, Vec<Stored>>,
+    /// Originator transactions: key → final response sent (None while pending).
+    server_tx: HashMap<String, (Option<Vec<u8>>, Instant)>,
+    /// Our client transactions, by branch.
+    client_tx: HashMap<String, Pending>,
+    /// TCP connections to recipients.
+    tcp_out: HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>>,
+}
+
+struct Server {
+    settings: Settings,
+    /// Everything received on connections the server opened goes here.
+    inbox: mpsc::UnboundedSender<(Vec<u8>, Peer)>,
+    udp: Arc<UdpSocket>,
+    addr: SocketAddr,
+    state: Mutex<State>,
+}
+
+fn lock(s: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+    s.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn aor_key(uri: &str) -> String {
+    let (user, host) = uri_user_host(uri);
+    let host = host.unwrap_or_default();
+    let host = host.split(':').next().unwrap_or("").to_ascii_lowercase();
+    format!("{}@{host}", user.unwrap_or_default())
+}
+
+impl Server {
+    async fn send(self: &Arc<Self>, to: &Peer, bytes: Vec<u8>) {
+        match to {
+            Peer::Udp(a) => {
+                let _ = self.udp.send_to(&bytes, a).await;
+            }
+            Peer::Tcp(tx) => {
+                let _ = tx.send(bytes);
+            }
+        }
+    }
+
+    async fn send_to_contact(self: &Arc<Self>, addr: SocketAddr, tcp: bool, bytes: Vec<u8>) {
+        if !tcp {
+            let _ = self.udp.send_to(&bytes, addr).await;
+            return;
+        }
+        let existing = lock(&self.state).tcp_out.get(&addr).cloned();
+        let tx = match existing {
+            Some(tx) if !tx.is_closed() => tx,
+            _ => {
+                let Ok(Ok(stream)) =
+                    tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(addr)).await
+                else {
+                    return;
+                };
+                let (rd, wr) = stream.into_split();
+                let tx = self.clone().tcp_writer(wr);
+                lock(&self.state).tcp_out.insert(addr, tx.clone());
+                let inbox = self.inbox.clone();
+                let back = tx.clone();
+                tokio::spawn(super::read_stream(rd, move |raw| {
+                    let _ = inbox.send((raw, Peer::Tcp(back.clone())));
+                }));
+                tx
+            }
+        };
+        let _ = tx.send(bytes);
+    }
+
+    fn tcp_writer(
+        self: Arc<Self>,
+        mut wr: tokio::net::tcp::OwnedWriteHalf,
+    ) -> mpsc::UnboundedSender<Vec<u8>> {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+        tokio::spawn(async move {
+            while let Some(b) = rx.recv().await {
+                if wr.write_all(&b).await.is_err() {
+                    return;
+                }
+            }
+        });
+        tx
+    }
+
+    async fn handle(self: Arc<Self>, raw: Vec<u8>, from: Peer) {
+        if self.settings.has_fault("never-answers") {
+            return;
+        }
+        let Ok(msg) = SipMessage::parse(&raw) else {
+            return;
+        };
+        if msg.is_request() {
+            self.request(msg, from).await
+        } else {
+            self.response(msg).await
+        }
+    }
+
+    async fn request(self: Arc<Self>, msg: SipMessage, from: Peer) {
+        let method = msg.method().unwrap_or_default().to_string();
+        if method == "ACK" {
+            return;
+        }
+        let key = format!("{}|{method}", msg.top_via_branch().unwrap_or_default());
+        let timer_j = self.settings.t1 * 64;
+        // Server transaction: absorb retransmissions (§17.2.2).
+        let seen = {
+            let mut st = lock(&self.state);
+            st.server_tx.retain(|_, (_, at)| at.elapsed() < timer_j * 2);
+            st.server_tx.get(&key).map(|(f, _)| f.clone())
+        };
+        if let Some(final_resp) = seen {
+            if self.settings.has_fault("forward-retransmission-as-new") && method == "MESSAGE" {
+                // Fault: treat it as new and forward again with a fresh branch.
+            } else {
+                if let Some(bytes) = final_resp {
+                    self.send(&from, bytes).await;
+                }
+                return;
+            }
+        } else {
+            lock(&self.state)
+                .server_tx
+                .insert(key.clone(), (None, Instant::now()));
+        }
+        match method.as_str() {
+            "REGISTER" => self.register(msg, from, key).await,
+            "MESSAGE" => self.message(msg, from, key).await,
+            "OPTIONS" => {
+                let b = response_to(&msg, 200, "OK")
+                    .to_tag(&token())
+                    .header("Allow", "REGISTER, MESSAGE, OPTIONS")
+                    .build();
+                self.finish(&key, &from, b).await
+            }
+            _ => {
+                let b = response_to(&msg, 405, "Method Not Allowed")
+                    .to_tag(&token())
+                    .header("Allow", "REGISTER, MESSAGE, OPTIONS")
+                    .build();
+                self.finish(&key, &from, b).await
+            }
+        }
+    }
+
+    /// Sends a final response for server transaction `key` and remembers it.
+    async fn finish(self: &Arc<Self>, key: &str, to: &Peer, bytes: Vec<u8>) {
+        lock(&self.state)
+            .server_tx
+            .insert(key.to_string(), (Some(bytes.clone()), Instant::now()));
+        self.send(to, bytes).await;
+    }
+
+    async fn register(self: Arc<Self>, msg: SipMessage, from: Peer, key: String) {
+        let aor = msg
+            .header("To")
+            .and_then(uri_of)
+            .map(|u| aor_key(&u))
+            .unwrap_or_default();
+        let contact_v = msg.header("Contact").unwrap_or_default().to_string();
+        let contact = uri_of(&contact_v).unwrap_or_default();
+        let expires: u64 = header_param(&contact_v, "expires")
+            .or_else(|| msg.header("Expires").map(str::to_string))
+            .and_then(|e| e.trim().parse().ok())
+            .unwrap_or(3600);
+        let Some((addr, tcp)) = uri_socket_addr(&contact).filter(|_| !aor.starts_with('@')) else {
+            let b = response_to(&msg, 400, "Bad Contact")
+                .to_tag(&token())
+                .build();
+            return self.finish(&key, &from, b).await;
+        };
+        let stored = {
+            let mut st = lock(&self.state);
+            if expires == 0 {
+                st.bindings.remove(&aor);
+                Vec::new()
+            } else {
+                st.bindings.insert(
+                    aor.clone(),
+                    Binding {
+                        contact: contact.clone(),
+                        addr,
+                        tcp,
+                        until: Instant::now() + Duration::from_secs(expires),
+                    },
+                );
+                st.store.remove(&aor).unwrap_or_default()
+            }
+        };
+        let mut b = response_to(&msg, 200, "OK").to_tag(&token());
+        if expires > 0 {
+            b = b.header("Contact", &format!("<{contact}>;expires={expires}"));
+        }
+        self.finish(&key, &from, b.build()).await;
+        if self.settings.has_fault("store-without-delivery") {
+            return;
+        }
+        for s in stored {
+            self.deliver_stored(&aor, &contact, addr, tcp, s).await;
+        }
+    }
+
+    /// Delivers a stored message as a new MESSAGE from the server (RFC 3428
+    /// leaves the form to the store; the body goes unchanged).
+    async fn deliver_stored(
+        self: &Arc<Self>,
+        aor: &str,
+        contact: &str,
+        addr: SocketAddr,
+        tcp: bool,
+        s: Stored,
+    ) {
+        let branch = format!("z9hG4bK{}", token());
+        let via = format!(
+            "SIP/2.0/{} {};branch={branch}",
+            if tcp { "TCP" } else { "UDP" },
+            self.addr
+        );
+        let headers = vec![
+            ("Via".to_string(), via),
+            ("Max-Forwards".into(), "70".into()),
+            ("From".into(), s.from),
+            ("To".into(), format!("<sip:{aor}>")),
+            ("Call-ID".into(), format!("{}@liaison-ref", token())),
+            ("CSeq".into(), "1 MESSAGE".into()),
+            ("Content-Type".into(), s.content_type),
+            ("Content-Length".into(), s.body.len().to_string()),
+        ];
+        let bytes = rebuild(&format!("MESSAGE {contact} SIP/2.0"), &headers, &s.body);
+        lock(&self.state).client_tx.insert(
+            branch.clone(),
+            Pending {
+                origin: Peer::Udp(self.addr),
+                origin_key: String::new(),
+                request: bytes.clone(),
+                to: addr,
+                tcp,
+                done: false,
+            },
+        );
+        self.send_to_contact(addr, tcp, bytes).await;
+        self.clone().retransmit(branch);
+    }
+
+    async fn message(self: Arc<Self>, msg: SipMessage, from: Peer, key: String) {
+        let s = &self.settings;
+        if s.has_fault("fabricate-200") {
+            let b = response_to(&msg, 200, "OK").to_tag(&token()).build();
+            return self.finish(&key, &from, b).await;
+        }
+        let aor = aor_key(msg.request_uri().unwrap_or_default());
+        let binding = {
+            let mut st = lock(&self.state);
+            st.bindings.retain(|_, b| b.until > Instant::now());
+            st.bindings
+                .get(&aor)
+                .map(|b| (b.contact.clone(), b.addr, b.tcp))
+        };
+        let Some((contact, addr, tcp)) = binding else {
+            if s.store_and_forward {
+                lock(&self.state)
+                    .store
+                    .entry(aor)
+                    .or_default()
+                    .push(Stored {
+                        from: msg.header("From").unwrap_or_default().to_string(),
+                        content_type: msg
+                            .header("Content-Type")
+                            .unwrap_or("text/plain")
+                            .to_string(),
+                        body: msg.body().to_vec(),
+                    });
+                let (code, reason) = if s.has_fault("200-for-stored") {
+                    (200, "OK")
+                } else {
+                    (202, "Accepted")
+                };
+                let b = response_to(&msg, code, reason).to_tag(&token()).build();
+                return self.finish(&key, &from, b).await;
+            }
+            let b = if s.has_fault("200-for-offline") {
+                response_to(&msg, 200, "OK").to_tag(&token()).build()
+            } else {
+                response_to(&msg, 480, "Temporarily Unavailable")
+                    .to_tag(&token())
+                    .build()
+            };
+            return self.finish(&key, &from, b).await;
+        };
+        // Forward statefully (§16.6).
+        let branch = format!("z9hG4bK{}", token());
+        let via = format!(
+            "SIP/2.0/{} {};branch={branch}",
+            if tcp { "TCP" } else { "UDP" },
+            self.addr
+        );
+        let mut headers = vec![("Via".to_string(), via)];
+        for h in msg.headers() {
+            if h.name.eq_ignore_ascii_case("Max-Forwards") {
+                let mf: u32 = h.value.trim().parse().unwrap_or(70);
+                if mf == 0 {
+                    let b = response_to(&msg, 483, "Too Many Hops")
+                        .to_tag(&token())
+                        .build();
+                    return self.finish(&key, &from, b).await;
+                }
+                headers.push((h.name.clone(), (mf - 1).to_string()));
+            } else {
+                headers.push((h.name.clone(), h.value.clone()));
+            }
+        }
+        if !msg.has_header("Max-Forwards") {
+            headers.push(("Max-Forwards".into(), "70".into()));
+        }
+        let bytes = rebuild(&format!("MESSAGE {contact} SIP/2.0"), &headers, msg.body());
+        lock(&self.state).client_tx.insert(
+            branch.clone(),
+            Pending {
+                origin: from.clone(),
+                origin_key: key.clone(),
+                request: bytes.clone(),
+                to: addr,
+                tcp,
+                done: false,
+            },
+        );
+        self.send_to_contact(addr, tcp, bytes).await;
+        if s.has_fault("early-200") {
+            let b = response_to(&msg, 200, "OK").to_tag(&token()).build();
+            self.finish(&key, &from, b).await;
+        }
+        // Timer E until a final response or Timer F. No 408 on Timer F:
+        // RFC 4320 §4.2 forbids a stateful element to send 408 to a
+        // non-INVITE request (the originator's own Timer F has fired by then).
+        self.clone().retransmit(branch);
+    }
+
+    /// Timer E retransmissions of a forwarded request over UDP.
+    fn retransmit(self: Arc<Self>, branch: String) {
+        tokio::spawn(async move {
+            let t1 = self.settings.t1;
+            let t2 = t1 * 8;
+            let end = Instant::now() + t1 * 64;
+            let mut e = t1;
+            loop {
+                tokio::time::sleep(e).await;
+                if Instant::now() >= end {
+                    return;
+                }
+                let again = {
+                    let st = lock(&self.state);
+                    match st.client_tx.get(&branch) {
+                        Some(p) if !p.done && !p.tcp => Some((p.to, p.request.clone())),
+                        _ => None,
+                    }
+                };
+                let Some((to, bytes)) = again else { return };
+                let _ = self.udp.send_to(&bytes, to).await;
+                e = (e * 2).min(t2);
+            }
+        });
+    }
+
+    async fn response(self: Arc<Self>, msg: SipMessage) {
+        let Some(branch) = msg.top_via_branch() else {
+            return;
+        };
+        let Some(code) = msg.status() else { return };
+        let (origin, okey, first_final) = {
+            let mut st = lock(&self.state);
+            let Some(p) = st.client_tx.get_mut(&branch) else {
+                return;
+            };
+            let first_final = code >= 200 && !p.done;
+            if code >= 200 {
+                p.done = true;
+            }
+            (p.origin.clone(), p.origin_key.clone(), first_final)
+        };
+        if okey.is_empty() {
+            return; // a stored message we delivered ourselves
+        }
+        if code < 200 {
+            if code > 100 {
+                self.send(&origin, strip_top_via(&msg)).await;
+            }
+            return;
+        }
+        if !first_final {
+            return;
+        }
+        let already = lock(&self.state)
+            .server_tx
+            .get(&okey)
+            .is_some_and(|(f, _)| f.is_some());
+        if already {
+            return; // e.g. our own early 200 (fault) or a 408 already sent
+        }
+        let mut out = strip_top_via(&msg);
+        if code == 486 && self.settings.has_fault("rewrite-486-to-200") {
+            out = rewrite_status(&out, "SIP/2.0 200 OK");
+        }
+        self.finish(&okey, &origin, out).await;
+    }
+}
+
+/// Removes the first Via value (§16.7 step 3), keeping everything else.
+fn strip_top_via(msg: &SipMessage) -> Vec<u8> {
+    let start = match msg.start_line() {
+        crate::codec::sip::StartLine::Response {
+            version,
+            code,
+            reason,
+        } => format!("{version} {code} {reason}"),
+        crate::codec::sip::StartLine::Request {
+            method,
+            uri,
+            version,
+        } => format!("{method} {uri} {version}"),
+    };
+    let mut headers = Vec::new();
+    let mut removed = false;
+    for h in msg.headers() {
+        if !removed && (h.name.eq_ignore_ascii_case("Via") || h.name == "v") {
+            removed = true;
+            let values = crate::codec::sip::SipMessage::parse(
+                format!("SIP/2.0 200 OK\r\nVia: {}\r\n\r\n", h.value).as_bytes(),
+            )
+            .map(|m| m.vias())
+            .unwrap_or_default();
+            if values.len() > 1 {
+                headers.push((h.name.clone(), values[1..].join(", ")));
+            }
+            continue;
+        }
+        headers.push((h.name.clone(), h.value.clone()));
+    }
+    rebuild(&start, &headers, msg.body())
+}
+
+fn rewrite_status(bytes: &[u8], line: &str) -> Vec<u8> {
+    let end = bytes.windows(2).position(|w| w == b"\r\n").unwrap_or(0);
+    let mut out = line.as_bytes().to_vec();
+    out.extend_from_slice(&bytes[end..]);
+    out
+}
+
+pub fn start(
+    udp: UdpSocket,
+    tcp: TcpListener,
+    settings: Settings,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let udp = Arc::new(udp);
+    let addr = udp
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
+    let (inbox, mut inbox_rx) = mpsc::unbounded_channel::<(Vec<u8>, Peer)>();
+    let server = Arc::new(Server {
+        settings,
+        inbox,
+        udp: udp.clone(),
+        addr,
+        state: Mutex::default(),
+    });
+    let mut tasks = Vec::new();
+    {
+        let server = server.clone();
+        tasks.push(tokio::spawn(async move {
+            while let Some((raw, peer)) = inbox_rx.recv().await {
+                tokio::spawn(server.clone().handle(raw, peer));
+            }
+        }));
+    }
+    {
+        let server = server.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut buf = vec![0u8; 65536];
+            loop {
+                let Ok((n, from)) = udp.recv_from(&mut buf).await else {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    continue;
+                };
+                let raw = buf[..n].to_vec();
+                tokio::spawn(server.clone().handle(raw, Peer::Udp(from)));
+            }
+        }));
+    }
+    tasks.push(tokio::spawn(async move {
+        while let Ok((stream, _)) = tcp.accept().await {
+            let (rd, wr) = stream.into_split();
+            let tx = server.clone().tcp_writer(wr);
+            let server = server.clone();
+            tokio::spawn(super::read_stream(rd, move |raw| {
+                let tx = tx.clone();
+                tokio::spawn(server.clone().handle(raw, Peer::Tcp(tx)));
+            }));
+        }
+    }));
+    tasks
+}

@@ -1,0 +1,318 @@
+//! The embedded reference SUT: a conformant implementation of each SUT role,
+//! over real sockets, with named faults that each break declared requirements.
+//!
+//! It lives apart from the harness: it shares the codecs (`crate::codec`) and
+//! nothing else — no sockets, no transactions, no state. `liaison reference`
+//! runs one role on its own; `liaison run` without `--sut` starts every role
+//! here on loopback port 0 and points the harness at it.
+//!
+//! Faults prove that scenarios can fail: the fault-kill test runs the suite
+//! against every fault and checks that exactly the declared requirements fail.
+
+pub mod im_client;
+pub mod im_server;
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use tokio::net::{TcpListener, UdpSocket};
+
+/// A named fault of one reference role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fault {
+    pub role: &'static str,
+    pub name: &'static str,
+    pub description: &'static str,
+    /// The requirement IDs whose scenarios this fault makes fail — exactly.
+    pub breaks: &'static [&'static str],
+    /// im-server: run this variant with store-and-forward on or off.
+    pub store_and_forward: bool,
+}
+
+/// Every fault of every reference role.
+pub const FAULTS: &[Fault] = &[
+    Fault {
+        role: "im-client",
+        name: "never-answers",
+        description: "receives MESSAGEs and never answers them",
+        breaks: &["DR-1", "DR-2", "DR-3", "DR-4"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-client",
+        name: "garbage-responses",
+        description: "answers every request with bytes that are not SIP",
+        breaks: &["DR-1", "DR-2", "DR-3", "DR-4"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-client",
+        name: "200-with-body-and-contact",
+        description: "its 200 to a MESSAGE carries a Contact header and a body",
+        breaks: &["DR-2"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-client",
+        name: "200-for-unsupported-type",
+        description: "answers 200 to a MESSAGE whose body type it does not support",
+        breaks: &["DR-3"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-client",
+        name: "415-without-accept",
+        description: "rejects an unsupported body type with 415 but no Accept header",
+        breaks: &["DR-3"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-client",
+        name: "retransmission-as-new",
+        description: "handles a retransmitted MESSAGE as a new request (new To tag)",
+        breaks: &["DR-4"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-client",
+        name: "no-tcp",
+        description: "does not listen on TCP",
+        breaks: &["DR-1"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-server",
+        name: "fabricate-200",
+        description: "answers 200 to every MESSAGE itself and drops it",
+        breaks: &["DR-4", "DR-5", "DR-6", "DR-7"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-server",
+        name: "rewrite-486-to-200",
+        description: "relays MESSAGE but turns the recipient's 486 into 200",
+        breaks: &["DR-5", "DR-6"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-server",
+        name: "early-200",
+        description: "answers 200 as soon as it forwards, before the recipient answers",
+        breaks: &["DR-5", "DR-6"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-server",
+        name: "forward-retransmission-as-new",
+        description: "forwards the originator's retransmission downstream as a new transaction",
+        breaks: &["DR-4"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-server",
+        name: "store-without-delivery",
+        description: "answers 202 for an offline recipient but never delivers the stored message",
+        breaks: &["DR-7"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-server",
+        name: "200-for-stored",
+        description: "stores a message for an offline recipient but answers 200, as if delivered",
+        breaks: &["DR-7"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-server",
+        name: "200-for-offline",
+        description: "without store-and-forward, answers 200 for an unregistered recipient and drops the message",
+        breaks: &["DR-6"],
+        store_and_forward: false,
+    },
+    Fault {
+        role: "im-server",
+        name: "clean-without-store",
+        description: "no fault: the conformant server with store-and-forward off (a variant, to run the scenarios for servers that do not store)",
+        breaks: &[],
+        store_and_forward: false,
+    },
+    Fault {
+        role: "im-server",
+        name: "never-answers",
+        description: "drops every request, REGISTER included",
+        breaks: &["DR-4", "DR-5", "DR-6", "DR-7"],
+        store_and_forward: true,
+    },
+];
+
+/// The roles the embedded reference implements.
+pub const ROLES: &[&str] = &["im-client", "im-server"];
+
+/// Finds a fault by `name` or `role/name`.
+pub fn find_fault(spec: &str) -> Result<&'static Fault, String> {
+    let (role, name) = match spec.split_once('/') {
+        Some((r, n)) => (Some(r), n),
+        None => (None, spec),
+    };
+    let hits: Vec<&Fault> = FAULTS
+        .iter()
+        .filter(|f| f.name == name && role.is_none_or(|r| f.role == r))
+        .collect();
+    match hits.as_slice() {
+        [one] => Ok(one),
+        [] => Err(format!(
+            "unknown fault `{spec}`; known: {}",
+            FAULTS
+                .iter()
+                .map(|f| format!("{}/{}", f.role, f.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        _ => Err(format!("fault `{spec}` is ambiguous; write ROLE/NAME")),
+    }
+}
+
+/// Settings common to the reference roles.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub fault: Option<&'static str>,
+    pub t1: Duration,
+    /// im-server: the domain it serves.
+    pub domain: String,
+    /// im-server: store MESSAGEs for unregistered users.
+    pub store_and_forward: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            fault: None,
+            t1: Duration::from_millis(50),
+            domain: "liaison.test".into(),
+            store_and_forward: true,
+        }
+    }
+}
+
+impl Settings {
+    pub fn has_fault(&self, name: &str) -> bool {
+        self.fault == Some(name)
+    }
+}
+
+/// A running reference role.
+pub struct Running {
+    pub role: &'static str,
+    pub address: SocketAddr,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    pub fn stop(&mut self) {
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Starts a reference role on `listen` (port 0 picks a free port; UDP and
+/// TCP share the port).
+pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::io::Result<Running> {
+    let (udp, tcp) = bind_pair(listen.ip(), listen.port()).await?;
+    let address = udp.local_addr()?;
+    let tasks = match role {
+        "im-client" => im_client::start(udp, tcp, settings),
+        "im-server" => im_server::start(udp, tcp, settings),
+        other => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("the embedded reference has no role `{other}` yet"),
+            ))
+        }
+    };
+    Ok(Running {
+        role: ROLES.iter().find(|r| **r == role).copied().unwrap_or("?"),
+        address,
+        tasks,
+    })
+}
+
+/// Binds UDP and TCP on the same port (retrying when port 0 picks a port
+/// whose TCP side is taken).
+async fn bind_pair(ip: IpAddr, port: u16) -> std::io::Result<(UdpSocket, TcpListener)> {
+    let mut last = None;
+    for _ in 0..20 {
+        let udp = UdpSocket::bind(SocketAddr::new(ip, port)).await?;
+        let p = udp.local_addr()?.port();
+        match TcpListener::bind(SocketAddr::new(ip, p)).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e) if port == 0 => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("could not bind UDP and TCP on one port")))
+}
+
+/// Rebuilds a SIP message from a start line, headers and an exact body.
+pub(crate) fn rebuild(start: &str, headers: &[(String, String)], body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256 + body.len());
+    out.extend_from_slice(start.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for (n, v) in headers {
+        out.extend_from_slice(n.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(v.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+    out
+}
+
+/// The host:port of a SIP URI (`sip:user@127.0.0.1:5070;transport=tcp`).
+pub(crate) fn uri_socket_addr(uri: &str) -> Option<(SocketAddr, bool)> {
+    let rest = uri.split_once(':')?.1;
+    let hostport = rest.rsplit_once('@').map(|x| x.1).unwrap_or(rest);
+    let (hostport, params) = hostport.split_once(';').unwrap_or((hostport, ""));
+    let tcp = params.to_ascii_lowercase().contains("transport=tcp");
+    let addr = hostport.trim_end_matches('>').parse().ok()?;
+    Some((addr, tcp))
+}
+
+/// Reads a framed SIP stream from a TCP connection, calling `on_msg` per
+/// message; bounded buffer, stops on garbage.
+pub(crate) async fn read_stream<F>(mut rd: tokio::net::tcp::OwnedReadHalf, mut on_msg: F)
+where
+    F: FnMut(Vec<u8>),
+{
+    use crate::codec::sip::{next_frame, Frame};
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 16 * 1024];
+    loop {
+        let n = match rd.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        loop {
+            match next_frame(&buf, 256 * 1024) {
+                Ok(None) => break,
+                Ok(Some(Frame::KeepAlive(k))) => {
+                    buf.drain(..k.min(buf.len()));
+                }
+                Ok(Some(Frame::Message(len))) => {
+                    let len = len.min(buf.len());
+                    on_msg(buf.drain(..len).collect());
+                }
+                Err(_) => return,
+            }
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Network elements the harness plays, as state machines over [`crate::net`].
+//!
+//! - [`transaction`]: RFC 3261 non-INVITE client transaction (Timers E, F, K)
+//! - [`ua`]: originating UA and recipient UA (server transactions that absorb
+//!   retransmissions)
+
+pub mod transaction;
+pub mod ua;

@@ -1,0 +1,160 @@
+//! RFC 3261 non-INVITE transactions as the harness runs them.
+//!
+//! Client (§17.1.2): over UDP the request is retransmitted on Timer E
+//! (T1, doubling up to T2; T2 once a provisional came), the transaction gives
+//! up on Timer F (64·T1); after the final response it may linger (Timer K) and
+//! keep what else arrives, so scenarios can judge retransmitted or conflicting
+//! responses. Server side: see
+//! [`crate::roles::ua::Recipient`], which absorbs retransmissions (§17.2.2).
+//!
+//! All timers scale from the profile's T1 (T2 = 8·T1, T4 = 10·T1, as with the
+//! RFC defaults 500 ms / 4 s / 5 s).
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::codec::sip::SipMessage;
+use crate::net::{Incoming, SipEndpoint, Transport};
+
+/// RFC 3261 timers, scaled from T1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timers {
+    pub t1: Duration,
+    pub t2: Duration,
+    pub t4: Duration,
+}
+
+impl Timers {
+    pub fn from_t1_ms(t1_ms: u64) -> Timers {
+        let t1 = Duration::from_millis(t1_ms.max(1));
+        Timers {
+            t1,
+            t2: t1 * 8,
+            t4: t1 * 10,
+        }
+    }
+
+    /// Timer F / Timer J: 64·T1.
+    pub fn f(&self) -> Duration {
+        self.t1 * 64
+    }
+}
+
+/// What a client transaction saw.
+#[derive(Debug, Clone)]
+pub struct ClientResult {
+    /// The exact bytes sent (first transmission; retransmissions are identical).
+    pub request: Vec<u8>,
+    /// How often the request went out (1 + retransmissions).
+    pub transmissions: u32,
+    /// Every response routed to this transaction, in arrival order.
+    pub responses: Vec<Incoming>,
+    /// Index into `responses` of the first final response.
+    pub final_index: Option<usize>,
+    /// When the request first went out.
+    pub sent_at: Instant,
+    /// Transport error while sending, if any.
+    pub send_error: Option<String>,
+}
+
+impl ClientResult {
+    pub fn final_response(&self) -> Option<&SipMessage> {
+        self.final_index
+            .and_then(|i| self.responses.get(i))
+            .and_then(|r| r.msg.as_ref().ok())
+    }
+
+    pub fn final_incoming(&self) -> Option<&Incoming> {
+        self.final_index.and_then(|i| self.responses.get(i))
+    }
+
+    /// Final responses (parsed) in arrival order.
+    pub fn finals(&self) -> Vec<&SipMessage> {
+        self.responses
+            .iter()
+            .filter_map(|r| r.msg.as_ref().ok())
+            .filter(|m| m.status().is_some_and(|s| s >= 200))
+            .collect()
+    }
+}
+
+/// Runs a non-INVITE client transaction: sends `request` (whose top Via
+/// carries `branch`) and waits, bounded by Timer F and by `deadline`. After
+/// the final response it keeps listening for `linger` (Timer K is T4 over UDP;
+/// the harness lingers only where a scenario judges what comes after the
+/// final response, and returns at once otherwise).
+pub async fn non_invite_client(
+    ep: &SipEndpoint,
+    transport: Transport,
+    dst: SocketAddr,
+    request: Vec<u8>,
+    branch: &str,
+    timers: Timers,
+    deadline: Instant,
+    linger: Duration,
+) -> ClientResult {
+    let mut rx = ep.subscribe(branch);
+    let sent_at = Instant::now();
+    let mut result = ClientResult {
+        request: request.clone(),
+        transmissions: 0,
+        responses: Vec::new(),
+        final_index: None,
+        sent_at,
+        send_error: None,
+    };
+    if let Err(e) = ep.send(transport, dst, &request).await {
+        result.send_error = Some(format!("could not send to {dst} over {transport}: {e}"));
+        ep.unsubscribe(branch);
+        return result;
+    }
+    result.transmissions = 1;
+    let timer_f = (sent_at + timers.f()).min(deadline);
+    let mut interval_e = timers.t1;
+    let mut next_e = sent_at + interval_e;
+    let mut linger_until: Option<Instant> = None;
+    loop {
+        let now = Instant::now();
+        let wake = match linger_until {
+            Some(k) => k,
+            None if transport == Transport::Udp => next_e.min(timer_f),
+            None => timer_f,
+        };
+        if now >= wake {
+            if linger_until.is_some() || now >= timer_f {
+                break;
+            }
+            // Timer E: retransmit (UDP only).
+            if ep.send(transport, dst, &request).await.is_ok() {
+                result.transmissions += 1;
+            }
+            let provisional = !result.responses.is_empty();
+            interval_e = if provisional {
+                timers.t2
+            } else {
+                (interval_e * 2).min(timers.t2)
+            };
+            next_e = Instant::now() + interval_e;
+            continue;
+        }
+        match tokio::time::timeout(wake - now, rx.recv()).await {
+            Ok(Some(inc)) => {
+                let status = inc.msg.as_ref().ok().and_then(|m| m.status());
+                result.responses.push(inc);
+                if let Some(s) = status {
+                    if s >= 200 && result.final_index.is_none() {
+                        result.final_index = Some(result.responses.len() - 1);
+                        linger_until = Some((Instant::now() + linger).min(deadline));
+                    } else if s < 200 && linger_until.is_none() {
+                        // Proceeding: retransmit at T2 from now on.
+                        interval_e = timers.t2;
+                    }
+                }
+            }
+            Ok(None) => break,
+            Err(_) => {} // a timer fired; handled at the top of the loop
+        }
+    }
+    ep.unsubscribe(branch);
+    result
+}

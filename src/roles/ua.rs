@@ -1,0 +1,351 @@
+//! SIP user agents the harness plays: an originating UA (UAC side, via
+//! [`non_invite_client`]) and a recipient UA ([`Recipient`]) whose server
+//! transactions answer by a policy the scenario sets and absorb
+//! retransmissions (RFC 3261 §17.2.2), logging everything that arrives.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+use crate::codec::sip::{request, response_to, token, SipMessage};
+use crate::net::{Incoming, SipEndpoint, Transport};
+use crate::roles::transaction::{non_invite_client, ClientResult, Timers};
+
+/// A SIP user agent bound to its own harness endpoint.
+pub struct Ua {
+    pub ep: Arc<SipEndpoint>,
+    /// The user's AoR, e.g. `sip:alice-3f2a@liaison.test`.
+    pub aor: String,
+    pub timers: Timers,
+    cseq: Mutex<u32>,
+}
+
+/// A request ready to send: its exact bytes and its branch.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub bytes: Vec<u8>,
+    pub branch: String,
+    pub call_id: String,
+}
+
+impl Ua {
+    pub fn new(ep: Arc<SipEndpoint>, aor: String, timers: Timers) -> Ua {
+        Ua {
+            ep,
+            aor,
+            timers,
+            cseq: Mutex::new(1),
+        }
+    }
+
+    fn next_cseq(&self) -> u32 {
+        let mut c = self.cseq.lock().unwrap_or_else(|e| e.into_inner());
+        *c += 1;
+        *c
+    }
+
+    fn via(&self, t: Transport, branch: &str) -> String {
+        format!(
+            "SIP/2.0/{} {};branch={branch};rport",
+            t.via_name(),
+            self.ep.addr(t)
+        )
+    }
+
+    /// The Contact URI at which this UA receives requests over `t`.
+    pub fn contact(&self, t: Transport) -> String {
+        let user = self
+            .aor
+            .trim_start_matches("sip:")
+            .split('@')
+            .next()
+            .unwrap_or("user")
+            .to_string();
+        match t {
+            Transport::Udp => format!("<sip:{user}@{}>", self.ep.addr(t)),
+            Transport::Tcp => format!("<sip:{user}@{};transport=tcp>", self.ep.addr(t)),
+        }
+    }
+
+    /// A pager-mode MESSAGE (RFC 3428): no Contact, a body of the given type.
+    pub fn message(
+        &self,
+        t: Transport,
+        request_uri: &str,
+        to: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> Outgoing {
+        let branch = format!("z9hG4bK{}", token());
+        let call_id = format!("{}@liaison", token());
+        let cseq = self.next_cseq();
+        let bytes = request("MESSAGE", request_uri)
+            .header("Via", &self.via(t, &branch))
+            .header("Max-Forwards", "70")
+            .header("From", &format!("<{}>;tag={}", self.aor, token()))
+            .header("To", &format!("<{to}>"))
+            .header("Call-ID", &call_id)
+            .header("CSeq", &format!("{cseq} MESSAGE"))
+            .header("Content-Type", content_type)
+            .body(body)
+            .build();
+        Outgoing {
+            bytes,
+            branch,
+            call_id,
+        }
+    }
+
+    /// A REGISTER binding this UA's contact for `expires` seconds.
+    pub fn register(&self, t: Transport, registrar_uri: &str, expires: u32) -> Outgoing {
+        let branch = format!("z9hG4bK{}", token());
+        let call_id = format!("{}@liaison", token());
+        let cseq = self.next_cseq();
+        let bytes = request("REGISTER", registrar_uri)
+            .header("Via", &self.via(t, &branch))
+            .header("Max-Forwards", "70")
+            .header("From", &format!("<{}>;tag={}", self.aor, token()))
+            .header("To", &format!("<{}>", self.aor))
+            .header("Call-ID", &call_id)
+            .header("CSeq", &format!("{cseq} REGISTER"))
+            .header("Contact", &self.contact(t))
+            .header("Expires", &expires.to_string())
+            .build();
+        Outgoing {
+            bytes,
+            branch,
+            call_id,
+        }
+    }
+
+    /// Runs a client transaction for `out`.
+    pub async fn send(
+        &self,
+        t: Transport,
+        dst: SocketAddr,
+        out: &Outgoing,
+        deadline: Instant,
+        linger: Duration,
+    ) -> ClientResult {
+        non_invite_client(
+            &self.ep,
+            t,
+            dst,
+            out.bytes.clone(),
+            &out.branch,
+            self.timers,
+            deadline,
+            linger,
+        )
+        .await
+    }
+}
+
+/// How a [`Recipient`] answers the next new MESSAGE transactions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// Answer with this status after `delay`.
+    Respond { code: u16, delay: Duration },
+    /// Never answer.
+    Silent,
+}
+
+/// One request that reached the recipient.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub incoming: Incoming,
+    /// Same transaction (top-Via branch and method) as an earlier request.
+    pub retransmission: bool,
+}
+
+#[derive(Default)]
+struct State {
+    answer: Option<Answer>,
+    log: Vec<Received>,
+    /// Final responses sent, by transaction key, for absorbing retransmissions.
+    answered: HashMap<String, (Vec<u8>, u16, Instant)>,
+}
+
+/// A harness UA that receives requests and answers them by policy.
+pub struct Recipient {
+    pub ua: Arc<Ua>,
+    state: Arc<Mutex<State>>,
+    notify: Arc<Notify>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Recipient {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn reason(code: u16) -> &'static str {
+    match code {
+        200 => "OK",
+        202 => "Accepted",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        415 => "Unsupported Media Type",
+        480 => "Temporarily Unavailable",
+        486 => "Busy Here",
+        603 => "Decline",
+        _ => "Response",
+    }
+}
+
+fn tx_key(m: &SipMessage) -> String {
+    format!(
+        "{}|{}",
+        m.top_via_branch().unwrap_or_default(),
+        m.method().unwrap_or_default()
+    )
+}
+
+impl Recipient {
+    /// Starts answering requests arriving at `ua`'s endpoint.
+    pub fn start(ua: Arc<Ua>) -> Recipient {
+        let state: Arc<Mutex<State>> = Arc::default();
+        let notify = Arc::new(Notify::new());
+        let task = {
+            let ua = ua.clone();
+            let state = state.clone();
+            let notify = notify.clone();
+            tokio::spawn(async move {
+                loop {
+                    let Some(inc) = ua.ep.next_request(Duration::from_secs(3600)).await else {
+                        continue;
+                    };
+                    Recipient::handle(&ua, &state, inc).await;
+                    notify.notify_waiters();
+                }
+            })
+        };
+        Recipient {
+            ua,
+            state,
+            notify,
+            task,
+        }
+    }
+
+    async fn handle(ua: &Arc<Ua>, state: &Arc<Mutex<State>>, inc: Incoming) {
+        let Ok(msg) = inc.msg.clone() else { return };
+        let key = tx_key(&msg);
+        let (retrans, stored, answer) = {
+            let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+            let retrans = st
+                .log
+                .iter()
+                .any(|r| r.incoming.msg.as_ref().is_ok_and(|m| tx_key(m) == key));
+            st.log.push(Received {
+                incoming: inc.clone(),
+                retransmission: retrans,
+            });
+            (
+                retrans,
+                st.answered.get(&key).map(|a| a.0.clone()),
+                st.answer.clone(),
+            )
+        };
+        if retrans {
+            // §17.2.2: a retransmission gets the final response again, if there is one.
+            if let Some(bytes) = stored {
+                let _ = ua.ep.send(inc.transport, inc.from, &bytes).await;
+            }
+            return;
+        }
+        let method = msg.method().unwrap_or_default().to_string();
+        let (code, delay) = match method.as_str() {
+            "MESSAGE" => match answer.unwrap_or(Answer::Respond {
+                code: 200,
+                delay: Duration::ZERO,
+            }) {
+                Answer::Respond { code, delay } => (code, delay),
+                Answer::Silent => return,
+            },
+            "OPTIONS" => (200, Duration::ZERO),
+            "ACK" => return,
+            _ => (405, Duration::ZERO),
+        };
+        let mut b = response_to(&msg, code, reason(code)).to_tag(&token());
+        if code == 415 {
+            b = b.header("Accept", "text/plain");
+        }
+        if code == 405 {
+            b = b.header("Allow", "MESSAGE, OPTIONS");
+        }
+        let bytes = b.build();
+        let ua = ua.clone();
+        let state = state.clone();
+        let send = async move {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            state
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .answered
+                .insert(key, (bytes.clone(), code, Instant::now()));
+            let _ = ua.ep.send(inc.transport, inc.from, &bytes).await;
+        };
+        if delay.is_zero() {
+            send.await;
+        } else {
+            tokio::spawn(send);
+        }
+    }
+
+    /// Sets how the next MESSAGE transactions are answered.
+    pub fn set_answer(&self, a: Answer) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).answer = Some(a);
+    }
+
+    /// Everything received so far.
+    pub fn log(&self) -> Vec<Received> {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .log
+            .clone()
+    }
+
+    /// When the recipient sent its final response to the transaction `key`
+    /// (branch|method) and with which status.
+    pub fn answered(&self, m: &SipMessage) -> Option<(u16, Instant)> {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .answered
+            .get(&tx_key(m))
+            .map(|a| (a.1, a.2))
+    }
+
+    /// Waits until `pred` holds for the log, or `deadline` passes.
+    pub async fn wait_for(&self, deadline: Instant, pred: impl Fn(&[Received]) -> bool) -> bool {
+        loop {
+            let notified = self.notify.notified();
+            if pred(&self.log()) {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            let _ = tokio::time::timeout(deadline - now, notified).await;
+        }
+    }
+
+    /// New MESSAGE transactions received (retransmissions excluded).
+    pub fn messages(&self) -> Vec<SipMessage> {
+        self.log()
+            .into_iter()
+            .filter(|r| !r.retransmission)
+            .filter_map(|r| r.incoming.msg.ok())
+            .filter(|m| m.method() == Some("MESSAGE"))
+            .collect()
+    }
+}

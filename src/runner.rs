@@ -1,0 +1,768 @@
+//! The runner: picks scenarios by tag and by the SUT's declared roles and
+//! capabilities, starts the SUT (embedded reference or a launched program),
+//! runs the scenarios through cucumber, and turns what happened into a
+//! [`Report`] — also when the run is interrupted.
+//!
+//! Scenario selection by tags:
+//! - a role tag (`@im-client`, `@im-server`, …) — the SUT must declare it;
+//! - `@transport:tcp` — the SUT must take that SIP transport;
+//! - `@if:CAP` / `@unless:CAP` — a declared capability must be true / false;
+//! - requirement tags (`@DR-5`) — must name catalogue requirements;
+//! - `--tags EXPR` — a cucumber tag expression over all of the above.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cucumber::event::{self, Cucumber as CEvent};
+use cucumber::gherkin::tagexpr::TagOperation;
+use cucumber::tag::Ext as _;
+use cucumber::{parser, writer, Event, World as _, Writer};
+use futures::FutureExt as _;
+
+use crate::catalogue::Catalogue;
+use crate::net::capture::Capture;
+use crate::net::Transport;
+use crate::profile::{Profile, SipInterface};
+use crate::report::{Report, ScenarioResult, ScenarioVerdict, Sut, Waiver};
+use crate::steps::world::{LiaisonWorld, CONTEXT};
+use crate::sut::SutProcess;
+
+/// What the steps of a run see.
+#[derive(Debug)]
+pub struct RunContext {
+    pub profile: Profile,
+    /// Per-role SIP addresses (the embedded reference runs each role on its own port).
+    pub role_addresses: BTreeMap<String, std::net::SocketAddr>,
+    pub out_dir: PathBuf,
+    pub pcap_dir: PathBuf,
+}
+
+impl RunContext {
+    /// The SUT's SIP address for a role.
+    pub fn sip_address(&self, role: &str) -> Option<std::net::SocketAddr> {
+        self.role_addresses
+            .get(role)
+            .copied()
+            .or_else(|| self.profile.sip.as_ref().map(|s| s.address))
+    }
+}
+
+/// Options of `liaison run`.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub sut: Option<PathBuf>,
+    pub tags: Option<String>,
+    pub out: Option<PathBuf>,
+    pub strict: bool,
+    pub waivers: Option<PathBuf>,
+    /// A reference fault (`ROLE/NAME`), only without `sut`.
+    pub fault: Option<String>,
+    pub features: Option<PathBuf>,
+    /// Print a progress line per scenario.
+    pub progress: bool,
+}
+
+/// A run that could not start: exit code 2 with one line.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where the feature files are: `--features`, else `./features`, else the
+/// source tree's.
+pub fn features_dir(opt: Option<&Path>) -> PathBuf {
+    if let Some(p) = opt {
+        return p.to_path_buf();
+    }
+    let local = PathBuf::from("features");
+    if local.join("requirements.yaml").exists() {
+        local
+    } else {
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/features"))
+    }
+}
+
+/// A scenario as selection sees it.
+#[derive(Debug, Clone)]
+pub struct ScenarioInfo {
+    pub feature: String,
+    pub file: String,
+    pub name: String,
+    pub line: usize,
+    pub tags: Vec<String>,
+}
+
+impl ScenarioInfo {
+    pub fn requirements(&self) -> Vec<String> {
+        self.tags
+            .iter()
+            .filter(|t| Catalogue::looks_like_id(t))
+            .cloned()
+            .collect()
+    }
+}
+
+/// Reads every `.feature` file under `dir` (sorted) with the gherkin parser.
+pub fn load_features(dir: &Path) -> Result<Vec<cucumber::gherkin::Feature>, String> {
+    let mut files = Vec::new();
+    collect_features(dir, &mut files).map_err(|e| format!("features {}: {e}", dir.display()))?;
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        let feat =
+            cucumber::gherkin::Feature::parse_path(&f, cucumber::gherkin::GherkinEnv::default())
+                .map_err(|e| format!("{}: {e}", f.display()))?;
+        out.push(feat);
+    }
+    Ok(out)
+}
+
+fn collect_features(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for e in std::fs::read_dir(dir)? {
+        let p = e?.path();
+        if p.is_dir() {
+            collect_features(&p, out)?;
+        } else if p.extension().is_some_and(|x| x == "feature") {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Every scenario (outline examples expanded by row) with its effective tags.
+pub fn scenarios(features: &[cucumber::gherkin::Feature]) -> Vec<ScenarioInfo> {
+    let mut out = Vec::new();
+    for f in features {
+        let file = f
+            .path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let mut push = |sc: &cucumber::gherkin::Scenario, extra: &[String]| {
+            let mut tags: Vec<String> = f.tags.clone();
+            tags.extend(extra.iter().cloned());
+            tags.extend(sc.tags.iter().cloned());
+            if sc.examples.is_empty() {
+                out.push(ScenarioInfo {
+                    feature: f.name.clone(),
+                    file: file.clone(),
+                    name: sc.name.clone(),
+                    line: sc.position.line,
+                    tags,
+                });
+                return;
+            }
+            // A Scenario Outline runs once per example row (header row excluded).
+            for ex in &sc.examples {
+                let Some(t) = &ex.table else { continue };
+                for i in 1..t.rows.len() {
+                    let mut tags = tags.clone();
+                    tags.extend(ex.tags.iter().cloned());
+                    out.push(ScenarioInfo {
+                        feature: f.name.clone(),
+                        file: file.clone(),
+                        name: sc.name.clone(),
+                        line: t.position.line + i,
+                        tags,
+                    });
+                }
+            }
+        };
+        for sc in &f.scenarios {
+            push(sc, &[]);
+        }
+        for r in &f.rules {
+            for sc in &r.scenarios {
+                push(sc, &r.tags);
+            }
+        }
+    }
+    out
+}
+
+/// Problems with scenario tags: unknown requirement IDs, no requirement, no role.
+pub fn tag_problems(all: &[ScenarioInfo], cat: &Catalogue) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in all {
+        let reqs = s.requirements();
+        if reqs.is_empty() {
+            out.push(format!(
+                "{}:{}: scenario `{}` has no requirement tag",
+                s.file, s.line, s.name
+            ));
+        }
+        for r in reqs {
+            if cat.get(&r).is_none() {
+                out.push(format!(
+                    "{}:{}: scenario `{}` tags unknown requirement {r}",
+                    s.file, s.line, s.name
+                ));
+            }
+        }
+        for t in &s.tags {
+            if !Catalogue::looks_like_id(t)
+                && !crate::profile::ROLES.contains(&t.as_str())
+                && !t.starts_with("transport:")
+                && !t.starts_with("if:")
+                && !t.starts_with("unless:")
+            {
+                out.push(format!(
+                    "{}:{}: scenario `{}` has unknown tag @{t}",
+                    s.file, s.line, s.name
+                ));
+            }
+            if let Some(c) = t.strip_prefix("if:").or_else(|| t.strip_prefix("unless:")) {
+                if !crate::profile::CAPABILITIES.contains(&c) {
+                    out.push(format!(
+                        "{}:{}: scenario `{}` names unknown capability {c}",
+                        s.file, s.line, s.name
+                    ));
+                }
+            }
+        }
+        if !s
+            .tags
+            .iter()
+            .any(|t| crate::profile::ROLES.contains(&t.as_str()))
+        {
+            out.push(format!(
+                "{}:{}: scenario `{}` has no role tag",
+                s.file, s.line, s.name
+            ));
+        }
+    }
+    out
+}
+
+/// Does a scenario with these tags apply to this SUT (and the tag filter)?
+pub fn applies(tags: &[String], profile: &Profile, filter: Option<&TagOperation>) -> bool {
+    let roles_ok = tags
+        .iter()
+        .filter(|t| crate::profile::ROLES.contains(&t.as_str()))
+        .all(|r| profile.has_role(r));
+    let transport_ok = tags
+        .iter()
+        .filter_map(|t| t.strip_prefix("transport:"))
+        .all(|t| match t {
+            "udp" => profile.has_transport(Transport::Udp),
+            "tcp" => profile.has_transport(Transport::Tcp),
+            _ => false,
+        });
+    let caps_ok = tags.iter().all(|t| {
+        if let Some(c) = t.strip_prefix("if:") {
+            profile.capability(c)
+        } else if let Some(c) = t.strip_prefix("unless:") {
+            !profile.capability(c)
+        } else {
+            true
+        }
+    });
+    roles_ok && transport_ok && caps_ok && filter.is_none_or(|f| f.eval(tags.iter()))
+}
+
+/// Parses a `--tags` expression (cucumber tag-expression syntax).
+pub fn parse_tags(expr: &str) -> Result<TagOperation, UsageError> {
+    expr.parse::<TagOperation>().map_err(|e| {
+        UsageError(format!(
+            "--tags: expected a tag expression such as `@DR-1 or @im-server` ({e})"
+        ))
+    })
+}
+
+/// Pcap file name for a scenario.
+pub fn pcap_name(file: &str, line: usize, name: &str) -> String {
+    let stem = Path::new(file)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("feature");
+    let slug: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect::<String>()
+        .split('-')
+        .filter(|s| !s.is_empty())
+        .take(8)
+        .collect::<Vec<_>>()
+        .join("-");
+    format!("{stem}-L{line}-{slug}.pcap")
+}
+
+/// Collects scenario results from cucumber events; prints progress lines.
+struct Collector {
+    shared: Arc<Mutex<Collected>>,
+    progress: bool,
+}
+
+#[derive(Default)]
+struct Collected {
+    results: Vec<ScenarioResult>,
+    /// Per running scenario (file, line): start time and first failure.
+    running: BTreeMap<(String, usize), (Instant, Option<(String, String)>)>,
+    parse_errors: Vec<String>,
+    total: usize,
+    /// Scenario durations measured by the before/after hooks, by (file, line).
+    durations: BTreeMap<(String, usize), u64>,
+}
+
+fn panic_text(info: &cucumber::event::Info) -> String {
+    if let Some(s) = info.downcast_ref::<String>() {
+        s.clone()
+    } else if let Some(s) = info.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else {
+        "a step panicked with a non-text payload".to_string()
+    }
+}
+
+impl Collector {
+    fn on_scenario(
+        &mut self,
+        feature: &cucumber::gherkin::Feature,
+        rule_tags: &[String],
+        sc: &cucumber::gherkin::Scenario,
+        ev: &event::Scenario<LiaisonWorld>,
+    ) {
+        let file = feature
+            .path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let key = (file.clone(), sc.position.line);
+        let mut c = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        match ev {
+            event::Scenario::Started => {
+                c.running.insert(key, (Instant::now(), None));
+            }
+            event::Scenario::Hook(event::HookType::Before, event::Hook::Failed(_, info)) => {
+                if let Some((_, f)) = c.running.get_mut(&key) {
+                    f.get_or_insert(("(before hook)".into(), panic_text(info)));
+                }
+            }
+            event::Scenario::Step(step, st) | event::Scenario::Background(step, st) => {
+                let failure = match st {
+                    event::Step::Skipped => Some(format!(
+                        "undefined step: no step definition matches `{} {}` — an undefined step is never a pass",
+                        step.keyword.trim(),
+                        step.value
+                    )),
+                    event::Step::Failed(_, _, _, err) => Some(match err {
+                        event::StepError::Panic(info) => panic_text(info),
+                        other => format!("{other}"),
+                    }),
+                    _ => None,
+                };
+                if let (Some(text), Some((_, f))) = (failure, c.running.get_mut(&key)) {
+                    f.get_or_insert((format!("{} {}", step.keyword.trim(), step.value), text));
+                }
+            }
+            event::Scenario::Finished => {
+                let (start, failure) = c.running.remove(&key).unwrap_or((Instant::now(), None));
+                let duration_ms = c
+                    .durations
+                    .remove(&key)
+                    .unwrap_or_else(|| start.elapsed().as_millis() as u64);
+                let mut tags: Vec<String> = feature.tags.clone();
+                tags.extend(rule_tags.iter().cloned());
+                tags.extend(sc.tags.iter().cloned());
+                let requirements: Vec<String> = tags
+                    .iter()
+                    .filter(|t| Catalogue::looks_like_id(t))
+                    .cloned()
+                    .collect();
+                let name = if sc.examples.is_empty() && !sc.keyword.contains("Outline") {
+                    sc.name.clone()
+                } else {
+                    format!("{} (example at line {})", sc.name, sc.position.line)
+                };
+                let verdict = if failure.is_some() {
+                    ScenarioVerdict::Failed
+                } else {
+                    ScenarioVerdict::Passed
+                };
+                let res = ScenarioResult {
+                    feature: feature.name.clone(),
+                    name,
+                    tags,
+                    requirements,
+                    verdict,
+                    duration_ms,
+                    pcap: Some(format!(
+                        "pcaps/{}",
+                        pcap_name(&file, sc.position.line, &sc.name)
+                    )),
+                    step: failure.as_ref().map(|f| f.0.clone()),
+                    failure: failure.map(|f| f.1),
+                };
+                if self.progress {
+                    let n = c.results.len() + 1;
+                    let mark = if res.verdict == ScenarioVerdict::Passed {
+                        "PASS"
+                    } else {
+                        "FAIL"
+                    };
+                    let mut line = format!(
+                        "[{n:>3}/{}] {mark} {:<12} {} ({} ms)",
+                        c.total,
+                        res.requirements.join(","),
+                        res.name,
+                        res.duration_ms
+                    );
+                    if let Some(f) = &res.failure {
+                        let first: String =
+                            f.lines().next().unwrap_or("").chars().take(200).collect();
+                        line.push_str(&format!("\n             {first}"));
+                    }
+                    println!("{line}");
+                }
+                c.results.push(res);
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Writer<LiaisonWorld> for Collector {
+    type Cli = cucumber::cli::Empty;
+
+    async fn handle_event(
+        &mut self,
+        ev: parser::Result<Event<CEvent<LiaisonWorld>>>,
+        _cli: &Self::Cli,
+    ) {
+        match ev {
+            Err(e) => self
+                .shared
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .parse_errors
+                .push(e.to_string()),
+            Ok(ev) => {
+                if let CEvent::Feature(f, fe) = ev.value {
+                    match fe {
+                        event::Feature::Scenario(sc, rs) => {
+                            self.on_scenario(&f, &[], &sc, &rs.event)
+                        }
+                        event::Feature::Rule(r, event::Rule::Scenario(sc, rs)) => {
+                            let tags = r.tags.clone();
+                            self.on_scenario(&f, &tags, &sc, &rs.event)
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// RFC 3339 UTC timestamp of now (seconds precision).
+pub fn rfc3339_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = (secs / 86400, secs % 86400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// The embedded reference as a profile, with its roles started on port 0.
+pub async fn start_reference(
+    fault: Option<&str>,
+) -> Result<
+    (
+        Profile,
+        BTreeMap<String, std::net::SocketAddr>,
+        Vec<crate::reference::Running>,
+    ),
+    UsageError,
+> {
+    let fault = match fault {
+        Some(f) => Some(crate::reference::find_fault(f).map_err(UsageError)?),
+        None => None,
+    };
+    let mut running = Vec::new();
+    let mut addrs = BTreeMap::new();
+    let t1_ms = 20;
+    for role in crate::reference::ROLES {
+        let mut settings = crate::reference::Settings {
+            t1: Duration::from_millis(t1_ms),
+            ..Default::default()
+        };
+        if let Some(f) = fault.filter(|f| f.role == *role) {
+            settings.fault = Some(f.name);
+            settings.store_and_forward = f.store_and_forward;
+        }
+        let r = crate::reference::start(
+            role,
+            "127.0.0.1:0".parse().expect("literal address"),
+            settings,
+        )
+        .await
+        .map_err(|e| {
+            UsageError(format!(
+                "embedded reference {role}: cannot bind on 127.0.0.1 ({e})"
+            ))
+        })?;
+        addrs.insert(role.to_string(), r.address);
+        running.push(r);
+    }
+    let store = fault
+        .filter(|f| f.role == "im-server")
+        .map(|f| f.store_and_forward)
+        .unwrap_or(true);
+    let client_addr = addrs["im-client"];
+    let profile = Profile {
+        path: "<embedded reference>".into(),
+        name: match fault {
+            Some(f) => format!("liaison reference (fault {}/{})", f.role, f.name),
+            None => "liaison reference".into(),
+        },
+        roles: crate::reference::ROLES
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        sip: Some(SipInterface {
+            address: client_addr,
+            transports: vec![Transport::Udp, Transport::Tcp],
+            aor: Some(format!("sip:bob@{client_addr}")),
+            domain: Some("liaison.test".into()),
+        }),
+        harness_ip: "127.0.0.1".parse().expect("literal address"),
+        t1_ms,
+        scenario_timeout_s: 5,
+        launch: None,
+        capabilities: crate::profile::Capabilities {
+            accept_types: Some(
+                crate::reference::im_client::ACCEPT
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+            ),
+            store_and_forward: Some(store),
+        },
+    };
+    Ok((profile, addrs, running))
+}
+
+/// Runs the suite. Returns the report and its folder, or a usage error (exit 2).
+pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
+    let started_at = Instant::now();
+    let started = rfc3339_now();
+    let catalogue = Catalogue::embedded().map_err(UsageError)?;
+    let fdir = features_dir(opts.features.as_deref());
+    let features = load_features(&fdir).map_err(UsageError)?;
+    let all = scenarios(&features);
+    let problems = tag_problems(&all, &catalogue);
+    if !problems.is_empty() {
+        return Err(UsageError(format!(
+            "feature files: {}",
+            problems.join("; ")
+        )));
+    }
+    let filter = opts.tags.as_deref().map(parse_tags).transpose()?;
+    let waivers: Vec<Waiver> = match &opts.waivers {
+        Some(p) => crate::report::load_waivers(p, &catalogue).map_err(UsageError)?,
+        None => Vec::new(),
+    };
+    if opts.sut.is_some() && opts.fault.is_some() {
+        return Err(UsageError(
+            "--fault applies to the embedded reference only; leave out --sut".into(),
+        ));
+    }
+
+    // Output folder.
+    let out_dir = match &opts.out {
+        Some(d) => d.clone(),
+        None => PathBuf::from("reports").join(started.replace(':', "-")),
+    };
+    let pcap_dir = out_dir.join("pcaps");
+    std::fs::create_dir_all(&pcap_dir).map_err(|e| {
+        UsageError(format!(
+            "--out {}: cannot create the folder ({e})",
+            out_dir.display()
+        ))
+    })?;
+    if opts.out.is_none() {
+        let latest = PathBuf::from("reports/latest");
+        let _ = std::fs::remove_file(&latest);
+        #[cfg(unix)]
+        let _ = std::os::unix::fs::symlink(out_dir.file_name().unwrap_or_default(), &latest);
+    }
+
+    // The SUT.
+    let mut _reference = Vec::new();
+    let mut sut_proc: Option<SutProcess> = None;
+    let (profile, role_addresses) = match &opts.sut {
+        Some(p) => (
+            Profile::load(p).map_err(|e| UsageError(e.to_string()))?,
+            BTreeMap::new(),
+        ),
+        None => {
+            let (p, a, r) = start_reference(opts.fault.as_deref()).await?;
+            _reference = r;
+            (p, a)
+        }
+    };
+    if let Some(l) = &profile.launch {
+        sut_proc = Some(
+            SutProcess::start(l, &profile, &out_dir)
+                .await
+                .map_err(UsageError)?,
+        );
+    }
+
+    let selected: Vec<&ScenarioInfo> = all
+        .iter()
+        .filter(|s| applies(&s.tags, &profile, filter.as_ref()))
+        .collect();
+    let ctx = Arc::new(RunContext {
+        profile: profile.clone(),
+        role_addresses,
+        out_dir: out_dir.clone(),
+        pcap_dir: pcap_dir.clone(),
+    });
+    *CONTEXT.lock().unwrap_or_else(|e| e.into_inner()) = Some(ctx.clone());
+
+    let shared = Arc::new(Mutex::new(Collected {
+        total: selected.len(),
+        ..Default::default()
+    }));
+    let collector = Collector {
+        shared: shared.clone(),
+        progress: opts.progress,
+    };
+    let prof = profile.clone();
+    let filter2 = filter.clone();
+    let pcaps = pcap_dir.clone();
+    let timing = shared.clone();
+    let cuke = LiaisonWorld::cucumber()
+        .with_writer(writer::Normalize::new(collector))
+        .with_default_cli()
+        .fail_on_skipped()
+        .before(move |feature, rule, sc, world| {
+            let file = feature
+                .path
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            let mut tags = feature.tags.clone();
+            if let Some(r) = rule {
+                tags.extend(r.tags.iter().cloned());
+            }
+            tags.extend(sc.tags.iter().cloned());
+            world.requirements = tags
+                .iter()
+                .filter(|t| Catalogue::looks_like_id(t))
+                .cloned()
+                .collect();
+            let path = pcaps.join(pcap_name(&file, sc.position.line, &sc.name));
+            world.capture = Capture::create(&path).unwrap_or_else(|_| Capture::disabled());
+            world.pcap = Some(path.display().to_string());
+            world.started = Instant::now();
+            async {}.boxed_local()
+        })
+        .after(move |feature, _, sc, _, world| {
+            if let Some(w) = world {
+                let file = feature
+                    .path
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
+                timing
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .durations
+                    .insert(
+                        (file, sc.position.line),
+                        w.started.elapsed().as_millis() as u64,
+                    );
+                let _ = w.capture.flush();
+                // Stop this scenario's roles now, so nothing lingers into the next.
+                w.recipients.clear();
+                w.originators.clear();
+            }
+            async {}.boxed_local()
+        });
+    let run_fut = cuke.filter_run(fdir.clone(), move |feature, rule, sc| {
+        let mut tags = feature.tags.clone();
+        if let Some(r) = rule {
+            tags.extend(r.tags.iter().cloned());
+        }
+        tags.extend(sc.tags.iter().cloned());
+        applies(&tags, &prof, filter2.as_ref())
+    });
+
+    let interrupted = tokio::select! {
+        _ = run_fut => false,
+        _ = tokio::signal::ctrl_c() => true,
+    };
+
+    *CONTEXT.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    if let Some(mut p) = sut_proc.take() {
+        p.stop().await;
+    }
+    drop(_reference);
+
+    let collected = std::mem::take(&mut *shared.lock().unwrap_or_else(|e| e.into_inner()));
+    if !collected.parse_errors.is_empty() {
+        return Err(UsageError(format!(
+            "feature files: {}",
+            collected.parse_errors.join("; ")
+        )));
+    }
+    let mut results = collected.results;
+    results.sort_by(|a, b| (&a.feature, &a.pcap).cmp(&(&b.feature, &b.pcap)));
+    let sut = Sut {
+        name: profile.name.clone(),
+        profile: profile.path.clone(),
+        roles: profile.roles.clone(),
+    };
+    let report = Report::build(
+        &catalogue,
+        sut,
+        started,
+        started_at.elapsed().as_millis() as u64,
+        results,
+        &waivers,
+        interrupted,
+        opts.strict,
+    );
+    report.write_all(&out_dir).map_err(|e| {
+        UsageError(format!(
+            "cannot write the report into {}: {e}",
+            out_dir.display()
+        ))
+    })?;
+    Ok((report, out_dir))
+}

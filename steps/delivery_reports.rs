@@ -1,0 +1,589 @@
+//! Delivery reports, pager mode (seed 001; RFC 3428; RFC 3261 transactions).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cucumber::{given, then, when};
+
+use super::world::{describe_incoming, Failure, LiaisonWorld, StepResult};
+use crate::codec::escape_bytes;
+use crate::codec::sip::{token, SipMessage};
+use crate::net::Transport;
+use crate::roles::transaction::non_invite_client;
+use crate::roles::ua::{Answer, Recipient, Ua};
+
+/// A body type no IM client is expected to support.
+const UNSUPPORTED_TYPE: &str = "application/x-liaison-unsupported";
+
+fn transport_of(w: &LiaisonWorld, name: &str) -> Result<Transport, Failure> {
+    match name.to_ascii_lowercase().as_str() {
+        "udp" => Ok(Transport::Udp),
+        "tcp" => Ok(Transport::Tcp),
+        other => Err(w.fail("UDP or TCP in the step", format!("`{other}`"))),
+    }
+}
+
+/// The SUT's SIP address for the role the scenario exercises.
+fn sut_addr(w: &LiaisonWorld, role: &str) -> Result<std::net::SocketAddr, Failure> {
+    w.ctx
+        .sip_address(role)
+        .ok_or_else(|| w.fail("a profile with a sip.address", "none"))
+}
+
+fn domain(w: &LiaisonWorld) -> String {
+    w.ctx
+        .profile
+        .sip
+        .as_ref()
+        .and_then(|s| s.domain.clone())
+        .unwrap_or_else(|| "liaison.test".into())
+}
+
+/// The transport for im-server scenarios: UDP when the SUT takes it.
+fn server_transport(w: &LiaisonWorld) -> Transport {
+    if w.ctx.profile.has_transport(Transport::Udp) {
+        Transport::Udp
+    } else {
+        Transport::Tcp
+    }
+}
+
+fn body_for_test() -> Vec<u8> {
+    format!("liaison pager-mode test {}", token()).into_bytes()
+}
+
+async fn new_ua(w: &mut LiaisonWorld, name: &str) -> Result<Arc<Ua>, Failure> {
+    let ep = w.endpoint().await?;
+    let aor = format!(
+        "sip:{name}-{}@{}",
+        &token()[..8.min(token().len())],
+        domain(w)
+    );
+    Ok(Arc::new(Ua::new(ep, aor, w.timers)))
+}
+
+// ----------------------------------------------------------------- im-client
+
+async fn send_to_client(w: &mut LiaisonWorld, content_type: &str, transport: &str) -> StepResult {
+    let t = transport_of(w, transport)?;
+    let dst = sut_addr(w, "im-client")?;
+    let aor = w
+        .ctx
+        .profile
+        .sip
+        .as_ref()
+        .and_then(|s| s.aor.clone())
+        .ok_or_else(|| w.fail("a profile with sip.aor", "none"))?;
+    let ua = match w.originators.get("harness") {
+        Some(u) => u.clone(),
+        None => {
+            let u = new_ua(w, "alice").await?;
+            w.originators.insert("harness".into(), u.clone());
+            u
+        }
+    };
+    let body = body_for_test();
+    let out = ua.message(t, &aor, &aor, content_type, &body);
+    let r = ua.send(t, dst, &out, w.deadline, Duration::ZERO).await;
+    w.sent = Some((t, out, body));
+    w.sent_by = Some("harness".into());
+    w.sent_type = Some(content_type.to_string());
+    w.result = Some(r);
+    Ok(())
+}
+
+#[when(expr = "the harness sends a {string} MESSAGE to the SUT over {word}")]
+async fn harness_sends(
+    w: &mut LiaisonWorld,
+    content_type: String,
+    transport: String,
+) -> StepResult {
+    send_to_client(w, &content_type, &transport).await
+}
+
+#[when(expr = "the harness sends a MESSAGE of a type the SUT does not support over {word}")]
+async fn harness_sends_unsupported(w: &mut LiaisonWorld, transport: String) -> StepResult {
+    let declared = w.ctx.profile.accept_types();
+    if declared
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case(UNSUPPORTED_TYPE))
+    {
+        return Err(w.fail(
+            format!("a profile whose accept_types leave out {UNSUPPORTED_TYPE}"),
+            "a profile declaring it",
+        ));
+    }
+    send_to_client(w, UNSUPPORTED_TYPE, &transport).await
+}
+
+fn final_of<'a>(w: &'a LiaisonWorld, who: &str) -> Result<&'a SipMessage, Failure> {
+    let r = w.result.as_ref();
+    let ep = w
+        .sent_by
+        .as_ref()
+        .and_then(|n| w.originators.get(n))
+        .map(|u| u.ep.as_ref());
+    r.and_then(|r| r.final_response()).ok_or_else(|| {
+        w.fail(
+            format!("a final response to {who}'s MESSAGE"),
+            w.describe(r, ep),
+        )
+    })
+}
+
+#[then(expr = "the final response is {int}")]
+#[when(expr = "the final response is {int}")]
+async fn final_is(w: &mut LiaisonWorld, code: u16) -> StepResult {
+    check_final(w, "the harness", code)
+}
+
+fn check_final(w: &LiaisonWorld, who: &str, code: u16) -> StepResult {
+    let f = final_of(w, who)?;
+    if f.status() == Some(code) {
+        Ok(())
+    } else {
+        let inc = w.result.as_ref().and_then(|r| r.final_incoming());
+        Err(w.fail(
+            format!("{code} as the final response to {who}'s MESSAGE"),
+            inc.map(describe_incoming).unwrap_or_default(),
+        ))
+    }
+}
+
+#[then("the final response has no Contact header")]
+async fn final_no_contact(w: &mut LiaisonWorld) -> StepResult {
+    let f = final_of(w, "the harness")?;
+    if f.has_header("Contact") {
+        return Err(w.fail(
+            "a 2xx to MESSAGE without Contact (RFC 3428: no dialog is created)",
+            format!(
+                "Contact: {} — bytes: {}",
+                f.header("Contact").unwrap_or(""),
+                escape_bytes(f.raw(), 400)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[then("the final response has no body")]
+async fn final_no_body(w: &mut LiaisonWorld) -> StepResult {
+    let f = final_of(w, "the harness")?;
+    if !f.body().is_empty() {
+        return Err(w.fail(
+            "a 2xx to MESSAGE without a body (RFC 3428)",
+            format!(
+                "a body of {} bytes — bytes: {}",
+                f.body().len(),
+                escape_bytes(f.raw(), 400)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[then("the final response has an Accept header listing a type the SUT declared")]
+async fn final_accept(w: &mut LiaisonWorld) -> StepResult {
+    let f = final_of(w, "the harness")?;
+    let listed: Vec<String> = f
+        .header_values("Accept")
+        .iter()
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .collect();
+    let declared: Vec<String> = w
+        .ctx
+        .profile
+        .accept_types()
+        .iter()
+        .map(|t| t.to_ascii_lowercase())
+        .collect();
+    if listed.iter().any(|t| declared.contains(t)) {
+        Ok(())
+    } else {
+        Err(w.fail(
+            format!(
+                "an Accept header listing one of [{}] (RFC 3261 §21.4.13)",
+                declared.join(", ")
+            ),
+            format!(
+                "{} — bytes: {}",
+                if listed.is_empty() {
+                    "no Accept header".to_string()
+                } else {
+                    format!("Accept: {}", listed.join(", "))
+                },
+                escape_bytes(f.raw(), 400)
+            ),
+        ))
+    }
+}
+
+#[then("the Accept header does not list the type that was sent")]
+async fn accept_not_sent(w: &mut LiaisonWorld) -> StepResult {
+    let f = final_of(w, "the harness")?;
+    let sent = w.sent_type.clone().unwrap_or_default().to_ascii_lowercase();
+    let listed: Vec<String> = f
+        .header_values("Accept")
+        .iter()
+        .map(|v| v.to_ascii_lowercase())
+        .collect();
+    if listed.iter().any(|v| v.starts_with(&sent)) {
+        Err(w.fail(
+            format!("an Accept header without {sent}"),
+            format!("Accept: {}", listed.join(", ")),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+async fn retransmit(w: &mut LiaisonWorld) -> StepResult {
+    let Some((t, out, _)) = w.sent.clone() else {
+        return Err(w.fail("a MESSAGE sent earlier in the scenario", "none"));
+    };
+    let role = if w.sent_by.as_deref() == Some("harness") {
+        "im-client"
+    } else {
+        "im-server"
+    };
+    let dst = sut_addr(w, role)?;
+    let name = w.sent_by.clone().unwrap_or_default();
+    let Some(ua) = w.originators.get(&name).cloned() else {
+        return Err(w.fail("the originator of the earlier MESSAGE", "none"));
+    };
+    // The same bytes, same branch: to the SUT this is the same transaction (§17.2.2).
+    let r = non_invite_client(
+        &ua.ep,
+        t,
+        dst,
+        out.bytes.clone(),
+        &out.branch,
+        w.timers,
+        w.deadline,
+        Duration::ZERO,
+    )
+    .await;
+    w.retrans = Some(r);
+    Ok(())
+}
+
+#[when("the harness retransmits the same MESSAGE")]
+async fn harness_retransmits(w: &mut LiaisonWorld) -> StepResult {
+    retransmit(w).await
+}
+
+#[when(expr = "{string} retransmits the same MESSAGE")]
+async fn user_retransmits(w: &mut LiaisonWorld, _name: String) -> StepResult {
+    retransmit(w).await
+}
+
+#[then("the retransmission is answered with the same final response")]
+async fn retrans_same(w: &mut LiaisonWorld) -> StepResult {
+    let first = final_of(w, "the originator")?.clone();
+    let name = w.sent_by.clone().unwrap_or_default();
+    let ep = w.originators.get(&name).map(|u| u.ep.clone());
+    let r = w.retrans.as_ref();
+    let Some(again) = r.and_then(|r| r.final_response()) else {
+        return Err(w.fail(
+            format!(
+                "the final response {} again, for the retransmitted MESSAGE (RFC 3261 §17.2.2)",
+                first.summary()
+            ),
+            w.describe(r, ep.as_deref()),
+        ));
+    };
+    if again.status() != first.status() || again.to_tag() != first.to_tag() {
+        return Err(w.fail(
+            format!(
+                "the same final response for the retransmission: {} with To tag {:?} (RFC 3261 §17.2.2)",
+                first.summary(),
+                first.to_tag().unwrap_or_default()
+            ),
+            format!(
+                "{} with To tag {:?}, i.e. the retransmission was handled as a new request — bytes: {}",
+                again.summary(),
+                again.to_tag().unwrap_or_default(),
+                escape_bytes(again.raw(), 400)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+// ----------------------------------------------------------------- im-server
+
+async fn register(w: &mut LiaisonWorld, name: &str) -> StepResult {
+    let ua = match w.recipients.get(name) {
+        Some(r) => r.ua.clone(),
+        None => new_ua(w, name).await?,
+    };
+    let t = server_transport(w);
+    let dst = sut_addr(w, "im-server")?;
+    // Start answering before registering: a store may deliver at once.
+    if !w.recipients.contains_key(name) {
+        w.recipients
+            .insert(name.to_string(), Recipient::start(ua.clone()));
+    }
+    let out = ua.register(t, &format!("sip:{}", domain(w)), 300);
+    let r = ua.send(t, dst, &out, w.deadline, Duration::ZERO).await;
+    match r.final_response().and_then(|m| m.status()) {
+        Some(200..=299) => Ok(()),
+        _ => Err(w.fail(
+            format!("2xx to the REGISTER of {} (RFC 3261 §10.3)", ua.aor),
+            w.describe(Some(&r), Some(&ua.ep)),
+        )),
+    }
+}
+
+#[given(expr = "a recipient {string} registered with the SUT")]
+async fn recipient_registered(w: &mut LiaisonWorld, name: String) -> StepResult {
+    register(w, &name).await
+}
+
+#[when(expr = "{string} registers with the SUT")]
+async fn user_registers(w: &mut LiaisonWorld, name: String) -> StepResult {
+    register(w, &name).await
+}
+
+#[given(expr = "an originator {string}")]
+async fn originator(w: &mut LiaisonWorld, name: String) -> StepResult {
+    let ua = new_ua(w, &name).await?;
+    w.originators.insert(name, ua);
+    Ok(())
+}
+
+fn recipient<'a>(w: &'a LiaisonWorld, name: &str) -> Result<&'a Recipient, Failure> {
+    w.recipients.get(name).ok_or_else(|| {
+        w.fail(
+            format!("a recipient `{name}` set up earlier in the scenario"),
+            "none",
+        )
+    })
+}
+
+#[given(expr = "{string} will answer MESSAGE with {int}")]
+async fn will_answer(w: &mut LiaisonWorld, name: String, code: u16) -> StepResult {
+    recipient(w, &name)?.set_answer(Answer::Respond {
+        code,
+        delay: Duration::ZERO,
+    });
+    Ok(())
+}
+
+#[given(expr = "{string} will answer MESSAGE with {int} after {int} T1")]
+async fn will_answer_late(w: &mut LiaisonWorld, name: String, code: u16, t1s: u32) -> StepResult {
+    let delay = w.timers.t1 * t1s;
+    recipient(w, &name)?.set_answer(Answer::Respond { code, delay });
+    Ok(())
+}
+
+#[given(expr = "{string} will not answer MESSAGE")]
+async fn will_not_answer(w: &mut LiaisonWorld, name: String) -> StepResult {
+    recipient(w, &name)?.set_answer(Answer::Silent);
+    Ok(())
+}
+
+#[when(expr = "{string} sends a {string} MESSAGE to {string} through the SUT")]
+async fn user_sends(
+    w: &mut LiaisonWorld,
+    from: String,
+    content_type: String,
+    to: String,
+) -> StepResult {
+    let Some(ua) = w.originators.get(&from).cloned() else {
+        return Err(w.fail(format!("an originator `{from}` set up earlier"), "none"));
+    };
+    let to_aor = match w.recipients.get(&to) {
+        Some(r) => r.ua.aor.clone(),
+        // Not registered: a user name nobody has registered in this run.
+        None => format!("sip:{to}-{}@{}", &token()[..8], domain(w)),
+    };
+    if !w.recipients.contains_key(&to) {
+        w.originators.insert(
+            format!("aor:{to}"),
+            Arc::new(Ua::new(ua.ep.clone(), to_aor.clone(), w.timers)),
+        );
+    }
+    let t = server_transport(w);
+    let dst = sut_addr(w, "im-server")?;
+    let body = body_for_test();
+    let out = ua.message(t, &to_aor, &to_aor, &content_type, &body);
+    let r = ua.send(t, dst, &out, w.deadline, Duration::ZERO).await;
+    w.sent = Some((t, out, body));
+    w.sent_by = Some(from);
+    w.sent_type = Some(content_type);
+    w.result = Some(r);
+    Ok(())
+}
+
+#[then(expr = "the final response {string} receives is {int}")]
+#[when(expr = "the final response {string} receives is {int}")]
+async fn user_final_is(w: &mut LiaisonWorld, name: String, code: u16) -> StepResult {
+    check_final(w, &name, code)
+}
+
+#[then(expr = "{string} receives the MESSAGE with the same body")]
+async fn receives_same_body(w: &mut LiaisonWorld, name: String) -> StepResult {
+    let Some((_, _, body)) = w.sent.clone() else {
+        return Err(w.fail("a MESSAGE sent earlier in the scenario", "none"));
+    };
+    // A user who was offline at send time registers later under the same name.
+    let rec = recipient(w, &name)?;
+    let ok = rec
+        .wait_for(w.deadline, |log| {
+            log.iter().any(|r| {
+                r.incoming
+                    .msg
+                    .as_ref()
+                    .is_ok_and(|m| m.method() == Some("MESSAGE") && m.body() == body.as_slice())
+            })
+        })
+        .await;
+    if ok {
+        return Ok(());
+    }
+    let got: Vec<String> = rec
+        .log()
+        .iter()
+        .map(|r| match &r.incoming.msg {
+            Ok(m) => format!("{} with body {}", m.summary(), escape_bytes(m.body(), 120)),
+            Err(e) => format!("unparseable: {e}"),
+        })
+        .collect();
+    Err(w.fail(
+        format!(
+            "`{name}` to receive the MESSAGE with body {} byte for byte",
+            escape_bytes(&body, 120)
+        ),
+        if got.is_empty() {
+            format!("no request reached `{name}` within the scenario timeout")
+        } else {
+            got.join(" | ")
+        },
+    ))
+}
+
+/// Checks that the store delivered to the user who registered after the send.
+/// (The recipient is keyed by name, so an offline user's later registration
+/// must reuse the AoR the MESSAGE was sent to.)
+fn offline_aor(w: &LiaisonWorld, name: &str) -> Option<String> {
+    w.originators
+        .get(&format!("aor:{name}"))
+        .map(|u| u.aor.clone())
+}
+
+#[when(expr = "{string} comes online and registers with the SUT")]
+async fn offline_registers(w: &mut LiaisonWorld, name: String) -> StepResult {
+    let Some(aor) = offline_aor(w, &name) else {
+        return register(w, &name).await;
+    };
+    let ep = w.endpoint().await?;
+    let ua = Arc::new(Ua::new(ep, aor, w.timers));
+    w.recipients.insert(name.clone(), Recipient::start(ua));
+    register(w, &name).await
+}
+
+#[then(expr = "{string} receives no 2xx response")]
+async fn no_2xx(w: &mut LiaisonWorld, name: String) -> StepResult {
+    let ep = w.originators.get(&name).map(|u| u.ep.clone());
+    let r = w.result.as_ref();
+    let all = r.map(|r| r.responses.clone()).unwrap_or_default();
+    if let Some(bad) = all.iter().find(|i| {
+        i.msg
+            .as_ref()
+            .ok()
+            .and_then(|m| m.status())
+            .is_some_and(|s| (200..300).contains(&s))
+    }) {
+        return Err(w.fail(
+            format!("no 2xx to `{name}`: the recipient did not accept the MESSAGE, so nothing may report it delivered"),
+            describe_incoming(bad),
+        ));
+    }
+    if let Some(e) = r.and_then(|r| r.send_error.clone()) {
+        return Err(w.fail("the MESSAGE to reach the SUT", e));
+    }
+    let _ = ep;
+    Ok(())
+}
+
+#[then(expr = "no final response reached {string} before {string} answered")]
+async fn not_before(w: &mut LiaisonWorld, orig: String, rec: String) -> StepResult {
+    let rcpt = recipient(w, &rec)?;
+    let Some(f) = w.result.as_ref().and_then(|r| r.final_incoming()) else {
+        return Ok(());
+    };
+    let msgs = rcpt.messages();
+    let answered = msgs.first().and_then(|m| rcpt.answered(m));
+    match answered {
+        Some((_, at)) if f.at >= at => Ok(()),
+        Some((code, at)) => Err(w.fail(
+            format!("`{orig}`'s final response only after `{rec}` answered ({code})"),
+            format!(
+                "{} ms before `{rec}` answered: {}",
+                (at - f.at).as_millis(),
+                describe_incoming(f)
+            ),
+        )),
+        None => Err(w.fail(
+            format!("no final response to `{orig}` while `{rec}` had not answered"),
+            describe_incoming(f),
+        )),
+    }
+}
+
+#[then(expr = "{string} has received exactly one MESSAGE transaction")]
+async fn one_transaction(w: &mut LiaisonWorld, name: String) -> StepResult {
+    let rcpt = recipient(w, &name)?;
+    // Give a misbehaving proxy time to forward the retransmission as new.
+    let settle = (Instant::now() + w.timers.t1 * 4).min(w.deadline);
+    let key = |m: &SipMessage| {
+        format!(
+            "{}|{}",
+            m.top_via_branch().unwrap_or_default(),
+            m.cseq().map(|c| c.0).unwrap_or(0)
+        )
+    };
+    rcpt.wait_for(settle, |log| {
+        log.iter()
+            .filter_map(|r| r.incoming.msg.as_ref().ok())
+            .filter(|m| m.method() == Some("MESSAGE"))
+            .map(key)
+            .collect::<BTreeSet<_>>()
+            .len()
+            > 1
+    })
+    .await;
+    let txs: BTreeSet<String> = rcpt
+        .log()
+        .iter()
+        .filter_map(|r| r.incoming.msg.as_ref().ok())
+        .filter(|m| m.method() == Some("MESSAGE"))
+        .map(key)
+        .collect();
+    if txs.len() == 1 {
+        Ok(())
+    } else {
+        Err(w.fail(
+            format!("exactly one MESSAGE transaction at `{name}`; retransmissions absorbed or forwarded with the same branch (RFC 3261 §16, §17.2.2)"),
+            format!("{} transaction(s): {}", txs.len(), txs.into_iter().collect::<Vec<_>>().join(", ")),
+        ))
+    }
+}
+
+#[then(expr = "{string} received the MESSAGE at most once as a new request")]
+async fn at_most_once(w: &mut LiaisonWorld, name: String) -> StepResult {
+    let n = recipient(w, &name)?.messages().len();
+    if n <= 1 {
+        Ok(())
+    } else {
+        Err(w.fail("at most one new MESSAGE request", format!("{n}")))
+    }
+}

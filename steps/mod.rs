@@ -1,0 +1,8 @@
+//! Step definitions: thin glue from Gherkin phrases to harness roles and
+//! assertions, one file per area, plus the World.
+
+pub mod common;
+pub mod delivery_reports;
+pub mod world;
+
+pub use world::LiaisonWorld;

@@ -1,0 +1,179 @@
+//! The World: one per scenario. It holds the run context (profile, timers,
+//! output folder), the scenario's capture, its deadline, and the roles the
+//! scenario has set up. Steps only glue Gherkin phrases to role calls and
+//! assertions; every failure goes through [`LiaisonWorld::fail`], which names
+//! the requirement, what was expected and what came.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::codec::escape_bytes;
+use crate::net::capture::Capture;
+use crate::net::{Incoming, SipEndpoint, Transport};
+use crate::roles::transaction::{ClientResult, Timers};
+use crate::roles::ua::{Outgoing, Recipient, Ua};
+use crate::runner::RunContext;
+
+/// The context of the run in progress (set by the runner before it starts).
+pub static CONTEXT: Mutex<Option<Arc<RunContext>>> = Mutex::new(None);
+
+#[derive(cucumber::World)]
+#[world(init = Self::new)]
+pub struct LiaisonWorld {
+    pub ctx: Arc<RunContext>,
+    /// Requirement IDs this scenario checks (from its tags).
+    pub requirements: Vec<String>,
+    pub capture: Capture,
+    pub pcap: Option<String>,
+    pub deadline: Instant,
+    /// When the scenario started (set by the runner's before hook).
+    pub started: Instant,
+    pub timers: Timers,
+    pub originators: HashMap<String, Arc<Ua>>,
+    pub recipients: HashMap<String, Recipient>,
+    /// The last request the harness sent, and its transaction.
+    pub sent: Option<(Transport, Outgoing, Vec<u8>)>,
+    pub sent_by: Option<String>,
+    pub result: Option<ClientResult>,
+    /// The transaction of a retransmission, when a scenario made one.
+    pub retrans: Option<ClientResult>,
+    /// The body type sent, for Accept checks.
+    pub sent_type: Option<String>,
+}
+
+impl fmt::Debug for LiaisonWorld {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LiaisonWorld")
+            .field("requirements", &self.requirements)
+            .field("pcap", &self.pcap)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A step failure: its Display is the whole verdict text.
+#[derive(Debug)]
+pub struct Failure(pub String);
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+pub type StepResult = Result<(), Failure>;
+
+impl LiaisonWorld {
+    async fn new() -> Result<Self, Failure> {
+        let ctx = CONTEXT
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or_else(|| {
+                Failure("no run context: scenarios run only under `liaison run`".into())
+            })?;
+        let timers = Timers::from_t1_ms(ctx.profile.t1_ms);
+        let deadline = Instant::now() + Duration::from_secs(ctx.profile.scenario_timeout_s);
+        Ok(LiaisonWorld {
+            ctx,
+            requirements: Vec::new(),
+            capture: Capture::disabled(),
+            pcap: None,
+            deadline,
+            started: Instant::now(),
+            timers,
+            originators: HashMap::new(),
+            recipients: HashMap::new(),
+            sent: None,
+            sent_by: None,
+            result: None,
+            retrans: None,
+            sent_type: None,
+        })
+    }
+
+    /// A verdict naming the requirement(s), the expectation and what came.
+    pub fn fail(&self, expected: impl fmt::Display, came: impl fmt::Display) -> Failure {
+        let reqs = if self.requirements.is_empty() {
+            "(no requirement tag)".to_string()
+        } else {
+            self.requirements.join(", ")
+        };
+        Failure(format!("{reqs}: expected {expected}; came {came}"))
+    }
+
+    /// A new harness endpoint on the profile's harness address, tapped into this scenario's pcap.
+    pub async fn endpoint(&self) -> Result<Arc<SipEndpoint>, Failure> {
+        SipEndpoint::bind(self.ctx.profile.harness_ip, self.capture.clone())
+            .await
+            .map(Arc::new)
+            .map_err(|e| {
+                self.fail(
+                    "to bind a harness socket on loopback",
+                    format!("an error: {e}"),
+                )
+            })
+    }
+
+    /// Describes a transaction outcome, with the bytes of what came (or of what matched nothing).
+    pub fn describe(&self, r: Option<&ClientResult>, ep: Option<&SipEndpoint>) -> String {
+        let Some(r) = r else {
+            return "nothing: no request was sent".into();
+        };
+        if let Some(e) = &r.send_error {
+            return format!("a transport error: {e}");
+        }
+        match r.final_incoming() {
+            Some(inc) => describe_incoming(inc),
+            None => {
+                let mut s = format!(
+                    "no final response within {} ms ({} transmission(s){})",
+                    r.sent_at.elapsed().as_millis(),
+                    r.transmissions,
+                    if r.responses.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            "; provisional: {}",
+                            r.responses
+                                .iter()
+                                .map(describe_incoming)
+                                .collect::<Vec<_>>()
+                                .join(" | ")
+                        )
+                    }
+                );
+                if let Some(ep) = ep {
+                    let odd = ep.unmatched();
+                    if !odd.is_empty() {
+                        s.push_str("; what arrived but matched no transaction: ");
+                        s.push_str(
+                            &odd.iter()
+                                .map(describe_incoming)
+                                .collect::<Vec<_>>()
+                                .join(" | "),
+                        );
+                    }
+                }
+                s
+            }
+        }
+    }
+
+    /// Time left before the scenario deadline.
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+}
+
+/// One incoming message for a verdict: summary plus its bytes.
+pub fn describe_incoming(inc: &Incoming) -> String {
+    format!(
+        "{} — bytes: {}",
+        inc.describe(),
+        escape_bytes(&inc.bytes, 400)
+    )
+}

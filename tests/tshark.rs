@@ -1,0 +1,165 @@
+//! Every scenario's pcap opens cleanly in tshark, and tshark sees the same
+//! SIP messages, in the same order, as the harness exchanged (read back from
+//! the pcap with our own codec).
+
+mod common;
+
+use common::*;
+use liaison::codec::sip::{next_frame, Frame, SipMessage};
+use std::collections::HashMap;
+use std::process::Command;
+
+/// SIP messages in a pcap, one label per message ("MESSAGE", "200"), in frame order.
+fn our_reading(path: &std::path::Path) -> Vec<(u32, String)> {
+    let f = std::fs::File::open(path).unwrap();
+    let mut rd = pcap_file::pcap::PcapReader::new(f).unwrap();
+    let mut out = Vec::new();
+    let mut streams: HashMap<(Vec<u8>, u16, Vec<u8>, u16), Vec<u8>> = HashMap::new();
+    let mut n = 0u32;
+    while let Some(p) = rd.next_packet() {
+        n += 1;
+        let p = p.unwrap();
+        let d = &p.data[..];
+        let ethertype = u16::from_be_bytes([d[12], d[13]]);
+        let (proto, src, dst, l4) = match ethertype {
+            0x0800 => {
+                let ihl = (d[14] & 0x0f) as usize * 4;
+                (
+                    d[23],
+                    d[26..30].to_vec(),
+                    d[30..34].to_vec(),
+                    &d[14 + ihl..],
+                )
+            }
+            0x86DD => (d[20], d[22..38].to_vec(), d[38..54].to_vec(), &d[54..]),
+            _ => continue,
+        };
+        let sport = u16::from_be_bytes([l4[0], l4[1]]);
+        let dport = u16::from_be_bytes([l4[2], l4[3]]);
+        let label = |m: &SipMessage| {
+            m.method()
+                .map(str::to_string)
+                .unwrap_or_else(|| m.status().unwrap().to_string())
+        };
+        match proto {
+            17 => {
+                if let Ok(m) = SipMessage::parse(&l4[8..]) {
+                    out.push((n, label(&m)));
+                }
+            }
+            6 => {
+                let off = (l4[12] >> 4) as usize * 4;
+                let payload = &l4[off..];
+                if payload.is_empty() {
+                    continue;
+                }
+                let buf = streams.entry((src, sport, dst, dport)).or_default();
+                buf.extend_from_slice(payload);
+                loop {
+                    match next_frame(buf, 1 << 20) {
+                        Ok(Some(Frame::KeepAlive(k))) => {
+                            buf.drain(..k);
+                        }
+                        Ok(Some(Frame::Message(len))) => {
+                            let m: Vec<u8> = buf.drain(..len).collect();
+                            if let Ok(m) = SipMessage::parse(&m) {
+                                out.push((n, label(&m)));
+                            }
+                        }
+                        _ => break,
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn tshark(args: &[&str]) -> String {
+    let o = Command::new("tshark")
+        .args(args)
+        .output()
+        .expect("run tshark");
+    assert!(
+        o.status.success(),
+        "tshark {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn pcaps_open_cleanly_in_tshark_and_agree_with_the_harness() {
+    require_program("tshark", "tshark");
+    let out = tmpdir("tshark");
+    let o = liaison(&["run", "--quiet", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = report(&out);
+    let mut checked = 0;
+    for s in r["scenarios"].as_array().unwrap() {
+        let pcap = out.join(s["pcap"].as_str().unwrap());
+        let p = pcap.to_str().unwrap();
+        let heur = [
+            "--enable-heuristic",
+            "sip_udp",
+            "--enable-heuristic",
+            "sip_tcp",
+        ];
+        let mut args = vec!["-r", p];
+        args.extend(heur);
+        args.extend([
+            "-Y",
+            "_ws.malformed || _ws.expert.severity >= 6291456",
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+            "-e",
+            "_ws.expert.message",
+        ]);
+        let problems = tshark(&args);
+        assert!(
+            problems.trim().is_empty(),
+            "{p}: tshark flags frames:\n{problems}"
+        );
+
+        let mut args = vec!["-r", p];
+        args.extend(heur);
+        args.extend([
+            "-Y",
+            "sip",
+            "-T",
+            "fields",
+            "-E",
+            "occurrence=f",
+            "-e",
+            "frame.number",
+            "-e",
+            "sip.Method",
+            "-e",
+            "sip.Status-Code",
+        ]);
+        let theirs: Vec<(u32, String)> = tshark(&args)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                let f: Vec<&str> = l.split('\t').collect();
+                let label = if !f[1].is_empty() {
+                    f[1].to_string()
+                } else {
+                    f[2].to_string()
+                };
+                (f[0].parse().unwrap(), label)
+            })
+            .collect();
+        let ours = our_reading(&pcap);
+        assert!(!ours.is_empty(), "{p}: no SIP message in the pcap");
+        assert_eq!(
+            theirs, ours,
+            "{p}: tshark's SIP messages (left) differ from the harness's (right)"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} pcaps checked");
+}
