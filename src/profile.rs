@@ -27,13 +27,6 @@ pub const ROLES: &[&str] = &[
 pub use crate::net::Transport;
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-enum OneOrMany {
-    One(Transport),
-    Many(Vec<Transport>),
-}
-
-#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawProfile {
     name: String,
@@ -54,8 +47,9 @@ struct RawProfile {
 #[serde(deny_unknown_fields)]
 struct RawSip {
     address: Option<SocketAddr>,
+    /// `udp`, `tcp`, or a list of them (checked after parsing, for a precise error).
     #[serde(default)]
-    transport: Option<OneOrMany>,
+    transport: Option<serde_yaml::Value>,
     #[serde(default)]
     aor: Option<String>,
     #[serde(default)]
@@ -230,16 +224,17 @@ impl Profile {
                     )
                 })?;
                 check_loopback(address.ip()).map_err(|m| err("sip.address", m))?;
-                let transports = match s.transport {
+                let transports = match &s.transport {
                     None => vec![Transport::Udp],
-                    Some(OneOrMany::One(t)) => vec![t],
-                    Some(OneOrMany::Many(v)) if v.is_empty() => {
-                        return Err(err(
+                    Some(v) => parse_transports(v).ok_or_else(|| {
+                        err(
                             "sip.transport",
-                            "expected udp, tcp or a list of them".into(),
-                        ))
-                    }
-                    Some(OneOrMany::Many(v)) => v,
+                            format!(
+                                "expected udp, tcp or a list of them (found {})",
+                                yaml_brief(v)
+                            ),
+                        )
+                    })?,
                 };
                 if raw.roles.iter().any(|r| r == "im-client") && s.aor.is_none() {
                     return Err(err(
@@ -358,6 +353,26 @@ impl Profile {
 
 /// Capability names a profile may declare (for `@if:`/`@unless:` tags).
 pub const CAPABILITIES: &[&str] = &["store_and_forward", "accept_types"];
+
+fn parse_transports(v: &serde_yaml::Value) -> Option<Vec<Transport>> {
+    let one = |v: &serde_yaml::Value| match v.as_str()?.to_ascii_lowercase().as_str() {
+        "udp" => Some(Transport::Udp),
+        "tcp" => Some(Transport::Tcp),
+        _ => None,
+    };
+    match v {
+        serde_yaml::Value::Sequence(items) if !items.is_empty() => items.iter().map(one).collect(),
+        serde_yaml::Value::Sequence(_) => None,
+        v => one(v).map(|t| vec![t]),
+    }
+}
+
+fn yaml_brief(v: &serde_yaml::Value) -> String {
+    serde_yaml::to_string(v)
+        .unwrap_or_default()
+        .trim()
+        .replace('\n', " ")
+}
 
 fn check_loopback(ip: IpAddr) -> Result<(), String> {
     if ip.is_loopback() {

@@ -305,15 +305,20 @@ struct Collector {
     progress: bool,
 }
 
+/// A scenario in a run: (feature file, line).
+type ScenarioKey = (String, usize);
+/// The failing step's text and the failure message.
+type StepFailure = (String, String);
+
 #[derive(Default)]
 struct Collected {
     results: Vec<ScenarioResult>,
     /// Per running scenario (file, line): start time and first failure.
-    running: BTreeMap<(String, usize), (Instant, Option<(String, String)>)>,
+    running: BTreeMap<ScenarioKey, (Instant, Option<StepFailure>)>,
     parse_errors: Vec<String>,
     total: usize,
     /// Scenario durations measured by the before/after hooks, by (file, line).
-    durations: BTreeMap<(String, usize), u64>,
+    durations: BTreeMap<ScenarioKey, u64>,
 }
 
 fn panic_text(info: &cucumber::event::Info) -> String {
@@ -466,6 +471,29 @@ impl Writer<LiaisonWorld> for Collector {
     }
 }
 
+/// SIGINT or SIGTERM.
+struct Interrupt {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Interrupt {
+    fn new() -> std::io::Result<Interrupt> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Interrupt {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
+    }
+}
+
 /// RFC 3339 UTC timestamp of now (seconds precision).
 pub fn rfc3339_now() -> String {
     let secs = std::time::SystemTime::now()
@@ -577,6 +605,10 @@ pub async fn start_reference(
 
 /// Runs the suite. Returns the report and its folder, or a usage error (exit 2).
 pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
+    // Listen for SIGINT/SIGTERM from the start (a signal stream registers at
+    // once), so an interruption at any point still ends in a report.
+    let mut interrupt =
+        Interrupt::new().map_err(|e| UsageError(format!("cannot install signal handlers: {e}")))?;
     let started_at = Instant::now();
     let started = rfc3339_now();
     let catalogue = Catalogue::embedded().map_err(UsageError)?;
@@ -634,12 +666,12 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
             (p, a)
         }
     };
+    let mut interrupted = false;
     if let Some(l) = &profile.launch {
-        sut_proc = Some(
-            SutProcess::start(l, &profile, &out_dir)
-                .await
-                .map_err(UsageError)?,
-        );
+        tokio::select! {
+            r = SutProcess::start(l, &profile, &out_dir) => sut_proc = Some(r.map_err(UsageError)?),
+            _ = interrupt.recv() => interrupted = true,
+        }
     }
 
     let selected: Vec<&ScenarioInfo> = all
@@ -723,10 +755,12 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
         applies(&tags, &prof, filter2.as_ref())
     });
 
-    let interrupted = tokio::select! {
-        _ = run_fut => false,
-        _ = tokio::signal::ctrl_c() => true,
-    };
+    if !interrupted {
+        interrupted = tokio::select! {
+            _ = run_fut => false,
+            _ = interrupt.recv() => true,
+        };
+    }
 
     *CONTEXT.lock().unwrap_or_else(|e| e.into_inner()) = None;
     if let Some(mut p) = sut_proc.take() {

@@ -10,7 +10,7 @@ use super::world::{describe_incoming, Failure, LiaisonWorld, StepResult};
 use crate::codec::escape_bytes;
 use crate::codec::sip::{token, SipMessage};
 use crate::net::Transport;
-use crate::roles::transaction::non_invite_client;
+use crate::roles::transaction::{non_invite_client, Bounds};
 use crate::roles::ua::{Answer, Recipient, Ua};
 
 /// A body type no IM client is expected to support.
@@ -259,17 +259,12 @@ async fn retransmit(w: &mut LiaisonWorld) -> StepResult {
         return Err(w.fail("the originator of the earlier MESSAGE", "none"));
     };
     // The same bytes, same branch: to the SUT this is the same transaction (§17.2.2).
-    let r = non_invite_client(
-        &ua.ep,
-        t,
-        dst,
-        out.bytes.clone(),
-        &out.branch,
-        w.timers,
-        w.deadline,
-        Duration::ZERO,
-    )
-    .await;
+    let bounds = Bounds {
+        timers: w.timers,
+        deadline: w.deadline,
+        linger: Duration::ZERO,
+    };
+    let r = non_invite_client(&ua.ep, t, dst, out.bytes.clone(), &out.branch, bounds).await;
     w.retrans = Some(r);
     Ok(())
 }

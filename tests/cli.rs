@@ -173,12 +173,18 @@ fn report_rerenders_and_merges() {
 }
 
 fn reference_profile(dir: &std::path::Path, port: u16, fault: Option<&str>) -> String {
+    // A faulty reference may not answer OPTIONS: probe it by TCP then.
+    let ready = if fault.is_some() {
+        "tcp"
+    } else {
+        "sip_options"
+    };
     let fault = fault.map(|f| format!(", --fault, {f}")).unwrap_or_default();
     write(
         dir,
         "ref.yaml",
         &format!(
-            "name: reference im-client as its own process\nroles: [im-client]\nsip: {{ address: 127.0.0.1:{port}, transport: [udp, tcp], aor: \"sip:bob@127.0.0.1:{port}\" }}\ntimers: {{ t1_ms: 50, scenario_timeout_s: 5 }}\nlaunch:\n  command: [{}, reference, --role, im-client, --listen, \"127.0.0.1:{port}\", --t1-ms, \"50\"{fault}]\n  ready: {{ sip_options: 127.0.0.1:{port}, timeout_s: 5 }}\ncapabilities: {{ accept_types: [text/plain] }}\n",
+            "name: reference im-client as its own process\nroles: [im-client]\nsip: {{ address: 127.0.0.1:{port}, transport: [udp, tcp], aor: \"sip:bob@127.0.0.1:{port}\" }}\ntimers: {{ t1_ms: 50, scenario_timeout_s: 5 }}\nlaunch:\n  command: [{}, reference, --role, im-client, --listen, \"127.0.0.1:{port}\", --t1-ms, \"50\"{fault}]\n  ready: {{ {ready}: 127.0.0.1:{port}, timeout_s: 5 }}\ncapabilities: {{ accept_types: [text/plain] }}\n",
             bin()
         ),
     )

@@ -9,12 +9,15 @@ use liaison::codec::sip::{next_frame, Frame, SipMessage};
 use std::collections::HashMap;
 use std::process::Command;
 
+/// A TCP direction: (source IP, source port, destination IP, destination port).
+type Flow = (Vec<u8>, u16, Vec<u8>, u16);
+
 /// SIP messages in a pcap, one label per message ("MESSAGE", "200"), in frame order.
 fn our_reading(path: &std::path::Path) -> Vec<(u32, String)> {
     let f = std::fs::File::open(path).unwrap();
     let mut rd = pcap_file::pcap::PcapReader::new(f).unwrap();
     let mut out = Vec::new();
-    let mut streams: HashMap<(Vec<u8>, u16, Vec<u8>, u16), Vec<u8>> = HashMap::new();
+    let mut streams: HashMap<Flow, Vec<u8>> = HashMap::new();
     let mut n = 0u32;
     while let Some(p) = rd.next_packet() {
         n += 1;

@@ -192,7 +192,7 @@ impl SipMessage {
             }
         };
         let head = parse_head(rest.get(..head_end).unwrap_or_default())?;
-        let available = rest.len() - head_end;
+        let available = rest.len().saturating_sub(head_end);
         let end = match content_length_of(&head.1)? {
             Some(len) if len > available => {
                 return Err(SipError::Truncated {
@@ -758,13 +758,14 @@ fn parse_head(head: &[u8]) -> Result<(StartLine, Vec<Header>), SipError> {
     let mut lines = head_lines(head);
     let start = parse_start_line(lines.next().unwrap_or_default())?;
     let mut headers: Vec<Header> = Vec::new();
-    let mut current: Option<(&[u8], Vec<&[u8]>)> = None;
+    // The field being read: its name and its value so far.
+    let mut current: Option<(&[u8], Vec<u8>)> = None;
     for line in lines {
         if matches!(line.first(), Some(b' ' | b'\t')) {
             // RFC 3261 §7.3.1: a line starting with whitespace continues the
-            // previous field.
+            // previous field; the fold counts as one space.
             match current.as_mut() {
-                Some((_, pieces)) => pieces.push(line),
+                Some((_, value)) => append_piece(value, line),
                 None => {
                     return Err(SipError::BadHeader {
                         line: line.to_vec(),
@@ -773,8 +774,8 @@ fn parse_head(head: &[u8]) -> Result<(StartLine, Vec<Header>), SipError> {
             }
             continue;
         }
-        if let Some((name, pieces)) = current.take() {
-            headers.push(make_header(name, &pieces));
+        if let Some((name, value)) = current.take() {
+            headers.push(make_header(name, value));
         }
         let name_len = line.iter().take_while(|&&b| is_token_byte(b)).count();
         let after_name = line.get(name_len..).unwrap_or_default();
@@ -783,8 +784,10 @@ fn parse_head(head: &[u8]) -> Result<(StartLine, Vec<Header>), SipError> {
             .take_while(|&&b| b == b' ' || b == b'\t')
             .count();
         match after_name.get(ws..).and_then(|r| r.split_first()) {
-            Some((b':', value)) if name_len > 0 => {
-                current = Some((line.get(..name_len).unwrap_or_default(), vec![value]));
+            Some((b':', first)) if name_len > 0 => {
+                let mut value = Vec::with_capacity(first.len());
+                append_piece(&mut value, first);
+                current = Some((line.get(..name_len).unwrap_or_default(), value));
             }
             _ => {
                 return Err(SipError::BadHeader {
@@ -793,23 +796,30 @@ fn parse_head(head: &[u8]) -> Result<(StartLine, Vec<Header>), SipError> {
             }
         }
     }
-    if let Some((name, pieces)) = current {
-        headers.push(make_header(name, &pieces));
+    if let Some((name, value)) = current {
+        headers.push(make_header(name, value));
     }
     Ok((start, headers))
 }
 
-fn make_header(name: &[u8], pieces: &[&[u8]]) -> Header {
-    let mut value: Vec<u8> = Vec::new();
-    for piece in pieces.iter().map(|p| trim_ws(p)).filter(|p| !p.is_empty()) {
-        if !value.is_empty() {
-            value.push(b' ');
-        }
-        value.extend_from_slice(piece);
+/// Add one line's part of a field value, trimmed, joined to what is there by
+/// one space.
+fn append_piece(value: &mut Vec<u8>, piece: &[u8]) {
+    let piece = trim_ws(piece);
+    if piece.is_empty() {
+        return;
     }
+    if !value.is_empty() {
+        value.push(b' ');
+    }
+    value.extend_from_slice(piece);
+}
+
+fn make_header(name: &[u8], value: Vec<u8>) -> Header {
     Header {
         name: String::from_utf8_lossy(name).into_owned(),
-        value: String::from_utf8_lossy(&value).into_owned(),
+        value: String::from_utf8(value)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
     }
 }
 

@@ -40,6 +40,16 @@ impl Timers {
     }
 }
 
+/// How long a client transaction may wait.
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    pub timers: Timers,
+    /// The scenario deadline: no wait goes past it.
+    pub deadline: Instant,
+    /// How long to keep listening after the final response (Timer K).
+    pub linger: Duration,
+}
+
 /// What a client transaction saw.
 #[derive(Debug, Clone)]
 pub struct ClientResult {
@@ -89,10 +99,13 @@ pub async fn non_invite_client(
     dst: SocketAddr,
     request: Vec<u8>,
     branch: &str,
-    timers: Timers,
-    deadline: Instant,
-    linger: Duration,
+    bounds: Bounds,
 ) -> ClientResult {
+    let Bounds {
+        timers,
+        deadline,
+        linger,
+    } = bounds;
     let mut rx = ep.subscribe(branch);
     let sent_at = Instant::now();
     let mut result = ClientResult {

@@ -12,7 +12,7 @@ use tokio::sync::Notify;
 
 use crate::codec::sip::{request, response_to, token, SipMessage};
 use crate::net::{Incoming, SipEndpoint, Transport};
-use crate::roles::transaction::{non_invite_client, ClientResult, Timers};
+use crate::roles::transaction::{non_invite_client, Bounds, ClientResult, Timers};
 
 /// A SIP user agent bound to its own harness endpoint.
 pub struct Ua {
@@ -130,17 +130,12 @@ impl Ua {
         deadline: Instant,
         linger: Duration,
     ) -> ClientResult {
-        non_invite_client(
-            &self.ep,
-            t,
-            dst,
-            out.bytes.clone(),
-            &out.branch,
-            self.timers,
+        let bounds = Bounds {
+            timers: self.timers,
             deadline,
             linger,
-        )
-        .await
+        };
+        non_invite_client(&self.ep, t, dst, out.bytes.clone(), &out.branch, bounds).await
     }
 }
 

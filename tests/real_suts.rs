@@ -1,0 +1,76 @@
+//! Real implementations, started by the harness from their profiles: baresip
+//! 1.0 as im-client and Kamailio 5.6 as im-server. Their verdicts are the ones
+//! the README's results table publishes; a change in either is a test failure.
+//! A missing program fails the test (CI installs them), never skips it.
+
+mod common;
+
+use common::*;
+
+fn verdict(r: &serde_json::Value, id: &str) -> String {
+    r["requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["id"] == id)
+        .map(|q| q["verdict"].as_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+#[test]
+fn baresip_as_im_client() {
+    require_program("baresip", "baresip");
+    require_program("cc", "gcc");
+    // Without the waiver: the deviation is a failure (exit 1).
+    let out = tmpdir("baresip-raw");
+    let o = liaison(&[
+        "run",
+        "--sut",
+        "fixtures/sut/baresip.yaml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let r = report(&out);
+    for id in ["DR-1", "DR-2", "DR-3"] {
+        assert_eq!(verdict(&r, id), "passed", "{id}: {}", text(&o));
+    }
+    assert_eq!(verdict(&r, "DR-4"), "failed", "{}", text(&o));
+    // With the written waiver: exit 0, DR-4 reported as waived, not passed.
+    let out = tmpdir("baresip-waived");
+    let o = liaison(&[
+        "run",
+        "--sut",
+        "fixtures/sut/baresip.yaml",
+        "--waivers",
+        "fixtures/waivers/baresip.yaml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = report(&out);
+    assert_eq!(verdict(&r, "DR-4"), "waived");
+    assert!(std::fs::read_to_string(out.join("sut-stdout.log"))
+        .unwrap()
+        .contains("MESSAGE"));
+}
+
+#[test]
+fn kamailio_as_im_server() {
+    require_program("kamailio", "kamailio");
+    let out = tmpdir("kamailio");
+    let o = liaison(&[
+        "run",
+        "--sut",
+        "fixtures/sut/kamailio.yaml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = report(&out);
+    for id in ["DR-4", "DR-5", "DR-6", "DR-7"] {
+        assert_eq!(verdict(&r, id), "passed", "{id}: {}", text(&o));
+    }
+    // Roles it does not play are not run, not passed.
+    assert_eq!(verdict(&r, "DR-1"), "not-run");
+}
