@@ -49,8 +49,14 @@ fn server_transport(w: &LiaisonWorld) -> Transport {
     }
 }
 
+/// A unique body that a byte-for-byte comparison can trip on: two lines
+/// (CRLF inside the body), non-ASCII UTF-8, a backslash and quotes.
 fn body_for_test() -> Vec<u8> {
-    format!("liaison pager-mode test {}", token()).into_bytes()
+    format!(
+        "liaison pager-mode test {}\r\nline 2: caf\u{e9} \u{2713} \\ 'q' \"dq\"",
+        token()
+    )
+    .into_bytes()
 }
 
 async fn new_ua(w: &mut LiaisonWorld, name: &str) -> Result<Arc<Ua>, Failure> {

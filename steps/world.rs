@@ -147,15 +147,26 @@ impl LiaisonWorld {
                     }
                 );
                 if let Some(ep) = ep {
-                    let odd = ep.unmatched();
-                    if !odd.is_empty() {
+                    // Identical garbage (e.g. a retransmitted bad answer) is shown once, with a count.
+                    let mut seen: Vec<(String, usize)> = Vec::new();
+                    for line in ep.unmatched().iter().map(describe_incoming) {
+                        match seen.iter_mut().find(|(l, _)| *l == line) {
+                            Some((_, n)) => *n += 1,
+                            None => seen.push((line, 1)),
+                        }
+                    }
+                    if !seen.is_empty() {
                         s.push_str("; what arrived but matched no transaction: ");
-                        s.push_str(
-                            &odd.iter()
-                                .map(describe_incoming)
-                                .collect::<Vec<_>>()
-                                .join(" | "),
-                        );
+                        let parts: Vec<String> = seen
+                            .into_iter()
+                            .map(|(l, n)| if n > 1 { format!("{n}× {l}") } else { l })
+                            .collect();
+                        s.push_str(&parts.join(" | "));
+                    }
+                    let events = ep.transport_events();
+                    if !events.is_empty() {
+                        s.push_str("; transport: ");
+                        s.push_str(&events.join("; "));
                     }
                 }
                 s

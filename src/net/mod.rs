@@ -95,6 +95,8 @@ struct Shared {
     unmatched: Arc<Mutex<Vec<Incoming>>>,
     conns: Conns,
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    /// What happened to connections (closed by the peer, unframeable stream).
+    events: Arc<Mutex<Vec<String>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -151,6 +153,8 @@ impl Shared {
             loop {
                 let n = match rd.read(&mut chunk).await {
                     Ok(0) | Err(_) => {
+                        lock(&me.events)
+                            .push(format!("{peer} closed the TCP connection to {local}"));
                         me.capture.tcp_close(peer, local);
                         lock(&me.conns).remove(&peer);
                         if !buf.is_empty() {
@@ -173,7 +177,9 @@ impl Shared {
                             let msg: Vec<u8> = buf.drain(..len).collect();
                             me.dispatch(msg, peer, Transport::Tcp);
                         }
-                        Err(_) => {
+                        Err(e) => {
+                            lock(&me.events)
+                                .push(format!("unframeable SIP stream from {peer}: {e}"));
                             // Unframeable stream: keep the bytes for the verdict and stop reading.
                             me.dispatch(std::mem::take(&mut buf), peer, Transport::Tcp);
                             lock(&me.conns).remove(&peer);
@@ -224,6 +230,7 @@ impl SipEndpoint {
             unmatched: Arc::default(),
             conns: Arc::default(),
             tasks: Arc::default(),
+            events: Arc::default(),
         };
         // UDP receive loop.
         {
@@ -343,6 +350,11 @@ impl SipEndpoint {
             .await
             .ok()
             .flatten()
+    }
+
+    /// Connection events, for failure messages.
+    pub fn transport_events(&self) -> Vec<String> {
+        lock(&self.shared.events).clone()
     }
 
     /// Everything that matched no transaction: stray responses and garbage.

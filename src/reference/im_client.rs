@@ -42,6 +42,30 @@ impl Client {
             return Some(b"\x00\x01HELLO?\xff\r\n\r\n".to_vec());
         }
         let msg = SipMessage::parse(raw).ok()?;
+        if s.has_fault("wrong-transaction") {
+            // A well-formed 200 for some other transaction (branch and Call-ID not the request's).
+            let via = msg.vias().first().cloned().unwrap_or_default();
+            let via = match via.find(";branch=") {
+                Some(i) => format!("{};branch=z9hG4bKother{}", &via[..i], token()),
+                None => via,
+            };
+            return Some(
+                crate::codec::sip::response(200, "OK")
+                    .header("Via", &via)
+                    .header("From", msg.header("From").unwrap_or("<sip:x@x>"))
+                    .header(
+                        "To",
+                        &format!(
+                            "{};tag={}",
+                            msg.header("To").unwrap_or("<sip:x@x>"),
+                            token()
+                        ),
+                    )
+                    .header("Call-ID", &format!("{}@elsewhere", token()))
+                    .header("CSeq", msg.header("CSeq").unwrap_or("1 MESSAGE"))
+                    .build(),
+            );
+        }
         let method = msg.method()?.to_string();
         if method == "ACK" {
             return None;
@@ -129,6 +153,18 @@ pub fn start(
     } else {
         tasks.push(tokio::spawn(async move {
             while let Ok((stream, _peer)) = tcp.accept().await {
+                if client.settings.has_fault("closes-connection") {
+                    // Read what comes, then close without answering.
+                    let mut stream = stream;
+                    let mut buf = [0u8; 4096];
+                    let _ = tokio::time::timeout(
+                        Duration::from_millis(200),
+                        tokio::io::AsyncReadExt::read(&mut stream, &mut buf),
+                    )
+                    .await;
+                    drop(stream);
+                    continue;
+                }
                 let (rd, mut wr) = stream.into_split();
                 let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
                 tokio::spawn(async move {

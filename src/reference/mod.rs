@@ -47,6 +47,20 @@ pub const FAULTS: &[Fault] = &[
     },
     Fault {
         role: "im-client",
+        name: "wrong-transaction",
+        description: "answers every request with a well-formed 200 for another transaction (other branch and Call-ID)",
+        breaks: &["DR-1", "DR-2", "DR-3", "DR-4"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-client",
+        name: "closes-connection",
+        description: "over TCP, reads the request and closes the connection without answering",
+        breaks: &["DR-1"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-client",
         name: "200-with-body-and-contact",
         description: "its 200 to a MESSAGE carries a Contact header and a body",
         breaks: &["DR-2"],

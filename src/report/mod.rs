@@ -432,3 +432,159 @@ pub fn escape_xml(s: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small fixed report: one passed, one failed (with bytes in the
+    /// failure), one not-run requirement, one informative.
+    fn sample() -> Report {
+        let cat = Catalogue::parse(
+            r#"
+- id: DR-1
+  title: t1
+  source: { document: 001_x.txt, where: "2" }
+  level: MUST
+  roles: [im-client]
+  statement: s
+- id: DR-2
+  title: t2
+  source: { document: 001_x.txt, where: "2" }
+  level: MUST
+  roles: [im-client]
+  statement: s
+- id: DR-3
+  title: t3
+  source: { document: 001_x.txt, where: "2" }
+  level: SHOULD
+  roles: [im-server]
+  statement: s
+  pending: "issue 3"
+- id: DR-4
+  title: t4
+  source: { document: 001_x.txt, where: "2" }
+  level: INFORMATIVE
+  statement: s
+  untestable_because: "no behaviour can fail"
+"#,
+            "sample",
+        )
+        .unwrap();
+        let sc = |name: &str, req: &str, failure: Option<&str>| ScenarioResult {
+            feature: "Pager <im-client>".into(),
+            name: name.into(),
+            tags: vec!["im-client".into(), req.into()],
+            requirements: vec![req.into()],
+            verdict: if failure.is_some() {
+                ScenarioVerdict::Failed
+            } else {
+                ScenarioVerdict::Passed
+            },
+            duration_ms: 12,
+            pcap: Some(format!("pcaps/{name}.pcap")),
+            failure: failure.map(str::to_string),
+            step: failure.map(|_| "Then the final response is 200".to_string()),
+        };
+        Report::build(
+            &cat,
+            Sut { name: "SUT & co".into(), profile: "p.yaml".into(), roles: vec!["im-client".into()] },
+            "2026-11-21T10:00:00Z".into(),
+            1234,
+            vec![
+                sc("ok", "DR-1", None),
+                sc("bad", "DR-2", Some("DR-2: expected 200; came 486 Busy Here — bytes: SIP/2.0 486 Busy Here\\r\\n<x>")),
+            ],
+            &[],
+            false,
+            false,
+        )
+    }
+
+    #[test]
+    fn verdicts_and_exit_code() {
+        let r = sample();
+        let v: Vec<(&str, ReqVerdict)> = r
+            .requirements
+            .iter()
+            .map(|q| (q.id.as_str(), q.verdict))
+            .collect();
+        assert_eq!(
+            v,
+            vec![
+                ("DR-1", ReqVerdict::Passed),
+                ("DR-2", ReqVerdict::Failed),
+                ("DR-3", ReqVerdict::NotRun),
+                ("DR-4", ReqVerdict::Informative)
+            ]
+        );
+        assert_eq!(r.exit_code(), 1);
+    }
+
+    #[test]
+    fn a_waiver_turns_failed_into_waived_not_passed() {
+        let plain = sample();
+        let waiver = Waiver {
+            requirement: "DR-2".into(),
+            reason: "known deviation, with evidence".into(),
+            evidence: None,
+        };
+        let cat = Catalogue {
+            requirements: plain
+                .requirements
+                .iter()
+                .map(|q| crate::catalogue::Requirement {
+                    id: q.id.clone(),
+                    title: "t".into(),
+                    source: crate::catalogue::Source {
+                        document: q.source.clone(),
+                        place: "2".into(),
+                    },
+                    refs: vec![],
+                    level: q.level,
+                    roles: vec!["im-client".into()],
+                    statement: "s".into(),
+                    untestable_because: q.note.clone().filter(|_| q.level == Level::Informative),
+                    pending: None,
+                })
+                .collect(),
+        };
+        let r = Report::build(
+            &cat,
+            plain.sut.clone(),
+            plain.started.clone(),
+            0,
+            plain.scenarios.clone(),
+            &[waiver],
+            false,
+            false,
+        );
+        let dr2 = r.requirements.iter().find(|q| q.id == "DR-2").unwrap();
+        assert_eq!(dr2.verdict, ReqVerdict::Waived);
+        assert_eq!(
+            dr2.waiver.as_deref(),
+            Some("known deviation, with evidence")
+        );
+        assert_eq!(r.summary.requirements.waived, 1);
+        assert_eq!(r.exit_code(), 0);
+    }
+
+    #[test]
+    fn junit_snapshot() {
+        insta::assert_snapshot!(junit::render(&sample()));
+    }
+
+    #[test]
+    fn summary_snapshot() {
+        insta::assert_snapshot!(summary::render(&sample(), Path::new("reports/x")));
+    }
+
+    #[test]
+    fn json_round_trips() {
+        let r = sample();
+        let text = serde_json::to_string(&r).unwrap();
+        let back: Report = serde_json::from_str(&text).unwrap();
+        assert_eq!(r, back);
+        assert!(text.contains("\"not-run\""));
+    }
+}
