@@ -448,7 +448,29 @@ async fn receives_same_body(w: &mut LiaisonWorld, name: String) -> StepResult {
         })
         .await;
     if ok {
-        return Ok(());
+        // The body arrived intact; its media type must be the one sent (DR-7, RFC 3428 §7).
+        let sent_type = w.sent_type.clone().unwrap_or_default().to_ascii_lowercase();
+        let sent_type = sent_type.split(';').next().unwrap_or("").trim().to_string();
+        let got = rec
+            .log()
+            .into_iter()
+            .filter_map(|r| r.incoming.msg.ok())
+            .find(|m| m.method() == Some("MESSAGE") && m.body() == body.as_slice());
+        return match got {
+            Some(m) if m.content_type().as_deref() == Some(sent_type.as_str()) => Ok(()),
+            Some(m) => Err(w.fail(
+                format!("`{name}` to receive the MESSAGE with Content-Type {sent_type}"),
+                format!(
+                    "Content-Type {} — bytes: {}",
+                    m.header("Content-Type").unwrap_or("(none)"),
+                    escape_bytes(m.raw(), 400)
+                ),
+            )),
+            None => Err(w.fail(
+                format!("`{name}` to keep the MESSAGE it received"),
+                "an empty log",
+            )),
+        };
     }
     let got: Vec<String> = rec
         .log()

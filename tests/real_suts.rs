@@ -7,16 +7,6 @@ mod common;
 
 use common::*;
 
-fn verdict(r: &serde_json::Value, id: &str) -> String {
-    r["requirements"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|q| q["id"] == id)
-        .map(|q| q["verdict"].as_str().unwrap().to_string())
-        .unwrap_or_default()
-}
-
 #[test]
 fn baresip_as_im_client() {
     require_program("baresip", "baresip");

@@ -13,6 +13,12 @@ pub mod sip;
 /// Printable ASCII is shown as is, `\r`, `\n` and `\t` as those two-character
 /// escapes, every other byte as `\xHH`. At most `max` input bytes are rendered; when
 /// more remain, `… (N more bytes)` is appended. The result is always a single line.
+///
+/// ```
+/// use liaison::codec::escape_bytes;
+/// assert_eq!(escape_bytes(b"SIP/2.0 200 OK\r\n\x00", 64), "SIP/2.0 200 OK\\r\\n\\x00");
+/// assert!(escape_bytes(&[b'a'; 10], 4).starts_with("aaaa"));
+/// ```
 pub fn escape_bytes(bytes: &[u8], max: usize) -> String {
     let shown = bytes.get(..max).unwrap_or(bytes);
     let mut out = String::with_capacity(shown.len() + 16);

@@ -162,6 +162,17 @@ impl SipMessage {
     /// and fewer bytes than it are [`SipError::Truncated`]; without one, the body is
     /// the rest of the input. A header block over [`MAX_HEADER_BLOCK`] bytes is
     /// [`SipError::TooLarge`].
+    ///
+    /// ```
+    /// use liaison::codec::sip::SipMessage;
+    /// let raw = b"SIP/2.0 486 Busy Here\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK1\r\n\
+    ///             CSeq: 2 MESSAGE\r\nContent-Length: 0\r\n\r\n";
+    /// let m = SipMessage::parse(raw).unwrap();
+    /// assert_eq!(m.status(), Some(486));
+    /// assert_eq!(m.top_via_branch().as_deref(), Some("z9hG4bK1"));
+    /// assert_eq!(m.raw(), &raw[..]);
+    /// assert!(SipMessage::parse(b"\x00garbage").is_err());
+    /// ```
     pub fn parse(bytes: &[u8]) -> Result<SipMessage, SipError> {
         let start = skip_crlfs(bytes);
         let rest = bytes.get(start..).unwrap_or_default();

@@ -40,6 +40,17 @@ pub fn report(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&text).expect("report.json is JSON")
 }
 
+/// The verdict of one requirement ("" when absent).
+pub fn verdict(r: &serde_json::Value, id: &str) -> String {
+    r["requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["id"] == id)
+        .map(|q| q["verdict"].as_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
 /// IDs of requirements with the given verdict.
 pub fn requirements_with(r: &serde_json::Value, verdict: &str) -> Vec<String> {
     r["requirements"]
