@@ -109,6 +109,12 @@ pub struct Capabilities {
     /// them when the user registers.
     #[serde(default)]
     pub store_and_forward: Option<bool>,
+    /// im-client: takes Large Messages over MSRP sessions set up by INVITE.
+    #[serde(default)]
+    pub msrp: Option<bool>,
+    /// im-client: the largest MSRP message it takes (bytes); a larger one must get 413.
+    #[serde(default)]
+    pub msrp_max_size: Option<u64>,
 }
 
 /// The SIP interface of the SUT.
@@ -333,6 +339,8 @@ impl Profile {
         match name {
             "store_and_forward" => self.capabilities.store_and_forward.unwrap_or(false),
             "accept_types" => self.capabilities.accept_types.is_some(),
+            "msrp" => self.capabilities.msrp.unwrap_or(false),
+            "msrp_max_size" => self.capabilities.msrp_max_size.is_some(),
             _ => false,
         }
     }
@@ -352,7 +360,7 @@ impl Profile {
 }
 
 /// Capability names a profile may declare (for `@if:`/`@unless:` tags).
-pub const CAPABILITIES: &[&str] = &["store_and_forward", "accept_types"];
+pub const CAPABILITIES: &[&str] = &["store_and_forward", "accept_types", "msrp", "msrp_max_size"];
 
 fn parse_transports(v: &serde_yaml::Value) -> Option<Vec<Transport>> {
     let one = |v: &serde_yaml::Value| match v.as_str()?.to_ascii_lowercase().as_str() {

@@ -598,6 +598,8 @@ pub async fn start_reference(
                     .collect(),
             ),
             store_and_forward: Some(store),
+            msrp: Some(true),
+            msrp_max_size: Some(crate::reference::msrp_receiver::MAX_MESSAGE),
         },
     };
     Ok((profile, addrs, running))

@@ -3,6 +3,7 @@
 
 pub mod common;
 pub mod delivery_reports;
+pub mod large_message;
 pub mod world;
 
 pub use world::LiaisonWorld;

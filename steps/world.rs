@@ -41,6 +41,8 @@ pub struct LiaisonWorld {
     pub retrans: Option<ClientResult>,
     /// The body type sent, for Accept checks.
     pub sent_type: Option<String>,
+    /// Large Message mode: the session the scenario set up.
+    pub lm: super::large_message::LargeMessage,
 }
 
 impl fmt::Debug for LiaisonWorld {
@@ -92,6 +94,7 @@ impl LiaisonWorld {
             result: None,
             retrans: None,
             sent_type: None,
+            lm: Default::default(),
         })
     }
 

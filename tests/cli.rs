@@ -257,3 +257,17 @@ fn interrupt_exits_3_writes_the_partial_report_and_stops_the_sut() {
     assert_eq!(r["interrupted"], true);
     assert!(port_is_free(port), "the SUT was stopped");
 }
+
+#[test]
+fn every_shipped_profile_loads() {
+    let dir = root().join("fixtures/sut");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "yaml") {
+            liaison::profile::Profile::load(&p).unwrap_or_else(|e| panic!("{e}"));
+            n += 1;
+        }
+    }
+    assert!(n >= 2, "expected the shipped profiles in {}", dir.display());
+}

@@ -1,10 +1,11 @@
 //! Every scenario's pcap opens cleanly in tshark, and tshark sees the same
-//! SIP messages, in the same order, as the harness exchanged (read back from
-//! the pcap with our own codec).
+//! SIP and MSRP messages, in the same frames, as the harness exchanged (read
+//! back from the pcap with our own codecs).
 
 mod common;
 
 use common::*;
+use liaison::codec::msrp::{self, MsrpMessage};
 use liaison::codec::sip::{next_frame, Frame, SipMessage};
 use std::collections::HashMap;
 use std::process::Command;
@@ -12,7 +13,20 @@ use std::process::Command;
 /// A TCP direction: (source IP, source port, destination IP, destination port).
 type Flow = (Vec<u8>, u16, Vec<u8>, u16);
 
-/// SIP messages in a pcap, one label per message ("MESSAGE", "200"), in frame order.
+fn sip_label(m: &SipMessage) -> String {
+    m.method()
+        .map(str::to_string)
+        .unwrap_or_else(|| m.status().unwrap_or(0).to_string())
+}
+
+fn msrp_label(m: &MsrpMessage) -> String {
+    match m.method() {
+        Some(x) => format!("MSRP {x}"),
+        None => format!("MSRP {}", m.status().unwrap_or(0)),
+    }
+}
+
+/// SIP/MSRP messages in a pcap as (frame number, label), in frame order.
 fn our_reading(path: &std::path::Path) -> Vec<(u32, String)> {
     let f = std::fs::File::open(path).unwrap();
     let mut rd = pcap_file::pcap::PcapReader::new(f).unwrap();
@@ -39,15 +53,10 @@ fn our_reading(path: &std::path::Path) -> Vec<(u32, String)> {
         };
         let sport = u16::from_be_bytes([l4[0], l4[1]]);
         let dport = u16::from_be_bytes([l4[2], l4[3]]);
-        let label = |m: &SipMessage| {
-            m.method()
-                .map(str::to_string)
-                .unwrap_or_else(|| m.status().unwrap().to_string())
-        };
         match proto {
             17 => {
                 if let Ok(m) = SipMessage::parse(&l4[8..]) {
-                    out.push((n, label(&m)));
+                    out.push((n, sip_label(&m)));
                 }
             }
             6 => {
@@ -59,6 +68,19 @@ fn our_reading(path: &std::path::Path) -> Vec<(u32, String)> {
                 let buf = streams.entry((src, sport, dst, dport)).or_default();
                 buf.extend_from_slice(payload);
                 loop {
+                    // A stream carries SIP or MSRP; MSRP messages start with "MSRP ".
+                    if buf.starts_with(b"MSRP ") {
+                        match msrp::next_frame(buf, 1 << 22) {
+                            Ok(Some(len)) => {
+                                let m: Vec<u8> = buf.drain(..len).collect();
+                                if let Ok(m) = MsrpMessage::parse(&m) {
+                                    out.push((n, msrp_label(&m)));
+                                }
+                            }
+                            _ => break,
+                        }
+                        continue;
+                    }
                     match next_frame(buf, 1 << 20) {
                         Ok(Some(Frame::KeepAlive(k))) => {
                             buf.drain(..k);
@@ -66,7 +88,7 @@ fn our_reading(path: &std::path::Path) -> Vec<(u32, String)> {
                         Ok(Some(Frame::Message(len))) => {
                             let m: Vec<u8> = buf.drain(..len).collect();
                             if let Ok(m) = SipMessage::parse(&m) {
-                                out.push((n, label(&m)));
+                                out.push((n, sip_label(&m)));
                             }
                         }
                         _ => break,
@@ -92,6 +114,62 @@ fn tshark(args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+const HEURISTICS: [&str; 6] = [
+    "--enable-heuristic",
+    "sip_udp",
+    "--enable-heuristic",
+    "sip_tcp",
+    "--enable-heuristic",
+    "msrp_tcp",
+];
+
+/// tshark's view: (frame, label) for every SIP and MSRP message.
+fn their_reading(p: &str) -> Vec<(u32, String)> {
+    let mut args = vec!["-r", p];
+    args.extend(HEURISTICS);
+    args.extend([
+        "-Y",
+        "sip || msrp",
+        "-T",
+        "fields",
+        "-E",
+        "occurrence=a",
+        "-E",
+        "aggregator=,",
+        "-e",
+        "frame.number",
+        "-e",
+        "sip.Method",
+        "-e",
+        "sip.Status-Code",
+        "-e",
+        "msrp.method",
+        "-e",
+        "msrp.status.code",
+    ]);
+    let mut out = Vec::new();
+    for l in tshark(&args).lines().filter(|l| !l.trim().is_empty()) {
+        let f: Vec<&str> = l.split('\t').collect();
+        let frame: u32 = f[0].parse().unwrap();
+        let list = |i: usize| -> Vec<String> {
+            f.get(i)
+                .map(|v| {
+                    v.split(',')
+                        .filter(|x| !x.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let mut labels = list(1);
+        labels.extend(list(2));
+        labels.extend(list(3).into_iter().map(|m| format!("MSRP {m}")));
+        labels.extend(list(4).into_iter().map(|c| format!("MSRP {c}")));
+        out.extend(labels.into_iter().map(|x| (frame, x)));
+    }
+    out
+}
+
 #[test]
 fn pcaps_open_cleanly_in_tshark_and_agree_with_the_harness() {
     require_program("tshark", "tshark");
@@ -100,17 +178,12 @@ fn pcaps_open_cleanly_in_tshark_and_agree_with_the_harness() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let r = report(&out);
     let mut checked = 0;
+    let mut msrp_seen = 0;
     for s in r["scenarios"].as_array().unwrap() {
         let pcap = out.join(s["pcap"].as_str().unwrap());
         let p = pcap.to_str().unwrap();
-        let heur = [
-            "--enable-heuristic",
-            "sip_udp",
-            "--enable-heuristic",
-            "sip_tcp",
-        ];
         let mut args = vec!["-r", p];
-        args.extend(heur);
+        args.extend(HEURISTICS);
         args.extend([
             "-Y",
             "_ws.malformed || _ws.expert.severity >= 6291456",
@@ -127,42 +200,19 @@ fn pcaps_open_cleanly_in_tshark_and_agree_with_the_harness() {
             "{p}: tshark flags frames:\n{problems}"
         );
 
-        let mut args = vec!["-r", p];
-        args.extend(heur);
-        args.extend([
-            "-Y",
-            "sip",
-            "-T",
-            "fields",
-            "-E",
-            "occurrence=f",
-            "-e",
-            "frame.number",
-            "-e",
-            "sip.Method",
-            "-e",
-            "sip.Status-Code",
-        ]);
-        let theirs: Vec<(u32, String)> = tshark(&args)
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| {
-                let f: Vec<&str> = l.split('\t').collect();
-                let label = if !f[1].is_empty() {
-                    f[1].to_string()
-                } else {
-                    f[2].to_string()
-                };
-                (f[0].parse().unwrap(), label)
-            })
-            .collect();
-        let ours = our_reading(&pcap);
+        // Within one frame, compare as sets (tshark lists fields by kind).
+        let mut theirs = their_reading(p);
+        let mut ours = our_reading(&pcap);
+        theirs.sort();
+        ours.sort();
         assert!(!ours.is_empty(), "{p}: no SIP message in the pcap");
         assert_eq!(
             theirs, ours,
-            "{p}: tshark's SIP messages (left) differ from the harness's (right)"
+            "{p}: tshark's SIP/MSRP messages (left) differ from the harness's (right)"
         );
+        msrp_seen += ours.iter().filter(|(_, l)| l.starts_with("MSRP ")).count();
         checked += 1;
     }
-    assert!(checked >= 10, "only {checked} pcaps checked");
+    assert!(checked >= 20, "only {checked} pcaps checked");
+    assert!(msrp_seen > 0, "no MSRP message seen in any pcap");
 }

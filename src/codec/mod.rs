@@ -6,7 +6,10 @@
 //! answers bad bytes with an error that says precisely what was wrong and where, so
 //! that a scenario failure can show the offending bytes.
 
+pub mod msrp;
+pub mod sdp;
 pub mod sip;
+pub mod smpp;
 
 /// Render bytes for a failure message.
 ///

@@ -9,6 +9,7 @@
 //! so that a failure can show it.
 
 pub mod capture;
+pub mod stream;
 
 use std::collections::HashMap;
 use std::fmt;

@@ -27,6 +27,13 @@ enum Reply {
 
 struct Client {
     settings: Settings,
+    /// Where the MSRP receiver listens, and its sessions (Large Message mode).
+    msrp_addr: SocketAddr,
+    /// Our SIP address (for Contact).
+    sip_addr: SocketAddr,
+    sessions: super::msrp_receiver::Sessions,
+    /// Call-ID → MSRP session id, so BYE ends the session.
+    calls: Mutex<HashMap<String, String>>,
     /// Final responses by transaction (branch|method), kept for Timer J.
     finals: Mutex<HashMap<String, (Vec<u8>, Instant)>>,
 }
@@ -102,6 +109,21 @@ impl Client {
                     b.build()
                 }
             }
+            "INVITE" => self.invite(&msg),
+            "BYE" => {
+                if let Some(sid) = msg.call_id().and_then(|c| {
+                    self.calls
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(c)
+                }) {
+                    self.sessions
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&sid);
+                }
+                response_to(&msg, 200, "OK").build()
+            }
             "OPTIONS" => response_to(&msg, 200, "OK")
                 .to_tag(&token())
                 .header("Allow", "MESSAGE, OPTIONS")
@@ -120,18 +142,83 @@ impl Client {
     }
 }
 
+impl Client {
+    /// An INVITE offering an MSRP session (RFC 4975 §8): 200 with our path if a
+    /// type we accept is offered, else 488 (RFC 3261 §21.4.26).
+    fn invite(&self, msg: &SipMessage) -> Vec<u8> {
+        let s = &self.settings;
+        let sdp = crate::codec::sdp::Sdp::parse(msg.body()).ok();
+        let media = sdp.as_ref().and_then(|d| {
+            d.media()
+                .into_iter()
+                .find(|m| m.media == "message" && m.proto.to_ascii_uppercase().contains("MSRP"))
+        });
+        let acceptable = media.as_ref().is_some_and(|m| {
+            m.accept_types().iter().any(|t| {
+                t == "*" || super::msrp_receiver::ACCEPT.contains(&t.to_ascii_lowercase().as_str())
+            })
+        });
+        if s.has_fault("msrp-rejects-invite")
+            || media.is_none()
+            || (!acceptable && !s.has_fault("msrp-accepts-any-offer"))
+        {
+            return response_to(msg, 488, "Not Acceptable Here")
+                .to_tag(&token())
+                .build();
+        }
+        let sid = token();
+        let url = super::msrp_receiver::url(self.msrp_addr, &sid);
+        self.sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(sid.clone(), url.clone());
+        if let Some(c) = msg.call_id() {
+            self.calls
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(c.to_string(), sid);
+        }
+        let answer = crate::codec::sdp::msrp_session(
+            self.msrp_addr.ip(),
+            self.msrp_addr.port(),
+            &url,
+            super::msrp_receiver::ACCEPT,
+            Some("passive"),
+        );
+        response_to(msg, 200, "OK")
+            .to_tag(&token())
+            .header("Contact", &format!("<sip:bob@{}>", self.sip_addr))
+            .header("Content-Type", "application/sdp")
+            .body(&answer)
+            .build()
+    }
+}
+
 pub fn start(
     udp: UdpSocket,
     tcp: TcpListener,
+    msrp: TcpListener,
     settings: Settings,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let no_tcp = settings.has_fault("no-tcp");
+    let msrp_addr = msrp
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
+    let sip_addr = udp
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
+    let sessions: super::msrp_receiver::Sessions = Arc::default();
+    let msrp_task = super::msrp_receiver::start(msrp, sessions.clone(), settings.clone());
     let client = Arc::new(Client {
         settings,
+        msrp_addr,
+        sip_addr,
+        sessions,
+        calls: Mutex::default(),
         finals: Mutex::default(),
     });
     let udp = Arc::new(udp);
-    let mut tasks = Vec::new();
+    let mut tasks = vec![msrp_task];
     {
         let client = client.clone();
         let udp = udp.clone();

@@ -11,6 +11,7 @@
 
 pub mod im_client;
 pub mod im_server;
+pub mod msrp_receiver;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -35,21 +36,21 @@ pub const FAULTS: &[Fault] = &[
         role: "im-client",
         name: "never-answers",
         description: "receives MESSAGEs and never answers them",
-        breaks: &["DR-1", "DR-2", "DR-3", "DR-4"],
+        breaks: &["DR-1", "DR-2", "DR-3", "DR-4", "DR-9", "DR-10", "DR-11", "DR-12", "DR-13", "DR-14", "DR-15", "DR-17"],
         store_and_forward: true,
     },
     Fault {
         role: "im-client",
         name: "garbage-responses",
         description: "answers every request with bytes that are not SIP",
-        breaks: &["DR-1", "DR-2", "DR-3", "DR-4"],
+        breaks: &["DR-1", "DR-2", "DR-3", "DR-4", "DR-9", "DR-10", "DR-11", "DR-12", "DR-13", "DR-14", "DR-15", "DR-17"],
         store_and_forward: true,
     },
     Fault {
         role: "im-client",
         name: "wrong-transaction",
         description: "answers every request with a well-formed 200 for another transaction (other branch and Call-ID)",
-        breaks: &["DR-1", "DR-2", "DR-3", "DR-4"],
+        breaks: &["DR-1", "DR-2", "DR-3", "DR-4", "DR-9", "DR-10", "DR-11", "DR-12", "DR-13", "DR-14", "DR-15", "DR-17"],
         store_and_forward: true,
     },
     Fault {
@@ -92,6 +93,90 @@ pub const FAULTS: &[Fault] = &[
         name: "no-tcp",
         description: "does not listen on TCP",
         breaks: &["DR-1"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-client",
+        name: "msrp-rejects-invite",
+        description: "rejects every INVITE for an MSRP session with 488",
+        breaks: &["DR-9", "DR-10", "DR-11", "DR-12", "DR-13", "DR-14", "DR-15", "DR-17"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-client",
+        name: "msrp-accepts-any-offer",
+        description: "accepts an MSRP offer even when no offered type is one it takes",
+        breaks: &["DR-9"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-client",
+        name: "msrp-no-final-200",
+        description: "never answers the final ('$') chunk of a message",
+        breaks: &["DR-10", "DR-11", "DR-12", "DR-13"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-client",
+        name: "msrp-deferred-responses",
+        description: "holds back the 200s to '+' chunks until the final chunk arrives",
+        breaks: &["DR-11"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-client",
+        name: "msrp-report-before-200",
+        description: "sends the success REPORT before the 200 to the final chunk",
+        breaks: &["DR-12"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-client",
+        name: "msrp-unrequested-report",
+        description: "sends a success REPORT although Success-Report is no or absent",
+        breaks: &["DR-13"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-client",
+        name: "msrp-200-for-partial",
+        description: "answers 200 to chunks sent with Failure-Report: partial",
+        breaks: &["DR-14"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-client",
+        name: "msrp-415-as-200",
+        description: "takes a Content-Type it does not support with 200 (and a success REPORT)",
+        breaks: &["DR-15"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-client",
+        name: "msrp-report-on-failure",
+        description: "answers an unsupported type with 415 but also sends a success REPORT",
+        breaks: &["DR-15"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-client",
+        name: "msrp-no-413",
+        description: "takes a message larger than its declared maximum",
+        breaks: &["DR-15"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-client",
+        name: "msrp-ignores-session",
+        description: "answers 200 to a SEND whose To-Path names no session it has",
+        breaks: &["DR-15"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-client",
+        name: "msrp-aborted-as-complete",
+        description: "after a '#' chunk, sends a success REPORT claiming the whole message",
+        breaks: &["DR-17"],
         store_and_forward: true,
     },
     Fault {
@@ -241,7 +326,10 @@ pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::i
     let (udp, tcp) = bind_pair(listen.ip(), listen.port()).await?;
     let address = udp.local_addr()?;
     let tasks = match role {
-        "im-client" => im_client::start(udp, tcp, settings),
+        "im-client" => {
+            let msrp = TcpListener::bind(SocketAddr::new(listen.ip(), 0)).await?;
+            im_client::start(udp, tcp, msrp, settings)
+        }
         "im-server" => im_server::start(udp, tcp, settings),
         other => {
             return Err(std::io::Error::new(

@@ -4,5 +4,6 @@
 //! - [`ua`]: originating UA and recipient UA (server transactions that absorb
 //!   retransmissions)
 
+pub mod msrp;
 pub mod transaction;
 pub mod ua;

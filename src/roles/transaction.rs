@@ -101,6 +101,59 @@ pub async fn non_invite_client(
     branch: &str,
     bounds: Bounds,
 ) -> ClientResult {
+    client_transaction(ep, transport, dst, request, branch, bounds, false).await
+}
+
+/// Runs an INVITE client transaction (§17.1.1): Timer A doubles without a
+/// cap, a provisional response stops retransmission, Timer B = 64·T1. A
+/// non-2xx final response is acknowledged by the transaction itself
+/// (§17.1.1.3); the ACK for a 2xx belongs to the UA (see [`crate::roles::ua::Ua::ack`]).
+pub async fn invite_client(
+    ep: &SipEndpoint,
+    transport: Transport,
+    dst: SocketAddr,
+    request: Vec<u8>,
+    branch: &str,
+    bounds: Bounds,
+) -> ClientResult {
+    let r = client_transaction(ep, transport, dst, request.clone(), branch, bounds, true).await;
+    if let (Some(resp), Ok(req)) = (r.final_response(), SipMessage::parse(&request)) {
+        if resp.status().is_some_and(|s| s >= 300) {
+            if let Some(ack) = ack_for_non_2xx(&req, resp) {
+                let _ = ep.send(transport, dst, &ack).await;
+            }
+        }
+    }
+    r
+}
+
+/// The ACK a client transaction sends for a non-2xx final response
+/// (RFC 3261 §17.1.1.3): same R-URI, top Via, From, Call-ID and CSeq number
+/// as the INVITE, the response's To.
+pub fn ack_for_non_2xx(invite: &SipMessage, resp: &SipMessage) -> Option<Vec<u8>> {
+    let uri = invite.request_uri()?;
+    let (num, _) = invite.cseq()?;
+    Some(
+        crate::codec::sip::request("ACK", uri)
+            .header("Via", invite.vias().first()?)
+            .header("Max-Forwards", "70")
+            .header("From", invite.header("From")?)
+            .header("To", resp.header("To")?)
+            .header("Call-ID", invite.call_id()?)
+            .header("CSeq", &format!("{num} ACK"))
+            .build(),
+    )
+}
+
+async fn client_transaction(
+    ep: &SipEndpoint,
+    transport: Transport,
+    dst: SocketAddr,
+    request: Vec<u8>,
+    branch: &str,
+    bounds: Bounds,
+    invite: bool,
+) -> ClientResult {
     let Bounds {
         timers,
         deadline,
@@ -137,12 +190,19 @@ pub async fn non_invite_client(
             if linger_until.is_some() || now >= timer_f {
                 break;
             }
-            // Timer E: retransmit (UDP only).
+            // Timer E (Timer A for INVITE): retransmit (UDP only).
+            let provisional = !result.responses.is_empty();
+            if invite && provisional {
+                // INVITE Proceeding: no more retransmissions, wait for Timer B.
+                next_e = timer_f;
+                continue;
+            }
             if ep.send(transport, dst, &request).await.is_ok() {
                 result.transmissions += 1;
             }
-            let provisional = !result.responses.is_empty();
-            interval_e = if provisional {
+            interval_e = if invite {
+                interval_e * 2
+            } else if provisional {
                 timers.t2
             } else {
                 (interval_e * 2).min(timers.t2)

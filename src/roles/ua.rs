@@ -12,7 +12,7 @@ use tokio::sync::Notify;
 
 use crate::codec::sip::{request, response_to, token, SipMessage};
 use crate::net::{Incoming, SipEndpoint, Transport};
-use crate::roles::transaction::{non_invite_client, Bounds, ClientResult, Timers};
+use crate::roles::transaction::{invite_client, non_invite_client, Bounds, ClientResult, Timers};
 
 /// A SIP user agent bound to its own harness endpoint.
 pub struct Ua {
@@ -21,6 +21,19 @@ pub struct Ua {
     pub aor: String,
     pub timers: Timers,
     cseq: Mutex<u32>,
+}
+
+/// An INVITE dialog from the caller's side.
+#[derive(Debug, Clone)]
+pub struct Dialog {
+    pub transport: Transport,
+    /// Where in-dialog requests go (the SUT's SIP address: no Record-Route handling yet).
+    pub dst: SocketAddr,
+    pub call_id: String,
+    pub from: String,
+    pub to: String,
+    pub remote_target: String,
+    pub cseq: u32,
 }
 
 /// A request ready to send: its exact bytes and its branch.
@@ -119,6 +132,104 @@ impl Ua {
             branch,
             call_id,
         }
+    }
+
+    /// An INVITE offering `sdp` (RFC 3261 §13.2.1; Contact required).
+    pub fn invite(&self, t: Transport, request_uri: &str, to: &str, sdp: &[u8]) -> Outgoing {
+        let branch = format!("z9hG4bK{}", token());
+        let call_id = format!("{}@liaison", token());
+        let cseq = self.next_cseq();
+        let bytes = request("INVITE", request_uri)
+            .header("Via", &self.via(t, &branch))
+            .header("Max-Forwards", "70")
+            .header("From", &format!("<{}>;tag={}", self.aor, token()))
+            .header("To", &format!("<{to}>"))
+            .header("Call-ID", &call_id)
+            .header("CSeq", &format!("{cseq} INVITE"))
+            .header("Contact", &self.contact(t))
+            .header("Content-Type", "application/sdp")
+            .body(sdp)
+            .build();
+        Outgoing {
+            bytes,
+            branch,
+            call_id,
+        }
+    }
+
+    /// Runs an INVITE client transaction for `out`.
+    pub async fn send_invite(
+        &self,
+        t: Transport,
+        dst: SocketAddr,
+        out: &Outgoing,
+        deadline: Instant,
+    ) -> ClientResult {
+        let bounds = Bounds {
+            timers: self.timers,
+            deadline,
+            linger: Duration::ZERO,
+        };
+        invite_client(&self.ep, t, dst, out.bytes.clone(), &out.branch, bounds).await
+    }
+
+    /// The dialog a 2xx to our INVITE set up (RFC 3261 §12.1.2).
+    pub fn dialog(
+        &self,
+        t: Transport,
+        dst: SocketAddr,
+        invite: &Outgoing,
+        ok: &SipMessage,
+    ) -> Option<Dialog> {
+        let inv = SipMessage::parse(&invite.bytes).ok()?;
+        Some(Dialog {
+            transport: t,
+            dst,
+            call_id: invite.call_id.clone(),
+            from: inv.header("From")?.to_string(),
+            to: ok.header("To")?.to_string(),
+            remote_target: ok
+                .header("Contact")
+                .and_then(crate::codec::sip::uri_of)
+                .unwrap_or_else(|| inv.request_uri().unwrap_or_default().to_string()),
+            cseq: inv.cseq()?.0,
+        })
+    }
+
+    /// The ACK for a 2xx (RFC 3261 §13.2.2.4): a new transaction, same CSeq number.
+    pub async fn ack(&self, d: &Dialog) -> std::io::Result<Vec<u8>> {
+        let branch = format!("z9hG4bK{}", token());
+        let bytes = request("ACK", &d.remote_target)
+            .header("Via", &self.via(d.transport, &branch))
+            .header("Max-Forwards", "70")
+            .header("From", &d.from)
+            .header("To", &d.to)
+            .header("Call-ID", &d.call_id)
+            .header("CSeq", &format!("{} ACK", d.cseq))
+            .build();
+        self.ep.send(d.transport, d.dst, &bytes).await?;
+        Ok(bytes)
+    }
+
+    /// BYE in the dialog (RFC 3261 §15.1.1).
+    pub async fn bye(&self, d: &mut Dialog, deadline: Instant) -> ClientResult {
+        d.cseq += 1;
+        let branch = format!("z9hG4bK{}", token());
+        let bytes = request("BYE", &d.remote_target)
+            .header("Via", &self.via(d.transport, &branch))
+            .header("Max-Forwards", "70")
+            .header("From", &d.from)
+            .header("To", &d.to)
+            .header("Call-ID", &d.call_id)
+            .header("CSeq", &format!("{} BYE", d.cseq))
+            .build();
+        let out = Outgoing {
+            bytes,
+            branch,
+            call_id: d.call_id.clone(),
+        };
+        self.send(d.transport, d.dst, &out, deadline, Duration::ZERO)
+            .await
     }
 
     /// Runs a client transaction for `out`.

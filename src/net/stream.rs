@@ -1,0 +1,202 @@
+//! A framed TCP connection for stream protocols (MSRP, SMPP, …): every byte
+//! tapped into the capture (incoming bytes as one frame per framed message,
+//! so a dissector that reads one message per segment sees them all; bytes
+//! that never frame are captured when the stream ends or turns to garbage),
+//! incoming bytes cut into messages by a sans-IO framer from the codec layer, everything that arrives kept in order with
+//! its arrival time — including what could not be framed and the peer
+//! closing the connection.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use super::capture::Capture;
+
+/// Cuts one message off the front of a buffer: `Ok(Some(n))` = `n` bytes
+/// form a message, `Ok(None)` = more bytes needed, `Err` = the stream cannot
+/// be framed (the text says why).
+pub type Framer = fn(&[u8], usize) -> Result<Option<usize>, String>;
+
+/// What happened on a connection, in arrival order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamEvent {
+    /// One framed message, exactly as received.
+    Message(Vec<u8>),
+    /// Bytes that could not be framed, and why; reading stops after this.
+    Garbage(Vec<u8>, String),
+    /// The peer closed the connection (with any unframed bytes left over).
+    Closed(Vec<u8>),
+}
+
+/// An event with its arrival time.
+#[derive(Debug, Clone)]
+pub struct Arrival {
+    pub at: Instant,
+    pub event: StreamEvent,
+}
+
+/// A framed TCP connection.
+pub struct StreamConn {
+    writer: tokio::sync::Mutex<OwnedWriteHalf>,
+    local: SocketAddr,
+    peer: SocketAddr,
+    capture: Capture,
+    rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Arrival>>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for StreamConn {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+impl StreamConn {
+    /// Connects to `dst` (bounded by `timeout`) and starts reading.
+    pub async fn connect(
+        dst: SocketAddr,
+        capture: Capture,
+        framer: Framer,
+        max_len: usize,
+        timeout: Duration,
+    ) -> std::io::Result<StreamConn> {
+        if !dst.ip().is_loopback() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "the harness connects to loopback only",
+            ));
+        }
+        let stream = tokio::time::timeout(timeout, TcpStream::connect(dst))
+            .await
+            .map_err(|_| {
+                std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("TCP connect to {dst} timed out"),
+                )
+            })??;
+        let local = stream.local_addr()?;
+        capture.tcp_connect(local, dst);
+        Ok(StreamConn::start(
+            stream, local, dst, capture, framer, max_len,
+        ))
+    }
+
+    /// Wraps a connection the harness accepted (the peer opened it).
+    pub fn accepted(
+        stream: TcpStream,
+        capture: Capture,
+        framer: Framer,
+        max_len: usize,
+    ) -> std::io::Result<StreamConn> {
+        let local = stream.local_addr()?;
+        let peer = stream.peer_addr()?;
+        capture.tcp_connect(peer, local);
+        Ok(StreamConn::start(
+            stream, local, peer, capture, framer, max_len,
+        ))
+    }
+
+    fn start(
+        stream: TcpStream,
+        local: SocketAddr,
+        peer: SocketAddr,
+        capture: Capture,
+        framer: Framer,
+        max_len: usize,
+    ) -> StreamConn {
+        let (mut rd, wr) = stream.into_split();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let cap = capture.clone();
+        let reader = tokio::spawn(async move {
+            let mut buf: Vec<u8> = Vec::new();
+            let mut chunk = vec![0u8; 64 * 1024];
+            loop {
+                let n = match rd.read(&mut chunk).await {
+                    Ok(0) | Err(_) => {
+                        if !buf.is_empty() {
+                            cap.tcp_data(peer, local, &buf);
+                        }
+                        cap.tcp_close(peer, local);
+                        let _ = tx.send(Arrival {
+                            at: Instant::now(),
+                            event: StreamEvent::Closed(std::mem::take(&mut buf)),
+                        });
+                        return;
+                    }
+                    Ok(n) => n,
+                };
+                buf.extend_from_slice(&chunk[..n]);
+                loop {
+                    match framer(&buf, max_len) {
+                        Ok(None) => break,
+                        Ok(Some(len)) => {
+                            let len = len.clamp(1, buf.len());
+                            let msg: Vec<u8> = buf.drain(..len).collect();
+                            // One frame per message in the pcap: every byte is
+                            // captured, cut where the protocol cuts it.
+                            cap.tcp_data(peer, local, &msg);
+                            let _ = tx.send(Arrival {
+                                at: Instant::now(),
+                                event: StreamEvent::Message(msg),
+                            });
+                        }
+                        Err(why) => {
+                            cap.tcp_data(peer, local, &buf);
+                            let _ = tx.send(Arrival {
+                                at: Instant::now(),
+                                event: StreamEvent::Garbage(std::mem::take(&mut buf), why),
+                            });
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        StreamConn {
+            writer: tokio::sync::Mutex::new(wr),
+            local,
+            peer,
+            capture,
+            rx: tokio::sync::Mutex::new(rx),
+            reader,
+        }
+    }
+
+    pub fn local(&self) -> SocketAddr {
+        self.local
+    }
+
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// Sends exactly `bytes` (bounded: 3 s).
+    pub async fn send(&self, bytes: &[u8]) -> std::io::Result<()> {
+        let mut w = self.writer.lock().await;
+        tokio::time::timeout(Duration::from_secs(3), w.write_all(bytes))
+            .await
+            .map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "TCP write timed out")
+            })??;
+        self.capture.tcp_data(self.local, self.peer, bytes);
+        Ok(())
+    }
+
+    /// The next arrival, or None at `deadline`.
+    pub async fn recv(&self, deadline: Instant) -> Option<Arrival> {
+        let mut rx = self.rx.lock().await;
+        let left = deadline.saturating_duration_since(Instant::now());
+        tokio::time::timeout(left, rx.recv()).await.ok().flatten()
+    }
+
+    /// Closes the harness's sending side (FIN).
+    pub async fn shutdown(&self) {
+        let mut w = self.writer.lock().await;
+        let _ = w.shutdown().await;
+        self.capture.tcp_close(self.local, self.peer);
+    }
+}

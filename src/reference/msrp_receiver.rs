@@ -1,0 +1,237 @@
+//! Reference MSRP receiving endpoint (RFC 4975) behind the reference
+//! `im-client`: sessions are set up by INVITE/SDP (see `im_client`); this
+//! side accepts the TCP connection and receives SEND chunks.
+//!
+//! - Failure-Report (default yes, §5.3): `yes` → every chunk answered at once
+//!   (200 or an error); `partial` → errors only; `no` → no response.
+//! - Success-Report (default no): `yes` → after the 200 to the final (`$`)
+//!   chunk of a complete message, one REPORT `000 200` with Byte-Range 1-N/N
+//!   (§7.1.2). For an aborted (`#`) message, a success REPORT may only cover
+//!   the bytes received.
+//! - Errors: 481 for a To-Path naming no session, 415 for a Content-Type
+//!   other than the accepted ones, 413 for a message larger than
+//!   [`MAX_MESSAGE`]; never a success REPORT for such a message.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+use super::Settings;
+use crate::codec::msrp::{self, ByteRange, EndFlag, MsrpMessage, Reassembly};
+
+/// The largest message the reference client takes (413 beyond).
+pub const MAX_MESSAGE: u64 = 64 * 1024;
+
+/// Accepted MSRP content types.
+pub const ACCEPT: &[&str] = &["text/plain"];
+
+/// Sessions known to the receiver: session id → our URL.
+pub type Sessions = Arc<Mutex<HashMap<String, String>>>;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[derive(Default)]
+struct MessageState {
+    reassembly: Reassembly,
+    rejected: Option<(u16, &'static str)>,
+    reported: bool,
+}
+
+/// Per-connection receiver state.
+struct Conn {
+    settings: Settings,
+    sessions: Sessions,
+    messages: HashMap<String, MessageState>,
+    out: mpsc::UnboundedSender<Vec<u8>>,
+    /// Chunk responses held back (fault `deferred-responses`).
+    held: Vec<Vec<u8>>,
+}
+
+impl Conn {
+    fn send(&self, bytes: Vec<u8>) {
+        let _ = self.out.send(bytes);
+    }
+
+    fn handle(&mut self, raw: &[u8]) {
+        let Ok(m) = MsrpMessage::parse(raw) else {
+            return;
+        };
+        if m.method() != Some("SEND") {
+            return; // REPORTs get no response (§7.1.2); responses are not ours to answer
+        }
+        let s = self.settings.clone();
+        let fr = m.failure_report().unwrap_or_else(|| "yes".into());
+        let sr = m.success_report().unwrap_or_else(|| "no".into());
+        let own = m.to_path().first().cloned().unwrap_or_default();
+        let session = crate::roles::msrp::url_session(&own).unwrap_or_default();
+        let known = lock(&self.sessions).contains_key(&session);
+        let respond = |me: &mut Conn, code: u16, phrase: &str| {
+            let ok = code == 200;
+            if fr == "no" || (fr == "partial" && ok && !s.has_fault("msrp-200-for-partial")) {
+                return;
+            }
+            let bytes = msrp::response_to(&m, code, phrase, &own);
+            if ok && s.has_fault("msrp-deferred-responses") && m.flag() == EndFlag::More {
+                me.held.push(bytes);
+            } else {
+                if ok && m.flag() != EndFlag::More {
+                    for h in std::mem::take(&mut me.held) {
+                        me.send(h);
+                    }
+                }
+                me.send(bytes);
+            }
+        };
+        if !known && !s.has_fault("msrp-ignores-session") {
+            return respond(self, 481, "Session Does Not Exist");
+        }
+        let id = m.message_id().unwrap_or_default().to_string();
+        let state = self.messages.entry(id.clone()).or_default();
+        if state.rejected.is_none() {
+            if let Some(ct) = m.content_type() {
+                if !ACCEPT.contains(&ct.as_str()) && !s.has_fault("msrp-415-as-200") {
+                    state.rejected = Some((415, "Unsupported Media Type"));
+                }
+            }
+            let total = m.byte_range().and_then(|r| r.ok()).and_then(|r| r.total);
+            if total.is_some_and(|t| t > MAX_MESSAGE) && !s.has_fault("msrp-no-413") {
+                state.rejected = Some((413, "Message Too Large"));
+            }
+        }
+        if let Some((code, phrase)) = state.rejected {
+            if s.has_fault("msrp-report-on-failure")
+                && code == 415
+                && sr == "yes"
+                && !state.reported
+            {
+                state.reported = true;
+                let range = m.byte_range().and_then(|r| r.ok()).unwrap_or(ByteRange {
+                    start: 1,
+                    end: None,
+                    total: None,
+                });
+                let report = msrp::report_for(&m, &own, &msrp::new_tid(), range, 200, "OK");
+                respond(self, code, phrase);
+                self.send(report);
+                return;
+            }
+            return respond(self, code, phrase);
+        }
+        if state.reassembly.push(&m).is_err() {
+            return respond(self, 400, "Bad Request");
+        }
+        let complete = state.reassembly.is_complete();
+        let aborted = m.flag() == EndFlag::Abort;
+        let received = state.reassembly.received();
+        let total = m.byte_range().and_then(|r| r.ok()).and_then(|r| r.total);
+        let want_report = sr == "yes" || s.has_fault("msrp-unrequested-report");
+        let mut report: Option<ByteRange> = None;
+        if want_report && !state.reported {
+            if complete {
+                let n = received;
+                report = Some(ByteRange {
+                    start: 1,
+                    end: Some(n),
+                    total: Some(n),
+                });
+            } else if aborted {
+                report = Some(if s.has_fault("msrp-aborted-as-complete") {
+                    let t = total.unwrap_or(received);
+                    ByteRange {
+                        start: 1,
+                        end: Some(t),
+                        total: Some(t),
+                    }
+                } else {
+                    // Only what was received (the total stays as the sender declared it).
+                    ByteRange {
+                        start: 1,
+                        end: Some(received),
+                        total,
+                    }
+                });
+            }
+        }
+        if report.is_some() {
+            state.reported = true;
+        }
+        if m.flag() == EndFlag::Complete && s.has_fault("msrp-no-final-200") {
+            return;
+        }
+        let report_bytes =
+            report.map(|r| msrp::report_for(&m, &own, &msrp::new_tid(), r, 200, "OK"));
+        if let (Some(r), true) = (&report_bytes, s.has_fault("msrp-report-before-200")) {
+            self.send(r.clone());
+            respond(self, 200, "OK");
+            return;
+        }
+        respond(self, 200, "OK");
+        if let Some(r) = report_bytes {
+            self.send(r);
+        }
+    }
+}
+
+/// Starts the MSRP listener; returns its address.
+pub fn start(
+    listener: TcpListener,
+    sessions: Sessions,
+    settings: Settings,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (rd, mut wr) = stream.into_split();
+            let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+            tokio::spawn(async move {
+                while let Some(b) = rx.recv().await {
+                    if wr.write_all(&b).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            let mut conn = Conn {
+                settings: settings.clone(),
+                sessions: sessions.clone(),
+                messages: HashMap::new(),
+                out: tx,
+                held: Vec::new(),
+            };
+            tokio::spawn(read_msrp(rd, move |raw| conn.handle(&raw)));
+        }
+    })
+}
+
+/// Reads a framed MSRP stream, calling `on_msg` per message; stops on garbage.
+async fn read_msrp<F: FnMut(Vec<u8>)>(mut rd: tokio::net::tcp::OwnedReadHalf, mut on_msg: F) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let n = match rd.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        loop {
+            match msrp::next_frame(&buf, 4 * 1024 * 1024) {
+                Ok(None) => break,
+                Ok(Some(len)) => {
+                    let len = len.clamp(1, buf.len());
+                    on_msg(buf.drain(..len).collect());
+                }
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+/// Our MSRP URL for a session.
+pub fn url(addr: SocketAddr, session: &str) -> String {
+    crate::codec::sdp::msrp_url(addr, session)
+}

@@ -1,0 +1,282 @@
+//! The harness's MSRP endpoint (RFC 4975): sends SEND chunks over a framed
+//! TCP connection and keeps, in arrival order, everything the peer sends —
+//! transaction responses, REPORTs, SENDs, garbage, the connection closing —
+//! so steps can judge order ("REPORT after the 200 to the last chunk") and
+//! absence ("no success REPORT") over the exact bytes.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+use crate::codec::msrp::{self, ByteRange, EndFlag, MsrpMessage};
+use crate::net::capture::Capture;
+use crate::net::stream::{StreamConn, StreamEvent};
+
+/// Largest MSRP message the harness accepts from a peer.
+pub const MAX_MSRP_MESSAGE: usize = 4 * 1024 * 1024;
+
+fn framer(buf: &[u8], max: usize) -> Result<Option<usize>, String> {
+    msrp::next_frame(buf, max).map_err(|e| e.to_string())
+}
+
+/// One thing the peer sent.
+#[derive(Debug, Clone)]
+pub struct MsrpArrival {
+    pub at: Instant,
+    /// Position in arrival order (0-based).
+    pub seq: usize,
+    pub event: StreamEvent,
+    pub msg: Option<Result<MsrpMessage, msrp::MsrpError>>,
+}
+
+impl MsrpArrival {
+    pub fn message(&self) -> Option<&MsrpMessage> {
+        self.msg.as_ref().and_then(|m| m.as_ref().ok())
+    }
+
+    /// One line for verdicts, with the bytes.
+    pub fn describe(&self) -> String {
+        let bytes = match &self.event {
+            StreamEvent::Message(b) | StreamEvent::Garbage(b, _) | StreamEvent::Closed(b) => b,
+        };
+        let what = match (&self.event, &self.msg) {
+            (StreamEvent::Closed(_), _) => "the peer closed the connection".to_string(),
+            (StreamEvent::Garbage(_, why), _) => format!("unframeable bytes ({why})"),
+            (_, Some(Ok(m))) => m.summary(),
+            (_, Some(Err(e))) => format!("unparseable MSRP: {e}"),
+            (_, None) => "?".into(),
+        };
+        format!("{what} — bytes: {}", crate::codec::escape_bytes(bytes, 300))
+    }
+}
+
+/// A chunk the harness sent.
+#[derive(Debug, Clone)]
+pub struct SentChunk {
+    pub tid: String,
+    pub message_id: String,
+    pub range: ByteRange,
+    pub flag: EndFlag,
+    pub at: Instant,
+    pub bytes: Vec<u8>,
+}
+
+/// The harness side of one MSRP session.
+pub struct MsrpPeer {
+    conn: Arc<StreamConn>,
+    /// Our MSRP URL (From-Path).
+    pub local_url: String,
+    /// The peer's MSRP URL (To-Path), from its SDP.
+    pub remote_url: String,
+    log: Arc<Mutex<Vec<MsrpArrival>>>,
+    notify: Arc<Notify>,
+    pump: tokio::task::JoinHandle<()>,
+    /// Chunks sent, in order.
+    pub sent: Mutex<Vec<SentChunk>>,
+}
+
+impl Drop for MsrpPeer {
+    fn drop(&mut self) {
+        self.pump.abort();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl MsrpPeer {
+    /// Opens the TCP connection to the peer's MSRP URL (the offerer is the
+    /// active side, RFC 4975 §5.4) and starts logging what arrives.
+    /// `local_url` is the URL the harness put in its SDP a=path (From-Path).
+    pub async fn connect(
+        remote_url: &str,
+        local_url: &str,
+        capture: Capture,
+    ) -> Result<MsrpPeer, String> {
+        let addr = url_addr(remote_url)
+            .ok_or_else(|| format!("no host:port in MSRP URL `{remote_url}`"))?;
+        let conn = StreamConn::connect(
+            addr,
+            capture,
+            framer,
+            MAX_MSRP_MESSAGE,
+            Duration::from_secs(3),
+        )
+        .await
+        .map_err(|e| format!("cannot open the MSRP connection to {addr}: {e}"))?;
+        let local_url = local_url.to_string();
+        let conn = Arc::new(conn);
+        let log: Arc<Mutex<Vec<MsrpArrival>>> = Arc::default();
+        let notify = Arc::new(Notify::new());
+        let pump = {
+            let (conn, log, notify) = (conn.clone(), log.clone(), notify.clone());
+            tokio::spawn(async move {
+                loop {
+                    let Some(a) = conn.recv(Instant::now() + Duration::from_secs(3600)).await
+                    else {
+                        continue;
+                    };
+                    let msg = match &a.event {
+                        StreamEvent::Message(b) => Some(MsrpMessage::parse(b)),
+                        _ => None,
+                    };
+                    let last = !matches!(a.event, StreamEvent::Message(_));
+                    {
+                        let mut l = lock(&log);
+                        let seq = l.len();
+                        l.push(MsrpArrival {
+                            at: a.at,
+                            seq,
+                            event: a.event,
+                            msg,
+                        });
+                    }
+                    notify.notify_waiters();
+                    if last {
+                        return;
+                    }
+                }
+            })
+        };
+        Ok(MsrpPeer {
+            conn,
+            local_url,
+            remote_url: remote_url.to_string(),
+            log,
+            notify,
+            pump,
+            sent: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Sends exactly these bytes (for malformed input).
+    pub async fn send_raw(&self, bytes: &[u8]) -> Result<(), String> {
+        self.conn
+            .send(bytes)
+            .await
+            .map_err(|e| format!("MSRP send failed: {e}"))
+    }
+
+    /// Sends one SEND chunk; returns its transaction id.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn send_chunk(
+        &self,
+        to_path: &str,
+        message_id: &str,
+        range: ByteRange,
+        flag: EndFlag,
+        content_type: Option<&str>,
+        body: &[u8],
+        extra: &[(&str, &str)],
+    ) -> Result<String, String> {
+        let tid = msrp::new_tid();
+        let mut b = msrp::request("SEND", &tid)
+            .header("To-Path", to_path)
+            .header("From-Path", &self.local_url)
+            .header("Message-ID", message_id)
+            .header("Byte-Range", &range.to_header());
+        for (n, v) in extra {
+            b = b.header(n, v);
+        }
+        if let Some(ct) = content_type {
+            b = b.header("Content-Type", ct);
+        }
+        let bytes = b.body(body).flag(flag).build();
+        self.send_raw(&bytes).await?;
+        lock(&self.sent).push(SentChunk {
+            tid: tid.clone(),
+            message_id: message_id.to_string(),
+            range,
+            flag,
+            at: Instant::now(),
+            bytes,
+        });
+        Ok(tid)
+    }
+
+    /// Everything received so far.
+    pub fn log(&self) -> Vec<MsrpArrival> {
+        lock(&self.log).clone()
+    }
+
+    /// Waits until `pred` holds for the log or `deadline` passes.
+    pub async fn wait_for(&self, deadline: Instant, pred: impl Fn(&[MsrpArrival]) -> bool) -> bool {
+        loop {
+            let notified = self.notify.notified();
+            if pred(&self.log()) {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            let _ = tokio::time::timeout(deadline - now, notified).await;
+        }
+    }
+
+    /// The responses to transaction `tid`, in arrival order.
+    pub fn responses(&self, tid: &str) -> Vec<MsrpArrival> {
+        self.log()
+            .into_iter()
+            .filter(|a| {
+                a.message()
+                    .is_some_and(|m| m.status().is_some() && m.tid() == tid)
+            })
+            .collect()
+    }
+
+    /// REPORTs for a Message-ID, in arrival order.
+    pub fn reports(&self, message_id: &str) -> Vec<MsrpArrival> {
+        self.log()
+            .into_iter()
+            .filter(|a| {
+                a.message().is_some_and(|m| {
+                    m.method() == Some("REPORT") && m.message_id() == Some(message_id)
+                })
+            })
+            .collect()
+    }
+
+    /// What arrived that is neither a response nor a REPORT (for verdicts).
+    pub fn describe_log(&self) -> String {
+        let l = self.log();
+        if l.is_empty() {
+            "nothing on the MSRP connection".into()
+        } else {
+            l.iter()
+                .map(|a| a.describe())
+                .collect::<Vec<_>>()
+                .join(" | ")
+        }
+    }
+
+    pub async fn close(&self) {
+        self.conn.shutdown().await;
+    }
+}
+
+/// host:port of an MSRP URL (`msrp://127.0.0.1:2855/sid;tcp`, IPv6 bracketed).
+pub fn url_addr(url: &str) -> Option<std::net::SocketAddr> {
+    let rest = url
+        .strip_prefix("msrp://")
+        .or_else(|| url.strip_prefix("msrps://"))?;
+    let authority = rest.split('/').next()?;
+    let authority = authority.rsplit_once('@').map(|x| x.1).unwrap_or(authority);
+    authority.parse().ok()
+}
+
+/// The session id of an MSRP URL (the path segment, without `;tcp`).
+pub fn url_session(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("msrp://")
+        .or_else(|| url.strip_prefix("msrps://"))?;
+    let path = rest.split_once('/')?.1;
+    Some(path.split(';').next().unwrap_or("").to_string())
+}
+
+/// Our MSRP URL for a session on a socket address.
+pub fn msrp_url_for(addr: std::net::SocketAddr, session: &str) -> String {
+    crate::codec::sdp::msrp_url(addr, session)
+}
