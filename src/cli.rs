@@ -85,6 +85,17 @@ pub enum Command {
         /// Print the faults of every role and exit.
         #[arg(long)]
         list_faults: bool,
+        /// sms-im-iwf: the SMSC to bind to.
+        #[arg(long, value_name = "ADDR")]
+        smsc: Option<std::net::SocketAddr>,
+        /// sms-im-iwf: where to send SIP MESSAGEs.
+        #[arg(long, value_name = "ADDR")]
+        ims_core: Option<std::net::SocketAddr>,
+        /// sms-im-iwf: bind credentials.
+        #[arg(long, default_value = "liaison")]
+        system_id: String,
+        #[arg(long, default_value = "secret")]
+        password: String,
     },
     /// Render junit.xml, report.html and summary.txt again from DIR/report.json,
     /// or merge several runs into one report.
@@ -154,6 +165,10 @@ pub fn main_with(cli: Cli) -> i32 {
             domain,
             no_store,
             list_faults,
+            smsc,
+            ims_core,
+            system_id,
+            password,
         } => {
             if list_faults {
                 for f in crate::reference::FAULTS {
@@ -174,7 +189,13 @@ pub fn main_with(cli: Cli) -> i32 {
                 );
                 return EXIT_USAGE;
             };
-            rt.block_on(reference(role, fault, listen, t1_ms, domain, no_store))
+            let iwf = IwfArgs {
+                smsc,
+                ims_core,
+                system_id,
+                password,
+            };
+            rt.block_on(reference(role, fault, listen, t1_ms, domain, no_store, iwf))
         }
         Command::Report { dirs, merge, out } => report_cmd(dirs, merge, out),
     }
@@ -256,6 +277,14 @@ fn list(sut: Option<PathBuf>, features: Option<PathBuf>) -> i32 {
     EXIT_PASS
 }
 
+/// `liaison reference --role sms-im-iwf` arguments.
+struct IwfArgs {
+    smsc: Option<std::net::SocketAddr>,
+    ims_core: Option<std::net::SocketAddr>,
+    system_id: String,
+    password: String,
+}
+
 async fn reference(
     role: String,
     fault: Option<String>,
@@ -263,7 +292,14 @@ async fn reference(
     t1_ms: u64,
     domain: String,
     no_store: bool,
+    iwf: IwfArgs,
 ) -> i32 {
+    let IwfArgs {
+        smsc,
+        ims_core,
+        system_id,
+        password,
+    } = iwf;
     if !listen.ip().is_loopback() {
         eprintln!(
             "liaison: reference: --listen: expected a loopback address (found {})",
@@ -281,11 +317,26 @@ async fn reference(
         },
         None => None,
     };
+    let iwf = match (smsc, ims_core) {
+        (Some(smsc), Some(ims_core)) => Some(crate::reference::sms_iwf::IwfConfig {
+            smsc,
+            ims_core,
+            system_id,
+            password,
+            domain: domain.clone(),
+        }),
+        _ if role == "sms-im-iwf" => {
+            eprintln!("liaison: reference --role sms-im-iwf: --smsc ADDR and --ims-core ADDR are required");
+            return EXIT_USAGE;
+        }
+        _ => None,
+    };
     let settings = crate::reference::Settings {
         fault: fault.map(|f| f.name),
         t1: std::time::Duration::from_millis(t1_ms.max(1)),
         domain,
         store_and_forward: fault.map(|f| f.store_and_forward).unwrap_or(!no_store),
+        iwf,
     };
     let running = match crate::reference::start(&role, listen, settings).await {
         Ok(r) => r,

@@ -41,6 +41,25 @@ struct RawProfile {
     launch: Option<RawLaunch>,
     #[serde(default)]
     capabilities: Option<Capabilities>,
+    #[serde(default)]
+    iwf: Option<IwfSection>,
+}
+
+/// sms-im-iwf: where the harness plays the SMSC and the IMS core (the SUT is
+/// configured to bind to the one and send its SIP MESSAGEs to the other).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct IwfSection {
+    /// The harness SMSC's SMPP address; the SUT binds here as an ESME.
+    pub smsc: SocketAddr,
+    /// The system_id and password the SUT binds with.
+    pub system_id: String,
+    pub password: String,
+    /// The harness's SIP address standing for the IMS core; the SUT sends its MESSAGEs here.
+    pub ims_core: SocketAddr,
+    /// The domain in the SUT's Request-URIs (informative; the number is what routes).
+    #[serde(default)]
+    pub domain: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -115,6 +134,10 @@ pub struct Capabilities {
     /// im-client: the largest MSRP message it takes (bytes); a larger one must get 413.
     #[serde(default)]
     pub msrp_max_size: Option<u64>,
+    /// sms-im-iwf: sends an SME delivery acknowledgement (submit_sm, esm_class
+    /// 0x08) with the IM outcome when the SMS asks for one.
+    #[serde(default)]
+    pub sme_ack: Option<bool>,
 }
 
 /// The SIP interface of the SUT.
@@ -150,6 +173,7 @@ pub struct Profile {
     pub scenario_timeout_s: u64,
     pub launch: Option<Launch>,
     pub capabilities: Capabilities,
+    pub iwf: Option<IwfSection>,
 }
 
 /// Why a profile cannot be used. Displayed as one line:
@@ -316,6 +340,16 @@ impl Profile {
                 })
             }
         };
+        if raw.roles.iter().any(|r| r == "sms-im-iwf") && raw.iwf.is_none() {
+            return Err(err(
+                "iwf",
+                "expected the harness SMSC and IMS core addresses for role sms-im-iwf (iwf: { smsc, system_id, password, ims_core })".into(),
+            ));
+        }
+        if let Some(i) = &raw.iwf {
+            check_loopback(i.smsc.ip()).map_err(|m| err("iwf.smsc", m))?;
+            check_loopback(i.ims_core.ip()).map_err(|m| err("iwf.ims_core", m))?;
+        }
         Ok(Profile {
             path: file.to_string(),
             name: raw.name,
@@ -326,6 +360,7 @@ impl Profile {
             scenario_timeout_s,
             launch,
             capabilities: raw.capabilities.unwrap_or_default(),
+            iwf: raw.iwf,
         })
     }
 
@@ -341,6 +376,7 @@ impl Profile {
             "accept_types" => self.capabilities.accept_types.is_some(),
             "msrp" => self.capabilities.msrp.unwrap_or(false),
             "msrp_max_size" => self.capabilities.msrp_max_size.is_some(),
+            "sme_ack" => self.capabilities.sme_ack.unwrap_or(false),
             _ => false,
         }
     }
@@ -360,7 +396,13 @@ impl Profile {
 }
 
 /// Capability names a profile may declare (for `@if:`/`@unless:` tags).
-pub const CAPABILITIES: &[&str] = &["store_and_forward", "accept_types", "msrp", "msrp_max_size"];
+pub const CAPABILITIES: &[&str] = &[
+    "store_and_forward",
+    "accept_types",
+    "msrp",
+    "msrp_max_size",
+    "sme_ack",
+];
 
 fn parse_transports(v: &serde_yaml::Value) -> Option<Vec<Transport>> {
     let one = |v: &serde_yaml::Value| match v.as_str()?.to_ascii_lowercase().as_str() {

@@ -35,6 +35,8 @@ pub struct RunContext {
     pub profile: Profile,
     /// Per-role SIP addresses (the embedded reference runs each role on its own port).
     pub role_addresses: BTreeMap<String, std::net::SocketAddr>,
+    /// sms-im-iwf: the harness SMSC and IMS core, shared by the run's scenarios.
+    pub iwf: Option<Arc<IwfHarness>>,
     pub out_dir: PathBuf,
     pub pcap_dir: PathBuf,
 }
@@ -46,6 +48,45 @@ impl RunContext {
             .get(role)
             .copied()
             .or_else(|| self.profile.sip.as_ref().map(|s| s.address))
+    }
+}
+
+/// Harness roles that live for the whole run because a real SUT is configured
+/// with their addresses (sms-im-iwf: it binds to the SMSC and sends to the IMS
+/// core). Their traffic goes into the current scenario's pcap through a
+/// switchable capture; scenarios that use them are `@serial`.
+pub struct IwfHarness {
+    pub smsc: crate::roles::smsc::Smsc,
+    pub ims: crate::roles::ims_core::ImsCore,
+    pub capture: Capture,
+}
+
+impl std::fmt::Debug for IwfHarness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IwfHarness")
+            .field("smsc", &self.smsc.addr())
+            .finish_non_exhaustive()
+    }
+}
+
+impl IwfHarness {
+    async fn start(
+        smsc: std::net::SocketAddr,
+        ims: std::net::SocketAddr,
+        creds: (String, String),
+    ) -> Result<IwfHarness, UsageError> {
+        let capture = Capture::switchable();
+        let smsc = crate::roles::smsc::Smsc::start(smsc, capture.clone(), creds)
+            .await
+            .map_err(|e| UsageError(format!("iwf.smsc: cannot listen on {smsc} ({e})")))?;
+        let ep = crate::net::SipEndpoint::bind_at(ims, ims, capture.clone())
+            .await
+            .map_err(|e| UsageError(format!("iwf.ims_core: cannot bind {ims} ({e})")))?;
+        Ok(IwfHarness {
+            smsc,
+            ims: crate::roles::ims_core::ImsCore::start(Arc::new(ep)),
+            capture,
+        })
     }
 }
 
@@ -208,6 +249,7 @@ pub fn tag_problems(all: &[ScenarioInfo], cat: &Catalogue) -> Vec<String> {
         for t in &s.tags {
             if !Catalogue::looks_like_id(t)
                 && !crate::profile::ROLES.contains(&t.as_str())
+                && t != "serial"
                 && !t.starts_with("transport:")
                 && !t.starts_with("if:")
                 && !t.starts_with("unless:")
@@ -527,6 +569,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 /// The embedded reference as a profile, with its roles started on port 0.
 pub async fn start_reference(
     fault: Option<&str>,
+    iwf: Option<crate::reference::sms_iwf::IwfConfig>,
 ) -> Result<
     (
         Profile,
@@ -545,6 +588,7 @@ pub async fn start_reference(
     for role in crate::reference::ROLES {
         let mut settings = crate::reference::Settings {
             t1: Duration::from_millis(t1_ms),
+            iwf: iwf.clone(),
             ..Default::default()
         };
         if let Some(f) = fault.filter(|f| f.role == *role) {
@@ -588,8 +632,15 @@ pub async fn start_reference(
         }),
         harness_ip: "127.0.0.1".parse().expect("literal address"),
         t1_ms,
-        scenario_timeout_s: 5,
+        scenario_timeout_s: 3,
         launch: None,
+        iwf: iwf.as_ref().map(|c| crate::profile::IwfSection {
+            smsc: c.smsc,
+            system_id: c.system_id.clone(),
+            password: c.password.clone(),
+            ims_core: c.ims_core,
+            domain: Some(c.domain.clone()),
+        }),
         capabilities: crate::profile::Capabilities {
             accept_types: Some(
                 crate::reference::im_client::ACCEPT
@@ -598,6 +649,7 @@ pub async fn start_reference(
                     .collect(),
             ),
             store_and_forward: Some(store),
+            sme_ack: Some(true),
             msrp: Some(true),
             msrp_max_size: Some(crate::reference::msrp_receiver::MAX_MESSAGE),
         },
@@ -657,13 +709,34 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
     // The SUT.
     let mut _reference = Vec::new();
     let mut sut_proc: Option<SutProcess> = None;
+    let mut iwf_harness: Option<Arc<IwfHarness>> = None;
     let (profile, role_addresses) = match &opts.sut {
-        Some(p) => (
-            Profile::load(p).map_err(|e| UsageError(e.to_string()))?,
-            BTreeMap::new(),
-        ),
+        Some(p) => {
+            let profile = Profile::load(p).map_err(|e| UsageError(e.to_string()))?;
+            if let (true, Some(i)) = (profile.has_role("sms-im-iwf"), &profile.iwf) {
+                iwf_harness = Some(Arc::new(
+                    IwfHarness::start(
+                        i.smsc,
+                        i.ims_core,
+                        (i.system_id.clone(), i.password.clone()),
+                    )
+                    .await?,
+                ));
+            }
+            (profile, BTreeMap::new())
+        }
         None => {
-            let (p, a, r) = start_reference(opts.fault.as_deref()).await?;
+            let any: std::net::SocketAddr = "127.0.0.1:0".parse().expect("literal address");
+            let h = IwfHarness::start(any, any, ("liaison".into(), "secret".into())).await?;
+            let cfg = crate::reference::sms_iwf::IwfConfig {
+                smsc: h.smsc.addr(),
+                ims_core: h.ims.ep.udp_addr(),
+                system_id: "liaison".into(),
+                password: "secret".into(),
+                domain: "liaison.test".into(),
+            };
+            iwf_harness = Some(Arc::new(h));
+            let (p, a, r) = start_reference(opts.fault.as_deref(), Some(cfg)).await?;
             _reference = r;
             (p, a)
         }
@@ -683,6 +756,7 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
     let ctx = Arc::new(RunContext {
         profile: profile.clone(),
         role_addresses,
+        iwf: iwf_harness.clone(),
         out_dir: out_dir.clone(),
         pcap_dir: pcap_dir.clone(),
     });

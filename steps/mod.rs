@@ -3,6 +3,7 @@
 
 pub mod common;
 pub mod delivery_reports;
+pub mod iwf;
 pub mod large_message;
 pub mod world;
 

@@ -43,6 +43,8 @@ pub struct LiaisonWorld {
     pub sent_type: Option<String>,
     /// Large Message mode: the session the scenario set up.
     pub lm: super::large_message::LargeMessage,
+    /// SMS–IM interworking: the SMS sent and their recipients.
+    pub iwf: super::iwf::Iwf,
 }
 
 impl fmt::Debug for LiaisonWorld {
@@ -95,6 +97,7 @@ impl LiaisonWorld {
             retrans: None,
             sent_type: None,
             lm: Default::default(),
+            iwf: Default::default(),
         })
     }
 

@@ -671,6 +671,9 @@ impl Drop for Inner {
 #[derive(Clone)]
 pub struct Capture {
     inner: Option<Arc<Mutex<Inner>>>,
+    /// A switchable capture writes wherever it currently points (see
+    /// [`Capture::switchable`]): for harness roles that live across scenarios.
+    switch: Option<Arc<Mutex<Capture>>>,
 }
 
 impl Capture {
@@ -707,12 +710,42 @@ impl Capture {
                 flows: HashMap::new(),
                 connections: 0,
             }))),
+            switch: None,
         })
     }
 
     /// A capture that records nothing (for `liaison reference` and tests).
     pub fn disabled() -> Capture {
-        Capture { inner: None }
+        Capture {
+            inner: None,
+            switch: None,
+        }
+    }
+
+    /// A capture for harness roles shared by several scenarios (a run-level
+    /// SMSC, say): it writes into whatever capture it was last pointed at
+    /// with [`Capture::point_to`] (nothing at first). Clones share the switch.
+    pub fn switchable() -> Capture {
+        Capture {
+            inner: None,
+            switch: Some(Arc::new(Mutex::new(Capture::disabled()))),
+        }
+    }
+
+    /// Points a switchable capture at `target` (a no-op on other captures).
+    pub fn point_to(&self, target: &Capture) {
+        if let Some(sw) = &self.switch {
+            let plain = target.resolve();
+            *sw.lock().unwrap_or_else(|e| e.into_inner()) = plain;
+        }
+    }
+
+    /// The plain capture this one writes to now.
+    fn resolve(&self) -> Capture {
+        match &self.switch {
+            Some(sw) => sw.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            None => self.clone(),
+        }
     }
 
     fn lock(&self) -> Option<MutexGuard<'_, Inner>> {
@@ -723,11 +756,17 @@ impl Capture {
 
     /// The file being written, or `None` for a disabled capture.
     pub fn path(&self) -> Option<PathBuf> {
+        if self.switch.is_some() {
+            return self.resolve().path();
+        }
         self.lock().map(|inner| inner.writer.path.clone())
     }
 
     /// One UDP datagram, as one Ethernet/IPv4|IPv6/UDP frame (fragmentation not needed; if payload > 65507 for v4, truncate the captured frame but keep orig_len honest).
     pub fn udp(&self, src: SocketAddr, dst: SocketAddr, payload: &[u8]) {
+        if self.switch.is_some() {
+            return self.resolve().udp(src, dst, payload);
+        }
         if let Some(mut inner) = self.lock() {
             inner.writer.frame(src, dst, Transport::Udp, payload);
         }
@@ -735,6 +774,9 @@ impl Capture {
 
     /// A TCP connection opened by `client` to `server`: synthesise SYN, SYN/ACK, ACK with consistent ISNs.
     pub fn tcp_connect(&self, client: SocketAddr, server: SocketAddr) {
+        if self.switch.is_some() {
+            return self.resolve().tcp_connect(client, server);
+        }
         if let Some(mut inner) = self.lock() {
             if !inner.writer.failed() {
                 inner.connect(client, server);
@@ -744,6 +786,9 @@ impl Capture {
 
     /// Bytes sent on an established flow from src to dst: segments of at most 32000 bytes payload, PSH|ACK, sequence numbers continuing the flow, ack number = peer's next seq. If the flow is unknown (no tcp_connect seen), synthesise the handshake first (src treated as client).
     pub fn tcp_data(&self, src: SocketAddr, dst: SocketAddr, payload: &[u8]) {
+        if self.switch.is_some() {
+            return self.resolve().tcp_data(src, dst, payload);
+        }
         if let Some(mut inner) = self.lock() {
             if !inner.writer.failed() {
                 inner.data(src, dst, payload);
@@ -753,6 +798,9 @@ impl Capture {
 
     /// Orderly close initiated by src: FIN|ACK from src, FIN|ACK from dst, ACK from src; forget the flow. Unknown flow: no-op.
     pub fn tcp_close(&self, src: SocketAddr, dst: SocketAddr) {
+        if self.switch.is_some() {
+            return self.resolve().tcp_close(src, dst);
+        }
         if let Some(mut inner) = self.lock() {
             if !inner.writer.failed() {
                 inner.close(src, dst);
@@ -762,6 +810,9 @@ impl Capture {
 
     /// Flush buffered frames to disk. Returns the first write error seen so far, if any.
     pub fn flush(&self) -> io::Result<()> {
+        if self.switch.is_some() {
+            return self.resolve().flush();
+        }
         match self.lock() {
             Some(mut inner) => inner.writer.flush(),
             None => Ok(()),
@@ -770,6 +821,9 @@ impl Capture {
 
     /// Number of frames written so far.
     pub fn frames(&self) -> u64 {
+        if self.switch.is_some() {
+            return self.resolve().frames();
+        }
         self.lock().map_or(0, |inner| inner.writer.frames)
     }
 }

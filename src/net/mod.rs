@@ -213,15 +213,26 @@ impl Drop for SipEndpoint {
 impl SipEndpoint {
     /// Binds UDP and TCP on `ip` port 0 and starts receiving.
     pub async fn bind(ip: IpAddr, capture: Capture) -> io::Result<SipEndpoint> {
-        if !ip.is_loopback() {
+        let any = SocketAddr::new(ip, 0);
+        SipEndpoint::bind_at(any, any, capture).await
+    }
+
+    /// Binds UDP and TCP at the given loopback addresses (a harness address a
+    /// real SUT is configured with) and starts receiving.
+    pub async fn bind_at(
+        udp_at: SocketAddr,
+        tcp_at: SocketAddr,
+        capture: Capture,
+    ) -> io::Result<SipEndpoint> {
+        if !udp_at.ip().is_loopback() || !tcp_at.ip().is_loopback() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "harness binds loopback only",
             ));
         }
-        let udp = Arc::new(UdpSocket::bind(SocketAddr::new(ip, 0)).await?);
+        let udp = Arc::new(UdpSocket::bind(udp_at).await?);
         let udp_addr = udp.local_addr()?;
-        let listener = TcpListener::bind(SocketAddr::new(ip, 0)).await?;
+        let listener = TcpListener::bind(tcp_at).await?;
         let tcp_addr = listener.local_addr()?;
         let (tx, rx) = mpsc::unbounded_channel();
         let shared = Shared {
@@ -296,8 +307,9 @@ impl SipEndpoint {
     pub async fn send(&self, t: Transport, dst: SocketAddr, bytes: &[u8]) -> io::Result<()> {
         match t {
             Transport::Udp => {
-                self.udp.send_to(bytes, dst).await?;
+                // Captured before sending, so a fast answer never appears first.
                 self.shared.capture.udp(self.udp_addr, dst, bytes);
+                self.udp.send_to(bytes, dst).await?;
                 Ok(())
             }
             Transport::Tcp => {
@@ -311,6 +323,7 @@ impl SipEndpoint {
                                 .map_err(|_| {
                                     io::Error::new(io::ErrorKind::TimedOut, "TCP connect timed out")
                                 })??;
+                        let _ = stream.set_nodelay(true);
                         let local = stream.local_addr()?;
                         self.shared.capture.tcp_connect(local, dst);
                         let (rd, wr) = stream.into_split();
@@ -322,12 +335,12 @@ impl SipEndpoint {
                 };
                 let mut w = conn.lock().await;
                 let local = w.local_addr()?;
+                self.shared.capture.tcp_data(local, dst, bytes);
                 tokio::time::timeout(Duration::from_secs(3), w.write_all(bytes))
                     .await
                     .map_err(|_| {
                         io::Error::new(io::ErrorKind::TimedOut, "TCP write timed out")
                     })??;
-                self.shared.capture.tcp_data(local, dst, bytes);
                 Ok(())
             }
         }

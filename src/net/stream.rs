@@ -177,12 +177,13 @@ impl StreamConn {
     /// Sends exactly `bytes` (bounded: 3 s).
     pub async fn send(&self, bytes: &[u8]) -> std::io::Result<()> {
         let mut w = self.writer.lock().await;
+        // Captured before the write, so a fast answer can never appear before it.
+        self.capture.tcp_data(self.local, self.peer, bytes);
         tokio::time::timeout(Duration::from_secs(3), w.write_all(bytes))
             .await
             .map_err(|_| {
                 std::io::Error::new(std::io::ErrorKind::TimedOut, "TCP write timed out")
             })??;
-        self.capture.tcp_data(self.local, self.peer, bytes);
         Ok(())
     }
 

@@ -12,6 +12,7 @@
 pub mod im_client;
 pub mod im_server;
 pub mod msrp_receiver;
+pub mod sms_iwf;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -242,10 +243,59 @@ pub const FAULTS: &[Fault] = &[
         breaks: &["DR-4", "DR-5", "DR-6", "DR-7"],
         store_and_forward: true,
     },
+    Fault {
+        role: "sms-im-iwf",
+        name: "iwf-ack-before-200",
+        description: "acknowledges the SMS (ESME_ROK and DELIVRD) as soon as it sends the MESSAGE, before any answer",
+        breaks: &["DR-21", "DR-22", "DR-23", "DR-24"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "sms-im-iwf",
+        name: "iwf-delivered-on-202",
+        description: "reports DELIVRD when a store answers 202",
+        breaks: &["DR-21"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "sms-im-iwf",
+        name: "iwf-delivered-on-error",
+        description: "reports an SMS delivered when the recipient answers with an error",
+        breaks: &["DR-21", "DR-22"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "sms-im-iwf",
+        name: "iwf-delivered-on-timeout",
+        description: "reports an SMS delivered when no final response comes",
+        breaks: &["DR-23"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "sms-im-iwf",
+        name: "iwf-wrong-receipt-id",
+        description: "names the next message's id in its SME acknowledgement",
+        breaks: &["DR-21", "DR-24"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "sms-im-iwf",
+        name: "iwf-waits-for-imdn",
+        description: "after a 200, waits for an IMDN (which never comes) before reporting DELIVRD",
+        breaks: &["DR-21", "DR-24"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "sms-im-iwf",
+        name: "iwf-wrong-password",
+        description: "binds to the SMSC with a wrong password",
+        breaks: &["DR-21", "DR-22", "DR-23", "DR-24"],
+        store_and_forward: true,
+    },
 ];
 
 /// The roles the embedded reference implements.
-pub const ROLES: &[&str] = &["im-client", "im-server"];
+pub const ROLES: &[&str] = &["im-client", "im-server", "sms-im-iwf"];
 
 /// Finds a fault by `name` or `role/name`.
 pub fn find_fault(spec: &str) -> Result<&'static Fault, String> {
@@ -280,6 +330,8 @@ pub struct Settings {
     pub domain: String,
     /// im-server: store MESSAGEs for unregistered users.
     pub store_and_forward: bool,
+    /// sms-im-iwf: the SMSC and IMS core to use.
+    pub iwf: Option<sms_iwf::IwfConfig>,
 }
 
 impl Default for Settings {
@@ -289,6 +341,7 @@ impl Default for Settings {
             t1: Duration::from_millis(50),
             domain: "liaison.test".into(),
             store_and_forward: true,
+            iwf: None,
         }
     }
 }
@@ -323,6 +376,20 @@ impl Drop for Running {
 /// Starts a reference role on `listen` (port 0 picks a free port; UDP and
 /// TCP share the port).
 pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::io::Result<Running> {
+    if role == "sms-im-iwf" {
+        let cfg = settings.iwf.clone().ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "sms-im-iwf needs the SMSC and IMS core addresses",
+            )
+        })?;
+        let (address, tasks) = sms_iwf::start(listen.ip(), cfg, settings).await?;
+        return Ok(Running {
+            role: "sms-im-iwf",
+            address,
+            tasks,
+        });
+    }
     let (udp, tcp) = bind_pair(listen.ip(), listen.port()).await?;
     let address = udp.local_addr()?;
     let tasks = match role {

@@ -4,6 +4,8 @@
 //! - [`ua`]: originating UA and recipient UA (server transactions that absorb
 //!   retransmissions)
 
+pub mod ims_core;
 pub mod msrp;
+pub mod smsc;
 pub mod transaction;
 pub mod ua;

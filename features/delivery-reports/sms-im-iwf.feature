@@ -1,0 +1,73 @@
+@sms-im-iwf @serial
+Feature: Delivery reports across SMS–IM interworking, the SUT as the interworking function
+  Seed 001: when an SMS is delivered as IM, the SMS sender's delivery report
+  must rest on the IM side's proof of receipt (the 200 to the MESSAGE), on
+  its error responses, or on nothing at all — never on a 202, never before
+  the answer, and without needing IMDN. The harness plays the SMSC (the SUT
+  binds to it as an ESME, SMPP 3.4) and the IMS core with the recipients.
+  The SUT acknowledges each deliver_sm with deliver_sm_resp once the IM
+  outcome is known (3GPP TS 23.204 §6.14); a SUT that declares sme_ack also
+  sends an SME delivery acknowledgement (submit_sm, esm_class 0x08) naming
+  the message and its state. These scenarios share the harness SMSC, so
+  they run one at a time.
+
+  Background:
+    Given the SUT plays the role "sms-im-iwf"
+    And the SUT is bound to the harness SMSC
+
+  @DR-21
+  Scenario: An SMS the IM recipient answers 200 is acknowledged only after the 200
+    Given the IM recipient will answer MESSAGE with 200
+    When the SMSC delivers an SMS for the IM recipient asking for a delivery report
+    Then the IM recipient receives the SMS text as a MESSAGE
+    And the SUT acknowledges the SMS with ESME_ROK only after the recipient answered
+
+  @DR-21 @if:sme_ack
+  Scenario: An SMS the IM recipient answers 200 is reported DELIVRD only after the 200
+    Given the IM recipient will answer MESSAGE with 200
+    When the SMSC delivers an SMS for the IM recipient asking for a delivery report
+    Then the SUT reports the SMS as DELIVRD only after the recipient answered, naming the message it acknowledged
+
+  @DR-21 @if:sme_ack
+  Scenario: A 202 Accepted from a store is not reported as delivered
+    Given the IM recipient will answer MESSAGE with 202
+    When the SMSC delivers an SMS for the IM recipient asking for a delivery report
+    Then the SUT never reports the SMS as DELIVRD
+
+  @DR-21 @if:sme_ack
+  Scenario: With many SMS in flight, each is reported by its own outcome and names its own message
+    Given 10 IM recipients answering MESSAGE with 200 and 486 in turn
+    When the SMSC delivers an SMS for each of them asking for a delivery report
+    Then each SMS is reported by its own outcome, naming its own message
+
+  @DR-22
+  Scenario Outline: An IM error response is not acknowledged as a delivery
+    Given the IM recipient will answer MESSAGE with <status>
+    When the SMSC delivers an SMS for the IM recipient asking for a delivery report
+    Then the SUT does not acknowledge the SMS with ESME_ROK
+    And the SUT never reports the SMS as DELIVRD
+
+    Examples:
+      | status |
+      | 486    |
+      | 404    |
+      | 603    |
+
+  @DR-22 @if:sme_ack
+  Scenario: An IM error response is reported as not delivered
+    Given the IM recipient will answer MESSAGE with 486
+    When the SMSC delivers an SMS for the IM recipient asking for a delivery report
+    Then the SUT reports the SMS as not delivered
+
+  @DR-23
+  Scenario: A recipient that never answers is never reported as delivered
+    Given the IM recipient will not answer MESSAGE
+    When the SMSC delivers an SMS for the IM recipient asking for a delivery report
+    Then the SUT does not acknowledge the SMS with ESME_ROK
+    And the SUT never reports the SMS as DELIVRD
+
+  @DR-24 @if:sme_ack
+  Scenario: No IMDN is needed to report a delivered SMS
+    Given the IM recipient will answer MESSAGE with 200
+    When the SMSC delivers an SMS for the IM recipient asking for a delivery report
+    Then the SUT reports the SMS as DELIVRD within 2 seconds of the recipient's 200, with no IMDN

@@ -1,0 +1,323 @@
+//! Reference `sms-im-iwf`: an SMS–IM interworking function. It binds to an
+//! SMSC as an ESME (SMPP 3.4 bind_transceiver); each deliver_sm becomes a
+//! pager-mode SIP MESSAGE to `sip:+<number>@<domain>;user=phone`, sent to the
+//! IMS core it was given. The SMS is acknowledged only once the SIP outcome
+//! is known (3GPP TS 23.204 §6.14):
+//!
+//! - 200 → deliver_sm_resp ESME_ROK (with a message id of its own), then, if
+//!   the SMS asked for an SME acknowledgement (registered_delivery 0x04), a
+//!   submit_sm with esm_class 0x08 (ESME Delivery Acknowledgement, SMPP 3.4
+//!   §5.2.12) carrying `stat:DELIVRD`, receipted_message_id and message_state 2;
+//! - 202 → accepted by a store, not delivered: ESME_ROK and `stat:ENROUTE`
+//!   (message_state 1);
+//! - any other final response → ESME_RX_P_APPN and `stat:UNDELIV` (5);
+//! - no final response by Timer F → ESME_RX_T_APPN and `stat:UNDELIV`.
+//!
+//! No IMDN is asked for or waited for (seed 001).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::{mpsc, oneshot};
+
+use super::Settings;
+use crate::codec::sip::{request, token, SipMessage};
+use crate::codec::smpp::{
+    self, command, esm, registered, state, status, Bind, Body, Pdu, Receipt, Sm, Tlv,
+};
+
+/// Where the IWF connects: the SMSC, the IMS core, and its credentials.
+#[derive(Debug, Clone)]
+pub struct IwfConfig {
+    pub smsc: SocketAddr,
+    pub ims_core: SocketAddr,
+    pub system_id: String,
+    pub password: String,
+    pub domain: String,
+}
+
+type Waiters = Arc<Mutex<HashMap<String, oneshot::Sender<u16>>>>;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Starts the IWF: binds to the SMSC (retrying until it answers) and serves.
+pub async fn start(
+    ip: std::net::IpAddr,
+    cfg: IwfConfig,
+    settings: Settings,
+) -> std::io::Result<(SocketAddr, Vec<tokio::task::JoinHandle<()>>)> {
+    let sip = Arc::new(UdpSocket::bind(SocketAddr::new(ip, 0)).await?);
+    let sip_addr = sip.local_addr()?;
+    let waiters: Waiters = Arc::default();
+    let mut tasks = Vec::new();
+    // SIP responses → the waiting transaction (by branch).
+    {
+        let (sip, waiters) = (sip.clone(), waiters.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut buf = vec![0u8; 65536];
+            loop {
+                let Ok((n, _)) = sip.recv_from(&mut buf).await else {
+                    continue;
+                };
+                let Ok(m) = SipMessage::parse(&buf[..n]) else {
+                    continue;
+                };
+                let (Some(code), Some(b)) = (m.status(), m.top_via_branch()) else {
+                    continue;
+                };
+                if code >= 200 {
+                    if let Some(tx) = lock(&waiters).remove(&b) {
+                        let _ = tx.send(code);
+                    }
+                }
+            }
+        }));
+    }
+    tasks.push(tokio::spawn(async move {
+        // Reconnect when the SMSC goes away; each connection binds anew.
+        loop {
+            if let Ok(stream) = TcpStream::connect(cfg.smsc).await {
+                let _ = stream.set_nodelay(true);
+                serve(
+                    stream,
+                    &cfg,
+                    &settings,
+                    sip.clone(),
+                    sip_addr,
+                    waiters.clone(),
+                )
+                .await;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }));
+    Ok((sip_addr, tasks))
+}
+
+async fn serve(
+    stream: TcpStream,
+    cfg: &IwfConfig,
+    s: &Settings,
+    sip: Arc<UdpSocket>,
+    sip_addr: SocketAddr,
+    waiters: Waiters,
+) {
+    let (mut rd, mut wr) = stream.into_split();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let writer = tokio::spawn(async move {
+        while let Some(b) = rx.recv().await {
+            if wr.write_all(&b).await.is_err() {
+                return;
+            }
+        }
+    });
+    let seq = Arc::new(Mutex::new(1u32));
+    let next_seq = {
+        let seq = seq.clone();
+        move || {
+            let mut s = lock(&seq);
+            *s += 1;
+            *s
+        }
+    };
+    let bind = Bind {
+        system_id: cfg.system_id.clone(),
+        password: if s.has_fault("iwf-wrong-password") {
+            "wrong".into()
+        } else {
+            cfg.password.clone()
+        },
+        ..Bind::default()
+    };
+    let _ = tx.send(smpp::bind_transceiver(next_seq(), &bind));
+    let ids = Arc::new(Mutex::new(0u64));
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 16 * 1024];
+    loop {
+        let n = match rd.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        while let Ok(Some(len)) = smpp::next_frame(&buf, 64 * 1024) {
+            let bytes: Vec<u8> = buf.drain(..len.min(buf.len())).collect();
+            let Ok(pdu) = Pdu::parse(&bytes) else {
+                continue;
+            };
+            match (pdu.header.command_id, &pdu.body) {
+                (command::DELIVER_SM, Body::DeliverSm(sm)) => {
+                    let id = {
+                        let mut i = lock(&ids);
+                        *i += 1;
+                        format!("iwf{}", *i)
+                    };
+                    let job = Job {
+                        seq: pdu.header.sequence_number,
+                        sm: sm.clone(),
+                        id,
+                    };
+                    let (tx, sip, waiters, cfg, s) = (
+                        tx.clone(),
+                        sip.clone(),
+                        waiters.clone(),
+                        cfg.clone(),
+                        s.clone(),
+                    );
+                    let next = next_seq.clone();
+                    tokio::spawn(async move {
+                        job.run(&tx, &sip, sip_addr, &waiters, &cfg, &s, next).await
+                    });
+                }
+                (command::ENQUIRE_LINK, _) => {
+                    let _ = tx.send(smpp::enquire_link_resp(pdu.header.sequence_number));
+                }
+                (command::UNBIND, _) => {
+                    let _ = tx.send(smpp::unbind_resp(pdu.header.sequence_number));
+                }
+                _ => {}
+            }
+        }
+    }
+    writer.abort();
+}
+
+/// One SMS being interworked.
+struct Job {
+    seq: u32,
+    sm: Sm,
+    id: String,
+}
+
+impl Job {
+    #[allow(clippy::too_many_arguments)]
+    async fn run(
+        self,
+        tx: &mpsc::UnboundedSender<Vec<u8>>,
+        sip: &UdpSocket,
+        sip_addr: SocketAddr,
+        waiters: &Waiters,
+        cfg: &IwfConfig,
+        s: &Settings,
+        next_seq: impl Fn() -> u32,
+    ) {
+        let number = self.sm.destination_addr.trim_start_matches('+').to_string();
+        let uri = format!("sip:+{number}@{};user=phone", cfg.domain);
+        let branch = format!("z9hG4bK{}", token());
+        let msg = request("MESSAGE", &uri)
+            .header("Via", &format!("SIP/2.0/UDP {sip_addr};branch={branch}"))
+            .header("Max-Forwards", "70")
+            .header(
+                "From",
+                &format!(
+                    "<sip:+{}@{}>;tag={}",
+                    self.sm.source_addr.trim_start_matches('+'),
+                    cfg.domain,
+                    token()
+                ),
+            )
+            .header("To", &format!("<{uri}>"))
+            .header("Call-ID", &format!("{}@liaison-iwf", token()))
+            .header("CSeq", "1 MESSAGE")
+            .header("Content-Type", "text/plain")
+            .body(self.sm.payload())
+            .build();
+        let (otx, mut orx) = oneshot::channel();
+        lock(waiters).insert(branch.clone(), otx);
+        let _ = sip.send_to(&msg, cfg.ims_core).await;
+        if s.has_fault("iwf-ack-before-200") {
+            self.report(tx, &next_seq, status::ESME_ROK, state::DELIVERED, s);
+        }
+        // Timer E / F (RFC 3261 §17.1.2.2).
+        let t1 = s.t1;
+        let end = Instant::now() + t1 * 64;
+        let mut e = t1;
+        let outcome = loop {
+            match tokio::time::timeout(e, &mut orx).await {
+                Ok(Ok(code)) => break Some(code),
+                Ok(Err(_)) => break None,
+                Err(_) => {
+                    if Instant::now() >= end {
+                        break None;
+                    }
+                    let _ = sip.send_to(&msg, cfg.ims_core).await;
+                    e = (e * 2).min(t1 * 8);
+                }
+            }
+        };
+        lock(waiters).remove(&branch);
+        if s.has_fault("iwf-ack-before-200") {
+            return;
+        }
+        let (st, ms) = match outcome {
+            Some(200..=201) | Some(203..=299) => (status::ESME_ROK, state::DELIVERED),
+            Some(202) if s.has_fault("iwf-delivered-on-202") => {
+                (status::ESME_ROK, state::DELIVERED)
+            }
+            Some(202) => (status::ESME_ROK, state::ENROUTE),
+            Some(_) if s.has_fault("iwf-delivered-on-error") => {
+                (status::ESME_ROK, state::DELIVERED)
+            }
+            Some(_) => (status::ESME_RX_P_APPN, state::UNDELIVERABLE),
+            None if s.has_fault("iwf-delivered-on-timeout") => (status::ESME_ROK, state::DELIVERED),
+            None => (status::ESME_RX_T_APPN, state::UNDELIVERABLE),
+        };
+        self.report(tx, &next_seq, st, ms, s);
+    }
+
+    /// deliver_sm_resp, then the SME acknowledgement when one was asked for.
+    fn report(
+        &self,
+        tx: &mpsc::UnboundedSender<Vec<u8>>,
+        next_seq: &impl Fn() -> u32,
+        st: u32,
+        ms: u8,
+        s: &Settings,
+    ) {
+        let resp = Pdu::new(
+            command::DELIVER_SM_RESP,
+            st,
+            self.seq,
+            Body::DeliverSmResp {
+                message_id: if st == status::ESME_ROK {
+                    self.id.clone()
+                } else {
+                    String::new()
+                },
+            },
+        );
+        let _ = tx.send(resp.encode());
+        let wants_ack = self.sm.registered_delivery & registered::SME_ACK_MASK != 0;
+        if !wants_ack || (ms == state::DELIVERED && s.has_fault("iwf-waits-for-imdn")) {
+            return;
+        }
+        let receipt_id = if s.has_fault("iwf-wrong-receipt-id") {
+            // Names the neighbour's message instead of this one.
+            let n: u64 = self.id.trim_start_matches("iwf").parse().unwrap_or(1);
+            format!("iwf{}", n + 1)
+        } else {
+            self.id.clone()
+        };
+        let receipt = Receipt {
+            id: receipt_id,
+            sub: Some("001".into()),
+            dlvrd: Some(if ms == state::DELIVERED { "001" } else { "000" }.into()),
+            submit_date: None,
+            done_date: None,
+            stat: state::stat(ms).unwrap_or("UNKNOWN").to_string(),
+            err: Some("000".into()),
+            text: None,
+        };
+        let mut ack = smpp::receipt_sm(&self.sm, &receipt);
+        ack.esm_class = esm::TYPE_DELIVERY_ACK;
+        if !ack.tlvs.iter().any(|t| t.tag == smpp::tlv::MESSAGE_STATE) {
+            ack.tlvs.push(Tlv::new(smpp::tlv::MESSAGE_STATE, &[ms]));
+        }
+        let _ = tx.send(smpp::submit_sm(next_seq(), &ack));
+    }
+}

@@ -1,0 +1,509 @@
+//! Delivery reports across SMS–IM interworking (seed 001): the SUT is the
+//! interworking function; the harness plays the SMSC (the SUT binds to it)
+//! and the IM side (IMS core and recipients). What the SUT tells the SMS side
+//! must follow what the IM side did, and only after it happened.
+
+use std::time::{Duration, Instant};
+
+use cucumber::{given, then, when};
+
+use super::world::{Failure, LiaisonWorld, StepResult};
+use crate::codec::sip::token;
+use crate::codec::smpp::{command, registered, state, status, Body, Sm};
+use crate::roles::ims_core::Delivered;
+use crate::roles::smsc::SmppArrival;
+use crate::roles::ua::Answer;
+use crate::runner::IwfHarness;
+
+/// Per-scenario interworking state.
+#[derive(Default)]
+pub struct Iwf {
+    /// The recipients of this scenario: (number digits, answer).
+    pub recipients: Vec<(String, Answer)>,
+    /// SMS sent: (deliver_sm sequence number, recipient digits, source digits, text).
+    pub sent: Vec<(u32, String, String, Vec<u8>)>,
+}
+
+fn harness(w: &LiaisonWorld) -> Result<std::sync::Arc<IwfHarness>, Failure> {
+    w.ctx.iwf.clone().ok_or_else(|| {
+        w.fail(
+            "the harness SMSC and IMS core (profile section iwf)",
+            "none",
+        )
+    })
+}
+
+fn number() -> String {
+    let digits: String = token()
+        .chars()
+        .filter_map(|c| c.to_digit(16))
+        .map(|d| char::from(b'0' + (d % 10) as u8))
+        .take(7)
+        .collect();
+    format!("1555{digits}")
+}
+
+#[given("the SUT is bound to the harness SMSC")]
+async fn bound(w: &mut LiaisonWorld) -> StepResult {
+    let h = harness(w)?;
+    // This scenario's pcap gets the shared SMSC/IMS-core traffic from now on (@serial).
+    h.capture.point_to(&w.capture);
+    // Bound, or a bind the harness refused (then there is no point waiting).
+    let refused = |log: &[SmppArrival]| {
+        log.iter().any(|a| {
+            a.pdu.as_ref().is_ok_and(|p| {
+                matches!(
+                    p.header.command_id,
+                    command::BIND_TRANSCEIVER | command::BIND_TRANSMITTER | command::BIND_RECEIVER
+                )
+            })
+        })
+    };
+    if !h.smsc.bound() {
+        h.smsc.wait_for(w.deadline, |log| refused(log), false).await;
+        h.smsc
+            .wait_for(
+                (Instant::now() + w.timers.t1 * 5).min(w.deadline),
+                |_| true,
+                true,
+            )
+            .await;
+    }
+    if h.smsc.bound() {
+        Ok(())
+    } else {
+        Err(w.fail(
+            format!("the SUT bound to the harness SMSC at {} (bind_transceiver with the profile's credentials)", h.smsc.addr()),
+            format!(
+                "no bound ESME; what arrived: {}",
+                h.smsc.log().iter().map(SmppArrival::describe).collect::<Vec<_>>().join(" | ")
+            ),
+        ))
+    }
+}
+
+fn answer_of(code: Option<u16>, w: &LiaisonWorld) -> Answer {
+    match code {
+        Some(c) => Answer::Respond {
+            code: c,
+            delay: w.timers.t1 * 2,
+        },
+        None => Answer::Silent,
+    }
+}
+
+#[given(expr = "the IM recipient will answer MESSAGE with {int}")]
+async fn recipient_answers(w: &mut LiaisonWorld, code: u16) -> StepResult {
+    let h = harness(w)?;
+    let n = number();
+    let a = answer_of(Some(code), w);
+    h.ims.set_answer(&n, a.clone());
+    w.iwf.recipients = vec![(n, a)];
+    Ok(())
+}
+
+#[given("the IM recipient will not answer MESSAGE")]
+async fn recipient_silent(w: &mut LiaisonWorld) -> StepResult {
+    let h = harness(w)?;
+    let n = number();
+    h.ims.set_answer(&n, Answer::Silent);
+    w.iwf.recipients = vec![(n, Answer::Silent)];
+    Ok(())
+}
+
+#[given(expr = "{int} IM recipients answering MESSAGE with 200 and 486 in turn")]
+async fn many_recipients(w: &mut LiaisonWorld, count: usize) -> StepResult {
+    let h = harness(w)?;
+    w.iwf.recipients.clear();
+    for i in 0..count {
+        let n = number();
+        let a = answer_of(Some(if i % 2 == 0 { 200 } else { 486 }), w);
+        h.ims.set_answer(&n, a.clone());
+        w.iwf.recipients.push((n, a));
+    }
+    Ok(())
+}
+
+async fn deliver_all(w: &mut LiaisonWorld) -> StepResult {
+    let h = harness(w)?;
+    let recipients = w.iwf.recipients.clone();
+    for (n, _) in recipients {
+        let src = number();
+        let text = format!("liaison SMS to +{n} {}", &token()[..6]).into_bytes();
+        let sm = Sm {
+            source_addr_ton: 1,
+            source_addr_npi: 1,
+            source_addr: format!("+{src}"),
+            dest_addr_ton: 1,
+            dest_addr_npi: 1,
+            destination_addr: format!("+{n}"),
+            // An SMSC receipt and an SME acknowledgement requested (SMPP 3.4 §5.2.17).
+            registered_delivery: registered::RECEIPT_ALWAYS | 0x04,
+            short_message: text.clone(),
+            ..Sm::default()
+        };
+        let seq = h
+            .smsc
+            .deliver(&sm)
+            .await
+            .map_err(|e| w.fail("the deliver_sm to reach the bound SUT", e))?;
+        w.iwf.sent.push((seq, n, src, text));
+    }
+    Ok(())
+}
+
+#[when("the SMSC delivers an SMS for the IM recipient asking for a delivery report")]
+async fn delivers(w: &mut LiaisonWorld) -> StepResult {
+    deliver_all(w).await
+}
+
+#[when("the SMSC delivers an SMS for each of them asking for a delivery report")]
+async fn delivers_many(w: &mut LiaisonWorld) -> StepResult {
+    deliver_all(w).await
+}
+
+/// The first MESSAGE (not a retransmission) for a number.
+fn message_for<'a>(log: &'a [Delivered], n: &str) -> Option<&'a Delivered> {
+    log.iter().find(|d| {
+        d.number == n
+            && !d.retransmission
+            && d.incoming
+                .msg
+                .as_ref()
+                .is_ok_and(|m| m.method() == Some("MESSAGE"))
+    })
+}
+
+#[then("the IM recipient receives the SMS text as a MESSAGE")]
+async fn receives_text(w: &mut LiaisonWorld) -> StepResult {
+    let h = harness(w)?;
+    let Some((_, n, _, text)) = w.iwf.sent.first().cloned() else {
+        return Err(w.fail("an SMS sent earlier in the scenario", "none"));
+    };
+    let n2 = n.clone();
+    h.ims
+        .wait_for(w.deadline, |log| message_for(log, &n2).is_some())
+        .await;
+    let log = h.ims.log();
+    let Some(d) = message_for(&log, &n) else {
+        return Err(w.fail(
+            format!(
+                "a SIP MESSAGE for +{n} at the harness IMS core {}",
+                h.ims.ep.udp_addr()
+            ),
+            format!("{} request(s) for other numbers or none", log.len()),
+        ));
+    };
+    let m = d
+        .incoming
+        .msg
+        .as_ref()
+        .map_err(|e| w.fail("a parseable MESSAGE", e.to_string()))?;
+    if m.body() != text.as_slice() {
+        return Err(w.fail(
+            format!(
+                "the SMS text {} as the MESSAGE body",
+                crate::codec::escape_bytes(&text, 120)
+            ),
+            crate::codec::escape_bytes(m.raw(), 400),
+        ));
+    }
+    Ok(())
+}
+
+/// The deliver_sm_resp for sequence number `seq`, waiting up to `until`.
+async fn resp_for(h: &IwfHarness, seq: u32, until: Instant) -> Option<SmppArrival> {
+    let pick = |log: &[SmppArrival]| {
+        log.iter()
+            .find(|a| {
+                a.pdu.as_ref().is_ok_and(|p| {
+                    p.header.command_id == command::DELIVER_SM_RESP
+                        && p.header.sequence_number == seq
+                })
+            })
+            .cloned()
+    };
+    h.smsc
+        .wait_for(until, |log| pick(log).is_some(), false)
+        .await;
+    pick(&h.smsc.log())
+}
+
+/// SME acknowledgements (submit_sm, esm_class 0x08) from the recipient's number.
+fn acks_for(log: &[SmppArrival], n: &str) -> Vec<SmppArrival> {
+    log.iter()
+        .filter(|a| {
+            a.pdu.as_ref().is_ok_and(|p| {
+                p.header.command_id == command::SUBMIT_SM
+                    && p.sm().is_some_and(|sm| {
+                        sm.esm_class & 0x3C == 0x08 && sm.source_addr.trim_start_matches('+') == n
+                    })
+            })
+        })
+        .cloned()
+        .collect()
+}
+
+fn ack_state(a: &SmppArrival) -> Option<u8> {
+    let sm = a.pdu.as_ref().ok()?.sm()?;
+    sm.message_state()
+        .or_else(|| sm.receipt().and_then(|r| r.state()))
+}
+
+fn answered_at(h: &IwfHarness, n: &str) -> Option<(u16, Instant)> {
+    message_for(&h.ims.log(), n).and_then(|d| d.answered)
+}
+
+/// How long a negative ("never …") observation lasts: past the SUT's Timer F.
+fn window(w: &LiaisonWorld) -> Instant {
+    (Instant::now() + w.timers.f() + Duration::from_millis(500)).min(w.deadline)
+}
+
+#[then("the SUT acknowledges the SMS with ESME_ROK only after the recipient answered")]
+async fn rok_after(w: &mut LiaisonWorld) -> StepResult {
+    let h = harness(w)?;
+    let (seq, n, _, _) = w
+        .iwf
+        .sent
+        .first()
+        .cloned()
+        .ok_or_else(|| w.fail("an SMS sent earlier", "none"))?;
+    let Some(resp) = resp_for(&h, seq, w.deadline).await else {
+        return Err(w.fail(
+            format!("a deliver_sm_resp to deliver_sm #{seq}"),
+            "none within the scenario timeout",
+        ));
+    };
+    let st = resp
+        .pdu
+        .as_ref()
+        .map(|p| p.header.command_status)
+        .unwrap_or(u32::MAX);
+    if st != status::ESME_ROK {
+        return Err(w.fail("ESME_ROK: the recipient answered 200", resp.describe()));
+    }
+    match answered_at(&h, &n) {
+        Some((_, at)) if resp.at >= at => Ok(()),
+        Some((code, at)) => Err(w.fail(
+            format!("the acknowledgement only after the recipient's {code} (TS 23.204 §6.14)"),
+            format!(
+                "{} ms before it: {}",
+                (at - resp.at).as_millis(),
+                resp.describe()
+            ),
+        )),
+        None => Err(w.fail(
+            "the acknowledgement only after the recipient answered",
+            format!("before any answer: {}", resp.describe()),
+        )),
+    }
+}
+
+#[then("the SUT reports the SMS as DELIVRD only after the recipient answered, naming the message it acknowledged")]
+async fn delivered_after(w: &mut LiaisonWorld) -> StepResult {
+    let h = harness(w)?;
+    let (seq, n, _, _) = w
+        .iwf
+        .sent
+        .first()
+        .cloned()
+        .ok_or_else(|| w.fail("an SMS sent earlier", "none"))?;
+    check_ack(w, &h, seq, &n, true, w.deadline).await
+}
+
+/// Checks the SME acknowledgement for one SMS: its state (delivered or not),
+/// its timing against the recipient's answer, and that it names the message.
+async fn check_ack(
+    w: &LiaisonWorld,
+    h: &IwfHarness,
+    seq: u32,
+    n: &str,
+    delivered: bool,
+    until: Instant,
+) -> StepResult {
+    let n2 = n.to_string();
+    h.smsc
+        .wait_for(until, |log| !acks_for(log, &n2).is_empty(), false)
+        .await;
+    let acks = acks_for(&h.smsc.log(), n);
+    let Some(ack) = acks.first() else {
+        return Err(w.fail(
+            format!("an SME delivery acknowledgement (submit_sm, esm_class 0x08) from +{n} with stat:{}", if delivered { "DELIVRD" } else { "UNDELIV/REJECTD" }),
+            "none within the scenario timeout",
+        ));
+    };
+    let st = ack_state(ack);
+    let ok_state = if delivered {
+        st == Some(state::DELIVERED)
+    } else {
+        st == Some(state::UNDELIVERABLE) || st == Some(state::REJECTED)
+    };
+    if !ok_state {
+        return Err(w.fail(
+            format!(
+                "message_state {} for +{n}",
+                if delivered {
+                    "2 (DELIVERED)"
+                } else {
+                    "5 or 8 (UNDELIVERABLE/REJECTED)"
+                }
+            ),
+            ack.describe(),
+        ));
+    }
+    match answered_at(h, n) {
+        Some((code, at)) if ack.at < at => {
+            return Err(w.fail(
+                format!("the acknowledgement for +{n} only after the recipient's {code}"),
+                format!(
+                    "{} ms before it: {}",
+                    (at - ack.at).as_millis(),
+                    ack.describe()
+                ),
+            ))
+        }
+        // A DELIVRD with no answer yet from the recipient came before any proof of receipt.
+        None if delivered => {
+            return Err(w.fail(
+                format!("DELIVRD for +{n} only after the recipient answered 200"),
+                format!("before any answer: {}", ack.describe()),
+            ))
+        }
+        _ => {}
+    }
+    // It names the message: receipted_message_id is the id the SUT gave in its deliver_sm_resp.
+    if let Some(resp) = resp_for(h, seq, Instant::now()).await {
+        let given = match resp.pdu.as_ref().map(|p| &p.body) {
+            Ok(Body::DeliverSmResp { message_id }) => message_id.clone(),
+            _ => String::new(),
+        };
+        let named = ack
+            .pdu
+            .as_ref()
+            .ok()
+            .and_then(|p| p.sm())
+            .and_then(|sm| sm.receipted_message_id())
+            .unwrap_or_default();
+        if !given.is_empty() && named != given {
+            return Err(w.fail(
+                format!(
+                    "receipted_message_id `{given}` (the id in the SUT's deliver_sm_resp for +{n})"
+                ),
+                format!("`{named}`: {}", ack.describe()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[then("the SUT never reports the SMS as DELIVRD")]
+async fn never_delivered(w: &mut LiaisonWorld) -> StepResult {
+    let h = harness(w)?;
+    let (_, n, _, _) = w
+        .iwf
+        .sent
+        .first()
+        .cloned()
+        .ok_or_else(|| w.fail("an SMS sent earlier", "none"))?;
+    let until = window(w);
+    // Watch until the SUT's last word on this SMS: its SME acknowledgement when
+    // it declares them, else its deliver_sm_resp and a grace of 10·T1; at most
+    // past its Timer F.
+    let n2 = n.clone();
+    if w.ctx.profile.capability("sme_ack") {
+        h.smsc
+            .wait_for(until, |log| !acks_for(log, &n2).is_empty(), false)
+            .await;
+    } else {
+        let seq = w.iwf.sent.first().map(|s| s.0).unwrap_or(0);
+        if resp_for(&h, seq, until).await.is_some() {
+            tokio::time::sleep((w.timers.t1 * 10).min(w.remaining())).await;
+        }
+    }
+    match acks_for(&h.smsc.log(), &n)
+        .iter()
+        .find(|a| ack_state(a) == Some(state::DELIVERED))
+    {
+        None => Ok(()),
+        Some(a) => Err(w.fail(
+            format!("no DELIVRD for +{n}: the IM side gave no proof of receipt (seed 001)"),
+            a.describe(),
+        )),
+    }
+}
+
+#[then("the SUT does not acknowledge the SMS with ESME_ROK")]
+async fn no_rok(w: &mut LiaisonWorld) -> StepResult {
+    let h = harness(w)?;
+    let (seq, n, _, _) = w
+        .iwf
+        .sent
+        .first()
+        .cloned()
+        .ok_or_else(|| w.fail("an SMS sent earlier", "none"))?;
+    let until = window(w);
+    match resp_for(&h, seq, until).await {
+        Some(r) if r.pdu.as_ref().is_ok_and(|p| p.header.command_status == status::ESME_ROK) => Err(w.fail(
+            format!("an error status (not ESME_ROK) for the SMS to +{n}: the IM side did not take it (TS 23.204 §6.14, TS 23.040 §11.1)"),
+            r.describe(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+#[then("the SUT reports the SMS as not delivered")]
+async fn reported_undelivered(w: &mut LiaisonWorld) -> StepResult {
+    let h = harness(w)?;
+    let (seq, n, _, _) = w
+        .iwf
+        .sent
+        .first()
+        .cloned()
+        .ok_or_else(|| w.fail("an SMS sent earlier", "none"))?;
+    check_ack(w, &h, seq, &n, false, w.deadline).await
+}
+
+#[then("each SMS is reported by its own outcome, naming its own message")]
+async fn each_own(w: &mut LiaisonWorld) -> StepResult {
+    let h = harness(w)?;
+    let sent = w.iwf.sent.clone();
+    let recipients = w.iwf.recipients.clone();
+    for (seq, n, _, _) in sent {
+        let ok = recipients
+            .iter()
+            .find(|(r, _)| *r == n)
+            .is_some_and(|(_, a)| matches!(a, Answer::Respond { code: 200, .. }));
+        check_ack(w, &h, seq, &n, ok, w.deadline).await?;
+    }
+    Ok(())
+}
+
+#[then("the SUT reports the SMS as DELIVRD within 2 seconds of the recipient's 200, with no IMDN")]
+async fn no_imdn(w: &mut LiaisonWorld) -> StepResult {
+    let h = harness(w)?;
+    let (seq, n, _, _) = w
+        .iwf
+        .sent
+        .first()
+        .cloned()
+        .ok_or_else(|| w.fail("an SMS sent earlier", "none"))?;
+    let n2 = n.clone();
+    h.ims
+        .wait_for(w.deadline, |log| {
+            message_for(log, &n2).is_some_and(|d| d.answered.is_some())
+        })
+        .await;
+    let Some((_, at)) = answered_at(&h, &n) else {
+        return Err(w.fail(
+            format!("the recipient +{n} to have answered"),
+            "no MESSAGE reached it",
+        ));
+    };
+    let until = (at + Duration::from_secs(2)).min(w.deadline);
+    check_ack(w, &h, seq, &n, true, until).await.map_err(|f| {
+        Failure(format!(
+            "{} (no IMDN was sent; seed 001 says none is needed)",
+            f.0
+        ))
+    })
+}
