@@ -70,7 +70,8 @@ impl std::fmt::Debug for IwfHarness {
 }
 
 impl IwfHarness {
-    async fn start(
+    /// Starts the SMSC and the IMS core at the given loopback addresses (port 0 picks).
+    pub async fn start(
         smsc: std::net::SocketAddr,
         ims: std::net::SocketAddr,
         creds: (String, String),

@@ -7,6 +7,7 @@
 //! closing the connection.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -47,11 +48,17 @@ pub struct StreamConn {
     capture: Capture,
     rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Arrival>>,
     reader: tokio::task::JoinHandle<()>,
+    /// Bytes received but not (yet) framed: shown in verdicts, captured at the end.
+    pending: Arc<std::sync::Mutex<Vec<u8>>>,
 }
 
 impl Drop for StreamConn {
     fn drop(&mut self) {
         self.reader.abort();
+        let left = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        if !left.is_empty() {
+            self.capture.tcp_data(self.peer, self.local, &left);
+        }
     }
 }
 
@@ -111,12 +118,20 @@ impl StreamConn {
         let (mut rd, wr) = stream.into_split();
         let (tx, rx) = mpsc::unbounded_channel();
         let cap = capture.clone();
+        let pending: Arc<std::sync::Mutex<Vec<u8>>> = Arc::default();
+        let mirror = pending.clone();
+        let set_pending = move |b: &[u8]| {
+            let mut p = mirror.lock().unwrap_or_else(|e| e.into_inner());
+            p.clear();
+            p.extend_from_slice(b);
+        };
         let reader = tokio::spawn(async move {
             let mut buf: Vec<u8> = Vec::new();
             let mut chunk = vec![0u8; 64 * 1024];
             loop {
                 let n = match rd.read(&mut chunk).await {
                     Ok(0) | Err(_) => {
+                        set_pending(&[]);
                         if !buf.is_empty() {
                             cap.tcp_data(peer, local, &buf);
                         }
@@ -132,7 +147,10 @@ impl StreamConn {
                 buf.extend_from_slice(&chunk[..n]);
                 loop {
                     match framer(&buf, max_len) {
-                        Ok(None) => break,
+                        Ok(None) => {
+                            set_pending(&buf);
+                            break;
+                        }
                         Ok(Some(len)) => {
                             let len = len.clamp(1, buf.len());
                             let msg: Vec<u8> = buf.drain(..len).collect();
@@ -145,6 +163,7 @@ impl StreamConn {
                             });
                         }
                         Err(why) => {
+                            set_pending(&[]);
                             cap.tcp_data(peer, local, &buf);
                             let _ = tx.send(Arrival {
                                 at: Instant::now(),
@@ -163,7 +182,16 @@ impl StreamConn {
             capture,
             rx: tokio::sync::Mutex::new(rx),
             reader,
+            pending,
         }
+    }
+
+    /// Bytes received but not framed (so far): a message without its end.
+    pub fn pending(&self) -> Vec<u8> {
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn local(&self) -> SocketAddr {

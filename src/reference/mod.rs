@@ -181,6 +181,27 @@ pub const FAULTS: &[Fault] = &[
         store_and_forward: true,
     },
     Fault {
+        role: "im-client",
+        name: "msrp-no-end-line",
+        description: "sends MSRP responses and REPORTs without their end-line (unframeable)",
+        breaks: &["DR-10", "DR-11", "DR-12", "DR-13", "DR-15"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-client",
+        name: "msrp-closes-mid-chunk",
+        description: "closes the MSRP connection when the first chunk arrives, without answering",
+        breaks: &["DR-10", "DR-11", "DR-12", "DR-13", "DR-15"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-client",
+        name: "msrp-wrong-byte-range",
+        description: "its success REPORT carries a Byte-Range total that is not the message's",
+        breaks: &["DR-12"],
+        store_and_forward: true,
+    },
+    Fault {
         role: "im-server",
         name: "fabricate-200",
         description: "answers 200 to every MESSAGE itself and drops it",

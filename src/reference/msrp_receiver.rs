@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
@@ -55,6 +55,15 @@ struct Conn {
 
 impl Conn {
     fn send(&self, bytes: Vec<u8>) {
+        let bytes = if self.settings.has_fault("msrp-no-end-line") {
+            // Everything up to the end-line, never the end-line itself.
+            match bytes.windows(8).rposition(|w| w == b"\n-------") {
+                Some(i) => bytes[..=i].to_vec(),
+                None => bytes,
+            }
+        } else {
+            bytes
+        };
         let _ = self.out.send(bytes);
     }
 
@@ -66,6 +75,11 @@ impl Conn {
             return; // REPORTs get no response (§7.1.2); responses are not ours to answer
         }
         let s = self.settings.clone();
+        if s.has_fault("msrp-closes-mid-chunk") {
+            // An empty write asks the writer to close the connection.
+            let _ = self.out.send(Vec::new());
+            return;
+        }
         let fr = m.failure_report().unwrap_or_else(|| "yes".into());
         let sr = m.success_report().unwrap_or_else(|| "no".into());
         let own = m.to_path().first().cloned().unwrap_or_default();
@@ -138,7 +152,12 @@ impl Conn {
                 report = Some(ByteRange {
                     start: 1,
                     end: Some(n),
-                    total: Some(n),
+                    // Fault: a total that disagrees with the message.
+                    total: Some(if s.has_fault("msrp-wrong-byte-range") {
+                        n + 1
+                    } else {
+                        n
+                    }),
                 });
             } else if aborted {
                 report = Some(if s.has_fault("msrp-aborted-as-complete") {
@@ -190,6 +209,10 @@ pub fn start(
             let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
             tokio::spawn(async move {
                 while let Some(b) = rx.recv().await {
+                    if b.is_empty() {
+                        let _ = wr.shutdown().await;
+                        return;
+                    }
                     if wr.write_all(&b).await.is_err() {
                         return;
                     }

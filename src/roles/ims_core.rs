@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
-use crate::codec::sip::{response_to, token, SipMessage};
+use crate::codec::sip::{response_to, token};
 use crate::net::{Incoming, SipEndpoint};
 use crate::roles::ua::Answer;
 
@@ -30,6 +30,8 @@ pub struct Delivered {
 #[derive(Default)]
 struct State {
     answers: HashMap<String, Answer>,
+    /// Transaction keys seen (branch|method), to spot retransmissions.
+    seen: std::collections::HashSet<String>,
     log: Vec<Delivered>,
     finals: HashMap<String, Vec<u8>>,
 }
@@ -135,15 +137,7 @@ async fn handle(ep: &Arc<SipEndpoint>, state: &Arc<Mutex<State>>, inc: Incoming)
     let number = msg.request_uri().and_then(number_of).unwrap_or_default();
     let (retrans, stored, answer) = {
         let mut st = lock(state);
-        let retrans = st.log.iter().any(|d| {
-            d.incoming.msg.as_ref().is_ok_and(|m: &SipMessage| {
-                format!(
-                    "{}|{}",
-                    m.top_via_branch().unwrap_or_default(),
-                    m.method().unwrap_or_default()
-                ) == key
-            })
-        });
+        let retrans = !st.seen.insert(key.clone());
         st.log.push(Delivered {
             number: number.clone(),
             incoming: inc.clone(),

@@ -201,12 +201,20 @@ impl MsrpPeer {
         lock(&self.log).clone()
     }
 
-    /// Waits until `pred` holds for the log or `deadline` passes.
+    /// Waits until `pred` holds for the log, the connection ends (closed or
+    /// unframeable: nothing more can come), or `deadline` passes.
     pub async fn wait_for(&self, deadline: Instant, pred: impl Fn(&[MsrpArrival]) -> bool) -> bool {
         loop {
             let notified = self.notify.notified();
-            if pred(&self.log()) {
+            let log = self.log();
+            if pred(&log) {
                 return true;
+            }
+            if log
+                .iter()
+                .any(|a| !matches!(a.event, StreamEvent::Message(_)))
+            {
+                return false;
             }
             let now = Instant::now();
             if now >= deadline {
@@ -242,14 +250,23 @@ impl MsrpPeer {
     /// What arrived that is neither a response nor a REPORT (for verdicts).
     pub fn describe_log(&self) -> String {
         let l = self.log();
-        if l.is_empty() {
-            "nothing on the MSRP connection".into()
+        let mut s = if l.is_empty() {
+            "nothing framed on the MSRP connection".to_string()
         } else {
             l.iter()
                 .map(|a| a.describe())
                 .collect::<Vec<_>>()
                 .join(" | ")
+        };
+        let pending = self.conn.pending();
+        if !pending.is_empty() {
+            s.push_str(&format!(
+                "; and {} byte(s) that never formed a complete MSRP message (no end-line): {}",
+                pending.len(),
+                crate::codec::escape_bytes(&pending, 300)
+            ));
         }
+        s
     }
 
     pub async fn close(&self) {
