@@ -43,6 +43,20 @@ struct RawProfile {
     capabilities: Option<Capabilities>,
     #[serde(default)]
     iwf: Option<IwfSection>,
+    #[serde(default)]
+    msrp: Option<MsrpSection>,
+}
+
+/// im-server with an MSRP relay (RFC 4976): where the relay listens.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MsrpSection {
+    /// The relay's MSRP (TCP) address.
+    pub address: SocketAddr,
+    /// How long the relay waits for a downstream answer before its 408
+    /// failure REPORT (RFC 4976: 30 s). Default 30.
+    #[serde(default)]
+    pub failure_timeout_s: Option<u64>,
 }
 
 /// sms-im-iwf: where the harness plays the SMSC and the IMS core (the SUT is
@@ -134,6 +148,9 @@ pub struct Capabilities {
     /// im-client: the largest MSRP message it takes (bytes); a larger one must get 413.
     #[serde(default)]
     pub msrp_max_size: Option<u64>,
+    /// im-server: relays MSRP (RFC 4976) at the profile's msrp.address.
+    #[serde(default)]
+    pub msrp_relay: Option<bool>,
     /// sms-im-iwf: sends an SME delivery acknowledgement (submit_sm, esm_class
     /// 0x08) with the IM outcome when the SMS asks for one.
     #[serde(default)]
@@ -174,6 +191,7 @@ pub struct Profile {
     pub launch: Option<Launch>,
     pub capabilities: Capabilities,
     pub iwf: Option<IwfSection>,
+    pub msrp: Option<MsrpSection>,
 }
 
 /// Why a profile cannot be used. Displayed as one line:
@@ -346,6 +364,22 @@ impl Profile {
                 "expected the harness SMSC and IMS core addresses for role sms-im-iwf (iwf: { smsc, system_id, password, ims_core })".into(),
             ));
         }
+        if let Some(m) = &raw.msrp {
+            check_loopback(m.address.ip()).map_err(|e| err("msrp.address", e))?;
+        }
+        if raw
+            .capabilities
+            .as_ref()
+            .and_then(|c| c.msrp_relay)
+            .unwrap_or(false)
+            && raw.msrp.is_none()
+        {
+            return Err(err(
+                "msrp",
+                "expected the relay's address (msrp: { address }) for capabilities.msrp_relay"
+                    .into(),
+            ));
+        }
         if let Some(i) = &raw.iwf {
             check_loopback(i.smsc.ip()).map_err(|m| err("iwf.smsc", m))?;
             check_loopback(i.ims_core.ip()).map_err(|m| err("iwf.ims_core", m))?;
@@ -361,6 +395,7 @@ impl Profile {
             launch,
             capabilities: raw.capabilities.unwrap_or_default(),
             iwf: raw.iwf,
+            msrp: raw.msrp,
         })
     }
 
@@ -377,6 +412,7 @@ impl Profile {
             "msrp" => self.capabilities.msrp.unwrap_or(false),
             "msrp_max_size" => self.capabilities.msrp_max_size.is_some(),
             "sme_ack" => self.capabilities.sme_ack.unwrap_or(false),
+            "msrp_relay" => self.capabilities.msrp_relay.unwrap_or(false),
             _ => false,
         }
     }
@@ -402,6 +438,7 @@ pub const CAPABILITIES: &[&str] = &[
     "msrp",
     "msrp_max_size",
     "sme_ack",
+    "msrp_relay",
 ];
 
 fn parse_transports(v: &serde_yaml::Value) -> Option<Vec<Transport>> {

@@ -635,6 +635,13 @@ pub async fn start_reference(
         t1_ms,
         scenario_timeout_s: 3,
         launch: None,
+        msrp: running
+            .iter()
+            .find_map(|r| r.msrp)
+            .map(|address| crate::profile::MsrpSection {
+                address,
+                failure_timeout_s: Some(1),
+            }),
         iwf: iwf.as_ref().map(|c| crate::profile::IwfSection {
             smsc: c.smsc,
             system_id: c.system_id.clone(),
@@ -651,6 +658,7 @@ pub async fn start_reference(
             ),
             store_and_forward: Some(store),
             sme_ack: Some(true),
+            msrp_relay: Some(true),
             msrp: Some(true),
             msrp_max_size: Some(crate::reference::msrp_receiver::MAX_MESSAGE),
         },

@@ -5,6 +5,7 @@ pub mod common;
 pub mod delivery_reports;
 pub mod iwf;
 pub mod large_message;
+pub mod msrp_relay;
 pub mod world;
 
 pub use world::LiaisonWorld;

@@ -45,6 +45,10 @@ pub struct LiaisonWorld {
     pub lm: super::large_message::LargeMessage,
     /// SMS–IM interworking: the SMS sent and their recipients.
     pub iwf: super::iwf::Iwf,
+    /// MSRP relay scenarios: the harness's clients at the relay.
+    pub relay: super::msrp_relay::Relay,
+    /// Listeners that give harness URLs a real address for the scenario's life.
+    pub listeners: Vec<tokio::net::TcpListener>,
 }
 
 impl fmt::Debug for LiaisonWorld {
@@ -98,6 +102,8 @@ impl LiaisonWorld {
             sent_type: None,
             lm: Default::default(),
             iwf: Default::default(),
+            relay: Default::default(),
+            listeners: Vec::new(),
         })
     }
 

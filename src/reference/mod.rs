@@ -12,6 +12,7 @@
 pub mod im_client;
 pub mod im_server;
 pub mod msrp_receiver;
+pub mod msrp_relay;
 pub mod sms_iwf;
 
 use std::net::{IpAddr, SocketAddr};
@@ -265,6 +266,48 @@ pub const FAULTS: &[Fault] = &[
         store_and_forward: true,
     },
     Fault {
+        role: "im-server",
+        name: "relay-forwards-far-200",
+        description: "passes the far end's 200 back to the sender (two responses to one SEND)",
+        breaks: &["DR-18"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-server",
+        name: "relay-waits-for-far-200",
+        description: "answers the sender's SEND only when the far end has answered",
+        breaks: &["DR-18"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-server",
+        name: "relay-fabricates-success-report",
+        description: "sends the sender a success REPORT of its own when the far end answers, even with an error",
+        breaks: &["DR-16", "DR-19"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-server",
+        name: "relay-drops-reports",
+        description: "does not forward REPORTs",
+        breaks: &["DR-19"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-server",
+        name: "relay-alters-report",
+        description: "changes the Byte-Range of the REPORTs it forwards",
+        breaks: &["DR-19"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-server",
+        name: "relay-no-failure-report",
+        description: "sends no failure REPORT on a downstream error or timeout",
+        breaks: &["DR-16", "DR-19", "DR-20"],
+        store_and_forward: true,
+    },
+    Fault {
         role: "sms-im-iwf",
         name: "iwf-ack-before-200",
         description: "acknowledges the SMS (ESME_ROK and DELIVRD) as soon as it sends the MESSAGE, before any answer",
@@ -377,6 +420,8 @@ impl Settings {
 pub struct Running {
     pub role: &'static str,
     pub address: SocketAddr,
+    /// im-server: its MSRP relay address.
+    pub msrp: Option<SocketAddr>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -408,17 +453,25 @@ pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::i
         return Ok(Running {
             role: "sms-im-iwf",
             address,
+            msrp: None,
             tasks,
         });
     }
     let (udp, tcp) = bind_pair(listen.ip(), listen.port()).await?;
     let address = udp.local_addr()?;
+    let mut msrp = None;
     let tasks = match role {
         "im-client" => {
             let msrp = TcpListener::bind(SocketAddr::new(listen.ip(), 0)).await?;
             im_client::start(udp, tcp, msrp, settings)
         }
-        "im-server" => im_server::start(udp, tcp, settings),
+        "im-server" => {
+            let relay = TcpListener::bind(SocketAddr::new(listen.ip(), 0)).await?;
+            msrp = Some(relay.local_addr()?);
+            let mut t = msrp_relay::start(relay, settings.clone());
+            t.extend(im_server::start(udp, tcp, settings));
+            t
+        }
         other => {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
@@ -429,6 +482,7 @@ pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::i
     Ok(Running {
         role: ROLES.iter().find(|r| **r == role).copied().unwrap_or("?"),
         address,
+        msrp,
         tasks,
     })
 }

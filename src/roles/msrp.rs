@@ -269,6 +269,65 @@ impl MsrpPeer {
         s
     }
 
+    /// RFC 4976 §5: AUTH to the relay at `relay_uri`; returns the Use-Path it grants.
+    pub async fn auth(&self, relay_uri: &str, deadline: Instant) -> Result<String, String> {
+        let tid = msrp::new_tid();
+        let bytes = msrp::request("AUTH", &tid)
+            .header("To-Path", relay_uri)
+            .header("From-Path", &self.local_url)
+            .header("Message-ID", &msrp::new_tid())
+            .build();
+        self.send_raw(&bytes).await?;
+        let t2 = tid.clone();
+        self.wait_for(deadline, |log| {
+            log.iter().any(|a| {
+                a.message()
+                    .is_some_and(|m| m.tid() == t2 && m.status().is_some())
+            })
+        })
+        .await;
+        let Some(resp) = self.responses(&tid).into_iter().next() else {
+            return Err(format!("no response to AUTH; {}", self.describe_log()));
+        };
+        let m = resp.message().cloned().ok_or_else(|| resp.describe())?;
+        match (m.status(), m.header("Use-Path")) {
+            (Some(200), Some(p)) => Ok(p.trim().to_string()),
+            (Some(401), _) => Err(format!(
+                "the relay asks for digest credentials (401), which this profile does not give: {}",
+                resp.describe()
+            )),
+            _ => Err(format!("no 200 with Use-Path: {}", resp.describe())),
+        }
+    }
+
+    /// Answers a SEND received on this connection (RFC 4975 §7.2).
+    pub async fn answer(&self, send: &MsrpMessage, code: u16, phrase: &str) -> Result<(), String> {
+        self.send_raw(&msrp::response_to(send, code, phrase, &self.local_url))
+            .await
+    }
+
+    /// Sends the REPORT for a SEND received on this connection (RFC 4975 §7.1.2).
+    pub async fn report(
+        &self,
+        send: &MsrpMessage,
+        range: ByteRange,
+        code: u16,
+        phrase: &str,
+    ) -> Result<Vec<u8>, String> {
+        let bytes = msrp::report_for(send, &self.local_url, &msrp::new_tid(), range, code, phrase);
+        self.send_raw(&bytes).await?;
+        Ok(bytes)
+    }
+
+    /// SEND requests that arrived, in order.
+    pub fn sends(&self) -> Vec<MsrpMessage> {
+        self.log()
+            .into_iter()
+            .filter_map(|a| a.message().cloned())
+            .filter(|m| m.method() == Some("SEND"))
+            .collect()
+    }
+
     pub async fn close(&self) {
         self.conn.shutdown().await;
     }
@@ -279,7 +338,7 @@ pub fn url_addr(url: &str) -> Option<std::net::SocketAddr> {
     let rest = url
         .strip_prefix("msrp://")
         .or_else(|| url.strip_prefix("msrps://"))?;
-    let authority = rest.split('/').next()?;
+    let authority = rest.split(['/', ';']).next()?;
     let authority = authority.rsplit_once('@').map(|x| x.1).unwrap_or(authority);
     authority.parse().ok()
 }

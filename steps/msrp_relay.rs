@@ -1,0 +1,375 @@
+//! Delivery reports through an MSRP relay (seed 001; RFC 4976): the SUT is
+//! the relay; the harness plays the sender A and the receiver B, each with
+//! its own connection and relay session.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use cucumber::{given, then, when};
+
+use super::world::{Failure, LiaisonWorld, StepResult};
+use crate::codec::msrp::{ByteRange, EndFlag, MsrpMessage};
+use crate::codec::sdp;
+use crate::codec::sip::token;
+use crate::roles::msrp::{MsrpArrival, MsrpPeer};
+
+/// Per-scenario relay state.
+#[derive(Default)]
+pub struct Relay {
+    pub peers: HashMap<String, (MsrpPeer, String)>,
+    pub message_id: Option<String>,
+    pub tid: Option<String>,
+    pub total: u64,
+    /// The SEND as B received it, when B answered, B's REPORT bytes.
+    pub at_b: Option<MsrpMessage>,
+    pub b_answered: Option<Instant>,
+    pub b_report: Option<MsrpMessage>,
+}
+
+fn relay_addr(w: &LiaisonWorld) -> Result<std::net::SocketAddr, Failure> {
+    w.ctx
+        .profile
+        .msrp
+        .as_ref()
+        .map(|m| m.address)
+        .ok_or_else(|| w.fail("a profile with msrp.address (the relay)", "none"))
+}
+
+fn peer<'a>(w: &'a LiaisonWorld, name: &str) -> Result<&'a (MsrpPeer, String), Failure> {
+    w.relay
+        .peers
+        .get(name)
+        .ok_or_else(|| w.fail(format!("an MSRP client `{name}` set up earlier"), "none"))
+}
+
+#[given(expr = "a sender {string} and a receiver {string} with MSRP sessions at the relay")]
+async fn sessions(w: &mut LiaisonWorld, a: String, b: String) -> StepResult {
+    let addr = relay_addr(w)?;
+    let relay_uri = format!("msrp://{addr};tcp");
+    for name in [a, b] {
+        // Each client's own URL points at a listener of its own (RFC 4976 §5).
+        let l = tokio::net::TcpListener::bind((w.ctx.profile.harness_ip, 0))
+            .await
+            .map_err(|e| w.fail("a harness listener on loopback", e.to_string()))?;
+        let url = sdp::msrp_url(
+            l.local_addr()
+                .map_err(|e| w.fail("a local address", e.to_string()))?,
+            &token(),
+        );
+        w.listeners.push(l);
+        let p = MsrpPeer::connect(&relay_uri, &url, w.capture.clone())
+            .await
+            .map_err(|e| w.fail(format!("a TCP connection to the relay at {addr}"), e))?;
+        let use_path = p.auth(&relay_uri, w.deadline).await.map_err(|e| {
+            w.fail(
+                format!("a 200 with Use-Path to `{name}`'s AUTH (RFC 4976 §5)"),
+                e,
+            )
+        })?;
+        w.relay.peers.insert(name, (p, use_path));
+    }
+    Ok(())
+}
+
+#[when(expr = "{string} sends a {int}-byte {string} message to {string} through the relay")]
+async fn sends(w: &mut LiaisonWorld, a: String, len: u64, ct: String, b: String) -> StepResult {
+    let (pb, b_use) = peer(w, &b)?;
+    let b_url = pb.local_url.clone();
+    let b_use = b_use.clone();
+    let (pa, a_use) = peer(w, &a)?;
+    let to = format!("{a_use} {b_use} {b_url}");
+    let message_id = format!("rl{}", token());
+    let body: Vec<u8> = (0..len)
+        .map(|i| b"liaison relay test "[i as usize % 19])
+        .collect();
+    let range = ByteRange {
+        start: 1,
+        end: Some(len),
+        total: Some(len),
+    };
+    let headers = w.lm.headers.clone();
+    let extra: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let tid = pa
+        .send_chunk(
+            &to,
+            &message_id,
+            range,
+            EndFlag::Complete,
+            Some(&ct),
+            &body,
+            &extra,
+        )
+        .await
+        .map_err(|e| w.fail("to send the SEND to the relay", e))?;
+    w.relay.message_id = Some(message_id);
+    w.relay.tid = Some(tid);
+    w.relay.total = len;
+    Ok(())
+}
+
+#[then(expr = "{string} receives the SEND")]
+async fn receives(w: &mut LiaisonWorld, b: String) -> StepResult {
+    let id = w.relay.message_id.clone().unwrap_or_default();
+    let (pb, _) = peer(w, &b)?;
+    let id2 = id.clone();
+    pb.wait_for(w.deadline, |log| {
+        log.iter().any(|a| {
+            a.message()
+                .is_some_and(|m| m.method() == Some("SEND") && m.message_id() == Some(id2.as_str()))
+        })
+    })
+    .await;
+    match pb
+        .sends()
+        .into_iter()
+        .find(|m| m.message_id() == Some(id.as_str()))
+    {
+        Some(m) => {
+            w.relay.at_b = Some(m);
+            Ok(())
+        }
+        None => Err(w.fail(
+            format!("the SEND of message {id} relayed to `{b}` (RFC 4976 §6.4)"),
+            pb.describe_log(),
+        )),
+    }
+}
+
+async fn b_answers(w: &mut LiaisonWorld, b: &str, code: u16, delay: Duration) -> StepResult {
+    let send = w
+        .relay
+        .at_b
+        .clone()
+        .ok_or_else(|| w.fail("a SEND received by the receiver", "none"))?;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay.min(w.remaining())).await;
+    }
+    let phrase = match code {
+        200 => "OK",
+        415 => "Unsupported Media Type",
+        _ => "Error",
+    };
+    // Stamped before sending: whatever the answer triggers comes after it.
+    w.relay.b_answered = Some(Instant::now());
+    let (pb, _) = peer(w, b)?;
+    pb.answer(&send, code, phrase)
+        .await
+        .map_err(|e| w.fail("to send the receiver's response", e))?;
+    Ok(())
+}
+
+#[when(expr = "{string} answers it with {int} after {int} T1")]
+async fn answers_late(w: &mut LiaisonWorld, b: String, code: u16, n: u32) -> StepResult {
+    let d = w.timers.t1 * n;
+    b_answers(w, &b, code, d).await
+}
+
+#[when(expr = "{string} answers it with {int}")]
+async fn answers(w: &mut LiaisonWorld, b: String, code: u16) -> StepResult {
+    b_answers(w, &b, code, Duration::ZERO).await
+}
+
+#[when(expr = "{string} answers it with 200 and sends a success REPORT")]
+async fn answers_and_reports(w: &mut LiaisonWorld, b: String) -> StepResult {
+    b_answers(w, &b, 200, Duration::ZERO).await?;
+    let send = w
+        .relay
+        .at_b
+        .clone()
+        .ok_or_else(|| w.fail("a SEND received by the receiver", "none"))?;
+    let total = w.relay.total;
+    let (pb, _) = peer(w, &b)?;
+    let range = ByteRange {
+        start: 1,
+        end: Some(total),
+        total: Some(total),
+    };
+    let bytes = pb
+        .report(&send, range, 200, "OK")
+        .await
+        .map_err(|e| w.fail("to send the receiver's REPORT", e))?;
+    w.relay.b_report = MsrpMessage::parse(&bytes).ok();
+    Ok(())
+}
+
+#[when(expr = "{string} does not answer it")]
+async fn silent(_w: &mut LiaisonWorld, _b: String) -> StepResult {
+    Ok(())
+}
+
+fn quiet(w: &LiaisonWorld) -> Duration {
+    (w.timers.t1 * 10)
+        .max(Duration::from_millis(300))
+        .min(w.remaining())
+}
+
+#[then(
+    expr = "{string} got exactly one response to the SEND, a 200 that came before {string} answered"
+)]
+async fn one_response(w: &mut LiaisonWorld, a: String, b: String) -> StepResult {
+    tokio::time::sleep(quiet(w)).await;
+    let tid = w.relay.tid.clone().unwrap_or_default();
+    let (pa, _) = peer(w, &a)?;
+    let rs = pa.responses(&tid);
+    let Some(first) = rs.first() else {
+        return Err(w.fail(
+            format!("the relay's own 200 to `{a}`'s SEND (transaction {tid}; RFC 4976 §6.4)"),
+            pa.describe_log(),
+        ));
+    };
+    if first.message().and_then(|m| m.status()) != Some(200) {
+        return Err(w.fail("a 200 from the relay", first.describe()));
+    }
+    if let Some(at) = w.relay.b_answered {
+        if first.at >= at {
+            return Err(w.fail(
+                format!(
+                    "the relay's 200 at once, before `{b}` answered (hop by hop, RFC 4976 §6.4)"
+                ),
+                format!(
+                    "it came {} ms after `{b}` answered: {}",
+                    (first.at - at).as_millis(),
+                    first.describe()
+                ),
+            ));
+        }
+    }
+    if rs.len() > 1 {
+        return Err(w.fail(
+            format!("exactly one response to transaction {tid}: the far end's 200 is not passed back (RFC 4976 §6.4)"),
+            rs.iter().map(MsrpArrival::describe).collect::<Vec<_>>().join(" | "),
+        ));
+    }
+    Ok(())
+}
+
+fn reports_at(pa: &MsrpPeer, id: &str) -> Vec<MsrpArrival> {
+    pa.reports(id)
+}
+
+#[then(
+    expr = "{string} receives that success REPORT with its Status, Message-ID and Byte-Range unchanged"
+)]
+async fn report_unchanged(w: &mut LiaisonWorld, a: String) -> StepResult {
+    let id = w.relay.message_id.clone().unwrap_or_default();
+    let sent = w
+        .relay
+        .b_report
+        .clone()
+        .ok_or_else(|| w.fail("a REPORT sent by the receiver", "none"))?;
+    let (pa, _) = peer(w, &a)?;
+    let id2 = id.clone();
+    pa.wait_for(w.deadline, |log| {
+        log.iter().any(|x| {
+            x.message().is_some_and(|m| {
+                m.method() == Some("REPORT") && m.message_id() == Some(id2.as_str())
+            })
+        })
+    })
+    .await;
+    let got = reports_at(pa, &id);
+    let Some(r) = got.first().and_then(|a| a.message()) else {
+        return Err(w.fail(
+            format!("the receiver's success REPORT for {id} at `{a}` (end to end, RFC 4976 §6.4)"),
+            pa.describe_log(),
+        ));
+    };
+    let same = r.header("Status") == sent.header("Status")
+        && r.message_id() == sent.message_id()
+        && r.header("Byte-Range") == sent.header("Byte-Range");
+    if !same || got.len() > 1 {
+        return Err(w.fail(
+            format!(
+                "one REPORT with Status `{}`, Message-ID {id}, Byte-Range `{}` as the receiver sent it",
+                sent.header("Status").unwrap_or(""),
+                sent.header("Byte-Range").unwrap_or("")
+            ),
+            got.iter().map(MsrpArrival::describe).collect::<Vec<_>>().join(" | "),
+        ));
+    }
+    Ok(())
+}
+
+#[then(expr = "{string} receives a failure REPORT with status {int} for the message")]
+async fn failure_report(w: &mut LiaisonWorld, a: String, code: u16) -> StepResult {
+    let until = w.deadline;
+    failure_report_by(w, &a, code, until).await
+}
+
+#[then(
+    expr = "{string} receives a failure REPORT with status {int} for the message within the relay's failure timeout"
+)]
+async fn failure_report_timeout(w: &mut LiaisonWorld, a: String, code: u16) -> StepResult {
+    let t = w
+        .ctx
+        .profile
+        .msrp
+        .as_ref()
+        .and_then(|m| m.failure_timeout_s)
+        .unwrap_or(30);
+    let until = (Instant::now() + Duration::from_secs(t) + Duration::from_secs(3)).min(w.deadline);
+    failure_report_by(w, &a, code, until).await
+}
+
+async fn failure_report_by(w: &LiaisonWorld, a: &str, code: u16, until: Instant) -> StepResult {
+    let id = w.relay.message_id.clone().unwrap_or_default();
+    let (pa, _) = peer(w, a)?;
+    let is_it = |x: &MsrpArrival| {
+        x.message().is_some_and(|m| {
+            m.method() == Some("REPORT")
+                && m.message_id() == Some(id.as_str())
+                && m.status_header().is_some_and(|(_, c, _)| c == code)
+        })
+    };
+    pa.wait_for(until, |log| log.iter().any(is_it)).await;
+    match pa.log().iter().find(|x| is_it(x)) {
+        Some(r) => {
+            let total = w.relay.total;
+            let range = r.message().and_then(|m| m.byte_range()).and_then(|x| x.ok());
+            if range.is_some_and(|x| x.start == 1 && x.end == Some(total)) {
+                Ok(())
+            } else {
+                Err(w.fail(format!("the failure REPORT to carry the failed chunk's Byte-Range 1-{total}/{total}"), r.describe()))
+            }
+        }
+        None => Err(w.fail(
+            format!("a failure REPORT with Status 000 {code} and Message-ID {id} at `{a}` (RFC 4976 §6.4)"),
+            pa.describe_log(),
+        )),
+    }
+}
+
+#[then(expr = "{string} receives no success REPORT for the message")]
+async fn no_success(w: &mut LiaisonWorld, a: String) -> StepResult {
+    tokio::time::sleep(quiet(w)).await;
+    let id = w.relay.message_id.clone().unwrap_or_default();
+    let (pa, _) = peer(w, &a)?;
+    match reports_at(pa, &id).iter().find(|x| {
+        x.message()
+            .and_then(|m| m.status_header())
+            .is_some_and(|(_, c, _)| c == 200)
+    }) {
+        None => Ok(()),
+        Some(r) => Err(w.fail(
+            format!("no success REPORT for {id}: the far end refused it"),
+            r.describe(),
+        )),
+    }
+}
+
+#[then(expr = "{string} receives no REPORT for the message")]
+async fn no_report(w: &mut LiaisonWorld, a: String) -> StepResult {
+    tokio::time::sleep(quiet(w)).await;
+    let id = w.relay.message_id.clone().unwrap_or_default();
+    let (pa, _) = peer(w, &a)?;
+    match reports_at(pa, &id).first() {
+        None => Ok(()),
+        Some(r) => Err(w.fail(
+            format!("no REPORT for {id}: Failure-Report is no and nothing succeeded"),
+            r.describe(),
+        )),
+    }
+}
