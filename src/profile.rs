@@ -57,6 +57,17 @@ pub struct MsrpSection {
     /// failure REPORT (RFC 4976: 30 s). Default 30.
     #[serde(default)]
     pub failure_timeout_s: Option<u64>,
+    /// Digest credentials for AUTH (RFC 4976 §5), when the relay asks for them.
+    #[serde(default)]
+    pub auth: Option<MsrpAuth>,
+}
+
+/// Digest credentials for an MSRP relay.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MsrpAuth {
+    pub user: String,
+    pub password: String,
 }
 
 /// sms-im-iwf: where the harness plays the SMSC and the IMS core (the SUT is
@@ -253,10 +264,9 @@ impl Profile {
                 ));
             }
         }
-        let needs_sip = raw
-            .roles
-            .iter()
-            .any(|r| r == "im-client" || r == "im-server");
+        // An im-server that is only an MSRP relay has no SIP interface.
+        let needs_sip = raw.roles.iter().any(|r| r == "im-client")
+            || (raw.roles.iter().any(|r| r == "im-server") && raw.msrp.is_none());
         let sip = match raw.sip {
             None if needs_sip => return Err(err(
                 "sip.address",
@@ -413,6 +423,7 @@ impl Profile {
             "msrp_max_size" => self.capabilities.msrp_max_size.is_some(),
             "sme_ack" => self.capabilities.sme_ack.unwrap_or(false),
             "msrp_relay" => self.capabilities.msrp_relay.unwrap_or(false),
+            "sip" => self.sip.is_some(),
             _ => false,
         }
     }
@@ -439,6 +450,7 @@ pub const CAPABILITIES: &[&str] = &[
     "msrp_max_size",
     "sme_ack",
     "msrp_relay",
+    "sip",
 ];
 
 fn parse_transports(v: &serde_yaml::Value) -> Option<Vec<Transport>> {

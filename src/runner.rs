@@ -641,6 +641,7 @@ pub async fn start_reference(
             .map(|address| crate::profile::MsrpSection {
                 address,
                 failure_timeout_s: Some(1),
+                auth: None,
             }),
         iwf: iwf.as_ref().map(|c| crate::profile::IwfSection {
             smsc: c.smsc,

@@ -60,7 +60,11 @@ async fn sessions(w: &mut LiaisonWorld, a: String, b: String) -> StepResult {
         let p = MsrpPeer::connect(&relay_uri, &url, w.capture.clone())
             .await
             .map_err(|e| w.fail(format!("a TCP connection to the relay at {addr}"), e))?;
-        let use_path = p.auth(&relay_uri, w.deadline).await.map_err(|e| {
+        let creds = w.ctx.profile.msrp.as_ref().and_then(|m| m.auth.clone());
+        let creds = creds
+            .as_ref()
+            .map(|c| (c.user.as_str(), c.password.as_str()));
+        let use_path = p.auth(&relay_uri, creds, w.deadline).await.map_err(|e| {
             w.fail(
                 format!("a 200 with Use-Path to `{name}`'s AUTH (RFC 4976 §5)"),
                 e,

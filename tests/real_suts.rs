@@ -64,3 +64,44 @@ fn kamailio_as_im_server() {
     // Roles it does not play are not run, not passed.
     assert_eq!(verdict(&r, "DR-1"), "not-run");
 }
+
+#[test]
+fn kamailio_msrp_relay() {
+    require_program("kamailio", "kamailio");
+    // The shipped config: relay 200 at once, far 200 absorbed, REPORTs end to
+    // end, failure REPORTs from the routing script.
+    let out = tmpdir("kamailio-msrp");
+    let o = liaison(&[
+        "run",
+        "--sut",
+        "fixtures/sut/kamailio-msrp.yaml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = report(&out);
+    for id in ["DR-16", "DR-18", "DR-19", "DR-20"] {
+        assert_eq!(verdict(&r, id), "passed", "{id}: {}", text(&o));
+    }
+    // The pager-mode im-server scenarios need a SIP interface this SUT lacks.
+    assert_eq!(verdict(&r, "DR-5"), "not-run");
+
+    // The same relay without the script's failure REPORTs: what the msrp
+    // module does by itself. (One test, run in turn: both use port 15085.)
+    let out = tmpdir("kamailio-msrp-module");
+    let o = liaison(&[
+        "run",
+        "--sut",
+        "fixtures/sut/kamailio-msrp-module-only.yaml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let r = report(&out);
+    for id in ["DR-18", "DR-19"] {
+        assert_eq!(verdict(&r, id), "passed", "{id}: {}", text(&o));
+    }
+    for id in ["DR-16", "DR-20"] {
+        assert_eq!(verdict(&r, id), "failed", "{id}: {}", text(&o));
+    }
+}

@@ -26,14 +26,20 @@ Feature: Large Message delivery reports through an MSRP relay, the SUT as the re
     When "B" answers it with 200 and sends a success REPORT
     Then "A" receives that success REPORT with its Status, Message-ID and Byte-Range unchanged
 
-  @DR-19 @DR-16
-  Scenario: A downstream error gives a failure REPORT and never a success REPORT
-    Given the chunks carry "Success-Report: yes"
+  @DR-16
+  Scenario: A downstream error gives the sender a failure REPORT
     When "A" sends a 1000-byte "text/plain" message to "B" through the relay
     Then "B" receives the SEND
     When "B" answers it with 415
     Then "A" receives a failure REPORT with status 415 for the message
-    And "A" receives no success REPORT for the message
+
+  @DR-19
+  Scenario: A downstream error is never turned into a success REPORT
+    Given the chunks carry "Success-Report: yes"
+    When "A" sends a 1000-byte "text/plain" message to "B" through the relay
+    Then "B" receives the SEND
+    When "B" answers it with 415
+    Then "A" receives no success REPORT for the message
 
   @DR-20
   Scenario: No downstream answer gives a 408 failure REPORT

@@ -1,4 +1,4 @@
-@im-server
+@im-server @if:sip
 Feature: Pager-mode delivery reports, the SUT as IM server (registrar, proxy, store)
   Seed 001: the originator (for instance an SMS-IM interworking function)
   relies on the final response to its MESSAGE as the delivery report. An IM

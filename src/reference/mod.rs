@@ -304,7 +304,7 @@ pub const FAULTS: &[Fault] = &[
         role: "im-server",
         name: "relay-no-failure-report",
         description: "sends no failure REPORT on a downstream error or timeout",
-        breaks: &["DR-16", "DR-19", "DR-20"],
+        breaks: &["DR-16", "DR-20"],
         store_and_forward: true,
     },
     Fault {

@@ -269,35 +269,53 @@ impl MsrpPeer {
         s
     }
 
-    /// RFC 4976 §5: AUTH to the relay at `relay_uri`; returns the Use-Path it grants.
-    pub async fn auth(&self, relay_uri: &str, deadline: Instant) -> Result<String, String> {
-        let tid = msrp::new_tid();
-        let bytes = msrp::request("AUTH", &tid)
-            .header("To-Path", relay_uri)
-            .header("From-Path", &self.local_url)
-            .header("Message-ID", &msrp::new_tid())
-            .build();
-        self.send_raw(&bytes).await?;
-        let t2 = tid.clone();
-        self.wait_for(deadline, |log| {
-            log.iter().any(|a| {
-                a.message()
-                    .is_some_and(|m| m.tid() == t2 && m.status().is_some())
+    /// RFC 4976 §5: AUTH to the relay at `relay_uri`; returns the Use-Path it
+    /// grants. A 401 is answered once with digest credentials (RFC 2617 with
+    /// the method `AUTH` and the relay URI as digest-uri), when given.
+    pub async fn auth(
+        &self,
+        relay_uri: &str,
+        creds: Option<(&str, &str)>,
+        deadline: Instant,
+    ) -> Result<String, String> {
+        let mut authorization: Option<String> = None;
+        for _ in 0..2 {
+            let tid = msrp::new_tid();
+            let mut b = msrp::request("AUTH", &tid)
+                .header("To-Path", relay_uri)
+                .header("From-Path", &self.local_url)
+                .header("Message-ID", &msrp::new_tid());
+            if let Some(a) = &authorization {
+                b = b.header("Authorization", a);
+            }
+            self.send_raw(&b.build()).await?;
+            let t2 = tid.clone();
+            self.wait_for(deadline, |log| {
+                log.iter().any(|a| {
+                    a.message()
+                        .is_some_and(|m| m.tid() == t2 && m.status().is_some())
+                })
             })
-        })
-        .await;
-        let Some(resp) = self.responses(&tid).into_iter().next() else {
-            return Err(format!("no response to AUTH; {}", self.describe_log()));
-        };
-        let m = resp.message().cloned().ok_or_else(|| resp.describe())?;
-        match (m.status(), m.header("Use-Path")) {
-            (Some(200), Some(p)) => Ok(p.trim().to_string()),
-            (Some(401), _) => Err(format!(
-                "the relay asks for digest credentials (401), which this profile does not give: {}",
-                resp.describe()
-            )),
-            _ => Err(format!("no 200 with Use-Path: {}", resp.describe())),
+            .await;
+            let Some(resp) = self.responses(&tid).into_iter().next() else {
+                return Err(format!("no response to AUTH; {}", self.describe_log()));
+            };
+            let m = resp.message().cloned().ok_or_else(|| resp.describe())?;
+            match (m.status(), m.header("Use-Path"), m.header("WWW-Authenticate"), creds) {
+                (Some(200), Some(p), _, _) => return Ok(p.trim().to_string()),
+                (Some(401), _, Some(challenge), Some((user, password))) if authorization.is_none() => {
+                    authorization = Some(
+                        digest_authorization(challenge, user, password, relay_uri)
+                            .ok_or_else(|| format!("a digest challenge the harness cannot answer: {}", resp.describe()))?,
+                    );
+                }
+                (Some(401), _, _, None) => {
+                    return Err(format!("the relay asks for digest credentials (401) and the profile gives none (msrp.auth): {}", resp.describe()))
+                }
+                _ => return Err(format!("no 200 with Use-Path: {}", resp.describe())),
+            }
         }
+        Err("the relay refused the digest credentials".into())
     }
 
     /// Answers a SEND received on this connection (RFC 4975 §7.2).
@@ -331,6 +349,55 @@ impl MsrpPeer {
     pub async fn close(&self) {
         self.conn.shutdown().await;
     }
+}
+
+/// The Authorization value answering a `Digest realm=…, nonce=…, qop=…`
+/// challenge for the AUTH method (RFC 2617 §3.2.2; RFC 4976 §5).
+pub fn digest_authorization(
+    challenge: &str,
+    user: &str,
+    password: &str,
+    uri: &str,
+) -> Option<String> {
+    use md5::{Digest, Md5};
+    let rest = challenge
+        .trim()
+        .strip_prefix("Digest")
+        .or_else(|| challenge.trim().strip_prefix("digest"))?;
+    let param = |name: &str| -> Option<String> {
+        rest.split(',').find_map(|p| {
+            let (k, v) = p.trim().split_once('=')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().trim_matches('"').to_string())
+        })
+    };
+    let realm = param("realm")?;
+    let nonce = param("nonce")?;
+    let hex = |s: String| {
+        Md5::digest(s.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let ha1 = hex(format!("{user}:{realm}:{password}"));
+    let ha2 = hex(format!("AUTH:{uri}"));
+    let cnonce = crate::codec::sip::token();
+    let nc = "00000001";
+    Some(match param("qop") {
+        Some(q) if q.split(',').any(|x| x.trim() == "auth") => {
+            let response = hex(format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
+            format!(
+                r#"Digest username="{user}", realm="{realm}", nonce="{nonce}", uri="{uri}", qop=auth, nc={nc}, cnonce="{cnonce}", response="{response}""#
+            )
+        }
+        _ => {
+            let response = hex(format!("{ha1}:{nonce}:{ha2}"));
+            format!(
+                r#"Digest username="{user}", realm="{realm}", nonce="{nonce}", uri="{uri}", response="{response}""#
+            )
+        }
+    })
 }
 
 /// host:port of an MSRP URL (`msrp://127.0.0.1:2855/sid;tcp`, IPv6 bracketed).
