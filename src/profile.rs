@@ -159,6 +159,9 @@ pub struct Capabilities {
     /// im-client: the largest MSRP message it takes (bytes); a larger one must get 413.
     #[serde(default)]
     pub msrp_max_size: Option<u64>,
+    /// sms-im-iwf: sends a long SMS (over 1300 bytes) as a Large Message (MSRP).
+    #[serde(default)]
+    pub iwf_msrp: Option<bool>,
     /// im-server: relays MSRP (RFC 4976) at the profile's msrp.address.
     #[serde(default)]
     pub msrp_relay: Option<bool>,
@@ -424,6 +427,7 @@ impl Profile {
             "sme_ack" => self.capabilities.sme_ack.unwrap_or(false),
             "msrp_relay" => self.capabilities.msrp_relay.unwrap_or(false),
             "sip" => self.sip.is_some(),
+            "iwf_msrp" => self.capabilities.iwf_msrp.unwrap_or(false),
             _ => false,
         }
     }
@@ -451,6 +455,7 @@ pub const CAPABILITIES: &[&str] = &[
     "sme_ack",
     "msrp_relay",
     "sip",
+    "iwf_msrp",
 ];
 
 fn parse_transports(v: &serde_yaml::Value) -> Option<Vec<Transport>> {

@@ -10,7 +10,7 @@ use cucumber::{given, then, when};
 use super::world::{Failure, LiaisonWorld, StepResult};
 use crate::codec::sip::token;
 use crate::codec::smpp::{command, registered, state, status, Body, Sm};
-use crate::roles::ims_core::Delivered;
+use crate::roles::ims_core::{Delivered, LargeKind, LargePolicy};
 use crate::roles::smsc::SmppArrival;
 use crate::roles::ua::Answer;
 use crate::runner::IwfHarness;
@@ -125,11 +125,32 @@ async fn many_recipients(w: &mut LiaisonWorld, count: usize) -> StepResult {
 }
 
 async fn deliver_all(w: &mut LiaisonWorld) -> StepResult {
+    deliver_sized(w, None).await
+}
+
+/// Delivers one SMS per recipient; with `len`, a long text of that many bytes
+/// in message_payload (SMPP 3.4 §5.3.2.32).
+async fn deliver_sized(w: &mut LiaisonWorld, len: Option<usize>) -> StepResult {
     let h = harness(w)?;
     let recipients = w.iwf.recipients.clone();
     for (n, _) in recipients {
         let src = number();
-        let text = format!("liaison SMS to +{n} {}", &token()[..6]).into_bytes();
+        let text = match len {
+            None => format!("liaison SMS to +{n} {}", &token()[..6]).into_bytes(),
+            Some(l) => (0..l)
+                .map(|i| b"liaison long SMS 0123456789 "[i % 28])
+                .collect(),
+        };
+        let (short, tlvs) = match len {
+            None => (text.clone(), Vec::new()),
+            Some(_) => (
+                Vec::new(),
+                vec![crate::codec::smpp::Tlv::new(
+                    crate::codec::smpp::tlv::MESSAGE_PAYLOAD,
+                    &text,
+                )],
+            ),
+        };
         let sm = Sm {
             source_addr_ton: 1,
             source_addr_npi: 1,
@@ -139,7 +160,8 @@ async fn deliver_all(w: &mut LiaisonWorld) -> StepResult {
             destination_addr: format!("+{n}"),
             // An SMSC receipt and an SME acknowledgement requested (SMPP 3.4 §5.2.17).
             registered_delivery: registered::RECEIPT_ALWAYS | 0x04,
-            short_message: text.clone(),
+            short_message: short,
+            tlvs,
             ..Sm::default()
         };
         let seq = h
@@ -250,8 +272,14 @@ fn ack_state(a: &SmppArrival) -> Option<u8> {
         .or_else(|| sm.receipt().and_then(|r| r.state()))
 }
 
+/// The IM side's final word for a number: the answer to its MESSAGE, or in
+/// Large Message mode the response to the final chunk.
 fn answered_at(h: &IwfHarness, n: &str) -> Option<(u16, Instant)> {
-    message_for(&h.ims.log(), n).and_then(|d| d.answered)
+    let large = h.ims.large_log().into_iter().find_map(|e| match e.kind {
+        LargeKind::Responded { code, last: true } if e.number == n => Some((code, e.at)),
+        _ => None,
+    });
+    large.or_else(|| message_for(&h.ims.log(), n).and_then(|d| d.answered))
 }
 
 /// How long a negative ("never …") observation lasts: past the SUT's Timer F.
@@ -506,4 +534,115 @@ async fn no_imdn(w: &mut LiaisonWorld) -> StepResult {
             f.0
         ))
     })
+}
+
+fn large_recipient(w: &mut LiaisonWorld, p: LargePolicy) -> StepResult {
+    let h = harness(w)?;
+    let n = number();
+    h.ims.set_large(&n, p);
+    w.iwf.recipients = vec![(n, Answer::Silent)];
+    Ok(())
+}
+
+#[given(expr = "the IM recipient takes Large Messages and answers every chunk with {int}")]
+async fn large_every(w: &mut LiaisonWorld, code: u16) -> StepResult {
+    large_recipient(
+        w,
+        LargePolicy {
+            more: Some(code),
+            last: Some(code),
+            report: false,
+        },
+    )
+}
+
+#[given(
+    "the IM recipient takes Large Messages, answers '+' chunks with 200 and never the last chunk"
+)]
+async fn large_never_last(w: &mut LiaisonWorld) -> StepResult {
+    large_recipient(
+        w,
+        LargePolicy {
+            more: Some(200),
+            last: None,
+            report: false,
+        },
+    )
+}
+
+#[given(
+    expr = "the IM recipient takes Large Messages, answers '+' chunks with 200 and the last chunk with {int}"
+)]
+async fn large_last(w: &mut LiaisonWorld, code: u16) -> StepResult {
+    large_recipient(
+        w,
+        LargePolicy {
+            more: Some(200),
+            last: Some(code),
+            report: false,
+        },
+    )
+}
+
+#[when(
+    expr = "the SMSC delivers a {int}-byte SMS for the IM recipient asking for a delivery report"
+)]
+async fn delivers_long(w: &mut LiaisonWorld, len: usize) -> StepResult {
+    deliver_sized(w, Some(len)).await
+}
+
+#[then("the IM recipient receives the SMS as MSRP chunks")]
+async fn receives_chunks(w: &mut LiaisonWorld) -> StepResult {
+    let h = harness(w)?;
+    let n = w
+        .iwf
+        .recipients
+        .first()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    let n2 = n.clone();
+    let done = |log: &[crate::roles::ims_core::LargeEvent]| {
+        log.iter()
+            .any(|e| e.number == n2 && e.kind == LargeKind::Chunk('$'))
+    };
+    let mut ok = false;
+    let until = w.deadline;
+    while Instant::now() < until {
+        if done(&h.ims.large_log()) {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if ok {
+        Ok(())
+    } else {
+        let mine: Vec<String> = h
+            .ims
+            .large_log()
+            .iter()
+            .filter(|e| e.number == n)
+            .map(|e| format!("{:?}", e.kind))
+            .collect();
+        Err(w.fail(
+            format!("the long SMS for +{n} as an MSRP session: INVITE with an MSRP offer, then SEND chunks ending in '$' (RFC 4975; RFC 3428 §8 keeps it out of a MESSAGE)"),
+            if mine.is_empty() {
+                format!("no MSRP chunk for +{n}; SIP requests for it: {}", h.ims.log().iter().filter(|d| d.number == n).count())
+            } else {
+                mine.join(", ")
+            },
+        ))
+    }
+}
+
+#[then("the SUT reports the SMS as DELIVRD only after the 200 to the last chunk")]
+async fn delivered_after_last(w: &mut LiaisonWorld) -> StepResult {
+    let h = harness(w)?;
+    let (seq, n, _, _) = w
+        .iwf
+        .sent
+        .first()
+        .cloned()
+        .ok_or_else(|| w.fail("an SMS sent earlier", "none"))?;
+    check_ack(w, &h, seq, &n, true, w.deadline).await
 }

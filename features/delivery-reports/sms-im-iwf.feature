@@ -71,3 +71,24 @@ Feature: Delivery reports across SMS–IM interworking, the SUT as the interwork
     Given the IM recipient will answer MESSAGE with 200
     When the SMSC delivers an SMS for the IM recipient asking for a delivery report
     Then the SUT reports the SMS as DELIVRD within 2 seconds of the recipient's 200, with no IMDN
+
+  @DR-21 @if:sme_ack @if:iwf_msrp
+  Scenario: A long SMS sent as a Large Message is reported DELIVRD only after the 200 to the last chunk
+    Given the IM recipient takes Large Messages and answers every chunk with 200
+    When the SMSC delivers a 4000-byte SMS for the IM recipient asking for a delivery report
+    Then the IM recipient receives the SMS as MSRP chunks
+    And the SUT reports the SMS as DELIVRD only after the 200 to the last chunk
+
+  @DR-21 @if:sme_ack @if:iwf_msrp
+  Scenario: 200s to earlier chunks of a Large Message are not proof of receipt
+    Given the IM recipient takes Large Messages, answers '+' chunks with 200 and never the last chunk
+    When the SMSC delivers a 4000-byte SMS for the IM recipient asking for a delivery report
+    Then the IM recipient receives the SMS as MSRP chunks
+    And the SUT never reports the SMS as DELIVRD
+
+  @DR-22 @if:sme_ack @if:iwf_msrp
+  Scenario: An error to the last chunk of a Large Message is reported as not delivered
+    Given the IM recipient takes Large Messages, answers '+' chunks with 200 and the last chunk with 415
+    When the SMSC delivers a 4000-byte SMS for the IM recipient asking for a delivery report
+    Then the IM recipient receives the SMS as MSRP chunks
+    And the SUT reports the SMS as not delivered

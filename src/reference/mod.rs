@@ -351,6 +351,13 @@ pub const FAULTS: &[Fault] = &[
     },
     Fault {
         role: "sms-im-iwf",
+        name: "iwf-delivered-on-first-chunk-200",
+        description: "for a Large Message, reports DELIVRD on the 200 to the first chunk",
+        breaks: &["DR-21", "DR-22"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "sms-im-iwf",
         name: "iwf-wrong-password",
         description: "binds to the SMSC with a wrong password",
         breaks: &["DR-21", "DR-22", "DR-23", "DR-24"],

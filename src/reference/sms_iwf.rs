@@ -40,7 +40,7 @@ pub struct IwfConfig {
     pub domain: String,
 }
 
-type Waiters = Arc<Mutex<HashMap<String, oneshot::Sender<u16>>>>;
+type Waiters = Arc<Mutex<HashMap<String, oneshot::Sender<SipMessage>>>>;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -73,7 +73,7 @@ pub async fn start(
                 };
                 if code >= 200 {
                     if let Some(tx) = lock(&waiters).remove(&b) {
-                        let _ = tx.send(code);
+                        let _ = tx.send(m.clone());
                     }
                 }
             }
@@ -208,6 +208,17 @@ impl Job {
     ) {
         let number = self.sm.destination_addr.trim_start_matches('+').to_string();
         let uri = format!("sip:+{number}@{};user=phone", cfg.domain);
+        // Over 1300 bytes a MESSAGE may not go over UDP (RFC 3428 §8): Large Message mode.
+        if self.sm.payload().len() > 1300 {
+            let outcome = self.large(sip, sip_addr, waiters, cfg, s, &uri).await;
+            let (st, ms) = match outcome {
+                Some(true) => (status::ESME_ROK, state::DELIVERED),
+                Some(false) => (status::ESME_RX_P_APPN, state::UNDELIVERABLE),
+                None => (status::ESME_RX_T_APPN, state::UNDELIVERABLE),
+            };
+            self.report(tx, &next_seq, st, ms, s);
+            return;
+        }
         let branch = format!("z9hG4bK{}", token());
         let msg = request("MESSAGE", &uri)
             .header("Via", &format!("SIP/2.0/UDP {sip_addr};branch={branch}"))
@@ -239,7 +250,7 @@ impl Job {
         let mut e = t1;
         let outcome = loop {
             match tokio::time::timeout(e, &mut orx).await {
-                Ok(Ok(code)) => break Some(code),
+                Ok(Ok(resp)) => break resp.status(),
                 Ok(Err(_)) => break None,
                 Err(_) => {
                     if Instant::now() >= end {
@@ -268,6 +279,161 @@ impl Job {
             None => (status::ESME_RX_T_APPN, state::UNDELIVERABLE),
         };
         self.report(tx, &next_seq, st, ms, s);
+    }
+
+    /// Large Message mode (RFC 4975): INVITE with an MSRP offer, connect to
+    /// the answered path, send the text in chunks. Some(true) = the final
+    /// chunk got 200 (the receipt, seed 001); Some(false) = an error response;
+    /// None = no answer in time.
+    async fn large(
+        &self,
+        sip: &UdpSocket,
+        sip_addr: SocketAddr,
+        waiters: &Waiters,
+        cfg: &IwfConfig,
+        s: &Settings,
+        uri: &str,
+    ) -> Option<bool> {
+        use crate::codec::msrp::{self, chunk_plan, MsrpMessage};
+        let listener = tokio::net::TcpListener::bind(SocketAddr::new(sip_addr.ip(), 0))
+            .await
+            .ok()?;
+        let own = crate::codec::sdp::msrp_url(listener.local_addr().ok()?, &token());
+        let offer = crate::codec::sdp::msrp_session(
+            sip_addr.ip(),
+            listener.local_addr().ok()?.port(),
+            &own,
+            &["text/plain"],
+            Some("active"),
+        );
+        let branch = format!("z9hG4bK{}", token());
+        let call_id = format!("{}@liaison-iwf", token());
+        let from = format!(
+            "<sip:+{}@{}>;tag={}",
+            self.sm.source_addr.trim_start_matches('+'),
+            cfg.domain,
+            token()
+        );
+        let invite = request("INVITE", uri)
+            .header("Via", &format!("SIP/2.0/UDP {sip_addr};branch={branch}"))
+            .header("Max-Forwards", "70")
+            .header("From", &from)
+            .header("To", &format!("<{uri}>"))
+            .header("Call-ID", &call_id)
+            .header("CSeq", "1 INVITE")
+            .header("Contact", &format!("<sip:iwf@{sip_addr}>"))
+            .header("Content-Type", "application/sdp")
+            .body(&offer)
+            .build();
+        let (otx, mut orx) = oneshot::channel();
+        lock(waiters).insert(branch.clone(), otx);
+        let _ = sip.send_to(&invite, cfg.ims_core).await;
+        let end = Instant::now() + s.t1 * 64;
+        let mut e = s.t1;
+        let ok = loop {
+            match tokio::time::timeout(e, &mut orx).await {
+                Ok(Ok(resp)) => break Some(resp),
+                Ok(Err(_)) => break None,
+                Err(_) if Instant::now() >= end => break None,
+                Err(_) => {
+                    let _ = sip.send_to(&invite, cfg.ims_core).await;
+                    e *= 2;
+                }
+            }
+        };
+        lock(waiters).remove(&branch);
+        let ok = ok?;
+        if ok.status() != Some(200) {
+            return Some(false);
+        }
+        // ACK the 2xx (RFC 3261 §13.2.2.4), then the MSRP connection (we offered: we connect).
+        let ack = request("ACK", uri)
+            .header(
+                "Via",
+                &format!("SIP/2.0/UDP {sip_addr};branch=z9hG4bK{}", token()),
+            )
+            .header("Max-Forwards", "70")
+            .header("From", &from)
+            .header("To", ok.header("To").unwrap_or_default())
+            .header("Call-ID", &call_id)
+            .header("CSeq", "1 ACK")
+            .build();
+        let _ = sip.send_to(&ack, cfg.ims_core).await;
+        let path = crate::codec::sdp::Sdp::parse(ok.body())
+            .ok()?
+            .media()
+            .into_iter()
+            .find(|m| m.media == "message")?
+            .msrp_path()
+            .last()
+            .cloned()?;
+        let to = crate::roles::msrp::url_addr(&path)?;
+        let stream = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(to))
+            .await
+            .ok()?
+            .ok()?;
+        let _ = stream.set_nodelay(true);
+        let (mut rd, mut wr) = stream.into_split();
+        let data = self.sm.payload().to_vec();
+        let message_id = token();
+        let mut tids = Vec::new();
+        for (range, flag) in chunk_plan(data.len() as u64, 1024) {
+            let tid = msrp::new_tid();
+            let part =
+                &data[(range.start - 1) as usize..range.end.unwrap_or(data.len() as u64) as usize];
+            let b = msrp::request("SEND", &tid)
+                .header("To-Path", &path)
+                .header("From-Path", &own)
+                .header("Message-ID", &message_id)
+                .header("Byte-Range", &range.to_header())
+                .header("Content-Type", "text/plain")
+                .body(part)
+                .flag(flag)
+                .build();
+            if wr.write_all(&b).await.is_err() {
+                return None;
+            }
+            tids.push((tid, flag));
+        }
+        let last = tids.last().map(|t| t.0.clone()).unwrap_or_default();
+        let first = tids.first().map(|t| t.0.clone()).unwrap_or_default();
+        let mut buf = Vec::new();
+        let mut chunk = vec![0u8; 16 * 1024];
+        // Timer for the chunks' answers: 64·T1 from the last chunk sent.
+        let end = Instant::now() + s.t1 * 64;
+        let outcome = loop {
+            let left = end.saturating_duration_since(Instant::now());
+            let n = match tokio::time::timeout(left, rd.read(&mut chunk)).await {
+                Ok(Ok(n)) if n > 0 => n,
+                _ => break None,
+            };
+            buf.extend_from_slice(&chunk[..n]);
+            let mut decided = None;
+            while let Ok(Some(len)) = msrp::next_frame(&buf, 1 << 20) {
+                let raw: Vec<u8> = buf.drain(..len.clamp(1, buf.len())).collect();
+                let Ok(m) = MsrpMessage::parse(&raw) else {
+                    continue;
+                };
+                match m.status() {
+                    Some(c) if c != 200 => decided = Some(false),
+                    Some(200) if m.tid() == last => decided = Some(true),
+                    Some(200)
+                        if m.tid() == first && s.has_fault("iwf-delivered-on-first-chunk-200") =>
+                    {
+                        decided = Some(true)
+                    }
+                    _ => {}
+                }
+                if decided.is_some() {
+                    break;
+                }
+            }
+            if decided.is_some() {
+                break decided;
+            }
+        };
+        drop(listener);
+        outcome
     }
 
     /// deliver_sm_resp, then the SME acknowledgement when one was asked for.

@@ -27,9 +27,43 @@ pub struct Delivered {
     pub answered: Option<(u16, Instant)>,
 }
 
+/// How a recipient takes a Large Message (an MSRP session the SUT offers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LargePolicy {
+    /// The response to '+' chunks (None: no response).
+    pub more: Option<u16>,
+    /// The response to the final ('$') chunk (None: no response).
+    pub last: Option<u16>,
+    /// After a 200 to the final chunk, a success REPORT for the whole message.
+    pub report: bool,
+}
+
+/// What happened on a Large Message session, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LargeKind {
+    /// A SEND chunk arrived with this end flag ('+', '$', '#').
+    Chunk(char),
+    /// The harness answered a chunk; `last` when it was the final one.
+    Responded { code: u16, last: bool },
+    /// The harness sent a success REPORT.
+    Reported,
+}
+
+#[derive(Debug, Clone)]
+pub struct LargeEvent {
+    pub number: String,
+    pub at: Instant,
+    pub kind: LargeKind,
+}
+
 #[derive(Default)]
 struct State {
     answers: HashMap<String, Answer>,
+    large: HashMap<String, LargePolicy>,
+    /// MSRP session id → recipient number.
+    sessions: HashMap<String, String>,
+    large_log: Vec<LargeEvent>,
+    msrp_addr: Option<std::net::SocketAddr>,
     /// Transaction keys seen (branch|method), to spot retransmissions.
     seen: std::collections::HashSet<String>,
     log: Vec<Delivered>,
@@ -80,6 +114,27 @@ impl ImsCore {
     pub fn start(ep: Arc<SipEndpoint>) -> ImsCore {
         let state: Arc<Mutex<State>> = Arc::default();
         let notify = Arc::new(Notify::new());
+        // The recipients' MSRP side (RFC 4975): the SUT offers, so it connects here.
+        let listener = std::net::TcpListener::bind((ep.udp_addr().ip(), 0))
+            .and_then(|l| l.set_nonblocking(true).map(|_| l))
+            .and_then(tokio::net::TcpListener::from_std);
+        if let Ok(l) = listener {
+            lock(&state).msrp_addr = l.local_addr().ok();
+            let (state, notify, capture) = (state.clone(), notify.clone(), ep.capture().clone());
+            tokio::spawn(async move {
+                while let Ok((stream, _)) = l.accept().await {
+                    let Ok(conn) = crate::net::stream::StreamConn::accepted(
+                        stream,
+                        capture.clone(),
+                        msrp_framer,
+                        4 << 20,
+                    ) else {
+                        continue;
+                    };
+                    tokio::spawn(serve_msrp(Arc::new(conn), state.clone(), notify.clone()));
+                }
+            });
+        }
         let task = {
             let (ep, state, notify) = (ep.clone(), state.clone(), notify.clone());
             tokio::spawn(async move {
@@ -98,6 +153,16 @@ impl ImsCore {
             notify,
             task,
         }
+    }
+
+    /// How Large Message sessions to `number` are taken from now on.
+    pub fn set_large(&self, number: &str, p: LargePolicy) {
+        lock(&self.state).large.insert(number.to_string(), p);
+    }
+
+    /// What happened on Large Message sessions so far.
+    pub fn large_log(&self) -> Vec<LargeEvent> {
+        lock(&self.state).large_log.clone()
     }
 
     /// How MESSAGEs to `number` (digits) are answered from now on.
@@ -164,7 +229,13 @@ async fn handle(ep: &Arc<SipEndpoint>, state: &Arc<Mutex<State>>, inc: Incoming)
             Answer::Respond { code, delay } => (code, delay),
             Answer::Silent => return,
         },
-        "OPTIONS" => (200, Duration::ZERO),
+        "OPTIONS" | "BYE" => (200, Duration::ZERO),
+        "INVITE" => {
+            let bytes = invite_answer(state, &msg, &number);
+            lock(state).finals.insert(key.clone(), bytes.clone());
+            let _ = ep.send(inc.transport, inc.from, &bytes).await;
+            return;
+        }
         _ => (405, Duration::ZERO),
     };
     let bytes = response_to(&msg, code, reason(code))
@@ -198,5 +269,124 @@ async fn handle(ep: &Arc<SipEndpoint>, state: &Arc<Mutex<State>>, inc: Incoming)
         send.await;
     } else {
         tokio::spawn(send);
+    }
+}
+
+fn msrp_framer(buf: &[u8], max: usize) -> Result<Option<usize>, String> {
+    crate::codec::msrp::next_frame(buf, max).map_err(|e| e.to_string())
+}
+
+/// 200 with an SDP answer for a number that takes Large Messages; 488 otherwise.
+fn invite_answer(
+    state: &Arc<Mutex<State>>,
+    msg: &crate::codec::sip::SipMessage,
+    number: &str,
+) -> Vec<u8> {
+    let (policy, addr) = {
+        let st = lock(state);
+        (st.large.get(number).cloned(), st.msrp_addr)
+    };
+    let offer_ok = crate::codec::sdp::Sdp::parse(msg.body())
+        .ok()
+        .is_some_and(|d| d.media().iter().any(|m| m.media == "message"));
+    let (Some(_), Some(addr), true) = (policy, addr, offer_ok) else {
+        return response_to(msg, 488, "Not Acceptable Here")
+            .to_tag(&token())
+            .build();
+    };
+    let sid = token();
+    lock(state).sessions.insert(sid.clone(), number.to_string());
+    let url = crate::codec::sdp::msrp_url(addr, &sid);
+    let sdp = crate::codec::sdp::msrp_session(
+        addr.ip(),
+        addr.port(),
+        &url,
+        &["text/plain"],
+        Some("passive"),
+    );
+    response_to(msg, 200, "OK")
+        .to_tag(&token())
+        .header("Contact", &format!("<sip:+{number}@{}>", addr.ip()))
+        .header("Content-Type", "application/sdp")
+        .body(&sdp)
+        .build()
+}
+
+/// Takes the chunks of Large Messages by the policy of their recipient.
+async fn serve_msrp(
+    conn: Arc<crate::net::stream::StreamConn>,
+    state: Arc<Mutex<State>>,
+    notify: Arc<Notify>,
+) {
+    use crate::codec::msrp::{self, ByteRange, EndFlag, MsrpMessage};
+    loop {
+        let Some(a) = conn.recv(Instant::now() + Duration::from_secs(3600)).await else {
+            continue;
+        };
+        let crate::net::stream::StreamEvent::Message(bytes) = a.event else {
+            return;
+        };
+        let Ok(m) = MsrpMessage::parse(&bytes) else {
+            continue;
+        };
+        if m.method() != Some("SEND") {
+            continue;
+        }
+        let own = m.to_path().first().cloned().unwrap_or_default();
+        let sid = crate::roles::msrp::url_session(&own).unwrap_or_default();
+        let (number, policy) = {
+            let st = lock(&state);
+            let n = st.sessions.get(&sid).cloned().unwrap_or_default();
+            let p = st.large.get(&n).cloned();
+            (n, p)
+        };
+        let flag = m.flag();
+        let push = |kind: LargeKind| {
+            lock(&state).large_log.push(LargeEvent {
+                number: number.clone(),
+                at: Instant::now(),
+                kind,
+            });
+        };
+        push(LargeKind::Chunk(flag.as_byte() as char));
+        let Some(p) = policy else {
+            let _ = conn
+                .send(&msrp::response_to(&m, 481, "Session Does Not Exist", &own))
+                .await;
+            notify.notify_waiters();
+            continue;
+        };
+        let last = flag == EndFlag::Complete;
+        let code = if last { p.last } else { p.more };
+        if let Some(code) = code {
+            let phrase = if code == 200 { "OK" } else { "Error" };
+            // Logged before the send: whatever the answer triggers comes after it.
+            push(LargeKind::Responded { code, last });
+            let _ = conn.send(&msrp::response_to(&m, code, phrase, &own)).await;
+            if last && code == 200 && p.report {
+                let total = m
+                    .byte_range()
+                    .and_then(|r| r.ok())
+                    .and_then(|r| r.end)
+                    .unwrap_or(0);
+                let range = ByteRange {
+                    start: 1,
+                    end: Some(total),
+                    total: Some(total),
+                };
+                push(LargeKind::Reported);
+                let _ = conn
+                    .send(&msrp::report_for(
+                        &m,
+                        &own,
+                        &msrp::new_tid(),
+                        range,
+                        200,
+                        "OK",
+                    ))
+                    .await;
+            }
+        }
+        notify.notify_waiters();
     }
 }
