@@ -24,6 +24,15 @@ pub struct Iwf {
     pub sent: Vec<(u32, String, String, Vec<u8>)>,
 }
 
+/// The first SMS the scenario sent: (deliver_sm sequence number, recipient digits).
+fn first_sms(w: &LiaisonWorld) -> Result<(u32, String), Failure> {
+    w.iwf
+        .sent
+        .first()
+        .map(|s| (s.0, s.1.clone()))
+        .ok_or_else(|| w.fail("an SMS sent earlier in the scenario", "none"))
+}
+
 fn harness(w: &LiaisonWorld) -> Result<std::sync::Arc<IwfHarness>, Failure> {
     w.ctx.iwf.clone().ok_or_else(|| {
         w.fail(
@@ -290,12 +299,7 @@ fn window(w: &LiaisonWorld) -> Instant {
 #[then("the SUT acknowledges the SMS with ESME_ROK only after the recipient answered")]
 async fn rok_after(w: &mut LiaisonWorld) -> StepResult {
     let h = harness(w)?;
-    let (seq, n, _, _) = w
-        .iwf
-        .sent
-        .first()
-        .cloned()
-        .ok_or_else(|| w.fail("an SMS sent earlier", "none"))?;
+    let (seq, n) = first_sms(w)?;
     let Some(resp) = resp_for(&h, seq, w.deadline).await else {
         return Err(w.fail(
             format!("a deliver_sm_resp to deliver_sm #{seq}"),
@@ -330,12 +334,7 @@ async fn rok_after(w: &mut LiaisonWorld) -> StepResult {
 #[then("the SUT reports the SMS as DELIVRD only after the recipient answered, naming the message it acknowledged")]
 async fn delivered_after(w: &mut LiaisonWorld) -> StepResult {
     let h = harness(w)?;
-    let (seq, n, _, _) = w
-        .iwf
-        .sent
-        .first()
-        .cloned()
-        .ok_or_else(|| w.fail("an SMS sent earlier", "none"))?;
+    let (seq, n) = first_sms(w)?;
     check_ack(w, &h, seq, &n, true, w.deadline).await
 }
 
@@ -427,12 +426,7 @@ async fn check_ack(
 #[then("the SUT never reports the SMS as DELIVRD")]
 async fn never_delivered(w: &mut LiaisonWorld) -> StepResult {
     let h = harness(w)?;
-    let (_, n, _, _) = w
-        .iwf
-        .sent
-        .first()
-        .cloned()
-        .ok_or_else(|| w.fail("an SMS sent earlier", "none"))?;
+    let (_, n) = first_sms(w)?;
     let until = window(w);
     // Watch until the SUT's last word on this SMS: its SME acknowledgement when
     // it declares them, else its deliver_sm_resp and a grace of 10·T1; at most
@@ -463,12 +457,7 @@ async fn never_delivered(w: &mut LiaisonWorld) -> StepResult {
 #[then("the SUT does not acknowledge the SMS with ESME_ROK")]
 async fn no_rok(w: &mut LiaisonWorld) -> StepResult {
     let h = harness(w)?;
-    let (seq, n, _, _) = w
-        .iwf
-        .sent
-        .first()
-        .cloned()
-        .ok_or_else(|| w.fail("an SMS sent earlier", "none"))?;
+    let (seq, n) = first_sms(w)?;
     let until = window(w);
     match resp_for(&h, seq, until).await {
         Some(r) if r.pdu.as_ref().is_ok_and(|p| p.header.command_status == status::ESME_ROK) => Err(w.fail(
@@ -482,12 +471,7 @@ async fn no_rok(w: &mut LiaisonWorld) -> StepResult {
 #[then("the SUT reports the SMS as not delivered")]
 async fn reported_undelivered(w: &mut LiaisonWorld) -> StepResult {
     let h = harness(w)?;
-    let (seq, n, _, _) = w
-        .iwf
-        .sent
-        .first()
-        .cloned()
-        .ok_or_else(|| w.fail("an SMS sent earlier", "none"))?;
+    let (seq, n) = first_sms(w)?;
     check_ack(w, &h, seq, &n, false, w.deadline).await
 }
 
@@ -509,12 +493,7 @@ async fn each_own(w: &mut LiaisonWorld) -> StepResult {
 #[then("the SUT reports the SMS as DELIVRD within 2 seconds of the recipient's 200, with no IMDN")]
 async fn no_imdn(w: &mut LiaisonWorld) -> StepResult {
     let h = harness(w)?;
-    let (seq, n, _, _) = w
-        .iwf
-        .sent
-        .first()
-        .cloned()
-        .ok_or_else(|| w.fail("an SMS sent earlier", "none"))?;
+    let (seq, n) = first_sms(w)?;
     let n2 = n.clone();
     h.ims
         .wait_for(w.deadline, |log| {
@@ -638,11 +617,6 @@ async fn receives_chunks(w: &mut LiaisonWorld) -> StepResult {
 #[then("the SUT reports the SMS as DELIVRD only after the 200 to the last chunk")]
 async fn delivered_after_last(w: &mut LiaisonWorld) -> StepResult {
     let h = harness(w)?;
-    let (seq, n, _, _) = w
-        .iwf
-        .sent
-        .first()
-        .cloned()
-        .ok_or_else(|| w.fail("an SMS sent earlier", "none"))?;
+    let (seq, n) = first_sms(w)?;
     check_ack(w, &h, seq, &n, true, w.deadline).await
 }

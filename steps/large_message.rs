@@ -572,3 +572,21 @@ async fn no_whole_claim(w: &mut LiaisonWorld) -> StepResult {
     }
     Ok(())
 }
+
+#[then("the harness ends the session with BYE and the SUT answers 200")]
+async fn bye(w: &mut LiaisonWorld) -> StepResult {
+    let (Some(ua), Some(mut d)) = (w.lm.ua.clone(), w.lm.dialog.clone()) else {
+        return Err(w.fail(
+            "a dialog set up by the INVITE earlier in the scenario",
+            "none",
+        ));
+    };
+    let r = ua.bye(&mut d, w.deadline).await;
+    match r.final_response().and_then(|m| m.status()) {
+        Some(200) => Ok(()),
+        _ => Err(w.fail(
+            "200 to the BYE ending the session (RFC 3261 §15.1.2)",
+            w.describe(Some(&r), Some(&ua.ep)),
+        )),
+    }
+}

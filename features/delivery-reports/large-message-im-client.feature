@@ -15,6 +15,7 @@ Feature: Large Message mode delivery reports, the SUT as the receiving IM client
     When the harness offers a Large Message session with "text/plain"
     Then the SUT answers the offer with 200 and an MSRP path
     And the harness opens the MSRP connection to that path
+    And the harness ends the session with BYE and the SUT answers 200
 
   @DR-9
   Scenario: An offer with no type the client takes is rejected

@@ -1070,6 +1070,30 @@ fn unquote(v: &str) -> String {
     out
 }
 
+/// The usual reason phrase for a status code (RFC 3261 §21; RFC 3428 for 202).
+pub fn reason_phrase(code: u16) -> &'static str {
+    match code {
+        100 => "Trying",
+        180 => "Ringing",
+        200 => "OK",
+        202 => "Accepted",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        413 => "Request Entity Too Large",
+        415 => "Unsupported Media Type",
+        480 => "Temporarily Unavailable",
+        481 => "Call/Transaction Does Not Exist",
+        486 => "Busy Here",
+        488 => "Not Acceptable Here",
+        500 => "Server Internal Error",
+        603 => "Decline",
+        _ => "Response",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

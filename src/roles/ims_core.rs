@@ -96,19 +96,7 @@ pub fn number_of(uri: &str) -> Option<String> {
     (!digits.is_empty()).then_some(digits)
 }
 
-fn reason(code: u16) -> &'static str {
-    match code {
-        200 => "OK",
-        202 => "Accepted",
-        404 => "Not Found",
-        408 => "Request Timeout",
-        415 => "Unsupported Media Type",
-        480 => "Temporarily Unavailable",
-        486 => "Busy Here",
-        603 => "Decline",
-        _ => "Response",
-    }
-}
+use crate::codec::sip::reason_phrase as reason;
 
 impl ImsCore {
     pub fn start(ep: Arc<SipEndpoint>) -> ImsCore {
@@ -176,19 +164,14 @@ impl ImsCore {
 
     /// Waits until `pred` holds for the log or `deadline` passes.
     pub async fn wait_for(&self, deadline: Instant, pred: impl Fn(&[Delivered]) -> bool) -> bool {
-        loop {
-            let notified = self.notify.notified();
+        crate::roles::wait_until(&self.notify, deadline, || {
             if pred(&self.log()) {
-                return true;
+                crate::roles::Check::Done
+            } else {
+                crate::roles::Check::Wait
             }
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            let _ =
-                tokio::time::timeout((deadline - now).min(Duration::from_millis(100)), notified)
-                    .await;
-        }
+        })
+        .await
     }
 }
 

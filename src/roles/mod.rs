@@ -9,3 +9,41 @@ pub mod msrp;
 pub mod smsc;
 pub mod transaction;
 pub mod ua;
+
+use std::time::{Duration, Instant};
+
+/// What a bounded wait on a role's log concluded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// The awaited thing happened.
+    Done,
+    /// It cannot happen any more (say, the connection ended).
+    Over,
+    /// Not yet.
+    Wait,
+}
+
+/// Waits, woken by `notify` (and at most every 100 ms), until `check` says
+/// Done (true) or Over (false), or `deadline` passes (false). Every wait in
+/// the roles goes through here, so none is unbounded.
+pub async fn wait_until(
+    notify: &tokio::sync::Notify,
+    deadline: Instant,
+    check: impl Fn() -> Check,
+) -> bool {
+    loop {
+        // Registered before the check, so a wake-up between the two is not lost.
+        let notified = notify.notified();
+        match check() {
+            Check::Done => return true,
+            Check::Over => return false,
+            Check::Wait => {}
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        let _ =
+            tokio::time::timeout((deadline - now).min(Duration::from_millis(100)), notified).await;
+    }
+}

@@ -204,24 +204,20 @@ impl MsrpPeer {
     /// Waits until `pred` holds for the log, the connection ends (closed or
     /// unframeable: nothing more can come), or `deadline` passes.
     pub async fn wait_for(&self, deadline: Instant, pred: impl Fn(&[MsrpArrival]) -> bool) -> bool {
-        loop {
-            let notified = self.notify.notified();
+        crate::roles::wait_until(&self.notify, deadline, || {
             let log = self.log();
             if pred(&log) {
-                return true;
-            }
-            if log
+                crate::roles::Check::Done
+            } else if log
                 .iter()
                 .any(|a| !matches!(a.event, StreamEvent::Message(_)))
             {
-                return false;
+                crate::roles::Check::Over
+            } else {
+                crate::roles::Check::Wait
             }
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            let _ = tokio::time::timeout(deadline - now, notified).await;
-        }
+        })
+        .await
     }
 
     /// The responses to transaction `tid`, in arrival order.

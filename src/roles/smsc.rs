@@ -155,22 +155,15 @@ impl Smsc {
         pred: impl Fn(&[SmppArrival]) -> bool,
         need_bound: bool,
     ) -> bool {
-        loop {
-            let notified = self.notify.notified();
-            {
-                let st = lock(&self.state);
-                if (!need_bound || st.bound) && pred(&st.log) {
-                    return true;
-                }
+        crate::roles::wait_until(&self.notify, deadline, || {
+            let st = lock(&self.state);
+            if (!need_bound || st.bound) && pred(&st.log) {
+                crate::roles::Check::Done
+            } else {
+                crate::roles::Check::Wait
             }
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            let _ =
-                tokio::time::timeout((deadline - now).min(Duration::from_millis(100)), notified)
-                    .await;
-        }
+        })
+        .await
     }
 }
 

@@ -289,19 +289,7 @@ impl Drop for Recipient {
     }
 }
 
-fn reason(code: u16) -> &'static str {
-    match code {
-        200 => "OK",
-        202 => "Accepted",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        415 => "Unsupported Media Type",
-        480 => "Temporarily Unavailable",
-        486 => "Busy Here",
-        603 => "Decline",
-        _ => "Response",
-    }
-}
+use crate::codec::sip::reason_phrase as reason;
 
 fn tx_key(m: &SipMessage) -> String {
     format!(
@@ -432,17 +420,14 @@ impl Recipient {
 
     /// Waits until `pred` holds for the log, or `deadline` passes.
     pub async fn wait_for(&self, deadline: Instant, pred: impl Fn(&[Received]) -> bool) -> bool {
-        loop {
-            let notified = self.notify.notified();
+        crate::roles::wait_until(&self.notify, deadline, || {
             if pred(&self.log()) {
-                return true;
+                crate::roles::Check::Done
+            } else {
+                crate::roles::Check::Wait
             }
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            let _ = tokio::time::timeout(deadline - now, notified).await;
-        }
+        })
+        .await
     }
 
     /// New MESSAGE transactions received (retransmissions excluded).
