@@ -531,6 +531,7 @@ async fn large_every(w: &mut LiaisonWorld, code: u16) -> StepResult {
             more: Some(code),
             last: Some(code),
             report: false,
+            failure_report: None,
         },
     )
 }
@@ -545,6 +546,7 @@ async fn large_never_last(w: &mut LiaisonWorld) -> StepResult {
             more: Some(200),
             last: None,
             report: false,
+            failure_report: None,
         },
     )
 }
@@ -559,6 +561,7 @@ async fn large_last(w: &mut LiaisonWorld, code: u16) -> StepResult {
             more: Some(200),
             last: Some(code),
             report: false,
+            failure_report: None,
         },
     )
 }
@@ -619,4 +622,19 @@ async fn delivered_after_last(w: &mut LiaisonWorld) -> StepResult {
     let h = harness(w)?;
     let (seq, n) = first_sms(w)?;
     check_ack(w, &h, seq, &n, true, w.deadline).await
+}
+
+#[given(
+    expr = "the IM recipient takes Large Messages, answers '+' chunks with 200 and the last chunk with a failure REPORT {int}"
+)]
+async fn large_failure_report(w: &mut LiaisonWorld, code: u16) -> StepResult {
+    large_recipient(
+        w,
+        LargePolicy {
+            more: Some(200),
+            last: None,
+            report: false,
+            failure_report: Some(code),
+        },
+    )
 }

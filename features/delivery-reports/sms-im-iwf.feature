@@ -92,3 +92,10 @@ Feature: Delivery reports across SMS–IM interworking, the SUT as the interwork
     When the SMSC delivers a 4000-byte SMS for the IM recipient asking for a delivery report
     Then the IM recipient receives the SMS as MSRP chunks
     And the SUT reports the SMS as not delivered
+
+  @DR-22 @if:sme_ack @if:iwf_msrp
+  Scenario: A failure REPORT for a Large Message is reported as not delivered
+    Given the IM recipient takes Large Messages, answers '+' chunks with 200 and the last chunk with a failure REPORT 415
+    When the SMSC delivers a 4000-byte SMS for the IM recipient asking for a delivery report
+    Then the IM recipient receives the SMS as MSRP chunks
+    And the SUT reports the SMS as not delivered

@@ -358,6 +358,13 @@ pub const FAULTS: &[Fault] = &[
     },
     Fault {
         role: "sms-im-iwf",
+        name: "iwf-any-report-is-success",
+        description: "for a Large Message, takes any REPORT as a success REPORT, whatever its Status",
+        breaks: &["DR-22"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "sms-im-iwf",
         name: "iwf-wrong-password",
         description: "binds to the SMSC with a wrong password",
         breaks: &["DR-21", "DR-22", "DR-23", "DR-24"],

@@ -414,6 +414,14 @@ impl Job {
                 let Ok(m) = MsrpMessage::parse(&raw) else {
                     continue;
                 };
+                // A failure REPORT (RFC 4975 §7.1.2) for our message: not received.
+                let failure_report = m.method() == Some("REPORT")
+                    && m.message_id() == Some(message_id.as_str())
+                    && m.status_header().is_some_and(|(_, c, _)| c != 200);
+                if failure_report {
+                    // Fault: any REPORT taken as a success REPORT, whatever its Status.
+                    decided = Some(s.has_fault("iwf-any-report-is-success"));
+                }
                 match m.status() {
                     Some(c) if c != 200 => decided = Some(false),
                     Some(200) if m.tid() == last => decided = Some(true),

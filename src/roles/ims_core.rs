@@ -36,6 +36,8 @@ pub struct LargePolicy {
     pub last: Option<u16>,
     /// After a 200 to the final chunk, a success REPORT for the whole message.
     pub report: bool,
+    /// Instead of answering the final chunk, a failure REPORT with this status.
+    pub failure_report: Option<u16>,
 }
 
 /// What happened on a Large Message session, in order.
@@ -340,6 +342,25 @@ async fn serve_msrp(
             continue;
         };
         let last = flag == EndFlag::Complete;
+        if let (true, Some(code)) = (last, p.failure_report) {
+            let range = m
+                .byte_range()
+                .and_then(|r| r.ok())
+                .unwrap_or(ByteRange::WHOLE);
+            push(LargeKind::Responded { code, last: true });
+            let _ = conn
+                .send(&msrp::report_for(
+                    &m,
+                    &own,
+                    &msrp::new_tid(),
+                    range,
+                    code,
+                    "Failure",
+                ))
+                .await;
+            notify.notify_waiters();
+            continue;
+        }
         let code = if last { p.last } else { p.more };
         if let Some(code) = code {
             let phrase = if code == 200 { "OK" } else { "Error" };
