@@ -597,7 +597,39 @@ async fn receives_chunks(w: &mut LiaisonWorld) -> StepResult {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     if ok {
-        Ok(())
+        // The chunks fit together and carry the SMS text byte for byte.
+        let text = w.iwf.sent.first().map(|x| x.3.clone()).unwrap_or_default();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let log = h.ims.large_log();
+        let mine: Vec<&crate::roles::ims_core::LargeEvent> =
+            log.iter().filter(|e| e.number == n).collect();
+        if let Some(LargeKind::Bad(why)) = mine
+            .iter()
+            .map(|e| &e.kind)
+            .find(|k| matches!(k, LargeKind::Bad(_)))
+        {
+            return Err(w.fail(
+                format!("SEND chunks for +{n} that fit their message (RFC 4975 §7.1.1)"),
+                why.clone(),
+            ));
+        }
+        match mine.iter().find_map(|e| match &e.kind {
+            LargeKind::Complete(b) => Some(b.clone()),
+            _ => None,
+        }) {
+            Some(b) if b == text => Ok(()),
+            Some(b) => Err(w.fail(
+                format!(
+                    "the SMS text ({} bytes) as the Large Message, byte for byte",
+                    text.len()
+                ),
+                format!("{} bytes: {}", b.len(), crate::codec::escape_bytes(&b, 200)),
+            )),
+            None => Err(w.fail(
+                format!("a complete Large Message for +{n}"),
+                "chunks that never complete the message",
+            )),
+        }
     } else {
         let mine: Vec<String> = h
             .ims

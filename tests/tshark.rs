@@ -7,6 +7,7 @@ mod common;
 use common::*;
 use liaison::codec::msrp::{self, MsrpMessage};
 use liaison::codec::sip::{next_frame, Frame, SipMessage};
+use liaison::codec::smpp::{self, Pdu};
 use std::collections::HashMap;
 use std::process::Command;
 
@@ -26,8 +27,18 @@ fn msrp_label(m: &MsrpMessage) -> String {
     }
 }
 
-/// SIP/MSRP messages in a pcap as (frame number, label), in frame order.
-fn our_reading(path: &std::path::Path) -> Vec<(u32, String)> {
+/// Does a stream start like an SMPP PDU (sane command_length, known command)?
+fn looks_like_smpp(buf: &[u8]) -> bool {
+    buf.len() >= 16
+        && matches!(smpp::next_frame(buf, 1 << 16), Ok(Some(_)))
+        && Pdu::parse(&buf[..u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize])
+            .is_ok_and(|p| p.name() != "unknown")
+}
+
+/// SIP/MSRP/SMPP messages in a pcap as (frame number, label), in frame
+/// order, and a TCP port that carries SMPP (for tshark's decode-as).
+fn our_reading(path: &std::path::Path) -> (Vec<(u32, String)>, Option<u16>) {
+    let mut smpp_port = None;
     let f = std::fs::File::open(path).unwrap();
     let mut rd = pcap_file::pcap::PcapReader::new(f).unwrap();
     let mut out = Vec::new();
@@ -67,6 +78,18 @@ fn our_reading(path: &std::path::Path) -> Vec<(u32, String)> {
                 }
                 let buf = streams.entry((src, sport, dst, dport)).or_default();
                 buf.extend_from_slice(payload);
+                if smpp_port.is_none() && looks_like_smpp(buf) {
+                    smpp_port = Some(sport);
+                }
+                if smpp_port.is_some_and(|p| p == sport || p == dport) {
+                    while let Ok(Some(len)) = smpp::next_frame(buf, 1 << 16) {
+                        let raw: Vec<u8> = buf.drain(..len).collect();
+                        if let Ok(p) = Pdu::parse(&raw) {
+                            out.push((n, format!("SMPP 0x{:08x}", p.header.command_id)));
+                        }
+                    }
+                    continue;
+                }
                 loop {
                     // A stream carries SIP or MSRP; MSRP messages start with "MSRP ".
                     if buf.starts_with(b"MSRP ") {
@@ -98,7 +121,7 @@ fn our_reading(path: &std::path::Path) -> Vec<(u32, String)> {
             _ => {}
         }
     }
-    out
+    (out, smpp_port)
 }
 
 fn tshark(args: &[&str]) -> String {
@@ -123,13 +146,17 @@ const HEURISTICS: [&str; 6] = [
     "msrp_tcp",
 ];
 
-/// tshark's view: (frame, label) for every SIP and MSRP message.
-fn their_reading(p: &str) -> Vec<(u32, String)> {
+/// tshark's view: (frame, label) for every SIP, MSRP and SMPP message.
+fn their_reading(p: &str, smpp_port: Option<u16>) -> Vec<(u32, String)> {
+    let decode = smpp_port.map(|port| format!("tcp.port=={port},smpp"));
     let mut args = vec!["-r", p];
     args.extend(HEURISTICS);
+    if let Some(d) = &decode {
+        args.extend(["-d", d.as_str()]);
+    }
     args.extend([
         "-Y",
-        "sip || msrp",
+        "sip || msrp || smpp",
         "-T",
         "fields",
         "-E",
@@ -146,6 +173,8 @@ fn their_reading(p: &str) -> Vec<(u32, String)> {
         "msrp.method",
         "-e",
         "msrp.status.code",
+        "-e",
+        "smpp.command_id",
     ]);
     let mut out = Vec::new();
     for l in tshark(&args).lines().filter(|l| !l.trim().is_empty()) {
@@ -165,6 +194,7 @@ fn their_reading(p: &str) -> Vec<(u32, String)> {
         labels.extend(list(2));
         labels.extend(list(3).into_iter().map(|m| format!("MSRP {m}")));
         labels.extend(list(4).into_iter().map(|c| format!("MSRP {c}")));
+        labels.extend(list(5).into_iter().map(|c| format!("SMPP {c}")));
         out.extend(labels.into_iter().map(|x| (frame, x)));
     }
     out
@@ -179,11 +209,17 @@ fn pcaps_open_cleanly_in_tshark_and_agree_with_the_harness() {
     let r = report(&out);
     let mut checked = 0;
     let mut msrp_seen = 0;
+    let mut smpp_seen = 0;
     for s in r["scenarios"].as_array().unwrap() {
         let pcap = out.join(s["pcap"].as_str().unwrap());
         let p = pcap.to_str().unwrap();
+        let (mut ours, smpp_port) = our_reading(&pcap);
+        let decode = smpp_port.map(|port| format!("tcp.port=={port},smpp"));
         let mut args = vec!["-r", p];
         args.extend(HEURISTICS);
+        if let Some(d) = &decode {
+            args.extend(["-d", d.as_str()]);
+        }
         args.extend([
             "-Y",
             "_ws.malformed || _ws.expert.severity >= 6291456",
@@ -201,8 +237,7 @@ fn pcaps_open_cleanly_in_tshark_and_agree_with_the_harness() {
         );
 
         // Within one frame, compare as sets (tshark lists fields by kind).
-        let mut theirs = their_reading(p);
-        let mut ours = our_reading(&pcap);
+        let mut theirs = their_reading(p, smpp_port);
         theirs.sort();
         ours.sort();
         assert!(!ours.is_empty(), "{p}: no SIP message in the pcap");
@@ -211,8 +246,10 @@ fn pcaps_open_cleanly_in_tshark_and_agree_with_the_harness() {
             "{p}: tshark's SIP/MSRP messages (left) differ from the harness's (right)"
         );
         msrp_seen += ours.iter().filter(|(_, l)| l.starts_with("MSRP ")).count();
+        smpp_seen += ours.iter().filter(|(_, l)| l.starts_with("SMPP ")).count();
         checked += 1;
     }
     assert!(checked >= 20, "only {checked} pcaps checked");
     assert!(msrp_seen > 0, "no MSRP message seen in any pcap");
+    assert!(smpp_seen > 0, "no SMPP PDU seen in any pcap");
 }

@@ -365,6 +365,13 @@ pub const FAULTS: &[Fault] = &[
     },
     Fault {
         role: "sms-im-iwf",
+        name: "iwf-bad-byte-range",
+        description: "sends Large Message chunks whose Byte-Range does not match their bodies",
+        breaks: &["DR-21", "DR-22"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "sms-im-iwf",
         name: "iwf-wrong-password",
         description: "binds to the SMSC with a wrong password",
         breaks: &["DR-21", "DR-22", "DR-23", "DR-24"],

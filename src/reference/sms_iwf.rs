@@ -381,11 +381,21 @@ impl Job {
             let tid = msrp::new_tid();
             let part =
                 &data[(range.start - 1) as usize..range.end.unwrap_or(data.len() as u64) as usize];
+            // Fault: a Byte-Range that does not match the chunk's body.
+            let declared = if s.has_fault("iwf-bad-byte-range") {
+                msrp::ByteRange {
+                    end: range.end.map(|e| e + 7),
+                    ..range
+                }
+                .to_header()
+            } else {
+                range.to_header()
+            };
             let b = msrp::request("SEND", &tid)
                 .header("To-Path", &path)
                 .header("From-Path", &own)
                 .header("Message-ID", &message_id)
-                .header("Byte-Range", &range.to_header())
+                .header("Byte-Range", &declared)
                 .header("Content-Type", "text/plain")
                 .body(part)
                 .flag(flag)

@@ -49,6 +49,11 @@ pub enum LargeKind {
     Responded { code: u16, last: bool },
     /// The harness sent a success REPORT.
     Reported,
+    /// A chunk that does not fit the message (RFC 4975 §7.1.1: Byte-Range,
+    /// body length, Message-ID), with the reason and the chunk's bytes.
+    Bad(String),
+    /// The whole message, reassembled from its chunks.
+    Complete(Vec<u8>),
 }
 
 #[derive(Debug, Clone)]
@@ -66,6 +71,8 @@ struct State {
     sessions: HashMap<String, String>,
     large_log: Vec<LargeEvent>,
     msrp_addr: Option<std::net::SocketAddr>,
+    /// Reassembly per Message-ID.
+    reassembly: HashMap<String, crate::codec::msrp::Reassembly>,
     /// Transaction keys seen (branch|method), to spot retransmissions.
     seen: std::collections::HashSet<String>,
     log: Vec<Delivered>,
@@ -334,6 +341,24 @@ async fn serve_msrp(
             });
         };
         push(LargeKind::Chunk(flag.as_byte() as char));
+        // Judge the chunk itself: it must fit its message (Byte-Range, length).
+        {
+            let id = m.message_id().unwrap_or_default().to_string();
+            let verdict = m.check().and_then(|_| {
+                let mut st = lock(&state);
+                let r = st.reassembly.entry(id.clone()).or_default();
+                r.push(&m)?;
+                Ok(r.is_complete().then(|| r.bytes()).flatten())
+            });
+            match verdict {
+                Err(e) => push(LargeKind::Bad(format!(
+                    "{e} — bytes: {}",
+                    crate::codec::escape_bytes(m.raw(), 200)
+                ))),
+                Ok(Some(all)) => push(LargeKind::Complete(all)),
+                Ok(None) => {}
+            }
+        }
         let Some(p) = policy else {
             let _ = conn
                 .send(&msrp::response_to(&m, 481, "Session Does Not Exist", &own))
