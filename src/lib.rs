@@ -14,7 +14,7 @@
 //! | [`steps`] (`steps/` at the top level) | thin glue: Gherkin phrase → role call → assertion; the World |
 //! | [`roles`] | network elements the harness plays: UAs, transactions |
 //! | [`net`] | UDP/TCP sockets on loopback; [`net::capture`] taps every byte into the scenario's pcap |
-//! | [`codec`] | sans-IO encoders/decoders: SIP, SDP, MSRP, SMPP; no I/O, no tokio |
+//! | [`codec`] | sans-IO encoders/decoders: SIP, SDP, MSRP, SMPP, WSP push, PAP; no I/O, no tokio |
 //! | [`reference`] | the embedded reference SUT for each role, with named faults; shares only [`codec`] with the harness |
 //! | [`catalogue`] | `features/requirements.yaml`, compiled in |
 //! | [`profile`] | SUT profiles (YAML) with one-line errors |

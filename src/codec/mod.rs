@@ -7,9 +7,11 @@
 //! that a scenario failure can show the offending bytes.
 
 pub mod msrp;
+pub mod pap;
 pub mod sdp;
 pub mod sip;
 pub mod smpp;
+pub mod wsp;
 
 /// Render bytes for a failure message.
 ///
