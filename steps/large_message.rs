@@ -140,7 +140,7 @@ fn answer_path(w: &LiaisonWorld) -> Result<String, Failure> {
         .ok_or_else(|| bad("no m=message TCP/MSRP line"))?;
     let path = media.msrp_path();
     let url = path.last().cloned().ok_or_else(|| bad("no a=path"))?;
-    if crate::roles::msrp::url_addr(&url).is_none() {
+    if crate::codec::msrp::url_addr(&url).is_none() {
         return Err(bad(&format!("a path `{url}` with no usable host:port")));
     }
     Ok(url)
@@ -329,7 +329,7 @@ async fn sends_too_large(w: &mut LiaisonWorld, ct: String) -> StepResult {
 #[when("the harness sends a chunk to an MSRP session the SUT does not have")]
 async fn sends_unknown_session(w: &mut LiaisonWorld) -> StepResult {
     let url = w.lm.remote_url.clone().unwrap_or_default();
-    let sid = crate::roles::msrp::url_session(&url).unwrap_or_default();
+    let sid = crate::codec::msrp::url_session(&url).unwrap_or_default();
     let wrong = url.replacen(&sid, &format!("nosuch{}", token()), 1);
     let message_id = format!("lm{}", token());
     let range = ByteRange {

@@ -5,6 +5,9 @@
 //! The vectors were written for liaison (see the README beside them); none is an
 //! RFC example.
 
+mod common;
+use common::XorShift;
+
 use liaison::codec::escape_bytes;
 use liaison::codec::msrp::{
     chunk_plan, is_valid_ident, msrp_url, new_tid, new_tid_for, next_frame, report_for, request,
@@ -1649,22 +1652,6 @@ fn sdp_errors() {
 // ---------------------------------------------------------------------------
 // No panic, whatever the input
 // ---------------------------------------------------------------------------
-
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 /// Use every accessor of a parsed message and check what ties it to its input.
 fn exercise(input: &[u8], m: &MsrpMessage) {

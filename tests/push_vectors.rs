@@ -5,6 +5,7 @@
 //! tshark's WSP dissector as an independent reading of the WSP vectors.
 
 mod common;
+use common::{tshark, XorShift};
 
 use liaison::codec::pap::{
     self, code, header_param, multipart_related, parse_multipart, PapError, PapMessage,
@@ -715,21 +716,6 @@ fn multipart_errors_by_variant() {
 // No panics
 // ---------------------------------------------------------------------------
 
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 const WSP_FRAGMENTS: &[&[u8]] = &[
     &[0xBE],
     &[0xAF, 0x84],
@@ -889,19 +875,6 @@ fn no_panic_on_mutated_vectors() {
 // ---------------------------------------------------------------------------
 // tshark reads the WSP vectors the same way
 // ---------------------------------------------------------------------------
-
-fn tshark(args: &[&str]) -> String {
-    let o = std::process::Command::new("tshark")
-        .args(args)
-        .output()
-        .expect("run tshark");
-    assert!(
-        o.status.success(),
-        "tshark {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 #[test]
 fn tshark_decodes_every_wsp_vector_the_same_way() {

@@ -6,6 +6,9 @@
 //! Where rsip 0.4's typed view is checked, the assertion records what rsip does
 //! today, so a change in rsip shows up here.
 
+mod common;
+use common::XorShift;
+
 use liaison::codec::escape_bytes;
 use liaison::codec::sip::{
     header_param, next_frame, uri_of, uri_user_host, Frame, SipError, SipMessage, StartLine,
@@ -1022,22 +1025,6 @@ fn frame_errors() {
 // ---------------------------------------------------------------------------
 // No panic, whatever the input
 // ---------------------------------------------------------------------------
-
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 /// Use every accessor on a parsed message and check the invariants that tie it to
 /// its input.

@@ -4,6 +4,7 @@
 //! input, and tshark's SMPP dissector as an independent reading of the vectors.
 
 mod common;
+use common::{tshark, XorShift};
 
 use common::{require_program, tmpdir};
 use liaison::codec::smpp::{
@@ -1095,19 +1096,6 @@ fn receipt_in_message_payload() {
 // tshark reads the vectors the same way
 // ---------------------------------------------------------------------------
 
-fn tshark(args: &[&str]) -> String {
-    let o = std::process::Command::new("tshark")
-        .args(args)
-        .output()
-        .expect("run tshark");
-    assert!(
-        o.status.success(),
-        "tshark {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
 #[test]
 fn tshark_decodes_every_vector_the_same_way() {
     require_program("tshark", "tshark");
@@ -1244,22 +1232,6 @@ fn tshark_decodes_every_vector_the_same_way() {
 // ---------------------------------------------------------------------------
 // No panic, whatever the input
 // ---------------------------------------------------------------------------
-
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 /// Use every accessor of a parsed PDU and check the invariants tying it to its input.
 fn exercise(input: &[u8], p: &Pdu) {

@@ -9,7 +9,6 @@ use liaison::codec::msrp::{self, MsrpMessage};
 use liaison::codec::sip::{next_frame, Frame, SipMessage};
 use liaison::codec::smpp::{self, Pdu};
 use std::collections::HashMap;
-use std::process::Command;
 
 /// A TCP direction: (source IP, source port, destination IP, destination port).
 type Flow = (Vec<u8>, u16, Vec<u8>, u16);
@@ -122,19 +121,6 @@ fn our_reading(path: &std::path::Path) -> (Vec<(u32, String)>, Option<u16>) {
         }
     }
     (out, smpp_port)
-}
-
-fn tshark(args: &[&str]) -> String {
-    let o = Command::new("tshark")
-        .args(args)
-        .output()
-        .expect("run tshark");
-    assert!(
-        o.status.success(),
-        "tshark {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 const HEURISTICS: [&str; 6] = [

@@ -1412,6 +1412,16 @@ pub fn msrp_url(addr: SocketAddr, session_id: &str) -> String {
     }
 }
 
+/// The address an MSRP URL points at (see [`MsrpUrl`]).
+pub fn url_addr(url: &str) -> Option<SocketAddr> {
+    MsrpUrl::parse(url)?.socket_addr()
+}
+
+/// The session id of an MSRP URL (see [`MsrpUrl`]).
+pub fn url_session(url: &str) -> Option<String> {
+    MsrpUrl::parse(url)?.session_id
+}
+
 /// The parts of an MSRP URL (RFC 4975 §9 `MSRP-URI`), as sent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MsrpUrl {

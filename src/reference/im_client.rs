@@ -110,6 +110,7 @@ impl Client {
                 }
             }
             "INVITE" => self.invite(&msg),
+            "BYE" if s.has_fault("msrp-ignores-bye") => return None,
             "BYE" => {
                 if let Some(sid) = msg.call_id().and_then(|c| {
                     self.calls

@@ -113,6 +113,13 @@ pub const FAULTS: &[Fault] = &[
     },
     Fault {
         role: "im-client",
+        name: "msrp-ignores-bye",
+        description: "never answers the BYE that ends a Large Message session",
+        breaks: &["DR-9"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-client",
         name: "msrp-no-final-200",
         description: "never answers the final ('$') chunk of a message",
         breaks: &["DR-10", "DR-11", "DR-12", "DR-13"],

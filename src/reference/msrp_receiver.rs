@@ -83,7 +83,7 @@ impl Conn {
         let fr = m.failure_report().unwrap_or_else(|| "yes".into());
         let sr = m.success_report().unwrap_or_else(|| "no".into());
         let own = m.to_path().first().cloned().unwrap_or_default();
-        let session = crate::roles::msrp::url_session(&own).unwrap_or_default();
+        let session = crate::codec::msrp::url_session(&own).unwrap_or_default();
         let known = lock(&self.sessions).contains_key(&session);
         let respond = |me: &mut Conn, code: u16, phrase: &str| {
             let ok = code == 200;

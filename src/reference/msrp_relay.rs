@@ -55,11 +55,11 @@ impl Relay {
 
     /// Is this URI one of ours? Returns its session id ("" for the bare relay URI).
     fn ours(&self, uri: &str) -> Option<String> {
-        let addr = crate::roles::msrp::url_addr(uri)?;
+        let addr = crate::codec::msrp::url_addr(uri)?;
         if addr != self.addr {
             return None;
         }
-        Some(crate::roles::msrp::url_session(uri).unwrap_or_default())
+        Some(crate::codec::msrp::url_session(uri).unwrap_or_default())
     }
 
     fn handle(self: &Arc<Self>, raw: Vec<u8>, from: &Out) {

@@ -367,7 +367,7 @@ impl Job {
             .msrp_path()
             .last()
             .cloned()?;
-        let to = crate::roles::msrp::url_addr(&path)?;
+        let to = crate::codec::msrp::url_addr(&path)?;
         let stream = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(to))
             .await
             .ok()?

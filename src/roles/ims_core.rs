@@ -325,7 +325,7 @@ async fn serve_msrp(
             continue;
         }
         let own = m.to_path().first().cloned().unwrap_or_default();
-        let sid = crate::roles::msrp::url_session(&own).unwrap_or_default();
+        let sid = crate::codec::msrp::url_session(&own).unwrap_or_default();
         let (number, policy) = {
             let st = lock(&state);
             let n = st.sessions.get(&sid).cloned().unwrap_or_default();

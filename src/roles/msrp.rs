@@ -95,7 +95,7 @@ impl MsrpPeer {
         local_url: &str,
         capture: Capture,
     ) -> Result<MsrpPeer, String> {
-        let addr = url_addr(remote_url)
+        let addr = msrp::url_addr(remote_url)
             .ok_or_else(|| format!("no host:port in MSRP URL `{remote_url}`"))?;
         let conn = StreamConn::connect(
             addr,
@@ -394,28 +394,4 @@ pub fn digest_authorization(
             )
         }
     })
-}
-
-/// host:port of an MSRP URL (`msrp://127.0.0.1:2855/sid;tcp`, IPv6 bracketed).
-pub fn url_addr(url: &str) -> Option<std::net::SocketAddr> {
-    let rest = url
-        .strip_prefix("msrp://")
-        .or_else(|| url.strip_prefix("msrps://"))?;
-    let authority = rest.split(['/', ';']).next()?;
-    let authority = authority.rsplit_once('@').map(|x| x.1).unwrap_or(authority);
-    authority.parse().ok()
-}
-
-/// The session id of an MSRP URL (the path segment, without `;tcp`).
-pub fn url_session(url: &str) -> Option<String> {
-    let rest = url
-        .strip_prefix("msrp://")
-        .or_else(|| url.strip_prefix("msrps://"))?;
-    let path = rest.split_once('/')?.1;
-    Some(path.split(';').next().unwrap_or("").to_string())
-}
-
-/// Our MSRP URL for a session on a socket address.
-pub fn msrp_url_for(addr: std::net::SocketAddr, session: &str) -> String {
-    crate::codec::sdp::msrp_url(addr, session)
 }

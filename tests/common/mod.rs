@@ -81,3 +81,36 @@ pub fn require_program(name: &str, package: &str) {
         "`{name}` is not on PATH: install it (apt-get install {package}); .ci/run does. A missing tool is a failure, never a skip."
     );
 }
+
+/// A seeded xorshift generator for the no-panic loops (repeatable, no rand crate).
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    /// A number below `n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Runs tshark; a failing tshark fails the test with its stderr.
+pub fn tshark(args: &[&str]) -> String {
+    let o = Command::new("tshark")
+        .args(args)
+        .output()
+        .expect("run tshark");
+    assert!(
+        o.status.success(),
+        "tshark {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
