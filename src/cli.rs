@@ -85,9 +85,15 @@ pub enum Command {
         /// Print the faults of every role and exit.
         #[arg(long)]
         list_faults: bool,
-        /// sms-im-iwf: the SMSC to bind to.
+        /// sms-im-iwf, ppg: the SMSC to bind to.
         #[arg(long, value_name = "ADDR")]
         smsc: Option<std::net::SocketAddr>,
+        /// ppg: the OTA-HTTP push target (for IPv4 client addresses).
+        #[arg(long, value_name = "ADDR")]
+        ota_http: Option<std::net::SocketAddr>,
+        /// ppg: where SIP pushes go.
+        #[arg(long, value_name = "ADDR")]
+        sip_target: Option<std::net::SocketAddr>,
         /// sms-im-iwf: where to send SIP MESSAGEs.
         #[arg(long, value_name = "ADDR")]
         ims_core: Option<std::net::SocketAddr>,
@@ -166,6 +172,8 @@ pub fn main_with(cli: Cli) -> i32 {
             no_store,
             list_faults,
             smsc,
+            ota_http,
+            sip_target,
             ims_core,
             system_id,
             password,
@@ -191,6 +199,8 @@ pub fn main_with(cli: Cli) -> i32 {
             };
             let iwf = IwfArgs {
                 smsc,
+                ota_http,
+                sip_target,
                 ims_core,
                 system_id,
                 password,
@@ -277,9 +287,11 @@ fn list(sut: Option<PathBuf>, features: Option<PathBuf>) -> i32 {
     EXIT_PASS
 }
 
-/// `liaison reference --role sms-im-iwf` arguments.
+/// `liaison reference --role sms-im-iwf` / `--role ppg` arguments.
 struct IwfArgs {
     smsc: Option<std::net::SocketAddr>,
+    ota_http: Option<std::net::SocketAddr>,
+    sip_target: Option<std::net::SocketAddr>,
     ims_core: Option<std::net::SocketAddr>,
     system_id: String,
     password: String,
@@ -296,6 +308,8 @@ async fn reference(
 ) -> i32 {
     let IwfArgs {
         smsc,
+        ota_http,
+        sip_target,
         ims_core,
         system_id,
         password,
@@ -321,12 +335,26 @@ async fn reference(
         (Some(smsc), Some(ims_core)) => Some(crate::reference::sms_iwf::IwfConfig {
             smsc,
             ims_core,
-            system_id,
-            password,
+            system_id: system_id.clone(),
+            password: password.clone(),
             domain: domain.clone(),
         }),
         _ if role == "sms-im-iwf" => {
             eprintln!("liaison: reference --role sms-im-iwf: --smsc ADDR and --ims-core ADDR are required");
+            return EXIT_USAGE;
+        }
+        _ => None,
+    };
+    let ppg = match (smsc, ota_http, sip_target) {
+        (Some(smsc), Some(ota_http), Some(sip_target)) => Some(crate::reference::ppg::PpgConfig {
+            smsc,
+            system_id: system_id.clone(),
+            password: password.clone(),
+            ota_http,
+            sip_target,
+        }),
+        _ if role == "ppg" => {
+            eprintln!("liaison: reference --role ppg: --smsc ADDR, --ota-http ADDR and --sip-target ADDR are required");
             return EXIT_USAGE;
         }
         _ => None,
@@ -337,6 +365,7 @@ async fn reference(
         domain,
         store_and_forward: fault.map(|f| f.store_and_forward).unwrap_or(!no_store),
         iwf,
+        ppg,
     };
     let running = match crate::reference::start(&role, listen, settings).await {
         Ok(r) => r,

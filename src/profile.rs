@@ -45,6 +45,59 @@ struct RawProfile {
     iwf: Option<IwfSection>,
     #[serde(default)]
     msrp: Option<MsrpSection>,
+    #[serde(default)]
+    ppg: Option<PpgSection>,
+}
+
+/// ppg: where the PPG takes PAP submissions, what it claims, and where the
+/// harness plays the bearers it pushes to (the SUT is configured with those
+/// addresses, as for `iwf`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PpgSection {
+    /// The PAP push-submission URL, `http://127.0.0.1:PORT/PATH`.
+    pub url: String,
+    /// `wap-1.2.1` (WSP push only) or `wap-2.0` (WSP and OTA-HTTP push).
+    pub compliance: String,
+    /// The bearers the PPG pushes over: `sms` (WSP over SMS through the harness
+    /// SMSC), `http` (OTA-HTTP to the harness push target), `sip` (Push over SIP
+    /// to the harness device).
+    pub bearers: Vec<String>,
+    /// sms: where the harness SMSC listens (the PPG binds here as an ESME) and
+    /// the credentials it binds with.
+    #[serde(default)]
+    pub smsc: Option<SocketAddr>,
+    #[serde(default)]
+    pub system_id: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    /// http: where the harness OTA-HTTP push target listens; the PPG pushes to
+    /// it for `WAPPUSH=<its IPv4 address>/TYPE=IPv4` client addresses.
+    #[serde(default)]
+    pub ota_http: Option<SocketAddr>,
+    /// sip: where the harness device (and IMS core) takes SIP pushes.
+    #[serde(default)]
+    pub sip_target: Option<SocketAddr>,
+    /// The PPG part after `@` in PAP client addresses. Default `ppg.liaison.test`.
+    #[serde(default)]
+    pub address_domain: Option<String>,
+}
+
+impl PpgSection {
+    pub fn has_bearer(&self, b: &str) -> bool {
+        self.bearers.iter().any(|x| x == b)
+    }
+
+    /// (host:port, path) of the PAP URL.
+    pub fn url_parts(&self) -> Option<(SocketAddr, String)> {
+        let rest = self.url.strip_prefix("http://")?;
+        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+        Some((host.parse().ok()?, format!("/{path}")))
+    }
+
+    pub fn domain(&self) -> &str {
+        self.address_domain.as_deref().unwrap_or("ppg.liaison.test")
+    }
 }
 
 /// im-server with an MSRP relay (RFC 4976): where the relay listens.
@@ -206,6 +259,7 @@ pub struct Profile {
     pub capabilities: Capabilities,
     pub iwf: Option<IwfSection>,
     pub msrp: Option<MsrpSection>,
+    pub ppg: Option<PpgSection>,
 }
 
 /// Why a profile cannot be used. Displayed as one line:
@@ -393,6 +447,67 @@ impl Profile {
                     .into(),
             ));
         }
+        if raw.roles.iter().any(|r| r == "ppg") && raw.ppg.is_none() {
+            return Err(err(
+                "ppg",
+                "expected the PPG's PAP URL, compliance and bearers for role ppg (ppg: { url, compliance, bearers, … })".into(),
+            ));
+        }
+        if let Some(p) = &raw.ppg {
+            let (addr, _) = p.url_parts().ok_or_else(|| {
+                err(
+                    "ppg.url",
+                    format!("expected http://IP:PORT/PATH, got `{}`", p.url),
+                )
+            })?;
+            check_loopback(addr.ip()).map_err(|m| err("ppg.url", m))?;
+            if !matches!(p.compliance.as_str(), "wap-1.2.1" | "wap-2.0") {
+                return Err(err(
+                    "ppg.compliance",
+                    format!("expected wap-1.2.1 or wap-2.0, got `{}`", p.compliance),
+                ));
+            }
+            if let Some(b) = p
+                .bearers
+                .iter()
+                .find(|b| !matches!(b.as_str(), "sms" | "http" | "sip"))
+            {
+                return Err(err(
+                    "ppg.bearers",
+                    format!("expected sms, http or sip, got `{b}`"),
+                ));
+            }
+            let need = |bearer: &str, field: &str, have: bool| {
+                if p.has_bearer(bearer) && !have {
+                    Err(err(
+                        &format!("ppg.{field}"),
+                        format!("expected for bearer {bearer}"),
+                    ))
+                } else {
+                    Ok(())
+                }
+            };
+            need("sms", "smsc", p.smsc.is_some())?;
+            need("sms", "system_id", p.system_id.is_some())?;
+            need("sms", "password", p.password.is_some())?;
+            need("http", "ota_http", p.ota_http.is_some())?;
+            need("sip", "sip_target", p.sip_target.is_some())?;
+            if p.compliance == "wap-2.0" && !p.has_bearer("http") {
+                return Err(err(
+                    "ppg.bearers",
+                    "expected http among the bearers of a wap-2.0 PPG (WAP 2.0 pushes over WSP and HTTP)".into(),
+                ));
+            }
+            for (f, a) in [
+                ("smsc", p.smsc),
+                ("ota_http", p.ota_http),
+                ("sip_target", p.sip_target),
+            ] {
+                if let Some(a) = a {
+                    check_loopback(a.ip()).map_err(|m| err(&format!("ppg.{f}"), m))?;
+                }
+            }
+        }
         if let Some(i) = &raw.iwf {
             check_loopback(i.smsc.ip()).map_err(|m| err("iwf.smsc", m))?;
             check_loopback(i.ims_core.ip()).map_err(|m| err("iwf.ims_core", m))?;
@@ -409,6 +524,7 @@ impl Profile {
             capabilities: raw.capabilities.unwrap_or_default(),
             iwf: raw.iwf,
             msrp: raw.msrp,
+            ppg: raw.ppg,
         })
     }
 
@@ -428,6 +544,10 @@ impl Profile {
             "msrp_relay" => self.capabilities.msrp_relay.unwrap_or(false),
             "sip" => self.sip.is_some(),
             "iwf_msrp" => self.capabilities.iwf_msrp.unwrap_or(false),
+            "wap_2_0" => self.ppg.as_ref().is_some_and(|p| p.compliance == "wap-2.0"),
+            "push_sms" => self.ppg.as_ref().is_some_and(|p| p.has_bearer("sms")),
+            "push_http" => self.ppg.as_ref().is_some_and(|p| p.has_bearer("http")),
+            "push_sip" => self.ppg.as_ref().is_some_and(|p| p.has_bearer("sip")),
             _ => false,
         }
     }
@@ -456,6 +576,10 @@ pub const CAPABILITIES: &[&str] = &[
     "msrp_relay",
     "sip",
     "iwf_msrp",
+    "wap_2_0",
+    "push_sms",
+    "push_http",
+    "push_sip",
 ];
 
 fn parse_transports(v: &serde_yaml::Value) -> Option<Vec<Transport>> {

@@ -37,6 +37,8 @@ pub struct RunContext {
     pub role_addresses: BTreeMap<String, std::net::SocketAddr>,
     /// sms-im-iwf: the harness SMSC and IMS core, shared by the run's scenarios.
     pub iwf: Option<Arc<IwfHarness>>,
+    /// ppg: the harness bearers (SMSC, OTA-HTTP target, SIP device), shared likewise.
+    pub push: Option<Arc<PushHarness>>,
     pub out_dir: PathBuf,
     pub pcap_dir: PathBuf,
 }
@@ -86,6 +88,71 @@ impl IwfHarness {
         Ok(IwfHarness {
             smsc,
             ims: crate::roles::ims_core::ImsCore::start(Arc::new(ep)),
+            capture,
+        })
+    }
+}
+
+/// The bearers a PPG pushes to, played by the harness for the whole run (the
+/// SUT is configured with their addresses): an SMSC for WSP over SMS, an
+/// OTA-HTTP push target, and a SIP device (the IMS core role, which routes by
+/// number). Scenarios that use them are `@serial`.
+pub struct PushHarness {
+    pub smsc: Option<crate::roles::smsc::Smsc>,
+    pub ota: Option<crate::roles::ota_target::OtaTarget>,
+    pub sip: Option<crate::roles::ims_core::ImsCore>,
+    pub capture: Capture,
+}
+
+impl std::fmt::Debug for PushHarness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PushHarness")
+            .field("smsc", &self.smsc.as_ref().map(|s| s.addr()))
+            .field("ota", &self.ota.as_ref().map(|s| s.addr()))
+            .finish_non_exhaustive()
+    }
+}
+
+impl PushHarness {
+    /// Starts the bearers the PPG declares, at its addresses (port 0 picks).
+    pub async fn start(p: &crate::profile::PpgSection) -> Result<PushHarness, UsageError> {
+        let capture = Capture::switchable();
+        let smsc = match (p.has_bearer("sms"), p.smsc) {
+            (true, Some(a)) => Some(
+                crate::roles::smsc::Smsc::start(
+                    a,
+                    capture.clone(),
+                    (
+                        p.system_id.clone().unwrap_or_default(),
+                        p.password.clone().unwrap_or_default(),
+                    ),
+                )
+                .await
+                .map_err(|e| UsageError(format!("ppg.smsc: cannot listen on {a} ({e})")))?,
+            ),
+            _ => None,
+        };
+        let ota = match (p.has_bearer("http"), p.ota_http) {
+            (true, Some(a)) => Some(
+                crate::roles::ota_target::OtaTarget::start(a, capture.clone())
+                    .await
+                    .map_err(|e| UsageError(format!("ppg.ota_http: cannot listen on {a} ({e})")))?,
+            ),
+            _ => None,
+        };
+        let sip = match (p.has_bearer("sip"), p.sip_target) {
+            (true, Some(a)) => {
+                let ep = crate::net::SipEndpoint::bind_at(a, a, capture.clone())
+                    .await
+                    .map_err(|e| UsageError(format!("ppg.sip_target: cannot bind {a} ({e})")))?;
+                Some(crate::roles::ims_core::ImsCore::start(Arc::new(ep)))
+            }
+            _ => None,
+        };
+        Ok(PushHarness {
+            smsc,
+            ota,
+            sip,
             capture,
         })
     }
@@ -571,6 +638,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 pub async fn start_reference(
     fault: Option<&str>,
     iwf: Option<crate::reference::sms_iwf::IwfConfig>,
+    ppg: Option<crate::reference::ppg::PpgConfig>,
 ) -> Result<
     (
         Profile,
@@ -590,6 +658,7 @@ pub async fn start_reference(
         let mut settings = crate::reference::Settings {
             t1: Duration::from_millis(t1_ms),
             iwf: iwf.clone(),
+            ppg: ppg.clone(),
             ..Default::default()
         };
         if let Some(f) = fault.filter(|f| f.role == *role) {
@@ -649,6 +718,17 @@ pub async fn start_reference(
             password: c.password.clone(),
             ims_core: c.ims_core,
             domain: Some(c.domain.clone()),
+        }),
+        ppg: ppg.as_ref().map(|c| crate::profile::PpgSection {
+            url: format!("http://{}/wappush", addrs["ppg"]),
+            compliance: "wap-2.0".into(),
+            bearers: vec!["sms".into(), "http".into(), "sip".into()],
+            smsc: Some(c.smsc),
+            system_id: Some(c.system_id.clone()),
+            password: Some(c.password.clone()),
+            ota_http: Some(c.ota_http),
+            sip_target: Some(c.sip_target),
+            address_domain: None,
         }),
         capabilities: crate::profile::Capabilities {
             accept_types: Some(
@@ -721,6 +801,7 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
     let mut _reference = Vec::new();
     let mut sut_proc: Option<SutProcess> = None;
     let mut iwf_harness: Option<Arc<IwfHarness>> = None;
+    let mut push_harness: Option<Arc<PushHarness>> = None;
     let (profile, role_addresses) = match &opts.sut {
         Some(p) => {
             let profile = Profile::load(p).map_err(|e| UsageError(e.to_string()))?;
@@ -733,6 +814,9 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
                     )
                     .await?,
                 ));
+            }
+            if let (true, Some(p)) = (profile.has_role("ppg"), &profile.ppg) {
+                push_harness = Some(Arc::new(PushHarness::start(p).await?));
             }
             (profile, BTreeMap::new())
         }
@@ -747,7 +831,27 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
                 domain: "liaison.test".into(),
             };
             iwf_harness = Some(Arc::new(h));
-            let (p, a, r) = start_reference(opts.fault.as_deref(), Some(cfg)).await?;
+            let push = PushHarness::start(&crate::profile::PpgSection {
+                url: String::new(),
+                compliance: "wap-2.0".into(),
+                bearers: vec!["sms".into(), "http".into(), "sip".into()],
+                smsc: Some(any),
+                system_id: Some("liaison-ppg".into()),
+                password: Some("secret".into()),
+                ota_http: Some(any),
+                sip_target: Some(any),
+                address_domain: None,
+            })
+            .await?;
+            let ppg = crate::reference::ppg::PpgConfig {
+                smsc: push.smsc.as_ref().map(|s| s.addr()).unwrap_or(any),
+                system_id: "liaison-ppg".into(),
+                password: "secret".into(),
+                ota_http: push.ota.as_ref().map(|o| o.addr()).unwrap_or(any),
+                sip_target: push.sip.as_ref().map(|s| s.ep.udp_addr()).unwrap_or(any),
+            };
+            push_harness = Some(Arc::new(push));
+            let (p, a, r) = start_reference(opts.fault.as_deref(), Some(cfg), Some(ppg)).await?;
             _reference = r;
             (p, a)
         }
@@ -768,6 +872,7 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
         profile: profile.clone(),
         role_addresses,
         iwf: iwf_harness.clone(),
+        push: push_harness.clone(),
         out_dir: out_dir.clone(),
         pcap_dir: pcap_dir.clone(),
     });

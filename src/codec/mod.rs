@@ -6,11 +6,13 @@
 //! answers bad bytes with an error that says precisely what was wrong and where, so
 //! that a scenario failure can show the offending bytes.
 
+pub mod http;
 pub mod msrp;
 pub mod pap;
 pub mod sdp;
 pub mod sip;
 pub mod smpp;
+pub mod wdp;
 pub mod wsp;
 
 /// Render bytes for a failure message.

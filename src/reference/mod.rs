@@ -13,6 +13,7 @@ pub mod im_client;
 pub mod im_server;
 pub mod msrp_receiver;
 pub mod msrp_relay;
+pub mod ppg;
 pub mod sms_iwf;
 
 use std::net::{IpAddr, SocketAddr};
@@ -387,7 +388,7 @@ pub const FAULTS: &[Fault] = &[
 ];
 
 /// The roles the embedded reference implements.
-pub const ROLES: &[&str] = &["im-client", "im-server", "sms-im-iwf"];
+pub const ROLES: &[&str] = &["im-client", "im-server", "sms-im-iwf", "ppg"];
 
 /// Finds a fault by `name` or `role/name`.
 pub fn find_fault(spec: &str) -> Result<&'static Fault, String> {
@@ -424,6 +425,8 @@ pub struct Settings {
     pub store_and_forward: bool,
     /// sms-im-iwf: the SMSC and IMS core to use.
     pub iwf: Option<sms_iwf::IwfConfig>,
+    /// ppg: the bearers (the harness) it pushes to.
+    pub ppg: Option<ppg::PpgConfig>,
 }
 
 impl Default for Settings {
@@ -434,6 +437,7 @@ impl Default for Settings {
             domain: "liaison.test".into(),
             store_and_forward: true,
             iwf: None,
+            ppg: None,
         }
     }
 }
@@ -480,6 +484,21 @@ pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::i
         let (address, tasks) = sms_iwf::start(listen.ip(), cfg, settings).await?;
         return Ok(Running {
             role: "sms-im-iwf",
+            address,
+            msrp: None,
+            tasks,
+        });
+    }
+    if role == "ppg" {
+        let cfg = settings.ppg.clone().ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "ppg needs the SMSC, OTA-HTTP and SIP push target addresses",
+            )
+        })?;
+        let (address, tasks) = ppg::start(listen.ip(), cfg, settings).await?;
+        return Ok(Running {
+            role: "ppg",
             address,
             msrp: None,
             tasks,

@@ -3,9 +3,17 @@
 //! - [`transaction`]: RFC 3261 non-INVITE client transaction (Timers E, F, K)
 //! - [`ua`]: originating UA and recipient UA (server transactions that absorb
 //!   retransmissions)
+//! - [`ims_core`]: the recipient side of an IMS network (MESSAGE routed by
+//!   number, Large Message sessions); also the device for SIP pushes
+//! - [`msrp`]: an MSRP peer (RFC 4975)
+//! - [`smsc`]: an SMPP 3.4 SMSC that ESMEs (IWF, PPG) bind to
+//! - [`push_initiator`]: PAP over HTTP to a PPG
+//! - [`ota_target`]: a WAP 2.0 terminal's OTA-HTTP push listener
 
 pub mod ims_core;
 pub mod msrp;
+pub mod ota_target;
+pub mod push_initiator;
 pub mod smsc;
 pub mod transaction;
 pub mod ua;
