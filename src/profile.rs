@@ -768,16 +768,34 @@ capabilities: { accept_types: [text/plain] }
             "profile bad.yaml: ppg: expected the PPG's PAP URL, compliance and bearers for role ppg (ppg: { url, compliance, bearers, … })"
         );
         let e = err_of(&PPG.replace("wap-1.2.1", "wap-3"));
-        assert_eq!(e, "profile bad.yaml: ppg.compliance: expected wap-1.2.1 or wap-2.0, got `wap-3`");
+        assert_eq!(
+            e,
+            "profile bad.yaml: ppg.compliance: expected wap-1.2.1 or wap-2.0, got `wap-3`"
+        );
         let e = err_of(&PPG.replace("wap-1.2.1", "wap-2.0"));
-        assert!(e.starts_with("profile bad.yaml: ppg.bearers: expected http among"), "{e}");
+        assert!(
+            e.starts_with("profile bad.yaml: ppg.bearers: expected http among"),
+            "{e}"
+        );
         let e = err_of(&PPG.replace("[sms]", "[sms, http]"));
-        assert_eq!(e, "profile bad.yaml: ppg.ota_http: expected for bearer http");
+        assert_eq!(
+            e,
+            "profile bad.yaml: ppg.ota_http: expected for bearer http"
+        );
         let e = err_of(&PPG.replace("[sms]", "[fax]"));
-        assert_eq!(e, "profile bad.yaml: ppg.bearers: expected sms, http or sip, got `fax`");
+        assert_eq!(
+            e,
+            "profile bad.yaml: ppg.bearers: expected sms, http or sip, got `fax`"
+        );
         let e = err_of(&PPG.replace("http://127.0.0.1:18080", "http://10.1.1.1:80"));
-        assert!(e.starts_with("profile bad.yaml: ppg.url: expected a loopback"), "{e}");
+        assert!(
+            e.starts_with("profile bad.yaml: ppg.url: expected a loopback"),
+            "{e}"
+        );
         let e = err_of(&PPG.replace("http://", "https://"));
-        assert!(e.starts_with("profile bad.yaml: ppg.url: expected http://IP:PORT/PATH"), "{e}");
+        assert!(
+            e.starts_with("profile bad.yaml: ppg.url: expected http://IP:PORT/PATH"),
+            "{e}"
+        );
     }
 }

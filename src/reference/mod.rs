@@ -431,7 +431,7 @@ pub const FAULTS: &[Fault] = &[
         role: "ppg",
         name: "no-push-id",
         description: "its push-responses carry a push-id of its own instead of the submission's",
-        breaks: &["PUSH-1"],
+        breaks: &["PUSH-1", "PUSH-10"],
         store_and_forward: true,
     },
     Fault {
@@ -445,7 +445,7 @@ pub const FAULTS: &[Fault] = &[
         role: "ppg",
         name: "non-xml-answer",
         description: "answers every PAP submission with HTTP 202 and a text/plain body that is not XML (it still pushes)",
-        breaks: &["PUSH-1", "PUSH-2", "PUSH-3", "PUSH-10", "PUSH-13", "PUSH-14", "PUSH-15", "PUSH-16", "PUSH-17"],
+        breaks: &["PUSH-1", "PUSH-10", "PUSH-14", "PUSH-15", "PUSH-16", "PUSH-17"],
         store_and_forward: true,
     },
     Fault {
@@ -487,7 +487,7 @@ pub const FAULTS: &[Fault] = &[
         role: "ppg",
         name: "wrong-bind-password",
         description: "binds to the SMSC with a wrong password, so the SMS bearer never comes up (pushes wait forever)",
-        breaks: &["PUSH-2", "PUSH-13", "PUSH-16"],
+        breaks: &["PUSH-2", "PUSH-13", "PUSH-16", "PUSH-17"],
         store_and_forward: true,
     },
 ];
