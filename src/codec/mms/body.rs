@@ -585,7 +585,7 @@ impl Body {
             return Ok(Body::Single(c.rest().to_vec()));
         }
         let count_at = c.pos;
-        let count = c.uintvar("multipart entry count")? as usize;
+        let count = c.uintvar_minimal("multipart entry count")? as usize;
         // Each entry takes at least three octets: bound the count first.
         if count > c.remaining() / 3 + 1 {
             return Err(MmsError::BadMultipart {
@@ -611,8 +611,8 @@ impl Body {
 
 fn read_part(c: &mut Cursor<'_>, i: usize) -> Result<Part, MmsError> {
     let at = c.pos;
-    let hlen = c.uintvar("multipart entry headers length")? as usize;
-    let dlen = c.uintvar("multipart entry data length")? as usize;
+    let hlen = c.uintvar_minimal("multipart entry headers length")? as usize;
+    let dlen = c.uintvar_minimal("multipart entry data length")? as usize;
     let hstart = c.pos;
     if hlen > c.remaining() {
         return Err(MmsError::BadValueLength {

@@ -111,6 +111,19 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// A uintvar in its minimal form (no leading 0x80 octet), so that the value
+    /// written back is the octets read.
+    pub(crate) fn uintvar_minimal(&mut self, what: &'static str) -> Result<u32, MmsError> {
+        if self.peek() == Some(0x80) {
+            return Err(MmsError::BadValue {
+                what,
+                at: self.pos,
+                reason: "uintvar starts with 0x80 (not minimal)",
+            });
+        }
+        self.uintvar(what)
+    }
+
     /// A Value-length (WAP-230 §8.4.2.2): Short-length 0..=30, or 31 and a
     /// uintvar; checked against what remains of the window.
     pub(crate) fn value_length(&mut self, what: &'static str) -> Result<usize, MmsError> {
