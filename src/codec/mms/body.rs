@@ -338,8 +338,8 @@ impl ContentType {
         v
     }
 
-    /// Reads a content type filling `v` exactly; `None` when `v` is not one or
-    /// its encoding is not the canonical one this type writes back.
+    /// Reads a content type filling `v` exactly; `None` when `v` is not one.
+    /// Parameters in forms not modelled come back as [`Param::Raw`].
     pub(crate) fn decode(v: &[u8]) -> Option<ContentType> {
         let ct = match v.first()? {
             0x80..=0xFF if v.len() == 1 => ContentType::well_known(u32::from(v[0] & 0x7F)),
@@ -372,7 +372,7 @@ impl ContentType {
             }
             _ => return None,
         };
-        (ct.to_bytes() == v).then_some(ct)
+        Some(ct)
     }
 }
 

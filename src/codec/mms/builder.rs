@@ -285,6 +285,8 @@ impl PduBuilder {
             order_violations: Vec::new(),
             headers,
             body,
+            received: Vec::new(),
+            received_body: None,
         };
         pdu.raw = pdu.encode();
         // Only a header smuggled in as `Header::Unknown` with a fixed-place

@@ -4,7 +4,10 @@
 //! A well-known field is one octet, `0x80 | code`; an application header is a
 //! Token-text name and a Text-string value. Unknown codes, and known codes whose
 //! value has a form this module does not model, are kept as their value octets
-//! ([`Header::Unknown`]), so `encode(parse(x)) == x` always holds.
+//! ([`Header::Unknown`]). Values in a valid but not canonical form (a Value-length
+//! of 31 and a uintvar below 31, a Long-integer with leading zeros, a superfluous
+//! Quote) are typed all the same; the [`super::Pdu`] keeps the octets they came
+//! in, so `encode(parse(x)) == x` always holds.
 
 use super::body::ContentType;
 use super::error::MmsError;
@@ -303,7 +306,8 @@ fn token_text(f: Field, t: u8) -> String {
 /// Reads one header at the cursor. Structural problems (a value running past the
 /// end, a bad field octet, an undefined message type, text invalid in its
 /// declared charset) are errors; a well-delimited value in a form this module
-/// does not model becomes [`Header::Unknown`].
+/// does not model becomes [`Header::Unknown`]; a value in a non-canonical form
+/// of a modelled type is typed (the caller keeps its octets).
 pub(crate) fn read_header(c: &mut Cursor<'_>) -> Result<Header, MmsError> {
     let start = c.pos;
     let first = c.byte("header")?;
@@ -316,7 +320,7 @@ pub(crate) fn read_header(c: &mut Cursor<'_>) -> Result<Header, MmsError> {
             let v = c.take(n, what, vat)?;
             let typed = typed_value(field, v, vat)?;
             let header = match typed {
-                Some(h) if h.to_bytes()[1..] == *v => h,
+                Some(h) => h,
                 _ => Header::Unknown {
                     field,
                     value: v.to_vec(),
@@ -381,8 +385,9 @@ fn typed_value(field: Field, v: &[u8], at: usize) -> Result<Option<Header>, MmsE
         Kind::Encoded => {
             EncodedString::decode(v, at, static_name(field.0))?.map(|e| Header::Encoded(field, e))
         }
-        Kind::Long => long_of(v).map(|n| Header::Integer(field, n)),
-        Kind::Integer => integer_of(v).map(|n| Header::Integer(field, n)),
+        // A Short-integer where a Long-integer belongs is read too (the PDU
+        // keeps the octets it came in).
+        Kind::Long | Kind::Integer => integer_of(v).map(|n| Header::Integer(field, n)),
         Kind::Token => match v {
             [t] if *t >= 0x80 => Some(Header::Token(field, *t)),
             _ => None,

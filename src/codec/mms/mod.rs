@@ -11,8 +11,11 @@
 //! break the order rules (X-Mms-Message-Type first, X-Mms-Transaction-ID next
 //! where the PDU has one, X-Mms-MMS-Version after them, Content-Type last: ENC
 //! §6 and its per-PDU tables); it records them in [`Pdu::order_violations`].
-//! [`Pdu::encode`] writes every header in its canonical form, so
-//! `encode(parse(x)) == x` for all `x` that parse. [`PduBuilder`] writes the
+//! [`Pdu::encode`] writes each header and the body as it was received while it is
+//! unchanged (so `encode(parse(x)) == x` for every `x` that parses, even a value
+//! in a valid but not canonical form) and anything new or changed in its
+//! canonical form; [`Pdu::encode_canonical`] writes everything canonically.
+//! [`PduBuilder`] writes the
 //! headers in the required order by construction, and [`Pdu::new`] refuses
 //! headers out of order.
 
@@ -39,15 +42,27 @@ pub use value::{
 
 use value::Cursor;
 
-/// One MMS PDU.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One MMS PDU. Two PDUs are equal when their headers and bodies are.
+#[derive(Clone, Debug)]
 pub struct Pdu {
     raw: Vec<u8>,
     pub headers: Vec<Header>,
     /// The body after Content-Type; `None` when the PDU has no Content-Type.
     pub body: Option<Body>,
     order_violations: Vec<MmsError>,
+    /// Each parsed header with the octets it came in.
+    received: Vec<(Header, Vec<u8>)>,
+    /// The parsed body with its octets.
+    received_body: Option<(Body, Vec<u8>)>,
 }
+
+impl PartialEq for Pdu {
+    fn eq(&self, other: &Pdu) -> bool {
+        self.headers == other.headers && self.body == other.body
+    }
+}
+
+impl Eq for Pdu {}
 
 impl Pdu {
     /// Decodes a PDU. See the module documentation for what is an error and what
@@ -59,10 +74,14 @@ impl Pdu {
         let mut c = Cursor::new(bytes);
         let mut headers = Vec::new();
         let mut offsets = Vec::new();
+        let mut received = Vec::new();
         let mut body = None;
+        let mut received_body = None;
         while !c.at_end() {
-            offsets.push(c.pos);
+            let at = c.pos;
+            offsets.push(at);
             let h = header::read_header(&mut c)?;
+            received.push((h.clone(), bytes[at..c.pos].to_vec()));
             let is_ct = h.field() == Some(Field::CONTENT_TYPE);
             let ct = match &h {
                 Header::ContentType(ct) => Some(ct.clone()),
@@ -70,7 +89,10 @@ impl Pdu {
             };
             headers.push(h);
             if is_ct {
-                body = Some(Body::read(&mut c, ct.as_ref())?);
+                let at = c.pos;
+                let b = Body::read(&mut c, ct.as_ref())?;
+                received_body = Some((b.clone(), bytes[at..].to_vec()));
+                body = Some(b);
                 break;
             }
         }
@@ -83,6 +105,8 @@ impl Pdu {
             headers,
             body,
             order_violations,
+            received,
+            received_body,
         })
     }
 
@@ -119,6 +143,8 @@ impl Pdu {
             headers,
             body,
             order_violations: Vec::new(),
+            received: Vec::new(),
+            received_body: None,
         };
         pdu.raw = pdu.encode();
         Ok(pdu)
@@ -129,8 +155,26 @@ impl Pdu {
         &self.raw
     }
 
-    /// The headers and body, each in its canonical form.
+    /// The headers and the body: each as received while unchanged, else in its
+    /// canonical form.
     pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.raw.len());
+        for (i, h) in self.headers.iter().enumerate() {
+            match self.received.get(i) {
+                Some((r, octets)) if r == h => out.extend_from_slice(octets),
+                _ => h.encode(&mut out),
+            }
+        }
+        match (&self.body, &self.received_body) {
+            (Some(b), Some((r, octets))) if r == b => out.extend_from_slice(octets),
+            (Some(b), _) => b.encode(&mut out),
+            (None, _) => {}
+        }
+        out
+    }
+
+    /// The headers and the body, everything in its canonical form.
+    pub fn encode_canonical(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.raw.len());
         for h in &self.headers {
             h.encode(&mut out);

@@ -629,7 +629,7 @@ impl TimeValue {
     pub(crate) fn decode(v: &[u8]) -> Option<TimeValue> {
         let inner = inner_of(v)?;
         let (&token, rest) = inner.split_first()?;
-        let n = long_of(rest)?;
+        let n = integer_of(rest)?;
         match token {
             0x80 => Some(TimeValue::Absolute(n)),
             0x81 => Some(TimeValue::Relative(n)),
