@@ -144,9 +144,10 @@ impl Param {
             }
             Param::Type(m) => {
                 out.push(0x89);
+                // Constrained-encoding: a Short-integer, else the media as text.
                 match m {
-                    MediaType::WellKnown(c) => put_short(out, *c as u8),
-                    MediaType::Text(t) => put_text(out, t.as_bytes()),
+                    MediaType::WellKnown(c) if *c < 0x80 => put_short(out, *c as u8),
+                    other => put_text(out, other.label().as_bytes()),
                 }
             }
             Param::Start(t) => {

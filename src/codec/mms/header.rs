@@ -139,11 +139,18 @@ impl Field {
             .map_or(Kind::Raw, |f| f.2)
     }
 
-    /// The field whose name is `name` (case-insensitive).
+    /// The field whose name is `name` (case-insensitive), with or without the
+    /// `X-Mms-` prefix (MM3 writes e.g. `Applic-ID` where MM1 and MM4 write
+    /// `X-Mms-Applic-ID`).
     pub fn by_name(name: &str) -> Option<Field> {
+        let bare = |n: &str| {
+            let l = n.to_ascii_lowercase();
+            l.strip_prefix("x-mms-").map(str::to_string).unwrap_or(l)
+        };
         FIELDS
             .iter()
             .find(|f| f.1.eq_ignore_ascii_case(name))
+            .or_else(|| FIELDS.iter().find(|f| bare(f.1) == bare(name)))
             .map(|f| Field(f.0))
     }
 

@@ -545,6 +545,13 @@ fn value_primitives() {
     assert_eq!(ResponseStatus(0xC4).class(), "transient");
     assert_eq!(ResponseStatus(0x85).class(), "obsolete");
     assert_eq!(Field::by_name("x-mms-applic-id"), Some(Field::APPLIC_ID));
+    assert_eq!(Field::by_name("Applic-ID"), Some(Field::APPLIC_ID));
+    assert_eq!(
+        Field::by_name("Reply-Applic-ID"),
+        Some(Field::REPLY_APPLIC_ID)
+    );
+    assert_eq!(Field::by_name("Subject"), Some(Field::SUBJECT));
+    assert_eq!(Field::by_name("No-Such-Header"), None);
     assert_eq!(Field::APPLIC_ID.wire(), 0xB7);
     assert_eq!(Field::CANCEL_STATUS.wire(), 0xBF);
     assert_eq!(header::FIELDS.len(), 63);
@@ -625,4 +632,15 @@ fn no_panic_over_mutated_inputs() {
         }
     }
     assert!(ok > 10_000 && err > 10_000, "ok={ok} err={err}");
+    // Random octets, mostly starting like a PDU.
+    for _ in 0..20_000 {
+        let n = rng.below(64);
+        let mut b: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
+        if rng.below(2) == 0 {
+            b.splice(0..0, [0x8C, 0x80 + rng.below(0x18) as u8]);
+        }
+        if let Ok(p) = Pdu::parse(&b) {
+            assert_eq!(p.encode(), b);
+        }
+    }
 }
