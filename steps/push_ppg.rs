@@ -41,6 +41,8 @@ pub struct Push {
     /// Bearer traffic before this instant belongs to earlier scenarios.
     pub since: Option<Instant>,
     pub submissions: Vec<Submission>,
+    /// The M-Notification.ind submitted, when the content was one.
+    pub notification: Option<crate::codec::mms::Pdu>,
 }
 
 fn harness(w: &LiaisonWorld) -> Result<Arc<PushHarness>, Failure> {
@@ -253,6 +255,32 @@ async fn submits(
     let id = format!("liaison-{}", token());
     let content = content_of(len, &id);
     submit(w, &kind, &content_type, &app_id, content, Some(id)).await
+}
+
+#[when(expr = "the push initiator submits an M-Notification.ind for {string} to a {word} address")]
+async fn submits_notification(w: &mut LiaisonWorld, app_id: String, kind: String) -> StepResult {
+    use crate::codec::mms::{Address, PduBuilder, TimeValue};
+    let id = format!("liaison-{}", token());
+    let pdu = PduBuilder::notification_ind(
+        &format!("T{}", token()),
+        &format!("http://mmsc.liaison.test/m/{id}"),
+        2048,
+        TimeValue::Relative(86_400),
+    )
+    .from(&Address::plmn("+15550000001"))
+    .subject("liaison")
+    .build();
+    let content = pdu.encode();
+    w.push.notification = Some(pdu);
+    submit(
+        w,
+        &kind,
+        "application/vnd.wap.mms-message",
+        &app_id,
+        content,
+        Some(id),
+    )
+    .await
 }
 
 #[when(expr = "the push initiator submits a push to the address {string}")]
@@ -663,6 +691,62 @@ async fn reaches_sms(w: &mut LiaisonWorld) -> StepResult {
         ));
     }
     Ok(())
+}
+
+#[then("the pushed M-Notification.ind decodes to the fields that were submitted")]
+async fn notification_fields(w: &mut LiaisonWorld) -> StepResult {
+    use crate::codec::mms::Pdu;
+    let s = last(w)?.clone();
+    let sent = w
+        .push
+        .notification
+        .clone()
+        .ok_or_else(|| w.fail("an M-Notification.ind submitted earlier", "none"))?;
+    let (_, pdu) = judge_sms(w, &s).await?;
+    let got = Pdu::parse(&pdu.body).map_err(|e| {
+        w.fail(
+            "the pushed body to decode as an M-Notification.ind (OMA MMS ENC §6.2)",
+            format!("{e} — bytes: {}", escape_bytes(&pdu.body, 400)),
+        )
+    })?;
+    let fields = |p: &Pdu| {
+        vec![
+            ("X-Mms-Message-Type", format!("{:?}", p.message_type())),
+            ("X-Mms-Transaction-ID", format!("{:?}", p.transaction_id())),
+            ("X-Mms-MMS-Version", format!("{:?}", p.version())),
+            ("From", format!("{:?}", p.from())),
+            ("Subject", format!("{:?}", p.subject())),
+            ("X-Mms-Message-Class", format!("{:?}", p.message_class())),
+            ("X-Mms-Message-Size", format!("{:?}", p.message_size())),
+            ("X-Mms-Expiry", format!("{:?}", p.expiry())),
+            (
+                "X-Mms-Content-Location",
+                format!("{:?}", p.content_location()),
+            ),
+        ]
+    };
+    let diffs: Vec<String> = fields(&sent)
+        .into_iter()
+        .zip(fields(&got))
+        .filter(|(a, b)| a.1 != b.1)
+        .map(|(a, b)| format!("{}: sent {}, came {}", a.0, a.1, b.1))
+        .collect();
+    if diffs.is_empty() && got.order_violations().is_empty() {
+        Ok(())
+    } else {
+        Err(w.fail(
+            format!("the submitted M-Notification.ind: {}", sent.summary()),
+            format!(
+                "{}{} — bytes: {}",
+                diffs.join("; "),
+                got.order_violations()
+                    .iter()
+                    .map(|e| format!("; {e}"))
+                    .collect::<String>(),
+                escape_bytes(&pdu.body, 400)
+            ),
+        ))
+    }
 }
 
 #[then(expr = "it arrived in {int} or more concatenated short messages")]

@@ -49,6 +49,8 @@ fn looks_like_http_request(buf: &[u8]) -> bool {
 /// TCP ports that carry SMPP and HTTP (for tshark's decode-as).
 struct Reading {
     labels: Vec<(u32, String)>,
+    /// Frames holding a SIP message whose body has a NUL byte before its end.
+    nul_body_frames: Vec<u32>,
     smpp_port: Option<u16>,
     http_ports: Vec<u16>,
 }
@@ -63,7 +65,19 @@ fn decode_as(r: &Reading) -> Vec<String> {
     d
 }
 
+/// tshark 4.0's SIP dissector flags a body with a NUL byte followed by more
+/// bytes as "Trailing stray characters", although Content-Length frames it
+/// and binary bodies are allowed (RFC 3261 §7.4, §20.14; an M-Notification.ind
+/// pushed over SIP is one). That warning alone, on such a frame, is tolerated.
+fn has_inner_nul(m: &SipMessage) -> bool {
+    let b = m.body();
+    b.iter()
+        .position(|&x| x == 0)
+        .is_some_and(|i| i + 1 < b.len())
+}
+
 fn our_reading(path: &std::path::Path) -> Reading {
+    let mut nul_body_frames = Vec::new();
     let mut smpp_port = None;
     let mut http_ports: Vec<u16> = Vec::new();
     let mut wdp = Reassembler::new();
@@ -95,6 +109,9 @@ fn our_reading(path: &std::path::Path) -> Reading {
         match proto {
             17 => {
                 if let Ok(m) = SipMessage::parse(&l4[8..]) {
+                    if has_inner_nul(&m) {
+                        nul_body_frames.push(n);
+                    }
                     out.push((n, sip_label(&m)));
                 }
             }
@@ -172,6 +189,9 @@ fn our_reading(path: &std::path::Path) -> Reading {
                         Ok(Some(Frame::Message(len))) => {
                             let m: Vec<u8> = buf.drain(..len).collect();
                             if let Ok(m) = SipMessage::parse(&m) {
+                                if has_inner_nul(&m) {
+                                    nul_body_frames.push(n);
+                                }
                                 out.push((n, sip_label(&m)));
                             }
                         }
@@ -184,6 +204,7 @@ fn our_reading(path: &std::path::Path) -> Reading {
     }
     Reading {
         labels: out,
+        nul_body_frames,
         smpp_port,
         http_ports,
     }
@@ -299,7 +320,16 @@ fn check_run(out: &std::path::Path) -> Seen {
             "-e",
             "_ws.expert.message",
         ]);
-        let problems = tshark(&args);
+        let problems: String = tshark(&args)
+            .lines()
+            .filter(|l| {
+                let mut f = l.split('\t');
+                let frame: u32 = f.next().and_then(|x| x.parse().ok()).unwrap_or(0);
+                !(f.next() == Some("Trailing stray characters")
+                    && reading.nul_body_frames.contains(&frame))
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
         assert!(
             problems.trim().is_empty(),
             "{p}: tshark flags frames:\n{problems}"

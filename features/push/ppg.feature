@@ -27,6 +27,14 @@ Feature: A Push Proxy Gateway takes PAP submissions and pushes the content uncha
     Then the content reaches the SMSC as a WSP push to port 2948 with its content type, application id and body unchanged
     And it arrived in 3 or more concatenated short messages
 
+  @PUSH-13 @if:push_sms
+  Scenario: A pushed M-Notification.ind arrives unchanged and decodes to the submitted fields
+    Given the harness plays the PPG's bearers
+    And the PPG is bound to the harness SMSC
+    When the push initiator submits an M-Notification.ind for "x-wap-application:mms.ua" to a PLMN address
+    Then the content reaches the SMSC as a WSP push to port 2948 with its content type, application id and body unchanged
+    And the pushed M-Notification.ind decodes to the fields that were submitted
+
   @PUSH-3 @if:wap_2_0
   Scenario: A WAP 2.0 PPG also pushes over HTTP (OTA-HTTP)
     Given the harness plays the PPG's bearers
@@ -36,7 +44,7 @@ Feature: A Push Proxy Gateway takes PAP submissions and pushes the content uncha
   @PUSH-10 @if:push_sip
   Scenario: A PPG with the SIP bearer pushes as a SIP MESSAGE with the application's feature tag
     Given the harness plays the PPG's bearers
-    When the push initiator submits 70 bytes of "application/vnd.wap.mms-message" for "x-wap-application:mms.ua" to a SIP address
+    When the push initiator submits an M-Notification.ind for "x-wap-application:mms.ua" to a SIP address
     Then the PPG accepts it with HTTP 2xx and result 1000 or 1001 for its push-id
     And the content reaches the SIP device as a MESSAGE with the application's feature tag, its content type and body unchanged
 
