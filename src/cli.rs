@@ -39,7 +39,7 @@ pub enum Command {
         /// Report folder (default reports/<timestamp>, with reports/latest pointing at it).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
-        /// SHOULD-level requirements gate the exit code like MUST.
+        /// Every failed requirement gates the exit code (SHOULD and MAY, not only MUST).
         #[arg(long)]
         strict: bool,
         /// Waiver file: requirements a SUT is known to fail, each with a written reason.

@@ -34,9 +34,11 @@ fn every_fault_fails_exactly_its_declared_requirements() {
                 let tags = format!("@{}", f.role);
                 std::thread::spawn(move || {
                     let out = tmpdir(&format!("fault-{}", spec.replace('/', "-")));
+                    // --strict: a fault that breaks only SHOULDs must still fail the run.
                     let o = liaison(&[
                         "run",
                         "--quiet",
+                        "--strict",
                         "--tags",
                         &tags,
                         "--fault",

@@ -257,12 +257,14 @@ impl Report {
         }
     }
 
-    /// Requirements that gate the exit code: failed MUST (and SHOULD when strict).
+    /// Requirements that gate the exit code: failed MUST; with `strict`, every
+    /// failed requirement (a MAY is only run when the SUT declares the
+    /// capability, so its failure is a claim the SUT does not keep).
     pub fn gating_failures(&self) -> Vec<&RequirementResult> {
         self.requirements
             .iter()
             .filter(|r| r.verdict == ReqVerdict::Failed)
-            .filter(|r| r.level == Level::Must || (self.strict && r.level == Level::Should))
+            .filter(|r| r.level == Level::Must || self.strict)
             .collect()
     }
 

@@ -34,7 +34,7 @@ pub fn render(r: &Report, dir: &Path) -> String {
         s.requirements.not_run,
         informative,
         if r.strict {
-            " (strict: SHOULD counts as MUST)"
+            " (strict: every failure counts)"
         } else {
             ""
         }
