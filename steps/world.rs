@@ -47,6 +47,8 @@ pub struct LiaisonWorld {
     pub iwf: super::iwf::Iwf,
     /// MSRP relay scenarios: the harness's clients at the relay.
     pub relay: super::msrp_relay::Relay,
+    /// Push over SIP and offline notification: push devices, pushes sent.
+    pub push: super::push_sip::PushSip,
     /// Listeners that give harness URLs a real address for the scenario's life.
     pub listeners: Vec<tokio::net::TcpListener>,
 }
@@ -103,6 +105,7 @@ impl LiaisonWorld {
             lm: Default::default(),
             iwf: Default::default(),
             relay: Default::default(),
+            push: Default::default(),
             listeners: Vec::new(),
         })
     }

@@ -34,10 +34,19 @@ fn looks_like_smpp(buf: &[u8]) -> bool {
             .is_ok_and(|p| p.name() != "unknown")
 }
 
-/// SIP/MSRP/SMPP messages in a pcap as (frame number, label), in frame
-/// order, and a TCP port that carries SMPP (for tshark's decode-as).
-fn our_reading(path: &std::path::Path) -> (Vec<(u32, String)>, Option<u16>) {
+/// What the harness reads in a pcap.
+struct Ours {
+    /// SIP/MSRP/SMPP messages as (frame number, label), in frame order.
+    labels: Vec<(u32, String)>,
+    /// A TCP port that carries SMPP (for tshark's decode-as).
+    smpp_port: Option<u16>,
+    /// Frames that end a SIP message whose body contains a NUL byte.
+    nul_bodies: std::collections::BTreeSet<u32>,
+}
+
+fn our_reading(path: &std::path::Path) -> Ours {
     let mut smpp_port = None;
+    let mut nul_bodies = std::collections::BTreeSet::new();
     let f = std::fs::File::open(path).unwrap();
     let mut rd = pcap_file::pcap::PcapReader::new(f).unwrap();
     let mut out = Vec::new();
@@ -66,6 +75,9 @@ fn our_reading(path: &std::path::Path) -> (Vec<(u32, String)>, Option<u16>) {
         match proto {
             17 => {
                 if let Ok(m) = SipMessage::parse(&l4[8..]) {
+                    if m.body().contains(&0) {
+                        nul_bodies.insert(n);
+                    }
                     out.push((n, sip_label(&m)));
                 }
             }
@@ -110,6 +122,9 @@ fn our_reading(path: &std::path::Path) -> (Vec<(u32, String)>, Option<u16>) {
                         Ok(Some(Frame::Message(len))) => {
                             let m: Vec<u8> = buf.drain(..len).collect();
                             if let Ok(m) = SipMessage::parse(&m) {
+                                if m.body().contains(&0) {
+                                    nul_bodies.insert(n);
+                                }
                                 out.push((n, sip_label(&m)));
                             }
                         }
@@ -120,7 +135,11 @@ fn our_reading(path: &std::path::Path) -> (Vec<(u32, String)>, Option<u16>) {
             _ => {}
         }
     }
-    (out, smpp_port)
+    Ours {
+        labels: out,
+        smpp_port,
+        nul_bodies,
+    }
 }
 
 const HEURISTICS: [&str; 6] = [
@@ -199,7 +218,11 @@ fn pcaps_open_cleanly_in_tshark_and_agree_with_the_harness() {
     for s in r["scenarios"].as_array().unwrap() {
         let pcap = out.join(s["pcap"].as_str().unwrap());
         let p = pcap.to_str().unwrap();
-        let (mut ours, smpp_port) = our_reading(&pcap);
+        let Ours {
+            labels: mut ours,
+            smpp_port,
+            nul_bodies,
+        } = our_reading(&pcap);
         let decode = smpp_port.map(|port| format!("tcp.port=={port},smpp"));
         let mut args = vec!["-r", p];
         args.extend(HEURISTICS);
@@ -216,7 +239,21 @@ fn pcaps_open_cleanly_in_tshark_and_agree_with_the_harness() {
             "-e",
             "_ws.expert.message",
         ]);
-        let problems = tshark(&args);
+        // tshark 4.0's SIP dissector reads its "Message Header" string past
+        // the headers into the body, so a binary body (a pushed MMS
+        // notification) with a NUL followed by text draws "Trailing stray
+        // characters" on an otherwise clean frame: that one expert, on those
+        // frames only, is not a capture problem.
+        let problems: String = tshark(&args)
+            .lines()
+            .filter(|l| {
+                let mut f = l.split('\t');
+                let frame: u32 = f.next().and_then(|x| x.parse().ok()).unwrap_or(0);
+                let msg = f.next().unwrap_or("");
+                !(msg == "Trailing stray characters" && nul_bodies.contains(&frame))
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
         assert!(
             problems.trim().is_empty(),
             "{p}: tshark flags frames:\n{problems}"
