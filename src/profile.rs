@@ -944,4 +944,51 @@ capabilities: { sip_push_subscribe: true }
         let e = err_of(&GOOD.replace("transport: udp", "transport: sctp"));
         assert!(e.contains("sip.transport"), "{e}");
     }
+
+    const PPG: &str = "name: k\nroles: [ppg]\nppg:\n  url: http://127.0.0.1:18080/wappush\n  compliance: wap-1.2.1\n  bearers: [sms]\n  smsc: 127.0.0.1:18775\n  system_id: a\n  password: b\n";
+
+    #[test]
+    fn ppg_section() {
+        let p = Profile::parse(PPG, "k.yaml").unwrap();
+        let s = p.ppg.as_ref().unwrap();
+        assert_eq!(
+            s.url_parts(),
+            Some(("127.0.0.1:18080".parse().unwrap(), "/wappush".to_string()))
+        );
+        assert!(p.capability("push_sms") && !p.capability("wap_2_0") && !p.capability("push_http"));
+        assert_eq!(
+            err_of("name: k\nroles: [ppg]\n"),
+            "profile bad.yaml: ppg: expected the PPG's PAP URL, compliance and bearers for role ppg (ppg: { url, compliance, bearers, … })"
+        );
+        let e = err_of(&PPG.replace("wap-1.2.1", "wap-3"));
+        assert_eq!(
+            e,
+            "profile bad.yaml: ppg.compliance: expected wap-1.2.1 or wap-2.0, got `wap-3`"
+        );
+        let e = err_of(&PPG.replace("wap-1.2.1", "wap-2.0"));
+        assert!(
+            e.starts_with("profile bad.yaml: ppg.bearers: expected http among"),
+            "{e}"
+        );
+        let e = err_of(&PPG.replace("[sms]", "[sms, http]"));
+        assert_eq!(
+            e,
+            "profile bad.yaml: ppg.ota_http: expected for bearer http"
+        );
+        let e = err_of(&PPG.replace("[sms]", "[fax]"));
+        assert_eq!(
+            e,
+            "profile bad.yaml: ppg.bearers: expected sms, http or sip, got `fax`"
+        );
+        let e = err_of(&PPG.replace("http://127.0.0.1:18080", "http://10.1.1.1:80"));
+        assert!(
+            e.starts_with("profile bad.yaml: ppg.url: expected a loopback"),
+            "{e}"
+        );
+        let e = err_of(&PPG.replace("http://", "https://"));
+        assert!(
+            e.starts_with("profile bad.yaml: ppg.url: expected http://IP:PORT/PATH"),
+            "{e}"
+        );
+    }
 }

@@ -996,7 +996,7 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
                 // Stop this scenario's roles now, so nothing lingers into the next.
                 w.recipients.clear();
                 w.originators.clear();
-                w.push.devices.clear();
+                w.push_sip.devices.clear();
             }
             async {}.boxed_local()
         });

@@ -6,6 +6,7 @@ pub mod delivery_reports;
 pub mod iwf;
 pub mod large_message;
 pub mod msrp_relay;
+pub mod push_ppg;
 pub mod push_sip;
 pub mod world;
 

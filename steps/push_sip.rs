@@ -133,7 +133,7 @@ async fn push(w: &mut LiaisonWorld, app: &str, ct: &str) -> StepResult {
     let body = content_of(ct);
     let out = push_message(&ua, t, &aor, app, ct, &body);
     let r = ua.send(t, dst, &out, w.deadline, Duration::ZERO).await;
-    w.push.pushed = Some((app.to_string(), ct.to_string(), body.clone()));
+    w.push_sip.pushed = Some((app.to_string(), ct.to_string(), body.clone()));
     w.sent = Some((t, out, body));
     w.sent_by = Some("harness".into());
     w.sent_type = Some(ct.to_string());
@@ -182,7 +182,7 @@ async fn push_unserved(w: &mut LiaisonWorld) -> StepResult {
 #[then("the push is accepted with a 2xx response")]
 async fn push_accepted(w: &mut LiaisonWorld) -> StepResult {
     let app = w
-        .push
+        .push_sip
         .pushed
         .as_ref()
         .map(|p| p.0.clone())
@@ -292,7 +292,7 @@ async fn handed_over(w: &LiaisonWorld, app: &str, ct: &str, body: &[u8]) -> Step
 
 #[then("the first declared application receives the pushed content byte for byte with its Content-Type")]
 async fn app_receives(w: &mut LiaisonWorld) -> StepResult {
-    let Some((app, ct, body)) = w.push.pushed.clone() else {
+    let Some((app, ct, body)) = w.push_sip.pushed.clone() else {
         return Err(w.fail("a push sent earlier in the scenario", "none"));
     };
     handed_over(w, &app, &ct, &body).await
@@ -312,7 +312,7 @@ async fn send_options(w: &mut LiaisonWorld) -> StepResult {
     w.originators.insert("harness".into(), ua.clone());
     let out = ua.options(t, &aor, &aor);
     let r = ua.send(t, dst, &out, w.deadline, Duration::ZERO).await;
-    w.push.options = Some(r);
+    w.push_sip.options = Some(r);
     Ok(())
 }
 
@@ -320,7 +320,7 @@ async fn send_options(w: &mut LiaisonWorld) -> StepResult {
 async fn options_advertise(w: &mut LiaisonWorld) -> StepResult {
     let pc = section(w)?;
     let ep = w.originators.get("harness").map(|u| u.ep.clone());
-    let r = w.push.options.as_ref();
+    let r = w.push_sip.options.as_ref();
     let Some(f) = r.and_then(|r| r.final_response()) else {
         return Err(w.fail(
             "a final response to the harness's OPTIONS",
@@ -377,7 +377,7 @@ async fn subscribed(w: &mut LiaisonWorld) -> StepResult {
         .await;
     match matching(&agent.subscriptions()) {
         Some(i) => {
-            w.push.subscription = Some(i);
+            w.push_sip.subscription = Some(i);
             Ok(())
         }
         None => {
@@ -408,7 +408,7 @@ fn subscription(
     Failure,
 > {
     let i = w
-        .push
+        .push_sip
         .subscription
         .ok_or_else(|| w.fail("a subscription found earlier in the scenario", "none"))?;
     let h = harness(w).ok_or_else(|| w.fail("the harness push agent", "none"))?;
@@ -463,8 +463,8 @@ async fn notify_content(w: &mut LiaisonWorld) -> StepResult {
         .notify_content(i, &ct, &body, w.deadline)
         .await
         .map_err(|e| w.fail("a subscription the harness can NOTIFY", e))?;
-    w.push.pushed = Some((pc.apps[0].clone(), ct, body));
-    w.push.notify = Some(r);
+    w.push_sip.pushed = Some((pc.apps[0].clone(), ct, body));
+    w.push_sip.notify = Some(r);
     Ok(())
 }
 
@@ -475,7 +475,7 @@ async fn notify_answered(w: &mut LiaisonWorld) -> StepResult {
         .as_ref()
         .and_then(|h| h.agent.as_ref())
         .map(|a| a.ep.clone());
-    let r = w.push.notify.as_ref();
+    let r = w.push_sip.notify.as_ref();
     match r.and_then(|r| r.final_response()).and_then(|m| m.status()) {
         Some(200) => Ok(()),
         _ => Err(w.fail(
@@ -532,12 +532,12 @@ async fn push_device(w: &mut LiaisonWorld, name: String) -> StepResult {
         ));
     }
     w.originators.insert(format!("aor:{name}"), ua);
-    w.push.devices.insert(name, device);
+    w.push_sip.devices.insert(name, device);
     Ok(())
 }
 
 fn device<'a>(w: &'a LiaisonWorld, name: &str) -> Result<&'a Recipient, Failure> {
-    w.push.devices.get(name).ok_or_else(|| {
+    w.push_sip.devices.get(name).ok_or_else(|| {
         w.fail(
             format!("a push device of `{name}` registered earlier in the scenario"),
             "none",
@@ -607,7 +607,13 @@ async fn receives_notification(w: &mut LiaisonWorld, name: String) -> StepResult
 )]
 async fn notification_feature_tag(w: &mut LiaisonWorld) -> StepResult {
     let app = offline_app(w)?;
-    let name = w.push.devices.keys().next().cloned().unwrap_or_default();
+    let name = w
+        .push_sip
+        .devices
+        .keys()
+        .next()
+        .cloned()
+        .unwrap_or_default();
     let m = require_notification(w, &name)?;
     let values = m.header_values("Accept-Contact");
     let ok = values.iter().any(|v| {
@@ -698,13 +704,13 @@ async fn sends_expiring(
     )
     .await?;
     let body = w.sent.as_ref().map(|s| s.2.clone()).unwrap_or_default();
-    w.push.expiring = Some((body, sent_at, secs));
+    w.push_sip.expiring = Some((body, sent_at, secs));
     Ok(())
 }
 
 #[when("the lifetime of the expiring MESSAGE has passed")]
 async fn lifetime_passed(w: &mut LiaisonWorld) -> StepResult {
-    let Some((_, at, secs)) = w.push.expiring.clone() else {
+    let Some((_, at, secs)) = w.push_sip.expiring.clone() else {
         return Err(w.fail(
             "a MESSAGE with Expires sent earlier in the scenario",
             "none",
@@ -727,7 +733,7 @@ async fn lifetime_passed(w: &mut LiaisonWorld) -> StepResult {
 
 #[then(expr = "{string} does not receive the expired MESSAGE")]
 async fn no_expired(w: &mut LiaisonWorld, name: String) -> StepResult {
-    let Some((body, _, secs)) = w.push.expiring.clone() else {
+    let Some((body, _, secs)) = w.push_sip.expiring.clone() else {
         return Err(w.fail(
             "a MESSAGE with Expires sent earlier in the scenario",
             "none",

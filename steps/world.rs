@@ -47,8 +47,10 @@ pub struct LiaisonWorld {
     pub iwf: super::iwf::Iwf,
     /// MSRP relay scenarios: the harness's clients at the relay.
     pub relay: super::msrp_relay::Relay,
+    /// PPG scenarios: the PAP submissions made.
+    pub push: super::push_ppg::Push,
     /// Push over SIP and offline notification: push devices, pushes sent.
-    pub push: super::push_sip::PushSip,
+    pub push_sip: super::push_sip::PushSip,
     /// Listeners that give harness URLs a real address for the scenario's life.
     pub listeners: Vec<tokio::net::TcpListener>,
 }
@@ -106,6 +108,7 @@ impl LiaisonWorld {
             iwf: Default::default(),
             relay: Default::default(),
             push: Default::default(),
+            push_sip: Default::default(),
             listeners: Vec::new(),
         })
     }

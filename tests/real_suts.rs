@@ -146,3 +146,55 @@ fn kamailio_msrp_relay() {
         assert_eq!(verdict(&r, id), "failed", "{id}: {}", text(&o));
     }
 }
+
+#[test]
+fn kannel_as_ppg() {
+    // Debian installs the boxes in /usr/sbin, which a user's PATH may lack (run.sh adds it).
+    assert!(
+        std::path::Path::new("/usr/sbin/bearerbox").is_file()
+            && std::path::Path::new("/usr/sbin/wapbox").is_file(),
+        "Kannel's bearerbox and wapbox are not installed: apt-get install kannel; .ci/run does. A missing tool is a failure, never a skip."
+    );
+    // --strict: PUSH-15 and PUSH-16 are SHOULDs, which fail a run only then.
+    let out = tmpdir("kannel-raw");
+    let o = liaison(&[
+        "run",
+        "--strict",
+        "--sut",
+        "fixtures/sut/kannel.yaml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let r = report(&out);
+    // WSP push over SMS byte for byte (content type as a text string, with
+    // Content-Length and Encoding-Version headers: valid, and passed), 2000 for
+    // malformed submissions, nothing pushed for a refused one.
+    for id in ["PUSH-1", "PUSH-2", "PUSH-13", "PUSH-14", "PUSH-17"] {
+        assert_eq!(verdict(&r, id), "passed", "{id}: {}", text(&o));
+    }
+    // Measured deviations (fixtures/sut/kannel/NOTES.md): 2000 for a bad
+    // address, duplicate push-ids pushed twice.
+    for id in ["PUSH-15", "PUSH-16"] {
+        assert_eq!(verdict(&r, id), "failed", "{id}: {}", text(&o));
+    }
+    // A WAP 1.2.1 PPG is not asked for OTA-HTTP; no SIP bearer declared.
+    for id in ["PUSH-3", "PUSH-10"] {
+        assert_eq!(verdict(&r, id), "not-run", "{id}: {}", text(&o));
+    }
+    let out = tmpdir("kannel-waived");
+    let o = liaison(&[
+        "run",
+        "--strict",
+        "--sut",
+        "fixtures/sut/kannel.yaml",
+        "--waivers",
+        "fixtures/waivers/kannel.yaml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = report(&out);
+    assert_eq!(verdict(&r, "PUSH-15"), "waived");
+    assert_eq!(verdict(&r, "PUSH-16"), "waived");
+}

@@ -1,0 +1,995 @@
+//! PPG scenarios (seeds 000 and 002): the harness is the Push Initiator (PAP
+//! over HTTP) and every bearer the PPG pushes to — the SMSC for WSP over SMS,
+//! the OTA-HTTP push target, the SIP device. The PPG's answer is judged from
+//! the raw HTTP bytes; what reaches a bearer is judged from the raw PDUs,
+//! decoded here with the sans-IO codecs (WDP reassembly, WSP push, HTTP, SIP).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cucumber::{given, then, when};
+
+use super::world::{Failure, LiaisonWorld, StepResult};
+use crate::codec::escape_bytes;
+use crate::codec::http::HttpMessage;
+use crate::codec::pap::{self, PapMessage, PushMessage};
+use crate::codec::sip::token;
+use crate::codec::smpp::{command, WAP_PUSH_PORT, WAP_WSP_PORT};
+use crate::codec::wdp::{Datagram, Reassembler};
+use crate::codec::wsp::{AppId, PushPdu, PDU_PUSH};
+use crate::profile::PpgSection;
+use crate::roles::push_initiator::{self, PiOutcome};
+use crate::roles::smsc::SmppArrival;
+use crate::roles::ua::Answer;
+use crate::runner::PushHarness;
+
+/// One PAP submission the scenario made.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub push_id: String,
+    /// The number (digits) of a PLMN or SIP address, for matching the bearer.
+    pub number: Option<String>,
+    pub content_type: String,
+    pub app_id: String,
+    pub content: Vec<u8>,
+    pub outcome: PiOutcome,
+}
+
+/// Per-scenario push state.
+#[derive(Default)]
+pub struct Push {
+    /// Bearer traffic before this instant belongs to earlier scenarios.
+    pub since: Option<Instant>,
+    pub submissions: Vec<Submission>,
+    /// The M-Notification.ind submitted, when the content was one.
+    pub notification: Option<crate::codec::mms::Pdu>,
+}
+
+fn harness(w: &LiaisonWorld) -> Result<Arc<PushHarness>, Failure> {
+    w.ctx
+        .push
+        .clone()
+        .ok_or_else(|| w.fail("the harness bearers of a PPG (profile section ppg)", "none"))
+}
+
+fn section(w: &LiaisonWorld) -> Result<PpgSection, Failure> {
+    w.ctx
+        .profile
+        .ppg
+        .clone()
+        .ok_or_else(|| w.fail("a ppg section in the profile", "none"))
+}
+
+fn number() -> String {
+    let digits: String = token()
+        .chars()
+        .filter_map(|c| c.to_digit(16))
+        .map(|d| char::from(b'0' + (d % 10) as u8))
+        .take(7)
+        .collect();
+    format!("1555{digits}")
+}
+
+/// How long a refused push is given to (wrongly) reach a bearer.
+fn settle(w: &LiaisonWorld) -> Duration {
+    (w.timers.t1 * 10).max(Duration::from_millis(200))
+}
+
+fn last(w: &LiaisonWorld) -> Result<&Submission, Failure> {
+    w.push
+        .submissions
+        .last()
+        .ok_or_else(|| w.fail("a push submitted earlier in the scenario", "none"))
+}
+
+#[given("the harness plays the PPG's bearers")]
+async fn bearers(w: &mut LiaisonWorld) -> StepResult {
+    let h = harness(w)?;
+    // This scenario's pcap gets the shared bearer traffic from now on (@serial).
+    h.capture.point_to(&w.capture);
+    w.push.since = Some(Instant::now());
+    Ok(())
+}
+
+#[given("the PPG is bound to the harness SMSC")]
+async fn bound(w: &mut LiaisonWorld) -> StepResult {
+    let h = harness(w)?;
+    let smsc = h
+        .smsc
+        .as_ref()
+        .ok_or_else(|| w.fail("the harness SMSC (ppg bearer sms)", "none"))?;
+    if !smsc.bound() {
+        let refused = |log: &[SmppArrival]| {
+            log.iter().any(|a| {
+                a.pdu.as_ref().is_ok_and(|p| {
+                    matches!(
+                        p.header.command_id,
+                        command::BIND_TRANSCEIVER
+                            | command::BIND_TRANSMITTER
+                            | command::BIND_RECEIVER
+                    )
+                })
+            })
+        };
+        smsc.wait_for(w.deadline, refused, false).await;
+        smsc.wait_for(
+            (Instant::now() + w.timers.t1 * 5).min(w.deadline),
+            |_| true,
+            true,
+        )
+        .await;
+    }
+    if smsc.bound() {
+        Ok(())
+    } else {
+        Err(w.fail(
+            format!(
+                "the PPG bound to the harness SMSC at {} with the profile's credentials",
+                smsc.addr()
+            ),
+            format!(
+                "no bound ESME; what arrived: {}",
+                smsc.log()
+                    .iter()
+                    .map(SmppArrival::describe)
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            ),
+        ))
+    }
+}
+
+/// Content of `len` bytes that names the push (so a bearer can be matched).
+fn content_of(len: usize, push_id: &str) -> Vec<u8> {
+    let seed = format!("liaison push {push_id} ");
+    seed.bytes().cycle().take(len.max(1)).collect()
+}
+
+async fn submit(
+    w: &mut LiaisonWorld,
+    address_kind: &str,
+    content_type: &str,
+    app_id: &str,
+    content: Vec<u8>,
+    push_id: Option<String>,
+) -> StepResult {
+    let p = section(w)?;
+    let (ppg, path) = p
+        .url_parts()
+        .ok_or_else(|| w.fail("a PAP URL http://IP:PORT/PATH", &p.url))?;
+    let n = number();
+    let (address, number) = match address_kind {
+        "PLMN" => (format!("WAPPUSH=+{n}/TYPE=PLMN@{}", p.domain()), Some(n)),
+        "IPv4" => {
+            let ota = p
+                .ota_http
+                .ok_or_else(|| w.fail("ppg.ota_http in the profile", "none"))?;
+            (
+                format!("WAPPUSH={}/TYPE=IPv4@{}", ota.ip(), p.domain()),
+                None,
+            )
+        }
+        // A SIP URI as a user-defined address, its reserved characters escaped.
+        "SIP" => (
+            format!(
+                "WAPPUSH=sip%3A%2B{n}%40liaison.test/TYPE=USER@{}",
+                p.domain()
+            ),
+            Some(n),
+        ),
+        raw => (raw.to_string(), None),
+    };
+    let push_id = push_id.unwrap_or_else(|| format!("liaison-{}", token()));
+    if let (Some(n), Some(sip)) = (&number, harness(w)?.sip.as_ref()) {
+        sip.set_answer(
+            n,
+            Answer::Respond {
+                code: 200,
+                delay: Duration::ZERO,
+            },
+        );
+    }
+    let xml = PushMessage {
+        push_id: push_id.clone(),
+        addresses: vec![address],
+        ..Default::default()
+    }
+    .to_xml();
+    let request = push_initiator::pap_request(
+        ppg,
+        &path,
+        &format!("liaison-{}", token()),
+        &xml,
+        &[
+            ("Content-Type", content_type),
+            ("X-Wap-Application-Id", app_id),
+        ],
+        &content,
+    );
+    send(
+        w,
+        ppg,
+        request,
+        push_id,
+        number,
+        content_type,
+        app_id,
+        content,
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn send(
+    w: &mut LiaisonWorld,
+    ppg: std::net::SocketAddr,
+    request: Vec<u8>,
+    push_id: String,
+    number: Option<String>,
+    content_type: &str,
+    app_id: &str,
+    content: Vec<u8>,
+) -> StepResult {
+    let outcome = push_initiator::submit(ppg, w.capture.clone(), &request, w.deadline).await;
+    w.push.submissions.push(Submission {
+        push_id,
+        number,
+        content_type: content_type.to_string(),
+        app_id: app_id.to_string(),
+        content,
+        outcome,
+    });
+    Ok(())
+}
+
+#[when(
+    expr = "the push initiator submits {int} bytes of {string} for {string} to a {word} address"
+)]
+async fn submits(
+    w: &mut LiaisonWorld,
+    len: usize,
+    content_type: String,
+    app_id: String,
+    kind: String,
+) -> StepResult {
+    let id = format!("liaison-{}", token());
+    let content = content_of(len, &id);
+    submit(w, &kind, &content_type, &app_id, content, Some(id)).await
+}
+
+#[when(expr = "the push initiator submits an M-Notification.ind for {string} to a {word} address")]
+async fn submits_notification(w: &mut LiaisonWorld, app_id: String, kind: String) -> StepResult {
+    use crate::codec::mms::{Address, PduBuilder, TimeValue};
+    let id = format!("liaison-{}", token());
+    let pdu = PduBuilder::notification_ind(
+        &format!("T{}", token()),
+        &format!("http://mmsc.liaison.test/m/{id}"),
+        2048,
+        TimeValue::Relative(86_400),
+    )
+    .from(&Address::plmn("+15550000001"))
+    .subject("liaison")
+    .build();
+    let content = pdu.encode();
+    w.push.notification = Some(pdu);
+    submit(
+        w,
+        &kind,
+        "application/vnd.wap.mms-message",
+        &app_id,
+        content,
+        Some(id),
+    )
+    .await
+}
+
+#[when(expr = "the push initiator submits a push to the address {string}")]
+async fn submits_to(w: &mut LiaisonWorld, address: String) -> StepResult {
+    let p = section(w)?;
+    let address = address.replace("{domain}", p.domain());
+    let id = format!("liaison-{}", token());
+    let content = content_of(40, &id);
+    submit(
+        w,
+        &address,
+        "text/plain",
+        "x-wap-application:wta.ua",
+        content,
+        Some(id),
+    )
+    .await
+}
+
+#[when("the push initiator submits the same push again")]
+async fn submits_again(w: &mut LiaisonWorld) -> StepResult {
+    let first = last(w)?.clone();
+    let p = section(w)?;
+    let (ppg, path) = p
+        .url_parts()
+        .ok_or_else(|| w.fail("a PAP URL http://IP:PORT/PATH", &p.url))?;
+    let n = first
+        .number
+        .clone()
+        .ok_or_else(|| w.fail("a first push to a PLMN address", "another address"))?;
+    let xml = PushMessage {
+        push_id: first.push_id.clone(),
+        addresses: vec![format!("WAPPUSH=+{n}/TYPE=PLMN@{}", p.domain())],
+        ..Default::default()
+    }
+    .to_xml();
+    let request = push_initiator::pap_request(
+        ppg,
+        &path,
+        &format!("liaison-{}", token()),
+        &xml,
+        &[
+            ("Content-Type", first.content_type.as_str()),
+            ("X-Wap-Application-Id", first.app_id.as_str()),
+        ],
+        &first.content,
+    );
+    send(
+        w,
+        ppg,
+        request,
+        first.push_id,
+        first.number,
+        &first.content_type,
+        &first.app_id,
+        first.content,
+    )
+    .await
+}
+
+#[when("the push initiator submits a push whose PAP document is not well-formed XML")]
+async fn submits_malformed(w: &mut LiaisonWorld) -> StepResult {
+    let p = section(w)?;
+    let (ppg, path) = p
+        .url_parts()
+        .ok_or_else(|| w.fail("a PAP URL http://IP:PORT/PATH", &p.url))?;
+    let n = number();
+    let id = format!("liaison-{}", token());
+    // The <address> element is never closed.
+    let xml = PushMessage {
+        push_id: id.clone(),
+        addresses: vec![format!("WAPPUSH=+{n}/TYPE=PLMN@{}", p.domain())],
+        ..Default::default()
+    }
+    .to_xml()
+    .replace("/>\n  </push-message>", ">\n  </push-message>");
+    let content = content_of(40, &id);
+    let request = push_initiator::pap_request(
+        ppg,
+        &path,
+        &format!("liaison-{}", token()),
+        &xml,
+        &[
+            ("Content-Type", "text/plain"),
+            ("X-Wap-Application-Id", "x-wap-application:wta.ua"),
+        ],
+        &content,
+    );
+    send(
+        w,
+        ppg,
+        request,
+        id,
+        Some(n),
+        "text/plain",
+        "x-wap-application:wta.ua",
+        content,
+    )
+    .await
+}
+
+#[when("the push initiator submits a push without its content part")]
+async fn submits_without_content(w: &mut LiaisonWorld) -> StepResult {
+    let p = section(w)?;
+    let (ppg, path) = p
+        .url_parts()
+        .ok_or_else(|| w.fail("a PAP URL http://IP:PORT/PATH", &p.url))?;
+    let n = number();
+    let id = format!("liaison-{}", token());
+    let xml = PushMessage {
+        push_id: id.clone(),
+        addresses: vec![format!("WAPPUSH=+{n}/TYPE=PLMN@{}", p.domain())],
+        ..Default::default()
+    }
+    .to_xml();
+    let (ct, body) = pap::multipart_related(
+        &format!("liaison-{}", token()),
+        &[("application/xml", xml.as_bytes())],
+    );
+    let request = crate::codec::http::request(
+        "POST",
+        &path,
+        &ppg.to_string(),
+        &[("Content-Type", ct.as_str())],
+        &body,
+    );
+    send(w, ppg, request, id, Some(n), "text/plain", "", Vec::new()).await
+}
+
+/// The PAP document of a submission's answer, or a failure naming what came.
+fn pap_answer(w: &LiaisonWorld, s: &Submission) -> Result<(HttpMessage, PapMessage), Failure> {
+    let m = s.outcome.response().ok_or_else(|| {
+        w.fail(
+            format!(
+                "an HTTP response carrying a PAP document for push-id {}",
+                s.push_id
+            ),
+            s.outcome.describe(),
+        )
+    })?;
+    let doc = PapMessage::parse(&m.body).map_err(|e| {
+        w.fail(
+            format!(
+                "a PAP document (XML) in the answer for push-id {}",
+                s.push_id
+            ),
+            format!("{e} — bytes: {}", escape_bytes(m.raw(), 600)),
+        )
+    })?;
+    Ok((m.clone(), doc))
+}
+
+#[then("the PPG accepts it with HTTP 2xx and result 1000 or 1001 for its push-id")]
+async fn accepted(w: &mut LiaisonWorld) -> StepResult {
+    let s = last(w)?.clone();
+    accepted_one(w, &s)
+}
+
+fn accepted_one(w: &LiaisonWorld, s: &Submission) -> StepResult {
+    let (m, doc) = pap_answer(w, s)?;
+    let status = m.status().unwrap_or(0);
+    let expected = format!(
+        "HTTP 2xx with a push-response for push-id {} and response-result 1000 or 1001",
+        s.push_id
+    );
+    let came = || format!("bytes: {}", escape_bytes(m.raw(), 600));
+    if !(200..300).contains(&status) {
+        return Err(w.fail(&expected, format!("HTTP {status} — {}", came())));
+    }
+    match doc {
+        PapMessage::PushResponse(r)
+            if r.push_id == s.push_id && (r.code == 1000 || r.code == 1001) =>
+        {
+            Ok(())
+        }
+        PapMessage::PushResponse(r) if r.push_id != s.push_id => Err(w.fail(
+            &expected,
+            format!("a push-response for push-id `{}` — {}", r.push_id, came()),
+        )),
+        PapMessage::PushResponse(r) => {
+            Err(w.fail(&expected, format!("result code {} — {}", r.code, came())))
+        }
+        PapMessage::BadMessageResponse(r) => Err(w.fail(
+            &expected,
+            format!("a badmessage-response with code {} — {}", r.code, came()),
+        )),
+        _ => Err(w.fail(&expected, format!("another PAP document — {}", came()))),
+    }
+}
+
+#[then(expr = "the PPG refuses it with result code {int}")]
+async fn refused(w: &mut LiaisonWorld, code: u16) -> StepResult {
+    let s = last(w)?.clone();
+    let (m, doc) = pap_answer(w, &s)?;
+    let got = match &doc {
+        PapMessage::PushResponse(r) => Some(r.code),
+        PapMessage::BadMessageResponse(r) => Some(r.code),
+        _ => None,
+    };
+    if got == Some(code) {
+        return Ok(());
+    }
+    Err(w.fail(
+        format!(
+            "a push-response or badmessage-response with result code {code} ({})",
+            pap::code_name(code).unwrap_or("?")
+        ),
+        format!(
+            "{} (HTTP {}) — bytes: {}",
+            match got {
+                Some(c) => format!("result code {c}"),
+                None => "a PAP document without a result code".into(),
+            },
+            m.status().unwrap_or(0),
+            escape_bytes(m.raw(), 600)
+        ),
+    ))
+}
+
+#[then("the first push is accepted and the second refused with result code 2007")]
+async fn duplicate_refused(w: &mut LiaisonWorld) -> StepResult {
+    let first = w
+        .push
+        .submissions
+        .first()
+        .cloned()
+        .ok_or_else(|| w.fail("two submissions", "none"))?;
+    // The premise: the first push was accepted (its push-id echo is PUSH-1's concern).
+    let code = result_code(&first);
+    if !matches!(code, Some(1000) | Some(1001)) {
+        return Err(w.fail(
+            format!(
+                "the first submission (push-id {}) accepted with 1000 or 1001",
+                first.push_id
+            ),
+            first.outcome.describe(),
+        ));
+    }
+    refused(w, 2007).await
+}
+
+/// The submit_sm PDUs that arrived since the scenario began, with their datagrams.
+fn datagrams(w: &LiaisonWorld, h: &PushHarness) -> (Vec<Datagram>, Vec<String>, Vec<SmppArrival>) {
+    let since = w.push.since.unwrap_or(w.started);
+    let mut r = Reassembler::new();
+    let (mut out, mut errors, mut subs) = (Vec::new(), Vec::new(), Vec::new());
+    for a in h.smsc.as_ref().map(|s| s.log()).unwrap_or_default() {
+        if a.at < since {
+            continue;
+        }
+        let Ok(p) = &a.pdu else { continue };
+        if p.header.command_id != command::SUBMIT_SM {
+            continue;
+        }
+        let Some(sm) = p.sm() else { continue };
+        subs.push(a.clone());
+        match r.push(&sm.destination_addr, sm.payload(), sm.udhi()) {
+            Ok(Some(d)) => out.push(d),
+            Ok(None) => {}
+            Err(e) => errors.push(format!("{e} in {}", a.describe())),
+        }
+    }
+    errors.extend(r.incomplete());
+    (out, errors, subs)
+}
+
+fn digits(s: &str) -> String {
+    s.chars().filter(char::is_ascii_digit).collect()
+}
+
+fn describe_subs(subs: &[SmppArrival]) -> String {
+    if subs.is_empty() {
+        return "no submit_sm".into();
+    }
+    subs.iter()
+        .map(SmppArrival::describe)
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+/// Does a WSP application id name `expected` (a registry URN or its code)?
+fn app_matches(got: Option<&AppId>, expected: &str) -> bool {
+    let Some(got) = got else { return false };
+    let code = AppId::code_of(expected).or_else(|| expected.parse().ok());
+    match got {
+        AppId::Code(c) => Some(*c) == code,
+        AppId::Text(t) => {
+            t.eq_ignore_ascii_case(expected)
+                || (t.parse::<u32>().ok().is_some() && t.parse::<u32>().ok() == code)
+        }
+    }
+}
+
+fn media_of(ct: &str) -> String {
+    ct.split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// Waits for the datagram to the submission's number and judges it as a WSP push.
+async fn judge_sms(w: &LiaisonWorld, s: &Submission) -> Result<(Datagram, PushPdu), Failure> {
+    let h = harness(w)?;
+    let smsc = h
+        .smsc
+        .as_ref()
+        .ok_or_else(|| w.fail("the harness SMSC (ppg bearer sms)", "none"))?;
+    let n = s.number.clone().unwrap_or_default();
+    let for_n = |ds: &[Datagram]| ds.iter().find(|d| digits(&d.destination) == n).cloned();
+    let since = w.push.since.unwrap_or(w.started);
+    smsc.wait_for(
+        w.deadline,
+        |log| {
+            let mut r = Reassembler::new();
+            log.iter().filter(|a| a.at >= since).any(|a| {
+                let Ok(p) = &a.pdu else { return false };
+                let Some(sm) = p.sm() else { return false };
+                p.header.command_id == command::SUBMIT_SM
+                    && matches!(r.push(&sm.destination_addr, sm.payload(), sm.udhi()), Ok(Some(d)) if digits(&d.destination) == n)
+            })
+        },
+        false,
+    )
+    .await;
+    let (ds, errors, subs) = datagrams(w, &h);
+    let expected = format!(
+        "a WDP datagram over SMS to +{n} (submit_sm with UDH port addressing) carrying push-id {}'s content",
+        s.push_id
+    );
+    let Some(d) = for_n(&ds) else {
+        return Err(w.fail(
+            expected,
+            format!(
+                "none within the scenario time{}; submit_sm since the scenario began: {}",
+                if errors.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", errors.join("; "))
+                },
+                describe_subs(&subs)
+            ),
+        ));
+    };
+    let show = || format!("datagram {}", escape_bytes(&d.data, 400));
+    if (d.dest_port, d.orig_port) != (WAP_PUSH_PORT, WAP_WSP_PORT) {
+        return Err(w.fail(
+            "a connectionless WSP push to port 2948 from port 9200 (WDP over SMS, IE 0x05)",
+            format!(
+                "ports {} ← {} — {}",
+                d.dest_port,
+                d.orig_port,
+                describe_subs(&subs)
+            ),
+        ));
+    }
+    let pdu = PushPdu::parse(&d.data).map_err(|e| {
+        w.fail(
+            "a WSP Push PDU (TID, 0x06, uintvar headers length, content type, headers, body)",
+            format!("{e} — {}", show()),
+        )
+    })?;
+    if pdu.pdu_type != PDU_PUSH {
+        return Err(w.fail(
+            "an unconfirmed push (PDU type 0x06), since none was asked for",
+            format!("PDU type {:#04x} — {}", pdu.pdu_type, show()),
+        ));
+    }
+    Ok((d, pdu))
+}
+
+#[then("the content reaches the SMSC as a WSP push to port 2948 with its content type, application id and body unchanged")]
+async fn reaches_sms(w: &mut LiaisonWorld) -> StepResult {
+    let s = last(w)?.clone();
+    let (d, pdu) = judge_sms(w, &s).await?;
+    let show = || format!("datagram {}", escape_bytes(&d.data, 400));
+    let ct = pdu.content_type.name().map(media_of);
+    if ct.as_deref() != Some(media_of(&s.content_type).as_str()) {
+        return Err(w.fail(
+            format!("the content type {}", s.content_type),
+            format!("{:?} — {}", pdu.content_type, show()),
+        ));
+    }
+    if !app_matches(pdu.application_id(), &s.app_id) {
+        return Err(w.fail(
+            format!("X-Wap-Application-Id {}", s.app_id),
+            format!(
+                "{} — {}",
+                pdu.application_id()
+                    .map(|a| a.to_string())
+                    .unwrap_or_else(|| "no X-Wap-Application-Id".into()),
+                show()
+            ),
+        ));
+    }
+    if pdu.body != s.content {
+        return Err(w.fail(
+            format!(
+                "the {} content bytes as submitted: {}",
+                s.content.len(),
+                escape_bytes(&s.content, 200)
+            ),
+            format!(
+                "a body of {} bytes: {}",
+                pdu.body.len(),
+                escape_bytes(&pdu.body, 400)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[then("the pushed M-Notification.ind decodes to the fields that were submitted")]
+async fn notification_fields(w: &mut LiaisonWorld) -> StepResult {
+    use crate::codec::mms::Pdu;
+    let s = last(w)?.clone();
+    let sent = w
+        .push
+        .notification
+        .clone()
+        .ok_or_else(|| w.fail("an M-Notification.ind submitted earlier", "none"))?;
+    let (_, pdu) = judge_sms(w, &s).await?;
+    let got = Pdu::parse(&pdu.body).map_err(|e| {
+        w.fail(
+            "the pushed body to decode as an M-Notification.ind (OMA MMS ENC §6.2)",
+            format!("{e} — bytes: {}", escape_bytes(&pdu.body, 400)),
+        )
+    })?;
+    let fields = |p: &Pdu| {
+        vec![
+            ("X-Mms-Message-Type", format!("{:?}", p.message_type())),
+            ("X-Mms-Transaction-ID", format!("{:?}", p.transaction_id())),
+            ("X-Mms-MMS-Version", format!("{:?}", p.version())),
+            ("From", format!("{:?}", p.from())),
+            ("Subject", format!("{:?}", p.subject())),
+            ("X-Mms-Message-Class", format!("{:?}", p.message_class())),
+            ("X-Mms-Message-Size", format!("{:?}", p.message_size())),
+            ("X-Mms-Expiry", format!("{:?}", p.expiry())),
+            (
+                "X-Mms-Content-Location",
+                format!("{:?}", p.content_location()),
+            ),
+        ]
+    };
+    let diffs: Vec<String> = fields(&sent)
+        .into_iter()
+        .zip(fields(&got))
+        .filter(|(a, b)| a.1 != b.1)
+        .map(|(a, b)| format!("{}: sent {}, came {}", a.0, a.1, b.1))
+        .collect();
+    if diffs.is_empty() && got.order_violations().is_empty() {
+        Ok(())
+    } else {
+        Err(w.fail(
+            format!("the submitted M-Notification.ind: {}", sent.summary()),
+            format!(
+                "{}{} — bytes: {}",
+                diffs.join("; "),
+                got.order_violations()
+                    .iter()
+                    .map(|e| format!("; {e}"))
+                    .collect::<String>(),
+                escape_bytes(&pdu.body, 400)
+            ),
+        ))
+    }
+}
+
+#[then(expr = "it arrived in {int} or more concatenated short messages")]
+async fn segmented(w: &mut LiaisonWorld, min: u8) -> StepResult {
+    let s = last(w)?.clone();
+    let (d, _) = judge_sms(w, &s).await?;
+    if d.segments >= min {
+        Ok(())
+    } else {
+        Err(w.fail(
+            format!("at least {min} short messages (the content exceeds one SMS)"),
+            format!("{}", d.segments),
+        ))
+    }
+}
+
+#[then("the content reaches the OTA-HTTP target with its content type, application id and body unchanged")]
+async fn reaches_ota(w: &mut LiaisonWorld) -> StepResult {
+    let s = last(w)?.clone();
+    let h = harness(w)?;
+    let ota = h
+        .ota
+        .as_ref()
+        .ok_or_else(|| w.fail("the harness OTA-HTTP target (ppg bearer http)", "none"))?;
+    let since = w.push.since.unwrap_or(w.started);
+    ota.wait_for(w.deadline, |log| log.iter().any(|a| a.at >= since))
+        .await;
+    let log: Vec<_> = ota.log().into_iter().filter(|a| a.at >= since).collect();
+    let expected = format!(
+        "an OTA-HTTP push (POST, Content-Type application/http, X-Wap-Push-OTA-Version 1.0, an embedded HTTP response with Content-Type {}, X-Wap-Application-Id {} and the content) for push-id {}",
+        s.content_type, s.app_id, s.push_id
+    );
+    let Some(a) = log.first() else {
+        return Err(w.fail(
+            expected,
+            "no request at the OTA-HTTP target within the scenario time",
+        ));
+    };
+    let came = || a.describe();
+    let m = a.msg.as_ref().map_err(|_| w.fail(&expected, came()))?;
+    let ct = m.header("content-type").map(media_of);
+    let ver = m.header("x-wap-push-ota-version").map(str::trim);
+    if m.method() != Some("POST") || ct.as_deref() != Some("application/http") || ver != Some("1.0")
+    {
+        return Err(w.fail(&expected, came()));
+    }
+    let inner = HttpMessage::parse(&m.body)
+        .or_else(|_| HttpMessage::parse_at_close(&m.body))
+        .map_err(|e| {
+            w.fail(
+                &expected,
+                format!("an embedded message that does not parse ({e}) — {}", came()),
+            )
+        })?;
+    let inner_ct = inner.header("content-type").map(media_of);
+    let app = inner.header("x-wap-application-id").unwrap_or("");
+    let app_ok = app.eq_ignore_ascii_case(&s.app_id)
+        || (AppId::code_of(&s.app_id).is_some() && app.parse().ok() == AppId::code_of(&s.app_id));
+    if inner.status().is_none()
+        || inner_ct.as_deref() != Some(media_of(&s.content_type).as_str())
+        || !app_ok
+        || inner.body != s.content
+    {
+        return Err(w.fail(&expected, came()));
+    }
+    Ok(())
+}
+
+#[then("the content reaches the SIP device as a MESSAGE with the application's feature tag, its content type and body unchanged")]
+async fn reaches_sip(w: &mut LiaisonWorld) -> StepResult {
+    let s = last(w)?.clone();
+    let h = harness(w)?;
+    let sip = h
+        .sip
+        .as_ref()
+        .ok_or_else(|| w.fail("the harness SIP device (ppg bearer sip)", "none"))?;
+    let n = s.number.clone().unwrap_or_default();
+    sip.wait_for(w.deadline, |log| log.iter().any(|d| d.number == n))
+        .await;
+    let short = s.app_id.rsplit(':').next().unwrap_or(&s.app_id).to_string();
+    let expected = format!(
+        "a SIP MESSAGE for sip:+{n}@… with Accept-Contact +g.oma.pusheventapp=\"{short}\", Content-Type {} and the content",
+        s.content_type
+    );
+    let log = sip.log();
+    let Some(d) = log.iter().find(|d| d.number == n && !d.retransmission) else {
+        return Err(w.fail(
+            expected,
+            "no SIP request for that number within the scenario time",
+        ));
+    };
+    let came = || super::world::describe_incoming(&d.incoming);
+    let Ok(m) = &d.incoming.msg else {
+        return Err(w.fail(&expected, came()));
+    };
+    let tag_ok = m.header_all("Accept-Contact").iter().any(|v| {
+        let v = v.to_ascii_lowercase();
+        v.contains("+g.oma.pusheventapp")
+            && (v.contains(&format!("\"{}\"", short.to_ascii_lowercase()))
+                || v.contains(&format!("\"{}\"", s.app_id.to_ascii_lowercase())))
+    });
+    let ct_ok = m.header("Content-Type").map(media_of) == Some(media_of(&s.content_type));
+    if m.method() != Some("MESSAGE") || !tag_ok || !ct_ok || m.body() != s.content.as_slice() {
+        return Err(w.fail(&expected, came()));
+    }
+    Ok(())
+}
+
+/// The result code of a submission's PAP answer, when it has one.
+fn result_code(s: &Submission) -> Option<u16> {
+    let m = s.outcome.response()?;
+    match PapMessage::parse(&m.body).ok()? {
+        PapMessage::PushResponse(r) => Some(r.code),
+        PapMessage::BadMessageResponse(r) => Some(r.code),
+        _ => None,
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Bearer traffic since the scenario began that belongs to submission `s`
+/// (its number, or its push-id inside the content), one line each.
+fn traffic_of(w: &LiaisonWorld, h: &PushHarness, s: &Submission) -> Vec<String> {
+    let since = w.push.since.unwrap_or(w.started);
+    let id = s.push_id.as_bytes();
+    let ours_n = |d: &str| s.number.as_deref().is_some_and(|n| digits(d) == n);
+    let mut out = Vec::new();
+    if let Some(smsc) = &h.smsc {
+        out.extend(
+            smsc.log()
+                .iter()
+                .filter(|a| a.at >= since)
+                .filter(|a| {
+                    a.pdu.as_ref().is_ok_and(|p| {
+                        p.sm().is_some_and(|sm| {
+                            p.header.command_id == command::SUBMIT_SM
+                                && (ours_n(&sm.destination_addr) || contains(sm.payload(), id))
+                        })
+                    })
+                })
+                .map(|a| format!("SMSC: {}", a.describe())),
+        );
+    }
+    if let Some(ota) = &h.ota {
+        out.extend(
+            ota.log()
+                .iter()
+                .filter(|a| a.at >= since && contains(&a.bytes, id))
+                .map(|a| format!("OTA-HTTP: {}", a.describe())),
+        );
+    }
+    if let Some(sip) = &h.sip {
+        out.extend(
+            sip.log()
+                .iter()
+                .filter(|d| d.incoming.at >= since && !d.retransmission)
+                .filter(|d| ours_n(&d.number) || contains(&d.incoming.bytes, id))
+                .map(|d| format!("SIP: {}", super::world::describe_incoming(&d.incoming))),
+        );
+    }
+    out
+}
+
+#[then("none of the submissions the PPG refused reaches any bearer")]
+async fn refused_reach_nothing(w: &mut LiaisonWorld) -> StepResult {
+    let h = harness(w)?;
+    let until = (Instant::now() + settle(w)).min(w.deadline);
+    tokio::time::sleep_until(until.into()).await;
+    let subs = w.push.submissions.clone();
+    let refused: Vec<&Submission> = subs
+        .iter()
+        .filter(|s| result_code(s).is_some_and(|c| c >= 2000))
+        .collect();
+    if refused.is_empty() {
+        return Err(w.fail(
+            "at least one submission refused with a 2xxx result code, to check that it reached no bearer",
+            subs.iter()
+                .map(|s| format!("push-id {}: {}", s.push_id, s.outcome.describe()))
+                .collect::<Vec<_>>()
+                .join(" | "),
+        ));
+    }
+    for s in refused {
+        let t = traffic_of(w, &h, s);
+        if !t.is_empty() {
+            return Err(w.fail(
+                format!(
+                    "nothing on any bearer for push-id {}, refused with result code {} (waited {} ms)",
+                    s.push_id,
+                    result_code(s).unwrap_or(0),
+                    settle(w).as_millis()
+                ),
+                t.join(" | "),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[then("the content reaches the SMSC exactly once")]
+async fn exactly_once(w: &mut LiaisonWorld) -> StepResult {
+    let s = last(w)?.clone();
+    let h = harness(w)?;
+    let n = s.number.clone().unwrap_or_default();
+    let count = |w: &LiaisonWorld| {
+        let (ds, _, subs) = datagrams(w, &h);
+        (
+            ds.iter().filter(|d| digits(&d.destination) == n).count(),
+            subs,
+        )
+    };
+    // Wait for the first push (whatever its form: its form is PUSH-2's), then
+    // give a second one time to show.
+    if let Some(smsc) = &h.smsc {
+        let since = w.push.since.unwrap_or(w.started);
+        smsc.wait_for(
+            w.deadline,
+            |log| {
+                log.iter().any(|a| {
+                    a.at >= since
+                        && a.pdu.as_ref().is_ok_and(|p| {
+                            p.sm().is_some_and(|sm| {
+                                p.header.command_id == command::SUBMIT_SM
+                                    && digits(&sm.destination_addr) == n
+                            })
+                        })
+                })
+            },
+            false,
+        )
+        .await;
+    }
+    let until = (Instant::now() + settle(w)).min(w.deadline);
+    tokio::time::sleep_until(until.into()).await;
+    let (c, subs) = count(w);
+    if c == 1 {
+        Ok(())
+    } else {
+        Err(w.fail(
+            format!("the content pushed to +{n} once: a push-id refused as a duplicate is not pushed again"),
+            format!("{c} pushes — {}", describe_subs(&subs)),
+        ))
+    }
+}
