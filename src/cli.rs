@@ -366,6 +366,10 @@ async fn reference(
         store_and_forward: fault.map(|f| f.store_and_forward).unwrap_or(!no_store),
         iwf,
         ppg,
+        push_client: Some(crate::reference::push_client::PushClientConfig {
+            event: crate::codec::sip_push::PLACEHOLDER_PUSH_EVENT.into(),
+            ..Default::default()
+        }),
     };
     let running = match crate::reference::start(&role, listen, settings).await {
         Ok(r) => r,

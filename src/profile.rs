@@ -47,6 +47,57 @@ struct RawProfile {
     msrp: Option<MsrpSection>,
     #[serde(default)]
     ppg: Option<PpgSection>,
+    #[serde(default)]
+    push_client: Option<PushClientSection>,
+}
+
+/// push-client: what the terminal serves and where the harness meets it
+/// besides its SIP address (`sip.address`, where pushes and OPTIONS go).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PushClientSection {
+    /// The push application IDs it serves (`+g.oma.pusheventapp` values),
+    /// e.g. `[mms.ua]`. The harness pushes to the first.
+    pub apps: Vec<String>,
+    /// The content types it takes for them (default
+    /// `[application/vnd.wap.mms-message]`); the harness pushes the first.
+    #[serde(default)]
+    pub content_types: Option<Vec<String>>,
+    /// The device's address of record: the Request-URI of the harness's
+    /// pushes. Default `sip.aor`, else `sip:push@<sip.address>`.
+    #[serde(default)]
+    pub aor: Option<String>,
+    /// With `capabilities.sip_push_subscribe`: the harness push agent the
+    /// SUT is configured to SUBSCRIBE to (a loopback address; port 0 is not
+    /// allowed, the SUT must know it).
+    #[serde(default)]
+    pub agent: Option<SocketAddr>,
+    /// The event package it subscribes to. Default: a placeholder
+    /// (`x-liaison-push-unverified`), the draft's name being unverified.
+    #[serde(default)]
+    pub subscribe_event: Option<String>,
+    /// The upper tester the SUT reports each hand-over to an application to
+    /// (HTTP POST /push/<app>, see the README); enables the checks that the
+    /// content reaches the application unchanged.
+    #[serde(default)]
+    pub upper_tester: Option<SocketAddr>,
+}
+
+impl PushClientSection {
+    /// The content types it declares (the MMS notification type if none).
+    pub fn content_types(&self) -> Vec<String> {
+        self.content_types
+            .clone()
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| vec!["application/vnd.wap.mms-message".to_string()])
+    }
+
+    /// The event package of the SUBSCRIBE/NOTIFY variant.
+    pub fn event(&self) -> String {
+        self.subscribe_event
+            .clone()
+            .unwrap_or_else(|| crate::codec::sip_push::PLACEHOLDER_PUSH_EVENT.to_string())
+    }
 }
 
 /// ppg: where the PPG takes PAP submissions, what it claims, and where the
@@ -222,6 +273,19 @@ pub struct Capabilities {
     /// 0x08) with the IM outcome when the SMS asks for one.
     #[serde(default)]
     pub sme_ack: Option<bool>,
+    /// im-server: when it stores a MESSAGE for a user whose device registered
+    /// only a push contact (`+g.oma.pusheventapp`), it pushes an offline
+    /// notification to that contact by SIP MESSAGE.
+    #[serde(default)]
+    pub offline_notification: Option<bool>,
+    /// im-server with offline_notification: the push application ID of its
+    /// notifications (the harness device registers for it).
+    #[serde(default)]
+    pub offline_notification_app: Option<String>,
+    /// push-client: also takes pushes by SUBSCRIBE/NOTIFY: it subscribes to
+    /// push_client.agent and answers NOTIFYs.
+    #[serde(default)]
+    pub sip_push_subscribe: Option<bool>,
 }
 
 /// The SIP interface of the SUT.
@@ -260,6 +324,7 @@ pub struct Profile {
     pub iwf: Option<IwfSection>,
     pub msrp: Option<MsrpSection>,
     pub ppg: Option<PpgSection>,
+    pub push_client: Option<PushClientSection>,
 }
 
 /// Why a profile cannot be used. Displayed as one line:
@@ -322,12 +387,15 @@ impl Profile {
             }
         }
         // An im-server that is only an MSRP relay has no SIP interface.
-        let needs_sip = raw.roles.iter().any(|r| r == "im-client")
+        let needs_sip = raw
+            .roles
+            .iter()
+            .any(|r| r == "im-client" || r == "push-client")
             || (raw.roles.iter().any(|r| r == "im-server") && raw.msrp.is_none());
         let sip = match raw.sip {
             None if needs_sip => return Err(err(
                 "sip.address",
-                "expected the SUT's SIP address (ip:port); roles im-client and im-server need it"
+                "expected the SUT's SIP address (ip:port); roles im-client, im-server and push-client need it"
                     .into(),
             )),
             None => None,
@@ -512,6 +580,55 @@ impl Profile {
             check_loopback(i.smsc.ip()).map_err(|m| err("iwf.smsc", m))?;
             check_loopback(i.ims_core.ip()).map_err(|m| err("iwf.ims_core", m))?;
         }
+        let caps = raw.capabilities.clone().unwrap_or_default();
+        if raw.roles.iter().any(|r| r == "push-client") && raw.push_client.is_none() {
+            return Err(err(
+                "push_client",
+                "expected the push applications it serves for role push-client (push_client: { apps: [mms.ua] })".into(),
+            ));
+        }
+        if let Some(p) = &raw.push_client {
+            if p.apps.is_empty() || p.apps.iter().any(|a| a.trim().is_empty()) {
+                return Err(err(
+                    "push_client.apps",
+                    "expected at least one push application ID, e.g. [mms.ua]".into(),
+                ));
+            }
+            for (f, a) in [("agent", p.agent), ("upper_tester", p.upper_tester)] {
+                if let Some(a) = a {
+                    check_loopback(a.ip()).map_err(|m| err(&format!("push_client.{f}"), m))?;
+                    if a.port() == 0 {
+                        return Err(err(
+                            &format!("push_client.{f}"),
+                            "expected a fixed port: the SUT is configured with this address (found port 0)".into(),
+                        ));
+                    }
+                }
+            }
+            if caps.sip_push_subscribe.unwrap_or(false) && p.agent.is_none() {
+                return Err(err(
+                    "push_client.agent",
+                    "expected the harness push agent's address (the SUT subscribes there) for capabilities.sip_push_subscribe".into(),
+                ));
+            }
+        } else if caps.sip_push_subscribe.unwrap_or(false) {
+            return Err(err(
+                "push_client",
+                "expected a push_client section with agent for capabilities.sip_push_subscribe"
+                    .into(),
+            ));
+        }
+        if caps.offline_notification.unwrap_or(false)
+            && caps
+                .offline_notification_app
+                .as_deref()
+                .is_none_or(|a| a.trim().is_empty())
+        {
+            return Err(err(
+                "capabilities.offline_notification_app",
+                "expected the push application ID of the server's offline notifications for capabilities.offline_notification".into(),
+            ));
+        }
         Ok(Profile {
             path: file.to_string(),
             name: raw.name,
@@ -525,6 +642,7 @@ impl Profile {
             iwf: raw.iwf,
             msrp: raw.msrp,
             ppg: raw.ppg,
+            push_client: raw.push_client,
         })
     }
 
@@ -548,6 +666,12 @@ impl Profile {
             "push_sms" => self.ppg.as_ref().is_some_and(|p| p.has_bearer("sms")),
             "push_http" => self.ppg.as_ref().is_some_and(|p| p.has_bearer("http")),
             "push_sip" => self.ppg.as_ref().is_some_and(|p| p.has_bearer("sip")),
+            "offline_notification" => self.capabilities.offline_notification.unwrap_or(false),
+            "sip_push_subscribe" => self.capabilities.sip_push_subscribe.unwrap_or(false),
+            "push_upper_tester" => self
+                .push_client
+                .as_ref()
+                .is_some_and(|p| p.upper_tester.is_some()),
             _ => false,
         }
     }
@@ -580,6 +704,9 @@ pub const CAPABILITIES: &[&str] = &[
     "push_sms",
     "push_http",
     "push_sip",
+    "offline_notification",
+    "sip_push_subscribe",
+    "push_upper_tester",
 ];
 
 fn parse_transports(v: &serde_yaml::Value) -> Option<Vec<Transport>> {
@@ -738,6 +865,72 @@ capabilities: { accept_types: [text/plain] }
             e.starts_with("profile /nonexistent/p.yaml: cannot read the file"),
             "{e}"
         );
+    }
+
+    const PUSH_CLIENT: &str = r#"
+name: Example push client
+roles: [push-client]
+sip: { address: 127.0.0.1:5072 }
+push_client: { apps: [mms.ua], agent: 127.0.0.1:5098, upper_tester: 127.0.0.1:5099 }
+capabilities: { sip_push_subscribe: true }
+"#;
+
+    #[test]
+    fn push_client_section() {
+        let p = Profile::parse(PUSH_CLIENT, "x").unwrap();
+        let pc = p.push_client.as_ref().unwrap();
+        assert_eq!(pc.apps, vec!["mms.ua".to_string()]);
+        assert_eq!(pc.content_types(), vec!["application/vnd.wap.mms-message"]);
+        assert_eq!(pc.event(), crate::codec::sip_push::PLACEHOLDER_PUSH_EVENT);
+        assert!(p.capability("sip_push_subscribe") && p.capability("push_upper_tester"));
+        assert!(!p.capability("offline_notification"));
+        let e = err_of(&PUSH_CLIENT.replace("push_client: { apps: [mms.ua], agent: 127.0.0.1:5098, upper_tester: 127.0.0.1:5099 }\n", ""));
+        assert!(
+            e.starts_with("profile bad.yaml: push_client: expected"),
+            "{e}"
+        );
+        assert_eq!(e.lines().count(), 1);
+        let e = err_of(&PUSH_CLIENT.replace("apps: [mms.ua]", "apps: []"));
+        assert!(
+            e.starts_with("profile bad.yaml: push_client.apps: expected"),
+            "{e}"
+        );
+        let e = err_of(&PUSH_CLIENT.replace("agent: 127.0.0.1:5098, ", ""));
+        assert!(
+            e.starts_with("profile bad.yaml: push_client.agent: expected the harness push agent"),
+            "{e}"
+        );
+        let e = err_of(&PUSH_CLIENT.replace("127.0.0.1:5099", "10.1.1.1:5099"));
+        assert!(
+            e.starts_with("profile bad.yaml: push_client.upper_tester: expected a loopback"),
+            "{e}"
+        );
+        let e = err_of(&PUSH_CLIENT.replace("127.0.0.1:5098", "127.0.0.1:0"));
+        assert!(
+            e.starts_with("profile bad.yaml: push_client.agent: expected a fixed port"),
+            "{e}"
+        );
+        let e = err_of(&PUSH_CLIENT.replace("apps:", "aps:"));
+        assert!(
+            e.starts_with("profile bad.yaml: push_client: unknown field `aps`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn offline_notification_needs_its_app() {
+        let server = "name: s\nroles: [im-server]\nsip: { address: 127.0.0.1:5080, domain: liaison.test }\ncapabilities: { store_and_forward: true, offline_notification: true }\n";
+        let e = err_of(server);
+        assert!(
+            e.starts_with("profile bad.yaml: capabilities.offline_notification_app: expected"),
+            "{e}"
+        );
+        let p = Profile::parse(
+            &server.replace("true }", "true, offline_notification_app: x.ua }"),
+            "x",
+        )
+        .unwrap();
+        assert!(p.capability("offline_notification"));
     }
 
     #[test]

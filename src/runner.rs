@@ -39,6 +39,8 @@ pub struct RunContext {
     pub iwf: Option<Arc<IwfHarness>>,
     /// ppg: the harness bearers (SMSC, OTA-HTTP target, SIP device), shared likewise.
     pub push: Option<Arc<PushHarness>>,
+    /// push-client: the harness push agent and upper tester, shared likewise.
+    pub push_client: Option<Arc<crate::roles::push_agent::PushClientHarness>>,
     pub out_dir: PathBuf,
     pub pcap_dir: PathBuf,
 }
@@ -634,11 +636,15 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// The T1 of the embedded reference and of the harness facing it, in ms.
+const REFERENCE_T1_MS: u64 = 20;
+
 /// The embedded reference as a profile, with its roles started on port 0.
 pub async fn start_reference(
     fault: Option<&str>,
     iwf: Option<crate::reference::sms_iwf::IwfConfig>,
     ppg: Option<crate::reference::ppg::PpgConfig>,
+    push_client: Option<crate::reference::push_client::PushClientConfig>,
 ) -> Result<
     (
         Profile,
@@ -653,12 +659,13 @@ pub async fn start_reference(
     };
     let mut running = Vec::new();
     let mut addrs = BTreeMap::new();
-    let t1_ms = 20;
+    let t1_ms = REFERENCE_T1_MS;
     for role in crate::reference::ROLES {
         let mut settings = crate::reference::Settings {
             t1: Duration::from_millis(t1_ms),
             iwf: iwf.clone(),
             ppg: ppg.clone(),
+            push_client: push_client.clone(),
             ..Default::default()
         };
         if let Some(f) = fault.filter(|f| f.role == *role) {
@@ -684,6 +691,7 @@ pub async fn start_reference(
         .map(|f| f.store_and_forward)
         .unwrap_or(true);
     let client_addr = addrs["im-client"];
+    let push_addr = addrs["push-client"];
     let profile = Profile {
         path: "<embedded reference>".into(),
         name: match fault {
@@ -730,6 +738,25 @@ pub async fn start_reference(
             sip_target: Some(c.sip_target),
             address_domain: None,
         }),
+        push_client: Some(crate::profile::PushClientSection {
+            apps: crate::reference::push_client::APPS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            content_types: Some(
+                crate::reference::push_client::ACCEPT
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+            ),
+            aor: Some(format!(
+                "sip:{}@{push_addr}",
+                crate::reference::push_client::USER
+            )),
+            agent: push_client.as_ref().and_then(|c| c.agent),
+            subscribe_event: push_client.as_ref().map(|c| c.event.clone()),
+            upper_tester: push_client.as_ref().and_then(|c| c.upper_tester),
+        }),
         capabilities: crate::profile::Capabilities {
             accept_types: Some(
                 crate::reference::im_client::ACCEPT
@@ -743,6 +770,9 @@ pub async fn start_reference(
             iwf_msrp: Some(true),
             msrp: Some(true),
             msrp_max_size: Some(crate::reference::msrp_receiver::MAX_MESSAGE),
+            offline_notification: Some(store),
+            offline_notification_app: Some(crate::reference::im_server::OFFLINE_APP.into()),
+            sip_push_subscribe: Some(push_client.as_ref().is_some_and(|c| c.agent.is_some())),
         },
     };
     Ok((profile, addrs, running))
@@ -802,6 +832,8 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
     let mut sut_proc: Option<SutProcess> = None;
     let mut iwf_harness: Option<Arc<IwfHarness>> = None;
     let mut push_harness: Option<Arc<PushHarness>> = None;
+    let mut push_client_harness: Option<Arc<crate::roles::push_agent::PushClientHarness>> = None;
+    let harness_timers = |t1_ms| crate::roles::transaction::Timers::from_t1_ms(t1_ms);
     let (profile, role_addresses) = match &opts.sut {
         Some(p) => {
             let profile = Profile::load(p).map_err(|e| UsageError(e.to_string()))?;
@@ -817,6 +849,19 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
             }
             if let (true, Some(p)) = (profile.has_role("ppg"), &profile.ppg) {
                 push_harness = Some(Arc::new(PushHarness::start(p).await?));
+            }
+            if let (true, Some(p)) = (profile.has_role("push-client"), &profile.push_client) {
+                if p.agent.is_some() || p.upper_tester.is_some() {
+                    push_client_harness = Some(Arc::new(
+                        crate::roles::push_agent::PushClientHarness::start(
+                            p.agent,
+                            p.upper_tester,
+                            harness_timers(profile.t1_ms),
+                        )
+                        .await
+                        .map_err(UsageError)?,
+                    ));
+                }
             }
             (profile, BTreeMap::new())
         }
@@ -851,7 +896,22 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
                 sip_target: push.sip.as_ref().map(|s| s.ep.udp_addr()).unwrap_or(any),
             };
             push_harness = Some(Arc::new(push));
-            let (p, a, r) = start_reference(opts.fault.as_deref(), Some(cfg), Some(ppg)).await?;
+            // The push client's agent and upper tester, at the reference's T1.
+            let pc = crate::roles::push_agent::PushClientHarness::start(
+                Some(any),
+                Some(any),
+                harness_timers(REFERENCE_T1_MS),
+            )
+            .await
+            .map_err(UsageError)?;
+            let pc_cfg = crate::reference::push_client::PushClientConfig {
+                agent: pc.agent.as_ref().map(|a| a.ep.udp_addr()),
+                upper_tester: pc.upper.as_ref().map(|u| u.addr()),
+                event: crate::codec::sip_push::PLACEHOLDER_PUSH_EVENT.into(),
+            };
+            push_client_harness = Some(Arc::new(pc));
+            let (p, a, r) =
+                start_reference(opts.fault.as_deref(), Some(cfg), Some(ppg), Some(pc_cfg)).await?;
             _reference = r;
             (p, a)
         }
@@ -873,6 +933,7 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
         role_addresses,
         iwf: iwf_harness.clone(),
         push: push_harness.clone(),
+        push_client: push_client_harness.clone(),
         out_dir: out_dir.clone(),
         pcap_dir: pcap_dir.clone(),
     });
@@ -935,6 +996,7 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
                 // Stop this scenario's roles now, so nothing lingers into the next.
                 w.recipients.clear();
                 w.originators.clear();
+                w.push_sip.devices.clear();
             }
             async {}.boxed_local()
         });

@@ -25,13 +25,13 @@ fn transport_of(w: &LiaisonWorld, name: &str) -> Result<Transport, Failure> {
 }
 
 /// The SUT's SIP address for the role the scenario exercises.
-fn sut_addr(w: &LiaisonWorld, role: &str) -> Result<std::net::SocketAddr, Failure> {
+pub(crate) fn sut_addr(w: &LiaisonWorld, role: &str) -> Result<std::net::SocketAddr, Failure> {
     w.ctx
         .sip_address(role)
         .ok_or_else(|| w.fail("a profile with a sip.address", "none"))
 }
 
-fn domain(w: &LiaisonWorld) -> String {
+pub(crate) fn domain(w: &LiaisonWorld) -> String {
     w.ctx
         .profile
         .sip
@@ -41,7 +41,7 @@ fn domain(w: &LiaisonWorld) -> String {
 }
 
 /// The transport for im-server scenarios: UDP when the SUT takes it.
-fn server_transport(w: &LiaisonWorld) -> Transport {
+pub(crate) fn server_transport(w: &LiaisonWorld) -> Transport {
     if w.ctx.profile.has_transport(Transport::Udp) {
         Transport::Udp
     } else {
@@ -51,7 +51,7 @@ fn server_transport(w: &LiaisonWorld) -> Transport {
 
 /// A unique body that a byte-for-byte comparison can trip on: two lines
 /// (CRLF inside the body), non-ASCII UTF-8, a backslash and quotes.
-fn body_for_test() -> Vec<u8> {
+pub(crate) fn body_for_test() -> Vec<u8> {
     format!(
         "liaison pager-mode test {}\r\nline 2: caf\u{e9} \u{2713} \\ 'q' \"dq\"",
         token()
@@ -59,7 +59,7 @@ fn body_for_test() -> Vec<u8> {
     .into_bytes()
 }
 
-async fn new_ua(w: &mut LiaisonWorld, name: &str) -> Result<Arc<Ua>, Failure> {
+pub(crate) async fn new_ua(w: &mut LiaisonWorld, name: &str) -> Result<Arc<Ua>, Failure> {
     let ep = w.endpoint().await?;
     let aor = format!(
         "sip:{name}-{}@{}",
@@ -123,7 +123,7 @@ async fn harness_sends_unsupported(w: &mut LiaisonWorld, transport: String) -> S
     send_to_client(w, UNSUPPORTED_TYPE, &transport).await
 }
 
-fn final_of<'a>(w: &'a LiaisonWorld, who: &str) -> Result<&'a SipMessage, Failure> {
+pub(crate) fn final_of<'a>(w: &'a LiaisonWorld, who: &str) -> Result<&'a SipMessage, Failure> {
     let r = w.result.as_ref();
     let ep = w
         .sent_by
@@ -144,7 +144,7 @@ async fn final_is(w: &mut LiaisonWorld, code: u16) -> StepResult {
     check_final(w, "the harness", code)
 }
 
-fn check_final(w: &LiaisonWorld, who: &str, code: u16) -> StepResult {
+pub(crate) fn check_final(w: &LiaisonWorld, who: &str, code: u16) -> StepResult {
     let f = final_of(w, who)?;
     if f.status() == Some(code) {
         Ok(())
@@ -360,7 +360,7 @@ async fn originator(w: &mut LiaisonWorld, name: String) -> StepResult {
     Ok(())
 }
 
-fn recipient<'a>(w: &'a LiaisonWorld, name: &str) -> Result<&'a Recipient, Failure> {
+pub(crate) fn recipient<'a>(w: &'a LiaisonWorld, name: &str) -> Result<&'a Recipient, Failure> {
     w.recipients.get(name).ok_or_else(|| {
         w.fail(
             format!("a recipient `{name}` set up earlier in the scenario"),
@@ -398,24 +398,44 @@ async fn user_sends(
     content_type: String,
     to: String,
 ) -> StepResult {
-    let Some(ua) = w.originators.get(&from).cloned() else {
+    send_through_server(w, &from, &content_type, &to, &[]).await
+}
+
+/// `from` sends a MESSAGE to user `to` through the im-server SUT (with extra
+/// header fields, e.g. Expires). An unregistered `to` gets an AoR nobody has
+/// registered in this run, kept for the rest of the scenario.
+pub(crate) async fn send_through_server(
+    w: &mut LiaisonWorld,
+    from: &str,
+    content_type: &str,
+    to: &str,
+    extra: &[(&str, &str)],
+) -> StepResult {
+    let Some(ua) = w.originators.get(from).cloned() else {
         return Err(w.fail(format!("an originator `{from}` set up earlier"), "none"));
     };
-    let to_aor = match w.recipients.get(&to) {
-        Some(r) => r.ua.aor.clone(),
+    let offline = w
+        .originators
+        .get(&format!("aor:{to}"))
+        .map(|u| u.aor.clone());
+    let to_aor = match (w.recipients.get(to), offline) {
+        (Some(r), _) => r.ua.aor.clone(),
+        (None, Some(aor)) => aor,
         // Not registered: a user name nobody has registered in this run.
-        None => format!("sip:{to}-{}@{}", &token()[..8], domain(w)),
+        (None, None) => format!("sip:{to}-{}@{}", &token()[..8], domain(w)),
     };
-    if !w.recipients.contains_key(&to) {
+    if !w.recipients.contains_key(to) && !w.originators.contains_key(&format!("aor:{to}")) {
         w.originators.insert(
             format!("aor:{to}"),
             Arc::new(Ua::new(ua.ep.clone(), to_aor.clone(), w.timers)),
         );
     }
+    let content_type = content_type.to_string();
+    let from = from.to_string();
     let t = server_transport(w);
     let dst = sut_addr(w, "im-server")?;
     let body = body_for_test();
-    let out = ua.message(t, &to_aor, &to_aor, &content_type, &body);
+    let out = ua.message_with(t, &to_aor, &to_aor, &content_type, &body, extra);
     let r = ua.send(t, dst, &out, w.deadline, Duration::ZERO).await;
     w.sent = Some((t, out, body));
     w.sent_by = Some(from);

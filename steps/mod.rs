@@ -7,6 +7,7 @@ pub mod iwf;
 pub mod large_message;
 pub mod msrp_relay;
 pub mod push_ppg;
+pub mod push_sip;
 pub mod world;
 
 pub use world::LiaisonWorld;

@@ -49,6 +49,8 @@ pub struct LiaisonWorld {
     pub relay: super::msrp_relay::Relay,
     /// PPG scenarios: the PAP submissions made.
     pub push: super::push_ppg::Push,
+    /// Push over SIP and offline notification: push devices, pushes sent.
+    pub push_sip: super::push_sip::PushSip,
     /// Listeners that give harness URLs a real address for the scenario's life.
     pub listeners: Vec<tokio::net::TcpListener>,
 }
@@ -106,6 +108,7 @@ impl LiaisonWorld {
             iwf: Default::default(),
             relay: Default::default(),
             push: Default::default(),
+            push_sip: Default::default(),
             listeners: Vec::new(),
         })
     }

@@ -1,5 +1,6 @@
 //! Real implementations, started by the harness from their profiles: baresip
-//! 1.0 as im-client and Kamailio 5.6 as im-server. Their verdicts are the ones
+//! 1.0 as im-client and Kamailio 5.6 as im-server (pager mode, store and
+//! forward, the lifetime of stored messages). Their verdicts are the ones
 //! the README's results table publishes; a change in either is a test failure.
 //! A missing program fails the test (CI installs them), never skips it.
 
@@ -56,13 +57,53 @@ fn kamailio_as_im_server() {
         "--out",
         out.to_str().unwrap(),
     ]);
+    // PUSH-18 is a SHOULD: its failure gates only with --strict.
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let r = report(&out);
     for id in ["DR-4", "DR-5", "DR-6", "DR-7"] {
         assert_eq!(verdict(&r, id), "passed", "{id}: {}", text(&o));
     }
+    // msilo delivers a stored message after its Expires (fixtures/sut/kamailio/NOTES.md).
+    assert_eq!(verdict(&r, "PUSH-18"), "failed", "{}", text(&o));
+    // No offline notification by push declared: not run, not passed.
+    for id in ["PUSH-8", "PUSH-11"] {
+        assert_eq!(verdict(&r, id), "not-run", "{id}: {}", text(&o));
+    }
     // Roles it does not play are not run, not passed.
     assert_eq!(verdict(&r, "DR-1"), "not-run");
+
+    // Strict: the SHOULD failure gates; with the written waiver it is
+    // reported as waived, never as passed.
+    let out = tmpdir("kamailio-strict");
+    let o = liaison(&[
+        "run",
+        "--sut",
+        "fixtures/sut/kamailio.yaml",
+        "--strict",
+        "--tags",
+        "@PUSH-18 or @DR-7",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(verdict(&report(&out), "PUSH-18"), "failed");
+    let out = tmpdir("kamailio-waived");
+    let o = liaison(&[
+        "run",
+        "--sut",
+        "fixtures/sut/kamailio.yaml",
+        "--strict",
+        "--tags",
+        "@PUSH-18 or @DR-7",
+        "--waivers",
+        "fixtures/waivers/kamailio.yaml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = report(&out);
+    assert_eq!(verdict(&r, "PUSH-18"), "waived");
+    assert_eq!(verdict(&r, "DR-7"), "passed");
 }
 
 #[test]

@@ -12,6 +12,7 @@ pub mod msrp;
 pub mod pap;
 pub mod sdp;
 pub mod sip;
+pub mod sip_push;
 pub mod smpp;
 pub mod wdp;
 pub mod wsp;

@@ -10,7 +10,15 @@
 //!   408 to a non-INVITE). The proxy's server transaction absorbs the
 //!   originator's retransmissions (§17.2.2).
 //! - MESSAGE to an unregistered user: stored and answered 202 (RFC 3428 §7:
-//!   accepted, not delivered), or 480 when storing is off.
+//!   accepted, not delivered), or 480 when storing is off. A stored message
+//!   whose `Expires` (seconds, RFC 3261 §20.19) has passed is not delivered.
+//! - Offline notification (seed 002; Push over SIP): a Contact registered with
+//!   `+g.oma.pusheventapp` is a push contact, never used to deliver IM. When
+//!   a message is stored for a user with a push contact for [`OFFLINE_APP`],
+//!   the server pushes a short notification to it: a MESSAGE with
+//!   `Accept-Contact: *;+g.oma.pusheventapp="…";require;explicit`. The
+//!   originator still gets 202: the push is not delivery. A refused push
+//!   leaves the message stored.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -23,6 +31,10 @@ use tokio::sync::mpsc;
 
 use super::{rebuild, uri_socket_addr, Settings};
 use crate::codec::sip::{header_param, response_to, token, uri_of, uri_user_host, SipMessage};
+use crate::codec::sip_push::{accept_contact, push_apps, PUSH_APP_TAG};
+
+/// The push application ID of the reference server's offline notifications.
+pub const OFFLINE_APP: &str = "x-liaison.im-offline";
 
 #[derive(Clone)]
 enum Peer {
@@ -41,6 +53,23 @@ struct Stored {
     from: String,
     content_type: String,
     body: Vec<u8>,
+    /// From the MESSAGE's Expires: not delivered after this.
+    expires_at: Option<Instant>,
+}
+
+/// A contact registered with `+g.oma.pusheventapp`: reached by push only.
+struct PushBinding {
+    contact: String,
+    addr: SocketAddr,
+    tcp: bool,
+    apps: Vec<String>,
+    until: Instant,
+}
+
+/// An offline notification waiting for the device's answer.
+struct PushPending {
+    aor: String,
+    result: Option<tokio::sync::oneshot::Sender<u16>>,
 }
 
 /// A forwarded MESSAGE waiting for the recipient's final response.
@@ -56,6 +85,10 @@ struct Pending {
 #[derive(Default)]
 struct State {
     bindings: HashMap<String, Binding>,
+    /// Push-only contacts by AoR.
+    push: HashMap<String, Vec<PushBinding>>,
+    /// Offline notifications in progress, by branch.
+    push_tx: HashMap<String, PushPending>,
     store: HashMap<String, Vec<Stored>>,
     /// Originator transactions: key → final response sent (None while pending).
     server_tx: HashMap<String, (Option<Vec<u8>>, Instant)>,
@@ -227,6 +260,36 @@ impl Server {
                 .build();
             return self.finish(&key, &from, b).await;
         };
+        let apps = push_apps(&contact_v).filter(|a| !a.is_empty());
+        if let (Some(apps), false) = (apps, self.settings.has_fault("im-to-push-contact")) {
+            // A push contact: kept apart, never used for IM (RFC 3840 §6 tags).
+            {
+                let mut st = lock(&self.state);
+                let list = st.push.entry(aor.clone()).or_default();
+                list.retain(|b| b.contact != contact);
+                if expires > 0 {
+                    list.push(PushBinding {
+                        contact: contact.clone(),
+                        addr,
+                        tcp,
+                        apps: apps.clone(),
+                        until: Instant::now() + Duration::from_secs(expires),
+                    });
+                }
+            }
+            let mut b = response_to(&msg, 200, "OK").to_tag(&token());
+            if expires > 0 {
+                b = b.header(
+                    "Contact",
+                    &format!(
+                        "<{contact}>;{PUSH_APP_TAG}=\"{}\";expires={expires}",
+                        apps.join(",")
+                    ),
+                );
+            }
+            return self.finish(&key, &from, b.build()).await;
+        }
+        let deliver_expired = self.settings.has_fault("delivers-expired");
         let stored = {
             let mut st = lock(&self.state);
             if expires == 0 {
@@ -242,7 +305,13 @@ impl Server {
                         until: Instant::now() + Duration::from_secs(expires),
                     },
                 );
-                st.store.remove(&aor).unwrap_or_default()
+                let now = Instant::now();
+                st.store
+                    .remove(&aor)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|s| deliver_expired || s.expires_at.is_none_or(|t| t > now))
+                    .collect()
             }
         };
         let mut b = response_to(&msg, 200, "OK").to_tag(&token());
@@ -316,25 +385,64 @@ impl Server {
         };
         let Some((contact, addr, tcp)) = binding else {
             if s.store_and_forward {
-                lock(&self.state)
-                    .store
-                    .entry(aor)
-                    .or_default()
-                    .push(Stored {
-                        from: msg.header("From").unwrap_or_default().to_string(),
+                let expires_at = msg
+                    .header("Expires")
+                    .and_then(|e| e.trim().parse::<u64>().ok())
+                    .map(|secs| Instant::now() + Duration::from_secs(secs));
+                let sender = msg.header("From").unwrap_or_default().to_string();
+                let pushes: Vec<(String, SocketAddr, bool)> = {
+                    let mut st = lock(&self.state);
+                    st.store.entry(aor.clone()).or_default().push(Stored {
+                        from: sender.clone(),
                         content_type: msg
                             .header("Content-Type")
                             .unwrap_or("text/plain")
                             .to_string(),
                         body: msg.body().to_vec(),
+                        expires_at,
                     });
+                    let now = Instant::now();
+                    match st.push.get_mut(&aor) {
+                        Some(list) if !s.has_fault("no-offline-notification") => {
+                            list.retain(|b| b.until > now);
+                            list.iter()
+                                .filter(|b| b.apps.iter().any(|a| a == OFFLINE_APP))
+                                .map(|b| (b.contact.clone(), b.addr, b.tcp))
+                                .collect()
+                        }
+                        _ => Vec::new(),
+                    }
+                };
+                if s.has_fault("offline-200") && !pushes.is_empty() {
+                    // Fault: waits for the push and takes its 2xx for delivery.
+                    let (tx, rx) = tokio::sync::oneshot::channel();
+                    let mut tx = Some(tx);
+                    for p in &pushes {
+                        self.notify_offline(&aor, p, &sender, tx.take()).await;
+                    }
+                    let code = match tokio::time::timeout(s.t1 * 64, rx).await {
+                        Ok(Ok(c)) => c,
+                        _ => 0,
+                    };
+                    let (code, reason) = if (200..300).contains(&code) {
+                        (200, "OK")
+                    } else {
+                        (202, "Accepted")
+                    };
+                    let b = response_to(&msg, code, reason).to_tag(&token()).build();
+                    return self.finish(&key, &from, b).await;
+                }
                 let (code, reason) = if s.has_fault("200-for-stored") {
                     (200, "OK")
                 } else {
                     (202, "Accepted")
                 };
                 let b = response_to(&msg, code, reason).to_tag(&token()).build();
-                return self.finish(&key, &from, b).await;
+                self.finish(&key, &from, b).await;
+                for p in &pushes {
+                    self.notify_offline(&aor, p, &sender, None).await;
+                }
+                return;
             }
             let b = if s.has_fault("200-for-offline") {
                 response_to(&msg, 200, "OK").to_tag(&token()).build()
@@ -393,6 +501,84 @@ impl Server {
         self.clone().retransmit(branch);
     }
 
+    /// Pushes an offline notification to a push contact (Push over SIP: a
+    /// MESSAGE whose Accept-Contact requires the application, RFC 3841).
+    async fn notify_offline(
+        self: &Arc<Self>,
+        aor: &str,
+        push: &(String, SocketAddr, bool),
+        sender: &str,
+        result: Option<tokio::sync::oneshot::Sender<u16>>,
+    ) {
+        let (contact, addr, tcp) = push;
+        let branch = format!("z9hG4bK{}", token());
+        let via = format!(
+            "SIP/2.0/{} {};branch={branch}",
+            if *tcp { "TCP" } else { "UDP" },
+            self.addr
+        );
+        let body = format!(
+            "A message from {} is waiting for you.",
+            uri_of(sender).unwrap_or_else(|| "someone".into())
+        )
+        .into_bytes();
+        let mut headers = vec![
+            ("Via".to_string(), via),
+            ("Max-Forwards".into(), "70".into()),
+            (
+                "From".into(),
+                format!("<sip:im-server@{}>;tag={}", self.settings.domain, token()),
+            ),
+            ("To".into(), format!("<sip:{aor}>")),
+            ("Call-ID".into(), format!("{}@liaison-ref", token())),
+            ("CSeq".into(), "1 MESSAGE".into()),
+        ];
+        if !self.settings.has_fault("notification-without-feature-tag") {
+            headers.push(("Accept-Contact".into(), accept_contact(OFFLINE_APP)));
+        }
+        headers.push(("Content-Type".into(), "text/plain;charset=UTF-8".into()));
+        headers.push(("Content-Length".into(), body.len().to_string()));
+        let bytes = rebuild(&format!("MESSAGE {contact} SIP/2.0"), &headers, &body);
+        {
+            let mut st = lock(&self.state);
+            st.client_tx.insert(
+                branch.clone(),
+                Pending {
+                    origin: Peer::Udp(self.addr),
+                    origin_key: String::new(),
+                    request: bytes.clone(),
+                    to: *addr,
+                    tcp: *tcp,
+                    done: false,
+                },
+            );
+            st.push_tx.insert(
+                branch.clone(),
+                PushPending {
+                    aor: aor.to_string(),
+                    result,
+                },
+            );
+        }
+        self.send_to_contact(*addr, *tcp, bytes).await;
+        self.clone().retransmit(branch);
+    }
+
+    /// The device answered an offline notification: a 2xx is a delivered
+    /// push, anything else a failed one (the message stays stored).
+    fn push_answered(&self, branch: &str, code: u16) {
+        let mut st = lock(&self.state);
+        let Some(p) = st.push_tx.remove(branch) else {
+            return;
+        };
+        if code >= 300 && self.settings.has_fault("push-failure-drops-message") {
+            st.store.remove(&p.aor);
+        }
+        if let Some(tx) = p.result {
+            let _ = tx.send(code);
+        }
+    }
+
     /// Timer E retransmissions of a forwarded request over UDP.
     fn retransmit(self: Arc<Self>, branch: String) {
         tokio::spawn(async move {
@@ -436,7 +622,11 @@ impl Server {
             (p.origin.clone(), p.origin_key.clone(), first_final)
         };
         if okey.is_empty() {
-            return; // a stored message we delivered ourselves
+            // A stored message we delivered ourselves, or an offline notification.
+            if code >= 200 && first_final {
+                self.push_answered(&branch, code);
+            }
+            return;
         }
         if code < 200 {
             if code > 100 {

@@ -14,6 +14,7 @@ pub mod im_server;
 pub mod msrp_receiver;
 pub mod msrp_relay;
 pub mod ppg;
+pub mod push_client;
 pub mod sms_iwf;
 
 use std::net::{IpAddr, SocketAddr};
@@ -214,7 +215,7 @@ pub const FAULTS: &[Fault] = &[
         role: "im-server",
         name: "fabricate-200",
         description: "answers 200 to every MESSAGE itself and drops it",
-        breaks: &["DR-4", "DR-5", "DR-6", "DR-7"],
+        breaks: &["DR-4", "DR-5", "DR-6", "DR-7", "PUSH-8", "PUSH-11", "PUSH-18"],
         store_and_forward: true,
     },
     Fault {
@@ -242,14 +243,14 @@ pub const FAULTS: &[Fault] = &[
         role: "im-server",
         name: "store-without-delivery",
         description: "answers 202 for an offline recipient but never delivers the stored message",
-        breaks: &["DR-7"],
+        breaks: &["DR-7", "PUSH-8", "PUSH-11", "PUSH-18"],
         store_and_forward: true,
     },
     Fault {
         role: "im-server",
         name: "200-for-stored",
         description: "stores a message for an offline recipient but answers 200, as if delivered",
-        breaks: &["DR-7"],
+        breaks: &["DR-7", "PUSH-8", "PUSH-11"],
         store_and_forward: true,
     },
     Fault {
@@ -270,7 +271,49 @@ pub const FAULTS: &[Fault] = &[
         role: "im-server",
         name: "never-answers",
         description: "drops every request, REGISTER included",
-        breaks: &["DR-4", "DR-5", "DR-6", "DR-7"],
+        breaks: &["DR-4", "DR-5", "DR-6", "DR-7", "PUSH-8", "PUSH-11", "PUSH-18"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-server",
+        name: "offline-200",
+        description: "answers 200 for a stored message once the recipient's push device accepted the offline notification, taking the push for delivery",
+        breaks: &["PUSH-11"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-server",
+        name: "no-offline-notification",
+        description: "stores messages for a user with a push contact but never notifies the device",
+        breaks: &["PUSH-8", "PUSH-11"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-server",
+        name: "notification-without-feature-tag",
+        description: "sends the offline notification without Accept-Contact naming the push application",
+        breaks: &["PUSH-8"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-server",
+        name: "push-failure-drops-message",
+        description: "drops the stored message when the push device refuses the offline notification",
+        breaks: &["PUSH-8"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-server",
+        name: "im-to-push-contact",
+        description: "takes a push-only contact for an IM client: forwards MESSAGEs to it instead of storing them",
+        breaks: &["PUSH-8", "PUSH-11"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-server",
+        name: "delivers-expired",
+        description: "ignores a stored MESSAGE's Expires: delivers it on registration however late",
+        breaks: &["PUSH-18"],
         store_and_forward: true,
     },
     Fault {
@@ -313,6 +356,55 @@ pub const FAULTS: &[Fault] = &[
         name: "relay-no-failure-report",
         description: "sends no failure REPORT on a downstream error or timeout",
         breaks: &["DR-16", "DR-20"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "push-client",
+        name: "accepts-any-app",
+        description: "accepts (200) a push for an application it does not serve",
+        breaks: &["PUSH-7"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "push-client",
+        name: "no-feature-tags-advertised",
+        description: "its 200 to OPTIONS has a Contact without +g.oma.pusheventapp",
+        breaks: &["PUSH-7"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "push-client",
+        name: "200-for-unsupported-type",
+        description: "accepts a push whose content type it does not take",
+        breaks: &["PUSH-6"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "push-client",
+        name: "200-with-contact",
+        description: "its 200 to a push MESSAGE carries a Contact header",
+        breaks: &["PUSH-6"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "push-client",
+        name: "body-altered",
+        description: "hands the application the content with its line ends rewritten and its trailing byte cut",
+        breaks: &["PUSH-6", "PUSH-9"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "push-client",
+        name: "notify-not-answered",
+        description: "never answers a NOTIFY of its push subscription",
+        breaks: &["PUSH-9"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "push-client",
+        name: "never-answers",
+        description: "receives pushes, OPTIONS and NOTIFYs and never answers them",
+        breaks: &["PUSH-6", "PUSH-7", "PUSH-9"],
         store_and_forward: true,
     },
     Fault {
@@ -493,7 +585,7 @@ pub const FAULTS: &[Fault] = &[
 ];
 
 /// The roles the embedded reference implements.
-pub const ROLES: &[&str] = &["im-client", "im-server", "sms-im-iwf", "ppg"];
+pub const ROLES: &[&str] = &["im-client", "im-server", "sms-im-iwf", "ppg", "push-client"];
 
 /// Finds a fault by `name` or `role/name`.
 pub fn find_fault(spec: &str) -> Result<&'static Fault, String> {
@@ -532,6 +624,9 @@ pub struct Settings {
     pub iwf: Option<sms_iwf::IwfConfig>,
     /// ppg: the bearers (the harness) it pushes to.
     pub ppg: Option<ppg::PpgConfig>,
+    /// push-client: the push agent it subscribes to and the upper tester it
+    /// reports hand-overs to (both optional).
+    pub push_client: Option<push_client::PushClientConfig>,
 }
 
 impl Default for Settings {
@@ -543,6 +638,7 @@ impl Default for Settings {
             store_and_forward: true,
             iwf: None,
             ppg: None,
+            push_client: None,
         }
     }
 }
@@ -624,6 +720,7 @@ pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::i
             t.extend(im_server::start(udp, tcp, settings));
             t
         }
+        "push-client" => push_client::start(udp, tcp, settings),
         other => {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,

@@ -9,14 +9,19 @@
 //! - [`smsc`]: an SMPP 3.4 SMSC that ESMEs (IWF, PPG) bind to
 //! - [`push_initiator`]: PAP over HTTP to a PPG
 //! - [`ota_target`]: a WAP 2.0 terminal's OTA-HTTP push listener
+//! - [`push_agent`]: a SIP push agent facing a push client (MESSAGE with the
+//!   application feature tag; SUBSCRIBE/NOTIFY), with its run-level harness
+//! - [`upper_tester`]: stands in for the push client's applications
 
 pub mod ims_core;
 pub mod msrp;
 pub mod ota_target;
+pub mod push_agent;
 pub mod push_initiator;
 pub mod smsc;
 pub mod transaction;
 pub mod ua;
+pub mod upper_tester;
 
 use std::time::{Duration, Instant};
 

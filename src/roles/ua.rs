@@ -92,18 +92,54 @@ impl Ua {
         content_type: &str,
         body: &[u8],
     ) -> Outgoing {
+        self.message_with(t, request_uri, to, content_type, body, &[])
+    }
+
+    /// A pager-mode MESSAGE with extra header fields (before Content-Type),
+    /// e.g. Accept-Contact for a push or Expires and Date for a lifetime.
+    pub fn message_with(
+        &self,
+        t: Transport,
+        request_uri: &str,
+        to: &str,
+        content_type: &str,
+        body: &[u8],
+        extra: &[(&str, &str)],
+    ) -> Outgoing {
         let branch = format!("z9hG4bK{}", token());
         let call_id = format!("{}@liaison", token());
         let cseq = self.next_cseq();
-        let bytes = request("MESSAGE", request_uri)
+        let mut b = request("MESSAGE", request_uri)
             .header("Via", &self.via(t, &branch))
             .header("Max-Forwards", "70")
             .header("From", &format!("<{}>;tag={}", self.aor, token()))
             .header("To", &format!("<{to}>"))
             .header("Call-ID", &call_id)
-            .header("CSeq", &format!("{cseq} MESSAGE"))
-            .header("Content-Type", content_type)
-            .body(body)
+            .header("CSeq", &format!("{cseq} MESSAGE"));
+        for (name, value) in extra {
+            b = b.header(name, value);
+        }
+        let bytes = b.header("Content-Type", content_type).body(body).build();
+        Outgoing {
+            bytes,
+            branch,
+            call_id,
+        }
+    }
+
+    /// An OPTIONS query (RFC 3261 §11) with Accept: application/sdp.
+    pub fn options(&self, t: Transport, request_uri: &str, to: &str) -> Outgoing {
+        let branch = format!("z9hG4bK{}", token());
+        let call_id = format!("{}@liaison", token());
+        let cseq = self.next_cseq();
+        let bytes = request("OPTIONS", request_uri)
+            .header("Via", &self.via(t, &branch))
+            .header("Max-Forwards", "70")
+            .header("From", &format!("<{}>;tag={}", self.aor, token()))
+            .header("To", &format!("<{to}>"))
+            .header("Call-ID", &call_id)
+            .header("CSeq", &format!("{cseq} OPTIONS"))
+            .header("Accept", "application/sdp")
             .build();
         Outgoing {
             bytes,
@@ -114,6 +150,18 @@ impl Ua {
 
     /// A REGISTER binding this UA's contact for `expires` seconds.
     pub fn register(&self, t: Transport, registrar_uri: &str, expires: u32) -> Outgoing {
+        self.register_with(t, registrar_uri, expires, "")
+    }
+
+    /// A REGISTER whose Contact carries `params` after the URI (feature tags,
+    /// RFC 3840 §6: e.g. `;+g.oma.pusheventapp="mms.ua"`).
+    pub fn register_with(
+        &self,
+        t: Transport,
+        registrar_uri: &str,
+        expires: u32,
+        params: &str,
+    ) -> Outgoing {
         let branch = format!("z9hG4bK{}", token());
         let call_id = format!("{}@liaison", token());
         let cseq = self.next_cseq();
@@ -124,7 +172,7 @@ impl Ua {
             .header("To", &format!("<{}>", self.aor))
             .header("Call-ID", &call_id)
             .header("CSeq", &format!("{cseq} REGISTER"))
-            .header("Contact", &self.contact(t))
+            .header("Contact", &format!("{}{params}", self.contact(t)))
             .header("Expires", &expires.to_string())
             .build();
         Outgoing {

@@ -1,0 +1,330 @@
+//! Reference `push-client`: a terminal's Push over SIP receiver.
+//!
+//! - A push is a MESSAGE whose Accept-Contact names the application by the
+//!   `+g.oma.pusheventapp` feature tag. For an application it serves and a
+//!   content type it takes: 200 without body or Contact (RFC 3428 §7); for a
+//!   content type it does not take: 415 with Accept (RFC 3261 §21.4.13); for
+//!   an application it does not serve (or no application named): 404. Server
+//!   transactions answer a retransmission with the same response (§17.2.2).
+//! - OPTIONS: 200 whose Contact lists the applications it serves as feature
+//!   tag values (RFC 3840 §8), with Accept and Allow.
+//! - SUBSCRIBE/NOTIFY: at start, when given an agent, it subscribes to the
+//!   configured event package there and answers every NOTIFY of that package
+//!   200 (RFC 6665 §4.1.3); a NOTIFY with a body is a push for its first
+//!   application.
+//! - Every accepted push is handed to the application: reported to the
+//!   upper tester, when given one, as `POST /push/<app>` with the content's
+//!   type and bytes unchanged.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::{mpsc, Notify};
+
+use super::Settings;
+use crate::codec::sip::{request, response_to, token, SipMessage};
+use crate::codec::sip_push::{event_package, push_apps, PUSH_APP_TAG};
+
+/// The applications the reference serves.
+pub const APPS: &[&str] = &["mms.ua"];
+/// The content types it takes for them.
+pub const ACCEPT: &[&str] = &["application/vnd.wap.mms-message", "text/plain"];
+/// The user part of its address of record (`sip:push@<address>`).
+pub const USER: &str = "push";
+
+/// Where the reference push client meets the harness besides its own address.
+#[derive(Debug, Clone, Default)]
+pub struct PushClientConfig {
+    /// The push agent to SUBSCRIBE to.
+    pub agent: Option<SocketAddr>,
+    /// The upper tester to report hand-overs to.
+    pub upper_tester: Option<SocketAddr>,
+    /// The event package to subscribe to.
+    pub event: String,
+}
+
+struct Client {
+    settings: Settings,
+    cfg: PushClientConfig,
+    sip_addr: SocketAddr,
+    udp: Arc<UdpSocket>,
+    /// Final responses by transaction (branch|method), kept for Timer J.
+    finals: Mutex<HashMap<String, (Vec<u8>, Instant)>>,
+    /// Our SUBSCRIBE's branch and the status that answered it.
+    subscribe: Mutex<(String, Option<u16>)>,
+    answered: Notify,
+}
+
+impl Client {
+    fn aor(&self) -> String {
+        format!("sip:{USER}@{}", self.sip_addr)
+    }
+
+    /// Decides the bytes to answer `raw` with (None = stay silent).
+    fn answer(self: &Arc<Self>, raw: &[u8]) -> Option<Vec<u8>> {
+        let s = &self.settings;
+        let msg = SipMessage::parse(raw).ok()?;
+        if !msg.is_request() {
+            // A response: ours only if it answers our SUBSCRIBE.
+            let mut sub = self.subscribe.lock().unwrap_or_else(|e| e.into_inner());
+            if msg.top_via_branch().as_deref() == Some(sub.0.as_str())
+                && msg.status().is_some_and(|c| c >= 200)
+            {
+                sub.1 = msg.status();
+                self.answered.notify_waiters();
+            }
+            return None;
+        }
+        if s.has_fault("never-answers") {
+            return None;
+        }
+        let method = msg.method()?.to_string();
+        if method == "ACK" {
+            return None;
+        }
+        if method == "NOTIFY" && s.has_fault("notify-not-answered") {
+            return None;
+        }
+        let key = format!("{}|{method}", msg.top_via_branch().unwrap_or_default());
+        {
+            let mut finals = self.finals.lock().unwrap_or_else(|e| e.into_inner());
+            finals.retain(|_, (_, at)| at.elapsed() < s.t1 * 64);
+            if let Some((bytes, _)) = finals.get(&key) {
+                return Some(bytes.clone());
+            }
+        }
+        let allow = "MESSAGE, OPTIONS, NOTIFY";
+        let bytes = match method.as_str() {
+            "MESSAGE" => self.push(&msg),
+            "NOTIFY" => self.notify(&msg),
+            "OPTIONS" => {
+                let mut contact = format!("<sip:{USER}@{}>", self.sip_addr);
+                if !s.has_fault("no-feature-tags-advertised") {
+                    contact.push_str(&format!(";{PUSH_APP_TAG}=\"{}\"", APPS.join(",")));
+                }
+                response_to(&msg, 200, "OK")
+                    .to_tag(&token())
+                    .header("Contact", &contact)
+                    .header("Allow", allow)
+                    .header("Accept", &ACCEPT.join(", "))
+                    .build()
+            }
+            _ => response_to(&msg, 405, "Method Not Allowed")
+                .to_tag(&token())
+                .header("Allow", allow)
+                .build(),
+        };
+        self.finals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, (bytes.clone(), Instant::now()));
+        Some(bytes)
+    }
+
+    /// A push MESSAGE: routed by the application feature tag.
+    fn push(self: &Arc<Self>, msg: &SipMessage) -> Vec<u8> {
+        let s = &self.settings;
+        let named: Vec<String> = msg
+            .header_values("Accept-Contact")
+            .iter()
+            .filter_map(|v| push_apps(v))
+            .flatten()
+            .collect();
+        let app = named
+            .iter()
+            .find(|a| APPS.contains(&a.as_str()))
+            .cloned()
+            .or_else(|| {
+                (s.has_fault("accepts-any-app") && !named.is_empty()).then(|| APPS[0].to_string())
+            });
+        let Some(app) = app else {
+            return response_to(msg, 404, "Not Found").to_tag(&token()).build();
+        };
+        let ct = msg.content_type().unwrap_or_else(|| "text/plain".into());
+        if !ACCEPT.contains(&ct.as_str()) && !s.has_fault("200-for-unsupported-type") {
+            return response_to(msg, 415, "Unsupported Media Type")
+                .to_tag(&token())
+                .header("Accept", &ACCEPT.join(", "))
+                .build();
+        }
+        self.hand_over(
+            app,
+            msg.header("Content-Type")
+                .unwrap_or("text/plain")
+                .to_string(),
+            msg.body().to_vec(),
+        );
+        let mut b = response_to(msg, 200, "OK").to_tag(&token());
+        if s.has_fault("200-with-contact") {
+            b = b.header("Contact", &format!("<sip:{USER}@{}>", self.sip_addr));
+        }
+        b.build()
+    }
+
+    /// A NOTIFY of our subscription: 200; its body is a push.
+    fn notify(self: &Arc<Self>, msg: &SipMessage) -> Vec<u8> {
+        let package = msg.header("Event").map(event_package).unwrap_or_default();
+        if package != self.cfg.event.to_ascii_lowercase() {
+            return response_to(msg, 489, "Bad Event").build();
+        }
+        if !msg.body().is_empty() {
+            self.hand_over(
+                APPS[0].to_string(),
+                msg.header("Content-Type")
+                    .unwrap_or("text/plain")
+                    .to_string(),
+                msg.body().to_vec(),
+            );
+        }
+        response_to(msg, 200, "OK").build()
+    }
+
+    /// Gives the content to the application: reports it to the upper tester.
+    fn hand_over(self: &Arc<Self>, app: String, content_type: String, body: Vec<u8>) {
+        let Some(addr) = self.cfg.upper_tester else {
+            return;
+        };
+        let body = if self.settings.has_fault("body-altered") {
+            let mut b: Vec<u8> = Vec::with_capacity(body.len());
+            let mut i = 0;
+            while i < body.len() {
+                if body[i] == b'\r' && body.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                    continue;
+                }
+                b.push(body[i]);
+                i += 1;
+            }
+            b.pop();
+            b
+        } else {
+            body
+        };
+        tokio::spawn(async move {
+            let req = crate::codec::http::request(
+                "POST",
+                &format!("/push/{app}"),
+                &addr.to_string(),
+                &[("Content-Type", content_type.as_str())],
+                &body,
+            );
+            let limit = Duration::from_secs(2);
+            let Ok(Ok(mut stream)) = tokio::time::timeout(limit, TcpStream::connect(addr)).await
+            else {
+                return;
+            };
+            if !matches!(
+                tokio::time::timeout(limit, stream.write_all(&req)).await,
+                Ok(Ok(()))
+            ) {
+                return;
+            }
+            let mut buf = [0u8; 512];
+            let _ = tokio::time::timeout(limit, stream.read(&mut buf)).await;
+        });
+    }
+
+    /// Subscribes to the push agent: SUBSCRIBE over UDP, retransmitted on
+    /// Timer E until a final response or Timer F (RFC 3261 §17.1.2).
+    async fn subscribe(self: Arc<Self>, agent: SocketAddr) {
+        let branch = format!("z9hG4bK{}", token());
+        self.subscribe.lock().unwrap_or_else(|e| e.into_inner()).0 = branch.clone();
+        let aor = self.aor();
+        let bytes = request("SUBSCRIBE", &aor)
+            .header(
+                "Via",
+                &format!("SIP/2.0/UDP {};branch={branch};rport", self.sip_addr),
+            )
+            .header("Max-Forwards", "70")
+            .header("From", &format!("<{aor}>;tag={}", token()))
+            .header("To", &format!("<{aor}>"))
+            .header("Call-ID", &format!("{}@liaison-ref", token()))
+            .header("CSeq", "1 SUBSCRIBE")
+            .header("Contact", &format!("<sip:{USER}@{}>", self.sip_addr))
+            .header("Event", &self.cfg.event)
+            .header("Expires", "3600")
+            .header("Accept", &ACCEPT.join(", "))
+            .build();
+        let t1 = self.settings.t1;
+        let end = Instant::now() + t1 * 64;
+        let mut e = t1;
+        while Instant::now() < end {
+            let notified = self.answered.notified();
+            if self
+                .subscribe
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .1
+                .is_some()
+            {
+                return;
+            }
+            let _ = self.udp.send_to(&bytes, agent).await;
+            let _ = tokio::time::timeout(e, notified).await;
+            e = (e * 2).min(t1 * 8);
+        }
+    }
+}
+
+pub fn start(
+    udp: UdpSocket,
+    tcp: TcpListener,
+    settings: Settings,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let sip_addr = udp
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
+    let cfg = settings.push_client.clone().unwrap_or_default();
+    let client = Arc::new(Client {
+        settings,
+        cfg,
+        sip_addr,
+        udp: Arc::new(udp),
+        finals: Mutex::default(),
+        subscribe: Mutex::new((String::new(), None)),
+        answered: Notify::new(),
+    });
+    let mut tasks = Vec::new();
+    {
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut buf = vec![0u8; 65536];
+            loop {
+                let Ok((n, from)) = client.udp.recv_from(&mut buf).await else {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    continue;
+                };
+                if let Some(bytes) = client.answer(&buf[..n]) {
+                    let _ = client.udp.send_to(&bytes, from).await;
+                }
+            }
+        }));
+    }
+    if let Some(agent) = client.cfg.agent {
+        tasks.push(tokio::spawn(client.clone().subscribe(agent)));
+    }
+    tasks.push(tokio::spawn(async move {
+        while let Ok((stream, _peer)) = tcp.accept().await {
+            let (rd, mut wr) = stream.into_split();
+            let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+            tokio::spawn(async move {
+                while let Some(b) = rx.recv().await {
+                    if wr.write_all(&b).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            let client = client.clone();
+            tokio::spawn(super::read_stream(rd, move |raw| {
+                if let Some(bytes) = client.answer(&raw) {
+                    let _ = tx.send(bytes);
+                }
+            }));
+        }
+    }));
+    tasks
+}
