@@ -136,7 +136,7 @@ impl PushHarness {
         };
         let ota = match (p.has_bearer("http"), p.ota_http) {
             (true, Some(a)) => Some(
-                crate::roles::ota_target::OtaTarget::start(a, capture.clone())
+                crate::roles::ota_target::start(a, capture.clone())
                     .await
                     .map_err(|e| UsageError(format!("ppg.ota_http: cannot listen on {a} ({e})")))?,
             ),

@@ -270,12 +270,12 @@ async fn handed_over(w: &LiaisonWorld, app: &str, ct: &str, body: &[u8]) -> Step
             },
         ));
     };
-    if h.app().as_deref() != Some(app) {
+    if crate::roles::upper_tester::app_of(h).as_deref() != Some(app) {
         return Err(w.fail(
             format!("the content handed to application `{app}`, the one the push named"),
             format!(
                 "handed to `{}` — {}",
-                h.app().unwrap_or_default(),
+                crate::roles::upper_tester::app_of(h).unwrap_or_default(),
                 h.describe()
             ),
         ));

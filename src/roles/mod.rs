@@ -8,11 +8,14 @@
 //! - [`msrp`]: an MSRP peer (RFC 4975)
 //! - [`smsc`]: an SMPP 3.4 SMSC that ESMEs (IWF, PPG) bind to
 //! - [`push_initiator`]: PAP over HTTP to a PPG
-//! - [`ota_target`]: a WAP 2.0 terminal's OTA-HTTP push listener
+//! - [`http_server`]: an HTTP listener that logs raw requests (the base of
+//!   [`ota_target`], a WAP 2.0 terminal's OTA-HTTP push listener, and
+//!   [`upper_tester`])
 //! - [`push_agent`]: a SIP push agent facing a push client (MESSAGE with the
 //!   application feature tag; SUBSCRIBE/NOTIFY), with its run-level harness
 //! - [`upper_tester`]: stands in for the push client's applications
 
+pub mod http_server;
 pub mod ims_core;
 pub mod msrp;
 pub mod ota_target;

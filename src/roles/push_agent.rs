@@ -424,13 +424,14 @@ impl PushClientHarness {
             }
             None => None,
         };
-        let upper =
-            match upper {
-                Some(a) => Some(UpperTester::start(a, capture.clone()).await.map_err(|e| {
-                    format!("push_client.upper_tester: cannot listen on {a} ({e})")
-                })?),
-                None => None,
-            };
+        let upper = match upper {
+            Some(a) => Some(
+                crate::roles::upper_tester::start(a, capture.clone())
+                    .await
+                    .map_err(|e| format!("push_client.upper_tester: cannot listen on {a} ({e})"))?,
+            ),
+            None => None,
+        };
         Ok(PushClientHarness {
             agent,
             upper,
