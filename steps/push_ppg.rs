@@ -145,20 +145,30 @@ fn content_of(len: usize, push_id: &str) -> Vec<u8> {
     seed.bytes().cycle().take(len.max(1)).collect()
 }
 
-async fn submit(
-    w: &mut LiaisonWorld,
-    address_kind: &str,
+/// What a submission is made of, before it is sent.
+struct Draft {
+    push_id: String,
+    /// The PAP address-value.
+    address: String,
+    /// Its number (digits), when the address has one.
+    number: Option<String>,
+    content_type: String,
+    app_id: String,
+    content: Vec<u8>,
+}
+
+/// A draft to a fresh address of `kind` (PLMN, IPv4, SIP, or a literal address-value).
+fn draft(
+    w: &LiaisonWorld,
+    kind: &str,
     content_type: &str,
     app_id: &str,
     content: Vec<u8>,
-    push_id: Option<String>,
-) -> StepResult {
+    push_id: String,
+) -> Result<Draft, Failure> {
     let p = section(w)?;
-    let (ppg, path) = p
-        .url_parts()
-        .ok_or_else(|| w.fail("a PAP URL http://IP:PORT/PATH", &p.url))?;
     let n = number();
-    let (address, number) = match address_kind {
+    let (address, number) = match kind {
         "PLMN" => (format!("WAPPUSH=+{n}/TYPE=PLMN@{}", p.domain()), Some(n)),
         "IPv4" => {
             let ota = p
@@ -177,10 +187,35 @@ async fn submit(
             ),
             Some(n),
         ),
-        raw => (raw.to_string(), None),
+        raw => (raw.replace("{domain}", p.domain()), None),
     };
-    let push_id = push_id.unwrap_or_else(|| format!("liaison-{}", token()));
-    if let (Some(n), Some(sip)) = (&number, harness(w)?.sip.as_ref()) {
+    Ok(Draft {
+        push_id,
+        address,
+        number,
+        content_type: content_type.to_string(),
+        app_id: app_id.to_string(),
+        content,
+    })
+}
+
+/// How the request deviates from a well-formed submission.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mangle {
+    None,
+    /// The PAP document's `<address>` element is never closed.
+    UnclosedAddress,
+    /// The multipart body has the PAP document only.
+    NoContentPart,
+}
+
+/// Builds the request for `d`, POSTs it to the PPG and records the outcome.
+async fn post(w: &mut LiaisonWorld, d: Draft, mangle: Mangle) -> StepResult {
+    let p = section(w)?;
+    let (ppg, path) = p
+        .url_parts()
+        .ok_or_else(|| w.fail("a PAP URL http://IP:PORT/PATH", &p.url))?;
+    if let (Some(n), Some(sip)) = (&d.number, harness(w)?.sip.as_ref()) {
         sip.set_answer(
             n,
             Answer::Respond {
@@ -189,54 +224,45 @@ async fn submit(
             },
         );
     }
-    let xml = PushMessage {
-        push_id: push_id.clone(),
-        addresses: vec![address],
+    let mut xml = PushMessage {
+        push_id: d.push_id.clone(),
+        addresses: vec![d.address.clone()],
         ..Default::default()
     }
     .to_xml();
-    let request = push_initiator::pap_request(
-        ppg,
-        &path,
-        &format!("liaison-{}", token()),
-        &xml,
-        &[
-            ("Content-Type", content_type),
-            ("X-Wap-Application-Id", app_id),
-        ],
-        &content,
-    );
-    send(
-        w,
-        ppg,
-        request,
-        push_id,
-        number,
-        content_type,
-        app_id,
-        content,
-    )
-    .await
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn send(
-    w: &mut LiaisonWorld,
-    ppg: std::net::SocketAddr,
-    request: Vec<u8>,
-    push_id: String,
-    number: Option<String>,
-    content_type: &str,
-    app_id: &str,
-    content: Vec<u8>,
-) -> StepResult {
+    if mangle == Mangle::UnclosedAddress {
+        xml = xml.replace("/>\n  </push-message>", ">\n  </push-message>");
+    }
+    let boundary = format!("liaison-{}", token());
+    let request = if mangle == Mangle::NoContentPart {
+        let (ct, body) = pap::multipart_related(&boundary, &[("application/xml", xml.as_bytes())]);
+        crate::codec::http::request(
+            "POST",
+            &path,
+            &ppg.to_string(),
+            &[("Content-Type", ct.as_str())],
+            &body,
+        )
+    } else {
+        push_initiator::pap_request(
+            ppg,
+            &path,
+            &boundary,
+            &xml,
+            &[
+                ("Content-Type", d.content_type.as_str()),
+                ("X-Wap-Application-Id", d.app_id.as_str()),
+            ],
+            &d.content,
+        )
+    };
     let outcome = push_initiator::submit(ppg, w.capture.clone(), &request, w.deadline).await;
     w.push.submissions.push(Submission {
-        push_id,
-        number,
-        content_type: content_type.to_string(),
-        app_id: app_id.to_string(),
-        content,
+        push_id: d.push_id,
+        number: d.number,
+        content_type: d.content_type,
+        app_id: d.app_id,
+        content: d.content,
         outcome,
     });
     Ok(())
@@ -254,7 +280,8 @@ async fn submits(
 ) -> StepResult {
     let id = format!("liaison-{}", token());
     let content = content_of(len, &id);
-    submit(w, &kind, &content_type, &app_id, content, Some(id)).await
+    let d = draft(w, &kind, &content_type, &app_id, content, id)?;
+    post(w, d, Mangle::None).await
 }
 
 #[when(expr = "the push initiator submits an M-Notification.ind for {string} to a {word} address")]
@@ -272,142 +299,71 @@ async fn submits_notification(w: &mut LiaisonWorld, app_id: String, kind: String
     .build();
     let content = pdu.encode();
     w.push.notification = Some(pdu);
-    submit(
+    let d = draft(
         w,
         &kind,
         "application/vnd.wap.mms-message",
         &app_id,
         content,
-        Some(id),
-    )
-    .await
+        id,
+    )?;
+    post(w, d, Mangle::None).await
 }
 
 #[when(expr = "the push initiator submits a push to the address {string}")]
 async fn submits_to(w: &mut LiaisonWorld, address: String) -> StepResult {
-    let p = section(w)?;
-    let address = address.replace("{domain}", p.domain());
     let id = format!("liaison-{}", token());
     let content = content_of(40, &id);
-    submit(
+    let d = draft(
         w,
         &address,
         "text/plain",
         "x-wap-application:wta.ua",
         content,
-        Some(id),
-    )
-    .await
+        id,
+    )?;
+    post(w, d, Mangle::None).await
 }
 
 #[when("the push initiator submits the same push again")]
 async fn submits_again(w: &mut LiaisonWorld) -> StepResult {
     let first = last(w)?.clone();
     let p = section(w)?;
-    let (ppg, path) = p
-        .url_parts()
-        .ok_or_else(|| w.fail("a PAP URL http://IP:PORT/PATH", &p.url))?;
     let n = first
         .number
         .clone()
         .ok_or_else(|| w.fail("a first push to a PLMN address", "another address"))?;
-    let xml = PushMessage {
-        push_id: first.push_id.clone(),
-        addresses: vec![format!("WAPPUSH=+{n}/TYPE=PLMN@{}", p.domain())],
-        ..Default::default()
-    }
-    .to_xml();
-    let request = push_initiator::pap_request(
-        ppg,
-        &path,
-        &format!("liaison-{}", token()),
-        &xml,
-        &[
-            ("Content-Type", first.content_type.as_str()),
-            ("X-Wap-Application-Id", first.app_id.as_str()),
-        ],
-        &first.content,
-    );
-    send(
-        w,
-        ppg,
-        request,
-        first.push_id,
-        first.number,
-        &first.content_type,
-        &first.app_id,
-        first.content,
-    )
-    .await
+    let d = Draft {
+        push_id: first.push_id,
+        address: format!("WAPPUSH=+{n}/TYPE=PLMN@{}", p.domain()),
+        number: first.number,
+        content_type: first.content_type,
+        app_id: first.app_id,
+        content: first.content,
+    };
+    post(w, d, Mangle::None).await
 }
 
 #[when("the push initiator submits a push whose PAP document is not well-formed XML")]
 async fn submits_malformed(w: &mut LiaisonWorld) -> StepResult {
-    let p = section(w)?;
-    let (ppg, path) = p
-        .url_parts()
-        .ok_or_else(|| w.fail("a PAP URL http://IP:PORT/PATH", &p.url))?;
-    let n = number();
     let id = format!("liaison-{}", token());
-    // The <address> element is never closed.
-    let xml = PushMessage {
-        push_id: id.clone(),
-        addresses: vec![format!("WAPPUSH=+{n}/TYPE=PLMN@{}", p.domain())],
-        ..Default::default()
-    }
-    .to_xml()
-    .replace("/>\n  </push-message>", ">\n  </push-message>");
     let content = content_of(40, &id);
-    let request = push_initiator::pap_request(
-        ppg,
-        &path,
-        &format!("liaison-{}", token()),
-        &xml,
-        &[
-            ("Content-Type", "text/plain"),
-            ("X-Wap-Application-Id", "x-wap-application:wta.ua"),
-        ],
-        &content,
-    );
-    send(
+    let d = draft(
         w,
-        ppg,
-        request,
-        id,
-        Some(n),
+        "PLMN",
         "text/plain",
         "x-wap-application:wta.ua",
         content,
-    )
-    .await
+        id,
+    )?;
+    post(w, d, Mangle::UnclosedAddress).await
 }
 
 #[when("the push initiator submits a push without its content part")]
 async fn submits_without_content(w: &mut LiaisonWorld) -> StepResult {
-    let p = section(w)?;
-    let (ppg, path) = p
-        .url_parts()
-        .ok_or_else(|| w.fail("a PAP URL http://IP:PORT/PATH", &p.url))?;
-    let n = number();
     let id = format!("liaison-{}", token());
-    let xml = PushMessage {
-        push_id: id.clone(),
-        addresses: vec![format!("WAPPUSH=+{n}/TYPE=PLMN@{}", p.domain())],
-        ..Default::default()
-    }
-    .to_xml();
-    let (ct, body) = pap::multipart_related(
-        &format!("liaison-{}", token()),
-        &[("application/xml", xml.as_bytes())],
-    );
-    let request = crate::codec::http::request(
-        "POST",
-        &path,
-        &ppg.to_string(),
-        &[("Content-Type", ct.as_str())],
-        &body,
-    );
-    send(w, ppg, request, id, Some(n), "text/plain", "", Vec::new()).await
+    let d = draft(w, "PLMN", "text/plain", "", Vec::new(), id)?;
+    post(w, d, Mangle::NoContentPart).await
 }
 
 /// The PAP document of a submission's answer, or a failure naming what came.
