@@ -41,6 +41,8 @@ pub struct RunContext {
     pub push: Option<Arc<PushHarness>>,
     pub out_dir: PathBuf,
     pub pcap_dir: PathBuf,
+    /// mms-client: the harness MMS Relay/Server at the profile's MMSC URL, shared likewise.
+    pub mms_client: Option<Arc<MmsClientHarness>>,
 }
 
 impl RunContext {
@@ -155,6 +157,38 @@ impl PushHarness {
             sip,
             capture,
         })
+    }
+}
+
+/// The MMS Relay/Server an `mms-client` SUT is configured with (its MMSC
+/// URL), played by the harness for the whole run. Pushes go from per-scenario
+/// sockets; this server's traffic reaches the scenario's pcap through a
+/// switchable capture, so the scenarios that use it are `@serial`.
+pub struct MmsClientHarness {
+    pub server: crate::roles::mms_server::MmsServer,
+    pub capture: Capture,
+}
+
+impl std::fmt::Debug for MmsClientHarness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MmsClientHarness")
+            .field("server", &self.server.addr())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MmsClientHarness {
+    /// Starts the MMS server at `addr` (port 0 picks).
+    pub async fn start(addr: std::net::SocketAddr) -> Result<MmsClientHarness, UsageError> {
+        let capture = Capture::switchable();
+        let server = crate::roles::mms_server::MmsServer::start(addr, capture.clone())
+            .await
+            .map_err(|e| {
+                UsageError(format!(
+                    "mms_client.mmsc_url: cannot listen on {addr} ({e})"
+                ))
+            })?;
+        Ok(MmsClientHarness { server, capture })
     }
 }
 
@@ -639,6 +673,7 @@ pub async fn start_reference(
     fault: Option<&str>,
     iwf: Option<crate::reference::sms_iwf::IwfConfig>,
     ppg: Option<crate::reference::ppg::PpgConfig>,
+    mms_client: Option<crate::reference::mms_client::MmsClientConfig>,
 ) -> Result<
     (
         Profile,
@@ -659,6 +694,7 @@ pub async fn start_reference(
             t1: Duration::from_millis(t1_ms),
             iwf: iwf.clone(),
             ppg: ppg.clone(),
+            mms_client: mms_client.clone(),
             ..Default::default()
         };
         if let Some(f) = fault.filter(|f| f.role == *role) {
@@ -729,6 +765,16 @@ pub async fn start_reference(
             ota_http: Some(c.ota_http),
             sip_target: Some(c.sip_target),
             address_domain: None,
+        }),
+        mms_client: mms_client.as_ref().map(|c| {
+            let sip = addrs["mms-client"];
+            crate::profile::MmsClientSection {
+                mmsc_url: c.mmsc_url.clone(),
+                wap_push: Some(crate::reference::mms_client::wap_push_address(sip)),
+                sip_push: Some(sip),
+                sip_uri: Some(format!("sip:mms-client@{}", sip.ip())),
+                sip_address_form: None,
+            }
         }),
         capabilities: crate::profile::Capabilities {
             accept_types: Some(
@@ -802,6 +848,7 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
     let mut sut_proc: Option<SutProcess> = None;
     let mut iwf_harness: Option<Arc<IwfHarness>> = None;
     let mut push_harness: Option<Arc<PushHarness>> = None;
+    let mut mms_client_harness: Option<Arc<MmsClientHarness>> = None;
     let (profile, role_addresses) = match &opts.sut {
         Some(p) => {
             let profile = Profile::load(p).map_err(|e| UsageError(e.to_string()))?;
@@ -817,6 +864,12 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
             }
             if let (true, Some(p)) = (profile.has_role("ppg"), &profile.ppg) {
                 push_harness = Some(Arc::new(PushHarness::start(p).await?));
+            }
+            if let (true, Some((a, _))) = (
+                profile.has_role("mms-client"),
+                profile.mms_client.as_ref().and_then(|m| m.url_parts()),
+            ) {
+                mms_client_harness = Some(Arc::new(MmsClientHarness::start(a).await?));
             }
             (profile, BTreeMap::new())
         }
@@ -851,7 +904,13 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
                 sip_target: push.sip.as_ref().map(|s| s.ep.udp_addr()).unwrap_or(any),
             };
             push_harness = Some(Arc::new(push));
-            let (p, a, r) = start_reference(opts.fault.as_deref(), Some(cfg), Some(ppg)).await?;
+            let mmsc = MmsClientHarness::start(any).await?;
+            let mms = crate::reference::mms_client::MmsClientConfig {
+                mmsc_url: format!("http://{}/mmsc", mmsc.server.addr()),
+            };
+            mms_client_harness = Some(Arc::new(mmsc));
+            let (p, a, r) =
+                start_reference(opts.fault.as_deref(), Some(cfg), Some(ppg), Some(mms)).await?;
             _reference = r;
             (p, a)
         }
@@ -875,6 +934,7 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
         push: push_harness.clone(),
         out_dir: out_dir.clone(),
         pcap_dir: pcap_dir.clone(),
+        mms_client: mms_client_harness.clone(),
     });
     *CONTEXT.lock().unwrap_or_else(|e| e.into_inner()) = Some(ctx.clone());
 

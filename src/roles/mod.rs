@@ -9,8 +9,11 @@
 //! - [`smsc`]: an SMPP 3.4 SMSC that ESMEs (IWF, PPG) bind to
 //! - [`push_initiator`]: PAP over HTTP to a PPG
 //! - [`ota_target`]: a WAP 2.0 terminal's OTA-HTTP push listener
+//! - [`mms_server`]: an MMS Relay/Server for `mms-client` SUTs (serves MMs,
+//!   takes M-NotifyResp.ind/M-Acknowledge.ind; WSP push over UDP, Push over SIP)
 
 pub mod ims_core;
+pub mod mms_server;
 pub mod msrp;
 pub mod ota_target;
 pub mod push_initiator;
