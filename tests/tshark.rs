@@ -1,7 +1,8 @@
 //! Every scenario's pcap opens cleanly in tshark, and tshark sees the same
 //! SIP, MSRP, SMPP and HTTP messages and WSP pushes (reassembled from the
-//! short messages), in the same frames, as the harness exchanged (read back
-//! from the pcap with our own codecs).
+//! short messages, or whole in UDP datagrams to port 2948), in the same
+//! frames, as the harness exchanged (read back from the pcap with our own
+//! codecs).
 
 mod common;
 
