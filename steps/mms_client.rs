@@ -63,8 +63,6 @@ pub struct Notified {
 /// Per-scenario state.
 #[derive(Default)]
 pub struct MmsClient {
-    /// Server traffic before this belongs to earlier scenarios.
-    pub since: Option<Instant>,
     /// The MM put on the server and not yet announced.
     pub waiting: Option<Mm>,
     pub notified: Vec<Notified>,
@@ -285,7 +283,6 @@ async fn plays_mmsc(w: &mut LiaisonWorld) -> StepResult {
     let h = harness(w)?;
     // This scenario's pcap gets the shared server's traffic from now on (@serial).
     h.capture.point_to(&w.capture);
-    w.mms_client.since = Some(Instant::now());
     Ok(())
 }
 
