@@ -102,6 +102,9 @@ pub enum Command {
         system_id: String,
         #[arg(long, default_value = "secret")]
         password: String,
+        /// mms-client: the MMSC URL it posts to (http://IP:PORT/PATH).
+        #[arg(long, value_name = "URL")]
+        mmsc: Option<String>,
     },
     /// Render junit.xml, report.html and summary.txt again from DIR/report.json,
     /// or merge several runs into one report.
@@ -177,6 +180,7 @@ pub fn main_with(cli: Cli) -> i32 {
             ims_core,
             system_id,
             password,
+            mmsc,
         } => {
             if list_faults {
                 for f in crate::reference::FAULTS {
@@ -204,6 +208,7 @@ pub fn main_with(cli: Cli) -> i32 {
                 ims_core,
                 system_id,
                 password,
+                mmsc,
             };
             rt.block_on(reference(role, fault, listen, t1_ms, domain, no_store, iwf))
         }
@@ -295,6 +300,7 @@ struct IwfArgs {
     ims_core: Option<std::net::SocketAddr>,
     system_id: String,
     password: String,
+    mmsc: Option<String>,
 }
 
 async fn reference(
@@ -313,6 +319,7 @@ async fn reference(
         ims_core,
         system_id,
         password,
+        mmsc,
     } = iwf;
     if !listen.ip().is_loopback() {
         eprintln!(
@@ -370,7 +377,12 @@ async fn reference(
             event: crate::codec::sip_push::PLACEHOLDER_PUSH_EVENT.into(),
             ..Default::default()
         }),
+        mms_client: mmsc.map(|mmsc_url| crate::reference::mms_client::MmsClientConfig { mmsc_url }),
     };
+    if role == "mms-client" && settings.mms_client.is_none() {
+        eprintln!("liaison: reference --role mms-client: --mmsc URL is required");
+        return EXIT_USAGE;
+    }
     let running = match crate::reference::start(&role, listen, settings).await {
         Ok(r) => r,
         Err(e) => {
@@ -385,6 +397,12 @@ async fn reference(
             .map(|f| format!(" with fault {}", f.name))
             .unwrap_or_default()
     );
+    if role == "mms-client" {
+        println!(
+            "liaison reference mms-client takes WSP pushes on {} (udp)",
+            crate::reference::mms_client::wap_push_address(running.address)
+        );
+    }
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
     let _ = tokio::signal::ctrl_c().await;

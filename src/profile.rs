@@ -49,6 +49,8 @@ struct RawProfile {
     ppg: Option<PpgSection>,
     #[serde(default)]
     push_client: Option<PushClientSection>,
+    #[serde(default)]
+    mms_client: Option<MmsClientSection>,
 }
 
 /// push-client: what the terminal serves and where the harness meets it
@@ -148,6 +150,57 @@ impl PpgSection {
 
     pub fn domain(&self) -> &str {
         self.address_domain.as_deref().unwrap_or("ppg.liaison.test")
+    }
+}
+
+/// mms-client: where the client takes pushes, the MMSC URL it is configured
+/// with (the harness MMS Relay/Server, a fixed harness address as for `iwf`
+/// and `ppg`), and how SIP URIs are written in MMS address fields.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MmsClientSection {
+    /// The MMSC URL the client fetches from and posts to, `http://IP:PORT/PATH`:
+    /// the harness MMS Relay/Server listens there.
+    pub mmsc_url: String,
+    /// Where the client takes connectionless WSP pushes as UDP datagrams (WDP
+    /// over the IP bearer; port 2948 in WAP-259), `IP:PORT`.
+    #[serde(default)]
+    pub wap_push: Option<SocketAddr>,
+    /// Where the client takes Push over SIP (SIP MESSAGE over UDP), `IP:PORT`.
+    #[serde(default)]
+    pub sip_push: Option<SocketAddr>,
+    /// The user's SIP URI: the Request-URI of SIP pushes and the recipient of
+    /// the MMs addressed to a SIP URI. Default `sip:mms-client@<sip_push or
+    /// wap_push IP>`.
+    #[serde(default)]
+    pub sip_uri: Option<String>,
+    /// How a SIP URI is written in MMS address fields (From, To): `raw`
+    /// (`sip:user@host`, what Android sends and Mbuni passes) or `escaped`
+    /// (`sip%3Auser%40host/TYPE=SIP`, the ENC device-address form). Default raw.
+    #[serde(default)]
+    pub sip_address_form: Option<String>,
+}
+
+impl MmsClientSection {
+    /// (host:port, path) of the MMSC URL.
+    pub fn url_parts(&self) -> Option<(SocketAddr, String)> {
+        let rest = self.mmsc_url.strip_prefix("http://")?;
+        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+        Some((host.parse().ok()?, format!("/{path}")))
+    }
+
+    /// The user's SIP URI (declared, or the default).
+    pub fn sip_uri(&self) -> String {
+        match (&self.sip_uri, self.sip_push.or(self.wap_push)) {
+            (Some(u), _) => u.clone(),
+            (None, Some(a)) => format!("sip:mms-client@{}", a.ip()),
+            (None, None) => "sip:mms-client@127.0.0.1".into(),
+        }
+    }
+
+    /// `raw` or `escaped`.
+    pub fn address_form(&self) -> &str {
+        self.sip_address_form.as_deref().unwrap_or("raw")
     }
 }
 
@@ -325,6 +378,7 @@ pub struct Profile {
     pub msrp: Option<MsrpSection>,
     pub ppg: Option<PpgSection>,
     pub push_client: Option<PushClientSection>,
+    pub mms_client: Option<MmsClientSection>,
 }
 
 /// Why a profile cannot be used. Displayed as one line:
@@ -576,6 +630,50 @@ impl Profile {
                 }
             }
         }
+        if raw.roles.iter().any(|r| r == "mms-client") && raw.mms_client.is_none() {
+            return Err(err(
+                "mms_client",
+                "expected the client's push addresses and the MMSC URL it is configured with for role mms-client (mms_client: { mmsc_url, wap_push and/or sip_push })".into(),
+            ));
+        }
+        if let Some(m) = &raw.mms_client {
+            let (addr, _) = m.url_parts().ok_or_else(|| {
+                err(
+                    "mms_client.mmsc_url",
+                    format!("expected http://IP:PORT/PATH, got `{}`", m.mmsc_url),
+                )
+            })?;
+            check_loopback(addr.ip()).map_err(|e| err("mms_client.mmsc_url", e))?;
+            if m.wap_push.is_none() && m.sip_push.is_none() {
+                return Err(err(
+                    "mms_client",
+                    "expected wap_push (UDP address for WSP pushes) or sip_push (SIP address for Push over SIP), or both".into(),
+                ));
+            }
+            for (f, a) in [("wap_push", m.wap_push), ("sip_push", m.sip_push)] {
+                if let Some(a) = a {
+                    check_loopback(a.ip()).map_err(|e| err(&format!("mms_client.{f}"), e))?;
+                }
+            }
+            if let Some(u) = &m.sip_uri {
+                let rest = u.strip_prefix("sip:").or_else(|| u.strip_prefix("sips:"));
+                let ok = rest
+                    .and_then(|r| r.split_once('@'))
+                    .is_some_and(|(user, host)| !user.is_empty() && !host.is_empty());
+                if !ok {
+                    return Err(err(
+                        "mms_client.sip_uri",
+                        format!("expected a SIP URI sip:user@host, got `{u}`"),
+                    ));
+                }
+            }
+            if !matches!(m.address_form(), "raw" | "escaped") {
+                return Err(err(
+                    "mms_client.sip_address_form",
+                    format!("expected raw or escaped, got `{}`", m.address_form()),
+                ));
+            }
+        }
         if let Some(i) = &raw.iwf {
             check_loopback(i.smsc.ip()).map_err(|m| err("iwf.smsc", m))?;
             check_loopback(i.ims_core.ip()).map_err(|m| err("iwf.ims_core", m))?;
@@ -643,6 +741,7 @@ impl Profile {
             msrp: raw.msrp,
             ppg: raw.ppg,
             push_client: raw.push_client,
+            mms_client: raw.mms_client,
         })
     }
 
@@ -672,6 +771,14 @@ impl Profile {
                 .push_client
                 .as_ref()
                 .is_some_and(|p| p.upper_tester.is_some()),
+            "mms_wap_push" => self
+                .mms_client
+                .as_ref()
+                .is_some_and(|m| m.wap_push.is_some()),
+            "mms_sip_push" => self
+                .mms_client
+                .as_ref()
+                .is_some_and(|m| m.sip_push.is_some()),
             _ => false,
         }
     }
@@ -707,6 +814,8 @@ pub const CAPABILITIES: &[&str] = &[
     "offline_notification",
     "sip_push_subscribe",
     "push_upper_tester",
+    "mms_wap_push",
+    "mms_sip_push",
 ];
 
 fn parse_transports(v: &serde_yaml::Value) -> Option<Vec<Transport>> {
@@ -990,5 +1099,68 @@ capabilities: { sip_push_subscribe: true }
             e.starts_with("profile bad.yaml: ppg.url: expected http://IP:PORT/PATH"),
             "{e}"
         );
+    }
+
+    const MMSC: &str = "name: c\nroles: [mms-client]\nmms_client:\n  mmsc_url: http://127.0.0.1:18002/mmsc\n  wap_push: 127.0.0.1:2948\n";
+
+    #[test]
+    fn mms_client_section() {
+        let p = Profile::parse(MMSC, "c.yaml").unwrap();
+        let m = p.mms_client.as_ref().unwrap();
+        assert_eq!(
+            m.url_parts(),
+            Some(("127.0.0.1:18002".parse().unwrap(), "/mmsc".to_string()))
+        );
+        assert_eq!(m.sip_uri(), "sip:mms-client@127.0.0.1");
+        assert_eq!(m.address_form(), "raw");
+        assert!(p.capability("mms_wap_push") && !p.capability("mms_sip_push"));
+        assert_eq!(
+            err_of("name: c\nroles: [mms-client]\n"),
+            "profile bad.yaml: mms_client: expected the client's push addresses and the MMSC URL it is configured with for role mms-client (mms_client: { mmsc_url, wap_push and/or sip_push })"
+        );
+        assert_eq!(
+            err_of(&MMSC.replace("  wap_push: 127.0.0.1:2948\n", "")),
+            "profile bad.yaml: mms_client: expected wap_push (UDP address for WSP pushes) or sip_push (SIP address for Push over SIP), or both"
+        );
+        let e = err_of(&MMSC.replace("http://127.0.0.1:18002", "http://10.0.0.1:80"));
+        assert!(
+            e.starts_with("profile bad.yaml: mms_client.mmsc_url: expected a loopback"),
+            "{e}"
+        );
+        let e = err_of(&MMSC.replace("http://", "ftp://"));
+        assert!(
+            e.starts_with("profile bad.yaml: mms_client.mmsc_url: expected http://IP:PORT/PATH"),
+            "{e}"
+        );
+        let e = err_of(&format!("{MMSC}  sip_push: 10.0.0.2:5060\n"));
+        assert!(
+            e.starts_with("profile bad.yaml: mms_client.sip_push: expected a loopback"),
+            "{e}"
+        );
+        assert_eq!(
+            err_of(&format!("{MMSC}  sip_uri: bob@example.net\n")),
+            "profile bad.yaml: mms_client.sip_uri: expected a SIP URI sip:user@host, got `bob@example.net`"
+        );
+        assert_eq!(
+            err_of(&format!("{MMSC}  sip_address_form: typed\n")),
+            "profile bad.yaml: mms_client.sip_address_form: expected raw or escaped, got `typed`"
+        );
+        let e = err_of(&format!("{MMSC}  mmsc: x\n"));
+        assert!(
+            e.starts_with("profile bad.yaml: mms_client: unknown field `mmsc`"),
+            "{e}"
+        );
+        assert_eq!(e.lines().count(), 1);
+        let p = Profile::parse(
+            &format!("{MMSC}  sip_push: 127.0.0.1:5075\n  sip_uri: sip:bob@ims.test\n  sip_address_form: escaped\n"),
+            "c.yaml",
+        )
+        .unwrap();
+        let m = p.mms_client.as_ref().unwrap();
+        assert_eq!(
+            (m.sip_uri().as_str(), m.address_form()),
+            ("sip:bob@ims.test", "escaped")
+        );
+        assert!(p.capability("mms_sip_push"));
     }
 }

@@ -43,6 +43,8 @@ pub struct RunContext {
     pub push_client: Option<Arc<crate::roles::push_agent::PushClientHarness>>,
     pub out_dir: PathBuf,
     pub pcap_dir: PathBuf,
+    /// mms-client: the harness MMS Relay/Server at the profile's MMSC URL, shared likewise.
+    pub mms_client: Option<Arc<MmsClientHarness>>,
 }
 
 impl RunContext {
@@ -157,6 +159,38 @@ impl PushHarness {
             sip,
             capture,
         })
+    }
+}
+
+/// The MMS Relay/Server an `mms-client` SUT is configured with (its MMSC
+/// URL), played by the harness for the whole run. Pushes go from per-scenario
+/// sockets; this server's traffic reaches the scenario's pcap through a
+/// switchable capture, so the scenarios that use it are `@serial`.
+pub struct MmsClientHarness {
+    pub server: crate::roles::mms_server::MmsServer,
+    pub capture: Capture,
+}
+
+impl std::fmt::Debug for MmsClientHarness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MmsClientHarness")
+            .field("server", &self.server.addr())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MmsClientHarness {
+    /// Starts the MMS server at `addr` (port 0 picks).
+    pub async fn start(addr: std::net::SocketAddr) -> Result<MmsClientHarness, UsageError> {
+        let capture = Capture::switchable();
+        let server = crate::roles::mms_server::MmsServer::start(addr, capture.clone())
+            .await
+            .map_err(|e| {
+                UsageError(format!(
+                    "mms_client.mmsc_url: cannot listen on {addr} ({e})"
+                ))
+            })?;
+        Ok(MmsClientHarness { server, capture })
     }
 }
 
@@ -645,6 +679,7 @@ pub async fn start_reference(
     iwf: Option<crate::reference::sms_iwf::IwfConfig>,
     ppg: Option<crate::reference::ppg::PpgConfig>,
     push_client: Option<crate::reference::push_client::PushClientConfig>,
+    mms_client: Option<crate::reference::mms_client::MmsClientConfig>,
 ) -> Result<
     (
         Profile,
@@ -666,6 +701,7 @@ pub async fn start_reference(
             iwf: iwf.clone(),
             ppg: ppg.clone(),
             push_client: push_client.clone(),
+            mms_client: mms_client.clone(),
             ..Default::default()
         };
         if let Some(f) = fault.filter(|f| f.role == *role) {
@@ -757,6 +793,16 @@ pub async fn start_reference(
             subscribe_event: push_client.as_ref().map(|c| c.event.clone()),
             upper_tester: push_client.as_ref().and_then(|c| c.upper_tester),
         }),
+        mms_client: mms_client.as_ref().map(|c| {
+            let sip = addrs["mms-client"];
+            crate::profile::MmsClientSection {
+                mmsc_url: c.mmsc_url.clone(),
+                wap_push: Some(crate::reference::mms_client::wap_push_address(sip)),
+                sip_push: Some(sip),
+                sip_uri: Some(format!("sip:mms-client@{}", sip.ip())),
+                sip_address_form: None,
+            }
+        }),
         capabilities: crate::profile::Capabilities {
             accept_types: Some(
                 crate::reference::im_client::ACCEPT
@@ -834,6 +880,7 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
     let mut push_harness: Option<Arc<PushHarness>> = None;
     let mut push_client_harness: Option<Arc<crate::roles::push_agent::PushClientHarness>> = None;
     let harness_timers = |t1_ms| crate::roles::transaction::Timers::from_t1_ms(t1_ms);
+    let mut mms_client_harness: Option<Arc<MmsClientHarness>> = None;
     let (profile, role_addresses) = match &opts.sut {
         Some(p) => {
             let profile = Profile::load(p).map_err(|e| UsageError(e.to_string()))?;
@@ -862,6 +909,12 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
                         .map_err(UsageError)?,
                     ));
                 }
+            }
+            if let (true, Some((a, _))) = (
+                profile.has_role("mms-client"),
+                profile.mms_client.as_ref().and_then(|m| m.url_parts()),
+            ) {
+                mms_client_harness = Some(Arc::new(MmsClientHarness::start(a).await?));
             }
             (profile, BTreeMap::new())
         }
@@ -910,8 +963,19 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
                 event: crate::codec::sip_push::PLACEHOLDER_PUSH_EVENT.into(),
             };
             push_client_harness = Some(Arc::new(pc));
-            let (p, a, r) =
-                start_reference(opts.fault.as_deref(), Some(cfg), Some(ppg), Some(pc_cfg)).await?;
+            let mmsc = MmsClientHarness::start(any).await?;
+            let mms = crate::reference::mms_client::MmsClientConfig {
+                mmsc_url: format!("http://{}/mmsc", mmsc.server.addr()),
+            };
+            mms_client_harness = Some(Arc::new(mmsc));
+            let (p, a, r) = start_reference(
+                opts.fault.as_deref(),
+                Some(cfg),
+                Some(ppg),
+                Some(pc_cfg),
+                Some(mms),
+            )
+            .await?;
             _reference = r;
             (p, a)
         }
@@ -936,6 +1000,7 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
         push_client: push_client_harness.clone(),
         out_dir: out_dir.clone(),
         pcap_dir: pcap_dir.clone(),
+        mms_client: mms_client_harness.clone(),
     });
     *CONTEXT.lock().unwrap_or_else(|e| e.into_inner()) = Some(ctx.clone());
 

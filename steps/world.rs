@@ -53,6 +53,8 @@ pub struct LiaisonWorld {
     pub push_sip: super::push_sip::PushSip,
     /// Listeners that give harness URLs a real address for the scenario's life.
     pub listeners: Vec<tokio::net::TcpListener>,
+    /// mms-client scenarios: the MMs and pushes of the harness MMS Relay/Server.
+    pub mms_client: super::mms_client::MmsClient,
 }
 
 impl fmt::Debug for LiaisonWorld {
@@ -110,6 +112,7 @@ impl LiaisonWorld {
             push: Default::default(),
             push_sip: Default::default(),
             listeners: Vec::new(),
+            mms_client: Default::default(),
         })
     }
 

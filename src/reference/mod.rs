@@ -11,6 +11,7 @@
 
 pub mod im_client;
 pub mod im_server;
+pub mod mms_client;
 pub mod msrp_receiver;
 pub mod msrp_relay;
 pub mod ppg;
@@ -582,10 +583,108 @@ pub const FAULTS: &[Fault] = &[
         breaks: &["PUSH-2", "PUSH-13", "PUSH-16", "PUSH-17"],
         store_and_forward: true,
     },
+    Fault {
+        role: "mms-client",
+        name: "ignores-sip-push",
+        description: "answers a Push over SIP MESSAGE with 200 but never acts on the notification in it",
+        breaks: &["DEFER-5"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mms-client",
+        name: "wrong-transaction-id",
+        description: "its M-NotifyResp.ind carries a Transaction-ID other than the notification's",
+        breaks: &["DEFER-5"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mms-client",
+        name: "no-notifyresp",
+        description: "fetches the MM but never sends M-NotifyResp.ind (nor anything else to the MMSC)",
+        breaks: &["ADDR-1", "ADDR-5", "DEFER-5"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mms-client",
+        name: "fetches-wrong-url",
+        description: "fetches its configured MMSC URL instead of the notification's Content-Location (and reports the failed fetch as Deferred)",
+        breaks: &["ADDR-1", "ADDR-5", "DEFER-5"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mms-client",
+        name: "ack-before-fetch",
+        description: "sends M-NotifyResp.ind with status Retrieved before it fetches the MM",
+        breaks: &["DEFER-5"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mms-client",
+        name: "ack-with-notification-tid",
+        description: "deferred mode: its M-Acknowledge.ind carries the notification's Transaction-ID instead of the M-Retrieve.conf's",
+        breaks: &["DEFER-5"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mms-client",
+        name: "deferred-retrieval",
+        description: "no fault: the conformant client in deferred mode (M-NotifyResp.ind Deferred, then the fetch and M-Acknowledge.ind), a variant to run the scenarios' deferred path",
+        breaks: &[],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mms-client",
+        name: "rejects-sip-uri",
+        description: "answers a notification whose From is a SIP URI with M-NotifyResp.ind status Unrecognised and does not fetch",
+        breaks: &["ADDR-5"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mms-client",
+        name: "rejects-email-from",
+        description: "answers a notification whose From is an RFC 2822 mailbox with status Unrecognised and does not fetch",
+        breaks: &["ADDR-1"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mms-client",
+        name: "fetches-for-any-app-id",
+        description: "acts on a WSP push of an M-Notification.ind whatever its X-Wap-Application-Id",
+        breaks: &["PUSH-5"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mms-client",
+        name: "crashes-on-malformed",
+        description: "after a notification it cannot decode, stops answering on every socket (a crash)",
+        breaks: &["DEFER-6"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mms-client",
+        name: "fetches-malformed",
+        description: "fetches whatever it can read of a malformed notification's Content-Location and reports it Retrieved",
+        breaks: &["DEFER-6"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mms-client",
+        name: "rejected-for-malformed",
+        description: "answers a malformed notification with status Rejected instead of Unrecognised",
+        breaks: &["DEFER-6"],
+        store_and_forward: true,
+    },
 ];
 
 /// The roles the embedded reference implements.
-pub const ROLES: &[&str] = &["im-client", "im-server", "sms-im-iwf", "ppg", "push-client"];
+pub const ROLES: &[&str] = &[
+    "im-client",
+    "im-server",
+    "sms-im-iwf",
+    "ppg",
+    "push-client",
+    "mms-client",
+];
 
 /// Finds a fault by `name` or `role/name`.
 pub fn find_fault(spec: &str) -> Result<&'static Fault, String> {
@@ -627,6 +726,8 @@ pub struct Settings {
     /// push-client: the push agent it subscribes to and the upper tester it
     /// reports hand-overs to (both optional).
     pub push_client: Option<push_client::PushClientConfig>,
+    /// mms-client: the MMSC (the harness) it is configured with.
+    pub mms_client: Option<mms_client::MmsClientConfig>,
 }
 
 impl Default for Settings {
@@ -639,6 +740,7 @@ impl Default for Settings {
             iwf: None,
             ppg: None,
             push_client: None,
+            mms_client: None,
         }
     }
 }
@@ -700,6 +802,21 @@ pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::i
         let (address, tasks) = ppg::start(listen.ip(), cfg, settings).await?;
         return Ok(Running {
             role: "ppg",
+            address,
+            msrp: None,
+            tasks,
+        });
+    }
+    if role == "mms-client" {
+        let cfg = settings.mms_client.clone().ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "mms-client needs the MMSC URL it is configured with",
+            )
+        })?;
+        let (address, tasks) = mms_client::start(listen, cfg, settings).await?;
+        return Ok(Running {
+            role: "mms-client",
             address,
             msrp: None,
             tasks,

@@ -14,9 +14,13 @@
 //! - [`push_agent`]: a SIP push agent facing a push client (MESSAGE with the
 //!   application feature tag; SUBSCRIBE/NOTIFY), with its run-level harness
 //! - [`upper_tester`]: stands in for the push client's applications
+//! - [`ota_target`]: a WAP 2.0 terminal's OTA-HTTP push listener
+//! - [`mms_server`]: an MMS Relay/Server for `mms-client` SUTs (serves MMs,
+//!   takes M-NotifyResp.ind/M-Acknowledge.ind; WSP push over UDP, Push over SIP)
 
 pub mod http_server;
 pub mod ims_core;
+pub mod mms_server;
 pub mod msrp;
 pub mod ota_target;
 pub mod push_agent;

@@ -1,0 +1,80 @@
+# mms-client scenarios (seed 000): the harness is the MMS Relay/Server (MMSC)
+# the client is configured with (profile mms_client.mmsc_url). It puts an MM
+# at a fresh Content-Location, pushes an M-Notification.ind — a connectionless
+# WSP push in a UDP datagram to mms_client.wap_push (WDP over IP), or a SIP
+# MESSAGE to mms_client.sip_push with +g.oma.pusheventapp="mms.ua" — and
+# judges the client's HTTP requests: the GET, and the M-NotifyResp.ind or
+# M-Acknowledge.ind it POSTs. The MMS server is shared by the run: @serial.
+@mms-client @serial
+Feature: An MMS client acts on pushed notifications, whatever the bearer and the address form
+
+  @DEFER-5 @if:mms_wap_push
+  Scenario: A notification pushed over WSP is fetched from its Content-Location and acknowledged
+    Given the harness plays the MMS Relay/Server the client is configured with
+    And an MM from "+15550000001/TYPE=PLMN" to "+15550000002/TYPE=PLMN" waits at the MMS server
+    When the MMS server notifies the client by WAP Push
+    Then the client fetches exactly the notification's Content-Location
+    And the client acknowledges the MM with the notification's Transaction-ID once it has fetched it
+
+  @DEFER-5 @if:mms_sip_push
+  Scenario: A notification pushed over SIP is fetched from its Content-Location and acknowledged
+    Given the harness plays the MMS Relay/Server the client is configured with
+    And an MM from "+15550000001/TYPE=PLMN" to "+15550000002/TYPE=PLMN" waits at the MMS server
+    When the MMS server notifies the client by Push over SIP
+    Then the client fetches exactly the notification's Content-Location
+    And the client acknowledges the MM with the notification's Transaction-ID once it has fetched it
+
+  # What the client shows of decoding addresses is its verdict on the MM: the
+  # From of the notification and the From and To of the M-Retrieve.conf must
+  # not make it answer Unrecognised (or Rejected) or skip the MM.
+  @ADDR-1
+  Scenario Outline: Notifications and MMs with MSISDN and e-mail addresses are retrieved
+    Given the harness plays the MMS Relay/Server the client is configured with
+    And an MM from "<from>" to "<to>" waits at the MMS server
+    When the MMS server notifies the client by its push bearer
+    Then the client reports the MM retrieved, not refused for its addresses
+
+    Examples:
+      | from                       | to                     |
+      | +15550000001/TYPE=PLMN     | +15550000002/TYPE=PLMN |
+      | Alice <alice@liaison.test> | bob@liaison.test       |
+
+  # SIP URIs are written as the profile declares (mms_client.sip_address_form).
+  @ADDR-5
+  Scenario Outline: Notifications and MMs with SIP URI addresses are retrieved
+    Given the harness plays the MMS Relay/Server the client is configured with
+    And an MM from "<from>" to "<to>" waits at the MMS server
+    When the MMS server notifies the client by its push bearer
+    Then the client reports the MM retrieved, not refused for its addresses
+
+    Examples:
+      | from                                         | to                   |
+      | sip:alice@ims.liaison.test                   | the client's SIP URI |
+      | sip:+15550000001@ims.liaison.test;user=phone | the client's SIP URI |
+
+  @PUSH-5 @if:mms_wap_push
+  Scenario Outline: A WSP push for another application is not acted on, one for mms.ua is
+    Given the harness plays the MMS Relay/Server the client is configured with
+    When the MMS server pushes a notification by WAP Push for the application "<app id>"
+    And the MMS server pushes a notification by WAP Push for the application "x-wap-application:mms.ua"
+    Then the client fetches the MM of the mms.ua push and nothing for the other application
+
+    Examples:
+      | app id                   |
+      | x-wap-application:wml.ua |
+      | x-oma-application:ulp.ua |
+
+  # Last in the file: a client that dies here fails only these.
+  @DEFER-6
+  Scenario Outline: A malformed notification is refused without harm and the next one is acted on
+    Given the harness plays the MMS Relay/Server the client is configured with
+    When the MMS server pushes a notification <malformation> by its push bearer
+    And an MM from "+15550000001/TYPE=PLMN" to "+15550000002/TYPE=PLMN" waits at the MMS server
+    And the MMS server notifies the client by its push bearer
+    Then the client answers the malformed notification with status Unrecognised or not at all, fetches nothing for it, and still fetches the next MM
+
+    Examples:
+      | malformation                           |
+      | without X-Mms-Content-Location         |
+      | cut off inside X-Mms-Content-Location  |
+      | that is not an MMS PDU                 |

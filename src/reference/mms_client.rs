@@ -1,0 +1,637 @@
+//! The reference MMS client (the MMS User Agent of a terminal, MM1 side).
+//!
+//! **Pushes in.** Connectionless WSP pushes arrive as UDP datagrams on port
+//! 2948 (WDP over the IP bearer, WAP-259; the datagram is the WSP PDU of
+//! WAP-230 §8.2.4.1). Only a push whose X-Wap-Application-Id is `mms.ua`
+//! (code 4, or the URI `x-wap-application:mms.ua`) and whose content type is
+//! `application/vnd.wap.mms-message` is handed to the MMS client; any other
+//! push is dropped (no other application lives on this terminal). Push over
+//! SIP arrives as a SIP MESSAGE (RFC 3428, UDP or TCP): a body of type
+//! `application/vnd.wap.mms-message` is answered 200 and handed over, any
+//! other type gets 415 with `Accept`; OPTIONS gets 200, other methods 405.
+//! A retransmitted request gets the same answer again (RFC 3261 §17.2.2).
+//!
+//! **Notifications.** One at a time, in arrival order. An M-Notification.ind
+//! is acted on when it decodes, is of that type, has major version 1 and all
+//! its mandatory fields (Transaction-ID, Message-Class, Message-Size, Expiry,
+//! an `http://IP:PORT/…` Content-Location), and its From (when present) is an
+//! address the codec reads — a PLMN number, a mailbox, a SIP URI raw
+//! (`sip:…`) or escaped (`…/TYPE=SIP`). A notification it cannot act on is
+//! answered with M-NotifyResp.ind status Unrecognised when a Transaction-ID
+//! can be read from it, and is otherwise dropped; the client carries on.
+//!
+//! **Retrieval** (immediate mode, MMS ENC §6.2/§6.3): HTTP GET of exactly the
+//! Content-Location; on a 200 whose body decodes as an M-Retrieve.conf, an
+//! M-NotifyResp.ind with the notification's Transaction-ID and status
+//! Retrieved is POSTed to the MMSC URL (`application/vnd.wap.mms-message`);
+//! on a failed fetch, status Deferred (it would retry later), and a body that
+//! does not decode gets Unrecognised. The `deferred-retrieval` variant sends
+//! M-NotifyResp.ind Deferred first, then fetches and sends M-Acknowledge.ind
+//! with the M-Retrieve.conf's Transaction-ID (§6.4).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::Settings;
+use crate::codec::http::{self, HttpMessage};
+use crate::codec::mms::{Address, MessageType, Pdu, PduBuilder, Status};
+use crate::codec::sip::{self, SipMessage};
+use crate::codec::wsp::{AppId, PushPdu};
+
+/// What the reference client is configured with.
+#[derive(Debug, Clone)]
+pub struct MmsClientConfig {
+    /// The MMSC URL (`http://IP:PORT/PATH`) it POSTs its responses to.
+    pub mmsc_url: String,
+}
+
+/// The WDP port of connectionless WSP push (WAP-259).
+pub const WAP_PUSH_PORT: u16 = 2948;
+/// The media type of MMS PDUs.
+const MMS_MEDIA: &str = "application/vnd.wap.mms-message";
+/// Bound on one HTTP exchange.
+const IO_BOUND: Duration = Duration::from_secs(3);
+
+/// Where the client takes WSP pushes, given its SIP address: port 2948 of the
+/// same IP.
+pub fn wap_push_address(sip: SocketAddr) -> SocketAddr {
+    SocketAddr::new(sip.ip(), WAP_PUSH_PORT)
+}
+
+struct Shared {
+    cfg: MmsClientConfig,
+    s: Settings,
+    /// crashes-on-malformed: set once it has "crashed"; every socket goes silent.
+    dead: AtomicBool,
+    /// SIP answers by top-Via branch, for retransmissions.
+    answers: Mutex<HashMap<String, Vec<u8>>>,
+    jobs: mpsc::UnboundedSender<Vec<u8>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Starts the client. Its SIP address is returned; WSP pushes go to port 2948
+/// of that IP ([`wap_push_address`]). With `listen` 127.0.0.1 port 0 it picks
+/// a free address 127.x.y.z whose port 2948 is free, so several runs can share
+/// the machine.
+pub async fn start(
+    listen: SocketAddr,
+    cfg: MmsClientConfig,
+    settings: Settings,
+) -> std::io::Result<(SocketAddr, Vec<JoinHandle<()>>)> {
+    let (wdp, udp, tcp) = bind(listen).await?;
+    let address = udp.local_addr()?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    let sh = Arc::new(Shared {
+        cfg,
+        s: settings,
+        dead: AtomicBool::new(false),
+        answers: Mutex::default(),
+        jobs: tx,
+    });
+    let udp = Arc::new(udp);
+    Ok((
+        address,
+        vec![
+            tokio::spawn(wdp_loop(wdp, sh.clone())),
+            tokio::spawn(sip_udp(udp, sh.clone())),
+            tokio::spawn(sip_tcp(tcp, sh.clone())),
+            tokio::spawn(worker(rx, sh)),
+        ],
+    ))
+}
+
+async fn bind(listen: SocketAddr) -> std::io::Result<(UdpSocket, UdpSocket, TcpListener)> {
+    let pick = listen.port() == 0 && listen.ip() == IpAddr::V4(Ipv4Addr::LOCALHOST);
+    if !pick {
+        let wdp = UdpSocket::bind(wap_push_address(listen)).await?;
+        let (udp, tcp) = super::bind_pair(listen.ip(), listen.port()).await?;
+        return Ok((wdp, udp, tcp));
+    }
+    let mut last = None;
+    for _ in 0..64 {
+        let t = sip::token();
+        let b = t.as_bytes();
+        let octet = |i: usize, lo: u8| lo + b.get(i).copied().unwrap_or(7) % (254 - lo);
+        let ip = IpAddr::V4(Ipv4Addr::new(127, octet(0, 1), octet(1, 1), octet(2, 2)));
+        match UdpSocket::bind(SocketAddr::new(ip, WAP_PUSH_PORT)).await {
+            Ok(wdp) => {
+                let (udp, tcp) = super::bind_pair(ip, 0).await?;
+                return Ok((wdp, udp, tcp));
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no free loopback address for port 2948")))
+}
+
+fn alive(sh: &Shared) -> bool {
+    !sh.dead.load(Ordering::SeqCst)
+}
+
+/// Is this the MMS user agent's application id?
+fn is_mms_ua(id: Option<&AppId>) -> bool {
+    match id {
+        Some(AppId::Code(4)) => true,
+        Some(AppId::Text(t)) => t.eq_ignore_ascii_case("x-wap-application:mms.ua"),
+        _ => false,
+    }
+}
+
+async fn wdp_loop(sock: UdpSocket, sh: Arc<Shared>) {
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let Ok((n, _)) = sock.recv_from(&mut buf).await else {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            continue;
+        };
+        if !alive(&sh) {
+            return;
+        }
+        let Ok(pdu) = PushPdu::parse(&buf[..n]) else {
+            continue;
+        };
+        let for_mms = is_mms_ua(pdu.application_id()) || sh.s.has_fault("fetches-for-any-app-id");
+        let mms_type = pdu
+            .content_type
+            .name()
+            .is_some_and(|n| media_of(n) == MMS_MEDIA);
+        if for_mms && mms_type {
+            let _ = sh.jobs.send(pdu.body);
+        }
+    }
+}
+
+fn media_of(ct: &str) -> String {
+    ct.split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// The answer to one SIP request (None: none, e.g. for ACK or a response).
+fn answer_sip(sh: &Shared, bytes: &[u8]) -> Option<Vec<u8>> {
+    let m = SipMessage::parse(bytes).ok()?;
+    if !m.is_request() {
+        return None;
+    }
+    let branch = m.top_via_branch().unwrap_or_default();
+    if let Some(a) = lock(&sh.answers).get(&branch) {
+        return Some(a.clone());
+    }
+    let to_tag = sip::token();
+    let resp = match m.method()? {
+        "ACK" => return None,
+        "OPTIONS" => sip::response_to(&m, 200, "OK")
+            .to_tag(&to_tag)
+            .header("Accept", MMS_MEDIA)
+            .build(),
+        "MESSAGE" => {
+            let ct = m.content_type().map(|c| media_of(&c)).unwrap_or_default();
+            if ct == MMS_MEDIA {
+                if !sh.s.has_fault("ignores-sip-push") {
+                    let _ = sh.jobs.send(m.body().to_vec());
+                }
+                sip::response_to(&m, 200, "OK").to_tag(&to_tag).build()
+            } else {
+                sip::response_to(&m, 415, "Unsupported Media Type")
+                    .to_tag(&to_tag)
+                    .header("Accept", MMS_MEDIA)
+                    .build()
+            }
+        }
+        _ => sip::response_to(&m, 405, "Method Not Allowed")
+            .to_tag(&to_tag)
+            .header("Allow", "MESSAGE, OPTIONS")
+            .build(),
+    };
+    let mut answers = lock(&sh.answers);
+    if answers.len() > 4096 {
+        answers.clear();
+    }
+    answers.insert(branch, resp.clone());
+    Some(resp)
+}
+
+async fn sip_udp(sock: Arc<UdpSocket>, sh: Arc<Shared>) {
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let Ok((n, from)) = sock.recv_from(&mut buf).await else {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            continue;
+        };
+        if !alive(&sh) {
+            return;
+        }
+        if let Some(a) = answer_sip(&sh, &buf[..n]) {
+            let _ = sock.send_to(&a, from).await;
+        }
+    }
+}
+
+async fn sip_tcp(listener: TcpListener, sh: Arc<Shared>) {
+    while let Ok((stream, _)) = listener.accept().await {
+        if !alive(&sh) {
+            return;
+        }
+        let sh = sh.clone();
+        tokio::spawn(async move {
+            let (rd, wr) = stream.into_split();
+            let wr = Arc::new(tokio::sync::Mutex::new(wr));
+            let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+            let writer = {
+                let wr = wr.clone();
+                tokio::spawn(async move {
+                    while let Some(b) = rx.recv().await {
+                        let _ = wr.lock().await.write_all(&b).await;
+                    }
+                })
+            };
+            let sh2 = sh.clone();
+            super::read_stream(rd, move |msg| {
+                if alive(&sh2) {
+                    if let Some(a) = answer_sip(&sh2, &msg) {
+                        let _ = tx.send(a);
+                    }
+                }
+            })
+            .await;
+            writer.abort();
+        });
+    }
+}
+
+/// The notifications, one at a time.
+async fn worker(mut rx: mpsc::UnboundedReceiver<Vec<u8>>, sh: Arc<Shared>) {
+    while let Some(bytes) = rx.recv().await {
+        if !alive(&sh) {
+            return;
+        }
+        handle(&sh, &bytes).await;
+    }
+}
+
+/// Why a notification cannot be acted on.
+enum Reject {
+    /// Not decodable as a usable M-Notification.ind (the Transaction-ID, if any).
+    Malformed(Option<String>),
+    /// An address it refuses (only under a fault).
+    Address(String),
+}
+
+/// The Transaction-ID of bytes that start like an MMS PDU with one (0x8C type,
+/// 0x98 Text-string), even when the rest does not decode.
+fn scrape_tid(b: &[u8]) -> Option<String> {
+    if b.len() < 4 || b[0] != 0x8C || b[2] != 0x98 {
+        return None;
+    }
+    let rest = &b[3..];
+    let rest = rest.strip_prefix(&[0x7F]).unwrap_or(rest);
+    let end = rest.iter().position(|&c| c == 0)?;
+    String::from_utf8(rest[..end].to_vec())
+        .ok()
+        .filter(|t| !t.is_empty())
+}
+
+/// What follows an X-Mms-Content-Location octet (0x83), up to a NUL or the end.
+fn scrape_location(b: &[u8]) -> Option<String> {
+    let i = b.iter().position(|&c| c == 0x83)?;
+    let rest = &b[i + 1..];
+    let end = rest.iter().position(|&c| c == 0).unwrap_or(rest.len());
+    String::from_utf8(rest[..end].to_vec())
+        .ok()
+        .filter(|l| l.starts_with("http://"))
+}
+
+fn is_sip_uri(a: &Address) -> bool {
+    match a {
+        Address::Uri(v) => {
+            let v = v.to_ascii_lowercase();
+            v.starts_with("sip:") || v.starts_with("sips:")
+        }
+        Address::Typed { kind, value } => {
+            kind.eq_ignore_ascii_case("SIP") || value.to_ascii_lowercase().starts_with("sip")
+        }
+        _ => false,
+    }
+}
+
+/// The notification's Transaction-ID and Content-Location, or why not.
+fn check(sh: &Shared, bytes: &[u8]) -> Result<(String, String), Reject> {
+    let pdu = Pdu::parse(bytes).map_err(|_| Reject::Malformed(scrape_tid(bytes)))?;
+    let tid = pdu.transaction_id().map(str::to_string);
+    let bad = || Reject::Malformed(tid.clone());
+    if pdu.message_type() != Some(MessageType::NOTIFICATION_IND)
+        || pdu.version().map(|v| v.major()) != Some(1)
+        || pdu.message_class().is_none()
+        || pdu.message_size().is_none()
+        || pdu.expiry().is_none()
+    {
+        return Err(bad());
+    }
+    let t = tid.clone().ok_or_else(bad)?;
+    let loc = pdu
+        .content_location()
+        .filter(|l| url_parts(l).is_some())
+        .ok_or_else(bad)?
+        .to_string();
+    if let Some(f) = pdu.from().and_then(|f| f.address()) {
+        let a = Address::parse(&f.text).map_err(|_| bad())?;
+        if (sh.s.has_fault("rejects-sip-uri") && is_sip_uri(&a))
+            || (sh.s.has_fault("rejects-email-from") && matches!(a, Address::Email(_)))
+        {
+            return Err(Reject::Address(t));
+        }
+    }
+    Ok((t, loc))
+}
+
+async fn handle(sh: &Shared, bytes: &[u8]) {
+    let (tid, location) = match check(sh, bytes) {
+        Ok(x) => x,
+        Err(Reject::Address(tid)) => {
+            post(sh, notify_resp(sh, &tid, Status::UNRECOGNISED)).await;
+            return;
+        }
+        Err(Reject::Malformed(tid)) => {
+            if sh.s.has_fault("crashes-on-malformed") {
+                sh.dead.store(true, Ordering::SeqCst);
+                return;
+            }
+            if sh.s.has_fault("fetches-malformed") {
+                if let Some(l) = scrape_location(bytes) {
+                    let _ = get(&l).await;
+                }
+                if let Some(t) = &tid {
+                    post(sh, notify_resp(sh, t, Status::RETRIEVED)).await;
+                }
+                return;
+            }
+            if let Some(t) = tid {
+                let status = if sh.s.has_fault("rejected-for-malformed") {
+                    Status::REJECTED
+                } else {
+                    Status::UNRECOGNISED
+                };
+                post(sh, notify_resp(sh, &t, status)).await;
+            }
+            return;
+        }
+    };
+    let target = if sh.s.has_fault("fetches-wrong-url") {
+        sh.cfg.mmsc_url.clone()
+    } else {
+        location
+    };
+    let deferred =
+        sh.s.has_fault("deferred-retrieval") || sh.s.has_fault("ack-with-notification-tid");
+    if deferred {
+        post(sh, notify_resp(sh, &tid, Status::DEFERRED)).await;
+    }
+    if sh.s.has_fault("ack-before-fetch") {
+        post(sh, notify_resp(sh, &tid, Status::RETRIEVED)).await;
+        let _ = get(&target).await;
+        return;
+    }
+    let fetched = get(&target).await;
+    let status = match &fetched {
+        Some(m) if m.status() == Some(200) => match Pdu::parse(&m.body) {
+            Ok(p) if p.message_type() == Some(MessageType::RETRIEVE_CONF) => Ok(p),
+            _ => Err(Status::UNRECOGNISED),
+        },
+        _ => Err(Status::DEFERRED),
+    };
+    match (deferred, status) {
+        (true, Ok(conf)) => {
+            let ack_tid = if sh.s.has_fault("ack-with-notification-tid") {
+                tid.clone()
+            } else {
+                conf.transaction_id().unwrap_or(&tid).to_string()
+            };
+            let ack = PduBuilder::acknowledge_ind(&ack_tid)
+                .report_allowed(false)
+                .encode();
+            post(sh, ack).await;
+        }
+        // Deferred already said; it would retry later.
+        (true, Err(_)) => {}
+        (false, Ok(_)) => post(sh, notify_resp(sh, &tid, Status::RETRIEVED)).await,
+        (false, Err(s)) => post(sh, notify_resp(sh, &tid, s)).await,
+    }
+}
+
+fn notify_resp(sh: &Shared, tid: &str, status: Status) -> Vec<u8> {
+    let tid = if sh.s.has_fault("wrong-transaction-id") {
+        format!("{tid}0")
+    } else {
+        tid.to_string()
+    };
+    PduBuilder::notify_resp_ind(&tid, status)
+        .report_allowed(false)
+        .encode()
+}
+
+/// (address, path) of an `http://IP:PORT/PATH` URL.
+fn url_parts(url: &str) -> Option<(SocketAddr, String)> {
+    let rest = url.strip_prefix("http://")?;
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let addr: SocketAddr = host.parse().ok()?;
+    addr.ip().is_loopback().then(|| (addr, format!("/{path}")))
+}
+
+/// POSTs an MMS PDU to the MMSC URL (unless the fault says not to).
+async fn post(sh: &Shared, pdu: Vec<u8>) {
+    if sh.s.has_fault("no-notifyresp") {
+        return;
+    }
+    let Some((addr, path)) = url_parts(&sh.cfg.mmsc_url) else {
+        return;
+    };
+    let req = http::request(
+        "POST",
+        &path,
+        &addr.to_string(),
+        &[("Content-Type", MMS_MEDIA)],
+        &pdu,
+    );
+    let _ = exchange(addr, &req).await;
+}
+
+/// GETs a URL; the response, when a whole one came.
+async fn get(url: &str) -> Option<HttpMessage> {
+    let (addr, path) = url_parts(url)?;
+    let req = http::request(
+        "GET",
+        &path,
+        &addr.to_string(),
+        &[("Accept", MMS_MEDIA)],
+        b"",
+    );
+    exchange(addr, &req).await
+}
+
+/// One HTTP exchange on its own connection, bounded by [`IO_BOUND`].
+async fn exchange(addr: SocketAddr, req: &[u8]) -> Option<HttpMessage> {
+    let end = Instant::now() + IO_BOUND;
+    let mut stream = tokio::time::timeout_at(end, TcpStream::connect(addr))
+        .await
+        .ok()?
+        .ok()?;
+    let _ = stream.set_nodelay(true);
+    tokio::time::timeout_at(end, stream.write_all(req))
+        .await
+        .ok()?
+        .ok()?;
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 16 * 1024];
+    loop {
+        match http::next_frame(&buf, 4 << 20) {
+            Ok(Some(n)) => return HttpMessage::parse(buf.get(..n)?).ok(),
+            Ok(None) => {}
+            Err(_) => return None,
+        }
+        let n = tokio::time::timeout_at(end, stream.read(&mut chunk))
+            .await
+            .ok()?
+            .ok()?;
+        if n == 0 {
+            return HttpMessage::parse_at_close(&buf).ok();
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::mms::TimeValue;
+
+    #[test]
+    fn scrapes_what_a_cut_notification_still_shows() {
+        let full = PduBuilder::notification_ind(
+            "T1",
+            "http://127.0.0.1:9/mms/abc",
+            10,
+            TimeValue::Relative(60),
+        )
+        .build()
+        .encode();
+        let cut = &full[..full.len() - 4];
+        assert!(Pdu::parse(cut).is_err());
+        assert_eq!(scrape_tid(cut).as_deref(), Some("T1"));
+        assert_eq!(
+            scrape_location(cut).as_deref(),
+            Some("http://127.0.0.1:9/mms/")
+        );
+        assert_eq!(scrape_tid(b"not an MMS PDU"), None);
+        assert!(is_sip_uri(&Address::parse("sip:a@b").unwrap()));
+        assert!(is_sip_uri(&Address::parse("sip%3Aa%40b/TYPE=SIP").unwrap()));
+        assert!(!is_sip_uri(&Address::parse("a@b.c").unwrap()));
+    }
+
+    /// A minimal MMSC: serves `pdu` on GET, answers 200 to POST, and reports
+    /// every request (method, target, body).
+    async fn mmsc(pdu: Vec<u8>) -> (SocketAddr, mpsc::UnboundedReceiver<(String, Vec<u8>)>) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                let (tx, pdu) = (tx.clone(), pdu.clone());
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = vec![0u8; 4096];
+                    loop {
+                        if let Ok(Some(n)) = http::next_frame(&buf, 1 << 20) {
+                            let m = HttpMessage::parse(&buf[..n]).unwrap();
+                            let line = format!("{} {}", m.method().unwrap(), m.target().unwrap());
+                            let get = m.method() == Some("GET");
+                            let _ = tx.send((line, m.body.clone()));
+                            let body = if get { pdu.as_slice() } else { b"" };
+                            let _ = s.write_all(&http::response(200, "OK", &[], body)).await;
+                            return;
+                        }
+                        match s.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                });
+            }
+        });
+        (addr, rx)
+    }
+
+    async fn next(
+        rx: &mut mpsc::UnboundedReceiver<(String, Vec<u8>)>,
+    ) -> Option<(String, Vec<u8>)> {
+        tokio::time::timeout(Duration::from_millis(500), rx.recv())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    #[tokio::test]
+    async fn fetches_on_an_mms_ua_push_only_and_acknowledges() {
+        use crate::codec::mms::{body, Body, ContentType};
+        use crate::codec::wsp;
+        let conf = PduBuilder::retrieve_conf(
+            1,
+            ContentType::well_known(body::TEXT_PLAIN),
+            Body::Single(b"hi".to_vec()),
+        )
+        .build()
+        .encode();
+        let (addr, mut rx) = mmsc(conf).await;
+        let cfg = MmsClientConfig {
+            mmsc_url: format!("http://{addr}/mmsc"),
+        };
+        let (sip, tasks) = start("127.0.0.1:0".parse().unwrap(), cfg, Settings::default())
+            .await
+            .unwrap();
+        let loc = format!("http://{addr}/mms/1");
+        let note = PduBuilder::notification_ind("T9", &loc, 2, TimeValue::Relative(60))
+            .build()
+            .encode();
+        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let ct = || wsp::ContentType::WellKnown(wsp::media::MMS_MESSAGE);
+        // Another application's push: dropped.
+        let other = wsp::push_pdu(1, ct(), AppId::Code(2), &note);
+        udp.send_to(&other, wap_push_address(sip)).await.unwrap();
+        assert_eq!(next(&mut rx).await, None);
+        // mms.ua as a code: GET of the Content-Location, then M-NotifyResp.ind Retrieved.
+        let push = wsp::push_pdu(2, ct(), AppId::MMS_UA, &note);
+        udp.send_to(&push, wap_push_address(sip)).await.unwrap();
+        assert_eq!(next(&mut rx).await.unwrap().0, "GET /mms/1");
+        let (line, body) = next(&mut rx).await.unwrap();
+        assert_eq!(line, "POST /mmsc");
+        let resp = Pdu::parse(&body).unwrap();
+        assert_eq!(resp.message_type(), Some(MessageType::NOTIFYRESP_IND));
+        assert_eq!(resp.transaction_id(), Some("T9"));
+        assert_eq!(resp.status(), Some(Status::RETRIEVED));
+        // A cut notification: Unrecognised with its Transaction-ID, no fetch.
+        let cut = wsp::push_pdu(3, ct(), AppId::MMS_UA, &note[..note.len() - 3]);
+        udp.send_to(&cut, wap_push_address(sip)).await.unwrap();
+        let (line, body) = next(&mut rx).await.unwrap();
+        assert_eq!(line, "POST /mmsc");
+        assert_eq!(
+            Pdu::parse(&body).unwrap().status(),
+            Some(Status::UNRECOGNISED)
+        );
+        for t in tasks {
+            t.abort();
+        }
+    }
+}

@@ -1,0 +1,726 @@
+//! mms-client scenarios (seed 000): the harness is the MMS Relay/Server
+//! (MMSC) the client is configured with. It puts an MM (an M-Retrieve.conf)
+//! at a fresh Content-Location, pushes an M-Notification.ind to the client —
+//! a connectionless WSP push in a UDP datagram (WDP over IP) or a SIP MESSAGE
+//! (Push over SIP) — and judges what the client does, from the raw HTTP
+//! requests the server logged: the GET (its URL against the Content-Location),
+//! the M-NotifyResp.ind / M-Acknowledge.ind it POSTs (decoded with the MMS
+//! codec: message type, Transaction-ID, status), and their order.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cucumber::{given, then, when};
+
+use super::world::{Failure, LiaisonWorld, StepResult};
+use crate::codec::escape_bytes;
+use crate::codec::mms::{
+    Address, Body, ContentType, EncodedString, Field, FromValue, Header, MessageClass, MessageType,
+    Part, Pdu, PduBuilder, RetrieveStatus, Status, TimeValue,
+};
+use crate::codec::sip::token;
+use crate::codec::wsp::{self, AppId};
+use crate::profile::MmsClientSection;
+use crate::roles::mms_server::{self, MmsArrival, MMS_MEDIA};
+use crate::roles::transaction::ClientResult;
+use crate::runner::MmsClientHarness;
+
+/// An MM the scenario put on the server.
+#[derive(Debug, Clone)]
+pub struct Mm {
+    pub from: String,
+    pub to: String,
+    pub location: String,
+    /// The Transaction-ID of its M-Retrieve.conf (what an M-Acknowledge.ind echoes).
+    pub retrieve_tid: String,
+}
+
+/// One push the scenario made.
+#[derive(Debug, Clone)]
+pub struct Notified {
+    /// The notification's Transaction-ID (None: the PDU has none).
+    pub tid: Option<String>,
+    /// The MM it announces (None for a malformed notification).
+    pub mm: Option<Mm>,
+    /// `WAP Push` or `Push over SIP`.
+    pub bearer: &'static str,
+    pub app_id: String,
+    /// Is it a well-formed notification for mms.ua (one the client must act on)?
+    pub valid: bool,
+    pub at: Instant,
+    /// Exactly what was sent: the UDP datagram or the SIP request.
+    pub sent: Vec<u8>,
+    /// Push over SIP: the MESSAGE transaction.
+    pub sip: Option<ClientResult>,
+    /// A transport error while pushing.
+    pub error: Option<String>,
+    /// A malformed notification cut inside its Content-Location: the whole
+    /// URL it was cut from (a GET of any prefix of it is driven by it).
+    pub cut_location: Option<String>,
+}
+
+/// Per-scenario state.
+#[derive(Default)]
+pub struct MmsClient {
+    /// The MM put on the server and not yet announced.
+    pub waiting: Option<Mm>,
+    pub notified: Vec<Notified>,
+}
+
+const MMS_UA: &str = "x-wap-application:mms.ua";
+
+fn harness(w: &LiaisonWorld) -> Result<Arc<MmsClientHarness>, Failure> {
+    w.ctx.mms_client.clone().ok_or_else(|| {
+        w.fail(
+            "the harness MMS Relay/Server of an mms-client (profile section mms_client)",
+            "none",
+        )
+    })
+}
+
+fn section(w: &LiaisonWorld) -> Result<MmsClientSection, Failure> {
+    w.ctx
+        .profile
+        .mms_client
+        .clone()
+        .ok_or_else(|| w.fail("an mms_client section in the profile", "none"))
+}
+
+/// How long a wrong reaction is given to show.
+fn settle(w: &LiaisonWorld) -> Duration {
+    (w.timers.t1 * 10).max(Duration::from_millis(200))
+}
+
+/// An address as the scenario names it, written as the profile declares SIP
+/// URIs (`raw` as is, `escaped` as `…/TYPE=SIP`).
+fn render(s: &MmsClientSection, text: &str) -> String {
+    let text = if text == "the client's SIP URI" {
+        s.sip_uri()
+    } else {
+        text.to_string()
+    };
+    let lower = text.to_ascii_lowercase();
+    if (lower.starts_with("sip:") || lower.starts_with("sips:")) && s.address_form() == "escaped" {
+        Address::typed("SIP", &text).to_string()
+    } else {
+        text
+    }
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Puts an MM from `from` to `to` (as written on the wire) on the server.
+fn put_mm(h: &MmsClientHarness, from: &str, to: &str) -> Mm {
+    let location = h.server.new_location();
+    let retrieve_tid = format!("R{}", token());
+    let pdu = PduBuilder::retrieve_conf(
+        now_secs(),
+        ContentType::well_known(crate::codec::mms::body::MULTIPART_MIXED),
+        Body::Multipart(vec![Part::text(&format!("liaison MM {retrieve_tid}"))]),
+    )
+    .transaction_id(&retrieve_tid)
+    .message_id(&format!("{}@mmsc.liaison.test", token()))
+    .header(Header::From(FromValue::Address(EncodedString::plain(from))))
+    .header(Header::Encoded(Field::TO, EncodedString::plain(to)))
+    .subject("liaison")
+    .message_class(MessageClass::Personal)
+    .retrieve_status(RetrieveStatus::OK)
+    .build()
+    .encode();
+    h.server.put(&location, pdu);
+    Mm {
+        from: from.to_string(),
+        to: to.to_string(),
+        location,
+        retrieve_tid,
+    }
+}
+
+/// An M-Notification.ind for `mm` (all mandatory fields, From and Subject).
+fn notification(mm: &Mm, tid: &str) -> Vec<u8> {
+    PduBuilder::notification_ind(tid, &mm.location, 1024, TimeValue::Relative(86_400))
+        .header(Header::From(FromValue::Address(EncodedString::plain(
+            &mm.from,
+        ))))
+        .subject("liaison")
+        .build()
+        .encode()
+}
+
+fn wsp_app(app: &str) -> AppId {
+    AppId::code_of(app).map_or_else(|| AppId::Text(app.to_string()), AppId::Code)
+}
+
+/// Pushes `content` (an MMS PDU, or bytes that are not one) to the client.
+async fn push(
+    w: &mut LiaisonWorld,
+    bearer: &str,
+    app: &str,
+    content: &[u8],
+) -> Result<Notified, Failure> {
+    static WSP_TID: AtomicU8 = AtomicU8::new(0);
+    let s = section(w)?;
+    let bearer: &'static str = match bearer {
+        "WAP Push" => "WAP Push",
+        "Push over SIP" => "Push over SIP",
+        _ if s.wap_push.is_some() => "WAP Push",
+        _ => "Push over SIP",
+    };
+    let at = Instant::now();
+    let mut n = Notified {
+        tid: None,
+        mm: None,
+        bearer,
+        app_id: app.to_string(),
+        valid: false,
+        at,
+        sent: Vec::new(),
+        sip: None,
+        error: None,
+        cut_location: None,
+    };
+    if bearer == "WAP Push" {
+        let dst = s
+            .wap_push
+            .ok_or_else(|| w.fail("mms_client.wap_push in the profile", "none"))?;
+        let datagram = wsp::push_pdu(
+            WSP_TID.fetch_add(1, Ordering::Relaxed),
+            wsp::ContentType::WellKnown(wsp::media::MMS_MESSAGE),
+            wsp_app(app),
+            content,
+        );
+        if let Err(e) =
+            mms_server::wdp_push(w.ctx.profile.harness_ip, dst, &w.capture, &datagram).await
+        {
+            n.error = Some(e.to_string());
+        }
+        n.sent = datagram;
+    } else {
+        let dst = s
+            .sip_push
+            .ok_or_else(|| w.fail("mms_client.sip_push in the profile", "none"))?;
+        let ep = w.endpoint().await?;
+        let short = app.rsplit(':').next().unwrap_or(app);
+        let r = mms_server::sip_push(
+            &ep,
+            w.timers,
+            dst,
+            &s.sip_uri(),
+            short,
+            MMS_MEDIA,
+            content,
+            w.deadline,
+        )
+        .await;
+        n.sent = r.request.clone();
+        n.error = r.send_error.clone();
+        n.sip = Some(r);
+    }
+    Ok(n)
+}
+
+/// One line on a push for a verdict: bearer, what was sent, the SIP answer.
+fn describe_push(n: &Notified) -> String {
+    let mut s = format!(
+        "{} for {} — bytes: {}",
+        n.bearer,
+        n.app_id,
+        escape_bytes(&n.sent, 300)
+    );
+    if let Some(e) = &n.error {
+        s.push_str(&format!("; transport error: {e}"));
+    }
+    if let Some(r) = &n.sip {
+        s.push_str(&match r.final_incoming() {
+            Some(i) => format!("; SIP answer: {}", super::world::describe_incoming(i)),
+            None => "; no final SIP answer".into(),
+        });
+    }
+    s
+}
+
+fn describe_log(log: &[MmsArrival]) -> String {
+    if log.is_empty() {
+        return "no request at the MMS server".into();
+    }
+    log.iter()
+        .map(MmsArrival::describe)
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+/// An MMS PDU the client POSTed.
+fn posted(a: &MmsArrival) -> Option<Pdu> {
+    let m = a.msg.as_ref().ok()?;
+    if m.method() != Some("POST") {
+        return None;
+    }
+    Pdu::parse(&m.body).ok()
+}
+
+fn is_get(a: &MmsArrival) -> bool {
+    a.method() == Some("GET")
+}
+
+fn last_valid(w: &LiaisonWorld) -> Result<Notified, Failure> {
+    w.mms_client
+        .notified
+        .iter()
+        .rev()
+        .find(|n| n.valid)
+        .cloned()
+        .ok_or_else(|| w.fail("a notification pushed earlier in the scenario", "none"))
+}
+
+#[given("the harness plays the MMS Relay/Server the client is configured with")]
+async fn plays_mmsc(w: &mut LiaisonWorld) -> StepResult {
+    let h = harness(w)?;
+    // This scenario's pcap gets the shared server's traffic from now on (@serial).
+    h.capture.point_to(&w.capture);
+    Ok(())
+}
+
+#[given(expr = "an MM from {string} to {string} waits at the MMS server")]
+#[when(expr = "an MM from {string} to {string} waits at the MMS server")]
+async fn mm_waits(w: &mut LiaisonWorld, from: String, to: String) -> StepResult {
+    let h = harness(w)?;
+    let s = section(w)?;
+    let mm = put_mm(&h, &render(&s, &from), &render(&s, &to));
+    w.mms_client.waiting = Some(mm);
+    Ok(())
+}
+
+#[when(regex = r"^the MMS server notifies the client by (WAP Push|Push over SIP|its push bearer)$")]
+async fn notifies(w: &mut LiaisonWorld, bearer: String) -> StepResult {
+    let mm = w
+        .mms_client
+        .waiting
+        .take()
+        .ok_or_else(|| w.fail("an MM waiting at the MMS server", "none"))?;
+    let tid = format!("T{}", token());
+    let content = notification(&mm, &tid);
+    let mut n = push(w, &bearer, MMS_UA, &content).await?;
+    n.tid = Some(tid);
+    n.mm = Some(mm);
+    n.valid = true;
+    w.mms_client.notified.push(n);
+    Ok(())
+}
+
+#[when(expr = "the MMS server pushes a notification by WAP Push for the application {string}")]
+async fn pushes_for_app(w: &mut LiaisonWorld, app: String) -> StepResult {
+    let h = harness(w)?;
+    let mm = put_mm(&h, "+15550000001/TYPE=PLMN", "+15550000002/TYPE=PLMN");
+    let tid = format!("T{}", token());
+    let content = notification(&mm, &tid);
+    let mut n = push(w, "WAP Push", &app, &content).await?;
+    n.tid = Some(tid);
+    n.mm = Some(mm);
+    n.valid = true;
+    w.mms_client.notified.push(n);
+    Ok(())
+}
+
+#[when(
+    regex = r"^the MMS server pushes a notification (without X-Mms-Content-Location|cut off inside X-Mms-Content-Location|that is not an MMS PDU) by its push bearer$"
+)]
+async fn pushes_malformed(w: &mut LiaisonWorld, how: String) -> StepResult {
+    let h = harness(w)?;
+    let tid = format!("T{}", token());
+    let mut cut_location = None;
+    let (content, has_tid) = match how.as_str() {
+        "without X-Mms-Content-Location" => (
+            PduBuilder::new(MessageType::NOTIFICATION_IND)
+                .transaction_id(&tid)
+                .message_class(MessageClass::Personal)
+                .message_size(1024)
+                .expiry(TimeValue::Relative(86_400))
+                .header(Header::From(FromValue::Address(EncodedString::plain(
+                    "+15550000001/TYPE=PLMN",
+                ))))
+                .build()
+                .encode(),
+            true,
+        ),
+        "cut off inside X-Mms-Content-Location" => {
+            // Content-Location last, then cut in the middle of its text (no NUL).
+            let location = h.server.new_location();
+            h.server.put(&location, Vec::new());
+            let full =
+                PduBuilder::notification_ind(&tid, &location, 1024, TimeValue::Relative(86_400))
+                    .build()
+                    .encode();
+            let cut = full[..full.len() - location.len() / 2].to_vec();
+            cut_location = Some(location);
+            (cut, true)
+        }
+        _ => (
+            format!("liaison {tid}: these bytes are not an MMS PDU\r\n").into_bytes(),
+            false,
+        ),
+    };
+    let mut n = push(w, "its push bearer", MMS_UA, &content).await?;
+    n.tid = has_tid.then_some(tid);
+    n.cut_location = cut_location;
+    w.mms_client.notified.push(n);
+    // Give a wrong reaction (a fetch, a crash) time to happen before what follows.
+    let until = (Instant::now() + settle(w)).min(w.deadline);
+    tokio::time::sleep_until(until.into()).await;
+    Ok(())
+}
+
+#[then("the client fetches exactly the notification's Content-Location")]
+async fn fetches_location(w: &mut LiaisonWorld) -> StepResult {
+    let n = last_valid(w)?;
+    let h = harness(w)?;
+    let loc =
+        n.mm.as_ref()
+            .map(|m| m.location.clone())
+            .unwrap_or_default();
+    let right = |a: &MmsArrival| is_get(a) && a.url().as_deref() == Some(loc.as_str());
+    // Any GET ends the wait; a wrong one is given a little time to be followed by the right one.
+    h.server
+        .wait_for(w.deadline, |log| {
+            log.iter().any(|a| a.at >= n.at && is_get(a))
+        })
+        .await;
+    if !h.server.log_since(n.at).iter().any(right) {
+        let until = (Instant::now() + settle(w)).min(w.deadline);
+        h.server
+            .wait_for(until, |log| log.iter().any(|a| a.at >= n.at && right(a)))
+            .await;
+    }
+    let log = h.server.log_since(n.at);
+    if log.iter().any(right) {
+        return Ok(());
+    }
+    Err(w.fail(
+        format!(
+            "an HTTP GET of exactly the Content-Location {loc} after the M-Notification.ind (Transaction-ID {})",
+            n.tid.as_deref().unwrap_or("?")
+        ),
+        format!(
+            "{} — after the {}",
+            if log.iter().any(is_get) {
+                "no GET of that URL".to_string()
+            } else {
+                format!(
+                    "no GET within the scenario time ({} ms)",
+                    n.at.elapsed().as_millis()
+                )
+            },
+            describe_push(&n)
+        ) + &format!("; at the MMS server: {}", describe_log(&log)),
+    ))
+}
+
+/// A report that ends the wait for the client's answer: an M-NotifyResp.ind
+/// with a status other than Deferred, or an M-Acknowledge.ind.
+fn decisive(p: &Pdu) -> bool {
+    match p.message_type() {
+        Some(MessageType::NOTIFYRESP_IND) => p.status() != Some(Status::DEFERRED),
+        Some(MessageType::ACKNOWLEDGE_IND) => true,
+        _ => false,
+    }
+}
+
+async fn wait_report(w: &LiaisonWorld, h: &MmsClientHarness, since: Instant) -> Vec<MmsArrival> {
+    h.server
+        .wait_for(w.deadline, |log| {
+            log.iter()
+                .filter(|a| a.at >= since)
+                .filter_map(posted)
+                .any(|p| decisive(&p))
+        })
+        .await;
+    h.server.log_since(since)
+}
+
+fn status_of(p: &Pdu) -> String {
+    p.status()
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| "no X-Mms-Status".into())
+}
+
+#[then(
+    "the client acknowledges the MM with the notification's Transaction-ID once it has fetched it"
+)]
+async fn acknowledges(w: &mut LiaisonWorld) -> StepResult {
+    let n = last_valid(w)?;
+    let h = harness(w)?;
+    let tid = n.tid.clone().unwrap_or_default();
+    let mm =
+        n.mm.clone()
+            .ok_or_else(|| w.fail("a notified MM", "none"))?;
+    let log = wait_report(w, &h, n.at).await;
+    let expected = format!(
+        "after its GET of {} was answered, an M-NotifyResp.ind with X-Mms-Transaction-ID {tid} and X-Mms-Status Retrieved (or, retrieving deferred, status Deferred and then an M-Acknowledge.ind with the M-Retrieve.conf's Transaction-ID {})",
+        mm.location, mm.retrieve_tid
+    );
+    let came = |why: &str| format!("{why}; at the MMS server: {}", describe_log(&log));
+    let got = log.iter().find(|a| {
+        is_get(a) && a.url().as_deref() == Some(mm.location.as_str()) && a.answered == Some(200)
+    });
+    let reports: Vec<(&MmsArrival, Pdu)> = log
+        .iter()
+        .filter_map(|a| posted(a).map(|p| (a, p)))
+        .collect();
+    let resp = reports.iter().find(|(_, p)| {
+        p.message_type() == Some(MessageType::NOTIFYRESP_IND) && p.transaction_id() == Some(&tid)
+    });
+    let Some((ra, rp)) = resp else {
+        let other = reports
+            .iter()
+            .map(|(_, p)| p.summary())
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(w.fail(
+            expected,
+            came(&if other.is_empty() {
+                "no M-NotifyResp.ind within the scenario time".to_string()
+            } else {
+                format!("no M-NotifyResp.ind with that Transaction-ID (MMS PDUs posted: {other})")
+            }),
+        ));
+    };
+    let after_fetch = |a: &MmsArrival| got.is_some_and(|g| a.at > g.at);
+    match rp.status() {
+        Some(Status::RETRIEVED) if after_fetch(ra) => Ok(()),
+        Some(Status::RETRIEVED) => Err(w.fail(
+            &expected,
+            came(&format!(
+                "status Retrieved {} — {}",
+                if got.is_some() {
+                    "before the MM was fetched"
+                } else {
+                    "without a fetch of the MM"
+                },
+                ra.describe()
+            )),
+        )),
+        Some(Status::DEFERRED) => {
+            let ack = reports.iter().find(|(a, p)| {
+                p.message_type() == Some(MessageType::ACKNOWLEDGE_IND) && after_fetch(a)
+            });
+            match ack {
+                Some((_, p)) if p.transaction_id() == Some(mm.retrieve_tid.as_str()) => Ok(()),
+                Some((a, p)) => Err(w.fail(
+                    &expected,
+                    came(&format!(
+                        "status Deferred, then an M-Acknowledge.ind with Transaction-ID {:?} — {}",
+                        p.transaction_id(),
+                        a.describe()
+                    )),
+                )),
+                None => Err(w.fail(
+                    &expected,
+                    came("status Deferred and no M-Acknowledge.ind after a fetch within the scenario time"),
+                )),
+            }
+        }
+        _ => Err(w.fail(
+            &expected,
+            came(&format!("status {} — {}", status_of(rp), ra.describe())),
+        )),
+    }
+}
+
+#[then("the client reports the MM retrieved, not refused for its addresses")]
+async fn retrieved_whatever_addresses(w: &mut LiaisonWorld) -> StepResult {
+    let n = last_valid(w)?;
+    let h = harness(w)?;
+    let mm =
+        n.mm.clone()
+            .ok_or_else(|| w.fail("a notified MM", "none"))?;
+    let log = wait_report(w, &h, n.at).await;
+    let reports: Vec<(&MmsArrival, Pdu)> = log
+        .iter()
+        .filter_map(|a| posted(a).map(|p| (a, p)))
+        .collect();
+    let ok = reports.iter().any(|(_, p)| match p.message_type() {
+        Some(MessageType::NOTIFYRESP_IND) => p.status() == Some(Status::RETRIEVED),
+        Some(MessageType::ACKNOWLEDGE_IND) => true,
+        _ => false,
+    });
+    if ok {
+        return Ok(());
+    }
+    let shown = reports
+        .iter()
+        .map(|(a, p)| {
+            format!(
+                "{} with status {} — {}",
+                p.summary(),
+                status_of(p),
+                a.describe()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" | ");
+    Err(w.fail(
+        format!(
+            "the notification (From `{}`) and the MM (From `{}`, To `{}`) decoded and the MM reported retrieved: an M-NotifyResp.ind with status Retrieved, or an M-Acknowledge.ind",
+            mm.from, mm.from, mm.to
+        ),
+        if shown.is_empty() {
+            format!(
+                "no report within the scenario time; after the {}; at the MMS server: {}",
+                describe_push(&n),
+                describe_log(&log)
+            )
+        } else {
+            shown
+        },
+    ))
+}
+
+#[then("the client fetches the MM of the mms.ua push and nothing for the other application")]
+async fn dispatch_by_app_id(w: &mut LiaisonWorld) -> StepResult {
+    let h = harness(w)?;
+    let pushes = w.mms_client.notified.clone();
+    let (Some(other), Some(mms)) = (
+        pushes.iter().find(|n| n.app_id != MMS_UA),
+        pushes.iter().find(|n| n.app_id == MMS_UA),
+    ) else {
+        return Err(w.fail(
+            "a push for another application and one for mms.ua earlier in the scenario",
+            format!("{} push(es)", pushes.len()),
+        ));
+    };
+    let other_loc = other
+        .mm
+        .as_ref()
+        .map(|m| m.location.clone())
+        .unwrap_or_default();
+    let first = other.at.min(mms.at);
+    // Wait for a fetch that is not the other push's, then give more time to show.
+    h.server
+        .wait_for(w.deadline, |log| {
+            log.iter()
+                .any(|a| a.at >= first && is_get(a) && a.url().as_deref() != Some(&other_loc))
+        })
+        .await;
+    let until = (Instant::now() + settle(w)).min(w.deadline);
+    tokio::time::sleep_until(until.into()).await;
+    let log = h.server.log_since(first);
+    let gets: Vec<&MmsArrival> = log.iter().filter(|a| is_get(a)).collect();
+    if let Some(g) = gets
+        .iter()
+        .find(|a| a.url().as_deref() == Some(other_loc.as_str()))
+    {
+        return Err(w.fail(
+            format!(
+                "no fetch for the notification pushed with X-Wap-Application-Id {} (its Content-Location {other_loc}): no application of the client takes it",
+                other.app_id
+            ),
+            format!("{} — after the {}", g.describe(), describe_push(other)),
+        ));
+    }
+    match gets.len() {
+        1 => Ok(()),
+        0 => Err(w.fail(
+            format!(
+                "a fetch (HTTP GET) after the push with X-Wap-Application-Id {MMS_UA}: it is the MMS client's"
+            ),
+            format!(
+                "no GET within the scenario time; after the {}; at the MMS server: {}",
+                describe_push(mms),
+                describe_log(&log)
+            ),
+        )),
+        k => Err(w.fail(
+            format!("one fetch, for the one push with X-Wap-Application-Id {MMS_UA}"),
+            format!("{k} GETs: {}", describe_log(&log)),
+        )),
+    }
+}
+
+#[then(
+    "the client answers the malformed notification with status Unrecognised or not at all, fetches nothing for it, and still fetches the next MM"
+)]
+async fn survives_malformed(w: &mut LiaisonWorld) -> StepResult {
+    let h = harness(w)?;
+    let pushes = w.mms_client.notified.clone();
+    let (Some(bad), Some(next)) = (
+        pushes.iter().find(|n| !n.valid),
+        pushes.iter().rev().find(|n| n.valid),
+    ) else {
+        return Err(w.fail(
+            "a malformed notification and then a valid one earlier in the scenario",
+            format!("{} push(es)", pushes.len()),
+        ));
+    };
+    let loc = next
+        .mm
+        .as_ref()
+        .map(|m| m.location.clone())
+        .unwrap_or_default();
+    // What the malformed push drove: anything before the next push, and a GET
+    // of what could be read of a cut Content-Location.
+    let driven = |a: &MmsArrival| {
+        a.at < next.at
+            || (is_get(a)
+                && bad
+                    .cut_location
+                    .as_deref()
+                    .zip(a.url())
+                    .is_some_and(|(full, u)| full.starts_with(&u) && full != u))
+    };
+    let alive = |a: &MmsArrival| a.at >= next.at && is_get(a) && !driven(a);
+    h.server
+        .wait_for(w.deadline, |log| log.iter().any(alive))
+        .await;
+    let until = (Instant::now() + settle(w)).min(w.deadline);
+    tokio::time::sleep_until(until.into()).await;
+    let log = h.server.log_since(bad.at);
+    if let Some(g) = log.iter().find(|a| is_get(a) && driven(a)) {
+        return Err(w.fail(
+            "no fetch driven by the malformed notification (it names no MM the client can retrieve)",
+            format!("{} — after the {}", g.describe(), describe_push(bad)),
+        ));
+    }
+    for (a, p) in log.iter().filter_map(|a| posted(a).map(|p| (a, p))) {
+        let for_bad = driven(a) || (bad.tid.is_some() && p.transaction_id() == bad.tid.as_deref());
+        if p.message_type() == Some(MessageType::NOTIFYRESP_IND)
+            && for_bad
+            && p.status() != Some(Status::UNRECOGNISED)
+        {
+            return Err(w.fail(
+                format!(
+                    "for the malformed notification{}, an M-NotifyResp.ind with X-Mms-Status Unrecognised, or no answer",
+                    bad.tid
+                        .as_deref()
+                        .map(|t| format!(" (Transaction-ID {t})"))
+                        .unwrap_or_default()
+                ),
+                format!(
+                    "{} with status {} — {}; the malformed push: {}",
+                    p.summary(),
+                    status_of(&p),
+                    a.describe(),
+                    describe_push(bad)
+                ),
+            ));
+        }
+    }
+    if log.iter().any(alive) {
+        return Ok(());
+    }
+    Err(w.fail(
+        format!(
+            "the client still working after the malformed notification: a fetch (HTTP GET; {loc}) for the well-formed notification pushed next"
+        ),
+        format!(
+            "no such GET within the scenario time; the malformed push: {}; the next: {}; at the MMS server: {}",
+            describe_push(bad),
+            describe_push(next),
+            describe_log(&log)
+        ),
+    ))
+}

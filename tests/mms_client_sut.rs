@@ -1,0 +1,71 @@
+//! The mms-client scenarios against a client launched through a profile, as a
+//! real SUT would be: the reference MMS client in its own process, configured
+//! with the harness MMSC URL the profile fixes, writing SIP URIs in the
+//! escaped `/TYPE=SIP` form (the embedded run uses the raw form).
+
+mod common;
+
+use common::*;
+
+fn free_port(ip: &str) -> u16 {
+    loop {
+        let t = std::net::TcpListener::bind((ip, 0)).unwrap();
+        let p = t.local_addr().unwrap().port();
+        drop(t);
+        if std::net::UdpSocket::bind((ip, p)).is_ok() && p != 2948 {
+            return p;
+        }
+    }
+}
+
+#[test]
+fn a_launched_client_with_escaped_sip_uris_passes() {
+    let d = tmpdir("mms-client-sut");
+    // Its own loopback address, so its port 2948 is not another run's.
+    let ip = "127.0.0.3";
+    let sip = free_port(ip);
+    let mmsc = free_port("127.0.0.1");
+    let profile = d.join("mms-client.yaml");
+    std::fs::write(
+        &profile,
+        format!(
+            "name: reference mms-client as its own process\n\
+             roles: [mms-client]\n\
+             timers: {{ t1_ms: 50, scenario_timeout_s: 5 }}\n\
+             mms_client:\n  mmsc_url: http://127.0.0.1:{mmsc}/mmsc\n  wap_push: {ip}:2948\n  sip_push: {ip}:{sip}\n  sip_uri: \"sip:+15557654321@ims.liaison.test;user=phone\"\n  sip_address_form: escaped\n\
+             launch:\n  command: [{}, reference, --role, mms-client, --listen, \"{ip}:{sip}\", --mmsc, \"http://127.0.0.1:{mmsc}/mmsc\"]\n  ready: {{ tcp: \"{ip}:{sip}\", timeout_s: 5 }}\n",
+            bin()
+        ),
+    )
+    .unwrap();
+    let out = d.join("out");
+    let o = liaison(&[
+        "run",
+        "--sut",
+        profile.to_str().unwrap(),
+        "--strict",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = report(&out);
+    let passed = requirements_with(&r, "passed");
+    for id in ["ADDR-1", "ADDR-5", "DEFER-5", "DEFER-6", "PUSH-5"] {
+        assert!(passed.contains(&id.to_string()), "{id}: {}", text(&o));
+    }
+    // The SIP URIs went out escaped.
+    let pcaps: Vec<_> = std::fs::read_dir(out.join("pcaps"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| std::fs::read(e.path()).unwrap())
+        .collect();
+    let escaped = b"sip%3Aalice%40ims.liaison.test/TYPE=SIP";
+    assert!(
+        pcaps
+            .iter()
+            .any(|p| p.windows(escaped.len()).any(|w| w == escaped)),
+        "no escaped SIP URI in any pcap"
+    );
+    let log = std::fs::read_to_string(out.join("sut-stdout.log")).unwrap();
+    assert!(log.contains(&format!("WSP pushes on {ip}:2948")), "{log}");
+}
