@@ -41,6 +41,8 @@ pub struct RunContext {
     pub push: Option<Arc<PushHarness>>,
     pub out_dir: PathBuf,
     pub pcap_dir: PathBuf,
+    /// mms-relay: the bearers the relay notifies over (SMSC, SIP device).
+    pub mms_relay: Option<Arc<PushHarness>>,
 }
 
 impl RunContext {
@@ -152,6 +154,49 @@ impl PushHarness {
         Ok(PushHarness {
             smsc,
             ota,
+            sip,
+            capture,
+        })
+    }
+}
+
+/// The same bearers for an MMS relay: the SMSC its WSP pushes (notifications,
+/// delivery reports) go through and the SIP device its Push over SIP MESSAGEs
+/// reach, at the addresses of its `mms_relay` section.
+impl PushHarness {
+    pub async fn for_mms_relay(
+        m: &crate::profile::MmsRelaySection,
+    ) -> Result<PushHarness, UsageError> {
+        let capture = Capture::switchable();
+        let smsc = match (m.notifies("sms"), m.smsc) {
+            (true, Some(a)) => Some(
+                crate::roles::smsc::Smsc::start(
+                    a,
+                    capture.clone(),
+                    (
+                        m.system_id.clone().unwrap_or_default(),
+                        m.password.clone().unwrap_or_default(),
+                    ),
+                )
+                .await
+                .map_err(|e| UsageError(format!("mms_relay.smsc: cannot listen on {a} ({e})")))?,
+            ),
+            _ => None,
+        };
+        let sip = match (m.notifies("sip"), m.sip_device) {
+            (true, Some(a)) => {
+                let ep = crate::net::SipEndpoint::bind_at(a, a, capture.clone())
+                    .await
+                    .map_err(|e| {
+                        UsageError(format!("mms_relay.sip_device: cannot bind {a} ({e})"))
+                    })?;
+                Some(crate::roles::ims_core::ImsCore::start(Arc::new(ep)))
+            }
+            _ => None,
+        };
+        Ok(PushHarness {
+            smsc,
+            ota: None,
             sip,
             capture,
         })
@@ -639,6 +684,7 @@ pub async fn start_reference(
     fault: Option<&str>,
     iwf: Option<crate::reference::sms_iwf::IwfConfig>,
     ppg: Option<crate::reference::ppg::PpgConfig>,
+    mms_relay: Option<crate::reference::mms_relay::MmsRelayConfig>,
 ) -> Result<
     (
         Profile,
@@ -659,6 +705,7 @@ pub async fn start_reference(
             t1: Duration::from_millis(t1_ms),
             iwf: iwf.clone(),
             ppg: ppg.clone(),
+            mms_relay: mms_relay.clone(),
             ..Default::default()
         };
         if let Some(f) = fault.filter(|f| f.role == *role) {
@@ -729,6 +776,21 @@ pub async fn start_reference(
             ota_http: Some(c.ota_http),
             sip_target: Some(c.sip_target),
             address_domain: None,
+        }),
+        mms_relay: mms_relay.as_ref().map(|c| crate::profile::MmsRelaySection {
+            mm1_url: format!(
+                "http://{}{}",
+                addrs["mms-relay"],
+                crate::reference::mms_relay::MM1_PATH
+            ),
+            notify: vec!["sms".into(), "sip".into()],
+            smsc: Some(c.smsc),
+            system_id: Some(c.system_id.clone()),
+            password: Some(c.password.clone()),
+            sip_device: Some(c.sip_device),
+            sip_address_form: None,
+            sip_address_type: None,
+            sip_domain: None,
         }),
         capabilities: crate::profile::Capabilities {
             accept_types: Some(
@@ -802,6 +864,7 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
     let mut sut_proc: Option<SutProcess> = None;
     let mut iwf_harness: Option<Arc<IwfHarness>> = None;
     let mut push_harness: Option<Arc<PushHarness>> = None;
+    let mut mms_harness: Option<Arc<PushHarness>> = None;
     let (profile, role_addresses) = match &opts.sut {
         Some(p) => {
             let profile = Profile::load(p).map_err(|e| UsageError(e.to_string()))?;
@@ -817,6 +880,9 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
             }
             if let (true, Some(p)) = (profile.has_role("ppg"), &profile.ppg) {
                 push_harness = Some(Arc::new(PushHarness::start(p).await?));
+            }
+            if let (true, Some(m)) = (profile.has_role("mms-relay"), &profile.mms_relay) {
+                mms_harness = Some(Arc::new(PushHarness::for_mms_relay(m).await?));
             }
             (profile, BTreeMap::new())
         }
@@ -851,7 +917,27 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
                 sip_target: push.sip.as_ref().map(|s| s.ep.udp_addr()).unwrap_or(any),
             };
             push_harness = Some(Arc::new(push));
-            let (p, a, r) = start_reference(opts.fault.as_deref(), Some(cfg), Some(ppg)).await?;
+            let mms = PushHarness::for_mms_relay(&crate::profile::MmsRelaySection {
+                mm1_url: String::new(),
+                notify: vec!["sms".into(), "sip".into()],
+                smsc: Some(any),
+                system_id: Some("liaison-mms".into()),
+                password: Some("secret".into()),
+                sip_device: Some(any),
+                sip_address_form: None,
+                sip_address_type: None,
+                sip_domain: None,
+            })
+            .await?;
+            let mms_cfg = crate::reference::mms_relay::MmsRelayConfig {
+                smsc: mms.smsc.as_ref().map(|s| s.addr()).unwrap_or(any),
+                system_id: "liaison-mms".into(),
+                password: "secret".into(),
+                sip_device: mms.sip.as_ref().map(|s| s.ep.udp_addr()).unwrap_or(any),
+            };
+            mms_harness = Some(Arc::new(mms));
+            let (p, a, r) =
+                start_reference(opts.fault.as_deref(), Some(cfg), Some(ppg), Some(mms_cfg)).await?;
             _reference = r;
             (p, a)
         }
@@ -875,6 +961,7 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
         push: push_harness.clone(),
         out_dir: out_dir.clone(),
         pcap_dir: pcap_dir.clone(),
+        mms_relay: mms_harness.clone(),
     });
     *CONTEXT.lock().unwrap_or_else(|e| e.into_inner()) = Some(ctx.clone());
 

@@ -5,6 +5,7 @@ pub mod common;
 pub mod delivery_reports;
 pub mod iwf;
 pub mod large_message;
+pub mod mms_relay;
 pub mod msrp_relay;
 pub mod push_ppg;
 pub mod world;

@@ -51,6 +51,8 @@ pub struct LiaisonWorld {
     pub push: super::push_ppg::Push,
     /// Listeners that give harness URLs a real address for the scenario's life.
     pub listeners: Vec<tokio::net::TcpListener>,
+    /// MMS relay scenarios: the MM sent, notifications, retrievals.
+    pub mms_relay: super::mms_relay::MmsRelay,
 }
 
 impl fmt::Debug for LiaisonWorld {
@@ -107,6 +109,7 @@ impl LiaisonWorld {
             relay: Default::default(),
             push: Default::default(),
             listeners: Vec::new(),
+            mms_relay: Default::default(),
         })
     }
 

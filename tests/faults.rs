@@ -37,6 +37,7 @@ fn every_fault_fails_exactly_its_declared_requirements() {
                     let o = liaison(&[
                         "run",
                         "--quiet",
+                        "--strict",
                         "--tags",
                         &tags,
                         "--fault",
@@ -61,7 +62,18 @@ fn every_fault_fails_exactly_its_declared_requirements() {
                     std::fs::read_to_string(out.join("summary.txt")).unwrap_or_default()
                 ));
             }
-            let want = if declared.is_empty() { 0 } else { 1 };
+            // Run with --strict: a broken MUST or SHOULD gates (exit 1); a
+            // fault that breaks only MAY requirements leaves the exit at 0.
+            let cat = liaison::catalogue::Catalogue::embedded().unwrap();
+            let gates = declared.iter().any(|id| {
+                cat.get(id).is_some_and(|q| {
+                    matches!(
+                        q.level,
+                        liaison::catalogue::Level::Must | liaison::catalogue::Level::Should
+                    )
+                })
+            });
+            let want = if gates { 1 } else { 0 };
             if o.status.code() != Some(want) {
                 problems.push(format!(
                     "fault {spec}: exit {:?}, expected {want}\n{}",

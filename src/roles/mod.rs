@@ -9,8 +9,11 @@
 //! - [`smsc`]: an SMPP 3.4 SMSC that ESMEs (IWF, PPG) bind to
 //! - [`push_initiator`]: PAP over HTTP to a PPG
 //! - [`ota_target`]: a WAP 2.0 terminal's OTA-HTTP push listener
+//! - [`mms_ua`]: an MMS client on MM1 (HTTP to an MMS relay) and what the
+//!   relay pushed to terminals
 
 pub mod ims_core;
+pub mod mms_ua;
 pub mod msrp;
 pub mod ota_target;
 pub mod push_initiator;
