@@ -513,6 +513,14 @@ impl Shared {
 
     /// The address as this relay writes it back (faults change it).
     fn out_addr(&self, a: &EncodedString) -> EncodedString {
+        if self.s.has_fault("plmn-type-dropped") {
+            // Fault: MSISDNs written back as bare numbers, without /TYPE=PLMN.
+            if let Ok(Address::Plmn(n)) = Address::parse(&a.text) {
+                let mut out = a.clone();
+                out.text = n;
+                return out;
+            }
+        }
         if !self.s.has_fault("uri-mangled") {
             return a.clone();
         }

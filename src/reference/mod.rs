@@ -508,6 +508,13 @@ pub const FAULTS: &[Fault] = &[
     },
     Fault {
         role: "mms-relay",
+        name: "plmn-type-dropped",
+        description: "writes MSISDN addresses back as bare numbers, without their /TYPE=PLMN suffix",
+        breaks: &["ADDR-1"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mms-relay",
         name: "sip-originator-dropped",
         description: "leaves From out of the notification and the retrieved MM when the originator is a SIP URI",
         breaks: &["ADDR-4"],
