@@ -85,13 +85,13 @@ pub enum Command {
         /// Print the faults of every role and exit.
         #[arg(long)]
         list_faults: bool,
-        /// sms-im-iwf, ppg: the SMSC to bind to.
+        /// sms-im-iwf, ppg, mms-relay: the SMSC to bind to.
         #[arg(long, value_name = "ADDR")]
         smsc: Option<std::net::SocketAddr>,
         /// ppg: the OTA-HTTP push target (for IPv4 client addresses).
         #[arg(long, value_name = "ADDR")]
         ota_http: Option<std::net::SocketAddr>,
-        /// ppg: where SIP pushes go.
+        /// ppg: where SIP pushes go; mms-relay: the SIP device it notifies.
         #[arg(long, value_name = "ADDR")]
         sip_target: Option<std::net::SocketAddr>,
         /// sms-im-iwf: where to send SIP MESSAGEs.
@@ -366,6 +366,19 @@ async fn reference(
         }
         _ => None,
     };
+    let mms_relay = match (smsc, sip_target) {
+        (Some(smsc), Some(sip_device)) => Some(crate::reference::mms_relay::MmsRelayConfig {
+            smsc,
+            system_id: system_id.clone(),
+            password: password.clone(),
+            sip_device,
+        }),
+        _ if role == "mms-relay" => {
+            eprintln!("liaison: reference --role mms-relay: --smsc ADDR and --sip-target ADDR are required");
+            return EXIT_USAGE;
+        }
+        _ => None,
+    };
     let settings = crate::reference::Settings {
         fault: fault.map(|f| f.name),
         t1: std::time::Duration::from_millis(t1_ms.max(1)),
@@ -378,6 +391,7 @@ async fn reference(
             ..Default::default()
         }),
         mms_client: mmsc.map(|mmsc_url| crate::reference::mms_client::MmsClientConfig { mmsc_url }),
+        mms_relay,
     };
     if role == "mms-client" && settings.mms_client.is_none() {
         eprintln!("liaison: reference --role mms-client: --mmsc URL is required");

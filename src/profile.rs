@@ -51,6 +51,8 @@ struct RawProfile {
     push_client: Option<PushClientSection>,
     #[serde(default)]
     mms_client: Option<MmsClientSection>,
+    #[serde(default)]
+    mms_relay: Option<MmsRelaySection>,
 }
 
 /// push-client: what the terminal serves and where the harness meets it
@@ -379,6 +381,7 @@ pub struct Profile {
     pub ppg: Option<PpgSection>,
     pub push_client: Option<PushClientSection>,
     pub mms_client: Option<MmsClientSection>,
+    pub mms_relay: Option<MmsRelaySection>,
 }
 
 /// Why a profile cannot be used. Displayed as one line:
@@ -727,6 +730,15 @@ impl Profile {
                 "expected the push application ID of the server's offline notifications for capabilities.offline_notification".into(),
             ));
         }
+        if raw.roles.iter().any(|r| r == "mms-relay") && raw.mms_relay.is_none() {
+            return Err(err(
+                "mms_relay",
+                "expected the relay's MM1 URL and the bearers it notifies over for role mms-relay (mms_relay: { mm1_url, notify, … })".into(),
+            ));
+        }
+        if let Some(m) = &raw.mms_relay {
+            m.validate().map_err(|(f, m)| err(&f, m))?;
+        }
         Ok(Profile {
             path: file.to_string(),
             name: raw.name,
@@ -742,6 +754,7 @@ impl Profile {
             ppg: raw.ppg,
             push_client: raw.push_client,
             mms_client: raw.mms_client,
+            mms_relay: raw.mms_relay,
         })
     }
 
@@ -779,6 +792,8 @@ impl Profile {
                 .mms_client
                 .as_ref()
                 .is_some_and(|m| m.sip_push.is_some()),
+            "mms_notify_sms" => self.mms_relay.as_ref().is_some_and(|m| m.notifies("sms")),
+            "mms_notify_sip" => self.mms_relay.as_ref().is_some_and(|m| m.notifies("sip")),
             _ => false,
         }
     }
@@ -816,6 +831,8 @@ pub const CAPABILITIES: &[&str] = &[
     "push_upper_tester",
     "mms_wap_push",
     "mms_sip_push",
+    "mms_notify_sms",
+    "mms_notify_sip",
 ];
 
 fn parse_transports(v: &serde_yaml::Value) -> Option<Vec<Transport>> {
@@ -886,6 +903,138 @@ fn yaml_error(file: &str, e: &serde_yaml::Error) -> ProfileError {
         file: file.to_string(),
         field,
         message,
+    }
+}
+
+/// mms-relay: where the relay takes MM1 requests, how it notifies recipients
+/// (the harness plays those bearers, at addresses the relay is configured
+/// with), and the wire form it uses for SIP URI addresses.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MmsRelaySection {
+    /// `http://IP:PORT/PATH`: M-Send.req, M-NotifyResp.ind and
+    /// M-Acknowledge.ind are POSTed here (the MMS Proxy-Relay URL of MM1).
+    pub mm1_url: String,
+    /// The bearers its notifications and delivery reports reach terminals
+    /// over: `sms` (WSP push in WDP over SMS, through the harness SMSC) for
+    /// MSISDN addresses, `sip` (Push over SIP MESSAGE to the harness device)
+    /// for SIP URI addresses.
+    pub notify: Vec<String>,
+    /// sms: where the harness SMSC listens (the relay binds as an ESME) and
+    /// the credentials it binds with.
+    #[serde(default)]
+    pub smsc: Option<SocketAddr>,
+    #[serde(default)]
+    pub system_id: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    /// sip: where the harness device (the IMS core towards the recipients)
+    /// takes the relay's SIP MESSAGEs (UDP).
+    #[serde(default)]
+    pub sip_device: Option<SocketAddr>,
+    /// How the relay writes a SIP URI in From/To/Cc/Bcc: `uri` (the bare
+    /// `sip:user@host`, the default) or `typed` (`escaped-value/TYPE=SIP`).
+    #[serde(default)]
+    pub sip_address_form: Option<String>,
+    /// typed: the name after `/TYPE=` (default `SIP`).
+    #[serde(default)]
+    pub sip_address_type: Option<String>,
+    /// The host part of the SIP URIs the harness makes up (default `ims.liaison.test`).
+    #[serde(default)]
+    pub sip_domain: Option<String>,
+}
+
+impl MmsRelaySection {
+    pub fn notifies(&self, bearer: &str) -> bool {
+        self.notify.iter().any(|b| b == bearer)
+    }
+
+    /// (host:port, path) of the MM1 URL.
+    pub fn url_parts(&self) -> Option<(SocketAddr, String)> {
+        let rest = self.mm1_url.strip_prefix("http://")?;
+        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+        Some((host.parse().ok()?, format!("/{path}")))
+    }
+
+    /// True when SIP URIs go in the `escaped-value/TYPE=` form.
+    pub fn typed_sip(&self) -> bool {
+        self.sip_address_form.as_deref() == Some("typed")
+    }
+
+    pub fn sip_type(&self) -> &str {
+        self.sip_address_type.as_deref().unwrap_or("SIP")
+    }
+
+    pub fn sip_domain(&self) -> &str {
+        self.sip_domain.as_deref().unwrap_or("ims.liaison.test")
+    }
+
+    /// The first problem, as (field, what was expected).
+    fn validate(&self) -> Result<(), (String, String)> {
+        let e = |f: &str, m: String| Err((format!("mms_relay.{f}"), m));
+        let Some((addr, _)) = self.url_parts() else {
+            return e(
+                "mm1_url",
+                format!("expected http://IP:PORT/PATH, got `{}`", self.mm1_url),
+            );
+        };
+        if let Err(m) = check_loopback(addr.ip()) {
+            return e("mm1_url", m);
+        }
+        if self.notify.is_empty() {
+            return e("notify", "expected at least one of sms, sip".into());
+        }
+        if let Some(b) = self
+            .notify
+            .iter()
+            .find(|b| !matches!(b.as_str(), "sms" | "sip"))
+        {
+            return e("notify", format!("expected sms or sip, got `{b}`"));
+        }
+        for (bearer, field, have) in [
+            ("sms", "smsc", self.smsc.is_some()),
+            ("sms", "system_id", self.system_id.is_some()),
+            ("sms", "password", self.password.is_some()),
+            ("sip", "sip_device", self.sip_device.is_some()),
+        ] {
+            if self.notifies(bearer) && !have {
+                return e(field, format!("expected for notify {bearer}"));
+            }
+        }
+        for (f, a) in [("smsc", self.smsc), ("sip_device", self.sip_device)] {
+            if let Some(Err(m)) = a.map(|a| check_loopback(a.ip())) {
+                return e(f, m);
+            }
+        }
+        if let Some(f) = &self.sip_address_form {
+            if !matches!(f.as_str(), "uri" | "typed") {
+                return e(
+                    "sip_address_form",
+                    format!(
+                        "expected uri (sip:user@host) or typed (escaped-value/TYPE=SIP), got `{f}`"
+                    ),
+                );
+            }
+        }
+        let t = self.sip_type();
+        if t.is_empty() || !t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return e(
+                "sip_address_type",
+                format!("expected letters, digits and _ (OMA MMS ENC §8), got `{t}`"),
+            );
+        }
+        let d = self.sip_domain();
+        if d.is_empty()
+            || !d
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        {
+            return e(
+                "sip_domain",
+                format!("expected a host name (letters, digits, - and .), got `{d}`"),
+            );
+        }
+        Ok(())
     }
 }
 
@@ -1162,5 +1311,50 @@ capabilities: { sip_push_subscribe: true }
             ("sip:bob@ims.test", "escaped")
         );
         assert!(p.capability("mms_sip_push"));
+    }
+    const MMS: &str = "name: r\nroles: [mms-relay]\nmms_relay:\n  mm1_url: http://127.0.0.1:18002/mms\n  notify: [sms, sip]\n  smsc: 127.0.0.1:18776\n  system_id: a\n  password: b\n  sip_device: 127.0.0.1:15097\n";
+
+    #[test]
+    fn mms_relay_section() {
+        let p = Profile::parse(MMS, "r.yaml").unwrap();
+        let m = p.mms_relay.as_ref().unwrap();
+        assert_eq!(
+            m.url_parts(),
+            Some(("127.0.0.1:18002".parse().unwrap(), "/mms".to_string()))
+        );
+        assert!(p.capability("mms_notify_sms") && p.capability("mms_notify_sip"));
+        assert!(!m.typed_sip() && m.sip_type() == "SIP");
+        let typed = Profile::parse(&format!("{MMS}  sip_address_form: typed\n"), "r").unwrap();
+        assert!(typed.mms_relay.unwrap().typed_sip());
+        assert_eq!(
+            err_of("name: r\nroles: [mms-relay]\n"),
+            "profile bad.yaml: mms_relay: expected the relay's MM1 URL and the bearers it notifies over for role mms-relay (mms_relay: { mm1_url, notify, … })"
+        );
+        assert_eq!(
+            err_of(&MMS.replace("[sms, sip]", "[sms, fax]")),
+            "profile bad.yaml: mms_relay.notify: expected sms or sip, got `fax`"
+        );
+        assert_eq!(
+            err_of(&MMS.replace("  sip_device: 127.0.0.1:15097\n", "")),
+            "profile bad.yaml: mms_relay.sip_device: expected for notify sip"
+        );
+        let e = err_of(&format!("{MMS}  sip_address_form: raw\n"));
+        assert!(
+            e.starts_with("profile bad.yaml: mms_relay.sip_address_form: expected uri"),
+            "{e}"
+        );
+        let e = err_of(&format!("{MMS}  sip_address_type: S-I-P\n"));
+        assert!(
+            e.starts_with("profile bad.yaml: mms_relay.sip_address_type:"),
+            "{e}"
+        );
+        let e = err_of(&MMS.replace("http://127.0.0.1:18002", "http://10.0.0.1:80"));
+        assert!(
+            e.starts_with("profile bad.yaml: mms_relay.mm1_url: expected a loopback"),
+            "{e}"
+        );
+        let e = err_of(&format!("{MMS}  mmsc: x\n"));
+        assert!(e.contains("unknown field `mmsc`"), "{e}");
+        assert_eq!(e.lines().count(), 1);
     }
 }

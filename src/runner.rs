@@ -45,6 +45,8 @@ pub struct RunContext {
     pub pcap_dir: PathBuf,
     /// mms-client: the harness MMS Relay/Server at the profile's MMSC URL, shared likewise.
     pub mms_client: Option<Arc<MmsClientHarness>>,
+    /// mms-relay: the bearers the relay notifies over (SMSC, SIP device).
+    pub mms_relay: Option<Arc<PushHarness>>,
 }
 
 impl RunContext {
@@ -191,6 +193,49 @@ impl MmsClientHarness {
                 ))
             })?;
         Ok(MmsClientHarness { server, capture })
+    }
+}
+
+/// The same bearers for an MMS relay: the SMSC its WSP pushes (notifications,
+/// delivery reports) go through and the SIP device its Push over SIP MESSAGEs
+/// reach, at the addresses of its `mms_relay` section.
+impl PushHarness {
+    pub async fn for_mms_relay(
+        m: &crate::profile::MmsRelaySection,
+    ) -> Result<PushHarness, UsageError> {
+        let capture = Capture::switchable();
+        let smsc = match (m.notifies("sms"), m.smsc) {
+            (true, Some(a)) => Some(
+                crate::roles::smsc::Smsc::start(
+                    a,
+                    capture.clone(),
+                    (
+                        m.system_id.clone().unwrap_or_default(),
+                        m.password.clone().unwrap_or_default(),
+                    ),
+                )
+                .await
+                .map_err(|e| UsageError(format!("mms_relay.smsc: cannot listen on {a} ({e})")))?,
+            ),
+            _ => None,
+        };
+        let sip = match (m.notifies("sip"), m.sip_device) {
+            (true, Some(a)) => {
+                let ep = crate::net::SipEndpoint::bind_at(a, a, capture.clone())
+                    .await
+                    .map_err(|e| {
+                        UsageError(format!("mms_relay.sip_device: cannot bind {a} ({e})"))
+                    })?;
+                Some(crate::roles::ims_core::ImsCore::start(Arc::new(ep)))
+            }
+            _ => None,
+        };
+        Ok(PushHarness {
+            smsc,
+            ota: None,
+            sip,
+            capture,
+        })
     }
 }
 
@@ -680,6 +725,7 @@ pub async fn start_reference(
     ppg: Option<crate::reference::ppg::PpgConfig>,
     push_client: Option<crate::reference::push_client::PushClientConfig>,
     mms_client: Option<crate::reference::mms_client::MmsClientConfig>,
+    mms_relay: Option<crate::reference::mms_relay::MmsRelayConfig>,
 ) -> Result<
     (
         Profile,
@@ -702,6 +748,7 @@ pub async fn start_reference(
             ppg: ppg.clone(),
             push_client: push_client.clone(),
             mms_client: mms_client.clone(),
+            mms_relay: mms_relay.clone(),
             ..Default::default()
         };
         if let Some(f) = fault.filter(|f| f.role == *role) {
@@ -803,6 +850,21 @@ pub async fn start_reference(
                 sip_address_form: None,
             }
         }),
+        mms_relay: mms_relay.as_ref().map(|c| crate::profile::MmsRelaySection {
+            mm1_url: format!(
+                "http://{}{}",
+                addrs["mms-relay"],
+                crate::reference::mms_relay::MM1_PATH
+            ),
+            notify: vec!["sms".into(), "sip".into()],
+            smsc: Some(c.smsc),
+            system_id: Some(c.system_id.clone()),
+            password: Some(c.password.clone()),
+            sip_device: Some(c.sip_device),
+            sip_address_form: None,
+            sip_address_type: None,
+            sip_domain: None,
+        }),
         capabilities: crate::profile::Capabilities {
             accept_types: Some(
                 crate::reference::im_client::ACCEPT
@@ -881,6 +943,7 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
     let mut push_client_harness: Option<Arc<crate::roles::push_agent::PushClientHarness>> = None;
     let harness_timers = |t1_ms| crate::roles::transaction::Timers::from_t1_ms(t1_ms);
     let mut mms_client_harness: Option<Arc<MmsClientHarness>> = None;
+    let mut mms_harness: Option<Arc<PushHarness>> = None;
     let (profile, role_addresses) = match &opts.sut {
         Some(p) => {
             let profile = Profile::load(p).map_err(|e| UsageError(e.to_string()))?;
@@ -915,6 +978,9 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
                 profile.mms_client.as_ref().and_then(|m| m.url_parts()),
             ) {
                 mms_client_harness = Some(Arc::new(MmsClientHarness::start(a).await?));
+            }
+            if let (true, Some(m)) = (profile.has_role("mms-relay"), &profile.mms_relay) {
+                mms_harness = Some(Arc::new(PushHarness::for_mms_relay(m).await?));
             }
             (profile, BTreeMap::new())
         }
@@ -964,16 +1030,36 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
             };
             push_client_harness = Some(Arc::new(pc));
             let mmsc = MmsClientHarness::start(any).await?;
-            let mms = crate::reference::mms_client::MmsClientConfig {
+            let mmsc_cfg = crate::reference::mms_client::MmsClientConfig {
                 mmsc_url: format!("http://{}/mmsc", mmsc.server.addr()),
             };
             mms_client_harness = Some(Arc::new(mmsc));
+            let mms = PushHarness::for_mms_relay(&crate::profile::MmsRelaySection {
+                mm1_url: String::new(),
+                notify: vec!["sms".into(), "sip".into()],
+                smsc: Some(any),
+                system_id: Some("liaison-mms".into()),
+                password: Some("secret".into()),
+                sip_device: Some(any),
+                sip_address_form: None,
+                sip_address_type: None,
+                sip_domain: None,
+            })
+            .await?;
+            let mms_cfg = crate::reference::mms_relay::MmsRelayConfig {
+                smsc: mms.smsc.as_ref().map(|s| s.addr()).unwrap_or(any),
+                system_id: "liaison-mms".into(),
+                password: "secret".into(),
+                sip_device: mms.sip.as_ref().map(|s| s.ep.udp_addr()).unwrap_or(any),
+            };
+            mms_harness = Some(Arc::new(mms));
             let (p, a, r) = start_reference(
                 opts.fault.as_deref(),
                 Some(cfg),
                 Some(ppg),
                 Some(pc_cfg),
-                Some(mms),
+                Some(mmsc_cfg),
+                Some(mms_cfg),
             )
             .await?;
             _reference = r;
@@ -1001,6 +1087,7 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
         out_dir: out_dir.clone(),
         pcap_dir: pcap_dir.clone(),
         mms_client: mms_client_harness.clone(),
+        mms_relay: mms_harness.clone(),
     });
     *CONTEXT.lock().unwrap_or_else(|e| e.into_inner()) = Some(ctx.clone());
 

@@ -6,6 +6,7 @@ pub mod delivery_reports;
 pub mod iwf;
 pub mod large_message;
 pub mod mms_client;
+pub mod mms_relay;
 pub mod msrp_relay;
 pub mod push_ppg;
 pub mod push_sip;

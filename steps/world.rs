@@ -55,6 +55,8 @@ pub struct LiaisonWorld {
     pub listeners: Vec<tokio::net::TcpListener>,
     /// mms-client scenarios: the MMs and pushes of the harness MMS Relay/Server.
     pub mms_client: super::mms_client::MmsClient,
+    /// MMS relay scenarios: the MM sent, notifications, retrievals.
+    pub mms_relay: super::mms_relay::MmsRelay,
 }
 
 impl fmt::Debug for LiaisonWorld {
@@ -113,6 +115,7 @@ impl LiaisonWorld {
             push_sip: Default::default(),
             listeners: Vec::new(),
             mms_client: Default::default(),
+            mms_relay: Default::default(),
         })
     }
 

@@ -1,6 +1,7 @@
 //! Every scenario's pcap opens cleanly in tshark, and tshark sees the same
-//! SIP, MSRP, SMPP and HTTP messages and WSP pushes (reassembled from the
-//! short messages, or whole in UDP datagrams to port 2948), in the same
+//! SIP, MSRP, SMPP and HTTP messages, WSP pushes (reassembled from the short
+//! messages, or whole in UDP datagrams to port 2948) and MMS PDUs (their
+//! message types, in HTTP and SIP bodies, WSP pushes, PAP parts), in the same
 //! frames, as the harness exchanged (read back from the pcap with our own
 //! codecs).
 
@@ -14,6 +15,43 @@ use liaison::codec::smpp::{self, Pdu};
 use liaison::codec::wdp::Reassembler;
 use liaison::codec::wsp::PushPdu;
 use std::collections::HashMap;
+
+/// The MMSE label of a body of content type `ct` (an MMS PDU: its
+/// X-Mms-Message-Type), or of the MMS parts of a multipart body (a PAP
+/// submission), or of the content of an embedded HTTP message (OTA-HTTP).
+fn mmse_labels(ct: Option<&str>, body: &[u8]) -> Vec<String> {
+    let Some(ct) = ct else { return Vec::new() };
+    let media = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if media == "application/vnd.wap.mms-message" {
+        return liaison::codec::mms::Pdu::parse(body)
+            .ok()
+            .and_then(|p| p.message_type())
+            .map(|t| vec![format!("MMSE 0x{:02x}", t.0)])
+            .unwrap_or_default();
+    }
+    if media.starts_with("multipart/") {
+        return liaison::codec::pap::parse_multipart(ct, body)
+            .map(|parts| {
+                parts
+                    .iter()
+                    .flat_map(|p| mmse_labels(p.header("Content-Type"), &p.body))
+                    .collect()
+            })
+            .unwrap_or_default();
+    }
+    if media == "application/http" {
+        return http::HttpMessage::parse(body)
+            .or_else(|_| http::HttpMessage::parse_at_close(body))
+            .map(|m| mmse_labels(m.header("Content-Type"), &m.body))
+            .unwrap_or_default();
+    }
+    Vec::new()
+}
 
 /// A TCP direction: (source IP, source port, destination IP, destination port).
 type Flow = (Vec<u8>, u16, Vec<u8>, u16);
@@ -142,6 +180,12 @@ fn our_reading(path: &std::path::Path) -> Reading {
                         malformed_mms_frames.push(n);
                     }
                     out.push((n, sip_label(&m)));
+                    let ct = m.header("Content-Type").map(str::to_string);
+                    out.extend(
+                        mmse_labels(ct.as_deref(), m.body())
+                            .into_iter()
+                            .map(|l| (n, l)),
+                    );
                 }
             }
             6 => {
@@ -168,6 +212,12 @@ fn our_reading(path: &std::path::Path) -> Reading {
                                     if let (2948, Ok(pdu)) = (d.dest_port, PushPdu::parse(&d.data))
                                     {
                                         out.push((n, format!("WSP 0x{:02x}", pdu.pdu_type)));
+                                        let ct = pdu.content_type.name().map(str::to_string);
+                                        out.extend(
+                                            mmse_labels(ct.as_deref(), &pdu.body)
+                                                .into_iter()
+                                                .map(|l| (n, l)),
+                                        );
                                         if let Some(a) = pdu.application_id().and_then(|a| a.name())
                                         {
                                             out.push((n, format!("WSP app {a}")));
@@ -193,6 +243,11 @@ fn our_reading(path: &std::path::Path) -> Reading {
                                     None => format!("HTTP {}", m.status().unwrap_or(0)),
                                 },
                             ));
+                            out.extend(
+                                mmse_labels(m.header("Content-Type"), &m.body)
+                                    .into_iter()
+                                    .map(|l| (n, l)),
+                            );
                         }
                     }
                     continue;
@@ -222,6 +277,12 @@ fn our_reading(path: &std::path::Path) -> Reading {
                                     nul_body_frames.push(n);
                                 }
                                 out.push((n, sip_label(&m)));
+                                let ct = m.header("Content-Type").map(str::to_string);
+                                out.extend(
+                                    mmse_labels(ct.as_deref(), m.body())
+                                        .into_iter()
+                                        .map(|l| (n, l)),
+                                );
                             }
                         }
                         _ => break,
@@ -259,7 +320,7 @@ fn their_reading(p: &str, r: &Reading) -> Vec<(u32, String)> {
     }
     args.extend([
         "-Y",
-        "sip || msrp || smpp || http || wsp",
+        "sip || msrp || smpp || http || wsp || mmse",
         "-T",
         "fields",
         "-E",
@@ -286,6 +347,8 @@ fn their_reading(p: &str, r: &Reading) -> Vec<(u32, String)> {
         "wsp.pdu_type",
         "-e",
         "wsp.header.x_wap_application_id",
+        "-e",
+        "mmse.message_type",
     ]);
     let mut out = Vec::new();
     for l in tshark(&args).lines().filter(|l| !l.trim().is_empty()) {
@@ -310,6 +373,7 @@ fn their_reading(p: &str, r: &Reading) -> Vec<(u32, String)> {
         labels.extend(list(7).into_iter().map(|c| format!("HTTP {c}")));
         labels.extend(list(8).into_iter().map(|c| format!("WSP {c}")));
         labels.extend(list(9).into_iter().map(|c| format!("WSP app {c}")));
+        labels.extend(list(10).into_iter().map(|c| format!("MMSE {c}")));
         out.extend(labels.into_iter().map(|x| (frame, x)));
     }
     out
@@ -323,6 +387,7 @@ struct Seen {
     smpp: usize,
     wsp: usize,
     http: usize,
+    mmse: usize,
 }
 
 /// Checks every pcap of the run in `out`: no malformed or warning frames, and
@@ -385,6 +450,7 @@ fn check_run(out: &std::path::Path) -> Seen {
         seen.smpp += ours.iter().filter(|(_, l)| l.starts_with("SMPP ")).count();
         seen.wsp += ours.iter().filter(|(_, l)| l.starts_with("WSP 0x")).count();
         seen.http += ours.iter().filter(|(_, l)| l.starts_with("HTTP ")).count();
+        seen.mmse += ours.iter().filter(|(_, l)| l.starts_with("MMSE ")).count();
         seen.pcaps += 1;
     }
     seen
@@ -402,6 +468,7 @@ fn pcaps_open_cleanly_in_tshark_and_agree_with_the_harness() {
     assert!(seen.smpp > 0, "no SMPP PDU seen in any pcap");
     assert!(seen.wsp > 0, "no WSP push seen in any pcap");
     assert!(seen.http > 0, "no HTTP message seen in any pcap");
+    assert!(seen.mmse > 0, "no MMS PDU seen in any pcap");
 }
 
 /// Kannel's pushes (content type as a text string, Content-Length and

@@ -12,6 +12,7 @@
 pub mod im_client;
 pub mod im_server;
 pub mod mms_client;
+pub mod mms_relay;
 pub mod msrp_receiver;
 pub mod msrp_relay;
 pub mod ppg;
@@ -674,6 +675,105 @@ pub const FAULTS: &[Fault] = &[
         breaks: &["DEFER-6"],
         store_and_forward: true,
     },
+    // mms-relay (issue 5): breaks measured against the @mms-relay scenarios.
+    Fault {
+        role: "mms-relay",
+        name: "sip-uri-rejected",
+        description: "answers an M-Send.req with a SIP URI recipient Error-permanent-sending-address-unresolved, as if the address type were unknown",
+        breaks: &["ADDR-2", "ADDR-3", "ADDR-7", "DEFER-1", "DEFER-4"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mms-relay",
+        name: "uri-mangled",
+        description: "writes SIP URI addresses back with their escapes changed: the bare form percent-decoded, the typed form in lower-case hex",
+        breaks: &["ADDR-3", "ADDR-4"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mms-relay",
+        name: "plmn-type-dropped",
+        description: "writes MSISDN addresses back as bare numbers, without their /TYPE=PLMN suffix",
+        breaks: &["ADDR-1"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mms-relay",
+        name: "sip-originator-dropped",
+        description: "leaves From out of the notification and the retrieved MM when the originator is a SIP URI",
+        breaks: &["ADDR-4"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mms-relay",
+        name: "malformed-accepted",
+        description: "answers Ok to an M-Send.req whose recipient it cannot resolve (a SIP URI without a host), and drops that recipient",
+        breaks: &["ADDR-6"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mms-relay",
+        name: "first-recipient-only",
+        description: "notifies only the first recipient it can push to; the others never hear of the MM",
+        breaks: &["ADDR-7"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mms-relay",
+        name: "notification-wrong-bearer",
+        description: "notifies MSISDNs by Push over SIP and SIP URIs by WSP push over SMS (to the digits of the user part)",
+        breaks: &["DEFER-3", "DEFER-4"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mms-relay",
+        name: "wrong-app-id",
+        description: "pushes notifications and delivery reports for wml.ua (WSP application id 2, SIP feature tag wml.ua) instead of mms.ua",
+        breaks: &["DEFER-3", "DEFER-4"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mms-relay",
+        name: "notification-no-expiry",
+        description: "leaves the mandatory X-Mms-Expiry out of M-Notification.ind",
+        breaks: &["DEFER-3", "DEFER-4"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mms-relay",
+        name: "content-changed",
+        description: "serves the retrieved MM with the last octet of its last part lost",
+        breaks: &["DEFER-1"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mms-relay",
+        name: "delivery-report-early",
+        description: "pushes M-Delivery.ind (Retrieved) to the originator together with the notification, before the recipient has answered",
+        breaks: &["ADDR-8"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mms-relay",
+        name: "delivery-report-wrong-status",
+        description: "reports every answered MM as Retrieved, also one the recipient rejected",
+        breaks: &["ADDR-8"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mms-relay",
+        name: "wrong-message-type",
+        description: "answers M-Send.req with a PDU whose X-Mms-Message-Type is m-retrieve-conf (0x84) instead of m-send-conf",
+        breaks: &["ADDR-1", "ADDR-2", "ADDR-3", "ADDR-4", "ADDR-6", "ADDR-7", "ADDR-8", "DEFER-1", "DEFER-3", "DEFER-4"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mms-relay",
+        name: "truncated-conf",
+        description: "answers M-Send.req with an M-Send.conf cut short inside its last value",
+        breaks: &["ADDR-1", "ADDR-2", "ADDR-3", "ADDR-4", "ADDR-6", "ADDR-7", "ADDR-8", "DEFER-1", "DEFER-3", "DEFER-4"],
+        store_and_forward: true,
+    },
 ];
 
 /// The roles the embedded reference implements.
@@ -684,6 +784,7 @@ pub const ROLES: &[&str] = &[
     "ppg",
     "push-client",
     "mms-client",
+    "mms-relay",
 ];
 
 /// Finds a fault by `name` or `role/name`.
@@ -728,6 +829,8 @@ pub struct Settings {
     pub push_client: Option<push_client::PushClientConfig>,
     /// mms-client: the MMSC (the harness) it is configured with.
     pub mms_client: Option<mms_client::MmsClientConfig>,
+    /// mms-relay: the bearers (the harness) it notifies over.
+    pub mms_relay: Option<mms_relay::MmsRelayConfig>,
 }
 
 impl Default for Settings {
@@ -741,6 +844,7 @@ impl Default for Settings {
             ppg: None,
             push_client: None,
             mms_client: None,
+            mms_relay: None,
         }
     }
 }
@@ -817,6 +921,21 @@ pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::i
         let (address, tasks) = mms_client::start(listen, cfg, settings).await?;
         return Ok(Running {
             role: "mms-client",
+            address,
+            msrp: None,
+            tasks,
+        });
+    }
+    if role == "mms-relay" {
+        let cfg = settings.mms_relay.clone().ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "mms-relay needs the SMSC and SIP device addresses",
+            )
+        })?;
+        let (address, tasks) = mms_relay::start(listen, cfg, settings).await?;
+        return Ok(Running {
+            role: "mms-relay",
             address,
             msrp: None,
             tasks,

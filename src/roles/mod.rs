@@ -17,10 +17,13 @@
 //! - [`ota_target`]: a WAP 2.0 terminal's OTA-HTTP push listener
 //! - [`mms_server`]: an MMS Relay/Server for `mms-client` SUTs (serves MMs,
 //!   takes M-NotifyResp.ind/M-Acknowledge.ind; WSP push over UDP, Push over SIP)
+//! - [`mms_ua`]: an MMS client on MM1 (HTTP to an MMS relay) and what the
+//!   relay pushed to terminals
 
 pub mod http_server;
 pub mod ims_core;
 pub mod mms_server;
+pub mod mms_ua;
 pub mod msrp;
 pub mod ota_target;
 pub mod push_agent;

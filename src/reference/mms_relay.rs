@@ -1,0 +1,1181 @@
+//! The reference MMS Relay/Server (the MMS Proxy-Relay of OMA MMS CTR/ENC):
+//! MM1 over HTTP in, notifications and delivery reports out as OMA Push —
+//! WSP push over SMS (SMPP to the harness SMSC) for MSISDNs, Push over SIP
+//! (a SIP MESSAGE to the harness device) for SIP URIs.
+//!
+//! **MM1** (OMA MMS ENC 1.3 §6, over HTTP as CTR describes): the client
+//! POSTs PDUs (`application/vnd.wap.mms-message`) to `/mms` and GETs an MM
+//! from the Content-Location of its notification.
+//!
+//! | request | answer |
+//! |---|---|
+//! | POST M-Send.req | 200 with M-Send.conf: Ok and a Message-ID; Error-permanent-sending-address-unresolved (0xE3) when a recipient cannot be resolved (nothing is sent then); Error-permanent-service-denied for an Insert-address From (no network identity on this MM1); Error-permanent-message-format-corrupt without From or content |
+//! | POST M-NotifyResp.ind | 204; Retrieved, Rejected (and any status but Deferred) close the recipient's delivery and give the originator an M-Delivery.ind when it asked for one |
+//! | POST M-Acknowledge.ind | 204; the MM was retrieved (deferred retrieval), as above |
+//! | GET Content-Location | 200 with M-Retrieve.conf; 404 for an unknown location |
+//! | anything else | 400, 404 or 405 with a text/plain reason |
+//!
+//! **Addresses** (ENC §8, and the SIP URI forms the suite knows): `+number/TYPE=PLMN`
+//! → SMS; an RFC 2822 mailbox → accepted and left to MM3/MM4 (out of scope here:
+//! nothing is sent); a bare `sip:`/`sips:` URI or `escaped-value/TYPE=SIP` whose
+//! value is one → Push over SIP; `tel:+number` → SMS. A SIP URI must have a host
+//! (RFC 3261 §25.1, checked loosely: user part of unreserved, escaped and
+//! user-unreserved characters; a host name, IPv4 or `[IPv6]`, optional port;
+//! well-formed `;` parameters). Anything else is unresolved. The addresses are
+//! kept as received (the Encoded-string text) and written back exactly so in
+//! the notification, the retrieved MM and the delivery report.
+//!
+//! **Notifications** (ENC §6.2): Transaction-ID per recipient, Message-Class
+//! Personal, Message-Size (the encoded body), Expiry one day (relative),
+//! Content-Location `http://ADDR/mms/m/<tid>`, From and Subject as sent, and
+//! X-Mms-Delivery-Report Yes when the originator asked for a report. Over SMS:
+//! a connectionless WSP Push (content type 0x3E, X-Wap-Application-Id mms.ua =
+//! 4) in WDP over SMS to port 2948 from 9200, segmented like the reference PPG.
+//! Over SIP: MESSAGE with the recipient URI as Request-URI and To,
+//! `Accept-Contact: *;+g.oma.pusheventapp="mms.ua";require;explicit`,
+//! Content-Type application/vnd.wap.mms-message, the PDU as body; retransmitted
+//! per RFC 3261 §17.1.2.2 until a final response or Timer F.
+//!
+//! **Delivery reports** (ENC §6.5, TS 23.140 §8.1.5): pushed to the originator
+//! like a notification (SMS for an MSISDN, SIP for a SIP URI), only once the
+//! recipient has answered, with the status it gave.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::Instant;
+
+use super::Settings;
+use crate::codec::http::{self, HttpMessage};
+use crate::codec::mms::{
+    Address, Body, ContentType, EncodedString, Field, FromValue, Header, MessageType, Pdu,
+    PduBuilder, ResponseStatus, Status, TimeValue,
+};
+use crate::codec::sip::{self, SipMessage};
+use crate::codec::smpp::{self, command, dcs, esm, status, Bind, Pdu as SmppPdu, Sm};
+use crate::codec::wsp::{self, AppId, PushPdu, WspHeader};
+
+/// Where the reference relay sends its pushes (the harness plays both bearers).
+#[derive(Debug, Clone)]
+pub struct MmsRelayConfig {
+    /// The SMSC it binds to as an ESME (bind_transceiver), and the credentials.
+    pub smsc: SocketAddr,
+    pub system_id: String,
+    pub password: String,
+    /// Where its Push over SIP MESSAGEs go (UDP).
+    pub sip_device: SocketAddr,
+}
+
+/// The MM1 path (the MMS Proxy-Relay URL is `http://ADDR/mms`).
+pub const MM1_PATH: &str = "/mms";
+/// The largest MM1 request it reads.
+const MAX_REQUEST: usize = 4 << 20;
+/// A keep-alive connection with nothing to read for this long is closed.
+const IDLE: Duration = Duration::from_secs(30);
+/// Bound on writing one answer and on an SMPP bind.
+const IO_BOUND: Duration = Duration::from_secs(5);
+/// WDP ports over SMS: connectionless WSP push client port, WSP server port.
+const PUSH_PORTS: (u16, u16) = (2948, 9200);
+/// The SMS source address it submits with.
+const SOURCE_ADDR: &str = "6677";
+const MMS_TYPE: &str = "application/vnd.wap.mms-message";
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Starts the relay: its MM1 listener at `listen` (port 0 picks one). Returns
+/// the MM1 address (the URL is `http://ADDR/mms`) and the tasks.
+pub async fn start(
+    listen: SocketAddr,
+    cfg: MmsRelayConfig,
+    settings: Settings,
+) -> std::io::Result<(SocketAddr, Vec<JoinHandle<()>>)> {
+    let listener = TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    let sip = Arc::new(UdpSocket::bind(SocketAddr::new(listen.ip(), 0)).await?);
+    let sip_addr = sip.local_addr()?;
+    let (sms_tx, sms_rx) = mpsc::unbounded_channel::<Sm>();
+    let (sip_tx, sip_rx) = mpsc::unbounded_channel::<(Vec<u8>, String)>();
+    let shared = Arc::new(Shared {
+        cfg,
+        s: settings,
+        addr,
+        sip,
+        sip_addr,
+        waiters: Mutex::default(),
+        store: Mutex::default(),
+        tid: AtomicU8::new(0),
+        concat_ref: AtomicU8::new(0),
+        next: AtomicU64::new(0),
+        sms_tx,
+        sip_tx,
+    });
+    let tasks = vec![
+        tokio::spawn(accept_loop(listener, shared.clone())),
+        tokio::spawn(sip_responses(shared.clone())),
+        tokio::spawn(sip_dispatcher(sip_rx, shared.clone())),
+        tokio::spawn(sms_bearer(shared, sms_rx)),
+    ];
+    Ok((addr, tasks))
+}
+
+struct Shared {
+    cfg: MmsRelayConfig,
+    s: Settings,
+    addr: SocketAddr,
+    sip: Arc<UdpSocket>,
+    sip_addr: SocketAddr,
+    /// SIP client transactions waiting for responses, by Via branch.
+    waiters: Mutex<HashMap<String, mpsc::UnboundedSender<u16>>>,
+    store: Mutex<Store>,
+    /// The next WSP TID (connectionless: one octet).
+    tid: AtomicU8,
+    /// The next concatenation reference.
+    concat_ref: AtomicU8,
+    /// Message and transaction numbering.
+    next: AtomicU64,
+    sms_tx: mpsc::UnboundedSender<Sm>,
+    sip_tx: mpsc::UnboundedSender<(Vec<u8>, String)>,
+}
+
+/// Where a terminal is reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Route {
+    /// WSP push over SMS to this number (digits).
+    Sms(String),
+    /// Push over SIP to this URI.
+    Sip(String),
+    /// An e-mail address: MM3/MM4, nothing to push here.
+    Mail,
+}
+
+/// One MM the relay holds.
+#[derive(Debug, Clone)]
+struct Stored {
+    message_id: String,
+    from: EncodedString,
+    to: Vec<EncodedString>,
+    cc: Vec<EncodedString>,
+    subject: Option<EncodedString>,
+    date: u64,
+    content_type: ContentType,
+    body: Body,
+    delivery_report: bool,
+}
+
+/// One recipient's copy of an MM.
+#[derive(Debug, Clone)]
+struct Delivery {
+    message_id: String,
+    /// The recipient's address as the originator wrote it.
+    recipient: EncodedString,
+    /// The recipient answered (retrieved, rejected…): no report after this one.
+    closed: bool,
+    reported: bool,
+}
+
+#[derive(Default)]
+struct Store {
+    messages: HashMap<String, Stored>,
+    /// By the notification's Transaction-ID (also the Content-Location's last segment).
+    deliveries: HashMap<String, Delivery>,
+}
+
+/// What to push once the HTTP answer is written.
+enum Push {
+    Sms(Vec<Sm>),
+    Sip { msg: Vec<u8>, branch: String },
+}
+
+struct Outcome {
+    reply: Vec<u8>,
+    close: bool,
+    pushes: Vec<Push>,
+}
+
+// ---------------------------------------------------------------------------
+// HTTP
+// ---------------------------------------------------------------------------
+
+async fn accept_loop(listener: TcpListener, sh: Arc<Shared>) {
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, _)) => {
+                    conns.spawn(serve_http(stream, sh.clone()));
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+}
+
+async fn serve_http(mut stream: TcpStream, sh: Arc<Shared>) {
+    let _ = stream.set_nodelay(true);
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 16 * 1024];
+    loop {
+        loop {
+            match http::next_frame(&buf, MAX_REQUEST) {
+                Ok(Some(n)) if n > 0 => {
+                    let raw: Vec<u8> = buf.drain(..n.min(buf.len())).collect();
+                    let out = match HttpMessage::parse(&raw) {
+                        Ok(req) => sh.handle(&req),
+                        Err(e) => Outcome {
+                            reply: plain(400, &format!("{e}\n")),
+                            close: true,
+                            pushes: Vec::new(),
+                        },
+                    };
+                    let sent = tokio::time::timeout(IO_BOUND, stream.write_all(&out.reply)).await;
+                    // Pushed once answered: the client hears M-Send.conf first.
+                    for p in out.pushes {
+                        match p {
+                            Push::Sms(sms) => {
+                                for sm in sms {
+                                    let _ = sh.sms_tx.send(sm);
+                                }
+                            }
+                            Push::Sip { msg, branch } => {
+                                let _ = sh.sip_tx.send((msg, branch));
+                            }
+                        }
+                    }
+                    if out.close || !matches!(sent, Ok(Ok(()))) {
+                        return;
+                    }
+                }
+                Ok(_) => break,
+                Err(e) => {
+                    let _ = tokio::time::timeout(
+                        IO_BOUND,
+                        stream.write_all(&plain(400, &format!("{e}\n"))),
+                    )
+                    .await;
+                    return;
+                }
+            }
+        }
+        match tokio::time::timeout(IDLE, stream.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+            _ => return,
+        }
+    }
+}
+
+fn plain(status: u16, text: &str) -> Vec<u8> {
+    http::response(
+        status,
+        http::reason_phrase(status),
+        &[("Content-Type", "text/plain")],
+        text.as_bytes(),
+    )
+}
+
+fn mms_reply(pdu: &[u8]) -> Vec<u8> {
+    http::response(200, "OK", &[("Content-Type", MMS_TYPE)], pdu)
+}
+
+fn closes(req: &HttpMessage) -> bool {
+    req.headers_named("Connection")
+        .any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")))
+}
+
+fn path_of(target: &str) -> &str {
+    let t = match target.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
+        None => target,
+    };
+    t.split(['?', '#']).next().unwrap_or(t)
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl Shared {
+    fn handle(&self, req: &HttpMessage) -> Outcome {
+        let close = closes(req);
+        let path = path_of(req.target().unwrap_or_default());
+        let reply = |r: Vec<u8>| Outcome {
+            reply: r,
+            close,
+            pushes: Vec::new(),
+        };
+        let retrieve_prefix = format!("{MM1_PATH}/m/");
+        match (req.method(), path) {
+            (Some("GET"), p) if p.starts_with(&retrieve_prefix) => {
+                reply(self.retrieve(&p[retrieve_prefix.len()..]))
+            }
+            (Some("POST"), p) if p == MM1_PATH => {
+                let pdu = match Pdu::parse(&req.body) {
+                    Ok(p) => p,
+                    Err(e) => return reply(plain(400, &format!("not an MMS PDU: {e}\n"))),
+                };
+                let (bytes, pushes) = match pdu.message_type() {
+                    Some(MessageType::SEND_REQ) => self.send_req(&pdu),
+                    Some(MessageType::NOTIFYRESP_IND) => (
+                        http::response(204, "No Content", &[], b""),
+                        self.answered(&pdu),
+                    ),
+                    Some(MessageType::ACKNOWLEDGE_IND) => (
+                        http::response(204, "No Content", &[], b""),
+                        self.answered(&pdu),
+                    ),
+                    Some(t) => (
+                        plain(400, &format!("{t} is not a PDU an MMS client sends\n")),
+                        Vec::new(),
+                    ),
+                    None => (plain(400, "no message type\n"), Vec::new()),
+                };
+                Outcome {
+                    reply: bytes,
+                    close,
+                    pushes,
+                }
+            }
+            (Some("GET") | Some("POST"), _) => reply(plain(404, "not an MM1 URL of this relay\n")),
+            _ => reply(http::response(
+                405,
+                http::reason_phrase(405),
+                &[("Allow", "GET, POST"), ("Content-Type", "text/plain")],
+                b"MM1 takes GET and POST\n",
+            )),
+        }
+    }
+
+    fn next_id(&self) -> u64 {
+        self.next.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// M-Send.conf for `tid` with `st` (and a reason text when not Ok).
+    fn conf(
+        &self,
+        tid: &str,
+        st: ResponseStatus,
+        text: Option<&str>,
+        mid: Option<&str>,
+    ) -> Vec<u8> {
+        let s = &self.s;
+        let mut b = if s.has_fault("wrong-message-type") {
+            // Fault: the answer says it is an M-Retrieve.conf.
+            PduBuilder::new(MessageType::RETRIEVE_CONF)
+                .transaction_id(tid)
+                .response_status(st)
+        } else {
+            PduBuilder::send_conf(tid, st)
+        };
+        if let Some(t) = text {
+            b = b.response_text(t);
+        }
+        if let Some(m) = mid {
+            b = b.message_id(m);
+        }
+        let mut bytes = b.encode();
+        if s.has_fault("truncated-conf") {
+            // Fault: the PDU is cut inside its last value (no closing NUL).
+            let cut = bytes.len().saturating_sub(3).max(1);
+            bytes.truncate(cut);
+        }
+        bytes
+    }
+
+    // -----------------------------------------------------------------------
+    // M-Send.req
+    // -----------------------------------------------------------------------
+
+    fn send_req(&self, pdu: &Pdu) -> (Vec<u8>, Vec<Push>) {
+        let s = &self.s;
+        let tid = pdu.transaction_id().unwrap_or_default().to_string();
+        let refuse = |st: ResponseStatus, why: &str| {
+            (mms_reply(&self.conf(&tid, st, Some(why), None)), Vec::new())
+        };
+        let from = match pdu.from() {
+            Some(FromValue::Address(a)) => a.clone(),
+            Some(FromValue::InsertAddress) => {
+                return refuse(
+                    ResponseStatus::PERMANENT_SERVICE_DENIED,
+                    "Insert-address: this relay has no network-provided originator identity",
+                )
+            }
+            None => {
+                return refuse(
+                    ResponseStatus::PERMANENT_MESSAGE_FORMAT_CORRUPT,
+                    "no From header",
+                )
+            }
+        };
+        let (Some(content_type), Some(body)) = (pdu.content_type(), pdu.body.as_ref()) else {
+            return refuse(
+                ResponseStatus::PERMANENT_MESSAGE_FORMAT_CORRUPT,
+                "no content (Content-Type and body)",
+            );
+        };
+        let to: Vec<EncodedString> = pdu.to().into_iter().cloned().collect();
+        let cc: Vec<EncodedString> = pdu.cc().into_iter().cloned().collect();
+        let bcc: Vec<EncodedString> = pdu.bcc().into_iter().cloned().collect();
+        let all: Vec<EncodedString> = to.iter().chain(&cc).chain(&bcc).cloned().collect();
+        if all.is_empty() {
+            return refuse(
+                ResponseStatus::PERMANENT_SENDING_ADDRESS_UNRESOLVED,
+                "no recipient (To, Cc or Bcc)",
+            );
+        }
+        let mut routes = Vec::new();
+        for a in &all {
+            match resolve(&a.text) {
+                Ok(Route::Sip(_)) if s.has_fault("sip-uri-rejected") => {
+                    return refuse(
+                        ResponseStatus::PERMANENT_SENDING_ADDRESS_UNRESOLVED,
+                        &format!("unknown address type: {}", a.text),
+                    )
+                }
+                Ok(r) => routes.push((a.clone(), r)),
+                // Fault malformed-accepted: what it cannot resolve, it drops silently.
+                Err(_) if s.has_fault("malformed-accepted") => {}
+                Err(why) => {
+                    return refuse(
+                        ResponseStatus::PERMANENT_SENDING_ADDRESS_UNRESOLVED,
+                        &format!("{}: {why}", a.text),
+                    )
+                }
+            }
+        }
+        let n = self.next_id();
+        let message_id = format!("liaison-mm-{n}-{}", sip::token());
+        let stored = Stored {
+            message_id: message_id.clone(),
+            from,
+            to,
+            cc,
+            subject: pdu.subject().cloned(),
+            date: pdu.date().unwrap_or_else(now_secs),
+            content_type: content_type.clone(),
+            body: body.clone(),
+            delivery_report: pdu.delivery_report() == Some(crate::codec::mms::YesNo::YES),
+        };
+        let size = {
+            let mut v = Vec::new();
+            stored.body.encode(&mut v);
+            v.len() as u64
+        };
+        let mut pushes = Vec::new();
+        let mut notified = 0;
+        for (addr, route) in routes {
+            if route == Route::Mail {
+                continue;
+            }
+            if notified > 0 && s.has_fault("first-recipient-only") {
+                continue;
+            }
+            notified += 1;
+            let tid = format!("liaison-n-{}-{}", self.next_id(), sip::token());
+            lock(&self.store).deliveries.insert(
+                tid.clone(),
+                Delivery {
+                    message_id: message_id.clone(),
+                    recipient: addr.clone(),
+                    closed: false,
+                    reported: false,
+                },
+            );
+            let notification = self.notification(&tid, &stored, size);
+            pushes.push(self.push_to(&route, &notification));
+            if s.has_fault("delivery-report-early") && stored.delivery_report {
+                // Fault: the report goes out with the notification.
+                if let Some(d) = lock(&self.store).deliveries.get_mut(&tid) {
+                    d.reported = true;
+                }
+                pushes.extend(self.report(&stored, &addr, Status::RETRIEVED));
+            }
+        }
+        lock(&self.store)
+            .messages
+            .insert(message_id.clone(), stored);
+        (
+            mms_reply(&self.conf(&tid, ResponseStatus::OK, None, Some(&message_id))),
+            pushes,
+        )
+    }
+
+    /// The address as this relay writes it back (faults change it).
+    fn out_addr(&self, a: &EncodedString) -> EncodedString {
+        if self.s.has_fault("plmn-type-dropped") {
+            // Fault: MSISDNs written back as bare numbers, without /TYPE=PLMN.
+            if let Ok(Address::Plmn(n)) = Address::parse(&a.text) {
+                let mut out = a.clone();
+                out.text = n;
+                return out;
+            }
+        }
+        if !self.s.has_fault("uri-mangled") {
+            return a.clone();
+        }
+        // Fault: SIP URIs are written back with their escapes changed — the
+        // bare form percent-decoded, the typed form re-escaped in lower case.
+        let mut out = a.clone();
+        match Address::parse(&a.text) {
+            Ok(Address::Uri(u)) if is_sip_scheme(&u) => {
+                out.text = percent_decode(&u).unwrap_or(u);
+            }
+            Ok(Address::Typed { .. }) => {
+                let cut = a
+                    .text
+                    .to_ascii_uppercase()
+                    .rfind("/TYPE=")
+                    .unwrap_or(a.text.len());
+                out.text = format!("{}{}", lower_escapes(&a.text[..cut]), &a.text[cut..]);
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// The From header of what goes to recipients (None: left out).
+    fn originator_header(&self, st: &Stored) -> Option<Header> {
+        if self.s.has_fault("sip-originator-dropped")
+            && matches!(resolve(&st.from.text), Ok(Route::Sip(_)))
+        {
+            // Fault: a SIP URI originator is not passed on.
+            return None;
+        }
+        Some(Header::From(FromValue::Address(self.out_addr(&st.from))))
+    }
+
+    /// M-Notification.ind (ENC §6.2) for one recipient's copy.
+    fn notification(&self, tid: &str, st: &Stored, size: u64) -> Vec<u8> {
+        let location = format!("http://{}{MM1_PATH}/m/{tid}", self.addr);
+        let mut b = if self.s.has_fault("notification-no-expiry") {
+            // Fault: the mandatory X-Mms-Expiry is left out.
+            PduBuilder::new(MessageType::NOTIFICATION_IND)
+                .transaction_id(tid)
+                .message_class(crate::codec::mms::MessageClass::Personal)
+                .message_size(size)
+                .content_location(&location)
+        } else {
+            PduBuilder::notification_ind(tid, &location, size, TimeValue::Relative(86_400))
+        };
+        if let Some(f) = self.originator_header(st) {
+            b = b.header(f);
+        }
+        if let Some(s) = &st.subject {
+            b = b.header(Header::Encoded(Field::SUBJECT, s.clone()));
+        }
+        if st.delivery_report {
+            b = b.delivery_report(true);
+        }
+        b.encode()
+    }
+
+    /// The bearer message that takes `pdu` to the terminal at `route`.
+    fn push_to(&self, route: &Route, pdu: &[u8]) -> Push {
+        let route = if self.s.has_fault("notification-wrong-bearer") {
+            // Fault: MSISDNs over SIP, SIP URIs over SMS.
+            match route {
+                Route::Sms(n) => Route::Sip(format!("sip:+{n}@ims.liaison.test;user=phone")),
+                Route::Sip(u) => Route::Sms(digits_of_user(u)),
+                Route::Mail => Route::Mail,
+            }
+        } else {
+            route.clone()
+        };
+        match route {
+            Route::Sms(n) => Push::Sms(self.sms_push(&n, pdu)),
+            Route::Sip(u) => self.sip_push(&u, pdu),
+            Route::Mail => Push::Sms(Vec::new()),
+        }
+    }
+
+    /// WSP push (content type 0x3E, mms.ua) in WDP over SMS.
+    fn sms_push(&self, number: &str, body: &[u8]) -> Vec<Sm> {
+        let app = if self.s.has_fault("wrong-app-id") {
+            AppId::Code(2)
+        } else {
+            AppId::MMS_UA
+        };
+        let tid = self.tid.fetch_add(1, Ordering::Relaxed);
+        let pdu = PushPdu::new(
+            tid,
+            wsp::PDU_PUSH,
+            wsp::ContentType::WellKnown(wsp::media::MMS_MESSAGE),
+            vec![WspHeader::ApplicationId(app)],
+            body.to_vec(),
+        );
+        let reference = self.concat_ref.fetch_add(1, Ordering::Relaxed);
+        smpp::udh_split(pdu.raw(), Some(PUSH_PORTS), reference)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|short_message| Sm {
+                source_addr: SOURCE_ADDR.into(),
+                dest_addr_ton: 1,
+                dest_addr_npi: 1,
+                destination_addr: number.to_string(),
+                esm_class: esm::UDHI,
+                data_coding: dcs::OCTET_UNSPECIFIED,
+                short_message,
+                ..Sm::default()
+            })
+            .collect()
+    }
+
+    /// Push over SIP: a MESSAGE with the PDU as its body.
+    fn sip_push(&self, uri: &str, body: &[u8]) -> Push {
+        let branch = format!("z9hG4bK{}", sip::token());
+        let app = if self.s.has_fault("wrong-app-id") {
+            "wml.ua"
+        } else {
+            "mms.ua"
+        };
+        let msg = sip::request("MESSAGE", uri)
+            .header(
+                "Via",
+                &format!("SIP/2.0/UDP {};branch={branch};rport", self.sip_addr),
+            )
+            .header("Max-Forwards", "70")
+            .header(
+                "From",
+                &format!("<sip:mmsc@{}>;tag={}", self.sip_addr, sip::token()),
+            )
+            .header("To", &format!("<{uri}>"))
+            .header("Call-ID", &format!("{}@liaison-mmsc", sip::token()))
+            .header("CSeq", "1 MESSAGE")
+            .header(
+                "Accept-Contact",
+                &format!("*;+g.oma.pusheventapp=\"{app}\";require;explicit"),
+            )
+            .header("Content-Type", MMS_TYPE)
+            .body(body)
+            .build();
+        Push::Sip { msg, branch }
+    }
+
+    /// M-Delivery.ind (ENC §6.5) to the originator of `st` about `recipient`.
+    fn report(&self, st: &Stored, recipient: &EncodedString, status: Status) -> Vec<Push> {
+        let status = if self.s.has_fault("delivery-report-wrong-status") {
+            Status::RETRIEVED
+        } else {
+            status
+        };
+        let pdu = PduBuilder::new(MessageType::DELIVERY_IND)
+            .message_id(&st.message_id)
+            .header(Header::Encoded(Field::TO, self.out_addr(recipient)))
+            .date(now_secs())
+            .status(status)
+            .encode();
+        match resolve(&st.from.text) {
+            Ok(r @ (Route::Sms(_) | Route::Sip(_))) => vec![self.push_to(&r, &pdu)],
+            _ => Vec::new(),
+        }
+    }
+
+    // -----------------------------------------------------------------------
+    // M-NotifyResp.ind, M-Acknowledge.ind, retrieval
+    // -----------------------------------------------------------------------
+
+    /// The recipient answered: close its delivery and report when asked to.
+    fn answered(&self, pdu: &Pdu) -> Vec<Push> {
+        let tid = pdu.transaction_id().unwrap_or_default();
+        let status = if pdu.message_type() == Some(MessageType::ACKNOWLEDGE_IND) {
+            Status::RETRIEVED
+        } else {
+            match pdu.status() {
+                Some(s) => s,
+                None => return Vec::new(),
+            }
+        };
+        if status == Status::DEFERRED {
+            return Vec::new();
+        }
+        let report_allowed = pdu
+            .get(Field::REPORT_ALLOWED)
+            .is_none_or(|h| matches!(h, Header::Token(_, t) if *t == 0x80));
+        let (stored, recipient) = {
+            let mut store = lock(&self.store);
+            let Some(d) = store.deliveries.get_mut(tid) else {
+                return Vec::new();
+            };
+            if d.closed {
+                return Vec::new();
+            }
+            d.closed = true;
+            let send = !d.reported && report_allowed;
+            d.reported |= send;
+            let (mid, rcpt) = (d.message_id.clone(), d.recipient.clone());
+            match store.messages.get(&mid) {
+                Some(st) if send && st.delivery_report => (st.clone(), rcpt),
+                _ => return Vec::new(),
+            }
+        };
+        self.report(&stored, &recipient, status)
+    }
+
+    /// M-Retrieve.conf (ENC §6.3) for the copy named by `tid`.
+    fn retrieve(&self, tid: &str) -> Vec<u8> {
+        let found = {
+            let store = lock(&self.store);
+            store
+                .deliveries
+                .get(tid)
+                .and_then(|d| store.messages.get(&d.message_id).cloned())
+        };
+        let Some(st) = found else {
+            return plain(404, "no such MM\n");
+        };
+        let mut body = st.body.clone();
+        if self.s.has_fault("content-changed") {
+            // Fault: the last octet of the last part is lost.
+            match &mut body {
+                Body::Multipart(parts) => {
+                    if let Some(p) = parts.last_mut() {
+                        p.data.pop();
+                    }
+                }
+                Body::Single(b) => {
+                    b.pop();
+                }
+            }
+        }
+        let mut b = PduBuilder::retrieve_conf(st.date, st.content_type.clone(), body)
+            .transaction_id(tid)
+            .message_id(&st.message_id);
+        if let Some(f) = self.originator_header(&st) {
+            b = b.header(f);
+        }
+        for a in &st.to {
+            b = b.header(Header::Encoded(Field::TO, self.out_addr(a)));
+        }
+        for a in &st.cc {
+            b = b.header(Header::Encoded(Field::CC, self.out_addr(a)));
+        }
+        if let Some(s) = &st.subject {
+            b = b.header(Header::Encoded(Field::SUBJECT, s.clone()));
+        }
+        mms_reply(&b.encode())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Addresses
+// ---------------------------------------------------------------------------
+
+fn is_sip_scheme(u: &str) -> bool {
+    let l = u.to_ascii_lowercase();
+    l.starts_with("sip:") || l.starts_with("sips:")
+}
+
+/// Where an address (the text of a To/Cc/Bcc/From value) leads.
+fn resolve(text: &str) -> Result<Route, String> {
+    match Address::parse(text).map_err(|e| e.to_string())? {
+        Address::Plmn(n) => {
+            let d: String = n.chars().filter(char::is_ascii_digit).collect();
+            Ok(Route::Sms(d))
+        }
+        Address::Email(_) => Ok(Route::Mail),
+        Address::Uri(u) if is_sip_scheme(&u) => sip_uri_ok(&u).map(|_| Route::Sip(u)),
+        Address::Uri(u) if u.to_ascii_lowercase().starts_with("tel:") => {
+            let n = u[4..].split(';').next().unwrap_or_default();
+            let d = n.strip_prefix('+').unwrap_or(n);
+            if !d.is_empty()
+                && d.bytes()
+                    .all(|b| b.is_ascii_digit() || b == b'-' || b == b'.')
+            {
+                Ok(Route::Sms(d.chars().filter(char::is_ascii_digit).collect()))
+            } else {
+                Err(format!("`{u}` is not a global tel: number"))
+            }
+        }
+        Address::Typed { kind, value } if kind.eq_ignore_ascii_case("SIP") => {
+            if is_sip_scheme(&value) {
+                sip_uri_ok(&value).map(|_| Route::Sip(value))
+            } else {
+                Err(format!(
+                    "the /TYPE=SIP value `{value}` is not a sip: or sips: URI"
+                ))
+            }
+        }
+        other => Err(format!("no route for a {} address", other.kind())),
+    }
+}
+
+/// A loose check of RFC 3261 §25.1 SIP-URI / SIPS-URI.
+fn sip_uri_ok(u: &str) -> Result<(), String> {
+    let bad = |why: &str| Err(format!("`{u}` is not a SIP URI: {why}"));
+    let Some((_, rest)) = u.split_once(':') else {
+        return bad("no scheme");
+    };
+    let rest = rest.split('?').next().unwrap_or_default();
+    let (user, hostpart) = match rest.rfind('@') {
+        Some(i) => (Some(&rest[..i]), &rest[i + 1..]),
+        None => (None, rest),
+    };
+    let escaped_ok = |s: &str| {
+        let b = s.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'%' {
+                if i + 2 >= b.len()
+                    || !b[i + 1].is_ascii_hexdigit()
+                    || !b[i + 2].is_ascii_hexdigit()
+                {
+                    return false;
+                }
+                i += 3;
+            } else {
+                i += 1;
+            }
+        }
+        true
+    };
+    if let Some(user) = user {
+        let unreserved = |c: u8| c.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&c);
+        let allowed = |c: u8| unreserved(c) || b"%&=+$,;?/:".contains(&c);
+        if user.is_empty() {
+            return bad("empty user part before @");
+        }
+        if !user.bytes().all(allowed) || !escaped_ok(user) {
+            return bad("a character outside the user part's set, or a broken %-escape");
+        }
+    }
+    let (hostport, params) = hostpart.split_once(';').unwrap_or((hostpart, ""));
+    let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
+        match v6.split_once(']') {
+            Some((ip, p)) if ip.parse::<std::net::Ipv6Addr>().is_ok() => ("v6", p),
+            _ => return bad("a bracketed host that is not an IPv6 address"),
+        }
+    } else {
+        match hostport.split_once(':') {
+            Some((h, p)) => (h, p),
+            None => (hostport, ""),
+        }
+    };
+    let port = port.strip_prefix(':').unwrap_or(port);
+    if host != "v6" {
+        if host.is_empty() {
+            return bad("no host");
+        }
+        let labels: Vec<&str> = host.trim_end_matches('.').split('.').collect();
+        if labels.iter().any(|l| {
+            l.is_empty()
+                || !l.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
+                || l.starts_with('-')
+                || l.ends_with('-')
+        }) {
+            return bad("the host is not a host name or IPv4 address");
+        }
+    }
+    if !port.is_empty() && (port.len() > 5 || !port.bytes().all(|c| c.is_ascii_digit())) {
+        return bad("the port is not a number");
+    }
+    let pchar = |c: u8| c.is_ascii_alphanumeric() || b"-_.!~*'()%[]/:&+$".contains(&c);
+    if !params.is_empty() {
+        for p in params.split(';') {
+            let (name, value) = p.split_once('=').unwrap_or((p, ""));
+            if name.is_empty()
+                || !name.bytes().all(pchar)
+                || !value.bytes().all(pchar)
+                || !escaped_ok(p)
+            {
+                return bad("a malformed ;parameter");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The digits of a URI's user part (fault notification-wrong-bearer).
+fn digits_of_user(uri: &str) -> String {
+    let rest = uri.split_once(':').map_or(uri, |x| x.1);
+    let user = rest.rsplit_once('@').map_or(rest, |x| x.0);
+    user.split(';')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect()
+}
+
+/// RFC 3986 §2.1 percent-decoding (fault uri-mangled).
+fn percent_decode(v: &str) -> Option<String> {
+    let b = v.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// `%3A` → `%3a` (fault uri-mangled, typed form).
+fn lower_escapes(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    let mut left = 0;
+    for c in v.chars() {
+        if c == '%' {
+            left = 2;
+            out.push(c);
+        } else if left > 0 {
+            left -= 1;
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------
+// Bearers
+// ---------------------------------------------------------------------------
+
+/// SIP responses → the waiting client transaction, by top Via branch.
+async fn sip_responses(sh: Arc<Shared>) {
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let n = match sh.sip.recv_from(&mut buf).await {
+            Ok((n, _)) => n,
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let Ok(m) = SipMessage::parse(&buf[..n]) else {
+            continue;
+        };
+        let (Some(code), Some(branch)) = (m.status(), m.top_via_branch()) else {
+            continue;
+        };
+        if let Some(tx) = lock(&sh.waiters).get(&branch) {
+            let _ = tx.send(code);
+        }
+    }
+}
+
+async fn sip_dispatcher(mut rx: mpsc::UnboundedReceiver<(Vec<u8>, String)>, sh: Arc<Shared>) {
+    let mut running = JoinSet::new();
+    loop {
+        tokio::select! {
+            j = rx.recv() => match j {
+                Some((msg, branch)) => {
+                    running.spawn(sip_transaction(sh.clone(), msg, branch));
+                }
+                None => return,
+            },
+            Some(_) = running.join_next(), if !running.is_empty() => {}
+        }
+    }
+}
+
+/// A non-INVITE client transaction over UDP (RFC 3261 §17.1.2.2).
+async fn sip_transaction(sh: Arc<Shared>, msg: Vec<u8>, branch: String) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<u16>();
+    lock(&sh.waiters).insert(branch.clone(), tx);
+    let t1 = sh.s.t1.max(Duration::from_millis(1));
+    let t2 = t1 * 8;
+    let end = Instant::now() + t1 * 64;
+    let mut e = t1;
+    let mut proceeding = false;
+    let _ = sh.sip.send_to(&msg, sh.cfg.sip_device).await;
+    let mut fire = Instant::now() + e;
+    loop {
+        match tokio::time::timeout_at(fire.min(end), rx.recv()).await {
+            Ok(Some(c)) if c >= 200 => break,
+            Ok(Some(_)) => proceeding = true,
+            Ok(None) => break,
+            Err(_) if Instant::now() >= end => break,
+            Err(_) => {
+                let _ = sh.sip.send_to(&msg, sh.cfg.sip_device).await;
+                e = if proceeding { t2 } else { (e * 2).min(t2) };
+                fire = Instant::now() + e;
+            }
+        }
+    }
+    lock(&sh.waiters).remove(&branch);
+}
+
+/// The SMS bearer: one ESME connection at a time, rebound when it drops.
+async fn sms_bearer(sh: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Sm>) {
+    let mut seq = 0u32;
+    let mut pending = VecDeque::new();
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        if let Ok(Ok(stream)) =
+            tokio::time::timeout(IO_BOUND, TcpStream::connect(sh.cfg.smsc)).await
+        {
+            let _ = stream.set_nodelay(true);
+            match smpp_session(&sh, stream, &mut seq, &mut rx, &mut pending).await {
+                None => return,
+                Some(true) => backoff = Duration::from_millis(100),
+                Some(false) => {}
+            }
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// One SMPP 3.4 session: bind_transceiver, then submit_sm per short message,
+/// answering enquire_link, deliver_sm and unbind. None when the relay is going
+/// away; Some(whether it was bound) when the session ended.
+async fn smpp_session(
+    sh: &Shared,
+    mut stream: TcpStream,
+    seq: &mut u32,
+    rx: &mut mpsc::UnboundedReceiver<Sm>,
+    pending: &mut VecDeque<Sm>,
+) -> Option<bool> {
+    let mut next = || {
+        *seq = seq.wrapping_add(1).max(1);
+        *seq
+    };
+    let bind = Bind {
+        system_id: sh.cfg.system_id.clone(),
+        password: sh.cfg.password.clone(),
+        ..Bind::default()
+    };
+    if write(&mut stream, &smpp::bind_transceiver(next(), &bind))
+        .await
+        .is_err()
+    {
+        return Some(false);
+    }
+    let bind_deadline = Instant::now() + IO_BOUND;
+    let mut bound = false;
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 16 * 1024];
+    loop {
+        if bound {
+            while let Some(sm) = pending.pop_front() {
+                if write(&mut stream, &smpp::submit_sm(next(), &sm))
+                    .await
+                    .is_err()
+                {
+                    pending.push_front(sm);
+                    return Some(bound);
+                }
+            }
+        }
+        tokio::select! {
+            r = stream.read(&mut chunk) => {
+                let n = match r {
+                    Ok(n) if n > 0 => n,
+                    _ => return Some(bound),
+                };
+                buf.extend_from_slice(&chunk[..n]);
+                loop {
+                    let len = match smpp::next_frame(&buf, 64 * 1024) {
+                        Ok(Some(len)) => len,
+                        Ok(None) => break,
+                        Err(_) => return Some(bound),
+                    };
+                    let bytes: Vec<u8> = buf.drain(..len.min(buf.len())).collect();
+                    let Ok(pdu) = SmppPdu::parse(&bytes) else {
+                        continue;
+                    };
+                    let s = pdu.header.sequence_number;
+                    let answer = match pdu.header.command_id {
+                        command::BIND_TRANSCEIVER_RESP => {
+                            if pdu.header.command_status != status::ESME_ROK {
+                                return Some(false);
+                            }
+                            bound = true;
+                            None
+                        }
+                        command::ENQUIRE_LINK => Some(smpp::enquire_link_resp(s)),
+                        command::DELIVER_SM => Some(smpp::deliver_sm_resp(s, status::ESME_ROK)),
+                        command::UNBIND => {
+                            let _ = write(&mut stream, &smpp::unbind_resp(s)).await;
+                            return Some(bound);
+                        }
+                        _ => None,
+                    };
+                    if let Some(a) = answer {
+                        if write(&mut stream, &a).await.is_err() {
+                            return Some(bound);
+                        }
+                    }
+                }
+            }
+            sm = rx.recv(), if bound => match sm {
+                Some(sm) => pending.push_back(sm),
+                None => return None,
+            },
+            _ = tokio::time::sleep_until(bind_deadline), if !bound => return Some(false),
+        }
+    }
+}
+
+async fn write(stream: &mut TcpStream, bytes: &[u8]) -> std::io::Result<()> {
+    tokio::time::timeout(IO_BOUND, stream.write_all(bytes))
+        .await
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_resolve() {
+        assert_eq!(
+            resolve("+15551234567/TYPE=PLMN"),
+            Ok(Route::Sms("15551234567".into()))
+        );
+        assert_eq!(resolve("alice@example.com"), Ok(Route::Mail));
+        let uri = "sip:mms_1555;ctx=a%2Bb@ims.liaison.test";
+        assert_eq!(resolve(uri), Ok(Route::Sip(uri.into())));
+        let typed = Address::typed("SIP", uri).to_string();
+        assert_eq!(resolve(&typed), Ok(Route::Sip(uri.into())));
+        assert_eq!(resolve("tel:+1555123"), Ok(Route::Sms("1555123".into())));
+        for bad in [
+            "sip:mms_1555@",
+            "sip:@ims.liaison.test",
+            "sip:a b@ims.liaison.test",
+            "sip:a@ims..liaison.test",
+            "sip:a@host:port",
+            "sip:a%2@host",
+            "sip%3Amms_1%40/TYPE=SIP",
+            "192.0.2.1/TYPE=IPv4",
+            "mailto%3Aa/TYPE=SIP",
+        ] {
+            assert!(resolve(bad).is_err(), "{bad}");
+        }
+        for good in [
+            "sip:ims.liaison.test",
+            "sips:a@[2001:db8::1]:5061;transport=tls",
+            "sip:+1555;user=phone@h;user=phone",
+            "sip:a:pw@127.0.0.1:5060",
+        ] {
+            assert!(sip_uri_ok(good).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn mangling_changes_the_bytes() {
+        assert_eq!(
+            lower_escapes("sip%3Aa%40b/TYPE=SIP"),
+            "sip%3aa%40b/TYPE=SIP"
+        );
+        assert_eq!(percent_decode("sip:a;c=x%2By@h").unwrap(), "sip:a;c=x+y@h");
+        assert_eq!(digits_of_user("sip:mms_1555;x=9@h7"), "1555");
+    }
+}

@@ -1,0 +1,300 @@
+//! The harness as MMS User Agent (the MMS client of OMA MMS ENC/CTR) in front
+//! of an MMS relay SUT: it POSTs PDUs to the relay's MM1 URL and GETs MMs from
+//! the Content-Location of a notification, each over a fresh TCP connection,
+//! keeping whatever comes back raw (an HTTP response, bytes that are not HTTP,
+//! a closed connection, nothing). It also reads what the relay pushed to
+//! terminals from the run-level bearers: WSP pushes reassembled from the
+//! harness SMSC's submit_sm PDUs, and SIP MESSAGEs at the harness device.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use crate::codec::escape_bytes;
+use crate::codec::http::{self, HttpMessage};
+use crate::codec::sip::SipMessage;
+use crate::codec::smpp::{command, hex_dump};
+use crate::codec::wdp::Reassembler;
+use crate::codec::wsp::PushPdu;
+use crate::net::capture::Capture;
+use crate::net::stream::{StreamConn, StreamEvent};
+use crate::roles::ims_core::ImsCore;
+use crate::roles::smsc::Smsc;
+
+/// The MMS content type (ENC §7.1; WSP 0x3E).
+pub const MMS_TYPE: &str = "application/vnd.wap.mms-message";
+/// The largest answer the harness reads from a relay.
+const MAX_ANSWER: usize = 4 << 20;
+
+/// What the relay did with an MM1 request.
+#[derive(Debug, Clone)]
+pub enum Mm1Outcome {
+    /// An HTTP response, as received.
+    Answered(HttpMessage),
+    /// Bytes that are not an HTTP response, and why.
+    NotHttp { bytes: Vec<u8>, why: String },
+    /// The relay closed the connection before a whole response (bytes that came).
+    Closed(Vec<u8>),
+    /// Nothing whole within the deadline (bytes that came).
+    Timeout(Vec<u8>),
+    /// No TCP connection, or the request could not be sent.
+    ConnectFailed(String),
+}
+
+impl Mm1Outcome {
+    pub fn response(&self) -> Option<&HttpMessage> {
+        match self {
+            Mm1Outcome::Answered(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// One line for a verdict, with the bytes.
+    pub fn describe(&self) -> String {
+        match self {
+            Mm1Outcome::Answered(m) => {
+                format!("HTTP response — bytes: {}", escape_bytes(m.raw(), 600))
+            }
+            Mm1Outcome::NotHttp { bytes, why } => format!(
+                "an answer that is not HTTP ({why}) — bytes: {}",
+                escape_bytes(bytes, 400)
+            ),
+            Mm1Outcome::Closed(b) if b.is_empty() => {
+                "the relay closed the connection without answering".into()
+            }
+            Mm1Outcome::Closed(b) => format!(
+                "the relay closed the connection after an incomplete answer — bytes: {}",
+                escape_bytes(b, 400)
+            ),
+            Mm1Outcome::Timeout(b) if b.is_empty() => "no answer before the deadline".into(),
+            Mm1Outcome::Timeout(b) => format!(
+                "no complete answer before the deadline — bytes: {}",
+                escape_bytes(b, 400)
+            ),
+            Mm1Outcome::ConnectFailed(e) => format!("no TCP connection to the relay ({e})"),
+        }
+    }
+}
+
+fn framer(buf: &[u8], max: usize) -> Result<Option<usize>, String> {
+    http::next_frame(buf, max).map_err(|e| e.to_string())
+}
+
+/// `http://IP:PORT/PATH` → (address, path). Only numeric loopback hosts: the
+/// harness never resolves names nor leaves the machine.
+pub fn http_url(url: &str) -> Option<(SocketAddr, String)> {
+    let rest = url.strip_prefix("http://")?;
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let addr: SocketAddr = host.parse().ok()?;
+    addr.ip().is_loopback().then(|| (addr, format!("/{path}")))
+}
+
+/// An MM1 POST carrying one PDU.
+pub fn post_request(relay: SocketAddr, path: &str, pdu: &[u8]) -> Vec<u8> {
+    http::request(
+        "POST",
+        path,
+        &relay.to_string(),
+        &[("Content-Type", MMS_TYPE), ("Accept", MMS_TYPE)],
+        pdu,
+    )
+}
+
+/// A retrieval GET.
+pub fn get_request(relay: SocketAddr, path: &str) -> Vec<u8> {
+    http::request(
+        "GET",
+        path,
+        &relay.to_string(),
+        &[("Accept", MMS_TYPE)],
+        b"",
+    )
+}
+
+/// Sends `request` to `relay` over a fresh connection and waits for the
+/// answer until `deadline`. The connection is closed afterwards.
+pub async fn exchange(
+    relay: SocketAddr,
+    capture: Capture,
+    request: &[u8],
+    deadline: Instant,
+) -> Mm1Outcome {
+    let left = deadline.saturating_duration_since(Instant::now());
+    let conn = match StreamConn::connect(relay, capture, framer, MAX_ANSWER, left).await {
+        Ok(c) => c,
+        Err(e) => return Mm1Outcome::ConnectFailed(e.to_string()),
+    };
+    if let Err(e) = conn.send(request).await {
+        return Mm1Outcome::ConnectFailed(format!("sending the request failed: {e}"));
+    }
+    let out = match conn.recv(deadline).await {
+        Some(a) => match a.event {
+            StreamEvent::Message(b) => match HttpMessage::parse(&b) {
+                Ok(m) if m.status().is_some() => Mm1Outcome::Answered(m),
+                Ok(_) => Mm1Outcome::NotHttp {
+                    bytes: b,
+                    why: "a request, not a response".into(),
+                },
+                Err(e) => Mm1Outcome::NotHttp {
+                    bytes: b,
+                    why: e.to_string(),
+                },
+            },
+            StreamEvent::Garbage(b, why) => Mm1Outcome::NotHttp { bytes: b, why },
+            StreamEvent::Closed(b) => match HttpMessage::parse_at_close(&b) {
+                Ok(m) if m.status().is_some() && !b.is_empty() => Mm1Outcome::Answered(m),
+                _ => Mm1Outcome::Closed(b),
+            },
+        },
+        None => Mm1Outcome::Timeout(conn.pending()),
+    };
+    conn.shutdown().await;
+    out
+}
+
+/// The bearer a push came over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bearer {
+    /// A WDP datagram over SMS (submit_sm at the harness SMSC).
+    Sms,
+    /// A SIP request at the harness device.
+    Sip,
+}
+
+/// One thing the relay pushed to a terminal.
+#[derive(Debug, Clone)]
+pub struct Pushed {
+    pub bearer: Bearer,
+    /// The digits of the destination: the SMS destination_addr, or the user
+    /// part of the SIP Request-URI.
+    pub number: String,
+    /// When it (its last short message) arrived.
+    pub at: Instant,
+    /// The pushed content: the WSP push's body, the SIP request's body (the
+    /// datagram itself when it is no WSP push).
+    pub body: Vec<u8>,
+    /// SMS: the WDP ports (destination, origin), the WSP PDU or why not, and
+    /// how many short messages carried it.
+    pub ports: Option<(u16, u16)>,
+    pub wsp: Option<Result<PushPdu, String>>,
+    pub segments: u8,
+    /// SIP: the request.
+    pub sip: Option<SipMessage>,
+    /// One line with the bytes, for verdicts.
+    pub describe: String,
+}
+
+impl Pushed {
+    /// The MMS PDU it carries, if its body decodes as one.
+    pub fn mms(&self) -> Option<crate::codec::mms::Pdu> {
+        crate::codec::mms::Pdu::parse(&self.body).ok()
+    }
+}
+
+/// Everything pushed since `since` on the given bearers, in arrival order
+/// (SMS first, then SIP, each in order). Short messages that do not make a
+/// datagram are listed as SMS pushes without a WSP PDU, with the reason.
+pub fn pushes(smsc: Option<&Smsc>, sip: Option<&ImsCore>, since: Instant) -> Vec<Pushed> {
+    let mut out = Vec::new();
+    if let Some(smsc) = smsc {
+        let mut r = Reassembler::new();
+        for a in smsc.log() {
+            if a.at < since {
+                continue;
+            }
+            let Ok(p) = &a.pdu else { continue };
+            if p.header.command_id != command::SUBMIT_SM {
+                continue;
+            }
+            let Some(sm) = p.sm() else { continue };
+            let number: String = sm
+                .destination_addr
+                .chars()
+                .filter(char::is_ascii_digit)
+                .collect();
+            match r.push(&sm.destination_addr, sm.payload(), sm.udhi()) {
+                Ok(None) => {}
+                Ok(Some(d)) => {
+                    let wsp = PushPdu::parse(&d.data).map_err(|e| e.to_string());
+                    let body = wsp
+                        .as_ref()
+                        .map_or_else(|_| d.data.clone(), |p| p.body.clone());
+                    out.push(Pushed {
+                        bearer: Bearer::Sms,
+                        number,
+                        at: a.at,
+                        describe: format!(
+                            "WDP datagram over SMS to {} (ports {} ← {}, {} short message(s)) — bytes: {}",
+                            d.destination,
+                            d.dest_port,
+                            d.orig_port,
+                            d.segments,
+                            escape_bytes(&d.data, 500)
+                        ),
+                        body,
+                        ports: Some((d.dest_port, d.orig_port)),
+                        wsp: Some(wsp),
+                        segments: d.segments,
+                        sip: None,
+                    });
+                }
+                Err(e) => out.push(Pushed {
+                    bearer: Bearer::Sms,
+                    number,
+                    at: a.at,
+                    describe: format!(
+                        "a short message that is no WDP datagram ({e}) — submit_sm bytes: {}",
+                        hex_dump(&a.bytes).replace('\n', " ")
+                    ),
+                    body: sm.payload().to_vec(),
+                    ports: None,
+                    wsp: Some(Err(e.to_string())),
+                    segments: 1,
+                    sip: None,
+                }),
+            }
+        }
+    }
+    if let Some(ims) = sip {
+        for d in ims.log() {
+            if d.incoming.at < since || d.retransmission {
+                continue;
+            }
+            let Ok(m) = &d.incoming.msg else {
+                out.push(Pushed {
+                    bearer: Bearer::Sip,
+                    number: d.number.clone(),
+                    at: d.incoming.at,
+                    body: Vec::new(),
+                    ports: None,
+                    wsp: None,
+                    segments: 0,
+                    sip: None,
+                    describe: format!(
+                        "bytes that are not SIP at the SIP device — {}",
+                        escape_bytes(&d.incoming.bytes, 400)
+                    ),
+                });
+                continue;
+            };
+            if m.method() == Some("ACK") {
+                continue;
+            }
+            out.push(Pushed {
+                bearer: Bearer::Sip,
+                number: d.number.clone(),
+                at: d.incoming.at,
+                body: m.body().to_vec(),
+                ports: None,
+                wsp: None,
+                segments: 0,
+                sip: Some(m.clone()),
+                describe: format!(
+                    "SIP {} — bytes: {}",
+                    m.summary(),
+                    escape_bytes(&d.incoming.bytes, 700)
+                ),
+            });
+        }
+    }
+    out
+}
