@@ -105,6 +105,8 @@ pub enum Command {
         /// mms-client: the MMSC URL it posts to (http://IP:PORT/PATH).
         #[arg(long, value_name = "URL")]
         mmsc: Option<String>,
+        #[command(flatten)]
+        defer: Box<DeferArgs>,
     },
     /// Render junit.xml, report.html and summary.txt again from DIR/report.json,
     /// or merge several runs into one report.
@@ -181,6 +183,7 @@ pub fn main_with(cli: Cli) -> i32 {
             system_id,
             password,
             mmsc,
+            defer,
         } => {
             if list_faults {
                 for f in crate::reference::FAULTS {
@@ -209,6 +212,18 @@ pub fn main_with(cli: Cli) -> i32 {
                 system_id,
                 password,
                 mmsc,
+                deferral: {
+                    let DeferArgs {
+                        defer_to,
+                        mms_domain,
+                        defer_sip_type,
+                    } = *defer;
+                    defer_to.map(|mmsc_url| crate::reference::im_server::DeferralConfig {
+                        mmsc_url,
+                        domain: mms_domain,
+                        sip_type: defer_sip_type,
+                    })
+                },
             };
             rt.block_on(reference(role, fault, listen, t1_ms, domain, no_store, iwf))
         }
@@ -301,6 +316,23 @@ struct IwfArgs {
     system_id: String,
     password: String,
     mmsc: Option<String>,
+    deferral: Option<crate::reference::im_server::DeferralConfig>,
+}
+
+/// `liaison reference --role im-server`: deferral to MMS.
+#[derive(clap::Args, Debug)]
+pub struct DeferArgs {
+    /// im-server: defer messages for MMS users to the MMS Relay/Server at
+    /// this MM1 URL (http://IP:PORT/PATH).
+    #[arg(long, value_name = "URL")]
+    defer_to: Option<String>,
+    /// im-server with --defer-to: the domain of its MMS users.
+    #[arg(long, value_name = "DOMAIN", default_value = crate::reference::im_server::MMS_DOMAIN)]
+    mms_domain: String,
+    /// im-server with --defer-to: write SIP URIs in the MM as
+    /// escaped-value/TYPE=NAME instead of the bare URI.
+    #[arg(long, value_name = "NAME")]
+    defer_sip_type: Option<String>,
 }
 
 async fn reference(
@@ -320,6 +352,7 @@ async fn reference(
         system_id,
         password,
         mmsc,
+        deferral,
     } = iwf;
     if !listen.ip().is_loopback() {
         eprintln!(
@@ -392,6 +425,7 @@ async fn reference(
         }),
         mms_client: mmsc.map(|mmsc_url| crate::reference::mms_client::MmsClientConfig { mmsc_url }),
         mms_relay,
+        deferral,
     };
     if role == "mms-client" && settings.mms_client.is_none() {
         eprintln!("liaison: reference --role mms-client: --mmsc URL is required");

@@ -53,6 +53,8 @@ struct RawProfile {
     mms_client: Option<MmsClientSection>,
     #[serde(default)]
     mms_relay: Option<MmsRelaySection>,
+    #[serde(default)]
+    deferral: Option<DeferralSection>,
 }
 
 /// push-client: what the terminal serves and where the harness meets it
@@ -382,6 +384,9 @@ pub struct Profile {
     pub push_client: Option<PushClientSection>,
     pub mms_client: Option<MmsClientSection>,
     pub mms_relay: Option<MmsRelaySection>,
+    /// im-server: the MMS Relay/Server it defers messages to (MMS as the
+    /// deferred mode of IMS messaging).
+    pub deferral: Option<DeferralSection>,
 }
 
 /// Why a profile cannot be used. Displayed as one line:
@@ -739,6 +744,28 @@ impl Profile {
         if let Some(m) = &raw.mms_relay {
             m.validate().map_err(|(f, m)| err(&f, m))?;
         }
+        if let Some(d) = &raw.deferral {
+            if !raw.roles.iter().any(|r| r == "im-server") {
+                return Err(err(
+                    "deferral",
+                    "expected role im-server: deferral is how an IM server hands messages to MMS"
+                        .into(),
+                ));
+            }
+            d.validate().map_err(|(f, m)| err(&f, m))?;
+            let served = sip.as_ref().and_then(|s| s.domain.clone());
+            let deferred = d.recipient_domain.clone().or(served.clone());
+            if caps.store_and_forward.unwrap_or(false)
+                && deferred.is_some()
+                && deferred.as_deref().map(str::to_ascii_lowercase)
+                    == served.as_deref().map(str::to_ascii_lowercase)
+            {
+                return Err(err(
+                    "deferral.recipient_domain",
+                    "expected a domain other than sip.domain with capabilities.store_and_forward: a message for an offline user cannot be both stored for its REGISTER and deferred to MMS".into(),
+                ));
+            }
+        }
         Ok(Profile {
             path: file.to_string(),
             name: raw.name,
@@ -755,6 +782,7 @@ impl Profile {
             push_client: raw.push_client,
             mms_client: raw.mms_client,
             mms_relay: raw.mms_relay,
+            deferral: raw.deferral,
         })
     }
 
@@ -794,6 +822,15 @@ impl Profile {
                 .is_some_and(|m| m.sip_push.is_some()),
             "mms_notify_sms" => self.mms_relay.as_ref().is_some_and(|m| m.notifies("sms")),
             "mms_notify_sip" => self.mms_relay.as_ref().is_some_and(|m| m.notifies("sip")),
+            "deferral" => self.deferral.is_some(),
+            "defers_own_users" => self.deferral.as_ref().is_some_and(|d| {
+                let served = self.sip.as_ref().and_then(|s| s.domain.as_deref());
+                match (&d.recipient_domain, served) {
+                    (None, _) => true,
+                    (Some(r), Some(s)) => r.eq_ignore_ascii_case(s),
+                    (Some(_), None) => false,
+                }
+            }),
             _ => false,
         }
     }
@@ -833,7 +870,103 @@ pub const CAPABILITIES: &[&str] = &[
     "mms_sip_push",
     "mms_notify_sms",
     "mms_notify_sip",
+    "deferral",
+    "defers_own_users",
 ];
+
+/// The problem with a declared SIP URI form in MMS addresses (`uri`, the bare
+/// `sip:user@host`, or `typed`, `escaped-value/TYPE=<ty>`), as (field, what
+/// was expected).
+fn sip_form_problem(form: Option<&str>, ty: &str) -> Option<(&'static str, String)> {
+    if let Some(f) = form.filter(|f| !matches!(*f, "uri" | "typed")) {
+        return Some((
+            "sip_address_form",
+            format!("expected uri (sip:user@host) or typed (escaped-value/TYPE=SIP), got `{f}`"),
+        ));
+    }
+    if ty.is_empty() || !ty.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Some((
+            "sip_address_type",
+            format!("expected letters, digits and _ (OMA MMS ENC §8), got `{ty}`"),
+        ));
+    }
+    None
+}
+
+/// im-server with deferral (seed 000: MMS as the deferred mode of IMS
+/// messaging): where the server submits the messages it defers, and whom it
+/// defers for. The harness plays that MMS Relay/Server for the run.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DeferralSection {
+    /// `http://IP:PORT/PATH`: the MM1 URL the server POSTs M-Send.req to.
+    pub mmsc_url: String,
+    /// The domain of the users the server knows as MMS users (those it
+    /// defers for); default `sip.domain`.
+    #[serde(default)]
+    pub recipient_domain: Option<String>,
+    /// How the server writes SIP URIs in the MM's From and To: `uri` (the
+    /// bare `sip:user@host`, the default) or `typed` (`escaped-value/TYPE=SIP`).
+    #[serde(default)]
+    pub sip_address_form: Option<String>,
+    /// typed: the name after `/TYPE=` (default `SIP`).
+    #[serde(default)]
+    pub sip_address_type: Option<String>,
+}
+
+impl DeferralSection {
+    /// (host:port, path) of the MMSC URL.
+    pub fn url_parts(&self) -> Option<(SocketAddr, String)> {
+        let rest = self.mmsc_url.strip_prefix("http://")?;
+        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+        Some((host.parse().ok()?, format!("/{path}")))
+    }
+
+    /// A SIP URI as the server is declared to write it in an MMS address.
+    pub fn wire(&self, uri: &str) -> String {
+        if self.sip_address_form.as_deref() == Some("typed") {
+            crate::codec::mms::Address::typed(
+                self.sip_address_type.as_deref().unwrap_or("SIP"),
+                uri,
+            )
+            .to_string()
+        } else {
+            uri.to_string()
+        }
+    }
+
+    fn validate(&self) -> Result<(), (String, String)> {
+        let e = |f: &str, m: String| Err((format!("deferral.{f}"), m));
+        let Some((addr, _)) = self.url_parts() else {
+            return e(
+                "mmsc_url",
+                format!("expected http://IP:PORT/PATH, got `{}`", self.mmsc_url),
+            );
+        };
+        if let Err(m) = check_loopback(addr.ip()) {
+            return e("mmsc_url", m);
+        }
+        if let Some((f, m)) = sip_form_problem(
+            self.sip_address_form.as_deref(),
+            self.sip_address_type.as_deref().unwrap_or("SIP"),
+        ) {
+            return e(f, m);
+        }
+        if let Some(d) = &self.recipient_domain {
+            if d.is_empty()
+                || !d
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+            {
+                return e(
+                    "recipient_domain",
+                    format!("expected a host name (letters, digits, - and .), got `{d}`"),
+                );
+            }
+        }
+        Ok(())
+    }
+}
 
 fn parse_transports(v: &serde_yaml::Value) -> Option<Vec<Transport>> {
     let one = |v: &serde_yaml::Value| match v.as_str()?.to_ascii_lowercase().as_str() {
@@ -1006,22 +1139,8 @@ impl MmsRelaySection {
                 return e(f, m);
             }
         }
-        if let Some(f) = &self.sip_address_form {
-            if !matches!(f.as_str(), "uri" | "typed") {
-                return e(
-                    "sip_address_form",
-                    format!(
-                        "expected uri (sip:user@host) or typed (escaped-value/TYPE=SIP), got `{f}`"
-                    ),
-                );
-            }
-        }
-        let t = self.sip_type();
-        if t.is_empty() || !t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            return e(
-                "sip_address_type",
-                format!("expected letters, digits and _ (OMA MMS ENC §8), got `{t}`"),
-            );
+        if let Some((f, m)) = sip_form_problem(self.sip_address_form.as_deref(), self.sip_type()) {
+            return e(f, m);
         }
         let d = self.sip_domain();
         if d.is_empty()
@@ -1356,5 +1475,62 @@ capabilities: { sip_push_subscribe: true }
         let e = err_of(&format!("{MMS}  mmsc: x\n"));
         assert!(e.contains("unknown field `mmsc`"), "{e}");
         assert_eq!(e.lines().count(), 1);
+    }
+
+    const DEFER: &str = "name: s\nroles: [im-server]\nsip: { address: 127.0.0.1:15060, domain: liaison.test }\ndeferral:\n  mmsc_url: http://127.0.0.1:18003/mm1\n";
+
+    #[test]
+    fn deferral_section() {
+        let p = Profile::parse(DEFER, "s.yaml").unwrap();
+        let d = p.deferral.as_ref().unwrap();
+        assert_eq!(
+            d.url_parts(),
+            Some(("127.0.0.1:18003".parse().unwrap(), "/mm1".to_string()))
+        );
+        assert!(p.capability("deferral") && p.capability("defers_own_users"));
+        assert_eq!(d.wire("sip:a@b"), "sip:a@b");
+        let typed = Profile::parse(&format!("{DEFER}  sip_address_form: typed\n"), "s").unwrap();
+        assert_eq!(
+            typed.deferral.unwrap().wire("sip:a@b"),
+            "sip%3Aa%40b/TYPE=SIP"
+        );
+        let other = Profile::parse(&format!("{DEFER}  recipient_domain: mms.test\n"), "s").unwrap();
+        assert!(other.capability("deferral") && !other.capability("defers_own_users"));
+        // Storing and deferring the same offline users is a contradiction.
+        assert_eq!(
+            err_of(&format!("{DEFER}capabilities: {{ store_and_forward: true }}\n")),
+            "profile bad.yaml: deferral.recipient_domain: expected a domain other than sip.domain with capabilities.store_and_forward: a message for an offline user cannot be both stored for its REGISTER and deferred to MMS"
+        );
+        assert!(Profile::parse(
+            &format!("{DEFER}  recipient_domain: mms.test\ncapabilities: {{ store_and_forward: true }}\n"),
+            "s"
+        )
+        .is_ok());
+        let e = err_of(
+            &DEFER
+                .replace("[im-server]", "[im-client]")
+                .replace("domain: liaison.test }", "aor: \"sip:a@127.0.0.1\" }"),
+        );
+        assert!(
+            e.starts_with("profile bad.yaml: deferral: expected role im-server"),
+            "{e}"
+        );
+        let e = err_of(&DEFER.replace("http://127.0.0.1:18003", "http://10.0.0.1:80"));
+        assert!(
+            e.starts_with("profile bad.yaml: deferral.mmsc_url: expected a loopback"),
+            "{e}"
+        );
+        let e = err_of(&format!("{DEFER}  sip_address_form: escaped\n"));
+        assert!(
+            e.starts_with("profile bad.yaml: deferral.sip_address_form: expected uri"),
+            "{e}"
+        );
+        let e = err_of(&format!("{DEFER}  recipient_domain: \"a b\"\n"));
+        assert!(
+            e.starts_with("profile bad.yaml: deferral.recipient_domain: expected a host name"),
+            "{e}"
+        );
+        let e = err_of(&format!("{DEFER}  mm1: x\n"));
+        assert!(e.contains("unknown field `mm1`"), "{e}");
     }
 }

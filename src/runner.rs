@@ -47,6 +47,9 @@ pub struct RunContext {
     pub mms_client: Option<Arc<MmsClientHarness>>,
     /// mms-relay: the bearers the relay notifies over (SMSC, SIP device).
     pub mms_relay: Option<Arc<PushHarness>>,
+    /// im-server with deferral: the harness MMS Relay/Server it defers to
+    /// (at the profile's `deferral.mmsc_url`), shared likewise.
+    pub deferral: Option<Arc<MmsClientHarness>>,
 }
 
 impl RunContext {
@@ -726,6 +729,7 @@ pub async fn start_reference(
     push_client: Option<crate::reference::push_client::PushClientConfig>,
     mms_client: Option<crate::reference::mms_client::MmsClientConfig>,
     mms_relay: Option<crate::reference::mms_relay::MmsRelayConfig>,
+    deferral: Option<crate::reference::im_server::DeferralConfig>,
 ) -> Result<
     (
         Profile,
@@ -749,6 +753,7 @@ pub async fn start_reference(
             push_client: push_client.clone(),
             mms_client: mms_client.clone(),
             mms_relay: mms_relay.clone(),
+            deferral: deferral.clone(),
             ..Default::default()
         };
         if let Some(f) = fault.filter(|f| f.role == *role) {
@@ -850,6 +855,12 @@ pub async fn start_reference(
                 sip_address_form: None,
             }
         }),
+        deferral: deferral.as_ref().map(|c| crate::profile::DeferralSection {
+            mmsc_url: c.mmsc_url.clone(),
+            recipient_domain: Some(c.domain.clone()),
+            sip_address_form: None,
+            sip_address_type: None,
+        }),
         mms_relay: mms_relay.as_ref().map(|c| crate::profile::MmsRelaySection {
             mm1_url: format!(
                 "http://{}{}",
@@ -944,6 +955,7 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
     let harness_timers = |t1_ms| crate::roles::transaction::Timers::from_t1_ms(t1_ms);
     let mut mms_client_harness: Option<Arc<MmsClientHarness>> = None;
     let mut mms_harness: Option<Arc<PushHarness>> = None;
+    let mut deferral_harness: Option<Arc<MmsClientHarness>> = None;
     let (profile, role_addresses) = match &opts.sut {
         Some(p) => {
             let profile = Profile::load(p).map_err(|e| UsageError(e.to_string()))?;
@@ -981,6 +993,12 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
             }
             if let (true, Some(m)) = (profile.has_role("mms-relay"), &profile.mms_relay) {
                 mms_harness = Some(Arc::new(PushHarness::for_mms_relay(m).await?));
+            }
+            if let Some((a, _)) = profile.deferral.as_ref().and_then(|d| d.url_parts()) {
+                deferral_harness =
+                    Some(Arc::new(MmsClientHarness::start(a).await.map_err(|e| {
+                        UsageError(e.0.replace("mms_client.mmsc_url", "deferral.mmsc_url"))
+                    })?));
             }
             (profile, BTreeMap::new())
         }
@@ -1053,6 +1071,14 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
                 sip_device: mms.sip.as_ref().map(|s| s.ep.udp_addr()).unwrap_or(any),
             };
             mms_harness = Some(Arc::new(mms));
+            // The MMS Relay/Server the reference IM server defers to.
+            let dmmsc = MmsClientHarness::start(any).await?;
+            let deferral_cfg = crate::reference::im_server::DeferralConfig {
+                mmsc_url: format!("http://{}/mms", dmmsc.server.addr()),
+                domain: crate::reference::im_server::MMS_DOMAIN.into(),
+                sip_type: None,
+            };
+            deferral_harness = Some(Arc::new(dmmsc));
             let (p, a, r) = start_reference(
                 opts.fault.as_deref(),
                 Some(cfg),
@@ -1060,6 +1086,7 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
                 Some(pc_cfg),
                 Some(mmsc_cfg),
                 Some(mms_cfg),
+                Some(deferral_cfg),
             )
             .await?;
             _reference = r;
@@ -1088,6 +1115,7 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
         pcap_dir: pcap_dir.clone(),
         mms_client: mms_client_harness.clone(),
         mms_relay: mms_harness.clone(),
+        deferral: deferral_harness.clone(),
     });
     *CONTEXT.lock().unwrap_or_else(|e| e.into_inner()) = Some(ctx.clone());
 

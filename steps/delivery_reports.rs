@@ -60,12 +60,19 @@ pub(crate) fn body_for_test() -> Vec<u8> {
 }
 
 pub(crate) async fn new_ua(w: &mut LiaisonWorld, name: &str) -> Result<Arc<Ua>, Failure> {
+    let d = domain(w);
+    new_ua_in(w, name, &d).await
+}
+
+/// A UA on its own harness endpoint for user `name` of `domain` (a fresh
+/// `sip:NAME-XXXXXXXX@DOMAIN`).
+pub(crate) async fn new_ua_in(
+    w: &mut LiaisonWorld,
+    name: &str,
+    domain: &str,
+) -> Result<Arc<Ua>, Failure> {
     let ep = w.endpoint().await?;
-    let aor = format!(
-        "sip:{name}-{}@{}",
-        &token()[..8.min(token().len())],
-        domain(w)
-    );
+    let aor = format!("sip:{name}-{}@{domain}", &token()[..8.min(token().len())]);
     Ok(Arc::new(Ua::new(ep, aor, w.timers)))
 }
 
@@ -320,7 +327,7 @@ async fn retrans_same(w: &mut LiaisonWorld) -> StepResult {
 
 // ----------------------------------------------------------------- im-server
 
-async fn register(w: &mut LiaisonWorld, name: &str) -> StepResult {
+pub(crate) async fn register(w: &mut LiaisonWorld, name: &str) -> StepResult {
     let ua = match w.recipients.get(name) {
         Some(r) => r.ua.clone(),
         None => new_ua(w, name).await?,
@@ -332,7 +339,13 @@ async fn register(w: &mut LiaisonWorld, name: &str) -> StepResult {
         w.recipients
             .insert(name.to_string(), Recipient::start(ua.clone()));
     }
-    let out = ua.register(t, &format!("sip:{}", domain(w)), 300);
+    // The Request-URI names the domain of the AoR (RFC 3261 §10.2).
+    let aor_domain = ua
+        .aor
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_string())
+        .unwrap_or_else(|| domain(w));
+    let out = ua.register(t, &format!("sip:{aor_domain}"), 300);
     let r = ua.send(t, dst, &out, w.deadline, Duration::ZERO).await;
     match r.final_response().and_then(|m| m.status()) {
         Some(200..=299) => Ok(()),

@@ -2,6 +2,7 @@
 //! assertions, one file per area, plus the World.
 
 pub mod common;
+pub mod deferral;
 pub mod delivery_reports;
 pub mod iwf;
 pub mod large_message;

@@ -57,6 +57,8 @@ pub struct LiaisonWorld {
     pub mms_client: super::mms_client::MmsClient,
     /// MMS relay scenarios: the MM sent, notifications, retrievals.
     pub mms_relay: super::mms_relay::MmsRelay,
+    /// Deferred messaging: where this scenario's traffic at the MMSC starts.
+    pub deferral: super::deferral::Deferral,
 }
 
 impl fmt::Debug for LiaisonWorld {
@@ -116,6 +118,7 @@ impl LiaisonWorld {
             listeners: Vec::new(),
             mms_client: Default::default(),
             mms_relay: Default::default(),
+            deferral: Default::default(),
         })
     }
 

@@ -7,17 +7,6 @@ mod common;
 
 use common::*;
 
-fn free_port(ip: &str) -> u16 {
-    loop {
-        let t = std::net::TcpListener::bind((ip, 0)).unwrap();
-        let p = t.local_addr().unwrap().port();
-        drop(t);
-        if std::net::UdpSocket::bind((ip, p)).is_ok() && p != 2948 {
-            return p;
-        }
-    }
-}
-
 #[test]
 fn a_launched_client_with_escaped_sip_uris_passes() {
     let d = tmpdir("mms-client-sut");

@@ -40,7 +40,7 @@ Feature: Pager-mode delivery reports, the SUT as IM server (registrar, proxy, st
     Then "bob" receives the MESSAGE with the same body
     And "alice" receives no 2xx response
 
-  @DR-6 @unless:store_and_forward
+  @DR-6 @unless:store_and_forward @unless:defers_own_users
   Scenario: A message for an unregistered recipient is not reported as delivered
     When "alice" sends a "text/plain" MESSAGE to "carol" through the SUT
     Then "alice" receives no 2xx response

@@ -19,6 +19,13 @@
 //!   `Accept-Contact: *;+g.oma.pusheventapp="…";require;explicit`. The
 //!   originator still gets 202: the push is not delivery. A refused push
 //!   leaves the message stored.
+//! - Deferral to MMS (seed 000), with [`DeferralConfig`]: a MESSAGE for a
+//!   user of the MMS users' domain who is not registered, or whose client
+//!   answers 480 or 408, is submitted to the MMS Relay/Server on MM1 (an
+//!   M-Send.req POSTed to its URL: To the recipient's SIP URI, From the
+//!   originator's, the body as the only part of a multipart/mixed MM under
+//!   its own media type and charset) and answered 202 once the MMSC says Ok.
+//!   A MESSAGE the client takes (200) is not copied to MMS.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -35,6 +42,34 @@ use crate::codec::sip_push::{accept_contact, push_apps, PUSH_APP_TAG};
 
 /// The push application ID of the reference server's offline notifications.
 pub const OFFLINE_APP: &str = "x-liaison.im-offline";
+
+/// The domain of the embedded reference's MMS users (deferral), apart from
+/// the domain it stores messages for.
+pub const MMS_DOMAIN: &str = "mms.liaison.test";
+
+/// Where the server defers to MMS, and for whom.
+#[derive(Debug, Clone)]
+pub struct DeferralConfig {
+    /// `http://IP:PORT/PATH` of the MMS Relay/Server's MM1 interface.
+    pub mmsc_url: String,
+    /// The domain of the users it defers for.
+    pub domain: String,
+    /// Write SIP URIs as `escaped-value/TYPE=<this>` (OMA MMS ENC §8)
+    /// instead of the bare URI.
+    pub sip_type: Option<String>,
+}
+
+/// How long an MM1 submission may take.
+const MM1_BOUND: Duration = Duration::from_secs(2);
+
+/// A MESSAGE the server may have to defer: what the MM is made of.
+#[derive(Clone)]
+struct Deferrable {
+    from: String,
+    to: String,
+    content_type: String,
+    body: Vec<u8>,
+}
 
 #[derive(Clone)]
 enum Peer {
@@ -80,6 +115,8 @@ struct Pending {
     to: SocketAddr,
     tcp: bool,
     done: bool,
+    /// For an MMS user: the MM to submit if the client answers 480 or 408.
+    defer: Option<Deferrable>,
 }
 
 #[derive(Default)]
@@ -363,6 +400,7 @@ impl Server {
                 to: addr,
                 tcp,
                 done: false,
+                defer: None,
             },
         );
         self.send_to_contact(addr, tcp, bytes).await;
@@ -383,7 +421,11 @@ impl Server {
                 .get(&aor)
                 .map(|b| (b.contact.clone(), b.addr, b.tcp))
         };
+        let defer = self.deferrable(&msg, &aor);
         let Some((contact, addr, tcp)) = binding else {
+            if let Some(d) = defer {
+                return self.defer(&msg, &from, &key, d).await;
+            }
             if s.store_and_forward {
                 let expires_at = msg
                     .header("Expires")
@@ -488,6 +530,7 @@ impl Server {
                 to: addr,
                 tcp,
                 done: false,
+                defer: defer.filter(|_| !s.has_fault("defer-only-unregistered")),
             },
         );
         self.send_to_contact(addr, tcp, bytes).await;
@@ -550,6 +593,7 @@ impl Server {
                     to: *addr,
                     tcp: *tcp,
                     done: false,
+                    defer: None,
                 },
             );
             st.push_tx.insert(
@@ -610,7 +654,7 @@ impl Server {
             return;
         };
         let Some(code) = msg.status() else { return };
-        let (origin, okey, first_final) = {
+        let (origin, okey, first_final, defer) = {
             let mut st = lock(&self.state);
             let Some(p) = st.client_tx.get_mut(&branch) else {
                 return;
@@ -619,7 +663,12 @@ impl Server {
             if code >= 200 {
                 p.done = true;
             }
-            (p.origin.clone(), p.origin_key.clone(), first_final)
+            (
+                p.origin.clone(),
+                p.origin_key.clone(),
+                first_final,
+                p.defer.clone(),
+            )
         };
         if okey.is_empty() {
             // A stored message we delivered ourselves, or an offline notification.
@@ -644,11 +693,155 @@ impl Server {
         if already {
             return; // e.g. our own early 200 (fault) or a 408 already sent
         }
+        if let (Some(d), 480 | 408) = (&defer, code) {
+            // The MMS user cannot take it now: MMS is the deferred mode.
+            if self.settings.has_fault("defer-relays-error") {
+                self.submit_mm(d).await;
+            } else {
+                return self.defer_answer(&okey, &origin, &msg, d).await;
+            }
+        }
         let mut out = strip_top_via(&msg);
         if code == 486 && self.settings.has_fault("rewrite-486-to-200") {
             out = rewrite_status(&out, "SIP/2.0 200 OK");
         }
         self.finish(&okey, &origin, out).await;
+        if let (Some(d), 200, true) = (
+            &defer,
+            code,
+            self.settings.has_fault("defer-copy-after-200"),
+        ) {
+            self.submit_mm(d).await;
+        }
+    }
+
+    /// The MM a MESSAGE to `aor` would be deferred as, when `aor` is an MMS
+    /// user (deferral configured and `aor` in its domain).
+    fn deferrable(&self, msg: &SipMessage, aor: &str) -> Option<Deferrable> {
+        let d = self.settings.deferral.as_ref()?;
+        let host = aor.rsplit_once('@').map(|x| x.1).unwrap_or_default();
+        if !host.eq_ignore_ascii_case(&d.domain) {
+            return None;
+        }
+        let uri = |h: &str| msg.header(h).and_then(uri_of).unwrap_or_default();
+        Some(Deferrable {
+            from: uri("From"),
+            to: uri("To"),
+            content_type: msg
+                .header("Content-Type")
+                .unwrap_or("text/plain")
+                .to_string(),
+            body: msg.body().to_vec(),
+        })
+    }
+
+    /// Defers a MESSAGE for an unregistered MMS user and answers it.
+    async fn defer(self: &Arc<Self>, msg: &SipMessage, from: &Peer, key: &str, d: Deferrable) {
+        // The server transaction is `key`; the request is the originator's.
+        self.defer_answer(key, from, msg, &d).await
+    }
+
+    /// Submits the MM and answers the originator's transaction `key` for
+    /// `req` (the originator's request or the client's response: only its
+    /// Via, From, To, Call-ID and CSeq are used): 202 once the MMSC took it,
+    /// 480 when it did not.
+    async fn defer_answer(
+        self: &Arc<Self>,
+        key: &str,
+        to: &Peer,
+        req: &SipMessage,
+        d: &Deferrable,
+    ) {
+        let took = self.settings.has_fault("defer-never") || self.submit_mm(d).await;
+        let (code, reason) = match (took, self.settings.has_fault("defer-200")) {
+            (true, true) => (200, "OK"),
+            (true, false) => (202, "Accepted"),
+            (false, _) => (480, "Temporarily Unavailable"),
+        };
+        let b = if req.is_request() {
+            response_to(req, code, reason).to_tag(&token()).build()
+        } else {
+            // From the client's response: drop our Via, restate the status.
+            rewrite_status(&strip_top_via(req), &format!("SIP/2.0 {code} {reason}"))
+        };
+        self.finish(key, to, b).await
+    }
+
+    /// POSTs the M-Send.req of `d` to the MMSC; true when it answered an
+    /// M-Send.conf with status Ok.
+    async fn submit_mm(&self, d: &Deferrable) -> bool {
+        use crate::codec::mms::value::charset_from_name;
+        use crate::codec::mms::{
+            Body, ContentType, EncodedString, Field, FromValue, Header, MediaType, MessageType,
+            Param, Part, Pdu, PduBuilder, ResponseStatus,
+        };
+        let s = &self.settings;
+        if s.has_fault("defer-never") {
+            return false;
+        }
+        let Some(cfg) = s.deferral.as_ref() else {
+            return false;
+        };
+        let Some((addr, path)) = super::http_url_parts(&cfg.mmsc_url) else {
+            return false;
+        };
+        let mut parts = d.content_type.split(';');
+        let mut ct = ContentType::new(MediaType::from_name(parts.next().unwrap_or("").trim()));
+        let charset = parts.find_map(|p| {
+            let (k, v) = p.split_once('=')?;
+            k.trim()
+                .eq_ignore_ascii_case("charset")
+                .then(|| charset_from_name(v))
+                .flatten()
+        });
+        if let Some(c) = charset {
+            ct = ct.with(Param::Charset(c));
+        }
+        let mut data = d.body.clone();
+        if s.has_fault("defer-body-altered") {
+            // Fault: line ends "normalised" to LF.
+            data = String::from_utf8_lossy(&data)
+                .replace("\r\n", "\n")
+                .into_bytes();
+        }
+        let wire = |uri: &str| match &cfg.sip_type {
+            Some(t) => crate::codec::mms::Address::typed(t, uri).to_string(),
+            None => uri.to_string(),
+        };
+        let from = if s.has_fault("defer-insert-address") {
+            FromValue::InsertAddress
+        } else {
+            FromValue::Address(EncodedString::plain(&wire(&d.from)))
+        };
+        let to = if s.has_fault("defer-uri-mangled") {
+            // Fault: the SIP URI taken for a mailbox, its scheme dropped.
+            wire(d.to.trim_start_matches("sip:"))
+        } else {
+            wire(&d.to)
+        };
+        let pdu = PduBuilder::send_req(
+            &format!("D{}", token()),
+            from,
+            ContentType::well_known(crate::codec::mms::body::MULTIPART_MIXED),
+            Body::Multipart(vec![Part::new(ct, &data)]),
+        )
+        .header(Header::Encoded(Field::TO, EncodedString::plain(&to)))
+        .build()
+        .encode();
+        let req = crate::codec::http::request(
+            "POST",
+            &path,
+            &addr.to_string(),
+            &[("Content-Type", "application/vnd.wap.mms-message")],
+            &pdu,
+        );
+        let Some(resp) = super::http_exchange(addr, &req, MM1_BOUND).await else {
+            return false;
+        };
+        Pdu::parse(&resp.body).is_ok_and(|p| {
+            p.message_type() == Some(MessageType::SEND_CONF)
+                && p.response_status() == Some(ResponseStatus::OK)
+        })
     }
 }
 

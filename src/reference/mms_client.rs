@@ -35,11 +35,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 
 use super::Settings;
 use crate::codec::http::{self, HttpMessage};
@@ -344,7 +343,7 @@ fn check(sh: &Shared, bytes: &[u8]) -> Result<(String, String), Reject> {
     let t = tid.clone().ok_or_else(bad)?;
     let loc = pdu
         .content_location()
-        .filter(|l| url_parts(l).is_some())
+        .filter(|l| super::http_url_parts(l).is_some())
         .ok_or_else(bad)?
         .to_string();
     if let Some(f) = pdu.from().and_then(|f| f.address()) {
@@ -443,20 +442,12 @@ fn notify_resp(sh: &Shared, tid: &str, status: Status) -> Vec<u8> {
         .encode()
 }
 
-/// (address, path) of an `http://IP:PORT/PATH` URL.
-fn url_parts(url: &str) -> Option<(SocketAddr, String)> {
-    let rest = url.strip_prefix("http://")?;
-    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let addr: SocketAddr = host.parse().ok()?;
-    addr.ip().is_loopback().then(|| (addr, format!("/{path}")))
-}
-
 /// POSTs an MMS PDU to the MMSC URL (unless the fault says not to).
 async fn post(sh: &Shared, pdu: Vec<u8>) {
     if sh.s.has_fault("no-notifyresp") {
         return;
     }
-    let Some((addr, path)) = url_parts(&sh.cfg.mmsc_url) else {
+    let Some((addr, path)) = super::http_url_parts(&sh.cfg.mmsc_url) else {
         return;
     };
     let req = http::request(
@@ -466,12 +457,12 @@ async fn post(sh: &Shared, pdu: Vec<u8>) {
         &[("Content-Type", MMS_MEDIA)],
         &pdu,
     );
-    let _ = exchange(addr, &req).await;
+    let _ = super::http_exchange(addr, &req, IO_BOUND).await;
 }
 
 /// GETs a URL; the response, when a whole one came.
 async fn get(url: &str) -> Option<HttpMessage> {
-    let (addr, path) = url_parts(url)?;
+    let (addr, path) = super::http_url_parts(url)?;
     let req = http::request(
         "GET",
         &path,
@@ -479,44 +470,14 @@ async fn get(url: &str) -> Option<HttpMessage> {
         &[("Accept", MMS_MEDIA)],
         b"",
     );
-    exchange(addr, &req).await
-}
-
-/// One HTTP exchange on its own connection, bounded by [`IO_BOUND`].
-async fn exchange(addr: SocketAddr, req: &[u8]) -> Option<HttpMessage> {
-    let end = Instant::now() + IO_BOUND;
-    let mut stream = tokio::time::timeout_at(end, TcpStream::connect(addr))
-        .await
-        .ok()?
-        .ok()?;
-    let _ = stream.set_nodelay(true);
-    tokio::time::timeout_at(end, stream.write_all(req))
-        .await
-        .ok()?
-        .ok()?;
-    let mut buf = Vec::new();
-    let mut chunk = vec![0u8; 16 * 1024];
-    loop {
-        match http::next_frame(&buf, 4 << 20) {
-            Ok(Some(n)) => return HttpMessage::parse(buf.get(..n)?).ok(),
-            Ok(None) => {}
-            Err(_) => return None,
-        }
-        let n = tokio::time::timeout_at(end, stream.read(&mut chunk))
-            .await
-            .ok()?
-            .ok()?;
-        if n == 0 {
-            return HttpMessage::parse_at_close(&buf).ok();
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
+    super::http_exchange(addr, &req, IO_BOUND).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::codec::mms::TimeValue;
+    use tokio::io::AsyncReadExt;
 
     #[test]
     fn scrapes_what_a_cut_notification_still_shows() {

@@ -217,7 +217,7 @@ pub const FAULTS: &[Fault] = &[
         role: "im-server",
         name: "fabricate-200",
         description: "answers 200 to every MESSAGE itself and drops it",
-        breaks: &["DR-4", "DR-5", "DR-6", "DR-7", "PUSH-8", "PUSH-11", "PUSH-18"],
+        breaks: &["DR-4", "DR-5", "DR-6", "DR-7", "PUSH-8", "PUSH-11", "PUSH-18", "DEFER-2", "DEFER-7", "DEFER-9"],
         store_and_forward: true,
     },
     Fault {
@@ -231,7 +231,7 @@ pub const FAULTS: &[Fault] = &[
         role: "im-server",
         name: "early-200",
         description: "answers 200 as soon as it forwards, before the recipient answers",
-        breaks: &["DR-5", "DR-6"],
+        breaks: &["DR-5", "DR-6", "DEFER-2", "DEFER-7"],
         store_and_forward: true,
     },
     Fault {
@@ -273,7 +273,7 @@ pub const FAULTS: &[Fault] = &[
         role: "im-server",
         name: "never-answers",
         description: "drops every request, REGISTER included",
-        breaks: &["DR-4", "DR-5", "DR-6", "DR-7", "PUSH-8", "PUSH-11", "PUSH-18"],
+        breaks: &["DR-4", "DR-5", "DR-6", "DR-7", "PUSH-8", "PUSH-11", "PUSH-18", "DEFER-2", "DEFER-7", "DEFER-8", "DEFER-9"],
         store_and_forward: true,
     },
     Fault {
@@ -316,6 +316,62 @@ pub const FAULTS: &[Fault] = &[
         name: "delivers-expired",
         description: "ignores a stored MESSAGE's Expires: delivers it on registration however late",
         breaks: &["PUSH-18"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-server",
+        name: "defer-200",
+        description: "defers a MESSAGE to MMS but answers the originator 200, as if it had been delivered",
+        breaks: &["DEFER-7"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-server",
+        name: "defer-relays-error",
+        description: "submits the MM when the MMS user's client answers 480 or 408, but still relays that error to the originator",
+        breaks: &["DEFER-7"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-server",
+        name: "defer-never",
+        description: "answers 202 for an MMS user it cannot reach but never submits the MM",
+        breaks: &["DEFER-2", "DEFER-9"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-server",
+        name: "defer-only-unregistered",
+        description: "defers only for MMS users who are not registered; a client's 480 or 408 is relayed and nothing is submitted",
+        breaks: &["DEFER-2", "DEFER-7"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-server",
+        name: "defer-body-altered",
+        description: "submits the MM with the text's CRLF line ends turned into LF",
+        breaks: &["DEFER-2"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-server",
+        name: "defer-uri-mangled",
+        description: "writes the recipient's SIP URI into the MM's To without its sip: scheme, as if it were a mailbox",
+        breaks: &["DEFER-2"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-server",
+        name: "defer-insert-address",
+        description: "submits the MM with From the Insert-address token instead of the originator's SIP URI",
+        breaks: &["DEFER-9"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-server",
+        name: "defer-copy-after-200",
+        description: "also submits an MMS copy of a MESSAGE the MMS user's client took with 200",
+        breaks: &["DEFER-8"],
         store_and_forward: true,
     },
     Fault {
@@ -831,6 +887,8 @@ pub struct Settings {
     pub mms_client: Option<mms_client::MmsClientConfig>,
     /// mms-relay: the bearers (the harness) it notifies over.
     pub mms_relay: Option<mms_relay::MmsRelayConfig>,
+    /// im-server: the MMS Relay/Server (the harness) it defers messages to.
+    pub deferral: Option<im_server::DeferralConfig>,
 }
 
 impl Default for Settings {
@@ -845,6 +903,7 @@ impl Default for Settings {
             push_client: None,
             mms_client: None,
             mms_relay: None,
+            deferral: None,
         }
     }
 }
@@ -1044,4 +1103,52 @@ where
             }
         }
     }
+}
+
+/// One HTTP exchange on its own TCP connection, bounded by `bound` as a
+/// whole: the response, when a whole one came (framed by Content-Length,
+/// chunked, or the close). The reference's HTTP client side (OTA-HTTP
+/// pushes, MM1 POSTs and GETs).
+pub(crate) async fn http_exchange(
+    addr: SocketAddr,
+    req: &[u8],
+    bound: Duration,
+) -> Option<crate::codec::http::HttpMessage> {
+    use crate::codec::http::{self, HttpMessage};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let end = tokio::time::Instant::now() + bound;
+    let mut stream = tokio::time::timeout_at(end, tokio::net::TcpStream::connect(addr))
+        .await
+        .ok()?
+        .ok()?;
+    let _ = stream.set_nodelay(true);
+    tokio::time::timeout_at(end, stream.write_all(req))
+        .await
+        .ok()?
+        .ok()?;
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 16 * 1024];
+    loop {
+        match http::next_frame(&buf, 4 << 20) {
+            Ok(Some(n)) => return HttpMessage::parse(buf.get(..n)?).ok(),
+            Ok(None) => {}
+            Err(_) => return None,
+        }
+        let n = tokio::time::timeout_at(end, stream.read(&mut chunk))
+            .await
+            .ok()?
+            .ok()?;
+        if n == 0 {
+            return HttpMessage::parse_at_close(&buf).ok();
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// (address, path) of an `http://IP:PORT/PATH` URL on loopback.
+pub(crate) fn http_url_parts(url: &str) -> Option<(SocketAddr, String)> {
+    let rest = url.strip_prefix("http://")?;
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let addr: SocketAddr = host.parse().ok()?;
+    addr.ip().is_loopback().then(|| (addr, format!("/{path}")))
 }

@@ -916,7 +916,7 @@ async fn dispatcher(mut rx: mpsc::UnboundedReceiver<Job>, sh: Arc<Shared>) {
                     running.spawn(async move {
                         // A 2xx is the terminal's acceptance; with no result
                         // notifications there is nothing to do either way.
-                        let _ = ota_exchange(target, &req).await;
+                        let _ = super::http_exchange(target, &req, IO_BOUND).await;
                     });
                 }
                 Some(Job::Sip { msg, branch }) => {
@@ -926,37 +926,6 @@ async fn dispatcher(mut rx: mpsc::UnboundedReceiver<Job>, sh: Arc<Shared>) {
             },
             Some(_) = running.join_next(), if !running.is_empty() => {}
         }
-    }
-}
-
-/// One OTA-HTTP POST and its response status (None: no whole response in time).
-async fn ota_exchange(target: SocketAddr, req: &[u8]) -> Option<u16> {
-    let end = Instant::now() + IO_BOUND;
-    let mut stream = tokio::time::timeout_at(end, TcpStream::connect(target))
-        .await
-        .ok()?
-        .ok()?;
-    let _ = stream.set_nodelay(true);
-    tokio::time::timeout_at(end, stream.write_all(req))
-        .await
-        .ok()?
-        .ok()?;
-    let mut buf = Vec::new();
-    let mut chunk = vec![0u8; 8 * 1024];
-    loop {
-        match http::next_frame(&buf, 1 << 20) {
-            Ok(Some(n)) => return HttpMessage::parse(buf.get(..n)?).ok()?.status(),
-            Ok(None) => {}
-            Err(_) => return None,
-        }
-        let n = tokio::time::timeout_at(end, stream.read(&mut chunk))
-            .await
-            .ok()?
-            .ok()?;
-        if n == 0 {
-            return HttpMessage::parse_at_close(&buf).ok()?.status();
-        }
-        buf.extend_from_slice(&chunk[..n]);
     }
 }
 

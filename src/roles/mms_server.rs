@@ -4,8 +4,10 @@
 //!   serves the MMs a scenario put there (an HTTP GET of exactly their
 //!   Content-Location gets `200` with the M-Retrieve.conf; any other path
 //!   gets `404`), takes POSTs (M-NotifyResp.ind, M-Acknowledge.ind, or anything
-//!   else) with `200` and an empty body, and keeps every request exactly as it
-//!   arrived with its arrival time. What it keeps is judged by the steps.
+//!   else) with `200` and an empty body — an M-Send.req (an IM server deferring
+//!   to MMS) with `200` and an M-Send.conf Ok —, and keeps every request
+//!   exactly as it arrived with its arrival time. What it keeps is judged by
+//!   the steps.
 //! - Push side: [`wdp_push`] sends one UDP datagram (WDP over the IP bearer,
 //!   WAP-259: the datagram is the connectionless WSP PDU itself) and
 //!   [`sip_push`] a SIP MESSAGE for Push over SIP with the application's
@@ -225,7 +227,15 @@ async fn serve(conn: StreamConn, log: Arc<Mutex<Vec<MmsArrival>>>, mms: Mms, not
                         }
                         None => (404, http::response(404, "Not Found", &headers, b""), close),
                     },
-                    Some("POST") => (200, http::response(200, "OK", &headers, b""), close),
+                    Some("POST") => match send_conf_for(&m.body) {
+                        // MM1 submission (an IM server deferring to MMS):
+                        // the M-Send.conf, Ok, with a Message-ID (ENC §6.1.2).
+                        Some(conf) => {
+                            headers.push(("Content-Type", MMS_MEDIA));
+                            (200, http::response(200, "OK", &headers, &conf), close)
+                        }
+                        None => (200, http::response(200, "OK", &headers, b""), close),
+                    },
                     _ => (
                         405,
                         http::response(405, "Method Not Allowed", &headers, b""),
@@ -250,6 +260,22 @@ async fn serve(conn: StreamConn, log: Arc<Mutex<Vec<MmsArrival>>>, mms: Mms, not
             return;
         }
     }
+}
+
+/// The M-Send.conf (Ok, a fresh Message-ID, the request's Transaction-ID)
+/// for a POSTed M-Send.req; `None` for any other body.
+fn send_conf_for(body: &[u8]) -> Option<Vec<u8>> {
+    use crate::codec::mms::{MessageType, Pdu, PduBuilder, ResponseStatus};
+    let req = Pdu::parse(body).ok()?;
+    if req.message_type() != Some(MessageType::SEND_REQ) {
+        return None;
+    }
+    Some(
+        PduBuilder::send_conf(req.transaction_id().unwrap_or(""), ResponseStatus::OK)
+            .message_id(&format!("{}@mmsc.liaison.test", token()))
+            .build()
+            .encode(),
+    )
 }
 
 /// Sends `datagram` from `ip` (port 0) to `dst` over UDP, tapped into

@@ -114,3 +114,16 @@ pub fn tshark(args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
+
+/// A port free for both TCP and UDP on `ip` (never 2948, the WSP push port),
+/// for a SUT that must be configured with a fixed address.
+pub fn free_port(ip: &str) -> u16 {
+    loop {
+        let t = std::net::TcpListener::bind((ip, 0)).unwrap();
+        let p = t.local_addr().unwrap().port();
+        drop(t);
+        if std::net::UdpSocket::bind((ip, p)).is_ok() && p != 2948 {
+            return p;
+        }
+    }
+}

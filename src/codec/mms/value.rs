@@ -506,6 +506,21 @@ pub const CHARSET_UTF8: u32 = 106;
 /// The IANA MIBenum of US-ASCII.
 pub const CHARSET_US_ASCII: u32 = 3;
 
+/// The IANA MIBenum of a MIME charset name (case-insensitive), for the
+/// charsets a text body of a SIP or SMTP message commonly names (IANA
+/// "Character Sets" registry: US-ASCII 3, ISO-8859-1 4, UTF-8 106,
+/// UTF-16 1015). `None` for a name this table does not know.
+pub fn charset_from_name(name: &str) -> Option<u32> {
+    let n = name.trim().trim_matches('"').to_ascii_lowercase();
+    Some(match n.as_str() {
+        "us-ascii" | "ascii" => CHARSET_US_ASCII,
+        "iso-8859-1" | "latin1" => 4,
+        "utf-8" | "utf8" => CHARSET_UTF8,
+        "utf-16" => 1015,
+        _ => return None,
+    })
+}
+
 /// Encoded-string-value (OMA-MMS-ENC §7.2.9): a Text-string, or Value-length,
 /// Char-set (a Well-known-charset as Integer-value, IANA MIBenum) and a
 /// Text-string.
