@@ -147,9 +147,7 @@ impl PpgSection {
 
     /// (host:port, path) of the PAP URL.
     pub fn url_parts(&self) -> Option<(SocketAddr, String)> {
-        let rest = self.url.strip_prefix("http://")?;
-        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-        Some((host.parse().ok()?, format!("/{path}")))
+        crate::codec::http::url_parts(&self.url)
     }
 
     pub fn domain(&self) -> &str {
@@ -188,9 +186,7 @@ pub struct MmsClientSection {
 impl MmsClientSection {
     /// (host:port, path) of the MMSC URL.
     pub fn url_parts(&self) -> Option<(SocketAddr, String)> {
-        let rest = self.mmsc_url.strip_prefix("http://")?;
-        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-        Some((host.parse().ok()?, format!("/{path}")))
+        crate::codec::http::url_parts(&self.mmsc_url)
     }
 
     /// The user's SIP URI (declared, or the default).
@@ -917,9 +913,7 @@ pub struct DeferralSection {
 impl DeferralSection {
     /// (host:port, path) of the MMSC URL.
     pub fn url_parts(&self) -> Option<(SocketAddr, String)> {
-        let rest = self.mmsc_url.strip_prefix("http://")?;
-        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-        Some((host.parse().ok()?, format!("/{path}")))
+        crate::codec::http::url_parts(&self.mmsc_url)
     }
 
     /// A SIP URI as the server is declared to write it in an MMS address.
@@ -1084,9 +1078,7 @@ impl MmsRelaySection {
 
     /// (host:port, path) of the MM1 URL.
     pub fn url_parts(&self) -> Option<(SocketAddr, String)> {
-        let rest = self.mm1_url.strip_prefix("http://")?;
-        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-        Some((host.parse().ok()?, format!("/{path}")))
+        crate::codec::http::url_parts(&self.mm1_url)
     }
 
     /// True when SIP URIs go in the `escaped-value/TYPE=` form.

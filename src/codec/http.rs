@@ -480,6 +480,15 @@ fn build(first: &str, headers: &[(&str, &str)], body: &[u8], with_length: bool) 
     out
 }
 
+/// `http://IP:PORT/PATH` → (address, path). Only numeric hosts (IPv4, or
+/// IPv6 in brackets): the suite never resolves names. A URL without a path
+/// has the path `/`.
+pub fn url_parts(url: &str) -> Option<(std::net::SocketAddr, String)> {
+    let rest = url.strip_prefix("http://")?;
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    Some((host.parse().ok()?, format!("/{path}")))
+}
+
 /// A request: start line, `Host`, the given headers, `Content-Length` (when
 /// there is a body or the method is POST/PUT) and the body.
 pub fn request(
@@ -532,6 +541,21 @@ pub fn reason_phrase(status: u16) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn url_parts_numeric_hosts_only() {
+        assert_eq!(
+            url_parts("http://127.0.0.1:8002/mms/a?b"),
+            Some(("127.0.0.1:8002".parse().unwrap(), "/mms/a?b".into()))
+        );
+        assert_eq!(
+            url_parts("http://[::1]:80"),
+            Some(("[::1]:80".parse().unwrap(), "/".into()))
+        );
+        assert_eq!(url_parts("http://localhost:80/x"), None);
+        assert_eq!(url_parts("https://127.0.0.1:443/x"), None);
+        assert_eq!(url_parts("http://127.0.0.1/x"), None);
+    }
 
     fn view(bytes: &[u8]) -> String {
         let m = HttpMessage::parse(bytes).expect("own output parses");

@@ -1147,8 +1147,5 @@ pub(crate) async fn http_exchange(
 
 /// (address, path) of an `http://IP:PORT/PATH` URL on loopback.
 pub(crate) fn http_url_parts(url: &str) -> Option<(SocketAddr, String)> {
-    let rest = url.strip_prefix("http://")?;
-    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let addr: SocketAddr = host.parse().ok()?;
-    addr.ip().is_loopback().then(|| (addr, format!("/{path}")))
+    crate::codec::http::url_parts(url).filter(|(a, _)| a.ip().is_loopback())
 }

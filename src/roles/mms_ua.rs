@@ -82,10 +82,7 @@ fn framer(buf: &[u8], max: usize) -> Result<Option<usize>, String> {
 /// `http://IP:PORT/PATH` → (address, path). Only numeric loopback hosts: the
 /// harness never resolves names nor leaves the machine.
 pub fn http_url(url: &str) -> Option<(SocketAddr, String)> {
-    let rest = url.strip_prefix("http://")?;
-    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let addr: SocketAddr = host.parse().ok()?;
-    addr.ip().is_loopback().then(|| (addr, format!("/{path}")))
+    http::url_parts(url).filter(|(a, _)| a.ip().is_loopback())
 }
 
 /// An MM1 POST carrying one PDU.

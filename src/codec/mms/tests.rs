@@ -644,3 +644,13 @@ fn no_panic_over_mutated_inputs() {
         }
     }
 }
+
+#[test]
+fn charset_names_map_to_their_mibenum() {
+    use super::value::{charset_from_name, CHARSET_US_ASCII, CHARSET_UTF8};
+    assert_eq!(charset_from_name("UTF-8"), Some(CHARSET_UTF8));
+    assert_eq!(charset_from_name(" \"utf-8\" "), Some(CHARSET_UTF8));
+    assert_eq!(charset_from_name("US-ASCII"), Some(CHARSET_US_ASCII));
+    assert_eq!(charset_from_name("ISO-8859-1"), Some(4));
+    assert_eq!(charset_from_name("x-unknown"), None);
+}
