@@ -53,6 +53,8 @@ struct RawProfile {
     mms_client: Option<MmsClientSection>,
     #[serde(default)]
     mms_relay: Option<MmsRelaySection>,
+    #[serde(default)]
+    mem_server: Option<MemServerSection>,
 }
 
 /// push-client: what the terminal serves and where the harness meets it
@@ -181,6 +183,12 @@ pub struct MmsClientSection {
     /// (`sip%3Auser%40host/TYPE=SIP`, the ENC device-address form). Default raw.
     #[serde(default)]
     pub sip_address_form: Option<String>,
+    /// Where the client reports what it hands to the terminal's applications
+    /// (HTTP `POST /mms/<X-Mms-Applic-ID>`, or `POST /mms` for an MM shown to
+    /// the user; see the README): the suite's own interface, as for
+    /// `push_client.upper_tester`.
+    #[serde(default)]
+    pub upper_tester: Option<SocketAddr>,
 }
 
 impl MmsClientSection {
@@ -382,6 +390,7 @@ pub struct Profile {
     pub push_client: Option<PushClientSection>,
     pub mms_client: Option<MmsClientSection>,
     pub mms_relay: Option<MmsRelaySection>,
+    pub mem_server: Option<MemServerSection>,
 }
 
 /// Why a profile cannot be used. Displayed as one line:
@@ -739,6 +748,25 @@ impl Profile {
         if let Some(m) = &raw.mms_relay {
             m.validate().map_err(|(f, m)| err(&f, m))?;
         }
+        if let Some(a) = raw.mms_client.as_ref().and_then(|m| m.upper_tester) {
+            check_loopback(a.ip()).map_err(|m| err("mms_client.upper_tester", m))?;
+            if a.port() == 0 {
+                return Err(err(
+                    "mms_client.upper_tester",
+                    "expected a fixed port: the SUT is configured with this address (found port 0)"
+                        .into(),
+                ));
+            }
+        }
+        if raw.roles.iter().any(|r| r == "mem-server") && raw.mem_server.is_none() {
+            return Err(err(
+                "mem_server",
+                "expected how new mail reaches the server and where it notifies for role mem-server (mem_server: { inbox or deliver_command, mailbox, notify_to, mm3 })".into(),
+            ));
+        }
+        if let Some(m) = &raw.mem_server {
+            m.validate().map_err(|(f, m)| err(&f, m))?;
+        }
         Ok(Profile {
             path: file.to_string(),
             name: raw.name,
@@ -755,6 +783,7 @@ impl Profile {
             push_client: raw.push_client,
             mms_client: raw.mms_client,
             mms_relay: raw.mms_relay,
+            mem_server: raw.mem_server,
         })
     }
 
@@ -794,6 +823,23 @@ impl Profile {
                 .is_some_and(|m| m.sip_push.is_some()),
             "mms_notify_sms" => self.mms_relay.as_ref().is_some_and(|m| m.notifies("sms")),
             "mms_notify_sip" => self.mms_relay.as_ref().is_some_and(|m| m.notifies("sip")),
+            "mms_mm3" => self.mms_relay.as_ref().is_some_and(|m| m.mm3.is_some()),
+            "mms_mm3_max_size" => self
+                .mms_relay
+                .as_ref()
+                .is_some_and(|m| m.mm3.is_some() && m.mm3_max_size.is_some()),
+            "mms_upper_tester" => self
+                .mms_client
+                .as_ref()
+                .is_some_and(|m| m.upper_tester.is_some()),
+            "mem_payload_emn" => self
+                .mem_server
+                .as_ref()
+                .is_some_and(|m| m.payload() == "emn"),
+            "mem_other_mailbox" => self
+                .mem_server
+                .as_ref()
+                .is_some_and(|m| m.other_mailbox.is_some()),
             _ => false,
         }
     }
@@ -833,6 +879,11 @@ pub const CAPABILITIES: &[&str] = &[
     "mms_sip_push",
     "mms_notify_sms",
     "mms_notify_sip",
+    "mms_mm3",
+    "mms_mm3_max_size",
+    "mms_upper_tester",
+    "mem_payload_emn",
+    "mem_other_mailbox",
 ];
 
 fn parse_transports(v: &serde_yaml::Value) -> Option<Vec<Transport>> {
@@ -942,6 +993,18 @@ pub struct MmsRelaySection {
     /// The host part of the SIP URIs the harness makes up (default `ims.liaison.test`).
     #[serde(default)]
     pub sip_domain: Option<String>,
+    /// MM3: where the relay takes SMTP from external servers (a MEM server),
+    /// `IP:PORT`; enables the MEM outband notification scenarios.
+    #[serde(default)]
+    pub mm3: Option<SocketAddr>,
+    /// MM3: the domain of the MMS recipients' mail addresses
+    /// (`+number/TYPE=PLMN@<domain>`). Default `mms.liaison.test`.
+    #[serde(default)]
+    pub mm3_domain: Option<String>,
+    /// MM3: the largest message it takes (octets); a larger one must get an
+    /// SMTP error reply. Enables the oversized-message scenario.
+    #[serde(default)]
+    pub mm3_max_size: Option<u64>,
 }
 
 impl MmsRelaySection {
@@ -967,6 +1030,10 @@ impl MmsRelaySection {
 
     pub fn sip_domain(&self) -> &str {
         self.sip_domain.as_deref().unwrap_or("ims.liaison.test")
+    }
+
+    pub fn mm3_domain(&self) -> &str {
+        self.mm3_domain.as_deref().unwrap_or("mms.liaison.test")
     }
 
     /// The first problem, as (field, what was expected).
@@ -1023,6 +1090,14 @@ impl MmsRelaySection {
                 format!("expected letters, digits and _ (OMA MMS ENC §8), got `{t}`"),
             );
         }
+        if let Some(a) = self.mm3 {
+            if let Err(m) = check_loopback(a.ip()) {
+                return e("mm3", m);
+            }
+        }
+        if self.mm3_max_size == Some(0) {
+            return e("mm3_max_size", "expected a size in octets above 0".into());
+        }
         let d = self.sip_domain();
         if d.is_empty()
             || !d
@@ -1032,6 +1107,109 @@ impl MmsRelaySection {
             return e(
                 "sip_domain",
                 format!("expected a host name (letters, digits, - and .), got `{d}`"),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// mem-server: how the harness makes new mail arrive in the user's mailbox,
+/// and where the server sends its outband notifications (the harness MMS
+/// server's MM3 interface, an address the SUT is configured with).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MemServerSection {
+    /// Where the server takes incoming mail by SMTP (`IP:PORT`): the harness
+    /// delivers each new message here.
+    #[serde(default)]
+    pub inbox: Option<SocketAddr>,
+    /// Instead of `inbox`: a program the harness runs per new message, the
+    /// message on its standard input and the mailbox in `LIAISON_MAILBOX`.
+    #[serde(default)]
+    pub deliver_command: Option<Vec<String>>,
+    /// The user's mailbox (the new mail is addressed to it).
+    pub mailbox: String,
+    /// Another mailbox on the server, not the user's (mail to it must not
+    /// notify the user); enables that scenario.
+    #[serde(default)]
+    pub other_mailbox: Option<String>,
+    /// The recipient the server notifies at the MMS server: the user's MMS
+    /// address as a mail address, e.g. `+15550001111/TYPE=PLMN@mms.liaison.test`.
+    pub notify_to: String,
+    /// Where the harness MM3 SMTP server listens (fixed port).
+    pub mm3: SocketAddr,
+    /// The declared payload format: `emn` (OMA EMN XML, checked) or `other`
+    /// (not checked beyond being there). Default emn.
+    #[serde(default)]
+    pub payload: Option<String>,
+}
+
+impl MemServerSection {
+    pub fn payload(&self) -> &str {
+        self.payload.as_deref().unwrap_or("emn")
+    }
+
+    fn validate(&self) -> Result<(), (String, String)> {
+        let e = |f: &str, m: String| Err((format!("mem_server.{f}"), m));
+        match (&self.inbox, &self.deliver_command) {
+            (None, None) => {
+                return e(
+                    "inbox",
+                    "expected inbox (the SMTP address new mail is delivered to) or deliver_command"
+                        .into(),
+                )
+            }
+            (Some(_), Some(_)) => {
+                return e(
+                    "deliver_command",
+                    "expected inbox or deliver_command, not both".into(),
+                )
+            }
+            (None, Some(c)) if c.is_empty() => {
+                return e(
+                    "deliver_command",
+                    "expected a program and its arguments".into(),
+                )
+            }
+            _ => {}
+        }
+        for (f, a) in [("inbox", self.inbox), ("mm3", Some(self.mm3))] {
+            if let Some(a) = a {
+                if let Err(m) = check_loopback(a.ip()) {
+                    return e(f, m);
+                }
+            }
+        }
+        if self.mm3.port() == 0 {
+            return e(
+                "mm3",
+                "expected a fixed port: the SUT is configured with this address (found port 0)"
+                    .into(),
+            );
+        }
+        let mailbox_ok = |m: &str| {
+            m.split_once('@').is_some_and(|(l, d)| {
+                !l.is_empty() && !d.is_empty() && !m.contains(['<', '>', ' '])
+            })
+        };
+        for (f, v) in [
+            ("mailbox", Some(&self.mailbox)),
+            ("other_mailbox", self.other_mailbox.as_ref()),
+            ("notify_to", Some(&self.notify_to)),
+        ] {
+            if let Some(v) = v {
+                if !mailbox_ok(v) {
+                    return e(
+                        f,
+                        format!("expected a mail address local@domain, got `{v}`"),
+                    );
+                }
+            }
+        }
+        if !matches!(self.payload(), "emn" | "other") {
+            return e(
+                "payload",
+                format!("expected emn or other, got `{}`", self.payload()),
             );
         }
         Ok(())

@@ -47,6 +47,8 @@ pub struct RunContext {
     pub mms_client: Option<Arc<MmsClientHarness>>,
     /// mms-relay: the bearers the relay notifies over (SMSC, SIP device).
     pub mms_relay: Option<Arc<PushHarness>>,
+    /// mem-server: the harness MMS server's MM3 interface (SMTP), shared likewise.
+    pub mem_server: Option<Arc<crate::roles::smtp_server::Mm3Harness>>,
 }
 
 impl RunContext {
@@ -171,6 +173,8 @@ impl PushHarness {
 pub struct MmsClientHarness {
     pub server: crate::roles::mms_server::MmsServer,
     pub capture: Capture,
+    /// The upper tester the client reports hand-overs to (`mms_client.upper_tester`).
+    pub upper: Option<crate::roles::upper_tester::UpperTester>,
 }
 
 impl std::fmt::Debug for MmsClientHarness {
@@ -192,7 +196,27 @@ impl MmsClientHarness {
                     "mms_client.mmsc_url: cannot listen on {addr} ({e})"
                 ))
             })?;
-        Ok(MmsClientHarness { server, capture })
+        Ok(MmsClientHarness {
+            server,
+            capture,
+            upper: None,
+        })
+    }
+
+    /// Also plays the client's upper tester at `addr` (port 0 picks).
+    pub async fn with_upper_tester(
+        mut self,
+        addr: std::net::SocketAddr,
+    ) -> Result<MmsClientHarness, UsageError> {
+        let upper = crate::roles::upper_tester::start(addr, self.capture.clone())
+            .await
+            .map_err(|e| {
+                UsageError(format!(
+                    "mms_client.upper_tester: cannot listen on {addr} ({e})"
+                ))
+            })?;
+        self.upper = Some(upper);
+        Ok(self)
     }
 }
 
@@ -726,6 +750,7 @@ pub async fn start_reference(
     push_client: Option<crate::reference::push_client::PushClientConfig>,
     mms_client: Option<crate::reference::mms_client::MmsClientConfig>,
     mms_relay: Option<crate::reference::mms_relay::MmsRelayConfig>,
+    mem_server: Option<crate::reference::mem_server::MemServerConfig>,
 ) -> Result<
     (
         Profile,
@@ -749,6 +774,7 @@ pub async fn start_reference(
             push_client: push_client.clone(),
             mms_client: mms_client.clone(),
             mms_relay: mms_relay.clone(),
+            mem_server: mem_server.clone(),
             ..Default::default()
         };
         if let Some(f) = fault.filter(|f| f.role == *role) {
@@ -848,6 +874,7 @@ pub async fn start_reference(
                 sip_push: Some(sip),
                 sip_uri: Some(format!("sip:mms-client@{}", sip.ip())),
                 sip_address_form: None,
+                upper_tester: c.upper_tester,
             }
         }),
         mms_relay: mms_relay.as_ref().map(|c| crate::profile::MmsRelaySection {
@@ -864,7 +891,21 @@ pub async fn start_reference(
             sip_address_form: None,
             sip_address_type: None,
             sip_domain: None,
+            mm3: running.iter().find_map(|r| r.mm3),
+            mm3_domain: None,
+            mm3_max_size: Some(crate::reference::mms_relay::MM3_MAX_MESSAGE as u64),
         }),
+        mem_server: mem_server
+            .as_ref()
+            .map(|c| crate::profile::MemServerSection {
+                inbox: Some(addrs["mem-server"]),
+                deliver_command: None,
+                mailbox: c.mailbox.clone(),
+                other_mailbox: Some(c.other_mailbox.clone()),
+                notify_to: c.notify_to.clone(),
+                mm3: c.mm3,
+                payload: None,
+            }),
         capabilities: crate::profile::Capabilities {
             accept_types: Some(
                 crate::reference::im_client::ACCEPT
@@ -944,6 +985,7 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
     let harness_timers = |t1_ms| crate::roles::transaction::Timers::from_t1_ms(t1_ms);
     let mut mms_client_harness: Option<Arc<MmsClientHarness>> = None;
     let mut mms_harness: Option<Arc<PushHarness>> = None;
+    let mut mm3_harness: Option<Arc<crate::roles::smtp_server::Mm3Harness>> = None;
     let (profile, role_addresses) = match &opts.sut {
         Some(p) => {
             let profile = Profile::load(p).map_err(|e| UsageError(e.to_string()))?;
@@ -977,7 +1019,18 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
                 profile.has_role("mms-client"),
                 profile.mms_client.as_ref().and_then(|m| m.url_parts()),
             ) {
-                mms_client_harness = Some(Arc::new(MmsClientHarness::start(a).await?));
+                let mut h = MmsClientHarness::start(a).await?;
+                if let Some(u) = profile.mms_client.as_ref().and_then(|m| m.upper_tester) {
+                    h = h.with_upper_tester(u).await?;
+                }
+                mms_client_harness = Some(Arc::new(h));
+            }
+            if let (true, Some(m)) = (profile.has_role("mem-server"), &profile.mem_server) {
+                mm3_harness = Some(Arc::new(
+                    crate::roles::smtp_server::Mm3Harness::start(m.mm3)
+                        .await
+                        .map_err(UsageError)?,
+                ));
             }
             if let (true, Some(m)) = (profile.has_role("mms-relay"), &profile.mms_relay) {
                 mms_harness = Some(Arc::new(PushHarness::for_mms_relay(m).await?));
@@ -1029,9 +1082,13 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
                 event: crate::codec::sip_push::PLACEHOLDER_PUSH_EVENT.into(),
             };
             push_client_harness = Some(Arc::new(pc));
-            let mmsc = MmsClientHarness::start(any).await?;
+            let mmsc = MmsClientHarness::start(any)
+                .await?
+                .with_upper_tester(any)
+                .await?;
             let mmsc_cfg = crate::reference::mms_client::MmsClientConfig {
                 mmsc_url: format!("http://{}/mmsc", mmsc.server.addr()),
+                upper_tester: mmsc.upper.as_ref().map(|u| u.addr()),
             };
             mms_client_harness = Some(Arc::new(mmsc));
             let mms = PushHarness::for_mms_relay(&crate::profile::MmsRelaySection {
@@ -1044,6 +1101,9 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
                 sip_address_form: None,
                 sip_address_type: None,
                 sip_domain: None,
+                mm3: None,
+                mm3_domain: None,
+                mm3_max_size: None,
             })
             .await?;
             let mms_cfg = crate::reference::mms_relay::MmsRelayConfig {
@@ -1053,6 +1113,16 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
                 sip_device: mms.sip.as_ref().map(|s| s.ep.udp_addr()).unwrap_or(any),
             };
             mms_harness = Some(Arc::new(mms));
+            let mm3 = crate::roles::smtp_server::Mm3Harness::start(any)
+                .await
+                .map_err(UsageError)?;
+            let mem_cfg = crate::reference::mem_server::MemServerConfig {
+                mm3: mm3.server.addr(),
+                mailbox: "bob@mem.liaison.test".into(),
+                other_mailbox: "carol@mem.liaison.test".into(),
+                notify_to: "+15550006666/TYPE=PLMN@mms.liaison.test".into(),
+            };
+            mm3_harness = Some(Arc::new(mm3));
             let (p, a, r) = start_reference(
                 opts.fault.as_deref(),
                 Some(cfg),
@@ -1060,6 +1130,7 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
                 Some(pc_cfg),
                 Some(mmsc_cfg),
                 Some(mms_cfg),
+                Some(mem_cfg),
             )
             .await?;
             _reference = r;
@@ -1088,6 +1159,7 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
         pcap_dir: pcap_dir.clone(),
         mms_client: mms_client_harness.clone(),
         mms_relay: mms_harness.clone(),
+        mem_server: mm3_harness.clone(),
     });
     *CONTEXT.lock().unwrap_or_else(|e| e.into_inner()) = Some(ctx.clone());
 
