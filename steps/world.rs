@@ -57,6 +57,8 @@ pub struct LiaisonWorld {
     pub mms_client: super::mms_client::MmsClient,
     /// MMS relay scenarios: the MM sent, notifications, retrievals.
     pub mms_relay: super::mms_relay::MmsRelay,
+    /// MEM outband notification scenarios (MM3 and mem-server).
+    pub mem: super::mem::Mem,
 }
 
 impl fmt::Debug for LiaisonWorld {
@@ -116,6 +118,7 @@ impl LiaisonWorld {
             listeners: Vec::new(),
             mms_client: Default::default(),
             mms_relay: Default::default(),
+            mem: Default::default(),
         })
     }
 
