@@ -610,7 +610,7 @@ pub const FAULTS: &[Fault] = &[
         role: "mms-client",
         name: "fetches-wrong-url",
         description: "fetches its configured MMSC URL instead of the notification's Content-Location (and reports the failed fetch as Deferred)",
-        breaks: &["ADDR-1", "ADDR-5", "DEFER-5"],
+        breaks: &["ADDR-1", "ADDR-5", "DEFER-5", "MEM-9"],
         store_and_forward: true,
     },
     Fault {
@@ -695,7 +695,7 @@ pub const FAULTS: &[Fault] = &[
         role: "mms-relay",
         name: "plmn-type-dropped",
         description: "writes MSISDN addresses back as bare numbers, without their /TYPE=PLMN suffix",
-        breaks: &["ADDR-1"],
+        breaks: &["ADDR-1", "MEM-5"],
         store_and_forward: true,
     },
     Fault {
@@ -723,28 +723,28 @@ pub const FAULTS: &[Fault] = &[
         role: "mms-relay",
         name: "notification-wrong-bearer",
         description: "notifies MSISDNs by Push over SIP and SIP URIs by WSP push over SMS (to the digits of the user part)",
-        breaks: &["DEFER-3", "DEFER-4"],
+        breaks: &["DEFER-3", "DEFER-4", "MEM-8"],
         store_and_forward: true,
     },
     Fault {
         role: "mms-relay",
         name: "wrong-app-id",
         description: "pushes notifications and delivery reports for wml.ua (WSP application id 2, SIP feature tag wml.ua) instead of mms.ua",
-        breaks: &["DEFER-3", "DEFER-4"],
+        breaks: &["DEFER-3", "DEFER-4", "MEM-8"],
         store_and_forward: true,
     },
     Fault {
         role: "mms-relay",
         name: "notification-no-expiry",
         description: "leaves the mandatory X-Mms-Expiry out of M-Notification.ind",
-        breaks: &["DEFER-3", "DEFER-4"],
+        breaks: &["DEFER-3", "DEFER-4", "MEM-8"],
         store_and_forward: true,
     },
     Fault {
         role: "mms-relay",
         name: "content-changed",
         description: "serves the retrieved MM with the last octet of its last part lost",
-        breaks: &["DEFER-1"],
+        breaks: &["DEFER-1", "MEM-11"],
         store_and_forward: true,
     },
     Fault {
@@ -793,8 +793,8 @@ pub const FAULTS: &[Fault] = &[
     Fault {
         role: "mms-relay",
         name: "applic-id-wrong-field",
-        description: "MM3: writes the Applic-ID value under field code 0xB9 (X-Mms-Aux-Applic-Info) instead of 0xB7",
-        breaks: &["MEM-6", "MEM-7", "MEM-13"],
+        description: "MM3: writes the Applic-ID value under field code 0xB9 (X-Mms-Aux-Applic-Info) instead of 0xB7 (a real Aux-Applic-Info of the message takes that place)",
+        breaks: &["MEM-6", "MEM-7"],
         store_and_forward: true,
     },
     Fault {
