@@ -625,3 +625,23 @@ fn kannel_pcaps_agree_with_tshark() {
     assert!(seen.wsp >= 4, "only {} WSP pushes seen", seen.wsp);
     assert!(seen.http >= 8, "only {} HTTP messages seen", seen.http);
 }
+
+/// A real SMTP peer (python3-aiosmtpd and smtplib, which writes its verbs in
+/// lower case): the SMTP dialogues read the same in tshark as in our codecs.
+#[test]
+fn aiosmtpd_pcaps_agree_with_tshark() {
+    require_program("tshark", "tshark");
+    require_aiosmtpd();
+    let out = tmpdir("tshark-aiosmtpd");
+    let o = liaison(&[
+        "run",
+        "--quiet",
+        "--sut",
+        "fixtures/sut/mem-server.yaml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let seen = check_run(&out);
+    assert!(seen.smtp >= 40, "only {} SMTP labels seen", seen.smtp);
+}
