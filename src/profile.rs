@@ -1535,4 +1535,57 @@ capabilities: { sip_push_subscribe: true }
         assert!(e.contains("unknown field `mmsc`"), "{e}");
         assert_eq!(e.lines().count(), 1);
     }
+
+    const MEM: &str = "name: m\nroles: [mem-server]\nmem_server:\n  inbox: 127.0.0.1:12525\n  mailbox: bob@mem.liaison.test\n  other_mailbox: carol@mem.liaison.test\n  notify_to: \"+15550007777/TYPE=PLMN@mms.liaison.test\"\n  mm3: 127.0.0.1:12526\n";
+
+    #[test]
+    fn mem_server_section_and_mm3() {
+        let p = Profile::parse(MEM, "m.yaml").unwrap();
+        let m = p.mem_server.as_ref().unwrap();
+        assert_eq!(m.payload(), "emn");
+        assert!(p.capability("mem_payload_emn") && p.capability("mem_other_mailbox"));
+        assert_eq!(
+            err_of("name: m\nroles: [mem-server]\n"),
+            "profile bad.yaml: mem_server: expected how new mail reaches the server and where it notifies for role mem-server (mem_server: { inbox or deliver_command, mailbox, notify_to, mm3 })"
+        );
+        assert_eq!(
+            err_of(&MEM.replace("  inbox: 127.0.0.1:12525\n", "")),
+            "profile bad.yaml: mem_server.inbox: expected inbox (the SMTP address new mail is delivered to) or deliver_command"
+        );
+        assert_eq!(
+            err_of(&MEM.replace("127.0.0.1:12526", "127.0.0.1:0")),
+            "profile bad.yaml: mem_server.mm3: expected a fixed port: the SUT is configured with this address (found port 0)"
+        );
+        assert_eq!(
+            err_of(&MEM.replace("bob@mem.liaison.test", "bob")),
+            "profile bad.yaml: mem_server.mailbox: expected a mail address local@domain, got `bob`"
+        );
+        assert_eq!(
+            err_of(&format!("{MEM}  payload: wbxml\n")),
+            "profile bad.yaml: mem_server.payload: expected emn or other, got `wbxml`"
+        );
+        let other = Profile::parse(&format!("{MEM}  payload: other\n"), "m").unwrap();
+        assert!(!other.capability("mem_payload_emn"));
+        // The relay's MM3 address and size limit.
+        let r = Profile::parse(
+            &format!("{MMS}  mm3: 127.0.0.1:12527\n  mm3_max_size: 65536\n"),
+            "r",
+        )
+        .unwrap();
+        assert!(r.capability("mms_mm3") && r.capability("mms_mm3_max_size"));
+        assert_eq!(r.mms_relay.unwrap().mm3_domain(), "mms.liaison.test");
+        let e = err_of(&format!("{MMS}  mm3: 10.0.0.1:25\n"));
+        assert!(
+            e.starts_with("profile bad.yaml: mms_relay.mm3: expected a loopback"),
+            "{e}"
+        );
+        // The MMS client's upper tester.
+        let c = Profile::parse(&format!("{MMSC}  upper_tester: 127.0.0.1:15099\n"), "c").unwrap();
+        assert!(c.capability("mms_upper_tester"));
+        let e = err_of(&format!("{MMSC}  upper_tester: 127.0.0.1:0\n"));
+        assert!(
+            e.contains("mms_client.upper_tester: expected a fixed port"),
+            "{e}"
+        );
+    }
 }
