@@ -23,12 +23,13 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
+use super::smtp_server::{self, MailTaker};
 use super::Settings;
 use crate::codec::mail::{iso8601_utc, rfc5322_date, MailBuilder};
 use crate::codec::sip;
-use crate::codec::smtp::{self, Command, Reply};
+use crate::codec::smtp::{self, Reply};
 
 /// What the reference MEM server is configured with.
 #[derive(Debug, Clone)]
@@ -45,8 +46,6 @@ pub struct MemServerConfig {
 
 /// The largest message it takes.
 const MAX_MESSAGE: usize = 1 << 20;
-const MAX_LINE: usize = 2048;
-const IDLE: Duration = Duration::from_secs(30);
 const IO_BOUND: Duration = Duration::from_secs(5);
 const NAME: &str = "mem.reference.liaison.test";
 
@@ -76,23 +75,46 @@ pub async fn start(
     Ok((
         addr,
         vec![
-            tokio::spawn(accept_loop(listener, sh.clone())),
+            tokio::spawn(smtp_server::accept_loop(listener, sh.clone())),
             tokio::spawn(notifier(rx, sh)),
         ],
     ))
 }
 
-async fn accept_loop(listener: TcpListener, sh: Arc<Shared>) {
-    let mut conns = JoinSet::new();
-    loop {
-        tokio::select! {
-            r = listener.accept() => match r {
-                Ok((stream, _)) => {
-                    conns.spawn(session(stream, sh.clone()));
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
-            },
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+impl MailTaker for Shared {
+    /// Whether to notify the user.
+    type After = bool;
+
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn max_message(&self) -> usize {
+        MAX_MESSAGE
+    }
+
+    fn refuse_rcpt(&self, path: &str) -> Option<Vec<u8>> {
+        if path.eq_ignore_ascii_case(&self.cfg.mailbox)
+            || path.eq_ignore_ascii_case(&self.cfg.other_mailbox)
+        {
+            None
+        } else {
+            Some(smtp::reply(550, &["5.1.1 no such mailbox here"]))
+        }
+    }
+
+    fn message(&self, _from: &str, rcpts: &[String], _message: &[u8]) -> (Vec<u8>, bool) {
+        let to_user = rcpts
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(&self.cfg.mailbox));
+        let notify = (to_user || self.s.has_fault("notifies-every-mailbox"))
+            && !self.s.has_fault("no-notification");
+        (smtp::reply(250, &["2.0.0 Ok: delivered"]), notify)
+    }
+
+    fn after(&self, notify: bool) {
+        if notify {
+            let _ = self.notify.send(self.cfg.mailbox.clone());
         }
     }
 }
@@ -102,102 +124,6 @@ async fn write(stream: &mut TcpStream, bytes: &[u8]) -> bool {
         tokio::time::timeout(IO_BOUND, stream.write_all(bytes)).await,
         Ok(Ok(()))
     )
-}
-
-/// One incoming-mail session.
-async fn session(mut stream: TcpStream, sh: Arc<Shared>) {
-    let _ = stream.set_nodelay(true);
-    if !write(&mut stream, &smtp::reply(220, &[&format!("{NAME} ESMTP")])).await {
-        return;
-    }
-    let mut buf = Vec::new();
-    let mut chunk = vec![0u8; 16 * 1024];
-    let mut from = false;
-    let mut rcpts: Vec<String> = Vec::new();
-    let mut in_data = false;
-    loop {
-        let framed = if in_data {
-            smtp::next_data(&buf, MAX_MESSAGE)
-        } else {
-            smtp::next_line(&buf, MAX_LINE)
-        };
-        let n = match framed {
-            Ok(Some(n)) => n,
-            Ok(None) => {
-                match tokio::time::timeout(IDLE, stream.read(&mut chunk)).await {
-                    Ok(Ok(k)) if k > 0 => buf.extend_from_slice(&chunk[..k]),
-                    _ => return,
-                }
-                continue;
-            }
-            Err(_) => {
-                let _ = write(&mut stream, &smtp::reply(552, &["5.3.4 too long"])).await;
-                return;
-            }
-        };
-        let unit: Vec<u8> = buf.drain(..n).collect();
-        if in_data {
-            in_data = false;
-            from = false;
-            let to_user = std::mem::take(&mut rcpts)
-                .iter()
-                .any(|r| r.eq_ignore_ascii_case(&sh.cfg.mailbox));
-            if !write(&mut stream, &smtp::reply(250, &["2.0.0 Ok: delivered"])).await {
-                return;
-            }
-            let notify = if sh.s.has_fault("notifies-every-mailbox") {
-                true
-            } else {
-                to_user
-            };
-            if notify && !sh.s.has_fault("no-notification") {
-                let _ = sh.notify.send(sh.cfg.mailbox.clone());
-            }
-            continue;
-        }
-        let answer = match Command::parse(&unit) {
-            Err(_) => smtp::reply(500, &["5.5.2 syntax error"]),
-            Ok(c) => match c.verb.as_str() {
-                "EHLO" => smtp::reply(250, &[NAME, "8BITMIME", &format!("SIZE {MAX_MESSAGE}")]),
-                "HELO" => smtp::reply(250, &[NAME]),
-                "MAIL" if c.path("FROM:").is_ok() => {
-                    (from, rcpts) = (true, Vec::new());
-                    smtp::reply(250, &["2.1.0 Ok"])
-                }
-                "MAIL" => smtp::reply(501, &["5.5.4 syntax: MAIL FROM:<address>"]),
-                "RCPT" if !from => smtp::reply(503, &["5.5.1 MAIL first"]),
-                "RCPT" => match c.path("TO:") {
-                    Ok((p, _))
-                        if p.eq_ignore_ascii_case(&sh.cfg.mailbox)
-                            || p.eq_ignore_ascii_case(&sh.cfg.other_mailbox) =>
-                    {
-                        rcpts.push(p);
-                        smtp::reply(250, &["2.1.5 Ok"])
-                    }
-                    Ok(_) => smtp::reply(550, &["5.1.1 no such mailbox here"]),
-                    Err(_) => smtp::reply(501, &["5.5.4 syntax: RCPT TO:<address>"]),
-                },
-                "DATA" if rcpts.is_empty() => smtp::reply(503, &["5.5.1 no valid recipients"]),
-                "DATA" => {
-                    in_data = true;
-                    smtp::reply(354, &["End data with <CR><LF>.<CR><LF>"])
-                }
-                "RSET" => {
-                    (from, rcpts) = (false, Vec::new());
-                    smtp::reply(250, &["2.0.0 Ok"])
-                }
-                "NOOP" => smtp::reply(250, &["2.0.0 Ok"]),
-                "QUIT" => {
-                    let _ = write(&mut stream, &smtp::reply(221, &["2.0.0 Bye"])).await;
-                    return;
-                }
-                _ => smtp::reply(502, &["5.5.2 command not implemented"]),
-            },
-        };
-        if !write(&mut stream, &answer).await {
-            return;
-        }
-    }
 }
 
 fn now_secs() -> u64 {

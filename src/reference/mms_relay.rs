@@ -510,17 +510,7 @@ impl Shared {
                 continue;
             }
             notified += 1;
-            let tid = format!("liaison-n-{}-{}", self.next_id(), sip::token());
-            lock(&self.store).deliveries.insert(
-                tid.clone(),
-                Delivery {
-                    message_id: message_id.clone(),
-                    recipient: addr.clone(),
-                    closed: false,
-                    reported: false,
-                },
-            );
-            let notification = self.notification(&tid, &stored, size);
+            let (tid, notification) = self.new_copy(&stored, &addr, size);
             pushes.push(self.push_to(&route, &notification));
             if s.has_fault("delivery-report-early") && stored.delivery_report {
                 // Fault: the report goes out with the notification.
@@ -537,6 +527,23 @@ impl Shared {
             mms_reply(&self.conf(&tid, ResponseStatus::OK, None, Some(&message_id))),
             pushes,
         )
+    }
+
+    /// One recipient's copy of `st`: its delivery recorded under a fresh
+    /// Transaction-ID, and the M-Notification.ind that announces it.
+    fn new_copy(&self, st: &Stored, recipient: &EncodedString, size: u64) -> (String, Vec<u8>) {
+        let tid = format!("liaison-n-{}-{}", self.next_id(), sip::token());
+        lock(&self.store).deliveries.insert(
+            tid.clone(),
+            Delivery {
+                message_id: st.message_id.clone(),
+                recipient: recipient.clone(),
+                closed: false,
+                reported: false,
+            },
+        );
+        let notification = self.notification(&tid, st, size);
+        (tid, notification)
     }
 
     /// The address as this relay writes it back (faults change it).

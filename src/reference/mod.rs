@@ -19,6 +19,7 @@ pub mod msrp_relay;
 pub mod ppg;
 pub mod push_client;
 pub mod sms_iwf;
+mod smtp_server;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;

@@ -24,48 +24,18 @@
 //! Text-string, in the notification and in the retrieved MM. A message
 //! without them gets none.
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
-
-use super::{lock, now_secs, Delivery, Push, Route, Shared, Stored};
+use super::{now_secs, Push, Route, Shared, Stored};
 use crate::codec::mail::{charset_mibenum, Mail};
 use crate::codec::mms::{Body, ContentType, EncodedString, Field, Header, Param};
 use crate::codec::sip;
-use crate::codec::smtp::{self, Command};
+use crate::codec::smtp;
 use crate::codec::wsp::AppId;
+use crate::reference::smtp_server::MailTaker;
 
 /// The largest message it takes (declared as SIZE).
 pub const MAX_MESSAGE: usize = 64 * 1024;
-/// The longest command line it reads (RFC 5321 §4.5.3.1.4: 512 at least).
-const MAX_LINE: usize = 2048;
-const IDLE: Duration = Duration::from_secs(30);
-const NAME: &str = "mms.reference.liaison.test";
 
-pub(super) async fn accept_loop(listener: TcpListener, sh: Arc<Shared>) {
-    let mut conns = JoinSet::new();
-    loop {
-        tokio::select! {
-            r = listener.accept() => match r {
-                Ok((stream, _)) => {
-                    conns.spawn(session(stream, sh.clone()));
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
-            },
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
-        }
-    }
-}
-
-async fn write(stream: &mut TcpStream, bytes: &[u8]) -> bool {
-    matches!(
-        tokio::time::timeout(Duration::from_secs(5), stream.write_all(bytes)).await,
-        Ok(Ok(()))
-    )
-}
+pub(super) use crate::reference::smtp_server::accept_loop;
 
 /// The number of an MMS recipient address `+digits/TYPE=PLMN@domain`.
 fn recipient_number(path: &str) -> Option<String> {
@@ -78,118 +48,37 @@ fn recipient_number(path: &str) -> Option<String> {
     (!d.is_empty() && d.len() <= 20 && d.bytes().all(|b| b.is_ascii_digit())).then(|| d.to_string())
 }
 
-async fn session(mut stream: TcpStream, sh: Arc<Shared>) {
-    let _ = stream.set_nodelay(true);
-    let s = &sh.s;
-    if !write(&mut stream, &smtp::reply(220, &[&format!("{NAME} ESMTP")])).await {
-        return;
+impl MailTaker for Shared {
+    type After = Vec<Push>;
+
+    fn name(&self) -> &'static str {
+        "mms.reference.liaison.test"
     }
-    let mut buf = Vec::new();
-    let mut chunk = vec![0u8; 16 * 1024];
-    let mut from: Option<String> = None;
-    let mut rcpts: Vec<String> = Vec::new();
-    let mut in_data = false;
-    loop {
-        let framed = if in_data {
-            smtp::next_data(&buf, MAX_MESSAGE * 4)
-        } else {
-            smtp::next_line(&buf, MAX_LINE)
-        };
-        let n = match framed {
-            Ok(Some(n)) => n,
-            Ok(None) => {
-                match tokio::time::timeout(IDLE, stream.read(&mut chunk)).await {
-                    Ok(Ok(k)) if k > 0 => buf.extend_from_slice(&chunk[..k]),
-                    _ => return,
-                }
-                continue;
-            }
-            Err(_) if in_data => {
-                let _ = write(
-                    &mut stream,
-                    &smtp::reply(552, &["5.3.4 message too big for this relay"]),
-                )
-                .await;
-                return;
-            }
-            Err(_) => {
-                let _ = write(&mut stream, &smtp::reply(500, &["5.5.2 line too long"])).await;
-                return;
-            }
-        };
-        let unit: Vec<u8> = buf.drain(..n).collect();
-        if in_data {
-            in_data = false;
-            let message = smtp::dot_unstuff(&unit);
-            let recipients = std::mem::take(&mut rcpts);
-            let sender = from.take().unwrap_or_default();
-            let (reply, pushes) = sh.mm3_message(&sender, &recipients, &message);
-            if !write(&mut stream, &reply).await {
-                return;
-            }
-            sh.dispatch(pushes);
-            continue;
+
+    fn max_message(&self) -> usize {
+        MAX_MESSAGE
+    }
+
+    fn refuse_rcpt(&self, path: &str) -> Option<Vec<u8>> {
+        match recipient_number(path) {
+            Some(_) => None,
+            None => Some(smtp::reply(
+                550,
+                &["5.1.1 not an MMS recipient of this relay"],
+            )),
         }
-        let answer = match Command::parse(&unit) {
-            Err(_) => smtp::reply(500, &["5.5.2 syntax error"]),
-            Ok(c) => match c.verb.as_str() {
-                "EHLO" => {
-                    (from, rcpts) = (None, Vec::new());
-                    smtp::reply(
-                        250,
-                        &[NAME, "8BITMIME", &format!("SIZE {MAX_MESSAGE}"), "OK"],
-                    )
-                }
-                "HELO" => {
-                    (from, rcpts) = (None, Vec::new());
-                    smtp::reply(250, &[NAME])
-                }
-                "MAIL" => match c.path("FROM:") {
-                    Ok((_, params))
-                        if params.iter().any(|(k, v)| {
-                            k == "SIZE" && v.parse::<usize>().is_ok_and(|n| n > MAX_MESSAGE)
-                        }) =>
-                    {
-                        smtp::reply(552, &["5.3.4 message size exceeds the fixed maximum"])
-                    }
-                    Ok((p, _)) => {
-                        (from, rcpts) = (Some(p), Vec::new());
-                        smtp::reply(250, &["2.1.0 Ok"])
-                    }
-                    Err(_) => smtp::reply(501, &["5.5.4 syntax: MAIL FROM:<address>"]),
-                },
-                "RCPT" if from.is_none() => smtp::reply(503, &["5.5.1 MAIL first"]),
-                "RCPT" => match c.path("TO:") {
-                    Ok((p, _)) if recipient_number(&p).is_some() => {
-                        rcpts.push(p);
-                        smtp::reply(250, &["2.1.5 Ok"])
-                    }
-                    Ok(_) => smtp::reply(550, &["5.1.1 not an MMS recipient of this relay"]),
-                    Err(_) => smtp::reply(501, &["5.5.4 syntax: RCPT TO:<address>"]),
-                },
-                "DATA" if from.is_none() => smtp::reply(503, &["5.5.1 MAIL first"]),
-                "DATA" if rcpts.is_empty() && !s.has_fault("mm3-accepts-no-recipient") => {
-                    smtp::reply(503, &["5.5.1 no valid recipients"])
-                }
-                "DATA" => {
-                    in_data = true;
-                    smtp::reply(354, &["End data with <CR><LF>.<CR><LF>"])
-                }
-                "RSET" => {
-                    (from, rcpts) = (None, Vec::new());
-                    smtp::reply(250, &["2.0.0 Ok"])
-                }
-                "NOOP" => smtp::reply(250, &["2.0.0 Ok"]),
-                "QUIT" => {
-                    let _ = write(&mut stream, &smtp::reply(221, &["2.0.0 Bye"])).await;
-                    return;
-                }
-                _ => smtp::reply(502, &["5.5.2 command not implemented"]),
-            },
-        };
-        if !write(&mut stream, &answer).await {
-            return;
-        }
+    }
+
+    fn data_without_recipients(&self) -> bool {
+        self.s.has_fault("mm3-accepts-no-recipient")
+    }
+
+    fn message(&self, from: &str, rcpts: &[String], message: &[u8]) -> (Vec<u8>, Vec<Push>) {
+        self.mm3_message(from, rcpts, message)
+    }
+
+    fn after(&self, pushes: Vec<Push>) {
+        self.dispatch(pushes);
     }
 }
 
@@ -340,17 +229,7 @@ impl Shared {
         let _ = sender;
         let mut pushes = Vec::new();
         for (number, addr) in numbers.iter().zip(&stored.to) {
-            let tid = format!("liaison-n-{}-{}", self.next_id(), sip::token());
-            lock(&self.store).deliveries.insert(
-                tid.clone(),
-                Delivery {
-                    message_id: message_id.clone(),
-                    recipient: addr.clone(),
-                    closed: false,
-                    reported: false,
-                },
-            );
-            let notification = self.notification(&tid, &stored, size);
+            let (_, notification) = self.new_copy(&stored, addr, size);
             if s.has_fault("mm3-notification-wrong-app-id") {
                 pushes.push(Push::Sms(self.sms_push_for(
                     number,
@@ -361,7 +240,7 @@ impl Shared {
                 pushes.push(self.push_to(&Route::Sms(number.clone()), &notification));
             }
         }
-        lock(&self.store)
+        super::lock(&self.store)
             .messages
             .insert(message_id.clone(), stored);
         (
