@@ -423,9 +423,13 @@ async fn reference(
             event: crate::codec::sip_push::PLACEHOLDER_PUSH_EVENT.into(),
             ..Default::default()
         }),
-        mms_client: mmsc.map(|mmsc_url| crate::reference::mms_client::MmsClientConfig { mmsc_url }),
+        mms_client: mmsc.map(|mmsc_url| crate::reference::mms_client::MmsClientConfig {
+            mmsc_url,
+            upper_tester: None,
+        }),
         mms_relay,
         deferral,
+        mem_server: None,
     };
     if role == "mms-client" && settings.mms_client.is_none() {
         eprintln!("liaison: reference --role mms-client: --mmsc URL is required");
@@ -445,6 +449,9 @@ async fn reference(
             .map(|f| format!(" with fault {}", f.name))
             .unwrap_or_default()
     );
+    if let Some(mm3) = running.mm3 {
+        println!("liaison reference {role} takes MM3 (SMTP) on {mm3} (tcp)");
+    }
     if role == "mms-client" {
         println!(
             "liaison reference mms-client takes WSP pushes on {} (udp)",

@@ -55,6 +55,7 @@ struct RawProfile {
     mms_relay: Option<MmsRelaySection>,
     #[serde(default)]
     deferral: Option<DeferralSection>,
+    mem_server: Option<MemServerSection>,
 }
 
 /// push-client: what the terminal serves and where the harness meets it
@@ -181,6 +182,12 @@ pub struct MmsClientSection {
     /// (`sip%3Auser%40host/TYPE=SIP`, the ENC device-address form). Default raw.
     #[serde(default)]
     pub sip_address_form: Option<String>,
+    /// Where the client reports what it hands to the terminal's applications
+    /// (HTTP `POST /mms/<X-Mms-Applic-ID>`, or `POST /mms` for an MM shown to
+    /// the user; see the README): the suite's own interface, as for
+    /// `push_client.upper_tester`.
+    #[serde(default)]
+    pub upper_tester: Option<SocketAddr>,
 }
 
 impl MmsClientSection {
@@ -383,6 +390,7 @@ pub struct Profile {
     /// im-server: the MMS Relay/Server it defers messages to (MMS as the
     /// deferred mode of IMS messaging).
     pub deferral: Option<DeferralSection>,
+    pub mem_server: Option<MemServerSection>,
 }
 
 /// Why a profile cannot be used. Displayed as one line:
@@ -762,6 +770,25 @@ impl Profile {
                 ));
             }
         }
+        if let Some(a) = raw.mms_client.as_ref().and_then(|m| m.upper_tester) {
+            check_loopback(a.ip()).map_err(|m| err("mms_client.upper_tester", m))?;
+            if a.port() == 0 {
+                return Err(err(
+                    "mms_client.upper_tester",
+                    "expected a fixed port: the SUT is configured with this address (found port 0)"
+                        .into(),
+                ));
+            }
+        }
+        if raw.roles.iter().any(|r| r == "mem-server") && raw.mem_server.is_none() {
+            return Err(err(
+                "mem_server",
+                "expected how new mail reaches the server and where it notifies for role mem-server (mem_server: { inbox or deliver_command, mailbox, notify_to, mm3 })".into(),
+            ));
+        }
+        if let Some(m) = &raw.mem_server {
+            m.validate().map_err(|(f, m)| err(&f, m))?;
+        }
         Ok(Profile {
             path: file.to_string(),
             name: raw.name,
@@ -779,6 +806,7 @@ impl Profile {
             mms_client: raw.mms_client,
             mms_relay: raw.mms_relay,
             deferral: raw.deferral,
+            mem_server: raw.mem_server,
         })
     }
 
@@ -827,6 +855,23 @@ impl Profile {
                     (Some(_), None) => false,
                 }
             }),
+            "mms_mm3" => self.mms_relay.as_ref().is_some_and(|m| m.mm3.is_some()),
+            "mms_mm3_max_size" => self
+                .mms_relay
+                .as_ref()
+                .is_some_and(|m| m.mm3.is_some() && m.mm3_max_size.is_some()),
+            "mms_upper_tester" => self
+                .mms_client
+                .as_ref()
+                .is_some_and(|m| m.upper_tester.is_some()),
+            "mem_payload_emn" => self
+                .mem_server
+                .as_ref()
+                .is_some_and(|m| m.payload() == "emn"),
+            "mem_other_mailbox" => self
+                .mem_server
+                .as_ref()
+                .is_some_and(|m| m.other_mailbox.is_some()),
             _ => false,
         }
     }
@@ -868,6 +913,11 @@ pub const CAPABILITIES: &[&str] = &[
     "mms_notify_sip",
     "deferral",
     "defers_own_users",
+    "mms_mm3",
+    "mms_mm3_max_size",
+    "mms_upper_tester",
+    "mem_payload_emn",
+    "mem_other_mailbox",
 ];
 
 /// The problem with a declared SIP URI form in MMS addresses (`uri`, the bare
@@ -1069,6 +1119,18 @@ pub struct MmsRelaySection {
     /// The host part of the SIP URIs the harness makes up (default `ims.liaison.test`).
     #[serde(default)]
     pub sip_domain: Option<String>,
+    /// MM3: where the relay takes SMTP from external servers (a MEM server),
+    /// `IP:PORT`; enables the MEM outband notification scenarios.
+    #[serde(default)]
+    pub mm3: Option<SocketAddr>,
+    /// MM3: the domain of the MMS recipients' mail addresses
+    /// (`+number/TYPE=PLMN@<domain>`). Default `mms.liaison.test`.
+    #[serde(default)]
+    pub mm3_domain: Option<String>,
+    /// MM3: the largest message it takes (octets); a larger one must get an
+    /// SMTP error reply. Enables the oversized-message scenario.
+    #[serde(default)]
+    pub mm3_max_size: Option<u64>,
 }
 
 impl MmsRelaySection {
@@ -1092,6 +1154,10 @@ impl MmsRelaySection {
 
     pub fn sip_domain(&self) -> &str {
         self.sip_domain.as_deref().unwrap_or("ims.liaison.test")
+    }
+
+    pub fn mm3_domain(&self) -> &str {
+        self.mm3_domain.as_deref().unwrap_or("mms.liaison.test")
     }
 
     /// The first problem, as (field, what was expected).
@@ -1134,6 +1200,14 @@ impl MmsRelaySection {
         if let Some((f, m)) = sip_form_problem(self.sip_address_form.as_deref(), self.sip_type()) {
             return e(f, m);
         }
+        if let Some(a) = self.mm3 {
+            if let Err(m) = check_loopback(a.ip()) {
+                return e("mm3", m);
+            }
+        }
+        if self.mm3_max_size == Some(0) {
+            return e("mm3_max_size", "expected a size in octets above 0".into());
+        }
         let d = self.sip_domain();
         if d.is_empty()
             || !d
@@ -1143,6 +1217,109 @@ impl MmsRelaySection {
             return e(
                 "sip_domain",
                 format!("expected a host name (letters, digits, - and .), got `{d}`"),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// mem-server: how the harness makes new mail arrive in the user's mailbox,
+/// and where the server sends its outband notifications (the harness MMS
+/// server's MM3 interface, an address the SUT is configured with).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MemServerSection {
+    /// Where the server takes incoming mail by SMTP (`IP:PORT`): the harness
+    /// delivers each new message here.
+    #[serde(default)]
+    pub inbox: Option<SocketAddr>,
+    /// Instead of `inbox`: a program the harness runs per new message, the
+    /// message on its standard input and the mailbox in `LIAISON_MAILBOX`.
+    #[serde(default)]
+    pub deliver_command: Option<Vec<String>>,
+    /// The user's mailbox (the new mail is addressed to it).
+    pub mailbox: String,
+    /// Another mailbox on the server, not the user's (mail to it must not
+    /// notify the user); enables that scenario.
+    #[serde(default)]
+    pub other_mailbox: Option<String>,
+    /// The recipient the server notifies at the MMS server: the user's MMS
+    /// address as a mail address, e.g. `+15550001111/TYPE=PLMN@mms.liaison.test`.
+    pub notify_to: String,
+    /// Where the harness MM3 SMTP server listens (fixed port).
+    pub mm3: SocketAddr,
+    /// The declared payload format: `emn` (OMA EMN XML, checked) or `other`
+    /// (not checked beyond being there). Default emn.
+    #[serde(default)]
+    pub payload: Option<String>,
+}
+
+impl MemServerSection {
+    pub fn payload(&self) -> &str {
+        self.payload.as_deref().unwrap_or("emn")
+    }
+
+    fn validate(&self) -> Result<(), (String, String)> {
+        let e = |f: &str, m: String| Err((format!("mem_server.{f}"), m));
+        match (&self.inbox, &self.deliver_command) {
+            (None, None) => {
+                return e(
+                    "inbox",
+                    "expected inbox (the SMTP address new mail is delivered to) or deliver_command"
+                        .into(),
+                )
+            }
+            (Some(_), Some(_)) => {
+                return e(
+                    "deliver_command",
+                    "expected inbox or deliver_command, not both".into(),
+                )
+            }
+            (None, Some(c)) if c.is_empty() => {
+                return e(
+                    "deliver_command",
+                    "expected a program and its arguments".into(),
+                )
+            }
+            _ => {}
+        }
+        for (f, a) in [("inbox", self.inbox), ("mm3", Some(self.mm3))] {
+            if let Some(a) = a {
+                if let Err(m) = check_loopback(a.ip()) {
+                    return e(f, m);
+                }
+            }
+        }
+        if self.mm3.port() == 0 {
+            return e(
+                "mm3",
+                "expected a fixed port: the SUT is configured with this address (found port 0)"
+                    .into(),
+            );
+        }
+        let mailbox_ok = |m: &str| {
+            m.split_once('@').is_some_and(|(l, d)| {
+                !l.is_empty() && !d.is_empty() && !m.contains(['<', '>', ' '])
+            })
+        };
+        for (f, v) in [
+            ("mailbox", Some(&self.mailbox)),
+            ("other_mailbox", self.other_mailbox.as_ref()),
+            ("notify_to", Some(&self.notify_to)),
+        ] {
+            if let Some(v) = v {
+                if !mailbox_ok(v) {
+                    return e(
+                        f,
+                        format!("expected a mail address local@domain, got `{v}`"),
+                    );
+                }
+            }
+        }
+        if !matches!(self.payload(), "emn" | "other") {
+            return e(
+                "payload",
+                format!("expected emn or other, got `{}`", self.payload()),
             );
         }
         Ok(())
@@ -1524,5 +1701,58 @@ capabilities: { sip_push_subscribe: true }
         );
         let e = err_of(&format!("{DEFER}  mm1: x\n"));
         assert!(e.contains("unknown field `mm1`"), "{e}");
+    }
+
+    const MEM: &str = "name: m\nroles: [mem-server]\nmem_server:\n  inbox: 127.0.0.1:12525\n  mailbox: bob@mem.liaison.test\n  other_mailbox: carol@mem.liaison.test\n  notify_to: \"+15550007777/TYPE=PLMN@mms.liaison.test\"\n  mm3: 127.0.0.1:12526\n";
+
+    #[test]
+    fn mem_server_section_and_mm3() {
+        let p = Profile::parse(MEM, "m.yaml").unwrap();
+        let m = p.mem_server.as_ref().unwrap();
+        assert_eq!(m.payload(), "emn");
+        assert!(p.capability("mem_payload_emn") && p.capability("mem_other_mailbox"));
+        assert_eq!(
+            err_of("name: m\nroles: [mem-server]\n"),
+            "profile bad.yaml: mem_server: expected how new mail reaches the server and where it notifies for role mem-server (mem_server: { inbox or deliver_command, mailbox, notify_to, mm3 })"
+        );
+        assert_eq!(
+            err_of(&MEM.replace("  inbox: 127.0.0.1:12525\n", "")),
+            "profile bad.yaml: mem_server.inbox: expected inbox (the SMTP address new mail is delivered to) or deliver_command"
+        );
+        assert_eq!(
+            err_of(&MEM.replace("127.0.0.1:12526", "127.0.0.1:0")),
+            "profile bad.yaml: mem_server.mm3: expected a fixed port: the SUT is configured with this address (found port 0)"
+        );
+        assert_eq!(
+            err_of(&MEM.replace("bob@mem.liaison.test", "bob")),
+            "profile bad.yaml: mem_server.mailbox: expected a mail address local@domain, got `bob`"
+        );
+        assert_eq!(
+            err_of(&format!("{MEM}  payload: wbxml\n")),
+            "profile bad.yaml: mem_server.payload: expected emn or other, got `wbxml`"
+        );
+        let other = Profile::parse(&format!("{MEM}  payload: other\n"), "m").unwrap();
+        assert!(!other.capability("mem_payload_emn"));
+        // The relay's MM3 address and size limit.
+        let r = Profile::parse(
+            &format!("{MMS}  mm3: 127.0.0.1:12527\n  mm3_max_size: 65536\n"),
+            "r",
+        )
+        .unwrap();
+        assert!(r.capability("mms_mm3") && r.capability("mms_mm3_max_size"));
+        assert_eq!(r.mms_relay.unwrap().mm3_domain(), "mms.liaison.test");
+        let e = err_of(&format!("{MMS}  mm3: 10.0.0.1:25\n"));
+        assert!(
+            e.starts_with("profile bad.yaml: mms_relay.mm3: expected a loopback"),
+            "{e}"
+        );
+        // The MMS client's upper tester.
+        let c = Profile::parse(&format!("{MMSC}  upper_tester: 127.0.0.1:15099\n"), "c").unwrap();
+        assert!(c.capability("mms_upper_tester"));
+        let e = err_of(&format!("{MMSC}  upper_tester: 127.0.0.1:0\n"));
+        assert!(
+            e.contains("mms_client.upper_tester: expected a fixed port"),
+            "{e}"
+        );
     }
 }

@@ -50,6 +50,8 @@ pub struct RunContext {
     /// im-server with deferral: the harness MMS Relay/Server it defers to
     /// (at the profile's `deferral.mmsc_url`), shared likewise.
     pub deferral: Option<Arc<MmsClientHarness>>,
+    /// mem-server: the harness MMS server's MM3 interface (SMTP), shared likewise.
+    pub mem_server: Option<Arc<crate::roles::smtp_server::Mm3Harness>>,
 }
 
 impl RunContext {
@@ -174,6 +176,8 @@ impl PushHarness {
 pub struct MmsClientHarness {
     pub server: crate::roles::mms_server::MmsServer,
     pub capture: Capture,
+    /// The upper tester the client reports hand-overs to (`mms_client.upper_tester`).
+    pub upper: Option<crate::roles::upper_tester::UpperTester>,
 }
 
 impl std::fmt::Debug for MmsClientHarness {
@@ -195,7 +199,27 @@ impl MmsClientHarness {
                     "mms_client.mmsc_url: cannot listen on {addr} ({e})"
                 ))
             })?;
-        Ok(MmsClientHarness { server, capture })
+        Ok(MmsClientHarness {
+            server,
+            capture,
+            upper: None,
+        })
+    }
+
+    /// Also plays the client's upper tester at `addr` (port 0 picks).
+    pub async fn with_upper_tester(
+        mut self,
+        addr: std::net::SocketAddr,
+    ) -> Result<MmsClientHarness, UsageError> {
+        let upper = crate::roles::upper_tester::start(addr, self.capture.clone())
+            .await
+            .map_err(|e| {
+                UsageError(format!(
+                    "mms_client.upper_tester: cannot listen on {addr} ({e})"
+                ))
+            })?;
+        self.upper = Some(upper);
+        Ok(self)
     }
 }
 
@@ -722,14 +746,12 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 const REFERENCE_T1_MS: u64 = 20;
 
 /// The embedded reference as a profile, with its roles started on port 0.
+/// `base` carries the per-role configurations (the harness addresses each
+/// role is configured with); every role starts with a copy of it, at the
+/// reference's T1, with the fault if it is that role's.
 pub async fn start_reference(
     fault: Option<&str>,
-    iwf: Option<crate::reference::sms_iwf::IwfConfig>,
-    ppg: Option<crate::reference::ppg::PpgConfig>,
-    push_client: Option<crate::reference::push_client::PushClientConfig>,
-    mms_client: Option<crate::reference::mms_client::MmsClientConfig>,
-    mms_relay: Option<crate::reference::mms_relay::MmsRelayConfig>,
-    deferral: Option<crate::reference::im_server::DeferralConfig>,
+    base: crate::reference::Settings,
 ) -> Result<
     (
         Profile,
@@ -745,16 +767,20 @@ pub async fn start_reference(
     let mut running = Vec::new();
     let mut addrs = BTreeMap::new();
     let t1_ms = REFERENCE_T1_MS;
+    let crate::reference::Settings {
+        iwf,
+        ppg,
+        push_client,
+        mms_client,
+        mms_relay,
+        deferral,
+        mem_server,
+        ..
+    } = base.clone();
     for role in crate::reference::ROLES {
         let mut settings = crate::reference::Settings {
             t1: Duration::from_millis(t1_ms),
-            iwf: iwf.clone(),
-            ppg: ppg.clone(),
-            push_client: push_client.clone(),
-            mms_client: mms_client.clone(),
-            mms_relay: mms_relay.clone(),
-            deferral: deferral.clone(),
-            ..Default::default()
+            ..base.clone()
         };
         if let Some(f) = fault.filter(|f| f.role == *role) {
             settings.fault = Some(f.name);
@@ -853,6 +879,7 @@ pub async fn start_reference(
                 sip_push: Some(sip),
                 sip_uri: Some(format!("sip:mms-client@{}", sip.ip())),
                 sip_address_form: None,
+                upper_tester: c.upper_tester,
             }
         }),
         deferral: deferral.as_ref().map(|c| crate::profile::DeferralSection {
@@ -875,7 +902,21 @@ pub async fn start_reference(
             sip_address_form: None,
             sip_address_type: None,
             sip_domain: None,
+            mm3: running.iter().find_map(|r| r.mm3),
+            mm3_domain: None,
+            mm3_max_size: Some(crate::reference::mms_relay::MM3_MAX_MESSAGE as u64),
         }),
+        mem_server: mem_server
+            .as_ref()
+            .map(|c| crate::profile::MemServerSection {
+                inbox: Some(addrs["mem-server"]),
+                deliver_command: None,
+                mailbox: c.mailbox.clone(),
+                other_mailbox: Some(c.other_mailbox.clone()),
+                notify_to: c.notify_to.clone(),
+                mm3: c.mm3,
+                payload: None,
+            }),
         capabilities: crate::profile::Capabilities {
             accept_types: Some(
                 crate::reference::im_client::ACCEPT
@@ -956,6 +997,7 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
     let mut mms_client_harness: Option<Arc<MmsClientHarness>> = None;
     let mut mms_harness: Option<Arc<PushHarness>> = None;
     let mut deferral_harness: Option<Arc<MmsClientHarness>> = None;
+    let mut mm3_harness: Option<Arc<crate::roles::smtp_server::Mm3Harness>> = None;
     let (profile, role_addresses) = match &opts.sut {
         Some(p) => {
             let profile = Profile::load(p).map_err(|e| UsageError(e.to_string()))?;
@@ -989,7 +1031,18 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
                 profile.has_role("mms-client"),
                 profile.mms_client.as_ref().and_then(|m| m.url_parts()),
             ) {
-                mms_client_harness = Some(Arc::new(MmsClientHarness::start(a).await?));
+                let mut h = MmsClientHarness::start(a).await?;
+                if let Some(u) = profile.mms_client.as_ref().and_then(|m| m.upper_tester) {
+                    h = h.with_upper_tester(u).await?;
+                }
+                mms_client_harness = Some(Arc::new(h));
+            }
+            if let (true, Some(m)) = (profile.has_role("mem-server"), &profile.mem_server) {
+                mm3_harness = Some(Arc::new(
+                    crate::roles::smtp_server::Mm3Harness::start(m.mm3)
+                        .await
+                        .map_err(UsageError)?,
+                ));
             }
             if let (true, Some(m)) = (profile.has_role("mms-relay"), &profile.mms_relay) {
                 mms_harness = Some(Arc::new(PushHarness::for_mms_relay(m).await?));
@@ -1047,9 +1100,13 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
                 event: crate::codec::sip_push::PLACEHOLDER_PUSH_EVENT.into(),
             };
             push_client_harness = Some(Arc::new(pc));
-            let mmsc = MmsClientHarness::start(any).await?;
+            let mmsc = MmsClientHarness::start(any)
+                .await?
+                .with_upper_tester(any)
+                .await?;
             let mmsc_cfg = crate::reference::mms_client::MmsClientConfig {
                 mmsc_url: format!("http://{}/mmsc", mmsc.server.addr()),
+                upper_tester: mmsc.upper.as_ref().map(|u| u.addr()),
             };
             mms_client_harness = Some(Arc::new(mmsc));
             let mms = PushHarness::for_mms_relay(&crate::profile::MmsRelaySection {
@@ -1062,6 +1119,9 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
                 sip_address_form: None,
                 sip_address_type: None,
                 sip_domain: None,
+                mm3: None,
+                mm3_domain: None,
+                mm3_max_size: None,
             })
             .await?;
             let mms_cfg = crate::reference::mms_relay::MmsRelayConfig {
@@ -1079,14 +1139,28 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
                 sip_type: None,
             };
             deferral_harness = Some(Arc::new(dmmsc));
+            let mm3 = crate::roles::smtp_server::Mm3Harness::start(any)
+                .await
+                .map_err(UsageError)?;
+            let mem_cfg = crate::reference::mem_server::MemServerConfig {
+                mm3: mm3.server.addr(),
+                mailbox: "bob@mem.liaison.test".into(),
+                other_mailbox: "carol@mem.liaison.test".into(),
+                notify_to: "+15550006666/TYPE=PLMN@mms.liaison.test".into(),
+            };
+            mm3_harness = Some(Arc::new(mm3));
             let (p, a, r) = start_reference(
                 opts.fault.as_deref(),
-                Some(cfg),
-                Some(ppg),
-                Some(pc_cfg),
-                Some(mmsc_cfg),
-                Some(mms_cfg),
-                Some(deferral_cfg),
+                crate::reference::Settings {
+                    iwf: Some(cfg),
+                    ppg: Some(ppg),
+                    push_client: Some(pc_cfg),
+                    mms_client: Some(mmsc_cfg),
+                    mms_relay: Some(mms_cfg),
+                    deferral: Some(deferral_cfg),
+                    mem_server: Some(mem_cfg),
+                    ..Default::default()
+                },
             )
             .await?;
             _reference = r;
@@ -1116,6 +1190,7 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
         mms_client: mms_client_harness.clone(),
         mms_relay: mms_harness.clone(),
         deferral: deferral_harness.clone(),
+        mem_server: mm3_harness.clone(),
     });
     *CONTEXT.lock().unwrap_or_else(|e| e.into_inner()) = Some(ctx.clone());
 

@@ -66,6 +66,10 @@ pub struct MmsClient {
     /// The MM put on the server and not yet announced.
     pub waiting: Option<Mm>,
     pub notified: Vec<Notified>,
+    /// The X-Mms-Applic-ID of the waiting MM (its notification carries it too).
+    pub applic_id: Option<String>,
+    /// The M-Retrieve.conf of an MM for an application, as served.
+    pub served: Option<Vec<u8>>,
 }
 
 const MMS_UA: &str = "x-wap-application:mms.ua";
@@ -144,13 +148,20 @@ fn put_mm(h: &MmsClientHarness, from: &str, to: &str) -> Mm {
 
 /// An M-Notification.ind for `mm` (all mandatory fields, From and Subject).
 fn notification(mm: &Mm, tid: &str) -> Vec<u8> {
-    PduBuilder::notification_ind(tid, &mm.location, 1024, TimeValue::Relative(86_400))
+    notification_for(mm, tid, None)
+}
+
+/// The same, with an X-Mms-Applic-ID when the MM is for an application.
+fn notification_for(mm: &Mm, tid: &str, app: Option<&str>) -> Vec<u8> {
+    let mut b = PduBuilder::notification_ind(tid, &mm.location, 1024, TimeValue::Relative(86_400))
         .header(Header::From(FromValue::Address(EncodedString::plain(
             &mm.from,
         ))))
-        .subject("liaison")
-        .build()
-        .encode()
+        .subject("liaison");
+    if let Some(a) = app {
+        b = b.applic_id(a);
+    }
+    b.build().encode()
 }
 
 fn wsp_app(app: &str) -> AppId {
@@ -304,7 +315,10 @@ async fn notifies(w: &mut LiaisonWorld, bearer: String) -> StepResult {
         .take()
         .ok_or_else(|| w.fail("an MM waiting at the MMS server", "none"))?;
     let tid = format!("T{}", token());
-    let content = notification(&mm, &tid);
+    let content = match w.mms_client.applic_id.take() {
+        Some(app) => notification_for(&mm, &tid, Some(&app)),
+        None => notification(&mm, &tid),
+    };
     let mut n = push(w, &bearer, MMS_UA, &content).await?;
     n.tid = Some(tid);
     n.mm = Some(mm);
@@ -723,4 +737,125 @@ async fn survives_malformed(w: &mut LiaisonWorld) -> StepResult {
             describe_log(&log)
         ),
     ))
+}
+
+// ---------------------------------------------------------------------------
+// MEM (seed 004 §6.2.1, last step): an MM for an application
+// ---------------------------------------------------------------------------
+
+#[given(
+    regex = r#"^an MM for the application "([^"]+)" from "([^"]+)" to "([^"]+)" waits at the MMS server$"#
+)]
+async fn app_mm_waits(w: &mut LiaisonWorld, app: String, from: String, to: String) -> StepResult {
+    let h = harness(w)?;
+    let s = section(w)?;
+    let (from, to) = (render(&s, &from), render(&s, &to));
+    let location = h.server.new_location();
+    let retrieve_tid = format!("R{}", token());
+    let pdu = PduBuilder::retrieve_conf(
+        now_secs(),
+        ContentType::named("text/vnd.wap.emn+xml"),
+        Body::Single(
+            format!(
+                "<emn mailbox=\"mailat:bob@mail.liaison.test\"/>\r\n<!-- {retrieve_tid} -->\r\n"
+            )
+            .into_bytes(),
+        ),
+    )
+    .transaction_id(&retrieve_tid)
+    .message_id(&format!("{}@mmsc.liaison.test", token()))
+    .header(Header::From(FromValue::Address(EncodedString::plain(
+        &from,
+    ))))
+    .header(Header::Encoded(Field::TO, EncodedString::plain(&to)))
+    .subject("liaison MEM notification")
+    .message_class(MessageClass::Personal)
+    .retrieve_status(RetrieveStatus::OK)
+    .applic_id(&app)
+    .build()
+    .encode();
+    h.server.put(&location, pdu.clone());
+    w.mms_client.served = Some(pdu);
+    w.mms_client.waiting = Some(Mm {
+        from,
+        to,
+        location,
+        retrieve_tid,
+    });
+    w.mms_client.applic_id = Some(app);
+    Ok(())
+}
+
+#[then(
+    regex = r#"^the client hands the MM to the application "([^"]+)" through the upper tester, and does not show it as an ordinary MM$"#
+)]
+async fn handed_to_app(w: &mut LiaisonWorld, app: String) -> StepResult {
+    let n = last_valid(w)?;
+    let h = harness(w)?;
+    let Some(upper) = h.upper.as_ref() else {
+        return Err(w.fail("the harness upper tester (mms_client.upper_tester)", "none"));
+    };
+    let mm =
+        n.mm.clone()
+            .ok_or_else(|| w.fail("a notified MM", "none"))?;
+    let served = w.mms_client.served.clone().unwrap_or_default();
+    let want = format!("/mms/{app}");
+    let is_mms = |a: &crate::roles::upper_tester::Handover| {
+        a.at >= n.at
+            && a.msg
+                .as_ref()
+                .ok()
+                .and_then(|m| m.target())
+                .is_some_and(|t| t == "/mms" || t.starts_with("/mms/"))
+    };
+    upper
+        .wait_for(w.deadline, |log| log.iter().any(is_mms))
+        .await;
+    let until = (Instant::now() + settle(w)).min(w.deadline);
+    tokio::time::sleep_until(until.into()).await;
+    let reports: Vec<_> = upper.log().into_iter().filter(|a| is_mms(a)).collect();
+    let target = |a: &crate::roles::upper_tester::Handover| {
+        a.msg
+            .as_ref()
+            .ok()
+            .and_then(|m| m.target().map(str::to_string))
+            .unwrap_or_default()
+    };
+    let expected = format!(
+        "after the fetch of {}, a report POST {want} at the upper tester with the M-Retrieve.conf as served ({} octets), and no POST /mms (shown to the user) for it",
+        mm.location,
+        served.len()
+    );
+    let shown = || {
+        reports
+            .iter()
+            .map(|a| a.describe())
+            .collect::<Vec<_>>()
+            .join(" | ")
+    };
+    if reports.iter().any(|a| target(a) == "/mms") {
+        return Err(w.fail(&expected, format!("shown as an ordinary MM: {}", shown())));
+    }
+    match reports.iter().find(|a| target(a) == want) {
+        Some(a) if a.body() == served.as_slice() => Ok(()),
+        Some(a) => Err(w.fail(
+            &expected,
+            format!(
+                "a report whose body is not the MM as served: {}",
+                a.describe()
+            ),
+        )),
+        None => Err(w.fail(
+            &expected,
+            if reports.is_empty() {
+                format!(
+                    "no report within the scenario time; after the {}; at the MMS server: {}",
+                    describe_push(&n),
+                    describe_log(&h.server.log_since(n.at))
+                )
+            } else {
+                shown()
+            },
+        )),
+    }
 }

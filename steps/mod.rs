@@ -6,6 +6,7 @@ pub mod deferral;
 pub mod delivery_reports;
 pub mod iwf;
 pub mod large_message;
+pub mod mem;
 pub mod mms_client;
 pub mod mms_relay;
 pub mod msrp_relay;

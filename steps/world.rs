@@ -59,6 +59,8 @@ pub struct LiaisonWorld {
     pub mms_relay: super::mms_relay::MmsRelay,
     /// Deferred messaging: where this scenario's traffic at the MMSC starts.
     pub deferral: super::deferral::Deferral,
+    /// MEM outband notification scenarios (MM3 and mem-server).
+    pub mem: super::mem::Mem,
 }
 
 impl fmt::Debug for LiaisonWorld {
@@ -119,6 +121,7 @@ impl LiaisonWorld {
             mms_client: Default::default(),
             mms_relay: Default::default(),
             deferral: Default::default(),
+            mem: Default::default(),
         })
     }
 

@@ -198,3 +198,30 @@ fn kannel_as_ppg() {
     assert_eq!(verdict(&r, "PUSH-15"), "waived");
     assert_eq!(verdict(&r, "PUSH-16"), "waived");
 }
+
+/// A MEM server on python3-aiosmtpd (incoming mail) and smtplib (the
+/// notification): the harness's SMTP client and MM3 server interoperate
+/// with real SMTP implementations, and the script meets MEM-1..4.
+#[test]
+fn aiosmtpd_as_mem_server() {
+    require_aiosmtpd();
+    let out = tmpdir("aiosmtpd-mem");
+    let o = liaison(&[
+        "run",
+        "--sut",
+        "fixtures/sut/mem-server.yaml",
+        "--strict",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = report(&out);
+    for id in ["MEM-1", "MEM-2", "MEM-3", "MEM-4"] {
+        assert_eq!(verdict(&r, id), "passed", "{id}: {}", text(&o));
+    }
+    // Roles it does not play are not run.
+    assert_eq!(verdict(&r, "MEM-6"), "not-run");
+    assert!(std::fs::read_to_string(out.join("sut-stdout.log"))
+        .unwrap()
+        .contains("notified"));
+}

@@ -1,5 +1,6 @@
 //! Every scenario's pcap opens cleanly in tshark, and tshark sees the same
-//! SIP, MSRP, SMPP and HTTP messages, WSP pushes (reassembled from the short
+//! SIP, MSRP, SMPP, HTTP and SMTP messages (commands, replies, and the
+//! message of DATA as IMF), WSP pushes (reassembled from the short
 //! messages, or whole in UDP datagrams to port 2948) and MMS PDUs (their
 //! message types, in HTTP and SIP bodies, WSP pushes, PAP parts), in the same
 //! frames, as the harness exchanged (read back from the pcap with our own
@@ -12,6 +13,7 @@ use liaison::codec::http;
 use liaison::codec::msrp::{self, MsrpMessage};
 use liaison::codec::sip::{next_frame, Frame, SipMessage};
 use liaison::codec::smpp::{self, Pdu};
+use liaison::codec::smtp;
 use liaison::codec::wdp::Reassembler;
 use liaison::codec::wsp::PushPdu;
 use std::collections::HashMap;
@@ -95,6 +97,12 @@ struct Reading {
     malformed_mms_frames: Vec<u32>,
     smpp_port: Option<u16>,
     http_ports: Vec<u16>,
+    /// TCP ports whose server greeted with 220 (SMTP).
+    smtp_ports: Vec<u16>,
+    /// Frames a client sent after its DATA was refused: tshark 4.0's SMTP
+    /// dissector takes whatever follows a DATA command as message content
+    /// without waiting for the 354, so it shows no command there.
+    smtp_after_refused_data: Vec<u32>,
 }
 
 fn decode_as(r: &Reading) -> Vec<String> {
@@ -104,7 +112,17 @@ fn decode_as(r: &Reading) -> Vec<String> {
         .map(|p| format!("tcp.port=={p},smpp"))
         .collect();
     d.extend(r.http_ports.iter().map(|p| format!("tcp.port=={p},http")));
+    d.extend(r.smtp_ports.iter().map(|p| format!("tcp.port=={p},smtp")));
     d
+}
+
+/// Per SMTP connection (keyed by the client's address and port): DATA sent
+/// and not yet answered, content expected (354 came), DATA refused.
+#[derive(Default)]
+struct SmtpState {
+    data_sent: bool,
+    content: bool,
+    refused: bool,
 }
 
 /// tshark 4.0's SIP dissector flags a body with a NUL byte followed by more
@@ -126,11 +144,23 @@ fn malformed_mms(content_type: Option<&str>, body: &[u8]) -> bool {
     }) && liaison::codec::mms::Pdu::parse(body).is_err()
 }
 
+/// Our reading of a pcap. The ports that carry HTTP and SMTP are found in a
+/// first pass over the whole file, as tshark's decode-as applies to the whole
+/// file: a run-level role's late answer to a request of the previous
+/// scenario, at the start of a pcap, is read as what it is.
 fn our_reading(path: &std::path::Path) -> Reading {
+    let first = read_pcap(path, &[], &[]);
+    read_pcap(path, &first.http_ports, &first.smtp_ports)
+}
+
+fn read_pcap(path: &std::path::Path, known_http: &[u16], known_smtp: &[u16]) -> Reading {
     let mut nul_body_frames = Vec::new();
     let mut malformed_mms_frames = Vec::new();
     let mut smpp_port = None;
-    let mut http_ports: Vec<u16> = Vec::new();
+    let mut http_ports: Vec<u16> = known_http.to_vec();
+    let mut smtp_ports: Vec<u16> = known_smtp.to_vec();
+    let mut smtp_after_refused_data = Vec::new();
+    let mut smtp_state: HashMap<(Vec<u8>, u16), SmtpState> = HashMap::new();
     let mut wdp = Reassembler::new();
     let f = std::fs::File::open(path).unwrap();
     let mut rd = pcap_file::pcap::PcapReader::new(f).unwrap();
@@ -200,8 +230,69 @@ fn our_reading(path: &std::path::Path) -> Reading {
                 if payload.is_empty() {
                     continue;
                 }
-                let buf = streams.entry((src, sport, dst, dport)).or_default();
+                let flow = (src.clone(), sport, dst.clone(), dport);
+                let first = !streams.contains_key(&flow);
+                // An SMTP server speaks first: its greeting 220 (RFC 5321 §4.2).
+                if first
+                    && (payload.starts_with(b"220 ") || payload.starts_with(b"220-"))
+                    && !smtp_ports.contains(&sport)
+                {
+                    smtp_ports.push(sport);
+                }
+                let buf = streams.entry(flow).or_default();
                 buf.extend_from_slice(payload);
+                if smtp_ports.contains(&sport) {
+                    let st = smtp_state.entry((dst.clone(), dport)).or_default();
+                    while let Ok(Some(len)) = smtp::next_reply(buf, 1 << 16) {
+                        let raw: Vec<u8> = buf.drain(..len).collect();
+                        if let Ok(r) = smtp::Reply::parse(&raw) {
+                            out.push((n, format!("SMTP {}", r.code)));
+                            if st.data_sent {
+                                st.data_sent = false;
+                                st.content = r.code == 354;
+                                st.refused = r.code != 354;
+                            }
+                        }
+                    }
+                    continue;
+                }
+                if smtp_ports.contains(&dport) {
+                    let st = smtp_state.entry((src.clone(), sport)).or_default();
+                    loop {
+                        if st.content {
+                            match smtp::next_data(buf, 1 << 23) {
+                                Ok(Some(len)) => {
+                                    buf.drain(..len);
+                                    st.content = false;
+                                    out.push((n, "IMF".to_string()));
+                                }
+                                _ => break,
+                            }
+                            continue;
+                        }
+                        match smtp::next_line(buf, 1 << 16) {
+                            Ok(Some(len)) => {
+                                let raw: Vec<u8> = buf.drain(..len).collect();
+                                if st.refused {
+                                    smtp_after_refused_data.push(n);
+                                    continue;
+                                }
+                                // The verb as sent (tshark shows its case).
+                                let verb = String::from_utf8_lossy(&raw)
+                                    .split([' ', '\r', '\n'])
+                                    .next()
+                                    .unwrap_or("")
+                                    .to_string();
+                                if smtp::Command::parse(&raw).is_ok_and(|c| c.verb == "DATA") {
+                                    st.data_sent = true;
+                                }
+                                out.push((n, format!("SMTP {verb}")));
+                            }
+                            _ => break,
+                        }
+                    }
+                    continue;
+                }
                 if smpp_port.is_none() && looks_like_smpp(buf) {
                     smpp_port = Some(sport);
                 }
@@ -304,6 +395,8 @@ fn our_reading(path: &std::path::Path) -> Reading {
         malformed_mms_frames,
         smpp_port,
         http_ports,
+        smtp_ports,
+        smtp_after_refused_data,
     }
 }
 
@@ -326,7 +419,7 @@ fn their_reading(p: &str, r: &Reading) -> Vec<(u32, String)> {
     }
     args.extend([
         "-Y",
-        "sip || msrp || smpp || http || wsp || mmse",
+        "sip || msrp || smpp || http || wsp || mmse || smtp || imf",
         "-T",
         "fields",
         "-E",
@@ -355,6 +448,12 @@ fn their_reading(p: &str, r: &Reading) -> Vec<(u32, String)> {
         "wsp.header.x_wap_application_id",
         "-e",
         "mmse.message_type",
+        "-e",
+        "smtp.req.command",
+        "-e",
+        "smtp.response.code",
+        "-e",
+        "frame.protocols",
     ]);
     let mut out = Vec::new();
     for l in tshark(&args).lines().filter(|l| !l.trim().is_empty()) {
@@ -380,6 +479,11 @@ fn their_reading(p: &str, r: &Reading) -> Vec<(u32, String)> {
         labels.extend(list(8).into_iter().map(|c| format!("WSP {c}")));
         labels.extend(list(9).into_iter().map(|c| format!("WSP app {c}")));
         labels.extend(list(10).into_iter().map(|c| format!("MMSE {c}")));
+        labels.extend(list(11).into_iter().map(|c| format!("SMTP {c}")));
+        labels.extend(list(12).into_iter().map(|c| format!("SMTP {c}")));
+        if f.get(13).is_some_and(|p| p.split(':').any(|x| x == "imf")) {
+            labels.push("IMF".into());
+        }
         out.extend(labels.into_iter().map(|x| (frame, x)));
     }
     out
@@ -394,6 +498,7 @@ struct Seen {
     wsp: usize,
     http: usize,
     mmse: usize,
+    smtp: usize,
 }
 
 /// Checks every pcap of the run in `out`: no malformed or warning frames, and
@@ -448,7 +553,8 @@ fn check_run(out: &std::path::Path) -> Seen {
         // are there (0x69 for ASCII text): MMSE labels are not compared there;
         // everything else in the frame is.
         let guessed = |(f, l): &(u32, String)| {
-            l.starts_with("MMSE ") && reading.malformed_mms_frames.contains(f)
+            (l.starts_with("MMSE ") && reading.malformed_mms_frames.contains(f))
+                || (l.starts_with("SMTP ") && reading.smtp_after_refused_data.contains(f))
         };
         let mut theirs = their_reading(p, &reading);
         theirs.retain(|x| !guessed(x));
@@ -466,6 +572,10 @@ fn check_run(out: &std::path::Path) -> Seen {
         seen.wsp += ours.iter().filter(|(_, l)| l.starts_with("WSP 0x")).count();
         seen.http += ours.iter().filter(|(_, l)| l.starts_with("HTTP ")).count();
         seen.mmse += ours.iter().filter(|(_, l)| l.starts_with("MMSE ")).count();
+        seen.smtp += ours
+            .iter()
+            .filter(|(_, l)| l.starts_with("SMTP ") || l == "IMF")
+            .count();
         seen.pcaps += 1;
     }
     seen
@@ -484,6 +594,10 @@ fn pcaps_open_cleanly_in_tshark_and_agree_with_the_harness() {
     assert!(seen.wsp > 0, "no WSP push seen in any pcap");
     assert!(seen.http > 0, "no HTTP message seen in any pcap");
     assert!(seen.mmse > 0, "no MMS PDU seen in any pcap");
+    assert!(
+        seen.smtp > 0,
+        "no SMTP command, reply or message seen in any pcap"
+    );
 }
 
 /// Kannel's pushes (content type as a text string, Content-Length and
@@ -510,4 +624,24 @@ fn kannel_pcaps_agree_with_tshark() {
     let seen = check_run(&out);
     assert!(seen.wsp >= 4, "only {} WSP pushes seen", seen.wsp);
     assert!(seen.http >= 8, "only {} HTTP messages seen", seen.http);
+}
+
+/// A real SMTP peer (python3-aiosmtpd and smtplib, which writes its verbs in
+/// lower case): the SMTP dialogues read the same in tshark as in our codecs.
+#[test]
+fn aiosmtpd_pcaps_agree_with_tshark() {
+    require_program("tshark", "tshark");
+    require_aiosmtpd();
+    let out = tmpdir("tshark-aiosmtpd");
+    let o = liaison(&[
+        "run",
+        "--quiet",
+        "--sut",
+        "fixtures/sut/mem-server.yaml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let seen = check_run(&out);
+    assert!(seen.smtp >= 40, "only {} SMTP labels seen", seen.smtp);
 }

@@ -64,6 +64,16 @@ Feature: An MMS client acts on pushed notifications, whatever the bearer and the
       | x-wap-application:wml.ua |
       | x-oma-application:ulp.ua |
 
+  # Seed 004 §6.2.1: the client gives an MM with X-Mms-Applic-ID to the
+  # application it names. The hand-over is internal to the terminal, so it is
+  # judged at the upper tester the profile declares (mms_client.upper_tester).
+  @MEM-9 @if:mms_upper_tester
+  Scenario: An MM with X-Mms-Applic-ID MEM is handed to the MEM application, not shown as an ordinary MM
+    Given the harness plays the MMS Relay/Server the client is configured with
+    And an MM for the application "MEM" from "+15550000001/TYPE=PLMN" to "+15550000002/TYPE=PLMN" waits at the MMS server
+    When the MMS server notifies the client by its push bearer
+    Then the client hands the MM to the application "MEM" through the upper tester, and does not show it as an ordinary MM
+
   # Last in the file: a client that dies here fails only these.
   @DEFER-6
   Scenario Outline: A malformed notification is refused without harm and the next one is acted on

@@ -7,6 +7,7 @@
 //! that a scenario failure can show the offending bytes.
 
 pub mod http;
+pub mod mail;
 pub mod mms;
 pub mod msrp;
 pub mod pap;
@@ -14,6 +15,7 @@ pub mod sdp;
 pub mod sip;
 pub mod sip_push;
 pub mod smpp;
+pub mod smtp;
 pub mod wdp;
 pub mod wsp;
 

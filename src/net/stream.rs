@@ -99,6 +99,20 @@ impl StreamConn {
         framer: Framer,
         max_len: usize,
     ) -> std::io::Result<StreamConn> {
+        StreamConn::accepted_with(stream, capture, framer, max_len)
+    }
+
+    /// Like [`StreamConn::accepted`], with a framer that keeps state (a
+    /// protocol whose framing depends on the dialogue, as SMTP's DATA does).
+    pub fn accepted_with<F>(
+        stream: TcpStream,
+        capture: Capture,
+        framer: F,
+        max_len: usize,
+    ) -> std::io::Result<StreamConn>
+    where
+        F: FnMut(&[u8], usize) -> Result<Option<usize>, String> + Send + 'static,
+    {
         let local = stream.local_addr()?;
         let peer = stream.peer_addr()?;
         capture.tcp_connect(peer, local);
@@ -107,14 +121,17 @@ impl StreamConn {
         ))
     }
 
-    fn start(
+    fn start<F>(
         stream: TcpStream,
         local: SocketAddr,
         peer: SocketAddr,
         capture: Capture,
-        framer: Framer,
+        mut framer: F,
         max_len: usize,
-    ) -> StreamConn {
+    ) -> StreamConn
+    where
+        F: FnMut(&[u8], usize) -> Result<Option<usize>, String> + Send + 'static,
+    {
         let (mut rd, wr) = stream.into_split();
         let (tx, rx) = mpsc::unbounded_channel();
         let cap = capture.clone();

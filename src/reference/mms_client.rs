@@ -51,6 +51,9 @@ use crate::codec::wsp::{AppId, PushPdu};
 pub struct MmsClientConfig {
     /// The MMSC URL (`http://IP:PORT/PATH`) it POSTs its responses to.
     pub mmsc_url: String,
+    /// The upper tester it reports hand-overs to (`POST /mms/<X-Mms-Applic-ID>`
+    /// to an application, `POST /mms` for an MM shown to the user).
+    pub upper_tester: Option<SocketAddr>,
 }
 
 /// The WDP port of connectionless WSP push (WAP-259).
@@ -401,7 +404,11 @@ async fn handle(sh: &Shared, bytes: &[u8]) {
     }
     if sh.s.has_fault("ack-before-fetch") {
         post(sh, notify_resp(sh, &tid, Status::RETRIEVED)).await;
-        let _ = get(&target).await;
+        if let Some(m) = get(&target).await {
+            if let Ok(p) = Pdu::parse(&m.body) {
+                hand_over(sh, &m.body, &p).await;
+            }
+        }
         return;
     }
     let fetched = get(&target).await;
@@ -412,6 +419,9 @@ async fn handle(sh: &Shared, bytes: &[u8]) {
         },
         _ => Err(Status::DEFERRED),
     };
+    if let (Some(m), Ok(p)) = (&fetched, &status) {
+        hand_over(sh, &m.body, p).await;
+    }
     match (deferred, status) {
         (true, Ok(conf)) => {
             let ack_tid = if sh.s.has_fault("ack-with-notification-tid") {
@@ -429,6 +439,34 @@ async fn handle(sh: &Shared, bytes: &[u8]) {
         (false, Ok(_)) => post(sh, notify_resp(sh, &tid, Status::RETRIEVED)).await,
         (false, Err(s)) => post(sh, notify_resp(sh, &tid, s)).await,
     }
+}
+
+/// Gives a retrieved MM to whoever takes it on the terminal: the application
+/// its X-Mms-Applic-ID names, else the messaging inbox (shown to the user);
+/// reported to the upper tester as `POST /mms/<applic-id>` or `POST /mms`
+/// with the M-Retrieve.conf as retrieved.
+async fn hand_over(sh: &Shared, raw: &[u8], conf: &Pdu) {
+    let Some(addr) = sh.cfg.upper_tester else {
+        return;
+    };
+    let app = match conf.get(crate::codec::mms::Field::APPLIC_ID) {
+        Some(crate::codec::mms::Header::Text(_, id)) if !sh.s.has_fault("applic-id-shown") => {
+            Some(id.clone())
+        }
+        _ => None,
+    };
+    let path = match app {
+        Some(id) => format!("/mms/{id}"),
+        None => "/mms".to_string(),
+    };
+    let req = http::request(
+        "POST",
+        &path,
+        &addr.to_string(),
+        &[("Content-Type", MMS_MEDIA)],
+        raw,
+    );
+    let _ = super::http_exchange(addr, &req, IO_BOUND).await;
 }
 
 fn notify_resp(sh: &Shared, tid: &str, status: Status) -> Vec<u8> {
@@ -557,6 +595,7 @@ mod tests {
         .encode();
         let (addr, mut rx) = mmsc(conf).await;
         let cfg = MmsClientConfig {
+            upper_tester: None,
             mmsc_url: format!("http://{addr}/mmsc"),
         };
         let (sip, tasks) = start("127.0.0.1:0".parse().unwrap(), cfg, Settings::default())

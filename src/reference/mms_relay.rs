@@ -52,6 +52,8 @@ use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 
+mod mm3;
+
 use super::Settings;
 use crate::codec::http::{self, HttpMessage};
 use crate::codec::mms::{
@@ -73,6 +75,8 @@ pub struct MmsRelayConfig {
     pub sip_device: SocketAddr,
 }
 
+/// The largest message its MM3 interface takes (declared as SIZE).
+pub const MM3_MAX_MESSAGE: usize = mm3::MAX_MESSAGE;
 /// The MM1 path (the MMS Proxy-Relay URL is `http://ADDR/mms`).
 pub const MM1_PATH: &str = "/mms";
 /// The largest MM1 request it reads.
@@ -98,6 +102,20 @@ pub async fn start(
     cfg: MmsRelayConfig,
     settings: Settings,
 ) -> std::io::Result<(SocketAddr, Vec<JoinHandle<()>>)> {
+    start_with_mm3(listen, cfg, settings)
+        .await
+        .map(|(a, _, t)| (a, t))
+}
+
+/// [`start`], with the MM3 interface too: SMTP on a free port of the same IP
+/// (see `mm3.rs`). Returns the MM1 and the MM3 addresses and the tasks.
+pub async fn start_with_mm3(
+    listen: SocketAddr,
+    cfg: MmsRelayConfig,
+    settings: Settings,
+) -> std::io::Result<(SocketAddr, SocketAddr, Vec<JoinHandle<()>>)> {
+    let mm3 = TcpListener::bind(SocketAddr::new(listen.ip(), 0)).await?;
+    let mm3_addr = mm3.local_addr()?;
     let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     let sip = Arc::new(UdpSocket::bind(SocketAddr::new(listen.ip(), 0)).await?);
@@ -120,11 +138,12 @@ pub async fn start(
     });
     let tasks = vec![
         tokio::spawn(accept_loop(listener, shared.clone())),
+        tokio::spawn(mm3::accept_loop(mm3, shared.clone())),
         tokio::spawn(sip_responses(shared.clone())),
         tokio::spawn(sip_dispatcher(sip_rx, shared.clone())),
         tokio::spawn(sms_bearer(shared, sms_rx)),
     ];
-    Ok((addr, tasks))
+    Ok((addr, mm3_addr, tasks))
 }
 
 struct Shared {
@@ -169,6 +188,9 @@ struct Stored {
     content_type: ContentType,
     body: Body,
     delivery_report: bool,
+    /// Written into the notification and the retrieved MM as they are (the
+    /// X-Mms-Applic-ID family of an MM that came over MM3).
+    extra: Vec<Header>,
 }
 
 /// One recipient's copy of an MM.
@@ -239,18 +261,7 @@ async fn serve_http(mut stream: TcpStream, sh: Arc<Shared>) {
                     };
                     let sent = tokio::time::timeout(IO_BOUND, stream.write_all(&out.reply)).await;
                     // Pushed once answered: the client hears M-Send.conf first.
-                    for p in out.pushes {
-                        match p {
-                            Push::Sms(sms) => {
-                                for sm in sms {
-                                    let _ = sh.sms_tx.send(sm);
-                                }
-                            }
-                            Push::Sip { msg, branch } => {
-                                let _ = sh.sip_tx.send((msg, branch));
-                            }
-                        }
-                    }
+                    sh.dispatch(out.pushes);
                     if out.close || !matches!(sent, Ok(Ok(()))) {
                         return;
                     }
@@ -307,6 +318,22 @@ fn now_secs() -> u64 {
 }
 
 impl Shared {
+    /// Hands pushes to their bearers.
+    fn dispatch(&self, pushes: Vec<Push>) {
+        for p in pushes {
+            match p {
+                Push::Sms(sms) => {
+                    for sm in sms {
+                        let _ = self.sms_tx.send(sm);
+                    }
+                }
+                Push::Sip { msg, branch } => {
+                    let _ = self.sip_tx.send((msg, branch));
+                }
+            }
+        }
+    }
+
     fn handle(&self, req: &HttpMessage) -> Outcome {
         let close = closes(req);
         let path = path_of(req.target().unwrap_or_default());
@@ -466,6 +493,7 @@ impl Shared {
             content_type: content_type.clone(),
             body: body.clone(),
             delivery_report: pdu.delivery_report() == Some(crate::codec::mms::YesNo::YES),
+            extra: Vec::new(),
         };
         let size = {
             let mut v = Vec::new();
@@ -482,17 +510,7 @@ impl Shared {
                 continue;
             }
             notified += 1;
-            let tid = format!("liaison-n-{}-{}", self.next_id(), sip::token());
-            lock(&self.store).deliveries.insert(
-                tid.clone(),
-                Delivery {
-                    message_id: message_id.clone(),
-                    recipient: addr.clone(),
-                    closed: false,
-                    reported: false,
-                },
-            );
-            let notification = self.notification(&tid, &stored, size);
+            let (tid, notification) = self.new_copy(&stored, &addr, size);
             pushes.push(self.push_to(&route, &notification));
             if s.has_fault("delivery-report-early") && stored.delivery_report {
                 // Fault: the report goes out with the notification.
@@ -509,6 +527,23 @@ impl Shared {
             mms_reply(&self.conf(&tid, ResponseStatus::OK, None, Some(&message_id))),
             pushes,
         )
+    }
+
+    /// One recipient's copy of `st`: its delivery recorded under a fresh
+    /// Transaction-ID, and the M-Notification.ind that announces it.
+    fn new_copy(&self, st: &Stored, recipient: &EncodedString, size: u64) -> (String, Vec<u8>) {
+        let tid = format!("liaison-n-{}-{}", self.next_id(), sip::token());
+        lock(&self.store).deliveries.insert(
+            tid.clone(),
+            Delivery {
+                message_id: st.message_id.clone(),
+                recipient: recipient.clone(),
+                closed: false,
+                reported: false,
+            },
+        );
+        let notification = self.notification(&tid, st, size);
+        (tid, notification)
     }
 
     /// The address as this relay writes it back (faults change it).
@@ -577,6 +612,9 @@ impl Shared {
         if st.delivery_report {
             b = b.delivery_report(true);
         }
+        for h in &st.extra {
+            b = b.header(h.clone());
+        }
         b.encode()
     }
 
@@ -606,6 +644,11 @@ impl Shared {
         } else {
             AppId::MMS_UA
         };
+        self.sms_push_for(number, body, app)
+    }
+
+    /// A WSP push of `body` for the application `app` in WDP over SMS.
+    fn sms_push_for(&self, number: &str, body: &[u8], app: AppId) -> Vec<Sm> {
         let tid = self.tid.fetch_add(1, Ordering::Relaxed);
         let pdu = PushPdu::new(
             tid,
@@ -762,6 +805,9 @@ impl Shared {
         }
         if let Some(s) = &st.subject {
             b = b.header(Header::Encoded(Field::SUBJECT, s.clone()));
+        }
+        for h in &st.extra {
+            b = b.header(h.clone());
         }
         mms_reply(&b.encode())
     }

@@ -11,6 +11,7 @@
 
 pub mod im_client;
 pub mod im_server;
+pub mod mem_server;
 pub mod mms_client;
 pub mod mms_relay;
 pub mod msrp_receiver;
@@ -18,6 +19,7 @@ pub mod msrp_relay;
 pub mod ppg;
 pub mod push_client;
 pub mod sms_iwf;
+mod smtp_server;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -665,7 +667,7 @@ pub const FAULTS: &[Fault] = &[
         role: "mms-client",
         name: "fetches-wrong-url",
         description: "fetches its configured MMSC URL instead of the notification's Content-Location (and reports the failed fetch as Deferred)",
-        breaks: &["ADDR-1", "ADDR-5", "DEFER-5"],
+        breaks: &["ADDR-1", "ADDR-5", "DEFER-5", "MEM-9"],
         store_and_forward: true,
     },
     Fault {
@@ -750,7 +752,7 @@ pub const FAULTS: &[Fault] = &[
         role: "mms-relay",
         name: "plmn-type-dropped",
         description: "writes MSISDN addresses back as bare numbers, without their /TYPE=PLMN suffix",
-        breaks: &["ADDR-1"],
+        breaks: &["ADDR-1", "MEM-5"],
         store_and_forward: true,
     },
     Fault {
@@ -778,28 +780,28 @@ pub const FAULTS: &[Fault] = &[
         role: "mms-relay",
         name: "notification-wrong-bearer",
         description: "notifies MSISDNs by Push over SIP and SIP URIs by WSP push over SMS (to the digits of the user part)",
-        breaks: &["DEFER-3", "DEFER-4"],
+        breaks: &["DEFER-3", "DEFER-4", "MEM-8"],
         store_and_forward: true,
     },
     Fault {
         role: "mms-relay",
         name: "wrong-app-id",
         description: "pushes notifications and delivery reports for wml.ua (WSP application id 2, SIP feature tag wml.ua) instead of mms.ua",
-        breaks: &["DEFER-3", "DEFER-4"],
+        breaks: &["DEFER-3", "DEFER-4", "MEM-8"],
         store_and_forward: true,
     },
     Fault {
         role: "mms-relay",
         name: "notification-no-expiry",
         description: "leaves the mandatory X-Mms-Expiry out of M-Notification.ind",
-        breaks: &["DEFER-3", "DEFER-4"],
+        breaks: &["DEFER-3", "DEFER-4", "MEM-8"],
         store_and_forward: true,
     },
     Fault {
         role: "mms-relay",
         name: "content-changed",
         description: "serves the retrieved MM with the last octet of its last part lost",
-        breaks: &["DEFER-1"],
+        breaks: &["DEFER-1", "MEM-11"],
         store_and_forward: true,
     },
     Fault {
@@ -830,6 +832,149 @@ pub const FAULTS: &[Fault] = &[
         breaks: &["ADDR-1", "ADDR-2", "ADDR-3", "ADDR-4", "ADDR-6", "ADDR-7", "ADDR-8", "DEFER-1", "DEFER-3", "DEFER-4"],
         store_and_forward: true,
     },
+    // mms-relay MM3 (issue 6): a MEM server's SMTP message mapped to an MM.
+    Fault {
+        role: "mms-relay",
+        name: "applic-id-dropped",
+        description: "MM3: leaves the Applic-ID (either spelling) out of the MM: no X-Mms-Applic-ID in the notification or the retrieved MM",
+        breaks: &["MEM-6", "MEM-7"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mms-relay",
+        name: "applic-id-wrong-value",
+        description: "MM3: writes the Applic-ID value in lower case (X-Mms-Applic-ID `mem`)",
+        breaks: &["MEM-6", "MEM-7"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mms-relay",
+        name: "applic-id-wrong-field",
+        description: "MM3: writes the Applic-ID value under field code 0xB9 (X-Mms-Aux-Applic-Info) instead of 0xB7 (a real Aux-Applic-Info of the message takes that place)",
+        breaks: &["MEM-6", "MEM-7"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mms-relay",
+        name: "x-mms-spelling-ignored",
+        description: "MM3: honours only the `Applic-ID` spelling; an `X-Mms-Applic-ID` header (the MM4 form) is dropped",
+        breaks: &["MEM-7"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mms-relay",
+        name: "reply-applic-dropped",
+        description: "MM3: leaves Reply-Applic-ID and Aux-Applic-Info out of the MM",
+        breaks: &["MEM-13"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mms-relay",
+        name: "payload-re-encoded",
+        description: "MM3: rewrites the content's CRLF line ends as LF before it goes into the MM",
+        breaks: &["MEM-11"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mms-relay",
+        name: "header-mapping-lost",
+        description: "MM3: drops the Subject and dates the MM with its arrival instead of the message's Date",
+        breaks: &["MEM-5"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mms-relay",
+        name: "message-id-lost",
+        description: "MM3: gives the MM a Message-ID of its own instead of the message's",
+        breaks: &["MEM-12"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mms-relay",
+        name: "applic-id-invented",
+        description: "MM3: puts X-Mms-Applic-ID MEM on every MM from mail, also on plain mail without Applic-ID",
+        breaks: &["MEM-14"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mms-relay",
+        name: "mm3-notification-wrong-app-id",
+        description: "MM3: pushes the notifications of MMs from mail for wml.ua (WSP application id 2)",
+        breaks: &["MEM-8"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mms-relay",
+        name: "mm3-accepts-no-recipient",
+        description: "MM3: answers 354 to DATA without an accepted recipient, then 250, and drops the message",
+        breaks: &["MEM-15"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mms-relay",
+        name: "mm3-accepts-malformed",
+        description: "MM3: answers 250 to a message with a malformed header and drops it",
+        breaks: &["MEM-16"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mms-relay",
+        name: "mm3-oversized-silently",
+        description: "MM3: answers 250 to a message over its size limit and drops it",
+        breaks: &["MEM-17"],
+        store_and_forward: true,
+    },
+    // mms-client (issue 6): an MM for the MEM application.
+    Fault {
+        role: "mms-client",
+        name: "applic-id-shown",
+        description: "shows an MM with X-Mms-Applic-ID to the user as an ordinary MM instead of handing it to the application",
+        breaks: &["MEM-9"],
+        store_and_forward: true,
+    },
+    // mem-server (issue 6): the SMTP notification to MM3.
+    Fault {
+        role: "mem-server",
+        name: "no-notification",
+        description: "stores new mail and never notifies",
+        breaks: &["MEM-1", "MEM-2", "MEM-3", "MEM-4"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mem-server",
+        name: "wrong-recipient",
+        description: "sends its notifications to a mail address of its own domain instead of the user's MMS address",
+        breaks: &["MEM-1", "MEM-2", "MEM-3", "MEM-4"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mem-server",
+        name: "applic-id-missing",
+        description: "sends the notification without an Applic-ID header",
+        breaks: &["MEM-2"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mem-server",
+        name: "applic-id-wrong-value",
+        description: "sends the notification with `Applic-ID: mem` (lower case)",
+        breaks: &["MEM-2"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mem-server",
+        name: "payload-wrong-mailbox",
+        description: "its EMN payload names another mailbox than the one the new message arrived in",
+        breaks: &["MEM-3"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mem-server",
+        name: "notifies-every-mailbox",
+        description: "notifies the user of new mail in any mailbox it serves, also another user's",
+        breaks: &["MEM-4"],
+        store_and_forward: true,
+    },
 ];
 
 /// The roles the embedded reference implements.
@@ -841,6 +986,7 @@ pub const ROLES: &[&str] = &[
     "push-client",
     "mms-client",
     "mms-relay",
+    "mem-server",
 ];
 
 /// Finds a fault by `name` or `role/name`.
@@ -889,6 +1035,8 @@ pub struct Settings {
     pub mms_relay: Option<mms_relay::MmsRelayConfig>,
     /// im-server: the MMS Relay/Server (the harness) it defers messages to.
     pub deferral: Option<im_server::DeferralConfig>,
+    /// mem-server: the MM3 interface (the harness) it notifies and its mailboxes.
+    pub mem_server: Option<mem_server::MemServerConfig>,
 }
 
 impl Default for Settings {
@@ -904,6 +1052,7 @@ impl Default for Settings {
             mms_client: None,
             mms_relay: None,
             deferral: None,
+            mem_server: None,
         }
     }
 }
@@ -920,6 +1069,8 @@ pub struct Running {
     pub address: SocketAddr,
     /// im-server: its MSRP relay address.
     pub msrp: Option<SocketAddr>,
+    /// mms-relay: its MM3 (SMTP) address.
+    pub mm3: Option<SocketAddr>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -952,6 +1103,7 @@ pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::i
             role: "sms-im-iwf",
             address,
             msrp: None,
+            mm3: None,
             tasks,
         });
     }
@@ -967,6 +1119,7 @@ pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::i
             role: "ppg",
             address,
             msrp: None,
+            mm3: None,
             tasks,
         });
     }
@@ -982,6 +1135,7 @@ pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::i
             role: "mms-client",
             address,
             msrp: None,
+            mm3: None,
             tasks,
         });
     }
@@ -992,11 +1146,28 @@ pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::i
                 "mms-relay needs the SMSC and SIP device addresses",
             )
         })?;
-        let (address, tasks) = mms_relay::start(listen, cfg, settings).await?;
+        let (address, mm3, tasks) = mms_relay::start_with_mm3(listen, cfg, settings).await?;
         return Ok(Running {
             role: "mms-relay",
             address,
             msrp: None,
+            mm3: Some(mm3),
+            tasks,
+        });
+    }
+    if role == "mem-server" {
+        let cfg = settings.mem_server.clone().ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "mem-server needs the MM3 address it notifies and its mailboxes",
+            )
+        })?;
+        let (address, tasks) = mem_server::start(listen, cfg, settings).await?;
+        return Ok(Running {
+            role: "mem-server",
+            address,
+            msrp: None,
+            mm3: None,
             tasks,
         });
     }
@@ -1027,6 +1198,7 @@ pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::i
         role: ROLES.iter().find(|r| **r == role).copied().unwrap_or("?"),
         address,
         msrp,
+        mm3: None,
         tasks,
     })
 }

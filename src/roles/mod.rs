@@ -19,6 +19,10 @@
 //!   takes M-NotifyResp.ind/M-Acknowledge.ind; WSP push over UDP, Push over SIP)
 //! - [`mms_ua`]: an MMS client on MM1 (HTTP to an MMS relay) and what the
 //!   relay pushed to terminals
+//! - [`smtp_client`]: an SMTP client (a MEM server on an MMS relay's MM3, a
+//!   mail sender towards a MEM server's mailbox)
+//! - [`smtp_server`]: an SMTP server (the MMS server's MM3 interface a MEM
+//!   server notifies), with its run-level harness
 
 pub mod http_server;
 pub mod ims_core;
@@ -29,6 +33,8 @@ pub mod ota_target;
 pub mod push_agent;
 pub mod push_initiator;
 pub mod smsc;
+pub mod smtp_client;
+pub mod smtp_server;
 pub mod transaction;
 pub mod ua;
 pub mod upper_tester;

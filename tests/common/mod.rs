@@ -82,6 +82,18 @@ pub fn require_program(name: &str, package: &str) {
     );
 }
 
+/// Debian's python3-aiosmtpd for /usr/bin/python3 (the MEM server fixture).
+pub fn require_aiosmtpd() {
+    let ok = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", "import aiosmtpd"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "python3-aiosmtpd is not installed for /usr/bin/python3: apt-get install python3-aiosmtpd; .ci/run does. A missing tool is a failure, never a skip."
+    );
+}
+
 /// A seeded xorshift generator for the no-panic loops (repeatable, no rand crate).
 pub struct XorShift(pub u64);
 

@@ -155,6 +155,12 @@ impl Pdu {
         &self.raw
     }
 
+    /// Each header as parsed, with the octets it came in (field octet
+    /// included), in order; empty for a PDU that was built.
+    pub fn received_headers(&self) -> &[(Header, Vec<u8>)] {
+        &self.received
+    }
+
     /// The headers and the body: each as received while unchanged, else in its
     /// canonical form.
     pub fn encode(&self) -> Vec<u8> {

@@ -1,0 +1,239 @@
+//! The reference MEM server (OMA Mobile Email, seed 004 §6): a mail store
+//! that takes incoming mail by SMTP and, for each new message in the user's
+//! mailbox, sends an outband notification by SMTP to the MMS server's MM3
+//! interface (the MMS binding, §6.2.1).
+//!
+//! **Incoming mail.** An SMTP server (RFC 5321) at its address: RCPT for the
+//! user's mailbox or the other mailbox it keeps is taken, anything else gets
+//! 550; DATA without a recipient 503; after the content 250.
+//!
+//! **Notification.** For a message that reached the user's mailbox: one SMTP
+//! transaction to `mm3` — MAIL FROM:<mem-server@DOMAIN>, RCPT TO:<notify_to>,
+//! a message with From, To, Subject, Date, Message-ID, MIME-Version,
+//! `Content-Type: text/vnd.wap.emn+xml; charset=utf-8` and `Applic-ID: MEM`,
+//! whose body is an OMA EMN document naming the mailbox
+//! (`<emn mailbox="mailat:USER@DOMAIN" timestamp="…Z"/>`). No notification
+//! for mail to the other mailbox.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::smtp_server::{self, MailTaker};
+use super::Settings;
+use crate::codec::mail::{iso8601_utc, rfc5322_date, MailBuilder};
+use crate::codec::sip;
+use crate::codec::smtp::{self, Reply};
+
+/// What the reference MEM server is configured with.
+#[derive(Debug, Clone)]
+pub struct MemServerConfig {
+    /// The MMS server's MM3 interface (the harness) notifications go to.
+    pub mm3: SocketAddr,
+    /// The user's mailbox.
+    pub mailbox: String,
+    /// Another mailbox it serves (mail there does not notify the user).
+    pub other_mailbox: String,
+    /// The recipient of the notifications at the MMS server.
+    pub notify_to: String,
+}
+
+/// The largest message it takes.
+const MAX_MESSAGE: usize = 1 << 20;
+const IO_BOUND: Duration = Duration::from_secs(5);
+const NAME: &str = "mem.reference.liaison.test";
+
+struct Shared {
+    cfg: MemServerConfig,
+    s: Settings,
+    next: AtomicU64,
+    notify: mpsc::UnboundedSender<String>,
+}
+
+/// Starts the server: its incoming-mail SMTP listener at `listen` (port 0
+/// picks one). Returns that address and the tasks.
+pub async fn start(
+    listen: SocketAddr,
+    cfg: MemServerConfig,
+    settings: Settings,
+) -> std::io::Result<(SocketAddr, Vec<JoinHandle<()>>)> {
+    let listener = TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    let sh = Arc::new(Shared {
+        cfg,
+        s: settings,
+        next: AtomicU64::new(0),
+        notify: tx,
+    });
+    Ok((
+        addr,
+        vec![
+            tokio::spawn(smtp_server::accept_loop(listener, sh.clone())),
+            tokio::spawn(notifier(rx, sh)),
+        ],
+    ))
+}
+
+impl MailTaker for Shared {
+    /// Whether to notify the user.
+    type After = bool;
+
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn max_message(&self) -> usize {
+        MAX_MESSAGE
+    }
+
+    fn refuse_rcpt(&self, path: &str) -> Option<Vec<u8>> {
+        if path.eq_ignore_ascii_case(&self.cfg.mailbox)
+            || path.eq_ignore_ascii_case(&self.cfg.other_mailbox)
+        {
+            None
+        } else {
+            Some(smtp::reply(550, &["5.1.1 no such mailbox here"]))
+        }
+    }
+
+    fn message(&self, _from: &str, rcpts: &[String], _message: &[u8]) -> (Vec<u8>, bool) {
+        let to_user = rcpts
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(&self.cfg.mailbox));
+        let notify = (to_user || self.s.has_fault("notifies-every-mailbox"))
+            && !self.s.has_fault("no-notification");
+        (smtp::reply(250, &["2.0.0 Ok: delivered"]), notify)
+    }
+
+    fn after(&self, notify: bool) {
+        if notify {
+            let _ = self.notify.send(self.cfg.mailbox.clone());
+        }
+    }
+}
+
+async fn write(stream: &mut TcpStream, bytes: &[u8]) -> bool {
+    matches!(
+        tokio::time::timeout(IO_BOUND, stream.write_all(bytes)).await,
+        Ok(Ok(()))
+    )
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Sends one notification per new message, in order.
+async fn notifier(mut rx: mpsc::UnboundedReceiver<String>, sh: Arc<Shared>) {
+    while let Some(mailbox) = rx.recv().await {
+        let message = sh.notification(&mailbox);
+        let _ = tokio::time::timeout(IO_BOUND * 2, send(&sh, &message)).await;
+    }
+}
+
+impl Shared {
+    /// The notification message about a new message in `mailbox`.
+    fn notification(&self, mailbox: &str) -> Vec<u8> {
+        let s = &self.s;
+        let n = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+        let domain = mailbox.rsplit_once('@').map_or("liaison.test", |x| x.1);
+        let now = now_secs();
+        let named = if s.has_fault("payload-wrong-mailbox") {
+            self.cfg.other_mailbox.as_str()
+        } else {
+            mailbox
+        };
+        let body = format!(
+            "<?xml version=\"1.0\"?>\r\n<emn mailbox=\"mailat:{named}\" timestamp=\"{}\"/>\r\n",
+            iso8601_utc(now)
+        );
+        let mut b = MailBuilder::new()
+            .header("From", &format!("MEM server <mem-server@{domain}>"))
+            .header("To", &format!("<{}>", self.cfg.notify_to))
+            .header("Subject", &format!("New mail in {mailbox}"))
+            .header("Date", &rfc5322_date(now))
+            .header(
+                "Message-ID",
+                &format!("<mem-{n}-{}@{domain}>", sip::token()),
+            )
+            .header("MIME-Version", "1.0")
+            .header("Content-Type", "text/vnd.wap.emn+xml; charset=utf-8");
+        if s.has_fault("applic-id-wrong-value") {
+            b = b.header("Applic-ID", "mem");
+        } else if !s.has_fault("applic-id-missing") {
+            b = b.header("Applic-ID", "MEM");
+        }
+        b.body(body.as_bytes()).build()
+    }
+}
+
+/// One SMTP transaction to the MM3 interface; the last reply, when the
+/// dialogue got that far.
+async fn send(sh: &Shared, message: &[u8]) -> Option<Reply> {
+    let mut stream = TcpStream::connect(sh.cfg.mm3).await.ok()?;
+    let _ = stream.set_nodelay(true);
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 4096];
+    async fn reply(stream: &mut TcpStream, buf: &mut Vec<u8>, chunk: &mut [u8]) -> Option<Reply> {
+        loop {
+            if let Ok(Some(n)) = smtp::next_reply(buf, 64 * 1024) {
+                let r: Vec<u8> = buf.drain(..n).collect();
+                return Reply::parse(&r).ok();
+            }
+            let k = tokio::time::timeout(IO_BOUND, stream.read(chunk))
+                .await
+                .ok()?
+                .ok()?;
+            if k == 0 {
+                return None;
+            }
+            buf.extend_from_slice(&chunk[..k]);
+        }
+    }
+    let domain = sh
+        .cfg
+        .mailbox
+        .rsplit_once('@')
+        .map_or("liaison.test", |x| x.1);
+    let rcpt = if sh.s.has_fault("wrong-recipient") {
+        format!("mem-notifications@{domain}")
+    } else {
+        sh.cfg.notify_to.clone()
+    };
+    reply(&mut stream, &mut buf, &mut chunk)
+        .await
+        .filter(Reply::positive)?;
+    let steps: [Vec<u8>; 4] = [
+        smtp::command("EHLO", NAME),
+        smtp::command("MAIL", &format!("FROM:<mem-server@{domain}>")),
+        smtp::command("RCPT", &format!("TO:<{rcpt}>")),
+        smtp::command("DATA", ""),
+    ];
+    for cmd in steps {
+        if !write(&mut stream, &cmd).await {
+            return None;
+        }
+        let r = reply(&mut stream, &mut buf, &mut chunk).await?;
+        if r.negative() {
+            return Some(r);
+        }
+    }
+    if !write(&mut stream, &smtp::dot_stuff(message)).await {
+        return None;
+    }
+    let last = reply(&mut stream, &mut buf, &mut chunk).await;
+    if write(&mut stream, &smtp::command("QUIT", "")).await {
+        let _ = reply(&mut stream, &mut buf, &mut chunk).await;
+    }
+    last
+}

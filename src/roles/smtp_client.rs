@@ -1,0 +1,256 @@
+//! The harness as an SMTP client (RFC 5321): the MEM server sending to an MMS
+//! relay's MM3 interface, or a mail sender making a new message arrive in a
+//! MEM server's mailbox. It runs one mail transaction on its own connection —
+//! greeting, EHLO (HELO if EHLO is refused), MAIL, RCPT per recipient, DATA,
+//! the content dot-stuffed, QUIT — and keeps every command it sent and every
+//! reply it got, raw, in order. A scenario may leave out the recipients and
+//! send DATA anyway, to see the server refuse it; it never stops at a refusal
+//! it asked for, and stops at any other (then QUIT).
+//!
+//! Replies are framed by the SMTP codec on a [`StreamConn`], so each reply is
+//! one pcap frame; each command and the content are sent in one write.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use crate::codec::escape_bytes;
+use crate::codec::smtp::{self, Reply};
+use crate::net::capture::Capture;
+use crate::net::stream::{StreamConn, StreamEvent};
+
+/// The largest reply read.
+const MAX_REPLY: usize = 64 * 1024;
+
+fn framer(buf: &[u8], max: usize) -> Result<Option<usize>, String> {
+    smtp::next_reply(buf, max).map_err(|e| e.to_string())
+}
+
+/// What one mail transaction sends.
+#[derive(Debug, Clone)]
+pub struct Transaction {
+    /// The EHLO/HELO domain.
+    pub helo: String,
+    /// The reverse-path (MAIL FROM:<…>).
+    pub from: String,
+    /// The forward-paths (RCPT TO:<…>); empty to send DATA without any.
+    pub to: Vec<String>,
+    /// The message (dot-stuffed by the client).
+    pub message: Vec<u8>,
+    /// Send DATA (and, on 354, the content) even when no recipient was accepted.
+    pub data_without_recipients: bool,
+}
+
+/// One step of the dialogue: what was sent (nothing for the greeting) and
+/// what came back.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// `greeting`, `EHLO`, `HELO`, `MAIL`, `RCPT`, `DATA`, `content`, `QUIT`.
+    pub what: String,
+    pub sent: Vec<u8>,
+    pub reply: Result<Reply, String>,
+    pub at: Instant,
+}
+
+impl Step {
+    pub fn code(&self) -> Option<u16> {
+        self.reply.as_ref().ok().map(|r| r.code)
+    }
+
+    pub fn describe(&self) -> String {
+        let sent = if self.sent.is_empty() {
+            String::new()
+        } else if self.what == "content" {
+            format!("C: <{} octets of content> ", self.sent.len())
+        } else {
+            format!("C: {} ", escape_bytes(&self.sent, 120))
+        };
+        let got = match &self.reply {
+            Ok(r) => format!("S: {}", r.describe()),
+            Err(e) => format!("S: — {e}"),
+        };
+        format!("{sent}{got}")
+    }
+}
+
+/// The whole dialogue.
+#[derive(Debug, Clone, Default)]
+pub struct Dialogue {
+    pub steps: Vec<Step>,
+    /// A connect or send failure, if one ended the dialogue.
+    pub error: Option<String>,
+}
+
+impl Dialogue {
+    /// The last step for `what`.
+    pub fn step(&self, what: &str) -> Option<&Step> {
+        self.steps.iter().rev().find(|s| s.what == what)
+    }
+
+    pub fn steps_for<'a>(&'a self, what: &'a str) -> impl Iterator<Item = &'a Step> {
+        self.steps.iter().filter(move |s| s.what == what)
+    }
+
+    /// The reply to the content: the server's verdict on the message.
+    pub fn final_reply(&self) -> Option<&Reply> {
+        self.step("content").and_then(|s| s.reply.as_ref().ok())
+    }
+
+    /// The EHLO reply, when it was positive.
+    pub fn ehlo(&self) -> Option<&Reply> {
+        self.step("EHLO")
+            .and_then(|s| s.reply.as_ref().ok())
+            .filter(|r| r.positive())
+    }
+
+    /// The message was accepted (250 after the content).
+    pub fn accepted(&self) -> bool {
+        self.final_reply().is_some_and(Reply::positive)
+    }
+
+    pub fn describe(&self) -> String {
+        let mut s: Vec<String> = self.steps.iter().map(Step::describe).collect();
+        if let Some(e) = &self.error {
+            s.push(format!("({e})"));
+        }
+        s.join(" | ")
+    }
+}
+
+/// Connects to `dst` and runs `t`, everything bounded by `deadline`.
+pub async fn send(
+    dst: SocketAddr,
+    capture: Capture,
+    t: &Transaction,
+    deadline: Instant,
+) -> Dialogue {
+    let mut d = Dialogue::default();
+    let left = deadline.saturating_duration_since(Instant::now());
+    let conn = match StreamConn::connect(dst, capture, framer, MAX_REPLY, left).await {
+        Ok(c) => c,
+        Err(e) => {
+            d.error = Some(format!("TCP connect to {dst} failed: {e}"));
+            return d;
+        }
+    };
+    run(&conn, t, deadline, &mut d).await;
+    conn.shutdown().await;
+    d
+}
+
+async fn reply(conn: &StreamConn, deadline: Instant) -> Result<Reply, String> {
+    match conn.recv(deadline).await {
+        Some(a) => match a.event {
+            StreamEvent::Message(b) => Reply::parse(&b)
+                .map_err(|e| format!("not an SMTP reply ({e}) — bytes: {}", escape_bytes(&b, 200))),
+            StreamEvent::Garbage(b, why) => Err(format!(
+                "not an SMTP reply ({why}) — bytes: {}",
+                escape_bytes(&b, 200)
+            )),
+            StreamEvent::Closed(b) if b.is_empty() => {
+                Err("the server closed the connection".into())
+            }
+            StreamEvent::Closed(b) => Err(format!(
+                "the server closed the connection inside a reply: {}",
+                escape_bytes(&b, 200)
+            )),
+        },
+        None => Err(format!(
+            "no reply within the scenario time{}",
+            match conn.pending() {
+                p if p.is_empty() => String::new(),
+                p => format!(" (unframed bytes: {})", escape_bytes(&p, 200)),
+            }
+        )),
+    }
+}
+
+/// Sends `bytes` as step `what` and reads the reply; false when the dialogue
+/// cannot go on (no reply, closed).
+async fn exchange(
+    conn: &StreamConn,
+    what: &str,
+    bytes: Vec<u8>,
+    deadline: Instant,
+    d: &mut Dialogue,
+) -> Option<Reply> {
+    let at = Instant::now();
+    if let Err(e) = conn.send(&bytes).await {
+        d.error = Some(format!("sending {what} failed: {e}"));
+        return None;
+    }
+    let r = reply(conn, deadline).await;
+    let out = r.as_ref().ok().cloned();
+    d.steps.push(Step {
+        what: what.to_string(),
+        sent: bytes,
+        reply: r,
+        at,
+    });
+    out
+}
+
+async fn run(conn: &StreamConn, t: &Transaction, deadline: Instant, d: &mut Dialogue) {
+    let at = Instant::now();
+    let greeting = reply(conn, deadline).await;
+    let ok = greeting.as_ref().is_ok_and(Reply::positive);
+    d.steps.push(Step {
+        what: "greeting".into(),
+        sent: Vec::new(),
+        reply: greeting,
+        at,
+    });
+    if !ok {
+        return;
+    }
+    let Some(e) = exchange(conn, "EHLO", smtp::command("EHLO", &t.helo), deadline, d).await else {
+        return;
+    };
+    if !e.positive() {
+        match exchange(conn, "HELO", smtp::command("HELO", &t.helo), deadline, d).await {
+            Some(h) if h.positive() => {}
+            Some(_) => return quit(conn, deadline, d).await,
+            None => return,
+        }
+    }
+    let mail = smtp::command("MAIL", &format!("FROM:<{}>", t.from));
+    match exchange(conn, "MAIL", mail, deadline, d).await {
+        Some(m) if m.positive() => {}
+        Some(_) => return quit(conn, deadline, d).await,
+        None => return,
+    }
+    let mut accepted = 0;
+    for r in &t.to {
+        match exchange(
+            conn,
+            "RCPT",
+            smtp::command("RCPT", &format!("TO:<{r}>")),
+            deadline,
+            d,
+        )
+        .await
+        {
+            Some(x) if x.positive() => accepted += 1,
+            Some(_) => {}
+            None => return,
+        }
+    }
+    if accepted == 0 && !t.data_without_recipients {
+        return quit(conn, deadline, d).await;
+    }
+    match exchange(conn, "DATA", smtp::command("DATA", ""), deadline, d).await {
+        Some(x) if x.code == 354 => {}
+        Some(_) => return quit(conn, deadline, d).await,
+        None => return,
+    }
+    if exchange(conn, "content", smtp::dot_stuff(&t.message), deadline, d)
+        .await
+        .is_none()
+    {
+        return;
+    }
+    quit(conn, deadline, d).await;
+}
+
+async fn quit(conn: &StreamConn, deadline: Instant, d: &mut Dialogue) {
+    let _ = exchange(conn, "QUIT", smtp::command("QUIT", ""), deadline, d).await;
+}
