@@ -275,8 +275,10 @@ fn posted(a: &MmsArrival) -> Option<Pdu> {
     Pdu::parse(&m.body).ok()
 }
 
+/// A GET this scenario can have driven (not a late fetch of an earlier
+/// scenario's MM from the shared server).
 fn is_get(a: &MmsArrival) -> bool {
-    a.method() == Some("GET")
+    a.method() == Some("GET") && !a.earlier
 }
 
 fn last_valid(w: &LiaisonWorld) -> Result<Notified, Failure> {
@@ -294,6 +296,8 @@ async fn plays_mmsc(w: &mut LiaisonWorld) -> StepResult {
     let h = harness(w)?;
     // This scenario's pcap gets the shared server's traffic from now on (@serial).
     h.capture.point_to(&w.capture);
+    // A late fetch of an earlier scenario's MM is not this scenario's.
+    h.server.new_scenario();
     Ok(())
 }
 

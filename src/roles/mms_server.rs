@@ -42,6 +42,10 @@ pub struct MmsArrival {
     pub msg: Result<HttpMessage, String>,
     /// The status the server answered with (None: no answer).
     pub answered: Option<u16>,
+    /// A GET of an MM put on the server before the current scenario began
+    /// ([`MmsServer::new_scenario`]): a late fetch driven by an earlier
+    /// scenario's notification, not by anything of this one.
+    pub earlier: bool,
 }
 
 impl MmsArrival {
@@ -80,13 +84,16 @@ impl MmsArrival {
     }
 }
 
-type Mms = Arc<Mutex<HashMap<String, Vec<u8>>>>;
+/// The MMs served, by URL, each with the number of the scenario that put it.
+type Mms = Arc<Mutex<HashMap<String, (u64, Vec<u8>)>>>;
 
 /// The MMS Relay/Server's HTTP side.
 pub struct MmsServer {
     addr: SocketAddr,
     log: Arc<Mutex<Vec<MmsArrival>>>,
     mms: Mms,
+    /// The current scenario's number (the server is shared by a run).
+    scenario: Arc<std::sync::atomic::AtomicU64>,
     notify: Arc<Notify>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -118,16 +125,24 @@ impl MmsServer {
         let addr = listener.local_addr()?;
         let log: Arc<Mutex<Vec<MmsArrival>>> = Arc::default();
         let mms: Mms = Arc::default();
+        let scenario: Arc<std::sync::atomic::AtomicU64> = Arc::default();
         let notify = Arc::new(Notify::new());
         let task = {
             let (log, mms, notify) = (log.clone(), mms.clone(), notify.clone());
+            let scenario = scenario.clone();
             tokio::spawn(async move {
                 while let Ok((stream, _)) = listener.accept().await {
                     let Ok(conn) = StreamConn::accepted(stream, capture.clone(), framer, 4 << 20)
                     else {
                         continue;
                     };
-                    tokio::spawn(serve(conn, log.clone(), mms.clone(), notify.clone()));
+                    tokio::spawn(serve(
+                        conn,
+                        log.clone(),
+                        mms.clone(),
+                        notify.clone(),
+                        scenario.clone(),
+                    ));
                 }
             })
         };
@@ -135,6 +150,7 @@ impl MmsServer {
             addr,
             log,
             mms,
+            scenario,
             notify,
             task,
         })
@@ -151,7 +167,15 @@ impl MmsServer {
 
     /// Serves `pdu` (an M-Retrieve.conf, or any bytes) at `url` from now on.
     pub fn put(&self, url: &str, pdu: Vec<u8>) {
-        lock(&self.mms).insert(url.to_string(), pdu);
+        let n = self.scenario.load(std::sync::atomic::Ordering::SeqCst);
+        lock(&self.mms).insert(url.to_string(), (n, pdu));
+    }
+
+    /// A new scenario begins: GETs of the MMs put before now are marked
+    /// [`MmsArrival::earlier`] from now on.
+    pub fn new_scenario(&self) {
+        self.scenario
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub fn log(&self) -> Vec<MmsArrival> {
@@ -180,7 +204,13 @@ impl MmsServer {
     }
 }
 
-async fn serve(conn: StreamConn, log: Arc<Mutex<Vec<MmsArrival>>>, mms: Mms, notify: Arc<Notify>) {
+async fn serve(
+    conn: StreamConn,
+    log: Arc<Mutex<Vec<MmsArrival>>>,
+    mms: Mms,
+    notify: Arc<Notify>,
+    scenario: Arc<std::sync::atomic::AtomicU64>,
+) {
     loop {
         let Some(a) = conn.recv(Instant::now() + Duration::from_secs(3600)).await else {
             continue;
@@ -210,7 +240,9 @@ async fn serve(conn: StreamConn, log: Arc<Mutex<Vec<MmsArrival>>>, mms: Mms, not
                 bytes,
                 msg,
                 answered: None,
+                earlier: false,
             };
+            let mut earlier = false;
             let answer = arrival.msg.as_ref().ok().map(|m| {
                 let close = m
                     .header("connection")
@@ -221,7 +253,8 @@ async fn serve(conn: StreamConn, log: Arc<Mutex<Vec<MmsArrival>>>, mms: Mms, not
                 }
                 match m.method() {
                     Some("GET") => match arrival.url().and_then(|u| lock(&mms).get(&u).cloned()) {
-                        Some(pdu) => {
+                        Some((put_in, pdu)) => {
+                            earlier = put_in < scenario.load(std::sync::atomic::Ordering::SeqCst);
                             headers.push(("Content-Type", MMS_MEDIA));
                             (200, http::response(200, "OK", &headers, &pdu), close)
                         }
@@ -244,6 +277,7 @@ async fn serve(conn: StreamConn, log: Arc<Mutex<Vec<MmsArrival>>>, mms: Mms, not
                 }
             });
             arrival.answered = answer.as_ref().map(|a| a.0);
+            arrival.earlier = earlier;
             lock(&log).push(arrival);
             notify.notify_waiters();
             if let Some((_, bytes, close)) = answer {
