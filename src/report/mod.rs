@@ -3,6 +3,7 @@
 //! self-contained HTML page. `liaison report DIR` renders again from the JSON.
 
 pub mod html;
+pub mod ladder;
 pub mod junit;
 pub mod summary;
 
