@@ -114,3 +114,22 @@ pub fn tshark(args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
+
+/// Is `name` on PATH? Where `LIAISON_CI` is set (`.ci/run` sets it), a
+/// missing program fails the test like [`require_program`]; elsewhere the
+/// test says clearly that it skips, and why.
+pub fn program_or_skip(name: &str, package: &str, test: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+        .unwrap_or(false);
+    if !found {
+        assert!(
+            std::env::var_os("LIAISON_CI").is_none(),
+            "`{name}` is not on PATH in CI: .ci/run must install it (apt-get install {package})"
+        );
+        eprintln!(
+            "SKIPPED {test}: `{name}` is not on PATH (apt-get install {package}; .ci/run installs it, and there the test runs)"
+        );
+    }
+    found
+}
