@@ -586,57 +586,50 @@ pub fn run_elements(ctx: &RunContext) -> Vec<crate::report::Element> {
         "SUT mms-relay (MM1)",
         Side::Sut,
     );
-    if let Some(h) = &ctx.iwf {
-        add(Some(h.smsc.addr()), "harness SMSC", Side::Harness);
-        add(Some(h.ims.ep.udp_addr()), "harness IMS core", Side::Harness);
-    }
-    if let Some(h) = &ctx.push {
-        add(
-            h.smsc.as_ref().map(|x| x.addr()),
+    let push = ctx.push.as_deref();
+    let pc = ctx.push_client.as_deref();
+    let mms = ctx.mms_relay.as_deref();
+    let harness = [
+        (ctx.iwf.as_ref().map(|h| h.smsc.addr()), "harness SMSC"),
+        (
+            ctx.iwf.as_ref().map(|h| h.ims.ep.udp_addr()),
+            "harness IMS core",
+        ),
+        (
+            push.and_then(|h| h.smsc.as_ref()).map(|x| x.addr()),
             "harness SMSC (push)",
-            Side::Harness,
-        );
-        add(
-            h.ota.as_ref().map(|x| x.addr()),
+        ),
+        (
+            push.and_then(|h| h.ota.as_ref()).map(|x| x.addr()),
             "harness OTA-HTTP target",
-            Side::Harness,
-        );
-        add(
-            h.sip.as_ref().map(|x| x.ep.udp_addr()),
+        ),
+        (
+            push.and_then(|h| h.sip.as_ref()).map(|x| x.ep.udp_addr()),
             "harness SIP device",
-            Side::Harness,
-        );
-    }
-    if let Some(h) = &ctx.push_client {
-        add(
-            h.agent.as_ref().map(|x| x.ep.udp_addr()),
+        ),
+        (
+            pc.and_then(|h| h.agent.as_ref()).map(|x| x.ep.udp_addr()),
             "harness push agent",
-            Side::Harness,
-        );
-        add(
-            h.upper.as_ref().map(|x| x.addr()),
+        ),
+        (
+            pc.and_then(|h| h.upper.as_ref()).map(|x| x.addr()),
             "harness upper tester",
-            Side::Harness,
-        );
-    }
-    if let Some(h) = &ctx.mms_client {
-        add(
-            Some(h.server.addr()),
+        ),
+        (
+            ctx.mms_client.as_ref().map(|h| h.server.addr()),
             "harness MMS Relay/Server",
-            Side::Harness,
-        );
-    }
-    if let Some(h) = &ctx.mms_relay {
-        add(
-            h.smsc.as_ref().map(|x| x.addr()),
+        ),
+        (
+            mms.and_then(|h| h.smsc.as_ref()).map(|x| x.addr()),
             "harness SMSC (MMS)",
-            Side::Harness,
-        );
-        add(
-            h.sip.as_ref().map(|x| x.ep.udp_addr()),
+        ),
+        (
+            mms.and_then(|h| h.sip.as_ref()).map(|x| x.ep.udp_addr()),
             "harness SIP device (MMS)",
-            Side::Harness,
-        );
+        ),
+    ];
+    for (a, name) in harness {
+        add(a, name, Side::Harness);
     }
     out
 }

@@ -644,6 +644,18 @@ pub fn render(r: &Report, dir: &Path) -> String {
         .iter()
         .filter(|q| q.verdict == ReqVerdict::Failed)
         .collect();
+    let failed_links = failed_reqs
+        .iter()
+        .map(|q| {
+            format!(
+                "<a href=\"#r-{}\">{}</a> ({})",
+                token(&q.id),
+                esc(&q.id),
+                q.level
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
     let (vclass, vtext, vdetail) = if r.interrupted {
         (
             "v-not-run",
@@ -658,16 +670,7 @@ pub fn render(r: &Report, dir: &Path) -> String {
                 "{} requirement{} failed: {}",
                 failed_reqs.len(),
                 if failed_reqs.len() == 1 { "" } else { "s" },
-                failed_reqs
-                    .iter()
-                    .map(|q| format!(
-                        "<a href=\"#r-{}\">{}</a> ({})",
-                        token(&q.id),
-                        esc(&q.id),
-                        q.level
-                    ))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                failed_links
             ),
         )
     } else if r.summary.requirements.waived > 0 || !failed_reqs.is_empty() {
@@ -686,16 +689,7 @@ pub fn render(r: &Report, dir: &Path) -> String {
         if !failed_reqs.is_empty() {
             d.push(format!(
                 "failed below MUST (gating only with --strict): {}",
-                failed_reqs
-                    .iter()
-                    .map(|q| format!(
-                        "<a href=\"#r-{}\">{}</a> ({})",
-                        token(&q.id),
-                        esc(&q.id),
-                        q.level
-                    ))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                failed_links
             ));
         }
         let t = if failed_reqs.is_empty() {
