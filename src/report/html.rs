@@ -116,6 +116,7 @@ ol.steps li.bg{opacity:.8}
 ol.steps b{color:#8250df;font-weight:600}
 .failure{border:1px solid #f1aeb5;background:#fff8f8;border-radius:6px;padding:8px 12px;margin:8px 0 12px}
 .failure h4,.ladder h4,.msgs h4{margin:0 0 6px;font-size:13px}
+.failure dl+h4{margin-top:12px}
 .failure dl{margin:0;display:grid;grid-template-columns:max-content 1fr;gap:3px 10px}
 .failure dt{font-weight:600;color:var(--soft)}
 .failure dd{margin:0;white-space:pre-wrap;word-break:break-word}

@@ -127,7 +127,10 @@ pub fn program_or_skip(name: &str, package: &str, test: &str) -> bool {
             std::env::var_os("LIAISON_CI").is_none(),
             "`{name}` is not on PATH in CI: .ci/run must install it (apt-get install {package})"
         );
-        eprintln!(
+        // Straight to stderr, past the test harness's capture: a skip is seen.
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
             "SKIPPED {test}: `{name}` is not on PATH (apt-get install {package}; .ci/run installs it, and there the test runs)"
         );
     }
