@@ -67,6 +67,50 @@ pub struct Catalogue {
     pub requirements: Vec<Requirement>,
 }
 
+/// A source liaison statement (the seeds table of shared/seeds/README.md):
+/// the report groups the requirement matrix by these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Liaison {
+    /// The seed file name that `source.document` cites.
+    pub document: &'static str,
+    pub from_to: &'static str,
+    pub subject: &'static str,
+}
+
+/// The five source liaison statements, in the catalogue's order of areas.
+pub const LIAISONS: &[Liaison] = &[
+    Liaison {
+        document: "001_5c0edfb8210bb1ac.txt",
+        from_to: "OMA MWG → 3GPP SA2",
+        subject: "Delivery-report integrity in SMS–IM interworking",
+    },
+    Liaison {
+        document: "000_a43502171f5bf4e4.txt",
+        from_to: "3GPP SA2 → T2, OMA MAG Push",
+        subject: "MMS as the deferred mode of IMS Messaging",
+    },
+    Liaison {
+        document: "002_f568d11ccc2ed69c.txt",
+        from_to: "OMA BAC Push ↔ MWG IM",
+        subject: "Push over SIP and IM offline notification",
+    },
+    Liaison {
+        document: "003_17486658723ebefe.txt",
+        from_to: "OMA IMS task force → ARC WG",
+        subject: "Aligning the enablers with the IMS architecture",
+    },
+    Liaison {
+        document: "004_ad3293d126cf5b23.txt",
+        from_to: "change request to the OMA MEM TS",
+        subject: "MEM outband notification over MMS",
+    },
+];
+
+/// The source liaison a document name belongs to.
+pub fn liaison(document: &str) -> Option<&'static Liaison> {
+    LIAISONS.iter().find(|l| l.document == document)
+}
+
 /// The catalogue, compiled in, so `liaison` carries it wherever it runs.
 pub const EMBEDDED: &str = include_str!("../features/requirements.yaml");
 

@@ -118,6 +118,9 @@ pub enum Command {
         merge: bool,
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Apply this waiver file instead of the run's (to every scenario).
+        #[arg(long, value_name = "FILE")]
+        waivers: Option<PathBuf>,
     },
 }
 
@@ -227,7 +230,12 @@ pub fn main_with(cli: Cli) -> i32 {
             };
             rt.block_on(reference(role, fault, listen, t1_ms, domain, no_store, iwf))
         }
-        Command::Report { dirs, merge, out } => report_cmd(dirs, merge, out),
+        Command::Report {
+            dirs,
+            merge,
+            out,
+            waivers,
+        } => report_cmd(dirs, merge, out, waivers),
     }
 }
 
@@ -465,7 +473,12 @@ async fn reference(
     EXIT_PASS
 }
 
-fn report_cmd(dirs: Vec<PathBuf>, merge: bool, out: Option<PathBuf>) -> i32 {
+fn report_cmd(
+    dirs: Vec<PathBuf>,
+    merge: bool,
+    out: Option<PathBuf>,
+    waivers: Option<PathBuf>,
+) -> i32 {
     if dirs.is_empty() {
         eprintln!("liaison: report: expected a report folder");
         return EXIT_USAGE;
@@ -480,7 +493,17 @@ fn report_cmd(dirs: Vec<PathBuf>, merge: bool, out: Option<PathBuf>) -> i32 {
             }
         }
     }
-    let (report, dir) = if merge {
+    let waivers = match waivers {
+        Some(p) => match Catalogue::embedded().and_then(|c| crate::report::load_waivers(&p, &c)) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                eprintln!("liaison: report: {e}");
+                return EXIT_USAGE;
+            }
+        },
+        None => None,
+    };
+    let (mut report, dir) = if merge {
         let Some(out) = out else {
             eprintln!("liaison: report --merge: --out DIR is required");
             return EXIT_USAGE;
@@ -504,6 +527,9 @@ fn report_cmd(dirs: Vec<PathBuf>, merge: bool, out: Option<PathBuf>) -> i32 {
         let (d, r) = reports.remove(0);
         (r, out.unwrap_or(d))
     };
+    if let Some(w) = &waivers {
+        report.apply_waivers(w);
+    }
     if let Err(e) = report.write_all(&dir) {
         eprintln!("liaison: report: cannot write into {}: {e}", dir.display());
         return EXIT_USAGE;

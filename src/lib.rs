@@ -19,7 +19,7 @@
 //! | [`catalogue`] | `features/requirements.yaml`, compiled in |
 //! | [`profile`] | SUT profiles (YAML) with one-line errors |
 //! | [`sut`] | launching, probing and stopping a real SUT |
-//! | [`report`] | `report.json`, `junit.xml`, `report.html`, the text summary, merging |
+//! | [`report`] | `report.json`, `junit.xml`, `report.html` (with message ladders read back from the pcaps), the text summary, waivers, merging |
 //!
 //! The layering rule: codecs know nothing of sockets; `net` knows nothing of
 //! transactions; roles know nothing of Gherkin; steps do no protocol work.

@@ -25,7 +25,9 @@ use crate::catalogue::Catalogue;
 use crate::net::capture::Capture;
 use crate::net::Transport;
 use crate::profile::{Profile, SipInterface};
-use crate::report::{Report, ScenarioResult, ScenarioVerdict, Sut, Waiver};
+use crate::report::{
+    Report, ScenarioResult, ScenarioVerdict, StepOutcome, StepResult, Sut, Waiver,
+};
 use crate::steps::world::{LiaisonWorld, CONTEXT};
 use crate::sut::SutProcess;
 
@@ -517,6 +519,148 @@ pub fn pcap_name(file: &str, line: usize, name: &str) -> String {
     format!("{stem}-L{line}-{slug}.pcap")
 }
 
+/// Every step of a scenario with its outcome: the steps that ran (Background
+/// first), then those not reached after a failure, as skipped.
+fn all_steps(
+    feature: &cucumber::gherkin::Feature,
+    sc: &cucumber::gherkin::Scenario,
+    ran: Vec<StepResult>,
+) -> Vec<StepResult> {
+    let bg_ran = ran.iter().filter(|s| s.background).count();
+    let sc_ran = ran.len() - bg_ran;
+    let skipped = |st: &cucumber::gherkin::Step, background: bool| StepResult {
+        keyword: st.keyword.trim().to_string(),
+        text: st.value.clone(),
+        outcome: StepOutcome::Skipped,
+        background,
+    };
+    let mut out = ran;
+    if let Some(bg) = &feature.background {
+        let missing: Vec<StepResult> = bg
+            .steps
+            .iter()
+            .skip(bg_ran)
+            .map(|st| skipped(st, true))
+            .collect();
+        let at = out.iter().filter(|s| s.background).count();
+        for (k, st) in missing.into_iter().enumerate() {
+            out.insert(at + k, st);
+        }
+    }
+    out.extend(sc.steps.iter().skip(sc_ran).map(|st| skipped(st, false)));
+    out
+}
+
+/// A feature file's path relative to the working folder, when it is under it.
+fn relative_file(file: &str) -> String {
+    std::env::current_dir()
+        .ok()
+        .and_then(|d| {
+            Path::new(file)
+                .strip_prefix(&d)
+                .ok()
+                .map(|p| p.display().to_string())
+        })
+        .unwrap_or_else(|| file.to_string())
+}
+
+/// The addresses a run knows by name, for the ladders' lanes: the SUT's
+/// (per role, and per interface of its profile) and the run-level harness
+/// roles' (their bound addresses).
+pub fn run_elements(ctx: &RunContext) -> Vec<crate::report::Element> {
+    use crate::report::{Element, Side};
+    let mut out: Vec<Element> = Vec::new();
+    let mut add = |a: Option<std::net::SocketAddr>, name: &str, side: Side| {
+        if let Some(a) = a {
+            let address = a.to_string();
+            if !out.iter().any(|e| e.address == address) {
+                out.push(Element {
+                    address,
+                    name: name.to_string(),
+                    side,
+                });
+            }
+        }
+    };
+    let url = |u: &str| -> Option<std::net::SocketAddr> {
+        let rest = u.split_once("://").map(|x| x.1).unwrap_or(u);
+        rest.split('/').next()?.parse().ok()
+    };
+    let p = &ctx.profile;
+    for (role, a) in &ctx.role_addresses {
+        add(Some(*a), &format!("SUT {role}"), Side::Sut);
+    }
+    if let Some(sip) = &p.sip {
+        let roles = p.roles.join(", ");
+        add(Some(sip.address), &format!("SUT {roles}"), Side::Sut);
+    }
+    add(
+        p.msrp.as_ref().map(|m| m.address),
+        "SUT MSRP relay",
+        Side::Sut,
+    );
+    add(
+        p.ppg.as_ref().and_then(|x| url(&x.url)),
+        "SUT ppg (PAP)",
+        Side::Sut,
+    );
+    if let Some(m) = &p.mms_client {
+        add(m.wap_push, "SUT mms-client (WAP push)", Side::Sut);
+        add(m.sip_push, "SUT mms-client (SIP)", Side::Sut);
+    }
+    add(
+        p.mms_relay.as_ref().and_then(|m| url(&m.mm1_url)),
+        "SUT mms-relay (MM1)",
+        Side::Sut,
+    );
+    let push = ctx.push.as_deref();
+    let pc = ctx.push_client.as_deref();
+    let mms = ctx.mms_relay.as_deref();
+    let harness = [
+        (ctx.iwf.as_ref().map(|h| h.smsc.addr()), "harness SMSC"),
+        (
+            ctx.iwf.as_ref().map(|h| h.ims.ep.udp_addr()),
+            "harness IMS core",
+        ),
+        (
+            push.and_then(|h| h.smsc.as_ref()).map(|x| x.addr()),
+            "harness SMSC (push)",
+        ),
+        (
+            push.and_then(|h| h.ota.as_ref()).map(|x| x.addr()),
+            "harness OTA-HTTP target",
+        ),
+        (
+            push.and_then(|h| h.sip.as_ref()).map(|x| x.ep.udp_addr()),
+            "harness SIP device",
+        ),
+        (
+            pc.and_then(|h| h.agent.as_ref()).map(|x| x.ep.udp_addr()),
+            "harness push agent",
+        ),
+        (
+            pc.and_then(|h| h.upper.as_ref()).map(|x| x.addr()),
+            "harness upper tester",
+        ),
+        (
+            ctx.mms_client.as_ref().map(|h| h.server.addr()),
+            "harness MMS Relay/Server",
+        ),
+        (
+            mms.and_then(|h| h.smsc.as_ref()).map(|x| x.addr()),
+            "harness SMSC (MMS)",
+        ),
+        (
+            mms.and_then(|h| h.sip.as_ref()).map(|x| x.ep.udp_addr()),
+            "harness SIP device (MMS)",
+        ),
+    ];
+    for (a, name) in harness {
+        add(a, name, Side::Harness);
+    }
+    out
+}
+
 /// Collects scenario results from cucumber events; prints progress lines.
 struct Collector {
     shared: Arc<Mutex<Collected>>,
@@ -537,6 +681,8 @@ struct Collected {
     total: usize,
     /// Scenario durations measured by the before/after hooks, by (file, line).
     durations: BTreeMap<ScenarioKey, u64>,
+    /// Per running scenario, each step that ran, in order, with its outcome.
+    steps: BTreeMap<ScenarioKey, Vec<StepResult>>,
 }
 
 fn panic_text(info: &cucumber::event::Info) -> String {
@@ -566,6 +712,7 @@ impl Collector {
         let mut c = self.shared.lock().unwrap_or_else(|e| e.into_inner());
         match ev {
             event::Scenario::Started => {
+                c.steps.insert(key.clone(), Vec::new());
                 c.running.insert(key, (Instant::now(), None));
             }
             event::Scenario::Hook(event::HookType::Before, event::Hook::Failed(_, info)) => {
@@ -586,6 +733,19 @@ impl Collector {
                     }),
                     _ => None,
                 };
+                let outcome = match st {
+                    event::Step::Passed(..) => Some(StepOutcome::Passed),
+                    event::Step::Skipped | event::Step::Failed(..) => Some(StepOutcome::Failed),
+                    _ => None,
+                };
+                if let (Some(outcome), Some(list)) = (outcome, c.steps.get_mut(&key)) {
+                    list.push(StepResult {
+                        keyword: step.keyword.trim().to_string(),
+                        text: step.value.clone(),
+                        outcome,
+                        background: matches!(ev, event::Scenario::Background(..)),
+                    });
+                }
                 if let (Some(text), Some((_, f))) = (failure, c.running.get_mut(&key)) {
                     f.get_or_insert((format!("{} {}", step.keyword.trim(), step.value), text));
                 }
@@ -614,6 +774,7 @@ impl Collector {
                 } else {
                     ScenarioVerdict::Passed
                 };
+                let steps = all_steps(feature, sc, c.steps.remove(&key).unwrap_or_default());
                 let res = ScenarioResult {
                     feature: feature.name.clone(),
                     name,
@@ -627,6 +788,10 @@ impl Collector {
                     )),
                     step: failure.as_ref().map(|f| f.0.clone()),
                     failure: failure.map(|f| f.1),
+                    location: Some(format!("{}:{}", relative_file(&file), sc.position.line)),
+                    steps,
+                    waived: Vec::new(),
+                    run: 0,
                 };
                 if self.progress {
                     let n = c.results.len() + 1;
@@ -1290,8 +1455,13 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
         name: profile.name.clone(),
         profile: profile.path.clone(),
         roles: profile.roles.clone(),
+        capabilities: crate::profile::CAPABILITIES
+            .iter()
+            .filter(|c| profile.capability(c))
+            .map(|c| c.to_string())
+            .collect(),
     };
-    let report = Report::build(
+    let mut report = Report::build(
         &catalogue,
         sut,
         started,
@@ -1301,6 +1471,9 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
         interrupted,
         opts.strict,
     );
+    if let Some(run) = report.runs.first_mut() {
+        run.elements = run_elements(&ctx);
+    }
     report.write_all(&out_dir).map_err(|e| {
         UsageError(format!(
             "cannot write the report into {}: {e}",

@@ -16,6 +16,13 @@ use tokio::sync::mpsc;
 use super::Settings;
 use crate::codec::sip::{response_to, token, SipMessage};
 
+/// Fault `415-hostile-text`: markup a hostile SUT puts where text belongs;
+/// if the report ever let it through, it would change the page's title or
+/// mark its body.
+pub const HOSTILE_REASON: &str = "<script>document.title='pwned'</script>";
+pub const HOSTILE_ACCEPT: &str =
+    "<img src=x onerror=\"document.body.setAttribute('data-pwned','1')\">";
+
 /// What the client accepts.
 pub const ACCEPT: &[&str] = &["text/plain"];
 
@@ -102,8 +109,14 @@ impl Client {
                     }
                     b.build()
                 } else {
-                    let mut b = response_to(&msg, 415, "Unsupported Media Type").to_tag(&token());
-                    if !s.has_fault("415-without-accept") {
+                    let mut b = if s.has_fault("415-hostile-text") {
+                        response_to(&msg, 415, HOSTILE_REASON)
+                            .to_tag(&token())
+                            .header("Accept", HOSTILE_ACCEPT)
+                    } else {
+                        response_to(&msg, 415, "Unsupported Media Type").to_tag(&token())
+                    };
+                    if !s.has_fault("415-without-accept") && !s.has_fault("415-hostile-text") {
                         b = b.header("Accept", &ACCEPT.join(", "));
                     }
                     b.build()

@@ -91,6 +91,13 @@ pub const FAULTS: &[Fault] = &[
     },
     Fault {
         role: "im-client",
+        name: "415-hostile-text",
+        description: "rejects an unsupported body type with 415 whose reason phrase is a <script> element and whose Accept header is HTML, not media types (the report must show it as text)",
+        breaks: &["DR-3"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-client",
         name: "retransmission-as-new",
         description: "handles a retransmitted MESSAGE as a new request (new To tag)",
         breaks: &["DR-4"],

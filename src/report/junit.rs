@@ -57,13 +57,18 @@ pub fn render(r: &Report) -> String {
                     let _ = writeln!(out, ">");
                     let _ = writeln!(
                         out,
-                        r#"      <failure message="{}" type="requirement">{}{}{}</failure>"#,
+                        r#"      <failure message="{}" type="requirement">{}{}{}{}</failure>"#,
                         escape_xml(first),
                         escape_xml(msg),
                         s.step
                             .as_ref()
                             .map(|st| format!("\nstep: {}", escape_xml(st)))
                             .unwrap_or_default(),
+                        if s.waived.is_empty() {
+                            String::new()
+                        } else {
+                            format!("\nwaived for: {}", escape_xml(&s.waived.join(", ")))
+                        },
                         s.pcap
                             .as_ref()
                             .map(|p| format!("\npcap: {}", escape_xml(p)))

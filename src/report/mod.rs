@@ -1,9 +1,16 @@
 //! Run results: the `report.json` model (design.md, "report.json") and its
-//! renderings — JUnit XML for CI, a one-screen text summary, and a plain
-//! self-contained HTML page. `liaison report DIR` renders again from the JSON.
+//! renderings — JUnit XML for CI, a one-screen text summary, and the
+//! self-contained `report.html` people read (requirement matrix, per-scenario
+//! steps, failures with their bytes, message ladders read back from the
+//! pcaps, waivers). `liaison report DIR` renders again from the JSON and the
+//! pcaps.
+//!
+//! report.json only grows: every field added since the first shape is
+//! optional on reading, so older reports still load, re-render and merge.
 
 pub mod html;
 pub mod junit;
+pub mod ladder;
 pub mod summary;
 
 use std::collections::BTreeMap;
@@ -24,13 +31,22 @@ pub struct Sut {
     pub name: String,
     pub profile: String,
     pub roles: Vec<String>,
+    /// The capabilities the profile declares that select scenarios
+    /// (`msrp`, `push_sms`, …): those that hold for this SUT.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capabilities: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ScenarioCounts {
     pub passed: u32,
+    /// Every failed scenario, waived or not (the raw verdicts).
     pub failed: u32,
     pub skipped: u32,
+    /// Of the failed scenarios, those whose failure waivers cover for every
+    /// requirement they check.
+    #[serde(default)]
+    pub waived: u32,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -70,6 +86,18 @@ impl ReqVerdict {
     }
 }
 
+fn yes() -> bool {
+    true
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct RequirementResult {
     pub id: String,
@@ -83,6 +111,19 @@ pub struct RequirementResult {
     /// Why it did not run, when it did not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// From the catalogue: title, section of the source, statement, roles.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub title: String,
+    #[serde(default, rename = "where", skip_serializing_if = "String::is_empty")]
+    pub place: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub statement: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    /// False when none of the requirement's roles is a role of the SUT
+    /// (its verdict is then `not-run`; the HTML says "not applicable").
+    #[serde(default = "yes")]
+    pub applicable: bool,
 }
 
 /// A scenario's verdict.
@@ -92,6 +133,49 @@ pub enum ScenarioVerdict {
     Passed,
     Failed,
     Skipped,
+}
+
+impl ScenarioVerdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScenarioVerdict::Passed => "passed",
+            ScenarioVerdict::Failed => "failed",
+            ScenarioVerdict::Skipped => "skipped",
+        }
+    }
+}
+
+/// What happened to one Gherkin step.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StepOutcome {
+    Passed,
+    /// Failed, or undefined (an undefined step is never a pass).
+    Failed,
+    /// Not run: an earlier step failed (or the run was interrupted).
+    Skipped,
+}
+
+impl StepOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepOutcome::Passed => "passed",
+            StepOutcome::Failed => "failed",
+            StepOutcome::Skipped => "skipped",
+        }
+    }
+}
+
+/// One Gherkin step of a scenario, as written, with its outcome.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StepResult {
+    /// `Given`, `When`, `Then`, `And`, `But`, `*`.
+    pub keyword: String,
+    pub text: String,
+    pub outcome: StepOutcome,
+    /// A step of the feature's Background.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub background: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -109,6 +193,170 @@ pub struct ScenarioResult {
     /// The step that failed, as written in the feature file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<String>,
+    /// Feature file and line (`features/push/ppg.feature:12`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// Every step (Background first) with its outcome.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepResult>,
+    /// The requirements for which a waiver covers this scenario's failure.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waived: Vec<String>,
+    /// Which of `runs` the scenario belongs to (after a merge).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub run: usize,
+}
+
+impl ScenarioResult {
+    /// Failed, and a waiver covers each requirement it checks.
+    pub fn fully_waived(&self) -> bool {
+        self.verdict == ScenarioVerdict::Failed
+            && !self.waived.is_empty()
+            && self.requirements.iter().all(|r| self.waived.contains(r))
+    }
+
+    /// The verdict a reader sees: `waived` for a fully waived failure.
+    pub fn shown_verdict(&self) -> &'static str {
+        if self.fully_waived() {
+            "waived"
+        } else {
+            self.verdict.as_str()
+        }
+    }
+}
+
+/// Which side of the wire a network element is on.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    Sut,
+    Harness,
+}
+
+/// An address the run knows by name: one of the SUT's, or a harness role's.
+/// The message ladders name their lanes by these.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Element {
+    /// `IP:port`.
+    pub address: String,
+    pub name: String,
+    pub side: Side,
+}
+
+/// One run: `liaison run` writes one; a merged report lists each joined run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Run {
+    pub sut: Sut,
+    pub started: String,
+    pub duration_ms: u64,
+    #[serde(default)]
+    pub interrupted: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub elements: Vec<Element>,
+    /// Where the run's report was, relative to this report (merged reports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<String>,
+}
+
+/// Which requirement catalogue the verdicts refer to.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CatalogueInfo {
+    pub file: String,
+    /// MD5 of the catalogue's entries (first 12 hex digits): its version.
+    pub digest: String,
+    pub requirements: usize,
+}
+
+impl CatalogueInfo {
+    pub fn of(c: &Catalogue) -> CatalogueInfo {
+        use md5::{Digest, Md5};
+        let canon = serde_json::to_string(&c.requirements).unwrap_or_default();
+        let d = Md5::digest(canon.as_bytes());
+        let hex: String = d.iter().take(6).map(|b| format!("{b:02x}")).collect();
+        CatalogueInfo {
+            file: "features/requirements.yaml".into(),
+            digest: hex,
+            requirements: c.requirements.len(),
+        }
+    }
+}
+
+/// A waiver: a requirement (or a scenario) a SUT is known to fail, with the
+/// written reason.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Waiver {
+    /// A catalogue requirement ID: every failure of it is covered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requirement: Option<String>,
+    /// A scenario name (an outline's name covers all its examples): its
+    /// failure is covered (for `requirement` only, when both are given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<String>,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
+    /// The last day (YYYY-MM-DD) the waiver applies; after it, the failure
+    /// counts again and the waiver is reported as expired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+}
+
+impl Waiver {
+    /// What it names, for people: `DR-4`, `scenario "…"`, or both.
+    pub fn subject(&self) -> String {
+        match (&self.requirement, &self.scenario) {
+            (Some(r), Some(s)) => format!("{r} in scenario \"{s}\""),
+            (Some(r), None) => r.clone(),
+            (None, Some(s)) => format!("scenario \"{s}\""),
+            (None, None) => "(nothing)".into(),
+        }
+    }
+
+    fn covers(&self, s: &ScenarioResult, requirement: &str) -> bool {
+        self.requirement.as_deref().is_none_or(|r| r == requirement)
+            && self.scenario.as_deref().is_none_or(|n| {
+                s.name == n
+                    || s.name
+                        .strip_prefix(n)
+                        .is_some_and(|rest| rest.starts_with(" (example at line "))
+            })
+    }
+}
+
+/// What became of a waiver in a run.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum WaiverStatus {
+    /// It covers at least one failure.
+    Applied,
+    /// Its date has passed: it covers nothing, the failures it names count.
+    Expired,
+    /// It matches no failing scenario or requirement (fixed, renamed, or not run).
+    Stale,
+}
+
+impl WaiverStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WaiverStatus::Applied => "applied",
+            WaiverStatus::Expired => "expired",
+            WaiverStatus::Stale => "stale",
+        }
+    }
+}
+
+/// A waiver and what it did.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WaiverOutcome {
+    pub waiver: Waiver,
+    pub status: WaiverStatus,
+    /// The failing scenarios it matched (covered, unless expired).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scenarios: Vec<String>,
+    /// Which of `runs` it was applied to.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub run: usize,
 }
 
 /// The whole `report.json`.
@@ -127,20 +375,32 @@ pub struct Report {
     /// Whether SHOULD-level requirements gate the exit code.
     #[serde(default)]
     pub strict: bool,
-}
-
-/// A waiver: a requirement a SUT is known to fail, with the written reason.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct Waiver {
-    pub requirement: String,
-    pub reason: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub evidence: Option<String>,
+    pub catalogue: Option<CatalogueInfo>,
+    /// The runs this report holds: one, or several after a merge.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<Run>,
+    /// Every waiver given, with what became of it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waivers: Vec<WaiverOutcome>,
 }
 
-/// Reads a waiver file (a YAML list of [`Waiver`]); a waiver without a reason
-/// or for an unknown requirement is an error.
+/// Is `s` a date written YYYY-MM-DD?
+fn is_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+        && (1..=12).contains(&s[5..7].parse::<u32>().unwrap_or(0))
+        && (1..=31).contains(&s[8..10].parse::<u32>().unwrap_or(0))
+}
+
+/// Reads a waiver file (a YAML list of [`Waiver`]). Each names a known
+/// requirement or a scenario, has a written reason, and a valid expiry date
+/// if any; anything else is an error naming the entry.
 pub fn load_waivers(path: &Path, catalogue: &Catalogue) -> Result<Vec<Waiver>, String> {
     let file = path.display();
     let text = std::fs::read_to_string(path)
@@ -154,11 +414,30 @@ pub fn load_waivers(path: &Path, catalogue: &Catalogue) -> Result<Vec<Waiver>, S
                 w.reason
             ));
         }
-        if catalogue.get(&w.requirement).is_none() {
-            return Err(format!(
-                "waivers {file}: [{i}].requirement: unknown requirement `{}`",
-                w.requirement
-            ));
+        match (&w.requirement, &w.scenario) {
+            (None, None) => {
+                return Err(format!(
+                    "waivers {file}: [{i}]: expected `requirement` (an ID) or `scenario` (a scenario name)"
+                ))
+            }
+            (Some(r), _) if catalogue.get(r).is_none() => {
+                return Err(format!(
+                    "waivers {file}: [{i}].requirement: unknown requirement `{r}`"
+                ))
+            }
+            (_, Some(s)) if s.trim().is_empty() => {
+                return Err(format!(
+                    "waivers {file}: [{i}].scenario: expected a scenario name"
+                ))
+            }
+            _ => {}
+        }
+        if let Some(e) = &w.expires {
+            if !is_date(e) {
+                return Err(format!(
+                    "waivers {file}: [{i}].expires: expected a date YYYY-MM-DD (found `{e}`)"
+                ));
+            }
         }
     }
     Ok(ws)
@@ -177,68 +456,57 @@ impl Report {
         interrupted: bool,
         strict: bool,
     ) -> Report {
-        let mut by_req: BTreeMap<&str, Vec<&ScenarioResult>> = BTreeMap::new();
-        for s in &scenarios {
-            for r in &s.requirements {
-                by_req.entry(r.as_str()).or_default().push(s);
-            }
-        }
-        let mut requirements = Vec::new();
-        let mut rc = RequirementCounts::default();
-        for req in &catalogue.requirements {
-            let ran: Vec<&ScenarioResult> =
-                by_req.get(req.id.as_str()).cloned().unwrap_or_default();
-            let names: Vec<String> = ran.iter().map(|s| s.name.clone()).collect();
-            let mut waiver = None;
-            let mut note = None;
-            let verdict = if req.level == Level::Informative {
-                note = req.untestable_because.clone();
-                ReqVerdict::Informative
-            } else if ran.iter().any(|s| s.verdict == ScenarioVerdict::Failed) {
-                match waivers.iter().find(|w| w.requirement == req.id) {
-                    Some(w) => {
-                        waiver = Some(w.reason.clone());
-                        ReqVerdict::Waived
-                    }
-                    None => ReqVerdict::Failed,
+        let requirements = catalogue
+            .requirements
+            .iter()
+            .map(|req| {
+                let applicable =
+                    req.roles.is_empty() || req.roles.iter().any(|r| sut.roles.contains(r));
+                let (verdict, note) = if req.level == Level::Informative {
+                    (ReqVerdict::Informative, req.untestable_because.clone())
+                } else {
+                    // The note stays only if no scenario of it runs.
+                    let note = if !applicable {
+                        format!(
+                            "not applicable: a requirement on {}; the SUT plays {}",
+                            req.roles.join(", "),
+                            sut.roles.join(", ")
+                        )
+                    } else if let Some(p) = &req.pending {
+                        format!("no scenario yet: {p}")
+                    } else if interrupted {
+                        "run interrupted before its scenarios".to_string()
+                    } else {
+                        "no applicable scenario for this SUT's roles, capabilities or --tags"
+                            .to_string()
+                    };
+                    (ReqVerdict::NotRun, Some(note))
+                };
+                RequirementResult {
+                    id: req.id.clone(),
+                    source: req.source.document.clone(),
+                    level: req.level,
+                    verdict,
+                    scenarios: Vec::new(),
+                    waiver: None,
+                    note,
+                    title: req.title.clone(),
+                    place: req.source.place.clone(),
+                    statement: req.statement.clone(),
+                    roles: req.roles.clone(),
+                    applicable,
                 }
-            } else if ran.iter().any(|s| s.verdict == ScenarioVerdict::Passed) {
-                ReqVerdict::Passed
-            } else {
-                note = Some(match &req.pending {
-                    Some(p) => format!("no scenario yet: {p}"),
-                    None if interrupted => "run interrupted before its scenarios".to_string(),
-                    None => "no applicable scenario for this SUT's roles, capabilities or --tags"
-                        .to_string(),
-                });
-                ReqVerdict::NotRun
-            };
-            match verdict {
-                ReqVerdict::Passed => rc.passed += 1,
-                ReqVerdict::Failed => rc.failed += 1,
-                ReqVerdict::NotRun => rc.not_run += 1,
-                ReqVerdict::Waived => rc.waived += 1,
-                ReqVerdict::Informative => {}
-            }
-            requirements.push(RequirementResult {
-                id: req.id.clone(),
-                source: req.source.document.clone(),
-                level: req.level,
-                verdict,
-                scenarios: names,
-                waiver,
-                note,
-            });
-        }
-        let mut sc = ScenarioCounts::default();
-        for s in &scenarios {
-            match s.verdict {
-                ScenarioVerdict::Passed => sc.passed += 1,
-                ScenarioVerdict::Failed => sc.failed += 1,
-                ScenarioVerdict::Skipped => sc.skipped += 1,
-            }
-        }
-        Report {
+            })
+            .collect();
+        let run = Run {
+            sut: sut.clone(),
+            started: started.clone(),
+            duration_ms,
+            interrupted,
+            elements: Vec::new(),
+            dir: None,
+        };
+        let mut r = Report {
             suite: Suite {
                 name: "liaison".into(),
                 version: env!("CARGO_PKG_VERSION").into(),
@@ -246,15 +514,176 @@ impl Report {
             sut,
             started,
             duration_ms,
-            summary: Summary {
-                scenarios: sc,
-                requirements: rc,
-            },
+            summary: Summary::default(),
             requirements,
             scenarios,
             interrupted,
             strict,
+            catalogue: Some(CatalogueInfo::of(catalogue)),
+            runs: vec![run],
+            waivers: Vec::new(),
+        };
+        r.apply_waivers(waivers);
+        r
+    }
+
+    /// Applies `waivers` (replacing any applied before) and recomputes the
+    /// verdicts. A waiver whose `expires` is before the run's date covers
+    /// nothing; one that matches no failure is stale.
+    pub fn apply_waivers(&mut self, waivers: &[Waiver]) {
+        let today = self.started.get(..10).unwrap_or(&self.started).to_string();
+        for s in &mut self.scenarios {
+            s.waived.clear();
         }
+        self.waivers.clear();
+        for w in waivers {
+            let expired = w.expires.as_deref().is_some_and(|e| e < today.as_str());
+            let mut matched = Vec::new();
+            for s in &mut self.scenarios {
+                if s.verdict != ScenarioVerdict::Failed {
+                    continue;
+                }
+                let reqs: Vec<String> = s
+                    .requirements
+                    .iter()
+                    .filter(|r| w.covers(s, r))
+                    .cloned()
+                    .collect();
+                if reqs.is_empty() {
+                    continue;
+                }
+                if !matched.contains(&s.name) {
+                    matched.push(s.name.clone());
+                }
+                if !expired {
+                    for r in reqs {
+                        if !s.waived.contains(&r) {
+                            s.waived.push(r);
+                        }
+                    }
+                }
+            }
+            self.waivers.push(WaiverOutcome {
+                waiver: w.clone(),
+                status: if expired {
+                    WaiverStatus::Expired
+                } else if matched.is_empty() {
+                    WaiverStatus::Stale
+                } else {
+                    WaiverStatus::Applied
+                },
+                scenarios: matched,
+                run: 0,
+            });
+        }
+        self.recompute();
+    }
+
+    /// Requirement verdicts and the summary, from the scenarios (and what
+    /// waivers cover in them): failed if a failure is not covered, waived if
+    /// every failure is, passed if one passed, else not run.
+    pub fn recompute(&mut self) {
+        let mut by_req: BTreeMap<&str, Vec<&ScenarioResult>> = BTreeMap::new();
+        for s in &self.scenarios {
+            for r in &s.requirements {
+                by_req.entry(r.as_str()).or_default().push(s);
+            }
+        }
+        let mut rc = RequirementCounts::default();
+        for q in &mut self.requirements {
+            let ran = by_req.get(q.id.as_str()).cloned().unwrap_or_default();
+            q.scenarios = ran.iter().map(|s| s.name.clone()).collect();
+            q.waiver = None;
+            if q.level == Level::Informative {
+                q.verdict = ReqVerdict::Informative;
+                continue;
+            }
+            let failing: Vec<&&ScenarioResult> = ran
+                .iter()
+                .filter(|s| s.verdict == ScenarioVerdict::Failed)
+                .collect();
+            q.verdict = if failing.iter().any(|s| !s.waived.contains(&q.id)) {
+                ReqVerdict::Failed
+            } else if !failing.is_empty() {
+                let reasons: Vec<String> = self
+                    .waivers
+                    .iter()
+                    .filter(|w| w.status == WaiverStatus::Applied)
+                    .filter(|w| {
+                        w.waiver.requirement.as_deref().is_none_or(|r| r == q.id)
+                            && failing.iter().any(|s| w.scenarios.contains(&s.name))
+                    })
+                    .map(|w| w.waiver.reason.clone())
+                    .collect();
+                q.waiver = Some(if reasons.is_empty() {
+                    "waived".to_string()
+                } else {
+                    reasons.join(" / ")
+                });
+                ReqVerdict::Waived
+            } else if ran.iter().any(|s| s.verdict == ScenarioVerdict::Passed) {
+                ReqVerdict::Passed
+            } else {
+                ReqVerdict::NotRun
+            };
+            if q.verdict != ReqVerdict::NotRun {
+                q.note = None;
+            }
+            match q.verdict {
+                ReqVerdict::Passed => rc.passed += 1,
+                ReqVerdict::Failed => rc.failed += 1,
+                ReqVerdict::NotRun => rc.not_run += 1,
+                ReqVerdict::Waived => rc.waived += 1,
+                ReqVerdict::Informative => {}
+            }
+        }
+        let mut sc = ScenarioCounts::default();
+        for s in &self.scenarios {
+            match s.verdict {
+                ScenarioVerdict::Passed => sc.passed += 1,
+                ScenarioVerdict::Failed => sc.failed += 1,
+                ScenarioVerdict::Skipped => sc.skipped += 1,
+            }
+            if s.fully_waived() {
+                sc.waived += 1;
+            }
+        }
+        self.summary = Summary {
+            scenarios: sc,
+            requirements: rc,
+        };
+    }
+
+    /// A report.json written before scenarios recorded what waivers cover:
+    /// a waived requirement covers each of its failed scenarios.
+    fn upgrade(&mut self) {
+        if self.runs.is_empty() {
+            self.runs.push(Run {
+                sut: self.sut.clone(),
+                started: self.started.clone(),
+                duration_ms: self.duration_ms,
+                interrupted: self.interrupted,
+                elements: Vec::new(),
+                dir: None,
+            });
+        }
+        if self.scenarios.iter().any(|s| !s.waived.is_empty()) {
+            return;
+        }
+        for q in &self.requirements {
+            if q.verdict == ReqVerdict::Waived {
+                for s in &mut self.scenarios {
+                    if s.verdict == ScenarioVerdict::Failed && s.requirements.contains(&q.id) {
+                        s.waived.push(q.id.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    /// The run a scenario belongs to.
+    pub fn run_of(&self, s: &ScenarioResult) -> Option<&Run> {
+        self.runs.get(s.run)
     }
 
     /// Requirements that gate the exit code: failed MUST; with `strict`, every
@@ -279,13 +708,14 @@ impl Report {
         }
     }
 
-    /// Writes `report.json`, `junit.xml`, `report.html` and `summary.txt` into `dir`.
+    /// Writes `report.json`, `junit.xml`, `report.html` and `summary.txt` into
+    /// `dir` (the HTML reads the scenarios' pcaps, relative to `dir`).
     pub fn write_all(&self, dir: &Path) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
         let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
         write_atomic(&dir.join("report.json"), json.as_bytes())?;
         write_atomic(&dir.join("junit.xml"), junit::render(self).as_bytes())?;
-        write_atomic(&dir.join("report.html"), html::render(self).as_bytes())?;
+        write_atomic(&dir.join("report.html"), html::render(self, dir).as_bytes())?;
         write_atomic(
             &dir.join("summary.txt"),
             summary::render(self, dir).as_bytes(),
@@ -293,102 +723,110 @@ impl Report {
         Ok(())
     }
 
-    /// Reads a `report.json`.
+    /// Reads a `report.json` (of any earlier shape).
     pub fn read(dir: &Path) -> Result<Report, String> {
         let path = dir.join("report.json");
         let text =
             std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+        let mut r: Report =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        r.upgrade();
+        Ok(r)
     }
 
-    /// Joins several runs (e.g. CI shards) into one report: scenarios are
-    /// concatenated (pcap paths made relative to `out`), requirement verdicts
-    /// recomputed — failed wins over waived over passed over not-run.
+    /// Joins several runs (CI shards, other profiles, other machines) into
+    /// one report: runs, scenarios and waivers are concatenated (pcap paths
+    /// made relative to `out`), requirement verdicts recomputed from all
+    /// scenarios — a failure no waiver of its own run covers fails the
+    /// requirement.
     pub fn merge(reports: &[(std::path::PathBuf, Report)], out: &Path) -> Result<Report, String> {
         let first = &reports.first().ok_or("nothing to merge")?.1;
-        let mut scenarios = Vec::new();
-        let mut duration = 0;
-        let mut interrupted = false;
-        let mut names = Vec::new();
-        let mut roles = Vec::new();
+        let mut merged = first.clone();
+        merged.scenarios.clear();
+        merged.runs.clear();
+        merged.waivers.clear();
+        merged.duration_ms = 0;
+        merged.interrupted = false;
+        let mut names: Vec<String> = Vec::new();
+        let mut roles: Vec<String> = Vec::new();
+        let mut caps: Vec<String> = Vec::new();
         for (dir, r) in reports {
-            duration += r.duration_ms;
-            interrupted |= r.interrupted;
-            if !names.contains(&r.sut.name) {
-                names.push(r.sut.name.clone());
+            let mut r = r.clone();
+            r.upgrade();
+            let base = merged.runs.len();
+            merged.duration_ms += r.duration_ms;
+            merged.interrupted |= r.interrupted;
+            merged.strict |= r.strict;
+            if r.started < merged.started {
+                merged.started = r.started.clone();
             }
-            for role in &r.sut.roles {
-                if !roles.contains(role) {
-                    roles.push(role.clone());
+            for run in &r.runs {
+                let mut run = run.clone();
+                let at = match &run.dir {
+                    Some(d) => dir.join(d),
+                    None => dir.clone(),
+                };
+                run.dir = Some(relative_to(&at, out));
+                for n in [&run.sut.name] {
+                    if !names.contains(n) {
+                        names.push(n.clone());
+                    }
                 }
+                for x in &run.sut.roles {
+                    if !roles.contains(x) {
+                        roles.push(x.clone());
+                    }
+                }
+                for x in &run.sut.capabilities {
+                    if !caps.contains(x) {
+                        caps.push(x.clone());
+                    }
+                }
+                merged.runs.push(run);
             }
             for s in &r.scenarios {
                 let mut s = s.clone();
+                s.run += base;
                 if let Some(p) = &s.pcap {
-                    let abs = dir.join(p);
-                    s.pcap = Some(relative_to(&abs, out));
+                    s.pcap = Some(relative_to(&dir.join(p), out));
                 }
-                scenarios.push(s);
+                merged.scenarios.push(s);
+            }
+            for w in &r.waivers {
+                let mut w = w.clone();
+                w.run += base;
+                merged.waivers.push(w);
+            }
+            for q in &r.requirements {
+                match merged.requirements.iter_mut().find(|x| x.id == q.id) {
+                    Some(x) => {
+                        if q.applicable && !x.applicable {
+                            x.applicable = true;
+                            x.note = q.note.clone();
+                        }
+                        if x.verdict == ReqVerdict::NotRun && x.note.is_none() {
+                            x.note = q.note.clone();
+                        }
+                    }
+                    None => merged.requirements.push(q.clone()),
+                }
             }
         }
-        let mut merged = first.clone();
         merged.sut.name = names.join(" + ");
         merged.sut.roles = roles;
-        merged.duration_ms = duration;
-        merged.interrupted = interrupted;
-        merged.scenarios = scenarios.clone();
-        // Recompute requirement verdicts from all scenarios, keeping waivers.
-        for req in merged.requirements.iter_mut() {
-            let verdicts: Vec<ReqVerdict> = reports
+        merged.sut.capabilities = caps;
+        if reports.len() > 1 {
+            merged.sut.profile = merged
+                .runs
                 .iter()
-                .filter_map(|(_, r)| r.requirements.iter().find(|x| x.id == req.id))
-                .map(|x| x.verdict)
-                .collect();
-            req.verdict = [
-                ReqVerdict::Failed,
-                ReqVerdict::Waived,
-                ReqVerdict::Passed,
-                ReqVerdict::Informative,
-                ReqVerdict::NotRun,
-            ]
-            .into_iter()
-            .find(|v| verdicts.contains(v))
-            .unwrap_or(ReqVerdict::NotRun);
-            req.scenarios = scenarios
-                .iter()
-                .filter(|s| s.requirements.contains(&req.id))
-                .map(|s| s.name.clone())
-                .collect();
-            if req.verdict != ReqVerdict::Waived {
-                req.waiver = None;
-            }
+                .map(|r| r.sut.profile.clone())
+                .collect::<Vec<_>>()
+                .join(" + ");
         }
-        let mut rc = RequirementCounts::default();
-        for r in &merged.requirements {
-            match r.verdict {
-                ReqVerdict::Passed => rc.passed += 1,
-                ReqVerdict::Failed => rc.failed += 1,
-                ReqVerdict::NotRun => rc.not_run += 1,
-                ReqVerdict::Waived => rc.waived += 1,
-                ReqVerdict::Informative => {}
-            }
-        }
-        let mut sc = ScenarioCounts::default();
-        for s in &merged.scenarios {
-            match s.verdict {
-                ScenarioVerdict::Passed => sc.passed += 1,
-                ScenarioVerdict::Failed => sc.failed += 1,
-                ScenarioVerdict::Skipped => sc.skipped += 1,
-            }
-        }
-        merged.summary = Summary {
-            scenarios: sc,
-            requirements: rc,
-        };
+        merged.recompute();
         Ok(merged)
     }
 }
-
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, bytes)?;
@@ -487,10 +925,36 @@ mod tests {
             pcap: Some(format!("pcaps/{name}.pcap")),
             failure: failure.map(str::to_string),
             step: failure.map(|_| "Then the final response is 200".to_string()),
+            location: Some(format!("features/x.feature:{}", name.len())),
+            steps: vec![
+                StepResult {
+                    keyword: "Given".into(),
+                    text: "the SUT plays the role \"im-client\"".into(),
+                    outcome: StepOutcome::Passed,
+                    background: true,
+                },
+                StepResult {
+                    keyword: "Then".into(),
+                    text: "the final response is 200".into(),
+                    outcome: if failure.is_some() {
+                        StepOutcome::Failed
+                    } else {
+                        StepOutcome::Passed
+                    },
+                    background: false,
+                },
+            ],
+            waived: vec![],
+            run: 0,
         };
         Report::build(
             &cat,
-            Sut { name: "SUT & co".into(), profile: "p.yaml".into(), roles: vec!["im-client".into()] },
+            Sut {
+                name: "SUT & co".into(),
+                profile: "p.yaml".into(),
+                roles: vec!["im-client".into()],
+                capabilities: vec!["msrp".into()],
+            },
             "2026-11-21T10:00:00Z".into(),
             1234,
             vec![
@@ -527,9 +991,9 @@ mod tests {
     fn a_waiver_turns_failed_into_waived_not_passed() {
         let plain = sample();
         let waiver = Waiver {
-            requirement: "DR-2".into(),
+            requirement: Some("DR-2".into()),
             reason: "known deviation, with evidence".into(),
-            evidence: None,
+            ..Default::default()
         };
         let cat = Catalogue {
             requirements: plain
@@ -569,6 +1033,205 @@ mod tests {
         );
         assert_eq!(r.summary.requirements.waived, 1);
         assert_eq!(r.exit_code(), 0);
+    }
+
+    fn rebuilt(waivers: &[Waiver]) -> Report {
+        let mut r = sample();
+        r.apply_waivers(waivers);
+        r
+    }
+
+    fn verdict_of(r: &Report, id: &str) -> ReqVerdict {
+        r.requirements.iter().find(|q| q.id == id).unwrap().verdict
+    }
+
+    #[test]
+    fn a_scenario_waiver_covers_its_failure_and_counts_as_waived() {
+        let r = rebuilt(&[Waiver {
+            scenario: Some("bad".into()),
+            reason: "the SUT answers 486 by design, see its notes".into(),
+            ..Default::default()
+        }]);
+        assert_eq!(verdict_of(&r, "DR-2"), ReqVerdict::Waived);
+        assert_eq!(verdict_of(&r, "DR-1"), ReqVerdict::Passed);
+        assert_eq!(r.summary.scenarios.failed, 1, "raw verdicts stay");
+        assert_eq!(r.summary.scenarios.waived, 1);
+        assert_eq!(r.summary.requirements.waived, 1);
+        assert_eq!(
+            r.summary.requirements.passed, 1,
+            "a waived failure never passes"
+        );
+        assert_eq!(r.waivers[0].status, WaiverStatus::Applied);
+        assert_eq!(r.waivers[0].scenarios, vec!["bad".to_string()]);
+        assert_eq!(r.scenarios[1].shown_verdict(), "waived");
+        assert_eq!(r.exit_code(), 0);
+        assert!(junit::render(&r).contains("waived for: DR-2"));
+    }
+
+    #[test]
+    fn an_expired_waiver_no_longer_applies() {
+        let w = |expires: &str| Waiver {
+            requirement: Some("DR-2".into()),
+            reason: "known deviation, with evidence".into(),
+            expires: Some(expires.into()),
+            ..Default::default()
+        };
+        // The run started 2026-11-21: the last valid day is still valid.
+        let r = rebuilt(&[w("2026-11-21")]);
+        assert_eq!(verdict_of(&r, "DR-2"), ReqVerdict::Waived);
+        let r = rebuilt(&[w("2026-11-20")]);
+        assert_eq!(verdict_of(&r, "DR-2"), ReqVerdict::Failed);
+        assert_eq!(r.waivers[0].status, WaiverStatus::Expired);
+        assert_eq!(r.waivers[0].scenarios, vec!["bad".to_string()]);
+        assert_eq!(r.exit_code(), 1);
+        let text = summary::render(&r, Path::new("x"));
+        assert!(
+            text.contains("EXPIRED WAIVER  DR-2 (expired 2026-11-20)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_waiver_that_matches_no_failure_is_stale() {
+        let r = rebuilt(&[
+            Waiver {
+                requirement: Some("DR-1".into()),
+                reason: "it used to fail, it passes now".into(),
+                ..Default::default()
+            },
+            Waiver {
+                scenario: Some("no such scenario".into()),
+                reason: "a renamed scenario, say".into(),
+                ..Default::default()
+            },
+            Waiver {
+                requirement: Some("DR-1".into()),
+                scenario: Some("bad".into()),
+                reason: "bad does not check DR-1".into(),
+                ..Default::default()
+            },
+        ]);
+        assert!(r.waivers.iter().all(|w| w.status == WaiverStatus::Stale));
+        assert_eq!(verdict_of(&r, "DR-2"), ReqVerdict::Failed);
+        let text = summary::render(&r, Path::new("x"));
+        assert!(
+            text.contains("STALE WAIVER  scenario \"no such scenario\""),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn waiver_files_load_and_bad_ones_are_refused() {
+        let cat = Catalogue::embedded().unwrap();
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/waivers");
+        let mut n = 0;
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            let ws = load_waivers(&p, &cat).unwrap_or_else(|e| panic!("{e}"));
+            assert!(!ws.is_empty());
+            n += 1;
+        }
+        assert!(n >= 3);
+        let tmp = std::env::temp_dir().join(format!("liaison-waivers-{}", std::process::id()));
+        std::fs::create_dir_all(&tmp).unwrap();
+        let f = tmp.join("w.yaml");
+        let bad = |text: &str| {
+            std::fs::write(&f, text).unwrap();
+            load_waivers(&f, &cat).unwrap_err()
+        };
+        assert!(bad("- reason: a reason long enough\n").contains("expected `requirement`"));
+        assert!(bad(
+            "- requirement: DR-1\n  reason: a reason long enough\n  expires: 2026-13-01\n"
+        )
+        .contains("[0].expires: expected a date YYYY-MM-DD"));
+        assert!(bad("- requirement: DR-1\n  reason: short\n").contains("written reason"));
+        assert!(
+            bad("- requirement: DR-1\n  reason: a reason long enough\n  until: x\n")
+                .contains("unknown field")
+        );
+        std::fs::write(
+            &f,
+            "- scenario: A text/plain MESSAGE is answered 200 OK\n  reason: a reason long enough\n  expires: 2027-01-31\n",
+        )
+        .unwrap();
+        assert_eq!(
+            load_waivers(&f, &cat).unwrap()[0].expires.as_deref(),
+            Some("2027-01-31")
+        );
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+
+    #[test]
+    fn a_report_json_of_the_first_shape_still_reads_renders_and_merges() {
+        // The shape of README "The report" before steps, runs and waivers.
+        let old = r#"{ "suite": {"name": "liaison", "version": "0.1.0"},
+          "sut": {"name": "old", "profile": "p.yaml", "roles": ["im-client"]},
+          "started": "2026-01-01T00:00:00Z", "duration_ms": 5,
+          "summary": {"scenarios": {"passed": 0, "failed": 1, "skipped": 0},
+                      "requirements": {"passed": 0, "failed": 0, "not_run": 0, "waived": 1}},
+          "requirements": [{"id": "DR-4", "source": "001_5c0edfb8210bb1ac.txt", "level": "MUST",
+                            "verdict": "waived", "scenarios": ["s"], "waiver": "why"}],
+          "scenarios": [{"feature": "f", "name": "s", "tags": ["DR-4"], "requirements": ["DR-4"],
+                         "verdict": "failed", "duration_ms": 1, "pcap": "pcaps/none.pcap",
+                         "failure": "DR-4: expected e; came c"}],
+          "interrupted": false, "strict": false }"#;
+        let tmp = std::env::temp_dir().join(format!("liaison-old-{}", std::process::id()));
+        std::fs::create_dir_all(&tmp).unwrap();
+        std::fs::write(tmp.join("report.json"), old).unwrap();
+        let r = Report::read(&tmp).unwrap();
+        assert_eq!(r.scenarios[0].waived, vec!["DR-4".to_string()]);
+        assert_eq!(r.runs.len(), 1);
+        let html = html::render(&r, &tmp);
+        assert!(html.contains("no ladder: "), "a missing pcap is said so");
+        let m = Report::merge(&[(tmp.clone(), r.clone()), (tmp.clone(), r)], &tmp).unwrap();
+        assert_eq!(
+            m.requirements[0].verdict,
+            ReqVerdict::Waived,
+            "still waived after a merge"
+        );
+        assert_eq!(m.runs.len(), 2);
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+
+    #[test]
+    fn merged_runs_keep_their_suts_and_their_own_waivers() {
+        let a = rebuilt(&[Waiver {
+            requirement: Some("DR-2".into()),
+            reason: "SUT A is known to answer 486".into(),
+            ..Default::default()
+        }]);
+        let mut b = sample();
+        b.sut.name = "Other SUT".into();
+        b.sut.profile = "other.yaml".into();
+        b.runs[0].sut = b.sut.clone();
+        let out = Path::new("merged");
+        let m = Report::merge(&[("a".into(), a.clone()), ("b".into(), b.clone())], out).unwrap();
+        assert_eq!(m.runs.len(), 2);
+        assert_eq!(m.sut.name, "SUT & co + Other SUT");
+        assert_eq!(m.scenarios.len(), 4);
+        assert_eq!(m.scenarios[3].run, 1);
+        // A's waiver does not cover B's failure of the same requirement.
+        assert_eq!(verdict_of(&m, "DR-2"), ReqVerdict::Failed);
+        assert_eq!(m.waivers.len(), 1);
+        let only_a = Report::merge(&[("a".into(), a.clone()), ("a2".into(), a)], out).unwrap();
+        assert_eq!(verdict_of(&only_a, "DR-2"), ReqVerdict::Waived);
+        let html = html::render(&m, out);
+        assert!(html.contains("<th>Runs joined</th><td>2</td>"));
+        assert!(html.contains("<b>SUT &amp; co</b>") && html.contains("<b>Other SUT</b>"));
+        assert!(html.contains("bad [Other SUT]"), "scenarios name their SUT");
+    }
+
+    #[test]
+    fn html_main_snapshot() {
+        let mut r = sample();
+        r.apply_waivers(&[Waiver {
+            requirement: Some("DR-1".into()),
+            reason: "a stale waiver, for the snapshot".into(),
+            ..Default::default()
+        }]);
+        let html = html::render(&r, Path::new("reports/x"));
+        let main = &html[html.find("<main>").unwrap()..html.find("</main>").unwrap()];
+        insta::assert_snapshot!(main);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The one-screen text summary printed at the end of a run (and kept as
 //! `summary.txt`).
 
-use super::{Report, ReqVerdict, ScenarioVerdict};
+use super::{Report, ReqVerdict, ScenarioVerdict, WaiverStatus};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -17,8 +17,15 @@ pub fn render(r: &Report, dir: &Path) -> String {
     );
     let _ = writeln!(
         out,
-        "scenarios: {} passed, {} failed, {} skipped",
-        s.scenarios.passed, s.scenarios.failed, s.scenarios.skipped
+        "scenarios: {} passed, {} failed{}, {} skipped",
+        s.scenarios.passed,
+        s.scenarios.failed,
+        if s.scenarios.waived > 0 {
+            format!(" ({} waived)", s.scenarios.waived)
+        } else {
+            String::new()
+        },
+        s.scenarios.skipped
     );
     let informative = r
         .requirements
@@ -71,6 +78,26 @@ pub fn render(r: &Report, dir: &Path) -> String {
             req.id,
             truncate(req.waiver.as_deref().unwrap_or(""), 120)
         );
+    }
+    for w in &r.waivers {
+        match w.status {
+            WaiverStatus::Applied => {}
+            WaiverStatus::Expired => {
+                let _ = writeln!(
+                    out,
+                    "  EXPIRED WAIVER  {} (expired {}): not applied, its failures count",
+                    w.waiver.subject(),
+                    w.waiver.expires.as_deref().unwrap_or("?")
+                );
+            }
+            WaiverStatus::Stale => {
+                let _ = writeln!(
+                    out,
+                    "  STALE WAIVER  {}: matches no failing scenario (remove it, or check the name)",
+                    w.waiver.subject()
+                );
+            }
+        }
     }
     if r.interrupted {
         let _ = writeln!(

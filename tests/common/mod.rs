@@ -139,3 +139,25 @@ pub fn free_port(ip: &str) -> u16 {
         }
     }
 }
+
+/// Is `name` on PATH? Where `LIAISON_CI` is set (`.ci/run` sets it), a
+/// missing program fails the test like [`require_program`]; elsewhere the
+/// test says clearly that it skips, and why.
+pub fn program_or_skip(name: &str, package: &str, test: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+        .unwrap_or(false);
+    if !found {
+        assert!(
+            std::env::var_os("LIAISON_CI").is_none(),
+            "`{name}` is not on PATH in CI: .ci/run must install it (apt-get install {package})"
+        );
+        // Straight to stderr, past the test harness's capture: a skip is seen.
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED {test}: `{name}` is not on PATH (apt-get install {package}; .ci/run installs it, and there the test runs)"
+        );
+    }
+    found
+}

@@ -1,0 +1,804 @@
+//! A scenario's messages, read back from its pcap with the project's codecs:
+//! the data of the report's message ladder (and of the tshark cross-check).
+//!
+//! Frames are Ethernet II with IPv4 or IPv6 and UDP or TCP, as
+//! `net::capture` writes them. TCP payloads are joined per direction and cut
+//! into messages by the protocol the connection speaks (SIP, MSRP, SMPP or
+//! HTTP, recognised from its first bytes); UDP datagrams are SIP, or WSP
+//! pushes on port 2948. WSP pushes carried in SMPP short messages (WDP over
+//! SMS) are reassembled, and MMS PDUs in SIP, HTTP, WSP and PAP bodies are
+//! named by their X-Mms-Message-Type. Bytes that frame as nothing are kept as
+//! a message of their own, so a hostile SUT's garbage is shown, not lost.
+//!
+//! Nothing here panics on any input: a cut or corrupt capture ends the
+//! reading with a note in [`Ladder::problems`].
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::Path;
+
+use crate::codec::http::{self, HttpMessage};
+use crate::codec::msrp::{self, MsrpMessage};
+use crate::codec::sip::{self, SipMessage};
+use crate::codec::smpp::{self, Pdu};
+use crate::codec::wdp::Reassembler;
+use crate::codec::wsp::PushPdu;
+
+/// The largest message the reader frames (larger ones are cut as unframed bytes).
+const MAX_MESSAGE: usize = 1 << 22;
+/// The WAP connectionless push port (WDP over IP and over SMS).
+const WSP_PORT: u16 = 2948;
+
+/// The protocol of a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Sip,
+    Msrp,
+    Smpp,
+    Http,
+    Wsp,
+    /// Bytes that frame as none of the above.
+    Other,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Sip => "SIP",
+            Protocol::Msrp => "MSRP",
+            Protocol::Smpp => "SMPP",
+            Protocol::Http => "HTTP",
+            Protocol::Wsp => "WSP",
+            Protocol::Other => "bytes",
+        }
+    }
+}
+
+/// A WSP push found in a message (a UDP datagram, or reassembled from SMPP
+/// short messages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WspPush {
+    pub pdu_type: u8,
+    pub app_id: Option<String>,
+    pub content_type: Option<String>,
+}
+
+/// One message of a capture.
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// The pcap frame (1-based) that completes the message.
+    pub frame: u32,
+    /// Microseconds since the capture's first frame.
+    pub time_us: u64,
+    pub from: SocketAddr,
+    pub to: SocketAddr,
+    pub tcp: bool,
+    pub protocol: Protocol,
+    /// Request method (SIP, MSRP, HTTP) when a request.
+    pub method: Option<String>,
+    /// Status code (SIP, MSRP, HTTP) when a response.
+    pub status: Option<u16>,
+    /// Reason phrase of a response, as sent.
+    pub reason: Option<String>,
+    /// SMPP command_id and command_status.
+    pub smpp: Option<(u32, u32)>,
+    /// WSP pushes this message carries or completes.
+    pub wsp: Vec<WspPush>,
+    /// X-Mms-Message-Type of each MMS PDU in the body (or in its parts).
+    pub mms: Vec<u8>,
+    /// The body claims to be an MMS PDU that does not decode.
+    pub malformed_mms: bool,
+    /// The message's bytes as they were on the wire.
+    pub bytes: Vec<u8>,
+    /// Why the bytes are `Other` (the decoder's error), when they are.
+    pub note: Option<String>,
+}
+
+impl Message {
+    fn new(
+        p: &Packet,
+        from: SocketAddr,
+        to: SocketAddr,
+        protocol: Protocol,
+        bytes: Vec<u8>,
+    ) -> Message {
+        Message {
+            frame: p.frame,
+            time_us: p.time_us,
+            from,
+            to,
+            tcp: p.tcp,
+            protocol,
+            method: None,
+            status: None,
+            reason: None,
+            smpp: None,
+            wsp: Vec::new(),
+            mms: Vec::new(),
+            malformed_mms: false,
+            bytes,
+            note: None,
+        }
+    }
+
+    /// The arrow's label: method or status (with reason), SMPP command, WSP
+    /// push, and the MMS message types carried.
+    pub fn label(&self) -> String {
+        let mut l = match self.protocol {
+            Protocol::Sip | Protocol::Msrp | Protocol::Http => {
+                let prefix = match self.protocol {
+                    Protocol::Msrp => "MSRP ",
+                    Protocol::Http if self.status.is_some() => "HTTP ",
+                    _ => "",
+                };
+                match (&self.method, self.status) {
+                    (Some(m), _) => format!("{prefix}{m}"),
+                    (None, Some(s)) => match self.reason.as_deref().filter(|r| !r.is_empty()) {
+                        Some(r) => format!("{prefix}{s} {r}"),
+                        None => format!("{prefix}{s}"),
+                    },
+                    (None, None) => prefix.trim().to_string(),
+                }
+            }
+            Protocol::Smpp => match self.smpp {
+                Some((id, status)) => {
+                    let name = smpp::command::name(id);
+                    let name = if name == "unknown" {
+                        format!("SMPP 0x{id:08x}")
+                    } else {
+                        name.to_string()
+                    };
+                    if status != 0 && id & 0x8000_0000 != 0 {
+                        format!("{name} {}", smpp::status::name(status))
+                    } else {
+                        name
+                    }
+                }
+                None => "SMPP".into(),
+            },
+            Protocol::Wsp => String::new(),
+            Protocol::Other => format!(
+                "{} bytes ({})",
+                self.bytes.len(),
+                if self.tcp { "TCP" } else { "UDP" }
+            ),
+        };
+        for w in &self.wsp {
+            if !l.is_empty() {
+                l.push_str(" · ");
+            }
+            l.push_str(if w.pdu_type == 0x06 {
+                "WSP Push"
+            } else if w.pdu_type == 0x07 {
+                "WSP ConfirmedPush"
+            } else {
+                "WSP PDU"
+            });
+        }
+        for t in &self.mms {
+            l.push_str(" · ");
+            l.push_str(&mms_type_name(*t));
+        }
+        l
+    }
+}
+
+/// `M-Notification.ind` for 0x82 (the form OMA-MMS-ENC writes), else `MMS 0xNN`.
+pub fn mms_type_name(t: u8) -> String {
+    match crate::codec::mms::MessageType(t).name() {
+        Some(n) => {
+            // "m-notification-ind" → "M-Notification.ind"
+            let parts: Vec<&str> = n.split('-').collect();
+            let (last, head) = parts.split_last().unwrap_or((&"", &[]));
+            let head: Vec<String> = head
+                .iter()
+                .map(|p| {
+                    let mut c = p.chars();
+                    match c.next() {
+                        Some(f) => f.to_ascii_uppercase().to_string() + c.as_str(),
+                        None => String::new(),
+                    }
+                })
+                .collect();
+            format!("{}.{last}", head.join("-"))
+        }
+        None => format!("MMS 0x{t:02x}"),
+    }
+}
+
+/// The messages of one capture, in the order they completed.
+#[derive(Debug, Clone, Default)]
+pub struct Ladder {
+    pub messages: Vec<Message>,
+    /// What stopped or disturbed the reading (a cut capture, a bad frame).
+    pub problems: Vec<String>,
+    /// Frames read.
+    pub frames: u32,
+}
+
+/// Reads a pcap file.
+pub fn read_file(path: &Path) -> Result<Ladder, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(read(&bytes))
+}
+
+/// Reads the bytes of a pcap file (classic libpcap, Ethernet link type).
+pub fn read(pcap: &[u8]) -> Ladder {
+    let mut r = Reader::default();
+    let (parser, mut rest) = match pcap_file::pcap::PcapParser::new(pcap) {
+        Ok((rest, parser)) => (parser, rest),
+        Err(e) => {
+            r.out.problems.push(format!("not a pcap file: {e}"));
+            return r.out;
+        }
+    };
+    if parser.header().datalink != pcap_file::DataLink::ETHERNET {
+        r.out.problems.push(format!(
+            "link type {:?}, not Ethernet",
+            parser.header().datalink
+        ));
+        return r.out;
+    }
+    let mut first: Option<u64> = None;
+    while !rest.is_empty() {
+        match parser.next_packet(rest) {
+            Ok((next, pkt)) => {
+                rest = next;
+                r.out.frames += 1;
+                let ts = pkt.timestamp.as_micros() as u64;
+                let t0 = *first.get_or_insert(ts);
+                r.frame(r.out.frames, ts.saturating_sub(t0), &pkt.data);
+            }
+            Err(e) => {
+                r.out.problems.push(format!(
+                    "the capture ends inside frame {} ({e}): it was cut, e.g. by an interrupted run",
+                    r.out.frames + 1
+                ));
+                break;
+            }
+        }
+    }
+    r.finish();
+    r.out
+}
+
+/// A frame's transport-level view.
+struct Packet {
+    frame: u32,
+    time_us: u64,
+    tcp: bool,
+}
+
+/// What a TCP connection carries, decided from its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Undecided,
+    SipOrMsrp,
+    Smpp,
+    Http,
+    Unknown,
+}
+
+/// One direction of a TCP connection.
+type Dir = (SocketAddr, SocketAddr);
+
+#[derive(Default)]
+struct Reader {
+    out: Ladder,
+    /// Bytes not yet framed, per direction.
+    streams: HashMap<Dir, Vec<u8>>,
+    /// Per connection (the lower-sorting endpoint first).
+    kinds: HashMap<Dir, Kind>,
+    wdp: Reassembler,
+    /// Last frame seen per direction (for what is flushed at the end).
+    last: HashMap<Dir, (u32, u64)>,
+}
+
+fn conn(a: SocketAddr, b: SocketAddr) -> Dir {
+    if a <= b {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}
+
+impl Reader {
+    fn frame(&mut self, n: u32, t: u64, d: &[u8]) {
+        let Some((proto, src, dst, l4)) = ip(d) else {
+            self.out
+                .problems
+                .push(format!("frame {n}: not Ethernet/IPv4|IPv6 with UDP or TCP"));
+            return;
+        };
+        match proto {
+            17 if l4.len() >= 8 => {
+                let from = SocketAddr::new(src, u16::from_be_bytes([l4[0], l4[1]]));
+                let to = SocketAddr::new(dst, u16::from_be_bytes([l4[2], l4[3]]));
+                let p = Packet {
+                    frame: n,
+                    time_us: t,
+                    tcp: false,
+                };
+                let m = udp_message(&p, from, to, &l4[8..]);
+                self.out.messages.push(m);
+            }
+            6 if l4.len() >= 20 => {
+                let from = SocketAddr::new(src, u16::from_be_bytes([l4[0], l4[1]]));
+                let to = SocketAddr::new(dst, u16::from_be_bytes([l4[2], l4[3]]));
+                let off = ((l4[12] >> 4) as usize * 4).clamp(20, l4.len());
+                let flags = l4[13];
+                let p = Packet {
+                    frame: n,
+                    time_us: t,
+                    tcp: true,
+                };
+                if flags & 0x02 != 0 {
+                    // SYN: a new connection on this 4-tuple.
+                    self.flush(from, to, &p);
+                    self.flush(to, from, &p);
+                    self.kinds.remove(&conn(from, to));
+                }
+                let payload = &l4[off..];
+                if !payload.is_empty() {
+                    self.streams
+                        .entry((from, to))
+                        .or_default()
+                        .extend_from_slice(payload);
+                    self.last.insert((from, to), (n, t));
+                    self.drain(from, to, &p, false);
+                }
+                if flags & 0x01 != 0 {
+                    // FIN: what this direction still holds ends here.
+                    self.drain(from, to, &p, true);
+                    self.flush(from, to, &p);
+                }
+            }
+            _ => self
+                .out
+                .problems
+                .push(format!("frame {n}: IP protocol {proto} or a short header")),
+        }
+    }
+
+    /// Cuts whole messages off the direction's buffer; `closed`: the sender
+    /// closed, so a message delimited by the close is complete.
+    fn drain(&mut self, from: SocketAddr, to: SocketAddr, p: &Packet, closed: bool) {
+        let c = conn(from, to);
+        let mut kind = *self.kinds.get(&c).unwrap_or(&Kind::Undecided);
+        let Some(buf) = self.streams.get_mut(&(from, to)) else {
+            return;
+        };
+        if kind == Kind::Undecided {
+            kind = classify(buf);
+            if kind != Kind::Undecided {
+                self.kinds.insert(c, kind);
+            }
+        }
+        loop {
+            if buf.is_empty() {
+                return;
+            }
+            let cut: Result<Option<usize>, String> = match kind {
+                Kind::Undecided | Kind::Unknown => Ok(None),
+                Kind::Smpp => smpp::next_frame(buf, MAX_MESSAGE as u32).map_err(|e| e.to_string()),
+                Kind::Http => match http::next_frame(buf, MAX_MESSAGE) {
+                    Ok(None) if closed => Ok(Some(buf.len())),
+                    r => r.map_err(|e| e.to_string()),
+                },
+                Kind::SipOrMsrp if buf.starts_with(b"MSRP ") => {
+                    msrp::next_frame(buf, MAX_MESSAGE).map_err(|e| e.to_string())
+                }
+                Kind::SipOrMsrp => match sip::next_frame(buf, MAX_MESSAGE) {
+                    Ok(Some(sip::Frame::KeepAlive(k))) => {
+                        buf.drain(..k);
+                        continue;
+                    }
+                    Ok(Some(sip::Frame::Message(len))) => Ok(Some(len)),
+                    Ok(None) => Ok(None),
+                    Err(e) => Err(e.to_string()),
+                },
+            };
+            match cut {
+                Ok(Some(len)) if len > 0 && len <= buf.len() => {
+                    let raw: Vec<u8> = buf.drain(..len).collect();
+                    let m = tcp_message(&mut self.wdp, p, from, to, kind, raw, closed);
+                    self.out.messages.push(m);
+                }
+                Ok(_) => return,
+                Err(e) => {
+                    // Bytes that cannot be this protocol: show them as they are.
+                    let raw = std::mem::take(buf);
+                    let mut m = Message::new(p, from, to, Protocol::Other, raw);
+                    m.note = Some(e);
+                    self.out.messages.push(m);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Whatever a direction holds that never framed becomes one message.
+    fn flush(&mut self, from: SocketAddr, to: SocketAddr, p: &Packet) {
+        if let Some(buf) = self.streams.remove(&(from, to)) {
+            if !buf.is_empty() {
+                let (frame, time_us) = self
+                    .last
+                    .get(&(from, to))
+                    .copied()
+                    .unwrap_or((p.frame, p.time_us));
+                let at = Packet {
+                    frame,
+                    time_us,
+                    tcp: true,
+                };
+                let mut m = Message::new(&at, from, to, Protocol::Other, buf);
+                m.note = Some(
+                    "bytes that never made a whole message before the connection ended".into(),
+                );
+                self.out.messages.push(m);
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        let mut dirs: Vec<Dir> = self.streams.keys().copied().collect();
+        dirs.sort();
+        for (from, to) in dirs {
+            let (frame, time_us) = self.last.get(&(from, to)).copied().unwrap_or((0, 0));
+            let p = Packet {
+                frame,
+                time_us,
+                tcp: true,
+            };
+            // An HTTP message delimited by a close that the capture never shows.
+            self.drain(from, to, &p, true);
+            self.flush(from, to, &p);
+        }
+        self.out.messages.sort_by_key(|m| (m.frame, m.time_us));
+    }
+}
+
+/// (IP protocol, source, destination, layer-4 bytes) of an Ethernet frame.
+fn ip(d: &[u8]) -> Option<(u8, IpAddr, IpAddr, &[u8])> {
+    let ethertype = u16::from_be_bytes([*d.get(12)?, *d.get(13)?]);
+    match ethertype {
+        0x0800 => {
+            let ihl = (*d.get(14)? & 0x0f) as usize * 4;
+            let total = u16::from_be_bytes([*d.get(16)?, *d.get(17)?]) as usize;
+            let src: [u8; 4] = d.get(26..30)?.try_into().ok()?;
+            let dst: [u8; 4] = d.get(30..34)?.try_into().ok()?;
+            let end = (14 + total).min(d.len());
+            let l4 = d.get(14 + ihl.max(20)..end)?;
+            Some((
+                *d.get(23)?,
+                IpAddr::V4(Ipv4Addr::from(src)),
+                IpAddr::V4(Ipv4Addr::from(dst)),
+                l4,
+            ))
+        }
+        0x86DD => {
+            let plen = u16::from_be_bytes([*d.get(18)?, *d.get(19)?]) as usize;
+            let src: [u8; 16] = d.get(22..38)?.try_into().ok()?;
+            let dst: [u8; 16] = d.get(38..54)?.try_into().ok()?;
+            let end = (54 + plen).min(d.len());
+            Some((
+                *d.get(20)?,
+                IpAddr::V6(Ipv6Addr::from(src)),
+                IpAddr::V6(Ipv6Addr::from(dst)),
+                d.get(54..end)?,
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// What a connection carries, from the first bytes one side sent.
+fn classify(buf: &[u8]) -> Kind {
+    if buf.starts_with(b"MSRP ") {
+        return Kind::SipOrMsrp;
+    }
+    const HTTP: [&[u8]; 8] = [
+        b"GET ",
+        b"POST ",
+        b"PUT ",
+        b"HEAD ",
+        b"DELETE ",
+        b"OPTIONS ",
+        b"PATCH ",
+        b"HTTP/",
+    ];
+    if HTTP.iter().any(|m| buf.starts_with(m)) {
+        return Kind::Http;
+    }
+    if buf.len() >= 16 {
+        let len = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+        let id = u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]);
+        if (16..=1 << 16).contains(&len) && smpp::command::name(id) != "unknown" {
+            return Kind::Smpp;
+        }
+    }
+    match sip::next_frame(buf, MAX_MESSAGE) {
+        Ok(Some(_)) => Kind::SipOrMsrp,
+        Ok(None) if buf.len() < 16 || buf.contains(&b' ') && buf.is_ascii() => {
+            // A SIP head still arriving (or too little to tell).
+            if buf.len() > 64 * 1024 {
+                Kind::Unknown
+            } else {
+                Kind::Undecided
+            }
+        }
+        _ => Kind::Unknown,
+    }
+}
+
+fn udp_message(p: &Packet, from: SocketAddr, to: SocketAddr, payload: &[u8]) -> Message {
+    if from.port() == WSP_PORT || to.port() == WSP_PORT {
+        match PushPdu::parse(payload) {
+            Ok(pdu) => {
+                let mut m = Message::new(p, from, to, Protocol::Wsp, payload.to_vec());
+                wsp_into(&mut m, &pdu);
+                return m;
+            }
+            Err(e) => {
+                let mut m = Message::new(p, from, to, Protocol::Other, payload.to_vec());
+                m.note = Some(format!("not a WSP push: {e}"));
+                return m;
+            }
+        }
+    }
+    match SipMessage::parse(payload) {
+        Ok(s) => sip_message(p, from, to, &s),
+        Err(e) => {
+            let mut m = Message::new(p, from, to, Protocol::Other, payload.to_vec());
+            m.note = Some(format!("not SIP: {e}"));
+            m
+        }
+    }
+}
+
+fn sip_message(p: &Packet, from: SocketAddr, to: SocketAddr, s: &SipMessage) -> Message {
+    let mut m = Message::new(p, from, to, Protocol::Sip, s.raw().to_vec());
+    m.method = s.method().map(str::to_string);
+    m.status = s.status();
+    m.reason = s.reason().map(str::to_string);
+    mms_into(&mut m, s.header("Content-Type"), s.body());
+    m
+}
+
+fn wsp_into(m: &mut Message, pdu: &PushPdu) {
+    let ct = pdu.content_type.name().map(str::to_string);
+    m.wsp.push(WspPush {
+        pdu_type: pdu.pdu_type,
+        app_id: pdu
+            .application_id()
+            .and_then(|a| a.name())
+            .map(str::to_string),
+        content_type: ct.clone(),
+    });
+    mms_into(m, ct.as_deref(), &pdu.body);
+}
+
+fn mms_into(m: &mut Message, content_type: Option<&str>, body: &[u8]) {
+    let (types, malformed) = mms_types(content_type, body);
+    m.mms.extend(types);
+    m.malformed_mms |= malformed;
+}
+
+/// The X-Mms-Message-Type of a body of type `content_type` (an MMS PDU), of
+/// the MMS parts of a multipart body (a PAP submission), or of the content of
+/// an embedded HTTP message (OTA-HTTP); and whether an MMS body failed to
+/// decode.
+pub fn mms_types(content_type: Option<&str>, body: &[u8]) -> (Vec<u8>, bool) {
+    let Some(ct) = content_type else {
+        return (Vec::new(), false);
+    };
+    let media = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if media == "application/vnd.wap.mms-message" {
+        return match crate::codec::mms::Pdu::parse(body) {
+            Ok(p) => (p.message_type().map(|t| t.0).into_iter().collect(), false),
+            Err(_) => (Vec::new(), true),
+        };
+    }
+    if media.starts_with("multipart/") {
+        let mut out = (Vec::new(), false);
+        if let Ok(parts) = crate::codec::pap::parse_multipart(ct, body) {
+            for p in &parts {
+                let (t, bad) = mms_types(p.header("Content-Type"), &p.body);
+                out.0.extend(t);
+                out.1 |= bad;
+            }
+        }
+        return out;
+    }
+    if media == "application/http" {
+        return HttpMessage::parse(body)
+            .or_else(|_| HttpMessage::parse_at_close(body))
+            .map(|h| mms_types(h.header("Content-Type"), &h.body))
+            .unwrap_or_default();
+    }
+    (Vec::new(), false)
+}
+
+fn tcp_message(
+    wdp: &mut Reassembler,
+    p: &Packet,
+    from: SocketAddr,
+    to: SocketAddr,
+    kind: Kind,
+    raw: Vec<u8>,
+    closed: bool,
+) -> Message {
+    match kind {
+        Kind::Smpp => match Pdu::parse(&raw) {
+            Ok(pdu) => {
+                let mut m = Message::new(p, from, to, Protocol::Smpp, raw);
+                m.smpp = Some((pdu.header.command_id, pdu.header.command_status));
+                // WDP over SMS: the WSP push, once its last segment is in.
+                if let Some(sm) = pdu.sm().filter(|sm| sm.udhi()) {
+                    if let Ok(Some(d)) = wdp.push(&sm.destination_addr, sm.payload(), true) {
+                        if d.dest_port == WSP_PORT {
+                            if let Ok(w) = PushPdu::parse(&d.data) {
+                                wsp_into(&mut m, &w);
+                            }
+                        }
+                    }
+                }
+                m
+            }
+            Err(e) => other(p, from, to, raw, format!("not an SMPP PDU: {e}")),
+        },
+        Kind::Http => {
+            let parsed = if closed {
+                HttpMessage::parse(&raw).or_else(|_| HttpMessage::parse_at_close(&raw))
+            } else {
+                HttpMessage::parse(&raw)
+            };
+            match parsed {
+                Ok(h) => {
+                    let mut m = Message::new(p, from, to, Protocol::Http, raw.clone());
+                    m.method = h.method().map(|x| match h.target() {
+                        Some(t) => format!("{x} {t}"),
+                        None => x.to_string(),
+                    });
+                    m.status = h.status();
+                    m.reason = h.status().and_then(|_| {
+                        let line = h.head_text();
+                        let first = line.lines().next()?.to_string();
+                        Some(first.splitn(3, ' ').nth(2).unwrap_or("").to_string())
+                    });
+                    mms_into(&mut m, h.header("Content-Type"), &h.body);
+                    m
+                }
+                Err(e) => other(p, from, to, raw, format!("not HTTP: {e}")),
+            }
+        }
+        _ if raw.starts_with(b"MSRP ") => match MsrpMessage::parse(&raw) {
+            Ok(x) => {
+                let mut m = Message::new(p, from, to, Protocol::Msrp, raw);
+                m.method = x.method().map(str::to_string);
+                m.status = x.status();
+                m.reason = x.phrase().map(str::to_string);
+                m
+            }
+            Err(e) => other(p, from, to, raw, format!("not MSRP: {e}")),
+        },
+        _ => match SipMessage::parse(&raw) {
+            Ok(s) => sip_message(p, from, to, &s),
+            Err(e) => other(p, from, to, raw, format!("not SIP: {e}")),
+        },
+    }
+}
+
+fn other(p: &Packet, from: SocketAddr, to: SocketAddr, raw: Vec<u8>, note: String) -> Message {
+    let mut m = Message::new(p, from, to, Protocol::Other, raw);
+    m.note = Some(note);
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::capture::Capture;
+
+    fn capture(f: impl FnOnce(&Capture)) -> Vec<u8> {
+        let dir = std::env::temp_dir().join(format!(
+            "liaison-ladder-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("t.pcap");
+        let c = Capture::create(&path).unwrap();
+        f(&c);
+        c.flush().unwrap();
+        drop(c);
+        let b = std::fs::read(&path).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        b
+    }
+
+    #[test]
+    fn sip_over_udp_and_tcp_smpp_and_garbage() {
+        let ua: SocketAddr = "127.0.0.1:5060".parse().unwrap();
+        let sut: SocketAddr = "127.0.0.1:5070".parse().unwrap();
+        let smsc: SocketAddr = "127.0.0.1:2775".parse().unwrap();
+        let esme: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let req = b"MESSAGE sip:bob@x SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK1\r\nCall-ID: a\r\nCSeq: 1 MESSAGE\r\nContent-Length: 2\r\n\r\nhi";
+        let resp = b"SIP/2.0 415 <script>x</script>\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK1\r\nCall-ID: a\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n";
+        let bind = smpp::Pdu::new(smpp::command::ENQUIRE_LINK, 0, 7, smpp::Body::Empty).encode();
+        let pcap = capture(|c| {
+            c.udp(ua, sut, req);
+            c.udp(sut, ua, resp);
+            c.udp(sut, ua, b"\x00\x01garbage");
+            c.tcp_connect(esme, smsc);
+            // Split across two segments: framed once whole.
+            c.tcp_data(esme, smsc, &bind[..5]);
+            c.tcp_data(esme, smsc, &bind[5..]);
+            c.tcp_data(smsc, esme, b"half a PDU");
+            c.tcp_close(esme, smsc);
+        });
+        let l = read(&pcap);
+        assert!(l.problems.is_empty(), "{:?}", l.problems);
+        let labels: Vec<String> = l.messages.iter().map(|m| m.label()).collect();
+        assert_eq!(
+            labels,
+            vec![
+                "MESSAGE",
+                "415 <script>x</script>",
+                "9 bytes (UDP)",
+                "enquire_link",
+                "10 bytes (TCP)"
+            ]
+        );
+        assert_eq!(l.messages[0].from, ua);
+        assert_eq!(l.messages[1].to, ua);
+        assert_eq!(l.messages[3].bytes, bind);
+        assert!(l.messages[2]
+            .note
+            .as_deref()
+            .unwrap()
+            .starts_with("not SIP"));
+    }
+
+    #[test]
+    fn a_cut_capture_keeps_what_came_before() {
+        let a: SocketAddr = "[::1]:5060".parse().unwrap();
+        let b: SocketAddr = "[::1]:5070".parse().unwrap();
+        let req = b"OPTIONS sip:x SIP/2.0\r\nContent-Length: 0\r\n\r\n";
+        let mut pcap = capture(|c| {
+            c.udp(a, b, req);
+            c.udp(b, a, req);
+        });
+        pcap.truncate(pcap.len() - 10);
+        let l = read(&pcap);
+        assert_eq!(l.messages.len(), 1);
+        assert_eq!(l.messages[0].from, a);
+        assert_eq!(l.problems.len(), 1, "{:?}", l.problems);
+        assert!(read(b"not a pcap").problems[0].starts_with("not a pcap"));
+        // Any bytes at all: no panic.
+        let mut x = 1u64;
+        for n in 0..200 {
+            let mut junk = pcap.clone();
+            for _ in 0..(n % 7 + 1) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let i = (x as usize) % junk.len();
+                junk[i] = (x >> 24) as u8;
+            }
+            let _ = read(&junk);
+        }
+    }
+
+    #[test]
+    fn mms_type_names() {
+        assert_eq!(mms_type_name(0x82), "M-Notification.ind");
+        assert_eq!(mms_type_name(0x8B), "M-Mbox-Store.req");
+        assert_eq!(mms_type_name(0x20), "MMS 0x20");
+    }
+}
