@@ -106,7 +106,7 @@ pub enum Command {
         #[arg(long, value_name = "URL")]
         mmsc: Option<String>,
         #[command(flatten)]
-        defer: Box<DeferArgs>,
+        roles: Box<RoleArgs>,
     },
     /// Render junit.xml, report.html and summary.txt again from DIR/report.json,
     /// or merge several runs into one report.
@@ -186,7 +186,7 @@ pub fn main_with(cli: Cli) -> i32 {
             system_id,
             password,
             mmsc,
-            defer,
+            roles,
         } => {
             if list_faults {
                 for f in crate::reference::FAULTS {
@@ -215,18 +215,15 @@ pub fn main_with(cli: Cli) -> i32 {
                 system_id,
                 password,
                 mmsc,
-                deferral: {
-                    let DeferArgs {
-                        defer_to,
-                        mms_domain,
-                        defer_sip_type,
-                    } = *defer;
-                    defer_to.map(|mmsc_url| crate::reference::im_server::DeferralConfig {
+                deferral: roles.defer_to.clone().map(|mmsc_url| {
+                    crate::reference::im_server::DeferralConfig {
                         mmsc_url,
-                        domain: mms_domain,
-                        sip_type: defer_sip_type,
-                    })
-                },
+                        domain: roles.mms_domain.clone(),
+                        sip_type: roles.defer_sip_type.clone(),
+                    }
+                }),
+                send_trigger_at: roles.send_trigger,
+                escaped_sip: roles.escaped_sip,
             };
             rt.block_on(reference(role, fault, listen, t1_ms, domain, no_store, iwf))
         }
@@ -325,11 +322,14 @@ struct IwfArgs {
     password: String,
     mmsc: Option<String>,
     deferral: Option<crate::reference::im_server::DeferralConfig>,
+    send_trigger_at: Option<std::net::SocketAddr>,
+    escaped_sip: bool,
 }
 
-/// `liaison reference --role im-server`: deferral to MMS.
+/// `liaison reference`: options of single roles (im-server deferral,
+/// mms-client sending).
 #[derive(clap::Args, Debug)]
-pub struct DeferArgs {
+pub struct RoleArgs {
     /// im-server: defer messages for MMS users to the MMS Relay/Server at
     /// this MM1 URL (http://IP:PORT/PATH).
     #[arg(long, value_name = "URL")]
@@ -341,6 +341,13 @@ pub struct DeferArgs {
     /// escaped-value/TYPE=NAME instead of the bare URI.
     #[arg(long, value_name = "NAME")]
     defer_sip_type: Option<String>,
+    /// mms-client: where it takes send triggers (HTTP `POST /mms/send`;
+    /// default: port 0 on its own IP, printed at start).
+    #[arg(long, value_name = "ADDR")]
+    send_trigger: Option<std::net::SocketAddr>,
+    /// mms-client: write the SIP URIs it sends to as escaped-value/TYPE=SIP.
+    #[arg(long)]
+    escaped_sip: bool,
 }
 
 async fn reference(
@@ -361,6 +368,8 @@ async fn reference(
         password,
         mmsc,
         deferral,
+        send_trigger_at,
+        escaped_sip,
     } = iwf;
     if !listen.ip().is_loopback() {
         eprintln!(
@@ -434,6 +443,8 @@ async fn reference(
         mms_client: mmsc.map(|mmsc_url| crate::reference::mms_client::MmsClientConfig {
             mmsc_url,
             upper_tester: None,
+            send_trigger: send_trigger_at,
+            escaped_sip,
         }),
         mms_relay,
         deferral,
@@ -465,6 +476,9 @@ async fn reference(
             "liaison reference mms-client takes WSP pushes on {} (udp)",
             crate::reference::mms_client::wap_push_address(running.address)
         );
+    }
+    if let Some(t) = running.send_trigger {
+        println!("liaison reference {role} takes send triggers on http://{t}/mms/send");
     }
     use std::io::Write as _;
     let _ = std::io::stdout().flush();

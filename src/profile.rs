@@ -188,6 +188,12 @@ pub struct MmsClientSection {
     /// `push_client.upper_tester`.
     #[serde(default)]
     pub upper_tester: Option<SocketAddr>,
+    /// Where the client takes send triggers: the harness, standing for the
+    /// user, POSTs `/mms/send` with `X-Liaison-To: <address>` and a text/plain
+    /// body, and the client sends that MM (the suite's own interface, as the
+    /// upper tester is).
+    #[serde(default)]
+    pub send_trigger: Option<SocketAddr>,
 }
 
 impl MmsClientSection {
@@ -780,6 +786,16 @@ impl Profile {
                 ));
             }
         }
+        if let Some(a) = raw.mms_client.as_ref().and_then(|m| m.send_trigger) {
+            check_loopback(a.ip()).map_err(|m| err("mms_client.send_trigger", m))?;
+            if a.port() == 0 {
+                return Err(err(
+                    "mms_client.send_trigger",
+                    "expected a fixed port: the harness sends its triggers there (found port 0)"
+                        .into(),
+                ));
+            }
+        }
         if raw.roles.iter().any(|r| r == "mem-server") && raw.mem_server.is_none() {
             return Err(err(
                 "mem_server",
@@ -860,6 +876,10 @@ impl Profile {
                 .mms_relay
                 .as_ref()
                 .is_some_and(|m| m.mm3.is_some() && m.mm3_max_size.is_some()),
+            "mms_send" => self
+                .mms_client
+                .as_ref()
+                .is_some_and(|m| m.send_trigger.is_some()),
             "mms_upper_tester" => self
                 .mms_client
                 .as_ref()
@@ -916,6 +936,7 @@ pub const CAPABILITIES: &[&str] = &[
     "mms_mm3",
     "mms_mm3_max_size",
     "mms_upper_tester",
+    "mms_send",
     "mem_payload_emn",
     "mem_other_mailbox",
 ];
@@ -1752,6 +1773,19 @@ capabilities: { sip_push_subscribe: true }
         let e = err_of(&format!("{MMSC}  upper_tester: 127.0.0.1:0\n"));
         assert!(
             e.contains("mms_client.upper_tester: expected a fixed port"),
+            "{e}"
+        );
+        // Its send trigger.
+        let c = Profile::parse(&format!("{MMSC}  send_trigger: 127.0.0.1:15095\n"), "c").unwrap();
+        assert!(c.capability("mms_send") && !c.capability("mms_upper_tester"));
+        let e = err_of(&format!("{MMSC}  send_trigger: 127.0.0.1:0\n"));
+        assert!(
+            e.contains("mms_client.send_trigger: expected a fixed port"),
+            "{e}"
+        );
+        let e = err_of(&format!("{MMSC}  send_trigger: 10.1.1.1:80\n"));
+        assert!(
+            e.contains("mms_client.send_trigger: expected a loopback"),
             "{e}"
         );
     }

@@ -1045,6 +1045,7 @@ pub async fn start_reference(
                 sip_uri: Some(format!("sip:mms-client@{}", sip.ip())),
                 sip_address_form: None,
                 upper_tester: c.upper_tester,
+                send_trigger: running.iter().find_map(|r| r.send_trigger),
             }
         }),
         deferral: deferral.as_ref().map(|c| crate::profile::DeferralSection {
@@ -1272,6 +1273,8 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
             let mmsc_cfg = crate::reference::mms_client::MmsClientConfig {
                 mmsc_url: format!("http://{}/mmsc", mmsc.server.addr()),
                 upper_tester: mmsc.upper.as_ref().map(|u| u.addr()),
+                send_trigger: None,
+                escaped_sip: false,
             };
             mms_client_harness = Some(Arc::new(mmsc));
             let mms = PushHarness::for_mms_relay(&crate::profile::MmsRelaySection {

@@ -70,6 +70,9 @@ pub struct MmsClient {
     pub applic_id: Option<String>,
     /// The M-Retrieve.conf of an MM for an application, as served.
     pub served: Option<Vec<u8>>,
+    /// ADDR-9: the MM the user was made to send (the address typed, the
+    /// text, when the trigger was answered).
+    pub sent: Option<(String, String, Instant)>,
 }
 
 const MMS_UA: &str = "x-wap-application:mms.ua";
@@ -862,4 +865,98 @@ async fn handed_to_app(w: &mut LiaisonWorld, app: String) -> StepResult {
             },
         )),
     }
+}
+
+// ------------------------------------------------------------ sending (ADDR-9)
+
+#[when(expr = "the client's user sends an MM to the SIP URI {string}")]
+async fn user_sends(w: &mut LiaisonWorld, uri: String) -> StepResult {
+    let s = section(w)?;
+    let Some(trigger) = s.send_trigger else {
+        return Err(w.fail(
+            "a send trigger in the profile (mms_client.send_trigger)",
+            "none",
+        ));
+    };
+    let text = format!("liaison ADDR-9 {}: an MM to a SIP URI", token());
+    let req = crate::codec::http::request(
+        "POST",
+        "/mms/send",
+        &trigger.to_string(),
+        &[
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("X-Liaison-To", uri.as_str()),
+        ],
+        text.as_bytes(),
+    );
+    let at = Instant::now();
+    let out = crate::roles::mms_ua::exchange(trigger, w.capture.clone(), &req, w.deadline).await;
+    match out.response().and_then(|r| r.status()) {
+        Some(200..=299) => {
+            w.mms_client.sent = Some((uri, text, at));
+            Ok(())
+        }
+        _ => Err(w.fail(
+            format!("a 2xx to the send trigger POST /mms/send at {trigger} (the suite's interface, README)"),
+            out.describe(),
+        )),
+    }
+}
+
+#[then("the MMS server receives the client's M-Send.req with that SIP URI in To, in the declared form, and the text")]
+async fn receives_send_req(w: &mut LiaisonWorld) -> StepResult {
+    let h = harness(w)?;
+    let s = section(w)?;
+    let Some((uri, text, at)) = w.mms_client.sent.clone() else {
+        return Err(w.fail("an MM the user sent earlier in the scenario", "none"));
+    };
+    let send_req = |a: &MmsArrival| {
+        a.method() == Some("POST")
+            && posted(a).is_some_and(|p| p.message_type() == Some(MessageType::SEND_REQ))
+    };
+    h.server
+        .wait_for(w.deadline, |log| {
+            log.iter().any(|a| a.at >= at && send_req(a))
+        })
+        .await;
+    let log = h.server.log_since(at);
+    let Some((a, pdu)) = log
+        .iter()
+        .find(|a| send_req(a))
+        .and_then(|a| posted(a).map(|p| (a, p)))
+    else {
+        return Err(w.fail(
+            format!(
+                "an M-Send.req POSTed to the MMSC {} for the MM sent to {uri}",
+                s.mmsc_url
+            ),
+            format!(
+                "none within the scenario time; at the MMS server: {}",
+                describe_log(&log)
+            ),
+        ));
+    };
+    let want = render(&s, &uri);
+    let to: Vec<String> = pdu.to().iter().map(|e| e.text.clone()).collect();
+    if !to.contains(&want) {
+        return Err(w.fail(
+            format!(
+                "To: {want} in the M-Send.req (the SIP URI as typed, in the declared form {}), unchanged",
+                s.address_form()
+            ),
+            format!("To {to:?} — {}", a.describe()),
+        ));
+    }
+    let has_text = match pdu.body.as_ref() {
+        Some(Body::Single(d)) => d == text.as_bytes(),
+        Some(Body::Multipart(parts)) => parts.iter().any(|p| p.data == text.as_bytes()),
+        None => false,
+    };
+    if has_text {
+        return Ok(());
+    }
+    Err(w.fail(
+        format!("the text {text:?} in the M-Send.req's content"),
+        format!("other content — {}", a.describe()),
+    ))
 }

@@ -112,7 +112,11 @@ fn list_shows_requirements_and_what_applies() {
     let cat = liaison::catalogue::Catalogue::embedded().unwrap();
     for r in cat.requirements.iter() {
         if let Some(p) = &r.pending {
-            assert!(s.contains(&format!("no scenario yet: {p}")), "{}: {s}", r.id);
+            assert!(
+                s.contains(&format!("no scenario yet: {p}")),
+                "{}: {s}",
+                r.id
+            );
         }
     }
     assert!(s.contains("informative: "), "{s}");

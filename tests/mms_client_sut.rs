@@ -14,6 +14,7 @@ fn a_launched_client_with_escaped_sip_uris_passes() {
     let ip = "127.0.0.3";
     let sip = free_port(ip);
     let mmsc = free_port("127.0.0.1");
+    let trigger = free_port(ip);
     let profile = d.join("mms-client.yaml");
     std::fs::write(
         &profile,
@@ -21,8 +22,8 @@ fn a_launched_client_with_escaped_sip_uris_passes() {
             "name: reference mms-client as its own process\n\
              roles: [mms-client]\n\
              timers: {{ t1_ms: 50, scenario_timeout_s: 5 }}\n\
-             mms_client:\n  mmsc_url: http://127.0.0.1:{mmsc}/mmsc\n  wap_push: {ip}:2948\n  sip_push: {ip}:{sip}\n  sip_uri: \"sip:+15557654321@ims.liaison.test;user=phone\"\n  sip_address_form: escaped\n\
-             launch:\n  command: [{}, reference, --role, mms-client, --listen, \"{ip}:{sip}\", --mmsc, \"http://127.0.0.1:{mmsc}/mmsc\"]\n  ready: {{ tcp: \"{ip}:{sip}\", timeout_s: 5 }}\n",
+             mms_client:\n  mmsc_url: http://127.0.0.1:{mmsc}/mmsc\n  wap_push: {ip}:2948\n  sip_push: {ip}:{sip}\n  sip_uri: \"sip:+15557654321@ims.liaison.test;user=phone\"\n  sip_address_form: escaped\n  send_trigger: {ip}:{trigger}\n\
+             launch:\n  command: [{}, reference, --role, mms-client, --listen, \"{ip}:{sip}\", --mmsc, \"http://127.0.0.1:{mmsc}/mmsc\", --send-trigger, \"{ip}:{trigger}\", --escaped-sip]\n  ready: {{ tcp: \"{ip}:{sip}\", timeout_s: 5 }}\n",
             bin()
         ),
     )
@@ -39,7 +40,7 @@ fn a_launched_client_with_escaped_sip_uris_passes() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let r = report(&out);
     let passed = requirements_with(&r, "passed");
-    for id in ["ADDR-1", "ADDR-5", "DEFER-5", "DEFER-6", "PUSH-5"] {
+    for id in ["ADDR-1", "ADDR-5", "ADDR-9", "DEFER-5", "DEFER-6", "PUSH-5"] {
         assert!(passed.contains(&id.to_string()), "{id}: {}", text(&o));
     }
     // The SIP URIs went out escaped.
@@ -54,6 +55,14 @@ fn a_launched_client_with_escaped_sip_uris_passes() {
             .iter()
             .any(|p| p.windows(escaped.len()).any(|w| w == escaped)),
         "no escaped SIP URI in any pcap"
+    );
+    // The MM it sent named the SIP URI escaped, %2B escaped once more.
+    let sent = b"sip%3Amms_15550000009%3Bctx%3Da%252Bb%40ims.liaison.test/TYPE=SIP";
+    assert!(
+        pcaps
+            .iter()
+            .any(|p| p.windows(sent.len()).any(|w| w == sent)),
+        "no escaped SIP URI in the M-Send.req"
     );
     let log = std::fs::read_to_string(out.join("sut-stdout.log")).unwrap();
     assert!(log.contains(&format!("WSP pushes on {ip}:2948")), "{log}");

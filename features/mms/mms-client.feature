@@ -75,6 +75,15 @@ Feature: An MMS client acts on pushed notifications, whatever the bearer and the
     Then the client hands the MM to the application "MEM" through the upper tester, and does not show it as an ordinary MM
 
   # Last in the file: a client that dies here fails only these.
+  # Sending needs the user: the profile's send trigger stands for it (the
+  # suite's own interface, README). The URI carries an escape (%2B) and a
+  # parameter, so that an address rewritten on the way shows.
+  @ADDR-9 @if:mms_send
+  Scenario: The client addresses an MM to a SIP URI, unchanged
+    Given the harness plays the MMS Relay/Server the client is configured with
+    When the client's user sends an MM to the SIP URI "sip:mms_15550000009;ctx=a%2Bb@ims.liaison.test"
+    Then the MMS server receives the client's M-Send.req with that SIP URI in To, in the declared form, and the text
+
   @DEFER-6
   Scenario Outline: A malformed notification is refused without harm and the next one is acted on
     Given the harness plays the MMS Relay/Server the client is configured with

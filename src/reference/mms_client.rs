@@ -28,6 +28,13 @@
 //! does not decode gets Unrecognised. The `deferred-retrieval` variant sends
 //! M-NotifyResp.ind Deferred first, then fetches and sends M-Acknowledge.ind
 //! with the M-Retrieve.conf's Transaction-ID (§6.4).
+//!
+//! **Sending** (ADDR-9). The suite's send trigger stands for the user: a
+//! `POST /mms/send` with `X-Liaison-To: <address>` and a text/plain body is
+//! answered 204, and the client POSTs an M-Send.req to its MMSC: From the
+//! Insert-address token (the MMSC fills it in), To the address as typed — a
+//! SIP URI raw, or as `escaped-value/TYPE=SIP` when configured so — and a
+//! multipart/mixed body with the text as its one text/plain part (UTF-8).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -54,6 +61,10 @@ pub struct MmsClientConfig {
     /// The upper tester it reports hand-overs to (`POST /mms/<X-Mms-Applic-ID>`
     /// to an application, `POST /mms` for an MM shown to the user).
     pub upper_tester: Option<SocketAddr>,
+    /// Where it takes send triggers (HTTP); `None`: port 0 on its own IP.
+    pub send_trigger: Option<SocketAddr>,
+    /// Write SIP URIs it sends to as `escaped-value/TYPE=SIP`.
+    pub escaped_sip: bool,
 }
 
 /// The WDP port of connectionless WSP push (WAP-259).
@@ -91,9 +102,12 @@ pub async fn start(
     listen: SocketAddr,
     cfg: MmsClientConfig,
     settings: Settings,
-) -> std::io::Result<(SocketAddr, Vec<JoinHandle<()>>)> {
+) -> std::io::Result<(SocketAddr, SocketAddr, Vec<JoinHandle<()>>)> {
     let (wdp, udp, tcp) = bind(listen).await?;
     let address = udp.local_addr()?;
+    let trigger =
+        TcpListener::bind(cfg.send_trigger.unwrap_or(SocketAddr::new(address.ip(), 0))).await?;
+    let trigger_addr = trigger.local_addr()?;
     let (tx, rx) = mpsc::unbounded_channel();
     let sh = Arc::new(Shared {
         cfg,
@@ -105,13 +119,92 @@ pub async fn start(
     let udp = Arc::new(udp);
     Ok((
         address,
+        trigger_addr,
         vec![
             tokio::spawn(wdp_loop(wdp, sh.clone())),
             tokio::spawn(sip_udp(udp, sh.clone())),
             tokio::spawn(sip_tcp(tcp, sh.clone())),
+            tokio::spawn(send_triggers(trigger, sh.clone())),
             tokio::spawn(worker(rx, sh)),
         ],
     ))
+}
+
+/// The send trigger: one request per connection, bounded.
+async fn send_triggers(listener: TcpListener, sh: Arc<Shared>) {
+    use tokio::io::AsyncReadExt;
+    while let Ok((mut stream, _)) = listener.accept().await {
+        let sh = sh.clone();
+        tokio::spawn(async move {
+            let end = tokio::time::Instant::now() + IO_BOUND;
+            let mut buf = Vec::new();
+            let mut chunk = vec![0u8; 8 * 1024];
+            let req = loop {
+                match http::next_frame(&buf, 1 << 20) {
+                    Ok(Some(n)) => break HttpMessage::parse(&buf[..n]).ok(),
+                    Ok(None) => {}
+                    Err(_) => break None,
+                }
+                match tokio::time::timeout_at(end, stream.read(&mut chunk)).await {
+                    Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+                    _ => break None,
+                }
+            };
+            let to = req.as_ref().and_then(|r| {
+                (r.method() == Some("POST") && r.target() == Some("/mms/send"))
+                    .then(|| r.header("X-Liaison-To").map(|t| t.trim().to_string()))
+                    .flatten()
+            });
+            let status = if to.is_some() {
+                (204, "No Content")
+            } else {
+                (400, "Bad Request")
+            };
+            let _ = stream
+                .write_all(&http::response(status.0, status.1, &[], b""))
+                .await;
+            drop(stream);
+            if let (Some(to), Some(req)) = (to, req) {
+                if !sh.s.has_fault("send-ignores-trigger") {
+                    send_mm(&sh, &to, &req.body).await;
+                }
+            }
+        });
+    }
+}
+
+/// Sends an MM with `text` to the address the user typed.
+async fn send_mm(sh: &Shared, to: &str, text: &[u8]) {
+    use crate::codec::mms::{Body, ContentType, EncodedString, Field, FromValue, Header, Part};
+    let mut to = to.to_string();
+    if sh.s.has_fault("send-uri-mangled") {
+        // Fault: the URI percent-decoded before it is written.
+        to = to.replace("%2B", "+").replace("%2b", "+");
+    }
+    let lower = to.to_ascii_lowercase();
+    if sh.cfg.escaped_sip && (lower.starts_with("sip:") || lower.starts_with("sips:")) {
+        to = Address::typed("SIP", &to).to_string();
+    }
+    let pdu = PduBuilder::send_req(
+        &format!("S{}", sip::token()),
+        FromValue::InsertAddress,
+        ContentType::well_known(crate::codec::mms::body::MULTIPART_MIXED),
+        Body::Multipart(vec![Part::text(&String::from_utf8_lossy(text))]),
+    )
+    .header(Header::Encoded(Field::TO, EncodedString::plain(&to)))
+    .build()
+    .encode();
+    let Some((addr, path)) = super::http_url_parts(&sh.cfg.mmsc_url) else {
+        return;
+    };
+    let req = http::request(
+        "POST",
+        &path,
+        &addr.to_string(),
+        &[("Content-Type", MMS_MEDIA)],
+        &pdu,
+    );
+    let _ = super::http_exchange(addr, &req, IO_BOUND).await;
 }
 
 async fn bind(listen: SocketAddr) -> std::io::Result<(UdpSocket, UdpSocket, TcpListener)> {
@@ -597,10 +690,13 @@ mod tests {
         let cfg = MmsClientConfig {
             upper_tester: None,
             mmsc_url: format!("http://{addr}/mmsc"),
+            send_trigger: None,
+            escaped_sip: false,
         };
-        let (sip, tasks) = start("127.0.0.1:0".parse().unwrap(), cfg, Settings::default())
-            .await
-            .unwrap();
+        let (sip, _trigger, tasks) =
+            start("127.0.0.1:0".parse().unwrap(), cfg, Settings::default())
+                .await
+                .unwrap();
         let loc = format!("http://{addr}/mms/1");
         let note = PduBuilder::notification_ind("T9", &loc, 2, TimeValue::Relative(60))
             .build()

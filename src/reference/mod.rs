@@ -651,6 +651,20 @@ pub const FAULTS: &[Fault] = &[
     },
     Fault {
         role: "mms-client",
+        name: "send-uri-mangled",
+        description: "percent-decodes a SIP URI the user sends an MM to (%2B becomes +) before writing it into To",
+        breaks: &["ADDR-9"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mms-client",
+        name: "send-ignores-trigger",
+        description: "answers the send trigger but never sends the MM",
+        breaks: &["ADDR-9"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "mms-client",
         name: "ignores-sip-push",
         description: "answers a Push over SIP MESSAGE with 200 but never acts on the notification in it",
         breaks: &["DEFER-5"],
@@ -1078,10 +1092,27 @@ pub struct Running {
     pub msrp: Option<SocketAddr>,
     /// mms-relay: its MM3 (SMTP) address.
     pub mm3: Option<SocketAddr>,
+    /// mms-client: where it takes send triggers (HTTP).
+    pub send_trigger: Option<SocketAddr>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
+    fn new(
+        role: &'static str,
+        address: SocketAddr,
+        tasks: Vec<tokio::task::JoinHandle<()>>,
+    ) -> Running {
+        Running {
+            role,
+            address,
+            msrp: None,
+            mm3: None,
+            send_trigger: None,
+            tasks,
+        }
+    }
+
     pub fn stop(&mut self) {
         for t in self.tasks.drain(..) {
             t.abort();
@@ -1106,13 +1137,7 @@ pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::i
             )
         })?;
         let (address, tasks) = sms_iwf::start(listen.ip(), cfg, settings).await?;
-        return Ok(Running {
-            role: "sms-im-iwf",
-            address,
-            msrp: None,
-            mm3: None,
-            tasks,
-        });
+        return Ok(Running::new("sms-im-iwf", address, tasks));
     }
     if role == "ppg" {
         let cfg = settings.ppg.clone().ok_or_else(|| {
@@ -1122,13 +1147,7 @@ pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::i
             )
         })?;
         let (address, tasks) = ppg::start(listen.ip(), cfg, settings).await?;
-        return Ok(Running {
-            role: "ppg",
-            address,
-            msrp: None,
-            mm3: None,
-            tasks,
-        });
+        return Ok(Running::new("ppg", address, tasks));
     }
     if role == "mms-client" {
         let cfg = settings.mms_client.clone().ok_or_else(|| {
@@ -1137,14 +1156,10 @@ pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::i
                 "mms-client needs the MMSC URL it is configured with",
             )
         })?;
-        let (address, tasks) = mms_client::start(listen, cfg, settings).await?;
-        return Ok(Running {
-            role: "mms-client",
-            address,
-            msrp: None,
-            mm3: None,
-            tasks,
-        });
+        let (address, trigger, tasks) = mms_client::start(listen, cfg, settings).await?;
+        let mut r = Running::new("mms-client", address, tasks);
+        r.send_trigger = Some(trigger);
+        return Ok(r);
     }
     if role == "mms-relay" {
         let cfg = settings.mms_relay.clone().ok_or_else(|| {
@@ -1154,13 +1169,9 @@ pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::i
             )
         })?;
         let (address, mm3, tasks) = mms_relay::start_with_mm3(listen, cfg, settings).await?;
-        return Ok(Running {
-            role: "mms-relay",
-            address,
-            msrp: None,
-            mm3: Some(mm3),
-            tasks,
-        });
+        let mut r = Running::new("mms-relay", address, tasks);
+        r.mm3 = Some(mm3);
+        return Ok(r);
     }
     if role == "mem-server" {
         let cfg = settings.mem_server.clone().ok_or_else(|| {
@@ -1170,13 +1181,7 @@ pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::i
             )
         })?;
         let (address, tasks) = mem_server::start(listen, cfg, settings).await?;
-        return Ok(Running {
-            role: "mem-server",
-            address,
-            msrp: None,
-            mm3: None,
-            tasks,
-        });
+        return Ok(Running::new("mem-server", address, tasks));
     }
     let (udp, tcp) = bind_pair(listen.ip(), listen.port()).await?;
     let address = udp.local_addr()?;
@@ -1201,13 +1206,13 @@ pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::i
             ))
         }
     };
-    Ok(Running {
-        role: ROLES.iter().find(|r| **r == role).copied().unwrap_or("?"),
+    let mut r = Running::new(
+        ROLES.iter().find(|r| **r == role).copied().unwrap_or("?"),
         address,
-        msrp,
-        mm3: None,
         tasks,
-    })
+    );
+    r.msrp = msrp;
+    Ok(r)
 }
 
 /// Binds UDP and TCP on the same port (retrying when port 0 picks a port
