@@ -235,9 +235,11 @@ pub fn put_uintvar(out: &mut Vec<u8>, v: u32) {
 }
 
 /// Text-string (WAP-230 §8.4.2.1): a Quote (0x7F) first when the first octet is
-/// 128 or more, then the text and a NUL.
+/// 128 or more, then the text and a NUL. A text that starts with a control
+/// octet below 32 (not TEXT, but the decoder keeps what came after a Quote) gets
+/// the Quote too: without it that octet would read as a Value-length.
 pub fn put_text(out: &mut Vec<u8>, t: &[u8]) {
-    if t.first().is_some_and(|&b| b >= 0x80) {
+    if t.first().is_some_and(|&b| b >= 0x80 || b < 0x20) {
         out.push(0x7F);
     }
     out.extend_from_slice(t);
