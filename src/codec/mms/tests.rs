@@ -655,8 +655,10 @@ fn fuzz_findings_read_back_canonically() {
         // NUL) would read as a zero Value-length, so it is kept as octets.
         b"\x8C\x84\x84\x7F\x00\x00\x00\x84\xA3\x83\xFF\xFF",
         b"\x8C\x84\x84\x03\x7F\x00\x81",
-        // Quote + a control octet, which without the Quote reads as a length:
-        // in a Content-Type, a Transaction-ID, a Subject.
+        // Quote + a control octet, which without the Quote reads as a length
+        // (in a Content-Type, a Transaction-ID, a Subject), or + a 0x7F, which
+        // without it reads as the Quote.
+        b"\x8C\x80\x84\x7F\x7F\x7F\x00\x83ab",
         b"\x8C\x84\x84\x7F\x01\x00",
         b"\x8C\x80\x98\x7F\x01\x00",
         b"\x8C\x80\x96\x7F\x01\x00",
