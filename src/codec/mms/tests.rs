@@ -655,6 +655,8 @@ fn fuzz_findings_read_back_canonically() {
         // NUL) would read as a zero Value-length, so it is kept as octets.
         b"\x8C\x84\x84\x7F\x00\x00\x00\x84\xA3\x83\xFF\xFF",
         b"\x8C\x84\x84\x03\x7F\x00\x81",
+        // The same for X-Mms-Message-Class (a Token-text is never empty).
+        b"\x8C\x80\x8A\x7F\x00\x8Ab\x00",
         // Quote + a control octet, which without the Quote reads as a length
         // (in a Content-Type, a Transaction-ID, a Subject), or + a 0x7F, which
         // without it reads as the Quote.

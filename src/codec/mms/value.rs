@@ -714,8 +714,11 @@ impl MessageClass {
             [0x81] => Some(MessageClass::Advertisement),
             [0x82] => Some(MessageClass::Informational),
             [0x83] => Some(MessageClass::Auto),
+            // A Token-text is never empty (and `7F 00`'s canonical form, a lone
+            // NUL, is no class): an empty one is kept as octets.
             [b, ..] if *b >= 0x20 && *b < 0x80 => text_of(v)
                 .and_then(|t| std::str::from_utf8(t).ok())
+                .filter(|s| !s.is_empty())
                 .map(|s| MessageClass::Text(s.to_string())),
             _ => None,
         }
