@@ -6,8 +6,8 @@
 
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
 use liaison::codec::http::{next_frame, HttpError, HttpMessage};
+use libfuzzer_sys::fuzz_target;
 
 fn views(m: &HttpMessage) {
     let _ = (

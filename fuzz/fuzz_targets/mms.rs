@@ -5,8 +5,8 @@
 
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
 use liaison::codec::mms::{Address, MmsError, Pdu};
+use libfuzzer_sys::fuzz_target;
 
 /// The offset an error names, if it names one.
 fn offset(e: &MmsError) -> Option<usize> {
@@ -27,7 +27,10 @@ fn check_error(e: &MmsError, len: usize) {
     let text = e.to_string();
     assert!(!text.contains('\n'), "multi-line error: {text}");
     if let Some(at) = offset(e) {
-        assert!(at <= len, "error offset {at} beyond the {len}-byte input: {text}");
+        assert!(
+            at <= len,
+            "error offset {at} beyond the {len}-byte input: {text}"
+        );
     }
 }
 
@@ -41,7 +44,10 @@ fuzz_target!(|data: &[u8]| {
             }
             let canon = p.encode_canonical();
             let back = Pdu::parse(&canon).unwrap_or_else(|e| panic!("canonical form fails: {e}"));
-            assert_eq!(back, p, "canonical form reads back to the same headers and body");
+            assert_eq!(
+                back, p,
+                "canonical form reads back to the same headers and body"
+            );
             assert_eq!(back.encode_canonical(), canon, "canonical form is stable");
             // The views a failure message or a step uses.
             let _ = (p.summary(), p.view(), p.parts().len());

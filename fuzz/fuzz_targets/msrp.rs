@@ -15,8 +15,8 @@
 
 use std::collections::BTreeMap;
 
-use libfuzzer_sys::fuzz_target;
 use liaison::codec::msrp::{next_frame, ByteRange, MsrpMessage, MsrpUrl, Reassembly};
+use libfuzzer_sys::fuzz_target;
 
 fn views(m: &MsrpMessage) {
     let _ = (
@@ -40,7 +40,11 @@ fn views(m: &MsrpMessage) {
         }
     }
     if let Some(Ok(r)) = m.byte_range() {
-        assert_eq!(ByteRange::parse(&r.to_header()), Some(r), "Byte-Range round trip");
+        assert_eq!(
+            ByteRange::parse(&r.to_header()),
+            Some(r),
+            "Byte-Range round trip"
+        );
         let _ = r.declared_len();
     }
 }
@@ -67,7 +71,11 @@ fn push(all: &mut BTreeMap<Option<String>, Chunks>, m: &MsrpMessage) {
         }
         Err(e) => {
             assert!(!e.to_string().contains('\n'));
-            assert_eq!(format!("{:?}", c.r), before, "a refused chunk changed the state");
+            assert_eq!(
+                format!("{:?}", c.r),
+                before,
+                "a refused chunk changed the state"
+            );
         }
     }
     if let Some(t) = c.r.total() {

@@ -10,8 +10,8 @@
 
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
 use liaison::codec::pap::{header_param, multipart_related, parse_multipart, PapError, PapMessage};
+use libfuzzer_sys::fuzz_target;
 
 fn document(bytes: &[u8]) {
     match PapMessage::parse(bytes) {
@@ -52,7 +52,10 @@ fn envelope(data: &[u8]) {
     let total: usize = parts.iter().map(|p| p.body.len()).sum();
     assert!(total <= body.len());
     for p in &parts {
-        assert!(occurs(&p.body, body), "a part body that is not in the envelope");
+        assert!(
+            occurs(&p.body, body),
+            "a part body that is not in the envelope"
+        );
         let _ = p.header("content-id");
         if p.header("content-type").is_some_and(|t| t.contains("xml")) {
             document(&p.body);
@@ -69,7 +72,8 @@ fn envelope(data: &[u8]) {
         .iter()
         .map(|p| {
             (
-                p.header("Content-Type").unwrap_or("application/octet-stream"),
+                p.header("Content-Type")
+                    .unwrap_or("application/octet-stream"),
                 p.body.as_slice(),
             )
         })

@@ -9,8 +9,8 @@
 
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
 use liaison::codec::sip::{header_param, next_frame, uri_of, uri_user_host, Frame, SipMessage};
+use libfuzzer_sys::fuzz_target;
 
 fn views(m: &SipMessage) {
     let _ = (
@@ -62,7 +62,11 @@ fuzz_target!(|data: &[u8]| {
     loop {
         match next_frame(buf, max_len) {
             Ok(Some(Frame::KeepAlive(n))) => {
-                assert!(n > 0 && n <= buf.len(), "keep-alive of {n} in {}", buf.len());
+                assert!(
+                    n > 0 && n <= buf.len(),
+                    "keep-alive of {n} in {}",
+                    buf.len()
+                );
                 buf = &buf[n..];
             }
             Ok(Some(Frame::Message(n))) => {

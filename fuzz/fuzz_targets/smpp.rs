@@ -7,8 +7,8 @@
 
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
 use liaison::codec::smpp::{hex_dump, next_frame, udh_parse, Pdu, Receipt, SmppError, HEADER_LEN};
+use libfuzzer_sys::fuzz_target;
 
 fn check_pdu(p: &Pdu, bytes: &[u8]) {
     assert_eq!(p.raw(), bytes);

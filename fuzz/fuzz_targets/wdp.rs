@@ -9,9 +9,9 @@
 
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
 use liaison::codec::smpp::udh_split;
 use liaison::codec::wdp::Reassembler;
+use libfuzzer_sys::fuzz_target;
 
 fn free_form(mut rest: &[u8]) {
     let mut r = Reassembler::new();
@@ -19,7 +19,11 @@ fn free_form(mut rest: &[u8]) {
         let n = usize::from(*len).min(tail.len());
         let (sm, next) = tail.split_at(n);
         rest = next;
-        let destination = if flags & 1 == 0 { "+15550001" } else { "+15550002" };
+        let destination = if flags & 1 == 0 {
+            "+15550001"
+        } else {
+            "+15550002"
+        };
         match r.push(destination, sm, flags & 2 != 0) {
             Ok(Some(d)) => {
                 assert!(d.segments >= 1);
@@ -40,7 +44,10 @@ fn round_trip(rest: &[u8]) {
     let [d0, d1, o0, o1, reference, seed, data @ ..] = rest else {
         return;
     };
-    let ports = (u16::from_be_bytes([*d0, *d1]), u16::from_be_bytes([*o0, *o1]));
+    let ports = (
+        u16::from_be_bytes([*d0, *d1]),
+        u16::from_be_bytes([*o0, *o1]),
+    );
     let Ok(mut segments) = udh_split(data, Some(ports), *reference) else {
         return;
     };

@@ -4,8 +4,8 @@
 
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
 use liaison::codec::wsp::{decode_uintvar, encode_uintvar, PushPdu, WspError};
+use libfuzzer_sys::fuzz_target;
 
 fn check_error(e: &WspError, len: usize) {
     let text = e.to_string();
@@ -14,7 +14,10 @@ fn check_error(e: &WspError, len: usize) {
         WspError::Truncated { at, .. }
         | WspError::UintvarOverflow { at, .. }
         | WspError::BadValue { at, .. } => {
-            assert!(*at <= len, "error offset {at} beyond the {len}-byte input: {text}")
+            assert!(
+                *at <= len,
+                "error offset {at} beyond the {len}-byte input: {text}"
+            )
         }
         WspError::HeadersTooLong { available, .. } => assert!(*available <= len),
         WspError::Empty | WspError::NotPush { .. } => {}
@@ -60,7 +63,10 @@ fuzz_target!(|data: &[u8]| {
     match decode_uintvar(data) {
         Ok((v, used)) => {
             assert!(used >= 1 && used <= data.len().min(5));
-            assert_eq!(decode_uintvar(&encode_uintvar(v)), Ok((v, encode_uintvar(v).len())));
+            assert_eq!(
+                decode_uintvar(&encode_uintvar(v)),
+                Ok((v, encode_uintvar(v).len()))
+            );
         }
         Err(e) => check_error(&e, data.len()),
     }
