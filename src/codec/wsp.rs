@@ -471,10 +471,15 @@ pub fn decode_uintvar(bytes: &[u8]) -> Result<(u32, usize), WspError> {
 }
 
 /// Text-string (§8.4.2.1): a Quote (0x7F) first when the text starts with an
-/// octet ≥ 128, then the text and a NUL.
+/// octet ≥ 128, then the text and a NUL. A text that starts with an octet that
+/// is not TEXT (the decoder keeps what came after a Quote) gets the Quote too:
+/// without it a control octet would read as a length, and a 0x7F as the Quote.
 fn encode_text(t: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(t.len() + 2);
-    if t.as_bytes().first().is_some_and(|&b| b >= 0x80) {
+    if t.as_bytes()
+        .first()
+        .is_some_and(|&b| !(0x20..0x7F).contains(&b))
+    {
         out.push(0x7F);
     }
     out.extend_from_slice(t.as_bytes());
@@ -516,6 +521,25 @@ fn read_text(b: &[u8], what: &'static str) -> Result<(String, usize), WspError> 
     })?;
     let text = b[..nul].strip_prefix(&[0x7F]).unwrap_or(&b[..nul]);
     Ok((String::from_utf8_lossy(text).into_owned(), nul + 1))
+}
+
+/// A media type or application id as Text-string: [`read_text`], refusing the
+/// empty text (`7F 00`, named `empty` in the error), which is none and whose
+/// canonical form, a lone NUL, reads as a zero Value-length.
+fn read_name_text(
+    b: &[u8],
+    what: &'static str,
+    empty: &'static str,
+) -> Result<(String, usize), WspError> {
+    let (t, used) = read_text(b, what)?;
+    if t.is_empty() {
+        return Err(WspError::BadValue {
+            what: empty,
+            at: 0,
+            bytes: b.to_vec(),
+        });
+    }
+    Ok((t, used))
 }
 
 /// A Value-length at the start of `b`: the length and the octets it took.
@@ -577,7 +601,7 @@ fn parse_content_type(b: &[u8]) -> Result<(ContentType, usize), WspError> {
     match b[0] {
         0x80..=0xFF => Ok((ContentType::WellKnown(b[0] & 0x7F), 1)),
         0x20..=0x7F => {
-            let (t, used) = read_text(b, "content type")?;
+            let (t, used) = read_name_text(b, "content type", "content type (empty text)")?;
             Ok((ContentType::Text(t), used))
         }
         _ => {
@@ -606,8 +630,12 @@ fn parse_content_type(b: &[u8]) -> Result<(ContentType, usize), WspError> {
                     })
                 }
                 Some(&c) if (0x20..0x80).contains(&c) => {
-                    let (t, u) = read_text(inner, "content type media")
-                        .map_err(|e| shift_error(e, lused))?;
+                    let (t, u) = read_name_text(
+                        inner,
+                        "content type media",
+                        "content type media (empty text)",
+                    )
+                    .map_err(|e| shift_error(e, lused))?;
                     (Media::Text(t), u)
                 }
                 Some(_) => {
@@ -701,8 +729,10 @@ fn parse_header(b: &[u8]) -> Result<(WspHeader, usize), WspError> {
             let header = match code {
                 field::X_WAP_APPLICATION_ID => {
                     if (0x20..0x80).contains(&value[0]) {
-                        let (t, _) = read_text(value, "application id")?;
-                        WspHeader::ApplicationId(AppId::Text(t))
+                        match read_name_text(value, "application id", "application id") {
+                            Ok((t, _)) => WspHeader::ApplicationId(AppId::Text(t)),
+                            Err(_) => unknown(),
+                        }
                     } else {
                         match read_integer(value, "application id") {
                             Ok((c, _)) => WspHeader::ApplicationId(AppId::Code(c)),
@@ -823,6 +853,59 @@ mod tests {
         );
         insta::assert_snapshot!(hex(pdu.raw()));
         assert_eq!(PushPdu::parse(pdu.raw()).unwrap(), pdu);
+    }
+
+    /// Inputs the fuzz target (`fuzz/fuzz_targets/wsp.rs`) found: the canonical
+    /// encoding of each parsed PDU must read back to the same fields.
+    #[test]
+    fn fuzz_findings_read_back_canonically() {
+        let fields = |p: &PushPdu| {
+            (
+                p.tid,
+                p.pdu_type,
+                p.content_type.clone(),
+                p.headers.clone(),
+                p.body.clone(),
+            )
+        };
+        let cases: &[&[u8]] = &[
+            // Texts after a Quote that start with a control octet or 0x7F: in a
+            // content type, a media, an application id, a header value.
+            b"\x01\x06\x03\x7F\x01\x00",
+            b"\x01\x06\x04\x03\x7F\x01\x00",
+            b"\x01\x06\x05\x84\xAF\x7F\x01\x00",
+            b"\x01\x06\x06\x84\xAF\x7F\x7Fa\x00",
+            b"\x01\x06\x07\x84a\x00\x7F\x7Fb\x00",
+        ];
+        for &b in cases {
+            let p = PushPdu::parse(b).unwrap_or_else(|e| panic!("{}: {e}", hex(b)));
+            let canon = p.encode();
+            let back = PushPdu::parse(&canon)
+                .unwrap_or_else(|e| panic!("canonical {} of {}: {e}", hex(&canon), hex(b)));
+            assert_eq!(fields(&back), fields(&p), "{} as {}", hex(b), hex(&canon));
+        }
+        // An empty media text is no content type (its canonical form, a lone
+        // NUL, is a zero Value-length): the fuzzer's input, a general form
+        // whose media is Quote + empty text, and the constrained form.
+        let found = b"\x03\x06\x26\x0A\x7F\x00\xFF\xFF\xFF*\x03\x0Dapp\x06\x03\x0Dapp\x06&appm&appmae\x00\xAF\x8D\xA0\xC3*\x00\xC3\x93\x8C\x82\x98k$\x00\x00\x00ae\x00)";
+        let e = PushPdu::parse(found).unwrap_err();
+        assert!(matches!(e, WspError::BadValue { at: 4, .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "WSP push: malformed content type media (empty text) at offset 4: \\x7F\\x00\\xFF\\xFF\\xFF*\\x03\\rap"
+        );
+        assert!(matches!(
+            PushPdu::parse(b"\x01\x06\x02\x7F\x00"),
+            Err(WspError::BadValue { at: 3, .. })
+        ));
+        // An empty application id is kept as bytes.
+        let p = PushPdu::parse(b"\x01\x06\x04\x84\xAF\x7F\x00").unwrap();
+        assert_eq!(
+            p.headers,
+            [WspHeader::Unknown {
+                bytes: vec![0xAF, 0x7F, 0x00]
+            }]
+        );
     }
 
     #[test]

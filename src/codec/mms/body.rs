@@ -339,14 +339,20 @@ impl ContentType {
         v
     }
 
-    /// Reads a content type filling `v` exactly; `None` when `v` is not one.
-    /// Parameters in forms not modelled come back as [`Param::Raw`].
+    /// Reads a content type filling `v` exactly; `None` when `v` is not one
+    /// (an empty media text, `7F 00`, is not: its canonical form, a lone NUL,
+    /// would read as a Value-length). Parameters in forms not modelled come
+    /// back as [`Param::Raw`].
     pub(crate) fn decode(v: &[u8]) -> Option<ContentType> {
+        let media_text = |m: &[u8]| {
+            std::str::from_utf8(text_of(m)?)
+                .ok()
+                .filter(|t| !t.is_empty())
+                .map(|t| MediaType::Text(t.to_string()))
+        };
         let ct = match v.first()? {
             0x80..=0xFF if v.len() == 1 => ContentType::well_known(u32::from(v[0] & 0x7F)),
-            0x20..=0x7F => ContentType::new(MediaType::Text(
-                std::str::from_utf8(text_of(v)?).ok()?.to_string(),
-            )),
+            0x20..=0x7F => ContentType::new(media_text(v)?),
             0x00..=0x1F => {
                 let inner = inner_of(v)?;
                 let mut c = Cursor::new(inner);
@@ -354,9 +360,7 @@ impl ContentType {
                 let n = c.extent("media").ok()?;
                 let m = c.take(n, "media", mat).ok()?;
                 let media = match m[0] {
-                    0x20..=0x7F => {
-                        MediaType::Text(std::str::from_utf8(text_of(m)?).ok()?.to_string())
-                    }
+                    0x20..=0x7F => media_text(m)?,
                     _ => MediaType::WellKnown(u32::try_from(integer_of(m)?).ok()?),
                 };
                 let mut params = Vec::new();

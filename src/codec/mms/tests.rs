@@ -654,3 +654,40 @@ fn charset_names_map_to_their_mibenum() {
     assert_eq!(charset_from_name("ISO-8859-1"), Some(4));
     assert_eq!(charset_from_name("x-unknown"), None);
 }
+
+/// Inputs the fuzz target (`fuzz/fuzz_targets/mms.rs`) found, each checked the
+/// way it checks: encode(parse(x)) == x, and the canonical form reads back to
+/// the same headers and body.
+#[test]
+fn fuzz_findings_read_back_canonically() {
+    let cases: &[&[u8]] = &[
+        // Content-Type as Quote + empty text: the canonical empty text (a lone
+        // NUL) would read as a zero Value-length, so it is kept as octets.
+        b"\x8C\x84\x84\x7F\x00\x00\x00\x84\xA3\x83\xFF\xFF",
+        b"\x8C\x84\x84\x03\x7F\x00\x81",
+        // The same for X-Mms-Message-Class (a Token-text is never empty).
+        b"\x8C\x80\x8A\x7F\x00\x8Ab\x00",
+        // Quote + a control octet, which without the Quote reads as a length
+        // (in a Content-Type, a Transaction-ID, a Subject), or + a 0x7F, which
+        // without it reads as the Quote.
+        b"\x8C\x80\x84\x7F\x7F\x7F\x00\x83ab",
+        b"\x8C\x84\x84\x7F\x01\x00",
+        b"\x8C\x80\x98\x7F\x01\x00",
+        b"\x8C\x80\x96\x7F\x01\x00",
+    ];
+    let mut failed = Vec::new();
+    for &b in cases {
+        let p = Pdu::parse(b).unwrap_or_else(|e| panic!("{}: {e}", hex(b)));
+        assert_eq!(p.encode(), b, "encode(parse(x)) == x for {}", hex(b));
+        let canon = p.encode_canonical();
+        if Pdu::parse(&canon).as_ref() != Ok(&p) {
+            failed.push(format!(
+                "{} as {}: {:?}",
+                hex(b),
+                hex(&canon),
+                Pdu::parse(&canon).map(|q| q.headers)
+            ));
+        }
+    }
+    assert!(failed.is_empty(), "{failed:#?}");
+}

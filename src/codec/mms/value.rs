@@ -235,9 +235,12 @@ pub fn put_uintvar(out: &mut Vec<u8>, v: u32) {
 }
 
 /// Text-string (WAP-230 §8.4.2.1): a Quote (0x7F) first when the first octet is
-/// 128 or more, then the text and a NUL.
+/// 128 or more, then the text and a NUL. A text that starts with an octet
+/// that is not TEXT (the decoder keeps what came after a Quote) gets the Quote
+/// too: without it a control octet below 32 would read as a Value-length, and a
+/// 0x7F as the Quote.
 pub fn put_text(out: &mut Vec<u8>, t: &[u8]) {
-    if t.first().is_some_and(|&b| b >= 0x80) {
+    if t.first().is_some_and(|&b| !(0x20..0x7F).contains(&b)) {
         out.push(0x7F);
     }
     out.extend_from_slice(t);
@@ -726,8 +729,11 @@ impl MessageClass {
             [0x81] => Some(MessageClass::Advertisement),
             [0x82] => Some(MessageClass::Informational),
             [0x83] => Some(MessageClass::Auto),
+            // A Token-text is never empty (and `7F 00`'s canonical form, a lone
+            // NUL, is no class): an empty one is kept as octets.
             [b, ..] if *b >= 0x20 && *b < 0x80 => text_of(v)
                 .and_then(|t| std::str::from_utf8(t).ok())
+                .filter(|s| !s.is_empty())
                 .map(|s| MessageClass::Text(s.to_string())),
             _ => None,
         }
