@@ -225,3 +225,37 @@ fn aiosmtpd_as_mem_server() {
         .unwrap()
         .contains("notified"));
 }
+
+/// The same server, its new mail handed over by a command the harness runs
+/// per message (mem_server.deliver_command: a delivery agent that passes the
+/// message on standard input to the server), on ports of its own.
+#[test]
+fn aiosmtpd_as_mem_server_fed_by_a_delivery_command() {
+    require_aiosmtpd();
+    let d = tmpdir("aiosmtpd-mem-cmd");
+    let profile = std::fs::read_to_string(root().join("fixtures/sut/mem-server.yaml"))
+        .unwrap()
+        .replace("12525", "12527")
+        .replace("12526", "12528")
+        .replace(
+            "  inbox: 127.0.0.1:12527\n",
+            "  deliver_command: [/usr/bin/python3, fixtures/sut/mem-server/deliver.py, \"127.0.0.1:12527\"]\n",
+        );
+    assert!(profile.contains("deliver_command"), "{profile}");
+    let p = d.join("mem-server-cmd.yaml");
+    std::fs::write(&p, profile).unwrap();
+    let out = d.join("out");
+    let o = liaison(&[
+        "run",
+        "--sut",
+        p.to_str().unwrap(),
+        "--strict",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = report(&out);
+    for id in ["MEM-1", "MEM-2", "MEM-3", "MEM-4"] {
+        assert_eq!(verdict(&r, id), "passed", "{id}: {}", text(&o));
+    }
+}
