@@ -7,6 +7,7 @@
 //! that a scenario failure can show the offending bytes.
 
 pub mod http;
+pub mod ims;
 pub mod mms;
 pub mod msrp;
 pub mod pap;
