@@ -548,6 +548,7 @@ mod tests {
                     statement: "s".into(),
                     untestable_because: q.note.clone().filter(|_| q.level == Level::Informative),
                     pending: None,
+                    enabler: None,
                 })
                 .collect(),
         };
