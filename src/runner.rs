@@ -876,6 +876,7 @@ pub async fn start_reference(
             sip_address_type: None,
             sip_domain: None,
         }),
+        ims: None,
         capabilities: crate::profile::Capabilities {
             accept_types: Some(
                 crate::reference::im_client::ACCEPT
