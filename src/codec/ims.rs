@@ -222,7 +222,7 @@ fn params(value: &str) -> Vec<(String, Option<String>)> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut quoted = false;
-    let mut push = |seg: &str, out: &mut Vec<(String, Option<String>)>| {
+    let push = |seg: &str, out: &mut Vec<(String, Option<String>)>| {
         let seg = seg.trim();
         if seg.is_empty() {
             return;

@@ -3,6 +3,8 @@
 //! - [`transaction`]: RFC 3261 non-INVITE client transaction (Timers E, F, K)
 //! - [`ua`]: originating UA and recipient UA (server transactions that absorb
 //!   retransmissions)
+//! - [`cscf`]: the harness IMS core (P-CSCF and S-CSCF in one): registrar,
+//!   Path/Service-Route, loose routing, asserted identity at the edge
 //! - [`ims_core`]: the recipient side of an IMS network (MESSAGE routed by
 //!   number, Large Message sessions); also the device for SIP pushes
 //! - [`msrp`]: an MSRP peer (RFC 4975)
@@ -20,6 +22,7 @@
 //! - [`mms_ua`]: an MMS client on MM1 (HTTP to an MMS relay) and what the
 //!   relay pushed to terminals
 
+pub mod cscf;
 pub mod http_server;
 pub mod ims_core;
 pub mod mms_server;
