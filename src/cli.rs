@@ -94,7 +94,9 @@ pub enum Command {
         /// ppg: where SIP pushes go; mms-relay: the SIP device it notifies.
         #[arg(long, value_name = "ADDR")]
         sip_target: Option<std::net::SocketAddr>,
-        /// sms-im-iwf: where to send SIP MESSAGEs.
+        /// sms-im-iwf: where to send SIP MESSAGEs; im-client: the IMS core to
+        /// register through; im-server: the IMS core whose IP it trusts for
+        /// P-Asserted-Identity.
         #[arg(long, value_name = "ADDR")]
         ims_core: Option<std::net::SocketAddr>,
         /// sms-im-iwf: bind credentials.
@@ -426,6 +428,9 @@ async fn reference(
         mms_client: mmsc.map(|mmsc_url| crate::reference::mms_client::MmsClientConfig { mmsc_url }),
         mms_relay,
         deferral,
+        ims: ims_core
+            .filter(|_| role == "im-client" || role == "im-server")
+            .map(|core| crate::reference::ImsConfig { core }),
     };
     if role == "mms-client" && settings.mms_client.is_none() {
         eprintln!("liaison: reference --role mms-client: --mmsc URL is required");

@@ -19,6 +19,23 @@ use crate::codec::sip::{response_to, token, SipMessage};
 /// What the client accepts.
 pub const ACCEPT: &[&str] = &["text/plain"];
 
+/// The feature tags the client declares when it registers through an IMS
+/// core (OMA SIMPLE IM: pager mode and Large Message mode).
+pub const FEATURE_TAGS: &[&str] = &[
+    crate::codec::ims::TAG_SIP_IM,
+    crate::codec::ims::TAG_LARGE_MESSAGE,
+];
+
+/// The OMA CPM ICSIs it declares there, in `+g.3gpp.icsi-ref`.
+pub const ICSIS: &[&str] = &[
+    crate::codec::ims::ICSI_CPM_MSG,
+    crate::codec::ims::ICSI_CPM_LARGEMSG,
+];
+
+/// The registration expiry the embedded run's IMS core grants (seconds):
+/// short, so that a registration scenario sees a refresh soon.
+pub const IMS_EXPIRES: u32 = 1;
+
 /// Where a reply goes.
 enum Reply {
     Udp(SocketAddr),

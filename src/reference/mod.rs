@@ -889,6 +889,16 @@ pub struct Settings {
     pub mms_relay: Option<mms_relay::MmsRelayConfig>,
     /// im-server: the MMS Relay/Server (the harness) it defers messages to.
     pub deferral: Option<im_server::DeferralConfig>,
+    /// im-client: register through this IMS core; im-server: trust
+    /// P-Asserted-Identity from this core's IP only.
+    pub ims: Option<ImsConfig>,
+}
+
+/// The IMS core a reference role works with.
+#[derive(Debug, Clone)]
+pub struct ImsConfig {
+    /// The core's SIP address (its IP is the one trusted source).
+    pub core: SocketAddr,
 }
 
 impl Default for Settings {
@@ -904,6 +914,7 @@ impl Default for Settings {
             mms_client: None,
             mms_relay: None,
             deferral: None,
+            ims: None,
         }
     }
 }
