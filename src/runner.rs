@@ -177,6 +177,8 @@ impl ImsHarness {
             if let Some(d) = profile.deferral.as_ref().and_then(|d| d.recipient_domain.clone()) {
                 core.route(&d, a);
             }
+            // Telephone numbers (tel: URIs) are the IM server's users.
+            core.route("tel", a);
         }
         let hosts = [
             ("im-client", profile.sip.as_ref().and_then(|s| s.aor.clone())),

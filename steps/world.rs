@@ -59,6 +59,8 @@ pub struct LiaisonWorld {
     pub mms_relay: super::mms_relay::MmsRelay,
     /// Deferred messaging: where this scenario's traffic at the MMSC starts.
     pub deferral: super::deferral::Deferral,
+    /// IMS alignment: what went through the harness IMS core.
+    pub ims: super::ims::Ims,
 }
 
 impl fmt::Debug for LiaisonWorld {
@@ -119,6 +121,7 @@ impl LiaisonWorld {
             mms_client: Default::default(),
             mms_relay: Default::default(),
             deferral: Default::default(),
+            ims: Default::default(),
         })
     }
 

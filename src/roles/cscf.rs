@@ -336,7 +336,12 @@ async fn request(
                 .get(&aor_key(&ruri))
                 .map(|v| v.iter().filter(|b| b.until > now).cloned().collect())
                 .unwrap_or_default();
-            let host = uri_user_host(&ruri).1.unwrap_or_default().to_ascii_lowercase();
+            // tel: URIs go to the home of the numbers (the route "tel").
+            let host = if ruri.to_ascii_lowercase().starts_with("tel:") {
+                "tel".to_string()
+            } else {
+                uri_user_host(&ruri).1.unwrap_or_default().to_ascii_lowercase()
+            };
             (bound, st.routes.get(&host).copied())
         };
         if !bound.is_empty() {
@@ -443,8 +448,12 @@ async fn request(
         }
         headers.push((n, v));
     }
-    if let Some(Some(a)) = &asserted {
-        headers.push(("P-Asserted-Identity".into(), format!("<{a}>")));
+    if let Some(a) = asserted.as_ref().filter(|a| !a.is_empty()) {
+        let list: Vec<&str> = a.iter().map(String::as_str).collect();
+        headers.push((
+            "P-Asserted-Identity".into(),
+            crate::codec::ims::asserted_value(&list),
+        ));
     }
     if matches!(method.as_str(), "INVITE" | "SUBSCRIBE") {
         headers.insert(
@@ -481,7 +490,7 @@ async fn request(
 /// domain: a registered client's identity (the one its
 /// P-Preferred-Identity names, if registered), else the harness user's
 /// P-Preferred-Identity, else its From.
-fn asserted_for(state: &Arc<Mutex<State>>, msg: &SipMessage) -> Option<String> {
+fn asserted_for(state: &Arc<Mutex<State>>, msg: &SipMessage) -> Vec<String> {
     let preferred = uris(msg, "P-Preferred-Identity");
     let from = msg.header("From").and_then(uri_of);
     let via = msg.vias().into_iter().next().unwrap_or_default();
@@ -502,9 +511,16 @@ fn asserted_for(state: &Arc<Mutex<State>>, msg: &SipMessage) -> Option<String> {
         return preferred
             .into_iter()
             .find(|p| registered.iter().any(|r| aor_key(r) == aor_key(p)))
-            .or_else(|| registered.first().cloned());
+            .or_else(|| registered.first().cloned())
+            .into_iter()
+            .collect();
     }
-    preferred.into_iter().next().or(from)
+    if preferred.is_empty() {
+        from.into_iter().collect()
+    } else {
+        // A SIP and a tel identity of one user (RFC 3325 §9.1).
+        preferred.into_iter().take(2).collect()
+    }
 }
 
 fn stable_branch(incoming: &str, method: &str) -> String {
