@@ -172,10 +172,10 @@ impl ImsHarness {
         }
         if let Some(a) = role_addr("im-server") {
             if let Some(d) = profile.sip.as_ref().and_then(|s| s.domain.clone()) {
-                core.route(&d, a);
+                core.registrar(&d, a);
             }
             if let Some(d) = profile.deferral.as_ref().and_then(|d| d.recipient_domain.clone()) {
-                core.route(&d, a);
+                core.registrar(&d, a);
             }
             // Telephone numbers (tel: URIs) are the IM server's users.
             core.route("tel", a);

@@ -64,6 +64,12 @@ fn hop_request(h: &Hop) -> Option<&SipMessage> {
     h.incoming.msg.as_ref().ok().filter(|m| m.is_request())
 }
 
+/// A REGISTER the core took as registrar.
+fn registered_here(h: &Hop) -> bool {
+    matches!(h.action, crate::roles::cscf::Action::Answered(_))
+        && hop_request(h).is_some_and(|m| m.method() == Some("REGISTER"))
+}
+
 #[when("the SUT refreshes its registration through the core")]
 async fn sut_refreshes(w: &mut LiaisonWorld) -> StepResult {
     let h = harness(w)?;
@@ -76,21 +82,13 @@ async fn sut_refreshes(w: &mut LiaisonWorld) -> StepResult {
         .map(|i| i.expires())
         .unwrap_or(4);
     let until = (Instant::now() + Duration::from_secs(u64::from(expires) + 1)).min(w.deadline);
-    let fresh = |log: &[Hop]| {
-        log.iter().any(|x| {
-            x.incoming.at >= since
-                && hop_request(x).is_some_and(|m| m.method() == Some("REGISTER"))
-        })
-    };
+    let fresh = |log: &[Hop]| log.iter().any(|x| x.incoming.at >= since && registered_here(x));
     h.core.wait_for(until, fresh).await;
     let got = h
         .core
         .log()
         .into_iter()
-        .find(|x| {
-            x.incoming.at >= since
-                && hop_request(x).is_some_and(|m| m.method() == Some("REGISTER"))
-        })
+        .find(|x| x.incoming.at >= since && registered_here(x))
         .map(|x| x.incoming);
     match got {
         Some(inc) => {
@@ -116,7 +114,7 @@ fn earlier_registers(h: &ImsHarness) -> String {
         .core
         .log()
         .iter()
-        .filter(|x| hop_request(x).is_some_and(|m| m.method() == Some("REGISTER")))
+        .filter(|x| registered_here(x))
         .count();
     if n == 0 {
         "; the SUT never registered with the core during the run".into()

@@ -86,6 +86,8 @@ struct State {
     trusted: Vec<SocketAddr>,
     /// Domain or host → the SUT serving it.
     routes: HashMap<String, SocketAddr>,
+    /// Domain → the registrar SUT its users register with (through the core).
+    registrars: HashMap<String, SocketAddr>,
     /// Clients registered with the core, by AoR key.
     bindings: HashMap<String, Vec<Binding>>,
     expires: u32,
@@ -235,6 +237,14 @@ impl Cscf {
             .insert(domain_or_host.to_ascii_lowercase(), to);
     }
 
+    /// Users of `domain` register with the registrar SUT at `to`: the core
+    /// is their P-CSCF (adds its Path) and the SUT their registrar.
+    pub fn registrar(&self, domain: &str, to: SocketAddr) {
+        let mut st = lock(&self.state);
+        st.registrars.insert(domain.to_ascii_lowercase(), to);
+        st.routes.insert(domain.to_ascii_lowercase(), to);
+    }
+
     /// The live bindings of an AoR registered with the core.
     pub fn bindings(&self, aor: &str) -> Vec<Binding> {
         let now = Instant::now();
@@ -308,7 +318,7 @@ async fn request(
     if method == "REGISTER" && rest_routes.is_empty() {
         let aor = msg.header("To").and_then(uri_of).unwrap_or_default();
         let host = uri_user_host(&aor).1.unwrap_or_default().to_ascii_lowercase();
-        let target = lock(state).routes.get(&host).copied();
+        let target = lock(state).registrars.get(&host).copied();
         if target.is_none() {
             return register(ep, state, inc, &msg, trusted).await;
         }
