@@ -306,6 +306,19 @@ fn list(sut: Option<PathBuf>, features: Option<PathBuf>) -> i32 {
             println!("    {}:{} {}{applies}", s.file, s.line, s.name);
         }
     }
+    let refs: Vec<crate::traceability::ScenarioRef> = all
+        .iter()
+        .map(|s| crate::traceability::ScenarioRef {
+            name: format!("{}:{} {}", s.file, s.line, s.name),
+            requirements: s.requirements(),
+            verdict: None,
+        })
+        .collect();
+    println!();
+    print!(
+        "{}",
+        crate::traceability::text(&crate::traceability::trace(&cat, &refs))
+    );
     EXIT_PASS
 }
 

@@ -561,12 +561,26 @@ async fn sends_to_number(
 
 #[given(expr = "{string} registered two contacts through the core, one declaring the CPM pager-mode ICSI and one only +g.oma.sip-im")]
 async fn two_contacts(w: &mut LiaisonWorld, name: String) -> StepResult {
-    let first = new_ua(w, &name).await?;
-    let ep = w.endpoint().await?;
-    let second = Arc::new(Ua::new(ep, first.aor.clone(), w.timers));
     let icsi = format!(";{}=\"{}\"", ims::TAG_ICSI, icsi_encode(ICSI_CPM_MSG));
     let im = format!(";{}", ims::TAG_SIP_IM);
-    for (suffix, ua, params) in [("#icsi", first, icsi), ("#im", second, im)] {
+    contacts(w, &name, [("#wanted", icsi), ("#other", im)]).await
+}
+
+#[given(expr = "{string} registered a push device for {string} and then an IM client through the core")]
+async fn push_and_im(w: &mut LiaisonWorld, name: String, app: String) -> StepResult {
+    let push = format!(";{}=\"{app}\"", crate::codec::sip_push::PUSH_APP_TAG);
+    let im = format!(";{}", ims::TAG_SIP_IM);
+    contacts(w, &name, [("#wanted", push), ("#other", im)]).await
+}
+
+/// Two contacts of one AoR, registered in this order through the core; the
+/// first is the one a request with caller preferences must reach.
+async fn contacts(w: &mut LiaisonWorld, name: &str, which: [(&str, String); 2]) -> StepResult {
+    let first = new_ua(w, name).await?;
+    let ep = w.endpoint().await?;
+    let second = Arc::new(Ua::new(ep, first.aor.clone(), w.timers));
+    let [(s1, p1), (s2, p2)] = which;
+    for (suffix, ua, params) in [(s1, first, p1), (s2, second, p2)] {
         let key = format!("{name}{suffix}");
         w.recipients
             .insert(key.clone(), Recipient::start(ua.clone()));
@@ -588,7 +602,7 @@ async fn two_contacts(w: &mut LiaisonWorld, name: String) -> StepResult {
         }
     }
     // Messages for the user name go to the AoR both contacts share.
-    let aor = recipient(w, &format!("{name}#icsi"))?.ua.aor.clone();
+    let aor = recipient(w, &format!("{name}#wanted"))?.ua.aor.clone();
     let ep = w.endpoint().await?;
     w.originators
         .insert(format!("aor:{name}"), Arc::new(Ua::new(ep, aor, w.timers)));
@@ -613,8 +627,32 @@ async fn sends_requiring(
     r
 }
 
+#[when(expr = "{string} sends a {string} MESSAGE to {string} requiring the push application {string} through the core")]
+async fn sends_requiring_push(
+    w: &mut LiaisonWorld,
+    from: String,
+    content_type: String,
+    to: String,
+    app: String,
+) -> StepResult {
+    let ac = crate::codec::sip_push::accept_contact(&app);
+    w.ims.through_core = true;
+    let r = send_through_server(w, &from, &content_type, &to, &[("Accept-Contact", &ac)]).await;
+    w.ims.through_core = false;
+    r
+}
+
+#[then(expr = "only the push device of {string} receives the MESSAGE")]
+async fn only_push_device(w: &mut LiaisonWorld, name: String) -> StepResult {
+    only_wanted(w, &name, "the push device that registered the application (RFC 3841 §7.2.4)", "the IM client, which registered no push application").await
+}
+
 #[then(expr = "only the contact of {string} that declared the ICSI receives the MESSAGE")]
 async fn only_icsi_contact(w: &mut LiaisonWorld, name: String) -> StepResult {
+    only_wanted(w, &name, "the contact that declared the CPM pager-mode ICSI", "the contact that declared only +g.oma.sip-im: Accept-Contact required the CPM ICSI explicitly (RFC 3841 §7.2.4)").await
+}
+
+async fn only_wanted(w: &mut LiaisonWorld, name: &str, wanted: &str, other: &str) -> StepResult {
     let Some((_, _, body)) = w.sent.clone() else {
         return Err(w.fail("a MESSAGE sent earlier in the scenario", "none"));
     };
@@ -626,9 +664,9 @@ async fn only_icsi_contact(w: &mut LiaisonWorld, name: String) -> StepResult {
                 .is_ok_and(|m| m.method() == Some("MESSAGE") && m.body() == body.as_slice())
         })
     };
-    let good = recipient(w, &format!("{name}#icsi"))?;
+    let good = recipient(w, &format!("{name}#wanted"))?;
     let ok = good.wait_for(w.deadline, got).await;
-    let bad = recipient(w, &format!("{name}#im"))?;
+    let bad = recipient(w, &format!("{name}#other"))?;
     let settle = (Instant::now() + w.timers.t1 * 4).min(w.deadline);
     bad.wait_for(settle, got).await;
     let wrong: Vec<String> = bad
@@ -643,14 +681,11 @@ async fn only_icsi_contact(w: &mut LiaisonWorld, name: String) -> StepResult {
         .map(|r| describe_incoming(&r.incoming))
         .collect();
     if !wrong.is_empty() {
-        return Err(w.fail(
-            "no MESSAGE at the contact that declared only +g.oma.sip-im: Accept-Contact required the CPM ICSI explicitly (RFC 3841 §7.2.4)",
-            wrong.join(" | "),
-        ));
+        return Err(w.fail(format!("no MESSAGE at {other}"), wrong.join(" | ")));
     }
     if !ok {
         return Err(w.fail(
-            "the MESSAGE at the contact that declared the CPM pager-mode ICSI",
+            format!("the MESSAGE at {wanted}"),
             format!(
                 "nothing there; the originator saw: {}",
                 w.describe(w.result.as_ref(), None)

@@ -73,3 +73,10 @@ Feature: IMS alignment, the SUT as an IM server inside the IMS trust domain
     And an originator "alice"
     When "alice" sends a "text/plain" MESSAGE to "bob" requiring the CPM pager-mode ICSI through the core
     Then only the contact of "bob" that declared the ICSI receives the MESSAGE
+
+  @IMS-16
+  Scenario: A push requiring its application reaches only the user's push device
+    Given "erin" registered a push device for "x-liaison.test-app" and then an IM client through the core
+    And an originator "alice"
+    When "alice" sends a "text/plain" MESSAGE to "erin" requiring the push application "x-liaison.test-app" through the core
+    Then only the push device of "erin" receives the MESSAGE

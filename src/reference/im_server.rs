@@ -77,6 +77,7 @@ enum Peer {
     Tcp(mpsc::UnboundedSender<Vec<u8>>),
 }
 
+#[derive(Clone)]
 struct Binding {
     contact: String,
     addr: SocketAddr,
@@ -519,7 +520,27 @@ impl Server {
             for list in st.bindings.values_mut() {
                 list.retain(|b| b.until > now);
             }
-            let list = st.bindings.get(&aor).map(Vec::as_slice).unwrap_or_default();
+            let mut list: Vec<Binding> = st.bindings.get(&aor).cloned().unwrap_or_default();
+            // A request that requires a push application (Push over SIP) may
+            // go to a push-only contact that registered it, and only then.
+            if wanted.iter().any(|ac| push_apps(ac).is_some()) {
+                for p in st.push.get(&aor).into_iter().flatten() {
+                    if p.until > now {
+                        list.push(Binding {
+                            contact: p.contact.clone(),
+                            addr: p.addr,
+                            tcp: p.tcp,
+                            until: p.until,
+                            path: Vec::new(),
+                            features: vec![crate::codec::ims::Feature {
+                                name: PUSH_APP_TAG.to_string(),
+                                value: Some(p.apps.join(",")),
+                            }],
+                        });
+                    }
+                }
+                list.sort_by_key(|b| b.until);
+            }
             // Caller preferences (RFC 3841 §7.2.4): with require and explicit,
             // only a contact that declared every feature qualifies; the
             // latest registered of those (or of all, without preferences).
@@ -529,7 +550,11 @@ impl Server {
                         .iter()
                         .all(|ac| crate::codec::ims::explicitly_matches(ac, &b.features))
             };
-            let chosen = list.iter().rev().find(fits);
+            let im_only: Vec<&Binding> = list
+                .iter()
+                .filter(|b| s.has_fault("ignores-accept-contact") && !b.features.iter().any(|f| f.name == PUSH_APP_TAG) || !s.has_fault("ignores-accept-contact"))
+                .collect();
+            let chosen = im_only.into_iter().rev().find(fits);
             (
                 chosen.map(|b| (b.contact.clone(), self.next_hop(&b.path, b.addr, b.tcp), b.path.clone())),
                 !list.is_empty() && chosen.is_none(),

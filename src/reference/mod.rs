@@ -286,8 +286,8 @@ pub const FAULTS: &[Fault] = &[
     Fault {
         role: "im-server",
         name: "ignores-accept-contact",
-        description: "ignores Accept-Contact require;explicit: delivers to the latest contact even if it did not register the feature",
-        breaks: &["IMS-14"],
+        description: "ignores Accept-Contact require;explicit: delivers to the latest IM contact even if it did not register the feature (or the push application)",
+        breaks: &["IMS-14", "IMS-16"],
         store_and_forward: true,
     },
     Fault {
