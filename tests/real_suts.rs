@@ -107,6 +107,64 @@ fn kamailio_as_im_server() {
 }
 
 #[test]
+fn kamailio_behind_the_ims_core() {
+    require_program("kamailio", "kamailio");
+    // Every im-server scenario through the harness core; the deviations
+    // (no RFC 3841 caller preferences; msilo and Expires) are waived with
+    // written reasons, so a strict run passes only by them.
+    let out = tmpdir("kamailio-ims");
+    let o = liaison(&[
+        "run",
+        "--sut",
+        "fixtures/sut/kamailio-ims.yaml",
+        "--strict",
+        "--waivers",
+        "fixtures/waivers/kamailio-ims.yaml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = report(&out);
+    for id in [
+        "DR-4", "DR-5", "DR-6", "DR-7", "IMS-1", "IMS-9", "IMS-10", "IMS-11", "IMS-12", "IMS-13",
+    ] {
+        assert_eq!(verdict(&r, id), "passed", "{id}: {}", text(&o));
+    }
+    for id in ["IMS-14", "IMS-16", "PUSH-18"] {
+        assert_eq!(verdict(&r, id), "waived", "{id}: {}", text(&o));
+    }
+    // The trust is the configuration's: told to trust the harness's own
+    // address instead of the core's, Kamailio drops the core's asserted
+    // identity and passes the forged one on.
+    let d = tmpdir("kamailio-ims-wrong-trust");
+    let profile = d.join("wrong-trust.yaml");
+    std::fs::write(
+        &profile,
+        std::fs::read_to_string(root().join("fixtures/sut/kamailio-ims.yaml"))
+            .unwrap()
+            .replace(
+                "LIAISON_KAMAILIO_IMS_CORE: \"127.0.0.2\"",
+                "LIAISON_KAMAILIO_IMS_CORE: \"127.0.0.1\"",
+            ),
+    )
+    .unwrap();
+    let out = d.join("out");
+    let o = liaison(&[
+        "run",
+        "--sut",
+        profile.to_str().unwrap(),
+        "--tags",
+        "@IMS-9 or @IMS-11",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let r = report(&out);
+    assert_eq!(verdict(&r, "IMS-9"), "failed", "{}", text(&o));
+    assert_eq!(verdict(&r, "IMS-11"), "failed", "{}", text(&o));
+}
+
+#[test]
 fn kamailio_msrp_relay() {
     require_program("kamailio", "kamailio");
     // The shipped config: relay 200 at once, far 200 absorbed, REPORTs end to
