@@ -47,6 +47,35 @@ fn baresip_as_im_client() {
 }
 
 #[test]
+fn baresip_registered_through_the_ims_core() {
+    require_program("baresip", "baresip");
+    require_program("cc", "gcc");
+    // baresip registers through the harness core (outbound proxy) and takes
+    // every im-client scenario through it; DR-4 keeps its waiver.
+    let out = tmpdir("baresip-ims");
+    let o = liaison(&[
+        "run",
+        "--sut",
+        "fixtures/sut/baresip-ims.yaml",
+        "--strict",
+        "--waivers",
+        "fixtures/waivers/baresip.yaml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = report(&out);
+    for id in ["DR-1", "DR-2", "DR-3", "IMS-2", "IMS-7"] {
+        assert_eq!(verdict(&r, id), "passed", "{id}: {}", text(&o));
+    }
+    assert_eq!(verdict(&r, "DR-4"), "waived");
+    // It declares no feature tags or ICSIs (baresip 1.0 cannot): not run.
+    for id in ["IMS-5", "IMS-6"] {
+        assert_eq!(verdict(&r, id), "not-run", "{id}: {}", text(&o));
+    }
+}
+
+#[test]
 fn kamailio_as_im_server() {
     require_program("kamailio", "kamailio");
     let out = tmpdir("kamailio");
