@@ -305,6 +305,69 @@ async fn response_via_core(w: &mut LiaisonWorld) -> StepResult {
     ))
 }
 
+#[when(expr = "the harness offers a Large Message session with {string} through the core")]
+async fn offers_via_core(w: &mut LiaisonWorld, accept: String) -> StepResult {
+    w.ims.through_core = true;
+    let r = super::large_message::offers(w, accept).await;
+    w.ims.through_core = false;
+    r
+}
+
+#[then("the SUT's 200 to the INVITE carries the Record-Route the core added")]
+async fn record_route_copied(w: &mut LiaisonWorld) -> StepResult {
+    let h = harness(w)?;
+    let r = w.lm.offer.as_ref();
+    let ua = w.lm.ua.as_ref().map(|u| u.ep.clone());
+    let Some(ok) = r
+        .and_then(|r| r.final_response())
+        .filter(|m| m.status() == Some(200))
+    else {
+        return Err(w.fail(
+            "a 200 to the INVITE offering an MSRP session",
+            w.describe(r, ua.as_deref()),
+        ));
+    };
+    let call_id = ok.call_id().unwrap_or_default().to_string();
+    // The Record-Route of the INVITE as the core forwarded it to the SUT.
+    let recorded: Option<Vec<String>> = h.core.log().iter().find_map(|x| {
+        let m = hop_request(x)?;
+        if m.method() != Some("INVITE") || m.call_id() != Some(call_id.as_str()) {
+            return None;
+        }
+        match &x.action {
+            crate::roles::cscf::Action::Forwarded { bytes, .. } => SipMessage::parse(bytes)
+                .ok()
+                .map(|f| f.header_values("Record-Route")),
+            _ => None,
+        }
+    });
+    let Some(recorded) = recorded.filter(|r| !r.is_empty()) else {
+        return Err(w.fail(
+            "the INVITE forwarded by the core with its Record-Route",
+            "no such INVITE in the core's log",
+        ));
+    };
+    let copied = ok.header_values("Record-Route");
+    if copied == recorded {
+        return Ok(());
+    }
+    Err(w.fail(
+        format!(
+            "the 200 with Record-Route {} as the INVITE carried it (RFC 3261 §12.1.1)",
+            recorded.join(", ")
+        ),
+        format!(
+            "{} — {}",
+            if copied.is_empty() {
+                "no Record-Route".to_string()
+            } else {
+                format!("Record-Route {}", copied.join(", "))
+            },
+            w.describe(r, ua.as_deref())
+        ),
+    ))
+}
+
 // ------------------------------------------------------------ im-server
 
 #[given(expr = "a recipient {string} registered with the SUT through the core")]

@@ -100,7 +100,7 @@ async fn offer(w: &mut LiaisonWorld, accept: &str) -> StepResult {
 }
 
 #[when(expr = "the harness offers a Large Message session with {string}")]
-async fn offers(w: &mut LiaisonWorld, accept: String) -> StepResult {
+pub(crate) async fn offers(w: &mut LiaisonWorld, accept: String) -> StepResult {
     offer(w, &accept).await
 }
 

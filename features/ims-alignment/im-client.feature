@@ -32,3 +32,8 @@ Feature: IMS alignment, the SUT as an IM client behind the IMS core
   Scenario: The response to a MESSAGE the core forwarded goes back through the core
     When the harness sends a "text/plain" MESSAGE to the SUT through the core
     Then the SUT's response came back through the core
+
+  @IMS-8 @if:msrp
+  Scenario: The 200 to a Large Message INVITE through the core copies the core's Record-Route
+    When the harness offers a Large Message session with "text/plain" through the core
+    Then the SUT's 200 to the INVITE carries the Record-Route the core added

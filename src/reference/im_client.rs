@@ -271,9 +271,14 @@ impl Client {
             super::msrp_receiver::ACCEPT,
             Some("passive"),
         );
-        response_to(msg, 200, "OK")
-            .to_tag(&token())
-            .header("Contact", &format!("<sip:bob@{}>", self.sip_addr))
+        let mut b = response_to(msg, 200, "OK").to_tag(&token());
+        // The route set the proxies recorded, copied in order (RFC 3261 §12.1.1).
+        if !s.has_fault("no-record-route-copy") {
+            for rr in msg.header_all("Record-Route") {
+                b = b.header("Record-Route", rr);
+            }
+        }
+        b.header("Contact", &format!("<sip:bob@{}>", self.sip_addr))
             .header("Content-Type", "application/sdp")
             .body(&answer)
             .build()

@@ -242,6 +242,13 @@ pub const FAULTS: &[Fault] = &[
         store_and_forward: true,
     },
     Fault {
+        role: "im-client",
+        name: "no-record-route-copy",
+        description: "its 200 to an INVITE leaves out the Record-Route the proxies added",
+        breaks: &["IMS-8"],
+        store_and_forward: true,
+    },
+    Fault {
         role: "im-server",
         name: "ignores-path",
         description: "stores no Path at registration: sends requests straight to the contact, bypassing the core",
