@@ -67,7 +67,14 @@ pub struct Requirement {
 /// The OMA enablers seed 003 names for alignment with the IMS (§3 "3)"), in
 /// its order of priority; traceability (`liaison list`, the report) is per
 /// enabler, "not covered" for those no requirement names.
-pub const ENABLERS: &[&str] = &["PoC", "Group Management", "Presence", "IM", "SIP Push", "STI"];
+pub const ENABLERS: &[&str] = &[
+    "PoC",
+    "Group Management",
+    "Presence",
+    "IM",
+    "SIP Push",
+    "STI",
+];
 
 /// The whole catalogue.
 #[derive(Debug, Clone)]

@@ -111,13 +111,17 @@ impl ImsSection {
         if !self.core.ip().is_loopback() {
             return Err((
                 "ims.core".into(),
-                format!("expected a loopback address (127.0.0.0/8 or ::1) (found {})", self.core),
+                format!(
+                    "expected a loopback address (127.0.0.0/8 or ::1) (found {})",
+                    self.core
+                ),
             ));
         }
         if self.core.port() == 0 {
             return Err((
                 "ims.core".into(),
-                "expected a port other than 0: the SUT is configured with the core's address".into(),
+                "expected a port other than 0: the SUT is configured with the core's address"
+                    .into(),
             ));
         }
         if self.core.ip() == harness_ip {
@@ -138,7 +142,9 @@ impl ImsSection {
             if !t.starts_with('+') || t.contains(['=', ';', '"']) {
                 return Err((
                     "ims.feature_tags".into(),
-                    format!("expected tag names such as +g.oma.sip-im, without values (found `{t}`)"),
+                    format!(
+                        "expected tag names such as +g.oma.sip-im, without values (found `{t}`)"
+                    ),
                 ));
             }
         }

@@ -167,21 +167,32 @@ impl ImsHarness {
                 .copied()
                 .or_else(|| profile.sip.as_ref().map(|s| s.address))
         };
-        for a in roles.values().copied().chain(profile.sip.as_ref().map(|s| s.address)) {
+        for a in roles
+            .values()
+            .copied()
+            .chain(profile.sip.as_ref().map(|s| s.address))
+        {
             core.trust(a);
         }
         if let Some(a) = role_addr("im-server") {
             if let Some(d) = profile.sip.as_ref().and_then(|s| s.domain.clone()) {
                 core.registrar(&d, a);
             }
-            if let Some(d) = profile.deferral.as_ref().and_then(|d| d.recipient_domain.clone()) {
+            if let Some(d) = profile
+                .deferral
+                .as_ref()
+                .and_then(|d| d.recipient_domain.clone())
+            {
                 core.registrar(&d, a);
             }
             // Telephone numbers (tel: URIs) are the IM server's users.
             core.route("tel", a);
         }
         let hosts = [
-            ("im-client", profile.sip.as_ref().and_then(|s| s.aor.clone())),
+            (
+                "im-client",
+                profile.sip.as_ref().and_then(|s| s.aor.clone()),
+            ),
             (
                 "push-client",
                 profile.push_client.as_ref().and_then(|p| p.aor.clone()),
@@ -833,6 +844,8 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 const REFERENCE_T1_MS: u64 = 20;
 
 /// The embedded reference as a profile, with its roles started on port 0.
+// One configuration per harness-facing role; a settings struct would do too.
+#[allow(clippy::too_many_arguments)]
 pub async fn start_reference(
     fault: Option<&str>,
     iwf: Option<crate::reference::sms_iwf::IwfConfig>,

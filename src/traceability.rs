@@ -120,7 +120,10 @@ pub fn text(traces: &[EnablerTrace]) -> String {
             } else {
                 format!("{} scenario(s)", r.scenarios.len())
             };
-            out.push_str(&format!("    {} [{}] {} — {what}\n", r.id, r.level, r.title));
+            out.push_str(&format!(
+                "    {} [{}] {} — {what}\n",
+                r.id, r.level, r.title
+            ));
         }
     }
     out
@@ -220,7 +223,10 @@ mod tests {
         assert!(im.covered());
         assert!(im.ims_refs.iter().any(|r| r.contains("RFC 3325")));
         let ims9 = im.requirements.iter().find(|r| r.id == "IMS-9").unwrap();
-        assert_eq!(ims9.scenarios, vec![("s".to_string(), Some("passed".into()))]);
+        assert_eq!(
+            ims9.scenarios,
+            vec![("s".to_string(), Some("passed".into()))]
+        );
         for e in ["PoC", "Group Management", "Presence", "STI"] {
             assert!(!t.iter().find(|x| x.enabler == e).unwrap().covered(), "{e}");
         }

@@ -88,7 +88,11 @@ pub(crate) async fn new_ua_in(
 
 // ----------------------------------------------------------------- im-client
 
-pub(crate) async fn send_to_client(w: &mut LiaisonWorld, content_type: &str, transport: &str) -> StepResult {
+pub(crate) async fn send_to_client(
+    w: &mut LiaisonWorld,
+    content_type: &str,
+    transport: &str,
+) -> StepResult {
     let t = transport_of(w, transport)?;
     let dst = next_hop(w, "im-client")?;
     let aor = w

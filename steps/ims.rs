@@ -79,15 +79,12 @@ fn registered_here(h: &Hop) -> bool {
 async fn sut_refreshes(w: &mut LiaisonWorld) -> StepResult {
     let h = harness(w)?;
     let since = w.started;
-    let expires = w
-        .ctx
-        .profile
-        .ims
-        .as_ref()
-        .map(|i| i.expires())
-        .unwrap_or(4);
+    let expires = w.ctx.profile.ims.as_ref().map(|i| i.expires()).unwrap_or(4);
     let until = (Instant::now() + Duration::from_secs(u64::from(expires) + 1)).min(w.deadline);
-    let fresh = |log: &[Hop]| log.iter().any(|x| x.incoming.at >= since && registered_here(x));
+    let fresh = |log: &[Hop]| {
+        log.iter()
+            .any(|x| x.incoming.at >= since && registered_here(x))
+    };
     h.core.wait_for(until, fresh).await;
     let got = h
         .core
@@ -115,12 +112,7 @@ async fn sut_refreshes(w: &mut LiaisonWorld) -> StepResult {
 }
 
 fn earlier_registers(h: &ImsHarness) -> String {
-    let n = h
-        .core
-        .log()
-        .iter()
-        .filter(|x| registered_here(x))
-        .count();
+    let n = h.core.log().iter().filter(|x| registered_here(x)).count();
     if n == 0 {
         "; the SUT never registered with the core during the run".into()
     } else {
@@ -494,12 +486,16 @@ async fn shown_sender(w: &mut LiaisonWorld, name: String, sender: String) -> Ste
 async fn forger(w: &mut LiaisonWorld, name: String) -> StepResult {
     let ua = new_ua(w, &name).await?;
     let forged = format!("sip:ceo-{}@{}", &token()[..8], domain(w));
-    w.ims.identities.insert(format!("forged:{name}"), vec![forged]);
+    w.ims
+        .identities
+        .insert(format!("forged:{name}"), vec![forged]);
     w.originators.insert(name, ua);
     Ok(())
 }
 
-#[when(expr = "{string} sends a {string} MESSAGE with that identity to {string} straight to the SUT")]
+#[when(
+    expr = "{string} sends a {string} MESSAGE with that identity to {string} straight to the SUT"
+)]
 async fn forger_sends(
     w: &mut LiaisonWorld,
     from: String,
@@ -572,7 +568,9 @@ async fn reached_via_core(w: &mut LiaisonWorld, name: String) -> StepResult {
 
 // Numbers.
 
-#[given(expr = "a recipient {string} registered with the SUT through the core under a telephone number")]
+#[given(
+    expr = "a recipient {string} registered with the SUT through the core under a telephone number"
+)]
 async fn phone_user(w: &mut LiaisonWorld, name: String) -> StepResult {
     let ep = w.endpoint().await?;
     let n = format!("+1555{}", digits());
@@ -630,14 +628,18 @@ async fn sends_to_number(
 
 // Accept-Contact.
 
-#[given(expr = "{string} registered two contacts through the core, one declaring the CPM pager-mode ICSI and one only +g.oma.sip-im")]
+#[given(
+    expr = "{string} registered two contacts through the core, one declaring the CPM pager-mode ICSI and one only +g.oma.sip-im"
+)]
 async fn two_contacts(w: &mut LiaisonWorld, name: String) -> StepResult {
     let icsi = format!(";{}=\"{}\"", ims::TAG_ICSI, icsi_encode(ICSI_CPM_MSG));
     let im = format!(";{}", ims::TAG_SIP_IM);
     contacts(w, &name, [("#wanted", icsi), ("#other", im)]).await
 }
 
-#[given(expr = "{string} registered a push device for {string} and then an IM client through the core")]
+#[given(
+    expr = "{string} registered a push device for {string} and then an IM client through the core"
+)]
 async fn push_and_im(w: &mut LiaisonWorld, name: String, app: String) -> StepResult {
     let push = format!(";{}=\"{app}\"", crate::codec::sip_push::PUSH_APP_TAG);
     let im = format!(";{}", ims::TAG_SIP_IM);
@@ -680,7 +682,9 @@ async fn contacts(w: &mut LiaisonWorld, name: &str, which: [(&str, String); 2]) 
     Ok(())
 }
 
-#[when(expr = "{string} sends a {string} MESSAGE to {string} requiring the CPM pager-mode ICSI through the core")]
+#[when(
+    expr = "{string} sends a {string} MESSAGE to {string} requiring the CPM pager-mode ICSI through the core"
+)]
 async fn sends_requiring(
     w: &mut LiaisonWorld,
     from: String,
@@ -698,7 +702,9 @@ async fn sends_requiring(
     r
 }
 
-#[when(expr = "{string} sends a {string} MESSAGE to {string} requiring the push application {string} through the core")]
+#[when(
+    expr = "{string} sends a {string} MESSAGE to {string} requiring the push application {string} through the core"
+)]
 async fn sends_requiring_push(
     w: &mut LiaisonWorld,
     from: String,
@@ -715,7 +721,13 @@ async fn sends_requiring_push(
 
 #[then(expr = "only the push device of {string} receives the MESSAGE")]
 async fn only_push_device(w: &mut LiaisonWorld, name: String) -> StepResult {
-    only_wanted(w, &name, "the push device that registered the application (RFC 3841 §7.2.4)", "the IM client, which registered no push application").await
+    only_wanted(
+        w,
+        &name,
+        "the push device that registered the application (RFC 3841 §7.2.4)",
+        "the IM client, which registered no push application",
+    )
+    .await
 }
 
 #[then(expr = "only the contact of {string} that declared the ICSI receives the MESSAGE")]

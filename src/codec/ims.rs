@@ -26,7 +26,14 @@ pub const ICSI_CPM_LARGEMSG: &str = "urn:urn-7:3gpp-service.ims.icsi.oma.cpm.lar
 pub const ICSI_CPM_DEFERRED: &str = "urn:urn-7:3gpp-service.ims.icsi.oma.cpm.deferred";
 
 /// Contact parameters that are not feature tags (RFC 3261 §20.10, RFC 5626).
-const NOT_FEATURES: &[&str] = &["q", "expires", "reg-id", "+sip.instance", "pub-gruu", "temp-gruu"];
+const NOT_FEATURES: &[&str] = &[
+    "q",
+    "expires",
+    "reg-id",
+    "+sip.instance",
+    "pub-gruu",
+    "temp-gruu",
+];
 
 /// The base feature tags of RFC 3840 §10 (they carry no `+`).
 const BASE_TAGS: &[&str] = &[
@@ -178,7 +185,12 @@ impl Feature {
             .as_deref()
             .unwrap_or("")
             .split(',')
-            .map(|v| v.trim().trim_start_matches('<').trim_end_matches('>').trim())
+            .map(|v| {
+                v.trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .trim()
+            })
             .filter(|v| !v.is_empty())
             .map(str::to_string)
             .collect()
@@ -483,7 +495,15 @@ mod tests {
             global_number("sip:+15550100;npdi@h;user=phone").as_deref(),
             Some("+15550100")
         );
-        for bad in ["", "tel:", "tel:+", "tel:+1a", "sip:@h;user=phone", "mailto:+1@h", ":"] {
+        for bad in [
+            "",
+            "tel:",
+            "tel:+",
+            "tel:+1a",
+            "sip:@h;user=phone",
+            "mailto:+1@h",
+            ":",
+        ] {
             assert_eq!(global_number(bad), None, "{bad}");
         }
     }
@@ -530,7 +550,9 @@ mod tests {
 
     #[test]
     fn never_panics() {
-        for s in ["", ";", "\"", "<", ">;", "<a>;\"", "%", "%4", "%zz", "a;=;="] {
+        for s in [
+            "", ";", "\"", "<", ">;", "<a>;\"", "%", "%4", "%zz", "a;=;=",
+        ] {
             let _ = features(s);
             let _ = icsis(s);
             let _ = percent_decode(s);

@@ -165,7 +165,9 @@ impl Client {
 impl Client {
     /// Takes the expiry the core granted from a 2xx to our REGISTER.
     fn registration_answer(&self, raw: &[u8]) {
-        let Ok(m) = SipMessage::parse(raw) else { return };
+        let Ok(m) = SipMessage::parse(raw) else {
+            return;
+        };
         let is_reg = m.cseq().is_some_and(|(_, meth)| meth == "REGISTER");
         if !is_reg || !m.status().is_some_and(|s| (200..300).contains(&s)) {
             return;
@@ -313,7 +315,11 @@ pub fn start(
     let mut tasks = vec![msrp_task];
     if let Some(ims) = client.settings.ims.clone() {
         if !client.settings.has_fault("ims-no-register") {
-            tasks.push(tokio::spawn(register_loop(client.clone(), udp.clone(), ims.core)));
+            tasks.push(tokio::spawn(register_loop(
+                client.clone(),
+                udp.clone(),
+                ims.core,
+            )));
         }
     }
     {

@@ -552,11 +552,21 @@ impl Server {
             };
             let im_only: Vec<&Binding> = list
                 .iter()
-                .filter(|b| s.has_fault("ignores-accept-contact") && !b.features.iter().any(|f| f.name == PUSH_APP_TAG) || !s.has_fault("ignores-accept-contact"))
+                .filter(|b| {
+                    s.has_fault("ignores-accept-contact")
+                        && !b.features.iter().any(|f| f.name == PUSH_APP_TAG)
+                        || !s.has_fault("ignores-accept-contact")
+                })
                 .collect();
             let chosen = im_only.into_iter().rev().find(fits);
             (
-                chosen.map(|b| (b.contact.clone(), self.next_hop(&b.path, b.addr, b.tcp), b.path.clone())),
+                chosen.map(|b| {
+                    (
+                        b.contact.clone(),
+                        self.next_hop(&b.path, b.addr, b.tcp),
+                        b.path.clone(),
+                    )
+                }),
                 !list.is_empty() && chosen.is_none(),
             )
         };

@@ -42,21 +42,21 @@ pub const FAULTS: &[Fault] = &[
         role: "im-client",
         name: "never-answers",
         description: "receives MESSAGEs and never answers them",
-        breaks: &["DR-1", "DR-2", "DR-3", "DR-4", "DR-9", "DR-10", "DR-11", "DR-12", "DR-13", "DR-14", "DR-15", "DR-17"],
+        breaks: &["DR-1", "DR-2", "DR-3", "DR-4", "DR-9", "DR-10", "DR-11", "DR-12", "DR-13", "DR-14", "DR-15", "DR-17", "IMS-7", "IMS-8"],
         store_and_forward: true,
     },
     Fault {
         role: "im-client",
         name: "garbage-responses",
         description: "answers every request with bytes that are not SIP",
-        breaks: &["DR-1", "DR-2", "DR-3", "DR-4", "DR-9", "DR-10", "DR-11", "DR-12", "DR-13", "DR-14", "DR-15", "DR-17"],
+        breaks: &["DR-1", "DR-2", "DR-3", "DR-4", "DR-9", "DR-10", "DR-11", "DR-12", "DR-13", "DR-14", "DR-15", "DR-17", "IMS-7", "IMS-8"],
         store_and_forward: true,
     },
     Fault {
         role: "im-client",
         name: "wrong-transaction",
         description: "answers every request with a well-formed 200 for another transaction (other branch and Call-ID)",
-        breaks: &["DR-1", "DR-2", "DR-3", "DR-4", "DR-9", "DR-10", "DR-11", "DR-12", "DR-13", "DR-14", "DR-15", "DR-17"],
+        breaks: &["DR-1", "DR-2", "DR-3", "DR-4", "DR-9", "DR-10", "DR-11", "DR-12", "DR-13", "DR-14", "DR-15", "DR-17", "IMS-7", "IMS-8"],
         store_and_forward: true,
     },
     Fault {
@@ -105,7 +105,7 @@ pub const FAULTS: &[Fault] = &[
         role: "im-client",
         name: "msrp-rejects-invite",
         description: "rejects every INVITE for an MSRP session with 488",
-        breaks: &["DR-9", "DR-10", "DR-11", "DR-12", "DR-13", "DR-14", "DR-15", "DR-17"],
+        breaks: &["DR-9", "DR-10", "DR-11", "DR-12", "DR-13", "DR-14", "DR-15", "DR-17", "IMS-8"],
         store_and_forward: true,
     },
     Fault {
@@ -238,7 +238,7 @@ pub const FAULTS: &[Fault] = &[
         role: "im-client",
         name: "response-to-originator",
         description: "sends its responses to a request that came through a proxy straight to the originator (last Via), bypassing the core",
-        breaks: &["IMS-7"],
+        breaks: &["IMS-7", "IMS-8"],
         store_and_forward: true,
     },
     Fault {
@@ -301,7 +301,7 @@ pub const FAULTS: &[Fault] = &[
         role: "im-server",
         name: "fabricate-200",
         description: "answers 200 to every MESSAGE itself and drops it",
-        breaks: &["DR-4", "DR-5", "DR-6", "DR-7", "PUSH-8", "PUSH-11", "PUSH-18", "DEFER-2", "DEFER-7", "DEFER-9"],
+        breaks: &["DR-4", "DR-5", "DR-6", "DR-7", "PUSH-8", "PUSH-11", "PUSH-18", "DEFER-2", "DEFER-7", "DEFER-9", "IMS-1", "IMS-9", "IMS-10", "IMS-11", "IMS-12", "IMS-13", "IMS-14", "IMS-16"],
         store_and_forward: true,
     },
     Fault {
@@ -329,7 +329,7 @@ pub const FAULTS: &[Fault] = &[
         role: "im-server",
         name: "store-without-delivery",
         description: "answers 202 for an offline recipient but never delivers the stored message",
-        breaks: &["DR-7", "PUSH-8", "PUSH-11", "PUSH-18"],
+        breaks: &["DR-7", "PUSH-8", "PUSH-11", "PUSH-18", "IMS-10", "IMS-13"],
         store_and_forward: true,
     },
     Fault {
@@ -357,7 +357,7 @@ pub const FAULTS: &[Fault] = &[
         role: "im-server",
         name: "never-answers",
         description: "drops every request, REGISTER included",
-        breaks: &["DR-4", "DR-5", "DR-6", "DR-7", "PUSH-8", "PUSH-11", "PUSH-18", "DEFER-2", "DEFER-7", "DEFER-8", "DEFER-9"],
+        breaks: &["DR-4", "DR-5", "DR-6", "DR-7", "PUSH-8", "PUSH-11", "PUSH-18", "DEFER-2", "DEFER-7", "DEFER-8", "DEFER-9", "IMS-1", "IMS-9", "IMS-10", "IMS-11", "IMS-12", "IMS-13", "IMS-14", "IMS-16"],
         store_and_forward: true,
     },
     Fault {

@@ -302,7 +302,9 @@ async fn request(
         }
     };
     // Max-Forwards (§16.3).
-    let mf: Option<u32> = msg.header("Max-Forwards").and_then(|v| v.trim().parse().ok());
+    let mf: Option<u32> = msg
+        .header("Max-Forwards")
+        .and_then(|v| v.trim().parse().ok());
     if mf == Some(0) && method != "ACK" {
         return answer(483, inc, &msg).await;
     }
@@ -317,7 +319,10 @@ async fn request(
     // REGISTER: registrar for the core's own users, P-CSCF for a SUT registrar.
     if method == "REGISTER" && rest_routes.is_empty() {
         let aor = msg.header("To").and_then(uri_of).unwrap_or_default();
-        let host = uri_user_host(&aor).1.unwrap_or_default().to_ascii_lowercase();
+        let host = uri_user_host(&aor)
+            .1
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         let target = lock(state).registrars.get(&host).copied();
         if target.is_none() {
             return register(ep, state, inc, &msg, trusted).await;
@@ -350,7 +355,10 @@ async fn request(
             let host = if ruri.to_ascii_lowercase().starts_with("tel:") {
                 "tel".to_string()
             } else {
-                uri_user_host(&ruri).1.unwrap_or_default().to_ascii_lowercase()
+                uri_user_host(&ruri)
+                    .1
+                    .unwrap_or_default()
+                    .to_ascii_lowercase()
             };
             (bound, st.routes.get(&host).copied())
         };
