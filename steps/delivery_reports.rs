@@ -41,6 +41,16 @@ pub(crate) fn next_hop(w: &LiaisonWorld, role: &str) -> Result<std::net::SocketA
     }
 }
 
+/// The im-client SUT's address of record (profile `sip.aor`).
+pub(crate) fn client_aor(w: &LiaisonWorld) -> Result<String, Failure> {
+    w.ctx
+        .profile
+        .sip
+        .as_ref()
+        .and_then(|s| s.aor.clone())
+        .ok_or_else(|| w.fail("a profile with sip.aor", "none"))
+}
+
 pub(crate) fn domain(w: &LiaisonWorld) -> String {
     w.ctx
         .profile
@@ -95,13 +105,7 @@ pub(crate) async fn send_to_client(
 ) -> StepResult {
     let t = transport_of(w, transport)?;
     let dst = next_hop(w, "im-client")?;
-    let aor = w
-        .ctx
-        .profile
-        .sip
-        .as_ref()
-        .and_then(|s| s.aor.clone())
-        .ok_or_else(|| w.fail("a profile with sip.aor", "none"))?;
+    let aor = client_aor(w)?;
     let ua = match w.originators.get("harness") {
         Some(u) => u.clone(),
         None => {

@@ -136,13 +136,7 @@ fn the_register(w: &LiaisonWorld) -> Result<(Incoming, SipMessage), Failure> {
 #[then("the REGISTER names the profile's AoR in To and binds a contact of the SUT")]
 async fn register_identity(w: &mut LiaisonWorld) -> StepResult {
     let (inc, m) = the_register(w)?;
-    let aor = w
-        .ctx
-        .profile
-        .sip
-        .as_ref()
-        .and_then(|s| s.aor.clone())
-        .ok_or_else(|| w.fail("a profile with sip.aor", "none"))?;
+    let aor = super::delivery_reports::client_aor(w)?;
     let to = m.header("To").and_then(uri_of).unwrap_or_default();
     if aor_key(&to) != aor_key(&aor) {
         return Err(w.fail(
@@ -171,16 +165,23 @@ async fn register_identity(w: &mut LiaisonWorld) -> StepResult {
     Ok(())
 }
 
-#[then("the REGISTER's Contact carries every feature tag the profile claims")]
-async fn register_tags(w: &mut LiaisonWorld) -> StepResult {
-    let (inc, m) = the_register(w)?;
-    let claimed = w
-        .ctx
+/// What the profile's `ims` section claims (feature tags, ICSIs).
+fn claimed(
+    w: &LiaisonWorld,
+    what: impl Fn(&crate::profile::ImsSection) -> Option<Vec<String>>,
+) -> Vec<String> {
+    w.ctx
         .profile
         .ims
         .as_ref()
-        .and_then(|i| i.feature_tags.clone())
-        .unwrap_or_default();
+        .and_then(what)
+        .unwrap_or_default()
+}
+
+#[then("the REGISTER's Contact carries every feature tag the profile claims")]
+async fn register_tags(w: &mut LiaisonWorld) -> StepResult {
+    let (inc, m) = the_register(w)?;
+    let claimed = claimed(w, |i| i.feature_tags.clone());
     let contacts = m.header_values("Contact");
     let have: Vec<String> = contacts
         .iter()
@@ -215,13 +216,7 @@ async fn register_tags(w: &mut LiaisonWorld) -> StepResult {
 #[then("the REGISTER's Contact carries every ICSI the profile claims, percent-encoded")]
 async fn register_icsis(w: &mut LiaisonWorld) -> StepResult {
     let (inc, m) = the_register(w)?;
-    let claimed = w
-        .ctx
-        .profile
-        .ims
-        .as_ref()
-        .and_then(|i| i.icsi.clone())
-        .unwrap_or_default();
+    let claimed = claimed(w, |i| i.icsi.clone());
     let contacts = m.header_values("Contact");
     let have: Vec<(String, bool)> = contacts.iter().flat_map(|c| icsis(c)).collect();
     for c in &claimed {
