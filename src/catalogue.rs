@@ -59,7 +59,22 @@ pub struct Requirement {
     /// Only for testable items without scenarios yet: which issue adds them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<String>,
+    /// The OMA enabler over the IMS it belongs to (one of [`ENABLERS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabler: Option<String>,
 }
+
+/// The OMA enablers seed 003 names for alignment with the IMS (§3 "3)"), in
+/// its order of priority; traceability (`liaison list`, the report) is per
+/// enabler, "not covered" for those no requirement names.
+pub const ENABLERS: &[&str] = &[
+    "PoC",
+    "Group Management",
+    "Presence",
+    "IM",
+    "SIP Push",
+    "STI",
+];
 
 /// The whole catalogue.
 #[derive(Debug, Clone)]
@@ -185,6 +200,15 @@ impl Catalogue {
                     r.id
                 )),
                 _ => {}
+            }
+            if let Some(e) = &r.enabler {
+                if !ENABLERS.contains(&e.as_str()) {
+                    out.push(format!(
+                        "{}: enabler `{e}` is not one of {}",
+                        r.id,
+                        ENABLERS.join(", ")
+                    ));
+                }
             }
             if r.level != Level::Informative && r.roles.is_empty() {
                 out.push(format!("{}: a testable requirement needs roles", r.id));

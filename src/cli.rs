@@ -94,7 +94,9 @@ pub enum Command {
         /// ppg: where SIP pushes go; mms-relay: the SIP device it notifies.
         #[arg(long, value_name = "ADDR")]
         sip_target: Option<std::net::SocketAddr>,
-        /// sms-im-iwf: where to send SIP MESSAGEs.
+        /// sms-im-iwf: where to send SIP MESSAGEs; im-client: the IMS core to
+        /// register through; im-server: the IMS core whose IP it trusts for
+        /// P-Asserted-Identity.
         #[arg(long, value_name = "ADDR")]
         ims_core: Option<std::net::SocketAddr>,
         /// sms-im-iwf: bind credentials.
@@ -309,6 +311,19 @@ fn list(sut: Option<PathBuf>, features: Option<PathBuf>) -> i32 {
             println!("    {}:{} {}{applies}", s.file, s.line, s.name);
         }
     }
+    let refs: Vec<crate::traceability::ScenarioRef> = all
+        .iter()
+        .map(|s| crate::traceability::ScenarioRef {
+            name: format!("{}:{} {}", s.file, s.line, s.name),
+            requirements: s.requirements(),
+            verdict: None,
+        })
+        .collect();
+    println!();
+    print!(
+        "{}",
+        crate::traceability::text(&crate::traceability::trace(&cat, &refs))
+    );
     EXIT_PASS
 }
 
@@ -449,6 +464,9 @@ async fn reference(
         mms_relay,
         deferral,
         mem_server: None,
+        ims: ims_core
+            .filter(|_| role == "im-client" || role == "im-server")
+            .map(|core| crate::reference::ImsConfig { core }),
     };
     if role == "mms-client" && settings.mms_client.is_none() {
         eprintln!("liaison: reference --role mms-client: --mmsc URL is required");

@@ -20,6 +20,7 @@
 //! | [`profile`] | SUT profiles (YAML) with one-line errors |
 //! | [`sut`] | launching, probing and stopping a real SUT |
 //! | [`report`] | `report.json`, `junit.xml`, `report.html` (with message ladders read back from the pcaps), the text summary, waivers, merging |
+//! | [`traceability`] | per enabler of seed 003: requirements, scenarios, IMS references, "not covered" |
 //!
 //! The layering rule: codecs know nothing of sockets; `net` knows nothing of
 //! transactions; roles know nothing of Gherkin; steps do no protocol work.
@@ -36,3 +37,4 @@ pub mod runner;
 #[path = "../steps/mod.rs"]
 pub mod steps;
 pub mod sut;
+pub mod traceability;

@@ -56,6 +56,109 @@ struct RawProfile {
     #[serde(default)]
     deferral: Option<DeferralSection>,
     mem_server: Option<MemServerSection>,
+    #[serde(default)]
+    ims: Option<ImsSection>,
+}
+
+/// ims: the harness plays an IMS core (P-CSCF and S-CSCF in one,
+/// `roles::cscf`) at a fixed address the SUT is configured with: as its
+/// outbound proxy (a client that registers) or as the one source it trusts
+/// for P-Asserted-Identity (a server).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ImsSection {
+    /// Where the core listens (UDP and TCP on one port). Its IP must differ
+    /// from `harness.address`: trust is judged by source IP, and the
+    /// harness's untrusted senders use `harness.address`.
+    pub core: SocketAddr,
+    /// Run the other areas' SIP scenarios (im-client, im-server,
+    /// push-client) through the core too. Those scenarios then run one at a
+    /// time. Default false: only the IMS scenarios use the core.
+    #[serde(default)]
+    pub route_all: Option<bool>,
+    /// im-client: the SUT registers through the core itself (REGISTER to
+    /// `core`); the core routes requests for its AoR to the registered
+    /// contact. Default false: the core routes to `sip.address`.
+    #[serde(default)]
+    pub register: Option<bool>,
+    /// The registration expiry the core grants (seconds, default 4): the
+    /// registration scenarios wait for one refresh.
+    #[serde(default)]
+    pub register_expires_s: Option<u32>,
+    /// im-client: the feature tags the SUT claims in its Contact
+    /// (`+g.oma.sip-im`, `+g.oma.sip-im.large-message`, …).
+    #[serde(default)]
+    pub feature_tags: Option<Vec<String>>,
+    /// im-client: the ICSIs it claims in `+g.3gpp.icsi-ref`
+    /// (`urn:urn-7:3gpp-service.ims.icsi.oma.cpm.msg`, …), not encoded.
+    #[serde(default)]
+    pub icsi: Option<Vec<String>>,
+}
+
+impl ImsSection {
+    pub fn route_all(&self) -> bool {
+        self.route_all.unwrap_or(false)
+    }
+
+    pub fn registers(&self) -> bool {
+        self.register.unwrap_or(false)
+    }
+
+    pub fn expires(&self) -> u32 {
+        self.register_expires_s.unwrap_or(4).max(1)
+    }
+
+    fn validate(&self, harness_ip: IpAddr, roles: &[String]) -> Result<(), (String, String)> {
+        if !self.core.ip().is_loopback() {
+            return Err((
+                "ims.core".into(),
+                format!(
+                    "expected a loopback address (127.0.0.0/8 or ::1) (found {})",
+                    self.core
+                ),
+            ));
+        }
+        if self.core.port() == 0 {
+            return Err((
+                "ims.core".into(),
+                "expected a port other than 0: the SUT is configured with the core's address"
+                    .into(),
+            ));
+        }
+        if self.core.ip() == harness_ip {
+            return Err((
+                "ims.core".into(),
+                format!(
+                    "expected an IP other than harness.address {harness_ip} (for instance 127.0.0.2): trust is judged by source IP"
+                ),
+            ));
+        }
+        if self.registers() && !roles.iter().any(|r| r == "im-client") {
+            return Err((
+                "ims.register".into(),
+                "expected role im-client: only a client SUT registers through the core".into(),
+            ));
+        }
+        for t in self.feature_tags.iter().flatten() {
+            if !t.starts_with('+') || t.contains(['=', ';', '"']) {
+                return Err((
+                    "ims.feature_tags".into(),
+                    format!(
+                        "expected tag names such as +g.oma.sip-im, without values (found `{t}`)"
+                    ),
+                ));
+            }
+        }
+        for i in self.icsi.iter().flatten() {
+            if !i.starts_with("urn:") || i.contains('%') {
+                return Err((
+                    "ims.icsi".into(),
+                    format!("expected URNs as urn:urn-7:…, not percent-encoded (found `{i}`)"),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// push-client: what the terminal serves and where the harness meets it
@@ -397,6 +500,8 @@ pub struct Profile {
     /// deferred mode of IMS messaging).
     pub deferral: Option<DeferralSection>,
     pub mem_server: Option<MemServerSection>,
+    /// The harness IMS core (`ims` section).
+    pub ims: Option<ImsSection>,
 }
 
 /// Why a profile cannot be used. Displayed as one line:
@@ -805,6 +910,10 @@ impl Profile {
         if let Some(m) = &raw.mem_server {
             m.validate().map_err(|(f, m)| err(&f, m))?;
         }
+        if let Some(i) = &raw.ims {
+            i.validate(harness_ip, &raw.roles)
+                .map_err(|(f, m)| err(&f, m))?;
+        }
         Ok(Profile {
             path: file.to_string(),
             name: raw.name,
@@ -823,6 +932,7 @@ impl Profile {
             mms_relay: raw.mms_relay,
             deferral: raw.deferral,
             mem_server: raw.mem_server,
+            ims: raw.ims,
         })
     }
 
@@ -863,6 +973,16 @@ impl Profile {
             "mms_notify_sms" => self.mms_relay.as_ref().is_some_and(|m| m.notifies("sms")),
             "mms_notify_sip" => self.mms_relay.as_ref().is_some_and(|m| m.notifies("sip")),
             "deferral" => self.deferral.is_some(),
+            "ims" => self.ims.is_some(),
+            "ims_register" => self.ims.as_ref().is_some_and(|i| i.registers()),
+            "ims_feature_tags" => self
+                .ims
+                .as_ref()
+                .is_some_and(|i| i.feature_tags.as_ref().is_some_and(|t| !t.is_empty())),
+            "ims_icsi" => self
+                .ims
+                .as_ref()
+                .is_some_and(|i| i.icsi.as_ref().is_some_and(|t| !t.is_empty())),
             "defers_own_users" => self.deferral.as_ref().is_some_and(|d| {
                 let served = self.sip.as_ref().and_then(|s| s.domain.as_deref());
                 match (&d.recipient_domain, served) {
@@ -939,6 +1059,10 @@ pub const CAPABILITIES: &[&str] = &[
     "mms_send",
     "mem_payload_emn",
     "mem_other_mailbox",
+    "ims",
+    "ims_register",
+    "ims_feature_tags",
+    "ims_icsi",
 ];
 
 /// The problem with a declared SIP URI form in MMS addresses (`uri`, the bare
@@ -1788,5 +1912,37 @@ capabilities: { sip_push_subscribe: true }
             e.contains("mms_client.send_trigger: expected a loopback"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn ims_section() {
+        let ok = "name: s\nroles: [im-client]\nsip: { address: 127.0.0.1:15070, aor: \"sip:bob@ims.test\" }\nims:\n  core: 127.0.0.2:5099\n  register: true\n  feature_tags: [+g.oma.sip-im]\n  icsi: [urn:urn-7:3gpp-service.ims.icsi.oma.cpm.msg]\n";
+        let p = Profile::parse(ok, "p.yaml").unwrap();
+        let i = p.ims.as_ref().unwrap();
+        assert!(i.registers() && !i.route_all());
+        assert_eq!(i.expires(), 4);
+        for c in ["ims", "ims_register", "ims_feature_tags", "ims_icsi"] {
+            assert!(p.capability(c), "{c}");
+        }
+        let bad = |from: &str, to: &str| {
+            Profile::parse(&ok.replace(from, to), "bad.yaml")
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(bad("127.0.0.2:5099", "127.0.0.1:5099")
+            .starts_with("profile bad.yaml: ims.core: expected an IP other than harness.address"));
+        assert!(bad("127.0.0.2:5099", "127.0.0.2:0")
+            .starts_with("profile bad.yaml: ims.core: expected a port other than 0"));
+        assert!(bad("+g.oma.sip-im]", "g.oma.sip-im]")
+            .starts_with("profile bad.yaml: ims.feature_tags: expected tag names"));
+        assert!(bad("urn:urn-7:3gpp", "urn%3Aurn-7%3A3gpp")
+            .starts_with("profile bad.yaml: ims.icsi: expected URNs"));
+        let server = "name: s\nroles: [im-server]\nsip: { address: 127.0.0.1:15060, domain: ims.test }\nims: { core: 127.0.0.2:5099, register: true }\n";
+        let e = Profile::parse(server, "bad.yaml").unwrap_err().to_string();
+        assert!(
+            e.starts_with("profile bad.yaml: ims.register: expected role im-client"),
+            "{e}"
+        );
+        assert!(bad("  register: true\n", "  regster: true\n").contains("unknown field"));
     }
 }

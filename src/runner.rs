@@ -54,6 +54,8 @@ pub struct RunContext {
     pub deferral: Option<Arc<MmsClientHarness>>,
     /// mem-server: the harness MMS server's MM3 interface (SMTP), shared likewise.
     pub mem_server: Option<Arc<crate::roles::smtp_server::Mm3Harness>>,
+    /// The harness IMS core (profile section `ims`), shared likewise.
+    pub ims: Option<Arc<ImsHarness>>,
 }
 
 impl RunContext {
@@ -104,6 +106,126 @@ impl IwfHarness {
             capture,
         })
     }
+}
+
+/// The harness IMS core (`roles::cscf`) for the whole run, at the address
+/// the SUT is configured with (`ims.core`): its traffic reaches the
+/// scenario's pcap through a switchable capture, so the scenarios that use
+/// it run one at a time (`@serial`, or every scenario with `route_all`).
+pub struct ImsHarness {
+    pub core: crate::roles::cscf::Cscf,
+    pub capture: Capture,
+}
+
+impl std::fmt::Debug for ImsHarness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImsHarness")
+            .field("core", &self.core.addr())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ImsHarness {
+    /// Starts the core at `addr` granting `expires` seconds; port 0 picks
+    /// one port free for both UDP and TCP.
+    pub async fn start(addr: std::net::SocketAddr, expires: u32) -> Result<ImsHarness, UsageError> {
+        let capture = Capture::switchable();
+        let mut last = None;
+        for _ in 0..20 {
+            let at = if addr.port() == 0 {
+                match std::net::UdpSocket::bind(addr).and_then(|s| s.local_addr()) {
+                    Ok(a) => a,
+                    Err(e) => {
+                        last = Some(e);
+                        continue;
+                    }
+                }
+            } else {
+                addr
+            };
+            match crate::net::SipEndpoint::bind_at(at, at, capture.clone()).await {
+                Ok(ep) => {
+                    let core = crate::roles::cscf::Cscf::start(Arc::new(ep), expires);
+                    return Ok(ImsHarness { core, capture });
+                }
+                Err(e) if addr.port() == 0 => last = Some(e),
+                Err(e) => last = Some(e),
+            }
+            if addr.port() != 0 {
+                break;
+            }
+        }
+        Err(UsageError(format!(
+            "ims.core: cannot bind {addr} ({})",
+            last.map(|e| e.to_string()).unwrap_or_default()
+        )))
+    }
+
+    /// Routes the profile's domains and AoR hosts to the SUT's roles and
+    /// trusts the SUT's SIP addresses.
+    pub fn configure(&self, profile: &Profile, roles: &BTreeMap<String, std::net::SocketAddr>) {
+        let core = &self.core;
+        let role_addr = |r: &str| {
+            roles
+                .get(r)
+                .copied()
+                .or_else(|| profile.sip.as_ref().map(|s| s.address))
+        };
+        for a in roles
+            .values()
+            .copied()
+            .chain(profile.sip.as_ref().map(|s| s.address))
+        {
+            core.trust(a);
+        }
+        if let Some(a) = role_addr("im-server") {
+            if let Some(d) = profile.sip.as_ref().and_then(|s| s.domain.clone()) {
+                core.registrar(&d, a);
+            }
+            if let Some(d) = profile
+                .deferral
+                .as_ref()
+                .and_then(|d| d.recipient_domain.clone())
+            {
+                core.registrar(&d, a);
+            }
+            // Telephone numbers (tel: URIs) are the IM server's users.
+            core.route("tel", a);
+        }
+        let hosts = [
+            (
+                "im-client",
+                profile.sip.as_ref().and_then(|s| s.aor.clone()),
+            ),
+            (
+                "push-client",
+                profile.push_client.as_ref().and_then(|p| p.aor.clone()),
+            ),
+        ];
+        for (role, aor) in hosts {
+            if let (Some(aor), Some(a)) = (aor, role_addr(role)) {
+                if let Some(h) = crate::codec::sip::uri_user_host(&aor).1 {
+                    core.route(&h, a);
+                }
+            }
+        }
+    }
+}
+
+/// A free loopback IP other than 127.0.0.1 for the embedded run's IMS core
+/// (trust is judged by source IP, and the harness's own users are on
+/// 127.0.0.1).
+async fn core_loopback() -> std::net::IpAddr {
+    for _ in 0..64 {
+        let t = crate::codec::sip::token();
+        let b = t.as_bytes();
+        let octet = |i: usize| 2 + b.get(i).copied().unwrap_or(7) % 250;
+        let ip = std::net::Ipv4Addr::new(127, octet(0), octet(1), octet(2));
+        if tokio::net::UdpSocket::bind((ip, 0)).await.is_ok() {
+            return std::net::IpAddr::V4(ip);
+        }
+    }
+    std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 2))
 }
 
 /// The bearers a PPG pushes to, played by the harness for the whole run (the
@@ -940,6 +1062,7 @@ pub async fn start_reference(
         mms_relay,
         deferral,
         mem_server,
+        ims,
         ..
     } = base.clone();
     for role in crate::reference::ROLES {
@@ -1083,6 +1206,24 @@ pub async fn start_reference(
                 mm3: c.mm3,
                 payload: None,
             }),
+        ims: ims.as_ref().map(|i| crate::profile::ImsSection {
+            core: i.core,
+            route_all: Some(false),
+            register: Some(true),
+            register_expires_s: Some(crate::reference::im_client::IMS_EXPIRES),
+            feature_tags: Some(
+                crate::reference::im_client::FEATURE_TAGS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+            ),
+            icsi: Some(
+                crate::reference::im_client::ICSIS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+            ),
+        }),
         capabilities: crate::profile::Capabilities {
             accept_types: Some(
                 crate::reference::im_client::ACCEPT
@@ -1164,6 +1305,7 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
     let mut mms_harness: Option<Arc<PushHarness>> = None;
     let mut deferral_harness: Option<Arc<MmsClientHarness>> = None;
     let mut mm3_harness: Option<Arc<crate::roles::smtp_server::Mm3Harness>> = None;
+    let mut ims_harness: Option<Arc<ImsHarness>> = None;
     let (profile, role_addresses) = match &opts.sut {
         Some(p) => {
             let profile = Profile::load(p).map_err(|e| UsageError(e.to_string()))?;
@@ -1218,6 +1360,11 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
                     Some(Arc::new(MmsClientHarness::start(a).await.map_err(|e| {
                         UsageError(e.0.replace("mms_client.mmsc_url", "deferral.mmsc_url"))
                     })?));
+            }
+            if let Some(i) = &profile.ims {
+                let h = ImsHarness::start(i.core, i.expires()).await?;
+                h.configure(&profile, &BTreeMap::new());
+                ims_harness = Some(Arc::new(h));
             }
             (profile, BTreeMap::new())
         }
@@ -1317,6 +1464,16 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
                 notify_to: "+15550006666/TYPE=PLMN@mms.liaison.test".into(),
             };
             mm3_harness = Some(Arc::new(mm3));
+            // The IMS core first: the reference client registers through it
+            // at start; routes are set once the roles are up.
+            let pre = ImsHarness::start(
+                std::net::SocketAddr::new(core_loopback().await, 0),
+                crate::reference::im_client::IMS_EXPIRES,
+            )
+            .await?;
+            let ims_cfg = crate::reference::ImsConfig {
+                core: pre.core.addr(),
+            };
             let (p, a, r) = start_reference(
                 opts.fault.as_deref(),
                 crate::reference::Settings {
@@ -1327,11 +1484,14 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
                     mms_relay: Some(mms_cfg),
                     deferral: Some(deferral_cfg),
                     mem_server: Some(mem_cfg),
+                    ims: Some(ims_cfg),
                     ..Default::default()
                 },
             )
             .await?;
             _reference = r;
+            pre.configure(&p, &a);
+            ims_harness = Some(Arc::new(pre));
             (p, a)
         }
     };
@@ -1359,6 +1519,7 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
         mms_relay: mms_harness.clone(),
         deferral: deferral_harness.clone(),
         mem_server: mm3_harness.clone(),
+        ims: ims_harness.clone(),
     });
     *CONTEXT.lock().unwrap_or_else(|e| e.into_inner()) = Some(ctx.clone());
 
@@ -1374,7 +1535,10 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
     let filter2 = filter.clone();
     let pcaps = pcap_dir.clone();
     let timing = shared.clone();
+    // Through a run-level IMS core every SIP scenario shares its capture.
+    let one_at_a_time = profile.ims.as_ref().is_some_and(|i| i.route_all());
     let cuke = LiaisonWorld::cucumber()
+        .max_concurrent_scenarios(Some(if one_at_a_time { 1 } else { 64 }))
         .with_writer(writer::Normalize::new(collector))
         .with_default_cli()
         .fail_on_skipped()

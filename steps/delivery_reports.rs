@@ -31,6 +31,26 @@ pub(crate) fn sut_addr(w: &LiaisonWorld, role: &str) -> Result<std::net::SocketA
         .ok_or_else(|| w.fail("a profile with a sip.address", "none"))
 }
 
+/// Where the harness sends a request meant for the SUT's `role`: the
+/// harness IMS core when the profile routes everything through it
+/// (`ims.route_all`) or the scenario asked for the core, else the SUT.
+pub(crate) fn next_hop(w: &LiaisonWorld, role: &str) -> Result<std::net::SocketAddr, Failure> {
+    match super::ims::core_for(w) {
+        Some(h) => Ok(h.core.addr()),
+        None => sut_addr(w, role),
+    }
+}
+
+/// The im-client SUT's address of record (profile `sip.aor`).
+pub(crate) fn client_aor(w: &LiaisonWorld) -> Result<String, Failure> {
+    w.ctx
+        .profile
+        .sip
+        .as_ref()
+        .and_then(|s| s.aor.clone())
+        .ok_or_else(|| w.fail("a profile with sip.aor", "none"))
+}
+
 pub(crate) fn domain(w: &LiaisonWorld) -> String {
     w.ctx
         .profile
@@ -78,16 +98,14 @@ pub(crate) async fn new_ua_in(
 
 // ----------------------------------------------------------------- im-client
 
-async fn send_to_client(w: &mut LiaisonWorld, content_type: &str, transport: &str) -> StepResult {
+pub(crate) async fn send_to_client(
+    w: &mut LiaisonWorld,
+    content_type: &str,
+    transport: &str,
+) -> StepResult {
     let t = transport_of(w, transport)?;
-    let dst = sut_addr(w, "im-client")?;
-    let aor = w
-        .ctx
-        .profile
-        .sip
-        .as_ref()
-        .and_then(|s| s.aor.clone())
-        .ok_or_else(|| w.fail("a profile with sip.aor", "none"))?;
+    let dst = next_hop(w, "im-client")?;
+    let aor = client_aor(w)?;
     let ua = match w.originators.get("harness") {
         Some(u) => u.clone(),
         None => {
@@ -266,7 +284,7 @@ async fn retransmit(w: &mut LiaisonWorld) -> StepResult {
     } else {
         "im-server"
     };
-    let dst = sut_addr(w, role)?;
+    let dst = next_hop(w, role)?;
     let name = w.sent_by.clone().unwrap_or_default();
     let Some(ua) = w.originators.get(&name).cloned() else {
         return Err(w.fail("the originator of the earlier MESSAGE", "none"));
@@ -333,7 +351,7 @@ pub(crate) async fn register(w: &mut LiaisonWorld, name: &str) -> StepResult {
         None => new_ua(w, name).await?,
     };
     let t = server_transport(w);
-    let dst = sut_addr(w, "im-server")?;
+    let dst = next_hop(w, "im-server")?;
     // Start answering before registering: a store may deliver at once.
     if !w.recipients.contains_key(name) {
         w.recipients
@@ -343,7 +361,7 @@ pub(crate) async fn register(w: &mut LiaisonWorld, name: &str) -> StepResult {
     let aor_domain = ua
         .aor
         .rsplit_once('@')
-        .map(|(_, d)| d.to_string())
+        .map(|(_, d)| d.split(';').next().unwrap_or(d).to_string())
         .unwrap_or_else(|| domain(w));
     let out = ua.register(t, &format!("sip:{aor_domain}"), 300);
     let r = ua.send(t, dst, &out, w.deadline, Duration::ZERO).await;
@@ -446,7 +464,7 @@ pub(crate) async fn send_through_server(
     let content_type = content_type.to_string();
     let from = from.to_string();
     let t = server_transport(w);
-    let dst = sut_addr(w, "im-server")?;
+    let dst = next_hop(w, "im-server")?;
     let body = body_for_test();
     let out = ua.message_with(t, &to_aor, &to_aor, &content_type, &body, extra);
     let r = ua.send(t, dst, &out, w.deadline, Duration::ZERO).await;
@@ -464,7 +482,7 @@ async fn user_final_is(w: &mut LiaisonWorld, name: String, code: u16) -> StepRes
 }
 
 #[then(expr = "{string} receives the MESSAGE with the same body")]
-async fn receives_same_body(w: &mut LiaisonWorld, name: String) -> StepResult {
+pub(crate) async fn receives_same_body(w: &mut LiaisonWorld, name: String) -> StepResult {
     let Some((_, _, body)) = w.sent.clone() else {
         return Err(w.fail("a MESSAGE sent earlier in the scenario", "none"));
     };
@@ -536,7 +554,7 @@ fn offline_aor(w: &LiaisonWorld, name: &str) -> Option<String> {
 }
 
 #[when(expr = "{string} comes online and registers with the SUT")]
-async fn offline_registers(w: &mut LiaisonWorld, name: String) -> StepResult {
+pub(crate) async fn offline_registers(w: &mut LiaisonWorld, name: String) -> StepResult {
     let Some(aor) = offline_aor(w, &name) else {
         return register(w, &name).await;
     };

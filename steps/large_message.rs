@@ -48,10 +48,7 @@ fn peer(w: &LiaisonWorld) -> Result<&MsrpPeer, Failure> {
 }
 
 async fn offer(w: &mut LiaisonWorld, accept: &str) -> StepResult {
-    let dst = w
-        .ctx
-        .sip_address("im-client")
-        .ok_or_else(|| w.fail("a profile with a sip.address", "none"))?;
+    let dst = super::delivery_reports::next_hop(w, "im-client")?;
     let aor = w
         .ctx
         .profile
@@ -103,7 +100,7 @@ async fn offer(w: &mut LiaisonWorld, accept: &str) -> StepResult {
 }
 
 #[when(expr = "the harness offers a Large Message session with {string}")]
-async fn offers(w: &mut LiaisonWorld, accept: String) -> StepResult {
+pub(crate) async fn offers(w: &mut LiaisonWorld, accept: String) -> StepResult {
     offer(w, &accept).await
 }
 

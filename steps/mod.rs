@@ -4,6 +4,7 @@
 pub mod common;
 pub mod deferral;
 pub mod delivery_reports;
+pub mod ims;
 pub mod iwf;
 pub mod large_message;
 pub mod mem;

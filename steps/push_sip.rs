@@ -120,7 +120,7 @@ async fn push(w: &mut LiaisonWorld, app: &str, ct: &str) -> StepResult {
     } else {
         Transport::Tcp
     };
-    let dst = sut_addr(w, "push-client")?;
+    let dst = super::delivery_reports::next_hop(w, "push-client")?;
     let aor = device_aor(w, &pc)?;
     let ua = match w.originators.get("harness") {
         Some(u) => u.clone(),
@@ -306,7 +306,7 @@ async fn send_options(w: &mut LiaisonWorld) -> StepResult {
     } else {
         Transport::Tcp
     };
-    let dst = sut_addr(w, "push-client")?;
+    let dst = super::delivery_reports::next_hop(w, "push-client")?;
     let aor = device_aor(w, &pc)?;
     let ua = new_ua(w, "push-agent").await?;
     w.originators.insert("harness".into(), ua.clone());
@@ -510,7 +510,7 @@ async fn push_device(w: &mut LiaisonWorld, name: String) -> StepResult {
     // Answer from the start: a notification may follow the REGISTER at once.
     let device = Recipient::start(ua.clone());
     let t = server_transport(w);
-    let dst = sut_addr(w, "im-server")?;
+    let dst = super::delivery_reports::next_hop(w, "im-server")?;
     let out = ua.register_with(
         t,
         &format!("sip:{}", domain(w)),

@@ -61,6 +61,8 @@ pub struct LiaisonWorld {
     pub deferral: super::deferral::Deferral,
     /// MEM outband notification scenarios (MM3 and mem-server).
     pub mem: super::mem::Mem,
+    /// IMS alignment: what went through the harness IMS core.
+    pub ims: super::ims::Ims,
 }
 
 impl fmt::Debug for LiaisonWorld {
@@ -122,6 +124,7 @@ impl LiaisonWorld {
             mms_relay: Default::default(),
             deferral: Default::default(),
             mem: Default::default(),
+            ims: Default::default(),
         })
     }
 

@@ -47,6 +47,35 @@ fn baresip_as_im_client() {
 }
 
 #[test]
+fn baresip_registered_through_the_ims_core() {
+    require_program("baresip", "baresip");
+    require_program("cc", "gcc");
+    // baresip registers through the harness core (outbound proxy) and takes
+    // every im-client scenario through it; DR-4 keeps its waiver.
+    let out = tmpdir("baresip-ims");
+    let o = liaison(&[
+        "run",
+        "--sut",
+        "fixtures/sut/baresip-ims.yaml",
+        "--strict",
+        "--waivers",
+        "fixtures/waivers/baresip.yaml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = report(&out);
+    for id in ["DR-1", "DR-2", "DR-3", "IMS-2", "IMS-7"] {
+        assert_eq!(verdict(&r, id), "passed", "{id}: {}", text(&o));
+    }
+    assert_eq!(verdict(&r, "DR-4"), "waived");
+    // It declares no feature tags or ICSIs (baresip 1.0 cannot): not run.
+    for id in ["IMS-5", "IMS-6"] {
+        assert_eq!(verdict(&r, id), "not-run", "{id}: {}", text(&o));
+    }
+}
+
+#[test]
 fn kamailio_as_im_server() {
     require_program("kamailio", "kamailio");
     let out = tmpdir("kamailio");
@@ -104,6 +133,64 @@ fn kamailio_as_im_server() {
     let r = report(&out);
     assert_eq!(verdict(&r, "PUSH-18"), "waived");
     assert_eq!(verdict(&r, "DR-7"), "passed");
+}
+
+#[test]
+fn kamailio_behind_the_ims_core() {
+    require_program("kamailio", "kamailio");
+    // Every im-server scenario through the harness core; the deviations
+    // (no RFC 3841 caller preferences; msilo and Expires) are waived with
+    // written reasons, so a strict run passes only by them.
+    let out = tmpdir("kamailio-ims");
+    let o = liaison(&[
+        "run",
+        "--sut",
+        "fixtures/sut/kamailio-ims.yaml",
+        "--strict",
+        "--waivers",
+        "fixtures/waivers/kamailio-ims.yaml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = report(&out);
+    for id in [
+        "DR-4", "DR-5", "DR-6", "DR-7", "IMS-1", "IMS-9", "IMS-10", "IMS-11", "IMS-12", "IMS-13",
+    ] {
+        assert_eq!(verdict(&r, id), "passed", "{id}: {}", text(&o));
+    }
+    for id in ["IMS-14", "IMS-16", "PUSH-18"] {
+        assert_eq!(verdict(&r, id), "waived", "{id}: {}", text(&o));
+    }
+    // The trust is the configuration's: told to trust the harness's own
+    // address instead of the core's, Kamailio drops the core's asserted
+    // identity and passes the forged one on.
+    let d = tmpdir("kamailio-ims-wrong-trust");
+    let profile = d.join("wrong-trust.yaml");
+    std::fs::write(
+        &profile,
+        std::fs::read_to_string(root().join("fixtures/sut/kamailio-ims.yaml"))
+            .unwrap()
+            .replace(
+                "LIAISON_KAMAILIO_IMS_CORE: \"127.0.0.2\"",
+                "LIAISON_KAMAILIO_IMS_CORE: \"127.0.0.1\"",
+            ),
+    )
+    .unwrap();
+    let out = d.join("out");
+    let o = liaison(&[
+        "run",
+        "--sut",
+        profile.to_str().unwrap(),
+        "--tags",
+        "@IMS-9 or @IMS-11",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let r = report(&out);
+    assert_eq!(verdict(&r, "IMS-9"), "failed", "{}", text(&o));
+    assert_eq!(verdict(&r, "IMS-11"), "failed", "{}", text(&o));
 }
 
 #[test]

@@ -95,6 +95,10 @@ struct Reading {
     /// Frames carrying an MMS body that our codec, too, finds malformed (the
     /// mms-client scenarios push such notifications on purpose).
     malformed_mms_frames: Vec<u32>,
+    /// Frames holding a SIP message that names a telephone number with RFC
+    /// 3966 visual separators (`+1-555-…;user=phone`, the IMS-12 scenario):
+    /// valid, but tshark's E.164 decoding warns about the non-digits.
+    separated_number_frames: Vec<u32>,
     smpp_port: Option<u16>,
     http_ports: Vec<u16>,
     /// TCP ports whose server greeted with 220 (SMTP).
@@ -137,6 +141,18 @@ fn has_inner_nul(m: &SipMessage) -> bool {
 }
 
 /// Is `body`, sent as `content_type`, an MMS PDU our codec cannot decode?
+/// Does a SIP message's Request-URI or To name a `+` number with visual
+/// separators in a `user=phone` URI?
+fn has_separated_number(m: &SipMessage) -> bool {
+    let named = [m.request_uri().unwrap_or(""), m.header("To").unwrap_or("")];
+    named.iter().any(|u| {
+        u.contains("user=phone")
+            && u.split(['+', ':'])
+                .nth(2)
+                .is_some_and(|n| n.split('@').next().unwrap_or("").contains('-'))
+    })
+}
+
 fn malformed_mms(content_type: Option<&str>, body: &[u8]) -> bool {
     content_type.is_some_and(|c| {
         c.to_ascii_lowercase()
@@ -156,6 +172,7 @@ fn our_reading(path: &std::path::Path) -> Reading {
 fn read_pcap(path: &std::path::Path, known_http: &[u16], known_smtp: &[u16]) -> Reading {
     let mut nul_body_frames = Vec::new();
     let mut malformed_mms_frames = Vec::new();
+    let mut separated_number_frames = Vec::new();
     let mut smpp_port = None;
     let mut http_ports: Vec<u16> = known_http.to_vec();
     let mut smtp_ports: Vec<u16> = known_smtp.to_vec();
@@ -214,6 +231,9 @@ fn read_pcap(path: &std::path::Path, known_http: &[u16], known_smtp: &[u16]) -> 
                     }
                     if malformed_mms(m.header("Content-Type"), m.body()) {
                         malformed_mms_frames.push(n);
+                    }
+                    if has_separated_number(&m) {
+                        separated_number_frames.push(n);
                     }
                     out.push((n, sip_label(&m)));
                     let ct = m.header("Content-Type").map(str::to_string);
@@ -393,6 +413,7 @@ fn read_pcap(path: &std::path::Path, known_http: &[u16], known_smtp: &[u16]) -> 
         labels: out,
         nul_body_frames,
         malformed_mms_frames,
+        separated_number_frames,
         smpp_port,
         http_ports,
         smtp_ports,
@@ -537,8 +558,14 @@ fn check_run(out: &std::path::Path) -> Seen {
                     && msg.split(',').all(|m| {
                         m.starts_with("Malformed Packet") || m == "Trailing stray characters"
                     });
+                // A number written with visual separators (RFC 3966 §5.1.1).
+                let separated = reading.separated_number_frames.contains(&frame)
+                    && msg
+                        .split(',')
+                        .all(|m| m == "Country Code contains non-decimal digits");
                 !((msg == "Trailing stray characters" && reading.nul_body_frames.contains(&frame))
-                    || agreed_malformed)
+                    || agreed_malformed
+                    || separated)
             })
             .map(|l| format!("{l}\n"))
             .collect();

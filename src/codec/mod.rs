@@ -7,6 +7,7 @@
 //! that a scenario failure can show the offending bytes.
 
 pub mod http;
+pub mod ims;
 pub mod mail;
 pub mod mms;
 pub mod msrp;

@@ -26,6 +26,23 @@ pub const HOSTILE_ACCEPT: &str =
 /// What the client accepts.
 pub const ACCEPT: &[&str] = &["text/plain"];
 
+/// The feature tags the client declares when it registers through an IMS
+/// core (OMA SIMPLE IM: pager mode and Large Message mode).
+pub const FEATURE_TAGS: &[&str] = &[
+    crate::codec::ims::TAG_SIP_IM,
+    crate::codec::ims::TAG_LARGE_MESSAGE,
+];
+
+/// The OMA CPM ICSIs it declares there, in `+g.3gpp.icsi-ref`.
+pub const ICSIS: &[&str] = &[
+    crate::codec::ims::ICSI_CPM_MSG,
+    crate::codec::ims::ICSI_CPM_LARGEMSG,
+];
+
+/// The registration expiry the embedded run's IMS core grants (seconds):
+/// short, so that a registration scenario sees a refresh soon.
+pub const IMS_EXPIRES: u32 = 1;
+
 /// Where a reply goes.
 enum Reply {
     Udp(SocketAddr),
@@ -43,6 +60,8 @@ struct Client {
     calls: Mutex<HashMap<String, String>>,
     /// Final responses by transaction (branch|method), kept for Timer J.
     finals: Mutex<HashMap<String, (Vec<u8>, Instant)>>,
+    /// The registration expiry the IMS core granted (s; 0: not known yet).
+    granted: std::sync::atomic::AtomicU64,
 }
 
 impl Client {
@@ -157,6 +176,74 @@ impl Client {
 }
 
 impl Client {
+    /// Takes the expiry the core granted from a 2xx to our REGISTER.
+    fn registration_answer(&self, raw: &[u8]) {
+        let Ok(m) = SipMessage::parse(raw) else {
+            return;
+        };
+        let is_reg = m.cseq().is_some_and(|(_, meth)| meth == "REGISTER");
+        if !is_reg || !m.status().is_some_and(|s| (200..300).contains(&s)) {
+            return;
+        }
+        let secs = m
+            .header_values("Contact")
+            .iter()
+            .find_map(|c| crate::codec::sip::header_param(c, "expires"))
+            .or_else(|| m.header("Expires").map(str::to_string))
+            .and_then(|e| e.trim().parse::<u64>().ok());
+        if let Some(secs) = secs {
+            self.granted
+                .store(secs.max(1), std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    /// Fault `response-to-originator`: where a response to a request that
+    /// came through a proxy goes instead of back by its top Via: the
+    /// originator's own Via (the last one).
+    fn misrouted(&self, raw: &[u8]) -> Option<SocketAddr> {
+        if !self.settings.has_fault("response-to-originator") {
+            return None;
+        }
+        let m = SipMessage::parse(raw).ok()?;
+        let vias = m.vias();
+        if vias.len() < 2 {
+            return None;
+        }
+        vias.last()?
+            .split_whitespace()
+            .nth(1)?
+            .split(';')
+            .next()?
+            .parse()
+            .ok()
+    }
+
+    /// The Contact it registers: its address with its feature tags and
+    /// ICSIs (percent-encoded, or raw with fault `ims-icsi-unencoded`).
+    fn ims_contact(&self) -> String {
+        use crate::codec::ims::{icsi_encode, TAG_ICSI};
+        let s = &self.settings;
+        let mut c = format!("<sip:bob@{}>", self.sip_addr);
+        if !s.has_fault("ims-no-feature-tags") {
+            for t in FEATURE_TAGS {
+                c.push(';');
+                c.push_str(t);
+            }
+        }
+        let icsis: Vec<String> = ICSIS
+            .iter()
+            .map(|i| {
+                if s.has_fault("ims-icsi-unencoded") {
+                    i.to_string()
+                } else {
+                    icsi_encode(i)
+                }
+            })
+            .collect();
+        c.push_str(&format!(";{TAG_ICSI}=\"{}\"", icsis.join(",")));
+        c
+    }
+
     /// An INVITE offering an MSRP session (RFC 4975 §8): 200 with our path if a
     /// type we accept is offered, else 488 (RFC 3261 §21.4.26).
     fn invite(&self, msg: &SipMessage) -> Vec<u8> {
@@ -199,9 +286,14 @@ impl Client {
             super::msrp_receiver::ACCEPT,
             Some("passive"),
         );
-        response_to(msg, 200, "OK")
-            .to_tag(&token())
-            .header("Contact", &format!("<sip:bob@{}>", self.sip_addr))
+        let mut b = response_to(msg, 200, "OK").to_tag(&token());
+        // The route set the proxies recorded, copied in order (RFC 3261 §12.1.1).
+        if !s.has_fault("no-record-route-copy") {
+            for rr in msg.header_all("Record-Route") {
+                b = b.header("Record-Route", rr);
+            }
+        }
+        b.header("Contact", &format!("<sip:bob@{}>", self.sip_addr))
             .header("Content-Type", "application/sdp")
             .body(&answer)
             .build()
@@ -230,9 +322,19 @@ pub fn start(
         sessions,
         calls: Mutex::default(),
         finals: Mutex::default(),
+        granted: std::sync::atomic::AtomicU64::new(0),
     });
     let udp = Arc::new(udp);
     let mut tasks = vec![msrp_task];
+    if let Some(ims) = client.settings.ims.clone() {
+        if !client.settings.has_fault("ims-no-register") {
+            tasks.push(tokio::spawn(register_loop(
+                client.clone(),
+                udp.clone(),
+                ims.core,
+            )));
+        }
+    }
     {
         let client = client.clone();
         let udp = udp.clone();
@@ -243,8 +345,10 @@ pub fn start(
                     tokio::time::sleep(Duration::from_millis(5)).await;
                     continue;
                 };
+                client.registration_answer(&buf[..n]);
                 if let Some(bytes) = client.answer(&buf[..n]) {
-                    reply(&udp, Reply::Udp(from), bytes).await;
+                    let to = client.misrouted(&buf[..n]).unwrap_or(from);
+                    reply(&udp, Reply::Udp(to), bytes).await;
                 }
             }
         }));
@@ -298,5 +402,41 @@ async fn reply(udp: &UdpSocket, to: Reply, bytes: Vec<u8>) {
         Reply::Tcp(tx) => {
             let _ = tx.send(bytes);
         }
+    }
+}
+
+/// Registers `sip:bob@<own address>` through the IMS core and refreshes the
+/// registration at half the granted expiry (3GPP TS 24.229 §5.1.1.4 for
+/// short registrations).
+async fn register_loop(client: Arc<Client>, udp: Arc<UdpSocket>, core: SocketAddr) {
+    let aor = format!("sip:bob@{}", client.sip_addr);
+    let call_id = format!("{}@liaison-ref", token());
+    let from_tag = token();
+    let mut cseq = 1u32;
+    loop {
+        let via = format!(
+            "SIP/2.0/UDP {};branch=z9hG4bK{};rport",
+            client.sip_addr,
+            token()
+        );
+        let bytes = crate::codec::ims::register_request(
+            &aor,
+            &client.ims_contact(),
+            &via,
+            &call_id,
+            cseq,
+            &from_tag,
+            600,
+        );
+        let _ = udp.send_to(&bytes, core).await;
+        cseq += 1;
+        let granted = client.granted.load(std::sync::atomic::Ordering::SeqCst);
+        let wait = if granted == 0 {
+            // No answer yet: try again soon (T1 · 4).
+            client.settings.t1 * 4
+        } else {
+            Duration::from_millis(granted * 500)
+        };
+        tokio::time::sleep(wait).await;
     }
 }

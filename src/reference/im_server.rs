@@ -77,15 +77,22 @@ enum Peer {
     Tcp(mpsc::UnboundedSender<Vec<u8>>),
 }
 
+#[derive(Clone)]
 struct Binding {
     contact: String,
     addr: SocketAddr,
     tcp: bool,
     until: Instant,
+    /// The Path of the REGISTER (RFC 3327): requests go through it.
+    path: Vec<String>,
+    /// The feature tags of the registered Contact (RFC 3840).
+    features: Vec<crate::codec::ims::Feature>,
 }
 
 struct Stored {
     from: String,
+    /// The identities the trusted core asserted for the originator.
+    asserted: Vec<String>,
     content_type: String,
     body: Vec<u8>,
     /// From the MESSAGE's Expires: not delivered after this.
@@ -121,7 +128,8 @@ struct Pending {
 
 #[derive(Default)]
 struct State {
-    bindings: HashMap<String, Binding>,
+    /// IM contacts by AoR, oldest first.
+    bindings: HashMap<String, Vec<Binding>>,
     /// Push-only contacts by AoR.
     push: HashMap<String, Vec<PushBinding>>,
     /// Offline notifications in progress, by branch.
@@ -148,7 +156,21 @@ fn lock(s: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
     s.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The URI of an AoR key (`user@host`, or a global number).
+fn aor_uri(aor: &str) -> String {
+    if aor.starts_with('+') {
+        format!("tel:{aor}")
+    } else {
+        format!("sip:{aor}")
+    }
+}
+
 fn aor_key(uri: &str) -> String {
+    // One global number names one user, whatever the URI form (RFC 3261
+    // §19.1.6: tel: and sip:…;user=phone).
+    if let Some(n) = crate::codec::ims::global_number(uri) {
+        return n;
+    }
     let (user, host) = uri_user_host(uri);
     let host = host.unwrap_or_default();
     let host = host.split(':').next().unwrap_or("").to_ascii_lowercase();
@@ -210,7 +232,7 @@ impl Server {
         tx
     }
 
-    async fn handle(self: Arc<Self>, raw: Vec<u8>, from: Peer) {
+    async fn handle(self: Arc<Self>, raw: Vec<u8>, from: Peer, src: Option<std::net::IpAddr>) {
         if self.settings.has_fault("never-answers") {
             return;
         }
@@ -218,13 +240,13 @@ impl Server {
             return;
         };
         if msg.is_request() {
-            self.request(msg, from).await
+            self.request(msg, from, src).await
         } else {
             self.response(msg).await
         }
     }
 
-    async fn request(self: Arc<Self>, msg: SipMessage, from: Peer) {
+    async fn request(self: Arc<Self>, msg: SipMessage, from: Peer, src: Option<std::net::IpAddr>) {
         let method = msg.method().unwrap_or_default().to_string();
         if method == "ACK" {
             return;
@@ -253,7 +275,10 @@ impl Server {
         }
         match method.as_str() {
             "REGISTER" => self.register(msg, from, key).await,
-            "MESSAGE" => self.message(msg, from, key).await,
+            "MESSAGE" => {
+                let trusted = self.trusted(src);
+                self.message(msg, from, key, trusted).await
+            }
             "OPTIONS" => {
                 let b = response_to(&msg, 200, "OK")
                     .to_tag(&token())
@@ -269,6 +294,17 @@ impl Server {
                 self.finish(&key, &from, b).await
             }
         }
+    }
+
+    /// Is a request from `src` inside the trust domain (RFC 3325 §5)? Only
+    /// the IMS core's IP is.
+    fn trusted(&self, src: Option<std::net::IpAddr>) -> bool {
+        self.settings.has_fault("trusts-any-pai")
+            || self
+                .settings
+                .ims
+                .as_ref()
+                .is_some_and(|i| Some(i.core.ip()) == src)
     }
 
     /// Sends a final response for server transaction `key` and remembers it.
@@ -327,21 +363,22 @@ impl Server {
             return self.finish(&key, &from, b.build()).await;
         }
         let deliver_expired = self.settings.has_fault("delivers-expired");
+        let path = msg.header_values("Path");
         let stored = {
             let mut st = lock(&self.state);
+            let list = st.bindings.entry(aor.clone()).or_default();
+            list.retain(|b| b.contact != contact);
             if expires == 0 {
-                st.bindings.remove(&aor);
                 Vec::new()
             } else {
-                st.bindings.insert(
-                    aor.clone(),
-                    Binding {
-                        contact: contact.clone(),
-                        addr,
-                        tcp,
-                        until: Instant::now() + Duration::from_secs(expires),
-                    },
-                );
+                list.push(Binding {
+                    contact: contact.clone(),
+                    addr,
+                    tcp,
+                    until: Instant::now() + Duration::from_secs(expires),
+                    path: path.clone(),
+                    features: crate::codec::ims::features(&contact_v),
+                });
                 let now = Instant::now();
                 st.store
                     .remove(&aor)
@@ -352,6 +389,10 @@ impl Server {
             }
         };
         let mut b = response_to(&msg, 200, "OK").to_tag(&token());
+        // The Path is returned to the UA (RFC 3327 §5.3).
+        for p in &path {
+            b = b.header("Path", p);
+        }
         if expires > 0 {
             b = b.header("Contact", &format!("<{contact}>;expires={expires}"));
         }
@@ -359,9 +400,22 @@ impl Server {
         if self.settings.has_fault("store-without-delivery") {
             return;
         }
+        let hop = self.next_hop(&path, addr, tcp);
         for s in stored {
-            self.deliver_stored(&aor, &contact, addr, tcp, s).await;
+            self.deliver_stored(&aor, &contact, hop, &path, s).await;
         }
+    }
+
+    /// Where a request for a contact goes: the first Path URI's address
+    /// when the registration came with one (RFC 3327 §5.3), else the contact.
+    fn next_hop(&self, path: &[String], addr: SocketAddr, tcp: bool) -> (SocketAddr, bool) {
+        if self.settings.has_fault("ignores-path") {
+            return (addr, tcp);
+        }
+        path.first()
+            .and_then(|p| uri_of(p))
+            .and_then(|u| uri_socket_addr(&u))
+            .unwrap_or((addr, tcp))
     }
 
     /// Delivers a stored message as a new MESSAGE from the server (RFC 3428
@@ -370,8 +424,8 @@ impl Server {
         self: &Arc<Self>,
         aor: &str,
         contact: &str,
-        addr: SocketAddr,
-        tcp: bool,
+        (addr, tcp): (SocketAddr, bool),
+        path: &[String],
         s: Stored,
     ) {
         let branch = format!("z9hG4bK{}", token());
@@ -380,16 +434,38 @@ impl Server {
             if tcp { "TCP" } else { "UDP" },
             self.addr
         );
-        let headers = vec![
-            ("Via".to_string(), via),
-            ("Max-Forwards".into(), "70".into()),
-            ("From".into(), s.from),
-            ("To".into(), format!("<sip:{aor}>")),
+        let mut headers = vec![("Via".to_string(), via)];
+        if !self.settings.has_fault("ignores-path") {
+            for p in path {
+                headers.push(("Route".into(), p.clone()));
+            }
+        }
+        // The sender is the identity the trusted core asserted, when there
+        // was one (RFC 3325 §5), not the From the originator wrote.
+        let from = match s.asserted.first() {
+            Some(a) if !self.settings.has_fault("stores-from-not-pai") => {
+                format!("<{a}>;tag={}", token())
+            }
+            _ => s.from,
+        };
+        headers.extend([
+            ("Max-Forwards".to_string(), "70".to_string()),
+            ("From".into(), from),
+            ("To".into(), format!("<{}>", aor_uri(aor))),
             ("Call-ID".into(), format!("{}@liaison-ref", token())),
             ("CSeq".into(), "1 MESSAGE".into()),
-            ("Content-Type".into(), s.content_type),
+        ]);
+        if !s.asserted.is_empty() && !self.settings.has_fault("stores-from-not-pai") {
+            let list: Vec<&str> = s.asserted.iter().map(String::as_str).collect();
+            headers.push((
+                "P-Asserted-Identity".into(),
+                crate::codec::ims::asserted_value(&list),
+            ));
+        }
+        headers.extend([
+            ("Content-Type".to_string(), s.content_type),
             ("Content-Length".into(), s.body.len().to_string()),
-        ];
+        ]);
         let bytes = rebuild(&format!("MESSAGE {contact} SIP/2.0"), &headers, &s.body);
         lock(&self.state).client_tx.insert(
             branch.clone(),
@@ -407,22 +483,101 @@ impl Server {
         self.clone().retransmit(branch);
     }
 
-    async fn message(self: Arc<Self>, msg: SipMessage, from: Peer, key: String) {
+    async fn message(self: Arc<Self>, msg: SipMessage, from: Peer, key: String, trusted: bool) {
         let s = &self.settings;
         if s.has_fault("fabricate-200") {
             let b = response_to(&msg, 200, "OK").to_tag(&token()).build();
             return self.finish(&key, &from, b).await;
         }
-        let aor = aor_key(msg.request_uri().unwrap_or_default());
-        let binding = {
-            let mut st = lock(&self.state);
-            st.bindings.retain(|_, b| b.until > Instant::now());
-            st.bindings
-                .get(&aor)
-                .map(|b| (b.contact.clone(), b.addr, b.tcp))
+        // The originator's asserted identities: only from the trust domain.
+        let asserted = if trusted {
+            crate::codec::ims::uris(&msg, "P-Asserted-Identity")
+        } else {
+            Vec::new()
         };
+        if asserted.len() > 1 && s.has_fault("pai-two-values-rejected") {
+            let b = response_to(&msg, 400, "Bad P-Asserted-Identity")
+                .to_tag(&token())
+                .build();
+            return self.finish(&key, &from, b).await;
+        }
+        let ruri = msg.request_uri().unwrap_or_default();
+        let aor = if s.has_fault("tel-distinct") {
+            // Fault: the URI's user part as written, not the number it names.
+            let (u, h) = uri_user_host(ruri);
+            format!("{}@{}", u.unwrap_or_default(), h.unwrap_or_default())
+        } else {
+            aor_key(ruri)
+        };
+        let wanted: Vec<String> = msg
+            .header_values("Accept-Contact")
+            .into_iter()
+            .filter(|ac| crate::codec::ims::requires_explicit(ac))
+            .collect();
+        let (binding, none_fits) = {
+            let mut st = lock(&self.state);
+            let now = Instant::now();
+            for list in st.bindings.values_mut() {
+                list.retain(|b| b.until > now);
+            }
+            let mut list: Vec<Binding> = st.bindings.get(&aor).cloned().unwrap_or_default();
+            // A request that requires a push application (Push over SIP) may
+            // go to a push-only contact that registered it, and only then.
+            if wanted.iter().any(|ac| push_apps(ac).is_some()) {
+                for p in st.push.get(&aor).into_iter().flatten() {
+                    if p.until > now {
+                        list.push(Binding {
+                            contact: p.contact.clone(),
+                            addr: p.addr,
+                            tcp: p.tcp,
+                            until: p.until,
+                            path: Vec::new(),
+                            features: vec![crate::codec::ims::Feature {
+                                name: PUSH_APP_TAG.to_string(),
+                                value: Some(p.apps.join(",")),
+                            }],
+                        });
+                    }
+                }
+                list.sort_by_key(|b| b.until);
+            }
+            // Caller preferences (RFC 3841 §7.2.4): with require and explicit,
+            // only a contact that declared every feature qualifies; the
+            // latest registered of those (or of all, without preferences).
+            let fits = |b: &&Binding| {
+                s.has_fault("ignores-accept-contact")
+                    || wanted
+                        .iter()
+                        .all(|ac| crate::codec::ims::explicitly_matches(ac, &b.features))
+            };
+            let im_only: Vec<&Binding> = list
+                .iter()
+                .filter(|b| {
+                    s.has_fault("ignores-accept-contact")
+                        && !b.features.iter().any(|f| f.name == PUSH_APP_TAG)
+                        || !s.has_fault("ignores-accept-contact")
+                })
+                .collect();
+            let chosen = im_only.into_iter().rev().find(fits);
+            (
+                chosen.map(|b| {
+                    (
+                        b.contact.clone(),
+                        self.next_hop(&b.path, b.addr, b.tcp),
+                        b.path.clone(),
+                    )
+                }),
+                !list.is_empty() && chosen.is_none(),
+            )
+        };
+        if none_fits {
+            let b = response_to(&msg, 480, "Temporarily Unavailable")
+                .to_tag(&token())
+                .build();
+            return self.finish(&key, &from, b).await;
+        }
         let defer = self.deferrable(&msg, &aor);
-        let Some((contact, addr, tcp)) = binding else {
+        let Some((contact, (addr, tcp), path)) = binding else {
             if let Some(d) = defer {
                 return self.defer(&msg, &from, &key, d).await;
             }
@@ -436,6 +591,7 @@ impl Server {
                     let mut st = lock(&self.state);
                     st.store.entry(aor.clone()).or_default().push(Stored {
                         from: sender.clone(),
+                        asserted: asserted.clone(),
                         content_type: msg
                             .header("Content-Type")
                             .unwrap_or("text/plain")
@@ -503,7 +659,25 @@ impl Server {
             self.addr
         );
         let mut headers = vec![("Via".to_string(), via)];
+        if !s.has_fault("ignores-path") {
+            for p in &path {
+                headers.push(("Route".into(), p.clone()));
+            }
+        }
+        let from_uri = msg.header("From").and_then(uri_of).unwrap_or_default();
         for h in msg.headers() {
+            if h.name.eq_ignore_ascii_case("P-Asserted-Identity") {
+                // Passed on inside the trust domain only (RFC 3325 §5).
+                if s.has_fault("pai-replaced-by-from") {
+                    headers.push((h.name.clone(), format!("<{from_uri}>")));
+                } else if trusted {
+                    headers.push((h.name.clone(), h.value.clone()));
+                }
+                continue;
+            }
+            if h.name.eq_ignore_ascii_case("P-Preferred-Identity") {
+                continue;
+            }
             if h.name.eq_ignore_ascii_case("Max-Forwards") {
                 let mf: u32 = h.value.trim().parse().unwrap_or(70);
                 if mf == 0 {
@@ -572,7 +746,7 @@ impl Server {
                 "From".into(),
                 format!("<sip:im-server@{}>;tag={}", self.settings.domain, token()),
             ),
-            ("To".into(), format!("<sip:{aor}>")),
+            ("To".into(), format!("<{}>", aor_uri(aor))),
             ("Call-ID".into(), format!("{}@liaison-ref", token())),
             ("CSeq".into(), "1 MESSAGE".into()),
         ];
@@ -908,7 +1082,7 @@ pub fn start(
         let server = server.clone();
         tasks.push(tokio::spawn(async move {
             while let Some((raw, peer)) = inbox_rx.recv().await {
-                tokio::spawn(server.clone().handle(raw, peer));
+                tokio::spawn(server.clone().handle(raw, peer, None));
             }
         }));
     }
@@ -922,18 +1096,18 @@ pub fn start(
                     continue;
                 };
                 let raw = buf[..n].to_vec();
-                tokio::spawn(server.clone().handle(raw, Peer::Udp(from)));
+                tokio::spawn(server.clone().handle(raw, Peer::Udp(from), Some(from.ip())));
             }
         }));
     }
     tasks.push(tokio::spawn(async move {
-        while let Ok((stream, _)) = tcp.accept().await {
+        while let Ok((stream, peer)) = tcp.accept().await {
             let (rd, wr) = stream.into_split();
             let tx = server.clone().tcp_writer(wr);
             let server = server.clone();
             tokio::spawn(super::read_stream(rd, move |raw| {
                 let tx = tx.clone();
-                tokio::spawn(server.clone().handle(raw, Peer::Tcp(tx)));
+                tokio::spawn(server.clone().handle(raw, Peer::Tcp(tx), Some(peer.ip())));
             }));
         }
     }));

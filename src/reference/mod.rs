@@ -44,21 +44,21 @@ pub const FAULTS: &[Fault] = &[
         role: "im-client",
         name: "never-answers",
         description: "receives MESSAGEs and never answers them",
-        breaks: &["DR-1", "DR-2", "DR-3", "DR-4", "DR-9", "DR-10", "DR-11", "DR-12", "DR-13", "DR-14", "DR-15", "DR-17"],
+        breaks: &["DR-1", "DR-2", "DR-3", "DR-4", "DR-9", "DR-10", "DR-11", "DR-12", "DR-13", "DR-14", "DR-15", "DR-17", "IMS-7", "IMS-8"],
         store_and_forward: true,
     },
     Fault {
         role: "im-client",
         name: "garbage-responses",
         description: "answers every request with bytes that are not SIP",
-        breaks: &["DR-1", "DR-2", "DR-3", "DR-4", "DR-9", "DR-10", "DR-11", "DR-12", "DR-13", "DR-14", "DR-15", "DR-17"],
+        breaks: &["DR-1", "DR-2", "DR-3", "DR-4", "DR-9", "DR-10", "DR-11", "DR-12", "DR-13", "DR-14", "DR-15", "DR-17", "IMS-7", "IMS-8"],
         store_and_forward: true,
     },
     Fault {
         role: "im-client",
         name: "wrong-transaction",
         description: "answers every request with a well-formed 200 for another transaction (other branch and Call-ID)",
-        breaks: &["DR-1", "DR-2", "DR-3", "DR-4", "DR-9", "DR-10", "DR-11", "DR-12", "DR-13", "DR-14", "DR-15", "DR-17"],
+        breaks: &["DR-1", "DR-2", "DR-3", "DR-4", "DR-9", "DR-10", "DR-11", "DR-12", "DR-13", "DR-14", "DR-15", "DR-17", "IMS-7", "IMS-8"],
         store_and_forward: true,
     },
     Fault {
@@ -114,7 +114,7 @@ pub const FAULTS: &[Fault] = &[
         role: "im-client",
         name: "msrp-rejects-invite",
         description: "rejects every INVITE for an MSRP session with 488",
-        breaks: &["DR-9", "DR-10", "DR-11", "DR-12", "DR-13", "DR-14", "DR-15", "DR-17"],
+        breaks: &["DR-9", "DR-10", "DR-11", "DR-12", "DR-13", "DR-14", "DR-15", "DR-17", "IMS-8"],
         store_and_forward: true,
     },
     Fault {
@@ -223,10 +223,94 @@ pub const FAULTS: &[Fault] = &[
         store_and_forward: true,
     },
     Fault {
+        role: "im-client",
+        name: "ims-no-register",
+        description: "never registers with the IMS core it is configured with",
+        breaks: &["IMS-2", "IMS-5", "IMS-6"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-client",
+        name: "ims-no-feature-tags",
+        description: "registers through the IMS core without the +g.oma.sip-im feature tags in its Contact",
+        breaks: &["IMS-5"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-client",
+        name: "ims-icsi-unencoded",
+        description: "writes its ICSIs in +g.3gpp.icsi-ref raw (urn:urn-7:…), not percent-encoded",
+        breaks: &["IMS-6"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-client",
+        name: "response-to-originator",
+        description: "sends its responses to a request that came through a proxy straight to the originator (last Via), bypassing the core",
+        breaks: &["IMS-7", "IMS-8"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-client",
+        name: "no-record-route-copy",
+        description: "its 200 to an INVITE leaves out the Record-Route the proxies added",
+        breaks: &["IMS-8"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-server",
+        name: "ignores-path",
+        description: "stores no Path at registration: sends requests straight to the contact, bypassing the core",
+        breaks: &["IMS-1"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-server",
+        name: "pai-replaced-by-from",
+        description: "forwards a MESSAGE with its P-Asserted-Identity replaced by the From URI (From trusted over PAI)",
+        breaks: &["IMS-9"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-server",
+        name: "stores-from-not-pai",
+        description: "delivers a stored MESSAGE with the original From as sender and no asserted identity",
+        breaks: &["IMS-10", "IMS-13"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-server",
+        name: "trusts-any-pai",
+        description: "honours and passes on a P-Asserted-Identity from any source, not only the core",
+        breaks: &["IMS-11"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-server",
+        name: "tel-distinct",
+        description: "looks users up by the URI's user part as written, so tel: and sip:…;user=phone forms (and visual separators) name different users",
+        breaks: &["IMS-12"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-server",
+        name: "pai-two-values-rejected",
+        description: "answers 400 to a MESSAGE whose P-Asserted-Identity has a SIP and a tel value",
+        breaks: &["IMS-13"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-server",
+        name: "ignores-accept-contact",
+        description: "ignores Accept-Contact require;explicit: delivers to the latest IM contact even if it did not register the feature (or the push application)",
+        breaks: &["IMS-14", "IMS-16"],
+        store_and_forward: true,
+    },
+    Fault {
         role: "im-server",
         name: "fabricate-200",
         description: "answers 200 to every MESSAGE itself and drops it",
-        breaks: &["DR-4", "DR-5", "DR-6", "DR-7", "PUSH-8", "PUSH-11", "PUSH-18", "DEFER-2", "DEFER-7", "DEFER-9"],
+        breaks: &["DR-4", "DR-5", "DR-6", "DR-7", "PUSH-8", "PUSH-11", "PUSH-18", "DEFER-2", "DEFER-7", "DEFER-9", "IMS-1", "IMS-9", "IMS-10", "IMS-11", "IMS-12", "IMS-13", "IMS-14", "IMS-16"],
         store_and_forward: true,
     },
     Fault {
@@ -254,7 +338,7 @@ pub const FAULTS: &[Fault] = &[
         role: "im-server",
         name: "store-without-delivery",
         description: "answers 202 for an offline recipient but never delivers the stored message",
-        breaks: &["DR-7", "PUSH-8", "PUSH-11", "PUSH-18"],
+        breaks: &["DR-7", "PUSH-8", "PUSH-11", "PUSH-18", "IMS-10", "IMS-13"],
         store_and_forward: true,
     },
     Fault {
@@ -282,7 +366,7 @@ pub const FAULTS: &[Fault] = &[
         role: "im-server",
         name: "never-answers",
         description: "drops every request, REGISTER included",
-        breaks: &["DR-4", "DR-5", "DR-6", "DR-7", "PUSH-8", "PUSH-11", "PUSH-18", "DEFER-2", "DEFER-7", "DEFER-8", "DEFER-9"],
+        breaks: &["DR-4", "DR-5", "DR-6", "DR-7", "PUSH-8", "PUSH-11", "PUSH-18", "DEFER-2", "DEFER-7", "DEFER-8", "DEFER-9", "IMS-1", "IMS-9", "IMS-10", "IMS-11", "IMS-12", "IMS-13", "IMS-14", "IMS-16"],
         store_and_forward: true,
     },
     Fault {
@@ -1058,6 +1142,16 @@ pub struct Settings {
     pub deferral: Option<im_server::DeferralConfig>,
     /// mem-server: the MM3 interface (the harness) it notifies and its mailboxes.
     pub mem_server: Option<mem_server::MemServerConfig>,
+    /// im-client: register through this IMS core; im-server: trust
+    /// P-Asserted-Identity from this core's IP only.
+    pub ims: Option<ImsConfig>,
+}
+
+/// The IMS core a reference role works with.
+#[derive(Debug, Clone)]
+pub struct ImsConfig {
+    /// The core's SIP address (its IP is the one trusted source).
+    pub core: SocketAddr,
 }
 
 impl Default for Settings {
@@ -1074,6 +1168,7 @@ impl Default for Settings {
             mms_relay: None,
             deferral: None,
             mem_server: None,
+            ims: None,
         }
     }
 }

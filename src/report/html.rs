@@ -884,7 +884,7 @@ pub fn render(r: &Report, dir: &Path) -> String {
     for a in &areas {
         let _ = write!(out, "<label for=\"fa-{a}\">{a}</label>");
     }
-    out.push_str("</span><span class=\"group\"><a href=\"#only-failed\">failures only</a> <a href=\"#glance\">everything</a> · <a href=\"#matrix\">matrix</a> <a href=\"#scenarios\">scenarios</a>");
+    out.push_str("</span><span class=\"group\"><a href=\"#only-failed\">failures only</a> <a href=\"#glance\">everything</a> · <a href=\"#matrix\">matrix</a> <a href=\"#enablers\">enablers</a> <a href=\"#scenarios\">scenarios</a>");
     if !r.waivers.is_empty() {
         out.push_str(" <a href=\"#waivers\">waivers</a>");
     }
@@ -991,6 +991,13 @@ pub fn render(r: &Report, dir: &Path) -> String {
         out.push_str("</tbody></table></div>\n");
     }
     out.push_str("</section>\n");
+
+    // Traceability per enabler named by seed 003 (IMS alignment): what was
+    // checked against which IMS reference, and what is not covered at all.
+    if let Ok(cat) = crate::catalogue::Catalogue::embedded() {
+        let traces = crate::traceability::trace(&cat, &crate::traceability::from_report(r));
+        out.push_str(&crate::traceability::html(&traces));
+    }
 
     // The scenarios.
     let _ = writeln!(

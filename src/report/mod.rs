@@ -1012,6 +1012,7 @@ mod tests {
                     statement: "s".into(),
                     untestable_because: q.note.clone().filter(|_| q.level == Level::Informative),
                     pending: None,
+                    enabler: None,
                 })
                 .collect(),
         };

@@ -3,6 +3,8 @@
 //! - [`transaction`]: RFC 3261 non-INVITE client transaction (Timers E, F, K)
 //! - [`ua`]: originating UA and recipient UA (server transactions that absorb
 //!   retransmissions)
+//! - [`cscf`]: the harness IMS core (P-CSCF and S-CSCF in one): registrar,
+//!   Path/Service-Route, loose routing, asserted identity at the edge
 //! - [`ims_core`]: the recipient side of an IMS network (MESSAGE routed by
 //!   number, Large Message sessions); also the device for SIP pushes
 //! - [`msrp`]: an MSRP peer (RFC 4975)
@@ -24,6 +26,7 @@
 //! - [`smtp_server`]: an SMTP server (the MMS server's MM3 interface a MEM
 //!   server notifies), with its run-level harness
 
+pub mod cscf;
 pub mod http_server;
 pub mod ims_core;
 pub mod mms_server;

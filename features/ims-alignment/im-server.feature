@@ -1,0 +1,82 @@
+@im-server @if:sip @if:ims @serial
+Feature: IMS alignment, the SUT as an IM server inside the IMS trust domain
+  Seed 003: an IM server in an IMS registers users that come through the
+  core (Path, RFC 3327), takes the originator's identity from the
+  P-Asserted-Identity the trusted core inserted rather than from a From the
+  originator wrote (RFC 3325), honours no P-Asserted-Identity from outside
+  the trust domain, treats tel: and sip:…;user=phone forms of a number as
+  one user (RFC 3261 §19.1.6), and routes by caller preferences
+  (Accept-Contact require;explicit, RFC 3841). The harness core is trusted
+  by its IP (profile ims.core); the harness's other users send from
+  harness.address, outside the trust domain. These scenarios share the
+  run's core and run one at a time.
+
+  Background:
+    Given the SUT plays the role "im-server"
+    And the harness IMS core serves the scenario
+
+  @IMS-1
+  Scenario: A MESSAGE for a user registered through the core is sent by the recorded Path
+    Given a recipient "bob" registered with the SUT through the core
+    And an originator "alice"
+    When "alice" sends a "text/plain" MESSAGE to "bob" through the core
+    Then "bob" receives the MESSAGE through the SUT
+    And the MESSAGE reached "bob" through the core
+
+  @IMS-9
+  Scenario: The recipient is shown the identity the core asserted, not a spoofed From
+    Given a recipient "bob" registered with the SUT through the core
+    And an originator "alice" who writes a spoofed From
+    When "alice" sends a "text/plain" MESSAGE to "bob" through the core
+    Then "bob" receives the MESSAGE through the SUT
+    And "bob" is shown "alice" as the sender
+
+  @IMS-10 @if:store_and_forward
+  Scenario: A stored message is delivered naming the asserted originator, not a spoofed From
+    Given an originator "alice" who writes a spoofed From
+    When "alice" sends a "text/plain" MESSAGE to "carol" through the core
+    And "carol" comes online and registers with the SUT through the core
+    Then "carol" receives the MESSAGE through the SUT
+    And "carol" is shown "alice" as the sender
+
+  @IMS-11
+  Scenario: A P-Asserted-Identity from outside the trust domain is not passed on
+    Given a recipient "bob" registered with the SUT through the core
+    And an originator "mallory" who forges a P-Asserted-Identity
+    When "mallory" sends a "text/plain" MESSAGE with that identity to "bob" straight to the SUT
+    Then "bob" receives the MESSAGE through the SUT
+    And "bob" is not shown the identity "mallory" forged
+
+  @IMS-12
+  Scenario Outline: A number written as a <form> URI reaches the user registered under it
+    Given a recipient "dave" registered with the SUT through the core under a telephone number
+    And an originator "alice"
+    When "alice" sends a "text/plain" MESSAGE to "dave" as a <form> URI through the core
+    Then "dave" receives the MESSAGE through the SUT
+
+    Examples:
+      | form      |
+      | tel       |
+      | separated |
+
+  @IMS-13 @if:store_and_forward
+  Scenario: A P-Asserted-Identity with a SIP and a tel value names the originator of a stored message
+    Given an originator "alice" with a SIP and a tel identity who writes a spoofed From
+    When "alice" sends a "text/plain" MESSAGE to "carol" through the core
+    And "carol" comes online and registers with the SUT through the core
+    Then "carol" receives the MESSAGE through the SUT
+    And "carol" is shown "alice" as the sender
+
+  @IMS-14
+  Scenario: A MESSAGE requiring the CPM pager-mode ICSI reaches only the contact that declared it
+    Given "bob" registered two contacts through the core, one declaring the CPM pager-mode ICSI and one only +g.oma.sip-im
+    And an originator "alice"
+    When "alice" sends a "text/plain" MESSAGE to "bob" requiring the CPM pager-mode ICSI through the core
+    Then only the contact of "bob" that declared the ICSI receives the MESSAGE
+
+  @IMS-16
+  Scenario: A push requiring its application reaches only the user's push device
+    Given "erin" registered a push device for "x-liaison.test-app" and then an IM client through the core
+    And an originator "alice"
+    When "alice" sends a "text/plain" MESSAGE to "erin" requiring the push application "x-liaison.test-app" through the core
+    Then only the push device of "erin" receives the MESSAGE

@@ -1,0 +1,729 @@
+//! The harness IMS core: a P-CSCF and an S-CSCF in one element at one SIP
+//! address (UDP and TCP), a state machine over [`SipEndpoint`].
+//!
+//! - **Registrar (S-CSCF)** for clients that register with the core itself
+//!   (a SUT client): it binds each Contact with its feature tags and answers
+//!   200 with the Path of its P-CSCF (RFC 3327 §5.3), a Service-Route
+//!   (RFC 3608 §5), P-Associated-URI (RFC 3455 §4.1) and the granted expiry.
+//! - **P-CSCF in front of a registrar SUT**: a REGISTER for a domain the core
+//!   routes to a SUT gets the core's Path (RFC 3327 §5.1) and goes on.
+//! - **Proxy** (RFC 3261 §16): loose routing (a Route naming the core is
+//!   removed, §16.4), Record-Route on dialog-creating requests, Via with
+//!   `received`/`rport` kept so that responses go back the way the request
+//!   came (§16.7, §18.2.2). Branches are derived from the incoming branch,
+//!   so a retransmission reaches the next hop as the same transaction.
+//!   Targets: a Route left, else a contact registered with the core (chosen
+//!   by Accept-Contact, RFC 3841, where the request has one), else the
+//!   Request-URI's host:port, else the SUT serving its domain.
+//! - **Asserted identity at the edge** (RFC 3325 §5, 3GPP TS 24.229
+//!   §5.2.6.3): a request from a trusted element (its top Via names an
+//!   address in the trust domain: the SUT servers) keeps its
+//!   P-Asserted-Identity; any other request loses P-Asserted-Identity and
+//!   P-Preferred-Identity and gets a P-Asserted-Identity: the registered
+//!   identity of a client registered with the core (or the registered one
+//!   its P-Preferred-Identity names), else the P-Preferred-Identity or From
+//!   of a harness user.
+//!
+//! Everything that arrives is logged raw with what the core did with it.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+use crate::codec::ims::{
+    explicitly_matches, features, global_number, lr_uri, requires_explicit, uris, RegisterOk,
+};
+use crate::codec::sip::{header_param, response_to, token, uri_of, uri_user_host, SipMessage};
+use crate::net::{Incoming, SipEndpoint, Transport};
+
+/// How long the core waits for responses to a request it forwarded.
+const RESPONSE_WAIT: Duration = Duration::from_secs(40);
+
+/// A contact registered with the core.
+#[derive(Debug, Clone)]
+pub struct Binding {
+    /// The AoR (To of the REGISTER), as sent.
+    pub aor: String,
+    /// The Contact value as registered (URI and parameters).
+    pub contact: String,
+    /// The contact URI.
+    pub uri: String,
+    pub addr: SocketAddr,
+    pub transport: Transport,
+    pub until: Instant,
+}
+
+/// What the core did with something that arrived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Forwarded to this address (the bytes sent).
+    Forwarded {
+        to: SocketAddr,
+        transport: Transport,
+        bytes: Vec<u8>,
+    },
+    /// Answered by the core itself with this status.
+    Answered(u16),
+    /// Nothing (an ACK with nowhere to go, a stray response, garbage).
+    Dropped(String),
+}
+
+/// One arrival at the core.
+#[derive(Debug, Clone)]
+pub struct Hop {
+    pub incoming: Incoming,
+    /// Whether the sender was inside the trust domain (by its top Via).
+    pub trusted: bool,
+    pub action: Action,
+}
+
+#[derive(Default)]
+struct State {
+    /// Addresses (Via sent-by) of the elements inside the trust domain.
+    trusted: Vec<SocketAddr>,
+    /// Domain or host → the SUT serving it.
+    routes: HashMap<String, SocketAddr>,
+    /// Domain → the registrar SUT its users register with (through the core).
+    registrars: HashMap<String, SocketAddr>,
+    /// Clients registered with the core, by AoR key.
+    bindings: HashMap<String, Vec<Binding>>,
+    expires: u32,
+    log: Vec<Hop>,
+}
+
+/// The harness IMS core.
+pub struct Cscf {
+    pub ep: Arc<SipEndpoint>,
+    state: Arc<Mutex<State>>,
+    notify: Arc<Notify>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Cscf {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn lock(s: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+    s.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The key of an AoR: user part and host (with its port), lower-cased host;
+/// a telephone number (tel: or user=phone) is keyed by the number alone.
+pub fn aor_key(uri: &str) -> String {
+    if let Some(n) = global_number(uri) {
+        return n;
+    }
+    let (user, host) = uri_user_host(uri);
+    let rest = uri.split_once('@').map(|x| x.1).unwrap_or("");
+    let port = rest
+        .split([';', '>', '?'])
+        .next()
+        .and_then(|hp| hp.rsplit_once(':'))
+        .map(|(_, p)| format!(":{p}"))
+        .unwrap_or_default();
+    format!(
+        "{}@{}{port}",
+        user.unwrap_or_default(),
+        host.unwrap_or_default().to_ascii_lowercase()
+    )
+}
+
+/// host:port of a SIP URI as a socket address, and whether it asks for TCP.
+fn uri_addr(uri: &str) -> Option<(SocketAddr, bool)> {
+    let rest = uri.split_once(':')?.1;
+    let hostport = rest.rsplit_once('@').map(|x| x.1).unwrap_or(rest);
+    let (hp, params) = hostport.split_once(';').unwrap_or((hostport, ""));
+    let tcp = params.to_ascii_lowercase().contains("transport=tcp");
+    Some((hp.trim_end_matches('>').parse().ok()?, tcp))
+}
+
+/// The address and transport a Via value names: received/rport when set.
+fn via_target(via: &str) -> Option<(SocketAddr, Transport)> {
+    let mut parts = via.split_whitespace();
+    let proto = parts.next()?;
+    let rest = parts.collect::<Vec<_>>().join(" ");
+    let sent_by = rest.split(';').next()?.trim();
+    let transport = if proto.to_ascii_uppercase().ends_with("TCP") {
+        Transport::Tcp
+    } else {
+        Transport::Udp
+    };
+    let mut addr: SocketAddr = sent_by.parse().ok()?;
+    if let Some(ip) = header_param(&format!("x;{}", rest.split_once(';')?.1), "received")
+        .and_then(|r| r.parse().ok())
+    {
+        addr.set_ip(ip);
+    }
+    if let Some(p) = header_param(&format!("x;{}", rest.split_once(';')?.1), "rport")
+        .and_then(|r| r.parse().ok())
+    {
+        addr.set_port(p);
+    }
+    Some((addr, transport))
+}
+
+/// A message's header fields as (name, value) pairs, to edit and reassemble.
+fn fields(m: &SipMessage) -> Vec<(String, String)> {
+    m.headers()
+        .iter()
+        .map(|h| (h.name.clone(), h.value.clone()))
+        .collect()
+}
+
+fn is(name: &str, long: &str, short: Option<&str>) -> bool {
+    name.eq_ignore_ascii_case(long) || short.is_some_and(|s| name.eq_ignore_ascii_case(s))
+}
+
+fn assemble(start: &str, headers: &[(String, String)], body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256 + body.len());
+    out.extend_from_slice(start.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for (n, v) in headers {
+        out.extend_from_slice(format!("{n}: {v}\r\n").as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+    out
+}
+
+impl Cscf {
+    /// Starts the core on `ep`; `expires` is the registration expiry it grants.
+    pub fn start(ep: Arc<SipEndpoint>, expires: u32) -> Cscf {
+        let state: Arc<Mutex<State>> = Arc::new(Mutex::new(State {
+            expires,
+            ..Default::default()
+        }));
+        let notify = Arc::new(Notify::new());
+        let task = {
+            let (ep, state, notify) = (ep.clone(), state.clone(), notify.clone());
+            tokio::spawn(async move {
+                loop {
+                    let Some(inc) = ep.next_request(Duration::from_secs(3600)).await else {
+                        continue;
+                    };
+                    let hop = request(&ep, &state, &notify, inc).await;
+                    lock(&state).log.push(hop);
+                    notify.notify_waiters();
+                }
+            })
+        };
+        Cscf {
+            ep,
+            state,
+            notify,
+            task,
+        }
+    }
+
+    /// The core's address (UDP and TCP share it when bound with `bind_at`).
+    pub fn addr(&self) -> SocketAddr {
+        self.ep.udp_addr()
+    }
+
+    /// An element inside the trust domain, known by its Via sent-by.
+    pub fn trust(&self, via_sent_by: SocketAddr) {
+        lock(&self.state).trusted.push(via_sent_by);
+    }
+
+    /// Requests for `domain_or_host` (a domain, or host:port) go to `to`.
+    pub fn route(&self, domain_or_host: &str, to: SocketAddr) {
+        lock(&self.state)
+            .routes
+            .insert(domain_or_host.to_ascii_lowercase(), to);
+    }
+
+    /// Users of `domain` register with the registrar SUT at `to`: the core
+    /// is their P-CSCF (adds its Path) and the SUT their registrar.
+    pub fn registrar(&self, domain: &str, to: SocketAddr) {
+        let mut st = lock(&self.state);
+        st.registrars.insert(domain.to_ascii_lowercase(), to);
+        st.routes.insert(domain.to_ascii_lowercase(), to);
+    }
+
+    /// The live bindings of an AoR registered with the core.
+    pub fn bindings(&self, aor: &str) -> Vec<Binding> {
+        let now = Instant::now();
+        lock(&self.state)
+            .bindings
+            .get(&aor_key(aor))
+            .map(|v| v.iter().filter(|b| b.until > now).cloned().collect())
+            .unwrap_or_default()
+    }
+
+    pub fn log(&self) -> Vec<Hop> {
+        lock(&self.state).log.clone()
+    }
+
+    /// Waits until `pred` holds for the log or `deadline` passes.
+    pub async fn wait_for(&self, deadline: Instant, pred: impl Fn(&[Hop]) -> bool) -> bool {
+        crate::roles::wait_until(&self.notify, deadline, || {
+            if pred(&lock(&self.state).log) {
+                crate::roles::Check::Done
+            } else {
+                crate::roles::Check::Wait
+            }
+        })
+        .await
+    }
+}
+
+/// Handles one request; returns what to log.
+async fn request(
+    ep: &Arc<SipEndpoint>,
+    state: &Arc<Mutex<State>>,
+    notify: &Arc<Notify>,
+    inc: Incoming,
+) -> Hop {
+    let me = ep.udp_addr();
+    let Ok(msg) = inc.msg.clone() else {
+        return hop(inc, false, Action::Dropped("unparseable".into()));
+    };
+    let top_via = msg.vias().into_iter().next().unwrap_or_default();
+    let sent_by = top_via
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.split(';').next())
+        .and_then(|s| s.parse::<SocketAddr>().ok());
+    let trusted = sent_by.is_some_and(|a| lock(state).trusted.contains(&a));
+    let method = msg.method().unwrap_or_default().to_string();
+    let answer = |code: u16, inc: Incoming, msg: &SipMessage| {
+        let ep = ep.clone();
+        let bytes = response_to(msg, code, crate::codec::sip::reason_phrase(code))
+            .to_tag(&token())
+            .build();
+        async move {
+            let _ = ep.send(inc.transport, inc.from, &bytes).await;
+            hop(inc, trusted, Action::Answered(code))
+        }
+    };
+    // Max-Forwards (§16.3).
+    let mf: Option<u32> = msg
+        .header("Max-Forwards")
+        .and_then(|v| v.trim().parse().ok());
+    if mf == Some(0) && method != "ACK" {
+        return answer(483, inc, &msg).await;
+    }
+    // Loose routing: a first Route naming the core is ours (§16.4).
+    let routes = uris(&msg, "Route");
+    let ours = |u: &str| uri_addr(u).is_some_and(|(a, _)| a == me);
+    let popped = routes.first().is_some_and(|r| ours(r));
+    let rest_routes: Vec<String> = routes.iter().skip(popped as usize).cloned().collect();
+    let ruri = msg.request_uri().unwrap_or_default().to_string();
+    let ruri_is_core = uri_addr(&ruri).is_some_and(|(a, _)| a == me);
+
+    // REGISTER: registrar for the core's own users, P-CSCF for a SUT registrar.
+    if method == "REGISTER" && rest_routes.is_empty() {
+        let aor = msg.header("To").and_then(uri_of).unwrap_or_default();
+        let host = uri_user_host(&aor)
+            .1
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let target = lock(state).registrars.get(&host).copied();
+        if target.is_none() {
+            return register(ep, state, inc, &msg, trusted).await;
+        }
+    }
+    if ruri_is_core && rest_routes.is_empty() {
+        // Addressed to the core itself (OPTIONS, keep-alive queries).
+        let code = if method == "OPTIONS" { 200 } else { 405 };
+        if method == "ACK" {
+            return hop(inc, trusted, Action::Dropped("ACK to the core".into()));
+        }
+        return answer(code, inc, &msg).await;
+    }
+
+    // Where it goes.
+    let mut new_ruri = ruri.clone();
+    let target: Option<(SocketAddr, Option<Transport>)> = if let Some(r) = rest_routes.first() {
+        uri_addr(r).map(|(a, tcp)| (a, tcp.then_some(Transport::Tcp)))
+    } else {
+        let accept = msg.header_values("Accept-Contact");
+        let (bound, host_route) = {
+            let st = lock(state);
+            let now = Instant::now();
+            let bound: Vec<Binding> = st
+                .bindings
+                .get(&aor_key(&ruri))
+                .map(|v| v.iter().filter(|b| b.until > now).cloned().collect())
+                .unwrap_or_default();
+            // tel: URIs go to the home of the numbers (the route "tel").
+            let host = if ruri.to_ascii_lowercase().starts_with("tel:") {
+                "tel".to_string()
+            } else {
+                uri_user_host(&ruri)
+                    .1
+                    .unwrap_or_default()
+                    .to_ascii_lowercase()
+            };
+            (bound, st.routes.get(&host).copied())
+        };
+        if !bound.is_empty() {
+            let chosen = bound.iter().rev().find(|b| {
+                accept.iter().all(|ac| {
+                    !requires_explicit(ac) || explicitly_matches(ac, &features(&b.contact))
+                })
+            });
+            match chosen {
+                Some(b) => {
+                    new_ruri = b.uri.clone();
+                    Some((b.addr, Some(b.transport)))
+                }
+                None => return answer(480, inc, &msg).await,
+            }
+        } else if let Some((a, tcp)) = uri_addr(&ruri) {
+            Some((a, tcp.then_some(Transport::Tcp)))
+        } else {
+            host_route.map(|a| (a, None))
+        }
+    };
+    let Some((to, t)) = target else {
+        if method == "ACK" {
+            return hop(inc, trusted, Action::Dropped("ACK with no route".into()));
+        }
+        return answer(404, inc, &msg).await;
+    };
+    let transport = t.unwrap_or(inc.transport);
+
+    // Rebuild: Via (ours on top, received/rport on the sender's), Route,
+    // Record-Route, Max-Forwards, asserted identity.
+    let branch = format!(
+        "z9hG4bKcscf{}",
+        stable_branch(&msg.top_via_branch().unwrap_or_default(), &method)
+    );
+    let mut headers: Vec<(String, String)> = vec![(
+        "Via".into(),
+        format!("SIP/2.0/{} {me};branch={branch}", transport.via_name()),
+    )];
+    let asserted = if trusted {
+        None
+    } else {
+        Some(asserted_for(state, &msg))
+    };
+    let mut first_via = true;
+    let mut route_seen = false;
+    for (n, v) in fields(&msg) {
+        if is(&n, "Via", Some("v")) && first_via {
+            first_via = false;
+            let mut vs = crate::codec::sip::SipMessage::parse(
+                format!("SIP/2.0 200 OK\r\nVia: {v}\r\n\r\n").as_bytes(),
+            )
+            .map(|m| m.vias())
+            .unwrap_or_default();
+            if let Some(top) = vs.first_mut() {
+                let stripped: Vec<&str> = top
+                    .split(';')
+                    .filter(|p| {
+                        let k = p.trim().to_ascii_lowercase();
+                        !(k == "rport" || k.starts_with("rport=") || k.starts_with("received="))
+                    })
+                    .collect();
+                *top = format!(
+                    "{};received={};rport={}",
+                    stripped.join(";"),
+                    inc.from.ip(),
+                    inc.from.port()
+                );
+            }
+            headers.push((n, vs.join(", ")));
+            continue;
+        }
+        if is(&n, "Route", None) {
+            if popped && !route_seen {
+                route_seen = true;
+                // Drop our own entry, keep the rest of this field.
+                let rest: Vec<String> = crate::codec::sip::SipMessage::parse(
+                    format!("OPTIONS sip:x SIP/2.0\r\nRoute: {v}\r\n\r\n").as_bytes(),
+                )
+                .map(|m| m.header_values("Route"))
+                .unwrap_or_default()
+                .into_iter()
+                .skip(1)
+                .collect();
+                if !rest.is_empty() {
+                    headers.push((n, rest.join(", ")));
+                }
+                continue;
+            }
+            headers.push((n, v));
+            continue;
+        }
+        if is(&n, "Max-Forwards", None) {
+            headers.push((n, mf.unwrap_or(70).saturating_sub(1).to_string()));
+            continue;
+        }
+        if asserted.is_some()
+            && (is(&n, "P-Asserted-Identity", None) || is(&n, "P-Preferred-Identity", None))
+        {
+            continue;
+        }
+        if is(&n, "Content-Length", Some("l")) {
+            continue;
+        }
+        headers.push((n, v));
+    }
+    if let Some(a) = asserted.as_ref().filter(|a| !a.is_empty()) {
+        let list: Vec<&str> = a.iter().map(String::as_str).collect();
+        headers.push((
+            "P-Asserted-Identity".into(),
+            crate::codec::ims::asserted_value(&list),
+        ));
+    }
+    if matches!(method.as_str(), "INVITE" | "SUBSCRIBE") {
+        headers.insert(
+            1,
+            (
+                "Record-Route".into(),
+                lr_uri("core", &me.to_string(), transport == Transport::Tcp),
+            ),
+        );
+    }
+    if method == "REGISTER" {
+        // P-CSCF towards a registrar SUT (RFC 3327 §5.1).
+        headers.insert(1, ("Path".into(), lr_uri("pcscf", &me.to_string(), false)));
+    }
+    headers.push(("Content-Length".into(), msg.body().len().to_string()));
+    let start = format!("{method} {new_ruri} SIP/2.0");
+    let bytes = assemble(&start, &headers, msg.body());
+    if method != "ACK" {
+        relay_responses(ep.clone(), state.clone(), notify.clone(), branch.clone());
+    }
+    let _ = ep.send(transport, to, &bytes).await;
+    hop(
+        inc,
+        trusted,
+        Action::Forwarded {
+            to,
+            transport,
+            bytes,
+        },
+    )
+}
+
+/// The identity the P-CSCF asserts for a request from outside the trust
+/// domain: a registered client's identity (the one its
+/// P-Preferred-Identity names, if registered), else the harness user's
+/// P-Preferred-Identity, else its From.
+fn asserted_for(state: &Arc<Mutex<State>>, msg: &SipMessage) -> Vec<String> {
+    let preferred = uris(msg, "P-Preferred-Identity");
+    let from = msg.header("From").and_then(uri_of);
+    let via = msg.vias().into_iter().next().unwrap_or_default();
+    let sent_by = via
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.split(';').next())
+        .and_then(|s| s.parse::<SocketAddr>().ok());
+    let st = lock(state);
+    let registered: Vec<String> = st
+        .bindings
+        .values()
+        .flatten()
+        .filter(|b| Some(b.addr) == sent_by)
+        .map(|b| b.aor.clone())
+        .collect();
+    if !registered.is_empty() {
+        return preferred
+            .into_iter()
+            .find(|p| registered.iter().any(|r| aor_key(r) == aor_key(p)))
+            .or_else(|| registered.first().cloned())
+            .into_iter()
+            .collect();
+    }
+    if preferred.is_empty() {
+        from.into_iter().collect()
+    } else {
+        // A SIP and a tel identity of one user (RFC 3325 §9.1).
+        preferred.into_iter().take(2).collect()
+    }
+}
+
+fn stable_branch(incoming: &str, method: &str) -> String {
+    // FNV-1a of the incoming branch and method: the same request gives the
+    // same branch (stateless proxy, RFC 3261 §16.11).
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let key = if method == "ACK" {
+        format!("{incoming}|ACK")
+    } else {
+        incoming.to_string()
+    };
+    for b in key.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+fn hop(incoming: Incoming, trusted: bool, action: Action) -> Hop {
+    Hop {
+        incoming,
+        trusted,
+        action,
+    }
+}
+
+/// Registrar: binds the Contacts of a REGISTER for one of the core's users.
+async fn register(
+    ep: &Arc<SipEndpoint>,
+    state: &Arc<Mutex<State>>,
+    inc: Incoming,
+    msg: &SipMessage,
+    trusted: bool,
+) -> Hop {
+    let me = ep.udp_addr();
+    let aor = msg.header("To").and_then(uri_of).unwrap_or_default();
+    let contacts = msg.header_values("Contact");
+    let requested: Option<u32> = msg.header("Expires").and_then(|e| e.trim().parse().ok());
+    let granted = lock(state).expires;
+    let mut accepted = Vec::new();
+    {
+        let mut st = lock(state);
+        let list = st.bindings.entry(aor_key(&aor)).or_default();
+        for c in &contacts {
+            let Some(uri) = uri_of(c) else { continue };
+            let exp = header_param(c, "expires")
+                .and_then(|e| e.parse::<u32>().ok())
+                .or(requested)
+                .unwrap_or(granted);
+            list.retain(|b| b.uri != uri);
+            if exp == 0 {
+                continue;
+            }
+            let (addr, tcp) = uri_addr(&uri).unwrap_or((inc.from, false));
+            let transport = if tcp || inc.transport == Transport::Tcp {
+                Transport::Tcp
+            } else {
+                Transport::Udp
+            };
+            list.push(Binding {
+                aor: aor.clone(),
+                contact: c.clone(),
+                uri,
+                addr,
+                transport,
+                until: Instant::now() + Duration::from_secs(u64::from(granted.min(exp.max(1)))),
+            });
+            // The Contact echoed without its own expires (we add ours).
+            let without: Vec<&str> = c
+                .split(';')
+                .filter(|p| !p.trim().to_ascii_lowercase().starts_with("expires="))
+                .collect();
+            accepted.push(without.join(";"));
+        }
+    }
+    let mut associated = vec![aor.clone()];
+    if let Some(n) = global_number(&aor) {
+        associated.push(format!("tel:{n}"));
+    }
+    let path = [lr_uri("pcscf", &me.to_string(), false)];
+    let service_route = [lr_uri("orig", &me.to_string(), false)];
+    let bytes = RegisterOk {
+        path: &path,
+        service_route: &service_route,
+        associated: &associated,
+        contacts: &accepted,
+        expires: granted,
+        to_tag: &token(),
+    }
+    .build(msg);
+    let _ = ep.send(inc.transport, inc.from, &bytes).await;
+    hop(inc, trusted, Action::Answered(200))
+}
+
+/// Relays the responses to a request the core forwarded with `branch`:
+/// our Via removed, sent to the next Via's received/rport.
+fn relay_responses(
+    ep: Arc<SipEndpoint>,
+    state: Arc<Mutex<State>>,
+    notify: Arc<Notify>,
+    branch: String,
+) {
+    let mut rx = ep.subscribe(&branch);
+    tokio::spawn(async move {
+        let end = tokio::time::Instant::now() + RESPONSE_WAIT;
+        while let Ok(Some(inc)) = tokio::time::timeout_at(end, rx.recv()).await {
+            let action = match &inc.msg {
+                Ok(m) => {
+                    let mut headers = Vec::new();
+                    let mut popped = false;
+                    let mut next: Option<(SocketAddr, Transport)> = None;
+                    for (n, v) in fields(m) {
+                        if is(&n, "Via", Some("v")) {
+                            let vs = crate::codec::sip::SipMessage::parse(
+                                format!("SIP/2.0 200 OK\r\nVia: {v}\r\n\r\n").as_bytes(),
+                            )
+                            .map(|m| m.vias())
+                            .unwrap_or_default();
+                            let vs: Vec<String> = if popped {
+                                vs
+                            } else {
+                                popped = true;
+                                vs.into_iter().skip(1).collect()
+                            };
+                            if next.is_none() {
+                                next = vs.first().and_then(|v| via_target(v));
+                            }
+                            if !vs.is_empty() {
+                                headers.push((n, vs.join(", ")));
+                            }
+                            continue;
+                        }
+                        headers.push((n, v));
+                    }
+                    match next {
+                        Some((to, transport)) => {
+                            let start = format!(
+                                "{} {} {}",
+                                m.version(),
+                                m.status().unwrap_or(500),
+                                m.reason().unwrap_or("")
+                            );
+                            let bytes = assemble(&start, &headers, m.body());
+                            let _ = ep.send(transport, to, &bytes).await;
+                            Action::Forwarded {
+                                to,
+                                transport,
+                                bytes,
+                            }
+                        }
+                        None => Action::Dropped("a response with no Via to return by".into()),
+                    }
+                }
+                Err(e) => Action::Dropped(format!("unparseable response: {e}")),
+            };
+            lock(&state).log.push(Hop {
+                incoming: inc,
+                trusted: false,
+                action,
+            });
+            notify.notify_waiters();
+        }
+        ep.unsubscribe(&branch);
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_and_targets() {
+        assert_eq!(aor_key("sip:Bob@IMS.test"), "Bob@ims.test");
+        assert_eq!(aor_key("<sip:bob@127.0.0.1:5070>"), "bob@127.0.0.1:5070");
+        assert_eq!(aor_key("tel:+1-555-0100"), "+15550100");
+        assert_eq!(aor_key("sip:+15550100@ims.test;user=phone"), "+15550100");
+        assert_eq!(
+            via_target("SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1;received=127.0.0.3;rport=4000"),
+            Some(("127.0.0.3:4000".parse().unwrap(), Transport::Udp))
+        );
+        assert_eq!(
+            via_target("SIP/2.0/TCP 127.0.0.1:5070;branch=z9hG4bK1;rport"),
+            Some(("127.0.0.1:5070".parse().unwrap(), Transport::Tcp))
+        );
+        assert_eq!(stable_branch("a", "MESSAGE"), stable_branch("a", "MESSAGE"));
+        assert_ne!(stable_branch("a", "MESSAGE"), stable_branch("a", "ACK"));
+    }
+}
