@@ -4,90 +4,17 @@
 //! messages, or whole in UDP datagrams to port 2948) and MMS PDUs (their
 //! message types, in HTTP and SIP bodies, WSP pushes, PAP parts), in the same
 //! frames, as the harness exchanged (read back from the pcap with our own
-//! codecs).
+//! codecs, by the reader the report's message ladders use).
 
 mod common;
 
 use common::*;
-use liaison::codec::http;
-use liaison::codec::msrp::{self, MsrpMessage};
-use liaison::codec::sip::{next_frame, Frame, SipMessage};
-use liaison::codec::smpp::{self, Pdu};
-use liaison::codec::smtp;
-use liaison::codec::wdp::Reassembler;
-use liaison::codec::wsp::PushPdu;
-use std::collections::HashMap;
-
-/// The MMSE label of a body of content type `ct` (an MMS PDU: its
-/// X-Mms-Message-Type), or of the MMS parts of a multipart body (a PAP
-/// submission), or of the content of an embedded HTTP message (OTA-HTTP).
-fn mmse_labels(ct: Option<&str>, body: &[u8]) -> Vec<String> {
-    let Some(ct) = ct else { return Vec::new() };
-    let media = ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    if media == "application/vnd.wap.mms-message" {
-        return liaison::codec::mms::Pdu::parse(body)
-            .ok()
-            .and_then(|p| p.message_type())
-            .map(|t| vec![format!("MMSE 0x{:02x}", t.0)])
-            .unwrap_or_default();
-    }
-    if media.starts_with("multipart/") {
-        return liaison::codec::pap::parse_multipart(ct, body)
-            .map(|parts| {
-                parts
-                    .iter()
-                    .flat_map(|p| mmse_labels(p.header("Content-Type"), &p.body))
-                    .collect()
-            })
-            .unwrap_or_default();
-    }
-    if media == "application/http" {
-        return http::HttpMessage::parse(body)
-            .or_else(|_| http::HttpMessage::parse_at_close(body))
-            .map(|m| mmse_labels(m.header("Content-Type"), &m.body))
-            .unwrap_or_default();
-    }
-    Vec::new()
-}
-
-/// A TCP direction: (source IP, source port, destination IP, destination port).
-type Flow = (Vec<u8>, u16, Vec<u8>, u16);
-
-fn sip_label(m: &SipMessage) -> String {
-    m.method()
-        .map(str::to_string)
-        .unwrap_or_else(|| m.status().unwrap_or(0).to_string())
-}
-
-fn msrp_label(m: &MsrpMessage) -> String {
-    match m.method() {
-        Some(x) => format!("MSRP {x}"),
-        None => format!("MSRP {}", m.status().unwrap_or(0)),
-    }
-}
-
-/// Does a stream start like an SMPP PDU (sane command_length, known command)?
-fn looks_like_smpp(buf: &[u8]) -> bool {
-    buf.len() >= 16
-        && matches!(smpp::next_frame(buf, 1 << 16), Ok(Some(_)))
-        && Pdu::parse(&buf[..u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize])
-            .is_ok_and(|p| p.name() != "unknown")
-}
-
-/// Does a stream start like an HTTP request?
-fn looks_like_http_request(buf: &[u8]) -> bool {
-    ["GET ", "POST ", "PUT ", "OPTIONS ", "HEAD ", "DELETE "]
-        .iter()
-        .any(|m| buf.starts_with(m.as_bytes()))
-}
+use liaison::codec::sip::SipMessage;
+use liaison::report::ladder::Protocol;
+use std::collections::HashSet;
 
 /// The messages of a pcap as (frame number, label), in frame order, with the
-/// TCP ports that carry SMPP and HTTP (for tshark's decode-as).
+/// TCP ports that carry SMPP, HTTP and SMTP (for tshark's decode-as).
 struct Reading {
     labels: Vec<(u32, String)>,
     /// Frames holding a SIP message whose body has a NUL byte before its end.
@@ -99,7 +26,7 @@ struct Reading {
     /// 3966 visual separators (`+1-555-…;user=phone`, the IMS-12 scenario):
     /// valid, but tshark's E.164 decoding warns about the non-digits.
     separated_number_frames: Vec<u32>,
-    smpp_port: Option<u16>,
+    smpp_ports: Vec<u16>,
     http_ports: Vec<u16>,
     /// TCP ports whose server greeted with 220 (SMTP).
     smtp_ports: Vec<u16>,
@@ -111,22 +38,13 @@ struct Reading {
 
 fn decode_as(r: &Reading) -> Vec<String> {
     let mut d: Vec<String> = r
-        .smpp_port
+        .smpp_ports
         .iter()
         .map(|p| format!("tcp.port=={p},smpp"))
         .collect();
     d.extend(r.http_ports.iter().map(|p| format!("tcp.port=={p},http")));
     d.extend(r.smtp_ports.iter().map(|p| format!("tcp.port=={p},smtp")));
     d
-}
-
-/// Per SMTP connection (keyed by the client's address and port): DATA sent
-/// and not yet answered, content expected (354 came), DATA refused.
-#[derive(Default)]
-struct SmtpState {
-    data_sent: bool,
-    content: bool,
-    refused: bool,
 }
 
 /// tshark 4.0's SIP dissector flags a body with a NUL byte followed by more
@@ -140,7 +58,6 @@ fn has_inner_nul(m: &SipMessage) -> bool {
         .is_some_and(|i| i + 1 < b.len())
 }
 
-/// Is `body`, sent as `content_type`, an MMS PDU our codec cannot decode?
 /// Does a SIP message's Request-URI or To name a `+` number with visual
 /// separators in a `user=phone` URI?
 fn has_separated_number(m: &SipMessage) -> bool {
@@ -153,272 +70,97 @@ fn has_separated_number(m: &SipMessage) -> bool {
     })
 }
 
-fn malformed_mms(content_type: Option<&str>, body: &[u8]) -> bool {
-    content_type.is_some_and(|c| {
-        c.to_ascii_lowercase()
-            .starts_with("application/vnd.wap.mms-message")
-    }) && liaison::codec::mms::Pdu::parse(body).is_err()
-}
-
-/// Our reading of a pcap. The ports that carry HTTP and SMTP are found in a
-/// first pass over the whole file, as tshark's decode-as applies to the whole
-/// file: a run-level role's late answer to a request of the previous
-/// scenario, at the start of a pcap, is read as what it is.
+/// The pcap read back with the library's reader (the report's ladders),
+/// labelled the way tshark's fields are. The reader finds the ports that
+/// carry HTTP and SMTP over the whole file first, as tshark's decode-as
+/// applies to the whole file: a run-level role's late answer to a request
+/// of the previous scenario, at the start of a pcap, is read as what it is.
 fn our_reading(path: &std::path::Path) -> Reading {
-    let first = read_pcap(path, &[], &[]);
-    read_pcap(path, &first.http_ports, &first.smtp_ports)
-}
-
-fn read_pcap(path: &std::path::Path, known_http: &[u16], known_smtp: &[u16]) -> Reading {
-    let mut nul_body_frames = Vec::new();
-    let mut malformed_mms_frames = Vec::new();
-    let mut separated_number_frames = Vec::new();
-    let mut smpp_port = None;
-    let mut http_ports: Vec<u16> = known_http.to_vec();
-    let mut smtp_ports: Vec<u16> = known_smtp.to_vec();
-    let mut smtp_after_refused_data = Vec::new();
-    let mut smtp_state: HashMap<(Vec<u8>, u16), SmtpState> = HashMap::new();
-    let mut wdp = Reassembler::new();
-    let f = std::fs::File::open(path).unwrap();
-    let mut rd = pcap_file::pcap::PcapReader::new(f).unwrap();
-    let mut out = Vec::new();
-    let mut streams: HashMap<Flow, Vec<u8>> = HashMap::new();
-    let mut n = 0u32;
-    while let Some(p) = rd.next_packet() {
-        n += 1;
-        let p = p.unwrap();
-        let d = &p.data[..];
-        let ethertype = u16::from_be_bytes([d[12], d[13]]);
-        let (proto, src, dst, l4) = match ethertype {
-            0x0800 => {
-                let ihl = (d[14] & 0x0f) as usize * 4;
-                (
-                    d[23],
-                    d[26..30].to_vec(),
-                    d[30..34].to_vec(),
-                    &d[14 + ihl..],
-                )
-            }
-            0x86DD => (d[20], d[22..38].to_vec(), d[38..54].to_vec(), &d[54..]),
-            _ => continue,
+    let ladder = liaison::report::ladder::read_file(path).unwrap();
+    assert!(
+        ladder.problems.is_empty(),
+        "{}: {:?}",
+        path.display(),
+        ladder.problems
+    );
+    let mut r = Reading {
+        labels: Vec::new(),
+        nul_body_frames: Vec::new(),
+        malformed_mms_frames: Vec::new(),
+        separated_number_frames: Vec::new(),
+        smpp_ports: Vec::new(),
+        http_ports: ladder.http_ports.clone(),
+        smtp_ports: ladder.smtp_ports.clone(),
+        smtp_after_refused_data: Vec::new(),
+    };
+    // SMTP clients (address and port) whose DATA is not answered yet, and
+    // whose DATA was refused.
+    let mut data_sent = HashSet::new();
+    let mut refused = HashSet::new();
+    for m in &ladder.messages {
+        let n = m.frame;
+        let code = |prefix: &str| match (&m.method, m.status) {
+            (Some(x), _) => format!("{prefix}{}", x.split(' ').next().unwrap_or("")),
+            (None, s) => format!("{prefix}{}", s.unwrap_or(0)),
         };
-        let sport = u16::from_be_bytes([l4[0], l4[1]]);
-        let dport = u16::from_be_bytes([l4[2], l4[3]]);
-        match proto {
-            17 => {
-                // WSP connectionless push over UDP (WDP over IP, port 2948).
-                if sport == 2948 || dport == 2948 {
-                    if let Ok(pdu) = PushPdu::parse(&l4[8..]) {
-                        out.push((n, format!("WSP 0x{:02x}", pdu.pdu_type)));
-                        if let Some(a) = pdu.application_id().and_then(|a| a.name()) {
-                            out.push((n, format!("WSP app {a}")));
-                        }
-                        let ct = pdu.content_type.name().map(str::to_string);
-                        if malformed_mms(ct.as_deref(), &pdu.body) {
-                            malformed_mms_frames.push(n);
-                        }
-                        out.extend(
-                            mmse_labels(ct.as_deref(), &pdu.body)
-                                .into_iter()
-                                .map(|l| (n, l)),
-                        );
+        match m.protocol {
+            Protocol::Sip => {
+                if let Ok(s) = SipMessage::parse(&m.bytes) {
+                    if has_inner_nul(&s) {
+                        r.nul_body_frames.push(n);
                     }
-                    continue;
+                    if has_separated_number(&s) {
+                        r.separated_number_frames.push(n);
+                    }
                 }
-                if let Ok(m) = SipMessage::parse(&l4[8..]) {
-                    if has_inner_nul(&m) {
-                        nul_body_frames.push(n);
+                r.labels.push((n, code("")));
+            }
+            Protocol::Msrp => r.labels.push((n, code("MSRP "))),
+            Protocol::Http => r.labels.push((n, code("HTTP "))),
+            Protocol::Smpp => {
+                for p in [m.from.port(), m.to.port()] {
+                    if !r.smpp_ports.contains(&p) {
+                        r.smpp_ports.push(p);
                     }
-                    if malformed_mms(m.header("Content-Type"), m.body()) {
-                        malformed_mms_frames.push(n);
-                    }
-                    if has_separated_number(&m) {
-                        separated_number_frames.push(n);
-                    }
-                    out.push((n, sip_label(&m)));
-                    let ct = m.header("Content-Type").map(str::to_string);
-                    out.extend(
-                        mmse_labels(ct.as_deref(), m.body())
-                            .into_iter()
-                            .map(|l| (n, l)),
-                    );
+                }
+                if let Some((id, _)) = m.smpp {
+                    r.labels.push((n, format!("SMPP 0x{id:08x}")));
                 }
             }
-            6 => {
-                let off = (l4[12] >> 4) as usize * 4;
-                let payload = &l4[off..];
-                if payload.is_empty() {
-                    continue;
-                }
-                let flow = (src.clone(), sport, dst.clone(), dport);
-                let first = !streams.contains_key(&flow);
-                // An SMTP server speaks first: its greeting 220 (RFC 5321 §4.2).
-                if first
-                    && (payload.starts_with(b"220 ") || payload.starts_with(b"220-"))
-                    && !smtp_ports.contains(&sport)
-                {
-                    smtp_ports.push(sport);
-                }
-                let buf = streams.entry(flow).or_default();
-                buf.extend_from_slice(payload);
-                if smtp_ports.contains(&sport) {
-                    let st = smtp_state.entry((dst.clone(), dport)).or_default();
-                    while let Ok(Some(len)) = smtp::next_reply(buf, 1 << 16) {
-                        let raw: Vec<u8> = buf.drain(..len).collect();
-                        if let Ok(r) = smtp::Reply::parse(&raw) {
-                            out.push((n, format!("SMTP {}", r.code)));
-                            if st.data_sent {
-                                st.data_sent = false;
-                                st.content = r.code == 354;
-                                st.refused = r.code != 354;
-                            }
-                        }
+            Protocol::Smtp if m.mail.is_some() => r.labels.push((n, "IMF".into())),
+            // A command line: the verb as sent (tshark shows its case).
+            Protocol::Smtp => match (&m.method, m.status) {
+                (Some(_), _) if refused.contains(&m.from) => r.smtp_after_refused_data.push(n),
+                (Some(verb), _) => {
+                    // (A line that is not a command has a note.)
+                    if verb.eq_ignore_ascii_case("DATA") && m.note.is_none() {
+                        data_sent.insert(m.from);
                     }
-                    continue;
+                    r.labels.push((n, format!("SMTP {verb}")));
                 }
-                if smtp_ports.contains(&dport) {
-                    let st = smtp_state.entry((src.clone(), sport)).or_default();
-                    loop {
-                        if st.content {
-                            match smtp::next_data(buf, 1 << 23) {
-                                Ok(Some(len)) => {
-                                    buf.drain(..len);
-                                    st.content = false;
-                                    out.push((n, "IMF".to_string()));
-                                }
-                                _ => break,
-                            }
-                            continue;
-                        }
-                        match smtp::next_line(buf, 1 << 16) {
-                            Ok(Some(len)) => {
-                                let raw: Vec<u8> = buf.drain(..len).collect();
-                                if st.refused {
-                                    smtp_after_refused_data.push(n);
-                                    continue;
-                                }
-                                // The verb as sent (tshark shows its case).
-                                let verb = String::from_utf8_lossy(&raw)
-                                    .split([' ', '\r', '\n'])
-                                    .next()
-                                    .unwrap_or("")
-                                    .to_string();
-                                if smtp::Command::parse(&raw).is_ok_and(|c| c.verb == "DATA") {
-                                    st.data_sent = true;
-                                }
-                                out.push((n, format!("SMTP {verb}")));
-                            }
-                            _ => break,
-                        }
+                (None, Some(c)) => {
+                    if data_sent.remove(&m.to) && c != 354 {
+                        refused.insert(m.to);
                     }
-                    continue;
+                    r.labels.push((n, format!("SMTP {c}")));
                 }
-                if smpp_port.is_none() && looks_like_smpp(buf) {
-                    smpp_port = Some(sport);
-                }
-                if smpp_port.is_some_and(|p| p == sport || p == dport) {
-                    while let Ok(Some(len)) = smpp::next_frame(buf, 1 << 16) {
-                        let raw: Vec<u8> = buf.drain(..len).collect();
-                        if let Ok(p) = Pdu::parse(&raw) {
-                            out.push((n, format!("SMPP 0x{:08x}", p.header.command_id)));
-                            // WDP over SMS: the WSP push, once its last segment is in.
-                            if let Some(sm) = p.sm().filter(|sm| sm.udhi()) {
-                                if let Ok(Some(d)) =
-                                    wdp.push(&sm.destination_addr, sm.payload(), true)
-                                {
-                                    if let (2948, Ok(pdu)) = (d.dest_port, PushPdu::parse(&d.data))
-                                    {
-                                        out.push((n, format!("WSP 0x{:02x}", pdu.pdu_type)));
-                                        let ct = pdu.content_type.name().map(str::to_string);
-                                        out.extend(
-                                            mmse_labels(ct.as_deref(), &pdu.body)
-                                                .into_iter()
-                                                .map(|l| (n, l)),
-                                        );
-                                        if let Some(a) = pdu.application_id().and_then(|a| a.name())
-                                        {
-                                            out.push((n, format!("WSP app {a}")));
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    continue;
-                }
-                if !http_ports.contains(&dport) && looks_like_http_request(buf) {
-                    http_ports.push(dport);
-                }
-                if http_ports.contains(&sport) || http_ports.contains(&dport) {
-                    while let Ok(Some(len)) = http::next_frame(buf, 1 << 22) {
-                        let raw: Vec<u8> = buf.drain(..len).collect();
-                        if let Ok(m) = http::HttpMessage::parse(&raw) {
-                            out.push((
-                                n,
-                                match m.method() {
-                                    Some(x) => format!("HTTP {x}"),
-                                    None => format!("HTTP {}", m.status().unwrap_or(0)),
-                                },
-                            ));
-                            out.extend(
-                                mmse_labels(m.header("Content-Type"), &m.body)
-                                    .into_iter()
-                                    .map(|l| (n, l)),
-                            );
-                        }
-                    }
-                    continue;
-                }
-                loop {
-                    // A stream carries SIP or MSRP; MSRP messages start with "MSRP ".
-                    if buf.starts_with(b"MSRP ") {
-                        match msrp::next_frame(buf, 1 << 22) {
-                            Ok(Some(len)) => {
-                                let m: Vec<u8> = buf.drain(..len).collect();
-                                if let Ok(m) = MsrpMessage::parse(&m) {
-                                    out.push((n, msrp_label(&m)));
-                                }
-                            }
-                            _ => break,
-                        }
-                        continue;
-                    }
-                    match next_frame(buf, 1 << 20) {
-                        Ok(Some(Frame::KeepAlive(k))) => {
-                            buf.drain(..k);
-                        }
-                        Ok(Some(Frame::Message(len))) => {
-                            let m: Vec<u8> = buf.drain(..len).collect();
-                            if let Ok(m) = SipMessage::parse(&m) {
-                                if has_inner_nul(&m) {
-                                    nul_body_frames.push(n);
-                                }
-                                out.push((n, sip_label(&m)));
-                                let ct = m.header("Content-Type").map(str::to_string);
-                                out.extend(
-                                    mmse_labels(ct.as_deref(), m.body())
-                                        .into_iter()
-                                        .map(|l| (n, l)),
-                                );
-                            }
-                        }
-                        _ => break,
-                    }
-                }
+                (None, None) => {}
+            },
+            Protocol::Wsp | Protocol::Other => {}
+        }
+        for w in &m.wsp {
+            r.labels.push((n, format!("WSP 0x{:02x}", w.pdu_type)));
+            if let Some(a) = &w.app_id {
+                r.labels.push((n, format!("WSP app {a}")));
             }
-            _ => {}
+        }
+        r.labels
+            .extend(m.mms.iter().map(|t| (n, format!("MMSE 0x{t:02x}"))));
+        if m.malformed_mms {
+            r.malformed_mms_frames.push(n);
         }
     }
-    Reading {
-        labels: out,
-        nul_body_frames,
-        malformed_mms_frames,
-        separated_number_frames,
-        smpp_port,
-        http_ports,
-        smtp_ports,
-        smtp_after_refused_data,
-    }
+    r
 }
 
 const HEURISTICS: [&str; 6] = [

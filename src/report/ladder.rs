@@ -3,12 +3,23 @@
 //!
 //! Frames are Ethernet II with IPv4 or IPv6 and UDP or TCP, as
 //! `net::capture` writes them. TCP payloads are joined per direction and cut
-//! into messages by the protocol the connection speaks (SIP, MSRP, SMPP or
-//! HTTP, recognised from its first bytes); UDP datagrams are SIP, or WSP
-//! pushes on port 2948. WSP pushes carried in SMPP short messages (WDP over
-//! SMS) are reassembled, and MMS PDUs in SIP, HTTP, WSP and PAP bodies are
-//! named by their X-Mms-Message-Type. Bytes that frame as nothing are kept as
-//! a message of their own, so a hostile SUT's garbage is shown, not lost.
+//! into messages by the protocol the connection speaks (SIP, MSRP, SMPP,
+//! HTTP or SMTP); UDP datagrams are SIP, or WSP pushes on port 2948.
+//!
+//! Which TCP ports carry HTTP and SMTP is found first, over the whole
+//! capture (a stream that starts with an HTTP request or status line; a
+//! server that greets with `220`, RFC 5321 §4.2, §3.1), so that a connection
+//! whose start lies in an earlier capture — a run-level role's late answer —
+//! is read as what it is; other connections are recognised from their first
+//! bytes. An SMTP connection is cut by its dialogue: command lines, replies,
+//! and after a 354 to DATA the content up to `CRLF.CRLF` as one message (the
+//! Internet message, whose Subject and Applic-ID the label shows; MMS PDUs
+//! in it are not looked for).
+//!
+//! WSP pushes carried in SMPP short messages (WDP over SMS) are reassembled,
+//! and MMS PDUs in SIP, HTTP, WSP and PAP bodies are named by their
+//! X-Mms-Message-Type. Bytes that frame as nothing are kept as a message of
+//! their own, so a hostile SUT's garbage is shown, not lost.
 //!
 //! Nothing here panics on any input: a cut or corrupt capture ends the
 //! reading with a note in [`Ladder::problems`].
@@ -18,9 +29,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 
 use crate::codec::http::{self, HttpMessage};
+use crate::codec::mail::Mail;
 use crate::codec::msrp::{self, MsrpMessage};
 use crate::codec::sip::{self, SipMessage};
 use crate::codec::smpp::{self, Pdu};
+use crate::codec::smtp;
 use crate::codec::wdp::Reassembler;
 use crate::codec::wsp::PushPdu;
 
@@ -28,6 +41,8 @@ use crate::codec::wsp::PushPdu;
 const MAX_MESSAGE: usize = 1 << 22;
 /// The WAP connectionless push port (WDP over IP and over SMS).
 const WSP_PORT: u16 = 2948;
+/// The longest SMTP command line or reply the reader frames.
+const MAX_SMTP_LINE: usize = 1 << 16;
 
 /// The protocol of a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +52,8 @@ pub enum Protocol {
     Smpp,
     Http,
     Wsp,
+    /// SMTP commands, replies and the DATA content.
+    Smtp,
     /// Bytes that frame as none of the above.
     Other,
 }
@@ -49,6 +66,7 @@ impl Protocol {
             Protocol::Smpp => "SMPP",
             Protocol::Http => "HTTP",
             Protocol::Wsp => "WSP",
+            Protocol::Smtp => "SMTP",
             Protocol::Other => "bytes",
         }
     }
@@ -61,6 +79,16 @@ pub struct WspPush {
     pub pdu_type: u8,
     pub app_id: Option<String>,
     pub content_type: Option<String>,
+}
+
+/// The Internet message (RFC 5322) an SMTP DATA carried: what its label shows.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MailHead {
+    /// The Subject, RFC 2047 words decoded.
+    pub subject: Option<String>,
+    /// The first `Applic-ID` or `X-Mms-Applic-ID` field, as (name as
+    /// spelled, value).
+    pub applic_id: Option<(String, String)>,
 }
 
 /// One message of a capture.
@@ -88,9 +116,13 @@ pub struct Message {
     pub mms: Vec<u8>,
     /// The body claims to be an MMS PDU that does not decode.
     pub malformed_mms: bool,
+    /// The message of an SMTP DATA (the message's bytes are the content as
+    /// on the wire: dot-stuffed, with the terminating line).
+    pub mail: Option<MailHead>,
     /// The message's bytes as they were on the wire.
     pub bytes: Vec<u8>,
-    /// Why the bytes are `Other` (the decoder's error), when they are.
+    /// Why the bytes are `Other` (the decoder's error), when they are; for
+    /// an SMTP line that is not a command, why not.
     pub note: Option<String>,
 }
 
@@ -116,6 +148,7 @@ impl Message {
             wsp: Vec::new(),
             mms: Vec::new(),
             malformed_mms: false,
+            mail: None,
             bytes,
             note: None,
         }
@@ -155,6 +188,25 @@ impl Message {
                     }
                 }
                 None => "SMPP".into(),
+            },
+            Protocol::Smtp => match (&self.method, self.status, &self.mail) {
+                (Some(v), _, _) if !v.is_empty() => v.clone(),
+                (_, Some(s), _) => match self.reason.as_deref().filter(|r| !r.is_empty()) {
+                    Some(r) => format!("SMTP {s} {r}"),
+                    None => format!("SMTP {s}"),
+                },
+                (_, _, Some(mail)) => {
+                    let mut l = String::from("DATA message");
+                    if let Some(s) = &mail.subject {
+                        l.push_str(" · Subject: ");
+                        l.push_str(s);
+                    }
+                    if let Some((n, v)) = &mail.applic_id {
+                        l.push_str(&format!(" · {n}: {v}"));
+                    }
+                    l
+                }
+                _ => "SMTP line".into(),
             },
             Protocol::Wsp => String::new(),
             Protocol::Other => format!(
@@ -214,6 +266,10 @@ pub struct Ladder {
     pub problems: Vec<String>,
     /// Frames read.
     pub frames: u32,
+    /// TCP ports found to carry HTTP (the server's) and SMTP (the server's,
+    /// that greeted with 220), over the whole capture.
+    pub http_ports: Vec<u16>,
+    pub smtp_ports: Vec<u16>,
 }
 
 /// Reads a pcap file.
@@ -239,27 +295,83 @@ pub fn read(pcap: &[u8]) -> Ladder {
         ));
         return r.out;
     }
-    let mut first: Option<u64> = None;
+    // Frames borrowed from `pcap`: read twice, for the ports then the messages.
+    let mut frames: Vec<(u64, std::borrow::Cow<[u8]>)> = Vec::new();
     while !rest.is_empty() {
         match parser.next_packet(rest) {
             Ok((next, pkt)) => {
                 rest = next;
-                r.out.frames += 1;
-                let ts = pkt.timestamp.as_micros() as u64;
-                let t0 = *first.get_or_insert(ts);
-                r.frame(r.out.frames, ts.saturating_sub(t0), &pkt.data);
+                frames.push((pkt.timestamp.as_micros() as u64, pkt.data));
             }
             Err(e) => {
                 r.out.problems.push(format!(
                     "the capture ends inside frame {} ({e}): it was cut, e.g. by an interrupted run",
-                    r.out.frames + 1
+                    frames.len() + 1
                 ));
                 break;
             }
         }
     }
+    (r.out.http_ports, r.out.smtp_ports) = tcp_ports(frames.iter().map(|f| &f.1[..]));
+    let t0 = frames.first().map_or(0, |f| f.0);
+    for (ts, data) in &frames {
+        r.out.frames += 1;
+        r.frame(r.out.frames, ts.saturating_sub(t0), data);
+    }
     r.finish();
     r.out
+}
+
+/// The first pass: the server ports of HTTP (a stream that starts with a
+/// request or a status line) and of SMTP (a server's first bytes are its
+/// `220` greeting, RFC 5321 §3.1), over the whole capture.
+fn tcp_ports<'a>(frames: impl Iterator<Item = &'a [u8]>) -> (Vec<u16>, Vec<u16>) {
+    let (mut http_ports, mut smtp_ports) = (Vec::new(), Vec::new());
+    let mut started: std::collections::HashSet<Dir> = Default::default();
+    let add = |v: &mut Vec<u16>, p: u16| {
+        if !v.contains(&p) {
+            v.push(p);
+        }
+    };
+    for d in frames {
+        let Some((from, to, flags, payload)) = tcp(d) else {
+            continue;
+        };
+        if flags & 0x02 != 0 {
+            started.remove(&(from, to));
+            started.remove(&(to, from));
+        }
+        if payload.is_empty() || !started.insert((from, to)) {
+            continue;
+        }
+        if payload.starts_with(b"220 ") || payload.starts_with(b"220-") {
+            add(&mut smtp_ports, from.port());
+        } else if payload.starts_with(b"HTTP/") {
+            add(&mut http_ports, from.port());
+        } else if HTTP_METHODS.iter().any(|m| payload.starts_with(m)) {
+            add(&mut http_ports, to.port());
+        }
+    }
+    (http_ports, smtp_ports)
+}
+
+/// (source, destination, flags, payload) of a TCP segment in an Ethernet frame.
+fn tcp(d: &[u8]) -> Option<(SocketAddr, SocketAddr, u8, &[u8])> {
+    match ip(d)? {
+        (6, src, dst, l4) => tcp_segment(src, dst, l4),
+        _ => None,
+    }
+}
+
+/// (source, destination, flags, payload) of a TCP segment.
+fn tcp_segment(src: IpAddr, dst: IpAddr, l4: &[u8]) -> Option<(SocketAddr, SocketAddr, u8, &[u8])> {
+    if l4.len() < 20 {
+        return None;
+    }
+    let from = SocketAddr::new(src, u16::from_be_bytes([l4[0], l4[1]]));
+    let to = SocketAddr::new(dst, u16::from_be_bytes([l4[2], l4[3]]));
+    let off = ((l4[12] >> 4) as usize * 4).clamp(20, l4.len());
+    Some((from, to, l4[13], &l4[off..]))
 }
 
 /// A frame's transport-level view.
@@ -276,7 +388,17 @@ enum Kind {
     SipOrMsrp,
     Smpp,
     Http,
+    /// SMTP, with the server's address.
+    Smtp(SocketAddr),
     Unknown,
+}
+
+/// Where an SMTP dialogue is (RFC 5321 §3.3): a DATA sent and not yet
+/// answered; the content expected (the 354 came).
+#[derive(Debug, Clone, Copy, Default)]
+struct SmtpState {
+    data_sent: bool,
+    content: bool,
 }
 
 /// One direction of a TCP connection.
@@ -289,6 +411,8 @@ struct Reader {
     streams: HashMap<Dir, Vec<u8>>,
     /// Per connection (the lower-sorting endpoint first).
     kinds: HashMap<Dir, Kind>,
+    /// SMTP dialogues, per connection.
+    smtp: HashMap<Dir, SmtpState>,
     wdp: Reassembler,
     /// Last frame seen per direction (for what is flushed at the end).
     last: HashMap<Dir, (u32, u64)>,
@@ -323,10 +447,9 @@ impl Reader {
                 self.out.messages.push(m);
             }
             6 if l4.len() >= 20 => {
-                let from = SocketAddr::new(src, u16::from_be_bytes([l4[0], l4[1]]));
-                let to = SocketAddr::new(dst, u16::from_be_bytes([l4[2], l4[3]]));
-                let off = ((l4[12] >> 4) as usize * 4).clamp(20, l4.len());
-                let flags = l4[13];
+                let Some((from, to, flags, payload)) = tcp_segment(src, dst, l4) else {
+                    return;
+                };
                 let p = Packet {
                     frame: n,
                     time_us: t,
@@ -337,8 +460,8 @@ impl Reader {
                     self.flush(from, to, &p);
                     self.flush(to, from, &p);
                     self.kinds.remove(&conn(from, to));
+                    self.smtp.remove(&conn(from, to));
                 }
-                let payload = &l4[off..];
                 if !payload.is_empty() {
                     self.streams
                         .entry((from, to))
@@ -365,11 +488,15 @@ impl Reader {
     fn drain(&mut self, from: SocketAddr, to: SocketAddr, p: &Packet, closed: bool) {
         let c = conn(from, to);
         let mut kind = *self.kinds.get(&c).unwrap_or(&Kind::Undecided);
+        let by_port = match kind {
+            Kind::Undecided => self.by_port(from, to),
+            _ => None,
+        };
         let Some(buf) = self.streams.get_mut(&(from, to)) else {
             return;
         };
         if kind == Kind::Undecided {
-            kind = classify(buf);
+            kind = by_port.unwrap_or_else(|| classify(buf));
             if kind != Kind::Undecided {
                 self.kinds.insert(c, kind);
             }
@@ -380,6 +507,17 @@ impl Reader {
             }
             let cut: Result<Option<usize>, String> = match kind {
                 Kind::Undecided | Kind::Unknown => Ok(None),
+                Kind::Smtp(server) => {
+                    let st = self.smtp.entry(c).or_default();
+                    if from == server {
+                        smtp::next_reply(buf, MAX_SMTP_LINE)
+                    } else if st.content {
+                        smtp::next_data(buf, MAX_MESSAGE)
+                    } else {
+                        smtp::next_line(buf, MAX_SMTP_LINE)
+                    }
+                    .map_err(|e| e.to_string())
+                }
                 Kind::Smpp => smpp::next_frame(buf, MAX_MESSAGE as u32).map_err(|e| e.to_string()),
                 Kind::Http => match http::next_frame(buf, MAX_MESSAGE) {
                     Ok(None) if closed => Ok(Some(buf.len())),
@@ -401,7 +539,13 @@ impl Reader {
             match cut {
                 Ok(Some(len)) if len > 0 && len <= buf.len() => {
                     let raw: Vec<u8> = buf.drain(..len).collect();
-                    let m = tcp_message(&mut self.wdp, p, from, to, kind, raw, closed);
+                    let m = match kind {
+                        Kind::Smtp(server) => {
+                            let st = self.smtp.entry(c).or_default();
+                            smtp_message(st, p, from, to, from == server, raw)
+                        }
+                        _ => tcp_message(&mut self.wdp, p, from, to, kind, raw, closed),
+                    };
                     self.out.messages.push(m);
                 }
                 Ok(_) => return,
@@ -414,6 +558,20 @@ impl Reader {
                     return;
                 }
             }
+        }
+    }
+
+    /// What the ports found in the first pass say a connection carries.
+    fn by_port(&self, a: SocketAddr, b: SocketAddr) -> Option<Kind> {
+        let has = |ports: &[u16], x: SocketAddr| ports.contains(&x.port());
+        if has(&self.out.smtp_ports, a) {
+            Some(Kind::Smtp(a))
+        } else if has(&self.out.smtp_ports, b) {
+            Some(Kind::Smtp(b))
+        } else if has(&self.out.http_ports, a) || has(&self.out.http_ports, b) {
+            Some(Kind::Http)
+        } else {
+            None
         }
     }
 
@@ -431,10 +589,15 @@ impl Reader {
                     time_us,
                     tcp: true,
                 };
+                let c = conn(from, to);
+                let in_content = matches!(self.kinds.get(&c), Some(Kind::Smtp(s)) if *s != from)
+                    && self.smtp.get(&c).is_some_and(|st| st.content);
                 let mut m = Message::new(&at, from, to, Protocol::Other, buf);
-                m.note = Some(
-                    "bytes that never made a whole message before the connection ended".into(),
-                );
+                m.note = Some(if in_content {
+                    "SMTP DATA content without its terminating line (CRLF.CRLF, RFC 5321 §4.1.1.4) before the connection ended".into()
+                } else {
+                    "bytes that never made a whole message before the connection ended".into()
+                });
                 self.out.messages.push(m);
             }
         }
@@ -492,22 +655,23 @@ fn ip(d: &[u8]) -> Option<(u8, IpAddr, IpAddr, &[u8])> {
     }
 }
 
+/// The starts of the HTTP requests the reader recognises.
+const HTTP_METHODS: [&[u8]; 7] = [
+    b"GET ",
+    b"POST ",
+    b"PUT ",
+    b"HEAD ",
+    b"DELETE ",
+    b"OPTIONS ",
+    b"PATCH ",
+];
+
 /// What a connection carries, from the first bytes one side sent.
 fn classify(buf: &[u8]) -> Kind {
     if buf.starts_with(b"MSRP ") {
         return Kind::SipOrMsrp;
     }
-    const HTTP: [&[u8]; 8] = [
-        b"GET ",
-        b"POST ",
-        b"PUT ",
-        b"HEAD ",
-        b"DELETE ",
-        b"OPTIONS ",
-        b"PATCH ",
-        b"HTTP/",
-    ];
-    if HTTP.iter().any(|m| buf.starts_with(m)) {
+    if buf.starts_with(b"HTTP/") || HTTP_METHODS.iter().any(|m| buf.starts_with(m)) {
         return Kind::Http;
     }
     if buf.len() >= 16 {
@@ -694,6 +858,71 @@ fn tcp_message(
     }
 }
 
+/// One SMTP unit as framed by the dialogue's state: a reply (from the
+/// server), the DATA content (after a 354), or a command line.
+fn smtp_message(
+    st: &mut SmtpState,
+    p: &Packet,
+    from: SocketAddr,
+    to: SocketAddr,
+    from_server: bool,
+    raw: Vec<u8>,
+) -> Message {
+    if from_server {
+        return match smtp::Reply::parse(&raw) {
+            Ok(r) => {
+                if st.data_sent {
+                    st.data_sent = false;
+                    st.content = r.code == 354;
+                }
+                let mut m = Message::new(p, from, to, Protocol::Smtp, raw);
+                m.status = Some(r.code);
+                m.reason = r.lines.first().cloned();
+                m
+            }
+            Err(e) => other(p, from, to, raw, format!("not an SMTP reply: {e}")),
+        };
+    }
+    if st.content {
+        st.content = false;
+        let mail = Mail::parse(&smtp::dot_unstuff(&raw));
+        let short = |s: &str| -> String {
+            let mut t: String = s.chars().take(200).collect();
+            if t.len() < s.len() {
+                t.push('…');
+            }
+            t
+        };
+        let head = MailHead {
+            subject: mail.subject().map(|s| short(&s)),
+            applic_id: mail
+                .fields
+                .iter()
+                .find(|f| {
+                    f.name.eq_ignore_ascii_case("Applic-ID")
+                        || f.name.eq_ignore_ascii_case("X-Mms-Applic-ID")
+                })
+                .map(|f| (short(&f.name), short(&f.value))),
+        };
+        let mut m = Message::new(p, from, to, Protocol::Smtp, raw);
+        m.mail = Some(head);
+        return m;
+    }
+    // The verb as sent (its case too); a line that is not a command is shown
+    // as the line it is, with why.
+    let verb = raw
+        .split(|&b| b == b' ' || b == b'\r' || b == b'\n')
+        .next()
+        .unwrap_or_default();
+    let mut m = Message::new(p, from, to, Protocol::Smtp, raw.clone());
+    m.method = Some(String::from_utf8_lossy(verb).into_owned());
+    match smtp::Command::parse(&raw) {
+        Ok(c) => st.data_sent |= c.verb == "DATA",
+        Err(e) => m.note = Some(format!("not an SMTP command: {e}")),
+    }
+    m
+}
+
 fn other(p: &Packet, from: SocketAddr, to: SocketAddr, raw: Vec<u8>, note: String) -> Message {
     let mut m = Message::new(p, from, to, Protocol::Other, raw);
     m.note = Some(note);
@@ -780,19 +1009,115 @@ mod tests {
         assert_eq!(l.messages[0].from, a);
         assert_eq!(l.problems.len(), 1, "{:?}", l.problems);
         assert!(read(b"not a pcap").problems[0].starts_with("not a pcap"));
-        // Any bytes at all: no panic.
+        no_panic_on_mutations(&pcap, 0, 200);
+    }
+
+    /// Any bytes at all: no panic. `rounds` copies of `pcap`, each with a few
+    /// bytes past `keep` changed (seeded xorshift, repeatable).
+    fn no_panic_on_mutations(pcap: &[u8], keep: usize, rounds: usize) {
         let mut x = 1u64;
-        for n in 0..200 {
-            let mut junk = pcap.clone();
+        for n in 0..rounds {
+            let mut junk = pcap.to_vec();
             for _ in 0..(n % 7 + 1) {
                 x ^= x << 13;
                 x ^= x >> 7;
                 x ^= x << 17;
-                let i = (x as usize) % junk.len();
+                let i = keep + (x as usize) % (junk.len() - keep);
                 junk[i] = (x >> 24) as u8;
             }
             let _ = read(&junk);
         }
+    }
+
+    #[test]
+    fn smtp_dialogues_refused_data_and_a_cut_message() {
+        let mta: SocketAddr = "127.0.0.1:2525".parse().unwrap();
+        let mem: SocketAddr = "127.0.0.1:41000".parse().unwrap();
+        let late: SocketAddr = "127.0.0.1:40999".parse().unwrap();
+        let cut: SocketAddr = "127.0.0.1:41001".parse().unwrap();
+        let mail = b"Subject: New mail\r\nApplic-ID: MEM\r\n\r\n.dot\r\n";
+        let pcap = capture(|c| {
+            // The late answer of a connection that began in an earlier
+            // capture: SMTP, since the port greets with 220 further on.
+            c.tcp_data(mta, late, b"221 bye\r\n");
+            c.tcp_connect(mem, mta);
+            c.tcp_data(mta, mem, b"220 mm3 ESMTP\r\n");
+            c.tcp_data(mem, mta, b"ehlo mem\r\n");
+            c.tcp_data(mta, mem, b"250-mm3\r\n250 SIZE 1000\r\n");
+            c.tcp_data(mem, mta, b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n");
+            c.tcp_data(mta, mem, b"250 OK\r\n250 OK\r\n");
+            c.tcp_data(mem, mta, b"DATA\r\n");
+            c.tcp_data(mta, mem, b"354 go on\r\n");
+            // The content in two segments, dot-stuffed: one message.
+            let d = smtp::dot_stuff(mail);
+            c.tcp_data(mem, mta, &d[..10]);
+            c.tcp_data(mem, mta, &d[10..]);
+            c.tcp_data(mta, mem, b"250 queued\r\n");
+            // A refused DATA: what follows is read as command lines.
+            c.tcp_data(mem, mta, b"DATA\r\n");
+            c.tcp_data(mta, mem, b"554 no valid recipients\r\n");
+            c.tcp_data(mem, mta, b"Subject: x\r\nQUIT\r\n");
+            c.tcp_data(mta, mem, b"221 bye\r\n");
+            c.tcp_close(mem, mta);
+            // A message cut by the close.
+            c.tcp_connect(cut, mta);
+            c.tcp_data(mta, cut, b"220 mm3\r\n");
+            c.tcp_data(cut, mta, b"DATA\r\n");
+            c.tcp_data(mta, cut, b"354 go on\r\n");
+            c.tcp_data(cut, mta, b"Subject: cut\r\n\r\nhalf");
+            c.tcp_close(cut, mta);
+        });
+        let l = read(&pcap);
+        assert!(l.problems.is_empty(), "{:?}", l.problems);
+        assert_eq!(l.smtp_ports, [2525]);
+        assert!(l.http_ports.is_empty());
+        let labels: Vec<String> = l.messages.iter().map(|m| m.label()).collect();
+        assert_eq!(
+            labels,
+            vec![
+                "SMTP 221 bye",
+                "SMTP 220 mm3 ESMTP",
+                "ehlo",
+                "SMTP 250 mm3",
+                "MAIL",
+                "RCPT",
+                "SMTP 250 OK",
+                "SMTP 250 OK",
+                "DATA",
+                "SMTP 354 go on",
+                "DATA message · Subject: New mail · Applic-ID: MEM",
+                "SMTP 250 queued",
+                "DATA",
+                "SMTP 554 no valid recipients",
+                "Subject:",
+                "QUIT",
+                "SMTP 221 bye",
+                "SMTP 220 mm3",
+                "DATA",
+                "SMTP 354 go on",
+                "20 bytes (TCP)",
+            ]
+        );
+        let m = &l.messages;
+        assert!(m
+            .iter()
+            .all(|x| x.protocol == Protocol::Smtp || x.frame == m[20].frame));
+        // The content as on the wire, in the frame that completed it.
+        assert_eq!(m[10].bytes, smtp::dot_stuff(mail));
+        assert_eq!(m[10].from, mem);
+        assert_eq!(m[10].frame, m[9].frame + 2);
+        assert_eq!(m[4].frame, m[5].frame);
+        assert_eq!(m[3].status, Some(250));
+        assert!(m[14]
+            .note
+            .as_deref()
+            .unwrap()
+            .starts_with("not an SMTP command"));
+        assert!(m[15].note.is_none());
+        assert_eq!(m[20].protocol, Protocol::Other);
+        assert!(m[20].note.as_deref().unwrap().contains("DATA content"));
+        // The pcap header kept, so that the frames are read.
+        no_panic_on_mutations(&pcap, 24, 300);
     }
 
     #[test]
