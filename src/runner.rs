@@ -735,6 +735,16 @@ pub fn run_elements(ctx: &RunContext) -> Vec<crate::report::Element> {
         "SUT mms-relay (MM1)",
         Side::Sut,
     );
+    add(
+        p.mms_relay.as_ref().and_then(|m| m.mm3),
+        "SUT mms-relay (MM3)",
+        Side::Sut,
+    );
+    add(
+        p.mem_server.as_ref().and_then(|m| m.inbox),
+        "SUT mem-server (inbox)",
+        Side::Sut,
+    );
     let push = ctx.push.as_deref();
     let pc = ctx.push_client.as_deref();
     let mms = ctx.mms_relay.as_deref();
@@ -775,6 +785,18 @@ pub fn run_elements(ctx: &RunContext) -> Vec<crate::report::Element> {
         (
             mms.and_then(|h| h.sip.as_ref()).map(|x| x.ep.udp_addr()),
             "harness SIP device (MMS)",
+        ),
+        (
+            ctx.deferral.as_ref().map(|h| h.server.addr()),
+            "harness MMSC (deferral)",
+        ),
+        (
+            ctx.mem_server.as_ref().map(|h| h.server.addr()),
+            "harness MMS server (MM3)",
+        ),
+        (
+            ctx.ims.as_ref().map(|h| h.core.addr()),
+            "harness IMS core (CSCF)",
         ),
     ];
     for (a, name) in harness {
