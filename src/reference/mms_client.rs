@@ -194,17 +194,7 @@ async fn send_mm(sh: &Shared, to: &str, text: &[u8]) {
     .header(Header::Encoded(Field::TO, EncodedString::plain(&to)))
     .build()
     .encode();
-    let Some((addr, path)) = super::http_url_parts(&sh.cfg.mmsc_url) else {
-        return;
-    };
-    let req = http::request(
-        "POST",
-        &path,
-        &addr.to_string(),
-        &[("Content-Type", MMS_MEDIA)],
-        &pdu,
-    );
-    let _ = super::http_exchange(addr, &req, IO_BOUND).await;
+    post_pdu(sh, pdu).await;
 }
 
 async fn bind(listen: SocketAddr) -> std::io::Result<(UdpSocket, UdpSocket, TcpListener)> {
@@ -578,6 +568,11 @@ async fn post(sh: &Shared, pdu: Vec<u8>) {
     if sh.s.has_fault("no-notifyresp") {
         return;
     }
+    post_pdu(sh, pdu).await;
+}
+
+/// POSTs an MMS PDU to the MMSC URL.
+async fn post_pdu(sh: &Shared, pdu: Vec<u8>) {
     let Some((addr, path)) = super::http_url_parts(&sh.cfg.mmsc_url) else {
         return;
     };

@@ -764,7 +764,7 @@ pub const FAULTS: &[Fault] = &[
     Fault {
         role: "mms-client",
         name: "no-notifyresp",
-        description: "fetches the MM but never sends M-NotifyResp.ind (nor anything else to the MMSC)",
+        description: "fetches the MM but never sends M-NotifyResp.ind (nor M-Acknowledge.ind)",
         breaks: &["ADDR-1", "ADDR-5", "DEFER-5"],
         store_and_forward: true,
     },
