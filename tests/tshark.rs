@@ -27,6 +27,10 @@ struct Reading {
     /// valid, but tshark's E.164 decoding warns about the non-digits.
     separated_number_frames: Vec<u32>,
     smpp_ports: Vec<u16>,
+    /// Ports of the streams that carry MSRP. tshark finds MSRP by heuristic
+    /// only, and a registered port wins over it: a harness MSRP listener on
+    /// ephemeral port 44321 (Performance Co-Pilot's) read as PCP in one run.
+    msrp_ports: Vec<u16>,
     http_ports: Vec<u16>,
     /// TCP ports whose server greeted with 220 (SMTP).
     smtp_ports: Vec<u16>,
@@ -42,6 +46,7 @@ fn decode_as(r: &Reading) -> Vec<String> {
         .iter()
         .map(|p| format!("tcp.port=={p},smpp"))
         .collect();
+    d.extend(r.msrp_ports.iter().map(|p| format!("tcp.port=={p},msrp")));
     d.extend(r.http_ports.iter().map(|p| format!("tcp.port=={p},http")));
     d.extend(r.smtp_ports.iter().map(|p| format!("tcp.port=={p},smtp")));
     d
@@ -89,6 +94,7 @@ fn our_reading(path: &std::path::Path) -> Reading {
         malformed_mms_frames: Vec::new(),
         separated_number_frames: Vec::new(),
         smpp_ports: Vec::new(),
+        msrp_ports: Vec::new(),
         http_ports: ladder.http_ports.clone(),
         smtp_ports: ladder.smtp_ports.clone(),
         smtp_after_refused_data: Vec::new(),
@@ -115,7 +121,14 @@ fn our_reading(path: &std::path::Path) -> Reading {
                 }
                 r.labels.push((n, code("")));
             }
-            Protocol::Msrp => r.labels.push((n, code("MSRP "))),
+            Protocol::Msrp => {
+                for p in [m.from.port(), m.to.port()] {
+                    if !r.msrp_ports.contains(&p) {
+                        r.msrp_ports.push(p);
+                    }
+                }
+                r.labels.push((n, code("MSRP ")));
+            }
             Protocol::Http => r.labels.push((n, code("HTTP "))),
             Protocol::Smpp => {
                 for p in [m.from.port(), m.to.port()] {
