@@ -100,8 +100,22 @@ struct Shared {
     events: Arc<Mutex<Vec<String>>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+/// Locks a mutex, taking the data of a poisoned one: a panicked task must
+/// not turn the harness's verdict into a second panic.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A TCP listener at `addr`, refused unless it is a loopback address: the
+/// harness never listens anywhere else (port 0 picks one).
+pub(crate) async fn listen_loopback(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    if !addr.ip().is_loopback() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the harness listens on loopback only",
+        ));
+    }
+    tokio::net::TcpListener::bind(addr).await
 }
 
 impl Shared {

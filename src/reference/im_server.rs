@@ -152,9 +152,7 @@ struct Server {
     state: Mutex<State>,
 }
 
-fn lock(s: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
-    s.lock().unwrap_or_else(|e| e.into_inner())
-}
+use super::lock;
 
 /// The URI of an AoR key (`user@host`, or a global number).
 fn aor_uri(aor: &str) -> String {

@@ -90,9 +90,7 @@ struct Shared {
     jobs: mpsc::UnboundedSender<Vec<u8>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+use super::lock;
 
 /// Starts the client. Its SIP address is returned; WSP pushes go to port 2948
 /// of that IP ([`wap_push_address`]). With `listen` 127.0.0.1 port 0 it picks

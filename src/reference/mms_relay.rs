@@ -91,9 +91,7 @@ const PUSH_PORTS: (u16, u16) = (2948, 9200);
 const SOURCE_ADDR: &str = "6677";
 const MMS_TYPE: &str = "application/vnd.wap.mms-message";
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+use super::lock;
 
 /// Starts the relay: its MM1 listener at `listen` (port 0 picks one). Returns
 /// the MM1 address (the URL is `http://ADDR/mms`) and the tasks.

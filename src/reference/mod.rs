@@ -26,6 +26,12 @@ use std::time::Duration;
 
 use tokio::net::{TcpListener, UdpSocket};
 
+/// Locks a mutex, taking the data of a poisoned one (a panicked task must
+/// not take the whole reference role down with it).
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A named fault of one reference role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fault {

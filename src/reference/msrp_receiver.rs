@@ -32,9 +32,7 @@ pub const ACCEPT: &[&str] = &["text/plain"];
 /// Sessions known to the receiver: session id → our URL.
 pub type Sessions = Arc<Mutex<HashMap<String, String>>>;
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+use super::lock;
 
 #[derive(Default)]
 struct MessageState {

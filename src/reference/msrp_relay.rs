@@ -44,9 +44,7 @@ struct Relay {
     state: Mutex<State>,
 }
 
-fn lock(s: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
-    s.lock().unwrap_or_else(|e| e.into_inner())
-}
+use super::lock;
 
 impl Relay {
     fn own_uri(&self) -> String {

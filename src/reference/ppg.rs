@@ -102,9 +102,7 @@ const PUSH_PORTS: (u16, u16) = (2948, 9200);
 /// The SMS source address it submits with.
 const SOURCE_ADDR: &str = "12345";
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+use super::lock;
 
 /// Starts the PPG: its PAP listener on `ip` port 0. Returns the PAP address
 /// (the URL is `http://ADDR/wappush`) and the tasks.

@@ -42,9 +42,7 @@ pub struct IwfConfig {
 
 type Waiters = Arc<Mutex<HashMap<String, oneshot::Sender<SipMessage>>>>;
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+use super::lock;
 
 /// Starts the IWF: binds to the SMSC (retrying until it answers) and serves.
 pub async fn start(

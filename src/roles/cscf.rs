@@ -108,9 +108,7 @@ impl Drop for Cscf {
     }
 }
 
-fn lock(s: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
-    s.lock().unwrap_or_else(|e| e.into_inner())
-}
+use crate::net::lock;
 
 /// The key of an AoR: user part and host (with its port), lower-cased host;
 /// a telephone number (tel: or user=phone) is keyed by the number alone.

@@ -9,7 +9,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 use crate::codec::escape_bytes;
@@ -87,13 +86,7 @@ impl HttpServer {
         capture: Capture,
         responder: Responder,
     ) -> std::io::Result<HttpServer> {
-        if !addr.ip().is_loopback() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "the harness listens on loopback only",
-            ));
-        }
-        let listener = TcpListener::bind(addr).await?;
+        let listener = crate::net::listen_loopback(addr).await?;
         let addr = listener.local_addr()?;
         let log: Arc<Mutex<Vec<HttpArrival>>> = Arc::default();
         let notify = Arc::new(Notify::new());

@@ -93,9 +93,7 @@ impl Drop for ImsCore {
     }
 }
 
-fn lock(s: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
-    s.lock().unwrap_or_else(|e| e.into_inner())
-}
+use crate::net::lock;
 
 /// The digits of the number a Request-URI names (`tel:+1555…`, `sip:+1555…@h;user=phone`).
 pub fn number_of(uri: &str) -> Option<String> {

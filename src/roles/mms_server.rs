@@ -19,7 +19,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::UdpSocket;
 use tokio::sync::Notify;
 
 use crate::codec::escape_bytes;
@@ -108,20 +108,12 @@ fn framer(buf: &[u8], max: usize) -> Result<Option<usize>, String> {
     http::next_frame(buf, max).map_err(|e| e.to_string())
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+use crate::net::lock;
 
 impl MmsServer {
     /// Listens at `addr` (loopback; port 0 picks one).
     pub async fn start(addr: SocketAddr, capture: Capture) -> std::io::Result<MmsServer> {
-        if !addr.ip().is_loopback() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "the harness listens on loopback only",
-            ));
-        }
-        let listener = TcpListener::bind(addr).await?;
+        let listener = crate::net::listen_loopback(addr).await?;
         let addr = listener.local_addr()?;
         let log: Arc<Mutex<Vec<MmsArrival>>> = Arc::default();
         let mms: Mms = Arc::default();

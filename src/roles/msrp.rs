@@ -82,9 +82,7 @@ impl Drop for MsrpPeer {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+use crate::net::lock;
 
 impl MsrpPeer {
     /// Opens the TCP connection to the peer's MSRP URL (the offerer is the

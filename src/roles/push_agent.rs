@@ -100,9 +100,7 @@ impl Drop for PushAgent {
     }
 }
 
-fn lock(s: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
-    s.lock().unwrap_or_else(|e| e.into_inner())
-}
+use crate::net::lock;
 
 /// The loopback address and transport a SIP URI names (default port 5060).
 fn target_addr(uri: &str) -> Option<(SocketAddr, Transport)> {

@@ -7,7 +7,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 use crate::codec::smpp::{self, command, status, Body, Pdu, Sm};
@@ -61,9 +60,7 @@ impl Drop for Smsc {
     }
 }
 
-fn lock(s: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
-    s.lock().unwrap_or_else(|e| e.into_inner())
-}
+use crate::net::lock;
 
 fn framer(buf: &[u8], max: usize) -> Result<Option<usize>, String> {
     smpp::next_frame(buf, max as u32).map_err(|e| e.to_string())
@@ -77,13 +74,7 @@ impl Smsc {
         capture: Capture,
         credentials: (String, String),
     ) -> std::io::Result<Smsc> {
-        if !addr.ip().is_loopback() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "the harness listens on loopback only",
-            ));
-        }
-        let listener = TcpListener::bind(addr).await?;
+        let listener = crate::net::listen_loopback(addr).await?;
         let addr = listener.local_addr()?;
         let state: Arc<Mutex<State>> = Arc::new(Mutex::new(State {
             next_seq: 1,

@@ -15,7 +15,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 use crate::codec::escape_bytes;
@@ -84,20 +83,12 @@ struct Shared {
     notify: Arc<Notify>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+use crate::net::lock;
 
 impl SmtpServer {
     /// Listens at `addr` (loopback; port 0 picks one).
     pub async fn start(addr: SocketAddr, capture: Capture) -> std::io::Result<SmtpServer> {
-        if !addr.ip().is_loopback() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "the harness listens on loopback only",
-            ));
-        }
-        let listener = TcpListener::bind(addr).await?;
+        let listener = crate::net::listen_loopback(addr).await?;
         let addr = listener.local_addr()?;
         let sh = Arc::new(Shared {
             log: Arc::default(),
