@@ -6,6 +6,7 @@
 //! answers bad bytes with an error that says precisely what was wrong and where, so
 //! that a scenario failure can show the offending bytes.
 
+pub mod emn;
 pub mod http;
 pub mod ims;
 pub mod mail;
