@@ -19,13 +19,14 @@ use cucumber::{given, then, when};
 
 use super::mms_relay::{self as relay, Kind, User};
 use super::world::{Failure, LiaisonWorld, StepResult};
+use crate::codec::emn;
 use crate::codec::escape_bytes;
 use crate::codec::mail::{iso8601_utc, rfc5322_date, Mail, MailBuilder};
 use crate::codec::mms::{Body, Header, Pdu};
 use crate::codec::sip::token;
 use crate::profile::MemServerSection;
 use crate::roles::smtp_client::{self, Dialogue, Transaction};
-use crate::roles::smtp_server::{Mm3Harness, Received};
+use crate::roles::smtp_server::{Attribution, Mm3Harness, Notification, Received};
 
 /// The message the harness sent over MM3, as the relay should map it.
 #[derive(Debug, Clone)]
@@ -46,12 +47,28 @@ pub struct Sent {
 pub struct Mem {
     pub sent: Option<Sent>,
     pub dialogue: Option<Dialogue>,
-    /// mem-server: when the last new message was delivered, and to which mailbox.
-    pub delivered: Option<(Instant, String)>,
+    /// mem-server: the last new message delivered.
+    pub delivered: Option<Delivery>,
+    /// mem-server: this scenario's new-mail events (indices in the run's ledger).
+    pub events: Vec<usize>,
+    /// mem-server: the event of new mail in the other mailbox.
+    pub other: Option<usize>,
     /// mem-server: the notification found for it.
     pub notification: Option<Received>,
     /// mem-server: when the scenario began watching the MM3 interface.
     pub since: Option<Instant>,
+}
+
+/// mem-server: new mail the harness made arrive.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// When the harness began delivering it.
+    pub began: Instant,
+    /// When the server accepted it.
+    pub accepted: Instant,
+    pub mailbox: String,
+    /// Its index in the MM3 harness's ledger.
+    pub event: usize,
 }
 
 const FROM: &str = "mem-server@mail.liaison.test";
@@ -577,9 +594,19 @@ async fn plays_mm3(w: &mut LiaisonWorld) -> StepResult {
     Ok(())
 }
 
+/// This scenario, as failure texts name it: its pcap, or its requirements.
+fn scenario_label(w: &LiaisonWorld) -> String {
+    w.pcap
+        .as_deref()
+        .and_then(|p| std::path::Path::new(p).file_name())
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_else(|| w.requirements.join(" "))
+}
+
 #[when(regex = r"^a new message arrives in the (user's|other) mailbox$")]
 async fn new_mail(w: &mut LiaisonWorld, which: String) -> StepResult {
     let s = mem_section(w)?;
+    let h = mm3(w)?;
     let mailbox = if which == "user's" {
         s.mailbox.clone()
     } else {
@@ -596,8 +623,10 @@ async fn new_mail(w: &mut LiaisonWorld, which: String) -> StepResult {
         .header("Message-ID", &format!("<new-{id}@sender.liaison.test>"))
         .body(format!("A new message for {mailbox} ({id}).\r\n").as_bytes())
         .build();
-    let at = Instant::now();
-    if let Some(inbox) = s.inbox {
+    let began = Instant::now();
+    // The mail exists for the server once it has accepted it: its positive
+    // reply to the content (RFC 5321 §6.1), or the delivery command's exit.
+    let accepted = if let Some(inbox) = s.inbox {
         let t = Transaction {
             helo: "sender.liaison.test".into(),
             from: "alice@sender.liaison.test".into(),
@@ -606,16 +635,27 @@ async fn new_mail(w: &mut LiaisonWorld, which: String) -> StepResult {
             data_without_recipients: false,
         };
         let d = smtp_client::send(inbox, w.capture.clone(), &t, w.deadline).await;
-        if !d.accepted() {
-            return Err(w.fail(
+        match d.accepted_at() {
+            Some(at) => at,
+            None => return Err(w.fail(
                 format!("the MEM server taking new mail for {mailbox} at mem_server.inbox {inbox} (250 after the content), so that a new-message event happens"),
                 d.describe(),
-            ));
+            )),
         }
     } else if let Some(cmd) = &s.deliver_command {
         deliver_by_command(w, cmd, &mailbox, &message).await?;
-    }
-    w.mem.delivered = Some((at, mailbox));
+        Instant::now()
+    } else {
+        Instant::now()
+    };
+    let event = h.mail_arrived(&mailbox, accepted, &scenario_label(w));
+    w.mem.delivered = Some(Delivery {
+        began,
+        accepted,
+        mailbox,
+        event,
+    });
+    w.mem.events.push(event);
     w.mem.notification = None;
     Ok(())
 }
@@ -654,54 +694,125 @@ async fn deliver_by_command(
     }
 }
 
-fn describe_mm3(h: &Mm3Harness, since: Instant) -> String {
-    let log = h.server.log_since(since);
-    let events = h.server.events_since(since);
-    if log.is_empty() && events.is_empty() {
-        return "nothing reached the MM3 interface".into();
+/// Milliseconds from `from` to `to`, signed, for failure texts.
+fn ms_between(from: Instant, to: Instant) -> String {
+    if to >= from {
+        format!("{:.1} ms after", (to - from).as_secs_f64() * 1000.0)
+    } else {
+        format!("{:.1} ms before", (from - to).as_secs_f64() * 1000.0)
     }
-    log.iter()
-        .map(Received::describe)
-        .chain(events)
-        .collect::<Vec<_>>()
-        .join(" | ")
 }
 
-/// The notification for the last new message: the first mail transaction
-/// to `notify_to` after it was delivered, waited for.
+/// What a notification is, from this scenario's point of view.
+fn describe_notification(
+    w: &LiaisonWorld,
+    n: &Notification,
+    events: &[crate::roles::smtp_server::MailEvent],
+) -> String {
+    let ours = |i: usize| w.mem.events.contains(&i);
+    let about = |i: usize| {
+        let e = &events[i];
+        let whose = if ours(i) {
+            "this scenario".to_string()
+        } else {
+            format!("scenario {}", e.scenario)
+        };
+        format!("new mail in {} ({whose})", e.mailbox)
+    };
+    let what = match n.attribution {
+        Attribution::For(i) => format!("the notification of {}", about(i)),
+        Attribution::Repeat(i) => format!("another notification of {}", about(i)),
+        Attribution::Unsolicited => "a notification of no mail accepted before it".to_string(),
+    };
+    let when = match &w.mem.delivered {
+        Some(d) => format!(
+            "completed {} the new mail for {} was accepted",
+            ms_between(d.accepted, n.received.at),
+            d.mailbox
+        ),
+        None => String::new(),
+    };
+    let named = match &n.named {
+        Some(m) => format!("payload names {m}"),
+        None => "payload names no mailbox the suite can read".to_string(),
+    };
+    format!("[{what}; {when}; {named}] {}", n.received.describe())
+}
+
+/// Everything this scenario saw on the MM3 interface, each notification to
+/// the user's MMS address with the mail it is matched to.
+fn describe_mm3(w: &LiaisonWorld, h: &Mm3Harness, s: &MemServerSection) -> String {
+    let since = w.mem.since.unwrap_or(w.started);
+    let events = h.events();
+    let ours: Vec<Notification> = h
+        .notifications(&s.notify_to, s.payload() == "emn")
+        .into_iter()
+        .filter(|n| n.received.at >= since)
+        .collect();
+    let mut lines: Vec<String> = ours
+        .iter()
+        .map(|n| describe_notification(w, n, &events))
+        .collect();
+    for r in h.server.log_since(since) {
+        if !r
+            .rcpt_to
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(&s.notify_to))
+        {
+            lines.push(format!(
+                "[to {:?}, not the user's MMS address] {}",
+                r.rcpt_to,
+                r.describe()
+            ));
+        }
+    }
+    lines.extend(h.server.events_since(since));
+    if lines.is_empty() {
+        return "nothing reached the MM3 interface".into();
+    }
+    lines.join(" | ")
+}
+
+/// The notification of the last new message: the first mail transaction to
+/// `notify_to` matched to it (completed after the mail was accepted; by the
+/// mailbox its EMN payload names, else by time), waited for.
 async fn notification(w: &mut LiaisonWorld) -> Result<Received, Failure> {
     if let Some(n) = &w.mem.notification {
         return Ok(n.clone());
     }
     let s = mem_section(w)?;
     let h = mm3(w)?;
-    let (at, mailbox) = w
+    let d = w
         .mem
         .delivered
         .clone()
         .ok_or_else(|| w.fail("a new message delivered earlier in the scenario", "none"))?;
-    let for_user = |r: &Received| {
-        r.at >= at
-            && r.rcpt_to
-                .iter()
-                .any(|t| t.eq_ignore_ascii_case(&s.notify_to))
+    let read_names = s.payload() == "emn";
+    let find = || {
+        h.notifications(&s.notify_to, read_names)
+            .into_iter()
+            .find(|n| n.attribution == Attribution::For(d.event))
+            .map(|n| n.received)
     };
-    h.server
-        .wait_for(w.deadline, |log| log.iter().any(for_user))
-        .await;
-    match h.server.log_since(at).into_iter().find(|r| for_user(r)) {
+    h.server.wait_for(w.deadline, |_| find().is_some()).await;
+    match find() {
         Some(r) => {
             w.mem.notification = Some(r.clone());
             Ok(r)
         }
-        None => Err(w.fail(
-            format!(
-                "after new mail for {mailbox}, an SMTP mail transaction to the MM3 interface at {} with RCPT TO:<{}> (the user's MMS address) and the notification as its message, ended by 250 (seed 004 §6.2.1, ME3; RFC 5321 §3.3)",
-                h.server.addr(),
-                s.notify_to
-            ),
-            format!("within the scenario time: {}", describe_mm3(&h, at)),
-        )),
+        None => {
+            h.close(d.event);
+            Err(w.fail(
+                format!(
+                    "after new mail for {} (accepted {} the scenario began watching), an SMTP mail transaction to the MM3 interface at {} with RCPT TO:<{}> (the user's MMS address) and the notification as its message, ended by 250 (seed 004 §6.2.1, ME3; RFC 5321 §3.3) — counted only once that mail was accepted (its 250 after the content) and, with an EMN payload, for the mailbox it names",
+                    d.mailbox,
+                    ms_between(w.mem.since.unwrap_or(d.began), d.accepted),
+                    h.server.addr(),
+                    s.notify_to
+                ),
+                format!("within the scenario time: {}", describe_mm3(w, &h, &s)),
+            ))
+        }
     }
 }
 
@@ -746,55 +857,6 @@ async fn has_applic(w: &mut LiaisonWorld) -> StepResult {
     ))
 }
 
-/// A mailbox as an EMN `mailbox` attribute may name it: `mailat:MAILBOX`, or
-/// an IMAP/POP URL with the mailbox's user and host.
-fn emn_names(attr: &str, mailbox: &str) -> bool {
-    let a = attr.trim().to_ascii_lowercase();
-    let m = mailbox.to_ascii_lowercase();
-    if a.strip_prefix("mailat:") == Some(m.as_str()) {
-        return true;
-    }
-    let (local, _) = m.split_once('@').unwrap_or((&m, ""));
-    ["imap://", "pop://"].iter().any(|s| {
-        a.strip_prefix(s)
-            .and_then(|r| r.split_once('@'))
-            .is_some_and(|(user, _)| user.split(';').next() == Some(local) || user == m)
-    })
-}
-
-/// The `emn` element's attributes, or why the document is not one.
-fn emn_attributes(xml: &[u8]) -> Result<Vec<(String, String)>, String> {
-    use quick_xml::events::Event;
-    let mut r = quick_xml::Reader::from_reader(xml);
-    let mut buf = Vec::new();
-    loop {
-        match r.read_event_into(&mut buf) {
-            Ok(Event::Start(e)) | Ok(Event::Empty(e)) => {
-                let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
-                if name != "emn" {
-                    return Err(format!("the root element is <{name}>, not <emn>"));
-                }
-                let mut out = Vec::new();
-                for a in e.attributes() {
-                    let a = a.map_err(|e| format!("a malformed attribute ({e})"))?;
-                    let v = a
-                        .unescape_value()
-                        .map_err(|e| format!("a malformed attribute value ({e})"))?;
-                    out.push((
-                        String::from_utf8_lossy(a.key.as_ref()).into_owned(),
-                        v.into_owned(),
-                    ));
-                }
-                return Ok(out);
-            }
-            Ok(Event::Eof) => return Err("no element at all".into()),
-            Ok(_) => {}
-            Err(e) => return Err(format!("not well-formed XML ({e})")),
-        }
-        buf.clear();
-    }
-}
-
 fn iso_timestamp_ok(t: &str) -> bool {
     let b = t.as_bytes();
     b.len() == 20
@@ -813,21 +875,43 @@ async fn emn_payload(w: &mut LiaisonWorld) -> StepResult {
     let n = notification(w).await?;
     let mail = Mail::parse(&n.message);
     let expected = format!(
-        "the declared payload (mem_server.payload emn): an OMA EMN document, <emn mailbox=\"mailat:{}\" …/> (or an IMAP/POP URL of that mailbox), with a timestamp, if any, in the form 2002-04-16T06:40:00Z",
+        "the declared payload (mem_server.payload emn) as the message's content, declared Content-Type {} (OMA-TS-Push_EMN-V1_0, the textual EMN): a well-formed XML document (XML 1.0 §2.1) whose root element is <emn mailbox=\"mailat:{}\" …/> (or an IMAP/POP URL of that mailbox), with a timestamp, if any, in the form 2002-04-16T06:40:00Z",
+        emn::MEDIA_TYPE,
         s.mailbox
     );
-    let body = mail.decoded_body().unwrap_or_default();
-    let attrs = emn_attributes(&body).map_err(|why| {
+    let (media, _) = mail.content_type();
+    if !media.eq_ignore_ascii_case(emn::MEDIA_TYPE) {
+        let declared = mail
+            .field("Content-Type")
+            .map(|f| escape_bytes(&f.raw, 120))
+            .unwrap_or_else(|| {
+                "no Content-Type field (text/plain by default, RFC 2045 §5.2)".into()
+            });
+        return Err(w.fail(
+            &expected,
+            format!("{declared} — body: {}", escape_bytes(mail.raw_body(), 300)),
+        ));
+    }
+    let Some(body) = mail.decoded_body() else {
+        return Err(w.fail(
+            &expected,
+            format!(
+                "a body that its Content-Transfer-Encoding {:?} does not decode — body: {}",
+                mail.transfer_encoding(),
+                escape_bytes(mail.raw_body(), 300)
+            ),
+        ));
+    };
+    let doc = emn::read(&body).map_err(|why| {
         w.fail(
             &expected,
             format!("{why} — body: {}", escape_bytes(&body, 300)),
         )
     })?;
-    let get = |k: &str| attrs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    let mailbox = get("mailbox");
-    let ts = get("timestamp");
-    let ok_box = mailbox.as_deref().is_some_and(|m| emn_names(m, &s.mailbox));
-    let ok_ts = ts.as_deref().is_none_or(iso_timestamp_ok);
+    let mailbox = doc.mailbox();
+    let ts = doc.attribute("timestamp");
+    let ok_box = mailbox.is_some_and(|m| emn::names_mailbox(m, &s.mailbox));
+    let ok_ts = ts.is_none_or(iso_timestamp_ok);
     if ok_box && ok_ts {
         return Ok(());
     }
@@ -840,26 +924,77 @@ async fn emn_payload(w: &mut LiaisonWorld) -> StepResult {
     ))
 }
 
-#[then("no notification reaches the MM3 interface after a pause")]
+/// Notifications to the user's MMS address matched to the other mailbox's
+/// new mail of this scenario (by the mailbox the payload names, else by
+/// time), described.
+fn for_other_mailbox(
+    w: &LiaisonWorld,
+    h: &Mm3Harness,
+    s: &MemServerSection,
+    event: usize,
+) -> Vec<String> {
+    let events = h.events();
+    h.notifications(&s.notify_to, s.payload() == "emn")
+        .iter()
+        .filter(
+            |n| matches!(n.attribution, Attribution::For(i) | Attribution::Repeat(i) if i == event),
+        )
+        .map(|n| describe_notification(w, n, &events))
+        .collect()
+}
+
+#[then("no notification reaches the user's MMS address after a pause")]
 async fn no_notification(w: &mut LiaisonWorld) -> StepResult {
+    let s = mem_section(w)?;
     let h = mm3(w)?;
-    let (at, mailbox) = w
+    let d = w
         .mem
         .delivered
         .clone()
         .ok_or_else(|| w.fail("a new message delivered earlier in the scenario", "none"))?;
+    w.mem.other = Some(d.event);
     let pause = relay::settle(w);
     let until = (Instant::now() + pause).min(w.deadline);
     tokio::time::sleep_until(until.into()).await;
-    let got = h.server.log_since(at);
+    let got = for_other_mailbox(w, &h, &s, d.event);
     if got.is_empty() {
         return Ok(());
     }
     Err(w.fail(
         format!(
-            "no notification to the MM3 interface for new mail in {mailbox}, which is not the user's mailbox (waited {} ms)",
+            "no notification to the user's MMS address {} for new mail in {}, which is not the user's mailbox (watched {} ms; a notification to another address, e.g. that mailbox's own user, is not judged)",
+            s.notify_to,
+            d.mailbox,
             pause.as_millis()
         ),
-        got.iter().map(Received::describe).collect::<Vec<_>>().join(" | "),
+        got.join(" | "),
+    ))
+}
+
+#[then("no notification of the other mailbox's mail has reached the user's MMS address meanwhile")]
+async fn still_none_for_other(w: &mut LiaisonWorld) -> StepResult {
+    let s = mem_section(w)?;
+    let h = mm3(w)?;
+    let Some(event) = w.mem.other else {
+        return Err(w.fail(
+            "new mail in the other mailbox earlier in the scenario",
+            "none",
+        ));
+    };
+    let got = for_other_mailbox(w, &h, &s, event);
+    if got.is_empty() {
+        return Ok(());
+    }
+    let mailbox = h
+        .events()
+        .get(event)
+        .map(|e| e.mailbox.clone())
+        .unwrap_or_default();
+    Err(w.fail(
+        format!(
+            "no notification to the user's MMS address {} for the new mail in {}, which is not the user's mailbox, up to the user's own notification (matched by the mailbox the EMN payload names, else by time)",
+            s.notify_to, mailbox
+        ),
+        got.join(" | "),
     ))
 }

@@ -4,8 +4,13 @@
 # SMTP server at mem_server.mm3, the address the SUT is configured with). The
 # SUT must notify by an SMTP message to the user's MMS address
 # (mem_server.notify_to) with `Applic-ID: MEM` and the payload its profile
-# declares (mem_server.payload). The MM3 interface is shared by the run,
-# hence @serial.
+# declares (mem_server.payload). A notification counts only for mail the
+# server had accepted (its 250 after the content) when the notification
+# completed, and is matched to the mail whose mailbox its EMN payload names
+# (by time when the payload names none the suite reads), whichever scenario
+# is running when it arrives. Notifications to other addresses (another
+# mailbox's own user) are not judged. The MM3 interface is shared by the
+# run, hence @serial.
 @mem-server @serial
 Feature: A MEM server sends its outband notifications by SMTP to the MMS server
 
@@ -28,9 +33,10 @@ Feature: A MEM server sends its outband notifications by SMTP to the MMS server
     Then the notification's body is an OMA EMN document whose mailbox attribute names the user's mailbox
 
   @MEM-4 @if:mem_other_mailbox
-  Scenario: Mail for another mailbox does not notify the user; mail for the user's mailbox does
+  Scenario: Mail for another mailbox does not notify the user's MMS address; mail for the user's mailbox does
     Given the harness plays the MMS server's MM3 interface
     When a new message arrives in the other mailbox
-    Then no notification reaches the MM3 interface after a pause
+    Then no notification reaches the user's MMS address after a pause
     When a new message arrives in the user's mailbox
     Then the MEM server sends a complete SMTP mail transaction to the MM3 interface for the user's MMS address
+    And no notification of the other mailbox's mail has reached the user's MMS address meanwhile

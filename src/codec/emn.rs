@@ -162,12 +162,9 @@ pub fn document(bytes: &[u8]) -> Result<(String, Vec<(String, String)>), String>
     let mut first = true;
     loop {
         let pos = r.buffer_position();
-        let ev = r.read_event().map_err(|e| {
-            format!(
-                "not well-formed XML at offset {} ({e})",
-                r.error_position()
-            )
-        })?;
+        let ev = r
+            .read_event()
+            .map_err(|e| format!("not well-formed XML at offset {} ({e})", r.error_position()))?;
         let was_first = first;
         first = false;
         match ev {
@@ -218,7 +215,9 @@ pub fn document(bytes: &[u8]) -> Result<(String, Vec<(String, String)>), String>
                 }
                 let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
                 if !is_name(&name) {
-                    return Err(format!("an element name {name:?} that is not an XML Name at offset {pos}"));
+                    return Err(format!(
+                        "an element name {name:?} that is not an XML Name at offset {pos}"
+                    ));
                 }
                 let mut attrs = Vec::new();
                 for a in e.attributes() {
@@ -237,7 +236,9 @@ pub fn document(bytes: &[u8]) -> Result<(String, Vec<(String, String)>), String>
                         ));
                     }
                     let v = a.unescape_value().map_err(|err| {
-                        format!("a bad reference in the value of attribute {key} of <{name}> ({err})")
+                        format!(
+                            "a bad reference in the value of attribute {key} of <{name}> ({err})"
+                        )
                     })?;
                     attrs.push((key, v.into_owned()));
                 }
@@ -341,7 +342,10 @@ mod tests {
         refused("<emn mailbox=\"mailat:a@b\"/>trailing", "character data");
         refused("<emn mailbox=\"mailat:a@b\"/><emn/>", "second element");
         refused("<emn mailbox=\"mailat:a@b\"><x></emn>", "offset");
-        refused("<emn mailbox=\"mailat:a@b\" mailbox=\"x\"/>", "malformed attribute");
+        refused(
+            "<emn mailbox=\"mailat:a@b\" mailbox=\"x\"/>",
+            "malformed attribute",
+        );
         refused("<emn mailbox=mailat:a@b/>", "malformed attribute");
         refused("<emn mailbox=\"a<b\"/>", "'<'");
         refused("<emn mailbox=\"&bogus;\"/>", "reference");
@@ -357,7 +361,10 @@ mod tests {
         refused("<?xml version=\"1.0\"?>", "no element");
         refused("<emn><![CDATA[x]]></emn><![CDATA[y]]>", "CDATA");
         assert!(read(b"<emn mailbox=\"\xFF\"/>").is_err());
-        assert!(read(b"<?xml version=\"1.0\" encoding=\"iso-8859-1\"?><emn mailbox=\"caf\xE9\"/>").is_ok());
+        assert!(
+            read(b"<?xml version=\"1.0\" encoding=\"iso-8859-1\"?><emn mailbox=\"caf\xE9\"/>")
+                .is_ok()
+        );
         refused(
             "<?xml version=\"1.0\" encoding=\"utf-16\"?><emn/>",
             "does not read",
@@ -366,16 +373,41 @@ mod tests {
 
     #[test]
     fn mailbox_names() {
-        assert!(names_mailbox("mailat:Bob@Mem.liaison.test", "bob@mem.liaison.test"));
-        assert!(names_mailbox("imap://bob;AUTH=*@imap.liaison.test/INBOX", "bob@mem.liaison.test"));
-        assert!(names_mailbox("pop://bob@pop.liaison.test", "bob@mem.liaison.test"));
-        assert!(!names_mailbox("mailat:carol@mem.liaison.test", "bob@mem.liaison.test"));
-        assert!(!names_mailbox("bob@mem.liaison.test", "bob@mem.liaison.test"));
+        assert!(names_mailbox(
+            "mailat:Bob@Mem.liaison.test",
+            "bob@mem.liaison.test"
+        ));
+        assert!(names_mailbox(
+            "imap://bob;AUTH=*@imap.liaison.test/INBOX",
+            "bob@mem.liaison.test"
+        ));
+        assert!(names_mailbox(
+            "pop://bob@pop.liaison.test",
+            "bob@mem.liaison.test"
+        ));
+        assert!(!names_mailbox(
+            "mailat:carol@mem.liaison.test",
+            "bob@mem.liaison.test"
+        ));
+        assert!(!names_mailbox(
+            "bob@mem.liaison.test",
+            "bob@mem.liaison.test"
+        ));
     }
 
     #[test]
     fn any_input_gives_an_answer() {
-        for doc in [&b"<"[..], b"<<<", b"<emn", b"<emn a='", b"</", b"<!--", b"<![CDATA[", b"<?", b"\xEF\xBB"] {
+        for doc in [
+            &b"<"[..],
+            b"<<<",
+            b"<emn",
+            b"<emn a='",
+            b"</",
+            b"<!--",
+            b"<![CDATA[",
+            b"<?",
+            b"\xEF\xBB",
+        ] {
             assert!(read(doc).is_err(), "{doc:?}");
         }
     }

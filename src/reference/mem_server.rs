@@ -12,8 +12,12 @@
 //! a message with From, To, Subject, Date, Message-ID, MIME-Version,
 //! `Content-Type: text/vnd.wap.emn+xml; charset=utf-8` and `Applic-ID: MEM`,
 //! whose body is an OMA EMN document naming the mailbox
-//! (`<emn mailbox="mailat:USER@DOMAIN" timestamp="…Z"/>`). No notification
-//! for mail to the other mailbox.
+//! (`<emn mailbox="mailat:USER@DOMAIN" timestamp="…Z"/>`). Mail to the
+//! other mailbox notifies that mailbox's own user, never the user: the
+//! reference provisions that user's MMS address as `LOCAL@DOMAIN`, the other
+//! mailbox's local part at the domain of `notify_to` (issue 12 item 21: a
+//! notification on MM3 for another mailbox is fine, to the user's address
+//! it is not).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -53,8 +57,19 @@ struct Shared {
     cfg: MemServerConfig,
     s: Settings,
     next: AtomicU64,
-    notify: mpsc::UnboundedSender<String>,
+    notify: mpsc::UnboundedSender<Notify>,
 }
+
+/// One notification to send: about new mail in `mailbox`, to `rcpt`; `done`
+/// is told when it is over.
+struct Notify {
+    mailbox: String,
+    rcpt: String,
+    done: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// How late the `late-notifies-every-mailbox` fault notifies.
+const LATE: Duration = Duration::from_millis(700);
 
 /// Starts the server: its incoming-mail SMTP listener at `listen` (port 0
 /// picks one). Returns that address and the tasks.
@@ -82,8 +97,8 @@ pub async fn start(
 }
 
 impl MailTaker for Shared {
-    /// Whether to notify the user.
-    type After = bool;
+    /// The notifications to send.
+    type After = Vec<Notify>;
 
     fn name(&self) -> &'static str {
         NAME
@@ -103,18 +118,54 @@ impl MailTaker for Shared {
         }
     }
 
-    fn message(&self, _from: &str, rcpts: &[String], _message: &[u8]) -> (Vec<u8>, bool) {
-        let to_user = rcpts
-            .iter()
-            .any(|r| r.eq_ignore_ascii_case(&self.cfg.mailbox));
-        let notify = (to_user || self.s.has_fault("notifies-every-mailbox"))
-            && !self.s.has_fault("no-notification");
-        (smtp::reply(250, &["2.0.0 Ok: delivered"]), notify)
+    fn hold_rcpt(&self, path: &str) -> Option<tokio::sync::oneshot::Receiver<()>> {
+        // The fault: the user is notified as soon as the recipient is named,
+        // before the mail exists (before its 250 to RCPT, let alone to the content).
+        if !self.s.has_fault("notifies-before-accepting")
+            || !path.eq_ignore_ascii_case(&self.cfg.mailbox)
+        {
+            return None;
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let _ = self.notify.send(Notify {
+            mailbox: self.cfg.mailbox.clone(),
+            rcpt: self.cfg.notify_to.clone(),
+            done: Some(tx),
+        });
+        Some(rx)
     }
 
-    fn after(&self, notify: bool) {
-        if notify {
-            let _ = self.notify.send(self.cfg.mailbox.clone());
+    fn message(&self, _from: &str, rcpts: &[String], _message: &[u8]) -> (Vec<u8>, Vec<Notify>) {
+        let s = &self.s;
+        let mut out = Vec::new();
+        let to = |m: &str| rcpts.iter().any(|r| r.eq_ignore_ascii_case(m));
+        let silent = s.has_fault("no-notification") || s.has_fault("notifies-before-accepting");
+        if to(&self.cfg.mailbox) && !silent {
+            out.push(Notify {
+                mailbox: self.cfg.mailbox.clone(),
+                rcpt: self.cfg.notify_to.clone(),
+                done: None,
+            });
+        }
+        if to(&self.cfg.other_mailbox) && !s.has_fault("no-notification") {
+            let every =
+                s.has_fault("notifies-every-mailbox") || s.has_fault("late-notifies-every-mailbox");
+            out.push(Notify {
+                mailbox: self.cfg.other_mailbox.clone(),
+                rcpt: if every {
+                    self.cfg.notify_to.clone()
+                } else {
+                    self.other_notify_to()
+                },
+                done: None,
+            });
+        }
+        (smtp::reply(250, &["2.0.0 Ok: delivered"]), out)
+    }
+
+    fn after(&self, what: Vec<Notify>) {
+        for n in what {
+            let _ = self.notify.send(n);
         }
     }
 }
@@ -134,32 +185,59 @@ fn now_secs() -> u64 {
 }
 
 /// Sends one notification per new message, in order.
-async fn notifier(mut rx: mpsc::UnboundedReceiver<String>, sh: Arc<Shared>) {
-    while let Some(mailbox) = rx.recv().await {
-        let message = sh.notification(&mailbox);
-        let _ = tokio::time::timeout(IO_BOUND * 2, send(&sh, &message)).await;
+async fn notifier(mut rx: mpsc::UnboundedReceiver<Notify>, sh: Arc<Shared>) {
+    while let Some(n) = rx.recv().await {
+        if sh.s.has_fault("late-notifies-every-mailbox") {
+            tokio::time::sleep(LATE).await;
+        }
+        let message = sh.notification(&n.mailbox, &n.rcpt);
+        let _ = tokio::time::timeout(IO_BOUND * 2, send(&sh, &n.rcpt, &message)).await;
+        if let Some(done) = n.done {
+            let _ = done.send(());
+        }
     }
 }
 
 impl Shared {
-    /// The notification message about a new message in `mailbox`.
-    fn notification(&self, mailbox: &str) -> Vec<u8> {
+    /// The MMS address of the other mailbox's user (see the module text).
+    fn other_notify_to(&self) -> String {
+        let local = self.cfg.other_mailbox.split('@').next().unwrap_or("other");
+        let domain = self
+            .cfg
+            .notify_to
+            .rsplit_once('@')
+            .map_or("mms.liaison.test", |x| x.1);
+        format!("{local}@{domain}")
+    }
+
+    /// The notification message to `to` about a new message in `mailbox`.
+    fn notification(&self, mailbox: &str, to: &str) -> Vec<u8> {
         let s = &self.s;
         let n = self.next.fetch_add(1, Ordering::Relaxed) + 1;
         let domain = mailbox.rsplit_once('@').map_or("liaison.test", |x| x.1);
         let now = now_secs();
-        let named = if s.has_fault("payload-wrong-mailbox") {
+        let named = if s.has_fault("payload-wrong-mailbox") && mailbox == self.cfg.mailbox {
             self.cfg.other_mailbox.as_str()
         } else {
             mailbox
         };
-        let body = format!(
-            "<?xml version=\"1.0\"?>\r\n<emn mailbox=\"mailat:{named}\" timestamp=\"{}\"/>\r\n",
+        let emn = format!(
+            "<emn mailbox=\"mailat:{named}\" timestamp=\"{}\"/>",
             iso8601_utc(now)
         );
+        let mut media = "text/vnd.wap.emn+xml; charset=utf-8";
+        let body = if s.has_fault("emn-not-well-formed") {
+            // A stray end tag after the root element.
+            format!("<?xml version=\"1.0\"?>\r\n{emn}\r\n</emn>\r\n")
+        } else if s.has_fault("emn-as-text-plain") {
+            media = "text/plain; charset=utf-8";
+            format!("You have new mail: {emn} (see your mailbox).\r\n")
+        } else {
+            format!("<?xml version=\"1.0\"?>\r\n{emn}\r\n")
+        };
         let mut b = MailBuilder::new()
             .header("From", &format!("MEM server <mem-server@{domain}>"))
-            .header("To", &format!("<{}>", self.cfg.notify_to))
+            .header("To", &format!("<{to}>"))
             .header("Subject", &format!("New mail in {mailbox}"))
             .header("Date", &rfc5322_date(now))
             .header(
@@ -167,7 +245,7 @@ impl Shared {
                 &format!("<mem-{n}-{}@{domain}>", sip::token()),
             )
             .header("MIME-Version", "1.0")
-            .header("Content-Type", "text/vnd.wap.emn+xml; charset=utf-8");
+            .header("Content-Type", media);
         if s.has_fault("applic-id-wrong-value") {
             b = b.header("Applic-ID", "mem");
         } else if !s.has_fault("applic-id-missing") {
@@ -179,7 +257,7 @@ impl Shared {
 
 /// One SMTP transaction to the MM3 interface; the last reply, when the
 /// dialogue got that far.
-async fn send(sh: &Shared, message: &[u8]) -> Option<Reply> {
+async fn send(sh: &Shared, to: &str, message: &[u8]) -> Option<Reply> {
     let mut stream = TcpStream::connect(sh.cfg.mm3).await.ok()?;
     let _ = stream.set_nodelay(true);
     let mut buf = Vec::new();
@@ -208,7 +286,7 @@ async fn send(sh: &Shared, message: &[u8]) -> Option<Reply> {
     let rcpt = if sh.s.has_fault("wrong-recipient") {
         format!("mem-notifications@{domain}")
     } else {
-        sh.cfg.notify_to.clone()
+        to.to_string()
     };
     reply(&mut stream, &mut buf, &mut chunk)
         .await

@@ -31,6 +31,11 @@ pub(crate) trait MailTaker: Send + Sync + 'static {
     fn max_message(&self) -> usize;
     /// A refusal (the whole reply) of a recipient, or None to take it.
     fn refuse_rcpt(&self, path: &str) -> Option<Vec<u8>>;
+    /// Something to finish before the reply to a taken recipient is written
+    /// (a fault's early notification); None for nothing.
+    fn hold_rcpt(&self, _path: &str) -> Option<tokio::sync::oneshot::Receiver<()>> {
+        None
+    }
     /// Answer DATA without an accepted recipient with 354 (a fault) instead of 503.
     fn data_without_recipients(&self) -> bool {
         false
@@ -146,6 +151,9 @@ async fn session<T: MailTaker>(mut stream: TcpStream, t: Arc<T>) {
                     Ok((p, _)) => match t.refuse_rcpt(&p) {
                         Some(refusal) => refusal,
                         None => {
+                            if let Some(done) = t.hold_rcpt(&p) {
+                                let _ = tokio::time::timeout(IO_BOUND * 2, done).await;
+                            }
                             rcpts.push(p);
                             smtp::reply(250, &["2.1.5 Ok"])
                         }

@@ -48,7 +48,10 @@ pub struct Step {
     pub what: String,
     pub sent: Vec<u8>,
     pub reply: Result<Reply, String>,
+    /// When it was sent (the greeting: when the connection was up).
     pub at: Instant,
+    /// When the reply (or what ended the wait for it) came.
+    pub replied: Instant,
 }
 
 impl Step {
@@ -107,6 +110,14 @@ impl Dialogue {
         self.final_reply().is_some_and(Reply::positive)
     }
 
+    /// When the positive reply to the content came: the moment the server
+    /// took responsibility for the message (RFC 5321 §6.1).
+    pub fn accepted_at(&self) -> Option<Instant> {
+        self.step("content")
+            .filter(|s| s.reply.as_ref().is_ok_and(Reply::positive))
+            .map(|s| s.replied)
+    }
+
     pub fn describe(&self) -> String {
         let mut s: Vec<String> = self.steps.iter().map(Step::describe).collect();
         if let Some(e) = &self.error {
@@ -137,8 +148,11 @@ pub async fn send(
     d
 }
 
-async fn reply(conn: &StreamConn, deadline: Instant) -> Result<Reply, String> {
-    match conn.recv(deadline).await {
+/// The next reply, and when it was framed (or the wait ended).
+async fn reply(conn: &StreamConn, deadline: Instant) -> (Result<Reply, String>, Instant) {
+    let r = conn.recv(deadline).await;
+    let at = r.as_ref().map_or_else(Instant::now, |a| a.at);
+    let r = match r {
         Some(a) => match a.event {
             StreamEvent::Message(b) => Reply::parse(&b)
                 .map_err(|e| format!("not an SMTP reply ({e}) — bytes: {}", escape_bytes(&b, 200))),
@@ -161,7 +175,8 @@ async fn reply(conn: &StreamConn, deadline: Instant) -> Result<Reply, String> {
                 p => format!(" (unframed bytes: {})", escape_bytes(&p, 200)),
             }
         )),
-    }
+    };
+    (r, at)
 }
 
 /// Sends `bytes` as step `what` and reads the reply; false when the dialogue
@@ -178,26 +193,28 @@ async fn exchange(
         d.error = Some(format!("sending {what} failed: {e}"));
         return None;
     }
-    let r = reply(conn, deadline).await;
+    let (r, replied) = reply(conn, deadline).await;
     let out = r.as_ref().ok().cloned();
     d.steps.push(Step {
         what: what.to_string(),
         sent: bytes,
         reply: r,
         at,
+        replied,
     });
     out
 }
 
 async fn run(conn: &StreamConn, t: &Transaction, deadline: Instant, d: &mut Dialogue) {
     let at = Instant::now();
-    let greeting = reply(conn, deadline).await;
+    let (greeting, replied) = reply(conn, deadline).await;
     let ok = greeting.as_ref().is_ok_and(Reply::positive);
     d.steps.push(Step {
         what: "greeting".into(),
         sent: Vec::new(),
         reply: greeting,
         at,
+        replied,
     });
     if !ok {
         return;

@@ -293,11 +293,106 @@ async fn serve(conn: StreamConn, data_mode: Arc<AtomicBool>, sh: Arc<Shared>) {
     }
 }
 
+/// A new message the harness made arrive at a MEM server: what a
+/// notification may announce.
+#[derive(Debug, Clone)]
+pub struct MailEvent {
+    /// The mailbox it went to.
+    pub mailbox: String,
+    /// When the server accepted it: its positive reply to the content came
+    /// (RFC 5321 §6.1), or the delivery command exited. A notification
+    /// that completed before this cannot be about it.
+    pub accepted: Instant,
+    /// The scenario that caused it (for failure texts).
+    pub scenario: String,
+    /// When that scenario stopped waiting for a notification of it without
+    /// one; later notifications are no longer matched to it first.
+    pub closed: Option<Instant>,
+}
+
+/// Which new mail a notification to the user's MMS address is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attribution {
+    /// The notification of event `i`.
+    For(usize),
+    /// Another notification of event `i` after the first (or after its
+    /// scenario stopped waiting): a repeat or a late arrival, which belongs
+    /// to that event's scenario.
+    Repeat(usize),
+    /// No new mail had been accepted when it completed.
+    Unsolicited,
+}
+
+/// Matches notifications to the mail they announce. `notes` are the
+/// notifications to the user's MMS address in the order they completed:
+/// when, and which of the events' mailboxes their payload names (None when
+/// the payload names none that can be read).
+///
+/// A notification counts only for mail accepted before it completed. One
+/// that names a mailbox is the first notification of the earliest mail to
+/// that mailbox still waiting for one, or else another notification of the
+/// latest mail to it; one that names no mailbox can be matched by time only:
+/// the latest mail still waiting, or else the latest mail.
+pub fn attribute(events: &[MailEvent], notes: &[(Instant, Option<String>)]) -> Vec<Attribution> {
+    let mut taken = vec![false; events.len()];
+    let mut out = Vec::with_capacity(notes.len());
+    for (t, named) in notes {
+        let before = |i: &usize| events[*i].accepted <= *t;
+        let open = |i: &usize| !taken[*i] && before(i) && events[*i].closed.is_none_or(|c| *t <= c);
+        let all = 0..events.len();
+        let mut pick = None;
+        if let Some(m) = named {
+            let to_m = |i: &usize| events[*i].mailbox.eq_ignore_ascii_case(m);
+            pick = all
+                .clone()
+                .filter(|i| open(i) && to_m(i))
+                .min_by_key(|i| events[*i].accepted)
+                .map(Attribution::For)
+                .or_else(|| {
+                    all.clone()
+                        .filter(|i| before(i) && to_m(i))
+                        .max_by_key(|i| events[*i].accepted)
+                        .map(Attribution::Repeat)
+                });
+        }
+        let a = pick.unwrap_or_else(|| {
+            all.clone()
+                .filter(open)
+                .max_by_key(|i| events[*i].accepted)
+                .map(Attribution::For)
+                .or_else(|| {
+                    all.clone()
+                        .filter(before)
+                        .max_by_key(|i| events[*i].accepted)
+                        .map(Attribution::Repeat)
+                })
+                .unwrap_or(Attribution::Unsolicited)
+        });
+        if let Attribution::For(i) = a {
+            taken[i] = true;
+        }
+        out.push(a);
+    }
+    out
+}
+
+/// A notification to the user's MMS address, matched to its mail.
+#[derive(Debug, Clone)]
+pub struct Notification {
+    pub received: Received,
+    /// The mailbox its EMN payload names, among those of the events.
+    pub named: Option<String>,
+    pub attribution: Attribution,
+}
+
 /// The MM3 interface for a `mem-server` SUT, for the whole run, at the
-/// address its profile names (`mem_server.mm3`).
+/// address its profile names (`mem_server.mm3`). It keeps the run's new-mail
+/// events, so that each notification is matched to the mail it announces,
+/// whichever scenario is running when it arrives (scenarios are `@serial`).
 pub struct Mm3Harness {
     pub server: SmtpServer,
     pub capture: Capture,
+    events: Mutex<Vec<MailEvent>>,
 }
 
 impl std::fmt::Debug for Mm3Harness {
@@ -314,6 +409,170 @@ impl Mm3Harness {
         let server = SmtpServer::start(addr, capture.clone())
             .await
             .map_err(|e| format!("mem_server.mm3: cannot listen on {addr} ({e})"))?;
-        Ok(Mm3Harness { server, capture })
+        Ok(Mm3Harness {
+            server,
+            capture,
+            events: Mutex::default(),
+        })
+    }
+
+    /// Records new mail the SUT accepted; its index.
+    pub fn mail_arrived(&self, mailbox: &str, accepted: Instant, scenario: &str) -> usize {
+        let mut e = lock(&self.events);
+        e.push(MailEvent {
+            mailbox: mailbox.to_string(),
+            accepted,
+            scenario: scenario.to_string(),
+            closed: None,
+        });
+        e.len() - 1
+    }
+
+    /// The scenario of event `i` stopped waiting for its notification.
+    pub fn close(&self, i: usize) {
+        if let Some(e) = lock(&self.events).get_mut(i) {
+            e.closed.get_or_insert_with(Instant::now);
+        }
+    }
+
+    pub fn events(&self) -> Vec<MailEvent> {
+        lock(&self.events).clone()
+    }
+
+    /// Every mail transaction of the run with `notify_to` among its
+    /// recipients, matched to the mail it announces. With `read_names`, an
+    /// EMN payload's mailbox attribute names the mailbox (one of the
+    /// events'); without, notifications are matched by time only.
+    pub fn notifications(&self, notify_to: &str, read_names: bool) -> Vec<Notification> {
+        let events = self.events();
+        let mut mailboxes: Vec<&str> = events.iter().map(|e| e.mailbox.as_str()).collect();
+        mailboxes.dedup();
+        let log: Vec<Received> = self
+            .server
+            .log()
+            .into_iter()
+            .filter(|r| r.rcpt_to.iter().any(|t| t.eq_ignore_ascii_case(notify_to)))
+            .collect();
+        let named: Vec<Option<String>> = log
+            .iter()
+            .map(|r| {
+                if !read_names {
+                    return None;
+                }
+                let body = crate::codec::mail::Mail::parse(&r.message).decoded_body()?;
+                let emn = crate::codec::emn::read(&body).ok()?;
+                let attr = emn.mailbox()?;
+                mailboxes
+                    .iter()
+                    .find(|m| crate::codec::emn::names_mailbox(attr, m))
+                    .map(|m| m.to_string())
+            })
+            .collect();
+        let notes: Vec<(Instant, Option<String>)> = log
+            .iter()
+            .zip(&named)
+            .map(|(r, n)| (r.at, n.clone()))
+            .collect();
+        let attributed = attribute(&events, &notes);
+        log.into_iter()
+            .zip(named)
+            .zip(attributed)
+            .map(|((received, named), attribution)| Notification {
+                received,
+                named,
+                attribution,
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(mailbox: &str, at: Instant, ms: u64, scenario: &str) -> MailEvent {
+        MailEvent {
+            mailbox: mailbox.into(),
+            accepted: at + Duration::from_millis(ms),
+            scenario: scenario.into(),
+            closed: None,
+        }
+    }
+
+    fn n(at: Instant, ms: u64, named: Option<&str>) -> (Instant, Option<String>) {
+        (at + Duration::from_millis(ms), named.map(str::to_string))
+    }
+
+    #[test]
+    fn a_notification_counts_only_after_its_mail_was_accepted() {
+        // Issue 12 item 18: completed before the 250 to the content.
+        let t = Instant::now();
+        let events = [ev("bob@m", t, 10, "MEM-1")];
+        let a = attribute(&events, &[n(t, 9, Some("bob@m")), n(t, 11, Some("bob@m"))]);
+        assert_eq!(a, [Attribution::Unsolicited, Attribution::For(0)]);
+    }
+
+    #[test]
+    fn a_late_notification_for_the_other_mailbox_is_not_the_users() {
+        // Issue 12 item 20: carol's mail at 0, the pause, bob's mail at 500;
+        // the server notifies 700 ms late, naming each mailbox.
+        let t = Instant::now();
+        let events = [
+            ev("bob@m", t, 0, "MEM-3"),
+            ev("carol@m", t, 1000, "MEM-4"),
+            ev("bob@m", t, 1500, "MEM-4"),
+        ];
+        let a = attribute(
+            &events,
+            &[
+                n(t, 700, Some("bob@m")),
+                n(t, 1700, Some("carol@m")),
+                n(t, 2200, Some("bob@m")),
+            ],
+        );
+        assert_eq!(
+            a,
+            [
+                Attribution::For(0),
+                Attribution::For(1),
+                Attribution::For(2)
+            ]
+        );
+        // By time only (no readable name), the late one is taken as the
+        // latest mail's: what a payload the suite cannot read allows.
+        let a = attribute(&events, &[n(t, 700, None), n(t, 1700, None)]);
+        assert_eq!(a, [Attribution::For(0), Attribution::For(2)]);
+    }
+
+    #[test]
+    fn leftovers_of_an_earlier_scenario_stay_with_it() {
+        let t = Instant::now();
+        let mut events = vec![ev("bob@m", t, 0, "MEM-3"), ev("carol@m", t, 1000, "MEM-4")];
+        // A second notification of MEM-3's mail after carol's mail: a
+        // repeat of MEM-3's, not a notification of carol's mail.
+        let a = attribute(
+            &events,
+            &[n(t, 100, Some("bob@m")), n(t, 1100, Some("bob@m"))],
+        );
+        assert_eq!(a, [Attribution::For(0), Attribution::Repeat(0)]);
+        // MEM-3 gave up waiting at 900; its notification at 1100 is late,
+        // still MEM-3's; the next bob mail gets the next one.
+        events[0].closed = Some(t + Duration::from_millis(900));
+        events.push(ev("bob@m", t, 1500, "MEM-4"));
+        let a = attribute(
+            &events,
+            &[n(t, 1100, Some("bob@m")), n(t, 1600, Some("bob@m"))],
+        );
+        assert_eq!(a, [Attribution::Repeat(0), Attribution::For(2)]);
+    }
+
+    #[test]
+    fn a_misnamed_payload_is_matched_by_time() {
+        // A payload naming a mailbox that got no mail is still the
+        // notification of the mail before it (MEM-3 judges the payload).
+        let t = Instant::now();
+        let events = [ev("bob@m", t, 0, "MEM-1")];
+        let a = attribute(&events, &[n(t, 5, Some("carol@m"))]);
+        assert_eq!(a, [Attribution::For(0)]);
     }
 }
