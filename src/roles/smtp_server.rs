@@ -300,7 +300,8 @@ pub struct MailEvent {
     /// The mailbox it went to.
     pub mailbox: String,
     /// When the server accepted it: its positive reply to the content came
-    /// (RFC 5321 §6.1), or the delivery command exited. A notification
+    /// (RFC 5321 §6.1); with a delivery command, when the command started
+    /// (its exit is no bound on the server's acceptance). A notification
     /// that completed before this cannot be about it.
     pub accepted: Instant,
     /// The scenario that caused it (for failure texts).
