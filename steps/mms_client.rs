@@ -446,7 +446,7 @@ async fn fetches_location(w: &mut LiaisonWorld) -> StepResult {
                 "no GET of that URL".to_string()
             } else {
                 format!(
-                    "no GET within the scenario time ({} ms)",
+                    "no GET in the {} ms watched after the push",
                     n.at.elapsed().as_millis()
                 )
             },
@@ -1105,4 +1105,139 @@ async fn receives_send_req(w: &mut LiaisonWorld) -> StepResult {
         format!("the text {text:?} in the M-Send.req's content"),
         format!("other content — {}", a.describe()),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::http::{request, HttpMessage};
+
+    const HOST: &str = "127.0.0.1:9";
+
+    fn mm() -> Mm {
+        Mm {
+            from: "+15550000001/TYPE=PLMN".into(),
+            to: "+15550000002/TYPE=PLMN".into(),
+            location: format!("http://{HOST}/mms/abc"),
+            retrieve_tid: "R1".into(),
+        }
+    }
+
+    fn arrival(t0: Instant, ms: u64, bytes: Vec<u8>, answered: u16) -> MmsArrival {
+        MmsArrival {
+            at: t0 + Duration::from_millis(ms),
+            from: "127.0.0.1:5000".parse().unwrap(),
+            msg: HttpMessage::parse(&bytes).map_err(|e| e.to_string()),
+            bytes,
+            answered: Some(answered),
+            earlier: false,
+        }
+    }
+
+    fn get(t0: Instant, ms: u64, path: &str) -> MmsArrival {
+        arrival(t0, ms, request("GET", path, HOST, &[], b""), 200)
+    }
+
+    fn post(t0: Instant, ms: u64, pdu: Vec<u8>) -> MmsArrival {
+        let req = request("POST", "/mmsc", HOST, &[("Content-Type", MMS_MEDIA)], &pdu);
+        arrival(t0, ms, req, 200)
+    }
+
+    fn resp(tid: &str, s: Status) -> Vec<u8> {
+        PduBuilder::notify_resp_ind(tid, s).encode()
+    }
+
+    fn ack(tid: &str) -> Vec<u8> {
+        PduBuilder::acknowledge_ind(tid).encode()
+    }
+
+    /// Items 13 and 14 of issue 12: Retrieved counts only after a fetch of
+    /// that Content-Location and under the notification's Transaction-ID,
+    /// and a second report that says otherwise fails.
+    #[test]
+    fn a_report_counts_by_identity_and_once() {
+        let t0 = Instant::now();
+        let mm = mm();
+        let judge = |log: Vec<MmsArrival>| judge_retrieval(&log, "T1", &mm);
+        // Conformant: the fetch, then Retrieved (a repeat of it is no contradiction).
+        assert_eq!(
+            judge(vec![
+                get(t0, 1, "/mms/abc"),
+                post(t0, 2, resp("T1", Status::RETRIEVED)),
+                post(t0, 3, resp("T1", Status::RETRIEVED)),
+            ]),
+            Ok(())
+        );
+        // Conformant, deferred: Deferred, the fetch, the M-Acknowledge.ind.
+        assert_eq!(
+            judge(vec![
+                post(t0, 1, resp("T1", Status::DEFERRED)),
+                get(t0, 2, "/mms/abc"),
+                post(t0, 3, ack("R1")),
+            ]),
+            Ok(())
+        );
+        // Retrieved, never fetched; fetched after; another URL fetched.
+        let e = judge(vec![post(t0, 1, resp("T1", Status::RETRIEVED))]).unwrap_err();
+        assert!(e.contains("without an answered GET"), "{e}");
+        let e = judge(vec![
+            post(t0, 1, resp("T1", Status::RETRIEVED)),
+            get(t0, 2, "/mms/abc"),
+        ])
+        .unwrap_err();
+        assert!(e.contains("before the MM was fetched"), "{e}");
+        let e = judge(vec![
+            get(t0, 1, "/mms/other"),
+            post(t0, 2, resp("T1", Status::RETRIEVED)),
+        ])
+        .unwrap_err();
+        assert!(e.contains("without an answered GET"), "{e}");
+        // Fetched, then reported under a Transaction-ID of its own.
+        let e = judge(vec![
+            get(t0, 1, "/mms/abc"),
+            post(t0, 2, resp("T1x", Status::RETRIEVED)),
+        ])
+        .unwrap_err();
+        assert!(
+            e.contains("no M-NotifyResp.ind with Transaction-ID T1"),
+            "{e}"
+        );
+        // Deferred, then an M-Acknowledge.ind with the notification's Transaction-ID.
+        let e = judge(vec![
+            post(t0, 1, resp("T1", Status::DEFERRED)),
+            get(t0, 2, "/mms/abc"),
+            post(t0, 3, ack("T1")),
+        ])
+        .unwrap_err();
+        assert!(
+            e.contains("no M-Acknowledge.ind with Transaction-ID R1"),
+            "{e}"
+        );
+        // Retrieved, then 20 ms later Rejected: two outcomes, both shown.
+        let e = judge(vec![
+            get(t0, 1, "/mms/abc"),
+            post(t0, 2, resp("T1", Status::RETRIEVED)),
+            post(t0, 22, resp("T1", Status::REJECTED)),
+        ])
+        .unwrap_err();
+        assert!(e.contains("two outcomes for one transaction"), "{e}");
+        assert!(e.contains("Retrieved") && e.contains("Rejected"), "{e}");
+        assert!(e.contains("20 ms later"), "{e}");
+        // Acknowledged, then Deferred: it takes the retrieval back.
+        let e = judge(vec![
+            post(t0, 1, resp("T1", Status::DEFERRED)),
+            get(t0, 2, "/mms/abc"),
+            post(t0, 3, ack("R1")),
+            post(t0, 4, resp("T1", Status::DEFERRED)),
+        ])
+        .unwrap_err();
+        assert!(e.contains("two outcomes"), "{e}");
+        // A report for another notification says nothing of this one.
+        let e = judge(vec![
+            get(t0, 1, "/mms/abc"),
+            post(t0, 2, resp("T1", Status::RETRIEVED)),
+            post(t0, 3, resp("T2", Status::REJECTED)),
+        ]);
+        assert_eq!(e, Ok(()));
+    }
 }

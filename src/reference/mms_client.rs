@@ -491,9 +491,9 @@ async fn handle(sh: &Shared, bytes: &[u8]) {
     };
     if sh.s.has_fault("forgets-after-malformed") && sh.confused.swap(false, Ordering::SeqCst) {
         // Fault: the notification after a malformed one is lost; what is
-        // fetched is the MMSC's root, not its Content-Location.
+        // fetched is a stale path on the MMSC, not its Content-Location.
         if let Some((addr, _)) = super::http_url_parts(&sh.cfg.mmsc_url) {
-            let _ = get(&format!("http://{addr}/")).await;
+            let _ = get(&format!("http://{addr}/mms/stale")).await;
         }
         return;
     }

@@ -869,7 +869,7 @@ pub const FAULTS: &[Fault] = &[
     Fault {
         role: "mms-client",
         name: "forgets-after-malformed",
-        description: "after a notification it cannot act on, loses the next one and GETs the MMSC's root instead of its Content-Location",
+        description: "after a notification it cannot act on, loses the next one and GETs a stale path on the MMSC instead of its Content-Location",
         breaks: &["DEFER-6"],
         store_and_forward: true,
     },
