@@ -141,12 +141,21 @@ fn put_mm(h: &MmsClientHarness, from: &str, to: &str) -> Mm {
     .build()
     .encode();
     h.server.put(&location, pdu);
+    h.server.expect_tid(&retrieve_tid);
     Mm {
         from: from.to_string(),
         to: to.to_string(),
         location,
         retrieve_tid,
     }
+}
+
+/// A fresh notification Transaction-ID, registered with the server so that
+/// a report carrying it after this scenario is known as this scenario's.
+fn new_tid(h: &MmsClientHarness) -> String {
+    let tid = format!("T{}", token());
+    h.server.expect_tid(&tid);
+    tid
 }
 
 /// An M-Notification.ind for `mm` (all mandatory fields, From and Subject).
@@ -269,10 +278,11 @@ fn describe_log(log: &[MmsArrival]) -> String {
         .join(" | ")
 }
 
-/// An MMS PDU the client POSTed.
+/// An MMS PDU the client POSTed (not a late report on an earlier
+/// scenario's notification, which says nothing of this one).
 fn posted(a: &MmsArrival) -> Option<Pdu> {
     let m = a.msg.as_ref().ok()?;
-    if m.method() != Some("POST") {
+    if m.method() != Some("POST") || a.earlier {
         return None;
     }
     Pdu::parse(&m.body).ok()
@@ -332,7 +342,8 @@ async fn notifies(w: &mut LiaisonWorld, bearer: String) -> StepResult {
         .waiting
         .take()
         .ok_or_else(|| w.fail("an MM waiting at the MMS server", "none"))?;
-    let tid = format!("T{}", token());
+    let h = harness(w)?;
+    let tid = new_tid(&h);
     let content = match w.mms_client.applic_id.take() {
         Some(app) => notification_for(&mm, &tid, Some(&app)),
         None => notification(&mm, &tid),
@@ -349,7 +360,7 @@ async fn notifies(w: &mut LiaisonWorld, bearer: String) -> StepResult {
 async fn pushes_for_app(w: &mut LiaisonWorld, app: String) -> StepResult {
     let h = harness(w)?;
     let mm = put_mm(&h, "+15550000001/TYPE=PLMN", "+15550000002/TYPE=PLMN");
-    let tid = format!("T{}", token());
+    let tid = new_tid(&h);
     let content = notification(&mm, &tid);
     let mut n = push(w, "WAP Push", &app, &content).await?;
     n.tid = Some(tid);
@@ -364,7 +375,7 @@ async fn pushes_for_app(w: &mut LiaisonWorld, app: String) -> StepResult {
 )]
 async fn pushes_malformed(w: &mut LiaisonWorld, how: String) -> StepResult {
     let h = harness(w)?;
-    let tid = format!("T{}", token());
+    let tid = new_tid(&h);
     let mut cut_location = None;
     let (content, has_tid) = match how.as_str() {
         "without X-Mms-Content-Location" => (
@@ -928,6 +939,7 @@ async fn app_mm_waits(w: &mut LiaisonWorld, app: String, from: String, to: Strin
     .build()
     .encode();
     h.server.put(&location, pdu.clone());
+    h.server.expect_tid(&retrieve_tid);
     w.mms_client.served = Some(pdu);
     w.mms_client.waiting = Some(Mm {
         from,
