@@ -5,6 +5,10 @@
 # MESSAGE to mms_client.sip_push with +g.oma.pusheventapp="mms.ua" — and
 # judges the client's HTTP requests: the GET, and the M-NotifyResp.ind or
 # M-Acknowledge.ind it POSTs. The MMS server is shared by the run: @serial.
+# A report counts by identity, not by time: Retrieved only after an answered
+# GET of that notification's Content-Location and under its Transaction-ID,
+# and a second report for the same transaction that says otherwise fails
+# (watched 10 x T1, at least 200 ms, after the first).
 @mms-client @serial
 Feature: An MMS client acts on pushed notifications, whatever the bearer and the address form
 
@@ -52,6 +56,9 @@ Feature: An MMS client acts on pushed notifications, whatever the bearer and the
       | sip:alice@ims.liaison.test                   | the client's SIP URI |
       | sip:+15550000001@ims.liaison.test;user=phone | the client's SIP URI |
 
+  # Acting on the other push is a fetch of its Content-Location or an
+  # M-NotifyResp.ind (any status) for its Transaction-ID; fetching the mms.ua
+  # MM more than once is allowed.
   @PUSH-5 @if:mms_wap_push
   Scenario Outline: A WSP push for another application is not acted on, one for mms.ua is
     Given the harness plays the MMS Relay/Server the client is configured with
@@ -84,6 +91,7 @@ Feature: An MMS client acts on pushed notifications, whatever the bearer and the
     When the client's user sends an MM to the SIP URI "sip:mms_15550000009;ctx=a%2Bb@ims.liaison.test"
     Then the MMS server receives the client's M-Send.req with that SIP URI in To, in the declared form, and the text
 
+  # Still acting means a GET of the next notification's own Content-Location.
   @DEFER-6
   Scenario Outline: A malformed notification is refused without harm and the next one is acted on
     Given the harness plays the MMS Relay/Server the client is configured with

@@ -85,6 +85,8 @@ struct Shared {
     s: Settings,
     /// crashes-on-malformed: set once it has "crashed"; every socket goes silent.
     dead: AtomicBool,
+    /// forgets-after-malformed: set by a notification it could not act on.
+    confused: AtomicBool,
     /// SIP answers by top-Via branch, for retransmissions.
     answers: Mutex<HashMap<String, Vec<u8>>>,
     jobs: mpsc::UnboundedSender<Vec<u8>>,
@@ -111,6 +113,7 @@ pub async fn start(
         cfg,
         s: settings,
         dead: AtomicBool::new(false),
+        confused: AtomicBool::new(false),
         answers: Mutex::default(),
         jobs: tx,
     });
@@ -252,6 +255,18 @@ async fn wdp_loop(sock: UdpSocket, sh: Arc<Shared>) {
             .is_some_and(|n| media_of(n) == MMS_MEDIA);
         if for_mms && mms_type {
             let _ = sh.jobs.send(pdu.body);
+        } else if mms_type && sh.s.has_fault("answers-other-app-push") {
+            // Fault: answers a notification pushed for another application
+            // (Rejected, without fetching) as if it were the MMS client's.
+            if let Some(tid) = Pdu::parse(&pdu.body)
+                .ok()
+                .and_then(|p| p.transaction_id().map(str::to_string))
+            {
+                let sh = sh.clone();
+                tokio::spawn(async move {
+                    post(&sh, notify_resp(&sh, &tid, Status::REJECTED)).await;
+                });
+            }
         }
     }
 }
@@ -449,6 +464,7 @@ async fn handle(sh: &Shared, bytes: &[u8]) {
             return;
         }
         Err(Reject::Malformed(tid)) => {
+            sh.confused.store(true, Ordering::SeqCst);
             if sh.s.has_fault("crashes-on-malformed") {
                 sh.dead.store(true, Ordering::SeqCst);
                 return;
@@ -473,6 +489,19 @@ async fn handle(sh: &Shared, bytes: &[u8]) {
             return;
         }
     };
+    if sh.s.has_fault("forgets-after-malformed") && sh.confused.swap(false, Ordering::SeqCst) {
+        // Fault: the notification after a malformed one is lost; what is
+        // fetched is a stale path on the MMSC, not its Content-Location.
+        if let Some((addr, _)) = super::http_url_parts(&sh.cfg.mmsc_url) {
+            let _ = get(&format!("http://{addr}/mms/stale")).await;
+        }
+        return;
+    }
+    if sh.s.has_fault("retrieved-without-fetch") {
+        // Fault: reports the MM Retrieved without ever fetching it.
+        post(sh, notify_resp(sh, &tid, Status::RETRIEVED)).await;
+        return;
+    }
     let target = if sh.s.has_fault("fetches-wrong-url") {
         sh.cfg.mmsc_url.clone()
     } else {
@@ -491,6 +520,10 @@ async fn handle(sh: &Shared, bytes: &[u8]) {
             }
         }
         return;
+    }
+    if sh.s.has_fault("fetches-twice") {
+        // A conformant variant: a first fetch whose result it discards (a retry).
+        let _ = get(&target).await;
     }
     let fetched = get(&target).await;
     let status = match &fetched {
@@ -517,7 +550,15 @@ async fn handle(sh: &Shared, bytes: &[u8]) {
         }
         // Deferred already said; it would retry later.
         (true, Err(_)) => {}
-        (false, Ok(_)) => post(sh, notify_resp(sh, &tid, Status::RETRIEVED)).await,
+        (false, Ok(_)) => {
+            post(sh, notify_resp(sh, &tid, Status::RETRIEVED)).await;
+            if sh.s.has_fault("contradicts-retrieved") {
+                // Fault: a second answer for the same transaction, 20 ms
+                // later, that takes the first back.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                post(sh, notify_resp(sh, &tid, Status::REJECTED)).await;
+            }
+        }
         (false, Err(s)) => post(sh, notify_resp(sh, &tid, s)).await,
     }
 }

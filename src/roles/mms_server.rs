@@ -43,8 +43,10 @@ pub struct MmsArrival {
     /// The status the server answered with (None: no answer).
     pub answered: Option<u16>,
     /// A GET of an MM put on the server before the current scenario began
-    /// ([`MmsServer::new_scenario`]): a late fetch driven by an earlier
-    /// scenario's notification, not by anything of this one.
+    /// ([`MmsServer::new_scenario`]), or a POSTed MMS PDU whose
+    /// Transaction-ID an earlier scenario gave out ([`MmsServer::expect_tid`]):
+    /// a late fetch or report driven by an earlier scenario's notification,
+    /// not by anything of this one (correlated by identity, not by time).
     pub earlier: bool,
 }
 
@@ -86,12 +88,16 @@ impl MmsArrival {
 
 /// The MMs served, by URL, each with the number of the scenario that put it.
 type Mms = Arc<Mutex<HashMap<String, (u64, Vec<u8>)>>>;
+/// The Transaction-IDs the scenarios gave out (notifications, M-Retrieve.confs),
+/// each with the number of the scenario.
+type Tids = Arc<Mutex<HashMap<String, u64>>>;
 
 /// The MMS Relay/Server's HTTP side.
 pub struct MmsServer {
     addr: SocketAddr,
     log: Arc<Mutex<Vec<MmsArrival>>>,
     mms: Mms,
+    tids: Tids,
     /// The current scenario's number (the server is shared by a run).
     scenario: Arc<std::sync::atomic::AtomicU64>,
     notify: Arc<Notify>,
@@ -117,11 +123,12 @@ impl MmsServer {
         let addr = listener.local_addr()?;
         let log: Arc<Mutex<Vec<MmsArrival>>> = Arc::default();
         let mms: Mms = Arc::default();
+        let tids: Tids = Arc::default();
         let scenario: Arc<std::sync::atomic::AtomicU64> = Arc::default();
         let notify = Arc::new(Notify::new());
         let task = {
             let (log, mms, notify) = (log.clone(), mms.clone(), notify.clone());
-            let scenario = scenario.clone();
+            let (scenario, tids) = (scenario.clone(), tids.clone());
             tokio::spawn(async move {
                 while let Ok((stream, _)) = listener.accept().await {
                     let Ok(conn) = StreamConn::accepted(stream, capture.clone(), framer, 4 << 20)
@@ -130,10 +137,13 @@ impl MmsServer {
                     };
                     tokio::spawn(serve(
                         conn,
-                        log.clone(),
-                        mms.clone(),
-                        notify.clone(),
-                        scenario.clone(),
+                        Served {
+                            log: log.clone(),
+                            mms: mms.clone(),
+                            tids: tids.clone(),
+                            notify: notify.clone(),
+                            scenario: scenario.clone(),
+                        },
                     ));
                 }
             })
@@ -142,6 +152,7 @@ impl MmsServer {
             addr,
             log,
             mms,
+            tids,
             scenario,
             notify,
             task,
@@ -161,6 +172,14 @@ impl MmsServer {
     pub fn put(&self, url: &str, pdu: Vec<u8>) {
         let n = self.scenario.load(std::sync::atomic::Ordering::SeqCst);
         lock(&self.mms).insert(url.to_string(), (n, pdu));
+    }
+
+    /// A Transaction-ID the current scenario gives out (a notification's, an
+    /// M-Retrieve.conf's): a report carrying it that arrives after a later
+    /// scenario began is marked [`MmsArrival::earlier`].
+    pub fn expect_tid(&self, tid: &str) {
+        let n = self.scenario.load(std::sync::atomic::Ordering::SeqCst);
+        lock(&self.tids).insert(tid.to_string(), n);
     }
 
     /// A new scenario begins: GETs of the MMs put before now are marked
@@ -196,13 +215,23 @@ impl MmsServer {
     }
 }
 
-async fn serve(
-    conn: StreamConn,
+/// What one connection's task shares with the server.
+struct Served {
     log: Arc<Mutex<Vec<MmsArrival>>>,
     mms: Mms,
+    tids: Tids,
     notify: Arc<Notify>,
     scenario: Arc<std::sync::atomic::AtomicU64>,
-) {
+}
+
+async fn serve(conn: StreamConn, sv: Served) {
+    let Served {
+        log,
+        mms,
+        tids,
+        notify,
+        scenario,
+    } = sv;
     loop {
         let Some(a) = conn.recv(Instant::now() + Duration::from_secs(3600)).await else {
             continue;
@@ -252,15 +281,24 @@ async fn serve(
                         }
                         None => (404, http::response(404, "Not Found", &headers, b""), close),
                     },
-                    Some("POST") => match send_conf_for(&m.body) {
-                        // MM1 submission (an IM server deferring to MMS):
-                        // the M-Send.conf, Ok, with a Message-ID (ENC §6.1.2).
-                        Some(conf) => {
-                            headers.push(("Content-Type", MMS_MEDIA));
-                            (200, http::response(200, "OK", &headers, &conf), close)
+                    Some("POST") => {
+                        let now = scenario.load(std::sync::atomic::Ordering::SeqCst);
+                        earlier = crate::codec::mms::Pdu::parse(&m.body)
+                            .ok()
+                            .and_then(|p| {
+                                p.transaction_id().and_then(|t| lock(&tids).get(t).copied())
+                            })
+                            .is_some_and(|given_in| given_in < now);
+                        match send_conf_for(&m.body) {
+                            // MM1 submission (an IM server deferring to MMS):
+                            // the M-Send.conf, Ok, with a Message-ID (ENC §6.1.2).
+                            Some(conf) => {
+                                headers.push(("Content-Type", MMS_MEDIA));
+                                (200, http::response(200, "OK", &headers, &conf), close)
+                            }
+                            None => (200, http::response(200, "OK", &headers, b""), close),
                         }
-                        None => (200, http::response(200, "OK", &headers, b""), close),
-                    },
+                    }
                     _ => (
                         405,
                         http::response(405, "Method Not Allowed", &headers, b""),
@@ -371,4 +409,42 @@ pub async fn sip_push(
         linger: Duration::ZERO,
     };
     non_invite_client(ep, t, dst, bytes, &branch, bounds).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::mms::{PduBuilder, Status};
+
+    /// A report on an earlier scenario's notification is known by its
+    /// Transaction-ID, whenever it arrives (issue 12, item 14).
+    #[tokio::test]
+    async fn a_late_report_is_an_earlier_scenarios() {
+        let s = MmsServer::start("127.0.0.1:0".parse().unwrap(), Capture::disabled())
+            .await
+            .unwrap();
+        s.expect_tid("T-old");
+        s.new_scenario();
+        s.expect_tid("T-new");
+        let post = |tid: &str| {
+            let pdu = PduBuilder::notify_resp_ind(tid, Status::REJECTED).encode();
+            http::request(
+                "POST",
+                "/mmsc",
+                &s.addr().to_string(),
+                &[("Content-Type", MMS_MEDIA)],
+                &pdu,
+            )
+        };
+        let deadline = Instant::now() + Duration::from_secs(3);
+        for tid in ["T-old", "T-new", "T-unknown"] {
+            let out =
+                crate::roles::mms_ua::exchange(s.addr(), Capture::disabled(), &post(tid), deadline)
+                    .await;
+            assert_eq!(out.response().and_then(|r| r.status()), Some(200));
+        }
+        s.wait_for(deadline, |log| log.len() == 3).await;
+        let earlier: Vec<bool> = s.log().iter().map(|a| a.earlier).collect();
+        assert_eq!(earlier, [true, false, false]);
+    }
 }
