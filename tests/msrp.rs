@@ -138,15 +138,27 @@ impl FakeClient {
         FakeClient { sip }
     }
 
-    /// Runs `liaison run` with DR-12 against this client; returns the report
-    /// and the failure text of the DR-12 scenario, if any.
+    /// Runs `liaison run` with DR-12 against this client; returns the exit
+    /// code, DR-12's verdict and the failure texts (with the run's output).
     fn run_dr12(&self, tag: &str) -> (Option<i32>, String, String) {
+        let (code, r, why) = self.run(tag, "@DR-12", "{ msrp: true }");
+        (code, verdict(&r, "DR-12"), why)
+    }
+
+    /// Runs `liaison run --tags TAGS` against this client with these
+    /// capabilities; returns the exit code, the report and the failure texts.
+    fn run(
+        &self,
+        tag: &str,
+        tags: &str,
+        capabilities: &str,
+    ) -> (Option<i32>, serde_json::Value, String) {
         let dir = tmpdir(tag);
         let profile = dir.join("profile.yaml");
         std::fs::write(
             &profile,
             format!(
-                "name: fake per-chunk MSRP client\nroles: [im-client]\nsip:\n  address: {0}\n  aor: \"sip:bob@{0}\"\ntimers: {{ t1_ms: 20, scenario_timeout_s: 5 }}\ncapabilities: {{ msrp: true }}\n",
+                "name: fake IM client\nroles: [im-client]\nsip:\n  address: {0}\n  aor: \"sip:bob@{0}\"\ntimers: {{ t1_ms: 20, scenario_timeout_s: 5 }}\ncapabilities: {capabilities}\n",
                 self.sip
             ),
         )
@@ -158,7 +170,7 @@ impl FakeClient {
             "--sut",
             profile.to_str().unwrap(),
             "--tags",
-            "@DR-12",
+            tags,
             "--out",
             out.to_str().unwrap(),
         ]);
@@ -170,7 +182,8 @@ impl FakeClient {
             .filter_map(|s| s["failure"].as_str().map(str::to_string))
             .collect::<Vec<_>>()
             .join("\n");
-        (o.status.code(), verdict(&r, "DR-12"), failure + &text(&o))
+        let why = failure + &text(&o);
+        (o.status.code(), r, why)
     }
 }
 
@@ -205,5 +218,35 @@ fn success_reports_carrying_report_fields_fail_dr12() {
         why.contains("without Success-Report and Failure-Report")
             && why.contains("Success-Report: yes\\r\\nFailure-Report: yes"),
         "{why}"
+    );
+}
+
+/// Item 5 of issue 12: a client that declares `*/*` takes every type, so
+/// the 415 of DR-3 is not due (RFC 3261 §8.2.3): DR-3 is not applicable, with
+/// the reason in the report, and the run passes. (This client answers 200 to
+/// every MESSAGE, whatever its type.)
+#[test]
+fn a_client_taking_every_type_makes_dr3_not_applicable() {
+    let sut = FakeClient::start(Reports::PerChunkAfter200);
+    let (code, r, why) = sut.run(
+        "accepts-any",
+        "@DR-1 or @DR-3",
+        "{ accept_types: [\"*/*\"] }",
+    );
+    assert_eq!(code, Some(0), "{why}");
+    assert_eq!(verdict(&r, "DR-1"), "passed", "{why}");
+    let dr3 = r["requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["id"] == "DR-3")
+        .unwrap();
+    assert_eq!(dr3["verdict"], "not-run", "{dr3}");
+    assert_eq!(dr3["applicable"], false, "{dr3}");
+    let note = dr3["note"].as_str().unwrap_or_default();
+    assert!(
+        note.starts_with("not applicable: the SUT declares accept_types [*/*]")
+            && note.contains("RFC 3261 §8.2.3"),
+        "{note}"
     );
 }

@@ -17,7 +17,7 @@ Feature: Large Message mode delivery reports, the SUT as the receiving IM client
     And the harness opens the MSRP connection to that path
     And the harness ends the session with BYE and the SUT answers 200
 
-  @DR-9
+  @DR-9 @unless:accepts_any_type
   Scenario: An offer with no type the client takes is rejected
     When the harness offers a Large Message session with "application/x-liaison-unsupported"
     Then the SUT rejects the offer
@@ -71,7 +71,7 @@ Feature: Large Message mode delivery reports, the SUT as the receiving IM client
     When the harness sends a 3000-byte "application/x-liaison-unsupported" message in chunks of 1024 bytes
     Then no chunk gets any response
 
-  @DR-15
+  @DR-15 @unless:accepts_any_type
   Scenario: An unsupported content type gets 415 and no success REPORT
     Given a Large Message session with the SUT
     And the chunks carry "Success-Report: yes"
