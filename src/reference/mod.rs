@@ -663,6 +663,13 @@ pub const FAULTS: &[Fault] = &[
         store_and_forward: true,
     },
     Fault {
+        role: "sms-im-iwf",
+        name: "tel-without-plus",
+        description: "addresses the recipient as tel:<number> without the + (and no phone-context), which names no global number (RFC 3966 §5.1.4)",
+        breaks: &["DR-21", "DR-22", "DR-24"],
+        store_and_forward: true,
+    },
+    Fault {
         role: "ppg",
         name: "wrong-app-id",
         description: "pushes with the X-Wap-Application-Id of another application (wml.ua; push.sia when wml.ua was asked) on every bearer",
