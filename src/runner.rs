@@ -617,10 +617,7 @@ pub fn mark_not_applicable(report: &mut Report, all: &[ScenarioInfo], profile: &
         if q.verdict != crate::report::ReqVerdict::NotRun || !q.applicable {
             continue;
         }
-        let carrying: Vec<&ScenarioInfo> = all
-            .iter()
-            .filter(|s| s.tags.iter().any(|t| *t == q.id))
-            .collect();
+        let carrying: Vec<&ScenarioInfo> = all.iter().filter(|s| s.tags.contains(&q.id)).collect();
         let reasons: Vec<Option<String>> = carrying
             .iter()
             .map(|s| {
