@@ -1,9 +1,13 @@
 @im-client @if:msrp
 Feature: Large Message mode delivery reports, the SUT as the receiving IM client
   Seed 001: for a Large Message (an MSRP session, RFC 4975) the 200 OK to the
-  last chunk proves that the client received the message; a success REPORT,
-  when requested, comes after that 200; a message the client cannot take gets
-  an error response instead; an aborted message is never reported as received.
+  last chunk proves that the client received the message; success REPORTs,
+  when requested, cover the whole message (one REPORT, or one per range) and
+  none comes before the 200 to a chunk it reports on; a message the client
+  cannot take gets an error response instead; an aborted message is never
+  reported as received. Each chunk's transaction is answered once: a second,
+  different response to it fails the scenario that judged the first
+  (RFC 4975 §7.1).
   The harness offers the session (SIP INVITE with SDP), opens the MSRP
   connection as the active side (RFC 4975 §5.4) and sends the chunks.
 
