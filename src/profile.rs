@@ -946,6 +946,7 @@ impl Profile {
         match name {
             "store_and_forward" => self.capabilities.store_and_forward.unwrap_or(false),
             "accept_types" => self.capabilities.accept_types.is_some(),
+            "accepts_any_type" => self.takes_type(UNSUPPORTED_PROBE_TYPE),
             "msrp" => self.capabilities.msrp.unwrap_or(false),
             "msrp_max_size" => self.capabilities.msrp_max_size.is_some(),
             "sme_ack" => self.capabilities.sme_ack.unwrap_or(false),
@@ -1021,6 +1022,34 @@ impl Profile {
         self.sip.as_ref().is_some_and(|s| s.transports.contains(&t))
     }
 
+    /// Does an im-client that declares `accept_types` take `media` (a
+    /// `type/subtype`)? An entry matches itself, `type/*` its whole type and
+    /// `*/*` everything (RFC 3261 §20.1: Accept uses the media ranges of
+    /// HTTP), letters compared without case, parameters ignored.
+    pub fn takes_type(&self, media: &str) -> bool {
+        let (ty, sub) = media.split_once('/').unwrap_or((media, ""));
+        self.accept_types().iter().any(|range| {
+            let range = range.split(';').next().unwrap_or_default().trim();
+            let (rt, rs) = range.split_once('/').unwrap_or((range, ""));
+            (rt == "*" && rs == "*")
+                || (rt.eq_ignore_ascii_case(ty) && (rs == "*" || rs.eq_ignore_ascii_case(sub)))
+        })
+    }
+
+    /// Why a scenario with `tag` does not apply to this SUT, when the tag is
+    /// one whose absence of a check is itself a finding worth stating (the
+    /// report then marks requirements with no other scenario not applicable,
+    /// with this reason).
+    pub fn not_applicable_because(&self, tag: &str) -> Option<String> {
+        match tag {
+            "unless:accepts_any_type" if self.capability("accepts_any_type") => Some(format!(
+                "the SUT declares accept_types [{}], which take {UNSUPPORTED_PROBE_TYPE} too: it has no body type it does not support, and RFC 3261 §8.2.3 asks for 415 only for such a type",
+                self.accept_types().join(", ")
+            )),
+            _ => None,
+        }
+    }
+
     /// The body types an im-client declares it accepts (text/plain if none declared).
     pub fn accept_types(&self) -> Vec<String> {
         self.capabilities
@@ -1030,10 +1059,15 @@ impl Profile {
     }
 }
 
+/// The body type the harness sends as one an im-client does not support
+/// (DR-3, DR-9, DR-15): a private `x-` subtype no client should know.
+pub const UNSUPPORTED_PROBE_TYPE: &str = "application/x-liaison-unsupported";
+
 /// Capability names a profile may declare (for `@if:`/`@unless:` tags).
 pub const CAPABILITIES: &[&str] = &[
     "store_and_forward",
     "accept_types",
+    "accepts_any_type",
     "msrp",
     "msrp_max_size",
     "sme_ack",
@@ -1486,6 +1520,37 @@ launch:
   ready: { sip_options: 127.0.0.1:5070 }
 capabilities: { accept_types: [text/plain] }
 "#;
+
+    #[test]
+    fn a_client_taking_every_type_has_no_unsupported_type() {
+        let with = |types: &str| {
+            Profile::parse(
+                &GOOD.replace(
+                    "accept_types: [text/plain]",
+                    &format!("accept_types: {types}"),
+                ),
+                "x.yaml",
+            )
+            .unwrap()
+        };
+        for all in [
+            "[\"*/*\"]",
+            "[text/plain, \"application/*\"]",
+            "[\"APPLICATION/X-Liaison-Unsupported; q=1\"]",
+        ] {
+            let p = with(all);
+            assert!(p.capability("accepts_any_type"), "{all}");
+            let why = p.not_applicable_because("unless:accepts_any_type").unwrap();
+            assert!(why.contains("RFC 3261 §8.2.3"), "{why}");
+        }
+        for some in ["[text/plain]", "[text/plain, \"text/*\", message/cpim]"] {
+            let p = with(some);
+            assert!(!p.capability("accepts_any_type"), "{some}");
+            assert_eq!(p.not_applicable_because("unless:accepts_any_type"), None);
+            assert!(p.takes_type("text/plain"));
+        }
+        assert!(!with("[text/plain]").takes_type("text/html"));
+    }
 
     #[test]
     fn design_example_parses() {

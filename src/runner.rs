@@ -608,6 +608,33 @@ pub fn applies(tags: &[String], profile: &Profile, filter: Option<&TagOperation>
     roles_ok && transport_ok && caps_ok && filter.is_none_or(|f| f.eval(tags.iter()))
 }
 
+/// Marks not applicable, with the reason, each requirement that did not run
+/// because every scenario carrying it is left out by a capability tag the
+/// profile explains ([`Profile::not_applicable_because`]): e.g. DR-3 for a
+/// client whose accept_types take every type. Others keep their note.
+pub fn mark_not_applicable(report: &mut Report, all: &[ScenarioInfo], profile: &Profile) {
+    for q in report.requirements.iter_mut() {
+        if q.verdict != crate::report::ReqVerdict::NotRun || !q.applicable {
+            continue;
+        }
+        let carrying: Vec<&ScenarioInfo> = all.iter().filter(|s| s.tags.contains(&q.id)).collect();
+        let reasons: Vec<Option<String>> = carrying
+            .iter()
+            .map(|s| {
+                s.tags
+                    .iter()
+                    .find_map(|t| profile.not_applicable_because(t))
+            })
+            .collect();
+        if !reasons.is_empty() && reasons.iter().all(Option::is_some) {
+            let mut why: Vec<String> = reasons.into_iter().flatten().collect();
+            why.dedup();
+            q.applicable = false;
+            q.note = Some(format!("not applicable: {}", why.join("; ")));
+        }
+    }
+}
+
 /// Parses a `--tags` expression (cucumber tag-expression syntax).
 pub fn parse_tags(expr: &str) -> Result<TagOperation, UsageError> {
     expr.parse::<TagOperation>().map_err(|e| {
@@ -1660,6 +1687,7 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
         interrupted,
         opts.strict,
     );
+    mark_not_applicable(&mut report, &all, &profile);
     if let Some(run) = report.runs.first_mut() {
         run.elements = run_elements(&ctx);
     }

@@ -193,6 +193,24 @@ async fn delivers_many(w: &mut LiaisonWorld) -> StepResult {
     deliver_all(w).await
 }
 
+/// The requests at the IMS core whose Request-URI names no global number
+/// (e.g. `tel:1555…` without `+`, RFC 3966 §5.1.4), with their bytes.
+fn unnumbered(log: &[Delivered]) -> String {
+    let v: Vec<String> = log
+        .iter()
+        .filter(|d| d.number.is_empty() && !d.retransmission)
+        .map(|d| super::world::describe_incoming(&d.incoming))
+        .collect();
+    if v.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; request(s) whose Request-URI names no global number (RFC 3966 §5.1.4): {}",
+            v.join(" | ")
+        )
+    }
+}
+
 /// The first MESSAGE (not a retransmission) for a number.
 fn message_for<'a>(log: &'a [Delivered], n: &str) -> Option<&'a Delivered> {
     log.iter().find(|d| {
@@ -222,7 +240,11 @@ async fn receives_text(w: &mut LiaisonWorld) -> StepResult {
                 "a SIP MESSAGE for +{n} at the harness IMS core {}",
                 h.ims.ep.udp_addr()
             ),
-            format!("{} request(s) for other numbers or none", log.len()),
+            format!(
+                "{} request(s) for other numbers or none{}",
+                log.len(),
+                unnumbered(&log)
+            ),
         ));
     };
     let m = d
@@ -503,7 +525,7 @@ async fn no_imdn(w: &mut LiaisonWorld) -> StepResult {
     let Some((_, at)) = answered_at(&h, &n) else {
         return Err(w.fail(
             format!("the recipient +{n} to have answered"),
-            "no MESSAGE reached it",
+            format!("no MESSAGE reached it{}", unnumbered(&h.ims.log())),
         ));
     };
     let until = (at + Duration::from_secs(2)).min(w.deadline);

@@ -10,6 +10,7 @@ use super::world::{Failure, LiaisonWorld, StepResult};
 use crate::codec::msrp::{chunk_plan, ByteRange, EndFlag};
 use crate::codec::sdp;
 use crate::codec::sip::token;
+use crate::net::lock;
 use crate::net::Transport;
 use crate::roles::msrp::{MsrpArrival, MsrpPeer};
 use crate::roles::transaction::ClientResult;
@@ -374,7 +375,7 @@ async fn chunk_gets(w: &LiaisonWorld, i: usize, which: &str, code: u16) -> StepR
     })
     .await;
     match p.responses(&tid).first() {
-        Some(a) if a.message().and_then(|m| m.status()) == Some(code) => Ok(()),
+        Some(a) if a.message().and_then(|m| m.status()) == Some(code) => one_answer_each(w).await,
         Some(a) => Err(w.fail(
             format!("{code} to the {which} chunk (transaction {tid})"),
             a.describe(),
@@ -412,7 +413,7 @@ async fn answered_in_turn(w: &mut LiaisonWorld) -> StepResult {
             ));
         }
     }
-    Ok(())
+    one_answer_each(w).await
 }
 
 fn is_success_report(a: &MsrpArrival, message_id: &str) -> bool {
@@ -423,65 +424,178 @@ fn is_success_report(a: &MsrpArrival, message_id: &str) -> bool {
     })
 }
 
-#[then("a success REPORT for the whole message arrives after the 200 to the final chunk")]
-async fn report_after(w: &mut LiaisonWorld) -> StepResult {
+/// The success REPORTs for `message_id` judged by DR-12 (RFC 4975 §7.1.2):
+/// each must name bytes of the message (`start-end/total`, numbers known,
+/// the sent total), and together they must cover bytes 1 to `total`.
+fn covered(reports: &[&MsrpArrival], total: u64) -> bool {
+    let mut ranges: Vec<(u64, u64)> = reports
+        .iter()
+        .filter_map(|a| a.message()?.byte_range()?.ok())
+        .filter(|r| r.total == Some(total))
+        .filter_map(|r| Some((r.start, r.end?)))
+        .filter(|(s, e)| s <= e)
+        .collect();
+    ranges.sort_unstable();
+    let mut next = 1u64;
+    for (s, e) in ranges {
+        if s > next {
+            break;
+        }
+        next = next.max(e.saturating_add(1));
+    }
+    total == 0 || next > total
+}
+
+#[then("success REPORTs cover the whole message, none before the 200 to a chunk it reports on")]
+async fn reports_cover(w: &mut LiaisonWorld) -> StepResult {
     let p = peer(w)?;
     let id = w.lm.message_id.clone().unwrap_or_default();
     let total = w.lm.total;
-    let covers = |a: &MsrpArrival| {
-        a.message()
-            .and_then(|m| m.byte_range())
-            .and_then(|r| r.ok())
-            .is_some_and(|r| r.start == 1 && r.end == Some(total) && r.total == Some(total))
-    };
     let id2 = id.clone();
     p.wait_for(w.deadline, |log| {
-        log.iter().any(|a| is_success_report(a, &id2) && covers(a))
+        let reports: Vec<&MsrpArrival> =
+            log.iter().filter(|a| is_success_report(a, &id2)).collect();
+        covered(&reports, total)
     })
     .await;
     let log = p.log();
-    let Some(report) = log.iter().find(|a| is_success_report(a, &id) && covers(a)) else {
+    let reports: Vec<&MsrpArrival> = log.iter().filter(|a| is_success_report(a, &id)).collect();
+    if !covered(&reports, total) {
+        let ranges: Vec<String> = reports
+            .iter()
+            .map(|a| {
+                a.message()
+                    .and_then(|m| m.header("Byte-Range"))
+                    .unwrap_or("(no Byte-Range)")
+                    .to_string()
+            })
+            .collect();
         return Err(w.fail(
-            format!("a REPORT with Status 000 200, Message-ID {id} and Byte-Range 1-{total}/{total} (RFC 4975 §7.1.2)"),
-            p.describe_log(),
+            format!("success REPORTs (Status 000 200, Message-ID {id}) whose Byte-Ranges together cover 1-{total}/{total}: one for the whole message, or one per range received (RFC 4975 §7.1.2)"),
+            format!(
+                "{} by the scenario's end; on the connection: {}",
+                if ranges.is_empty() {
+                    "no success REPORT".to_string()
+                } else {
+                    format!(
+                        "success REPORTs for {} only, which leave bytes unreported",
+                        ranges.join(", ")
+                    )
+                },
+                p.describe_log()
+            ),
         ));
-    };
-    let last_tid = w.lm.chunks.last().map(|c| c.0.clone()).unwrap_or_default();
-    let ok200 = log.iter().find(|a| {
-        a.message()
-            .is_some_and(|m| m.tid() == last_tid && m.status() == Some(200))
-    });
-    match ok200 {
-        Some(ok) if ok.seq < report.seq => {}
-        Some(ok) => {
-            return Err(w.fail(
-                "the success REPORT only after the 200 to the final chunk (seed 001 §2)",
-                format!(
-                    "the REPORT came first: [{}] {} before [{}] {}",
-                    report.seq,
-                    report.describe(),
-                    ok.seq,
-                    ok.describe()
-                ),
-            ))
-        }
-        None => {
-            return Err(w.fail(
-                "a 200 to the final chunk before the success REPORT",
-                format!(
-                    "a REPORT but no 200 to transaction {last_tid}: {}",
-                    p.describe_log()
-                ),
-            ))
-        }
     }
     let local = w.lm.local_url.clone().unwrap_or_default();
-    let to = report.message().map(|m| m.to_path()).unwrap_or_default();
-    if to.first() != Some(&local) {
-        return Err(w.fail(
-            format!("the REPORT's To-Path to be the SEND's From-Path {local} (RFC 4975 §7.1.2)"),
-            report.describe(),
-        ));
+    let sent = lock(&p.sent).clone();
+    for report in &reports {
+        let Some(m) = report.message() else { continue };
+        // RFC 4975 §7.1.2: a REPORT carries no Success-Report or Failure-Report.
+        let fields: Vec<String> = ["Success-Report", "Failure-Report"]
+            .iter()
+            .filter_map(|n| m.header(n).map(|v| format!("{n}: {v}")))
+            .collect();
+        if !fields.is_empty() {
+            return Err(w.fail(
+                "a success REPORT without Success-Report and Failure-Report header fields (RFC 4975 §7.1.2)",
+                format!("a REPORT carrying {} — {}", fields.join(", "), report.describe()),
+            ));
+        }
+        if m.to_path().first() != Some(&local) {
+            return Err(w.fail(
+                format!(
+                    "the REPORT's To-Path to be the SEND's From-Path {local} (RFC 4975 §7.1.2)"
+                ),
+                report.describe(),
+            ));
+        }
+        // A REPORT that names no concrete range of this message cannot count
+        // towards the whole, nor be ordered against the chunks it covers.
+        let range = match m.byte_range().and_then(|r| r.ok()) {
+            Some(r) if r.total == Some(total) && r.end.is_some_and(|e| e >= r.start) => r,
+            _ => {
+                return Err(w.fail(
+                    format!("every success REPORT for message {id} to name a range start-end/{total} of it (RFC 4975 §7.1.2)"),
+                    report.describe(),
+                ))
+            }
+        };
+        let end = range.end.unwrap_or(total);
+        // No REPORT for bytes whose chunk has not been acknowledged yet
+        // (seed 001 §2: the 200 is the receipt; RFC 4975 §7.1.2).
+        for c in sent.iter().filter(|c| {
+            let ce = c.range.end.unwrap_or(total);
+            c.message_id == id && c.range.start <= end && ce >= range.start
+        }) {
+            let ok = log.iter().find(|a| {
+                a.message()
+                    .is_some_and(|m| m.tid() == c.tid && m.status() == Some(200))
+            });
+            match ok {
+                Some(ok) if ok.seq < report.seq => {}
+                Some(ok) => {
+                    return Err(w.fail(
+                        format!("the success REPORT for {} only after the 200 to the chunk {} it reports on (seed 001 §2; RFC 4975 §7.1.2)", range, c.range),
+                        format!(
+                            "the REPORT first: [{}] {} before [{}] {}",
+                            report.seq,
+                            report.describe(),
+                            ok.seq,
+                            ok.describe()
+                        ),
+                    ))
+                }
+                None => {
+                    return Err(w.fail(
+                        format!("a 200 to the chunk {} (transaction {}) before the success REPORT for {range}", c.range, c.tid),
+                        format!(
+                            "a REPORT but no 200 to transaction {}: {}",
+                            c.tid,
+                            p.describe_log()
+                        ),
+                    ))
+                }
+            }
+        }
+    }
+    one_answer_each(w).await
+}
+
+/// RFC 4975 §7.1, §7.2: each chunk's transaction is answered once. After the
+/// last answer to a chunk, watches as long as "nothing arrives" is watched
+/// in this file ([`quiet`]), then fails on any chunk answered a second time
+/// with another status, naming both answers with their bytes.
+async fn one_answer_each(w: &LiaisonWorld) -> StepResult {
+    let p = peer(w)?;
+    let tids: Vec<&str> = w.lm.chunks.iter().map(|c| c.0.as_str()).collect();
+    let last = p
+        .log()
+        .iter()
+        .filter(|a| {
+            a.message()
+                .is_some_and(|m| m.status().is_some() && tids.contains(&m.tid()))
+        })
+        .map(|a| a.at)
+        .max();
+    if let Some(at) = last {
+        let until = (at + quiet(w)).min(w.deadline);
+        tokio::time::sleep_until(tokio::time::Instant::from_std(until)).await;
+    }
+    for tid in tids {
+        if let Some((first, second)) = p.second_answer(tid) {
+            return Err(w.fail(
+                format!(
+                    "one response to the chunk of transaction {tid}, the first being [{}] {} (RFC 4975 §7.1, §7.2: a transaction is answered once)",
+                    first.seq,
+                    first.describe()
+                ),
+                format!(
+                    "a second, different response to it: [{}] {}",
+                    second.seq,
+                    second.describe()
+                ),
+            ));
+        }
     }
     Ok(())
 }
@@ -496,7 +610,7 @@ async fn no_success_report(w: &mut LiaisonWorld) -> StepResult {
     let p = peer(w)?;
     let id = w.lm.message_id.clone().unwrap_or_default();
     match p.log().iter().find(|a| is_success_report(a, &id)) {
-        None => Ok(()),
+        None => one_answer_each(w).await,
         Some(a) => Err(w.fail(
             format!(
                 "no success REPORT for message {id} (not requested, or the message was refused)"

@@ -230,6 +230,34 @@ pub const FAULTS: &[Fault] = &[
     },
     Fault {
         role: "im-client",
+        name: "msrp-second-response",
+        description: "answers each chunk twice, the second time 50 ms later with the opposite verdict (400 after a 200, 200 after an error)",
+        breaks: &["DR-10", "DR-11", "DR-12", "DR-13", "DR-15"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-client",
+        name: "msrp-report-headers",
+        description: "its success REPORT carries Success-Report and Failure-Report header fields",
+        breaks: &["DR-12"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-client",
+        name: "msrp-chunk-reports-early",
+        description: "with Success-Report yes, reports each chunk in a REPORT of its own sent before that chunk's 200",
+        breaks: &["DR-12"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-client",
+        name: "msrp-partial-report",
+        description: "its success REPORT covers only the final chunk's bytes; no REPORT covers the rest",
+        breaks: &["DR-12"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-client",
         name: "ims-no-register",
         description: "never registers with the IMS core it is configured with",
         breaks: &["IMS-2", "IMS-5", "IMS-6"],
@@ -632,6 +660,13 @@ pub const FAULTS: &[Fault] = &[
         name: "iwf-wrong-password",
         description: "binds to the SMSC with a wrong password",
         breaks: &["DR-21", "DR-22", "DR-23", "DR-24"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "sms-im-iwf",
+        name: "tel-without-plus",
+        description: "addresses the recipient as tel:<number> without the + (and no phone-context), which names no global number (RFC 3966 §5.1.4)",
+        breaks: &["DR-21", "DR-22", "DR-24"],
         store_and_forward: true,
     },
     Fault {

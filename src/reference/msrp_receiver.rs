@@ -99,6 +99,20 @@ impl Conn {
                 }
                 me.send(bytes);
             }
+            if s.has_fault("msrp-second-response") {
+                // The same transaction answered again, 50 ms later, with the
+                // opposite verdict (RFC 4975 §7.1: one response per transaction).
+                let again = if ok {
+                    msrp::response_to(&m, 400, "Bad Request", &own)
+                } else {
+                    msrp::response_to(&m, 200, "OK", &own)
+                };
+                let out = me.out.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    let _ = out.send(again);
+                });
+            }
         };
         if !known && !s.has_fault("msrp-ignores-session") {
             return respond(self, 481, "Session Does Not Exist");
@@ -142,13 +156,24 @@ impl Conn {
         let aborted = m.flag() == EndFlag::Abort;
         let received = state.reassembly.received();
         let total = m.byte_range().and_then(|r| r.ok()).and_then(|r| r.total);
+        if sr == "yes" && s.has_fault("msrp-chunk-reports-early") {
+            // One success REPORT per chunk, each sent before that chunk's 200.
+            if let Some(Ok(r)) = m.byte_range() {
+                self.send(msrp::report_for(&m, &own, &msrp::new_tid(), r, 200, "OK"));
+            }
+            return respond(self, 200, "OK");
+        }
         let want_report = sr == "yes" || s.has_fault("msrp-unrequested-report");
         let mut report: Option<ByteRange> = None;
         if want_report && !state.reported {
             if complete {
                 let n = received;
                 report = Some(ByteRange {
-                    start: 1,
+                    // Fault: a REPORT for the final chunk's bytes only, none for the rest.
+                    start: match m.byte_range() {
+                        Some(Ok(r)) if s.has_fault("msrp-partial-report") => r.start,
+                        _ => 1,
+                    },
                     end: Some(n),
                     // Fault: a total that disagrees with the message.
                     total: Some(if s.has_fault("msrp-wrong-byte-range") {
@@ -181,8 +206,16 @@ impl Conn {
         if m.flag() == EndFlag::Complete && s.has_fault("msrp-no-final-200") {
             return;
         }
-        let report_bytes =
-            report.map(|r| msrp::report_for(&m, &own, &msrp::new_tid(), r, 200, "OK"));
+        let report_bytes = report.map(|r| {
+            let bytes = msrp::report_for(&m, &own, &msrp::new_tid(), r, 200, "OK");
+            if s.has_fault("msrp-report-headers") {
+                // Fault: the REPORT carries the two header fields RFC 4975
+                // §7.1.2 keeps out of it, right after the start line.
+                with_fields(&bytes, "Success-Report: yes\r\nFailure-Report: yes\r\n")
+            } else {
+                bytes
+            }
+        });
         if let (Some(r), true) = (&report_bytes, s.has_fault("msrp-report-before-200")) {
             self.send(r.clone());
             respond(self, 200, "OK");
@@ -192,6 +225,14 @@ impl Conn {
         if let Some(r) = report_bytes {
             self.send(r);
         }
+    }
+}
+
+/// `bytes` with `fields` (complete header lines) inserted after the start line.
+fn with_fields(bytes: &[u8], fields: &str) -> Vec<u8> {
+    match bytes.windows(2).position(|w| w == b"\r\n") {
+        Some(i) => [&bytes[..i + 2], fields.as_bytes(), &bytes[i + 2..]].concat(),
+        None => bytes.to_vec(),
     }
 }
 

@@ -205,7 +205,12 @@ impl Job {
         next_seq: impl Fn() -> u32,
     ) {
         let number = self.sm.destination_addr.trim_start_matches('+').to_string();
-        let uri = format!("sip:+{number}@{};user=phone", cfg.domain);
+        let uri = if s.has_fault("tel-without-plus") {
+            // Fault: the number without its `+` and no phone-context (RFC 3966 §5.1.4).
+            format!("tel:{number}")
+        } else {
+            format!("sip:+{number}@{};user=phone", cfg.domain)
+        };
         // Over 1300 bytes a MESSAGE may not go over UDP (RFC 3428 §8): Large Message mode.
         if self.sm.payload().len() > 1300 {
             let outcome = self.large(sip, sip_addr, waiters, cfg, s, &uri).await;

@@ -95,9 +95,30 @@ impl Drop for ImsCore {
 
 use crate::net::lock;
 
-/// The digits of the number a Request-URI names (`tel:+1555…`, `sip:+1555…@h;user=phone`).
+/// The number a Request-URI names, as digits without the `+`:
+///
+/// - a `tel:` URI, or a `sip:`/`sips:` URI with `user=phone` (RFC 3261
+///   §19.1.6), claims a telephone number and is judged as written: it names
+///   a global number only when its number starts with `+` (RFC 3966 §5.1.4;
+///   visual separators ignored, [`crate::codec::ims::global_number`]).
+///   `tel:15550100` is no valid tel URI (a local number needs
+///   `phone-context`, RFC 3966 §5.1.5), and a local number with a context is
+///   not the global number either: both name no recipient here;
+/// - any other URI is a device address keyed by the digits of its user part
+///   (`sip:+15550100@h`, the MMS relay scenarios' `sip:mms_15550100;…@h`).
 pub fn number_of(uri: &str) -> Option<String> {
-    let rest = uri.split_once(':')?.1;
+    let uri = uri.trim().trim_start_matches('<').trim_end_matches('>');
+    let (scheme, rest) = uri.split_once(':')?;
+    let sip = scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips");
+    let user_phone = sip
+        && rest.split_once('@').is_some_and(|(_, host)| {
+            host.split(';')
+                .skip(1)
+                .any(|p| p.trim().eq_ignore_ascii_case("user=phone"))
+        });
+    if scheme.eq_ignore_ascii_case("tel") || user_phone {
+        return crate::codec::ims::global_number(uri).map(|n| n[1..].to_string());
+    }
     let user = rest.split(['@', ';', '?']).next()?;
     let digits: String = user.chars().filter(|c| c.is_ascii_digit()).collect();
     (!digits.is_empty()).then_some(digits)
@@ -415,5 +436,37 @@ async fn serve_msrp(
             }
         }
         notify.notify_waiters();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::number_of;
+
+    #[test]
+    fn telephone_numbers_are_judged_as_written() {
+        for (uri, n) in [
+            ("tel:+15550309444", Some("15550309444")),
+            ("tel:+1-555-030-9444;npdi", Some("15550309444")),
+            ("sip:+15550309444@ims.test;user=phone", Some("15550309444")),
+            (
+                "<sip:+1.555.030.9444@ims.test;user=phone>",
+                Some("15550309444"),
+            ),
+            ("sip:+15550309444@liaison.test", Some("15550309444")),
+            // RFC 3966 §5.1.4: no `+`, no phone-context: not a valid tel URI.
+            ("tel:15550309444", None),
+            // A local number is not the global one, whatever its context.
+            ("tel:5550309444;phone-context=+1", None),
+            ("sip:15550309444@ims.test;user=phone", None),
+            ("tel:", None),
+            // Not a telephone number: a device address, keyed by its digits.
+            (
+                "sip:mms_15550309444;ctx=a%2Bb@ims.test",
+                Some("15550309444"),
+            ),
+        ] {
+            assert_eq!(number_of(uri).as_deref(), n, "{uri}");
+        }
     }
 }

@@ -229,6 +229,12 @@ impl MsrpPeer {
             .collect()
     }
 
+    /// The first response to `tid` and a later one whose status differs
+    /// (see [`second_answer`]), when the peer sent both.
+    pub fn second_answer(&self, tid: &str) -> Option<(MsrpArrival, MsrpArrival)> {
+        second_answer(&self.log(), tid)
+    }
+
     /// REPORTs for a Message-ID, in arrival order.
     pub fn reports(&self, message_id: &str) -> Vec<MsrpArrival> {
         self.log()
@@ -345,6 +351,27 @@ impl MsrpPeer {
     }
 }
 
+/// A transaction answered twice, differently: the first response to `tid`
+/// in `log` and the first later response to it with another status code.
+///
+/// RFC 4975 §7.1 and §7.2: a SEND is one transaction, and its response
+/// (one, if Failure-Report asks for any) tells the sender how that chunk
+/// fared; MSRP has no retransmissions, so nothing can legitimately answer
+/// the same transaction ID a second time with another verdict. The sender
+/// has already acted on the first answer, so a different second one leaves
+/// the outcome undefined. A repeated identical response is left to other
+/// checks: it does not contradict the first.
+pub fn second_answer(log: &[MsrpArrival], tid: &str) -> Option<(MsrpArrival, MsrpArrival)> {
+    let mut answers = log.iter().filter(|a| {
+        a.message()
+            .is_some_and(|m| m.status().is_some() && m.tid() == tid)
+    });
+    let first = answers.next()?;
+    let status = first.message().and_then(|m| m.status());
+    let other = answers.find(|a| a.message().and_then(|m| m.status()) != status)?;
+    Some((first.clone(), other.clone()))
+}
+
 /// The Authorization value answering a `Digest realm=…, nonce=…, qop=…`
 /// challenge for the AUTH method (RFC 2617 §3.2.2; RFC 4976 §5).
 pub fn digest_authorization(
@@ -392,4 +419,43 @@ pub fn digest_authorization(
             )
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arrival(seq: usize, bytes: &[u8]) -> MsrpArrival {
+        MsrpArrival {
+            at: Instant::now(),
+            seq,
+            event: StreamEvent::Message(bytes.to_vec()),
+            msg: Some(MsrpMessage::parse(bytes)),
+        }
+    }
+
+    fn answer(seq: usize, tid: &str, code: u16, phrase: &str) -> MsrpArrival {
+        let bytes = msrp::response(tid, code, phrase)
+            .header("To-Path", "msrp://127.0.0.1:1/a;tcp")
+            .header("From-Path", "msrp://127.0.0.1:2/b;tcp")
+            .build();
+        arrival(seq, &bytes)
+    }
+
+    #[test]
+    fn a_second_different_answer_to_one_transaction_is_found() {
+        let log = vec![
+            answer(0, "t1", 200, "OK"),
+            answer(1, "t2", 200, "OK"),
+            answer(2, "t1", 200, "OK"),
+            answer(3, "t1", 481, "Session Does Not Exist"),
+        ];
+        let (first, second) = second_answer(&log, "t1").expect("the 481 contradicts the 200");
+        assert_eq!((first.seq, second.seq), (0, 3));
+        assert!(second.describe().contains("481"), "{}", second.describe());
+        // One answer, or the same answer again, is no contradiction.
+        assert!(second_answer(&log, "t2").is_none());
+        assert!(second_answer(&log[..3], "t1").is_none());
+        assert!(second_answer(&log, "t3").is_none());
+    }
 }
