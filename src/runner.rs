@@ -1472,6 +1472,7 @@ fn sut_absent(
 /// the SUT died (and whether it died during that scenario), not failed
 /// one by one. Returns the run-level event.
 fn sut_died(
+    pcap_dir: &Path,
     selected: &[&ScenarioInfo],
     results: &mut Vec<ScenarioResult>,
     running: &[ScenarioKey],
@@ -1507,6 +1508,11 @@ fn sut_died(
             format!("not run: the SUT died at {at:.2} s ({status})")
         };
         not_run += 1;
+        // A scenario that was running has its capture (what it sent the
+        // SUT before it died, the evidence of a crash).
+        let pcap = Some(pcap_name(&s.file, s.line, &s.name))
+            .filter(|p| was_running && pcap_dir.join(p).exists())
+            .map(|p| format!("pcaps/{p}"));
         results.push(ScenarioResult {
             feature: s.feature.clone(),
             name,
@@ -1514,7 +1520,7 @@ fn sut_died(
             requirements: s.requirements(),
             verdict: ScenarioVerdict::Skipped,
             duration_ms: 0,
-            pcap: None,
+            pcap,
             failure: Some(why),
             step: None,
             location: Some(location),
@@ -2016,6 +2022,7 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
     let sut_event = died.map(|(at_ms, status)| {
         let during: Vec<ScenarioKey> = collected.running.keys().cloned().collect();
         sut_died(
+            &pcap_dir,
             &selected,
             &mut results,
             &during,

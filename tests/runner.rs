@@ -255,6 +255,22 @@ fn a_sut_that_dies_during_the_run_is_a_run_level_event_not_failures() {
     }
     assert_eq!(e["not_run"].as_u64().unwrap() as usize, skipped.len());
     assert!(!e["during"].as_array().unwrap().is_empty(), "{e}");
+    // Those that were running keep their capture: what the SUT got before
+    // it died (here, the MESSAGE it died on).
+    let with_pcap: Vec<&&serde_json::Value> = skipped
+        .iter()
+        .filter(|s| {
+            s["failure"]
+                .as_str()
+                .unwrap()
+                .contains("while this scenario ran")
+        })
+        .collect();
+    assert!(!with_pcap.is_empty(), "{r}");
+    for s in with_pcap {
+        let p = out.join(s["pcap"].as_str().unwrap_or_else(|| panic!("pcap: {s}")));
+        assert!(p.exists(), "{}", p.display());
+    }
     assert!(requirements_with(&r, "failed").is_empty());
     let summary = file(&out, "summary.txt");
     assert!(

@@ -300,10 +300,19 @@ impl SutEvent {
                 format!("the SUT exited before the first scenario, at {at:.2} s{status}")
             }
             SutEventKind::Died => {
-                let during = if self.during.is_empty() {
+                let mut during: Vec<String> = self
+                    .during
+                    .iter()
+                    .take(3)
+                    .map(|n| format!("“{n}”"))
+                    .collect();
+                if self.during.len() > 3 {
+                    during.push(format!("{} more", self.during.len() - 3));
+                }
+                let during = if during.is_empty() {
                     String::new()
                 } else {
-                    format!(" during {}", self.during.join(", "))
+                    format!(" during {}", during.join(", "))
                 };
                 format!(
                     "the SUT died at {at:.2} s{status}{during}; {} scenario{} not run",
@@ -1114,7 +1123,7 @@ mod tests {
         assert!(junit.contains(r#"errors="1""#), "{junit}");
         let text = summary::render(&r, Path::new("out"));
         assert!(
-            text.contains("SUT DIED: the SUT died at 1.50 s (exit status: 9) during a scenario; 2 scenarios not run"),
+            text.contains("SUT DIED: the SUT died at 1.50 s (exit status: 9) during “a scenario”; 2 scenarios not run"),
             "{text}"
         );
         r.runs[0].sut_event = Some(event(SutEventKind::Unreachable));
