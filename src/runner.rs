@@ -1889,8 +1889,9 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
                 crate::report::SutEventKind::ExitedBeforeReady,
                 crate::sut::SutGone {
                     message: format!(
-                        "SUT `{}` exited before the first scenario ({status})",
-                        profile.name
+                        "SUT `{}` exited before the first scenario ({status}); stderr: {}",
+                        profile.name,
+                        crate::sut::one_line(&stderr_tail)
                     ),
                     status: Some(status),
                     stderr_tail,

@@ -394,7 +394,7 @@ pub fn tail_lines(p: &Path, n: usize) -> Vec<String> {
 }
 
 /// The last three lines joined for a one-line message.
-fn one_line(tail: &[String]) -> String {
+pub fn one_line(tail: &[String]) -> String {
     let t = tail[tail.len().saturating_sub(3)..].join(" | ");
     if t.is_empty() {
         "(empty)".into()

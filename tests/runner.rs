@@ -171,7 +171,17 @@ fn a_sut_that_exits_before_the_first_scenario_is_exit_2_with_its_stderr_in_the_r
     for ready in [true, false] {
         let d = tmpdir("dies-early");
         let port = free_port("127.0.0.1");
-        let p = hostile_profile(&d, port, ", --before-ready", ready);
+        let p = if ready {
+            hostile_profile(&d, port, ", --before-ready", true)
+        } else {
+            // Without a readiness probe, a program that fails at once (a
+            // shell, faster than any scenario starts).
+            write(
+                &d,
+                "hostile.yaml",
+                &format!("name: hostile SUT\nroles: [im-client]\nsip: {{ address: 127.0.0.1:{port}, aor: \"sip:bob@127.0.0.1:{port}\" }}\nlaunch:\n  command: [/bin/sh, fixtures/hostile/exits_at_once.sh]\n"),
+            )
+        };
         let out = d.join("out");
         let o = liaison(&["run", "--sut", &p, "--out", out.to_str().unwrap()]);
         assert_eq!(o.status.code(), Some(2), "ready {ready}: {}", text(&o));
