@@ -164,6 +164,9 @@ pub fn main_with(cli: Cli) -> i32 {
             match rt.block_on(runner::run(opts)) {
                 Ok((report, dir)) => {
                     print!("{}", crate::report::summary::render(&report, &dir));
+                    for (_, e) in report.sut_events() {
+                        eprintln!("liaison: {}", e.headline());
+                    }
                     report.exit_code()
                 }
                 Err(e) => {

@@ -437,6 +437,8 @@ pub struct ScenarioInfo {
     pub name: String,
     pub line: usize,
     pub tags: Vec<String>,
+    /// One example row of a Scenario Outline.
+    pub outline: bool,
 }
 
 impl ScenarioInfo {
@@ -496,6 +498,7 @@ pub fn scenarios(features: &[cucumber::gherkin::Feature]) -> Vec<ScenarioInfo> {
                     name: sc.name.clone(),
                     line: sc.position.line,
                     tags,
+                    outline: false,
                 });
                 return;
             }
@@ -511,6 +514,7 @@ pub fn scenarios(features: &[cucumber::gherkin::Feature]) -> Vec<ScenarioInfo> {
                         name: sc.name.clone(),
                         line: t.position.line + i,
                         tags,
+                        outline: true,
                     });
                 }
             }
@@ -642,6 +646,127 @@ pub fn parse_tags(expr: &str) -> Result<TagOperation, UsageError> {
             "--tags: expected a tag expression such as `@DR-1 or @im-server` ({e})"
         ))
     })
+}
+
+/// Every tag a tag expression names (without the `@`), in order.
+fn expression_tags(op: &TagOperation, out: &mut Vec<String>) {
+    match op {
+        TagOperation::And(a, b) | TagOperation::Or(a, b) => {
+            expression_tags(a, out);
+            expression_tags(b, out);
+        }
+        TagOperation::Not(a) => expression_tags(a, out),
+        TagOperation::Tag(t) => {
+            if !out.contains(t) {
+                out.push(t.clone());
+            }
+        }
+    }
+}
+
+/// Edit distance (insertions, deletions, substitutions and swaps of two
+/// neighbours count one each), case-insensitive, for "did you mean".
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.to_lowercase().chars().collect();
+    let b: Vec<char> = b.to_lowercase().chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+/// The (up to) three known tags nearest to `name`, as `@TAG`.
+fn nearest_tags(name: &str, known: &std::collections::BTreeSet<String>) -> String {
+    let mut by: Vec<(usize, &String)> = known.iter().map(|k| (edit_distance(name, k), k)).collect();
+    by.sort();
+    by.iter()
+        .take(3)
+        .map(|(_, k)| format!("@{k}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Checks that every tag a `--tags` expression names is carried by some
+/// scenario, and that a requirement ID is one of the catalogue's: a
+/// misspelt tag would otherwise select nothing (or too little) and the
+/// run would pass. The error names each unknown tag and the nearest known.
+pub fn check_tag_names(
+    op: &TagOperation,
+    all: &[ScenarioInfo],
+    cat: &Catalogue,
+) -> Result<(), UsageError> {
+    let carried: std::collections::BTreeSet<String> =
+        all.iter().flat_map(|s| s.tags.iter().cloned()).collect();
+    let mut names = Vec::new();
+    expression_tags(op, &mut names);
+    let mut problems = Vec::new();
+    for n in names {
+        if carried.contains(&n) {
+            continue;
+        }
+        let near = nearest_tags(&n, &carried);
+        problems.push(match cat.get(&n) {
+            Some(r) => format!(
+                "@{n} is a requirement no scenario checks{} (nearest tags scenarios carry: {near})",
+                r.pending
+                    .as_deref()
+                    .map(|p| format!("; pending: {p}"))
+                    .unwrap_or_default()
+            ),
+            None if Catalogue::looks_like_id(&n) => {
+                format!("@{n} is not a requirement of the catalogue (nearest known: {near})")
+            }
+            None => format!("unknown tag @{n}: no scenario carries it (nearest known: {near})"),
+        });
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(UsageError(format!("--tags: {}", problems.join("; "))))
+    }
+}
+
+/// A run must run something: when the tag filter and the SUT's roles and
+/// capabilities leave no scenario, say so (exit 2) rather than pass with
+/// nothing checked.
+pub fn nothing_to_run(
+    all: &[ScenarioInfo],
+    profile: &Profile,
+    filter: Option<&TagOperation>,
+    expr: Option<&str>,
+) -> UsageError {
+    let by_tags = all
+        .iter()
+        .filter(|s| filter.is_none_or(|f| f.eval(s.tags.iter())))
+        .count();
+    let why = match expr {
+        Some(e) if by_tags == 0 => format!("--tags `{e}` selects no scenario"),
+        Some(e) => format!(
+            "--tags `{e}` selects {by_tags} scenario(s), none of which applies to this SUT (roles: {}; see `liaison list --sut`)",
+            profile.roles.join(", ")
+        ),
+        None => format!(
+            "no scenario applies to this SUT (roles: {}; see `liaison list --sut`)",
+            profile.roles.join(", ")
+        ),
+    };
+    UsageError(format!("nothing to run: {why}"))
 }
 
 /// Pcap file name for a scenario.
@@ -832,7 +957,8 @@ pub fn run_elements(ctx: &RunContext) -> Vec<crate::report::Element> {
     out
 }
 
-/// Collects scenario results from cucumber events; prints progress lines.
+/// Collects scenario results from cucumber events as they come; prints a
+/// progress line as each scenario finishes.
 struct Collector {
     shared: Arc<Mutex<Collected>>,
     progress: bool,
@@ -1294,6 +1420,178 @@ pub async fn start_reference(
     Ok((profile, addrs, running))
 }
 
+/// The SUT as report.json names it.
+fn sut_of(profile: &Profile) -> Sut {
+    Sut {
+        name: profile.name.clone(),
+        profile: profile.path.clone(),
+        roles: profile.roles.clone(),
+        capabilities: crate::profile::CAPABILITIES
+            .iter()
+            .filter(|c| profile.capability(c))
+            .map(|c| c.to_string())
+            .collect(),
+    }
+}
+
+/// Waits for a launched SUT to exit on its own (never, without one).
+async fn sut_exit(p: Option<&mut SutProcess>) -> String {
+    match p {
+        Some(p) => p.exited().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A run that never reached its first scenario because the SUT was not
+/// there: writes a report holding the event (status, stderr tail) and
+/// gives the one-line error (exit 2).
+#[allow(clippy::too_many_arguments)]
+fn sut_absent(
+    catalogue: &Catalogue,
+    profile: &Profile,
+    (started, started_at): (&str, Instant),
+    waivers: &[Waiver],
+    strict: bool,
+    out_dir: &Path,
+    kind: crate::report::SutEventKind,
+    gone: crate::sut::SutGone,
+) -> UsageError {
+    let at_ms = started_at.elapsed().as_millis() as u64;
+    let mut report = Report::build(
+        catalogue,
+        sut_of(profile),
+        started.to_string(),
+        at_ms,
+        Vec::new(),
+        waivers,
+        false,
+        strict,
+    );
+    let event = crate::report::SutEvent {
+        kind,
+        at_ms,
+        detail: gone.message.clone(),
+        status: gone.status,
+        stderr_tail: gone.stderr_tail,
+        during: Vec::new(),
+        not_run: 0,
+    };
+    for q in &mut report.requirements {
+        if q.verdict == crate::report::ReqVerdict::NotRun && q.applicable && q.note.is_some() {
+            q.note = Some(format!("not run: {}", event.headline()));
+        }
+    }
+    if let Some(run) = report.runs.first_mut() {
+        run.sut_event = Some(event);
+    }
+    match report.write_all(out_dir) {
+        Ok(()) => UsageError(format!(
+            "{} (report: {})",
+            gone.message,
+            out_dir.join("report.json").display()
+        )),
+        Err(_) => UsageError(gone.message),
+    }
+}
+
+/// A launched SUT exited at `at_ms` while the scenarios in `running` ran:
+/// every selected scenario without a result is listed as skipped, saying
+/// the SUT died (and whether it died during that scenario), not failed
+/// one by one. Returns the run-level event.
+fn sut_died(
+    pcap_dir: &Path,
+    selected: &[&ScenarioInfo],
+    results: &mut Vec<ScenarioResult>,
+    running: &[ScenarioKey],
+    at_ms: u64,
+    status: String,
+    stderr_tail: Vec<String>,
+) -> crate::report::SutEvent {
+    let at = at_ms as f64 / 1000.0;
+    let finished = results.len();
+    let mut during = Vec::new();
+    let mut not_run = 0;
+    for s in selected {
+        let location = format!("{}:{}", relative_file(&s.file), s.line);
+        if results
+            .iter()
+            .any(|r| r.location.as_deref() == Some(location.as_str()))
+        {
+            continue;
+        }
+        let name = if s.outline {
+            format!("{} (example at line {})", s.name, s.line)
+        } else {
+            s.name.clone()
+        };
+        // Cucumber's paths may be absolute where the selection's are not.
+        let was_running = running
+            .iter()
+            .any(|(f, l)| *l == s.line && relative_file(f) == relative_file(&s.file));
+        let why = if was_running {
+            during.push(name.clone());
+            format!("not finished: the SUT died at {at:.2} s ({status}) while this scenario ran")
+        } else {
+            format!("not run: the SUT died at {at:.2} s ({status})")
+        };
+        not_run += 1;
+        // A scenario that was running has its capture (what it sent the
+        // SUT before it died, the evidence of a crash).
+        let pcap = Some(pcap_name(&s.file, s.line, &s.name))
+            .filter(|p| was_running && pcap_dir.join(p).exists())
+            .map(|p| format!("pcaps/{p}"));
+        results.push(ScenarioResult {
+            feature: s.feature.clone(),
+            name,
+            tags: s.tags.clone(),
+            requirements: s.requirements(),
+            verdict: ScenarioVerdict::Skipped,
+            duration_ms: 0,
+            pcap,
+            failure: Some(why),
+            step: None,
+            location: Some(location),
+            steps: Vec::new(),
+            waived: Vec::new(),
+            run: 0,
+        });
+    }
+    // No scenario had started: the SUT was never there for one.
+    let kind = if finished == 0 && during.is_empty() {
+        crate::report::SutEventKind::ExitedBeforeReady
+    } else {
+        crate::report::SutEventKind::Died
+    };
+    crate::report::SutEvent {
+        kind,
+        at_ms,
+        detail: format!("the launched SUT exited ({status})"),
+        status: Some(status),
+        stderr_tail,
+        during,
+        not_run,
+    }
+}
+
+/// A requirement whose scenarios the SUT's death kept from running says so.
+fn note_not_run_by_sut(report: &mut Report) {
+    let Some(e) = report.runs.first().and_then(|r| r.sut_event.clone()) else {
+        return;
+    };
+    let skipped: Vec<&ScenarioResult> = report
+        .scenarios
+        .iter()
+        .filter(|s| s.verdict == ScenarioVerdict::Skipped)
+        .collect();
+    for q in &mut report.requirements {
+        if q.verdict == crate::report::ReqVerdict::NotRun
+            && skipped.iter().any(|s| s.requirements.contains(&q.id))
+        {
+            q.note = Some(format!("not run: {}", e.headline()));
+        }
+    }
+}
+
 /// Runs the suite. Returns the report and its folder, or a usage error (exit 2).
 pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
     // Listen for SIGINT/SIGTERM from the start (a signal stream registers at
@@ -1314,6 +1612,9 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
         )));
     }
     let filter = opts.tags.as_deref().map(parse_tags).transpose()?;
+    if let Some(f) = &filter {
+        check_tag_names(f, &all, &catalogue)?;
+    }
     let waivers: Vec<Waiver> = match &opts.waivers {
         Some(p) => crate::report::load_waivers(p, &catalogue).map_err(UsageError)?,
         None => Vec::new(),
@@ -1544,18 +1845,88 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
             (p, a)
         }
     };
-    let mut interrupted = false;
-    if let Some(l) = &profile.launch {
-        tokio::select! {
-            r = SutProcess::start(l, &profile, &out_dir) => sut_proc = Some(r.map_err(UsageError)?),
-            _ = interrupt.recv() => interrupted = true,
-        }
-    }
-
     let selected: Vec<&ScenarioInfo> = all
         .iter()
         .filter(|s| applies(&s.tags, &profile, filter.as_ref()))
         .collect();
+    if selected.is_empty() {
+        return Err(nothing_to_run(
+            &all,
+            &profile,
+            filter.as_ref(),
+            opts.tags.as_deref(),
+        ));
+    }
+    let mut interrupted = false;
+    // Where the run stops when the SUT is not there: the report says why.
+    let absent = |kind, gone: crate::sut::SutGone| {
+        sut_absent(
+            &catalogue,
+            &profile,
+            (&started, started_at),
+            &waivers,
+            opts.strict,
+            &out_dir,
+            kind,
+            gone,
+        )
+    };
+    if opts.sut.is_some() && profile.launch.is_none() {
+        let reachable = tokio::select! {
+            r = crate::sut::check_reachable(&profile) => Some(r),
+            _ = interrupt.recv() => None,
+        };
+        match reachable {
+            None => interrupted = true,
+            Some(Ok(())) => {}
+            Some(Err(message)) => {
+                return Err(absent(
+                    crate::report::SutEventKind::Unreachable,
+                    crate::sut::SutGone {
+                        message,
+                        status: None,
+                        stderr_tail: Vec::new(),
+                    },
+                ))
+            }
+        }
+    }
+    if let Some(l) = &profile.launch {
+        tokio::select! {
+            r = SutProcess::start(l, &profile, &out_dir) => match r {
+                Ok(p) => sut_proc = Some(p),
+                Err(gone) => {
+                    let kind = if gone.status.is_some() {
+                        crate::report::SutEventKind::ExitedBeforeReady
+                    } else {
+                        crate::report::SutEventKind::Unreachable
+                    };
+                    return Err(absent(kind, gone));
+                }
+            },
+            _ = interrupt.recv() => interrupted = true,
+        }
+    }
+    // A launched SUT without a readiness probe may already be gone.
+    if let Some(p) = sut_proc.as_mut() {
+        if let Some(status) = p.has_exited() {
+            p.stop().await;
+            let stderr_tail = p.stderr_tail();
+            return Err(absent(
+                crate::report::SutEventKind::ExitedBeforeReady,
+                crate::sut::SutGone {
+                    message: format!(
+                        "SUT `{}` exited before the first scenario ({status}); stderr: {}",
+                        profile.name,
+                        crate::sut::one_line(&stderr_tail)
+                    ),
+                    status: Some(status),
+                    stderr_tail,
+                },
+            ));
+        }
+    }
+
     let ctx = Arc::new(RunContext {
         profile: profile.clone(),
         role_addresses,
@@ -1588,7 +1959,11 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
     let one_at_a_time = profile.ims.as_ref().is_some_and(|i| i.route_all());
     let cuke = LiaisonWorld::cucumber()
         .max_concurrent_scenarios(Some(if one_at_a_time { 1 } else { 64 }))
-        .with_writer(writer::Normalize::new(collector))
+        // Not `writer::Normalize`: it holds each feature's events back until
+        // the features before it finish, so progress lines stalled and an
+        // interrupted run lost scenarios that had finished. The collector
+        // keys every event by its scenario, so arrival order is enough.
+        .with_writer(writer::AssertNormalized::new(collector))
         .with_default_cli()
         .fail_on_skipped()
         .before(move |feature, rule, sc, world| {
@@ -1645,14 +2020,20 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
         applies(&tags, &prof, filter2.as_ref())
     });
 
+    // A launched SUT that exits ends the run: a run-level event.
+    let mut died: Option<(u64, String)> = None;
     if !interrupted {
-        interrupted = tokio::select! {
-            _ = run_fut => false,
-            _ = interrupt.recv() => true,
-        };
+        tokio::select! {
+            _ = run_fut => {}
+            _ = interrupt.recv() => interrupted = true,
+            status = sut_exit(sut_proc.as_mut()) => {
+                died = Some((started_at.elapsed().as_millis() as u64, status));
+            }
+        }
     }
 
     *CONTEXT.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    let stderr_tail = sut_proc.as_ref().map(|p| p.stderr_tail());
     if let Some(mut p) = sut_proc.take() {
         p.stop().await;
     }
@@ -1666,17 +2047,20 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
         )));
     }
     let mut results = collected.results;
+    let sut_event = died.map(|(at_ms, status)| {
+        let during: Vec<ScenarioKey> = collected.running.keys().cloned().collect();
+        sut_died(
+            &pcap_dir,
+            &selected,
+            &mut results,
+            &during,
+            at_ms,
+            status,
+            stderr_tail.unwrap_or_default(),
+        )
+    });
     results.sort_by(|a, b| (&a.feature, &a.pcap).cmp(&(&b.feature, &b.pcap)));
-    let sut = Sut {
-        name: profile.name.clone(),
-        profile: profile.path.clone(),
-        roles: profile.roles.clone(),
-        capabilities: crate::profile::CAPABILITIES
-            .iter()
-            .filter(|c| profile.capability(c))
-            .map(|c| c.to_string())
-            .collect(),
-    };
+    let sut = sut_of(&profile);
     let mut report = Report::build(
         &catalogue,
         sut,
@@ -1690,7 +2074,9 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
     mark_not_applicable(&mut report, &all, &profile);
     if let Some(run) = report.runs.first_mut() {
         run.elements = run_elements(&ctx);
+        run.sut_event = sut_event;
     }
+    note_not_run_by_sut(&mut report);
     report.write_all(&out_dir).map_err(|e| {
         UsageError(format!(
             "cannot write the report into {}: {e}",

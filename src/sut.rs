@@ -13,6 +13,21 @@ use tokio::process::{Child, Command};
 use crate::codec::sip::{request, token, SipMessage};
 use crate::profile::{Launch, Profile};
 
+/// Why a launched SUT is not there: what the run reports (exit 2 before the
+/// first scenario, a run-level event during the run).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SutGone {
+    /// One line: what happened.
+    pub message: String,
+    /// Its exit status as the OS gave it, when it exited.
+    pub status: Option<String>,
+    /// The last lines of its stderr (at most [`TAIL_LINES`]).
+    pub stderr_tail: Vec<String>,
+}
+
+/// How many lines of a dead SUT's stderr the report keeps.
+pub const TAIL_LINES: usize = 20;
+
 /// A launched SUT.
 pub struct SutProcess {
     child: Option<Child>,
@@ -38,19 +53,26 @@ fn signal_group(pgid: i32, sig: i32) {
 }
 
 impl SutProcess {
-    /// Starts the SUT and waits until it is ready. Errors are one line (exit 2).
+    /// Starts the SUT and waits until it is ready. Errors are one line (exit
+    /// 2); a SUT that exits or never gets ready comes back as [`SutGone`].
     pub async fn start(
         l: &Launch,
         profile: &Profile,
         out_dir: &Path,
-    ) -> Result<SutProcess, String> {
+    ) -> Result<SutProcess, SutGone> {
+        let gone = |message: String| SutGone {
+            message,
+            status: None,
+            stderr_tail: Vec::new(),
+        };
         let stdout = out_dir.join("sut-stdout.log");
         let stderr = out_dir.join("sut-stderr.log");
         let workdir = out_dir.join("sut-workdir");
         std::fs::create_dir_all(&workdir)
-            .map_err(|e| format!("cannot create {}: {e}", workdir.display()))?;
+            .map_err(|e| gone(format!("cannot create {}: {e}", workdir.display())))?;
         let open = |p: &Path| {
-            std::fs::File::create(p).map_err(|e| format!("cannot create {}: {e}", p.display()))
+            std::fs::File::create(p)
+                .map_err(|e| gone(format!("cannot create {}: {e}", p.display())))
         };
         let mut cmd = Command::new(&l.command[0]);
         cmd.args(&l.command[1..])
@@ -68,10 +90,10 @@ impl SutProcess {
             cmd.current_dir(cwd);
         }
         let child = cmd.spawn().map_err(|e| {
-            format!(
+            gone(format!(
                 "profile {}: launch.command: cannot start `{}` ({e})",
                 profile.path, l.command[0]
-            )
+            ))
         })?;
         let pgid = child.id().map(|p| p as i32);
         let mut me = SutProcess {
@@ -87,12 +109,17 @@ impl SutProcess {
             loop {
                 if let Some(c) = me.child.as_mut() {
                     if let Ok(Some(status)) = c.try_wait() {
-                        let tail = tail(&me.stderr);
                         me.stop().await;
-                        return Err(format!(
-                            "SUT `{}` exited before it was ready ({status}); stderr: {tail}",
-                            profile.name
-                        ));
+                        let stderr_tail = me.stderr_tail();
+                        return Err(SutGone {
+                            message: format!(
+                                "SUT `{}` exited before it was ready ({status}); stderr: {}",
+                                profile.name,
+                                one_line(&stderr_tail)
+                            ),
+                            status: Some(status.to_string()),
+                            stderr_tail,
+                        });
                     }
                 }
                 let ok = match (r.sip_options, r.tcp) {
@@ -104,18 +131,51 @@ impl SutProcess {
                     break;
                 }
                 if Instant::now() >= until {
-                    let tail = tail(&me.stderr);
                     me.stop().await;
-                    return Err(format!(
-                        "SUT `{}` unreachable: its readiness probe did not answer within {} s; stderr: {tail}",
-                        profile.name,
-                        limit.as_secs()
-                    ));
+                    let stderr_tail = me.stderr_tail();
+                    return Err(SutGone {
+                        message: format!(
+                            "SUT `{}` unreachable: its readiness probe did not answer within {} s; stderr: {}",
+                            profile.name,
+                            limit.as_secs(),
+                            one_line(&stderr_tail)
+                        ),
+                        status: None,
+                        stderr_tail,
+                    });
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
         Ok(me)
+    }
+
+    /// Waits until the SUT exits on its own and gives its exit status; never
+    /// returns for a SUT already stopped (so it can sit in a `select!`
+    /// beside the run).
+    pub async fn exited(&mut self) -> String {
+        match self.child.as_mut() {
+            Some(c) => match c.wait().await {
+                Ok(status) => status.to_string(),
+                Err(e) => format!("status unknown ({e})"),
+            },
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Has the SUT exited already? Its status if so.
+    pub fn has_exited(&mut self) -> Option<String> {
+        let c = self.child.as_mut()?;
+        match c.try_wait() {
+            Ok(Some(status)) => Some(status.to_string()),
+            _ => None,
+        }
+    }
+
+    /// The last lines of its stderr log (at most [`TAIL_LINES`], each at
+    /// most 300 characters).
+    pub fn stderr_tail(&self) -> Vec<String> {
+        tail_lines(&self.stderr, TAIL_LINES)
     }
 
     /// Stops the SUT: SIGTERM to its group, SIGKILL after 3 s.
@@ -154,6 +214,127 @@ impl Drop for SutProcess {
     }
 }
 
+/// Before the first scenario, for a SUT the harness did not launch: is
+/// anything there at the addresses the profile says it listens on? A TCP
+/// connect refused or unanswered, or an OPTIONS over UDP answered by ICMP
+/// port unreachable (which the OS reports on a connected socket), means
+/// nothing is: the error names the address. A UDP address that stays silent
+/// cannot be told apart from a live SUT that ignores OPTIONS, so it passes
+/// here and the scenarios judge it.
+pub async fn check_reachable(profile: &Profile) -> Result<(), String> {
+    use crate::net::Transport;
+    let url = |u: &str| -> Option<std::net::SocketAddr> {
+        let rest = u.split_once("://").map(|x| x.1).unwrap_or(u);
+        rest.split('/').next()?.parse().ok()
+    };
+    let mut tcp: Vec<(&str, std::net::SocketAddr)> = Vec::new();
+    let mut udp: Vec<(&str, std::net::SocketAddr)> = Vec::new();
+    if let Some(sip) = &profile.sip {
+        if sip.transports.contains(&Transport::Tcp) {
+            tcp.push(("sip.address", sip.address));
+        }
+        if sip.transports.contains(&Transport::Udp) {
+            udp.push(("sip.address", sip.address));
+        }
+    }
+    if let Some(a) = profile.msrp.as_ref().map(|m| m.address) {
+        tcp.push(("msrp.address", a));
+    }
+    if let Some(a) = profile.ppg.as_ref().and_then(|p| url(&p.url)) {
+        tcp.push(("ppg.url", a));
+    }
+    if let Some(m) = &profile.mms_relay {
+        if let Some(a) = url(&m.mm1_url) {
+            tcp.push(("mms_relay.mm1_url", a));
+        }
+        if let Some(a) = m.mm3 {
+            tcp.push(("mms_relay.mm3", a));
+        }
+    }
+    if let Some(a) = profile.mem_server.as_ref().and_then(|m| m.inbox) {
+        tcp.push(("mem_server.inbox", a));
+    }
+    if let Some(a) = profile.mms_client.as_ref().and_then(|m| m.sip_push) {
+        udp.push(("mms_client.sip_push", a));
+    }
+    let limit = Duration::from_secs(profile.scenario_timeout_s.clamp(1, 2));
+    for (field, a) in tcp {
+        match tokio::time::timeout(limit, TcpStream::connect(a)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                return Err(format!(
+                    "SUT `{}` unreachable before the first scenario: {field} {a} (TCP): {e}",
+                    profile.name
+                ))
+            }
+            Err(_) => {
+                return Err(format!(
+                    "SUT `{}` unreachable before the first scenario: {field} {a} (TCP): no connection within {} s",
+                    profile.name,
+                    limit.as_secs()
+                ))
+            }
+        }
+    }
+    // A SUT that answers does so within a few T1 on loopback.
+    let wait = Duration::from_millis((4 * profile.t1_ms).clamp(200, 2000));
+    for (field, a) in udp {
+        if probe_udp_refused(a, wait).await {
+            return Err(format!(
+                "SUT `{}` unreachable before the first scenario: {field} {a} (UDP): an OPTIONS got ICMP port unreachable (nothing listens there)",
+                profile.name
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// One OPTIONS over a connected UDP socket: true when the OS reports the
+/// port unreachable before an answer or the end of `wait`.
+async fn probe_udp_refused(addr: std::net::SocketAddr, wait: Duration) -> bool {
+    let bind: std::net::SocketAddr = if addr.is_ipv6() {
+        "[::1]:0"
+    } else {
+        "127.0.0.1:0"
+    }
+    .parse()
+    .expect("literal");
+    let Ok(sock) = UdpSocket::bind(bind).await else {
+        return false;
+    };
+    if sock.connect(addr).await.is_err() {
+        return false;
+    }
+    let Ok(local) = sock.local_addr() else {
+        return false;
+    };
+    let req = options(addr, local);
+    match sock.send(&req).await {
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => return true,
+        Err(_) => return false,
+        Ok(_) => {}
+    }
+    let mut buf = vec![0u8; 65536];
+    match tokio::time::timeout(wait, sock.recv(&mut buf)).await {
+        Ok(Err(e)) => e.kind() == std::io::ErrorKind::ConnectionRefused,
+        // An answer, or silence.
+        _ => false,
+    }
+}
+
+/// An OPTIONS from `local` to `addr`.
+fn options(addr: std::net::SocketAddr, local: std::net::SocketAddr) -> Vec<u8> {
+    let branch = format!("z9hG4bK{}", token());
+    request("OPTIONS", &format!("sip:{addr}"))
+        .header("Via", &format!("SIP/2.0/UDP {local};branch={branch};rport"))
+        .header("Max-Forwards", "70")
+        .header("From", &format!("<sip:probe@{local}>;tag={}", token()))
+        .header("To", &format!("<sip:{addr}>"))
+        .header("Call-ID", &format!("{}@liaison-probe", token()))
+        .header("CSeq", "1 OPTIONS")
+        .build()
+}
+
 /// One OPTIONS over UDP; any SIP response within 300 ms means ready.
 async fn probe_sip(addr: std::net::SocketAddr) -> bool {
     let bind: std::net::SocketAddr = if addr.is_ipv6() {
@@ -169,15 +350,7 @@ async fn probe_sip(addr: std::net::SocketAddr) -> bool {
     let Ok(local) = sock.local_addr() else {
         return false;
     };
-    let branch = format!("z9hG4bK{}", token());
-    let req = request("OPTIONS", &format!("sip:{addr}"))
-        .header("Via", &format!("SIP/2.0/UDP {local};branch={branch};rport"))
-        .header("Max-Forwards", "70")
-        .header("From", &format!("<sip:probe@{local}>;tag={}", token()))
-        .header("To", &format!("<sip:{addr}>"))
-        .header("Call-ID", &format!("{}@liaison-probe", token()))
-        .header("CSeq", "1 OPTIONS")
-        .build();
+    let req = options(addr, local);
     if sock.send_to(&req, addr).await.is_err() {
         return false;
     }
@@ -188,10 +361,41 @@ async fn probe_sip(addr: std::net::SocketAddr) -> bool {
     }
 }
 
-fn tail(p: &Path) -> String {
-    let s = std::fs::read_to_string(p).unwrap_or_default();
-    let last: Vec<&str> = s.lines().rev().take(3).collect();
-    let t = last.into_iter().rev().collect::<Vec<_>>().join(" | ");
+/// The last `n` lines of a log, read from its last 64 KiB (a SUT's log
+/// may be large), each cut to 300 characters.
+pub fn tail_lines(p: &Path, n: usize) -> Vec<String> {
+    use std::io::{Read as _, Seek as _, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(p) else {
+        return Vec::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let from = len.saturating_sub(64 * 1024);
+    if f.seek(SeekFrom::Start(from)).is_err() {
+        return Vec::new();
+    }
+    let mut buf = Vec::new();
+    let _ = f.take(64 * 1024).read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf);
+    let mut lines: Vec<String> = text
+        .lines()
+        .skip(usize::from(from > 0))
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let mut t: String = l.chars().take(300).collect();
+            if l.chars().count() > 300 {
+                t.push('…');
+            }
+            t
+        })
+        .collect();
+    let cut = lines.len().saturating_sub(n);
+    lines.drain(..cut);
+    lines
+}
+
+/// The last three lines joined for a one-line message.
+pub fn one_line(tail: &[String]) -> String {
+    let t = tail[tail.len().saturating_sub(3)..].join(" | ");
     if t.is_empty() {
         "(empty)".into()
     } else {

@@ -657,11 +657,22 @@ pub fn render(r: &Report, dir: &Path) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ");
+    let sut_events = r.sut_events();
     let (vclass, vtext, vdetail) = if r.interrupted {
         (
             "v-not-run",
             "INTERRUPTED",
             "the run stopped early: this report holds the scenarios that finished".to_string(),
+        )
+    } else if let Some((_, e)) = sut_events.first() {
+        (
+            "v-failed",
+            if e.kind == super::SutEventKind::Died {
+                "SUT DIED"
+            } else {
+                "SUT UNREACHABLE"
+            },
+            esc(&e.headline()),
         )
     } else if !gating.is_empty() {
         (
@@ -855,6 +866,26 @@ pub fn render(r: &Report, dir: &Path) -> String {
         },
         s.scenarios.skipped
     );
+    for (i, e) in &sut_events {
+        let _ = write!(
+            out,
+            "<tr class=\"v-failed\"><th>SUT{}</th><td>{}{}</td></tr>",
+            if r.runs.len() > 1 {
+                format!(" (run {i})")
+            } else {
+                String::new()
+            },
+            esc(&e.headline()),
+            if e.stderr_tail.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "<br>last lines of its stderr:<pre>{}</pre>",
+                    esc(&e.stderr_tail.join("\n"))
+                )
+            }
+        );
+    }
     if !r.waivers.is_empty() {
         let n = |st: WaiverStatus| r.waivers.iter().filter(|w| w.status == st).count();
         let _ = write!(

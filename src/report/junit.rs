@@ -12,16 +12,23 @@ pub fn render(r: &Report) -> String {
         by_feature.entry(s.feature.as_str()).or_default().push(s);
     }
     let mut out = String::new();
-    let total = r.scenarios.len();
+    let run_level = run_level_cases(r);
+    let total = r.scenarios.len() + run_level.len();
     let failures = r.summary.scenarios.failed;
     let skipped = r.summary.scenarios.skipped;
+    let errors = if run_level.is_empty() {
+        String::new()
+    } else {
+        format!(r#" errors="{}""#, run_level.len())
+    };
     let _ = writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
     let _ = writeln!(
         out,
-        r#"<testsuites name="liaison: {}" tests="{total}" failures="{failures}" skipped="{skipped}" time="{:.3}">"#,
+        r#"<testsuites name="liaison: {}" tests="{total}" failures="{failures}"{errors} skipped="{skipped}" time="{:.3}">"#,
         escape_xml(&r.sut.name),
         r.duration_ms as f64 / 1000.0
     );
+    run_level_suite(&mut out, r, &run_level);
     for (feature, scenarios) in by_feature {
         let f = scenarios
             .iter()
@@ -97,4 +104,87 @@ pub fn render(r: &Report) -> String {
     }
     let _ = writeln!(out, "</testsuites>");
     out
+}
+
+/// A run-level error: (test case name, message, error type, stderr lines).
+type RunCase = (String, String, &'static str, Vec<String>);
+
+/// What went wrong with the run itself, as error test cases: an
+/// interruption (the report holds only the scenarios that finished) and
+/// the SUT's death or unreachability (with the tail of its stderr).
+fn run_level_cases(r: &Report) -> Vec<RunCase> {
+    let mut out = Vec::new();
+    if r.interrupted {
+        out.push((
+            "run interrupted".to_string(),
+            "the run was interrupted: this report holds only the scenarios that finished"
+                .to_string(),
+            "interrupted",
+            Vec::new(),
+        ));
+    }
+    for (i, e) in r.sut_events() {
+        let name = match e.kind {
+            super::SutEventKind::Died => "SUT died",
+            super::SutEventKind::ExitedBeforeReady => "SUT exited before the first scenario",
+            super::SutEventKind::Unreachable => "SUT unreachable",
+        };
+        let name = if r.runs.len() > 1 {
+            format!("{name} (run {i})")
+        } else {
+            name.to_string()
+        };
+        out.push((name, e.headline(), "sut", e.stderr_tail.clone()));
+    }
+    out
+}
+
+/// The `<testsuite name="liaison run">` holding [`run_level_cases`], with
+/// `interrupted` and `sut` properties a CI job can read.
+fn run_level_suite(out: &mut String, r: &Report, cases: &[RunCase]) {
+    if cases.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        r#"  <testsuite name="liaison run" tests="{n}" failures="0" errors="{n}" skipped="0" time="0.000">"#,
+        n = cases.len()
+    );
+    let _ = writeln!(out, "    <properties>");
+    let _ = writeln!(
+        out,
+        r#"      <property name="interrupted" value="{}"/>"#,
+        r.interrupted
+    );
+    for (_, e) in r.sut_events() {
+        let kind = match e.kind {
+            super::SutEventKind::Died => "died",
+            super::SutEventKind::ExitedBeforeReady => "exited-before-ready",
+            super::SutEventKind::Unreachable => "unreachable",
+        };
+        let _ = writeln!(out, r#"      <property name="sut" value="{kind}"/>"#);
+    }
+    let _ = writeln!(out, "    </properties>");
+    for (name, msg, kind, stderr) in cases {
+        let _ = writeln!(
+            out,
+            r#"    <testcase classname="liaison" name="{}" time="0.000">"#,
+            escape_xml(name)
+        );
+        let _ = writeln!(
+            out,
+            r#"      <error message="{}" type="{kind}">{}</error>"#,
+            escape_xml(msg),
+            escape_xml(msg)
+        );
+        if !stderr.is_empty() {
+            let _ = writeln!(
+                out,
+                "      <system-err>{}</system-err>",
+                escape_xml(&stderr.join("\n"))
+            );
+        }
+        let _ = writeln!(out, "    </testcase>");
+    }
+    let _ = writeln!(out, "  </testsuite>");
 }

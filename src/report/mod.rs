@@ -243,6 +243,92 @@ pub struct Element {
     pub side: Side,
 }
 
+/// What became of the SUT itself, when it was not there for the whole run.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum SutEventKind {
+    /// Nothing listened at its addresses before the first scenario (no
+    /// `launch`), or a launched SUT's readiness probe never answered.
+    Unreachable,
+    /// A launched SUT exited before it was ready (or before the first scenario).
+    ExitedBeforeReady,
+    /// A launched SUT exited while the scenarios ran.
+    Died,
+}
+
+/// A run-level event about the SUT: the run stops there, and the scenarios
+/// it kept from running are listed as skipped with the reason (never failed
+/// one by one).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SutEvent {
+    pub kind: SutEventKind,
+    /// When, in ms since the run started.
+    pub at_ms: u64,
+    /// One line: what happened.
+    pub detail: String,
+    /// Its exit status as the OS gave it (`exit status: 3`, `signal: 9 (SIGKILL)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// The last lines of its stderr (`sut-stderr.log`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stderr_tail: Vec<String>,
+    /// The scenarios that were running when it died.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub during: Vec<String>,
+    /// How many selected scenarios did not run (or finish) because of it.
+    #[serde(default)]
+    pub not_run: usize,
+}
+
+impl SutEvent {
+    /// One line for the summary, junit and the page.
+    pub fn headline(&self) -> String {
+        let at = self.at_ms as f64 / 1000.0;
+        let status = self
+            .status
+            .as_deref()
+            .map(|s| format!(" ({s})"))
+            .unwrap_or_default();
+        match self.kind {
+            SutEventKind::Unreachable => {
+                format!(
+                    "the SUT was unreachable before the first scenario: {}",
+                    self.detail
+                )
+            }
+            SutEventKind::ExitedBeforeReady => {
+                format!("the SUT exited before the first scenario, at {at:.2} s{status}")
+            }
+            SutEventKind::Died => {
+                let mut during: Vec<String> = self
+                    .during
+                    .iter()
+                    .take(3)
+                    .map(|n| format!("“{n}”"))
+                    .collect();
+                if self.during.len() > 3 {
+                    during.push(format!("{} more", self.during.len() - 3));
+                }
+                let during = if during.is_empty() {
+                    String::new()
+                } else {
+                    format!(" during {}", during.join(", "))
+                };
+                format!(
+                    "the SUT died at {at:.2} s{status}{during}; {} scenario{} not run",
+                    self.not_run,
+                    if self.not_run == 1 { "" } else { "s" }
+                )
+            }
+        }
+    }
+
+    /// Exit code 2: the SUT was never there for a scenario.
+    pub fn before_first_scenario(&self) -> bool {
+        self.kind != SutEventKind::Died
+    }
+}
+
 /// One run: `liaison run` writes one; a merged report lists each joined run.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Run {
@@ -256,6 +342,9 @@ pub struct Run {
     /// Where the run's report was, relative to this report (merged reports).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dir: Option<String>,
+    /// The SUT was unreachable, or a launched SUT exited: a run-level event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sut_event: Option<SutEvent>,
 }
 
 /// Which requirement catalogue the verdicts refer to.
@@ -505,6 +594,7 @@ impl Report {
             interrupted,
             elements: Vec::new(),
             dir: None,
+            sut_event: None,
         };
         let mut r = Report {
             suite: Suite {
@@ -665,6 +755,7 @@ impl Report {
                 interrupted: self.interrupted,
                 elements: Vec::new(),
                 dir: None,
+                sut_event: None,
             });
         }
         if self.scenarios.iter().any(|s| !s.waived.is_empty()) {
@@ -697,10 +788,26 @@ impl Report {
             .collect()
     }
 
-    /// Exit code per design.md: 0 pass, 1 a requirement failed, 3 interrupted.
+    /// The SUT events of its runs (with the run's index).
+    pub fn sut_events(&self) -> Vec<(usize, &SutEvent)> {
+        self.runs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| r.sut_event.as_ref().map(|e| (i, e)))
+            .collect()
+    }
+
+    /// Exit code per design.md: 0 pass, 1 a requirement failed (or the SUT
+    /// died during the run), 2 the SUT was unreachable before the first
+    /// scenario, 3 interrupted.
     pub fn exit_code(&self) -> i32 {
+        let events = self.sut_events();
         if self.interrupted {
             3
+        } else if events.iter().any(|(_, e)| e.before_first_scenario()) {
+            2
+        } else if !events.is_empty() {
+            1
         } else if self.gating_failures().is_empty() {
             0
         } else {
@@ -985,6 +1092,56 @@ mod tests {
             ]
         );
         assert_eq!(r.exit_code(), 1);
+    }
+
+    #[test]
+    fn a_sut_event_sets_the_exit_code_and_renders_everywhere() {
+        let mut r = sample();
+        r.scenarios.retain(|s| s.verdict == ScenarioVerdict::Passed);
+        r.recompute();
+        assert_eq!(r.exit_code(), 0);
+        let event = |kind| SutEvent {
+            kind,
+            at_ms: 1500,
+            detail: "d".into(),
+            status: Some("exit status: 9".into()),
+            stderr_tail: vec!["boom <&> \u{1}".into()],
+            during: vec!["a scenario".into()],
+            not_run: 2,
+        };
+        r.runs[0].sut_event = Some(event(SutEventKind::Died));
+        assert_eq!(r.exit_code(), 1, "died during the run: the run failed");
+        let junit = junit::render(&r);
+        assert!(
+            junit.contains(r#"<property name="sut" value="died"/>"#),
+            "{junit}"
+        );
+        assert!(
+            junit.contains("<system-err>boom &lt;&amp;&gt; \\x01</system-err>"),
+            "{junit}"
+        );
+        assert!(junit.contains(r#"errors="1""#), "{junit}");
+        let text = summary::render(&r, Path::new("out"));
+        assert!(
+            text.contains("SUT DIED: the SUT died at 1.50 s (exit status: 9) during “a scenario”; 2 scenarios not run"),
+            "{text}"
+        );
+        r.runs[0].sut_event = Some(event(SutEventKind::Unreachable));
+        assert_eq!(r.exit_code(), 2, "never reached: as a usage error");
+        r.runs[0].sut_event = Some(event(SutEventKind::ExitedBeforeReady));
+        assert_eq!(r.exit_code(), 2);
+        r.interrupted = true;
+        assert_eq!(r.exit_code(), 3);
+        let junit = junit::render(&r);
+        assert!(
+            junit.contains(r#"<property name="interrupted" value="true"/>"#)
+                && junit.contains(r#"name="run interrupted""#),
+            "{junit}"
+        );
+        // Round trip; a report without the field still reads.
+        let json = serde_json::to_string(&r).unwrap();
+        let back: Report = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, r);
     }
 
     #[test]

@@ -105,6 +105,17 @@ pub fn render(r: &Report, dir: &Path) -> String {
             "INTERRUPTED: the report holds the scenarios that finished"
         );
     }
+    for (_, e) in r.sut_events() {
+        let word = match e.kind {
+            super::SutEventKind::Died => "SUT DIED",
+            super::SutEventKind::ExitedBeforeReady => "SUT EXITED",
+            super::SutEventKind::Unreachable => "SUT UNREACHABLE",
+        };
+        let _ = writeln!(out, "{word}: {}", truncate(&e.headline(), 400));
+        for l in &e.stderr_tail {
+            let _ = writeln!(out, "  stderr| {l}");
+        }
+    }
     let _ = writeln!(out, "time: {:.2} s", r.duration_ms as f64 / 1000.0);
     let _ = writeln!(out, "report: {}", dir.join("report.json").display());
     out
