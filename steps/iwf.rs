@@ -134,32 +134,61 @@ async fn many_recipients(w: &mut LiaisonWorld, count: usize) -> StepResult {
 }
 
 async fn deliver_all(w: &mut LiaisonWorld) -> StepResult {
-    deliver_sized(w, None).await
+    deliver_sized(w, Coding::Plain).await
 }
 
-/// Delivers one SMS per recipient; with `len`, a long text of that many bytes
-/// in message_payload (SMPP 3.4 §5.3.2.32).
-async fn deliver_sized(w: &mut LiaisonWorld, len: Option<usize>) -> StepResult {
+/// What the SMS text is and how it is coded (3GPP TS 23.038).
+#[derive(Clone, Copy)]
+enum Coding {
+    /// Letters, digits, spaces and `+`: the same septets in GSM 7-bit as in ASCII.
+    Plain,
+    /// A long plain text of that many octets, in message_payload (SMPP 3.4 §5.3.2.32).
+    Long(usize),
+    /// data_coding 0 with characters whose GSM 7-bit septets differ from
+    /// their ASCII/Latin-1 octets (§6.2.1), extension table included.
+    Gsm7,
+    /// data_coding 8 (UCS-2) with characters outside Latin-1 (§6.2.3).
+    Ucs2,
+}
+
+/// Delivers one SMS per recipient, its text as `coding` says. What the
+/// scenario keeps is the text in UTF-8: what the MESSAGE must carry.
+async fn deliver_sized(w: &mut LiaisonWorld, coding: Coding) -> StepResult {
+    use crate::codec::smpp::{dcs, text};
     let h = harness(w)?;
     let recipients = w.iwf.recipients.clone();
     for (n, _) in recipients {
         let src = number();
-        let text = match len {
-            None => format!("liaison SMS to +{n} {}", &token()[..6]).into_bytes(),
-            Some(l) => (0..l)
-                .map(|i| b"liaison long SMS 0123456789 "[i % 28])
+        let tag = &token()[..6];
+        let text = match coding {
+            Coding::Plain => format!("liaison SMS to +{n} {tag}"),
+            Coding::Long(l) => (0..l)
+                .map(|i| char::from(b"liaison long SMS 0123456789 "[i % 28]))
                 .collect(),
+            Coding::Gsm7 => format!("liaison GSM @ £ ¥ è € {{ }} Δ ß ü {tag}"),
+            Coding::Ucs2 => format!("liaison UCS-2 Ω Жук 漢字 € ‰ {tag}"),
         };
-        let (short, tlvs) = match len {
-            None => (text.clone(), Vec::new()),
-            Some(_) => (
+        let (data_coding, octets) = match coding {
+            Coding::Ucs2 => (dcs::UCS2, text::ucs2_encode(&text)),
+            _ => (dcs::SMSC_DEFAULT, text::gsm7_encode(&text)),
+        };
+        let octets = octets.map_err(|c| {
+            w.fail(
+                format!("a text the coding can carry ({text})"),
+                format!("{c:?}"),
+            )
+        })?;
+        let (short, tlvs) = match coding {
+            Coding::Long(_) => (
                 Vec::new(),
                 vec![crate::codec::smpp::Tlv::new(
                     crate::codec::smpp::tlv::MESSAGE_PAYLOAD,
-                    &text,
+                    &octets,
                 )],
             ),
+            _ => (octets, Vec::new()),
         };
+        let text = text.into_bytes();
         let sm = Sm {
             source_addr_ton: 1,
             source_addr_npi: 1,
@@ -169,6 +198,7 @@ async fn deliver_sized(w: &mut LiaisonWorld, len: Option<usize>) -> StepResult {
             destination_addr: format!("+{n}"),
             // An SMSC receipt and an SME acknowledgement requested (SMPP 3.4 §5.2.17).
             registered_delivery: registered::RECEIPT_ALWAYS | 0x04,
+            data_coding,
             short_message: short,
             tlvs,
             ..Sm::default()
@@ -186,6 +216,16 @@ async fn deliver_sized(w: &mut LiaisonWorld, len: Option<usize>) -> StepResult {
 #[when("the SMSC delivers an SMS for the IM recipient asking for a delivery report")]
 async fn delivers(w: &mut LiaisonWorld) -> StepResult {
     deliver_all(w).await
+}
+
+#[when("the SMSC delivers an SMS for the IM recipient in the GSM 7-bit alphabet, with characters whose septets differ from ASCII and Latin-1")]
+async fn delivers_gsm7(w: &mut LiaisonWorld) -> StepResult {
+    deliver_sized(w, Coding::Gsm7).await
+}
+
+#[when("the SMSC delivers an SMS for the IM recipient in UCS-2, with characters outside Latin-1")]
+async fn delivers_ucs2(w: &mut LiaisonWorld) -> StepResult {
+    deliver_sized(w, Coding::Ucs2).await
 }
 
 #[when("the SMSC delivers an SMS for each of them asking for a delivery report")]
@@ -230,16 +270,46 @@ async fn receives_text(w: &mut LiaisonWorld) -> StepResult {
         .msg
         .as_ref()
         .map_err(|e| w.fail("a parseable MESSAGE", e.to_string()))?;
+    // The same Unicode text, in UTF-8 (TS 23.038 decoded; RFC 3428 §4 body).
     if m.body() != text.as_slice() {
         return Err(w.fail(
             format!(
-                "the SMS text {} as the MESSAGE body",
+                "the SMS text `{}` as the MESSAGE body in UTF-8 ({})",
+                String::from_utf8_lossy(&text),
                 crate::codec::escape_bytes(&text, 120)
             ),
             crate::codec::escape_bytes(m.raw(), 400),
         ));
     }
+    // Beyond ASCII the charset must be declared: text/plain defaults to
+    // US-ASCII (RFC 2046 §4.1.2).
+    if !text.is_ascii() {
+        let ct = m.header("Content-Type").unwrap_or_default();
+        if !declares_utf8(ct) {
+            return Err(w.fail(
+                "Content-Type text/plain with charset=UTF-8 for a text beyond ASCII (RFC 2046 §4.1.2: text/plain without charset is US-ASCII)",
+                format!(
+                    "Content-Type `{ct}`: {}",
+                    crate::codec::escape_bytes(m.raw(), 400)
+                ),
+            ));
+        }
+    }
     Ok(())
+}
+
+/// Is `ct` text/plain with a charset parameter naming UTF-8 (case-insensitive, quotes allowed)?
+fn declares_utf8(ct: &str) -> bool {
+    let mut parts = ct.split(';');
+    let ty = parts.next().unwrap_or_default().trim();
+    ty.eq_ignore_ascii_case("text/plain")
+        && parts.any(|p| {
+            let Some((k, v)) = p.split_once('=') else {
+                return false;
+            };
+            k.trim().eq_ignore_ascii_case("charset")
+                && v.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+        })
 }
 
 /// The deliver_sm_resp for sequence number `seq`, waiting up to `until`.
@@ -275,10 +345,68 @@ fn acks_for(log: &[SmppArrival], n: &str) -> Vec<SmppArrival> {
         .collect()
 }
 
-fn ack_state(a: &SmppArrival) -> Option<u8> {
-    let sm = a.pdu.as_ref().ok()?.sm()?;
-    sm.message_state()
-        .or_else(|| sm.receipt().and_then(|r| r.state()))
+/// What an SME acknowledgement says about the message: its `message_state`
+/// TLV (SMPP 3.4 §5.3.2.35) and the `stat:` word of its text (Appendix B),
+/// which is what many SMEs show their user. Both are judged.
+struct AckSays {
+    tlv: Option<u8>,
+    /// The `stat:` word as written, and the state it names (None: unknown word).
+    text: Option<(String, Option<u8>)>,
+}
+
+fn ack_says(a: &SmppArrival) -> AckSays {
+    let sm = a.pdu.as_ref().ok().and_then(|p| p.sm());
+    AckSays {
+        tlv: sm.and_then(|sm| sm.message_state()),
+        text: sm
+            .and_then(|sm| sm.report_text())
+            .map(|r| (r.stat.clone(), r.state())),
+    }
+}
+
+impl AckSays {
+    /// The one state the acknowledgement names, or why it names none: its
+    /// text and its TLV disagree (or the text's word is none of Appendix B's).
+    fn state(&self) -> Result<Option<u8>, String> {
+        match (&self.tlv, &self.text) {
+            (Some(t), Some((word, s))) if *s != Some(*t) => Err(format!(
+                "text stat:{word} but message_state {t} ({})",
+                state::name(*t)
+            )),
+            (Some(t), _) => Ok(Some(*t)),
+            (None, Some((_, s))) => Ok(*s),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// Both readings, for a verdict.
+    fn summary(&self) -> String {
+        format!(
+            "text stat:{}, message_state {}",
+            self.text.as_ref().map_or("(none)", |(w, _)| w.as_str()),
+            self.tlv.map_or("(none)".to_string(), |t| format!(
+                "{t} ({})",
+                state::name(t)
+            ))
+        )
+    }
+
+    /// Does either the text or the TLV claim delivery?
+    fn claims_delivered(&self) -> bool {
+        self.tlv == Some(state::DELIVERED)
+            || self
+                .text
+                .as_ref()
+                .is_some_and(|(_, s)| *s == Some(state::DELIVERED))
+    }
+}
+
+/// The failure for an acknowledgement whose text and TLV disagree.
+fn disagreement(w: &LiaisonWorld, n: &str, a: &SmppArrival, why: &str) -> Failure {
+    w.fail(
+        format!("an SME acknowledgement for +{n} whose text (stat:) and message_state TLV name the same state (SMPP 3.4 Appendix B and §5.3.2.35; the text is what the SME shows)"),
+        format!("{why}: {}", a.describe()),
+    )
 }
 
 /// The IM side's final word for a number: the answer to its MESSAGE, or in
@@ -359,7 +487,9 @@ async fn check_ack(
             "none within the scenario timeout",
         ));
     };
-    let st = ack_state(ack);
+    let st = ack_says(ack)
+        .state()
+        .map_err(|why| disagreement(w, n, ack, &why))?;
     let ok_state = if delivered {
         st == Some(state::DELIVERED)
     } else {
@@ -442,16 +572,20 @@ async fn never_delivered(w: &mut LiaisonWorld) -> StepResult {
             tokio::time::sleep((w.timers.t1 * 10).min(w.remaining())).await;
         }
     }
-    match acks_for(&h.smsc.log(), &n)
-        .iter()
-        .find(|a| ack_state(a) == Some(state::DELIVERED))
-    {
-        None => Ok(()),
-        Some(a) => Err(w.fail(
-            format!("no DELIVRD for +{n}: the IM side gave no proof of receipt (seed 001)"),
-            a.describe(),
-        )),
+    let acks = acks_for(&h.smsc.log(), &n);
+    // Neither the text nor the TLV may claim delivery; and they must agree.
+    if let Some(a) = acks.iter().find(|a| ack_says(a).claims_delivered()) {
+        return Err(w.fail(
+            format!("no DELIVRD for +{n}, neither in the text (stat:) nor in message_state: the IM side gave no proof of receipt (seed 001)"),
+            format!("{}: {}", ack_says(a).summary(), a.describe()),
+        ));
     }
+    for a in &acks {
+        if let Err(why) = ack_says(a).state() {
+            return Err(disagreement(w, &n, a, &why));
+        }
+    }
+    Ok(())
 }
 
 #[then("the SUT does not acknowledge the SMS with ESME_ROK")]
@@ -570,7 +704,7 @@ async fn large_last(w: &mut LiaisonWorld, code: u16) -> StepResult {
     expr = "the SMSC delivers a {int}-byte SMS for the IM recipient asking for a delivery report"
 )]
 async fn delivers_long(w: &mut LiaisonWorld, len: usize) -> StepResult {
-    deliver_sized(w, Some(len)).await
+    deliver_sized(w, Coding::Long(len)).await
 }
 
 #[then("the IM recipient receives the SMS as MSRP chunks")]

@@ -22,6 +22,26 @@ Feature: Delivery reports across SMS–IM interworking, the SUT as the interwork
     Then the IM recipient receives the SMS text as a MESSAGE
     And the SUT acknowledges the SMS with ESME_ROK only after the recipient answered
 
+  @DR-21
+  Scenario: An SMS in the GSM 7-bit alphabet reaches the IM recipient as the same text in UTF-8
+    # data_coding 0 with @ £ ¥ è and the extension table's € and { (3GPP TS
+    # 23.038 §6.2.1): their septets are not their ASCII or Latin-1 octets. The
+    # 200 proves receipt only of what the MESSAGE carried, so it must carry
+    # the SMS's text, in UTF-8 with the charset declared.
+    Given the IM recipient will answer MESSAGE with 200
+    When the SMSC delivers an SMS for the IM recipient in the GSM 7-bit alphabet, with characters whose septets differ from ASCII and Latin-1
+    Then the IM recipient receives the SMS text as a MESSAGE
+    And the SUT acknowledges the SMS with ESME_ROK only after the recipient answered
+
+  @DR-21
+  Scenario: An SMS in UCS-2 reaches the IM recipient as the same text in UTF-8
+    # data_coding 8 (UCS-2, TS 23.038 §6.2.3) with Greek, Cyrillic and CJK
+    # letters and the euro sign, none of them in Latin-1.
+    Given the IM recipient will answer MESSAGE with 200
+    When the SMSC delivers an SMS for the IM recipient in UCS-2, with characters outside Latin-1
+    Then the IM recipient receives the SMS text as a MESSAGE
+    And the SUT acknowledges the SMS with ESME_ROK only after the recipient answered
+
   @DR-21 @if:sme_ack
   Scenario: An SMS the IM recipient answers 200 is reported DELIVRD only after the 200
     Given the IM recipient will answer MESSAGE with 200

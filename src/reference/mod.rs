@@ -629,6 +629,27 @@ pub const FAULTS: &[Fault] = &[
     },
     Fault {
         role: "sms-im-iwf",
+        name: "iwf-receipt-text-delivrd",
+        description: "its SME acknowledgement's text always says stat:DELIVRD; only the message_state TLV carries the real outcome",
+        breaks: &["DR-21", "DR-22", "DR-23"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "sms-im-iwf",
+        name: "iwf-gsm7-as-latin1",
+        description: "reads an SMS with data_coding 0 as Latin-1 instead of the GSM 7-bit default alphabet (@ becomes NUL, € an escape and a letter)",
+        breaks: &["DR-21"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "sms-im-iwf",
+        name: "iwf-ignores-ucs2",
+        description: "ignores data_coding 8 and reads a UCS-2 SMS as GSM 7-bit septets",
+        breaks: &["DR-21"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "sms-im-iwf",
         name: "iwf-wrong-password",
         description: "binds to the SMSC with a wrong password",
         breaks: &["DR-21", "DR-22", "DR-23", "DR-24"],

@@ -233,8 +233,8 @@ impl Job {
             .header("To", &format!("<{uri}>"))
             .header("Call-ID", &format!("{}@liaison-iwf", token()))
             .header("CSeq", "1 MESSAGE")
-            .header("Content-Type", "text/plain")
-            .body(self.sm.payload())
+            .header("Content-Type", "text/plain;charset=UTF-8")
+            .body(self.text(s).as_bytes())
             .build();
         let (otx, mut orx) = oneshot::channel();
         lock(waiters).insert(branch.clone(), otx);
@@ -277,6 +277,21 @@ impl Job {
             None => (status::ESME_RX_T_APPN, state::UNDELIVERABLE),
         };
         self.report(tx, &next_seq, st, ms, s);
+    }
+
+    /// The SMS text as Unicode, by its data_coding (3GPP TS 23.038: GSM 7-bit
+    /// default alphabet for 0, UCS-2 for 8); what cannot be read is kept as
+    /// Latin-1, octet for octet.
+    fn text(&self, s: &Settings) -> String {
+        let raw = self.sm.payload();
+        let latin1 = || raw.iter().map(|&b| char::from(b)).collect::<String>();
+        // Faults: GSM 7-bit read as Latin-1; the UCS-2 flag ignored (read as GSM 7-bit).
+        let dc = match self.sm.data_coding {
+            smpp::dcs::SMSC_DEFAULT if s.has_fault("iwf-gsm7-as-latin1") => return latin1(),
+            smpp::dcs::UCS2 if s.has_fault("iwf-ignores-ucs2") => smpp::dcs::SMSC_DEFAULT,
+            dc => dc,
+        };
+        smpp::text::decode(dc, raw).unwrap_or_else(|_| latin1())
     }
 
     /// Large Message mode (RFC 4975): INVITE with an MSRP offer, connect to
@@ -485,21 +500,34 @@ impl Job {
         } else {
             self.id.clone()
         };
+        // Fault: the text claims delivery whatever the outcome; only the TLV tells the truth.
+        let text_state = if s.has_fault("iwf-receipt-text-delivrd") {
+            state::DELIVERED
+        } else {
+            ms
+        };
         let receipt = Receipt {
             id: receipt_id,
             sub: Some("001".into()),
-            dlvrd: Some(if ms == state::DELIVERED { "001" } else { "000" }.into()),
+            dlvrd: Some(
+                if text_state == state::DELIVERED {
+                    "001"
+                } else {
+                    "000"
+                }
+                .into(),
+            ),
             submit_date: None,
             done_date: None,
-            stat: state::stat(ms).unwrap_or("UNKNOWN").to_string(),
+            stat: state::stat(text_state).unwrap_or("UNKNOWN").to_string(),
             err: Some("000".into()),
             text: None,
         };
         let mut ack = smpp::receipt_sm(&self.sm, &receipt);
         ack.esm_class = esm::TYPE_DELIVERY_ACK;
-        if !ack.tlvs.iter().any(|t| t.tag == smpp::tlv::MESSAGE_STATE) {
-            ack.tlvs.push(Tlv::new(smpp::tlv::MESSAGE_STATE, &[ms]));
-        }
+        // message_state is the outcome itself (SMPP 3.4 §5.3.2.35).
+        ack.tlvs.retain(|t| t.tag != smpp::tlv::MESSAGE_STATE);
+        ack.tlvs.push(Tlv::new(smpp::tlv::MESSAGE_STATE, &[ms]));
         let _ = tx.send(smpp::submit_sm(next_seq(), &ack));
     }
 }
