@@ -22,6 +22,30 @@ pub struct Iwf {
     pub recipients: Vec<(String, Answer)>,
     /// SMS sent: (deliver_sm sequence number, recipient digits, source digits, text).
     pub sent: Vec<(u32, String, String, Vec<u8>)>,
+    /// When the first deliver_sm went out: the SUT's timers run from here.
+    pub sent_at: Option<Instant>,
+}
+
+/// The SUT's own T1 and Timer F, as its profile declares them (`iwf.t1_ms`,
+/// `iwf.timer_f_ms`; RFC 3261 defaults 500 ms and 64·T1), never the harness's.
+fn sut_timers(w: &LiaisonWorld) -> (Duration, Duration) {
+    match &w.ctx.profile.iwf {
+        Some(i) => (i.sut_t1(), i.sut_timer_f()),
+        None => (Duration::from_millis(500), Duration::from_secs(32)),
+    }
+}
+
+/// How long a negative observation goes on after the last report the SUT
+/// was expected to send, and how long a second, conflicting answer is
+/// watched for: 4 × the SUT's T1, its round-trip estimate (RFC 3261
+/// §17.1.1.1), so what it sends in reaction to the same event is seen.
+fn grace(w: &LiaisonWorld) -> Duration {
+    sut_timers(w).0 * 4
+}
+
+/// The margin past the SUT's Timer F before "it never …" is concluded.
+fn margin(w: &LiaisonWorld) -> Duration {
+    grace(w).max(Duration::from_millis(500))
 }
 
 /// The first SMS the scenario sent: (deliver_sm sequence number, recipient digits).
@@ -57,6 +81,13 @@ async fn bound(w: &mut LiaisonWorld) -> StepResult {
     let h = harness(w)?;
     // This scenario's pcap gets the shared SMSC/IMS-core traffic from now on (@serial).
     h.capture.point_to(&w.capture);
+    // The scenario lasts at least until the SUT's own Timer F, a margin and a
+    // grace have passed: the profile's scenario timeout must not cut short
+    // the watch for what the SUT does when its timer fires (DR-23).
+    let (_, f) = sut_timers(w);
+    w.deadline = w
+        .deadline
+        .max(Instant::now() + f + margin(w) + grace(w) + Duration::from_secs(1));
     // Bound, or a bind the harness refused (then there is no point waiting).
     let refused = |log: &[SmppArrival]| {
         log.iter().any(|a| {
@@ -208,6 +239,7 @@ async fn deliver_sized(w: &mut LiaisonWorld, coding: Coding) -> StepResult {
             .deliver(&sm)
             .await
             .map_err(|e| w.fail("the deliver_sm to reach the bound SUT", e))?;
+        w.iwf.sent_at.get_or_insert_with(Instant::now);
         w.iwf.sent.push((seq, n, src, text));
     }
     Ok(())
@@ -345,6 +377,11 @@ fn acks_for(log: &[SmppArrival], n: &str) -> Vec<SmppArrival> {
         .collect()
 }
 
+/// The receipted_message_id of an acknowledgement.
+fn receipted_id(a: &SmppArrival) -> Option<String> {
+    a.pdu.as_ref().ok()?.sm()?.receipted_message_id()
+}
+
 /// What an SME acknowledgement says about the message: its `message_state`
 /// TLV (SMPP 3.4 §5.3.2.35) and the `stat:` word of its text (Appendix B),
 /// which is what many SMEs show their user. Both are judged.
@@ -419,9 +456,71 @@ fn answered_at(h: &IwfHarness, n: &str) -> Option<(u16, Instant)> {
     large.or_else(|| message_for(&h.ims.log(), n).and_then(|d| d.answered))
 }
 
-/// How long a negative ("never …") observation lasts: past the SUT's Timer F.
+/// How long a negative ("never …") observation lasts: until the SUT's own
+/// Timer F (declared in its profile) has run from the SMS, plus a margin.
 fn window(w: &LiaisonWorld) -> Instant {
-    (Instant::now() + w.timers.f() + Duration::from_millis(500)).min(w.deadline)
+    let from = w.iwf.sent_at.unwrap_or_else(Instant::now);
+    (from + sut_timers(w).1 + margin(w)).min(w.deadline)
+}
+
+/// Every answer (deliver_sm_resp or generic_nack) to deliver_sm `seq`.
+fn resps_for(log: &[SmppArrival], seq: u32) -> Vec<SmppArrival> {
+    log.iter()
+        .filter(|a| {
+            a.pdu.as_ref().is_ok_and(|p| {
+                matches!(
+                    p.header.command_id,
+                    command::DELIVER_SM_RESP | command::GENERIC_NACK
+                ) && p.header.sequence_number == seq
+            })
+        })
+        .cloned()
+        .collect()
+}
+
+/// What an answer to a deliver_sm says: command, status and message id.
+fn resp_says(a: &SmppArrival) -> Option<(u32, u32, String)> {
+    let p = a.pdu.as_ref().ok()?;
+    let id = match &p.body {
+        Body::DeliverSmResp { message_id } => message_id.clone(),
+        _ => String::new(),
+    };
+    Some((p.header.command_id, p.header.command_status, id))
+}
+
+/// One deliver_sm, one answer (SMPP 3.4 §2.6: each request gets one
+/// response, matched by sequence_number): watches until `grace` after the
+/// first answer, then fails on a second one that says otherwise, naming both
+/// PDUs with their bytes. Identical repeats are not a contradiction.
+async fn one_resp(w: &LiaisonWorld, h: &IwfHarness, seq: u32, n: &str) -> StepResult {
+    let Some(first) = resps_for(&h.smsc.log(), seq).into_iter().next() else {
+        return Ok(());
+    };
+    let until = first.at + grace(w);
+    if until > Instant::now() {
+        tokio::time::sleep(until - Instant::now()).await;
+    }
+    let all = resps_for(&h.smsc.log(), seq);
+    match all.iter().skip(1).find(|a| resp_says(a) != resp_says(&first)) {
+        None => Ok(()),
+        Some(second) => Err(w.fail(
+            format!("one answer to deliver_sm #{seq} (the SMS to +{n}): a request has one response (SMPP 3.4 §2.6), and the verdict rests on the first"),
+            format!(
+                "a second, different one {} ms later: first {} || then {}",
+                second.at.saturating_duration_since(first.at).as_millis(),
+                first.describe(),
+                second.describe()
+            ),
+        )),
+    }
+}
+
+/// Sleeps until `grace` after `last` (the last report the SUT was expected to send).
+async fn watch_after(w: &LiaisonWorld, last: Instant) {
+    let until = last + grace(w);
+    if until > Instant::now() {
+        tokio::time::sleep(until - Instant::now()).await;
+    }
 }
 
 #[then("the SUT acknowledges the SMS with ESME_ROK only after the recipient answered")]
@@ -442,6 +541,7 @@ async fn rok_after(w: &mut LiaisonWorld) -> StepResult {
     if st != status::ESME_ROK {
         return Err(w.fail("ESME_ROK: the recipient answered 200", resp.describe()));
     }
+    one_resp(w, &h, seq, &n).await?;
     match answered_at(&h, &n) {
         Some((_, at)) if resp.at >= at => Ok(()),
         Some((code, at)) => Err(w.fail(
@@ -528,6 +628,21 @@ async fn check_ack(
         }
         _ => {}
     }
+    // One outcome: a later acknowledgement for the same SMS must not say otherwise.
+    watch_after(w, ack.at).await;
+    let acks = acks_for(&h.smsc.log(), n);
+    let says = |a: &SmppArrival| (ack_says(a).state(), receipted_id(a));
+    if let Some(other) = acks.iter().skip(1).find(|a| says(a) != says(ack)) {
+        return Err(w.fail(
+            format!("one outcome reported for the SMS to +{n} (SMPP 3.4 §5.2.12: an acknowledgement reports the SMS's state)"),
+            format!(
+                "a second acknowledgement that says otherwise: first {} || then {}",
+                ack.describe(),
+                other.describe()
+            ),
+        ));
+    }
+    one_resp(w, h, seq, n).await?;
     // It names the message: receipted_message_id is the id the SUT gave in its deliver_sm_resp.
     if let Some(resp) = resp_for(h, seq, Instant::now()).await {
         let given = match resp.pdu.as_ref().map(|p| &p.body) {
@@ -561,16 +676,20 @@ async fn never_delivered(w: &mut LiaisonWorld) -> StepResult {
     // Watch until the SUT's last word on this SMS: its SME acknowledgement when
     // it declares them, else its deliver_sm_resp and a grace of 10·T1; at most
     // past its Timer F.
+    // Then a grace of 4 × the SUT's T1 after that last word, so a
+    // contradicting DELIVRD sent soon after is seen here, in this scenario.
     let n2 = n.clone();
-    if w.ctx.profile.capability("sme_ack") {
+    let seq = w.iwf.sent.first().map(|s| s.0).unwrap_or(0);
+    let last = if w.ctx.profile.capability("sme_ack") {
         h.smsc
             .wait_for(until, |log| !acks_for(log, &n2).is_empty(), false)
             .await;
+        acks_for(&h.smsc.log(), &n).first().map(|a| a.at)
     } else {
-        let seq = w.iwf.sent.first().map(|s| s.0).unwrap_or(0);
-        if resp_for(&h, seq, until).await.is_some() {
-            tokio::time::sleep((w.timers.t1 * 10).min(w.remaining())).await;
-        }
+        resp_for(&h, seq, until).await.map(|r| r.at)
+    };
+    if let Some(last) = last {
+        watch_after(w, last).await;
     }
     let acks = acks_for(&h.smsc.log(), &n);
     // Neither the text nor the TLV may claim delivery; and they must agree.
@@ -592,8 +711,13 @@ async fn never_delivered(w: &mut LiaisonWorld) -> StepResult {
 async fn no_rok(w: &mut LiaisonWorld) -> StepResult {
     let h = harness(w)?;
     let (seq, n) = first_sms(w)?;
+    // Watched until the SUT's own Timer F (plus a margin) has run from the SMS.
     let until = window(w);
-    match resp_for(&h, seq, until).await {
+    let first = resp_for(&h, seq, until).await;
+    if first.is_some() {
+        one_resp(w, &h, seq, &n).await?;
+    }
+    match first {
         Some(r) if r.pdu.as_ref().is_ok_and(|p| p.header.command_status == status::ESME_ROK) => Err(w.fail(
             format!("an error status (not ESME_ROK) for the SMS to +{n}: the IM side did not take it (TS 23.204 §6.14, TS 23.040 §11.1)"),
             r.describe(),

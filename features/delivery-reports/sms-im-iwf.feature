@@ -8,8 +8,11 @@ Feature: Delivery reports across SMS–IM interworking, the SUT as the interwork
   The SUT acknowledges each deliver_sm with deliver_sm_resp once the IM
   outcome is known (3GPP TS 23.204 §6.14); a SUT that declares sme_ack also
   sends an SME delivery acknowledgement (submit_sm, esm_class 0x08) naming
-  the message and its state. These scenarios share the harness SMSC, so
-  they run one at a time.
+  the message and its state, in its text (stat:) and in message_state
+  alike. One SMS has one outcome: a second answer to the same deliver_sm,
+  or a second acknowledgement, that says otherwise is a failure. "Never"
+  is watched on the SUT's own timers, as its profile declares them. These
+  scenarios share the harness SMSC, so they run one at a time.
 
   Background:
     Given the SUT plays the role "sms-im-iwf"

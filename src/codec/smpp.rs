@@ -1801,7 +1801,7 @@ pub mod text {
     /// Decodes UCS-2 big-endian (read as UTF-16, so a surrogate pair some
     /// senders use is kept); an odd length or an unpaired surrogate is an error.
     pub fn ucs2_decode(b: &[u8]) -> Result<String, String> {
-        if b.len() % 2 != 0 {
+        if !b.len().is_multiple_of(2) {
             return Err(format!("{} octets: UCS-2 needs an even count", b.len()));
         }
         let units: Vec<u16> = b

@@ -185,6 +185,17 @@ async fn serve(
     writer.abort();
 }
 
+/// The IWF's Timer F (RFC 3261 §17.1.2.2): 64·T1; with the fault
+/// `iwf-rok-after-long-timer-f` three times that, as an IWF on longer timers
+/// of its own (its profile declares them).
+pub fn timer_f(t1: Duration, fault: Option<&str>) -> Duration {
+    if fault == Some("iwf-rok-after-long-timer-f") {
+        t1 * 64 * 3
+    } else {
+        t1 * 64
+    }
+}
+
 /// One SMS being interworked.
 struct Job {
     seq: u32,
@@ -244,7 +255,7 @@ impl Job {
         }
         // Timer E / F (RFC 3261 §17.1.2.2).
         let t1 = s.t1;
-        let end = Instant::now() + t1 * 64;
+        let end = Instant::now() + timer_f(t1, s.fault);
         let mut e = t1;
         let outcome = loop {
             match tokio::time::timeout(e, &mut orx).await {
@@ -273,7 +284,11 @@ impl Job {
                 (status::ESME_ROK, state::DELIVERED)
             }
             Some(_) => (status::ESME_RX_P_APPN, state::UNDELIVERABLE),
-            None if s.has_fault("iwf-delivered-on-timeout") => (status::ESME_ROK, state::DELIVERED),
+            None if s.has_fault("iwf-delivered-on-timeout")
+                || s.has_fault("iwf-rok-after-long-timer-f") =>
+            {
+                (status::ESME_ROK, state::DELIVERED)
+            }
             None => (status::ESME_RX_T_APPN, state::UNDELIVERABLE),
         };
         self.report(tx, &next_seq, st, ms, s);
@@ -489,6 +504,33 @@ impl Job {
             },
         );
         let _ = tx.send(resp.encode());
+        if s.has_fault("iwf-second-resp") {
+            // Fault: 2·T1 later, a second deliver_sm_resp for the same
+            // sequence number that says the opposite.
+            let other = if st == status::ESME_ROK {
+                status::ESME_RX_P_APPN
+            } else {
+                status::ESME_ROK
+            };
+            let second = Pdu::new(
+                command::DELIVER_SM_RESP,
+                other,
+                self.seq,
+                Body::DeliverSmResp {
+                    message_id: if other == status::ESME_ROK {
+                        self.id.clone()
+                    } else {
+                        String::new()
+                    },
+                },
+            )
+            .encode();
+            let (tx, delay) = (tx.clone(), s.t1 * 2);
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                let _ = tx.send(second);
+            });
+        }
         let wants_ack = self.sm.registered_delivery & registered::SME_ACK_MASK != 0;
         if !wants_ack || (ms == state::DELIVERED && s.has_fault("iwf-waits-for-imdn")) {
             return;
@@ -529,5 +571,23 @@ impl Job {
         ack.tlvs.retain(|t| t.tag != smpp::tlv::MESSAGE_STATE);
         ack.tlvs.push(Tlv::new(smpp::tlv::MESSAGE_STATE, &[ms]));
         let _ = tx.send(smpp::submit_sm(next_seq(), &ack));
+        if ms != state::DELIVERED && s.has_fault("iwf-late-delivrd") {
+            // Fault: 2·T1 later, a second acknowledgement that contradicts
+            // the first: stat:DELIVRD, message_state 2.
+            let mut late = smpp::receipt_sm(
+                &self.sm,
+                &Receipt {
+                    stat: "DELIVRD".into(),
+                    dlvrd: Some("001".into()),
+                    ..receipt
+                },
+            );
+            late.esm_class = esm::TYPE_DELIVERY_ACK;
+            let (tx, delay, seq) = (tx.clone(), s.t1 * 2, next_seq());
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                let _ = tx.send(smpp::submit_sm(seq, &late));
+            });
+        }
     }
 }
