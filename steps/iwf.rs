@@ -657,11 +657,18 @@ async fn check_ack(
             .and_then(|sm| sm.receipted_message_id())
             .unwrap_or_default();
         if !given.is_empty() && named != given {
+            // Correlated by message id: whose SMS it names instead, if any of the run's.
+            let whose = match h.smsc.owner_of(&named) {
+                Some((s, dest)) => {
+                    format!(" (the id the SUT gave the SMS to {dest}, deliver_sm #{s})")
+                }
+                None => String::new(),
+            };
             return Err(w.fail(
                 format!(
                     "receipted_message_id `{given}` (the id in the SUT's deliver_sm_resp for +{n})"
                 ),
-                format!("`{named}`: {}", ack.describe()),
+                format!("`{named}`{whose}: {}", ack.describe()),
             ));
         }
     }
