@@ -762,6 +762,13 @@ pub const FAULTS: &[Fault] = &[
     },
     Fault {
         role: "ppg",
+        name: "second-push-response",
+        description: "right behind its answer to a push submission, sends a second HTTP response on the same connection with a push-response for the same push-id and the opposite result (3000 after success, 1001 after an error)",
+        breaks: &["PUSH-1", "PUSH-10", "PUSH-15", "PUSH-16"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "ppg",
         name: "no-ota-version",
         description: "OTA-HTTP: POSTs the content as itself (its own Content-Type, no application/http envelope) without X-Wap-Push-OTA-Version",
         breaks: &["PUSH-3"],
