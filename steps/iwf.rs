@@ -81,13 +81,6 @@ async fn bound(w: &mut LiaisonWorld) -> StepResult {
     let h = harness(w)?;
     // This scenario's pcap gets the shared SMSC/IMS-core traffic from now on (@serial).
     h.capture.point_to(&w.capture);
-    // The scenario lasts at least until the SUT's own Timer F, a margin and a
-    // grace have passed: the profile's scenario timeout must not cut short
-    // the watch for what the SUT does when its timer fires (DR-23).
-    let (_, f) = sut_timers(w);
-    w.deadline = w
-        .deadline
-        .max(Instant::now() + f + margin(w) + grace(w) + Duration::from_secs(1));
     // Bound, or a bind the harness refused (then there is no point waiting).
     let refused = |log: &[SmppArrival]| {
         log.iter().any(|a| {
@@ -110,6 +103,14 @@ async fn bound(w: &mut LiaisonWorld) -> StepResult {
             .await;
     }
     if h.smsc.bound() {
+        // Bound: the scenario lasts at least until the SUT's own Timer F, a
+        // margin and a grace have passed, so the profile's scenario timeout
+        // does not cut short the watch for what the SUT does when its timer
+        // fires (DR-23). (Waiting for a bind keeps the profile's timeout.)
+        let (_, f) = sut_timers(w);
+        w.deadline = w
+            .deadline
+            .max(Instant::now() + f + margin(w) + grace(w) + Duration::from_secs(1));
         Ok(())
     } else {
         Err(w.fail(
