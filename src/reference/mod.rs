@@ -602,14 +602,14 @@ pub const FAULTS: &[Fault] = &[
     Fault {
         role: "sms-im-iwf",
         name: "iwf-second-resp",
-        description: "2·T1 after its deliver_sm_resp, sends a second one for the same sequence number with the opposite outcome (ESME_ROK after an error, an error after ESME_ROK)",
+        description: "T1 after its deliver_sm_resp, sends a second one for the same sequence number with the opposite outcome (ESME_ROK after an error, an error after ESME_ROK)",
         breaks: &["DR-21", "DR-22", "DR-23", "DR-24"],
         store_and_forward: true,
     },
     Fault {
         role: "sms-im-iwf",
         name: "iwf-late-delivrd",
-        description: "2·T1 after an SME acknowledgement that says not delivered (202, error, timeout), sends a second one for the same message saying DELIVRD",
+        description: "T1 after an SME acknowledgement that says not delivered (202, error, timeout), sends a second one for the same message saying DELIVRD",
         breaks: &["DR-21", "DR-22", "DR-23"],
         store_and_forward: true,
     },

@@ -505,7 +505,7 @@ impl Job {
         );
         let _ = tx.send(resp.encode());
         if s.has_fault("iwf-second-resp") {
-            // Fault: 2·T1 later, a second deliver_sm_resp for the same
+            // Fault: T1 later, a second deliver_sm_resp for the same
             // sequence number that says the opposite.
             let other = if st == status::ESME_ROK {
                 status::ESME_RX_P_APPN
@@ -525,7 +525,7 @@ impl Job {
                 },
             )
             .encode();
-            let (tx, delay) = (tx.clone(), s.t1 * 2);
+            let (tx, delay) = (tx.clone(), s.t1);
             tokio::spawn(async move {
                 tokio::time::sleep(delay).await;
                 let _ = tx.send(second);
@@ -572,7 +572,7 @@ impl Job {
         ack.tlvs.push(Tlv::new(smpp::tlv::MESSAGE_STATE, &[ms]));
         let _ = tx.send(smpp::submit_sm(next_seq(), &ack));
         if ms != state::DELIVERED && s.has_fault("iwf-late-delivrd") {
-            // Fault: 2·T1 later, a second acknowledgement that contradicts
+            // Fault: T1 later, a second acknowledgement that contradicts
             // the first: stat:DELIVRD, message_state 2.
             let mut late = smpp::receipt_sm(
                 &self.sm,
@@ -583,7 +583,7 @@ impl Job {
                 },
             );
             late.esm_class = esm::TYPE_DELIVERY_ACK;
-            let (tx, delay, seq) = (tx.clone(), s.t1 * 2, next_seq());
+            let (tx, delay, seq) = (tx.clone(), s.t1, next_seq());
             tokio::spawn(async move {
                 tokio::time::sleep(delay).await;
                 let _ = tx.send(smpp::submit_sm(seq, &late));
