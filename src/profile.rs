@@ -358,6 +358,28 @@ pub struct IwfSection {
     /// The domain in the SUT's Request-URIs (informative; the number is what routes).
     #[serde(default)]
     pub domain: Option<String>,
+    /// The SUT's own SIP T1 in ms (RFC 3261 §17.1.1.1; default 500, the
+    /// RFC's). Not the harness's `timers.t1_ms`: the SUT's Timer F and the
+    /// watch windows of "never …" checks derive from it.
+    #[serde(default)]
+    pub t1_ms: Option<u64>,
+    /// The SUT's own Timer F in ms, when it is not 64 × `t1_ms`.
+    #[serde(default)]
+    pub timer_f_ms: Option<u64>,
+}
+
+impl IwfSection {
+    /// The SUT's T1 (default 500 ms, RFC 3261 §17.1.1.1).
+    pub fn sut_t1(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.t1_ms.unwrap_or(500))
+    }
+
+    /// The SUT's Timer F: declared, else 64 × its T1 (RFC 3261 §17.1.2.2).
+    pub fn sut_timer_f(&self) -> std::time::Duration {
+        self.timer_f_ms
+            .map(std::time::Duration::from_millis)
+            .unwrap_or(self.sut_t1() * 64)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -800,6 +822,18 @@ impl Profile {
         if let Some(i) = &raw.iwf {
             check_loopback(i.smsc.ip()).map_err(|m| err("iwf.smsc", m))?;
             check_loopback(i.ims_core.ip()).map_err(|m| err("iwf.ims_core", m))?;
+            if let Some(t) = i.t1_ms.filter(|t| !(1..=10_000).contains(t)) {
+                return Err(err(
+                    "iwf.t1_ms",
+                    format!("expected 1..=10000 milliseconds (found {t})"),
+                ));
+            }
+            if let Some(t) = i.timer_f_ms.filter(|t| !(1..=600_000).contains(t)) {
+                return Err(err(
+                    "iwf.timer_f_ms",
+                    format!("expected 1..=600000 milliseconds (found {t})"),
+                ));
+            }
         }
         let caps = raw.capabilities.clone().unwrap_or_default();
         if raw.roles.iter().any(|r| r == "push-client") && raw.push_client.is_none() {
@@ -2009,5 +2043,40 @@ capabilities: { sip_push_subscribe: true }
             "{e}"
         );
         assert!(bad("  register: true\n", "  regster: true\n").contains("unknown field"));
+    }
+
+    #[test]
+    fn iwf_declares_the_suts_own_timers() {
+        let ok = "name: s\nroles: [sms-im-iwf]\niwf: { smsc: 127.0.0.1:2775, system_id: l, password: p, ims_core: 127.0.0.1:5099 }\n";
+        let p = Profile::parse(ok, "p.yaml").unwrap();
+        let i = p.iwf.as_ref().unwrap();
+        // RFC 3261 defaults, whatever the harness's own T1.
+        assert_eq!(i.sut_t1(), std::time::Duration::from_millis(500));
+        assert_eq!(i.sut_timer_f(), std::time::Duration::from_secs(32));
+        let with = |extra: &str| ok.replace(" }\n", &format!(", {extra} }}\n"));
+        let p = Profile::parse(&with("t1_ms: 100"), "p.yaml").unwrap();
+        assert_eq!(
+            p.iwf.unwrap().sut_timer_f(),
+            std::time::Duration::from_millis(6400)
+        );
+        let p = Profile::parse(&with("t1_ms: 100, timer_f_ms: 9000"), "p.yaml").unwrap();
+        assert_eq!(
+            p.iwf.unwrap().sut_timer_f(),
+            std::time::Duration::from_secs(9)
+        );
+        let e = Profile::parse(&with("timer_f_ms: 0"), "bad.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("profile bad.yaml: iwf.timer_f_ms: expected 1..=600000"),
+            "{e}"
+        );
+        let e = Profile::parse(&with("t1_ms: 20000"), "bad.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("profile bad.yaml: iwf.t1_ms: expected 1..=10000"),
+            "{e}"
+        );
     }
 }

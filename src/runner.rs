@@ -1303,6 +1303,15 @@ pub async fn start_reference(
             password: c.password.clone(),
             ims_core: c.ims_core,
             domain: Some(c.domain.clone()),
+            // The reference IWF's own timers, declared as a real SUT's profile would.
+            t1_ms: Some(t1_ms),
+            timer_f_ms: Some(
+                crate::reference::sms_iwf::timer_f(
+                    Duration::from_millis(t1_ms),
+                    fault.filter(|f| f.role == "sms-im-iwf").map(|f| f.name),
+                )
+                .as_millis() as u64,
+            ),
         }),
         ppg: ppg.as_ref().map(|c| crate::profile::PpgSection {
             url: format!("http://{}/wappush", addrs["ppg"]),

@@ -33,6 +33,8 @@ pub struct Submission {
     pub app_id: String,
     pub content: Vec<u8>,
     pub outcome: PiOutcome,
+    /// Whatever else came on the connection after the answer (raw frames).
+    pub later: Vec<Vec<u8>>,
 }
 
 /// Per-scenario push state.
@@ -256,7 +258,15 @@ async fn post(w: &mut LiaisonWorld, d: Draft, mangle: Mangle) -> StepResult {
             &d.content,
         )
     };
-    let outcome = push_initiator::submit(ppg, w.capture.clone(), &request, w.deadline).await;
+    // After the answer, 4·T1 for a second one (the PPG's close ends it sooner).
+    let (outcome, later) = push_initiator::submit(
+        ppg,
+        w.capture.clone(),
+        &request,
+        w.deadline,
+        w.timers.t1 * 4,
+    )
+    .await;
     w.push.submissions.push(Submission {
         push_id: d.push_id,
         number: d.number,
@@ -264,6 +274,7 @@ async fn post(w: &mut LiaisonWorld, d: Draft, mangle: Mangle) -> StepResult {
         app_id: d.app_id,
         content: d.content,
         outcome,
+        later,
     });
     Ok(())
 }
@@ -386,7 +397,54 @@ fn pap_answer(w: &LiaisonWorld, s: &Submission) -> Result<(HttpMessage, PapMessa
             format!("{e} — bytes: {}", escape_bytes(m.raw(), 600)),
         )
     })?;
+    one_answer(w, s, m, &doc)?;
     Ok((m.clone(), doc))
+}
+
+/// The push-id (None for a badmessage-response, which names none) and the
+/// result code of a PAP answer.
+fn pap_says(doc: &PapMessage) -> Option<(Option<String>, u16)> {
+    match doc {
+        PapMessage::PushResponse(r) => Some((Some(r.push_id.clone()), r.code)),
+        PapMessage::BadMessageResponse(r) => Some((None, r.code)),
+        _ => None,
+    }
+}
+
+/// One submission, one answer: a second PAP answer on the same connection
+/// for the same push-id (or one that names none) with another result fails
+/// (WAP-247 §9.3: the PPG answers each push submission with one
+/// push-response; RFC 9112 §9.3: one response per request), naming both.
+fn one_answer(w: &LiaisonWorld, s: &Submission, m: &HttpMessage, doc: &PapMessage) -> StepResult {
+    let Some((id, code)) = pap_says(doc) else {
+        return Ok(());
+    };
+    for b in &s.later {
+        let Some(second) = HttpMessage::parse(b)
+            .ok()
+            .and_then(|h| PapMessage::parse(&h.body).ok())
+        else {
+            continue;
+        };
+        let Some((id2, code2)) = pap_says(&second) else {
+            continue;
+        };
+        let same_push = id2.is_none() || id2 == id || id2.as_deref() == Some(s.push_id.as_str());
+        if same_push && code2 != code {
+            return Err(w.fail(
+                format!(
+                    "one answer to the submission of push-id {}: result {code} (WAP-247 §9.3, RFC 9112 §9.3)",
+                    s.push_id
+                ),
+                format!(
+                    "a second PAP answer on the same connection with result {code2}: first — bytes: {} || then — bytes: {}",
+                    escape_bytes(m.raw(), 600),
+                    escape_bytes(b, 600)
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[then("the PPG accepts it with HTTP 2xx and result 1000 or 1001 for its push-id")]

@@ -8,8 +8,11 @@ Feature: Delivery reports across SMS–IM interworking, the SUT as the interwork
   The SUT acknowledges each deliver_sm with deliver_sm_resp once the IM
   outcome is known (3GPP TS 23.204 §6.14); a SUT that declares sme_ack also
   sends an SME delivery acknowledgement (submit_sm, esm_class 0x08) naming
-  the message and its state. These scenarios share the harness SMSC, so
-  they run one at a time.
+  the message and its state, in its text (stat:) and in message_state
+  alike. One SMS has one outcome: a second answer to the same deliver_sm,
+  or a second acknowledgement, that says otherwise is a failure. "Never"
+  is watched on the SUT's own timers, as its profile declares them. These
+  scenarios share the harness SMSC, so they run one at a time.
 
   Background:
     Given the SUT plays the role "sms-im-iwf"
@@ -19,6 +22,26 @@ Feature: Delivery reports across SMS–IM interworking, the SUT as the interwork
   Scenario: An SMS the IM recipient answers 200 is acknowledged only after the 200
     Given the IM recipient will answer MESSAGE with 200
     When the SMSC delivers an SMS for the IM recipient asking for a delivery report
+    Then the IM recipient receives the SMS text as a MESSAGE
+    And the SUT acknowledges the SMS with ESME_ROK only after the recipient answered
+
+  @DR-21
+  Scenario: An SMS in the GSM 7-bit alphabet reaches the IM recipient as the same text in UTF-8
+    # data_coding 0 with @ £ ¥ è and the extension table's € and { (3GPP TS
+    # 23.038 §6.2.1): their septets are not their ASCII or Latin-1 octets. The
+    # 200 proves receipt only of what the MESSAGE carried, so it must carry
+    # the SMS's text, in UTF-8 with the charset declared.
+    Given the IM recipient will answer MESSAGE with 200
+    When the SMSC delivers an SMS for the IM recipient in the GSM 7-bit alphabet, with characters whose septets differ from ASCII and Latin-1
+    Then the IM recipient receives the SMS text as a MESSAGE
+    And the SUT acknowledges the SMS with ESME_ROK only after the recipient answered
+
+  @DR-21
+  Scenario: An SMS in UCS-2 reaches the IM recipient as the same text in UTF-8
+    # data_coding 8 (UCS-2, TS 23.038 §6.2.3) with Greek, Cyrillic and CJK
+    # letters and the euro sign, none of them in Latin-1.
+    Given the IM recipient will answer MESSAGE with 200
+    When the SMSC delivers an SMS for the IM recipient in UCS-2, with characters outside Latin-1
     Then the IM recipient receives the SMS text as a MESSAGE
     And the SUT acknowledges the SMS with ESME_ROK only after the recipient answered
 

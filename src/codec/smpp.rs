@@ -584,6 +584,19 @@ impl Sm {
         }
         Receipt::parse(self.payload())
     }
+
+    /// The receipt text of an SMSC delivery receipt or of an SME delivery
+    /// acknowledgement (esm_class message type 0x04 or 0x08, §5.2.12): both
+    /// carry the Appendix B text the receiving SME shows. None for other
+    /// messages or unreadable text.
+    pub fn report_text(&self) -> Option<Receipt> {
+        match esm::message_type(self.esm_class) {
+            esm::TYPE_SMSC_DELIVERY_RECEIPT | esm::TYPE_DELIVERY_ACK => {
+                Receipt::parse(self.payload())
+            }
+            _ => None,
+        }
+    }
 }
 
 /// A decoded body. Which variant a PDU gets depends only on its command_id.
@@ -1686,6 +1699,134 @@ pub fn udh_split(
 }
 
 // ---------------------------------------------------------------------------
+// Short message text: data_coding 0 (GSM 7-bit default alphabet) and 8 (UCS-2)
+// ---------------------------------------------------------------------------
+
+/// The text of a short message by its data_coding (SMPP 3.4 §5.2.19):
+/// GSM 7-bit default alphabet and extension table, unpacked, one septet per
+/// octet, for 0 (the SMSC default alphabet, taken as GSM 03.38 here: 3GPP TS
+/// 23.038 §6.2.1); UCS-2 big-endian for 8 (TS 23.038 §6.2.3); IA5 for 1 and
+/// Latin-1 for 3. Other codings (binary, national sets) give an error.
+pub mod text {
+    /// The 128 characters of the GSM 7-bit default alphabet, by septet
+    /// (TS 23.038 §6.2.1; 0x1B is the escape to the extension table).
+    const DEFAULT: [char; 128] = [
+        '@', '£', '$', '¥', 'è', 'é', 'ù', 'ì', 'ò', 'Ç', '\n', 'Ø', 'ø', '\r', 'Å', 'å', //
+        'Δ', '_', 'Φ', 'Γ', 'Λ', 'Ω', 'Π', 'Ψ', 'Σ', 'Θ', 'Ξ', '\u{1B}', 'Æ', 'æ', 'ß',
+        'É', //
+        ' ', '!', '"', '#', '¤', '%', '&', '\'', '(', ')', '*', '+', ',', '-', '.', '/', //
+        '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', ':', ';', '<', '=', '>', '?', //
+        '¡', 'A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I', 'J', 'K', 'L', 'M', 'N', 'O', //
+        'P', 'Q', 'R', 'S', 'T', 'U', 'V', 'W', 'X', 'Y', 'Z', 'Ä', 'Ö', 'Ñ', 'Ü', '§', //
+        '¿', 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o', //
+        'p', 'q', 'r', 's', 't', 'u', 'v', 'w', 'x', 'y', 'z', 'ä', 'ö', 'ñ', 'ü', 'à', //
+    ];
+
+    /// The escape septet that selects the extension table.
+    pub const ESCAPE: u8 = 0x1B;
+
+    /// The extension table's characters (after [`ESCAPE`]), TS 23.038 §6.2.1.1.
+    const EXTENSION: [(u8, char); 10] = [
+        (0x0A, '\u{0C}'),
+        (0x14, '^'),
+        (0x28, '{'),
+        (0x29, '}'),
+        (0x2F, '\\'),
+        (0x3C, '['),
+        (0x3D, '~'),
+        (0x3E, ']'),
+        (0x40, '|'),
+        (0x65, '€'),
+    ];
+
+    /// Encodes `s` as unpacked GSM 7-bit septets (extension characters as
+    /// escape + septet); the first character neither table has is the error.
+    pub fn gsm7_encode(s: &str) -> Result<Vec<u8>, char> {
+        let mut out = Vec::with_capacity(s.len());
+        for c in s.chars() {
+            if c != '\u{1B}' {
+                if let Some(i) = DEFAULT.iter().position(|&d| d == c) {
+                    out.push(i as u8);
+                    continue;
+                }
+            }
+            match EXTENSION.iter().find(|(_, e)| *e == c) {
+                Some((septet, _)) => out.extend_from_slice(&[ESCAPE, *septet]),
+                None => return Err(c),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Decodes unpacked GSM 7-bit septets. An octet over 0x7F is an error (it
+    /// is no septet); an escape followed by a septet the extension table does
+    /// not define reads as that septet's default character (§6.2.1.1), a
+    /// trailing escape as a space.
+    pub fn gsm7_decode(b: &[u8]) -> Result<String, String> {
+        let mut out = String::with_capacity(b.len());
+        let mut it = b.iter().enumerate();
+        while let Some((i, &o)) = it.next() {
+            let at = |o: u8| {
+                DEFAULT
+                    .get(usize::from(o))
+                    .copied()
+                    .ok_or_else(|| format!("octet 0x{o:02X} at offset {i} is not a 7-bit septet"))
+            };
+            if o == ESCAPE {
+                match it.next() {
+                    Some((_, &e)) => match EXTENSION.iter().find(|(x, _)| *x == e) {
+                        Some((_, c)) => out.push(*c),
+                        None => out.push(at(e)?),
+                    },
+                    None => out.push(' '),
+                }
+            } else {
+                out.push(at(o)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Encodes `s` as UCS-2 big-endian; a character outside the Basic
+    /// Multilingual Plane is the error (UCS-2 has no surrogates).
+    pub fn ucs2_encode(s: &str) -> Result<Vec<u8>, char> {
+        let mut out = Vec::with_capacity(s.len() * 2);
+        for c in s.chars() {
+            let u = u16::try_from(u32::from(c)).map_err(|_| c)?;
+            out.extend_from_slice(&u.to_be_bytes());
+        }
+        Ok(out)
+    }
+
+    /// Decodes UCS-2 big-endian (read as UTF-16, so a surrogate pair some
+    /// senders use is kept); an odd length or an unpaired surrogate is an error.
+    pub fn ucs2_decode(b: &[u8]) -> Result<String, String> {
+        if !b.len().is_multiple_of(2) {
+            return Err(format!("{} octets: UCS-2 needs an even count", b.len()));
+        }
+        let units: Vec<u16> = b
+            .chunks_exact(2)
+            .map(|p| u16::from_be_bytes([p[0], p[1]]))
+            .collect();
+        String::from_utf16(&units).map_err(|e| format!("not UCS-2/UTF-16: {e}"))
+    }
+
+    /// The text of a short message with this data_coding.
+    pub fn decode(data_coding: u8, b: &[u8]) -> Result<String, String> {
+        match data_coding {
+            super::dcs::SMSC_DEFAULT => gsm7_decode(b),
+            super::dcs::IA5 if b.is_ascii() => Ok(b.iter().map(|&o| char::from(o)).collect()),
+            super::dcs::IA5 => Err("IA5 text with an octet over 0x7F".into()),
+            super::dcs::LATIN1 => Ok(b.iter().map(|&o| char::from(o)).collect()),
+            super::dcs::UCS2 => ucs2_decode(b),
+            other => Err(format!(
+                "data_coding 0x{other:02X} is not a text coding read here"
+            )),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Text helpers
 // ---------------------------------------------------------------------------
 
@@ -1785,6 +1926,37 @@ pub fn hex_dump(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn gsm7_default_and_extension_characters() {
+        // Septets from TS 23.038 §6.2.1: @ is 0x00, £ 0x01, ¥ 0x03, è 0x04;
+        // € and { are escape + 0x65 and escape + 0x28.
+        let b = text::gsm7_encode("@£¥è€{A").unwrap();
+        assert_eq!(b, [0x00, 0x01, 0x03, 0x04, 0x1B, 0x65, 0x1B, 0x28, 0x41]);
+        assert_eq!(text::gsm7_decode(&b).unwrap(), "@£¥è€{A");
+        assert_eq!(text::gsm7_encode("Ωμ"), Err('μ'));
+        assert!(text::gsm7_decode(&[0x41, 0x80])
+            .unwrap_err()
+            .contains("0x80"));
+        // Undefined extension septet: the default character; trailing escape: a space.
+        assert_eq!(text::gsm7_decode(&[0x1B, 0x41, 0x1B]).unwrap(), "A ");
+        // Every default character round-trips (the escape itself aside).
+        for o in (0u8..128).filter(|&o| o != text::ESCAPE) {
+            let s = text::gsm7_decode(&[o]).unwrap();
+            assert_eq!(text::gsm7_encode(&s).unwrap(), [o], "septet {o:#04x}");
+        }
+    }
+
+    #[test]
+    fn ucs2_big_endian() {
+        let b = text::ucs2_encode("Ω€漢").unwrap();
+        assert_eq!(b, [0x03, 0xA9, 0x20, 0xAC, 0x6F, 0x22]);
+        assert_eq!(text::decode(dcs::UCS2, &b).unwrap(), "Ω€漢");
+        assert!(text::ucs2_decode(&b[..3]).is_err());
+        assert_eq!(text::ucs2_encode("😀"), Err('😀'));
+        assert_eq!(text::decode(dcs::SMSC_DEFAULT, &[0x00]).unwrap(), "@");
+        assert!(text::decode(dcs::OCTET_UNSPECIFIED, b"x").is_err());
+    }
     use super::*;
 
     fn snapshot_text(bytes: &[u8]) -> String {

@@ -356,7 +356,7 @@ impl Shared {
             };
         }
         let (doc, sms, jobs) = self.submit(req);
-        let reply = if self.s.has_fault("non-xml-answer") {
+        let mut reply = if self.s.has_fault("non-xml-answer") {
             plain(202, "Accepted\n")
         } else {
             http::response(
@@ -366,6 +366,20 @@ impl Shared {
                 doc.as_bytes(),
             )
         };
+        if self.s.has_fault("second-push-response") {
+            // Fault: right behind the answer, on the same connection, a second
+            // push-response for the same push-id with the opposite outcome.
+            if let Ok(pap::PapMessage::PushResponse(r)) = pap::PapMessage::parse(doc.as_bytes()) {
+                let code = if r.code < 2000 { 3000 } else { 1001 };
+                let second = self.response(&r.push_id, code);
+                reply.extend_from_slice(&http::response(
+                    202,
+                    http::reason_phrase(202),
+                    &[("Content-Type", "application/xml")],
+                    second.as_bytes(),
+                ));
+            }
+        }
         Outcome {
             reply: Some(reply),
             close,

@@ -185,6 +185,17 @@ async fn serve(
     writer.abort();
 }
 
+/// The IWF's Timer F (RFC 3261 §17.1.2.2): 64·T1; with the fault
+/// `iwf-rok-after-long-timer-f` three times that, as an IWF on longer timers
+/// of its own (its profile declares them).
+pub fn timer_f(t1: Duration, fault: Option<&str>) -> Duration {
+    if fault == Some("iwf-rok-after-long-timer-f") {
+        t1 * 64 * 3
+    } else {
+        t1 * 64
+    }
+}
+
 /// One SMS being interworked.
 struct Job {
     seq: u32,
@@ -238,8 +249,8 @@ impl Job {
             .header("To", &format!("<{uri}>"))
             .header("Call-ID", &format!("{}@liaison-iwf", token()))
             .header("CSeq", "1 MESSAGE")
-            .header("Content-Type", "text/plain")
-            .body(self.sm.payload())
+            .header("Content-Type", "text/plain;charset=UTF-8")
+            .body(self.text(s).as_bytes())
             .build();
         let (otx, mut orx) = oneshot::channel();
         lock(waiters).insert(branch.clone(), otx);
@@ -249,7 +260,7 @@ impl Job {
         }
         // Timer E / F (RFC 3261 §17.1.2.2).
         let t1 = s.t1;
-        let end = Instant::now() + t1 * 64;
+        let end = Instant::now() + timer_f(t1, s.fault);
         let mut e = t1;
         let outcome = loop {
             match tokio::time::timeout(e, &mut orx).await {
@@ -278,10 +289,29 @@ impl Job {
                 (status::ESME_ROK, state::DELIVERED)
             }
             Some(_) => (status::ESME_RX_P_APPN, state::UNDELIVERABLE),
-            None if s.has_fault("iwf-delivered-on-timeout") => (status::ESME_ROK, state::DELIVERED),
+            None if s.has_fault("iwf-delivered-on-timeout")
+                || s.has_fault("iwf-rok-after-long-timer-f") =>
+            {
+                (status::ESME_ROK, state::DELIVERED)
+            }
             None => (status::ESME_RX_T_APPN, state::UNDELIVERABLE),
         };
         self.report(tx, &next_seq, st, ms, s);
+    }
+
+    /// The SMS text as Unicode, by its data_coding (3GPP TS 23.038: GSM 7-bit
+    /// default alphabet for 0, UCS-2 for 8); what cannot be read is kept as
+    /// Latin-1, octet for octet.
+    fn text(&self, s: &Settings) -> String {
+        let raw = self.sm.payload();
+        let latin1 = || raw.iter().map(|&b| char::from(b)).collect::<String>();
+        // Faults: GSM 7-bit read as Latin-1; the UCS-2 flag ignored (read as GSM 7-bit).
+        let dc = match self.sm.data_coding {
+            smpp::dcs::SMSC_DEFAULT if s.has_fault("iwf-gsm7-as-latin1") => return latin1(),
+            smpp::dcs::UCS2 if s.has_fault("iwf-ignores-ucs2") => smpp::dcs::SMSC_DEFAULT,
+            dc => dc,
+        };
+        smpp::text::decode(dc, raw).unwrap_or_else(|_| latin1())
     }
 
     /// Large Message mode (RFC 4975): INVITE with an MSRP offer, connect to
@@ -479,6 +509,33 @@ impl Job {
             },
         );
         let _ = tx.send(resp.encode());
+        if s.has_fault("iwf-second-resp") {
+            // Fault: T1 later, a second deliver_sm_resp for the same
+            // sequence number that says the opposite.
+            let other = if st == status::ESME_ROK {
+                status::ESME_RX_P_APPN
+            } else {
+                status::ESME_ROK
+            };
+            let second = Pdu::new(
+                command::DELIVER_SM_RESP,
+                other,
+                self.seq,
+                Body::DeliverSmResp {
+                    message_id: if other == status::ESME_ROK {
+                        self.id.clone()
+                    } else {
+                        String::new()
+                    },
+                },
+            )
+            .encode();
+            let (tx, delay) = (tx.clone(), s.t1);
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                let _ = tx.send(second);
+            });
+        }
         let wants_ack = self.sm.registered_delivery & registered::SME_ACK_MASK != 0;
         if !wants_ack || (ms == state::DELIVERED && s.has_fault("iwf-waits-for-imdn")) {
             return;
@@ -490,21 +547,52 @@ impl Job {
         } else {
             self.id.clone()
         };
+        // Fault: the text claims delivery whatever the outcome; only the TLV tells the truth.
+        let text_state = if s.has_fault("iwf-receipt-text-delivrd") {
+            state::DELIVERED
+        } else {
+            ms
+        };
         let receipt = Receipt {
             id: receipt_id,
             sub: Some("001".into()),
-            dlvrd: Some(if ms == state::DELIVERED { "001" } else { "000" }.into()),
+            dlvrd: Some(
+                if text_state == state::DELIVERED {
+                    "001"
+                } else {
+                    "000"
+                }
+                .into(),
+            ),
             submit_date: None,
             done_date: None,
-            stat: state::stat(ms).unwrap_or("UNKNOWN").to_string(),
+            stat: state::stat(text_state).unwrap_or("UNKNOWN").to_string(),
             err: Some("000".into()),
             text: None,
         };
         let mut ack = smpp::receipt_sm(&self.sm, &receipt);
         ack.esm_class = esm::TYPE_DELIVERY_ACK;
-        if !ack.tlvs.iter().any(|t| t.tag == smpp::tlv::MESSAGE_STATE) {
-            ack.tlvs.push(Tlv::new(smpp::tlv::MESSAGE_STATE, &[ms]));
-        }
+        // message_state is the outcome itself (SMPP 3.4 §5.3.2.35).
+        ack.tlvs.retain(|t| t.tag != smpp::tlv::MESSAGE_STATE);
+        ack.tlvs.push(Tlv::new(smpp::tlv::MESSAGE_STATE, &[ms]));
         let _ = tx.send(smpp::submit_sm(next_seq(), &ack));
+        if ms != state::DELIVERED && s.has_fault("iwf-late-delivrd") {
+            // Fault: T1 later, a second acknowledgement that contradicts
+            // the first: stat:DELIVRD, message_state 2.
+            let mut late = smpp::receipt_sm(
+                &self.sm,
+                &Receipt {
+                    stat: "DELIVRD".into(),
+                    dlvrd: Some("001".into()),
+                    ..receipt
+                },
+            );
+            late.esm_class = esm::TYPE_DELIVERY_ACK;
+            let (tx, delay, seq) = (tx.clone(), s.t1, next_seq());
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                let _ = tx.send(smpp::submit_sm(seq, &late));
+            });
+        }
     }
 }

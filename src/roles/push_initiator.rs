@@ -71,20 +71,28 @@ fn framer(buf: &[u8], max: usize) -> Result<Option<usize>, String> {
 }
 
 /// Sends `request` (whole HTTP request bytes) to `ppg` and waits for the
-/// answer until `deadline`. The connection is closed afterwards.
+/// answer until `deadline`. Then it closes its side and keeps reading for up
+/// to `linger` (or until the PPG closes too, which a PPG that honours the
+/// close does at once): whatever else comes on the connection is returned
+/// beside the answer, framed as HTTP where it can be, so a second answer to
+/// the one submission is seen.
 pub async fn submit(
     ppg: SocketAddr,
     capture: Capture,
     request: &[u8],
     deadline: Instant,
-) -> PiOutcome {
+    linger: std::time::Duration,
+) -> (PiOutcome, Vec<Vec<u8>>) {
     let left = deadline.saturating_duration_since(Instant::now());
     let conn = match StreamConn::connect(ppg, capture, framer, MAX_ANSWER, left).await {
         Ok(c) => c,
-        Err(e) => return PiOutcome::ConnectFailed(e.to_string()),
+        Err(e) => return (PiOutcome::ConnectFailed(e.to_string()), Vec::new()),
     };
     if let Err(e) = conn.send(request).await {
-        return PiOutcome::ConnectFailed(format!("sending the request failed: {e}"));
+        return (
+            PiOutcome::ConnectFailed(format!("sending the request failed: {e}")),
+            Vec::new(),
+        );
     }
     let out = match conn.recv(deadline).await {
         Some(a) => match a.event {
@@ -109,7 +117,22 @@ pub async fn submit(
         None => PiOutcome::Timeout(conn.pending()),
     };
     conn.shutdown().await;
-    out
+    let mut later = Vec::new();
+    if matches!(out, PiOutcome::Answered(_)) {
+        let until = (Instant::now() + linger).min(deadline);
+        while let Some(a) = conn.recv(until).await {
+            match a.event {
+                StreamEvent::Message(b) => later.push(b),
+                StreamEvent::Garbage(b, _) | StreamEvent::Closed(b) => {
+                    if !b.is_empty() {
+                        later.push(b);
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    (out, later)
 }
 
 /// The bytes of a PAP submission: POST `path` with the multipart/related

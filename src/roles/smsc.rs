@@ -42,6 +42,8 @@ struct State {
     conn: Option<Arc<StreamConn>>,
     bound: bool,
     log: Vec<SmppArrival>,
+    /// Every deliver_sm sent: (sequence number, destination_addr).
+    sent: Vec<(u32, String)>,
     next_seq: u32,
     next_id: u64,
 }
@@ -128,10 +130,30 @@ impl Smsc {
             (st.conn.clone(), seq)
         };
         let conn = conn.ok_or("no ESME is bound to the harness SMSC")?;
+        lock(&self.state)
+            .sent
+            .push((seq, sm.destination_addr.clone()));
         conn.send(&smpp::deliver_sm(seq, sm))
             .await
             .map_err(|e| format!("deliver_sm not sent: {e}"))?;
         Ok(seq)
+    }
+
+    /// The SMS (deliver_sm sequence number and destination_addr) the ESME
+    /// gave `message_id` to in its deliver_sm_resp, over the whole run: a
+    /// message id is what correlates a later report with its SMS.
+    pub fn owner_of(&self, message_id: &str) -> Option<(u32, String)> {
+        let st = lock(&self.state);
+        let seq = st.log.iter().find_map(|a| match &a.pdu {
+            Ok(p) if p.header.command_id == command::DELIVER_SM_RESP => match &p.body {
+                Body::DeliverSmResp { message_id: m } if m == message_id => {
+                    Some(p.header.sequence_number)
+                }
+                _ => None,
+            },
+            _ => None,
+        })?;
+        st.sent.iter().find(|(s, _)| *s == seq).cloned()
     }
 
     /// Everything that arrived so far.
