@@ -21,7 +21,7 @@ Feature: IMS alignment, the SUT as an IM server inside the IMS trust domain
     And an originator "alice"
     When "alice" sends a "text/plain" MESSAGE to "bob" through the core
     Then "bob" receives the MESSAGE through the SUT
-    And the MESSAGE reached "bob" through the core
+    And the MESSAGE reached "bob" through the core, with the Path as its Route
 
   @IMS-9
   Scenario: The recipient is shown the identity the core asserted, not a spoofed From
@@ -44,8 +44,28 @@ Feature: IMS alignment, the SUT as an IM server inside the IMS trust domain
     Given a recipient "bob" registered with the SUT through the core
     And an originator "mallory" who forges a P-Asserted-Identity
     When "mallory" sends a "text/plain" MESSAGE with that identity to "bob" straight to the SUT
-    Then "bob" receives the MESSAGE through the SUT
-    And "bob" is not shown the identity "mallory" forged
+    Then the SUT refuses the MESSAGE or "bob" receives it without the identity "mallory" forged
+
+  @IMS-11
+  Scenario: A Via naming the core does not bring a forged P-Asserted-Identity into the trust domain
+    Given a recipient "bob" registered with the SUT through the core
+    And an originator "mallory" who forges a P-Asserted-Identity and a Via naming the core
+    When "mallory" sends a "text/plain" MESSAGE with that identity to "bob" straight to the SUT
+    Then the SUT refuses the MESSAGE or "bob" receives it without the identity "mallory" forged
+
+  @IMS-11 @if:store_and_forward
+  Scenario: A forged P-Asserted-Identity is not kept with a message stored for an offline user
+    Given an originator "mallory" who forges a P-Asserted-Identity
+    When "mallory" sends a "text/plain" MESSAGE with that identity to "carol" straight to the SUT
+    And "carol" comes online and registers with the SUT through the core
+    Then the SUT refuses the MESSAGE or "carol" receives it without the identity "mallory" forged
+
+  @IMS-11
+  Scenario: A From written outside the trust domain is not asserted
+    Given a recipient "bob" registered with the SUT through the core
+    And an originator "mallory" who writes a spoofed From
+    When "mallory" sends a "text/plain" MESSAGE to "bob" straight to the SUT
+    Then the SUT refuses the MESSAGE or "bob" receives it with no P-Asserted-Identity naming the From "mallory" wrote
 
   @IMS-12
   Scenario Outline: A number written as a <form> URI reaches the user registered under it
