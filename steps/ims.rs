@@ -869,32 +869,63 @@ async fn sends_to_number(
 
 // Accept-Contact.
 
+/// `first` or `last`: when the contact a request requires registers.
+fn order(w: &LiaisonWorld, word: &str) -> Result<bool, Failure> {
+    match word {
+        "first" => Ok(false),
+        "last" => Ok(true),
+        other => Err(w.fail("`first` or `last` in the step", format!("`{other}`"))),
+    }
+}
+
 #[given(
-    expr = "{string} registered two contacts through the core, one declaring the CPM pager-mode ICSI and one only +g.oma.sip-im"
+    expr = "{string} registered two contacts through the core, the one declaring the CPM pager-mode ICSI {word} and one declaring only +g.oma.sip-im"
 )]
-async fn two_contacts(w: &mut LiaisonWorld, name: String) -> StepResult {
+async fn two_contacts(w: &mut LiaisonWorld, name: String, when: String) -> StepResult {
+    let last = order(w, &when)?;
     let icsi = format!(";{}=\"{}\"", ims::TAG_ICSI, icsi_encode(ICSI_CPM_MSG));
     let im = format!(";{}", ims::TAG_SIP_IM);
-    contacts(w, &name, [("#wanted", icsi), ("#other", im)]).await
+    contacts(w, &name, [("#wanted", icsi), ("#other", im)], last).await
 }
 
 #[given(
-    expr = "{string} registered a push device for {string} and then an IM client through the core"
+    expr = "{string} registered a push device for {string} and an IM client through the core, the push device {word}"
 )]
-async fn push_and_im(w: &mut LiaisonWorld, name: String, app: String) -> StepResult {
+async fn push_and_im(w: &mut LiaisonWorld, name: String, app: String, when: String) -> StepResult {
+    let last = order(w, &when)?;
     let push = format!(";{}=\"{app}\"", crate::codec::sip_push::PUSH_APP_TAG);
     let im = format!(";{}", ims::TAG_SIP_IM);
-    contacts(w, &name, [("#wanted", push), ("#other", im)]).await
+    contacts(w, &name, [("#wanted", push), ("#other", im)], last).await
 }
 
-/// Two contacts of one AoR, registered in this order through the core; the
-/// first is the one a request with caller preferences must reach.
-async fn contacts(w: &mut LiaisonWorld, name: &str, which: [(&str, String); 2]) -> StepResult {
+#[given(expr = "the contact of {string} the MESSAGE requires will answer MESSAGE with {int}")]
+async fn wanted_answers(w: &mut LiaisonWorld, name: String, code: u16) -> StepResult {
+    recipient(w, &format!("{name}#wanted"))?.set_answer(crate::roles::ua::Answer::Respond {
+        code,
+        delay: Duration::ZERO,
+    });
+    Ok(())
+}
+
+/// Two contacts of one AoR registered through the core, the one a request
+/// with caller preferences must reach (`#wanted`) first or (`wanted_last`)
+/// second: a server that ignores Accept-Contact and takes the oldest, or
+/// the latest, contact fails one of the two orders.
+async fn contacts(
+    w: &mut LiaisonWorld,
+    name: &str,
+    which: [(&str, String); 2],
+    wanted_last: bool,
+) -> StepResult {
     let first = new_ua(w, name).await?;
     let ep = w.endpoint().await?;
     let second = Arc::new(Ua::new(ep, first.aor.clone(), w.timers));
     let [(s1, p1), (s2, p2)] = which;
-    for (suffix, ua, params) in [(s1, first, p1), (s2, second, p2)] {
+    let mut plan = vec![(s1, first, p1), (s2, second, p2)];
+    if wanted_last {
+        plan.reverse();
+    }
+    for (suffix, ua, params) in plan {
         let key = format!("{name}{suffix}");
         w.recipients
             .insert(key.clone(), Recipient::start(ua.clone()));

@@ -88,15 +88,33 @@ Feature: IMS alignment, the SUT as an IM server inside the IMS trust domain
     And "carol" is shown "alice" as the sender
 
   @IMS-14
-  Scenario: A MESSAGE requiring the CPM pager-mode ICSI reaches only the contact that declared it
-    Given "bob" registered two contacts through the core, one declaring the CPM pager-mode ICSI and one only +g.oma.sip-im
+  Scenario Outline: A MESSAGE requiring the CPM pager-mode ICSI reaches only the contact that declared it (registered <order>, answering <answer>)
+    Given "bob" registered two contacts through the core, the one declaring the CPM pager-mode ICSI <order> and one declaring only +g.oma.sip-im
+    And the contact of "bob" the MESSAGE requires will answer MESSAGE with <answer>
     And an originator "alice"
     When "alice" sends a "text/plain" MESSAGE to "bob" requiring the CPM pager-mode ICSI through the core
     Then only the contact of "bob" that declared the ICSI receives the MESSAGE
 
+    # Either order: a server that ignores Accept-Contact and takes the
+    # oldest, or the latest, contact fails one of them. The refusal: a
+    # server that takes require as a mere preference tries the other
+    # contact after the 486 (RFC 3841 §7.2.4 drops it from the target set).
+    Examples:
+      | order | answer |
+      | first | 200    |
+      | last  | 200    |
+      | last  | 486    |
+
   @IMS-16
-  Scenario: A push requiring its application reaches only the user's push device
-    Given "erin" registered a push device for "x-liaison.test-app" and then an IM client through the core
+  Scenario Outline: A push requiring its application reaches only the user's push device (registered <order>, answering <answer>)
+    Given "erin" registered a push device for "x-liaison.test-app" and an IM client through the core, the push device <order>
+    And the contact of "erin" the MESSAGE requires will answer MESSAGE with <answer>
     And an originator "alice"
     When "alice" sends a "text/plain" MESSAGE to "erin" requiring the push application "x-liaison.test-app" through the core
     Then only the push device of "erin" receives the MESSAGE
+
+    Examples:
+      | order | answer |
+      | first | 200    |
+      | last  | 200    |
+      | last  | 486    |
