@@ -387,6 +387,21 @@ async fn sends_via_core(
     r
 }
 
+#[when(expr = "{string} sends a {string} MESSAGE to the MMS user {string} through the core")]
+async fn sends_to_mms_user_via_core(
+    w: &mut LiaisonWorld,
+    from: String,
+    content_type: String,
+    to: String,
+) -> StepResult {
+    super::deferral::mms_user_aor(w, &from, &to)?;
+    let ppi = preferred(w, &from);
+    w.ims.through_core = true;
+    let r = send_through_server(w, &from, &content_type, &to, &as_extra(&ppi)).await;
+    w.ims.through_core = false;
+    r
+}
+
 fn preferred(w: &LiaisonWorld, name: &str) -> Option<String> {
     w.ims
         .identities

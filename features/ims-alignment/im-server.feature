@@ -67,6 +67,14 @@ Feature: IMS alignment, the SUT as an IM server inside the IMS trust domain
     When "mallory" sends a "text/plain" MESSAGE to "bob" straight to the SUT
     Then the SUT refuses the MESSAGE or "bob" receives it with no P-Asserted-Identity naming the From "mallory" wrote
 
+  @DEFER-9 @if:deferral
+  Scenario: A MESSAGE deferred to MMS behind the core names the asserted originator, not a spoofed From
+    Given the harness plays the MMS Relay/Server the SUT defers to
+    And an originator "alice" who writes a spoofed From
+    When "alice" sends a "text/plain;charset=UTF-8" MESSAGE to the MMS user "erin" through the core
+    Then the harness MMSC receives an M-Send.req for the MESSAGE
+    And the M-Send.req is from the SIP URI of "alice"
+
   @IMS-12
   Scenario Outline: A number written as a <form> URI reaches the user registered under it
     Given a recipient "dave" registered with the SUT through the core under a telephone number
