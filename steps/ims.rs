@@ -516,18 +516,23 @@ async fn forger_via(w: &mut LiaisonWorld, name: String) -> StepResult {
 /// `bytes` with the first Via's sent-by `real` written as `forged`; the
 /// rest (branch, `rport`) stays, so an RFC 3581 server still answers to
 /// the source address.
-fn forge_via(bytes: &[u8], real: std::net::SocketAddr, forged: &str) -> Vec<u8> {
-    let text = String::from_utf8_lossy(bytes);
-    let head_end = text.find("\r\n\r\n").unwrap_or(text.len());
-    let needle = format!(" {real};");
-    match text[..head_end].find(&needle) {
+fn forge_via(bytes: &[u8], real: std::net::SocketAddr, forged: &str) -> Option<Vec<u8>> {
+    let head_end = bytes
+        .windows(4)
+        .position(|x| x == b"\r\n\r\n")
+        .unwrap_or(bytes.len());
+    let needle = format!(" {real};").into_bytes();
+    match bytes[..head_end]
+        .windows(needle.len())
+        .position(|x| x == needle.as_slice())
+    {
         Some(i) => {
             let mut out = bytes[..i].to_vec();
             out.extend_from_slice(format!(" {forged};").as_bytes());
             out.extend_from_slice(&bytes[i + needle.len()..]);
-            out
+            Some(out)
         }
-        None => bytes.to_vec(),
+        None => None,
     }
 }
 
@@ -571,7 +576,12 @@ async fn send_straight(
         .get(&format!("via:{from}"))
         .and_then(|v| v.first().cloned())
     {
-        out.bytes = forge_via(&out.bytes, ua.ep.addr(t), &forged);
+        out.bytes = forge_via(&out.bytes, ua.ep.addr(t), &forged).ok_or_else(|| {
+            w.fail(
+                format!("the harness's own Via sent-by {} to forge", ua.ep.addr(t)),
+                crate::codec::escape_bytes(&out.bytes, 300),
+            )
+        })?;
     }
     let r = ua.send(t, dst, &out, w.deadline, Duration::ZERO).await;
     w.sent = Some((t, out, body));
@@ -1077,4 +1087,21 @@ async fn only_wanted(w: &mut LiaisonWorld, name: &str, wanted: &str, other: &str
 #[then(expr = "{string} receives the MESSAGE through the SUT")]
 async fn receives(w: &mut LiaisonWorld, name: String) -> StepResult {
     super::delivery_reports::receives_same_body(w, name).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::forge_via;
+
+    #[test]
+    fn forge_via_rewrites_the_top_via_sent_by_only() {
+        let real: std::net::SocketAddr = "127.0.0.1:5070".parse().unwrap();
+        let msg = b"MESSAGE sip:bob@x SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1;rport\r\nTo: <sip:bob@x>\r\n\r\nbody 127.0.0.1:5070;";
+        let out = forge_via(msg, real, "127.0.0.2:5060").unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("Via: SIP/2.0/UDP 127.0.0.2:5060;branch=z9hG4bK1;rport\r\n"));
+        assert!(text.ends_with("body 127.0.0.1:5070;"));
+        let other: std::net::SocketAddr = "127.0.0.1:9".parse().unwrap();
+        assert_eq!(forge_via(msg, other, "127.0.0.2:5060"), None);
+    }
 }
