@@ -1,13 +1,17 @@
 @im-server @if:sip @if:ims @serial
 Feature: IMS alignment, the SUT as an IM server inside the IMS trust domain
   Seed 003: an IM server in an IMS registers users that come through the
-  core (Path, RFC 3327), takes the originator's identity from the
-  P-Asserted-Identity the trusted core inserted rather than from a From the
-  originator wrote (RFC 3325), honours no P-Asserted-Identity from outside
-  the trust domain, treats tel: and sip:…;user=phone forms of a number as
-  one user (RFC 3261 §19.1.6), and routes by caller preferences
-  (Accept-Contact require;explicit, RFC 3841). The harness core is trusted
-  by its IP (profile ims.core); the harness's other users send from
+  core (Path, RFC 3327) and sends their requests back by that Path as
+  Route, takes the originator's identity from the P-Asserted-Identity the
+  trusted core inserted rather than from a From the originator wrote
+  (RFC 3325; also for a message it defers to MMS), honours no
+  P-Asserted-Identity from outside the trust domain (judged by source
+  address, whatever the Via says, and also for a message it stores) and
+  asserts no From it did not authenticate, treats tel: and sip:…;user=phone
+  forms of a number as one user (RFC 3261 §19.1.6), and routes by caller
+  preferences (Accept-Contact require;explicit, RFC 3841), never falling
+  back to a contact the request excludes. The harness core is trusted by
+  its IP (profile ims.core); the harness's other users send from
   harness.address, outside the trust domain. These scenarios share the
   run's core and run one at a time.
 
