@@ -80,10 +80,15 @@ async fn sends_to_mms_user(
     content_type: String,
     to: String,
 ) -> StepResult {
-    // An MMS user who is not registered: an AoR in the MMS users' domain that
-    // nobody has registered (send_through_server keeps it under `aor:NAME`).
-    if !w.recipients.contains_key(&to) && !w.originators.contains_key(&format!("aor:{to}")) {
-        let Some(ua) = w.originators.get(&from).cloned() else {
+    mms_user_aor(w, &from, &to)?;
+    send_through_server(w, &from, &content_type, &to, &[]).await
+}
+
+/// An MMS user who is not registered: an AoR in the MMS users' domain that
+/// nobody has registered (send_through_server keeps it under `aor:NAME`).
+pub(crate) fn mms_user_aor(w: &mut LiaisonWorld, from: &str, to: &str) -> StepResult {
+    if !w.recipients.contains_key(to) && !w.originators.contains_key(&format!("aor:{to}")) {
+        let Some(ua) = w.originators.get(from).cloned() else {
             return Err(w.fail(format!("an originator `{from}` set up earlier"), "none"));
         };
         let d = mms_domain(w)?;
@@ -93,7 +98,7 @@ async fn sends_to_mms_user(
             Arc::new(Ua::new(ua.ep.clone(), aor, w.timers)),
         );
     }
-    send_through_server(w, &from, &content_type, &to, &[]).await
+    Ok(())
 }
 
 /// The AoR of a user of the scenario (registered or not).
@@ -272,7 +277,19 @@ async fn addressed_to(w: &mut LiaisonWorld, name: String) -> StepResult {
 #[then(expr = "the M-Send.req is from the SIP URI of {string}")]
 async fn from_originator(w: &mut LiaisonWorld, name: String) -> StepResult {
     let s = section(w)?;
-    let uri = aor_of(w, &name)?;
+    // Behind a trusted core the originator is the identity the core
+    // asserted (its SIP URI), not a From the user wrote: IMS-10's rule
+    // rules where both apply (catalogue DEFER-9).
+    let asserted = w.ims.identities.get(&name).and_then(|ids| {
+        ids.iter()
+            .find(|i| i.to_ascii_lowercase().starts_with("sip:"))
+            .or(ids.first())
+            .cloned()
+    });
+    let uri = match asserted {
+        Some(a) => a,
+        None => aor_of(w, &name)?,
+    };
     let want = s.wire(&uri);
     let (pdu, a) = the_send_req(w).await?;
     let got = match pdu.from() {

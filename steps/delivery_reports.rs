@@ -497,18 +497,21 @@ pub(crate) async fn receives_same_body(w: &mut LiaisonWorld, name: String) -> St
         })
         .await;
     if ok {
-        // The body arrived intact; its media type must be the one sent (DR-7, RFC 3428 §7).
-        let sent_type = w.sent_type.clone().unwrap_or_default().to_ascii_lowercase();
-        let sent_type = sent_type.split(';').next().unwrap_or("").trim().to_string();
+        // The body arrived intact; its Content-Type must be the one sent,
+        // parameters included (DR-7, RFC 3428 §7): compared as RFC 2045 §5.1
+        // reads it (names and charset values without case, quoting and
+        // order not significant).
+        let sent_type = w.sent_type.clone().unwrap_or_default();
+        let want = content_type_key(&sent_type);
         let got = rec
             .log()
             .into_iter()
             .filter_map(|r| r.incoming.msg.ok())
             .find(|m| m.method() == Some("MESSAGE") && m.body() == body.as_slice());
         return match got {
-            Some(m) if m.content_type().as_deref() == Some(sent_type.as_str()) => Ok(()),
+            Some(m) if m.header("Content-Type").map(content_type_key) == Some(want) => Ok(()),
             Some(m) => Err(w.fail(
-                format!("`{name}` to receive the MESSAGE with Content-Type {sent_type}"),
+                format!("`{name}` to receive the MESSAGE with Content-Type {sent_type}, parameters unchanged"),
                 format!(
                     "Content-Type {} — bytes: {}",
                     m.header("Content-Type").unwrap_or("(none)"),
@@ -540,6 +543,29 @@ pub(crate) async fn receives_same_body(w: &mut LiaisonWorld, name: String) -> St
             got.join(" | ")
         },
     ))
+}
+
+/// A Content-Type as RFC 2045 §5.1 compares it: the media type and the
+/// parameter names without case, parameter values unquoted (charset's
+/// without case too), in no particular order.
+fn content_type_key(ct: &str) -> (String, BTreeSet<(String, String)>) {
+    let mut parts = ct.split(';');
+    let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+    let params = parts
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            let k = k.trim().to_ascii_lowercase();
+            let v = v.trim().trim_matches('"').to_string();
+            let v = if k == "charset" {
+                v.to_ascii_lowercase()
+            } else {
+                v
+            };
+            (k, v)
+        })
+        .collect();
+    (media, params)
 }
 
 /// Checks that the store delivered to the user who registered after the send.

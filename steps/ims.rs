@@ -12,7 +12,7 @@ use super::delivery_reports::{
     body_for_test, domain, new_ua, recipient, register, send_through_server, server_transport,
 };
 use super::world::{describe_incoming, Failure, LiaisonWorld, StepResult};
-use crate::codec::ims::{self, features, icsi_encode, icsis, shown_identity, ICSI_CPM_MSG};
+use crate::codec::ims::{self, features, icsi_encode, icsis, lr_uri, shown_identity, ICSI_CPM_MSG};
 use crate::codec::sip::{token, uri_of, SipMessage};
 use crate::net::Incoming;
 use crate::roles::cscf::{aor_key, Hop};
@@ -387,6 +387,21 @@ async fn sends_via_core(
     r
 }
 
+#[when(expr = "{string} sends a {string} MESSAGE to the MMS user {string} through the core")]
+async fn sends_to_mms_user_via_core(
+    w: &mut LiaisonWorld,
+    from: String,
+    content_type: String,
+    to: String,
+) -> StepResult {
+    super::deferral::mms_user_aor(w, &from, &to)?;
+    let ppi = preferred(w, &from);
+    w.ims.through_core = true;
+    let r = send_through_server(w, &from, &content_type, &to, &as_extra(&ppi)).await;
+    w.ims.through_core = false;
+    r
+}
+
 fn preferred(w: &LiaisonWorld, name: &str) -> Option<String> {
     w.ims
         .identities
@@ -488,6 +503,94 @@ async fn forger(w: &mut LiaisonWorld, name: String) -> StepResult {
     Ok(())
 }
 
+#[given(expr = "an originator {string} who forges a P-Asserted-Identity and a Via naming the core")]
+async fn forger_via(w: &mut LiaisonWorld, name: String) -> StepResult {
+    let core = harness(w)?.core.addr();
+    forger(w, name.clone()).await?;
+    w.ims
+        .identities
+        .insert(format!("via:{name}"), vec![core.to_string()]);
+    Ok(())
+}
+
+/// `bytes` with the first Via's sent-by `real` written as `forged`; the
+/// rest (branch, `rport`) stays, so an RFC 3581 server still answers to
+/// the source address.
+fn forge_via(bytes: &[u8], real: std::net::SocketAddr, forged: &str) -> Option<Vec<u8>> {
+    let head_end = bytes
+        .windows(4)
+        .position(|x| x == b"\r\n\r\n")
+        .unwrap_or(bytes.len());
+    let needle = format!(" {real};").into_bytes();
+    match bytes[..head_end]
+        .windows(needle.len())
+        .position(|x| x == needle.as_slice())
+    {
+        Some(i) => {
+            let mut out = bytes[..i].to_vec();
+            out.extend_from_slice(format!(" {forged};").as_bytes());
+            out.extend_from_slice(&bytes[i + needle.len()..]);
+            Some(out)
+        }
+        None => None,
+    }
+}
+
+/// `from` sends a MESSAGE to user `to` straight to the SUT, never through
+/// the core: from the harness address, outside the trust domain (with a
+/// forged top Via when the scenario set one up).
+async fn send_straight(
+    w: &mut LiaisonWorld,
+    from: &str,
+    content_type: &str,
+    to: &str,
+    extra: &[(&str, &str)],
+) -> StepResult {
+    let Some(ua) = w.originators.get(from).cloned() else {
+        return Err(w.fail(format!("an originator `{from}` set up earlier"), "none"));
+    };
+    let to_aor = match (
+        w.recipients.get(to),
+        w.originators.get(&format!("aor:{to}")),
+    ) {
+        (Some(r), _) => r.ua.aor.clone(),
+        (None, Some(u)) => u.aor.clone(),
+        (None, None) => {
+            // Offline: a user name nobody has registered in this run, kept
+            // for the user's later registration.
+            let aor = format!("sip:{to}-{}@{}", &token()[..8], domain(w));
+            w.originators.insert(
+                format!("aor:{to}"),
+                Arc::new(Ua::new(ua.ep.clone(), aor.clone(), w.timers)),
+            );
+            aor
+        }
+    };
+    let t = server_transport(w);
+    let dst = super::delivery_reports::sut_addr(w, "im-server")?;
+    let body = body_for_test();
+    let mut out = ua.message_with(t, &to_aor, &to_aor, content_type, &body, extra);
+    if let Some(forged) = w
+        .ims
+        .identities
+        .get(&format!("via:{from}"))
+        .and_then(|v| v.first().cloned())
+    {
+        out.bytes = forge_via(&out.bytes, ua.ep.addr(t), &forged).ok_or_else(|| {
+            w.fail(
+                format!("the harness's own Via sent-by {} to forge", ua.ep.addr(t)),
+                crate::codec::escape_bytes(&out.bytes, 300),
+            )
+        })?;
+    }
+    let r = ua.send(t, dst, &out, w.deadline, Duration::ZERO).await;
+    w.sent = Some((t, out, body));
+    w.sent_by = Some(from.to_string());
+    w.sent_type = Some(content_type.to_string());
+    w.result = Some(r);
+    Ok(())
+}
+
 #[when(
     expr = "{string} sends a {string} MESSAGE with that identity to {string} straight to the SUT"
 )]
@@ -504,59 +607,227 @@ async fn forger_sends(
         .and_then(|v| v.first().cloned())
         .unwrap_or_default();
     let pai = format!("<{forged}>");
-    // Never through the core: from the harness address, outside the trust domain.
-    w.ims.through_core = false;
-    w.ims.direct = true;
-    let r = send_through_server(
+    send_straight(
         w,
         &from,
         &content_type,
         &to,
         &[("P-Asserted-Identity", pai.as_str())],
     )
-    .await;
-    w.ims.direct = false;
-    r
+    .await
 }
 
-#[then(expr = "{string} is not shown the identity {string} forged")]
+#[when(expr = "{string} sends a {string} MESSAGE to {string} straight to the SUT")]
+async fn sends_straight(
+    w: &mut LiaisonWorld,
+    from: String,
+    content_type: String,
+    to: String,
+) -> StepResult {
+    send_straight(w, &from, &content_type, &to, &[]).await
+}
+
+/// The answers that refuse a request from outside the trust domain
+/// rather than deliver it: 403 by policy (RFC 3261 §21.4.4), or a
+/// challenge to authenticate the originator first (401/407, RFC 3261
+/// §22.3; RFC 3325 §5 asserts only authenticated identities). The reading
+/// is the catalogue's (IMS-11).
+const REFUSALS: [u16; 3] = [401, 403, 407];
+
+/// IMS-11: the MESSAGE from outside the trust domain is either refused
+/// ([`REFUSALS`]) and reaches no one, or reaches `name` with no
+/// P-Asserted-Identity naming `bad` (nor, with `from_too`, a From naming
+/// it: a store that writes the identity it kept into From shows it too).
+async fn refused_or_clean(
+    w: &mut LiaisonWorld,
+    name: &str,
+    bad: &str,
+    what: &str,
+    from_too: bool,
+) -> StepResult {
+    let Some((_, _, body)) = w.sent.clone() else {
+        return Err(w.fail("a MESSAGE sent earlier in the scenario", "none"));
+    };
+    let rec = recipient(w, name)?;
+    let got = |log: &[crate::roles::ua::Received]| {
+        log.iter().any(|r| {
+            r.incoming
+                .msg
+                .as_ref()
+                .is_ok_and(|m| m.method() == Some("MESSAGE") && m.body() == body.as_slice())
+        })
+    };
+    let status = w
+        .result
+        .as_ref()
+        .and_then(|r| r.final_response())
+        .and_then(|m| m.status());
+    let refused = status.is_some_and(|s| REFUSALS.contains(&s));
+    let other_error = status.is_some_and(|s| s >= 300) && !refused;
+    // Delivery is awaited until the deadline unless the SUT said it will not
+    // deliver; after a refusal or an error, a copy that still arrives is
+    // watched for 4·T1 (a forward already under way).
+    let until = if refused || other_error {
+        (Instant::now() + w.timers.t1 * 4).min(w.deadline)
+    } else {
+        w.deadline
+    };
+    rec.wait_for(until, got).await;
+    let copy = rec.log().into_iter().find_map(|r| {
+        let m = r.incoming.msg.clone().ok()?;
+        (m.method() == Some("MESSAGE") && m.body() == body.as_slice()).then_some((r.incoming, m))
+    });
+    let Some((inc, m)) = copy else {
+        if refused {
+            return Ok(());
+        }
+        let ua = w
+            .originators
+            .get(w.sent_by.as_deref().unwrap_or_default())
+            .map(|u| u.ep.clone());
+        return Err(w.fail(
+            format!(
+                "the MESSAGE at `{name}` without {what}, or a refusal ({}) that delivers nothing (RFC 3325 §5; catalogue IMS-11)",
+                REFUSALS.map(|c| c.to_string()).join("/")
+            ),
+            format!(
+                "nothing at `{name}`; the originator saw: {}",
+                w.describe(w.result.as_ref(), ua.as_deref())
+            ),
+        ));
+    };
+    let pai = ims::uris(&m, "P-Asserted-Identity");
+    let from = m.header("From").and_then(uri_of).unwrap_or_default();
+    let as_pai = pai.iter().any(|p| aor_key(p) == aor_key(bad));
+    let as_from = from_too && aor_key(&from) == aor_key(bad);
+    if as_pai || as_from {
+        return Err(w.fail(
+            format!(
+                "`{name}` given {} {bad} ({what}): the MESSAGE came from {} outside the trust domain, where nothing is asserted (RFC 3325 §5)",
+                if from_too {
+                    "neither as P-Asserted-Identity nor as sender"
+                } else {
+                    "no P-Asserted-Identity"
+                },
+                w.ctx.profile.harness_ip
+            ),
+            format!(
+                "it as {} — {}",
+                if as_pai { "P-Asserted-Identity" } else { "From" },
+                describe_incoming(&inc)
+            ),
+        ));
+    }
+    if refused {
+        return Err(w.fail(
+            format!(
+                "no MESSAGE at `{name}` after the SUT refused it ({})",
+                status.unwrap_or(0)
+            ),
+            format!("it still arrived — {}", describe_incoming(&inc)),
+        ));
+    }
+    Ok(())
+}
+
+#[then(
+    expr = "the SUT refuses the MESSAGE or {string} receives it without the identity {string} forged"
+)]
 async fn not_forged(w: &mut LiaisonWorld, name: String, forger: String) -> StepResult {
-    let (inc, m) = received(w, &name)?;
     let forged = w
         .ims
         .identities
         .get(&format!("forged:{forger}"))
         .and_then(|v| v.first().cloned())
         .unwrap_or_default();
-    let pai = ims::uris(&m, "P-Asserted-Identity");
-    if pai.iter().any(|p| aor_key(p) == aor_key(&forged)) {
-        return Err(w.fail(
-            format!(
-                "no P-Asserted-Identity {forged}: it came from {} outside the trust domain (RFC 3325 §5)",
-                w.ctx.profile.harness_ip
-            ),
-            format!("it passed on — {}", describe_incoming(&inc)),
-        ));
-    }
-    Ok(())
+    refused_or_clean(
+        w,
+        &name,
+        &forged,
+        "the identity the originator forged",
+        true,
+    )
+    .await
 }
 
-#[then(expr = "the MESSAGE reached {string} through the core")]
+#[then(
+    expr = "the SUT refuses the MESSAGE or {string} receives it with no P-Asserted-Identity naming the From {string} wrote"
+)]
+async fn from_not_asserted(w: &mut LiaisonWorld, name: String, sender: String) -> StepResult {
+    let written = w
+        .originators
+        .get(&sender)
+        .map(|u| u.aor.clone())
+        .ok_or_else(|| w.fail(format!("an originator `{sender}` set up earlier"), "none"))?;
+    refused_or_clean(
+        w,
+        &name,
+        &written,
+        "the From the originator wrote, never authenticated",
+        false,
+    )
+    .await
+}
+
+#[then(expr = "the MESSAGE reached {string} through the core, with the Path as its Route")]
 async fn reached_via_core(w: &mut LiaisonWorld, name: String) -> StepResult {
     let h = harness(w)?;
     let (inc, _) = received(w, &name)?;
-    if inc.from.ip() == h.core.addr().ip() {
+    if inc.from.ip() != h.core.addr().ip() {
+        return Err(w.fail(
+            format!(
+                "the MESSAGE for `{name}` sent by the Path the core recorded at registration, so through the core {} (RFC 3327 §5.4)",
+                h.core.addr()
+            ),
+            format!(
+                "it straight from {} — {}",
+                inc.from,
+                describe_incoming(&inc)
+            ),
+        ));
+    }
+    // The SUT's copy at the core (not the originator's: another top-Via
+    // branch) must carry the Path URI as its first Route (RFC 3327 §5.4: the
+    // home proxy puts the stored Path into Route). Without it the core could
+    // only route by the Request-URI.
+    let Some((_, out, body)) = w.sent.clone() else {
+        return Err(w.fail("a MESSAGE sent earlier in the scenario", "none"));
+    };
+    let path = uri_of(&lr_uri("pcscf", &h.core.addr().to_string(), false)).unwrap_or_default();
+    let from_sut: Vec<(Incoming, SipMessage)> = h
+        .core
+        .log()
+        .into_iter()
+        .filter(|x| x.incoming.at >= w.started)
+        .filter_map(|x| {
+            let m = x.incoming.msg.clone().ok()?;
+            (m.method() == Some("MESSAGE")
+                && m.body() == body.as_slice()
+                && m.top_via_branch().as_deref() != Some(out.branch.as_str()))
+            .then_some((x.incoming, m))
+        })
+        .collect();
+    let Some((hop_in, m)) = from_sut.first() else {
+        return Err(w.fail(
+            format!(
+                "the SUT's MESSAGE for `{name}` at the core {}",
+                h.core.addr()
+            ),
+            "none in the core's log".to_string(),
+        ));
+    };
+    let routes = ims::uris(m, "Route");
+    if routes.first().is_some_and(|r| aor_key(r) == aor_key(&path)) {
         return Ok(());
     }
     Err(w.fail(
         format!(
-            "the MESSAGE for `{name}` sent by the Path the core recorded at registration, so through the core {} (RFC 3327 §5.3)",
-            h.core.addr()
+            "the MESSAGE for `{name}` sent to the core with the Path URI {path} as its first Route (RFC 3327 §5.4)"
         ),
         format!(
-            "it straight from {} — {}",
-            inc.from,
-            describe_incoming(&inc)
+            "Route [{}] — {}",
+            routes.join(", "),
+            describe_incoming(hop_in)
         ),
     ))
 }
@@ -623,32 +894,63 @@ async fn sends_to_number(
 
 // Accept-Contact.
 
+/// `first` or `last`: when the contact a request requires registers.
+fn order(w: &LiaisonWorld, word: &str) -> Result<bool, Failure> {
+    match word {
+        "first" => Ok(false),
+        "last" => Ok(true),
+        other => Err(w.fail("`first` or `last` in the step", format!("`{other}`"))),
+    }
+}
+
 #[given(
-    expr = "{string} registered two contacts through the core, one declaring the CPM pager-mode ICSI and one only +g.oma.sip-im"
+    expr = "{string} registered two contacts through the core, the one declaring the CPM pager-mode ICSI {word} and one declaring only +g.oma.sip-im"
 )]
-async fn two_contacts(w: &mut LiaisonWorld, name: String) -> StepResult {
+async fn two_contacts(w: &mut LiaisonWorld, name: String, when: String) -> StepResult {
+    let last = order(w, &when)?;
     let icsi = format!(";{}=\"{}\"", ims::TAG_ICSI, icsi_encode(ICSI_CPM_MSG));
     let im = format!(";{}", ims::TAG_SIP_IM);
-    contacts(w, &name, [("#wanted", icsi), ("#other", im)]).await
+    contacts(w, &name, [("#wanted", icsi), ("#other", im)], last).await
 }
 
 #[given(
-    expr = "{string} registered a push device for {string} and then an IM client through the core"
+    expr = "{string} registered a push device for {string} and an IM client through the core, the push device {word}"
 )]
-async fn push_and_im(w: &mut LiaisonWorld, name: String, app: String) -> StepResult {
+async fn push_and_im(w: &mut LiaisonWorld, name: String, app: String, when: String) -> StepResult {
+    let last = order(w, &when)?;
     let push = format!(";{}=\"{app}\"", crate::codec::sip_push::PUSH_APP_TAG);
     let im = format!(";{}", ims::TAG_SIP_IM);
-    contacts(w, &name, [("#wanted", push), ("#other", im)]).await
+    contacts(w, &name, [("#wanted", push), ("#other", im)], last).await
 }
 
-/// Two contacts of one AoR, registered in this order through the core; the
-/// first is the one a request with caller preferences must reach.
-async fn contacts(w: &mut LiaisonWorld, name: &str, which: [(&str, String); 2]) -> StepResult {
+#[given(expr = "the contact of {string} the MESSAGE requires will answer MESSAGE with {int}")]
+async fn wanted_answers(w: &mut LiaisonWorld, name: String, code: u16) -> StepResult {
+    recipient(w, &format!("{name}#wanted"))?.set_answer(crate::roles::ua::Answer::Respond {
+        code,
+        delay: Duration::ZERO,
+    });
+    Ok(())
+}
+
+/// Two contacts of one AoR registered through the core, the one a request
+/// with caller preferences must reach (`#wanted`) first or (`wanted_last`)
+/// second: a server that ignores Accept-Contact and takes the oldest, or
+/// the latest, contact fails one of the two orders.
+async fn contacts(
+    w: &mut LiaisonWorld,
+    name: &str,
+    which: [(&str, String); 2],
+    wanted_last: bool,
+) -> StepResult {
     let first = new_ua(w, name).await?;
     let ep = w.endpoint().await?;
     let second = Arc::new(Ua::new(ep, first.aor.clone(), w.timers));
     let [(s1, p1), (s2, p2)] = which;
-    for (suffix, ua, params) in [(s1, first, p1), (s2, second, p2)] {
+    let mut plan = vec![(s1, first, p1), (s2, second, p2)];
+    if wanted_last {
+        plan.reverse();
+    }
+    for (suffix, ua, params) in plan {
         let key = format!("{name}{suffix}");
         w.recipients
             .insert(key.clone(), Recipient::start(ua.clone()));
@@ -785,4 +1087,21 @@ async fn only_wanted(w: &mut LiaisonWorld, name: &str, wanted: &str, other: &str
 #[then(expr = "{string} receives the MESSAGE through the SUT")]
 async fn receives(w: &mut LiaisonWorld, name: String) -> StepResult {
     super::delivery_reports::receives_same_body(w, name).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::forge_via;
+
+    #[test]
+    fn forge_via_rewrites_the_top_via_sent_by_only() {
+        let real: std::net::SocketAddr = "127.0.0.1:5070".parse().unwrap();
+        let msg = b"MESSAGE sip:bob@x SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1;rport\r\nTo: <sip:bob@x>\r\n\r\nbody 127.0.0.1:5070;";
+        let out = forge_via(msg, real, "127.0.0.2:5060").unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("Via: SIP/2.0/UDP 127.0.0.2:5060;branch=z9hG4bK1;rport\r\n"));
+        assert!(text.ends_with("body 127.0.0.1:5070;"));
+        let other: std::net::SocketAddr = "127.0.0.1:9".parse().unwrap();
+        assert_eq!(forge_via(msg, other, "127.0.0.2:5060"), None);
+    }
 }

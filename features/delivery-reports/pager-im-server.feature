@@ -56,7 +56,7 @@ Feature: Pager-mode delivery reports, the SUT as IM server (registrar, proxy, st
 
   @DR-7 @if:store_and_forward
   Scenario: A message for an offline recipient is accepted with 202 and delivered when it registers
-    When "alice" sends a "text/plain" MESSAGE to "carol" through the SUT
+    When "alice" sends a "text/plain;charset=UTF-8;format=fixed" MESSAGE to "carol" through the SUT
     Then the final response "alice" receives is 202
     When "carol" comes online and registers with the SUT
     Then "carol" receives the MESSAGE with the same body

@@ -2,7 +2,9 @@
 //! and store-and-forward for offline users.
 //!
 //! - REGISTER binds `user@domain` to the Contact (RFC 3261 §10.3); expires 0
-//!   removes it. A registration releases the user's stored messages.
+//!   removes it. A registration releases the user's stored messages. A
+//!   REGISTER with a Path (RFC 3327) is taken only from a UA that said
+//!   `Supported: path`; otherwise 420 with `Unsupported: path` (§5.3).
 //! - MESSAGE to a registered user is forwarded statefully (§16.6: new top
 //!   Via, Max-Forwards decremented, R-URI set to the contact). The recipient's
 //!   final response goes back unchanged but for the removed Via (§16.7); if
@@ -124,6 +126,20 @@ struct Pending {
     done: bool,
     /// For an MMS user: the MM to submit if the client answers 480 or 408.
     defer: Option<Deferrable>,
+    /// Other contacts to try on an error (the preference-only fault).
+    retry: Option<Retry>,
+}
+
+/// A contact to forward to: its URI, where to send (the Path's first hop or
+/// the contact, and TCP or not), and the Path to put in Route.
+type Target = (String, (SocketAddr, bool), Vec<String>);
+
+/// What a forwarded MESSAGE can be tried again with.
+#[derive(Clone)]
+struct Retry {
+    msg: SipMessage,
+    trusted: bool,
+    rest: Vec<Target>,
 }
 
 #[derive(Default)]
@@ -274,7 +290,7 @@ impl Server {
         match method.as_str() {
             "REGISTER" => self.register(msg, from, key).await,
             "MESSAGE" => {
-                let trusted = self.trusted(src);
+                let trusted = self.trusted(&msg, src);
                 self.message(msg, from, key, trusted).await
             }
             "OPTIONS" => {
@@ -295,14 +311,23 @@ impl Server {
     }
 
     /// Is a request from `src` inside the trust domain (RFC 3325 §5)? Only
-    /// the IMS core's IP is.
-    fn trusted(&self, src: Option<std::net::IpAddr>) -> bool {
-        self.settings.has_fault("trusts-any-pai")
-            || self
-                .settings
-                .ims
-                .as_ref()
-                .is_some_and(|i| Some(i.core.ip()) == src)
+    /// the IMS core's IP is: where the request came from, never what its
+    /// Via claims (anyone can write a Via).
+    fn trusted(&self, msg: &SipMessage, src: Option<std::net::IpAddr>) -> bool {
+        let Some(core) = self.settings.ims.as_ref().map(|i| i.core) else {
+            return self.settings.has_fault("trusts-any-pai");
+        };
+        if self.settings.has_fault("trusts-by-via") {
+            // Fault: the top Via's sent-by taken for the source.
+            let sent_by = msg
+                .vias()
+                .first()
+                .and_then(|v| v.split_whitespace().nth(1).map(str::to_string))
+                .and_then(|h| h.split(';').next().map(str::to_string))
+                .and_then(|h| h.parse::<SocketAddr>().ok());
+            return sent_by.is_some_and(|a| a.ip() == core.ip());
+        }
+        self.settings.has_fault("trusts-any-pai") || Some(core.ip()) == src
     }
 
     /// Sends a final response for server transaction `key` and remembers it.
@@ -331,6 +356,20 @@ impl Server {
                 .build();
             return self.finish(&key, &from, b).await;
         };
+        if msg.has_header("Path")
+            && !msg
+                .header_values("Supported")
+                .iter()
+                .any(|v| v.trim().eq_ignore_ascii_case("path"))
+        {
+            // A Path the UA never said it supports: refused, the policy
+            // RFC 3327 §5.3 recommends (the UA could not know of the route).
+            let b = response_to(&msg, 420, "Bad Extension")
+                .to_tag(&token())
+                .header("Unsupported", "path")
+                .build();
+            return self.finish(&key, &from, b).await;
+        }
         let apps = push_apps(&contact_v).filter(|a| !a.is_empty());
         if let (Some(apps), false) = (apps, self.settings.has_fault("im-to-push-contact")) {
             // A push contact: kept apart, never used for IM (RFC 3840 §6 tags).
@@ -475,6 +514,7 @@ impl Server {
                 tcp,
                 done: false,
                 defer: None,
+                retry: None,
             },
         );
         self.send_to_contact(addr, tcp, bytes).await;
@@ -488,11 +528,18 @@ impl Server {
             return self.finish(&key, &from, b).await;
         }
         // The originator's asserted identities: only from the trust domain.
-        let asserted = if trusted {
+        let asserted = if trusted || s.has_fault("stores-untrusted-pai") {
             crate::codec::ims::uris(&msg, "P-Asserted-Identity")
         } else {
             Vec::new()
         };
+        if !trusted && msg.has_header("P-Asserted-Identity") && s.has_fault("refuses-untrusted-pai")
+        {
+            // The variant that refuses rather than strips (RFC 3325 §5 allows
+            // either reading; catalogue IMS-11).
+            let b = response_to(&msg, 403, "Forbidden").to_tag(&token()).build();
+            return self.finish(&key, &from, b).await;
+        }
         if asserted.len() > 1 && s.has_fault("pai-two-values-rejected") {
             let b = response_to(&msg, 400, "Bad P-Asserted-Identity")
                 .to_tag(&token())
@@ -512,7 +559,7 @@ impl Server {
             .into_iter()
             .filter(|ac| crate::codec::ims::requires_explicit(ac))
             .collect();
-        let (binding, none_fits) = {
+        let (targets, none_fits) = {
             let mut st = lock(&self.state);
             let now = Instant::now();
             for list in st.bindings.values_mut() {
@@ -540,33 +587,45 @@ impl Server {
                 list.sort_by_key(|b| b.until);
             }
             // Caller preferences (RFC 3841 §7.2.4): with require and explicit,
-            // only a contact that declared every feature qualifies; the
-            // latest registered of those (or of all, without preferences).
+            // only a contact that declared every feature qualifies (the
+            // others are dropped from the target set); the latest registered
+            // of those (or of all, without preferences).
             let fits = |b: &&Binding| {
-                s.has_fault("ignores-accept-contact")
-                    || wanted
-                        .iter()
-                        .all(|ac| crate::codec::ims::explicitly_matches(ac, &b.features))
+                wanted
+                    .iter()
+                    .all(|ac| crate::codec::ims::explicitly_matches(ac, &b.features))
             };
-            let im_only: Vec<&Binding> = list
-                .iter()
-                .filter(|b| {
-                    s.has_fault("ignores-accept-contact")
-                        && !b.features.iter().any(|f| f.name == PUSH_APP_TAG)
-                        || !s.has_fault("ignores-accept-contact")
-                })
-                .collect();
-            let chosen = im_only.into_iter().rev().find(fits);
-            (
-                chosen.map(|b| {
+            let is_push = |b: &&Binding| b.features.iter().any(|f| f.name == PUSH_APP_TAG);
+            // The contacts to try, in order (only the first, but for the
+            // preference-only fault).
+            let order: Vec<&Binding> = if s.has_fault("ignores-accept-contact") {
+                // Fault: the latest IM contact, whatever the request requires.
+                list.iter().rev().filter(|b| !is_push(b)).take(1).collect()
+            } else if s.has_fault("ignores-accept-contact-oldest") {
+                // Fault: the oldest contact, whatever the request requires.
+                list.iter().take(1).collect()
+            } else if s.has_fault("accept-contact-preference") {
+                // Fault: require taken as a preference: the matching contacts
+                // first, then the others when those answer an error.
+                let (mut a, b): (Vec<&Binding>, Vec<&Binding>) =
+                    list.iter().rev().partition(|b| fits(b));
+                a.extend(b);
+                a
+            } else {
+                list.iter().rev().filter(fits).take(1).collect()
+            };
+            let targets: Vec<Target> = order
+                .into_iter()
+                .map(|b| {
                     (
                         b.contact.clone(),
                         self.next_hop(&b.path, b.addr, b.tcp),
                         b.path.clone(),
                     )
-                }),
-                !list.is_empty() && chosen.is_none(),
-            )
+                })
+                .collect();
+            let none_fits = !list.is_empty() && targets.is_empty();
+            (targets, none_fits)
         };
         if none_fits {
             let b = response_to(&msg, 480, "Temporarily Unavailable")
@@ -574,8 +633,9 @@ impl Server {
                 .build();
             return self.finish(&key, &from, b).await;
         }
-        let defer = self.deferrable(&msg, &aor);
-        let Some((contact, (addr, tcp), path)) = binding else {
+        let defer = self.deferrable(&msg, &aor, &asserted);
+        let mut targets = targets.into_iter();
+        let Some(target) = targets.next() else {
             if let Some(d) = defer {
                 return self.defer(&msg, &from, &key, d).await;
             }
@@ -590,10 +650,14 @@ impl Server {
                     st.store.entry(aor.clone()).or_default().push(Stored {
                         from: sender.clone(),
                         asserted: asserted.clone(),
-                        content_type: msg
-                            .header("Content-Type")
-                            .unwrap_or("text/plain")
-                            .to_string(),
+                        content_type: if s.has_fault("store-drops-type-params") {
+                            // Fault: only the media type kept, its parameters lost.
+                            msg.content_type().unwrap_or_else(|| "text/plain".into())
+                        } else {
+                            msg.header("Content-Type")
+                                .unwrap_or("text/plain")
+                                .to_string()
+                        },
                         body: msg.body().to_vec(),
                         expires_at,
                     });
@@ -649,7 +713,30 @@ impl Server {
             };
             return self.finish(&key, &from, b).await;
         };
-        // Forward statefully (§16.6).
+        let retry = Retry {
+            msg: msg.clone(),
+            trusted,
+            rest: targets.collect(),
+        };
+        self.forward(&msg, &from, &key, trusted, target, defer, retry)
+            .await;
+    }
+
+    /// Forwards a MESSAGE statefully (§16.6) to one target contact:
+    /// `retry.rest` are the contacts the preference-only fault falls back
+    /// to when this one answers an error.
+    #[allow(clippy::too_many_arguments)]
+    async fn forward(
+        self: &Arc<Self>,
+        msg: &SipMessage,
+        from: &Peer,
+        key: &str,
+        trusted: bool,
+        (contact, (addr, tcp), path): Target,
+        defer: Option<Deferrable>,
+        retry: Retry,
+    ) {
+        let s = &self.settings;
         let branch = format!("z9hG4bK{}", token());
         let via = format!(
             "SIP/2.0/{} {};branch={branch}",
@@ -657,19 +744,23 @@ impl Server {
             self.addr
         );
         let mut headers = vec![("Via".to_string(), via)];
-        if !s.has_fault("ignores-path") {
+        // The stored Path as Route (RFC 3327 §5.4).
+        if !s.has_fault("ignores-path") && !s.has_fault("path-without-route") {
             for p in &path {
                 headers.push(("Route".into(), p.clone()));
             }
         }
         let from_uri = msg.header("From").and_then(uri_of).unwrap_or_default();
+        let mut asserted_kept = false;
         for h in msg.headers() {
             if h.name.eq_ignore_ascii_case("P-Asserted-Identity") {
                 // Passed on inside the trust domain only (RFC 3325 §5).
                 if s.has_fault("pai-replaced-by-from") {
                     headers.push((h.name.clone(), format!("<{from_uri}>")));
+                    asserted_kept = true;
                 } else if trusted {
                     headers.push((h.name.clone(), h.value.clone()));
+                    asserted_kept = true;
                 }
                 continue;
             }
@@ -679,15 +770,19 @@ impl Server {
             if h.name.eq_ignore_ascii_case("Max-Forwards") {
                 let mf: u32 = h.value.trim().parse().unwrap_or(70);
                 if mf == 0 {
-                    let b = response_to(&msg, 483, "Too Many Hops")
+                    let b = response_to(msg, 483, "Too Many Hops")
                         .to_tag(&token())
                         .build();
-                    return self.finish(&key, &from, b).await;
+                    return self.finish(key, from, b).await;
                 }
                 headers.push((h.name.clone(), (mf - 1).to_string()));
             } else {
                 headers.push((h.name.clone(), h.value.clone()));
             }
+        }
+        if !asserted_kept && !trusted && s.has_fault("asserts-from") {
+            // Fault: the unauthenticated From asserted as the originator.
+            headers.push(("P-Asserted-Identity".into(), format!("<{from_uri}>")));
         }
         if !msg.has_header("Max-Forwards") {
             headers.push(("Max-Forwards".into(), "70".into()));
@@ -697,18 +792,19 @@ impl Server {
             branch.clone(),
             Pending {
                 origin: from.clone(),
-                origin_key: key.clone(),
+                origin_key: key.to_string(),
                 request: bytes.clone(),
                 to: addr,
                 tcp,
                 done: false,
                 defer: defer.filter(|_| !s.has_fault("defer-only-unregistered")),
+                retry: Some(retry).filter(|r| !r.rest.is_empty()),
             },
         );
         self.send_to_contact(addr, tcp, bytes).await;
         if s.has_fault("early-200") {
-            let b = response_to(&msg, 200, "OK").to_tag(&token()).build();
-            self.finish(&key, &from, b).await;
+            let b = response_to(msg, 200, "OK").to_tag(&token()).build();
+            self.finish(key, from, b).await;
         }
         // Timer E until a final response or Timer F. No 408 on Timer F:
         // RFC 4320 §4.2 forbids a stateful element to send 408 to a
@@ -766,6 +862,7 @@ impl Server {
                     tcp: *tcp,
                     done: false,
                     defer: None,
+                    retry: None,
                 },
             );
             st.push_tx.insert(
@@ -826,7 +923,7 @@ impl Server {
             return;
         };
         let Some(code) = msg.status() else { return };
-        let (origin, okey, first_final, defer) = {
+        let (origin, okey, first_final, defer, retry) = {
             let mut st = lock(&self.state);
             let Some(p) = st.client_tx.get_mut(&branch) else {
                 return;
@@ -840,8 +937,22 @@ impl Server {
                 p.origin_key.clone(),
                 first_final,
                 p.defer.clone(),
+                if first_final && code >= 300 {
+                    p.retry.take()
+                } else {
+                    None
+                },
             )
         };
+        if let Some(mut r) = retry {
+            // The preference-only fault: the next contact, as if the
+            // required feature were only preferred.
+            let next = r.rest.remove(0);
+            let (m, trusted) = (r.msg.clone(), r.trusted);
+            return self
+                .forward(&m, &origin, &okey, trusted, next, defer, r)
+                .await;
+        }
         if okey.is_empty() {
             // A stored message we delivered ourselves, or an offline notification.
             if code >= 200 && first_final {
@@ -888,16 +999,27 @@ impl Server {
     }
 
     /// The MM a MESSAGE to `aor` would be deferred as, when `aor` is an MMS
-    /// user (deferral configured and `aor` in its domain).
-    fn deferrable(&self, msg: &SipMessage, aor: &str) -> Option<Deferrable> {
+    /// user (deferral configured and `aor` in its domain). Its originator is
+    /// the identity the trusted core asserted (`asserted`, its SIP URI) when
+    /// there is one, else the From: the asserted identity is the
+    /// authenticated one (RFC 3325 §5; catalogue DEFER-9 and IMS-10).
+    fn deferrable(&self, msg: &SipMessage, aor: &str, asserted: &[String]) -> Option<Deferrable> {
         let d = self.settings.deferral.as_ref()?;
         let host = aor.rsplit_once('@').map(|x| x.1).unwrap_or_default();
         if !host.eq_ignore_ascii_case(&d.domain) {
             return None;
         }
         let uri = |h: &str| msg.header(h).and_then(uri_of).unwrap_or_default();
+        let asserted_sip = asserted
+            .iter()
+            .find(|a| {
+                let a = a.to_ascii_lowercase();
+                a.starts_with("sip:") || a.starts_with("sips:")
+            })
+            .or(asserted.first())
+            .filter(|_| !self.settings.has_fault("defer-from-not-pai"));
         Some(Deferrable {
-            from: uri("From"),
+            from: asserted_sip.cloned().unwrap_or_else(|| uri("From")),
             to: uri("To"),
             content_type: msg
                 .header("Content-Type")

@@ -6,7 +6,9 @@
 //!   200 with the Path of its P-CSCF (RFC 3327 §5.3), a Service-Route
 //!   (RFC 3608 §5), P-Associated-URI (RFC 3455 §4.1) and the granted expiry.
 //! - **P-CSCF in front of a registrar SUT**: a REGISTER for a domain the core
-//!   routes to a SUT gets the core's Path (RFC 3327 §5.1) and goes on.
+//!   routes to a SUT gets the core's Path (RFC 3327 §5.2) and goes on; one
+//!   whose UA did not say `Supported: path` is refused with 421 and
+//!   `Require: path` (§5.2), never sent on with a Path the UA cannot know of.
 //! - **Proxy** (RFC 3261 §16): loose routing (a Route naming the core is
 //!   removed, §16.4), Record-Route on dialog-creating requests, Via with
 //!   `received`/`rport` kept so that responses go back the way the request
@@ -335,6 +337,20 @@ async fn request(
         return answer(code, inc, &msg).await;
     }
 
+    // A REGISTER on its way to a registrar SUT gets the core's Path, which
+    // the core needs (requests for the user must come back through it). A
+    // UA that did not say `Supported: path` is refused with 421 naming the
+    // extension (RFC 3327 §5.2), rather than given a Path its registrar may
+    // rightly refuse with 420 (§5.3).
+    if method == "REGISTER" && !supports(&msg, "path") {
+        let bytes = response_to(&msg, 421, "Extension Required")
+            .to_tag(&token())
+            .header("Require", "path")
+            .build();
+        let _ = ep.send(inc.transport, inc.from, &bytes).await;
+        return hop(inc, trusted, Action::Answered(421));
+    }
+
     // Where it goes.
     let mut new_ruri = ruri.clone();
     let target: Option<(SocketAddr, Option<Transport>)> = if let Some(r) = rest_routes.first() {
@@ -500,6 +516,13 @@ async fn request(
             bytes,
         },
     )
+}
+
+/// Does the request list option tag `tag` in Supported (RFC 3261 §20.37)?
+fn supports(msg: &SipMessage, tag: &str) -> bool {
+    msg.header_values("Supported")
+        .iter()
+        .any(|v| v.trim().eq_ignore_ascii_case(tag))
 }
 
 /// The identity the P-CSCF asserts for a request from outside the trust
@@ -723,5 +746,69 @@ mod tests {
         );
         assert_eq!(stable_branch("a", "MESSAGE"), stable_branch("a", "MESSAGE"));
         assert_ne!(stable_branch("a", "MESSAGE"), stable_branch("a", "ACK"));
+    }
+
+    fn register_bytes(from: SocketAddr, supported: Option<&str>) -> Vec<u8> {
+        let mut b = crate::codec::sip::request("REGISTER", "sip:liaison.test")
+            .header(
+                "Via",
+                &format!("SIP/2.0/UDP {from};branch=z9hG4bK{};rport", token()),
+            )
+            .header("Max-Forwards", "70")
+            .header("From", "<sip:bob@liaison.test>;tag=1")
+            .header("To", "<sip:bob@liaison.test>")
+            .header("Call-ID", &format!("{}@t", token()))
+            .header("CSeq", "1 REGISTER");
+        if let Some(v) = supported {
+            b = b.header("Supported", v);
+        }
+        b.header("Contact", &format!("<sip:bob@{from}>"))
+            .header("Expires", "60")
+            .build()
+    }
+
+    async fn recv(sock: &tokio::net::UdpSocket) -> Option<SipMessage> {
+        let mut buf = vec![0u8; 65536];
+        let (n, _) = tokio::time::timeout(Duration::from_secs(2), sock.recv_from(&mut buf))
+            .await
+            .ok()?
+            .ok()?;
+        SipMessage::parse(&buf[..n]).ok()
+    }
+
+    /// RFC 3327 §5.2: the core adds its Path to a REGISTER for a registrar
+    /// SUT only when the UA said `Supported: path`; otherwise it answers 421
+    /// with `Require: path` and sends nothing on.
+    #[tokio::test]
+    async fn path_only_for_a_ua_that_supports_it() {
+        let lo: std::net::IpAddr = [127, 0, 0, 1].into();
+        let ep = Arc::new(
+            SipEndpoint::bind(lo, crate::net::capture::Capture::disabled())
+                .await
+                .unwrap(),
+        );
+        let core = Cscf::start(ep, 60);
+        let registrar = tokio::net::UdpSocket::bind((lo, 0)).await.unwrap();
+        core.registrar("liaison.test", registrar.local_addr().unwrap());
+        let ua = tokio::net::UdpSocket::bind((lo, 0)).await.unwrap();
+        let me = ua.local_addr().unwrap();
+
+        ua.send_to(&register_bytes(me, None), core.addr())
+            .await
+            .unwrap();
+        let r = recv(&ua).await.expect("an answer from the core");
+        assert_eq!(r.status(), Some(421));
+        assert_eq!(r.header("Require"), Some("path"));
+
+        ua.send_to(&register_bytes(me, Some("100rel, path")), core.addr())
+            .await
+            .unwrap();
+        let fwd = recv(&registrar)
+            .await
+            .expect("the REGISTER at the registrar");
+        assert_eq!(fwd.method(), Some("REGISTER"));
+        let path = fwd.header_values("Path");
+        assert_eq!(path.len(), 1, "{path:?}");
+        assert!(path[0].contains(&core.addr().to_string()), "{path:?}");
     }
 }

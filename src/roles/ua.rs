@@ -154,7 +154,10 @@ impl Ua {
     }
 
     /// A REGISTER whose Contact carries `params` after the URI (feature tags,
-    /// RFC 3840 §6: e.g. `;+g.oma.pusheventapp="mms.ua"`).
+    /// RFC 3840 §6: e.g. `;+g.oma.pusheventapp="mms.ua"`). It says
+    /// `Supported: path` (RFC 3327 §5.1): a proxy on the way (the harness
+    /// IMS core as P-CSCF) may then add its Path, and a registrar need not
+    /// refuse that Path with 420 (§5.3).
     pub fn register_with(
         &self,
         t: Transport,
@@ -172,6 +175,7 @@ impl Ua {
             .header("To", &format!("<{}>", self.aor))
             .header("Call-ID", &call_id)
             .header("CSeq", &format!("{cseq} REGISTER"))
+            .header("Supported", "path")
             .header("Contact", &format!("{}{params}", self.contact(t)))
             .header("Expires", &expires.to_string())
             .build();
@@ -486,5 +490,33 @@ impl Recipient {
             .filter_map(|r| r.incoming.msg.ok())
             .filter(|m| m.method() == Some("MESSAGE"))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 3327 §5.1: the harness's REGISTERs say they support Path, so a
+    /// registrar behind a Path-adding proxy has no reason for 420.
+    #[tokio::test]
+    async fn register_says_supported_path() {
+        let ep = SipEndpoint::bind(
+            [127, 0, 0, 1].into(),
+            crate::net::capture::Capture::disabled(),
+        )
+        .await
+        .unwrap();
+        let ua = Ua::new(
+            Arc::new(ep),
+            "sip:bob@liaison.test".into(),
+            Timers::from_t1_ms(100),
+        );
+        let out = ua.register(Transport::Udp, "sip:liaison.test", 60);
+        let m = SipMessage::parse(&out.bytes).unwrap();
+        assert!(m
+            .header_values("Supported")
+            .iter()
+            .any(|v| v.eq_ignore_ascii_case("path")));
     }
 }
