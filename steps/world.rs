@@ -159,6 +159,13 @@ impl LiaisonWorld {
         if let Some(e) = &r.send_error {
             return format!("a transport error: {e}");
         }
+        if let Some((first, second)) = r.conflict() {
+            return format!(
+                "two different final responses on one transaction, so no answer to rely on (RFC 3261 §8.2.6, §17.2.2: a transaction has one final response): first {}; then {}",
+                describe_incoming(first),
+                describe_incoming(second)
+            );
+        }
         match r.final_incoming() {
             Some(inc) => describe_incoming(inc),
             None => {

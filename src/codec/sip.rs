@@ -591,8 +591,8 @@ pub fn parse_name_addr(value: &str) -> Result<NameAddr, ViewError> {
     }
     let bytes = v.as_bytes();
     // Where the `<` of a name-addr is, outside a leading quoted string.
-    let mut display: Option<String> = None;
-    let mut i = 0;
+    let display: Option<String>;
+    let mut i;
     if bytes.first() == Some(&b'"') {
         i = 1;
         let mut text = String::new();
