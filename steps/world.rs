@@ -203,6 +203,11 @@ impl LiaisonWorld {
                             .collect();
                         s.push_str(&parts.join(" | "));
                     }
+                    let elsewhere = self.not_acted_on();
+                    if !elsewhere.is_empty() {
+                        s.push_str("; what reached the scenario's other harness elements but was not acted on: ");
+                        s.push_str(&elsewhere.join(" | "));
+                    }
                     let events = ep.transport_events();
                     if !events.is_empty() {
                         s.push_str("; transport: ");
@@ -212,6 +217,36 @@ impl LiaisonWorld {
                 s
             }
         }
+    }
+
+    /// What reached this scenario's recipients, or the run's IMS core for
+    /// the request the scenario sent (by Call-ID), and was acted on by no
+    /// role: garbage, stray responses, messages with a defect (the reason is
+    /// in each line), so that a failure downstream of them names them.
+    pub fn not_acted_on(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let mut names: Vec<&String> = self.recipients.keys().collect();
+        names.sort();
+        for name in names {
+            if let Some(r) = self.recipients.get(name) {
+                for inc in r.ua.ep.unmatched() {
+                    out.push(format!("at `{name}`: {}", describe_incoming(&inc)));
+                }
+            }
+        }
+        let call_id = self.sent.as_ref().map(|(_, o, _)| o.call_id.clone());
+        if let (Some(h), Some(cid)) = (self.ctx.ims.as_ref(), call_id) {
+            for inc in h.core.ep.unmatched() {
+                if inc
+                    .msg
+                    .as_ref()
+                    .is_ok_and(|m| m.call_id() == Some(cid.as_str()))
+                {
+                    out.push(format!("at the IMS core: {}", describe_incoming(&inc)));
+                }
+            }
+        }
+        out
     }
 
     /// Time left before the scenario deadline.
