@@ -397,12 +397,18 @@ impl SipMessage {
 
     /// The From value read as name-addr or addr-spec (RFC 3261 §20.20).
     pub fn from_addr(&self) -> Result<NameAddr, ViewError> {
-        parse_name_addr(self.header("From").ok_or(ViewError::Missing { field: "From" })?)
+        parse_name_addr(
+            self.header("From")
+                .ok_or(ViewError::Missing { field: "From" })?,
+        )
     }
 
     /// The To value read as name-addr or addr-spec (RFC 3261 §20.39).
     pub fn to_addr(&self) -> Result<NameAddr, ViewError> {
-        parse_name_addr(self.header("To").ok_or(ViewError::Missing { field: "To" })?)
+        parse_name_addr(
+            self.header("To")
+                .ok_or(ViewError::Missing { field: "To" })?,
+        )
     }
 
     /// The Request-URI, checked ([`check_request_uri`]): a request whose
@@ -629,7 +635,10 @@ pub fn parse_name_addr(value: &str) -> Result<NameAddr, ViewError> {
         i += rest.len() - rest.trim_start().len();
     } else if let Some(lt) = v.find('<') {
         let name = v.get(..lt).unwrap_or_default().trim();
-        if !name.split_ascii_whitespace().all(|t| t.bytes().all(is_token_byte)) {
+        if !name
+            .split_ascii_whitespace()
+            .all(|t| t.bytes().all(is_token_byte))
+        {
             return Err(ViewError::UnquotedDisplayName {
                 display: name.to_string(),
             });
@@ -640,7 +649,10 @@ pub fn parse_name_addr(value: &str) -> Result<NameAddr, ViewError> {
         // addr-spec: the URI runs to the first `;` (RFC 3261 §20.10: its
         // parameters are header parameters).
         let (uri, params) = match v.find(';') {
-            Some(semi) => (v.get(..semi).unwrap_or_default(), v.get(semi..).unwrap_or_default()),
+            Some(semi) => (
+                v.get(..semi).unwrap_or_default(),
+                v.get(semi..).unwrap_or_default(),
+            ),
             None => (v, ""),
         };
         let uri = uri.trim();
@@ -708,7 +720,10 @@ pub fn check_request_uri(uri: &str) -> Result<(), ViewError> {
     let Some((scheme, rest)) = uri.split_once(':') else {
         return bad("no scheme");
     };
-    let scheme_ok = scheme.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+    let scheme_ok = scheme
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic())
         && scheme
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
@@ -752,11 +767,12 @@ impl Via {
     /// The sent-by port, or the transport's default (RFC 3261 §18.2.2,
     /// §19.1.2: 5061 for TLS, 5060 otherwise).
     pub fn port_or_default(&self) -> u16 {
-        self.port.unwrap_or(if self.transport.eq_ignore_ascii_case("TLS") {
-            5061
-        } else {
-            5060
-        })
+        self.port
+            .unwrap_or(if self.transport.eq_ignore_ascii_case("TLS") {
+                5061
+            } else {
+                5060
+            })
     }
 
     /// The host without IPv6 brackets, as an IP address if it is one.
@@ -801,12 +817,17 @@ pub fn parse_via(value: &str) -> Result<Via, ViewError> {
     }
     let rest = rest.trim_start();
     let (sent_by, params) = match rest.find(';') {
-        Some(i) => (rest.get(..i).unwrap_or_default(), rest.get(i..).unwrap_or_default()),
+        Some(i) => (
+            rest.get(..i).unwrap_or_default(),
+            rest.get(i..).unwrap_or_default(),
+        ),
         None => (rest, ""),
     };
     let sent_by = sent_by.trim();
     let (host, port) = if let Some(v6) = sent_by.strip_prefix('[') {
-        let close = v6.find(']').ok_or_else(|| bad("IPv6 reference without `]`"))?;
+        let close = v6
+            .find(']')
+            .ok_or_else(|| bad("IPv6 reference without `]`"))?;
         let host = sent_by.get(..close + 2).unwrap_or_default();
         let after = v6.get(close + 1..).unwrap_or_default().trim_start();
         let port = match after.strip_prefix(':') {
@@ -839,9 +860,10 @@ pub fn parse_via(value: &str) -> Result<Via, ViewError> {
     }
     let port = match port {
         None => None,
-        Some(p) if !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => {
-            Some(p.parse::<u16>().map_err(|_| bad("sent-by port out of range"))?)
-        }
+        Some(p) if !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => Some(
+            p.parse::<u16>()
+                .map_err(|_| bad("sent-by port out of range"))?,
+        ),
         Some(_) => return Err(bad("sent-by port is not a number")),
     };
     let mut out = Vec::new();
@@ -858,11 +880,16 @@ pub fn parse_via(value: &str) -> Result<Via, ViewError> {
                 return Err(bad("a parameter with `=` and no value"));
             }
             // gen-value: token, host (an IPv6 reference too) or quoted-string.
-            if val.is_some_and(|x| {
-                !(x.starts_with('"') && x.ends_with('"') && x.len() >= 2)
-                    && !x.bytes().all(|b| is_token_byte(b) || matches!(b, b':' | b'[' | b']'))
-            }) {
-                return Err(bad("a parameter value that is no token, host or quoted string"));
+            let gen_value = |x: &str| {
+                let quoted = x.len() >= 2 && x.starts_with('"') && x.ends_with('"');
+                quoted
+                    || x.bytes()
+                        .all(|b| is_token_byte(b) || matches!(b, b':' | b'[' | b']'))
+            };
+            if val.is_some_and(|x| !gen_value(x)) {
+                return Err(bad(
+                    "a parameter value that is no token, host or quoted string",
+                ));
             }
             out.push((name.to_string(), val.map(unquote)));
         }
@@ -1873,7 +1900,11 @@ Call-ID: q1@192.0.2.40\r\nCSeq: 7 MESSAGE",
         ));
         assert_eq!(uri_of(to), None, "the quoted text is no URI");
         assert_eq!(m.to_tag(), None);
-        assert!(m.to_addr().unwrap_err().to_string().contains("closing quote"));
+        assert!(m
+            .to_addr()
+            .unwrap_err()
+            .to_string()
+            .contains("closing quote"));
         // A balanced quoted name holding `<sip:…>` reads right.
         let ok = parse_name_addr("\"Ravi <sip:ravi@x.example>\" <sip:ravi@example.org>;tag=9")
             .expect("valid name-addr");
@@ -1890,14 +1921,28 @@ Via: SIP/2.0/UDP 192.0.2.40;branch=z9hG4bKq2\r\n\
 To: <sip:ravi@example.org>\r\nFrom: <sip:mina@example.com>;tag=m2\r\n\
 Call-ID: q2@192.0.2.40\r\nCSeq: 8 MESSAGE",
         );
-        assert_eq!(m.request_uri(), Some("<sip:ravi@example.org>"), "kept as sent");
+        assert_eq!(
+            m.request_uri(),
+            Some("<sip:ravi@example.org>"),
+            "kept as sent"
+        );
         let e = m.request_uri_checked().expect_err("not an absolute URI");
         assert!(e.to_string().contains("enclosed in `<…>`"), "{e}");
         assert!(m.defect().is_some_and(|d| d.contains("Request-URI")));
-        for good in ["sip:ravi@example.org", "tel:+15550100", "sips:[2001:db8::1]:5061"] {
+        for good in [
+            "sip:ravi@example.org",
+            "tel:+15550100",
+            "sips:[2001:db8::1]:5061",
+        ] {
             assert_eq!(check_request_uri(good), Ok(()), "{good}");
         }
-        for bad in ["ravi@example.org", "sip:", "1sip:x", "sip:a\"b@x", "<sip:x>"] {
+        for bad in [
+            "ravi@example.org",
+            "sip:",
+            "1sip:x",
+            "sip:a\"b@x",
+            "<sip:x>",
+        ] {
             assert!(check_request_uri(bad).is_err(), "{bad}");
         }
     }
@@ -1952,7 +1997,10 @@ Call-ID: q4@192.0.2.41\r\nCSeq: 10 OPTIONS",
             "OPTIONS sip:ravi@example.org SIP/2.0\r\n\
 Via: SIP/2.0/UDP 192.0.2.41;branch=z9hG4bKt1, \r\nCSeq: 1 OPTIONS",
         );
-        assert!(trailing.via_list().is_err(), "an empty element after the comma");
+        assert!(
+            trailing.via_list().is_err(),
+            "an empty element after the comma"
+        );
         assert!(parse_via("").is_err());
         assert!(parse_via("SIP/2.0/UDP h.example;branch=").is_err());
     }

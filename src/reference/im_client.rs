@@ -170,7 +170,11 @@ impl Client {
         let bytes = if method == "MESSAGE" && s.has_fault("response-cseq-other-method") {
             // Fault: the 200 names the request's branch and CSeq number but
             // another method (RFC 3261 §17.1.3: it matches no transaction).
-            replace_header(&bytes, "CSeq", &format!("{} OPTIONS", msg.cseq().map(|c| c.0).unwrap_or(1)))
+            replace_header(
+                &bytes,
+                "CSeq",
+                &format!("{} OPTIONS", msg.cseq().map(|c| c.0).unwrap_or(1)),
+            )
         } else if method == "MESSAGE" && s.has_fault("response-bad-version") {
             // Fault: a Status-Line with a SIP-Version other than 2.0.
             let mut b = b"SIP/2.1".to_vec();
@@ -192,7 +196,10 @@ impl Client {
             return Vec::new();
         };
         let new_message = SipMessage::parse(raw).is_ok_and(|m| m.method() == Some("MESSAGE"));
-        if new_message && first.starts_with(b"SIP/2.0 200") && self.settings.has_fault("conflicting-finals") {
+        if new_message
+            && first.starts_with(b"SIP/2.0 200")
+            && self.settings.has_fault("conflicting-finals")
+        {
             // Fault: 200, the same 200 again, then 486 on the same
             // transaction (same branch, same To tag): two final responses.
             let busy = {

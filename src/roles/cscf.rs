@@ -156,7 +156,12 @@ fn via_target(via: &str) -> Option<(SocketAddr, Transport)> {
         return None;
     };
     let received = match v.param("received") {
-        Some(Some(r)) => Some(r.trim_start_matches('[').trim_end_matches(']').parse().ok()?),
+        Some(Some(r)) => Some(
+            r.trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse()
+                .ok()?,
+        ),
         _ => None,
     };
     let ip: std::net::IpAddr = received.or_else(|| v.host_ip())?;
@@ -743,8 +748,14 @@ mod tests {
             Some(("[::1]:5060".parse().unwrap(), Transport::Udp))
         );
         // Off loopback, unknown transports and malformed Vias give no target.
-        assert_eq!(via_target("SIP/2.0/UDP 192.0.2.7:5060;branch=z9hG4bK6"), None);
-        assert_eq!(via_target("SIP/2.0/TLS 127.0.0.1:5061;branch=z9hG4bK7"), None);
+        assert_eq!(
+            via_target("SIP/2.0/UDP 192.0.2.7:5060;branch=z9hG4bK6"),
+            None
+        );
+        assert_eq!(
+            via_target("SIP/2.0/TLS 127.0.0.1:5061;branch=z9hG4bK7"),
+            None
+        );
         assert_eq!(via_target("SIP/2.0/UDP 127.0.0.1;;branch=z9hG4bK8"), None);
         assert_eq!(stable_branch("a", "MESSAGE"), stable_branch("a", "MESSAGE"));
         assert_ne!(stable_branch("a", "MESSAGE"), stable_branch("a", "ACK"));
