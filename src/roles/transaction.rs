@@ -2,9 +2,10 @@
 //!
 //! Client (§17.1.2): over UDP the request is retransmitted on Timer E
 //! (T1, doubling up to T2; T2 once a provisional came), the transaction gives
-//! up on Timer F (64·T1); after the final response it may linger (Timer K) and
-//! keep what else arrives, so scenarios can judge retransmitted or conflicting
-//! responses. Server side: see
+//! up on Timer F (64·T1); after the final response it keeps listening for
+//! 2·T1 at least (longer if the scenario asks, up to Timer K) and keeps what
+//! else arrives: a second final response that differs from the first leaves
+//! the transaction without one ([`ClientResult::conflict`]). Server side: see
 //! [`crate::roles::ua::Recipient`], which absorbs retransmissions (§17.2.2).
 //!
 //! All timers scale from the profile's T1 (T2 = 8·T1, T4 = 10·T1, as with the
@@ -57,7 +58,9 @@ pub struct Bounds {
     pub timers: Timers,
     /// The scenario deadline: no wait goes past it.
     pub deadline: Instant,
-    /// How long to keep listening after the final response (Timer K).
+    /// How long to keep listening after the final response (Timer K); never
+    /// less than [`Timers::final_watch`], so a second, different final
+    /// response is seen.
     pub linger: Duration,
 }
 
@@ -120,9 +123,11 @@ impl ClientResult {
 
 /// Runs a non-INVITE client transaction: sends `request` (whose top Via
 /// carries `branch`) and waits, bounded by Timer F and by `deadline`. After
-/// the final response it keeps listening for `linger` (Timer K is T4 over UDP;
-/// the harness lingers only where a scenario judges what comes after the
-/// final response, and returns at once otherwise).
+/// the final response it keeps listening for `linger` or
+/// [`Timers::final_watch`], whichever is longer (Timer K is T4 over UDP; the
+/// harness lingers longer only where a scenario judges what comes after the
+/// final response). Responses whose CSeq is not the request's never reach
+/// it ([`SipEndpoint::subscribe`]).
 pub async fn non_invite_client(
     ep: &SipEndpoint,
     transport: Transport,
