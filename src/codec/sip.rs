@@ -2063,6 +2063,35 @@ Call-ID: q7@192.0.2.43\r\nCSeq: 13 INVITE",
         assert_eq!(fine.defect(), None, "ABNF literals are case-insensitive");
     }
 
+    /// Every prefix and every one-byte cut of tricky values gives a reading
+    /// or an error from the checked views, never a panic.
+    #[test]
+    fn checked_views_never_panic() {
+        let seeds = [
+            "SIP / 2.0 / UDP [2001:db8::9]:5070 ;branch = z9hG4bK1;received=\"x\";rport",
+            "\"A \\\"q\\\" <sip:x>\" <sip:a@[::1]:5060;transport=tcp>;tag=1;q=\"0,5\"",
+            "Kumar, Ravi <sip:r@x>;tag=1, <sip:b@y>",
+            "<sip:a@b>x;tag=1",
+            "sips:é@[::1]:99999;;,;\u{e9}",
+        ];
+        for seed in seeds {
+            for (i, _) in seed.char_indices().chain([(seed.len(), ' ')]) {
+                let prefix = &seed[..i];
+                let _ = (
+                    parse_via(prefix),
+                    parse_name_addr(prefix),
+                    check_request_uri(prefix),
+                );
+                let cut: String = seed[..i].chars().chain(seed[i..].chars().skip(1)).collect();
+                let _ = (
+                    parse_via(&cut),
+                    parse_name_addr(&cut),
+                    check_request_uri(&cut),
+                );
+            }
+        }
+    }
+
     #[test]
     fn tokens_are_distinct_hex() {
         let tokens: std::collections::HashSet<String> = (0..10_000).map(|_| token()).collect();
