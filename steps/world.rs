@@ -219,18 +219,24 @@ impl LiaisonWorld {
         }
     }
 
-    /// What reached this scenario's recipients, or the run's IMS core for
+    /// What reached this scenario's recipients and push devices, or the run's IMS core for
     /// the request the scenario sent (by Call-ID), and was acted on by no
     /// role: garbage, stray responses, messages with a defect (the reason is
     /// in each line), so that a failure downstream of them names them.
     pub fn not_acted_on(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
-        let mut names: Vec<&String> = self.recipients.keys().collect();
-        names.sort();
-        for name in names {
-            if let Some(r) = self.recipients.get(name) {
-                for inc in r.ua.ep.unmatched() {
-                    out.push(format!("at `{name}`: {}", describe_incoming(&inc)));
+        // Recipients, then push-only devices, each by name.
+        for (kind, map) in [
+            ("", &self.recipients),
+            ("push device ", &self.push_sip.devices),
+        ] {
+            let mut names: Vec<&String> = map.keys().collect();
+            names.sort();
+            for name in names {
+                if let Some(r) = map.get(name) {
+                    for inc in r.ua.ep.unmatched() {
+                        out.push(format!("at {kind}`{name}`: {}", describe_incoming(&inc)));
+                    }
                 }
             }
         }
