@@ -532,16 +532,28 @@ pub(crate) async fn receives_same_body(w: &mut LiaisonWorld, name: String) -> St
             Err(e) => format!("unparseable: {e}"),
         })
         .collect();
+    // Requests that reached `name` but were acted on by nothing (a defect
+    // such as a CSeq method unlike the method), with the reason.
+    let ignored = w.not_acted_on();
+    let came = match (got.is_empty(), ignored.is_empty()) {
+        (true, true) => format!("no request reached `{name}` within the scenario timeout"),
+        (true, false) => format!(
+            "only what the harness could not act on: {}",
+            ignored.join(" | ")
+        ),
+        (false, true) => got.join(" | "),
+        (false, false) => format!(
+            "{}; and what the harness could not act on: {}",
+            got.join(" | "),
+            ignored.join(" | ")
+        ),
+    };
     Err(w.fail(
         format!(
             "`{name}` to receive the MESSAGE with body {} byte for byte",
             escape_bytes(&body, 120)
         ),
-        if got.is_empty() {
-            format!("no request reached `{name}` within the scenario timeout")
-        } else {
-            got.join(" | ")
-        },
+        came,
     ))
 }
 

@@ -276,10 +276,17 @@ async fn response_via_core(w: &mut LiaisonWorld) -> StepResult {
     h.core
         .wait_for(until, |log| log.iter().any(&is_answer))
         .await;
-    if h.core.log().iter().any(is_answer) {
-        return Ok(());
-    }
     let ua = w.originators.get("harness").map(|u| u.ep.clone());
+    if h.core.log().iter().any(is_answer) {
+        // Two different finals relayed: no answer the originator may rely on.
+        return match w.result.as_ref().filter(|r| r.conflict().is_some()) {
+            Some(r) => Err(w.fail(
+                "one final response from the SUT, back through the core (RFC 3261 §17.2.2)",
+                w.describe(Some(r), ua.as_deref()),
+            )),
+            None => Ok(()),
+        };
+    }
     Err(w.fail(
         format!(
             "the SUT's final response to the MESSAGE sent to the core {} (RFC 3261 §18.2.2: by the top Via)",

@@ -159,6 +159,13 @@ impl LiaisonWorld {
         if let Some(e) = &r.send_error {
             return format!("a transport error: {e}");
         }
+        if let Some((first, second)) = r.conflict() {
+            return format!(
+                "two different final responses on one transaction, so no answer to rely on (RFC 3261 §8.2.6, §17.2.2: a transaction has one final response): first {}; then {}",
+                describe_incoming(first),
+                describe_incoming(second)
+            );
+        }
         match r.final_incoming() {
             Some(inc) => describe_incoming(inc),
             None => {
@@ -196,6 +203,11 @@ impl LiaisonWorld {
                             .collect();
                         s.push_str(&parts.join(" | "));
                     }
+                    let elsewhere = self.not_acted_on();
+                    if !elsewhere.is_empty() {
+                        s.push_str("; what reached the scenario's other harness elements but was not acted on: ");
+                        s.push_str(&elsewhere.join(" | "));
+                    }
                     let events = ep.transport_events();
                     if !events.is_empty() {
                         s.push_str("; transport: ");
@@ -205,6 +217,42 @@ impl LiaisonWorld {
                 s
             }
         }
+    }
+
+    /// What reached this scenario's recipients and push devices, or the run's IMS core for
+    /// the request the scenario sent (by Call-ID), and was acted on by no
+    /// role: garbage, stray responses, messages with a defect (the reason is
+    /// in each line), so that a failure downstream of them names them.
+    pub fn not_acted_on(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        // Recipients, then push-only devices, each by name.
+        for (kind, map) in [
+            ("", &self.recipients),
+            ("push device ", &self.push_sip.devices),
+        ] {
+            let mut names: Vec<&String> = map.keys().collect();
+            names.sort();
+            for name in names {
+                if let Some(r) = map.get(name) {
+                    for inc in r.ua.ep.unmatched() {
+                        out.push(format!("at {kind}`{name}`: {}", describe_incoming(&inc)));
+                    }
+                }
+            }
+        }
+        let call_id = self.sent.as_ref().map(|(_, o, _)| o.call_id.clone());
+        if let (Some(h), Some(cid)) = (self.ctx.ims.as_ref(), call_id) {
+            for inc in h.core.ep.unmatched() {
+                if inc
+                    .msg
+                    .as_ref()
+                    .is_ok_and(|m| m.call_id() == Some(cid.as_str()))
+                {
+                    out.push(format!("at the IMS core: {}", describe_incoming(&inc)));
+                }
+            }
+        }
+        out
     }
 
     /// Time left before the scenario deadline.

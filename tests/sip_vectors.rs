@@ -1182,3 +1182,48 @@ fn no_panic_on_mutated_vectors() {
         let _ = name;
     }
 }
+
+/// The checked views (issue 12, items 29–31) accept every valid vector:
+/// each Via value reads (whitespace around the slashes, folds, IPv6, other
+/// transports), From and To read as name-addr or addr-spec, and no vector
+/// has a defect (all are SIP/2.0, with a CSeq method equal to the method
+/// and an absolute Request-URI).
+#[test]
+fn checked_views_accept_every_valid_vector() {
+    for (name, bytes) in all_vectors() {
+        let m = SipMessage::parse(&bytes).expect("parses");
+        assert_eq!(m.defect(), None, "{name}");
+        if m.has_header("Via") {
+            let vias = m.via_list().unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(vias.len(), m.vias().len(), "{name}: no phantom value");
+            assert!(
+                vias.iter()
+                    .all(|v| v.protocol.eq_ignore_ascii_case("SIP/2.0")),
+                "{name}"
+            );
+        }
+        for field in ["From", "To"] {
+            if let Some(v) = m.header(field) {
+                liaison::codec::sip::parse_name_addr(v)
+                    .unwrap_or_else(|e| panic!("{name}: {field}: {e}"));
+            }
+        }
+    }
+    // wsinv-like: one Via field, then one folded over four lines holding
+    // two values with whitespace around slashes, `;` and `=`.
+    let (_, m) = parse("wsinv-like.sip");
+    let vias = m.via_list().expect("valid");
+    assert_eq!(vias.len(), 3);
+    assert_eq!(
+        (
+            vias[1].transport.as_str(),
+            vias[1].host.as_str(),
+            vias[1].port
+        ),
+        ("TCP", "relay.example.org", None)
+    );
+    assert_eq!(vias[1].branch(), Some("z9hG4bKws02"));
+    assert_eq!(vias[2].host, "192.0.2.77");
+    assert_eq!(vias[2].branch(), Some("z9hG4bKws03"));
+    assert_eq!(vias[2].param("received"), Some(Some("192.0.2.9")));
+}

@@ -9,7 +9,10 @@
 
 #![no_main]
 
-use liaison::codec::sip::{header_param, next_frame, uri_of, uri_user_host, Frame, SipMessage};
+use liaison::codec::sip::{
+    check_request_uri, header_param, next_frame, parse_name_addr, parse_via, uri_of,
+    uri_user_host, Frame, SipMessage,
+};
 use libfuzzer_sys::fuzz_target;
 
 fn views(m: &SipMessage) {
@@ -29,9 +32,15 @@ fn views(m: &SipMessage) {
         m.summary(),
         m.header_values("Accept-Contact"),
         m.start_line().to_string(),
+        m.via_list().map_err(|e| e.to_string()),
+        m.from_addr(),
+        m.to_addr(),
+        m.request_uri_checked(),
+        m.defect(),
     );
     for h in m.headers() {
         let _ = (header_param(&h.value, "tag"), uri_of(&h.value));
+        let _ = (parse_via(&h.value), parse_name_addr(&h.value), check_request_uri(&h.value));
         if let Some(uri) = uri_of(&h.value) {
             let _ = uri_user_host(&uri);
         }

@@ -315,11 +315,22 @@ impl SipMessage {
 
     /// Every value of every field called `name`, split at commas that are outside
     /// quoted strings and `<…>` (RFC 3261 §7.3.1), trimmed, empty ones dropped.
+    /// Fields whose grammar holds one value (From, To, CSeq, Date, the
+    /// authentication fields, …: [`is_single_valued`]) are never split, so a
+    /// comma inside one (an unquoted display name, a date) stays in its value.
     pub fn header_values(&self, name: &str) -> Vec<String> {
+        let split = !is_single_valued(name);
         self.headers
             .iter()
             .filter(|h| same_header_name(&h.name, name))
-            .flat_map(|h| split_values(&h.value))
+            .flat_map(|h| {
+                if split {
+                    split_values(&h.value)
+                } else {
+                    vec![h.value.trim()]
+                }
+            })
+            .filter(|v| !v.is_empty())
             .map(str::to_string)
             .collect()
     }
@@ -360,9 +371,82 @@ impl SipMessage {
         parse_decimal(self.header("Content-Length")?)
     }
 
-    /// Every Via value, comma-split, topmost first.
+    /// Every Via value, comma-split, topmost first, as sent (for copying into
+    /// responses and logs). Empty elements are dropped and nothing is checked;
+    /// [`SipMessage::via_list`] is the checked reading.
     pub fn vias(&self) -> Vec<String> {
         self.header_values("Via")
+    }
+
+    /// Every Via value read by its grammar (RFC 3261 §20.42, §25.1), topmost
+    /// first; an error names the first value that is not a via-parm, including
+    /// an empty element between commas or an empty parameter (`;;`), so a
+    /// malformed Via never yields a phantom value.
+    pub fn via_list(&self) -> Result<Vec<Via>, ViewError> {
+        let mut out = Vec::new();
+        for field in self.header_all("Via") {
+            for element in top_level_segments(field, b',', None) {
+                out.push(parse_via(element)?);
+            }
+        }
+        if out.is_empty() {
+            return Err(ViewError::Missing { field: "Via" });
+        }
+        Ok(out)
+    }
+
+    /// The From value read as name-addr or addr-spec (RFC 3261 §20.20).
+    pub fn from_addr(&self) -> Result<NameAddr, ViewError> {
+        parse_name_addr(
+            self.header("From")
+                .ok_or(ViewError::Missing { field: "From" })?,
+        )
+    }
+
+    /// The To value read as name-addr or addr-spec (RFC 3261 §20.39).
+    pub fn to_addr(&self) -> Result<NameAddr, ViewError> {
+        parse_name_addr(
+            self.header("To")
+                .ok_or(ViewError::Missing { field: "To" })?,
+        )
+    }
+
+    /// The Request-URI, checked ([`check_request_uri`]): a request whose
+    /// Request-URI is not an absolute URI (e.g. enclosed in `<…>`) gives an
+    /// error, so nothing routes by it.
+    pub fn request_uri_checked(&self) -> Result<&str, ViewError> {
+        let uri = self.request_uri().ok_or(ViewError::Missing {
+            field: "Request-URI",
+        })?;
+        check_request_uri(uri)?;
+        Ok(uri)
+    }
+
+    /// What makes this message one the suite must not act on, though it
+    /// frames and parses: a SIP-Version other than `SIP/2.0` (RFC 3261 §7.1,
+    /// §8.2.2 has a UAS refuse it with 505), a request whose CSeq method is not
+    /// its own method (§8.1.1.5, §20.16), a Request-URI that is not an
+    /// absolute URI (§7.1, §19.1.1: `<…>` belongs to header fields, never to
+    /// the Request-Line). None for a message without these defects.
+    pub fn defect(&self) -> Option<String> {
+        let version = self.version();
+        if !version.eq_ignore_ascii_case("SIP/2.0") {
+            return Some(format!(
+                "SIP-Version `{version}` where SIP/2.0 is the only version (RFC 3261 §7.1)"
+            ));
+        }
+        let method = self.method()?;
+        if let Some((_, cseq_method)) = self.cseq() {
+            if cseq_method != method {
+                return Some(format!(
+                    "CSeq method `{cseq_method}` differs from the request's method `{method}` (RFC 3261 §8.1.1.5, §20.16)"
+                ));
+            }
+        }
+        if let Err(e) = self.request_uri_checked() {
+            return Some(e.to_string());
+        }
+        None
     }
 
     /// The `branch` parameter of the topmost Via.
@@ -372,12 +456,15 @@ impl SipMessage {
         header_param(top, "branch")
     }
 
+    /// The `tag` of From; None without one, or when From is not a valid
+    /// name-addr/addr-spec ([`SipMessage::from_addr`] says why).
     pub fn from_tag(&self) -> Option<String> {
-        header_param(self.header("From")?, "tag")
+        self.from_addr().ok()?.param("tag")
     }
 
+    /// The `tag` of To; None as for [`SipMessage::from_tag`].
     pub fn to_tag(&self) -> Option<String> {
-        header_param(self.header("To")?, "tag")
+        self.to_addr().ok()?.param("tag")
     }
 
     /// One line for logs and failure messages: `MESSAGE sip:bob@example.net` or
@@ -420,27 +507,400 @@ pub fn header_param(value: &str, name: &str) -> Option<String> {
 }
 
 /// The URI inside a From/To/Contact (name-addr or addr-spec) value: what is inside
-/// `<…>` if present, else everything up to the first `;`.
+/// `<…>` if present, else everything up to the first `;`. None when the value
+/// is not a name-addr or addr-spec ([`parse_name_addr`] says why): an
+/// unterminated quoted display name never yields the quoted text as a URI.
 pub fn uri_of(value: &str) -> Option<String> {
-    let bytes = value.as_bytes();
-    let mut in_quotes = false;
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        match b {
-            b'\\' if in_quotes => i += 1,
-            b'"' => in_quotes = !in_quotes,
-            b'<' if !in_quotes => {
-                let inner = value.get(i + 1..)?;
-                let close = inner.find('>')?;
-                let uri = inner.get(..close)?.trim();
-                return (!uri.is_empty()).then(|| uri.to_string());
+    parse_name_addr(value).ok().map(|n| n.uri)
+}
+
+/// Why a view of a header field or the Request-URI could not read it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ViewError {
+    /// The field (or the Request-URI) is absent or empty.
+    Missing { field: &'static str },
+    /// A quoted display name has no closing quote.
+    UnterminatedQuote { value: String },
+    /// A display name outside quotes holds characters other than tokens and
+    /// spaces (a comma, say); RFC 3261 §25.1 has such a name quoted.
+    UnquotedDisplayName { display: String },
+    /// `<` without its `>`, or text between `>` and the parameters.
+    BadNameAddr { value: String, why: &'static str },
+    /// A Via value that is not `sent-protocol LWS sent-by *(SEMI via-params)`.
+    BadVia { value: String, why: String },
+    /// A Request-URI that is not an absolute URI.
+    BadRequestUri { uri: String, why: &'static str },
+}
+
+impl fmt::Display for ViewError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let show = |s: &str| escape_bytes(s.as_bytes(), SHOW);
+        match self {
+            ViewError::Missing { field } => write!(f, "no {field}"),
+            ViewError::UnterminatedQuote { value } => write!(
+                f,
+                "quoted display name without its closing quote: \"{}\" (RFC 3261 §25.1 quoted-string)",
+                show(value)
+            ),
+            ViewError::UnquotedDisplayName { display } => write!(
+                f,
+                "display name \"{}\" has characters that only a quoted display name may hold (RFC 3261 §25.1)",
+                show(display)
+            ),
+            ViewError::BadNameAddr { value, why } => {
+                write!(f, "not a name-addr or addr-spec ({why}): \"{}\"", show(value))
             }
-            _ => {}
+            ViewError::BadVia { value, why } => write!(
+                f,
+                "malformed Via value ({why}): \"{}\" (RFC 3261 §20.42)",
+                show(value)
+            ),
+            ViewError::BadRequestUri { uri, why } => write!(
+                f,
+                "Request-URI \"{}\" is not an absolute URI ({why}; RFC 3261 §7.1, §19.1.1)",
+                show(uri)
+            ),
         }
-        i += 1;
     }
-    let uri = value.split(';').next().unwrap_or_default().trim();
-    (!uri.is_empty()).then(|| uri.to_string())
+}
+
+impl std::error::Error for ViewError {}
+
+/// A From/To/Contact value read as name-addr or addr-spec (RFC 3261 §20.10).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NameAddr {
+    /// The display name, unquoted; None when there is none.
+    pub display: Option<String>,
+    /// The URI: inside `<…>`, or the addr-spec up to the first `;`.
+    pub uri: String,
+    /// The header parameters after the URI, as sent, from the first `;`
+    /// (empty when there are none).
+    pub params: String,
+}
+
+impl NameAddr {
+    /// A header parameter (`tag`, `expires`, …), case-insensitive name; a
+    /// flag gives `Some("")`, a quoted value is unquoted.
+    pub fn param(&self, name: &str) -> Option<String> {
+        header_param(&format!("x{}", self.params), name)
+    }
+}
+
+/// Reads a From/To/Contact value (RFC 3261 §20.10, §25.1): `[display-name]
+/// <URI> *(;param)` or `addr-spec *(;param)`. A display name is a quoted
+/// string or tokens separated by whitespace; anything else is an error
+/// naming what is wrong, never a guess.
+pub fn parse_name_addr(value: &str) -> Result<NameAddr, ViewError> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(ViewError::Missing { field: "name-addr" });
+    }
+    let bytes = v.as_bytes();
+    // Where the `<` of a name-addr is, outside a leading quoted string.
+    let display: Option<String>;
+    let mut i;
+    if bytes.first() == Some(&b'"') {
+        i = 1;
+        let mut text = String::new();
+        let mut closed = false;
+        let mut chars = v.get(1..).unwrap_or_default().char_indices();
+        while let Some((k, c)) = chars.next() {
+            match c {
+                '\\' => {
+                    if let Some((_, n)) = chars.next() {
+                        text.push(n);
+                    }
+                }
+                '"' => {
+                    i = 1 + k + 1;
+                    closed = true;
+                    break;
+                }
+                _ => text.push(c),
+            }
+        }
+        if !closed {
+            return Err(ViewError::UnterminatedQuote {
+                value: v.to_string(),
+            });
+        }
+        display = Some(text);
+        let rest = v.get(i..).unwrap_or_default();
+        if !rest.trim_start().starts_with('<') {
+            return Err(ViewError::BadNameAddr {
+                value: v.to_string(),
+                why: "a quoted display name must be followed by <URI>",
+            });
+        }
+        i += rest.len() - rest.trim_start().len();
+    } else if let Some(lt) = v.find('<') {
+        let name = v.get(..lt).unwrap_or_default().trim();
+        if !name
+            .split_ascii_whitespace()
+            .all(|t| t.bytes().all(is_token_byte))
+        {
+            return Err(ViewError::UnquotedDisplayName {
+                display: name.to_string(),
+            });
+        }
+        display = (!name.is_empty()).then(|| name.to_string());
+        i = lt;
+    } else {
+        // addr-spec: the URI runs to the first `;` (RFC 3261 §20.10: its
+        // parameters are header parameters).
+        let (uri, params) = match v.find(';') {
+            Some(semi) => (
+                v.get(..semi).unwrap_or_default(),
+                v.get(semi..).unwrap_or_default(),
+            ),
+            None => (v, ""),
+        };
+        let uri = uri.trim();
+        if uri.is_empty() || uri.contains(['>', '"', ',']) || uri.contains(char::is_whitespace) {
+            return Err(ViewError::BadNameAddr {
+                value: v.to_string(),
+                why: "an addr-spec is one URI without spaces, quotes, commas or `>`",
+            });
+        }
+        return Ok(NameAddr {
+            display: None,
+            uri: uri.to_string(),
+            params: params.trim().to_string(),
+        });
+    }
+    // bytes[i] is `<`.
+    let inner = v.get(i + 1..).unwrap_or_default();
+    let Some(close) = inner.find('>') else {
+        return Err(ViewError::BadNameAddr {
+            value: v.to_string(),
+            why: "`<` without `>`",
+        });
+    };
+    let uri = inner.get(..close).unwrap_or_default().trim();
+    if uri.is_empty() || uri.contains('<') {
+        return Err(ViewError::BadNameAddr {
+            value: v.to_string(),
+            why: "no URI between `<` and `>`",
+        });
+    }
+    let params = inner.get(close + 1..).unwrap_or_default().trim();
+    if !params.is_empty() && !params.starts_with(';') {
+        return Err(ViewError::BadNameAddr {
+            value: v.to_string(),
+            why: "text after `>` that is not a `;` parameter",
+        });
+    }
+    Ok(NameAddr {
+        display,
+        uri: uri.to_string(),
+        params: params.to_string(),
+    })
+}
+
+/// Checks that a Request-URI is an absolute URI (RFC 3261 §7.1, §19.1.1,
+/// §25.1): a scheme (a letter, then letters, digits, `+`, `-`, `.`), a colon,
+/// and no character a URI may not hold unescaped (`<`, `>`, `"`, space,
+/// controls). `<sip:…>` is a name-addr, which belongs in header fields only.
+pub fn check_request_uri(uri: &str) -> Result<(), ViewError> {
+    let bad = |why| {
+        Err(ViewError::BadRequestUri {
+            uri: uri.to_string(),
+            why,
+        })
+    };
+    if uri.starts_with('<') || uri.ends_with('>') {
+        return bad("enclosed in `<…>`");
+    }
+    if uri
+        .bytes()
+        .any(|b| matches!(b, b'<' | b'>' | b'"') || b <= 0x20 || b == 0x7f)
+    {
+        return bad("a character no URI holds unescaped");
+    }
+    let Some((scheme, rest)) = uri.split_once(':') else {
+        return bad("no scheme");
+    };
+    let scheme_ok = scheme
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic())
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    if !scheme_ok {
+        return bad("not a scheme before the colon");
+    }
+    if rest.is_empty() {
+        return bad("nothing after the scheme");
+    }
+    Ok(())
+}
+
+/// One Via value (RFC 3261 §20.42): `SIP / 2.0 / UDP host[:port];params`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Via {
+    /// Protocol name and version, e.g. `SIP/2.0` (whitespace around `/` removed).
+    pub protocol: String,
+    /// The transport as sent, e.g. `UDP`.
+    pub transport: String,
+    /// The sent-by host as sent; an IPv6 reference keeps its brackets.
+    pub host: String,
+    /// The sent-by port, if one was given.
+    pub port: Option<u16>,
+    /// Parameters in order: name and value (None for a flag such as `rport`).
+    pub params: Vec<(String, Option<String>)>,
+}
+
+impl Via {
+    /// A parameter's value: `Some(Some(v))`, `Some(None)` for a flag.
+    pub fn param(&self, name: &str) -> Option<Option<&str>> {
+        self.params
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_deref())
+    }
+
+    pub fn branch(&self) -> Option<&str> {
+        self.param("branch").flatten()
+    }
+
+    /// The sent-by port, or the transport's default (RFC 3261 §18.2.2,
+    /// §19.1.2: 5061 for TLS, 5060 otherwise).
+    pub fn port_or_default(&self) -> u16 {
+        self.port
+            .unwrap_or(if self.transport.eq_ignore_ascii_case("TLS") {
+                5061
+            } else {
+                5060
+            })
+    }
+
+    /// The host without IPv6 brackets, as an IP address if it is one.
+    pub fn host_ip(&self) -> Option<std::net::IpAddr> {
+        let h = self.host.trim_start_matches('[').trim_end_matches(']');
+        h.parse().ok()
+    }
+}
+
+/// Reads one Via value ([`Via`]); LWS is allowed around `/`, `;` and `=`
+/// (RFC 3261 §25.1 SLASH, SEMI, EQUAL). An error says which part is wrong.
+pub fn parse_via(value: &str) -> Result<Via, ViewError> {
+    let v = value.trim();
+    let bad = |why: &str| ViewError::BadVia {
+        value: v.to_string(),
+        why: why.to_string(),
+    };
+    if v.is_empty() {
+        return Err(bad("an empty value between commas"));
+    }
+    // sent-protocol: three tokens joined by `/`, whitespace allowed around it.
+    let mut parts: Vec<String> = Vec::new();
+    let mut rest = v;
+    for k in 0..3 {
+        let t = rest.trim_start();
+        let len = t.bytes().take_while(|&b| is_token_byte(b)).count();
+        if len == 0 {
+            return Err(bad("sent-protocol is not name/version/transport"));
+        }
+        parts.push(t.get(..len).unwrap_or_default().to_string());
+        rest = t.get(len..).unwrap_or_default();
+        if k < 2 {
+            let after = rest.trim_start();
+            let Some(r) = after.strip_prefix('/') else {
+                return Err(bad("sent-protocol is not name/version/transport"));
+            };
+            rest = r;
+        }
+    }
+    if !rest.starts_with([' ', '\t']) {
+        return Err(bad("no whitespace between sent-protocol and sent-by"));
+    }
+    let rest = rest.trim_start();
+    let (sent_by, params) = match rest.find(';') {
+        Some(i) => (
+            rest.get(..i).unwrap_or_default(),
+            rest.get(i..).unwrap_or_default(),
+        ),
+        None => (rest, ""),
+    };
+    let sent_by = sent_by.trim();
+    let (host, port) = if let Some(v6) = sent_by.strip_prefix('[') {
+        let close = v6
+            .find(']')
+            .ok_or_else(|| bad("IPv6 reference without `]`"))?;
+        let host = sent_by.get(..close + 2).unwrap_or_default();
+        let after = v6.get(close + 1..).unwrap_or_default().trim_start();
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(p.trim()),
+            None if after.is_empty() => None,
+            None => return Err(bad("text after the IPv6 reference")),
+        };
+        if host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::Ipv6Addr>()
+            .is_err()
+        {
+            return Err(bad("not an IPv6 address inside `[…]`"));
+        }
+        (host, port)
+    } else {
+        match sent_by.split_once(':') {
+            Some((h, p)) => (h.trim(), Some(p.trim())),
+            None => (sent_by, None),
+        }
+    };
+    if host.is_empty()
+        || !host.starts_with('[')
+            && !host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.'))
+    {
+        return Err(bad("sent-by host is not a hostname or IP address"));
+    }
+    let port = match port {
+        None => None,
+        Some(p) if !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => Some(
+            p.parse::<u16>()
+                .map_err(|_| bad("sent-by port out of range"))?,
+        ),
+        Some(_) => return Err(bad("sent-by port is not a number")),
+    };
+    let mut out = Vec::new();
+    if !params.is_empty() {
+        for p in params.split(';').skip(1) {
+            let (name, val) = match p.split_once('=') {
+                Some((n, x)) => (n.trim(), Some(x.trim())),
+                None => (p.trim(), None),
+            };
+            if name.is_empty() || !name.bytes().all(is_token_byte) {
+                return Err(bad("an empty or malformed parameter"));
+            }
+            if val.is_some_and(|x| x.is_empty()) {
+                return Err(bad("a parameter with `=` and no value"));
+            }
+            // gen-value: token, host (an IPv6 reference too) or quoted-string.
+            let gen_value = |x: &str| {
+                let quoted = x.len() >= 2 && x.starts_with('"') && x.ends_with('"');
+                quoted
+                    || x.bytes()
+                        .all(|b| is_token_byte(b) || matches!(b, b':' | b'[' | b']'))
+            };
+            if val.is_some_and(|x| !gen_value(x)) {
+                return Err(bad(
+                    "a parameter value that is no token, host or quoted string",
+                ));
+            }
+            out.push((name.to_string(), val.map(unquote)));
+        }
+    }
+    Ok(Via {
+        protocol: format!("{}/{}", parts[0], parts[1]),
+        transport: parts[2].clone(),
+        host: host.to_string(),
+        port,
+        params: out,
+    })
 }
 
 /// The user part and host of a `sip:`, `sips:` or `tel:` URI, as sent.
@@ -1001,6 +1461,45 @@ fn long_name(name: &str) -> &str {
     }
 }
 
+/// Header fields whose grammar allows one value only, so a comma inside one
+/// is part of it (RFC 3261 §7.3.1, §20; the authentication fields are the
+/// section's named exception).
+fn is_single_valued(name: &str) -> bool {
+    const SINGLE: &[&str] = &[
+        "From",
+        "To",
+        "Call-ID",
+        "CSeq",
+        "Content-Length",
+        "Content-Type",
+        "Content-Disposition",
+        "Max-Forwards",
+        "Date",
+        "Expires",
+        "Min-Expires",
+        "MIME-Version",
+        "Organization",
+        "Priority",
+        "Reply-To",
+        "Retry-After",
+        "Server",
+        "Subject",
+        "Timestamp",
+        "User-Agent",
+        "Authorization",
+        "Proxy-Authorization",
+        "WWW-Authenticate",
+        "Proxy-Authenticate",
+        "Refer-To",
+        "Referred-By",
+        "Event",
+        "Session-Expires",
+        "Identity",
+        "Identity-Info",
+    ];
+    SINGLE.iter().any(|s| same_header_name(s, name))
+}
+
 fn same_header_name(a: &str, b: &str) -> bool {
     long_name(a).eq_ignore_ascii_case(long_name(b))
 }
@@ -1376,6 +1875,221 @@ Hello, Bob.\n";
             ));
         }
         assert!(!same_header_name("q", "Call-ID"));
+    }
+
+    /// Item 30 vectors, written for this project in the manner of RFC 4475's
+    /// `quotbal`, `ltgtruri`, `baddn` and `badinv01` (not copies of them).
+    fn vector(head: &str) -> SipMessage {
+        let bytes = format!("{head}\r\nContent-Length: 0\r\n\r\n");
+        SipMessage::parse(bytes.as_bytes()).expect("the vector frames and parses")
+    }
+
+    #[test]
+    fn unterminated_quoted_display_name_is_an_error_not_a_uri() {
+        let m = vector(
+            "MESSAGE sip:ravi@example.org SIP/2.0\r\n\
+Via: SIP/2.0/UDP 192.0.2.40;branch=z9hG4bKq1\r\n\
+To: \"Ravi K. <sip:ravi@example.org>\r\n\
+From: <sip:mina@example.com>;tag=m1\r\n\
+Call-ID: q1@192.0.2.40\r\nCSeq: 7 MESSAGE",
+        );
+        let to = m.header("To").expect("To");
+        assert!(matches!(
+            m.to_addr(),
+            Err(ViewError::UnterminatedQuote { .. })
+        ));
+        assert_eq!(uri_of(to), None, "the quoted text is no URI");
+        assert_eq!(m.to_tag(), None);
+        assert!(m
+            .to_addr()
+            .unwrap_err()
+            .to_string()
+            .contains("closing quote"));
+        // A balanced quoted name holding `<sip:…>` reads right.
+        let ok = parse_name_addr("\"Ravi <sip:ravi@x.example>\" <sip:ravi@example.org>;tag=9")
+            .expect("valid name-addr");
+        assert_eq!(ok.uri, "sip:ravi@example.org");
+        assert_eq!(ok.display.as_deref(), Some("Ravi <sip:ravi@x.example>"));
+        assert_eq!(ok.param("tag").as_deref(), Some("9"));
+    }
+
+    #[test]
+    fn request_uri_in_angle_brackets_is_a_defect() {
+        let m = vector(
+            "MESSAGE <sip:ravi@example.org> SIP/2.0\r\n\
+Via: SIP/2.0/UDP 192.0.2.40;branch=z9hG4bKq2\r\n\
+To: <sip:ravi@example.org>\r\nFrom: <sip:mina@example.com>;tag=m2\r\n\
+Call-ID: q2@192.0.2.40\r\nCSeq: 8 MESSAGE",
+        );
+        assert_eq!(
+            m.request_uri(),
+            Some("<sip:ravi@example.org>"),
+            "kept as sent"
+        );
+        let e = m.request_uri_checked().expect_err("not an absolute URI");
+        assert!(e.to_string().contains("enclosed in `<…>`"), "{e}");
+        assert!(m.defect().is_some_and(|d| d.contains("Request-URI")));
+        for good in [
+            "sip:ravi@example.org",
+            "tel:+15550100",
+            "sips:[2001:db8::1]:5061",
+        ] {
+            assert_eq!(check_request_uri(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "ravi@example.org",
+            "sip:",
+            "1sip:x",
+            "sip:a\"b@x",
+            "<sip:x>",
+        ] {
+            assert!(check_request_uri(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn unquoted_display_name_with_comma_is_one_value_and_an_error() {
+        let m = vector(
+            "MESSAGE sip:ravi@example.org SIP/2.0\r\n\
+Via: SIP/2.0/UDP 192.0.2.40;branch=z9hG4bKq3\r\n\
+To: <sip:ravi@example.org>\r\n\
+From: Kumar, Ravi <sip:ravi.k@example.com>;tag=rk3\r\n\
+Call-ID: q3@192.0.2.40\r\nCSeq: 9 MESSAGE",
+        );
+        assert_eq!(
+            m.header_values("From"),
+            vec!["Kumar, Ravi <sip:ravi.k@example.com>;tag=rk3".to_string()],
+            "From holds one value"
+        );
+        assert_eq!(
+            m.from_addr(),
+            Err(ViewError::UnquotedDisplayName {
+                display: "Kumar, Ravi".into()
+            })
+        );
+        assert_eq!(m.from_tag(), None, "no tag guessed from a misread value");
+        // Quoted, the same name reads right.
+        let ok = parse_name_addr("\"Kumar, Ravi\" <sip:ravi.k@example.com>;tag=rk3").expect("ok");
+        assert_eq!(ok.param("tag").as_deref(), Some("rk3"));
+        // Token display names need no quotes.
+        assert_eq!(
+            uri_of("Ravi  Kumar <sip:rk@example.com>").as_deref(),
+            Some("sip:rk@example.com")
+        );
+        // A Date keeps its comma too.
+        let d = vector("OPTIONS sip:x@example.org SIP/2.0\r\nDate: Sat, 13 Nov 2010 23:29:00 GMT");
+        assert_eq!(d.header_values("Date").len(), 1);
+    }
+
+    #[test]
+    fn via_with_empty_parameters_and_elements_is_an_error_not_two_values() {
+        let m = vector(
+            "OPTIONS sip:ravi@example.org SIP/2.0\r\n\
+Via: SIP/2.0/UDP 192.0.2.41;;,;,,\r\n\
+To: <sip:ravi@example.org>\r\nFrom: <sip:mina@example.com>;tag=m4\r\n\
+Call-ID: q4@192.0.2.41\r\nCSeq: 10 OPTIONS",
+        );
+        let e = m.via_list().expect_err("malformed Via");
+        assert!(matches!(e, ViewError::BadVia { .. }), "{e}");
+        assert!(e.to_string().contains("parameter"), "{e}");
+        assert!(parse_via("SIP/2.0/UDP h.example;branch=z9hG4bK1,").is_err());
+        let trailing = vector(
+            "OPTIONS sip:ravi@example.org SIP/2.0\r\n\
+Via: SIP/2.0/UDP 192.0.2.41;branch=z9hG4bKt1, \r\nCSeq: 1 OPTIONS",
+        );
+        assert!(
+            trailing.via_list().is_err(),
+            "an empty element after the comma"
+        );
+        assert!(parse_via("").is_err());
+        assert!(parse_via("SIP/2.0/UDP h.example;branch=").is_err());
+    }
+
+    #[test]
+    fn via_readings() {
+        // Whitespace around the slashes and a fold (valid, RFC 3261 §25.1).
+        let m = vector(
+            "OPTIONS sip:ravi@example.org SIP/2.0\r\n\
+Via : SIP  /   2.0\r\n /UDP\r\n    192.0.2.42;rport ; branch = z9hG4bKws\r\n\
+To: <sip:ravi@example.org>\r\nFrom: <sip:mina@example.com>;tag=m5\r\n\
+Call-ID: q5@192.0.2.42\r\nCSeq: 11 OPTIONS",
+        );
+        let vias = m.via_list().expect("valid Via");
+        let v = &vias[0];
+        assert_eq!(v.protocol, "SIP/2.0");
+        assert_eq!(v.transport, "UDP");
+        assert_eq!(v.host, "192.0.2.42");
+        assert_eq!(v.port, None);
+        assert_eq!(v.port_or_default(), 5060);
+        assert_eq!(v.param("rport"), Some(None));
+        assert_eq!(v.branch(), Some("z9hG4bKws"));
+        let v6 = parse_via("SIP/2.0/TCP [2001:db8::9]:5070;branch=z9hG4bK6;received=2001:db8::1")
+            .expect("IPv6 sent-by");
+        assert_eq!(v6.host, "[2001:db8::9]");
+        assert_eq!(v6.port, Some(5070));
+        assert_eq!(v6.host_ip(), "2001:db8::9".parse().ok());
+        assert_eq!(v6.param("received"), Some(Some("2001:db8::1")));
+        let tls = parse_via("SIP/2.0/TLS proxy.example.com").expect("no params");
+        assert_eq!(tls.port_or_default(), 5061);
+        assert!(parse_via("SIP/2.0/UDP 192.0.2.1:99999").is_err());
+        assert!(parse_via("SIP/2.0/UDP [2001:db8::1").is_err());
+        assert!(parse_via("SIP/2.0 192.0.2.1").is_err());
+    }
+
+    #[test]
+    fn defects_version_and_cseq_method() {
+        let v = vector(
+            "OPTIONS sip:ravi@example.org SIP/3.1\r\n\
+Via: SIP/2.0/UDP 192.0.2.43;branch=z9hG4bKv1\r\n\
+To: <sip:ravi@example.org>\r\nFrom: <sip:mina@example.com>;tag=m6\r\n\
+Call-ID: q6@192.0.2.43\r\nCSeq: 12 OPTIONS",
+        );
+        assert!(v.defect().is_some_and(|d| d.contains("SIP/3.1")));
+        let r = vector(
+            "SIP/2.5 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.43;branch=z9hG4bKv1\r\nCSeq: 12 OPTIONS",
+        );
+        assert!(r.defect().is_some_and(|d| d.contains("SIP/2.5")));
+        let mm = vector(
+            "MESSAGE sip:ravi@example.org SIP/2.0\r\n\
+Via: SIP/2.0/UDP 192.0.2.43;branch=z9hG4bKv2\r\n\
+To: <sip:ravi@example.org>\r\nFrom: <sip:mina@example.com>;tag=m7\r\n\
+Call-ID: q7@192.0.2.43\r\nCSeq: 13 INVITE",
+        );
+        assert!(mm
+            .defect()
+            .is_some_and(|d| d.contains("`INVITE`") && d.contains("`MESSAGE`")));
+        assert_eq!(incoming().defect(), None);
+        let fine = vector("sip/2.0 200 OK\r\nCSeq: 1 MESSAGE");
+        assert_eq!(fine.defect(), None, "ABNF literals are case-insensitive");
+    }
+
+    /// Every prefix and every one-byte cut of tricky values gives a reading
+    /// or an error from the checked views, never a panic.
+    #[test]
+    fn checked_views_never_panic() {
+        let seeds = [
+            "SIP / 2.0 / UDP [2001:db8::9]:5070 ;branch = z9hG4bK1;received=\"x\";rport",
+            "\"A \\\"q\\\" <sip:x>\" <sip:a@[::1]:5060;transport=tcp>;tag=1;q=\"0,5\"",
+            "Kumar, Ravi <sip:r@x>;tag=1, <sip:b@y>",
+            "<sip:a@b>x;tag=1",
+            "sips:é@[::1]:99999;;,;\u{e9}",
+        ];
+        for seed in seeds {
+            for (i, _) in seed.char_indices().chain([(seed.len(), ' ')]) {
+                let prefix = &seed[..i];
+                let _ = (
+                    parse_via(prefix),
+                    parse_name_addr(prefix),
+                    check_request_uri(prefix),
+                );
+                let cut: String = seed[..i].chars().chain(seed[i..].chars().skip(1)).collect();
+                let _ = (
+                    parse_via(&cut),
+                    parse_name_addr(&cut),
+                    check_request_uri(&cut),
+                );
+            }
+        }
     }
 
     #[test]

@@ -4,9 +4,10 @@
 //! A [`SipEndpoint`] is one harness SIP address: a UDP socket and a TCP
 //! listener on the same loopback IP, both bound to port 0. What arrives is
 //! kept raw ([`Incoming::bytes`]) beside its parse result; responses are routed
-//! to the client transaction waiting on their top-Via branch, requests go to
-//! one queue, and whatever matches nothing (stray responses, garbage) is kept
-//! so that a failure can show it.
+//! to the client transaction waiting on their top-Via branch and CSeq
+//! (RFC 3261 §17.1.3), requests go to one queue, and whatever matches nothing
+//! (stray responses, garbage, messages with a defect such as a SIP-Version
+//! other than SIP/2.0) is kept, with the reason, so that a failure can show it.
 
 pub mod capture;
 pub mod stream;
@@ -65,6 +66,10 @@ pub struct Incoming {
     pub from: SocketAddr,
     pub transport: Transport,
     pub at: Instant,
+    /// Why the suite did not act on it though it parsed: a defect of the
+    /// message ([`SipMessage::defect`]), or a response whose CSeq names
+    /// another transaction than its branch (RFC 3261 §17.1.3).
+    pub note: Option<String>,
 }
 
 impl Incoming {
@@ -72,10 +77,14 @@ impl Incoming {
     pub fn describe(&self) -> String {
         match &self.msg {
             Ok(m) => format!(
-                "{} (from {} over {})",
+                "{} (from {} over {}){}",
                 m.summary(),
                 self.from,
-                self.transport
+                self.transport,
+                self.note
+                    .as_ref()
+                    .map(|n| format!(" [not acted on: {n}]"))
+                    .unwrap_or_default()
             ),
             Err(e) => format!(
                 "unparseable bytes from {} over {}: {e}",
@@ -85,7 +94,14 @@ impl Incoming {
     }
 }
 
-type Routes = Arc<Mutex<HashMap<String, mpsc::UnboundedSender<Incoming>>>>;
+/// A waiting client transaction: the CSeq its request carries (None when
+/// the request had none) and where its responses go.
+struct Route {
+    cseq: Option<(u32, String)>,
+    tx: mpsc::UnboundedSender<Incoming>,
+}
+
+type Routes = Arc<Mutex<HashMap<String, Route>>>;
 type Conns = Arc<Mutex<HashMap<SocketAddr, Arc<tokio::sync::Mutex<OwnedWriteHalf>>>>>;
 
 #[derive(Clone)]
@@ -121,21 +137,50 @@ pub(crate) async fn listen_loopback(addr: SocketAddr) -> std::io::Result<tokio::
 impl Shared {
     fn dispatch(&self, bytes: Vec<u8>, from: SocketAddr, transport: Transport) {
         let msg = SipMessage::parse(&bytes);
-        let inc = Incoming {
+        let mut inc = Incoming {
             bytes,
             msg,
             from,
             transport,
             at: Instant::now(),
+            note: None,
         };
+        // A message with a defect is acted on by no role: no transaction takes
+        // it as its answer, no UA or proxy routes or delivers it; it is kept
+        // for the verdict, which names the defect.
+        if let Some(d) = inc.msg.as_ref().ok().and_then(SipMessage::defect) {
+            inc.note = Some(d);
+            lock(&self.unmatched).push(inc);
+            return;
+        }
         match &inc.msg {
             Ok(m) if !m.is_request() => {
-                let route = m
-                    .top_via_branch()
-                    .and_then(|b| lock(&self.routes).get(&b).cloned());
+                // RFC 3261 §17.1.3: a response matches the client transaction
+                // of its top-Via branch only if its CSeq method is that of the
+                // request; the sequence number must be the request's as well
+                // (§8.2.6.2 copies CSeq into every response).
+                let branch = m.top_via_branch();
+                let route = branch.as_ref().and_then(|b| {
+                    lock(&self.routes)
+                        .get(b)
+                        .map(|r| (r.cseq.clone(), r.tx.clone()))
+                });
                 match route {
-                    Some(tx) => {
-                        if let Err(e) = tx.send(inc) {
+                    Some((want, tx)) => {
+                        let got = m.cseq();
+                        if want.is_some() && got != want {
+                            let shown = |c: &Option<(u32, String)>| match c {
+                                Some((n, meth)) => format!("`{n} {meth}`"),
+                                None => "no valid CSeq".to_string(),
+                            };
+                            inc.note = Some(format!(
+                                "its CSeq {} is not {} of the request with branch {} (RFC 3261 §17.1.3: branch and CSeq method match a response to its transaction)",
+                                shown(&got),
+                                shown(&want),
+                                branch.unwrap_or_default()
+                            ));
+                            lock(&self.unmatched).push(inc);
+                        } else if let Err(e) = tx.send(inc) {
                             lock(&self.unmatched).push(e.0);
                         }
                     }
@@ -360,10 +405,17 @@ impl SipEndpoint {
         }
     }
 
-    /// Routes responses whose top Via has `branch` to the returned receiver.
-    pub fn subscribe(&self, branch: &str) -> mpsc::UnboundedReceiver<Incoming> {
+    /// Routes responses whose top Via has `branch` and whose CSeq is `cseq`
+    /// (the request's number and method; None matches any) to the returned
+    /// receiver. A response with the branch and another CSeq matches no
+    /// transaction (RFC 3261 §17.1.3) and is kept in [`SipEndpoint::unmatched`].
+    pub fn subscribe(
+        &self,
+        branch: &str,
+        cseq: Option<(u32, String)>,
+    ) -> mpsc::UnboundedReceiver<Incoming> {
         let (tx, rx) = mpsc::unbounded_channel();
-        lock(&self.shared.routes).insert(branch.to_string(), tx);
+        lock(&self.shared.routes).insert(branch.to_string(), Route { cseq, tx });
         rx
     }
 

@@ -167,12 +167,71 @@ impl Client {
                 .header("Allow", "MESSAGE, OPTIONS")
                 .build(),
         };
+        let bytes = if method == "MESSAGE" && s.has_fault("response-cseq-other-method") {
+            // Fault: the 200 names the request's branch and CSeq number but
+            // another method (RFC 3261 §17.1.3: it matches no transaction).
+            replace_header(
+                &bytes,
+                "CSeq",
+                &format!("{} OPTIONS", msg.cseq().map(|c| c.0).unwrap_or(1)),
+            )
+        } else if method == "MESSAGE" && s.has_fault("response-bad-version") {
+            // Fault: a Status-Line with a SIP-Version other than 2.0.
+            let mut b = b"SIP/2.1".to_vec();
+            b.extend_from_slice(bytes.get(7..).unwrap_or_default());
+            b
+        } else {
+            bytes
+        };
         self.finals
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(key, (bytes.clone(), Instant::now()));
         Some(bytes)
     }
+
+    /// Every response to send for `raw`, in order (empty: stay silent).
+    fn answers(&self, raw: &[u8]) -> Vec<Vec<u8>> {
+        let Some(first) = self.answer(raw) else {
+            return Vec::new();
+        };
+        let new_message = SipMessage::parse(raw).is_ok_and(|m| m.method() == Some("MESSAGE"));
+        if new_message
+            && first.starts_with(b"SIP/2.0 200")
+            && self.settings.has_fault("conflicting-finals")
+        {
+            // Fault: 200, the same 200 again, then 486 on the same
+            // transaction (same branch, same To tag): two final responses.
+            let busy = {
+                let end = first.windows(2).position(|w| w == b"\r\n").unwrap_or(0);
+                let mut b = b"SIP/2.0 486 Busy Here".to_vec();
+                b.extend_from_slice(first.get(end..).unwrap_or_default());
+                b
+            };
+            return vec![first.clone(), first, busy];
+        }
+        vec![first]
+    }
+}
+
+/// `bytes` (a message this client built) with the value of the first
+/// `name` header field replaced.
+fn replace_header(bytes: &[u8], name: &str, value: &str) -> Vec<u8> {
+    let text = String::from_utf8_lossy(bytes);
+    let mut out = String::with_capacity(text.len());
+    let mut done = false;
+    for line in text.split_inclusive("\r\n") {
+        let is_it = line
+            .split_once(':')
+            .is_some_and(|(n, _)| n.trim().eq_ignore_ascii_case(name));
+        if is_it && !done {
+            out.push_str(&format!("{name}: {value}\r\n"));
+            done = true;
+        } else {
+            out.push_str(line);
+        }
+    }
+    out.into_bytes()
 }
 
 impl Client {
@@ -346,7 +405,7 @@ pub fn start(
                     continue;
                 };
                 client.registration_answer(&buf[..n]);
-                if let Some(bytes) = client.answer(&buf[..n]) {
+                for bytes in client.answers(&buf[..n]) {
                     let to = client.misrouted(&buf[..n]).unwrap_or(from);
                     reply(&udp, Reply::Udp(to), bytes).await;
                 }
@@ -382,10 +441,15 @@ pub fn start(
                 let client = client.clone();
                 let udp = udp.clone();
                 tokio::spawn(super::read_stream(rd, move |raw| {
-                    if let Some(bytes) = client.answer(&raw) {
+                    let all = client.answers(&raw);
+                    if !all.is_empty() {
                         let tx = tx.clone();
                         let udp = udp.clone();
-                        tokio::spawn(async move { reply(&udp, Reply::Tcp(tx), bytes).await });
+                        tokio::spawn(async move {
+                            for bytes in all {
+                                reply(&udp, Reply::Tcp(tx.clone()), bytes).await;
+                            }
+                        });
                     }
                 }));
             }

@@ -265,6 +265,24 @@ impl Server {
         if method == "ACK" {
             return;
         }
+        // A request with a defect is refused, never routed or stored: 505
+        // for a SIP-Version other than 2.0 (RFC 3261 §8.2.2 end, §21.5.6),
+        // 400 for a CSeq method unlike the method or a Request-URI that is
+        // not an absolute URI (§8.2, §21.4.1), the defect as the reason.
+        if let Some(defect) = msg.defect() {
+            let code = if msg.version().eq_ignore_ascii_case("SIP/2.0") {
+                400
+            } else {
+                505
+            };
+            let reason: String = defect
+                .chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect();
+            let b = response_to(&msg, code, &reason).to_tag(&token()).build();
+            self.send(&from, b).await;
+            return;
+        }
         let key = format!("{}|{method}", msg.top_via_branch().unwrap_or_default());
         let timer_j = self.settings.t1 * 64;
         // Server transaction: absorb retransmissions (§17.2.2).
@@ -335,7 +353,18 @@ impl Server {
         lock(&self.state)
             .server_tx
             .insert(key.to_string(), (Some(bytes.clone()), Instant::now()));
-        self.send(to, bytes).await;
+        self.send(to, bytes.clone()).await;
+        if self.settings.has_fault("conflicting-finals") && key.ends_with("|MESSAGE") {
+            // Fault: the same final again, then a different one on the same
+            // transaction (RFC 3261 §17.2.2 allows only the first, repeated).
+            self.send(to, bytes.clone()).await;
+            let other = if bytes.starts_with(b"SIP/2.0 2") {
+                "SIP/2.0 500 Server Internal Error"
+            } else {
+                "SIP/2.0 200 OK"
+            };
+            self.send(to, rewrite_status(&bytes, other)).await;
+        }
     }
 
     async fn register(self: Arc<Self>, msg: SipMessage, from: Peer, key: String) {
@@ -786,6 +815,15 @@ impl Server {
         }
         if !msg.has_header("Max-Forwards") {
             headers.push(("Max-Forwards".into(), "70".into()));
+        }
+        if s.has_fault("forward-cseq-mismatch") {
+            // Fault: the forwarded MESSAGE's CSeq names another method.
+            for (n, v) in headers.iter_mut() {
+                if n.eq_ignore_ascii_case("CSeq") {
+                    let num = v.split_whitespace().next().unwrap_or("1").to_string();
+                    *v = format!("{num} INFO");
+                }
+            }
         }
         let bytes = rebuild(&format!("MESSAGE {contact} SIP/2.0"), &headers, msg.body());
         lock(&self.state).client_tx.insert(

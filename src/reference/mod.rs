@@ -292,6 +292,27 @@ pub const FAULTS: &[Fault] = &[
         store_and_forward: true,
     },
     Fault {
+        role: "im-client",
+        name: "conflicting-finals",
+        description: "answers a MESSAGE with 200, the same 200 again, then 486 on the same transaction (same branch and To tag)",
+        breaks: &["DR-1", "DR-2", "DR-4", "IMS-7"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-client",
+        name: "response-cseq-other-method",
+        description: "its final responses to MESSAGEs carry the request's branch and CSeq number but the method OPTIONS",
+        breaks: &["DR-1", "DR-2", "DR-3", "DR-4"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-client",
+        name: "response-bad-version",
+        description: "its final responses to MESSAGEs have SIP/2.1 as SIP-Version",
+        breaks: &["DR-1", "DR-2", "DR-3", "DR-4", "IMS-7"],
+        store_and_forward: true,
+    },
+    Fault {
         role: "im-server",
         name: "ignores-path",
         description: "stores no Path at registration: sends requests straight to the contact, bypassing the core",
@@ -604,6 +625,20 @@ pub const FAULTS: &[Fault] = &[
         name: "relay-no-failure-report",
         description: "sends no failure REPORT on a downstream error or timeout",
         breaks: &["DR-16", "DR-20"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-server",
+        name: "conflicting-finals",
+        description: "after each final response to a MESSAGE sends the same response again, then a different one (500 after a 2xx, 200 after an error) on the same transaction",
+        breaks: &["DEFER-7", "DEFER-8", "DR-4", "DR-5", "DR-6", "DR-7", "PUSH-8", "PUSH-11"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-server",
+        name: "forward-cseq-mismatch",
+        description: "forwards a MESSAGE whose CSeq names the method INFO",
+        breaks: &["DEFER-2", "DEFER-7", "DEFER-8", "DR-4", "DR-5", "DR-6", "IMS-1", "IMS-9", "IMS-11", "IMS-12", "IMS-14", "IMS-16"],
         store_and_forward: true,
     },
     Fault {

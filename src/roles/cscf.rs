@@ -141,30 +141,38 @@ fn uri_addr(uri: &str) -> Option<(SocketAddr, bool)> {
     let tcp = params.to_ascii_lowercase().contains("transport=tcp");
     Some((hp.trim_end_matches('>').parse().ok()?, tcp))
 }
-
-/// The address and transport a Via value names: received/rport when set.
+/// Where a response goes back to, by a Via value (RFC 3261 §18.2.2, RFC 3581
+/// §4), read with the codec's Via view so that whitespace around the slashes
+/// and folding are fine: the `received` address if present, else the
+/// sent-by host (an IP address: the harness resolves no names); the `rport`
+/// value if present, else the sent-by port, else 5060. None for a malformed
+/// Via, a transport the harness does not speak, or an address off loopback
+/// (the harness sends nowhere else).
 fn via_target(via: &str) -> Option<(SocketAddr, Transport)> {
-    let mut parts = via.split_whitespace();
-    let proto = parts.next()?;
-    let rest = parts.collect::<Vec<_>>().join(" ");
-    let sent_by = rest.split(';').next()?.trim();
-    let transport = if proto.to_ascii_uppercase().ends_with("TCP") {
+    let v = crate::codec::sip::parse_via(via).ok()?;
+    let transport = if v.transport.eq_ignore_ascii_case("UDP") {
+        Transport::Udp
+    } else if v.transport.eq_ignore_ascii_case("TCP") {
         Transport::Tcp
     } else {
-        Transport::Udp
+        return None;
     };
-    let mut addr: SocketAddr = sent_by.parse().ok()?;
-    if let Some(ip) = header_param(&format!("x;{}", rest.split_once(';')?.1), "received")
-        .and_then(|r| r.parse().ok())
-    {
-        addr.set_ip(ip);
-    }
-    if let Some(p) = header_param(&format!("x;{}", rest.split_once(';')?.1), "rport")
-        .and_then(|r| r.parse().ok())
-    {
-        addr.set_port(p);
-    }
-    Some((addr, transport))
+    let received = match v.param("received") {
+        Some(Some(r)) => Some(
+            r.trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse()
+                .ok()?,
+        ),
+        _ => None,
+    };
+    let ip: std::net::IpAddr = received.or_else(|| v.host_ip())?;
+    let port = match v.param("rport") {
+        Some(Some(p)) => p.parse().ok()?,
+        _ => v.port_or_default(),
+    };
+    ip.is_loopback()
+        .then_some((SocketAddr::new(ip, port), transport))
 }
 
 /// A message's header fields as (name, value) pairs, to edit and reassemble.
@@ -662,7 +670,7 @@ fn relay_responses(
     notify: Arc<Notify>,
     branch: String,
 ) {
-    let mut rx = ep.subscribe(&branch);
+    let mut rx = ep.subscribe(&branch, None);
     tokio::spawn(async move {
         let end = tokio::time::Instant::now() + RESPONSE_WAIT;
         while let Ok(Some(inc)) = tokio::time::timeout_at(end, rx.recv()).await {
@@ -744,6 +752,34 @@ mod tests {
             via_target("SIP/2.0/TCP 127.0.0.1:5070;branch=z9hG4bK1;rport"),
             Some(("127.0.0.1:5070".parse().unwrap(), Transport::Tcp))
         );
+        // Whitespace around the slashes, folded (RFC 3261 §25.1 SLASH).
+        assert_eq!(
+            via_target("SIP / 2.0 / UDP 127.0.0.4:5072 ;branch=z9hG4bK2"),
+            Some(("127.0.0.4:5072".parse().unwrap(), Transport::Udp))
+        );
+        // No port: 5060 (RFC 3261 §18.2.2, §19.1.2).
+        assert_eq!(
+            via_target("SIP/2.0/TCP 127.0.0.5;branch=z9hG4bK3"),
+            Some(("127.0.0.5:5060".parse().unwrap(), Transport::Tcp))
+        );
+        assert_eq!(
+            via_target("SIP/2.0/UDP [::1];branch=z9hG4bK4;rport=4001"),
+            Some(("[::1]:4001".parse().unwrap(), Transport::Udp))
+        );
+        assert_eq!(
+            via_target("SIP/2.0/UDP host.example;branch=z9hG4bK5;received=::1"),
+            Some(("[::1]:5060".parse().unwrap(), Transport::Udp))
+        );
+        // Off loopback, unknown transports and malformed Vias give no target.
+        assert_eq!(
+            via_target("SIP/2.0/UDP 192.0.2.7:5060;branch=z9hG4bK6"),
+            None
+        );
+        assert_eq!(
+            via_target("SIP/2.0/TLS 127.0.0.1:5061;branch=z9hG4bK7"),
+            None
+        );
+        assert_eq!(via_target("SIP/2.0/UDP 127.0.0.1;;branch=z9hG4bK8"), None);
         assert_eq!(stable_branch("a", "MESSAGE"), stable_branch("a", "MESSAGE"));
         assert_ne!(stable_branch("a", "MESSAGE"), stable_branch("a", "ACK"));
     }

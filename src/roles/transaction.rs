@@ -2,9 +2,10 @@
 //!
 //! Client (§17.1.2): over UDP the request is retransmitted on Timer E
 //! (T1, doubling up to T2; T2 once a provisional came), the transaction gives
-//! up on Timer F (64·T1); after the final response it may linger (Timer K) and
-//! keep what else arrives, so scenarios can judge retransmitted or conflicting
-//! responses. Server side: see
+//! up on Timer F (64·T1); after the final response it keeps listening for
+//! 2·T1 at least (longer if the scenario asks, up to Timer K) and keeps what
+//! else arrives: a second final response that differs from the first leaves
+//! the transaction without one ([`ClientResult::conflict`]). Server side: see
 //! [`crate::roles::ua::Recipient`], which absorbs retransmissions (§17.2.2).
 //!
 //! All timers scale from the profile's T1 (T2 = 8·T1, T4 = 10·T1, as with the
@@ -38,6 +39,17 @@ impl Timers {
     pub fn f(&self) -> Duration {
         self.t1 * 64
     }
+
+    /// How long a client transaction keeps listening after its first final
+    /// response for a second, different one (RFC 3261 §17.1.2.2: the
+    /// Completed state absorbs what else the server sends for the
+    /// transaction). 2·T1, two of the round trips T1 estimates (§17.1.1.1):
+    /// a server that answers one request twice does so while handling it,
+    /// well inside that; the full Timer K (T4 = 10·T1) would add five times
+    /// as much waiting to every transaction of every scenario.
+    pub fn final_watch(&self) -> Duration {
+        self.t1 * 2
+    }
 }
 
 /// How long a client transaction may wait.
@@ -46,7 +58,9 @@ pub struct Bounds {
     pub timers: Timers,
     /// The scenario deadline: no wait goes past it.
     pub deadline: Instant,
-    /// How long to keep listening after the final response (Timer K).
+    /// How long to keep listening after the final response (Timer K); never
+    /// less than [`Timers::final_watch`], so a second, different final
+    /// response is seen.
     pub linger: Duration,
 }
 
@@ -61,6 +75,11 @@ pub struct ClientResult {
     pub responses: Vec<Incoming>,
     /// Index into `responses` of the first final response.
     pub final_index: Option<usize>,
+    /// Index into `responses` of a later final response that differs from
+    /// the first (another status code or To tag): a transaction has one final
+    /// response (RFC 3261 §8.2.6, §17.2.2), so with one the transaction has
+    /// none the suite can rely on.
+    pub conflict_index: Option<usize>,
     /// When the request first went out.
     pub sent_at: Instant,
     /// Transport error while sending, if any.
@@ -68,14 +87,28 @@ pub struct ClientResult {
 }
 
 impl ClientResult {
+    /// The final response, unless a different one came for the same
+    /// transaction ([`ClientResult::conflict`]): then there is no answer a
+    /// scenario may rely on.
     pub fn final_response(&self) -> Option<&SipMessage> {
-        self.final_index
-            .and_then(|i| self.responses.get(i))
-            .and_then(|r| r.msg.as_ref().ok())
+        self.final_incoming().and_then(|r| r.msg.as_ref().ok())
     }
 
+    /// The final response as it arrived; None as for [`ClientResult::final_response`].
     pub fn final_incoming(&self) -> Option<&Incoming> {
+        if self.conflict_index.is_some() {
+            return None;
+        }
         self.final_index.and_then(|i| self.responses.get(i))
+    }
+
+    /// The first final response and the later, different one, when the
+    /// server answered the transaction twice.
+    pub fn conflict(&self) -> Option<(&Incoming, &Incoming)> {
+        Some((
+            self.responses.get(self.final_index?)?,
+            self.responses.get(self.conflict_index?)?,
+        ))
     }
 
     /// Final responses (parsed) in arrival order.
@@ -90,9 +123,11 @@ impl ClientResult {
 
 /// Runs a non-INVITE client transaction: sends `request` (whose top Via
 /// carries `branch`) and waits, bounded by Timer F and by `deadline`. After
-/// the final response it keeps listening for `linger` (Timer K is T4 over UDP;
-/// the harness lingers only where a scenario judges what comes after the
-/// final response, and returns at once otherwise).
+/// the final response it keeps listening for `linger` or
+/// [`Timers::final_watch`], whichever is longer (Timer K is T4 over UDP; the
+/// harness lingers longer only where a scenario judges what comes after the
+/// final response). Responses whose CSeq is not the request's never reach
+/// it ([`SipEndpoint::subscribe`]).
 pub async fn non_invite_client(
     ep: &SipEndpoint,
     transport: Transport,
@@ -117,7 +152,9 @@ pub async fn invite_client(
     bounds: Bounds,
 ) -> ClientResult {
     let r = client_transaction(ep, transport, dst, request.clone(), branch, bounds, true).await;
-    if let (Some(resp), Ok(req)) = (r.final_response(), SipMessage::parse(&request)) {
+    // The transaction acknowledges the first non-2xx final even when another
+    // came after it: the ACK is owed to what the server sent first.
+    if let (Some(resp), Ok(req)) = (r.final_response_raw(), SipMessage::parse(&request)) {
         if resp.status().is_some_and(|s| s >= 300) {
             if let Some(ack) = ack_for_non_2xx(&req, resp) {
                 let _ = ep.send(transport, dst, &ack).await;
@@ -159,13 +196,15 @@ async fn client_transaction(
         deadline,
         linger,
     } = bounds;
-    let mut rx = ep.subscribe(branch);
+    let cseq = SipMessage::parse(&request).ok().and_then(|m| m.cseq());
+    let mut rx = ep.subscribe(branch, cseq);
     let sent_at = Instant::now();
     let mut result = ClientResult {
         request: request.clone(),
         transmissions: 0,
         responses: Vec::new(),
         final_index: None,
+        conflict_index: None,
         sent_at,
         send_error: None,
     };
@@ -213,11 +252,18 @@ async fn client_transaction(
         match tokio::time::timeout(wake - now, rx.recv()).await {
             Ok(Some(inc)) => {
                 let status = inc.msg.as_ref().ok().and_then(|m| m.status());
+                let differs = result
+                    .final_response_raw()
+                    .zip(inc.msg.as_ref().ok())
+                    .is_some_and(|(first, now)| conflicts(first, now));
                 result.responses.push(inc);
                 if let Some(s) = status {
                     if s >= 200 && result.final_index.is_none() {
                         result.final_index = Some(result.responses.len() - 1);
-                        linger_until = Some((Instant::now() + linger).min(deadline));
+                        let watch = linger.max(timers.final_watch());
+                        linger_until = Some((Instant::now() + watch).min(deadline));
+                    } else if s >= 200 && differs && result.conflict_index.is_none() {
+                        result.conflict_index = Some(result.responses.len() - 1);
                     } else if s < 200 && linger_until.is_none() {
                         // Proceeding: retransmit at T2 from now on.
                         interval_e = timers.t2;
@@ -230,4 +276,23 @@ async fn client_transaction(
     }
     ep.unsubscribe(branch);
     result
+}
+
+impl ClientResult {
+    /// The first final response, conflict or not (for the transaction's own use).
+    pub(crate) fn final_response_raw(&self) -> Option<&SipMessage> {
+        self.final_index
+            .and_then(|i| self.responses.get(i))
+            .and_then(|r| r.msg.as_ref().ok())
+    }
+}
+
+/// Whether `later`, a response on the same transaction as the final `first`,
+/// is a different final response rather than its retransmission: another
+/// status code, or another To tag (another answer, RFC 3261 §8.2.6.2).
+pub fn conflicts(first: &SipMessage, later: &SipMessage) -> bool {
+    let Some(code) = later.status() else {
+        return false;
+    };
+    code >= 200 && (Some(code) != first.status() || later.to_tag() != first.to_tag())
 }

@@ -1,0 +1,285 @@
+//! The harness's SIP client transactions against scripted hostile UASs on
+//! loopback (issue 12, items 1, 28, 29, 30): what a SUT's answer must be for
+//! the harness to take it.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use liaison::codec::sip::{request, response_to, SipMessage};
+use liaison::net::capture::Capture;
+use liaison::net::{SipEndpoint, Transport};
+use liaison::roles::transaction::{non_invite_client, Bounds, ClientResult, Timers};
+use tokio::net::UdpSocket;
+
+const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+/// A UAS that answers the first request it gets with what `script` makes
+/// of it (each element sent in order), then stays quiet.
+async fn hostile_uas(script: fn(&SipMessage) -> Vec<Vec<u8>>) -> SocketAddr {
+    let sock = UdpSocket::bind(SocketAddr::new(LOOPBACK, 0))
+        .await
+        .expect("bind loopback");
+    let addr = sock.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 65536];
+        let Ok(Ok((n, from))) =
+            tokio::time::timeout(Duration::from_secs(5), sock.recv_from(&mut buf)).await
+        else {
+            return;
+        };
+        let Ok(req) = SipMessage::parse(&buf[..n]) else {
+            return;
+        };
+        for bytes in script(&req) {
+            let _ = sock.send_to(&bytes, from).await;
+        }
+    });
+    addr
+}
+
+/// Sends a MESSAGE to `dst` over UDP in one client transaction (T1 20 ms).
+async fn transaction(ep: &SipEndpoint, dst: SocketAddr) -> ClientResult {
+    let branch = format!("z9hG4bK{}", liaison::codec::sip::token());
+    let bytes = request("MESSAGE", "sip:bob@liaison.test")
+        .header(
+            "Via",
+            &format!("SIP/2.0/UDP {};branch={branch}", ep.udp_addr()),
+        )
+        .header("Max-Forwards", "70")
+        .header("From", "<sip:alice@liaison.test>;tag=a1")
+        .header("To", "<sip:bob@liaison.test>")
+        .header(
+            "Call-ID",
+            &format!("{}@liaison", liaison::codec::sip::token()),
+        )
+        .header("CSeq", "5 MESSAGE")
+        .header("Content-Type", "text/plain")
+        .body(b"hello")
+        .build();
+    let timers = Timers::from_t1_ms(20);
+    let bounds = Bounds {
+        timers,
+        deadline: Instant::now() + Duration::from_secs(5),
+        linger: Duration::ZERO,
+    };
+    non_invite_client(ep, Transport::Udp, dst, bytes, &branch, bounds).await
+}
+
+fn ok(req: &SipMessage) -> Vec<u8> {
+    response_to(req, 200, "OK").to_tag("uas1").build()
+}
+
+fn with_status(bytes: &[u8], line: &str) -> Vec<u8> {
+    let end = bytes.windows(2).position(|w| w == b"\r\n").unwrap_or(0);
+    let mut out = line.as_bytes().to_vec();
+    out.extend_from_slice(&bytes[end..]);
+    out
+}
+
+async fn endpoint() -> SipEndpoint {
+    SipEndpoint::bind(LOOPBACK, Capture::disabled())
+        .await
+        .expect("bind endpoint")
+}
+
+#[tokio::test]
+async fn a_second_different_final_leaves_no_final_response() {
+    let ep = endpoint().await;
+    let uas = hostile_uas(|req| {
+        let first = ok(req);
+        let busy = with_status(&first, "SIP/2.0 486 Busy Here");
+        vec![first.clone(), first, busy]
+    })
+    .await;
+    let r = transaction(&ep, uas).await;
+    let (first, second) = r.conflict().expect("the 486 after the 200 is seen");
+    assert_eq!(first.msg.as_ref().ok().and_then(|m| m.status()), Some(200));
+    assert_eq!(second.msg.as_ref().ok().and_then(|m| m.status()), Some(486));
+    assert!(r.final_response().is_none(), "no answer to rely on");
+    assert!(r.final_incoming().is_none());
+}
+
+#[tokio::test]
+async fn a_retransmitted_identical_final_is_no_conflict() {
+    let ep = endpoint().await;
+    let uas = hostile_uas(|req| {
+        let first = ok(req);
+        vec![first.clone(), first]
+    })
+    .await;
+    let r = transaction(&ep, uas).await;
+    assert!(r.conflict().is_none());
+    assert_eq!(r.final_response().and_then(|m| m.status()), Some(200));
+}
+
+#[tokio::test]
+async fn another_to_tag_is_another_final() {
+    let ep = endpoint().await;
+    let uas =
+        hostile_uas(|req| vec![ok(req), response_to(req, 200, "OK").to_tag("uas2").build()]).await;
+    let r = transaction(&ep, uas).await;
+    assert!(r.conflict().is_some());
+}
+
+#[tokio::test]
+async fn a_response_whose_cseq_names_another_method_matches_no_transaction() {
+    let ep = endpoint().await;
+    let uas = hostile_uas(|req| {
+        let b = String::from_utf8_lossy(&ok(req)).replace("CSeq: 5 MESSAGE", "CSeq: 5 OPTIONS");
+        vec![b.into_bytes()]
+    })
+    .await;
+    let r = transaction(&ep, uas).await;
+    assert!(r.final_response().is_none(), "not taken as the answer");
+    let stray = ep.unmatched();
+    let note = stray
+        .first()
+        .and_then(|i| i.note.clone())
+        .expect("kept with a reason");
+    assert!(
+        note.contains("`5 OPTIONS`") && note.contains("§17.1.3"),
+        "{note}"
+    );
+}
+
+#[tokio::test]
+async fn a_response_with_another_sequence_number_matches_no_transaction() {
+    let ep = endpoint().await;
+    let uas = hostile_uas(|req| {
+        let b = String::from_utf8_lossy(&ok(req)).replace("CSeq: 5 MESSAGE", "CSeq: 6 MESSAGE");
+        vec![b.into_bytes()]
+    })
+    .await;
+    let r = transaction(&ep, uas).await;
+    assert!(r.final_response().is_none());
+    assert!(ep.unmatched().iter().any(|i| i.note.is_some()));
+}
+
+#[tokio::test]
+async fn a_response_with_another_sip_version_is_not_the_answer() {
+    let ep = endpoint().await;
+    let uas = hostile_uas(|req| vec![with_status(&ok(req), "SIP/2.1 200 OK")]).await;
+    let r = transaction(&ep, uas).await;
+    assert!(r.final_response().is_none());
+    let stray = ep.unmatched();
+    let shown = stray.first().map(|i| i.describe()).unwrap_or_default();
+    assert!(shown.contains("SIP-Version `SIP/2.1`"), "{shown}");
+}
+
+#[tokio::test]
+async fn requests_with_a_defect_reach_no_role() {
+    let ep = endpoint().await;
+    let sender = UdpSocket::bind(SocketAddr::new(LOOPBACK, 0))
+        .await
+        .expect("bind");
+    let head = "Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bKd1\r\n\
+From: <sip:mallory@liaison.test>;tag=m1\r\nTo: <sip:bob@liaison.test>\r\n\
+Call-ID: d1@liaison\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+    for start in [
+        // Request-URI in angle brackets: never routed by.
+        "MESSAGE <sip:bob@liaison.test> SIP/2.0\r\nCSeq: 1 MESSAGE\r\n",
+        // CSeq method unlike the method.
+        "MESSAGE sip:bob@liaison.test SIP/2.0\r\nCSeq: 1 INVITE\r\n",
+        // Another SIP-Version.
+        "MESSAGE sip:bob@liaison.test SIP/7.0\r\nCSeq: 1 MESSAGE\r\n",
+    ] {
+        let bytes = format!("{start}{head}");
+        sender
+            .send_to(bytes.as_bytes(), ep.udp_addr())
+            .await
+            .expect("send");
+    }
+    assert!(
+        ep.next_request(Duration::from_millis(300)).await.is_none(),
+        "no role is handed a request with a defect"
+    );
+    let notes: Vec<String> = ep
+        .unmatched()
+        .iter()
+        .filter_map(|i| i.note.clone())
+        .collect();
+    assert_eq!(notes.len(), 3, "{notes:?}");
+    assert!(notes[0].contains("Request-URI"), "{}", notes[0]);
+    assert!(notes[1].contains("CSeq method `INVITE`"), "{}", notes[1]);
+    assert!(notes[2].contains("SIP/7.0"), "{}", notes[2]);
+}
+
+/// The reference IM server refuses a request with a defect instead of
+/// routing it: a `<…>` Request-URI for a registered user gets 400, a
+/// SIP-Version other than 2.0 gets 505 (RFC 3261 §8.2.2, §21.5.6).
+#[tokio::test]
+async fn the_reference_im_server_refuses_requests_with_a_defect() {
+    let port = {
+        let probe = std::net::UdpSocket::bind("127.0.0.1:0").expect("probe");
+        probe.local_addr().expect("addr").port()
+    };
+    let listen = SocketAddr::new(LOOPBACK, port);
+    let settings = liaison::reference::Settings {
+        t1: Duration::from_millis(20),
+        ..Default::default()
+    };
+    let _running = liaison::reference::start("im-server", listen, settings)
+        .await
+        .expect("reference im-server starts");
+    let sock = UdpSocket::bind(SocketAddr::new(LOOPBACK, 0))
+        .await
+        .expect("bind");
+    let me = sock.local_addr().expect("addr");
+    let domain = liaison::reference::Settings::default().domain;
+    let ask = |start: String, cseq: &str| {
+        format!(
+            "{start}\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK{}\r\n\
+From: <sip:alice@{domain}>;tag=a9\r\nTo: <sip:bob@{domain}>\r\n\
+Call-ID: {}@liaison\r\nCSeq: {cseq}\r\nMax-Forwards: 70\r\nContact: <sip:bob@{me}>\r\n\
+Content-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi",
+            liaison::codec::sip::token(),
+            liaison::codec::sip::token()
+        )
+    };
+    // bob registers, so a bare Request-URI would be routed to him.
+    let reg = exchange(
+        &sock,
+        listen,
+        ask(format!("REGISTER sip:{domain} SIP/2.0"), "1 REGISTER"),
+    )
+    .await;
+    assert_eq!(reg.status(), Some(200));
+    let r = exchange(
+        &sock,
+        listen,
+        ask(format!("MESSAGE <sip:bob@{domain}> SIP/2.0"), "2 MESSAGE"),
+    )
+    .await;
+    assert_eq!(
+        r.status(),
+        Some(400),
+        "{}",
+        String::from_utf8_lossy(r.raw())
+    );
+    assert!(r.reason().unwrap_or("").contains("Request-URI"));
+    let r = exchange(
+        &sock,
+        listen,
+        ask(format!("MESSAGE sip:bob@{domain} SIP/2.0"), "3 OPTIONS"),
+    )
+    .await;
+    assert_eq!(r.status(), Some(400));
+    let r = exchange(
+        &sock,
+        listen,
+        ask(format!("MESSAGE sip:bob@{domain} SIP/3.0"), "4 MESSAGE"),
+    )
+    .await;
+    assert_eq!(r.status(), Some(505));
+}
+
+/// Sends `bytes` to `to` and reads one answer (2 s at most).
+async fn exchange(sock: &UdpSocket, to: SocketAddr, bytes: String) -> SipMessage {
+    sock.send_to(bytes.as_bytes(), to).await.expect("send");
+    let mut buf = vec![0u8; 65536];
+    let (n, _) = tokio::time::timeout(Duration::from_secs(2), sock.recv_from(&mut buf))
+        .await
+        .expect("an answer within 2 s")
+        .expect("recv");
+    SipMessage::parse(&buf[..n]).expect("a SIP response")
+}
