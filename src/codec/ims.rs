@@ -357,12 +357,18 @@ pub struct RegisterOk<'a> {
     pub contacts: &'a [String],
     pub expires: u32,
     pub to_tag: &'a str,
+    /// Where the REGISTER came from: filled into its top Via
+    /// ([`crate::codec::sip::ResponseBuilder::received_from`]).
+    pub source: Option<std::net::SocketAddr>,
 }
 
 impl RegisterOk<'_> {
     /// The exact bytes of the 200 to `req`.
     pub fn build(&self, req: &SipMessage) -> Vec<u8> {
         let mut b = response_to(req, 200, "OK").to_tag(self.to_tag);
+        if let Some(source) = self.source {
+            b = b.received_from(source);
+        }
         for p in self.path {
             b = b.header("Path", p);
         }
@@ -471,6 +477,7 @@ mod tests {
             contacts: &[req.header("Contact").unwrap().to_string()],
             expires: 600,
             to_tag: "tt1",
+            source: Some("127.0.0.1:40000".parse().unwrap()),
         }
         .build(&req);
         let m = SipMessage::parse(&ok).unwrap();

@@ -1105,6 +1105,49 @@ impl ResponseBuilder {
         self
     }
 
+    /// Records where the request came from in the copied top Via, as the
+    /// server that answers it must: with `rport` in it (a flag or a value),
+    /// `rport=<source port>` and `received=<source IP>` (RFC 3581 §4, which
+    /// asks for `received` even when it equals the sent-by); without it,
+    /// `received` when the sent-by host is not the source IP (RFC 3261
+    /// §18.2.1). A top Via the codec cannot read is left as it came.
+    pub fn received_from(mut self, source: std::net::SocketAddr) -> Self {
+        let Some(via) = self.copied.iter_mut().find(|(n, _)| n == "Via") else {
+            return self;
+        };
+        let first_end = top_level_segments(&via.1, b',', None)
+            .next()
+            .map(str::len)
+            .unwrap_or(via.1.len());
+        let (top, rest) = via.1.split_at(first_end);
+        let Ok(parsed) = parse_via(top) else {
+            return self;
+        };
+        let ip = source.ip();
+        let with_rport = parsed.param("rport").is_some();
+        if !with_rport && parsed.host_ip() == Some(ip) {
+            return self;
+        }
+        // Keep every parameter but rport and received, as written.
+        let mut kept: Vec<&str> = Vec::new();
+        for (k, seg) in top_level_segments(top, b';', None).enumerate() {
+            let name = seg.split('=').next().unwrap_or("").trim();
+            if k > 0
+                && (name.eq_ignore_ascii_case("rport") || name.eq_ignore_ascii_case("received"))
+            {
+                continue;
+            }
+            kept.push(seg.trim_end());
+        }
+        let mut top = kept.join(";");
+        top.push_str(&format!(";received={ip}"));
+        if with_rport {
+            top.push_str(&format!(";rport={}", source.port()));
+        }
+        via.1 = format!("{top}{rest}");
+        self
+    }
+
     pub fn build(&self) -> Vec<u8> {
         let start = format!("SIP/2.0 {} {}", self.code, self.reason);
         let copied = self
@@ -1730,6 +1773,74 @@ Hello, Bob.\n";
         assert_eq!(
             bare,
             b"SIP/2.0 500 Server Internal Error\r\nContent-Length: 2\r\n\r\n\x00\xff"
+        );
+    }
+
+    #[test]
+    fn a_server_fills_in_rport_and_received() {
+        let req = |via: &str| {
+            let raw = format!(
+                "OPTIONS sip:a@127.0.0.1 SIP/2.0\r\nVia: {via}\r\nFrom: <sip:b@x>;tag=1\r\n\
+                 To: <sip:a@x>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+            );
+            SipMessage::parse(raw.as_bytes()).unwrap()
+        };
+        let via_of = |m: &SipMessage, src: &str| {
+            let bytes = response_to(m, 200, "OK")
+                .received_from(src.parse().unwrap())
+                .build();
+            SipMessage::parse(&bytes)
+                .unwrap()
+                .header("Via")
+                .unwrap()
+                .to_string()
+        };
+        // RFC 3581 §4: rport gets the source port, received the source IP,
+        // even when it equals the sent-by.
+        assert_eq!(
+            via_of(
+                &req("SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1;rport"),
+                "127.0.0.1:40000"
+            ),
+            "SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1;received=127.0.0.1;rport=40000"
+        );
+        // Only the top Via of the field changes.
+        assert_eq!(
+            via_of(
+                &req("SIP/2.0/UDP 127.0.0.1:5070;rport;branch=z9hG4bK1, SIP/2.0/UDP 127.0.0.9;branch=z9hG4bK0;rport"),
+                "127.0.0.3:4000"
+            ),
+            "SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1;received=127.0.0.3;rport=4000, SIP/2.0/UDP 127.0.0.9;branch=z9hG4bK0;rport"
+        );
+        // Without rport: received only when the sent-by is not the source.
+        assert_eq!(
+            via_of(
+                &req("SIP/2.0/TCP 127.0.0.1:5070;branch=z9hG4bK1"),
+                "127.0.0.1:5070"
+            ),
+            "SIP/2.0/TCP 127.0.0.1:5070;branch=z9hG4bK1"
+        );
+        assert_eq!(
+            via_of(
+                &req("SIP/2.0/TCP 127.0.0.1:5070;branch=z9hG4bK1"),
+                "127.0.0.2:5070"
+            ),
+            "SIP/2.0/TCP 127.0.0.1:5070;branch=z9hG4bK1;received=127.0.0.2"
+        );
+        assert_eq!(
+            via_of(
+                &req("SIP/2.0/UDP [::1]:5070;branch=z9hG4bK1;rport"),
+                "[::1]:5071"
+            ),
+            "SIP/2.0/UDP [::1]:5070;branch=z9hG4bK1;received=::1;rport=5071"
+        );
+        // A Via the codec cannot read is left as it came.
+        assert_eq!(
+            via_of(
+                &req("SIP/2.0/UDP 127.0.0.1:5070;;branch=z9hG4bK1;rport"),
+                "127.0.0.1:1"
+            ),
+            "SIP/2.0/UDP 127.0.0.1:5070;;branch=z9hG4bK1;rport"
         );
     }
 

@@ -303,6 +303,7 @@ async fn request(
         let ep = ep.clone();
         let bytes = response_to(msg, code, crate::codec::sip::reason_phrase(code))
             .to_tag(&token())
+            .received_from(inc.from)
             .build();
         async move {
             let _ = ep.send(inc.transport, inc.from, &bytes).await;
@@ -353,6 +354,7 @@ async fn request(
     if method == "REGISTER" && !supports(&msg, "path") {
         let bytes = response_to(&msg, 421, "Extension Required")
             .to_tag(&token())
+            .received_from(inc.from)
             .header("Require", "path")
             .build();
         let _ = ep.send(inc.transport, inc.from, &bytes).await;
@@ -656,6 +658,7 @@ async fn register(
         contacts: &accepted,
         expires: granted,
         to_tag: &token(),
+        source: Some(inc.from),
     }
     .build(msg);
     let _ = ep.send(inc.transport, inc.from, &bytes).await;
@@ -835,6 +838,12 @@ mod tests {
         let r = recv(&ua).await.expect("an answer from the core");
         assert_eq!(r.status(), Some(421));
         assert_eq!(r.header("Require"), Some("path"));
+        // RFC 3581 §4: the core's own answer fills in rport and received.
+        let via = r.header("Via").unwrap();
+        assert!(
+            via.ends_with(&format!(";received=127.0.0.1;rport={}", me.port())),
+            "{via}"
+        );
 
         ua.send_to(&register_bytes(me, Some("100rel, path")), core.addr())
             .await

@@ -242,7 +242,7 @@ async fn handle(ep: &Arc<SipEndpoint>, state: &Arc<Mutex<State>>, inc: Incoming)
         },
         "OPTIONS" | "BYE" => (200, Duration::ZERO),
         "INVITE" => {
-            let bytes = invite_answer(state, &msg, &number);
+            let bytes = invite_answer(state, &msg, &number, inc.from);
             lock(state).finals.insert(key.clone(), bytes.clone());
             let _ = ep.send(inc.transport, inc.from, &bytes).await;
             return;
@@ -251,6 +251,7 @@ async fn handle(ep: &Arc<SipEndpoint>, state: &Arc<Mutex<State>>, inc: Incoming)
     };
     let bytes = response_to(&msg, code, reason(code))
         .to_tag(&token())
+        .received_from(inc.from)
         .build();
     let (ep, state) = (ep.clone(), state.clone());
     let send = async move {
@@ -292,6 +293,7 @@ fn invite_answer(
     state: &Arc<Mutex<State>>,
     msg: &crate::codec::sip::SipMessage,
     number: &str,
+    from: std::net::SocketAddr,
 ) -> Vec<u8> {
     let (policy, addr) = {
         let st = lock(state);
@@ -303,6 +305,7 @@ fn invite_answer(
     let (Some(_), Some(addr), true) = (policy, addr, offer_ok) else {
         return response_to(msg, 488, "Not Acceptable Here")
             .to_tag(&token())
+            .received_from(from)
             .build();
     };
     let sid = token();
@@ -317,6 +320,7 @@ fn invite_answer(
     );
     response_to(msg, 200, "OK")
         .to_tag(&token())
+        .received_from(from)
         .header("Contact", &format!("<sip:+{number}@{}>", addr.ip()))
         .header("Content-Type", "application/sdp")
         .body(&sdp)

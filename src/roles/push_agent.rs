@@ -273,7 +273,9 @@ async fn handle(
     let (bytes, new_sub) = match method.as_str() {
         "SUBSCRIBE" => subscribe(ep, &msg, &inc, &tag),
         "REGISTER" => {
-            let mut b = response_to(&msg, 200, "OK").to_tag(&tag);
+            let mut b = response_to(&msg, 200, "OK")
+                .to_tag(&tag)
+                .received_from(inc.from);
             if let Some(c) = msg.header("Contact") {
                 b = b.header("Contact", c);
             }
@@ -282,6 +284,7 @@ async fn handle(
         "OPTIONS" => (
             response_to(&msg, 200, "OK")
                 .to_tag(&tag)
+                .received_from(inc.from)
                 .header("Allow", "SUBSCRIBE, REGISTER, OPTIONS")
                 .build(),
             None,
@@ -289,6 +292,7 @@ async fn handle(
         _ => (
             response_to(&msg, 405, reason_phrase(405))
                 .to_tag(&tag)
+                .received_from(inc.from)
                 .header("Allow", "SUBSCRIBE, REGISTER, OPTIONS")
                 .build(),
             None,
@@ -334,6 +338,7 @@ fn subscribe(
         return (
             response_to(msg, 489, "Bad Event")
                 .to_tag(tag)
+                .received_from(inc.from)
                 .header("Allow-Events", "*")
                 .build(),
             None,
@@ -352,6 +357,7 @@ fn subscribe(
     };
     let ok = response_to(msg, 200, "OK")
         .to_tag(tag)
+        .received_from(inc.from)
         .header("Contact", &format!("<sip:push-agent@{}>", ep.addr(t)))
         .header("Expires", &expires.to_string())
         .build();

@@ -417,7 +417,9 @@ impl Recipient {
             "ACK" => return,
             _ => (405, Duration::ZERO),
         };
-        let mut b = response_to(&msg, code, reason(code)).to_tag(&token());
+        let mut b = response_to(&msg, code, reason(code))
+            .to_tag(&token())
+            .received_from(inc.from);
         if code == 415 {
             b = b.header("Accept", "text/plain");
         }
