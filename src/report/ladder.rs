@@ -289,6 +289,9 @@ pub const MAX_PCAP: u64 = 256 * 1024 * 1024;
 /// followed.
 pub fn read_named(dir: &Path, run_dirs: &[&str], name: &str) -> Result<Ladder, String> {
     use std::io::Read;
+    let joined = dir.join(name);
+    let target =
+        std::fs::canonicalize(&joined).map_err(|e| format!("{}: {e}", joined.display()))?;
     let base = std::fs::canonicalize(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut roots = vec![base.clone()];
     for d in run_dirs {
@@ -298,8 +301,6 @@ pub fn read_named(dir: &Path, run_dirs: &[&str], name: &str) -> Result<Ladder, S
             }
         }
     }
-    let target =
-        std::fs::canonicalize(base.join(name)).map_err(|e| format!("pcap `{name}`: {e}"))?;
     if !roots.iter().any(|r| target.starts_with(r)) {
         return Err(format!(
             "expected a pcap inside the report folder, came `{name}`, outside it (not read)"
