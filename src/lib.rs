@@ -17,6 +17,7 @@
 //! | [`codec`] | sans-IO encoders/decoders: SIP, SDP, MSRP, SMPP, WSP push, PAP; no I/O, no tokio |
 //! | [`reference`] | the embedded reference SUT for each role, with named faults; shares only [`codec`] with the harness |
 //! | [`catalogue`] | `features/requirements.yaml`, compiled in |
+//! | [`limits`] | size limits on files read, depth limits on YAML and `--tags` |
 //! | [`profile`] | SUT profiles (YAML) with one-line errors |
 //! | [`sut`] | launching, probing and stopping a real SUT |
 //! | [`report`] | `report.json`, `junit.xml`, `report.html` (with message ladders read back from the pcaps), the text summary, waivers, merging |
@@ -28,6 +29,7 @@
 pub mod catalogue;
 pub mod cli;
 pub mod codec;
+pub mod limits;
 pub mod net;
 pub mod profile;
 pub mod reference;

@@ -551,11 +551,16 @@ impl Profile {
     /// Reads and validates a profile file.
     pub fn load(path: &Path) -> Result<Profile, ProfileError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ProfileError {
-            file: file.clone(),
-            field: String::new(),
-            message: format!("cannot read the file ({e})"),
-        })?;
+        // Bounded read: `--sut /dev/zero` or a huge file is refused at the
+        // limit, not read whole (README "Limits").
+        let text =
+            crate::limits::read_text(path, crate::limits::MAX_YAML_FILE).map_err(|message| {
+                ProfileError {
+                    file: file.clone(),
+                    field: String::new(),
+                    message,
+                }
+            })?;
         Profile::parse(&text, &file)
     }
 
@@ -566,6 +571,7 @@ impl Profile {
             field: field.to_string(),
             message,
         };
+        crate::limits::check_yaml_depth(text).map_err(|m| err("", m))?;
         let raw: RawProfile = serde_yaml::from_str(text).map_err(|e| yaml_error(file, &e))?;
 
         if raw.name.trim().is_empty() {

@@ -641,6 +641,8 @@ pub fn mark_not_applicable(report: &mut Report, all: &[ScenarioInfo], profile: &
 
 /// Parses a `--tags` expression (cucumber tag-expression syntax).
 pub fn parse_tags(expr: &str) -> Result<TagOperation, UsageError> {
+    // The parser recurses per level: bound the expression before it runs.
+    crate::limits::check_tag_expression(expr).map_err(|e| UsageError(format!("--tags: {e}")))?;
     expr.parse::<TagOperation>().map_err(|e| {
         UsageError(format!(
             "--tags: expected a tag expression such as `@DR-1 or @im-server` ({e})"

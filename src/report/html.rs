@@ -1188,7 +1188,10 @@ fn scenario(
     }
 
     // The ladder (read first: the failure links into it).
-    let read = pcap.as_ref().map(|(_, path)| ladder::read_file(path));
+    let run_dirs: Vec<&str> = r.runs.iter().filter_map(|x| x.dir.as_deref()).collect();
+    let read = pcap
+        .as_ref()
+        .map(|(p, _)| ladder::read_named(dir, &run_dirs, p));
     let ladder: Option<Ladder> = match &read {
         Some(Ok(l)) => Some(l.clone()),
         _ => None,

@@ -278,6 +278,53 @@ pub fn read_file(path: &Path) -> Result<Ladder, String> {
     Ok(read(&bytes))
 }
 
+/// Largest pcap `liaison report` reads back (bytes).
+pub const MAX_PCAP: u64 = 256 * 1024 * 1024;
+
+/// Reads the pcap a report names (`name`, relative to the report folder
+/// `dir`), only when it is a regular file inside that folder or inside the
+/// folder of one of the report's merged runs (`run_dirs`, relative to `dir`,
+/// each a folder holding a `report.json`), and at most [`MAX_PCAP`] bytes.
+/// A report.json naming `/dev/zero` or `../../etc/passwd` is refused, not
+/// followed.
+pub fn read_named(dir: &Path, run_dirs: &[&str], name: &str) -> Result<Ladder, String> {
+    use std::io::Read;
+    let joined = dir.join(name);
+    let target =
+        std::fs::canonicalize(&joined).map_err(|e| format!("{}: {e}", joined.display()))?;
+    let base = std::fs::canonicalize(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut roots = vec![base.clone()];
+    for d in run_dirs {
+        if let Ok(r) = std::fs::canonicalize(base.join(d)) {
+            if r.join("report.json").is_file() {
+                roots.push(r);
+            }
+        }
+    }
+    if !roots.iter().any(|r| target.starts_with(r)) {
+        return Err(format!(
+            "expected a pcap inside the report folder, came `{name}`, outside it (not read)"
+        ));
+    }
+    let meta = std::fs::metadata(&target).map_err(|e| format!("pcap `{name}`: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!(
+            "expected a pcap that is a regular file, came `{name}`, which is not (not read)"
+        ));
+    }
+    if meta.len() > MAX_PCAP {
+        return Err(format!(
+            "expected a pcap of at most {MAX_PCAP} bytes, came `{name}` of {} (not read; open it in Wireshark)",
+            meta.len()
+        ));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(&target)
+        .and_then(|f| f.take(MAX_PCAP).read_to_end(&mut bytes))
+        .map_err(|e| format!("pcap `{name}`: {e}"))?;
+    Ok(read(&bytes))
+}
+
 /// Reads the bytes of a pcap file (classic libpcap, Ethernet link type).
 pub fn read(pcap: &[u8]) -> Ladder {
     let mut r = Reader::default();

@@ -492,8 +492,9 @@ fn is_date(s: &str) -> bool {
 /// if any; anything else is an error naming the entry.
 pub fn load_waivers(path: &Path, catalogue: &Catalogue) -> Result<Vec<Waiver>, String> {
     let file = path.display();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("waivers {file}: cannot read the file ({e})"))?;
+    let text = crate::limits::read_text(path, crate::limits::MAX_YAML_FILE)
+        .and_then(|t| crate::limits::check_yaml_depth(&t).map(|()| t))
+        .map_err(|e| format!("waivers {file}: {e}"))?;
     let ws: Vec<Waiver> =
         serde_yaml::from_str(&text).map_err(|e| format!("waivers {file}: {e}"))?;
     for (i, w) in ws.iter().enumerate() {
@@ -833,8 +834,8 @@ impl Report {
     /// Reads a `report.json` (of any earlier shape).
     pub fn read(dir: &Path) -> Result<Report, String> {
         let path = dir.join("report.json");
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text = crate::limits::read_text(&path, crate::limits::MAX_REPORT_JSON)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         let mut r: Report =
             serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         r.upgrade();
