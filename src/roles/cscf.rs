@@ -395,7 +395,7 @@ async fn request(
         uri_addr(r).map(|(a, tcp)| (a, tcp.then_some(Transport::Tcp)))
     } else {
         let accept = msg.header_values("Accept-Contact");
-        let (bound, known, host_route) = {
+        let (bound, known, host_route, home) = {
             let st = lock(state);
             let now = Instant::now();
             let bound: Vec<Binding> = st
@@ -424,7 +424,10 @@ async fn request(
                         .or_else(|| k.first())
                         .cloned()
                 });
-            (bound, known, st.routes.get(&host).copied())
+            // The IM server is the home of its domain's users and of
+            // telephone numbers: sending it its own request back is right.
+            let home = host == "tel" || st.registrars.contains_key(&host);
+            (bound, known, st.routes.get(&host).copied(), home)
         };
         if !bound.is_empty() {
             let chosen = bound.iter().rev().find(|b| {
@@ -447,7 +450,14 @@ async fn request(
         } else if let Some((a, tcp)) = uri_addr(&ruri) {
             Some((a, tcp.then_some(Transport::Tcp)))
         } else {
-            host_route.map(|a| (a, None))
+            // A domain route that leads back to the element the request
+            // came from (a client SUT writing to a user of its own domain
+            // whom the core does not know) has no target: the core answers
+            // 404 rather than hand the SUT its own request (RFC 3261 §16.5,
+            // an empty target set).
+            host_route
+                .filter(|a| home || !(*a == inc.from || Some(*a) == sent_by))
+                .map(|a| (a, None))
         }
     };
     let Some((to, t)) = target else {
@@ -968,6 +978,13 @@ mod tests {
         let back = tokio::time::timeout(Duration::from_millis(300), sut.recv_from(&mut buf)).await;
         // The SUT may get the 200 relayed later, never its own request now.
         assert!(back.is_err(), "the request came back to the SUT");
+
+        // A user of the SUT's domain the core does not know: 404, not the
+        // SUT's own request back.
+        let m = message_bytes(addrs[0], "sip:nobody@liaison.test", &[], "k3@t");
+        sut.send_to(&m, core.addr()).await.unwrap();
+        let r = recv(sut).await.expect("an answer from the core");
+        assert_eq!(r.status(), Some(404), "{r:?}");
 
         let m = message_bytes(addrs[1], "sip:carol@srv.test", &[], "k2@t");
         alice.send_to(&m, core.addr()).await.unwrap();
