@@ -9,14 +9,18 @@
 //!   routes to a SUT gets the core's Path (RFC 3327 §5.2) and goes on; one
 //!   whose UA did not say `Supported: path` is refused with 421 and
 //!   `Require: path` (§5.2), never sent on with a Path the UA cannot know of.
-//! - **Proxy** (RFC 3261 §16): loose routing (a Route naming the core is
-//!   removed, §16.4), Record-Route on dialog-creating requests, Via with
+//! - **Proxy** (RFC 3261 §16): loose routing (every leading Route naming
+//!   the core is removed at once, §16.4, so a Route set naming it twice does
+//!   not send the request to itself), Record-Route on dialog-creating requests, Via with
 //!   `received`/`rport` kept so that responses go back the way the request
 //!   came (§16.7, §18.2.2). Branches are derived from the incoming branch,
 //!   so a retransmission reaches the next hop as the same transaction.
 //!   Targets: a Route left, else a contact registered with the core (chosen
-//!   by Accept-Contact, RFC 3841, where the request has one), else the
-//!   Request-URI's host:port, else the SUT serving its domain.
+//!   by Accept-Contact, RFC 3841, where the request has one), else a user
+//!   the core knows (a harness user, [`Cscf::know`]; not for a registrar
+//!   SUT's domain, whose home is the SUT), else the Request-URI's
+//!   host:port, else the SUT serving its domain (404 when that would send
+//!   the request back to the element it came from).
 //! - **Asserted identity at the edge** (RFC 3325 §5, 3GPP TS 24.229
 //!   §5.2.6.3): a request from a trusted element (its top Via names an
 //!   address in the trust domain: the SUT servers) keeps its
