@@ -93,7 +93,16 @@ pub(crate) async fn new_ua_in(
 ) -> Result<Arc<Ua>, Failure> {
     let ep = w.endpoint().await?;
     let aor = format!("sip:{name}-{}@{domain}", &token()[..8.min(token().len())]);
-    Ok(Arc::new(Ua::new(ep, aor, w.timers)))
+    let ua = Arc::new(Ua::new(ep, aor, w.timers));
+    // The harness IMS core knows its users: a request for this one (a SUT's
+    // answer or IMDN through the core) comes here, not to the SUT.
+    if let Some(h) = w.ctx.ims.as_ref() {
+        h.core.know(
+            &ua.aor,
+            &[ua.contact(Transport::Udp), ua.contact(Transport::Tcp)],
+        );
+    }
+    Ok(ua)
 }
 
 // ----------------------------------------------------------------- im-client

@@ -63,6 +63,12 @@ async fn offer(w: &mut LiaisonWorld, accept: &str) -> StepResult {
         format!("sip:alice-{}@liaison.test", &token()[..8]),
         w.timers,
     ));
+    // The harness IMS core knows its users (a SUT's request for this one
+    // comes here, not back to the SUT).
+    if let Some(h) = w.ctx.ims.as_ref() {
+        h.core
+            .know(&ua.aor, &[ua.contact(crate::net::Transport::Udp)]);
+    }
     // The harness's own MSRP URL points at a listener of its own (RFC 4975 §8).
     let listener = tokio::net::TcpListener::bind((w.ctx.profile.harness_ip, 0))
         .await

@@ -9,14 +9,18 @@
 //!   routes to a SUT gets the core's Path (RFC 3327 §5.2) and goes on; one
 //!   whose UA did not say `Supported: path` is refused with 421 and
 //!   `Require: path` (§5.2), never sent on with a Path the UA cannot know of.
-//! - **Proxy** (RFC 3261 §16): loose routing (a Route naming the core is
-//!   removed, §16.4), Record-Route on dialog-creating requests, Via with
+//! - **Proxy** (RFC 3261 §16): loose routing (every leading Route naming
+//!   the core is removed at once, §16.4, so a Route set naming it twice does
+//!   not send the request to itself), Record-Route on dialog-creating requests, Via with
 //!   `received`/`rport` kept so that responses go back the way the request
 //!   came (§16.7, §18.2.2). Branches are derived from the incoming branch,
 //!   so a retransmission reaches the next hop as the same transaction.
 //!   Targets: a Route left, else a contact registered with the core (chosen
-//!   by Accept-Contact, RFC 3841, where the request has one), else the
-//!   Request-URI's host:port, else the SUT serving its domain.
+//!   by Accept-Contact, RFC 3841, where the request has one), else a user
+//!   the core knows (a harness user, [`Cscf::know`]; not for a registrar
+//!   SUT's domain, whose home is the SUT), else the Request-URI's
+//!   host:port, else the SUT serving its domain (404 when that would send
+//!   the request back to the element it came from).
 //! - **Asserted identity at the edge** (RFC 3325 §5, 3GPP TS 24.229
 //!   §5.2.6.3): a request from a trusted element (its top Via names an
 //!   address in the trust domain: the SUT servers) keeps its
@@ -92,6 +96,9 @@ struct State {
     registrars: HashMap<String, SocketAddr>,
     /// Clients registered with the core, by AoR key.
     bindings: HashMap<String, Vec<Binding>>,
+    /// Users the core knows without a registration (the harness's own
+    /// users), by AoR key: their contact URIs, address and transport.
+    known: HashMap<String, Vec<(String, SocketAddr, Transport)>>,
     expires: u32,
     log: Vec<Hop>,
 }
@@ -253,6 +260,26 @@ impl Cscf {
         st.routes.insert(domain.to_ascii_lowercase(), to);
     }
 
+    /// A user the core knows without a registration (a harness user): a
+    /// request for `aor` goes to one of `contacts` (the one for the
+    /// transport the request came over, else the first), ahead of any
+    /// domain route, so that a SUT's request to another user of its own
+    /// domain reaches that user and does not come back to the SUT.
+    pub fn know(&self, aor: &str, contacts: &[String]) {
+        let list: Vec<(String, SocketAddr, Transport)> = contacts
+            .iter()
+            .filter_map(|c| {
+                let uri = uri_of(c).unwrap_or_else(|| c.clone());
+                let (addr, tcp) = uri_addr(&uri)?;
+                let t = if tcp { Transport::Tcp } else { Transport::Udp };
+                Some((uri, addr, t))
+            })
+            .collect();
+        if !list.is_empty() {
+            lock(&self.state).known.insert(aor_key(aor), list);
+        }
+    }
+
     /// The live bindings of an AoR registered with the core.
     pub fn bindings(&self, aor: &str) -> Vec<Binding> {
         let now = Instant::now();
@@ -317,11 +344,16 @@ async fn request(
     if mf == Some(0) && method != "ACK" {
         return answer(483, inc, &msg).await;
     }
-    // Loose routing: a first Route naming the core is ours (§16.4).
+    // Loose routing (RFC 3261 §16.4): a first Route naming the core is
+    // removed. A Route set that names the core more than once in a row
+    // (`<pcscf@core>, <orig@core>`: the P-CSCF's and the S-CSCF's entries)
+    // would bring the request straight back to the core, so every leading
+    // entry naming the core is consumed here, without a trip over the
+    // network to itself.
     let routes = uris(&msg, "Route");
     let ours = |u: &str| uri_addr(u).is_some_and(|(a, _)| a == me);
-    let popped = routes.first().is_some_and(|r| ours(r));
-    let rest_routes: Vec<String> = routes.iter().skip(popped as usize).cloned().collect();
+    let popped = routes.iter().take_while(|r| ours(r)).count();
+    let rest_routes: Vec<String> = routes.iter().skip(popped).cloned().collect();
     let ruri = msg.request_uri().unwrap_or_default().to_string();
     let ruri_is_core = uri_addr(&ruri).is_some_and(|(a, _)| a == me);
 
@@ -367,7 +399,7 @@ async fn request(
         uri_addr(r).map(|(a, tcp)| (a, tcp.then_some(Transport::Tcp)))
     } else {
         let accept = msg.header_values("Accept-Contact");
-        let (bound, host_route) = {
+        let (bound, known, host_route, home) = {
             let st = lock(state);
             let now = Instant::now();
             let bound: Vec<Binding> = st
@@ -384,7 +416,22 @@ async fn request(
                     .unwrap_or_default()
                     .to_ascii_lowercase()
             };
-            (bound, st.routes.get(&host).copied())
+            // A domain whose users register with a registrar SUT has that
+            // SUT as their home: the core is only their P-CSCF, and
+            // requests for them go to the SUT even when the core knows them.
+            let known = (!st.registrars.contains_key(&host))
+                .then(|| st.known.get(&aor_key(&ruri)))
+                .flatten()
+                .and_then(|k| {
+                    k.iter()
+                        .find(|(_, _, t)| *t == inc.transport)
+                        .or_else(|| k.first())
+                        .cloned()
+                });
+            // The IM server is the home of its domain's users and of
+            // telephone numbers: sending it its own request back is right.
+            let home = host == "tel" || st.registrars.contains_key(&host);
+            (bound, known, st.routes.get(&host).copied(), home)
         };
         if !bound.is_empty() {
             let chosen = bound.iter().rev().find(|b| {
@@ -399,10 +446,22 @@ async fn request(
                 }
                 None => return answer(480, inc, &msg).await,
             }
+        } else if let Some((uri, addr, t)) = known {
+            // A user the core knows (a harness user): never the domain's
+            // SUT, which would get its own request back.
+            new_ruri = uri;
+            Some((addr, Some(t)))
         } else if let Some((a, tcp)) = uri_addr(&ruri) {
             Some((a, tcp.then_some(Transport::Tcp)))
         } else {
-            host_route.map(|a| (a, None))
+            // A domain route that leads back to the element the request
+            // came from (a client SUT writing to a user of its own domain
+            // whom the core does not know) has no target: the core answers
+            // 404 rather than hand the SUT its own request (RFC 3261 §16.5,
+            // an empty target set).
+            host_route
+                .filter(|a| home || !(*a == inc.from || Some(*a) == sent_by))
+                .map(|a| (a, None))
         }
     };
     let Some((to, t)) = target else {
@@ -429,7 +488,7 @@ async fn request(
         Some(asserted_for(state, &msg))
     };
     let mut first_via = true;
-    let mut route_seen = false;
+    let mut to_drop = popped;
     for (n, v) in fields(&msg) {
         if is(&n, "Via", Some("v")) && first_via {
             first_via = false;
@@ -457,17 +516,16 @@ async fn request(
             continue;
         }
         if is(&n, "Route", None) {
-            if popped && !route_seen {
-                route_seen = true;
-                // Drop our own entry, keep the rest of this field.
-                let rest: Vec<String> = crate::codec::sip::SipMessage::parse(
+            if to_drop > 0 {
+                // Drop our own entries, keep the rest of this field.
+                let all: Vec<String> = crate::codec::sip::SipMessage::parse(
                     format!("OPTIONS sip:x SIP/2.0\r\nRoute: {v}\r\n\r\n").as_bytes(),
                 )
                 .map(|m| m.header_values("Route"))
-                .unwrap_or_default()
-                .into_iter()
-                .skip(1)
-                .collect();
+                .unwrap_or_default();
+                let skip = to_drop.min(all.len());
+                to_drop -= skip;
+                let rest: Vec<String> = all.into_iter().skip(skip).collect();
                 if !rest.is_empty() {
                     headers.push((n, rest.join(", ")));
                 }
@@ -855,5 +913,137 @@ mod tests {
         let path = fwd.header_values("Path");
         assert_eq!(path.len(), 1, "{path:?}");
         assert!(path[0].contains(&core.addr().to_string()), "{path:?}");
+    }
+
+    fn message_bytes(from: SocketAddr, ruri: &str, routes: &[&str], call_id: &str) -> Vec<u8> {
+        let mut b = crate::codec::sip::request("MESSAGE", ruri)
+            .header(
+                "Via",
+                &format!("SIP/2.0/UDP {from};branch=z9hG4bK{};rport", token()),
+            )
+            .header("Max-Forwards", "70");
+        for r in routes {
+            b = b.header("Route", r);
+        }
+        b.header("From", "<sip:bob@liaison.test>;tag=2")
+            .header("To", &format!("<{ruri}>"))
+            .header("Call-ID", call_id)
+            .header("CSeq", "1 MESSAGE")
+            .header("Content-Type", "text/plain")
+            .body(b"hi")
+            .build()
+    }
+
+    async fn core_and_sockets(n: usize) -> (Cscf, Vec<tokio::net::UdpSocket>, Vec<SocketAddr>) {
+        let lo: std::net::IpAddr = [127, 0, 0, 1].into();
+        let ep = Arc::new(
+            SipEndpoint::bind(lo, crate::net::capture::Capture::disabled())
+                .await
+                .unwrap(),
+        );
+        let core = Cscf::start(ep, 60);
+        let mut socks = Vec::new();
+        let mut addrs = Vec::new();
+        for _ in 0..n {
+            let s = tokio::net::UdpSocket::bind((lo, 0)).await.unwrap();
+            addrs.push(s.local_addr().unwrap());
+            socks.push(s);
+        }
+        (core, socks, addrs)
+    }
+
+    /// Issue 13 item 3: a request from the SUT client to a harness user of
+    /// its own domain (an IMDN to the originator) goes to that user, whom
+    /// the core knows, not back to the SUT by the domain's route; a user of
+    /// a registrar SUT's domain still goes to the registrar (its home).
+    #[tokio::test]
+    async fn a_known_user_is_routed_to_and_not_the_domain_sut() {
+        let (core, socks, addrs) = core_and_sockets(4).await;
+        let [sut, alice, registrar, carol] = [&socks[0], &socks[1], &socks[2], &socks[3]];
+        core.route("liaison.test", addrs[0]);
+        core.know(
+            "sip:alice-1@liaison.test",
+            &[
+                format!("<sip:alice-1@{}>", addrs[1]),
+                format!("<sip:alice-1@{};transport=tcp>", addrs[1]),
+            ],
+        );
+        core.registrar("srv.test", addrs[2]);
+        core.know("sip:carol@srv.test", &[format!("<sip:carol@{}>", addrs[3])]);
+
+        let m = message_bytes(addrs[0], "sip:alice-1@liaison.test", &[], "k1@t");
+        sut.send_to(&m, core.addr()).await.unwrap();
+        let got = recv(alice).await.expect("the MESSAGE at the known user");
+        assert_eq!(
+            got.request_uri(),
+            Some(format!("sip:alice-1@{}", addrs[1]).as_str())
+        );
+        let mut buf = [0u8; 2048];
+        let back = tokio::time::timeout(Duration::from_millis(300), sut.recv_from(&mut buf)).await;
+        // The SUT may get the 200 relayed later, never its own request now.
+        assert!(back.is_err(), "the request came back to the SUT");
+
+        // A user of the SUT's domain the core does not know: 404, not the
+        // SUT's own request back.
+        let m = message_bytes(addrs[0], "sip:nobody@liaison.test", &[], "k3@t");
+        sut.send_to(&m, core.addr()).await.unwrap();
+        let r = recv(sut).await.expect("an answer from the core");
+        assert_eq!(r.status(), Some(404), "{r:?}");
+
+        let m = message_bytes(addrs[1], "sip:carol@srv.test", &[], "k2@t");
+        alice.send_to(&m, core.addr()).await.unwrap();
+        let got = recv(registrar)
+            .await
+            .expect("the MESSAGE at the registrar SUT");
+        assert_eq!(got.request_uri(), Some("sip:carol@srv.test"));
+        let r = tokio::time::timeout(Duration::from_millis(300), carol.recv_from(&mut buf)).await;
+        assert!(r.is_err(), "the core bypassed the registrar SUT");
+    }
+
+    /// Issue 13 item 3, RFC 3261 §16.4: a Route set `<pcscf@core>,
+    /// <orig@core>` (in one field or two) is consumed by the core at once;
+    /// the request does not go over the network to the core itself.
+    #[tokio::test]
+    async fn routes_naming_the_core_are_consumed_locally() {
+        let (core, socks, addrs) = core_and_sockets(2).await;
+        let [ua, sut] = [&socks[0], &socks[1]];
+        core.route("liaison.test", addrs[1]);
+        let c = core.addr();
+        let one = format!("<sip:pcscf@{c};lr>, <sip:orig@{c};lr>");
+        let (a, b) = (format!("<sip:pcscf@{c};lr>"), format!("<sip:orig@{c};lr>"));
+        for (i, routes) in [vec![one.as_str()], vec![a.as_str(), b.as_str()]]
+            .into_iter()
+            .enumerate()
+        {
+            let call_id = format!("r{i}@t");
+            let m = message_bytes(addrs[0], "sip:bob@liaison.test", &routes, &call_id);
+            ua.send_to(&m, c).await.unwrap();
+            let got = recv(sut).await.expect("the MESSAGE at the SUT");
+            assert!(
+                got.header_values("Route").is_empty(),
+                "{:?}",
+                got.header_values("Route")
+            );
+            assert_eq!(got.vias().len(), 2, "{:?}", got.vias());
+            core.wait_for(Instant::now() + Duration::from_millis(500), |log| {
+                log.iter().any(|h| {
+                    h.incoming.msg.as_ref().is_ok_and(|m| {
+                        m.is_request() && m.header("Call-ID") == Some(call_id.as_str())
+                    })
+                })
+            })
+            .await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let hops = core
+                .log()
+                .iter()
+                .filter(|h| {
+                    h.incoming.msg.as_ref().is_ok_and(|m| {
+                        m.is_request() && m.header("Call-ID") == Some(call_id.as_str())
+                    })
+                })
+                .count();
+            assert_eq!(hops, 1, "the core sent the request to itself");
+        }
     }
 }
