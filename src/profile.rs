@@ -1242,9 +1242,10 @@ fn check_loopback(ip: IpAddr) -> Result<(), String> {
 fn check_fixed(a: SocketAddr) -> Result<(), String> {
     check_loopback(a.ip())?;
     if a.port() == 0 {
-        return Err(format!(
+        return Err(
             "expected a fixed port: the SUT is configured with this address (found port 0)"
-        ));
+                .to_string(),
+        );
     }
     Ok(())
 }

@@ -328,7 +328,10 @@ async fn a_content_length_over_the_limit_names_the_limit_applied() {
 #[tokio::test]
 async fn an_endless_header_line_shows_the_bytes_that_came() {
     let mut bytes = b"MESSAGE sip:bob@liaison.test SIP/2.0\r\nSubject: ".to_vec();
-    bytes.extend(std::iter::repeat(b'z').take(liaison::net::MAX_SIP_MESSAGE + 1000));
+    bytes.extend(std::iter::repeat_n(
+        b'z',
+        liaison::net::MAX_SIP_MESSAGE + 1000,
+    ));
     let d = unframeable_over_tcp(bytes).await;
     assert!(d.contains("no empty line ends the SIP header block"), "{d}");
     assert!(
