@@ -611,7 +611,7 @@ impl Profile {
                         "expected the SUT's SIP address (ip:port), e.g. 127.0.0.1:5060".into(),
                     )
                 })?;
-                check_loopback(address.ip()).map_err(|m| err("sip.address", m))?;
+                check_fixed(address).map_err(|m| err("sip.address", m))?;
                 let transports = match &s.transport {
                     None => vec![Transport::Udp],
                     Some(v) => parse_transports(v).ok_or_else(|| {
@@ -687,7 +687,7 @@ impl Profile {
                         ));
                     }
                     for a in r.sip_options.iter().chain(r.tcp.iter()) {
-                        check_loopback(a.ip()).map_err(|m| err("launch.ready", m))?;
+                        check_fixed(*a).map_err(|m| err("launch.ready", m))?;
                     }
                 }
                 Some(Launch {
@@ -705,7 +705,7 @@ impl Profile {
             ));
         }
         if let Some(m) = &raw.msrp {
-            check_loopback(m.address.ip()).map_err(|e| err("msrp.address", e))?;
+            check_fixed(m.address).map_err(|e| err("msrp.address", e))?;
         }
         if raw
             .capabilities
@@ -733,7 +733,7 @@ impl Profile {
                     format!("expected http://IP:PORT/PATH, got `{}`", p.url),
                 )
             })?;
-            check_loopback(addr.ip()).map_err(|m| err("ppg.url", m))?;
+            check_fixed(addr).map_err(|m| err("ppg.url", m))?;
             if !matches!(p.compliance.as_str(), "wap-1.2.1" | "wap-2.0") {
                 return Err(err(
                     "ppg.compliance",
@@ -777,7 +777,7 @@ impl Profile {
                 ("sip_target", p.sip_target),
             ] {
                 if let Some(a) = a {
-                    check_loopback(a.ip()).map_err(|m| err(&format!("ppg.{f}"), m))?;
+                    check_fixed(a).map_err(|m| err(&format!("ppg.{f}"), m))?;
                 }
             }
         }
@@ -794,7 +794,7 @@ impl Profile {
                     format!("expected http://IP:PORT/PATH, got `{}`", m.mmsc_url),
                 )
             })?;
-            check_loopback(addr.ip()).map_err(|e| err("mms_client.mmsc_url", e))?;
+            check_fixed(addr).map_err(|e| err("mms_client.mmsc_url", e))?;
             if m.wap_push.is_none() && m.sip_push.is_none() {
                 return Err(err(
                     "mms_client",
@@ -803,7 +803,7 @@ impl Profile {
             }
             for (f, a) in [("wap_push", m.wap_push), ("sip_push", m.sip_push)] {
                 if let Some(a) = a {
-                    check_loopback(a.ip()).map_err(|e| err(&format!("mms_client.{f}"), e))?;
+                    check_fixed(a).map_err(|e| err(&format!("mms_client.{f}"), e))?;
                 }
             }
             if let Some(u) = &m.sip_uri {
@@ -826,8 +826,8 @@ impl Profile {
             }
         }
         if let Some(i) = &raw.iwf {
-            check_loopback(i.smsc.ip()).map_err(|m| err("iwf.smsc", m))?;
-            check_loopback(i.ims_core.ip()).map_err(|m| err("iwf.ims_core", m))?;
+            check_fixed(i.smsc).map_err(|m| err("iwf.smsc", m))?;
+            check_fixed(i.ims_core).map_err(|m| err("iwf.ims_core", m))?;
             if let Some(t) = i.t1_ms.filter(|t| !(1..=10_000).contains(t)) {
                 return Err(err(
                     "iwf.t1_ms",
@@ -857,13 +857,7 @@ impl Profile {
             }
             for (f, a) in [("agent", p.agent), ("upper_tester", p.upper_tester)] {
                 if let Some(a) = a {
-                    check_loopback(a.ip()).map_err(|m| err(&format!("push_client.{f}"), m))?;
-                    if a.port() == 0 {
-                        return Err(err(
-                            &format!("push_client.{f}"),
-                            "expected a fixed port: the SUT is configured with this address (found port 0)".into(),
-                        ));
-                    }
+                    check_fixed(a).map_err(|m| err(&format!("push_client.{f}"), m))?;
                 }
             }
             if caps.sip_push_subscribe.unwrap_or(false) && p.agent.is_none() {
@@ -922,24 +916,10 @@ impl Profile {
             }
         }
         if let Some(a) = raw.mms_client.as_ref().and_then(|m| m.upper_tester) {
-            check_loopback(a.ip()).map_err(|m| err("mms_client.upper_tester", m))?;
-            if a.port() == 0 {
-                return Err(err(
-                    "mms_client.upper_tester",
-                    "expected a fixed port: the SUT is configured with this address (found port 0)"
-                        .into(),
-                ));
-            }
+            check_fixed(a).map_err(|m| err("mms_client.upper_tester", m))?;
         }
         if let Some(a) = raw.mms_client.as_ref().and_then(|m| m.send_trigger) {
-            check_loopback(a.ip()).map_err(|m| err("mms_client.send_trigger", m))?;
-            if a.port() == 0 {
-                return Err(err(
-                    "mms_client.send_trigger",
-                    "expected a fixed port: the harness sends its triggers there (found port 0)"
-                        .into(),
-                ));
-            }
+            check_fixed(a).map_err(|m| err("mms_client.send_trigger", m))?;
         }
         if raw.roles.iter().any(|r| r == "mem-server") && raw.mem_server.is_none() {
             return Err(err(
@@ -1206,7 +1186,7 @@ impl DeferralSection {
                 format!("expected http://IP:PORT/PATH, got `{}`", self.mmsc_url),
             );
         };
-        if let Err(m) = check_loopback(addr.ip()) {
+        if let Err(m) = check_fixed(addr) {
             return e("mmsc_url", m);
         }
         if let Some((f, m)) = sip_form_problem(
@@ -1259,6 +1239,21 @@ fn check_loopback(ip: IpAddr) -> Result<(), String> {
             "expected a loopback address (127.0.0.1 or ::1); the suite never sends to other addresses (found {ip})"
         ))
     }
+}
+
+/// A loopback address with a fixed port: every address in a profile is one
+/// the SUT listens on or is configured with, so port 0 (any port) names no
+/// place to send to (binding or sending to it fails only later, as an I/O
+/// error mid-run).
+fn check_fixed(a: SocketAddr) -> Result<(), String> {
+    check_loopback(a.ip())?;
+    if a.port() == 0 {
+        return Err(
+            "expected a fixed port: the SUT is configured with this address (found port 0)"
+                .to_string(),
+        );
+    }
+    Ok(())
 }
 
 /// Turns a YAML/serde error into a one-line [`ProfileError`] naming the field.
@@ -1388,7 +1383,7 @@ impl MmsRelaySection {
                 format!("expected http://IP:PORT/PATH, got `{}`", self.mm1_url),
             );
         };
-        if let Err(m) = check_loopback(addr.ip()) {
+        if let Err(m) = check_fixed(addr) {
             return e("mm1_url", m);
         }
         if self.notify.is_empty() {
@@ -1412,7 +1407,7 @@ impl MmsRelaySection {
             }
         }
         for (f, a) in [("smsc", self.smsc), ("sip_device", self.sip_device)] {
-            if let Some(Err(m)) = a.map(|a| check_loopback(a.ip())) {
+            if let Some(Err(m)) = a.map(check_fixed) {
                 return e(f, m);
             }
         }
@@ -1420,7 +1415,7 @@ impl MmsRelaySection {
             return e(f, m);
         }
         if let Some(a) = self.mm3 {
-            if let Err(m) = check_loopback(a.ip()) {
+            if let Err(m) = check_fixed(a) {
                 return e("mm3", m);
             }
         }
@@ -1504,7 +1499,7 @@ impl MemServerSection {
         }
         for (f, a) in [("inbox", self.inbox), ("mm3", Some(self.mm3))] {
             if let Some(a) = a {
-                if let Err(m) = check_loopback(a.ip()) {
+                if let Err(m) = check_fixed(a) {
                     return e(f, m);
                 }
             }
@@ -1639,6 +1634,40 @@ capabilities: { accept_types: [text/plain] }
         let e = err_of(&GOOD.replace("address: 127.0.0.1:5070", "address: 10.0.0.1:5070"));
         assert!(
             e.starts_with("profile bad.yaml: sip.address: expected a loopback"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_sut_address_with_port_0_is_refused_at_load() {
+        // Port 0 names no place to send to; before, the run started and
+        // ended in exit 1 with an I/O error ("os error 22").
+        for (from, to, field) in [
+            (
+                "address: 127.0.0.1:5070",
+                "address: 127.0.0.1:0",
+                "sip.address",
+            ),
+            (
+                "sip_options: 127.0.0.1:5070",
+                "sip_options: \"[::1]:0\"",
+                "launch.ready",
+            ),
+        ] {
+            let e = err_of(&GOOD.replace(from, to));
+            assert_eq!(
+                e,
+                format!("profile bad.yaml: {field}: expected a fixed port: the SUT is configured with this address (found port 0)")
+            );
+        }
+        let e = err_of(&PPG.replace("127.0.0.1:18080", "127.0.0.1:0"));
+        assert!(
+            e.starts_with("profile bad.yaml: ppg.url: expected a fixed port"),
+            "{e}"
+        );
+        let e = err_of(&format!("{DEFER}msrp: {{ address: 127.0.0.1:0 }}\n"));
+        assert!(
+            e.starts_with("profile bad.yaml: msrp.address: expected a fixed port"),
             "{e}"
         );
     }

@@ -32,6 +32,7 @@ fn bad_profiles_exit_2_with_one_line_naming_file_and_field() {
         ("type.yaml", "name: x\nroles: [im-client]\nsip: { address: 127.0.0.1:5070, aor: \"sip:b@x\" }\ntimers: { t1_ms: soon }\n", "timers.t1_ms: wrong type"),
         ("noaddr.yaml", "name: x\nroles: [im-server]\nsip: { domain: liaison.test }\n", "sip.address: expected"),
         ("noroles.yaml", "name: x\nsip: { address: 127.0.0.1:5070 }\n", "roles"),
+        ("port0.yaml", "name: x\nroles: [im-client]\nsip: { address: 127.0.0.1:0, aor: \"sip:b@x\" }\n", "sip.address: expected a fixed port"),
     ];
     for (file, body, want) in cases {
         let p = write(&d, file, body);

@@ -283,3 +283,60 @@ async fn exchange(sock: &UdpSocket, to: SocketAddr, bytes: String) -> SipMessage
         .expect("recv");
     SipMessage::parse(&buf[..n]).expect("a SIP response")
 }
+
+/// What a TCP peer leaves in the endpoint's unmatched list after sending
+/// `bytes` (and keeping the connection open).
+async fn unframeable_over_tcp(bytes: Vec<u8>) -> String {
+    use tokio::io::AsyncWriteExt;
+    let ep = endpoint().await;
+    let mut conn = tokio::net::TcpStream::connect(ep.tcp_addr())
+        .await
+        .expect("connect");
+    // The reader may stop reading before all is written: ignore errors.
+    let _ = tokio::time::timeout(Duration::from_secs(5), conn.write_all(&bytes)).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(i) = ep.unmatched().into_iter().find(|i| i.msg.is_err()) {
+            return i.describe();
+        }
+        assert!(Instant::now() < deadline, "nothing kept for the verdict");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Issue 13 item 7: a Content-Length over the harness's stream limit is
+/// reported as the limit the harness applied (it stopped reading), not as
+/// "only N bytes follow".
+#[tokio::test]
+async fn a_content_length_over_the_limit_names_the_limit_applied() {
+    let mut bytes = b"MESSAGE sip:bob@liaison.test SIP/2.0\r\nCSeq: 1 MESSAGE\r\nContent-Length: 2000000000\r\n\r\n".to_vec();
+    bytes.extend_from_slice(&[b'x'; 100]);
+    let d = unframeable_over_tcp(bytes).await;
+    let limit = liaison::net::MAX_SIP_MESSAGE;
+    assert!(!d.contains("only 100 bytes follow"), "{d}");
+    assert!(d.contains("Content-Length 2000000000"), "{d}");
+    assert!(
+        d.contains(&format!("{limit} bytes the harness buffers")),
+        "{d}"
+    );
+    assert!(d.contains("stopped reading"), "{d}");
+    assert!(d.contains("MESSAGE sip:bob@liaison.test"), "{d}");
+}
+
+/// Issue 13 item 7: an endless header line shows the bytes that arrived
+/// (capped), not only that the limit was passed.
+#[tokio::test]
+async fn an_endless_header_line_shows_the_bytes_that_came() {
+    let mut bytes = b"MESSAGE sip:bob@liaison.test SIP/2.0\r\nSubject: ".to_vec();
+    bytes.extend(std::iter::repeat_n(
+        b'z',
+        liaison::net::MAX_SIP_MESSAGE + 1000,
+    ));
+    let d = unframeable_over_tcp(bytes).await;
+    assert!(d.contains("no empty line ends the SIP header block"), "{d}");
+    assert!(
+        d.contains("MESSAGE sip:bob@liaison.test SIP/2.0\\r\\nSubject: zzz"),
+        "{d}"
+    );
+    assert!(d.len() < 1000, "the excerpt is capped: {} chars", d.len());
+}

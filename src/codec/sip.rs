@@ -94,6 +94,18 @@ pub enum SipError {
     MissingContentLength,
     /// The header block (or, for streams, the message) exceeds `limit` bytes.
     TooLarge { limit: usize },
+    /// A stream reader stopped reading at its size limit: `limit` bytes is
+    /// the most it buffers for one message (RFC 3261 §18.3 frames by
+    /// Content-Length, which `declared` gives when the header block ended;
+    /// `None`: no empty line ended the header block within the limit).
+    /// `start` is the first bytes that arrived (the reader keeps 200),
+    /// `have` how many arrived.
+    StreamLimit {
+        limit: usize,
+        declared: Option<usize>,
+        have: usize,
+        start: Vec<u8>,
+    },
 }
 
 impl fmt::Display for SipError {
@@ -132,6 +144,26 @@ impl fmt::Display for SipError {
             SipError::TooLarge { limit } => {
                 write!(f, "SIP message too large: header block exceeds {limit} bytes")
             }
+            SipError::StreamLimit {
+                limit,
+                declared: Some(n),
+                have,
+                start,
+            } => write!(
+                f,
+                "SIP message over the harness's stream limit: Content-Length {n} would take the message past the {limit} bytes the harness buffers for one message, so it stopped reading after {have} bytes: \"{}\"",
+                escape_bytes(start, start.len())
+            ),
+            SipError::StreamLimit {
+                limit,
+                declared: None,
+                have,
+                start,
+            } => write!(
+                f,
+                "no empty line ends the SIP header block within the {limit} bytes the harness buffers for one message; it stopped reading after {have} bytes: \"{}\"",
+                escape_bytes(start, start.len())
+            ),
         }
     }
 }

@@ -194,6 +194,19 @@ impl Shared {
         }
     }
 
+    /// Keeps bytes the stream reader could not frame for the verdict, with
+    /// the framing error (not a parse of the cut-off buffer).
+    fn dispatch_error(&self, bytes: Vec<u8>, e: SipError, from: SocketAddr, transport: Transport) {
+        lock(&self.unmatched).push(Incoming {
+            bytes,
+            msg: Err(e),
+            from,
+            transport,
+            at: Instant::now(),
+            note: None,
+        });
+    }
+
     fn spawn(&self, fut: impl std::future::Future<Output = ()> + Send + 'static) {
         let h = tokio::spawn(fut);
         lock(&self.tasks).push(h);
@@ -238,10 +251,31 @@ impl Shared {
                             me.dispatch(msg, peer, Transport::Tcp);
                         }
                         Err(e) => {
+                            let bytes = std::mem::take(&mut buf);
+                            // Over the size limit, the harness stopped reading:
+                            // say so, with the limit and the bytes that came,
+                            // rather than parse the cut-off buffer as if it
+                            // were the whole message.
+                            let e = match e {
+                                SipError::TooLarge { limit } => SipError::StreamLimit {
+                                    limit,
+                                    declared: match SipMessage::parse(&bytes) {
+                                        Err(SipError::Truncated { expected, .. }) => Some(expected),
+                                        _ => None,
+                                    },
+                                    have: bytes.len(),
+                                    start: bytes.get(..200).unwrap_or(&bytes).to_vec(),
+                                },
+                                e => e,
+                            };
                             lock(&me.events)
                                 .push(format!("unframeable SIP stream from {peer}: {e}"));
                             // Unframeable stream: keep the bytes for the verdict and stop reading.
-                            me.dispatch(std::mem::take(&mut buf), peer, Transport::Tcp);
+                            if matches!(e, SipError::StreamLimit { .. }) {
+                                me.dispatch_error(bytes, e, peer, Transport::Tcp);
+                            } else {
+                                me.dispatch(bytes, peer, Transport::Tcp);
+                            }
                             lock(&me.conns).remove(&peer);
                             return;
                         }

@@ -483,8 +483,22 @@ fn is_date(s: &str) -> bool {
         && b.iter()
             .enumerate()
             .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
-        && (1..=12).contains(&s[5..7].parse::<u32>().unwrap_or(0))
-        && (1..=31).contains(&s[8..10].parse::<u32>().unwrap_or(0))
+        && {
+            // A calendar date: the day exists in that month (2027-02-30 and
+            // 2026-04-31 do not; 29 February only in a leap year).
+            let year = s[..4].parse::<u32>().unwrap_or(0);
+            let month = s[5..7].parse::<u32>().unwrap_or(0);
+            let day = s[8..10].parse::<u32>().unwrap_or(0);
+            let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+            let days = match month {
+                1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+                4 | 6 | 9 | 11 => 30,
+                2 if leap => 29,
+                2 => 28,
+                _ => 0,
+            };
+            (1..=days).contains(&day)
+        }
 }
 
 /// Reads a waiver file (a YAML list of [`Waiver`]). Each names a known
@@ -1303,6 +1317,24 @@ mod tests {
             "- requirement: DR-1\n  reason: a reason long enough\n  expires: 2026-13-01\n"
         )
         .contains("[0].expires: expected a date YYYY-MM-DD"));
+        for not_a_day in [
+            "2027-02-30",
+            "2026-04-31",
+            "2027-02-29",
+            "2100-02-29",
+            "2026-00-10",
+        ] {
+            assert!(
+                bad(&format!(
+                    "- requirement: DR-1\n  reason: a reason long enough\n  expires: {not_a_day}\n"
+                ))
+                .contains("[0].expires: expected a date YYYY-MM-DD"),
+                "{not_a_day}"
+            );
+        }
+        for day in ["2028-02-29", "2000-02-29", "2026-12-31", "2026-04-30"] {
+            assert!(is_date(day), "{day}");
+        }
         assert!(bad("- requirement: DR-1\n  reason: short\n").contains("written reason"));
         assert!(
             bad("- requirement: DR-1\n  reason: a reason long enough\n  until: x\n")
