@@ -336,7 +336,12 @@ pub const DUPLICATE_WINDOW_US: u64 = 1_000;
 /// SIP retransmissions wait T1 (RFC 3261 §17.1.1.2), and a TCP stream never
 /// resends what was acknowledged. TCP segments without payload count only
 /// when they open or close a connection (SYN or FIN): pure ACKs legitimately
-/// repeat.
+/// repeat. Nor does a SIP response over UDP sent again because its request
+/// came again: a server transaction answers each retransmission of the
+/// request with its latest response (RFC 3261 §17.2.1, §17.2.2), and a slow
+/// SUT may send both answers back to back; it is exempt while the capture
+/// holds at least as many copies of the request (same top Via branch and
+/// CSeq, in the other direction) as of the response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Duplicate {
     /// Frame numbers (from 1) of the first copy and of the repetition.
@@ -392,6 +397,15 @@ pub fn duplicates(pcap: &[u8]) -> Vec<Duplicate> {
     // Key: (TCP?, source, destination, TCP flags, payload) -> (frame, time).
     type Key<'a> = (bool, SocketAddr, SocketAddr, u8, &'a [u8]);
     let mut last: HashMap<Key, (u32, u64)> = HashMap::new();
+    let mut copies: HashMap<Key, u32> = HashMap::new();
+    // SIP requests over UDP seen: (from, to, top Via branch, CSeq) -> copies.
+    type Txn = (
+        SocketAddr,
+        SocketAddr,
+        Option<String>,
+        Option<(u32, String)>,
+    );
+    let mut requests: HashMap<Txn, u32> = HashMap::new();
     let mut out = Vec::new();
     for (i, (t, data)) in frames.iter().enumerate() {
         let n = i as u32 + 1;
@@ -410,9 +424,25 @@ pub fn duplicates(pcap: &[u8]) -> Vec<Duplicate> {
             },
             _ => continue,
         };
+        let seen = copies.entry(key).or_insert(0);
+        *seen += 1;
+        let seen = *seen;
+        // A SIP response over UDP answering as many copies of its request.
+        let mut answers_a_repeat = false;
+        if !key.0 {
+            if let Ok(m) = SipMessage::parse(key.4) {
+                let txn = |from, to| (from, to, m.top_via_branch(), m.cseq());
+                if m.is_request() {
+                    *requests.entry(txn(key.1, key.2)).or_insert(0) += 1;
+                } else {
+                    let asked = requests.get(&txn(key.2, key.1)).copied().unwrap_or(0);
+                    answers_a_repeat = asked >= seen;
+                }
+            }
+        }
         if let Some(&(first, at)) = last.get(&key) {
             let gap_us = t.abs_diff(at);
-            if gap_us <= DUPLICATE_WINDOW_US {
+            if gap_us <= DUPLICATE_WINDOW_US && !answers_a_repeat {
                 out.push(Duplicate {
                     first,
                     again: n,
@@ -1176,6 +1206,29 @@ mod tests {
         }
         assert_eq!(duplicates(&pcap), []);
         assert_eq!(read(&pcap).messages.len(), 4);
+
+        // A request retransmitted, and a slow SUT answering both copies back
+        // to back (RFC 3261 §17.2.2): two packets, no duplicate. A third
+        // copy of the answer has no request copy to answer.
+        let req = b"MESSAGE sip:x SIP/2.0\r\nVia: SIP/2.0/UDP [::1]:5060;branch=z9hG4bK7\r\nCSeq: 4 MESSAGE\r\nContent-Length: 0\r\n\r\n";
+        let resp = b"SIP/2.0 404 Not Found\r\nVia: SIP/2.0/UDP [::1]:5060;branch=z9hG4bK7\r\nCSeq: 4 MESSAGE\r\nContent-Length: 0\r\n\r\n";
+        let mut pcap = capture(|c| {
+            c.udp(a, b, req);
+            c.udp(a, b, req);
+            c.udp(b, a, resp);
+            c.udp(b, a, resp);
+            c.udp(b, a, resp);
+        });
+        delay(&mut pcap, 1, DUPLICATE_WINDOW_US + 1);
+        for i in 2..5 {
+            delay(&mut pcap, i, DUPLICATE_WINDOW_US + 1);
+        }
+        let d = duplicates(&pcap);
+        assert_eq!(
+            d.iter().map(|x| (x.first, x.again)).collect::<Vec<_>>(),
+            [(4, 5)],
+            "{d:?}"
+        );
         // Not a pcap, or cut: no panic, nothing found.
         assert_eq!(duplicates(b"not a pcap"), []);
         assert_eq!(duplicates(&pcap[..pcap.len() - 3]), []);
