@@ -314,6 +314,19 @@ fn check_run(out: &std::path::Path) -> Seen {
     for s in r["scenarios"].as_array().unwrap() {
         let pcap = out.join(s["pcap"].as_str().unwrap());
         let p = pcap.to_str().unwrap();
+        // Each packet on the wire appears once: a copy of a frame within
+        // 1 ms (tshark would call it a retransmission) is the harness writing
+        // one packet twice, as sender and again as receiver.
+        let bytes = std::fs::read(&pcap).unwrap();
+        let dups: Vec<String> = liaison::report::ladder::duplicates(&bytes)
+            .iter()
+            .map(|d| format!("{d}\n"))
+            .collect();
+        assert!(
+            dups.is_empty(),
+            "{p}: packets captured twice:\n{}",
+            dups.concat()
+        );
         let reading = our_reading(&pcap);
         let decode = decode_as(&reading);
         let mut args = vec!["-r", p];

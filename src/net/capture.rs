@@ -59,6 +59,27 @@
 //!   these captures are for.
 //! * [`Capture::tcp_close`] writes FIN|ACK, FIN|ACK, ACK and forgets the flow.
 //!
+//! # One packet, one frame
+//!
+//! A packet between two harness sockets (a harness UA and the harness IMS core,
+//! say) passes both the sender's tap and the receiver's; writing it at both
+//! would show every such packet twice, about 50 µs apart, which Wireshark reads
+//! as retransmissions. So the taps say which side they are: a sender's tap
+//! ([`Capture::udp_sent`], [`Capture::tcp_sent`], [`Capture::tcp_connect`])
+//! always writes, before the bytes leave, and the file remembers what it wrote;
+//! a receiver's tap ([`Capture::udp_received`], [`Capture::tcp_received`],
+//! [`Capture::tcp_accepted`]) writes only what no harness sender wrote into the
+//! same file: a datagram is matched by addresses, ports and payload (each
+//! remembered datagram claimed once, so a real retransmission is still written),
+//! stream bytes by count per direction (a stream delivers them in order), a
+//! connection by its 4-tuple and which end reported it. The bookkeeping lives
+//! in the file, so it holds whatever capture objects the two sides write
+//! through: a run-level role's switchable capture and a scenario's own capture
+//! pointing at one file share it, and two different files each get the packet
+//! once. Bytes from the system under test reach only a receiver's tap, and are
+//! always written. [`Capture::udp`] and [`Capture::tcp_data`] write
+//! unconditionally.
+//!
 //! # Oversized UDP datagrams
 //!
 //! IPv4 cannot carry more than 65507 bytes of UDP payload, nor IPv6 more than 65527
@@ -428,6 +449,54 @@ struct Flow {
     client: SocketAddr,
     from_client: Direction,
     from_server: Direction,
+    /// The end whose report of this connection is still to come, when both
+    /// ends are harness sockets tapping this file: the handshake is written
+    /// once, by whichever end reports first.
+    awaiting: Option<End>,
+}
+
+/// Which end of a TCP connection a tap is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum End {
+    /// The end that connected.
+    Connector,
+    /// The end that accepted.
+    Acceptor,
+}
+
+/// Most UDP datagrams remembered as sent by a harness socket and not yet
+/// received by one (the oldest are forgotten first).
+const MAX_PENDING_DATAGRAMS: usize = 65_536;
+
+/// What harness sockets wrote into this file as senders, so that a harness
+/// socket receiving the same packet does not write it a second time: a packet
+/// crosses the wire once, and appears once in the capture.
+#[derive(Default)]
+struct Sent {
+    /// Datagrams (source, destination, length, FNV-1a hash of the payload)
+    /// written by a sending tap and not yet claimed by a receiving tap, with
+    /// how many; `order` lists them oldest first, to bound the memory.
+    datagrams: HashMap<(SocketAddr, SocketAddr, usize, u64), u32>,
+    order: std::collections::VecDeque<(SocketAddr, SocketAddr, usize, u64)>,
+    /// Per TCP direction (source, destination): bytes a sending tap wrote
+    /// that no receiving tap has accounted for yet. A stream delivers bytes in
+    /// order, so the receiver's first bytes are the sender's first bytes,
+    /// however either side cuts them.
+    stream_bytes: HashMap<(SocketAddr, SocketAddr), u64>,
+    /// Connections closed while the other end's report of the connection
+    /// was still to come (an accept that ran after the connector had sent
+    /// and closed): (flow key) -> (client, the end awaited).
+    closed_awaiting: HashMap<(SocketAddr, SocketAddr), (SocketAddr, End)>,
+}
+
+/// 64-bit FNV-1a of a payload (to recognise a datagram without keeping it).
+fn payload_hash(payload: &[u8]) -> u64 {
+    let mut hash: u64 = 0xCBF2_9CE4_8422_2325;
+    for &b in payload {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0100_0000_01B3);
+    }
+    hash
 }
 
 impl Flow {
@@ -533,9 +602,108 @@ struct Inner {
     flows: HashMap<(SocketAddr, SocketAddr), Flow>,
     /// Connections opened so far; feeds the initial sequence numbers.
     connections: u64,
+    sent: Sent,
 }
 
 impl Inner {
+    /// A datagram a harness socket sends: written, and remembered so that a
+    /// harness socket receiving it does not write it again.
+    fn udp_sent(&mut self, src: SocketAddr, dst: SocketAddr, payload: &[u8]) {
+        self.writer.frame(src, dst, Transport::Udp, payload);
+        let key = (src, dst, payload.len(), payload_hash(payload));
+        *self.sent.datagrams.entry(key).or_insert(0) += 1;
+        self.sent.order.push_back(key);
+        if self.sent.order.len() > MAX_PENDING_DATAGRAMS {
+            if let Some(old) = self.sent.order.pop_front() {
+                self.unremember(old);
+            }
+        }
+    }
+
+    fn unremember(&mut self, key: (SocketAddr, SocketAddr, usize, u64)) -> bool {
+        match self.sent.datagrams.get_mut(&key) {
+            Some(n) if *n > 1 => *n -= 1,
+            Some(_) => {
+                self.sent.datagrams.remove(&key);
+            }
+            None => return false,
+        }
+        true
+    }
+
+    /// A datagram a harness socket received: written unless a harness socket
+    /// already wrote it as its sender.
+    fn udp_received(&mut self, src: SocketAddr, dst: SocketAddr, payload: &[u8]) {
+        let key = (src, dst, payload.len(), payload_hash(payload));
+        if self.unremember(key) {
+            if let Some(at) = self.sent.order.iter().rposition(|k| *k == key) {
+                self.sent.order.remove(at);
+            }
+            return;
+        }
+        self.writer.frame(src, dst, Transport::Udp, payload);
+    }
+
+    /// A connection reported by one of its ends: the handshake is written
+    /// unless the other end, a harness socket tapping this file too, already
+    /// reported it.
+    fn opened(&mut self, client: SocketAddr, server: SocketAddr, by: End) {
+        let key = flow_key(client, server);
+        if let Some(flow) = self.flows.get_mut(&key) {
+            if flow.client == client && flow.awaiting == Some(by) {
+                flow.awaiting = None;
+                return;
+            }
+        }
+        if self.sent.closed_awaiting.get(&key) == Some(&(client, by)) {
+            self.sent.closed_awaiting.remove(&key);
+            return;
+        }
+        self.connect(client, server);
+        // A new connection on this 4-tuple: nothing sent on an older one counts.
+        self.sent.stream_bytes.remove(&(client, server));
+        self.sent.stream_bytes.remove(&(server, client));
+        self.sent.closed_awaiting.remove(&key);
+        if let Some(flow) = self.flows.get_mut(&key) {
+            flow.awaiting = Some(match by {
+                End::Connector => End::Acceptor,
+                End::Acceptor => End::Connector,
+            });
+        }
+    }
+
+    /// Stream bytes a harness socket sends: written, and counted so that a
+    /// harness socket receiving them does not write them again.
+    fn tcp_sent(&mut self, src: SocketAddr, dst: SocketAddr, payload: &[u8]) {
+        self.data(src, dst, payload);
+        *self.sent.stream_bytes.entry((src, dst)).or_insert(0) += payload.len() as u64;
+    }
+
+    /// Stream bytes a harness socket received: those a harness socket already
+    /// wrote as their sender are skipped, the rest written.
+    fn tcp_received(&mut self, src: SocketAddr, dst: SocketAddr, payload: &[u8]) {
+        let known = self
+            .sent
+            .stream_bytes
+            .get(&(src, dst))
+            .copied()
+            .unwrap_or(0);
+        let skip = usize::try_from(known)
+            .unwrap_or(usize::MAX)
+            .min(payload.len());
+        if skip > 0 {
+            let left = known - skip as u64;
+            if left == 0 {
+                self.sent.stream_bytes.remove(&(src, dst));
+            } else {
+                self.sent.stream_bytes.insert((src, dst), left);
+            }
+        }
+        if skip < payload.len() {
+            self.data(src, dst, &payload[skip..]);
+        }
+    }
+
     fn connect(&mut self, client: SocketAddr, server: SocketAddr) {
         let connection = self.connections;
         self.connections += 1;
@@ -579,6 +747,7 @@ impl Inner {
                     next_seq: server_isn.wrapping_add(1),
                     unacked: 0,
                 },
+                awaiting: None,
             },
         );
     }
@@ -622,9 +791,13 @@ impl Inner {
     }
 
     fn close(&mut self, src: SocketAddr, dst: SocketAddr) {
-        let Some(mut flow) = self.flows.remove(&flow_key(src, dst)) else {
+        let key = flow_key(src, dst);
+        let Some(mut flow) = self.flows.remove(&key) else {
             return;
         };
+        if let Some(end) = flow.awaiting {
+            self.sent.closed_awaiting.insert(key, (flow.client, end));
+        }
         let (sent, received) = flow.sides(src);
         let w = &mut self.writer;
         let fin = Transport::Tcp {
@@ -709,6 +882,7 @@ impl Capture {
                 writer,
                 flows: HashMap::new(),
                 connections: 0,
+                sent: Sent::default(),
             }))),
             switch: None,
         })
@@ -772,14 +946,90 @@ impl Capture {
         }
     }
 
-    /// A TCP connection opened by `client` to `server`: synthesise SYN, SYN/ACK, ACK with consistent ISNs.
+    /// A TCP connection that a harness socket at `client` opened to `server`:
+    /// synthesise SYN, SYN/ACK, ACK with consistent ISNs; nothing if the
+    /// accepting end, a harness socket tapping this file, reported it first
+    /// ([`Capture::tcp_accepted`]).
     pub fn tcp_connect(&self, client: SocketAddr, server: SocketAddr) {
         if self.switch.is_some() {
             return self.resolve().tcp_connect(client, server);
         }
         if let Some(mut inner) = self.lock() {
             if !inner.writer.failed() {
-                inner.connect(client, server);
+                inner.opened(client, server, End::Connector);
+            }
+        }
+    }
+
+    /// A TCP connection from `client` that a harness socket at `server`
+    /// accepted: like [`Capture::tcp_connect`], but if the connecting end is
+    /// a harness socket that already reported the connection to this file,
+    /// nothing is written (and the connector's later report is skipped if
+    /// this one came first).
+    pub fn tcp_accepted(&self, client: SocketAddr, server: SocketAddr) {
+        if self.switch.is_some() {
+            return self.resolve().tcp_accepted(client, server);
+        }
+        if let Some(mut inner) = self.lock() {
+            if !inner.writer.failed() {
+                inner.opened(client, server, End::Acceptor);
+            }
+        }
+    }
+
+    /// A datagram a harness socket sends (tap it before sending): written
+    /// as [`Capture::udp`] does, and remembered, so that a harness socket
+    /// receiving it into the same file does not write it again.
+    pub fn udp_sent(&self, src: SocketAddr, dst: SocketAddr, payload: &[u8]) {
+        if self.switch.is_some() {
+            return self.resolve().udp_sent(src, dst, payload);
+        }
+        if let Some(mut inner) = self.lock() {
+            if !inner.writer.failed() {
+                inner.udp_sent(src, dst, payload);
+            }
+        }
+    }
+
+    /// A datagram a harness socket received: written, unless a harness
+    /// socket wrote this very datagram (same addresses, ports and payload)
+    /// into this file as its sender and no receiver claimed it yet.
+    pub fn udp_received(&self, src: SocketAddr, dst: SocketAddr, payload: &[u8]) {
+        if self.switch.is_some() {
+            return self.resolve().udp_received(src, dst, payload);
+        }
+        if let Some(mut inner) = self.lock() {
+            if !inner.writer.failed() {
+                inner.udp_received(src, dst, payload);
+            }
+        }
+    }
+
+    /// Stream bytes a harness socket sends (tap them before writing): as
+    /// [`Capture::tcp_data`], and counted, so that a harness socket receiving
+    /// them into the same file does not write them again.
+    pub fn tcp_sent(&self, src: SocketAddr, dst: SocketAddr, payload: &[u8]) {
+        if self.switch.is_some() {
+            return self.resolve().tcp_sent(src, dst, payload);
+        }
+        if let Some(mut inner) = self.lock() {
+            if !inner.writer.failed() {
+                inner.tcp_sent(src, dst, payload);
+            }
+        }
+    }
+
+    /// Stream bytes a harness socket received from `src`: the first of them
+    /// that a harness socket already wrote into this file as their sender
+    /// (counted per direction) are skipped, the rest written as
+    /// [`Capture::tcp_data`] does.
+    pub fn tcp_received(&self, src: SocketAddr, dst: SocketAddr, payload: &[u8]) {
+        if self.switch.is_some() {
+            return self.resolve().tcp_received(src, dst, payload);
+        }
+        if let Some(mut inner) = self.lock() {
+            if !inner.writer.failed() {
+                inner.tcp_received(src, dst, payload);
             }
         }
     }
@@ -1714,6 +1964,141 @@ mod tests {
             let expected: Vec<u8> = (0..200u32).flat_map(|i| i.to_be_bytes()).collect();
             assert_eq!(stream.from_client, expected);
         }
+    }
+
+    /// Payloads of the frames of a pcap that carry one, with their direction.
+    fn payloads(path: &Path) -> Vec<(SocketAddr, SocketAddr, Vec<u8>)> {
+        read_back(path)
+            .iter()
+            .map(|(f, _)| parse(f))
+            .filter(|f| !f.payload.is_empty())
+            .map(|f| (f.src, f.dst, f.payload))
+            .collect()
+    }
+
+    #[test]
+    fn a_datagram_between_two_harness_sockets_is_written_once() {
+        let path = TempPcap::new("udp-once");
+        let capture = Capture::create(&path.0).expect("create");
+        // The receiver writes through a run-level switchable capture that
+        // points at the sender's file: the bookkeeping is the file's.
+        let receiver = Capture::switchable();
+        receiver.point_to(&capture);
+        let (ua, core, sut) = (
+            addr("127.0.0.1:5060"),
+            addr("127.0.0.1:5070"),
+            addr("127.0.0.1:5080"),
+        );
+        capture.udp_sent(ua, core, b"one");
+        receiver.udp_received(ua, core, b"one");
+        // A retransmission is a second packet: written again, claimed again.
+        capture.udp_sent(ua, core, b"one");
+        receiver.udp_received(ua, core, b"one");
+        // From the SUT: only a receiver saw it.
+        receiver.udp_received(sut, core, b"two");
+        // The same bytes from another source are another packet.
+        receiver.udp_received(sut, core, b"one");
+        // To the SUT: only the sender saw it.
+        capture.udp_sent(core, sut, b"three");
+        capture.flush().expect("flush");
+        assert_eq!(
+            payloads(&path.0),
+            [
+                (ua, core, b"one".to_vec()),
+                (ua, core, b"one".to_vec()),
+                (sut, core, b"two".to_vec()),
+                (sut, core, b"one".to_vec()),
+                (core, sut, b"three".to_vec()),
+            ]
+        );
+
+        // Sender and receiver writing different files: each file has it once.
+        let (a, b) = (TempPcap::new("udp-a"), TempPcap::new("udp-b"));
+        let (ca, cb) = (
+            Capture::create(&a.0).expect("create"),
+            Capture::create(&b.0).expect("create"),
+        );
+        ca.udp_sent(ua, core, b"x");
+        cb.udp_received(ua, core, b"x");
+        ca.flush().expect("flush");
+        cb.flush().expect("flush");
+        assert_eq!(payloads(&a.0), [(ua, core, b"x".to_vec())]);
+        assert_eq!(payloads(&b.0), [(ua, core, b"x".to_vec())]);
+    }
+
+    #[test]
+    fn a_connection_between_two_harness_sockets_is_written_once() {
+        let (client, server) = (addr("127.0.0.1:40000"), addr("127.0.0.1:5070"));
+        // Either end may report the connection first; the accepting end may
+        // even report it after the other end sent and closed.
+        for order in 0..3 {
+            let path = TempPcap::new(&format!("tcp-once-{order}"));
+            let capture = Capture::create(&path.0).expect("create");
+            let acceptor = Capture::switchable();
+            acceptor.point_to(&capture);
+            if order == 0 {
+                acceptor.tcp_accepted(client, server);
+                capture.tcp_connect(client, server);
+            } else {
+                capture.tcp_connect(client, server);
+                if order == 1 {
+                    acceptor.tcp_accepted(client, server);
+                }
+            }
+            // Two messages in one write, received in other cuts.
+            capture.tcp_sent(client, server, b"AAAABBBB");
+            acceptor.tcp_received(client, server, b"AAA");
+            acceptor.tcp_received(client, server, b"ABBBB");
+            if order < 2 {
+                acceptor.tcp_sent(server, client, b"reply");
+                capture.tcp_received(server, client, b"reply");
+            }
+            capture.tcp_sent(client, server, b"last");
+            capture.tcp_close(client, server);
+            if order == 2 {
+                acceptor.tcp_accepted(client, server);
+            }
+            // The acceptor reads what was sent before the close, then the end.
+            acceptor.tcp_received(client, server, b"last");
+            acceptor.tcp_close(client, server);
+            capture.flush().expect("flush");
+            let frames: Vec<Parsed> = read_back(&path.0).iter().map(|(f, _)| parse(f)).collect();
+            let syns = frames
+                .iter()
+                .filter(|f| f.tcp.is_some_and(|t| t.flags & TCP_SYN != 0))
+                .count();
+            assert_eq!(syns, 2, "order {order}: one SYN, one SYN/ACK");
+            let fins = frames
+                .iter()
+                .filter(|f| f.tcp.is_some_and(|t| t.flags & TCP_FIN != 0))
+                .count();
+            assert_eq!(fins, 2, "order {order}: one FIN each way");
+            let streams = check_tcp(&frames);
+            assert_eq!(streams.len(), 1, "order {order}");
+            assert_eq!(streams[0].from_client, b"AAAABBBBlast", "order {order}");
+            let reply: &[u8] = if order < 2 { b"reply" } else { b"" };
+            assert_eq!(streams[0].from_server, reply, "order {order}");
+        }
+    }
+
+    #[test]
+    fn received_stream_bytes_beyond_what_a_harness_sender_wrote_are_written() {
+        let path = TempPcap::new("tcp-excess");
+        let capture = Capture::create(&path.0).expect("create");
+        let (client, server) = (addr("127.0.0.1:40001"), addr("127.0.0.1:5070"));
+        // A SUT connected: only the accepting harness socket reports.
+        capture.tcp_accepted(client, server);
+        capture.tcp_received(client, server, b"from the SUT");
+        capture.tcp_sent(server, client, b"ab");
+        // Counted bytes skipped, the rest written.
+        capture.tcp_received(server, client, b"abc");
+        capture.tcp_close(client, server);
+        capture.flush().expect("flush");
+        let frames: Vec<Parsed> = read_back(&path.0).iter().map(|(f, _)| parse(f)).collect();
+        let streams = check_tcp(&frames);
+        assert_eq!(streams.len(), 1);
+        assert_eq!(streams[0].from_client, b"from the SUT");
+        assert_eq!(streams[0].from_server, b"abc");
     }
 
     #[test]

@@ -237,7 +237,7 @@ impl Shared {
                     }
                     Ok(n) => n,
                 };
-                me.capture.tcp_data(peer, local, &chunk[..n]);
+                me.capture.tcp_received(peer, local, &chunk[..n]);
                 buf.extend_from_slice(&chunk[..n]);
                 loop {
                     match next_frame(&buf, MAX_SIP_MESSAGE) {
@@ -346,7 +346,7 @@ impl SipEndpoint {
                 loop {
                     match sock.recv_from(&mut buf).await {
                         Ok((n, from)) => {
-                            me.capture.udp(from, udp_addr, &buf[..n]);
+                            me.capture.udp_received(from, udp_addr, &buf[..n]);
                             me.dispatch(buf[..n].to_vec(), from, Transport::Udp);
                         }
                         Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
@@ -359,7 +359,7 @@ impl SipEndpoint {
             let me = shared.clone();
             shared.spawn(async move {
                 while let Ok((stream, peer)) = listener.accept().await {
-                    me.capture.tcp_connect(peer, tcp_addr);
+                    me.capture.tcp_accepted(peer, tcp_addr);
                     let (rd, wr) = stream.into_split();
                     lock(&me.conns).insert(peer, Arc::new(tokio::sync::Mutex::new(wr)));
                     me.start_reader(rd, tcp_addr, peer);
@@ -401,7 +401,7 @@ impl SipEndpoint {
         match t {
             Transport::Udp => {
                 // Captured before sending, so a fast answer never appears first.
-                self.shared.capture.udp(self.udp_addr, dst, bytes);
+                self.shared.capture.udp_sent(self.udp_addr, dst, bytes);
                 self.udp.send_to(bytes, dst).await?;
                 Ok(())
             }
@@ -428,7 +428,7 @@ impl SipEndpoint {
                 };
                 let mut w = conn.lock().await;
                 let local = w.local_addr()?;
-                self.shared.capture.tcp_data(local, dst, bytes);
+                self.shared.capture.tcp_sent(local, dst, bytes);
                 tokio::time::timeout(Duration::from_secs(3), w.write_all(bytes))
                     .await
                     .map_err(|_| {
@@ -474,5 +474,146 @@ impl SipEndpoint {
     /// Everything that matched no transaction: stray responses and garbage.
     pub fn unmatched(&self) -> Vec<Incoming> {
         lock(&self.shared.unmatched).clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stream::StreamConn;
+    use super::*;
+    use crate::report::ladder;
+
+    fn temp_pcap(name: &str) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!(
+            "liaison-net-test-{}-{name}.pcap",
+            std::process::id()
+        ))
+    }
+
+    fn request(n: u32, via: SocketAddr, t: Transport) -> Vec<u8> {
+        format!(
+            "MESSAGE sip:bob@example.com SIP/2.0\r\n\
+             Via: SIP/2.0/{} {via};branch=z9hG4bK-net-{n}\r\n\
+             Max-Forwards: 70\r\n\
+             From: <sip:alice@example.com>;tag=a{n}\r\n\
+             To: <sip:bob@example.com>\r\n\
+             Call-ID: net-{n}@example.com\r\n\
+             CSeq: {n} MESSAGE\r\n\
+             Content-Length: 0\r\n\r\n",
+            t.via_name()
+        )
+        .into_bytes()
+    }
+
+    /// Issue 13: a packet between two harness sockets (a UA and the IMS
+    /// core) was written by the sender's tap and again by the receiver's.
+    #[tokio::test]
+    async fn packets_between_harness_endpoints_are_captured_once() {
+        let path = temp_pcap("endpoints");
+        let capture = Capture::create(&path).expect("create");
+        // The core's capture is a run-level switchable one, pointed at the
+        // scenario's file, as the runner does.
+        let core_capture = Capture::switchable();
+        core_capture.point_to(&capture);
+        let lo: IpAddr = "127.0.0.1".parse().unwrap();
+        let ua = SipEndpoint::bind(lo, capture.clone()).await.expect("ua");
+        let core = SipEndpoint::bind(lo, core_capture).await.expect("core");
+        let wait = Duration::from_secs(3);
+        for (n, t) in [(1, Transport::Udp), (2, Transport::Tcp)] {
+            let req = request(n, ua.addr(t), t);
+            ua.send(t, core.addr(t), &req).await.expect("send");
+            let got = core.next_request(wait).await.expect("request arrives");
+            assert_eq!(got.bytes, req);
+            // The core answers over the same transport.
+            let back = request(n + 10, core.addr(t), t);
+            core.send(t, got.from, &back).await.expect("answer");
+        }
+        for n in [11, 12] {
+            let got = ua.next_request(wait).await.expect("answer arrives");
+            assert!(got.bytes.starts_with(b"MESSAGE"), "{n}");
+        }
+        drop(core);
+        drop(ua);
+        capture.flush().expect("flush");
+        let bytes = std::fs::read(&path).expect("pcap");
+        let _ = std::fs::remove_file(&path);
+        let dups = ladder::duplicates(&bytes);
+        assert!(dups.is_empty(), "captured twice: {dups:?}");
+        let l = ladder::read(&bytes);
+        assert!(l.problems.is_empty(), "{:?}", l.problems);
+        let labels: Vec<String> = l.messages.iter().map(|m| m.label()).collect();
+        assert_eq!(labels, ["MESSAGE"; 4], "{labels:?}");
+    }
+
+    fn lines(buf: &[u8], max: usize) -> Result<Option<usize>, String> {
+        match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => Ok(Some(i + 1)),
+            None if buf.len() > max => Err("line too long".into()),
+            None => Ok(None),
+        }
+    }
+
+    /// The same for a framed stream between two harness roles (an MSRP or
+    /// SMPP peer of a harness relay): one handshake, every byte once.
+    #[tokio::test]
+    async fn a_stream_between_harness_roles_is_captured_once() {
+        let path = temp_pcap("streams");
+        let capture = Capture::create(&path).expect("create");
+        let server_capture = Capture::switchable();
+        server_capture.point_to(&capture);
+        let listener = listen_loopback("127.0.0.1:0".parse().unwrap())
+            .await
+            .expect("listen");
+        let at = listener.local_addr().expect("addr");
+        let accept = tokio::spawn(async move {
+            let (s, _) = listener.accept().await.expect("accept");
+            StreamConn::accepted(s, server_capture, lines, 1000).expect("accepted")
+        });
+        let wait = Duration::from_secs(3);
+        let client = StreamConn::connect(at, capture.clone(), lines, 1000, wait)
+            .await
+            .expect("connect");
+        let server = accept.await.expect("accept task");
+        client.send(b"one\ntwo\n").await.expect("send");
+        server.send(b"three\n").await.expect("send");
+        let deadline = Instant::now() + wait;
+        for want in [&b"one\n"[..], b"two\n"] {
+            let got = server.recv(deadline).await.expect("arrives");
+            assert_eq!(got.event, stream::StreamEvent::Message(want.to_vec()));
+        }
+        let got = client.recv(deadline).await.expect("arrives");
+        assert_eq!(got.event, stream::StreamEvent::Message(b"three\n".to_vec()));
+        client.shutdown().await;
+        let got = server.recv(deadline).await.expect("close arrives");
+        assert_eq!(got.event, stream::StreamEvent::Closed(Vec::new()));
+        drop(client);
+        drop(server);
+        capture.flush().expect("flush");
+        let bytes = std::fs::read(&path).expect("pcap");
+        let _ = std::fs::remove_file(&path);
+        let dups = ladder::duplicates(&bytes);
+        assert!(dups.is_empty(), "captured twice: {dups:?}");
+        let l = ladder::read(&bytes);
+        let carried: Vec<u8> = l.messages.iter().flat_map(|m| m.bytes.clone()).collect();
+        assert_eq!(carried, b"one\ntwo\nthree\n");
+        // One handshake: exactly one SYN without ACK.
+        let syns = count_syns(&bytes);
+        assert_eq!(syns, 1, "SYNs in the capture");
+    }
+
+    /// SYN segments (without ACK) in a pcap written by [`Capture`] (IPv4).
+    fn count_syns(pcap: &[u8]) -> usize {
+        let mut at = 24;
+        let mut n = 0;
+        while at + 16 <= pcap.len() {
+            let caplen = u32::from_le_bytes(pcap[at + 8..at + 12].try_into().unwrap()) as usize;
+            let frame = &pcap[at + 16..at + 16 + caplen];
+            // Ethernet 14 + IPv4 20: TCP flags at 34 + 13.
+            if frame.len() > 47 && frame[23] == 6 && frame[47] & 0x12 == 0x02 {
+                n += 1;
+            }
+            at += 16 + caplen;
+        }
+        n
     }
 }

@@ -57,7 +57,7 @@ impl Drop for StreamConn {
         self.reader.abort();
         let left = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
         if !left.is_empty() {
-            self.capture.tcp_data(self.peer, self.local, &left);
+            self.capture.tcp_received(self.peer, self.local, &left);
         }
     }
 }
@@ -115,7 +115,7 @@ impl StreamConn {
     {
         let local = stream.local_addr()?;
         let peer = stream.peer_addr()?;
-        capture.tcp_connect(peer, local);
+        capture.tcp_accepted(peer, local);
         Ok(StreamConn::start(
             stream, local, peer, capture, framer, max_len,
         ))
@@ -150,7 +150,7 @@ impl StreamConn {
                     Ok(0) | Err(_) => {
                         set_pending(&[]);
                         if !buf.is_empty() {
-                            cap.tcp_data(peer, local, &buf);
+                            cap.tcp_received(peer, local, &buf);
                         }
                         cap.tcp_close(peer, local);
                         let _ = tx.send(Arrival {
@@ -173,7 +173,7 @@ impl StreamConn {
                             let msg: Vec<u8> = buf.drain(..len).collect();
                             // One frame per message in the pcap: every byte is
                             // captured, cut where the protocol cuts it.
-                            cap.tcp_data(peer, local, &msg);
+                            cap.tcp_received(peer, local, &msg);
                             let _ = tx.send(Arrival {
                                 at: Instant::now(),
                                 event: StreamEvent::Message(msg),
@@ -181,7 +181,7 @@ impl StreamConn {
                         }
                         Err(why) => {
                             set_pending(&[]);
-                            cap.tcp_data(peer, local, &buf);
+                            cap.tcp_received(peer, local, &buf);
                             let _ = tx.send(Arrival {
                                 at: Instant::now(),
                                 event: StreamEvent::Garbage(std::mem::take(&mut buf), why),
@@ -223,7 +223,7 @@ impl StreamConn {
     pub async fn send(&self, bytes: &[u8]) -> std::io::Result<()> {
         let mut w = self.writer.lock().await;
         // Captured before the write, so a fast answer can never appear before it.
-        self.capture.tcp_data(self.local, self.peer, bytes);
+        self.capture.tcp_sent(self.local, self.peer, bytes);
         tokio::time::timeout(Duration::from_secs(3), w.write_all(bytes))
             .await
             .map_err(|_| {

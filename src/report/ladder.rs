@@ -369,6 +369,143 @@ pub fn read(pcap: &[u8]) -> Ladder {
     r.out
 }
 
+/// Two frames closer than this (in microseconds) that carry the same bytes
+/// between the same addresses and ports are one packet captured twice.
+pub const DUPLICATE_WINDOW_US: u64 = 1_000;
+
+/// A frame that repeats an earlier one: same IP addresses, same ports, same
+/// transport protocol and the same transport payload, at most
+/// [`DUPLICATE_WINDOW_US`] later. A packet crosses the wire once, so one
+/// between two harness sockets must be written once, not by the sender and
+/// again by the receiver (the copies then differ only in the IPv4
+/// identification, and in the TCP sequence number when the second copy
+/// continued the stream). Nothing a correct harness sends repeats that fast:
+/// SIP retransmissions wait T1 (RFC 3261 §17.1.1.2), and a TCP stream never
+/// resends what was acknowledged. TCP segments without payload count only
+/// when they open or close a connection (SYN or FIN): pure ACKs legitimately
+/// repeat. Nor does a SIP response over UDP sent again because its request
+/// came again: a server transaction answers each retransmission of the
+/// request with its latest response (RFC 3261 §17.2.1, §17.2.2), and a slow
+/// SUT may send both answers back to back; it is exempt while the capture
+/// holds at least as many copies of the request (same top Via branch and
+/// CSeq, in the other direction) as of the response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Duplicate {
+    /// Frame numbers (from 1) of the first copy and of the repetition.
+    pub first: u32,
+    pub again: u32,
+    pub from: SocketAddr,
+    pub to: SocketAddr,
+    pub tcp: bool,
+    /// Microseconds between the two.
+    pub gap_us: u64,
+    /// The repeated transport payload.
+    pub payload: Vec<u8>,
+}
+
+impl std::fmt::Display for Duplicate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = String::from_utf8_lossy(&self.payload[..self.payload.len().min(60)]);
+        write!(
+            f,
+            "frame {} repeats frame {} {} µs later: {} {} -> {}, {} payload bytes {:?}",
+            self.again,
+            self.first,
+            self.gap_us,
+            if self.tcp { "TCP" } else { "UDP" },
+            self.from,
+            self.to,
+            self.payload.len(),
+            shown
+        )
+    }
+}
+
+/// The frames of a pcap (its bytes) that repeat an earlier frame, as
+/// [`Duplicate`] defines it. A file that is not a readable Ethernet pcap has
+/// none (the ladder reports it); a cut file is checked up to the cut.
+pub fn duplicates(pcap: &[u8]) -> Vec<Duplicate> {
+    let Ok((mut rest, parser)) = pcap_file::pcap::PcapParser::new(pcap) else {
+        return Vec::new();
+    };
+    if parser.header().datalink != pcap_file::DataLink::ETHERNET {
+        return Vec::new();
+    }
+    let mut frames: Vec<(u64, std::borrow::Cow<[u8]>)> = Vec::new();
+    while !rest.is_empty() {
+        match parser.next_packet(rest) {
+            Ok((next, pkt)) => {
+                rest = next;
+                frames.push((pkt.timestamp.as_micros() as u64, pkt.data));
+            }
+            Err(_) => break,
+        }
+    }
+    // Key: (TCP?, source, destination, TCP flags, payload) -> (frame, time).
+    type Key<'a> = (bool, SocketAddr, SocketAddr, u8, &'a [u8]);
+    let mut last: HashMap<Key, (u32, u64)> = HashMap::new();
+    let mut copies: HashMap<Key, u32> = HashMap::new();
+    // SIP requests over UDP seen: (from, to, top Via branch, CSeq) -> copies.
+    type Txn = (
+        SocketAddr,
+        SocketAddr,
+        Option<String>,
+        Option<(u32, String)>,
+    );
+    let mut requests: HashMap<Txn, u32> = HashMap::new();
+    let mut out = Vec::new();
+    for (i, (t, data)) in frames.iter().enumerate() {
+        let n = i as u32 + 1;
+        let key = match ip(data) {
+            Some((17, src, dst, l4)) if l4.len() >= 8 => {
+                let from = SocketAddr::new(src, u16::from_be_bytes([l4[0], l4[1]]));
+                let to = SocketAddr::new(dst, u16::from_be_bytes([l4[2], l4[3]]));
+                (false, from, to, 0, &l4[8..])
+            }
+            Some((6, src, dst, l4)) => match tcp_segment(src, dst, l4) {
+                // SYN (0x02) or FIN (0x01), or data.
+                Some((from, to, flags, payload)) if !payload.is_empty() || flags & 0x03 != 0 => {
+                    (true, from, to, flags, payload)
+                }
+                _ => continue,
+            },
+            _ => continue,
+        };
+        let seen = copies.entry(key).or_insert(0);
+        *seen += 1;
+        let seen = *seen;
+        // A SIP response over UDP answering as many copies of its request.
+        let mut answers_a_repeat = false;
+        if !key.0 {
+            if let Ok(m) = SipMessage::parse(key.4) {
+                let txn = |from, to| (from, to, m.top_via_branch(), m.cseq());
+                if m.is_request() {
+                    *requests.entry(txn(key.1, key.2)).or_insert(0) += 1;
+                } else {
+                    let asked = requests.get(&txn(key.2, key.1)).copied().unwrap_or(0);
+                    answers_a_repeat = asked >= seen;
+                }
+            }
+        }
+        if let Some(&(first, at)) = last.get(&key) {
+            let gap_us = t.abs_diff(at);
+            if gap_us <= DUPLICATE_WINDOW_US && !answers_a_repeat {
+                out.push(Duplicate {
+                    first,
+                    again: n,
+                    from: key.1,
+                    to: key.2,
+                    tcp: key.0,
+                    gap_us,
+                    payload: key.4.to_vec(),
+                });
+            }
+        }
+        last.insert(key, (n, *t));
+    }
+    out
+}
+
 /// The first pass: the server ports of HTTP (a stream that starts with a
 /// request or a status line) and of SMTP (a server's first bytes are its
 /// `220` greeting, RFC 5321 §3.1), over the whole capture.
@@ -1039,6 +1176,109 @@ mod tests {
             .as_deref()
             .unwrap()
             .starts_with("not SIP"));
+    }
+
+    /// Moves frame `index` (from 0) of a pcap `by_us` microseconds later.
+    fn delay(pcap: &mut [u8], index: usize, by_us: u64) {
+        let mut at = 24;
+        for _ in 0..index {
+            let caplen = u32::from_le_bytes(pcap[at + 8..at + 12].try_into().unwrap());
+            at += 16 + caplen as usize;
+        }
+        let secs = u32::from_le_bytes(pcap[at..at + 4].try_into().unwrap()) as u64;
+        let micros = u32::from_le_bytes(pcap[at + 4..at + 8].try_into().unwrap()) as u64;
+        let t = secs * 1_000_000 + micros + by_us;
+        pcap[at..at + 4].copy_from_slice(&((t / 1_000_000) as u32).to_le_bytes());
+        pcap[at + 4..at + 8].copy_from_slice(&((t % 1_000_000) as u32).to_le_bytes());
+    }
+
+    #[test]
+    fn a_packet_captured_twice_is_a_duplicate() {
+        let ua: SocketAddr = "127.0.0.1:5060".parse().unwrap();
+        let core: SocketAddr = "127.0.0.1:5070".parse().unwrap();
+        let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let req = b"MESSAGE sip:bob@x SIP/2.0\r\nContent-Length: 0\r\n\r\n";
+        // What the harness wrote before the fix: the sender's copy, then the
+        // receiver's (another IPv4 identification; for TCP the stream goes on).
+        let pcap = capture(|c| {
+            c.udp(ua, core, req);
+            c.udp(ua, core, req);
+            c.udp(core, ua, req);
+            c.tcp_connect(peer, core);
+            c.tcp_data(peer, core, req);
+            c.tcp_data(peer, core, req);
+        });
+        let d = duplicates(&pcap);
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert_eq!((d[0].first, d[0].again, d[0].tcp), (1, 2, false));
+        assert_eq!((d[0].from, d[0].to), (ua, core));
+        assert_eq!(d[0].payload, req);
+        assert!(d[0].gap_us <= DUPLICATE_WINDOW_US);
+        assert_eq!((d[1].first, d[1].again, d[1].tcp), (7, 8, true));
+        let text = d[0].to_string();
+        assert!(text.contains("frame 2 repeats frame 1"), "{text}");
+        assert!(text.contains("127.0.0.1:5060 -> 127.0.0.1:5070"), "{text}");
+
+        // A connection opened twice: the SYN and the SYN/ACK repeat.
+        let pcap = capture(|c| {
+            c.tcp_connect(peer, core);
+            c.tcp_connect(peer, core);
+        });
+        let d = duplicates(&pcap);
+        assert_eq!(
+            d.iter().map(|x| (x.first, x.again)).collect::<Vec<_>>(),
+            [(1, 4), (2, 5)],
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn a_repetition_after_a_millisecond_or_a_pure_ack_is_no_duplicate() {
+        let a: SocketAddr = "[::1]:5060".parse().unwrap();
+        let b: SocketAddr = "[::1]:5070".parse().unwrap();
+        let req = b"OPTIONS sip:x SIP/2.0\r\nContent-Length: 0\r\n\r\n";
+        let mut pcap = capture(|c| {
+            c.udp(a, b, req);
+            c.udp(a, b, req);
+            // Handshake, data both ways, close: ACKs without payload repeat.
+            c.tcp_connect(a, b);
+            c.tcp_data(a, b, b"x");
+            c.tcp_data(b, a, b"y");
+            c.tcp_close(a, b);
+        });
+        // A retransmission: the second copy 1.001 ms after the first.
+        delay(&mut pcap, 1, DUPLICATE_WINDOW_US + 1);
+        for i in 2..10 {
+            delay(&mut pcap, i, DUPLICATE_WINDOW_US + 1);
+        }
+        assert_eq!(duplicates(&pcap), []);
+        assert_eq!(read(&pcap).messages.len(), 4);
+
+        // A request retransmitted, and a slow SUT answering both copies back
+        // to back (RFC 3261 §17.2.2): two packets, no duplicate. A third
+        // copy of the answer has no request copy to answer.
+        let req = b"MESSAGE sip:x SIP/2.0\r\nVia: SIP/2.0/UDP [::1]:5060;branch=z9hG4bK7\r\nCSeq: 4 MESSAGE\r\nContent-Length: 0\r\n\r\n";
+        let resp = b"SIP/2.0 404 Not Found\r\nVia: SIP/2.0/UDP [::1]:5060;branch=z9hG4bK7\r\nCSeq: 4 MESSAGE\r\nContent-Length: 0\r\n\r\n";
+        let mut pcap = capture(|c| {
+            c.udp(a, b, req);
+            c.udp(a, b, req);
+            c.udp(b, a, resp);
+            c.udp(b, a, resp);
+            c.udp(b, a, resp);
+        });
+        delay(&mut pcap, 1, DUPLICATE_WINDOW_US + 1);
+        for i in 2..5 {
+            delay(&mut pcap, i, DUPLICATE_WINDOW_US + 1);
+        }
+        let d = duplicates(&pcap);
+        assert_eq!(
+            d.iter().map(|x| (x.first, x.again)).collect::<Vec<_>>(),
+            [(4, 5)],
+            "{d:?}"
+        );
+        // Not a pcap, or cut: no panic, nothing found.
+        assert_eq!(duplicates(b"not a pcap"), []);
+        assert_eq!(duplicates(&pcap[..pcap.len() - 3]), []);
     }
 
     #[test]

@@ -360,7 +360,7 @@ pub async fn wdp_push(
     let sock = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
     let src = sock.local_addr()?;
     // Captured before sending, so the client's reaction never appears first.
-    capture.udp(src, dst, datagram);
+    capture.udp_sent(src, dst, datagram);
     sock.send_to(datagram, dst).await?;
     Ok(src)
 }
