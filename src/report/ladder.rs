@@ -378,12 +378,13 @@ pub const DUPLICATE_WINDOW_US: u64 = 1_000;
 /// [`DUPLICATE_WINDOW_US`] later. A packet crosses the wire once, so one
 /// between two harness sockets must be written once, not by the sender and
 /// again by the receiver (the copies then differ only in the IPv4
-/// identification, and in the TCP sequence number when the second copy
-/// continued the stream). Nothing a correct harness sends repeats that fast:
-/// SIP retransmissions wait T1 (RFC 3261 §17.1.1.2), and a TCP stream never
-/// resends what was acknowledged. TCP segments without payload count only
-/// when they open or close a connection (SYN or FIN): pure ACKs legitimately
-/// repeat. Nor does a SIP response over UDP sent again because its request
+/// identification). Nothing a correct harness sends repeats that fast: SIP
+/// retransmissions wait T1 (RFC 3261 §17.1.1.2), and a TCP stream never
+/// resends what was acknowledged. A TCP data segment is a copy only with the
+/// same sequence number too: the same bytes further on in the stream (two
+/// SMTP "250 OK" replies, say) are new data. TCP segments without payload
+/// count only when they open or close a connection (SYN or FIN, whatever
+/// their sequence number): pure ACKs legitimately repeat. Nor does a SIP response over UDP sent again because its request
 /// came again: a server transaction answers each retransmission of the
 /// request with its latest response (RFC 3261 §17.2.1, §17.2.2), and a slow
 /// SUT may send both answers back to back; it is exempt while the capture
@@ -441,8 +442,11 @@ pub fn duplicates(pcap: &[u8]) -> Vec<Duplicate> {
             Err(_) => break,
         }
     }
-    // Key: (TCP?, source, destination, TCP flags, payload) -> (frame, time).
-    type Key<'a> = (bool, SocketAddr, SocketAddr, u8, &'a [u8]);
+    // Key: (TCP?, source, destination, TCP flags, TCP sequence number of a
+    // data segment, payload) -> (frame, time). The sequence number tells a
+    // segment written twice (same place in the stream) from the same bytes
+    // sent again further on, such as two SMTP "250 OK" replies.
+    type Key<'a> = (bool, SocketAddr, SocketAddr, u8, u32, &'a [u8]);
     let mut last: HashMap<Key, (u32, u64)> = HashMap::new();
     let mut copies: HashMap<Key, u32> = HashMap::new();
     // SIP requests over UDP seen: (from, to, top Via branch, CSeq) -> copies.
@@ -460,12 +464,20 @@ pub fn duplicates(pcap: &[u8]) -> Vec<Duplicate> {
             Some((17, src, dst, l4)) if l4.len() >= 8 => {
                 let from = SocketAddr::new(src, u16::from_be_bytes([l4[0], l4[1]]));
                 let to = SocketAddr::new(dst, u16::from_be_bytes([l4[2], l4[3]]));
-                (false, from, to, 0, &l4[8..])
+                (false, from, to, 0, 0, &l4[8..])
             }
             Some((6, src, dst, l4)) => match tcp_segment(src, dst, l4) {
                 // SYN (0x02) or FIN (0x01), or data.
                 Some((from, to, flags, payload)) if !payload.is_empty() || flags & 0x03 != 0 => {
-                    (true, from, to, flags, payload)
+                    // A SYN or FIN again within 1 ms is a copy whatever its
+                    // sequence number (no port pair opens or closes twice that
+                    // fast); data is a copy only at the same place in the stream.
+                    let seq = if payload.is_empty() {
+                        0
+                    } else {
+                        u32::from_be_bytes([l4[4], l4[5], l4[6], l4[7]])
+                    };
+                    (true, from, to, flags, seq, payload)
                 }
                 _ => continue,
             },
@@ -477,7 +489,7 @@ pub fn duplicates(pcap: &[u8]) -> Vec<Duplicate> {
         // A SIP response over UDP answering as many copies of its request.
         let mut answers_a_repeat = false;
         if !key.0 {
-            if let Ok(m) = SipMessage::parse(key.4) {
+            if let Ok(m) = SipMessage::parse(key.5) {
                 let txn = |from, to| (from, to, m.top_via_branch(), m.cseq());
                 if m.is_request() {
                     *requests.entry(txn(key.1, key.2)).or_insert(0) += 1;
@@ -497,7 +509,7 @@ pub fn duplicates(pcap: &[u8]) -> Vec<Duplicate> {
                     to: key.2,
                     tcp: key.0,
                     gap_us,
-                    payload: key.4.to_vec(),
+                    payload: key.5.to_vec(),
                 });
             }
         }
@@ -1199,15 +1211,16 @@ mod tests {
         let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
         let req = b"MESSAGE sip:bob@x SIP/2.0\r\nContent-Length: 0\r\n\r\n";
         // What the harness wrote before the fix: the sender's copy, then the
-        // receiver's (another IPv4 identification; for TCP the stream goes on).
-        let pcap = capture(|c| {
+        // receiver's (another IPv4 identification). For TCP, the same segment
+        // (same sequence number) written twice: frame 7 copied as frame 8.
+        let mut pcap = capture(|c| {
             c.udp(ua, core, req);
             c.udp(ua, core, req);
             c.udp(core, ua, req);
             c.tcp_connect(peer, core);
             c.tcp_data(peer, core, req);
-            c.tcp_data(peer, core, req);
         });
+        repeat_record(&mut pcap, 7);
         let d = duplicates(&pcap);
         assert_eq!(d.len(), 2, "{d:?}");
         assert_eq!((d[0].first, d[0].again, d[0].tcp), (1, 2, false));
@@ -1230,6 +1243,36 @@ mod tests {
             [(1, 4), (2, 5)],
             "{d:?}"
         );
+    }
+
+    /// Appends a copy of record `n` (1-based) of a pcap, 1 µs later.
+    fn repeat_record(pcap: &mut Vec<u8>, n: usize) {
+        let mut at = 24;
+        for _ in 1..n {
+            let caplen = u32::from_le_bytes(pcap[at + 8..at + 12].try_into().unwrap());
+            at += 16 + caplen as usize;
+        }
+        let caplen = u32::from_le_bytes(pcap[at + 8..at + 12].try_into().unwrap()) as usize;
+        let record = pcap[at..at + 16 + caplen].to_vec();
+        pcap.extend_from_slice(&record);
+        let last = pcap.len() - record.len();
+        let micros = u32::from_le_bytes(pcap[last + 4..last + 8].try_into().unwrap());
+        pcap[last + 4..last + 8].copy_from_slice(&(micros + 1).to_le_bytes());
+    }
+
+    /// The same bytes sent twice in one TCP stream (two SMTP "250 OK"
+    /// replies 0.5 ms apart, as aiosmtpd sends them) are two segments at
+    /// two places in the stream, not one packet captured twice.
+    #[test]
+    fn the_same_bytes_further_on_in_a_stream_are_no_duplicate() {
+        let server: SocketAddr = "127.0.0.1:12525".parse().unwrap();
+        let client: SocketAddr = "127.0.0.1:42152".parse().unwrap();
+        let pcap = capture(|c| {
+            c.tcp_connect(client, server);
+            c.tcp_data(server, client, b"250 OK\r\n");
+            c.tcp_data(server, client, b"250 OK\r\n");
+        });
+        assert_eq!(duplicates(&pcap), []);
     }
 
     #[test]
