@@ -289,17 +289,20 @@ pub async fn check_reachable(profile: &Profile) -> Result<(), String> {
     Ok(())
 }
 
+/// Port 0 on the loopback address of `addr`'s family, to probe it from.
+fn loopback_port_0(addr: std::net::SocketAddr) -> std::net::SocketAddr {
+    let ip: std::net::IpAddr = if addr.is_ipv6() {
+        std::net::Ipv6Addr::LOCALHOST.into()
+    } else {
+        std::net::Ipv4Addr::LOCALHOST.into()
+    };
+    std::net::SocketAddr::new(ip, 0)
+}
+
 /// One OPTIONS over a connected UDP socket: true when the OS reports the
 /// port unreachable before an answer or the end of `wait`.
 async fn probe_udp_refused(addr: std::net::SocketAddr, wait: Duration) -> bool {
-    let bind: std::net::SocketAddr = if addr.is_ipv6() {
-        "[::1]:0"
-    } else {
-        "127.0.0.1:0"
-    }
-    .parse()
-    .expect("literal");
-    let Ok(sock) = UdpSocket::bind(bind).await else {
+    let Ok(sock) = UdpSocket::bind(loopback_port_0(addr)).await else {
         return false;
     };
     if sock.connect(addr).await.is_err() {
@@ -337,14 +340,7 @@ fn options(addr: std::net::SocketAddr, local: std::net::SocketAddr) -> Vec<u8> {
 
 /// One OPTIONS over UDP; any SIP response within 300 ms means ready.
 async fn probe_sip(addr: std::net::SocketAddr) -> bool {
-    let bind: std::net::SocketAddr = if addr.is_ipv6() {
-        "[::1]:0"
-    } else {
-        "127.0.0.1:0"
-    }
-    .parse()
-    .expect("literal");
-    let Ok(sock) = UdpSocket::bind(bind).await else {
+    let Ok(sock) = UdpSocket::bind(loopback_port_0(addr)).await else {
         return false;
     };
     let Ok(local) = sock.local_addr() else {
