@@ -624,8 +624,13 @@ async fn new_mail(w: &mut LiaisonWorld, which: String) -> StepResult {
         .body(format!("A new message for {mailbox} ({id}).\r\n").as_bytes())
         .build();
     let began = Instant::now();
-    // The mail exists for the server once it has accepted it: its positive
-    // reply to the content (RFC 5321 §6.1).
+    // A notification can only be about mail whose content the server had
+    // been sent: the mail must be accepted (250 after the content, RFC 5321
+    // §6.1), and a notification that completed before the harness sent the
+    // content is premature. Its 250 and the notification come on two
+    // connections, so their order at the harness within a fraction of a
+    // millisecond says nothing about the server's: the content's sending is
+    // the bound the harness can be sure of.
     let accepted = if let Some(inbox) = s.inbox {
         let t = Transaction {
             helo: "sender.liaison.test".into(),
@@ -635,7 +640,7 @@ async fn new_mail(w: &mut LiaisonWorld, which: String) -> StepResult {
             data_without_recipients: false,
         };
         let d = smtp_client::send(inbox, w.capture.clone(), &t, w.deadline).await;
-        match d.accepted_at() {
+        match d.content_sent_at() {
             Some(at) => at,
             None => return Err(w.fail(
                 format!("the MEM server taking new mail for {mailbox} at mem_server.inbox {inbox} (250 after the content), so that a new-message event happens"),
@@ -725,11 +730,13 @@ fn describe_notification(
     let what = match n.attribution {
         Attribution::For(i) => format!("the notification of {}", about(i)),
         Attribution::Repeat(i) => format!("another notification of {}", about(i)),
-        Attribution::Unsolicited => "a notification of no mail accepted before it".to_string(),
+        Attribution::Unsolicited => {
+            "a notification of no mail sent to the server before it".to_string()
+        }
     };
     let when = match &w.mem.delivered {
         Some(d) => format!(
-            "completed {} the new mail for {} was accepted",
+            "completed {} the harness sent the new mail for {}",
             ms_between(d.accepted, n.received.at),
             d.mailbox
         ),
@@ -777,7 +784,7 @@ fn describe_mm3(w: &LiaisonWorld, h: &Mm3Harness, s: &MemServerSection) -> Strin
 }
 
 /// The notification of the last new message: the first mail transaction to
-/// `notify_to` matched to it (completed after the mail was accepted; by the
+/// `notify_to` matched to it (completed after the mail's content was sent; by the
 /// mailbox its EMN payload names, else by time), waited for.
 async fn notification(w: &mut LiaisonWorld) -> Result<Received, Failure> {
     if let Some(n) = &w.mem.notification {
@@ -807,7 +814,7 @@ async fn notification(w: &mut LiaisonWorld) -> Result<Received, Failure> {
             h.close(d.event);
             Err(w.fail(
                 format!(
-                    "after new mail for {} (accepted {} the scenario began watching), an SMTP mail transaction to the MM3 interface at {} with RCPT TO:<{}> (the user's MMS address) and the notification as its message, ended by 250 (seed 004 §6.2.1, ME3; RFC 5321 §3.3) — counted only once that mail was accepted (its 250 after the content) and, with an EMN payload, for the mailbox it names",
+                    "after new mail for {} (accepted {} the scenario began watching), an SMTP mail transaction to the MM3 interface at {} with RCPT TO:<{}> (the user's MMS address) and the notification as its message, ended by 250 (seed 004 §6.2.1, ME3; RFC 5321 §3.3) — counted only for mail the server accepted (250 after the content) and only if it completed after the harness sent that mail's content, and, with an EMN payload, for the mailbox it names",
                     d.mailbox,
                     ms_between(w.mem.since.unwrap_or(d.began), d.accepted),
                     h.server.addr(),

@@ -5,8 +5,8 @@
 # SUT must notify by an SMTP message to the user's MMS address
 # (mem_server.notify_to) with `Applic-ID: MEM` and the payload its profile
 # declares (mem_server.payload). A notification counts only for mail the
-# server had accepted (its 250 after the content) when the notification
-# completed, and is matched to the mail whose mailbox its EMN payload names
+# server accepted (its 250 after the content) and only if it completed after
+# the harness sent that mail's content, and is matched to the mail whose mailbox its EMN payload names
 # (by time when the payload names none the suite reads), whichever scenario
 # is running when it arrives. Notifications to other addresses (another
 # mailbox's own user) are not judged. The MM3 interface is shared by the

@@ -118,6 +118,17 @@ impl Dialogue {
             .map(|s| s.replied)
     }
 
+    /// For a message the server accepted: when its content was sent, the
+    /// last moment the harness can put for certain before anything the
+    /// server does about it. (The 250 and a notification travel on two
+    /// connections; which reaches the harness first within a fraction of a
+    /// millisecond is no evidence of which the server did first.)
+    pub fn content_sent_at(&self) -> Option<Instant> {
+        self.step("content")
+            .filter(|s| s.reply.as_ref().is_ok_and(Reply::positive))
+            .map(|s| s.at)
+    }
+
     pub fn describe(&self) -> String {
         let mut s: Vec<String> = self.steps.iter().map(Step::describe).collect();
         if let Some(e) = &self.error {

@@ -299,10 +299,10 @@ async fn serve(conn: StreamConn, data_mode: Arc<AtomicBool>, sh: Arc<Shared>) {
 pub struct MailEvent {
     /// The mailbox it went to.
     pub mailbox: String,
-    /// When the server accepted it: its positive reply to the content came
-    /// (RFC 5321 §6.1); with a delivery command, when the command started
-    /// (its exit is no bound on the server's acceptance). A notification
-    /// that completed before this cannot be about it.
+    /// For mail the server accepted (250 after the content, RFC 5321 §6.1):
+    /// when the harness sent its content; with a delivery command, when the
+    /// command started (its exit is no bound on the server's acceptance). A
+    /// notification that completed before this cannot be about it.
     pub accepted: Instant,
     /// The scenario that caused it (for failure texts).
     pub scenario: String,
