@@ -286,10 +286,18 @@ impl Server {
         let key = format!("{}|{method}", msg.top_via_branch().unwrap_or_default());
         let timer_j = self.settings.t1 * 64;
         // Server transaction: absorb retransmissions (§17.2.2).
+        // Looked up and claimed under one lock: two copies of a request
+        // handled at once (a retransmission that arrives before the first
+        // copy's task runs, on a loaded machine) must not both be processed,
+        // or the client gets two different finals (two To tags).
         let seen = {
             let mut st = lock(&self.state);
             st.server_tx.retain(|_, (_, at)| at.elapsed() < timer_j * 2);
-            st.server_tx.get(&key).map(|(f, _)| f.clone())
+            let seen = st.server_tx.get(&key).map(|(f, _)| f.clone());
+            if seen.is_none() {
+                st.server_tx.insert(key.clone(), (None, Instant::now()));
+            }
+            seen
         };
         if let Some(final_resp) = seen {
             if self.settings.has_fault("forward-retransmission-as-new") && method == "MESSAGE" {
@@ -300,10 +308,6 @@ impl Server {
                 }
                 return;
             }
-        } else {
-            lock(&self.state)
-                .server_tx
-                .insert(key.clone(), (None, Instant::now()));
         }
         match method.as_str() {
             "REGISTER" => self.register(msg, from, key).await,
