@@ -1091,6 +1091,7 @@ impl Collector {
                     steps,
                     waived: Vec::new(),
                     run: 0,
+                    truncated: None,
                 };
                 if self.progress {
                     let n = c.results.len() + 1;
@@ -1565,6 +1566,7 @@ fn sut_died(
             steps: Vec::new(),
             waived: Vec::new(),
             run: 0,
+            truncated: None,
         });
     }
     // No scenario had started: the SUT was never there for one.

@@ -22,22 +22,15 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
 
+use super::excerpt::{self, cap};
 use super::ladder::{self, Ladder, Message};
 use super::{
     escape_xml as esc, Element, Report, ReqVerdict, RequirementResult, ScenarioResult, Side,
-    StepOutcome, WaiverStatus,
+    StepOutcome, Truncated, WaiverStatus,
 };
 use crate::catalogue::{self, Level};
 
-/// Message bytes shown per message (the pcap has the rest).
-const MAX_SHOWN: usize = 64 * 1024;
-/// Message text (as rendered) the page shows in full for scenarios that did
-/// not fail; past it, each of their messages shows its start only (keeps a
-/// report of thousands of scenarios small). Failed scenarios show all.
-const PAGE_BUDGET: usize = 2 * 1024 * 1024;
-const MAX_SHOWN_PAST_BUDGET: usize = 256;
-/// Arrows drawn per scenario.
-const MAX_ARROWS: usize = 300;
+// The caps on what a scenario shows are in `excerpt`.
 /// Offending bytes shown in hex under a failure.
 const MAX_FAILURE_HEX: usize = 4096;
 
@@ -570,45 +563,54 @@ fn fmt_time(us: u64) -> String {
     }
 }
 
-fn message_panel(out: &mut String, sid: usize, k: usize, m: &Message, budget: Option<&mut usize>) {
+/// Message text still to show in full: the scenario's and the page's
+/// (one for failed scenarios, one for the others).
+struct Budget<'a> {
+    scenario: usize,
+    page: &'a mut usize,
+}
+
+/// One message of the ladder as text; returns how many of its bytes it shows.
+fn message_panel(out: &mut String, sid: usize, k: usize, m: &Message, budget: &mut Budget) -> usize {
     let _ = write!(
         out,
         "<div class=\"msg\" id=\"s{sid}m{k}\"><p><b>#{} {}</b> {} · {} → {} · {} · {} bytes · frame {}{}</p><pre class=\"txt\">",
         k + 1,
-        esc(&m.label()),
+        esc(&cut(&m.label(), 200)),
         fmt_time(m.time_us),
         m.from,
         m.to,
         if m.tcp { "TCP" } else { "UDP" },
-        m.bytes.len(),
+        m.len,
         m.frame,
         m.note
             .as_ref()
-            .map(|n| format!(" · <span class=\"note\">{}</span>", esc(n)))
+            .map(|n| format!(" · <span class=\"note\">{}</span>", esc(&cut(n, 500))))
             .unwrap_or_default()
     );
-    // Past the page's budget, only the start of each message (failed
-    // scenarios have no budget: their messages are shown whole).
-    let cap = match &budget {
-        Some(b) if **b == 0 => MAX_SHOWN_PAST_BUDGET,
-        _ => MAX_SHOWN,
+    // Past the scenario's or the page's budget, only the start of each message.
+    let most = if budget.scenario == 0 || *budget.page == 0 {
+        excerpt::MESSAGE_BYTES_PAST_BUDGET
+    } else {
+        excerpt::MESSAGE_BYTES
     };
-    let shown = &m.bytes[..m.bytes.len().min(cap)];
+    let shown = &m.bytes[..m.bytes.len().min(most)];
     let before = out.len();
     bytes_html(out, shown);
-    if let Some(b) = budget {
-        *b = b.saturating_sub(out.len() - before);
-    }
+    let spent = out.len() - before;
+    budget.scenario = budget.scenario.saturating_sub(spent);
+    *budget.page = budget.page.saturating_sub(spent);
     out.push_str("</pre>");
-    if shown.len() < m.bytes.len() {
+    if shown.len() < m.len {
         let _ = write!(
             out,
             "<p class=\"note\">first {} of {} bytes shown; the pcap holds them all</p>",
             shown.len(),
-            m.bytes.len()
+            m.len
         );
     }
     out.push_str("</div>");
+    shown.len()
 }
 
 fn verdict_badge(class: &str) -> String {
@@ -622,6 +624,13 @@ fn verdict_badge(class: &str) -> String {
 
 /// Renders the page; pcaps are read relative to `dir`.
 pub fn render(r: &Report, dir: &Path) -> String {
+    render_cut(r, dir).0
+}
+
+/// Renders the page, and says per scenario (in `r.scenarios`' order) what
+/// it cut of the scenario's pcap and failure text (`None`: nothing).
+pub fn render_cut(r: &Report, dir: &Path) -> (String, Vec<Option<Truncated>>) {
+    let mut cuts = vec![None; r.scenarios.len()];
     let mut out = String::with_capacity(64 * 1024 + r.scenarios.len() * 4096);
     let areas: Vec<String> = {
         let mut a: Vec<String> = r
@@ -1043,9 +1052,16 @@ pub fn render(r: &Report, dir: &Path) -> String {
         "waived" => 1,
         _ => 2,
     });
-    let mut budget = PAGE_BUDGET;
+    let mut page_passed = excerpt::PAGE_TEXT_PASSED;
+    let mut page_failed = excerpt::PAGE_TEXT_FAILED;
     for i in order {
-        scenario(&mut out, r, i, &r.scenarios[i], dir, &mut budget);
+        let failed = r.scenarios[i].verdict == super::ScenarioVerdict::Failed;
+        let page = if failed {
+            &mut page_failed
+        } else {
+            &mut page_passed
+        };
+        cuts[i] = scenario(&mut out, r, i, &r.scenarios[i], dir, page);
     }
     out.push_str("</section>\n");
 
@@ -1089,7 +1105,7 @@ pub fn render(r: &Report, dir: &Path) -> String {
         "</main><footer>liaison {} · report.json holds the same results for machines · each scenario's pcap opens in Wireshark</footer><script>{SCRIPT}</script></body></html>",
         esc(&r.suite.version)
     );
-    out
+    (out, cuts)
 }
 
 fn level_text(l: Level) -> &'static str {
@@ -1109,14 +1125,15 @@ fn scenario_title(r: &Report, s: &ScenarioResult) -> String {
     }
 }
 
+/// One scenario; returns what it cut (see [`Truncated`]).
 fn scenario(
     out: &mut String,
     r: &Report,
     i: usize,
     s: &ScenarioResult,
     dir: &Path,
-    budget: &mut usize,
-) {
+    page: &mut usize,
+) -> Option<Truncated> {
     let cls = scenario_class(s);
     let failed = s.verdict == super::ScenarioVerdict::Failed;
     let _ = write!(
@@ -1178,13 +1195,17 @@ fn scenario(
                 "<li class=\"{}{}\"><b>{}</b> {}</li>",
                 st.outcome.as_str(),
                 if st.background { " bg" } else { "" },
-                esc(st.keyword.trim()),
-                esc(&st.text)
+                esc(&cut(st.keyword.trim(), 40)),
+                esc(&cap(&st.text, excerpt::STEP_BYTES))
             );
         }
         out.push_str("</ol>");
     } else if let Some(step) = &s.step {
-        let _ = write!(out, "<p class=\"meta\">failed at: {}</p>", esc(step));
+        let _ = write!(
+            out,
+            "<p class=\"meta\">failed at: {}</p>",
+            esc(&cap(step, excerpt::STEP_BYTES))
+        );
     }
 
     // The ladder (read first: the failure links into it).
@@ -1192,17 +1213,20 @@ fn scenario(
     let read = pcap
         .as_ref()
         .map(|(p, _)| ladder::read_named(dir, &run_dirs, p));
-    let ladder: Option<Ladder> = match &read {
-        Some(Ok(l)) => Some(l.clone()),
+    let ladder: Option<&Ladder> = match &read {
+        Some(Ok(l)) => Some(l),
         _ => None,
     };
     let msgs: Vec<&Message> = ladder
-        .as_ref()
-        .map(|l| l.messages.iter().take(MAX_ARROWS).collect())
+        .map(|l| l.messages.iter().take(excerpt::LADDER_MESSAGES).collect())
         .unwrap_or_default();
+    let mut failure_cut = 0;
 
     // Failure.
     if let Some(f) = &s.failure {
+        let f = cap(f, excerpt::FAILURE_BYTES);
+        let (f, text_cut) = excerpt::split_cut(&f);
+        failure_cut = text_cut.unwrap_or(0);
         let pf = parse_failure(f);
         out.push_str("<div class=\"failure\"><h4>Failure</h4><dl>");
         if let Some(st) = s
@@ -1234,17 +1258,34 @@ fn scenario(
         if f.lines().count() > 1 && pf.expected.is_some() {
             let _ = write!(out, "<dt>Full text</dt><dd>{}</dd>", esc(f));
         }
-        out.push_str("</dl>");
-        for (bytes, more) in &pf.quoted {
-            let found = msgs
-                .iter()
-                .position(|m| !bytes.is_empty() && m.bytes.starts_with(bytes));
+        if let Some(n) = text_cut {
             let _ = write!(
                 out,
-                "<h4>Offending bytes ({} bytes{}){}</h4><div class=\"bytes\"><div><pre class=\"fb\">",
-                bytes.len() + more.unwrap_or(0),
-                if more.is_some() {
+                "<dt>Cut</dt><dd>the failure text is cut here: {n} more bytes not shown (report.json and junit.xml cut it the same way; the pcap holds the traffic)</dd>"
+            );
+        }
+        out.push_str("</dl>");
+        // The quote ends where the text was cut when the cut falls in the
+        // failure's first line.
+        let quote_cut = text_cut.is_some() && !f.contains('\n');
+        for (bytes, more) in &pf.quoted {
+            let found = msgs.iter().position(|m| {
+                !bytes.is_empty()
+                    && bytes.len() <= m.len
+                    && bytes.starts_with(&m.bytes[..m.bytes.len().min(bytes.len())])
+            });
+            let _ = write!(
+                out,
+                "<h4>Offending bytes ({}{}){}</h4><div class=\"bytes\"><div><pre class=\"fb\">",
+                if quote_cut {
+                    format!("the first {} bytes", bytes.len())
+                } else {
+                    format!("{} bytes", bytes.len() + more.unwrap_or(0))
+                },
+                if more.is_some() && !quote_cut {
                     format!(", the first {} quoted", bytes.len())
+                } else if quote_cut {
+                    ", the failure text cut after them".to_string()
                 } else {
                     String::new()
                 },
@@ -1265,7 +1306,9 @@ fn scenario(
     }
 
     // Ladder and messages.
-    match (&read, &ladder) {
+    let mut ladder_cut = false;
+    let mut bytes_shown = 0u64;
+    match (&read, ladder) {
         (Some(_), Some(l)) if !l.messages.is_empty() => {
             let elements: &[Element] = r
                 .run_of(s)
@@ -1278,23 +1321,53 @@ fn scenario(
                 l.messages.len()
             );
             ladder_svg(out, i, &msgs, &lanes);
-            if l.messages.len() > msgs.len() {
+            // Said after the panels, once their bytes are counted; its place
+            // is kept here.
+            let note_at = out.len();
+            for p in &l.problems {
+                let _ = write!(out, "<p class=\"note\">capture: {}</p>", esc(&cut(p, 500)));
+            }
+            if l.problems_more > 0 {
                 let _ = write!(
                     out,
-                    "<p class=\"note\">the first {} messages drawn; the pcap has all {}</p>",
-                    msgs.len(),
-                    l.messages.len()
+                    "<p class=\"note\">capture: {} more problems (open the pcap)</p>",
+                    l.problems_more
                 );
             }
-            for p in &l.problems {
-                let _ = write!(out, "<p class=\"note\">capture: {}</p>", esc(p));
-            }
             out.push_str("</div><div class=\"msgs\">");
+            let mut budget = Budget {
+                scenario: excerpt::SCENARIO_TEXT,
+                page,
+            };
             for (k, m) in msgs.iter().enumerate() {
-                let b = if failed { None } else { Some(&mut *budget) };
-                message_panel(out, i, k, m, b);
+                let shown = message_panel(out, i, k, m, &mut budget);
+                bytes_shown += shown as u64;
+                ladder_cut |= shown < m.len;
             }
             out.push_str("</div>");
+            ladder_cut |= l.stopped.is_some() || l.messages.len() > msgs.len();
+            if ladder_cut {
+                let frames_shown = if l.stopped.is_some() {
+                    l.frames
+                } else {
+                    l.frames_total
+                };
+                let pcap = s.pcap.as_deref().unwrap_or("the pcap");
+                let note = format!(
+                    "<p class=\"note cut\">ladder: the first {} messages shown, read from {} of {} frames ({} of {} shown){}; all in {}</p>",
+                    excerpt::count(msgs.len() as u64),
+                    excerpt::count(u64::from(frames_shown)),
+                    excerpt::count(u64::from(l.frames_total)),
+                    excerpt::size(bytes_shown),
+                    excerpt::size(l.payload_total),
+                    l.stopped
+                        .as_ref()
+                        .map(|w| format!("; the reading stopped at {w}"))
+                        .unwrap_or_default(),
+                    esc(pcap)
+                );
+                out.insert_str(note_at, &note);
+            }
         }
         (Some(Ok(l)), _) => {
             let _ = write!(
@@ -1312,6 +1385,22 @@ fn scenario(
         (None, _) => {}
     }
     out.push_str("</div></details>\n");
+    if !ladder_cut && failure_cut == 0 {
+        return None;
+    }
+    let (frames_shown, frames_total, bytes_total) = match ladder {
+        Some(l) if l.stopped.is_some() => (l.frames, l.frames_total, l.payload_total),
+        Some(l) => (l.frames_total, l.frames_total, l.payload_total),
+        None => (0, 0, 0),
+    };
+    Some(Truncated {
+        frames_shown,
+        frames_total,
+        messages_shown: msgs.len() as u32,
+        bytes_shown,
+        bytes_total,
+        failure_bytes_cut: failure_cut as u64,
+    })
 }
 
 fn base64(b: &[u8]) -> String {

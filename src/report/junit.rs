@@ -1,7 +1,10 @@
 //! JUnit XML: one `<testsuite>` per feature, one `<testcase>` per scenario.
 //! A failure carries the requirement, what was expected, what came, and the
-//! scenario's pcap, so a CI page shows the whole story.
+//! scenario's pcap, so a CI page shows the whole story. Failure and step
+//! texts are capped as in every report (`excerpt`): a cut text ends
+//! `… (N bytes cut)`, and the pcap named beside it holds the traffic.
 
+use super::excerpt::{cap, FAILURE_BYTES, STEP_BYTES};
 use super::{escape_xml, Report, ScenarioVerdict};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -59,17 +62,17 @@ pub fn render(r: &Report) -> String {
                     let _ = writeln!(out, ">");
                 }
                 ScenarioVerdict::Failed => {
-                    let msg = s.failure.as_deref().unwrap_or("failed");
+                    let msg = cap(s.failure.as_deref().unwrap_or("failed"), FAILURE_BYTES);
                     let first = msg.lines().next().unwrap_or("failed");
                     let _ = writeln!(out, ">");
                     let _ = writeln!(
                         out,
                         r#"      <failure message="{}" type="requirement">{}{}{}{}</failure>"#,
                         escape_xml(first),
-                        escape_xml(msg),
+                        escape_xml(&msg),
                         s.step
                             .as_ref()
-                            .map(|st| format!("\nstep: {}", escape_xml(st)))
+                            .map(|st| format!("\nstep: {}", escape_xml(&cap(st, STEP_BYTES))))
                             .unwrap_or_default(),
                         if s.waived.is_empty() {
                             String::new()
@@ -87,7 +90,7 @@ pub fn render(r: &Report) -> String {
                     let _ = writeln!(
                         out,
                         r#"      <skipped message="{}"/>"#,
-                        escape_xml(s.failure.as_deref().unwrap_or("skipped"))
+                        escape_xml(&cap(s.failure.as_deref().unwrap_or("skipped"), FAILURE_BYTES))
                     );
                 }
             }

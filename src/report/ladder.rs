@@ -37,6 +37,8 @@ use crate::codec::smtp;
 use crate::codec::wdp::Reassembler;
 use crate::codec::wsp::PushPdu;
 
+use super::excerpt;
+
 /// The largest message the reader frames (larger ones are cut as unframed bytes).
 const MAX_MESSAGE: usize = 1 << 22;
 /// The WAP connectionless push port (WDP over IP and over SMS).
@@ -119,8 +121,11 @@ pub struct Message {
     /// The message of an SMTP DATA (the message's bytes are the content as
     /// on the wire: dot-stuffed, with the terminating line).
     pub mail: Option<MailHead>,
-    /// The message's bytes as they were on the wire.
+    /// The message's bytes as they were on the wire; for a report's ladder
+    /// ([`read_named`]) only the first [`excerpt::MESSAGE_BYTES`] of them.
     pub bytes: Vec<u8>,
+    /// The message's length on the wire (more than `bytes` holds when cut).
+    pub len: usize,
     /// Why the bytes are `Other` (the decoder's error), when they are; for
     /// an SMTP line that is not a command, why not.
     pub note: Option<String>,
@@ -149,6 +154,7 @@ impl Message {
             mms: Vec::new(),
             malformed_mms: false,
             mail: None,
+            len: bytes.len(),
             bytes,
             note: None,
         }
@@ -262,10 +268,20 @@ pub fn mms_type_name(t: u8) -> String {
 #[derive(Debug, Clone, Default)]
 pub struct Ladder {
     pub messages: Vec<Message>,
-    /// What stopped or disturbed the reading (a cut capture, a bad frame).
+    /// What stopped or disturbed the reading (a cut capture, a bad frame):
+    /// the first [`excerpt::LADDER_PROBLEMS`] of them …
     pub problems: Vec<String>,
+    /// … and how many more there were.
+    pub problems_more: u32,
     /// Frames read.
     pub frames: u32,
+    /// Frames in the capture, and the transport payload bytes they carry
+    /// (also those of frames not read).
+    pub frames_total: u32,
+    pub payload_total: u64,
+    /// The reading stopped at a cap before the end of the capture (why):
+    /// the messages are those complete by then.
+    pub stopped: Option<String>,
     /// TCP ports found to carry HTTP (the server's) and SMTP (the server's,
     /// that greeted with 220), over the whole capture.
     pub http_ports: Vec<u16>,
@@ -288,7 +304,6 @@ pub const MAX_PCAP: u64 = 256 * 1024 * 1024;
 /// A report.json naming `/dev/zero` or `../../etc/passwd` is refused, not
 /// followed.
 pub fn read_named(dir: &Path, run_dirs: &[&str], name: &str) -> Result<Ladder, String> {
-    use std::io::Read;
     let joined = dir.join(name);
     let target =
         std::fs::canonicalize(&joined).map_err(|e| format!("{}: {e}", joined.display()))?;
@@ -318,11 +333,99 @@ pub fn read_named(dir: &Path, run_dirs: &[&str], name: &str) -> Result<Ladder, S
             meta.len()
         ));
     }
-    let mut bytes = Vec::new();
-    std::fs::File::open(&target)
-        .and_then(|f| f.take(MAX_PCAP).read_to_end(&mut bytes))
-        .map_err(|e| format!("pcap `{name}`: {e}"))?;
-    Ok(read(&bytes))
+    read_excerpt(&target).map_err(|e| format!("pcap `{name}`: {e}"))
+}
+
+/// Frames a port scan follows connections of at once (the first pass).
+const MAX_SCAN_DIRS: usize = 1 << 16;
+
+/// Reads a pcap file for a report's ladder without holding it: frame by
+/// frame, twice (the totals and the HTTP and SMTP server ports over the
+/// whole file; then the messages), and the second pass stops at the caps —
+/// [`excerpt::LADDER_MESSAGES`] messages complete, or
+/// [`excerpt::LADDER_READ_BYTES`] held (unframed TCP bytes and the messages
+/// kept, each cut to [`excerpt::MESSAGE_BYTES`]). [`Ladder::stopped`] says
+/// when it stopped early, [`Ladder::frames_total`] and
+/// [`Ladder::payload_total`] what the whole file holds.
+pub fn read_excerpt(path: &Path) -> Result<Ladder, String> {
+    use pcap_file::pcap::PcapReader;
+    let open = || std::fs::File::open(path).map_err(|e| e.to_string());
+    let mut r = Reader {
+        excerpt: true,
+        ..Reader::default()
+    };
+    let mut pass1 = match PcapReader::new(open()?) {
+        Ok(p) => p,
+        Err(e) => {
+            r.problem(format!("not a pcap file: {e}"));
+            return Ok(r.out);
+        }
+    };
+    let datalink = pass1.header().datalink;
+    if datalink != pcap_file::DataLink::ETHERNET {
+        r.problem(format!("link type {datalink:?}, not Ethernet"));
+        return Ok(r.out);
+    }
+    let mut scan = PortScan::default();
+    let mut t0 = None;
+    while let Some(Ok(pkt)) = pass1.next_packet() {
+        t0.get_or_insert(pkt.timestamp.as_micros() as u64);
+        r.out.frames_total += 1;
+        r.out.payload_total += payload_len(&pkt.data) as u64;
+        scan.frame(&pkt.data);
+    }
+    drop(pass1);
+    (r.out.http_ports, r.out.smtp_ports) = (scan.http, scan.smtp);
+    let t0 = t0.unwrap_or(0);
+    let mut pass2 = PcapReader::new(open()?).map_err(|e| e.to_string())?;
+    while let Some(pkt) = pass2.next_packet() {
+        let pkt = match pkt {
+            Ok(p) => p,
+            Err(e) => {
+                r.problem(format!(
+                    "the capture ends inside frame {} ({e}): it was cut, e.g. by an interrupted run",
+                    r.out.frames + 1
+                ));
+                break;
+            }
+        };
+        r.out.frames += 1;
+        let ts = (pkt.timestamp.as_micros() as u64).saturating_sub(t0);
+        r.frame(r.out.frames, ts, &pkt.data);
+        if r.out.messages.len() >= excerpt::LADDER_MESSAGES {
+            r.out.stopped = Some(format!(
+                "{} messages read, the most a ladder shows",
+                excerpt::LADDER_MESSAGES
+            ));
+        } else if r.out.frames % 64 == 0 && r.held() > excerpt::LADDER_READ_BYTES {
+            r.out.stopped = Some(format!(
+                "{} held while reading, the most a ladder's reading holds",
+                excerpt::size(excerpt::LADDER_READ_BYTES as u64)
+            ));
+        }
+        if r.out.stopped.is_some() && r.out.frames < r.out.frames_total {
+            break;
+        }
+        r.out.stopped = None;
+    }
+    if r.out.stopped.is_some() {
+        // What is still unframed was cut off by the stop, not by the
+        // connection's end: not shown as garbage.
+        r.out.messages.sort_by_key(|m| (m.frame, m.time_us));
+        r.out.messages.truncate(excerpt::LADDER_MESSAGES);
+    } else {
+        r.finish();
+    }
+    Ok(r.out)
+}
+
+/// The transport payload's length of an Ethernet frame (0 when none).
+fn payload_len(d: &[u8]) -> usize {
+    match ip(d) {
+        Some((17, _, _, l4)) => l4.len().saturating_sub(8),
+        Some((6, src, dst, l4)) => tcp_segment(src, dst, l4).map_or(0, |s| s.3.len()),
+        _ => 0,
+    }
 }
 
 /// Reads the bytes of a pcap file (classic libpcap, Ethernet link type).
@@ -331,12 +434,12 @@ pub fn read(pcap: &[u8]) -> Ladder {
     let (parser, mut rest) = match pcap_file::pcap::PcapParser::new(pcap) {
         Ok((rest, parser)) => (parser, rest),
         Err(e) => {
-            r.out.problems.push(format!("not a pcap file: {e}"));
+            r.problem(format!("not a pcap file: {e}"));
             return r.out;
         }
     };
     if parser.header().datalink != pcap_file::DataLink::ETHERNET {
-        r.out.problems.push(format!(
+        r.problem(format!(
             "link type {:?}, not Ethernet",
             parser.header().datalink
         ));
@@ -351,7 +454,7 @@ pub fn read(pcap: &[u8]) -> Ladder {
                 frames.push((pkt.timestamp.as_micros() as u64, pkt.data));
             }
             Err(e) => {
-                r.out.problems.push(format!(
+                r.problem(format!(
                     "the capture ends inside frame {} ({e}): it was cut, e.g. by an interrupted run",
                     frames.len() + 1
                 ));
@@ -360,6 +463,8 @@ pub fn read(pcap: &[u8]) -> Ladder {
         }
     }
     (r.out.http_ports, r.out.smtp_ports) = tcp_ports(frames.iter().map(|f| &f.1[..]));
+    r.out.frames_total = frames.len() as u32;
+    r.out.payload_total = frames.iter().map(|f| payload_len(&f.1) as u64).sum();
     let t0 = frames.first().map_or(0, |f| f.0);
     for (ts, data) in &frames {
         r.out.frames += 1;
@@ -522,33 +627,52 @@ pub fn duplicates(pcap: &[u8]) -> Vec<Duplicate> {
 /// request or a status line) and of SMTP (a server's first bytes are its
 /// `220` greeting, RFC 5321 §3.1), over the whole capture.
 fn tcp_ports<'a>(frames: impl Iterator<Item = &'a [u8]>) -> (Vec<u16>, Vec<u16>) {
-    let (mut http_ports, mut smtp_ports) = (Vec::new(), Vec::new());
-    let mut started: std::collections::HashSet<Dir> = Default::default();
-    let add = |v: &mut Vec<u16>, p: u16| {
-        if !v.contains(&p) {
-            v.push(p);
-        }
-    };
+    let mut scan = PortScan::default();
     for d in frames {
+        scan.frame(d);
+    }
+    (scan.http, scan.smtp)
+}
+
+/// [`tcp_ports`] one frame at a time. It follows at most
+/// [`MAX_SCAN_DIRS`] directions at once (a capture of more connections than
+/// that learns no port from the rest: its connections are recognised from
+/// their first bytes).
+#[derive(Default)]
+struct PortScan {
+    http: Vec<u16>,
+    smtp: Vec<u16>,
+    started: std::collections::HashSet<Dir>,
+}
+
+impl PortScan {
+    fn frame(&mut self, d: &[u8]) {
+        let add = |v: &mut Vec<u16>, p: u16| {
+            if !v.contains(&p) {
+                v.push(p);
+            }
+        };
         let Some((from, to, flags, payload)) = tcp(d) else {
-            continue;
+            return;
         };
         if flags & 0x02 != 0 {
-            started.remove(&(from, to));
-            started.remove(&(to, from));
+            self.started.remove(&(from, to));
+            self.started.remove(&(to, from));
         }
-        if payload.is_empty() || !started.insert((from, to)) {
-            continue;
+        if payload.is_empty()
+            || self.started.len() >= MAX_SCAN_DIRS && !self.started.contains(&(from, to))
+            || !self.started.insert((from, to))
+        {
+            return;
         }
         if payload.starts_with(b"220 ") || payload.starts_with(b"220-") {
-            add(&mut smtp_ports, from.port());
+            add(&mut self.smtp, from.port());
         } else if payload.starts_with(b"HTTP/") {
-            add(&mut http_ports, from.port());
+            add(&mut self.http, from.port());
         } else if HTTP_METHODS.iter().any(|m| payload.starts_with(m)) {
-            add(&mut http_ports, to.port());
+            add(&mut self.http, to.port());
         }
     }
-    (http_ports, smtp_ports)
 }
 
 /// (source, destination, flags, payload) of a TCP segment in an Ethernet frame.
@@ -603,6 +727,9 @@ type Dir = (SocketAddr, SocketAddr);
 #[derive(Default)]
 struct Reader {
     out: Ladder,
+    /// Reading for a report ([`read_excerpt`]): messages keep their first
+    /// [`excerpt::MESSAGE_BYTES`].
+    excerpt: bool,
     /// Bytes not yet framed, per direction.
     streams: HashMap<Dir, Vec<u8>>,
     /// Per connection (the lower-sorting endpoint first).
@@ -614,6 +741,16 @@ struct Reader {
     last: HashMap<Dir, (u32, u64)>,
 }
 
+/// A message as a reading keeps it: for a report, its first
+/// [`excerpt::MESSAGE_BYTES`] (its `len` says how long it was).
+fn kept(excerpt: bool, mut m: Message) -> Message {
+    if excerpt && m.bytes.len() > excerpt::MESSAGE_BYTES {
+        m.bytes.truncate(excerpt::MESSAGE_BYTES);
+        m.bytes.shrink_to_fit();
+    }
+    m
+}
+
 fn conn(a: SocketAddr, b: SocketAddr) -> Dir {
     if a <= b {
         (a, b)
@@ -623,11 +760,27 @@ fn conn(a: SocketAddr, b: SocketAddr) -> Dir {
 }
 
 impl Reader {
+    fn push(&mut self, m: Message) {
+        self.out.messages.push(kept(self.excerpt, m));
+    }
+
+    fn problem(&mut self, p: String) {
+        if self.out.problems.len() < excerpt::LADDER_PROBLEMS {
+            self.out.problems.push(p);
+        } else {
+            self.out.problems_more += 1;
+        }
+    }
+
+    /// Bytes held: unframed TCP bytes and the messages' bytes.
+    fn held(&self) -> usize {
+        self.streams.values().map(Vec::len).sum::<usize>()
+            + self.out.messages.iter().map(|m| m.bytes.len()).sum::<usize>()
+    }
+
     fn frame(&mut self, n: u32, t: u64, d: &[u8]) {
         let Some((proto, src, dst, l4)) = ip(d) else {
-            self.out
-                .problems
-                .push(format!("frame {n}: not Ethernet/IPv4|IPv6 with UDP or TCP"));
+            self.problem(format!("frame {n}: not Ethernet/IPv4|IPv6 with UDP or TCP"));
             return;
         };
         match proto {
@@ -640,7 +793,7 @@ impl Reader {
                     tcp: false,
                 };
                 let m = udp_message(&p, from, to, &l4[8..]);
-                self.out.messages.push(m);
+                self.push(m);
             }
             6 if l4.len() >= 20 => {
                 let Some((from, to, flags, payload)) = tcp_segment(src, dst, l4) else {
@@ -672,10 +825,7 @@ impl Reader {
                     self.flush(from, to, &p);
                 }
             }
-            _ => self
-                .out
-                .problems
-                .push(format!("frame {n}: IP protocol {proto} or a short header")),
+            _ => self.problem(format!("frame {n}: IP protocol {proto} or a short header")),
         }
     }
 
@@ -702,6 +852,11 @@ impl Reader {
                 return;
             }
             let cut: Result<Option<usize>, String> = match kind {
+                // Bytes of no known protocol: in pieces of the largest
+                // message, so that no buffer grows with the stream.
+                Kind::Unknown if buf.len() >= MAX_MESSAGE => Err(format!(
+                    "{MAX_MESSAGE} bytes of a connection that frames as no protocol the reader knows"
+                )),
                 Kind::Undecided | Kind::Unknown => Ok(None),
                 Kind::Smtp(server) => {
                     let st = self.smtp.entry(c).or_default();
@@ -742,7 +897,7 @@ impl Reader {
                         }
                         _ => tcp_message(&mut self.wdp, p, from, to, kind, raw, closed),
                     };
-                    self.out.messages.push(m);
+                    self.out.messages.push(kept(self.excerpt, m));
                 }
                 Ok(_) => return,
                 Err(e) => {
@@ -750,7 +905,7 @@ impl Reader {
                     let raw = std::mem::take(buf);
                     let mut m = Message::new(p, from, to, Protocol::Other, raw);
                     m.note = Some(e);
-                    self.out.messages.push(m);
+                    self.out.messages.push(kept(self.excerpt, m));
                     return;
                 }
             }
@@ -794,7 +949,7 @@ impl Reader {
                 } else {
                     "bytes that never made a whole message before the connection ended".into()
                 });
-                self.out.messages.push(m);
+                self.out.messages.push(kept(self.excerpt, m));
             }
         }
     }

@@ -8,6 +8,7 @@
 //! report.json only grows: every field added since the first shape is
 //! optional on reading, so older reports still load, re-render and merge.
 
+pub mod excerpt;
 pub mod html;
 pub mod junit;
 pub mod ladder;
@@ -205,6 +206,34 @@ pub struct ScenarioResult {
     /// Which of `runs` the scenario belongs to (after a merge).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub run: usize,
+    /// What the reports leave out of this scenario (the caps of
+    /// [`excerpt`]); absent when nothing was cut. Written with the reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<Truncated>,
+}
+
+/// What the reports cut of one scenario: the ladder report.html shows of
+/// its pcap, and its failure text. The pcap holds everything.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Truncated {
+    /// Frames of the pcap the ladder was read from (the reading stops at
+    /// the caps), of the frames in the pcap.
+    pub frames_shown: u32,
+    pub frames_total: u32,
+    /// Messages the ladder draws and shows.
+    pub messages_shown: u32,
+    /// Message bytes report.html shows, of the transport payload bytes in
+    /// the pcap.
+    pub bytes_shown: u64,
+    pub bytes_total: u64,
+    /// Bytes cut from the failure text, which ends `… (N bytes cut)` in
+    /// report.json, junit.xml and report.html.
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub failure_bytes_cut: u64,
+}
+
+fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
 }
 
 impl ScenarioResult {
@@ -832,17 +861,46 @@ impl Report {
 
     /// Writes `report.json`, `junit.xml`, `report.html` and `summary.txt` into
     /// `dir` (the HTML reads the scenarios' pcaps, relative to `dir`).
+    ///
+    /// Every report gets the same excerpts: failure and step texts capped
+    /// ([`excerpt`]), and each scenario's `truncated` saying what report.html
+    /// and the texts leave out (rendered first for that reason).
     pub fn write_all(&self, dir: &Path) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
-        let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        let mut r = self.clone();
+        r.cap_excerpts();
+        let (page, cuts) = html::render_cut(&r, dir);
+        for (s, c) in r.scenarios.iter_mut().zip(cuts) {
+            s.truncated = c;
+        }
+        let json = serde_json::to_string_pretty(&r).map_err(std::io::Error::other)?;
         write_atomic(&dir.join("report.json"), json.as_bytes())?;
-        write_atomic(&dir.join("junit.xml"), junit::render(self).as_bytes())?;
-        write_atomic(&dir.join("report.html"), html::render(self, dir).as_bytes())?;
-        write_atomic(
-            &dir.join("summary.txt"),
-            summary::render(self, dir).as_bytes(),
-        )?;
+        write_atomic(&dir.join("junit.xml"), junit::render(&r).as_bytes())?;
+        write_atomic(&dir.join("report.html"), page.as_bytes())?;
+        write_atomic(&dir.join("summary.txt"), summary::render(&r, dir).as_bytes())?;
         Ok(())
+    }
+
+    /// Caps each scenario's failure and step texts ([`excerpt::cap`]; a
+    /// text capped before stays as it is).
+    pub fn cap_excerpts(&mut self) {
+        use excerpt::{cap, FAILURE_BYTES, STEP_BYTES};
+        let capped = |s: &mut String, max| {
+            if let std::borrow::Cow::Owned(c) = cap(s, max) {
+                *s = c;
+            }
+        };
+        for s in &mut self.scenarios {
+            if let Some(f) = &mut s.failure {
+                capped(f, FAILURE_BYTES);
+            }
+            if let Some(st) = &mut s.step {
+                capped(st, STEP_BYTES);
+            }
+            for st in &mut s.steps {
+                capped(&mut st.text, STEP_BYTES);
+            }
+        }
     }
 
     /// Reads a `report.json` (of any earlier shape).
@@ -1068,6 +1126,7 @@ mod tests {
             ],
             waived: vec![],
             run: 0,
+            truncated: None,
         };
         Report::build(
             &cat,
