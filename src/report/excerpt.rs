@@ -51,8 +51,9 @@ pub fn cap(s: &str, max: usize) -> Cow<'_, str> {
     while !s.is_char_boundary(at) {
         at -= 1;
     }
-    if let Some(b) = s[at.saturating_sub(3)..at].rfind('\\') {
-        at = at.saturating_sub(3) + b;
+    let lo = at.saturating_sub(3);
+    if let Some(b) = s.as_bytes()[lo..at].iter().rposition(|&c| c == b'\\') {
+        at = lo + b;
     }
     let mut out = String::with_capacity(max);
     out.push_str(&s[..at]);
