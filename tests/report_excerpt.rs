@@ -205,11 +205,16 @@ fn a_failed_scenario_with_64_mb_of_traffic_gives_reports_of_a_few_mb_that_say_wh
     );
     assert!(html.len() < 5 * MB, "report.html is {} bytes", html.len());
     assert!(
-        html.contains("ladder: the first 300 messages shown, read from 300 of"),
+        html.contains("ladder: the first 300 messages, read from the first 300 of"),
         "the page says what of the flood it shows"
     );
     assert!(html.contains("all in pcaps/flood.pcap"));
+    assert!(html.contains(&format!(
+        "messages, read from all {} frames",
+        excerpt::count(stream_frames)
+    )));
     assert!(html.contains("all in pcaps/stream.pcap"));
+    assert!(html.contains("the reading stopped after 300 messages"));
     assert!(html.contains("the failure text is cut here"));
 
     let j = json(&dir);

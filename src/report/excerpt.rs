@@ -33,6 +33,9 @@ pub const PAGE_TEXT_PASSED: usize = 2 * 1024 * 1024;
 pub const PAGE_TEXT_FAILED: usize = 16 * 1024 * 1024;
 /// Bytes of a message shown once a budget above is spent.
 pub const MESSAGE_BYTES_PAST_BUDGET: usize = 256;
+/// Lines of a launched SUT's stderr a report keeps (the last ones; as many
+/// as `sut::TAIL_LINES` gives), each capped at [`STEP_BYTES`].
+pub const STDERR_LINES: usize = 20;
 /// Problems of a capture's reading listed (bad frames, say); the rest counted.
 pub const LADDER_PROBLEMS: usize = 20;
 

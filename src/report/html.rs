@@ -1353,16 +1353,22 @@ fn scenario(
                     l.frames_total
                 };
                 let pcap = s.pcap.as_deref().unwrap_or("the pcap");
+                let all_msgs = l.stopped.is_none() && l.messages.len() == msgs.len();
                 let note = format!(
-                    "<p class=\"note cut\">ladder: the first {} messages shown, read from {} of {} frames ({} of {} shown){}; all in {}</p>",
+                    "<p class=\"note cut\">ladder: {} {} messages, read from {} {} frames ({} of {} shown){}; all in {}</p>",
+                    if all_msgs { "all" } else { "the first" },
                     excerpt::count(msgs.len() as u64),
-                    excerpt::count(u64::from(frames_shown)),
+                    if l.stopped.is_some() {
+                        format!("the first {} of", excerpt::count(u64::from(frames_shown)))
+                    } else {
+                        "all".to_string()
+                    },
                     excerpt::count(u64::from(l.frames_total)),
                     excerpt::size(bytes_shown),
                     excerpt::size(l.payload_total),
                     l.stopped
                         .as_ref()
-                        .map(|w| format!("; the reading stopped at {w}"))
+                        .map(|w| format!("; the reading stopped {w}"))
                         .unwrap_or_default(),
                     esc(pcap)
                 );

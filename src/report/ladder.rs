@@ -279,8 +279,8 @@ pub struct Ladder {
     /// (also those of frames not read).
     pub frames_total: u32,
     pub payload_total: u64,
-    /// The reading stopped at a cap before the end of the capture (why):
-    /// the messages are those complete by then.
+    /// The reading stopped at a cap before the end of the capture: why
+    /// ("after 300 messages (…)"); the messages are those complete by then.
     pub stopped: Option<String>,
     /// TCP ports found to carry HTTP (the server's) and SMTP (the server's,
     /// that greeted with 220), over the whole capture.
@@ -394,12 +394,12 @@ pub fn read_excerpt(path: &Path) -> Result<Ladder, String> {
         r.frame(r.out.frames, ts, &pkt.data);
         if r.out.messages.len() >= excerpt::LADDER_MESSAGES {
             r.out.stopped = Some(format!(
-                "{} messages read, the most a ladder shows",
+                "after {} messages (the most a ladder shows)",
                 excerpt::LADDER_MESSAGES
             ));
         } else if r.out.frames % 64 == 0 && r.held() > excerpt::LADDER_READ_BYTES {
             r.out.stopped = Some(format!(
-                "{} held while reading, the most a ladder's reading holds",
+                "with {} held (the most a ladder's reading holds)",
                 excerpt::size(excerpt::LADDER_READ_BYTES as u64)
             ));
         }

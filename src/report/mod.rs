@@ -901,6 +901,16 @@ impl Report {
                 capped(&mut st.text, STEP_BYTES);
             }
         }
+        // A launched SUT's stderr: the run keeps its last lines, each short
+        // (`sut::stderr_tail`); a report.json read back is held to the same.
+        for e in self.runs.iter_mut().filter_map(|r| r.sut_event.as_mut()) {
+            capped(&mut e.detail, FAILURE_BYTES);
+            let extra = e.stderr_tail.len().saturating_sub(excerpt::STDERR_LINES);
+            e.stderr_tail.drain(..extra);
+            for l in &mut e.stderr_tail {
+                capped(l, STEP_BYTES);
+            }
+        }
     }
 
     /// Reads a `report.json` (of any earlier shape).
