@@ -571,7 +571,13 @@ struct Budget<'a> {
 }
 
 /// One message of the ladder as text; returns how many of its bytes it shows.
-fn message_panel(out: &mut String, sid: usize, k: usize, m: &Message, budget: &mut Budget) -> usize {
+fn message_panel(
+    out: &mut String,
+    sid: usize,
+    k: usize,
+    m: &Message,
+    budget: &mut Budget,
+) -> usize {
     let _ = write!(
         out,
         "<div class=\"msg\" id=\"s{sid}m{k}\"><p><b>#{} {}</b> {} · {} → {} · {} · {} bytes · frame {}{}</p><pre class=\"txt\">",
@@ -1290,7 +1296,10 @@ fn scenario(
                     String::new()
                 },
                 match found {
-                    Some(k) => format!(" — <a href=\"#s{i}m{k}\">message #{} in the ladder</a>", k + 1),
+                    Some(k) => format!(
+                        " — <a href=\"#s{i}m{k}\">message #{} in the ladder</a>",
+                        k + 1
+                    ),
                     None => String::new(),
                 }
             );

@@ -90,7 +90,10 @@ pub fn render(r: &Report) -> String {
                     let _ = writeln!(
                         out,
                         r#"      <skipped message="{}"/>"#,
-                        escape_xml(&cap(s.failure.as_deref().unwrap_or("skipped"), FAILURE_BYTES))
+                        escape_xml(&cap(
+                            s.failure.as_deref().unwrap_or("skipped"),
+                            FAILURE_BYTES
+                        ))
                     );
                 }
             }

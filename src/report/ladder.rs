@@ -397,7 +397,7 @@ pub fn read_excerpt(path: &Path) -> Result<Ladder, String> {
                 "after {} messages (the most a ladder shows)",
                 excerpt::LADDER_MESSAGES
             ));
-        } else if r.out.frames % 64 == 0 && r.held() > excerpt::LADDER_READ_BYTES {
+        } else if r.out.frames.is_multiple_of(64) && r.held() > excerpt::LADDER_READ_BYTES {
             r.out.stopped = Some(format!(
                 "with {} held (the most a ladder's reading holds)",
                 excerpt::size(excerpt::LADDER_READ_BYTES as u64)
@@ -775,7 +775,12 @@ impl Reader {
     /// Bytes held: unframed TCP bytes and the messages' bytes.
     fn held(&self) -> usize {
         self.streams.values().map(Vec::len).sum::<usize>()
-            + self.out.messages.iter().map(|m| m.bytes.len()).sum::<usize>()
+            + self
+                .out
+                .messages
+                .iter()
+                .map(|m| m.bytes.len())
+                .sum::<usize>()
     }
 
     fn frame(&mut self, n: u32, t: u64, d: &[u8]) {
@@ -1495,6 +1500,91 @@ mod tests {
         assert_eq!(l.problems.len(), 1, "{:?}", l.problems);
         assert!(read(b"not a pcap").problems[0].starts_with("not a pcap"));
         no_panic_on_mutations(&pcap, 0, 200);
+    }
+
+    /// A report's reading of a pcap file ([`read_excerpt`]) gives what
+    /// [`read`] gives for a small one, and on a large one stops at the caps:
+    /// bytes held across connections, or the ladder's messages.
+    #[test]
+    fn a_reports_reading_stops_at_its_caps() {
+        let dir = std::env::temp_dir().join(format!("liaison-ladder-cap-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let write = |name: &str, f: &dyn Fn(&Capture)| {
+            let path = dir.join(name);
+            let c = Capture::create(&path).unwrap();
+            f(&c);
+            c.flush().unwrap();
+            path
+        };
+        let ua: SocketAddr = "127.0.0.1:5060".parse().unwrap();
+        let sut: SocketAddr = "127.0.0.1:5070".parse().unwrap();
+        let req = b"OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK1\r\nContent-Length: 0\r\n\r\n";
+        // Small: the same as a whole reading.
+        let small = write("small.pcap", &|c| {
+            c.udp(ua, sut, req);
+            c.tcp_connect(ua, sut);
+            c.tcp_data(ua, sut, req);
+            c.tcp_data(sut, ua, b"\x00never a message");
+            c.tcp_close(ua, sut);
+        });
+        let whole = read(&std::fs::read(&small).unwrap());
+        let l = read_excerpt(&small).unwrap();
+        assert_eq!(l.stopped, None);
+        assert_eq!((l.frames, l.frames_total), (whole.frames, whole.frames));
+        assert_eq!(l.payload_total, whole.payload_total);
+        let bytes = |l: &Ladder| {
+            l.messages
+                .iter()
+                .map(|m| m.bytes.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(bytes(&l), bytes(&whole));
+        // Three connections sending bytes of no protocol at once: the
+        // reading stops once 8 MiB are held, long before the end.
+        let garbage = write("garbage.pcap", &|c| {
+            let chunk = vec![0u8; 32_000];
+            let peers: Vec<SocketAddr> = (0..3)
+                .map(|i| format!("127.0.0.1:{}", 41000 + i).parse().unwrap())
+                .collect();
+            for p in &peers {
+                c.tcp_connect(*p, sut);
+            }
+            for _ in 0..120 {
+                for p in &peers {
+                    c.tcp_data(sut, *p, &chunk);
+                }
+            }
+        });
+        let l = read_excerpt(&garbage).unwrap();
+        let why = l.stopped.as_deref().unwrap_or("");
+        assert!(why.starts_with("with 8.4 MB held"), "{why}");
+        assert!(
+            l.frames < l.frames_total,
+            "{} of {}",
+            l.frames,
+            l.frames_total
+        );
+        assert_eq!(l.payload_total, 3 * 120 * 32_000);
+        // A flood of datagrams: the reading stops at the ladder's messages.
+        let flood = write("flood.pcap", &|c| {
+            for _ in 0..excerpt::LADDER_MESSAGES + 50 {
+                c.udp(sut, ua, req);
+            }
+        });
+        let l = read_excerpt(&flood).unwrap();
+        assert_eq!(l.messages.len(), excerpt::LADDER_MESSAGES);
+        assert_eq!(l.frames as usize, excerpt::LADDER_MESSAGES);
+        assert_eq!(l.frames_total as usize, excerpt::LADDER_MESSAGES + 50);
+        assert!(l
+            .stopped
+            .as_deref()
+            .unwrap()
+            .starts_with("after 300 messages"));
+        // Not a pcap: said, not an error.
+        let junk = dir.join("junk.pcap");
+        std::fs::write(&junk, b"not a pcap at all, not even close").unwrap();
+        assert!(read_excerpt(&junk).unwrap().problems[0].starts_with("not a pcap"));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// Any bytes at all: no panic. `rounds` copies of `pcap`, each with a few

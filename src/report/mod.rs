@@ -877,7 +877,10 @@ impl Report {
         write_atomic(&dir.join("report.json"), json.as_bytes())?;
         write_atomic(&dir.join("junit.xml"), junit::render(&r).as_bytes())?;
         write_atomic(&dir.join("report.html"), page.as_bytes())?;
-        write_atomic(&dir.join("summary.txt"), summary::render(&r, dir).as_bytes())?;
+        write_atomic(
+            &dir.join("summary.txt"),
+            summary::render(&r, dir).as_bytes(),
+        )?;
         Ok(())
     }
 
