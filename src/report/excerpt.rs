@@ -39,6 +39,17 @@ pub const STDERR_LINES: usize = 20;
 /// Problems of a capture's reading listed (bad frames, say); the rest counted.
 pub const LADDER_PROBLEMS: usize = 20;
 
+/// The last [`STDERR_LINES`] lines of a launched SUT's stderr, each capped
+/// at [`STEP_BYTES`], joined by newlines.
+pub fn stderr_tail(lines: &[String]) -> String {
+    let skip = lines.len().saturating_sub(STDERR_LINES);
+    lines[skip..]
+        .iter()
+        .map(|l| cap(l, STEP_BYTES))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// `s` cut to at most `max` bytes, marker included: the start, then
 /// `… (N bytes cut)` saying how many bytes of `s` are not there. A text
 /// already within `max` comes back as it is, so capping twice changes

@@ -687,7 +687,7 @@ pub fn render_cut(r: &Report, dir: &Path) -> (String, Vec<Option<Truncated>>) {
             } else {
                 "SUT UNREACHABLE"
             },
-            esc(&e.headline()),
+            esc(&cap(&e.headline(), excerpt::FAILURE_BYTES)),
         )
     } else if !gating.is_empty() {
         (
@@ -890,13 +890,13 @@ pub fn render_cut(r: &Report, dir: &Path) -> (String, Vec<Option<Truncated>>) {
             } else {
                 String::new()
             },
-            esc(&e.headline()),
+            esc(&cap(&e.headline(), excerpt::FAILURE_BYTES)),
             if e.stderr_tail.is_empty() {
                 String::new()
             } else {
                 format!(
                     "<br>last lines of its stderr:<pre>{}</pre>",
-                    esc(&e.stderr_tail.join("\n"))
+                    esc(&excerpt::stderr_tail(&e.stderr_tail))
                 )
             }
         );

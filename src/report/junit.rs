@@ -140,7 +140,14 @@ fn run_level_cases(r: &Report) -> Vec<RunCase> {
         } else {
             name.to_string()
         };
-        out.push((name, e.headline(), "sut", e.stderr_tail.clone()));
+        let tail = super::excerpt::stderr_tail(&e.stderr_tail);
+        let tail = if tail.is_empty() { vec![] } else { vec![tail] };
+        out.push((
+            name,
+            cap(&e.headline(), FAILURE_BYTES).into_owned(),
+            "sut",
+            tail,
+        ));
     }
     out
 }

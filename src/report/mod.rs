@@ -1181,6 +1181,53 @@ mod tests {
         assert_eq!(r.exit_code(), 1);
     }
 
+    /// Issue 13 item 4: a report.json read back with huge texts (an older
+    /// liaison, or written by hand) renders with the same caps as a run.
+    #[test]
+    fn every_text_a_report_quotes_is_capped() {
+        let mut r = sample();
+        let huge = format!(
+            "DR-2: expected 200; came bytes: {}",
+            "\\x00".repeat(100_000)
+        );
+        r.scenarios[1].failure = Some(huge.clone());
+        r.scenarios[1].steps[1].text = "w".repeat(50_000);
+        r.runs[0].sut_event = Some(SutEvent {
+            kind: SutEventKind::Died,
+            at_ms: 1,
+            detail: "d".repeat(100_000),
+            status: None,
+            stderr_tail: (0..50)
+                .map(|i| format!("{i} {}", "e".repeat(5_000)))
+                .collect(),
+            during: vec![],
+            not_run: 0,
+        });
+        // The renderers cap on their own …
+        let junit = junit::render(&r);
+        assert!(junit.len() < 100_000, "{}", junit.len());
+        assert!(junit.contains(" bytes cut)</failure>") || junit.contains(" bytes cut)\nstep:"));
+        let text = summary::render(&r, Path::new("x"));
+        assert!(text.len() < 10_000, "{}", text.len());
+        assert!(text.contains("stderr| 30 ") && !text.contains("stderr| 29 "));
+        // … and a report is written capped.
+        r.cap_excerpts();
+        let f = r.scenarios[1].failure.as_deref().unwrap();
+        assert!(f.len() <= excerpt::FAILURE_BYTES);
+        let n = excerpt::cut_of(f).unwrap();
+        assert_eq!(excerpt::split_cut(f).0.len() + n, huge.len());
+        assert!(huge.starts_with(excerpt::split_cut(f).0));
+        assert!(r.scenarios[1].steps[1].text.len() <= excerpt::STEP_BYTES);
+        let e = r.runs[0].sut_event.as_ref().unwrap();
+        assert_eq!(e.stderr_tail.len(), excerpt::STDERR_LINES);
+        assert!(e.stderr_tail[0].starts_with("30 "));
+        assert!(e.stderr_tail.iter().all(|l| l.len() <= excerpt::STEP_BYTES));
+        assert!(e.detail.len() <= excerpt::FAILURE_BYTES);
+        let html = html::render(&r, Path::new("reports/x"));
+        assert!(html.contains("the failure text is cut here"));
+        assert!(html.len() < 200_000, "{}", html.len());
+    }
+
     #[test]
     fn a_sut_event_sets_the_exit_code_and_renders_everywhere() {
         let mut r = sample();

@@ -112,8 +112,12 @@ pub fn render(r: &Report, dir: &Path) -> String {
             super::SutEventKind::Unreachable => "SUT UNREACHABLE",
         };
         let _ = writeln!(out, "{word}: {}", truncate(&e.headline(), 400));
-        for l in &e.stderr_tail {
-            let _ = writeln!(out, "  stderr| {l}");
+        let skip = e
+            .stderr_tail
+            .len()
+            .saturating_sub(super::excerpt::STDERR_LINES);
+        for l in &e.stderr_tail[skip..] {
+            let _ = writeln!(out, "  stderr| {}", truncate(l, 300));
         }
     }
     let _ = writeln!(out, "time: {:.2} s", r.duration_ms as f64 / 1000.0);
