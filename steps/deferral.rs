@@ -15,10 +15,10 @@ use super::world::{Failure, LiaisonWorld, StepResult};
 use crate::codec::escape_bytes;
 use crate::codec::mms::value::charset_from_name;
 use crate::codec::mms::{Body, ContentType, FromValue, MessageType, Pdu};
+use crate::harness::MmsClientHarness;
 use crate::profile::DeferralSection;
 use crate::roles::mms_server::MmsArrival;
 use crate::roles::ua::{Recipient, Ua};
-use crate::runner::MmsClientHarness;
 
 /// Per-scenario state.
 #[derive(Default)]

@@ -14,10 +14,10 @@ use super::delivery_reports::{
 use super::world::{describe_incoming, Failure, LiaisonWorld, StepResult};
 use crate::codec::ims::{self, features, icsi_encode, icsis, lr_uri, shown_identity, ICSI_CPM_MSG};
 use crate::codec::sip::{token, uri_of, SipMessage};
+use crate::harness::ImsHarness;
 use crate::net::Incoming;
 use crate::roles::cscf::{aor_key, Hop};
 use crate::roles::ua::{Recipient, Ua};
-use crate::runner::ImsHarness;
 
 /// Per-scenario IMS state.
 #[derive(Default)]

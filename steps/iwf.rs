@@ -10,10 +10,10 @@ use cucumber::{given, then, when};
 use super::world::{Failure, LiaisonWorld, StepResult};
 use crate::codec::sip::token;
 use crate::codec::smpp::{command, registered, state, status, Body, Sm};
+use crate::harness::IwfHarness;
 use crate::roles::ims_core::{Delivered, LargeKind, LargePolicy};
 use crate::roles::smsc::SmppArrival;
 use crate::roles::ua::Answer;
-use crate::runner::IwfHarness;
 
 /// Per-scenario interworking state.
 #[derive(Default)]

@@ -21,10 +21,10 @@ use crate::codec::mms::{
 };
 use crate::codec::sip::token;
 use crate::codec::wsp::{self, AppId};
+use crate::harness::MmsClientHarness;
 use crate::profile::MmsClientSection;
 use crate::roles::mms_server::{self, MmsArrival, MMS_MEDIA};
 use crate::roles::transaction::ClientResult;
-use crate::runner::MmsClientHarness;
 
 /// An MM the scenario put on the server.
 #[derive(Debug, Clone)]

@@ -27,11 +27,11 @@ use crate::codec::mms::{
 use crate::codec::sip::token;
 use crate::codec::smpp::command;
 use crate::codec::wsp::{AppId, PDU_PUSH};
+use crate::harness::PushHarness;
 use crate::profile::MmsRelaySection;
 use crate::roles::mms_ua::{self, Bearer, Mm1Outcome, Pushed};
 use crate::roles::smsc::SmppArrival;
 use crate::roles::ua::Answer;
-use crate::runner::PushHarness;
 
 /// What kind of MMS address a user has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -17,11 +17,11 @@ use crate::codec::sip::token;
 use crate::codec::smpp::{command, WAP_PUSH_PORT, WAP_WSP_PORT};
 use crate::codec::wdp::{Datagram, Reassembler};
 use crate::codec::wsp::{AppId, PushPdu, PDU_PUSH};
+use crate::harness::PushHarness;
 use crate::profile::PpgSection;
 use crate::roles::push_initiator::{self, PiOutcome};
 use crate::roles::smsc::SmppArrival;
 use crate::roles::ua::Answer;
-use crate::runner::PushHarness;
 
 /// One PAP submission the scenario made.
 #[derive(Debug, Clone)]

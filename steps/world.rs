@@ -10,11 +10,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::codec::escape_bytes;
+use crate::harness::RunContext;
 use crate::net::capture::Capture;
 use crate::net::{Incoming, SipEndpoint, Transport};
 use crate::roles::transaction::{ClientResult, Timers};
 use crate::roles::ua::{Outgoing, Recipient, Ua};
-use crate::runner::RunContext;
 
 /// The context of the run in progress (set by the runner before it starts).
 pub static CONTEXT: Mutex<Option<Arc<RunContext>>> = Mutex::new(None);

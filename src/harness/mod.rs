@@ -1,0 +1,289 @@
+//! The run-level harness: the network elements a SUT is configured with
+//! (so they live for the whole run, at addresses in its profile) and the
+//! [`RunContext`] the steps of every scenario see.
+//!
+//! | file | run-level role | SUT roles it serves |
+//! |---|---|---|
+//! | [`iwf`] | SMSC + IMS core of an SMS/IM interworking function | sms-im-iwf |
+//! | [`ims`] | IMS core (P-/S-CSCF, registrar, router) | IMS clients and servers (`ims` section) |
+//! | [`bearers`] | SMSC, OTA-HTTP target, SIP device | ppg, mms-relay |
+//! | [`mmsc`] | MMS Relay/Server (+ upper tester) | mms-client, im-server with deferral |
+//! | `roles::push_agent::PushClientHarness` | push agent + upper tester | push-client |
+//! | `roles::smtp_server::Mm3Harness` | MMS server's MM3 (SMTP) | mem-server |
+//!
+//! Steps import these from here, never from the runner. Each one starts
+//! from the profile alone ([`Harnesses::for_profile`]), so a real SUT and
+//! the embedded reference get the same harness.
+
+pub mod bearers;
+pub mod ims;
+pub mod iwf;
+pub mod mmsc;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use bearers::PushHarness;
+pub use ims::ImsHarness;
+pub use iwf::IwfHarness;
+pub use mmsc::MmsClientHarness;
+
+use crate::profile::Profile;
+use crate::roles::push_agent::PushClientHarness;
+use crate::roles::smtp_server::Mm3Harness;
+
+/// What the steps of a run see.
+#[derive(Debug)]
+pub struct RunContext {
+    pub profile: Profile,
+    /// Per-role SIP addresses (the embedded reference runs each role on its own port).
+    pub role_addresses: BTreeMap<String, std::net::SocketAddr>,
+    /// sms-im-iwf: the harness SMSC and IMS core, shared by the run's scenarios.
+    pub iwf: Option<Arc<IwfHarness>>,
+    /// ppg: the harness bearers (SMSC, OTA-HTTP target, SIP device), shared likewise.
+    pub push: Option<Arc<PushHarness>>,
+    /// push-client: the harness push agent and upper tester, shared likewise.
+    pub push_client: Option<Arc<PushClientHarness>>,
+    pub out_dir: PathBuf,
+    pub pcap_dir: PathBuf,
+    /// mms-client: the harness MMS Relay/Server at the profile's MMSC URL, shared likewise.
+    pub mms_client: Option<Arc<MmsClientHarness>>,
+    /// mms-relay: the bearers the relay notifies over (SMSC, SIP device).
+    pub mms_relay: Option<Arc<PushHarness>>,
+    /// im-server with deferral: the harness MMS Relay/Server it defers to
+    /// (at the profile's `deferral.mmsc_url`), shared likewise.
+    pub deferral: Option<Arc<MmsClientHarness>>,
+    /// mem-server: the harness MMS server's MM3 interface (SMTP), shared likewise.
+    pub mem_server: Option<Arc<Mm3Harness>>,
+    /// The harness IMS core (profile section `ims`), shared likewise.
+    pub ims: Option<Arc<ImsHarness>>,
+}
+
+impl RunContext {
+    /// The SUT's SIP address for a role.
+    pub fn sip_address(&self, role: &str) -> Option<std::net::SocketAddr> {
+        self.role_addresses
+            .get(role)
+            .copied()
+            .or_else(|| self.profile.sip.as_ref().map(|s| s.address))
+    }
+}
+
+/// The run-level harness roles a profile asks for (each `None` when the
+/// SUT does not play the role that needs it).
+#[derive(Debug, Default, Clone)]
+pub struct Harnesses {
+    pub iwf: Option<Arc<IwfHarness>>,
+    pub push: Option<Arc<PushHarness>>,
+    pub push_client: Option<Arc<PushClientHarness>>,
+    pub mms_client: Option<Arc<MmsClientHarness>>,
+    pub mms_relay: Option<Arc<PushHarness>>,
+    pub deferral: Option<Arc<MmsClientHarness>>,
+    pub mem_server: Option<Arc<Mm3Harness>>,
+    pub ims: Option<Arc<ImsHarness>>,
+}
+
+impl Harnesses {
+    /// Starts, at the addresses the profile gives (port 0 picks), every
+    /// run-level role its SUT roles need. The error is one line naming the
+    /// profile field.
+    pub async fn for_profile(profile: &Profile) -> Result<Harnesses, String> {
+        let timers = crate::roles::transaction::Timers::from_t1_ms(profile.t1_ms);
+        let mut h = Harnesses::default();
+        if let (true, Some(i)) = (profile.has_role("sms-im-iwf"), &profile.iwf) {
+            h.iwf = Some(Arc::new(
+                IwfHarness::start(
+                    i.smsc,
+                    i.ims_core,
+                    (i.system_id.clone(), i.password.clone()),
+                )
+                .await?,
+            ));
+        }
+        if let (true, Some(p)) = (profile.has_role("ppg"), &profile.ppg) {
+            h.push = Some(Arc::new(PushHarness::start(p).await?));
+        }
+        if let (true, Some(p)) = (profile.has_role("push-client"), &profile.push_client) {
+            if p.agent.is_some() || p.upper_tester.is_some() {
+                h.push_client = Some(Arc::new(
+                    PushClientHarness::start(p.agent, p.upper_tester, timers).await?,
+                ));
+            }
+        }
+        if let (true, Some((a, _))) = (
+            profile.has_role("mms-client"),
+            profile.mms_client.as_ref().and_then(|m| m.url_parts()),
+        ) {
+            let mut m = MmsClientHarness::start(a).await?;
+            if let Some(u) = profile.mms_client.as_ref().and_then(|m| m.upper_tester) {
+                m = m.with_upper_tester(u).await?;
+            }
+            h.mms_client = Some(Arc::new(m));
+        }
+        if let (true, Some(m)) = (profile.has_role("mem-server"), &profile.mem_server) {
+            h.mem_server = Some(Arc::new(Mm3Harness::start(m.mm3).await?));
+        }
+        if let (true, Some(m)) = (profile.has_role("mms-relay"), &profile.mms_relay) {
+            h.mms_relay = Some(Arc::new(PushHarness::for_mms_relay(m).await?));
+        }
+        if let Some((a, _)) = profile.deferral.as_ref().and_then(|d| d.url_parts()) {
+            h.deferral =
+                Some(Arc::new(MmsClientHarness::start(a).await.map_err(|e| {
+                    e.replace("mms_client.mmsc_url", "deferral.mmsc_url")
+                })?));
+        }
+        if let Some(i) = &profile.ims {
+            let core = ImsHarness::start(i.core, i.expires()).await?;
+            core.configure(profile, &BTreeMap::new());
+            h.ims = Some(Arc::new(core));
+        }
+        Ok(h)
+    }
+}
+
+impl RunContext {
+    /// The context of a run: its SUT's profile and addresses, the
+    /// run-level harness, and where the report goes.
+    pub fn new(
+        profile: Profile,
+        role_addresses: BTreeMap<String, std::net::SocketAddr>,
+        h: Harnesses,
+        out_dir: PathBuf,
+        pcap_dir: PathBuf,
+    ) -> RunContext {
+        RunContext {
+            profile,
+            role_addresses,
+            iwf: h.iwf,
+            push: h.push,
+            push_client: h.push_client,
+            out_dir,
+            pcap_dir,
+            mms_client: h.mms_client,
+            mms_relay: h.mms_relay,
+            deferral: h.deferral,
+            mem_server: h.mem_server,
+            ims: h.ims,
+        }
+    }
+}
+
+/// The addresses a run knows by name, for the ladders' lanes: the SUT's
+/// (per role, and per interface of its profile) and the run-level harness
+/// roles' (their bound addresses).
+pub fn run_elements(ctx: &RunContext) -> Vec<crate::report::Element> {
+    use crate::report::{Element, Side};
+    let mut out: Vec<Element> = Vec::new();
+    let mut add = |a: Option<std::net::SocketAddr>, name: &str, side: Side| {
+        if let Some(a) = a {
+            let address = a.to_string();
+            if !out.iter().any(|e| e.address == address) {
+                out.push(Element {
+                    address,
+                    name: name.to_string(),
+                    side,
+                });
+            }
+        }
+    };
+    let url = |u: &str| -> Option<std::net::SocketAddr> {
+        let rest = u.split_once("://").map(|x| x.1).unwrap_or(u);
+        rest.split('/').next()?.parse().ok()
+    };
+    let p = &ctx.profile;
+    for (role, a) in &ctx.role_addresses {
+        add(Some(*a), &format!("SUT {role}"), Side::Sut);
+    }
+    if let Some(sip) = &p.sip {
+        let roles = p.roles.join(", ");
+        add(Some(sip.address), &format!("SUT {roles}"), Side::Sut);
+    }
+    add(
+        p.msrp.as_ref().map(|m| m.address),
+        "SUT MSRP relay",
+        Side::Sut,
+    );
+    add(
+        p.ppg.as_ref().and_then(|x| url(&x.url)),
+        "SUT ppg (PAP)",
+        Side::Sut,
+    );
+    if let Some(m) = &p.mms_client {
+        add(m.wap_push, "SUT mms-client (WAP push)", Side::Sut);
+        add(m.sip_push, "SUT mms-client (SIP)", Side::Sut);
+    }
+    add(
+        p.mms_relay.as_ref().and_then(|m| url(&m.mm1_url)),
+        "SUT mms-relay (MM1)",
+        Side::Sut,
+    );
+    add(
+        p.mms_relay.as_ref().and_then(|m| m.mm3),
+        "SUT mms-relay (MM3)",
+        Side::Sut,
+    );
+    add(
+        p.mem_server.as_ref().and_then(|m| m.inbox),
+        "SUT mem-server (inbox)",
+        Side::Sut,
+    );
+    let push = ctx.push.as_deref();
+    let pc = ctx.push_client.as_deref();
+    let mms = ctx.mms_relay.as_deref();
+    let harness = [
+        (ctx.iwf.as_ref().map(|h| h.smsc.addr()), "harness SMSC"),
+        (
+            ctx.iwf.as_ref().map(|h| h.ims.ep.udp_addr()),
+            "harness IMS core",
+        ),
+        (
+            push.and_then(|h| h.smsc.as_ref()).map(|x| x.addr()),
+            "harness SMSC (push)",
+        ),
+        (
+            push.and_then(|h| h.ota.as_ref()).map(|x| x.addr()),
+            "harness OTA-HTTP target",
+        ),
+        (
+            push.and_then(|h| h.sip.as_ref()).map(|x| x.ep.udp_addr()),
+            "harness SIP device",
+        ),
+        (
+            pc.and_then(|h| h.agent.as_ref()).map(|x| x.ep.udp_addr()),
+            "harness push agent",
+        ),
+        (
+            pc.and_then(|h| h.upper.as_ref()).map(|x| x.addr()),
+            "harness upper tester",
+        ),
+        (
+            ctx.mms_client.as_ref().map(|h| h.server.addr()),
+            "harness MMS Relay/Server",
+        ),
+        (
+            mms.and_then(|h| h.smsc.as_ref()).map(|x| x.addr()),
+            "harness SMSC (MMS)",
+        ),
+        (
+            mms.and_then(|h| h.sip.as_ref()).map(|x| x.ep.udp_addr()),
+            "harness SIP device (MMS)",
+        ),
+        (
+            ctx.deferral.as_ref().map(|h| h.server.addr()),
+            "harness MMSC (deferral)",
+        ),
+        (
+            ctx.mem_server.as_ref().map(|h| h.server.addr()),
+            "harness MMS server (MM3)",
+        ),
+        (
+            ctx.ims.as_ref().map(|h| h.core.addr()),
+            "harness IMS core (CSCF)",
+        ),
+    ];
+    for (a, name) in harness {
+        add(a, name, Side::Harness);
+    }
+    out
+}
