@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use liaison::codec::smpp::{command, registered, state, Body, Sm};
 use liaison::reference::{self, sms_iwf::IwfConfig, Settings};
 use liaison::roles::ua::Answer;
-use liaison::runner::IwfHarness;
+use liaison::harness::IwfHarness;
 
 const N: usize = 2000;
 

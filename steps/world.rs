@@ -42,27 +42,27 @@ pub struct LiaisonWorld {
     /// The body type sent, for Accept checks.
     pub sent_type: Option<String>,
     /// Large Message mode: the session the scenario set up.
-    pub lm: super::large_message::LargeMessage,
+    pub lm: crate::steps::delivery_reports::large_message::LargeMessage,
     /// SMS–IM interworking: the SMS sent and their recipients.
-    pub iwf: super::iwf::Iwf,
+    pub iwf: crate::steps::delivery_reports::sms_iwf::Iwf,
     /// MSRP relay scenarios: the harness's clients at the relay.
-    pub relay: super::msrp_relay::Relay,
+    pub relay: crate::steps::delivery_reports::msrp_relay::Relay,
     /// PPG scenarios: the PAP submissions made.
-    pub push: super::push_ppg::Push,
+    pub push: crate::steps::push::ppg::Push,
     /// Push over SIP and offline notification: push devices, pushes sent.
-    pub push_sip: super::push_sip::PushSip,
+    pub push_sip: crate::steps::push::sip_push::PushSip,
     /// Listeners that give harness URLs a real address for the scenario's life.
     pub listeners: Vec<tokio::net::TcpListener>,
     /// mms-client scenarios: the MMs and pushes of the harness MMS Relay/Server.
-    pub mms_client: super::mms_client::MmsClient,
+    pub mms_client: crate::steps::mms::mms_client::MmsClient,
     /// MMS relay scenarios: the MM sent, notifications, retrievals.
-    pub mms_relay: super::mms_relay::MmsRelay,
+    pub mms_relay: crate::steps::mms::mms_relay::MmsRelay,
     /// Deferred messaging: where this scenario's traffic at the MMSC starts.
-    pub deferral: super::deferral::Deferral,
+    pub deferral: crate::steps::deferred_messaging::Deferral,
     /// MEM outband notification scenarios (MM3 and mem-server).
-    pub mem: super::mem::Mem,
+    pub mem: crate::steps::mem::Mem,
     /// IMS alignment: what went through the harness IMS core.
-    pub ims: super::ims::Ims,
+    pub ims: crate::steps::ims_alignment::Ims,
 }
 
 impl fmt::Debug for LiaisonWorld {

@@ -12,6 +12,7 @@ use cucumber::{parser, Event, Writer};
 use super::select::ScenarioInfo;
 use super::UsageError;
 use crate::catalogue::Catalogue;
+use crate::harness::RunContext;
 use crate::profile::Profile;
 use crate::report::{
     Report, ScenarioResult, ScenarioVerdict, StepOutcome, StepResult, Sut, Waiver,
@@ -454,4 +455,123 @@ pub(super) fn note_not_run_by_sut(report: &mut Report) {
             q.note = Some(format!("not run: {}", e.headline()));
         }
     }
+}
+
+/// The addresses a run knows by name, for the ladders' lanes: the SUT's
+/// (per role, and per interface of its profile) and the run-level harness
+/// roles' (their bound addresses).
+pub fn run_elements(ctx: &RunContext) -> Vec<crate::report::Element> {
+    use crate::report::{Element, Side};
+    let mut out: Vec<Element> = Vec::new();
+    let mut add = |a: Option<std::net::SocketAddr>, name: &str, side: Side| {
+        if let Some(a) = a {
+            let address = a.to_string();
+            if !out.iter().any(|e| e.address == address) {
+                out.push(Element {
+                    address,
+                    name: name.to_string(),
+                    side,
+                });
+            }
+        }
+    };
+    let url = |u: &str| -> Option<std::net::SocketAddr> {
+        let rest = u.split_once("://").map(|x| x.1).unwrap_or(u);
+        rest.split('/').next()?.parse().ok()
+    };
+    let p = &ctx.profile;
+    for (role, a) in &ctx.role_addresses {
+        add(Some(*a), &format!("SUT {role}"), Side::Sut);
+    }
+    if let Some(sip) = &p.sip {
+        let roles = p.roles.join(", ");
+        add(Some(sip.address), &format!("SUT {roles}"), Side::Sut);
+    }
+    add(
+        p.msrp.as_ref().map(|m| m.address),
+        "SUT MSRP relay",
+        Side::Sut,
+    );
+    add(
+        p.ppg.as_ref().and_then(|x| url(&x.url)),
+        "SUT ppg (PAP)",
+        Side::Sut,
+    );
+    if let Some(m) = &p.mms_client {
+        add(m.wap_push, "SUT mms-client (WAP push)", Side::Sut);
+        add(m.sip_push, "SUT mms-client (SIP)", Side::Sut);
+    }
+    add(
+        p.mms_relay.as_ref().and_then(|m| url(&m.mm1_url)),
+        "SUT mms-relay (MM1)",
+        Side::Sut,
+    );
+    add(
+        p.mms_relay.as_ref().and_then(|m| m.mm3),
+        "SUT mms-relay (MM3)",
+        Side::Sut,
+    );
+    add(
+        p.mem_server.as_ref().and_then(|m| m.inbox),
+        "SUT mem-server (inbox)",
+        Side::Sut,
+    );
+    let push = ctx.push.as_deref();
+    let pc = ctx.push_client.as_deref();
+    let mms = ctx.mms_relay.as_deref();
+    let harness = [
+        (ctx.iwf.as_ref().map(|h| h.smsc.addr()), "harness SMSC"),
+        (
+            ctx.iwf.as_ref().map(|h| h.ims.ep.udp_addr()),
+            "harness IMS core",
+        ),
+        (
+            push.and_then(|h| h.smsc.as_ref()).map(|x| x.addr()),
+            "harness SMSC (push)",
+        ),
+        (
+            push.and_then(|h| h.ota.as_ref()).map(|x| x.addr()),
+            "harness OTA-HTTP target",
+        ),
+        (
+            push.and_then(|h| h.sip.as_ref()).map(|x| x.ep.udp_addr()),
+            "harness SIP device",
+        ),
+        (
+            pc.and_then(|h| h.agent.as_ref()).map(|x| x.ep.udp_addr()),
+            "harness push agent",
+        ),
+        (
+            pc.and_then(|h| h.upper.as_ref()).map(|x| x.addr()),
+            "harness upper tester",
+        ),
+        (
+            ctx.mms_client.as_ref().map(|h| h.server.addr()),
+            "harness MMS Relay/Server",
+        ),
+        (
+            mms.and_then(|h| h.smsc.as_ref()).map(|x| x.addr()),
+            "harness SMSC (MMS)",
+        ),
+        (
+            mms.and_then(|h| h.sip.as_ref()).map(|x| x.ep.udp_addr()),
+            "harness SIP device (MMS)",
+        ),
+        (
+            ctx.deferral.as_ref().map(|h| h.server.addr()),
+            "harness MMSC (deferral)",
+        ),
+        (
+            ctx.mem_server.as_ref().map(|h| h.server.addr()),
+            "harness MMS server (MM3)",
+        ),
+        (
+            ctx.ims.as_ref().map(|h| h.core.addr()),
+            "harness IMS core (CSCF)",
+        ),
+    ];
+    for (a, name) in harness {
+        add(a, name, Side::Harness);
+    }
+    out
 }

@@ -363,7 +363,7 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
     );
     mark_not_applicable(&mut report, &all, &profile);
     if let Some(run) = report.runs.first_mut() {
-        run.elements = crate::harness::run_elements(&ctx);
+        run.elements = collect::run_elements(&ctx);
         run.sut_event = sut_event;
     }
     note_not_run_by_sut(&mut report);

@@ -10,11 +10,6 @@ use std::time::{Duration, Instant};
 
 use cucumber::{given, then, when};
 
-use super::delivery_reports::{
-    body_for_test, domain, final_of, new_ua, recipient, send_through_server, server_transport,
-    sut_addr,
-};
-use super::world::{describe_incoming, Failure, LiaisonWorld, StepResult};
 use crate::codec::escape_bytes;
 use crate::codec::sip::{token, uri_of, uri_user_host, SipMessage};
 use crate::codec::sip_push::{event_package, has_flag, push_apps, sip_date, PUSH_APP_TAG};
@@ -23,6 +18,11 @@ use crate::profile::PushClientSection;
 use crate::roles::push_agent::{push_message, PushClientHarness};
 use crate::roles::transaction::ClientResult;
 use crate::roles::ua::{Answer, Recipient, Ua};
+use crate::steps::sip::{
+    body_for_test, domain, final_of, new_ua, recipient, send_through_server, server_transport,
+    sut_addr,
+};
+use crate::steps::world::{describe_incoming, Failure, LiaisonWorld, StepResult};
 
 /// A body type no push client is expected to take.
 const UNSUPPORTED_TYPE: &str = "application/x-liaison-unsupported";
@@ -120,7 +120,7 @@ async fn push(w: &mut LiaisonWorld, app: &str, ct: &str) -> StepResult {
     } else {
         Transport::Tcp
     };
-    let dst = super::delivery_reports::next_hop(w, "push-client")?;
+    let dst = crate::steps::sip::next_hop(w, "push-client")?;
     let aor = device_aor(w, &pc)?;
     let ua = match w.originators.get("harness") {
         Some(u) => u.clone(),
@@ -306,7 +306,7 @@ async fn send_options(w: &mut LiaisonWorld) -> StepResult {
     } else {
         Transport::Tcp
     };
-    let dst = super::delivery_reports::next_hop(w, "push-client")?;
+    let dst = crate::steps::sip::next_hop(w, "push-client")?;
     let aor = device_aor(w, &pc)?;
     let ua = new_ua(w, "push-agent").await?;
     w.originators.insert("harness".into(), ua.clone());
@@ -510,7 +510,7 @@ async fn push_device(w: &mut LiaisonWorld, name: String) -> StepResult {
     // Answer from the start: a notification may follow the REGISTER at once.
     let device = Recipient::start(ua.clone());
     let t = server_transport(w);
-    let dst = super::delivery_reports::next_hop(w, "im-server")?;
+    let dst = crate::steps::sip::next_hop(w, "im-server")?;
     let out = ua.register_with(
         t,
         &format!("sip:{}", domain(w)),

@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use cucumber::{given, then, when};
 
-use super::world::{Failure, LiaisonWorld, StepResult};
 use crate::codec::escape_bytes;
 use crate::codec::mms::{
     Address, Body, ContentType, EncodedString, Field, FromValue, Header, MessageClass, MessageType,
@@ -25,6 +24,7 @@ use crate::harness::MmsClientHarness;
 use crate::profile::MmsClientSection;
 use crate::roles::mms_server::{self, MmsArrival, MMS_MEDIA};
 use crate::roles::transaction::ClientResult;
+use crate::steps::world::{Failure, LiaisonWorld, StepResult};
 
 /// An MM the scenario put on the server.
 #[derive(Debug, Clone)]
@@ -261,7 +261,10 @@ fn describe_push(n: &Notified) -> String {
     }
     if let Some(r) = &n.sip {
         s.push_str(&match r.final_incoming() {
-            Some(i) => format!("; SIP answer: {}", super::world::describe_incoming(i)),
+            Some(i) => format!(
+                "; SIP answer: {}",
+                crate::steps::world::describe_incoming(i)
+            ),
             None => "; no final SIP answer".into(),
         });
     }

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use cucumber::{given, then, when};
 
-use super::world::{Failure, LiaisonWorld, StepResult};
 use crate::codec::escape_bytes;
 use crate::codec::http::HttpMessage;
 use crate::codec::pap::{self, PapMessage, PushMessage};
@@ -22,6 +21,7 @@ use crate::profile::PpgSection;
 use crate::roles::push_initiator::{self, PiOutcome};
 use crate::roles::smsc::SmppArrival;
 use crate::roles::ua::Answer;
+use crate::steps::world::{Failure, LiaisonWorld, StepResult};
 
 /// One PAP submission the scenario made.
 #[derive(Debug, Clone)]
@@ -852,7 +852,7 @@ async fn reaches_sip(w: &mut LiaisonWorld) -> StepResult {
             "no SIP request for that number within the scenario time",
         ));
     };
-    let came = || super::world::describe_incoming(&d.incoming);
+    let came = || crate::steps::world::describe_incoming(&d.incoming);
     let Ok(m) = &d.incoming.msg else {
         return Err(w.fail(&expected, came()));
     };
@@ -920,7 +920,12 @@ fn traffic_of(w: &LiaisonWorld, h: &PushHarness, s: &Submission) -> Vec<String> 
                 .iter()
                 .filter(|d| d.incoming.at >= since && !d.retransmission)
                 .filter(|d| ours_n(&d.number) || contains(&d.incoming.bytes, id))
-                .map(|d| format!("SIP: {}", super::world::describe_incoming(&d.incoming))),
+                .map(|d| {
+                    format!(
+                        "SIP: {}",
+                        crate::steps::world::describe_incoming(&d.incoming)
+                    )
+                }),
         );
     }
     out

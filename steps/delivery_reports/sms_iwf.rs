@@ -7,13 +7,13 @@ use std::time::{Duration, Instant};
 
 use cucumber::{given, then, when};
 
-use super::world::{Failure, LiaisonWorld, StepResult};
 use crate::codec::sip::token;
 use crate::codec::smpp::{command, registered, state, status, Body, Sm};
 use crate::harness::IwfHarness;
 use crate::roles::ims_core::{Delivered, LargeKind, LargePolicy};
 use crate::roles::smsc::SmppArrival;
 use crate::roles::ua::Answer;
+use crate::steps::world::{Failure, LiaisonWorld, StepResult};
 
 /// Per-scenario interworking state.
 #[derive(Default)]
@@ -272,7 +272,7 @@ fn unnumbered(log: &[Delivered]) -> String {
     let v: Vec<String> = log
         .iter()
         .filter(|d| d.number.is_empty() && !d.retransmission)
-        .map(|d| super::world::describe_incoming(&d.incoming))
+        .map(|d| crate::steps::world::describe_incoming(&d.incoming))
         .collect();
     if v.is_empty() {
         String::new()
