@@ -29,7 +29,7 @@ pub(crate) fn sut_addr(w: &LiaisonWorld, role: &str) -> Result<std::net::SocketA
 /// harness IMS core when the profile routes everything through it
 /// (`ims.route_all`) or the scenario asked for the core, else the SUT.
 pub(crate) fn next_hop(w: &LiaisonWorld, role: &str) -> Result<std::net::SocketAddr, Failure> {
-    match crate::steps::ims_alignment::core_for(w) {
+    match crate::steps::ims_alignment::core_for(w)? {
         Some(h) => Ok(h.core.addr()),
         None => sut_addr(w, role),
     }

@@ -63,6 +63,8 @@ pub struct LiaisonWorld {
     pub mem: crate::steps::mem::Mem,
     /// IMS alignment: what went through the harness IMS core.
     pub ims: crate::steps::ims_alignment::Ims,
+    /// The run-level harness roles this scenario holds (`@harness:` tags).
+    pub held: crate::harness::Held,
 }
 
 impl fmt::Debug for LiaisonWorld {
@@ -125,7 +127,17 @@ impl LiaisonWorld {
             deferral: Default::default(),
             mem: Default::default(),
             ims: Default::default(),
+            held: Default::default(),
         })
+    }
+
+    /// Sends the traffic of run-level harness role `name` (one of
+    /// [`crate::harness::EXCLUSIVE`]), through its shared capture, to this
+    /// scenario's pcap; fails when the scenario does not hold the role.
+    pub fn serve(&self, name: &str, shared: &Capture) -> Result<(), Failure> {
+        self.held
+            .point(name, shared, &self.capture)
+            .map_err(|e| Failure(format!("{}: {e}", self.requirements.join(", "))))
     }
 
     /// A verdict naming the requirement(s), the expectation and what came.

@@ -8,7 +8,7 @@ use crate::net::capture::Capture;
 /// The bearers a PPG pushes to, played by the harness for the whole run (the
 /// SUT is configured with their addresses): an SMSC for WSP over SMS, an
 /// OTA-HTTP push target, and a SIP device (the IMS core role, which routes by
-/// number). Scenarios that use them are `@serial`.
+/// number). Scenarios that use them hold it (`@harness:NAME`: one scenario at a time per run-level role).
 pub struct PushHarness {
     pub smsc: Option<crate::roles::smsc::Smsc>,
     pub ota: Option<crate::roles::ota_target::OtaTarget>,

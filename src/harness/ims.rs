@@ -9,7 +9,7 @@ use crate::profile::Profile;
 /// The harness IMS core (`roles::cscf`) for the whole run, at the address
 /// the SUT is configured with (`ims.core`): its traffic reaches the
 /// scenario's pcap through a switchable capture, so the scenarios that use
-/// it run one at a time (`@serial`, or every scenario with `route_all`).
+/// it run one at a time (`@harness:ims-core`, or every scenario with `route_all`).
 pub struct ImsHarness {
     pub core: crate::roles::cscf::Cscf,
     pub capture: Capture,

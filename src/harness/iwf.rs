@@ -8,7 +8,7 @@ use crate::net::capture::Capture;
 /// Harness roles that live for the whole run because a real SUT is configured
 /// with their addresses (sms-im-iwf: it binds to the SMSC and sends to the IMS
 /// core). Their traffic goes into the current scenario's pcap through a
-/// switchable capture; scenarios that use them are `@serial`.
+/// switchable capture; scenarios that use them hold it (`@harness:NAME`: one scenario at a time per run-level role).
 pub struct IwfHarness {
     pub smsc: crate::roles::smsc::Smsc,
     pub ims: crate::roles::ims_core::ImsCore,

@@ -6,7 +6,7 @@ use crate::net::capture::Capture;
 /// The MMS Relay/Server an `mms-client` SUT is configured with (its MMSC
 /// URL), played by the harness for the whole run. Pushes go from per-scenario
 /// sockets; this server's traffic reaches the scenario's pcap through a
-/// switchable capture, so the scenarios that use it are `@serial`.
+/// switchable capture, so the scenarios that use it hold it (`@harness:NAME`: one scenario at a time per run-level role).
 pub struct MmsClientHarness {
     pub server: crate::roles::mms_server::MmsServer,
     pub capture: Capture,

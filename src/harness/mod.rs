@@ -29,6 +29,7 @@ pub use ims::ImsHarness;
 pub use iwf::IwfHarness;
 pub use mmsc::MmsClientHarness;
 
+use crate::net::capture::Capture;
 use crate::profile::Profile;
 use crate::roles::push_agent::PushClientHarness;
 use crate::roles::smtp_server::Mm3Harness;
@@ -58,6 +59,8 @@ pub struct RunContext {
     pub mem_server: Option<Arc<Mm3Harness>>,
     /// The harness IMS core (profile section `ims`), shared likewise.
     pub ims: Option<Arc<ImsHarness>>,
+    /// The locks of the [`EXCLUSIVE`] roles.
+    pub exclusive: Exclusive,
 }
 
 impl RunContext {
@@ -67,6 +70,105 @@ impl RunContext {
             .get(role)
             .copied()
             .or_else(|| self.profile.sip.as_ref().map(|s| s.address))
+    }
+}
+
+/// The run-level roles a scenario may hold for itself while it runs, by the
+/// name its feature's `@harness:NAME` tag gives. Each one's traffic reaches
+/// the pcap of the scenario that holds it (its capture is switched to that
+/// scenario's), so two scenarios that use the same one take turns, while
+/// scenarios that use different ones, or none, run side by side. A scenario
+/// holds its roles from its start to its end, taken in name order (no two
+/// scenarios can wait on each other).
+pub const EXCLUSIVE: &[(&str, &str)] = &[
+    (
+        "deferral-mmsc",
+        "the MMS Relay/Server an IM server defers to",
+    ),
+    ("ims-core", "the harness IMS core (P-/S-CSCF)"),
+    (
+        "iwf",
+        "the SMSC and IMS core of an SMS/IM interworking function",
+    ),
+    ("mm3", "the MMS server's MM3 (SMTP) a MEM server notifies"),
+    (
+        "mmsc",
+        "the MMS Relay/Server and upper tester of an MMS client",
+    ),
+    (
+        "mms-relay-bearers",
+        "the SMSC and SIP device an MMS relay notifies over",
+    ),
+    (
+        "ppg-bearers",
+        "the SMSC, OTA-HTTP target and SIP device a PPG pushes to",
+    ),
+    (
+        "push-agent",
+        "the push agent and upper tester of a push client",
+    ),
+];
+
+/// One lock per [`EXCLUSIVE`] role.
+pub type Exclusive = BTreeMap<String, Arc<tokio::sync::Mutex<()>>>;
+
+/// The locks of a run, one per [`EXCLUSIVE`] role, free.
+pub fn exclusive() -> Exclusive {
+    EXCLUSIVE
+        .iter()
+        .map(|(n, _)| (n.to_string(), Arc::new(tokio::sync::Mutex::new(()))))
+        .collect()
+}
+
+/// What a scenario holds: the run-level roles of its `@harness:` tags.
+#[derive(Default)]
+pub struct Held(Vec<(String, tokio::sync::OwnedMutexGuard<()>)>);
+
+impl std::fmt::Debug for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(n, _)| n))
+            .finish()
+    }
+}
+
+impl Held {
+    /// Waits for each named role (in name order) and holds it.
+    pub async fn take(ctx: &RunContext, names: &[String]) -> Held {
+        let mut names: Vec<&String> = names.iter().collect();
+        names.sort();
+        names.dedup();
+        let mut held = Vec::new();
+        for n in names {
+            if let Some(lock) = ctx.exclusive.get(n.as_str()) {
+                held.push((n.clone(), lock.clone().lock_owned().await));
+            }
+        }
+        Held(held)
+    }
+
+    /// Whether the scenario holds `name`.
+    pub fn holds(&self, name: &str) -> bool {
+        self.0.iter().any(|(n, _)| n == name)
+    }
+
+    /// Switches the shared capture of run-level role `name` to `scenario`'s
+    /// pcap, if the scenario holds that role; else says which tag is missing
+    /// (a scenario that used it unheld would share its traffic, and its
+    /// verdicts, with another).
+    pub fn point(&self, name: &str, shared: &Capture, scenario: &Capture) -> Result<(), String> {
+        if !self.holds(name) {
+            return Err(format!(
+                "the scenario uses the run-level harness role `{name}` without holding it: its feature must carry @harness:{name} (a bug of the suite, not of the SUT)"
+            ));
+        }
+        shared.point_to(scenario);
+        Ok(())
+    }
+
+    /// Lets go of everything.
+    pub fn release(&mut self) {
+        self.0.clear();
     }
 }
 
@@ -165,6 +267,7 @@ impl RunContext {
             deferral: h.deferral,
             mem_server: h.mem_server,
             ims: h.ims,
+            exclusive: exclusive(),
         }
     }
 }

@@ -28,13 +28,13 @@ mod signals;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use cucumber::{writer, World as _};
 use futures::FutureExt as _;
 
 use crate::catalogue::Catalogue;
-use crate::harness::{Harnesses, RunContext};
+use crate::harness::{Harnesses, Held, RunContext};
 use crate::net::capture::Capture;
 use crate::profile::Profile;
 use crate::report::{Report, Waiver};
@@ -275,8 +275,19 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
             let path = pcaps.join(pcap_name(&file, sc.position.line, &sc.name));
             world.capture = Capture::create(&path).unwrap_or_else(|_| Capture::disabled());
             world.pcap = Some(path.display().to_string());
-            world.started = Instant::now();
-            async {}.boxed_local()
+            let exclusive: Vec<String> = tags
+                .iter()
+                .filter_map(|t| t.strip_prefix("harness:").map(str::to_string))
+                .collect();
+            async move {
+                // The run-level roles it uses, its own until it ends; its
+                // clock and deadline start once it has them.
+                world.held = Held::take(&world.ctx, &exclusive).await;
+                world.started = Instant::now();
+                world.deadline =
+                    world.started + Duration::from_secs(world.ctx.profile.scenario_timeout_s);
+            }
+            .boxed_local()
         })
         .after(move |feature, _, sc, _, world| {
             if let Some(w) = world {
@@ -298,6 +309,8 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
                 w.recipients.clear();
                 w.originators.clear();
                 w.push_sip.devices.clear();
+                // The next scenario that uses the same run-level roles may start.
+                w.held.release();
             }
             async {}.boxed_local()
         });

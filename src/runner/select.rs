@@ -150,7 +150,9 @@ pub fn tag_problems(all: &[ScenarioInfo], cat: &Catalogue) -> Vec<String> {
         for t in &s.tags {
             if !Catalogue::looks_like_id(t)
                 && !crate::profile::ROLES.contains(&t.as_str())
-                && t != "serial"
+                && !t
+                    .strip_prefix("harness:")
+                    .is_some_and(|h| crate::harness::EXCLUSIVE.iter().any(|(n, _)| *n == h))
                 && !t.starts_with("transport:")
                 && !t.starts_with("if:")
                 && !t.starts_with("unless:")

@@ -59,8 +59,9 @@ fn settle(w: &LiaisonWorld) -> Duration {
 #[given("the harness plays the MMS Relay/Server the SUT defers to")]
 async fn mmsc(w: &mut LiaisonWorld) -> StepResult {
     let h = harness(w)?;
-    // This scenario's pcap gets the shared MMSC's traffic from now on (@serial).
-    h.capture.point_to(&w.capture);
+    // This scenario's pcap gets the shared traffic from now on (it holds
+    // the role: @harness:deferral-mmsc).
+    w.serve("deferral-mmsc", &h.capture)?;
     w.deferral.since = Some(Instant::now());
     Ok(())
 }

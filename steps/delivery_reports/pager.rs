@@ -153,7 +153,19 @@ async fn retransmit(w: &mut LiaisonWorld) -> StepResult {
     let Some(ua) = w.originators.get(&name).cloned() else {
         return Err(w.fail("the originator of the earlier MESSAGE", "none"));
     };
-    // The same bytes, same branch: to the SUT this is the same transaction (§17.2.2).
+    // The same bytes, same branch: to the SUT this is the same transaction
+    // (§17.2.2), which it must absorb for Timer J (64·T1 over UDP). Sent
+    // 6·T1 after the final response came: a copy in flight then is plainly
+    // a retransmission of a completed transaction, not one that crossed it.
+    let since_final = w
+        .result
+        .as_ref()
+        .and_then(|r| r.final_incoming())
+        .map(|f| f.at.elapsed())
+        .unwrap_or_default();
+    if let Some(rest) = (w.timers.t1 * 6).checked_sub(since_final) {
+        tokio::time::sleep(rest).await;
+    }
     let bounds = Bounds {
         timers: w.timers,
         deadline: w.deadline,

@@ -79,8 +79,9 @@ fn number() -> String {
 #[given("the SUT is bound to the harness SMSC")]
 async fn bound(w: &mut LiaisonWorld) -> StepResult {
     let h = harness(w)?;
-    // This scenario's pcap gets the shared SMSC/IMS-core traffic from now on (@serial).
-    h.capture.point_to(&w.capture);
+    // This scenario's pcap gets the shared traffic from now on (it holds
+    // the role: @harness:iwf).
+    w.serve("iwf", &h.capture)?;
     // Bound, or a bind the harness refused (then there is no point waiting).
     let refused = |log: &[SmppArrival]| {
         log.iter().any(|a| {

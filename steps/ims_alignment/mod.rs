@@ -34,18 +34,24 @@ pub struct Ims {
 
 /// The core, when this request goes through it: every scenario with
 /// `ims.route_all`, else only steps that say "through the core".
-pub(crate) fn core_for(w: &LiaisonWorld) -> Option<Arc<ImsHarness>> {
+pub(crate) fn core_for(w: &LiaisonWorld) -> Result<Option<Arc<ImsHarness>>, Failure> {
     if w.ims.direct {
-        return None;
+        return Ok(None);
     }
-    let h = w.ctx.ims.clone()?;
+    let Some(h) = w.ctx.ims.clone() else {
+        return Ok(None);
+    };
     let route_all = w.ctx.profile.ims.as_ref().is_some_and(|i| i.route_all());
-    if route_all || w.ims.through_core {
-        // This scenario's pcap gets the core's traffic (one scenario at a time).
+    if route_all {
+        // Every scenario runs alone (the runner's limit of one at a time),
+        // so the core's traffic is this scenario's.
         h.capture.point_to(&w.capture);
-        Some(h)
+        Ok(Some(h))
+    } else if w.ims.through_core {
+        w.serve("ims-core", &h.capture)?;
+        Ok(Some(h))
     } else {
-        None
+        Ok(None)
     }
 }
 
@@ -59,8 +65,7 @@ fn harness(w: &LiaisonWorld) -> Result<Arc<ImsHarness>, Failure> {
 #[given("the harness IMS core serves the scenario")]
 async fn core_serves(w: &mut LiaisonWorld) -> StepResult {
     let h = harness(w)?;
-    h.capture.point_to(&w.capture);
-    Ok(())
+    w.serve("ims-core", &h.capture)
 }
 
 // ------------------------------------------------------------ im-client

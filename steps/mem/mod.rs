@@ -589,7 +589,7 @@ fn mem_section(w: &LiaisonWorld) -> Result<MemServerSection, Failure> {
 #[given("the harness plays the MMS server's MM3 interface")]
 async fn plays_mm3(w: &mut LiaisonWorld) -> StepResult {
     let h = mm3(w)?;
-    h.capture.point_to(&w.capture);
+    w.serve("mm3", &h.capture)?;
     w.mem.since = Some(Instant::now());
     Ok(())
 }

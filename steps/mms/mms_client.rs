@@ -321,8 +321,9 @@ fn last_valid(w: &LiaisonWorld) -> Result<Notified, Failure> {
 #[given("the harness plays the MMS Relay/Server the client is configured with")]
 async fn plays_mmsc(w: &mut LiaisonWorld) -> StepResult {
     let h = harness(w)?;
-    // This scenario's pcap gets the shared server's traffic from now on (@serial).
-    h.capture.point_to(&w.capture);
+    // This scenario's pcap gets the shared traffic from now on (it holds
+    // the role: @harness:mmsc).
+    w.serve("mmsc", &h.capture)?;
     // A late fetch of an earlier scenario's MM is not this scenario's.
     h.server.new_scenario();
     Ok(())

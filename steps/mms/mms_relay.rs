@@ -215,8 +215,9 @@ fn content(id: &str) -> (ContentType, Body) {
 #[given("the harness plays the MMS relay's bearers")]
 async fn bearers(w: &mut LiaisonWorld) -> StepResult {
     let h = harness(w)?;
-    // This scenario's pcap gets the shared bearer traffic from now on (@serial).
-    h.capture.point_to(&w.capture);
+    // This scenario's pcap gets the shared traffic from now on (it holds
+    // the role: @harness:mms-relay-bearers).
+    w.serve("mms-relay-bearers", &h.capture)?;
     w.mms_relay.since = Some(Instant::now());
     Ok(())
 }

@@ -87,8 +87,9 @@ fn last(w: &LiaisonWorld) -> Result<&Submission, Failure> {
 #[given("the harness plays the PPG's bearers")]
 async fn bearers(w: &mut LiaisonWorld) -> StepResult {
     let h = harness(w)?;
-    // This scenario's pcap gets the shared bearer traffic from now on (@serial).
-    h.capture.point_to(&w.capture);
+    // This scenario's pcap gets the shared traffic from now on (it holds
+    // the role: @harness:ppg-bearers).
+    w.serve("ppg-bearers", &h.capture)?;
     w.push.since = Some(Instant::now());
     Ok(())
 }
