@@ -1,7 +1,10 @@
-//! Launching a real SUT from its profile: start it (own process group,
-//! stdin closed, stdout/stderr into the report folder), wait for its
-//! readiness probe (bounded), and stop it at the end — SIGTERM to the group,
-//! then SIGKILL — also when the run fails or is interrupted (Drop).
+//! Launching a real SUT from its profile: start it (leader of a new
+//! session and process group, stdin closed, stdout/stderr into the report
+//! folder), wait for its readiness probe (bounded), and stop it at the end —
+//! SIGTERM to it and everything it started ([`reap`]), then SIGKILL, and
+//! the zombies reaped — also when the run fails or is interrupted (Drop).
+
+mod reap;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -12,6 +15,8 @@ use tokio::process::{Child, Command};
 
 use crate::codec::sip::{request, token, SipMessage};
 use crate::profile::{Launch, Profile};
+
+pub use reap::MARKER;
 
 /// Why a launched SUT is not there: what the run reports (exit 2 before the
 /// first scenario, a run-level event during the run).
@@ -32,24 +37,34 @@ pub const TAIL_LINES: usize = 20;
 pub struct SutProcess {
     child: Option<Child>,
     pgid: Option<i32>,
+    /// Its descendants (None once stopped).
+    tree: Option<reap::Tree>,
     pub stdout: PathBuf,
     pub stderr: PathBuf,
     _workdir: PathBuf,
 }
 
-extern "C" {
-    fn kill(pid: i32, sig: i32) -> i32;
-}
-const SIGTERM: i32 = 15;
-const SIGKILL: i32 = 9;
+const SIGTERM: i32 = libc::SIGTERM;
+const SIGKILL: i32 = libc::SIGKILL;
+
+/// How long a SUT and its descendants get to exit after SIGTERM in
+/// [`SutProcess::stop`] before SIGKILL.
+pub const STOP_GRACE: Duration = Duration::from_secs(3);
+/// How long [`SutProcess::stop`] then waits for the SIGKILLed to be gone.
+const KILL_WAIT: Duration = Duration::from_secs(1);
 
 fn signal_group(pgid: i32, sig: i32) {
     if pgid > 1 {
         // SAFETY: kill(2) with a negative pid signals a process group; no memory is shared.
         unsafe {
-            kill(-pgid, sig);
+            libc::kill(-pgid, sig);
         }
     }
+}
+
+/// Has the SUT itself exited (and been reaped by its `Child`)?
+fn reaped(c: &mut Child) -> bool {
+    !matches!(c.try_wait(), Ok(None))
 }
 
 impl SutProcess {
@@ -65,6 +80,7 @@ impl SutProcess {
             status: None,
             stderr_tail: Vec::new(),
         };
+        let marker = token();
         let stdout = out_dir.join("sut-stdout.log");
         let stderr = out_dir.join("sut-stderr.log");
         let workdir = out_dir.join("sut-workdir");
@@ -84,8 +100,20 @@ impl SutProcess {
                 std::fs::canonicalize(&workdir).unwrap_or(workdir.clone()),
             )
             .envs(&l.env)
-            .process_group(0)
+            .env(MARKER, &marker)
             .kill_on_drop(true);
+        // SAFETY: between fork and exec the closure only calls setsid(2),
+        // which is async-signal-safe. A new session (and group) whose id is
+        // the SUT's pid: every descendant that does not call setsid itself
+        // stays in it, and the terminal's Ctrl-C reaches liaison alone.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::setsid() < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
         if let Some(cwd) = &l.cwd {
             cmd.current_dir(cwd);
         }
@@ -96,9 +124,11 @@ impl SutProcess {
             ))
         })?;
         let pgid = child.id().map(|p| p as i32);
+        let tree = child.id().map(|p| reap::Tree::new(p, &marker));
         let mut me = SutProcess {
             child: Some(child),
             pgid,
+            tree,
             stdout,
             stderr,
             _workdir: workdir,
@@ -178,39 +208,76 @@ impl SutProcess {
         tail_lines(&self.stderr, TAIL_LINES)
     }
 
-    /// Stops the SUT: SIGTERM to its group, SIGKILL after 3 s.
+    /// Stops the SUT and everything it started: SIGTERM to its group and
+    /// every descendant ([`reap`]), SIGKILL to those left after
+    /// [`STOP_GRACE`], and the zombies reaped.
     pub async fn stop(&mut self) {
         let Some(mut child) = self.child.take() else {
             return;
         };
-        if let Some(g) = self.pgid {
-            signal_group(g, SIGTERM);
+        let tree = self.tree.take();
+        let left = |sig| tree.as_ref().map_or(0, |t| t.signal_all(sig));
+        if !reaped(&mut child) {
+            if let Some(g) = self.pgid {
+                signal_group(g, SIGTERM);
+            }
         }
-        if tokio::time::timeout(Duration::from_secs(3), child.wait())
-            .await
-            .is_err()
-        {
+        let mut n = left(Some(SIGTERM));
+        let until = Instant::now() + STOP_GRACE;
+        while !(reaped(&mut child) && n == 0) && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            n = left(None);
+        }
+        if reaped(&mut child) && n == 0 {
+            return;
+        }
+        if !reaped(&mut child) {
             if let Some(g) = self.pgid {
                 signal_group(g, SIGKILL);
             }
-            let _ = child.kill().await;
         }
-        // Children that outlived the leader.
-        if let Some(g) = self.pgid {
-            signal_group(g, SIGKILL);
+        let _ = tokio::time::timeout(KILL_WAIT, child.kill()).await;
+        let until = Instant::now() + KILL_WAIT;
+        while left(Some(SIGKILL)) > 0 && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// [`stop`](Self::stop) without a runtime (Drop): 200 ms of grace, then
+    /// SIGKILL, and up to 500 ms for the zombies.
+    fn stop_now(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let tree = self.tree.take();
+        let left = |sig| tree.as_ref().map_or(0, |t| t.signal_all(sig));
+        if !reaped(&mut child) {
+            if let Some(g) = self.pgid {
+                signal_group(g, SIGTERM);
+            }
+        }
+        let mut n = left(Some(SIGTERM));
+        let until = Instant::now() + Duration::from_millis(200);
+        while !(reaped(&mut child) && n == 0) && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
+            n = left(None);
+        }
+        if !reaped(&mut child) {
+            if let Some(g) = self.pgid {
+                signal_group(g, SIGKILL);
+            }
+            let _ = child.start_kill();
+        }
+        let until = Instant::now() + Duration::from_millis(500);
+        while !(reaped(&mut child) && left(Some(SIGKILL)) == 0) && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 }
 
 impl Drop for SutProcess {
     fn drop(&mut self) {
-        if self.child.is_some() {
-            if let Some(g) = self.pgid {
-                signal_group(g, SIGTERM);
-                std::thread::sleep(Duration::from_millis(200));
-                signal_group(g, SIGKILL);
-            }
-        }
+        self.stop_now();
     }
 }
 
