@@ -465,3 +465,110 @@ pub fn one_line(tail: &[String]) -> String {
         t
     }
 }
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    /// "PID START" of each escapee of fixtures/hostile/escapes.sh, once all
+    /// four have written theirs (at most 5 s).
+    async fn escapees(dir: &Path) -> Vec<(i32, u64)> {
+        let names = ["setsid", "daemon", "bare", "group"];
+        let until = Instant::now() + Duration::from_secs(5);
+        loop {
+            let read: Vec<Option<(i32, u64)>> = names
+                .iter()
+                .map(|n| {
+                    let t = std::fs::read_to_string(dir.join(format!("{n}.pid"))).ok()?;
+                    let mut it = t.split_whitespace();
+                    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+                })
+                .collect();
+            if read.iter().all(Option::is_some) {
+                return read.into_iter().flatten().collect();
+            }
+            assert!(Instant::now() < until, "the escapees did not start");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// What /proc says of a process that had `start`: None when it is gone
+    /// (a zombie is not gone: it is reported with state Z).
+    fn still_there(pid: i32, start: u64) -> Option<char> {
+        reap_stat(pid).filter(|s| s.1 == start).map(|s| s.0)
+    }
+
+    fn reap_stat(pid: i32) -> Option<(char, u64)> {
+        let t = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let f: Vec<&str> = t[t.rfind(')')? + 1..].split_whitespace().collect();
+        Some((f.first()?.chars().next()?, f.get(19)?.parse().ok()?))
+    }
+
+    async fn launched(tag: &str) -> (SutProcess, PathBuf) {
+        let out = std::env::temp_dir().join(format!("liaison-sut-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        std::fs::create_dir_all(&out).unwrap();
+        let root = env!("CARGO_MANIFEST_DIR");
+        let profile = Profile::parse(
+            &format!(
+                "name: escapes\nroles: [im-client]\nsip: {{ address: 127.0.0.1:5999, aor: \"sip:b@x\" }}\nlaunch:\n  command: [/bin/sh, {root}/fixtures/hostile/escapes.sh, /usr/bin/sleep, \"300\"]\n"
+            ),
+            "escapes.yaml",
+        )
+        .unwrap();
+        let l = profile.launch.clone().unwrap();
+        let p = SutProcess::start(&l, &profile, &out)
+            .await
+            .unwrap_or_else(|g| panic!("{g:?}"));
+        (p, out)
+    }
+
+    /// Stop (and Drop) leave none of the SUT's descendants, not even a
+    /// zombie of this process, and spare a process the SUT did not start.
+    #[tokio::test]
+    async fn stop_leaves_no_descendant_and_no_zombie() {
+        for by_drop in [false, true] {
+            let mut bystander = std::process::Command::new("/usr/bin/sleep")
+                .arg("30")
+                .spawn()
+                .unwrap();
+            let (mut p, out) = launched(if by_drop { "drop" } else { "stop" }).await;
+            let pids = escapees(&out.join("sut-workdir")).await;
+            for &(pid, start) in &pids {
+                assert_eq!(still_there(pid, start), Some('S'), "escapee {pid} runs");
+            }
+            let t = Instant::now();
+            if by_drop {
+                drop(p);
+            } else {
+                p.stop().await;
+            }
+            let took = t.elapsed();
+            let left: Vec<(i32, char)> = pids
+                .iter()
+                .filter_map(|&(pid, start)| still_there(pid, start).map(|s| (pid, s)))
+                .collect();
+            for &(pid, _) in &left {
+                // SAFETY: kill(2) on one pid; a failing test leaves nothing.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+            let spared = bystander.try_wait().unwrap().is_none();
+            let _ = bystander.kill();
+            let _ = bystander.wait();
+            assert!(
+                left.is_empty(),
+                "drop {by_drop}: expected no descendant of the SUT left, not even a zombie; came: {left:?}"
+            );
+            assert!(
+                spared,
+                "drop {by_drop}: a process the SUT did not start was signalled"
+            );
+            // SIGTERM ends them all: no need for the SIGKILL grace.
+            assert!(
+                took < Duration::from_secs(1),
+                "drop {by_drop}: stop took {took:?}"
+            );
+            let _ = std::fs::remove_dir_all(&out);
+        }
+    }
+}
