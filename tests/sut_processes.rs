@@ -53,7 +53,9 @@ fn survivors(workdir: &Path) -> Vec<String> {
         if let Some((s, state)) = proc_start(pid) {
             if s == start {
                 alive.push(format!("{name} (pid {pid}, state {state})"));
-                let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
             }
         }
     }
@@ -94,7 +96,14 @@ fn an_interrupted_run_leaves_nothing_its_launched_sut_started() {
     let out = d.join("out");
     let workdir = out.join("sut-workdir");
     let child = Command::new(bin())
-        .args(["run", "--quiet", "--sut", &p, "--out", out.to_str().unwrap()])
+        .args([
+            "run",
+            "--quiet",
+            "--sut",
+            &p,
+            "--out",
+            out.to_str().unwrap(),
+        ])
         .current_dir(root())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

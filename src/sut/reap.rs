@@ -148,8 +148,7 @@ mod linux {
                     .environ
                     .entry((pid, s.start))
                     .or_insert_with(|| environ_has(pid, &self.entry));
-                if (pid == root && s.start == root_start) || same(self.known.get(&pid)) || marked
-                {
+                if (pid == root && s.start == root_start) || same(self.known.get(&pid)) || marked {
                     ours.insert(pid);
                 }
             }
@@ -176,7 +175,8 @@ mod linux {
             }
             let found: HashMap<i32, Stat> = ours.into_iter().map(|p| (p, all[&p])).collect();
             self.known = found.iter().map(|(&p, s)| (p, s.start)).collect();
-            self.environ.retain(|(p, start), _| all.get(p).is_some_and(|s| s.start == *start));
+            self.environ
+                .retain(|(p, start), _| all.get(p).is_some_and(|s| s.start == *start));
             found
         }
     }
