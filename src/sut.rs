@@ -52,6 +52,9 @@ const SIGKILL: i32 = libc::SIGKILL;
 pub const STOP_GRACE: Duration = Duration::from_secs(3);
 /// How long [`SutProcess::stop`] then waits for the SIGKILLed to be gone.
 const KILL_WAIT: Duration = Duration::from_secs(1);
+/// Between two look-ups for what is left when stopping (each reads every
+/// process's /proc stat: milliseconds).
+const STEP: Duration = Duration::from_millis(50);
 
 fn signal_group(pgid: i32, sig: i32) {
     if pgid > 1 {
@@ -225,7 +228,7 @@ impl SutProcess {
         let mut n = left(Some(SIGTERM));
         let until = Instant::now() + STOP_GRACE;
         while !(reaped(&mut child) && n == 0) && Instant::now() < until {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(STEP).await;
             n = left(None);
         }
         if reaped(&mut child) && n == 0 {
@@ -239,7 +242,7 @@ impl SutProcess {
         let _ = tokio::time::timeout(KILL_WAIT, child.kill()).await;
         let until = Instant::now() + KILL_WAIT;
         while left(Some(SIGKILL)) > 0 && Instant::now() < until {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(STEP).await;
         }
     }
 
@@ -259,7 +262,7 @@ impl SutProcess {
         let mut n = left(Some(SIGTERM));
         let until = Instant::now() + Duration::from_millis(200);
         while !(reaped(&mut child) && n == 0) && Instant::now() < until {
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(STEP);
             n = left(None);
         }
         if !reaped(&mut child) {
@@ -270,7 +273,7 @@ impl SutProcess {
         }
         let until = Instant::now() + Duration::from_millis(500);
         while !(reaped(&mut child) && left(Some(SIGKILL)) == 0) && Instant::now() < until {
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(STEP);
         }
     }
 }
@@ -471,9 +474,10 @@ mod tests {
     use super::*;
 
     /// "PID START" of each escapee of fixtures/hostile/escapes.sh, once all
-    /// four have written theirs (at most 5 s).
+    /// five have written theirs and the last one's parent has exited (at
+    /// most 5 s).
     async fn escapees(dir: &Path) -> Vec<(i32, u64)> {
-        let names = ["setsid", "daemon", "bare", "group"];
+        let names = ["setsid", "daemon", "bare", "group", "late"];
         let until = Instant::now() + Duration::from_secs(5);
         loop {
             let read: Vec<Option<(i32, u64)>> = names
@@ -484,7 +488,7 @@ mod tests {
                     Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
                 })
                 .collect();
-            if read.iter().all(Option::is_some) {
+            if read.iter().all(Option::is_some) && dir.join("late.orphaned").exists() {
                 return read.into_iter().flatten().collect();
             }
             assert!(Instant::now() < until, "the escapees did not start");
@@ -537,6 +541,16 @@ mod tests {
             for &(pid, start) in &pids {
                 assert_eq!(still_there(pid, start), Some('S'), "escapee {pid} runs");
             }
+            // The last one is in a session of its own, an orphan of this
+            // (subreaper) process, without the marker: only the record of
+            // it, made while its parent lived, ties it to the SUT.
+            let late = pids[4].0;
+            let t = std::fs::read_to_string(format!("/proc/{late}/stat")).unwrap();
+            let f: Vec<&str> = t[t.rfind(')').unwrap() + 1..].split_whitespace().collect();
+            assert_eq!(f[1], std::process::id().to_string(), "late's parent: {t}");
+            assert_eq!(f[3], late.to_string(), "late leads its session: {t}");
+            let env = std::fs::read(format!("/proc/{late}/environ")).unwrap();
+            assert!(!String::from_utf8_lossy(&env).contains(MARKER));
             let t = Instant::now();
             if by_drop {
                 drop(p);

@@ -2,7 +2,7 @@
 //! item 6): the SUT (the reference im-client as its own process) is wrapped
 //! in fixtures/hostile/escapes.sh, which first starts processes that leave
 //! its session (setsid), its group (setpgid), its tree (a parent that exits
-//! at once) and its environment (env -i). After `liaison run` ends, normally
+//! at once, or later) and its environment (env -i). After `liaison run` ends, normally
 //! or by SIGINT, none of them may be alive.
 
 mod common;
@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The escapees of fixtures/hostile/escapes.sh.
-const ESCAPEES: [&str; 4] = ["setsid", "daemon", "bare", "group"];
+const ESCAPEES: [&str; 5] = ["setsid", "daemon", "bare", "group", "late"];
 
 fn profile(dir: &Path, port: u16) -> String {
     let p = dir.join("escapes.yaml");
@@ -109,16 +109,18 @@ fn an_interrupted_run_leaves_nothing_its_launched_sut_started() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Until every escapee is there (the SUT is then ready, or nearly).
+    // Until every escapee is there and the parent of the last one has
+    // exited (only the harness's record of it then ties it to the SUT).
     let until = Instant::now() + Duration::from_secs(5);
     while Instant::now() < until
-        && !ESCAPEES
+        && !(ESCAPEES
             .iter()
             .all(|n| workdir.join(format!("{n}.pid")).exists())
+            && workdir.join("late.orphaned").exists())
     {
         std::thread::sleep(Duration::from_millis(50));
     }
-    std::thread::sleep(Duration::from_millis(300));
+    std::thread::sleep(Duration::from_millis(100));
     let k = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()

@@ -19,8 +19,13 @@
 //!   and whose parent exited before any snapshot saw it still has it, unless
 //!   it cleared its environment or overwrote that memory (setproctitle).
 //!
-//! A thread takes a snapshot every [`POLL`] while the SUT runs, so a
-//! descendant whose parent exits later is still known. The liaison process
+//! While the SUT runs, a thread follows the children of the processes
+//! known every [`POLL`] (the kernel's lists of children,
+//! `/proc/<pid>/task/<tid>/children`; a full snapshot where the kernel has
+//! none), so a descendant whose parent exits later is still known. The full
+//! snapshot, with the session, group and environment rules, is taken when
+//! stopping (reading every process's stat costs milliseconds per hundred
+//! processes: too much ten times a second). The liaison process
 //! makes itself a child subreaper (`prctl(PR_SET_CHILD_SUBREAPER)`): orphans
 //! of its descendants become its children instead of init's, and it reaps
 //! the attributed ones (`waitpid` on their pids only — never `waitpid(-1)`,
@@ -120,6 +125,30 @@ mod linux {
         env.split(|&b| b == 0).any(|v| v == entry)
     }
 
+    /// The children of every thread of `pid` (`/proc/<pid>/task/<tid>/children`,
+    /// a kernel with CONFIG_PROC_CHILDREN); None when the kernel has no such
+    /// file.
+    fn children_of(pid: i32) -> Option<Vec<i32>> {
+        let mut all = Vec::new();
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+        for t in tasks.flatten() {
+            let tid = t.file_name();
+            let path = format!("/proc/{pid}/task/{}/children", tid.to_string_lossy());
+            let Some(text) = read_limited(&path, 1 << 20) else {
+                if !std::path::Path::new(&path).exists() && t.path().exists() {
+                    return None;
+                }
+                continue;
+            };
+            all.extend(
+                String::from_utf8_lossy(&text)
+                    .split_ascii_whitespace()
+                    .filter_map(|c| c.parse::<i32>().ok()),
+            );
+        }
+        Some(all)
+    }
+
     struct State {
         /// The SUT: pid and start time.
         root: (i32, u64),
@@ -129,9 +158,44 @@ mod linux {
         known: HashMap<i32, u64>,
         /// Processes whose environment was read, by (pid, start): marked?
         environ: HashMap<(i32, u64), bool>,
+        /// The kernel lists children (`/proc/<pid>/task/<tid>/children`).
+        children_files: bool,
     }
 
     impl State {
+        /// The look-up while the SUT runs: the processes known before, then
+        /// their children, recursively, through the children files (a few
+        /// reads for the SUT's own processes: a full [`scan`](Self::scan)
+        /// reads every process's stat, several milliseconds per hundred
+        /// processes). Gives the processes found.
+        fn follow(&mut self) -> HashMap<i32, Stat> {
+            if !self.children_files {
+                return self.scan();
+            }
+            let me = std::process::id() as i32;
+            let mut found: HashMap<i32, Stat> = HashMap::new();
+            let mut todo: Vec<i32> = Vec::new();
+            for (&pid, &start) in &self.known {
+                if let Some(st) = stat_of(pid).filter(|st| st.start == start) {
+                    found.insert(pid, st);
+                    todo.push(pid);
+                }
+            }
+            while let Some(p) = todo.pop() {
+                for c in children_of(p).unwrap_or_default() {
+                    if c == me || found.contains_key(&c) {
+                        continue;
+                    }
+                    if let Some(st) = stat_of(c).filter(|st| st.ppid == p) {
+                        found.insert(c, st);
+                        todo.push(c);
+                    }
+                }
+            }
+            self.known = found.iter().map(|(&p, s)| (p, s.start)).collect();
+            found
+        }
+
         /// Takes a snapshot and gives the attributed processes alive in it
         /// (zombies included), remembering them.
         fn scan(&mut self) -> HashMap<i32, Stat> {
@@ -140,7 +204,7 @@ mod linux {
             let (root, root_start) = self.root;
             let mut ours: HashSet<i32> = HashSet::new();
             for (&pid, s) in &all {
-                if pid == me || s.ppid == 0 && pid <= 2 {
+                if pid == me || (s.ppid == 0 && pid <= 2) {
                     continue;
                 }
                 let same = |start: Option<&u64>| start == Some(&s.start);
@@ -240,6 +304,7 @@ mod linux {
                 entry: format!("{}={value}", super::MARKER).into_bytes(),
                 known: HashMap::from([(root, start)]),
                 environ: HashMap::new(),
+                children_files: children_of(root).is_some(),
             }));
             let (tx, rx) = mpsc::channel::<()>();
             let st = state.clone();
@@ -249,7 +314,7 @@ mod linux {
                     match rx.recv_timeout(super::POLL) {
                         Err(mpsc::RecvTimeoutError::Timeout) => {
                             let mut s = st.lock().unwrap_or_else(|e| e.into_inner());
-                            let found = s.scan();
+                            let found = s.follow();
                             reap(&found, s.root.0);
                         }
                         _ => return,
