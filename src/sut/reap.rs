@@ -216,25 +216,31 @@ mod linux {
                     ours.insert(pid);
                 }
             }
-            // The SUT's session and group, while a member is attributed.
-            let session = ours.iter().any(|p| all[p].session == root);
-            let group = ours.iter().any(|p| all[p].pgrp == root);
-            for (&pid, s) in &all {
-                if pid != me && ((session && s.session == root) || (group && s.pgrp == root)) {
-                    ours.insert(pid);
-                }
-            }
-            // Their descendants.
             let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
             for (&pid, s) in &all {
                 children.entry(s.ppid).or_default().push(pid);
             }
-            let mut todo: Vec<i32> = ours.iter().copied().collect();
-            while let Some(p) = todo.pop() {
-                for &c in children.get(&p).into_iter().flatten() {
-                    if c != me && ours.insert(c) {
-                        todo.push(c);
+            loop {
+                let before = ours.len();
+                // Their descendants.
+                let mut todo: Vec<i32> = ours.iter().copied().collect();
+                while let Some(p) = todo.pop() {
+                    for &c in children.get(&p).into_iter().flatten() {
+                        if c != me && ours.insert(c) {
+                            todo.push(c);
+                        }
                     }
+                }
+                // The SUT's session and group, while a member is attributed.
+                let session = ours.iter().any(|p| all[p].session == root);
+                let group = ours.iter().any(|p| all[p].pgrp == root);
+                for (&pid, s) in &all {
+                    if pid != me && ((session && s.session == root) || (group && s.pgrp == root)) {
+                        ours.insert(pid);
+                    }
+                }
+                if ours.len() == before {
+                    break;
                 }
             }
             let found: HashMap<i32, Stat> = ours.into_iter().map(|p| (p, all[&p])).collect();
