@@ -474,10 +474,7 @@ async fn a_tcp_close_after_a_provisional_names_it() {
     let r = tcp_transaction(&ep, uas, timers).await;
     assert!(r.sent_at.elapsed() < timers.f() / 4);
     let text = r.transport_failure("the SUT").expect("a transport failure");
-    assert!(
-        text.contains("after the provisional 100 Trying"),
-        "{text}"
-    );
+    assert!(text.contains("after the provisional 100 Trying"), "{text}");
     assert!(
         text.contains("after 12 bytes of a response: SIP/2.0 200 "),
         "{text}"
