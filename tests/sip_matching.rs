@@ -509,3 +509,35 @@ async fn a_tcp_close_after_the_final_response_is_no_error() {
     assert!(r.transport_failure("the SUT").is_none());
     assert!(r.send_error.is_none());
 }
+
+/// A response the harness cannot frame (a Content-Length past its stream
+/// limit) ends the transaction at once too: the harness stops reading that
+/// connection, so no answer can come over it.
+#[tokio::test]
+async fn an_unframeable_response_over_tcp_ends_the_transaction_at_once() {
+    let ep = endpoint().await;
+    let timers = Timers::from_t1_ms(100);
+    let uas = hostile_tcp_uas(|req| {
+        let b = String::from_utf8_lossy(&ok(req))
+            .replace("Content-Length: 0", "Content-Length: 2000000000");
+        vec![b.into_bytes()]
+    })
+    .await;
+    let r = tcp_transaction(&ep, uas, timers).await;
+    assert!(r.sent_at.elapsed() < timers.f() / 4);
+    let end = r
+        .connection_end
+        .as_ref()
+        .expect("the end reaches the transaction");
+    assert!(
+        matches!(end.cause, liaison::net::EndCause::Unframeable(_)),
+        "{:?}",
+        end.cause
+    );
+    let text = r.transport_failure("the SUT").expect("a transport failure");
+    assert!(
+        text.contains("the harness stopped reading the TCP connection"),
+        "{text}"
+    );
+    assert!(text.contains("Content-Length: 2000000000"), "{text}");
+}
