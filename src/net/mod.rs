@@ -185,13 +185,16 @@ enum Sink {
 
 impl Sink {
     /// Hands a response over; gives it back when the receiver is gone.
-    fn response(&self, inc: Incoming) -> Result<(), Option<Incoming>> {
+    fn response(&self, inc: Incoming) -> Option<Incoming> {
         match self {
-            Sink::Responses(tx) => tx.send(inc).map_err(|e| Some(e.0)),
-            Sink::Routed(tx) => tx.send(Routed::Response(inc)).map_err(|e| match e.0 {
-                Routed::Response(i) => Some(i),
-                Routed::Ended(_) => None,
-            }),
+            Sink::Responses(tx) => tx.send(inc).err().map(|e| e.0),
+            Sink::Routed(tx) => match tx.send(Routed::Response(inc)) {
+                Err(e) => match e.0 {
+                    Routed::Response(i) => Some(i),
+                    Routed::Ended(_) => None,
+                },
+                Ok(()) => None,
+            },
         }
     }
 
@@ -305,7 +308,7 @@ impl Shared {
                                 branch.unwrap_or_default()
                             ));
                             lock(&self.unmatched).push(inc);
-                        } else if let Err(Some(back)) = tx.response(inc) {
+                        } else if let Some(back) = tx.response(inc) {
                             lock(&self.unmatched).push(back);
                         }
                     }
