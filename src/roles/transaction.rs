@@ -263,6 +263,10 @@ async fn client_transaction(
                 // §18.4, §17.1.4: before the final response, the end of the
                 // connection is a transport error that ends the transaction
                 // now; after it, a close is normal and the linger goes on.
+                // (§18.2.2 lets a server whose connection is gone open a new
+                // one for its response; a server that closes the connection
+                // its request came on mid-transaction has failed it for a
+                // client that, like this one, ends on the transport error.)
                 if result.final_index.is_none() {
                     result.connection_end = Some(end);
                     break;
