@@ -198,6 +198,10 @@ impl LiaisonWorld {
                         )
                     }
                 );
+                // The connection ended before a final response (RFC 3261 §18.4).
+                if let Some(t) = r.transport_failure("the SUT") {
+                    s = t;
+                }
                 if let Some(ep) = ep {
                     // Identical garbage (e.g. a retransmitted bad answer) is shown once, with a count.
                     let mut seen: Vec<(String, usize)> = Vec::new();
