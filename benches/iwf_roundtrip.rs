@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use liaison::codec::smpp::{command, registered, state, Body, Sm};
+use liaison::harness::IwfHarness;
 use liaison::reference::{self, sms_iwf::IwfConfig, Settings};
 use liaison::roles::ua::Answer;
-use liaison::runner::IwfHarness;
 
 const N: usize = 2000;
 

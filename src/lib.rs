@@ -29,6 +29,7 @@
 pub mod catalogue;
 pub mod cli;
 pub mod codec;
+pub mod harness;
 pub mod limits;
 pub mod net;
 pub mod profile;

@@ -1,7 +1,10 @@
-//! Launching a real SUT from its profile: start it (own process group,
-//! stdin closed, stdout/stderr into the report folder), wait for its
-//! readiness probe (bounded), and stop it at the end — SIGTERM to the group,
-//! then SIGKILL — also when the run fails or is interrupted (Drop).
+//! Launching a real SUT from its profile: start it (leader of a new
+//! session and process group, stdin closed, stdout/stderr into the report
+//! folder), wait for its readiness probe (bounded), and stop it at the end —
+//! SIGTERM to it and everything it started ([`reap`]), then SIGKILL, and
+//! the zombies reaped — also when the run fails or is interrupted (Drop).
+
+mod reap;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -12,6 +15,8 @@ use tokio::process::{Child, Command};
 
 use crate::codec::sip::{request, token, SipMessage};
 use crate::profile::{Launch, Profile};
+
+pub use reap::MARKER;
 
 /// Why a launched SUT is not there: what the run reports (exit 2 before the
 /// first scenario, a run-level event during the run).
@@ -32,24 +37,37 @@ pub const TAIL_LINES: usize = 20;
 pub struct SutProcess {
     child: Option<Child>,
     pgid: Option<i32>,
+    /// Its descendants (None once stopped).
+    tree: Option<reap::Tree>,
     pub stdout: PathBuf,
     pub stderr: PathBuf,
     _workdir: PathBuf,
 }
 
-extern "C" {
-    fn kill(pid: i32, sig: i32) -> i32;
-}
-const SIGTERM: i32 = 15;
-const SIGKILL: i32 = 9;
+const SIGTERM: i32 = libc::SIGTERM;
+const SIGKILL: i32 = libc::SIGKILL;
+
+/// How long a SUT and its descendants get to exit after SIGTERM in
+/// [`SutProcess::stop`] before SIGKILL.
+pub const STOP_GRACE: Duration = Duration::from_secs(3);
+/// How long [`SutProcess::stop`] then waits for the SIGKILLed to be gone.
+const KILL_WAIT: Duration = Duration::from_secs(1);
+/// Between two look-ups for what is left when stopping (each reads every
+/// process's /proc stat: milliseconds).
+const STEP: Duration = Duration::from_millis(50);
 
 fn signal_group(pgid: i32, sig: i32) {
     if pgid > 1 {
         // SAFETY: kill(2) with a negative pid signals a process group; no memory is shared.
         unsafe {
-            kill(-pgid, sig);
+            libc::kill(-pgid, sig);
         }
     }
+}
+
+/// Has the SUT itself exited (and been reaped by its `Child`)?
+fn reaped(c: &mut Child) -> bool {
+    !matches!(c.try_wait(), Ok(None))
 }
 
 impl SutProcess {
@@ -65,6 +83,7 @@ impl SutProcess {
             status: None,
             stderr_tail: Vec::new(),
         };
+        let marker = token();
         let stdout = out_dir.join("sut-stdout.log");
         let stderr = out_dir.join("sut-stderr.log");
         let workdir = out_dir.join("sut-workdir");
@@ -84,8 +103,20 @@ impl SutProcess {
                 std::fs::canonicalize(&workdir).unwrap_or(workdir.clone()),
             )
             .envs(&l.env)
-            .process_group(0)
+            .env(MARKER, &marker)
             .kill_on_drop(true);
+        // SAFETY: between fork and exec the closure only calls setsid(2),
+        // which is async-signal-safe. A new session (and group) whose id is
+        // the SUT's pid: every descendant that does not call setsid itself
+        // stays in it, and the terminal's Ctrl-C reaches liaison alone.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::setsid() < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
         if let Some(cwd) = &l.cwd {
             cmd.current_dir(cwd);
         }
@@ -96,9 +127,11 @@ impl SutProcess {
             ))
         })?;
         let pgid = child.id().map(|p| p as i32);
+        let tree = child.id().map(|p| reap::Tree::new(p, &marker));
         let mut me = SutProcess {
             child: Some(child),
             pgid,
+            tree,
             stdout,
             stderr,
             _workdir: workdir,
@@ -178,39 +211,76 @@ impl SutProcess {
         tail_lines(&self.stderr, TAIL_LINES)
     }
 
-    /// Stops the SUT: SIGTERM to its group, SIGKILL after 3 s.
+    /// Stops the SUT and everything it started: SIGTERM to its group and
+    /// every descendant ([`reap`]), SIGKILL to those left after
+    /// [`STOP_GRACE`], and the zombies reaped.
     pub async fn stop(&mut self) {
         let Some(mut child) = self.child.take() else {
             return;
         };
-        if let Some(g) = self.pgid {
-            signal_group(g, SIGTERM);
+        let tree = self.tree.take();
+        let left = |sig| tree.as_ref().map_or(0, |t| t.signal_all(sig));
+        if !reaped(&mut child) {
+            if let Some(g) = self.pgid {
+                signal_group(g, SIGTERM);
+            }
         }
-        if tokio::time::timeout(Duration::from_secs(3), child.wait())
-            .await
-            .is_err()
-        {
+        let mut n = left(Some(SIGTERM));
+        let until = Instant::now() + STOP_GRACE;
+        while !(reaped(&mut child) && n == 0) && Instant::now() < until {
+            tokio::time::sleep(STEP).await;
+            n = left(None);
+        }
+        if reaped(&mut child) && n == 0 {
+            return;
+        }
+        if !reaped(&mut child) {
             if let Some(g) = self.pgid {
                 signal_group(g, SIGKILL);
             }
-            let _ = child.kill().await;
         }
-        // Children that outlived the leader.
-        if let Some(g) = self.pgid {
-            signal_group(g, SIGKILL);
+        let _ = tokio::time::timeout(KILL_WAIT, child.kill()).await;
+        let until = Instant::now() + KILL_WAIT;
+        while left(Some(SIGKILL)) > 0 && Instant::now() < until {
+            tokio::time::sleep(STEP).await;
+        }
+    }
+
+    /// [`stop`](Self::stop) without a runtime (Drop): 200 ms of grace, then
+    /// SIGKILL, and up to 500 ms for the zombies.
+    fn stop_now(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let tree = self.tree.take();
+        let left = |sig| tree.as_ref().map_or(0, |t| t.signal_all(sig));
+        if !reaped(&mut child) {
+            if let Some(g) = self.pgid {
+                signal_group(g, SIGTERM);
+            }
+        }
+        let mut n = left(Some(SIGTERM));
+        let until = Instant::now() + Duration::from_millis(200);
+        while !(reaped(&mut child) && n == 0) && Instant::now() < until {
+            std::thread::sleep(STEP);
+            n = left(None);
+        }
+        if !reaped(&mut child) {
+            if let Some(g) = self.pgid {
+                signal_group(g, SIGKILL);
+            }
+            let _ = child.start_kill();
+        }
+        let until = Instant::now() + Duration::from_millis(500);
+        while !(reaped(&mut child) && left(Some(SIGKILL)) == 0) && Instant::now() < until {
+            std::thread::sleep(STEP);
         }
     }
 }
 
 impl Drop for SutProcess {
     fn drop(&mut self) {
-        if self.child.is_some() {
-            if let Some(g) = self.pgid {
-                signal_group(g, SIGTERM);
-                std::thread::sleep(Duration::from_millis(200));
-                signal_group(g, SIGKILL);
-            }
-        }
+        self.stop_now();
     }
 }
 
@@ -396,5 +466,123 @@ pub fn one_line(tail: &[String]) -> String {
         "(empty)".into()
     } else {
         t
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    /// "PID START" of each escapee of fixtures/hostile/escapes.sh, once all
+    /// five have written theirs and the last one's parent has exited (at
+    /// most 5 s).
+    async fn escapees(dir: &Path) -> Vec<(i32, u64)> {
+        let names = ["setsid", "daemon", "bare", "group", "late"];
+        let until = Instant::now() + Duration::from_secs(5);
+        loop {
+            let read: Vec<Option<(i32, u64)>> = names
+                .iter()
+                .map(|n| {
+                    let t = std::fs::read_to_string(dir.join(format!("{n}.pid"))).ok()?;
+                    let mut it = t.split_whitespace();
+                    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+                })
+                .collect();
+            if read.iter().all(Option::is_some) && dir.join("late.orphaned").exists() {
+                return read.into_iter().flatten().collect();
+            }
+            assert!(Instant::now() < until, "the escapees did not start");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// What /proc says of a process that had `start`: None when it is gone
+    /// (a zombie is not gone: it is reported with state Z).
+    fn still_there(pid: i32, start: u64) -> Option<char> {
+        reap_stat(pid).filter(|s| s.1 == start).map(|s| s.0)
+    }
+
+    fn reap_stat(pid: i32) -> Option<(char, u64)> {
+        let t = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let f: Vec<&str> = t[t.rfind(')')? + 1..].split_whitespace().collect();
+        Some((f.first()?.chars().next()?, f.get(19)?.parse().ok()?))
+    }
+
+    async fn launched(tag: &str) -> (SutProcess, PathBuf) {
+        let out = std::env::temp_dir().join(format!("liaison-sut-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        std::fs::create_dir_all(&out).unwrap();
+        let root = env!("CARGO_MANIFEST_DIR");
+        let profile = Profile::parse(
+            &format!(
+                "name: escapes\nroles: [im-client]\nsip: {{ address: 127.0.0.1:5999, aor: \"sip:b@x\" }}\nlaunch:\n  command: [/bin/sh, {root}/fixtures/hostile/escapes.sh, /usr/bin/sleep, \"300\"]\n"
+            ),
+            "escapes.yaml",
+        )
+        .unwrap();
+        let l = profile.launch.clone().unwrap();
+        let p = SutProcess::start(&l, &profile, &out)
+            .await
+            .unwrap_or_else(|g| panic!("{g:?}"));
+        (p, out)
+    }
+
+    /// Stop (and Drop) leave none of the SUT's descendants, not even a
+    /// zombie of this process, and spare a process the SUT did not start.
+    #[tokio::test]
+    async fn stop_leaves_no_descendant_and_no_zombie() {
+        for by_drop in [false, true] {
+            let mut bystander = std::process::Command::new("/usr/bin/sleep")
+                .arg("30")
+                .spawn()
+                .unwrap();
+            let (mut p, out) = launched(if by_drop { "drop" } else { "stop" }).await;
+            let pids = escapees(&out.join("sut-workdir")).await;
+            for &(pid, start) in &pids {
+                assert_eq!(still_there(pid, start), Some('S'), "escapee {pid} runs");
+            }
+            // The last one is in a session of its own, an orphan of this
+            // (subreaper) process, without the marker: only the record of
+            // it, made while its parent lived, ties it to the SUT.
+            let late = pids[4].0;
+            let t = std::fs::read_to_string(format!("/proc/{late}/stat")).unwrap();
+            let f: Vec<&str> = t[t.rfind(')').unwrap() + 1..].split_whitespace().collect();
+            assert_eq!(f[1], std::process::id().to_string(), "late's parent: {t}");
+            assert_eq!(f[3], late.to_string(), "late leads its session: {t}");
+            let env = std::fs::read(format!("/proc/{late}/environ")).unwrap();
+            assert!(!String::from_utf8_lossy(&env).contains(MARKER));
+            let t = Instant::now();
+            if by_drop {
+                drop(p);
+            } else {
+                p.stop().await;
+            }
+            let took = t.elapsed();
+            let left: Vec<(i32, char)> = pids
+                .iter()
+                .filter_map(|&(pid, start)| still_there(pid, start).map(|s| (pid, s)))
+                .collect();
+            for &(pid, _) in &left {
+                // SAFETY: kill(2) on one pid; a failing test leaves nothing.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+            let spared = bystander.try_wait().unwrap().is_none();
+            let _ = bystander.kill();
+            let _ = bystander.wait();
+            assert!(
+                left.is_empty(),
+                "drop {by_drop}: expected no descendant of the SUT left, not even a zombie; came: {left:?}"
+            );
+            assert!(
+                spared,
+                "drop {by_drop}: a process the SUT did not start was signalled"
+            );
+            // SIGTERM ends them all: no need for the SIGKILL grace.
+            assert!(
+                took < Duration::from_secs(1),
+                "drop {by_drop}: stop took {took:?}"
+            );
+            let _ = std::fs::remove_dir_all(&out);
+        }
     }
 }

@@ -2,7 +2,7 @@
 
 use cucumber::given;
 
-use super::world::{LiaisonWorld, StepResult};
+use crate::steps::world::{LiaisonWorld, StepResult};
 
 #[given(expr = "the SUT plays the role {string}")]
 async fn sut_plays(w: &mut LiaisonWorld, role: String) -> StepResult {

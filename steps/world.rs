@@ -10,11 +10,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::codec::escape_bytes;
+use crate::harness::RunContext;
 use crate::net::capture::Capture;
 use crate::net::{Incoming, SipEndpoint, Transport};
 use crate::roles::transaction::{ClientResult, Timers};
 use crate::roles::ua::{Outgoing, Recipient, Ua};
-use crate::runner::RunContext;
 
 /// The context of the run in progress (set by the runner before it starts).
 pub static CONTEXT: Mutex<Option<Arc<RunContext>>> = Mutex::new(None);
@@ -42,27 +42,29 @@ pub struct LiaisonWorld {
     /// The body type sent, for Accept checks.
     pub sent_type: Option<String>,
     /// Large Message mode: the session the scenario set up.
-    pub lm: super::large_message::LargeMessage,
+    pub lm: crate::steps::delivery_reports::large_message::LargeMessage,
     /// SMS–IM interworking: the SMS sent and their recipients.
-    pub iwf: super::iwf::Iwf,
+    pub iwf: crate::steps::delivery_reports::sms_iwf::Iwf,
     /// MSRP relay scenarios: the harness's clients at the relay.
-    pub relay: super::msrp_relay::Relay,
+    pub relay: crate::steps::delivery_reports::msrp_relay::Relay,
     /// PPG scenarios: the PAP submissions made.
-    pub push: super::push_ppg::Push,
+    pub push: crate::steps::push::ppg::Push,
     /// Push over SIP and offline notification: push devices, pushes sent.
-    pub push_sip: super::push_sip::PushSip,
+    pub push_sip: crate::steps::push::sip_push::PushSip,
     /// Listeners that give harness URLs a real address for the scenario's life.
     pub listeners: Vec<tokio::net::TcpListener>,
     /// mms-client scenarios: the MMs and pushes of the harness MMS Relay/Server.
-    pub mms_client: super::mms_client::MmsClient,
+    pub mms_client: crate::steps::mms::mms_client::MmsClient,
     /// MMS relay scenarios: the MM sent, notifications, retrievals.
-    pub mms_relay: super::mms_relay::MmsRelay,
+    pub mms_relay: crate::steps::mms::mms_relay::MmsRelay,
     /// Deferred messaging: where this scenario's traffic at the MMSC starts.
-    pub deferral: super::deferral::Deferral,
+    pub deferral: crate::steps::deferred_messaging::Deferral,
     /// MEM outband notification scenarios (MM3 and mem-server).
-    pub mem: super::mem::Mem,
+    pub mem: crate::steps::mem::Mem,
     /// IMS alignment: what went through the harness IMS core.
-    pub ims: super::ims::Ims,
+    pub ims: crate::steps::ims_alignment::Ims,
+    /// The run-level harness roles this scenario holds (`@harness:` tags).
+    pub held: crate::harness::Held,
 }
 
 impl fmt::Debug for LiaisonWorld {
@@ -125,7 +127,17 @@ impl LiaisonWorld {
             deferral: Default::default(),
             mem: Default::default(),
             ims: Default::default(),
+            held: Default::default(),
         })
+    }
+
+    /// Sends the traffic of run-level harness role `name` (one of
+    /// [`crate::harness::EXCLUSIVE`]), through its shared capture, to this
+    /// scenario's pcap; fails when the scenario does not hold the role.
+    pub fn serve(&self, name: &str, shared: &Capture) -> Result<(), Failure> {
+        self.held
+            .point(name, shared, &self.capture)
+            .map_err(|e| Failure(format!("{}: {e}", self.requirements.join(", "))))
     }
 
     /// A verdict naming the requirement(s), the expectation and what came.
@@ -186,6 +198,10 @@ impl LiaisonWorld {
                         )
                     }
                 );
+                // The connection ended before a final response (RFC 3261 §18.4).
+                if let Some(t) = r.transport_failure("the SUT") {
+                    s = t;
+                }
                 if let Some(ep) = ep {
                     // Identical garbage (e.g. a retransmitted bad answer) is shown once, with a count.
                     let mut seen: Vec<(String, usize)> = Vec::new();

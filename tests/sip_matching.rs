@@ -340,3 +340,204 @@ async fn an_endless_header_line_shows_the_bytes_that_came() {
     );
     assert!(d.len() < 1000, "the excerpt is capped: {} chars", d.len());
 }
+
+/// A TCP UAS that reads one request, writes what `script` makes of it (each
+/// element in order, a few ms apart, so they are separate segments), then
+/// closes the connection.
+async fn hostile_tcp_uas(script: fn(&SipMessage) -> Vec<Vec<u8>>) -> SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind(SocketAddr::new(LOOPBACK, 0))
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let Ok(Ok((mut conn, _))) =
+            tokio::time::timeout(Duration::from_secs(5), listener.accept()).await
+        else {
+            return;
+        };
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        let len = loop {
+            if let Ok(Some(liaison::codec::sip::Frame::Message(n))) =
+                liaison::codec::sip::next_frame(&buf, 65536)
+            {
+                break n;
+            }
+            match tokio::time::timeout_at(deadline, conn.read(&mut chunk)).await {
+                Ok(Ok(n)) if n > 0 && buf.len() < 65536 => buf.extend_from_slice(&chunk[..n]),
+                _ => return,
+            }
+        };
+        let Ok(req) = SipMessage::parse(&buf[..len]) else {
+            return;
+        };
+        for bytes in script(&req) {
+            let _ = conn.write_all(&bytes).await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let _ = conn.shutdown().await;
+    });
+    addr
+}
+
+/// Sends a MESSAGE to `dst` over TCP in one client transaction.
+async fn tcp_transaction(ep: &SipEndpoint, dst: SocketAddr, timers: Timers) -> ClientResult {
+    let branch = format!("z9hG4bK{}", liaison::codec::sip::token());
+    let bytes = request("MESSAGE", "sip:bob@liaison.test")
+        .header(
+            "Via",
+            &format!("SIP/2.0/TCP {};branch={branch}", ep.tcp_addr()),
+        )
+        .header("Max-Forwards", "70")
+        .header("From", "<sip:alice@liaison.test>;tag=a1")
+        .header("To", "<sip:bob@liaison.test>")
+        .header(
+            "Call-ID",
+            &format!("{}@liaison", liaison::codec::sip::token()),
+        )
+        .header("CSeq", "5 MESSAGE")
+        .header("Content-Type", "text/plain")
+        .body(b"hello")
+        .build();
+    let bounds = Bounds {
+        timers,
+        deadline: Instant::now() + timers.f() * 2,
+        linger: Duration::ZERO,
+    };
+    non_invite_client(ep, Transport::Tcp, dst, bytes, &branch, bounds).await
+}
+
+/// The first `n` bytes of `bytes`.
+fn cut(bytes: Vec<u8>, n: usize) -> Vec<u8> {
+    bytes[..n.min(bytes.len())].to_vec()
+}
+
+/// The status line and Via of a 200 with no blank line: half a response.
+fn half_ok(req: &SipMessage) -> Vec<u8> {
+    let whole = ok(req);
+    let via_end = String::from_utf8_lossy(&whole)
+        .find("\r\nFrom")
+        .expect("a From after the Via");
+    cut(whole, via_end + 2)
+}
+
+/// Issue 13 item 7: a UAS that closes the TCP connection mid-response ends
+/// the transaction at once with a transport error (RFC 3261 §18.4,
+/// §17.1.4), not on Timer F, and the verdict shows the bytes that came.
+#[tokio::test]
+async fn a_tcp_close_mid_response_ends_the_transaction_at_once() {
+    let ep = endpoint().await;
+    let timers = Timers::from_t1_ms(100);
+    let uas = hostile_tcp_uas(|req| vec![half_ok(req)]).await;
+    let r = tcp_transaction(&ep, uas, timers).await;
+    let took = r.sent_at.elapsed();
+    assert!(r.final_response().is_none());
+    assert!(r.send_error.is_none(), "{:?}", r.send_error);
+    let end = r
+        .connection_end
+        .as_ref()
+        .expect("the close reaches the transaction");
+    assert_eq!(end.cause, liaison::net::EndCause::Closed);
+    assert_eq!(end.peer, uas);
+    // Timer F is 6.4 s here; the close comes within milliseconds.
+    assert!(
+        took < timers.f() / 4,
+        "ended after {took:?}, Timer F is {:?}",
+        timers.f()
+    );
+    let text = r.transport_failure("the SUT").expect("a transport failure");
+    let n = end.partial_len;
+    assert!(n > 20, "{n}");
+    assert!(
+        text.starts_with(&format!("the SUT ({uas}) closed the TCP connection")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "after {n} bytes of a response: SIP/2.0 200 OK\\r\\nVia: SIP/2.0/TCP"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("§18.4"), "{text}");
+}
+
+/// A close after a provisional response and part of the final one names both.
+#[tokio::test]
+async fn a_tcp_close_after_a_provisional_names_it() {
+    let ep = endpoint().await;
+    let timers = Timers::from_t1_ms(100);
+    let uas =
+        hostile_tcp_uas(|req| vec![response_to(req, 100, "Trying").build(), cut(ok(req), 12)])
+            .await;
+    let r = tcp_transaction(&ep, uas, timers).await;
+    assert!(r.sent_at.elapsed() < timers.f() / 4);
+    let text = r.transport_failure("the SUT").expect("a transport failure");
+    assert!(text.contains("after the provisional 100 Trying"), "{text}");
+    assert!(
+        text.contains("after 12 bytes of a response: SIP/2.0 200 "),
+        "{text}"
+    );
+}
+
+/// A close with nothing written: the transaction ends at once too.
+#[tokio::test]
+async fn a_tcp_close_without_an_answer_ends_the_transaction_at_once() {
+    let ep = endpoint().await;
+    let timers = Timers::from_t1_ms(100);
+    let uas = hostile_tcp_uas(|_| Vec::new()).await;
+    let r = tcp_transaction(&ep, uas, timers).await;
+    assert!(r.sent_at.elapsed() < timers.f() / 4);
+    let text = r.transport_failure("the SUT").expect("a transport failure");
+    assert!(
+        text.contains("before any byte of a final response"),
+        "{text}"
+    );
+}
+
+/// A close after a complete final response is normal: the result is that
+/// response and no transport error.
+#[tokio::test]
+async fn a_tcp_close_after_the_final_response_is_no_error() {
+    let ep = endpoint().await;
+    let timers = Timers::from_t1_ms(100);
+    let uas = hostile_tcp_uas(|req| vec![ok(req)]).await;
+    let r = tcp_transaction(&ep, uas, timers).await;
+    assert_eq!(r.final_response().and_then(|m| m.status()), Some(200));
+    assert!(r.connection_end.is_none(), "{:?}", r.connection_end);
+    assert!(r.transport_failure("the SUT").is_none());
+    assert!(r.send_error.is_none());
+}
+
+/// A response the harness cannot frame (a Content-Length past its stream
+/// limit) ends the transaction at once too: the harness stops reading that
+/// connection, so no answer can come over it.
+#[tokio::test]
+async fn an_unframeable_response_over_tcp_ends_the_transaction_at_once() {
+    let ep = endpoint().await;
+    let timers = Timers::from_t1_ms(100);
+    let uas = hostile_tcp_uas(|req| {
+        let b = String::from_utf8_lossy(&ok(req))
+            .replace("Content-Length: 0", "Content-Length: 2000000000");
+        vec![b.into_bytes()]
+    })
+    .await;
+    let r = tcp_transaction(&ep, uas, timers).await;
+    assert!(r.sent_at.elapsed() < timers.f() / 4);
+    let end = r
+        .connection_end
+        .as_ref()
+        .expect("the end reaches the transaction");
+    assert!(
+        matches!(end.cause, liaison::net::EndCause::Unframeable(_)),
+        "{:?}",
+        end.cause
+    );
+    let text = r.transport_failure("the SUT").expect("a transport failure");
+    assert!(
+        text.contains("the harness stopped reading the TCP connection"),
+        "{text}"
+    );
+    assert!(text.contains("Content-Length: 2000000000"), "{text}");
+}

@@ -1,4 +1,4 @@
-@sms-im-iwf @serial
+@sms-im-iwf @harness:iwf
 Feature: Delivery reports across SMS–IM interworking, the SUT as the interworking function
   Seed 001: when an SMS is delivered as IM, the SMS sender's delivery report
   must rest on the IM side's proof of receipt (the 200 to the MESSAGE), on

@@ -10,8 +10,8 @@
 # (by time when the payload names none the suite reads), whichever scenario
 # is running when it arrives. Notifications to other addresses (another
 # mailbox's own user) are not judged. The MM3 interface is shared by the
-# run, hence @serial.
-@mem-server @serial
+# run, hence @harness:mm3 (one scenario at a time uses it).
+@mem-server @harness:mm3
 Feature: A MEM server sends its outband notifications by SMTP to the MMS server
 
   @MEM-1

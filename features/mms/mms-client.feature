@@ -4,12 +4,12 @@
 # WSP push in a UDP datagram to mms_client.wap_push (WDP over IP), or a SIP
 # MESSAGE to mms_client.sip_push with +g.oma.pusheventapp="mms.ua" — and
 # judges the client's HTTP requests: the GET, and the M-NotifyResp.ind or
-# M-Acknowledge.ind it POSTs. The MMS server is shared by the run: @serial.
+# M-Acknowledge.ind it POSTs. The MMS server is shared by the run: @harness:mmsc.
 # A report counts by identity, not by time: Retrieved only after an answered
 # GET of that notification's Content-Location and under its Transaction-ID,
 # and a second report for the same transaction that says otherwise fails
 # (watched 10 x T1, at least 200 ms, after the first).
-@mms-client @serial
+@mms-client @harness:mmsc
 Feature: An MMS client acts on pushed notifications, whatever the bearer and the address form
 
   @DEFER-5 @if:mms_wap_push

@@ -5,8 +5,8 @@
 # relay pushes to (the SMSC, the SIP device). SIP URIs go on the wire in the
 # form the profile declares (mms_relay.sip_address_form: the bare URI by
 # default, or escaped-value/TYPE=SIP). The bearers are shared by the run,
-# hence @serial.
-@mms-relay @serial
+# hence @harness:mms-relay-bearers (one scenario at a time uses them).
+@mms-relay @harness:mms-relay-bearers
 Feature: An MMS relay takes SIP URI addresses and notifies over OMA Push and Push over SIP
 
   @ADDR-2

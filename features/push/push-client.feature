@@ -29,7 +29,7 @@ Feature: Push over SIP, the SUT as the push client (terminal)
     And the final response has an Accept header listing a content type the push client declared
     And the Accept header does not list the type that was sent
 
-  @PUSH-6 @if:push_upper_tester @serial
+  @PUSH-6 @if:push_upper_tester @harness:push-agent
   Scenario: The pushed content reaches the application unchanged, with its Content-Type
     When the harness pushes content for the first declared application to the SUT
     Then the final response is 200
@@ -50,14 +50,14 @@ Feature: Push over SIP, the SUT as the push client (terminal)
     When the harness sends OPTIONS to the push client
     Then the answer to OPTIONS is 200 and its Contact names every declared push application
 
-  @PUSH-9 @if:sip_push_subscribe @serial
+  @PUSH-9 @if:sip_push_subscribe @harness:push-agent
   Scenario: The client subscribes to the content-push event package and answers its NOTIFYs 200
     Given the push client has subscribed to the declared push event package at the harness push agent
     And the push client answered the initial NOTIFY with 200
     When the harness push agent sends a NOTIFY carrying content for the first declared application
     Then the NOTIFY is answered 200
 
-  @PUSH-9 @if:sip_push_subscribe @if:push_upper_tester @serial
+  @PUSH-9 @if:sip_push_subscribe @if:push_upper_tester @harness:push-agent
   Scenario: Content pushed in a NOTIFY reaches the application unchanged
     Given the push client has subscribed to the declared push event package at the harness push agent
     When the harness push agent sends a NOTIFY carrying content for the first declared application

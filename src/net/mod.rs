@@ -8,6 +8,14 @@
 //! (RFC 3261 §17.1.3), requests go to one queue, and whatever matches nothing
 //! (stray responses, garbage, messages with a defect such as a SIP-Version
 //! other than SIP/2.0) is kept, with the reason, so that a failure can show it.
+//!
+//! A stream connection that ends (the peer closes or resets it, or the
+//! harness stops reading an unframeable stream) is reported to every client
+//! transaction that sent its request over it ([`SipEndpoint::send_for`],
+//! [`SipEndpoint::subscribe_transaction`]) as a [`ConnectionEnd`], with the
+//! bytes of an incomplete message that had arrived: RFC 3261 §18.4 reports a
+//! failed connection to the transport user, and §17.1.4 ends the client
+//! transaction on it at once rather than on Timer F.
 
 pub mod capture;
 pub mod stream;
@@ -16,6 +24,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -94,15 +103,129 @@ impl Incoming {
     }
 }
 
+/// How many bytes of an incomplete message a [`ConnectionEnd`] keeps (the
+/// whole of them stays in the pcap and in [`SipEndpoint::unmatched`]).
+pub const PARTIAL_KEPT: usize = 1024;
+
+/// Why a stream connection ended for the transactions that used it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndCause {
+    /// The peer closed it (the read returned end of stream).
+    Closed,
+    /// Reading failed (e.g. the peer reset the connection).
+    ReadError(String),
+    /// The harness stopped reading: the stream could not be framed.
+    Unframeable(String),
+}
+
+/// A stream connection that ended, as the client transactions that sent
+/// over it are told (RFC 3261 §18.4: a failed connection is reported to the
+/// transport user; §17.1.4: the client transaction ends on it).
+#[derive(Debug, Clone)]
+pub struct ConnectionEnd {
+    pub transport: Transport,
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    pub at: Instant,
+    pub cause: EndCause,
+    /// The first [`PARTIAL_KEPT`] bytes of the incomplete message the stream
+    /// ended in (empty when it ended between messages).
+    pub partial: Vec<u8>,
+    /// How many bytes that incomplete message had.
+    pub partial_len: usize,
+}
+
+impl ConnectionEnd {
+    fn new(
+        transport: Transport,
+        peer: SocketAddr,
+        local: SocketAddr,
+        cause: EndCause,
+        pending: &[u8],
+    ) -> ConnectionEnd {
+        ConnectionEnd {
+            transport,
+            peer,
+            local,
+            at: Instant::now(),
+            cause,
+            partial: pending.get(..PARTIAL_KEPT).unwrap_or(pending).to_vec(),
+            partial_len: pending.len(),
+        }
+    }
+
+    /// The incomplete message's bytes for a verdict: escaped, with how many
+    /// were not kept.
+    pub fn partial_shown(&self) -> String {
+        let mut s = crate::codec::escape_bytes(&self.partial, PARTIAL_KEPT);
+        if self.partial_len > self.partial.len() {
+            s.push_str(&format!(
+                "… ({} more bytes, in the pcap)",
+                self.partial_len - self.partial.len()
+            ));
+        }
+        s
+    }
+}
+
+/// What reaches a client transaction subscribed with
+/// [`SipEndpoint::subscribe_transaction`], in the order it happened.
+#[derive(Debug, Clone)]
+pub enum Routed {
+    Response(Incoming),
+    /// The stream connection its request went over ended.
+    Ended(ConnectionEnd),
+}
+
+/// Where a route's responses go.
+enum Sink {
+    Responses(mpsc::UnboundedSender<Incoming>),
+    Routed(mpsc::UnboundedSender<Routed>),
+}
+
+impl Sink {
+    /// Hands a response over; gives it back when the receiver is gone.
+    fn response(&self, inc: Incoming) -> Option<Incoming> {
+        match self {
+            Sink::Responses(tx) => tx.send(inc).err().map(|e| e.0),
+            Sink::Routed(tx) => match tx.send(Routed::Response(inc)) {
+                Err(e) => match e.0 {
+                    Routed::Response(i) => Some(i),
+                    Routed::Ended(_) => None,
+                },
+                Ok(()) => None,
+            },
+        }
+    }
+
+    fn ended(&self, end: &ConnectionEnd) {
+        if let Sink::Routed(tx) = self {
+            let _ = tx.send(Routed::Ended(end.clone()));
+        }
+    }
+}
+
 /// A waiting client transaction: the CSeq its request carries (None when
-/// the request had none) and where its responses go.
+/// the request had none), where its responses go, and the stream
+/// connection its request went over ([`Conn::id`]).
 struct Route {
     cseq: Option<(u32, String)>,
-    tx: mpsc::UnboundedSender<Incoming>,
+    sink: Sink,
+    conn: Option<u64>,
+}
+
+/// One open stream connection's write half.
+struct Conn {
+    /// Unique per endpoint: a later connection to the same peer is another.
+    id: u64,
+    wr: tokio::sync::Mutex<OwnedWriteHalf>,
+    /// Set (under the routes lock) once the reader has reported the end to
+    /// the routes that used it: a sender that finds it set opens another.
+    ended: std::sync::atomic::AtomicBool,
 }
 
 type Routes = Arc<Mutex<HashMap<String, Route>>>;
-type Conns = Arc<Mutex<HashMap<SocketAddr, Arc<tokio::sync::Mutex<OwnedWriteHalf>>>>>;
+type Conns = Arc<Mutex<HashMap<SocketAddr, Arc<Conn>>>>;
 
 #[derive(Clone)]
 struct Shared {
@@ -114,6 +237,7 @@ struct Shared {
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
     /// What happened to connections (closed by the peer, unframeable stream).
     events: Arc<Mutex<Vec<String>>>,
+    next_conn: Arc<AtomicU64>,
 }
 
 /// Locks a mutex, taking the data of a poisoned one: a panicked task must
@@ -161,9 +285,13 @@ impl Shared {
                 // (§8.2.6.2 copies CSeq into every response).
                 let branch = m.top_via_branch();
                 let route = branch.as_ref().and_then(|b| {
-                    lock(&self.routes)
-                        .get(b)
-                        .map(|r| (r.cseq.clone(), r.tx.clone()))
+                    lock(&self.routes).get(b).map(|r| {
+                        let sink = match &r.sink {
+                            Sink::Responses(tx) => Sink::Responses(tx.clone()),
+                            Sink::Routed(tx) => Sink::Routed(tx.clone()),
+                        };
+                        (r.cseq.clone(), sink)
+                    })
                 });
                 match route {
                     Some((want, tx)) => {
@@ -180,8 +308,8 @@ impl Shared {
                                 branch.unwrap_or_default()
                             ));
                             lock(&self.unmatched).push(inc);
-                        } else if let Err(e) = tx.send(inc) {
-                            lock(&self.unmatched).push(e.0);
+                        } else if let Some(back) = tx.response(inc) {
+                            lock(&self.unmatched).push(back);
                         }
                     }
                     None => lock(&self.unmatched).push(inc),
@@ -212,27 +340,74 @@ impl Shared {
         lock(&self.tasks).push(h);
     }
 
-    /// Reads a TCP connection, frames SIP messages (RFC 3261 §18.3), taps bytes.
+    /// A new connection's write half, registered for sends to `peer`.
+    fn add_conn(&self, peer: SocketAddr, wr: OwnedWriteHalf) -> Arc<Conn> {
+        let conn = Arc::new(Conn {
+            id: self.next_conn.fetch_add(1, Ordering::Relaxed),
+            wr: tokio::sync::Mutex::new(wr),
+            ended: std::sync::atomic::AtomicBool::new(false),
+        });
+        lock(&self.conns).insert(peer, conn.clone());
+        conn
+    }
+
+    /// The reader of `conn` stopped: no send goes over it any more, and
+    /// every transaction whose request went over it is told, under the
+    /// routes lock, so that a sender registering at the same moment either
+    /// is told here or sees [`Conn::ended`] and opens another connection.
+    fn connection_ended(&self, conn: &Arc<Conn>, end: ConnectionEnd) {
+        {
+            let mut conns = lock(&self.conns);
+            if conns.get(&end.peer).is_some_and(|c| Arc::ptr_eq(c, conn)) {
+                conns.remove(&end.peer);
+            }
+        }
+        let routes = lock(&self.routes);
+        conn.ended.store(true, Ordering::SeqCst);
+        for r in routes.values().filter(|r| r.conn == Some(conn.id)) {
+            r.sink.ended(&end);
+        }
+    }
+
+    /// Reads a TCP connection, frames SIP messages (RFC 3261 §18.3), taps
+    /// bytes; when it ends, tells the transactions that sent over it.
     fn start_reader(
         &self,
         mut rd: tokio::net::tcp::OwnedReadHalf,
         local: SocketAddr,
         peer: SocketAddr,
+        conn: Arc<Conn>,
     ) {
         let me = self.clone();
+        let transport = Transport::Tcp;
         self.spawn(async move {
             let mut buf: Vec<u8> = Vec::new();
             let mut chunk = vec![0u8; 16 * 1024];
             loop {
                 let n = match rd.read(&mut chunk).await {
-                    Ok(0) | Err(_) => {
+                    Ok(0) => {
                         lock(&me.events)
                             .push(format!("{peer} closed the TCP connection to {local}"));
                         me.capture.tcp_close(peer, local);
-                        lock(&me.conns).remove(&peer);
+                        let end =
+                            ConnectionEnd::new(transport, peer, local, EndCause::Closed, &buf);
                         if !buf.is_empty() {
-                            me.dispatch(std::mem::take(&mut buf), peer, Transport::Tcp);
+                            me.dispatch(std::mem::take(&mut buf), peer, transport);
                         }
+                        me.connection_ended(&conn, end);
+                        return;
+                    }
+                    Err(e) => {
+                        lock(&me.events).push(format!(
+                            "reading the TCP connection from {peer} to {local} failed: {e}"
+                        ));
+                        me.capture.tcp_close(peer, local);
+                        let cause = EndCause::ReadError(e.to_string());
+                        let end = ConnectionEnd::new(transport, peer, local, cause, &buf);
+                        if !buf.is_empty() {
+                            me.dispatch(std::mem::take(&mut buf), peer, transport);
+                        }
+                        me.connection_ended(&conn, end);
                         return;
                     }
                     Ok(n) => n,
@@ -248,7 +423,7 @@ impl Shared {
                         Ok(Some(Frame::Message(len))) => {
                             let len = len.min(buf.len());
                             let msg: Vec<u8> = buf.drain(..len).collect();
-                            me.dispatch(msg, peer, Transport::Tcp);
+                            me.dispatch(msg, peer, transport);
                         }
                         Err(e) => {
                             let bytes = std::mem::take(&mut buf);
@@ -270,13 +445,15 @@ impl Shared {
                             };
                             lock(&me.events)
                                 .push(format!("unframeable SIP stream from {peer}: {e}"));
+                            let cause = EndCause::Unframeable(e.to_string());
+                            let end = ConnectionEnd::new(transport, peer, local, cause, &bytes);
                             // Unframeable stream: keep the bytes for the verdict and stop reading.
                             if matches!(e, SipError::StreamLimit { .. }) {
-                                me.dispatch_error(bytes, e, peer, Transport::Tcp);
+                                me.dispatch_error(bytes, e, peer, transport);
                             } else {
-                                me.dispatch(bytes, peer, Transport::Tcp);
+                                me.dispatch(bytes, peer, transport);
                             }
-                            lock(&me.conns).remove(&peer);
+                            me.connection_ended(&conn, end);
                             return;
                         }
                     }
@@ -336,6 +513,7 @@ impl SipEndpoint {
             conns: Arc::default(),
             tasks: Arc::default(),
             events: Arc::default(),
+            next_conn: Arc::default(),
         };
         // UDP receive loop.
         {
@@ -361,8 +539,8 @@ impl SipEndpoint {
                 while let Ok((stream, peer)) = listener.accept().await {
                     me.capture.tcp_accepted(peer, tcp_addr);
                     let (rd, wr) = stream.into_split();
-                    lock(&me.conns).insert(peer, Arc::new(tokio::sync::Mutex::new(wr)));
-                    me.start_reader(rd, tcp_addr, peer);
+                    let conn = me.add_conn(peer, wr);
+                    me.start_reader(rd, tcp_addr, peer, conn);
                 }
             });
         }
@@ -398,6 +576,30 @@ impl SipEndpoint {
     /// Sends exactly `bytes` to `dst`. Over TCP it reuses a connection to or
     /// from `dst`, or opens one (bounded by `connect_timeout`).
     pub async fn send(&self, t: Transport, dst: SocketAddr, bytes: &[u8]) -> io::Result<()> {
+        self.send_inner(t, dst, bytes, None).await
+    }
+
+    /// Sends the request of the client transaction `branch` (subscribed
+    /// with [`SipEndpoint::subscribe_transaction`]) as [`SipEndpoint::send`]
+    /// does; over a stream, the transaction is told if the connection the
+    /// request went over ends ([`Routed::Ended`]).
+    pub async fn send_for(
+        &self,
+        branch: &str,
+        t: Transport,
+        dst: SocketAddr,
+        bytes: &[u8],
+    ) -> io::Result<()> {
+        self.send_inner(t, dst, bytes, Some(branch)).await
+    }
+
+    async fn send_inner(
+        &self,
+        t: Transport,
+        dst: SocketAddr,
+        bytes: &[u8],
+        branch: Option<&str>,
+    ) -> io::Result<()> {
         match t {
             Transport::Udp => {
                 // Captured before sending, so a fast answer never appears first.
@@ -406,27 +608,8 @@ impl SipEndpoint {
                 Ok(())
             }
             Transport::Tcp => {
-                let existing = lock(&self.shared.conns).get(&dst).cloned();
-                let conn = match existing {
-                    Some(c) => c,
-                    None => {
-                        let stream =
-                            tokio::time::timeout(Duration::from_secs(3), TcpStream::connect(dst))
-                                .await
-                                .map_err(|_| {
-                                    io::Error::new(io::ErrorKind::TimedOut, "TCP connect timed out")
-                                })??;
-                        let _ = stream.set_nodelay(true);
-                        let local = stream.local_addr()?;
-                        self.shared.capture.tcp_connect(local, dst);
-                        let (rd, wr) = stream.into_split();
-                        let wr = Arc::new(tokio::sync::Mutex::new(wr));
-                        lock(&self.shared.conns).insert(dst, wr.clone());
-                        self.shared.start_reader(rd, local, dst);
-                        wr
-                    }
-                };
-                let mut w = conn.lock().await;
+                let conn = self.stream_for(dst, branch).await?;
+                let mut w = conn.wr.lock().await;
                 let local = w.local_addr()?;
                 self.shared.capture.tcp_sent(local, dst, bytes);
                 tokio::time::timeout(Duration::from_secs(3), w.write_all(bytes))
@@ -439,6 +622,51 @@ impl SipEndpoint {
         }
     }
 
+    /// The open TCP connection to or from `dst`, or a new one; with
+    /// `branch`, that transaction's route is bound to it before any byte
+    /// goes out, so its end cannot pass unnoticed. A connection whose end
+    /// the reader has just reported is not used: another one is opened.
+    async fn stream_for(&self, dst: SocketAddr, branch: Option<&str>) -> io::Result<Arc<Conn>> {
+        for _ in 0..2 {
+            let existing = lock(&self.shared.conns).get(&dst).cloned();
+            let conn = match existing {
+                Some(c) => c,
+                None => {
+                    let stream =
+                        tokio::time::timeout(Duration::from_secs(3), TcpStream::connect(dst))
+                            .await
+                            .map_err(|_| {
+                                io::Error::new(io::ErrorKind::TimedOut, "TCP connect timed out")
+                            })??;
+                    let _ = stream.set_nodelay(true);
+                    let local = stream.local_addr()?;
+                    self.shared.capture.tcp_connect(local, dst);
+                    let (rd, wr) = stream.into_split();
+                    let conn = self.shared.add_conn(dst, wr);
+                    self.shared.start_reader(rd, local, dst, conn.clone());
+                    conn
+                }
+            };
+            let mut routes = lock(&self.shared.routes);
+            if conn.ended.load(Ordering::SeqCst) {
+                drop(routes);
+                let mut conns = lock(&self.shared.conns);
+                if conns.get(&dst).is_some_and(|c| Arc::ptr_eq(c, &conn)) {
+                    conns.remove(&dst);
+                }
+                continue;
+            }
+            if let Some(r) = branch.and_then(|b| routes.get_mut(b)) {
+                r.conn = Some(conn.id);
+            }
+            return Ok(conn);
+        }
+        Err(io::Error::new(
+            io::ErrorKind::ConnectionReset,
+            format!("the TCP connection to {dst} ended before the message could be sent, twice"),
+        ))
+    }
+
     /// Routes responses whose top Via has `branch` and whose CSeq is `cseq`
     /// (the request's number and method; None matches any) to the returned
     /// receiver. A response with the branch and another CSeq matches no
@@ -449,7 +677,31 @@ impl SipEndpoint {
         cseq: Option<(u32, String)>,
     ) -> mpsc::UnboundedReceiver<Incoming> {
         let (tx, rx) = mpsc::unbounded_channel();
-        lock(&self.shared.routes).insert(branch.to_string(), Route { cseq, tx });
+        let route = Route {
+            cseq,
+            sink: Sink::Responses(tx),
+            conn: None,
+        };
+        lock(&self.shared.routes).insert(branch.to_string(), route);
+        rx
+    }
+
+    /// As [`SipEndpoint::subscribe`], for a client transaction that sends
+    /// with [`SipEndpoint::send_for`]: its responses, and the end of the
+    /// stream connection its request went over, arrive in the order they
+    /// happened (a response read before the close comes first).
+    pub fn subscribe_transaction(
+        &self,
+        branch: &str,
+        cseq: Option<(u32, String)>,
+    ) -> mpsc::UnboundedReceiver<Routed> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let route = Route {
+            cseq,
+            sink: Sink::Routed(tx),
+            conn: None,
+        };
+        lock(&self.shared.routes).insert(branch.to_string(), route);
         rx
     }
 

@@ -108,8 +108,13 @@ impl Client {
         {
             let mut finals = self.finals.lock().unwrap_or_else(|e| e.into_inner());
             finals.retain(|_, (_, at)| at.elapsed() < timer_j);
-            if let Some((bytes, _)) = finals.get(&key) {
-                if !s.has_fault("retransmission-as-new") {
+            if let Some((bytes, at)) = finals.get(&key) {
+                // Fault: the completed transaction is kept for 4·T1 only
+                // (Timer J is 64·T1 for UDP, RFC 3261 §17.2.2), so a later
+                // retransmission is handled as a new request. Copies that
+                // cross the final response on a loaded machine still come
+                // within the 4·T1 and are absorbed.
+                if !(s.has_fault("retransmission-as-new") && at.elapsed() >= s.t1 * 4) {
                     return Some(bytes.clone());
                 }
             }
@@ -429,6 +434,14 @@ pub fn start(
                     drop(stream);
                     continue;
                 }
+                if client.settings.has_fault("closes-mid-response") {
+                    // Answer the first request with half of its response
+                    // (the status line and the first headers, no blank
+                    // line), then close the connection.
+                    let client = client.clone();
+                    tokio::spawn(half_answer_then_close(client, stream));
+                    continue;
+                }
                 let (rd, mut wr) = stream.into_split();
                 let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
                 tokio::spawn(async move {
@@ -456,6 +469,42 @@ pub fn start(
         }));
     }
     tasks
+}
+
+/// Fault `closes-mid-response`: reads one request from `stream` (at most
+/// 64 KiB, for 2 s), writes the first half of the header block of its first
+/// answer and closes the connection.
+async fn half_answer_then_close(client: Arc<Client>, mut stream: tokio::net::TcpStream) {
+    use crate::codec::sip::{next_frame, Frame};
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    let request = loop {
+        match next_frame(&buf, 64 * 1024) {
+            Ok(Some(Frame::Message(len))) => break buf.get(..len).unwrap_or(&buf).to_vec(),
+            Ok(Some(Frame::KeepAlive(k))) => {
+                buf.drain(..k.min(buf.len()));
+                continue;
+            }
+            Ok(None) => {}
+            Err(_) => return,
+        }
+        match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => buf.extend_from_slice(chunk.get(..n).unwrap_or_default()),
+            _ => return,
+        }
+    };
+    if let Some(answer) = client.answers(&request).into_iter().next() {
+        let head = answer
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap_or(answer.len());
+        let _ = stream
+            .write_all(answer.get(..head / 2).unwrap_or_default())
+            .await;
+    }
+    drop(stream);
 }
 
 async fn reply(udp: &UdpSocket, to: Reply, bytes: Vec<u8>) {

@@ -293,14 +293,21 @@ impl Server {
         let seen = {
             let mut st = lock(&self.state);
             st.server_tx.retain(|_, (_, at)| at.elapsed() < timer_j * 2);
-            let seen = st.server_tx.get(&key).map(|(f, _)| f.clone());
+            let seen = st.server_tx.get(&key).map(|(f, at)| (f.clone(), *at));
             if seen.is_none() {
                 st.server_tx.insert(key.clone(), (None, Instant::now()));
             }
             seen
         };
-        if let Some(final_resp) = seen {
-            if self.settings.has_fault("forward-retransmission-as-new") && method == "MESSAGE" {
+        if let Some((final_resp, at)) = seen {
+            // Fault: a retransmission that comes 4·T1 or more after the
+            // final response (well inside Timer J) is forwarded as new.
+            // Copies that cross the final on a loaded machine come sooner.
+            if self.settings.has_fault("forward-retransmission-as-new")
+                && method == "MESSAGE"
+                && final_resp.is_some()
+                && at.elapsed() >= self.settings.t1 * 4
+            {
                 // Fault: treat it as new and forward again with a fresh branch.
             } else {
                 if let Some(bytes) = final_resp {

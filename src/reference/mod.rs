@@ -76,6 +76,13 @@ pub const FAULTS: &[Fault] = &[
     },
     Fault {
         role: "im-client",
+        name: "closes-mid-response",
+        description: "over TCP, writes the first half of the header block of its answer to a request (no blank line) and closes the connection",
+        breaks: &["DR-1"],
+        store_and_forward: true,
+    },
+    Fault {
+        role: "im-client",
         name: "200-with-body-and-contact",
         description: "its 200 to a MESSAGE carries a Contact header and a body",
         breaks: &["DR-2"],

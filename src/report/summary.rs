@@ -120,9 +120,51 @@ pub fn render(r: &Report, dir: &Path) -> String {
             let _ = writeln!(out, "  stderr| {}", truncate(l, 300));
         }
     }
-    let _ = writeln!(out, "time: {:.2} s", r.duration_ms as f64 / 1000.0);
+    let _ = writeln!(out, "{}", timing(r));
+    if let Some(line) = slowest(r, 3) {
+        let _ = writeln!(out, "{line}");
+    }
     let _ = writeln!(out, "report: {}", dir.join("report.json").display());
     out
+}
+
+/// The run's wall time, the sum of its scenarios' times, and their ratio:
+/// how many scenarios ran at a time on average.
+pub fn timing(r: &Report) -> String {
+    let wall = r.duration_ms as f64 / 1000.0;
+    let sum: u64 = r.scenarios.iter().map(|s| s.duration_ms).sum();
+    let sum = sum as f64 / 1000.0;
+    if wall > 0.0 && sum > 0.0 {
+        format!(
+            "time: {wall:.2} s (scenarios {sum:.2} s in all, {:.1} at a time)",
+            sum / wall
+        )
+    } else {
+        format!("time: {wall:.2} s")
+    }
+}
+
+/// The `n` slowest scenarios, with their times and requirements.
+fn slowest(r: &Report, n: usize) -> Option<String> {
+    let mut by: Vec<&super::ScenarioResult> =
+        r.scenarios.iter().filter(|s| s.duration_ms > 0).collect();
+    if by.is_empty() {
+        return None;
+    }
+    by.sort_by_key(|s| std::cmp::Reverse(s.duration_ms));
+    let items: Vec<String> = by
+        .iter()
+        .take(n)
+        .map(|s| {
+            format!(
+                "{:.2} s {} {}",
+                s.duration_ms as f64 / 1000.0,
+                s.requirements.join(","),
+                truncate(&s.name, 60)
+            )
+        })
+        .collect();
+    Some(format!("slowest: {}", items.join("; ")))
 }
 
 fn truncate(s: &str, n: usize) -> String {

@@ -394,7 +394,7 @@ fn subscribe(
 /// The harness roles a push-client SUT talks to on its own: the push agent it
 /// subscribes to and the upper tester it reports hand-overs to. They live for
 /// the whole run; their traffic goes to the current scenario's pcap through a
-/// switchable capture, and the scenarios that use them are `@serial`.
+/// switchable capture, and the scenarios that use them hold it (`@harness:NAME`: one scenario at a time per run-level role).
 pub struct PushClientHarness {
     pub agent: Option<PushAgent>,
     pub upper: Option<UpperTester>,

@@ -8,7 +8,7 @@
 //! Its framing follows the dialogue: command lines until it has answered 354
 //! to DATA, then the content up to `CRLF.CRLF`, then lines again (each one
 //! pcap frame). [`Mm3Harness`] runs it for a whole run at the address the SUT
-//! is configured with, behind a switchable capture (scenarios are `@serial`).
+//! is configured with, behind a switchable capture (scenarios hold it (`@harness:NAME`: one scenario at a time per run-level role)).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -389,7 +389,7 @@ pub struct Notification {
 /// The MM3 interface for a `mem-server` SUT, for the whole run, at the
 /// address its profile names (`mem_server.mm3`). It keeps the run's new-mail
 /// events, so that each notification is matched to the mail it announces,
-/// whichever scenario is running when it arrives (scenarios are `@serial`).
+/// whichever scenario is running when it arrives (scenarios hold it (`@harness:NAME`: one scenario at a time per run-level role)).
 pub struct Mm3Harness {
     pub server: SmtpServer,
     pub capture: Capture,

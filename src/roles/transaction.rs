@@ -5,7 +5,10 @@
 //! up on Timer F (64·T1); after the final response it keeps listening for
 //! 2·T1 at least (longer if the scenario asks, up to Timer K) and keeps what
 //! else arrives: a second final response that differs from the first leaves
-//! the transaction without one ([`ClientResult::conflict`]). Server side: see
+//! the transaction without one ([`ClientResult::conflict`]). Over a stream,
+//! the end of the connection the request went over before a final response
+//! is a transport error (§18.4) and ends the transaction at once (§17.1.4),
+//! not on Timer F ([`ClientResult::connection_end`]). Server side: see
 //! [`crate::roles::ua::Recipient`], which absorbs retransmissions (§17.2.2).
 //!
 //! All timers scale from the profile's T1 (T2 = 8·T1, T4 = 10·T1, as with the
@@ -15,7 +18,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::codec::sip::SipMessage;
-use crate::net::{Incoming, SipEndpoint, Transport};
+use crate::net::{ConnectionEnd, EndCause, Incoming, Routed, SipEndpoint, Transport};
 
 /// RFC 3261 timers, scaled from T1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +87,11 @@ pub struct ClientResult {
     pub sent_at: Instant,
     /// Transport error while sending, if any.
     pub send_error: Option<String>,
+    /// The stream connection the request went over ended before a final
+    /// response came: a transport error (RFC 3261 §18.4), on which the
+    /// transaction ended at once (§17.1.4). A close after the final
+    /// response is normal and not recorded.
+    pub connection_end: Option<ConnectionEnd>,
 }
 
 impl ClientResult {
@@ -197,7 +205,7 @@ async fn client_transaction(
         linger,
     } = bounds;
     let cseq = SipMessage::parse(&request).ok().and_then(|m| m.cseq());
-    let mut rx = ep.subscribe(branch, cseq);
+    let mut rx = ep.subscribe_transaction(branch, cseq);
     let sent_at = Instant::now();
     let mut result = ClientResult {
         request: request.clone(),
@@ -207,8 +215,9 @@ async fn client_transaction(
         conflict_index: None,
         sent_at,
         send_error: None,
+        connection_end: None,
     };
-    if let Err(e) = ep.send(transport, dst, &request).await {
+    if let Err(e) = ep.send_for(branch, transport, dst, &request).await {
         result.send_error = Some(format!("could not send to {dst} over {transport}: {e}"));
         ep.unsubscribe(branch);
         return result;
@@ -236,7 +245,7 @@ async fn client_transaction(
                 next_e = timer_f;
                 continue;
             }
-            if ep.send(transport, dst, &request).await.is_ok() {
+            if ep.send_for(branch, transport, dst, &request).await.is_ok() {
                 result.transmissions += 1;
             }
             interval_e = if invite {
@@ -250,7 +259,20 @@ async fn client_transaction(
             continue;
         }
         match tokio::time::timeout(wake - now, rx.recv()).await {
-            Ok(Some(inc)) => {
+            Ok(Some(Routed::Ended(end))) => {
+                // §18.4, §17.1.4: before the final response, the end of the
+                // connection is a transport error that ends the transaction
+                // now; after it, a close is normal and the linger goes on.
+                // (§18.2.2 lets a server whose connection is gone open a new
+                // one for its response; a server that closes the connection
+                // its request came on mid-transaction has failed it for a
+                // client that, like this one, ends on the transport error.)
+                if result.final_index.is_none() {
+                    result.connection_end = Some(end);
+                    break;
+                }
+            }
+            Ok(Some(Routed::Response(inc))) => {
                 let status = inc.msg.as_ref().ok().and_then(|m| m.status());
                 let differs = result
                     .final_response_raw()
@@ -279,6 +301,53 @@ async fn client_transaction(
 }
 
 impl ClientResult {
+    /// The transport error that ended the transaction before a final
+    /// response, for a verdict: who ended the connection, when, and the
+    /// bytes of the response that had begun to arrive. `peer` names the far
+    /// end ("the SUT"). None when the connection did not end before a final
+    /// response (or the request went over UDP).
+    pub fn transport_failure(&self, peer: &str) -> Option<String> {
+        let end = self.connection_end.as_ref()?;
+        let t = end.transport.via_name();
+        let after = end.at.saturating_duration_since(self.sent_at).as_millis();
+        let head = match &end.cause {
+            EndCause::Closed => {
+                format!("{peer} ({}) closed the {t} connection {after} ms after the request", end.peer)
+            }
+            EndCause::ReadError(e) => format!(
+                "the {t} connection to {peer} ({}) failed {after} ms after the request ({e})",
+                end.peer
+            ),
+            EndCause::Unframeable(e) => format!(
+                "the harness stopped reading the {t} connection from {peer} ({}) {after} ms after the request, as its bytes could not be framed ({e})",
+                end.peer
+            ),
+        };
+        let provisional: Vec<String> = self.responses.iter().map(Incoming::describe).collect();
+        let before = if provisional.is_empty() {
+            String::new()
+        } else {
+            format!(", after the provisional {}", provisional.join(", "))
+        };
+        let what = if end.partial_len == 0 {
+            "before any byte of a final response".to_string()
+        } else {
+            let kind = if end.partial.starts_with(b"SIP/") {
+                "a response"
+            } else {
+                "an incomplete message"
+            };
+            format!(
+                "after {} bytes of {kind}: {}",
+                end.partial_len,
+                end.partial_shown()
+            )
+        };
+        Some(format!(
+            "{head}{before}, {what} (RFC 3261 §18.4, §17.1.4: a failed connection is a transport error that ends the transaction with no response)"
+        ))
+    }
+
     /// The first final response, conflict or not (for the transaction's own use).
     pub(crate) fn final_response_raw(&self) -> Option<&SipMessage> {
         self.final_index

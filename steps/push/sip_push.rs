@@ -10,11 +10,6 @@ use std::time::{Duration, Instant};
 
 use cucumber::{given, then, when};
 
-use super::delivery_reports::{
-    body_for_test, domain, final_of, new_ua, recipient, send_through_server, server_transport,
-    sut_addr,
-};
-use super::world::{describe_incoming, Failure, LiaisonWorld, StepResult};
 use crate::codec::escape_bytes;
 use crate::codec::sip::{token, uri_of, uri_user_host, SipMessage};
 use crate::codec::sip_push::{event_package, has_flag, push_apps, sip_date, PUSH_APP_TAG};
@@ -23,6 +18,11 @@ use crate::profile::PushClientSection;
 use crate::roles::push_agent::{push_message, PushClientHarness};
 use crate::roles::transaction::ClientResult;
 use crate::roles::ua::{Answer, Recipient, Ua};
+use crate::steps::sip::{
+    body_for_test, domain, final_of, new_ua, recipient, send_through_server, server_transport,
+    sut_addr,
+};
+use crate::steps::world::{describe_incoming, Failure, LiaisonWorld, StepResult};
 
 /// A body type no push client is expected to take.
 const UNSUPPORTED_TYPE: &str = "application/x-liaison-unsupported";
@@ -70,11 +70,26 @@ fn device_aor(w: &LiaisonWorld, pc: &PushClientSection) -> Result<String, Failur
     Ok(format!("sip:push@{}", sut_addr(w, "push-client")?))
 }
 
-/// The run-level agent and upper tester, pointed at this scenario's pcap.
+/// The run-level agent and upper tester; pointed at this scenario's pcap
+/// when the scenario holds them (`@harness:push-agent`).
 fn harness(w: &LiaisonWorld) -> Option<Arc<PushClientHarness>> {
     let h = w.ctx.push_client.clone()?;
-    h.capture.point_to(&w.capture);
+    if w.held.holds("push-agent") {
+        h.capture.point_to(&w.capture);
+    }
     Some(h)
+}
+
+/// The run-level agent and upper tester for a step that uses them: the
+/// scenario must hold them.
+fn held_harness(w: &LiaisonWorld) -> Result<Option<Arc<PushClientHarness>>, Failure> {
+    match w.ctx.push_client.clone() {
+        Some(h) => {
+            w.serve("push-agent", &h.capture)?;
+            Ok(Some(h))
+        }
+        None => Ok(None),
+    }
 }
 
 /// An M-Notification.ind (OMA MMS ENC §6.2) with a unique transaction ID and
@@ -120,7 +135,7 @@ async fn push(w: &mut LiaisonWorld, app: &str, ct: &str) -> StepResult {
     } else {
         Transport::Tcp
     };
-    let dst = super::delivery_reports::next_hop(w, "push-client")?;
+    let dst = crate::steps::sip::next_hop(w, "push-client")?;
     let aor = device_aor(w, &pc)?;
     let ua = match w.originators.get("harness") {
         Some(u) => u.clone(),
@@ -243,7 +258,7 @@ async fn push_accept_header(w: &mut LiaisonWorld) -> StepResult {
 
 /// Waits for the upper tester to see `body`; checks application and type.
 async fn handed_over(w: &LiaisonWorld, app: &str, ct: &str, body: &[u8]) -> StepResult {
-    let Some(h) = harness(w).filter(|h| h.upper.is_some()) else {
+    let Some(h) = held_harness(w)?.filter(|h| h.upper.is_some()) else {
         return Err(w.fail(
             "the harness upper tester (profile push_client.upper_tester) to observe the hand-over",
             "none",
@@ -306,7 +321,7 @@ async fn send_options(w: &mut LiaisonWorld) -> StepResult {
     } else {
         Transport::Tcp
     };
-    let dst = super::delivery_reports::next_hop(w, "push-client")?;
+    let dst = crate::steps::sip::next_hop(w, "push-client")?;
     let aor = device_aor(w, &pc)?;
     let ua = new_ua(w, "push-agent").await?;
     w.originators.insert("harness".into(), ua.clone());
@@ -365,7 +380,7 @@ async fn options_advertise(w: &mut LiaisonWorld) -> StepResult {
 async fn subscribed(w: &mut LiaisonWorld) -> StepResult {
     let pc = section(w)?;
     let event = pc.event().to_ascii_lowercase();
-    let Some(h) = harness(w).filter(|h| h.agent.is_some()) else {
+    let Some(h) = held_harness(w)?.filter(|h| h.agent.is_some()) else {
         return Err(w.fail("the harness push agent (profile push_client.agent)", "none"));
     };
     let agent = h.agent.as_ref().expect("checked above");
@@ -411,7 +426,7 @@ fn subscription(
         .push_sip
         .subscription
         .ok_or_else(|| w.fail("a subscription found earlier in the scenario", "none"))?;
-    let h = harness(w).ok_or_else(|| w.fail("the harness push agent", "none"))?;
+    let h = held_harness(w)?.ok_or_else(|| w.fail("the harness push agent", "none"))?;
     let sub = h
         .agent
         .as_ref()
@@ -470,7 +485,7 @@ async fn notify_content(w: &mut LiaisonWorld) -> StepResult {
 
 #[then("the NOTIFY is answered 200")]
 async fn notify_answered(w: &mut LiaisonWorld) -> StepResult {
-    let h = harness(w);
+    let h = held_harness(w)?;
     let ep = h
         .as_ref()
         .and_then(|h| h.agent.as_ref())
@@ -510,7 +525,7 @@ async fn push_device(w: &mut LiaisonWorld, name: String) -> StepResult {
     // Answer from the start: a notification may follow the REGISTER at once.
     let device = Recipient::start(ua.clone());
     let t = server_transport(w);
-    let dst = super::delivery_reports::next_hop(w, "im-server")?;
+    let dst = crate::steps::sip::next_hop(w, "im-server")?;
     let out = ua.register_with(
         t,
         &format!("sip:{}", domain(w)),

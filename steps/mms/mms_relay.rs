@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 
 use cucumber::{given, then, when};
 
-use super::world::{Failure, LiaisonWorld, StepResult};
 use crate::codec::escape_bytes;
 use crate::codec::mms::{
     Address, Body, ContentType, EncodedString, FromValue, MessageType, Part, Pdu, PduBuilder,
@@ -27,11 +26,12 @@ use crate::codec::mms::{
 use crate::codec::sip::token;
 use crate::codec::smpp::command;
 use crate::codec::wsp::{AppId, PDU_PUSH};
+use crate::harness::PushHarness;
 use crate::profile::MmsRelaySection;
 use crate::roles::mms_ua::{self, Bearer, Mm1Outcome, Pushed};
 use crate::roles::smsc::SmppArrival;
 use crate::roles::ua::Answer;
-use crate::runner::PushHarness;
+use crate::steps::world::{Failure, LiaisonWorld, StepResult};
 
 /// What kind of MMS address a user has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,7 +98,7 @@ pub struct MmsRelay {
     pub answered_at: HashMap<usize, Instant>,
 }
 
-pub(super) fn harness(w: &LiaisonWorld) -> Result<Arc<PushHarness>, Failure> {
+pub(crate) fn harness(w: &LiaisonWorld) -> Result<Arc<PushHarness>, Failure> {
     w.ctx.mms_relay.clone().ok_or_else(|| {
         w.fail(
             "the harness bearers of an MMS relay (profile section mms_relay)",
@@ -107,7 +107,7 @@ pub(super) fn harness(w: &LiaisonWorld) -> Result<Arc<PushHarness>, Failure> {
     })
 }
 
-pub(super) fn section(w: &LiaisonWorld) -> Result<MmsRelaySection, Failure> {
+pub(crate) fn section(w: &LiaisonWorld) -> Result<MmsRelaySection, Failure> {
     w.ctx
         .profile
         .mms_relay
@@ -122,7 +122,7 @@ fn mm1(w: &LiaisonWorld) -> Result<(SocketAddr, String), Failure> {
 }
 
 /// A fresh number: 1555 and seven digits.
-pub(super) fn number() -> String {
+pub(crate) fn number() -> String {
     let digits: String = token()
         .chars()
         .filter_map(|c| c.to_digit(16))
@@ -133,7 +133,7 @@ pub(super) fn number() -> String {
 }
 
 /// How long a relay is given to push something it should not (yet).
-pub(super) fn settle(w: &LiaisonWorld) -> Duration {
+pub(crate) fn settle(w: &LiaisonWorld) -> Duration {
     (w.timers.t1 * 10).max(Duration::from_millis(200))
 }
 
@@ -215,8 +215,9 @@ fn content(id: &str) -> (ContentType, Body) {
 #[given("the harness plays the MMS relay's bearers")]
 async fn bearers(w: &mut LiaisonWorld) -> StepResult {
     let h = harness(w)?;
-    // This scenario's pcap gets the shared bearer traffic from now on (@serial).
-    h.capture.point_to(&w.capture);
+    // This scenario's pcap gets the shared traffic from now on (it holds
+    // the role: @harness:mms-relay-bearers).
+    w.serve("mms-relay-bearers", &h.capture)?;
     w.mms_relay.since = Some(Instant::now());
     Ok(())
 }
@@ -472,7 +473,7 @@ async fn refused(w: &mut LiaisonWorld) -> StepResult {
 }
 
 /// Everything pushed since the scenario began.
-pub(super) fn all_pushes(w: &LiaisonWorld) -> Vec<Pushed> {
+pub(crate) fn all_pushes(w: &LiaisonWorld) -> Vec<Pushed> {
     let Ok(h) = harness(w) else {
         return Vec::new();
     };
@@ -483,7 +484,7 @@ pub(super) fn all_pushes(w: &LiaisonWorld) -> Vec<Pushed> {
     )
 }
 
-pub(super) fn describe_pushes(ps: &[Pushed]) -> String {
+pub(crate) fn describe_pushes(ps: &[Pushed]) -> String {
     if ps.is_empty() {
         return "nothing pushed on any bearer since the scenario began".into();
     }
@@ -519,7 +520,7 @@ async fn wait_push(
 
 /// The recipient's notification (the first push of an M-Notification.ind to
 /// its number, whatever the bearer), waited for and remembered.
-pub(super) async fn notification(w: &mut LiaisonWorld, i: usize) -> Result<(Pushed, Pdu), Failure> {
+pub(crate) async fn notification(w: &mut LiaisonWorld, i: usize) -> Result<(Pushed, Pdu), Failure> {
     if let Some(n) = w.mms_relay.notifications.get(&i) {
         return Ok(n.clone());
     }
@@ -701,7 +702,7 @@ async fn notified_by_sip(w: &mut LiaisonWorld) -> StepResult {
     judge_notification_pdu(w, &p, &pdu)
 }
 
-pub(super) fn text_of(p: &Pdu) -> Option<String> {
+pub(crate) fn text_of(p: &Pdu) -> Option<String> {
     p.from()
         .and_then(FromValue::address)
         .map(|a| a.text.clone())
@@ -755,7 +756,7 @@ async fn post(w: &LiaisonWorld, what: &str, pdu: &[u8]) -> StepResult {
 }
 
 /// GETs recipient `i`'s MM from its notification's Content-Location.
-pub(super) async fn retrieve(w: &mut LiaisonWorld, i: usize) -> Result<Pdu, Failure> {
+pub(crate) async fn retrieve(w: &mut LiaisonWorld, i: usize) -> Result<Pdu, Failure> {
     let (_, n) = notification(w, i).await?;
     let loc = n.content_location().unwrap_or_default().to_string();
     let Some((addr, path)) = mms_ua::http_url(&loc) else {
@@ -794,7 +795,7 @@ pub(super) async fn retrieve(w: &mut LiaisonWorld, i: usize) -> Result<Pdu, Fail
 }
 
 /// M-NotifyResp.ind for recipient `i`'s notification.
-pub(super) async fn notify_resp(w: &mut LiaisonWorld, i: usize, st: Status) -> StepResult {
+pub(crate) async fn notify_resp(w: &mut LiaisonWorld, i: usize, st: Status) -> StepResult {
     let (_, n) = notification(w, i).await?;
     let tid = n.transaction_id().unwrap_or_default().to_string();
     let pdu = PduBuilder::notify_resp_ind(&tid, st).encode();
@@ -866,7 +867,7 @@ async fn rejects(w: &mut LiaisonWorld) -> StepResult {
     notify_resp(w, 0, Status::REJECTED).await
 }
 
-pub(super) fn retrieved(w: &LiaisonWorld) -> Result<Pdu, Failure> {
+pub(crate) fn retrieved(w: &LiaisonWorld) -> Result<Pdu, Failure> {
     w.mms_relay
         .retrieved
         .get(&0)

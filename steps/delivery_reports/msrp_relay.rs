@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 
 use cucumber::{given, then, when};
 
-use super::world::{Failure, LiaisonWorld, StepResult};
 use crate::codec::msrp::{ByteRange, EndFlag, MsrpMessage};
 use crate::codec::sdp;
 use crate::codec::sip::token;
 use crate::roles::msrp::{MsrpArrival, MsrpPeer};
+use crate::steps::world::{Failure, LiaisonWorld, StepResult};
 
 /// Per-scenario relay state.
 #[derive(Default)]

@@ -6,132 +6,17 @@ use std::time::{Duration, Instant};
 
 use cucumber::{given, then, when};
 
-use super::world::{describe_incoming, Failure, LiaisonWorld, StepResult};
 use crate::codec::escape_bytes;
-use crate::codec::sip::{token, SipMessage};
-use crate::net::Transport;
+use crate::codec::sip::SipMessage;
 use crate::roles::transaction::{non_invite_client, Bounds};
 use crate::roles::ua::{Answer, Recipient, Ua};
+use crate::steps::sip::*;
+use crate::steps::world::{describe_incoming, LiaisonWorld, StepResult};
 
 /// A body type no IM client is expected to support.
 use crate::profile::UNSUPPORTED_PROBE_TYPE as UNSUPPORTED_TYPE;
 
-fn transport_of(w: &LiaisonWorld, name: &str) -> Result<Transport, Failure> {
-    match name.to_ascii_lowercase().as_str() {
-        "udp" => Ok(Transport::Udp),
-        "tcp" => Ok(Transport::Tcp),
-        other => Err(w.fail("UDP or TCP in the step", format!("`{other}`"))),
-    }
-}
-
-/// The SUT's SIP address for the role the scenario exercises.
-pub(crate) fn sut_addr(w: &LiaisonWorld, role: &str) -> Result<std::net::SocketAddr, Failure> {
-    w.ctx
-        .sip_address(role)
-        .ok_or_else(|| w.fail("a profile with a sip.address", "none"))
-}
-
-/// Where the harness sends a request meant for the SUT's `role`: the
-/// harness IMS core when the profile routes everything through it
-/// (`ims.route_all`) or the scenario asked for the core, else the SUT.
-pub(crate) fn next_hop(w: &LiaisonWorld, role: &str) -> Result<std::net::SocketAddr, Failure> {
-    match super::ims::core_for(w) {
-        Some(h) => Ok(h.core.addr()),
-        None => sut_addr(w, role),
-    }
-}
-
-/// The im-client SUT's address of record (profile `sip.aor`).
-pub(crate) fn client_aor(w: &LiaisonWorld) -> Result<String, Failure> {
-    w.ctx
-        .profile
-        .sip
-        .as_ref()
-        .and_then(|s| s.aor.clone())
-        .ok_or_else(|| w.fail("a profile with sip.aor", "none"))
-}
-
-pub(crate) fn domain(w: &LiaisonWorld) -> String {
-    w.ctx
-        .profile
-        .sip
-        .as_ref()
-        .and_then(|s| s.domain.clone())
-        .unwrap_or_else(|| "liaison.test".into())
-}
-
-/// The transport for im-server scenarios: UDP when the SUT takes it.
-pub(crate) fn server_transport(w: &LiaisonWorld) -> Transport {
-    if w.ctx.profile.has_transport(Transport::Udp) {
-        Transport::Udp
-    } else {
-        Transport::Tcp
-    }
-}
-
-/// A unique body that a byte-for-byte comparison can trip on: two lines
-/// (CRLF inside the body), non-ASCII UTF-8, a backslash and quotes.
-pub(crate) fn body_for_test() -> Vec<u8> {
-    format!(
-        "liaison pager-mode test {}\r\nline 2: caf\u{e9} \u{2713} \\ 'q' \"dq\"",
-        token()
-    )
-    .into_bytes()
-}
-
-pub(crate) async fn new_ua(w: &mut LiaisonWorld, name: &str) -> Result<Arc<Ua>, Failure> {
-    let d = domain(w);
-    new_ua_in(w, name, &d).await
-}
-
-/// A UA on its own harness endpoint for user `name` of `domain` (a fresh
-/// `sip:NAME-XXXXXXXX@DOMAIN`).
-pub(crate) async fn new_ua_in(
-    w: &mut LiaisonWorld,
-    name: &str,
-    domain: &str,
-) -> Result<Arc<Ua>, Failure> {
-    let ep = w.endpoint().await?;
-    let aor = format!("sip:{name}-{}@{domain}", &token()[..8.min(token().len())]);
-    let ua = Arc::new(Ua::new(ep, aor, w.timers));
-    // The harness IMS core knows its users: a request for this one (a SUT's
-    // answer or IMDN through the core) comes here, not to the SUT.
-    if let Some(h) = w.ctx.ims.as_ref() {
-        h.core.know(
-            &ua.aor,
-            &[ua.contact(Transport::Udp), ua.contact(Transport::Tcp)],
-        );
-    }
-    Ok(ua)
-}
-
 // ----------------------------------------------------------------- im-client
-
-pub(crate) async fn send_to_client(
-    w: &mut LiaisonWorld,
-    content_type: &str,
-    transport: &str,
-) -> StepResult {
-    let t = transport_of(w, transport)?;
-    let dst = next_hop(w, "im-client")?;
-    let aor = client_aor(w)?;
-    let ua = match w.originators.get("harness") {
-        Some(u) => u.clone(),
-        None => {
-            let u = new_ua(w, "alice").await?;
-            w.originators.insert("harness".into(), u.clone());
-            u
-        }
-    };
-    let body = body_for_test();
-    let out = ua.message(t, &aor, &aor, content_type, &body);
-    let r = ua.send(t, dst, &out, w.deadline, Duration::ZERO).await;
-    w.sent = Some((t, out, body));
-    w.sent_by = Some("harness".into());
-    w.sent_type = Some(content_type.to_string());
-    w.result = Some(r);
-    Ok(())
-}
 
 #[when(expr = "the harness sends a {string} MESSAGE to the SUT over {word}")]
 async fn harness_sends(
@@ -155,38 +40,10 @@ async fn harness_sends_unsupported(w: &mut LiaisonWorld, transport: String) -> S
     send_to_client(w, UNSUPPORTED_TYPE, &transport).await
 }
 
-pub(crate) fn final_of<'a>(w: &'a LiaisonWorld, who: &str) -> Result<&'a SipMessage, Failure> {
-    let r = w.result.as_ref();
-    let ep = w
-        .sent_by
-        .as_ref()
-        .and_then(|n| w.originators.get(n))
-        .map(|u| u.ep.as_ref());
-    r.and_then(|r| r.final_response()).ok_or_else(|| {
-        w.fail(
-            format!("a final response to {who}'s MESSAGE"),
-            w.describe(r, ep),
-        )
-    })
-}
-
 #[then(expr = "the final response is {int}")]
 #[when(expr = "the final response is {int}")]
 async fn final_is(w: &mut LiaisonWorld, code: u16) -> StepResult {
     check_final(w, "the harness", code)
-}
-
-pub(crate) fn check_final(w: &LiaisonWorld, who: &str, code: u16) -> StepResult {
-    let f = final_of(w, who)?;
-    if f.status() == Some(code) {
-        Ok(())
-    } else {
-        let inc = w.result.as_ref().and_then(|r| r.final_incoming());
-        Err(w.fail(
-            format!("{code} as the final response to {who}'s MESSAGE"),
-            inc.map(describe_incoming).unwrap_or_default(),
-        ))
-    }
 }
 
 #[then("the final response has no Contact header")]
@@ -296,7 +153,19 @@ async fn retransmit(w: &mut LiaisonWorld) -> StepResult {
     let Some(ua) = w.originators.get(&name).cloned() else {
         return Err(w.fail("the originator of the earlier MESSAGE", "none"));
     };
-    // The same bytes, same branch: to the SUT this is the same transaction (§17.2.2).
+    // The same bytes, same branch: to the SUT this is the same transaction
+    // (§17.2.2), which it must absorb for Timer J (64·T1 over UDP). Sent
+    // 6·T1 after the final response came: a copy in flight then is plainly
+    // a retransmission of a completed transaction, not one that crossed it.
+    let since_final = w
+        .result
+        .as_ref()
+        .and_then(|r| r.final_incoming())
+        .map(|f| f.at.elapsed())
+        .unwrap_or_default();
+    if let Some(rest) = (w.timers.t1 * 6).checked_sub(since_final) {
+        tokio::time::sleep(rest).await;
+    }
     let bounds = Bounds {
         timers: w.timers,
         deadline: w.deadline,
@@ -352,35 +221,6 @@ async fn retrans_same(w: &mut LiaisonWorld) -> StepResult {
 
 // ----------------------------------------------------------------- im-server
 
-pub(crate) async fn register(w: &mut LiaisonWorld, name: &str) -> StepResult {
-    let ua = match w.recipients.get(name) {
-        Some(r) => r.ua.clone(),
-        None => new_ua(w, name).await?,
-    };
-    let t = server_transport(w);
-    let dst = next_hop(w, "im-server")?;
-    // Start answering before registering: a store may deliver at once.
-    if !w.recipients.contains_key(name) {
-        w.recipients
-            .insert(name.to_string(), Recipient::start(ua.clone()));
-    }
-    // The Request-URI names the domain of the AoR (RFC 3261 §10.2).
-    let aor_domain = ua
-        .aor
-        .rsplit_once('@')
-        .map(|(_, d)| d.split(';').next().unwrap_or(d).to_string())
-        .unwrap_or_else(|| domain(w));
-    let out = ua.register(t, &format!("sip:{aor_domain}"), 300);
-    let r = ua.send(t, dst, &out, w.deadline, Duration::ZERO).await;
-    match r.final_response().and_then(|m| m.status()) {
-        Some(200..=299) => Ok(()),
-        _ => Err(w.fail(
-            format!("2xx to the REGISTER of {} (RFC 3261 §10.3)", ua.aor),
-            w.describe(Some(&r), Some(&ua.ep)),
-        )),
-    }
-}
-
 #[given(expr = "a recipient {string} registered with the SUT")]
 async fn recipient_registered(w: &mut LiaisonWorld, name: String) -> StepResult {
     register(w, &name).await
@@ -396,15 +236,6 @@ async fn originator(w: &mut LiaisonWorld, name: String) -> StepResult {
     let ua = new_ua(w, &name).await?;
     w.originators.insert(name, ua);
     Ok(())
-}
-
-pub(crate) fn recipient<'a>(w: &'a LiaisonWorld, name: &str) -> Result<&'a Recipient, Failure> {
-    w.recipients.get(name).ok_or_else(|| {
-        w.fail(
-            format!("a recipient `{name}` set up earlier in the scenario"),
-            "none",
-        )
-    })
 }
 
 #[given(expr = "{string} will answer MESSAGE with {int}")]
@@ -437,49 +268,6 @@ async fn user_sends(
     to: String,
 ) -> StepResult {
     send_through_server(w, &from, &content_type, &to, &[]).await
-}
-
-/// `from` sends a MESSAGE to user `to` through the im-server SUT (with extra
-/// header fields, e.g. Expires). An unregistered `to` gets an AoR nobody has
-/// registered in this run, kept for the rest of the scenario.
-pub(crate) async fn send_through_server(
-    w: &mut LiaisonWorld,
-    from: &str,
-    content_type: &str,
-    to: &str,
-    extra: &[(&str, &str)],
-) -> StepResult {
-    let Some(ua) = w.originators.get(from).cloned() else {
-        return Err(w.fail(format!("an originator `{from}` set up earlier"), "none"));
-    };
-    let offline = w
-        .originators
-        .get(&format!("aor:{to}"))
-        .map(|u| u.aor.clone());
-    let to_aor = match (w.recipients.get(to), offline) {
-        (Some(r), _) => r.ua.aor.clone(),
-        (None, Some(aor)) => aor,
-        // Not registered: a user name nobody has registered in this run.
-        (None, None) => format!("sip:{to}-{}@{}", &token()[..8], domain(w)),
-    };
-    if !w.recipients.contains_key(to) && !w.originators.contains_key(&format!("aor:{to}")) {
-        w.originators.insert(
-            format!("aor:{to}"),
-            Arc::new(Ua::new(ua.ep.clone(), to_aor.clone(), w.timers)),
-        );
-    }
-    let content_type = content_type.to_string();
-    let from = from.to_string();
-    let t = server_transport(w);
-    let dst = next_hop(w, "im-server")?;
-    let body = body_for_test();
-    let out = ua.message_with(t, &to_aor, &to_aor, &content_type, &body, extra);
-    let r = ua.send(t, dst, &out, w.deadline, Duration::ZERO).await;
-    w.sent = Some((t, out, body));
-    w.sent_by = Some(from);
-    w.sent_type = Some(content_type);
-    w.result = Some(r);
-    Ok(())
 }
 
 #[then(expr = "the final response {string} receives is {int}")]

@@ -10,15 +10,15 @@ use std::time::{Duration, Instant};
 
 use cucumber::{given, then, when};
 
-use super::delivery_reports::{new_ua_in, register, send_through_server};
-use super::world::{Failure, LiaisonWorld, StepResult};
 use crate::codec::escape_bytes;
 use crate::codec::mms::value::charset_from_name;
 use crate::codec::mms::{Body, ContentType, FromValue, MessageType, Pdu};
+use crate::harness::MmsClientHarness;
 use crate::profile::DeferralSection;
 use crate::roles::mms_server::MmsArrival;
 use crate::roles::ua::{Recipient, Ua};
-use crate::runner::MmsClientHarness;
+use crate::steps::sip::{new_ua_in, register, send_through_server};
+use crate::steps::world::{Failure, LiaisonWorld, StepResult};
 
 /// Per-scenario state.
 #[derive(Default)]
@@ -48,7 +48,7 @@ fn section(w: &LiaisonWorld) -> Result<DeferralSection, Failure> {
 fn mms_domain(w: &LiaisonWorld) -> Result<String, Failure> {
     let s = section(w)?;
     Ok(s.recipient_domain
-        .unwrap_or_else(|| super::delivery_reports::domain(w)))
+        .unwrap_or_else(|| crate::steps::sip::domain(w)))
 }
 
 /// How long a server is given to submit something it should not.
@@ -59,8 +59,9 @@ fn settle(w: &LiaisonWorld) -> Duration {
 #[given("the harness plays the MMS Relay/Server the SUT defers to")]
 async fn mmsc(w: &mut LiaisonWorld) -> StepResult {
     let h = harness(w)?;
-    // This scenario's pcap gets the shared MMSC's traffic from now on (@serial).
-    h.capture.point_to(&w.capture);
+    // This scenario's pcap gets the shared traffic from now on (it holds
+    // the role: @harness:deferral-mmsc).
+    w.serve("deferral-mmsc", &h.capture)?;
     w.deferral.since = Some(Instant::now());
     Ok(())
 }

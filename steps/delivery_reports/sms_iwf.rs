@@ -7,13 +7,13 @@ use std::time::{Duration, Instant};
 
 use cucumber::{given, then, when};
 
-use super::world::{Failure, LiaisonWorld, StepResult};
 use crate::codec::sip::token;
 use crate::codec::smpp::{command, registered, state, status, Body, Sm};
+use crate::harness::IwfHarness;
 use crate::roles::ims_core::{Delivered, LargeKind, LargePolicy};
 use crate::roles::smsc::SmppArrival;
 use crate::roles::ua::Answer;
-use crate::runner::IwfHarness;
+use crate::steps::world::{Failure, LiaisonWorld, StepResult};
 
 /// Per-scenario interworking state.
 #[derive(Default)]
@@ -79,8 +79,9 @@ fn number() -> String {
 #[given("the SUT is bound to the harness SMSC")]
 async fn bound(w: &mut LiaisonWorld) -> StepResult {
     let h = harness(w)?;
-    // This scenario's pcap gets the shared SMSC/IMS-core traffic from now on (@serial).
-    h.capture.point_to(&w.capture);
+    // This scenario's pcap gets the shared traffic from now on (it holds
+    // the role: @harness:iwf).
+    w.serve("iwf", &h.capture)?;
     // Bound, or a bind the harness refused (then there is no point waiting).
     let refused = |log: &[SmppArrival]| {
         log.iter().any(|a| {
@@ -272,7 +273,7 @@ fn unnumbered(log: &[Delivered]) -> String {
     let v: Vec<String> = log
         .iter()
         .filter(|d| d.number.is_empty() && !d.retransmission)
-        .map(|d| super::world::describe_incoming(&d.incoming))
+        .map(|d| crate::steps::world::describe_incoming(&d.incoming))
         .collect();
     if v.is_empty() {
         String::new()

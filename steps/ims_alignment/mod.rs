@@ -8,16 +8,16 @@ use std::time::{Duration, Instant};
 
 use cucumber::{given, then, when};
 
-use super::delivery_reports::{
-    body_for_test, domain, new_ua, recipient, register, send_through_server, server_transport,
-};
-use super::world::{describe_incoming, Failure, LiaisonWorld, StepResult};
 use crate::codec::ims::{self, features, icsi_encode, icsis, lr_uri, shown_identity, ICSI_CPM_MSG};
 use crate::codec::sip::{token, uri_of, SipMessage};
+use crate::harness::ImsHarness;
 use crate::net::Incoming;
 use crate::roles::cscf::{aor_key, Hop};
 use crate::roles::ua::{Recipient, Ua};
-use crate::runner::ImsHarness;
+use crate::steps::sip::{
+    body_for_test, domain, new_ua, recipient, register, send_through_server, server_transport,
+};
+use crate::steps::world::{describe_incoming, Failure, LiaisonWorld, StepResult};
 
 /// Per-scenario IMS state.
 #[derive(Default)]
@@ -34,18 +34,24 @@ pub struct Ims {
 
 /// The core, when this request goes through it: every scenario with
 /// `ims.route_all`, else only steps that say "through the core".
-pub(crate) fn core_for(w: &LiaisonWorld) -> Option<Arc<ImsHarness>> {
+pub(crate) fn core_for(w: &LiaisonWorld) -> Result<Option<Arc<ImsHarness>>, Failure> {
     if w.ims.direct {
-        return None;
+        return Ok(None);
     }
-    let h = w.ctx.ims.clone()?;
+    let Some(h) = w.ctx.ims.clone() else {
+        return Ok(None);
+    };
     let route_all = w.ctx.profile.ims.as_ref().is_some_and(|i| i.route_all());
-    if route_all || w.ims.through_core {
-        // This scenario's pcap gets the core's traffic (one scenario at a time).
+    if route_all {
+        // Every scenario runs alone (the runner's limit of one at a time),
+        // so the core's traffic is this scenario's.
         h.capture.point_to(&w.capture);
-        Some(h)
+        Ok(Some(h))
+    } else if w.ims.through_core {
+        w.serve("ims-core", &h.capture)?;
+        Ok(Some(h))
     } else {
-        None
+        Ok(None)
     }
 }
 
@@ -59,8 +65,7 @@ fn harness(w: &LiaisonWorld) -> Result<Arc<ImsHarness>, Failure> {
 #[given("the harness IMS core serves the scenario")]
 async fn core_serves(w: &mut LiaisonWorld) -> StepResult {
     let h = harness(w)?;
-    h.capture.point_to(&w.capture);
-    Ok(())
+    w.serve("ims-core", &h.capture)
 }
 
 // ------------------------------------------------------------ im-client
@@ -136,7 +141,7 @@ fn the_register(w: &LiaisonWorld) -> Result<(Incoming, SipMessage), Failure> {
 #[then("the REGISTER names the profile's AoR in To and binds a contact of the SUT")]
 async fn register_identity(w: &mut LiaisonWorld) -> StepResult {
     let (inc, m) = the_register(w)?;
-    let aor = super::delivery_reports::client_aor(w)?;
+    let aor = crate::steps::sip::client_aor(w)?;
     let to = m.header("To").and_then(uri_of).unwrap_or_default();
     if aor_key(&to) != aor_key(&aor) {
         return Err(w.fail(
@@ -253,7 +258,7 @@ async fn register_icsis(w: &mut LiaisonWorld) -> StepResult {
 #[when(expr = "the harness sends a {string} MESSAGE to the SUT through the core")]
 async fn harness_sends_via_core(w: &mut LiaisonWorld, content_type: String) -> StepResult {
     w.ims.through_core = true;
-    let r = super::delivery_reports::send_to_client(w, &content_type, "udp").await;
+    let r = crate::steps::sip::send_to_client(w, &content_type, "udp").await;
     w.ims.through_core = false;
     r
 }
@@ -302,7 +307,7 @@ async fn response_via_core(w: &mut LiaisonWorld) -> StepResult {
 #[when(expr = "the harness offers a Large Message session with {string} through the core")]
 async fn offers_via_core(w: &mut LiaisonWorld, accept: String) -> StepResult {
     w.ims.through_core = true;
-    let r = super::large_message::offers(w, accept).await;
+    let r = crate::steps::delivery_reports::large_message::offers(w, accept).await;
     w.ims.through_core = false;
     r
 }
@@ -375,7 +380,7 @@ async fn recipient_via_core(w: &mut LiaisonWorld, name: String) -> StepResult {
 #[when(expr = "{string} comes online and registers with the SUT through the core")]
 async fn comes_online_via_core(w: &mut LiaisonWorld, name: String) -> StepResult {
     w.ims.through_core = true;
-    let r = super::delivery_reports::offline_registers(w, name).await;
+    let r = crate::steps::delivery_reports::pager::offline_registers(w, name).await;
     w.ims.through_core = false;
     r
 }
@@ -401,7 +406,7 @@ async fn sends_to_mms_user_via_core(
     content_type: String,
     to: String,
 ) -> StepResult {
-    super::deferral::mms_user_aor(w, &from, &to)?;
+    crate::steps::deferred_messaging::mms_user_aor(w, &from, &to)?;
     let ppi = preferred(w, &from);
     w.ims.through_core = true;
     let r = send_through_server(w, &from, &content_type, &to, &as_extra(&ppi)).await;
@@ -574,7 +579,7 @@ async fn send_straight(
         }
     };
     let t = server_transport(w);
-    let dst = super::delivery_reports::sut_addr(w, "im-server")?;
+    let dst = crate::steps::sip::sut_addr(w, "im-server")?;
     let body = body_for_test();
     let mut out = ua.message_with(t, &to_aor, &to_aor, content_type, &body, extra);
     if let Some(forged) = w
@@ -886,7 +891,7 @@ async fn sends_to_number(
         .cloned()
         .ok_or_else(|| w.fail(format!("an originator `{from}` set up earlier"), "none"))?;
     w.ims.through_core = true;
-    let dst = super::delivery_reports::next_hop(w, "im-server")?;
+    let dst = crate::steps::sip::next_hop(w, "im-server")?;
     w.ims.through_core = false;
     let t = server_transport(w);
     let body = body_for_test();
@@ -962,7 +967,7 @@ async fn contacts(
         w.recipients
             .insert(key.clone(), Recipient::start(ua.clone()));
         w.ims.through_core = true;
-        let dst = super::delivery_reports::next_hop(w, "im-server")?;
+        let dst = crate::steps::sip::next_hop(w, "im-server")?;
         w.ims.through_core = false;
         let t = server_transport(w);
         let out = ua.register_with(t, &format!("sip:{}", domain(w)), 300, &params);
@@ -1093,7 +1098,7 @@ async fn only_wanted(w: &mut LiaisonWorld, name: &str, wanted: &str, other: &str
 
 #[then(expr = "{string} receives the MESSAGE through the SUT")]
 async fn receives(w: &mut LiaisonWorld, name: String) -> StepResult {
-    super::delivery_reports::receives_same_body(w, name).await
+    crate::steps::delivery_reports::pager::receives_same_body(w, name).await
 }
 
 #[cfg(test)]

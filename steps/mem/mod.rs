@@ -17,8 +17,6 @@ use std::time::{Duration, Instant};
 
 use cucumber::{given, then, when};
 
-use super::mms_relay::{self as relay, Kind, User};
-use super::world::{Failure, LiaisonWorld, StepResult};
 use crate::codec::emn;
 use crate::codec::escape_bytes;
 use crate::codec::mail::{iso8601_utc, rfc5322_date, Mail, MailBuilder};
@@ -27,6 +25,8 @@ use crate::codec::sip::token;
 use crate::profile::MemServerSection;
 use crate::roles::smtp_client::{self, Dialogue, Transaction};
 use crate::roles::smtp_server::{Attribution, Mm3Harness, Notification, Received};
+use crate::steps::mms::mms_relay::{self as relay, Kind, User};
+use crate::steps::world::{Failure, LiaisonWorld, StepResult};
 
 /// The message the harness sent over MM3, as the relay should map it.
 #[derive(Debug, Clone)]
@@ -589,7 +589,7 @@ fn mem_section(w: &LiaisonWorld) -> Result<MemServerSection, Failure> {
 #[given("the harness plays the MMS server's MM3 interface")]
 async fn plays_mm3(w: &mut LiaisonWorld) -> StepResult {
     let h = mm3(w)?;
-    h.capture.point_to(&w.capture);
+    w.serve("mm3", &h.capture)?;
     w.mem.since = Some(Instant::now());
     Ok(())
 }

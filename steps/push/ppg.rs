@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use cucumber::{given, then, when};
 
-use super::world::{Failure, LiaisonWorld, StepResult};
 use crate::codec::escape_bytes;
 use crate::codec::http::HttpMessage;
 use crate::codec::pap::{self, PapMessage, PushMessage};
@@ -17,11 +16,12 @@ use crate::codec::sip::token;
 use crate::codec::smpp::{command, WAP_PUSH_PORT, WAP_WSP_PORT};
 use crate::codec::wdp::{Datagram, Reassembler};
 use crate::codec::wsp::{AppId, PushPdu, PDU_PUSH};
+use crate::harness::PushHarness;
 use crate::profile::PpgSection;
 use crate::roles::push_initiator::{self, PiOutcome};
 use crate::roles::smsc::SmppArrival;
 use crate::roles::ua::Answer;
-use crate::runner::PushHarness;
+use crate::steps::world::{Failure, LiaisonWorld, StepResult};
 
 /// One PAP submission the scenario made.
 #[derive(Debug, Clone)]
@@ -87,8 +87,9 @@ fn last(w: &LiaisonWorld) -> Result<&Submission, Failure> {
 #[given("the harness plays the PPG's bearers")]
 async fn bearers(w: &mut LiaisonWorld) -> StepResult {
     let h = harness(w)?;
-    // This scenario's pcap gets the shared bearer traffic from now on (@serial).
-    h.capture.point_to(&w.capture);
+    // This scenario's pcap gets the shared traffic from now on (it holds
+    // the role: @harness:ppg-bearers).
+    w.serve("ppg-bearers", &h.capture)?;
     w.push.since = Some(Instant::now());
     Ok(())
 }
@@ -852,7 +853,7 @@ async fn reaches_sip(w: &mut LiaisonWorld) -> StepResult {
             "no SIP request for that number within the scenario time",
         ));
     };
-    let came = || super::world::describe_incoming(&d.incoming);
+    let came = || crate::steps::world::describe_incoming(&d.incoming);
     let Ok(m) = &d.incoming.msg else {
         return Err(w.fail(&expected, came()));
     };
@@ -920,7 +921,12 @@ fn traffic_of(w: &LiaisonWorld, h: &PushHarness, s: &Submission) -> Vec<String> 
                 .iter()
                 .filter(|d| d.incoming.at >= since && !d.retransmission)
                 .filter(|d| ours_n(&d.number) || contains(&d.incoming.bytes, id))
-                .map(|d| format!("SIP: {}", super::world::describe_incoming(&d.incoming))),
+                .map(|d| {
+                    format!(
+                        "SIP: {}",
+                        crate::steps::world::describe_incoming(&d.incoming)
+                    )
+                }),
         );
     }
     out

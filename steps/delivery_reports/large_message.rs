@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use cucumber::{given, then, when};
 
-use super::world::{Failure, LiaisonWorld, StepResult};
 use crate::codec::msrp::{chunk_plan, ByteRange, EndFlag};
 use crate::codec::sdp;
 use crate::codec::sip::token;
@@ -15,6 +14,7 @@ use crate::net::Transport;
 use crate::roles::msrp::{MsrpArrival, MsrpPeer};
 use crate::roles::transaction::ClientResult;
 use crate::roles::ua::{Dialog, Ua};
+use crate::steps::world::{Failure, LiaisonWorld, StepResult};
 
 /// Per-scenario Large Message state.
 #[derive(Default)]
@@ -49,7 +49,7 @@ fn peer(w: &LiaisonWorld) -> Result<&MsrpPeer, Failure> {
 }
 
 async fn offer(w: &mut LiaisonWorld, accept: &str) -> StepResult {
-    let dst = super::delivery_reports::next_hop(w, "im-client")?;
+    let dst = crate::steps::sip::next_hop(w, "im-client")?;
     let aor = w
         .ctx
         .profile

@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use cucumber::{given, then, when};
 
-use super::world::{Failure, LiaisonWorld, StepResult};
 use crate::codec::escape_bytes;
 use crate::codec::mms::{
     Address, Body, ContentType, EncodedString, Field, FromValue, Header, MessageClass, MessageType,
@@ -21,10 +20,11 @@ use crate::codec::mms::{
 };
 use crate::codec::sip::token;
 use crate::codec::wsp::{self, AppId};
+use crate::harness::MmsClientHarness;
 use crate::profile::MmsClientSection;
 use crate::roles::mms_server::{self, MmsArrival, MMS_MEDIA};
 use crate::roles::transaction::ClientResult;
-use crate::runner::MmsClientHarness;
+use crate::steps::world::{Failure, LiaisonWorld, StepResult};
 
 /// An MM the scenario put on the server.
 #[derive(Debug, Clone)]
@@ -261,7 +261,10 @@ fn describe_push(n: &Notified) -> String {
     }
     if let Some(r) = &n.sip {
         s.push_str(&match r.final_incoming() {
-            Some(i) => format!("; SIP answer: {}", super::world::describe_incoming(i)),
+            Some(i) => format!(
+                "; SIP answer: {}",
+                crate::steps::world::describe_incoming(i)
+            ),
             None => "; no final SIP answer".into(),
         });
     }
@@ -318,8 +321,9 @@ fn last_valid(w: &LiaisonWorld) -> Result<Notified, Failure> {
 #[given("the harness plays the MMS Relay/Server the client is configured with")]
 async fn plays_mmsc(w: &mut LiaisonWorld) -> StepResult {
     let h = harness(w)?;
-    // This scenario's pcap gets the shared server's traffic from now on (@serial).
-    h.capture.point_to(&w.capture);
+    // This scenario's pcap gets the shared traffic from now on (it holds
+    // the role: @harness:mmsc).
+    w.serve("mmsc", &h.capture)?;
     // A late fetch of an earlier scenario's MM is not this scenario's.
     h.server.new_scenario();
     Ok(())

@@ -1,0 +1,127 @@
+//! The harness IMS core (P-/S-CSCF) an IMS SUT registers and sends through.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::net::capture::Capture;
+use crate::profile::Profile;
+
+/// The harness IMS core (`roles::cscf`) for the whole run, at the address
+/// the SUT is configured with (`ims.core`): its traffic reaches the
+/// scenario's pcap through a switchable capture, so the scenarios that use
+/// it run one at a time (`@harness:ims-core`, or every scenario with `route_all`).
+pub struct ImsHarness {
+    pub core: crate::roles::cscf::Cscf,
+    pub capture: Capture,
+}
+
+impl std::fmt::Debug for ImsHarness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImsHarness")
+            .field("core", &self.core.addr())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ImsHarness {
+    /// Starts the core at `addr` granting `expires` seconds; port 0 picks
+    /// one port free for both UDP and TCP.
+    pub async fn start(addr: std::net::SocketAddr, expires: u32) -> Result<ImsHarness, String> {
+        let capture = Capture::switchable();
+        let mut last = None;
+        for _ in 0..20 {
+            let at = if addr.port() == 0 {
+                match std::net::UdpSocket::bind(addr).and_then(|s| s.local_addr()) {
+                    Ok(a) => a,
+                    Err(e) => {
+                        last = Some(e);
+                        continue;
+                    }
+                }
+            } else {
+                addr
+            };
+            match crate::net::SipEndpoint::bind_at(at, at, capture.clone()).await {
+                Ok(ep) => {
+                    let core = crate::roles::cscf::Cscf::start(Arc::new(ep), expires);
+                    return Ok(ImsHarness { core, capture });
+                }
+                Err(e) if addr.port() == 0 => last = Some(e),
+                Err(e) => last = Some(e),
+            }
+            if addr.port() != 0 {
+                break;
+            }
+        }
+        Err(format!(
+            "ims.core: cannot bind {addr} ({})",
+            last.map(|e| e.to_string()).unwrap_or_default()
+        ))
+    }
+
+    /// Routes the profile's domains and AoR hosts to the SUT's roles and
+    /// trusts the SUT's SIP addresses.
+    pub fn configure(&self, profile: &Profile, roles: &BTreeMap<String, std::net::SocketAddr>) {
+        let core = &self.core;
+        let role_addr = |r: &str| {
+            roles
+                .get(r)
+                .copied()
+                .or_else(|| profile.sip.as_ref().map(|s| s.address))
+        };
+        for a in roles
+            .values()
+            .copied()
+            .chain(profile.sip.as_ref().map(|s| s.address))
+        {
+            core.trust(a);
+        }
+        if let Some(a) = role_addr("im-server") {
+            if let Some(d) = profile.sip.as_ref().and_then(|s| s.domain.clone()) {
+                core.registrar(&d, a);
+            }
+            if let Some(d) = profile
+                .deferral
+                .as_ref()
+                .and_then(|d| d.recipient_domain.clone())
+            {
+                core.registrar(&d, a);
+            }
+            // Telephone numbers (tel: URIs) are the IM server's users.
+            core.route("tel", a);
+        }
+        let hosts = [
+            (
+                "im-client",
+                profile.sip.as_ref().and_then(|s| s.aor.clone()),
+            ),
+            (
+                "push-client",
+                profile.push_client.as_ref().and_then(|p| p.aor.clone()),
+            ),
+        ];
+        for (role, aor) in hosts {
+            if let (Some(aor), Some(a)) = (aor, role_addr(role)) {
+                if let Some(h) = crate::codec::sip::uri_user_host(&aor).1 {
+                    core.route(&h, a);
+                }
+            }
+        }
+    }
+}
+
+/// A free loopback IP other than 127.0.0.1 for the embedded run's IMS core
+/// (trust is judged by source IP, and the harness's own users are on
+/// 127.0.0.1).
+pub async fn core_loopback() -> std::net::IpAddr {
+    for _ in 0..64 {
+        let t = crate::codec::sip::token();
+        let b = t.as_bytes();
+        let octet = |i: usize| 2 + b.get(i).copied().unwrap_or(7) % 250;
+        let ip = std::net::Ipv4Addr::new(127, octet(0), octet(1), octet(2));
+        if tokio::net::UdpSocket::bind((ip, 0)).await.is_ok() {
+            return std::net::IpAddr::V4(ip);
+        }
+    }
+    std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 2))
+}

@@ -1,0 +1,46 @@
+//! The sms-im-iwf's run-level peers: the harness SMSC it binds to and the
+//! IMS core it sends to.
+
+use std::sync::Arc;
+
+use crate::net::capture::Capture;
+
+/// Harness roles that live for the whole run because a real SUT is configured
+/// with their addresses (sms-im-iwf: it binds to the SMSC and sends to the IMS
+/// core). Their traffic goes into the current scenario's pcap through a
+/// switchable capture; scenarios that use them hold it (`@harness:NAME`: one scenario at a time per run-level role).
+pub struct IwfHarness {
+    pub smsc: crate::roles::smsc::Smsc,
+    pub ims: crate::roles::ims_core::ImsCore,
+    pub capture: Capture,
+}
+
+impl std::fmt::Debug for IwfHarness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IwfHarness")
+            .field("smsc", &self.smsc.addr())
+            .finish_non_exhaustive()
+    }
+}
+
+impl IwfHarness {
+    /// Starts the SMSC and the IMS core at the given loopback addresses (port 0 picks).
+    pub async fn start(
+        smsc: std::net::SocketAddr,
+        ims: std::net::SocketAddr,
+        creds: (String, String),
+    ) -> Result<IwfHarness, String> {
+        let capture = Capture::switchable();
+        let smsc = crate::roles::smsc::Smsc::start(smsc, capture.clone(), creds)
+            .await
+            .map_err(|e| format!("iwf.smsc: cannot listen on {smsc} ({e})"))?;
+        let ep = crate::net::SipEndpoint::bind_at(ims, ims, capture.clone())
+            .await
+            .map_err(|e| format!("iwf.ims_core: cannot bind {ims} ({e})"))?;
+        Ok(IwfHarness {
+            smsc,
+            ims: crate::roles::ims_core::ImsCore::start(Arc::new(ep)),
+            capture,
+        })
+    }
+}

@@ -1,0 +1,50 @@
+//! The MMS Relay/Server an mms-client SUT (or an IM server that defers to
+//! MMS) is configured with, and the client's upper tester.
+
+use crate::net::capture::Capture;
+
+/// The MMS Relay/Server an `mms-client` SUT is configured with (its MMSC
+/// URL), played by the harness for the whole run. Pushes go from per-scenario
+/// sockets; this server's traffic reaches the scenario's pcap through a
+/// switchable capture, so the scenarios that use it hold it (`@harness:NAME`: one scenario at a time per run-level role).
+pub struct MmsClientHarness {
+    pub server: crate::roles::mms_server::MmsServer,
+    pub capture: Capture,
+    /// The upper tester the client reports hand-overs to (`mms_client.upper_tester`).
+    pub upper: Option<crate::roles::upper_tester::UpperTester>,
+}
+
+impl std::fmt::Debug for MmsClientHarness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MmsClientHarness")
+            .field("server", &self.server.addr())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MmsClientHarness {
+    /// Starts the MMS server at `addr` (port 0 picks).
+    pub async fn start(addr: std::net::SocketAddr) -> Result<MmsClientHarness, String> {
+        let capture = Capture::switchable();
+        let server = crate::roles::mms_server::MmsServer::start(addr, capture.clone())
+            .await
+            .map_err(|e| format!("mms_client.mmsc_url: cannot listen on {addr} ({e})"))?;
+        Ok(MmsClientHarness {
+            server,
+            capture,
+            upper: None,
+        })
+    }
+
+    /// Also plays the client's upper tester at `addr` (port 0 picks).
+    pub async fn with_upper_tester(
+        mut self,
+        addr: std::net::SocketAddr,
+    ) -> Result<MmsClientHarness, String> {
+        let upper = crate::roles::upper_tester::start(addr, self.capture.clone())
+            .await
+            .map_err(|e| format!("mms_client.upper_tester: cannot listen on {addr} ({e})"))?;
+        self.upper = Some(upper);
+        Ok(self)
+    }
+}

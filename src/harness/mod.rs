@@ -1,0 +1,273 @@
+//! The run-level harness: the network elements a SUT is configured with
+//! (so they live for the whole run, at addresses in its profile) and the
+//! [`RunContext`] the steps of every scenario see.
+//!
+//! | file | run-level role | SUT roles it serves |
+//! |---|---|---|
+//! | [`iwf`] | SMSC + IMS core of an SMS/IM interworking function | sms-im-iwf |
+//! | [`ims`] | IMS core (P-/S-CSCF, registrar, router) | IMS clients and servers (`ims` section) |
+//! | [`bearers`] | SMSC, OTA-HTTP target, SIP device | ppg, mms-relay |
+//! | [`mmsc`] | MMS Relay/Server (+ upper tester) | mms-client, im-server with deferral |
+//! | `roles::push_agent::PushClientHarness` | push agent + upper tester | push-client |
+//! | `roles::smtp_server::Mm3Harness` | MMS server's MM3 (SMTP) | mem-server |
+//!
+//! Steps import these from here, never from the runner. Each one starts
+//! from the profile alone ([`Harnesses::for_profile`]), so a real SUT and
+//! the embedded reference get the same harness.
+
+pub mod bearers;
+pub mod ims;
+pub mod iwf;
+pub mod mmsc;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use bearers::PushHarness;
+pub use ims::ImsHarness;
+pub use iwf::IwfHarness;
+pub use mmsc::MmsClientHarness;
+
+use crate::net::capture::Capture;
+use crate::profile::Profile;
+use crate::roles::push_agent::PushClientHarness;
+use crate::roles::smtp_server::Mm3Harness;
+
+/// What the steps of a run see.
+#[derive(Debug)]
+pub struct RunContext {
+    pub profile: Profile,
+    /// Per-role SIP addresses (the embedded reference runs each role on its own port).
+    pub role_addresses: BTreeMap<String, std::net::SocketAddr>,
+    /// sms-im-iwf: the harness SMSC and IMS core, shared by the run's scenarios.
+    pub iwf: Option<Arc<IwfHarness>>,
+    /// ppg: the harness bearers (SMSC, OTA-HTTP target, SIP device), shared likewise.
+    pub push: Option<Arc<PushHarness>>,
+    /// push-client: the harness push agent and upper tester, shared likewise.
+    pub push_client: Option<Arc<PushClientHarness>>,
+    pub out_dir: PathBuf,
+    pub pcap_dir: PathBuf,
+    /// mms-client: the harness MMS Relay/Server at the profile's MMSC URL, shared likewise.
+    pub mms_client: Option<Arc<MmsClientHarness>>,
+    /// mms-relay: the bearers the relay notifies over (SMSC, SIP device).
+    pub mms_relay: Option<Arc<PushHarness>>,
+    /// im-server with deferral: the harness MMS Relay/Server it defers to
+    /// (at the profile's `deferral.mmsc_url`), shared likewise.
+    pub deferral: Option<Arc<MmsClientHarness>>,
+    /// mem-server: the harness MMS server's MM3 interface (SMTP), shared likewise.
+    pub mem_server: Option<Arc<Mm3Harness>>,
+    /// The harness IMS core (profile section `ims`), shared likewise.
+    pub ims: Option<Arc<ImsHarness>>,
+    /// The locks of the [`EXCLUSIVE`] roles.
+    pub exclusive: Exclusive,
+}
+
+impl RunContext {
+    /// The SUT's SIP address for a role.
+    pub fn sip_address(&self, role: &str) -> Option<std::net::SocketAddr> {
+        self.role_addresses
+            .get(role)
+            .copied()
+            .or_else(|| self.profile.sip.as_ref().map(|s| s.address))
+    }
+}
+
+/// The run-level roles a scenario may hold for itself while it runs, by the
+/// name its feature's `@harness:NAME` tag gives. Each one's traffic reaches
+/// the pcap of the scenario that holds it (its capture is switched to that
+/// scenario's), so two scenarios that use the same one take turns, while
+/// scenarios that use different ones, or none, run side by side. A scenario
+/// holds its roles from its start to its end, taken in name order (no two
+/// scenarios can wait on each other).
+pub const EXCLUSIVE: &[(&str, &str)] = &[
+    (
+        "deferral-mmsc",
+        "the MMS Relay/Server an IM server defers to",
+    ),
+    ("ims-core", "the harness IMS core (P-/S-CSCF)"),
+    (
+        "iwf",
+        "the SMSC and IMS core of an SMS/IM interworking function",
+    ),
+    ("mm3", "the MMS server's MM3 (SMTP) a MEM server notifies"),
+    (
+        "mmsc",
+        "the MMS Relay/Server and upper tester of an MMS client",
+    ),
+    (
+        "mms-relay-bearers",
+        "the SMSC and SIP device an MMS relay notifies over",
+    ),
+    (
+        "ppg-bearers",
+        "the SMSC, OTA-HTTP target and SIP device a PPG pushes to",
+    ),
+    (
+        "push-agent",
+        "the push agent and upper tester of a push client",
+    ),
+];
+
+/// One lock per [`EXCLUSIVE`] role.
+pub type Exclusive = BTreeMap<String, Arc<tokio::sync::Mutex<()>>>;
+
+/// The locks of a run, one per [`EXCLUSIVE`] role, free.
+pub fn exclusive() -> Exclusive {
+    EXCLUSIVE
+        .iter()
+        .map(|(n, _)| (n.to_string(), Arc::new(tokio::sync::Mutex::new(()))))
+        .collect()
+}
+
+/// What a scenario holds: the run-level roles of its `@harness:` tags.
+#[derive(Default)]
+pub struct Held(Vec<(String, tokio::sync::OwnedMutexGuard<()>)>);
+
+impl std::fmt::Debug for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(n, _)| n))
+            .finish()
+    }
+}
+
+impl Held {
+    /// Waits for each named role (in name order) and holds it.
+    pub async fn take(ctx: &RunContext, names: &[String]) -> Held {
+        let mut names: Vec<&String> = names.iter().collect();
+        names.sort();
+        names.dedup();
+        let mut held = Vec::new();
+        for n in names {
+            if let Some(lock) = ctx.exclusive.get(n.as_str()) {
+                held.push((n.clone(), lock.clone().lock_owned().await));
+            }
+        }
+        Held(held)
+    }
+
+    /// Whether the scenario holds `name`.
+    pub fn holds(&self, name: &str) -> bool {
+        self.0.iter().any(|(n, _)| n == name)
+    }
+
+    /// Switches the shared capture of run-level role `name` to `scenario`'s
+    /// pcap, if the scenario holds that role; else says which tag is missing
+    /// (a scenario that used it unheld would share its traffic, and its
+    /// verdicts, with another).
+    pub fn point(&self, name: &str, shared: &Capture, scenario: &Capture) -> Result<(), String> {
+        if !self.holds(name) {
+            return Err(format!(
+                "the scenario uses the run-level harness role `{name}` without holding it: its feature must carry @harness:{name} (a bug of the suite, not of the SUT)"
+            ));
+        }
+        shared.point_to(scenario);
+        Ok(())
+    }
+
+    /// Lets go of everything.
+    pub fn release(&mut self) {
+        self.0.clear();
+    }
+}
+
+/// The run-level harness roles a profile asks for (each `None` when the
+/// SUT does not play the role that needs it).
+#[derive(Debug, Default, Clone)]
+pub struct Harnesses {
+    pub iwf: Option<Arc<IwfHarness>>,
+    pub push: Option<Arc<PushHarness>>,
+    pub push_client: Option<Arc<PushClientHarness>>,
+    pub mms_client: Option<Arc<MmsClientHarness>>,
+    pub mms_relay: Option<Arc<PushHarness>>,
+    pub deferral: Option<Arc<MmsClientHarness>>,
+    pub mem_server: Option<Arc<Mm3Harness>>,
+    pub ims: Option<Arc<ImsHarness>>,
+}
+
+impl Harnesses {
+    /// Starts, at the addresses the profile gives (port 0 picks), every
+    /// run-level role its SUT roles need. The error is one line naming the
+    /// profile field.
+    pub async fn for_profile(profile: &Profile) -> Result<Harnesses, String> {
+        let timers = crate::roles::transaction::Timers::from_t1_ms(profile.t1_ms);
+        let mut h = Harnesses::default();
+        if let (true, Some(i)) = (profile.has_role("sms-im-iwf"), &profile.iwf) {
+            h.iwf = Some(Arc::new(
+                IwfHarness::start(
+                    i.smsc,
+                    i.ims_core,
+                    (i.system_id.clone(), i.password.clone()),
+                )
+                .await?,
+            ));
+        }
+        if let (true, Some(p)) = (profile.has_role("ppg"), &profile.ppg) {
+            h.push = Some(Arc::new(PushHarness::start(p).await?));
+        }
+        if let (true, Some(p)) = (profile.has_role("push-client"), &profile.push_client) {
+            if p.agent.is_some() || p.upper_tester.is_some() {
+                h.push_client = Some(Arc::new(
+                    PushClientHarness::start(p.agent, p.upper_tester, timers).await?,
+                ));
+            }
+        }
+        if let (true, Some((a, _))) = (
+            profile.has_role("mms-client"),
+            profile.mms_client.as_ref().and_then(|m| m.url_parts()),
+        ) {
+            let mut m = MmsClientHarness::start(a).await?;
+            if let Some(u) = profile.mms_client.as_ref().and_then(|m| m.upper_tester) {
+                m = m.with_upper_tester(u).await?;
+            }
+            h.mms_client = Some(Arc::new(m));
+        }
+        if let (true, Some(m)) = (profile.has_role("mem-server"), &profile.mem_server) {
+            h.mem_server = Some(Arc::new(Mm3Harness::start(m.mm3).await?));
+        }
+        if let (true, Some(m)) = (profile.has_role("mms-relay"), &profile.mms_relay) {
+            h.mms_relay = Some(Arc::new(PushHarness::for_mms_relay(m).await?));
+        }
+        if let Some((a, _)) = profile.deferral.as_ref().and_then(|d| d.url_parts()) {
+            h.deferral =
+                Some(Arc::new(MmsClientHarness::start(a).await.map_err(|e| {
+                    e.replace("mms_client.mmsc_url", "deferral.mmsc_url")
+                })?));
+        }
+        if let Some(i) = &profile.ims {
+            let core = ImsHarness::start(i.core, i.expires()).await?;
+            core.configure(profile, &BTreeMap::new());
+            h.ims = Some(Arc::new(core));
+        }
+        Ok(h)
+    }
+}
+
+impl RunContext {
+    /// The context of a run: its SUT's profile and addresses, the
+    /// run-level harness, and where the report goes.
+    pub fn new(
+        profile: Profile,
+        role_addresses: BTreeMap<String, std::net::SocketAddr>,
+        h: Harnesses,
+        out_dir: PathBuf,
+        pcap_dir: PathBuf,
+    ) -> RunContext {
+        RunContext {
+            profile,
+            role_addresses,
+            iwf: h.iwf,
+            push: h.push,
+            push_client: h.push_client,
+            out_dir,
+            pcap_dir,
+            mms_client: h.mms_client,
+            mms_relay: h.mms_relay,
+            deferral: h.deferral,
+            mem_server: h.mem_server,
+            ims: h.ims,
+            exclusive: exclusive(),
+        }
+    }
+}

@@ -1,0 +1,386 @@
+//! The embedded reference SUT as a run sees it: its roles started on port
+//! 0, configured with the run-level harness's addresses, and described by
+//! a [`Profile`] like any real SUT.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::UsageError;
+use crate::harness::ims::core_loopback;
+use crate::harness::{Harnesses, ImsHarness, IwfHarness, MmsClientHarness, PushHarness};
+use crate::net::Transport;
+use crate::profile::{Profile, SipInterface};
+
+/// The T1 of the embedded reference and of the harness facing it, in ms.
+const REFERENCE_T1_MS: u64 = 20;
+
+/// The embedded reference as a profile, with its roles started on port 0.
+/// `base` carries the per-role configurations (the harness addresses each
+/// role is configured with); every role starts with a copy of it, at the
+/// reference's T1, with the fault if it is that role's.
+pub async fn start_reference(
+    fault: Option<&str>,
+    base: crate::reference::Settings,
+) -> Result<
+    (
+        Profile,
+        BTreeMap<String, std::net::SocketAddr>,
+        Vec<crate::reference::Running>,
+    ),
+    UsageError,
+> {
+    let fault = match fault {
+        Some(f) => Some(crate::reference::find_fault(f).map_err(UsageError)?),
+        None => None,
+    };
+    let mut running = Vec::new();
+    let mut addrs = BTreeMap::new();
+    let t1_ms = REFERENCE_T1_MS;
+    let crate::reference::Settings {
+        iwf,
+        ppg,
+        push_client,
+        mms_client,
+        mms_relay,
+        deferral,
+        mem_server,
+        ims,
+        ..
+    } = base.clone();
+    for role in crate::reference::ROLES {
+        let mut settings = crate::reference::Settings {
+            t1: Duration::from_millis(t1_ms),
+            ..base.clone()
+        };
+        if let Some(f) = fault.filter(|f| f.role == *role) {
+            settings.fault = Some(f.name);
+            settings.store_and_forward = f.store_and_forward;
+        }
+        let r = crate::reference::start(
+            role,
+            "127.0.0.1:0".parse().expect("literal address"),
+            settings,
+        )
+        .await
+        .map_err(|e| {
+            UsageError(format!(
+                "embedded reference {role}: cannot bind on 127.0.0.1 ({e})"
+            ))
+        })?;
+        addrs.insert(role.to_string(), r.address);
+        running.push(r);
+    }
+    let store = fault
+        .filter(|f| f.role == "im-server")
+        .map(|f| f.store_and_forward)
+        .unwrap_or(true);
+    let client_addr = addrs["im-client"];
+    let push_addr = addrs["push-client"];
+    let profile = Profile {
+        path: "<embedded reference>".into(),
+        name: match fault {
+            Some(f) => format!("liaison reference (fault {}/{})", f.role, f.name),
+            None => "liaison reference".into(),
+        },
+        roles: crate::reference::ROLES
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        sip: Some(SipInterface {
+            address: client_addr,
+            transports: vec![Transport::Udp, Transport::Tcp],
+            aor: Some(format!("sip:bob@{client_addr}")),
+            domain: Some("liaison.test".into()),
+        }),
+        harness_ip: "127.0.0.1".parse().expect("literal address"),
+        t1_ms,
+        scenario_timeout_s: 3,
+        launch: None,
+        msrp: running
+            .iter()
+            .find_map(|r| r.msrp)
+            .map(|address| crate::profile::MsrpSection {
+                address,
+                failure_timeout_s: Some(1),
+                auth: None,
+            }),
+        iwf: iwf.as_ref().map(|c| crate::profile::IwfSection {
+            smsc: c.smsc,
+            system_id: c.system_id.clone(),
+            password: c.password.clone(),
+            ims_core: c.ims_core,
+            domain: Some(c.domain.clone()),
+            // The reference IWF's own timers, declared as a real SUT's profile would.
+            t1_ms: Some(t1_ms),
+            timer_f_ms: Some(
+                crate::reference::sms_iwf::timer_f(
+                    Duration::from_millis(t1_ms),
+                    fault.filter(|f| f.role == "sms-im-iwf").map(|f| f.name),
+                )
+                .as_millis() as u64,
+            ),
+        }),
+        ppg: ppg.as_ref().map(|c| crate::profile::PpgSection {
+            url: format!("http://{}/wappush", addrs["ppg"]),
+            compliance: "wap-2.0".into(),
+            bearers: vec!["sms".into(), "http".into(), "sip".into()],
+            smsc: Some(c.smsc),
+            system_id: Some(c.system_id.clone()),
+            password: Some(c.password.clone()),
+            ota_http: Some(c.ota_http),
+            sip_target: Some(c.sip_target),
+            address_domain: None,
+        }),
+        push_client: Some(crate::profile::PushClientSection {
+            apps: crate::reference::push_client::APPS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            content_types: Some(
+                crate::reference::push_client::ACCEPT
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+            ),
+            aor: Some(format!(
+                "sip:{}@{push_addr}",
+                crate::reference::push_client::USER
+            )),
+            agent: push_client.as_ref().and_then(|c| c.agent),
+            subscribe_event: push_client.as_ref().map(|c| c.event.clone()),
+            upper_tester: push_client.as_ref().and_then(|c| c.upper_tester),
+        }),
+        mms_client: mms_client.as_ref().map(|c| {
+            let sip = addrs["mms-client"];
+            crate::profile::MmsClientSection {
+                mmsc_url: c.mmsc_url.clone(),
+                wap_push: Some(crate::reference::mms_client::wap_push_address(sip)),
+                sip_push: Some(sip),
+                sip_uri: Some(format!("sip:mms-client@{}", sip.ip())),
+                sip_address_form: None,
+                upper_tester: c.upper_tester,
+                send_trigger: running.iter().find_map(|r| r.send_trigger),
+            }
+        }),
+        deferral: deferral.as_ref().map(|c| crate::profile::DeferralSection {
+            mmsc_url: c.mmsc_url.clone(),
+            recipient_domain: Some(c.domain.clone()),
+            sip_address_form: None,
+            sip_address_type: None,
+        }),
+        mms_relay: mms_relay.as_ref().map(|c| crate::profile::MmsRelaySection {
+            mm1_url: format!(
+                "http://{}{}",
+                addrs["mms-relay"],
+                crate::reference::mms_relay::MM1_PATH
+            ),
+            notify: vec!["sms".into(), "sip".into()],
+            smsc: Some(c.smsc),
+            system_id: Some(c.system_id.clone()),
+            password: Some(c.password.clone()),
+            sip_device: Some(c.sip_device),
+            sip_address_form: None,
+            sip_address_type: None,
+            sip_domain: None,
+            mm3: running.iter().find_map(|r| r.mm3),
+            mm3_domain: None,
+            mm3_max_size: Some(crate::reference::mms_relay::MM3_MAX_MESSAGE as u64),
+        }),
+        mem_server: mem_server
+            .as_ref()
+            .map(|c| crate::profile::MemServerSection {
+                inbox: Some(addrs["mem-server"]),
+                deliver_command: None,
+                mailbox: c.mailbox.clone(),
+                other_mailbox: Some(c.other_mailbox.clone()),
+                notify_to: c.notify_to.clone(),
+                mm3: c.mm3,
+                payload: None,
+            }),
+        ims: ims.as_ref().map(|i| crate::profile::ImsSection {
+            core: i.core,
+            route_all: Some(false),
+            register: Some(true),
+            register_expires_s: Some(crate::reference::im_client::IMS_EXPIRES),
+            feature_tags: Some(
+                crate::reference::im_client::FEATURE_TAGS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+            ),
+            icsi: Some(
+                crate::reference::im_client::ICSIS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+            ),
+        }),
+        capabilities: crate::profile::Capabilities {
+            accept_types: Some(
+                crate::reference::im_client::ACCEPT
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+            ),
+            store_and_forward: Some(store),
+            sme_ack: Some(true),
+            msrp_relay: Some(true),
+            iwf_msrp: Some(true),
+            msrp: Some(true),
+            msrp_max_size: Some(crate::reference::msrp_receiver::MAX_MESSAGE),
+            offline_notification: Some(store),
+            offline_notification_app: Some(crate::reference::im_server::OFFLINE_APP.into()),
+            sip_push_subscribe: Some(push_client.as_ref().is_some_and(|c| c.agent.is_some())),
+        },
+    };
+    Ok((profile, addrs, running))
+}
+
+/// The embedded reference and the run-level harness it is configured with:
+/// the harness roles start first on port 0, each reference role is told
+/// their addresses, and the profile that comes back describes the whole
+/// (as a real SUT's profile would).
+pub async fn start_embedded(
+    fault: Option<&str>,
+) -> Result<
+    (
+        Profile,
+        BTreeMap<String, std::net::SocketAddr>,
+        Harnesses,
+        Vec<crate::reference::Running>,
+    ),
+    UsageError,
+> {
+    let mut harness = Harnesses::default();
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().expect("literal address");
+    let h = IwfHarness::start(any, any, ("liaison".into(), "secret".into()))
+        .await
+        .map_err(UsageError)?;
+    let cfg = crate::reference::sms_iwf::IwfConfig {
+        smsc: h.smsc.addr(),
+        ims_core: h.ims.ep.udp_addr(),
+        system_id: "liaison".into(),
+        password: "secret".into(),
+        domain: "liaison.test".into(),
+    };
+    harness.iwf = Some(Arc::new(h));
+    let push = PushHarness::start(&crate::profile::PpgSection {
+        url: String::new(),
+        compliance: "wap-2.0".into(),
+        bearers: vec!["sms".into(), "http".into(), "sip".into()],
+        smsc: Some(any),
+        system_id: Some("liaison-ppg".into()),
+        password: Some("secret".into()),
+        ota_http: Some(any),
+        sip_target: Some(any),
+        address_domain: None,
+    })
+    .await
+    .map_err(UsageError)?;
+    let ppg = crate::reference::ppg::PpgConfig {
+        smsc: push.smsc.as_ref().map(|s| s.addr()).unwrap_or(any),
+        system_id: "liaison-ppg".into(),
+        password: "secret".into(),
+        ota_http: push.ota.as_ref().map(|o| o.addr()).unwrap_or(any),
+        sip_target: push.sip.as_ref().map(|s| s.ep.udp_addr()).unwrap_or(any),
+    };
+    harness.push = Some(Arc::new(push));
+    // The push client's agent and upper tester, at the reference's T1.
+    let pc = crate::roles::push_agent::PushClientHarness::start(
+        Some(any),
+        Some(any),
+        crate::roles::transaction::Timers::from_t1_ms(REFERENCE_T1_MS),
+    )
+    .await
+    .map_err(UsageError)?;
+    let pc_cfg = crate::reference::push_client::PushClientConfig {
+        agent: pc.agent.as_ref().map(|a| a.ep.udp_addr()),
+        upper_tester: pc.upper.as_ref().map(|u| u.addr()),
+        event: crate::codec::sip_push::PLACEHOLDER_PUSH_EVENT.into(),
+    };
+    harness.push_client = Some(Arc::new(pc));
+    let mmsc = MmsClientHarness::start(any)
+        .await
+        .map_err(UsageError)?
+        .with_upper_tester(any)
+        .await
+        .map_err(UsageError)?;
+    let mmsc_cfg = crate::reference::mms_client::MmsClientConfig {
+        mmsc_url: format!("http://{}/mmsc", mmsc.server.addr()),
+        upper_tester: mmsc.upper.as_ref().map(|u| u.addr()),
+        send_trigger: None,
+        escaped_sip: false,
+    };
+    harness.mms_client = Some(Arc::new(mmsc));
+    let mms = PushHarness::for_mms_relay(&crate::profile::MmsRelaySection {
+        mm1_url: String::new(),
+        notify: vec!["sms".into(), "sip".into()],
+        smsc: Some(any),
+        system_id: Some("liaison-mms".into()),
+        password: Some("secret".into()),
+        sip_device: Some(any),
+        sip_address_form: None,
+        sip_address_type: None,
+        sip_domain: None,
+        mm3: None,
+        mm3_domain: None,
+        mm3_max_size: None,
+    })
+    .await
+    .map_err(UsageError)?;
+    let mms_cfg = crate::reference::mms_relay::MmsRelayConfig {
+        smsc: mms.smsc.as_ref().map(|s| s.addr()).unwrap_or(any),
+        system_id: "liaison-mms".into(),
+        password: "secret".into(),
+        sip_device: mms.sip.as_ref().map(|s| s.ep.udp_addr()).unwrap_or(any),
+    };
+    harness.mms_relay = Some(Arc::new(mms));
+    // The MMS Relay/Server the reference IM server defers to.
+    let dmmsc = MmsClientHarness::start(any).await.map_err(UsageError)?;
+    let deferral_cfg = crate::reference::im_server::DeferralConfig {
+        mmsc_url: format!("http://{}/mms", dmmsc.server.addr()),
+        domain: crate::reference::im_server::MMS_DOMAIN.into(),
+        sip_type: None,
+    };
+    harness.deferral = Some(Arc::new(dmmsc));
+    let mm3 = crate::roles::smtp_server::Mm3Harness::start(any)
+        .await
+        .map_err(UsageError)?;
+    let mem_cfg = crate::reference::mem_server::MemServerConfig {
+        mm3: mm3.server.addr(),
+        mailbox: "bob@mem.liaison.test".into(),
+        other_mailbox: "carol@mem.liaison.test".into(),
+        notify_to: "+15550006666/TYPE=PLMN@mms.liaison.test".into(),
+    };
+    harness.mem_server = Some(Arc::new(mm3));
+    // The IMS core first: the reference client registers through it
+    // at start; routes are set once the roles are up.
+    let pre = ImsHarness::start(
+        std::net::SocketAddr::new(core_loopback().await, 0),
+        crate::reference::im_client::IMS_EXPIRES,
+    )
+    .await
+    .map_err(UsageError)?;
+    let ims_cfg = crate::reference::ImsConfig {
+        core: pre.core.addr(),
+    };
+    let (p, a, r) = start_reference(
+        fault,
+        crate::reference::Settings {
+            iwf: Some(cfg),
+            ppg: Some(ppg),
+            push_client: Some(pc_cfg),
+            mms_client: Some(mmsc_cfg),
+            mms_relay: Some(mms_cfg),
+            deferral: Some(deferral_cfg),
+            mem_server: Some(mem_cfg),
+            ims: Some(ims_cfg),
+            ..Default::default()
+        },
+    )
+    .await?;
+    pre.configure(&p, &a);
+    harness.ims = Some(Arc::new(pre));
+    Ok((p, a, harness, r))
+}

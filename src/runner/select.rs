@@ -1,0 +1,371 @@
+//! Which scenarios run: feature files, tags, the SUT's roles and
+//! capabilities, and a `--tags` expression that must name known tags.
+
+use std::path::{Path, PathBuf};
+
+use cucumber::gherkin::tagexpr::TagOperation;
+use cucumber::tag::Ext as _;
+
+use super::UsageError;
+use crate::catalogue::Catalogue;
+use crate::net::Transport;
+use crate::profile::Profile;
+use crate::report::Report;
+
+/// Where the feature files are: `--features`, else `./features`, else the
+/// source tree's.
+pub fn features_dir(opt: Option<&Path>) -> PathBuf {
+    if let Some(p) = opt {
+        return p.to_path_buf();
+    }
+    let local = PathBuf::from("features");
+    if local.join("requirements.yaml").exists() {
+        local
+    } else {
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/features"))
+    }
+}
+
+/// A scenario as selection sees it.
+#[derive(Debug, Clone)]
+pub struct ScenarioInfo {
+    pub feature: String,
+    pub file: String,
+    pub name: String,
+    pub line: usize,
+    pub tags: Vec<String>,
+    /// One example row of a Scenario Outline.
+    pub outline: bool,
+}
+
+impl ScenarioInfo {
+    pub fn requirements(&self) -> Vec<String> {
+        self.tags
+            .iter()
+            .filter(|t| Catalogue::looks_like_id(t))
+            .cloned()
+            .collect()
+    }
+}
+
+/// Reads every `.feature` file under `dir` (sorted) with the gherkin parser.
+pub fn load_features(dir: &Path) -> Result<Vec<cucumber::gherkin::Feature>, String> {
+    let mut files = Vec::new();
+    collect_features(dir, &mut files).map_err(|e| format!("features {}: {e}", dir.display()))?;
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        let feat =
+            cucumber::gherkin::Feature::parse_path(&f, cucumber::gherkin::GherkinEnv::default())
+                .map_err(|e| format!("{}: {e}", f.display()))?;
+        out.push(feat);
+    }
+    Ok(out)
+}
+
+fn collect_features(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for e in std::fs::read_dir(dir)? {
+        let p = e?.path();
+        if p.is_dir() {
+            collect_features(&p, out)?;
+        } else if p.extension().is_some_and(|x| x == "feature") {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Every scenario (outline examples expanded by row) with its effective tags.
+pub fn scenarios(features: &[cucumber::gherkin::Feature]) -> Vec<ScenarioInfo> {
+    let mut out = Vec::new();
+    for f in features {
+        let file = f
+            .path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let mut push = |sc: &cucumber::gherkin::Scenario, extra: &[String]| {
+            let mut tags: Vec<String> = f.tags.clone();
+            tags.extend(extra.iter().cloned());
+            tags.extend(sc.tags.iter().cloned());
+            if sc.examples.is_empty() {
+                out.push(ScenarioInfo {
+                    feature: f.name.clone(),
+                    file: file.clone(),
+                    name: sc.name.clone(),
+                    line: sc.position.line,
+                    tags,
+                    outline: false,
+                });
+                return;
+            }
+            // A Scenario Outline runs once per example row (header row excluded).
+            for ex in &sc.examples {
+                let Some(t) = &ex.table else { continue };
+                for i in 1..t.rows.len() {
+                    let mut tags = tags.clone();
+                    tags.extend(ex.tags.iter().cloned());
+                    out.push(ScenarioInfo {
+                        feature: f.name.clone(),
+                        file: file.clone(),
+                        name: sc.name.clone(),
+                        line: t.position.line + i,
+                        tags,
+                        outline: true,
+                    });
+                }
+            }
+        };
+        for sc in &f.scenarios {
+            push(sc, &[]);
+        }
+        for r in &f.rules {
+            for sc in &r.scenarios {
+                push(sc, &r.tags);
+            }
+        }
+    }
+    out
+}
+
+/// Problems with scenario tags: unknown requirement IDs, no requirement, no role.
+pub fn tag_problems(all: &[ScenarioInfo], cat: &Catalogue) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in all {
+        let reqs = s.requirements();
+        if reqs.is_empty() {
+            out.push(format!(
+                "{}:{}: scenario `{}` has no requirement tag",
+                s.file, s.line, s.name
+            ));
+        }
+        for r in reqs {
+            if cat.get(&r).is_none() {
+                out.push(format!(
+                    "{}:{}: scenario `{}` tags unknown requirement {r}",
+                    s.file, s.line, s.name
+                ));
+            }
+        }
+        for t in &s.tags {
+            if !Catalogue::looks_like_id(t)
+                && !crate::profile::ROLES.contains(&t.as_str())
+                && !t
+                    .strip_prefix("harness:")
+                    .is_some_and(|h| crate::harness::EXCLUSIVE.iter().any(|(n, _)| *n == h))
+                && !t.starts_with("transport:")
+                && !t.starts_with("if:")
+                && !t.starts_with("unless:")
+            {
+                out.push(format!(
+                    "{}:{}: scenario `{}` has unknown tag @{t}",
+                    s.file, s.line, s.name
+                ));
+            }
+            if let Some(c) = t.strip_prefix("if:").or_else(|| t.strip_prefix("unless:")) {
+                if !crate::profile::CAPABILITIES.contains(&c) {
+                    out.push(format!(
+                        "{}:{}: scenario `{}` names unknown capability {c}",
+                        s.file, s.line, s.name
+                    ));
+                }
+            }
+        }
+        if !s
+            .tags
+            .iter()
+            .any(|t| crate::profile::ROLES.contains(&t.as_str()))
+        {
+            out.push(format!(
+                "{}:{}: scenario `{}` has no role tag",
+                s.file, s.line, s.name
+            ));
+        }
+    }
+    out
+}
+
+/// Does a scenario with these tags apply to this SUT (and the tag filter)?
+pub fn applies(tags: &[String], profile: &Profile, filter: Option<&TagOperation>) -> bool {
+    let roles_ok = tags
+        .iter()
+        .filter(|t| crate::profile::ROLES.contains(&t.as_str()))
+        .all(|r| profile.has_role(r));
+    let transport_ok = tags
+        .iter()
+        .filter_map(|t| t.strip_prefix("transport:"))
+        .all(|t| match t {
+            "udp" => profile.has_transport(Transport::Udp),
+            "tcp" => profile.has_transport(Transport::Tcp),
+            _ => false,
+        });
+    let caps_ok = tags.iter().all(|t| {
+        if let Some(c) = t.strip_prefix("if:") {
+            profile.capability(c)
+        } else if let Some(c) = t.strip_prefix("unless:") {
+            !profile.capability(c)
+        } else {
+            true
+        }
+    });
+    roles_ok && transport_ok && caps_ok && filter.is_none_or(|f| f.eval(tags.iter()))
+}
+
+/// Marks not applicable, with the reason, each requirement that did not run
+/// because every scenario carrying it is left out by a capability tag the
+/// profile explains ([`Profile::not_applicable_because`]): e.g. DR-3 for a
+/// client whose accept_types take every type. Others keep their note.
+pub fn mark_not_applicable(report: &mut Report, all: &[ScenarioInfo], profile: &Profile) {
+    for q in report.requirements.iter_mut() {
+        if q.verdict != crate::report::ReqVerdict::NotRun || !q.applicable {
+            continue;
+        }
+        let carrying: Vec<&ScenarioInfo> = all.iter().filter(|s| s.tags.contains(&q.id)).collect();
+        let reasons: Vec<Option<String>> = carrying
+            .iter()
+            .map(|s| {
+                s.tags
+                    .iter()
+                    .find_map(|t| profile.not_applicable_because(t))
+            })
+            .collect();
+        if !reasons.is_empty() && reasons.iter().all(Option::is_some) {
+            let mut why: Vec<String> = reasons.into_iter().flatten().collect();
+            why.dedup();
+            q.applicable = false;
+            q.note = Some(format!("not applicable: {}", why.join("; ")));
+        }
+    }
+}
+
+/// Parses a `--tags` expression (cucumber tag-expression syntax).
+pub fn parse_tags(expr: &str) -> Result<TagOperation, UsageError> {
+    // The parser recurses per level: bound the expression before it runs.
+    crate::limits::check_tag_expression(expr).map_err(|e| UsageError(format!("--tags: {e}")))?;
+    expr.parse::<TagOperation>().map_err(|e| {
+        UsageError(format!(
+            "--tags: expected a tag expression such as `@DR-1 or @im-server` ({e})"
+        ))
+    })
+}
+
+/// Every tag a tag expression names (without the `@`), in order.
+fn expression_tags(op: &TagOperation, out: &mut Vec<String>) {
+    match op {
+        TagOperation::And(a, b) | TagOperation::Or(a, b) => {
+            expression_tags(a, out);
+            expression_tags(b, out);
+        }
+        TagOperation::Not(a) => expression_tags(a, out),
+        TagOperation::Tag(t) => {
+            if !out.contains(t) {
+                out.push(t.clone());
+            }
+        }
+    }
+}
+
+/// Edit distance (insertions, deletions, substitutions and swaps of two
+/// neighbours count one each), case-insensitive, for "did you mean".
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.to_lowercase().chars().collect();
+    let b: Vec<char> = b.to_lowercase().chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+/// The (up to) three known tags nearest to `name`, as `@TAG`.
+fn nearest_tags(name: &str, known: &std::collections::BTreeSet<String>) -> String {
+    let mut by: Vec<(usize, &String)> = known.iter().map(|k| (edit_distance(name, k), k)).collect();
+    by.sort();
+    by.iter()
+        .take(3)
+        .map(|(_, k)| format!("@{k}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Checks that every tag a `--tags` expression names is carried by some
+/// scenario, and that a requirement ID is one of the catalogue's: a
+/// misspelt tag would otherwise select nothing (or too little) and the
+/// run would pass. The error names each unknown tag and the nearest known.
+pub fn check_tag_names(
+    op: &TagOperation,
+    all: &[ScenarioInfo],
+    cat: &Catalogue,
+) -> Result<(), UsageError> {
+    let carried: std::collections::BTreeSet<String> =
+        all.iter().flat_map(|s| s.tags.iter().cloned()).collect();
+    let mut names = Vec::new();
+    expression_tags(op, &mut names);
+    let mut problems = Vec::new();
+    for n in names {
+        if carried.contains(&n) {
+            continue;
+        }
+        let near = nearest_tags(&n, &carried);
+        problems.push(match cat.get(&n) {
+            Some(r) => format!(
+                "@{n} is a requirement no scenario checks{} (nearest tags scenarios carry: {near})",
+                r.pending
+                    .as_deref()
+                    .map(|p| format!("; pending: {p}"))
+                    .unwrap_or_default()
+            ),
+            None if Catalogue::looks_like_id(&n) => {
+                format!("@{n} is not a requirement of the catalogue (nearest known: {near})")
+            }
+            None => format!("unknown tag @{n}: no scenario carries it (nearest known: {near})"),
+        });
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(UsageError(format!("--tags: {}", problems.join("; "))))
+    }
+}
+
+/// A run must run something: when the tag filter and the SUT's roles and
+/// capabilities leave no scenario, say so (exit 2) rather than pass with
+/// nothing checked.
+pub fn nothing_to_run(
+    all: &[ScenarioInfo],
+    profile: &Profile,
+    filter: Option<&TagOperation>,
+    expr: Option<&str>,
+) -> UsageError {
+    let by_tags = all
+        .iter()
+        .filter(|s| filter.is_none_or(|f| f.eval(s.tags.iter())))
+        .count();
+    let why = match expr {
+        Some(e) if by_tags == 0 => format!("--tags `{e}` selects no scenario"),
+        Some(e) => format!(
+            "--tags `{e}` selects {by_tags} scenario(s), none of which applies to this SUT (roles: {}; see `liaison list --sut`)",
+            profile.roles.join(", ")
+        ),
+        None => format!(
+            "no scenario applies to this SUT (roles: {}; see `liaison list --sut`)",
+            profile.roles.join(", ")
+        ),
+    };
+    UsageError(format!("nothing to run: {why}"))
+}

@@ -1,0 +1,235 @@
+//! SIP helpers the steps of every area share: where the SUT is (its
+//! address per role, the next hop through an IMS core), the harness's users
+//! (a UA per name, registered with the SUT), and sending a MESSAGE through
+//! the SUT and judging the final response.
+
+use crate::codec::sip::{token, SipMessage};
+use crate::net::Transport;
+use crate::roles::ua::{Recipient, Ua};
+use crate::steps::world::{describe_incoming, Failure, LiaisonWorld, StepResult};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn transport_of(w: &LiaisonWorld, name: &str) -> Result<Transport, Failure> {
+    match name.to_ascii_lowercase().as_str() {
+        "udp" => Ok(Transport::Udp),
+        "tcp" => Ok(Transport::Tcp),
+        other => Err(w.fail("UDP or TCP in the step", format!("`{other}`"))),
+    }
+}
+
+/// The SUT's SIP address for the role the scenario exercises.
+pub(crate) fn sut_addr(w: &LiaisonWorld, role: &str) -> Result<std::net::SocketAddr, Failure> {
+    w.ctx
+        .sip_address(role)
+        .ok_or_else(|| w.fail("a profile with a sip.address", "none"))
+}
+
+/// Where the harness sends a request meant for the SUT's `role`: the
+/// harness IMS core when the profile routes everything through it
+/// (`ims.route_all`) or the scenario asked for the core, else the SUT.
+pub(crate) fn next_hop(w: &LiaisonWorld, role: &str) -> Result<std::net::SocketAddr, Failure> {
+    match crate::steps::ims_alignment::core_for(w)? {
+        Some(h) => Ok(h.core.addr()),
+        None => sut_addr(w, role),
+    }
+}
+
+/// The im-client SUT's address of record (profile `sip.aor`).
+pub(crate) fn client_aor(w: &LiaisonWorld) -> Result<String, Failure> {
+    w.ctx
+        .profile
+        .sip
+        .as_ref()
+        .and_then(|s| s.aor.clone())
+        .ok_or_else(|| w.fail("a profile with sip.aor", "none"))
+}
+
+pub(crate) fn domain(w: &LiaisonWorld) -> String {
+    w.ctx
+        .profile
+        .sip
+        .as_ref()
+        .and_then(|s| s.domain.clone())
+        .unwrap_or_else(|| "liaison.test".into())
+}
+
+/// The transport for im-server scenarios: UDP when the SUT takes it.
+pub(crate) fn server_transport(w: &LiaisonWorld) -> Transport {
+    if w.ctx.profile.has_transport(Transport::Udp) {
+        Transport::Udp
+    } else {
+        Transport::Tcp
+    }
+}
+
+/// A unique body that a byte-for-byte comparison can trip on: two lines
+/// (CRLF inside the body), non-ASCII UTF-8, a backslash and quotes.
+pub(crate) fn body_for_test() -> Vec<u8> {
+    format!(
+        "liaison pager-mode test {}\r\nline 2: caf\u{e9} \u{2713} \\ 'q' \"dq\"",
+        token()
+    )
+    .into_bytes()
+}
+
+pub(crate) async fn new_ua(w: &mut LiaisonWorld, name: &str) -> Result<Arc<Ua>, Failure> {
+    let d = domain(w);
+    new_ua_in(w, name, &d).await
+}
+
+/// A UA on its own harness endpoint for user `name` of `domain` (a fresh
+/// `sip:NAME-XXXXXXXX@DOMAIN`).
+pub(crate) async fn new_ua_in(
+    w: &mut LiaisonWorld,
+    name: &str,
+    domain: &str,
+) -> Result<Arc<Ua>, Failure> {
+    let ep = w.endpoint().await?;
+    let aor = format!("sip:{name}-{}@{domain}", &token()[..8.min(token().len())]);
+    let ua = Arc::new(Ua::new(ep, aor, w.timers));
+    // The harness IMS core knows its users: a request for this one (a SUT's
+    // answer or IMDN through the core) comes here, not to the SUT.
+    if let Some(h) = w.ctx.ims.as_ref() {
+        h.core.know(
+            &ua.aor,
+            &[ua.contact(Transport::Udp), ua.contact(Transport::Tcp)],
+        );
+    }
+    Ok(ua)
+}
+
+pub(crate) async fn send_to_client(
+    w: &mut LiaisonWorld,
+    content_type: &str,
+    transport: &str,
+) -> StepResult {
+    let t = transport_of(w, transport)?;
+    let dst = next_hop(w, "im-client")?;
+    let aor = client_aor(w)?;
+    let ua = match w.originators.get("harness") {
+        Some(u) => u.clone(),
+        None => {
+            let u = new_ua(w, "alice").await?;
+            w.originators.insert("harness".into(), u.clone());
+            u
+        }
+    };
+    let body = body_for_test();
+    let out = ua.message(t, &aor, &aor, content_type, &body);
+    let r = ua.send(t, dst, &out, w.deadline, Duration::ZERO).await;
+    w.sent = Some((t, out, body));
+    w.sent_by = Some("harness".into());
+    w.sent_type = Some(content_type.to_string());
+    w.result = Some(r);
+    Ok(())
+}
+
+pub(crate) fn final_of<'a>(w: &'a LiaisonWorld, who: &str) -> Result<&'a SipMessage, Failure> {
+    let r = w.result.as_ref();
+    let ep = w
+        .sent_by
+        .as_ref()
+        .and_then(|n| w.originators.get(n))
+        .map(|u| u.ep.as_ref());
+    r.and_then(|r| r.final_response()).ok_or_else(|| {
+        w.fail(
+            format!("a final response to {who}'s MESSAGE"),
+            w.describe(r, ep),
+        )
+    })
+}
+
+pub(crate) fn check_final(w: &LiaisonWorld, who: &str, code: u16) -> StepResult {
+    let f = final_of(w, who)?;
+    if f.status() == Some(code) {
+        Ok(())
+    } else {
+        let inc = w.result.as_ref().and_then(|r| r.final_incoming());
+        Err(w.fail(
+            format!("{code} as the final response to {who}'s MESSAGE"),
+            inc.map(describe_incoming).unwrap_or_default(),
+        ))
+    }
+}
+
+pub(crate) async fn register(w: &mut LiaisonWorld, name: &str) -> StepResult {
+    let ua = match w.recipients.get(name) {
+        Some(r) => r.ua.clone(),
+        None => new_ua(w, name).await?,
+    };
+    let t = server_transport(w);
+    let dst = next_hop(w, "im-server")?;
+    // Start answering before registering: a store may deliver at once.
+    if !w.recipients.contains_key(name) {
+        w.recipients
+            .insert(name.to_string(), Recipient::start(ua.clone()));
+    }
+    // The Request-URI names the domain of the AoR (RFC 3261 §10.2).
+    let aor_domain = ua
+        .aor
+        .rsplit_once('@')
+        .map(|(_, d)| d.split(';').next().unwrap_or(d).to_string())
+        .unwrap_or_else(|| domain(w));
+    let out = ua.register(t, &format!("sip:{aor_domain}"), 300);
+    let r = ua.send(t, dst, &out, w.deadline, Duration::ZERO).await;
+    match r.final_response().and_then(|m| m.status()) {
+        Some(200..=299) => Ok(()),
+        _ => Err(w.fail(
+            format!("2xx to the REGISTER of {} (RFC 3261 §10.3)", ua.aor),
+            w.describe(Some(&r), Some(&ua.ep)),
+        )),
+    }
+}
+
+pub(crate) fn recipient<'a>(w: &'a LiaisonWorld, name: &str) -> Result<&'a Recipient, Failure> {
+    w.recipients.get(name).ok_or_else(|| {
+        w.fail(
+            format!("a recipient `{name}` set up earlier in the scenario"),
+            "none",
+        )
+    })
+}
+
+/// `from` sends a MESSAGE to user `to` through the im-server SUT (with extra
+/// header fields, e.g. Expires). An unregistered `to` gets an AoR nobody has
+/// registered in this run, kept for the rest of the scenario.
+pub(crate) async fn send_through_server(
+    w: &mut LiaisonWorld,
+    from: &str,
+    content_type: &str,
+    to: &str,
+    extra: &[(&str, &str)],
+) -> StepResult {
+    let Some(ua) = w.originators.get(from).cloned() else {
+        return Err(w.fail(format!("an originator `{from}` set up earlier"), "none"));
+    };
+    let offline = w
+        .originators
+        .get(&format!("aor:{to}"))
+        .map(|u| u.aor.clone());
+    let to_aor = match (w.recipients.get(to), offline) {
+        (Some(r), _) => r.ua.aor.clone(),
+        (None, Some(aor)) => aor,
+        // Not registered: a user name nobody has registered in this run.
+        (None, None) => format!("sip:{to}-{}@{}", &token()[..8], domain(w)),
+    };
+    if !w.recipients.contains_key(to) && !w.originators.contains_key(&format!("aor:{to}")) {
+        w.originators.insert(
+            format!("aor:{to}"),
+            Arc::new(Ua::new(ua.ep.clone(), to_aor.clone(), w.timers)),
+        );
+    }
+    let content_type = content_type.to_string();
+    let from = from.to_string();
+    let t = server_transport(w);
+    let dst = next_hop(w, "im-server")?;
+    let body = body_for_test();
+    let out = ua.message_with(t, &to_aor, &to_aor, &content_type, &body, extra);
+    let r = ua.send(t, dst, &out, w.deadline, Duration::ZERO).await;
+    w.sent = Some((t, out, body));
+    w.sent_by = Some(from);
+    w.sent_type = Some(content_type);
+    w.result = Some(r);
+    Ok(())
+}
