@@ -461,7 +461,7 @@ impl Core {
         // would bring the request straight back to the core, so every leading
         // entry naming the core is consumed here, without a trip over the
         // network to itself.
-        let routes = uris(&msg, "Route");
+        let routes = uris(msg, "Route");
         let ours = |u: &str| uri_addr(u).is_some_and(|(a, _)| a == me);
         let popped = routes.iter().take_while(|r| ours(r)).count();
         let rest_routes: Vec<String> = routes.iter().skip(popped).cloned().collect();
