@@ -29,12 +29,12 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use libfuzzer_sys::fuzz_target;
 use liaison::codec::sip::SipMessage;
 use liaison::net::{Incoming, Transport};
 use liaison::roles::cscf::{self, Core, Plan, MAX_AORS, MAX_CONTACTS_PER_AOR};
 use liaison::roles::transaction::{ack_for_non_2xx, conflicts};
 use liaison::roles::ua::{self, Answer, MAX_ANSWERED};
+use libfuzzer_sys::fuzz_target;
 
 const ME: &str = "127.0.0.1:5060";
 
@@ -47,7 +47,10 @@ fn core() -> Core {
     c.registrar("ims.test", "127.0.0.1:5072".parse().unwrap());
     c.know(
         "sip:alice@harness.test",
-        &["<sip:alice@127.0.0.1:5090>".into(), "<sip:alice@127.0.0.1:5090;transport=tcp>".into()],
+        &[
+            "<sip:alice@127.0.0.1:5090>".into(),
+            "<sip:alice@127.0.0.1:5090;transport=tcp>".into(),
+        ],
     );
     c
 }
@@ -93,7 +96,11 @@ fuzz_target!(|data: &[u8]| {
     let t0 = Instant::now();
     for (i, dgram) in data.split(|&b| b == 0).enumerate() {
         let from = SocketAddr::new([127, 0, 0, 1].into(), 5070 + (i % 4) as u16);
-        let transport = if i % 3 == 2 { Transport::Tcp } else { Transport::Udp };
+        let transport = if i % 3 == 2 {
+            Transport::Tcp
+        } else {
+            Transport::Udp
+        };
         let now = t0 + Duration::from_secs(7 * i as u64);
         let inc = Incoming {
             bytes: dgram.to_vec(),

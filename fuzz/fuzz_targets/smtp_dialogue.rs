@@ -27,9 +27,9 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use libfuzzer_sys::fuzz_target;
 use liaison::codec::smtp::{self, Reply};
 use liaison::roles::smtp_server::{Session, MAX_DIALOGUE, MAX_NOTES, MAX_RECIPIENTS};
+use libfuzzer_sys::fuzz_target;
 
 /// The frame limits, scaled down from the server's 4096-byte line and
 /// 4 MiB message so that fuzz inputs reach them.
