@@ -258,15 +258,26 @@ impl Session {
         }
     }
 
-    /// Bytes the framer refused (a line over its limit, content over the
-    /// message limit): 500 and close.
+    /// Bytes the framer refused, and the connection ends: a command line
+    /// over its limit gets 500 (RFC 5321 §4.5.3.1.4); content over the
+    /// message limit gets 552 (§4.5.3.1.10, RFC 1870 §6.3: over the SIZE
+    /// the server declared), and the mail transaction is dropped.
     pub fn garbage(&mut self, bytes: &[u8], why: &str) -> Output {
         let mut out = Output::default();
         self.note(
             &mut out,
             format!("unframeable ({why}): {}", escape_bytes(bytes, 200)),
         );
-        out.reply = Some(smtp::reply(500, &["5.5.2 line too long"]));
+        out.reply = Some(if self.in_data {
+            self.in_data = false;
+            (self.from, self.rcpts) = (None, Vec::new());
+            smtp::reply(
+                552,
+                &["5.3.4 message size exceeds fixed maximum message size"],
+            )
+        } else {
+            smtp::reply(500, &["5.5.2 line too long"])
+        });
         out.close = true;
         out
     }
@@ -761,6 +772,30 @@ mod tests {
         assert!(out.close && code(&out) == 500 && out.notes.len() == 1);
         let out = session().frame(b"\xff\r\n".to_vec(), t);
         assert!(!out.close && code(&out) == 500);
+    }
+
+    #[test]
+    fn content_over_the_message_limit_gets_552_and_ends_the_transaction() {
+        // Found by the smtp_dialogue fuzz target
+        // (fuzz/regressions/smtp_dialogue/): content the framer refused for
+        // its size was answered "500 line too long" and the session stayed
+        // in DATA mode.
+        let (mut s, t) = (session(), Instant::now());
+        for line in [
+            "EHLO c\r\n",
+            "MAIL FROM:<a@x>\r\n",
+            "RCPT TO:<b@y>\r\n",
+            "DATA\r\n",
+        ] {
+            s.frame(line.as_bytes().to_vec(), t);
+        }
+        assert!(s.in_data());
+        let content = vec![b'\n'; 64];
+        let err = smtp::next_data(&content, 32).unwrap_err().to_string();
+        let out = s.garbage(&content, &err);
+        assert_eq!(code(&out), 552);
+        assert!(out.close && !s.in_data() && s.recipients().is_empty());
+        assert!(out.received.is_none());
     }
 
     #[test]
