@@ -127,7 +127,11 @@ def crlf(text_bytes):
 
 
 def main():
-    seeds = {t: [] for t in ["mms", "wsp", "wdp", "sip", "msrp", "smpp", "sdp", "http", "pap"]}
+    seeds = {
+        t: []
+        for t in ["mms", "wsp", "wdp", "sip", "msrp", "smpp", "sdp", "http", "pap"]
+        + ["sip_dialogue", "smtp_dialogue"]
+    }
 
     # MMS: fixtures, snapshot hex dumps, test literals.
     mms = [hex_fixture(p) for p in files("mms", ".hex")]
@@ -205,6 +209,56 @@ def main():
         else:
             seeds["pap"].append(body.encode())
     seeds["pap"] += byte_strings(CODEC / "pap.rs")
+
+    # SIP dialogue: datagrams cut at NUL. Each fixture alone, all of them in
+    # a row, and a composed dialogue through the core: REGISTERs for the
+    # core's own users and for the registrar SUT's domain (with and without
+    # Supported: path), a MESSAGE to a registered user, an INVITE through the
+    # core, its 486 back with both Vias, the ACK.
+    seeds["sip_dialogue"] += sip + [b"\0".join(sip)]
+
+    def req(method, ruri, aor, branch, extra=b""):
+        return (
+            method + b" " + ruri + b" SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5073;branch=z9hG4bK"
+            + branch + b"\r\nMax-Forwards: 70\r\nFrom: <sip:carol@harness.test>;tag=f1\r\n"
+            b"To: <" + aor + b">\r\nCall-ID: " + branch + b"@127.0.0.1\r\nCSeq: 1 " + method
+            + b"\r\n" + extra + b"Content-Length: 0\r\n\r\n"
+        )
+
+    dialogue = [
+        req(b"REGISTER", b"sip:harness.test", b"sip:bob@harness.test", b"r1",
+            b"Contact: <sip:bob@127.0.0.1:5074>;expires=30;+g.oma.sip-im\r\n"),
+        req(b"REGISTER", b"sip:ims.test", b"sip:dan@ims.test", b"r2",
+            b"Contact: <sip:dan@127.0.0.1:5075>\r\nSupported: path\r\n"),
+        req(b"REGISTER", b"sip:ims.test", b"sip:dan@ims.test", b"r3",
+            b"Contact: <sip:dan@127.0.0.1:5075>\r\n"),
+        req(b"MESSAGE", b"sip:bob@harness.test", b"sip:bob@harness.test", b"m1",
+            b"Route: <sip:127.0.0.1:5060;lr>\r\nAccept-Contact: *;+g.oma.sip-im;explicit;require\r\n"
+            b"P-Preferred-Identity: <sip:carol@harness.test>\r\n"),
+        req(b"INVITE", b"sip:alice@harness.test", b"sip:alice@harness.test", b"i1"),
+        b"SIP/2.0 486 Busy Here\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKcscf0\r\n"
+        b"Via: SIP/2.0/UDP 127.0.0.1:5073;branch=z9hG4bKi1;received=127.0.0.1;rport=5073\r\n"
+        b"From: <sip:carol@harness.test>;tag=f1\r\nTo: <sip:alice@harness.test>;tag=t9\r\n"
+        b"Call-ID: i1@127.0.0.1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+        req(b"ACK", b"sip:alice@harness.test", b"sip:alice@harness.test", b"i1"),
+        req(b"OPTIONS", b"sip:127.0.0.1:5060", b"sip:127.0.0.1:5060", b"o1"),
+        req(b"MESSAGE", b"tel:+15550100", b"tel:+15550100", b"m2", b"Max-Forwards: 0\r\n"),
+    ]
+    seeds["sip_dialogue"] += dialogue + [b"\0".join(dialogue)]
+
+    # SMTP dialogue: first octet even for the server (a client's commands),
+    # odd for the client (a server's replies); the codec's test literals
+    # both ways.
+    smtp = byte_strings(CODEC / "smtp.rs", min_len=3)
+    seeds["smtp_dialogue"] += [b"\0" + b for b in smtp] + [b"\1" + b for b in smtp]
+    seeds["smtp_dialogue"] += [
+        b"\0EHLO client.test\r\nMAIL FROM:<a@x.test> SIZE=20\r\nRCPT TO:<b@y.test>\r\n"
+        b"RCPT TO:<c@y.test>\r\nDATA\r\nSubject: hi\r\n\r\n..dot\r\nbody\r\n.\r\n"
+        b"RSET\r\nHELO c\r\nNOOP\r\nVRFY b\r\nDATA\r\nRCPT TO:<b@y>\r\nQUIT\r\n",
+        b"\0EHLO c\nMAIL FROM:<>\nRCPT TO:<b@y>\nDATA\n.\n",
+        b"\x01220 mm3.test ESMTP\r\n250-mm3.test\r\n250-8BITMIME\r\n250-SIZE 4194304\r\n"
+        b"250 HELP\r\n250 2.1.0 Ok\r\n354 go ahead\r\n250 2.0.0 queued\r\n221 Bye\r\n",
+    ]
 
     for target, items in seeds.items():
         folder = OUT / target

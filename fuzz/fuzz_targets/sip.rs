@@ -10,8 +10,8 @@
 #![no_main]
 
 use liaison::codec::sip::{
-    check_request_uri, header_param, next_frame, parse_name_addr, parse_via, uri_of,
-    uri_user_host, Frame, SipMessage,
+    check_request_uri, header_param, next_frame, parse_name_addr, parse_via, uri_of, uri_user_host,
+    Frame, SipMessage,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -40,7 +40,11 @@ fn views(m: &SipMessage) {
     );
     for h in m.headers() {
         let _ = (header_param(&h.value, "tag"), uri_of(&h.value));
-        let _ = (parse_via(&h.value), parse_name_addr(&h.value), check_request_uri(&h.value));
+        let _ = (
+            parse_via(&h.value),
+            parse_name_addr(&h.value),
+            check_request_uri(&h.value),
+        );
         if let Some(uri) = uri_of(&h.value) {
             let _ = uri_user_host(&uri);
         }

@@ -86,8 +86,19 @@ pub struct Hop {
     pub action: Action,
 }
 
+/// Most AoRs the registrar keeps bindings for, and most contacts bound to
+/// one AoR. Expired bindings are dropped first; a REGISTER that would still
+/// go past either is refused with 503 (RFC 3261 §21.5.4: the server cannot
+/// take it now), so no sequence of REGISTERs grows the table without bound.
+/// A run registers a handful.
+pub const MAX_AORS: usize = 1024;
+pub const MAX_CONTACTS_PER_AOR: usize = 32;
+
+/// The core's routing and registration state and its request handling,
+/// sans IO: a request in, a [`Plan`] out (what to send where), the
+/// registrations updated. [`Cscf`] runs it over a [`SipEndpoint`].
 #[derive(Default)]
-struct State {
+pub struct Core {
     /// Addresses (Via sent-by) of the elements inside the trust domain.
     trusted: Vec<SocketAddr>,
     /// Domain or host → the SUT serving it.
@@ -100,6 +111,27 @@ struct State {
     /// users), by AoR key: their contact URIs, address and transport.
     known: HashMap<String, Vec<(String, SocketAddr, Transport)>>,
     expires: u32,
+}
+
+/// What the core does with one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    /// Send this response (status `code`) back where the request came from.
+    Answer { code: u16, bytes: Vec<u8> },
+    /// Send the request on; relay the responses to `relay` (the branch of
+    /// the core's Via) back by their Via (None for an ACK).
+    Forward {
+        to: SocketAddr,
+        transport: Transport,
+        bytes: Vec<u8>,
+        relay: Option<String>,
+    },
+    /// Nothing to send.
+    Drop(String),
+}
+
+struct State {
+    core: Core,
     log: Vec<Hop>,
 }
 
@@ -210,8 +242,8 @@ impl Cscf {
     /// Starts the core on `ep`; `expires` is the registration expiry it grants.
     pub fn start(ep: Arc<SipEndpoint>, expires: u32) -> Cscf {
         let state: Arc<Mutex<State>> = Arc::new(Mutex::new(State {
-            expires,
-            ..Default::default()
+            core: Core::new(expires),
+            log: Vec::new(),
         }));
         let notify = Arc::new(Notify::new());
         let task = {
@@ -242,22 +274,18 @@ impl Cscf {
 
     /// An element inside the trust domain, known by its Via sent-by.
     pub fn trust(&self, via_sent_by: SocketAddr) {
-        lock(&self.state).trusted.push(via_sent_by);
+        lock(&self.state).core.trust(via_sent_by);
     }
 
     /// Requests for `domain_or_host` (a domain, or host:port) go to `to`.
     pub fn route(&self, domain_or_host: &str, to: SocketAddr) {
-        lock(&self.state)
-            .routes
-            .insert(domain_or_host.to_ascii_lowercase(), to);
+        lock(&self.state).core.route(domain_or_host, to);
     }
 
     /// Users of `domain` register with the registrar SUT at `to`: the core
     /// is their P-CSCF (adds its Path) and the SUT their registrar.
     pub fn registrar(&self, domain: &str, to: SocketAddr) {
-        let mut st = lock(&self.state);
-        st.registrars.insert(domain.to_ascii_lowercase(), to);
-        st.routes.insert(domain.to_ascii_lowercase(), to);
+        lock(&self.state).core.registrar(domain, to);
     }
 
     /// A user the core knows without a registration (a harness user): a
@@ -266,28 +294,12 @@ impl Cscf {
     /// domain route, so that a SUT's request to another user of its own
     /// domain reaches that user and does not come back to the SUT.
     pub fn know(&self, aor: &str, contacts: &[String]) {
-        let list: Vec<(String, SocketAddr, Transport)> = contacts
-            .iter()
-            .filter_map(|c| {
-                let uri = uri_of(c).unwrap_or_else(|| c.clone());
-                let (addr, tcp) = uri_addr(&uri)?;
-                let t = if tcp { Transport::Tcp } else { Transport::Udp };
-                Some((uri, addr, t))
-            })
-            .collect();
-        if !list.is_empty() {
-            lock(&self.state).known.insert(aor_key(aor), list);
-        }
+        lock(&self.state).core.know(aor, contacts);
     }
 
     /// The live bindings of an AoR registered with the core.
     pub fn bindings(&self, aor: &str) -> Vec<Binding> {
-        let now = Instant::now();
-        lock(&self.state)
-            .bindings
-            .get(&aor_key(aor))
-            .map(|v| v.iter().filter(|b| b.until > now).cloned().collect())
-            .unwrap_or_default()
+        lock(&self.state).core.bindings(aor, Instant::now())
     }
 
     pub fn log(&self) -> Vec<Hop> {
@@ -315,275 +327,484 @@ async fn request(
     inc: Incoming,
 ) -> Hop {
     let me = ep.udp_addr();
-    let Ok(msg) = inc.msg.clone() else {
-        return hop(inc, false, Action::Dropped("unparseable".into()));
-    };
-    let top_via = msg.vias().into_iter().next().unwrap_or_default();
-    let sent_by = top_via
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.split(';').next())
-        .and_then(|s| s.parse::<SocketAddr>().ok());
-    let trusted = sent_by.is_some_and(|a| lock(state).trusted.contains(&a));
-    let method = msg.method().unwrap_or_default().to_string();
-    let answer = |code: u16, inc: Incoming, msg: &SipMessage| {
-        let ep = ep.clone();
-        let bytes = response_to(msg, code, crate::codec::sip::reason_phrase(code))
-            .to_tag(&token())
-            .received_from(inc.from)
-            .build();
-        async move {
+    let (trusted, plan) = lock(state).core.handle(me, &inc, Instant::now());
+    let action = match plan {
+        Plan::Answer { code, bytes } => {
             let _ = ep.send(inc.transport, inc.from, &bytes).await;
-            hop(inc, trusted, Action::Answered(code))
+            Action::Answered(code)
         }
-    };
-    // Max-Forwards (§16.3).
-    let mf: Option<u32> = msg
-        .header("Max-Forwards")
-        .and_then(|v| v.trim().parse().ok());
-    if mf == Some(0) && method != "ACK" {
-        return answer(483, inc, &msg).await;
-    }
-    // Loose routing (RFC 3261 §16.4): a first Route naming the core is
-    // removed. A Route set that names the core more than once in a row
-    // (`<pcscf@core>, <orig@core>`: the P-CSCF's and the S-CSCF's entries)
-    // would bring the request straight back to the core, so every leading
-    // entry naming the core is consumed here, without a trip over the
-    // network to itself.
-    let routes = uris(&msg, "Route");
-    let ours = |u: &str| uri_addr(u).is_some_and(|(a, _)| a == me);
-    let popped = routes.iter().take_while(|r| ours(r)).count();
-    let rest_routes: Vec<String> = routes.iter().skip(popped).cloned().collect();
-    let ruri = msg.request_uri().unwrap_or_default().to_string();
-    let ruri_is_core = uri_addr(&ruri).is_some_and(|(a, _)| a == me);
-
-    // REGISTER: registrar for the core's own users, P-CSCF for a SUT registrar.
-    if method == "REGISTER" && rest_routes.is_empty() {
-        let aor = msg.header("To").and_then(uri_of).unwrap_or_default();
-        let host = uri_user_host(&aor)
-            .1
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        let target = lock(state).registrars.get(&host).copied();
-        if target.is_none() {
-            return register(ep, state, inc, &msg, trusted).await;
-        }
-    }
-    if ruri_is_core && rest_routes.is_empty() {
-        // Addressed to the core itself (OPTIONS, keep-alive queries).
-        let code = if method == "OPTIONS" { 200 } else { 405 };
-        if method == "ACK" {
-            return hop(inc, trusted, Action::Dropped("ACK to the core".into()));
-        }
-        return answer(code, inc, &msg).await;
-    }
-
-    // A REGISTER on its way to a registrar SUT gets the core's Path, which
-    // the core needs (requests for the user must come back through it). A
-    // UA that did not say `Supported: path` is refused with 421 naming the
-    // extension (RFC 3327 §5.2), rather than given a Path its registrar may
-    // rightly refuse with 420 (§5.3).
-    if method == "REGISTER" && !supports(&msg, "path") {
-        let bytes = response_to(&msg, 421, "Extension Required")
-            .to_tag(&token())
-            .received_from(inc.from)
-            .header("Require", "path")
-            .build();
-        let _ = ep.send(inc.transport, inc.from, &bytes).await;
-        return hop(inc, trusted, Action::Answered(421));
-    }
-
-    // Where it goes.
-    let mut new_ruri = ruri.clone();
-    let target: Option<(SocketAddr, Option<Transport>)> = if let Some(r) = rest_routes.first() {
-        uri_addr(r).map(|(a, tcp)| (a, tcp.then_some(Transport::Tcp)))
-    } else {
-        let accept = msg.header_values("Accept-Contact");
-        let (bound, known, host_route, home) = {
-            let st = lock(state);
-            let now = Instant::now();
-            let bound: Vec<Binding> = st
-                .bindings
-                .get(&aor_key(&ruri))
-                .map(|v| v.iter().filter(|b| b.until > now).cloned().collect())
-                .unwrap_or_default();
-            // tel: URIs go to the home of the numbers (the route "tel").
-            let host = if ruri.to_ascii_lowercase().starts_with("tel:") {
-                "tel".to_string()
-            } else {
-                uri_user_host(&ruri)
-                    .1
-                    .unwrap_or_default()
-                    .to_ascii_lowercase()
-            };
-            // A domain whose users register with a registrar SUT has that
-            // SUT as their home: the core is only their P-CSCF, and
-            // requests for them go to the SUT even when the core knows them.
-            let known = (!st.registrars.contains_key(&host))
-                .then(|| st.known.get(&aor_key(&ruri)))
-                .flatten()
-                .and_then(|k| {
-                    k.iter()
-                        .find(|(_, _, t)| *t == inc.transport)
-                        .or_else(|| k.first())
-                        .cloned()
-                });
-            // The IM server is the home of its domain's users and of
-            // telephone numbers: sending it its own request back is right.
-            let home = host == "tel" || st.registrars.contains_key(&host);
-            (bound, known, st.routes.get(&host).copied(), home)
-        };
-        if !bound.is_empty() {
-            let chosen = bound.iter().rev().find(|b| {
-                accept.iter().all(|ac| {
-                    !requires_explicit(ac) || explicitly_matches(ac, &features(&b.contact))
-                })
-            });
-            match chosen {
-                Some(b) => {
-                    new_ruri = b.uri.clone();
-                    Some((b.addr, Some(b.transport)))
-                }
-                None => return answer(480, inc, &msg).await,
-            }
-        } else if let Some((uri, addr, t)) = known {
-            // A user the core knows (a harness user): never the domain's
-            // SUT, which would get its own request back.
-            new_ruri = uri;
-            Some((addr, Some(t)))
-        } else if let Some((a, tcp)) = uri_addr(&ruri) {
-            Some((a, tcp.then_some(Transport::Tcp)))
-        } else {
-            // A domain route that leads back to the element the request
-            // came from (a client SUT writing to a user of its own domain
-            // whom the core does not know) has no target: the core answers
-            // 404 rather than hand the SUT its own request (RFC 3261 §16.5,
-            // an empty target set).
-            host_route
-                .filter(|a| home || !(*a == inc.from || Some(*a) == sent_by))
-                .map(|a| (a, None))
-        }
-    };
-    let Some((to, t)) = target else {
-        if method == "ACK" {
-            return hop(inc, trusted, Action::Dropped("ACK with no route".into()));
-        }
-        return answer(404, inc, &msg).await;
-    };
-    let transport = t.unwrap_or(inc.transport);
-
-    // Rebuild: Via (ours on top, received/rport on the sender's), Route,
-    // Record-Route, Max-Forwards, asserted identity.
-    let branch = format!(
-        "z9hG4bKcscf{}",
-        stable_branch(&msg.top_via_branch().unwrap_or_default(), &method)
-    );
-    let mut headers: Vec<(String, String)> = vec![(
-        "Via".into(),
-        format!("SIP/2.0/{} {me};branch={branch}", transport.via_name()),
-    )];
-    let asserted = if trusted {
-        None
-    } else {
-        Some(asserted_for(state, &msg))
-    };
-    let mut first_via = true;
-    let mut to_drop = popped;
-    for (n, v) in fields(&msg) {
-        if is(&n, "Via", Some("v")) && first_via {
-            first_via = false;
-            let mut vs = crate::codec::sip::SipMessage::parse(
-                format!("SIP/2.0 200 OK\r\nVia: {v}\r\n\r\n").as_bytes(),
-            )
-            .map(|m| m.vias())
-            .unwrap_or_default();
-            if let Some(top) = vs.first_mut() {
-                let stripped: Vec<&str> = top
-                    .split(';')
-                    .filter(|p| {
-                        let k = p.trim().to_ascii_lowercase();
-                        !(k == "rport" || k.starts_with("rport=") || k.starts_with("received="))
-                    })
-                    .collect();
-                *top = format!(
-                    "{};received={};rport={}",
-                    stripped.join(";"),
-                    inc.from.ip(),
-                    inc.from.port()
-                );
-            }
-            headers.push((n, vs.join(", ")));
-            continue;
-        }
-        if is(&n, "Route", None) {
-            if to_drop > 0 {
-                // Drop our own entries, keep the rest of this field.
-                let all: Vec<String> = crate::codec::sip::SipMessage::parse(
-                    format!("OPTIONS sip:x SIP/2.0\r\nRoute: {v}\r\n\r\n").as_bytes(),
-                )
-                .map(|m| m.header_values("Route"))
-                .unwrap_or_default();
-                let skip = to_drop.min(all.len());
-                to_drop -= skip;
-                let rest: Vec<String> = all.into_iter().skip(skip).collect();
-                if !rest.is_empty() {
-                    headers.push((n, rest.join(", ")));
-                }
-                continue;
-            }
-            headers.push((n, v));
-            continue;
-        }
-        if is(&n, "Max-Forwards", None) {
-            headers.push((n, mf.unwrap_or(70).saturating_sub(1).to_string()));
-            continue;
-        }
-        if asserted.is_some()
-            && (is(&n, "P-Asserted-Identity", None) || is(&n, "P-Preferred-Identity", None))
-        {
-            continue;
-        }
-        if is(&n, "Content-Length", Some("l")) {
-            continue;
-        }
-        headers.push((n, v));
-    }
-    if let Some(a) = asserted.as_ref().filter(|a| !a.is_empty()) {
-        let list: Vec<&str> = a.iter().map(String::as_str).collect();
-        headers.push((
-            "P-Asserted-Identity".into(),
-            crate::codec::ims::asserted_value(&list),
-        ));
-    }
-    if matches!(method.as_str(), "INVITE" | "SUBSCRIBE") {
-        headers.insert(
-            1,
-            (
-                "Record-Route".into(),
-                lr_uri("core", &me.to_string(), transport == Transport::Tcp),
-            ),
-        );
-    }
-    if method == "REGISTER" {
-        // P-CSCF towards a registrar SUT (RFC 3327 §5.1).
-        headers.insert(1, ("Path".into(), lr_uri("pcscf", &me.to_string(), false)));
-    }
-    headers.push(("Content-Length".into(), msg.body().len().to_string()));
-    let start = format!("{method} {new_ruri} SIP/2.0");
-    let bytes = assemble(&start, &headers, msg.body());
-    if method != "ACK" {
-        relay_responses(ep.clone(), state.clone(), notify.clone(), branch.clone());
-    }
-    let _ = ep.send(transport, to, &bytes).await;
-    hop(
-        inc,
-        trusted,
-        Action::Forwarded {
+        Plan::Forward {
             to,
             transport,
             bytes,
-        },
-    )
+            relay,
+        } => {
+            if let Some(branch) = relay {
+                relay_responses(ep.clone(), state.clone(), notify.clone(), branch);
+            }
+            let _ = ep.send(transport, to, &bytes).await;
+            Action::Forwarded {
+                to,
+                transport,
+                bytes,
+            }
+        }
+        Plan::Drop(why) => Action::Dropped(why),
+    };
+    hop(inc, trusted, action)
+}
+
+impl Core {
+    /// A core granting registrations for `expires` seconds.
+    pub fn new(expires: u32) -> Core {
+        Core {
+            expires,
+            ..Default::default()
+        }
+    }
+
+    /// An element inside the trust domain, known by its Via sent-by.
+    pub fn trust(&mut self, via_sent_by: SocketAddr) {
+        if !self.trusted.contains(&via_sent_by) {
+            self.trusted.push(via_sent_by);
+        }
+    }
+
+    /// Requests for `domain_or_host` (a domain, or host:port) go to `to`.
+    pub fn route(&mut self, domain_or_host: &str, to: SocketAddr) {
+        self.routes.insert(domain_or_host.to_ascii_lowercase(), to);
+    }
+
+    /// Users of `domain` register with the registrar SUT at `to`.
+    pub fn registrar(&mut self, domain: &str, to: SocketAddr) {
+        self.registrars.insert(domain.to_ascii_lowercase(), to);
+        self.routes.insert(domain.to_ascii_lowercase(), to);
+    }
+
+    /// A user the core knows without a registration (see [`Cscf::know`]).
+    pub fn know(&mut self, aor: &str, contacts: &[String]) {
+        let list: Vec<(String, SocketAddr, Transport)> = contacts
+            .iter()
+            .filter_map(|c| {
+                let uri = uri_of(c).unwrap_or_else(|| c.clone());
+                let (addr, tcp) = uri_addr(&uri)?;
+                let t = if tcp { Transport::Tcp } else { Transport::Udp };
+                Some((uri, addr, t))
+            })
+            .collect();
+        if !list.is_empty() {
+            self.known.insert(aor_key(aor), list);
+        }
+    }
+
+    /// The bindings of an AoR registered with the core, live at `now`.
+    pub fn bindings(&self, aor: &str, now: Instant) -> Vec<Binding> {
+        self.bindings
+            .get(&aor_key(aor))
+            .map(|v| v.iter().filter(|b| b.until > now).cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// How many AoRs and bindings the registrar keeps (expired ones
+    /// included until the next REGISTER drops them).
+    pub fn size(&self) -> (usize, usize) {
+        (
+            self.bindings.len(),
+            self.bindings.values().map(Vec::len).sum(),
+        )
+    }
+
+    /// What to do with request `inc` arriving at the core at `me`: whether
+    /// its sender is inside the trust domain, and the plan. A REGISTER for
+    /// one of the core's own users updates the bindings.
+    pub fn handle(&mut self, me: SocketAddr, inc: &Incoming, now: Instant) -> (bool, Plan) {
+        let Ok(msg) = inc.msg.as_ref() else {
+            return (false, Plan::Drop("unparseable".into()));
+        };
+        let top_via = msg.vias().into_iter().next().unwrap_or_default();
+        let sent_by = top_via
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.split(';').next())
+            .and_then(|s| s.parse::<SocketAddr>().ok());
+        let trusted = sent_by.is_some_and(|a| self.trusted.contains(&a));
+        (trusted, self.plan(me, inc, msg, sent_by, trusted, now))
+    }
+
+    fn plan(
+        &mut self,
+        me: SocketAddr,
+        inc: &Incoming,
+        msg: &SipMessage,
+        sent_by: Option<SocketAddr>,
+        trusted: bool,
+        now: Instant,
+    ) -> Plan {
+        let method = msg.method().unwrap_or_default().to_string();
+        let answer = |code: u16| Plan::Answer {
+            code,
+            bytes: response_to(msg, code, crate::codec::sip::reason_phrase(code))
+                .to_tag(&token())
+                .received_from(inc.from)
+                .build(),
+        };
+        // Max-Forwards (§16.3).
+        let mf: Option<u32> = msg
+            .header("Max-Forwards")
+            .and_then(|v| v.trim().parse().ok());
+        if mf == Some(0) && method != "ACK" {
+            return answer(483);
+        }
+        // Loose routing (RFC 3261 §16.4): a first Route naming the core is
+        // removed. A Route set that names the core more than once in a row
+        // (`<pcscf@core>, <orig@core>`: the P-CSCF's and the S-CSCF's entries)
+        // would bring the request straight back to the core, so every leading
+        // entry naming the core is consumed here, without a trip over the
+        // network to itself.
+        let routes = uris(msg, "Route");
+        let ours = |u: &str| uri_addr(u).is_some_and(|(a, _)| a == me);
+        let popped = routes.iter().take_while(|r| ours(r)).count();
+        let rest_routes: Vec<String> = routes.iter().skip(popped).cloned().collect();
+        let ruri = msg.request_uri().unwrap_or_default().to_string();
+        let ruri_is_core = uri_addr(&ruri).is_some_and(|(a, _)| a == me);
+
+        // REGISTER: registrar for the core's own users, P-CSCF for a SUT registrar.
+        if method == "REGISTER" && rest_routes.is_empty() {
+            let aor = msg.header("To").and_then(uri_of).unwrap_or_default();
+            let host = uri_user_host(&aor)
+                .1
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            if !self.registrars.contains_key(&host) {
+                return self.register(me, inc, msg, now);
+            }
+        }
+        if ruri_is_core && rest_routes.is_empty() {
+            // Addressed to the core itself (OPTIONS, keep-alive queries).
+            let code = if method == "OPTIONS" { 200 } else { 405 };
+            if method == "ACK" {
+                return Plan::Drop("ACK to the core".into());
+            }
+            return answer(code);
+        }
+
+        // A REGISTER on its way to a registrar SUT gets the core's Path, which
+        // the core needs (requests for the user must come back through it). A
+        // UA that did not say `Supported: path` is refused with 421 naming the
+        // extension (RFC 3327 §5.2), rather than given a Path its registrar may
+        // rightly refuse with 420 (§5.3).
+        if method == "REGISTER" && !supports(msg, "path") {
+            let bytes = response_to(msg, 421, "Extension Required")
+                .to_tag(&token())
+                .received_from(inc.from)
+                .header("Require", "path")
+                .build();
+            return Plan::Answer { code: 421, bytes };
+        }
+
+        // Where it goes.
+        let mut new_ruri = ruri.clone();
+        let target: Option<(SocketAddr, Option<Transport>)> = if let Some(r) = rest_routes.first() {
+            uri_addr(r).map(|(a, tcp)| (a, tcp.then_some(Transport::Tcp)))
+        } else {
+            let accept = msg.header_values("Accept-Contact");
+            let (bound, known, host_route, home) = {
+                let st = &*self;
+                let bound: Vec<Binding> = st
+                    .bindings
+                    .get(&aor_key(&ruri))
+                    .map(|v| v.iter().filter(|b| b.until > now).cloned().collect())
+                    .unwrap_or_default();
+                // tel: URIs go to the home of the numbers (the route "tel").
+                let host = if ruri.to_ascii_lowercase().starts_with("tel:") {
+                    "tel".to_string()
+                } else {
+                    uri_user_host(&ruri)
+                        .1
+                        .unwrap_or_default()
+                        .to_ascii_lowercase()
+                };
+                // A domain whose users register with a registrar SUT has that
+                // SUT as their home: the core is only their P-CSCF, and
+                // requests for them go to the SUT even when the core knows them.
+                let known = (!st.registrars.contains_key(&host))
+                    .then(|| st.known.get(&aor_key(&ruri)))
+                    .flatten()
+                    .and_then(|k| {
+                        k.iter()
+                            .find(|(_, _, t)| *t == inc.transport)
+                            .or_else(|| k.first())
+                            .cloned()
+                    });
+                // The IM server is the home of its domain's users and of
+                // telephone numbers: sending it its own request back is right.
+                let home = host == "tel" || st.registrars.contains_key(&host);
+                (bound, known, st.routes.get(&host).copied(), home)
+            };
+            if !bound.is_empty() {
+                let chosen = bound.iter().rev().find(|b| {
+                    accept.iter().all(|ac| {
+                        !requires_explicit(ac) || explicitly_matches(ac, &features(&b.contact))
+                    })
+                });
+                match chosen {
+                    Some(b) => {
+                        new_ruri = b.uri.clone();
+                        Some((b.addr, Some(b.transport)))
+                    }
+                    None => return answer(480),
+                }
+            } else if let Some((uri, addr, t)) = known {
+                // A user the core knows (a harness user): never the domain's
+                // SUT, which would get its own request back.
+                new_ruri = uri;
+                Some((addr, Some(t)))
+            } else if let Some((a, tcp)) = uri_addr(&ruri) {
+                Some((a, tcp.then_some(Transport::Tcp)))
+            } else {
+                // A domain route that leads back to the element the request
+                // came from (a client SUT writing to a user of its own domain
+                // whom the core does not know) has no target: the core answers
+                // 404 rather than hand the SUT its own request (RFC 3261 §16.5,
+                // an empty target set).
+                host_route
+                    .filter(|a| home || !(*a == inc.from || Some(*a) == sent_by))
+                    .map(|a| (a, None))
+            }
+        };
+        let Some((to, t)) = target else {
+            if method == "ACK" {
+                return Plan::Drop("ACK with no route".into());
+            }
+            return answer(404);
+        };
+        let transport = t.unwrap_or(inc.transport);
+
+        // Rebuild: Via (ours on top, received/rport on the sender's), Route,
+        // Record-Route, Max-Forwards, asserted identity.
+        let branch = format!(
+            "z9hG4bKcscf{}",
+            stable_branch(&msg.top_via_branch().unwrap_or_default(), &method)
+        );
+        let mut headers: Vec<(String, String)> = vec![(
+            "Via".into(),
+            format!("SIP/2.0/{} {me};branch={branch}", transport.via_name()),
+        )];
+        let asserted = if trusted {
+            None
+        } else {
+            Some(self.asserted_for(msg))
+        };
+        let mut first_via = true;
+        let mut to_drop = popped;
+        for (n, v) in fields(msg) {
+            if is(&n, "Via", Some("v")) && first_via {
+                first_via = false;
+                let mut vs = crate::codec::sip::SipMessage::parse(
+                    format!("SIP/2.0 200 OK\r\nVia: {v}\r\n\r\n").as_bytes(),
+                )
+                .map(|m| m.vias())
+                .unwrap_or_default();
+                if let Some(top) = vs.first_mut() {
+                    let stripped: Vec<&str> = top
+                        .split(';')
+                        .filter(|p| {
+                            let k = p.trim().to_ascii_lowercase();
+                            !(k == "rport" || k.starts_with("rport=") || k.starts_with("received="))
+                        })
+                        .collect();
+                    *top = format!(
+                        "{};received={};rport={}",
+                        stripped.join(";"),
+                        inc.from.ip(),
+                        inc.from.port()
+                    );
+                }
+                headers.push((n, vs.join(", ")));
+                continue;
+            }
+            if is(&n, "Route", None) {
+                if to_drop > 0 {
+                    // Drop our own entries, keep the rest of this field.
+                    let all: Vec<String> = crate::codec::sip::SipMessage::parse(
+                        format!("OPTIONS sip:x SIP/2.0\r\nRoute: {v}\r\n\r\n").as_bytes(),
+                    )
+                    .map(|m| m.header_values("Route"))
+                    .unwrap_or_default();
+                    let skip = to_drop.min(all.len());
+                    to_drop -= skip;
+                    let rest: Vec<String> = all.into_iter().skip(skip).collect();
+                    if !rest.is_empty() {
+                        headers.push((n, rest.join(", ")));
+                    }
+                    continue;
+                }
+                headers.push((n, v));
+                continue;
+            }
+            if is(&n, "Max-Forwards", None) {
+                headers.push((n, mf.unwrap_or(70).saturating_sub(1).to_string()));
+                continue;
+            }
+            if asserted.is_some()
+                && (is(&n, "P-Asserted-Identity", None) || is(&n, "P-Preferred-Identity", None))
+            {
+                continue;
+            }
+            if is(&n, "Content-Length", Some("l")) {
+                continue;
+            }
+            headers.push((n, v));
+        }
+        if let Some(a) = asserted.as_ref().filter(|a| !a.is_empty()) {
+            let list: Vec<&str> = a.iter().map(String::as_str).collect();
+            headers.push((
+                "P-Asserted-Identity".into(),
+                crate::codec::ims::asserted_value(&list),
+            ));
+        }
+        if matches!(method.as_str(), "INVITE" | "SUBSCRIBE") {
+            headers.insert(
+                1,
+                (
+                    "Record-Route".into(),
+                    lr_uri("core", &me.to_string(), transport == Transport::Tcp),
+                ),
+            );
+        }
+        if method == "REGISTER" {
+            // P-CSCF towards a registrar SUT (RFC 3327 §5.1).
+            headers.insert(1, ("Path".into(), lr_uri("pcscf", &me.to_string(), false)));
+        }
+        headers.push(("Content-Length".into(), msg.body().len().to_string()));
+        let start = format!("{method} {new_ruri} SIP/2.0");
+        let bytes = assemble(&start, &headers, msg.body());
+        Plan::Forward {
+            to,
+            transport,
+            bytes,
+            relay: (method != "ACK").then_some(branch),
+        }
+    }
+}
+
+impl Core {
+    /// The identity the P-CSCF asserts for a request from outside the trust
+    /// domain: a registered client's identity (the one its
+    /// P-Preferred-Identity names, if registered), else the harness user's
+    /// P-Preferred-Identity, else its From.
+    fn asserted_for(&self, msg: &SipMessage) -> Vec<String> {
+        let preferred = uris(msg, "P-Preferred-Identity");
+        let from = msg.header("From").and_then(uri_of);
+        let via = msg.vias().into_iter().next().unwrap_or_default();
+        let sent_by = via
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.split(';').next())
+            .and_then(|s| s.parse::<SocketAddr>().ok());
+        let registered: Vec<String> = self
+            .bindings
+            .values()
+            .flatten()
+            .filter(|b| Some(b.addr) == sent_by)
+            .map(|b| b.aor.clone())
+            .collect();
+        if !registered.is_empty() {
+            return preferred
+                .into_iter()
+                .find(|p| registered.iter().any(|r| aor_key(r) == aor_key(p)))
+                .or_else(|| registered.first().cloned())
+                .into_iter()
+                .collect();
+        }
+        if preferred.is_empty() {
+            from.into_iter().collect()
+        } else {
+            // A SIP and a tel identity of one user (RFC 3325 §9.1).
+            preferred.into_iter().take(2).collect()
+        }
+    }
+
+    /// Registrar: binds the Contacts of a REGISTER for one of the core's
+    /// users (RFC 3261 §10.3), within [`MAX_AORS`] and
+    /// [`MAX_CONTACTS_PER_AOR`].
+    fn register(&mut self, me: SocketAddr, inc: &Incoming, msg: &SipMessage, now: Instant) -> Plan {
+        let aor = msg.header("To").and_then(uri_of).unwrap_or_default();
+        let key = aor_key(&aor);
+        let contacts = msg.header_values("Contact");
+        let requested: Option<u32> = msg.header("Expires").and_then(|e| e.trim().parse().ok());
+        let granted = self.expires;
+        // Expired bindings, and AoRs left with none, go first.
+        self.bindings.retain(|_, v| {
+            v.retain(|b| b.until > now);
+            !v.is_empty()
+        });
+        let mut list = self.bindings.get(&key).cloned().unwrap_or_default();
+        let mut accepted = Vec::new();
+        for c in &contacts {
+            let Some(uri) = uri_of(c) else { continue };
+            let exp = header_param(c, "expires")
+                .and_then(|e| e.parse::<u32>().ok())
+                .or(requested)
+                .unwrap_or(granted);
+            list.retain(|b| b.uri != uri);
+            if exp == 0 {
+                continue;
+            }
+            let (addr, tcp) = uri_addr(&uri).unwrap_or((inc.from, false));
+            let transport = if tcp || inc.transport == Transport::Tcp {
+                Transport::Tcp
+            } else {
+                Transport::Udp
+            };
+            list.push(Binding {
+                aor: aor.clone(),
+                contact: c.clone(),
+                uri,
+                addr,
+                transport,
+                until: now + Duration::from_secs(u64::from(granted.min(exp.max(1)))),
+            });
+            // The Contact echoed without its own expires (we add ours).
+            let without: Vec<&str> = c
+                .split(';')
+                .filter(|p| !p.trim().to_ascii_lowercase().starts_with("expires="))
+                .collect();
+            accepted.push(without.join(";"));
+        }
+        let new_aor = !self.bindings.contains_key(&key);
+        if list.len() > MAX_CONTACTS_PER_AOR
+            || (new_aor && !list.is_empty() && self.bindings.len() >= MAX_AORS)
+        {
+            let bytes = response_to(msg, 503, "Registrar Full")
+                .to_tag(&token())
+                .received_from(inc.from)
+                .build();
+            return Plan::Answer { code: 503, bytes };
+        }
+        if list.is_empty() {
+            self.bindings.remove(&key);
+        } else {
+            self.bindings.insert(key, list);
+        }
+        let mut associated = vec![aor.clone()];
+        if let Some(n) = global_number(&aor) {
+            associated.push(format!("tel:{n}"));
+        }
+        let path = [lr_uri("pcscf", &me.to_string(), false)];
+        let service_route = [lr_uri("orig", &me.to_string(), false)];
+        let bytes = RegisterOk {
+            path: &path,
+            service_route: &service_route,
+            associated: &associated,
+            contacts: &accepted,
+            expires: granted,
+            to_tag: &token(),
+            source: Some(inc.from),
+        }
+        .build(msg);
+        Plan::Answer { code: 200, bytes }
+    }
 }
 
 /// Does the request list option tag `tag` in Supported (RFC 3261 §20.37)?
@@ -591,43 +812,6 @@ fn supports(msg: &SipMessage, tag: &str) -> bool {
     msg.header_values("Supported")
         .iter()
         .any(|v| v.trim().eq_ignore_ascii_case(tag))
-}
-
-/// The identity the P-CSCF asserts for a request from outside the trust
-/// domain: a registered client's identity (the one its
-/// P-Preferred-Identity names, if registered), else the harness user's
-/// P-Preferred-Identity, else its From.
-fn asserted_for(state: &Arc<Mutex<State>>, msg: &SipMessage) -> Vec<String> {
-    let preferred = uris(msg, "P-Preferred-Identity");
-    let from = msg.header("From").and_then(uri_of);
-    let via = msg.vias().into_iter().next().unwrap_or_default();
-    let sent_by = via
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.split(';').next())
-        .and_then(|s| s.parse::<SocketAddr>().ok());
-    let st = lock(state);
-    let registered: Vec<String> = st
-        .bindings
-        .values()
-        .flatten()
-        .filter(|b| Some(b.addr) == sent_by)
-        .map(|b| b.aor.clone())
-        .collect();
-    if !registered.is_empty() {
-        return preferred
-            .into_iter()
-            .find(|p| registered.iter().any(|r| aor_key(r) == aor_key(p)))
-            .or_else(|| registered.first().cloned())
-            .into_iter()
-            .collect();
-    }
-    if preferred.is_empty() {
-        from.into_iter().collect()
-    } else {
-        // A SIP and a tel identity of one user (RFC 3325 §9.1).
-        preferred.into_iter().take(2).collect()
-    }
 }
 
 fn stable_branch(incoming: &str, method: &str) -> String {
@@ -654,73 +838,44 @@ fn hop(incoming: Incoming, trusted: bool, action: Action) -> Hop {
     }
 }
 
-/// Registrar: binds the Contacts of a REGISTER for one of the core's users.
-async fn register(
-    ep: &Arc<SipEndpoint>,
-    state: &Arc<Mutex<State>>,
-    inc: Incoming,
-    msg: &SipMessage,
-    trusted: bool,
-) -> Hop {
-    let me = ep.udp_addr();
-    let aor = msg.header("To").and_then(uri_of).unwrap_or_default();
-    let contacts = msg.header_values("Contact");
-    let requested: Option<u32> = msg.header("Expires").and_then(|e| e.trim().parse().ok());
-    let granted = lock(state).expires;
-    let mut accepted = Vec::new();
-    {
-        let mut st = lock(state);
-        let list = st.bindings.entry(aor_key(&aor)).or_default();
-        for c in &contacts {
-            let Some(uri) = uri_of(c) else { continue };
-            let exp = header_param(c, "expires")
-                .and_then(|e| e.parse::<u32>().ok())
-                .or(requested)
-                .unwrap_or(granted);
-            list.retain(|b| b.uri != uri);
-            if exp == 0 {
-                continue;
-            }
-            let (addr, tcp) = uri_addr(&uri).unwrap_or((inc.from, false));
-            let transport = if tcp || inc.transport == Transport::Tcp {
-                Transport::Tcp
+/// A response to a request the core forwarded, relayed (RFC 3261 §16.7):
+/// the core's Via (the top one) removed, sent to the next Via's
+/// received/rport. The address, transport and bytes; or why not.
+pub fn relay(m: &SipMessage) -> Result<(SocketAddr, Transport, Vec<u8>), String> {
+    let mut headers = Vec::new();
+    let mut popped = false;
+    let mut next: Option<(SocketAddr, Transport)> = None;
+    for (n, v) in fields(m) {
+        if is(&n, "Via", Some("v")) {
+            let vs = crate::codec::sip::SipMessage::parse(
+                format!("SIP/2.0 200 OK\r\nVia: {v}\r\n\r\n").as_bytes(),
+            )
+            .map(|m| m.vias())
+            .unwrap_or_default();
+            let vs: Vec<String> = if popped {
+                vs
             } else {
-                Transport::Udp
+                popped = true;
+                vs.into_iter().skip(1).collect()
             };
-            list.push(Binding {
-                aor: aor.clone(),
-                contact: c.clone(),
-                uri,
-                addr,
-                transport,
-                until: Instant::now() + Duration::from_secs(u64::from(granted.min(exp.max(1)))),
-            });
-            // The Contact echoed without its own expires (we add ours).
-            let without: Vec<&str> = c
-                .split(';')
-                .filter(|p| !p.trim().to_ascii_lowercase().starts_with("expires="))
-                .collect();
-            accepted.push(without.join(";"));
+            if next.is_none() {
+                next = vs.first().and_then(|v| via_target(v));
+            }
+            if !vs.is_empty() {
+                headers.push((n, vs.join(", ")));
+            }
+            continue;
         }
+        headers.push((n, v));
     }
-    let mut associated = vec![aor.clone()];
-    if let Some(n) = global_number(&aor) {
-        associated.push(format!("tel:{n}"));
-    }
-    let path = [lr_uri("pcscf", &me.to_string(), false)];
-    let service_route = [lr_uri("orig", &me.to_string(), false)];
-    let bytes = RegisterOk {
-        path: &path,
-        service_route: &service_route,
-        associated: &associated,
-        contacts: &accepted,
-        expires: granted,
-        to_tag: &token(),
-        source: Some(inc.from),
-    }
-    .build(msg);
-    let _ = ep.send(inc.transport, inc.from, &bytes).await;
-    hop(inc, trusted, Action::Answered(200))
+    let (to, transport) = next.ok_or("a response with no Via to return by")?;
+    let start = format!(
+        "{} {} {}",
+        m.version(),
+        m.status().unwrap_or(500),
+        m.reason().unwrap_or("")
+    );
+    Ok((to, transport, assemble(&start, &headers, m.body())))
 }
 
 /// Relays the responses to a request the core forwarded with `branch`:
@@ -735,54 +890,21 @@ fn relay_responses(
     tokio::spawn(async move {
         let end = tokio::time::Instant::now() + RESPONSE_WAIT;
         while let Ok(Some(inc)) = tokio::time::timeout_at(end, rx.recv()).await {
-            let action = match &inc.msg {
-                Ok(m) => {
-                    let mut headers = Vec::new();
-                    let mut popped = false;
-                    let mut next: Option<(SocketAddr, Transport)> = None;
-                    for (n, v) in fields(m) {
-                        if is(&n, "Via", Some("v")) {
-                            let vs = crate::codec::sip::SipMessage::parse(
-                                format!("SIP/2.0 200 OK\r\nVia: {v}\r\n\r\n").as_bytes(),
-                            )
-                            .map(|m| m.vias())
-                            .unwrap_or_default();
-                            let vs: Vec<String> = if popped {
-                                vs
-                            } else {
-                                popped = true;
-                                vs.into_iter().skip(1).collect()
-                            };
-                            if next.is_none() {
-                                next = vs.first().and_then(|v| via_target(v));
-                            }
-                            if !vs.is_empty() {
-                                headers.push((n, vs.join(", ")));
-                            }
-                            continue;
-                        }
-                        headers.push((n, v));
-                    }
-                    match next {
-                        Some((to, transport)) => {
-                            let start = format!(
-                                "{} {} {}",
-                                m.version(),
-                                m.status().unwrap_or(500),
-                                m.reason().unwrap_or("")
-                            );
-                            let bytes = assemble(&start, &headers, m.body());
-                            let _ = ep.send(transport, to, &bytes).await;
-                            Action::Forwarded {
-                                to,
-                                transport,
-                                bytes,
-                            }
-                        }
-                        None => Action::Dropped("a response with no Via to return by".into()),
+            let action = match inc
+                .msg
+                .as_ref()
+                .map_err(|e| format!("unparseable response: {e}"))
+                .and_then(relay)
+            {
+                Ok((to, transport, bytes)) => {
+                    let _ = ep.send(transport, to, &bytes).await;
+                    Action::Forwarded {
+                        to,
+                        transport,
+                        bytes,
                     }
                 }
-                Err(e) => Action::Dropped(format!("unparseable response: {e}")),
+                Err(why) => Action::Dropped(why),
             };
             lock(&state).log.push(Hop {
                 incoming: inc,
@@ -843,6 +965,94 @@ mod tests {
         assert_eq!(via_target("SIP/2.0/UDP 127.0.0.1;;branch=z9hG4bK8"), None);
         assert_eq!(stable_branch("a", "MESSAGE"), stable_branch("a", "MESSAGE"));
         assert_ne!(stable_branch("a", "MESSAGE"), stable_branch("a", "ACK"));
+    }
+
+    fn incoming(bytes: String, from: SocketAddr) -> Incoming {
+        Incoming {
+            msg: SipMessage::parse(bytes.as_bytes()),
+            bytes: bytes.into_bytes(),
+            from,
+            transport: Transport::Udp,
+            at: Instant::now(),
+            note: None,
+        }
+    }
+
+    fn register_for(aor: &str, contacts: &[String], expires: u32) -> String {
+        let mut m = format!(
+            "REGISTER sip:ims.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.9:5070;branch=z9hG4bKr{}\r\n\
+             From: <{aor}>;tag=1\r\nTo: <{aor}>\r\nCall-ID: r@x\r\nCSeq: 1 REGISTER\r\n\
+             Expires: {expires}\r\n",
+            contacts.len()
+        );
+        for c in contacts {
+            m.push_str(&format!("Contact: {c}\r\n"));
+        }
+        m + "Content-Length: 0\r\n\r\n"
+    }
+
+    fn code(plan: &Plan) -> u16 {
+        match plan {
+            Plan::Answer { code, .. } => *code,
+            other => panic!("expected an answer, came {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_registrar_keeps_a_bounded_number_of_aors_and_contacts() {
+        // Before the caps (seen while writing the sip_dialogue fuzz target,
+        // which checks them): every REGISTER for a new AoR added an entry,
+        // one without a Contact an empty one, and nothing was ever dropped.
+        let me: SocketAddr = "127.0.0.1:5060".parse().unwrap();
+        let from: SocketAddr = "127.0.0.9:5070".parse().unwrap();
+        let mut core = Core::new(60);
+        let t = Instant::now();
+        // Without a Contact: answered, nothing kept.
+        let p = core.handle(
+            me,
+            &incoming(register_for("sip:x@ims.test", &[], 60), from),
+            t,
+        );
+        assert_eq!((code(&p.1), core.size()), (200, (0, 0)));
+        for i in 0..MAX_AORS {
+            let c = [format!("<sip:u{i}@127.0.0.9:5070>")];
+            let r = register_for(&format!("sip:u{i}@ims.test"), &c, 60);
+            assert_eq!(
+                code(&core.handle(me, &incoming(r, from), t).1),
+                200,
+                "AoR {i}"
+            );
+        }
+        assert_eq!(core.size(), (MAX_AORS, MAX_AORS));
+        let c = ["<sip:late@127.0.0.9:5070>".to_string()];
+        let late = register_for("sip:late@ims.test", &c, 60);
+        assert_eq!(
+            code(&core.handle(me, &incoming(late.clone(), from), t).1),
+            503
+        );
+        assert_eq!(core.size(), (MAX_AORS, MAX_AORS));
+        // A registered AoR can still refresh; once the others expire, the
+        // late one gets in and the expired ones are gone.
+        let c0 = ["<sip:u0@127.0.0.9:5070>".to_string()];
+        let refresh = register_for("sip:u0@ims.test", &c0, 60);
+        let later = t + Duration::from_secs(30);
+        assert_eq!(
+            code(&core.handle(me, &incoming(refresh, from), later).1),
+            200
+        );
+        let after = t + Duration::from_secs(61);
+        assert_eq!(code(&core.handle(me, &incoming(late, from), after).1), 200);
+        assert_eq!(core.size(), (2, 2));
+        // Too many contacts for one AoR: 503, the old bindings kept.
+        let many: Vec<String> = (0..=MAX_CONTACTS_PER_AOR)
+            .map(|i| format!("<sip:late@127.0.0.9:{}>", 6000 + i))
+            .collect();
+        let r = register_for("sip:late@ims.test", &many, 60);
+        assert_eq!(code(&core.handle(me, &incoming(r, from), after).1), 503);
+        assert_eq!(core.bindings("sip:late@ims.test", after).len(), 1);
+        let r = register_for("sip:late@ims.test", &many[..MAX_CONTACTS_PER_AOR - 1], 60);
+        assert_eq!(code(&core.handle(me, &incoming(r, from), after).1), 200);
+        assert_eq!(core.size(), (2, 1 + MAX_CONTACTS_PER_AOR));
     }
 
     fn register_bytes(from: SocketAddr, supported: Option<&str>) -> Vec<u8> {

@@ -167,31 +167,236 @@ fn note(sh: &Shared, peer: SocketAddr, what: String) {
     sh.notify.notify_waiters();
 }
 
+/// Most forward-paths one mail transaction keeps. RFC 5321 §4.5.3.1.8 asks a
+/// server to take at least 100; further RCPTs get 452 (§4.5.3.1.10) and are
+/// not kept, so a client that never sends DATA cannot grow the transaction
+/// without bound.
+pub const MAX_RECIPIENTS: usize = 100;
+/// Most command lines of one connection kept in its dialogue (each mail
+/// transaction carries a copy); later lines are counted, not kept.
+pub const MAX_DIALOGUE: usize = 1000;
+/// Most notes (refused commands, bare LFs) one connection adds to the run's
+/// events; one more says how many were left out.
+pub const MAX_NOTES: usize = 1000;
+
+/// What the server does after one frame of a connection.
+#[derive(Debug, Default)]
+pub struct Output {
+    /// Switch the framing to DATA content before the reply goes out.
+    pub data_mode: bool,
+    /// The reply to send.
+    pub reply: Option<Vec<u8>>,
+    /// A mail transaction that reached the end of its content.
+    pub received: Option<Received>,
+    /// Events for the run's log.
+    pub notes: Vec<String>,
+    /// Close the connection after the reply.
+    pub close: bool,
+}
+
+/// One connection's dialogue, sans IO: the command state machine of
+/// [`SmtpServer`] (RFC 5321 §4.1, §3.3). It is fed the frames the
+/// connection's framer cut — command lines, or after a 354 the DATA content
+/// ([`Session::in_data`] says which framer) — and says what to answer.
+/// Everything it keeps is bounded: [`MAX_RECIPIENTS`], [`MAX_DIALOGUE`],
+/// [`MAX_NOTES`], the frames themselves by the framer's limits.
+#[derive(Debug)]
+pub struct Session {
+    peer: SocketAddr,
+    helo: Option<String>,
+    from: Option<String>,
+    rcpts: Vec<String>,
+    in_data: bool,
+    dialogue: Vec<String>,
+    /// Command lines not kept in `dialogue`.
+    dialogue_dropped: usize,
+    notes: usize,
+}
+
+impl Session {
+    pub fn new(peer: SocketAddr) -> Session {
+        Session {
+            peer,
+            helo: None,
+            from: None,
+            rcpts: Vec::new(),
+            in_data: false,
+            dialogue: Vec::new(),
+            dialogue_dropped: 0,
+            notes: 0,
+        }
+    }
+
+    /// The greeting (RFC 5321 §4.3.1).
+    pub fn greeting() -> Vec<u8> {
+        smtp::reply(220, &[&format!("{NAME} liaison MM3 ESMTP")])
+    }
+
+    /// The next frame is DATA content (cut by `smtp::next_data`), not a line.
+    pub fn in_data(&self) -> bool {
+        self.in_data
+    }
+
+    /// The forward-paths of the open mail transaction.
+    pub fn recipients(&self) -> &[String] {
+        &self.rcpts
+    }
+
+    /// The command lines kept so far.
+    pub fn dialogue(&self) -> &[String] {
+        &self.dialogue
+    }
+
+    fn note(&mut self, out: &mut Output, what: String) {
+        self.notes += 1;
+        if self.notes <= MAX_NOTES {
+            out.notes.push(what);
+        } else if self.notes == MAX_NOTES + 1 {
+            out.notes.push(format!(
+                "more than {MAX_NOTES} notes on this connection: the rest are not kept"
+            ));
+        }
+    }
+
+    /// Bytes the framer refused, and the connection ends: a command line
+    /// over its limit gets 500 (RFC 5321 §4.5.3.1.4); content over the
+    /// message limit gets 552 (§4.5.3.1.10, RFC 1870 §6.3: over the SIZE
+    /// the server declared), and the mail transaction is dropped.
+    pub fn garbage(&mut self, bytes: &[u8], why: &str) -> Output {
+        let mut out = Output::default();
+        self.note(
+            &mut out,
+            format!("unframeable ({why}): {}", escape_bytes(bytes, 200)),
+        );
+        out.reply = Some(if self.in_data {
+            self.in_data = false;
+            (self.from, self.rcpts) = (None, Vec::new());
+            smtp::reply(
+                552,
+                &["5.3.4 message size exceeds fixed maximum message size"],
+            )
+        } else {
+            smtp::reply(500, &["5.5.2 line too long"])
+        });
+        out.close = true;
+        out
+    }
+
+    /// One frame that arrived at `at`.
+    pub fn frame(&mut self, bytes: Vec<u8>, at: Instant) -> Output {
+        let mut out = Output::default();
+        if self.in_data {
+            self.in_data = false;
+            let message = smtp::dot_unstuff(&bytes);
+            let mut dialogue = self.dialogue.clone();
+            if self.dialogue_dropped > 0 {
+                dialogue.push(format!(
+                    "… {} more command lines not kept",
+                    self.dialogue_dropped
+                ));
+            }
+            out.received = Some(Received {
+                at,
+                peer: self.peer,
+                helo: self.helo.clone(),
+                mail_from: self.from.take().unwrap_or_default(),
+                rcpt_to: std::mem::take(&mut self.rcpts),
+                data: bytes,
+                message,
+                dialogue,
+            });
+            out.reply = Some(smtp::reply(250, &["2.0.0 Ok: queued"]));
+            return out;
+        }
+        if self.dialogue.len() < MAX_DIALOGUE {
+            self.dialogue.push(escape_bytes(&bytes, 200));
+        } else {
+            self.dialogue_dropped += 1;
+        }
+        let cmd = match Command::parse(&bytes) {
+            Ok(c) => c,
+            Err(e) => {
+                self.note(&mut out, format!("not a command ({e})"));
+                out.reply = Some(smtp::reply(500, &["5.5.2 syntax error"]));
+                return out;
+            }
+        };
+        if !cmd.crlf {
+            self.note(&mut out, format!("{} ended with a bare LF", cmd.verb));
+        }
+        let answer = match cmd.verb.as_str() {
+            "EHLO" => {
+                self.helo = Some(cmd.argument.clone());
+                (self.from, self.rcpts) = (None, Vec::new());
+                smtp::reply(
+                    250,
+                    &[NAME, "8BITMIME", &format!("SIZE {MAX_MESSAGE}"), "HELP"],
+                )
+            }
+            "HELO" => {
+                self.helo = Some(cmd.argument.clone());
+                (self.from, self.rcpts) = (None, Vec::new());
+                smtp::reply(250, &[NAME])
+            }
+            "MAIL" => match cmd.path("FROM:") {
+                Ok((p, _)) => {
+                    (self.from, self.rcpts) = (Some(p), Vec::new());
+                    smtp::reply(250, &["2.1.0 Ok"])
+                }
+                Err(e) => {
+                    self.note(&mut out, e.to_string());
+                    smtp::reply(501, &["5.5.4 syntax: MAIL FROM:<address>"])
+                }
+            },
+            "RCPT" if self.from.is_none() => smtp::reply(503, &["5.5.1 MAIL first"]),
+            "RCPT" => match cmd.path("TO:") {
+                Ok(_) if self.rcpts.len() >= MAX_RECIPIENTS => {
+                    smtp::reply(452, &["4.5.3 too many recipients"])
+                }
+                Ok((p, _)) => {
+                    self.rcpts.push(p);
+                    smtp::reply(250, &["2.1.5 Ok"])
+                }
+                Err(e) => {
+                    self.note(&mut out, e.to_string());
+                    smtp::reply(501, &["5.5.4 syntax: RCPT TO:<address>"])
+                }
+            },
+            "DATA" if self.rcpts.is_empty() => smtp::reply(503, &["5.5.1 no valid recipients"]),
+            "DATA" => {
+                // Before the 354 goes out: the content that follows is framed as such.
+                out.data_mode = true;
+                self.in_data = true;
+                smtp::reply(354, &["End data with <CR><LF>.<CR><LF>"])
+            }
+            "RSET" => {
+                (self.from, self.rcpts) = (None, Vec::new());
+                smtp::reply(250, &["2.0.0 Ok"])
+            }
+            "NOOP" => smtp::reply(250, &["2.0.0 Ok"]),
+            "VRFY" => smtp::reply(252, &["2.0.0 cannot verify"]),
+            "QUIT" => {
+                out.close = true;
+                smtp::reply(221, &["2.0.0 Bye"])
+            }
+            _ => smtp::reply(502, &["5.5.2 command not implemented"]),
+        };
+        out.reply = Some(answer);
+        out
+    }
+}
+
 async fn serve(conn: StreamConn, data_mode: Arc<AtomicBool>, sh: Arc<Shared>) {
     let peer = conn.peer();
-    let _ = conn
-        .send(&smtp::reply(220, &[&format!("{NAME} liaison MM3 ESMTP")]))
-        .await;
-    let mut helo = None;
-    let mut from: Option<String> = None;
-    let mut rcpts: Vec<String> = Vec::new();
-    let mut in_data = false;
-    let mut dialogue: Vec<String> = Vec::new();
+    let _ = conn.send(&Session::greeting()).await;
+    let mut session = Session::new(peer);
     loop {
         let Some(a) = conn.recv(Instant::now() + IDLE).await else {
             return;
         };
-        let bytes = match a.event {
-            StreamEvent::Message(b) => b,
-            StreamEvent::Garbage(b, why) => {
-                note(
-                    &sh,
-                    peer,
-                    format!("unframeable ({why}): {}", escape_bytes(&b, 200)),
-                );
-                let _ = conn.send(&smtp::reply(500, &["5.5.2 line too long"])).await;
-                return;
-            }
+        let (out, refused) = match a.event {
+            StreamEvent::Message(b) => (session.frame(b, a.at), false),
+            StreamEvent::Garbage(b, why) => (session.garbage(&b, &why), true),
             StreamEvent::Closed(b) => {
                 if !b.is_empty() {
                     note(
@@ -203,91 +408,27 @@ async fn serve(conn: StreamConn, data_mode: Arc<AtomicBool>, sh: Arc<Shared>) {
                 return;
             }
         };
-        if in_data {
-            in_data = false;
-            let message = smtp::dot_unstuff(&bytes);
-            lock(&sh.log).push(Received {
-                at: a.at,
-                peer,
-                helo: helo.clone(),
-                mail_from: from.take().unwrap_or_default(),
-                rcpt_to: std::mem::take(&mut rcpts),
-                data: bytes,
-                message,
-                dialogue: dialogue.clone(),
-            });
+        for n in out.notes {
+            note(&sh, peer, n);
+        }
+        if out.data_mode {
+            data_mode.store(true, Ordering::SeqCst);
+        }
+        if let Some(r) = out.received {
+            lock(&sh.log).push(r);
             sh.notify.notify_waiters();
-            let _ = conn.send(&smtp::reply(250, &["2.0.0 Ok: queued"])).await;
-            continue;
         }
-        dialogue.push(escape_bytes(&bytes, 200));
-        let cmd = match Command::parse(&bytes) {
-            Ok(c) => c,
-            Err(e) => {
-                note(&sh, peer, format!("not a command ({e})"));
-                let _ = conn.send(&smtp::reply(500, &["5.5.2 syntax error"])).await;
-                continue;
-            }
-        };
-        if !cmd.crlf {
-            note(&sh, peer, format!("{} ended with a bare LF", cmd.verb));
-        }
-        let answer = match cmd.verb.as_str() {
-            "EHLO" => {
-                helo = Some(cmd.argument.clone());
-                (from, rcpts) = (None, Vec::new());
-                smtp::reply(
-                    250,
-                    &[NAME, "8BITMIME", &format!("SIZE {MAX_MESSAGE}"), "HELP"],
-                )
-            }
-            "HELO" => {
-                helo = Some(cmd.argument.clone());
-                (from, rcpts) = (None, Vec::new());
-                smtp::reply(250, &[NAME])
-            }
-            "MAIL" => match cmd.path("FROM:") {
-                Ok((p, _)) => {
-                    (from, rcpts) = (Some(p), Vec::new());
-                    smtp::reply(250, &["2.1.0 Ok"])
-                }
-                Err(e) => {
-                    note(&sh, peer, e.to_string());
-                    smtp::reply(501, &["5.5.4 syntax: MAIL FROM:<address>"])
-                }
-            },
-            "RCPT" if from.is_none() => smtp::reply(503, &["5.5.1 MAIL first"]),
-            "RCPT" => match cmd.path("TO:") {
-                Ok((p, _)) => {
-                    rcpts.push(p);
-                    smtp::reply(250, &["2.1.5 Ok"])
-                }
-                Err(e) => {
-                    note(&sh, peer, e.to_string());
-                    smtp::reply(501, &["5.5.4 syntax: RCPT TO:<address>"])
-                }
-            },
-            "DATA" if rcpts.is_empty() => smtp::reply(503, &["5.5.1 no valid recipients"]),
-            "DATA" => {
-                // Before the 354 goes out: the content that follows is framed as such.
-                data_mode.store(true, Ordering::SeqCst);
-                in_data = true;
-                smtp::reply(354, &["End data with <CR><LF>.<CR><LF>"])
-            }
-            "RSET" => {
-                (from, rcpts) = (None, Vec::new());
-                smtp::reply(250, &["2.0.0 Ok"])
-            }
-            "NOOP" => smtp::reply(250, &["2.0.0 Ok"]),
-            "VRFY" => smtp::reply(252, &["2.0.0 cannot verify"]),
-            "QUIT" => {
-                let _ = conn.send(&smtp::reply(221, &["2.0.0 Bye"])).await;
-                conn.shutdown().await;
+        if let Some(reply) = out.reply {
+            if conn.send(&reply).await.is_err() {
                 return;
             }
-            _ => smtp::reply(502, &["5.5.2 command not implemented"]),
-        };
-        if conn.send(&answer).await.is_err() {
+        }
+        if refused {
+            // The connection is dropped with what the framer refused unread.
+            return;
+        }
+        if out.close {
+            conn.shutdown().await;
             return;
         }
     }
@@ -565,6 +706,138 @@ mod tests {
             &[n(t, 1100, Some("bob@m")), n(t, 1600, Some("bob@m"))],
         );
         assert_eq!(a, [Attribution::Repeat(0), Attribution::For(2)]);
+    }
+
+    fn session() -> Session {
+        Session::new("127.0.0.1:2525".parse().unwrap())
+    }
+
+    fn code(out: &Output) -> u16 {
+        smtp::Reply::parse(out.reply.as_deref().unwrap())
+            .unwrap()
+            .code
+    }
+
+    #[test]
+    fn a_mail_transaction_keeps_at_most_max_recipients() {
+        // Before the cap (seen while writing the smtp_dialogue fuzz target,
+        // which checks it): RCPT after RCPT without DATA grew the
+        // transaction without bound.
+        let (mut s, t) = (session(), Instant::now());
+        assert_eq!(code(&s.frame(b"EHLO c\r\n".to_vec(), t)), 250);
+        assert_eq!(code(&s.frame(b"MAIL FROM:<a@x>\r\n".to_vec(), t)), 250);
+        for i in 0..MAX_RECIPIENTS + 50 {
+            let out = s.frame(format!("RCPT TO:<u{i}@x>\r\n").into_bytes(), t);
+            let want = if i < MAX_RECIPIENTS { 250 } else { 452 };
+            assert_eq!(code(&out), want, "RCPT {i}");
+        }
+        assert_eq!(s.recipients().len(), MAX_RECIPIENTS);
+        let out = s.frame(b"DATA\r\n".to_vec(), t);
+        assert!(out.data_mode && s.in_data());
+        let out = s.frame(b"hi\r\n.\r\n".to_vec(), t);
+        let r = out.received.unwrap();
+        assert_eq!(r.rcpt_to.len(), MAX_RECIPIENTS);
+        assert_eq!(r.message, b"hi\r\n");
+        assert!(s.recipients().is_empty() && !s.in_data());
+    }
+
+    #[test]
+    fn a_connection_keeps_at_most_max_dialogue_lines_and_max_notes() {
+        let (mut s, t) = (session(), Instant::now());
+        let mut notes = 0;
+        for _ in 0..MAX_DIALOGUE + 500 {
+            notes += s.frame(b"NOOP\n".to_vec(), t).notes.len();
+        }
+        assert_eq!(s.dialogue().len(), MAX_DIALOGUE);
+        // One note per bare LF up to the limit, then one saying so.
+        assert_eq!(notes, MAX_NOTES + 1);
+        s.frame(b"MAIL FROM:<>\r\n".to_vec(), t);
+        s.frame(b"RCPT TO:<b@x>\r\n".to_vec(), t);
+        s.frame(b"DATA\r\n".to_vec(), t);
+        let r = s.frame(b".\r\n".to_vec(), t).received.unwrap();
+        assert_eq!(r.dialogue.len(), MAX_DIALOGUE + 1);
+        assert!(r
+            .dialogue
+            .last()
+            .unwrap()
+            .contains("503 more command lines"));
+    }
+
+    #[test]
+    fn quit_and_refused_bytes_end_the_connection() {
+        let (mut s, t) = (session(), Instant::now());
+        let out = s.frame(b"QUIT\r\n".to_vec(), t);
+        assert!(out.close && code(&out) == 221);
+        let out = session().garbage(b"xxxx", "line too long");
+        assert!(out.close && code(&out) == 500 && out.notes.len() == 1);
+        let out = session().frame(b"\xff\r\n".to_vec(), t);
+        assert!(!out.close && code(&out) == 500);
+    }
+
+    #[test]
+    fn content_over_the_message_limit_gets_552_and_ends_the_transaction() {
+        // Found by the smtp_dialogue fuzz target
+        // (fuzz/regressions/smtp_dialogue/): content the framer refused for
+        // its size was answered "500 line too long" and the session stayed
+        // in DATA mode.
+        let (mut s, t) = (session(), Instant::now());
+        for line in [
+            "EHLO c\r\n",
+            "MAIL FROM:<a@x>\r\n",
+            "RCPT TO:<b@y>\r\n",
+            "DATA\r\n",
+        ] {
+            s.frame(line.as_bytes().to_vec(), t);
+        }
+        assert!(s.in_data());
+        let content = vec![b'\n'; 64];
+        let err = smtp::next_data(&content, 32).unwrap_err().to_string();
+        let out = s.garbage(&content, &err);
+        assert_eq!(code(&out), 552);
+        assert!(out.close && !s.in_data() && s.recipients().is_empty());
+        assert!(out.received.is_none());
+    }
+
+    #[test]
+    fn the_fuzz_regressions_replay_clean() {
+        // Each input under fuzz/regressions/smtp_dialogue/ through the
+        // session as the fuzz target frames it (first octet even: server;
+        // line limit 512, content limit 2048): after every answer the
+        // session is in DATA mode exactly when it answered 354.
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fuzz/regressions/smtp_dialogue"
+        );
+        let mut n = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let data = std::fs::read(entry.unwrap().path()).unwrap();
+            let Some((k, stream)) = data.split_first() else {
+                continue;
+            };
+            if k % 2 != 0 {
+                continue;
+            }
+            n += 1;
+            let (mut s, t) = (session(), Instant::now());
+            let mut buf = stream.to_vec();
+            loop {
+                let framed = if s.in_data() {
+                    smtp::next_data(&buf, 2048)
+                } else {
+                    smtp::next_line(&buf, 512)
+                };
+                let out = match framed {
+                    Ok(Some(len)) => s.frame(buf.drain(..len).collect(), t),
+                    Ok(None) => break,
+                    Err(e) => s.garbage(&buf, &e.to_string()),
+                };
+                assert_eq!(s.in_data(), code(&out) == 354);
+                if out.close {
+                    break;
+                }
+            }
+        }
+        assert!(n > 0);
     }
 
     #[test]

@@ -319,6 +319,33 @@ pub struct Received {
     pub retransmission: bool,
 }
 
+/// Most final responses a [`Recipient`] keeps for absorbing
+/// retransmissions; past it the oldest goes. A non-INVITE server
+/// transaction absorbs retransmissions for Timer J (64·T1, RFC 3261
+/// §17.2.2); a run answers a few dozen.
+pub const MAX_ANSWERED: usize = 1024;
+
+/// Keeps a final response for `key`, dropping the oldest past [`MAX_ANSWERED`].
+pub fn remember<V>(
+    table: &mut HashMap<String, (Vec<u8>, u16, V)>,
+    key: String,
+    entry: (Vec<u8>, u16, V),
+) where
+    V: Ord + Copy,
+{
+    table.insert(key, entry);
+    while table.len() > MAX_ANSWERED {
+        let Some(oldest) = table
+            .iter()
+            .min_by_key(|(_, e)| e.2)
+            .map(|(k, _)| k.clone())
+        else {
+            break;
+        };
+        table.remove(&oldest);
+    }
+}
+
 #[derive(Default)]
 struct State {
     answer: Option<Answer>,
@@ -349,6 +376,39 @@ fn tx_key(m: &SipMessage) -> String {
         m.top_via_branch().unwrap_or_default(),
         m.method().unwrap_or_default()
     )
+}
+
+/// How a [`Recipient`] answers a new request (not a retransmission) under
+/// `policy`: the status, the delay and the response bytes; None for no
+/// answer (an ACK, or a MESSAGE under [`Answer::Silent`]).
+pub fn respond(
+    policy: Option<&Answer>,
+    msg: &SipMessage,
+    from: std::net::SocketAddr,
+) -> Option<(u16, Duration, Vec<u8>)> {
+    let method = msg.method().unwrap_or_default().to_string();
+    let (code, delay) = match method.as_str() {
+        "MESSAGE" => match policy.cloned().unwrap_or(Answer::Respond {
+            code: 200,
+            delay: Duration::ZERO,
+        }) {
+            Answer::Respond { code, delay } => (code, delay),
+            Answer::Silent => return None,
+        },
+        "OPTIONS" => (200, Duration::ZERO),
+        "ACK" => return None,
+        _ => (405, Duration::ZERO),
+    };
+    let mut b = response_to(msg, code, reason(code))
+        .to_tag(&token())
+        .received_from(from);
+    if code == 415 {
+        b = b.header("Accept", "text/plain");
+    }
+    if code == 405 {
+        b = b.header("Allow", "MESSAGE, OPTIONS");
+    }
+    Some((code, delay, b.build()))
 }
 
 impl Recipient {
@@ -404,40 +464,20 @@ impl Recipient {
             }
             return;
         }
-        let method = msg.method().unwrap_or_default().to_string();
-        let (code, delay) = match method.as_str() {
-            "MESSAGE" => match answer.unwrap_or(Answer::Respond {
-                code: 200,
-                delay: Duration::ZERO,
-            }) {
-                Answer::Respond { code, delay } => (code, delay),
-                Answer::Silent => return,
-            },
-            "OPTIONS" => (200, Duration::ZERO),
-            "ACK" => return,
-            _ => (405, Duration::ZERO),
+        let Some((code, delay, bytes)) = respond(answer.as_ref(), &msg, inc.from) else {
+            return;
         };
-        let mut b = response_to(&msg, code, reason(code))
-            .to_tag(&token())
-            .received_from(inc.from);
-        if code == 415 {
-            b = b.header("Accept", "text/plain");
-        }
-        if code == 405 {
-            b = b.header("Allow", "MESSAGE, OPTIONS");
-        }
-        let bytes = b.build();
         let ua = ua.clone();
         let state = state.clone();
         let send = async move {
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
-            state
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .answered
-                .insert(key, (bytes.clone(), code, Instant::now()));
+            remember(
+                &mut state.lock().unwrap_or_else(|e| e.into_inner()).answered,
+                key,
+                (bytes.clone(), code, Instant::now()),
+            );
             let _ = ua.ep.send(inc.transport, inc.from, &bytes).await;
         };
         if delay.is_zero() {
@@ -498,6 +538,43 @@ impl Recipient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_recipient_keeps_at_most_max_answered_final_responses() {
+        // Before the cap: one entry per transaction for the whole run.
+        let mut table = HashMap::new();
+        let t = Instant::now();
+        for i in 0..MAX_ANSWERED + 10 {
+            let at = t + Duration::from_millis(i as u64);
+            remember(&mut table, format!("b{i}|MESSAGE"), (Vec::new(), 200, at));
+        }
+        assert_eq!(table.len(), MAX_ANSWERED);
+        // The oldest went.
+        assert!(!table.contains_key("b9|MESSAGE") && table.contains_key("b10|MESSAGE"));
+    }
+
+    #[test]
+    fn the_answer_policy() {
+        let m = SipMessage::parse(
+            b"MESSAGE sip:b@x SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\n\
+              From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: c\r\nCSeq: 1 MESSAGE\r\n\
+              Content-Length: 0\r\n\r\n",
+        )
+        .unwrap();
+        let from = "127.0.0.1:5070".parse().unwrap();
+        assert_eq!(respond(None, &m, from).map(|r| r.0), Some(200));
+        assert_eq!(respond(Some(&Answer::Silent), &m, from), None);
+        let a = Answer::Respond {
+            code: 415,
+            delay: Duration::ZERO,
+        };
+        let r = respond(Some(&a), &m, from).unwrap();
+        let resp = SipMessage::parse(&r.2).unwrap();
+        assert_eq!(
+            (resp.status(), resp.header("Accept")),
+            (Some(415), Some("text/plain"))
+        );
+    }
 
     /// RFC 3327 §5.1: the harness's REGISTERs say they support Path, so a
     /// registrar behind a Path-adding proxy has no reason for 420.
