@@ -120,6 +120,7 @@ impl SutProcess {
         if let Some(cwd) = &l.cwd {
             cmd.current_dir(cwd);
         }
+        reap::prepare();
         let child = cmd.spawn().map_err(|e| {
             gone(format!(
                 "profile {}: launch.command: cannot start `{}` ({e})",

@@ -46,10 +46,10 @@ pub const MARKER: &str = "LIAISON_SUT_RUN";
 pub const POLL: std::time::Duration = std::time::Duration::from_millis(100);
 
 #[cfg(target_os = "linux")]
-pub use linux::Tree;
+pub use linux::{prepare, Tree};
 
 #[cfg(not(target_os = "linux"))]
-pub use other::Tree;
+pub use other::{prepare, Tree};
 
 #[cfg(target_os = "linux")]
 mod linux {
@@ -283,6 +283,15 @@ mod linux {
         }
     }
 
+    /// To be called before a SUT is spawned: a SUT's child whose parent
+    /// exits at once (a daemon's double fork) is orphaned within
+    /// milliseconds of the start, and only a subreaper already in place
+    /// gets it back (else it goes to init, out of reach: seen as a flaky
+    /// tests/sut_processes.rs when this ran after the spawn).
+    pub fn prepare() {
+        become_subreaper();
+    }
+
     /// Makes this process a child subreaper, once.
     fn become_subreaper() {
         static ONCE: Once = Once::new();
@@ -421,6 +430,9 @@ mod linux {
 mod other {
     /// Without /proc: nothing beyond the SUT and its process group.
     pub struct Tree;
+
+    /// Nothing to prepare.
+    pub fn prepare() {}
 
     impl Tree {
         pub fn new(_root: u32, _value: &str) -> Tree {
