@@ -194,7 +194,7 @@ pub fn main_with(cli: Cli) -> i32 {
             roles,
         } => {
             if list_faults {
-                for f in crate::reference::FAULTS {
+                for f in crate::reference::faults() {
                     println!(
                         "{}/{}: {} — breaks [{}]",
                         f.role,

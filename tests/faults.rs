@@ -24,8 +24,7 @@ fn every_fault_fails_exactly_its_declared_requirements() {
     // LIAISON_FAULT_FILTER=TEXT runs only the faults whose ROLE/NAME contains
     // TEXT (for working on one role's faults; CI runs them all).
     let filter = std::env::var("LIAISON_FAULT_FILTER").unwrap_or_default();
-    let faults: Vec<liaison::reference::Fault> = liaison::reference::FAULTS
-        .iter()
+    let faults: Vec<liaison::reference::Fault> = liaison::reference::faults()
         .filter(|f| format!("{}/{}", f.role, f.name).contains(&filter))
         .copied()
         .collect();
@@ -128,8 +127,7 @@ fn every_testable_requirement_with_scenarios_is_broken_by_some_fault() {
     let cat = liaison::catalogue::Catalogue::embedded().unwrap();
     let feats = liaison::runner::load_features(&root().join("features")).unwrap();
     let all = liaison::runner::scenarios(&feats);
-    let broken: BTreeSet<&str> = liaison::reference::FAULTS
-        .iter()
+    let broken: BTreeSet<&str> = liaison::reference::faults()
         .flat_map(|f| f.breaks.iter().copied())
         .collect();
     let mut missing = Vec::new();

@@ -315,3 +315,81 @@ async fn send(sh: &Shared, to: &str, message: &[u8]) -> Option<Reply> {
     }
     last
 }
+
+/// This role's named faults: each one's `has_fault` check sits beside the
+/// behaviour it breaks, in this file; `breaks` lists exactly the
+/// requirements whose scenarios then fail (`tests/faults.rs`).
+pub const FAULTS: &[super::Fault] = &[
+    // mem-server (issue 6): the SMTP notification to MM3.
+    super::Fault {
+        role: "mem-server",
+        name: "no-notification",
+        description: "stores new mail and never notifies",
+        breaks: &["MEM-1", "MEM-2", "MEM-3", "MEM-4"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mem-server",
+        name: "wrong-recipient",
+        description: "sends its notifications to a mail address of its own domain instead of the user's MMS address",
+        breaks: &["MEM-1", "MEM-2", "MEM-3", "MEM-4"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mem-server",
+        name: "applic-id-missing",
+        description: "sends the notification without an Applic-ID header",
+        breaks: &["MEM-2"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mem-server",
+        name: "applic-id-wrong-value",
+        description: "sends the notification with `Applic-ID: mem` (lower case)",
+        breaks: &["MEM-2"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mem-server",
+        name: "payload-wrong-mailbox",
+        description: "its EMN payload for new mail in the user's mailbox names the other mailbox (issue 12: matched by that name, it is also a notification to the user of the other mailbox's mail, and the user's own mail goes unannounced in MEM-4)",
+        breaks: &["MEM-3", "MEM-4"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mem-server",
+        name: "notifies-every-mailbox",
+        description: "notifies the user of new mail in any mailbox it serves, also another user's (its EMN naming that mailbox)",
+        breaks: &["MEM-4"],
+        store_and_forward: true,
+    },
+    // mem-server (issue 12, items 18-20).
+    super::Fault {
+        role: "mem-server",
+        name: "notifies-before-accepting",
+        description: "notifies the user when the RCPT of new mail names the user's mailbox, before answering that RCPT (the mail not yet accepted), and not after the mail",
+        breaks: &["MEM-1", "MEM-2", "MEM-3", "MEM-4"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mem-server",
+        name: "emn-not-well-formed",
+        description: "its EMN payload has a stray </emn> end tag after the root element",
+        breaks: &["MEM-3"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mem-server",
+        name: "emn-as-text-plain",
+        description: "sends the notification as text/plain, a sentence with an <emn …/> fragment in it",
+        breaks: &["MEM-3"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mem-server",
+        name: "late-notifies-every-mailbox",
+        description: "notifies the user of new mail in any mailbox it serves (its EMN naming that mailbox), each notification 700 ms late",
+        breaks: &["MEM-4"],
+        store_and_forward: true,
+    },
+];

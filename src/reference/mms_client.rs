@@ -638,6 +638,161 @@ async fn get(url: &str) -> Option<HttpMessage> {
     super::http_exchange(addr, &req, IO_BOUND).await
 }
 
+/// This role's named faults: each one's `has_fault` check sits beside the
+/// behaviour it breaks, in this file; `breaks` lists exactly the
+/// requirements whose scenarios then fail (`tests/faults.rs`).
+pub const FAULTS: &[super::Fault] = &[
+    super::Fault {
+        role: "mms-client",
+        name: "send-uri-mangled",
+        description: "percent-decodes a SIP URI the user sends an MM to (%2B becomes +) before writing it into To",
+        breaks: &["ADDR-9"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-client",
+        name: "send-ignores-trigger",
+        description: "answers the send trigger but never sends the MM",
+        breaks: &["ADDR-9"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-client",
+        name: "ignores-sip-push",
+        description: "answers a Push over SIP MESSAGE with 200 but never acts on the notification in it",
+        breaks: &["DEFER-5"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-client",
+        name: "wrong-transaction-id",
+        description: "its M-NotifyResp.ind carries a Transaction-ID other than the notification's",
+        breaks: &["ADDR-1", "ADDR-5", "DEFER-5"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-client",
+        name: "no-notifyresp",
+        description: "fetches the MM but never sends M-NotifyResp.ind (nor M-Acknowledge.ind)",
+        breaks: &["ADDR-1", "ADDR-5", "DEFER-5"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-client",
+        name: "fetches-wrong-url",
+        description: "fetches its configured MMSC URL instead of the notification's Content-Location (and reports the failed fetch as Deferred)",
+        breaks: &["ADDR-1", "ADDR-5", "DEFER-5", "DEFER-6", "MEM-9", "PUSH-5"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-client",
+        name: "ack-before-fetch",
+        description: "sends M-NotifyResp.ind with status Retrieved before it fetches the MM",
+        breaks: &["ADDR-1", "ADDR-5", "DEFER-5"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-client",
+        name: "ack-with-notification-tid",
+        description: "deferred mode: its M-Acknowledge.ind carries the notification's Transaction-ID instead of the M-Retrieve.conf's",
+        breaks: &["ADDR-1", "ADDR-5", "DEFER-5"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-client",
+        name: "deferred-retrieval",
+        description: "no fault: the conformant client in deferred mode (M-NotifyResp.ind Deferred, then the fetch and M-Acknowledge.ind), a variant to run the scenarios' deferred path",
+        breaks: &[],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-client",
+        name: "rejects-sip-uri",
+        description: "answers a notification whose From is a SIP URI with M-NotifyResp.ind status Unrecognised and does not fetch",
+        breaks: &["ADDR-5"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-client",
+        name: "rejects-email-from",
+        description: "answers a notification whose From is an RFC 2822 mailbox with status Unrecognised and does not fetch",
+        breaks: &["ADDR-1"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-client",
+        name: "fetches-for-any-app-id",
+        description: "acts on a WSP push of an M-Notification.ind whatever its X-Wap-Application-Id",
+        breaks: &["PUSH-5"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-client",
+        name: "crashes-on-malformed",
+        description: "after a notification it cannot decode, stops answering on every socket (a crash)",
+        breaks: &["DEFER-6"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-client",
+        name: "fetches-malformed",
+        description: "fetches whatever it can read of a malformed notification's Content-Location and reports it Retrieved",
+        breaks: &["DEFER-6"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-client",
+        name: "rejected-for-malformed",
+        description: "answers a malformed notification with status Rejected instead of Unrecognised",
+        breaks: &["DEFER-6"],
+        store_and_forward: true,
+    },
+    // mms-client (issue 12, items 13-17): reports judged by identity.
+    super::Fault {
+        role: "mms-client",
+        name: "retrieved-without-fetch",
+        description: "answers a notification with M-NotifyResp.ind status Retrieved and never fetches the MM",
+        breaks: &["ADDR-1", "ADDR-5", "DEFER-5", "DEFER-6", "MEM-9", "PUSH-5"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-client",
+        name: "contradicts-retrieved",
+        description: "after its M-NotifyResp.ind Retrieved, sends a second one with status Rejected for the same Transaction-ID 20 ms later",
+        breaks: &["ADDR-1", "ADDR-5", "DEFER-5"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-client",
+        name: "answers-other-app-push",
+        description: "answers an M-Notification.ind pushed for another application with M-NotifyResp.ind status Rejected (it fetches nothing for it)",
+        breaks: &["PUSH-5"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-client",
+        name: "forgets-after-malformed",
+        description: "after a notification it cannot act on, loses the next one and GETs a stale path on the MMSC instead of its Content-Location",
+        breaks: &["DEFER-6"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-client",
+        name: "fetches-twice",
+        description: "no fault: the conformant client fetching each MM twice (a retry) before it reports it Retrieved",
+        breaks: &[],
+        store_and_forward: true,
+    },
+    // mms-client (issue 6): an MM for the MEM application.
+    super::Fault {
+        role: "mms-client",
+        name: "applic-id-shown",
+        description: "shows an MM with X-Mms-Applic-ID to the user as an ordinary MM instead of handing it to the application",
+        breaks: &["MEM-9"],
+        store_and_forward: true,
+    },
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

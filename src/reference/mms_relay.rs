@@ -1174,6 +1174,203 @@ async fn write(stream: &mut TcpStream, bytes: &[u8]) -> std::io::Result<()> {
         .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))?
 }
 
+/// This role's named faults: each one's `has_fault` check sits beside the
+/// behaviour it breaks, in this file; `breaks` lists exactly the
+/// requirements whose scenarios then fail (`tests/faults.rs`).
+pub const FAULTS: &[super::Fault] = &[
+    // mms-relay (issue 5): breaks measured against the @mms-relay scenarios.
+    super::Fault {
+        role: "mms-relay",
+        name: "sip-uri-rejected",
+        description: "answers an M-Send.req with a SIP URI recipient Error-permanent-sending-address-unresolved, as if the address type were unknown",
+        breaks: &["ADDR-2", "ADDR-3", "ADDR-7", "DEFER-1", "DEFER-4"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-relay",
+        name: "uri-mangled",
+        description: "writes SIP URI addresses back with their escapes changed: the bare form percent-decoded, the typed form in lower-case hex",
+        breaks: &["ADDR-3", "ADDR-4"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-relay",
+        name: "plmn-type-dropped",
+        description: "writes MSISDN addresses back as bare numbers, without their /TYPE=PLMN suffix",
+        breaks: &["ADDR-1", "MEM-5"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-relay",
+        name: "sip-originator-dropped",
+        description: "leaves From out of the notification and the retrieved MM when the originator is a SIP URI",
+        breaks: &["ADDR-4"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-relay",
+        name: "malformed-accepted",
+        description: "answers Ok to an M-Send.req whose recipient it cannot resolve (a SIP URI without a host), and drops that recipient",
+        breaks: &["ADDR-6"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-relay",
+        name: "first-recipient-only",
+        description: "notifies only the first recipient it can push to; the others never hear of the MM",
+        breaks: &["ADDR-7"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-relay",
+        name: "notification-wrong-bearer",
+        description: "notifies MSISDNs by Push over SIP and SIP URIs by WSP push over SMS (to the digits of the user part)",
+        breaks: &["DEFER-3", "DEFER-4", "MEM-8"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-relay",
+        name: "wrong-app-id",
+        description: "pushes notifications and delivery reports for wml.ua (WSP application id 2, SIP feature tag wml.ua) instead of mms.ua",
+        breaks: &["DEFER-3", "DEFER-4", "MEM-8"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-relay",
+        name: "notification-no-expiry",
+        description: "leaves the mandatory X-Mms-Expiry out of M-Notification.ind",
+        breaks: &["DEFER-3", "DEFER-4", "MEM-8"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-relay",
+        name: "content-changed",
+        description: "serves the retrieved MM with the last octet of its last part lost",
+        breaks: &["DEFER-1", "MEM-11"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-relay",
+        name: "delivery-report-early",
+        description: "pushes M-Delivery.ind (Retrieved) to the originator together with the notification, before the recipient has answered",
+        breaks: &["ADDR-8"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-relay",
+        name: "delivery-report-wrong-status",
+        description: "reports every answered MM as Retrieved, also one the recipient rejected",
+        breaks: &["ADDR-8"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-relay",
+        name: "wrong-message-type",
+        description: "answers M-Send.req with a PDU whose X-Mms-Message-Type is m-retrieve-conf (0x84) instead of m-send-conf",
+        breaks: &["ADDR-1", "ADDR-2", "ADDR-3", "ADDR-4", "ADDR-6", "ADDR-7", "ADDR-8", "DEFER-1", "DEFER-3", "DEFER-4"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-relay",
+        name: "truncated-conf",
+        description: "answers M-Send.req with an M-Send.conf cut short inside its last value",
+        breaks: &["ADDR-1", "ADDR-2", "ADDR-3", "ADDR-4", "ADDR-6", "ADDR-7", "ADDR-8", "DEFER-1", "DEFER-3", "DEFER-4"],
+        store_and_forward: true,
+    },
+    // mms-relay MM3 (issue 6): a MEM server's SMTP message mapped to an MM.
+    super::Fault {
+        role: "mms-relay",
+        name: "applic-id-dropped",
+        description: "MM3: leaves the Applic-ID (either spelling) out of the MM: no X-Mms-Applic-ID in the notification or the retrieved MM",
+        breaks: &["MEM-6", "MEM-7"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-relay",
+        name: "applic-id-wrong-value",
+        description: "MM3: writes the Applic-ID value in lower case (X-Mms-Applic-ID `mem`)",
+        breaks: &["MEM-6", "MEM-7"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-relay",
+        name: "applic-id-wrong-field",
+        description: "MM3: writes the Applic-ID value under field code 0xB9 (X-Mms-Aux-Applic-Info) instead of 0xB7 (a real Aux-Applic-Info of the message takes that place)",
+        breaks: &["MEM-6", "MEM-7"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-relay",
+        name: "x-mms-spelling-ignored",
+        description: "MM3: honours only the `Applic-ID` spelling; an `X-Mms-Applic-ID` header (the MM4 form) is dropped",
+        breaks: &["MEM-7"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-relay",
+        name: "reply-applic-dropped",
+        description: "MM3: leaves Reply-Applic-ID and Aux-Applic-Info out of the MM",
+        breaks: &["MEM-13"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-relay",
+        name: "payload-re-encoded",
+        description: "MM3: rewrites the content's CRLF line ends as LF before it goes into the MM",
+        breaks: &["MEM-11"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-relay",
+        name: "header-mapping-lost",
+        description: "MM3: drops the Subject and dates the MM with its arrival instead of the message's Date",
+        breaks: &["MEM-5"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-relay",
+        name: "message-id-lost",
+        description: "MM3: gives the MM a Message-ID of its own instead of the message's",
+        breaks: &["MEM-12"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-relay",
+        name: "applic-id-invented",
+        description: "MM3: puts X-Mms-Applic-ID MEM on every MM from mail, also on plain mail without Applic-ID",
+        breaks: &["MEM-14"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-relay",
+        name: "mm3-notification-wrong-app-id",
+        description: "MM3: pushes the notifications of MMs from mail for wml.ua (WSP application id 2)",
+        breaks: &["MEM-8"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-relay",
+        name: "mm3-accepts-no-recipient",
+        description: "MM3: answers 354 to DATA without an accepted recipient, then 250, and drops the message",
+        breaks: &["MEM-15"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-relay",
+        name: "mm3-accepts-malformed",
+        description: "MM3: answers 250 to a message with a malformed header and drops it",
+        breaks: &["MEM-16"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "mms-relay",
+        name: "mm3-oversized-silently",
+        description: "MM3: answers 250 to a message over its size limit and drops it",
+        breaks: &["MEM-17"],
+        store_and_forward: true,
+    },
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1130,6 +1130,124 @@ async fn write(stream: &mut TcpStream, bytes: &[u8]) -> std::io::Result<()> {
         .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))?
 }
 
+/// This role's named faults: each one's `has_fault` check sits beside the
+/// behaviour it breaks, in this file; `breaks` lists exactly the
+/// requirements whose scenarios then fail (`tests/faults.rs`).
+pub const FAULTS: &[super::Fault] = &[
+    super::Fault {
+        role: "ppg",
+        name: "wrong-app-id",
+        description: "pushes with the X-Wap-Application-Id of another application (wml.ua; push.sia when wml.ua was asked) on every bearer",
+        breaks: &["PUSH-2", "PUSH-3", "PUSH-10", "PUSH-13"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "ppg",
+        name: "content-type-lost",
+        description: "loses the content type: application/octet-stream in the WSP push, no Content-Type in the OTA-HTTP embedded response and the SIP MESSAGE",
+        breaks: &["PUSH-2", "PUSH-3", "PUSH-10", "PUSH-13"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "ppg",
+        name: "wrong-port",
+        description: "sends the WDP datagram over SMS with the ports swapped (to 9200 from 2948) instead of to 2948 from 9200",
+        breaks: &["PUSH-2", "PUSH-13"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "ppg",
+        name: "body-altered",
+        description: "drops the last byte of the content on every bearer (a truncated push)",
+        breaks: &["PUSH-2", "PUSH-3", "PUSH-10", "PUSH-13"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "ppg",
+        name: "accept-malformed-xml",
+        description: "answers 1001 (with the push-id it can make out) to a PAP document that is not well-formed XML",
+        breaks: &["PUSH-14"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "ppg",
+        name: "bearer-after-error",
+        description: "answers 2002 or 2007 as it should but pushes the content anyway (to whatever the bad address names)",
+        breaks: &["PUSH-16", "PUSH-17"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "ppg",
+        name: "no-push-id",
+        description: "its push-responses carry a push-id of its own instead of the submission's",
+        breaks: &["PUSH-1", "PUSH-10"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "ppg",
+        name: "closes-connection",
+        description: "reads the PAP submission and closes the connection without answering or pushing",
+        breaks: &["PUSH-1", "PUSH-2", "PUSH-3", "PUSH-10", "PUSH-13", "PUSH-14", "PUSH-15", "PUSH-16", "PUSH-17"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "ppg",
+        name: "non-xml-answer",
+        description: "answers every PAP submission with HTTP 202 and a text/plain body that is not XML (it still pushes)",
+        breaks: &["PUSH-1", "PUSH-10", "PUSH-14", "PUSH-15", "PUSH-16", "PUSH-17"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "ppg",
+        name: "accept-never-deliver",
+        description: "answers 1001 and never pushes anything on any bearer",
+        breaks: &["PUSH-2", "PUSH-3", "PUSH-10", "PUSH-13", "PUSH-16"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "ppg",
+        name: "generic-2000",
+        description: "answers an address it cannot resolve with a badmessage-response 2000 instead of 2002",
+        breaks: &["PUSH-15"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "ppg",
+        name: "duplicate-accepted",
+        description: "accepts a push-id it already accepted (1001) and pushes the content again",
+        breaks: &["PUSH-16"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "ppg",
+        name: "second-push-response",
+        description: "right behind its answer to a push submission, sends a second HTTP response on the same connection with a push-response for the same push-id and the opposite result (3000 after success, 1001 after an error)",
+        breaks: &["PUSH-1", "PUSH-10", "PUSH-15", "PUSH-16"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "ppg",
+        name: "no-ota-version",
+        description: "OTA-HTTP: POSTs the content as itself (its own Content-Type, no application/http envelope) without X-Wap-Push-OTA-Version",
+        breaks: &["PUSH-3"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "ppg",
+        name: "sip-no-feature-tag",
+        description: "Push over SIP: the MESSAGE has no Accept-Contact with +g.oma.pusheventapp",
+        breaks: &["PUSH-10"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "ppg",
+        name: "wrong-bind-password",
+        description: "binds to the SMSC with a wrong password, so the SMS bearer never comes up (pushes wait forever)",
+        breaks: &["PUSH-2", "PUSH-13", "PUSH-16", "PUSH-17"],
+        store_and_forward: true,
+    },
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

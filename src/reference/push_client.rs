@@ -328,3 +328,58 @@ pub fn start(
     }));
     tasks
 }
+
+/// This role's named faults: each one's `has_fault` check sits beside the
+/// behaviour it breaks, in this file; `breaks` lists exactly the
+/// requirements whose scenarios then fail (`tests/faults.rs`).
+pub const FAULTS: &[super::Fault] = &[
+    super::Fault {
+        role: "push-client",
+        name: "accepts-any-app",
+        description: "accepts (200) a push for an application it does not serve",
+        breaks: &["PUSH-7"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "push-client",
+        name: "no-feature-tags-advertised",
+        description: "its 200 to OPTIONS has a Contact without +g.oma.pusheventapp",
+        breaks: &["PUSH-7"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "push-client",
+        name: "200-for-unsupported-type",
+        description: "accepts a push whose content type it does not take",
+        breaks: &["PUSH-6"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "push-client",
+        name: "200-with-contact",
+        description: "its 200 to a push MESSAGE carries a Contact header",
+        breaks: &["PUSH-6"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "push-client",
+        name: "body-altered",
+        description: "hands the application the content with its line ends rewritten and its trailing byte cut",
+        breaks: &["PUSH-6", "PUSH-9"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "push-client",
+        name: "notify-not-answered",
+        description: "never answers a NOTIFY of its push subscription",
+        breaks: &["PUSH-9"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "push-client",
+        name: "never-answers",
+        description: "receives pushes, OPTIONS and NOTIFYs and never answers them",
+        breaks: &["PUSH-6", "PUSH-7", "PUSH-9"],
+        store_and_forward: true,
+    },
+];

@@ -596,3 +596,128 @@ impl Job {
         }
     }
 }
+
+/// This role's named faults: each one's `has_fault` check sits beside the
+/// behaviour it breaks, in this file; `breaks` lists exactly the
+/// requirements whose scenarios then fail (`tests/faults.rs`).
+pub const FAULTS: &[super::Fault] = &[
+    super::Fault {
+        role: "sms-im-iwf",
+        name: "iwf-ack-before-200",
+        description: "acknowledges the SMS (ESME_ROK and DELIVRD) as soon as it sends the MESSAGE, before any answer",
+        breaks: &["DR-21", "DR-22", "DR-23", "DR-24"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "sms-im-iwf",
+        name: "iwf-delivered-on-202",
+        description: "reports DELIVRD when a store answers 202",
+        breaks: &["DR-21"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "sms-im-iwf",
+        name: "iwf-delivered-on-error",
+        description: "reports an SMS delivered when the recipient answers with an error",
+        breaks: &["DR-21", "DR-22"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "sms-im-iwf",
+        name: "iwf-delivered-on-timeout",
+        description: "reports an SMS delivered when no final response comes",
+        breaks: &["DR-23"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "sms-im-iwf",
+        name: "iwf-rok-after-long-timer-f",
+        description: "runs on a Timer F of its own three times 64·T1 (its profile declares it) and, when it fires, acknowledges ESME_ROK and reports DELIVRD",
+        breaks: &["DR-23"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "sms-im-iwf",
+        name: "iwf-second-resp",
+        description: "T1 after its deliver_sm_resp, sends a second one for the same sequence number with the opposite outcome (ESME_ROK after an error, an error after ESME_ROK)",
+        breaks: &["DR-21", "DR-22", "DR-23", "DR-24"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "sms-im-iwf",
+        name: "iwf-late-delivrd",
+        description: "T1 after an SME acknowledgement that says not delivered (202, error, timeout), sends a second one for the same message saying DELIVRD",
+        breaks: &["DR-21", "DR-22", "DR-23"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "sms-im-iwf",
+        name: "iwf-wrong-receipt-id",
+        description: "names the next message's id in its SME acknowledgement",
+        breaks: &["DR-21", "DR-24"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "sms-im-iwf",
+        name: "iwf-waits-for-imdn",
+        description: "after a 200, waits for an IMDN (which never comes) before reporting DELIVRD",
+        breaks: &["DR-21", "DR-24"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "sms-im-iwf",
+        name: "iwf-delivered-on-first-chunk-200",
+        description: "for a Large Message, reports DELIVRD on the 200 to the first chunk",
+        breaks: &["DR-21", "DR-22"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "sms-im-iwf",
+        name: "iwf-any-report-is-success",
+        description: "for a Large Message, takes any REPORT as a success REPORT, whatever its Status",
+        breaks: &["DR-22"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "sms-im-iwf",
+        name: "iwf-bad-byte-range",
+        description: "sends Large Message chunks whose Byte-Range does not match their bodies",
+        breaks: &["DR-21", "DR-22"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "sms-im-iwf",
+        name: "iwf-receipt-text-delivrd",
+        description: "its SME acknowledgement's text always says stat:DELIVRD; only the message_state TLV carries the real outcome",
+        breaks: &["DR-21", "DR-22", "DR-23"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "sms-im-iwf",
+        name: "iwf-gsm7-as-latin1",
+        description: "reads an SMS with data_coding 0 as Latin-1 instead of the GSM 7-bit default alphabet (@ becomes NUL, € an escape and a letter)",
+        breaks: &["DR-21"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "sms-im-iwf",
+        name: "iwf-ignores-ucs2",
+        description: "ignores data_coding 8 and reads a UCS-2 SMS as GSM 7-bit septets",
+        breaks: &["DR-21"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "sms-im-iwf",
+        name: "iwf-wrong-password",
+        description: "binds to the SMSC with a wrong password",
+        breaks: &["DR-21", "DR-22", "DR-23", "DR-24"],
+        store_and_forward: true,
+    },
+    super::Fault {
+        role: "sms-im-iwf",
+        name: "tel-without-plus",
+        description: "addresses the recipient as tel:<number> without the + (and no phone-context), which names no global number (RFC 3966 §5.1.4)",
+        breaks: &["DR-21", "DR-22", "DR-24"],
+        store_and_forward: true,
+    },
+];
