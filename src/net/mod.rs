@@ -677,12 +677,7 @@ impl SipEndpoint {
         cseq: Option<(u32, String)>,
     ) -> mpsc::UnboundedReceiver<Incoming> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let route = Route {
-            cseq,
-            sink: Sink::Responses(tx),
-            conn: None,
-        };
-        lock(&self.shared.routes).insert(branch.to_string(), route);
+        self.route(branch, cseq, Sink::Responses(tx));
         rx
     }
 
@@ -696,13 +691,18 @@ impl SipEndpoint {
         cseq: Option<(u32, String)>,
     ) -> mpsc::UnboundedReceiver<Routed> {
         let (tx, rx) = mpsc::unbounded_channel();
+        self.route(branch, cseq, Sink::Routed(tx));
+        rx
+    }
+
+    /// Routes the responses of `branch` (and `cseq`) to `sink`.
+    fn route(&self, branch: &str, cseq: Option<(u32, String)>, sink: Sink) {
         let route = Route {
             cseq,
-            sink: Sink::Routed(tx),
+            sink,
             conn: None,
         };
         lock(&self.shared.routes).insert(branch.to_string(), route);
-        rx
     }
 
     pub fn unsubscribe(&self, branch: &str) {

@@ -10,7 +10,10 @@ use crate::codec::escape_bytes;
 use crate::codec::sip::SipMessage;
 use crate::roles::transaction::{non_invite_client, Bounds};
 use crate::roles::ua::{Answer, Recipient, Ua};
-use crate::steps::sip::*;
+use crate::steps::sip::{
+    check_final, final_of, new_ua, next_hop, recipient, register, send_through_server,
+    send_to_client,
+};
 use crate::steps::world::{describe_incoming, LiaisonWorld, StepResult};
 
 /// A body type no IM client is expected to support.
@@ -164,7 +167,9 @@ async fn retransmit(w: &mut LiaisonWorld) -> StepResult {
         .map(|f| f.at.elapsed())
         .unwrap_or_default();
     if let Some(rest) = (w.timers.t1 * 6).checked_sub(since_final) {
-        tokio::time::sleep(rest).await;
+        // Never past the scenario's deadline.
+        let at = (tokio::time::Instant::now() + rest).min(w.deadline.into());
+        tokio::time::sleep_until(at).await;
     }
     let bounds = Bounds {
         timers: w.timers,
