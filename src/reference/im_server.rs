@@ -850,11 +850,14 @@ impl Server {
                 retry: Some(retry).filter(|r| !r.rest.is_empty()),
             },
         );
-        self.send_to_contact(addr, tcp, bytes).await;
         if s.has_fault("early-200") {
+            // Answered before the request leaves, so the recipient's own
+            // answer always finds the transaction finished (and is not
+            // relayed as a second final, whatever the scheduling).
             let b = response_to(msg, 200, "OK").to_tag(&token()).build();
             self.finish(key, from, b).await;
         }
+        self.send_to_contact(addr, tcp, bytes).await;
         // Timer E until a final response or Timer F. No 408 on Timer F:
         // RFC 4320 §4.2 forbids a stateful element to send 408 to a
         // non-INVITE request (the originator's own Timer F has fired by then).
