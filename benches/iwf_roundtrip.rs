@@ -22,9 +22,14 @@ fn main() {
         .expect("runtime");
     rt.block_on(async {
         let any = "127.0.0.1:0".parse().expect("address");
-        let h = IwfHarness::start(any, any, ("liaison".into(), "secret".into()))
-            .await
-            .expect("harness");
+        let h = IwfHarness::start(
+            any,
+            any,
+            ("liaison".into(), "secret".into()),
+            liaison::net::capture::Capture::disabled(),
+        )
+        .await
+        .expect("harness");
         let cfg = IwfConfig {
             smsc: h.smsc.addr(),
             ims_core: h.ims.ep.udp_addr(),

@@ -96,6 +96,14 @@ pub(crate) async fn new_ua_in(
             &[ua.contact(Transport::Udp), ua.contact(Transport::Tcp)],
         );
     }
+    // The user's fresh name is the scenario's own: what the core carries
+    // for it goes to the scenario's pcap.
+    if let (Some(c), Some(user)) = (
+        w.ims.claim.as_ref(),
+        crate::codec::sip::uri_user_host(&ua.aor).0,
+    ) {
+        c.key(user);
+    }
     Ok(ua)
 }
 

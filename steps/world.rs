@@ -131,6 +131,27 @@ impl LiaisonWorld {
         })
     }
 
+    /// Claims, on the run-level roles that route by key, the scenario's
+    /// share of their traffic (the keys come with the steps). Through a
+    /// core that carries everything (`ims.route_all`, scenarios one at a
+    /// time), all of the core's traffic while the scenario runs.
+    pub fn start_claims(&mut self) {
+        if let Some(h) = self.ctx.ims.as_ref() {
+            let claim = h.capture.claim(&self.capture);
+            if self.ctx.profile.ims.as_ref().is_some_and(|i| i.route_all()) {
+                claim.take_all();
+            }
+            self.ims.claim = Some(claim);
+        }
+    }
+
+    /// Lets go of the scenario's claims: what comes later for its keys goes
+    /// to the run-level pcaps.
+    pub fn end_claims(&mut self) {
+        self.iwf.claim = None;
+        self.ims.claim = None;
+    }
+
     /// Sends the traffic of run-level harness role `name` (one of
     /// [`crate::harness::EXCLUSIVE`]), through its shared capture, to this
     /// scenario's pcap; fails when the scenario does not hold the role.
@@ -150,9 +171,12 @@ impl LiaisonWorld {
         Failure(format!("{reqs}: expected {expected}; came {came}"))
     }
 
-    /// A new harness endpoint on the profile's harness address, tapped into this scenario's pcap.
+    /// A new harness endpoint on the profile's harness address, tapped
+    /// into this scenario's pcap. Its address is the scenario's own (a
+    /// port no other socket has while it lives): what the harness IMS core
+    /// carries from or to it (its Via, its Contact) goes to this pcap too.
     pub async fn endpoint(&self) -> Result<Arc<SipEndpoint>, Failure> {
-        SipEndpoint::bind(self.ctx.profile.harness_ip, self.capture.clone())
+        let ep = SipEndpoint::bind(self.ctx.profile.harness_ip, self.capture.clone())
             .await
             .map(Arc::new)
             .map_err(|e| {
@@ -160,7 +184,12 @@ impl LiaisonWorld {
                     "to bind a harness socket on loopback",
                     format!("an error: {e}"),
                 )
-            })
+            })?;
+        if let Some(c) = &self.ims.claim {
+            c.key(ep.udp_addr().to_string());
+            c.key(ep.tcp_addr().to_string());
+        }
+        Ok(ep)
     }
 
     /// Describes a transaction outcome, with the bytes of what came (or of what matched nothing).

@@ -387,3 +387,73 @@ fn an_interrupted_run_keeps_every_finished_scenario_and_prints_them_as_they_fini
         "{junit}"
     );
 }
+
+/// The numbers (`1555` and seven digits) written in a pcap's bytes.
+fn numbers_in(bytes: &[u8]) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for (i, w) in bytes.windows(11).enumerate() {
+        if w.starts_with(b"1555")
+            && w.iter().all(u8::is_ascii_digit)
+            && !bytes.get(i + 11).is_some_and(u8::is_ascii_digit)
+            && !(i > 0 && bytes[i - 1].is_ascii_digit())
+        {
+            out.insert(String::from_utf8_lossy(w).into_owned());
+        }
+    }
+    out
+}
+
+/// Issue 14, item 2: the IWF scenarios run side by side through one
+/// harness SMSC and IMS core, and each pcap holds its own traffic only: no
+/// number of one scenario in another's pcap, the bind in the run-level pcap
+/// the report names and in no scenario's.
+#[test]
+fn scenarios_sharing_a_run_level_role_each_get_their_own_traffic() {
+    let out = tmpdir("routed");
+    let o = liaison(&[
+        "run",
+        "--quiet",
+        "--tags",
+        "@sms-im-iwf",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr_of(&o));
+    let r: serde_json::Value = serde_json::from_str(&file(&out, "report.json")).unwrap();
+    let pcaps = &r["runs"][0]["pcaps"];
+    let iwf = pcaps
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["harness"] == "iwf")
+        .unwrap_or_else(|| panic!("no run-level pcap for iwf: {pcaps}"));
+    assert_eq!(iwf["pcap"], "pcaps/run-level-iwf.pcap");
+    let run_level = std::fs::read(out.join(iwf["pcap"].as_str().unwrap())).unwrap();
+    assert!(iwf["frames"].as_u64().unwrap() > 0 && iwf["unclaimed"].as_u64().unwrap() >= 2);
+    // The bind (system_id and password) is run-level traffic.
+    let bind = b"liaison\0secret\0";
+    assert!(run_level.windows(bind.len()).any(|w| w == bind));
+    assert!(
+        numbers_in(&run_level).is_empty(),
+        "{:?}",
+        numbers_in(&run_level)
+    );
+    let mut owner: std::collections::BTreeMap<String, String> = Default::default();
+    let scenarios = r["scenarios"].as_array().unwrap();
+    assert!(scenarios.len() >= 10);
+    for s in scenarios {
+        let name = s["pcap"].as_str().unwrap();
+        let bytes = std::fs::read(out.join(name)).unwrap();
+        assert!(
+            !bytes.windows(bind.len()).any(|w| w == bind),
+            "{name} holds the bind"
+        );
+        let numbers = numbers_in(&bytes);
+        assert!(!numbers.is_empty(), "{name}: no traffic of its own");
+        for n in numbers {
+            if let Some(other) = owner.insert(n.clone(), name.to_string()) {
+                panic!("+{n} is in {other} and in {name}");
+            }
+        }
+    }
+}

@@ -311,8 +311,20 @@ fn without_port_guesses(msg: &str) -> String {
 fn check_run(out: &std::path::Path) -> Seen {
     let r = report(out);
     let mut seen = Seen::default();
-    for s in r["scenarios"].as_array().unwrap() {
-        let pcap = out.join(s["pcap"].as_str().unwrap());
+    // The scenarios' pcaps, and the run-level roles' own (what no scenario
+    // claimed): each is held to the same checks.
+    let mut pcaps: Vec<std::path::PathBuf> = r["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| out.join(s["pcap"].as_str().unwrap()))
+        .collect();
+    for run in r["runs"].as_array().into_iter().flatten() {
+        for p in run["pcaps"].as_array().into_iter().flatten() {
+            pcaps.push(out.join(p["pcap"].as_str().unwrap()));
+        }
+    }
+    for pcap in pcaps {
         let p = pcap.to_str().unwrap();
         // Each packet on the wire appears once: a copy of a frame within
         // 1 ms (tshark would call it a retransmission) is the harness writing

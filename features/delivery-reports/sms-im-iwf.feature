@@ -1,4 +1,4 @@
-@sms-im-iwf @harness:iwf
+@sms-im-iwf
 Feature: Delivery reports across SMS–IM interworking, the SUT as the interworking function
   Seed 001: when an SMS is delivered as IM, the SMS sender's delivery report
   must rest on the IM side's proof of receipt (the 200 to the MESSAGE), on
@@ -12,7 +12,8 @@ Feature: Delivery reports across SMS–IM interworking, the SUT as the interwork
   alike. One SMS has one outcome: a second answer to the same deliver_sm,
   or a second acknowledgement, that says otherwise is a failure. "Never"
   is watched on the SUT's own timers, as its profile declares them. These
-  scenarios share the harness SMSC, so they run one at a time.
+  scenarios share the harness SMSC and run side by side: each uses numbers
+  of its own, and the harness routes by them.
 
   Background:
     Given the SUT plays the role "sms-im-iwf"

@@ -1,4 +1,4 @@
-@im-client @if:ims @harness:ims-core
+@im-client @if:ims
 Feature: IMS alignment, the SUT as an IM client behind the IMS core
   Seed 003 (OMA IMS task force): the OMA enablers are to use the IMS
   consistently. For an IM client that means registering its public identity

@@ -1,4 +1,4 @@
-@im-server @if:sip @if:ims @harness:ims-core @harness:deferral-mmsc
+@im-server @if:sip @if:ims @harness:deferral-mmsc
 Feature: IMS alignment, the SUT as an IM server inside the IMS trust domain
   Seed 003: an IM server in an IMS registers users that come through the
   core (Path, RFC 3327) and sends their requests back by that Path as

@@ -7,9 +7,12 @@ use crate::net::capture::Capture;
 use crate::profile::Profile;
 
 /// The harness IMS core (`roles::cscf`) for the whole run, at the address
-/// the SUT is configured with (`ims.core`): its traffic reaches the
-/// scenario's pcap through a switchable capture, so the scenarios that use
-/// it run one at a time (`@harness:ims-core`, or every scenario with `route_all`).
+/// the SUT is configured with (`ims.core`). It serves every scenario at
+/// once: each packet goes to the pcap of the scenario whose harness users
+/// (fresh names, claimed by the steps) it names, the SUT's REGISTERs to
+/// the scenarios that watch them, the rest to the run-level pcap. With
+/// `ims.route_all` the scenarios take turns and each takes all the core's
+/// traffic while it runs.
 pub struct ImsHarness {
     pub core: crate::roles::cscf::Cscf,
     pub capture: Capture,
@@ -26,8 +29,12 @@ impl std::fmt::Debug for ImsHarness {
 impl ImsHarness {
     /// Starts the core at `addr` granting `expires` seconds; port 0 picks
     /// one port free for both UDP and TCP.
-    pub async fn start(addr: std::net::SocketAddr, expires: u32) -> Result<ImsHarness, String> {
-        let capture = Capture::switchable();
+    pub async fn start(
+        addr: std::net::SocketAddr,
+        expires: u32,
+        run_level: Capture,
+    ) -> Result<ImsHarness, String> {
+        let capture = Capture::routed(run_level);
         let mut last = None;
         for _ in 0..20 {
             let at = if addr.port() == 0 {

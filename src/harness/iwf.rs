@@ -7,8 +7,10 @@ use crate::net::capture::Capture;
 
 /// Harness roles that live for the whole run because a real SUT is configured
 /// with their addresses (sms-im-iwf: it binds to the SMSC and sends to the IMS
-/// core). Their traffic goes into the current scenario's pcap through a
-/// switchable capture; scenarios that use them hold it (`@harness:NAME`: one scenario at a time per run-level role).
+/// core). They serve every scenario at once: each scenario makes up its own
+/// numbers and claims them ([`Capture::claim`]), so a packet that carries
+/// one goes to that scenario's pcap; the rest (the bind, enquire_links,
+/// what comes after its scenario ended) goes to the run-level pcap.
 pub struct IwfHarness {
     pub smsc: crate::roles::smsc::Smsc,
     pub ims: crate::roles::ims_core::ImsCore,
@@ -24,13 +26,15 @@ impl std::fmt::Debug for IwfHarness {
 }
 
 impl IwfHarness {
-    /// Starts the SMSC and the IMS core at the given loopback addresses (port 0 picks).
+    /// Starts the SMSC and the IMS core at the given loopback addresses
+    /// (port 0 picks); what no scenario claims goes to `run_level`.
     pub async fn start(
         smsc: std::net::SocketAddr,
         ims: std::net::SocketAddr,
         creds: (String, String),
+        run_level: Capture,
     ) -> Result<IwfHarness, String> {
-        let capture = Capture::switchable();
+        let capture = Capture::routed(run_level);
         let smsc = crate::roles::smsc::Smsc::start(smsc, capture.clone(), creds)
             .await
             .map_err(|e| format!("iwf.smsc: cannot listen on {smsc} ({e})"))?;

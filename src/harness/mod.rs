@@ -14,6 +14,12 @@
 //! Steps import these from here, never from the runner. Each one starts
 //! from the profile alone ([`Harnesses::for_profile`]), so a real SUT and
 //! the embedded reference get the same harness.
+//!
+//! `iwf` and `ims` serve every scenario at once through a routed capture
+//! (`Capture::routed`): each scenario claims the keys it made up, and what
+//! no scenario claims goes to the role's run-level pcap
+//! ([`run_level_capture`]). The others are held by one scenario at a time
+//! ([`EXCLUSIVE`]).
 
 pub mod bearers;
 pub mod ims;
@@ -21,7 +27,7 @@ pub mod iwf;
 pub mod mmsc;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use bearers::PushHarness;
@@ -84,11 +90,6 @@ pub const EXCLUSIVE: &[(&str, &str)] = &[
     (
         "deferral-mmsc",
         "the MMS Relay/Server an IM server defers to",
-    ),
-    ("ims-core", "the harness IMS core (P-/S-CSCF)"),
-    (
-        "iwf",
-        "the SMSC and IMS core of an SMS/IM interworking function",
     ),
     ("mm3", "the MMS server's MM3 (SMTP) a MEM server notifies"),
     (
@@ -172,6 +173,13 @@ impl Held {
     }
 }
 
+/// The pcap of run-level role `name`'s traffic that belongs to no scenario
+/// (`pcaps/run-level-NAME.pcap`); disabled when the file cannot be made.
+pub fn run_level_capture(pcap_dir: &Path, name: &str) -> Capture {
+    Capture::create(&pcap_dir.join(format!("run-level-{name}.pcap")))
+        .unwrap_or_else(|_| Capture::disabled())
+}
+
 /// The run-level harness roles a profile asks for (each `None` when the
 /// SUT does not play the role that needs it).
 #[derive(Debug, Default, Clone)]
@@ -190,7 +198,7 @@ impl Harnesses {
     /// Starts, at the addresses the profile gives (port 0 picks), every
     /// run-level role its SUT roles need. The error is one line naming the
     /// profile field.
-    pub async fn for_profile(profile: &Profile) -> Result<Harnesses, String> {
+    pub async fn for_profile(profile: &Profile, pcap_dir: &Path) -> Result<Harnesses, String> {
         let timers = crate::roles::transaction::Timers::from_t1_ms(profile.t1_ms);
         let mut h = Harnesses::default();
         if let (true, Some(i)) = (profile.has_role("sms-im-iwf"), &profile.iwf) {
@@ -199,6 +207,7 @@ impl Harnesses {
                     i.smsc,
                     i.ims_core,
                     (i.system_id.clone(), i.password.clone()),
+                    run_level_capture(pcap_dir, "iwf"),
                 )
                 .await?,
             ));
@@ -236,7 +245,9 @@ impl Harnesses {
                 })?));
         }
         if let Some(i) = &profile.ims {
-            let core = ImsHarness::start(i.core, i.expires()).await?;
+            let core =
+                ImsHarness::start(i.core, i.expires(), run_level_capture(pcap_dir, "ims-core"))
+                    .await?;
             core.configure(profile, &BTreeMap::new());
             h.ims = Some(Arc::new(core));
         }

@@ -847,6 +847,92 @@ pub struct Capture {
     /// A switchable capture writes wherever it currently points (see
     /// [`Capture::switchable`]): for harness roles that live across scenarios.
     switch: Option<Arc<Mutex<Capture>>>,
+    /// A routed capture writes each packet into the capture of the scenario
+    /// that owns it (see [`Capture::routed`]).
+    route: Option<Arc<Mutex<Routed>>>,
+}
+
+/// The scenarios a routed capture serves, and its run-level file.
+struct Routed {
+    router: super::route::Router,
+    run_level: Capture,
+    owners: HashMap<super::route::OwnerId, Capture>,
+}
+
+impl Routed {
+    /// The files a packet goes to: its owners', else the run-level one.
+    fn targets(
+        &mut self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        payload: Option<&[u8]>,
+    ) -> Vec<Capture> {
+        let owners = payload.map_or_else(Vec::new, |p| self.router.classify(src, dst, p));
+        let out: Vec<Capture> = owners
+            .iter()
+            .filter_map(|o| self.owners.get(o).cloned())
+            .collect();
+        if out.is_empty() {
+            vec![self.run_level.clone()]
+        } else {
+            out
+        }
+    }
+}
+
+/// A scenario's claim on the packets of a routed capture that carry its
+/// keys ([`Capture::claim`]); they go to the run-level file again once the
+/// claim is dropped.
+pub struct Claim {
+    route: Option<std::sync::Weak<Mutex<Routed>>>,
+    id: super::route::OwnerId,
+}
+
+impl Claim {
+    fn with(&self, f: impl FnOnce(&mut super::route::Router, super::route::OwnerId)) {
+        if let Some(r) = self.route.as_ref().and_then(|w| w.upgrade()) {
+            f(
+                &mut r.lock().unwrap_or_else(|e| e.into_inner()).router,
+                self.id,
+            );
+        }
+    }
+
+    /// Packets that carry `key` (and what they lead to: responses, the rest
+    /// of a call, an MSRP session) are this claim's from now on; `key` must
+    /// be the scenario's own (made up fresh).
+    pub fn key(&self, key: impl AsRef<[u8]>) {
+        self.with(|r, id| r.key(id, key.as_ref()));
+    }
+
+    /// Packets that carry `key` and no scenario's own key are this claim's
+    /// too, and a copy goes to every other claim with the same weak key
+    /// (the SUT's own REGISTER, which several scenarios may watch).
+    pub fn weak_key(&self, key: impl AsRef<[u8]>) {
+        self.with(|r, id| r.weak_key(id, key.as_ref()));
+    }
+
+    /// Every packet that carries no scenario's own key is this claim's (a
+    /// run whose scenarios take turns at the role).
+    pub fn take_all(&self) {
+        self.with(|r, id| r.take_all(id));
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if let Some(r) = self.route.as_ref().and_then(|w| w.upgrade()) {
+            let mut r = r.lock().unwrap_or_else(|e| e.into_inner());
+            r.router.release(self.id);
+            r.owners.remove(&self.id);
+        }
+    }
+}
+
+impl std::fmt::Debug for Claim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Claim").field("id", &self.id).finish()
+    }
 }
 
 impl Capture {
@@ -885,6 +971,7 @@ impl Capture {
                 sent: Sent::default(),
             }))),
             switch: None,
+            route: None,
         })
     }
 
@@ -893,6 +980,7 @@ impl Capture {
         Capture {
             inner: None,
             switch: None,
+            route: None,
         }
     }
 
@@ -903,7 +991,70 @@ impl Capture {
         Capture {
             inner: None,
             switch: Some(Arc::new(Mutex::new(Capture::disabled()))),
+            route: None,
         }
+    }
+
+    /// A capture for a run-level role that serves several scenarios at
+    /// once: each packet goes to the capture of the scenario whose keys it
+    /// carries ([`Capture::claim`]; how, in [`super::route`]), the rest
+    /// (binds, keep-alives, what comes after its scenario ended) to
+    /// `run_level`. Clones share the routing.
+    pub fn routed(run_level: Capture) -> Capture {
+        Capture {
+            inner: None,
+            switch: None,
+            route: Some(Arc::new(Mutex::new(Routed {
+                router: Default::default(),
+                run_level: run_level.resolve(),
+                owners: HashMap::new(),
+            }))),
+        }
+    }
+
+    /// Claims, for `target` (a scenario's capture), the packets of this
+    /// routed capture that carry the keys given to the claim. On any other
+    /// capture the claim does nothing.
+    pub fn claim(&self, target: &Capture) -> Claim {
+        let Some(route) = &self.route else {
+            return Claim { route: None, id: 0 };
+        };
+        let mut r = route.lock().unwrap_or_else(|e| e.into_inner());
+        let id = r.router.owner();
+        r.owners.insert(id, target.resolve());
+        Claim {
+            route: Some(Arc::downgrade(route)),
+            id,
+        }
+    }
+
+    /// Packets of a routed capture that no claim took (they are in its
+    /// run-level file); 0 for other captures.
+    pub fn unclaimed(&self) -> u64 {
+        self.route.as_ref().map_or(0, |r| {
+            r.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .router
+                .unclaimed()
+        })
+    }
+
+    /// Where a packet goes when this capture stands for others (switchable,
+    /// routed); `None` when it is a file (or disabled) itself.
+    fn target(
+        &self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        payload: Option<&[u8]>,
+    ) -> Option<Vec<Capture>> {
+        if self.switch.is_some() {
+            return Some(vec![self.resolve()]);
+        }
+        self.route.as_ref().map(|r| {
+            r.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .targets(src, dst, payload)
+        })
     }
 
     /// Points a switchable capture at `target` (a no-op on other captures).
@@ -916,9 +1067,14 @@ impl Capture {
 
     /// The plain capture this one writes to now.
     fn resolve(&self) -> Capture {
-        match &self.switch {
-            Some(sw) => sw.lock().unwrap_or_else(|e| e.into_inner()).clone(),
-            None => self.clone(),
+        match (&self.switch, &self.route) {
+            (Some(sw), _) => sw.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            (None, Some(r)) => r
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .run_level
+                .clone(),
+            (None, None) => self.clone(),
         }
     }
 
@@ -930,7 +1086,7 @@ impl Capture {
 
     /// The file being written, or `None` for a disabled capture.
     pub fn path(&self) -> Option<PathBuf> {
-        if self.switch.is_some() {
+        if self.switch.is_some() || self.route.is_some() {
             return self.resolve().path();
         }
         self.lock().map(|inner| inner.writer.path.clone())
@@ -938,8 +1094,8 @@ impl Capture {
 
     /// One UDP datagram, as one Ethernet/IPv4|IPv6/UDP frame (fragmentation not needed; if payload > 65507 for v4, truncate the captured frame but keep orig_len honest).
     pub fn udp(&self, src: SocketAddr, dst: SocketAddr, payload: &[u8]) {
-        if self.switch.is_some() {
-            return self.resolve().udp(src, dst, payload);
+        if let Some(ts) = self.target(src, dst, Some(payload)) {
+            return ts.iter().for_each(|t| t.udp(src, dst, payload));
         }
         if let Some(mut inner) = self.lock() {
             inner.writer.frame(src, dst, Transport::Udp, payload);
@@ -951,8 +1107,8 @@ impl Capture {
     /// accepting end, a harness socket tapping this file, reported it first
     /// ([`Capture::tcp_accepted`]).
     pub fn tcp_connect(&self, client: SocketAddr, server: SocketAddr) {
-        if self.switch.is_some() {
-            return self.resolve().tcp_connect(client, server);
+        if let Some(ts) = self.target(client, server, None) {
+            return ts.iter().for_each(|t| t.tcp_connect(client, server));
         }
         if let Some(mut inner) = self.lock() {
             if !inner.writer.failed() {
@@ -967,8 +1123,8 @@ impl Capture {
     /// nothing is written (and the connector's later report is skipped if
     /// this one came first).
     pub fn tcp_accepted(&self, client: SocketAddr, server: SocketAddr) {
-        if self.switch.is_some() {
-            return self.resolve().tcp_accepted(client, server);
+        if let Some(ts) = self.target(client, server, None) {
+            return ts.iter().for_each(|t| t.tcp_accepted(client, server));
         }
         if let Some(mut inner) = self.lock() {
             if !inner.writer.failed() {
@@ -981,8 +1137,8 @@ impl Capture {
     /// as [`Capture::udp`] does, and remembered, so that a harness socket
     /// receiving it into the same file does not write it again.
     pub fn udp_sent(&self, src: SocketAddr, dst: SocketAddr, payload: &[u8]) {
-        if self.switch.is_some() {
-            return self.resolve().udp_sent(src, dst, payload);
+        if let Some(ts) = self.target(src, dst, Some(payload)) {
+            return ts.iter().for_each(|t| t.udp_sent(src, dst, payload));
         }
         if let Some(mut inner) = self.lock() {
             if !inner.writer.failed() {
@@ -995,8 +1151,8 @@ impl Capture {
     /// socket wrote this very datagram (same addresses, ports and payload)
     /// into this file as its sender and no receiver claimed it yet.
     pub fn udp_received(&self, src: SocketAddr, dst: SocketAddr, payload: &[u8]) {
-        if self.switch.is_some() {
-            return self.resolve().udp_received(src, dst, payload);
+        if let Some(ts) = self.target(src, dst, Some(payload)) {
+            return ts.iter().for_each(|t| t.udp_received(src, dst, payload));
         }
         if let Some(mut inner) = self.lock() {
             if !inner.writer.failed() {
@@ -1009,8 +1165,8 @@ impl Capture {
     /// [`Capture::tcp_data`], and counted, so that a harness socket receiving
     /// them into the same file does not write them again.
     pub fn tcp_sent(&self, src: SocketAddr, dst: SocketAddr, payload: &[u8]) {
-        if self.switch.is_some() {
-            return self.resolve().tcp_sent(src, dst, payload);
+        if let Some(ts) = self.target(src, dst, Some(payload)) {
+            return ts.iter().for_each(|t| t.tcp_sent(src, dst, payload));
         }
         if let Some(mut inner) = self.lock() {
             if !inner.writer.failed() {
@@ -1024,8 +1180,8 @@ impl Capture {
     /// (counted per direction) are skipped, the rest written as
     /// [`Capture::tcp_data`] does.
     pub fn tcp_received(&self, src: SocketAddr, dst: SocketAddr, payload: &[u8]) {
-        if self.switch.is_some() {
-            return self.resolve().tcp_received(src, dst, payload);
+        if let Some(ts) = self.target(src, dst, Some(payload)) {
+            return ts.iter().for_each(|t| t.tcp_received(src, dst, payload));
         }
         if let Some(mut inner) = self.lock() {
             if !inner.writer.failed() {
@@ -1036,8 +1192,8 @@ impl Capture {
 
     /// Bytes sent on an established flow from src to dst: segments of at most 32000 bytes payload, PSH|ACK, sequence numbers continuing the flow, ack number = peer's next seq. If the flow is unknown (no tcp_connect seen), synthesise the handshake first (src treated as client).
     pub fn tcp_data(&self, src: SocketAddr, dst: SocketAddr, payload: &[u8]) {
-        if self.switch.is_some() {
-            return self.resolve().tcp_data(src, dst, payload);
+        if let Some(ts) = self.target(src, dst, Some(payload)) {
+            return ts.iter().for_each(|t| t.tcp_data(src, dst, payload));
         }
         if let Some(mut inner) = self.lock() {
             if !inner.writer.failed() {
@@ -1051,6 +1207,20 @@ impl Capture {
         if self.switch.is_some() {
             return self.resolve().tcp_close(src, dst);
         }
+        if let Some(r) = &self.route {
+            // Every file that has seen the flow closes it (a file that has
+            // not ignores the close).
+            let all: Vec<Capture> = {
+                let r = r.lock().unwrap_or_else(|e| e.into_inner());
+                std::iter::once(r.run_level.clone())
+                    .chain(r.owners.values().cloned())
+                    .collect()
+            };
+            for c in all {
+                c.tcp_close(src, dst);
+            }
+            return;
+        }
         if let Some(mut inner) = self.lock() {
             if !inner.writer.failed() {
                 inner.close(src, dst);
@@ -1060,7 +1230,7 @@ impl Capture {
 
     /// Flush buffered frames to disk. Returns the first write error seen so far, if any.
     pub fn flush(&self) -> io::Result<()> {
-        if self.switch.is_some() {
+        if self.switch.is_some() || self.route.is_some() {
             return self.resolve().flush();
         }
         match self.lock() {
@@ -1071,7 +1241,7 @@ impl Capture {
 
     /// Number of frames written so far.
     pub fn frames(&self) -> u64 {
-        if self.switch.is_some() {
+        if self.switch.is_some() || self.route.is_some() {
             return self.resolve().frames();
         }
         self.lock().map_or(0, |inner| inner.writer.frames)
@@ -1080,6 +1250,12 @@ impl Capture {
 
 impl std::fmt::Debug for Capture {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.route.is_some() {
+            return f.write_str("Capture(routed)");
+        }
+        if self.switch.is_some() {
+            return f.write_str("Capture(switchable)");
+        }
         let Some(inner) = &self.inner else {
             return f.write_str("Capture(disabled)");
         };

@@ -1,5 +1,6 @@
 //! Transports and capture: real UDP/TCP sockets on loopback, every byte in and
-//! out tapped into the scenario's pcap ([`capture`]).
+//! out tapped into the scenario's pcap ([`capture`]); a run-level role's
+//! packets go to the scenario that claimed their keys ([`route`]).
 //!
 //! A [`SipEndpoint`] is one harness SIP address: a UDP socket and a TCP
 //! listener on the same loopback IP, both bound to port 0. What arrives is
@@ -18,6 +19,7 @@
 //! transaction on it at once rather than on Timer F.
 
 pub mod capture;
+pub mod route;
 pub mod stream;
 
 use std::collections::HashMap;

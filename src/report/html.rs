@@ -901,6 +901,23 @@ pub fn render_cut(r: &Report, dir: &Path) -> (String, Vec<Option<Truncated>>) {
             }
         );
     }
+    for run in &r.runs {
+        for p in &run.pcaps {
+            let href = match &run.dir {
+                Some(d) => format!("{d}/{}", p.pcap),
+                None => p.pcap.clone(),
+            };
+            let _ = write!(
+                out,
+                "<tr><th>Run-level traffic</th><td>harness {}: <a href=\"{}\">{}</a> ({} frames; {} packets no scenario claimed)</td></tr>",
+                esc(&p.harness),
+                esc(&href),
+                esc(&href),
+                p.frames,
+                p.unclaimed
+            );
+        }
+    }
     if !r.waivers.is_empty() {
         let n = |st: WaiverStatus| r.waivers.iter().filter(|w| w.status == st).count();
         let _ = write!(

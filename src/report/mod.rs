@@ -374,6 +374,26 @@ pub struct Run {
     /// The SUT was unreachable, or a launched SUT exited: a run-level event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sut_event: Option<SutEvent>,
+    /// The pcaps of run-level harness roles that serve scenarios side by
+    /// side: the traffic that belonged to no scenario.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pcaps: Vec<RunPcap>,
+}
+
+/// A run-level harness role's own pcap: what it exchanged with the SUT that
+/// belonged to no scenario (a bind, keep-alives, a packet that came after
+/// its scenario ended, one that named nobody's keys).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RunPcap {
+    /// The role, as `@harness:` and `EXCLUSIVE` name run-level roles (`iwf`).
+    pub harness: String,
+    /// The file, relative to the report (`pcaps/run-level-iwf.pcap`).
+    pub pcap: String,
+    /// Frames written into it.
+    pub frames: u64,
+    /// Packets no scenario claimed (they are the file's content besides
+    /// synthesised TCP handshakes and acknowledgements).
+    pub unclaimed: u64,
 }
 
 /// Which requirement catalogue the verdicts refer to.
@@ -639,6 +659,7 @@ impl Report {
             elements: Vec::new(),
             dir: None,
             sut_event: None,
+            pcaps: Vec::new(),
         };
         let mut r = Report {
             suite: Suite {
@@ -800,6 +821,7 @@ impl Report {
                 elements: Vec::new(),
                 dir: None,
                 sut_event: None,
+                pcaps: Vec::new(),
             });
         }
         if self.scenarios.iter().any(|s| !s.waived.is_empty()) {

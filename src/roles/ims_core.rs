@@ -181,9 +181,31 @@ impl ImsCore {
         lock(&self.state).large_log.clone()
     }
 
+    /// Waits until `pred` holds for the Large Message log or `deadline` passes.
+    pub async fn wait_large(
+        &self,
+        deadline: Instant,
+        pred: impl Fn(&[LargeEvent]) -> bool,
+    ) -> bool {
+        crate::roles::wait_until(&self.notify, deadline, || {
+            if pred(&lock(&self.state).large_log) {
+                crate::roles::Check::Done
+            } else {
+                crate::roles::Check::Wait
+            }
+        })
+        .await
+    }
+
     /// How MESSAGEs to `number` (digits) are answered from now on.
     pub fn set_answer(&self, number: &str, a: Answer) {
         lock(&self.state).answers.insert(number.to_string(), a);
+    }
+
+    /// Resolves at the next change of the logs (create it before looking,
+    /// so a change in between is not missed).
+    pub fn notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.notify.notified()
     }
 
     pub fn log(&self) -> Vec<Delivered> {
@@ -363,25 +385,36 @@ async fn serve_msrp(
                 kind,
             });
         };
-        push(LargeKind::Chunk(flag.as_byte() as char));
-        // Judge the chunk itself: it must fit its message (Byte-Range, length).
+        // Judge the chunk itself: it must fit its message (Byte-Range,
+        // length). The chunk and the verdict on it are logged together, so
+        // whoever sees the one sees the other.
         {
             let id = m.message_id().unwrap_or_default().to_string();
+            let mut st = lock(&state);
             let verdict = m.check().and_then(|_| {
-                let mut st = lock(&state);
                 let r = st.reassembly.entry(id.clone()).or_default();
                 r.push(&m)?;
                 Ok(r.is_complete().then(|| r.bytes()).flatten())
             });
+            let at = Instant::now();
+            let mut log = |kind| {
+                st.large_log.push(LargeEvent {
+                    number: number.clone(),
+                    at,
+                    kind,
+                })
+            };
+            log(LargeKind::Chunk(flag.as_byte() as char));
             match verdict {
-                Err(e) => push(LargeKind::Bad(format!(
+                Err(e) => log(LargeKind::Bad(format!(
                     "{e} — bytes: {}",
                     crate::codec::escape_bytes(m.raw(), 200)
                 ))),
-                Ok(Some(all)) => push(LargeKind::Complete(all)),
+                Ok(Some(all)) => log(LargeKind::Complete(all)),
                 Ok(None) => {}
             }
         }
+        notify.notify_waiters();
         let Some(p) = policy else {
             let _ = conn
                 .send(&msrp::response_to(&m, 481, "Session Does Not Exist", &own))

@@ -187,6 +187,42 @@ impl Pushed {
     }
 }
 
+/// Waits until `pred` holds for [`pushes`] (woken by either bearer as
+/// something arrives) or `deadline` passes; says which.
+pub async fn wait_pushes(
+    smsc: Option<&Smsc>,
+    sip: Option<&ImsCore>,
+    since: Instant,
+    deadline: Instant,
+    pred: impl Fn(&[Pushed]) -> bool,
+) -> bool {
+    loop {
+        // Registered before the look, so an arrival in between wakes us.
+        let by_sms = smsc.map(Smsc::notified);
+        let by_sip = sip.map(ImsCore::notified);
+        if pred(&pushes(smsc, sip, since)) {
+            return true;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        tokio::select! {
+            _ = wake(by_sms) => {}
+            _ = wake(by_sip) => {}
+            _ = tokio::time::sleep_until(deadline.into()) => {}
+        }
+    }
+}
+
+/// Resolves when `n` does; never without one.
+async fn wake(n: Option<tokio::sync::futures::Notified<'_>>) {
+    match n {
+        Some(n) => n.await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Everything pushed since `since` on the given bearers, in arrival order
 /// (SMS first, then SIP, each in order). Short messages that do not make a
 /// datagram are listed as SMS pushes without a WSP PDU, with the reason.

@@ -156,6 +156,12 @@ impl Smsc {
         st.sent.iter().find(|(s, _)| *s == seq).cloned()
     }
 
+    /// Resolves at the next change of the log or the binding (create it
+    /// before looking, so a change in between is not missed).
+    pub fn notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.notify.notified()
+    }
+
     /// Everything that arrived so far.
     pub fn log(&self) -> Vec<SmppArrival> {
         lock(&self.state).log.clone()

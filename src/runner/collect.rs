@@ -462,6 +462,31 @@ pub(super) fn note_not_run_by_sut(report: &mut Report) {
 /// The addresses a run knows by name, for the ladders' lanes: the SUT's
 /// (per role, and per interface of its profile) and the run-level harness
 /// roles' (their bound addresses).
+/// The run-level pcaps of the roles that serve scenarios side by side.
+pub fn run_pcaps(ctx: &RunContext) -> Vec<crate::report::RunPcap> {
+    let routed = [
+        ("iwf", ctx.iwf.as_ref().map(|h| &h.capture)),
+        ("ims-core", ctx.ims.as_ref().map(|h| &h.capture)),
+    ];
+    let mut out = Vec::new();
+    for (name, capture) in routed {
+        let Some(c) = capture else { continue };
+        let _ = c.flush();
+        if let Some(path) = c.path() {
+            out.push(crate::report::RunPcap {
+                harness: name.into(),
+                pcap: format!(
+                    "pcaps/{}",
+                    path.file_name().unwrap_or_default().to_string_lossy()
+                ),
+                frames: c.frames(),
+                unclaimed: c.unclaimed(),
+            });
+        }
+    }
+    out
+}
+
 pub fn run_elements(ctx: &RunContext) -> Vec<crate::report::Element> {
     use crate::report::{Element, Side};
     let mut out: Vec<Element> = Vec::new();

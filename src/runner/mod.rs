@@ -137,10 +137,12 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
     let (profile, role_addresses, harnesses, _reference) = match &opts.sut {
         Some(p) => {
             let profile = Profile::load(p).map_err(|e| UsageError(e.to_string()))?;
-            let h = Harnesses::for_profile(&profile).await.map_err(UsageError)?;
+            let h = Harnesses::for_profile(&profile, &pcap_dir)
+                .await
+                .map_err(UsageError)?;
             (profile, BTreeMap::new(), h, Vec::new())
         }
-        None => reference::start_embedded(opts.fault.as_deref()).await?,
+        None => reference::start_embedded(opts.fault.as_deref(), &pcap_dir).await?,
     };
     let selected: Vec<&ScenarioInfo> = all
         .iter()
@@ -279,6 +281,7 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
                 .iter()
                 .filter_map(|t| t.strip_prefix("harness:").map(str::to_string))
                 .collect();
+            world.start_claims();
             async move {
                 // The run-level roles it uses, its own until it ends; its
                 // clock and deadline start once it has them.
@@ -304,6 +307,9 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
                         (file, sc.position.line),
                         w.started.elapsed().as_millis() as u64,
                     );
+                // Its keys are nobody's now: what comes for them later
+                // goes to the run-level pcaps.
+                w.end_claims();
                 let _ = w.capture.flush();
                 // Stop this scenario's roles now, so nothing lingers into the next.
                 w.recipients.clear();
@@ -377,6 +383,7 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
     mark_not_applicable(&mut report, &all, &profile);
     if let Some(run) = report.runs.first_mut() {
         run.elements = collect::run_elements(&ctx);
+        run.pcaps = collect::run_pcaps(&ctx);
         run.sut_event = sut_event;
     }
     note_not_run_by_sut(&mut report);

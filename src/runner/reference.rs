@@ -243,6 +243,7 @@ pub async fn start_reference(
 /// (as a real SUT's profile would).
 pub async fn start_embedded(
     fault: Option<&str>,
+    pcap_dir: &std::path::Path,
 ) -> Result<
     (
         Profile,
@@ -254,9 +255,14 @@ pub async fn start_embedded(
 > {
     let mut harness = Harnesses::default();
     let any: std::net::SocketAddr = "127.0.0.1:0".parse().expect("literal address");
-    let h = IwfHarness::start(any, any, ("liaison".into(), "secret".into()))
-        .await
-        .map_err(UsageError)?;
+    let h = IwfHarness::start(
+        any,
+        any,
+        ("liaison".into(), "secret".into()),
+        crate::harness::run_level_capture(pcap_dir, "iwf"),
+    )
+    .await
+    .map_err(UsageError)?;
     let cfg = crate::reference::sms_iwf::IwfConfig {
         smsc: h.smsc.addr(),
         ims_core: h.ims.ep.udp_addr(),
@@ -359,6 +365,7 @@ pub async fn start_embedded(
     let pre = ImsHarness::start(
         std::net::SocketAddr::new(core_loopback().await, 0),
         crate::reference::im_client::IMS_EXPIRES,
+        crate::harness::run_level_capture(pcap_dir, "ims-core"),
     )
     .await
     .map_err(UsageError)?;

@@ -24,6 +24,8 @@ pub struct Iwf {
     pub sent: Vec<(u32, String, String, Vec<u8>)>,
     /// When the first deliver_sm went out: the SUT's timers run from here.
     pub sent_at: Option<Instant>,
+    /// The scenario's claim on the harness's packets that carry its numbers.
+    pub claim: Option<crate::net::capture::Claim>,
 }
 
 /// The SUT's own T1 and Timer F, as its profile declares them (`iwf.t1_ms`,
@@ -66,6 +68,19 @@ fn harness(w: &LiaisonWorld) -> Result<std::sync::Arc<IwfHarness>, Failure> {
     })
 }
 
+/// A number of this scenario's own: made up fresh, and claimed, so the
+/// harness's packets that carry it (and their responses, the rest of their
+/// calls and MSRP sessions) go to this scenario's pcap.
+fn fresh(w: &mut LiaisonWorld, h: &IwfHarness) -> String {
+    let n = number();
+    let capture = w.capture.clone();
+    w.iwf
+        .claim
+        .get_or_insert_with(|| h.capture.claim(&capture))
+        .key(&n);
+    n
+}
+
 fn number() -> String {
     let digits: String = token()
         .chars()
@@ -79,9 +94,6 @@ fn number() -> String {
 #[given("the SUT is bound to the harness SMSC")]
 async fn bound(w: &mut LiaisonWorld) -> StepResult {
     let h = harness(w)?;
-    // This scenario's pcap gets the shared traffic from now on (it holds
-    // the role: @harness:iwf).
-    w.serve("iwf", &h.capture)?;
     // Bound, or a bind the harness refused (then there is no point waiting).
     let refused = |log: &[SmppArrival]| {
         log.iter().any(|a| {
@@ -137,7 +149,7 @@ fn answer_of(code: Option<u16>, w: &LiaisonWorld) -> Answer {
 #[given(expr = "the IM recipient will answer MESSAGE with {int}")]
 async fn recipient_answers(w: &mut LiaisonWorld, code: u16) -> StepResult {
     let h = harness(w)?;
-    let n = number();
+    let n = fresh(w, &h);
     let a = answer_of(Some(code), w);
     h.ims.set_answer(&n, a.clone());
     w.iwf.recipients = vec![(n, a)];
@@ -147,7 +159,7 @@ async fn recipient_answers(w: &mut LiaisonWorld, code: u16) -> StepResult {
 #[given("the IM recipient will not answer MESSAGE")]
 async fn recipient_silent(w: &mut LiaisonWorld) -> StepResult {
     let h = harness(w)?;
-    let n = number();
+    let n = fresh(w, &h);
     h.ims.set_answer(&n, Answer::Silent);
     w.iwf.recipients = vec![(n, Answer::Silent)];
     Ok(())
@@ -158,7 +170,7 @@ async fn many_recipients(w: &mut LiaisonWorld, count: usize) -> StepResult {
     let h = harness(w)?;
     w.iwf.recipients.clear();
     for i in 0..count {
-        let n = number();
+        let n = fresh(w, &h);
         let a = answer_of(Some(if i % 2 == 0 { 200 } else { 486 }), w);
         h.ims.set_answer(&n, a.clone());
         w.iwf.recipients.push((n, a));
@@ -191,7 +203,7 @@ async fn deliver_sized(w: &mut LiaisonWorld, coding: Coding) -> StepResult {
     let h = harness(w)?;
     let recipients = w.iwf.recipients.clone();
     for (n, _) in recipients {
-        let src = number();
+        let src = fresh(w, &h);
         let tag = &token()[..6];
         let text = match coding {
             Coding::Plain => format!("liaison SMS to +{n} {tag}"),
@@ -806,7 +818,7 @@ async fn no_imdn(w: &mut LiaisonWorld) -> StepResult {
 
 fn large_recipient(w: &mut LiaisonWorld, p: LargePolicy) -> StepResult {
     let h = harness(w)?;
-    let n = number();
+    let n = fresh(w, &h);
     h.ims.set_large(&n, p);
     w.iwf.recipients = vec![(n, Answer::Silent)];
     Ok(())
@@ -876,19 +888,10 @@ async fn receives_chunks(w: &mut LiaisonWorld) -> StepResult {
         log.iter()
             .any(|e| e.number == n2 && e.kind == LargeKind::Chunk('$'))
     };
-    let mut ok = false;
-    let until = w.deadline;
-    while Instant::now() < until {
-        if done(&h.ims.large_log()) {
-            ok = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    if ok {
-        // The chunks fit together and carry the SMS text byte for byte.
+    if h.ims.wait_large(w.deadline, done).await {
+        // The chunks fit together and carry the SMS text byte for byte (the
+        // harness logs the last chunk together with its verdict).
         let text = w.iwf.sent.first().map(|x| x.3.clone()).unwrap_or_default();
-        tokio::time::sleep(Duration::from_millis(20)).await;
         let log = h.ims.large_log();
         let mine: Vec<&crate::roles::ims_core::LargeEvent> =
             log.iter().filter(|e| e.number == n).collect();

@@ -30,6 +30,8 @@ pub struct Ims {
     pub register: Option<Incoming>,
     /// Identities a harness user asserts through the core (P-Preferred-Identity), by name.
     pub identities: std::collections::HashMap<String, Vec<String>>,
+    /// The scenario's claim on the core's traffic (its users' names).
+    pub claim: Option<crate::net::capture::Claim>,
 }
 
 /// The core, when this request goes through it: every scenario with
@@ -42,13 +44,9 @@ pub(crate) fn core_for(w: &LiaisonWorld) -> Result<Option<Arc<ImsHarness>>, Fail
         return Ok(None);
     };
     let route_all = w.ctx.profile.ims.as_ref().is_some_and(|i| i.route_all());
-    if route_all {
-        // Every scenario runs alone (the runner's limit of one at a time),
-        // so the core's traffic is this scenario's.
-        h.capture.point_to(&w.capture);
-        Ok(Some(h))
-    } else if w.ims.through_core {
-        w.serve("ims-core", &h.capture)?;
+    if route_all || w.ims.through_core {
+        // Its packets reach the scenario's pcap by the names of its users
+        // (or, with route_all, all of them: one scenario at a time).
         Ok(Some(h))
     } else {
         Ok(None)
@@ -64,8 +62,7 @@ fn harness(w: &LiaisonWorld) -> Result<Arc<ImsHarness>, Failure> {
 
 #[given("the harness IMS core serves the scenario")]
 async fn core_serves(w: &mut LiaisonWorld) -> StepResult {
-    let h = harness(w)?;
-    w.serve("ims-core", &h.capture)
+    harness(w).map(|_| ())
 }
 
 // ------------------------------------------------------------ im-client
@@ -83,7 +80,15 @@ fn registered_here(h: &Hop) -> bool {
 #[when("the SUT refreshes its registration through the core")]
 async fn sut_refreshes(w: &mut LiaisonWorld) -> StepResult {
     let h = harness(w)?;
-    let since = w.started;
+    // The SUT's REGISTER names none of the scenario's users: the scenario
+    // takes it by the SUT's own identity, as do the others that watch it,
+    // from now on (so the REGISTER it judges is in its pcap).
+    if let (Some(c), Ok(aor)) = (w.ims.claim.as_ref(), crate::steps::sip::client_aor(w)) {
+        if let (Some(user), Some(host)) = crate::codec::sip::uri_user_host(&aor) {
+            c.weak_key(format!("{user}@{host}"));
+        }
+    }
+    let since = Instant::now();
     let expires = w.ctx.profile.ims.as_ref().map(|i| i.expires()).unwrap_or(4);
     let until = (Instant::now() + Duration::from_secs(u64::from(expires) + 1)).min(w.deadline);
     let fresh = |log: &[Hop]| {

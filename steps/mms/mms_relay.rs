@@ -503,19 +503,21 @@ async fn wait_push(
     until: Instant,
 ) -> Option<(Pushed, Pdu)> {
     let until = until.min(w.deadline);
-    loop {
-        let found = all_pushes(w).into_iter().find_map(|p| {
+    let find = |ps: &[Pushed]| {
+        ps.iter().find_map(|p| {
             if p.number != number {
                 return None;
             }
             let pdu = p.mms()?;
-            (pdu.message_type() == Some(t)).then_some((p, pdu))
-        });
-        if found.is_some() || Instant::now() >= until {
-            return found;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+            (pdu.message_type() == Some(t)).then(|| (p.clone(), pdu))
+        })
+    };
+    if let Ok(h) = harness(w) {
+        let since = w.mms_relay.since.unwrap_or(w.started);
+        let (smsc, sip) = (h.smsc.as_ref(), h.sip.as_ref());
+        mms_ua::wait_pushes(smsc, sip, since, until, |ps| find(ps).is_some()).await;
     }
+    find(&all_pushes(w))
 }
 
 /// The recipient's notification (the first push of an M-Notification.ind to
@@ -1078,11 +1080,18 @@ async fn report_after(w: &mut LiaisonWorld, status: String) -> StepResult {
         want
     );
     // Wait for a final report (bounded by the scenario).
-    loop {
-        if reports(w).iter().any(|(_, p)| is_final(p)) || Instant::now() >= w.deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    if let (Ok(h), Some(o)) = (harness(w), w.mms_relay.originator.as_ref()) {
+        let since = w.mms_relay.since.unwrap_or(w.started);
+        let (smsc, sip) = (h.smsc.as_ref(), h.sip.as_ref());
+        mms_ua::wait_pushes(smsc, sip, since, w.deadline, |ps| {
+            ps.iter().any(|p| {
+                p.number == o.number
+                    && p.mms().is_some_and(|pdu| {
+                        pdu.message_type() == Some(MessageType::DELIVERY_IND) && is_final(&pdu)
+                    })
+            })
+        })
+        .await;
     }
     let finals: Vec<(Pushed, Pdu)> = reports(w)
         .into_iter()

@@ -1,0 +1,357 @@
+//! Which scenario a packet of a run-level role belongs to.
+//!
+//! A run-level role (the SMSC a sms-im-iwf SUT binds to, the IMS core it
+//! sends to) serves every scenario of the run at once. Each scenario owns
+//! correlation keys it made up itself (fresh telephone numbers, say) and
+//! claims them; a packet that carries one of them belongs to that
+//! scenario's pcap. What a scenario did not name itself but that belongs to
+//! its traffic is learned on the way:
+//!
+//! - an SMPP response goes with its request: the sequence number in the
+//!   opposite direction (SMPP 3.4 §3.2, §5.1.4);
+//! - a SIP message owned by a key lends its Call-ID (RFC 3261 §8.1.1.4) to
+//!   the scenario, so the responses, ACKs and BYEs of that call follow it;
+//! - the MSRP session ids of the `a=path` URIs in its SDP (RFC 4975 §8.1,
+//!   §9) likewise, so the session's chunks and REPORTs follow.
+//!
+//! What matches no scenario (a bind, an enquire_link, a late packet after
+//! its scenario ended) goes to the run-level file and is counted. This is
+//! sans-IO: [`Router::classify`] looks at bytes and addresses only.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+/// A scenario that claimed keys.
+pub type OwnerId = u64;
+
+/// How far into a packet keys are looked for: the headers of a SIP or MSRP
+/// message, an SMPP PDU's addresses and short message.
+const SEARCH_LIMIT: usize = 4096;
+/// Keys one scenario may hold (its own and those learned), at most.
+pub const MAX_KEYS_PER_OWNER: usize = 256;
+/// SMPP requests awaiting their response, at most (the oldest go first).
+const MAX_PENDING_SMPP: usize = 4096;
+/// A learned token shorter than this is not taken as a key (it could occur
+/// in anybody's packet).
+const MIN_LEARNED_KEY: usize = 6;
+
+/// The SMPP response bit of command_id (SMPP 3.4 §5.1.2.1).
+const SMPP_RESP: u32 = 0x8000_0000;
+
+#[derive(Debug, Default)]
+struct Owner {
+    id: OwnerId,
+    /// Keys only this scenario has (made up fresh, or learned).
+    keys: Vec<Vec<u8>>,
+    /// Keys other scenarios may carry too (the SUT's own address of
+    /// record): they take a packet that carries nobody's own key, and every
+    /// scenario that holds one gets a copy.
+    weak: Vec<Vec<u8>>,
+    /// Takes every packet that carries nobody's own key (a run whose
+    /// scenarios go one at a time through the role).
+    all: bool,
+}
+
+/// The keys of the scenarios a run-level role serves, and what was learned.
+#[derive(Debug, Default)]
+pub struct Router {
+    next: OwnerId,
+    owners: Vec<Owner>,
+    /// SMPP request (source, destination, sequence number) → its owner.
+    smpp: HashMap<(SocketAddr, SocketAddr, u32), OwnerId>,
+    smpp_order: std::collections::VecDeque<(SocketAddr, SocketAddr, u32)>,
+    /// Packets that matched no scenario.
+    unclaimed: u64,
+}
+
+impl Router {
+    /// A new owner, with no keys yet.
+    pub fn owner(&mut self) -> OwnerId {
+        self.next += 1;
+        self.owners.push(Owner {
+            id: self.next,
+            ..Owner::default()
+        });
+        self.next
+    }
+
+    /// Gives `key` to `owner` (ignored past [`MAX_KEYS_PER_OWNER`], when
+    /// empty, or when the owner is gone).
+    pub fn key(&mut self, owner: OwnerId, key: &[u8]) {
+        if key.is_empty() {
+            return;
+        }
+        if let Some(o) = self.owners.iter_mut().find(|o| o.id == owner) {
+            if o.keys.len() < MAX_KEYS_PER_OWNER && !o.keys.iter().any(|k| k == key) {
+                o.keys.push(key.to_vec());
+            }
+        }
+    }
+
+    /// Gives `owner` a weak key: see [`Owner::weak`].
+    pub fn weak_key(&mut self, owner: OwnerId, key: &[u8]) {
+        if key.is_empty() {
+            return;
+        }
+        if let Some(o) = self.owners.iter_mut().find(|o| o.id == owner) {
+            if o.weak.len() < MAX_KEYS_PER_OWNER && !o.weak.iter().any(|k| k == key) {
+                o.weak.push(key.to_vec());
+            }
+        }
+    }
+
+    /// Lets `owner` take every packet nobody's own key claims.
+    pub fn take_all(&mut self, owner: OwnerId) {
+        if let Some(o) = self.owners.iter_mut().find(|o| o.id == owner) {
+            o.all = true;
+        }
+    }
+
+    /// Forgets `owner`: its packets from now on are run-level ones.
+    pub fn release(&mut self, owner: OwnerId) {
+        self.owners.retain(|o| o.id != owner);
+        self.smpp.retain(|_, o| *o != owner);
+        let smpp = &self.smpp;
+        self.smpp_order.retain(|k| smpp.contains_key(k));
+    }
+
+    /// The owners now.
+    pub fn owners(&self) -> Vec<OwnerId> {
+        self.owners.iter().map(|o| o.id).collect()
+    }
+
+    /// Packets that went to the run-level file so far.
+    pub fn unclaimed(&self) -> u64 {
+        self.unclaimed
+    }
+
+    /// The scenarios `payload` (sent from `src` to `dst`) belongs to: the
+    /// one whose own key it carries, else those whose weak key it carries
+    /// or that take everything, else none (run-level). Learns what a packet
+    /// with an own key tells about its owner's later traffic.
+    pub fn classify(&mut self, src: SocketAddr, dst: SocketAddr, payload: &[u8]) -> Vec<OwnerId> {
+        let smpp = smpp_header(payload);
+        if let Some((command, seq)) = smpp {
+            if command & SMPP_RESP != 0 {
+                if let Some(o) = self.smpp.remove(&(dst, src, seq)) {
+                    return vec![o];
+                }
+            }
+        }
+        let head = &payload[..payload.len().min(SEARCH_LIMIT)];
+        let carries = |keys: &[Vec<u8>]| keys.iter().any(|k| contains_key(head, k));
+        let owner = self.owners.iter().find(|o| carries(&o.keys)).map(|o| o.id);
+        let Some(owner) = owner else {
+            let others: Vec<OwnerId> = self
+                .owners
+                .iter()
+                .filter(|o| o.all || carries(&o.weak))
+                .map(|o| o.id)
+                .collect();
+            if others.is_empty() {
+                self.unclaimed += 1;
+            }
+            return others;
+        };
+        match smpp {
+            Some((command, seq)) if command & SMPP_RESP == 0 => {
+                let k = (src, dst, seq);
+                if self.smpp.insert(k, owner).is_none() {
+                    self.smpp_order.push_back(k);
+                }
+                while self.smpp_order.len() > MAX_PENDING_SMPP {
+                    if let Some(old) = self.smpp_order.pop_front() {
+                        self.smpp.remove(&old);
+                    }
+                }
+            }
+            Some(_) => {}
+            None => {
+                for token in sip_tokens(head) {
+                    self.key(owner, token);
+                }
+            }
+        }
+        vec![owner]
+    }
+}
+
+/// Whether `head` holds `key` as a whole: a key that starts (ends) with a
+/// digit is not taken where a digit comes before (after) it, so the
+/// number 1555012 is not found in 15550123, nor the address
+/// 127.0.0.1:5562 in 127.0.0.1:55620.
+fn contains_key(head: &[u8], key: &[u8]) -> bool {
+    let (Some(first), Some(last)) = (key.first(), key.last()) else {
+        return false;
+    };
+    memchr::memmem::find_iter(head, key).any(|at| {
+        let before = at.checked_sub(1).map(|i| head[i]);
+        let after = head.get(at + key.len()).copied();
+        !(first.is_ascii_digit() && before.is_some_and(|b| b.is_ascii_digit())
+            || last.is_ascii_digit() && after.is_some_and(|b| b.is_ascii_digit()))
+    })
+}
+
+/// (command_id, sequence_number) when `payload` is exactly one SMPP PDU
+/// (its command_length is its length, SMPP 3.4 §3.2).
+fn smpp_header(payload: &[u8]) -> Option<(u32, u32)> {
+    if payload.len() < 16 {
+        return None;
+    }
+    let word =
+        |i: usize| u32::from_be_bytes([payload[i], payload[i + 1], payload[i + 2], payload[i + 3]]);
+    (word(0) as usize == payload.len()).then(|| (word(4), word(12)))
+}
+
+/// What a SIP message lends its owner: its Call-ID and the session ids of
+/// the MSRP URIs in an SDP `a=path` line (the last path segment, before
+/// `;transport`).
+fn sip_tokens(head: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    for line in head.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let (name, value) = (&line[..colon], &line[colon + 1..]);
+        let name = name.trim_ascii();
+        if name.eq_ignore_ascii_case(b"call-id") || name.eq_ignore_ascii_case(b"i") {
+            let v = value.trim_ascii();
+            if v.len() >= MIN_LEARNED_KEY {
+                out.push(v);
+            }
+        } else if name.eq_ignore_ascii_case(b"a=path") {
+            for uri in value.split(|b| b.is_ascii_whitespace()) {
+                let path = uri.split(|&b| b == b';').next().unwrap_or(uri);
+                if let Some(id) = path.rsplit(|&b| b == b'/').next() {
+                    if id.len() >= MIN_LEARNED_KEY && path.starts_with(b"msrp") {
+                        out.push(id);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a(p: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], p))
+    }
+
+    fn pdu(command: u32, seq: u32, body: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        v.extend_from_slice(&((16 + body.len()) as u32).to_be_bytes());
+        v.extend_from_slice(&command.to_be_bytes());
+        v.extend_from_slice(&0u32.to_be_bytes());
+        v.extend_from_slice(&seq.to_be_bytes());
+        v.extend_from_slice(body);
+        v
+    }
+
+    #[test]
+    fn an_smpp_response_follows_its_request_and_a_bind_is_run_level() {
+        let mut r = Router::default();
+        let (one, two) = (r.owner(), r.owner());
+        r.key(one, b"15551234567");
+        r.key(two, b"15557654321");
+        let (smsc, esme) = (a(2775), a(40000));
+        // deliver_sm (harness to SUT) for each, then the responses in the other order.
+        assert_eq!(
+            r.classify(smsc, esme, &pdu(5, 7, b"+15551234567\0")),
+            vec![one]
+        );
+        assert_eq!(
+            r.classify(smsc, esme, &pdu(5, 8, b"+15557654321\0")),
+            vec![two]
+        );
+        assert_eq!(
+            r.classify(esme, smsc, &pdu(SMPP_RESP | 5, 8, b"x\0")),
+            vec![two]
+        );
+        assert_eq!(
+            r.classify(esme, smsc, &pdu(SMPP_RESP | 5, 7, b"x\0")),
+            vec![one]
+        );
+        // A second response to one request has no owner left: run-level.
+        assert_eq!(
+            r.classify(esme, smsc, &pdu(SMPP_RESP | 5, 7, b"x\0")),
+            Vec::<OwnerId>::new()
+        );
+        // The same sequence number the other way is another request's.
+        assert_eq!(
+            r.classify(esme, smsc, &pdu(9, 1, b"liaison\0secret\0")),
+            Vec::<OwnerId>::new()
+        );
+        assert_eq!(r.unclaimed(), 2);
+    }
+
+    #[test]
+    fn a_sip_call_and_its_msrp_session_follow_the_number() {
+        let mut r = Router::default();
+        let one = r.owner();
+        r.key(one, b"15551234567");
+        let invite = b"INVITE tel:+15551234567 SIP/2.0\r\nCall-ID: abc123xyz@h\r\nContent-Type: application/sdp\r\n\r\nv=0\r\na=path:msrp://127.0.0.1:5000/s3ss10n;tcp\r\n";
+        assert_eq!(r.classify(a(1), a(2), invite), vec![one]);
+        let ack = b"ACK sip:x@h SIP/2.0\r\ni: abc123xyz@h\r\n\r\n";
+        assert_eq!(r.classify(a(1), a(2), ack), vec![one]);
+        let send = b"MSRP t1 SEND\r\nTo-Path: msrp://127.0.0.1:5000/s3ss10n;tcp\r\n-------t1$\r\n";
+        assert_eq!(r.classify(a(1), a(2), send), vec![one]);
+        r.release(one);
+        assert_eq!(r.classify(a(1), a(2), ack), Vec::<OwnerId>::new());
+    }
+
+    #[test]
+    fn own_keys_come_before_weak_ones_and_weak_ones_share() {
+        let mut r = Router::default();
+        let (one, two, three) = (r.owner(), r.owner(), r.owner());
+        r.weak_key(one, b"bob@liaison.test");
+        r.weak_key(two, b"bob@liaison.test");
+        r.key(three, b"alice-1234abcd");
+        let register = b"REGISTER sip:liaison.test SIP/2.0\r\nTo: <sip:bob@liaison.test>\r\nCall-ID: reg0001\r\n\r\n";
+        assert_eq!(r.classify(a(1), a(2), register), vec![one, two]);
+        let message = b"MESSAGE sip:bob@liaison.test SIP/2.0\r\nFrom: <sip:alice-1234abcd@liaison.test>\r\nCall-ID: msg0001\r\n\r\n";
+        assert_eq!(r.classify(a(1), a(2), message), vec![three]);
+        // A weak match teaches nothing: the next REGISTER is shared again.
+        assert_eq!(r.classify(a(1), a(2), register), vec![one, two]);
+        r.take_all(three);
+        assert_eq!(
+            r.classify(a(1), a(2), b"OPTIONS sip:x SIP/2.0\r\n\r\n"),
+            vec![three]
+        );
+        assert_eq!(r.unclaimed(), 0);
+    }
+
+    #[test]
+    fn a_key_is_found_whole_not_inside_a_longer_number() {
+        assert!(contains_key(
+            b"Via: SIP/2.0/UDP 127.0.0.1:5562;branch",
+            b"127.0.0.1:5562"
+        ));
+        assert!(!contains_key(
+            b"Via: SIP/2.0/UDP 127.0.0.1:55620;branch",
+            b"127.0.0.1:5562"
+        ));
+        assert!(contains_key(
+            b"x 127.0.0.1:55620 127.0.0.1:5562>",
+            b"127.0.0.1:5562"
+        ));
+        assert!(!contains_key(b"tel:+215551234567", b"15551234567"));
+        assert!(contains_key(b"tel:+15551234567;x", b"15551234567"));
+        assert!(!contains_key(b"anything", b""));
+    }
+
+    #[test]
+    fn keys_are_bounded_and_short_tokens_are_not_learned() {
+        let mut r = Router::default();
+        let one = r.owner();
+        for i in 0..(MAX_KEYS_PER_OWNER + 10) {
+            r.key(one, format!("key{i:08}").as_bytes());
+        }
+        assert_eq!(r.owners[0].keys.len(), MAX_KEYS_PER_OWNER);
+        assert!(sip_tokens(b"Call-ID: ab\r\n").is_empty());
+    }
+}
