@@ -96,13 +96,10 @@ pub(crate) async fn new_ua_in(
             &[ua.contact(Transport::Udp), ua.contact(Transport::Tcp)],
         );
     }
-    // The user's fresh name is the scenario's own: what the core carries
-    // for it goes to the scenario's pcap.
-    if let (Some(c), Some(user)) = (
-        w.ims.claim.as_ref(),
-        crate::codec::sip::uri_user_host(&ua.aor).0,
-    ) {
-        c.key(user);
+    // The user's fresh name is the scenario's own: what the core (or the
+    // MMSC the SUT defers to) carries for it goes to the scenario's pcap.
+    if let Some(user) = crate::codec::sip::uri_user_host(&ua.aor).0 {
+        w.claim_key(&user);
     }
     Ok(ua)
 }
@@ -223,6 +220,9 @@ pub(crate) async fn send_through_server(
         (None, None) => format!("sip:{to}-{}@{}", &token()[..8], domain(w)),
     };
     if !w.recipients.contains_key(to) && !w.originators.contains_key(&format!("aor:{to}")) {
+        if let Some(user) = crate::codec::sip::uri_user_host(&to_aor).0 {
+            w.claim_key(&user);
+        }
         w.originators.insert(
             format!("aor:{to}"),
             Arc::new(Ua::new(ua.ep.clone(), to_aor.clone(), w.timers)),

@@ -143,6 +143,20 @@ impl LiaisonWorld {
             }
             self.ims.claim = Some(claim);
         }
+        if let Some(h) = self.ctx.deferral.as_ref() {
+            self.deferral.claim = Some(h.capture.claim(&self.capture));
+        }
+    }
+
+    /// A user name (or another token) the scenario made up: the run-level
+    /// roles that route by key give it the packets that carry it.
+    pub fn claim_key(&self, key: &str) {
+        for c in [&self.ims.claim, &self.deferral.claim]
+            .into_iter()
+            .flatten()
+        {
+            c.key(key);
+        }
     }
 
     /// Lets go of the scenario's claims: what comes later for its keys goes
@@ -150,6 +164,7 @@ impl LiaisonWorld {
     pub fn end_claims(&mut self) {
         self.iwf.claim = None;
         self.ims.claim = None;
+        self.deferral.claim = None;
     }
 
     /// Sends the traffic of run-level harness role `name` (one of

@@ -1,4 +1,4 @@
-@im-server @if:sip @if:deferral @harness:deferral-mmsc
+@im-server @if:sip @if:deferral
 Feature: MMS as the deferred mode of IMS messaging, the SUT as IM server
   Seed 000 (3GPP SA2 to T2): MMS is to be the deferred mode of IMS
   messaging, so an IM server that cannot deliver a MESSAGE now may hand it

@@ -6,8 +6,9 @@ Feature: IMS alignment, the SUT as an IM client behind the IMS core
   that REGISTER (OMA IM feature tags, OMA CPM ICSIs in +g.3gpp.icsi-ref),
   and answering requests the core forwards back through the core
   (3GPP TS 24.229; RFC 3840; RFC 3261 §18.2.2). The harness plays the core
-  (P-CSCF and S-CSCF in one) at the profile's ims.core for the whole run, so
-  these scenarios run one at a time.
+  (P-CSCF and S-CSCF in one) at the profile's ims.core for the whole run;
+  these scenarios share it side by side, and the SUT's REGISTERs go to
+  every scenario that watches for one.
 
   Background:
     Given the SUT plays the role "im-client"

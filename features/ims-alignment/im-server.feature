@@ -1,4 +1,4 @@
-@im-server @if:sip @if:ims @harness:deferral-mmsc
+@im-server @if:sip @if:ims
 Feature: IMS alignment, the SUT as an IM server inside the IMS trust domain
   Seed 003: an IM server in an IMS registers users that come through the
   core (Path, RFC 3327) and sends their requests back by that Path as
@@ -13,7 +13,7 @@ Feature: IMS alignment, the SUT as an IM server inside the IMS trust domain
   back to a contact the request excludes. The harness core is trusted by
   its IP (profile ims.core); the harness's other users send from
   harness.address, outside the trust domain. These scenarios share the
-  run's core and run one at a time.
+  run's core side by side, each with users of its own.
 
   Background:
     Given the SUT plays the role "im-server"

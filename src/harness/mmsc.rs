@@ -5,8 +5,11 @@ use crate::net::capture::Capture;
 
 /// The MMS Relay/Server an `mms-client` SUT is configured with (its MMSC
 /// URL), played by the harness for the whole run. Pushes go from per-scenario
-/// sockets; this server's traffic reaches the scenario's pcap through a
-/// switchable capture, so the scenarios that use it hold it (`@harness:NAME`: one scenario at a time per run-level role).
+/// sockets. For an mms-client this server's traffic reaches the scenario's
+/// pcap through a switchable capture, so the scenarios that use it hold it
+/// (`@harness:mmsc`: one at a time); the MMSC an IM server defers to serves
+/// scenarios side by side through a routed capture (each claims its users'
+/// names, which the M-Send.req carries).
 pub struct MmsClientHarness {
     pub server: crate::roles::mms_server::MmsServer,
     pub capture: Capture,
@@ -23,9 +26,12 @@ impl std::fmt::Debug for MmsClientHarness {
 }
 
 impl MmsClientHarness {
-    /// Starts the MMS server at `addr` (port 0 picks).
-    pub async fn start(addr: std::net::SocketAddr) -> Result<MmsClientHarness, String> {
-        let capture = Capture::switchable();
+    /// Starts the MMS server at `addr` (port 0 picks), writing through
+    /// `capture` (switchable or routed).
+    pub async fn start(
+        addr: std::net::SocketAddr,
+        capture: Capture,
+    ) -> Result<MmsClientHarness, String> {
         let server = crate::roles::mms_server::MmsServer::start(addr, capture.clone())
             .await
             .map_err(|e| format!("mms_client.mmsc_url: cannot listen on {addr} ({e})"))?;

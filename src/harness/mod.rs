@@ -15,7 +15,7 @@
 //! from the profile alone ([`Harnesses::for_profile`]), so a real SUT and
 //! the embedded reference get the same harness.
 //!
-//! `iwf` and `ims` serve every scenario at once through a routed capture
+//! `iwf`, `ims` and the deferral MMSC serve every scenario at once through a routed capture
 //! (`Capture::routed`): each scenario claims the keys it made up, and what
 //! no scenario claims goes to the role's run-level pcap
 //! ([`run_level_capture`]). The others are held by one scenario at a time
@@ -87,10 +87,6 @@ impl RunContext {
 /// holds its roles from its start to its end, taken in name order (no two
 /// scenarios can wait on each other).
 pub const EXCLUSIVE: &[(&str, &str)] = &[
-    (
-        "deferral-mmsc",
-        "the MMS Relay/Server an IM server defers to",
-    ),
     ("mm3", "the MMS server's MM3 (SMTP) a MEM server notifies"),
     (
         "mmsc",
@@ -226,7 +222,7 @@ impl Harnesses {
             profile.has_role("mms-client"),
             profile.mms_client.as_ref().and_then(|m| m.url_parts()),
         ) {
-            let mut m = MmsClientHarness::start(a).await?;
+            let mut m = MmsClientHarness::start(a, Capture::switchable()).await?;
             if let Some(u) = profile.mms_client.as_ref().and_then(|m| m.upper_tester) {
                 m = m.with_upper_tester(u).await?;
             }
@@ -239,10 +235,12 @@ impl Harnesses {
             h.mms_relay = Some(Arc::new(PushHarness::for_mms_relay(m).await?));
         }
         if let Some((a, _)) = profile.deferral.as_ref().and_then(|d| d.url_parts()) {
-            h.deferral =
-                Some(Arc::new(MmsClientHarness::start(a).await.map_err(|e| {
-                    e.replace("mms_client.mmsc_url", "deferral.mmsc_url")
-                })?));
+            let capture = Capture::routed(run_level_capture(pcap_dir, "deferral-mmsc"));
+            h.deferral = Some(Arc::new(
+                MmsClientHarness::start(a, capture)
+                    .await
+                    .map_err(|e| e.replace("mms_client.mmsc_url", "deferral.mmsc_url"))?,
+            ));
         }
         if let Some(i) = &profile.ims {
             let core =

@@ -12,7 +12,10 @@
 //! - a SIP message owned by a key lends its Call-ID (RFC 3261 §8.1.1.4) to
 //!   the scenario, so the responses, ACKs and BYEs of that call follow it;
 //! - the MSRP session ids of the `a=path` URIs in its SDP (RFC 4975 §8.1,
-//!   §9) likewise, so the session's chunks and REPORTs follow.
+//!   §9) likewise, so the session's chunks and REPORTs follow;
+//! - an HTTP response goes with the request it answers: the oldest
+//!   unanswered request on the same connection, the other way (RFC 9112
+//!   §9.3: responses come in the order of the requests).
 //!
 //! What matches no scenario (a bind, an enquire_link, a late packet after
 //! its scenario ended) goes to the run-level file and is counted. This is
@@ -60,6 +63,9 @@ pub struct Router {
     /// SMPP request (source, destination, sequence number) → its owner.
     smpp: HashMap<(SocketAddr, SocketAddr, u32), OwnerId>,
     smpp_order: std::collections::VecDeque<(SocketAddr, SocketAddr, u32)>,
+    /// HTTP requests (source, destination) awaiting their responses, in
+    /// order: each one's owner (None: nobody's, answered run-level).
+    http: HashMap<(SocketAddr, SocketAddr), std::collections::VecDeque<Option<OwnerId>>>,
     /// Packets that matched no scenario.
     unclaimed: u64,
 }
@@ -111,6 +117,12 @@ impl Router {
     pub fn release(&mut self, owner: OwnerId) {
         self.owners.retain(|o| o.id != owner);
         self.smpp.retain(|_, o| *o != owner);
+        for q in self.http.values_mut() {
+            for o in q.iter_mut().filter(|o| **o == Some(owner)) {
+                *o = None;
+            }
+        }
+        self.http.retain(|_, q| q.iter().any(Option::is_some));
         let smpp = &self.smpp;
         self.smpp_order.retain(|k| smpp.contains_key(k));
     }
@@ -138,6 +150,37 @@ impl Router {
                 }
             }
         }
+        match http_kind(payload) {
+            Some(Http::Response) => {
+                let k = (dst, src);
+                let o = self.http.get_mut(&k).and_then(|q| q.pop_front()).flatten();
+                if self.http.get(&k).is_some_and(|q| q.is_empty()) {
+                    self.http.remove(&k);
+                }
+                if let Some(o) = o {
+                    return vec![o];
+                }
+            }
+            Some(Http::Request) => {
+                let owners = self.classify_by_keys(src, dst, payload, None);
+                let q = self.http.entry((src, dst)).or_default();
+                if q.len() < MAX_PENDING_HTTP {
+                    q.push_back(owners.first().copied());
+                }
+                return owners;
+            }
+            None => {}
+        }
+        self.classify_by_keys(src, dst, payload, smpp)
+    }
+
+    fn classify_by_keys(
+        &mut self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        payload: &[u8],
+        smpp: Option<(u32, u32)>,
+    ) -> Vec<OwnerId> {
         let head = &payload[..payload.len().min(SEARCH_LIMIT)];
         let carries = |keys: &[Vec<u8>]| keys.iter().any(|k| contains_key(head, k));
         let owner = self.owners.iter().find(|o| carries(&o.keys)).map(|o| o.id);
@@ -190,6 +233,31 @@ fn contains_key(head: &[u8], key: &[u8]) -> bool {
         !(first.is_ascii_digit() && before.is_some_and(|b| b.is_ascii_digit())
             || last.is_ascii_digit() && after.is_some_and(|b| b.is_ascii_digit()))
     })
+}
+
+/// HTTP requests awaiting responses on one connection, at most.
+const MAX_PENDING_HTTP: usize = 64;
+
+enum Http {
+    Request,
+    Response,
+}
+
+/// Whether `payload` starts an HTTP/1.x request or response (RFC 9112 §3, §4).
+fn http_kind(payload: &[u8]) -> Option<Http> {
+    if payload.starts_with(b"HTTP/1.") {
+        return Some(Http::Response);
+    }
+    let line = payload.split(|&b| b == b'\n').next()?;
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let mut parts = line.split(|&b| b == b' ');
+    let method = parts.next()?;
+    let _target = parts.next()?;
+    let version = parts.next()?;
+    (!method.is_empty()
+        && method.iter().all(u8::is_ascii_uppercase)
+        && version.starts_with(b"HTTP/1."))
+    .then_some(Http::Request)
 }
 
 /// (command_id, sequence_number) when `payload` is exactly one SMPP PDU
@@ -342,6 +410,28 @@ mod tests {
         assert!(!contains_key(b"tel:+215551234567", b"15551234567"));
         assert!(contains_key(b"tel:+15551234567;x", b"15551234567"));
         assert!(!contains_key(b"anything", b""));
+    }
+
+    #[test]
+    fn an_http_response_follows_its_request_on_the_connection() {
+        let mut r = Router::default();
+        let (one, two) = (r.owner(), r.owner());
+        r.key(one, b"erin-1234abcd");
+        r.key(two, b"erin-9876fedc");
+        let (sut, mmsc) = (a(40000), a(8080));
+        let post =
+            |k: &str| format!("POST /mms HTTP/1.1\r\nContent-Length: 3\r\n\r\n{k}").into_bytes();
+        assert_eq!(r.classify(sut, mmsc, &post("erin-1234abcd")), vec![one]);
+        assert_eq!(
+            r.classify(sut, mmsc, b"GET /x HTTP/1.1\r\n\r\n"),
+            Vec::<OwnerId>::new()
+        );
+        assert_eq!(r.classify(sut, mmsc, &post("erin-9876fedc")), vec![two]);
+        let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(r.classify(mmsc, sut, ok), vec![one]);
+        assert_eq!(r.classify(mmsc, sut, ok), Vec::<OwnerId>::new());
+        assert_eq!(r.classify(mmsc, sut, ok), vec![two]);
+        assert_eq!(r.classify(mmsc, sut, ok), Vec::<OwnerId>::new());
     }
 
     #[test]

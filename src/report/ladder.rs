@@ -494,7 +494,12 @@ pub const DUPLICATE_WINDOW_US: u64 = 1_000;
 /// request with its latest response (RFC 3261 §17.2.1, §17.2.2), and a slow
 /// SUT may send both answers back to back; it is exempt while the capture
 /// holds at least as many copies of the request (same top Via branch and
-/// CSeq, in the other direction) as of the response.
+/// CSeq, in the other direction) as of the response. Nor, likewise, does a
+/// SIP request over UDP a proxy sends again because it came to the proxy
+/// again (a stalled proxy forwards the original and the retransmission
+/// back to back, RFC 3261 §16.11): it is exempt while the capture holds at
+/// least as many copies of the request (same Call-ID and CSeq) arriving at
+/// its sender.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Duplicate {
     /// Frame numbers (from 1) of the first copy and of the repetition.
@@ -562,6 +567,9 @@ pub fn duplicates(pcap: &[u8]) -> Vec<Duplicate> {
         Option<(u32, String)>,
     );
     let mut requests: HashMap<Txn, u32> = HashMap::new();
+    // SIP requests over UDP arriving at an address: (to, Call-ID, CSeq) -> copies.
+    type Arrival = (SocketAddr, Option<String>, Option<(u32, String)>);
+    let mut arrivals: HashMap<Arrival, u32> = HashMap::new();
     let mut out = Vec::new();
     for (i, (t, data)) in frames.iter().enumerate() {
         let n = i as u32 + 1;
@@ -598,6 +606,10 @@ pub fn duplicates(pcap: &[u8]) -> Vec<Duplicate> {
                 let txn = |from, to| (from, to, m.top_via_branch(), m.cseq());
                 if m.is_request() {
                     *requests.entry(txn(key.1, key.2)).or_insert(0) += 1;
+                    let call = m.call_id().map(str::to_string);
+                    *arrivals.entry((key.2, call.clone(), m.cseq())).or_insert(0) += 1;
+                    let came = arrivals.get(&(key.1, call, m.cseq())).copied().unwrap_or(0);
+                    answers_a_repeat = came >= seen;
                 } else {
                     let asked = requests.get(&txn(key.2, key.1)).copied().unwrap_or(0);
                     answers_a_repeat = asked >= seen;
@@ -1473,6 +1485,26 @@ mod tests {
         for i in 2..5 {
             delay(&mut pcap, i, DUPLICATE_WINDOW_US + 1);
         }
+        let d = duplicates(&pcap);
+        assert_eq!(
+            d.iter().map(|x| (x.first, x.again)).collect::<Vec<_>>(),
+            [(4, 5)],
+            "{d:?}"
+        );
+        // A proxy (b) that received the request twice and, stalled, forwards
+        // both copies to c back to back: two packets. A third forwarded copy
+        // has no third arrival behind it.
+        let c: SocketAddr = "[::1]:5080".parse().unwrap();
+        let call = b"MESSAGE sip:x SIP/2.0\r\nVia: SIP/2.0/UDP [::1]:5060;branch=z9hG4bK7\r\nCall-ID: c1@x\r\nCSeq: 4 MESSAGE\r\nContent-Length: 0\r\n\r\n";
+        let fwd = b"MESSAGE sip:x SIP/2.0\r\nVia: SIP/2.0/UDP [::1]:5070;branch=z9hG4bK8\r\nVia: SIP/2.0/UDP [::1]:5060;branch=z9hG4bK7\r\nCall-ID: c1@x\r\nCSeq: 4 MESSAGE\r\nContent-Length: 0\r\n\r\n";
+        let mut pcap = capture(|cap| {
+            cap.udp(a, b, call);
+            cap.udp(a, b, call);
+            cap.udp(b, c, fwd);
+            cap.udp(b, c, fwd);
+            cap.udp(b, c, fwd);
+        });
+        delay(&mut pcap, 1, DUPLICATE_WINDOW_US + 1);
         let d = duplicates(&pcap);
         assert_eq!(
             d.iter().map(|x| (x.first, x.again)).collect::<Vec<_>>(),

@@ -467,6 +467,7 @@ pub fn run_pcaps(ctx: &RunContext) -> Vec<crate::report::RunPcap> {
     let routed = [
         ("iwf", ctx.iwf.as_ref().map(|h| &h.capture)),
         ("ims-core", ctx.ims.as_ref().map(|h| &h.capture)),
+        ("deferral-mmsc", ctx.deferral.as_ref().map(|h| &h.capture)),
     ];
     let mut out = Vec::new();
     for (name, capture) in routed {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::UsageError;
 use crate::harness::ims::core_loopback;
 use crate::harness::{Harnesses, ImsHarness, IwfHarness, MmsClientHarness, PushHarness};
+use crate::net::capture::Capture;
 use crate::net::Transport;
 use crate::profile::{Profile, SipInterface};
 
@@ -306,7 +307,7 @@ pub async fn start_embedded(
         event: crate::codec::sip_push::PLACEHOLDER_PUSH_EVENT.into(),
     };
     harness.push_client = Some(Arc::new(pc));
-    let mmsc = MmsClientHarness::start(any)
+    let mmsc = MmsClientHarness::start(any, Capture::switchable())
         .await
         .map_err(UsageError)?
         .with_upper_tester(any)
@@ -343,7 +344,12 @@ pub async fn start_embedded(
     };
     harness.mms_relay = Some(Arc::new(mms));
     // The MMS Relay/Server the reference IM server defers to.
-    let dmmsc = MmsClientHarness::start(any).await.map_err(UsageError)?;
+    let dmmsc = MmsClientHarness::start(
+        any,
+        Capture::routed(crate::harness::run_level_capture(pcap_dir, "deferral-mmsc")),
+    )
+    .await
+    .map_err(UsageError)?;
     let deferral_cfg = crate::reference::im_server::DeferralConfig {
         mmsc_url: format!("http://{}/mms", dmmsc.server.addr()),
         domain: crate::reference::im_server::MMS_DOMAIN.into(),

@@ -25,6 +25,8 @@ use crate::steps::world::{Failure, LiaisonWorld, StepResult};
 pub struct Deferral {
     /// From when this scenario's traffic at the MMSC counts.
     pub since: Option<Instant>,
+    /// The scenario's claim on the MMSC's traffic (its users' names).
+    pub claim: Option<crate::net::capture::Claim>,
 }
 
 fn harness(w: &LiaisonWorld) -> Result<Arc<MmsClientHarness>, Failure> {
@@ -58,10 +60,9 @@ fn settle(w: &LiaisonWorld) -> Duration {
 
 #[given("the harness plays the MMS Relay/Server the SUT defers to")]
 async fn mmsc(w: &mut LiaisonWorld) -> StepResult {
-    let h = harness(w)?;
-    // This scenario's pcap gets the shared traffic from now on (it holds
-    // the role: @harness:deferral-mmsc).
-    w.serve("deferral-mmsc", &h.capture)?;
+    harness(w)?;
+    // The MMSC's traffic reaches this scenario's pcap by its users' names
+    // (claimed as they are made up).
     w.deferral.since = Some(Instant::now());
     Ok(())
 }
@@ -93,7 +94,9 @@ pub(crate) fn mms_user_aor(w: &mut LiaisonWorld, from: &str, to: &str) -> StepRe
             return Err(w.fail(format!("an originator `{from}` set up earlier"), "none"));
         };
         let d = mms_domain(w)?;
-        let aor = format!("sip:{to}-{}@{d}", &crate::codec::sip::token()[..8]);
+        let user = format!("{to}-{}", &crate::codec::sip::token()[..8]);
+        w.claim_key(&user);
+        let aor = format!("sip:{user}@{d}");
         w.originators.insert(
             format!("aor:{to}"),
             Arc::new(Ua::new(ua.ep.clone(), aor, w.timers)),
