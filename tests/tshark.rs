@@ -326,6 +326,35 @@ fn check_run(out: &std::path::Path) -> Seen {
             pcaps.push((out.join(p["pcap"].as_str().unwrap()), false));
         }
     }
+    // tshark's start-up is most of the time: the pcaps are checked on as
+    // many threads as there are cores, each a share of them.
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut shares: Vec<Vec<(std::path::PathBuf, bool)>> = vec![Vec::new(); workers];
+    for (i, x) in pcaps.into_iter().enumerate() {
+        shares[i % workers].push(x);
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = shares
+            .into_iter()
+            .map(|share| scope.spawn(move || check_pcaps(share)))
+            .collect();
+        for h in handles {
+            let part = h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+            seen.pcaps += part.pcaps;
+            seen.msrp += part.msrp;
+            seen.smpp += part.smpp;
+            seen.wsp += part.wsp;
+            seen.http += part.http;
+            seen.mmse += part.mmse;
+            seen.smtp += part.smtp;
+        }
+    });
+    seen
+}
+
+/// The checks of [`check_run`] on some of its pcaps.
+fn check_pcaps(pcaps: Vec<(std::path::PathBuf, bool)>) -> Seen {
+    let mut seen = Seen::default();
     for (pcap, scenario) in pcaps {
         let p = pcap.to_str().unwrap();
         // Each packet on the wire appears once: a copy of a frame within
