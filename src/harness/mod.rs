@@ -8,8 +8,8 @@
 //! | [`ims`] | IMS core (P-/S-CSCF, registrar, router) | IMS clients and servers (`ims` section) |
 //! | [`bearers`] | SMSC, OTA-HTTP target, SIP device | ppg, mms-relay |
 //! | [`mmsc`] | MMS Relay/Server (+ upper tester) | mms-client, im-server with deferral |
-//! | `roles::push_agent::PushClientHarness` | push agent + upper tester | push-client |
-//! | `roles::smtp_server::Mm3Harness` | MMS server's MM3 (SMTP) | mem-server |
+//! | [`push_agent`] | push agent + upper tester | push-client |
+//! | [`mm3`] | MMS server's MM3 (SMTP) | mem-server |
 //!
 //! Steps import these from here, never from the runner. Each one starts
 //! from the profile alone ([`Harnesses::for_profile`]), so a real SUT and
@@ -24,7 +24,9 @@
 pub mod bearers;
 pub mod ims;
 pub mod iwf;
+pub mod mm3;
 pub mod mmsc;
+pub mod push_agent;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -37,8 +39,8 @@ pub use mmsc::MmsClientHarness;
 
 use crate::net::capture::Capture;
 use crate::profile::Profile;
-use crate::roles::push_agent::PushClientHarness;
-use crate::roles::smtp_server::Mm3Harness;
+pub use mm3::Mm3Harness;
+pub use push_agent::PushClientHarness;
 
 /// What the steps of a run see.
 #[derive(Debug)]

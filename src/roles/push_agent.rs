@@ -26,11 +26,9 @@ use crate::codec::sip::{
     header_param, reason_phrase, request, response_to, token, uri_of, SipMessage,
 };
 use crate::codec::sip_push::accept_contact;
-use crate::net::capture::Capture;
 use crate::net::{Incoming, SipEndpoint, Transport};
 use crate::roles::transaction::{non_invite_client, Bounds, ClientResult, Timers};
 use crate::roles::ua::{Outgoing, Ua};
-use crate::roles::upper_tester::UpperTester;
 
 /// A push MESSAGE for `app` (RFC 3428 request, RFC 3841 Accept-Contact).
 pub fn push_message(
@@ -389,59 +387,6 @@ fn subscribe(
         cseq: 1,
     };
     (ok, Some(sub))
-}
-
-/// The harness roles a push-client SUT talks to on its own: the push agent it
-/// subscribes to and the upper tester it reports hand-overs to. They live for
-/// the whole run; their traffic goes to the current scenario's pcap through a
-/// switchable capture, and the scenarios that use them hold it (`@harness:NAME`: one scenario at a time per run-level role).
-pub struct PushClientHarness {
-    pub agent: Option<PushAgent>,
-    pub upper: Option<UpperTester>,
-    pub capture: Capture,
-}
-
-impl std::fmt::Debug for PushClientHarness {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PushClientHarness")
-            .field("agent", &self.agent.as_ref().map(|a| a.ep.udp_addr()))
-            .field("upper", &self.upper.as_ref().map(|u| u.addr()))
-            .finish()
-    }
-}
-
-impl PushClientHarness {
-    /// Starts the agent and the upper tester at the given loopback addresses
-    /// (port 0 picks). An error names the address that could not be used.
-    pub async fn start(
-        agent: Option<SocketAddr>,
-        upper: Option<SocketAddr>,
-        timers: Timers,
-    ) -> Result<PushClientHarness, String> {
-        let capture = Capture::switchable();
-        let agent = match agent {
-            Some(a) => {
-                let ep = SipEndpoint::bind_at(a, a, capture.clone())
-                    .await
-                    .map_err(|e| format!("push_client.agent: cannot bind {a} ({e})"))?;
-                Some(PushAgent::start(Arc::new(ep), timers))
-            }
-            None => None,
-        };
-        let upper = match upper {
-            Some(a) => Some(
-                crate::roles::upper_tester::start(a, capture.clone())
-                    .await
-                    .map_err(|e| format!("push_client.upper_tester: cannot listen on {a} ({e})"))?,
-            ),
-            None => None,
-        };
-        Ok(PushClientHarness {
-            agent,
-            upper,
-            capture,
-        })
-    }
 }
 
 #[cfg(test)]

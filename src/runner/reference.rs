@@ -294,7 +294,7 @@ pub async fn start_embedded(
     };
     harness.push = Some(Arc::new(push));
     // The push client's agent and upper tester, at the reference's T1.
-    let pc = crate::roles::push_agent::PushClientHarness::start(
+    let pc = crate::harness::PushClientHarness::start(
         Some(any),
         Some(any),
         crate::roles::transaction::Timers::from_t1_ms(REFERENCE_T1_MS),
@@ -356,7 +356,7 @@ pub async fn start_embedded(
         sip_type: None,
     };
     harness.deferral = Some(Arc::new(dmmsc));
-    let mm3 = crate::roles::smtp_server::Mm3Harness::start(any)
+    let mm3 = crate::harness::Mm3Harness::start(any)
         .await
         .map_err(UsageError)?;
     let mem_cfg = crate::reference::mem_server::MemServerConfig {

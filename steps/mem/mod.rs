@@ -22,9 +22,10 @@ use crate::codec::escape_bytes;
 use crate::codec::mail::{iso8601_utc, rfc5322_date, Mail, MailBuilder};
 use crate::codec::mms::{Body, Header, Pdu};
 use crate::codec::sip::token;
+use crate::harness::Mm3Harness;
 use crate::profile::MemServerSection;
 use crate::roles::smtp_client::{self, Dialogue, Transaction};
-use crate::roles::smtp_server::{Attribution, Mm3Harness, Notification, Received};
+use crate::roles::smtp_server::{Attribution, Notification, Received};
 use crate::steps::mms::mms_relay::{self as relay, Kind, User};
 use crate::steps::world::{Failure, LiaisonWorld, StepResult};
 

@@ -13,9 +13,10 @@ use cucumber::{given, then, when};
 use crate::codec::escape_bytes;
 use crate::codec::sip::{token, uri_of, uri_user_host, SipMessage};
 use crate::codec::sip_push::{event_package, has_flag, push_apps, sip_date, PUSH_APP_TAG};
+use crate::harness::PushClientHarness;
 use crate::net::Transport;
 use crate::profile::PushClientSection;
-use crate::roles::push_agent::{push_message, PushClientHarness};
+use crate::roles::push_agent::push_message;
 use crate::roles::transaction::ClientResult;
 use crate::roles::ua::{Answer, Recipient, Ua};
 use crate::steps::sip::{

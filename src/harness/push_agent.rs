@@ -1,0 +1,64 @@
+//! The push agent and upper tester a push-client SUT talks to, for the
+//! whole run.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::net::capture::Capture;
+use crate::net::SipEndpoint;
+use crate::roles::push_agent::PushAgent;
+use crate::roles::transaction::Timers;
+use crate::roles::upper_tester::UpperTester;
+
+/// The harness roles a push-client SUT talks to on its own: the push agent it
+/// subscribes to and the upper tester it reports hand-overs to. They live for
+/// the whole run; their traffic goes to the current scenario's pcap through a
+/// switchable capture, and the scenarios that use them hold it (`@harness:push-agent`: one at a time).
+pub struct PushClientHarness {
+    pub agent: Option<PushAgent>,
+    pub upper: Option<UpperTester>,
+    pub capture: Capture,
+}
+
+impl std::fmt::Debug for PushClientHarness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PushClientHarness")
+            .field("agent", &self.agent.as_ref().map(|a| a.ep.udp_addr()))
+            .field("upper", &self.upper.as_ref().map(|u| u.addr()))
+            .finish()
+    }
+}
+
+impl PushClientHarness {
+    /// Starts the agent and the upper tester at the given loopback addresses
+    /// (port 0 picks). An error names the address that could not be used.
+    pub async fn start(
+        agent: Option<SocketAddr>,
+        upper: Option<SocketAddr>,
+        timers: Timers,
+    ) -> Result<PushClientHarness, String> {
+        let capture = Capture::switchable();
+        let agent = match agent {
+            Some(a) => {
+                let ep = SipEndpoint::bind_at(a, a, capture.clone())
+                    .await
+                    .map_err(|e| format!("push_client.agent: cannot bind {a} ({e})"))?;
+                Some(PushAgent::start(Arc::new(ep), timers))
+            }
+            None => None,
+        };
+        let upper = match upper {
+            Some(a) => Some(
+                crate::roles::upper_tester::start(a, capture.clone())
+                    .await
+                    .map_err(|e| format!("push_client.upper_tester: cannot listen on {a} ({e})"))?,
+            ),
+            None => None,
+        };
+        Ok(PushClientHarness {
+            agent,
+            upper,
+            capture,
+        })
+    }
+}
