@@ -852,7 +852,9 @@ pub fn relay(m: &SipMessage) -> Result<(SocketAddr, Transport, Vec<u8>), String>
             )
             .map(|m| m.vias())
             .unwrap_or_default();
-            let vs: Vec<String> = if popped {
+            // The top Via is the first value there is: a Via line with no
+            // value in it (dropped here) does not stand for it.
+            let vs: Vec<String> = if popped || vs.is_empty() {
                 vs
             } else {
                 popped = true;
@@ -919,6 +921,23 @@ fn relay_responses(
 
 #[cfg(test)]
 mod tests {
+    /// Found by the sip_dialogue fuzz target
+    /// (fuzz/regressions/sip_dialogue/empty-via-line-kept-the-top-via): a
+    /// response whose first Via line is empty was relayed with every Via it
+    /// came with, the core's own included.
+    #[test]
+    fn an_empty_via_line_does_not_stand_for_the_top_via() {
+        let m = crate::codec::sip::SipMessage::parse(
+            b"SIP/2.0 486 Busy Here\r\nVia: \r\nVia: SIP/2.0/UDP 127.0.0.2:5060;branch=z9hG4bKcore\r\nVia: SIP/2.0/UDP 127.0.0.1:5073;branch=z9hG4bKua\r\nCall-ID: x\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n",
+        )
+        .unwrap();
+        let (to, _, bytes) = super::relay(&m).unwrap();
+        let r = crate::codec::sip::SipMessage::parse(&bytes).unwrap();
+        assert_eq!(to, "127.0.0.1:5073".parse().unwrap());
+        assert_eq!(r.vias().len(), 1, "{}", String::from_utf8_lossy(&bytes));
+        assert!(r.vias()[0].contains("z9hG4bKua"));
+    }
+
     use super::*;
 
     #[test]
