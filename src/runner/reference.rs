@@ -3,13 +3,11 @@
 //! a [`Profile`] like any real SUT.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::UsageError;
 use crate::harness::ims::core_loopback;
-use crate::harness::{Harnesses, ImsHarness, IwfHarness, MmsClientHarness, PushHarness};
-use crate::net::capture::Capture;
+use crate::harness::Harnesses;
 use crate::net::Transport;
 use crate::profile::{Profile, SipInterface};
 
@@ -238,10 +236,111 @@ pub async fn start_reference(
     Ok((profile, addrs, running))
 }
 
-/// The embedded reference and the run-level harness it is configured with:
-/// the harness roles start first on port 0, each reference role is told
-/// their addresses, and the profile that comes back describes the whole
-/// (as a real SUT's profile would).
+/// The harness the embedded reference is configured with, written as a real
+/// SUT's profile names it: every harness address on loopback with port 0
+/// (the harness picks), the IMS core on a loopback IP of its own, and the
+/// credentials the reference binds with. [`Harnesses::for_profile`] starts
+/// it, as it does for any profile; the profile the run reports is the one
+/// [`start_reference`] returns, which names the same values.
+fn harness_profile(core_ip: std::net::IpAddr) -> Profile {
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().expect("literal address");
+    let roles = crate::reference::ROLES
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    Profile {
+        path: "<embedded reference>".into(),
+        name: "liaison reference".into(),
+        roles,
+        sip: None,
+        harness_ip: any.ip(),
+        t1_ms: REFERENCE_T1_MS,
+        scenario_timeout_s: 3,
+        launch: None,
+        capabilities: Default::default(),
+        msrp: None,
+        iwf: Some(crate::profile::IwfSection {
+            smsc: any,
+            system_id: "liaison".into(),
+            password: "secret".into(),
+            ims_core: any,
+            domain: Some("liaison.test".into()),
+            t1_ms: None,
+            timer_f_ms: None,
+        }),
+        ppg: Some(crate::profile::PpgSection {
+            url: String::new(),
+            compliance: "wap-2.0".into(),
+            bearers: vec!["sms".into(), "http".into(), "sip".into()],
+            smsc: Some(any),
+            system_id: Some("liaison-ppg".into()),
+            password: Some("secret".into()),
+            ota_http: Some(any),
+            sip_target: Some(any),
+            address_domain: None,
+        }),
+        push_client: Some(crate::profile::PushClientSection {
+            apps: Vec::new(),
+            content_types: None,
+            aor: None,
+            agent: Some(any),
+            subscribe_event: None,
+            upper_tester: Some(any),
+        }),
+        mms_client: Some(crate::profile::MmsClientSection {
+            mmsc_url: format!("http://{any}/mmsc"),
+            wap_push: None,
+            sip_push: None,
+            sip_uri: None,
+            sip_address_form: None,
+            upper_tester: Some(any),
+            send_trigger: None,
+        }),
+        mms_relay: Some(crate::profile::MmsRelaySection {
+            mm1_url: String::new(),
+            notify: vec!["sms".into(), "sip".into()],
+            smsc: Some(any),
+            system_id: Some("liaison-mms".into()),
+            password: Some("secret".into()),
+            sip_device: Some(any),
+            sip_address_form: None,
+            sip_address_type: None,
+            sip_domain: None,
+            mm3: None,
+            mm3_domain: None,
+            mm3_max_size: None,
+        }),
+        deferral: Some(crate::profile::DeferralSection {
+            mmsc_url: format!("http://{any}/mms"),
+            recipient_domain: Some(crate::reference::im_server::MMS_DOMAIN.into()),
+            sip_address_form: None,
+            sip_address_type: None,
+        }),
+        mem_server: Some(crate::profile::MemServerSection {
+            inbox: None,
+            deliver_command: None,
+            mailbox: "bob@mem.liaison.test".into(),
+            other_mailbox: Some("carol@mem.liaison.test".into()),
+            notify_to: "+15550006666/TYPE=PLMN@mms.liaison.test".into(),
+            mm3: any,
+            payload: None,
+        }),
+        ims: Some(crate::profile::ImsSection {
+            core: std::net::SocketAddr::new(core_ip, 0),
+            route_all: Some(false),
+            register: Some(true),
+            register_expires_s: Some(crate::reference::im_client::IMS_EXPIRES),
+            feature_tags: None,
+            icsi: None,
+        }),
+    }
+}
+
+/// The embedded reference and the run-level harness it is configured with,
+/// through the one start path: the harness from a profile
+/// ([`harness_profile`], [`Harnesses::for_profile`]), then each reference
+/// role told the addresses the harness got, and the profile that comes back
+/// describes the whole (as a real SUT's profile would).
 pub async fn start_embedded(
     fault: Option<&str>,
     pcap_dir: &std::path::Path,
@@ -254,146 +353,95 @@ pub async fn start_embedded(
     ),
     UsageError,
 > {
-    let mut harness = Harnesses::default();
+    let pre = harness_profile(core_loopback().await);
+    let harness = Harnesses::for_profile(&pre, pcap_dir)
+        .await
+        .map_err(|e| UsageError(format!("embedded reference: {e}")))?;
+    let missing = |what: &str| UsageError(format!("embedded reference: no harness {what}"));
+    let (iwf, ppg, pc, mmsc, mms, dmmsc, mm3, ims) = (
+        harness.iwf.as_ref().ok_or_else(|| missing("iwf"))?,
+        harness
+            .push
+            .as_ref()
+            .ok_or_else(|| missing("ppg bearers"))?,
+        harness
+            .push_client
+            .as_ref()
+            .ok_or_else(|| missing("push agent"))?,
+        harness.mms_client.as_ref().ok_or_else(|| missing("MMSC"))?,
+        harness
+            .mms_relay
+            .as_ref()
+            .ok_or_else(|| missing("MMS relay bearers"))?,
+        harness
+            .deferral
+            .as_ref()
+            .ok_or_else(|| missing("deferral MMSC"))?,
+        harness.mem_server.as_ref().ok_or_else(|| missing("MM3"))?,
+        harness.ims.as_ref().ok_or_else(|| missing("IMS core"))?,
+    );
+    let (pi, pp, pr, pm) = (
+        pre.iwf.as_ref().ok_or_else(|| missing("iwf section"))?,
+        pre.ppg.as_ref().ok_or_else(|| missing("ppg section"))?,
+        pre.mms_relay
+            .as_ref()
+            .ok_or_else(|| missing("mms_relay section"))?,
+        pre.mem_server
+            .as_ref()
+            .ok_or_else(|| missing("mem_server section"))?,
+    );
     let any: std::net::SocketAddr = "127.0.0.1:0".parse().expect("literal address");
-    let h = IwfHarness::start(
-        any,
-        any,
-        ("liaison".into(), "secret".into()),
-        crate::harness::run_level_capture(pcap_dir, "iwf"),
-    )
-    .await
-    .map_err(UsageError)?;
-    let cfg = crate::reference::sms_iwf::IwfConfig {
-        smsc: h.smsc.addr(),
-        ims_core: h.ims.ep.udp_addr(),
-        system_id: "liaison".into(),
-        password: "secret".into(),
-        domain: "liaison.test".into(),
+    let settings = crate::reference::Settings {
+        iwf: Some(crate::reference::sms_iwf::IwfConfig {
+            smsc: iwf.smsc.addr(),
+            ims_core: iwf.ims.ep.udp_addr(),
+            system_id: pi.system_id.clone(),
+            password: pi.password.clone(),
+            domain: pi.domain.clone().unwrap_or_default(),
+        }),
+        ppg: Some(crate::reference::ppg::PpgConfig {
+            smsc: ppg.smsc.as_ref().map_or(any, |s| s.addr()),
+            system_id: pp.system_id.clone().unwrap_or_default(),
+            password: pp.password.clone().unwrap_or_default(),
+            ota_http: ppg.ota.as_ref().map_or(any, |o| o.addr()),
+            sip_target: ppg.sip.as_ref().map_or(any, |s| s.ep.udp_addr()),
+        }),
+        push_client: Some(crate::reference::push_client::PushClientConfig {
+            agent: pc.agent.as_ref().map(|a| a.ep.udp_addr()),
+            upper_tester: pc.upper.as_ref().map(|u| u.addr()),
+            event: crate::codec::sip_push::PLACEHOLDER_PUSH_EVENT.into(),
+        }),
+        mms_client: Some(crate::reference::mms_client::MmsClientConfig {
+            mmsc_url: format!("http://{}/mmsc", mmsc.server.addr()),
+            upper_tester: mmsc.upper.as_ref().map(|u| u.addr()),
+            send_trigger: None,
+            escaped_sip: false,
+        }),
+        mms_relay: Some(crate::reference::mms_relay::MmsRelayConfig {
+            smsc: mms.smsc.as_ref().map_or(any, |s| s.addr()),
+            system_id: pr.system_id.clone().unwrap_or_default(),
+            password: pr.password.clone().unwrap_or_default(),
+            sip_device: mms.sip.as_ref().map_or(any, |s| s.ep.udp_addr()),
+        }),
+        deferral: Some(crate::reference::im_server::DeferralConfig {
+            mmsc_url: format!("http://{}/mms", dmmsc.server.addr()),
+            domain: crate::reference::im_server::MMS_DOMAIN.into(),
+            sip_type: None,
+        }),
+        mem_server: Some(crate::reference::mem_server::MemServerConfig {
+            mm3: mm3.server.addr(),
+            mailbox: pm.mailbox.clone(),
+            other_mailbox: pm.other_mailbox.clone().unwrap_or_default(),
+            notify_to: pm.notify_to.clone(),
+        }),
+        // The reference client registers through the core at start; the
+        // core's routes are set once the roles are up.
+        ims: Some(crate::reference::ImsConfig {
+            core: ims.core.addr(),
+        }),
+        ..Default::default()
     };
-    harness.iwf = Some(Arc::new(h));
-    let push = PushHarness::start(&crate::profile::PpgSection {
-        url: String::new(),
-        compliance: "wap-2.0".into(),
-        bearers: vec!["sms".into(), "http".into(), "sip".into()],
-        smsc: Some(any),
-        system_id: Some("liaison-ppg".into()),
-        password: Some("secret".into()),
-        ota_http: Some(any),
-        sip_target: Some(any),
-        address_domain: None,
-    })
-    .await
-    .map_err(UsageError)?;
-    let ppg = crate::reference::ppg::PpgConfig {
-        smsc: push.smsc.as_ref().map(|s| s.addr()).unwrap_or(any),
-        system_id: "liaison-ppg".into(),
-        password: "secret".into(),
-        ota_http: push.ota.as_ref().map(|o| o.addr()).unwrap_or(any),
-        sip_target: push.sip.as_ref().map(|s| s.ep.udp_addr()).unwrap_or(any),
-    };
-    harness.push = Some(Arc::new(push));
-    // The push client's agent and upper tester, at the reference's T1.
-    let pc = crate::harness::PushClientHarness::start(
-        Some(any),
-        Some(any),
-        crate::roles::transaction::Timers::from_t1_ms(REFERENCE_T1_MS),
-    )
-    .await
-    .map_err(UsageError)?;
-    let pc_cfg = crate::reference::push_client::PushClientConfig {
-        agent: pc.agent.as_ref().map(|a| a.ep.udp_addr()),
-        upper_tester: pc.upper.as_ref().map(|u| u.addr()),
-        event: crate::codec::sip_push::PLACEHOLDER_PUSH_EVENT.into(),
-    };
-    harness.push_client = Some(Arc::new(pc));
-    let mmsc = MmsClientHarness::start(any, Capture::switchable())
-        .await
-        .map_err(UsageError)?
-        .with_upper_tester(any)
-        .await
-        .map_err(UsageError)?;
-    let mmsc_cfg = crate::reference::mms_client::MmsClientConfig {
-        mmsc_url: format!("http://{}/mmsc", mmsc.server.addr()),
-        upper_tester: mmsc.upper.as_ref().map(|u| u.addr()),
-        send_trigger: None,
-        escaped_sip: false,
-    };
-    harness.mms_client = Some(Arc::new(mmsc));
-    let mms = PushHarness::for_mms_relay(&crate::profile::MmsRelaySection {
-        mm1_url: String::new(),
-        notify: vec!["sms".into(), "sip".into()],
-        smsc: Some(any),
-        system_id: Some("liaison-mms".into()),
-        password: Some("secret".into()),
-        sip_device: Some(any),
-        sip_address_form: None,
-        sip_address_type: None,
-        sip_domain: None,
-        mm3: None,
-        mm3_domain: None,
-        mm3_max_size: None,
-    })
-    .await
-    .map_err(UsageError)?;
-    let mms_cfg = crate::reference::mms_relay::MmsRelayConfig {
-        smsc: mms.smsc.as_ref().map(|s| s.addr()).unwrap_or(any),
-        system_id: "liaison-mms".into(),
-        password: "secret".into(),
-        sip_device: mms.sip.as_ref().map(|s| s.ep.udp_addr()).unwrap_or(any),
-    };
-    harness.mms_relay = Some(Arc::new(mms));
-    // The MMS Relay/Server the reference IM server defers to.
-    let dmmsc = MmsClientHarness::start(
-        any,
-        Capture::routed(crate::harness::run_level_capture(pcap_dir, "deferral-mmsc")),
-    )
-    .await
-    .map_err(UsageError)?;
-    let deferral_cfg = crate::reference::im_server::DeferralConfig {
-        mmsc_url: format!("http://{}/mms", dmmsc.server.addr()),
-        domain: crate::reference::im_server::MMS_DOMAIN.into(),
-        sip_type: None,
-    };
-    harness.deferral = Some(Arc::new(dmmsc));
-    let mm3 = crate::harness::Mm3Harness::start(any)
-        .await
-        .map_err(UsageError)?;
-    let mem_cfg = crate::reference::mem_server::MemServerConfig {
-        mm3: mm3.server.addr(),
-        mailbox: "bob@mem.liaison.test".into(),
-        other_mailbox: "carol@mem.liaison.test".into(),
-        notify_to: "+15550006666/TYPE=PLMN@mms.liaison.test".into(),
-    };
-    harness.mem_server = Some(Arc::new(mm3));
-    // The IMS core first: the reference client registers through it
-    // at start; routes are set once the roles are up.
-    let pre = ImsHarness::start(
-        std::net::SocketAddr::new(core_loopback().await, 0),
-        crate::reference::im_client::IMS_EXPIRES,
-        crate::harness::run_level_capture(pcap_dir, "ims-core"),
-    )
-    .await
-    .map_err(UsageError)?;
-    let ims_cfg = crate::reference::ImsConfig {
-        core: pre.core.addr(),
-    };
-    let (p, a, r) = start_reference(
-        fault,
-        crate::reference::Settings {
-            iwf: Some(cfg),
-            ppg: Some(ppg),
-            push_client: Some(pc_cfg),
-            mms_client: Some(mmsc_cfg),
-            mms_relay: Some(mms_cfg),
-            deferral: Some(deferral_cfg),
-            mem_server: Some(mem_cfg),
-            ims: Some(ims_cfg),
-            ..Default::default()
-        },
-    )
-    .await?;
-    pre.configure(&p, &a);
-    harness.ims = Some(Arc::new(pre));
+    let (p, a, r) = start_reference(fault, settings).await?;
+    ims.configure(&p, &a);
     Ok((p, a, harness, r))
 }
