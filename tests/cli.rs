@@ -47,10 +47,22 @@ fn bad_profiles_exit_2_with_one_line_naming_file_and_field() {
         assert!(err.contains(&p), "{file}: names the file: {err}");
         assert!(err.contains(want), "{file}: expected `{want}` in: {err}");
     }
-    let o = liaison(&["run", "--sut", "/nonexistent/profile.yaml"]);
+    // Refused before anything is written: no report folder.
+    let never = tmpdir("profile-unreadable").join("out");
+    let o = liaison(&[
+        "run",
+        "--sut",
+        "/nonexistent/profile.yaml",
+        "--out",
+        never.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr)
         .contains("/nonexistent/profile.yaml: cannot read the file"));
+    assert!(
+        !never.exists(),
+        "a report folder for a profile that cannot be read"
+    );
 }
 
 #[test]

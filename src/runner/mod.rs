@@ -112,6 +112,13 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
         ));
     }
 
+    // A profile that cannot be read is a usage error before anything is
+    // written: no report folder, and `reports/latest` stays where it was.
+    let loaded = match &opts.sut {
+        Some(p) => Some(Profile::load(p).map_err(|e| UsageError(e.to_string()))?),
+        None => None,
+    };
+
     // Output folder.
     let out_dir = match &opts.out {
         Some(d) => d.clone(),
@@ -134,9 +141,8 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
     // The SUT and the run-level harness, started through one path: from
     // the profile, or from the embedded reference (which gives its own).
     let mut sut_proc: Option<SutProcess> = None;
-    let (profile, role_addresses, harnesses, _reference) = match &opts.sut {
-        Some(p) => {
-            let profile = Profile::load(p).map_err(|e| UsageError(e.to_string()))?;
+    let (profile, role_addresses, harnesses, _reference) = match loaded {
+        Some(profile) => {
             let h = Harnesses::for_profile(&profile, &pcap_dir)
                 .await
                 .map_err(UsageError)?;
