@@ -65,6 +65,8 @@ pub struct LiaisonWorld {
     pub ims: crate::steps::ims_alignment::Ims,
     /// The run-level harness roles this scenario holds (`@harness:` tags).
     pub held: crate::harness::Held,
+    /// The addresses of the harness sockets the scenario bound.
+    pub endpoints: std::sync::Mutex<Vec<std::net::SocketAddr>>,
 }
 
 impl fmt::Debug for LiaisonWorld {
@@ -128,6 +130,7 @@ impl LiaisonWorld {
             mem: Default::default(),
             ims: Default::default(),
             held: Default::default(),
+            endpoints: Default::default(),
         })
     }
 
@@ -162,6 +165,10 @@ impl LiaisonWorld {
     /// Lets go of the scenario's claims: what comes later for its keys goes
     /// to the run-level pcaps.
     pub fn end_claims(&mut self) {
+        // Its sockets are gone: the core forgets the users it knew at them.
+        if let Some(h) = self.ctx.ims.as_ref() {
+            h.core.forget(&crate::net::lock(&self.endpoints));
+        }
         self.iwf.claim = None;
         self.ims.claim = None;
         self.deferral.claim = None;
@@ -204,6 +211,7 @@ impl LiaisonWorld {
             c.key(ep.udp_addr().to_string());
             c.key(ep.tcp_addr().to_string());
         }
+        crate::net::lock(&self.endpoints).push(ep.udp_addr());
         Ok(ep)
     }
 

@@ -76,9 +76,12 @@ impl ImsHarness {
                 .copied()
                 .or_else(|| profile.sip.as_ref().map(|s| s.address))
         };
-        for a in roles
-            .values()
-            .copied()
+        // Trusted by Via sent-by: only the SUT's SIP addresses. A role that
+        // listens on TCP alone (SMTP, HTTP) leaves the UDP port of the same
+        // number free for a harness socket, which must not be trusted.
+        for a in SIP_ROLES
+            .iter()
+            .filter_map(|r| roles.get(*r).copied())
             .chain(profile.sip.as_ref().map(|s| s.address))
         {
             core.trust(a);
@@ -116,6 +119,10 @@ impl ImsHarness {
         }
     }
 }
+
+/// The SUT roles whose address (per role, in the embedded run) is a SIP
+/// address on UDP and TCP alike.
+const SIP_ROLES: &[&str] = &["im-client", "im-server", "push-client", "mms-client"];
 
 /// A free loopback IP other than 127.0.0.1 for the embedded run's IMS core
 /// (trust is judged by source IP, and the harness's own users are on

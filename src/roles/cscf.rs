@@ -288,6 +288,13 @@ impl Cscf {
         lock(&self.state).core.registrar(domain, to);
     }
 
+    /// The harness sockets at `addrs` are gone (their scenario ended): the
+    /// core forgets the users known and registered at them, so a socket
+    /// that gets one of those ports later is not taken for them.
+    pub fn forget(&self, addrs: &[SocketAddr]) {
+        lock(&self.state).core.forget(addrs);
+    }
+
     /// A user the core knows without a registration (a harness user): a
     /// request for `aor` goes to one of `contacts` (the one for the
     /// transport the request came over, else the first), ahead of any
@@ -379,6 +386,18 @@ impl Core {
     pub fn registrar(&mut self, domain: &str, to: SocketAddr) {
         self.registrars.insert(domain.to_ascii_lowercase(), to);
         self.routes.insert(domain.to_ascii_lowercase(), to);
+    }
+
+    /// See [`Cscf::forget`].
+    pub fn forget(&mut self, addrs: &[SocketAddr]) {
+        self.bindings.retain(|_, v| {
+            v.retain(|b| !addrs.contains(&b.addr));
+            !v.is_empty()
+        });
+        self.known.retain(|_, v| {
+            v.retain(|(_, a, _)| !addrs.contains(a));
+            !v.is_empty()
+        });
     }
 
     /// A user the core knows without a registration (see [`Cscf::know`]).
