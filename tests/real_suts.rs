@@ -162,9 +162,19 @@ fn kamailio_behind_the_ims_core() {
     ] {
         assert_eq!(verdict(&r, id), "passed", "{id}: {}", text(&o));
     }
-    for id in ["DR-7", "IMS-14", "IMS-16", "PUSH-18"] {
+    for id in ["DR-7", "IMS-14", "IMS-16"] {
         assert_eq!(verdict(&r, id), "waived", "{id}: {}", text(&o));
     }
+    // msilo delivers an expired message unless its periodic cleaner (every
+    // 50 s in this configuration) happens to run between the expiry and the
+    // registration, 1 s apart (fixtures/waivers/kamailio.yaml, PUSH-18): the
+    // waiver covers the usual run, a pass is the cleaner's timing.
+    let push18 = verdict(&r, "PUSH-18");
+    assert!(
+        push18 == "waived" || push18 == "passed",
+        "PUSH-18: {push18}: {}",
+        text(&o)
+    );
     // The trust is the configuration's: told to trust the harness's own
     // address instead of the core's, Kamailio drops the core's asserted
     // identity and passes the forged one on.
