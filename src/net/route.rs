@@ -84,24 +84,22 @@ impl Router {
     /// Gives `key` to `owner` (ignored past [`MAX_KEYS_PER_OWNER`], when
     /// empty, or when the owner is gone).
     pub fn key(&mut self, owner: OwnerId, key: &[u8]) {
-        if key.is_empty() {
-            return;
-        }
-        if let Some(o) = self.owners.iter_mut().find(|o| o.id == owner) {
-            if o.keys.len() < MAX_KEYS_PER_OWNER && !o.keys.iter().any(|k| k == key) {
-                o.keys.push(key.to_vec());
-            }
-        }
+        self.add(owner, key, |o| &mut o.keys);
     }
 
-    /// Gives `owner` a weak key: see [`Owner::weak`].
+    /// Gives `owner` a weak key: see [`Owner::weak`]. Bounded likewise.
     pub fn weak_key(&mut self, owner: OwnerId, key: &[u8]) {
+        self.add(owner, key, |o| &mut o.weak);
+    }
+
+    fn add(&mut self, owner: OwnerId, key: &[u8], list: impl Fn(&mut Owner) -> &mut Vec<Vec<u8>>) {
         if key.is_empty() {
             return;
         }
         if let Some(o) = self.owners.iter_mut().find(|o| o.id == owner) {
-            if o.weak.len() < MAX_KEYS_PER_OWNER && !o.weak.iter().any(|k| k == key) {
-                o.weak.push(key.to_vec());
+            let keys = list(o);
+            if keys.len() < MAX_KEYS_PER_OWNER && !keys.iter().any(|k| k == key) {
+                keys.push(key.to_vec());
             }
         }
     }
@@ -163,9 +161,13 @@ impl Router {
             }
             Some(Http::Request) => {
                 let owners = self.classify_by_keys(src, dst, payload, None);
-                let q = self.http.entry((src, dst)).or_default();
-                if q.len() < MAX_PENDING_HTTP {
-                    q.push_back(owners.first().copied());
+                // Bounded in connections as in requests per connection:
+                // past either, a response goes by its keys alone.
+                if self.http.len() < MAX_HTTP_CONNECTIONS || self.http.contains_key(&(src, dst)) {
+                    let q = self.http.entry((src, dst)).or_default();
+                    if q.len() < MAX_PENDING_HTTP {
+                        q.push_back(owners.first().copied());
+                    }
                 }
                 return owners;
             }
@@ -237,6 +239,8 @@ fn contains_key(head: &[u8], key: &[u8]) -> bool {
 
 /// HTTP requests awaiting responses on one connection, at most.
 const MAX_PENDING_HTTP: usize = 64;
+/// Connections with HTTP requests awaiting responses, at most.
+const MAX_HTTP_CONNECTIONS: usize = 1024;
 
 enum Http {
     Request,
@@ -442,6 +446,16 @@ mod tests {
             r.key(one, format!("key{i:08}").as_bytes());
         }
         assert_eq!(r.owners[0].keys.len(), MAX_KEYS_PER_OWNER);
+        // Requests never answered, on ever more connections.
+        let post = b"POST / HTTP/1.1\r\n\r\n";
+        for _ in 0..(MAX_PENDING_HTTP + 5) {
+            r.classify(a(1), a(8080), post);
+        }
+        for port in 2..(MAX_HTTP_CONNECTIONS as u16 + 100) {
+            r.classify(a(port), a(8080), post);
+        }
+        assert_eq!(r.http.len(), MAX_HTTP_CONNECTIONS);
+        assert!(r.http.values().all(|q| q.len() <= MAX_PENDING_HTTP));
         assert!(sip_tokens(b"Call-ID: ab\r\n").is_empty());
     }
 }
