@@ -184,7 +184,7 @@ impl Router {
         smpp: Option<(u32, u32)>,
     ) -> Vec<OwnerId> {
         let head = &payload[..payload.len().min(SEARCH_LIMIT)];
-        let carries = |keys: &[Vec<u8>]| keys.iter().any(|k| contains_key(head, k));
+        let carries = |keys: &[Vec<u8>]| keys.iter().any(|k| carries(head, k));
         let owner = self.owners.iter().find(|o| carries(&o.keys)).map(|o| o.id);
         let Some(owner) = owner else {
             let others: Vec<OwnerId> = self
@@ -221,19 +221,21 @@ impl Router {
     }
 }
 
-/// Whether `head` holds `key` as a whole: a key that starts (ends) with a
-/// digit is not taken where a digit comes before (after) it, so the
-/// number 1555012 is not found in 15550123, nor the address
-/// 127.0.0.1:5562 in 127.0.0.1:55620.
-fn contains_key(head: &[u8], key: &[u8]) -> bool {
+/// Whether `bytes` hold `key` as a whole: a key that starts (ends) with a
+/// letter or digit is not taken where a letter or digit comes before
+/// (after) it, so the number 1555012 is not found in 15550123, the
+/// address 127.0.0.1:5562 not in 127.0.0.1:55620, and the token
+/// `T3fa9` not in `T3fa90` (an identifier the SUT changed is not the
+/// scenario's).
+pub fn carries(bytes: &[u8], key: &[u8]) -> bool {
     let (Some(first), Some(last)) = (key.first(), key.last()) else {
         return false;
     };
-    memchr::memmem::find_iter(head, key).any(|at| {
-        let before = at.checked_sub(1).map(|i| head[i]);
-        let after = head.get(at + key.len()).copied();
-        !(first.is_ascii_digit() && before.is_some_and(|b| b.is_ascii_digit())
-            || last.is_ascii_digit() && after.is_some_and(|b| b.is_ascii_digit()))
+    memchr::memmem::find_iter(bytes, key).any(|at| {
+        let before = at.checked_sub(1).map(|i| bytes[i]);
+        let after = bytes.get(at + key.len()).copied();
+        !(first.is_ascii_alphanumeric() && before.is_some_and(|b| b.is_ascii_alphanumeric())
+            || last.is_ascii_alphanumeric() && after.is_some_and(|b| b.is_ascii_alphanumeric()))
     })
 }
 
@@ -399,21 +401,26 @@ mod tests {
 
     #[test]
     fn a_key_is_found_whole_not_inside_a_longer_number() {
-        assert!(contains_key(
+        assert!(carries(
             b"Via: SIP/2.0/UDP 127.0.0.1:5562;branch",
             b"127.0.0.1:5562"
         ));
-        assert!(!contains_key(
+        assert!(!carries(
             b"Via: SIP/2.0/UDP 127.0.0.1:55620;branch",
             b"127.0.0.1:5562"
         ));
-        assert!(contains_key(
+        assert!(carries(
             b"x 127.0.0.1:55620 127.0.0.1:5562>",
             b"127.0.0.1:5562"
         ));
-        assert!(!contains_key(b"tel:+215551234567", b"15551234567"));
-        assert!(contains_key(b"tel:+15551234567;x", b"15551234567"));
-        assert!(!contains_key(b"anything", b""));
+        assert!(!carries(b"tel:+215551234567", b"15551234567"));
+        assert!(carries(b"tel:+15551234567;x", b"15551234567"));
+        assert!(!carries(b"anything", b""));
+        // Tokens likewise: a changed identifier is somebody else's.
+        assert!(!carries(b"\x98T3fa90\0", b"T3fa9"));
+        assert!(!carries(b"/mms/xT3fa9", b"T3fa9"));
+        assert!(carries(b"/mms/T3fa9/rest", b"T3fa9"));
+        assert!(carries(b"\x98T3fa9\0", b"T3fa9"));
     }
 
     #[test]
