@@ -857,6 +857,25 @@ struct Routed {
     router: super::route::Router,
     run_level: Capture,
     owners: HashMap<super::route::OwnerId, Capture>,
+    /// TCP connections opened that carried nothing yet, by their two
+    /// addresses in order: (connector, acceptor, which end reported it).
+    /// Their handshake goes with their first bytes, into the files those
+    /// go to, so that it is written once and beside its traffic (a
+    /// connection that closes without bytes goes to the run-level file).
+    opened: HashMap<(SocketAddr, SocketAddr), (SocketAddr, SocketAddr, End)>,
+}
+
+/// Connections waiting for their first bytes, at most (past it, a
+/// handshake goes to the run-level file at once).
+const MAX_OPENED: usize = 4096;
+
+/// A flow's key whichever way a packet goes.
+fn flow(a: SocketAddr, b: SocketAddr) -> (SocketAddr, SocketAddr) {
+    if a <= b {
+        (a, b)
+    } else {
+        (b, a)
+    }
 }
 
 impl Routed {
@@ -1008,6 +1027,7 @@ impl Capture {
                 router: Default::default(),
                 run_level: run_level.resolve(),
                 owners: HashMap::new(),
+                opened: HashMap::new(),
             }))),
         }
     }
@@ -1055,6 +1075,56 @@ impl Capture {
                 .unwrap_or_else(|e| e.into_inner())
                 .targets(src, dst, payload)
         })
+    }
+
+    /// A routed capture keeps a connection's opening until its first bytes
+    /// ([`Routed::opened`]); true when it did.
+    fn defer_open(&self, client: SocketAddr, server: SocketAddr, end: End) -> bool {
+        let Some(r) = &self.route else {
+            return false;
+        };
+        let mut r = r.lock().unwrap_or_else(|e| e.into_inner());
+        let key = flow(client, server);
+        if r.opened.contains_key(&key) {
+            return true;
+        }
+        if r.opened.len() >= MAX_OPENED {
+            return false;
+        }
+        r.opened.insert(key, (client, server, end));
+        true
+    }
+
+    /// Where stream bytes go ([`Capture::target`]); on a routed capture, a
+    /// connection's opening kept back goes first into each of those files.
+    fn stream_target(
+        &self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        payload: &[u8],
+    ) -> Option<Vec<Capture>> {
+        let targets = self.target(src, dst, Some(payload))?;
+        if let Some(r) = &self.route {
+            let opened = r
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .opened
+                .remove(&flow(src, dst));
+            if let Some((client, server, end)) = opened {
+                for t in &targets {
+                    t.open(client, server, end);
+                }
+            }
+        }
+        Some(targets)
+    }
+
+    /// A connection's opening as the end that reported it saw it.
+    fn open(&self, client: SocketAddr, server: SocketAddr, end: End) {
+        match end {
+            End::Connector => self.tcp_connect(client, server),
+            End::Acceptor => self.tcp_accepted(client, server),
+        }
     }
 
     /// Points a switchable capture at `target` (a no-op on other captures).
@@ -1107,6 +1177,9 @@ impl Capture {
     /// accepting end, a harness socket tapping this file, reported it first
     /// ([`Capture::tcp_accepted`]).
     pub fn tcp_connect(&self, client: SocketAddr, server: SocketAddr) {
+        if self.defer_open(client, server, End::Connector) {
+            return;
+        }
         if let Some(ts) = self.target(client, server, None) {
             return ts.iter().for_each(|t| t.tcp_connect(client, server));
         }
@@ -1123,6 +1196,9 @@ impl Capture {
     /// nothing is written (and the connector's later report is skipped if
     /// this one came first).
     pub fn tcp_accepted(&self, client: SocketAddr, server: SocketAddr) {
+        if self.defer_open(client, server, End::Acceptor) {
+            return;
+        }
         if let Some(ts) = self.target(client, server, None) {
             return ts.iter().for_each(|t| t.tcp_accepted(client, server));
         }
@@ -1165,7 +1241,7 @@ impl Capture {
     /// [`Capture::tcp_data`], and counted, so that a harness socket receiving
     /// them into the same file does not write them again.
     pub fn tcp_sent(&self, src: SocketAddr, dst: SocketAddr, payload: &[u8]) {
-        if let Some(ts) = self.target(src, dst, Some(payload)) {
+        if let Some(ts) = self.stream_target(src, dst, payload) {
             return ts.iter().for_each(|t| t.tcp_sent(src, dst, payload));
         }
         if let Some(mut inner) = self.lock() {
@@ -1180,7 +1256,7 @@ impl Capture {
     /// (counted per direction) are skipped, the rest written as
     /// [`Capture::tcp_data`] does.
     pub fn tcp_received(&self, src: SocketAddr, dst: SocketAddr, payload: &[u8]) {
-        if let Some(ts) = self.target(src, dst, Some(payload)) {
+        if let Some(ts) = self.stream_target(src, dst, payload) {
             return ts.iter().for_each(|t| t.tcp_received(src, dst, payload));
         }
         if let Some(mut inner) = self.lock() {
@@ -1192,7 +1268,7 @@ impl Capture {
 
     /// Bytes sent on an established flow from src to dst: segments of at most 32000 bytes payload, PSH|ACK, sequence numbers continuing the flow, ack number = peer's next seq. If the flow is unknown (no tcp_connect seen), synthesise the handshake first (src treated as client).
     pub fn tcp_data(&self, src: SocketAddr, dst: SocketAddr, payload: &[u8]) {
-        if let Some(ts) = self.target(src, dst, Some(payload)) {
+        if let Some(ts) = self.stream_target(src, dst, payload) {
             return ts.iter().for_each(|t| t.tcp_data(src, dst, payload));
         }
         if let Some(mut inner) = self.lock() {
@@ -1208,6 +1284,18 @@ impl Capture {
             return self.resolve().tcp_close(src, dst);
         }
         if let Some(r) = &self.route {
+            // A connection that carried nothing: its opening and closing
+            // go to the run-level file.
+            let unused = {
+                let mut r = r.lock().unwrap_or_else(|e| e.into_inner());
+                r.opened
+                    .remove(&flow(src, dst))
+                    .map(|o| (o, r.run_level.clone()))
+            };
+            if let Some(((client, server, end), run_level)) = unused {
+                run_level.open(client, server, end);
+                return run_level.tcp_close(src, dst);
+            }
             // Every file that has seen the flow closes it (a file that has
             // not ignores the close).
             let all: Vec<Capture> = {
