@@ -4,12 +4,14 @@
 # WSP push in a UDP datagram to mms_client.wap_push (WDP over IP), or a SIP
 # MESSAGE to mms_client.sip_push with +g.oma.pusheventapp="mms.ua" — and
 # judges the client's HTTP requests: the GET, and the M-NotifyResp.ind or
-# M-Acknowledge.ind it POSTs. The MMS server is shared by the run: @harness:mmsc.
+# M-Acknowledge.ind it POSTs. The MMS server is shared by the run and serves
+# the scenarios side by side: each judges the requests that carry its own
+# Content-Location token or Transaction-IDs.
 # A report counts by identity, not by time: Retrieved only after an answered
 # GET of that notification's Content-Location and under its Transaction-ID,
 # and a second report for the same transaction that says otherwise fails
 # (watched 10 x T1, at least 200 ms, after the first).
-@mms-client @harness:mmsc
+@mms-client
 Feature: An MMS client acts on pushed notifications, whatever the bearer and the address form
 
   @DEFER-5 @if:mms_wap_push
@@ -92,7 +94,10 @@ Feature: An MMS client acts on pushed notifications, whatever the bearer and the
     Then the MMS server receives the client's M-Send.req with that SIP URI in To, in the declared form, and the text
 
   # Still acting means a GET of the next notification's own Content-Location.
-  @DEFER-6
+  # @alone: "the next one" must be this scenario's, so no other mms-client
+  # scenario pushes meanwhile (a client that chokes on the malformed
+  # notification would otherwise lose another scenario's, and fail it).
+  @DEFER-6 @alone
   Scenario Outline: A malformed notification is refused without harm and the next one is acted on
     Given the harness plays the MMS Relay/Server the client is configured with
     When the MMS server pushes a notification <malformation> by its push bearer

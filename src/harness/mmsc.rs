@@ -4,12 +4,14 @@
 use crate::net::capture::Capture;
 
 /// The MMS Relay/Server an `mms-client` SUT is configured with (its MMSC
-/// URL), played by the harness for the whole run. Pushes go from per-scenario
-/// sockets. For an mms-client this server's traffic reaches the scenario's
-/// pcap through a switchable capture, so the scenarios that use it hold it
-/// (`@harness:mmsc`: one at a time); the MMSC an IM server defers to serves
-/// scenarios side by side through a routed capture (each claims its users'
-/// names, which the M-Send.req carries).
+/// URL), played by the harness for the whole run, or the one an IM server
+/// defers to. Pushes go from per-scenario sockets. It serves scenarios side
+/// by side through a routed capture: each scenario takes a claim
+/// ([`crate::roles::mms_server::MmsServer::claim`]) and gives it the keys
+/// it makes up (Content-Location tokens, Transaction-IDs, texts, its users'
+/// names), so a request that carries one is in that scenario's log and
+/// pcap, and its answer follows it; the upper tester's reports carry the
+/// MM they hand over, and so its keys, too.
 pub struct MmsClientHarness {
     pub server: crate::roles::mms_server::MmsServer,
     pub capture: Capture,

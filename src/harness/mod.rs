@@ -15,11 +15,15 @@
 //! from the profile alone ([`Harnesses::for_profile`]), so a real SUT and
 //! the embedded reference get the same harness.
 //!
-//! `iwf`, `ims` and the deferral MMSC serve every scenario at once through a routed capture
+//! `iwf`, `ims` and the MMSCs (an mms-client's, the one an IM server defers
+//! to) serve every scenario at once through a routed capture
 //! (`Capture::routed`): each scenario claims the keys it made up, and what
 //! no scenario claims goes to the role's run-level pcap
 //! ([`run_level_capture`]). The others are held by one scenario at a time
-//! ([`EXCLUSIVE`]).
+//! ([`EXCLUSIVE`]). A scenario tagged `@alone` runs while no other scenario
+//! of its SUT role does ([`Held::take`]): one that leaves state in the SUT
+//! (a malformed notification it may choke on) that would reach another
+//! scenario's traffic.
 
 pub mod bearers;
 pub mod ims;
@@ -67,7 +71,7 @@ pub struct RunContext {
     pub mem_server: Option<Arc<Mm3Harness>>,
     /// The harness IMS core (profile section `ims`), shared likewise.
     pub ims: Option<Arc<ImsHarness>>,
-    /// The locks of the [`EXCLUSIVE`] roles.
+    /// The locks of the [`EXCLUSIVE`] roles and of the SUT's roles (`@alone`).
     pub exclusive: Exclusive,
 }
 
@@ -91,10 +95,6 @@ impl RunContext {
 pub const EXCLUSIVE: &[(&str, &str)] = &[
     ("mm3", "the MMS server's MM3 (SMTP) a MEM server notifies"),
     (
-        "mmsc",
-        "the MMS Relay/Server and upper tester of an MMS client",
-    ),
-    (
         "mms-relay-bearers",
         "the SMSC and SIP device an MMS relay notifies over",
     ),
@@ -108,39 +108,74 @@ pub const EXCLUSIVE: &[(&str, &str)] = &[
     ),
 ];
 
-/// One lock per [`EXCLUSIVE`] role.
-pub type Exclusive = BTreeMap<String, Arc<tokio::sync::Mutex<()>>>;
+/// The locks of a run by name: `harness:NAME` for each [`EXCLUSIVE`] role,
+/// `role:NAME` for each SUT role (scenarios of a role share it; one tagged
+/// `@alone` holds it alone).
+pub type Exclusive = BTreeMap<String, Arc<tokio::sync::RwLock<()>>>;
 
-/// The locks of a run, one per [`EXCLUSIVE`] role, free.
+/// The locks of a run, free.
 pub fn exclusive() -> Exclusive {
     EXCLUSIVE
         .iter()
-        .map(|(n, _)| (n.to_string(), Arc::new(tokio::sync::Mutex::new(()))))
+        .map(|(n, _)| format!("harness:{n}"))
+        .chain(crate::profile::ROLES.iter().map(|r| format!("role:{r}")))
+        .map(|n| (n, Arc::new(tokio::sync::RwLock::new(()))))
         .collect()
 }
 
-/// What a scenario holds: the run-level roles of its `@harness:` tags.
+enum Guard {
+    Shared(#[allow(dead_code)] tokio::sync::OwnedRwLockReadGuard<()>),
+    Alone(#[allow(dead_code)] tokio::sync::OwnedRwLockWriteGuard<()>),
+}
+
+/// What a scenario holds: the run-level roles of its `@harness:` tags, and
+/// its SUT roles (shared, or alone with `@alone`).
 #[derive(Default)]
-pub struct Held(Vec<(String, tokio::sync::OwnedMutexGuard<()>)>);
+pub struct Held(Vec<(String, Guard)>);
 
 impl std::fmt::Debug for Held {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list()
-            .entries(self.0.iter().map(|(n, _)| n))
+            .entries(self.0.iter().map(|(n, g)| match g {
+                Guard::Shared(_) => format!("{n} (shared)"),
+                Guard::Alone(_) => n.clone(),
+            }))
             .finish()
     }
 }
 
 impl Held {
-    /// Waits for each named role (in name order) and holds it.
-    pub async fn take(ctx: &RunContext, names: &[String]) -> Held {
-        let mut names: Vec<&String> = names.iter().collect();
-        names.sort();
-        names.dedup();
+    /// Waits for what a scenario with `tags` (its feature's, rule's and
+    /// own, without `@`) holds, in name order (no two scenarios can wait
+    /// on each other), and holds it: each `@harness:NAME` role alone, each
+    /// SUT role tag shared, or alone when it is tagged `@alone`. The locks
+    /// are fair: a scenario waiting to be alone holds back the ones that
+    /// start after it.
+    pub async fn take(ctx: &RunContext, tags: &[String]) -> Held {
+        let alone = tags.iter().any(|t| t == "alone");
+        let mut wanted: Vec<(String, bool)> = tags
+            .iter()
+            .filter_map(|t| {
+                if let Some(h) = t.strip_prefix("harness:") {
+                    Some((format!("harness:{h}"), true))
+                } else if crate::profile::ROLES.contains(&t.as_str()) {
+                    Some((format!("role:{t}"), alone))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        wanted.sort();
+        wanted.dedup_by(|a, b| a.0 == b.0);
         let mut held = Vec::new();
-        for n in names {
-            if let Some(lock) = ctx.exclusive.get(n.as_str()) {
-                held.push((n.clone(), lock.clone().lock_owned().await));
+        for (n, alone) in wanted {
+            if let Some(lock) = ctx.exclusive.get(&n) {
+                let g = if alone {
+                    Guard::Alone(lock.clone().write_owned().await)
+                } else {
+                    Guard::Shared(lock.clone().read_owned().await)
+                };
+                held.push((n, g));
             }
         }
         Held(held)
@@ -148,7 +183,10 @@ impl Held {
 
     /// Whether the scenario holds `name`.
     pub fn holds(&self, name: &str) -> bool {
-        self.0.iter().any(|(n, _)| n == name)
+        let name = format!("harness:{name}");
+        self.0
+            .iter()
+            .any(|(n, g)| *n == name && matches!(g, Guard::Alone(_)))
     }
 
     /// Switches the shared capture of run-level role `name` to `scenario`'s
@@ -224,7 +262,8 @@ impl Harnesses {
             profile.has_role("mms-client"),
             profile.mms_client.as_ref().and_then(|m| m.url_parts()),
         ) {
-            let mut m = MmsClientHarness::start(a, Capture::switchable()).await?;
+            let capture = Capture::routed(run_level_capture(pcap_dir, "mmsc"));
+            let mut m = MmsClientHarness::start(a, capture).await?;
             if let Some(u) = profile.mms_client.as_ref().and_then(|m| m.upper_tester) {
                 m = m.with_upper_tester(u).await?;
             }

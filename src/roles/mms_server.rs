@@ -26,6 +26,7 @@ use crate::codec::escape_bytes;
 use crate::codec::http::{self, HttpMessage};
 use crate::codec::sip::{request, token};
 use crate::net::capture::Capture;
+use crate::net::route::carries;
 use crate::net::stream::{StreamConn, StreamEvent};
 use crate::net::{SipEndpoint, Transport};
 use crate::roles::transaction::{non_invite_client, Bounds, ClientResult, Timers};
@@ -42,12 +43,11 @@ pub struct MmsArrival {
     pub msg: Result<HttpMessage, String>,
     /// The status the server answered with (None: no answer).
     pub answered: Option<u16>,
-    /// A GET of an MM put on the server before the current scenario began
-    /// ([`MmsServer::new_scenario`]), or a POSTed MMS PDU whose
-    /// Transaction-ID an earlier scenario gave out ([`MmsServer::expect_tid`]):
-    /// a late fetch or report driven by an earlier scenario's notification,
-    /// not by anything of this one (correlated by identity, not by time).
-    pub earlier: bool,
+    /// The scenario whose key the request carries ([`MmsClaim::key`]: a
+    /// Content-Location token, a Transaction-ID it gave out, a text it
+    /// made up), when it arrived; `None`: nobody's (a request the SUT made
+    /// up, changed, or sent after its scenario ended).
+    pub owner: Option<u64>,
 }
 
 impl MmsArrival {
@@ -86,21 +86,61 @@ impl MmsArrival {
     }
 }
 
-/// The MMs served, by URL, each with the number of the scenario that put it.
-type Mms = Arc<Mutex<HashMap<String, (u64, Vec<u8>)>>>;
-/// The Transaction-IDs the scenarios gave out (notifications, M-Retrieve.confs),
-/// each with the number of the scenario.
-type Tids = Arc<Mutex<HashMap<String, u64>>>;
+/// Requests kept, at most (the oldest go first): a SUT that floods the
+/// server cannot grow the log without bound.
+const MAX_LOG: usize = 4096;
+/// Octets of requests kept, at most (likewise).
+const MAX_LOG_BYTES: usize = 64 << 20;
+
+/// The scenarios the server serves side by side, each with its keys.
+#[derive(Debug, Default)]
+struct Owners {
+    next: u64,
+    keys: Vec<(u64, Vec<String>)>,
+}
+
+impl Owners {
+    /// The scenario whose key `bytes` carry (whole, [`carries`]).
+    fn owner_of(&self, bytes: &[u8]) -> Option<u64> {
+        self.keys
+            .iter()
+            .find(|(_, keys)| keys.iter().any(|k| carries(bytes, k.as_bytes())))
+            .map(|(id, _)| *id)
+    }
+}
+
+/// What the server's tasks and the scenarios' claims share.
+#[derive(Default)]
+struct Shared {
+    log: Mutex<std::collections::VecDeque<MmsArrival>>,
+    /// The MMs served, by URL, each with the scenario that put it.
+    mms: Mutex<HashMap<String, (u64, Vec<u8>)>>,
+    owners: Mutex<Owners>,
+    notify: Notify,
+}
+
+impl Shared {
+    fn push(&self, arrival: MmsArrival) {
+        let mut log = lock(&self.log);
+        log.push_back(arrival);
+        let mut bytes: usize = log.iter().map(|a| a.bytes.len()).sum();
+        while log.len() > MAX_LOG || (bytes > MAX_LOG_BYTES && log.len() > 1) {
+            if let Some(a) = log.pop_front() {
+                bytes -= a.bytes.len();
+            }
+        }
+    }
+
+    fn log_where(&self, f: impl Fn(&MmsArrival) -> bool) -> Vec<MmsArrival> {
+        lock(&self.log).iter().filter(|a| f(a)).cloned().collect()
+    }
+}
 
 /// The MMS Relay/Server's HTTP side.
 pub struct MmsServer {
     addr: SocketAddr,
-    log: Arc<Mutex<Vec<MmsArrival>>>,
-    mms: Mms,
-    tids: Tids,
-    /// The current scenario's number (the server is shared by a run).
-    scenario: Arc<std::sync::atomic::AtomicU64>,
-    notify: Arc<Notify>,
+    shared: Arc<Shared>,
+    capture: Capture,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -117,44 +157,28 @@ fn framer(buf: &[u8], max: usize) -> Result<Option<usize>, String> {
 use crate::net::lock;
 
 impl MmsServer {
-    /// Listens at `addr` (loopback; port 0 picks one).
+    /// Listens at `addr` (loopback; port 0 picks one), writing through
+    /// `capture` (a routed one when scenarios share the server).
     pub async fn start(addr: SocketAddr, capture: Capture) -> std::io::Result<MmsServer> {
         let listener = crate::net::listen_loopback(addr).await?;
         let addr = listener.local_addr()?;
-        let log: Arc<Mutex<Vec<MmsArrival>>> = Arc::default();
-        let mms: Mms = Arc::default();
-        let tids: Tids = Arc::default();
-        let scenario: Arc<std::sync::atomic::AtomicU64> = Arc::default();
-        let notify = Arc::new(Notify::new());
+        let shared: Arc<Shared> = Arc::default();
         let task = {
-            let (log, mms, notify) = (log.clone(), mms.clone(), notify.clone());
-            let (scenario, tids) = (scenario.clone(), tids.clone());
+            let (shared, capture) = (shared.clone(), capture.clone());
             tokio::spawn(async move {
                 while let Ok((stream, _)) = listener.accept().await {
                     let Ok(conn) = StreamConn::accepted(stream, capture.clone(), framer, 4 << 20)
                     else {
                         continue;
                     };
-                    tokio::spawn(serve(
-                        conn,
-                        Served {
-                            log: log.clone(),
-                            mms: mms.clone(),
-                            tids: tids.clone(),
-                            notify: notify.clone(),
-                            scenario: scenario.clone(),
-                        },
-                    ));
+                    tokio::spawn(serve(conn, shared.clone()));
                 }
             })
         };
         Ok(MmsServer {
             addr,
-            log,
-            mms,
-            tids,
-            scenario,
-            notify,
+            shared,
+            capture,
             task,
         })
     }
@@ -163,75 +187,132 @@ impl MmsServer {
         self.addr
     }
 
-    /// A fresh Content-Location on this server.
-    pub fn new_location(&self) -> String {
-        format!("http://{}/mms/{}", self.addr, token())
+    /// A scenario's share of the server: the requests that carry the keys
+    /// it gives the claim, in its log and in `scenario`'s pcap (through
+    /// the server's routed capture). Dropped, its keys are nobody's and
+    /// its MMs are served no more.
+    pub fn claim(&self, scenario: &Capture) -> MmsClaim {
+        let mut o = lock(&self.shared.owners);
+        o.next += 1;
+        let id = o.next;
+        o.keys.push((id, Vec::new()));
+        MmsClaim {
+            id,
+            addr: self.addr,
+            shared: self.shared.clone(),
+            capture: self.capture.claim(scenario),
+        }
     }
 
-    /// Serves `pdu` (an M-Retrieve.conf, or any bytes) at `url` from now on.
-    pub fn put(&self, url: &str, pdu: Vec<u8>) {
-        let n = self.scenario.load(std::sync::atomic::Ordering::SeqCst);
-        lock(&self.mms).insert(url.to_string(), (n, pdu));
-    }
-
-    /// A Transaction-ID the current scenario gives out (a notification's, an
-    /// M-Retrieve.conf's): a report carrying it that arrives after a later
-    /// scenario began is marked [`MmsArrival::earlier`].
-    pub fn expect_tid(&self, tid: &str) {
-        let n = self.scenario.load(std::sync::atomic::Ordering::SeqCst);
-        lock(&self.tids).insert(tid.to_string(), n);
-    }
-
-    /// A new scenario begins: GETs of the MMs put before now are marked
-    /// [`MmsArrival::earlier`] from now on.
-    pub fn new_scenario(&self) {
-        self.scenario
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    }
-
+    /// Everything kept, whoever it belongs to.
     pub fn log(&self) -> Vec<MmsArrival> {
-        lock(&self.log).clone()
+        self.shared.log_where(|_| true)
     }
 
-    /// What arrived at or after `since`.
+    /// What arrived at or after `since`, whoever it belongs to.
     pub fn log_since(&self, since: Instant) -> Vec<MmsArrival> {
-        lock(&self.log)
-            .iter()
-            .filter(|a| a.at >= since)
-            .cloned()
-            .collect()
+        self.shared.log_where(|a| a.at >= since)
     }
 
-    /// Waits until `pred` holds for the log or `deadline` passes.
+    /// Waits until `pred` holds for the whole log or `deadline` passes.
     pub async fn wait_for(&self, deadline: Instant, pred: impl Fn(&[MmsArrival]) -> bool) -> bool {
-        crate::roles::wait_until(&self.notify, deadline, || {
-            if pred(&self.log()) {
-                crate::roles::Check::Done
-            } else {
-                crate::roles::Check::Wait
-            }
-        })
-        .await
+        wait_on(&self.shared, deadline, |_| true, pred).await
     }
 }
 
-/// What one connection's task shares with the server.
-struct Served {
-    log: Arc<Mutex<Vec<MmsArrival>>>,
-    mms: Mms,
-    tids: Tids,
-    notify: Arc<Notify>,
-    scenario: Arc<std::sync::atomic::AtomicU64>,
+async fn wait_on(
+    shared: &Shared,
+    deadline: Instant,
+    keep: impl Fn(&MmsArrival) -> bool,
+    pred: impl Fn(&[MmsArrival]) -> bool,
+) -> bool {
+    crate::roles::wait_until(&shared.notify, deadline, || {
+        if pred(&shared.log_where(&keep)) {
+            crate::roles::Check::Done
+        } else {
+            crate::roles::Check::Wait
+        }
+    })
+    .await
 }
 
-async fn serve(conn: StreamConn, sv: Served) {
-    let Served {
-        log,
-        mms,
-        tids,
-        notify,
-        scenario,
-    } = sv;
+/// A scenario's share of an [`MmsServer`] ([`MmsServer::claim`]).
+pub struct MmsClaim {
+    id: u64,
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    capture: crate::net::capture::Claim,
+}
+
+impl std::fmt::Debug for MmsClaim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MmsClaim").field("id", &self.id).finish()
+    }
+}
+
+impl Drop for MmsClaim {
+    fn drop(&mut self) {
+        lock(&self.shared.owners)
+            .keys
+            .retain(|(id, _)| *id != self.id);
+        lock(&self.shared.mms).retain(|_, (owner, _)| *owner != self.id);
+        lock(&self.shared.log).retain(|a| a.owner != Some(self.id));
+    }
+}
+
+impl MmsClaim {
+    /// Requests that carry `key` (whole) are this scenario's from now on;
+    /// `key` must be its own, made up fresh. At most
+    /// [`crate::net::route::MAX_KEYS_PER_OWNER`] keys.
+    pub fn key(&self, key: &str) {
+        if key.is_empty() {
+            return;
+        }
+        let mut o = lock(&self.shared.owners);
+        if let Some((_, keys)) = o.keys.iter_mut().find(|(id, _)| *id == self.id) {
+            if keys.len() < crate::net::route::MAX_KEYS_PER_OWNER {
+                keys.push(key.to_string());
+            }
+        }
+        drop(o);
+        self.capture.key(key);
+    }
+
+    /// A fresh Content-Location on the server, its token this scenario's key.
+    pub fn new_location(&self) -> String {
+        let t = token();
+        self.key(&t);
+        format!("http://{}/mms/{t}", self.addr)
+    }
+
+    /// Serves `pdu` (an M-Retrieve.conf, or any bytes) at `url` while the
+    /// claim lives.
+    pub fn put(&self, url: &str, pdu: Vec<u8>) {
+        lock(&self.shared.mms).insert(url.to_string(), (self.id, pdu));
+    }
+
+    /// This scenario's requests that arrived at or after `since`.
+    pub fn log_since(&self, since: Instant) -> Vec<MmsArrival> {
+        self.shared
+            .log_where(|a| a.owner == Some(self.id) && a.at >= since)
+    }
+
+    /// The requests at or after `since` that carried no scenario's key
+    /// (any scenario running then may have driven them): shown beside a
+    /// failure, never judged.
+    pub fn nobodys_since(&self, since: Instant) -> Vec<MmsArrival> {
+        self.shared
+            .log_where(|a| a.owner.is_none() && a.at >= since)
+    }
+
+    /// Waits until `pred` holds for this scenario's requests or `deadline`
+    /// passes.
+    pub async fn wait_for(&self, deadline: Instant, pred: impl Fn(&[MmsArrival]) -> bool) -> bool {
+        wait_on(&self.shared, deadline, |a| a.owner == Some(self.id), pred).await
+    }
+}
+
+async fn serve(conn: StreamConn, shared: Arc<Shared>) {
     loop {
         let Some(a) = conn.recv(Instant::now() + Duration::from_secs(3600)).await else {
             continue;
@@ -255,15 +336,15 @@ async fn serve(conn: StreamConn, sv: Served) {
                         }
                     }),
             };
+            let owner = lock(&shared.owners).owner_of(&bytes);
             let mut arrival = MmsArrival {
                 at: a.at,
                 from: conn.peer(),
                 bytes,
                 msg,
                 answered: None,
-                earlier: false,
+                owner,
             };
-            let mut earlier = false;
             let answer = arrival.msg.as_ref().ok().map(|m| {
                 let close = m
                     .header("connection")
@@ -273,32 +354,25 @@ async fn serve(conn: StreamConn, sv: Served) {
                     headers.push(("Connection", "close"));
                 }
                 match m.method() {
-                    Some("GET") => match arrival.url().and_then(|u| lock(&mms).get(&u).cloned()) {
-                        Some((put_in, pdu)) => {
-                            earlier = put_in < scenario.load(std::sync::atomic::Ordering::SeqCst);
+                    Some("GET") => match arrival
+                        .url()
+                        .and_then(|u| lock(&shared.mms).get(&u).map(|(_, pdu)| pdu.clone()))
+                    {
+                        Some(pdu) => {
                             headers.push(("Content-Type", MMS_MEDIA));
                             (200, http::response(200, "OK", &headers, &pdu), close)
                         }
                         None => (404, http::response(404, "Not Found", &headers, b""), close),
                     },
-                    Some("POST") => {
-                        let now = scenario.load(std::sync::atomic::Ordering::SeqCst);
-                        earlier = crate::codec::mms::Pdu::parse(&m.body)
-                            .ok()
-                            .and_then(|p| {
-                                p.transaction_id().and_then(|t| lock(&tids).get(t).copied())
-                            })
-                            .is_some_and(|given_in| given_in < now);
-                        match send_conf_for(&m.body) {
-                            // MM1 submission (an IM server deferring to MMS):
-                            // the M-Send.conf, Ok, with a Message-ID (ENC §6.1.2).
-                            Some(conf) => {
-                                headers.push(("Content-Type", MMS_MEDIA));
-                                (200, http::response(200, "OK", &headers, &conf), close)
-                            }
-                            None => (200, http::response(200, "OK", &headers, b""), close),
+                    Some("POST") => match send_conf_for(&m.body) {
+                        // MM1 submission (an IM server deferring to MMS):
+                        // the M-Send.conf, Ok, with a Message-ID (ENC §6.1.2).
+                        Some(conf) => {
+                            headers.push(("Content-Type", MMS_MEDIA));
+                            (200, http::response(200, "OK", &headers, &conf), close)
                         }
-                    }
+                        None => (200, http::response(200, "OK", &headers, b""), close),
+                    },
                     _ => (
                         405,
                         http::response(405, "Method Not Allowed", &headers, b""),
@@ -307,20 +381,19 @@ async fn serve(conn: StreamConn, sv: Served) {
                 }
             });
             arrival.answered = answer.as_ref().map(|a| a.0);
-            arrival.earlier = earlier;
-            lock(&log).push(arrival);
-            notify.notify_waiters();
+            shared.push(arrival);
+            shared.notify.notify_waiters();
             if let Some((_, bytes, close)) = answer {
                 let _ = conn.send(&bytes).await;
                 if close {
                     conn.shutdown().await;
-                    notify.notify_waiters();
+                    shared.notify.notify_waiters();
                     return;
                 }
             }
         }
         if last {
-            notify.notify_waiters();
+            shared.notify.notify_waiters();
             return;
         }
     }
@@ -416,16 +489,20 @@ mod tests {
     use super::*;
     use crate::codec::mms::{PduBuilder, Status};
 
-    /// A report on an earlier scenario's notification is known by its
-    /// Transaction-ID, whenever it arrives (issue 12, item 14).
+    /// A request belongs to the scenario whose key it carries whole,
+    /// whenever it arrives; a changed or made-up one to nobody; once the
+    /// claim is gone, its MMs are served no more (issue 12 item 14, issue
+    /// 14 item 2).
     #[tokio::test]
-    async fn a_late_report_is_an_earlier_scenarios() {
+    async fn a_request_is_the_scenario_whose_key_it_carries() {
         let s = MmsServer::start("127.0.0.1:0".parse().unwrap(), Capture::disabled())
             .await
             .unwrap();
-        s.expect_tid("T-old");
-        s.new_scenario();
-        s.expect_tid("T-new");
+        let (one, two) = (s.claim(&Capture::disabled()), s.claim(&Capture::disabled()));
+        one.key("T-one1");
+        two.key("T-two2");
+        let loc = two.new_location();
+        two.put(&loc, b"mm".to_vec());
         let post = |tid: &str| {
             let pdu = PduBuilder::notify_resp_ind(tid, Status::REJECTED).encode();
             http::request(
@@ -436,15 +513,32 @@ mod tests {
                 &pdu,
             )
         };
+        let path = loc.split_once("/mms/").map(|(_, t)| t).unwrap();
+        let get = http::request(
+            "GET",
+            &format!("/mms/{path}"),
+            &s.addr().to_string(),
+            &[],
+            b"",
+        );
         let deadline = Instant::now() + Duration::from_secs(3);
-        for tid in ["T-old", "T-new", "T-unknown"] {
+        let t0 = Instant::now();
+        for req in [post("T-one1"), post("T-two2"), post("T-one10"), get.clone()] {
             let out =
-                crate::roles::mms_ua::exchange(s.addr(), Capture::disabled(), &post(tid), deadline)
-                    .await;
+                crate::roles::mms_ua::exchange(s.addr(), Capture::disabled(), &req, deadline).await;
             assert_eq!(out.response().and_then(|r| r.status()), Some(200));
         }
+        s.wait_for(deadline, |log| log.len() == 4).await;
+        let owners: Vec<Option<u64>> = s.log().iter().map(|a| a.owner).collect();
+        assert_eq!(owners, [Some(1), Some(2), None, Some(2)]);
+        assert_eq!(one.log_since(t0).len(), 1);
+        assert_eq!(two.log_since(t0).len(), 2);
+        assert_eq!(one.nobodys_since(t0).len(), 1);
+        drop(two);
+        let out =
+            crate::roles::mms_ua::exchange(s.addr(), Capture::disabled(), &get, deadline).await;
+        assert_eq!(out.response().and_then(|r| r.status()), Some(404));
         s.wait_for(deadline, |log| log.len() == 3).await;
-        let earlier: Vec<bool> = s.log().iter().map(|a| a.earlier).collect();
-        assert_eq!(earlier, [true, false, false]);
+        assert_eq!(s.log().last().map(|a| a.owner), Some(None));
     }
 }

@@ -459,14 +459,12 @@ pub(super) fn note_not_run_by_sut(report: &mut Report) {
     }
 }
 
-/// The addresses a run knows by name, for the ladders' lanes: the SUT's
-/// (per role, and per interface of its profile) and the run-level harness
-/// roles' (their bound addresses).
 /// The run-level pcaps of the roles that serve scenarios side by side.
 pub fn run_pcaps(ctx: &RunContext) -> Vec<crate::report::RunPcap> {
     let routed = [
         ("iwf", ctx.iwf.as_ref().map(|h| &h.capture)),
         ("ims-core", ctx.ims.as_ref().map(|h| &h.capture)),
+        ("mmsc", ctx.mms_client.as_ref().map(|h| &h.capture)),
         ("deferral-mmsc", ctx.deferral.as_ref().map(|h| &h.capture)),
     ];
     let mut out = Vec::new();
@@ -488,6 +486,9 @@ pub fn run_pcaps(ctx: &RunContext) -> Vec<crate::report::RunPcap> {
     out
 }
 
+/// The addresses a run knows by name, for the ladders' lanes: the SUT's
+/// (per role, and per interface of its profile) and the run-level harness
+/// roles' (their bound addresses).
 pub fn run_elements(ctx: &RunContext) -> Vec<crate::report::Element> {
     use crate::report::{Element, Side};
     let mut out: Vec<Element> = Vec::new();

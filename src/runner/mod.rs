@@ -283,15 +283,12 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
             let path = pcaps.join(pcap_name(&file, sc.position.line, &sc.name));
             world.capture = Capture::create(&path).unwrap_or_else(|_| Capture::disabled());
             world.pcap = Some(path.display().to_string());
-            let exclusive: Vec<String> = tags
-                .iter()
-                .filter_map(|t| t.strip_prefix("harness:").map(str::to_string))
-                .collect();
             world.start_claims();
             async move {
-                // The run-level roles it uses, its own until it ends; its
-                // clock and deadline start once it has them.
-                world.held = Held::take(&world.ctx, &exclusive).await;
+                // The run-level roles it uses, its own until it ends, and
+                // its SUT roles (shared, or alone with @alone); its clock
+                // and deadline start once it has them.
+                world.held = Held::take(&world.ctx, &tags).await;
                 world.started = Instant::now();
                 world.deadline =
                     world.started + Duration::from_secs(world.ctx.profile.scenario_timeout_s);

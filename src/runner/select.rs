@@ -153,6 +153,7 @@ pub fn tag_problems(all: &[ScenarioInfo], cat: &Catalogue) -> Vec<String> {
                 && !t
                     .strip_prefix("harness:")
                     .is_some_and(|h| crate::harness::EXCLUSIVE.iter().any(|(n, _)| *n == h))
+                && t != "alone"
                 && !t.starts_with("transport:")
                 && !t.starts_with("if:")
                 && !t.starts_with("unless:")

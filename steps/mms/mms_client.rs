@@ -22,7 +22,7 @@ use crate::codec::sip::token;
 use crate::codec::wsp::{self, AppId};
 use crate::harness::MmsClientHarness;
 use crate::profile::MmsClientSection;
-use crate::roles::mms_server::{self, MmsArrival, MMS_MEDIA};
+use crate::roles::mms_server::{self, MmsArrival, MmsClaim, MMS_MEDIA};
 use crate::roles::transaction::ClientResult;
 use crate::steps::world::{Failure, LiaisonWorld, StepResult};
 
@@ -73,6 +73,10 @@ pub struct MmsClient {
     /// ADDR-9: the MM the user was made to send (the address typed, the
     /// text, when the trigger was answered).
     pub sent: Option<(String, String, Instant)>,
+    /// The scenario's share of the run's MMS server: the requests that
+    /// carry its keys (Content-Location tokens, Transaction-IDs, the text
+    /// it sent), in its log and its pcap.
+    pub claim: Option<MmsClaim>,
 }
 
 const MMS_UA: &str = "x-wap-application:mms.ua";
@@ -92,6 +96,16 @@ fn section(w: &LiaisonWorld) -> Result<MmsClientSection, Failure> {
         .mms_client
         .clone()
         .ok_or_else(|| w.fail("an mms_client section in the profile", "none"))
+}
+
+/// The scenario's share of the MMS server (taken by the first step).
+fn claim(w: &LiaisonWorld) -> Result<&MmsClaim, Failure> {
+    w.mms_client.claim.as_ref().ok_or_else(|| {
+        w.fail(
+            "the scenario's share of the harness MMS Relay/Server (the step `the harness plays the MMS Relay/Server the client is configured with` first)",
+            "none",
+        )
+    })
 }
 
 /// How long a wrong reaction is given to show.
@@ -122,10 +136,12 @@ fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
-/// Puts an MM from `from` to `to` (as written on the wire) on the server.
-fn put_mm(h: &MmsClientHarness, from: &str, to: &str) -> Mm {
-    let location = h.server.new_location();
+/// Puts an MM from `from` to `to` (as written on the wire) on the server,
+/// its Content-Location and Transaction-ID the scenario's keys.
+fn put_mm(c: &MmsClaim, from: &str, to: &str) -> Mm {
+    let location = c.new_location();
     let retrieve_tid = format!("R{}", token());
+    c.key(&retrieve_tid);
     let pdu = PduBuilder::retrieve_conf(
         now_secs(),
         ContentType::well_known(crate::codec::mms::body::MULTIPART_MIXED),
@@ -140,8 +156,7 @@ fn put_mm(h: &MmsClientHarness, from: &str, to: &str) -> Mm {
     .retrieve_status(RetrieveStatus::OK)
     .build()
     .encode();
-    h.server.put(&location, pdu);
-    h.server.expect_tid(&retrieve_tid);
+    c.put(&location, pdu);
     Mm {
         from: from.to_string(),
         to: to.to_string(),
@@ -150,11 +165,11 @@ fn put_mm(h: &MmsClientHarness, from: &str, to: &str) -> Mm {
     }
 }
 
-/// A fresh notification Transaction-ID, registered with the server so that
-/// a report carrying it after this scenario is known as this scenario's.
-fn new_tid(h: &MmsClientHarness) -> String {
+/// A fresh notification Transaction-ID, the scenario's key: a report
+/// carrying it is this scenario's, whenever it comes.
+fn new_tid(c: &MmsClaim) -> String {
     let tid = format!("T{}", token());
-    h.server.expect_tid(&tid);
+    c.key(&tid);
     tid
 }
 
@@ -273,7 +288,7 @@ fn describe_push(n: &Notified) -> String {
 
 fn describe_log(log: &[MmsArrival]) -> String {
     if log.is_empty() {
-        return "no request at the MMS server".into();
+        return "no request for this scenario at the MMS server".into();
     }
     log.iter()
         .map(MmsArrival::describe)
@@ -281,20 +296,34 @@ fn describe_log(log: &[MmsArrival]) -> String {
         .join(" | ")
 }
 
-/// An MMS PDU the client POSTed (not a late report on an earlier
-/// scenario's notification, which says nothing of this one).
+/// The scenario's requests at the MMS server since `since`, and beside them
+/// those that carried no scenario's key meanwhile (a URL or
+/// Transaction-ID the client changed or made up: any scenario running then
+/// may have driven them, so they are shown, not judged).
+fn describe_since(c: &MmsClaim, since: Instant) -> String {
+    let mut s = describe_log(&c.log_since(since));
+    let nobodys = c.nobodys_since(since);
+    if !nobodys.is_empty() {
+        s.push_str(&format!(
+            "; requests that carried no scenario's Content-Location, Transaction-ID or text meanwhile: {}",
+            describe_log(&nobodys)
+        ));
+    }
+    s
+}
+
+/// An MMS PDU the client POSTed (in the scenario's log: it carries one
+/// of the scenario's keys).
 fn posted(a: &MmsArrival) -> Option<Pdu> {
     let m = a.msg.as_ref().ok()?;
-    if m.method() != Some("POST") || a.earlier {
+    if m.method() != Some("POST") {
         return None;
     }
     Pdu::parse(&m.body).ok()
 }
 
-/// A GET this scenario can have driven (not a late fetch of an earlier
-/// scenario's MM from the shared server).
 fn is_get(a: &MmsArrival) -> bool {
-    a.method() == Some("GET") && !a.earlier
+    a.method() == Some("GET")
 }
 
 /// An M-NotifyResp.ind other than Deferred for Transaction-ID `tid`: the
@@ -321,20 +350,17 @@ fn last_valid(w: &LiaisonWorld) -> Result<Notified, Failure> {
 #[given("the harness plays the MMS Relay/Server the client is configured with")]
 async fn plays_mmsc(w: &mut LiaisonWorld) -> StepResult {
     let h = harness(w)?;
-    // This scenario's pcap gets the shared traffic from now on (it holds
-    // the role: @harness:mmsc).
-    w.serve("mmsc", &h.capture)?;
-    // A late fetch of an earlier scenario's MM is not this scenario's.
-    h.server.new_scenario();
+    // The run's server serves scenarios side by side: this one's requests
+    // are those that carry its keys (given as it makes them up).
+    w.mms_client.claim = Some(h.server.claim(&w.capture));
     Ok(())
 }
 
 #[given(expr = "an MM from {string} to {string} waits at the MMS server")]
 #[when(expr = "an MM from {string} to {string} waits at the MMS server")]
 async fn mm_waits(w: &mut LiaisonWorld, from: String, to: String) -> StepResult {
-    let h = harness(w)?;
     let s = section(w)?;
-    let mm = put_mm(&h, &render(&s, &from), &render(&s, &to));
+    let mm = put_mm(claim(w)?, &render(&s, &from), &render(&s, &to));
     w.mms_client.waiting = Some(mm);
     Ok(())
 }
@@ -346,8 +372,7 @@ async fn notifies(w: &mut LiaisonWorld, bearer: String) -> StepResult {
         .waiting
         .take()
         .ok_or_else(|| w.fail("an MM waiting at the MMS server", "none"))?;
-    let h = harness(w)?;
-    let tid = new_tid(&h);
+    let tid = new_tid(claim(w)?);
     let content = match w.mms_client.applic_id.take() {
         Some(app) => notification_for(&mm, &tid, Some(&app)),
         None => notification(&mm, &tid),
@@ -362,9 +387,9 @@ async fn notifies(w: &mut LiaisonWorld, bearer: String) -> StepResult {
 
 #[when(expr = "the MMS server pushes a notification by WAP Push for the application {string}")]
 async fn pushes_for_app(w: &mut LiaisonWorld, app: String) -> StepResult {
-    let h = harness(w)?;
-    let mm = put_mm(&h, "+15550000001/TYPE=PLMN", "+15550000002/TYPE=PLMN");
-    let tid = new_tid(&h);
+    let c = claim(w)?;
+    let mm = put_mm(c, "+15550000001/TYPE=PLMN", "+15550000002/TYPE=PLMN");
+    let tid = new_tid(c);
     let content = notification(&mm, &tid);
     let mut n = push(w, "WAP Push", &app, &content).await?;
     n.tid = Some(tid);
@@ -378,8 +403,8 @@ async fn pushes_for_app(w: &mut LiaisonWorld, app: String) -> StepResult {
     regex = r"^the MMS server pushes a notification (without X-Mms-Content-Location|cut off inside X-Mms-Content-Location|that is not an MMS PDU) by its push bearer$"
 )]
 async fn pushes_malformed(w: &mut LiaisonWorld, how: String) -> StepResult {
-    let h = harness(w)?;
-    let tid = new_tid(&h);
+    let c = claim(w)?;
+    let tid = new_tid(c);
     let mut cut_location = None;
     let (content, has_tid) = match how.as_str() {
         "without X-Mms-Content-Location" => (
@@ -396,9 +421,11 @@ async fn pushes_malformed(w: &mut LiaisonWorld, how: String) -> StepResult {
             true,
         ),
         "cut off inside X-Mms-Content-Location" => {
-            // Content-Location last, then cut in the middle of its text (no NUL).
-            let location = h.server.new_location();
-            h.server.put(&location, Vec::new());
+            // Content-Location last, then cut in the middle of its text (no
+            // NUL). Its key comes before the cut, so a fetch of what is left
+            // is known as this scenario's.
+            let location = format!("{}/{}", c.new_location(), token().repeat(4));
+            c.put(&location, Vec::new());
             let full =
                 PduBuilder::notification_ind(&tid, &location, 1024, TimeValue::Relative(86_400))
                     .build()
@@ -425,7 +452,7 @@ async fn pushes_malformed(w: &mut LiaisonWorld, how: String) -> StepResult {
 #[then("the client fetches exactly the notification's Content-Location")]
 async fn fetches_location(w: &mut LiaisonWorld) -> StepResult {
     let n = last_valid(w)?;
-    let h = harness(w)?;
+    let c = claim(w)?;
     let loc =
         n.mm.as_ref()
             .map(|m| m.location.clone())
@@ -434,19 +461,17 @@ async fn fetches_location(w: &mut LiaisonWorld) -> StepResult {
     let right = |a: &MmsArrival| is_get(a) && a.url().as_deref() == Some(loc.as_str());
     // Any GET (or a settled answer) ends the wait; a wrong one is given a
     // little time to be followed by the right one.
-    h.server
-        .wait_for(w.deadline, |log| {
-            log.iter()
-                .any(|a| a.at >= n.at && (is_get(a) || answered(a, &tid)))
-        })
-        .await;
-    if !h.server.log_since(n.at).iter().any(right) {
+    c.wait_for(w.deadline, |log| {
+        log.iter()
+            .any(|a| a.at >= n.at && (is_get(a) || answered(a, &tid)))
+    })
+    .await;
+    if !c.log_since(n.at).iter().any(right) {
         let until = (Instant::now() + settle(w)).min(w.deadline);
-        h.server
-            .wait_for(until, |log| log.iter().any(|a| a.at >= n.at && right(a)))
+        c.wait_for(until, |log| log.iter().any(|a| a.at >= n.at && right(a)))
             .await;
     }
-    let log = h.server.log_since(n.at);
+    let log = c.log_since(n.at);
     if log.iter().any(right) {
         return Ok(());
     }
@@ -466,7 +491,7 @@ async fn fetches_location(w: &mut LiaisonWorld) -> StepResult {
                 )
             },
             describe_push(&n)
-        ) + &format!("; at the MMS server: {}", describe_log(&log)),
+        ) + &format!("; at the MMS server: {}", describe_since(c, n.at)),
     ))
 }
 
@@ -551,7 +576,7 @@ fn reports_for<'a>(log: &'a [MmsArrival], tid: &str, mm: &Mm) -> Vec<(&'a MmsArr
 /// least 200 ms) after the settling report.
 async fn await_outcome(
     w: &LiaisonWorld,
-    h: &MmsClientHarness,
+    c: &MmsClaim,
     n: &Notified,
     tid: &str,
     mm: &Mm,
@@ -566,25 +591,24 @@ async fn await_outcome(
         let log: Vec<MmsArrival> = log.iter().filter(|a| a.at >= n.at).cloned().collect();
         settled(&log).is_some()
     };
-    h.server
-        .wait_for(w.deadline, |log| {
-            mine(log)
-                || log
-                    .iter()
-                    .filter(|a| a.at >= n.at)
-                    .filter_map(posted)
-                    .any(|p| decisive(&p))
-        })
-        .await;
-    if settled(&h.server.log_since(n.at)).is_none() {
+    c.wait_for(w.deadline, |log| {
+        mine(log)
+            || log
+                .iter()
+                .filter(|a| a.at >= n.at)
+                .filter_map(posted)
+                .any(|p| decisive(&p))
+    })
+    .await;
+    if settled(&c.log_since(n.at)).is_none() {
         // Something decisive came, not for this transaction: a little longer for its own.
         let until = (Instant::now() + settle(w)).min(w.deadline);
-        h.server.wait_for(until, mine).await;
+        c.wait_for(until, mine).await;
     }
-    let from = settled(&h.server.log_since(n.at)).unwrap_or_else(Instant::now);
+    let from = settled(&c.log_since(n.at)).unwrap_or_else(Instant::now);
     let until = (from + settle(w)).min(w.deadline);
     tokio::time::sleep_until(until.into()).await;
-    h.server.log_since(n.at)
+    c.log_since(n.at)
 }
 
 /// Judges the client's reports on a notification (`came` text on failure):
@@ -677,12 +701,12 @@ fn judge_retrieval(log: &[MmsArrival], tid: &str, mm: &Mm) -> Result<(), String>
 )]
 async fn acknowledges(w: &mut LiaisonWorld) -> StepResult {
     let n = last_valid(w)?;
-    let h = harness(w)?;
+    let c = claim(w)?;
     let tid = n.tid.clone().unwrap_or_default();
     let mm =
         n.mm.clone()
             .ok_or_else(|| w.fail("a notified MM", "none"))?;
-    let log = await_outcome(w, &h, &n, &tid, &mm).await;
+    let log = await_outcome(w, c, &n, &tid, &mm).await;
     judge_retrieval(&log, &tid, &mm).map_err(|why| {
         w.fail(
             format!(
@@ -691,7 +715,7 @@ async fn acknowledges(w: &mut LiaisonWorld) -> StepResult {
                 mm.retrieve_tid,
                 settle(w).as_millis()
             ),
-            format!("{why}; at the MMS server: {}", describe_log(&log)),
+            format!("{why}; at the MMS server: {}", describe_since(c, n.at)),
         )
     })
 }
@@ -699,12 +723,12 @@ async fn acknowledges(w: &mut LiaisonWorld) -> StepResult {
 #[then("the client reports the MM retrieved, not refused for its addresses")]
 async fn retrieved_whatever_addresses(w: &mut LiaisonWorld) -> StepResult {
     let n = last_valid(w)?;
-    let h = harness(w)?;
+    let c = claim(w)?;
     let tid = n.tid.clone().unwrap_or_default();
     let mm =
         n.mm.clone()
             .ok_or_else(|| w.fail("a notified MM", "none"))?;
-    let log = await_outcome(w, &h, &n, &tid, &mm).await;
+    let log = await_outcome(w, c, &n, &tid, &mm).await;
     judge_retrieval(&log, &tid, &mm).map_err(|why| {
         w.fail(
             format!(
@@ -719,7 +743,7 @@ async fn retrieved_whatever_addresses(w: &mut LiaisonWorld) -> StepResult {
             format!(
                 "{why}; after the {}; at the MMS server: {}",
                 describe_push(&n),
-                describe_log(&log)
+                describe_since(c, n.at)
             ),
         )
     })
@@ -727,7 +751,7 @@ async fn retrieved_whatever_addresses(w: &mut LiaisonWorld) -> StepResult {
 
 #[then("the client fetches the MM of the mms.ua push and nothing for the other application")]
 async fn dispatch_by_app_id(w: &mut LiaisonWorld) -> StepResult {
-    let h = harness(w)?;
+    let c = claim(w)?;
     let pushes = w.mms_client.notified.clone();
     let (Some(other), Some(mms)) = (
         pushes.iter().find(|n| n.app_id != MMS_UA),
@@ -762,24 +786,21 @@ async fn dispatch_by_app_id(w: &mut LiaisonWorld) -> StepResult {
     // Wait for the mms.ua push's fetch (a fetch of another URL ends the
     // wait too, then the right one is given a little time), and give the
     // other push time to show a reaction.
-    h.server
-        .wait_for(w.deadline, |log| {
-            log.iter().any(|a| {
-                a.at >= first
-                    && (gets(a, &mms_loc)
-                        || (a.at >= mms.at && (is_get(a) || answered(a, &mms_tid))))
-            })
+    c.wait_for(w.deadline, |log| {
+        log.iter().any(|a| {
+            a.at >= first
+                && (gets(a, &mms_loc) || (a.at >= mms.at && (is_get(a) || answered(a, &mms_tid))))
         })
-        .await;
+    })
+    .await;
     let until = (Instant::now() + settle(w)).min(w.deadline);
-    h.server
-        .wait_for(until, |log| {
-            log.iter().any(|a| a.at >= first && gets(a, &mms_loc))
-        })
-        .await;
+    c.wait_for(until, |log| {
+        log.iter().any(|a| a.at >= first && gets(a, &mms_loc))
+    })
+    .await;
     let until = (Instant::now() + settle(w)).min(w.deadline);
     tokio::time::sleep_until(until.into()).await;
-    let log = h.server.log_since(first);
+    let log = c.log_since(first);
     if let Some(a) = log.iter().find(|a| acted_on_other(a)) {
         return Err(w.fail(
             format!(
@@ -807,7 +828,7 @@ async fn dispatch_by_app_id(w: &mut LiaisonWorld) -> StepResult {
         format!(
             "no GET of that URL within the scenario time; after the {}; at the MMS server: {}",
             describe_push(mms),
-            describe_log(&log)
+            describe_since(c, first)
         ),
     ))
 }
@@ -816,7 +837,7 @@ async fn dispatch_by_app_id(w: &mut LiaisonWorld) -> StepResult {
     "the client answers the malformed notification with status Unrecognised or not at all, fetches nothing for it, and still fetches the next MM"
 )]
 async fn survives_malformed(w: &mut LiaisonWorld) -> StepResult {
-    let h = harness(w)?;
+    let c = claim(w)?;
     let pushes = w.mms_client.notified.clone();
     let (Some(bad), Some(next)) = (
         pushes.iter().find(|n| !n.valid),
@@ -850,17 +871,16 @@ async fn survives_malformed(w: &mut LiaisonWorld) -> StepResult {
         a.at >= next.at && is_get(a) && !driven(a) && a.url().as_deref() == Some(loc.as_str())
     };
     // Any fetch ends the wait; a wrong one is given a little time to be followed by the right one.
-    h.server
-        .wait_for(w.deadline, |log| {
-            log.iter()
-                .any(|a| a.at >= next.at && ((is_get(a) && !driven(a)) || answered(a, &next_tid)))
-        })
-        .await;
+    c.wait_for(w.deadline, |log| {
+        log.iter()
+            .any(|a| a.at >= next.at && ((is_get(a) && !driven(a)) || answered(a, &next_tid)))
+    })
+    .await;
     let until = (Instant::now() + settle(w)).min(w.deadline);
-    h.server.wait_for(until, |log| log.iter().any(alive)).await;
+    c.wait_for(until, |log| log.iter().any(alive)).await;
     let until = (Instant::now() + settle(w)).min(w.deadline);
     tokio::time::sleep_until(until.into()).await;
-    let log = h.server.log_since(bad.at);
+    let log = c.log_since(bad.at);
     if let Some(g) = log.iter().find(|a| is_get(a) && driven(a)) {
         return Err(w.fail(
             "no fetch driven by the malformed notification (it names no MM the client can retrieve)",
@@ -902,7 +922,7 @@ async fn survives_malformed(w: &mut LiaisonWorld) -> StepResult {
             "no GET of that URL within the scenario time; the malformed push: {}; the next: {}; at the MMS server: {}",
             describe_push(bad),
             describe_push(next),
-            describe_log(&log)
+            describe_since(c, bad.at)
         ),
     ))
 }
@@ -915,10 +935,10 @@ async fn survives_malformed(w: &mut LiaisonWorld) -> StepResult {
     regex = r#"^an MM for the application "([^"]+)" from "([^"]+)" to "([^"]+)" waits at the MMS server$"#
 )]
 async fn app_mm_waits(w: &mut LiaisonWorld, app: String, from: String, to: String) -> StepResult {
-    let h = harness(w)?;
+    let c = claim(w)?;
     let s = section(w)?;
     let (from, to) = (render(&s, &from), render(&s, &to));
-    let location = h.server.new_location();
+    let location = c.new_location();
     let retrieve_tid = format!("R{}", token());
     let pdu = PduBuilder::retrieve_conf(
         now_secs(),
@@ -942,8 +962,8 @@ async fn app_mm_waits(w: &mut LiaisonWorld, app: String, from: String, to: Strin
     .applic_id(&app)
     .build()
     .encode();
-    h.server.put(&location, pdu.clone());
-    h.server.expect_tid(&retrieve_tid);
+    c.put(&location, pdu.clone());
+    c.key(&retrieve_tid);
     w.mms_client.served = Some(pdu);
     w.mms_client.waiting = Some(Mm {
         from,
@@ -969,8 +989,11 @@ async fn handed_to_app(w: &mut LiaisonWorld, app: String) -> StepResult {
             .ok_or_else(|| w.fail("a notified MM", "none"))?;
     let served = w.mms_client.served.clone().unwrap_or_default();
     let want = format!("/mms/{app}");
+    // Reports about this MM: they carry it, and so its Transaction-ID (the
+    // upper tester hears of every scenario's MMs).
     let is_mms = |a: &crate::roles::upper_tester::Handover| {
         a.at >= n.at
+            && crate::net::route::carries(&a.bytes, mm.retrieve_tid.as_bytes())
             && a.msg
                 .as_ref()
                 .ok()
@@ -1020,7 +1043,7 @@ async fn handed_to_app(w: &mut LiaisonWorld, app: String) -> StepResult {
                 format!(
                     "no report within the scenario time; after the {}; at the MMS server: {}",
                     describe_push(&n),
-                    describe_log(&h.server.log_since(n.at))
+                    describe_since(claim(w)?, n.at)
                 )
             } else {
                 shown()
@@ -1040,7 +1063,11 @@ async fn user_sends(w: &mut LiaisonWorld, uri: String) -> StepResult {
             "none",
         ));
     };
-    let text = format!("liaison ADDR-9 {}: an MM to a SIP URI", token());
+    // The text's token is the scenario's key: the M-Send.req that carries
+    // it is this scenario's.
+    let key = token();
+    claim(w)?.key(&key);
+    let text = format!("liaison ADDR-9 {key}: an MM to a SIP URI");
     let req = crate::codec::http::request(
         "POST",
         "/mms/send",
@@ -1067,7 +1094,7 @@ async fn user_sends(w: &mut LiaisonWorld, uri: String) -> StepResult {
 
 #[then("the MMS server receives the client's M-Send.req with that SIP URI in To, in the declared form, and the text")]
 async fn receives_send_req(w: &mut LiaisonWorld) -> StepResult {
-    let h = harness(w)?;
+    let c = claim(w)?;
     let s = section(w)?;
     let Some((uri, text, at)) = w.mms_client.sent.clone() else {
         return Err(w.fail("an MM the user sent earlier in the scenario", "none"));
@@ -1076,12 +1103,11 @@ async fn receives_send_req(w: &mut LiaisonWorld) -> StepResult {
         a.method() == Some("POST")
             && posted(a).is_some_and(|p| p.message_type() == Some(MessageType::SEND_REQ))
     };
-    h.server
-        .wait_for(w.deadline, |log| {
-            log.iter().any(|a| a.at >= at && send_req(a))
-        })
-        .await;
-    let log = h.server.log_since(at);
+    c.wait_for(w.deadline, |log| {
+        log.iter().any(|a| a.at >= at && send_req(a))
+    })
+    .await;
+    let log = c.log_since(at);
     let Some((a, pdu)) = log
         .iter()
         .find(|a| send_req(a))
@@ -1094,7 +1120,7 @@ async fn receives_send_req(w: &mut LiaisonWorld) -> StepResult {
             ),
             format!(
                 "none within the scenario time; at the MMS server: {}",
-                describe_log(&log)
+                describe_since(c, at)
             ),
         ));
     };
@@ -1146,7 +1172,7 @@ mod tests {
             msg: HttpMessage::parse(&bytes).map_err(|e| e.to_string()),
             bytes,
             answered: Some(answered),
-            earlier: false,
+            owner: Some(1),
         }
     }
 
