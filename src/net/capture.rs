@@ -1777,6 +1777,43 @@ mod tests {
         streams
     }
 
+    /// A routed capture writes a connection's opening once, into the file
+    /// its first bytes go to; a connection that carried nothing goes to
+    /// the run-level file, opening and close.
+    #[test]
+    fn a_routed_connection_opens_where_its_bytes_go() {
+        let (run_path, own_path) = (TempPcap::new("routed-run"), TempPcap::new("routed-own"));
+        let run_level = Capture::create(&run_path.0).expect("create");
+        let own = Capture::create(&own_path.0).expect("create");
+        let routed = Capture::routed(run_level.clone());
+        let claim = routed.claim(&own);
+        claim.key("T3fa9c0ffee");
+        let (client, server) = (addr("127.0.0.1:40000"), addr("127.0.0.1:8080"));
+        routed.tcp_accepted(client, server);
+        routed.tcp_received(client, server, b"GET /mms/T3fa9c0ffee HTTP/1.1\r\n\r\n");
+        routed.tcp_sent(server, client, b"HTTP/1.1 404 Not Found\r\n\r\n");
+        routed.tcp_close(client, server);
+        let idle = addr("127.0.0.1:40001");
+        routed.tcp_accepted(idle, server);
+        routed.tcp_close(idle, server);
+        own.flush().unwrap();
+        run_level.flush().unwrap();
+        let flags = |p: &Path| -> Vec<(u16, u8, usize)> {
+            read_back(p)
+                .iter()
+                .map(|(f, _)| parse(f))
+                .map(|x| (x.src.port(), x.tcp.map_or(0, |t| t.flags), x.payload.len()))
+                .collect()
+        };
+        let own_frames = flags(&own_path.0);
+        assert_eq!(own_frames.len(), 3 + 2 + 3, "{own_frames:?}");
+        assert_eq!(own_frames[0], (40000, TCP_SYN, 0));
+        let run_frames = flags(&run_path.0);
+        assert_eq!(run_frames.len(), 3 + 3, "{run_frames:?}");
+        assert!(run_frames.iter().all(|f| f.0 == 40001 || f.0 == 8080));
+        assert_eq!(run_frames[0], (40001, TCP_SYN, 0));
+    }
+
     #[test]
     fn ipv4_checksum_known_vector() {
         // A 20-byte IPv4 header (192.168.0.1 -> 192.168.0.199, UDP, length 0x73)
