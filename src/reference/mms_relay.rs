@@ -34,35 +34,36 @@
 //! Over SIP: MESSAGE with the recipient URI as Request-URI and To,
 //! `Accept-Contact: *;+g.oma.pusheventapp="mms.ua";require;explicit`,
 //! Content-Type application/vnd.wap.mms-message, the PDU as body; retransmitted
-//! per RFC 3261 §17.1.2.2 until a final response or Timer F.
+//! per RFC 3261 §17.1.2.2 until a final response or Timer F. Both bearers are
+//! the PPG's too: `sms_bearer.rs` (the ESME and the packing), `sip_uac.rs`.
 //!
 //! **Delivery reports** (ENC §6.5, TS 23.140 §8.1.5): pushed to the originator
 //! like a notification (SMS for an MSISDN, SIP for a SIP URI), only once the
 //! recipient has answered, with the status it gave.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::mpsc;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
-use tokio::time::Instant;
 
 mod mm3;
 
+use super::sip_uac::{self, SipUac};
+use super::sms_bearer::{SmsBearer, PUSH_PORTS};
 use super::Settings;
 use crate::codec::http::{self, HttpMessage};
 use crate::codec::mms::{
     Address, Body, ContentType, EncodedString, Field, FromValue, Header, MessageType, Pdu,
     PduBuilder, ResponseStatus, Status, TimeValue,
 };
-use crate::codec::sip::{self, SipMessage};
-use crate::codec::smpp::{self, command, dcs, esm, status, Bind, Pdu as SmppPdu, Sm};
-use crate::codec::wsp::{self, AppId, PushPdu, WspHeader};
+use crate::codec::sip;
+use crate::codec::smpp::{Bind, Sm};
+use crate::codec::wsp::{self, AppId, WspHeader};
 
 /// Where the reference relay sends its pushes (the harness plays both bearers).
 #[derive(Debug, Clone)]
@@ -83,10 +84,8 @@ pub const MM1_PATH: &str = "/mms";
 const MAX_REQUEST: usize = 4 << 20;
 /// A keep-alive connection with nothing to read for this long is closed.
 const IDLE: Duration = Duration::from_secs(30);
-/// Bound on writing one answer and on an SMPP bind.
+/// Bound on writing one answer.
 const IO_BOUND: Duration = Duration::from_secs(5);
-/// WDP ports over SMS: connectionless WSP push client port, WSP server port.
-const PUSH_PORTS: (u16, u16) = (2948, 9200);
 /// The SMS source address it submits with.
 const SOURCE_ADDR: &str = "6677";
 const MMS_TYPE: &str = "application/vnd.wap.mms-message";
@@ -116,51 +115,39 @@ pub async fn start_with_mm3(
     let mm3_addr = mm3.local_addr()?;
     let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
-    let sip = Arc::new(UdpSocket::bind(SocketAddr::new(listen.ip(), 0)).await?);
-    let sip_addr = sip.local_addr()?;
-    let (sms_tx, sms_rx) = mpsc::unbounded_channel::<Sm>();
-    let (sip_tx, sip_rx) = mpsc::unbounded_channel::<(Vec<u8>, String)>();
+    let (sip, mut tasks) = SipUac::start(listen.ip(), cfg.sip_device, settings.t1).await?;
+    let bind = Bind {
+        system_id: cfg.system_id.clone(),
+        password: cfg.password.clone(),
+        ..Bind::default()
+    };
+    let (sms, sms_task) = SmsBearer::start(cfg.smsc, bind, SOURCE_ADDR);
     let shared = Arc::new(Shared {
-        cfg,
         s: settings,
         addr,
         sip,
-        sip_addr,
-        waiters: Mutex::default(),
+        sms,
         store: Mutex::default(),
-        tid: AtomicU8::new(0),
-        concat_ref: AtomicU8::new(0),
         next: AtomicU64::new(0),
-        sms_tx,
-        sip_tx,
     });
-    let tasks = vec![
+    tasks.extend([
         tokio::spawn(accept_loop(listener, shared.clone())),
-        tokio::spawn(mm3::accept_loop(mm3, shared.clone())),
-        tokio::spawn(sip_responses(shared.clone())),
-        tokio::spawn(sip_dispatcher(sip_rx, shared.clone())),
-        tokio::spawn(sms_bearer(shared, sms_rx)),
-    ];
+        tokio::spawn(mm3::accept_loop(mm3, shared)),
+        sms_task,
+    ]);
     Ok((addr, mm3_addr, tasks))
 }
 
 struct Shared {
-    cfg: MmsRelayConfig,
     s: Settings,
     addr: SocketAddr,
-    sip: Arc<UdpSocket>,
-    sip_addr: SocketAddr,
-    /// SIP client transactions waiting for responses, by Via branch.
-    waiters: Mutex<HashMap<String, mpsc::UnboundedSender<u16>>>,
+    /// The Push over SIP bearer.
+    sip: SipUac,
+    /// The WSP push over SMS bearer.
+    sms: SmsBearer,
     store: Mutex<Store>,
-    /// The next WSP TID (connectionless: one octet).
-    tid: AtomicU8,
-    /// The next concatenation reference.
-    concat_ref: AtomicU8,
     /// Message and transaction numbering.
     next: AtomicU64,
-    sms_tx: mpsc::UnboundedSender<Sm>,
-    sip_tx: mpsc::UnboundedSender<(Vec<u8>, String)>,
 }
 
 /// Where a terminal is reached.
@@ -212,7 +199,7 @@ struct Store {
 /// What to push once the HTTP answer is written.
 enum Push {
     Sms(Vec<Sm>),
-    Sip { msg: Vec<u8>, branch: String },
+    Sip(sip_uac::Request),
 }
 
 struct Outcome {
@@ -320,14 +307,8 @@ impl Shared {
     fn dispatch(&self, pushes: Vec<Push>) {
         for p in pushes {
             match p {
-                Push::Sms(sms) => {
-                    for sm in sms {
-                        let _ = self.sms_tx.send(sm);
-                    }
-                }
-                Push::Sip { msg, branch } => {
-                    let _ = self.sip_tx.send((msg, branch));
-                }
+                Push::Sms(sms) => self.sms.submit(sms),
+                Push::Sip(req) => self.sip.send(req),
             }
         }
     }
@@ -647,60 +628,32 @@ impl Shared {
 
     /// A WSP push of `body` for the application `app` in WDP over SMS.
     fn sms_push_for(&self, number: &str, body: &[u8], app: AppId) -> Vec<Sm> {
-        let tid = self.tid.fetch_add(1, Ordering::Relaxed);
-        let pdu = PushPdu::new(
-            tid,
-            wsp::PDU_PUSH,
-            wsp::ContentType::WellKnown(wsp::media::MMS_MESSAGE),
-            vec![WspHeader::ApplicationId(app)],
-            body.to_vec(),
-        );
-        let reference = self.concat_ref.fetch_add(1, Ordering::Relaxed);
-        smpp::udh_split(pdu.raw(), Some(PUSH_PORTS), reference)
+        self.sms
+            .wsp_push(
+                number,
+                wsp::ContentType::WellKnown(wsp::media::MMS_MESSAGE),
+                vec![WspHeader::ApplicationId(app)],
+                body.to_vec(),
+                PUSH_PORTS,
+            )
             .unwrap_or_default()
-            .into_iter()
-            .map(|short_message| Sm {
-                source_addr: SOURCE_ADDR.into(),
-                dest_addr_ton: 1,
-                dest_addr_npi: 1,
-                destination_addr: number.to_string(),
-                esm_class: esm::UDHI,
-                data_coding: dcs::OCTET_UNSPECIFIED,
-                short_message,
-                ..Sm::default()
-            })
-            .collect()
     }
 
     /// Push over SIP: a MESSAGE with the PDU as its body.
     fn sip_push(&self, uri: &str, body: &[u8]) -> Push {
-        let branch = format!("z9hG4bK{}", sip::token());
         let app = if self.s.has_fault("wrong-app-id") {
             "wml.ua"
         } else {
             "mms.ua"
         };
-        let msg = sip::request("MESSAGE", uri)
-            .header(
-                "Via",
-                &format!("SIP/2.0/UDP {};branch={branch};rport", self.sip_addr),
-            )
-            .header("Max-Forwards", "70")
-            .header(
-                "From",
-                &format!("<sip:mmsc@{}>;tag={}", self.sip_addr, sip::token()),
-            )
-            .header("To", &format!("<{uri}>"))
-            .header("Call-ID", &format!("{}@liaison-mmsc", sip::token()))
-            .header("CSeq", "1 MESSAGE")
-            .header(
+        Push::Sip(self.sip.message(uri, "mmsc", "liaison-mmsc", |b| {
+            b.header(
                 "Accept-Contact",
                 &format!("*;+g.oma.pusheventapp=\"{app}\";require;explicit"),
             )
             .header("Content-Type", MMS_TYPE)
             .body(body)
-            .build();
-        Push::Sip { msg, branch }
+        }))
     }
 
     /// M-Delivery.ind (ENC §6.5) to the originator of `st` about `recipient`.
@@ -985,193 +938,6 @@ fn lower_escapes(v: &str) -> String {
         }
     }
     out
-}
-
-// ---------------------------------------------------------------------------
-// Bearers
-// ---------------------------------------------------------------------------
-
-/// SIP responses → the waiting client transaction, by top Via branch.
-async fn sip_responses(sh: Arc<Shared>) {
-    let mut buf = vec![0u8; 65536];
-    loop {
-        let n = match sh.sip.recv_from(&mut buf).await {
-            Ok((n, _)) => n,
-            Err(_) => {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        let Ok(m) = SipMessage::parse(&buf[..n]) else {
-            continue;
-        };
-        let (Some(code), Some(branch)) = (m.status(), m.top_via_branch()) else {
-            continue;
-        };
-        if let Some(tx) = lock(&sh.waiters).get(&branch) {
-            let _ = tx.send(code);
-        }
-    }
-}
-
-async fn sip_dispatcher(mut rx: mpsc::UnboundedReceiver<(Vec<u8>, String)>, sh: Arc<Shared>) {
-    let mut running = JoinSet::new();
-    loop {
-        tokio::select! {
-            j = rx.recv() => match j {
-                Some((msg, branch)) => {
-                    running.spawn(sip_transaction(sh.clone(), msg, branch));
-                }
-                None => return,
-            },
-            Some(_) = running.join_next(), if !running.is_empty() => {}
-        }
-    }
-}
-
-/// A non-INVITE client transaction over UDP (RFC 3261 §17.1.2.2).
-async fn sip_transaction(sh: Arc<Shared>, msg: Vec<u8>, branch: String) {
-    let (tx, mut rx) = mpsc::unbounded_channel::<u16>();
-    lock(&sh.waiters).insert(branch.clone(), tx);
-    let t1 = sh.s.t1.max(Duration::from_millis(1));
-    let t2 = t1 * 8;
-    let end = Instant::now() + t1 * 64;
-    let mut e = t1;
-    let mut proceeding = false;
-    let _ = sh.sip.send_to(&msg, sh.cfg.sip_device).await;
-    let mut fire = Instant::now() + e;
-    loop {
-        match tokio::time::timeout_at(fire.min(end), rx.recv()).await {
-            Ok(Some(c)) if c >= 200 => break,
-            Ok(Some(_)) => proceeding = true,
-            Ok(None) => break,
-            Err(_) if Instant::now() >= end => break,
-            Err(_) => {
-                let _ = sh.sip.send_to(&msg, sh.cfg.sip_device).await;
-                e = if proceeding { t2 } else { (e * 2).min(t2) };
-                fire = Instant::now() + e;
-            }
-        }
-    }
-    lock(&sh.waiters).remove(&branch);
-}
-
-/// The SMS bearer: one ESME connection at a time, rebound when it drops.
-async fn sms_bearer(sh: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Sm>) {
-    let mut seq = 0u32;
-    let mut pending = VecDeque::new();
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        if let Ok(Ok(stream)) =
-            tokio::time::timeout(IO_BOUND, TcpStream::connect(sh.cfg.smsc)).await
-        {
-            let _ = stream.set_nodelay(true);
-            match smpp_session(&sh, stream, &mut seq, &mut rx, &mut pending).await {
-                None => return,
-                Some(true) => backoff = Duration::from_millis(100),
-                Some(false) => {}
-            }
-        }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(2));
-    }
-}
-
-/// One SMPP 3.4 session: bind_transceiver, then submit_sm per short message,
-/// answering enquire_link, deliver_sm and unbind. None when the relay is going
-/// away; Some(whether it was bound) when the session ended.
-async fn smpp_session(
-    sh: &Shared,
-    mut stream: TcpStream,
-    seq: &mut u32,
-    rx: &mut mpsc::UnboundedReceiver<Sm>,
-    pending: &mut VecDeque<Sm>,
-) -> Option<bool> {
-    let mut next = || {
-        *seq = seq.wrapping_add(1).max(1);
-        *seq
-    };
-    let bind = Bind {
-        system_id: sh.cfg.system_id.clone(),
-        password: sh.cfg.password.clone(),
-        ..Bind::default()
-    };
-    if write(&mut stream, &smpp::bind_transceiver(next(), &bind))
-        .await
-        .is_err()
-    {
-        return Some(false);
-    }
-    let bind_deadline = Instant::now() + IO_BOUND;
-    let mut bound = false;
-    let mut buf = Vec::new();
-    let mut chunk = vec![0u8; 16 * 1024];
-    loop {
-        if bound {
-            while let Some(sm) = pending.pop_front() {
-                if write(&mut stream, &smpp::submit_sm(next(), &sm))
-                    .await
-                    .is_err()
-                {
-                    pending.push_front(sm);
-                    return Some(bound);
-                }
-            }
-        }
-        tokio::select! {
-            r = stream.read(&mut chunk) => {
-                let n = match r {
-                    Ok(n) if n > 0 => n,
-                    _ => return Some(bound),
-                };
-                buf.extend_from_slice(&chunk[..n]);
-                loop {
-                    let len = match smpp::next_frame(&buf, 64 * 1024) {
-                        Ok(Some(len)) => len,
-                        Ok(None) => break,
-                        Err(_) => return Some(bound),
-                    };
-                    let bytes: Vec<u8> = buf.drain(..len.min(buf.len())).collect();
-                    let Ok(pdu) = SmppPdu::parse(&bytes) else {
-                        continue;
-                    };
-                    let s = pdu.header.sequence_number;
-                    let answer = match pdu.header.command_id {
-                        command::BIND_TRANSCEIVER_RESP => {
-                            if pdu.header.command_status != status::ESME_ROK {
-                                return Some(false);
-                            }
-                            bound = true;
-                            None
-                        }
-                        command::ENQUIRE_LINK => Some(smpp::enquire_link_resp(s)),
-                        command::DELIVER_SM => Some(smpp::deliver_sm_resp(s, status::ESME_ROK)),
-                        command::UNBIND => {
-                            let _ = write(&mut stream, &smpp::unbind_resp(s)).await;
-                            return Some(bound);
-                        }
-                        _ => None,
-                    };
-                    if let Some(a) = answer {
-                        if write(&mut stream, &a).await.is_err() {
-                            return Some(bound);
-                        }
-                    }
-                }
-            }
-            sm = rx.recv(), if bound => match sm {
-                Some(sm) => pending.push_back(sm),
-                None => return None,
-            },
-            _ = tokio::time::sleep_until(bind_deadline), if !bound => return Some(false),
-        }
-    }
-}
-
-async fn write(stream: &mut TcpStream, bytes: &[u8]) -> std::io::Result<()> {
-    tokio::time::timeout(IO_BOUND, stream.write_all(bytes))
-        .await
-        .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))?
 }
 
 /// This role's named faults: each one's `has_fault` check sits beside the

@@ -18,6 +18,8 @@ pub mod msrp_receiver;
 pub mod msrp_relay;
 pub mod ppg;
 pub mod push_client;
+mod sip_uac;
+mod sms_bearer;
 pub mod sms_iwf;
 mod smtp_server;
 

@@ -29,9 +29,10 @@
 //! the terminal there); `TYPE=USER` whose percent-decoded value is a `sip:` URI
 //! → SIP. Anything else is an address error. Each `<address>` gets its own push.
 //!
-//! **SMS bearer**: one SMPP 3.4 connection to the SMSC as an ESME
-//! (bind_transceiver; enquire_link and unbind answered; reconnect with a backoff
-//! of 100 ms doubling to 2 s; pushes accepted while unbound wait for the bind).
+//! **SMS bearer** (`sms_bearer.rs`, shared with the MMS relay): one SMPP 3.4
+//! connection to the SMSC as an ESME (bind_transceiver; enquire_link and unbind
+//! answered; reconnect with a backoff of 100 ms doubling to 2 s; pushes accepted
+//! while unbound wait for the bind).
 //! Each push is a connectionless WSP Push PDU (WAP-230 §8.2.4.1: TID counting up
 //! by one per PDU, type 0x06, the content type as a well-known code where the
 //! codec knows one, a text string otherwise, X-Wap-Application-Id when the PI
@@ -54,26 +55,27 @@
 //! (RFC 3841 Accept-Contact; wml.ua when the PI gave none, as WAP push implies), body the
 //! content byte for byte with its Content-Type. Retransmitted per RFC 3261
 //! §17.1.2.2 (Timer E from T1 doubling to T2 = 8·T1, T2 after a provisional)
-//! until a final response or Timer F (64·T1).
+//! until a final response or Timer F (64·T1) by `sip_uac.rs`, shared with the
+//! MMS relay.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
-use tokio::time::Instant;
 
+use super::sip_uac::{self, SipUac};
+use super::sms_bearer::{SmsBearer, PUSH_PORTS};
 use super::Settings;
 use crate::codec::http::{self, HttpMessage, StartLine};
 use crate::codec::pap::{self, code, BadMessageResponse, PapMessage, PushResponse};
-use crate::codec::sip::{self, SipMessage};
-use crate::codec::smpp::{self, command, dcs, esm, status, Bind, Pdu, Sm};
-use crate::codec::wsp::{self, AppId, ContentType, Media, PushPdu, WspHeader};
+use crate::codec::smpp::{Bind, Sm};
+use crate::codec::wsp::{self, AppId, ContentType, Media, WspHeader};
 
 /// Where the reference PPG pushes to (the harness plays every bearer).
 #[derive(Debug, Clone)]
@@ -94,11 +96,8 @@ const PAP_PATH: &str = "/wappush";
 const MAX_REQUEST: usize = 4 << 20;
 /// A keep-alive connection with nothing to read for this long is closed.
 const IDLE: Duration = Duration::from_secs(30);
-/// Bound on writing one answer, on one OTA-HTTP exchange, on an SMPP bind.
+/// Bound on writing one answer, on one OTA-HTTP exchange.
 const IO_BOUND: Duration = Duration::from_secs(5);
-/// WDP ports over SMS (the port numbers WAP-259 WDP assigns): connectionless
-/// WSP push client port and WSP server port.
-const PUSH_PORTS: (u16, u16) = (2948, 9200);
 /// The SMS source address it submits with.
 const SOURCE_ADDR: &str = "12345";
 
@@ -113,30 +112,34 @@ pub async fn start(
 ) -> std::io::Result<(SocketAddr, Vec<JoinHandle<()>>)> {
     let listener = TcpListener::bind(SocketAddr::new(ip, 0)).await?;
     let pap_addr = listener.local_addr()?;
-    let sip = Arc::new(UdpSocket::bind(SocketAddr::new(ip, 0)).await?);
-    let sip_addr = sip.local_addr()?;
-    let (sms_tx, sms_rx) = mpsc::unbounded_channel::<Sm>();
-    let (jobs_tx, jobs_rx) = mpsc::unbounded_channel::<Job>();
+    let (sip, mut tasks) = SipUac::start(ip, cfg.sip_target, settings.t1).await?;
+    let bind = Bind {
+        system_id: cfg.system_id.clone(),
+        password: if settings.has_fault("wrong-bind-password") {
+            format!("x{}", cfg.password).chars().take(8).collect()
+        } else {
+            cfg.password.clone()
+        },
+        ..Bind::default()
+    };
+    let (sms, sms_task) = SmsBearer::start(cfg.smsc, bind, SOURCE_ADDR);
+    let (ota_tx, ota_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let ota_target = cfg.ota_http;
     let shared = Arc::new(Shared {
         cfg,
         s: settings,
         pap_addr,
         sip,
-        sip_addr,
-        waiters: Mutex::default(),
+        sms,
         accepted: Mutex::default(),
-        tid: AtomicU8::new(0),
-        concat_ref: AtomicU8::new(0),
         other_ids: AtomicU64::new(0),
-        sms_tx,
-        jobs_tx,
+        ota_tx,
     });
-    let tasks = vec![
-        tokio::spawn(accept_loop(listener, shared.clone())),
-        tokio::spawn(sip_responses(shared.clone())),
-        tokio::spawn(dispatcher(jobs_rx, shared.clone())),
-        tokio::spawn(sms_bearer(shared, sms_rx)),
-    ];
+    tasks.extend([
+        tokio::spawn(accept_loop(listener, shared)),
+        tokio::spawn(ota_dispatcher(ota_rx, ota_target)),
+        sms_task,
+    ]);
     Ok((pap_addr, tasks))
 }
 
@@ -145,30 +148,24 @@ struct Shared {
     cfg: PpgConfig,
     s: Settings,
     pap_addr: SocketAddr,
-    sip: Arc<UdpSocket>,
-    sip_addr: SocketAddr,
-    /// SIP client transactions waiting for responses, by Via branch.
-    waiters: Mutex<HashMap<String, mpsc::UnboundedSender<u16>>>,
+    /// The SIP bearer.
+    sip: SipUac,
+    /// The SMS bearer.
+    sms: SmsBearer,
     /// The push-ids it accepted (WAP-247 §9.2: the push-id identifies a push).
     accepted: Mutex<HashSet<String>>,
-    /// The next WSP TID (connectionless: one octet, WAP-230 §8.2.1).
-    tid: AtomicU8,
-    /// The next concatenation reference (TS 23.040 IE 0x00).
-    concat_ref: AtomicU8,
     /// Fault no-push-id: the ids it answers with instead.
     other_ids: AtomicU64,
-    /// Short messages for the SMS bearer, in order.
-    sms_tx: mpsc::UnboundedSender<Sm>,
-    /// OTA-HTTP and SIP pushes.
-    jobs_tx: mpsc::UnboundedSender<Job>,
+    /// OTA-HTTP pushes (whole requests for the target).
+    ota_tx: mpsc::UnboundedSender<Vec<u8>>,
 }
 
 /// One push on the HTTP or SIP bearer.
 enum Job {
     /// A whole OTA-HTTP request for the target.
     Ota(Vec<u8>),
-    /// A SIP MESSAGE and its Via branch.
-    Sip { msg: Vec<u8>, branch: String },
+    /// A SIP MESSAGE.
+    Sip(sip_uac::Request),
 }
 
 /// The bearer an address resolves to.
@@ -253,11 +250,14 @@ async fn serve_http(mut stream: TcpStream, sh: Arc<Shared>) {
                     };
                     let sent = tokio::time::timeout(IO_BOUND, stream.write_all(&reply)).await;
                     // Pushed once answered: the PI hears 1001 before the bearers see anything.
-                    for sm in out.sms {
-                        let _ = sh.sms_tx.send(sm);
-                    }
+                    sh.sms.submit(out.sms);
                     for j in out.jobs {
-                        let _ = sh.jobs_tx.send(j);
+                        match j {
+                            Job::Ota(req) => {
+                                let _ = sh.ota_tx.send(req);
+                            }
+                            Job::Sip(req) => sh.sip.send(req),
+                        }
                     }
                     if out.close || !matches!(sent, Ok(Ok(()))) {
                         return;
@@ -593,31 +593,14 @@ impl Shared {
             .iter()
             .map(|id| WspHeader::ApplicationId(id.clone()))
             .collect();
-        let tid = self.tid.fetch_add(1, Ordering::Relaxed);
-        let pdu = PushPdu::new(tid, wsp::PDU_PUSH, content_type, headers, c.body.clone());
         let ports = if self.s.has_fault("wrong-port") {
             // Fault: the ports the wrong way round (to the WSP server port).
             (PUSH_PORTS.1, PUSH_PORTS.0)
         } else {
             PUSH_PORTS
         };
-        let reference = self.concat_ref.fetch_add(1, Ordering::Relaxed);
-        let segments = smpp::udh_split(pdu.raw(), Some(ports), reference).ok()?;
-        Some(
-            segments
-                .into_iter()
-                .map(|short_message| Sm {
-                    source_addr: SOURCE_ADDR.into(),
-                    dest_addr_ton: 1,
-                    dest_addr_npi: 1,
-                    destination_addr: number.to_string(),
-                    esm_class: esm::UDHI,
-                    data_coding: dcs::OCTET_UNSPECIFIED,
-                    short_message,
-                    ..Sm::default()
-                })
-                .collect(),
-        )
+        self.sms
+            .wsp_push(number, content_type, headers, c.body.clone(), ports)
     }
 
     /// The OTA-HTTP request: an embedded response in an application/http POST.
@@ -650,34 +633,19 @@ impl Shared {
 
     /// A Push over SIP MESSAGE (RFC 3428) for `uri`.
     fn sip_push(&self, uri: &str, c: &Content) -> Job {
-        let branch = format!("z9hG4bK{}", sip::token());
-        let mut b = sip::request("MESSAGE", uri)
-            .header(
-                "Via",
-                &format!("SIP/2.0/UDP {};branch={branch};rport", self.sip_addr),
-            )
-            .header("Max-Forwards", "70")
-            .header(
-                "From",
-                &format!("<sip:ppg@{}>;tag={}", self.sip_addr, sip::token()),
-            )
-            .header("To", &format!("<{uri}>"))
-            .header("Call-ID", &format!("{}@liaison-ppg", sip::token()))
-            .header("CSeq", "1 MESSAGE");
-        if !self.s.has_fault("sip-no-feature-tag") {
-            let tag = feature_tag_value(c.app_id.as_ref());
-            b = b.header(
-                "Accept-Contact",
-                &format!("*;+g.oma.pusheventapp=\"{tag}\";require;explicit"),
-            );
-        }
-        if !self.s.has_fault("content-type-lost") {
-            b = b.header("Content-Type", &c.content_type);
-        }
-        Job::Sip {
-            msg: b.body(&c.body).build(),
-            branch,
-        }
+        Job::Sip(self.sip.message(uri, "ppg", "liaison-ppg", |mut b| {
+            if !self.s.has_fault("sip-no-feature-tag") {
+                let tag = feature_tag_value(c.app_id.as_ref());
+                b = b.header(
+                    "Accept-Contact",
+                    &format!("*;+g.oma.pusheventapp=\"{tag}\";require;explicit"),
+                );
+            }
+            if !self.s.has_fault("content-type-lost") {
+                b = b.header("Content-Type", &c.content_type);
+            }
+            b.body(&c.body)
+        }))
     }
 }
 
@@ -917,217 +885,25 @@ fn is_token(b: u8) -> bool {
 // Bearers
 // ---------------------------------------------------------------------------
 
-/// Runs the OTA-HTTP and SIP pushes; stopping the PPG aborts them.
-async fn dispatcher(mut rx: mpsc::UnboundedReceiver<Job>, sh: Arc<Shared>) {
+/// Runs the OTA-HTTP pushes; stopping the PPG aborts them. (SIP pushes run
+/// in `sip_uac.rs`, short messages in `sms_bearer.rs`.)
+async fn ota_dispatcher(mut rx: mpsc::UnboundedReceiver<Vec<u8>>, target: SocketAddr) {
     let mut running = JoinSet::new();
     loop {
         tokio::select! {
             j = rx.recv() => match j {
-                Some(Job::Ota(req)) => {
-                    let target = sh.cfg.ota_http;
+                Some(req) => {
                     running.spawn(async move {
                         // A 2xx is the terminal's acceptance; with no result
                         // notifications there is nothing to do either way.
                         let _ = super::http_exchange(target, &req, IO_BOUND).await;
                     });
                 }
-                Some(Job::Sip { msg, branch }) => {
-                    running.spawn(sip_transaction(sh.clone(), msg, branch));
-                }
                 None => return,
             },
             Some(_) = running.join_next(), if !running.is_empty() => {}
         }
     }
-}
-
-/// SIP responses → the waiting client transaction, by top Via branch.
-async fn sip_responses(sh: Arc<Shared>) {
-    let mut buf = vec![0u8; 65536];
-    loop {
-        let n = match sh.sip.recv_from(&mut buf).await {
-            Ok((n, _)) => n,
-            Err(_) => {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        let Ok(m) = SipMessage::parse(&buf[..n]) else {
-            continue;
-        };
-        let (Some(code), Some(branch)) = (m.status(), m.top_via_branch()) else {
-            continue;
-        };
-        if let Some(tx) = lock(&sh.waiters).get(&branch) {
-            let _ = tx.send(code);
-        }
-    }
-}
-
-/// A non-INVITE client transaction over UDP (RFC 3261 §17.1.2.2): Timer E
-/// retransmissions until a final response or Timer F.
-async fn sip_transaction(sh: Arc<Shared>, msg: Vec<u8>, branch: String) {
-    let (tx, mut rx) = mpsc::unbounded_channel::<u16>();
-    lock(&sh.waiters).insert(branch.clone(), tx);
-    let t1 = sh.s.t1.max(Duration::from_millis(1));
-    let t2 = t1 * 8;
-    let end = Instant::now() + t1 * 64;
-    let mut e = t1;
-    let mut proceeding = false;
-    let _ = sh.sip.send_to(&msg, sh.cfg.sip_target).await;
-    let mut fire = Instant::now() + e;
-    loop {
-        match tokio::time::timeout_at(fire.min(end), rx.recv()).await {
-            Ok(Some(c)) if c >= 200 => break,
-            Ok(Some(_)) => proceeding = true,
-            Ok(None) => break,
-            Err(_) if Instant::now() >= end => break,
-            Err(_) => {
-                let _ = sh.sip.send_to(&msg, sh.cfg.sip_target).await;
-                e = if proceeding { t2 } else { (e * 2).min(t2) };
-                fire = Instant::now() + e;
-            }
-        }
-    }
-    lock(&sh.waiters).remove(&branch);
-}
-
-/// The SMS bearer: one ESME connection at a time, rebound when it drops.
-async fn sms_bearer(sh: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Sm>) {
-    let mut seq = 0u32;
-    let mut pending = VecDeque::new();
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        if let Ok(Ok(stream)) =
-            tokio::time::timeout(IO_BOUND, TcpStream::connect(sh.cfg.smsc)).await
-        {
-            let _ = stream.set_nodelay(true);
-            match smpp_session(&sh, stream, &mut seq, &mut rx, &mut pending).await {
-                Session::Closed => return,
-                Session::WasBound => backoff = Duration::from_millis(100),
-                Session::NotBound => {}
-            }
-        }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(2));
-    }
-}
-
-enum Session {
-    /// The PPG is going away (no more pushes can come).
-    Closed,
-    WasBound,
-    NotBound,
-}
-
-/// One SMPP 3.4 session: bind_transceiver (§4.1.5), then submit_sm per short
-/// message while answering enquire_link (§4.11), deliver_sm and unbind.
-async fn smpp_session(
-    sh: &Shared,
-    mut stream: TcpStream,
-    seq: &mut u32,
-    rx: &mut mpsc::UnboundedReceiver<Sm>,
-    pending: &mut VecDeque<Sm>,
-) -> Session {
-    let mut next = || {
-        *seq = seq.wrapping_add(1).max(1);
-        *seq
-    };
-    let bind = Bind {
-        system_id: sh.cfg.system_id.clone(),
-        password: if sh.s.has_fault("wrong-bind-password") {
-            format!("x{}", sh.cfg.password).chars().take(8).collect()
-        } else {
-            sh.cfg.password.clone()
-        },
-        ..Bind::default()
-    };
-    if write(&mut stream, &smpp::bind_transceiver(next(), &bind))
-        .await
-        .is_err()
-    {
-        return Session::NotBound;
-    }
-    let bind_deadline = Instant::now() + IO_BOUND;
-    let mut bound = false;
-    let ended = |bound: bool| {
-        if bound {
-            Session::WasBound
-        } else {
-            Session::NotBound
-        }
-    };
-    let mut buf = Vec::new();
-    let mut chunk = vec![0u8; 16 * 1024];
-    loop {
-        // Once bound: what waited, then what comes.
-        if bound {
-            while let Some(sm) = pending.pop_front() {
-                if write(&mut stream, &smpp::submit_sm(next(), &sm))
-                    .await
-                    .is_err()
-                {
-                    pending.push_front(sm);
-                    return ended(bound);
-                }
-            }
-        }
-        tokio::select! {
-            r = stream.read(&mut chunk) => {
-                let n = match r {
-                    Ok(n) if n > 0 => n,
-                    _ => return ended(bound),
-                };
-                buf.extend_from_slice(&chunk[..n]);
-                loop {
-                    let len = match smpp::next_frame(&buf, 64 * 1024) {
-                        Ok(Some(len)) => len,
-                        Ok(None) => break,
-                        Err(_) => return ended(bound),
-                    };
-                    let bytes: Vec<u8> = buf.drain(..len.min(buf.len())).collect();
-                    let Ok(pdu) = Pdu::parse(&bytes) else {
-                        continue;
-                    };
-                    let s = pdu.header.sequence_number;
-                    let answer = match pdu.header.command_id {
-                        command::BIND_TRANSCEIVER_RESP => {
-                            if pdu.header.command_status != status::ESME_ROK {
-                                // Refused (wrong credentials): try again later.
-                                return Session::NotBound;
-                            }
-                            bound = true;
-                            None
-                        }
-                        command::ENQUIRE_LINK => Some(smpp::enquire_link_resp(s)),
-                        command::DELIVER_SM => Some(smpp::deliver_sm_resp(s, status::ESME_ROK)),
-                        command::UNBIND => {
-                            let _ = write(&mut stream, &smpp::unbind_resp(s)).await;
-                            return ended(bound);
-                        }
-                        // submit_sm_resp: an unconfirmed push is done once handed over.
-                        _ => None,
-                    };
-                    if let Some(a) = answer {
-                        if write(&mut stream, &a).await.is_err() {
-                            return ended(bound);
-                        }
-                    }
-                }
-            }
-            sm = rx.recv(), if bound => match sm {
-                Some(sm) => pending.push_back(sm),
-                None => return Session::Closed,
-            },
-            _ = tokio::time::sleep_until(bind_deadline), if !bound => return Session::NotBound,
-        }
-    }
-}
-
-async fn write(stream: &mut TcpStream, bytes: &[u8]) -> std::io::Result<()> {
-    tokio::time::timeout(IO_BOUND, stream.write_all(bytes))
-        .await
-        .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))?
 }
 
 /// This role's named faults: each one's `has_fault` check sits beside the
@@ -1252,8 +1028,11 @@ pub const FAULTS: &[super::Fault] = &[
 mod tests {
     use super::*;
     use crate::codec::pap::PushMessage;
-    use crate::codec::smpp::Body;
+    use crate::codec::sip::{self, SipMessage};
+    use crate::codec::smpp::{self, status, Body, Pdu};
     use crate::codec::wdp::{Datagram, Reassembler};
+    use crate::codec::wsp::PushPdu;
+    use tokio::net::UdpSocket;
 
     /// The harness side of one test: a tiny SMSC, OTA-HTTP target and SIP
     /// device on loopback, and the PPG pointed at them.

@@ -1,0 +1,172 @@
+//! The SIP client of the reference roles that push over SIP: the PPG's SIP
+//! bearer (`ppg.rs`) and the MMS relay's Push over SIP (`mms_relay.rs`).
+//!
+//! One UDP socket of its own, whose every datagram is taken for a response;
+//! requests go to one configured target (the outbound proxy or device). Each
+//! request runs a non-INVITE client transaction (RFC 3261 §17.1.2.2): sent at
+//! once, retransmitted on Timer E (T1 doubling to T2 = 8·T1; T2 once a
+//! provisional response came) until a final response or Timer F (64·T1).
+//! Responses find their transaction by the top Via branch; the answer changes
+//! nothing else (an unconfirmed push). The role builds each request (its
+//! faults decide the headers) and hands it over once it has answered the
+//! submission that led to it.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::Instant;
+
+use super::lock;
+use crate::codec::sip::{self, RequestBuilder, SipMessage};
+
+/// A request ready to send, and the Via branch its responses come back by.
+pub(super) struct Request {
+    msg: Vec<u8>,
+    branch: String,
+}
+
+/// The handle a role keeps: builds requests, hands them to the transactions.
+pub(super) struct SipUac {
+    inner: Arc<Inner>,
+    requests: mpsc::UnboundedSender<Request>,
+}
+
+struct Inner {
+    sock: UdpSocket,
+    addr: SocketAddr,
+    target: SocketAddr,
+    t1: Duration,
+    /// Client transactions waiting for responses, by Via branch.
+    waiters: Mutex<HashMap<String, mpsc::UnboundedSender<u16>>>,
+}
+
+impl SipUac {
+    /// Binds its UDP socket on `ip` port 0; requests go to `target`, timed
+    /// from `t1` (at least 1 ms). Returns the handle and its tasks (the
+    /// response reader and the transactions; aborting them stops it).
+    pub(super) async fn start(
+        ip: IpAddr,
+        target: SocketAddr,
+        t1: Duration,
+    ) -> std::io::Result<(SipUac, Vec<JoinHandle<()>>)> {
+        let sock = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
+        let addr = sock.local_addr()?;
+        let inner = Arc::new(Inner {
+            sock,
+            addr,
+            target,
+            t1: t1.max(Duration::from_millis(1)),
+            waiters: Mutex::default(),
+        });
+        let (requests, rx) = mpsc::unbounded_channel();
+        let tasks = vec![
+            tokio::spawn(responses(inner.clone())),
+            tokio::spawn(dispatcher(rx, inner.clone())),
+        ];
+        Ok((SipUac { inner, requests }, tasks))
+    }
+
+    /// A MESSAGE (RFC 3428) to `uri` from `sip:<user>@<this address>`: Via
+    /// (UDP, a fresh branch, rport), Max-Forwards 70, From with a fresh tag,
+    /// To `<uri>`, a fresh Call-ID `…@<call_id_host>`, CSeq 1, then what
+    /// `rest` adds (further headers, the body).
+    pub(super) fn message(
+        &self,
+        uri: &str,
+        user: &str,
+        call_id_host: &str,
+        rest: impl FnOnce(RequestBuilder) -> RequestBuilder,
+    ) -> Request {
+        let addr = self.inner.addr;
+        let branch = format!("z9hG4bK{}", sip::token());
+        let b = sip::request("MESSAGE", uri)
+            .header("Via", &format!("SIP/2.0/UDP {addr};branch={branch};rport"))
+            .header("Max-Forwards", "70")
+            .header("From", &format!("<sip:{user}@{addr}>;tag={}", sip::token()))
+            .header("To", &format!("<{uri}>"))
+            .header("Call-ID", &format!("{}@{call_id_host}", sip::token()))
+            .header("CSeq", "1 MESSAGE");
+        Request {
+            msg: rest(b).build(),
+            branch,
+        }
+    }
+
+    /// Starts the client transaction of `req`.
+    pub(super) fn send(&self, req: Request) {
+        let _ = self.requests.send(req);
+    }
+}
+
+/// Runs the transactions; stopping the role aborts them.
+async fn dispatcher(mut rx: mpsc::UnboundedReceiver<Request>, uac: Arc<Inner>) {
+    let mut running = JoinSet::new();
+    loop {
+        tokio::select! {
+            r = rx.recv() => match r {
+                Some(req) => {
+                    running.spawn(transaction(uac.clone(), req));
+                }
+                None => return,
+            },
+            Some(_) = running.join_next(), if !running.is_empty() => {}
+        }
+    }
+}
+
+/// SIP responses → the waiting client transaction, by top Via branch.
+async fn responses(uac: Arc<Inner>) {
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let n = match uac.sock.recv_from(&mut buf).await {
+            Ok((n, _)) => n,
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let Ok(m) = SipMessage::parse(&buf[..n]) else {
+            continue;
+        };
+        let (Some(code), Some(branch)) = (m.status(), m.top_via_branch()) else {
+            continue;
+        };
+        if let Some(tx) = lock(&uac.waiters).get(&branch) {
+            let _ = tx.send(code);
+        }
+    }
+}
+
+/// A non-INVITE client transaction over UDP (RFC 3261 §17.1.2.2): Timer E
+/// retransmissions until a final response or Timer F.
+async fn transaction(uac: Arc<Inner>, req: Request) {
+    let Request { msg, branch } = req;
+    let (tx, mut rx) = mpsc::unbounded_channel::<u16>();
+    lock(&uac.waiters).insert(branch.clone(), tx);
+    let t1 = uac.t1;
+    let t2 = t1 * 8;
+    let end = Instant::now() + t1 * 64;
+    let mut e = t1;
+    let mut proceeding = false;
+    let _ = uac.sock.send_to(&msg, uac.target).await;
+    let mut fire = Instant::now() + e;
+    loop {
+        match tokio::time::timeout_at(fire.min(end), rx.recv()).await {
+            Ok(Some(c)) if c >= 200 => break,
+            Ok(Some(_)) => proceeding = true,
+            Ok(None) => break,
+            Err(_) if Instant::now() >= end => break,
+            Err(_) => {
+                let _ = uac.sock.send_to(&msg, uac.target).await;
+                e = if proceeding { t2 } else { (e * 2).min(t2) };
+                fire = Instant::now() + e;
+            }
+        }
+    }
+    lock(&uac.waiters).remove(&branch);
+}
