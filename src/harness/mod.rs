@@ -92,6 +92,15 @@ impl RunContext {
 /// scenarios that use different ones, or none, run side by side. A scenario
 /// holds its roles from its start to its end, taken in name order (no two
 /// scenarios can wait on each other).
+///
+/// Why these are not routed by key:
+/// - `mm3`: a MEM server's notification names the mailbox of the profile
+///   (`mem_server.mailbox`, `other_mailbox`), the same for every scenario;
+///   nothing in it is a scenario's own, so which new mail it announces is
+///   known only when one scenario at a time makes new mail.
+/// - `push-agent`: the push client holds one subscription dialog with the
+///   agent for the run; every scenario's NOTIFY and its 200 share that
+///   dialog's Call-ID, and the router learns dialogs, not transactions.
 pub const EXCLUSIVE: &[(&str, &str)] = &[
     ("mm3", "the MMS server's MM3 (SMTP) a MEM server notifies"),
     (
