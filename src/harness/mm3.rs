@@ -28,8 +28,10 @@ impl std::fmt::Debug for Mm3Harness {
 }
 
 impl Mm3Harness {
-    pub async fn start(addr: SocketAddr) -> Result<Mm3Harness, String> {
-        let capture = Capture::switchable();
+    /// Listens at `addr`; between the scenarios that hold it, its traffic
+    /// goes to `home` (the run-level pcap).
+    pub async fn start(addr: SocketAddr, home: Capture) -> Result<Mm3Harness, String> {
+        let capture = Capture::switchable_home(home);
         let server = SmtpServer::start(addr, capture.clone())
             .await
             .map_err(|e| format!("mem_server.mm3: cannot listen on {addr} ({e})"))?;

@@ -140,7 +140,7 @@ enum Guard {
 /// What a scenario holds: the run-level roles of its `@harness:` tags, and
 /// its SUT roles (shared, or alone with `@alone`).
 #[derive(Default)]
-pub struct Held(Vec<(String, Guard)>);
+pub struct Held(Vec<(String, Guard)>, std::sync::Mutex<Vec<Capture>>);
 
 impl std::fmt::Debug for Held {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -187,7 +187,7 @@ impl Held {
                 held.push((n, g));
             }
         }
-        Held(held)
+        Held(held, Default::default())
     }
 
     /// Whether the scenario holds `name`.
@@ -209,11 +209,16 @@ impl Held {
             ));
         }
         shared.point_to(scenario);
+        crate::net::lock(&self.1).push(shared.clone());
         Ok(())
     }
 
-    /// Lets go of everything.
+    /// Lets go of everything: what the roles it held carry from now on,
+    /// until the next scenario holds them, goes to their run-level pcaps.
     pub fn release(&mut self) {
+        for c in crate::net::lock(&self.1).drain(..) {
+            c.point_home();
+        }
         self.0.clear();
     }
 }
@@ -263,7 +268,13 @@ impl Harnesses {
         if let (true, Some(p)) = (profile.has_role("push-client"), &profile.push_client) {
             if p.agent.is_some() || p.upper_tester.is_some() {
                 h.push_client = Some(Arc::new(
-                    PushClientHarness::start(p.agent, p.upper_tester, timers).await?,
+                    PushClientHarness::start(
+                        p.agent,
+                        p.upper_tester,
+                        timers,
+                        run_level_capture(pcap_dir, "push-agent"),
+                    )
+                    .await?,
                 ));
             }
         }
@@ -279,7 +290,8 @@ impl Harnesses {
             h.mms_client = Some(Arc::new(m));
         }
         if let (true, Some(m)) = (profile.has_role("mem-server"), &profile.mem_server) {
-            h.mem_server = Some(Arc::new(Mm3Harness::start(m.mm3).await?));
+            let home = run_level_capture(pcap_dir, "mm3");
+            h.mem_server = Some(Arc::new(Mm3Harness::start(m.mm3, home).await?));
         }
         if let (true, Some(m)) = (profile.has_role("mms-relay"), &profile.mms_relay) {
             h.mms_relay = Some(Arc::new(PushHarness::for_mms_relay(m).await?));

@@ -36,8 +36,11 @@ impl PushClientHarness {
         agent: Option<SocketAddr>,
         upper: Option<SocketAddr>,
         timers: Timers,
+        home: Capture,
     ) -> Result<PushClientHarness, String> {
-        let capture = Capture::switchable();
+        // Between the scenarios that hold it (the client's SUBSCRIBE at its
+        // start, say), its traffic goes to `home`, the run-level pcap.
+        let capture = Capture::switchable_home(home);
         let agent = match agent {
             Some(a) => {
                 let ep = SipEndpoint::bind_at(a, a, capture.clone())

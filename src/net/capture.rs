@@ -846,10 +846,17 @@ pub struct Capture {
     inner: Option<Arc<Mutex<Inner>>>,
     /// A switchable capture writes wherever it currently points (see
     /// [`Capture::switchable`]): for harness roles that live across scenarios.
-    switch: Option<Arc<Mutex<Capture>>>,
+    switch: Option<Arc<Switch>>,
     /// A routed capture writes each packet into the capture of the scenario
     /// that owns it (see [`Capture::routed`]).
     route: Option<Arc<Mutex<Routed>>>,
+}
+
+/// Where a switchable capture writes now, and where it writes between
+/// scenarios.
+struct Switch {
+    now: Mutex<Capture>,
+    home: Capture,
 }
 
 /// The scenarios a routed capture serves, and its run-level file.
@@ -1007,10 +1014,47 @@ impl Capture {
     /// SMSC, say): it writes into whatever capture it was last pointed at
     /// with [`Capture::point_to`] (nothing at first). Clones share the switch.
     pub fn switchable() -> Capture {
+        Capture::switchable_home(Capture::disabled())
+    }
+
+    /// A switchable capture that writes into `home` (a run-level file)
+    /// until it is pointed elsewhere, and again after [`Capture::point_home`]:
+    /// what comes between scenarios, or before the first, is kept there.
+    pub fn switchable_home(home: Capture) -> Capture {
+        let home = home.resolve();
         Capture {
             inner: None,
-            switch: Some(Arc::new(Mutex::new(Capture::disabled()))),
+            switch: Some(Arc::new(Switch {
+                now: Mutex::new(home.clone()),
+                home,
+            })),
             route: None,
+        }
+    }
+
+    /// Whether this is a switchable capture.
+    pub fn is_switchable(&self) -> bool {
+        self.switch.is_some()
+    }
+
+    /// Points a switchable capture back at its home (a no-op on others).
+    pub fn point_home(&self) {
+        if let Some(sw) = &self.switch {
+            *sw.now.lock().unwrap_or_else(|e| e.into_inner()) = sw.home.clone();
+        }
+    }
+
+    /// A switchable capture's home; a routed capture's run-level file.
+    pub fn home(&self) -> Option<Capture> {
+        match (&self.switch, &self.route) {
+            (Some(sw), _) => Some(sw.home.clone()),
+            (None, Some(r)) => Some(
+                r.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .run_level
+                    .clone(),
+            ),
+            (None, None) => None,
         }
     }
 
@@ -1131,14 +1175,14 @@ impl Capture {
     pub fn point_to(&self, target: &Capture) {
         if let Some(sw) = &self.switch {
             let plain = target.resolve();
-            *sw.lock().unwrap_or_else(|e| e.into_inner()) = plain;
+            *sw.now.lock().unwrap_or_else(|e| e.into_inner()) = plain;
         }
     }
 
     /// The plain capture this one writes to now.
     fn resolve(&self) -> Capture {
         match (&self.switch, &self.route) {
-            (Some(sw), _) => sw.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            (Some(sw), _) => sw.now.lock().unwrap_or_else(|e| e.into_inner()).clone(),
             (None, Some(r)) => r
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -1812,6 +1856,34 @@ mod tests {
         assert_eq!(run_frames.len(), 3 + 3, "{run_frames:?}");
         assert!(run_frames.iter().all(|f| f.0 == 40001 || f.0 == 8080));
         assert_eq!(run_frames[0], (40001, TCP_SYN, 0));
+    }
+
+    /// A switchable capture with a home writes there before and between
+    /// the scenarios it is pointed at.
+    #[test]
+    fn a_switchable_capture_goes_home_between_scenarios() {
+        let (home_path, own_path) = (TempPcap::new("sw-home"), TempPcap::new("sw-own"));
+        let home = Capture::create(&home_path.0).expect("create");
+        let own = Capture::create(&own_path.0).expect("create");
+        let sw = Capture::switchable_home(home.clone());
+        let (a, b) = (addr("127.0.0.1:5060"), addr("127.0.0.1:5070"));
+        sw.udp(a, b, b"before");
+        sw.point_to(&own);
+        sw.udp(a, b, b"during");
+        sw.point_home();
+        sw.udp(a, b, b"after");
+        assert!(sw.is_switchable());
+        assert_eq!(sw.home().and_then(|h| h.path()), Some(home_path.0.clone()));
+        home.flush().unwrap();
+        own.flush().unwrap();
+        let payloads = |p: &Path| -> Vec<Vec<u8>> {
+            read_back(p).iter().map(|(f, _)| parse(f).payload).collect()
+        };
+        assert_eq!(
+            payloads(&home_path.0),
+            [b"before".to_vec(), b"after".to_vec()]
+        );
+        assert_eq!(payloads(&own_path.0), [b"during".to_vec()]);
     }
 
     #[test]

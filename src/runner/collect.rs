@@ -466,10 +466,22 @@ pub fn run_pcaps(ctx: &RunContext) -> Vec<crate::report::RunPcap> {
         ("ims-core", ctx.ims.as_ref().map(|h| &h.capture)),
         ("mmsc", ctx.mms_client.as_ref().map(|h| &h.capture)),
         ("deferral-mmsc", ctx.deferral.as_ref().map(|h| &h.capture)),
+        // Held by one scenario at a time: what came between them.
+        ("mm3", ctx.mem_server.as_ref().map(|h| &h.capture)),
+        ("push-agent", ctx.push_client.as_ref().map(|h| &h.capture)),
     ];
     let mut out = Vec::new();
     for (name, capture) in routed {
-        let Some(c) = capture else { continue };
+        let Some((orig, c)) = capture.and_then(|o| Some((o, o.home()?))) else {
+            continue;
+        };
+        // A switchable role's run-level file holds only what no scenario
+        // held it for.
+        let unclaimed = if orig.is_switchable() {
+            c.frames()
+        } else {
+            orig.unclaimed()
+        };
         let _ = c.flush();
         if let Some(path) = c.path() {
             out.push(crate::report::RunPcap {
@@ -479,7 +491,7 @@ pub fn run_pcaps(ctx: &RunContext) -> Vec<crate::report::RunPcap> {
                     path.file_name().unwrap_or_default().to_string_lossy()
                 ),
                 frames: c.frames(),
-                unclaimed: c.unclaimed(),
+                unclaimed,
             });
         }
     }
