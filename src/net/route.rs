@@ -225,7 +225,7 @@ impl Router {
 /// digit is not taken where a digit comes before (after) it, so the
 /// number 1555012 is not found in 15550123, nor the address
 /// 127.0.0.1:5562 in 127.0.0.1:55620.
-fn contains_key(head: &[u8], key: &[u8]) -> bool {
+pub fn contains_key(head: &[u8], key: &[u8]) -> bool {
     let (Some(first), Some(last)) = (key.first(), key.last()) else {
         return false;
     };

@@ -468,6 +468,11 @@ pub fn run_pcaps(ctx: &RunContext) -> Vec<crate::report::RunPcap> {
         ("iwf", ctx.iwf.as_ref().map(|h| &h.capture)),
         ("ims-core", ctx.ims.as_ref().map(|h| &h.capture)),
         ("deferral-mmsc", ctx.deferral.as_ref().map(|h| &h.capture)),
+        ("ppg-bearers", ctx.push.as_ref().map(|h| &h.capture)),
+        (
+            "mms-relay-bearers",
+            ctx.mms_relay.as_ref().map(|h| &h.capture),
+        ),
     ];
     let mut out = Vec::new();
     for (name, capture) in routed {
