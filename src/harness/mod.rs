@@ -96,14 +96,6 @@ pub const EXCLUSIVE: &[(&str, &str)] = &[
         "the MMS Relay/Server and upper tester of an MMS client",
     ),
     (
-        "mms-relay-bearers",
-        "the SMSC and SIP device an MMS relay notifies over",
-    ),
-    (
-        "ppg-bearers",
-        "the SMSC, OTA-HTTP target and SIP device a PPG pushes to",
-    ),
-    (
         "push-agent",
         "the push agent and upper tester of a push client",
     ),
