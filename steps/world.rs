@@ -149,6 +149,12 @@ impl LiaisonWorld {
         if let Some(h) = self.ctx.deferral.as_ref() {
             self.deferral.claim = Some(h.capture.claim(&self.capture));
         }
+        if let Some(h) = self.ctx.push.as_ref() {
+            self.push.claim = Some(h.claim(&self.capture));
+        }
+        if let Some(h) = self.ctx.mms_relay.as_ref() {
+            self.mms_relay.claim = Some(h.claim(&self.capture));
+        }
     }
 
     /// A user name (or another token) the scenario made up: the run-level
@@ -172,6 +178,8 @@ impl LiaisonWorld {
         self.iwf.claim = None;
         self.ims.claim = None;
         self.deferral.claim = None;
+        self.push.claim = None;
+        self.mms_relay.claim = None;
     }
 
     /// Sends the traffic of run-level harness role `name` (one of

@@ -388,6 +388,71 @@ fn an_interrupted_run_keeps_every_finished_scenario_and_prints_them_as_they_fini
     );
 }
 
+/// Issue 14, item 2: the PPG and MMS relay scenarios run side by side
+/// through the run-level bearers (SMSC, OTA-HTTP target, SIP device), and
+/// each pcap holds its own traffic only: no number of one scenario in
+/// another's pcap, the binds in the run-level pcaps the report names and in
+/// no scenario's.
+#[test]
+fn ppg_and_mms_relay_scenarios_share_the_bearers_and_keep_their_own_traffic() {
+    let out = tmpdir("routed-bearers");
+    let o = liaison(&[
+        "run",
+        "--quiet",
+        "--tags",
+        "@ppg or @mms-relay",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr_of(&o));
+    let r: serde_json::Value = serde_json::from_str(&file(&out, "report.json")).unwrap();
+    let pcaps = &r["runs"][0]["pcaps"];
+    let mut binds = Vec::new();
+    for (harness, bind) in [
+        ("ppg-bearers", &b"liaison-ppg\0secret\0"[..]),
+        ("mms-relay-bearers", &b"liaison-mms\0secret\0"[..]),
+    ] {
+        let p = pcaps
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["harness"] == harness)
+            .unwrap_or_else(|| panic!("no run-level pcap for {harness}: {pcaps}"));
+        assert_eq!(p["pcap"], format!("pcaps/run-level-{harness}.pcap"));
+        let run_level = std::fs::read(out.join(p["pcap"].as_str().unwrap())).unwrap();
+        assert!(
+            run_level.windows(bind.len()).any(|w| w == bind),
+            "{harness}"
+        );
+        assert!(
+            numbers_in(&run_level).is_empty(),
+            "{harness}: {:?}",
+            numbers_in(&run_level)
+        );
+        binds.push(bind);
+    }
+    // The From of the M-Notification.ind every PPG scenario submits.
+    let shared = "15550000001";
+    let mut owner: std::collections::BTreeMap<String, String> = Default::default();
+    let scenarios = r["scenarios"].as_array().unwrap();
+    assert!(scenarios.len() >= 30);
+    for s in scenarios {
+        let name = s["pcap"].as_str().unwrap();
+        let bytes = std::fs::read(out.join(name)).unwrap();
+        for bind in &binds {
+            assert!(
+                !bytes.windows(bind.len()).any(|w| w == *bind),
+                "{name} holds a bind"
+            );
+        }
+        for n in numbers_in(&bytes).into_iter().filter(|n| n != shared) {
+            if let Some(other) = owner.insert(n.clone(), name.to_string()) {
+                panic!("+{n} is in {other} and in {name}");
+            }
+        }
+    }
+}
+
 /// The numbers (`1555` and seven digits) written in a pcap's bytes.
 fn numbers_in(bytes: &[u8]) -> std::collections::BTreeSet<String> {
     let mut out = std::collections::BTreeSet::new();

@@ -5,8 +5,9 @@
 # (+number/TYPE=PLMN@mms_relay.mm3_domain). Through the mms-relay steps it is
 # also the terminal the relay pushes to (the SMSC) and the MMS client that
 # retrieves the MM by HTTP GET and answers M-NotifyResp.ind. The bearers are
-# shared by the run, hence @harness:mms-relay-bearers.
-@mms-relay @harness:mms-relay-bearers @if:mms_mm3 @if:mms_notify_sms
+# shared by the run and serve the scenarios side by side: each recipient has
+# a fresh number, and each scenario judges only the pushes to its own.
+@mms-relay @if:mms_mm3 @if:mms_notify_sms
 Feature: An MMS relay maps a MEM server's SMTP notification to an MM for the MEM application
 
   @MEM-6

@@ -4,9 +4,10 @@
 # M-NotifyResp.ind and M-Acknowledge.ind; GET of the MM) and every terminal the
 # relay pushes to (the SMSC, the SIP device). SIP URIs go on the wire in the
 # form the profile declares (mms_relay.sip_address_form: the bare URI by
-# default, or escaped-value/TYPE=SIP). The bearers are shared by the run,
-# hence @harness:mms-relay-bearers (one scenario at a time uses them).
-@mms-relay @harness:mms-relay-bearers
+# default, or escaped-value/TYPE=SIP). The bearers are shared by the run
+# and serve the scenarios side by side: each one's users have fresh numbers,
+# and it judges only the pushes that carry them.
+@mms-relay
 Feature: An MMS relay takes SIP URI addresses and notifies over OMA Push and Push over SIP
 
   @ADDR-2

@@ -1,8 +1,10 @@
 # PPG scenarios: PAP in (the harness is the Push Initiator), push out to the
 # bearers the harness plays (SMSC for WSP over SMS, OTA-HTTP target, SIP device).
 # Seeds 000 (MMS notifications over OMA Push) and 002 (WAP 1.2.1 / 2.0 PPGs,
-# Push over SIP). The bearers are shared by the run, hence @harness:ppg-bearers.
-@ppg @harness:ppg-bearers
+# Push over SIP). The bearers are shared by the run and serve the scenarios
+# side by side: each one pushes to fresh numbers with fresh push-ids and
+# judges only what carries them.
+@ppg
 Feature: A Push Proxy Gateway takes PAP submissions and pushes the content unchanged
 
   # The bearer need not be up for the PPG to accept (or refuse) a submission.

@@ -15,8 +15,9 @@
 //! from the profile alone ([`Harnesses::for_profile`]), so a real SUT and
 //! the embedded reference get the same harness.
 //!
-//! `iwf`, `ims` and the MMSCs (an mms-client's, the one an IM server defers
-//! to) serve every scenario at once through a routed capture
+//! `iwf`, `ims`, the MMSCs (an mms-client's, the one an IM server defers
+//! to) and the `bearers` of a PPG and of an MMS relay serve every scenario
+//! at once through a routed capture
 //! (`Capture::routed`): each scenario claims the keys it made up, and what
 //! no scenario claims goes to the role's run-level pcap
 //! ([`run_level_capture`]). The others are held by one scenario at a time
@@ -103,14 +104,6 @@ impl RunContext {
 ///   dialog's Call-ID, and the router learns dialogs, not transactions.
 pub const EXCLUSIVE: &[(&str, &str)] = &[
     ("mm3", "the MMS server's MM3 (SMTP) a MEM server notifies"),
-    (
-        "mms-relay-bearers",
-        "the SMSC and SIP device an MMS relay notifies over",
-    ),
-    (
-        "ppg-bearers",
-        "the SMSC, OTA-HTTP target and SIP device a PPG pushes to",
-    ),
     (
         "push-agent",
         "the push agent and upper tester of a push client",
@@ -263,7 +256,9 @@ impl Harnesses {
             ));
         }
         if let (true, Some(p)) = (profile.has_role("ppg"), &profile.ppg) {
-            h.push = Some(Arc::new(PushHarness::start(p).await?));
+            h.push = Some(Arc::new(
+                PushHarness::start(p, run_level_capture(pcap_dir, "ppg-bearers")).await?,
+            ));
         }
         if let (true, Some(p)) = (profile.has_role("push-client"), &profile.push_client) {
             if p.agent.is_some() || p.upper_tester.is_some() {
@@ -294,7 +289,10 @@ impl Harnesses {
             h.mem_server = Some(Arc::new(Mm3Harness::start(m.mm3, home).await?));
         }
         if let (true, Some(m)) = (profile.has_role("mms-relay"), &profile.mms_relay) {
-            h.mms_relay = Some(Arc::new(PushHarness::for_mms_relay(m).await?));
+            h.mms_relay = Some(Arc::new(
+                PushHarness::for_mms_relay(m, run_level_capture(pcap_dir, "mms-relay-bearers"))
+                    .await?,
+            ));
         }
         if let Some((a, _)) = profile.deferral.as_ref().and_then(|d| d.url_parts()) {
             let capture = Capture::routed(run_level_capture(pcap_dir, "deferral-mmsc"));

@@ -4,10 +4,15 @@
 //! keeping whatever comes back raw (an HTTP response, bytes that are not HTTP,
 //! a closed connection, nothing). It also reads what the relay pushed to
 //! terminals from the run-level bearers: WSP pushes reassembled from the
-//! harness SMSC's submit_sm PDUs, and SIP MESSAGEs at the harness device.
+//! harness SMSC's submit_sm PDUs, and SIP MESSAGEs at the harness device,
+//! those a scenario takes for its own (the bearers serve every scenario).
 
 use std::net::SocketAddr;
 use std::time::Instant;
+
+/// Which of the bearers' arrivals (by their raw bytes: a submit_sm PDU, a
+/// SIP request) a reader takes: a scenario's own, by the keys they carry.
+pub type Keep<'a> = &'a dyn Fn(&[u8]) -> bool;
 
 use crate::codec::escape_bytes;
 use crate::codec::http::{self, HttpMessage};
@@ -192,7 +197,7 @@ impl Pushed {
 pub async fn wait_pushes(
     smsc: Option<&Smsc>,
     sip: Option<&ImsCore>,
-    since: Instant,
+    keep: Keep<'_>,
     deadline: Instant,
     pred: impl Fn(&[Pushed]) -> bool,
 ) -> bool {
@@ -200,7 +205,7 @@ pub async fn wait_pushes(
         // Registered before the look, so an arrival in between wakes us.
         let by_sms = smsc.map(Smsc::notified);
         let by_sip = sip.map(ImsCore::notified);
-        if pred(&pushes(smsc, sip, since)) {
+        if pred(&pushes(smsc, sip, keep)) {
             return true;
         }
         let now = Instant::now();
@@ -223,15 +228,16 @@ async fn wake(n: Option<tokio::sync::futures::Notified<'_>>) {
     }
 }
 
-/// Everything pushed since `since` on the given bearers, in arrival order
-/// (SMS first, then SIP, each in order). Short messages that do not make a
-/// datagram are listed as SMS pushes without a WSP PDU, with the reason.
-pub fn pushes(smsc: Option<&Smsc>, sip: Option<&ImsCore>, since: Instant) -> Vec<Pushed> {
+/// Everything pushed on the given bearers that `keep` takes, in arrival
+/// order (SMS first, then SIP, each in order); only the short messages it
+/// takes are reassembled. Short messages that do not make a datagram are
+/// listed as SMS pushes without a WSP PDU, with the reason.
+pub fn pushes(smsc: Option<&Smsc>, sip: Option<&ImsCore>, keep: Keep<'_>) -> Vec<Pushed> {
     let mut out = Vec::new();
     if let Some(smsc) = smsc {
         let mut r = Reassembler::new();
         for a in smsc.log() {
-            if a.at < since {
+            if !keep(&a.bytes) {
                 continue;
             }
             let Ok(p) = &a.pdu else { continue };
@@ -289,7 +295,7 @@ pub fn pushes(smsc: Option<&Smsc>, sip: Option<&ImsCore>, since: Instant) -> Vec
     }
     if let Some(ims) = sip {
         for d in ims.log() {
-            if d.incoming.at < since || d.retransmission {
+            if d.retransmission || !keep(&d.incoming.bytes) {
                 continue;
             }
             let Ok(m) = &d.incoming.msg else {

@@ -466,6 +466,11 @@ pub fn run_pcaps(ctx: &RunContext) -> Vec<crate::report::RunPcap> {
         ("ims-core", ctx.ims.as_ref().map(|h| &h.capture)),
         ("mmsc", ctx.mms_client.as_ref().map(|h| &h.capture)),
         ("deferral-mmsc", ctx.deferral.as_ref().map(|h| &h.capture)),
+        ("ppg-bearers", ctx.push.as_ref().map(|h| &h.capture)),
+        (
+            "mms-relay-bearers",
+            ctx.mms_relay.as_ref().map(|h| &h.capture),
+        ),
         // Held by one scenario at a time: what came between them.
         ("mm3", ctx.mem_server.as_ref().map(|h| &h.capture)),
         ("push-agent", ctx.push_client.as_ref().map(|h| &h.capture)),

@@ -133,6 +133,11 @@ async fn send_mm3(w: &mut LiaisonWorld, lines: Vec<String>, variant: Variant) ->
     let date = now_secs().saturating_sub(3600);
     let subject = format!("liaison MEM notification {id}");
     let message_id = format!("mem-{id}@mail.liaison.test");
+    // The scenario's keys at the relay's bearers, before the relay can push:
+    // the recipient's number (the notification goes to it), the token the
+    // message carries (its Subject and Message-ID name it).
+    relay::claim(w, &n);
+    relay::claim(w, &id);
     // CRLF line ends, a non-ASCII character, and a line that starts with a
     // dot (dot-stuffed on the wire): any change of a byte shows.
     let mut body = format!(
@@ -309,7 +314,7 @@ async fn error_or_delivered(w: &mut LiaisonWorld) -> StepResult {
             format!(
                 "no notification within the scenario time — SMTP: {} — pushes: {}",
                 d.describe(),
-                relay::describe_pushes(&relay::all_pushes(w))
+                relay::describe_pushes(w, &relay::all_pushes(w))
             ),
         )),
     }

@@ -24,12 +24,11 @@ use crate::codec::mms::{
     ResponseStatus, Status,
 };
 use crate::codec::sip::token;
-use crate::codec::smpp::command;
 use crate::codec::wsp::{AppId, PDU_PUSH};
+use crate::harness::bearers::BearerClaim;
 use crate::harness::PushHarness;
 use crate::profile::MmsRelaySection;
 use crate::roles::mms_ua::{self, Bearer, Mm1Outcome, Pushed};
-use crate::roles::smsc::SmppArrival;
 use crate::roles::ua::Answer;
 use crate::steps::world::{Failure, LiaisonWorld, StepResult};
 
@@ -83,8 +82,11 @@ pub struct Sent {
 /// Per-scenario MMS relay state.
 #[derive(Default)]
 pub struct MmsRelay {
-    /// Bearer traffic before this instant belongs to earlier scenarios.
-    pub since: Option<Instant>,
+    /// The scenario's claim on the bearers' traffic: its users' numbers,
+    /// its MM's transaction id and token, the Message-ID the relay gave it.
+    /// What reached a bearer is judged by these keys alone (the bearers
+    /// serve every scenario at once).
+    pub claim: Option<BearerClaim>,
     pub originator: Option<User>,
     pub recipients: Vec<User>,
     pub sent: Option<Sent>,
@@ -131,6 +133,10 @@ pub(crate) fn number() -> String {
         .collect();
     format!("1555{digits:0<7}")
 }
+
+/// An id the relay gives (a Message-ID) shorter than this is not claimed:
+/// it could occur in anybody's traffic.
+const MIN_ID: usize = 8;
 
 /// How long a relay is given to push something it should not (yet).
 pub(crate) fn settle(w: &LiaisonWorld) -> Duration {
@@ -214,12 +220,24 @@ fn content(id: &str) -> (ContentType, Body) {
 
 #[given("the harness plays the MMS relay's bearers")]
 async fn bearers(w: &mut LiaisonWorld) -> StepResult {
-    let h = harness(w)?;
-    // This scenario's pcap gets the shared traffic from now on (it holds
-    // the role: @harness:mms-relay-bearers).
-    w.serve("mms-relay-bearers", &h.capture)?;
-    w.mms_relay.since = Some(Instant::now());
+    // The bearers serve every scenario at once: the traffic that carries
+    // this scenario's keys (claimed as its steps make them up) goes to its
+    // pcap, and its steps judge only that.
+    harness(w)?;
     Ok(())
+}
+
+/// Gives the scenario `key` (a number, a token it made up, an id the relay
+/// gave it alone): the bearers' traffic that carries it is the scenario's.
+pub(crate) fn claim(w: &mut LiaisonWorld, key: &str) {
+    if let Some(c) = w.mms_relay.claim.as_mut() {
+        c.key(key);
+    }
+}
+
+/// Whether bytes that reached a bearer carry one of the scenario's keys.
+pub(crate) fn ours(w: &LiaisonWorld, bytes: &[u8]) -> bool {
+    w.mms_relay.claim.as_ref().is_some_and(|c| c.owns(bytes))
 }
 
 #[given("the MMS relay is bound to the harness SMSC")]
@@ -240,18 +258,7 @@ async fn bound(w: &mut LiaisonWorld) -> StepResult {
             "the MMS relay bound to the harness SMSC at {} with the profile's credentials",
             smsc.addr()
         ),
-        format!(
-            "no bound ESME; what arrived: {}",
-            smsc.log()
-                .iter()
-                .filter(|a| a
-                    .pdu
-                    .as_ref()
-                    .is_ok_and(|p| p.header.command_id != command::ENQUIRE_LINK))
-                .map(SmppArrival::describe)
-                .collect::<Vec<_>>()
-                .join(" | ")
-        ),
+        format!("no bound ESME; what arrived: {}", h.binding_log()),
     ))
 }
 
@@ -275,6 +282,10 @@ async fn sends(w: &mut LiaisonWorld, from: String, report: String, list: String)
         })?;
         recipients.push(user(&s, k));
     }
+    // Every number of the scenario is its own before the relay can push.
+    for u in recipients.iter().chain(std::iter::once(&originator)) {
+        claim(w, &u.number);
+    }
     // The SIP device takes the relay's pushes for every number of the scenario.
     if let Ok(h) = harness(w) {
         if let Some(ims) = &h.sip {
@@ -291,6 +302,7 @@ async fn sends(w: &mut LiaisonWorld, from: String, report: String, list: String)
     }
     let id = token();
     let tid = format!("T{id}");
+    claim(w, &id);
     let (ct, body) = content(&id);
     let mut b = PduBuilder::send_req(
         &tid,
@@ -327,6 +339,17 @@ async fn sends(w: &mut LiaisonWorld, from: String, report: String, list: String)
     let pdu = b.build();
     let request = mms_ua::post_request(relay, &path, pdu.raw());
     let outcome = mms_ua::exchange(relay, w.capture.clone(), &request, w.deadline).await;
+    // The Message-ID the relay gave this MM is the scenario's too (a
+    // delivery report names it), when it is long enough to be nobody
+    // else's by chance.
+    if let Some(mid) = outcome
+        .response()
+        .and_then(|m| Pdu::parse(&m.body).ok())
+        .and_then(|p| p.message_id().map(str::to_string))
+        .filter(|m| m.len() >= MIN_ID)
+    {
+        claim(w, &mid);
+    }
     w.mms_relay.originator = Some(originator);
     w.mms_relay.recipients = recipients;
     w.mms_relay.sent = Some(Sent { tid, pdu, to, cc });
@@ -472,26 +495,35 @@ async fn refused(w: &mut LiaisonWorld) -> StepResult {
     ))
 }
 
-/// Everything pushed since the scenario began.
+/// Everything pushed to the scenario's users (what carries its keys).
 pub(crate) fn all_pushes(w: &LiaisonWorld) -> Vec<Pushed> {
     let Ok(h) = harness(w) else {
         return Vec::new();
     };
-    mms_ua::pushes(
-        h.smsc.as_ref(),
-        h.sip.as_ref(),
-        w.mms_relay.since.unwrap_or(w.started),
-    )
+    mms_ua::pushes(h.smsc.as_ref(), h.sip.as_ref(), &|b| ours(w, b))
 }
 
-pub(crate) fn describe_pushes(ps: &[Pushed]) -> String {
-    if ps.is_empty() {
-        return "nothing pushed on any bearer since the scenario began".into();
+/// The scenario's pushes, for a failure text, and what reached the
+/// bearers since it began that carries no scenario's key.
+pub(crate) fn describe_pushes(w: &LiaisonWorld, ps: &[Pushed]) -> String {
+    let mut s = if ps.is_empty() {
+        "nothing pushed to the scenario's numbers on any bearer".to_string()
+    } else {
+        ps.iter()
+            .map(|p| p.describe.clone())
+            .collect::<Vec<_>>()
+            .join(" | ")
+    };
+    if let Ok(h) = harness(w) {
+        let u = h.unclaimed_since(w.started);
+        if !u.is_empty() {
+            s.push_str(
+                "; what reached the bearers since the scenario began with no scenario's number in it: ",
+            );
+            s.push_str(&u.join(" | "));
+        }
     }
-    ps.iter()
-        .map(|p| p.describe.clone())
-        .collect::<Vec<_>>()
-        .join(" | ")
+    s
 }
 
 /// Waits (bounded by `until` and the scenario deadline) until a push to
@@ -513,9 +545,9 @@ async fn wait_push(
         })
     };
     if let Ok(h) = harness(w) {
-        let since = w.mms_relay.since.unwrap_or(w.started);
         let (smsc, sip) = (h.smsc.as_ref(), h.sip.as_ref());
-        mms_ua::wait_pushes(smsc, sip, since, until, |ps| find(ps).is_some()).await;
+        let keep = |b: &[u8]| ours(w, b);
+        mms_ua::wait_pushes(smsc, sip, &keep, until, |ps| find(ps).is_some()).await;
     }
     find(&all_pushes(w))
 }
@@ -544,7 +576,7 @@ pub(crate) async fn notification(w: &mut LiaisonWorld, i: usize) -> Result<(Push
                 u.address,
                 u.number
             ),
-            describe_pushes(&all_pushes(w)),
+            describe_pushes(w, &all_pushes(w)),
         )),
     }
 }
@@ -1081,9 +1113,9 @@ async fn report_after(w: &mut LiaisonWorld, status: String) -> StepResult {
     );
     // Wait for a final report (bounded by the scenario).
     if let (Ok(h), Some(o)) = (harness(w), w.mms_relay.originator.as_ref()) {
-        let since = w.mms_relay.since.unwrap_or(w.started);
         let (smsc, sip) = (h.smsc.as_ref(), h.sip.as_ref());
-        mms_ua::wait_pushes(smsc, sip, since, w.deadline, |ps| {
+        let keep = |b: &[u8]| ours(w, b);
+        mms_ua::wait_pushes(smsc, sip, &keep, w.deadline, |ps| {
             ps.iter().any(|p| {
                 p.number == o.number
                     && p.mms().is_some_and(|pdu| {
@@ -1107,8 +1139,8 @@ async fn report_after(w: &mut LiaisonWorld, status: String) -> StepResult {
         return Err(w.fail(
             expected,
             format!(
-                "no M-Delivery.ind within the scenario time; pushes since the scenario began: {}",
-                describe_pushes(&all_pushes(w))
+                "no M-Delivery.ind within the scenario time; the scenario's pushes: {}",
+                describe_pushes(w, &all_pushes(w))
             ),
         ));
     }

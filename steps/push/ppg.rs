@@ -16,6 +16,7 @@ use crate::codec::sip::token;
 use crate::codec::smpp::{command, WAP_PUSH_PORT, WAP_WSP_PORT};
 use crate::codec::wdp::{Datagram, Reassembler};
 use crate::codec::wsp::{AppId, PushPdu, PDU_PUSH};
+use crate::harness::bearers::BearerClaim;
 use crate::harness::PushHarness;
 use crate::profile::PpgSection;
 use crate::roles::push_initiator::{self, PiOutcome};
@@ -40,8 +41,10 @@ pub struct Submission {
 /// Per-scenario push state.
 #[derive(Default)]
 pub struct Push {
-    /// Bearer traffic before this instant belongs to earlier scenarios.
-    pub since: Option<Instant>,
+    /// The scenario's claim on the bearers' traffic: the numbers and SIP
+    /// URIs it pushes to and its push-ids. What reaches a bearer is judged
+    /// by these keys alone (the bearers serve every scenario at once).
+    pub claim: Option<BearerClaim>,
     pub submissions: Vec<Submission>,
     /// The M-Notification.ind submitted, when the content was one.
     pub notification: Option<crate::codec::mms::Pdu>,
@@ -86,12 +89,31 @@ fn last(w: &LiaisonWorld) -> Result<&Submission, Failure> {
 
 #[given("the harness plays the PPG's bearers")]
 async fn bearers(w: &mut LiaisonWorld) -> StepResult {
-    let h = harness(w)?;
-    // This scenario's pcap gets the shared traffic from now on (it holds
-    // the role: @harness:ppg-bearers).
-    w.serve("ppg-bearers", &h.capture)?;
-    w.push.since = Some(Instant::now());
+    // The bearers serve every scenario at once: the traffic that carries
+    // this scenario's keys (claimed as its submissions make them up) goes
+    // to its pcap, and its steps judge only that.
+    harness(w)?;
     Ok(())
+}
+
+/// Whether `bytes` carry one of the scenario's keys (a number it pushes to,
+/// a push-id of its submissions).
+fn ours(w: &LiaisonWorld, bytes: &[u8]) -> bool {
+    w.push.claim.as_ref().is_some_and(|c| c.owns(bytes))
+}
+
+/// What reached the bearers since the scenario began that carries no
+/// scenario's key, for a failure text ("" when nothing).
+fn unclaimed(w: &LiaisonWorld, h: &PushHarness) -> String {
+    let u = h.unclaimed_since(w.started);
+    if u.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; what reached the bearers since the scenario began with no scenario's number or push-id in it: {}",
+            u.join(" | ")
+        )
+    }
 }
 
 #[given("the PPG is bound to the harness SMSC")]
@@ -130,14 +152,7 @@ async fn bound(w: &mut LiaisonWorld) -> StepResult {
                 "the PPG bound to the harness SMSC at {} with the profile's credentials",
                 smsc.addr()
             ),
-            format!(
-                "no bound ESME; what arrived: {}",
-                smsc.log()
-                    .iter()
-                    .map(SmppArrival::describe)
-                    .collect::<Vec<_>>()
-                    .join(" | ")
-            ),
+            format!("no bound ESME; what arrived: {}", h.binding_log()),
         ))
     }
 }
@@ -218,6 +233,14 @@ async fn post(w: &mut LiaisonWorld, d: Draft, mangle: Mangle) -> StepResult {
     let (ppg, path) = p
         .url_parts()
         .ok_or_else(|| w.fail("a PAP URL http://IP:PORT/PATH", &p.url))?;
+    // Its keys are claimed before the PPG can push: what carries them goes
+    // to this scenario's pcap and is judged here.
+    if let Some(c) = w.push.claim.as_mut() {
+        c.key(&d.push_id);
+        if let Some(n) = &d.number {
+            c.key(n);
+        }
+    }
     if let (Some(n), Some(sip)) = (&d.number, harness(w)?.sip.as_ref()) {
         sip.set_answer(
             n,
@@ -537,17 +560,18 @@ async fn duplicate_refused(w: &mut LiaisonWorld) -> StepResult {
     refused(w, 2007).await
 }
 
-/// The submit_sm PDUs that arrived since the scenario began, with their datagrams.
-fn datagrams(w: &LiaisonWorld, h: &PushHarness) -> (Vec<Datagram>, Vec<String>, Vec<SmppArrival>) {
-    let since = w.push.since.unwrap_or(w.started);
+/// The scenario's submit_sm PDUs (those that carry one of its keys: the
+/// number pushed to, or a push-id in the content) in `log`, and the
+/// datagrams they make.
+fn datagrams_in(
+    w: &LiaisonWorld,
+    log: &[SmppArrival],
+) -> (Vec<Datagram>, Vec<String>, Vec<SmppArrival>) {
     let mut r = Reassembler::new();
     let (mut out, mut errors, mut subs) = (Vec::new(), Vec::new(), Vec::new());
-    for a in h.smsc.as_ref().map(|s| s.log()).unwrap_or_default() {
-        if a.at < since {
-            continue;
-        }
+    for a in log {
         let Ok(p) = &a.pdu else { continue };
-        if p.header.command_id != command::SUBMIT_SM {
+        if p.header.command_id != command::SUBMIT_SM || !ours(w, &a.bytes) {
             continue;
         }
         let Some(sm) = p.sm() else { continue };
@@ -560,6 +584,11 @@ fn datagrams(w: &LiaisonWorld, h: &PushHarness) -> (Vec<Datagram>, Vec<String>, 
     }
     errors.extend(r.incomplete());
     (out, errors, subs)
+}
+
+/// [`datagrams_in`] the harness SMSC's log now.
+fn datagrams(w: &LiaisonWorld, h: &PushHarness) -> (Vec<Datagram>, Vec<String>, Vec<SmppArrival>) {
+    datagrams_in(w, &h.smsc.as_ref().map(|s| s.log()).unwrap_or_default())
 }
 
 fn digits(s: &str) -> String {
@@ -606,18 +635,9 @@ async fn judge_sms(w: &LiaisonWorld, s: &Submission) -> Result<(Datagram, PushPd
         .ok_or_else(|| w.fail("the harness SMSC (ppg bearer sms)", "none"))?;
     let n = s.number.clone().unwrap_or_default();
     let for_n = |ds: &[Datagram]| ds.iter().find(|d| digits(&d.destination) == n).cloned();
-    let since = w.push.since.unwrap_or(w.started);
     smsc.wait_for(
         w.deadline,
-        |log| {
-            let mut r = Reassembler::new();
-            log.iter().filter(|a| a.at >= since).any(|a| {
-                let Ok(p) = &a.pdu else { return false };
-                let Some(sm) = p.sm() else { return false };
-                p.header.command_id == command::SUBMIT_SM
-                    && matches!(r.push(&sm.destination_addr, sm.payload(), sm.udhi()), Ok(Some(d)) if digits(&d.destination) == n)
-            })
-        },
+        |log| for_n(&datagrams_in(w, log).0).is_some(),
         false,
     )
     .await;
@@ -630,13 +650,14 @@ async fn judge_sms(w: &LiaisonWorld, s: &Submission) -> Result<(Datagram, PushPd
         return Err(w.fail(
             expected,
             format!(
-                "none within the scenario time{}; submit_sm since the scenario began: {}",
+                "none within the scenario time{}; the scenario's submit_sm (its numbers, its push-ids): {}{}",
                 if errors.is_empty() {
                     String::new()
                 } else {
                     format!(" ({})", errors.join("; "))
                 },
-                describe_subs(&subs)
+                describe_subs(&subs),
+                unclaimed(w, &h)
             ),
         ));
     };
@@ -786,10 +807,13 @@ async fn reaches_ota(w: &mut LiaisonWorld) -> StepResult {
         .ota
         .as_ref()
         .ok_or_else(|| w.fail("the harness OTA-HTTP target (ppg bearer http)", "none"))?;
-    let since = w.push.since.unwrap_or(w.started);
-    ota.wait_for(w.deadline, |log| log.iter().any(|a| a.at >= since))
-        .await;
-    let log: Vec<_> = ota.log().into_iter().filter(|a| a.at >= since).collect();
+    // The push for this submission: the request that carries its push-id
+    // (the content names it; the address, the target's IP, is everybody's).
+    let id = s.push_id.as_bytes();
+    let for_id =
+        |a: &crate::roles::ota_target::OtaArrival| contains(&a.bytes, id) || contains(a.body(), id);
+    ota.wait_for(w.deadline, |log| log.iter().any(for_id)).await;
+    let log: Vec<_> = ota.log().into_iter().filter(for_id).collect();
     let expected = format!(
         "an OTA-HTTP push (POST, Content-Type application/http, X-Wap-Push-OTA-Version 1.0, an embedded HTTP response with Content-Type {}, X-Wap-Application-Id {} and the content) for push-id {}",
         s.content_type, s.app_id, s.push_id
@@ -797,7 +821,11 @@ async fn reaches_ota(w: &mut LiaisonWorld) -> StepResult {
     let Some(a) = log.first() else {
         return Err(w.fail(
             expected,
-            "no request at the OTA-HTTP target within the scenario time",
+            format!(
+                "no request at the OTA-HTTP target with push-id {}'s content within the scenario time{}",
+                s.push_id,
+                unclaimed(w, &h)
+            ),
         ));
     };
     let came = || a.describe();
@@ -850,7 +878,10 @@ async fn reaches_sip(w: &mut LiaisonWorld) -> StepResult {
     let Some(d) = log.iter().find(|d| d.number == n && !d.retransmission) else {
         return Err(w.fail(
             expected,
-            "no SIP request for that number within the scenario time",
+            format!(
+                "no SIP request for that number within the scenario time{}",
+                unclaimed(w, &h)
+            ),
         ));
     };
     let came = || crate::steps::world::describe_incoming(&d.incoming);
@@ -884,10 +915,9 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
 }
 
-/// Bearer traffic since the scenario began that belongs to submission `s`
-/// (its number, or its push-id inside the content), one line each.
-fn traffic_of(w: &LiaisonWorld, h: &PushHarness, s: &Submission) -> Vec<String> {
-    let since = w.push.since.unwrap_or(w.started);
+/// Bearer traffic that belongs to submission `s` (its number, or its
+/// push-id inside the content: both its own), one line each.
+fn traffic_of(h: &PushHarness, s: &Submission) -> Vec<String> {
     let id = s.push_id.as_bytes();
     let ours_n = |d: &str| s.number.as_deref().is_some_and(|n| digits(d) == n);
     let mut out = Vec::new();
@@ -895,7 +925,6 @@ fn traffic_of(w: &LiaisonWorld, h: &PushHarness, s: &Submission) -> Vec<String> 
         out.extend(
             smsc.log()
                 .iter()
-                .filter(|a| a.at >= since)
                 .filter(|a| {
                     a.pdu.as_ref().is_ok_and(|p| {
                         p.sm().is_some_and(|sm| {
@@ -911,7 +940,7 @@ fn traffic_of(w: &LiaisonWorld, h: &PushHarness, s: &Submission) -> Vec<String> 
         out.extend(
             ota.log()
                 .iter()
-                .filter(|a| a.at >= since && contains(&a.bytes, id))
+                .filter(|a| contains(&a.bytes, id) || contains(a.body(), id))
                 .map(|a| format!("OTA-HTTP: {}", a.describe())),
         );
     }
@@ -919,7 +948,7 @@ fn traffic_of(w: &LiaisonWorld, h: &PushHarness, s: &Submission) -> Vec<String> 
         out.extend(
             sip.log()
                 .iter()
-                .filter(|d| d.incoming.at >= since && !d.retransmission)
+                .filter(|d| !d.retransmission)
                 .filter(|d| ours_n(&d.number) || contains(&d.incoming.bytes, id))
                 .map(|d| {
                     format!(
@@ -952,7 +981,7 @@ async fn refused_reach_nothing(w: &mut LiaisonWorld) -> StepResult {
         ));
     }
     for s in refused {
-        let t = traffic_of(w, &h, s);
+        let t = traffic_of(&h, s);
         if !t.is_empty() {
             return Err(w.fail(
                 format!(
@@ -961,7 +990,7 @@ async fn refused_reach_nothing(w: &mut LiaisonWorld) -> StepResult {
                     result_code(s).unwrap_or(0),
                     settle(w).as_millis()
                 ),
-                t.join(" | "),
+                format!("{}{}", t.join(" | "), unclaimed(w, &h)),
             ));
         }
     }
@@ -973,28 +1002,31 @@ async fn exactly_once(w: &mut LiaisonWorld) -> StepResult {
     let s = last(w)?.clone();
     let h = harness(w)?;
     let n = s.number.clone().unwrap_or_default();
+    // A push of this content: a datagram to its number, or one that carries
+    // its push-id (the content names it) wherever it went.
+    let id = s.push_id.as_bytes();
     let count = |w: &LiaisonWorld| {
         let (ds, _, subs) = datagrams(w, &h);
         (
-            ds.iter().filter(|d| digits(&d.destination) == n).count(),
+            ds.iter()
+                .filter(|d| digits(&d.destination) == n || contains(&d.data, id))
+                .count(),
             subs,
         )
     };
     // Wait for the first push (whatever its form: its form is PUSH-2's), then
     // give a second one time to show.
     if let Some(smsc) = &h.smsc {
-        let since = w.push.since.unwrap_or(w.started);
         smsc.wait_for(
             w.deadline,
             |log| {
                 log.iter().any(|a| {
-                    a.at >= since
-                        && a.pdu.as_ref().is_ok_and(|p| {
-                            p.sm().is_some_and(|sm| {
-                                p.header.command_id == command::SUBMIT_SM
-                                    && digits(&sm.destination_addr) == n
-                            })
+                    a.pdu.as_ref().is_ok_and(|p| {
+                        p.sm().is_some_and(|sm| {
+                            p.header.command_id == command::SUBMIT_SM
+                                && (digits(&sm.destination_addr) == n || contains(sm.payload(), id))
                         })
+                    })
                 })
             },
             false,
@@ -1009,7 +1041,7 @@ async fn exactly_once(w: &mut LiaisonWorld) -> StepResult {
     } else {
         Err(w.fail(
             format!("the content pushed to +{n} once: a push-id refused as a duplicate is not pushed again"),
-            format!("{c} pushes — {}", describe_subs(&subs)),
+            format!("{c} pushes — {}{}", describe_subs(&subs), unclaimed(w, &h)),
         ))
     }
 }
