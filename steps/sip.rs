@@ -66,11 +66,14 @@ pub(crate) fn server_transport(w: &LiaisonWorld) -> Transport {
 /// A unique body that a byte-for-byte comparison can trip on: two lines
 /// (CRLF inside the body), non-ASCII UTF-8, a backslash and quotes.
 pub(crate) fn body_for_test() -> Vec<u8> {
-    format!(
-        "liaison pager-mode test {}\r\nline 2: caf\u{e9} \u{2713} \\ 'q' \"dq\"",
-        token()
-    )
-    .into_bytes()
+    body_with_key().0
+}
+
+/// The same, and the fresh token in it (a key the scenario can claim).
+pub(crate) fn body_with_key() -> (Vec<u8>, String) {
+    let key = token();
+    let body = format!("liaison pager-mode test {key}\r\nline 2: caf\u{e9} \u{2713} \\ 'q' \"dq\"");
+    (body.into_bytes(), key)
 }
 
 pub(crate) async fn new_ua(w: &mut LiaisonWorld, name: &str) -> Result<Arc<Ua>, Failure> {

@@ -155,12 +155,15 @@ impl LiaisonWorld {
         if let Some(h) = self.ctx.mms_relay.as_ref() {
             self.mms_relay.claim = Some(h.claim(&self.capture));
         }
+        if let Some(h) = self.ctx.push_client.as_ref() {
+            self.push_sip.claim = Some(h.capture.claim(&self.capture));
+        }
     }
 
     /// A user name (or another token) the scenario made up: the run-level
     /// roles that route by key give it the packets that carry it.
     pub fn claim_key(&self, key: &str) {
-        for c in [&self.ims.claim, &self.deferral.claim]
+        for c in [&self.ims.claim, &self.deferral.claim, &self.push_sip.claim]
             .into_iter()
             .flatten()
         {
@@ -180,6 +183,7 @@ impl LiaisonWorld {
         self.deferral.claim = None;
         self.push.claim = None;
         self.mms_relay.claim = None;
+        self.push_sip.claim = None;
     }
 
     /// Sends the traffic of run-level harness role `name` (one of

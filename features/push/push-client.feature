@@ -9,8 +9,9 @@ Feature: Push over SIP, the SUT as the push client (terminal)
   (RFC 3428 §7), takes only pushes for applications it serves, and lists
   those applications as feature tags in its Contact (RFC 3840 §8). What it
   hands to an application is seen through the upper tester a SUT may
-  declare (push_client.upper_tester); those scenarios share the harness's
-  run-level roles and run one at a time.
+  declare (push_client.upper_tester). The harness's push agent and upper
+  tester serve these scenarios side by side: each pushes content with a
+  fresh token of its own, and judges what carries it.
 
   Background:
     Given the SUT plays the role "push-client"
@@ -29,7 +30,7 @@ Feature: Push over SIP, the SUT as the push client (terminal)
     And the final response has an Accept header listing a content type the push client declared
     And the Accept header does not list the type that was sent
 
-  @PUSH-6 @if:push_upper_tester @harness:push-agent
+  @PUSH-6 @if:push_upper_tester
   Scenario: The pushed content reaches the application unchanged, with its Content-Type
     When the harness pushes content for the first declared application to the SUT
     Then the final response is 200
@@ -50,14 +51,14 @@ Feature: Push over SIP, the SUT as the push client (terminal)
     When the harness sends OPTIONS to the push client
     Then the answer to OPTIONS is 200 and its Contact names every declared push application
 
-  @PUSH-9 @if:sip_push_subscribe @harness:push-agent
+  @PUSH-9 @if:sip_push_subscribe
   Scenario: The client subscribes to the content-push event package and answers its NOTIFYs 200
     Given the push client has subscribed to the declared push event package at the harness push agent
     And the push client answered the initial NOTIFY with 200
     When the harness push agent sends a NOTIFY carrying content for the first declared application
     Then the NOTIFY is answered 200
 
-  @PUSH-9 @if:sip_push_subscribe @if:push_upper_tester @harness:push-agent
+  @PUSH-9 @if:sip_push_subscribe @if:push_upper_tester
   Scenario: Content pushed in a NOTIFY reaches the application unchanged
     Given the push client has subscribed to the declared push event package at the harness push agent
     When the harness push agent sends a NOTIFY carrying content for the first declared application

@@ -94,21 +94,13 @@ impl RunContext {
 /// holds its roles from its start to its end, taken in name order (no two
 /// scenarios can wait on each other).
 ///
-/// Why these are not routed by key:
+/// Why this one is not routed by key:
 /// - `mm3`: a MEM server's notification names the mailbox of the profile
 ///   (`mem_server.mailbox`, `other_mailbox`), the same for every scenario;
 ///   nothing in it is a scenario's own, so which new mail it announces is
 ///   known only when one scenario at a time makes new mail.
-/// - `push-agent`: the push client holds one subscription dialog with the
-///   agent for the run; every scenario's NOTIFY and its 200 share that
-///   dialog's Call-ID, and the router learns dialogs, not transactions.
-pub const EXCLUSIVE: &[(&str, &str)] = &[
-    ("mm3", "the MMS server's MM3 (SMTP) a MEM server notifies"),
-    (
-        "push-agent",
-        "the push agent and upper tester of a push client",
-    ),
-];
+pub const EXCLUSIVE: &[(&str, &str)] =
+    &[("mm3", "the MMS server's MM3 (SMTP) a MEM server notifies")];
 
 /// The locks of a run by name: `harness:NAME` for each [`EXCLUSIVE`] role,
 /// `role:NAME` for each SUT role (scenarios of a role share it; one tagged
@@ -267,7 +259,7 @@ impl Harnesses {
                         p.agent,
                         p.upper_tester,
                         timers,
-                        run_level_capture(pcap_dir, "push-agent"),
+                        Capture::routed(run_level_capture(pcap_dir, "push-agent")),
                     )
                     .await?,
                 ));

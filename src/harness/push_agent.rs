@@ -12,8 +12,11 @@ use crate::roles::upper_tester::UpperTester;
 
 /// The harness roles a push-client SUT talks to on its own: the push agent it
 /// subscribes to and the upper tester it reports hand-overs to. They live for
-/// the whole run; their traffic goes to the current scenario's pcap through a
-/// switchable capture, and the scenarios that use them hold it (`@harness:push-agent`: one at a time).
+/// the whole run and serve scenarios side by side through a routed capture:
+/// a scenario claims the token in the content it pushes, so its NOTIFY (in
+/// the client's one subscription dialog), the 200 to it (by its Via
+/// branch) and the hand-over at the upper tester go to its pcap; the
+/// SUBSCRIBE and the initial NOTIFY go to the run-level pcap.
 pub struct PushClientHarness {
     pub agent: Option<PushAgent>,
     pub upper: Option<UpperTester>,
@@ -36,11 +39,8 @@ impl PushClientHarness {
         agent: Option<SocketAddr>,
         upper: Option<SocketAddr>,
         timers: Timers,
-        home: Capture,
+        capture: Capture,
     ) -> Result<PushClientHarness, String> {
-        // Between the scenarios that hold it (the client's SUBSCRIBE at its
-        // start, say), its traffic goes to `home`, the run-level pcap.
-        let capture = Capture::switchable_home(home);
         let agent = match agent {
             Some(a) => {
                 let ep = SipEndpoint::bind_at(a, a, capture.clone())

@@ -10,12 +10,20 @@
 //! - an SMPP response goes with its request: the sequence number in the
 //!   opposite direction (SMPP 3.4 §3.2, §5.1.4);
 //! - a SIP message owned by a key lends its Call-ID (RFC 3261 §8.1.1.4) to
-//!   the scenario, so the responses, ACKs and BYEs of that call follow it;
+//!   the scenario, so the responses, ACKs and BYEs of that call follow it,
+//!   and a request its top Via branch (§8.1.1.7), so its responses follow
+//!   it even in a dialog that other scenarios' requests share (a push
+//!   client's one subscription, which carries every scenario's NOTIFY);
 //! - the MSRP session ids of the `a=path` URIs in its SDP (RFC 4975 §8.1,
 //!   §9) likewise, so the session's chunks and REPORTs follow;
 //! - an HTTP response goes with the request it answers: the oldest
 //!   unanswered request on the same connection, the other way (RFC 9112
 //!   §9.3: responses come in the order of the requests).
+//!
+//! A scenario's own keys come first, then the branches it learned, then
+//! the Call-IDs and session ids it learned: a NOTIFY that carries one
+//! scenario's content in another's dialog is the first one's, and so is
+//! its 200.
 //!
 //! What matches no scenario (a bind, an enquire_link, a late packet after
 //! its scenario ended) goes to the run-level file and is counted. This is
@@ -44,8 +52,12 @@ const SMPP_RESP: u32 = 0x8000_0000;
 #[derive(Debug, Default)]
 struct Owner {
     id: OwnerId,
-    /// Keys only this scenario has (made up fresh, or learned).
+    /// Keys only this scenario has, made up fresh.
     keys: Vec<Vec<u8>>,
+    /// Top Via branches of the SIP requests it owned (their responses).
+    branches: Vec<Vec<u8>>,
+    /// Call-IDs and MSRP session ids of what it owned.
+    learned: Vec<Vec<u8>>,
     /// Keys other scenarios may carry too (the SUT's own address of
     /// record): they take a packet that carries nobody's own key, and every
     /// scenario that holds one gets a copy.
@@ -185,7 +197,13 @@ impl Router {
     ) -> Vec<OwnerId> {
         let head = &payload[..payload.len().min(SEARCH_LIMIT)];
         let carries = |keys: &[Vec<u8>]| keys.iter().any(|k| carries(head, k));
-        let owner = self.owners.iter().find(|o| carries(&o.keys)).map(|o| o.id);
+        let owner = self
+            .owners
+            .iter()
+            .find(|o| carries(&o.keys))
+            .or_else(|| self.owners.iter().find(|o| carries(&o.branches)))
+            .or_else(|| self.owners.iter().find(|o| carries(&o.learned)))
+            .map(|o| o.id);
         let Some(owner) = owner else {
             let others: Vec<OwnerId> = self
                 .owners
@@ -213,7 +231,10 @@ impl Router {
             Some(_) => {}
             None => {
                 for token in sip_tokens(head) {
-                    self.key(owner, token);
+                    self.add(owner, token, |o| &mut o.learned);
+                }
+                if let Some(branch) = request_branch(head) {
+                    self.add(owner, branch, |o| &mut o.branches);
                 }
             }
         }
@@ -275,6 +296,41 @@ fn smpp_header(payload: &[u8]) -> Option<(u32, u32)> {
     let word =
         |i: usize| u32::from_be_bytes([payload[i], payload[i + 1], payload[i + 2], payload[i + 3]]);
     (word(0) as usize == payload.len()).then(|| (word(4), word(12)))
+}
+
+/// The branch of a SIP request's top Via (RFC 3261 §8.1.1.7), when it is
+/// long enough to be a key; `None` for a response or anything else.
+fn request_branch(head: &[u8]) -> Option<&[u8]> {
+    let first = head.split(|&b| b == b'\n').next()?;
+    if first.starts_with(b"SIP/2.0") || !first.trim_ascii_end().ends_with(b"SIP/2.0") {
+        return None;
+    }
+    for line in head.split(|&b| b == b'\n').skip(1) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let name = line[..colon].trim_ascii();
+        if !(name.eq_ignore_ascii_case(b"via") || name.eq_ignore_ascii_case(b"v")) {
+            continue;
+        }
+        // The first value of the first Via line is the top one.
+        let top = line[colon + 1..].split(|&b| b == b',').next()?;
+        let at = top
+            .windows(7)
+            .position(|w| w.eq_ignore_ascii_case(b"branch="))?;
+        let v = &top[at + 7..];
+        let end = v
+            .iter()
+            .position(|&b| b == b';' || b == b',' || b.is_ascii_whitespace())
+            .unwrap_or(v.len());
+        let branch = &v[..end];
+        return (branch.len() >= MIN_LEARNED_KEY).then_some(branch);
+    }
+    None
 }
 
 /// What a SIP message lends its owner: its Call-ID and the session ids of
@@ -376,6 +432,36 @@ mod tests {
         assert_eq!(r.classify(a(1), a(2), send), vec![one]);
         r.release(one);
         assert_eq!(r.classify(a(1), a(2), ack), Vec::<OwnerId>::new());
+    }
+
+    /// Two scenarios' NOTIFYs in one subscription dialog: each with its 200
+    /// goes to the scenario whose content it carries, not to the one that
+    /// learned the dialog's Call-ID first.
+    #[test]
+    fn requests_in_a_shared_dialog_follow_their_content_and_branch() {
+        let mut r = Router::default();
+        let (one, two) = (r.owner(), r.owner());
+        r.key(one, b"T0ne0001");
+        r.key(two, b"Tw0o0002");
+        let notify = |branch: &str, body: &str| {
+            format!("NOTIFY sip:push@h SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5062;branch={branch};rport\r\nCall-ID: sub0dialog@h\r\nCSeq: {}\r\n\r\n{body}", branch.len()).into_bytes()
+        };
+        let ok = |branch: &str| {
+            format!("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:5062;branch={branch};rport=5062\r\nCall-ID: sub0dialog@h\r\n\r\n").into_bytes()
+        };
+        assert_eq!(
+            r.classify(a(1), a(2), &notify("z9hG4bKaaaa1", "T0ne0001")),
+            vec![one]
+        );
+        assert_eq!(r.classify(a(2), a(1), &ok("z9hG4bKaaaa1")), vec![one]);
+        assert_eq!(
+            r.classify(a(1), a(2), &notify("z9hG4bKbbbb2", "Tw0o0002")),
+            vec![two]
+        );
+        assert_eq!(r.classify(a(2), a(1), &ok("z9hG4bKbbbb2")), vec![two]);
+        // Nothing of either but the dialog: the one that learned it.
+        assert_eq!(r.classify(a(2), a(1), &ok("z9hG4bKcccc3")), vec![one]);
+        assert_eq!(request_branch(&ok("z9hG4bKaaaa1")), None);
     }
 
     #[test]

@@ -20,8 +20,7 @@ use crate::roles::push_agent::push_message;
 use crate::roles::transaction::ClientResult;
 use crate::roles::ua::{Answer, Recipient, Ua};
 use crate::steps::sip::{
-    body_for_test, domain, final_of, new_ua, recipient, send_through_server, server_transport,
-    sut_addr,
+    domain, final_of, new_ua, recipient, send_through_server, server_transport, sut_addr,
 };
 use crate::steps::world::{describe_incoming, Failure, LiaisonWorld, StepResult};
 
@@ -47,6 +46,9 @@ pub struct PushSip {
     pub notify: Option<ClientResult>,
     /// The MESSAGE sent with a lifetime: (body, when sent, Expires seconds).
     pub expiring: Option<(Vec<u8>, Instant, u64)>,
+    /// The scenario's claim on the run-level push agent's and upper
+    /// tester's traffic (its contents' tokens).
+    pub claim: Option<crate::net::capture::Claim>,
 }
 
 // ------------------------------------------------------------- push-client
@@ -71,26 +73,10 @@ fn device_aor(w: &LiaisonWorld, pc: &PushClientSection) -> Result<String, Failur
     Ok(format!("sip:push@{}", sut_addr(w, "push-client")?))
 }
 
-/// The run-level agent and upper tester; pointed at this scenario's pcap
-/// when the scenario holds them (`@harness:push-agent`).
-fn harness(w: &LiaisonWorld) -> Option<Arc<PushClientHarness>> {
-    let h = w.ctx.push_client.clone()?;
-    if w.held.holds("push-agent") {
-        h.capture.point_to(&w.capture);
-    }
-    Some(h)
-}
-
-/// The run-level agent and upper tester for a step that uses them: the
-/// scenario must hold them.
-fn held_harness(w: &LiaisonWorld) -> Result<Option<Arc<PushClientHarness>>, Failure> {
-    match w.ctx.push_client.clone() {
-        Some(h) => {
-            w.serve("push-agent", &h.capture)?;
-            Ok(Some(h))
-        }
-        None => Ok(None),
-    }
+/// The run-level agent and upper tester (routed: the scenario's claim
+/// takes what carries its content's token).
+fn agent_harness(w: &LiaisonWorld) -> Result<Option<Arc<PushClientHarness>>, Failure> {
+    Ok(w.ctx.push_client.clone())
 }
 
 /// An M-Notification.ind (OMA MMS ENC §6.2) with a unique transaction ID and
@@ -111,13 +97,19 @@ fn m_notification_ind(tid: &str) -> Vec<u8> {
     v
 }
 
-/// Content of type `ct` that a byte-for-byte check can trip on.
-fn content_of(ct: &str) -> Vec<u8> {
-    if ct.eq_ignore_ascii_case(MMS_TYPE) {
-        m_notification_ind(&format!("T{}", token()))
+/// Content of type `ct` that a byte-for-byte check can trip on, with a
+/// fresh token in it that the scenario claims: the run-level push agent
+/// and upper tester serve scenarios side by side, and what carries the
+/// content (a NOTIFY, its 200, a hand-over) is this scenario's.
+fn content_of(w: &LiaisonWorld, ct: &str) -> Vec<u8> {
+    let (body, key) = if ct.eq_ignore_ascii_case(MMS_TYPE) {
+        let tid = format!("T{}", token());
+        (m_notification_ind(&tid), tid)
     } else {
-        body_for_test()
-    }
+        crate::steps::sip::body_with_key()
+    };
+    w.claim_key(&key);
+    body
 }
 
 fn media_type(ct: &str) -> String {
@@ -130,7 +122,6 @@ fn media_type(ct: &str) -> String {
 
 async fn push(w: &mut LiaisonWorld, app: &str, ct: &str) -> StepResult {
     let pc = section(w)?;
-    let _ = harness(w);
     let t = if w.ctx.profile.has_transport(Transport::Udp) {
         Transport::Udp
     } else {
@@ -146,7 +137,7 @@ async fn push(w: &mut LiaisonWorld, app: &str, ct: &str) -> StepResult {
             u
         }
     };
-    let body = content_of(ct);
+    let body = content_of(w, ct);
     let out = push_message(&ua, t, &aor, app, ct, &body);
     let r = ua.send(t, dst, &out, w.deadline, Duration::ZERO).await;
     w.push_sip.pushed = Some((app.to_string(), ct.to_string(), body.clone()));
@@ -259,7 +250,7 @@ async fn push_accept_header(w: &mut LiaisonWorld) -> StepResult {
 
 /// Waits for the upper tester to see `body`; checks application and type.
 async fn handed_over(w: &LiaisonWorld, app: &str, ct: &str, body: &[u8]) -> StepResult {
-    let Some(h) = held_harness(w)?.filter(|h| h.upper.is_some()) else {
+    let Some(h) = agent_harness(w)?.filter(|h| h.upper.is_some()) else {
         return Err(w.fail(
             "the harness upper tester (profile push_client.upper_tester) to observe the hand-over",
             "none",
@@ -282,7 +273,10 @@ async fn handed_over(w: &LiaisonWorld, app: &str, ct: &str, body: &[u8]) -> Step
             if log.is_empty() {
                 "no hand-over reported within the scenario timeout".to_string()
             } else {
-                log.iter().map(|h| h.describe()).collect::<Vec<_>>().join(" | ")
+                format!(
+                    "none with that content; the hand-overs reported since the scenario began (any scenario's: they run side by side): {}",
+                    log.iter().map(|h| h.describe()).collect::<Vec<_>>().join(" | ")
+                )
             },
         ));
     };
@@ -381,7 +375,7 @@ async fn options_advertise(w: &mut LiaisonWorld) -> StepResult {
 async fn subscribed(w: &mut LiaisonWorld) -> StepResult {
     let pc = section(w)?;
     let event = pc.event().to_ascii_lowercase();
-    let Some(h) = held_harness(w)?.filter(|h| h.agent.is_some()) else {
+    let Some(h) = agent_harness(w)?.filter(|h| h.agent.is_some()) else {
         return Err(w.fail("the harness push agent (profile push_client.agent)", "none"));
     };
     let agent = h.agent.as_ref().expect("checked above");
@@ -427,7 +421,7 @@ fn subscription(
         .push_sip
         .subscription
         .ok_or_else(|| w.fail("a subscription found earlier in the scenario", "none"))?;
-    let h = held_harness(w)?.ok_or_else(|| w.fail("the harness push agent", "none"))?;
+    let h = agent_harness(w)?.ok_or_else(|| w.fail("the harness push agent", "none"))?;
     let sub = h
         .agent
         .as_ref()
@@ -474,7 +468,7 @@ async fn notify_content(w: &mut LiaisonWorld) -> StepResult {
     let (h, _, i) = subscription(w)?;
     let agent = h.agent.as_ref().expect("a subscription implies an agent");
     let ct = pc.content_types()[0].clone();
-    let body = content_of(&ct);
+    let body = content_of(w, &ct);
     let r = agent
         .notify_content(i, &ct, &body, w.deadline)
         .await
@@ -486,7 +480,7 @@ async fn notify_content(w: &mut LiaisonWorld) -> StepResult {
 
 #[then("the NOTIFY is answered 200")]
 async fn notify_answered(w: &mut LiaisonWorld) -> StepResult {
-    let h = held_harness(w)?;
+    let h = agent_harness(w)?;
     let ep = h
         .as_ref()
         .and_then(|h| h.agent.as_ref())
