@@ -3,6 +3,21 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+/// The integration tests run side by side in one binary; tests that use a
+/// fixed resource take its lock here and run one at a time, the rest beside
+/// them. Every real SUT's fixture listens on fixed ports (fixtures/sut/*);
+/// those with ports of their own need no lock.
+pub fn hold(lock: &'static Mutex<()>) -> MutexGuard<'static, ()> {
+    // A test that failed while holding it must not fail the next one too.
+    lock.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Kannel (fixtures/sut/kannel.yaml): ports 18013-18015, 18080, 18775.
+pub static KANNEL: Mutex<()> = Mutex::new(());
+/// The MEM server of fixtures/sut/mem-server.yaml: ports 12525, 12526.
+pub static MEM_SERVER: Mutex<()> = Mutex::new(());
 
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_liaison")

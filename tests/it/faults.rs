@@ -3,9 +3,7 @@
 //! and the clean reference passes everything. This is what shows that each
 //! scenario can fail.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::collections::BTreeSet;
 
 #[test]

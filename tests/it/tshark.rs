@@ -6,9 +6,7 @@
 //! frames, as the harness exchanged (read back from the pcap with our own
 //! codecs, by the reader the report's message ladders use).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use liaison::codec::sip::SipMessage;
 use liaison::report::ladder::Protocol;
 use std::collections::HashSet;
@@ -481,16 +479,20 @@ fn kannel_pcaps_agree_with_tshark() {
         "Kannel is not installed: apt-get install kannel; .ci/run does"
     );
     let out = tmpdir("tshark-kannel");
-    let o = liaison(&[
-        "run",
-        "--quiet",
-        "--sut",
-        "fixtures/sut/kannel.yaml",
-        "--waivers",
-        "fixtures/waivers/kannel.yaml",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    // Kannel's fixed ports: one run at a time (real_suts::kannel_as_ppg).
+    let o = {
+        let _ports = hold(&KANNEL);
+        liaison(&[
+            "run",
+            "--quiet",
+            "--sut",
+            "fixtures/sut/kannel.yaml",
+            "--waivers",
+            "fixtures/waivers/kannel.yaml",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let seen = check_run(&out);
     assert!(seen.wsp >= 4, "only {} WSP pushes seen", seen.wsp);
@@ -504,14 +506,18 @@ fn aiosmtpd_pcaps_agree_with_tshark() {
     require_program("tshark", "tshark");
     require_aiosmtpd();
     let out = tmpdir("tshark-aiosmtpd");
-    let o = liaison(&[
-        "run",
-        "--quiet",
-        "--sut",
-        "fixtures/sut/mem-server.yaml",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    // The fixture's fixed ports (real_suts::aiosmtpd_as_mem_server).
+    let o = {
+        let _ports = hold(&MEM_SERVER);
+        liaison(&[
+            "run",
+            "--quiet",
+            "--sut",
+            "fixtures/sut/mem-server.yaml",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let seen = check_run(&out);
     assert!(seen.smtp >= 40, "only {} SMTP labels seen", seen.smtp);

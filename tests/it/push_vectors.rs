@@ -4,8 +4,7 @@
 //! variant with its message, no-panic loops over random and mutated input, and
 //! tshark's WSP dissector as an independent reading of the WSP vectors.
 
-mod common;
-use common::{tshark, XorShift};
+use crate::common::{tshark, XorShift};
 
 use liaison::codec::pap::{
     self, code, header_param, multipart_related, parse_multipart, PapError, PapMessage,
@@ -878,8 +877,8 @@ fn no_panic_on_mutated_vectors() {
 
 #[test]
 fn tshark_decodes_every_wsp_vector_the_same_way() {
-    common::require_program("tshark", "tshark");
-    let dir = common::tmpdir("wsp-vectors");
+    crate::common::require_program("tshark", "tshark");
+    let dir = crate::common::tmpdir("wsp-vectors");
     let path = dir.join("vectors.pcap");
     let cap = liaison::net::capture::Capture::create(&path).expect("pcap");
     let ppg: std::net::SocketAddr = "127.0.0.1:9200".parse().unwrap();

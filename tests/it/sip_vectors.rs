@@ -6,8 +6,7 @@
 //! Where rsip 0.4's typed view is checked, the assertion records what rsip does
 //! today, so a change in rsip shows up here.
 
-mod common;
-use common::XorShift;
+use crate::common::XorShift;
 
 use liaison::codec::escape_bytes;
 use liaison::codec::sip::{

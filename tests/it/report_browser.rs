@@ -6,9 +6,7 @@
 //! with its own script, and never run what the SUT sent. A screenshot stays
 //! in target/test-out/ for a person to look at.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -3,10 +3,9 @@
 //! text in the forms SMSC software writes, a no-panic loop over random and mutated
 //! input, and tshark's SMPP dissector as an independent reading of the vectors.
 
-mod common;
-use common::{tshark, XorShift};
+use crate::common::{tshark, XorShift};
 
-use common::{require_program, tmpdir};
+use crate::common::{require_program, tmpdir};
 use liaison::codec::smpp::{
     self, command, esm, is_receipt, next_frame, state, status, tlv, udh_concat, udh_parse,
     udh_port16, Bind, Body, Pdu, Receipt, Sm, SmppError, Tlv, HEADER_LEN,

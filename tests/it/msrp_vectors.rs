@@ -5,8 +5,7 @@
 //! The vectors were written for liaison (see the README beside them); none is an
 //! RFC example.
 
-mod common;
-use common::XorShift;
+use crate::common::XorShift;
 
 use liaison::codec::escape_bytes;
 use liaison::codec::msrp::{
