@@ -634,6 +634,7 @@ fn tshark_agrees(tag: &str, pdus: &[(String, Pdu)]) {
 
 #[test]
 fn tshark_reads_every_built_pdu_as_we_do() {
+    let _cpu = crate::common::low_priority();
     let pdus: Vec<(String, Pdu)> = built()
         .into_iter()
         .map(|(n, p)| {
@@ -649,6 +650,7 @@ fn tshark_reads_every_built_pdu_as_we_do() {
 
 #[test]
 fn tshark_reads_every_vector_as_we_do() {
+    let _cpu = crate::common::low_priority();
     let pdus: Vec<(String, Pdu)> = names()
         .into_iter()
         .map(|n| (n.clone(), vector(&n)))

@@ -365,7 +365,8 @@ fn check_run(out: &std::path::Path) -> Seen {
         }
     }
     // tshark's start-up is most of the time: the pcaps are checked on as
-    // many threads as there are cores, each a share of them.
+    // many threads as there are cores, each a share of them, at low
+    // priority (tests beside this one run the reference on 20 ms timers).
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let mut shares: Vec<Vec<(std::path::PathBuf, bool)>> = vec![Vec::new(); workers];
     for (i, x) in pcaps.into_iter().enumerate() {
@@ -374,7 +375,12 @@ fn check_run(out: &std::path::Path) -> Seen {
     std::thread::scope(|scope| {
         let handles: Vec<_> = shares
             .into_iter()
-            .map(|share| scope.spawn(move || check_pcaps(share)))
+            .map(|share| {
+                scope.spawn(move || {
+                    let _cpu = low_priority();
+                    check_pcaps(share)
+                })
+            })
             .collect();
         for h in handles {
             let part = h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
