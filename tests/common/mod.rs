@@ -3,6 +3,46 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+/// The integration tests run side by side in one binary; tests that use a
+/// fixed resource take its lock here and run one at a time, the rest beside
+/// them. Every real SUT's fixture listens on fixed ports (fixtures/sut/*);
+/// those with ports of their own need no lock.
+pub fn hold(lock: &'static Mutex<()>) -> MutexGuard<'static, ()> {
+    // A test that failed while holding it must not fail the next one too.
+    lock.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Puts this test's thread at the lowest CPU priority (nice 19) until the
+/// guard is dropped; the processes it starts meanwhile (tshark) inherit it.
+/// For the CPU-bound tests (the no-panic loops, tshark's readings): beside
+/// them run `liaison run`s whose reference SUT keeps 20 ms protocol timers,
+/// which must get the CPU when they want it. They lose nothing: the machine
+/// is theirs whenever nothing else wants it. (Linux keeps a nice value per
+/// thread; libtest runs each test on a thread of its own.)
+pub fn low_priority() -> LowPriority {
+    // SAFETY: getpriority and setpriority touch no memory of ours; `who` 0
+    // is the calling thread on Linux.
+    let before = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
+    unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 19) };
+    LowPriority(before)
+}
+
+/// Gives the thread its priority back (where the system lets it).
+pub struct LowPriority(i32);
+
+impl Drop for LowPriority {
+    fn drop(&mut self) {
+        // SAFETY: as in `low_priority`.
+        unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, self.0) };
+    }
+}
+
+/// Kannel (fixtures/sut/kannel.yaml): ports 18013-18015, 18080, 18775.
+pub static KANNEL: Mutex<()> = Mutex::new(());
+/// The MEM server of fixtures/sut/mem-server.yaml: ports 12525, 12526.
+pub static MEM_SERVER: Mutex<()> = Mutex::new(());
 
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_liaison")

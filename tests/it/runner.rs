@@ -3,9 +3,7 @@
 //! dies, and an interrupted run. Each is an exit code CI gates on and a
 //! report that says what happened.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::io::BufRead as _;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

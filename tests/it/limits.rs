@@ -5,9 +5,7 @@
 //! `liaison report` reads back only pcaps that are regular files inside the
 //! report folder (or a merged run's folder).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 

@@ -1,9 +1,7 @@
 //! The command line as users and scripts rely on it: exit codes, one-line
 //! errors, launching a real SUT process, interruption, report re-rendering.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 

@@ -7,9 +7,7 @@
 //! and the IMS scenarios). The embedded run sends only the IMS scenarios
 //! through its core.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 fn launched(role: &str, sip: u16, core: u16, fault: Option<&str>) -> String {
     let mut c = format!(

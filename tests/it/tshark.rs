@@ -6,9 +6,7 @@
 //! frames, as the harness exchanged (read back from the pcap with our own
 //! codecs, by the reader the report's message ladders use).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use liaison::codec::sip::SipMessage;
 use liaison::report::ladder::Protocol;
 use std::collections::HashSet;
@@ -185,9 +183,28 @@ const HEURISTICS: [&str; 6] = [
     "msrp_tcp",
 ];
 
-/// tshark's view: (frame, label) for every SIP, MSRP, SMPP and HTTP message and WSP push.
-fn their_reading(p: &str, r: &Reading) -> Vec<(u32, String)> {
+/// What tshark shows of every message: the frames of these protocols.
+const MESSAGES: &str = "sip || msrp || smpp || http || wsp || mmse || smtp || imf";
+/// What tshark flags: a malformed frame, or an expert message of severity
+/// warning (PI_WARN, 6291456) or above.
+const FLAGGED: &str = "_ws.malformed || _ws.expert.severity >= 6291456";
+const PI_WARN: u32 = 6291456;
+
+/// tshark's view of a pcap, from one tshark process (its start-up costs far
+/// more than reading a scenario's pcap, so the messages and the flagged
+/// frames come from one pass).
+struct Theirs {
+    /// (frame, label) for every SIP, MSRP, SMPP, HTTP, SMTP and IMF message,
+    /// WSP push and MMS PDU.
+    labels: Vec<(u32, String)>,
+    /// The frames matching [`FLAGGED`], each with all its expert messages
+    /// (`_ws.expert.message` as tshark aggregates it: comma-separated).
+    flagged: Vec<(u32, String)>,
+}
+
+fn their_reading(p: &str, r: &Reading) -> Theirs {
     let decode = decode_as(r);
+    let filter = format!("{MESSAGES} || {FLAGGED}");
     let mut args = vec!["-r", p];
     args.extend(HEURISTICS);
     for d in &decode {
@@ -195,7 +212,7 @@ fn their_reading(p: &str, r: &Reading) -> Vec<(u32, String)> {
     }
     args.extend([
         "-Y",
-        "sip || msrp || smpp || http || wsp || mmse || smtp || imf",
+        filter.as_str(),
         "-T",
         "fields",
         "-E",
@@ -230,8 +247,17 @@ fn their_reading(p: &str, r: &Reading) -> Vec<(u32, String)> {
         "smtp.response.code",
         "-e",
         "frame.protocols",
+        "-e",
+        "_ws.expert.message",
+        "-e",
+        "_ws.expert.severity",
+        "-e",
+        "_ws.malformed",
     ]);
-    let mut out = Vec::new();
+    let mut out = Theirs {
+        labels: Vec::new(),
+        flagged: Vec::new(),
+    };
     for l in tshark(&args).lines().filter(|l| !l.trim().is_empty()) {
         let f: Vec<&str> = l.split('\t').collect();
         let frame: u32 = f[0].parse().unwrap();
@@ -245,6 +271,8 @@ fn their_reading(p: &str, r: &Reading) -> Vec<(u32, String)> {
                 })
                 .unwrap_or_default()
         };
+        // The fields of the message protocols are empty on a frame that
+        // only FLAGGED selected.
         let mut labels = list(1);
         labels.extend(list(2));
         labels.extend(list(3).into_iter().map(|m| format!("MSRP {m}")));
@@ -260,7 +288,17 @@ fn their_reading(p: &str, r: &Reading) -> Vec<(u32, String)> {
         if f.get(13).is_some_and(|p| p.split(':').any(|x| x == "imf")) {
             labels.push("IMF".into());
         }
-        out.extend(labels.into_iter().map(|x| (frame, x)));
+        out.labels.extend(labels.into_iter().map(|x| (frame, x)));
+        // FLAGGED, read from the fields: a `_ws.malformed` item, or a severity
+        // of at least PI_WARN.
+        let malformed = !list(16).is_empty();
+        let warned = list(15)
+            .iter()
+            .any(|v| v.parse::<u32>().is_ok_and(|v| v >= PI_WARN));
+        if malformed || warned {
+            out.flagged
+                .push((frame, f.get(14).copied().unwrap_or("").to_string()));
+        }
     }
     out
 }
@@ -327,7 +365,8 @@ fn check_run(out: &std::path::Path) -> Seen {
         }
     }
     // tshark's start-up is most of the time: the pcaps are checked on as
-    // many threads as there are cores, each a share of them.
+    // many threads as there are cores, each a share of them, at low
+    // priority (tests beside this one run the reference on 20 ms timers).
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let mut shares: Vec<Vec<(std::path::PathBuf, bool)>> = vec![Vec::new(); workers];
     for (i, x) in pcaps.into_iter().enumerate() {
@@ -336,7 +375,12 @@ fn check_run(out: &std::path::Path) -> Seen {
     std::thread::scope(|scope| {
         let handles: Vec<_> = shares
             .into_iter()
-            .map(|share| scope.spawn(move || check_pcaps(share)))
+            .map(|share| {
+                scope.spawn(move || {
+                    let _cpu = low_priority();
+                    check_pcaps(share)
+                })
+            })
             .collect();
         for h in handles {
             let part = h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
@@ -371,28 +415,13 @@ fn check_pcaps(pcaps: Vec<(std::path::PathBuf, bool)>) -> Seen {
             dups.concat()
         );
         let reading = our_reading(&pcap);
-        let decode = decode_as(&reading);
-        let mut args = vec!["-r", p];
-        args.extend(HEURISTICS);
-        for d in &decode {
-            args.extend(["-d", d.as_str()]);
-        }
-        args.extend([
-            "-Y",
-            "_ws.malformed || _ws.expert.severity >= 6291456",
-            "-T",
-            "fields",
-            "-e",
-            "frame.number",
-            "-e",
-            "_ws.expert.message",
-        ]);
-        let problems: String = tshark(&args)
-            .lines()
-            .filter(|l| {
-                let mut f = l.split('\t');
-                let frame: u32 = f.next().and_then(|x| x.parse().ok()).unwrap_or(0);
-                let msg = without_port_guesses(f.next().unwrap_or(""));
+        let theirs = their_reading(p, &reading);
+        let problems: String = theirs
+            .flagged
+            .iter()
+            .filter(|(frame, msg)| {
+                let frame = *frame;
+                let msg = without_port_guesses(msg);
                 let msg = msg.as_str();
                 if msg.is_empty() {
                     return false;
@@ -411,7 +440,7 @@ fn check_pcaps(pcaps: Vec<(std::path::PathBuf, bool)>) -> Seen {
                     || agreed_malformed
                     || separated)
             })
-            .map(|l| format!("{l}\n"))
+            .map(|(frame, msg)| format!("{frame}\t{msg}\n"))
             .collect();
         assert!(
             problems.trim().is_empty(),
@@ -427,7 +456,7 @@ fn check_pcaps(pcaps: Vec<(std::path::PathBuf, bool)>) -> Seen {
             (l.starts_with("MMSE ") && reading.malformed_mms_frames.contains(f))
                 || (l.starts_with("SMTP ") && reading.smtp_after_refused_data.contains(f))
         };
-        let mut theirs = their_reading(p, &reading);
+        let mut theirs = theirs.labels;
         theirs.retain(|x| !guessed(x));
         let mut ours = reading.labels.clone();
         ours.retain(|x| !guessed(x));
@@ -481,16 +510,20 @@ fn kannel_pcaps_agree_with_tshark() {
         "Kannel is not installed: apt-get install kannel; .ci/run does"
     );
     let out = tmpdir("tshark-kannel");
-    let o = liaison(&[
-        "run",
-        "--quiet",
-        "--sut",
-        "fixtures/sut/kannel.yaml",
-        "--waivers",
-        "fixtures/waivers/kannel.yaml",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    // Kannel's fixed ports: one run at a time (real_suts::kannel_as_ppg).
+    let o = {
+        let _ports = hold(&KANNEL);
+        liaison(&[
+            "run",
+            "--quiet",
+            "--sut",
+            "fixtures/sut/kannel.yaml",
+            "--waivers",
+            "fixtures/waivers/kannel.yaml",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let seen = check_run(&out);
     assert!(seen.wsp >= 4, "only {} WSP pushes seen", seen.wsp);
@@ -504,14 +537,18 @@ fn aiosmtpd_pcaps_agree_with_tshark() {
     require_program("tshark", "tshark");
     require_aiosmtpd();
     let out = tmpdir("tshark-aiosmtpd");
-    let o = liaison(&[
-        "run",
-        "--quiet",
-        "--sut",
-        "fixtures/sut/mem-server.yaml",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    // The fixture's fixed ports (real_suts::aiosmtpd_as_mem_server).
+    let o = {
+        let _ports = hold(&MEM_SERVER);
+        liaison(&[
+            "run",
+            "--quiet",
+            "--sut",
+            "fixtures/sut/mem-server.yaml",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let seen = check_run(&out);
     assert!(seen.smtp >= 40, "only {} SMTP labels seen", seen.smtp);

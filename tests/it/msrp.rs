@@ -8,13 +8,11 @@
 //! 127.0.0.1 port 0) and the suite is the `liaison` binary with a profile
 //! pointing at it. It uses the crate's codecs to read and write messages.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use liaison::codec::msrp::{self, MsrpMessage};
 use liaison::codec::sip::{response_to, SipMessage};
 

@@ -5,9 +5,7 @@
 //! at once, or later) and its environment (env -i). After `liaison run` ends, normally
 //! or by SIGINT, none of them may be alive.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -1,9 +1,7 @@
 //! The catalogue stays honest: every requirement has a scenario or a written
 //! reason, and every scenario tag names a known requirement.
 
-mod common;
-
-use common::root;
+use crate::common::root;
 use liaison::catalogue::{Catalogue, Level};
 use liaison::runner::{load_features, scenarios, tag_problems};
 

@@ -5,9 +5,7 @@
 //! SIP URIs in the typed `escaped-value/TYPE=SIP` form (the embedded run
 //! defers for a domain of its own and writes bare URIs).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 fn run(fault: Option<&str>) -> (std::process::Output, serde_json::Value, std::path::PathBuf) {
     let d = tmpdir("deferral-sut");

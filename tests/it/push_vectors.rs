@@ -4,8 +4,7 @@
 //! variant with its message, no-panic loops over random and mutated input, and
 //! tshark's WSP dissector as an independent reading of the WSP vectors.
 
-mod common;
-use common::{tshark, XorShift};
+use crate::common::{tshark, XorShift};
 
 use liaison::codec::pap::{
     self, code, header_param, multipart_related, parse_multipart, PapError, PapMessage,
@@ -788,6 +787,7 @@ fn check_pap(b: &[u8]) {
 
 #[test]
 fn no_panic_wsp_random() {
+    let _cpu = crate::common::low_priority();
     let mut rng = XorShift(0x5eed_0230_0006_0007);
     let mut parsed = 0;
     for _ in 0..200_000 {
@@ -820,6 +820,7 @@ fn no_panic_wsp_random() {
 
 #[test]
 fn no_panic_pap_random() {
+    let _cpu = crate::common::low_priority();
     let mut rng = XorShift(0x5eed_0247_0000_1001);
     for _ in 0..200_000 {
         let mut input = Vec::new();
@@ -837,6 +838,7 @@ fn no_panic_pap_random() {
 
 #[test]
 fn no_panic_on_mutated_vectors() {
+    let _cpu = crate::common::low_priority();
     let replacements = [
         0x00, 0xFF, 0x7F, 0x80, 0x1F, 0x1E, b'<', b'>', b'"', b'-', b'\r',
     ];
@@ -878,8 +880,9 @@ fn no_panic_on_mutated_vectors() {
 
 #[test]
 fn tshark_decodes_every_wsp_vector_the_same_way() {
-    common::require_program("tshark", "tshark");
-    let dir = common::tmpdir("wsp-vectors");
+    let _cpu = crate::common::low_priority();
+    crate::common::require_program("tshark", "tshark");
+    let dir = crate::common::tmpdir("wsp-vectors");
     let path = dir.join("vectors.pcap");
     let cap = liaison::net::capture::Capture::create(&path).expect("pcap");
     let ppg: std::net::SocketAddr = "127.0.0.1:9200".parse().unwrap();

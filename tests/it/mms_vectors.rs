@@ -3,8 +3,6 @@
 //! and tshark's MMSE dissector as an independent reading of every PDU the
 //! builders make.
 
-mod common;
-
 use liaison::codec::mms::{
     body, Address, Body, ContentType, EncodedString, Field, FromValue, Header, MediaType,
     MessageClass, MessageType, Param, Pdu, PduBuilder, Priority, ResponseStatus, Status, TimeValue,
@@ -434,7 +432,7 @@ fn built() -> Vec<(&'static str, Pdu)> {
 /// UDP datagram 9200 → 2948 and returns the pcap's path.
 fn pcap_of(tag: &str, pdus: &[Vec<u8>]) -> String {
     use liaison::codec::wsp::{push_pdu, AppId, ContentType as WspCt};
-    let dir = common::tmpdir(tag);
+    let dir = crate::common::tmpdir(tag);
     let path = dir.join("mms.pcap");
     let cap = liaison::net::capture::Capture::create(&path).expect("pcap");
     let ppg: std::net::SocketAddr = "127.0.0.1:9200".parse().unwrap();
@@ -579,7 +577,7 @@ fn our_fields(p: &Pdu) -> String {
 }
 
 fn tshark_agrees(tag: &str, pdus: &[(String, Pdu)]) {
-    common::require_program("tshark", "tshark");
+    crate::common::require_program("tshark", "tshark");
     let octets: Vec<Vec<u8>> = pdus.iter().map(|(_, p)| p.raw().to_vec()).collect();
     let path = pcap_of(tag, &octets);
     let problems = tshark_utc(&[
@@ -636,6 +634,7 @@ fn tshark_agrees(tag: &str, pdus: &[(String, Pdu)]) {
 
 #[test]
 fn tshark_reads_every_built_pdu_as_we_do() {
+    let _cpu = crate::common::low_priority();
     let pdus: Vec<(String, Pdu)> = built()
         .into_iter()
         .map(|(n, p)| {
@@ -651,6 +650,7 @@ fn tshark_reads_every_built_pdu_as_we_do() {
 
 #[test]
 fn tshark_reads_every_vector_as_we_do() {
+    let _cpu = crate::common::low_priority();
     let pdus: Vec<(String, Pdu)> = names()
         .into_iter()
         .map(|n| (n.clone(), vector(&n)))

@@ -5,9 +5,7 @@
 //! escaped, and expects the escapes back byte for byte. (The default run
 //! covers the bare URI form against the embedded relay.)
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 fn free_port() -> u16 {
     for _ in 0..50 {

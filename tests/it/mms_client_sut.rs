@@ -3,9 +3,7 @@
 //! with the harness MMSC URL the profile fixes, writing SIP URIs in the
 //! escaped `/TYPE=SIP` form (the embedded run uses the raw form).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[test]
 fn a_launched_client_with_escaped_sip_uris_passes() {

@@ -6,8 +6,7 @@
 //! Where rsip 0.4's typed view is checked, the assertion records what rsip does
 //! today, so a change in rsip shows up here.
 
-mod common;
-use common::XorShift;
+use crate::common::XorShift;
 
 use liaison::codec::escape_bytes;
 use liaison::codec::sip::{
@@ -949,6 +948,7 @@ fn frame_two_messages_back_to_back() {
 
 #[test]
 fn frame_split_at_every_byte() {
+    let _cpu = crate::common::low_priority();
     let a = vector("wsinv-like.sip");
     let b = vector("binary-body.sip");
     let stream = [b"\r\n".as_slice(), &a, b"\r\n\r\n", &b].concat();
@@ -1127,6 +1127,7 @@ const FRAGMENTS: &[&[u8]] = &[
 
 #[test]
 fn no_panic_on_random_input() {
+    let _cpu = crate::common::low_priority();
     let mut rng = XorShift(0x5eed_1ea1_5011_d00d);
     for _ in 0..200_000 {
         let mut input = Vec::new();
@@ -1145,6 +1146,7 @@ fn no_panic_on_random_input() {
 
 #[test]
 fn no_panic_on_mutated_vectors() {
+    let _cpu = crate::common::low_priority();
     let replacements = [0x00, 0xff, b'\r', b'\n', b' ', b':', b';', b'<', b'"', b'9'];
     let mut rng = XorShift(0x0bad_cafe_f00d_0001);
     for (name, bytes) in all_vectors() {

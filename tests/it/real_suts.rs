@@ -4,9 +4,7 @@
 //! the README's results table publishes; a change in either is a test failure.
 //! A missing program fails the test (CI installs them), never skips it.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[test]
 fn baresip_as_im_client() {
@@ -255,6 +253,8 @@ fn kannel_as_ppg() {
             && std::path::Path::new("/usr/sbin/wapbox").is_file(),
         "Kannel's bearerbox and wapbox are not installed: apt-get install kannel; .ci/run does. A missing tool is a failure, never a skip."
     );
+    // Kannel's fixed ports: one run at a time (tshark::kannel_pcaps_agree_with_tshark).
+    let _ports = hold(&KANNEL);
     // --strict: PUSH-15 and PUSH-16 are SHOULDs, which fail a run only then.
     let out = tmpdir("kannel-raw");
     let o = liaison(&[
@@ -305,6 +305,9 @@ fn kannel_as_ppg() {
 #[test]
 fn aiosmtpd_as_mem_server() {
     require_aiosmtpd();
+    // The fixture's fixed ports (tshark::aiosmtpd_pcaps_agree_with_tshark;
+    // the delivery-command test below uses ports of its own).
+    let _ports = hold(&MEM_SERVER);
     let out = tmpdir("aiosmtpd-mem");
     let o = liaison(&[
         "run",

@@ -3,10 +3,9 @@
 //! text in the forms SMSC software writes, a no-panic loop over random and mutated
 //! input, and tshark's SMPP dissector as an independent reading of the vectors.
 
-mod common;
-use common::{tshark, XorShift};
+use crate::common::{tshark, XorShift};
 
-use common::{require_program, tmpdir};
+use crate::common::{require_program, tmpdir};
 use liaison::codec::smpp::{
     self, command, esm, is_receipt, next_frame, state, status, tlv, udh_concat, udh_parse,
     udh_port16, Bind, Body, Pdu, Receipt, Sm, SmppError, Tlv, HEADER_LEN,
@@ -1098,6 +1097,7 @@ fn receipt_in_message_payload() {
 
 #[test]
 fn tshark_decodes_every_vector_the_same_way() {
+    let _cpu = crate::common::low_priority();
     require_program("tshark", "tshark");
     let dir = tmpdir("smpp-vectors");
     let path = dir.join("vectors.pcap");
@@ -1317,6 +1317,7 @@ const FRAGMENTS: &[&[u8]] = &[
 
 #[test]
 fn no_panic_on_random_input() {
+    let _cpu = crate::common::low_priority();
     let mut rng = XorShift(0x5eed_5399_0a11_d00d);
     let mut parsed = 0;
     for _ in 0..200_000 {
@@ -1362,6 +1363,7 @@ fn no_panic_on_random_input() {
 
 #[test]
 fn no_panic_on_mutated_vectors() {
+    let _cpu = crate::common::low_priority();
     let replacements = [0x00, 0xff, 0x01, 0x04, 0x10, 0x40, 0x7f, 0x80, b'0', b' '];
     let mut rng = XorShift(0x0bad_cafe_f00d_5399);
     for (_, bytes) in all_vectors() {

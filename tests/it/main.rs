@@ -1,0 +1,34 @@
+//! The integration tests, as one test binary (`cargo test --test it`): one
+//! module per area, each once a binary of its own. One binary is linked once
+//! instead of twenty times, and libtest runs its tests side by side, so the
+//! slow ones (the fault-kill test, the tshark comparison, the real SUTs), which
+//! mostly wait on protocol timers and other processes, overlap.
+//!
+//! Run one module with a filter: `cargo test --test it faults::`. Tests that
+//! share a fixed resource (a real SUT's fixed ports) take its lock from
+//! `common` (`common::hold`). `tests/report_excerpt.rs` stays a binary of its
+//! own: it measures its process's peak memory.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod catalogue;
+mod cli;
+mod deferral_sut;
+mod faults;
+mod ims_core_sut;
+mod limits;
+mod mms_client_sut;
+mod mms_relay;
+mod mms_vectors;
+mod msrp;
+mod msrp_vectors;
+mod push_vectors;
+mod real_suts;
+mod report_browser;
+mod runner;
+mod sip_matching;
+mod sip_vectors;
+mod smpp_vectors;
+mod sut_processes;
+mod tshark;
