@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// The integration tests run side by side in one binary; tests that use a
 /// fixed resource take its lock here and run one at a time, the rest beside
@@ -37,6 +37,25 @@ impl Drop for LowPriority {
         // SAFETY: as in `low_priority`.
         unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, self.0) };
     }
+}
+
+/// The fault-kill test keeps the CPU busy with a dozen `liaison run`s at a
+/// time; the runs whose every pcap tests/it/tshark compares frame by frame
+/// wait until it is done (they take [`quiet`], it takes [`flood`]), and run
+/// side by side with each other. Starved, the embedded reference can send
+/// a request and its retransmission 0.1 ms apart (its timer already due when
+/// the first copy leaves), which the check for packets captured twice (a copy
+/// within 1 ms) cannot tell from the harness writing a packet twice; and a
+/// harness role's capture can order a connection's end before its last
+/// reply (seen with the MM3 server and smtplib).
+static FLOOD: RwLock<()> = RwLock::new(());
+
+pub fn flood() -> RwLockWriteGuard<'static, ()> {
+    FLOOD.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+pub fn quiet() -> RwLockReadGuard<'static, ()> {
+    FLOOD.read().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Kannel (fixtures/sut/kannel.yaml): ports 18013-18015, 18080, 18775.

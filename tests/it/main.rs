@@ -4,10 +4,12 @@
 //! slow ones (the fault-kill test, the tshark comparison, the real SUTs), which
 //! mostly wait on protocol timers and other processes, overlap.
 //!
-//! Run one module with a filter: `cargo test --test it faults::`. Tests that
-//! share a fixed resource (a real SUT's fixed ports) take its lock from
-//! `common` (`common::hold`). `tests/report_excerpt.rs` stays a binary of its
-//! own: it measures its process's peak memory.
+//! Run one module with a filter: `cargo test --test it faults::`. Eight tests
+//! run at a time (`.cargo/config.toml`); the CPU-bound ones yield
+//! (`common::low_priority`). Tests that share a fixed resource (a real SUT's
+//! fixed ports) take its lock (`common::hold`), and the tshark tests' runs
+//! wait for the fault-kill test (`common::quiet`). `tests/report_excerpt.rs`
+//! stays a binary of its own: it measures its process's peak memory.
 
 #[path = "../common/mod.rs"]
 mod common;

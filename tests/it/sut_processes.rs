@@ -13,12 +13,13 @@ use std::time::{Duration, Instant};
 /// The escapees of fixtures/hostile/escapes.sh.
 const ESCAPEES: [&str; 5] = ["setsid", "daemon", "bare", "group", "late"];
 
-fn profile(dir: &Path, port: u16) -> String {
+/// `extra`: more arguments for the reference (", --fault, NAME").
+fn profile(dir: &Path, port: u16, extra: &str) -> String {
     let p = dir.join("escapes.yaml");
     std::fs::write(
         &p,
         format!(
-            "name: reference im-client behind a script whose children escape\nroles: [im-client]\nsip: {{ address: 127.0.0.1:{port}, transport: [udp, tcp], aor: \"sip:bob@127.0.0.1:{port}\" }}\ntimers: {{ t1_ms: 50, scenario_timeout_s: 5 }}\nlaunch:\n  command: [/bin/sh, fixtures/hostile/escapes.sh, {}, reference, --role, im-client, --listen, \"127.0.0.1:{port}\", --t1-ms, \"50\"]\n  ready: {{ sip_options: 127.0.0.1:{port}, timeout_s: 5 }}\ncapabilities: {{ accept_types: [text/plain] }}\n",
+            "name: reference im-client behind a script whose children escape\nroles: [im-client]\nsip: {{ address: 127.0.0.1:{port}, transport: [udp, tcp], aor: \"sip:bob@127.0.0.1:{port}\" }}\ntimers: {{ t1_ms: 50, scenario_timeout_s: 5 }}\nlaunch:\n  command: [/bin/sh, fixtures/hostile/escapes.sh, {}, reference, --role, im-client, --listen, \"127.0.0.1:{port}\", --t1-ms, \"50\"{extra}]\n  ready: {{ sip_options: 127.0.0.1:{port}, timeout_s: 5 }}\ncapabilities: {{ accept_types: [text/plain] }}\n",
             bin()
         ),
     )
@@ -64,7 +65,7 @@ fn survivors(workdir: &Path) -> Vec<String> {
 fn a_run_leaves_nothing_its_launched_sut_started() {
     let d = tmpdir("reap");
     let port = free_port("127.0.0.1");
-    let p = profile(&d, port);
+    let p = profile(&d, port, "");
     let out = d.join("out");
     let t = Instant::now();
     let o = liaison(&[
@@ -90,7 +91,9 @@ fn a_run_leaves_nothing_its_launched_sut_started() {
 fn an_interrupted_run_leaves_nothing_its_launched_sut_started() {
     let d = tmpdir("reap-int");
     let port = free_port("127.0.0.1");
-    let p = profile(&d, port);
+    // A client that never answers keeps the run going until the interrupt
+    // (a healthy one can finish the run first on a busy machine).
+    let p = profile(&d, port, ", --fault, never-answers");
     let out = d.join("out");
     let workdir = out.join("sut-workdir");
     let child = Command::new(bin())

@@ -485,7 +485,10 @@ fn check_pcaps(pcaps: Vec<(std::path::PathBuf, bool)>) -> Seen {
 fn pcaps_open_cleanly_in_tshark_and_agree_with_the_harness() {
     require_program("tshark", "tshark");
     let out = tmpdir("tshark");
-    let o = liaison(&["run", "--quiet", "--out", out.to_str().unwrap()]);
+    let o = {
+        let _quiet = quiet();
+        liaison(&["run", "--quiet", "--out", out.to_str().unwrap()])
+    };
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let seen = check_run(&out);
     assert!(seen.pcaps >= 20, "only {} pcaps checked", seen.pcaps);
@@ -512,6 +515,7 @@ fn kannel_pcaps_agree_with_tshark() {
     let out = tmpdir("tshark-kannel");
     // Kannel's fixed ports: one run at a time (real_suts::kannel_as_ppg).
     let o = {
+        let _quiet = quiet();
         let _ports = hold(&KANNEL);
         liaison(&[
             "run",
@@ -539,6 +543,7 @@ fn aiosmtpd_pcaps_agree_with_tshark() {
     let out = tmpdir("tshark-aiosmtpd");
     // The fixture's fixed ports (real_suts::aiosmtpd_as_mem_server).
     let o = {
+        let _quiet = quiet();
         let _ports = hold(&MEM_SERVER);
         liaison(&[
             "run",
