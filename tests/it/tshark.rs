@@ -183,28 +183,9 @@ const HEURISTICS: [&str; 6] = [
     "msrp_tcp",
 ];
 
-/// What tshark shows of every message: the frames of these protocols.
-const MESSAGES: &str = "sip || msrp || smpp || http || wsp || mmse || smtp || imf";
-/// What tshark flags: a malformed frame, or an expert message of severity
-/// warning (PI_WARN, 6291456) or above.
-const FLAGGED: &str = "_ws.malformed || _ws.expert.severity >= 6291456";
-const PI_WARN: u32 = 6291456;
-
-/// tshark's view of a pcap, from one tshark process (its start-up costs far
-/// more than reading a scenario's pcap, so the messages and the flagged
-/// frames come from one pass).
-struct Theirs {
-    /// (frame, label) for every SIP, MSRP, SMPP, HTTP, SMTP and IMF message,
-    /// WSP push and MMS PDU.
-    labels: Vec<(u32, String)>,
-    /// The frames matching [`FLAGGED`], each with all its expert messages
-    /// (`_ws.expert.message` as tshark aggregates it: comma-separated).
-    flagged: Vec<(u32, String)>,
-}
-
-fn their_reading(p: &str, r: &Reading) -> Theirs {
+/// tshark's view: (frame, label) for every SIP, MSRP, SMPP and HTTP message and WSP push.
+fn their_reading(p: &str, r: &Reading) -> Vec<(u32, String)> {
     let decode = decode_as(r);
-    let filter = format!("{MESSAGES} || {FLAGGED}");
     let mut args = vec!["-r", p];
     args.extend(HEURISTICS);
     for d in &decode {
@@ -212,7 +193,7 @@ fn their_reading(p: &str, r: &Reading) -> Theirs {
     }
     args.extend([
         "-Y",
-        filter.as_str(),
+        "sip || msrp || smpp || http || wsp || mmse || smtp || imf",
         "-T",
         "fields",
         "-E",
@@ -247,17 +228,8 @@ fn their_reading(p: &str, r: &Reading) -> Theirs {
         "smtp.response.code",
         "-e",
         "frame.protocols",
-        "-e",
-        "_ws.expert.message",
-        "-e",
-        "_ws.expert.severity",
-        "-e",
-        "_ws.malformed",
     ]);
-    let mut out = Theirs {
-        labels: Vec::new(),
-        flagged: Vec::new(),
-    };
+    let mut out = Vec::new();
     for l in tshark(&args).lines().filter(|l| !l.trim().is_empty()) {
         let f: Vec<&str> = l.split('\t').collect();
         let frame: u32 = f[0].parse().unwrap();
@@ -271,8 +243,6 @@ fn their_reading(p: &str, r: &Reading) -> Theirs {
                 })
                 .unwrap_or_default()
         };
-        // The fields of the message protocols are empty on a frame that
-        // only FLAGGED selected.
         let mut labels = list(1);
         labels.extend(list(2));
         labels.extend(list(3).into_iter().map(|m| format!("MSRP {m}")));
@@ -288,17 +258,7 @@ fn their_reading(p: &str, r: &Reading) -> Theirs {
         if f.get(13).is_some_and(|p| p.split(':').any(|x| x == "imf")) {
             labels.push("IMF".into());
         }
-        out.labels.extend(labels.into_iter().map(|x| (frame, x)));
-        // FLAGGED, read from the fields: a `_ws.malformed` item, or a severity
-        // of at least PI_WARN.
-        let malformed = !list(16).is_empty();
-        let warned = list(15)
-            .iter()
-            .any(|v| v.parse::<u32>().is_ok_and(|v| v >= PI_WARN));
-        if malformed || warned {
-            out.flagged
-                .push((frame, f.get(14).copied().unwrap_or("").to_string()));
-        }
+        out.extend(labels.into_iter().map(|x| (frame, x)));
     }
     out
 }
@@ -429,13 +389,28 @@ fn check_pcaps(pcaps: Vec<(std::path::PathBuf, bool)>, sut: &[String]) -> Seen {
             dups.concat()
         );
         let reading = our_reading(&pcap);
-        let theirs = their_reading(p, &reading);
-        let problems: String = theirs
-            .flagged
-            .iter()
-            .filter(|(frame, msg)| {
-                let frame = *frame;
-                let msg = without_port_guesses(msg);
+        let decode = decode_as(&reading);
+        let mut args = vec!["-r", p];
+        args.extend(HEURISTICS);
+        for d in &decode {
+            args.extend(["-d", d.as_str()]);
+        }
+        args.extend([
+            "-Y",
+            "_ws.malformed || _ws.expert.severity >= 6291456",
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+            "-e",
+            "_ws.expert.message",
+        ]);
+        let problems: String = tshark(&args)
+            .lines()
+            .filter(|l| {
+                let mut f = l.split('\t');
+                let frame: u32 = f.next().and_then(|x| x.parse().ok()).unwrap_or(0);
+                let msg = without_port_guesses(f.next().unwrap_or(""));
                 let msg = msg.as_str();
                 if msg.is_empty() {
                     return false;
@@ -454,7 +429,7 @@ fn check_pcaps(pcaps: Vec<(std::path::PathBuf, bool)>, sut: &[String]) -> Seen {
                     || agreed_malformed
                     || separated)
             })
-            .map(|(frame, msg)| format!("{frame}\t{msg}\n"))
+            .map(|l| format!("{l}\n"))
             .collect();
         assert!(
             problems.trim().is_empty(),
@@ -470,7 +445,7 @@ fn check_pcaps(pcaps: Vec<(std::path::PathBuf, bool)>, sut: &[String]) -> Seen {
             (l.starts_with("MMSE ") && reading.malformed_mms_frames.contains(f))
                 || (l.starts_with("SMTP ") && reading.smtp_after_refused_data.contains(f))
         };
-        let mut theirs = theirs.labels;
+        let mut theirs = their_reading(p, &reading);
         theirs.retain(|x| !guessed(x));
         let mut ours = reading.labels.clone();
         ours.retain(|x| !guessed(x));
