@@ -135,16 +135,11 @@ impl LiaisonWorld {
     }
 
     /// Claims, on the run-level roles that route by key, the scenario's
-    /// share of their traffic (the keys come with the steps). Through a
-    /// core that carries everything (`ims.route_all`, scenarios one at a
-    /// time), all of the core's traffic while the scenario runs.
+    /// share of their traffic (the keys come with the steps), the harness
+    /// IMS core's with `ims.route_all` too.
     pub fn start_claims(&mut self) {
         if let Some(h) = self.ctx.ims.as_ref() {
-            let claim = h.capture.claim(&self.capture);
-            if self.ctx.profile.ims.as_ref().is_some_and(|i| i.route_all()) {
-                claim.take_all();
-            }
-            self.ims.claim = Some(claim);
+            self.ims.claim = Some(h.capture.claim(&self.capture));
         }
         if let Some(h) = self.ctx.deferral.as_ref() {
             self.deferral.claim = Some(h.capture.claim(&self.capture));

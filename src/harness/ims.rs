@@ -10,9 +10,8 @@ use crate::profile::Profile;
 /// the SUT is configured with (`ims.core`). It serves every scenario at
 /// once: each packet goes to the pcap of the scenario whose harness users
 /// (fresh names, claimed by the steps) it names, the SUT's REGISTERs to
-/// the scenarios that watch them, the rest to the run-level pcap. With
-/// `ims.route_all` the scenarios take turns and each takes all the core's
-/// traffic while it runs.
+/// the scenarios that watch them, the rest to the run-level pcap; with
+/// `ims.route_all` too (every SIP scenario through it, side by side).
 pub struct ImsHarness {
     pub core: crate::roles::cscf::Cscf,
     pub capture: Capture,

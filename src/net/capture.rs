@@ -937,12 +937,6 @@ impl Claim {
     pub fn weak_key(&self, key: impl AsRef<[u8]>) {
         self.with(|r, id| r.weak_key(id, key.as_ref()));
     }
-
-    /// Every packet that carries no scenario's own key is this claim's (a
-    /// run whose scenarios take turns at the role).
-    pub fn take_all(&self) {
-        self.with(|r, id| r.take_all(id));
-    }
 }
 
 impl Drop for Claim {

@@ -62,9 +62,6 @@ struct Owner {
     /// record): they take a packet that carries nobody's own key, and every
     /// scenario that holds one gets a copy.
     weak: Vec<Vec<u8>>,
-    /// Takes every packet that carries nobody's own key (a run whose
-    /// scenarios go one at a time through the role).
-    all: bool,
 }
 
 /// The keys of the scenarios a run-level role serves, and what was learned.
@@ -113,13 +110,6 @@ impl Router {
             if keys.len() < MAX_KEYS_PER_OWNER && !keys.iter().any(|k| k == key) {
                 keys.push(key.to_vec());
             }
-        }
-    }
-
-    /// Lets `owner` take every packet nobody's own key claims.
-    pub fn take_all(&mut self, owner: OwnerId) {
-        if let Some(o) = self.owners.iter_mut().find(|o| o.id == owner) {
-            o.all = true;
         }
     }
 
@@ -208,7 +198,7 @@ impl Router {
             let others: Vec<OwnerId> = self
                 .owners
                 .iter()
-                .filter(|o| o.all || carries(&o.weak))
+                .filter(|o| carries(&o.weak))
                 .map(|o| o.id)
                 .collect();
             if others.is_empty() {
@@ -477,12 +467,11 @@ mod tests {
         assert_eq!(r.classify(a(1), a(2), message), vec![three]);
         // A weak match teaches nothing: the next REGISTER is shared again.
         assert_eq!(r.classify(a(1), a(2), register), vec![one, two]);
-        r.take_all(three);
-        assert_eq!(
-            r.classify(a(1), a(2), b"OPTIONS sip:x SIP/2.0\r\n\r\n"),
-            vec![three]
-        );
-        assert_eq!(r.unclaimed(), 0);
+        // What carries no key at all is nobody's.
+        assert!(r
+            .classify(a(1), a(2), b"OPTIONS sip:x SIP/2.0\r\n\r\n")
+            .is_empty());
+        assert_eq!(r.unclaimed(), 1);
     }
 
     #[test]

@@ -253,14 +253,12 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
     let filter2 = filter.clone();
     let pcaps = pcap_dir.clone();
     let timing = shared.clone();
-    // Through a run-level IMS core every SIP scenario shares its capture.
-    let one_at_a_time = profile.ims.as_ref().is_some_and(|i| i.route_all());
-    // Otherwise every scenario may start at once (they mostly wait; with
+    // Every scenario may start at once (they mostly wait; with
     // 64 a long one late in the files, PUSH-18, started only after others
     // ended and stretched the run by 0.2 s). 140 at once ran with a file
     // limit of 512.
     let cuke = LiaisonWorld::cucumber()
-        .max_concurrent_scenarios(Some(if one_at_a_time { 1 } else { 256 }))
+        .max_concurrent_scenarios(Some(256))
         // Not `writer::Normalize`: it holds each feature's events back until
         // the features before it finish, so progress lines stalled and an
         // interrupted run lost scenarios that had finished. The collector

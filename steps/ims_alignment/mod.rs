@@ -46,7 +46,7 @@ pub(crate) fn core_for(w: &LiaisonWorld) -> Result<Option<Arc<ImsHarness>>, Fail
     let route_all = w.ctx.profile.ims.as_ref().is_some_and(|i| i.route_all());
     if route_all || w.ims.through_core {
         // Its packets reach the scenario's pcap by the names of its users
-        // (or, with route_all, all of them: one scenario at a time).
+        // and the addresses of its sockets, route_all or not.
         Ok(Some(h))
     } else {
         Ok(None)
