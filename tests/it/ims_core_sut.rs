@@ -75,6 +75,41 @@ fn im_server_scenarios_pass_through_the_core() {
         any_pcap_has(&out, b"Path: <sip:pcscf@127.0.0.2:"),
         "no Path from the core in any pcap"
     );
+    each_scenario_has_its_own_calls(&r, &out);
+}
+
+/// With `route_all` the scenarios ran side by side through the one core
+/// (their times add up to well over the run's), and still each SIP call
+/// (Call-ID) is in one scenario's pcap only.
+fn each_scenario_has_its_own_calls(r: &serde_json::Value, out: &std::path::Path) {
+    let scenarios = r["scenarios"].as_array().unwrap();
+    let sum: u64 = scenarios
+        .iter()
+        .map(|s| s["duration_ms"].as_u64().unwrap())
+        .sum();
+    let wall = r["duration_ms"].as_u64().unwrap();
+    assert!(
+        sum >= 2 * wall,
+        "one at a time? {sum} ms of scenarios in {wall} ms"
+    );
+    let mut owner = std::collections::BTreeMap::new();
+    for s in scenarios {
+        let name = s["pcap"].as_str().unwrap();
+        let bytes = std::fs::read(out.join(name)).unwrap();
+        let mut calls = std::collections::BTreeSet::new();
+        for at in 0..bytes.len() {
+            if let Some(rest) = bytes[at..].strip_prefix(b"\r\nCall-ID: ".as_slice()) {
+                let end = rest.iter().position(|&b| b == b'\r').unwrap_or(rest.len());
+                calls.insert(String::from_utf8_lossy(&rest[..end]).into_owned());
+            }
+        }
+        assert!(!calls.is_empty(), "{name}: no SIP call of its own");
+        for c in calls {
+            if let Some(other) = owner.insert(c.clone(), name.to_string()) {
+                panic!("Call-ID {c} is in {other} and in {name}");
+            }
+        }
+    }
 }
 
 #[test]
