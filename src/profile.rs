@@ -32,6 +32,8 @@ struct RawProfile {
     name: String,
     roles: Vec<String>,
     #[serde(default)]
+    network: Option<String>,
+    #[serde(default)]
     sip: Option<RawSip>,
     #[serde(default)]
     harness: Option<RawHarness>,
@@ -108,16 +110,13 @@ impl ImsSection {
         self.register_expires_s.unwrap_or(4).max(1)
     }
 
-    fn validate(&self, harness_ip: IpAddr, roles: &[String]) -> Result<(), (String, String)> {
-        if !self.core.ip().is_loopback() {
-            return Err((
-                "ims.core".into(),
-                format!(
-                    "expected a loopback address (127.0.0.0/8 or ::1) (found {})",
-                    self.core
-                ),
-            ));
-        }
+    fn validate(
+        &self,
+        lab: bool,
+        harness_ip: IpAddr,
+        roles: &[String],
+    ) -> Result<(), (String, String)> {
+        check_address(lab, self.core.ip()).map_err(|m| ("ims.core".to_string(), m))?;
         if self.core.port() == 0 {
             return Err((
                 "ims.core".into(),
@@ -506,6 +505,8 @@ pub struct Profile {
     pub path: String,
     pub name: String,
     pub roles: Vec<String>,
+    /// Where the SUT may be: loopback (the default) or a lab network.
+    pub network: Network,
     pub sip: Option<SipInterface>,
     pub harness_ip: IpAddr,
     pub t1_ms: u64,
@@ -524,6 +525,27 @@ pub struct Profile {
     pub mem_server: Option<MemServerSection>,
     /// The harness IMS core (`ims` section).
     pub ims: Option<ImsSection>,
+}
+
+/// Where a SUT may be. The default keeps every address on this host's
+/// loopback; `network: lab` is the explicit opt-in that lets a profile name
+/// a SUT (and a harness interface) on a lab network, so that a mistyped
+/// address never sends test traffic, malformed messages included, to a
+/// production network.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Network {
+    #[default]
+    Loopback,
+    Lab,
+}
+
+impl Network {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Network::Loopback => "loopback",
+            Network::Lab => "lab",
+        }
+    }
 }
 
 /// Why a profile cannot be used. Displayed as one line:
@@ -591,6 +613,17 @@ impl Profile {
                 ));
             }
         }
+        let network = match raw.network.as_deref().map(str::trim) {
+            None | Some("loopback") => Network::Loopback,
+            Some("lab") => Network::Lab,
+            Some(other) => {
+                return Err(err(
+                    "network",
+                    format!("expected loopback (the default) or lab (found `{other}`)"),
+                ))
+            }
+        };
+        let lab = network == Network::Lab;
         // An im-server that is only an MSRP relay has no SIP interface.
         let needs_sip = raw
             .roles
@@ -611,7 +644,7 @@ impl Profile {
                         "expected the SUT's SIP address (ip:port), e.g. 127.0.0.1:5060".into(),
                     )
                 })?;
-                check_fixed(address).map_err(|m| err("sip.address", m))?;
+                check_fixed(lab, address).map_err(|m| err("sip.address", m))?;
                 let transports = match &s.transport {
                     None => vec![Transport::Udp],
                     Some(v) => parse_transports(v).ok_or_else(|| {
@@ -647,7 +680,7 @@ impl Profile {
         };
         let harness_ip = match raw.harness {
             Some(h) => {
-                check_loopback(h.address).map_err(|m| err("harness.address", m))?;
+                check_address(lab, h.address).map_err(|m| err("harness.address", m))?;
                 h.address
             }
             None => IpAddr::from([127, 0, 0, 1]),
@@ -687,7 +720,7 @@ impl Profile {
                         ));
                     }
                     for a in r.sip_options.iter().chain(r.tcp.iter()) {
-                        check_fixed(*a).map_err(|m| err("launch.ready", m))?;
+                        check_fixed(lab, *a).map_err(|m| err("launch.ready", m))?;
                     }
                 }
                 Some(Launch {
@@ -705,7 +738,7 @@ impl Profile {
             ));
         }
         if let Some(m) = &raw.msrp {
-            check_fixed(m.address).map_err(|e| err("msrp.address", e))?;
+            check_fixed(lab, m.address).map_err(|e| err("msrp.address", e))?;
         }
         if raw
             .capabilities
@@ -733,7 +766,7 @@ impl Profile {
                     format!("expected http://IP:PORT/PATH, got `{}`", p.url),
                 )
             })?;
-            check_fixed(addr).map_err(|m| err("ppg.url", m))?;
+            check_fixed(lab, addr).map_err(|m| err("ppg.url", m))?;
             if !matches!(p.compliance.as_str(), "wap-1.2.1" | "wap-2.0") {
                 return Err(err(
                     "ppg.compliance",
@@ -777,7 +810,7 @@ impl Profile {
                 ("sip_target", p.sip_target),
             ] {
                 if let Some(a) = a {
-                    check_fixed(a).map_err(|m| err(&format!("ppg.{f}"), m))?;
+                    check_fixed(lab, a).map_err(|m| err(&format!("ppg.{f}"), m))?;
                 }
             }
         }
@@ -794,7 +827,7 @@ impl Profile {
                     format!("expected http://IP:PORT/PATH, got `{}`", m.mmsc_url),
                 )
             })?;
-            check_fixed(addr).map_err(|e| err("mms_client.mmsc_url", e))?;
+            check_fixed(lab, addr).map_err(|e| err("mms_client.mmsc_url", e))?;
             if m.wap_push.is_none() && m.sip_push.is_none() {
                 return Err(err(
                     "mms_client",
@@ -803,7 +836,7 @@ impl Profile {
             }
             for (f, a) in [("wap_push", m.wap_push), ("sip_push", m.sip_push)] {
                 if let Some(a) = a {
-                    check_fixed(a).map_err(|e| err(&format!("mms_client.{f}"), e))?;
+                    check_fixed(lab, a).map_err(|e| err(&format!("mms_client.{f}"), e))?;
                 }
             }
             if let Some(u) = &m.sip_uri {
@@ -826,8 +859,8 @@ impl Profile {
             }
         }
         if let Some(i) = &raw.iwf {
-            check_fixed(i.smsc).map_err(|m| err("iwf.smsc", m))?;
-            check_fixed(i.ims_core).map_err(|m| err("iwf.ims_core", m))?;
+            check_fixed(lab, i.smsc).map_err(|m| err("iwf.smsc", m))?;
+            check_fixed(lab, i.ims_core).map_err(|m| err("iwf.ims_core", m))?;
             if let Some(t) = i.t1_ms.filter(|t| !(1..=10_000).contains(t)) {
                 return Err(err(
                     "iwf.t1_ms",
@@ -857,7 +890,7 @@ impl Profile {
             }
             for (f, a) in [("agent", p.agent), ("upper_tester", p.upper_tester)] {
                 if let Some(a) = a {
-                    check_fixed(a).map_err(|m| err(&format!("push_client.{f}"), m))?;
+                    check_fixed(lab, a).map_err(|m| err(&format!("push_client.{f}"), m))?;
                 }
             }
             if caps.sip_push_subscribe.unwrap_or(false) && p.agent.is_none() {
@@ -891,7 +924,7 @@ impl Profile {
             ));
         }
         if let Some(m) = &raw.mms_relay {
-            m.validate().map_err(|(f, m)| err(&f, m))?;
+            m.validate(lab).map_err(|(f, m)| err(&f, m))?;
         }
         if let Some(d) = &raw.deferral {
             if !raw.roles.iter().any(|r| r == "im-server") {
@@ -901,7 +934,7 @@ impl Profile {
                         .into(),
                 ));
             }
-            d.validate().map_err(|(f, m)| err(&f, m))?;
+            d.validate(lab).map_err(|(f, m)| err(&f, m))?;
             let served = sip.as_ref().and_then(|s| s.domain.clone());
             let deferred = d.recipient_domain.clone().or(served.clone());
             if caps.store_and_forward.unwrap_or(false)
@@ -916,10 +949,10 @@ impl Profile {
             }
         }
         if let Some(a) = raw.mms_client.as_ref().and_then(|m| m.upper_tester) {
-            check_fixed(a).map_err(|m| err("mms_client.upper_tester", m))?;
+            check_fixed(lab, a).map_err(|m| err("mms_client.upper_tester", m))?;
         }
         if let Some(a) = raw.mms_client.as_ref().and_then(|m| m.send_trigger) {
-            check_fixed(a).map_err(|m| err("mms_client.send_trigger", m))?;
+            check_fixed(lab, a).map_err(|m| err("mms_client.send_trigger", m))?;
         }
         if raw.roles.iter().any(|r| r == "mem-server") && raw.mem_server.is_none() {
             return Err(err(
@@ -928,16 +961,17 @@ impl Profile {
             ));
         }
         if let Some(m) = &raw.mem_server {
-            m.validate().map_err(|(f, m)| err(&f, m))?;
+            m.validate(lab).map_err(|(f, m)| err(&f, m))?;
         }
         if let Some(i) = &raw.ims {
-            i.validate(harness_ip, &raw.roles)
+            i.validate(lab, harness_ip, &raw.roles)
                 .map_err(|(f, m)| err(&f, m))?;
         }
         Ok(Profile {
             path: file.to_string(),
             name: raw.name,
             roles: raw.roles,
+            network,
             sip,
             harness_ip,
             t1_ms,
@@ -1178,7 +1212,7 @@ impl DeferralSection {
         }
     }
 
-    fn validate(&self) -> Result<(), (String, String)> {
+    fn validate(&self, lab: bool) -> Result<(), (String, String)> {
         let e = |f: &str, m: String| Err((format!("deferral.{f}"), m));
         let Some((addr, _)) = self.url_parts() else {
             return e(
@@ -1186,7 +1220,7 @@ impl DeferralSection {
                 format!("expected http://IP:PORT/PATH, got `{}`", self.mmsc_url),
             );
         };
-        if let Err(m) = check_fixed(addr) {
+        if let Err(m) = check_fixed(lab, addr) {
             return e("mmsc_url", m);
         }
         if let Some((f, m)) = sip_form_problem(
@@ -1231,22 +1265,28 @@ fn yaml_brief(v: &serde_yaml::Value) -> String {
         .replace('\n', " ")
 }
 
-fn check_loopback(ip: IpAddr) -> Result<(), String> {
-    if ip.is_loopback() {
+/// An address the harness may use: loopback, or with `network: lab` any
+/// unicast address (`net::permitted_in`).
+fn check_address(lab: bool, ip: IpAddr) -> Result<(), String> {
+    if crate::net::permitted_in(lab, ip) {
         Ok(())
+    } else if lab {
+        Err(format!(
+            "expected a unicast address of the lab network or a loopback address (found {ip})"
+        ))
     } else {
         Err(format!(
-            "expected a loopback address (127.0.0.1 or ::1); the suite never sends to other addresses (found {ip})"
+            "expected a loopback address (127.0.0.1 or ::1); the suite sends to no other address unless the profile opts in with `network: lab` at its top (found {ip})"
         ))
     }
 }
 
-/// A loopback address with a fixed port: every address in a profile is one
-/// the SUT listens on or is configured with, so port 0 (any port) names no
-/// place to send to (binding or sending to it fails only later, as an I/O
-/// error mid-run).
-fn check_fixed(a: SocketAddr) -> Result<(), String> {
-    check_loopback(a.ip())?;
+/// An address the harness may use ([`check_address`]) with a fixed port:
+/// every address in a profile is one the SUT listens on or is configured
+/// with, so port 0 (any port) names no place to send to (binding or sending
+/// to it fails only later, as an I/O error mid-run).
+fn check_fixed(lab: bool, a: SocketAddr) -> Result<(), String> {
+    check_address(lab, a.ip())?;
     if a.port() == 0 {
         return Err(
             "expected a fixed port: the SUT is configured with this address (found port 0)"
@@ -1375,7 +1415,7 @@ impl MmsRelaySection {
     }
 
     /// The first problem, as (field, what was expected).
-    fn validate(&self) -> Result<(), (String, String)> {
+    fn validate(&self, lab: bool) -> Result<(), (String, String)> {
         let e = |f: &str, m: String| Err((format!("mms_relay.{f}"), m));
         let Some((addr, _)) = self.url_parts() else {
             return e(
@@ -1383,7 +1423,7 @@ impl MmsRelaySection {
                 format!("expected http://IP:PORT/PATH, got `{}`", self.mm1_url),
             );
         };
-        if let Err(m) = check_fixed(addr) {
+        if let Err(m) = check_fixed(lab, addr) {
             return e("mm1_url", m);
         }
         if self.notify.is_empty() {
@@ -1407,7 +1447,7 @@ impl MmsRelaySection {
             }
         }
         for (f, a) in [("smsc", self.smsc), ("sip_device", self.sip_device)] {
-            if let Some(Err(m)) = a.map(check_fixed) {
+            if let Some(Err(m)) = a.map(|a| check_fixed(lab, a)) {
                 return e(f, m);
             }
         }
@@ -1415,7 +1455,7 @@ impl MmsRelaySection {
             return e(f, m);
         }
         if let Some(a) = self.mm3 {
-            if let Err(m) = check_fixed(a) {
+            if let Err(m) = check_fixed(lab, a) {
                 return e("mm3", m);
             }
         }
@@ -1473,7 +1513,7 @@ impl MemServerSection {
         self.payload.as_deref().unwrap_or("emn")
     }
 
-    fn validate(&self) -> Result<(), (String, String)> {
+    fn validate(&self, lab: bool) -> Result<(), (String, String)> {
         let e = |f: &str, m: String| Err((format!("mem_server.{f}"), m));
         match (&self.inbox, &self.deliver_command) {
             (None, None) => {
@@ -1499,7 +1539,7 @@ impl MemServerSection {
         }
         for (f, a) in [("inbox", self.inbox), ("mm3", Some(self.mm3))] {
             if let Some(a) = a {
-                if let Err(m) = check_fixed(a) {
+                if let Err(m) = check_fixed(lab, a) {
                     return e(f, m);
                 }
             }
@@ -1635,6 +1675,86 @@ capabilities: { accept_types: [text/plain] }
         assert!(
             e.starts_with("profile bad.yaml: sip.address: expected a loopback"),
             "{e}"
+        );
+        // The refusal tells how to opt in.
+        assert!(
+            e.contains("`network: lab`") && e.contains("10.0.0.1"),
+            "{e}"
+        );
+        let e = err_of(&GOOD.replace("address: 127.0.0.1 }", "address: 192.0.2.1 }"));
+        assert!(
+            e.starts_with("profile bad.yaml: harness.address: expected a loopback"),
+            "{e}"
+        );
+        let e = err_of(&GOOD.replace("launch:", "ims: { core: \"192.0.2.9:5099\" }\nlaunch:"));
+        assert!(
+            e.starts_with("profile bad.yaml: ims.core: expected a loopback"),
+            "{e}"
+        );
+    }
+
+    /// A lab profile (validated only: nothing is sent to these addresses).
+    fn lab(text: &str) -> String {
+        format!("network: lab\n{}", text.trim_start())
+            .replace("address: 127.0.0.1:5070", "address: 192.0.2.10:5070")
+            .replace("address: 127.0.0.1 }", "address: 192.0.2.1 }")
+            .replace(
+                "sip_options: 127.0.0.1:5070",
+                "sip_options: 192.0.2.10:5070",
+            )
+    }
+
+    #[test]
+    fn a_lab_network_is_an_explicit_opt_in() {
+        let p = Profile::parse(&lab(GOOD), "lab.yaml").unwrap();
+        assert_eq!(p.network, Network::Lab);
+        assert_eq!(
+            p.sip.as_ref().unwrap().address,
+            "192.0.2.10:5070".parse().unwrap()
+        );
+        assert_eq!(p.harness_ip, "192.0.2.1".parse::<IpAddr>().unwrap());
+        // The default, said or not, is loopback.
+        assert_eq!(
+            Profile::parse(GOOD, "p.yaml").unwrap().network,
+            Network::Loopback
+        );
+        let said = format!("network: loopback\n{}", GOOD.trim_start());
+        assert_eq!(
+            Profile::parse(&said, "p.yaml").unwrap().network,
+            Network::Loopback
+        );
+        // Loopback addresses stay allowed in a lab profile, and so does an
+        // IMS core on the lab network.
+        let mixed = lab(GOOD).replace("address: 192.0.2.1 }", "address: 127.0.0.1 }");
+        assert!(Profile::parse(&mixed, "lab.yaml").is_ok());
+        let core = lab(GOOD).replace("launch:", "ims: { core: \"192.0.2.9:5099\" }\nlaunch:");
+        assert!(Profile::parse(&core, "lab.yaml").is_ok());
+    }
+
+    #[test]
+    fn a_lab_network_still_needs_one_unicast_peer() {
+        for bad in ["0.0.0.0", "224.0.0.1", "255.255.255.255"] {
+            let e = err_of(&lab(GOOD).replace("192.0.2.10:5070, ", &format!("{bad}:5070, ")));
+            assert!(
+                e.starts_with(
+                    "profile bad.yaml: sip.address: expected a unicast address of the lab network"
+                ),
+                "{bad}: {e}"
+            );
+        }
+        let e = err_of(&lab(GOOD).replace("address: 192.0.2.1 }", "address: \"::\" }"));
+        assert!(
+            e.starts_with("profile bad.yaml: harness.address: expected a unicast"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_network_is_named() {
+        let e = err_of(&format!("network: labs\n{}", GOOD.trim_start()));
+        assert_eq!(
+            e,
+            "profile bad.yaml: network: expected loopback (the default) or lab (found `labs`)"
         );
     }
 

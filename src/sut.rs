@@ -157,7 +157,7 @@ impl SutProcess {
                     }
                 }
                 let ok = match (r.sip_options, r.tcp) {
-                    (Some(a), _) => probe_sip(a).await,
+                    (Some(a), _) => probe_sip(profile.harness_ip, a).await,
                     (None, Some(a)) => TcpStream::connect(a).await.is_ok(),
                     _ => true,
                 };
@@ -350,7 +350,7 @@ pub async fn check_reachable(profile: &Profile) -> Result<(), String> {
     // A SUT that answers does so within a few T1 on loopback.
     let wait = Duration::from_millis((4 * profile.t1_ms).clamp(200, 2000));
     for (field, a) in udp {
-        if probe_udp_refused(a, wait).await {
+        if probe_udp_refused(profile.harness_ip, a, wait).await {
             return Err(format!(
                 "SUT `{}` unreachable before the first scenario: {field} {a} (UDP): an OPTIONS got ICMP port unreachable (nothing listens there)",
                 profile.name
@@ -360,9 +360,14 @@ pub async fn check_reachable(profile: &Profile) -> Result<(), String> {
     Ok(())
 }
 
-/// Port 0 on the loopback address of `addr`'s family, to probe it from.
-fn loopback_port_0(addr: std::net::SocketAddr) -> std::net::SocketAddr {
-    let ip: std::net::IpAddr = if addr.is_ipv6() {
+/// Port 0 on the harness's address (`harness.address`, the interface a
+/// lab network's SUT is reached through), or on the loopback address of
+/// `addr`'s family when the harness's is of the other family, to probe
+/// `addr` from.
+fn probe_from(harness: std::net::IpAddr, addr: std::net::SocketAddr) -> std::net::SocketAddr {
+    let ip: std::net::IpAddr = if harness.is_ipv6() == addr.is_ipv6() {
+        harness
+    } else if addr.is_ipv6() {
         std::net::Ipv6Addr::LOCALHOST.into()
     } else {
         std::net::Ipv4Addr::LOCALHOST.into()
@@ -372,8 +377,12 @@ fn loopback_port_0(addr: std::net::SocketAddr) -> std::net::SocketAddr {
 
 /// One OPTIONS over a connected UDP socket: true when the OS reports the
 /// port unreachable before an answer or the end of `wait`.
-async fn probe_udp_refused(addr: std::net::SocketAddr, wait: Duration) -> bool {
-    let Ok(sock) = UdpSocket::bind(loopback_port_0(addr)).await else {
+async fn probe_udp_refused(
+    from: std::net::IpAddr,
+    addr: std::net::SocketAddr,
+    wait: Duration,
+) -> bool {
+    let Ok(sock) = UdpSocket::bind(probe_from(from, addr)).await else {
         return false;
     };
     if sock.connect(addr).await.is_err() {
@@ -410,8 +419,8 @@ fn options(addr: std::net::SocketAddr, local: std::net::SocketAddr) -> Vec<u8> {
 }
 
 /// One OPTIONS over UDP; any SIP response within 300 ms means ready.
-async fn probe_sip(addr: std::net::SocketAddr) -> bool {
-    let Ok(sock) = UdpSocket::bind(loopback_port_0(addr)).await else {
+async fn probe_sip(from: std::net::IpAddr, addr: std::net::SocketAddr) -> bool {
+    let Ok(sock) = UdpSocket::bind(probe_from(from, addr)).await else {
         return false;
     };
     let Ok(local) = sock.local_addr() else {

@@ -142,6 +142,7 @@ fn a_failed_scenario_with_64_mb_of_traffic_gives_reports_of_a_few_mb_that_say_wh
             profile: "p.yaml".into(),
             roles: vec!["im-client".into()],
             capabilities: vec![],
+            network: None,
         },
         "2026-12-03T14:00:00Z".into(),
         2000,

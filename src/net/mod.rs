@@ -248,14 +248,49 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A TCP listener at `addr`, refused unless it is a loopback address: the
-/// harness never listens anywhere else (port 0 picks one).
-pub(crate) async fn listen_loopback(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
-    if !addr.ip().is_loopback() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "the harness listens on loopback only",
-        ));
+/// Set once, when the run's profile says `network: lab`.
+static LAB_NETWORK: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Lets the harness bind, listen, connect and send beyond loopback for the
+/// rest of the process: called by `liaison run` for a profile that opted
+/// in with `network: lab`, never otherwise.
+pub fn open_lab_network() {
+    LAB_NETWORK.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// May the harness use `ip` (bind to it, connect or send to it)? Loopback
+/// always; with a lab network ([`open_lab_network`]) any unicast address.
+pub fn permitted(ip: IpAddr) -> bool {
+    permitted_in(LAB_NETWORK.load(std::sync::atomic::Ordering::SeqCst), ip)
+}
+
+/// [`permitted`] for an explicit choice: `lab` or loopback only. The
+/// unspecified, multicast and broadcast addresses name no one peer, so a
+/// lab network does not admit them either.
+pub fn permitted_in(lab: bool, ip: IpAddr) -> bool {
+    if ip.is_loopback() {
+        return true;
+    }
+    lab && !ip.is_unspecified()
+        && !ip.is_multicast()
+        && ip != IpAddr::from(std::net::Ipv4Addr::BROADCAST)
+}
+
+/// What a refused address gets, naming the opt-in.
+pub(crate) fn not_permitted(what: &str, ip: IpAddr) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "the harness {what} loopback only (found {ip}); a profile opts in to a lab network with `network: lab`"
+        ),
+    )
+}
+
+/// A TCP listener at `addr`, refused unless the harness may use its
+/// address ([`permitted`]): loopback, or a lab network's (port 0 picks one).
+pub(crate) async fn listen_permitted(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    if !permitted(addr.ip()) {
+        return Err(not_permitted("listens on", addr.ip()));
     }
     tokio::net::TcpListener::bind(addr).await
 }
@@ -496,11 +531,10 @@ impl SipEndpoint {
         tcp_at: SocketAddr,
         capture: Capture,
     ) -> io::Result<SipEndpoint> {
-        if !udp_at.ip().is_loopback() || !tcp_at.ip().is_loopback() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "harness binds loopback only",
-            ));
+        for ip in [udp_at.ip(), tcp_at.ip()] {
+            if !permitted(ip) {
+                return Err(not_permitted("binds", ip));
+            }
         }
         let udp = Arc::new(UdpSocket::bind(udp_at).await?);
         let udp_addr = udp.local_addr()?;
@@ -735,6 +769,26 @@ impl SipEndpoint {
 mod tests {
     use super::stream::StreamConn;
     use super::*;
+
+    #[test]
+    fn loopback_always_a_lab_network_only_when_opened() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        for a in ["127.0.0.1", "127.9.8.7", "::1"] {
+            assert!(
+                permitted_in(false, ip(a)) && permitted_in(true, ip(a)),
+                "{a}"
+            );
+        }
+        for a in ["192.0.2.10", "10.1.2.3", "2001:db8::1"] {
+            assert!(!permitted_in(false, ip(a)), "{a}");
+            assert!(permitted_in(true, ip(a)), "{a}");
+        }
+        for a in ["0.0.0.0", "::", "224.0.0.1", "ff02::1", "255.255.255.255"] {
+            assert!(!permitted_in(true, ip(a)), "{a}");
+        }
+        // This process never opened one: the guards refuse other addresses.
+        assert!(!permitted(ip("192.0.2.10")));
+    }
     use crate::report::ladder;
 
     fn temp_pcap(name: &str) -> std::path::PathBuf {
@@ -815,7 +869,7 @@ mod tests {
         let capture = Capture::create(&path).expect("create");
         let server_capture = Capture::switchable();
         server_capture.point_to(&capture);
-        let listener = listen_loopback("127.0.0.1:0".parse().unwrap())
+        let listener = listen_permitted("127.0.0.1:0".parse().unwrap())
             .await
             .expect("listen");
         let at = listener.local_addr().expect("addr");

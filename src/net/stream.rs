@@ -71,11 +71,8 @@ impl StreamConn {
         max_len: usize,
         timeout: Duration,
     ) -> std::io::Result<StreamConn> {
-        if !dst.ip().is_loopback() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "the harness connects to loopback only",
-            ));
+        if !super::permitted(dst.ip()) {
+            return Err(super::not_permitted("connects to", dst.ip()));
         }
         let stream = tokio::time::timeout(timeout, TcpStream::connect(dst))
             .await

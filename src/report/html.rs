@@ -816,9 +816,13 @@ pub fn render_cut(r: &Report, dir: &Path) -> (String, Vec<Option<Truncated>>) {
     } else {
         let _ = write!(
             out,
-            "<tr><th>SUT</th><td><b>{}</b> · profile <code>{}</code></td></tr><tr><th>Roles</th><td>{}</td></tr><tr><th>Declared capabilities</th><td>{}</td></tr>",
+            "<tr><th>SUT</th><td><b>{}</b> · profile <code>{}</code>{}</td></tr><tr><th>Roles</th><td>{}</td></tr><tr><th>Declared capabilities</th><td>{}</td></tr>",
             esc(&r.sut.name),
             esc(&r.sut.profile),
+            match &r.sut.network {
+                Some(n) => format!(" · network <b>{}</b>", esc(n)),
+                None => String::new(),
+            },
             esc(&r.sut.roles.join(", ")),
             if r.sut.capabilities.is_empty() {
                 "<span class=\"soft\">none</span>".to_string()

@@ -36,6 +36,10 @@ pub struct Sut {
     /// (`msrp`, `push_sms`, …): those that hold for this SUT.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub capabilities: Vec<String>,
+    /// `lab` when the profile opted in to a SUT on a lab network
+    /// (`network: lab`); absent for loopback, the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -1170,6 +1174,7 @@ mod tests {
                 profile: "p.yaml".into(),
                 roles: vec!["im-client".into()],
                 capabilities: vec!["msrp".into()],
+                network: None,
             },
             "2026-11-21T10:00:00Z".into(),
             1234,

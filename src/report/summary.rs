@@ -10,10 +10,15 @@ pub fn render(r: &Report, dir: &Path) -> String {
     let s = &r.summary;
     let _ = writeln!(
         out,
-        "liaison {} — SUT: {} ({})",
+        "liaison {} — SUT: {} ({}){}",
         r.suite.version,
         r.sut.name,
-        r.sut.roles.join(", ")
+        r.sut.roles.join(", "),
+        if r.sut.network.as_deref() == Some("lab") {
+            " on a lab network"
+        } else {
+            ""
+        }
     );
     let _ = writeln!(
         out,

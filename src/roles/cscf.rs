@@ -210,8 +210,7 @@ fn via_target(via: &str) -> Option<(SocketAddr, Transport)> {
         Some(Some(p)) => p.parse().ok()?,
         _ => v.port_or_default(),
     };
-    ip.is_loopback()
-        .then_some((SocketAddr::new(ip, port), transport))
+    crate::net::permitted(ip).then_some((SocketAddr::new(ip, port), transport))
 }
 
 /// A message's header fields as (name, value) pairs, to edit and reassemble.

@@ -86,7 +86,7 @@ impl HttpServer {
         capture: Capture,
         responder: Responder,
     ) -> std::io::Result<HttpServer> {
-        let listener = crate::net::listen_loopback(addr).await?;
+        let listener = crate::net::listen_permitted(addr).await?;
         let addr = listener.local_addr()?;
         let log: Arc<Mutex<Vec<HttpArrival>>> = Arc::default();
         let notify = Arc::new(Notify::new());

@@ -160,7 +160,7 @@ impl MmsServer {
     /// Listens at `addr` (loopback; port 0 picks one), writing through
     /// `capture` (a routed one when scenarios share the server).
     pub async fn start(addr: SocketAddr, capture: Capture) -> std::io::Result<MmsServer> {
-        let listener = crate::net::listen_loopback(addr).await?;
+        let listener = crate::net::listen_permitted(addr).await?;
         let addr = listener.local_addr()?;
         let shared: Arc<Shared> = Arc::default();
         let task = {
@@ -424,11 +424,8 @@ pub async fn wdp_push(
     capture: &Capture,
     datagram: &[u8],
 ) -> std::io::Result<SocketAddr> {
-    if !dst.ip().is_loopback() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "the harness sends to loopback only",
-        ));
+    if !crate::net::permitted(dst.ip()) {
+        return Err(crate::net::not_permitted("sends to", dst.ip()));
     }
     let sock = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
     let src = sock.local_addr()?;

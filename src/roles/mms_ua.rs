@@ -84,10 +84,11 @@ fn framer(buf: &[u8], max: usize) -> Result<Option<usize>, String> {
     http::next_frame(buf, max).map_err(|e| e.to_string())
 }
 
-/// `http://IP:PORT/PATH` → (address, path). Only numeric loopback hosts: the
-/// harness never resolves names nor leaves the machine.
+/// `http://IP:PORT/PATH` → (address, path). Only numeric hosts the harness
+/// may use (loopback, or a lab network's: `net::permitted`): it never
+/// resolves names.
 pub fn http_url(url: &str) -> Option<(SocketAddr, String)> {
-    http::url_parts(url).filter(|(a, _)| a.ip().is_loopback())
+    http::url_parts(url).filter(|(a, _)| crate::net::permitted(a.ip()))
 }
 
 /// An MM1 POST carrying one PDU.

@@ -64,7 +64,7 @@ pub struct Subscription {
     /// The SUBSCRIBE's To with our tag: our From.
     pub local: String,
     /// Where NOTIFYs go: the SUBSCRIBE's Contact (RFC 3261 §12.1.1), or
-    /// None when it names no loopback address the harness may send to.
+    /// None when it names no address the harness may send to (`net::permitted`).
     pub dst: Option<(SocketAddr, Transport)>,
     pub target: String,
     /// The granted duration, seconds.
@@ -115,7 +115,7 @@ fn target_addr(uri: &str) -> Option<(SocketAddr, Transport)> {
         .ok()
         .or_else(|| format!("{host}:5060").parse().ok())
         .or_else(|| format!("[{host}]:5060").parse().ok())?;
-    if !addr.ip().is_loopback() {
+    if !crate::net::permitted(addr.ip()) {
         return None;
     }
     let t = if uri.to_ascii_lowercase().contains("transport=tcp") {
@@ -192,7 +192,7 @@ impl PushAgent {
             };
             let Some(dst) = sub.dst else {
                 return Err(format!(
-                    "the SUBSCRIBE's Contact `{}` names no loopback address",
+                    "the SUBSCRIBE's Contact `{}` names no address the harness may send to (loopback, or the lab network's)",
                     sub.target
                 ));
             };

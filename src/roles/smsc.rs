@@ -76,7 +76,7 @@ impl Smsc {
         capture: Capture,
         credentials: (String, String),
     ) -> std::io::Result<Smsc> {
-        let listener = crate::net::listen_loopback(addr).await?;
+        let listener = crate::net::listen_permitted(addr).await?;
         let addr = listener.local_addr()?;
         let state: Arc<Mutex<State>> = Arc::new(Mutex::new(State {
             next_seq: 1,

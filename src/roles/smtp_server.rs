@@ -88,7 +88,7 @@ use crate::net::lock;
 impl SmtpServer {
     /// Listens at `addr` (loopback; port 0 picks one).
     pub async fn start(addr: SocketAddr, capture: Capture) -> std::io::Result<SmtpServer> {
-        let listener = crate::net::listen_loopback(addr).await?;
+        let listener = crate::net::listen_permitted(addr).await?;
         let addr = listener.local_addr()?;
         let sh = Arc::new(Shared {
             log: Arc::default(),

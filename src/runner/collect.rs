@@ -297,6 +297,8 @@ pub(super) fn sut_of(profile: &Profile) -> Sut {
             .filter(|c| profile.capability(c))
             .map(|c| c.to_string())
             .collect(),
+        network: (profile.network != crate::profile::Network::Loopback)
+            .then(|| profile.network.as_str().to_string()),
     }
 }
 

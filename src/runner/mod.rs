@@ -118,6 +118,14 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
         Some(p) => Some(Profile::load(p).map_err(|e| UsageError(e.to_string()))?),
         None => None,
     };
+    // Only a profile that says `network: lab` lets the harness leave
+    // loopback, and only for this run's process.
+    if loaded
+        .as_ref()
+        .is_some_and(|p| p.network == crate::profile::Network::Lab)
+    {
+        crate::net::open_lab_network();
+    }
 
     // Output folder.
     let out_dir = match &opts.out {

@@ -82,6 +82,7 @@ pub async fn start_reference(
             Some(f) => format!("liaison reference (fault {}/{})", f.role, f.name),
             None => "liaison reference".into(),
         },
+        network: crate::profile::Network::Loopback,
         roles: crate::reference::ROLES
             .iter()
             .map(|s| s.to_string())
@@ -252,6 +253,7 @@ fn harness_profile(core_ip: std::net::IpAddr) -> Profile {
         path: "<embedded reference>".into(),
         name: "liaison reference".into(),
         roles,
+        network: crate::profile::Network::Loopback,
         sip: None,
         harness_ip: any.ip(),
         t1_ms: REFERENCE_T1_MS,

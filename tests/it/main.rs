@@ -4,7 +4,7 @@
 //! slow ones (the fault-kill test, the tshark comparison, the real SUTs), which
 //! mostly wait on protocol timers and other processes, overlap.
 //!
-//! Run one module with a filter: `cargo test --test it faults::`. Eight tests
+//! Run one module with a filter: `cargo test --test it faults::`. Two tests
 //! run at a time (`.cargo/config.toml`); the CPU-bound ones yield
 //! (`common::low_priority`). Tests that share a fixed resource (a real SUT's
 //! fixed ports) take its lock (`common::hold`), and the tshark tests' runs
@@ -19,6 +19,7 @@ mod cli;
 mod deferral_sut;
 mod faults;
 mod ims_core_sut;
+mod lab_network;
 mod limits;
 mod mms_client_sut;
 mod mms_relay;
