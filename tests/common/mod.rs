@@ -94,6 +94,25 @@ pub fn liaison(args: &[&str]) -> Output {
         .expect("run liaison")
 }
 
+/// `liaison run --sut PROFILE ARGS… --out OUT` with `profile_text` written
+/// to a fresh folder (named after `tag`): the output, report.json and OUT.
+pub fn run_profile(
+    profile_text: &str,
+    args: &[&str],
+    tag: &str,
+) -> (Output, serde_json::Value, PathBuf) {
+    let d = tmpdir(tag);
+    let profile = d.join("sut.yaml");
+    std::fs::write(&profile, profile_text).unwrap();
+    let out = d.join("out");
+    let mut all = vec!["run", "--sut", profile.to_str().unwrap()];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--out", out.to_str().unwrap()]);
+    let o = liaison(&all);
+    let r = report(&out);
+    (o, r, out)
+}
+
 pub fn report(dir: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(dir.join("report.json")).expect("report.json written");
     serde_json::from_str(&text).expect("report.json is JSON")

@@ -26,22 +26,7 @@ fn run(
     tags: &str,
     tag: &str,
 ) -> (std::process::Output, serde_json::Value, std::path::PathBuf) {
-    let d = tmpdir(tag);
-    let profile = d.join("sut.yaml");
-    std::fs::write(&profile, profile_text).unwrap();
-    let out = d.join("out");
-    let o = liaison(&[
-        "run",
-        "--sut",
-        profile.to_str().unwrap(),
-        "--strict",
-        "--tags",
-        tags,
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    let r = report(&out);
-    (o, r, out)
+    run_profile(profile_text, &["--strict", "--tags", tags], tag)
 }
 
 fn server_profile(fault: Option<&str>) -> String {

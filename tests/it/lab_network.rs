@@ -49,35 +49,23 @@ fn a_lab_run_uses_the_addresses_its_profile_names() {
     let sut_ip = "127.0.0.5";
     let harness_ip = "127.0.0.6";
     let sip = free_port(sut_ip);
-    let d = tmpdir("lab-run");
-    let profile = d.join("lab.yaml");
-    std::fs::write(
+    let profile = format!(
+        "network: lab\n\
+         name: reference im-client on a lab network\n\
+         roles: [im-client]\n\
+         sip: {{ address: \"{sut_ip}:{sip}\", transport: [udp, tcp], aor: \"sip:bob@{sut_ip}:{sip}\" }}\n\
+         harness: {{ address: {harness_ip} }}\n\
+         timers: {{ t1_ms: 50, scenario_timeout_s: 5 }}\n\
+         launch:\n  command: [{}, reference, --role, im-client, --listen, \"{sut_ip}:{sip}\", --t1-ms, \"50\"]\n\
+         \x20 ready: {{ sip_options: \"{sut_ip}:{sip}\", timeout_s: 5 }}\n",
+        bin()
+    );
+    let (o, r, out) = run_profile(
         &profile,
-        format!(
-            "network: lab\n\
-             name: reference im-client on a lab network\n\
-             roles: [im-client]\n\
-             sip: {{ address: \"{sut_ip}:{sip}\", transport: [udp, tcp], aor: \"sip:bob@{sut_ip}:{sip}\" }}\n\
-             harness: {{ address: {harness_ip} }}\n\
-             timers: {{ t1_ms: 50, scenario_timeout_s: 5 }}\n\
-             launch:\n  command: [{}, reference, --role, im-client, --listen, \"{sut_ip}:{sip}\", --t1-ms, \"50\"]\n\
-             \x20 ready: {{ sip_options: \"{sut_ip}:{sip}\", timeout_s: 5 }}\n",
-            bin()
-        ),
-    )
-    .unwrap();
-    let out = d.join("out");
-    let o = liaison(&[
-        "run",
-        "--sut",
-        profile.to_str().unwrap(),
-        "--tags",
-        "@DR-1 or @DR-2 or @DR-3 or @DR-4",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+        &["--tags", "@DR-1 or @DR-2 or @DR-3 or @DR-4"],
+        "lab-run",
+    );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let r = report(&out);
     assert_eq!(r["sut"]["network"], "lab", "{}", r["sut"]);
     let passed = requirements_with(&r, "passed");
     for id in ["DR-1", "DR-2", "DR-3", "DR-4"] {
