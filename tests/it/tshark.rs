@@ -25,6 +25,12 @@ struct Reading {
     /// valid, but tshark's E.164 decoding warns about the non-digits.
     separated_number_frames: Vec<u32>,
     smpp_ports: Vec<u16>,
+    /// Ports (UDP, TCP) of the SIP messages. tshark finds SIP on a port other
+    /// than 5060 by heuristic only, and a registered port wins over it: a
+    /// harness socket on ephemeral UDP port 34980 (EtherCAT's) had its
+    /// MESSAGE read as a malformed TwinCAT frame in one run.
+    sip_udp_ports: Vec<u16>,
+    sip_tcp_ports: Vec<u16>,
     /// Ports of the streams that carry MSRP. tshark finds MSRP by heuristic
     /// only, and a registered port wins over it: a harness MSRP listener on
     /// ephemeral port 44321 (Performance Co-Pilot's) read as PCP in one run.
@@ -44,6 +50,8 @@ fn decode_as(r: &Reading) -> Vec<String> {
         .iter()
         .map(|p| format!("tcp.port=={p},smpp"))
         .collect();
+    d.extend(r.sip_udp_ports.iter().map(|p| format!("udp.port=={p},sip")));
+    d.extend(r.sip_tcp_ports.iter().map(|p| format!("tcp.port=={p},sip")));
     d.extend(r.msrp_ports.iter().map(|p| format!("tcp.port=={p},msrp")));
     d.extend(r.http_ports.iter().map(|p| format!("tcp.port=={p},http")));
     d.extend(r.smtp_ports.iter().map(|p| format!("tcp.port=={p},smtp")));
@@ -92,6 +100,8 @@ fn our_reading(path: &std::path::Path) -> Reading {
         malformed_mms_frames: Vec::new(),
         separated_number_frames: Vec::new(),
         smpp_ports: Vec::new(),
+        sip_udp_ports: Vec::new(),
+        sip_tcp_ports: Vec::new(),
         msrp_ports: Vec::new(),
         http_ports: ladder.http_ports.clone(),
         smtp_ports: ladder.smtp_ports.clone(),
@@ -115,6 +125,16 @@ fn our_reading(path: &std::path::Path) -> Reading {
                     }
                     if has_separated_number(&s) {
                         r.separated_number_frames.push(n);
+                    }
+                }
+                let ports = if m.tcp {
+                    &mut r.sip_tcp_ports
+                } else {
+                    &mut r.sip_udp_ports
+                };
+                for p in [m.from.port(), m.to.port()] {
+                    if !ports.contains(&p) {
+                        ports.push(p);
                     }
                 }
                 r.labels.push((n, code("")));
