@@ -115,7 +115,7 @@ pub async fn start_with_mm3(
     let mm3_addr = mm3.local_addr()?;
     let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
-    let (sip, mut tasks) = SipUac::start(listen.ip(), cfg.sip_device, settings.t1).await?;
+    let (sip, mut tasks) = SipUac::start(addr, cfg.sip_device, settings.t1).await?;
     let bind = Bind {
         system_id: cfg.system_id.clone(),
         password: cfg.password.clone(),

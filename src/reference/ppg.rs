@@ -112,7 +112,7 @@ pub async fn start(
 ) -> std::io::Result<(SocketAddr, Vec<JoinHandle<()>>)> {
     let listener = TcpListener::bind(SocketAddr::new(ip, 0)).await?;
     let pap_addr = listener.local_addr()?;
-    let (sip, mut tasks) = SipUac::start(ip, cfg.sip_target, settings.t1).await?;
+    let (sip, mut tasks) = SipUac::start(pap_addr, cfg.sip_target, settings.t1).await?;
     let bind = Bind {
         system_id: cfg.system_id.clone(),
         password: if settings.has_fault("wrong-bind-password") {

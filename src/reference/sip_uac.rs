@@ -12,7 +12,7 @@
 //! submission that led to it.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -46,15 +46,20 @@ struct Inner {
 }
 
 impl SipUac {
-    /// Binds its UDP socket on `ip` port 0; requests go to `target`, timed
+    /// Binds its UDP socket at `at` (the role's own address: its PAP or MM1
+    /// port, so the run names what it sends as the SUT's), or on a free
+    /// port of that IP when `at` is taken; requests go to `target`, timed
     /// from `t1` (at least 1 ms). Returns the handle and its tasks (the
     /// response reader and the transactions; aborting them stops it).
     pub(super) async fn start(
-        ip: IpAddr,
+        at: SocketAddr,
         target: SocketAddr,
         t1: Duration,
     ) -> std::io::Result<(SipUac, Vec<JoinHandle<()>>)> {
-        let sock = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
+        let sock = match UdpSocket::bind(at).await {
+            Ok(s) => s,
+            Err(_) => UdpSocket::bind(SocketAddr::new(at.ip(), 0)).await?,
+        };
         let addr = sock.local_addr()?;
         let inner = Arc::new(Inner {
             sock,
