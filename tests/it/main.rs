@@ -19,6 +19,7 @@ mod cli;
 mod deferral_sut;
 mod faults;
 mod ims_core_sut;
+mod ipv6;
 mod lab_network;
 mod limits;
 mod mms_client_sut;

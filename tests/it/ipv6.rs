@@ -1,0 +1,73 @@
+//! IPv6 (issue 15 item 5, in part): reference roles launched as their own
+//! processes on `::1`, the harness on `::1` too, every address in the
+//! profile an IPv6 one. Kamailio on IPv6 is in `real_suts`.
+
+use crate::common::*;
+
+fn v6_port() -> u16 {
+    loop {
+        let p = free_port("::1");
+        // The SUT's UDP and TCP share the port; the IPv4 side does not matter.
+        if std::net::UdpSocket::bind(("::1", p)).is_ok() {
+            return p;
+        }
+    }
+}
+
+/// Every IPv6 address a pcap's SIP and SDP carry is bracketed where SIP
+/// writes it (RFC 5118 §4.1) and `IN IP6` in SDP (RFC 4566 §5.7).
+fn pcaps_with(out: &std::path::Path, needle: &[u8]) -> usize {
+    std::fs::read_dir(out.join("pcaps"))
+        .unwrap()
+        .filter_map(|e| std::fs::read(e.unwrap().path()).ok())
+        .filter(|b| b.windows(needle.len()).any(|w| w == needle))
+        .count()
+}
+
+#[test]
+fn an_im_client_on_ipv6_with_msrp() {
+    let sip = v6_port();
+    let profile = format!(
+        "name: reference im-client on ::1\n\
+         roles: [im-client]\n\
+         sip: {{ address: \"[::1]:{sip}\", transport: [udp, tcp], aor: \"sip:bob@[::1]:{sip}\" }}\n\
+         harness: {{ address: \"::1\" }}\n\
+         timers: {{ t1_ms: 50, scenario_timeout_s: 5 }}\n\
+         capabilities: {{ msrp: true, msrp_max_size: 65536 }}\n\
+         launch:\n  command: [{}, reference, --role, im-client, --listen, \"[::1]:{sip}\", --t1-ms, \"50\"]\n\
+         \x20 ready: {{ sip_options: \"[::1]:{sip}\", timeout_s: 5 }}\n",
+        bin()
+    );
+    let (o, r, out) = run_profile(&profile, &["--strict"], "ipv6-im-client");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let passed = requirements_with(&r, "passed");
+    for id in ["DR-1", "DR-2", "DR-3", "DR-4", "DR-9", "DR-10"] {
+        assert!(passed.contains(&id.to_string()), "{id}: {}", text(&o));
+    }
+    assert!(pcaps_with(&out, b"SIP/2.0/UDP [::1]:") >= 5);
+    assert!(pcaps_with(&out, b"c=IN IP6 ::1") >= 3);
+    assert!(pcaps_with(&out, b"a=path:msrp://[::1]:") >= 3);
+}
+
+#[test]
+fn an_interworking_function_on_ipv6() {
+    let (smsc, core, sut) = (v6_port(), v6_port(), v6_port());
+    let profile = format!(
+        "name: reference sms-im-iwf on ::1\n\
+         roles: [sms-im-iwf]\n\
+         harness: {{ address: \"::1\" }}\n\
+         timers: {{ t1_ms: 50, scenario_timeout_s: 5 }}\n\
+         capabilities: {{ sme_ack: true, iwf_msrp: true }}\n\
+         iwf: {{ smsc: \"[::1]:{smsc}\", system_id: liaison, password: secret, ims_core: \"[::1]:{core}\" }}\n\
+         launch:\n  command: [{}, reference, --role, sms-im-iwf, --listen, \"[::1]:{sut}\", --t1-ms, \"50\", --smsc, \"[::1]:{smsc}\", --ims-core, \"[::1]:{core}\"]\n",
+        bin()
+    );
+    let (o, r, out) = run_profile(&profile, &["--strict"], "ipv6-iwf");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let passed = requirements_with(&r, "passed");
+    for id in ["DR-21", "DR-22", "DR-23", "DR-24"] {
+        assert!(passed.contains(&id.to_string()), "{id}: {}", text(&o));
+    }
+    assert!(pcaps_with(&out, b"SIP/2.0/UDP [::1]:") >= 5);
+    assert!(pcaps_with(&out, b"c=IN IP6 ::1") >= 1);
+}
