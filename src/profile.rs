@@ -232,7 +232,8 @@ pub struct PpgSection {
     #[serde(default)]
     pub password: Option<String>,
     /// http: where the harness OTA-HTTP push target listens; the PPG pushes to
-    /// it for `WAPPUSH=<its IPv4 address>/TYPE=IPv4` client addresses.
+    /// it for `WAPPUSH=<its IP address>/TYPE=IPv4` (or `TYPE=IPv6`, written
+    /// as eight groups of four hex digits) client addresses.
     #[serde(default)]
     pub ota_http: Option<SocketAddr>,
     /// sip: where the harness device (and IMS core) takes SIP pushes.

@@ -40,7 +40,7 @@ Feature: A Push Proxy Gateway takes PAP submissions and pushes the content uncha
   @PUSH-3 @if:wap_2_0
   Scenario: A WAP 2.0 PPG also pushes over HTTP (OTA-HTTP)
     Given the harness plays the PPG's bearers
-    When the push initiator submits 80 bytes of "text/plain" for "x-wap-application:wta.ua" to a IPv4 address
+    When the push initiator submits 80 bytes of "text/plain" for "x-wap-application:wta.ua" to the OTA-HTTP target's IP address
     Then the content reaches the OTA-HTTP target with its content type, application id and body unchanged
 
   @PUSH-10 @if:push_sip

@@ -221,7 +221,7 @@ pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::i
                 "ppg needs the SMSC, OTA-HTTP and SIP push target addresses",
             )
         })?;
-        let (address, tasks) = ppg::start(listen.ip(), cfg, settings).await?;
+        let (address, tasks) = ppg::start(listen, cfg, settings).await?;
         return Ok(Running::new("ppg", address, tasks));
     }
     if role == "mms-client" {

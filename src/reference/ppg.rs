@@ -24,7 +24,8 @@
 //!
 //! **Addresses** (WAP-249 PPG Service §7, `WAPPUSH=<value>/TYPE=<type>@<ppg>`,
 //! the PPG part is not checked): `TYPE=PLMN` with a number (digits, an optional
-//! leading `+`, at most 20 digits) → SMS; `TYPE=IPv4` with a dotted quad →
+//! leading `+`, at most 20 digits) → SMS; `TYPE=IPv4` with a dotted quad, or
+//! `TYPE=IPv6` with eight groups of four hex digits (§7.1's form) →
 //! OTA-HTTP to the configured target (whatever the IP, since the harness plays
 //! the terminal there); `TYPE=USER` whose percent-decoded value is a `sip:` URI
 //! → SIP. Anything else is an address error. Each `<address>` gets its own push.
@@ -84,7 +85,8 @@ pub struct PpgConfig {
     pub smsc: SocketAddr,
     pub system_id: String,
     pub password: String,
-    /// The OTA-HTTP push target for `WAPPUSH=<IPv4>/TYPE=IPv4` addresses.
+    /// The OTA-HTTP push target for `WAPPUSH=<IPv4>/TYPE=IPv4` and
+    /// `WAPPUSH=<IPv6>/TYPE=IPv6` addresses.
     pub ota_http: SocketAddr,
     /// Where SIP pushes go (the outbound proxy / device).
     pub sip_target: SocketAddr,
@@ -103,14 +105,14 @@ const SOURCE_ADDR: &str = "12345";
 
 use super::lock;
 
-/// Starts the PPG: its PAP listener on `ip` port 0. Returns the PAP address
-/// (the URL is `http://ADDR/wappush`) and the tasks.
+/// Starts the PPG: its PAP listener at `listen` (port 0 picks one).
+/// Returns the PAP address (the URL is `http://ADDR/wappush`) and the tasks.
 pub async fn start(
-    ip: IpAddr,
+    listen: SocketAddr,
     cfg: PpgConfig,
     settings: Settings,
 ) -> std::io::Result<(SocketAddr, Vec<JoinHandle<()>>)> {
-    let listener = TcpListener::bind(SocketAddr::new(ip, 0)).await?;
+    let listener = TcpListener::bind(listen).await?;
     let pap_addr = listener.local_addr()?;
     let (sip, mut tasks) = SipUac::start(pap_addr, cfg.sip_target, settings.t1).await?;
     let bind = Bind {
@@ -174,7 +176,7 @@ enum Target {
     /// SMS to this number (digits only).
     Sms(String),
     /// OTA-HTTP to this terminal (pushed to the configured target).
-    Ota(Ipv4Addr),
+    Ota(IpAddr),
     /// Push over SIP to this URI.
     Sip(String),
 }
@@ -730,9 +732,23 @@ fn resolve(a: &str) -> Result<Target, String> {
             }
         }
         "IPV4" => value
-            .parse()
-            .map(Target::Ota)
+            .parse::<Ipv4Addr>()
+            .map(|a| Target::Ota(a.into()))
             .map_err(|_| format!("IPv4 address `{value}` is not a dotted quad")),
+        // WAP-249 §7.1: eight groups of four hex digits, nothing left out.
+        "IPV6" => {
+            let groups: Vec<&str> = value.split(':').collect();
+            let full = groups.len() == 8
+                && groups
+                    .iter()
+                    .all(|g| g.len() == 4 && g.bytes().all(|b| b.is_ascii_hexdigit()));
+            match value.parse::<std::net::Ipv6Addr>() {
+                Ok(a) if full => Ok(Target::Ota(a.into())),
+                _ => Err(format!(
+                    "IPv6 address `{value}` is not eight groups of four hex digits"
+                )),
+            }
+        }
         "USER" => match percent_decode(value) {
             Some(u) if u.len() > 4 && u[..4].eq_ignore_ascii_case("sip:") => Ok(Target::Sip(u)),
             _ => Err(format!("USER address `{value}` is not a SIP URI")),
@@ -1163,7 +1179,7 @@ mod tests {
             t1: Duration::from_millis(20),
             ..Settings::default()
         };
-        let (pap, ppg) = start(ip, cfg, settings).await.unwrap();
+        let (pap, ppg) = start(SocketAddr::new(ip, 0), cfg, settings).await.unwrap();
         Rig {
             pap,
             sms,
@@ -1550,12 +1566,18 @@ mod tests {
         );
         assert_eq!(
             resolve("WAPPUSH=127.0.0.1/TYPE=IPv4@x"),
-            Ok(Target::Ota(Ipv4Addr::LOCALHOST))
+            Ok(Target::Ota(Ipv4Addr::LOCALHOST.into()))
+        );
+        assert_eq!(
+            resolve("WAPPUSH=0000:0000:0000:0000:0000:0000:0000:0001/TYPE=IPv6@x"),
+            Ok(Target::Ota(std::net::Ipv6Addr::LOCALHOST.into()))
         );
         for bad in [
             "WAPPUSH=+/TYPE=PLMN@x",
             "WAPPUSH=sip%3/TYPE=USER@x",
             "WAPPUSH=/TYPE=IPv6@x",
+            "WAPPUSH=::1/TYPE=IPv6@x",
+            "WAPPUSH=0:0:0:0:0:0:0:1/TYPE=IPv6@x",
             "TYPE=PLMN",
         ] {
             assert!(resolve(bad).is_err(), "{bad}");

@@ -175,7 +175,8 @@ struct Draft {
     content: Vec<u8>,
 }
 
-/// A draft to a fresh address of `kind` (PLMN, IPv4, SIP, or a literal address-value).
+/// A draft to a fresh address of `kind` (PLMN, IP: the OTA-HTTP target's,
+/// SIP, or a literal address-value).
 fn draft(
     w: &LiaisonWorld,
     kind: &str,
@@ -188,14 +189,21 @@ fn draft(
     let n = number();
     let (address, number) = match kind {
         "PLMN" => (format!("WAPPUSH=+{n}/TYPE=PLMN@{}", p.domain()), Some(n)),
-        "IPv4" => {
+        // The OTA-HTTP target's own address (WAP-249 §7.1: a dotted quad, or
+        // eight groups of four hex digits).
+        "IP" => {
             let ota = p
                 .ota_http
                 .ok_or_else(|| w.fail("ppg.ota_http in the profile", "none"))?;
-            (
-                format!("WAPPUSH={}/TYPE=IPv4@{}", ota.ip(), p.domain()),
-                None,
-            )
+            let value = match ota.ip() {
+                std::net::IpAddr::V4(v4) => format!("{v4}/TYPE=IPv4"),
+                std::net::IpAddr::V6(v6) => {
+                    let groups: Vec<String> =
+                        v6.segments().iter().map(|g| format!("{g:04x}")).collect();
+                    format!("{}/TYPE=IPv6", groups.join(":"))
+                }
+            };
+            (format!("WAPPUSH={value}@{}", p.domain()), None)
         }
         // A SIP URI as a user-defined address, its reserved characters escaped.
         "SIP" => (
@@ -317,6 +325,18 @@ async fn submits(
     let content = content_of(len, &id);
     let d = draft(w, &kind, &content_type, &app_id, content, id)?;
     post(w, d, Mangle::None).await
+}
+
+#[when(
+    expr = "the push initiator submits {int} bytes of {string} for {string} to the OTA-HTTP target's IP address"
+)]
+async fn submits_to_ota(
+    w: &mut LiaisonWorld,
+    len: usize,
+    content_type: String,
+    app_id: String,
+) -> StepResult {
+    submits(w, len, content_type, app_id, "IP".into()).await
 }
 
 #[when(expr = "the push initiator submits an M-Notification.ind for {string} to a {word} address")]

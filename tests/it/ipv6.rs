@@ -71,3 +71,35 @@ fn an_interworking_function_on_ipv6() {
     assert!(pcaps_with(&out, b"SIP/2.0/UDP [::1]:") >= 5);
     assert!(pcaps_with(&out, b"c=IN IP6 ::1") >= 1);
 }
+
+#[test]
+fn a_push_proxy_gateway_on_ipv6() {
+    let (pap, smsc, ota, sip) = (v6_port(), v6_port(), v6_port(), v6_port());
+    let profile = format!(
+        "name: reference ppg on ::1\n\
+         roles: [ppg]\n\
+         harness: {{ address: \"::1\" }}\n\
+         timers: {{ t1_ms: 50, scenario_timeout_s: 5 }}\n\
+         ppg: {{ url: \"http://[::1]:{pap}/wappush\", compliance: wap-2.0, bearers: [sms, http, sip], smsc: \"[::1]:{smsc}\", system_id: liaison, password: secret, ota_http: \"[::1]:{ota}\", sip_target: \"[::1]:{sip}\" }}\n\
+         launch:\n  command: [{}, reference, --role, ppg, --listen, \"[::1]:{pap}\", --t1-ms, \"50\", --smsc, \"[::1]:{smsc}\", --ota-http, \"[::1]:{ota}\", --sip-target, \"[::1]:{sip}\"]\n\
+         \x20 ready: {{ tcp: \"[::1]:{pap}\", timeout_s: 5 }}\n",
+        bin()
+    );
+    let (o, r, out) = run_profile(&profile, &["--strict"], "ipv6-ppg");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let passed = requirements_with(&r, "passed");
+    for id in [
+        "PUSH-1", "PUSH-2", "PUSH-3", "PUSH-10", "PUSH-13", "PUSH-17",
+    ] {
+        assert!(passed.contains(&id.to_string()), "{id}: {}", text(&o));
+    }
+    // The OTA-HTTP push went to an IPv6 client address in WAP-249 §7.1's
+    // form: eight groups of four hex digits.
+    assert_eq!(
+        pcaps_with(
+            &out,
+            b"WAPPUSH=0000:0000:0000:0000:0000:0000:0000:0001/TYPE=IPv6@"
+        ),
+        1
+    );
+}
