@@ -25,7 +25,7 @@
 //! **Addresses** (WAP-249 PPG Service §7, `WAPPUSH=<value>/TYPE=<type>@<ppg>`,
 //! the PPG part is not checked): `TYPE=PLMN` with a number (digits, an optional
 //! leading `+`, at most 20 digits) → SMS; `TYPE=IPv4` with a dotted quad, or
-//! `TYPE=IPv6` with eight groups of four hex digits (§7.1's form) →
+//! `TYPE=IPv6` with eight groups of four hex digits (the client-address grammar's `ipv6` form) →
 //! OTA-HTTP to the configured target (whatever the IP, since the harness plays
 //! the terminal there); `TYPE=USER` whose percent-decoded value is a `sip:` URI
 //! → SIP. Anything else is an address error. Each `<address>` gets its own push.
@@ -735,7 +735,7 @@ fn resolve(a: &str) -> Result<Target, String> {
             .parse::<Ipv4Addr>()
             .map(|a| Target::Ota(a.into()))
             .map_err(|_| format!("IPv4 address `{value}` is not a dotted quad")),
-        // WAP-249 §7.1: eight groups of four hex digits, nothing left out.
+        // The grammar's ipv6: eight groups of four hex digits, none left out.
         "IPV6" => {
             let groups: Vec<&str> = value.split(':').collect();
             let full = groups.len() == 8

@@ -189,7 +189,7 @@ fn draft(
     let n = number();
     let (address, number) = match kind {
         "PLMN" => (format!("WAPPUSH=+{n}/TYPE=PLMN@{}", p.domain()), Some(n)),
-        // The OTA-HTTP target's own address (WAP-249 §7.1: a dotted quad, or
+        // The OTA-HTTP target's own address (the PPG Service client-address grammar, WAP-151 §7.1: a dotted quad, or
         // eight groups of four hex digits).
         "IP" => {
             let ota = p
