@@ -189,8 +189,9 @@ fn draft(
     let n = number();
     let (address, number) = match kind {
         "PLMN" => (format!("WAPPUSH=+{n}/TYPE=PLMN@{}", p.domain()), Some(n)),
-        // The OTA-HTTP target's own address (the PPG Service client-address grammar, WAP-151 §7.1: a dotted quad, or
-        // eight groups of four hex digits).
+        // The OTA-HTTP target's own address, as the PPG Service client-address
+        // grammar writes it (WAP-151 §7.1): a dotted quad, or eight groups of
+        // four hex digits.
         "IP" => {
             let ota = p
                 .ota_http

@@ -93,8 +93,8 @@ fn a_push_proxy_gateway_on_ipv6() {
     ] {
         assert!(passed.contains(&id.to_string()), "{id}: {}", text(&o));
     }
-    // The OTA-HTTP push went to an IPv6 client address in the PPG Service grammar's
-    // form: eight groups of four hex digits.
+    // The OTA-HTTP push went to an IPv6 client address in the PPG Service
+    // grammar's form: eight groups of four hex digits.
     assert_eq!(
         pcaps_with(
             &out,
