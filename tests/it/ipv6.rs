@@ -103,3 +103,96 @@ fn a_push_proxy_gateway_on_ipv6() {
         1
     );
 }
+
+/// Runs `profile` (a reference role launched on `::1`) with `--strict` and
+/// `tags`, and checks that it passes `ids`.
+fn passes(tag: &str, profile: String, tags: &[&str], ids: &[&str]) -> std::path::PathBuf {
+    let mut args = vec!["--strict"];
+    if !tags.is_empty() {
+        args.push("--tags");
+        args.extend(tags);
+    }
+    let (o, r, out) = run_profile(&profile, &args, tag);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let passed = requirements_with(&r, "passed");
+    for id in ids {
+        assert!(passed.contains(&id.to_string()), "{id}: {}", text(&o));
+    }
+    out
+}
+
+#[test]
+fn an_mms_client_on_ipv6() {
+    let (sip, mmsc, trigger) = (v6_port(), v6_port(), v6_port());
+    let out = passes(
+        "ipv6-mms-client",
+        format!(
+            "name: reference mms-client on ::1\n\
+             roles: [mms-client]\n\
+             harness: {{ address: \"::1\" }}\n\
+             timers: {{ t1_ms: 50, scenario_timeout_s: 5 }}\n\
+             mms_client:\n  mmsc_url: \"http://[::1]:{mmsc}/mmsc\"\n  wap_push: \"[::1]:2948\"\n  sip_push: \"[::1]:{sip}\"\n  sip_uri: \"sip:+15557654321@ims.liaison.test;user=phone\"\n  send_trigger: \"[::1]:{trigger}\"\n\
+             launch:\n  command: [{}, reference, --role, mms-client, --listen, \"[::1]:{sip}\", --mmsc, \"http://[::1]:{mmsc}/mmsc\", --send-trigger, \"[::1]:{trigger}\"]\n  ready: {{ tcp: \"[::1]:{sip}\", timeout_s: 5 }}\n",
+            bin()
+        ),
+        &[],
+        &["ADDR-1", "ADDR-5", "ADDR-9", "DEFER-5", "DEFER-6", "PUSH-5"],
+    );
+    // The notification's Content-Location names the MMSC by its IPv6 reference.
+    assert!(pcaps_with(&out, format!("http://[::1]:{mmsc}/").as_bytes()) >= 3);
+}
+
+#[test]
+fn an_mms_relay_on_ipv6() {
+    let (mm1, smsc, device) = (v6_port(), v6_port(), v6_port());
+    passes(
+        "ipv6-mms-relay",
+        format!(
+            "name: reference mms-relay on ::1\n\
+             roles: [mms-relay]\n\
+             harness: {{ address: \"::1\" }}\n\
+             timers: {{ t1_ms: 50, scenario_timeout_s: 5 }}\n\
+             mms_relay: {{ mm1_url: \"http://[::1]:{mm1}/mms\", notify: [sms, sip], smsc: \"[::1]:{smsc}\", system_id: liaison, password: secret, sip_device: \"[::1]:{device}\" }}\n\
+             launch:\n  command: [{}, reference, --role, mms-relay, --listen, \"[::1]:{mm1}\", --t1-ms, \"50\", --smsc, \"[::1]:{smsc}\", --sip-target, \"[::1]:{device}\"]\n  ready: {{ tcp: \"[::1]:{mm1}\", timeout_s: 5 }}\n",
+            bin()
+        ),
+        &[],
+        &["ADDR-1", "ADDR-2", "ADDR-3", "ADDR-4", "DEFER-1", "DEFER-3", "DEFER-4"],
+    );
+}
+
+#[test]
+fn a_push_client_and_a_deferring_server_on_ipv6() {
+    let push = v6_port();
+    passes(
+        "ipv6-push-client",
+        format!(
+            "name: reference push-client on ::1\n\
+             roles: [push-client]\n\
+             sip: {{ address: \"[::1]:{push}\", transport: [udp, tcp], aor: \"sip:dev@[::1]:{push}\" }}\n\
+             harness: {{ address: \"::1\" }}\n\
+             timers: {{ t1_ms: 50, scenario_timeout_s: 5 }}\n\
+             push_client: {{ apps: [mms.ua] }}\n\
+             launch:\n  command: [{}, reference, --role, push-client, --listen, \"[::1]:{push}\", --t1-ms, \"50\"]\n  ready: {{ sip_options: \"[::1]:{push}\", timeout_s: 5 }}\n",
+            bin()
+        ),
+        &[],
+        &["PUSH-6", "PUSH-7"],
+    );
+    let (sip, mmsc) = (v6_port(), v6_port());
+    passes(
+        "ipv6-deferral",
+        format!(
+            "name: reference im-server deferring on ::1\n\
+             roles: [im-server]\n\
+             sip: {{ address: \"[::1]:{sip}\", domain: liaison.test }}\n\
+             harness: {{ address: \"::1\" }}\n\
+             timers: {{ t1_ms: 50, scenario_timeout_s: 5 }}\n\
+             deferral:\n  mmsc_url: \"http://[::1]:{mmsc}/mm1\"\n  sip_address_form: typed\n\
+             launch:\n  command: [{}, reference, --role, im-server, --listen, \"[::1]:{sip}\", --t1-ms, \"50\", --no-store, --defer-to, \"http://[::1]:{mmsc}/mm1\", --mms-domain, liaison.test, --defer-sip-type, SIP]\n  ready: {{ sip_options: \"[::1]:{sip}\", timeout_s: 5 }}\n",
+            bin()
+        ),
+        &["@DEFER-2 or @DEFER-7 or @DEFER-8 or @DEFER-9"],
+        &["DEFER-2", "DEFER-7", "DEFER-8", "DEFER-9"],
+    );
+}
