@@ -369,6 +369,29 @@ fn aiosmtpd_as_mem_server() {
         .contains("notified"));
 }
 
+/// The same server on IPv6: aiosmtpd listening on `[::1]`, smtplib
+/// notifying the harness's MM3 interface on `[::1]` (issue 15 item 5).
+#[test]
+fn aiosmtpd_as_mem_server_on_ipv6() {
+    require_aiosmtpd();
+    let (inbox, mm3) = (free_port("::1"), free_port("::1"));
+    let profile = format!(
+        "name: mem_server.py on ::1\n\
+         roles: [mem-server]\n\
+         harness: {{ address: \"::1\" }}\n\
+         timers: {{ t1_ms: 100, scenario_timeout_s: 10 }}\n\
+         launch:\n  command: [/usr/bin/python3, fixtures/sut/mem-server/mem_server.py, --listen, \"[::1]:{inbox}\", --mm3, \"[::1]:{mm3}\", --mailbox, bob@mem.liaison.test, --other-mailbox, carol@mem.liaison.test, --notify-to, \"+15550007777/TYPE=PLMN@mms.liaison.test\"]\n\
+         \x20 ready: {{ tcp: \"[::1]:{inbox}\", timeout_s: 10 }}\n\
+         mem_server:\n  inbox: \"[::1]:{inbox}\"\n  mailbox: bob@mem.liaison.test\n  other_mailbox: carol@mem.liaison.test\n\
+         \x20 notify_to: \"+15550007777/TYPE=PLMN@mms.liaison.test\"\n  mm3: \"[::1]:{mm3}\"\n"
+    );
+    let (o, r, _) = run_profile(&profile, &["--strict"], "aiosmtpd-mem-ipv6");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    for id in ["MEM-1", "MEM-2", "MEM-3", "MEM-4"] {
+        assert_eq!(verdict(&r, id), "passed", "{id}: {}", text(&o));
+    }
+}
+
 /// The same server, its new mail handed over by a command the harness runs
 /// per message (mem_server.deliver_command: a delivery agent that passes the
 /// message on standard input to the server), on ports of its own.
