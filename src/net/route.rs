@@ -224,7 +224,7 @@ impl Router {
                     self.add(owner, token, |o| &mut o.learned);
                 }
                 if let Some(branch) = request_branch(head) {
-                    self.add(owner, branch, |o| &mut o.branches);
+                    self.add(owner, &branch, |o| &mut o.branches);
                 }
             }
         }
@@ -288,9 +288,10 @@ fn smpp_header(payload: &[u8]) -> Option<(u32, u32)> {
     (word(0) as usize == payload.len()).then(|| (word(4), word(12)))
 }
 
-/// The branch of a SIP request's top Via (RFC 3261 §8.1.1.7), when it is
-/// long enough to be a key; `None` for a response or anything else.
-fn request_branch(head: &[u8]) -> Option<&[u8]> {
+/// The branch of a SIP request's top Via (RFC 3261 §8.1.1.7), read by the
+/// codec's Via reader, when it is long enough to be a key; `None` for a
+/// response or anything else.
+fn request_branch(head: &[u8]) -> Option<Vec<u8>> {
     let first = head.split(|&b| b == b'\n').next()?;
     if first.starts_with(b"SIP/2.0") || !first.trim_ascii_end().ends_with(b"SIP/2.0") {
         return None;
@@ -308,17 +309,10 @@ fn request_branch(head: &[u8]) -> Option<&[u8]> {
             continue;
         }
         // The first value of the first Via line is the top one.
-        let top = line[colon + 1..].split(|&b| b == b',').next()?;
-        let at = top
-            .windows(7)
-            .position(|w| w.eq_ignore_ascii_case(b"branch="))?;
-        let v = &top[at + 7..];
-        let end = v
-            .iter()
-            .position(|&b| b == b';' || b == b',' || b.is_ascii_whitespace())
-            .unwrap_or(v.len());
-        let branch = &v[..end];
-        return (branch.len() >= MIN_LEARNED_KEY).then_some(branch);
+        let value = std::str::from_utf8(&line[colon + 1..]).ok()?;
+        let top = crate::codec::sip::parse_via(value.split(',').next()?).ok()?;
+        let branch = top.branch()?;
+        return (branch.len() >= MIN_LEARNED_KEY).then(|| branch.as_bytes().to_vec());
     }
     None
 }
@@ -452,6 +446,11 @@ mod tests {
         // Nothing of either but the dialog: the one that learned it.
         assert_eq!(r.classify(a(2), a(1), &ok("z9hG4bKcccc3")), vec![one]);
         assert_eq!(request_branch(&ok("z9hG4bKaaaa1")), None);
+        // LWS around `;` and `=` is allowed (RFC 3261 §25.1 SEMI, EQUAL).
+        assert_eq!(
+            request_branch(b"NOTIFY sip:p@h SIP/2.0\r\nv: SIP / 2.0 / UDP h:5062 ; branch = z9hG4bKdddd4 , SIP/2.0/UDP x;branch=z9hG4bKeeee5\r\n\r\n"),
+            Some(b"z9hG4bKdddd4".to_vec())
+        );
     }
 
     #[test]
