@@ -1354,6 +1354,24 @@ impl Capture {
         }
     }
 
+    /// At the end of a run: the openings a routed capture still keeps back
+    /// (connections that carried nothing and did not close) go to its
+    /// run-level file, so that no packet is lost (a no-op on others).
+    pub fn write_pending_openings(&self) {
+        let Some(r) = &self.route else {
+            return;
+        };
+        let (pending, run_level) = {
+            let mut r = r.lock().unwrap_or_else(|e| e.into_inner());
+            let mut pending: Vec<_> = r.opened.drain().map(|(_, o)| o).collect();
+            pending.sort_by_key(|o| (o.0, o.1));
+            (pending, r.run_level.clone())
+        };
+        for (client, server, end) in pending {
+            run_level.open(client, server, end);
+        }
+    }
+
     /// Flush buffered frames to disk. Returns the first write error seen so far, if any.
     pub fn flush(&self) -> io::Result<()> {
         if self.switch.is_some() || self.route.is_some() {
@@ -1834,6 +1852,10 @@ mod tests {
         let idle = addr("127.0.0.1:40001");
         routed.tcp_accepted(idle, server);
         routed.tcp_close(idle, server);
+        // Open and silent when the run ends: its opening is still written.
+        let silent = addr("127.0.0.1:40002");
+        routed.tcp_accepted(silent, server);
+        routed.write_pending_openings();
         own.flush().unwrap();
         run_level.flush().unwrap();
         let flags = |p: &Path| -> Vec<(u16, u8, usize)> {
@@ -1847,8 +1869,10 @@ mod tests {
         assert_eq!(own_frames.len(), 3 + 2 + 3, "{own_frames:?}");
         assert_eq!(own_frames[0], (40000, TCP_SYN, 0));
         let run_frames = flags(&run_path.0);
-        assert_eq!(run_frames.len(), 3 + 3, "{run_frames:?}");
-        assert!(run_frames.iter().all(|f| f.0 == 40001 || f.0 == 8080));
+        assert_eq!(run_frames.len(), 3 + 3 + 3, "{run_frames:?}");
+        assert!(run_frames
+            .iter()
+            .all(|f| f.0 == 40001 || f.0 == 40002 || f.0 == 8080));
         assert_eq!(run_frames[0], (40001, TCP_SYN, 0));
     }
 

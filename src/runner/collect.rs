@@ -461,7 +461,8 @@ pub(super) fn note_not_run_by_sut(report: &mut Report) {
     }
 }
 
-/// The run-level pcaps of the roles that serve scenarios side by side.
+/// The run-level pcaps: of the roles that serve scenarios side by side,
+/// and of the one held by a scenario at a time (what came between holders).
 pub fn run_pcaps(ctx: &RunContext) -> Vec<crate::report::RunPcap> {
     let routed = [
         ("iwf", ctx.iwf.as_ref().map(|h| &h.capture)),
@@ -473,9 +474,9 @@ pub fn run_pcaps(ctx: &RunContext) -> Vec<crate::report::RunPcap> {
             "mms-relay-bearers",
             ctx.mms_relay.as_ref().map(|h| &h.capture),
         ),
+        ("push-agent", ctx.push_client.as_ref().map(|h| &h.capture)),
         // Held by one scenario at a time: what came between them.
         ("mm3", ctx.mem_server.as_ref().map(|h| &h.capture)),
-        ("push-agent", ctx.push_client.as_ref().map(|h| &h.capture)),
     ];
     let mut out = Vec::new();
     for (name, capture) in routed {
@@ -489,6 +490,7 @@ pub fn run_pcaps(ctx: &RunContext) -> Vec<crate::report::RunPcap> {
         } else {
             orig.unclaimed()
         };
+        orig.write_pending_openings();
         let _ = c.flush();
         if let Some(path) = c.path() {
             out.push(crate::report::RunPcap {
