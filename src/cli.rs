@@ -48,6 +48,10 @@ pub enum Command {
         /// Run against the embedded reference with this fault (ROLE/NAME; see `liaison reference --list-faults`).
         #[arg(long, value_name = "ROLE/NAME")]
         fault: Option<String>,
+        /// The loopback IP the embedded reference and its harness bind
+        /// (default 127.0.0.1; `::1` runs every role on IPv6).
+        #[arg(long, value_name = "IP")]
+        address: Option<std::net::IpAddr>,
         /// Folder of the feature files (default ./features).
         #[arg(long, value_name = "DIR")]
         features: Option<PathBuf>,
@@ -147,6 +151,7 @@ pub fn main_with(cli: Cli) -> i32 {
             strict,
             waivers,
             fault,
+            address,
             features,
             quiet,
         } => {
@@ -158,6 +163,7 @@ pub fn main_with(cli: Cli) -> i32 {
                 strict,
                 waivers,
                 fault,
+                address,
                 features,
                 progress: !quiet,
             };
@@ -229,6 +235,7 @@ pub fn main_with(cli: Cli) -> i32 {
                 }),
                 send_trigger_at: roles.send_trigger,
                 escaped_sip: roles.escaped_sip,
+                trust_core_port: roles.trust_core_port,
             };
             rt.block_on(reference(role, fault, listen, t1_ms, domain, no_store, iwf))
         }
@@ -342,6 +349,7 @@ struct IwfArgs {
     deferral: Option<crate::reference::im_server::DeferralConfig>,
     send_trigger_at: Option<std::net::SocketAddr>,
     escaped_sip: bool,
+    trust_core_port: bool,
 }
 
 /// `liaison reference`: options of single roles (im-server deferral,
@@ -366,6 +374,10 @@ pub struct RoleArgs {
     /// mms-client: write the SIP URIs it sends to as escaped-value/TYPE=SIP.
     #[arg(long)]
     escaped_sip: bool,
+    /// im-server with --ims-core: trust the core's IP and port, not its IP
+    /// alone (a profile's `ims.trust: address`).
+    #[arg(long)]
+    trust_core_port: bool,
 }
 
 async fn reference(
@@ -388,6 +400,7 @@ async fn reference(
         deferral,
         send_trigger_at,
         escaped_sip,
+        trust_core_port,
     } = iwf;
     if !listen.ip().is_loopback() {
         eprintln!(
@@ -469,7 +482,10 @@ async fn reference(
         mem_server: None,
         ims: ims_core
             .filter(|_| role == "im-client" || role == "im-server")
-            .map(|core| crate::reference::ImsConfig { core }),
+            .map(|core| crate::reference::ImsConfig {
+                core,
+                trust_port: trust_core_port,
+            }),
     };
     if role == "mms-client" && settings.mms_client.is_none() {
         eprintln!("liaison: reference --role mms-client: --mmsc URL is required");
@@ -492,11 +508,8 @@ async fn reference(
     if let Some(mm3) = running.mm3 {
         println!("liaison reference {role} takes MM3 (SMTP) on {mm3} (tcp)");
     }
-    if role == "mms-client" {
-        println!(
-            "liaison reference mms-client takes WSP pushes on {} (udp)",
-            crate::reference::mms_client::wap_push_address(running.address)
-        );
+    if let Some(w) = running.wap_push {
+        println!("liaison reference mms-client takes WSP pushes on {w} (udp)");
     }
     if let Some(t) = running.send_trigger {
         println!("liaison reference {role} takes send triggers on http://{t}/mms/send");

@@ -69,10 +69,18 @@ struct RawProfile {
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ImsSection {
-    /// Where the core listens (UDP and TCP on one port). Its IP must differ
-    /// from `harness.address`: trust is judged by source IP, and the
-    /// harness's untrusted senders use `harness.address`.
+    /// Where the core listens (UDP and TCP on one port). With `trust: ip`
+    /// (the default) its IP must differ from `harness.address`: the SUT
+    /// judges trust by source IP, and the harness's untrusted senders use
+    /// `harness.address`.
     pub core: SocketAddr,
+    /// How the SUT recognises the core as its trust domain (RFC 3325 §2.3):
+    /// `ip` (the core's IP, the default) or `address` (the core's IP and
+    /// port, so the core may share `harness.address`, as on IPv6 loopback,
+    /// where `::1` is the one address). With `address` the core sends from
+    /// its own port over UDP, the transport the IMS scenarios use.
+    #[serde(default)]
+    pub trust: Option<Trust>,
     /// Run the other areas' SIP scenarios (im-client, im-server,
     /// push-client) through the core too. Those scenarios then run one at a
     /// time. Default false: only the IMS scenarios use the core.
@@ -97,7 +105,26 @@ pub struct ImsSection {
     pub icsi: Option<Vec<String>>,
 }
 
+/// What identifies the IMS core to a SUT that trusts it (`ims.trust`).
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Trust {
+    /// The core's IP.
+    #[default]
+    Ip,
+    /// The core's IP and port.
+    Address,
+}
+
 impl ImsSection {
+    /// Is `src` the core, as the SUT judges it (`trust`)?
+    pub fn is_core(&self, src: SocketAddr) -> bool {
+        match self.trust.unwrap_or_default() {
+            Trust::Ip => src.ip() == self.core.ip(),
+            Trust::Address => src == self.core,
+        }
+    }
+
     pub fn route_all(&self) -> bool {
         self.route_all.unwrap_or(false)
     }
@@ -124,11 +151,11 @@ impl ImsSection {
                     .into(),
             ));
         }
-        if self.core.ip() == harness_ip {
+        if self.core.ip() == harness_ip && self.trust.unwrap_or_default() == Trust::Ip {
             return Err((
                 "ims.core".into(),
                 format!(
-                    "expected an IP other than harness.address {harness_ip} (for instance 127.0.0.2): trust is judged by source IP"
+                    "expected an IP other than harness.address {harness_ip} (for instance 127.0.0.2): trust is judged by source IP; or `trust: address` when the SUT trusts the core's IP and port"
                 ),
             ));
         }
@@ -309,7 +336,7 @@ impl MmsClientSection {
     pub fn sip_uri(&self) -> String {
         match (&self.sip_uri, self.sip_push.or(self.wap_push)) {
             (Some(u), _) => u.clone(),
-            (None, Some(a)) => format!("sip:mms-client@{}", a.ip()),
+            (None, Some(a)) => format!("sip:mms-client@{}", crate::net::uri_host(a.ip())),
             (None, None) => "sip:mms-client@127.0.0.1".into(),
         }
     }
@@ -2188,6 +2215,17 @@ capabilities: { sip_push_subscribe: true }
             .starts_with("profile bad.yaml: ims.core: expected an IP other than harness.address"));
         assert!(bad("127.0.0.2:5099", "127.0.0.2:0")
             .starts_with("profile bad.yaml: ims.core: expected a port other than 0"));
+        // Trusted by IP and port, the core may share the harness's IP (as
+        // on IPv6 loopback); then only its own port is the core.
+        let shared = ok.replace("127.0.0.2:5099\n", "127.0.0.1:5099\n  trust: address\n");
+        let p = Profile::parse(&shared, "p.yaml").unwrap();
+        let i = p.ims.as_ref().unwrap();
+        assert_eq!(i.trust, Some(Trust::Address));
+        assert!(i.is_core("127.0.0.1:5099".parse().unwrap()));
+        assert!(!i.is_core("127.0.0.1:5098".parse().unwrap()));
+        let by_ip = Profile::parse(ok, "p.yaml").unwrap();
+        assert!(by_ip.ims.unwrap().is_core("127.0.0.2:40000".parse().unwrap()));
+        assert!(bad("  register: true\n", "  trust: port\n  register: true\n").contains("unknown variant"));
         assert!(bad("+g.oma.sip-im]", "g.oma.sip-im]")
             .starts_with("profile bad.yaml: ims.feature_tags: expected tag names"));
         assert!(bad("urn:urn-7:3gpp", "urn%3Aurn-7%3A3gpp")

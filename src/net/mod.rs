@@ -258,6 +258,15 @@ pub fn open_lab_network() {
     LAB_NETWORK.store(true, std::sync::atomic::Ordering::SeqCst);
 }
 
+/// An IP as a URI host writes it (RFC 3986 §3.2.2, RFC 3261 §25.1): an
+/// IPv6 address in brackets, an IPv4 address as it is.
+pub fn uri_host(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("[{v6}]"),
+    }
+}
+
 /// May the harness use `ip` (bind to it, connect or send to it)? Loopback
 /// always; with a lab network ([`open_lab_network`]) any unicast address.
 pub fn permitted(ip: IpAddr) -> bool {

@@ -564,6 +564,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "receives MESSAGEs and never answers them",
         breaks: &["DR-1", "DR-2", "DR-3", "DR-4", "DR-9", "DR-10", "DR-11", "DR-12", "DR-13", "DR-14", "DR-15", "DR-17", "IMS-7", "IMS-8"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-client",
@@ -571,6 +572,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "answers every request with bytes that are not SIP",
         breaks: &["DR-1", "DR-2", "DR-3", "DR-4", "DR-9", "DR-10", "DR-11", "DR-12", "DR-13", "DR-14", "DR-15", "DR-17", "IMS-7", "IMS-8"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-client",
@@ -578,6 +580,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "answers every request with a well-formed 200 for another transaction (other branch and Call-ID)",
         breaks: &["DR-1", "DR-2", "DR-3", "DR-4", "DR-9", "DR-10", "DR-11", "DR-12", "DR-13", "DR-14", "DR-15", "DR-17", "IMS-7", "IMS-8"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-client",
@@ -585,6 +588,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "over TCP, reads the request and closes the connection without answering",
         breaks: &["DR-1"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-client",
@@ -592,6 +596,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "over TCP, writes the first half of the header block of its answer to a request (no blank line) and closes the connection",
         breaks: &["DR-1"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-client",
@@ -599,6 +604,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "its 200 to a MESSAGE carries a Contact header and a body",
         breaks: &["DR-2"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-client",
@@ -606,6 +612,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "answers 200 to a MESSAGE whose body type it does not support",
         breaks: &["DR-3"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-client",
@@ -613,6 +620,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "rejects an unsupported body type with 415 but no Accept header",
         breaks: &["DR-3"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-client",
@@ -620,6 +628,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "rejects an unsupported body type with 415 whose reason phrase is a <script> element and whose Accept header is HTML, not media types (the report must show it as text)",
         breaks: &["DR-3"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-client",
@@ -627,6 +636,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "handles a retransmitted MESSAGE as a new request (new To tag)",
         breaks: &["DR-4"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-client",
@@ -634,6 +644,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "does not listen on TCP",
         breaks: &["DR-1"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-client",
@@ -641,6 +652,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "rejects every INVITE for an MSRP session with 488",
         breaks: &["DR-9", "DR-10", "DR-11", "DR-12", "DR-13", "DR-14", "DR-15", "DR-17", "IMS-8"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-client",
@@ -648,6 +660,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "accepts an MSRP offer even when no offered type is one it takes",
         breaks: &["DR-9"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-client",
@@ -655,6 +668,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "never answers the BYE that ends a Large Message session",
         breaks: &["DR-9"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-client",
@@ -662,6 +676,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "never answers the final ('$') chunk of a message",
         breaks: &["DR-10", "DR-11", "DR-12", "DR-13"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-client",
@@ -669,6 +684,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "holds back the 200s to '+' chunks until the final chunk arrives",
         breaks: &["DR-11"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-client",
@@ -676,6 +692,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "sends the success REPORT before the 200 to the final chunk",
         breaks: &["DR-12"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-client",
@@ -683,6 +700,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "sends a success REPORT although Success-Report is no or absent",
         breaks: &["DR-13"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-client",
@@ -690,6 +708,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "answers 200 to chunks sent with Failure-Report: partial",
         breaks: &["DR-14"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-client",
@@ -697,6 +716,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "takes a Content-Type it does not support with 200 (and a success REPORT)",
         breaks: &["DR-15"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-client",
@@ -704,6 +724,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "answers an unsupported type with 415 but also sends a success REPORT",
         breaks: &["DR-15"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-client",
@@ -711,6 +732,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "takes a message larger than its declared maximum",
         breaks: &["DR-15"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-client",
@@ -718,6 +740,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "answers 200 to a SEND whose To-Path names no session it has",
         breaks: &["DR-15"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-client",
@@ -725,6 +748,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "after a '#' chunk, sends a success REPORT claiming the whole message",
         breaks: &["DR-17"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-client",
@@ -732,6 +756,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "sends MSRP responses and REPORTs without their end-line (unframeable)",
         breaks: &["DR-10", "DR-11", "DR-12", "DR-13", "DR-15"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-client",
@@ -739,6 +764,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "closes the MSRP connection when the first chunk arrives, without answering",
         breaks: &["DR-10", "DR-11", "DR-12", "DR-13", "DR-15"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-client",
@@ -746,6 +772,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "its success REPORT carries a Byte-Range total that is not the message's",
         breaks: &["DR-12"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-client",
@@ -753,6 +780,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "answers each chunk twice, the second time 50 ms later with the opposite verdict (400 after a 200, 200 after an error)",
         breaks: &["DR-10", "DR-11", "DR-12", "DR-13", "DR-15"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-client",
@@ -760,6 +788,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "its success REPORT carries Success-Report and Failure-Report header fields",
         breaks: &["DR-12"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-client",
@@ -767,6 +796,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "with Success-Report yes, reports each chunk in a REPORT of its own sent before that chunk's 200",
         breaks: &["DR-12"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-client",
@@ -774,6 +804,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "its success REPORT covers only the final chunk's bytes; no REPORT covers the rest",
         breaks: &["DR-12"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-client",
@@ -781,6 +812,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "never registers with the IMS core it is configured with",
         breaks: &["IMS-2", "IMS-5", "IMS-6"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-client",
@@ -788,6 +820,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "registers through the IMS core without the +g.oma.sip-im feature tags in its Contact",
         breaks: &["IMS-5"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-client",
@@ -795,6 +828,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "writes its ICSIs in +g.3gpp.icsi-ref raw (urn:urn-7:…), not percent-encoded",
         breaks: &["IMS-6"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-client",
@@ -802,6 +836,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "sends its responses to a request that came through a proxy straight to the originator (last Via), bypassing the core",
         breaks: &["IMS-7", "IMS-8"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-client",
@@ -809,6 +844,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "its 200 to an INVITE leaves out the Record-Route the proxies added",
         breaks: &["IMS-8"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-client",
@@ -816,6 +852,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "answers a MESSAGE with 200, the same 200 again, then 486 on the same transaction (same branch and To tag)",
         breaks: &["DR-1", "DR-2", "DR-4", "IMS-7"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-client",
@@ -823,6 +860,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "its final responses to MESSAGEs carry the request's branch and CSeq number but the method OPTIONS",
         breaks: &["DR-1", "DR-2", "DR-3", "DR-4"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-client",
@@ -830,5 +868,6 @@ pub const FAULTS: &[super::Fault] = &[
         description: "its final responses to MESSAGEs have SIP/2.1 as SIP-Version",
         breaks: &["DR-1", "DR-2", "DR-3", "DR-4", "IMS-7"],
         store_and_forward: true,
+        on_ipv6: false,
     },
 ];

@@ -246,7 +246,7 @@ impl Server {
         tx
     }
 
-    async fn handle(self: Arc<Self>, raw: Vec<u8>, from: Peer, src: Option<std::net::IpAddr>) {
+    async fn handle(self: Arc<Self>, raw: Vec<u8>, from: Peer, src: Option<SocketAddr>) {
         if self.settings.has_fault("never-answers") {
             return;
         }
@@ -260,7 +260,7 @@ impl Server {
         }
     }
 
-    async fn request(self: Arc<Self>, msg: SipMessage, from: Peer, src: Option<std::net::IpAddr>) {
+    async fn request(self: Arc<Self>, msg: SipMessage, from: Peer, src: Option<SocketAddr>) {
         let method = msg.method().unwrap_or_default().to_string();
         if method == "ACK" {
             return;
@@ -340,10 +340,10 @@ impl Server {
     }
 
     /// Is a request from `src` inside the trust domain (RFC 3325 §5)? Only
-    /// the IMS core's IP is: where the request came from, never what its
-    /// Via claims (anyone can write a Via).
-    fn trusted(&self, msg: &SipMessage, src: Option<std::net::IpAddr>) -> bool {
-        let Some(core) = self.settings.ims.as_ref().map(|i| i.core) else {
+    /// the IMS core's IP is (its IP and port with `trust_port`): where the
+    /// request came from, never what its Via claims (anyone can write a Via).
+    fn trusted(&self, msg: &SipMessage, src: Option<SocketAddr>) -> bool {
+        let Some(ims) = self.settings.ims.as_ref() else {
             return self.settings.has_fault("trusts-any-pai");
         };
         if self.settings.has_fault("trusts-by-via") {
@@ -354,9 +354,14 @@ impl Server {
                 .and_then(|v| v.split_whitespace().nth(1).map(str::to_string))
                 .and_then(|h| h.split(';').next().map(str::to_string))
                 .and_then(|h| h.parse::<SocketAddr>().ok());
-            return sent_by.is_some_and(|a| a.ip() == core.ip());
+            return sent_by.is_some_and(|a| a.ip() == ims.core.ip());
         }
-        self.settings.has_fault("trusts-any-pai") || Some(core.ip()) == src
+        // Fault: the core's IP trusted whatever the port, although the
+        // core shares its IP with untrusted senders.
+        let by_port = ims.trust_port && !self.settings.has_fault("trusts-core-ip-any-port");
+        let from_core = src
+            .is_some_and(|s| s.ip() == ims.core.ip() && (!by_port || s.port() == ims.core.port()));
+        self.settings.has_fault("trusts-any-pai") || from_core
     }
 
     /// Sends a final response for server transaction `key` and remembers it.
@@ -1268,7 +1273,7 @@ pub fn start(
                     continue;
                 };
                 let raw = buf[..n].to_vec();
-                tokio::spawn(server.clone().handle(raw, Peer::Udp(from), Some(from.ip())));
+                tokio::spawn(server.clone().handle(raw, Peer::Udp(from), Some(from)));
             }
         }));
     }
@@ -1279,7 +1284,7 @@ pub fn start(
             let server = server.clone();
             tokio::spawn(super::read_stream(rd, move |raw| {
                 let tx = tx.clone();
-                tokio::spawn(server.clone().handle(raw, Peer::Tcp(tx), Some(peer.ip())));
+                tokio::spawn(server.clone().handle(raw, Peer::Tcp(tx), Some(peer)));
             }));
         }
     }));
@@ -1296,6 +1301,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "stores no Path at registration: sends requests straight to the contact, bypassing the core",
         breaks: &["IMS-1"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1303,6 +1309,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "sends a MESSAGE for a user registered through the core to the Path's address but without the Path as Route, so the core routes it by Request-URI",
         breaks: &["IMS-1"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1310,6 +1317,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "forwards a MESSAGE with its P-Asserted-Identity replaced by the From URI (From trusted over PAI)",
         breaks: &["IMS-9"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1317,6 +1325,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "delivers a stored MESSAGE with the original From as sender and no asserted identity",
         breaks: &["IMS-10", "IMS-13"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1324,6 +1333,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "honours and passes on a P-Asserted-Identity from any source, not only the core",
         breaks: &["IMS-11"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1331,6 +1341,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "no fault: the conformant server that answers 403 to a MESSAGE carrying a P-Asserted-Identity from outside the trust domain instead of delivering it without (a variant: refusing is an acceptable answer, catalogue IMS-11)",
         breaks: &[],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1338,6 +1349,15 @@ pub const FAULTS: &[super::Fault] = &[
         description: "trusts a request whose top Via names the core's address, wherever it came from: a forged Via carries a forged P-Asserted-Identity through",
         breaks: &["IMS-11"],
         store_and_forward: true,
+        on_ipv6: false,
+    },
+    super::Fault {
+        role: "im-server",
+        name: "trusts-core-ip-any-port",
+        description: "configured to trust the core by IP and port (the core shares its IP with untrusted senders, as on IPv6 loopback), trusts any port of the core's IP: a forged P-Asserted-Identity from beside the core goes through",
+        breaks: &["IMS-11"],
+        store_and_forward: true,
+        on_ipv6: true,
     },
     super::Fault {
         role: "im-server",
@@ -1345,6 +1365,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "keeps the P-Asserted-Identity of a message it stores from any source and delivers it later as asserted",
         breaks: &["IMS-11"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1352,6 +1373,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "forwards a MESSAGE from outside the trust domain with its unauthenticated From as P-Asserted-Identity",
         breaks: &["IMS-11"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1359,6 +1381,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "looks users up by the URI's user part as written, so tel: and sip:…;user=phone forms (and visual separators) name different users",
         breaks: &["IMS-12"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1366,6 +1389,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "answers 400 to a MESSAGE whose P-Asserted-Identity has a SIP and a tel value",
         breaks: &["IMS-13"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1373,6 +1397,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "ignores Accept-Contact require;explicit: delivers to the latest IM contact even if it did not register the feature (or the push application)",
         breaks: &["IMS-14", "IMS-16"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1380,6 +1405,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "ignores Accept-Contact require;explicit: delivers to the user's oldest contact, whatever it registered",
         breaks: &["IMS-14", "IMS-16"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1387,6 +1413,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "takes Accept-Contact require;explicit as a preference: when the matching contact answers an error, tries the contact that did not declare the feature",
         breaks: &["IMS-14", "IMS-16"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1394,6 +1421,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "answers 200 to every MESSAGE itself and drops it",
         breaks: &["DR-4", "DR-5", "DR-6", "DR-7", "PUSH-8", "PUSH-11", "PUSH-18", "DEFER-2", "DEFER-7", "DEFER-9", "IMS-1", "IMS-9", "IMS-10", "IMS-11", "IMS-12", "IMS-13", "IMS-14", "IMS-16"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1401,6 +1429,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "relays MESSAGE but turns the recipient's 486 into 200",
         breaks: &["DR-5", "DR-6"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1408,6 +1437,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "answers 200 as soon as it forwards, before the recipient answers",
         breaks: &["DR-5", "DR-6", "DEFER-2", "DEFER-7"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1415,6 +1445,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "forwards the originator's retransmission downstream as a new transaction",
         breaks: &["DR-4"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1422,6 +1453,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "answers 202 for an offline recipient but never delivers the stored message",
         breaks: &["DR-7", "PUSH-8", "PUSH-11", "PUSH-18", "IMS-10", "IMS-11", "IMS-13"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1429,6 +1461,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "keeps only the media type of a stored message's Content-Type: charset and other parameters are lost on delivery",
         breaks: &["DR-7"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1436,6 +1469,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "stores a message for an offline recipient but answers 200, as if delivered",
         breaks: &["DR-7", "PUSH-8", "PUSH-11"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1443,6 +1477,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "without store-and-forward, answers 200 for an unregistered recipient and drops the message",
         breaks: &["DR-6"],
         store_and_forward: false,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1450,6 +1485,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "no fault: the conformant server with store-and-forward off (a variant, to run the scenarios for servers that do not store)",
         breaks: &[],
         store_and_forward: false,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1457,6 +1493,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "drops every request, REGISTER included",
         breaks: &["DR-4", "DR-5", "DR-6", "DR-7", "PUSH-8", "PUSH-11", "PUSH-18", "DEFER-2", "DEFER-7", "DEFER-8", "DEFER-9", "IMS-1", "IMS-9", "IMS-10", "IMS-11", "IMS-12", "IMS-13", "IMS-14", "IMS-16"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1464,6 +1501,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "answers 200 for a stored message once the recipient's push device accepted the offline notification, taking the push for delivery",
         breaks: &["PUSH-11"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1471,6 +1509,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "stores messages for a user with a push contact but never notifies the device",
         breaks: &["PUSH-8", "PUSH-11"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1478,6 +1517,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "sends the offline notification without Accept-Contact naming the push application",
         breaks: &["PUSH-8"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1485,6 +1525,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "drops the stored message when the push device refuses the offline notification",
         breaks: &["PUSH-8"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1492,6 +1533,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "takes a push-only contact for an IM client: forwards MESSAGEs to it instead of storing them",
         breaks: &["PUSH-8", "PUSH-11"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1499,6 +1541,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "ignores a stored MESSAGE's Expires: delivers it on registration however late",
         breaks: &["PUSH-18"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1506,6 +1549,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "defers a MESSAGE to MMS but answers the originator 200, as if it had been delivered",
         breaks: &["DEFER-7"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1513,6 +1557,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "submits the MM when the MMS user's client answers 480 or 408, but still relays that error to the originator",
         breaks: &["DEFER-7"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1520,6 +1565,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "answers 202 for an MMS user it cannot reach but never submits the MM",
         breaks: &["DEFER-2", "DEFER-9"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1527,6 +1573,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "defers only for MMS users who are not registered; a client's 480 or 408 is relayed and nothing is submitted",
         breaks: &["DEFER-2", "DEFER-7"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1534,6 +1581,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "submits the MM with the text's CRLF line ends turned into LF",
         breaks: &["DEFER-2"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1541,6 +1589,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "writes the recipient's SIP URI into the MM's To without its sip: scheme, as if it were a mailbox",
         breaks: &["DEFER-2"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1548,6 +1597,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "submits the MM with From the Insert-address token instead of the originator's SIP URI",
         breaks: &["DEFER-9"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1555,6 +1605,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "submits the MM with the MESSAGE's From as originator even when the trusted core asserted another identity",
         breaks: &["DEFER-9"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1562,6 +1613,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "also submits an MMS copy of a MESSAGE the MMS user's client took with 200",
         breaks: &["DEFER-8"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1569,6 +1621,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "passes the far end's 200 back to the sender (two responses to one SEND)",
         breaks: &["DR-18"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1576,6 +1629,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "answers the sender's SEND only when the far end has answered",
         breaks: &["DR-18"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1583,6 +1637,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "sends the sender a success REPORT of its own when the far end answers, even with an error",
         breaks: &["DR-16", "DR-19"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1590,6 +1645,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "does not forward REPORTs",
         breaks: &["DR-19"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1597,6 +1653,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "changes the Byte-Range of the REPORTs it forwards",
         breaks: &["DR-19"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1604,6 +1661,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "sends no failure REPORT on a downstream error or timeout",
         breaks: &["DR-16", "DR-20"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1611,6 +1669,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "after each final response to a MESSAGE sends the same response again, then a different one (500 after a 2xx, 200 after an error) on the same transaction",
         breaks: &["DEFER-7", "DEFER-8", "DR-4", "DR-5", "DR-6", "DR-7", "PUSH-8", "PUSH-11"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "im-server",
@@ -1618,5 +1677,6 @@ pub const FAULTS: &[super::Fault] = &[
         description: "forwards a MESSAGE whose CSeq names the method INFO",
         breaks: &["DEFER-2", "DEFER-7", "DEFER-8", "DR-4", "DR-5", "DR-6", "IMS-1", "IMS-9", "IMS-11", "IMS-12", "IMS-14", "IMS-16"],
         store_and_forward: true,
+        on_ipv6: false,
     },
 ];

@@ -327,6 +327,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "stores new mail and never notifies",
         breaks: &["MEM-1", "MEM-2", "MEM-3", "MEM-4"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mem-server",
@@ -334,6 +335,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "sends its notifications to a mail address of its own domain instead of the user's MMS address",
         breaks: &["MEM-1", "MEM-2", "MEM-3", "MEM-4"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mem-server",
@@ -341,6 +343,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "sends the notification without an Applic-ID header",
         breaks: &["MEM-2"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mem-server",
@@ -348,6 +351,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "sends the notification with `Applic-ID: mem` (lower case)",
         breaks: &["MEM-2"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mem-server",
@@ -355,6 +359,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "its EMN payload for new mail in the user's mailbox names the other mailbox (issue 12: matched by that name, it is also a notification to the user of the other mailbox's mail, and the user's own mail goes unannounced in MEM-4)",
         breaks: &["MEM-3", "MEM-4"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mem-server",
@@ -362,6 +367,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "notifies the user of new mail in any mailbox it serves, also another user's (its EMN naming that mailbox)",
         breaks: &["MEM-4"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     // mem-server (issue 12, items 18-20).
     super::Fault {
@@ -370,6 +376,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "notifies the user when the RCPT of new mail names the user's mailbox, before answering that RCPT (the mail not yet accepted), and not after the mail",
         breaks: &["MEM-1", "MEM-2", "MEM-3", "MEM-4"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mem-server",
@@ -377,6 +384,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "its EMN payload has a stray </emn> end tag after the root element",
         breaks: &["MEM-3"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mem-server",
@@ -384,6 +392,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "sends the notification as text/plain, a sentence with an <emn …/> fragment in it",
         breaks: &["MEM-3"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mem-server",
@@ -391,5 +400,6 @@ pub const FAULTS: &[super::Fault] = &[
         description: "notifies the user of new mail in any mailbox it serves (its EMN naming that mailbox), each notification 700 ms late",
         breaks: &["MEM-4"],
         store_and_forward: true,
+        on_ipv6: false,
     },
 ];

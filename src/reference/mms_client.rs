@@ -94,17 +94,21 @@ struct Shared {
 
 use super::lock;
 
-/// Starts the client. Its SIP address is returned; WSP pushes go to port 2948
-/// of that IP ([`wap_push_address`]). With `listen` 127.0.0.1 port 0 it picks
-/// a free address 127.x.y.z whose port 2948 is free, so several runs can share
-/// the machine.
+/// Starts the client. Its SIP address, where it takes WSP pushes and its
+/// send trigger are returned. WSP pushes go to port 2948 of the SIP
+/// address's IP ([`wap_push_address`]). With `listen` 127.0.0.1 port 0 it
+/// picks a free address 127.x.y.z whose port 2948 is free, so several runs
+/// can share the machine; with `::1` port 0 (IPv6 has one loopback
+/// address, which every run shares) on a port the system picks, never 2948
+/// (the profile names it, `mms_client.wap_push`).
 pub async fn start(
     listen: SocketAddr,
     cfg: MmsClientConfig,
     settings: Settings,
-) -> std::io::Result<(SocketAddr, SocketAddr, Vec<JoinHandle<()>>)> {
+) -> std::io::Result<(SocketAddr, SocketAddr, SocketAddr, Vec<JoinHandle<()>>)> {
     let (wdp, udp, tcp) = bind(listen).await?;
     let address = udp.local_addr()?;
+    let wap_push = wdp.local_addr()?;
     let trigger =
         TcpListener::bind(cfg.send_trigger.unwrap_or(SocketAddr::new(address.ip(), 0))).await?;
     let trigger_addr = trigger.local_addr()?;
@@ -120,6 +124,7 @@ pub async fn start(
     let udp = Arc::new(udp);
     Ok((
         address,
+        wap_push,
         trigger_addr,
         vec![
             tokio::spawn(wdp_loop(wdp, sh.clone())),
@@ -199,6 +204,11 @@ async fn send_mm(sh: &Shared, to: &str, text: &[u8]) {
 }
 
 async fn bind(listen: SocketAddr) -> std::io::Result<(UdpSocket, UdpSocket, TcpListener)> {
+    if listen.port() == 0 && listen.ip().is_ipv6() && listen.ip().is_loopback() {
+        let wdp = UdpSocket::bind(listen).await?;
+        let (udp, tcp) = super::bind_pair(listen.ip(), 0).await?;
+        return Ok((wdp, udp, tcp));
+    }
     let pick = listen.port() == 0 && listen.ip() == IpAddr::V4(Ipv4Addr::LOCALHOST);
     if !pick {
         let wdp = UdpSocket::bind(wap_push_address(listen)).await?;
@@ -648,6 +658,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "percent-decodes a SIP URI the user sends an MM to (%2B becomes +) before writing it into To",
         breaks: &["ADDR-9"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-client",
@@ -655,6 +666,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "answers the send trigger but never sends the MM",
         breaks: &["ADDR-9"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-client",
@@ -662,6 +674,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "answers a Push over SIP MESSAGE with 200 but never acts on the notification in it",
         breaks: &["DEFER-5"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-client",
@@ -669,6 +682,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "its M-NotifyResp.ind carries a Transaction-ID other than the notification's",
         breaks: &["ADDR-1", "ADDR-5", "DEFER-5"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-client",
@@ -676,6 +690,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "fetches the MM but never sends M-NotifyResp.ind (nor M-Acknowledge.ind)",
         breaks: &["ADDR-1", "ADDR-5", "DEFER-5"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-client",
@@ -683,6 +698,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "fetches its configured MMSC URL instead of the notification's Content-Location (and reports the failed fetch as Deferred)",
         breaks: &["ADDR-1", "ADDR-5", "DEFER-5", "DEFER-6", "MEM-9", "PUSH-5"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-client",
@@ -690,6 +706,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "sends M-NotifyResp.ind with status Retrieved before it fetches the MM",
         breaks: &["ADDR-1", "ADDR-5", "DEFER-5"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-client",
@@ -697,6 +714,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "deferred mode: its M-Acknowledge.ind carries the notification's Transaction-ID instead of the M-Retrieve.conf's",
         breaks: &["ADDR-1", "ADDR-5", "DEFER-5"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-client",
@@ -704,6 +722,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "no fault: the conformant client in deferred mode (M-NotifyResp.ind Deferred, then the fetch and M-Acknowledge.ind), a variant to run the scenarios' deferred path",
         breaks: &[],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-client",
@@ -711,6 +730,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "answers a notification whose From is a SIP URI with M-NotifyResp.ind status Unrecognised and does not fetch",
         breaks: &["ADDR-5"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-client",
@@ -718,6 +738,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "answers a notification whose From is an RFC 2822 mailbox with status Unrecognised and does not fetch",
         breaks: &["ADDR-1"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-client",
@@ -725,6 +746,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "acts on a WSP push of an M-Notification.ind whatever its X-Wap-Application-Id",
         breaks: &["PUSH-5"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-client",
@@ -732,6 +754,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "after a notification it cannot decode, stops answering on every socket (a crash)",
         breaks: &["DEFER-6"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-client",
@@ -739,6 +762,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "fetches whatever it can read of a malformed notification's Content-Location and reports it Retrieved",
         breaks: &["DEFER-6"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-client",
@@ -746,6 +770,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "answers a malformed notification with status Rejected instead of Unrecognised",
         breaks: &["DEFER-6"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     // mms-client (issue 12, items 13-17): reports judged by identity.
     super::Fault {
@@ -754,6 +779,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "answers a notification with M-NotifyResp.ind status Retrieved and never fetches the MM",
         breaks: &["ADDR-1", "ADDR-5", "DEFER-5", "DEFER-6", "MEM-9", "PUSH-5"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-client",
@@ -761,6 +787,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "after its M-NotifyResp.ind Retrieved, sends a second one with status Rejected for the same Transaction-ID 20 ms later",
         breaks: &["ADDR-1", "ADDR-5", "DEFER-5"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-client",
@@ -768,6 +795,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "answers an M-Notification.ind pushed for another application with M-NotifyResp.ind status Rejected (it fetches nothing for it)",
         breaks: &["PUSH-5"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-client",
@@ -775,6 +803,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "after a notification it cannot act on, loses the next one and GETs a stale path on the MMSC instead of its Content-Location",
         breaks: &["DEFER-6"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-client",
@@ -782,6 +811,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "no fault: the conformant client fetching each MM twice (a retry) before it reports it Retrieved",
         breaks: &[],
         store_and_forward: true,
+        on_ipv6: false,
     },
     // mms-client (issue 6): an MM for the MEM application.
     super::Fault {
@@ -790,6 +820,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "shows an MM with X-Mms-Applic-ID to the user as an ordinary MM instead of handing it to the application",
         breaks: &["MEM-9"],
         store_and_forward: true,
+        on_ipv6: false,
     },
 ];
 
@@ -882,7 +913,7 @@ mod tests {
             send_trigger: None,
             escaped_sip: false,
         };
-        let (sip, _trigger, tasks) =
+        let (sip, _wap_push, _trigger, tasks) =
             start("127.0.0.1:0".parse().unwrap(), cfg, Settings::default())
                 .await
                 .unwrap();

@@ -951,6 +951,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "answers an M-Send.req with a SIP URI recipient Error-permanent-sending-address-unresolved, as if the address type were unknown",
         breaks: &["ADDR-2", "ADDR-3", "ADDR-7", "DEFER-1", "DEFER-4"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-relay",
@@ -958,6 +959,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "writes SIP URI addresses back with their escapes changed: the bare form percent-decoded, the typed form in lower-case hex",
         breaks: &["ADDR-3", "ADDR-4"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-relay",
@@ -965,6 +967,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "writes MSISDN addresses back as bare numbers, without their /TYPE=PLMN suffix",
         breaks: &["ADDR-1", "MEM-5"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-relay",
@@ -972,6 +975,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "leaves From out of the notification and the retrieved MM when the originator is a SIP URI",
         breaks: &["ADDR-4"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-relay",
@@ -979,6 +983,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "answers Ok to an M-Send.req whose recipient it cannot resolve (a SIP URI without a host), and drops that recipient",
         breaks: &["ADDR-6"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-relay",
@@ -986,6 +991,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "notifies only the first recipient it can push to; the others never hear of the MM",
         breaks: &["ADDR-7"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-relay",
@@ -993,6 +999,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "notifies MSISDNs by Push over SIP and SIP URIs by WSP push over SMS (to the digits of the user part)",
         breaks: &["DEFER-3", "DEFER-4", "MEM-8"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-relay",
@@ -1000,6 +1007,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "pushes notifications and delivery reports for wml.ua (WSP application id 2, SIP feature tag wml.ua) instead of mms.ua",
         breaks: &["DEFER-3", "DEFER-4", "MEM-8"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-relay",
@@ -1007,6 +1015,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "leaves the mandatory X-Mms-Expiry out of M-Notification.ind",
         breaks: &["DEFER-3", "DEFER-4", "MEM-8"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-relay",
@@ -1014,6 +1023,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "serves the retrieved MM with the last octet of its last part lost",
         breaks: &["DEFER-1", "MEM-11"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-relay",
@@ -1021,6 +1031,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "pushes M-Delivery.ind (Retrieved) to the originator together with the notification, before the recipient has answered",
         breaks: &["ADDR-8"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-relay",
@@ -1028,6 +1039,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "reports every answered MM as Retrieved, also one the recipient rejected",
         breaks: &["ADDR-8"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-relay",
@@ -1035,6 +1047,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "answers M-Send.req with a PDU whose X-Mms-Message-Type is m-retrieve-conf (0x84) instead of m-send-conf",
         breaks: &["ADDR-1", "ADDR-2", "ADDR-3", "ADDR-4", "ADDR-6", "ADDR-7", "ADDR-8", "DEFER-1", "DEFER-3", "DEFER-4"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-relay",
@@ -1042,6 +1055,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "answers M-Send.req with an M-Send.conf cut short inside its last value",
         breaks: &["ADDR-1", "ADDR-2", "ADDR-3", "ADDR-4", "ADDR-6", "ADDR-7", "ADDR-8", "DEFER-1", "DEFER-3", "DEFER-4"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     // mms-relay MM3 (issue 6): a MEM server's SMTP message mapped to an MM.
     super::Fault {
@@ -1050,6 +1064,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "MM3: leaves the Applic-ID (either spelling) out of the MM: no X-Mms-Applic-ID in the notification or the retrieved MM",
         breaks: &["MEM-6", "MEM-7"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-relay",
@@ -1057,6 +1072,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "MM3: writes the Applic-ID value in lower case (X-Mms-Applic-ID `mem`)",
         breaks: &["MEM-6", "MEM-7"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-relay",
@@ -1064,6 +1080,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "MM3: writes the Applic-ID value under field code 0xB9 (X-Mms-Aux-Applic-Info) instead of 0xB7 (a real Aux-Applic-Info of the message takes that place)",
         breaks: &["MEM-6", "MEM-7"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-relay",
@@ -1071,6 +1088,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "MM3: honours only the `Applic-ID` spelling; an `X-Mms-Applic-ID` header (the MM4 form) is dropped",
         breaks: &["MEM-7"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-relay",
@@ -1078,6 +1096,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "MM3: leaves Reply-Applic-ID and Aux-Applic-Info out of the MM",
         breaks: &["MEM-13"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-relay",
@@ -1085,6 +1104,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "MM3: rewrites the content's CRLF line ends as LF before it goes into the MM",
         breaks: &["MEM-11"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-relay",
@@ -1092,6 +1112,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "MM3: drops the Subject and dates the MM with its arrival instead of the message's Date",
         breaks: &["MEM-5"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-relay",
@@ -1099,6 +1120,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "MM3: gives the MM a Message-ID of its own instead of the message's",
         breaks: &["MEM-12"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-relay",
@@ -1106,6 +1128,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "MM3: puts X-Mms-Applic-ID MEM on every MM from mail, also on plain mail without Applic-ID",
         breaks: &["MEM-14"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-relay",
@@ -1113,6 +1136,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "MM3: pushes the notifications of MMs from mail for wml.ua (WSP application id 2)",
         breaks: &["MEM-8"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-relay",
@@ -1120,6 +1144,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "MM3: answers 354 to DATA without an accepted recipient, then 250, and drops the message",
         breaks: &["MEM-15"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-relay",
@@ -1127,6 +1152,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "MM3: answers 250 to a message with a malformed header and drops it",
         breaks: &["MEM-16"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "mms-relay",
@@ -1134,6 +1160,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "MM3: answers 250 to a message over its size limit and drops it",
         breaks: &["MEM-17"],
         store_and_forward: true,
+        on_ipv6: false,
     },
 ];
 

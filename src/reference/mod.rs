@@ -44,6 +44,9 @@ pub struct Fault {
     pub breaks: &'static [&'static str],
     /// im-server: run this variant with store-and-forward on or off.
     pub store_and_forward: bool,
+    /// Run with `--address ::1`: the fault shows only where the IMS core
+    /// shares the harness's IP (IPv6 loopback, `ims.trust: address`).
+    pub on_ipv6: bool,
 }
 
 /// Every fault of every reference role: each role's list sits in its own
@@ -132,6 +135,9 @@ pub struct Settings {
 pub struct ImsConfig {
     /// The core's SIP address (its IP is the one trusted source).
     pub core: SocketAddr,
+    /// Trust the core's IP and port, not its IP alone (the core shares its
+    /// IP with untrusted senders, as on IPv6 loopback).
+    pub trust_port: bool,
 }
 
 impl Default for Settings {
@@ -169,6 +175,8 @@ pub struct Running {
     pub mm3: Option<SocketAddr>,
     /// mms-client: where it takes send triggers (HTTP).
     pub send_trigger: Option<SocketAddr>,
+    /// mms-client: where it takes WSP pushes (UDP).
+    pub wap_push: Option<SocketAddr>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -184,6 +192,7 @@ impl Running {
             msrp: None,
             mm3: None,
             send_trigger: None,
+            wap_push: None,
             tasks,
         }
     }
@@ -231,9 +240,10 @@ pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::i
                 "mms-client needs the MMSC URL it is configured with",
             )
         })?;
-        let (address, trigger, tasks) = mms_client::start(listen, cfg, settings).await?;
+        let (address, wap_push, trigger, tasks) = mms_client::start(listen, cfg, settings).await?;
         let mut r = Running::new("mms-client", address, tasks);
         r.send_trigger = Some(trigger);
+        r.wap_push = Some(wap_push);
         return Ok(r);
     }
     if role == "mms-relay" {

@@ -932,6 +932,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "pushes with the X-Wap-Application-Id of another application (wml.ua; push.sia when wml.ua was asked) on every bearer",
         breaks: &["PUSH-2", "PUSH-3", "PUSH-10", "PUSH-13"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "ppg",
@@ -939,6 +940,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "loses the content type: application/octet-stream in the WSP push, no Content-Type in the OTA-HTTP embedded response and the SIP MESSAGE",
         breaks: &["PUSH-2", "PUSH-3", "PUSH-10", "PUSH-13"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "ppg",
@@ -946,6 +948,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "sends the WDP datagram over SMS with the ports swapped (to 9200 from 2948) instead of to 2948 from 9200",
         breaks: &["PUSH-2", "PUSH-13"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "ppg",
@@ -953,6 +956,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "drops the last byte of the content on every bearer (a truncated push)",
         breaks: &["PUSH-2", "PUSH-3", "PUSH-10", "PUSH-13"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "ppg",
@@ -960,6 +964,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "answers 1001 (with the push-id it can make out) to a PAP document that is not well-formed XML",
         breaks: &["PUSH-14"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "ppg",
@@ -967,6 +972,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "answers 2002 or 2007 as it should but pushes the content anyway (to whatever the bad address names)",
         breaks: &["PUSH-16", "PUSH-17"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "ppg",
@@ -974,6 +980,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "its push-responses carry a push-id of its own instead of the submission's",
         breaks: &["PUSH-1", "PUSH-10"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "ppg",
@@ -981,6 +988,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "reads the PAP submission and closes the connection without answering or pushing",
         breaks: &["PUSH-1", "PUSH-2", "PUSH-3", "PUSH-10", "PUSH-13", "PUSH-14", "PUSH-15", "PUSH-16", "PUSH-17"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "ppg",
@@ -988,6 +996,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "answers every PAP submission with HTTP 202 and a text/plain body that is not XML (it still pushes)",
         breaks: &["PUSH-1", "PUSH-10", "PUSH-14", "PUSH-15", "PUSH-16", "PUSH-17"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "ppg",
@@ -995,6 +1004,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "answers 1001 and never pushes anything on any bearer",
         breaks: &["PUSH-2", "PUSH-3", "PUSH-10", "PUSH-13", "PUSH-16"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "ppg",
@@ -1002,6 +1012,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "answers an address it cannot resolve with a badmessage-response 2000 instead of 2002",
         breaks: &["PUSH-15"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "ppg",
@@ -1009,6 +1020,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "accepts a push-id it already accepted (1001) and pushes the content again",
         breaks: &["PUSH-16"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "ppg",
@@ -1016,6 +1028,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "right behind its answer to a push submission, sends a second HTTP response on the same connection with a push-response for the same push-id and the opposite result (3000 after success, 1001 after an error)",
         breaks: &["PUSH-1", "PUSH-10", "PUSH-15", "PUSH-16"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "ppg",
@@ -1023,6 +1036,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "OTA-HTTP: POSTs the content as itself (its own Content-Type, no application/http envelope) without X-Wap-Push-OTA-Version",
         breaks: &["PUSH-3"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "ppg",
@@ -1030,6 +1044,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "Push over SIP: the MESSAGE has no Accept-Contact with +g.oma.pusheventapp",
         breaks: &["PUSH-10"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "ppg",
@@ -1037,6 +1052,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "binds to the SMSC with a wrong password, so the SMS bearer never comes up (pushes wait forever)",
         breaks: &["PUSH-2", "PUSH-13", "PUSH-16", "PUSH-17"],
         store_and_forward: true,
+        on_ipv6: false,
     },
 ];
 

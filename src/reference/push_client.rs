@@ -339,6 +339,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "accepts (200) a push for an application it does not serve",
         breaks: &["PUSH-7"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "push-client",
@@ -346,6 +347,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "its 200 to OPTIONS has a Contact without +g.oma.pusheventapp",
         breaks: &["PUSH-7"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "push-client",
@@ -353,6 +355,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "accepts a push whose content type it does not take",
         breaks: &["PUSH-6"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "push-client",
@@ -360,6 +363,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "its 200 to a push MESSAGE carries a Contact header",
         breaks: &["PUSH-6"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "push-client",
@@ -367,6 +371,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "hands the application the content with its line ends rewritten and its trailing byte cut",
         breaks: &["PUSH-6", "PUSH-9"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "push-client",
@@ -374,6 +379,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "never answers a NOTIFY of its push subscription",
         breaks: &["PUSH-9"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "push-client",
@@ -381,5 +387,6 @@ pub const FAULTS: &[super::Fault] = &[
         description: "receives pushes, OPTIONS and NOTIFYs and never answers them",
         breaks: &["PUSH-6", "PUSH-7", "PUSH-9"],
         store_and_forward: true,
+        on_ipv6: false,
     },
 ];

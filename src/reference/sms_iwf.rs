@@ -607,6 +607,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "acknowledges the SMS (ESME_ROK and DELIVRD) as soon as it sends the MESSAGE, before any answer",
         breaks: &["DR-21", "DR-22", "DR-23", "DR-24"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "sms-im-iwf",
@@ -614,6 +615,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "reports DELIVRD when a store answers 202",
         breaks: &["DR-21"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "sms-im-iwf",
@@ -621,6 +623,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "reports an SMS delivered when the recipient answers with an error",
         breaks: &["DR-21", "DR-22"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "sms-im-iwf",
@@ -628,6 +631,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "reports an SMS delivered when no final response comes",
         breaks: &["DR-23"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "sms-im-iwf",
@@ -635,6 +639,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "runs on a Timer F of its own three times 64·T1 (its profile declares it) and, when it fires, acknowledges ESME_ROK and reports DELIVRD",
         breaks: &["DR-23"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "sms-im-iwf",
@@ -642,6 +647,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "T1 after its deliver_sm_resp, sends a second one for the same sequence number with the opposite outcome (ESME_ROK after an error, an error after ESME_ROK)",
         breaks: &["DR-21", "DR-22", "DR-23", "DR-24"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "sms-im-iwf",
@@ -649,6 +655,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "T1 after an SME acknowledgement that says not delivered (202, error, timeout), sends a second one for the same message saying DELIVRD",
         breaks: &["DR-21", "DR-22", "DR-23"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "sms-im-iwf",
@@ -656,6 +663,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "names the next message's id in its SME acknowledgement",
         breaks: &["DR-21", "DR-24"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "sms-im-iwf",
@@ -663,6 +671,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "after a 200, waits for an IMDN (which never comes) before reporting DELIVRD",
         breaks: &["DR-21", "DR-24"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "sms-im-iwf",
@@ -670,6 +679,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "for a Large Message, reports DELIVRD on the 200 to the first chunk",
         breaks: &["DR-21", "DR-22"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "sms-im-iwf",
@@ -677,6 +687,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "for a Large Message, takes any REPORT as a success REPORT, whatever its Status",
         breaks: &["DR-22"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "sms-im-iwf",
@@ -684,6 +695,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "sends Large Message chunks whose Byte-Range does not match their bodies",
         breaks: &["DR-21", "DR-22"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "sms-im-iwf",
@@ -691,6 +703,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "its SME acknowledgement's text always says stat:DELIVRD; only the message_state TLV carries the real outcome",
         breaks: &["DR-21", "DR-22", "DR-23"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "sms-im-iwf",
@@ -698,6 +711,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "reads an SMS with data_coding 0 as Latin-1 instead of the GSM 7-bit default alphabet (@ becomes NUL, € an escape and a letter)",
         breaks: &["DR-21"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "sms-im-iwf",
@@ -705,6 +719,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "ignores data_coding 8 and reads a UCS-2 SMS as GSM 7-bit septets",
         breaks: &["DR-21"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "sms-im-iwf",
@@ -712,6 +727,7 @@ pub const FAULTS: &[super::Fault] = &[
         description: "binds to the SMSC with a wrong password",
         breaks: &["DR-21", "DR-22", "DR-23", "DR-24"],
         store_and_forward: true,
+        on_ipv6: false,
     },
     super::Fault {
         role: "sms-im-iwf",
@@ -719,5 +735,6 @@ pub const FAULTS: &[super::Fault] = &[
         description: "addresses the recipient as tel:<number> without the + (and no phone-context), which names no global number (RFC 3966 §5.1.4)",
         breaks: &["DR-21", "DR-22", "DR-24"],
         store_and_forward: true,
+        on_ipv6: false,
     },
 ];

@@ -343,7 +343,10 @@ fn invite_answer(
     response_to(msg, 200, "OK")
         .to_tag(&token())
         .received_from(from)
-        .header("Contact", &format!("<sip:+{number}@{}>", addr.ip()))
+        .header(
+            "Contact",
+            &format!("<sip:+{number}@{}>", crate::net::uri_host(addr.ip())),
+        )
         .header("Content-Type", "application/sdp")
         .body(&sdp)
         .build()

@@ -464,7 +464,11 @@ pub async fn sip_push(
         .header("Max-Forwards", "70")
         .header(
             "From",
-            &format!("<sip:mmsc@{}>;tag={}", ep.addr(t).ip(), token()),
+            &format!(
+                "<sip:mmsc@{}>;tag={}",
+                crate::net::uri_host(ep.addr(t).ip()),
+                token()
+            ),
         )
         .header("To", &format!("<{request_uri}>"))
         .header("Call-ID", &format!("{}@liaison", token()))

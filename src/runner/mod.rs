@@ -64,6 +64,10 @@ pub struct RunOptions {
     pub waivers: Option<PathBuf>,
     /// A reference fault (`ROLE/NAME`), only without `sut`.
     pub fault: Option<String>,
+    /// The loopback IP the embedded reference and its harness bind
+    /// (127.0.0.1 when not given; `::1` runs the whole run on IPv6). Only
+    /// without `sut`: a profile names its own addresses.
+    pub address: Option<std::net::IpAddr>,
     pub features: Option<PathBuf>,
     /// Print a progress line per scenario.
     pub progress: bool,
@@ -111,6 +115,18 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
             "--fault applies to the embedded reference only; leave out --sut".into(),
         ));
     }
+    if let Some(ip) = opts.address {
+        if opts.sut.is_some() {
+            return Err(UsageError(
+                "--address applies to the embedded reference only; a profile names its addresses (harness.address)".into(),
+            ));
+        }
+        if !ip.is_loopback() {
+            return Err(UsageError(format!(
+                "--address: expected a loopback IP such as 127.0.0.1 or ::1 (found {ip}): the embedded reference runs on this host only"
+            )));
+        }
+    }
 
     // A profile that cannot be read is a usage error before anything is
     // written: no report folder, and `reports/latest` stays where it was.
@@ -156,7 +172,12 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
                 .map_err(UsageError)?;
             (profile, BTreeMap::new(), h, Vec::new())
         }
-        None => reference::start_embedded(opts.fault.as_deref(), &pcap_dir).await?,
+        None => {
+            let ip = opts
+                .address
+                .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+            reference::start_embedded(opts.fault.as_deref(), ip, &pcap_dir).await?
+        }
     };
     let selected: Vec<&ScenarioInfo> = all
         .iter()

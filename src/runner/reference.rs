@@ -20,6 +20,7 @@ const REFERENCE_T1_MS: u64 = 20;
 /// reference's T1, with the fault if it is that role's.
 pub async fn start_reference(
     fault: Option<&str>,
+    ip: std::net::IpAddr,
     base: crate::reference::Settings,
 ) -> Result<
     (
@@ -56,17 +57,13 @@ pub async fn start_reference(
             settings.fault = Some(f.name);
             settings.store_and_forward = f.store_and_forward;
         }
-        let r = crate::reference::start(
-            role,
-            "127.0.0.1:0".parse().expect("literal address"),
-            settings,
-        )
-        .await
-        .map_err(|e| {
-            UsageError(format!(
-                "embedded reference {role}: cannot bind on 127.0.0.1 ({e})"
-            ))
-        })?;
+        let r = crate::reference::start(role, std::net::SocketAddr::new(ip, 0), settings)
+            .await
+            .map_err(|e| {
+                UsageError(format!(
+                    "embedded reference {role}: cannot bind on {ip} ({e})"
+                ))
+            })?;
         addrs.insert(role.to_string(), r.address);
         running.push(r);
     }
@@ -93,7 +90,7 @@ pub async fn start_reference(
             aor: Some(format!("sip:bob@{client_addr}")),
             domain: Some("liaison.test".into()),
         }),
-        harness_ip: "127.0.0.1".parse().expect("literal address"),
+        harness_ip: ip,
         t1_ms,
         scenario_timeout_s: 3,
         launch: None,
@@ -155,9 +152,9 @@ pub async fn start_reference(
             let sip = addrs["mms-client"];
             crate::profile::MmsClientSection {
                 mmsc_url: c.mmsc_url.clone(),
-                wap_push: Some(crate::reference::mms_client::wap_push_address(sip)),
+                wap_push: running.iter().find_map(|r| r.wap_push),
                 sip_push: Some(sip),
-                sip_uri: Some(format!("sip:mms-client@{}", sip.ip())),
+                sip_uri: Some(format!("sip:mms-client@{}", crate::net::uri_host(sip.ip()))),
                 sip_address_form: None,
                 upper_tester: c.upper_tester,
                 send_trigger: running.iter().find_map(|r| r.send_trigger),
@@ -200,6 +197,11 @@ pub async fn start_reference(
             }),
         ims: ims.as_ref().map(|i| crate::profile::ImsSection {
             core: i.core,
+            trust: Some(if i.trust_port {
+                crate::profile::Trust::Address
+            } else {
+                crate::profile::Trust::Ip
+            }),
             route_all: Some(false),
             register: Some(true),
             register_expires_s: Some(crate::reference::im_client::IMS_EXPIRES),
@@ -238,13 +240,15 @@ pub async fn start_reference(
 }
 
 /// The harness the embedded reference is configured with, written as a real
-/// SUT's profile names it: every harness address on loopback with port 0
-/// (the harness picks), the IMS core on a loopback IP of its own, and the
-/// credentials the reference binds with. [`Harnesses::for_profile`] starts
-/// it, as it does for any profile; the profile the run reports is the one
-/// [`start_reference`] returns, which names the same values.
-fn harness_profile(core_ip: std::net::IpAddr) -> Profile {
-    let any: std::net::SocketAddr = "127.0.0.1:0".parse().expect("literal address");
+/// SUT's profile names it: every harness address on the loopback IP `ip`
+/// with port 0 (the harness picks), the IMS core on a loopback IP of its
+/// own (on IPv6, where `::1` is the one loopback address, on `::1` too,
+/// trusted by IP and port), and the credentials the reference binds with.
+/// [`Harnesses::for_profile`] starts it, as it does for any profile; the
+/// profile the run reports is the one [`start_reference`] returns, which
+/// names the same values.
+fn harness_profile(ip: std::net::IpAddr, core_ip: std::net::IpAddr) -> Profile {
+    let any = std::net::SocketAddr::new(ip, 0);
     let roles = crate::reference::ROLES
         .iter()
         .map(|s| s.to_string())
@@ -329,6 +333,11 @@ fn harness_profile(core_ip: std::net::IpAddr) -> Profile {
         }),
         ims: Some(crate::profile::ImsSection {
             core: std::net::SocketAddr::new(core_ip, 0),
+            trust: Some(if core_ip == ip {
+                crate::profile::Trust::Address
+            } else {
+                crate::profile::Trust::Ip
+            }),
             route_all: Some(false),
             register: Some(true),
             register_expires_s: Some(crate::reference::im_client::IMS_EXPIRES),
@@ -345,6 +354,7 @@ fn harness_profile(core_ip: std::net::IpAddr) -> Profile {
 /// describes the whole (as a real SUT's profile would).
 pub async fn start_embedded(
     fault: Option<&str>,
+    ip: std::net::IpAddr,
     pcap_dir: &std::path::Path,
 ) -> Result<
     (
@@ -355,7 +365,11 @@ pub async fn start_embedded(
     ),
     UsageError,
 > {
-    let pre = harness_profile(core_loopback().await);
+    let core_ip = match ip {
+        std::net::IpAddr::V4(_) => core_loopback().await,
+        std::net::IpAddr::V6(_) => ip,
+    };
+    let pre = harness_profile(ip, core_ip);
     let harness = Harnesses::for_profile(&pre, pcap_dir)
         .await
         .map_err(|e| UsageError(format!("embedded reference: {e}")))?;
@@ -392,7 +406,7 @@ pub async fn start_embedded(
             .as_ref()
             .ok_or_else(|| missing("mem_server section"))?,
     );
-    let any: std::net::SocketAddr = "127.0.0.1:0".parse().expect("literal address");
+    let any = std::net::SocketAddr::new(ip, 0);
     let settings = crate::reference::Settings {
         iwf: Some(crate::reference::sms_iwf::IwfConfig {
             smsc: iwf.smsc.addr(),
@@ -440,10 +454,12 @@ pub async fn start_embedded(
         // core's routes are set once the roles are up.
         ims: Some(crate::reference::ImsConfig {
             core: ims.core.addr(),
+            trust_port: pre.ims.as_ref().and_then(|i| i.trust)
+                == Some(crate::profile::Trust::Address),
         }),
         ..Default::default()
     };
-    let (p, a, r) = start_reference(fault, settings).await?;
+    let (p, a, r) = start_reference(fault, ip, settings).await?;
     ims.configure(&p, &a);
     Ok((p, a, harness, r))
 }

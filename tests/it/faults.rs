@@ -94,7 +94,7 @@ fn every_fault_fails_exactly_its_declared_requirements() {
                 let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     let out = tmpdir(&format!("fault-{}", spec.replace('/', "-")));
                     // --strict: a fault that breaks only SHOULDs must still fail the run.
-                    let o = liaison(&[
+                    let mut args = vec![
                         "run",
                         "--quiet",
                         "--strict",
@@ -104,7 +104,13 @@ fn every_fault_fails_exactly_its_declared_requirements() {
                         &spec,
                         "--out",
                         out.to_str().unwrap(),
-                    ]);
+                    ];
+                    // A fault that shows only where the IMS core shares the
+                    // harness's IP runs on IPv6 loopback.
+                    if f.on_ipv6 {
+                        args.extend(["--address", "::1"]);
+                    }
+                    let o = liaison(&args);
                     (out, o)
                 }));
                 *queue.lock().unwrap().1.get_mut(f.role).unwrap() -= 1;

@@ -1,6 +1,7 @@
-//! IPv6 (issue 15 item 5, in part): reference roles launched as their own
-//! processes on `::1`, the harness on `::1` too, every address in the
-//! profile an IPv6 one. Kamailio on IPv6 is in `real_suts`.
+//! IPv6 (issue 15 item 5): the embedded reference and its harness on `::1`
+//! (`liaison run --address ::1`), every scenario of every role; reference
+//! roles launched as their own processes from profiles whose every address
+//! is an IPv6 one. Kamailio and aiosmtpd on IPv6 are in `real_suts`.
 
 use crate::common::*;
 
@@ -22,6 +23,87 @@ fn pcaps_with(out: &std::path::Path, needle: &[u8]) -> usize {
         .filter_map(|e| std::fs::read(e.unwrap().path()).ok())
         .filter(|b| b.windows(needle.len()).any(|w| w == needle))
         .count()
+}
+
+/// The Ethernet types of a classic pcap's frames: (IPv4, IPv6, other).
+fn ether_types(pcap: &[u8]) -> (usize, usize, usize) {
+    let mut at = 24;
+    let mut n = (0, 0, 0);
+    while at + 16 <= pcap.len() {
+        let len = u32::from_le_bytes(pcap[at + 8..at + 12].try_into().unwrap()) as usize;
+        let frame = &pcap[at + 16..(at + 16 + len).min(pcap.len())];
+        match frame.get(12..14) {
+            Some([0x08, 0x00]) => n.0 += 1,
+            Some([0x86, 0xdd]) => n.1 += 1,
+            _ => n.2 += 1,
+        }
+        at += 16 + len;
+    }
+    n
+}
+
+#[test]
+fn the_embedded_reference_runs_every_scenario_on_ipv6() {
+    let out = tmpdir("ipv6-embedded");
+    let o = liaison(&[
+        "run",
+        "--address",
+        "::1",
+        "--strict",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = report(&out);
+    // Every scenario the IPv4 run has, none skipped: all but those for a
+    // server without store-and-forward, which the reference has.
+    let scenarios = &r["summary"]["scenarios"];
+    assert_eq!(scenarios["failed"], 0, "{}", text(&o));
+    assert_eq!(scenarios["skipped"], 0, "{}", text(&o));
+    let applicable = liaison::runner::scenarios(
+        &liaison::runner::load_features(&root().join("features")).unwrap(),
+    )
+    .iter()
+    .filter(|s| {
+        !s.tags
+            .iter()
+            .any(|t| t.contains("unless:store_and_forward"))
+    })
+    .count();
+    assert_eq!(scenarios["passed"].as_u64().unwrap() as usize, applicable);
+    // Every frame of every capture is IPv6, and no IPv4 address is written
+    // into any message.
+    let mut v6 = 0;
+    for e in std::fs::read_dir(out.join("pcaps")).unwrap() {
+        let path = e.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let (v4, six, other) = ether_types(&bytes);
+        assert_eq!((v4, other), (0, 0), "{}", path.display());
+        v6 += six;
+        assert!(
+            !bytes.windows(8).any(|w| w == b"127.0.0."),
+            "an IPv4 loopback address in {}",
+            path.display()
+        );
+    }
+    assert!(v6 > 1000, "{v6} IPv6 frames");
+    // Bracketed in SIP (RFC 5118 §4.1), IN IP6 in SDP (RFC 4566 §5.7),
+    // MSRP paths and HTTP URLs bracketed (RFC 3986 §3.2.2), the PPG's
+    // OTA-HTTP push to an IPv6 client address.
+    assert!(pcaps_with(&out, b"SIP/2.0/UDP [::1]:") >= 50);
+    assert!(pcaps_with(&out, b"c=IN IP6 ::1") >= 10);
+    assert!(pcaps_with(&out, b"msrp://[::1]:") >= 10);
+    assert!(pcaps_with(&out, b"http://[::1]:") >= 10);
+    assert!(pcaps_with(&out, b"/TYPE=IPv6@") >= 1);
+    for bare in [&b"@::1>"[..], b"@::1;", b"@::1:"] {
+        assert_eq!(
+            pcaps_with(&out, bare),
+            0,
+            "{}",
+            String::from_utf8_lossy(bare)
+        );
+    }
 }
 
 #[test]

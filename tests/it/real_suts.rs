@@ -113,6 +113,56 @@ fn kamailio_as_im_server_on_ipv6() {
     assert!(v6 >= 5, "{v6} pcaps with an IPv6 Via");
 }
 
+/// Kamailio behind the harness IMS core on IPv6: the core shares `::1`
+/// with the harness's untrusted senders, so Kamailio trusts it by IP and
+/// port (`IMS_CORE_PORT`, the profile's `ims.trust: address`). The same
+/// verdicts as on IPv4; told to trust the core's IP alone, it passes a
+/// forged identity from beside the core on (IMS-11).
+#[test]
+fn kamailio_behind_the_ims_core_on_ipv6() {
+    require_program("kamailio", "kamailio");
+    let out = tmpdir("kamailio-ims-ipv6");
+    let o = liaison(&[
+        "run",
+        "--sut",
+        "fixtures/sut/kamailio-ims-ipv6.yaml",
+        "--strict",
+        "--waivers",
+        "fixtures/waivers/kamailio-ims.yaml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = report(&out);
+    for id in [
+        "DR-4", "DR-5", "DR-6", "IMS-1", "IMS-9", "IMS-10", "IMS-11", "IMS-12", "IMS-13",
+    ] {
+        assert_eq!(verdict(&r, id), "passed", "{id}: {}", text(&o));
+    }
+    for id in ["DR-7", "IMS-14", "IMS-16"] {
+        assert_eq!(verdict(&r, id), "waived", "{id}: {}", text(&o));
+    }
+    let d = tmpdir("kamailio-ims-ipv6-ip-trust");
+    let profile = d.join("ip-trust.yaml");
+    let text_of =
+        std::fs::read_to_string(root().join("fixtures/sut/kamailio-ims-ipv6.yaml")).unwrap();
+    let ip_only = text_of.replace("    LIAISON_KAMAILIO_IMS_CORE_PORT: \"15199\"\n", "");
+    assert_ne!(ip_only, text_of);
+    std::fs::write(&profile, ip_only).unwrap();
+    let out = d.join("out");
+    let o = liaison(&[
+        "run",
+        "--sut",
+        profile.to_str().unwrap(),
+        "--tags",
+        "@IMS-11",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(verdict(&report(&out), "IMS-11"), "failed", "{}", text(&o));
+}
+
 #[test]
 fn kamailio_as_im_server() {
     require_program("kamailio", "kamailio");
