@@ -2224,8 +2224,14 @@ capabilities: { sip_push_subscribe: true }
         assert!(i.is_core("127.0.0.1:5099".parse().unwrap()));
         assert!(!i.is_core("127.0.0.1:5098".parse().unwrap()));
         let by_ip = Profile::parse(ok, "p.yaml").unwrap();
-        assert!(by_ip.ims.unwrap().is_core("127.0.0.2:40000".parse().unwrap()));
-        assert!(bad("  register: true\n", "  trust: port\n  register: true\n").contains("unknown variant"));
+        assert!(by_ip
+            .ims
+            .unwrap()
+            .is_core("127.0.0.2:40000".parse().unwrap()));
+        assert!(
+            bad("  register: true\n", "  trust: port\n  register: true\n")
+                .contains("unknown variant")
+        );
         assert!(bad("+g.oma.sip-im]", "g.oma.sip-im]")
             .starts_with("profile bad.yaml: ims.feature_tags: expected tag names"));
         assert!(bad("urn:urn-7:3gpp", "urn%3Aurn-7%3A3gpp")

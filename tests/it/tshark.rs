@@ -285,8 +285,8 @@ fn their_reading(p: &str, r: &Reading) -> Vec<(u32, String)> {
 
 /// Counts of what a run's pcaps held, all checked against tshark.
 #[derive(Default)]
-struct Seen {
-    pcaps: usize,
+pub(crate) struct Seen {
+    pub(crate) pcaps: usize,
     msrp: usize,
     smpp: usize,
     wsp: usize,
@@ -327,6 +327,11 @@ fn without_port_guesses(msg: &str) -> String {
 /// Checks every pcap of the run in `out`: no malformed or warning frames, and
 /// tshark's messages equal ours frame by frame.
 fn check_run(out: &std::path::Path) -> Seen {
+    check_run_sample(out, 1)
+}
+
+/// [`check_run`] on every `nth` pcap of the run (in report order).
+pub(crate) fn check_run_sample(out: &std::path::Path, nth: usize) -> Seen {
     let r = report(out);
     let mut seen = Seen::default();
     // The scenarios' pcaps, and the run-level roles' own (what no scenario
@@ -344,6 +349,7 @@ fn check_run(out: &std::path::Path) -> Seen {
             pcaps.push((out.join(p["pcap"].as_str().unwrap()), false));
         }
     }
+    let pcaps: Vec<_> = pcaps.into_iter().step_by(nth.max(1)).collect();
     // tshark's start-up is most of the time: the pcaps are checked on as
     // many threads as there are cores, each a share of them, at low
     // priority (tests beside this one run the reference on 20 ms timers).
