@@ -1,8 +1,10 @@
 //! Real implementations, started by the harness from their profiles: baresip
-//! 1.0 as im-client and Kamailio 5.6 as im-server (pager mode, store and
-//! forward, the lifetime of stored messages). Their verdicts are the ones
-//! the README's results table publishes; a change in either is a test failure.
-//! A missing program fails the test (CI installs them), never skips it.
+//! 1.0 and linphonec 5.1 as im-client, Kamailio 5.6 as im-server (pager
+//! mode, store and forward, the lifetime of stored messages). Their verdicts
+//! are the ones the README's results table publishes; a change in any is a
+//! test failure.
+//! A missing program fails the test (CI installs them), never skips it;
+//! linphonec alone is skipped outside CI (`program_or_skip`).
 
 use crate::common::*;
 
@@ -474,4 +476,54 @@ fn aiosmtpd_as_mem_server_fed_by_a_delivery_command() {
     for id in ["MEM-1", "MEM-2", "MEM-3", "MEM-4"] {
         assert_eq!(verdict(&r, id), "passed", "{id}: {}", text(&o));
     }
+}
+
+/// linphonec 5.1 (Debian linphone-cli) as im-client: it absorbs a
+/// retransmitted MESSAGE (DR-4 passes, the text reaches the user once) and
+/// fails DR-3 (its 415 has no Accept, RFC 3261 §8.2.3), which its waiver
+/// covers. One run; the waiver is applied to the stored report.
+#[test]
+fn linphonec_as_im_client() {
+    // linphone-cli pulls in Qt and codec libraries: skipped, and said so,
+    // where it is not installed; in CI (LIAISON_CI) a failure.
+    if !program_or_skip("linphonec", "linphone-cli", "linphonec_as_im_client") {
+        return;
+    }
+    let out = tmpdir("linphonec");
+    let o = liaison(&[
+        "run",
+        "--sut",
+        "fixtures/sut/linphone.yaml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let r = report(&out);
+    for id in ["DR-1", "DR-2", "DR-4"] {
+        assert_eq!(verdict(&r, id), "passed", "{id}: {}", text(&o));
+    }
+    assert_eq!(verdict(&r, "DR-3"), "failed", "{}", text(&o));
+    // Four MESSAGEs taken (DR-1 over UDP and TCP, DR-2, DR-4), each shown
+    // once: DR-4's copy went to the server transaction, not to the user.
+    let shown = std::fs::read_to_string(out.join("sut-stdout.log")).unwrap();
+    assert_eq!(
+        shown.matches("Message received from ").count(),
+        4,
+        "{shown}"
+    );
+    // linphonec rewrote its private copy, not the repository's template.
+    let template =
+        std::fs::read_to_string(root().join("fixtures/sut/linphone/linphonerc")).unwrap();
+    assert!(template.contains("sip_port=@PORT@"));
+    // With the written waiver: exit 0, DR-3 reported as waived, not passed.
+    let o = liaison(&[
+        "report",
+        out.to_str().unwrap(),
+        "--waivers",
+        "fixtures/waivers/linphone.yaml",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = report(&out);
+    assert_eq!(verdict(&r, "DR-3"), "waived");
+    assert_eq!(verdict(&r, "DR-4"), "passed");
 }
