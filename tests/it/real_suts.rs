@@ -3,8 +3,7 @@
 //! mode, store and forward, the lifetime of stored messages). Their verdicts
 //! are the ones the README's results table publishes; a change in any is a
 //! test failure.
-//! A missing program fails the test (CI installs them), never skips it;
-//! linphonec alone is skipped outside CI (`program_or_skip`).
+//! A missing program fails the test (CI installs them), never skips it.
 
 use crate::common::*;
 
@@ -484,11 +483,7 @@ fn aiosmtpd_as_mem_server_fed_by_a_delivery_command() {
 /// covers. One run; the waiver is applied to the stored report.
 #[test]
 fn linphonec_as_im_client() {
-    // linphone-cli pulls in Qt and codec libraries: skipped, and said so,
-    // where it is not installed; in CI (LIAISON_CI) a failure.
-    if !program_or_skip("linphonec", "linphone-cli", "linphonec_as_im_client") {
-        return;
-    }
+    require_program("linphonec", "linphone-cli");
     let out = tmpdir("linphonec");
     let o = liaison(&[
         "run",
