@@ -32,7 +32,6 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -49,6 +48,8 @@ pub const MAX_SIP_MESSAGE: usize = 256 * 1024;
 pub enum Transport {
     Udp,
     Tcp,
+    /// SIP over TLS over TCP (RFC 3261 §26.2, `sips:`).
+    Tls,
 }
 
 impl Transport {
@@ -56,7 +57,13 @@ impl Transport {
         match self {
             Transport::Udp => "UDP",
             Transport::Tcp => "TCP",
+            Transport::Tls => "TLS",
         }
+    }
+
+    /// Carried over a byte stream, framed by Content-Length (RFC 3261 §18.3).
+    pub fn is_stream(self) -> bool {
+        !matches!(self, Transport::Udp)
     }
 }
 
@@ -65,6 +72,7 @@ impl fmt::Display for Transport {
         f.write_str(match self {
             Transport::Udp => "udp",
             Transport::Tcp => "tcp",
+            Transport::Tls => "tls",
         })
     }
 }
@@ -220,14 +228,27 @@ struct Route {
 struct Conn {
     /// Unique per endpoint: a later connection to the same peer is another.
     id: u64,
-    wr: tokio::sync::Mutex<OwnedWriteHalf>,
+    wr: tokio::sync::Mutex<Writer>,
+    /// This end's address, as the capture names it.
+    local: SocketAddr,
+    /// Whether the endpoint captures what it writes: a plain TCP
+    /// connection's bytes are the message; a TLS connection's records are
+    /// captured under the TLS layer, which alone sees them.
+    tap: bool,
     /// Set (under the routes lock) once the reader has reported the end to
     /// the routes that used it: a sender that finds it set opens another.
     ended: std::sync::atomic::AtomicBool,
 }
 
 type Routes = Arc<Mutex<HashMap<String, Route>>>;
-type Conns = Arc<Mutex<HashMap<SocketAddr, Arc<Conn>>>>;
+/// The write half of a stream connection (TCP, or TLS over TCP).
+type Writer = Box<dyn tokio::io::AsyncWrite + Send + Unpin>;
+/// The read half of a stream connection.
+type Reader = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
+
+/// Open stream connections by transport and peer: a send reuses one of
+/// its own transport only.
+type Conns = Arc<Mutex<HashMap<(Transport, SocketAddr), Arc<Conn>>>>;
 
 #[derive(Clone)]
 struct Shared {
@@ -386,14 +407,24 @@ impl Shared {
         lock(&self.tasks).push(h);
     }
 
-    /// A new connection's write half, registered for sends to `peer`.
-    fn add_conn(&self, peer: SocketAddr, wr: OwnedWriteHalf) -> Arc<Conn> {
+    /// A new connection's write half, registered for sends to `peer` over
+    /// `transport`; `tap`: the endpoint captures what goes over it.
+    fn add_conn(
+        &self,
+        transport: Transport,
+        local: SocketAddr,
+        peer: SocketAddr,
+        wr: Writer,
+        tap: bool,
+    ) -> Arc<Conn> {
         let conn = Arc::new(Conn {
             id: self.next_conn.fetch_add(1, Ordering::Relaxed),
             wr: tokio::sync::Mutex::new(wr),
+            local,
+            tap,
             ended: std::sync::atomic::AtomicBool::new(false),
         });
-        lock(&self.conns).insert(peer, conn.clone());
+        lock(&self.conns).insert((transport, peer), conn.clone());
         conn
     }
 
@@ -404,8 +435,9 @@ impl Shared {
     fn connection_ended(&self, conn: &Arc<Conn>, end: ConnectionEnd) {
         {
             let mut conns = lock(&self.conns);
-            if conns.get(&end.peer).is_some_and(|c| Arc::ptr_eq(c, conn)) {
-                conns.remove(&end.peer);
+            let key = (end.transport, end.peer);
+            if conns.get(&key).is_some_and(|c| Arc::ptr_eq(c, conn)) {
+                conns.remove(&key);
             }
         }
         let routes = lock(&self.routes);
@@ -415,17 +447,19 @@ impl Shared {
         }
     }
 
-    /// Reads a TCP connection, frames SIP messages (RFC 3261 §18.3), taps
-    /// bytes; when it ends, tells the transactions that sent over it.
+    /// Reads a stream connection, frames SIP messages (RFC 3261 §18.3),
+    /// taps bytes (plain TCP; a TLS connection's records are tapped under
+    /// the TLS layer); when it ends, tells the transactions that sent over it.
     fn start_reader(
         &self,
-        mut rd: tokio::net::tcp::OwnedReadHalf,
+        transport: Transport,
+        mut rd: Reader,
         local: SocketAddr,
         peer: SocketAddr,
         conn: Arc<Conn>,
     ) {
         let me = self.clone();
-        let transport = Transport::Tcp;
+        let tap = conn.tap;
         self.spawn(async move {
             let mut buf: Vec<u8> = Vec::new();
             let mut chunk = vec![0u8; 16 * 1024];
@@ -434,7 +468,9 @@ impl Shared {
                     Ok(0) => {
                         lock(&me.events)
                             .push(format!("{peer} closed the TCP connection to {local}"));
-                        me.capture.tcp_close(peer, local);
+                        if tap {
+                            me.capture.tcp_close(peer, local);
+                        }
                         let end =
                             ConnectionEnd::new(transport, peer, local, EndCause::Closed, &buf);
                         if !buf.is_empty() {
@@ -447,7 +483,9 @@ impl Shared {
                         lock(&me.events).push(format!(
                             "reading the TCP connection from {peer} to {local} failed: {e}"
                         ));
-                        me.capture.tcp_close(peer, local);
+                        if tap {
+                            me.capture.tcp_close(peer, local);
+                        }
                         let cause = EndCause::ReadError(e.to_string());
                         let end = ConnectionEnd::new(transport, peer, local, cause, &buf);
                         if !buf.is_empty() {
@@ -458,7 +496,9 @@ impl Shared {
                     }
                     Ok(n) => n,
                 };
-                me.capture.tcp_received(peer, local, &chunk[..n]);
+                if tap {
+                    me.capture.tcp_received(peer, local, &chunk[..n]);
+                }
                 buf.extend_from_slice(&chunk[..n]);
                 loop {
                     match next_frame(&buf, MAX_SIP_MESSAGE) {
@@ -584,8 +624,9 @@ impl SipEndpoint {
                 while let Ok((stream, peer)) = listener.accept().await {
                     me.capture.tcp_accepted(peer, tcp_addr);
                     let (rd, wr) = stream.into_split();
-                    let conn = me.add_conn(peer, wr);
-                    me.start_reader(rd, tcp_addr, peer, conn);
+                    let t = Transport::Tcp;
+                    let conn = me.add_conn(t, tcp_addr, peer, Box::new(wr), true);
+                    me.start_reader(t, Box::new(rd), tcp_addr, peer, conn);
                 }
             });
         }
@@ -611,6 +652,8 @@ impl SipEndpoint {
         match t {
             Transport::Udp => self.udp_addr,
             Transport::Tcp => self.tcp_addr,
+            // No TLS listener yet: a TLS connection's local address.
+            Transport::Tls => self.tcp_addr,
         }
     }
 
@@ -652,16 +695,20 @@ impl SipEndpoint {
                 self.udp.send_to(bytes, dst).await?;
                 Ok(())
             }
-            Transport::Tcp => {
-                let conn = self.stream_for(dst, branch).await?;
+            Transport::Tcp | Transport::Tls => {
+                let conn = self.stream_for(t, dst, branch).await?;
                 let mut w = conn.wr.lock().await;
-                let local = w.local_addr()?;
-                self.shared.capture.tcp_sent(local, dst, bytes);
-                tokio::time::timeout(Duration::from_secs(3), w.write_all(bytes))
-                    .await
-                    .map_err(|_| {
-                        io::Error::new(io::ErrorKind::TimedOut, "TCP write timed out")
-                    })??;
+                if conn.tap {
+                    self.shared.capture.tcp_sent(conn.local, dst, bytes);
+                }
+                tokio::time::timeout(Duration::from_secs(3), async {
+                    w.write_all(bytes).await?;
+                    w.flush().await
+                })
+                .await
+                .map_err(|_| {
+                    io::Error::new(io::ErrorKind::TimedOut, format!("{t} write timed out"))
+                })??;
                 Ok(())
             }
         }
@@ -671,11 +718,22 @@ impl SipEndpoint {
     /// `branch`, that transaction's route is bound to it before any byte
     /// goes out, so its end cannot pass unnoticed. A connection whose end
     /// the reader has just reported is not used: another one is opened.
-    async fn stream_for(&self, dst: SocketAddr, branch: Option<&str>) -> io::Result<Arc<Conn>> {
+    async fn stream_for(
+        &self,
+        t: Transport,
+        dst: SocketAddr,
+        branch: Option<&str>,
+    ) -> io::Result<Arc<Conn>> {
         for _ in 0..2 {
-            let existing = lock(&self.shared.conns).get(&dst).cloned();
+            let existing = lock(&self.shared.conns).get(&(t, dst)).cloned();
             let conn = match existing {
                 Some(c) => c,
+                None if t == Transport::Tls => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::Unsupported,
+                        format!("no TLS connection to {dst}"),
+                    ))
+                }
                 None => {
                     let stream =
                         tokio::time::timeout(Duration::from_secs(3), TcpStream::connect(dst))
@@ -687,8 +745,9 @@ impl SipEndpoint {
                     let local = stream.local_addr()?;
                     self.shared.capture.tcp_connect(local, dst);
                     let (rd, wr) = stream.into_split();
-                    let conn = self.shared.add_conn(dst, wr);
-                    self.shared.start_reader(rd, local, dst, conn.clone());
+                    let conn = self.shared.add_conn(t, local, dst, Box::new(wr), true);
+                    self.shared
+                        .start_reader(t, Box::new(rd), local, dst, conn.clone());
                     conn
                 }
             };
@@ -696,8 +755,8 @@ impl SipEndpoint {
             if conn.ended.load(Ordering::SeqCst) {
                 drop(routes);
                 let mut conns = lock(&self.shared.conns);
-                if conns.get(&dst).is_some_and(|c| Arc::ptr_eq(c, &conn)) {
-                    conns.remove(&dst);
+                if conns.get(&(t, dst)).is_some_and(|c| Arc::ptr_eq(c, &conn)) {
+                    conns.remove(&(t, dst));
                 }
                 continue;
             }

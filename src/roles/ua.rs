@@ -80,6 +80,9 @@ impl Ua {
         match t {
             Transport::Udp => format!("<sip:{user}@{}>", self.ep.addr(t)),
             Transport::Tcp => format!("<sip:{user}@{};transport=tcp>", self.ep.addr(t)),
+            // RFC 5630 §3.1.3: a sips: Contact over TLS; transport=tls is
+            // deprecated (§3.1.2).
+            Transport::Tls => format!("<sips:{user}@{}>", self.ep.addr(t)),
         }
     }
 
