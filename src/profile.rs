@@ -413,9 +413,12 @@ impl IwfSection {
 #[serde(deny_unknown_fields)]
 struct RawSip {
     address: Option<SocketAddr>,
-    /// `udp`, `tcp`, or a list of them (checked after parsing, for a precise error).
+    /// `udp`, `tcp`, `tls`, or a list of them (checked after parsing, for a precise error).
     #[serde(default)]
     transport: Option<serde_yaml::Value>,
+    /// Where the SUT takes SIP over TLS (RFC 3261 §26.2; required with `tls`).
+    #[serde(default)]
+    tls: Option<SocketAddr>,
     #[serde(default)]
     aor: Option<String>,
     #[serde(default)]
@@ -511,6 +514,8 @@ pub struct Capabilities {
 pub struct SipInterface {
     pub address: SocketAddr,
     pub transports: Vec<Transport>,
+    /// Where it takes SIP over TLS (`sip.tls`), when `transports` has TLS.
+    pub tls: Option<SocketAddr>,
     /// im-client: the AoR the harness addresses MESSAGEs to.
     pub aor: Option<String>,
     /// im-server: the domain it serves.
@@ -679,12 +684,28 @@ impl Profile {
                         err(
                             "sip.transport",
                             format!(
-                                "expected udp, tcp or a list of them (found {})",
+                                "expected udp, tcp, tls or a list of them (found {})",
                                 yaml_brief(v)
                             ),
                         )
                     })?,
                 };
+                match (transports.contains(&Transport::Tls), s.tls) {
+                    (true, None) => {
+                        return Err(err(
+                            "sip.tls",
+                            "expected the address where the SUT takes SIP over TLS (ip:port, e.g. 127.0.0.1:5061): sip.transport lists tls".into(),
+                        ))
+                    }
+                    (false, Some(_)) => {
+                        return Err(err(
+                            "sip.transport",
+                            "expected tls in the list: sip.tls names a TLS address".into(),
+                        ))
+                    }
+                    (_, Some(a)) => check_fixed(lab, a).map_err(|m| err("sip.tls", m))?,
+                    (false, None) => {}
+                }
                 if raw.roles.iter().any(|r| r == "im-client") && s.aor.is_none() {
                     return Err(err(
                         "sip.aor",
@@ -701,6 +722,7 @@ impl Profile {
                 Some(SipInterface {
                     address,
                     transports,
+                    tls: s.tls,
                     aor: s.aor,
                     domain: s.domain,
                 })
@@ -1277,6 +1299,7 @@ fn parse_transports(v: &serde_yaml::Value) -> Option<Vec<Transport>> {
     let one = |v: &serde_yaml::Value| match v.as_str()?.to_ascii_lowercase().as_str() {
         "udp" => Some(Transport::Udp),
         "tcp" => Some(Transport::Tcp),
+        "tls" => Some(Transport::Tls),
         _ => None,
     };
     match v {
@@ -1916,6 +1939,21 @@ capabilities: { sip_push_subscribe: true }
         assert!(p.has_transport(Transport::Tcp));
         let e = err_of(&GOOD.replace("transport: udp", "transport: sctp"));
         assert!(e.contains("sip.transport"), "{e}");
+        // TLS needs the address the SUT takes it on, and the other way round.
+        let e = err_of(&GOOD.replace("transport: udp", "transport: [udp, tls]"));
+        assert!(e.contains("sip.tls: expected the address"), "{e}");
+        let e = err_of(&GOOD.replace("transport: udp", "transport: udp, tls: 127.0.0.1:5061"));
+        assert!(e.contains("sip.transport: expected tls"), "{e}");
+        let p = Profile::parse(
+            &GOOD.replace(
+                "transport: udp",
+                "transport: [udp, tls], tls: 127.0.0.1:5061",
+            ),
+            "x",
+        )
+        .unwrap();
+        assert!(p.has_transport(Transport::Tls));
+        assert_eq!(p.sip.unwrap().tls, Some("127.0.0.1:5061".parse().unwrap()));
     }
 
     const PPG: &str = "name: k\nroles: [ppg]\nppg:\n  url: http://127.0.0.1:18080/wappush\n  compliance: wap-1.2.1\n  bearers: [sms]\n  smsc: 127.0.0.1:18775\n  system_id: a\n  password: b\n";

@@ -14,7 +14,8 @@ fn transport_of(w: &LiaisonWorld, name: &str) -> Result<Transport, Failure> {
     match name.to_ascii_lowercase().as_str() {
         "udp" => Ok(Transport::Udp),
         "tcp" => Ok(Transport::Tcp),
-        other => Err(w.fail("UDP or TCP in the step", format!("`{other}`"))),
+        "tls" => Ok(Transport::Tls),
+        other => Err(w.fail("UDP, TCP or TLS in the step", format!("`{other}`"))),
     }
 }
 

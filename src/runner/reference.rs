@@ -87,6 +87,7 @@ pub async fn start_reference(
         sip: Some(SipInterface {
             address: client_addr,
             transports: vec![Transport::Udp, Transport::Tcp],
+            tls: None,
             aor: Some(format!("sip:bob@{client_addr}")),
             domain: Some("liaison.test".into()),
         }),

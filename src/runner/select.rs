@@ -26,6 +26,10 @@ pub fn features_dir(opt: Option<&Path>) -> PathBuf {
     }
 }
 
+/// The transports a scenario may require (`@transport:NAME`); any other
+/// name is an unknown tag, never a scenario silently left out.
+pub const TRANSPORT_TAGS: &[&str] = &["udp", "tcp", "tls"];
+
 /// A scenario as selection sees it.
 #[derive(Debug, Clone)]
 pub struct ScenarioInfo {
@@ -154,7 +158,9 @@ pub fn tag_problems(all: &[ScenarioInfo], cat: &Catalogue) -> Vec<String> {
                     .strip_prefix("harness:")
                     .is_some_and(|h| crate::harness::EXCLUSIVE.iter().any(|(n, _)| *n == h))
                 && t != "alone"
-                && !t.starts_with("transport:")
+                && !t
+                    .strip_prefix("transport:")
+                    .is_some_and(|x| TRANSPORT_TAGS.contains(&x))
                 && !t.starts_with("if:")
                 && !t.starts_with("unless:")
             {
@@ -198,6 +204,7 @@ pub fn applies(tags: &[String], profile: &Profile, filter: Option<&TagOperation>
         .all(|t| match t {
             "udp" => profile.has_transport(Transport::Udp),
             "tcp" => profile.has_transport(Transport::Tcp),
+            "tls" => profile.has_transport(Transport::Tls),
             _ => false,
         });
     let caps_ok = tags.iter().all(|t| {
