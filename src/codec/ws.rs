@@ -226,6 +226,12 @@ pub enum HandshakeError {
         chosen: String,
         offered: Vec<String>,
     },
+    /// The client did not offer the subprotocol the server needs (RFC 7118
+    /// §4.1 for `sip`, RFC 7977 §4.1 for `msrp`). See [`UpgradeRequest::require`].
+    ProtocolNotRequested {
+        wanted: String,
+        offered: Vec<String>,
+    },
     /// The server chose no subprotocol where the client needs one (RFC 7118
     /// §4.1 for `sip`, RFC 7977 §4.1 for `msrp`). See [`require_protocol`].
     ProtocolMissing {
@@ -317,6 +323,15 @@ impl fmt::Display for HandshakeError {
                 escape_bytes(chosen.as_bytes(), SHOW),
                 offered.join(", ")
             ),
+            HandshakeError::ProtocolNotRequested { wanted, offered } => write!(
+                f,
+                "the client did not offer subprotocol `{wanted}` (offered: {})",
+                if offered.is_empty() {
+                    "none".to_string()
+                } else {
+                    offered.join(", ")
+                }
+            ),
             HandshakeError::ProtocolMissing { wanted, offered } => write!(
                 f,
                 "the server chose no subprotocol; `{wanted}` was required (offered: {})",
@@ -389,6 +404,20 @@ impl UpgradeRequest {
     /// Did the client offer this subprotocol?
     pub fn offers(&self, protocol: &str) -> bool {
         self.protocols.iter().any(|p| p == protocol)
+    }
+
+    /// RFC 7118 §4.1 (RFC 7977 §4.1): a client of SIP (MSRP) over WebSocket
+    /// offers `sip` (`msrp`); a server that needs it refuses a request
+    /// without it ([`refusal_status`]: 400).
+    pub fn require(&self, protocol: &str) -> Result<(), HandshakeError> {
+        if self.offers(protocol) {
+            Ok(())
+        } else {
+            Err(HandshakeError::ProtocolNotRequested {
+                wanted: protocol.to_string(),
+                offered: self.protocols.clone(),
+            })
+        }
     }
 }
 
@@ -582,11 +611,13 @@ pub fn require_protocol(
 /// without waiting for a body delimited by the end of the connection.
 /// `None` while the head is incomplete or the first line is not a status line.
 pub fn response_status(buf: &[u8]) -> Option<(u16, String)> {
+    // Empty lines before the status line are skipped, as the HTTP reader does.
+    let mut buf = buf;
+    while let Some(rest) = buf.strip_prefix(b"\r\n") {
+        buf = rest;
+    }
     let end = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = &buf[..end];
-    let first = head
-        .split(|&b| b == b'\n')
-        .find(|l| !l.is_empty() && *l != b"\r")?;
+    let first = buf[..end].split(|&b| b == b'\n').next()?;
     let first = std::str::from_utf8(first.strip_suffix(b"\r").unwrap_or(first)).ok()?;
     let rest = first.strip_prefix("HTTP/")?;
     let (_, rest) = rest.split_once(' ')?;
@@ -595,6 +626,31 @@ pub fn response_status(buf: &[u8]) -> Option<(u16, String)> {
         return None;
     }
     Some((code.parse().ok()?, reason.to_string()))
+}
+
+/// Can the bytes received so far no longer be the start of an HTTP response
+/// (`response`) or request? Lets a reader name garbage at once instead of
+/// waiting for a header block that will never end: a response must begin
+/// with `HTTP/`, a request with a method token (at most 32 bytes) and a
+/// space. Empty lines before the start line are allowed, as the HTTP reader
+/// allows them.
+pub fn cannot_be_http(buf: &[u8], response: bool) -> bool {
+    let mut b = buf;
+    while let Some(rest) = b.strip_prefix(b"\r\n") {
+        b = rest;
+    }
+    if b == b"\r" {
+        return false;
+    }
+    if response {
+        let n = b.len().min(5);
+        return b[..n] != b"HTTP/"[..n];
+    }
+    let tchar = |c: &u8| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(c);
+    match b.iter().position(|&c| c == b' ') {
+        Some(i) => i == 0 || i > 32 || !b[..i].iter().all(tchar),
+        None => b.len() > 32 || !b.iter().all(tchar),
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -1331,6 +1387,14 @@ mod tests {
         assert_eq!(r.key, RFC_KEY);
         assert_eq!(r.protocols, ["msrp", "sip"]);
         assert!(r.offers("sip") && !r.offers("SIP"));
+        assert_eq!(r.require("sip"), Ok(()));
+        assert_eq!(
+            r.require("ws-other"),
+            Err(HandshakeError::ProtocolNotRequested {
+                wanted: "ws-other".into(),
+                offered: vec!["msrp".into(), "sip".into()]
+            })
+        );
         assert_eq!(r.origin, None);
 
         let mut ok = accept_response(&r.key, Some("sip"));
@@ -1562,6 +1626,30 @@ mod tests {
         );
         assert_eq!(response_status(b"HTTP/1.1 503 Busy\r\nServer: x\r\n"), None);
         assert_eq!(response_status(b"SIP/2.0 200 OK\r\n\r\n"), None);
+        for (bytes, response, garbage) in [
+            (&b""[..], true, false),
+            (b"\r", true, false),
+            (b"\r\nHTT", true, false),
+            (b"HTTP/1.1 101", true, false),
+            (b"\x16\x03\x01\x02\x00", true, true),
+            (b"SIP/2.0 200 OK", true, true),
+            (b"GE", false, false),
+            (b"GET / HTTP/1.1", false, false),
+            (b"\x16\x03\x01", false, true),
+            (b" GET", false, true),
+            (b"MESSAGE sip:a@b SIP/2.0", false, false),
+        ] {
+            assert_eq!(
+                cannot_be_http(bytes, response),
+                garbage,
+                "{}",
+                escape_bytes(bytes, 99)
+            );
+        }
+        assert_eq!(
+            response_status(b"\r\n\r\nHTTP/1.1 101 S\r\n\r\n"),
+            Some((101, "S".into()))
+        );
     }
 
     #[test]
