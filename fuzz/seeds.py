@@ -129,7 +129,7 @@ def crlf(text_bytes):
 def main():
     seeds = {
         t: []
-        for t in ["mms", "wsp", "wdp", "sip", "msrp", "smpp", "sdp", "http", "pap"]
+        for t in ["mms", "wsp", "wdp", "sip", "msrp", "smpp", "sdp", "http", "pap", "ws_frames"]
         + ["sip_dialogue", "smtp_dialogue"]
     }
 
@@ -209,6 +209,13 @@ def main():
         else:
             seeds["pap"].append(body.encode())
     seeds["pap"] += byte_strings(CODEC / "pap.rs")
+
+    # WebSocket: the frame snapshots (one stream of them, behind each side
+    # octet), the handshake snapshots' wire bytes, the codec's test literals.
+    frames = b"".join(b for b in map(snapshot_hex, snaps("ws")) if b)
+    seeds["ws_frames"] += [bytes([side]) + frames for side in (0, 1, 0x80, 0x81)]
+    seeds["ws_frames"] += [w for w in map(snapshot_wire, snaps("ws")) if w]
+    seeds["ws_frames"] += byte_strings(CODEC / "ws.rs", min_len=2)
 
     # SIP dialogue: datagrams cut at NUL. Each fixture alone, all of them in
     # a row, and a composed dialogue through the core: REGISTERs for the

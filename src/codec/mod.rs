@@ -19,6 +19,7 @@ pub mod sip_push;
 pub mod smpp;
 pub mod smtp;
 pub mod wdp;
+pub mod ws;
 pub mod wsp;
 
 /// Render bytes for a failure message.

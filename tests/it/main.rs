@@ -36,3 +36,4 @@ mod sip_vectors;
 mod smpp_vectors;
 mod sut_processes;
 mod tshark;
+mod websocket;
