@@ -175,6 +175,11 @@ impl Router {
             }
             None => {}
         }
+        if smpp.is_none() {
+            if let Some(plain) = unmasked_ws(payload) {
+                return self.classify_by_keys(src, dst, &plain, None);
+            }
+        }
         self.classify_by_keys(src, dst, payload, smpp)
     }
 
@@ -230,6 +235,30 @@ impl Router {
         }
         vec![owner]
     }
+}
+
+/// The payloads of a segment made of whole masked WebSocket data frames
+/// (a client's: RFC 6455 §5.3 masks them, so a key is unreadable in the
+/// bytes as sent), unmasked and joined; None for anything else (no RSV
+/// bits, a data or continuation opcode, every frame masked and whole).
+fn unmasked_ws(payload: &[u8]) -> Option<Vec<u8>> {
+    let mut at = 0;
+    let mut out = Vec::new();
+    while at < payload.len() {
+        let (frame, n) = crate::codec::ws::read_frame(&payload[at..], payload.len()).ok()??;
+        let data = matches!(
+            frame.opcode,
+            crate::codec::ws::Opcode::Text
+                | crate::codec::ws::Opcode::Binary
+                | crate::codec::ws::Opcode::Continuation
+        );
+        if frame.mask.is_none() || frame.rsv != 0 || !data || n == 0 {
+            return None;
+        }
+        out.extend_from_slice(&frame.payload);
+        at += n;
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 /// Whether `bytes` hold `key` as a whole: a key that starts (ends) with a
@@ -416,6 +445,39 @@ mod tests {
         assert_eq!(r.classify(a(1), a(2), send), vec![one]);
         r.release(one);
         assert_eq!(r.classify(a(1), a(2), ack), Vec::<OwnerId>::new());
+    }
+
+    /// A WebSocket client's frames are masked (RFC 6455 §5.3): its 200 is
+    /// found by the keys in the unmasked payload, a server's unmasked frame
+    /// as it is; a SIP message that is not a frame is read as before.
+    #[test]
+    fn a_masked_websocket_frame_is_read_unmasked() {
+        use crate::codec::ws::{encode_frame, Opcode};
+        let mut r = Router::default();
+        let one = r.owner();
+        r.key(one, b"alice-7f3a");
+        let ok = b"SIP/2.0 200 OK\r\nTo: <sip:bob@x.invalid>\r\nFrom: <sip:alice-7f3a@liaison.test>;tag=1\r\n\r\n";
+        let masked = encode_frame(Opcode::Text, ok, Some([0x37, 0xfa, 0x21, 0x3d]));
+        assert!(!carries(&masked, b"alice-7f3a"));
+        assert_eq!(r.classify(a(1), a(2), &masked), vec![one]);
+        // Two frames in one segment, the second a continuation.
+        let (first, rest) = ok.split_at(20);
+        let mut two = crate::codec::ws::FrameSpec::new(Opcode::Text)
+            .fin(false)
+            .mask(Some([1, 2, 3, 4]))
+            .encode(first);
+        two.extend(encode_frame(Opcode::Continuation, rest, Some([5, 6, 7, 8])));
+        assert_eq!(r.classify(a(1), a(2), &two), vec![one]);
+        assert_eq!(
+            r.classify(a(2), a(1), &encode_frame(Opcode::Text, ok, None)),
+            vec![one]
+        );
+        // Cut short, a frame is not read: nobody's.
+        assert_eq!(
+            r.classify(a(1), a(2), &masked[..masked.len() - 3]),
+            Vec::<OwnerId>::new()
+        );
+        assert_eq!(r.classify(a(1), a(2), ok), vec![one]);
     }
 
     /// Two scenarios' NOTIFYs in one subscription dialog: each with its 200
