@@ -81,6 +81,11 @@ pub struct ImsSection {
     /// its own port over UDP, the transport the IMS scenarios use.
     #[serde(default)]
     pub trust: Option<Trust>,
+    /// im-client over WebSocket: where the core takes SIP over WebSocket
+    /// (RFC 7118, `ws://` at this address), the edge the client connects
+    /// to and registers through.
+    #[serde(default)]
+    pub ws: Option<SocketAddr>,
     /// Run the other areas' SIP scenarios (im-client, im-server,
     /// push-client) through the core too. Those scenarios then run one at a
     /// time. Default false: only the IMS scenarios use the core.
@@ -144,6 +149,16 @@ impl ImsSection {
         roles: &[String],
     ) -> Result<(), (String, String)> {
         check_address(lab, self.core.ip()).map_err(|m| ("ims.core".to_string(), m))?;
+        if let Some(ws) = self.ws {
+            check_address(lab, ws.ip()).map_err(|m| ("ims.ws".to_string(), m))?;
+            if ws.port() == 0 {
+                return Err((
+                    "ims.ws".into(),
+                    "expected a port other than 0: the SUT is configured with the edge's address"
+                        .into(),
+                ));
+            }
+        }
         if self.core.port() == 0 {
             return Err((
                 "ims.core".into(),
@@ -462,6 +477,10 @@ pub struct Ready {
     /// Poll with a TCP connect until it succeeds.
     #[serde(default)]
     pub tcp: Option<SocketAddr>,
+    /// Wait until the SUT has registered `sip.aor` through the harness IMS
+    /// core (a client that takes no connections: a WebSocket client).
+    #[serde(default)]
+    pub registered: Option<bool>,
     /// Give up (exit 2) after this long. Default 10 s.
     #[serde(default)]
     pub timeout_s: Option<u64>,
@@ -512,7 +531,9 @@ pub struct Capabilities {
 /// The SIP interface of the SUT.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SipInterface {
-    pub address: SocketAddr,
+    /// Where it takes SIP over UDP and TCP; None for a client that speaks
+    /// only WebSocket (`sip.transport: [ws]`), which takes no connections.
+    pub address: Option<SocketAddr>,
     pub transports: Vec<Transport>,
     /// Where it takes SIP over TLS (`sip.tls`), when `transports` has TLS.
     pub tls: Option<SocketAddr>,
@@ -671,24 +692,42 @@ impl Profile {
             )),
             None => None,
             Some(s) => {
-                let address = s.address.ok_or_else(|| {
-                    err(
-                        "sip.address",
-                        "expected the SUT's SIP address (ip:port), e.g. 127.0.0.1:5060".into(),
-                    )
-                })?;
-                check_fixed(lab, address).map_err(|m| err("sip.address", m))?;
                 let transports = match &s.transport {
                     None => vec![Transport::Udp],
                     Some(v) => parse_transports(v).ok_or_else(|| {
                         err(
                             "sip.transport",
                             format!(
-                                "expected udp, tcp, tls or a list of them (found {})",
+                                "expected udp, tcp, tls, ws or a list of them (found {})",
                                 yaml_brief(v)
                             ),
                         )
                     })?,
+                };
+                // A WebSocket client (RFC 7118 §5) takes no connections: it
+                // opens one to the harness edge and registers over it.
+                let ws_only = transports == [Transport::Ws];
+                if transports.contains(&Transport::Ws) {
+                    let edge = raw.ims.as_ref().is_some_and(|i| i.ws.is_some() && i.registers());
+                    if !edge || !raw.roles.iter().all(|r| r == "im-client") {
+                        return Err(err(
+                            "sip.transport",
+                            "expected ws only for role im-client with ims.ws (the harness edge it connects to) and ims.register: true".into(),
+                        ));
+                    }
+                }
+                let address = match s.address {
+                    Some(a) => {
+                        check_fixed(lab, a).map_err(|m| err("sip.address", m))?;
+                        Some(a)
+                    }
+                    None if ws_only => None,
+                    None => {
+                        return Err(err(
+                            "sip.address",
+                            "expected the SUT's SIP address (ip:port), e.g. 127.0.0.1:5060".into(),
+                        ))
+                    }
                 };
                 match (transports.contains(&Transport::Tls), s.tls) {
                     (true, None) => {
@@ -763,10 +802,19 @@ impl Profile {
                     ));
                 }
                 if let Some(r) = &l.ready {
-                    if r.sip_options.is_none() && r.tcp.is_none() {
+                    let registered = r.registered == Some(true);
+                    if r.sip_options.is_none() && r.tcp.is_none() && !registered {
                         return Err(err(
                             "launch.ready",
-                            "expected `sip_options: ADDR` or `tcp: ADDR`".into(),
+                            "expected `sip_options: ADDR`, `tcp: ADDR` or `registered: true`"
+                                .into(),
+                        ));
+                    }
+                    let registers = raw.ims.as_ref().is_some_and(|i| i.registers());
+                    if registered && !registers {
+                        return Err(err(
+                            "launch.ready.registered",
+                            "expected ims.register: true (the SUT registers through the harness IMS core)".into(),
                         ));
                     }
                     for a in r.sip_options.iter().chain(r.tcp.iter()) {
@@ -1300,6 +1348,7 @@ fn parse_transports(v: &serde_yaml::Value) -> Option<Vec<Transport>> {
         "udp" => Some(Transport::Udp),
         "tcp" => Some(Transport::Tcp),
         "tls" => Some(Transport::Tls),
+        "ws" => Some(Transport::Ws),
         _ => None,
     };
     match v {
@@ -1755,13 +1804,42 @@ capabilities: { accept_types: [text/plain] }
             )
     }
 
+    /// A WebSocket client (RFC 7118) takes no connections: it names no
+    /// sip.address, only the harness edge it connects to, and registers
+    /// through the core, which the readiness check waits for.
+    #[test]
+    fn a_websocket_client_names_the_edge_and_no_address() {
+        let ok = "name: j\nroles: [im-client]\nsip: { transport: [ws], aor: \"sip:bob@liaison.test\" }\nims: { core: 127.0.0.2:5099, ws: 127.0.0.2:5090, register: true, route_all: true }\nlaunch: { command: [x], ready: { registered: true } }\n";
+        let p = Profile::parse(ok, "p.yaml").unwrap();
+        assert_eq!(p.sip.as_ref().unwrap().address, None);
+        assert!(p.has_transport(Transport::Ws) && !p.has_transport(Transport::Udp));
+        assert_eq!(
+            p.ims.as_ref().unwrap().ws,
+            Some("127.0.0.2:5090".parse().unwrap())
+        );
+        let bad = |from: &str, to: &str| {
+            Profile::parse(&ok.replace(from, to), "bad.yaml")
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(bad(" ws: 127.0.0.2:5090,", "")
+            .starts_with("profile bad.yaml: sip.transport: expected ws only"));
+        assert!(bad(" register: true,", "")
+            .starts_with("profile bad.yaml: sip.transport: expected ws only"));
+        assert!(bad("[ws]", "[udp]").starts_with("profile bad.yaml: sip.address: expected"));
+        assert!(
+            bad("5090", "0").starts_with("profile bad.yaml: ims.ws: expected a port other than 0")
+        );
+        assert!(bad("127.0.0.2:5090", "192.0.2.1:5090").starts_with("profile bad.yaml: ims.ws:"));
+    }
+
     #[test]
     fn a_lab_network_is_an_explicit_opt_in() {
         let p = Profile::parse(&lab(GOOD), "lab.yaml").unwrap();
         assert_eq!(p.network, Network::Lab);
         assert_eq!(
             p.sip.as_ref().unwrap().address,
-            "192.0.2.10:5070".parse().unwrap()
+            Some("192.0.2.10:5070".parse().unwrap())
         );
         assert_eq!(p.harness_ip, "192.0.2.1".parse::<IpAddr>().unwrap());
         // The default, said or not, is loopback.

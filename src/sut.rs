@@ -77,6 +77,7 @@ impl SutProcess {
         l: &Launch,
         profile: &Profile,
         out_dir: &Path,
+        registered: &(dyn Fn() -> bool + Send + Sync),
     ) -> Result<SutProcess, SutGone> {
         let gone = |message: String| SutGone {
             message,
@@ -160,7 +161,7 @@ impl SutProcess {
                     (Some(a), _) => probe_sip(profile.harness_ip, a).await,
                     (None, Some(a)) => TcpStream::connect(a).await.is_ok(),
                     _ => true,
-                };
+                } && (r.registered != Some(true) || registered());
                 if ok {
                     break;
                 }
@@ -169,8 +170,16 @@ impl SutProcess {
                     let stderr_tail = me.stderr_tail();
                     return Err(SutGone {
                         message: format!(
-                            "SUT `{}` unreachable: its readiness probe did not answer within {} s; stderr: {}",
+                            "SUT `{}` unreachable: {} within {} s; stderr: {}",
                             profile.name,
+                            if r.registered == Some(true)
+                                && r.sip_options.is_none()
+                                && r.tcp.is_none()
+                            {
+                                "it did not register through the harness IMS core"
+                            } else {
+                                "its readiness probe did not answer"
+                            },
                             limit.as_secs(),
                             one_line(&stderr_tail)
                         ),
@@ -300,12 +309,12 @@ pub async fn check_reachable(profile: &Profile) -> Result<(), String> {
     };
     let mut tcp: Vec<(&str, std::net::SocketAddr)> = Vec::new();
     let mut udp: Vec<(&str, std::net::SocketAddr)> = Vec::new();
-    if let Some(sip) = &profile.sip {
+    if let Some((sip, address)) = profile.sip.as_ref().and_then(|s| Some((s, s.address?))) {
         if sip.transports.contains(&Transport::Tcp) {
-            tcp.push(("sip.address", sip.address));
+            tcp.push(("sip.address", address));
         }
         if sip.transports.contains(&Transport::Udp) {
-            udp.push(("sip.address", sip.address));
+            udp.push(("sip.address", address));
         }
     }
     if let Some(a) = profile.msrp.as_ref().map(|m| m.address) {
@@ -531,7 +540,7 @@ mod tests {
         )
         .unwrap();
         let l = profile.launch.clone().unwrap();
-        let p = SutProcess::start(&l, &profile, &out)
+        let p = SutProcess::start(&l, &profile, &out, &|| true)
             .await
             .unwrap_or_else(|g| panic!("{g:?}"));
         (p, out)

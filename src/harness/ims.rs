@@ -73,7 +73,7 @@ impl ImsHarness {
             roles
                 .get(r)
                 .copied()
-                .or_else(|| profile.sip.as_ref().map(|s| s.address))
+                .or_else(|| profile.sip.as_ref().and_then(|s| s.address))
         };
         // Trusted by Via sent-by: only the SUT's SIP addresses. A role that
         // listens on TCP alone (SMTP, HTTP) leaves the UDP port of the same
@@ -81,7 +81,7 @@ impl ImsHarness {
         for a in SIP_ROLES
             .iter()
             .filter_map(|r| roles.get(*r).copied())
-            .chain(profile.sip.as_ref().map(|s| s.address))
+            .chain(profile.sip.as_ref().and_then(|s| s.address))
         {
             core.trust(a);
         }

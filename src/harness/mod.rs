@@ -82,7 +82,7 @@ impl RunContext {
         self.role_addresses
             .get(role)
             .copied()
-            .or_else(|| self.profile.sip.as_ref().map(|s| s.address))
+            .or_else(|| self.profile.sip.as_ref().and_then(|s| s.address))
     }
 }
 
@@ -298,6 +298,12 @@ impl Harnesses {
             let core =
                 ImsHarness::start(i.core, i.expires(), run_level_capture(pcap_dir, "ims-core"))
                     .await?;
+            if let Some(ws) = i.ws {
+                core.core
+                    .listen_ws(ws)
+                    .await
+                    .map_err(|e| format!("ims.ws: cannot listen on {ws} ({e})"))?;
+            }
             core.configure(profile, &BTreeMap::new());
             h.ims = Some(Arc::new(core));
         }

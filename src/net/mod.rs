@@ -51,6 +51,8 @@ pub enum Transport {
     Tcp,
     /// SIP over TLS over TCP (RFC 3261 §26.2, `sips:`).
     Tls,
+    /// SIP over WebSocket (RFC 7118): one SIP message per WebSocket message.
+    Ws,
 }
 
 impl Transport {
@@ -59,6 +61,7 @@ impl Transport {
             Transport::Udp => "UDP",
             Transport::Tcp => "TCP",
             Transport::Tls => "TLS",
+            Transport::Ws => "WS",
         }
     }
 
@@ -74,6 +77,7 @@ impl fmt::Display for Transport {
             Transport::Udp => "udp",
             Transport::Tcp => "tcp",
             Transport::Tls => "tls",
+            Transport::Ws => "ws",
         })
     }
 }
@@ -242,8 +246,16 @@ struct Conn {
 }
 
 type Routes = Arc<Mutex<HashMap<String, Route>>>;
-/// The write half of a stream connection (TCP, or TLS over TCP).
-type Writer = Box<dyn tokio::io::AsyncWrite + Send + Unpin>;
+/// A byte stream a connection runs over (TCP, TLS over TCP, tapped).
+pub trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static> Io for T {}
+
+/// The write half of a stream connection: bytes (TCP, TLS), or whole
+/// messages (WebSocket, RFC 7118 §5: one SIP message per WebSocket message).
+enum Writer {
+    Bytes(Box<dyn tokio::io::AsyncWrite + Send + Unpin>),
+    Ws(ws::WsSender<Box<dyn Io>>),
+}
 /// The read half of a stream connection.
 type Reader = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
 
@@ -258,6 +270,8 @@ struct Shared {
     requests: mpsc::UnboundedSender<Incoming>,
     unmatched: Arc<Mutex<Vec<Incoming>>>,
     conns: Conns,
+    /// Where it takes SIP over WebSocket, once [`SipEndpoint::listen_ws`] ran.
+    ws_addr: Arc<Mutex<Option<SocketAddr>>>,
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
     /// What happened to connections (closed by the peer, unframeable stream).
     events: Arc<Mutex<Vec<String>>>,
@@ -387,6 +401,49 @@ impl Shared {
                 let _ = self.requests.send(inc);
             }
             Err(_) => lock(&self.unmatched).push(inc),
+        }
+    }
+
+    /// A WebSocket connection accepted at `local`: the handshake, then its
+    /// messages until it ends.
+    async fn ws_accepted(&self, stream: TcpStream, local: SocketAddr, peer: SocketAddr) {
+        let _ = stream.set_nodelay(true);
+        self.capture.tcp_accepted(peer, local);
+        let io: Box<dyn Io> = Box::new(ws::Tapped::new(stream, self.capture.clone(), local, peer));
+        let cfg = ws::WsConfig {
+            max_message: MAX_SIP_MESSAGE,
+            ..ws::WsConfig::default()
+        };
+        let mut conn = match ws::server_handshake(io, local, peer, "sip", &cfg).await {
+            Ok(c) => c,
+            Err(e) => {
+                lock(&self.events).push(format!(
+                    "WebSocket upgrade from {peer} to {local} refused: {e}"
+                ));
+                return;
+            }
+        };
+        let t = Transport::Ws;
+        let c = self.add_conn(t, local, peer, Writer::Ws(conn.sender.clone()), false);
+        loop {
+            // No deadline of its own: the connection lives as long as the peer keeps it.
+            let far = Instant::now() + Duration::from_secs(24 * 3600);
+            match conn.recv_data(far).await {
+                Ok(Some(msg)) => self.dispatch(msg, peer, t),
+                Ok(None) => continue,
+                Err(e) => {
+                    let cause = match e {
+                        ws::WsError::Closed => EndCause::Closed,
+                        e => EndCause::ReadError(e.to_string()),
+                    };
+                    lock(&self.events).push(format!(
+                        "the WebSocket connection from {peer} to {local} ended: {cause:?}"
+                    ));
+                    let end = ConnectionEnd::new(t, peer, local, cause, &[]);
+                    self.connection_ended(&c, end);
+                    return;
+                }
+            }
         }
     }
 
@@ -597,6 +654,7 @@ impl SipEndpoint {
             requests: tx,
             unmatched: Arc::default(),
             conns: Arc::default(),
+            ws_addr: Arc::default(),
             tasks: Arc::default(),
             events: Arc::default(),
             next_conn: Arc::default(),
@@ -626,7 +684,7 @@ impl SipEndpoint {
                     me.capture.tcp_accepted(peer, tcp_addr);
                     let (rd, wr) = stream.into_split();
                     let t = Transport::Tcp;
-                    let conn = me.add_conn(t, tcp_addr, peer, Box::new(wr), true);
+                    let conn = me.add_conn(t, tcp_addr, peer, Writer::Bytes(Box::new(wr)), true);
                     me.start_reader(t, Box::new(rd), tcp_addr, peer, conn);
                 }
             });
@@ -655,7 +713,29 @@ impl SipEndpoint {
             Transport::Tcp => self.tcp_addr,
             // No TLS listener yet: a TLS connection's local address.
             Transport::Tls => self.tcp_addr,
+            Transport::Ws => lock(&self.shared.ws_addr).unwrap_or(self.tcp_addr),
         }
+    }
+
+    /// Takes SIP over WebSocket at `at` (RFC 7118, subprotocol `sip`): each
+    /// accepted connection's handshake is answered (or refused, with the
+    /// status and why in [`SipEndpoint::transport_events`]), its messages
+    /// dispatched like any other transport's, and what is sent over
+    /// [`Transport::Ws`] to its peer goes over it. Every TCP byte is
+    /// captured (the client's frames masked, as on the wire). Returns the
+    /// address bound.
+    pub async fn listen_ws(&self, at: SocketAddr) -> io::Result<SocketAddr> {
+        let listener = listen_permitted(at).await?;
+        let local = listener.local_addr()?;
+        *lock(&self.shared.ws_addr) = Some(local);
+        let me = self.shared.clone();
+        self.shared.spawn(async move {
+            while let Ok((stream, peer)) = listener.accept().await {
+                let me2 = me.clone();
+                me.spawn(async move { me2.ws_accepted(stream, local, peer).await });
+            }
+        });
+        Ok(local)
     }
 
     pub fn capture(&self) -> &Capture {
@@ -696,20 +776,27 @@ impl SipEndpoint {
                 self.udp.send_to(bytes, dst).await?;
                 Ok(())
             }
-            Transport::Tcp | Transport::Tls => {
+            Transport::Tcp | Transport::Tls | Transport::Ws => {
                 let conn = self.stream_for(t, dst, branch).await?;
                 let mut w = conn.wr.lock().await;
                 if conn.tap {
                     self.shared.capture.tcp_sent(conn.local, dst, bytes);
                 }
-                tokio::time::timeout(Duration::from_secs(3), async {
-                    w.write_all(bytes).await?;
-                    w.flush().await
-                })
-                .await
-                .map_err(|_| {
-                    io::Error::new(io::ErrorKind::TimedOut, format!("{t} write timed out"))
-                })??;
+                match &mut *w {
+                    Writer::Bytes(w) => tokio::time::timeout(Duration::from_secs(3), async {
+                        w.write_all(bytes).await?;
+                        w.flush().await
+                    })
+                    .await
+                    .map_err(|_| {
+                        io::Error::new(io::ErrorKind::TimedOut, format!("{t} write timed out"))
+                    })??,
+                    // Bounded by the sender's write timeout.
+                    Writer::Ws(ws) => ws
+                        .send_sip(bytes)
+                        .await
+                        .map_err(|e| io::Error::other(e.to_string()))?,
+                }
                 Ok(())
             }
         }
@@ -735,6 +822,14 @@ impl SipEndpoint {
                         format!("no TLS connection to {dst}"),
                     ))
                 }
+                // A WebSocket client takes no connections (RFC 7118 §5):
+                // requests go over the one it opened.
+                None if t == Transport::Ws => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::NotConnected,
+                        format!("no WebSocket connection from {dst}: a WebSocket client is reached only over the connection it opened"),
+                    ))
+                }
                 None => {
                     let stream =
                         tokio::time::timeout(Duration::from_secs(3), TcpStream::connect(dst))
@@ -746,7 +841,9 @@ impl SipEndpoint {
                     let local = stream.local_addr()?;
                     self.shared.capture.tcp_connect(local, dst);
                     let (rd, wr) = stream.into_split();
-                    let conn = self.shared.add_conn(t, local, dst, Box::new(wr), true);
+                    let conn =
+                        self.shared
+                            .add_conn(t, local, dst, Writer::Bytes(Box::new(wr)), true);
                     self.shared
                         .start_reader(t, Box::new(rd), local, dst, conn.clone());
                     conn

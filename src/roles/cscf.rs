@@ -271,6 +271,13 @@ impl Cscf {
         self.ep.udp_addr()
     }
 
+    /// Takes SIP over WebSocket at `at` as well (RFC 7118): the edge a
+    /// WebSocket client registers through; requests for it go back over
+    /// the connection it registered from (the flow).
+    pub async fn listen_ws(&self, at: SocketAddr) -> std::io::Result<SocketAddr> {
+        self.ep.listen_ws(at).await
+    }
+
     /// An element inside the trust domain, known by its Via sent-by.
     pub fn trust(&self, via_sent_by: SocketAddr) {
         lock(&self.state).core.trust(via_sent_by);
@@ -770,10 +777,15 @@ impl Core {
                 continue;
             }
             let (addr, tcp) = uri_addr(&uri).unwrap_or((inc.from, false));
-            let transport = if tcp || inc.transport == Transport::Tcp {
-                Transport::Tcp
+            // A contact registered over WebSocket is reached over the
+            // connection it came on (RFC 7118 §5: its host is often a
+            // made-up `.invalid` name; the client takes no connections).
+            let (addr, transport) = if inc.transport == Transport::Ws {
+                (inc.from, Transport::Ws)
+            } else if tcp || inc.transport == Transport::Tcp {
+                (addr, Transport::Tcp)
             } else {
-                Transport::Udp
+                (addr, Transport::Udp)
             };
             list.push(Binding {
                 aor: aor.clone(),

@@ -83,6 +83,7 @@ impl Ua {
             // RFC 5630 §3.1.3: a sips: Contact over TLS; transport=tls is
             // deprecated (§3.1.2).
             Transport::Tls => format!("<sips:{user}@{}>", self.ep.addr(t)),
+            Transport::Ws => format!("<sip:{user}@{};transport=ws>", self.ep.addr(t)),
         }
     }
 

@@ -535,7 +535,7 @@ pub fn run_elements(ctx: &RunContext) -> Vec<crate::report::Element> {
     }
     if let Some(sip) = &p.sip {
         let roles = p.roles.join(", ");
-        add(Some(sip.address), &format!("SUT {roles}"), Side::Sut);
+        add(sip.address, &format!("SUT {roles}"), Side::Sut);
     }
     add(
         p.msrp.as_ref().map(|m| m.address),

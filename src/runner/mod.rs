@@ -226,8 +226,19 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
         }
     }
     if let Some(l) = &profile.launch {
+        // `ready.registered`: the SUT's AoR has a binding at the core.
+        let core = harnesses.ims.clone();
+        let aor = profile
+            .sip
+            .as_ref()
+            .and_then(|s| s.aor.clone())
+            .unwrap_or_default();
+        let registered = move || {
+            core.as_ref()
+                .is_some_and(|c| !c.core.bindings(&aor).is_empty())
+        };
         tokio::select! {
-            r = SutProcess::start(l, &profile, &out_dir) => match r {
+            r = SutProcess::start(l, &profile, &out_dir, &registered) => match r {
                 Ok(p) => sut_proc = Some(p),
                 Err(gone) => {
                     let kind = if gone.status.is_some() {

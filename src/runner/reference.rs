@@ -85,7 +85,7 @@ pub async fn start_reference(
             .map(|s| s.to_string())
             .collect(),
         sip: Some(SipInterface {
-            address: client_addr,
+            address: Some(client_addr),
             transports: vec![Transport::Udp, Transport::Tcp],
             tls: None,
             aor: Some(format!("sip:bob@{client_addr}")),
@@ -198,6 +198,7 @@ pub async fn start_reference(
             }),
         ims: ims.as_ref().map(|i| crate::profile::ImsSection {
             core: i.core,
+            ws: None,
             trust: Some(if i.trust_port {
                 crate::profile::Trust::Address
             } else {
@@ -334,6 +335,7 @@ fn harness_profile(ip: std::net::IpAddr, core_ip: std::net::IpAddr) -> Profile {
         }),
         ims: Some(crate::profile::ImsSection {
             core: std::net::SocketAddr::new(core_ip, 0),
+            ws: None,
             trust: Some(if core_ip == ip {
                 crate::profile::Trust::Address
             } else {

@@ -522,3 +522,48 @@ fn linphonec_as_im_client() {
     assert_eq!(verdict(&r, "DR-3"), "waived");
     assert_eq!(verdict(&r, "DR-4"), "passed");
 }
+
+/// JsSIP 3.13 (npm, in Node.js) as an im-client over WebSocket (RFC 7118):
+/// it connects to the harness IMS core's WebSocket edge, registers, and
+/// takes the scenarios' MESSAGEs over that connection. DR-1, DR-2, IMS-2
+/// and IMS-7 pass; it answers 200 to a body type it cannot show (DR-3,
+/// waived); DR-4 (retransmissions) does not apply to a client reached
+/// over a stream.
+#[test]
+fn jssip_as_im_client_over_websocket() {
+    require_program("node", "nodejs");
+    let out = tmpdir("jssip");
+    let o = liaison(&[
+        "run",
+        "--sut",
+        "fixtures/sut/jssip.yaml",
+        "--strict",
+        "--waivers",
+        "fixtures/waivers/jssip.yaml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = report(&out);
+    for id in ["DR-1", "DR-2", "IMS-2", "IMS-7"] {
+        assert_eq!(verdict(&r, id), "passed", "{id}: {}", text(&o));
+    }
+    assert_eq!(verdict(&r, "DR-3"), "waived", "{}", text(&o));
+    assert_eq!(verdict(&r, "DR-4"), "not-run", "{}", text(&o));
+    // The MESSAGEs reached it over its WebSocket connection (the core's
+    // Via names WS), in the scenario's own pcap.
+    let dr1 = std::fs::read_dir(out.join("pcaps"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.to_string_lossy()
+                .contains("a-text-plain-message-is-answered")
+        })
+        .unwrap();
+    let bytes = std::fs::read(&dr1).unwrap();
+    assert!(
+        bytes.windows(11).any(|w| w == b"SIP/2.0/WS "),
+        "no WS Via in {}",
+        dr1.display()
+    );
+}
