@@ -414,7 +414,7 @@ impl Shared {
             max_message: MAX_SIP_MESSAGE,
             ..ws::WsConfig::default()
         };
-        let mut conn = match ws::server_handshake(io, local, peer, "sip", &cfg).await {
+        let conn = match ws::server_handshake(io, local, peer, "sip", &cfg).await {
             Ok(c) => c,
             Err(e) => {
                 lock(&self.events).push(format!(
@@ -423,8 +423,26 @@ impl Shared {
                 return;
             }
         };
+        let c = self.add_conn(
+            Transport::Ws,
+            local,
+            peer,
+            Writer::Ws(conn.sender.clone()),
+            false,
+        );
+        self.ws_read(conn, c, local, peer).await;
+    }
+
+    /// Dispatches a WebSocket connection's messages until it ends, then
+    /// tells the transactions that sent over it.
+    async fn ws_read(
+        &self,
+        mut conn: ws::WsConn<Box<dyn Io>>,
+        c: Arc<Conn>,
+        local: SocketAddr,
+        peer: SocketAddr,
+    ) {
         let t = Transport::Ws;
-        let c = self.add_conn(t, local, peer, Writer::Ws(conn.sender.clone()), false);
         loop {
             // No deadline of its own: the connection lives as long as the peer keeps it.
             let far = Instant::now() + Duration::from_secs(24 * 3600);
@@ -437,7 +455,7 @@ impl Shared {
                         e => EndCause::ReadError(e.to_string()),
                     };
                     lock(&self.events).push(format!(
-                        "the WebSocket connection from {peer} to {local} ended: {cause:?}"
+                        "the WebSocket connection between {local} and {peer} ended: {cause:?}"
                     ));
                     let end = ConnectionEnd::new(t, peer, local, cause, &[]);
                     self.connection_ended(&c, end);
@@ -715,6 +733,63 @@ impl SipEndpoint {
             Transport::Tls => self.tcp_addr,
             Transport::Ws => lock(&self.shared.ws_addr).unwrap_or(self.tcp_addr),
         }
+    }
+
+    /// Opens a WebSocket connection to a server SUT at `dst` (RFC 7118:
+    /// `Host` is `host`, the request target `path`, subprotocol `sip`
+    /// offered and required) and keeps it: what is sent over
+    /// [`Transport::Ws`] to `dst` then goes over it, and what comes back is
+    /// dispatched. A refused, unanswered or wrong upgrade is the
+    /// [`ws::WsError`] that says so, bounded by the handshake timeout.
+    pub async fn connect_ws(
+        &self,
+        dst: SocketAddr,
+        host: &str,
+        path: &str,
+    ) -> Result<(), ws::WsError> {
+        if !permitted(dst.ip()) {
+            return Err(ws::WsError::NotPermitted(
+                not_permitted("connects to", dst.ip()).to_string(),
+            ));
+        }
+        let cfg = ws::WsConfig {
+            max_message: MAX_SIP_MESSAGE,
+            ..ws::WsConfig::default()
+        };
+        let stream = tokio::time::timeout(cfg.handshake_timeout, TcpStream::connect(dst))
+            .await
+            .map_err(|_| ws::WsError::Connect {
+                dst,
+                error: format!("timed out after {} ms", cfg.handshake_timeout.as_millis()),
+            })?
+            .map_err(|e| ws::WsError::Connect {
+                dst,
+                error: e.to_string(),
+            })?;
+        let _ = stream.set_nodelay(true);
+        let local = stream
+            .local_addr()
+            .map_err(|e| ws::WsError::Io(e.to_string()))?;
+        self.shared.capture.tcp_connect(local, dst);
+        let io: Box<dyn Io> = Box::new(ws::Tapped::new(
+            stream,
+            self.shared.capture.clone(),
+            local,
+            dst,
+        ));
+        let req = ws::ClientRequest::sip(host, path);
+        let conn = ws::client_handshake(io, local, dst, &req, &cfg).await?;
+        let c = self.shared.add_conn(
+            Transport::Ws,
+            local,
+            dst,
+            Writer::Ws(conn.sender.clone()),
+            false,
+        );
+        let me = self.shared.clone();
+        self.shared
+            .spawn(async move { me.ws_read(conn, c, local, dst).await });
+        Ok(())
     }
 
     /// Takes SIP over WebSocket at `at` (RFC 7118, subprotocol `sip`): each
