@@ -21,6 +21,7 @@
 pub mod capture;
 pub mod route;
 pub mod stream;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::fmt;
