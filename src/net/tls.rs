@@ -630,9 +630,12 @@ struct TapState {
     sent: u64,
     /// The first bytes the peer sent (up to [`NOT_TLS_KEPT`]).
     first: Vec<u8>,
-    /// Closes written to the capture: by the peer, by the harness.
+    /// Which ends closed (end of stream read; shutdown), the first to
+    /// close, and whether the close is in the capture.
     peer_closed: bool,
     local_closed: bool,
+    first_closer_is_peer: Option<bool>,
+    close_written: bool,
 }
 
 /// The tap under rustls: who the ends are, where the bytes go.
@@ -659,24 +662,39 @@ impl Tap {
         }
     }
 
-    fn peer_closed(&self) {
+    /// An end closed its sending side. The capture writes a connection's
+    /// close whole (FIN both ways), so it is written once both ends closed
+    /// or the socket is dropped: a close_notify sent after the peer's FIN
+    /// (TLS closes each direction on its own, RFC 8446 §6.1) stays in the
+    /// connection it belongs to.
+    fn closed(&self, by_peer: bool) {
         self.flush_received();
-        let first = {
+        {
             let mut st = self.state();
-            !std::mem::replace(&mut st.peer_closed, true)
-        };
-        if first {
-            self.capture.tcp_close(self.peer, self.local);
+            if by_peer {
+                st.peer_closed = true;
+            } else {
+                st.local_closed = true;
+            }
+            st.first_closer_is_peer.get_or_insert(by_peer);
         }
+        self.write_close(false);
     }
 
-    fn local_closed(&self) {
-        self.flush_received();
-        let first = {
+    /// Writes the close when both ends closed, or (`dropped`) whenever the
+    /// socket goes.
+    fn write_close(&self, dropped: bool) {
+        let peer_first = {
             let mut st = self.state();
-            !std::mem::replace(&mut st.local_closed, true)
+            if st.close_written || !(dropped || st.peer_closed && st.local_closed) {
+                return;
+            }
+            st.close_written = true;
+            st.first_closer_is_peer.unwrap_or(false)
         };
-        if first {
+        if peer_first {
+            self.capture.tcp_close(self.peer, self.local);
+        } else {
             self.capture.tcp_close(self.local, self.peer);
         }
     }
@@ -693,6 +711,7 @@ pub struct Tapped {
 impl Drop for Tapped {
     fn drop(&mut self) {
         self.tap.flush_received();
+        self.tap.write_close(true);
     }
 }
 
@@ -708,7 +727,7 @@ impl AsyncRead for Tapped {
         if let Poll::Ready(Ok(())) = r {
             let new = &buf.filled()[before..];
             if new.is_empty() {
-                self.tap.peer_closed();
+                self.tap.closed(true);
             } else {
                 let mut st = self.tap.state();
                 st.received += new.len() as u64;
@@ -723,31 +742,69 @@ impl AsyncRead for Tapped {
     }
 }
 
+impl Tapped {
+    /// Captures the bytes about to be written (all of `bufs`, in order),
+    /// before the socket takes them: a fast answer can never come before
+    /// them. A write retried after Pending or after a short write starts
+    /// with bytes captured already (rustls resends from its buffer), which
+    /// are not captured again.
+    fn capture_ahead(&self, bufs: &[io::IoSlice<'_>]) {
+        self.tap.flush_received();
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        let ahead = self.tap.state().ahead;
+        if total > ahead {
+            let mut skip = ahead;
+            let mut new = Vec::with_capacity(total - ahead);
+            for b in bufs {
+                let s = skip.min(b.len());
+                new.extend_from_slice(&b[s..]);
+                skip -= s;
+            }
+            let keys = self.tap.keys.text();
+            self.tap
+                .capture
+                .tls_sent(self.tap.local, self.tap.peer, &new, &keys);
+            self.tap.state().ahead = total;
+        }
+    }
+
+    fn written(&self, r: &Poll<io::Result<usize>>) {
+        if let Poll::Ready(Ok(n)) = r {
+            let mut st = self.tap.state();
+            st.ahead = st.ahead.saturating_sub(*n);
+            st.sent += *n as u64;
+        }
+    }
+}
+
 impl AsyncWrite for Tapped {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.tap.flush_received();
-        // Captured before the socket takes them (a fast answer can never
-        // come before them); a write retried after Pending or a short write
-        // starts with bytes captured already (rustls resends from its buffer).
-        let ahead = self.tap.state().ahead;
-        if buf.len() > ahead {
-            let keys = self.tap.keys.text();
-            self.tap
-                .capture
-                .tls_sent(self.tap.local, self.tap.peer, &buf[ahead..], &keys);
-            self.tap.state().ahead = buf.len();
-        }
+        self.capture_ahead(&[io::IoSlice::new(buf)]);
         let r = Pin::new(&mut self.io).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = r {
-            let mut st = self.tap.state();
-            st.ahead = st.ahead.saturating_sub(n);
-            st.sent += n as u64;
-        }
+        self.written(&r);
         r
+    }
+
+    /// rustls hands its pending records over as several buffers; written as
+    /// one (a flight in one segment, not one write per record, which
+    /// Nagle's algorithm would hold back for the peer's delayed ACK).
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.capture_ahead(bufs);
+        let r = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        self.written(&r);
+        r
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -757,7 +814,7 @@ impl AsyncWrite for Tapped {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let r = Pin::new(&mut self.io).poll_shutdown(cx);
         if r.is_ready() {
-            self.tap.local_closed();
+            self.tap.closed(false);
         }
         r
     }
