@@ -35,4 +35,5 @@ mod sip_matching;
 mod sip_vectors;
 mod smpp_vectors;
 mod sut_processes;
+mod tls;
 mod tshark;

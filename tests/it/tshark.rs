@@ -177,7 +177,7 @@ fn our_reading(path: &std::path::Path) -> Reading {
                 }
                 (None, None) => {}
             },
-            Protocol::Wsp | Protocol::Other => {}
+            Protocol::Wsp | Protocol::Tls | Protocol::Other => {}
         }
         for w in &m.wsp {
             r.labels.push((n, format!("WSP 0x{:02x}", w.pdu_type)));
