@@ -2085,6 +2085,198 @@ mod tests {
         assert_eq!(run_frames[0], (40001, TCP_SYN, 0));
     }
 
+    /// The blocks of a pcapng file: (type, body), little-endian as written.
+    fn pcapng_blocks(path: &Path) -> Vec<(u32, Vec<u8>)> {
+        let bytes = std::fs::read(path).expect("read capture");
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at < bytes.len() {
+            let ty = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+            let len = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
+            assert!(
+                len >= 12 && len.is_multiple_of(4) && at + len <= bytes.len(),
+                "block at {at}"
+            );
+            let trailer = u32::from_le_bytes(bytes[at + len - 4..at + len].try_into().unwrap());
+            assert_eq!(
+                trailer as usize, len,
+                "trailing length of the block at {at}"
+            );
+            out.push((ty, bytes[at + 8..at + len - 4].to_vec()));
+            at += len;
+        }
+        out
+    }
+
+    /// The frames of a pcapng file (data, original length), with its DSBs'
+    /// key logs in order among them as `(secrets, u32::MAX)`.
+    fn pcapng_items(path: &Path) -> Vec<(Vec<u8>, u32)> {
+        let blocks = pcapng_blocks(path);
+        assert_eq!(blocks[0].0, PCAPNG_SHB);
+        assert_eq!(&blocks[0].1[..4], &PCAPNG_BOM.to_le_bytes());
+        assert_eq!(blocks[1].0, PCAPNG_IDB);
+        assert_eq!(&blocks[1].1[..2], &1u16.to_le_bytes(), "Ethernet");
+        blocks[2..]
+            .iter()
+            .map(|(ty, b)| match *ty {
+                PCAPNG_EPB => {
+                    let cap = u32::from_le_bytes(b[12..16].try_into().unwrap()) as usize;
+                    let orig = u32::from_le_bytes(b[16..20].try_into().unwrap());
+                    (b[20..20 + cap].to_vec(), orig)
+                }
+                PCAPNG_DSB => {
+                    assert_eq!(&b[..4], &SECRETS_TLS_KEY_LOG.to_le_bytes());
+                    let len = u32::from_le_bytes(b[4..8].try_into().unwrap()) as usize;
+                    (b[8..8 + len].to_vec(), u32::MAX)
+                }
+                other => panic!("unexpected block type {other:#x}"),
+            })
+            .collect()
+    }
+
+    const KEYS_1: &str =
+        "CLIENT_HANDSHAKE_TRAFFIC_SECRET 0101 aaaa\nSERVER_HANDSHAKE_TRAFFIC_SECRET 0101 bbbb\n";
+    const KEYS_2: &str = "SERVER_HANDSHAKE_TRAFFIC_SECRET 0101 bbbb\nCLIENT_HANDSHAKE_TRAFFIC_SECRET 0101 aaaa\nCLIENT_TRAFFIC_SECRET_0 0101 cccc\n";
+
+    /// A classic capture becomes pcapng at its first TLS secrets: the
+    /// frames before are kept as they were, the secrets come before the
+    /// records, each key log line goes in once per flow.
+    #[test]
+    fn tls_secrets_make_the_file_pcapng_before_the_records() {
+        let (path, plain) = (TempPcap::new("tls-ng"), TempPcap::new("tls-plain"));
+        let (a, b) = (addr("127.0.0.1:5060"), addr("127.0.0.1:5061"));
+        let (c, s) = (addr("127.0.0.1:40000"), addr("127.0.0.1:5061"));
+        let before = |cap: &Capture| {
+            cap.udp(a, b, b"OPTIONS before");
+            cap.tcp_connect(c, s);
+        };
+        let reference = Capture::create(&plain.0).unwrap();
+        before(&reference);
+        reference.flush().unwrap();
+        let cap = Capture::create(&path.0).unwrap();
+        before(&cap);
+        assert!(!cap.is_pcapng());
+        cap.tls_sent(c, s, b"\x16\x03\x01client hello", "");
+        assert!(!cap.is_pcapng(), "no secrets yet, still classic pcap");
+        cap.tls_received(s, c, b"\x16\x03\x03server flight", KEYS_1);
+        assert!(cap.is_pcapng());
+        // The same lines from the other end, in another order, and one new.
+        cap.tls_sent(c, s, b"\x17\x03\x03finished", KEYS_2);
+        cap.tls_sent(c, s, b"\x17\x03\x03data", KEYS_2);
+        cap.tcp_close(c, s);
+        assert_eq!(cap.frames(), 1 + 3 + 4 + 3);
+        cap.flush().unwrap();
+        let items = pcapng_items(&path.0);
+        let old = read_back(&plain.0);
+        assert_eq!(
+            items[..old.len()],
+            old[..],
+            "frames before the upgrade kept"
+        );
+        let kinds: Vec<String> = items[old.len()..]
+            .iter()
+            .map(|(d, orig)| {
+                if *orig == u32::MAX {
+                    String::from_utf8_lossy(d).into_owned()
+                } else {
+                    format!("frame {}", parse(d).payload.len())
+                }
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "frame 15".to_string(),
+                KEYS_1.to_string(),
+                "frame 16".into(),
+                "CLIENT_TRAFFIC_SECRET_0 0101 cccc\n".into(),
+                "frame 11".into(),
+                "frame 7".into(),
+                "frame 0".into(),
+                "frame 0".into(),
+                "frame 0".into(),
+            ]
+        );
+        // Every frame's TCP checksum and sequence still hold (the reader
+        // the other tests use, over the frames).
+        let frames: Vec<Parsed> = items
+            .iter()
+            .filter(|i| i.1 != u32::MAX)
+            .map(|(d, _)| parse(d))
+            .collect();
+        check_tcp(&frames);
+        // And tshark reads it.
+        let out = Command::new("tshark")
+            .args([
+                "-r",
+                path.0.to_str().unwrap(),
+                "-T",
+                "fields",
+                "-e",
+                "frame.number",
+            ])
+            .output();
+        if let Ok(o) = out {
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 11);
+        }
+    }
+
+    /// Secrets follow the records into whichever file they go: a routed
+    /// capture's scenario file, a switchable capture's file of the moment.
+    #[test]
+    fn tls_secrets_follow_routed_and_switched_records() {
+        let (run_path, own_path) = (TempPcap::new("tls-run"), TempPcap::new("tls-own"));
+        let run_level = Capture::create(&run_path.0).unwrap();
+        let own = Capture::create(&own_path.0).unwrap();
+        let routed = Capture::routed(run_level.clone());
+        let claim = routed.claim(&own);
+        claim.key("K7e11");
+        let (c, s) = (addr("127.0.0.1:40010"), addr("127.0.0.1:5061"));
+        routed.tcp_accepted(c, s);
+        routed.tls_received(c, s, b"record for K7e11", KEYS_1);
+        routed.tls_sent(s, c, b"record for nobody", KEYS_1);
+        routed.tcp_close(c, s);
+        own.flush().unwrap();
+        run_level.flush().unwrap();
+        for (p, payload) in [
+            (&own_path.0, &b"record for K7e11"[..]),
+            (&run_path.0, b"record for nobody"),
+        ] {
+            let items = pcapng_items(p);
+            let dsb = items.iter().position(|i| i.1 == u32::MAX).expect("a DSB");
+            let rec = items
+                .iter()
+                .position(|i| i.1 != u32::MAX && parse(&i.0).payload == payload)
+                .expect("the record");
+            assert!(dsb < rec, "{}: secrets after the record", p.display());
+            assert_eq!(items[dsb].0, KEYS_1.as_bytes());
+        }
+        drop(claim);
+
+        let (home_path, a_path) = (TempPcap::new("tls-home"), TempPcap::new("tls-a"));
+        let home = Capture::create(&home_path.0).unwrap();
+        let a = Capture::create(&a_path.0).unwrap();
+        let sw = Capture::switchable_home(home.clone());
+        let (c, s) = (addr("127.0.0.1:40011"), addr("127.0.0.1:5061"));
+        sw.point_to(&a);
+        sw.tcp_connect(c, s);
+        sw.tls_sent(c, s, b"first", KEYS_1);
+        sw.point_home();
+        sw.tls_received(s, c, b"second", KEYS_1);
+        home.flush().unwrap();
+        a.flush().unwrap();
+        for p in [&home_path.0, &a_path.0] {
+            let items = pcapng_items(p);
+            assert_eq!(
+                items.iter().filter(|i| i.1 == u32::MAX).count(),
+                1,
+                "{}",
+                p.display()
+            );
+        }
+    }
+
     /// A switchable capture with a home writes there before and between
     /// the scenarios it is pointed at.
     #[test]

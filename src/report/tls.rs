@@ -55,7 +55,7 @@ pub struct Secrets {
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
@@ -639,7 +639,7 @@ mod tests {
                 bytes.push((seed >> 16) as u8);
             }
             for chunk in bytes.chunks(7) {
-                let _ = c.feed(seed % 2 == 0, chunk, &s);
+                let _ = c.feed(seed.is_multiple_of(2), chunk, &s);
             }
         }
     }

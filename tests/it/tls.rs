@@ -294,10 +294,14 @@ fn sip_over_tls(tag: &str, ip: &str, offer: Offer, version: &str, suite: &str) {
             "{}: the ladder's SIP messages",
             file.display()
         );
-        // Each packet once, also when both ends write into one file.
-        let dups = ladder::duplicates(&std::fs::read(file).unwrap());
-        assert!(dups.is_empty(), "{}: {dups:?}", file.display());
     }
+    // And the checks every scenario's pcap gets (tests/it/tshark.rs): no
+    // frame malformed or warned about, each packet once, tshark's messages
+    // those of the ladder frame by frame.
+    crate::tshark::check_pcaps(
+        vec![(client_file, true), (server_file, true), (both_file, true)],
+        &[],
+    );
 }
 
 #[test]
@@ -401,6 +405,8 @@ fn http_over_tls_decrypts_with_no_key_file() {
         .map(|m| m.1)
         .collect();
     assert_eq!(ours, ["GET /push/app", "HTTP 200 OK"]);
+    let seen = crate::tshark::check_pcaps(vec![(file, true)], &[]);
+    assert_eq!(seen.http, 2);
 }
 
 /// A TLS server on loopback that takes one connection and reports how its
@@ -531,6 +537,17 @@ fn a_certificate_for_another_name_is_refused_on_both_sides() {
     assert!(client_err
         .to_string()
         .starts_with("the peer's certificate was refused"));
+    // The ladder shows the alert the harness sent, decrypted (TLS 1.3
+    // protects it with the handshake keys), as tshark does.
+    let l = ladder::read_file(&file).unwrap();
+    let alerts: Vec<String> = l
+        .messages
+        .iter()
+        .filter(|m| m.protocol == Protocol::Tls)
+        .map(|m| m.label())
+        .collect();
+    assert_eq!(alerts, ["TLS alert: bad_certificate (fatal)"]);
+    crate::tshark::check_pcaps(vec![(file, false)], &[]);
     // The harness told the server why (RFC 8446 §6.2: bad_certificate).
     assert_eq!(
         server_err,

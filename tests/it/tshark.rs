@@ -38,6 +38,12 @@ struct Reading {
     http_ports: Vec<u16>,
     /// TCP ports whose server greeted with 220 (SMTP).
     smtp_ports: Vec<u16>,
+    /// Ports of TLS connections and what their plaintext carries (SIP,
+    /// MSRP): tshark finds TLS on any port and decrypts it with the
+    /// capture's secrets, HTTP inside by heuristic; SIP only on 5061, so
+    /// the port is named, as for SIP over TCP (never as `tcp.port`, which
+    /// would read the records themselves as SIP).
+    tls_ports: Vec<(u16, &'static str)>,
     /// Frames a client sent after its DATA was refused: tshark 4.0's SMTP
     /// dissector takes whatever follows a DATA command as message content
     /// without waiting for the 354, so it shows no command there.
@@ -55,6 +61,11 @@ fn decode_as(r: &Reading) -> Vec<String> {
     d.extend(r.msrp_ports.iter().map(|p| format!("tcp.port=={p},msrp")));
     d.extend(r.http_ports.iter().map(|p| format!("tcp.port=={p},http")));
     d.extend(r.smtp_ports.iter().map(|p| format!("tcp.port=={p},smtp")));
+    d.extend(
+        r.tls_ports
+            .iter()
+            .map(|(p, x)| format!("tls.port=={p},{x}")),
+    );
     d
 }
 
@@ -106,6 +117,7 @@ fn our_reading(path: &std::path::Path) -> Reading {
         http_ports: ladder.http_ports.clone(),
         smtp_ports: ladder.smtp_ports.clone(),
         smtp_after_refused_data: Vec::new(),
+        tls_ports: Vec::new(),
     };
     // SMTP clients (address and port) whose DATA is not answered yet, and
     // whose DATA was refused.
@@ -117,6 +129,19 @@ fn our_reading(path: &std::path::Path) -> Reading {
             (Some(x), _) => format!("{prefix}{}", x.split(' ').next().unwrap_or("")),
             (None, s) => format!("{prefix}{}", s.unwrap_or(0)),
         };
+        let over_tls = m.tls.is_some();
+        if over_tls && matches!(m.protocol, Protocol::Sip | Protocol::Msrp) {
+            let x = if m.protocol == Protocol::Sip {
+                "sip"
+            } else {
+                "msrp"
+            };
+            for p in [m.from.port(), m.to.port()] {
+                if !r.tls_ports.contains(&(p, x)) {
+                    r.tls_ports.push((p, x));
+                }
+            }
+        }
         match m.protocol {
             Protocol::Sip => {
                 if let Ok(s) = SipMessage::parse(&m.bytes) {
@@ -133,7 +158,7 @@ fn our_reading(path: &std::path::Path) -> Reading {
                     &mut r.sip_udp_ports
                 };
                 for p in [m.from.port(), m.to.port()] {
-                    if !ports.contains(&p) {
+                    if !over_tls && !ports.contains(&p) {
                         ports.push(p);
                     }
                 }
@@ -141,7 +166,7 @@ fn our_reading(path: &std::path::Path) -> Reading {
             }
             Protocol::Msrp => {
                 for p in [m.from.port(), m.to.port()] {
-                    if !r.msrp_ports.contains(&p) {
+                    if !over_tls && !r.msrp_ports.contains(&p) {
                         r.msrp_ports.push(p);
                     }
                 }
@@ -285,14 +310,14 @@ fn their_reading(p: &str, r: &Reading) -> Vec<(u32, String)> {
 
 /// Counts of what a run's pcaps held, all checked against tshark.
 #[derive(Default)]
-struct Seen {
-    pcaps: usize,
-    msrp: usize,
-    smpp: usize,
-    wsp: usize,
-    http: usize,
-    mmse: usize,
-    smtp: usize,
+pub(crate) struct Seen {
+    pub(crate) pcaps: usize,
+    pub(crate) msrp: usize,
+    pub(crate) smpp: usize,
+    pub(crate) wsp: usize,
+    pub(crate) http: usize,
+    pub(crate) mmse: usize,
+    pub(crate) smtp: usize,
 }
 
 /// Removes tshark's "Possible traceroute: hop #H, attempt #A" notes from a
@@ -389,8 +414,10 @@ fn check_run(out: &std::path::Path) -> Seen {
     seen
 }
 
-/// The checks of [`check_run`] on some of its pcaps.
-fn check_pcaps(pcaps: Vec<(std::path::PathBuf, bool)>, sut: &[String]) -> Seen {
+/// The checks of [`check_run`] on some of its pcaps (`true`: a scenario's,
+/// which must hold a message); also what tests/it/tls.rs checks its TLS
+/// captures with.
+pub(crate) fn check_pcaps(pcaps: Vec<(std::path::PathBuf, bool)>, sut: &[String]) -> Seen {
     let mut seen = Seen::default();
     for (pcap, scenario) in pcaps {
         let p = pcap.to_str().unwrap();
