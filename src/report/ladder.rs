@@ -224,7 +224,7 @@ impl Message {
                 _ => "SMTP line".into(),
             },
             Protocol::Wsp => String::new(),
-            Protocol::Tls => self.note.clone().unwrap_or_else(|| "TLS".into()),
+            Protocol::Tls => self.reason.clone().unwrap_or_else(|| "TLS".into()),
             Protocol::Other => format!(
                 "{} bytes ({})",
                 self.bytes.len(),
@@ -1110,21 +1110,25 @@ impl Reader {
                         tls::alert_name(desc),
                         if level == 2 { " (fatal)" } else { "" }
                     ),
+                    None,
                 )),
                 tls::Event::NotDecrypted(n, why) => shown.push((
                     Vec::new(),
-                    format!("TLS records not decrypted ({n} bytes and what follows): {why}"),
+                    "TLS records not decrypted".into(),
+                    Some(format!("{n} bytes and what follows: {why}")),
                 )),
                 tls::Event::NotTls(why) => shown.push((
                     payload.to_vec(),
-                    format!("expected TLS records, came {why}"),
+                    "not TLS".into(),
+                    Some(format!("expected TLS records, came {why}")),
                 )),
             }
         }
         let named = named.clone();
-        for (bytes, note) in shown {
+        for (bytes, label, note) in shown {
             let mut m = Message::new(p, from, to, Protocol::Tls, bytes);
-            m.note = Some(note);
+            m.reason = Some(label);
+            m.note = note;
             m.tls = named.clone();
             self.push(m);
         }
@@ -2000,11 +2004,15 @@ mod tests {
             let stripped = strip_dsbs(&pcap);
             let l = read(&stripped);
             assert!(l.messages.iter().all(|m| m.protocol != Protocol::Sip));
-            let notes: Vec<String> = l.messages.iter().map(Message::label).collect();
+            let notes: Vec<String> = l
+                .messages
+                .iter()
+                .map(|m| format!("{}: {}", m.label(), m.note.as_deref().unwrap_or("")))
+                .collect();
             assert!(
                 notes
                     .iter()
-                    .any(|n| n.contains("not decrypted") && n.contains("no secret")),
+                    .any(|n| n.starts_with("TLS records not decrypted") && n.contains("no secret")),
                 "{notes:?}"
             );
             no_panic_on_mutations(&pcap, 28, 300);
