@@ -368,6 +368,7 @@ impl PeerCheck {
 pub struct Offer {
     versions: Vec<&'static SupportedProtocolVersion>,
     suites: Vec<SupportedCipherSuite>,
+    groups: Vec<&'static dyn rustls::crypto::SupportedKxGroup>,
 }
 
 impl fmt::Debug for Offer {
@@ -385,9 +386,11 @@ impl fmt::Debug for Offer {
 impl Offer {
     /// TLS 1.3 and 1.2, every suite of the provider.
     pub fn all() -> Offer {
+        let p = provider();
         Offer {
             versions: vec![&rustls::version::TLS13, &rustls::version::TLS12],
-            suites: provider().cipher_suites,
+            suites: p.cipher_suites,
+            groups: p.kx_groups,
         }
     }
 
@@ -419,9 +422,23 @@ impl Offer {
         Ok(self)
     }
 
+    /// Only these key exchange groups (a client offers a key share for
+    /// the first; a server that takes none of a client's shares asks for
+    /// another with a HelloRetryRequest, RFC 8446 §4.1.4).
+    pub fn only_groups(mut self, groups: &[rustls::NamedGroup]) -> Result<Offer, TlsSetupError> {
+        self.groups.retain(|g| groups.contains(&g.name()));
+        if self.groups.is_empty() {
+            return Err(setup(format!(
+                "no key exchange group of {groups:?} is one the harness has"
+            )));
+        }
+        Ok(self)
+    }
+
     fn provider(&self) -> Arc<CryptoProvider> {
         Arc::new(CryptoProvider {
             cipher_suites: self.suites.clone(),
+            kx_groups: self.groups.clone(),
             ..provider()
         })
     }
@@ -507,6 +524,9 @@ pub enum CertCheck {
     Refused { against: String, why: String },
     /// The harness as server asked for no client certificate.
     NotAsked,
+    /// No certificate was checked on this connection (a resumed session;
+    /// the harness as client does not resume, so this is not expected).
+    NotSeen,
 }
 
 impl fmt::Display for CertCheck {
@@ -524,6 +544,7 @@ impl fmt::Display for CertCheck {
                 "the peer's certificate was checked against {against} and refused: {why}"
             ),
             CertCheck::NotAsked => f.write_str("no client certificate was asked for"),
+            CertCheck::NotSeen => f.write_str("no certificate was checked on this connection"),
         }
     }
 }
@@ -1073,6 +1094,10 @@ impl TlsClient {
                 .map_err(|e| setup(format!("TLS client certificate and key: {e}")))?,
             None => builder.with_no_client_auth(),
         };
+        // Every connection a full handshake: a resumed one checks no
+        // certificate, and each connection's record must say what was checked.
+        let mut config = config;
+        config.resumption = rustls::client::Resumption::disabled();
         Ok(TlsClient {
             config,
             check,
@@ -1128,9 +1153,7 @@ impl TlsClient {
             ServerName::DnsName(d) => Some(d.as_ref().to_string()),
             _ => None,
         };
-        let check = verifier
-            .seen()
-            .unwrap_or(CertCheck::NotChecked { presented: 0 });
+        let check = verifier.seen().unwrap_or(CertCheck::NotSeen);
         let negotiated = negotiated(&**stream.get_ref().1, &tap, sni, check);
         Ok(TlsStream {
             inner: tokio_rustls::TlsStream::Client(stream),

@@ -1914,7 +1914,7 @@ mod tests {
     /// A SIP MESSAGE and its 200 over TLS (the version `offer` allows)
     /// between a harness TLS client and server on loopback, captured into
     /// one file: its bytes.
-    fn tls_capture(offer: crate::net::tls::Offer) -> Vec<u8> {
+    fn tls_capture(offer: crate::net::tls::Offer, server_offer: crate::net::tls::Offer) -> Vec<u8> {
         use crate::net::tls::{LabCa, TlsClient, TlsServer};
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -1930,7 +1930,7 @@ mod tests {
             rt.block_on(async {
                 let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 let addr = l.local_addr().unwrap();
-                let server = TlsServer::new(&leaf, &offer).unwrap();
+                let server = TlsServer::new(&leaf, &server_offer).unwrap();
                 let sc = cap.clone();
                 let h = tokio::spawn(async move {
                     let (tcp, _) = l.accept().await.unwrap();
@@ -1963,15 +1963,40 @@ mod tests {
     #[test]
     fn tls_connections_are_read_decrypted() {
         use crate::net::tls::Offer;
-        for (offer, name) in [
-            (Offer::tls13(), "TLS 1.3 TLS_AES_256_GCM_SHA384"),
+        // The client's key share (X25519, the first group) is not the
+        // server's group: a HelloRetryRequest first.
+        let p256 = || {
+            Offer::tls13()
+                .only_groups(&[rustls::NamedGroup::secp256r1])
+                .unwrap()
+        };
+        for (offer, server_offer, name, hrr_expected) in [
+            (
+                Offer::tls13(),
+                Offer::tls13(),
+                "TLS 1.3 TLS_AES_256_GCM_SHA384",
+                false,
+            ),
+            (
+                Offer::tls13(),
+                p256(),
+                "TLS 1.3 TLS_AES_256_GCM_SHA384",
+                true,
+            ),
             (
                 Offer::tls12(),
+                Offer::tls12(),
                 "TLS 1.2 TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+                false,
             ),
         ] {
-            let pcap = tls_capture(offer);
+            let pcap = tls_capture(offer, server_offer);
             assert!(pcap.starts_with(&PCAPNG_MAGIC));
+            assert_eq!(
+                pcap.windows(32).any(|w| w == tls::HRR_RANDOM),
+                hrr_expected,
+                "{name}: a HelloRetryRequest in the capture"
+            );
             let l = read(&pcap);
             assert!(l.problems.is_empty(), "{:?}", l.problems);
             let sip: Vec<(String, Option<&str>)> = l

@@ -43,7 +43,7 @@ const APPLICATION_DATA: u8 = 23;
 
 /// SHA-256 of "HelloRetryRequest": the random of a ServerHello that is one
 /// (RFC 8446 §4.1.3).
-const HRR_RANDOM: [u8; 32] = [
+pub(crate) const HRR_RANDOM: [u8; 32] = [
     0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11, 0xBE, 0x1D, 0x8C, 0x02, 0x1E, 0x65, 0xB8, 0x91,
     0xC2, 0xA2, 0x11, 0x16, 0x7A, 0xBB, 0x8C, 0x5E, 0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8, 0x33, 0x9C,
 ];
@@ -492,9 +492,6 @@ impl Connection {
         let Some(random) = body.get(2..34).and_then(|r| <[u8; 32]>::try_from(r).ok()) else {
             return;
         };
-        if random == HRR_RANDOM {
-            return; // a HelloRetryRequest: the ServerHello is still to come
-        }
         let legacy = body.get(..2).map(|v| u16::from_be_bytes([v[0], v[1]]));
         let Some(&sid_len) = body.get(34) else {
             return;
@@ -518,8 +515,14 @@ impl Connection {
             }
             ext = &ext[4 + len..];
         }
-        self.server_random = Some(random);
         self.version = Some(version);
+        if random == HRR_RANDOM {
+            // A HelloRetryRequest (TLS 1.3 only): the ServerHello is still
+            // to come; the client's compatibility ChangeCipherSpec, which
+            // may come before it, is not TLS 1.2's.
+            return;
+        }
+        self.server_random = Some(random);
         self.suite = Some(suite_code);
         out.push(Event::Negotiated {
             version,
