@@ -1382,6 +1382,18 @@ mod tests {
     }
 
     #[test]
+    fn suites_are_named_as_the_report_names_them() {
+        for s in Offer::all().suites {
+            let code = u16::from(s.suite());
+            assert_eq!(suite_name(s.suite()), crate::report::tls::suite_name(code));
+            assert!(
+                !suite_name(s.suite()).starts_with("cipher suite"),
+                "{code:04x}"
+            );
+        }
+    }
+
+    #[test]
     fn suites_are_named_as_iana_does() {
         assert_eq!(
             suite_name(CipherSuite::TLS13_AES_128_GCM_SHA256),

@@ -1100,7 +1100,7 @@ impl Reader {
                         0x0303 => "TLS 1.2".to_string(),
                         v => format!("TLS version 0x{v:04x}"),
                     };
-                    let name = crate::net::tls::suite_name(rustls::CipherSuite::from(suite));
+                    let name = tls::suite_name(suite);
                     *named = Some(format!("{v} {name}"));
                 }
                 tls::Event::Alert(level, desc) => shown.push((
