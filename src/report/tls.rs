@@ -269,10 +269,19 @@ pub struct Connection {
     suite: Option<u16>,
 }
 
-/// Is this the start of a TLS connection's first record (a handshake
-/// record, version 3.x)?
+/// Is this the start of a TLS connection: a record of a known content
+/// type (a handshake, or, when the capture began after the handshake, any
+/// other), version 3.x, of a length a record may have?
 pub fn starts_tls(first: &[u8]) -> bool {
-    matches!(first, [HANDSHAKE, 3, minor, ..] if *minor <= 4)
+    match first {
+        [HANDSHAKE, 3, minor, ..] => *minor <= 4,
+        [ty, 3, minor, hi, lo, ..] => {
+            (CCS..=APPLICATION_DATA).contains(ty)
+                && *minor <= 4
+                && (u16::from_be_bytes([*hi, *lo]) as usize) <= MAX_RECORD
+        }
+        _ => false,
+    }
 }
 
 impl Default for Connection {
@@ -359,12 +368,14 @@ impl Connection {
             }
             (HANDSHAKE, Phase::Clear) => self.handshake(d, body, secrets, out),
             (ALERT, Phase::Clear) if body.len() >= 2 => out.push(Event::Alert(body[0], body[1])),
-            (_, Phase::Clear) if ty == APPLICATION_DATA && !tls13 => self.not_decrypted(
-                d,
-                body.len(),
-                "application data before the handshake protected it".into(),
-                out,
-            ),
+            (_, Phase::Clear) if ty == APPLICATION_DATA && !tls13 => {
+                let why = if self.suite.is_none() {
+                    "the connection's handshake is not in this capture (it began before it)"
+                } else {
+                    "application data before the handshake protected it"
+                };
+                self.not_decrypted(d, body.len(), why.into(), out)
+            }
             (_, Phase::Clear) => {}
             _ => self.protected(d, record, secrets, out),
         }
@@ -663,6 +674,21 @@ mod tests {
                 let _ = c.feed(seed.is_multiple_of(2), chunk, &s);
             }
         }
+    }
+
+    #[test]
+    fn a_connection_seen_from_its_middle_says_so() {
+        assert!(starts_tls(&[APPLICATION_DATA, 3, 3, 0, 40]));
+        assert!(!starts_tls(&[APPLICATION_DATA, 3, 3, 0xff, 0xff]));
+        assert!(!starts_tls(b"INVITE sip:x SIP/2.0"));
+        let mut c = Connection::new();
+        let mut rec = vec![APPLICATION_DATA, 3, 3, 0, 30];
+        rec.extend([7u8; 30]);
+        let ev = c.feed(true, &rec, &Secrets::default());
+        assert!(
+            matches!(&ev[..], [Event::NotDecrypted(30, why)] if why.contains("not in this capture")),
+            "{ev:?}"
+        );
     }
 
     #[test]

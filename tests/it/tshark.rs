@@ -4,7 +4,10 @@
 //! messages, or whole in UDP datagrams to port 2948) and MMS PDUs (their
 //! message types, in HTTP and SIP bodies, WSP pushes, PAP parts), in the same
 //! frames, as the harness exchanged (read back from the pcap with our own
-//! codecs, by the reader the report's message ladders use).
+//! codecs, by the reader the report's message ladders use). A capture that
+//! carries TLS (pcapng with its secrets) is held to the same checks, the
+//! messages decrypted by tshark with no key file and by the ladder
+//! (`check_pcaps`, from tests/it/tls.rs until a scenario speaks TLS).
 
 use crate::common::*;
 use liaison::codec::sip::SipMessage;
