@@ -872,6 +872,20 @@ impl TlsStream {
         self.tap.keys.lines()
     }
 
+    /// Sends a TLS 1.3 KeyUpdate asking the peer to update its keys too
+    /// (RFC 8446 §4.6.3); the records after it use the next traffic
+    /// secrets (which the capture's readers derive themselves). An error
+    /// on TLS 1.2, which has no KeyUpdate.
+    pub fn refresh_traffic_keys(&mut self) -> Result<(), TlsError> {
+        let r = match &mut self.inner {
+            tokio_rustls::TlsStream::Client(s) => s.get_mut().1.refresh_traffic_keys(),
+            tokio_rustls::TlsStream::Server(s) => s.get_mut().1.refresh_traffic_keys(),
+        };
+        r.map_err(|e| TlsError::Io {
+            what: format!("no KeyUpdate: {e}"),
+        })
+    }
+
     /// Bytes received and sent on the socket so far (TLS records).
     pub fn counts(&self) -> (u64, u64) {
         let st = self.tap.state();

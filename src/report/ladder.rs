@@ -1914,7 +1914,10 @@ mod tests {
     /// A SIP MESSAGE and its 200 over TLS (the version `offer` allows)
     /// between a harness TLS client and server on loopback, captured into
     /// one file: its bytes.
-    fn tls_capture(offer: crate::net::tls::Offer, server_offer: crate::net::tls::Offer) -> Vec<u8> {
+    fn tls_capture(
+        offer: crate::net::tls::Offer,
+        server_offer: crate::net::tls::Offer,
+    ) -> (Vec<u8>, bool) {
         use crate::net::tls::{LabCa, TlsClient, TlsServer};
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -1926,7 +1929,8 @@ mod tests {
         let t = std::time::Duration::from_secs(5);
         let msg = b"MESSAGE sip:b@x SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:1;branch=z9hG4bK1\r\nCall-ID: c\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n";
         let ok = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/TLS 127.0.0.1:1;branch=z9hG4bK1\r\nCall-ID: c\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n";
-        capture(|cap| {
+        let updated = std::cell::Cell::new(false);
+        let pcap = capture(|cap| {
             rt.block_on(async {
                 let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 let addr = l.local_addr().unwrap();
@@ -1935,9 +1939,13 @@ mod tests {
                 let h = tokio::spawn(async move {
                     let (tcp, _) = l.accept().await.unwrap();
                     let mut s = server.accept(tcp, sc, t).await.unwrap();
-                    let mut got = vec![0u8; msg.len()];
-                    s.read_exact(&mut got).await.unwrap();
-                    s.write_all(ok).await.unwrap();
+                    // Two requests, the second after the client's KeyUpdate
+                    // (TLS 1.3), which asks the server to update too.
+                    for _ in 0..2 {
+                        let mut got = vec![0u8; msg.len()];
+                        s.read_exact(&mut got).await.unwrap();
+                        s.write_all(ok).await.unwrap();
+                    }
                     let mut rest = Vec::new();
                     let _ = s.read_to_end(&mut rest).await;
                     s.shutdown().await.unwrap();
@@ -1948,13 +1956,20 @@ mod tests {
                     .connect(tcp, "127.0.0.1", cap.clone(), t)
                     .await
                     .unwrap();
-                c.write_all(msg).await.unwrap();
-                let mut got = vec![0u8; ok.len()];
-                c.read_exact(&mut got).await.unwrap();
+                for round in 0..2 {
+                    if round == 1 {
+                        // TLS 1.3 only.
+                        updated.set(c.refresh_traffic_keys().is_ok());
+                    }
+                    c.write_all(msg).await.unwrap();
+                    let mut got = vec![0u8; ok.len()];
+                    c.read_exact(&mut got).await.unwrap();
+                }
                 c.shutdown().await.unwrap();
                 h.await.unwrap();
             })
-        })
+        });
+        (pcap, updated.get())
     }
 
     /// A pcapng capture's TLS connection is read decrypted, from memory
@@ -1990,7 +2005,12 @@ mod tests {
                 false,
             ),
         ] {
-            let pcap = tls_capture(offer, server_offer);
+            let (pcap, updated) = tls_capture(offer, server_offer);
+            assert_eq!(
+                updated,
+                name.starts_with("TLS 1.3"),
+                "{name}: KeyUpdate sent"
+            );
             assert!(pcap.starts_with(&PCAPNG_MAGIC));
             assert_eq!(
                 pcap.windows(32).any(|w| w == tls::HRR_RANDOM),
@@ -2009,9 +2029,17 @@ mod tests {
                 sip,
                 [
                     ("MESSAGE".into(), Some(name)),
+                    ("200 OK".into(), Some(name)),
+                    ("MESSAGE".into(), Some(name)),
                     ("200 OK".into(), Some(name))
                 ]
             );
+            // Nothing but the closes beside them: the records after the
+            // KeyUpdates (TLS 1.3, both ways) decrypted with the next keys.
+            assert!(l
+                .messages
+                .iter()
+                .all(|m| m.protocol != Protocol::Tls || m.label().contains("close_notify")));
             // The file read for a report gives the same.
             let dir =
                 std::env::temp_dir().join(format!("liaison-ladder-tls-{}", std::process::id()));
