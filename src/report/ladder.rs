@@ -493,13 +493,12 @@ impl FileItems {
         Ok(FileItems::Pcap(r))
     }
 
-    fn next(&mut self) -> Option<Result<Item<'static>, String>> {
+    /// The next item; a classic pcap's frame is borrowed from the reader's
+    /// buffer (no copy per frame, as before pcapng was read).
+    fn next(&mut self) -> Option<Result<Item<'_>, String>> {
         match self {
             FileItems::Pcap(r) => Some(match r.next_packet()? {
-                Ok(p) => Ok(Item::Frame(
-                    p.timestamp.as_micros() as u64,
-                    std::borrow::Cow::Owned(p.data.into_owned()),
-                )),
+                Ok(p) => Ok(Item::Frame(p.timestamp.as_micros() as u64, p.data)),
                 Err(e) => Err(e.to_string()),
             }),
             FileItems::PcapNg(r, ng, big) => loop {
