@@ -899,9 +899,15 @@ impl AsyncRead for TlsStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        let (before, room) = (buf.filled().len(), buf.remaining() > 0);
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
         if r.is_ready() {
             self.tap.flush_received();
+        }
+        if room && matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() == before {
+            // The end of the plaintext: the peer's close_notify (RFC 8446
+            // §6.1) or its FIN; either way it closed its side first.
+            self.tap.closed(true);
         }
         r
     }

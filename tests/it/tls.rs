@@ -618,3 +618,76 @@ fn a_tls_client_answered_in_plaintext() {
         "{err:?}"
     );
 }
+
+fn msrp_framer(buf: &[u8], max: usize) -> Result<Option<usize>, String> {
+    liaison::codec::msrp::next_frame(buf, max).map_err(|e| e.to_string())
+}
+
+/// A framed connection over TLS (`StreamConn::over_tls`, what MSRP, SMPP
+/// and HTTP roles use): an MSRP SEND and its 200 between two harness ends,
+/// as events on each side, and in the capture decrypted by tshark (MSRP
+/// named on its TLS port) and by the ladder alike.
+#[test]
+fn msrp_over_a_framed_tls_connection() {
+    use liaison::net::stream::{StreamConn, StreamEvent};
+    require_program("tshark", "tshark");
+    let dir = tmpdir("tls-msrp");
+    let lab = lab(&dir);
+    let file = dir.join("msrp.pcap");
+    let send = |port: u16| {
+        format!(
+            "MSRP a786hjs2 SEND\r\nTo-Path: msrps://127.0.0.1:{port}/s2;tcp\r\n\
+             From-Path: msrps://127.0.0.1:1/s1;tcp\r\nMessage-ID: 87652491\r\n\
+             Byte-Range: 1-5/5\r\nContent-Type: text/plain\r\n\r\nhello\r\n-------a786hjs2$\r\n"
+        )
+        .into_bytes()
+    };
+    let ok = |port: u16| {
+        format!(
+            "MSRP a786hjs2 200 OK\r\nTo-Path: msrps://127.0.0.1:1/s1;tcp\r\n\
+             From-Path: msrps://127.0.0.1:{port}/s2;tcp\r\n-------a786hjs2$\r\n"
+        )
+        .into_bytes()
+    };
+    let deadline = || Instant::now() + T;
+    let (got_send, got_ok, negotiated) = rt().block_on(async {
+        let cap = Capture::create(&file).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = TlsServer::new(&lab.leaf, &Offer::all()).unwrap();
+        let sc = cap.clone();
+        let serve = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let tls = server.accept(tcp, sc, T).await.unwrap();
+            let conn = StreamConn::over_tls(tls, msrp_framer, 1 << 16);
+            let got = conn.recv(deadline()).await.expect("the SEND");
+            conn.send(&ok(port)).await.unwrap();
+            // The client's close (close_notify, then FIN) ends it.
+            let end = conn.recv(deadline()).await.expect("the close");
+            assert_eq!(end.event, StreamEvent::Closed(Vec::new()));
+            conn.shutdown().await;
+            got.event
+        });
+        let client = TlsClient::new(lab.ca.peer_check().unwrap(), &Offer::all(), None).unwrap();
+        let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let tls = client
+            .connect(tcp, "127.0.0.1", cap.clone(), T)
+            .await
+            .unwrap();
+        let conn = StreamConn::over_tls(tls, msrp_framer, 1 << 16);
+        conn.send(&send(port)).await.unwrap();
+        let got_ok = conn.recv(deadline()).await.expect("the 200").event;
+        conn.shutdown().await;
+        let negotiated = conn.tls().cloned().expect("negotiated");
+        let got_send = serve.await.unwrap();
+        drop(conn);
+        cap.flush().unwrap();
+        (got_send, got_ok, negotiated)
+    });
+    let port = negotiated.peer.port();
+    assert_eq!(got_send, StreamEvent::Message(send(port)));
+    assert_eq!(got_ok, StreamEvent::Message(ok(port)));
+    assert_eq!(negotiated.version, "TLS 1.3");
+    let seen = crate::tshark::check_pcaps(vec![(file.clone(), true)], &[]);
+    assert_eq!(seen.msrp, 2, "tshark and the ladder: the SEND and its 200");
+}
