@@ -1001,9 +1001,11 @@ impl Reader {
         }
     }
 
-    /// Bytes held: unframed TCP bytes and the messages' bytes.
+    /// Bytes held: unframed TCP bytes, TLS records and handshakes not yet
+    /// complete, and the messages' bytes.
     fn held(&self) -> usize {
         self.streams.values().map(Vec::len).sum::<usize>()
+            + self.tls.values().map(|t| t.1.held()).sum::<usize>()
             + self
                 .out
                 .messages
