@@ -510,9 +510,100 @@ impl Flow {
     }
 }
 
+/// The file's format: classic pcap until a TLS connection's secrets must
+/// go in, then pcapng (the file is rewritten as pcapng once, in place).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Pcap,
+    PcapNg,
+}
+
+/// pcapng block types (draft-ietf-opsawg-pcapng §4.1, §10.1).
+const PCAPNG_SHB: u32 = 0x0A0D_0D0A;
+const PCAPNG_IDB: u32 = 0x0000_0001;
+const PCAPNG_EPB: u32 = 0x0000_0006;
+const PCAPNG_DSB: u32 = 0x0000_000A;
+/// The byte-order magic of a Section Header Block.
+const PCAPNG_BOM: u32 = 0x1A2B_3C4D;
+/// Decryption Secrets Block secrets type: TLS key log (NSS format).
+pub const SECRETS_TLS_KEY_LOG: u32 = 0x544c_534b;
+/// `if_tsresol` (§4.2): timestamps in 10^-9 s. Written so that every
+/// reader, whatever it assumes, gets the time right (pcap-file 2 reads an
+/// EPB's timestamp as nanoseconds whatever the interface says).
+const IF_TSRESOL_NANOS: u8 = 9;
+
+/// A pcapng block: type, length, body padded to 32 bits, length again.
+fn pcapng_block(out: &mut impl Write, block_type: u32, body: &[&[u8]]) -> io::Result<()> {
+    let len: usize = body.iter().map(|b| b.len()).sum();
+    let pad = (4 - len % 4) % 4;
+    let total = u32::try_from(12 + len + pad).unwrap_or(u32::MAX);
+    out.write_all(&block_type.to_le_bytes())?;
+    out.write_all(&total.to_le_bytes())?;
+    for b in body {
+        out.write_all(b)?;
+    }
+    out.write_all(&[0u8; 3][..pad])?;
+    out.write_all(&total.to_le_bytes())
+}
+
+/// A little-endian Section Header Block (no options, section length
+/// unknown) and the one Interface Description Block (Ethernet, snaplen,
+/// nanosecond timestamps).
+fn pcapng_header(out: &mut impl Write) -> io::Result<()> {
+    let mut shb = Vec::with_capacity(16);
+    shb.extend_from_slice(&PCAPNG_BOM.to_le_bytes());
+    shb.extend_from_slice(&1u16.to_le_bytes()); // major version
+    shb.extend_from_slice(&0u16.to_le_bytes()); // minor version
+    shb.extend_from_slice(&u64::MAX.to_le_bytes()); // section length: not given
+    pcapng_block(out, PCAPNG_SHB, &[&shb])?;
+    let mut idb = Vec::with_capacity(20);
+    idb.extend_from_slice(&1u16.to_le_bytes()); // LINKTYPE_ETHERNET
+    idb.extend_from_slice(&0u16.to_le_bytes()); // reserved
+    idb.extend_from_slice(&SNAPLEN.to_le_bytes());
+    // Option if_tsresol (code 9, length 1, padded), then opt_endofopt.
+    idb.extend_from_slice(&[9, 0, 1, 0, IF_TSRESOL_NANOS, 0, 0, 0]);
+    idb.extend_from_slice(&[0, 0, 0, 0]);
+    pcapng_block(out, PCAPNG_IDB, &[&idb])
+}
+
+/// The fixed part of an Enhanced Packet Block's body (interface 0).
+fn epb_head(timestamp: Duration, captured: u32, orig_len: u32) -> [u8; 20] {
+    let ns = u64::try_from(timestamp.as_nanos()).unwrap_or(u64::MAX);
+    let mut h = [0u8; 20];
+    h[4..8].copy_from_slice(&((ns >> 32) as u32).to_le_bytes());
+    h[8..12].copy_from_slice(&(ns as u32).to_le_bytes());
+    h[12..16].copy_from_slice(&captured.to_le_bytes());
+    h[16..20].copy_from_slice(&orig_len.to_le_bytes());
+    h
+}
+
+/// Rewrites the classic pcap at `path` as pcapng, frame for frame (same
+/// data, lengths and times), through a temporary file renamed over it.
+fn rewrite_as_pcapng(path: &Path) -> io::Result<()> {
+    use pcap_file::pcap::PcapReader;
+    let tmp = path.with_extension("pcapng-rewrite");
+    let result = (|| {
+        let mut reader = PcapReader::new(File::open(path)?).map_err(io::Error::other)?;
+        let mut out = BufWriter::with_capacity(WRITE_BUFFER, File::create(&tmp)?);
+        pcapng_header(&mut out)?;
+        while let Some(pkt) = reader.next_packet() {
+            let pkt = pkt.map_err(io::Error::other)?;
+            let head = epb_head(pkt.timestamp, pkt.data.len() as u32, pkt.orig_len);
+            pcapng_block(&mut out, PCAPNG_EPB, &[&head, &pkt.data])?;
+        }
+        out.flush()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
 /// The file and everything needed to append frames to it.
 struct Writer {
     path: PathBuf,
+    format: Format,
     out: Option<BufWriter<File>>,
     /// First I/O error, as (kind, message); once set nothing more is written.
     error: Option<(io::ErrorKind, String)>,
@@ -562,23 +653,70 @@ impl Writer {
         let layout = build_headers(&mut self.headers, src, dst, self.ip_id, transport, payload);
         self.ip_id = self.ip_id.wrapping_add(1);
         let captured = (self.headers.len() + layout.payload_len) as u32;
-        let seconds = u32::try_from(timestamp.as_secs()).unwrap_or(u32::MAX);
-        let mut record = [0u8; PCAP_RECORD_HEADER_LEN];
-        record[0..4].copy_from_slice(&seconds.to_le_bytes());
-        record[4..8].copy_from_slice(&timestamp.subsec_micros().to_le_bytes());
-        record[8..12].copy_from_slice(&captured.to_le_bytes());
-        record[12..16].copy_from_slice(&layout.orig_len.to_le_bytes());
         let Some(out) = self.out.as_mut() else {
             return;
         };
-        let result = out
-            .write_all(&record)
-            .and_then(|()| out.write_all(&self.headers))
-            .and_then(|()| out.write_all(&payload[..layout.payload_len]));
+        let result = match self.format {
+            Format::Pcap => {
+                let seconds = u32::try_from(timestamp.as_secs()).unwrap_or(u32::MAX);
+                let mut record = [0u8; PCAP_RECORD_HEADER_LEN];
+                record[0..4].copy_from_slice(&seconds.to_le_bytes());
+                record[4..8].copy_from_slice(&timestamp.subsec_micros().to_le_bytes());
+                record[8..12].copy_from_slice(&captured.to_le_bytes());
+                record[12..16].copy_from_slice(&layout.orig_len.to_le_bytes());
+                out.write_all(&record)
+                    .and_then(|()| out.write_all(&self.headers))
+                    .and_then(|()| out.write_all(&payload[..layout.payload_len]))
+            }
+            Format::PcapNg => {
+                let head = epb_head(timestamp, captured, layout.orig_len);
+                pcapng_block(
+                    out,
+                    PCAPNG_EPB,
+                    &[&head, &self.headers, &payload[..layout.payload_len]],
+                )
+            }
+        };
         match result {
             Ok(()) => self.frames += 1,
             Err(e) => self.record_error(&e),
         }
+    }
+
+    /// Writes TLS key log lines as a Decryption Secrets Block (pcapng
+    /// §4.7), turning the file into pcapng first if it is classic pcap.
+    fn secrets(&mut self, key_log: &[u8]) {
+        if self.failed() || key_log.is_empty() {
+            return;
+        }
+        if self.format == Format::Pcap {
+            if let Err(e) = self.upgrade() {
+                self.record_error(&e);
+                return;
+            }
+        }
+        let Some(out) = self.out.as_mut() else {
+            return;
+        };
+        let mut head = [0u8; 8];
+        head[0..4].copy_from_slice(&SECRETS_TLS_KEY_LOG.to_le_bytes());
+        head[4..8].copy_from_slice(&(key_log.len() as u32).to_le_bytes());
+        if let Err(e) = pcapng_block(out, PCAPNG_DSB, &[&head, key_log]) {
+            self.record_error(&e);
+        }
+    }
+
+    /// Classic pcap cannot carry secrets: the frames written so far are
+    /// rewritten as pcapng, and the file goes on as pcapng.
+    fn upgrade(&mut self) -> io::Result<()> {
+        if let Some(mut out) = self.out.take() {
+            out.flush()?;
+        }
+        rewrite_as_pcapng(&self.path)?;
+        let file = std::fs::OpenOptions::new().append(true).open(&self.path)?;
+        self.out = Some(BufWriter::with_capacity(WRITE_BUFFER, file));
+        self.format = Format::PcapNg;
+        Ok(())
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -600,6 +738,9 @@ impl Writer {
 struct Inner {
     writer: Writer,
     flows: HashMap<(SocketAddr, SocketAddr), Flow>,
+    /// Per TCP flow, the TLS key log lines already written into this file
+    /// (each line once, whichever end's tap brought it).
+    tls_keys: HashMap<(SocketAddr, SocketAddr), Vec<String>>,
     /// Connections opened so far; feeds the initial sequence numbers.
     connections: u64,
     sent: Sent,
@@ -670,6 +811,24 @@ impl Inner {
                 End::Acceptor => End::Connector,
             });
         }
+    }
+
+    /// The key log lines of the TLS connection on this flow that this file
+    /// does not hold yet, as one Decryption Secrets Block.
+    fn tls_keys(&mut self, a: SocketAddr, b: SocketAddr, key_log: &str) {
+        if key_log.is_empty() {
+            return;
+        }
+        let written = self.tls_keys.entry(flow_key(a, b)).or_default();
+        let mut new = String::new();
+        for line in key_log.lines().filter(|l| !l.trim().is_empty()) {
+            if !written.iter().any(|w| w == line) {
+                written.push(line.to_string());
+                new.push_str(line);
+                new.push('\n');
+            }
+        }
+        self.writer.secrets(new.as_bytes());
     }
 
     /// Stream bytes a harness socket sends: written, and counted so that a
@@ -792,6 +951,7 @@ impl Inner {
 
     fn close(&mut self, src: SocketAddr, dst: SocketAddr) {
         let key = flow_key(src, dst);
+        self.tls_keys.remove(&key);
         let Some(mut flow) = self.flows.remove(&key) else {
             return;
         };
@@ -976,6 +1136,7 @@ impl Capture {
         })?;
         let writer = Writer {
             path: path.to_path_buf(),
+            format: Format::Pcap,
             out: Some(out),
             error: None,
             frames: 0,
@@ -987,6 +1148,7 @@ impl Capture {
             inner: Some(Arc::new(Mutex::new(Inner {
                 writer,
                 flows: HashMap::new(),
+                tls_keys: HashMap::new(),
                 connections: 0,
                 sent: Sent::default(),
             }))),
@@ -1302,6 +1464,53 @@ impl Capture {
                 inner.tcp_received(src, dst, payload);
             }
         }
+    }
+
+    /// TLS records a harness socket sends (tap them before writing), with
+    /// the connection's key log so far (NSS format, `KeyLogLines`): the
+    /// lines this file does not hold yet go in first, as a Decryption
+    /// Secrets Block (the file becomes pcapng, see [`Capture::is_pcapng`]),
+    /// then the records as [`Capture::tcp_sent`] writes them.
+    pub fn tls_sent(&self, src: SocketAddr, dst: SocketAddr, payload: &[u8], key_log: &str) {
+        if let Some(ts) = self.stream_target(src, dst, payload) {
+            return ts
+                .iter()
+                .for_each(|t| t.tls_sent(src, dst, payload, key_log));
+        }
+        if let Some(mut inner) = self.lock() {
+            if !inner.writer.failed() {
+                inner.tls_keys(src, dst, key_log);
+                inner.tcp_sent(src, dst, payload);
+            }
+        }
+    }
+
+    /// TLS records a harness socket received and rustls processed, with the
+    /// connection's key log so far: the new lines first (as
+    /// [`Capture::tls_sent`]), then the records as [`Capture::tcp_received`]
+    /// writes them.
+    pub fn tls_received(&self, src: SocketAddr, dst: SocketAddr, payload: &[u8], key_log: &str) {
+        if let Some(ts) = self.stream_target(src, dst, payload) {
+            return ts
+                .iter()
+                .for_each(|t| t.tls_received(src, dst, payload, key_log));
+        }
+        if let Some(mut inner) = self.lock() {
+            if !inner.writer.failed() {
+                inner.tls_keys(src, dst, key_log);
+                inner.tcp_received(src, dst, payload);
+            }
+        }
+    }
+
+    /// Whether the file is pcapng now (it became so when the first TLS
+    /// secrets went in); false for classic pcap and disabled captures.
+    pub fn is_pcapng(&self) -> bool {
+        if self.switch.is_some() || self.route.is_some() {
+            return self.resolve().is_pcapng();
+        }
+        self.lock()
+            .is_some_and(|inner| inner.writer.format == Format::PcapNg)
     }
 
     /// Bytes sent on an established flow from src to dst: segments of at most 32000 bytes payload, PSH|ACK, sequence numbers continuing the flow, ack number = peer's next seq. If the flow is unknown (no tcp_connect seen), synthesise the handshake first (src treated as client).
@@ -1874,6 +2083,198 @@ mod tests {
             .iter()
             .all(|f| f.0 == 40001 || f.0 == 40002 || f.0 == 8080));
         assert_eq!(run_frames[0], (40001, TCP_SYN, 0));
+    }
+
+    /// The blocks of a pcapng file: (type, body), little-endian as written.
+    fn pcapng_blocks(path: &Path) -> Vec<(u32, Vec<u8>)> {
+        let bytes = std::fs::read(path).expect("read capture");
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at < bytes.len() {
+            let ty = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+            let len = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
+            assert!(
+                len >= 12 && len.is_multiple_of(4) && at + len <= bytes.len(),
+                "block at {at}"
+            );
+            let trailer = u32::from_le_bytes(bytes[at + len - 4..at + len].try_into().unwrap());
+            assert_eq!(
+                trailer as usize, len,
+                "trailing length of the block at {at}"
+            );
+            out.push((ty, bytes[at + 8..at + len - 4].to_vec()));
+            at += len;
+        }
+        out
+    }
+
+    /// The frames of a pcapng file (data, original length), with its DSBs'
+    /// key logs in order among them as `(secrets, u32::MAX)`.
+    fn pcapng_items(path: &Path) -> Vec<(Vec<u8>, u32)> {
+        let blocks = pcapng_blocks(path);
+        assert_eq!(blocks[0].0, PCAPNG_SHB);
+        assert_eq!(&blocks[0].1[..4], &PCAPNG_BOM.to_le_bytes());
+        assert_eq!(blocks[1].0, PCAPNG_IDB);
+        assert_eq!(&blocks[1].1[..2], &1u16.to_le_bytes(), "Ethernet");
+        blocks[2..]
+            .iter()
+            .map(|(ty, b)| match *ty {
+                PCAPNG_EPB => {
+                    let cap = u32::from_le_bytes(b[12..16].try_into().unwrap()) as usize;
+                    let orig = u32::from_le_bytes(b[16..20].try_into().unwrap());
+                    (b[20..20 + cap].to_vec(), orig)
+                }
+                PCAPNG_DSB => {
+                    assert_eq!(&b[..4], &SECRETS_TLS_KEY_LOG.to_le_bytes());
+                    let len = u32::from_le_bytes(b[4..8].try_into().unwrap()) as usize;
+                    (b[8..8 + len].to_vec(), u32::MAX)
+                }
+                other => panic!("unexpected block type {other:#x}"),
+            })
+            .collect()
+    }
+
+    const KEYS_1: &str =
+        "CLIENT_HANDSHAKE_TRAFFIC_SECRET 0101 aaaa\nSERVER_HANDSHAKE_TRAFFIC_SECRET 0101 bbbb\n";
+    const KEYS_2: &str = "SERVER_HANDSHAKE_TRAFFIC_SECRET 0101 bbbb\nCLIENT_HANDSHAKE_TRAFFIC_SECRET 0101 aaaa\nCLIENT_TRAFFIC_SECRET_0 0101 cccc\n";
+
+    /// A classic capture becomes pcapng at its first TLS secrets: the
+    /// frames before are kept as they were, the secrets come before the
+    /// records, each key log line goes in once per flow.
+    #[test]
+    fn tls_secrets_make_the_file_pcapng_before_the_records() {
+        let (path, plain) = (TempPcap::new("tls-ng"), TempPcap::new("tls-plain"));
+        let (a, b) = (addr("127.0.0.1:5060"), addr("127.0.0.1:5061"));
+        let (c, s) = (addr("127.0.0.1:40000"), addr("127.0.0.1:5061"));
+        let before = |cap: &Capture| {
+            cap.udp(a, b, b"OPTIONS before");
+            cap.tcp_connect(c, s);
+        };
+        let reference = Capture::create(&plain.0).unwrap();
+        before(&reference);
+        reference.flush().unwrap();
+        let cap = Capture::create(&path.0).unwrap();
+        before(&cap);
+        assert!(!cap.is_pcapng());
+        cap.tls_sent(c, s, b"\x16\x03\x01client hello", "");
+        assert!(!cap.is_pcapng(), "no secrets yet, still classic pcap");
+        cap.tls_received(s, c, b"\x16\x03\x03server flight", KEYS_1);
+        assert!(cap.is_pcapng());
+        // The same lines from the other end, in another order, and one new.
+        cap.tls_sent(c, s, b"\x17\x03\x03finished", KEYS_2);
+        cap.tls_sent(c, s, b"\x17\x03\x03data", KEYS_2);
+        cap.tcp_close(c, s);
+        assert_eq!(cap.frames(), 1 + 3 + 4 + 3);
+        cap.flush().unwrap();
+        let items = pcapng_items(&path.0);
+        let old = read_back(&plain.0);
+        assert_eq!(
+            items[..old.len()],
+            old[..],
+            "frames before the upgrade kept"
+        );
+        let kinds: Vec<String> = items[old.len()..]
+            .iter()
+            .map(|(d, orig)| {
+                if *orig == u32::MAX {
+                    String::from_utf8_lossy(d).into_owned()
+                } else {
+                    format!("frame {}", parse(d).payload.len())
+                }
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "frame 15".to_string(),
+                KEYS_1.to_string(),
+                "frame 16".into(),
+                "CLIENT_TRAFFIC_SECRET_0 0101 cccc\n".into(),
+                "frame 11".into(),
+                "frame 7".into(),
+                "frame 0".into(),
+                "frame 0".into(),
+                "frame 0".into(),
+            ]
+        );
+        // Every frame's TCP checksum and sequence still hold (the reader
+        // the other tests use, over the frames).
+        let frames: Vec<Parsed> = items
+            .iter()
+            .filter(|i| i.1 != u32::MAX)
+            .map(|(d, _)| parse(d))
+            .collect();
+        check_tcp(&frames);
+        // And tshark reads it.
+        let out = Command::new("tshark")
+            .args([
+                "-r",
+                path.0.to_str().unwrap(),
+                "-T",
+                "fields",
+                "-e",
+                "frame.number",
+            ])
+            .output();
+        if let Ok(o) = out {
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 11);
+        }
+    }
+
+    /// Secrets follow the records into whichever file they go: a routed
+    /// capture's scenario file, a switchable capture's file of the moment.
+    #[test]
+    fn tls_secrets_follow_routed_and_switched_records() {
+        let (run_path, own_path) = (TempPcap::new("tls-run"), TempPcap::new("tls-own"));
+        let run_level = Capture::create(&run_path.0).unwrap();
+        let own = Capture::create(&own_path.0).unwrap();
+        let routed = Capture::routed(run_level.clone());
+        let claim = routed.claim(&own);
+        claim.key("K7e11");
+        let (c, s) = (addr("127.0.0.1:40010"), addr("127.0.0.1:5061"));
+        routed.tcp_accepted(c, s);
+        routed.tls_received(c, s, b"record for K7e11", KEYS_1);
+        routed.tls_sent(s, c, b"record for nobody", KEYS_1);
+        routed.tcp_close(c, s);
+        own.flush().unwrap();
+        run_level.flush().unwrap();
+        for (p, payload) in [
+            (&own_path.0, &b"record for K7e11"[..]),
+            (&run_path.0, b"record for nobody"),
+        ] {
+            let items = pcapng_items(p);
+            let dsb = items.iter().position(|i| i.1 == u32::MAX).expect("a DSB");
+            let rec = items
+                .iter()
+                .position(|i| i.1 != u32::MAX && parse(&i.0).payload == payload)
+                .expect("the record");
+            assert!(dsb < rec, "{}: secrets after the record", p.display());
+            assert_eq!(items[dsb].0, KEYS_1.as_bytes());
+        }
+        drop(claim);
+
+        let (home_path, a_path) = (TempPcap::new("tls-home"), TempPcap::new("tls-a"));
+        let home = Capture::create(&home_path.0).unwrap();
+        let a = Capture::create(&a_path.0).unwrap();
+        let sw = Capture::switchable_home(home.clone());
+        let (c, s) = (addr("127.0.0.1:40011"), addr("127.0.0.1:5061"));
+        sw.point_to(&a);
+        sw.tcp_connect(c, s);
+        sw.tls_sent(c, s, b"first", KEYS_1);
+        sw.point_home();
+        sw.tls_received(s, c, b"second", KEYS_1);
+        home.flush().unwrap();
+        a.flush().unwrap();
+        for p in [&home_path.0, &a_path.0] {
+            let items = pcapng_items(p);
+            assert_eq!(
+                items.iter().filter(|i| i.1 == u32::MAX).count(),
+                1,
+                "{}",
+                p.display()
+            );
+        }
     }
 
     /// A switchable capture with a home writes there before and between

@@ -21,6 +21,7 @@
 pub mod capture;
 pub mod route;
 pub mod stream;
+pub mod tls;
 pub mod ws;
 
 use std::collections::HashMap;

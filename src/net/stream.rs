@@ -10,12 +10,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use super::capture::Capture;
+use super::tls::{Negotiated, TlsStream};
+
+/// The reading and writing halves of a connection: a TCP stream's, or a
+/// TLS stream's plaintext.
+type ReadSide = Box<dyn AsyncRead + Send + Unpin>;
+type WriteSide = Box<dyn AsyncWrite + Send + Unpin>;
 
 /// Cuts one message off the front of a buffer: `Ok(Some(n))` = `n` bytes
 /// form a message, `Ok(None)` = more bytes needed, `Err` = the stream cannot
@@ -40,9 +45,9 @@ pub struct Arrival {
     pub event: StreamEvent,
 }
 
-/// A framed TCP connection.
+/// A framed TCP connection (or TLS connection: [`StreamConn::over_tls`]).
 pub struct StreamConn {
-    writer: tokio::sync::Mutex<OwnedWriteHalf>,
+    writer: tokio::sync::Mutex<WriteSide>,
     local: SocketAddr,
     peer: SocketAddr,
     capture: Capture,
@@ -50,6 +55,8 @@ pub struct StreamConn {
     reader: tokio::task::JoinHandle<()>,
     /// Bytes received but not (yet) framed: shown in verdicts, captured at the end.
     pending: Arc<std::sync::Mutex<Vec<u8>>>,
+    /// Over TLS: what the handshake negotiated.
+    tls: Option<Negotiated>,
 }
 
 impl Drop for StreamConn {
@@ -118,8 +125,62 @@ impl StreamConn {
         ))
     }
 
+    /// A TLS connection whose handshake is done ([`super::tls::TlsServer::accept`],
+    /// [`super::tls::TlsClient::connect`]), framed like a TCP one: the
+    /// plaintext is framed, and the capture is the TLS stream's own (its
+    /// records and secrets, written by its tap), so this connection writes
+    /// no frame itself.
+    pub fn over_tls<F>(stream: TlsStream, framer: F, max_len: usize) -> StreamConn
+    where
+        F: FnMut(&[u8], usize) -> Result<Option<usize>, String> + Send + 'static,
+    {
+        let (local, peer) = (stream.local(), stream.peer());
+        let negotiated = stream.negotiated.clone();
+        let (rd, wr) = tokio::io::split(stream);
+        let mut conn = StreamConn::start_io(
+            Box::new(rd),
+            Box::new(wr),
+            local,
+            peer,
+            Capture::disabled(),
+            framer,
+            max_len,
+        );
+        conn.tls = Some(negotiated);
+        conn
+    }
+
+    /// What the TLS handshake negotiated (None over plain TCP).
+    pub fn tls(&self) -> Option<&Negotiated> {
+        self.tls.as_ref()
+    }
+
     fn start<F>(
         stream: TcpStream,
+        local: SocketAddr,
+        peer: SocketAddr,
+        capture: Capture,
+        framer: F,
+        max_len: usize,
+    ) -> StreamConn
+    where
+        F: FnMut(&[u8], usize) -> Result<Option<usize>, String> + Send + 'static,
+    {
+        let (rd, wr) = stream.into_split();
+        StreamConn::start_io(
+            Box::new(rd),
+            Box::new(wr),
+            local,
+            peer,
+            capture,
+            framer,
+            max_len,
+        )
+    }
+
+    fn start_io<F>(
+        mut rd: ReadSide,
+        wr: WriteSide,
         local: SocketAddr,
         peer: SocketAddr,
         capture: Capture,
@@ -129,7 +190,6 @@ impl StreamConn {
     where
         F: FnMut(&[u8], usize) -> Result<Option<usize>, String> + Send + 'static,
     {
-        let (mut rd, wr) = stream.into_split();
         let (tx, rx) = mpsc::unbounded_channel();
         let cap = capture.clone();
         let pending: Arc<std::sync::Mutex<Vec<u8>>> = Arc::default();
@@ -197,6 +257,7 @@ impl StreamConn {
             rx: tokio::sync::Mutex::new(rx),
             reader,
             pending,
+            tls: None,
         }
     }
 
@@ -221,11 +282,13 @@ impl StreamConn {
         let mut w = self.writer.lock().await;
         // Captured before the write, so a fast answer can never appear before it.
         self.capture.tcp_sent(self.local, self.peer, bytes);
-        tokio::time::timeout(Duration::from_secs(3), w.write_all(bytes))
-            .await
-            .map_err(|_| {
-                std::io::Error::new(std::io::ErrorKind::TimedOut, "TCP write timed out")
-            })??;
+        tokio::time::timeout(Duration::from_secs(3), async {
+            w.write_all(bytes).await?;
+            // A TLS stream holds its records until flushed.
+            w.flush().await
+        })
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "TCP write timed out"))??;
         Ok(())
     }
 

@@ -586,7 +586,12 @@ fn message_panel(
         fmt_time(m.time_us),
         m.from,
         m.to,
-        if m.tcp { "TCP" } else { "UDP" },
+        match (&m.tls, m.tcp) {
+            // Decrypted from the capture's TLS records.
+            (Some(t), _) => format!("TCP · {} (decrypted)", esc(&cut(t, 80))),
+            (None, true) => "TCP".into(),
+            (None, false) => "UDP".into(),
+        },
         m.len,
         m.frame,
         m.note

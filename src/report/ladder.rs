@@ -38,6 +38,7 @@ use crate::codec::wdp::Reassembler;
 use crate::codec::wsp::PushPdu;
 
 use super::excerpt;
+use super::tls;
 
 /// The largest message the reader frames (larger ones are cut as unframed bytes).
 const MAX_MESSAGE: usize = 1 << 22;
@@ -56,6 +57,9 @@ pub enum Protocol {
     Wsp,
     /// SMTP commands, replies and the DATA content.
     Smtp,
+    /// What a TLS connection showed of itself: an alert, records that were
+    /// not decrypted (the note says why).
+    Tls,
     /// Bytes that frame as none of the above.
     Other,
 }
@@ -69,6 +73,7 @@ impl Protocol {
             Protocol::Http => "HTTP",
             Protocol::Wsp => "WSP",
             Protocol::Smtp => "SMTP",
+            Protocol::Tls => "TLS",
             Protocol::Other => "bytes",
         }
     }
@@ -129,6 +134,9 @@ pub struct Message {
     /// Why the bytes are `Other` (the decoder's error), when they are; for
     /// an SMTP line that is not a command, why not.
     pub note: Option<String>,
+    /// The TLS version and cipher suite of the connection it was decrypted
+    /// from (`TLS 1.3 TLS_AES_128_GCM_SHA256`), when it came over TLS.
+    pub tls: Option<String>,
 }
 
 impl Message {
@@ -157,6 +165,7 @@ impl Message {
             len: bytes.len(),
             bytes,
             note: None,
+            tls: None,
         }
     }
 
@@ -215,6 +224,7 @@ impl Message {
                 _ => "SMTP line".into(),
             },
             Protocol::Wsp => String::new(),
+            Protocol::Tls => self.reason.clone().unwrap_or_else(|| "TLS".into()),
             Protocol::Other => format!(
                 "{} bytes ({})",
                 self.bytes.len(),
@@ -288,6 +298,225 @@ pub struct Ladder {
     pub smtp_ports: Vec<u16>,
 }
 
+/// One item of a capture file, in file order: a frame (its time in
+/// microseconds, its bytes), or TLS secrets (a pcapng Decryption Secrets
+/// Block's key log lines).
+enum Item<'a> {
+    Frame(u64, std::borrow::Cow<'a, [u8]>),
+    Secrets(Vec<u8>),
+}
+
+/// The pcapng Section Header Block's type, which a pcapng file starts with.
+const PCAPNG_MAGIC: [u8; 4] = [0x0A, 0x0D, 0x0D, 0x0A];
+
+/// What a pcapng block gives: (block type, body) → item, with the
+/// interface's link type and time resolution learnt from its IDB.
+#[derive(Default)]
+struct NgState {
+    /// Per interface: (link type, units per second).
+    interfaces: Vec<(u16, u64)>,
+}
+
+impl NgState {
+    fn block<'a>(
+        &mut self,
+        big: bool,
+        ty: u32,
+        body: std::borrow::Cow<'a, [u8]>,
+    ) -> Result<Option<Item<'a>>, String> {
+        let u16_at = |b: &[u8], at: usize| -> Option<u16> {
+            let x: [u8; 2] = b.get(at..at + 2)?.try_into().ok()?;
+            Some(if big {
+                u16::from_be_bytes(x)
+            } else {
+                u16::from_le_bytes(x)
+            })
+        };
+        let u32_at = |b: &[u8], at: usize| -> Option<u32> {
+            let x: [u8; 4] = b.get(at..at + 4)?.try_into().ok()?;
+            Some(if big {
+                u32::from_be_bytes(x)
+            } else {
+                u32::from_le_bytes(x)
+            })
+        };
+        match ty {
+            // Section Header Block: a new section, new interfaces.
+            0x0A0D_0D0A => self.interfaces.clear(),
+            // Interface Description Block: link type, and if_tsresol (code 9).
+            1 => {
+                let link = u16_at(&body, 0).ok_or("a short interface description")?;
+                let mut per_second = 1_000_000u64;
+                let mut at = 8;
+                while let (Some(code), Some(len)) = (u16_at(&body, at), u16_at(&body, at + 2)) {
+                    if code == 0 {
+                        break;
+                    }
+                    if code == 9 && len == 1 {
+                        if let Some(&r) = body.get(at + 4) {
+                            per_second = if r & 0x80 == 0 {
+                                10u64.checked_pow(u32::from(r)).unwrap_or(0)
+                            } else {
+                                1u64.checked_shl(u32::from(r & 0x7f)).unwrap_or(0)
+                            };
+                        }
+                    }
+                    at += 4 + usize::from(len).div_ceil(4) * 4;
+                }
+                self.interfaces.push((link, per_second.max(1)));
+            }
+            // Enhanced Packet Block.
+            6 => {
+                let (Some(iface), Some(hi), Some(lo), Some(caplen)) = (
+                    u32_at(&body, 0),
+                    u32_at(&body, 4),
+                    u32_at(&body, 8),
+                    u32_at(&body, 12),
+                ) else {
+                    return Err("a short packet block".into());
+                };
+                let &(link, per_second) = self.interfaces.get(iface as usize).ok_or(format!(
+                    "a packet of interface {iface}, which no block described"
+                ))?;
+                if link != 1 {
+                    return Err(format!("link type {link}, not Ethernet"));
+                }
+                let units = (u64::from(hi) << 32) | u64::from(lo);
+                let us = (u128::from(units) * 1_000_000 / u128::from(per_second)) as u64;
+                let end = 20usize
+                    .checked_add(caplen as usize)
+                    .filter(|&e| e <= body.len())
+                    .ok_or("a packet longer than its block")?;
+                let data = match body {
+                    std::borrow::Cow::Borrowed(b) => std::borrow::Cow::Borrowed(&b[20..end]),
+                    std::borrow::Cow::Owned(b) => std::borrow::Cow::Owned(b[20..end].to_vec()),
+                };
+                return Ok(Some(Item::Frame(us, data)));
+            }
+            // Decryption Secrets Block: TLS key log secrets only.
+            0x0A => {
+                if let (Some(0x544c_534b), Some(len)) = (u32_at(&body, 0), u32_at(&body, 4)) {
+                    let end = (8 + len as usize).min(body.len());
+                    return Ok(Some(Item::Secrets(body[8.min(end)..end].to_vec())));
+                }
+            }
+            _ => {}
+        }
+        Ok(None)
+    }
+}
+
+/// The items of a capture held in memory (classic pcap or pcapng), and why
+/// the reading stopped early if it did; `Err` when it is neither format or
+/// not Ethernet.
+fn items(bytes: &[u8]) -> Result<(Vec<Item<'_>>, Option<String>), String> {
+    let mut out = Vec::new();
+    let cut = |n: usize, e: &dyn std::fmt::Display| {
+        format!("the capture ends inside frame {n} ({e}): it was cut, e.g. by an interrupted run")
+    };
+    if bytes.starts_with(&PCAPNG_MAGIC) {
+        let (mut rest, mut parser) = pcap_file::pcapng::PcapNgParser::new(bytes)
+            .map_err(|e| format!("not a pcapng file: {e}"))?;
+        let big = parser.section().endianness == pcap_file::Endianness::Big;
+        let mut ng = NgState::default();
+        ng.interfaces.clear();
+        while !rest.is_empty() {
+            let frames = out.iter().filter(|i| matches!(i, Item::Frame(..))).count();
+            match parser.next_raw_block(rest) {
+                Ok((next, raw)) => {
+                    rest = next;
+                    match ng.block(big, raw.type_, raw.body) {
+                        Ok(Some(item)) => out.push(item),
+                        Ok(None) => {}
+                        Err(e) if frames == 0 && e.starts_with("link type") => return Err(e),
+                        Err(e) => {
+                            return Ok((out, Some(format!("block after frame {frames}: {e}"))))
+                        }
+                    }
+                }
+                Err(e) => return Ok((out, Some(cut(frames + 1, &e)))),
+            }
+        }
+        return Ok((out, None));
+    }
+    let (mut rest, parser) =
+        pcap_file::pcap::PcapParser::new(bytes).map_err(|e| format!("not a pcap file: {e}"))?;
+    if parser.header().datalink != pcap_file::DataLink::ETHERNET {
+        return Err(format!(
+            "link type {:?}, not Ethernet",
+            parser.header().datalink
+        ));
+    }
+    while !rest.is_empty() {
+        match parser.next_packet(rest) {
+            Ok((next, pkt)) => {
+                rest = next;
+                out.push(Item::Frame(pkt.timestamp.as_micros() as u64, pkt.data));
+            }
+            Err(e) => {
+                let n = out.len() + 1;
+                return Ok((out, Some(cut(n, &e))));
+            }
+        }
+    }
+    Ok((out, None))
+}
+
+/// A capture file read item by item without holding it (classic pcap or
+/// pcapng).
+enum FileItems {
+    Pcap(pcap_file::pcap::PcapReader<std::fs::File>),
+    PcapNg(
+        pcap_file::pcapng::PcapNgReader<std::fs::File>,
+        NgState,
+        bool,
+    ),
+}
+
+impl FileItems {
+    fn open(path: &Path) -> Result<FileItems, String> {
+        use std::io::Read;
+        let mut magic = [0u8; 4];
+        let mut f = std::fs::File::open(path).map_err(|e| e.to_string())?;
+        let n = f.read(&mut magic).map_err(|e| e.to_string())?;
+        let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
+        if n == 4 && magic == PCAPNG_MAGIC {
+            let r = pcap_file::pcapng::PcapNgReader::new(f)
+                .map_err(|e| format!("not a pcapng file: {e}"))?;
+            let big = r.section().endianness == pcap_file::Endianness::Big;
+            return Ok(FileItems::PcapNg(r, NgState::default(), big));
+        }
+        let r = pcap_file::pcap::PcapReader::new(f).map_err(|e| format!("not a pcap file: {e}"))?;
+        if r.header().datalink != pcap_file::DataLink::ETHERNET {
+            return Err(format!("link type {:?}, not Ethernet", r.header().datalink));
+        }
+        Ok(FileItems::Pcap(r))
+    }
+
+    /// The next item; a classic pcap's frame is borrowed from the reader's
+    /// buffer (no copy per frame, as before pcapng was read).
+    fn next(&mut self) -> Option<Result<Item<'_>, String>> {
+        match self {
+            FileItems::Pcap(r) => Some(match r.next_packet()? {
+                Ok(p) => Ok(Item::Frame(p.timestamp.as_micros() as u64, p.data)),
+                Err(e) => Err(e.to_string()),
+            }),
+            FileItems::PcapNg(r, ng, big) => loop {
+                let raw = match r.next_raw_block()? {
+                    Ok(raw) => raw,
+                    Err(e) => return Some(Err(e.to_string())),
+                };
+                let body = std::borrow::Cow::Owned(raw.body.into_owned());
+                match ng.block(*big, raw.type_, body) {
+                    Ok(Some(item)) => return Some(Ok(item)),
+                    Ok(None) => continue,
+                    Err(e) => return Some(Err(e)),
+                }
+            },
+        }
+    }
+}
+
 /// Reads a pcap file.
 pub fn read_file(path: &Path) -> Result<Ladder, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -348,39 +577,38 @@ const MAX_SCAN_DIRS: usize = 1 << 16;
 /// when it stopped early, [`Ladder::frames_total`] and
 /// [`Ladder::payload_total`] what the whole file holds.
 pub fn read_excerpt(path: &Path) -> Result<Ladder, String> {
-    use pcap_file::pcap::PcapReader;
-    let open = || std::fs::File::open(path).map_err(|e| e.to_string());
     let mut r = Reader {
         excerpt: true,
         ..Reader::default()
     };
-    let mut pass1 = match PcapReader::new(open()?) {
+    let mut pass1 = match FileItems::open(path) {
         Ok(p) => p,
         Err(e) => {
-            r.problem(format!("not a pcap file: {e}"));
+            r.problem(e);
             return Ok(r.out);
         }
     };
-    let datalink = pass1.header().datalink;
-    if datalink != pcap_file::DataLink::ETHERNET {
-        r.problem(format!("link type {datalink:?}, not Ethernet"));
-        return Ok(r.out);
-    }
     let mut scan = PortScan::default();
     let mut t0 = None;
-    while let Some(Ok(pkt)) = pass1.next_packet() {
-        t0.get_or_insert(pkt.timestamp.as_micros() as u64);
-        r.out.frames_total += 1;
-        r.out.payload_total += payload_len(&pkt.data) as u64;
-        scan.frame(&pkt.data);
+    while let Some(Ok(item)) = pass1.next() {
+        if let Item::Frame(ts, data) = item {
+            t0.get_or_insert(ts);
+            r.out.frames_total += 1;
+            r.out.payload_total += payload_len(&data) as u64;
+            scan.frame(&data);
+        }
     }
     drop(pass1);
     (r.out.http_ports, r.out.smtp_ports) = (scan.http, scan.smtp);
     let t0 = t0.unwrap_or(0);
-    let mut pass2 = PcapReader::new(open()?).map_err(|e| e.to_string())?;
-    while let Some(pkt) = pass2.next_packet() {
-        let pkt = match pkt {
-            Ok(p) => p,
+    let mut pass2 = FileItems::open(path)?;
+    while let Some(item) = pass2.next() {
+        let (ts, data) = match item {
+            Ok(Item::Frame(ts, data)) => (ts, data),
+            Ok(Item::Secrets(s)) => {
+                r.secrets.add_key_log(&s);
+                continue;
+            }
             Err(e) => {
                 r.problem(format!(
                     "the capture ends inside frame {} ({e}): it was cut, e.g. by an interrupted run",
@@ -390,8 +618,7 @@ pub fn read_excerpt(path: &Path) -> Result<Ladder, String> {
             }
         };
         r.out.frames += 1;
-        let ts = (pkt.timestamp.as_micros() as u64).saturating_sub(t0);
-        r.frame(r.out.frames, ts, &pkt.data);
+        r.frame(r.out.frames, ts.saturating_sub(t0), &data);
         if r.out.messages.len() >= excerpt::LADDER_MESSAGES {
             r.out.stopped = Some(format!(
                 "after {} messages (the most a ladder shows)",
@@ -428,47 +655,38 @@ fn payload_len(d: &[u8]) -> usize {
     }
 }
 
-/// Reads the bytes of a pcap file (classic libpcap, Ethernet link type).
+/// Reads the bytes of a capture file (classic libpcap or pcapng, Ethernet
+/// link type; TLS connections decrypted with the secrets it carries).
 pub fn read(pcap: &[u8]) -> Ladder {
     let mut r = Reader::default();
-    let (parser, mut rest) = match pcap_file::pcap::PcapParser::new(pcap) {
-        Ok((rest, parser)) => (parser, rest),
+    let (items, cut) = match items(pcap) {
+        Ok(x) => x,
         Err(e) => {
-            r.problem(format!("not a pcap file: {e}"));
+            r.problem(e);
             return r.out;
         }
     };
-    if parser.header().datalink != pcap_file::DataLink::ETHERNET {
-        r.problem(format!(
-            "link type {:?}, not Ethernet",
-            parser.header().datalink
-        ));
-        return r.out;
+    if let Some(c) = cut {
+        r.problem(c);
     }
-    // Frames borrowed from `pcap`: read twice, for the ports then the messages.
-    let mut frames: Vec<(u64, std::borrow::Cow<[u8]>)> = Vec::new();
-    while !rest.is_empty() {
-        match parser.next_packet(rest) {
-            Ok((next, pkt)) => {
-                rest = next;
-                frames.push((pkt.timestamp.as_micros() as u64, pkt.data));
+    let frames = || {
+        items.iter().filter_map(|i| match i {
+            Item::Frame(t, d) => Some((*t, &d[..])),
+            Item::Secrets(_) => None,
+        })
+    };
+    (r.out.http_ports, r.out.smtp_ports) = tcp_ports(frames().map(|f| f.1));
+    r.out.frames_total = frames().count() as u32;
+    r.out.payload_total = frames().map(|f| payload_len(f.1) as u64).sum();
+    let t0 = frames().next().map_or(0, |f| f.0);
+    for item in &items {
+        match item {
+            Item::Frame(ts, data) => {
+                r.out.frames += 1;
+                r.frame(r.out.frames, ts.saturating_sub(t0), data);
             }
-            Err(e) => {
-                r.problem(format!(
-                    "the capture ends inside frame {} ({e}): it was cut, e.g. by an interrupted run",
-                    frames.len() + 1
-                ));
-                break;
-            }
+            Item::Secrets(s) => r.secrets.add_key_log(s),
         }
-    }
-    (r.out.http_ports, r.out.smtp_ports) = tcp_ports(frames.iter().map(|f| &f.1[..]));
-    r.out.frames_total = frames.len() as u32;
-    r.out.payload_total = frames.iter().map(|f| payload_len(&f.1) as u64).sum();
-    let t0 = frames.first().map_or(0, |f| f.0);
-    for (ts, data) in &frames {
-        r.out.frames += 1;
-        r.frame(r.out.frames, ts.saturating_sub(t0), data);
     }
     r.finish();
     r.out
@@ -536,22 +754,16 @@ impl std::fmt::Display for Duplicate {
 /// [`Duplicate`] defines it. A file that is not a readable Ethernet pcap has
 /// none (the ladder reports it); a cut file is checked up to the cut.
 pub fn duplicates(pcap: &[u8]) -> Vec<Duplicate> {
-    let Ok((mut rest, parser)) = pcap_file::pcap::PcapParser::new(pcap) else {
+    let Ok((items, _)) = items(pcap) else {
         return Vec::new();
     };
-    if parser.header().datalink != pcap_file::DataLink::ETHERNET {
-        return Vec::new();
-    }
-    let mut frames: Vec<(u64, std::borrow::Cow<[u8]>)> = Vec::new();
-    while !rest.is_empty() {
-        match parser.next_packet(rest) {
-            Ok((next, pkt)) => {
-                rest = next;
-                frames.push((pkt.timestamp.as_micros() as u64, pkt.data));
-            }
-            Err(_) => break,
-        }
-    }
+    let frames: Vec<(u64, std::borrow::Cow<[u8]>)> = items
+        .into_iter()
+        .filter_map(|i| match i {
+            Item::Frame(t, d) => Some((t, d)),
+            Item::Secrets(_) => None,
+        })
+        .collect();
     // Key: (TCP?, source, destination, TCP flags, TCP sequence number of a
     // data segment, payload) -> (frame, time). The sequence number tells a
     // segment written twice (same place in the stream) from the same bytes
@@ -751,6 +963,11 @@ struct Reader {
     wdp: Reassembler,
     /// Last frame seen per direction (for what is flushed at the end).
     last: HashMap<Dir, (u32, u64)>,
+    /// TLS secrets the capture carried so far (Decryption Secrets Blocks).
+    secrets: tls::Secrets,
+    /// TLS connections (by connection): the client's address, the records'
+    /// state, and what they negotiated (`TLS 1.3 <suite>`).
+    tls: HashMap<Dir, (SocketAddr, tls::Connection, Option<String>)>,
 }
 
 /// A message as a reading keeps it: for a report, its first
@@ -784,9 +1001,11 @@ impl Reader {
         }
     }
 
-    /// Bytes held: unframed TCP bytes and the messages' bytes.
+    /// Bytes held: unframed TCP bytes, TLS records and handshakes not yet
+    /// complete, and the messages' bytes.
     fn held(&self) -> usize {
         self.streams.values().map(Vec::len).sum::<usize>()
+            + self.tls.values().map(|t| t.1.held()).sum::<usize>()
             + self
                 .out
                 .messages
@@ -827,13 +1046,15 @@ impl Reader {
                     self.flush(to, from, &p);
                     self.kinds.remove(&conn(from, to));
                     self.smtp.remove(&conn(from, to));
+                    self.tls.remove(&conn(from, to));
                 }
                 if !payload.is_empty() {
+                    self.last.insert((from, to), (n, t));
+                    let plain = self.tls_records(from, to, payload, &p);
                     self.streams
                         .entry((from, to))
                         .or_default()
-                        .extend_from_slice(payload);
-                    self.last.insert((from, to), (n, t));
+                        .extend_from_slice(plain.as_deref().unwrap_or(payload));
                     self.drain(from, to, &p, false);
                 }
                 if flags & 0x01 != 0 {
@@ -846,6 +1067,75 @@ impl Reader {
         }
     }
 
+    /// A TCP payload of a TLS connection (one whose first bytes are a TLS
+    /// handshake record): the plaintext its records give, with the
+    /// alerts and what could not be decrypted as messages of their own;
+    /// `None` for a connection that is not TLS.
+    fn tls_records(
+        &mut self,
+        from: SocketAddr,
+        to: SocketAddr,
+        payload: &[u8],
+        p: &Packet,
+    ) -> Option<Vec<u8>> {
+        let c = conn(from, to);
+        if !self.tls.contains_key(&c) {
+            let fresh = !self.kinds.contains_key(&c)
+                && self.streams.get(&(from, to)).is_none_or(Vec::is_empty)
+                && self.streams.get(&(to, from)).is_none_or(Vec::is_empty);
+            if !fresh || !tls::starts_tls(payload) {
+                return None;
+            }
+            self.tls.insert(c, (from, tls::Connection::new(), None));
+        }
+        let (client, state, named) = self.tls.get_mut(&c)?;
+        let events = state.feed(from == *client, payload, &self.secrets);
+        let mut plain = Vec::new();
+        let mut shown = Vec::new();
+        for e in events {
+            match e {
+                tls::Event::Plain(b) => plain.extend_from_slice(&b),
+                tls::Event::Negotiated { version, suite } => {
+                    let v = match version {
+                        0x0304 => "TLS 1.3".to_string(),
+                        0x0303 => "TLS 1.2".to_string(),
+                        v => format!("TLS version 0x{v:04x}"),
+                    };
+                    let name = tls::suite_name(suite);
+                    *named = Some(format!("{v} {name}"));
+                }
+                tls::Event::Alert(level, desc) => shown.push((
+                    Vec::new(),
+                    format!(
+                        "TLS alert: {}{}",
+                        tls::alert_name(desc),
+                        if level == 2 { " (fatal)" } else { "" }
+                    ),
+                    None,
+                )),
+                tls::Event::NotDecrypted(n, why) => shown.push((
+                    Vec::new(),
+                    "TLS records not decrypted".into(),
+                    Some(format!("{n} bytes and what follows: {why}")),
+                )),
+                tls::Event::NotTls(why) => shown.push((
+                    payload.to_vec(),
+                    "not TLS".into(),
+                    Some(format!("expected TLS records, came {why}")),
+                )),
+            }
+        }
+        let named = named.clone();
+        for (bytes, label, note) in shown {
+            let mut m = Message::new(p, from, to, Protocol::Tls, bytes);
+            m.reason = Some(label);
+            m.note = note;
+            m.tls = named.clone();
+            self.push(m);
+        }
+        Some(plain)
+    }
+
     /// Cuts whole messages off the direction's buffer; `closed`: the sender
     /// closed, so a message delimited by the close is complete.
     fn drain(&mut self, from: SocketAddr, to: SocketAddr, p: &Packet, closed: bool) {
@@ -855,6 +1145,7 @@ impl Reader {
             Kind::Undecided => self.by_port(from, to),
             _ => None,
         };
+        let tls_name = self.tls.get(&c).and_then(|t| t.2.clone());
         let Some(buf) = self.streams.get_mut(&(from, to)) else {
             return;
         };
@@ -907,13 +1198,14 @@ impl Reader {
             match cut {
                 Ok(Some(len)) if len > 0 && len <= buf.len() => {
                     let raw: Vec<u8> = buf.drain(..len).collect();
-                    let m = match kind {
+                    let mut m = match kind {
                         Kind::Smtp(server) => {
                             let st = self.smtp.entry(c).or_default();
                             smtp_message(st, p, from, to, from == server, raw)
                         }
                         _ => tcp_message(&mut self.wdp, p, from, to, kind, raw, closed),
                     };
+                    m.tls = tls_name.clone();
                     self.out.messages.push(kept(self.excerpt, m));
                 }
                 Ok(_) => return,
@@ -922,6 +1214,7 @@ impl Reader {
                     let raw = std::mem::take(buf);
                     let mut m = Message::new(p, from, to, Protocol::Other, raw);
                     m.note = Some(e);
+                    m.tls = tls_name.clone();
                     self.out.messages.push(kept(self.excerpt, m));
                     return;
                 }
@@ -1617,6 +1910,182 @@ mod tests {
         std::fs::write(&junk, b"not a pcap at all, not even close").unwrap();
         assert!(read_excerpt(&junk).unwrap().problems[0].starts_with("not a pcap"));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A SIP MESSAGE and its 200 over TLS (the version `offer` allows)
+    /// between a harness TLS client and server on loopback, captured into
+    /// one file: its bytes.
+    fn tls_capture(
+        offer: crate::net::tls::Offer,
+        server_offer: crate::net::tls::Offer,
+    ) -> (Vec<u8>, bool) {
+        use crate::net::tls::{LabCa, TlsClient, TlsServer};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let ca = LabCa::new().unwrap();
+        let leaf = ca.issue(&[], &["127.0.0.1".parse().unwrap()]).unwrap();
+        let t = std::time::Duration::from_secs(5);
+        let msg = b"MESSAGE sip:b@x SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:1;branch=z9hG4bK1\r\nCall-ID: c\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n";
+        let ok = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/TLS 127.0.0.1:1;branch=z9hG4bK1\r\nCall-ID: c\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n";
+        let updated = std::cell::Cell::new(false);
+        let pcap = capture(|cap| {
+            rt.block_on(async {
+                let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let addr = l.local_addr().unwrap();
+                let server = TlsServer::new(&leaf, &server_offer).unwrap();
+                let sc = cap.clone();
+                let h = tokio::spawn(async move {
+                    let (tcp, _) = l.accept().await.unwrap();
+                    let mut s = server.accept(tcp, sc, t).await.unwrap();
+                    // Two requests, the second after the client's KeyUpdate
+                    // (TLS 1.3), which asks the server to update too.
+                    for _ in 0..2 {
+                        let mut got = vec![0u8; msg.len()];
+                        s.read_exact(&mut got).await.unwrap();
+                        s.write_all(ok).await.unwrap();
+                    }
+                    let mut rest = Vec::new();
+                    let _ = s.read_to_end(&mut rest).await;
+                    s.shutdown().await.unwrap();
+                });
+                let client = TlsClient::new(ca.peer_check().unwrap(), &offer, None).unwrap();
+                let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+                let mut c = client
+                    .connect(tcp, "127.0.0.1", cap.clone(), t)
+                    .await
+                    .unwrap();
+                for round in 0..2 {
+                    if round == 1 {
+                        // TLS 1.3 only.
+                        updated.set(c.refresh_traffic_keys().is_ok());
+                    }
+                    c.write_all(msg).await.unwrap();
+                    let mut got = vec![0u8; ok.len()];
+                    c.read_exact(&mut got).await.unwrap();
+                }
+                c.shutdown().await.unwrap();
+                h.await.unwrap();
+            })
+        });
+        (pcap, updated.get())
+    }
+
+    /// A pcapng capture's TLS connection is read decrypted, from memory
+    /// and from the file alike; without its secrets it says so; hostile
+    /// bytes anywhere in it make no panic.
+    #[test]
+    fn tls_connections_are_read_decrypted() {
+        use crate::net::tls::Offer;
+        // The client's key share (X25519, the first group) is not the
+        // server's group: a HelloRetryRequest first.
+        let p256 = || {
+            Offer::tls13()
+                .only_groups(&[rustls::NamedGroup::secp256r1])
+                .unwrap()
+        };
+        for (offer, server_offer, name, hrr_expected) in [
+            (
+                Offer::tls13(),
+                Offer::tls13(),
+                "TLS 1.3 TLS_AES_256_GCM_SHA384",
+                false,
+            ),
+            (
+                Offer::tls13(),
+                p256(),
+                "TLS 1.3 TLS_AES_256_GCM_SHA384",
+                true,
+            ),
+            (
+                Offer::tls12(),
+                Offer::tls12(),
+                "TLS 1.2 TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+                false,
+            ),
+        ] {
+            let (pcap, updated) = tls_capture(offer, server_offer);
+            assert_eq!(
+                updated,
+                name.starts_with("TLS 1.3"),
+                "{name}: KeyUpdate sent"
+            );
+            assert!(pcap.starts_with(&PCAPNG_MAGIC));
+            assert_eq!(
+                pcap.windows(32).any(|w| w == tls::HRR_RANDOM),
+                hrr_expected,
+                "{name}: a HelloRetryRequest in the capture"
+            );
+            let l = read(&pcap);
+            assert!(l.problems.is_empty(), "{:?}", l.problems);
+            let sip: Vec<(String, Option<&str>)> = l
+                .messages
+                .iter()
+                .filter(|m| m.protocol == Protocol::Sip)
+                .map(|m| (m.label(), m.tls.as_deref()))
+                .collect();
+            assert_eq!(
+                sip,
+                [
+                    ("MESSAGE".into(), Some(name)),
+                    ("200 OK".into(), Some(name)),
+                    ("MESSAGE".into(), Some(name)),
+                    ("200 OK".into(), Some(name))
+                ]
+            );
+            // Nothing but the closes beside them: the records after the
+            // KeyUpdates (TLS 1.3, both ways) decrypted with the next keys.
+            assert!(l
+                .messages
+                .iter()
+                .all(|m| m.protocol != Protocol::Tls || m.label().contains("close_notify")));
+            // The file read for a report gives the same.
+            let dir =
+                std::env::temp_dir().join(format!("liaison-ladder-tls-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let f = dir.join("tls.pcap");
+            std::fs::write(&f, &pcap).unwrap();
+            let e = read_excerpt(&f).unwrap();
+            let _ = std::fs::remove_dir_all(&dir);
+            assert_eq!(
+                e.messages.iter().map(Message::label).collect::<Vec<_>>(),
+                l.messages.iter().map(Message::label).collect::<Vec<_>>()
+            );
+            assert_eq!((e.frames, e.frames_total), (l.frames, l.frames_total));
+            // Without the Decryption Secrets Blocks: said, not guessed.
+            let stripped = strip_dsbs(&pcap);
+            let l = read(&stripped);
+            assert!(l.messages.iter().all(|m| m.protocol != Protocol::Sip));
+            let notes: Vec<String> = l
+                .messages
+                .iter()
+                .map(|m| format!("{}: {}", m.label(), m.note.as_deref().unwrap_or("")))
+                .collect();
+            assert!(
+                notes
+                    .iter()
+                    .any(|n| n.starts_with("TLS records not decrypted") && n.contains("no secret")),
+                "{notes:?}"
+            );
+            no_panic_on_mutations(&pcap, 28, 300);
+        }
+    }
+
+    /// A pcapng file without its Decryption Secrets Blocks.
+    fn strip_dsbs(pcap: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at + 8 <= pcap.len() {
+            let ty = u32::from_le_bytes(pcap[at..at + 4].try_into().unwrap());
+            let len = u32::from_le_bytes(pcap[at + 4..at + 8].try_into().unwrap()) as usize;
+            if ty != 0x0A {
+                out.extend_from_slice(&pcap[at..at + len]);
+            }
+            at += len;
+        }
+        out
     }
 
     /// Any bytes at all: no panic. `rounds` copies of `pcap`, each with a few

@@ -13,6 +13,7 @@ pub mod html;
 pub mod junit;
 pub mod ladder;
 pub mod summary;
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::path::Path;

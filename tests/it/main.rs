@@ -35,5 +35,6 @@ mod sip_matching;
 mod sip_vectors;
 mod smpp_vectors;
 mod sut_processes;
+mod tls;
 mod tshark;
 mod websocket;

@@ -4,7 +4,10 @@
 //! messages, or whole in UDP datagrams to port 2948) and MMS PDUs (their
 //! message types, in HTTP and SIP bodies, WSP pushes, PAP parts), in the same
 //! frames, as the harness exchanged (read back from the pcap with our own
-//! codecs, by the reader the report's message ladders use).
+//! codecs, by the reader the report's message ladders use). A capture that
+//! carries TLS (pcapng with its secrets) is held to the same checks, the
+//! messages decrypted by tshark with no key file and by the ladder
+//! (`check_pcaps`, from tests/it/tls.rs until a scenario speaks TLS).
 
 use crate::common::*;
 use liaison::codec::sip::SipMessage;
@@ -38,6 +41,17 @@ struct Reading {
     http_ports: Vec<u16>,
     /// TCP ports whose server greeted with 220 (SMTP).
     smtp_ports: Vec<u16>,
+    /// Ports of TLS connections that carry SIP: tshark finds TLS on any
+    /// port and decrypts it with the capture's secrets, HTTP inside by
+    /// heuristic; SIP only on 5061, so the port is named, as for SIP over
+    /// TCP (never as `tcp.port`, which would read the records themselves as
+    /// SIP).
+    tls_sip_ports: Vec<u16>,
+    /// MSRP over TLS: tshark 4.0 has no way to dissect it (MSRP is neither
+    /// a `tls.port` dissector nor a TLS heuristic), so what is compared is
+    /// the plaintext it decrypts (`data.data`) with these messages' bytes,
+    /// in frame order: (frame, bytes).
+    tls_msrp: Vec<(u32, Vec<u8>)>,
     /// Frames a client sent after its DATA was refused: tshark 4.0's SMTP
     /// dissector takes whatever follows a DATA command as message content
     /// without waiting for the 354, so it shows no command there.
@@ -55,6 +69,7 @@ fn decode_as(r: &Reading) -> Vec<String> {
     d.extend(r.msrp_ports.iter().map(|p| format!("tcp.port=={p},msrp")));
     d.extend(r.http_ports.iter().map(|p| format!("tcp.port=={p},http")));
     d.extend(r.smtp_ports.iter().map(|p| format!("tcp.port=={p},smtp")));
+    d.extend(r.tls_sip_ports.iter().map(|p| format!("tls.port=={p},sip")));
     d
 }
 
@@ -106,6 +121,8 @@ fn our_reading(path: &std::path::Path) -> Reading {
         http_ports: ladder.http_ports.clone(),
         smtp_ports: ladder.smtp_ports.clone(),
         smtp_after_refused_data: Vec::new(),
+        tls_sip_ports: Vec::new(),
+        tls_msrp: Vec::new(),
     };
     // SMTP clients (address and port) whose DATA is not answered yet, and
     // whose DATA was refused.
@@ -117,6 +134,18 @@ fn our_reading(path: &std::path::Path) -> Reading {
             (Some(x), _) => format!("{prefix}{}", x.split(' ').next().unwrap_or("")),
             (None, s) => format!("{prefix}{}", s.unwrap_or(0)),
         };
+        let over_tls = m.tls.is_some();
+        if over_tls && m.protocol == Protocol::Sip {
+            for p in [m.from.port(), m.to.port()] {
+                if !r.tls_sip_ports.contains(&p) {
+                    r.tls_sip_ports.push(p);
+                }
+            }
+        }
+        if over_tls && m.protocol == Protocol::Msrp {
+            r.tls_msrp.push((n, m.bytes.clone()));
+            continue;
+        }
         match m.protocol {
             Protocol::Sip => {
                 if let Ok(s) = SipMessage::parse(&m.bytes) {
@@ -133,7 +162,7 @@ fn our_reading(path: &std::path::Path) -> Reading {
                     &mut r.sip_udp_ports
                 };
                 for p in [m.from.port(), m.to.port()] {
-                    if !ports.contains(&p) {
+                    if !over_tls && !ports.contains(&p) {
                         ports.push(p);
                     }
                 }
@@ -141,7 +170,7 @@ fn our_reading(path: &std::path::Path) -> Reading {
             }
             Protocol::Msrp => {
                 for p in [m.from.port(), m.to.port()] {
-                    if !r.msrp_ports.contains(&p) {
+                    if !over_tls && !r.msrp_ports.contains(&p) {
                         r.msrp_ports.push(p);
                     }
                 }
@@ -177,7 +206,7 @@ fn our_reading(path: &std::path::Path) -> Reading {
                 }
                 (None, None) => {}
             },
-            Protocol::Wsp | Protocol::Other => {}
+            Protocol::Wsp | Protocol::Tls | Protocol::Other => {}
         }
         for w in &m.wsp {
             r.labels.push((n, format!("WSP 0x{:02x}", w.pdu_type)));
@@ -287,12 +316,12 @@ fn their_reading(p: &str, r: &Reading) -> Vec<(u32, String)> {
 #[derive(Default)]
 pub(crate) struct Seen {
     pub(crate) pcaps: usize,
-    msrp: usize,
-    smpp: usize,
-    wsp: usize,
-    http: usize,
-    mmse: usize,
-    smtp: usize,
+    pub(crate) msrp: usize,
+    pub(crate) smpp: usize,
+    pub(crate) wsp: usize,
+    pub(crate) http: usize,
+    pub(crate) mmse: usize,
+    pub(crate) smtp: usize,
 }
 
 /// Removes tshark's "Possible traceroute: hop #H, attempt #A" notes from a
@@ -395,8 +424,10 @@ pub(crate) fn check_run_sample(out: &std::path::Path, nth: usize) -> Seen {
     seen
 }
 
-/// The checks of [`check_run`] on some of its pcaps.
-fn check_pcaps(pcaps: Vec<(std::path::PathBuf, bool)>, sut: &[String]) -> Seen {
+/// The checks of [`check_run`] on some of its pcaps (`true`: a scenario's,
+/// which must hold a message); also what tests/it/tls.rs checks its TLS
+/// captures with.
+pub(crate) fn check_pcaps(pcaps: Vec<(std::path::PathBuf, bool)>, sut: &[String]) -> Seen {
     let mut seen = Seen::default();
     for (pcap, scenario) in pcaps {
         let p = pcap.to_str().unwrap();
@@ -477,11 +508,34 @@ fn check_pcaps(pcaps: Vec<(std::path::PathBuf, bool)>, sut: &[String]) -> Seen {
         ours.retain(|x| !guessed(x));
         theirs.sort();
         ours.sort();
-        assert!(!scenario || !ours.is_empty(), "{p}: no message in the pcap");
+        assert!(
+            !scenario || !ours.is_empty() || !reading.tls_msrp.is_empty(),
+            "{p}: no message in the pcap"
+        );
         assert_eq!(
             theirs, ours,
             "{p}: tshark's messages (left) differ from the harness's (right)"
         );
+        if !reading.tls_msrp.is_empty() {
+            // tshark's decrypted plaintext of the TLS connections it cannot
+            // dissect, in frame order, is exactly the MSRP messages' bytes.
+            let mut args = vec!["-r", p];
+            for d in &decode {
+                args.extend(["-d", d.as_str()]);
+            }
+            args.extend(["-Y", "tls && data", "-T", "fields", "-e", "data.data"]);
+            let theirs: String = tshark(&args).lines().map(|l| l.replace(',', "")).collect();
+            let ours: String = reading
+                .tls_msrp
+                .iter()
+                .flat_map(|(_, b)| b.iter().map(|x| format!("{x:02x}")))
+                .collect();
+            assert_eq!(
+                theirs, ours,
+                "{p}: the MSRP over TLS tshark decrypted (left) differs from the harness's (right)"
+            );
+            seen.msrp += reading.tls_msrp.len();
+        }
         seen.msrp += ours.iter().filter(|(_, l)| l.starts_with("MSRP ")).count();
         seen.smpp += ours.iter().filter(|(_, l)| l.starts_with("SMPP ")).count();
         seen.wsp += ours.iter().filter(|(_, l)| l.starts_with("WSP 0x")).count();
