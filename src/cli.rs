@@ -505,6 +505,12 @@ async fn reference(
             .map(|f| format!(" with fault {}", f.name))
             .unwrap_or_default()
     );
+    if let Some(ws) = running.ws {
+        println!(
+            "liaison reference {role} takes SIP over WebSocket at ws://{ws}{}",
+            crate::reference::im_server::WS_PATH
+        );
+    }
     if let Some(mm3) = running.mm3 {
         println!("liaison reference {role} takes MM3 (SMTP) on {mm3} (tcp)");
     }

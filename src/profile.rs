@@ -434,6 +434,9 @@ struct RawSip {
     /// Where the SUT takes SIP over TLS (RFC 3261 §26.2; required with `tls`).
     #[serde(default)]
     tls: Option<SocketAddr>,
+    /// im-server: where it takes SIP over WebSocket (RFC 7118), `ws://IP:PORT/PATH`.
+    #[serde(default)]
+    ws: Option<String>,
     #[serde(default)]
     aor: Option<String>,
     #[serde(default)]
@@ -537,10 +540,22 @@ pub struct SipInterface {
     pub transports: Vec<Transport>,
     /// Where it takes SIP over TLS (`sip.tls`), when `transports` has TLS.
     pub tls: Option<SocketAddr>,
+    /// im-server: the URL where it takes SIP over WebSocket (`sip.ws`,
+    /// `ws://IP:PORT/PATH`, RFC 7118), when `transports` has WS: the
+    /// harness opens its connections there. An im-client over WebSocket
+    /// names none: it connects to the harness edge (`ims.ws`).
+    pub ws: Option<String>,
     /// im-client: the AoR the harness addresses MESSAGEs to.
     pub aor: Option<String>,
     /// im-server: the domain it serves.
     pub domain: Option<String>,
+}
+
+impl SipInterface {
+    /// (address, request target) of `sip.ws`.
+    pub fn ws_parts(&self) -> Option<(SocketAddr, String)> {
+        self.ws.as_deref().and_then(crate::codec::ws::url_parts)
+    }
 }
 
 /// How to start the SUT.
@@ -705,16 +720,50 @@ impl Profile {
                     })?,
                 };
                 // A WebSocket client (RFC 7118 §5) takes no connections: it
-                // opens one to the harness edge and registers over it.
-                let ws_only = transports == [Transport::Ws];
+                // opens one to the harness edge and registers over it. A
+                // WebSocket server names the URL the harness connects to.
+                let only_client = raw.roles.iter().all(|r| r == "im-client");
+                let server = raw.roles.iter().any(|r| r == "im-server");
+                let ws_only = transports == [Transport::Ws] && only_client;
                 if transports.contains(&Transport::Ws) {
                     let edge = raw.ims.as_ref().is_some_and(|i| i.ws.is_some() && i.registers());
-                    if !edge || !raw.roles.iter().all(|r| r == "im-client") {
+                    let client_ok = only_client && edge;
+                    if !client_ok && !server {
                         return Err(err(
                             "sip.transport",
-                            "expected ws only for role im-client with ims.ws (the harness edge it connects to) and ims.register: true".into(),
+                            "expected ws only for role im-client with ims.ws (the harness edge it connects to) and ims.register: true, or for role im-server with sip.ws".into(),
                         ));
                     }
+                }
+                match (&s.ws, transports.contains(&Transport::Ws)) {
+                    (Some(_), _) if only_client => {
+                        return Err(err(
+                            "sip.ws",
+                            "expected no sip.ws for role im-client: a WebSocket client takes no connections and connects to the harness edge, ims.ws".into(),
+                        ))
+                    }
+                    (None, true) if server => {
+                        return Err(err(
+                            "sip.ws",
+                            "expected the URL where the SUT takes SIP over WebSocket (ws://IP:PORT/PATH, e.g. ws://127.0.0.1:5062/): sip.transport lists ws".into(),
+                        ))
+                    }
+                    (Some(_), false) => {
+                        return Err(err(
+                            "sip.transport",
+                            "expected ws in the list: sip.ws names a WebSocket URL".into(),
+                        ))
+                    }
+                    (Some(url), true) => {
+                        let (a, _) = crate::codec::ws::url_parts(url).ok_or_else(|| {
+                            err(
+                                "sip.ws",
+                                format!("expected ws://IP:PORT/PATH (a numeric host and a port), got `{url}`"),
+                            )
+                        })?;
+                        check_fixed(lab, a).map_err(|m| err("sip.ws", m))?;
+                    }
+                    _ => {}
                 }
                 let address = match s.address {
                     Some(a) => {
@@ -762,6 +811,7 @@ impl Profile {
                     address,
                     transports,
                     tls: s.tls,
+                    ws: s.ws,
                     aor: s.aor,
                     domain: s.domain,
                 })
@@ -1831,6 +1881,77 @@ capabilities: { accept_types: [text/plain] }
             bad("5090", "0").starts_with("profile bad.yaml: ims.ws: expected a port other than 0")
         );
         assert!(bad("127.0.0.2:5090", "192.0.2.1:5090").starts_with("profile bad.yaml: ims.ws:"));
+    }
+
+    /// A WebSocket server (RFC 7118) names the URL the harness connects
+    /// to: required with ws in the transports of an im-server, refused for
+    /// an im-client (which connects to ims.ws), checked like any address.
+    #[test]
+    fn a_websocket_server_names_its_url() {
+        let ok = "name: s\nroles: [im-server]\nsip: { address: 127.0.0.1:15060, transport: [udp, ws], ws: \"ws://127.0.0.1:15062/sip\", domain: liaison.test }\n";
+        let p = Profile::parse(ok, "p.yaml").unwrap();
+        assert!(p.has_transport(Transport::Ws) && p.has_transport(Transport::Udp));
+        let sip = p.sip.as_ref().unwrap();
+        assert_eq!(
+            sip.ws_parts(),
+            Some(("127.0.0.1:15062".parse().unwrap(), "/sip".into()))
+        );
+        let v6 = ok
+            .replace("127.0.0.1:15060", "\"[::1]:15060\"")
+            .replace("ws://127.0.0.1:15062/sip", "ws://[::1]:15062/");
+        let p = Profile::parse(&v6, "p.yaml").unwrap();
+        assert_eq!(
+            p.sip.unwrap().ws_parts(),
+            Some(("[::1]:15062".parse().unwrap(), "/".into()))
+        );
+        let bad = |from: &str, to: &str| {
+            Profile::parse(&ok.replace(from, to), "bad.yaml")
+                .unwrap_err()
+                .to_string()
+        };
+        let e = bad(" ws: \"ws://127.0.0.1:15062/sip\",", "");
+        assert!(
+            e.starts_with(
+                "profile bad.yaml: sip.ws: expected the URL where the SUT takes SIP over WebSocket"
+            ),
+            "{e}"
+        );
+        let e = bad("[udp, ws]", "[udp]");
+        assert!(
+            e.starts_with("profile bad.yaml: sip.transport: expected ws in the list"),
+            "{e}"
+        );
+        for (url, want) in [
+            ("ws://localhost:15062/", "expected ws://IP:PORT/PATH"),
+            ("wss://127.0.0.1:15062/", "expected ws://IP:PORT/PATH"),
+            ("ws://127.0.0.1/", "expected ws://IP:PORT/PATH"),
+            ("ws://127.0.0.1:0/", "expected a fixed port"),
+            ("ws://192.0.2.1:15062/", "expected a loopback address"),
+        ] {
+            let e = bad("ws://127.0.0.1:15062/sip", url);
+            assert!(e.starts_with("profile bad.yaml: sip.ws: "), "{url}: {e}");
+            assert!(e.contains(want), "{url}: {e}");
+        }
+        // On a lab network, any unicast address.
+        let lab = format!(
+            "network: lab\n{}",
+            ok.replace("ws://127.0.0.1:15062", "ws://192.0.2.1:15062")
+        );
+        assert!(Profile::parse(&lab, "lab.yaml").is_ok());
+        // An im-client over WebSocket names the edge, never sip.ws.
+        let client = "name: j\nroles: [im-client]\nsip: { transport: [ws], ws: \"ws://127.0.0.1:15062/\", aor: \"sip:bob@liaison.test\" }\nims: { core: 127.0.0.2:5099, ws: 127.0.0.2:5090, register: true, route_all: true }\n";
+        let e = Profile::parse(client, "bad.yaml").unwrap_err().to_string();
+        assert!(
+            e.starts_with("profile bad.yaml: sip.ws: expected no sip.ws for role im-client"),
+            "{e}"
+        );
+        // Neither a client at the edge nor a server: no ws.
+        let push = "name: d\nroles: [push-client]\nsip: { address: 127.0.0.1:15070, transport: [udp, ws], ws: \"ws://127.0.0.1:15062/\" }\npush_client: { apps: [x.ua] }\n";
+        let e = Profile::parse(push, "bad.yaml").unwrap_err().to_string();
+        assert!(
+            e.starts_with("profile bad.yaml: sip.transport: expected ws only"),
+            "{e}"
+        );
     }
 
     #[test]

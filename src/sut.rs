@@ -317,6 +317,9 @@ pub async fn check_reachable(profile: &Profile) -> Result<(), String> {
             udp.push(("sip.address", address));
         }
     }
+    if let Some((a, _)) = profile.sip.as_ref().and_then(|s| s.ws_parts()) {
+        tcp.push(("sip.ws", a));
+    }
     if let Some(a) = profile.msrp.as_ref().map(|m| m.address) {
         tcp.push(("msrp.address", a));
     }

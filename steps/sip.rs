@@ -210,6 +210,50 @@ pub(crate) async fn send_through_server(
     to: &str,
     extra: &[(&str, &str)],
 ) -> StepResult {
+    send_through_server_over(w, from, content_type, to, extra, false).await
+}
+
+/// Where the im-server SUT takes SIP over WebSocket (profile `sip.ws`):
+/// its address, the request target and the URL as the profile wrote it.
+pub(crate) fn ws_target(
+    w: &LiaisonWorld,
+) -> Result<(std::net::SocketAddr, String, String), Failure> {
+    let sip = w.ctx.profile.sip.as_ref();
+    match sip.and_then(|s| Some((s.ws_parts()?, s.ws.clone()?))) {
+        Some(((a, path), url)) => Ok((a, path, url)),
+        None => Err(w.fail(
+            "a profile whose sip.ws names where the SUT takes SIP over WebSocket (ws://IP:PORT/PATH)",
+            "none",
+        )),
+    }
+}
+
+/// Opens `ua`'s WebSocket connection to the SUT's `sip.ws` (RFC 7118: the
+/// upgrade offers and requires the subprotocol `sip`); its requests over
+/// [`Transport::Ws`] then go over it. A refused, unanswered or wrong
+/// upgrade fails the step with what came (the status and bytes).
+pub(crate) async fn open_ws(w: &LiaisonWorld, ua: &Ua) -> Result<std::net::SocketAddr, Failure> {
+    let (dst, path, url) = ws_target(w)?;
+    // Host: the URI's host and port (RFC 6455 §4.1), as SocketAddr writes them.
+    match ua.ep.connect_ws(dst, &dst.to_string(), &path).await {
+        Ok(()) => Ok(dst),
+        Err(e) => Err(w.fail(
+            format!("the SUT to take a WebSocket connection at {url}: its upgrade answered 101 Switching Protocols with Sec-WebSocket-Protocol: sip (RFC 7118 §4.1, RFC 6455 §4.2.2)"),
+            e,
+        )),
+    }
+}
+
+/// [`send_through_server`]; with `ws`, over a WebSocket connection `from`
+/// opens to the SUT's `sip.ws` rather than by the default transport and hop.
+pub(crate) async fn send_through_server_over(
+    w: &mut LiaisonWorld,
+    from: &str,
+    content_type: &str,
+    to: &str,
+    extra: &[(&str, &str)],
+    ws: bool,
+) -> StepResult {
     let Some(ua) = w.originators.get(from).cloned() else {
         return Err(w.fail(format!("an originator `{from}` set up earlier"), "none"));
     };
@@ -234,8 +278,11 @@ pub(crate) async fn send_through_server(
     }
     let content_type = content_type.to_string();
     let from = from.to_string();
-    let t = server_transport(w);
-    let dst = next_hop(w, "im-server")?;
+    let (t, dst) = if ws {
+        (Transport::Ws, open_ws(w, &ua).await?)
+    } else {
+        (server_transport(w), next_hop(w, "im-server")?)
+    };
     let body = body_for_test();
     let out = ua.message_with(t, &to_aor, &to_aor, &content_type, &body, extra);
     let r = ua.send(t, dst, &out, w.deadline, Duration::ZERO).await;

@@ -26,6 +26,21 @@ Feature: Pager-mode delivery reports, the SUT as IM server (registrar, proxy, st
       | 415    |
       | 603    |
 
+  @DR-5 @transport:ws
+  Scenario Outline: The recipient's final response reaches an originator over WebSocket unchanged
+    # RFC 7118: the originator opens a WebSocket connection to the SUT's
+    # sip.ws (subprotocol sip); the SUT's answer goes back over it (§5).
+    Given "bob" will answer MESSAGE with <status>
+    When "alice" sends a "text/plain" MESSAGE to "bob" through the SUT over WebSocket
+    Then "bob" receives the MESSAGE with the same body
+    And the final response "alice" receives is <status>
+    And "alice" received the final response over its WebSocket connection with its own Via on top
+
+    Examples:
+      | status |
+      | 200    |
+      | 486    |
+
   @DR-6
   Scenario: No final response reaches the originator before the recipient answers
     Given "bob" will answer MESSAGE with 486 after 6 T1

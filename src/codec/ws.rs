@@ -1315,6 +1315,29 @@ pub fn sip_opcode(message: &[u8]) -> Opcode {
     }
 }
 
+/// `ws://IP:PORT/PATH` → (address, request target) (RFC 6455 §3): a
+/// numeric host (IPv4, or IPv6 in brackets; the suite never resolves
+/// names) and an explicit port; no path is `/`; a fragment is refused
+/// (§3: fragments mean nothing in a WebSocket URI). `wss:` is not taken
+/// (the harness opens no TLS under WebSocket yet).
+pub fn url_parts(url: &str) -> Option<(std::net::SocketAddr, String)> {
+    let rest = url.strip_prefix("ws://")?;
+    if rest.contains('#') {
+        return None;
+    }
+    let at = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (host, target) = rest.split_at(at);
+    let target = match target {
+        "" => "/".to_string(),
+        t if t.starts_with('?') => format!("/{t}"),
+        t => t.to_string(),
+    };
+    if target.bytes().any(|b| !(0x21..=0x7e).contains(&b)) {
+        return None;
+    }
+    Some((host.parse().ok()?, target))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2047,6 +2070,34 @@ mod tests {
             let _ = read_response(&b, RFC_KEY, &["sip"]);
             let _ = response_status(&b);
             let _ = base64_decode(&String::from_utf8_lossy(&b));
+        }
+    }
+
+    #[test]
+    fn ws_urls_numeric_hosts_explicit_ports() {
+        let a = |s: &str| s.parse::<std::net::SocketAddr>().unwrap();
+        assert_eq!(
+            url_parts("ws://127.0.0.1:5062/sip"),
+            Some((a("127.0.0.1:5062"), "/sip".into()))
+        );
+        assert_eq!(
+            url_parts("ws://[::1]:5062"),
+            Some((a("[::1]:5062"), "/".into()))
+        );
+        assert_eq!(
+            url_parts("ws://127.0.0.1:80?x=1"),
+            Some((a("127.0.0.1:80"), "/?x=1".into()))
+        );
+        for bad in [
+            "wss://127.0.0.1:443/",
+            "http://127.0.0.1:80/",
+            "ws://localhost:80/",
+            "ws://127.0.0.1/",
+            "ws://127.0.0.1:80/#frag",
+            "ws://127.0.0.1:80/a b",
+            "ws://",
+        ] {
+            assert_eq!(url_parts(bad), None, "{bad}");
         }
     }
 }

@@ -28,6 +28,17 @@
 //!   originator's, the body as the only part of a multipart/mixed MM under
 //!   its own media type and charset) and answered 202 once the MMSC says Ok.
 //!   A MESSAGE the client takes (200) is not copied to MMS.
+//! - SIP over WebSocket (RFC 7118), on a TCP listener of its own: the
+//!   opening handshake answered 101 with `Sec-WebSocket-Protocol: sip` when
+//!   the client offers `sip` and 400 otherwise (426 for a version other
+//!   than 13, RFC 6455 §4.2.2), over [`crate::codec::ws`] with its own I/O;
+//!   the client's frames unmasked and joined, each WebSocket message one
+//!   SIP message handled as one over TCP; Ping answered with Pong, Close
+//!   with Close; a broken frame closes the connection with 1002 (1009 over
+//!   the size limit, 1007 for text that is not UTF-8). Responses to a
+//!   request that came over a WebSocket connection go back over it, in
+//!   unmasked text frames (RFC 7118 §5, RFC 3261 §18.2.2): a WebSocket
+//!   client takes no connections, so its Via names nowhere to send to.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -39,8 +50,10 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 
 use super::{rebuild, uri_socket_addr, Settings};
+use crate::codec::http;
 use crate::codec::sip::{header_param, response_to, token, uri_of, uri_user_host, SipMessage};
 use crate::codec::sip_push::{accept_contact, push_apps, PUSH_APP_TAG};
+use crate::codec::ws;
 
 /// The push application ID of the reference server's offline notifications.
 pub const OFFLINE_APP: &str = "x-liaison.im-offline";
@@ -73,10 +86,27 @@ struct Deferrable {
     body: Vec<u8>,
 }
 
+/// The request target of the reference's WebSocket URL (`ws://IP:PORT/`);
+/// it takes the upgrade at any target.
+pub const WS_PATH: &str = "/";
+
+/// How long a WebSocket client has for its whole opening handshake.
+const WS_HANDSHAKE: Duration = Duration::from_secs(5);
+/// How long one write to a WebSocket client may take.
+const WS_WRITE: Duration = Duration::from_secs(3);
+/// How long a WebSocket connection may stay silent before the server
+/// closes it (1001, going away).
+const WS_IDLE: Duration = Duration::from_secs(300);
+/// The largest WebSocket message (one SIP message) taken, as over TCP.
+const WS_MAX_MESSAGE: usize = 256 * 1024;
+
 #[derive(Clone)]
 enum Peer {
     Udp(SocketAddr),
     Tcp(mpsc::UnboundedSender<Vec<u8>>),
+    /// A WebSocket connection's writer ([`Server::ws_writer`]): each SIP
+    /// message goes as one WebSocket message (RFC 7118 §5).
+    Ws(mpsc::UnboundedSender<Vec<u8>>),
 }
 
 #[derive(Clone)]
@@ -199,6 +229,146 @@ impl Server {
             }
             Peer::Tcp(tx) => {
                 let _ = tx.send(bytes);
+            }
+            Peer::Ws(tx) => {
+                let _ = tx.send(self.ws_frame(&bytes));
+            }
+        }
+    }
+
+    /// A SIP message as a server's WebSocket frame: unmasked (RFC 6455
+    /// §5.1), text when it is UTF-8, binary otherwise (RFC 7118 §4.2).
+    fn ws_frame(&self, sip: &[u8]) -> Vec<u8> {
+        // Fault: the server masks its frames, which a client must refuse.
+        let mask = self
+            .settings
+            .has_fault("ws-masked-frames")
+            .then_some(*b"liai");
+        ws::encode_frame(ws::sip_opcode(sip), sip, mask)
+    }
+
+    /// The writer of a WebSocket connection: writes the bytes it is given
+    /// (frames, and first the handshake's answer), each bounded by
+    /// [`WS_WRITE`]; an empty buffer ends the connection (FIN) after what
+    /// came before it. A write that fails or times out ends it too.
+    fn ws_writer(
+        self: &Arc<Self>,
+        mut wr: tokio::net::tcp::OwnedWriteHalf,
+    ) -> mpsc::UnboundedSender<Vec<u8>> {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+        tokio::spawn(async move {
+            while let Some(b) = rx.recv().await {
+                if b.is_empty() {
+                    break;
+                }
+                match tokio::time::timeout(WS_WRITE, wr.write_all(&b)).await {
+                    Ok(Ok(())) => {}
+                    _ => return,
+                }
+            }
+            let _ = tokio::time::timeout(WS_WRITE, wr.shutdown()).await;
+        });
+        tx
+    }
+
+    /// One WebSocket connection from `peer`: the opening handshake (RFC
+    /// 6455 §4.2, RFC 7118 §4.1), then its messages, each handled as a SIP
+    /// message that came over it, until it closes.
+    async fn ws_connection(self: Arc<Self>, stream: TcpStream, peer: SocketAddr) {
+        use tokio::io::AsyncReadExt;
+        let _ = stream.set_nodelay(true);
+        let (mut rd, mut wr) = stream.into_split();
+        let mut buf: Vec<u8> = Vec::new();
+        let mut chunk = vec![0u8; 16 * 1024];
+        let until = tokio::time::Instant::now() + WS_HANDSHAKE;
+        // The upgrade request: one whole HTTP head, within the limits.
+        let head = loop {
+            let problem = match http::next_frame(&buf, ws::HANDSHAKE_MAX) {
+                Ok(Some(n)) => break n,
+                Ok(None) if ws::cannot_be_http(&buf, false) => {
+                    Some("an HTTP request starts with a method token and a space".to_string())
+                }
+                Ok(None) => None,
+                Err(e) => Some(e.to_string()),
+            };
+            if let Some(why) = problem {
+                let answer = ws::refusal(400, "Bad Request", &why);
+                let _ = tokio::time::timeout(WS_WRITE, wr.write_all(&answer)).await;
+                let _ = tokio::time::timeout(WS_WRITE, wr.shutdown()).await;
+                return;
+            }
+            match tokio::time::timeout_at(until, rd.read(&mut chunk)).await {
+                Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+                // Closed, failed, or too slow: nothing to answer.
+                _ => return,
+            }
+        };
+        let checked =
+            ws::read_request(&buf[..head]).and_then(|r| r.require(ws::SUBPROTOCOL_SIP).map(|()| r));
+        let upgrade = match checked {
+            Ok(r) => r,
+            Err(e) => {
+                // RFC 7118 §4.1: without `sip` offered, no SIP connection.
+                let (status, reason) = ws::refusal_status(&e);
+                let answer = ws::refusal(status, reason, &e.to_string());
+                let _ = tokio::time::timeout(WS_WRITE, wr.write_all(&answer)).await;
+                let _ = tokio::time::timeout(WS_WRITE, wr.shutdown()).await;
+                return;
+            }
+        };
+        // Fault: the upgrade accepted without choosing `sip`.
+        let chosen = (!self.settings.has_fault("ws-no-subprotocol")).then_some(ws::SUBPROTOCOL_SIP);
+        let tx = self.ws_writer(wr);
+        let _ = tx.send(ws::accept_response(&upgrade.key, chosen));
+        buf.drain(..head);
+        let mut messages = ws::Assembler::new(WS_MAX_MESSAGE);
+        loop {
+            // Every whole frame the buffer holds.
+            loop {
+                let frame = match ws::decode(&buf, ws::Side::Client, WS_MAX_MESSAGE) {
+                    Ok(Some((frame, used))) => {
+                        buf.drain(..used);
+                        frame
+                    }
+                    Ok(None) => break,
+                    Err(e) => return ws_fail(&tx, &e),
+                };
+                match messages.push(&frame) {
+                    Ok(None) | Ok(Some(ws::Message::Pong(_))) => {}
+                    Ok(Some(ws::Message::Text(t))) => {
+                        let peer_tx = Peer::Ws(tx.clone());
+                        tokio::spawn(self.clone().handle(t.into_bytes(), peer_tx, Some(peer)));
+                    }
+                    Ok(Some(ws::Message::Binary(b))) => {
+                        let peer_tx = Peer::Ws(tx.clone());
+                        tokio::spawn(self.clone().handle(b, peer_tx, Some(peer)));
+                    }
+                    Ok(Some(ws::Message::Ping(p))) => {
+                        let _ = tx.send(ws::encode_frame(ws::Opcode::Pong, &p, None));
+                    }
+                    Ok(Some(ws::Message::Close(body))) => {
+                        // §5.5.1: a Close answered with a Close (its status
+                        // echoed), then the server ends the TCP connection (§7.1.1).
+                        let payload = ws::close_payload(body.map(|b| b.code), "");
+                        let _ = tx.send(ws::encode_frame(ws::Opcode::Close, &payload, None));
+                        let _ = tx.send(Vec::new());
+                        return;
+                    }
+                    Err(e) => return ws_fail(&tx, &e),
+                }
+            }
+            match tokio::time::timeout(WS_IDLE, rd.read(&mut chunk)).await {
+                Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+                Ok(_) => {
+                    let _ = tx.send(Vec::new());
+                    return;
+                }
+                Err(_) => {
+                    let payload = ws::close_payload(Some(ws::CLOSE_GOING_AWAY), "idle");
+                    let _ = tx.send(ws::encode_frame(ws::Opcode::Close, &payload, None));
+                    let _ = tx.send(Vec::new());
+                    return;
+                }
             }
         }
     }
@@ -1230,6 +1400,26 @@ fn strip_top_via(msg: &SipMessage) -> Vec<u8> {
     rebuild(&start, &headers, msg.body())
 }
 
+/// A WebSocket client broke a frame or message rule: Close with the status
+/// RFC 6455 §7.4.1 names for it (1009 too big, 1007 not UTF-8, 1002 the
+/// rest) and the rule as reason (cut to fit a control frame), then the end.
+fn ws_fail(tx: &mpsc::UnboundedSender<Vec<u8>>, e: &ws::FrameError) {
+    let code = match e {
+        ws::FrameError::TooLong { .. } | ws::FrameError::MessageTooLong { .. } => ws::CLOSE_TOO_BIG,
+        ws::FrameError::TextNotUtf8 { .. } => ws::CLOSE_INVALID_PAYLOAD,
+        _ => ws::CLOSE_PROTOCOL_ERROR,
+    };
+    let mut reason = e.to_string();
+    let mut end = reason.len().min(ws::CONTROL_MAX - 2);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    reason.truncate(end);
+    let payload = ws::close_payload(Some(code), &reason);
+    let _ = tx.send(ws::encode_frame(ws::Opcode::Close, &payload, None));
+    let _ = tx.send(Vec::new());
+}
+
 fn rewrite_status(bytes: &[u8], line: &str) -> Vec<u8> {
     let end = bytes.windows(2).position(|w| w == b"\r\n").unwrap_or(0);
     let mut out = line.as_bytes().to_vec();
@@ -1237,9 +1427,12 @@ fn rewrite_status(bytes: &[u8], line: &str) -> Vec<u8> {
     out
 }
 
+/// Starts the server on its UDP socket and TCP listener (the same port)
+/// and, when given, the TCP listener where it takes SIP over WebSocket.
 pub fn start(
     udp: UdpSocket,
     tcp: TcpListener,
+    ws: Option<TcpListener>,
     settings: Settings,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let udp = Arc::new(udp);
@@ -1274,6 +1467,14 @@ pub fn start(
                 };
                 let raw = buf[..n].to_vec();
                 tokio::spawn(server.clone().handle(raw, Peer::Udp(from), Some(from)));
+            }
+        }));
+    }
+    if let Some(web) = ws {
+        let server = server.clone();
+        tasks.push(tokio::spawn(async move {
+            while let Ok((stream, peer)) = web.accept().await {
+                tokio::spawn(server.clone().ws_connection(stream, peer));
             }
         }));
     }
@@ -1676,6 +1877,22 @@ pub const FAULTS: &[super::Fault] = &[
         name: "forward-cseq-mismatch",
         description: "forwards a MESSAGE whose CSeq names the method INFO",
         breaks: &["DEFER-2", "DEFER-7", "DEFER-8", "DR-4", "DR-5", "DR-6", "IMS-1", "IMS-9", "IMS-11", "IMS-12", "IMS-14", "IMS-16"],
+        store_and_forward: true,
+        on_ipv6: false,
+    },
+    super::Fault {
+        role: "im-server",
+        name: "ws-no-subprotocol",
+        description: "answers a WebSocket upgrade that offers sip with 101 but no Sec-WebSocket-Protocol (RFC 7118 §4.1: the server chooses sip), so no SIP connection is set up",
+        breaks: &["DR-5"],
+        store_and_forward: true,
+        on_ipv6: false,
+    },
+    super::Fault {
+        role: "im-server",
+        name: "ws-masked-frames",
+        description: "masks the frames it sends over WebSocket (RFC 6455 §5.1: a server never masks; the client fails the connection), so a final response sent that way is never taken",
+        breaks: &["DR-5"],
         store_and_forward: true,
         on_ipv6: false,
     },

@@ -171,6 +171,9 @@ pub struct Running {
     pub address: SocketAddr,
     /// im-server: its MSRP relay address.
     pub msrp: Option<SocketAddr>,
+    /// im-server: where it takes SIP over WebSocket (RFC 7118), at
+    /// `ws://ADDRESS/` ([`im_server::WS_PATH`]).
+    pub ws: Option<SocketAddr>,
     /// mms-relay: its MM3 (SMTP) address.
     pub mm3: Option<SocketAddr>,
     /// mms-client: where it takes send triggers (HTTP).
@@ -190,6 +193,7 @@ impl Running {
             role,
             address,
             msrp: None,
+            ws: None,
             mm3: None,
             send_trigger: None,
             wap_push: None,
@@ -271,6 +275,7 @@ pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::i
     let (udp, tcp) = bind_pair(listen.ip(), listen.port()).await?;
     let address = udp.local_addr()?;
     let mut msrp = None;
+    let mut ws = None;
     let tasks = match role {
         "im-client" => {
             let msrp = TcpListener::bind(SocketAddr::new(listen.ip(), 0)).await?;
@@ -279,8 +284,11 @@ pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::i
         "im-server" => {
             let relay = TcpListener::bind(SocketAddr::new(listen.ip(), 0)).await?;
             msrp = Some(relay.local_addr()?);
+            // SIP over WebSocket: its own TCP listener on the same IP.
+            let web = TcpListener::bind(SocketAddr::new(listen.ip(), 0)).await?;
+            ws = Some(web.local_addr()?);
             let mut t = msrp_relay::start(relay, settings.clone());
-            t.extend(im_server::start(udp, tcp, settings));
+            t.extend(im_server::start(udp, tcp, Some(web), settings));
             t
         }
         "push-client" => push_client::start(udp, tcp, settings),
@@ -297,6 +305,7 @@ pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::i
         tasks,
     );
     r.msrp = msrp;
+    r.ws = ws;
     Ok(r)
 }
 

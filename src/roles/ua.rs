@@ -21,6 +21,9 @@ pub struct Ua {
     pub aor: String,
     pub timers: Timers,
     cseq: Mutex<u32>,
+    /// The host this UA names in its Via and Contact over a WebSocket
+    /// connection its endpoint opened: a random name under `.invalid`.
+    ws_host: String,
 }
 
 /// An INVITE dialog from the caller's side.
@@ -51,6 +54,25 @@ impl Ua {
             aor,
             timers,
             cseq: Mutex::new(1),
+            ws_host: format!("{}.invalid", token().to_ascii_lowercase()),
+        }
+    }
+
+    /// Where this UA says it is over `t` (Via sent-by, Contact host): the
+    /// endpoint's address; over a WebSocket connection the endpoint opened
+    /// (it listens for none, [`SipEndpoint::addr`] then falls back to its
+    /// TCP listener), a random `.invalid` name instead. A WebSocket client
+    /// takes no connections (RFC 7118 §5; its §8 examples use such names,
+    /// which never resolve, RFC 6761 §6.4), so the response must come back
+    /// over the connection the request went on: with the TCP listener's
+    /// address in the Via, a server that routed its response by the Via
+    /// (RFC 3261 §18.2.2) would reach the harness over TCP by a side path.
+    pub fn sent_by(&self, t: Transport) -> String {
+        let a = self.ep.addr(t);
+        if t == Transport::Ws && a == self.ep.tcp_addr() {
+            self.ws_host.clone()
+        } else {
+            a.to_string()
         }
     }
 
@@ -64,7 +86,7 @@ impl Ua {
         format!(
             "SIP/2.0/{} {};branch={branch};rport",
             t.via_name(),
-            self.ep.addr(t)
+            self.sent_by(t)
         )
     }
 
@@ -83,7 +105,7 @@ impl Ua {
             // RFC 5630 §3.1.3: a sips: Contact over TLS; transport=tls is
             // deprecated (§3.1.2).
             Transport::Tls => format!("<sips:{user}@{}>", self.ep.addr(t)),
-            Transport::Ws => format!("<sip:{user}@{};transport=ws>", self.ep.addr(t)),
+            Transport::Ws => format!("<sip:{user}@{};transport=ws>", self.sent_by(t)),
         }
     }
 

@@ -536,6 +536,11 @@ pub fn run_elements(ctx: &RunContext) -> Vec<crate::report::Element> {
     if let Some(sip) = &p.sip {
         let roles = p.roles.join(", ");
         add(sip.address, &format!("SUT {roles}"), Side::Sut);
+        add(
+            sip.ws_parts().map(|(a, _)| a),
+            "SUT im-server (WebSocket)",
+            Side::Sut,
+        );
     }
     add(
         p.msrp.as_ref().map(|m| m.address),

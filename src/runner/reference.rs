@@ -86,8 +86,13 @@ pub async fn start_reference(
             .collect(),
         sip: Some(SipInterface {
             address: Some(client_addr),
-            transports: vec![Transport::Udp, Transport::Tcp],
+            // ws: the im-server's WebSocket listener (RFC 7118).
+            transports: vec![Transport::Udp, Transport::Tcp, Transport::Ws],
             tls: None,
+            ws: running
+                .iter()
+                .find_map(|r| r.ws)
+                .map(|a| format!("ws://{a}{}", crate::reference::im_server::WS_PATH)),
             aor: Some(format!("sip:bob@{client_addr}")),
             domain: Some("liaison.test".into()),
         }),

@@ -28,7 +28,7 @@ pub fn features_dir(opt: Option<&Path>) -> PathBuf {
 
 /// The transports a scenario may require (`@transport:NAME`); any other
 /// name is an unknown tag, never a scenario silently left out.
-pub const TRANSPORT_TAGS: &[&str] = &["udp", "tcp", "tls"];
+pub const TRANSPORT_TAGS: &[&str] = &["udp", "tcp", "tls", "ws"];
 
 /// A scenario as selection sees it.
 #[derive(Debug, Clone)]
@@ -205,6 +205,7 @@ pub fn applies(tags: &[String], profile: &Profile, filter: Option<&TagOperation>
             "udp" => profile.has_transport(Transport::Udp),
             "tcp" => profile.has_transport(Transport::Tcp),
             "tls" => profile.has_transport(Transport::Tls),
+            "ws" => profile.has_transport(Transport::Ws),
             _ => false,
         });
     let caps_ok = tags.iter().all(|t| {
@@ -376,4 +377,39 @@ pub fn nothing_to_run(
         ),
     };
     UsageError(format!("nothing to run: {why}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags(t: &[&str]) -> Vec<String> {
+        t.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// `@transport:ws` selects a SUT that lists ws (an im-server with
+    /// sip.ws), and no other; every transport tag is known to the checks.
+    #[test]
+    fn transport_ws_selects_by_the_profiles_transports() {
+        let ws = Profile::parse(
+            "name: s\nroles: [im-server]\nsip: { address: 127.0.0.1:15060, transport: [udp, ws], ws: \"ws://127.0.0.1:15062/\", domain: liaison.test }\n",
+            "ws.yaml",
+        )
+        .unwrap();
+        let udp = Profile::parse(
+            "name: s\nroles: [im-server]\nsip: { address: 127.0.0.1:15060, domain: liaison.test }\n",
+            "udp.yaml",
+        )
+        .unwrap();
+        let scenario = tags(&["im-server", "DR-5", "transport:ws"]);
+        assert!(applies(&scenario, &ws, None));
+        assert!(!applies(&scenario, &udp, None));
+        let plain = tags(&["im-server", "DR-5"]);
+        assert!(applies(&plain, &ws, None) && applies(&plain, &udp, None));
+        let both = tags(&["im-server", "transport:udp", "transport:ws"]);
+        assert!(applies(&both, &ws, None) && !applies(&both, &udp, None));
+        for t in ["udp", "tcp", "tls", "ws"] {
+            assert!(TRANSPORT_TAGS.contains(&t), "{t}");
+        }
+    }
 }

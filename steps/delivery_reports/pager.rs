@@ -8,11 +8,12 @@ use cucumber::{given, then, when};
 
 use crate::codec::escape_bytes;
 use crate::codec::sip::SipMessage;
+use crate::net::Transport;
 use crate::roles::transaction::{non_invite_client, Bounds};
 use crate::roles::ua::{Answer, Recipient, Ua};
 use crate::steps::sip::{
     check_final, final_of, new_ua, next_hop, recipient, register, send_through_server,
-    send_to_client,
+    send_through_server_over, send_to_client, ws_target,
 };
 use crate::steps::world::{describe_incoming, LiaisonWorld, StepResult};
 
@@ -151,7 +152,12 @@ async fn retransmit(w: &mut LiaisonWorld) -> StepResult {
     } else {
         "im-server"
     };
-    let dst = next_hop(w, role)?;
+    // Over WebSocket, the connection the originator opened to sip.ws.
+    let dst = if t == Transport::Ws {
+        ws_target(w)?.0
+    } else {
+        next_hop(w, role)?
+    };
     let name = w.sent_by.clone().unwrap_or_default();
     let Some(ua) = w.originators.get(&name).cloned() else {
         return Err(w.fail("the originator of the earlier MESSAGE", "none"));
@@ -273,6 +279,73 @@ async fn user_sends(
     to: String,
 ) -> StepResult {
     send_through_server(w, &from, &content_type, &to, &[]).await
+}
+
+#[when(expr = "{string} sends a {string} MESSAGE to {string} through the SUT over WebSocket")]
+async fn user_sends_over_ws(
+    w: &mut LiaisonWorld,
+    from: String,
+    content_type: String,
+    to: String,
+) -> StepResult {
+    send_through_server_over(w, &from, &content_type, &to, &[], true).await
+}
+
+/// The final response came back over the WebSocket connection the
+/// originator opened (RFC 7118 §5: a WebSocket client takes no
+/// connections, RFC 3261 §18.2.2: a response goes back over the connection
+/// of its request) with the originator's Via on top as it was sent: the
+/// SUT's own Via removed (§16.7 step 3), transport `WS`, sent-by and branch
+/// unchanged (`received` and `rport` as the SUT filled them in, §18.2.1,
+/// RFC 3581).
+#[then(
+    expr = "{string} received the final response over its WebSocket connection with its own Via on top"
+)]
+async fn final_over_ws(w: &mut LiaisonWorld, name: String) -> StepResult {
+    let f = final_of(w, &format!("`{name}`"))?.clone();
+    let Some(inc) = w.result.as_ref().and_then(|r| r.final_incoming()).cloned() else {
+        return Err(w.fail(format!("a final response to `{name}`'s MESSAGE"), "none"));
+    };
+    let (dst, _, url) = ws_target(w)?;
+    if inc.transport != Transport::Ws || inc.from != dst {
+        return Err(w.fail(
+            format!("the final response to `{name}`'s MESSAGE over the WebSocket connection it opened to {url} (RFC 7118 §5, RFC 3261 §18.2.2: a response goes back over the connection its request came on)"),
+            format!("it over {} from {}: {}", inc.transport, inc.from, describe_incoming(&inc)),
+        ));
+    }
+    let Some((_, out, _)) = w.sent.as_ref() else {
+        return Err(w.fail("a MESSAGE sent earlier in the scenario", "none"));
+    };
+    let top = |m: &SipMessage| m.via_list().ok().and_then(|v| v.into_iter().next());
+    let sent = SipMessage::parse(&out.bytes).ok().and_then(|m| top(&m));
+    let got = top(&f);
+    let key = |v: &crate::codec::sip::Via| {
+        (
+            v.protocol.to_ascii_uppercase(),
+            v.transport.to_ascii_uppercase(),
+            v.host.to_ascii_lowercase(),
+            v.port,
+            v.param("branch").flatten().map(str::to_string),
+        )
+    };
+    let sent_text = SipMessage::parse(&out.bytes)
+        .ok()
+        .and_then(|m| m.vias().first().cloned())
+        .unwrap_or_default();
+    match (sent, got) {
+        (Some(s), Some(g)) if key(&s) == key(&g) => Ok(()),
+        (_, got) => Err(w.fail(
+            format!("`{name}`'s own Via on top of the final response, as sent: `{sent_text}` (RFC 3261 §16.7 step 3: the SUT removes only its own; received and rport as the SUT filled them in, §18.2.1, RFC 3581)"),
+            format!(
+                "{} — bytes: {}",
+                match got {
+                    Some(_) => format!("top Via `{}`", f.vias().first().cloned().unwrap_or_default()),
+                    None => "no Via that reads as one (RFC 3261 §20.42)".to_string(),
+                },
+                escape_bytes(f.raw(), 400)
+            ),
+        )),
+    }
 }
 
 #[then(expr = "the final response {string} receives is {int}")]

@@ -1,5 +1,5 @@
 //! Every scenario's pcap opens cleanly in tshark, and tshark sees the same
-//! SIP, MSRP, SMPP, HTTP and SMTP messages (commands, replies, and the
+//! SIP (over UDP, TCP and inside WebSocket frames), MSRP, SMPP, HTTP and SMTP messages (commands, replies, and the
 //! message of DATA as IMF), WSP pushes (reassembled from the short
 //! messages, or whole in UDP datagrams to port 2948) and MMS PDUs (their
 //! message types, in HTTP and SIP bodies, WSP pushes, PAP parts), in the same
@@ -11,8 +11,10 @@
 
 use crate::common::*;
 use liaison::codec::sip::SipMessage;
+use liaison::codec::ws;
 use liaison::report::ladder::Protocol;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
 
 /// The messages of a pcap as (frame number, label), in frame order, with the
 /// TCP ports that carry SMPP, HTTP and SMTP (for tshark's decode-as).
@@ -56,6 +58,8 @@ struct Reading {
     /// dissector takes whatever follows a DATA command as message content
     /// without waiting for the 354, so it shows no command there.
     smtp_after_refused_data: Vec<u32>,
+    /// SIP messages read from WebSocket frames.
+    websocket_sip: usize,
 }
 
 fn decode_as(r: &Reading) -> Vec<String> {
@@ -123,11 +127,13 @@ fn our_reading(path: &std::path::Path) -> Reading {
         smtp_after_refused_data: Vec::new(),
         tls_sip_ports: Vec::new(),
         tls_msrp: Vec::new(),
+        websocket_sip: 0,
     };
     // SMTP clients (address and port) whose DATA is not answered yet, and
     // whose DATA was refused.
     let mut data_sent = HashSet::new();
     let mut refused = HashSet::new();
+    let mut websocket = SipOverWebSocket::default();
     for m in &ladder.messages {
         let n = m.frame;
         let code = |prefix: &str| match (&m.method, m.status) {
@@ -176,7 +182,10 @@ fn our_reading(path: &std::path::Path) -> Reading {
                 }
                 r.labels.push((n, code("MSRP ")));
             }
-            Protocol::Http => r.labels.push((n, code("HTTP "))),
+            Protocol::Http => {
+                websocket.upgraded(m);
+                r.labels.push((n, code("HTTP ")))
+            }
             Protocol::Smpp => {
                 for p in [m.from.port(), m.to.port()] {
                     if !r.smpp_ports.contains(&p) {
@@ -206,7 +215,12 @@ fn our_reading(path: &std::path::Path) -> Reading {
                 }
                 (None, None) => {}
             },
-            Protocol::Wsp | Protocol::Tls | Protocol::Other => {}
+            Protocol::Other => {
+                let sip = websocket.sip_in(m);
+                r.websocket_sip += sip.len();
+                r.labels.extend(sip);
+            }
+            Protocol::Wsp | Protocol::Tls => {}
         }
         for w in &m.wsp {
             r.labels.push((n, format!("WSP 0x{:02x}", w.pdu_type)));
@@ -221,6 +235,64 @@ fn our_reading(path: &std::path::Path) -> Reading {
         }
     }
     r
+}
+
+/// SIP over WebSocket (RFC 7118) as our codecs read it: the ladder reads a
+/// connection's upgrade as HTTP and the frames after it as bytes of no
+/// protocol it knows; here those bytes are read as frames with
+/// `codec::ws` (the client's masked), joined into messages, and each SIP
+/// message labelled at the frame that completes it, as tshark's WebSocket
+/// dissector does once a 101 chose the `sip` subprotocol.
+#[derive(Default)]
+struct SipOverWebSocket {
+    /// (client, server) of each connection upgraded to `sip`.
+    conns: HashSet<(SocketAddr, SocketAddr)>,
+    /// Per direction: bytes not yet a whole frame, and the message being joined.
+    dirs: HashMap<(SocketAddr, SocketAddr), (Vec<u8>, ws::Assembler)>,
+}
+
+impl SipOverWebSocket {
+    /// A 101 that chose `sip` makes its connection one of SIP over WebSocket.
+    fn upgraded(&mut self, m: &liaison::report::ladder::Message) {
+        let sip = m.status == Some(101)
+            && liaison::codec::http::HttpMessage::parse(&m.bytes)
+                .ok()
+                .and_then(|h| h.header("Sec-WebSocket-Protocol").map(str::to_string))
+                .is_some_and(|p| p.trim() == ws::SUBPROTOCOL_SIP);
+        if sip {
+            self.conns.insert((m.to, m.from));
+        }
+    }
+
+    /// The labels of the SIP messages `m`'s bytes complete, when they are
+    /// frames of such a connection.
+    fn sip_in(&mut self, m: &liaison::report::ladder::Message) -> Vec<(u32, String)> {
+        if !self.conns.contains(&(m.from, m.to)) && !self.conns.contains(&(m.to, m.from)) {
+            return Vec::new();
+        }
+        let (buf, joined) = self
+            .dirs
+            .entry((m.from, m.to))
+            .or_insert_with(|| (Vec::new(), ws::Assembler::new(1 << 20)));
+        buf.extend_from_slice(&m.bytes);
+        let mut out = Vec::new();
+        while let Ok(Some((frame, used))) = ws::read_frame(buf, 1 << 20) {
+            buf.drain(..used);
+            let sip = match joined.push(&frame) {
+                Ok(Some(ws::Message::Text(t))) => t.into_bytes(),
+                Ok(Some(ws::Message::Binary(b))) => b,
+                _ => continue,
+            };
+            if let Ok(s) = SipMessage::parse(&sip) {
+                let label = match (s.method(), s.status()) {
+                    (Some(x), _) => x.to_string(),
+                    (None, c) => c.unwrap_or(0).to_string(),
+                };
+                out.push((m.frame, label));
+            }
+        }
+        out
+    }
 }
 
 const HEURISTICS: [&str; 6] = [
@@ -322,6 +394,7 @@ pub(crate) struct Seen {
     pub(crate) http: usize,
     pub(crate) mmse: usize,
     pub(crate) smtp: usize,
+    pub(crate) websocket_sip: usize,
 }
 
 /// Removes tshark's "Possible traceroute: hop #H, attempt #A" notes from a
@@ -419,6 +492,7 @@ pub(crate) fn check_run_sample(out: &std::path::Path, nth: usize) -> Seen {
             seen.http += part.http;
             seen.mmse += part.mmse;
             seen.smtp += part.smtp;
+            seen.websocket_sip += part.websocket_sip;
         }
     });
     seen
@@ -545,6 +619,7 @@ pub(crate) fn check_pcaps(pcaps: Vec<(std::path::PathBuf, bool)>, sut: &[String]
             .iter()
             .filter(|(_, l)| l.starts_with("SMTP ") || l == "IMF")
             .count();
+        seen.websocket_sip += reading.websocket_sip;
         seen.pcaps += 1;
     }
     seen
@@ -569,6 +644,10 @@ fn pcaps_open_cleanly_in_tshark_and_agree_with_the_harness() {
     assert!(
         seen.smtp > 0,
         "no SMTP command, reply or message seen in any pcap"
+    );
+    assert!(
+        seen.websocket_sip > 0,
+        "no SIP message over WebSocket seen in any pcap"
     );
 }
 

@@ -526,3 +526,100 @@ async fn ping_is_answered_and_bad_frames_fail_the_connection() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The embedded reference im-server takes SIP over WebSocket on its own
+/// listener (codec::ws with its own I/O): a request over a connection is
+/// answered over it in an unmasked text frame, Ping gets Pong, Close gets
+/// Close and the server ends the TCP connection; an upgrade without `sip`
+/// is refused (400), an unmasked client frame closes with 1002; and its
+/// fault `ws-no-subprotocol` is a 101 the harness's client refuses.
+#[tokio::test]
+async fn the_reference_im_server_takes_sip_over_websocket() {
+    use liaison::reference::{start, Settings};
+    let at_any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let r = start("im-server", at_any, Settings::default())
+        .await
+        .unwrap();
+    let at = r.ws.expect("a WebSocket listener");
+    assert_ne!(at.port(), r.address.port());
+
+    let mut c = client(at, &ClientRequest::sip("h", "/")).await.unwrap();
+    assert_eq!(c.info.protocol.as_deref(), Some("sip"));
+    let options = b"OPTIONS sip:liaison.test SIP/2.0\r\n\
+Via: SIP/2.0/WS r4nd0m.invalid;branch=z9hG4bKwsref1\r\n\
+Max-Forwards: 70\r\n\
+From: <sip:alice@liaison.test>;tag=a1\r\n\
+To: <sip:liaison.test>\r\n\
+Call-ID: ws-ref-1@r4nd0m.invalid\r\n\
+CSeq: 1 OPTIONS\r\n\
+Content-Length: 0\r\n\r\n";
+    c.sender.send_sip(options).await.unwrap();
+    match c.recv(soon()).await.unwrap() {
+        Some(Message::Text(t)) => {
+            assert!(t.starts_with("SIP/2.0 200 OK\r\n"), "{t}");
+            assert!(
+                t.contains("Via: SIP/2.0/WS r4nd0m.invalid;branch=z9hG4bKwsref1\r\n"),
+                "{t}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    c.send(Opcode::Ping, b"p2").await.unwrap();
+    assert_eq!(
+        c.recv(soon()).await.unwrap(),
+        Some(Message::Pong(b"p2".to_vec()))
+    );
+    let closed = c.close(Some(1000), "bye", soon()).await.unwrap();
+    assert_eq!(
+        closed.peer_close,
+        Some(Some(CloseBody {
+            code: 1000,
+            reason: String::new()
+        }))
+    );
+    assert!(closed.peer_ended_tcp, "{closed:?}");
+
+    // No `sip` offered: refused, with the status.
+    let plain = ClientRequest {
+        host: "h",
+        target: "/",
+        protocols: &["chat"],
+        require: None,
+    };
+    let e = client(at, &plain).await.err().unwrap();
+    assert!(matches!(&e, WsError::Refused { status: 400, .. }), "{e:?}");
+
+    // An unmasked client frame: Close 1002, the rule as its reason.
+    let mut c = client(at, &ClientRequest::sip("h", "/")).await.unwrap();
+    c.sender
+        .send_spec(ws::FrameSpec::new(Opcode::Text), b"OPTIONS")
+        .await
+        .unwrap();
+    match c.recv(soon()).await {
+        Ok(Some(Message::Close(Some(CloseBody { code: 1002, reason })))) => {
+            assert!(reason.contains("unmasked"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // The fault: 101 without Sec-WebSocket-Protocol, which the client fails.
+    let faulty = Settings {
+        fault: Some("ws-no-subprotocol"),
+        ..Settings::default()
+    };
+    let r2 = start("im-server", at_any, faulty).await.unwrap();
+    let e = client(r2.ws.unwrap(), &ClientRequest::sip("h", "/"))
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        matches!(
+            &e,
+            WsError::BadHandshake {
+                error: HandshakeError::ProtocolMissing { .. },
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+}
