@@ -77,3 +77,22 @@ mod tests {
         assert_eq!(escape_bytes(b"abcd", 4), "abcd");
     }
 }
+
+/// The IANA name of a TLS cipher suite by its code point (RFC 8446 §B.4,
+/// RFC 5289, RFC 7905): the capture's reader and the TLS layer name
+/// suites the same way.
+pub fn tls_suite_name(code: u16) -> String {
+    let name = match code {
+        0x1301 => "TLS_AES_128_GCM_SHA256",
+        0x1302 => "TLS_AES_256_GCM_SHA384",
+        0x1303 => "TLS_CHACHA20_POLY1305_SHA256",
+        0xC02B => "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+        0xC02C => "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+        0xC02F => "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+        0xC030 => "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+        0xCCA8 => "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+        0xCCA9 => "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+        _ => return format!("cipher suite 0x{code:04x}"),
+    };
+    name.into()
+}
