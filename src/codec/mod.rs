@@ -59,25 +59,6 @@ fn hex_digit(nibble: u8) -> char {
     char::from(b"0123456789ABCDEF"[usize::from(nibble & 0x0f)])
 }
 
-#[cfg(test)]
-mod tests {
-    use super::escape_bytes;
-
-    #[test]
-    fn escape_bytes_printable_controls_and_cut() {
-        assert_eq!(escape_bytes(b"abc", 10), "abc");
-        assert_eq!(escape_bytes(b"a\r\n\tb", 10), "a\\r\\n\\tb");
-        assert_eq!(
-            escape_bytes(&[0x00, 0xff, 0x80, 0x7f], 10),
-            "\\x00\\xFF\\x80\\x7F"
-        );
-        assert_eq!(escape_bytes(b"abcdef", 4), "abcd… (2 more bytes)");
-        assert_eq!(escape_bytes(b"", 4), "");
-        assert_eq!(escape_bytes(b"abc", 0), "… (3 more bytes)");
-        assert_eq!(escape_bytes(b"abcd", 4), "abcd");
-    }
-}
-
 /// The IANA name of a TLS cipher suite by its code point (RFC 8446 §B.4,
 /// RFC 5289, RFC 7905): the capture's reader and the TLS layer name
 /// suites the same way.
@@ -95,4 +76,23 @@ pub fn tls_suite_name(code: u16) -> String {
         _ => return format!("cipher suite 0x{code:04x}"),
     };
     name.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_bytes;
+
+    #[test]
+    fn escape_bytes_printable_controls_and_cut() {
+        assert_eq!(escape_bytes(b"abc", 10), "abc");
+        assert_eq!(escape_bytes(b"a\r\n\tb", 10), "a\\r\\n\\tb");
+        assert_eq!(
+            escape_bytes(&[0x00, 0xff, 0x80, 0x7f], 10),
+            "\\x00\\xFF\\x80\\x7F"
+        );
+        assert_eq!(escape_bytes(b"abcdef", 4), "abcd… (2 more bytes)");
+        assert_eq!(escape_bytes(b"", 4), "");
+        assert_eq!(escape_bytes(b"abc", 0), "… (3 more bytes)");
+        assert_eq!(escape_bytes(b"abcd", 4), "abcd");
+    }
 }
