@@ -567,3 +567,27 @@ fn jssip_as_im_client_over_websocket() {
         dr1.display()
     );
 }
+
+/// Kamailio with its WebSocket module as an im-server over WebSocket
+/// (RFC 7118): the harness's originator connects to sip.ws with the `sip`
+/// subprotocol, and the recipient's 200 and 486 come back over that
+/// connection (DR-5).
+#[test]
+fn kamailio_as_im_server_over_websocket() {
+    require_program("kamailio", "kamailio");
+    let out = tmpdir("kamailio-ws");
+    let o = liaison(&[
+        "run",
+        "--sut",
+        "fixtures/sut/kamailio-ws.yaml",
+        "--strict",
+        "--tags",
+        "@transport:ws",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = report(&out);
+    assert_eq!(verdict(&r, "DR-5"), "passed", "{}", text(&o));
+    assert_eq!(r["summary"]["scenarios"]["passed"], 2, "{}", text(&o));
+}
