@@ -644,10 +644,23 @@ impl Drop for SipEndpoint {
 }
 
 impl SipEndpoint {
-    /// Binds UDP and TCP on `ip` port 0 and starts receiving.
+    /// Binds UDP and TCP on `ip`, on one port the system picks for both, and
+    /// starts receiving. One port for both: a routed capture claims the
+    /// endpoint's addresses as keys, and a TCP port of its own could be
+    /// another scenario's UDP port at the same time.
     pub async fn bind(ip: IpAddr, capture: Capture) -> io::Result<SipEndpoint> {
-        let any = SocketAddr::new(ip, 0);
-        SipEndpoint::bind_at(any, any, capture).await
+        let mut last = None;
+        for _ in 0..20 {
+            let port = std::net::UdpSocket::bind((ip, 0))?.local_addr()?.port();
+            let at = SocketAddr::new(ip, port);
+            match SipEndpoint::bind_at(at, at, capture.clone()).await {
+                Ok(ep) => return Ok(ep),
+                // Taken meanwhile, on UDP or TCP: another port.
+                Err(e) if e.kind() == io::ErrorKind::AddrInUse => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| io::Error::other("no port free for UDP and TCP")))
     }
 
     /// Binds UDP and TCP at the given loopback addresses (a harness address a
