@@ -60,6 +60,93 @@ struct RawProfile {
     mem_server: Option<MemServerSection>,
     #[serde(default)]
     ims: Option<ImsSection>,
+    #[serde(default)]
+    tls: Option<TlsSection>,
+}
+
+/// tls: how the harness meets a SUT over TLS (SIP over TLS, issue 15): the
+/// certificates it checks the SUT's against, whether it checks them at
+/// all, and the certificate it presents. Paths are read relative to the
+/// folder the suite runs in, as `launch.command` is. Without this section a
+/// SUT that speaks TLS is checked against the run's lab CA (whose
+/// certificate, and a certificate and key it issued for the SUT, the run
+/// writes into `tls/` of the report folder).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    /// `ca` (the default): the SUT's certificate must chain to `ca_files`
+    /// (or to the run's lab CA when none are named) and name the address
+    /// or `server_name` the harness connected to; `none`: it is not
+    /// checked, and the report says so on every connection.
+    #[serde(default)]
+    pub verify: Option<Verify>,
+    /// PEM files of the CA certificates the SUT's certificate is checked against.
+    #[serde(default)]
+    pub ca_files: Option<Vec<PathBuf>>,
+    /// The harness's certificate chain and key (PEM), presented when the
+    /// SUT connects to the harness (and to a SUT that asks for a client
+    /// certificate). Default: issued for the run by the lab CA.
+    #[serde(default)]
+    pub cert: Option<PathBuf>,
+    #[serde(default)]
+    pub key: Option<PathBuf>,
+    /// The name the harness asks for (SNI, RFC 6066 §3) and checks the
+    /// SUT's certificate for. Default: the IP address it connects to,
+    /// checked against the certificate's IP addresses.
+    #[serde(default)]
+    pub server_name: Option<String>,
+}
+
+/// How the harness checks the SUT's certificate (`tls.verify`).
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Verify {
+    #[default]
+    Ca,
+    None,
+}
+
+impl TlsSection {
+    pub fn verify(&self) -> Verify {
+        self.verify.unwrap_or_default()
+    }
+
+    fn validate(&self) -> Result<(), (String, String)> {
+        match (&self.cert, &self.key) {
+            (Some(_), None) => {
+                return Err((
+                    "tls.key".into(),
+                    "expected the key (PEM) of tls.cert as well".into(),
+                ))
+            }
+            (None, Some(_)) => {
+                return Err((
+                    "tls.cert".into(),
+                    "expected the certificate chain (PEM) that tls.key is the key of".into(),
+                ))
+            }
+            _ => {}
+        }
+        if self.verify() == Verify::None && self.ca_files.as_ref().is_some_and(|c| !c.is_empty()) {
+            return Err((
+                "tls.ca_files".into(),
+                "expected no CA files with verify: none (nothing is checked against them)".into(),
+            ));
+        }
+        if let Some(n) = &self.server_name {
+            let ok = !n.is_empty()
+                && n.len() <= 253
+                && n.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+            if !ok {
+                return Err((
+                    "tls.server_name".into(),
+                    format!("expected a DNS name such as sut.lab.example (found `{n}`)"),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// ims: the harness plays an IMS core (P-CSCF and S-CSCF in one,
@@ -594,6 +681,9 @@ pub struct Profile {
     pub mem_server: Option<MemServerSection>,
     /// The harness IMS core (`ims` section).
     pub ims: Option<ImsSection>,
+    /// How the harness meets the SUT over TLS (`tls` section; defaults
+    /// when absent).
+    pub tls: TlsSection,
 }
 
 /// Where a SUT may be. The default keeps every address on this host's
@@ -1115,6 +1205,8 @@ impl Profile {
             i.validate(lab, harness_ip, &raw.roles)
                 .map_err(|(f, m)| err(&f, m))?;
         }
+        let tls = raw.tls.unwrap_or_default();
+        tls.validate().map_err(|(f, m)| err(&f, m))?;
         Ok(Profile {
             path: file.to_string(),
             name: raw.name,
@@ -1135,7 +1227,14 @@ impl Profile {
             deferral: raw.deferral,
             mem_server: raw.mem_server,
             ims: raw.ims,
+            tls,
         })
+    }
+
+    /// Does the harness meet this SUT over TLS anywhere (SIP over TLS)?
+    /// The run then makes its lab CA and certificates.
+    pub fn uses_tls(&self) -> bool {
+        self.has_transport(Transport::Tls)
     }
 
     /// Does the SUT play this role?

@@ -93,6 +93,7 @@ fn failed(name: &str, failure: String) -> ScenarioResult {
         waived: vec![],
         run: 0,
         truncated: None,
+        tls: Vec::new(),
     }
 }
 

@@ -32,6 +32,7 @@ pub mod iwf;
 pub mod mm3;
 pub mod mmsc;
 pub mod push_agent;
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -72,6 +73,8 @@ pub struct RunContext {
     pub mem_server: Option<Arc<Mm3Harness>>,
     /// The harness IMS core (profile section `ims`), shared likewise.
     pub ims: Option<Arc<ImsHarness>>,
+    /// The run's TLS (lab CA, certificates, checks) when the SUT speaks TLS.
+    pub tls: Option<Arc<tls::RunTls>>,
     /// The locks of the [`EXCLUSIVE`] roles and of the SUT's roles (`@alone`).
     pub exclusive: Exclusive,
 }
@@ -227,6 +230,12 @@ pub struct Harnesses {
     pub deferral: Option<Arc<MmsClientHarness>>,
     pub mem_server: Option<Arc<Mm3Harness>>,
     pub ims: Option<Arc<ImsHarness>>,
+    pub tls: Option<Arc<tls::RunTls>>,
+}
+
+/// Where a run's TLS files go: `tls/` beside `pcaps/`.
+pub fn tls_dir(pcap_dir: &Path) -> PathBuf {
+    pcap_dir.parent().unwrap_or(pcap_dir).join("tls")
 }
 
 impl Harnesses {
@@ -236,6 +245,13 @@ impl Harnesses {
     pub async fn for_profile(profile: &Profile, pcap_dir: &Path) -> Result<Harnesses, String> {
         let timers = crate::roles::transaction::Timers::from_t1_ms(profile.t1_ms);
         let mut h = Harnesses::default();
+        if profile.uses_tls() {
+            h.tls = Some(Arc::new(tls::RunTls::new(
+                profile,
+                &tls_dir(pcap_dir),
+                None,
+            )?));
+        }
         if let (true, Some(i)) = (profile.has_role("sms-im-iwf"), &profile.iwf) {
             h.iwf = Some(Arc::new(
                 IwfHarness::start(
@@ -334,6 +350,7 @@ impl RunContext {
             deferral: h.deferral,
             mem_server: h.mem_server,
             ims: h.ims,
+            tls: h.tls,
             exclusive: exclusive(),
         }
     }

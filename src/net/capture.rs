@@ -741,6 +741,9 @@ struct Inner {
     /// Per TCP flow, the TLS key log lines already written into this file
     /// (each line once, whichever end's tap brought it).
     tls_keys: HashMap<(SocketAddr, SocketAddr), Vec<String>>,
+    /// What each TLS connection in this file negotiated, for the report
+    /// (at most [`MAX_TLS_RECORDED`]).
+    tls_connections: Vec<super::tls::Negotiated>,
     /// Connections opened so far; feeds the initial sequence numbers.
     connections: u64,
     sent: Sent,
@@ -1032,6 +1035,9 @@ struct Routed {
     opened: HashMap<(SocketAddr, SocketAddr), (SocketAddr, SocketAddr, End)>,
 }
 
+/// TLS connections a capture records for the report, at most.
+pub const MAX_TLS_RECORDED: usize = 256;
+
 /// Connections waiting for their first bytes, at most (past it, a
 /// handshake goes to the run-level file at once).
 const MAX_OPENED: usize = 4096;
@@ -1149,6 +1155,7 @@ impl Capture {
                 writer,
                 flows: HashMap::new(),
                 tls_keys: HashMap::new(),
+                tls_connections: Vec::new(),
                 connections: 0,
                 sent: Sent::default(),
             }))),
@@ -1501,6 +1508,31 @@ impl Capture {
                 inner.tcp_received(src, dst, payload);
             }
         }
+    }
+
+    /// Records what a TLS connection whose records go into this file
+    /// negotiated (version, suite, how the peer's certificate was checked),
+    /// for the report; past [`MAX_TLS_RECORDED`] connections, no more.
+    pub fn tls_negotiated(&self, n: &super::tls::Negotiated) {
+        if self.switch.is_some() || self.route.is_some() {
+            return self.resolve().tls_negotiated(n);
+        }
+        if let Some(mut inner) = self.lock() {
+            if inner.tls_connections.len() < MAX_TLS_RECORDED {
+                inner.tls_connections.push(n.clone());
+            }
+        }
+    }
+
+    /// What the TLS connections of this file negotiated, in the order their
+    /// handshakes completed.
+    pub fn tls_connections(&self) -> Vec<super::tls::Negotiated> {
+        if self.switch.is_some() || self.route.is_some() {
+            return self.resolve().tls_connections();
+        }
+        self.lock()
+            .map(|inner| inner.tls_connections.clone())
+            .unwrap_or_default()
     }
 
     /// Whether the file is pcapng now (it became so when the first TLS

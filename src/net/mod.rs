@@ -273,6 +273,8 @@ struct Shared {
     conns: Conns,
     /// Where it takes SIP over WebSocket, once [`SipEndpoint::listen_ws`] ran.
     ws_addr: Arc<Mutex<Option<SocketAddr>>>,
+    /// Where it takes SIP over TLS, once [`SipEndpoint::listen_tls`] ran.
+    tls_addr: Arc<Mutex<Option<SocketAddr>>>,
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
     /// What happened to connections (closed by the peer, unframeable stream).
     events: Arc<Mutex<Vec<String>>>,
@@ -432,6 +434,52 @@ impl Shared {
             false,
         );
         self.ws_read(conn, c, local, peer).await;
+    }
+
+    /// A TLS connection accepted at `local`: the handshake, then its SIP
+    /// messages until it ends.
+    async fn tls_accepted(
+        &self,
+        stream: TcpStream,
+        server: &tls::TlsServer,
+        local: SocketAddr,
+        peer: SocketAddr,
+    ) {
+        let _ = stream.set_nodelay(true);
+        let tls = match server
+            .accept(stream, self.capture.clone(), tls::HANDSHAKE_TIMEOUT)
+            .await
+        {
+            Ok(t) => t,
+            Err(e) => {
+                lock(&self.events)
+                    .push(format!("TLS handshake from {peer} to {local} failed: {e}"));
+                // Kept for the verdict (its start: the request line and
+                // the first header fields say what was sent in the clear).
+                if let tls::TlsError::NotTls { first_bytes } = &e {
+                    lock(&self.unmatched).push(Incoming {
+                        bytes: first_bytes.clone(),
+                        msg: SipMessage::parse(first_bytes),
+                        from: peer,
+                        transport: Transport::Tcp,
+                        at: Instant::now(),
+                        note: Some(format!(
+                            "sent in the clear to the TLS listener {local}: no TLS handshake came first"
+                        )),
+                    });
+                }
+                return;
+            }
+        };
+        let (rd, wr) = tokio::io::split(tls);
+        let conn = self.add_conn(
+            Transport::Tls,
+            local,
+            peer,
+            Writer::Bytes(Box::new(wr)),
+            false,
+        );
+        self.start_reader(Transport::Tls, Box::new(rd), local, peer, conn);
     }
 
     /// Dispatches a WebSocket connection's messages until it ends, then
@@ -687,6 +735,7 @@ impl SipEndpoint {
             unmatched: Arc::default(),
             conns: Arc::default(),
             ws_addr: Arc::default(),
+            tls_addr: Arc::default(),
             tasks: Arc::default(),
             events: Arc::default(),
             next_conn: Arc::default(),
@@ -743,8 +792,8 @@ impl SipEndpoint {
         match t {
             Transport::Udp => self.udp_addr,
             Transport::Tcp => self.tcp_addr,
-            // No TLS listener yet: a TLS connection's local address.
-            Transport::Tls => self.tcp_addr,
+            // Without a TLS listener: a TLS connection's local address.
+            Transport::Tls => lock(&self.shared.tls_addr).unwrap_or(self.tcp_addr),
             Transport::Ws => lock(&self.shared.ws_addr).unwrap_or(self.tcp_addr),
         }
     }
@@ -827,6 +876,82 @@ impl SipEndpoint {
         Ok(local)
     }
 
+    /// Takes SIP over TLS at `at` (RFC 3261 §26.2, `sips:`): each accepted
+    /// connection's handshake as `server` says (its records, and the
+    /// secrets that decrypt them, captured), its messages framed and
+    /// dispatched like TCP's, and what is sent over [`Transport::Tls`] to
+    /// its peer goes over it. A handshake that fails (plaintext sent to the
+    /// TLS port, an alert, a timeout) is in [`SipEndpoint::transport_events`];
+    /// plaintext that reads as SIP is kept in [`SipEndpoint::unmatched`] as
+    /// well, with the note that it came in the clear. Returns the address bound.
+    pub async fn listen_tls(
+        &self,
+        at: SocketAddr,
+        server: tls::TlsServer,
+    ) -> io::Result<SocketAddr> {
+        let listener = listen_permitted(at).await?;
+        let local = listener.local_addr()?;
+        *lock(&self.shared.tls_addr) = Some(local);
+        let me = self.shared.clone();
+        self.shared.spawn(async move {
+            while let Ok((stream, peer)) = listener.accept().await {
+                let me2 = me.clone();
+                let server = server.clone();
+                me.spawn(async move { me2.tls_accepted(stream, &server, local, peer).await });
+            }
+        });
+        Ok(local)
+    }
+
+    /// Opens a TLS connection to a SUT at `dst` (RFC 3261 §26.2: SIP over
+    /// TLS), naming `server_name` (a DNS name, sent as SNI and checked in
+    /// its certificate, or the IP address) and checking its certificate as
+    /// `client` says, and keeps it: what is sent over [`Transport::Tls`] to
+    /// `dst` then goes over it, and what comes back is dispatched. What the
+    /// handshake negotiated is returned (and recorded in the capture); one
+    /// that fails is the [`tls::TlsError`] that says what the peer did.
+    pub async fn connect_tls(
+        &self,
+        dst: SocketAddr,
+        server_name: &str,
+        client: &tls::TlsClient,
+    ) -> Result<tls::Negotiated, tls::TlsError> {
+        if !permitted(dst.ip()) {
+            return Err(tls::TlsError::Io {
+                what: not_permitted("connects to", dst.ip()).to_string(),
+            });
+        }
+        let timeout = tls::HANDSHAKE_TIMEOUT;
+        let stream = tokio::time::timeout(timeout, TcpStream::connect(dst))
+            .await
+            .map_err(|_| tls::TlsError::Io {
+                what: format!(
+                    "connecting to {dst} timed out after {} ms",
+                    timeout.as_millis()
+                ),
+            })?
+            .map_err(|e| tls::TlsError::Io {
+                what: format!("connecting to {dst}: {e}"),
+            })?;
+        let _ = stream.set_nodelay(true);
+        let tls = client
+            .connect(stream, server_name, self.shared.capture.clone(), timeout)
+            .await?;
+        let negotiated = tls.negotiated.clone();
+        let local = tls.local();
+        let (rd, wr) = tokio::io::split(tls);
+        let conn = self.shared.add_conn(
+            Transport::Tls,
+            local,
+            dst,
+            Writer::Bytes(Box::new(wr)),
+            false,
+        );
+        self.shared
+            .start_reader(Transport::Tls, Box::new(rd), local, dst, conn);
+        Ok(negotiated)
+    }
+
     pub fn capture(&self) -> &Capture {
         &self.shared.capture
     }
@@ -905,10 +1030,12 @@ impl SipEndpoint {
             let existing = lock(&self.shared.conns).get(&(t, dst)).cloned();
             let conn = match existing {
                 Some(c) => c,
+                // TLS connections are opened with a name and a check
+                // (`connect_tls`), not here.
                 None if t == Transport::Tls => {
                     return Err(io::Error::new(
-                        io::ErrorKind::Unsupported,
-                        format!("no TLS connection to {dst}"),
+                        io::ErrorKind::NotConnected,
+                        format!("no TLS connection to or from {dst}"),
                     ))
                 }
                 // A WebSocket client takes no connections (RFC 7118 §5):

@@ -55,7 +55,7 @@ use super::capture::Capture;
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How many bytes of a non-TLS first flight a [`TlsError::NotTls`] keeps.
-const NOT_TLS_KEPT: usize = 64;
+const NOT_TLS_KEPT: usize = 512;
 
 /// Something about the harness's own TLS setup that is wrong (a file a
 /// profile names, a certificate rcgen refused): not the peer's doing.
@@ -121,6 +121,38 @@ impl Identity {
         self.chain
             .first()
             .map_or_else(String::new, |c| pem("CERTIFICATE", c))
+    }
+
+    /// The whole chain as PEM, leaf first.
+    pub fn chain_pem(&self) -> String {
+        self.chain.iter().map(|c| pem("CERTIFICATE", c)).collect()
+    }
+
+    /// The private key as PEM, labelled by its form (RFC 7468 §10 for
+    /// PKCS#8; PKCS#1 and SEC1 keys keep their OpenSSL labels).
+    pub fn key_pem(&self) -> String {
+        let label = match &self.key {
+            PrivateKeyDer::Pkcs1(_) => "RSA PRIVATE KEY",
+            PrivateKeyDer::Sec1(_) => "EC PRIVATE KEY",
+            _ => "PRIVATE KEY",
+        };
+        pem(label, self.key.secret_der())
+    }
+
+    /// Writes the chain and the key as PEM files (the key readable by its
+    /// owner only), for a SUT to be started with.
+    pub fn write_pem(&self, cert: &Path, key: &Path) -> Result<(), TlsSetupError> {
+        std::fs::write(cert, self.chain_pem())
+            .map_err(|e| setup(format!("{}: {e}", cert.display())))?;
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let mut f = opts
+            .open(key)
+            .map_err(|e| setup(format!("{}: {e}", key.display())))?;
+        std::io::Write::write_all(&mut f, self.key_pem().as_bytes())
+            .map_err(|e| setup(format!("{}: {e}", key.display())))
     }
 }
 
@@ -1293,7 +1325,7 @@ fn negotiated<D>(
     sni: Option<String>,
     peer_certificate: CertCheck,
 ) -> Negotiated {
-    Negotiated {
+    let n = Negotiated {
         version: conn
             .protocol_version()
             .map_or_else(|| "unknown".into(), version_name),
@@ -1307,7 +1339,9 @@ fn negotiated<D>(
         peer_certificate,
         local: tap.local,
         peer: tap.peer,
-    }
+    };
+    tap.capture.tls_negotiated(&n);
+    n
 }
 
 #[cfg(test)]

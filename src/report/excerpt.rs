@@ -13,6 +13,8 @@ use std::borrow::Cow;
 pub const FAILURE_BYTES: usize = 16 * 1024;
 /// A step's text (and the failing step's) in every report, marker included.
 pub const STEP_BYTES: usize = 1024;
+/// TLS connections report.html lists per scenario (report.json has every one).
+pub const TLS_SHOWN: usize = 8;
 /// Messages drawn in a scenario's ladder and shown below it: the pcap is
 /// read up to the frame that completes the last of them, and no further.
 pub const LADDER_MESSAGES: usize = 300;

@@ -911,6 +911,19 @@ pub fn render_cut(r: &Report, dir: &Path) -> (String, Vec<Option<Truncated>>) {
         );
     }
     for run in &r.runs {
+        if let Some(t) = &run.tls {
+            let href = match &run.dir {
+                Some(d) => format!("{d}/{}", t.lab_ca),
+                None => t.lab_ca.clone(),
+            };
+            let _ = write!(
+                out,
+                "<tr><th>TLS</th><td>{}; lab CA <a href=\"{}\">{}</a></td></tr>",
+                esc(&t.sut_certificate_check),
+                esc(&href),
+                esc(&href)
+            );
+        }
         for p in &run.pcaps {
             let href = match &run.dir {
                 Some(d) => format!("{d}/{}", p.pcap),
@@ -1210,6 +1223,28 @@ fn scenario(
         }
     }
     out.push_str("</p>");
+    for t in s.tls.iter().take(excerpt::TLS_SHOWN) {
+        let _ = write!(
+            out,
+            "<p class=\"meta\">TLS {} → {}: {} {}{}; {}</p>",
+            esc(&t.local),
+            esc(&t.peer),
+            esc(&t.version),
+            esc(&t.suite),
+            t.sni
+                .as_ref()
+                .map(|n| format!(", SNI {}", esc(n)))
+                .unwrap_or_default(),
+            esc(&t.peer_certificate)
+        );
+    }
+    if s.tls.len() > excerpt::TLS_SHOWN {
+        let _ = write!(
+            out,
+            "<p class=\"meta\">{} more TLS connections (report.json lists them)</p>",
+            s.tls.len() - excerpt::TLS_SHOWN
+        );
+    }
     if !s.waived.is_empty() {
         let _ = write!(
             out,

@@ -215,6 +215,43 @@ pub struct ScenarioResult {
     /// [`excerpt`]); absent when nothing was cut. Written with the reports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub truncated: Option<Truncated>,
+    /// The TLS connections of the scenario (its pcap's), as negotiated.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tls: Vec<TlsConnection>,
+}
+
+/// One TLS connection, as the harness negotiated it with the SUT.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TlsConnection {
+    /// The harness's end and the SUT's (`ip:port`).
+    pub local: String,
+    pub peer: String,
+    /// `TLS 1.3` or `TLS 1.2`.
+    pub version: String,
+    /// The cipher suite's IANA name.
+    pub suite: String,
+    /// The server name the client indicated (SNI), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sni: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpn: Option<String>,
+    /// What was checked of the peer's certificate, in words (says plainly
+    /// when it was not checked).
+    pub peer_certificate: String,
+}
+
+impl From<&crate::net::tls::Negotiated> for TlsConnection {
+    fn from(n: &crate::net::tls::Negotiated) -> TlsConnection {
+        TlsConnection {
+            local: n.local.to_string(),
+            peer: n.peer.to_string(),
+            version: n.version.clone(),
+            suite: n.suite.clone(),
+            sni: n.sni.clone(),
+            alpn: n.alpn.clone(),
+            peer_certificate: n.peer_certificate.to_string(),
+        }
+    }
 }
 
 /// What the reports cut of one scenario: the ladder report.html shows of
@@ -383,6 +420,18 @@ pub struct Run {
     /// side: the traffic that belonged to no scenario.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pcaps: Vec<RunPcap>,
+    /// The run's TLS setup, when the SUT speaks TLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<RunTlsInfo>,
+}
+
+/// How a run met the SUT over TLS.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RunTlsInfo {
+    /// The lab CA's certificate, relative to the report (`tls/lab-ca.pem`).
+    pub lab_ca: String,
+    /// How the SUT's certificate is checked, in words.
+    pub sut_certificate_check: String,
 }
 
 /// A run-level harness role's own pcap: what it exchanged with the SUT that
@@ -665,6 +714,7 @@ impl Report {
             dir: None,
             sut_event: None,
             pcaps: Vec::new(),
+            tls: None,
         };
         let mut r = Report {
             suite: Suite {
@@ -827,6 +877,7 @@ impl Report {
                 dir: None,
                 sut_event: None,
                 pcaps: Vec::new(),
+                tls: None,
             });
         }
         if self.scenarios.iter().any(|s| !s.waived.is_empty()) {
@@ -1167,6 +1218,7 @@ mod tests {
             waived: vec![],
             run: 0,
             truncated: None,
+            tls: Vec::new(),
         };
         Report::build(
             &cat,

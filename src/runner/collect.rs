@@ -112,6 +112,8 @@ pub(super) struct Collected {
     pub(super) total: usize,
     /// Scenario durations measured by the before/after hooks, by (file, line).
     pub(super) durations: BTreeMap<ScenarioKey, u64>,
+    /// What the scenario's TLS connections negotiated, by (file, line).
+    pub(super) tls: BTreeMap<ScenarioKey, Vec<crate::net::tls::Negotiated>>,
     /// Per running scenario, each step that ran, in order, with its outcome.
     pub(super) steps: BTreeMap<ScenarioKey, Vec<StepResult>>,
 }
@@ -206,6 +208,13 @@ impl Collector {
                     ScenarioVerdict::Passed
                 };
                 let steps = all_steps(feature, sc, c.steps.remove(&key).unwrap_or_default());
+                let tls = c
+                    .tls
+                    .remove(&key)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(crate::report::TlsConnection::from)
+                    .collect();
                 let res = ScenarioResult {
                     feature: feature.name.clone(),
                     name,
@@ -224,6 +233,7 @@ impl Collector {
                     waived: Vec::new(),
                     run: 0,
                     truncated: None,
+                    tls,
                 };
                 if self.progress {
                     let n = c.results.len() + 1;
@@ -423,6 +433,7 @@ pub(super) fn sut_died(
             waived: Vec::new(),
             run: 0,
             truncated: None,
+            tls: Vec::new(),
         });
     }
     // No scenario had started: the SUT was never there for one.

@@ -226,6 +226,13 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
         }
     }
     if let Some(l) = &profile.launch {
+        // A SUT that speaks TLS is started with the run's lab CA and the
+        // certificate it issued for the SUT (the profile's env wins).
+        let mut l = l.clone();
+        for (k, v) in harnesses.tls.iter().flat_map(|t| t.sut_env()) {
+            l.env.entry(k).or_insert(v);
+        }
+        let l = &l;
         // `ready.registered`: the SUT's AoR has a binding at the core.
         let core = harnesses.ims.clone();
         let aor = profile
@@ -349,9 +356,17 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
                     .unwrap_or_else(|e| e.into_inner())
                     .durations
                     .insert(
-                        (file, sc.position.line),
+                        (file.clone(), sc.position.line),
                         w.started.elapsed().as_millis() as u64,
                     );
+                let tls = w.capture.tls_connections();
+                if !tls.is_empty() {
+                    timing
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .tls
+                        .insert((file, sc.position.line), tls);
+                }
                 // Its keys are nobody's now: what comes for them later
                 // goes to the run-level pcaps.
                 w.end_claims();
@@ -430,6 +445,10 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
         run.elements = collect::run_elements(&ctx);
         run.pcaps = collect::run_pcaps(&ctx);
         run.sut_event = sut_event;
+        run.tls = ctx.tls.as_ref().map(|t| crate::report::RunTlsInfo {
+            lab_ca: "tls/lab-ca.pem".into(),
+            sut_certificate_check: t.check.clone(),
+        });
     }
     note_not_run_by_sut(&mut report);
     report.write_all(&out_dir).map_err(|e| {

@@ -225,6 +225,7 @@ pub async fn start_reference(
                     .collect(),
             ),
         }),
+        tls: Default::default(),
         capabilities: crate::profile::Capabilities {
             accept_types: Some(
                 crate::reference::im_client::ACCEPT
@@ -271,6 +272,7 @@ fn harness_profile(ip: std::net::IpAddr, core_ip: std::net::IpAddr) -> Profile {
         scenario_timeout_s: 3,
         launch: None,
         capabilities: Default::default(),
+        tls: Default::default(),
         msrp: None,
         iwf: Some(crate::profile::IwfSection {
             smsc: any,
