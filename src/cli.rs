@@ -486,6 +486,8 @@ async fn reference(
                 core,
                 trust_port: trust_core_port,
             }),
+        // Standalone, the reference speaks no TLS (it has no certificate).
+        tls: None,
     };
     if role == "mms-client" && settings.mms_client.is_none() {
         eprintln!("liaison: reference --role mms-client: --mmsc URL is required");

@@ -22,6 +22,7 @@ mod sip_uac;
 mod sms_bearer;
 pub mod sms_iwf;
 mod smtp_server;
+pub mod tls;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -128,6 +129,9 @@ pub struct Settings {
     /// im-client: register through this IMS core; im-server: trust
     /// P-Asserted-Identity from this core's IP only.
     pub ims: Option<ImsConfig>,
+    /// The certificate (and key) the run's lab CA issued for the SUT and
+    /// the CA itself: the roles that speak TLS use them.
+    pub tls: Option<tls::ReferenceTls>,
 }
 
 /// The IMS core a reference role works with.
@@ -155,6 +159,7 @@ impl Default for Settings {
             deferral: None,
             mem_server: None,
             ims: None,
+            tls: None,
         }
     }
 }

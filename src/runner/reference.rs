@@ -417,7 +417,17 @@ pub async fn start_embedded(
             .ok_or_else(|| missing("mem_server section"))?,
     );
     let any = std::net::SocketAddr::new(ip, 0);
+    // The run's lab CA and the certificate it issues for the reference
+    // (loopback addresses), through the same path as for any SUT.
+    let tls = crate::harness::tls::RunTls::new(&pre, &crate::harness::tls_dir(pcap_dir), None)
+        .map_err(|e| UsageError(format!("embedded reference: {e}")))?;
+    let reference_tls = crate::reference::tls::ReferenceTls {
+        cert_chain_pem: tls.sut.chain_pem(),
+        key_pem: tls.sut.key_pem(),
+        ca_pem: tls.lab_ca.pem(),
+    };
     let settings = crate::reference::Settings {
+        tls: Some(reference_tls),
         iwf: Some(crate::reference::sms_iwf::IwfConfig {
             smsc: iwf.smsc.addr(),
             ims_core: iwf.ims.ep.udp_addr(),
@@ -471,5 +481,7 @@ pub async fn start_embedded(
     };
     let (p, a, r) = start_reference(fault, ip, settings).await?;
     ims.configure(&p, &a);
+    let mut harness = harness;
+    harness.tls = Some(std::sync::Arc::new(tls));
     Ok((p, a, harness, r))
 }
