@@ -210,7 +210,75 @@ pub(crate) async fn send_through_server(
     to: &str,
     extra: &[(&str, &str)],
 ) -> StepResult {
-    send_through_server_over(w, from, content_type, to, extra, false).await
+    send_through_server_over(w, from, content_type, to, extra, Over::Default).await
+}
+
+/// How an originator reaches the im-server SUT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Over {
+    /// The default transport and hop (the core, when it serves the scenario).
+    Default,
+    /// A WebSocket connection to `sip.ws` (RFC 7118).
+    Ws,
+    /// A TLS connection to `sip.tls` (RFC 3261 §26.2), the Request-URI
+    /// `sips:` or not.
+    Tls { sips: bool },
+}
+
+/// Where the im-server SUT takes SIP over TLS (profile `sip.tls`).
+pub(crate) fn tls_target(w: &LiaisonWorld) -> Result<std::net::SocketAddr, Failure> {
+    w.ctx
+        .profile
+        .sip
+        .as_ref()
+        .and_then(|s| s.tls)
+        .ok_or_else(|| {
+            w.fail(
+                "a profile whose sip.tls names where the SUT takes SIP over TLS (ip:port)",
+                "none",
+            )
+        })
+}
+
+/// The run's TLS (lab CA, harness certificate, how the SUT's is checked).
+pub(crate) fn run_tls(
+    w: &LiaisonWorld,
+) -> Result<std::sync::Arc<crate::harness::tls::RunTls>, Failure> {
+    w.ctx.tls.clone().ok_or_else(|| {
+        w.fail(
+            "the run's TLS setup (a profile whose sip.transport lists tls)",
+            "none",
+        )
+    })
+}
+
+/// Opens `ua`'s TLS connection to the SUT's `sip.tls`, unless it has one
+/// (its requests over [`Transport::Tls`] then go over it). A handshake that
+/// fails fails the step with what the SUT did (an alert, a certificate the
+/// harness refused, plaintext, silence).
+pub(crate) async fn open_tls(w: &LiaisonWorld, ua: &Ua) -> Result<std::net::SocketAddr, Failure> {
+    let dst = tls_target(w)?;
+    if ua.ep.has_connection(Transport::Tls, dst) {
+        return Ok(dst);
+    }
+    let tls = run_tls(w)?;
+    let name = tls.server_name_for(dst);
+    match ua.ep.connect_tls(dst, &name, &tls.client).await {
+        Ok(_) => Ok(dst),
+        Err(e) => Err(w.fail(
+            format!("the SUT to complete a TLS handshake at {dst} (sip.tls) for `{name}`, its certificate valid as {} (RFC 3261 §26.3.1, RFC 5922 §7)", tls.check),
+            e,
+        )),
+    }
+}
+
+/// The `sips:` form of a `sip:` URI (RFC 3261 §19.1; RFC 5630 §5.2: one
+/// user whichever scheme).
+pub(crate) fn sips_of(uri: &str) -> String {
+    match uri.strip_prefix("sip:") {
+        Some(rest) => format!("sips:{rest}"),
+        None => uri.to_string(),
+    }
 }
 
 /// Where the im-server SUT takes SIP over WebSocket (profile `sip.ws`):
@@ -244,15 +312,17 @@ pub(crate) async fn open_ws(w: &LiaisonWorld, ua: &Ua) -> Result<std::net::Socke
     }
 }
 
-/// [`send_through_server`]; with `ws`, over a WebSocket connection `from`
-/// opens to the SUT's `sip.ws` rather than by the default transport and hop.
+/// [`send_through_server`], `over` the transport and hop it names: a
+/// WebSocket connection `from` opens to the SUT's `sip.ws`, a TLS one to
+/// its `sip.tls` (with a `sips:` Request-URI or not), or the default
+/// transport and hop.
 pub(crate) async fn send_through_server_over(
     w: &mut LiaisonWorld,
     from: &str,
     content_type: &str,
     to: &str,
     extra: &[(&str, &str)],
-    ws: bool,
+    over: Over,
 ) -> StepResult {
     let Some(ua) = w.originators.get(from).cloned() else {
         return Err(w.fail(format!("an originator `{from}` set up earlier"), "none"));
@@ -278,10 +348,14 @@ pub(crate) async fn send_through_server_over(
     }
     let content_type = content_type.to_string();
     let from = from.to_string();
-    let (t, dst) = if ws {
-        (Transport::Ws, open_ws(w, &ua).await?)
-    } else {
-        (server_transport(w), next_hop(w, "im-server")?)
+    let (t, dst) = match over {
+        Over::Ws => (Transport::Ws, open_ws(w, &ua).await?),
+        Over::Tls { .. } => (Transport::Tls, open_tls(w, &ua).await?),
+        Over::Default => (server_transport(w), next_hop(w, "im-server")?),
+    };
+    let to_aor = match over {
+        Over::Tls { sips: true } => sips_of(&to_aor),
+        _ => to_aor,
     };
     let body = body_for_test();
     let out = ua.message_with(t, &to_aor, &to_aor, &content_type, &body, extra);

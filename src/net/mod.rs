@@ -956,6 +956,13 @@ impl SipEndpoint {
         &self.shared.capture
     }
 
+    /// Is a connection over `t` to or from `peer` open (not ended)?
+    pub fn has_connection(&self, t: Transport, peer: SocketAddr) -> bool {
+        lock(&self.shared.conns)
+            .get(&(t, peer))
+            .is_some_and(|c| !c.ended.load(Ordering::SeqCst))
+    }
+
     /// Sends exactly `bytes` to `dst`. Over TCP it reuses a connection to or
     /// from `dst`, or opens one (bounded by `connect_timeout`).
     pub async fn send(&self, t: Transport, dst: SocketAddr, bytes: &[u8]) -> io::Result<()> {

@@ -113,7 +113,7 @@ enum Peer {
 struct Binding {
     contact: String,
     addr: SocketAddr,
-    tcp: bool,
+    hop: Hop,
     until: Instant,
     /// The Path of the REGISTER (RFC 3327): requests go through it.
     path: Vec<String>,
@@ -135,7 +135,7 @@ struct Stored {
 struct PushBinding {
     contact: String,
     addr: SocketAddr,
-    tcp: bool,
+    hop: Hop,
     apps: Vec<String>,
     until: Instant,
 }
@@ -152,7 +152,7 @@ struct Pending {
     origin_key: String,
     request: Vec<u8>,
     to: SocketAddr,
-    tcp: bool,
+    hop: Hop,
     done: bool,
     /// For an MMS user: the MM to submit if the client answers 480 or 408.
     defer: Option<Deferrable>,
@@ -162,7 +162,43 @@ struct Pending {
 
 /// A contact to forward to: its URI, where to send (the Path's first hop or
 /// the contact, and TCP or not), and the Path to put in Route.
-type Target = (String, (SocketAddr, bool), Vec<String>);
+type Target = (String, (SocketAddr, Hop), Vec<String>);
+
+/// How the server reaches a contact or a Path hop: over UDP, TCP, or TLS
+/// (a `sips:` URI: TLS on the hop, RFC 5630 §5.3, RFC 3261 §26.2.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Hop {
+    Udp,
+    Tcp,
+    Tls,
+}
+
+impl Hop {
+    /// The address and hop of a contact or Path URI.
+    fn of(uri: &str) -> Option<(SocketAddr, Hop)> {
+        let (addr, tcp) = uri_socket_addr(uri)?;
+        let hop = if uri
+            .trim_start_matches('<')
+            .get(..5)
+            .is_some_and(|s| s.eq_ignore_ascii_case("sips:"))
+        {
+            Hop::Tls
+        } else if tcp {
+            Hop::Tcp
+        } else {
+            Hop::Udp
+        };
+        Some((addr, hop))
+    }
+
+    fn via(self) -> &'static str {
+        match self {
+            Hop::Udp => "UDP",
+            Hop::Tcp => "TCP",
+            Hop::Tls => "TLS",
+        }
+    }
+}
 
 /// What a forwarded MESSAGE can be tried again with.
 #[derive(Clone)]
@@ -186,7 +222,7 @@ struct State {
     /// Our client transactions, by branch.
     client_tx: HashMap<String, Pending>,
     /// TCP connections to recipients.
-    tcp_out: HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>>,
+    tcp_out: HashMap<(SocketAddr, Hop), mpsc::UnboundedSender<Vec<u8>>>,
 }
 
 struct Server {
@@ -195,8 +231,15 @@ struct Server {
     inbox: mpsc::UnboundedSender<(Vec<u8>, Peer)>,
     udp: Arc<UdpSocket>,
     addr: SocketAddr,
+    /// Where it takes SIP over TLS, when it has a certificate.
+    tls_addr: Option<SocketAddr>,
+    /// As TLS client (towards `sips:` contacts): the run's CA.
+    tls_client: Option<Arc<rustls::ClientConfig>>,
     state: Mutex<State>,
 }
+
+/// How long a TLS handshake may take, either way.
+const TLS_HANDSHAKE: Duration = Duration::from_secs(5);
 
 use super::lock;
 
@@ -373,12 +416,15 @@ impl Server {
         }
     }
 
-    async fn send_to_contact(self: &Arc<Self>, addr: SocketAddr, tcp: bool, bytes: Vec<u8>) {
-        if !tcp {
+    /// Sends to a contact or Path hop: a datagram over UDP; over TCP and
+    /// TLS, on the connection opened to it before, or a new one (TLS: the
+    /// peer's certificate checked against the run's CA, for its IP address).
+    async fn send_to_contact(self: &Arc<Self>, addr: SocketAddr, hop: Hop, bytes: Vec<u8>) {
+        if hop == Hop::Udp {
             let _ = self.udp.send_to(&bytes, addr).await;
             return;
         }
-        let existing = lock(&self.state).tcp_out.get(&addr).cloned();
+        let existing = lock(&self.state).tcp_out.get(&(addr, hop)).cloned();
         let tx = match existing {
             Some(tx) if !tx.is_closed() => tx,
             _ => {
@@ -387,24 +433,54 @@ impl Server {
                 else {
                     return;
                 };
-                let (rd, wr) = stream.into_split();
-                let tx = self.clone().tcp_writer(wr);
-                lock(&self.state).tcp_out.insert(addr, tx.clone());
+                let _ = stream.set_nodelay(true);
                 let inbox = self.inbox.clone();
-                let back = tx.clone();
-                tokio::spawn(super::read_stream(rd, move |raw| {
-                    let _ = inbox.send((raw, Peer::Tcp(back.clone())));
-                }));
+                let tx = if hop == Hop::Tls {
+                    let Some(config) = self.tls_client.clone() else {
+                        return;
+                    };
+                    let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+                    let connector = tokio_rustls::TlsConnector::from(config);
+                    let Ok(Ok(tls)) =
+                        tokio::time::timeout(TLS_HANDSHAKE, connector.connect(name, stream)).await
+                    else {
+                        return;
+                    };
+                    let (rd, wr) = tokio::io::split(tls);
+                    let tx = self.clone().tcp_writer(wr);
+                    let back = tx.clone();
+                    tokio::spawn(super::read_stream(rd, move |raw| {
+                        let _ = inbox.send((raw, Peer::Tcp(back.clone())));
+                    }));
+                    tx
+                } else {
+                    let (rd, wr) = stream.into_split();
+                    let tx = self.clone().tcp_writer(wr);
+                    let back = tx.clone();
+                    tokio::spawn(super::read_stream(rd, move |raw| {
+                        let _ = inbox.send((raw, Peer::Tcp(back.clone())));
+                    }));
+                    tx
+                };
+                lock(&self.state).tcp_out.insert((addr, hop), tx.clone());
                 tx
             }
         };
         let _ = tx.send(bytes);
     }
 
-    fn tcp_writer(
-        self: Arc<Self>,
-        mut wr: tokio::net::tcp::OwnedWriteHalf,
-    ) -> mpsc::UnboundedSender<Vec<u8>> {
+    /// Where this server says it is over `hop` (Via sent-by).
+    fn sent_by(&self, hop: Hop) -> SocketAddr {
+        match (hop, self.tls_addr) {
+            (Hop::Tls, Some(a)) => a,
+            _ => self.addr,
+        }
+    }
+
+    fn tcp_writer<W>(self: Arc<Self>, mut wr: W) -> mpsc::UnboundedSender<Vec<u8>>
+    where
+        W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
         tokio::spawn(async move {
             while let Some(b) = rx.recv().await {
@@ -565,7 +641,7 @@ impl Server {
             .or_else(|| msg.header("Expires").map(str::to_string))
             .and_then(|e| e.trim().parse().ok())
             .unwrap_or(3600);
-        let Some((addr, tcp)) = uri_socket_addr(&contact).filter(|_| !aor.starts_with('@')) else {
+        let Some((addr, hop)) = Hop::of(&contact).filter(|_| !aor.starts_with('@')) else {
             let b = response_to(&msg, 400, "Bad Contact")
                 .to_tag(&token())
                 .build();
@@ -596,7 +672,7 @@ impl Server {
                     list.push(PushBinding {
                         contact: contact.clone(),
                         addr,
-                        tcp,
+                        hop,
                         apps: apps.clone(),
                         until: Instant::now() + Duration::from_secs(expires),
                     });
@@ -626,7 +702,7 @@ impl Server {
                 list.push(Binding {
                     contact: contact.clone(),
                     addr,
-                    tcp,
+                    hop,
                     until: Instant::now() + Duration::from_secs(expires),
                     path: path.clone(),
                     features: crate::codec::ims::features(&contact_v),
@@ -652,7 +728,7 @@ impl Server {
         if self.settings.has_fault("store-without-delivery") {
             return;
         }
-        let hop = self.next_hop(&path, addr, tcp);
+        let hop = self.next_hop(&path, addr, hop);
         for s in stored {
             self.deliver_stored(&aor, &contact, hop, &path, s).await;
         }
@@ -660,14 +736,14 @@ impl Server {
 
     /// Where a request for a contact goes: the first Path URI's address
     /// when the registration came with one (RFC 3327 §5.3), else the contact.
-    fn next_hop(&self, path: &[String], addr: SocketAddr, tcp: bool) -> (SocketAddr, bool) {
+    fn next_hop(&self, path: &[String], addr: SocketAddr, hop: Hop) -> (SocketAddr, Hop) {
         if self.settings.has_fault("ignores-path") {
-            return (addr, tcp);
+            return (addr, hop);
         }
         path.first()
             .and_then(|p| uri_of(p))
-            .and_then(|u| uri_socket_addr(&u))
-            .unwrap_or((addr, tcp))
+            .and_then(|u| Hop::of(&u))
+            .unwrap_or((addr, hop))
     }
 
     /// Delivers a stored message as a new MESSAGE from the server (RFC 3428
@@ -676,15 +752,15 @@ impl Server {
         self: &Arc<Self>,
         aor: &str,
         contact: &str,
-        (addr, tcp): (SocketAddr, bool),
+        (addr, hop): (SocketAddr, Hop),
         path: &[String],
         s: Stored,
     ) {
         let branch = format!("z9hG4bK{}", token());
         let via = format!(
             "SIP/2.0/{} {};branch={branch}",
-            if tcp { "TCP" } else { "UDP" },
-            self.addr
+            hop.via(),
+            self.sent_by(hop)
         );
         let mut headers = vec![("Via".to_string(), via)];
         if !self.settings.has_fault("ignores-path") {
@@ -726,13 +802,13 @@ impl Server {
                 origin_key: String::new(),
                 request: bytes.clone(),
                 to: addr,
-                tcp,
+                hop,
                 done: false,
                 defer: None,
                 retry: None,
             },
         );
-        self.send_to_contact(addr, tcp, bytes).await;
+        self.send_to_contact(addr, hop, bytes).await;
         self.clone().retransmit(branch);
     }
 
@@ -789,7 +865,7 @@ impl Server {
                         list.push(Binding {
                             contact: p.contact.clone(),
                             addr: p.addr,
-                            tcp: p.tcp,
+                            hop: p.hop,
                             until: p.until,
                             path: Vec::new(),
                             features: vec![crate::codec::ims::Feature {
@@ -834,7 +910,7 @@ impl Server {
                 .map(|b| {
                     (
                         b.contact.clone(),
-                        self.next_hop(&b.path, b.addr, b.tcp),
+                        self.next_hop(&b.path, b.addr, b.hop),
                         b.path.clone(),
                     )
                 })
@@ -848,6 +924,27 @@ impl Server {
                 .build();
             return self.finish(&key, &from, b).await;
         }
+        // A sips: Request-URI goes only to sips: contacts, over TLS on
+        // every hop (RFC 5630 §5.3: no last-hop exception); a user with
+        // only sip: contacts is not reached (480, warn-code 380, §9).
+        let is_sips = |u: &str| u.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("sips:"));
+        let targets: Vec<Target> = if is_sips(ruri) && !s.has_fault("sips-to-sip-contact") {
+            let all = targets.len();
+            let secure: Vec<Target> = targets.into_iter().filter(|t| is_sips(&t.0)).collect();
+            if secure.is_empty() && all > 0 {
+                let b = response_to(&msg, 480, "Temporarily Unavailable")
+                    .to_tag(&token())
+                    .header(
+                        "Warning",
+                        &format!("380 {} \"SIPS Not Allowed\"", self.settings.domain),
+                    )
+                    .build();
+                return self.finish(&key, &from, b).await;
+            }
+            secure
+        } else {
+            targets
+        };
         let defer = self.deferrable(&msg, &aor, &asserted);
         let mut targets = targets.into_iter();
         let Some(target) = targets.next() else {
@@ -860,7 +957,7 @@ impl Server {
                     .and_then(|e| e.trim().parse::<u64>().ok())
                     .map(|secs| Instant::now() + Duration::from_secs(secs));
                 let sender = msg.header("From").unwrap_or_default().to_string();
-                let pushes: Vec<(String, SocketAddr, bool)> = {
+                let pushes: Vec<(String, SocketAddr, Hop)> = {
                     let mut st = lock(&self.state);
                     st.store.entry(aor.clone()).or_default().push(Stored {
                         from: sender.clone(),
@@ -882,7 +979,7 @@ impl Server {
                             list.retain(|b| b.until > now);
                             list.iter()
                                 .filter(|b| b.apps.iter().any(|a| a == OFFLINE_APP))
-                                .map(|b| (b.contact.clone(), b.addr, b.tcp))
+                                .map(|b| (b.contact.clone(), b.addr, b.hop))
                                 .collect()
                         }
                         _ => Vec::new(),
@@ -947,7 +1044,7 @@ impl Server {
         from: &Peer,
         key: &str,
         trusted: bool,
-        (contact, (addr, tcp), path): Target,
+        (contact, (addr, hop), path): Target,
         defer: Option<Deferrable>,
         retry: Retry,
     ) {
@@ -955,8 +1052,8 @@ impl Server {
         let branch = format!("z9hG4bK{}", token());
         let via = format!(
             "SIP/2.0/{} {};branch={branch}",
-            if tcp { "TCP" } else { "UDP" },
-            self.addr
+            hop.via(),
+            self.sent_by(hop)
         );
         let mut headers = vec![("Via".to_string(), via)];
         // The stored Path as Route (RFC 3327 §5.4).
@@ -1011,6 +1108,25 @@ impl Server {
                 }
             }
         }
+        // A sip: Request-URI for a sips: contact: the scheme replaced, the
+        // request still sent over TLS (RFC 5630 §5.3); a sips: one stays sips:.
+        let ruri_sips = msg
+            .request_uri()
+            .and_then(|u| u.get(..5))
+            .is_some_and(|p| p.eq_ignore_ascii_case("sips:"));
+        let contact = match contact.get(..5) {
+            Some(p) if p.eq_ignore_ascii_case("sips:") && !ruri_sips => {
+                format!("sip:{}", &contact[5..])
+            }
+            _ => contact,
+        };
+        // Fault: a sips: request reaches its sips: contact over plain TCP,
+        // at the TLS port (the last-hop exception RFC 5630 §5.3 removed).
+        let hop = if hop == Hop::Tls && ruri_sips && s.has_fault("sips-forwarded-in-the-clear") {
+            Hop::Tcp
+        } else {
+            hop
+        };
         let bytes = rebuild(&format!("MESSAGE {contact} SIP/2.0"), &headers, msg.body());
         lock(&self.state).client_tx.insert(
             branch.clone(),
@@ -1019,7 +1135,7 @@ impl Server {
                 origin_key: key.to_string(),
                 request: bytes.clone(),
                 to: addr,
-                tcp,
+                hop,
                 done: false,
                 defer: defer.filter(|_| !s.has_fault("defer-only-unregistered")),
                 retry: Some(retry).filter(|r| !r.rest.is_empty()),
@@ -1032,7 +1148,7 @@ impl Server {
             let b = response_to(msg, 200, "OK").to_tag(&token()).build();
             self.finish(key, from, b).await;
         }
-        self.send_to_contact(addr, tcp, bytes).await;
+        self.send_to_contact(addr, hop, bytes).await;
         // Timer E until a final response or Timer F. No 408 on Timer F:
         // RFC 4320 §4.2 forbids a stateful element to send 408 to a
         // non-INVITE request (the originator's own Timer F has fired by then).
@@ -1044,16 +1160,16 @@ impl Server {
     async fn notify_offline(
         self: &Arc<Self>,
         aor: &str,
-        push: &(String, SocketAddr, bool),
+        push: &(String, SocketAddr, Hop),
         sender: &str,
         result: Option<tokio::sync::oneshot::Sender<u16>>,
     ) {
-        let (contact, addr, tcp) = push;
+        let (contact, addr, hop) = push;
         let branch = format!("z9hG4bK{}", token());
         let via = format!(
             "SIP/2.0/{} {};branch={branch}",
-            if *tcp { "TCP" } else { "UDP" },
-            self.addr
+            hop.via(),
+            self.sent_by(*hop)
         );
         let body = format!(
             "A message from {} is waiting for you.",
@@ -1086,7 +1202,7 @@ impl Server {
                     origin_key: String::new(),
                     request: bytes.clone(),
                     to: *addr,
-                    tcp: *tcp,
+                    hop: *hop,
                     done: false,
                     defer: None,
                     retry: None,
@@ -1100,7 +1216,7 @@ impl Server {
                 },
             );
         }
-        self.send_to_contact(*addr, *tcp, bytes).await;
+        self.send_to_contact(*addr, *hop, bytes).await;
         self.clone().retransmit(branch);
     }
 
@@ -1134,7 +1250,7 @@ impl Server {
                 let again = {
                     let st = lock(&self.state);
                     match st.client_tx.get(&branch) {
-                        Some(p) if !p.done && !p.tcp => Some((p.to, p.request.clone())),
+                        Some(p) if !p.done && p.hop == Hop::Udp => Some((p.to, p.request.clone())),
                         _ => None,
                     }
                 };
@@ -1428,11 +1544,14 @@ fn rewrite_status(bytes: &[u8], line: &str) -> Vec<u8> {
 }
 
 /// Starts the server on its UDP socket and TCP listener (the same port)
-/// and, when given, the TCP listener where it takes SIP over WebSocket.
+/// and, when given, the TCP listener where it takes SIP over WebSocket and
+/// the one where it takes SIP over TLS (with `settings.tls`: its
+/// certificate, and the CA it checks `sips:` contacts' certificates against).
 pub fn start(
     udp: UdpSocket,
     tcp: TcpListener,
     ws: Option<TcpListener>,
+    tls: Option<TcpListener>,
     settings: Settings,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let udp = Arc::new(udp);
@@ -1440,14 +1559,45 @@ pub fn start(
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
     let (inbox, mut inbox_rx) = mpsc::unbounded_channel::<(Vec<u8>, Peer)>();
+    let tls_server = settings.tls.as_ref().and_then(|t| t.server_config().ok());
+    let tls_client = settings.tls.as_ref().and_then(|t| t.client_config().ok());
+    let tls = tls.filter(|_| tls_server.is_some());
     let server = Arc::new(Server {
         settings,
         inbox,
         udp: udp.clone(),
         addr,
+        tls_addr: tls.as_ref().and_then(|l| l.local_addr().ok()),
+        tls_client,
         state: Mutex::default(),
     });
     let mut tasks = Vec::new();
+    if let (Some(listener), Some(config)) = (tls, tls_server) {
+        let server = server.clone();
+        let acceptor = tokio_rustls::TlsAcceptor::from(config);
+        tasks.push(tokio::spawn(async move {
+            while let Ok((stream, peer)) = listener.accept().await {
+                let server = server.clone();
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let _ = stream.set_nodelay(true);
+                    // A handshake that fails or stalls ends the connection.
+                    let Ok(Ok(tls)) =
+                        tokio::time::timeout(TLS_HANDSHAKE, acceptor.accept(stream)).await
+                    else {
+                        return;
+                    };
+                    let (rd, wr) = tokio::io::split(tls);
+                    let tx = server.clone().tcp_writer(wr);
+                    super::read_stream(rd, move |raw| {
+                        let tx = tx.clone();
+                        tokio::spawn(server.clone().handle(raw, Peer::Tcp(tx), Some(peer)));
+                    })
+                    .await;
+                });
+            }
+        }));
+    }
     {
         let server = server.clone();
         tasks.push(tokio::spawn(async move {
@@ -1496,6 +1646,22 @@ pub fn start(
 /// behaviour it breaks, in this file; `breaks` lists exactly the
 /// requirements whose scenarios then fail (`tests/faults.rs`).
 pub const FAULTS: &[super::Fault] = &[
+    super::Fault {
+        role: "im-server",
+        name: "sips-forwarded-in-the-clear",
+        description: "forwards a sips: MESSAGE to its sips: contact over plain TCP, at the TLS port (the last-hop exception RFC 5630 §5.3 removed)",
+        breaks: &["IMS-17"],
+        store_and_forward: true,
+        on_ipv6: false,
+    },
+    super::Fault {
+        role: "im-server",
+        name: "sips-to-sip-contact",
+        description: "forwards a sips: MESSAGE to a user's sip: contact (in the clear) instead of refusing it with 480 (RFC 5630 §5.3)",
+        breaks: &["IMS-17"],
+        store_and_forward: true,
+        on_ipv6: false,
+    },
     super::Fault {
         role: "im-server",
         name: "ignores-path",

@@ -179,6 +179,8 @@ pub struct Running {
     /// im-server: where it takes SIP over WebSocket (RFC 7118), at
     /// `ws://ADDRESS/` ([`im_server::WS_PATH`]).
     pub ws: Option<SocketAddr>,
+    /// im-server: where it takes SIP over TLS (when it has a certificate).
+    pub tls: Option<SocketAddr>,
     /// mms-relay: its MM3 (SMTP) address.
     pub mm3: Option<SocketAddr>,
     /// mms-client: where it takes send triggers (HTTP).
@@ -199,6 +201,7 @@ impl Running {
             address,
             msrp: None,
             ws: None,
+            tls: None,
             mm3: None,
             send_trigger: None,
             wap_push: None,
@@ -281,6 +284,7 @@ pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::i
     let address = udp.local_addr()?;
     let mut msrp = None;
     let mut ws = None;
+    let mut tls = None;
     let tasks = match role {
         "im-client" => {
             let msrp = TcpListener::bind(SocketAddr::new(listen.ip(), 0)).await?;
@@ -292,8 +296,17 @@ pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::i
             // SIP over WebSocket: its own TCP listener on the same IP.
             let web = TcpListener::bind(SocketAddr::new(listen.ip(), 0)).await?;
             ws = Some(web.local_addr()?);
+            // SIP over TLS, with the certificate the run issued.
+            let secure = match settings.tls {
+                Some(_) => {
+                    let l = TcpListener::bind(SocketAddr::new(listen.ip(), 0)).await?;
+                    tls = Some(l.local_addr()?);
+                    Some(l)
+                }
+                None => None,
+            };
             let mut t = msrp_relay::start(relay, settings.clone());
-            t.extend(im_server::start(udp, tcp, Some(web), settings));
+            t.extend(im_server::start(udp, tcp, Some(web), secure, settings));
             t
         }
         "push-client" => push_client::start(udp, tcp, settings),
@@ -311,6 +324,7 @@ pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::i
     );
     r.msrp = msrp;
     r.ws = ws;
+    r.tls = tls;
     Ok(r)
 }
 
@@ -358,8 +372,9 @@ pub(crate) fn uri_socket_addr(uri: &str) -> Option<(SocketAddr, bool)> {
 
 /// Reads a framed SIP stream from a TCP connection, calling `on_msg` per
 /// message; bounded buffer, stops on garbage.
-pub(crate) async fn read_stream<F>(mut rd: tokio::net::tcp::OwnedReadHalf, mut on_msg: F)
+pub(crate) async fn read_stream<R, F>(mut rd: R, mut on_msg: F)
 where
+    R: tokio::io::AsyncRead + Unpin,
     F: FnMut(Vec<u8>),
 {
     use crate::codec::sip::{next_frame, Frame};

@@ -194,11 +194,17 @@ impl Ua {
         let branch = format!("z9hG4bK{}", token());
         let call_id = format!("{}@liaison", token());
         let cseq = self.next_cseq();
+        // RFC 5630 §5.1.1.1: with only sips: contacts (over TLS), the AoR
+        // in From and To is the sips: one.
+        let aor = match (t, self.aor.strip_prefix("sip:")) {
+            (Transport::Tls, Some(rest)) => format!("sips:{rest}"),
+            _ => self.aor.clone(),
+        };
         let bytes = request("REGISTER", registrar_uri)
             .header("Via", &self.via(t, &branch))
             .header("Max-Forwards", "70")
-            .header("From", &format!("<{}>;tag={}", self.aor, token()))
-            .header("To", &format!("<{}>", self.aor))
+            .header("From", &format!("<{aor}>;tag={}", token()))
+            .header("To", &format!("<{aor}>"))
             .header("Call-ID", &call_id)
             .header("CSeq", &format!("{cseq} REGISTER"))
             .header("Supported", "path")

@@ -86,9 +86,16 @@ pub async fn start_reference(
             .collect(),
         sip: Some(SipInterface {
             address: Some(client_addr),
-            // ws: the im-server's WebSocket listener (RFC 7118).
-            transports: vec![Transport::Udp, Transport::Tcp, Transport::Ws],
-            tls: None,
+            // ws: the im-server's WebSocket listener (RFC 7118); tls: its
+            // TLS listener, with the certificate the run's lab CA issued.
+            transports: {
+                let mut t = vec![Transport::Udp, Transport::Tcp, Transport::Ws];
+                if running.iter().any(|r| r.tls.is_some()) {
+                    t.push(Transport::Tls);
+                }
+                t
+            },
+            tls: running.iter().find_map(|r| r.tls),
             ws: running
                 .iter()
                 .find_map(|r| r.ws)

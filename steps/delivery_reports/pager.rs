@@ -13,7 +13,7 @@ use crate::roles::transaction::{non_invite_client, Bounds};
 use crate::roles::ua::{Answer, Recipient, Ua};
 use crate::steps::sip::{
     check_final, final_of, new_ua, next_hop, recipient, register, send_through_server,
-    send_through_server_over, send_to_client, ws_target,
+    send_through_server_over, send_to_client, ws_target, Over,
 };
 use crate::steps::world::{describe_incoming, LiaisonWorld, StepResult};
 
@@ -288,7 +288,7 @@ async fn user_sends_over_ws(
     content_type: String,
     to: String,
 ) -> StepResult {
-    send_through_server_over(w, &from, &content_type, &to, &[], true).await
+    send_through_server_over(w, &from, &content_type, &to, &[], Over::Ws).await
 }
 
 /// The final response came back over the WebSocket connection the

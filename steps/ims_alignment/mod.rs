@@ -3,6 +3,8 @@
 //! trust, numbers in tel: and sip:…;user=phone form, routing by
 //! Accept-Contact, responses by the recorded route.
 
+pub mod sips;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
