@@ -568,6 +568,67 @@ fn jssip_as_im_client_over_websocket() {
     );
 }
 
+/// Kamailio with its TLS module as an im-server over TLS (RFC 3261
+/// §26.3.1): started with the certificate the run's lab CA issued, checked
+/// against that CA; the recipients register sips: contacts over TLS and
+/// Kamailio connects to them, checking the harness's certificate. DR-5 and
+/// IMS-17 pass; without its configuration's sips: check (lookup() alone),
+/// a sips: MESSAGE reaches a sip: contact over UDP and IMS-17 fails.
+#[test]
+fn kamailio_as_im_server_over_tls() {
+    require_program("kamailio", "kamailio");
+    let out = tmpdir("kamailio-tls");
+    let o = liaison(&[
+        "run",
+        "--sut",
+        "fixtures/sut/kamailio-tls.yaml",
+        "--strict",
+        "--tags",
+        "@transport:tls",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = report(&out);
+    assert_eq!(verdict(&r, "DR-5"), "passed", "{}", text(&o));
+    assert_eq!(verdict(&r, "IMS-17"), "passed", "{}", text(&o));
+    assert_eq!(r["summary"]["scenarios"]["passed"], 4, "{}", text(&o));
+    // Every scenario's TLS connections are in the report: the harness's
+    // to Kamailio's sip.tls, checked against the lab CA.
+    let tls = r["scenarios"][0]["tls"].as_array().cloned().unwrap_or_default();
+    assert!(
+        tls.iter().any(|t| t["peer"] == "127.0.0.1:15181"
+            && t["peer_certificate"]
+                .as_str()
+                .is_some_and(|c| c.contains("lab CA and is valid"))),
+        "{tls:?}"
+    );
+    let d = tmpdir("kamailio-tls-unchecked");
+    let profile = d.join("unchecked.yaml");
+    std::fs::write(
+        &profile,
+        std::fs::read_to_string(root().join("fixtures/sut/kamailio-tls.yaml"))
+            .unwrap()
+            .replace(
+                "LIAISON_KAMAILIO_TLS_PORT: \"15181\"",
+                "LIAISON_KAMAILIO_TLS_PORT: \"15181\", LIAISON_KAMAILIO_SIPS_UNCHECKED: \"1\"",
+            ),
+    )
+    .unwrap();
+    let out = d.join("out");
+    let o = liaison(&[
+        "run",
+        "--sut",
+        profile.to_str().unwrap(),
+        "--tags",
+        "@IMS-17",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(verdict(&report(&out), "IMS-17"), "failed", "{}", text(&o));
+}
+
 /// Kamailio with its WebSocket module as an im-server over WebSocket
 /// (RFC 7118): the harness's originator connects to sip.ws with the `sip`
 /// subprotocol, and the recipient's 200 and 486 come back over that
