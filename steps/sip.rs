@@ -114,7 +114,6 @@ pub(crate) async fn send_to_client(
     transport: &str,
 ) -> StepResult {
     let t = transport_of(w, transport)?;
-    let dst = next_hop(w, "im-client")?;
     let aor = client_aor(w)?;
     let ua = match w.originators.get("harness") {
         Some(u) => u.clone(),
@@ -123,6 +122,12 @@ pub(crate) async fn send_to_client(
             w.originators.insert("harness".into(), u.clone());
             u
         }
+    };
+    // Over TLS: straight to the client's sip.tls (RFC 3261 §26.2), on a
+    // connection the harness opens, checking its certificate.
+    let dst = match t {
+        Transport::Tls => open_tls_to(w, &ua, "im-client").await?,
+        _ => next_hop(w, "im-client")?,
     };
     let body = body_for_test();
     let out = ua.message(t, &aor, &aor, content_type, &body);
@@ -225,19 +230,14 @@ pub(crate) enum Over {
     Tls { sips: bool },
 }
 
-/// Where the im-server SUT takes SIP over TLS (profile `sip.tls`).
-pub(crate) fn tls_target(w: &LiaisonWorld) -> Result<std::net::SocketAddr, Failure> {
-    w.ctx
-        .profile
-        .sip
-        .as_ref()
-        .and_then(|s| s.tls)
-        .ok_or_else(|| {
-            w.fail(
-                "a profile whose sip.tls names where the SUT takes SIP over TLS (ip:port)",
-                "none",
-            )
-        })
+/// Where the SUT takes SIP over TLS for `role` (profile `sip.tls`).
+pub(crate) fn tls_target_of(w: &LiaisonWorld, role: &str) -> Result<std::net::SocketAddr, Failure> {
+    w.ctx.tls_address(role).ok_or_else(|| {
+        w.fail(
+            "a profile whose sip.tls names where the SUT takes SIP over TLS (ip:port)",
+            "none",
+        )
+    })
 }
 
 /// The run's TLS (lab CA, harness certificate, how the SUT's is checked).
@@ -257,7 +257,16 @@ pub(crate) fn run_tls(
 /// fails fails the step with what the SUT did (an alert, a certificate the
 /// harness refused, plaintext, silence).
 pub(crate) async fn open_tls(w: &LiaisonWorld, ua: &Ua) -> Result<std::net::SocketAddr, Failure> {
-    let dst = tls_target(w)?;
+    open_tls_to(w, ua, "im-server").await
+}
+
+/// [`open_tls`] to the SUT's `sip.tls` for `role`.
+pub(crate) async fn open_tls_to(
+    w: &LiaisonWorld,
+    ua: &Ua,
+    role: &str,
+) -> Result<std::net::SocketAddr, Failure> {
+    let dst = tls_target_of(w, role)?;
     if ua.ep.has_connection(Transport::Tls, dst) {
         return Ok(dst);
     }

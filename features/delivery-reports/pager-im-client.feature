@@ -19,6 +19,14 @@ Feature: Pager-mode delivery reports, the SUT as the receiving IM client
     When the harness sends a "text/plain" MESSAGE to the SUT over TCP
     Then the final response is 200
 
+  @DR-1 @transport:tls
+  Scenario: A text/plain MESSAGE over TLS is answered 200 OK
+    # RFC 3261 §26.2: the harness connects to the client's sip.tls and
+    # checks its certificate (the profile's tls section); the 200 comes
+    # back over that connection.
+    When the harness sends a "text/plain" MESSAGE to the SUT over TLS
+    Then the final response is 200
+
   @DR-2
   Scenario: The 200 OK to a MESSAGE carries no body and no Contact
     When the harness sends a "text/plain" MESSAGE to the SUT over UDP

@@ -52,7 +52,8 @@ pub use push_agent::PushClientHarness;
 #[derive(Debug)]
 pub struct RunContext {
     pub profile: Profile,
-    /// Per-role SIP addresses (the embedded reference runs each role on its own port).
+    /// Per-role SIP addresses (the embedded reference runs each role on its
+    /// own port), and under `tls:ROLE` where a role takes SIP over TLS.
     pub role_addresses: BTreeMap<String, std::net::SocketAddr>,
     /// sms-im-iwf: the harness SMSC and IMS core, shared by the run's scenarios.
     pub iwf: Option<Arc<IwfHarness>>,
@@ -86,6 +87,14 @@ impl RunContext {
             .get(role)
             .copied()
             .or_else(|| self.profile.sip.as_ref().and_then(|s| s.address))
+    }
+
+    /// Where the SUT takes SIP over TLS for a role (`sip.tls`).
+    pub fn tls_address(&self, role: &str) -> Option<std::net::SocketAddr> {
+        self.role_addresses
+            .get(&format!("tls:{role}"))
+            .copied()
+            .or_else(|| self.profile.sip.as_ref().and_then(|s| s.tls))
     }
 }
 

@@ -364,13 +364,18 @@ impl Client {
     }
 }
 
+/// Starts the client on its UDP socket and TCP listener (one port), its
+/// MSRP listener and, with `settings.tls`, the listener where it takes SIP
+/// over TLS (the certificate the run issued).
 pub fn start(
     udp: UdpSocket,
     tcp: TcpListener,
     msrp: TcpListener,
+    tls: Option<TcpListener>,
     settings: Settings,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let no_tcp = settings.has_fault("no-tcp");
+    let tls_server = settings.tls.as_ref().and_then(|t| t.server_config().ok());
     let msrp_addr = msrp
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
@@ -414,6 +419,49 @@ pub fn start(
                     let to = client.misrouted(&buf[..n]).unwrap_or(from);
                     reply(&udp, Reply::Udp(to), bytes).await;
                 }
+            }
+        }));
+    }
+    if let (Some(listener), Some(config)) = (tls, tls_server) {
+        let client = client.clone();
+        let udp = udp.clone();
+        let acceptor = tokio_rustls::TlsAcceptor::from(config);
+        tasks.push(tokio::spawn(async move {
+            while let Ok((stream, _peer)) = listener.accept().await {
+                let client = client.clone();
+                let udp = udp.clone();
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let _ = stream.set_nodelay(true);
+                    // A handshake that fails or stalls ends the connection.
+                    let Ok(Ok(tls)) =
+                        tokio::time::timeout(Duration::from_secs(5), acceptor.accept(stream)).await
+                    else {
+                        return;
+                    };
+                    let (rd, mut wr) = tokio::io::split(tls);
+                    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+                    tokio::spawn(async move {
+                        while let Some(b) = rx.recv().await {
+                            if wr.write_all(&b).await.is_err() {
+                                return;
+                            }
+                        }
+                    });
+                    super::read_stream(rd, move |raw| {
+                        let all = client.answers(&raw);
+                        if !all.is_empty() {
+                            let tx = tx.clone();
+                            let udp = udp.clone();
+                            tokio::spawn(async move {
+                                for bytes in all {
+                                    reply(&udp, Reply::Tcp(tx.clone()), bytes).await;
+                                }
+                            });
+                        }
+                    })
+                    .await;
+                });
             }
         }));
     }

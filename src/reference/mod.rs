@@ -288,7 +288,16 @@ pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::i
     let tasks = match role {
         "im-client" => {
             let msrp = TcpListener::bind(SocketAddr::new(listen.ip(), 0)).await?;
-            im_client::start(udp, tcp, msrp, settings)
+            // SIP over TLS, with the certificate the run issued.
+            let secure = match settings.tls {
+                Some(_) => {
+                    let l = TcpListener::bind(SocketAddr::new(listen.ip(), 0)).await?;
+                    tls = Some(l.local_addr()?);
+                    Some(l)
+                }
+                None => None,
+            };
+            im_client::start(udp, tcp, msrp, secure, settings)
         }
         "im-server" => {
             let relay = TcpListener::bind(SocketAddr::new(listen.ip(), 0)).await?;

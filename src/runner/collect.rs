@@ -542,7 +542,11 @@ pub fn run_elements(ctx: &RunContext) -> Vec<crate::report::Element> {
     };
     let p = &ctx.profile;
     for (role, a) in &ctx.role_addresses {
-        add(Some(*a), &format!("SUT {role}"), Side::Sut);
+        let label = match role.strip_prefix("tls:") {
+            Some(r) => format!("SUT {r} (TLS)"),
+            None => format!("SUT {role}"),
+        };
+        add(Some(*a), &label, Side::Sut);
     }
     if let Some(sip) = &p.sip {
         let roles = p.roles.join(", ");
@@ -552,6 +556,7 @@ pub fn run_elements(ctx: &RunContext) -> Vec<crate::report::Element> {
             "SUT im-server (WebSocket)",
             Side::Sut,
         );
+        add(sip.tls, &format!("SUT {roles} (TLS)"), Side::Sut);
     }
     add(
         p.msrp.as_ref().map(|m| m.address),

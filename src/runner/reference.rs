@@ -65,6 +65,10 @@ pub async fn start_reference(
                 ))
             })?;
         addrs.insert(role.to_string(), r.address);
+        // Where the role takes SIP over TLS ([`RunContext::tls_address`]).
+        if let Some(t) = r.tls {
+            addrs.insert(format!("tls:{role}"), t);
+        }
         running.push(r);
     }
     let store = fault
@@ -95,7 +99,10 @@ pub async fn start_reference(
                 }
                 t
             },
-            tls: running.iter().find_map(|r| r.tls),
+            tls: running
+                .iter()
+                .find(|r| r.role == "im-server")
+                .and_then(|r| r.tls),
             ws: running
                 .iter()
                 .find_map(|r| r.ws)

@@ -595,7 +595,10 @@ fn kamailio_as_im_server_over_tls() {
     assert_eq!(r["summary"]["scenarios"]["passed"], 4, "{}", text(&o));
     // Every scenario's TLS connections are in the report: the harness's
     // to Kamailio's sip.tls, checked against the lab CA.
-    let tls = r["scenarios"][0]["tls"].as_array().cloned().unwrap_or_default();
+    let tls = r["scenarios"][0]["tls"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     assert!(
         tls.iter().any(|t| t["peer"] == "127.0.0.1:15181"
             && t["peer_certificate"]
