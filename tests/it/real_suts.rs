@@ -27,11 +27,14 @@ fn baresip_as_im_client() {
     }
     assert_eq!(verdict(&r, "DR-4"), "failed", "{}", text(&o));
     // With the written waiver: exit 0, DR-4 reported as waived, not passed.
+    // This run is over TLS too (fixtures/sut/baresip-tls.yaml: its TLS
+    // listener presents the certificate the run's lab CA issued, run.sh).
     let out = tmpdir("baresip-waived");
     let o = liaison(&[
         "run",
         "--sut",
-        "fixtures/sut/baresip.yaml",
+        "fixtures/sut/baresip-tls.yaml",
+        "--strict",
         "--waivers",
         "fixtures/waivers/baresip.yaml",
         "--out",
@@ -40,6 +43,15 @@ fn baresip_as_im_client() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let r = report(&out);
     assert_eq!(verdict(&r, "DR-4"), "waived");
+    let over_tls = r["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"].as_str().unwrap_or("").contains("over TLS"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(over_tls["verdict"], "passed", "{}", text(&o));
+    assert_eq!(over_tls["tls"][0]["peer"], "127.0.0.1:15271", "{over_tls}");
     assert!(std::fs::read_to_string(out.join("sut-stdout.log"))
         .unwrap()
         .contains("MESSAGE"));
