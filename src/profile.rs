@@ -173,6 +173,11 @@ pub struct ImsSection {
     /// to and registers through.
     #[serde(default)]
     pub ws: Option<SocketAddr>,
+    /// im-client over secure WebSocket: where the core takes SIP over
+    /// WebSocket on TLS (`wss://` at this address, RFC 7118 §5 `WSS`),
+    /// presenting the harness certificate (the run's lab CA's by default).
+    #[serde(default)]
+    pub wss: Option<SocketAddr>,
     /// Run the other areas' SIP scenarios (im-client, im-server,
     /// push-client) through the core too. Those scenarios then run one at a
     /// time. Default false: only the IMS scenarios use the core.
@@ -236,11 +241,12 @@ impl ImsSection {
         roles: &[String],
     ) -> Result<(), (String, String)> {
         check_address(lab, self.core.ip()).map_err(|m| ("ims.core".to_string(), m))?;
-        if let Some(ws) = self.ws {
-            check_address(lab, ws.ip()).map_err(|m| ("ims.ws".to_string(), m))?;
+        for (field, edge) in [("ims.ws", self.ws), ("ims.wss", self.wss)] {
+            let Some(ws) = edge else { continue };
+            check_address(lab, ws.ip()).map_err(|m| (field.to_string(), m))?;
             if ws.port() == 0 {
                 return Err((
-                    "ims.ws".into(),
+                    field.into(),
                     "expected a port other than 0: the SUT is configured with the edge's address"
                         .into(),
                 ));
@@ -643,6 +649,13 @@ impl SipInterface {
     pub fn ws_parts(&self) -> Option<(SocketAddr, String)> {
         self.ws.as_deref().and_then(crate::codec::ws::url_parts)
     }
+
+    /// Is `sip.ws` a secure WebSocket URL (`wss://`)?
+    pub fn ws_secure(&self) -> bool {
+        self.ws
+            .as_deref()
+            .is_some_and(crate::codec::ws::url_is_secure)
+    }
 }
 
 /// How to start the SUT.
@@ -816,7 +829,10 @@ impl Profile {
                 let server = raw.roles.iter().any(|r| r == "im-server");
                 let ws_only = transports == [Transport::Ws] && only_client;
                 if transports.contains(&Transport::Ws) {
-                    let edge = raw.ims.as_ref().is_some_and(|i| i.ws.is_some() && i.registers());
+                    let edge = raw
+                        .ims
+                        .as_ref()
+                        .is_some_and(|i| (i.ws.is_some() || i.wss.is_some()) && i.registers());
                     let client_ok = only_client && edge;
                     if !client_ok && !server {
                         return Err(err(
@@ -848,7 +864,7 @@ impl Profile {
                         let (a, _) = crate::codec::ws::url_parts(url).ok_or_else(|| {
                             err(
                                 "sip.ws",
-                                format!("expected ws://IP:PORT/PATH (a numeric host and a port), got `{url}`"),
+                                format!("expected ws://IP:PORT/PATH or wss://IP:PORT/PATH (a numeric host and a port), got `{url}`"),
                             )
                         })?;
                         check_fixed(lab, a).map_err(|m| err("sip.ws", m))?;
@@ -1235,6 +1251,8 @@ impl Profile {
     /// The run then makes its lab CA and certificates.
     pub fn uses_tls(&self) -> bool {
         self.has_transport(Transport::Tls)
+            || self.sip.as_ref().is_some_and(|s| s.ws_secure())
+            || self.ims.as_ref().is_some_and(|i| i.wss.is_some())
     }
 
     /// Does the SUT play this role?
@@ -2022,7 +2040,7 @@ capabilities: { accept_types: [text/plain] }
         );
         for (url, want) in [
             ("ws://localhost:15062/", "expected ws://IP:PORT/PATH"),
-            ("wss://127.0.0.1:15062/", "expected ws://IP:PORT/PATH"),
+            ("wss://localhost:15062/", "expected ws://IP:PORT/PATH"),
             ("ws://127.0.0.1/", "expected ws://IP:PORT/PATH"),
             ("ws://127.0.0.1:0/", "expected a fixed port"),
             ("ws://192.0.2.1:15062/", "expected a loopback address"),
@@ -2031,6 +2049,13 @@ capabilities: { accept_types: [text/plain] }
             assert!(e.starts_with("profile bad.yaml: sip.ws: "), "{url}: {e}");
             assert!(e.contains(want), "{url}: {e}");
         }
+        // wss://: secure WebSocket, and the run then makes its TLS.
+        let p = Profile::parse(
+            &ok.replace("ws://127.0.0.1:15062/sip", "wss://127.0.0.1:15062/sip"),
+            "p.yaml",
+        )
+        .unwrap();
+        assert!(p.sip.as_ref().unwrap().ws_secure() && p.uses_tls());
         // On a lab network, any unicast address.
         let lab = format!(
             "network: lab\n{}",

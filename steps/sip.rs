@@ -311,8 +311,18 @@ pub(crate) fn ws_target(
 /// upgrade fails the step with what came (the status and bytes).
 pub(crate) async fn open_ws(w: &LiaisonWorld, ua: &Ua) -> Result<std::net::SocketAddr, Failure> {
     let (dst, path, url) = ws_target(w)?;
+    // wss://: TLS first, the SUT's certificate checked as the profile says.
+    let tls = match crate::codec::ws::url_is_secure(&url) {
+        true => Some(run_tls(w)?),
+        false => None,
+    };
+    let name = tls.as_ref().map(|t| t.server_name_for(dst));
+    let secure = tls
+        .as_ref()
+        .zip(name.as_deref())
+        .map(|(t, n)| (&t.client, n));
     // Host: the URI's host and port (RFC 6455 §4.1), as SocketAddr writes them.
-    match ua.ep.connect_ws(dst, &dst.to_string(), &path).await {
+    match ua.ep.connect_ws(dst, &dst.to_string(), &path, secure).await {
         Ok(()) => Ok(dst),
         Err(e) => Err(w.fail(
             format!("the SUT to take a WebSocket connection at {url}: its upgrade answered 101 Switching Protocols with Sec-WebSocket-Protocol: sip (RFC 7118 §4.1, RFC 6455 §4.2.2)"),
@@ -358,7 +368,16 @@ pub(crate) async fn send_through_server_over(
     let content_type = content_type.to_string();
     let from = from.to_string();
     let (t, dst) = match over {
-        Over::Ws => (Transport::Ws, open_ws(w, &ua).await?),
+        Over::Ws => {
+            let dst = open_ws(w, &ua).await?;
+            let secure = w.ctx.profile.sip.as_ref().is_some_and(|s| s.ws_secure());
+            let t = if secure {
+                Transport::Wss
+            } else {
+                Transport::Ws
+            };
+            (t, dst)
+        }
         Over::Tls { .. } => (Transport::Tls, open_tls(w, &ua).await?),
         Over::Default => (server_transport(w), next_hop(w, "im-server")?),
     };

@@ -1321,7 +1321,9 @@ pub fn sip_opcode(message: &[u8]) -> Opcode {
 /// (§3: fragments mean nothing in a WebSocket URI). `wss:` is not taken
 /// (the harness opens no TLS under WebSocket yet).
 pub fn url_parts(url: &str) -> Option<(std::net::SocketAddr, String)> {
-    let rest = url.strip_prefix("ws://")?;
+    let rest = url
+        .strip_prefix("ws://")
+        .or_else(|| url.strip_prefix("wss://"))?;
     if rest.contains('#') {
         return None;
     }
@@ -1336,6 +1338,11 @@ pub fn url_parts(url: &str) -> Option<(std::net::SocketAddr, String)> {
         return None;
     }
     Some((host.parse().ok()?, target))
+}
+
+/// Is this a secure WebSocket URL (`wss://`, RFC 6455 §3: WebSocket over TLS)?
+pub fn url_is_secure(url: &str) -> bool {
+    url.starts_with("wss://")
 }
 
 #[cfg(test)]
@@ -2088,8 +2095,13 @@ mod tests {
             url_parts("ws://127.0.0.1:80?x=1"),
             Some((a("127.0.0.1:80"), "/?x=1".into()))
         );
+        assert_eq!(
+            url_parts("wss://127.0.0.1:443/"),
+            Some((a("127.0.0.1:443"), "/".into()))
+        );
+        assert!(url_is_secure("wss://127.0.0.1:443/") && !url_is_secure("ws://127.0.0.1:80/"));
         for bad in [
-            "wss://127.0.0.1:443/",
+            "wss://localhost:443/",
             "http://127.0.0.1:80/",
             "ws://localhost:80/",
             "ws://127.0.0.1/",

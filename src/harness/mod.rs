@@ -329,6 +329,12 @@ impl Harnesses {
                     .await
                     .map_err(|e| format!("ims.ws: cannot listen on {ws} ({e})"))?;
             }
+            if let (Some(wss), Some(t)) = (i.wss, &h.tls) {
+                core.core
+                    .listen_wss(wss, t.server.clone())
+                    .await
+                    .map_err(|e| format!("ims.wss: cannot listen on {wss} ({e})"))?;
+            }
             core.configure(profile, &BTreeMap::new());
             h.ims = Some(Arc::new(core));
         }

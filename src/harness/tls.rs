@@ -87,16 +87,25 @@ impl RunTls {
             (Some(c), Some(k)) => {
                 Identity::from_pem_files(c, k).map_err(|e| format!("tls.cert: {e}"))?
             }
-            _ => lab_ca
-                .issue(
-                    &["localhost"],
-                    &[
-                        profile.harness_ip,
-                        IpAddr::from([127, 0, 0, 1]),
-                        std::net::Ipv6Addr::LOCALHOST.into(),
-                    ],
-                )
-                .map_err(|e| format!("tls: {e}"))?,
+            _ => {
+                // Every address the harness answers TLS on: its own, the
+                // loopback ones and the IMS core's edges.
+                let mut ips = vec![
+                    profile.harness_ip,
+                    IpAddr::from([127, 0, 0, 1]),
+                    std::net::Ipv6Addr::LOCALHOST.into(),
+                ];
+                if let Some(i) = &profile.ims {
+                    for a in [Some(i.core), i.ws, i.wss].into_iter().flatten() {
+                        if !ips.contains(&a.ip()) {
+                            ips.push(a.ip());
+                        }
+                    }
+                }
+                lab_ca
+                    .issue(&["localhost"], &ips)
+                    .map_err(|e| format!("tls: {e}"))?
+            }
         };
         let (peer_check, check) = match (t.verify(), &t.ca_files) {
             (Verify::None, _) => (

@@ -54,6 +54,9 @@ pub enum Transport {
     Tls,
     /// SIP over WebSocket (RFC 7118): one SIP message per WebSocket message.
     Ws,
+    /// SIP over secure WebSocket (RFC 7118 §5: Via transport `WSS`): the
+    /// WebSocket connection over TLS.
+    Wss,
 }
 
 impl Transport {
@@ -63,7 +66,13 @@ impl Transport {
             Transport::Tcp => "TCP",
             Transport::Tls => "TLS",
             Transport::Ws => "WS",
+            Transport::Wss => "WSS",
         }
+    }
+
+    /// SIP over WebSocket, secure or not (RFC 7118).
+    pub fn is_ws(self) -> bool {
+        matches!(self, Transport::Ws | Transport::Wss)
     }
 
     /// Carried over a byte stream, framed by Content-Length (RFC 3261 §18.3).
@@ -79,6 +88,7 @@ impl fmt::Display for Transport {
             Transport::Tcp => "tcp",
             Transport::Tls => "tls",
             Transport::Ws => "ws",
+            Transport::Wss => "wss",
         })
     }
 }
@@ -275,6 +285,8 @@ struct Shared {
     ws_addr: Arc<Mutex<Option<SocketAddr>>>,
     /// Where it takes SIP over TLS, once [`SipEndpoint::listen_tls`] ran.
     tls_addr: Arc<Mutex<Option<SocketAddr>>>,
+    /// Where it takes SIP over secure WebSocket ([`SipEndpoint::listen_wss`]).
+    wss_addr: Arc<Mutex<Option<SocketAddr>>>,
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
     /// What happened to connections (closed by the peer, unframeable stream).
     events: Arc<Mutex<Vec<String>>>,
@@ -408,11 +420,35 @@ impl Shared {
     }
 
     /// A WebSocket connection accepted at `local`: the handshake, then its
-    /// messages until it ends.
-    async fn ws_accepted(&self, stream: TcpStream, local: SocketAddr, peer: SocketAddr) {
+    /// messages until it ends. With `tls`, the TLS handshake first (secure
+    /// WebSocket, `wss:`): the TLS layer captures the records.
+    async fn ws_accepted(
+        &self,
+        stream: TcpStream,
+        local: SocketAddr,
+        peer: SocketAddr,
+        tls: Option<tls::TlsServer>,
+    ) {
         let _ = stream.set_nodelay(true);
-        self.capture.tcp_accepted(peer, local);
-        let io: Box<dyn Io> = Box::new(ws::Tapped::new(stream, self.capture.clone(), local, peer));
+        let (io, t): (Box<dyn Io>, Transport) = match tls {
+            None => {
+                self.capture.tcp_accepted(peer, local);
+                let io = ws::Tapped::new(stream, self.capture.clone(), local, peer);
+                (Box::new(io), Transport::Ws)
+            }
+            Some(server) => match server
+                .accept(stream, self.capture.clone(), tls::HANDSHAKE_TIMEOUT)
+                .await
+            {
+                Ok(s) => (Box::new(s), Transport::Wss),
+                Err(e) => {
+                    lock(&self.events).push(format!(
+                        "TLS handshake (secure WebSocket) from {peer} to {local} failed: {e}"
+                    ));
+                    return;
+                }
+            },
+        };
         let cfg = ws::WsConfig {
             max_message: MAX_SIP_MESSAGE,
             ..ws::WsConfig::default()
@@ -426,14 +462,8 @@ impl Shared {
                 return;
             }
         };
-        let c = self.add_conn(
-            Transport::Ws,
-            local,
-            peer,
-            Writer::Ws(conn.sender.clone()),
-            false,
-        );
-        self.ws_read(conn, c, local, peer).await;
+        let c = self.add_conn(t, local, peer, Writer::Ws(conn.sender.clone()), false);
+        self.ws_read(conn, c, t, local, peer).await;
     }
 
     /// A TLS connection accepted at `local`: the handshake, then its SIP
@@ -488,10 +518,10 @@ impl Shared {
         &self,
         mut conn: ws::WsConn<Box<dyn Io>>,
         c: Arc<Conn>,
+        t: Transport,
         local: SocketAddr,
         peer: SocketAddr,
     ) {
-        let t = Transport::Ws;
         loop {
             // No deadline of its own: the connection lives as long as the peer keeps it.
             let far = Instant::now() + Duration::from_secs(24 * 3600);
@@ -736,6 +766,7 @@ impl SipEndpoint {
             conns: Arc::default(),
             ws_addr: Arc::default(),
             tls_addr: Arc::default(),
+            wss_addr: Arc::default(),
             tasks: Arc::default(),
             events: Arc::default(),
             next_conn: Arc::default(),
@@ -795,6 +826,7 @@ impl SipEndpoint {
             // Without a TLS listener: a TLS connection's local address.
             Transport::Tls => lock(&self.shared.tls_addr).unwrap_or(self.tcp_addr),
             Transport::Ws => lock(&self.shared.ws_addr).unwrap_or(self.tcp_addr),
+            Transport::Wss => lock(&self.shared.wss_addr).unwrap_or(self.tcp_addr),
         }
     }
 
@@ -809,6 +841,7 @@ impl SipEndpoint {
         dst: SocketAddr,
         host: &str,
         path: &str,
+        secure: Option<(&tls::TlsClient, &str)>,
     ) -> Result<(), ws::WsError> {
         if !permitted(dst.ip()) {
             return Err(ws::WsError::NotPermitted(
@@ -833,25 +866,36 @@ impl SipEndpoint {
         let local = stream
             .local_addr()
             .map_err(|e| ws::WsError::Io(e.to_string()))?;
-        self.shared.capture.tcp_connect(local, dst);
-        let io: Box<dyn Io> = Box::new(ws::Tapped::new(
-            stream,
-            self.shared.capture.clone(),
-            local,
-            dst,
-        ));
+        let (io, t): (Box<dyn Io>, Transport) = match secure {
+            None => {
+                self.shared.capture.tcp_connect(local, dst);
+                let io = ws::Tapped::new(stream, self.shared.capture.clone(), local, dst);
+                (Box::new(io), Transport::Ws)
+            }
+            // wss: TLS first, its records captured by the TLS layer.
+            Some((client, name)) => {
+                let s = client
+                    .connect(
+                        stream,
+                        name,
+                        self.shared.capture.clone(),
+                        cfg.handshake_timeout,
+                    )
+                    .await
+                    .map_err(|e| {
+                        ws::WsError::Io(format!("the TLS handshake of wss: failed: {e}"))
+                    })?;
+                (Box::new(s), Transport::Wss)
+            }
+        };
         let req = ws::ClientRequest::sip(host, path);
         let conn = ws::client_handshake(io, local, dst, &req, &cfg).await?;
-        let c = self.shared.add_conn(
-            Transport::Ws,
-            local,
-            dst,
-            Writer::Ws(conn.sender.clone()),
-            false,
-        );
+        let c = self
+            .shared
+            .add_conn(t, local, dst, Writer::Ws(conn.sender.clone()), false);
         let me = self.shared.clone();
         self.shared
-            .spawn(async move { me.ws_read(conn, c, local, dst).await });
+            .spawn(async move { me.ws_read(conn, c, t, local, dst).await });
         Ok(())
     }
 
@@ -870,7 +914,29 @@ impl SipEndpoint {
         self.shared.spawn(async move {
             while let Ok((stream, peer)) = listener.accept().await {
                 let me2 = me.clone();
-                me.spawn(async move { me2.ws_accepted(stream, local, peer).await });
+                me.spawn(async move { me2.ws_accepted(stream, local, peer, None).await });
+            }
+        });
+        Ok(local)
+    }
+
+    /// As [`SipEndpoint::listen_ws`], over TLS (secure WebSocket, `wss:`,
+    /// RFC 7118 §5: Via transport `WSS`): each connection's TLS handshake
+    /// as `server` says (records and secrets captured), then the upgrade.
+    pub async fn listen_wss(
+        &self,
+        at: SocketAddr,
+        server: tls::TlsServer,
+    ) -> io::Result<SocketAddr> {
+        let listener = listen_permitted(at).await?;
+        let local = listener.local_addr()?;
+        *lock(&self.shared.wss_addr) = Some(local);
+        let me = self.shared.clone();
+        self.shared.spawn(async move {
+            while let Ok((stream, peer)) = listener.accept().await {
+                let me2 = me.clone();
+                let server = server.clone();
+                me.spawn(async move { me2.ws_accepted(stream, local, peer, Some(server)).await });
             }
         });
         Ok(local)
@@ -997,7 +1063,7 @@ impl SipEndpoint {
                 self.udp.send_to(bytes, dst).await?;
                 Ok(())
             }
-            Transport::Tcp | Transport::Tls | Transport::Ws => {
+            Transport::Tcp | Transport::Tls | Transport::Ws | Transport::Wss => {
                 let conn = self.stream_for(t, dst, branch).await?;
                 let mut w = conn.wr.lock().await;
                 if conn.tap {
@@ -1047,7 +1113,7 @@ impl SipEndpoint {
                 }
                 // A WebSocket client takes no connections (RFC 7118 §5):
                 // requests go over the one it opened.
-                None if t == Transport::Ws => {
+                None if t.is_ws() => {
                     return Err(io::Error::new(
                         io::ErrorKind::NotConnected,
                         format!("no WebSocket connection from {dst}: a WebSocket client is reached only over the connection it opened"),

@@ -278,6 +278,15 @@ impl Cscf {
         self.ep.listen_ws(at).await
     }
 
+    /// The same over TLS (`wss:`), presenting `server`'s certificate.
+    pub async fn listen_wss(
+        &self,
+        at: SocketAddr,
+        server: crate::net::tls::TlsServer,
+    ) -> std::io::Result<SocketAddr> {
+        self.ep.listen_wss(at, server).await
+    }
+
     /// An element inside the trust domain, known by its Via sent-by.
     pub fn trust(&self, via_sent_by: SocketAddr) {
         lock(&self.state).core.trust(via_sent_by);
@@ -780,8 +789,8 @@ impl Core {
             // A contact registered over WebSocket is reached over the
             // connection it came on (RFC 7118 §5: its host is often a
             // made-up `.invalid` name; the client takes no connections).
-            let (addr, transport) = if inc.transport == Transport::Ws {
-                (inc.from, Transport::Ws)
+            let (addr, transport) = if inc.transport.is_ws() {
+                (inc.from, inc.transport)
             } else if tcp || inc.transport == Transport::Tcp {
                 (addr, Transport::Tcp)
             } else {

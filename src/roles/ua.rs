@@ -69,7 +69,7 @@ impl Ua {
     /// (RFC 3261 §18.2.2) would reach the harness over TCP by a side path.
     pub fn sent_by(&self, t: Transport) -> String {
         let a = self.ep.addr(t);
-        if t == Transport::Ws && a == self.ep.tcp_addr() {
+        if t.is_ws() && a == self.ep.tcp_addr() {
             self.ws_host.clone()
         } else {
             a.to_string()
@@ -106,6 +106,7 @@ impl Ua {
             // deprecated (§3.1.2).
             Transport::Tls => format!("<sips:{user}@{}>", self.ep.addr(t)),
             Transport::Ws => format!("<sip:{user}@{};transport=ws>", self.sent_by(t)),
+            Transport::Wss => format!("<sip:{user}@{};transport=wss>", self.sent_by(t)),
         }
     }
 

@@ -218,6 +218,7 @@ pub async fn start_reference(
         ims: ims.as_ref().map(|i| crate::profile::ImsSection {
             core: i.core,
             ws: None,
+            wss: None,
             trust: Some(if i.trust_port {
                 crate::profile::Trust::Address
             } else {
@@ -357,6 +358,7 @@ fn harness_profile(ip: std::net::IpAddr, core_ip: std::net::IpAddr) -> Profile {
         ims: Some(crate::profile::ImsSection {
             core: std::net::SocketAddr::new(core_ip, 0),
             ws: None,
+            wss: None,
             trust: Some(if core_ip == ip {
                 crate::profile::Trust::Address
             } else {

@@ -307,7 +307,7 @@ async fn final_over_ws(w: &mut LiaisonWorld, name: String) -> StepResult {
         return Err(w.fail(format!("a final response to `{name}`'s MESSAGE"), "none"));
     };
     let (dst, _, url) = ws_target(w)?;
-    if inc.transport != Transport::Ws || inc.from != dst {
+    if !inc.transport.is_ws() || inc.from != dst {
         return Err(w.fail(
             format!("the final response to `{name}`'s MESSAGE over the WebSocket connection it opened to {url} (RFC 7118 §5, RFC 3261 §18.2.2: a response goes back over the connection its request came on)"),
             format!("it over {} from {}: {}", inc.transport, inc.from, describe_incoming(&inc)),

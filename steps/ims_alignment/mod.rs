@@ -158,7 +158,7 @@ async fn register_identity(w: &mut LiaisonWorld) -> StepResult {
     }
     let sut = w.ctx.sip_address("im-client");
     let contact = m.header("Contact").and_then(uri_of).unwrap_or_default();
-    if inc.transport == crate::net::Transport::Ws {
+    if inc.transport.is_ws() {
         // A WebSocket client takes no connections: the binding is the
         // connection the REGISTER came over, whatever its Contact names
         // (RFC 7118 §5; often a made-up `.invalid` host).

@@ -578,6 +578,26 @@ fn jssip_as_im_client_over_websocket() {
         "no WS Via in {}",
         dr1.display()
     );
+    // Over secure WebSocket (fixtures/sut/jssip-wss.yaml): JsSIP connects
+    // to the core's wss: edge, trusting the run's lab CA (LIAISON_TLS_CA),
+    // and registers over it; the MESSAGEs reach it over that TLS connection.
+    let out = tmpdir("jssip-wss");
+    let o = liaison(&[
+        "run",
+        "--sut",
+        "fixtures/sut/jssip-wss.yaml",
+        "--strict",
+        "--tags",
+        "@DR-1 or @IMS-7",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = report(&out);
+    for id in ["DR-1", "IMS-7"] {
+        assert_eq!(verdict(&r, id), "passed", "{id}: {}", text(&o));
+    }
+    assert!(r["runs"][0]["tls"]["lab_ca"].is_string(), "{}", text(&o));
 }
 
 /// Kamailio with its TLS module as an im-server over TLS (RFC 3261
@@ -647,7 +667,7 @@ fn kamailio_as_im_server_over_tls() {
 /// Kamailio with its WebSocket module as an im-server over WebSocket
 /// (RFC 7118): the harness's originator connects to sip.ws with the `sip`
 /// subprotocol, and the recipient's 200 and 486 come back over that
-/// connection (DR-5).
+/// connection (DR-5); then the same over secure WebSocket (`wss:`).
 #[test]
 fn kamailio_as_im_server_over_websocket() {
     require_program("kamailio", "kamailio");
@@ -666,4 +686,27 @@ fn kamailio_as_im_server_over_websocket() {
     let r = report(&out);
     assert_eq!(verdict(&r, "DR-5"), "passed", "{}", text(&o));
     assert_eq!(r["summary"]["scenarios"]["passed"], 2, "{}", text(&o));
+    // The same over secure WebSocket (wss:, its WSS listener presenting the
+    // certificate the run's lab CA issued): TLS, then the upgrade.
+    let out = tmpdir("kamailio-wss");
+    let o = liaison(&[
+        "run",
+        "--sut",
+        "fixtures/sut/kamailio-wss.yaml",
+        "--strict",
+        "--tags",
+        "@transport:ws",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = report(&out);
+    assert_eq!(verdict(&r, "DR-5"), "passed", "{}", text(&o));
+    assert_eq!(r["summary"]["scenarios"]["passed"], 2, "{}", text(&o));
+    assert_eq!(
+        r["scenarios"][0]["tls"][0]["peer"],
+        "127.0.0.1:15283",
+        "{}",
+        text(&o)
+    );
 }
