@@ -25,18 +25,36 @@ fn pcaps_with(out: &std::path::Path, needle: &[u8]) -> usize {
         .count()
 }
 
-/// The Ethernet types of a classic pcap's frames: (IPv4, IPv6, other).
+/// The Ethernet types of a capture's frames: (IPv4, IPv6, other). A
+/// classic pcap, or a pcapng (a capture with TLS secrets): its Enhanced
+/// Packet Blocks (type 6; little-endian, as the harness writes it).
 fn ether_types(pcap: &[u8]) -> (usize, usize, usize) {
-    let mut at = 24;
     let mut n = (0, 0, 0);
-    while at + 16 <= pcap.len() {
-        let len = u32::from_le_bytes(pcap[at + 8..at + 12].try_into().unwrap()) as usize;
-        let frame = &pcap[at + 16..(at + 16 + len).min(pcap.len())];
-        match frame.get(12..14) {
-            Some([0x08, 0x00]) => n.0 += 1,
-            Some([0x86, 0xdd]) => n.1 += 1,
-            _ => n.2 += 1,
+    let mut count = |frame: &[u8]| match frame.get(12..14) {
+        Some([0x08, 0x00]) => n.0 += 1,
+        Some([0x86, 0xdd]) => n.1 += 1,
+        _ => n.2 += 1,
+    };
+    let u32_at = |at: usize| u32::from_le_bytes(pcap[at..at + 4].try_into().unwrap()) as usize;
+    if pcap.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]) {
+        let mut at = 0;
+        while at + 12 <= pcap.len() {
+            let (kind, len) = (u32_at(at), u32_at(at + 4));
+            if len < 12 {
+                break;
+            }
+            if kind == 6 && at + 28 <= pcap.len() {
+                let caplen = u32_at(at + 20);
+                count(&pcap[at + 28..(at + 28 + caplen).min(pcap.len())]);
+            }
+            at += len;
         }
+        return n;
+    }
+    let mut at = 24;
+    while at + 16 <= pcap.len() {
+        let len = u32_at(at + 8);
+        count(&pcap[at + 16..(at + 16 + len).min(pcap.len())]);
         at += 16 + len;
     }
     n
