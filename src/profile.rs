@@ -178,6 +178,12 @@ pub struct ImsSection {
     /// presenting the harness certificate (the run's lab CA's by default).
     #[serde(default)]
     pub wss: Option<SocketAddr>,
+    /// im-client over TLS: where the core takes SIP over TLS (RFC 3261
+    /// §26.2), the edge a client registers through with a `sips:` or
+    /// `transport=tls` outbound proxy; requests for it go back over the
+    /// connection it registered from.
+    #[serde(default)]
+    pub tls: Option<SocketAddr>,
     /// Run the other areas' SIP scenarios (im-client, im-server,
     /// push-client) through the core too. Those scenarios then run one at a
     /// time. Default false: only the IMS scenarios use the core.
@@ -241,7 +247,11 @@ impl ImsSection {
         roles: &[String],
     ) -> Result<(), (String, String)> {
         check_address(lab, self.core.ip()).map_err(|m| ("ims.core".to_string(), m))?;
-        for (field, edge) in [("ims.ws", self.ws), ("ims.wss", self.wss)] {
+        for (field, edge) in [
+            ("ims.ws", self.ws),
+            ("ims.wss", self.wss),
+            ("ims.tls", self.tls),
+        ] {
             let Some(ws) = edge else { continue };
             check_address(lab, ws.ip()).map_err(|m| (field.to_string(), m))?;
             if ws.port() == 0 {
@@ -1252,7 +1262,10 @@ impl Profile {
     pub fn uses_tls(&self) -> bool {
         self.has_transport(Transport::Tls)
             || self.sip.as_ref().is_some_and(|s| s.ws_secure())
-            || self.ims.as_ref().is_some_and(|i| i.wss.is_some())
+            || self
+                .ims
+                .as_ref()
+                .is_some_and(|i| i.wss.is_some() || i.tls.is_some())
     }
 
     /// Does the SUT play this role?

@@ -329,6 +329,12 @@ impl Harnesses {
                     .await
                     .map_err(|e| format!("ims.ws: cannot listen on {ws} ({e})"))?;
             }
+            if let (Some(at), Some(t)) = (i.tls, &h.tls) {
+                core.core
+                    .listen_tls(at, t.server.clone())
+                    .await
+                    .map_err(|e| format!("ims.tls: cannot listen on {at} ({e})"))?;
+            }
             if let (Some(wss), Some(t)) = (i.wss, &h.tls) {
                 core.core
                     .listen_wss(wss, t.server.clone())

@@ -96,7 +96,7 @@ impl RunTls {
                     std::net::Ipv6Addr::LOCALHOST.into(),
                 ];
                 if let Some(i) = &profile.ims {
-                    for a in [Some(i.core), i.ws, i.wss].into_iter().flatten() {
+                    for a in [Some(i.core), i.ws, i.wss, i.tls].into_iter().flatten() {
                         if !ips.contains(&a.ip()) {
                             ips.push(a.ip());
                         }

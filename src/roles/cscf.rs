@@ -111,6 +111,9 @@ pub struct Core {
     /// users), by AoR key: their contact URIs, address and transport.
     known: HashMap<String, Vec<(String, SocketAddr, Transport)>>,
     expires: u32,
+    /// The core's other addresses (its TLS and WebSocket edges): a Route
+    /// naming one of them names the core.
+    edges: Vec<SocketAddr>,
 }
 
 /// What the core does with one request.
@@ -275,7 +278,22 @@ impl Cscf {
     /// WebSocket client registers through; requests for it go back over
     /// the connection it registered from (the flow).
     pub async fn listen_ws(&self, at: SocketAddr) -> std::io::Result<SocketAddr> {
-        self.ep.listen_ws(at).await
+        let a = self.ep.listen_ws(at).await?;
+        lock(&self.state).core.edges.push(a);
+        Ok(a)
+    }
+
+    /// Takes SIP over TLS at `at` as well (RFC 3261 §26.2), presenting
+    /// `server`'s certificate: the edge a client registers through over
+    /// TLS; requests for it go back over that connection.
+    pub async fn listen_tls(
+        &self,
+        at: SocketAddr,
+        server: crate::net::tls::TlsServer,
+    ) -> std::io::Result<SocketAddr> {
+        let a = self.ep.listen_tls(at, server).await?;
+        lock(&self.state).core.edges.push(a);
+        Ok(a)
     }
 
     /// The same over TLS (`wss:`), presenting `server`'s certificate.
@@ -284,7 +302,9 @@ impl Cscf {
         at: SocketAddr,
         server: crate::net::tls::TlsServer,
     ) -> std::io::Result<SocketAddr> {
-        self.ep.listen_wss(at, server).await
+        let a = self.ep.listen_wss(at, server).await?;
+        lock(&self.state).core.edges.push(a);
+        Ok(a)
     }
 
     /// An element inside the trust domain, known by its Via sent-by.
@@ -496,7 +516,8 @@ impl Core {
         // entry naming the core is consumed here, without a trip over the
         // network to itself.
         let routes = uris(msg, "Route");
-        let ours = |u: &str| uri_addr(u).is_some_and(|(a, _)| a == me);
+        let edges = self.edges.clone();
+        let ours = |u: &str| uri_addr(u).is_some_and(|(a, _)| a == me || edges.contains(&a));
         let popped = routes.iter().take_while(|r| ours(r)).count();
         let rest_routes: Vec<String> = routes.iter().skip(popped).cloned().collect();
         let ruri = msg.request_uri().unwrap_or_default().to_string();
@@ -789,7 +810,11 @@ impl Core {
             // A contact registered over WebSocket is reached over the
             // connection it came on (RFC 7118 §5: its host is often a
             // made-up `.invalid` name; the client takes no connections).
-            let (addr, transport) = if inc.transport.is_ws() {
+            // So is one registered over TLS: the harness opens no TLS
+            // connections of its own to a client (it would need the
+            // client's name to check), the flow is the way back (as
+            // RFC 5626 §5 has it for clients behind NATs).
+            let (addr, transport) = if inc.transport.is_ws() || inc.transport == Transport::Tls {
                 (inc.from, inc.transport)
             } else if tcp || inc.transport == Transport::Tcp {
                 (addr, Transport::Tcp)

@@ -219,6 +219,7 @@ pub async fn start_reference(
             core: i.core,
             ws: None,
             wss: None,
+            tls: None,
             trust: Some(if i.trust_port {
                 crate::profile::Trust::Address
             } else {
@@ -359,6 +360,7 @@ fn harness_profile(ip: std::net::IpAddr, core_ip: std::net::IpAddr) -> Profile {
             core: std::net::SocketAddr::new(core_ip, 0),
             ws: None,
             wss: None,
+            tls: None,
             trust: Some(if core_ip == ip {
                 crate::profile::Trust::Address
             } else {

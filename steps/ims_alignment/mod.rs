@@ -13,7 +13,7 @@ use cucumber::{given, then, when};
 use crate::codec::ims::{self, features, icsi_encode, icsis, lr_uri, shown_identity, ICSI_CPM_MSG};
 use crate::codec::sip::{token, uri_of, SipMessage};
 use crate::harness::ImsHarness;
-use crate::net::Incoming;
+use crate::net::{Incoming, Transport};
 use crate::roles::cscf::{aor_key, Hop};
 use crate::roles::ua::{Recipient, Ua};
 use crate::steps::sip::{
@@ -171,11 +171,16 @@ async fn register_identity(w: &mut LiaisonWorld) -> StepResult {
         .split([';', '>'])
         .next()
         .and_then(|hp| hp.parse::<std::net::SocketAddr>().ok());
-    if bound.is_none() || (bound != sut && bound != Some(inc.from)) {
+    // Over TLS the contact may be where the SUT takes TLS (sip.tls).
+    let sut_tls = (inc.transport == Transport::Tls)
+        .then(|| w.ctx.tls_address("im-client"))
+        .flatten();
+    if bound.is_none() || (bound != sut && bound != sut_tls && bound != Some(inc.from)) {
         return Err(w.fail(
             format!(
-                "a Contact at the SUT's own address ({}) (RFC 3261 §10.2.1)",
-                sut.map(|a| a.to_string()).unwrap_or_default()
+                "a Contact at the SUT's own address ({}{}) (RFC 3261 §10.2.1)",
+                sut.map(|a| a.to_string()).unwrap_or_default(),
+                sut_tls.map(|a| format!(", or {a} for TLS")).unwrap_or_default()
             ),
             format!("Contact {contact} — {}", describe_incoming(&inc)),
         ));

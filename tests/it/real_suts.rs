@@ -62,27 +62,43 @@ fn baresip_registered_through_the_ims_core() {
     require_program("baresip", "baresip");
     require_program("cc", "gcc");
     // baresip registers through the harness core (outbound proxy) and takes
-    // every im-client scenario through it; DR-4 keeps its waiver.
-    let out = tmpdir("baresip-ims");
-    let o = liaison(&[
-        "run",
-        "--sut",
-        "fixtures/sut/baresip-ims.yaml",
-        "--strict",
-        "--waivers",
-        "fixtures/waivers/baresip.yaml",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let r = report(&out);
-    for id in ["DR-1", "DR-2", "DR-3", "IMS-2", "IMS-7"] {
-        assert_eq!(verdict(&r, id), "passed", "{id}: {}", text(&o));
-    }
-    assert_eq!(verdict(&r, "DR-4"), "waived");
-    // It declares no feature tags or ICSIs (baresip 1.0 cannot): not run.
-    for id in ["IMS-5", "IMS-6"] {
-        assert_eq!(verdict(&r, id), "not-run", "{id}: {}", text(&o));
+    // every im-client scenario through it; DR-4 keeps its waiver. Twice at
+    // once: over UDP, and over TLS to the core's TLS edge (ims.tls; it
+    // checks the core's certificate against the run's lab CA), the core
+    // sending it requests over that connection.
+    let runs: Vec<_> = std::thread::scope(|s| {
+        ["baresip-ims", "baresip-ims-tls"]
+            .map(|name| {
+                s.spawn(move || {
+                    let out = tmpdir(name);
+                    let o = liaison(&[
+                        "run",
+                        "--sut",
+                        &format!("fixtures/sut/{name}.yaml"),
+                        "--strict",
+                        "--waivers",
+                        "fixtures/waivers/baresip.yaml",
+                        "--out",
+                        out.to_str().unwrap(),
+                    ]);
+                    (name, out, o)
+                })
+            })
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .collect()
+    });
+    for (name, out, o) in runs {
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", text(&o));
+        let r = report(&out);
+        for id in ["DR-1", "DR-2", "DR-3", "IMS-2", "IMS-7"] {
+            assert_eq!(verdict(&r, id), "passed", "{name} {id}: {}", text(&o));
+        }
+        assert_eq!(verdict(&r, "DR-4"), "waived", "{name}");
+        // It declares no feature tags or ICSIs (baresip 1.0 cannot): not run.
+        for id in ["IMS-5", "IMS-6"] {
+            assert_eq!(verdict(&r, id), "not-run", "{name} {id}: {}", text(&o));
+        }
     }
 }
 
