@@ -332,7 +332,14 @@ impl Client {
                 .build();
         }
         let sid = token();
-        let url = super::msrp_receiver::url(self.msrp_addr, &sid);
+        // msrps: for an offer of MSRP over TLS (RFC 4975 §8.1, §14.2).
+        let Some(url) =
+            super::msrp_receiver::answer_url(self.msrp_addr, &sid, media.as_ref(), s)
+        else {
+            return response_to(msg, 488, "Not Acceptable Here")
+                .to_tag(&token())
+                .build();
+        };
         self.sessions
             .lock()
             .unwrap_or_else(|e| e.into_inner())
