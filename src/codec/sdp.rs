@@ -519,10 +519,9 @@ mod tests {
         // a protocol given on purpose disagrees with the path as asked.
         let plain = msrp_session(addr, 7654, "msrp://192.0.2.10:7654/x;tcp", &["*"], None);
         assert!(!Sdp::parse(&plain).unwrap().media()[0].is_msrp_tls());
-        let lower = Sdp::parse(
-            b"v=0\r\nm=message 1 tcp/tls/msrp *\r\na=path:msrps://h:1/s;tcp\r\n",
-        )
-        .unwrap();
+        let lower =
+            Sdp::parse(b"v=0\r\nm=message 1 tcp/tls/msrp *\r\na=path:msrps://h:1/s;tcp\r\n")
+                .unwrap();
         assert!(lower.media()[0].is_msrp_tls());
         let mismatched = SessionBuilder::new(addr, 7655, &path)
             .accept_types(&["text/plain"])

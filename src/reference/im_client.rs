@@ -333,8 +333,7 @@ impl Client {
         }
         let sid = token();
         // msrps: for an offer of MSRP over TLS (RFC 4975 §8.1, §14.2).
-        let Some(url) =
-            super::msrp_receiver::answer_url(self.msrp_addr, &sid, media.as_ref(), s)
+        let Some(url) = super::msrp_receiver::answer_url(self.msrp_addr, &sid, media.as_ref(), s)
         else {
             return response_to(msg, 488, "Not Acceptable Here")
                 .to_tag(&token())

@@ -429,10 +429,11 @@ impl Job {
             Some(config) => {
                 let name = rustls::pki_types::ServerName::IpAddress(to.ip().into());
                 let connector = tokio_rustls::TlsConnector::from(config);
-                let t = tokio::time::timeout(Duration::from_secs(5), connector.connect(name, stream))
-                    .await
-                    .ok()?
-                    .ok()?;
+                let t =
+                    tokio::time::timeout(Duration::from_secs(5), connector.connect(name, stream))
+                        .await
+                        .ok()?
+                        .ok()?;
                 let (r, w) = tokio::io::split(t);
                 (Box::new(r), Box::new(w))
             }
@@ -767,7 +768,7 @@ pub const FAULTS: &[super::Fault] = &[
         role: "sms-im-iwf",
         name: "iwf-wrong-password",
         description: "binds to the SMSC with a wrong password",
-        breaks: &["DR-21", "DR-22", "DR-23", "DR-24"],
+        breaks: &["DR-21", "DR-22", "DR-23", "DR-24", "DR-25"],
         store_and_forward: true,
         on_ipv6: false,
     },
@@ -775,7 +776,7 @@ pub const FAULTS: &[super::Fault] = &[
         role: "sms-im-iwf",
         name: "tel-without-plus",
         description: "addresses the recipient as tel:<number> without the + (and no phone-context), which names no global number (RFC 3966 §5.1.4)",
-        breaks: &["DR-21", "DR-22", "DR-24"],
+        breaks: &["DR-21", "DR-22", "DR-24", "DR-25"],
         store_and_forward: true,
         on_ipv6: false,
     },

@@ -222,12 +222,11 @@ async fn session(w: &mut LiaisonWorld) -> StepResult {
 async fn session_tls(w: &mut LiaisonWorld) -> StepResult {
     offer(w, "text/plain", true).await?;
     let url = answer_path(w)?;
-    let ok = w
-        .lm
-        .offer
-        .as_ref()
-        .and_then(|r| r.final_response())
-        .cloned();
+    let ok =
+        w.lm.offer
+            .as_ref()
+            .and_then(|r| r.final_response())
+            .cloned();
     let media = ok
         .as_ref()
         .and_then(|m| sdp::Sdp::parse(m.body()).ok())
@@ -237,7 +236,8 @@ async fn session_tls(w: &mut LiaisonWorld) -> StepResult {
                 .find(|m| m.media == "message" && m.proto.to_ascii_uppercase().contains("MSRP"))
         });
     let proto = media.as_ref().map(|m| m.proto.clone()).unwrap_or_default();
-    if !media.as_ref().is_some_and(|m| m.is_msrp_tls()) || !crate::codec::msrp::url_is_secure(&url) {
+    if !media.as_ref().is_some_and(|m| m.is_msrp_tls()) || !crate::codec::msrp::url_is_secure(&url)
+    {
         return Err(w.fail(
             "an answer to the offer of MSRP over TLS with m=message … TCP/TLS/MSRP and an msrps: path (RFC 4975 §8.1, §14.2): the session stays on TLS",
             format!(
@@ -256,15 +256,16 @@ async fn session_tls(w: &mut LiaisonWorld) -> StepResult {
         )
     })?;
     let addr = crate::codec::msrp::url_addr(&url);
-    let name = addr
-        .map(|a| tls.server_name_for(a))
-        .unwrap_or_default();
+    let name = addr.map(|a| tls.server_name_for(a)).unwrap_or_default();
     let local = w.lm.local_url.clone().unwrap_or_default();
     let p = MsrpPeer::connect_tls(&url, &local, w.capture.clone(), &tls.client, &name)
         .await
         .map_err(|e| {
             w.fail(
-                format!("a TLS connection to the answered msrps: path {url} ({}; RFC 4975 §14.2)", tls.check),
+                format!(
+                    "a TLS connection to the answered msrps: path {url} ({}; RFC 4975 §14.2)",
+                    tls.check
+                ),
                 e.to_string(),
             )
         })?;

@@ -1009,8 +1009,7 @@ async fn large_over_tls(w: &mut LiaisonWorld) -> StepResult {
     // The offer: the INVITE for the recipient's number.
     let invite = h.ims.log().into_iter().find(|d| {
         d.number == n
-            && d
-                .incoming
+            && d.incoming
                 .msg
                 .as_ref()
                 .is_ok_and(|m| m.method() == Some("INVITE"))
@@ -1033,8 +1032,7 @@ async fn large_over_tls(w: &mut LiaisonWorld) -> StepResult {
         .as_ref()
         .and_then(|m| m.msrp_path().last().cloned())
         .unwrap_or_default();
-    if !media.as_ref().is_some_and(|m| m.is_msrp_tls())
-        || !crate::codec::msrp::url_is_secure(&path)
+    if !media.as_ref().is_some_and(|m| m.is_msrp_tls()) || !crate::codec::msrp::url_is_secure(&path)
     {
         return Err(w.fail(
             "an offer of MSRP over TLS, m=message … TCP/TLS/MSRP with an msrps: path (the profile declares capabilities.msrp_tls; RFC 4975 §8.1, §14.2)",
@@ -1058,7 +1056,10 @@ async fn large_over_tls(w: &mut LiaisonWorld) -> StepResult {
         .map(|e| &e.kind)
         .find(|k| matches!(k, LargeKind::TlsFailed(_)))
     {
-        return Err(w.fail(expected, format!("the SUT's connection failed as TLS: {why}")));
+        return Err(w.fail(
+            expected,
+            format!("the SUT's connection failed as TLS: {why}"),
+        ));
     }
     if let Some(e) = log
         .iter()
@@ -1066,13 +1067,13 @@ async fn large_over_tls(w: &mut LiaisonWorld) -> StepResult {
     {
         return Err(w.fail(
             expected,
-            format!("a chunk in the clear, on a plaintext connection: {:?}", e.kind),
+            format!(
+                "a chunk in the clear, on a plaintext connection: {:?}",
+                e.kind
+            ),
         ));
     }
-    if !log
-        .iter()
-        .any(|e| e.tls && e.kind == LargeKind::Chunk('$'))
-    {
+    if !log.iter().any(|e| e.tls && e.kind == LargeKind::Chunk('$')) {
         return Err(w.fail(
             expected,
             format!(
@@ -1081,7 +1082,10 @@ async fn large_over_tls(w: &mut LiaisonWorld) -> StepResult {
                     "nothing".to_string()
                 } else {
                     log.iter()
-                        .map(|e| format!("{:?}", e.kind))
+                        .map(|e| match &e.kind {
+                            LargeKind::Complete(b) => format!("Complete({} bytes)", b.len()),
+                            k => format!("{k:?}"),
+                        })
                         .collect::<Vec<_>>()
                         .join(", ")
                 }
