@@ -615,6 +615,11 @@ pub struct Capabilities {
     /// im-server: relays MSRP (RFC 4976) at the profile's msrp.address.
     #[serde(default)]
     pub msrp_relay: Option<bool>,
+    /// im-client, sms-im-iwf: takes (im-client) or offers (sms-im-iwf) MSRP
+    /// over TLS: `msrps:` paths and `TCP/TLS/MSRP` in SDP (RFC 4975 §8.1,
+    /// §14.2); selects the `@if:msrp_tls` scenarios and makes the run's TLS.
+    #[serde(default)]
+    pub msrp_tls: Option<bool>,
     /// sms-im-iwf: sends an SME delivery acknowledgement (submit_sm, esm_class
     /// 0x08) with the IM outcome when the SMS asks for one.
     #[serde(default)]
@@ -1257,10 +1262,12 @@ impl Profile {
         })
     }
 
-    /// Does the harness meet this SUT over TLS anywhere (SIP over TLS)?
+    /// Does the harness meet this SUT over TLS anywhere (SIP over TLS, MSRP
+    /// over TLS)?
     /// The run then makes its lab CA and certificates.
     pub fn uses_tls(&self) -> bool {
         self.has_transport(Transport::Tls)
+            || self.capability("msrp_tls")
             || self.sip.as_ref().is_some_and(|s| s.ws_secure())
             || self
                 .ims
@@ -1283,6 +1290,7 @@ impl Profile {
             "msrp_max_size" => self.capabilities.msrp_max_size.is_some(),
             "sme_ack" => self.capabilities.sme_ack.unwrap_or(false),
             "msrp_relay" => self.capabilities.msrp_relay.unwrap_or(false),
+            "msrp_tls" => self.capabilities.msrp_tls.unwrap_or(false),
             "sip" => self.sip.is_some(),
             "iwf_msrp" => self.capabilities.iwf_msrp.unwrap_or(false),
             "wap_2_0" => self.ppg.as_ref().is_some_and(|p| p.compliance == "wap-2.0"),
@@ -1404,6 +1412,7 @@ pub const CAPABILITIES: &[&str] = &[
     "msrp_max_size",
     "sme_ack",
     "msrp_relay",
+    "msrp_tls",
     "sip",
     "iwf_msrp",
     "wap_2_0",

@@ -103,3 +103,12 @@ Feature: Large Message mode delivery reports, the SUT as the receiving IM client
     And the chunks carry "Success-Report: yes"
     When the harness sends the first 2048 bytes of a 3000-byte "text/plain" message in chunks of 1024 bytes and aborts it
     Then no success REPORT claims the whole message
+
+  @DR-25 @if:msrp_tls
+  Scenario: A Large Message offered over TLS is answered, acknowledged and reported over TLS
+    Given a Large Message session over TLS with the SUT
+    And the chunks carry "Success-Report: yes"
+    When the harness sends a 3000-byte "text/plain" message in chunks of 1024 bytes
+    Then the final chunk gets a 200 response
+    And success REPORTs cover the whole message, none before the 200 to a chunk it reports on
+    And the MSRP connection stayed on TLS

@@ -123,3 +123,9 @@ Feature: Delivery reports across SMS–IM interworking, the SUT as the interwork
     When the SMSC delivers a 4000-byte SMS for the IM recipient asking for a delivery report
     Then the IM recipient receives the SMS as MSRP chunks
     And the SUT reports the SMS as not delivered
+
+  @DR-25 @if:iwf_msrp @if:msrp_tls
+  Scenario: A long SMS offered as a Large Message over TLS is sent over TLS only
+    Given the IM recipient takes Large Messages and answers every chunk with 200
+    When the SMSC delivers a 4000-byte SMS for the IM recipient asking for a delivery report
+    Then the SUT offers the Large Message over TLS and sends its chunks over TLS only

@@ -1412,6 +1412,19 @@ pub fn msrp_url(addr: SocketAddr, session_id: &str) -> String {
     }
 }
 
+/// The MSRP URL of a session over TLS (RFC 4975 §6, §9, §14.2):
+/// `msrps://<host>:<port>/<session-id>;tcp`, written as [`msrp_url`] does.
+pub fn msrps_url(addr: SocketAddr, session_id: &str) -> String {
+    format!("msrps{}", &msrp_url(addr, session_id)["msrp".len()..])
+}
+
+/// Whether an MSRP URL has the `msrps` scheme (ASCII case ignored; RFC
+/// 4975 §9): the hop it names is reached over TLS (§14.2). False for what
+/// is no MSRP URL.
+pub fn url_is_secure(url: &str) -> bool {
+    MsrpUrl::parse(url).is_some_and(|u| u.secure)
+}
+
 /// The address an MSRP URL points at (see [`MsrpUrl`]).
 pub fn url_addr(url: &str) -> Option<SocketAddr> {
     MsrpUrl::parse(url)?.socket_addr()
@@ -1656,5 +1669,34 @@ mod tests {
         assert!(!is_valid_ident(&"a".repeat(33)));
         assert!(!is_valid_ident("-abc"));
         assert!(is_valid_ident("a.b-c+d%e="));
+    }
+
+    #[test]
+    fn msrps_urls_are_written_and_read_like_msrp_ones() {
+        let v4: SocketAddr = "192.0.2.20:2856".parse().unwrap();
+        let v6: SocketAddr = "[2001:db8::20]:2856".parse().unwrap();
+        assert_eq!(msrps_url(v4, "s1"), "msrps://192.0.2.20:2856/s1;tcp");
+        assert_eq!(msrps_url(v6, "s1"), "msrps://[2001:db8::20]:2856/s1;tcp");
+        let u = MsrpUrl::parse("MSRPS://192.0.2.20:2856/s1;tcp").unwrap();
+        assert!(u.secure);
+        assert_eq!(u.socket_addr(), Some(v4));
+        assert!(url_is_secure(&msrps_url(v6, "s1")));
+        assert_eq!(url_addr(&msrps_url(v6, "s1")), Some(v6));
+        assert_eq!(url_session(&msrps_url(v6, "s1")).as_deref(), Some("s1"));
+        assert!(!url_is_secure(&msrp_url(v4, "s1")));
+        assert!(!url_is_secure("sips:bob@example.com"));
+        // A request over TLS carries msrps paths and frames like any other.
+        let bytes = request("SEND", "t1s")
+            .header("To-Path", &msrps_url(v4, "b0b"))
+            .header("From-Path", &msrps_url(v6, "a1ice"))
+            .header("Message-ID", "m1")
+            .header("Byte-Range", "1-2/2")
+            .header("Content-Type", "text/plain")
+            .body(b"hi")
+            .build();
+        assert_eq!(next_frame(&bytes, 1024), Ok(Some(bytes.len())));
+        let m = MsrpMessage::parse(&bytes).unwrap();
+        assert_eq!(m.to_path(), ["msrps://192.0.2.20:2856/b0b;tcp"]);
+        assert_eq!(m.from_path(), ["msrps://[2001:db8::20]:2856/a1ice;tcp"]);
     }
 }

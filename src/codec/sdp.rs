@@ -96,6 +96,12 @@ impl Media {
         self.words("accept-wrapped-types")
     }
 
+    /// Whether the `m=` line names MSRP over TLS, `TCP/TLS/MSRP` (RFC 4975
+    /// §8.1; the protocol name compared ignoring ASCII case).
+    pub fn is_msrp_tls(&self) -> bool {
+        self.proto.eq_ignore_ascii_case(MSRP_TLS_PROTO)
+    }
+
     /// `a=setup` (RFC 6135, with the RFC 4145 values), lowercased.
     pub fn setup(&self) -> Option<String> {
         self.attr("setup").map(|v| v.trim().to_ascii_lowercase())
@@ -295,12 +301,19 @@ fn connection_of(value: &str) -> Option<String> {
     (!address.is_empty()).then(|| address.to_string())
 }
 
+/// The `m=` protocol of MSRP over TCP (RFC 4975 §8.1).
+pub const MSRP_PROTO: &str = "TCP/MSRP";
+/// The `m=` protocol of MSRP over TLS (RFC 4975 §8.1); its URIs are `msrps:`
+/// (§6, §14.2).
+pub const MSRP_TLS_PROTO: &str = "TCP/TLS/MSRP";
+
 /// An MSRP session description under construction ([`SessionBuilder::build`]).
 #[derive(Clone, Debug)]
 pub struct SessionBuilder {
     addr: IpAddr,
     port: u16,
     path: String,
+    proto: Option<String>,
     accept_types: Vec<String>,
     accept_wrapped_types: Vec<String>,
     setup: Option<String>,
@@ -315,6 +328,7 @@ impl SessionBuilder {
             addr,
             port,
             path: path.to_string(),
+            proto: None,
             accept_types: Vec::new(),
             accept_wrapped_types: Vec::new(),
             setup: None,
@@ -335,6 +349,14 @@ impl SessionBuilder {
         self
     }
 
+    /// The `m=` protocol as given, whatever the path's scheme (for input that
+    /// must disagree with itself). By default it follows the path:
+    /// `TCP/TLS/MSRP` for an `msrps:` URL, `TCP/MSRP` otherwise.
+    pub fn proto(mut self, proto: &str) -> Self {
+        self.proto = Some(proto.to_string());
+        self
+    }
+
     /// `a=setup:<role>` (RFC 6135: `active`, `passive` or `actpass`, as in RFC 4145).
     pub fn setup(mut self, role: &str) -> Self {
         self.setup = Some(role.to_string());
@@ -347,6 +369,17 @@ impl SessionBuilder {
     pub fn origin(mut self, session_id: u64, version: u64) -> Self {
         self.origin = Some((session_id, version));
         self
+    }
+
+    /// The `m=` protocol written: the one given, else the path's.
+    fn proto_name(&self) -> &str {
+        match &self.proto {
+            Some(p) => p,
+            None if super::msrp::MsrpUrl::parse(&self.path).is_some_and(|u| u.secure) => {
+                MSRP_TLS_PROTO
+            }
+            None => MSRP_PROTO,
+        }
     }
 
     /// The exact bytes, CRLF line ends, lines in the order RFC 4566 §5 gives:
@@ -367,7 +400,7 @@ impl SessionBuilder {
             "s=-".to_string(),
             format!("c=IN {family} {host}"),
             "t=0 0".to_string(),
-            format!("m=message {} TCP/MSRP *", self.port),
+            format!("m=message {} {} *", self.port, self.proto_name()),
             format!("a=accept-types:{}", self.accept_types.join(" ")),
         ];
         if !self.accept_wrapped_types.is_empty() {
@@ -387,7 +420,8 @@ impl SessionBuilder {
 }
 
 /// An MSRP offer/answer body (RFC 4975 §8): `v=0`, `o=`, `s=-`,
-/// `c=IN IP4|IP6 <addr>`, `t=0 0`, `m=message <port> TCP/MSRP *`,
+/// `c=IN IP4|IP6 <addr>`, `t=0 0`, `m=message <port> TCP/MSRP *` (or
+/// `TCP/TLS/MSRP` for an `msrps:` path),
 /// `a=accept-types:…`, `a=path:<path>`, and `a=setup:<setup>` (RFC 6135) when
 /// given. See [`SessionBuilder`] for `a=accept-wrapped-types` and the `o=` values.
 pub fn msrp_session(
@@ -407,6 +441,11 @@ pub fn msrp_session(
 /// The MSRP URL for a session; see [`super::msrp::msrp_url`].
 pub fn msrp_url(addr: std::net::SocketAddr, session_id: &str) -> String {
     super::msrp::msrp_url(addr, session_id)
+}
+
+/// The MSRP URL for a session over TLS; see [`super::msrp::msrps_url`].
+pub fn msrps_url(addr: std::net::SocketAddr, session_id: &str) -> String {
+    super::msrp::msrps_url(addr, session_id)
 }
 
 /// 32-bit FNV-1a: a fixed, documented hash (std's hashers may change between Rust
@@ -461,6 +500,36 @@ mod tests {
              a=accept-wrapped-types:*\r\na=path:msrp://[2001:db8::20]:2855/b0b;tcp\r\n\
              a=setup:passive\r\n"
         );
+    }
+
+    #[test]
+    fn build_msrp_over_tls_offer() {
+        let addr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10));
+        let path = msrps_url(SocketAddr::new(addr, 7655), "a1iceTls");
+        assert_eq!(path, "msrps://192.0.2.10:7655/a1iceTls;tcp");
+        let bytes = msrp_session(addr, 7655, &path, &["text/plain"], Some("active"));
+        let sdp = Sdp::parse(&bytes).expect("offer parses");
+        assert_eq!(sdp.check(), Ok(()));
+        let m = &sdp.media()[0];
+        assert_eq!(m.proto, "TCP/TLS/MSRP");
+        assert!(m.is_msrp_tls());
+        assert_eq!(m.msrp_path(), [path.as_str()]);
+        insta::assert_snapshot!("msrp_tls_offer", String::from_utf8_lossy(&bytes));
+        // The plain offer is not TLS; the protocol name is read ignoring case;
+        // a protocol given on purpose disagrees with the path as asked.
+        let plain = msrp_session(addr, 7654, "msrp://192.0.2.10:7654/x;tcp", &["*"], None);
+        assert!(!Sdp::parse(&plain).unwrap().media()[0].is_msrp_tls());
+        let lower =
+            Sdp::parse(b"v=0\r\nm=message 1 tcp/tls/msrp *\r\na=path:msrps://h:1/s;tcp\r\n")
+                .unwrap();
+        assert!(lower.media()[0].is_msrp_tls());
+        let mismatched = SessionBuilder::new(addr, 7655, &path)
+            .accept_types(&["text/plain"])
+            .proto(MSRP_PROTO)
+            .build();
+        let text = String::from_utf8(mismatched).unwrap();
+        assert!(text.contains("m=message 7655 TCP/MSRP *\r\n"), "{text}");
+        assert!(text.contains("a=path:msrps://"), "{text}");
     }
 
     #[test]

@@ -332,7 +332,13 @@ impl Client {
                 .build();
         }
         let sid = token();
-        let url = super::msrp_receiver::url(self.msrp_addr, &sid);
+        // msrps: for an offer of MSRP over TLS (RFC 4975 §8.1, §14.2).
+        let Some(url) = super::msrp_receiver::answer_url(self.msrp_addr, &sid, media.as_ref(), s)
+        else {
+            return response_to(msg, 488, "Not Acceptable Here")
+                .to_tag(&token())
+                .build();
+        };
         self.sessions
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -610,7 +616,7 @@ pub const FAULTS: &[super::Fault] = &[
         role: "im-client",
         name: "never-answers",
         description: "receives MESSAGEs and never answers them",
-        breaks: &["DR-1", "DR-2", "DR-3", "DR-4", "DR-9", "DR-10", "DR-11", "DR-12", "DR-13", "DR-14", "DR-15", "DR-17", "IMS-7", "IMS-8"],
+        breaks: &["DR-1", "DR-2", "DR-3", "DR-4", "DR-9", "DR-10", "DR-11", "DR-12", "DR-13", "DR-14", "DR-15", "DR-17", "IMS-7", "IMS-8", "DR-25"],
         store_and_forward: true,
         on_ipv6: false,
     },
@@ -618,7 +624,7 @@ pub const FAULTS: &[super::Fault] = &[
         role: "im-client",
         name: "garbage-responses",
         description: "answers every request with bytes that are not SIP",
-        breaks: &["DR-1", "DR-2", "DR-3", "DR-4", "DR-9", "DR-10", "DR-11", "DR-12", "DR-13", "DR-14", "DR-15", "DR-17", "IMS-7", "IMS-8"],
+        breaks: &["DR-1", "DR-2", "DR-3", "DR-4", "DR-9", "DR-10", "DR-11", "DR-12", "DR-13", "DR-14", "DR-15", "DR-17", "IMS-7", "IMS-8", "DR-25"],
         store_and_forward: true,
         on_ipv6: false,
     },
@@ -626,7 +632,7 @@ pub const FAULTS: &[super::Fault] = &[
         role: "im-client",
         name: "wrong-transaction",
         description: "answers every request with a well-formed 200 for another transaction (other branch and Call-ID)",
-        breaks: &["DR-1", "DR-2", "DR-3", "DR-4", "DR-9", "DR-10", "DR-11", "DR-12", "DR-13", "DR-14", "DR-15", "DR-17", "IMS-7", "IMS-8"],
+        breaks: &["DR-1", "DR-2", "DR-3", "DR-4", "DR-9", "DR-10", "DR-11", "DR-12", "DR-13", "DR-14", "DR-15", "DR-17", "IMS-7", "IMS-8", "DR-25"],
         store_and_forward: true,
         on_ipv6: false,
     },
@@ -698,7 +704,7 @@ pub const FAULTS: &[super::Fault] = &[
         role: "im-client",
         name: "msrp-rejects-invite",
         description: "rejects every INVITE for an MSRP session with 488",
-        breaks: &["DR-9", "DR-10", "DR-11", "DR-12", "DR-13", "DR-14", "DR-15", "DR-17", "IMS-8"],
+        breaks: &["DR-9", "DR-10", "DR-11", "DR-12", "DR-13", "DR-14", "DR-15", "DR-17", "IMS-8", "DR-25"],
         store_and_forward: true,
         on_ipv6: false,
     },
@@ -722,7 +728,7 @@ pub const FAULTS: &[super::Fault] = &[
         role: "im-client",
         name: "msrp-no-final-200",
         description: "never answers the final ('$') chunk of a message",
-        breaks: &["DR-10", "DR-11", "DR-12", "DR-13"],
+        breaks: &["DR-10", "DR-11", "DR-12", "DR-13", "DR-25"],
         store_and_forward: true,
         on_ipv6: false,
     },
@@ -738,7 +744,7 @@ pub const FAULTS: &[super::Fault] = &[
         role: "im-client",
         name: "msrp-report-before-200",
         description: "sends the success REPORT before the 200 to the final chunk",
-        breaks: &["DR-12"],
+        breaks: &["DR-12", "DR-25"],
         store_and_forward: true,
         on_ipv6: false,
     },
@@ -802,7 +808,7 @@ pub const FAULTS: &[super::Fault] = &[
         role: "im-client",
         name: "msrp-no-end-line",
         description: "sends MSRP responses and REPORTs without their end-line (unframeable)",
-        breaks: &["DR-10", "DR-11", "DR-12", "DR-13", "DR-15"],
+        breaks: &["DR-10", "DR-11", "DR-12", "DR-13", "DR-15", "DR-25"],
         store_and_forward: true,
         on_ipv6: false,
     },
@@ -810,7 +816,7 @@ pub const FAULTS: &[super::Fault] = &[
         role: "im-client",
         name: "msrp-closes-mid-chunk",
         description: "closes the MSRP connection when the first chunk arrives, without answering",
-        breaks: &["DR-10", "DR-11", "DR-12", "DR-13", "DR-15"],
+        breaks: &["DR-10", "DR-11", "DR-12", "DR-13", "DR-15", "DR-25"],
         store_and_forward: true,
         on_ipv6: false,
     },
@@ -818,7 +824,7 @@ pub const FAULTS: &[super::Fault] = &[
         role: "im-client",
         name: "msrp-wrong-byte-range",
         description: "its success REPORT carries a Byte-Range total that is not the message's",
-        breaks: &["DR-12"],
+        breaks: &["DR-12", "DR-25"],
         store_and_forward: true,
         on_ipv6: false,
     },
@@ -826,7 +832,7 @@ pub const FAULTS: &[super::Fault] = &[
         role: "im-client",
         name: "msrp-second-response",
         description: "answers each chunk twice, the second time 50 ms later with the opposite verdict (400 after a 200, 200 after an error)",
-        breaks: &["DR-10", "DR-11", "DR-12", "DR-13", "DR-15"],
+        breaks: &["DR-10", "DR-11", "DR-12", "DR-13", "DR-15", "DR-25"],
         store_and_forward: true,
         on_ipv6: false,
     },
@@ -834,7 +840,7 @@ pub const FAULTS: &[super::Fault] = &[
         role: "im-client",
         name: "msrp-report-headers",
         description: "its success REPORT carries Success-Report and Failure-Report header fields",
-        breaks: &["DR-12"],
+        breaks: &["DR-12", "DR-25"],
         store_and_forward: true,
         on_ipv6: false,
     },
@@ -842,7 +848,7 @@ pub const FAULTS: &[super::Fault] = &[
         role: "im-client",
         name: "msrp-chunk-reports-early",
         description: "with Success-Report yes, reports each chunk in a REPORT of its own sent before that chunk's 200",
-        breaks: &["DR-12"],
+        breaks: &["DR-12", "DR-25"],
         store_and_forward: true,
         on_ipv6: false,
     },
@@ -850,7 +856,7 @@ pub const FAULTS: &[super::Fault] = &[
         role: "im-client",
         name: "msrp-partial-report",
         description: "its success REPORT covers only the final chunk's bytes; no REPORT covers the rest",
-        breaks: &["DR-12"],
+        breaks: &["DR-12", "DR-25"],
         store_and_forward: true,
         on_ipv6: false,
     },

@@ -54,6 +54,7 @@ pub struct Fault {
 /// file, beside the `has_fault` checks (`im_client::FAULTS`, …).
 const ROLE_FAULTS: &[&[Fault]] = &[
     im_client::FAULTS,
+    msrp_receiver::FAULTS,
     im_server::FAULTS,
     push_client::FAULTS,
     sms_iwf::FAULTS,

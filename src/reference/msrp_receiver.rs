@@ -11,6 +11,13 @@
 //! - Errors: 481 for a To-Path naming no session, 415 for a Content-Type
 //!   other than the accepted ones, 413 for a message larger than
 //!   [`MAX_MESSAGE`]; never a success REPORT for such a message.
+//! - MSRP over TLS (RFC 4975 §8.1, §14.2): an offer of `TCP/TLS/MSRP` is
+//!   answered with an `msrps:` path on the same port ([`answer_url`]); the
+//!   listener tells a TLS connection by its first byte (a handshake record,
+//!   0x16) and runs rustls over it ([`Settings::tls`]). A SEND names its
+//!   session by the URL it was given, scheme included, so a plaintext
+//!   connection reaches only `msrp:` sessions and a TLS one only `msrps:`
+//!   ones: anything else is a session that does not exist here (481).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -44,6 +51,8 @@ struct MessageState {
 /// Per-connection receiver state.
 struct Conn {
     settings: Settings,
+    /// The connection runs TLS.
+    tls: bool,
     sessions: Sessions,
     messages: HashMap<String, MessageState>,
     out: mpsc::UnboundedSender<Vec<u8>>,
@@ -82,7 +91,11 @@ impl Conn {
         let sr = m.success_report().unwrap_or_else(|| "no".into());
         let own = m.to_path().first().cloned().unwrap_or_default();
         let session = crate::codec::msrp::url_session(&own).unwrap_or_default();
-        let known = lock(&self.sessions).contains_key(&session);
+        // A session is reached by the scheme it was given: an msrps session
+        // never over plaintext, an msrp one never over TLS.
+        let known = lock(&self.sessions)
+            .get(&session)
+            .is_some_and(|url| msrp::url_is_secure(url) == self.tls);
         let respond = |me: &mut Conn, code: u16, phrase: &str| {
             let ok = code == 200;
             if fr == "no" || (fr == "partial" && ok && !s.has_fault("msrp-200-for-partial")) {
@@ -236,41 +249,87 @@ fn with_fields(bytes: &[u8], fields: &str) -> Vec<u8> {
     }
 }
 
-/// Starts the MSRP listener; returns its address.
+/// Starts the MSRP listener: plaintext, and TLS for connections that open
+/// with a TLS handshake record when the role has TLS material.
 pub fn start(
     listener: TcpListener,
     sessions: Sessions,
     settings: Settings,
 ) -> tokio::task::JoinHandle<()> {
+    let acceptor = settings
+        .tls
+        .as_ref()
+        .and_then(|t| t.server_config().ok())
+        .map(tokio_rustls::TlsAcceptor::from);
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
-            let (rd, mut wr) = stream.into_split();
-            let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+            let (settings, sessions, acceptor) =
+                (settings.clone(), sessions.clone(), acceptor.clone());
             tokio::spawn(async move {
-                while let Some(b) = rx.recv().await {
-                    if b.is_empty() {
-                        let _ = wr.shutdown().await;
-                        return;
+                // Peek (bounded) at the first byte: 0x16 opens a TLS handshake.
+                let mut first = [0u8; 1];
+                let peeked = tokio::time::timeout(
+                    std::time::Duration::from_secs(5),
+                    stream.peek(&mut first),
+                )
+                .await;
+                let Ok(Ok(1)) = peeked else { return };
+                let tls = first[0] == 0x16 && !settings.has_fault("msrps-plain-port");
+                match (tls, acceptor) {
+                    (true, Some(acceptor)) => {
+                        let Ok(Ok(s)) = tokio::time::timeout(
+                            std::time::Duration::from_secs(5),
+                            acceptor.accept(stream),
+                        )
+                        .await
+                        else {
+                            return;
+                        };
+                        let (rd, wr) = tokio::io::split(s);
+                        serve(rd, wr, true, sessions, settings).await;
                     }
-                    if wr.write_all(&b).await.is_err() {
-                        return;
+                    (true, None) => {}
+                    (false, _) => {
+                        let (rd, wr) = stream.into_split();
+                        serve(rd, wr, false, sessions, settings).await;
                     }
                 }
             });
-            let mut conn = Conn {
-                settings: settings.clone(),
-                sessions: sessions.clone(),
-                messages: HashMap::new(),
-                out: tx,
-                held: Vec::new(),
-            };
-            tokio::spawn(read_msrp(rd, move |raw| conn.handle(&raw)));
         }
     })
 }
 
+/// Serves one connection (plaintext or TLS) until it ends.
+async fn serve<R, W>(rd: R, mut wr: W, tls: bool, sessions: Sessions, settings: Settings)
+where
+    R: tokio::io::AsyncRead + Unpin + Send + 'static,
+    W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    tokio::spawn(async move {
+        while let Some(b) = rx.recv().await {
+            if b.is_empty() {
+                let _ = wr.shutdown().await;
+                return;
+            }
+            if wr.write_all(&b).await.is_err() || wr.flush().await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut conn = Conn {
+        settings,
+        tls,
+        sessions,
+        messages: HashMap::new(),
+        out: tx,
+        held: Vec::new(),
+    };
+    read_msrp(rd, move |raw| conn.handle(&raw)).await;
+}
+
 /// Reads a framed MSRP stream, calling `on_msg` per message; stops on garbage.
-async fn read_msrp<F: FnMut(Vec<u8>)>(mut rd: tokio::net::tcp::OwnedReadHalf, mut on_msg: F) {
+async fn read_msrp<R: tokio::io::AsyncRead + Unpin, F: FnMut(Vec<u8>)>(mut rd: R, mut on_msg: F) {
     use tokio::io::AsyncReadExt;
     let mut buf = Vec::new();
     let mut chunk = vec![0u8; 64 * 1024];
@@ -292,6 +351,46 @@ async fn read_msrp<F: FnMut(Vec<u8>)>(mut rd: tokio::net::tcp::OwnedReadHalf, mu
         }
     }
 }
+
+/// The URL to answer an MSRP offer with (RFC 4975 §8): `msrps:` when the
+/// offer's `m=` line is `TCP/TLS/MSRP` (§8.1, §14.2), `msrp:` otherwise;
+/// None when TLS is offered and the role has no TLS material (the offer is
+/// then refused). The answer's SDP follows the URL's scheme
+/// ([`crate::codec::sdp::SessionBuilder`]).
+pub fn answer_url(
+    addr: SocketAddr,
+    session: &str,
+    offer: Option<&crate::codec::sdp::Media>,
+    settings: &Settings,
+) -> Option<String> {
+    let tls = offer.is_some_and(|m| m.is_msrp_tls());
+    if !tls || settings.has_fault("msrps-answered-plain") {
+        return Some(url(addr, session));
+    }
+    settings.tls.as_ref()?;
+    Some(crate::codec::sdp::msrps_url(addr, session))
+}
+
+/// The faults of the MSRP receiving side of the reference im-client (over
+/// TLS); the rest are in `im_client::FAULTS`.
+pub const FAULTS: &[super::Fault] = &[
+    super::Fault {
+        role: "im-client",
+        name: "msrps-answered-plain",
+        description: "answers an offer of MSRP over TLS (TCP/TLS/MSRP, msrps: path) with TCP/MSRP and an msrp: path, to be reached in the clear",
+        breaks: &["DR-25"],
+        store_and_forward: true,
+        on_ipv6: false,
+    },
+    super::Fault {
+        role: "im-client",
+        name: "msrps-plain-port",
+        description: "answers an MSRP-over-TLS offer with an msrps: path but speaks only plaintext MSRP on that port (a ClientHello is unframeable: it closes)",
+        breaks: &["DR-25"],
+        store_and_forward: true,
+        on_ipv6: false,
+    },
+];
 
 /// Our MSRP URL for a session.
 pub fn url(addr: SocketAddr, session: &str) -> String {

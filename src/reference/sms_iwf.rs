@@ -331,7 +331,14 @@ impl Job {
         let listener = tokio::net::TcpListener::bind(SocketAddr::new(sip_addr.ip(), 0))
             .await
             .ok()?;
-        let own = crate::codec::sdp::msrp_url(listener.local_addr().ok()?, &token());
+        // With TLS material it offers MSRP over TLS: an msrps: path, so a
+        // TCP/TLS/MSRP m= line (RFC 4975 §8.1, §14.2).
+        let tls = s.tls.as_ref().and_then(|t| t.client_config().ok());
+        let own = if tls.is_some() {
+            crate::codec::sdp::msrps_url(listener.local_addr().ok()?, &token())
+        } else {
+            crate::codec::sdp::msrp_url(listener.local_addr().ok()?, &token())
+        };
         let offer = crate::codec::sdp::msrp_session(
             sip_addr.ip(),
             listener.local_addr().ok()?.port(),
@@ -401,12 +408,40 @@ impl Job {
             .last()
             .cloned()?;
         let to = crate::codec::msrp::url_addr(&path)?;
+        // A session offered over TLS is never sent in the clear: an answer
+        // that drops to msrp: ends it here (RFC 4975 §14.2).
+        if tls.is_some() != crate::codec::msrp::url_is_secure(&path) {
+            return Some(false);
+        }
         let stream = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(to))
             .await
             .ok()?
             .ok()?;
         let _ = stream.set_nodelay(true);
-        let (mut rd, mut wr) = stream.into_split();
+        type Rd = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
+        type Wr = Box<dyn tokio::io::AsyncWrite + Send + Unpin>;
+        let (mut rd, mut wr): (Rd, Wr) = match tls {
+            // Fault: the session negotiated over TLS, its chunks sent in the clear.
+            Some(_) if s.has_fault("msrps-sent-in-clear") => {
+                let (r, w) = stream.into_split();
+                (Box::new(r), Box::new(w))
+            }
+            Some(config) => {
+                let name = rustls::pki_types::ServerName::IpAddress(to.ip().into());
+                let connector = tokio_rustls::TlsConnector::from(config);
+                let t =
+                    tokio::time::timeout(Duration::from_secs(5), connector.connect(name, stream))
+                        .await
+                        .ok()?
+                        .ok()?;
+                let (r, w) = tokio::io::split(t);
+                (Box::new(r), Box::new(w))
+            }
+            None => {
+                let (r, w) = stream.into_split();
+                (Box::new(r), Box::new(w))
+            }
+        };
         let data = self.sm.payload().to_vec();
         let message_id = token();
         let mut tids = Vec::new();
@@ -433,7 +468,7 @@ impl Job {
                 .body(part)
                 .flag(flag)
                 .build();
-            if wr.write_all(&b).await.is_err() {
+            if wr.write_all(&b).await.is_err() || wr.flush().await.is_err() {
                 return None;
             }
             tids.push((tid, flag));
@@ -603,6 +638,14 @@ impl Job {
 pub const FAULTS: &[super::Fault] = &[
     super::Fault {
         role: "sms-im-iwf",
+        name: "msrps-sent-in-clear",
+        description: "offers a Large Message over TLS (TCP/TLS/MSRP, msrps: path), then opens the answered msrps: path with plaintext MSRP",
+        breaks: &["DR-21", "DR-22", "DR-25"],
+        store_and_forward: true,
+        on_ipv6: false,
+    },
+    super::Fault {
+        role: "sms-im-iwf",
         name: "iwf-ack-before-200",
         description: "acknowledges the SMS (ESME_ROK and DELIVRD) as soon as it sends the MESSAGE, before any answer",
         breaks: &["DR-21", "DR-22", "DR-23", "DR-24"],
@@ -725,7 +768,7 @@ pub const FAULTS: &[super::Fault] = &[
         role: "sms-im-iwf",
         name: "iwf-wrong-password",
         description: "binds to the SMSC with a wrong password",
-        breaks: &["DR-21", "DR-22", "DR-23", "DR-24"],
+        breaks: &["DR-21", "DR-22", "DR-23", "DR-24", "DR-25"],
         store_and_forward: true,
         on_ipv6: false,
     },
@@ -733,7 +776,7 @@ pub const FAULTS: &[super::Fault] = &[
         role: "sms-im-iwf",
         name: "tel-without-plus",
         description: "addresses the recipient as tel:<number> without the + (and no phone-context), which names no global number (RFC 3966 §5.1.4)",
-        breaks: &["DR-21", "DR-22", "DR-24"],
+        breaks: &["DR-21", "DR-22", "DR-24", "DR-25"],
         store_and_forward: true,
         on_ipv6: false,
     },

@@ -38,6 +38,10 @@ pub struct LargePolicy {
     pub report: bool,
     /// Instead of answering the final chunk, a failure REPORT with this status.
     pub failure_report: Option<u16>,
+    /// MSRP over TLS (RFC 4975 §14.2): the recipient's TLS listener
+    /// ([`ImsCore::listen_tls`]); an offer of `TCP/TLS/MSRP` is answered
+    /// with an `msrps:` path there. None: such an offer gets 488.
+    pub tls_at: Option<std::net::SocketAddr>,
 }
 
 /// What happened on a Large Message session, in order.
@@ -54,6 +58,10 @@ pub enum LargeKind {
     Bad(String),
     /// The whole message, reassembled from its chunks.
     Complete(Vec<u8>),
+    /// A connection to the recipient's TLS listener whose handshake failed:
+    /// what the peer did (plaintext MSRP where TLS was due, say), in words
+    /// with its first bytes.
+    TlsFailed(String),
 }
 
 #[derive(Debug, Clone)]
@@ -61,6 +69,8 @@ pub struct LargeEvent {
     pub number: String,
     pub at: Instant,
     pub kind: LargeKind,
+    /// It happened on a TLS connection.
+    pub tls: bool,
 }
 
 #[derive(Default)]
@@ -169,6 +179,68 @@ impl ImsCore {
             notify,
             task,
         }
+    }
+
+    /// A TLS listener for the Large Messages to `number` (RFC 4975 §14.2),
+    /// on the core's IP, port 0, taking connections until `until`: each
+    /// handshake as `tls.server`, the records and secrets into `capture`
+    /// (the scenario's: a routed capture cannot read keys in ciphertext),
+    /// then served as the plaintext listener's connections are; a failed
+    /// handshake is logged as [`LargeKind::TlsFailed`]. Put its address in
+    /// the number's [`LargePolicy::tls_at`].
+    pub async fn listen_tls(
+        &self,
+        number: &str,
+        tls: Arc<crate::harness::tls::RunTls>,
+        capture: crate::net::capture::Capture,
+        until: Instant,
+    ) -> std::io::Result<std::net::SocketAddr> {
+        let l = crate::net::listen_permitted(std::net::SocketAddr::new(self.ep.udp_addr().ip(), 0))
+            .await?;
+        let addr = l.local_addr()?;
+        let (state, notify, number) = (self.state.clone(), self.notify.clone(), number.to_string());
+        tokio::spawn(async move {
+            let left = until.saturating_duration_since(Instant::now());
+            let _ = tokio::time::timeout(left, async {
+                while let Ok((stream, _)) = l.accept().await {
+                    let _ = stream.set_nodelay(true);
+                    let (tls, state, notify, capture, number) = (
+                        tls.clone(),
+                        state.clone(),
+                        notify.clone(),
+                        capture.clone(),
+                        number.clone(),
+                    );
+                    tokio::spawn(async move {
+                        match tls
+                            .server
+                            .accept(stream, capture, crate::net::tls::HANDSHAKE_TIMEOUT)
+                            .await
+                        {
+                            Ok(s) => {
+                                let conn = crate::net::stream::StreamConn::over_tls(
+                                    s,
+                                    msrp_framer,
+                                    4 << 20,
+                                );
+                                serve_msrp(Arc::new(conn), state, notify).await;
+                            }
+                            Err(e) => {
+                                lock(&state).large_log.push(LargeEvent {
+                                    number,
+                                    at: Instant::now(),
+                                    kind: LargeKind::TlsFailed(e.to_string()),
+                                    tls: false,
+                                });
+                                notify.notify_waiters();
+                            }
+                        }
+                    });
+                }
+            })
+            .await;
+        });
+        Ok(addr)
     }
 
     /// How Large Message sessions to `number` are taken from now on.
@@ -321,9 +393,17 @@ fn invite_answer(
         let st = lock(state);
         (st.large.get(number).cloned(), st.msrp_addr)
     };
-    let offer_ok = crate::codec::sdp::Sdp::parse(msg.body())
+    let media = crate::codec::sdp::Sdp::parse(msg.body())
         .ok()
-        .is_some_and(|d| d.media().iter().any(|m| m.media == "message"));
+        .and_then(|d| d.media().into_iter().find(|m| m.media == "message"));
+    let offer_ok = media.is_some();
+    // An offer of MSRP over TLS is answered over TLS, at the recipient's
+    // TLS listener (RFC 4975 §8.1, §14.2), or refused when it has none.
+    let tls = media.as_ref().is_some_and(|m| m.is_msrp_tls());
+    let addr = match (tls, policy.as_ref()) {
+        (true, Some(p)) => p.tls_at,
+        _ => addr,
+    };
     let (Some(_), Some(addr), true) = (policy, addr, offer_ok) else {
         return response_to(msg, 488, "Not Acceptable Here")
             .to_tag(&token())
@@ -332,7 +412,11 @@ fn invite_answer(
     };
     let sid = token();
     lock(state).sessions.insert(sid.clone(), number.to_string());
-    let url = crate::codec::sdp::msrp_url(addr, &sid);
+    let url = if tls {
+        crate::codec::sdp::msrps_url(addr, &sid)
+    } else {
+        crate::codec::sdp::msrp_url(addr, &sid)
+    };
     let sdp = crate::codec::sdp::msrp_session(
         addr.ip(),
         addr.port(),
@@ -359,6 +443,7 @@ async fn serve_msrp(
     notify: Arc<Notify>,
 ) {
     use crate::codec::msrp::{self, ByteRange, EndFlag, MsrpMessage};
+    let over_tls = conn.tls().is_some();
     loop {
         let Some(a) = conn.recv(Instant::now() + Duration::from_secs(3600)).await else {
             continue;
@@ -386,6 +471,7 @@ async fn serve_msrp(
                 number: number.clone(),
                 at: Instant::now(),
                 kind,
+                tls: over_tls,
             });
         };
         // Judge the chunk itself: it must fit its message (Byte-Range,
@@ -405,6 +491,7 @@ async fn serve_msrp(
                     number: number.clone(),
                     at,
                     kind,
+                    tls: over_tls,
                 })
             };
             log(LargeKind::Chunk(flag.as_byte() as char));

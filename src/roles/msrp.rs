@@ -12,6 +12,26 @@ use tokio::sync::Notify;
 use crate::codec::msrp::{self, ByteRange, EndFlag, MsrpMessage};
 use crate::net::capture::Capture;
 use crate::net::stream::{StreamConn, StreamEvent};
+use crate::net::tls::{Negotiated, TlsClient, TlsError};
+
+/// Why an MSRP connection over TLS did not open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MsrpTlsError {
+    /// No address to connect to, or the TCP connection failed.
+    Setup { what: String },
+    /// The TLS handshake failed: what the peer did (plaintext where TLS
+    /// was due, an alert, a certificate the harness refused, …).
+    Handshake(TlsError),
+}
+
+impl std::fmt::Display for MsrpTlsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MsrpTlsError::Setup { what } => f.write_str(what),
+            MsrpTlsError::Handshake(e) => write!(f, "{e}"),
+        }
+    }
+}
 
 /// Largest MSRP message the harness accepts from a peer.
 pub const MAX_MSRP_MESSAGE: usize = 4 * 1024 * 1024;
@@ -104,6 +124,52 @@ impl MsrpPeer {
         )
         .await
         .map_err(|e| format!("cannot open the MSRP connection to {addr}: {e}"))?;
+        Ok(MsrpPeer::start(conn, remote_url, local_url))
+    }
+
+    /// Opens a TLS connection to the peer's `msrps:` URL (RFC 4975 §14.2):
+    /// the TCP connection, then the handshake as `client` (checking the
+    /// peer's certificate as the profile says, by `server_name`), the
+    /// records and secrets going into `capture`; then as [`MsrpPeer::connect`].
+    pub async fn connect_tls(
+        remote_url: &str,
+        local_url: &str,
+        capture: Capture,
+        client: &TlsClient,
+        server_name: &str,
+    ) -> Result<MsrpPeer, MsrpTlsError> {
+        let addr = msrp::url_addr(remote_url).ok_or_else(|| MsrpTlsError::Setup {
+            what: format!("no host:port in MSRP URL `{remote_url}`"),
+        })?;
+        if !crate::net::permitted(addr.ip()) {
+            return Err(MsrpTlsError::Setup {
+                what: crate::net::not_permitted("connects to", addr.ip()).to_string(),
+            });
+        }
+        let timeout = crate::net::tls::HANDSHAKE_TIMEOUT;
+        let tcp = tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr))
+            .await
+            .map_err(|_| MsrpTlsError::Setup {
+                what: format!("the TCP connect to {addr} timed out"),
+            })?
+            .map_err(|e| MsrpTlsError::Setup {
+                what: format!("cannot open the MSRP connection to {addr}: {e}"),
+            })?;
+        let _ = tcp.set_nodelay(true);
+        let stream = client
+            .connect(tcp, server_name, capture, timeout)
+            .await
+            .map_err(MsrpTlsError::Handshake)?;
+        let conn = StreamConn::over_tls(stream, framer, MAX_MSRP_MESSAGE);
+        Ok(MsrpPeer::start(conn, remote_url, local_url))
+    }
+
+    /// What the TLS handshake negotiated, over TLS.
+    pub fn tls(&self) -> Option<&Negotiated> {
+        self.conn.tls()
+    }
+
+    fn start(conn: StreamConn, remote_url: &str, local_url: &str) -> MsrpPeer {
         let local_url = local_url.to_string();
         let conn = Arc::new(conn);
         let log: Arc<Mutex<Vec<MsrpArrival>>> = Arc::default();
@@ -138,7 +204,7 @@ impl MsrpPeer {
                 }
             })
         };
-        Ok(MsrpPeer {
+        MsrpPeer {
             conn,
             local_url,
             remote_url: remote_url.to_string(),
@@ -146,7 +212,7 @@ impl MsrpPeer {
             notify,
             pump,
             sent: Mutex::new(Vec::new()),
-        })
+        }
     }
 
     /// Sends exactly these bytes (for malformed input).

@@ -252,6 +252,7 @@ pub async fn start_reference(
             store_and_forward: Some(store),
             sme_ack: Some(true),
             msrp_relay: Some(true),
+            msrp_tls: Some(true),
             iwf_msrp: Some(true),
             msrp: Some(true),
             msrp_max_size: Some(crate::reference::msrp_receiver::MAX_MESSAGE),

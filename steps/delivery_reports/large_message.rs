@@ -48,7 +48,7 @@ fn peer(w: &LiaisonWorld) -> Result<&MsrpPeer, Failure> {
         .ok_or_else(|| w.fail("an MSRP session set up earlier in the scenario", "none"))
 }
 
-async fn offer(w: &mut LiaisonWorld, accept: &str) -> StepResult {
+async fn offer(w: &mut LiaisonWorld, accept: &str, tls: bool) -> StepResult {
     let dst = crate::steps::sip::next_hop(w, "im-client")?;
     let aor = w
         .ctx
@@ -76,7 +76,13 @@ async fn offer(w: &mut LiaisonWorld, accept: &str) -> StepResult {
     let laddr = listener
         .local_addr()
         .map_err(|e| w.fail("a local address", format!("{e}")))?;
-    let local_url = sdp::msrp_url(laddr, &token());
+    // Over TLS the harness's URL is msrps: and its m= line TCP/TLS/MSRP
+    // (RFC 4975 §8.1, §14.2).
+    let local_url = if tls {
+        sdp::msrps_url(laddr, &token())
+    } else {
+        sdp::msrp_url(laddr, &token())
+    };
     let body = sdp::msrp_session(
         laddr.ip(),
         laddr.port(),
@@ -108,7 +114,7 @@ async fn offer(w: &mut LiaisonWorld, accept: &str) -> StepResult {
 
 #[when(expr = "the harness offers a Large Message session with {string}")]
 pub(crate) async fn offers(w: &mut LiaisonWorld, accept: String) -> StepResult {
-    offer(w, &accept).await
+    offer(w, &accept, false).await
 }
 
 fn answer_path(w: &LiaisonWorld) -> Result<String, Failure> {
@@ -203,10 +209,68 @@ async fn rejects(w: &mut LiaisonWorld) -> StepResult {
 
 #[given("a Large Message session with the SUT")]
 async fn session(w: &mut LiaisonWorld) -> StepResult {
-    offer(w, "text/plain").await?;
+    offer(w, "text/plain", false).await?;
     let url = answer_path(w)?;
     w.lm.remote_url = Some(url);
     connect(w).await
+}
+
+/// DR-25 (RFC 4975 §8.1, §14.2): the answer to an offer of MSRP over TLS
+/// is `TCP/TLS/MSRP` with an `msrps:` path; the harness then reaches it
+/// over TLS only, checking the SUT's certificate as the profile says.
+#[given("a Large Message session over TLS with the SUT")]
+async fn session_tls(w: &mut LiaisonWorld) -> StepResult {
+    offer(w, "text/plain", true).await?;
+    let url = answer_path(w)?;
+    let ok =
+        w.lm.offer
+            .as_ref()
+            .and_then(|r| r.final_response())
+            .cloned();
+    let media = ok
+        .as_ref()
+        .and_then(|m| sdp::Sdp::parse(m.body()).ok())
+        .and_then(|d| {
+            d.media()
+                .into_iter()
+                .find(|m| m.media == "message" && m.proto.to_ascii_uppercase().contains("MSRP"))
+        });
+    let proto = media.as_ref().map(|m| m.proto.clone()).unwrap_or_default();
+    if !media.as_ref().is_some_and(|m| m.is_msrp_tls()) || !crate::codec::msrp::url_is_secure(&url)
+    {
+        return Err(w.fail(
+            "an answer to the offer of MSRP over TLS with m=message … TCP/TLS/MSRP and an msrps: path (RFC 4975 §8.1, §14.2): the session stays on TLS",
+            format!(
+                "m=message … {proto} with path {url}, a session to be reached in the clear — bytes: {}",
+                ok.as_ref()
+                    .map(|m| crate::codec::escape_bytes(m.raw(), 600))
+                    .unwrap_or_default()
+            ),
+        ));
+    }
+    w.lm.remote_url = Some(url.clone());
+    let tls = w.ctx.tls.clone().ok_or_else(|| {
+        w.fail(
+            "the run's TLS (made for a profile with capabilities.msrp_tls)",
+            "none",
+        )
+    })?;
+    let addr = crate::codec::msrp::url_addr(&url);
+    let name = addr.map(|a| tls.server_name_for(a)).unwrap_or_default();
+    let local = w.lm.local_url.clone().unwrap_or_default();
+    let p = MsrpPeer::connect_tls(&url, &local, w.capture.clone(), &tls.client, &name)
+        .await
+        .map_err(|e| {
+            w.fail(
+                format!(
+                    "a TLS connection to the answered msrps: path {url} ({}; RFC 4975 §14.2)",
+                    tls.check
+                ),
+                e.to_string(),
+            )
+        })?;
+    w.lm.peer = Some(p);
+    Ok(())
 }
 
 #[given(expr = "the chunks carry {string}")]
@@ -706,4 +770,29 @@ async fn bye(w: &mut LiaisonWorld) -> StepResult {
             w.describe(Some(&r), Some(&ua.ep)),
         )),
     }
+}
+
+/// DR-25: the session's connection is the TLS one the harness opened and
+/// it did not end in error (plaintext written into a TLS connection breaks
+/// its records: rustls refuses them and the connection ends).
+#[then("the MSRP connection stayed on TLS")]
+async fn stayed_on_tls(w: &mut LiaisonWorld) -> StepResult {
+    let p = peer(w)?;
+    if p.tls().is_none() {
+        return Err(w.fail(
+            "the session's MSRP connection over TLS (RFC 4975 §14.2)",
+            "a plaintext connection",
+        ));
+    }
+    if let Some(end) = p
+        .log()
+        .iter()
+        .find(|a| !matches!(a.event, crate::net::stream::StreamEvent::Message(_)))
+    {
+        return Err(w.fail(
+            "the MSRP connection over TLS open until the harness ends the session, every response and REPORT in TLS records (RFC 4975 §14.2)",
+            format!("it ended: {}; on the connection: {}", end.describe(), p.describe_log()),
+        ));
+    }
+    Ok(())
 }

@@ -816,9 +816,20 @@ async fn no_imdn(w: &mut LiaisonWorld) -> StepResult {
     })
 }
 
-fn large_recipient(w: &mut LiaisonWorld, p: LargePolicy) -> StepResult {
+async fn large_recipient(w: &mut LiaisonWorld, mut p: LargePolicy) -> StepResult {
     let h = harness(w)?;
     let n = fresh(w, &h);
+    // An IWF that offers MSRP over TLS (capabilities.msrp_tls) is answered
+    // at a TLS listener of this scenario's, so the records and their
+    // secrets go into its pcap (RFC 4975 §14.2).
+    if let (true, Some(tls)) = (w.ctx.profile.capability("msrp_tls"), w.ctx.tls.clone()) {
+        let at = h
+            .ims
+            .listen_tls(&n, tls, w.capture.clone(), w.deadline)
+            .await
+            .map_err(|e| w.fail("a harness MSRP-over-TLS listener", e.to_string()))?;
+        p.tls_at = Some(at);
+    }
     h.ims.set_large(&n, p);
     w.iwf.recipients = vec![(n, Answer::Silent)];
     Ok(())
@@ -833,8 +844,10 @@ async fn large_every(w: &mut LiaisonWorld, code: u16) -> StepResult {
             last: Some(code),
             report: false,
             failure_report: None,
+            tls_at: None,
         },
     )
+    .await
 }
 
 #[given(
@@ -848,8 +861,10 @@ async fn large_never_last(w: &mut LiaisonWorld) -> StepResult {
             last: None,
             report: false,
             failure_report: None,
+            tls_at: None,
         },
     )
+    .await
 }
 
 #[given(
@@ -863,8 +878,10 @@ async fn large_last(w: &mut LiaisonWorld, code: u16) -> StepResult {
             last: Some(code),
             report: false,
             failure_report: None,
+            tls_at: None,
         },
     )
+    .await
 }
 
 #[when(
@@ -959,6 +976,121 @@ async fn large_failure_report(w: &mut LiaisonWorld, code: u16) -> StepResult {
             last: None,
             report: false,
             failure_report: Some(code),
+            tls_at: None,
         },
     )
+    .await
+}
+
+/// DR-25 (RFC 4975 §8.1, §14.2): an IWF that declares MSRP over TLS offers
+/// the Large Message as `TCP/TLS/MSRP` with an `msrps:` path, opens the
+/// answered `msrps:` path with a TLS handshake and sends every chunk in
+/// TLS records, never in the clear.
+#[then("the SUT offers the Large Message over TLS and sends its chunks over TLS only")]
+async fn large_over_tls(w: &mut LiaisonWorld) -> StepResult {
+    let h = harness(w)?;
+    let n = w
+        .iwf
+        .recipients
+        .first()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    let n2 = n.clone();
+    h.ims
+        .wait_large(w.deadline, |log| {
+            log.iter().any(|e| {
+                e.number == n2
+                    && (matches!(e.kind, LargeKind::TlsFailed(_))
+                        || (!e.tls && matches!(e.kind, LargeKind::Chunk(_)))
+                        || (e.tls && e.kind == LargeKind::Chunk('$')))
+            })
+        })
+        .await;
+    // The offer: the INVITE for the recipient's number.
+    let invite = h.ims.log().into_iter().find(|d| {
+        d.number == n
+            && d.incoming
+                .msg
+                .as_ref()
+                .is_ok_and(|m| m.method() == Some("INVITE"))
+    });
+    let Some(invite) = invite else {
+        return Err(w.fail(
+            format!("an INVITE offering the long SMS for +{n} as an MSRP session over TLS"),
+            "no INVITE for that number",
+        ));
+    };
+    let raw = invite.incoming.bytes.clone();
+    let media = invite
+        .incoming
+        .msg
+        .as_ref()
+        .ok()
+        .and_then(|m| crate::codec::sdp::Sdp::parse(m.body()).ok())
+        .and_then(|d| d.media().into_iter().find(|m| m.media == "message"));
+    let path = media
+        .as_ref()
+        .and_then(|m| m.msrp_path().last().cloned())
+        .unwrap_or_default();
+    if !media.as_ref().is_some_and(|m| m.is_msrp_tls()) || !crate::codec::msrp::url_is_secure(&path)
+    {
+        return Err(w.fail(
+            "an offer of MSRP over TLS, m=message … TCP/TLS/MSRP with an msrps: path (the profile declares capabilities.msrp_tls; RFC 4975 §8.1, §14.2)",
+            format!(
+                "m=message … {} with path {} — bytes: {}",
+                media.as_ref().map(|m| m.proto.as_str()).unwrap_or("(none)"),
+                if path.is_empty() { "(none)" } else { &path },
+                crate::codec::escape_bytes(&raw, 800)
+            ),
+        ));
+    }
+    let log: Vec<crate::roles::ims_core::LargeEvent> = h
+        .ims
+        .large_log()
+        .into_iter()
+        .filter(|e| e.number == n)
+        .collect();
+    let expected = "a TLS handshake on the connection to the answered msrps: path, then every SEND chunk in TLS records (RFC 4975 §14.2: a session negotiated over TLS is carried over TLS only)";
+    if let Some(LargeKind::TlsFailed(why)) = log
+        .iter()
+        .map(|e| &e.kind)
+        .find(|k| matches!(k, LargeKind::TlsFailed(_)))
+    {
+        return Err(w.fail(
+            expected,
+            format!("the SUT's connection failed as TLS: {why}"),
+        ));
+    }
+    if let Some(e) = log
+        .iter()
+        .find(|e| !e.tls && matches!(e.kind, LargeKind::Chunk(_)))
+    {
+        return Err(w.fail(
+            expected,
+            format!(
+                "a chunk in the clear, on a plaintext connection: {:?}",
+                e.kind
+            ),
+        ));
+    }
+    if !log.iter().any(|e| e.tls && e.kind == LargeKind::Chunk('$')) {
+        return Err(w.fail(
+            expected,
+            format!(
+                "no final chunk over TLS by the scenario's end; on the session: {}",
+                if log.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    log.iter()
+                        .map(|e| match &e.kind {
+                            LargeKind::Complete(b) => format!("Complete({} bytes)", b.len()),
+                            k => format!("{k:?}"),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            ),
+        ));
+    }
+    Ok(())
 }
