@@ -180,7 +180,9 @@ async fn register_identity(w: &mut LiaisonWorld) -> StepResult {
             format!(
                 "a Contact at the SUT's own address ({}{}) (RFC 3261 §10.2.1)",
                 sut.map(|a| a.to_string()).unwrap_or_default(),
-                sut_tls.map(|a| format!(", or {a} for TLS")).unwrap_or_default()
+                sut_tls
+                    .map(|a| format!(", or {a} for TLS"))
+                    .unwrap_or_default()
             ),
             format!("Contact {contact} — {}", describe_incoming(&inc)),
         ));
