@@ -1275,6 +1275,19 @@ impl Profile {
                 .is_some_and(|i| i.wss.is_some() || i.tls.is_some())
     }
 
+    /// An im-client that registers through the core's TLS or WebSocket
+    /// edge and takes every scenario through the core (`ims.register`,
+    /// `ims.route_all`, `ims.tls`/`ws`/`wss`): the core reaches it over the
+    /// connection it registered on, never over UDP.
+    pub fn client_behind_stream_edge(&self) -> bool {
+        self.has_role("im-client")
+            && self.ims.as_ref().is_some_and(|i| {
+                i.registers()
+                    && i.route_all()
+                    && (i.tls.is_some() || i.ws.is_some() || i.wss.is_some())
+            })
+    }
+
     /// Does the SUT play this role?
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r == role)

@@ -111,9 +111,11 @@ pub struct Core {
     /// users), by AoR key: their contact URIs, address and transport.
     known: HashMap<String, Vec<(String, SocketAddr, Transport)>>,
     expires: u32,
-    /// The core's other addresses (its TLS and WebSocket edges): a Route
-    /// naming one of them names the core.
-    edges: Vec<SocketAddr>,
+    /// The core's other addresses (its TLS and WebSocket edges) by
+    /// transport: a Route naming one of them names the core, and its Via
+    /// over that transport names it (RFC 3261 §18.2.2: a response that
+    /// cannot use the connection goes to the Via's sent-by).
+    edges: Vec<(Transport, SocketAddr)>,
 }
 
 /// What the core does with one request.
@@ -279,7 +281,7 @@ impl Cscf {
     /// the connection it registered from (the flow).
     pub async fn listen_ws(&self, at: SocketAddr) -> std::io::Result<SocketAddr> {
         let a = self.ep.listen_ws(at).await?;
-        lock(&self.state).core.edges.push(a);
+        lock(&self.state).core.edges.push((Transport::Ws, a));
         Ok(a)
     }
 
@@ -292,7 +294,7 @@ impl Cscf {
         server: crate::net::tls::TlsServer,
     ) -> std::io::Result<SocketAddr> {
         let a = self.ep.listen_tls(at, server).await?;
-        lock(&self.state).core.edges.push(a);
+        lock(&self.state).core.edges.push((Transport::Tls, a));
         Ok(a)
     }
 
@@ -303,7 +305,7 @@ impl Cscf {
         server: crate::net::tls::TlsServer,
     ) -> std::io::Result<SocketAddr> {
         let a = self.ep.listen_wss(at, server).await?;
-        lock(&self.state).core.edges.push(a);
+        lock(&self.state).core.edges.push((Transport::Wss, a));
         Ok(a)
     }
 
@@ -517,7 +519,8 @@ impl Core {
         // network to itself.
         let routes = uris(msg, "Route");
         let edges = self.edges.clone();
-        let ours = |u: &str| uri_addr(u).is_some_and(|(a, _)| a == me || edges.contains(&a));
+        let ours =
+            |u: &str| uri_addr(u).is_some_and(|(a, _)| a == me || edges.iter().any(|e| e.1 == a));
         let popped = routes.iter().take_while(|r| ours(r)).count();
         let rest_routes: Vec<String> = routes.iter().skip(popped).cloned().collect();
         let ruri = msg.request_uri().unwrap_or_default().to_string();
@@ -643,7 +646,14 @@ impl Core {
         );
         let mut headers: Vec<(String, String)> = vec![(
             "Via".into(),
-            format!("SIP/2.0/{} {me};branch={branch}", transport.via_name()),
+            format!(
+                "SIP/2.0/{} {};branch={branch}",
+                transport.via_name(),
+                self.edges
+                    .iter()
+                    .find(|e| e.0 == transport)
+                    .map_or(me, |e| e.1)
+            ),
         )];
         let asserted = if trusted {
             None

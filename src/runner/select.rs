@@ -202,7 +202,9 @@ pub fn applies(tags: &[String], profile: &Profile, filter: Option<&TagOperation>
         .iter()
         .filter_map(|t| t.strip_prefix("transport:"))
         .all(|t| match t {
-            "udp" => profile.has_transport(Transport::Udp),
+            // A client the core reaches over the stream it registered on
+            // is not reached over UDP, whatever else it listens on.
+            "udp" => profile.has_transport(Transport::Udp) && !profile.client_behind_stream_edge(),
             "tcp" => profile.has_transport(Transport::Tcp),
             "tls" => profile.has_transport(Transport::Tls),
             "ws" => profile.has_transport(Transport::Ws),
