@@ -30,6 +30,15 @@ Feature: Push over SIP, the SUT as the push client (terminal)
     And the final response has an Accept header listing a content type the push client declared
     And the Accept header does not list the type that was sent
 
+  @PUSH-6 @transport:tls
+  Scenario: A push over TLS for an application the client serves is answered 200 without body or Contact
+    # RFC 3261 §26.2: the harness connects to the client's sip.tls and
+    # checks its certificate (the profile's tls section).
+    When the harness pushes content for the first declared application to the SUT over TLS
+    Then the final response is 200
+    And the final response has no Contact header
+    And the final response has no body
+
   @PUSH-6 @if:push_upper_tester
   Scenario: The pushed content reaches the application unchanged, with its Content-Type
     When the harness pushes content for the first declared application to the SUT

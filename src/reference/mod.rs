@@ -319,7 +319,18 @@ pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::i
             t.extend(im_server::start(udp, tcp, Some(web), secure, settings));
             t
         }
-        "push-client" => push_client::start(udp, tcp, settings),
+        "push-client" => {
+            // SIP over TLS, with the certificate the run issued.
+            let secure = match settings.tls {
+                Some(_) => {
+                    let l = TcpListener::bind(SocketAddr::new(listen.ip(), 0)).await?;
+                    tls = Some(l.local_addr()?);
+                    Some(l)
+                }
+                None => None,
+            };
+            push_client::start(udp, tcp, secure, settings)
+        }
         other => {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,

@@ -270,11 +270,15 @@ impl Client {
     }
 }
 
+/// Starts the client on its UDP socket and TCP listener (one port) and,
+/// with `settings.tls`, the listener where it takes SIP over TLS.
 pub fn start(
     udp: UdpSocket,
     tcp: TcpListener,
+    tls: Option<TcpListener>,
     settings: Settings,
 ) -> Vec<tokio::task::JoinHandle<()>> {
+    let tls_server = settings.tls.as_ref().and_then(|t| t.server_config().ok());
     let sip_addr = udp
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
@@ -306,6 +310,39 @@ pub fn start(
     }
     if let Some(agent) = client.cfg.agent {
         tasks.push(tokio::spawn(client.clone().subscribe(agent)));
+    }
+    if let (Some(listener), Some(config)) = (tls, tls_server) {
+        let client = client.clone();
+        let acceptor = tokio_rustls::TlsAcceptor::from(config);
+        tasks.push(tokio::spawn(async move {
+            while let Ok((stream, _peer)) = listener.accept().await {
+                let client = client.clone();
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    // A handshake that fails or stalls ends the connection.
+                    let Ok(Ok(tls)) =
+                        tokio::time::timeout(Duration::from_secs(5), acceptor.accept(stream)).await
+                    else {
+                        return;
+                    };
+                    let (rd, mut wr) = tokio::io::split(tls);
+                    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+                    tokio::spawn(async move {
+                        while let Some(b) = rx.recv().await {
+                            if wr.write_all(&b).await.is_err() {
+                                return;
+                            }
+                        }
+                    });
+                    super::read_stream(rd, move |raw| {
+                        if let Some(bytes) = client.answer(&raw) {
+                            let _ = tx.send(bytes);
+                        }
+                    })
+                    .await;
+                });
+            }
+        }));
     }
     tasks.push(tokio::spawn(async move {
         while let Ok((stream, _peer)) = tcp.accept().await {

@@ -121,13 +121,13 @@ fn media_type(ct: &str) -> String {
 }
 
 async fn push(w: &mut LiaisonWorld, app: &str, ct: &str) -> StepResult {
+    push_over(w, app, ct, false).await
+}
+
+/// A push to the SUT; with `tls`, straight to its `sip.tls` over a TLS
+/// connection the harness opens (RFC 3261 §26.2), checking its certificate.
+async fn push_over(w: &mut LiaisonWorld, app: &str, ct: &str, tls: bool) -> StepResult {
     let pc = section(w)?;
-    let t = if w.ctx.profile.has_transport(Transport::Udp) {
-        Transport::Udp
-    } else {
-        Transport::Tcp
-    };
-    let dst = crate::steps::sip::next_hop(w, "push-client")?;
     let aor = device_aor(w, &pc)?;
     let ua = match w.originators.get("harness") {
         Some(u) => u.clone(),
@@ -136,6 +136,20 @@ async fn push(w: &mut LiaisonWorld, app: &str, ct: &str) -> StepResult {
             w.originators.insert("harness".into(), u.clone());
             u
         }
+    };
+    let (t, dst) = if tls {
+        let dst = crate::steps::sip::open_tls_to(w, &ua, "push-client").await?;
+        (Transport::Tls, dst)
+    } else if w.ctx.profile.has_transport(Transport::Udp) {
+        (
+            Transport::Udp,
+            crate::steps::sip::next_hop(w, "push-client")?,
+        )
+    } else {
+        (
+            Transport::Tcp,
+            crate::steps::sip::next_hop(w, "push-client")?,
+        )
     };
     let body = content_of(w, ct);
     let out = push_message(&ua, t, &aor, app, ct, &body);
@@ -154,6 +168,14 @@ async fn push_served(w: &mut LiaisonWorld) -> StepResult {
     let app = pc.apps[0].clone();
     let ct = pc.content_types()[0].clone();
     push(w, &app, &ct).await
+}
+
+#[when("the harness pushes content for the first declared application to the SUT over TLS")]
+async fn push_served_tls(w: &mut LiaisonWorld) -> StepResult {
+    let pc = section(w)?;
+    let app = pc.apps[0].clone();
+    let ct = pc.content_types()[0].clone();
+    push_over(w, &app, &ct, true).await
 }
 
 #[when("the harness pushes content of a type the SUT does not support")]
