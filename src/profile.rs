@@ -2039,6 +2039,42 @@ capabilities: { accept_types: [text/plain] }
     /// to: required with ws in the transports of an im-server, refused for
     /// an im-client (which connects to ims.ws), checked like any address.
     #[test]
+    fn the_tls_section_says_how_the_sut_is_checked() {
+        let tls = GOOD.replace(
+            "transport: udp",
+            "transport: [udp, tls], tls: 127.0.0.1:5071",
+        );
+        let p = Profile::parse(&tls, "p.yaml").unwrap();
+        assert!(p.uses_tls());
+        assert_eq!(p.tls.verify(), Verify::Ca);
+        let with = |section: &str| Profile::parse(&format!("{tls}{section}\n"), "bad.yaml");
+        let p = with("tls: { verify: none, server_name: sut.lab.example }").unwrap();
+        assert_eq!(p.tls.verify(), Verify::None);
+        for (section, want) in [
+            ("tls: { cert: c.pem }", "tls.key: expected the key"),
+            (
+                "tls: { key: k.pem }",
+                "tls.cert: expected the certificate chain",
+            ),
+            (
+                "tls: { verify: none, ca_files: [ca.pem] }",
+                "tls.ca_files: expected no CA files",
+            ),
+            (
+                "tls: { server_name: \"a b\" }",
+                "tls.server_name: expected a DNS name",
+            ),
+        ] {
+            let e = with(section).unwrap_err().to_string();
+            assert!(e.contains(want), "{section}: {e}");
+        }
+        let e = with("tls: { verify: maybe }").unwrap_err().to_string();
+        assert!(e.contains("tls"), "{e}");
+        // Without TLS anywhere, no lab CA is made.
+        assert!(!Profile::parse(GOOD, "p.yaml").unwrap().uses_tls());
+    }
+
+    #[test]
     fn a_websocket_server_names_its_url() {
         let ok = "name: s\nroles: [im-server]\nsip: { address: 127.0.0.1:15060, transport: [udp, ws], ws: \"ws://127.0.0.1:15062/sip\", domain: liaison.test }\n";
         let p = Profile::parse(ok, "p.yaml").unwrap();
