@@ -1234,7 +1234,7 @@ impl Profile {
     /// Does the harness meet this SUT over TLS anywhere (SIP over TLS)?
     /// The run then makes its lab CA and certificates.
     pub fn uses_tls(&self) -> bool {
-        self.has_transport(Transport::Tls)
+        self.has_transport(Transport::Tls) || self.capability("mem_starttls")
     }
 
     /// Does the SUT play this role?
@@ -1314,6 +1314,10 @@ impl Profile {
                 .mem_server
                 .as_ref()
                 .is_some_and(|m| m.other_mailbox.is_some()),
+            "mem_starttls" => self
+                .mem_server
+                .as_ref()
+                .is_some_and(|m| m.starttls == Some(true)),
             _ => false,
         }
     }
@@ -1394,6 +1398,7 @@ pub const CAPABILITIES: &[&str] = &[
     "mms_send",
     "mem_payload_emn",
     "mem_other_mailbox",
+    "mem_starttls",
     "ims",
     "ims_register",
     "ims_feature_tags",
@@ -1755,6 +1760,11 @@ pub struct MemServerSection {
     /// (not checked beyond being there). Default emn.
     #[serde(default)]
     pub payload: Option<String>,
+    /// The server uses STARTTLS (RFC 3207) on MM3 when the MMS server
+    /// offers it: the MEM-18 scenario's MM3 interface offers it (its
+    /// certificate from the run's TLS, `tls` section). Default false.
+    #[serde(default)]
+    pub starttls: Option<bool>,
 }
 
 impl MemServerSection {
