@@ -922,6 +922,96 @@ mod tests {
     }
 
     #[test]
+    fn starttls_is_offered_taken_and_the_session_starts_over() {
+        let t = Instant::now();
+        let text = |o: &Output| String::from_utf8_lossy(o.reply.as_deref().unwrap()).into_owned();
+        // Not offered: STARTTLS is a command like any unknown one.
+        let mut plain = session();
+        assert!(!text(&plain.frame(b"EHLO c\r\n".to_vec(), t)).contains("STARTTLS"));
+        assert_eq!(code(&plain.frame(b"STARTTLS\r\n".to_vec(), t)), 502);
+        // Offered (RFC 3207 §4): listed, no parameters, then 220.
+        let mut s = Session::offering_starttls("127.0.0.1:2525".parse().unwrap());
+        assert!(text(&s.frame(b"EHLO c\r\n".to_vec(), t)).contains("250 STARTTLS\r\n"));
+        assert!(!is_starttls(b"STARTTLS now\r\n") && is_starttls(b"starttls\r\n"));
+        assert_eq!(code(&s.frame(b"STARTTLS now\r\n".to_vec(), t)), 501);
+        s.frame(b"MAIL FROM:<a@x>\r\n".to_vec(), t);
+        let out = s.frame(b"STARTTLS\r\n".to_vec(), t);
+        assert!(out.start_tls && code(&out) == 220);
+        // §4.2: nothing of the clear session is kept; not offered again.
+        s.tls_started("TLS 1.3 X".into());
+        assert_eq!(s.tls(), Some("TLS 1.3 X"));
+        assert_eq!(code(&s.frame(b"RCPT TO:<b@y>\r\n".to_vec(), t)), 503);
+        let out = s.frame(b"MAIL FROM:<a@x>\r\n".to_vec(), t);
+        assert_eq!(code(&out), 250);
+        assert!(out.notes[0].contains("before any EHLO"), "{:?}", out.notes);
+        assert!(!text(&s.frame(b"EHLO c\r\n".to_vec(), t)).contains("STARTTLS"));
+        assert_eq!(code(&s.frame(b"STARTTLS\r\n".to_vec(), t)), 503);
+        s.frame(b"MAIL FROM:<a@x>\r\n".to_vec(), t);
+        s.frame(b"RCPT TO:<b@y>\r\n".to_vec(), t);
+        s.frame(b"DATA\r\n".to_vec(), t);
+        let r = s.frame(b"hi\r\n.\r\n".to_vec(), t).received.unwrap();
+        assert_eq!(r.tls.as_deref(), Some("TLS 1.3 X"));
+        assert_eq!(r.tls_dialogue()[0], "RCPT TO:<b@y>\\r\\n");
+        assert!(r.dialogue[r.after_tls.unwrap() - 1].starts_with("[TLS handshake"));
+        assert!(r
+            .describe()
+            .starts_with("[over TLS after STARTTLS: TLS 1.3 X]"));
+    }
+
+    /// Commands pipelined behind STARTTLS in the clear are never taken
+    /// into the TLS session (the injection RFC 3207 §4.2's reset guards
+    /// against): discarded, and said so.
+    #[tokio::test]
+    async fn plaintext_behind_starttls_is_discarded() {
+        use crate::net::tls::{LabCa, Offer, TlsClient};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let ca = LabCa::new().unwrap();
+        let leaf = ca.issue(&[], &["127.0.0.1".parse().unwrap()]).unwrap();
+        let server = SmtpServer::start("127.0.0.1:0".parse().unwrap(), Capture::disabled())
+            .await
+            .unwrap();
+        server.offer_starttls(Some(TlsServer::new(&leaf, &Offer::all()).unwrap()));
+        let t0 = Instant::now();
+        let mut tcp = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+        let mut got = Vec::new();
+        let mut b = [0u8; 512];
+        tcp.write_all(b"EHLO c\r\nSTARTTLS\r\nMAIL FROM:<evil@x>\r\n")
+            .await
+            .unwrap();
+        while !got.ends_with(b"TLS\r\n") || !got.windows(4).any(|w| w == b"220 ") {
+            let n = tcp.read(&mut b).await.unwrap();
+            assert!(n > 0, "{}", escape_bytes(&got, 500));
+            got.extend_from_slice(&b[..n]);
+        }
+        let client = TlsClient::new(ca.peer_check().unwrap(), &Offer::all(), None).unwrap();
+        let mut c = client
+            .connect_upgraded(
+                tcp,
+                "127.0.0.1",
+                Capture::disabled(),
+                Duration::from_secs(5),
+            )
+            .await
+            .unwrap();
+        c.write_all(b"RCPT TO:<b@y>\r\n").await.unwrap();
+        c.flush().await.unwrap();
+        let n = c.read(&mut b).await.unwrap();
+        // No MAIL was taken: the RCPT has no transaction.
+        assert!(
+            b[..n].starts_with(b"503 "),
+            "{}",
+            escape_bytes(&b[..n], 100)
+        );
+        let events = server.events_since(t0);
+        assert!(
+            events.iter().any(|e| e.contains(
+                "after STARTTLS before the TLS handshake, discarded: MAIL FROM:<evil@x>"
+            )),
+            "{events:?}"
+        );
+    }
+
+    #[test]
     fn a_misnamed_payload_is_matched_by_time() {
         // A payload naming a mailbox that got no mail is still the
         // notification of the mail before it (MEM-3 judges the payload).
