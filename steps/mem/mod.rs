@@ -809,6 +809,14 @@ fn describe_mm3(w: &LiaisonWorld, h: &Mm3Harness, s: &MemServerSection) -> Strin
 /// `notify_to` matched to it (completed after the mail's content was sent; by the
 /// mailbox its EMN payload names, else by time), waited for.
 async fn notification(w: &mut LiaisonWorld) -> Result<Received, Failure> {
+    let s = mem_section(w)?;
+    notification_by(w, s.payload() == "emn").await
+}
+
+/// [`notification`], matched by the mailbox the payload names only with
+/// `read_names` (else by time: a step that judges how the notification
+/// travelled, not what it says).
+async fn notification_by(w: &mut LiaisonWorld, read_names: bool) -> Result<Received, Failure> {
     if let Some(n) = &w.mem.notification {
         return Ok(n.clone());
     }
@@ -819,7 +827,6 @@ async fn notification(w: &mut LiaisonWorld) -> Result<Received, Failure> {
         .delivered
         .clone()
         .ok_or_else(|| w.fail("a new message delivered earlier in the scenario", "none"))?;
-    let read_names = s.payload() == "emn";
     let find = || {
         h.notifications(&s.notify_to, read_names)
             .into_iter()
@@ -1034,7 +1041,8 @@ async fn still_none_for_other(w: &mut LiaisonWorld) -> StepResult {
 #[then("the MEM server sends its notification over TLS after STARTTLS and starts the session over with EHLO")]
 async fn notification_over_tls(w: &mut LiaisonWorld) -> StepResult {
     let s = mem_section(w)?;
-    let n = notification(w).await?;
+    // What its payload names is MEM-3's to judge: matched by time.
+    let n = notification_by(w, false).await?;
     let dialogue = n.dialogue.join(" ");
     if n.tls.is_none() {
         return Err(w.fail(
