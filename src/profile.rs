@@ -2484,6 +2484,10 @@ capabilities: { sip_push_subscribe: true }
         let m = p.mem_server.as_ref().unwrap();
         assert_eq!(m.payload(), "emn");
         assert!(p.capability("mem_payload_emn") && p.capability("mem_other_mailbox"));
+        // STARTTLS on MM3 is declared, and gives the run its TLS.
+        assert!(!p.capability("mem_starttls") && !p.uses_tls());
+        let tls = Profile::parse(&format!("{MEM}  starttls: true\n"), "m.yaml").unwrap();
+        assert!(tls.capability("mem_starttls") && tls.uses_tls());
         assert_eq!(
             err_of("name: m\nroles: [mem-server]\n"),
             "profile bad.yaml: mem_server: expected how new mail reaches the server and where it notifies for role mem-server (mem_server: { inbox or deliver_command, mailbox, notify_to, mm3 })"

@@ -47,6 +47,10 @@ impl WriteSide {
 /// back by a reader that a hold stopped.
 type Parked = (OwnedReadHalf, Vec<u8>);
 
+/// A reader's hold: the flag its framer sets, and where it hands its read
+/// half back.
+type Hold<R> = (Arc<AtomicBool>, oneshot::Sender<(R, Vec<u8>)>);
+
 /// Cuts one message off the front of a buffer: `Ok(Some(n))` = `n` bytes
 /// form a message, `Ok(None)` = more bytes needed, `Err` = the stream cannot
 /// be framed (the text says why).
@@ -276,7 +280,7 @@ impl StreamConn {
         capture: Capture,
         mut framer: F,
         max_len: usize,
-        park: Option<(Arc<AtomicBool>, oneshot::Sender<(R, Vec<u8>)>)>,
+        park: Option<Hold<R>>,
     ) -> StreamConn
     where
         F: FnMut(&[u8], usize) -> Result<Option<usize>, String> + Send + 'static,
