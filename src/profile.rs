@@ -1268,6 +1268,7 @@ impl Profile {
     pub fn uses_tls(&self) -> bool {
         self.has_transport(Transport::Tls)
             || self.capability("msrp_tls")
+            || self.capability("mem_starttls")
             || self.sip.as_ref().is_some_and(|s| s.ws_secure())
             || self
                 .ims
@@ -1366,6 +1367,10 @@ impl Profile {
                 .mem_server
                 .as_ref()
                 .is_some_and(|m| m.other_mailbox.is_some()),
+            "mem_starttls" => self
+                .mem_server
+                .as_ref()
+                .is_some_and(|m| m.starttls == Some(true)),
             _ => false,
         }
     }
@@ -1447,6 +1452,7 @@ pub const CAPABILITIES: &[&str] = &[
     "mms_send",
     "mem_payload_emn",
     "mem_other_mailbox",
+    "mem_starttls",
     "ims",
     "ims_register",
     "ims_feature_tags",
@@ -1808,6 +1814,11 @@ pub struct MemServerSection {
     /// (not checked beyond being there). Default emn.
     #[serde(default)]
     pub payload: Option<String>,
+    /// The server uses STARTTLS (RFC 3207) on MM3 when the MMS server
+    /// offers it: the MEM-18 scenario's MM3 interface offers it (its
+    /// certificate from the run's TLS, `tls` section). Default false.
+    #[serde(default)]
+    pub starttls: Option<bool>,
 }
 
 impl MemServerSection {
@@ -2570,6 +2581,10 @@ capabilities: { sip_push_subscribe: true }
         let m = p.mem_server.as_ref().unwrap();
         assert_eq!(m.payload(), "emn");
         assert!(p.capability("mem_payload_emn") && p.capability("mem_other_mailbox"));
+        // STARTTLS on MM3 is declared, and gives the run its TLS.
+        assert!(!p.capability("mem_starttls") && !p.uses_tls());
+        let tls = Profile::parse(&format!("{MEM}  starttls: true\n"), "m.yaml").unwrap();
+        assert!(tls.capability("mem_starttls") && tls.uses_tls());
         assert_eq!(
             err_of("name: m\nroles: [mem-server]\n"),
             "profile bad.yaml: mem_server: expected how new mail reaches the server and where it notifies for role mem-server (mem_server: { inbox or deliver_command, mailbox, notify_to, mm3 })"

@@ -40,3 +40,10 @@ Feature: A MEM server sends its outband notifications by SMTP to the MMS server
     When a new message arrives in the user's mailbox
     Then the MEM server sends a complete SMTP mail transaction to the MM3 interface for the user's MMS address
     And no notification of the other mailbox's mail has reached the user's MMS address meanwhile
+
+  @MEM-18 @if:mem_starttls
+  Scenario: Offered STARTTLS, the server sends its notification over TLS and greets again after the handshake
+    Given the harness plays the MMS server's MM3 interface
+    And the MM3 interface offers STARTTLS
+    When a new message arrives in the user's mailbox
+    Then the MEM server sends its notification over TLS after STARTTLS and starts the session over with EHLO

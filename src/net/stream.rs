@@ -10,17 +10,46 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::capture::Capture;
 use super::tls::{Negotiated, TlsStream};
 
-/// The reading and writing halves of a connection: a TCP stream's, or a
-/// TLS stream's plaintext.
-type ReadSide = Box<dyn AsyncRead + Send + Unpin>;
-type WriteSide = Box<dyn AsyncWrite + Send + Unpin>;
+/// The writing half of a connection: a TCP stream's (kept as such, so
+/// that [`StreamConn::into_tcp`] can join it again), or a TLS stream's
+/// plaintext; `Gone` once handed back.
+enum WriteSide {
+    Tcp(OwnedWriteHalf),
+    Io(Box<dyn AsyncWrite + Send + Unpin>),
+    Gone,
+}
+
+impl WriteSide {
+    fn io(&mut self) -> std::io::Result<Pin<&mut (dyn AsyncWrite + Send + Unpin)>> {
+        match self {
+            WriteSide::Tcp(w) => Ok(Pin::new(w)),
+            WriteSide::Io(w) => Ok(Pin::new(&mut **w)),
+            WriteSide::Gone => Err(std::io::Error::new(
+                std::io::ErrorKind::NotConnected,
+                "the connection was handed back (STARTTLS)",
+            )),
+        }
+    }
+}
+
+/// The read half and the bytes read past the last framed message, handed
+/// back by a reader that a hold stopped.
+type Parked = (OwnedReadHalf, Vec<u8>);
+
+/// A reader's hold: the flag its framer sets, and where it hands its read
+/// half back.
+type Hold<R> = (Arc<AtomicBool>, oneshot::Sender<(R, Vec<u8>)>);
 
 /// Cuts one message off the front of a buffer: `Ok(Some(n))` = `n` bytes
 /// form a message, `Ok(None)` = more bytes needed, `Err` = the stream cannot
@@ -57,6 +86,8 @@ pub struct StreamConn {
     pending: Arc<std::sync::Mutex<Vec<u8>>>,
     /// Over TLS: what the handshake negotiated.
     tls: Option<Negotiated>,
+    /// A reader stopped by its hold hands its half back here.
+    parked: Option<oneshot::Receiver<Parked>>,
 }
 
 impl Drop for StreamConn {
@@ -92,7 +123,7 @@ impl StreamConn {
         let local = stream.local_addr()?;
         capture.tcp_connect(local, dst);
         Ok(StreamConn::start(
-            stream, local, dst, capture, framer, max_len,
+            stream, local, dst, capture, framer, max_len, None,
         ))
     }
 
@@ -117,12 +148,62 @@ impl StreamConn {
     where
         F: FnMut(&[u8], usize) -> Result<Option<usize>, String> + Send + 'static,
     {
+        StreamConn::accepted_held(stream, capture, framer, max_len, None)
+    }
+
+    /// Like [`StreamConn::accepted_with`]; when the framer sets `hold`
+    /// (after cutting a message, e.g. SMTP's STARTTLS line), the reader
+    /// stops right after that message and leaves what follows on the socket
+    /// unread, for [`StreamConn::into_tcp`].
+    pub fn accepted_held<F>(
+        stream: TcpStream,
+        capture: Capture,
+        framer: F,
+        max_len: usize,
+        hold: Option<Arc<AtomicBool>>,
+    ) -> std::io::Result<StreamConn>
+    where
+        F: FnMut(&[u8], usize) -> Result<Option<usize>, String> + Send + 'static,
+    {
         let local = stream.local_addr()?;
         let peer = stream.peer_addr()?;
         capture.tcp_accepted(peer, local);
         Ok(StreamConn::start(
-            stream, local, peer, capture, framer, max_len,
+            stream, local, peer, capture, framer, max_len, hold,
         ))
+    }
+
+    /// The TCP stream back, after a hold stopped the reader (see
+    /// [`StreamConn::accepted_held`]), with the bytes that had been read
+    /// past the held message (captured as received). Waits at most
+    /// `timeout` for the reader; an error when there was no hold or the
+    /// connection ended first.
+    pub async fn into_tcp(mut self, timeout: Duration) -> std::io::Result<(TcpStream, Vec<u8>)> {
+        let gone =
+            |what: &str| std::io::Error::new(std::io::ErrorKind::NotConnected, what.to_string());
+        let rx = self
+            .parked
+            .take()
+            .ok_or_else(|| gone("no hold on this connection"))?;
+        let (rd, left) = tokio::time::timeout(timeout, rx)
+            .await
+            .map_err(|_| gone("the reader did not stop"))?
+            .map_err(|_| gone("the connection ended before the hold"))?;
+        let wr = match std::mem::replace(&mut *self.writer.lock().await, WriteSide::Gone) {
+            WriteSide::Tcp(w) => w,
+            _ => return Err(gone("not a TCP connection")),
+        };
+        let tcp = rd
+            .reunite(wr)
+            .map_err(|_| gone("halves of two connections"))?;
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        if !left.is_empty() {
+            self.capture.tcp_received(self.peer, self.local, &left);
+        }
+        Ok((tcp, left))
     }
 
     /// A TLS connection whose handshake is done ([`super::tls::TlsServer::accept`],
@@ -138,13 +219,14 @@ impl StreamConn {
         let negotiated = stream.negotiated.clone();
         let (rd, wr) = tokio::io::split(stream);
         let mut conn = StreamConn::start_io(
-            Box::new(rd),
-            Box::new(wr),
+            rd,
+            WriteSide::Io(Box::new(wr)),
             local,
             peer,
             Capture::disabled(),
             framer,
             max_len,
+            None,
         );
         conn.tls = Some(negotiated);
         conn
@@ -162,33 +244,47 @@ impl StreamConn {
         capture: Capture,
         framer: F,
         max_len: usize,
+        hold: Option<Arc<AtomicBool>>,
     ) -> StreamConn
     where
         F: FnMut(&[u8], usize) -> Result<Option<usize>, String> + Send + 'static,
     {
         let (rd, wr) = stream.into_split();
-        StreamConn::start_io(
-            Box::new(rd),
-            Box::new(wr),
+        let (park, parked) = match hold {
+            Some(h) => {
+                let (t, r) = oneshot::channel();
+                (Some((h, t)), Some(r))
+            }
+            None => (None, None),
+        };
+        let mut conn = StreamConn::start_io(
+            rd,
+            WriteSide::Tcp(wr),
             local,
             peer,
             capture,
             framer,
             max_len,
-        )
+            park,
+        );
+        conn.parked = parked;
+        conn
     }
 
-    fn start_io<F>(
-        mut rd: ReadSide,
+    #[allow(clippy::too_many_arguments)]
+    fn start_io<F, R>(
+        mut rd: R,
         wr: WriteSide,
         local: SocketAddr,
         peer: SocketAddr,
         capture: Capture,
         mut framer: F,
         max_len: usize,
+        park: Option<Hold<R>>,
     ) -> StreamConn
     where
         F: FnMut(&[u8], usize) -> Result<Option<usize>, String> + Send + 'static,
+        R: AsyncRead + Send + Unpin + 'static,
     {
         let (tx, rx) = mpsc::unbounded_channel();
         let cap = capture.clone();
@@ -235,6 +331,16 @@ impl StreamConn {
                                 at: Instant::now(),
                                 event: StreamEvent::Message(msg),
                             });
+                            if let Some((h, _)) = &park {
+                                if h.load(Ordering::SeqCst) {
+                                    // Held: the rest stays on the socket.
+                                    set_pending(&buf);
+                                    if let Some((_, back)) = park {
+                                        let _ = back.send((rd, buf));
+                                    }
+                                    return;
+                                }
+                            }
                         }
                         Err(why) => {
                             set_pending(&[]);
@@ -258,6 +364,7 @@ impl StreamConn {
             reader,
             pending,
             tls: None,
+            parked: None,
         }
     }
 
@@ -283,9 +390,10 @@ impl StreamConn {
         // Captured before the write, so a fast answer can never appear before it.
         self.capture.tcp_sent(self.local, self.peer, bytes);
         tokio::time::timeout(Duration::from_secs(3), async {
-            w.write_all(bytes).await?;
+            let mut io = w.io()?;
+            io.write_all(bytes).await?;
             // A TLS stream holds its records until flushed.
-            w.flush().await
+            io.flush().await
         })
         .await
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "TCP write timed out"))??;
@@ -302,7 +410,9 @@ impl StreamConn {
     /// Closes the harness's sending side (FIN).
     pub async fn shutdown(&self) {
         let mut w = self.writer.lock().await;
-        let _ = w.shutdown().await;
+        if let Ok(mut io) = w.io() {
+            let _ = io.shutdown().await;
+        }
         self.capture.tcp_close(self.local, self.peer);
     }
 }

@@ -1075,7 +1075,30 @@ impl TlsServer {
         capture: Capture,
         timeout: Duration,
     ) -> Result<TlsStream, TlsError> {
-        let (tapped, tap) = tap(tcp, capture, false)?;
+        self.accept_on(tcp, capture, timeout, true).await
+    }
+
+    /// Like [`TlsServer::accept`] on a connection already in `capture`
+    /// (opened and used in the clear before, as SMTP's STARTTLS does, RFC
+    /// 3207): its opening is not written again, the records continue its
+    /// TCP stream.
+    pub async fn accept_upgraded(
+        &self,
+        tcp: TcpStream,
+        capture: Capture,
+        timeout: Duration,
+    ) -> Result<TlsStream, TlsError> {
+        self.accept_on(tcp, capture, timeout, false).await
+    }
+
+    async fn accept_on(
+        &self,
+        tcp: TcpStream,
+        capture: Capture,
+        timeout: Duration,
+        open: bool,
+    ) -> Result<TlsStream, TlsError> {
+        let (tapped, tap) = tap(tcp, capture, false, open)?;
         let mut config = self.config.clone();
         config.key_log = Arc::new(tap.keys.clone());
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
@@ -1161,10 +1184,36 @@ impl TlsClient {
         capture: Capture,
         timeout: Duration,
     ) -> Result<TlsStream, TlsError> {
+        self.connect_on(tcp, server_name, capture, timeout, true)
+            .await
+    }
+
+    /// Like [`TlsClient::connect`] on a connection already in `capture`
+    /// (used in the clear before: STARTTLS): its opening is not written
+    /// again.
+    pub async fn connect_upgraded(
+        &self,
+        tcp: TcpStream,
+        server_name: &str,
+        capture: Capture,
+        timeout: Duration,
+    ) -> Result<TlsStream, TlsError> {
+        self.connect_on(tcp, server_name, capture, timeout, false)
+            .await
+    }
+
+    async fn connect_on(
+        &self,
+        tcp: TcpStream,
+        server_name: &str,
+        capture: Capture,
+        timeout: Duration,
+        open: bool,
+    ) -> Result<TlsStream, TlsError> {
         let name = ServerName::try_from(server_name.to_string()).map_err(|e| TlsError::Io {
             what: format!("`{server_name}` is no server name a TLS client can check: {e}"),
         })?;
-        let (tapped, tap) = tap(tcp, capture, true)?;
+        let (tapped, tap) = tap(tcp, capture, true, open)?;
         let verifier = Arc::new(RecordingVerifier {
             inner: match &self.check {
                 PeerCheck::Ca { .. } => Some(
@@ -1233,16 +1282,22 @@ fn client_verifier(
     }))
 }
 
-/// Wraps a connected TCP stream in a tap; its opening goes to the capture.
-fn tap(tcp: TcpStream, capture: Capture, connector: bool) -> Result<(Tapped, Arc<Tap>), TlsError> {
+/// Wraps a connected TCP stream in a tap; its opening goes to the capture
+/// when `open` (not for a connection the capture has already).
+fn tap(
+    tcp: TcpStream,
+    capture: Capture,
+    connector: bool,
+    open: bool,
+) -> Result<(Tapped, Arc<Tap>), TlsError> {
     let io_err = |e: io::Error| TlsError::Io {
         what: e.to_string(),
     };
     let local = tcp.local_addr().map_err(io_err)?;
     let peer = tcp.peer_addr().map_err(io_err)?;
-    if connector {
+    if open && connector {
         capture.tcp_connect(local, peer);
-    } else {
+    } else if open {
         capture.tcp_accepted(peer, local);
     }
     let tap = Arc::new(Tap {

@@ -18,13 +18,19 @@
 //! mailbox's local part at the domain of `notify_to` (issue 12 item 21: a
 //! notification on MM3 for another mailbox is fine, to the user's address
 //! it is not).
+//!
+//! **STARTTLS.** When the MM3 interface lists STARTTLS in its EHLO reply,
+//! the notification goes inside TLS (RFC 3207, with the run's TLS material,
+//! `Settings.tls`): STARTTLS, the handshake after the 220 (the server's
+//! certificate checked against the run's CA for the MM3 address), EHLO
+//! again (§4.2), then the transaction.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -170,12 +176,21 @@ impl MailTaker for Shared {
     }
 }
 
-async fn write(stream: &mut TcpStream, bytes: &[u8]) -> bool {
+async fn write(stream: &mut (impl AsyncWrite + Unpin), bytes: &[u8]) -> bool {
     matches!(
-        tokio::time::timeout(IO_BOUND, stream.write_all(bytes)).await,
+        tokio::time::timeout(IO_BOUND, async {
+            stream.write_all(bytes).await?;
+            // A TLS stream holds its records until flushed.
+            stream.flush().await
+        })
+        .await,
         Ok(Ok(()))
     )
 }
+
+/// A connection in the clear or inside TLS.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 fn now_secs() -> u64 {
     std::time::SystemTime::now()
@@ -256,13 +271,21 @@ impl Shared {
 }
 
 /// One SMTP transaction to the MM3 interface; the last reply, when the
-/// dialogue got that far.
+/// dialogue got that far. When the EHLO reply lists STARTTLS and the role
+/// has TLS (`Settings.tls`), the transaction goes inside TLS (RFC 3207):
+/// STARTTLS, 220, the handshake (the server's certificate checked against
+/// the run's CA, for the MM3 address), then EHLO again, since what the
+/// server said in the clear no longer counts (§4.2).
 async fn send(sh: &Shared, to: &str, message: &[u8]) -> Option<Reply> {
-    let mut stream = TcpStream::connect(sh.cfg.mm3).await.ok()?;
-    let _ = stream.set_nodelay(true);
+    let mut tcp = TcpStream::connect(sh.cfg.mm3).await.ok()?;
+    let _ = tcp.set_nodelay(true);
     let mut buf = Vec::new();
     let mut chunk = vec![0u8; 4096];
-    async fn reply(stream: &mut TcpStream, buf: &mut Vec<u8>, chunk: &mut [u8]) -> Option<Reply> {
+    async fn reply(
+        stream: &mut (impl AsyncRead + Unpin),
+        buf: &mut Vec<u8>,
+        chunk: &mut [u8],
+    ) -> Option<Reply> {
         loop {
             if let Ok(Some(n)) = smtp::next_reply(buf, 64 * 1024) {
                 let r: Vec<u8> = buf.drain(..n).collect();
@@ -288,11 +311,53 @@ async fn send(sh: &Shared, to: &str, message: &[u8]) -> Option<Reply> {
     } else {
         to.to_string()
     };
-    reply(&mut stream, &mut buf, &mut chunk)
+    reply(&mut tcp, &mut buf, &mut chunk)
         .await
         .filter(Reply::positive)?;
-    let steps: [Vec<u8>; 4] = [
-        smtp::command("EHLO", NAME),
+    if !write(&mut tcp, &smtp::command("EHLO", NAME)).await {
+        return None;
+    }
+    let ehlo = reply(&mut tcp, &mut buf, &mut chunk).await?;
+    if ehlo.negative() {
+        return Some(ehlo);
+    }
+    let offered = ehlo
+        .lines
+        .iter()
+        .skip(1)
+        .any(|l| l.split(' ').next() == Some("STARTTLS"));
+    let mut stream: Box<dyn Io> = match &sh.s.tls {
+        Some(tls) if offered && !sh.s.has_fault("ignores-starttls") => {
+            if !write(&mut tcp, &smtp::command("STARTTLS", "")).await {
+                return None;
+            }
+            let r = reply(&mut tcp, &mut buf, &mut chunk).await?;
+            if r.code != 220 {
+                return Some(r);
+            }
+            // Nothing of the clear session is carried into TLS.
+            buf.clear();
+            let config = tls.client_config().ok()?;
+            let name = rustls::pki_types::ServerName::IpAddress(sh.cfg.mm3.ip().into());
+            let connector = tokio_rustls::TlsConnector::from(config);
+            let mut t = tokio::time::timeout(IO_BOUND, connector.connect(name, tcp))
+                .await
+                .ok()?
+                .ok()?;
+            if !sh.s.has_fault("no-ehlo-after-starttls") {
+                if !write(&mut t, &smtp::command("EHLO", NAME)).await {
+                    return None;
+                }
+                let r = reply(&mut t, &mut buf, &mut chunk).await?;
+                if r.negative() {
+                    return Some(r);
+                }
+            }
+            Box::new(t)
+        }
+        _ => Box::new(tcp),
+    };
+    let steps: [Vec<u8>; 3] = [
         smtp::command("MAIL", &format!("FROM:<mem-server@{domain}>")),
         smtp::command("RCPT", &format!("TO:<{rcpt}>")),
         smtp::command("DATA", ""),
@@ -313,6 +378,7 @@ async fn send(sh: &Shared, to: &str, message: &[u8]) -> Option<Reply> {
     if write(&mut stream, &smtp::command("QUIT", "")).await {
         let _ = reply(&mut stream, &mut buf, &mut chunk).await;
     }
+    let _ = tokio::time::timeout(IO_BOUND, stream.shutdown()).await;
     last
 }
 
@@ -325,7 +391,7 @@ pub const FAULTS: &[super::Fault] = &[
         role: "mem-server",
         name: "no-notification",
         description: "stores new mail and never notifies",
-        breaks: &["MEM-1", "MEM-2", "MEM-3", "MEM-4"],
+        breaks: &["MEM-1", "MEM-2", "MEM-3", "MEM-4", "MEM-18"],
         store_and_forward: true,
         on_ipv6: false,
     },
@@ -333,7 +399,7 @@ pub const FAULTS: &[super::Fault] = &[
         role: "mem-server",
         name: "wrong-recipient",
         description: "sends its notifications to a mail address of its own domain instead of the user's MMS address",
-        breaks: &["MEM-1", "MEM-2", "MEM-3", "MEM-4"],
+        breaks: &["MEM-1", "MEM-2", "MEM-3", "MEM-4", "MEM-18"],
         store_and_forward: true,
         on_ipv6: false,
     },
@@ -374,7 +440,7 @@ pub const FAULTS: &[super::Fault] = &[
         role: "mem-server",
         name: "notifies-before-accepting",
         description: "notifies the user when the RCPT of new mail names the user's mailbox, before answering that RCPT (the mail not yet accepted), and not after the mail",
-        breaks: &["MEM-1", "MEM-2", "MEM-3", "MEM-4"],
+        breaks: &["MEM-1", "MEM-2", "MEM-3", "MEM-4", "MEM-18"],
         store_and_forward: true,
         on_ipv6: false,
     },
@@ -399,6 +465,23 @@ pub const FAULTS: &[super::Fault] = &[
         name: "late-notifies-every-mailbox",
         description: "notifies the user of new mail in any mailbox it serves (its EMN naming that mailbox), each notification 700 ms late",
         breaks: &["MEM-4"],
+        store_and_forward: true,
+        on_ipv6: false,
+    },
+    // mem-server (issue 15): STARTTLS on MM3.
+    super::Fault {
+        role: "mem-server",
+        name: "ignores-starttls",
+        description: "sends its notification in the clear though the MM3 interface lists STARTTLS in its EHLO reply",
+        breaks: &["MEM-18"],
+        store_and_forward: true,
+        on_ipv6: false,
+    },
+    super::Fault {
+        role: "mem-server",
+        name: "no-ehlo-after-starttls",
+        description: "after STARTTLS and the TLS handshake sends MAIL FROM at once, going on from its EHLO in the clear",
+        breaks: &["MEM-18"],
         store_and_forward: true,
         on_ipv6: false,
     },

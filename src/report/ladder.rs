@@ -938,11 +938,14 @@ enum Kind {
 }
 
 /// Where an SMTP dialogue is (RFC 5321 §3.3): a DATA sent and not yet
-/// answered; the content expected (the 354 came).
+/// answered; the content expected (the 354 came); a STARTTLS sent and not
+/// yet answered; TLS records expected next (its 220 came, RFC 3207 §4).
 #[derive(Debug, Clone, Copy, Default)]
 struct SmtpState {
     data_sent: bool,
     content: bool,
+    starttls_sent: bool,
+    tls_next: bool,
 }
 
 /// One direction of a TCP connection.
@@ -1080,11 +1083,17 @@ impl Reader {
     ) -> Option<Vec<u8>> {
         let c = conn(from, to);
         if !self.tls.contains_key(&c) {
-            let fresh = !self.kinds.contains_key(&c)
-                && self.streams.get(&(from, to)).is_none_or(Vec::is_empty)
+            let drained = self.streams.get(&(from, to)).is_none_or(Vec::is_empty)
                 && self.streams.get(&(to, from)).is_none_or(Vec::is_empty);
-            if !fresh || !tls::starts_tls(payload) {
+            let fresh = !self.kinds.contains_key(&c) && drained;
+            // SMTP after the 220 to STARTTLS: the handshake on the same
+            // connection (RFC 3207 §4), the dialogue going on inside.
+            let starttls = drained && self.smtp.get(&c).is_some_and(|s| s.tls_next);
+            if !(fresh || starttls) || !tls::starts_tls(payload) {
                 return None;
+            }
+            if let Some(s) = self.smtp.get_mut(&c) {
+                s.tls_next = false;
             }
             self.tls.insert(c, (from, tls::Connection::new(), None));
         }
@@ -1536,6 +1545,10 @@ fn smtp_message(
                     st.data_sent = false;
                     st.content = r.code == 354;
                 }
+                if st.starttls_sent {
+                    st.starttls_sent = false;
+                    st.tls_next = r.code == 220;
+                }
                 let mut m = Message::new(p, from, to, Protocol::Smtp, raw);
                 m.status = Some(r.code);
                 m.reason = r.lines.first().cloned();
@@ -1578,7 +1591,10 @@ fn smtp_message(
     let mut m = Message::new(p, from, to, Protocol::Smtp, raw.clone());
     m.method = Some(String::from_utf8_lossy(verb).into_owned());
     match smtp::Command::parse(&raw) {
-        Ok(c) => st.data_sent |= c.verb == "DATA",
+        Ok(c) => {
+            st.data_sent |= c.verb == "DATA";
+            st.starttls_sent = c.verb == "STARTTLS";
+        }
         Err(e) => m.note = Some(format!("not an SMTP command: {e}")),
     }
     m
@@ -2071,6 +2087,90 @@ mod tests {
             );
             no_panic_on_mutations(&pcap, 28, 300);
         }
+    }
+
+    /// SMTP with STARTTLS (RFC 3207) at the harness MM3 server: the
+    /// dialogue in the clear up to the 220, the TLS handshake on the same
+    /// connection, then the dialogue read decrypted, as SMTP still.
+    #[test]
+    fn smtp_after_starttls_is_read_decrypted() {
+        use crate::net::tls::{LabCa, Offer, TlsClient, TlsServer};
+        use crate::roles::smtp_server::SmtpServer;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let ca = LabCa::new().unwrap();
+        let leaf = ca.issue(&[], &["127.0.0.1".parse().unwrap()]).unwrap();
+        let t = std::time::Duration::from_secs(5);
+        async fn upto(s: &mut (impl AsyncReadExt + Unpin), end: &[u8]) -> Vec<u8> {
+            let mut got = Vec::new();
+            let mut b = [0u8; 1];
+            while !got.ends_with(end) && s.read(&mut b).await.unwrap() == 1 {
+                got.push(b[0]);
+            }
+            got
+        }
+        let pcap = capture(|cap| {
+            rt.block_on(async {
+                let server = SmtpServer::start("127.0.0.1:0".parse().unwrap(), cap.clone())
+                    .await
+                    .unwrap();
+                server.offer_starttls(Some(TlsServer::new(&leaf, &Offer::all()).unwrap()));
+                let mut tcp = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+                upto(&mut tcp, b"ESMTP\r\n").await;
+                tcp.write_all(b"EHLO c\r\n").await.unwrap();
+                assert!(upto(&mut tcp, b"250 STARTTLS\r\n")
+                    .await
+                    .ends_with(b"STARTTLS\r\n"));
+                tcp.write_all(b"STARTTLS\r\n").await.unwrap();
+                assert!(upto(&mut tcp, b"TLS\r\n").await.starts_with(b"220 "));
+                let client = TlsClient::new(ca.peer_check().unwrap(), &Offer::all(), None).unwrap();
+                let mut c = client
+                    .connect_upgraded(tcp, "127.0.0.1", Capture::disabled(), t)
+                    .await
+                    .unwrap();
+                for (line, reply) in [
+                    (&b"EHLO c\r\n"[..], &b"250 HELP\r\n"[..]),
+                    (b"MAIL FROM:<a@x>\r\n", b"Ok\r\n"),
+                    (b"RCPT TO:<b@y>\r\n", b"Ok\r\n"),
+                    (b"DATA\r\n", b"<LF>\r\n"),
+                    (b"Subject: s\r\n\r\nhi\r\n.\r\n", b"queued\r\n"),
+                    (b"QUIT\r\n", b"Bye\r\n"),
+                ] {
+                    c.write_all(line).await.unwrap();
+                    c.flush().await.unwrap();
+                    assert!(upto(&mut c, reply).await.ends_with(reply));
+                }
+                let mut rest = Vec::new();
+                let _ = c.read_to_end(&mut rest).await;
+                assert_eq!(server.log().len(), 1);
+                assert!(server.log()[0].tls.is_some());
+            })
+        });
+        let l = read(&pcap);
+        assert!(l.problems.is_empty(), "{:?}", l.problems);
+        let smtp: Vec<(String, bool)> = l
+            .messages
+            .iter()
+            .filter(|m| m.protocol == Protocol::Smtp)
+            .map(|m| (m.label(), m.tls.is_some()))
+            .collect();
+        let labels: Vec<&str> = smtp.iter().map(|(l, _)| l.as_str()).collect();
+        let all: Vec<(Protocol, String)> =
+            l.messages.iter().map(|m| (m.protocol, m.label())).collect();
+        let at = labels
+            .iter()
+            .position(|l| l.starts_with("SMTP 220 2.0.0"))
+            .unwrap_or_else(|| panic!("{all:?}"));
+        assert_eq!(labels[at - 1], "STARTTLS", "{labels:?}");
+        assert!(smtp[..=at].iter().all(|(_, tls)| !tls), "{smtp:?}");
+        let inside = &smtp[at + 1..];
+        assert_eq!(inside.len(), 12, "{smtp:?}");
+        assert!(inside.iter().all(|(_, tls)| *tls), "{smtp:?}");
+        assert_eq!(inside[0].0, "EHLO");
+        assert_eq!(inside[2].0, "MAIL");
     }
 
     /// A pcapng file without its Decryption Secrets Blocks.

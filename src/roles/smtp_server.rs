@@ -21,6 +21,7 @@ use crate::codec::escape_bytes;
 use crate::codec::smtp::{self, Command};
 use crate::net::capture::Capture;
 use crate::net::stream::{StreamConn, StreamEvent};
+use crate::net::tls::TlsServer;
 
 /// The SIZE it declares and the most it reads of one message.
 pub const MAX_MESSAGE: usize = 4 << 20;
@@ -30,6 +31,41 @@ const MAX_LINE: usize = 4096;
 const IDLE: Duration = Duration::from_secs(60);
 /// Its host name in replies.
 const NAME: &str = "mm3.liaison.test";
+/// How long the TLS handshake after STARTTLS may take.
+const HANDSHAKE: Duration = Duration::from_secs(5);
+
+/// Is this command line STARTTLS without a parameter (RFC 3207 §4), the
+/// one that gets 220 and the handshake? The framer and [`Session`] decide
+/// by this same reading.
+pub fn is_starttls(line: &[u8]) -> bool {
+    Command::parse(line).is_ok_and(|c| c.verb == "STARTTLS" && c.argument.is_empty())
+}
+
+/// The framer of one connection: command lines, or the DATA content once
+/// `data_mode` is set; with `hold`, it sets it on framing a STARTTLS line,
+/// so that the connection's reader leaves the TLS handshake on the socket.
+fn framer(
+    data_mode: Arc<AtomicBool>,
+    hold: Option<Arc<AtomicBool>>,
+) -> impl FnMut(&[u8], usize) -> Result<Option<usize>, String> + Send + 'static {
+    move |buf: &[u8], max: usize| {
+        if data_mode.load(Ordering::SeqCst) {
+            let r = smtp::next_data(buf, max).map_err(|e| e.to_string());
+            if matches!(r, Ok(Some(_))) {
+                data_mode.store(false, Ordering::SeqCst);
+            }
+            r
+        } else {
+            let r = smtp::next_line(buf, MAX_LINE).map_err(|e| e.to_string());
+            if let (Ok(Some(n)), Some(h)) = (&r, &hold) {
+                if is_starttls(&buf[..*n]) {
+                    h.store(true, Ordering::SeqCst);
+                }
+            }
+            r
+        }
+    }
+}
 
 /// One mail transaction that reached the end of its content.
 #[derive(Debug, Clone)]
@@ -46,24 +82,43 @@ pub struct Received {
     pub data: Vec<u8>,
     /// The message: the content with its dot-stuffing and terminating line removed.
     pub message: Vec<u8>,
-    /// The dialogue up to here on this connection, one line per command.
+    /// The dialogue up to here on this connection, one line per command
+    /// (a STARTTLS handshake as one line `[TLS …]`).
     pub dialogue: Vec<String>,
+    /// Over TLS after STARTTLS (RFC 3207): what the handshake negotiated.
+    pub tls: Option<String>,
+    /// Where in `dialogue` the commands sent over TLS begin.
+    pub after_tls: Option<usize>,
 }
 
 impl Received {
     pub fn describe(&self) -> String {
         format!(
-            "MAIL FROM:<{}> RCPT TO:{:?} — message: {}",
+            "{}MAIL FROM:<{}> RCPT TO:{:?} — message: {}",
+            match &self.tls {
+                Some(t) => format!("[over TLS after STARTTLS: {t}] "),
+                None => "[in the clear] ".to_string(),
+            },
             self.mail_from,
             self.rcpt_to,
             escape_bytes(&self.message, 500)
         )
+    }
+
+    /// The commands sent over TLS, in order (empty in the clear).
+    pub fn tls_dialogue(&self) -> &[String] {
+        match self.after_tls {
+            Some(i) => self.dialogue.get(i..).unwrap_or_default(),
+            None => &[],
+        }
     }
 }
 
 /// The listener.
 pub struct SmtpServer {
     addr: SocketAddr,
+    /// Offered in the EHLO reply when set ([`SmtpServer::offer_starttls`]).
+    starttls: Arc<Mutex<Option<TlsServer>>>,
     log: Arc<Mutex<Vec<Received>>>,
     /// Everything else that happened (commands, garbage, closes), for verdicts.
     events: Arc<Mutex<Vec<(Instant, String)>>>,
@@ -96,31 +151,33 @@ impl SmtpServer {
             notify: Arc::new(Notify::new()),
         });
         let (log, events, notify) = (sh.log.clone(), sh.events.clone(), sh.notify.clone());
+        let starttls: Arc<Mutex<Option<TlsServer>>> = Arc::default();
+        let offer = starttls.clone();
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
+                // What a connection is offered is decided when it opens.
+                let tls = lock(&offer).clone();
+                // Each reply (or TLS flight) goes out at once: with Nagle's
+                // algorithm, a reply after the server's session tickets
+                // waited for the client's delayed ACK (~40 ms).
+                let _ = stream.set_nodelay(true);
                 let data_mode = Arc::new(AtomicBool::new(false));
-                let mode = data_mode.clone();
-                let framer = move |buf: &[u8], max: usize| {
-                    if mode.load(Ordering::SeqCst) {
-                        let r = smtp::next_data(buf, max).map_err(|e| e.to_string());
-                        if matches!(r, Ok(Some(_))) {
-                            mode.store(false, Ordering::SeqCst);
-                        }
-                        r
-                    } else {
-                        smtp::next_line(buf, MAX_LINE).map_err(|e| e.to_string())
-                    }
-                };
-                let Ok(conn) =
-                    StreamConn::accepted_with(stream, capture.clone(), framer, MAX_MESSAGE + 4096)
-                else {
+                let hold = tls.as_ref().map(|_| Arc::new(AtomicBool::new(false)));
+                let Ok(conn) = StreamConn::accepted_held(
+                    stream,
+                    capture.clone(),
+                    framer(data_mode.clone(), hold.clone()),
+                    MAX_MESSAGE + 4096,
+                    hold,
+                ) else {
                     continue;
                 };
-                tokio::spawn(serve(conn, data_mode, sh.clone()));
+                tokio::spawn(serve(conn, data_mode, sh.clone(), tls, capture.clone()));
             }
         });
         Ok(SmtpServer {
             addr,
+            starttls,
             log,
             events,
             notify,
@@ -130,6 +187,12 @@ impl SmtpServer {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// From the next connection on: offer STARTTLS (RFC 3207) and take the
+    /// handshake as `tls` (None: do not offer it).
+    pub fn offer_starttls(&self, tls: Option<TlsServer>) {
+        *lock(&self.starttls) = tls;
     }
 
     pub fn log(&self) -> Vec<Received> {
@@ -192,6 +255,9 @@ pub struct Output {
     pub notes: Vec<String>,
     /// Close the connection after the reply.
     pub close: bool,
+    /// The reply is 220 to STARTTLS: the TLS handshake follows it, then
+    /// [`Session::tls_started`].
+    pub start_tls: bool,
 }
 
 /// One connection's dialogue, sans IO: the command state machine of
@@ -211,6 +277,11 @@ pub struct Session {
     /// Command lines not kept in `dialogue`.
     dialogue_dropped: usize,
     notes: usize,
+    /// STARTTLS is offered (until TLS is active).
+    offer_tls: bool,
+    /// What the STARTTLS handshake negotiated, once done.
+    tls: Option<String>,
+    after_tls: Option<usize>,
 }
 
 impl Session {
@@ -224,7 +295,38 @@ impl Session {
             dialogue: Vec::new(),
             dialogue_dropped: 0,
             notes: 0,
+            offer_tls: false,
+            tls: None,
+            after_tls: None,
         }
+    }
+
+    /// A session that offers STARTTLS in its EHLO reply (RFC 3207 §4).
+    pub fn offering_starttls(peer: SocketAddr) -> Session {
+        Session {
+            offer_tls: true,
+            ..Session::new(peer)
+        }
+    }
+
+    /// The TLS handshake after STARTTLS completed (`negotiated` says
+    /// what). The session starts over as after the greeting (RFC 3207
+    /// §4.2): what the client said before (its EHLO argument, an open
+    /// transaction) is forgotten, and STARTTLS is no longer offered.
+    pub fn tls_started(&mut self, negotiated: String) {
+        (self.helo, self.from, self.rcpts) = (None, None, Vec::new());
+        self.offer_tls = false;
+        self.in_data = false;
+        if self.dialogue.len() < MAX_DIALOGUE {
+            self.dialogue.push(format!("[TLS handshake: {negotiated}]"));
+        }
+        self.after_tls = Some(self.dialogue.len());
+        self.tls = Some(negotiated);
+    }
+
+    /// Over TLS (after STARTTLS)?
+    pub fn tls(&self) -> Option<&str> {
+        self.tls.as_deref()
     }
 
     /// The greeting (RFC 5321 §4.3.1).
@@ -304,6 +406,8 @@ impl Session {
                 data: bytes,
                 message,
                 dialogue,
+                tls: self.tls.clone(),
+                after_tls: self.after_tls,
             });
             out.reply = Some(smtp::reply(250, &["2.0.0 Ok: queued"]));
             return out;
@@ -328,10 +432,25 @@ impl Session {
             "EHLO" => {
                 self.helo = Some(cmd.argument.clone());
                 (self.from, self.rcpts) = (None, Vec::new());
-                smtp::reply(
-                    250,
-                    &[NAME, "8BITMIME", &format!("SIZE {MAX_MESSAGE}"), "HELP"],
-                )
+                let size = format!("SIZE {MAX_MESSAGE}");
+                let mut lines = vec![NAME, "8BITMIME", &size, "HELP"];
+                if self.offer_tls {
+                    lines.push("STARTTLS");
+                }
+                smtp::reply(250, &lines)
+            }
+            "STARTTLS" if self.offer_tls && cmd.argument.is_empty() => {
+                // RFC 3207 §4: 220, then the handshake; a transaction
+                // begun before is not carried into the TLS session.
+                out.start_tls = true;
+                smtp::reply(220, &["2.0.0 Ready to start TLS"])
+            }
+            "STARTTLS" if self.offer_tls => {
+                smtp::reply(501, &["5.5.4 STARTTLS takes no parameters"])
+            }
+            "STARTTLS" if self.tls.is_some() => {
+                // RFC 3207 §4.2: not again in a TLS session.
+                smtp::reply(503, &["5.5.1 TLS already active"])
             }
             "HELO" => {
                 self.helo = Some(cmd.argument.clone());
@@ -340,6 +459,15 @@ impl Session {
             }
             "MAIL" => match cmd.path("FROM:") {
                 Ok((p, _)) => {
+                    if self.tls.is_some() && self.helo.is_none() {
+                        // Taken, to see the whole transaction; the verdict
+                        // is the steps' (RFC 3207 §4.2, RFC 5321 §4.1.4).
+                        self.note(
+                            &mut out,
+                            "MAIL over TLS before any EHLO or HELO after the STARTTLS handshake"
+                                .into(),
+                        );
+                    }
                     (self.from, self.rcpts) = (Some(p), Vec::new());
                     smtp::reply(250, &["2.1.0 Ok"])
                 }
@@ -386,10 +514,19 @@ impl Session {
     }
 }
 
-async fn serve(conn: StreamConn, data_mode: Arc<AtomicBool>, sh: Arc<Shared>) {
+async fn serve(
+    mut conn: StreamConn,
+    data_mode: Arc<AtomicBool>,
+    sh: Arc<Shared>,
+    tls: Option<TlsServer>,
+    capture: Capture,
+) {
     let peer = conn.peer();
     let _ = conn.send(&Session::greeting()).await;
-    let mut session = Session::new(peer);
+    let mut session = match tls {
+        Some(_) => Session::offering_starttls(peer),
+        None => Session::new(peer),
+    };
     loop {
         let Some(a) = conn.recv(Instant::now() + IDLE).await else {
             return;
@@ -431,7 +568,52 @@ async fn serve(conn: StreamConn, data_mode: Arc<AtomicBool>, sh: Arc<Shared>) {
             conn.shutdown().await;
             return;
         }
+        if out.start_tls {
+            let Some(tls) = &tls else { return };
+            match upgrade(conn, tls, data_mode.clone(), capture.clone()).await {
+                Ok((c, left)) => {
+                    if !left.is_empty() {
+                        // Plaintext the client sent after STARTTLS, before
+                        // the handshake: never taken into the TLS session.
+                        note(
+                            &sh,
+                            peer,
+                            format!(
+                                "bytes after STARTTLS before the TLS handshake, discarded: {}",
+                                escape_bytes(&left, 200)
+                            ),
+                        );
+                    }
+                    session.tls_started(c.tls().map(|n| n.to_string()).unwrap_or_default());
+                    conn = c;
+                }
+                Err(e) => {
+                    note(&sh, peer, format!("STARTTLS: {e}"));
+                    return;
+                }
+            }
+        }
     }
+}
+
+/// The TLS handshake after 220 to STARTTLS, on the same TCP connection;
+/// the session goes on over the TLS stream.
+async fn upgrade(
+    conn: StreamConn,
+    tls: &TlsServer,
+    data_mode: Arc<AtomicBool>,
+    capture: Capture,
+) -> Result<(StreamConn, Vec<u8>), String> {
+    let (tcp, left) = conn
+        .into_tcp(HANDSHAKE)
+        .await
+        .map_err(|e| format!("the connection could not be taken over for TLS: {e}"))?;
+    let stream = tls
+        .accept_upgraded(tcp, capture, HANDSHAKE)
+        .await
+        .map_err(|e| format!("the TLS handshake after 220 failed: {e}"))?;
+    let conn = StreamConn::over_tls(stream, framer(data_mode, None), MAX_MESSAGE + 4096);
+    Ok((conn, left))
 }
 
 /// A new message the harness made arrive at a MEM server: what a
@@ -737,6 +919,96 @@ mod tests {
             }
         }
         assert!(n > 0);
+    }
+
+    #[test]
+    fn starttls_is_offered_taken_and_the_session_starts_over() {
+        let t = Instant::now();
+        let text = |o: &Output| String::from_utf8_lossy(o.reply.as_deref().unwrap()).into_owned();
+        // Not offered: STARTTLS is a command like any unknown one.
+        let mut plain = session();
+        assert!(!text(&plain.frame(b"EHLO c\r\n".to_vec(), t)).contains("STARTTLS"));
+        assert_eq!(code(&plain.frame(b"STARTTLS\r\n".to_vec(), t)), 502);
+        // Offered (RFC 3207 §4): listed, no parameters, then 220.
+        let mut s = Session::offering_starttls("127.0.0.1:2525".parse().unwrap());
+        assert!(text(&s.frame(b"EHLO c\r\n".to_vec(), t)).contains("250 STARTTLS\r\n"));
+        assert!(!is_starttls(b"STARTTLS now\r\n") && is_starttls(b"starttls\r\n"));
+        assert_eq!(code(&s.frame(b"STARTTLS now\r\n".to_vec(), t)), 501);
+        s.frame(b"MAIL FROM:<a@x>\r\n".to_vec(), t);
+        let out = s.frame(b"STARTTLS\r\n".to_vec(), t);
+        assert!(out.start_tls && code(&out) == 220);
+        // §4.2: nothing of the clear session is kept; not offered again.
+        s.tls_started("TLS 1.3 X".into());
+        assert_eq!(s.tls(), Some("TLS 1.3 X"));
+        assert_eq!(code(&s.frame(b"RCPT TO:<b@y>\r\n".to_vec(), t)), 503);
+        let out = s.frame(b"MAIL FROM:<a@x>\r\n".to_vec(), t);
+        assert_eq!(code(&out), 250);
+        assert!(out.notes[0].contains("before any EHLO"), "{:?}", out.notes);
+        assert!(!text(&s.frame(b"EHLO c\r\n".to_vec(), t)).contains("STARTTLS"));
+        assert_eq!(code(&s.frame(b"STARTTLS\r\n".to_vec(), t)), 503);
+        s.frame(b"MAIL FROM:<a@x>\r\n".to_vec(), t);
+        s.frame(b"RCPT TO:<b@y>\r\n".to_vec(), t);
+        s.frame(b"DATA\r\n".to_vec(), t);
+        let r = s.frame(b"hi\r\n.\r\n".to_vec(), t).received.unwrap();
+        assert_eq!(r.tls.as_deref(), Some("TLS 1.3 X"));
+        assert_eq!(r.tls_dialogue()[0], "RCPT TO:<b@y>\\r\\n");
+        assert!(r.dialogue[r.after_tls.unwrap() - 1].starts_with("[TLS handshake"));
+        assert!(r
+            .describe()
+            .starts_with("[over TLS after STARTTLS: TLS 1.3 X]"));
+    }
+
+    /// Commands pipelined behind STARTTLS in the clear are never taken
+    /// into the TLS session (the injection RFC 3207 §4.2's reset guards
+    /// against): discarded, and said so.
+    #[tokio::test]
+    async fn plaintext_behind_starttls_is_discarded() {
+        use crate::net::tls::{LabCa, Offer, TlsClient};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let ca = LabCa::new().unwrap();
+        let leaf = ca.issue(&[], &["127.0.0.1".parse().unwrap()]).unwrap();
+        let server = SmtpServer::start("127.0.0.1:0".parse().unwrap(), Capture::disabled())
+            .await
+            .unwrap();
+        server.offer_starttls(Some(TlsServer::new(&leaf, &Offer::all()).unwrap()));
+        let t0 = Instant::now();
+        let mut tcp = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+        let mut got = Vec::new();
+        let mut b = [0u8; 512];
+        tcp.write_all(b"EHLO c\r\nSTARTTLS\r\nMAIL FROM:<evil@x>\r\n")
+            .await
+            .unwrap();
+        while !got.ends_with(b"TLS\r\n") || !got.windows(4).any(|w| w == b"220 ") {
+            let n = tcp.read(&mut b).await.unwrap();
+            assert!(n > 0, "{}", escape_bytes(&got, 500));
+            got.extend_from_slice(&b[..n]);
+        }
+        let client = TlsClient::new(ca.peer_check().unwrap(), &Offer::all(), None).unwrap();
+        let mut c = client
+            .connect_upgraded(
+                tcp,
+                "127.0.0.1",
+                Capture::disabled(),
+                Duration::from_secs(5),
+            )
+            .await
+            .unwrap();
+        c.write_all(b"RCPT TO:<b@y>\r\n").await.unwrap();
+        c.flush().await.unwrap();
+        let n = c.read(&mut b).await.unwrap();
+        // No MAIL was taken: the RCPT has no transaction.
+        assert!(
+            b[..n].starts_with(b"503 "),
+            "{}",
+            escape_bytes(&b[..n], 100)
+        );
+        let events = server.events_since(t0);
+        assert!(
+            events.iter().any(|e| e.contains(
+                "after STARTTLS before the TLS handshake, discarded: MAIL FROM:<evil@x>"
+            )),
+            "{events:?}"
+        );
     }
 
     #[test]

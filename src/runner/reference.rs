@@ -214,6 +214,7 @@ pub async fn start_reference(
                 notify_to: c.notify_to.clone(),
                 mm3: c.mm3,
                 payload: None,
+                starttls: Some(true),
             }),
         ims: ims.as_ref().map(|i| crate::profile::ImsSection {
             core: i.core,
@@ -356,6 +357,7 @@ fn harness_profile(ip: std::net::IpAddr, core_ip: std::net::IpAddr) -> Profile {
             notify_to: "+15550006666/TYPE=PLMN@mms.liaison.test".into(),
             mm3: any,
             payload: None,
+            starttls: Some(true),
         }),
         ims: Some(crate::profile::ImsSection {
             core: std::net::SocketAddr::new(core_ip, 0),

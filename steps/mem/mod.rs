@@ -596,7 +596,23 @@ fn mem_section(w: &LiaisonWorld) -> Result<MemServerSection, Failure> {
 async fn plays_mm3(w: &mut LiaisonWorld) -> StepResult {
     let h = mm3(w)?;
     w.serve("mm3", &h.capture)?;
+    // In the clear unless the scenario says otherwise (the interface is
+    // the scenario's alone, @harness:mm3).
+    h.server.offer_starttls(None);
     w.mem.since = Some(Instant::now());
+    Ok(())
+}
+
+#[given("the MM3 interface offers STARTTLS")]
+async fn offers_starttls(w: &mut LiaisonWorld) -> StepResult {
+    let h = mm3(w)?;
+    let tls = w.ctx.tls.clone().ok_or_else(|| {
+        w.fail(
+            "the run's TLS (a profile that declares mem_server.starttls gets a lab CA and a harness certificate)",
+            "none",
+        )
+    })?;
+    h.server.offer_starttls(Some(tls.server.clone()));
     Ok(())
 }
 
@@ -793,6 +809,14 @@ fn describe_mm3(w: &LiaisonWorld, h: &Mm3Harness, s: &MemServerSection) -> Strin
 /// `notify_to` matched to it (completed after the mail's content was sent; by the
 /// mailbox its EMN payload names, else by time), waited for.
 async fn notification(w: &mut LiaisonWorld) -> Result<Received, Failure> {
+    let s = mem_section(w)?;
+    notification_by(w, s.payload() == "emn").await
+}
+
+/// [`notification`], matched by the mailbox the payload names only with
+/// `read_names` (else by time: a step that judges how the notification
+/// travelled, not what it says).
+async fn notification_by(w: &mut LiaisonWorld, read_names: bool) -> Result<Received, Failure> {
     if let Some(n) = &w.mem.notification {
         return Ok(n.clone());
     }
@@ -803,7 +827,6 @@ async fn notification(w: &mut LiaisonWorld) -> Result<Received, Failure> {
         .delivered
         .clone()
         .ok_or_else(|| w.fail("a new message delivered earlier in the scenario", "none"))?;
-    let read_names = s.payload() == "emn";
     let find = || {
         h.notifications(&s.notify_to, read_names)
             .into_iter()
@@ -1012,5 +1035,40 @@ async fn still_none_for_other(w: &mut LiaisonWorld) -> StepResult {
             s.notify_to, mailbox
         ),
         got.join(" | "),
+    ))
+}
+
+#[then("the MEM server sends its notification over TLS after STARTTLS and starts the session over with EHLO")]
+async fn notification_over_tls(w: &mut LiaisonWorld) -> StepResult {
+    let s = mem_section(w)?;
+    // What its payload names is MEM-3's to judge: matched by time.
+    let n = notification_by(w, false).await?;
+    let dialogue = n.dialogue.join(" ");
+    if n.tls.is_none() {
+        return Err(w.fail(
+            format!(
+                "the notification to {} sent inside TLS: STARTTLS after the MM3 interface listed it in its EHLO reply, the TLS handshake after its 220, then the mail transaction over TLS (mem_server.starttls; RFC 3207 §4)",
+                s.notify_to
+            ),
+            format!(
+                "the mail transaction in the clear — commands on that connection: {dialogue} — {}",
+                n.describe()
+            ),
+        ));
+    }
+    let first = n.tls_dialogue().first().cloned();
+    let restarts = first.as_deref().is_some_and(|l| {
+        let verb = l.split([' ', '\\']).next().unwrap_or_default();
+        verb.eq_ignore_ascii_case("EHLO") || verb.eq_ignore_ascii_case("HELO")
+    });
+    if restarts {
+        return Ok(());
+    }
+    Err(w.fail(
+        "EHLO (or HELO) as the first command inside TLS: after the handshake the SMTP session is back in its state after the greeting, so the client discards what it learned in the clear and greets again before MAIL (RFC 3207 §4.2; RFC 5321 §4.1.4)",
+        format!(
+            "first command over TLS: {} — commands on that connection: {dialogue}",
+            first.unwrap_or_else(|| "none".into())
+        ),
     ))
 }

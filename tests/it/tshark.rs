@@ -205,6 +205,10 @@ fn our_reading(path: &std::path::Path) -> Reading {
                     if verb.eq_ignore_ascii_case("DATA") && m.note.is_none() {
                         data_sent.insert(m.from);
                     }
+                    // tshark's SMTP command field is the line's first four
+                    // characters (RFC 821's verbs): STARTTLS is "STAR",
+                    // the rest its parameter.
+                    let verb: String = verb.chars().take(4).collect();
                     r.labels.push((n, format!("SMTP {verb}")));
                 }
                 (None, Some(c)) => {
