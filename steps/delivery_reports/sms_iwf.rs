@@ -1092,5 +1092,16 @@ async fn large_over_tls(w: &mut LiaisonWorld) -> StepResult {
             ),
         ));
     }
+    // The scenario's own traffic still to come (the SUT's answer to the
+    // SMS, its SME acknowledgement) is waited for, not judged (DR-21's to
+    // judge), so that it reaches this scenario's pcap, not the run-level one.
+    if let Ok((seq, n)) = first_sms(w) {
+        let _ = resp_for(&h, seq, w.deadline).await;
+        if w.ctx.profile.capability("sme_ack") {
+            h.smsc
+                .wait_for(w.deadline, |log| !acks_for(log, &n).is_empty(), false)
+                .await;
+        }
+    }
     Ok(())
 }
