@@ -308,8 +308,14 @@ const HEURISTICS: [&str; 6] = [
     "msrp_tcp",
 ];
 
-/// tshark's view: (frame, label) for every SIP, MSRP, SMPP and HTTP message and WSP push.
-fn their_reading(p: &str, r: &Reading) -> Vec<(u32, String)> {
+/// (frame, text) pairs: message labels, or a frame's expert messages.
+type Labels = Vec<(u32, String)>;
+
+/// tshark's view, in one pass over the file (tshark's start-up is most of
+/// its cost): (frame, label) for every SIP, MSRP, SMPP and HTTP message and
+/// WSP push, and (frame, expert messages) for every malformed frame or one
+/// with an expert note of warning or worse.
+fn their_reading(p: &str, r: &Reading) -> (Labels, Labels) {
     let decode = decode_as(r);
     let mut args = vec!["-r", p];
     args.extend(HEURISTICS);
@@ -318,7 +324,7 @@ fn their_reading(p: &str, r: &Reading) -> Vec<(u32, String)> {
     }
     args.extend([
         "-Y",
-        "sip || msrp || smpp || http || wsp || mmse || smtp || imf",
+        "sip || msrp || smpp || http || wsp || mmse || smtp || imf || _ws.malformed || _ws.expert.severity >= 6291456",
         "-T",
         "fields",
         "-E",
@@ -353,8 +359,15 @@ fn their_reading(p: &str, r: &Reading) -> Vec<(u32, String)> {
         "smtp.response.code",
         "-e",
         "frame.protocols",
+        "-e",
+        "_ws.expert.message",
+        "-e",
+        "_ws.malformed",
+        "-e",
+        "_ws.expert.severity",
     ]);
     let mut out = Vec::new();
+    let mut expert = Vec::new();
     for l in tshark(&args).lines().filter(|l| !l.trim().is_empty()) {
         let f: Vec<&str> = l.split('\t').collect();
         let frame: u32 = f[0].parse().unwrap();
@@ -384,8 +397,25 @@ fn their_reading(p: &str, r: &Reading) -> Vec<(u32, String)> {
             labels.push("IMF".into());
         }
         out.extend(labels.into_iter().map(|x| (frame, x)));
+        // A frame is flagged as the filter `_ws.malformed ||
+        // _ws.expert.severity >= 6291456` (warning) would select it, with
+        // every expert message it has.
+        let notes = f.get(14).copied().unwrap_or("");
+        let malformed = f.get(15).is_some_and(|m| !m.trim().is_empty());
+        let warning = f.get(16).is_some_and(|v| {
+            v.split(',')
+                .any(|x| x.trim().parse::<u32>().is_ok_and(|n| n >= 6_291_456))
+        });
+        if warning || malformed {
+            let notes = if notes.trim().is_empty() {
+                "Malformed Packet".to_string()
+            } else {
+                notes.to_string()
+            };
+            expert.push((frame, notes));
+        }
     }
-    out
+    (out, expert)
 }
 
 /// Counts of what a run's pcaps held, all checked against tshark.
@@ -525,27 +555,12 @@ pub(crate) fn check_pcaps(pcaps: Vec<(std::path::PathBuf, bool)>, sut: &[String]
         );
         let reading = our_reading(&pcap);
         let decode = decode_as(&reading);
-        let mut args = vec!["-r", p];
-        args.extend(HEURISTICS);
-        for d in &decode {
-            args.extend(["-d", d.as_str()]);
-        }
-        args.extend([
-            "-Y",
-            "_ws.malformed || _ws.expert.severity >= 6291456",
-            "-T",
-            "fields",
-            "-e",
-            "frame.number",
-            "-e",
-            "_ws.expert.message",
-        ]);
-        let problems: String = tshark(&args)
-            .lines()
-            .filter(|l| {
-                let mut f = l.split('\t');
-                let frame: u32 = f.next().and_then(|x| x.parse().ok()).unwrap_or(0);
-                let msg = without_port_guesses(f.next().unwrap_or(""));
+        let (mut theirs, expert) = their_reading(p, &reading);
+        let problems: String = expert
+            .iter()
+            .filter(|(frame, msg)| {
+                let frame = *frame;
+                let msg = without_port_guesses(msg);
                 let msg = msg.as_str();
                 if msg.is_empty() {
                     return false;
@@ -564,7 +579,7 @@ pub(crate) fn check_pcaps(pcaps: Vec<(std::path::PathBuf, bool)>, sut: &[String]
                     || agreed_malformed
                     || separated)
             })
-            .map(|l| format!("{l}\n"))
+            .map(|(frame, msg)| format!("{frame}\t{msg}\n"))
             .collect();
         assert!(
             problems.trim().is_empty(),
@@ -580,7 +595,6 @@ pub(crate) fn check_pcaps(pcaps: Vec<(std::path::PathBuf, bool)>, sut: &[String]
             (l.starts_with("MMSE ") && reading.malformed_mms_frames.contains(f))
                 || (l.starts_with("SMTP ") && reading.smtp_after_refused_data.contains(f))
         };
-        let mut theirs = their_reading(p, &reading);
         theirs.retain(|x| !guessed(x));
         let mut ours = reading.labels.clone();
         ours.retain(|x| !guessed(x));
