@@ -431,45 +431,21 @@ pub fn start(
     if let (Some(listener), Some(config)) = (tls, tls_server) {
         let client = client.clone();
         let udp = udp.clone();
-        let acceptor = tokio_rustls::TlsAcceptor::from(config);
-        tasks.push(tokio::spawn(async move {
-            while let Ok((stream, _peer)) = listener.accept().await {
-                let client = client.clone();
-                let udp = udp.clone();
-                let acceptor = acceptor.clone();
-                tokio::spawn(async move {
-                    let _ = stream.set_nodelay(true);
-                    // A handshake that fails or stalls ends the connection.
-                    let Ok(Ok(tls)) =
-                        tokio::time::timeout(Duration::from_secs(5), acceptor.accept(stream)).await
-                    else {
-                        return;
-                    };
-                    let (rd, mut wr) = tokio::io::split(tls);
-                    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+        tasks.push(super::tls::serve_sip(
+            listener,
+            config,
+            Arc::new(move |raw, _peer, tx| {
+                let all = client.answers(&raw);
+                if !all.is_empty() {
+                    let udp = udp.clone();
                     tokio::spawn(async move {
-                        while let Some(b) = rx.recv().await {
-                            if wr.write_all(&b).await.is_err() {
-                                return;
-                            }
+                        for bytes in all {
+                            reply(&udp, Reply::Tcp(tx.clone()), bytes).await;
                         }
                     });
-                    super::read_stream(rd, move |raw| {
-                        let all = client.answers(&raw);
-                        if !all.is_empty() {
-                            let tx = tx.clone();
-                            let udp = udp.clone();
-                            tokio::spawn(async move {
-                                for bytes in all {
-                                    reply(&udp, Reply::Tcp(tx.clone()), bytes).await;
-                                }
-                            });
-                        }
-                    })
-                    .await;
-                });
-            }
-        }));
+                }
+            }),
+        ));
     }
     if no_tcp {
         drop(tcp);

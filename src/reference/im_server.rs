@@ -238,9 +238,6 @@ struct Server {
     state: Mutex<State>,
 }
 
-/// How long a TLS handshake may take, either way.
-const TLS_HANDSHAKE: Duration = Duration::from_secs(5);
-
 use super::lock;
 
 /// The URI of an AoR key (`user@host`, or a global number).
@@ -441,8 +438,11 @@ impl Server {
                     };
                     let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
                     let connector = tokio_rustls::TlsConnector::from(config);
-                    let Ok(Ok(tls)) =
-                        tokio::time::timeout(TLS_HANDSHAKE, connector.connect(name, stream)).await
+                    let Ok(Ok(tls)) = tokio::time::timeout(
+                        super::tls::HANDSHAKE,
+                        connector.connect(name, stream),
+                    )
+                    .await
                     else {
                         return;
                     };
@@ -1574,29 +1574,13 @@ pub fn start(
     let mut tasks = Vec::new();
     if let (Some(listener), Some(config)) = (tls, tls_server) {
         let server = server.clone();
-        let acceptor = tokio_rustls::TlsAcceptor::from(config);
-        tasks.push(tokio::spawn(async move {
-            while let Ok((stream, peer)) = listener.accept().await {
-                let server = server.clone();
-                let acceptor = acceptor.clone();
-                tokio::spawn(async move {
-                    let _ = stream.set_nodelay(true);
-                    // A handshake that fails or stalls ends the connection.
-                    let Ok(Ok(tls)) =
-                        tokio::time::timeout(TLS_HANDSHAKE, acceptor.accept(stream)).await
-                    else {
-                        return;
-                    };
-                    let (rd, wr) = tokio::io::split(tls);
-                    let tx = server.clone().tcp_writer(wr);
-                    super::read_stream(rd, move |raw| {
-                        let tx = tx.clone();
-                        tokio::spawn(server.clone().handle(raw, Peer::Tcp(tx), Some(peer)));
-                    })
-                    .await;
-                });
-            }
-        }));
+        tasks.push(super::tls::serve_sip(
+            listener,
+            config,
+            Arc::new(move |raw, peer, tx| {
+                tokio::spawn(server.clone().handle(raw, Peer::Tcp(tx), Some(peer)));
+            }),
+        ));
     }
     {
         let server = server.clone();

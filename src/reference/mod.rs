@@ -285,19 +285,13 @@ pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::i
     let address = udp.local_addr()?;
     let mut msrp = None;
     let mut ws = None;
-    let mut tls = None;
+    let tls_at: Option<SocketAddr>;
     let tasks = match role {
         "im-client" => {
             let msrp = TcpListener::bind(SocketAddr::new(listen.ip(), 0)).await?;
             // SIP over TLS, with the certificate the run issued.
-            let secure = match settings.tls {
-                Some(_) => {
-                    let l = TcpListener::bind(SocketAddr::new(listen.ip(), 0)).await?;
-                    tls = Some(l.local_addr()?);
-                    Some(l)
-                }
-                None => None,
-            };
+            let secure = tls::listener(&settings, listen.ip()).await?;
+            tls_at = secure.as_ref().map(TcpListener::local_addr).transpose()?;
             im_client::start(udp, tcp, msrp, secure, settings)
         }
         "im-server" => {
@@ -307,28 +301,16 @@ pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::i
             let web = TcpListener::bind(SocketAddr::new(listen.ip(), 0)).await?;
             ws = Some(web.local_addr()?);
             // SIP over TLS, with the certificate the run issued.
-            let secure = match settings.tls {
-                Some(_) => {
-                    let l = TcpListener::bind(SocketAddr::new(listen.ip(), 0)).await?;
-                    tls = Some(l.local_addr()?);
-                    Some(l)
-                }
-                None => None,
-            };
+            let secure = tls::listener(&settings, listen.ip()).await?;
+            tls_at = secure.as_ref().map(TcpListener::local_addr).transpose()?;
             let mut t = msrp_relay::start(relay, settings.clone());
             t.extend(im_server::start(udp, tcp, Some(web), secure, settings));
             t
         }
         "push-client" => {
             // SIP over TLS, with the certificate the run issued.
-            let secure = match settings.tls {
-                Some(_) => {
-                    let l = TcpListener::bind(SocketAddr::new(listen.ip(), 0)).await?;
-                    tls = Some(l.local_addr()?);
-                    Some(l)
-                }
-                None => None,
-            };
+            let secure = tls::listener(&settings, listen.ip()).await?;
+            tls_at = secure.as_ref().map(TcpListener::local_addr).transpose()?;
             push_client::start(udp, tcp, secure, settings)
         }
         other => {
@@ -345,7 +327,7 @@ pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::i
     );
     r.msrp = msrp;
     r.ws = ws;
-    r.tls = tls;
+    r.tls = tls_at;
     Ok(r)
 }
 

@@ -313,36 +313,15 @@ pub fn start(
     }
     if let (Some(listener), Some(config)) = (tls, tls_server) {
         let client = client.clone();
-        let acceptor = tokio_rustls::TlsAcceptor::from(config);
-        tasks.push(tokio::spawn(async move {
-            while let Ok((stream, _peer)) = listener.accept().await {
-                let client = client.clone();
-                let acceptor = acceptor.clone();
-                tokio::spawn(async move {
-                    // A handshake that fails or stalls ends the connection.
-                    let Ok(Ok(tls)) =
-                        tokio::time::timeout(Duration::from_secs(5), acceptor.accept(stream)).await
-                    else {
-                        return;
-                    };
-                    let (rd, mut wr) = tokio::io::split(tls);
-                    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
-                    tokio::spawn(async move {
-                        while let Some(b) = rx.recv().await {
-                            if wr.write_all(&b).await.is_err() {
-                                return;
-                            }
-                        }
-                    });
-                    super::read_stream(rd, move |raw| {
-                        if let Some(bytes) = client.answer(&raw) {
-                            let _ = tx.send(bytes);
-                        }
-                    })
-                    .await;
-                });
-            }
-        }));
+        tasks.push(super::tls::serve_sip(
+            listener,
+            config,
+            Arc::new(move |raw, _peer, tx| {
+                if let Some(bytes) = client.answer(&raw) {
+                    let _ = tx.send(bytes);
+                }
+            }),
+        ));
     }
     tasks.push(tokio::spawn(async move {
         while let Ok((stream, _peer)) = tcp.accept().await {

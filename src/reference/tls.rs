@@ -63,3 +63,64 @@ impl ReferenceTls {
         Ok(Arc::new(config))
     }
 }
+
+/// How long a TLS handshake a reference role takes may last.
+pub const HANDSHAKE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A SIP message that came over a TLS connection, where it came from, and
+/// the writer of that connection (what is sent to it goes back over it).
+pub type OnMessage = std::sync::Arc<
+    dyn Fn(Vec<u8>, std::net::SocketAddr, tokio::sync::mpsc::UnboundedSender<Vec<u8>>)
+        + Send
+        + Sync,
+>;
+
+/// Takes SIP over TLS on `listener` as a reference role does: each
+/// connection's handshake (bounded by [`HANDSHAKE`]; one that fails or
+/// stalls ends the connection), then its framed messages, each handed to
+/// `on_message` with a writer back to the connection.
+pub fn serve_sip(
+    listener: tokio::net::TcpListener,
+    config: Arc<rustls::ServerConfig>,
+    on_message: OnMessage,
+) -> tokio::task::JoinHandle<()> {
+    use tokio::io::AsyncWriteExt;
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    tokio::spawn(async move {
+        while let Ok((stream, peer)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            let on_message = on_message.clone();
+            tokio::spawn(async move {
+                let _ = stream.set_nodelay(true);
+                let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE, acceptor.accept(stream)).await
+                else {
+                    return;
+                };
+                let (rd, mut wr) = tokio::io::split(tls);
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+                tokio::spawn(async move {
+                    while let Some(b) = rx.recv().await {
+                        if wr.write_all(&b).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+                super::read_stream(rd, move |raw| on_message(raw, peer, tx.clone())).await;
+            });
+        }
+    })
+}
+
+/// A listener for SIP over TLS beside a role's others (same IP, a port the
+/// system picks), when the role has TLS material.
+pub async fn listener(
+    settings: &super::Settings,
+    ip: std::net::IpAddr,
+) -> std::io::Result<Option<tokio::net::TcpListener>> {
+    match settings.tls {
+        Some(_) => Ok(Some(
+            tokio::net::TcpListener::bind(std::net::SocketAddr::new(ip, 0)).await?,
+        )),
+        None => Ok(None),
+    }
+}
