@@ -387,9 +387,21 @@ pub struct PpgSection {
     /// The PPG part after `@` in PAP client addresses. Default `ppg.liaison.test`.
     #[serde(default)]
     pub address_domain: Option<String>,
+    /// A PPG that also takes PAP over TLS (RFC 2818) at a second URL,
+    /// `https://IP:PORT/PATH`: the `@if:pap_https` scenarios submit there.
+    /// (A `url` that is itself `https://` sends every submission over TLS.)
+    #[serde(default)]
+    pub https_url: Option<String>,
 }
 
 impl PpgSection {
+    /// Where PAP goes over TLS: `https_url`, or `url` when it is `https://`.
+    pub fn https(&self) -> Option<&str> {
+        self.https_url
+            .as_deref()
+            .or(Some(self.url.as_str()).filter(|u| crate::codec::http::url_is_https(u)))
+    }
+
     pub fn has_bearer(&self, b: &str) -> bool {
         self.bearers.iter().any(|x| x == b)
     }
@@ -447,7 +459,9 @@ pub struct MmsClientSection {
 impl MmsClientSection {
     /// (host:port, path) of the MMSC URL.
     pub fn url_parts(&self) -> Option<(SocketAddr, String)> {
+        // http:// only: the harness plays these over plain HTTP.
         crate::codec::http::url_parts(&self.mmsc_url)
+            .filter(|_| !crate::codec::http::url_is_https(&self.mmsc_url))
     }
 
     /// The user's SIP URI (declared, or the default).
@@ -1032,10 +1046,26 @@ impl Profile {
             let (addr, _) = p.url_parts().ok_or_else(|| {
                 err(
                     "ppg.url",
-                    format!("expected http://IP:PORT/PATH, got `{}`", p.url),
+                    format!(
+                        "expected http://IP:PORT/PATH or https://IP:PORT/PATH, got `{}`",
+                        p.url
+                    ),
                 )
             })?;
             check_fixed(lab, addr).map_err(|m| err("ppg.url", m))?;
+            if let Some(u) = &p.https_url {
+                let ok = crate::codec::http::url_is_https(u);
+                let (addr, _) =
+                    crate::codec::http::url_parts(u)
+                        .filter(|_| ok)
+                        .ok_or_else(|| {
+                            err(
+                                "ppg.https_url",
+                                format!("expected https://IP:PORT/PATH, got `{u}`"),
+                            )
+                        })?;
+                check_fixed(lab, addr).map_err(|m| err("ppg.https_url", m))?;
+            }
             if !matches!(p.compliance.as_str(), "wap-1.2.1" | "wap-2.0") {
                 return Err(err(
                     "ppg.compliance",
@@ -1269,6 +1299,7 @@ impl Profile {
         self.has_transport(Transport::Tls)
             || self.capability("msrp_tls")
             || self.capability("mem_starttls")
+            || self.capability("pap_https")
             || self.sip.as_ref().is_some_and(|s| s.ws_secure())
             || self
                 .ims
@@ -1311,6 +1342,7 @@ impl Profile {
             "push_sms" => self.ppg.as_ref().is_some_and(|p| p.has_bearer("sms")),
             "push_http" => self.ppg.as_ref().is_some_and(|p| p.has_bearer("http")),
             "push_sip" => self.ppg.as_ref().is_some_and(|p| p.has_bearer("sip")),
+            "pap_https" => self.ppg.as_ref().is_some_and(|p| p.https().is_some()),
             "offline_notification" => self.capabilities.offline_notification.unwrap_or(false),
             "sip_push_subscribe" => self.capabilities.sip_push_subscribe.unwrap_or(false),
             "push_upper_tester" => self
@@ -1453,6 +1485,7 @@ pub const CAPABILITIES: &[&str] = &[
     "mem_payload_emn",
     "mem_other_mailbox",
     "mem_starttls",
+    "pap_https",
     "ims",
     "ims_register",
     "ims_feature_tags",
@@ -1502,7 +1535,9 @@ pub struct DeferralSection {
 impl DeferralSection {
     /// (host:port, path) of the MMSC URL.
     pub fn url_parts(&self) -> Option<(SocketAddr, String)> {
+        // http:// only: the harness plays these over plain HTTP.
         crate::codec::http::url_parts(&self.mmsc_url)
+            .filter(|_| !crate::codec::http::url_is_https(&self.mmsc_url))
     }
 
     /// A SIP URI as the server is declared to write it in an MMS address.
@@ -1702,7 +1737,9 @@ impl MmsRelaySection {
 
     /// (host:port, path) of the MM1 URL.
     pub fn url_parts(&self) -> Option<(SocketAddr, String)> {
+        // http:// only: the harness plays these over plain HTTP.
         crate::codec::http::url_parts(&self.mm1_url)
+            .filter(|_| !crate::codec::http::url_is_https(&self.mm1_url))
     }
 
     /// True when SIP URIs go in the `escaped-value/TYPE=` form.
@@ -2401,11 +2438,14 @@ capabilities: { sip_push_subscribe: true }
             e.starts_with("profile bad.yaml: ppg.url: expected a loopback"),
             "{e}"
         );
-        let e = err_of(&PPG.replace("http://", "https://"));
+        let e = err_of(&PPG.replace("http://", "ftp://"));
         assert!(
             e.starts_with("profile bad.yaml: ppg.url: expected http://IP:PORT/PATH"),
             "{e}"
         );
+        // https://: PAP over TLS, and the run makes its TLS.
+        let p = Profile::parse(&PPG.replace("http://", "https://"), "p.yaml").unwrap();
+        assert!(p.capability("pap_https") && p.uses_tls());
     }
 
     const MMSC: &str = "name: c\nroles: [mms-client]\nmms_client:\n  mmsc_url: http://127.0.0.1:18002/mmsc\n  wap_push: 127.0.0.1:2948\n";

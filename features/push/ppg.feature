@@ -14,6 +14,15 @@ Feature: A Push Proxy Gateway takes PAP submissions and pushes the content uncha
     When the push initiator submits 60 bytes of "text/plain" for "x-wap-application:wta.ua" to a PLMN address
     Then the PPG accepts it with HTTP 2xx and result 1000 or 1001 for its push-id
 
+  # RFC 2818: PAP over TLS, the PPG's certificate checked as the profile's
+  # tls section says (against the run's lab CA by default).
+  @PUSH-1 @if:push_sms @if:pap_https
+  Scenario: A valid PAP submission over HTTPS is accepted with its push-id
+    Given the harness plays the PPG's bearers
+    And the push initiator submits over HTTPS
+    When the push initiator submits 60 bytes of "text/plain" for "x-wap-application:wta.ua" to a PLMN address
+    Then the PPG accepts it with HTTP 2xx and result 1000 or 1001 for its push-id
+
   @PUSH-2 @if:push_sms
   Scenario: The content reaches the SMS bearer as a WSP push to port 2948, byte for byte
     Given the harness plays the PPG's bearers

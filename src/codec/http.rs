@@ -480,13 +480,20 @@ fn build(first: &str, headers: &[(&str, &str)], body: &[u8], with_length: bool) 
     out
 }
 
-/// `http://IP:PORT/PATH` → (address, path). Only numeric hosts (IPv4, or
-/// IPv6 in brackets): the suite never resolves names. A URL without a path
-/// has the path `/`.
+/// `http://IP:PORT/PATH` (or `https://`) → (address, path). Only numeric
+/// hosts (IPv4, or IPv6 in brackets): the suite never resolves names. A URL
+/// without a path has the path `/`.
 pub fn url_parts(url: &str) -> Option<(std::net::SocketAddr, String)> {
-    let rest = url.strip_prefix("http://")?;
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))?;
     let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
     Some((host.parse().ok()?, format!("/{path}")))
+}
+
+/// Is this an `https://` URL (HTTP over TLS, RFC 2818)?
+pub fn url_is_https(url: &str) -> bool {
+    url.starts_with("https://")
 }
 
 /// A request: start line, `Host`, the given headers, `Content-Length` (when
@@ -553,7 +560,12 @@ mod tests {
             Some(("[::1]:80".parse().unwrap(), "/".into()))
         );
         assert_eq!(url_parts("http://localhost:80/x"), None);
-        assert_eq!(url_parts("https://127.0.0.1:443/x"), None);
+        assert_eq!(
+            url_parts("https://127.0.0.1:443/x"),
+            Some(("127.0.0.1:443".parse().unwrap(), "/x".into()))
+        );
+        assert!(url_is_https("https://127.0.0.1:443/x") && !url_is_https("http://127.0.0.1:80/"));
+        assert_eq!(url_parts("ftp://127.0.0.1:21/x"), None);
         assert_eq!(url_parts("http://127.0.0.1/x"), None);
     }
 

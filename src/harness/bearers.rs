@@ -324,6 +324,7 @@ mod tests {
             ota_http: Some("127.0.0.1:0".parse().unwrap()),
             sip_target: None,
             address_domain: None,
+            https_url: None,
         };
         let h = PushHarness::start(&section, run_level.clone())
             .await

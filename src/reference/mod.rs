@@ -182,6 +182,8 @@ pub struct Running {
     pub ws: Option<SocketAddr>,
     /// im-server: where it takes SIP over TLS (when it has a certificate).
     pub tls: Option<SocketAddr>,
+    /// ppg: where it takes PAP over TLS (`https://ADDR/wappush`).
+    pub pap_https: Option<SocketAddr>,
     /// mms-relay: its MM3 (SMTP) address.
     pub mm3: Option<SocketAddr>,
     /// mms-client: where it takes send triggers (HTTP).
@@ -203,6 +205,7 @@ impl Running {
             msrp: None,
             ws: None,
             tls: None,
+            pap_https: None,
             mm3: None,
             send_trigger: None,
             wap_push: None,
@@ -244,7 +247,9 @@ pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::i
             )
         })?;
         let (address, tasks) = ppg::start(listen, cfg, settings).await?;
-        return Ok(Running::new("ppg", address, tasks));
+        let mut r = Running::new("ppg", address.http, tasks);
+        r.pap_https = address.https;
+        return Ok(r);
     }
     if role == "mms-client" {
         let cfg = settings.mms_client.clone().ok_or_else(|| {

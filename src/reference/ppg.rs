@@ -66,7 +66,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 
@@ -105,15 +105,31 @@ const SOURCE_ADDR: &str = "12345";
 
 use super::lock;
 
-/// Starts the PPG: its PAP listener at `listen` (port 0 picks one).
-/// Returns the PAP address (the URL is `http://ADDR/wappush`) and the tasks.
+/// The PPG's listeners: PAP over HTTP, and over HTTPS when it has TLS
+/// material (`Settings.tls`).
+pub struct PapAddresses {
+    /// `http://ADDR/wappush`.
+    pub http: SocketAddr,
+    /// `https://ADDR/wappush` (RFC 2818).
+    pub https: Option<SocketAddr>,
+}
+
+/// Starts the PPG: its PAP listener at `listen` (port 0 picks one) and,
+/// with TLS material, a second one for PAP over TLS on the same IP.
+/// Returns the PAP addresses and the tasks.
 pub async fn start(
     listen: SocketAddr,
     cfg: PpgConfig,
     settings: Settings,
-) -> std::io::Result<(SocketAddr, Vec<JoinHandle<()>>)> {
+) -> std::io::Result<(PapAddresses, Vec<JoinHandle<()>>)> {
     let listener = TcpListener::bind(listen).await?;
     let pap_addr = listener.local_addr()?;
+    let tls_config = settings.tls.as_ref().and_then(|t| t.server_config().ok());
+    let secure = match tls_config {
+        Some(c) => Some((TcpListener::bind(SocketAddr::new(listen.ip(), 0)).await?, c)),
+        None => None,
+    };
+    let https = secure.as_ref().map(|(l, _)| l.local_addr()).transpose()?;
     let (sip, mut tasks) = SipUac::start(pap_addr, cfg.sip_target, settings.t1).await?;
     let bind = Bind {
         system_id: cfg.system_id.clone(),
@@ -137,12 +153,21 @@ pub async fn start(
         other_ids: AtomicU64::new(0),
         ota_tx,
     });
+    if let Some((l, config)) = secure {
+        tasks.push(tokio::spawn(tls_accept_loop(l, config, shared.clone())));
+    }
     tasks.extend([
         tokio::spawn(accept_loop(listener, shared)),
         tokio::spawn(ota_dispatcher(ota_rx, ota_target)),
         sms_task,
     ]);
-    Ok((pap_addr, tasks))
+    Ok((
+        PapAddresses {
+            http: pap_addr,
+            https,
+        },
+        tasks,
+    ))
 }
 
 /// State shared by the PAP side and the bearers.
@@ -222,6 +247,7 @@ async fn accept_loop(listener: TcpListener, sh: Arc<Shared>) {
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((stream, _)) => {
+                    let _ = stream.set_nodelay(true);
                     conns.spawn(serve_http(stream, sh.clone()));
                 }
                 Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
@@ -231,8 +257,42 @@ async fn accept_loop(listener: TcpListener, sh: Arc<Shared>) {
     }
 }
 
-async fn serve_http(mut stream: TcpStream, sh: Arc<Shared>) {
-    let _ = stream.set_nodelay(true);
+/// PAP over TLS (RFC 2818): each connection's handshake (bounded; one that
+/// fails or stalls ends the connection), then the same exchange as over
+/// plain HTTP.
+async fn tls_accept_loop(
+    listener: TcpListener,
+    config: Arc<rustls::ServerConfig>,
+    sh: Arc<Shared>,
+) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, _)) => {
+                    let _ = stream.set_nodelay(true);
+                    let acceptor = acceptor.clone();
+                    let sh = sh.clone();
+                    conns.spawn(async move {
+                        if let Ok(Ok(tls)) =
+                            tokio::time::timeout(super::tls::HANDSHAKE, acceptor.accept(stream)).await
+                        {
+                            serve_http(tls, sh).await;
+                        }
+                    });
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+}
+
+async fn serve_http<S>(mut stream: S, sh: Arc<Shared>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let mut buf = Vec::new();
     let mut chunk = vec![0u8; 16 * 1024];
     let mut continued = false;
@@ -1064,7 +1124,7 @@ mod tests {
     use crate::codec::smpp::{self, status, Body, Pdu};
     use crate::codec::wdp::{Datagram, Reassembler};
     use crate::codec::wsp::PushPdu;
-    use tokio::net::UdpSocket;
+    use tokio::net::{TcpStream, UdpSocket};
 
     /// The harness side of one test: a tiny SMSC, OTA-HTTP target and SIP
     /// device on loopback, and the PPG pointed at them.
@@ -1195,7 +1255,8 @@ mod tests {
             t1: Duration::from_millis(20),
             ..Settings::default()
         };
-        let (pap, ppg) = start(SocketAddr::new(ip, 0), cfg, settings).await.unwrap();
+        let (addrs, ppg) = start(SocketAddr::new(ip, 0), cfg, settings).await.unwrap();
+        let pap = addrs.http;
         Rig {
             pap,
             sms,

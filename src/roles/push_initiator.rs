@@ -61,7 +61,7 @@ impl PiOutcome {
                 "no complete answer before the deadline — bytes: {}",
                 escape_bytes(b, 400)
             ),
-            PiOutcome::ConnectFailed(e) => format!("no TCP connection to the PPG ({e})"),
+            PiOutcome::ConnectFailed(e) => format!("no connection to the PPG ({e})"),
         }
     }
 }
@@ -76,17 +76,28 @@ fn framer(buf: &[u8], max: usize) -> Result<Option<usize>, String> {
 /// close does at once): whatever else comes on the connection is returned
 /// beside the answer, framed as HTTP where it can be, so a second answer to
 /// the one submission is seen.
+///
+/// With `tls` (a client and the name to check), over HTTPS (RFC 2818): the
+/// TLS handshake first, the PPG's certificate checked as the client says;
+/// one that fails is [`PiOutcome::ConnectFailed`] naming what the PPG did.
 pub async fn submit(
     ppg: SocketAddr,
     capture: Capture,
     request: &[u8],
     deadline: Instant,
     linger: std::time::Duration,
+    tls: Option<(&crate::net::tls::TlsClient, &str)>,
 ) -> (PiOutcome, Vec<Vec<u8>>) {
     let left = deadline.saturating_duration_since(Instant::now());
-    let conn = match StreamConn::connect(ppg, capture, framer, MAX_ANSWER, left).await {
-        Ok(c) => c,
-        Err(e) => return (PiOutcome::ConnectFailed(e.to_string()), Vec::new()),
+    let conn = match tls {
+        None => match StreamConn::connect(ppg, capture, framer, MAX_ANSWER, left).await {
+            Ok(c) => c,
+            Err(e) => return (PiOutcome::ConnectFailed(e.to_string()), Vec::new()),
+        },
+        Some((client, name)) => match connect_tls(ppg, capture, client, name, left).await {
+            Ok(c) => c,
+            Err(e) => return (PiOutcome::ConnectFailed(e), Vec::new()),
+        },
     };
     if let Err(e) = conn.send(request).await {
         return (
@@ -133,6 +144,31 @@ pub async fn submit(
         }
     }
     (out, later)
+}
+
+/// A TLS connection to the PPG, framed as HTTP: TCP, then the handshake
+/// (both within `left`), its records and secrets in `capture`.
+async fn connect_tls(
+    ppg: SocketAddr,
+    capture: Capture,
+    client: &crate::net::tls::TlsClient,
+    name: &str,
+    left: std::time::Duration,
+) -> Result<StreamConn, String> {
+    if !crate::net::permitted(ppg.ip()) {
+        return Err(crate::net::not_permitted("connects to", ppg.ip()).to_string());
+    }
+    let tcp = tokio::time::timeout(left, tokio::net::TcpStream::connect(ppg))
+        .await
+        .map_err(|_| format!("connecting to {ppg} timed out"))?
+        .map_err(|e| format!("connecting to {ppg}: {e}"))?;
+    let _ = tcp.set_nodelay(true);
+    let timeout = left.min(crate::net::tls::HANDSHAKE_TIMEOUT);
+    let stream = client
+        .connect(tcp, name, capture, timeout)
+        .await
+        .map_err(|e| format!("the TLS handshake with the PPG for `{name}` failed: {e}"))?;
+    Ok(StreamConn::over_tls(stream, framer, MAX_ANSWER))
 }
 
 /// The bytes of a PAP submission: POST `path` with the multipart/related

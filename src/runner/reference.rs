@@ -148,6 +148,10 @@ pub async fn start_reference(
             ota_http: Some(c.ota_http),
             sip_target: Some(c.sip_target),
             address_domain: None,
+            https_url: running
+                .iter()
+                .find_map(|r| r.pap_https)
+                .map(|a| format!("https://{a}/wappush")),
         }),
         push_client: Some(crate::profile::PushClientSection {
             apps: crate::reference::push_client::APPS
@@ -311,6 +315,7 @@ fn harness_profile(ip: std::net::IpAddr, core_ip: std::net::IpAddr) -> Profile {
             ota_http: Some(any),
             sip_target: Some(any),
             address_domain: None,
+            https_url: None,
         }),
         push_client: Some(crate::profile::PushClientSection {
             apps: Vec::new(),

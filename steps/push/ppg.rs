@@ -48,6 +48,9 @@ pub struct Push {
     pub submissions: Vec<Submission>,
     /// The M-Notification.ind submitted, when the content was one.
     pub notification: Option<crate::codec::mms::Pdu>,
+    /// Submit over HTTPS (the profile's `ppg.https_url`, or `ppg.url` when
+    /// it is `https://`).
+    pub https: bool,
 }
 
 fn harness(w: &LiaisonWorld) -> Result<Arc<PushHarness>, Failure> {
@@ -55,6 +58,14 @@ fn harness(w: &LiaisonWorld) -> Result<Arc<PushHarness>, Failure> {
         .push
         .clone()
         .ok_or_else(|| w.fail("the harness bearers of a PPG (profile section ppg)", "none"))
+}
+
+/// The scenario's PAP submissions go over HTTPS (RFC 2818): the PPG's
+/// certificate checked as the profile's tls section says.
+#[given("the push initiator submits over HTTPS")]
+async fn over_https(w: &mut LiaisonWorld) -> StepResult {
+    w.push.https = true;
+    Ok(())
 }
 
 fn section(w: &LiaisonWorld) -> Result<PpgSection, Failure> {
@@ -239,9 +250,26 @@ enum Mangle {
 /// Builds the request for `d`, POSTs it to the PPG and records the outcome.
 async fn post(w: &mut LiaisonWorld, d: Draft, mangle: Mangle) -> StepResult {
     let p = section(w)?;
-    let (ppg, path) = p
-        .url_parts()
-        .ok_or_else(|| w.fail("a PAP URL http://IP:PORT/PATH", &p.url))?;
+    // Over TLS when the scenario asks for it, or when the only URL is https.
+    let url = match (w.push.https, p.https()) {
+        (true, Some(u)) => u.to_string(),
+        (true, None) => {
+            return Err(w.fail(
+                "a PAP URL over TLS, https://IP:PORT/PATH (ppg.https_url)",
+                "none",
+            ))
+        }
+        (false, _) => p.url.clone(),
+    };
+    let (ppg, path) = crate::codec::http::url_parts(&url)
+        .ok_or_else(|| w.fail("a PAP URL http://IP:PORT/PATH", &url))?;
+    let tls = if crate::codec::http::url_is_https(&url) {
+        let t = crate::steps::sip::run_tls(w)?;
+        let name = t.server_name_for(ppg);
+        Some((t, name))
+    } else {
+        None
+    };
     // Its keys are claimed before the PPG can push: what carries them goes
     // to this scenario's pcap and is judged here.
     if let Some(c) = w.push.claim.as_mut() {
@@ -298,6 +326,7 @@ async fn post(w: &mut LiaisonWorld, d: Draft, mangle: Mangle) -> StepResult {
         &request,
         w.deadline,
         w.timers.t1 * 4,
+        tls.as_ref().map(|(t, n)| (&t.client, n.as_str())),
     )
     .await;
     w.push.submissions.push(Submission {
