@@ -478,6 +478,12 @@ pub struct MsrpSection {
     /// Digest credentials for AUTH (RFC 4976 §5), when the relay asks for them.
     #[serde(default)]
     pub auth: Option<MsrpAuth>,
+    /// Where the relay takes MSRP over TLS (its `msrps:` URI, RFC 4975
+    /// §14.2), when it does; it may be `address` itself for a relay that
+    /// tells a TLS connection by its first byte. Selects the
+    /// `@if:msrp_relay_tls` scenarios and makes the run's TLS.
+    #[serde(default)]
+    pub tls_address: Option<SocketAddr>,
 }
 
 /// Digest credentials for an MSRP relay.
@@ -1008,6 +1014,9 @@ impl Profile {
         }
         if let Some(m) = &raw.msrp {
             check_fixed(lab, m.address).map_err(|e| err("msrp.address", e))?;
+            if let Some(t) = m.tls_address {
+                check_fixed(lab, t).map_err(|e| err("msrp.tls_address", e))?;
+            }
         }
         if raw
             .capabilities
@@ -1268,6 +1277,7 @@ impl Profile {
     pub fn uses_tls(&self) -> bool {
         self.has_transport(Transport::Tls)
             || self.capability("msrp_tls")
+            || self.capability("msrp_relay_tls")
             || self.sip.as_ref().is_some_and(|s| s.ws_secure())
             || self
                 .ims
@@ -1304,6 +1314,10 @@ impl Profile {
             "sme_ack" => self.capabilities.sme_ack.unwrap_or(false),
             "msrp_relay" => self.capabilities.msrp_relay.unwrap_or(false),
             "msrp_tls" => self.capabilities.msrp_tls.unwrap_or(false),
+            "msrp_relay_tls" => {
+                self.capability("msrp_relay")
+                    && self.msrp.as_ref().is_some_and(|m| m.tls_address.is_some())
+            }
             "sip" => self.sip.is_some(),
             "iwf_msrp" => self.capabilities.iwf_msrp.unwrap_or(false),
             "wap_2_0" => self.ppg.as_ref().is_some_and(|p| p.compliance == "wap-2.0"),
@@ -1426,6 +1440,7 @@ pub const CAPABILITIES: &[&str] = &[
     "sme_ack",
     "msrp_relay",
     "msrp_tls",
+    "msrp_relay_tls",
     "sip",
     "iwf_msrp",
     "wap_2_0",
