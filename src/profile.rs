@@ -2487,6 +2487,21 @@ capabilities: { sip_push_subscribe: true }
     const DEFER: &str = "name: s\nroles: [im-server]\nsip: { address: 127.0.0.1:15060, domain: liaison.test }\ndeferral:\n  mmsc_url: http://127.0.0.1:18003/mm1\n";
 
     #[test]
+    fn msrp_tls_address_selects_the_relay_tls_scenarios() {
+        let relay = "name: r\nroles: [im-server]\ncapabilities: { msrp_relay: true }\nmsrp: { address: 127.0.0.1:15085 }\n";
+        let p = Profile::parse(relay, "r.yaml").unwrap();
+        assert!(!p.capability("msrp_relay_tls") && !p.uses_tls());
+        let tls = relay.replace("15085 }", "15085, tls_address: 127.0.0.1:15086 }");
+        let p = Profile::parse(&tls, "r.yaml").unwrap();
+        assert!(p.capability("msrp_relay_tls") && p.uses_tls());
+        let e = err_of(&relay.replace("15085 }", "15085, tls_address: 127.0.0.1:0 }"));
+        assert!(
+            e.starts_with("profile bad.yaml: msrp.tls_address: expected a fixed port"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn deferral_section() {
         let p = Profile::parse(DEFER, "s.yaml").unwrap();
         let d = p.deferral.as_ref().unwrap();
