@@ -157,7 +157,18 @@ async fn open_sessions(w: &mut LiaisonWorld) -> StepResult {
             if !plain.is_empty() {
                 return Err(w.fail(
                     format!("a Use-Path of msrps: URIs to `{name}`'s AUTH over TLS: a session taken over TLS is reached over TLS (RFC 4975 §14.2)"),
-                    format!("Use-Path: {use_path} — {} names a hop in the clear; on the connection: {}", plain.join(" "), p.describe_log()),
+                    format!(
+                        "Use-Path: {use_path} — {}; on the connection: {}",
+                        plain
+                            .iter()
+                            .map(|u| match crate::codec::msrp::MsrpUrl::parse(u) {
+                                Some(_) => format!("{u} names a hop in the clear"),
+                                None => format!("{u} is not an MSRP URI (RFC 4975 §6)"),
+                            })
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        p.describe_log()
+                    ),
                 ));
             }
         }
