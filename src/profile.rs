@@ -492,6 +492,12 @@ pub struct MsrpSection {
     /// Digest credentials for AUTH (RFC 4976 §5), when the relay asks for them.
     #[serde(default)]
     pub auth: Option<MsrpAuth>,
+    /// Where the relay takes MSRP over TLS (its `msrps:` URI, RFC 4975
+    /// §14.2), when it does; it may be `address` itself for a relay that
+    /// tells a TLS connection by its first byte. Selects the
+    /// `@if:msrp_relay_tls` scenarios and makes the run's TLS.
+    #[serde(default)]
+    pub tls_address: Option<SocketAddr>,
 }
 
 /// Digest credentials for an MSRP relay.
@@ -1022,6 +1028,9 @@ impl Profile {
         }
         if let Some(m) = &raw.msrp {
             check_fixed(lab, m.address).map_err(|e| err("msrp.address", e))?;
+            if let Some(t) = m.tls_address {
+                check_fixed(lab, t).map_err(|e| err("msrp.tls_address", e))?;
+            }
         }
         if raw
             .capabilities
@@ -1300,6 +1309,7 @@ impl Profile {
             || self.capability("msrp_tls")
             || self.capability("mem_starttls")
             || self.capability("pap_https")
+            || self.capability("msrp_relay_tls")
             || self.sip.as_ref().is_some_and(|s| s.ws_secure())
             || self
                 .ims
@@ -1336,6 +1346,10 @@ impl Profile {
             "sme_ack" => self.capabilities.sme_ack.unwrap_or(false),
             "msrp_relay" => self.capabilities.msrp_relay.unwrap_or(false),
             "msrp_tls" => self.capabilities.msrp_tls.unwrap_or(false),
+            "msrp_relay_tls" => {
+                self.capability("msrp_relay")
+                    && self.msrp.as_ref().is_some_and(|m| m.tls_address.is_some())
+            }
             "sip" => self.sip.is_some(),
             "iwf_msrp" => self.capabilities.iwf_msrp.unwrap_or(false),
             "wap_2_0" => self.ppg.as_ref().is_some_and(|p| p.compliance == "wap-2.0"),
@@ -1463,6 +1477,7 @@ pub const CAPABILITIES: &[&str] = &[
     "sme_ack",
     "msrp_relay",
     "msrp_tls",
+    "msrp_relay_tls",
     "sip",
     "iwf_msrp",
     "wap_2_0",
@@ -2557,6 +2572,21 @@ capabilities: { sip_push_subscribe: true }
     }
 
     const DEFER: &str = "name: s\nroles: [im-server]\nsip: { address: 127.0.0.1:15060, domain: liaison.test }\ndeferral:\n  mmsc_url: http://127.0.0.1:18003/mm1\n";
+
+    #[test]
+    fn msrp_tls_address_selects_the_relay_tls_scenarios() {
+        let relay = "name: r\nroles: [im-server]\ncapabilities: { msrp_relay: true }\nmsrp: { address: 127.0.0.1:15085 }\n";
+        let p = Profile::parse(relay, "r.yaml").unwrap();
+        assert!(!p.capability("msrp_relay_tls") && !p.uses_tls());
+        let tls = relay.replace("15085 }", "15085, tls_address: 127.0.0.1:15086 }");
+        let p = Profile::parse(&tls, "r.yaml").unwrap();
+        assert!(p.capability("msrp_relay_tls") && p.uses_tls());
+        let e = err_of(&relay.replace("15085 }", "15085, tls_address: 127.0.0.1:0 }"));
+        assert!(
+            e.starts_with("profile bad.yaml: msrp.tls_address: expected a fixed port"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn deferral_section() {

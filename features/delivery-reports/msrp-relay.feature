@@ -55,3 +55,19 @@ Feature: Large Message delivery reports through an MSRP relay, the SUT as the re
     Then "B" receives the SEND
     When "B" answers it with 415
     Then "A" receives no REPORT for the message
+
+  @DR-25 @DR-19 @if:msrp_relay_tls
+  Scenario: Over TLS, a chunk and its success REPORT cross the relay on TLS connections only
+    Given the sessions at the relay are over TLS
+    And the chunks carry "Success-Report: yes"
+    When "A" sends a 1000-byte "text/plain" message to "B" through the relay
+    Then "B" receives the SEND
+    When "B" answers it with 200 and sends a success REPORT
+    Then "A" receives that success REPORT with its Status, Message-ID and Byte-Range unchanged
+    And the connections to the relay stayed on TLS
+
+  @DR-25 @if:msrp_relay_tls
+  Scenario: A chunk that came over TLS reaches an msrps: next hop over TLS
+    Given the sessions at the relay are over TLS
+    When "A" sends a 1000-byte "text/plain" message through the relay to "C", an msrps: endpoint not at the relay
+    Then "C" receives the SEND over a TLS connection the relay opened

@@ -179,6 +179,10 @@ fn sut_addresses(profile: &Profile) -> Vec<SocketAddr> {
         out.extend(s.tls);
         out.extend(s.ws_parts().map(|(a, _)| a));
     }
+    if let Some(m) = &profile.msrp {
+        out.push(m.address);
+        out.extend(m.tls_address);
+    }
     out
 }
 

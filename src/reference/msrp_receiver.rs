@@ -329,7 +329,10 @@ where
 }
 
 /// Reads a framed MSRP stream, calling `on_msg` per message; stops on garbage.
-async fn read_msrp<R: tokio::io::AsyncRead + Unpin, F: FnMut(Vec<u8>)>(mut rd: R, mut on_msg: F) {
+pub(super) async fn read_msrp<R: tokio::io::AsyncRead + Unpin, F: FnMut(Vec<u8>)>(
+    mut rd: R,
+    mut on_msg: F,
+) {
     use tokio::io::AsyncReadExt;
     let mut buf = Vec::new();
     let mut chunk = vec![0u8; 64 * 1024];

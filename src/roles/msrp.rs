@@ -164,6 +164,39 @@ impl MsrpPeer {
         Ok(MsrpPeer::start(conn, remote_url, local_url))
     }
 
+    /// Takes the TLS connection a peer opens to the harness's `msrps:` URL
+    /// (`local_url`, bound by `listener`): the first TCP connection before
+    /// `until`, then the handshake as `server`, the records and secrets
+    /// going into `capture`; then as [`MsrpPeer::connect`]. A peer that
+    /// speaks plaintext is [`TlsError::NotTls`] with its first bytes.
+    pub async fn accept_tls(
+        listener: &tokio::net::TcpListener,
+        local_url: &str,
+        capture: Capture,
+        server: &crate::net::tls::TlsServer,
+        until: Instant,
+    ) -> Result<MsrpPeer, MsrpTlsError> {
+        let left = until.saturating_duration_since(Instant::now());
+        let (tcp, from) = tokio::time::timeout(left, listener.accept())
+            .await
+            .map_err(|_| MsrpTlsError::Setup {
+                what: format!(
+                    "no connection to {local_url} within {} ms",
+                    left.as_millis()
+                ),
+            })?
+            .map_err(|e| MsrpTlsError::Setup {
+                what: format!("accepting a connection to {local_url} failed: {e}"),
+            })?;
+        let _ = tcp.set_nodelay(true);
+        let stream = server
+            .accept(tcp, capture, crate::net::tls::HANDSHAKE_TIMEOUT)
+            .await
+            .map_err(MsrpTlsError::Handshake)?;
+        let conn = StreamConn::over_tls(stream, framer, MAX_MSRP_MESSAGE);
+        Ok(MsrpPeer::start(conn, &format!("{from}"), local_url))
+    }
+
     /// What the TLS handshake negotiated, over TLS.
     pub fn tls(&self) -> Option<&Negotiated> {
         self.conn.tls()

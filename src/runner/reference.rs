@@ -121,6 +121,13 @@ pub async fn start_reference(
                 address,
                 failure_timeout_s: Some(1),
                 auth: None,
+                // The relay takes TLS on the same port (it tells a TLS
+                // connection by its first byte) when it has the run's
+                // certificate.
+                tls_address: running
+                    .iter()
+                    .any(|r| r.role == "im-server" && r.tls.is_some())
+                    .then_some(address),
             }),
         iwf: iwf.as_ref().map(|c| crate::profile::IwfSection {
             smsc: c.smsc,

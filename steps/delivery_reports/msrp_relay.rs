@@ -1,6 +1,8 @@
 //! Delivery reports through an MSRP relay (seed 001; RFC 4976): the SUT is
 //! the relay; the harness plays the sender A and the receiver B, each with
-//! its own connection and relay session.
+//! its own connection and relay session. The sessions are opened when the
+//! first message is sent, over TLS when the scenario asks for it (the
+//! relay's `msrp.tls_address`, `msrps:` URIs, RFC 4975 §14.2; DR-25).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -24,6 +26,12 @@ pub struct Relay {
     pub at_b: Option<MsrpMessage>,
     pub b_answered: Option<Instant>,
     pub b_report: Option<MsrpMessage>,
+    /// The clients to open sessions for (the Background's), not yet opened.
+    pub to_open: Vec<String>,
+    /// The sessions go over TLS to the relay's `msrps:` URI.
+    pub tls: bool,
+    /// An endpoint not at the relay: its name, URL and listener.
+    pub direct: Option<(String, String, tokio::net::TcpListener)>,
 }
 
 fn relay_addr(w: &LiaisonWorld) -> Result<std::net::SocketAddr, Failure> {
@@ -44,22 +52,93 @@ fn peer<'a>(w: &'a LiaisonWorld, name: &str) -> Result<&'a (MsrpPeer, String), F
 
 #[given(expr = "a sender {string} and a receiver {string} with MSRP sessions at the relay")]
 async fn sessions(w: &mut LiaisonWorld, a: String, b: String) -> StepResult {
-    let addr = relay_addr(w)?;
-    let relay_uri = format!("msrp://{addr};tcp");
-    for name in [a, b] {
+    w.relay.to_open = vec![a, b];
+    Ok(())
+}
+
+#[given("the sessions at the relay are over TLS")]
+async fn sessions_over_tls(w: &mut LiaisonWorld) -> StepResult {
+    w.relay.tls = true;
+    Ok(())
+}
+
+/// The relay's `msrps:` URI and the name its certificate is checked for.
+fn relay_tls(w: &LiaisonWorld) -> Result<(String, String), Failure> {
+    let addr = w
+        .ctx
+        .profile
+        .msrp
+        .as_ref()
+        .and_then(|m| m.tls_address)
+        .ok_or_else(|| {
+            w.fail(
+                "a profile with msrp.tls_address (the relay over TLS)",
+                "none",
+            )
+        })?;
+    let tls = w.ctx.tls.as_ref().ok_or_else(|| {
+        w.fail(
+            "the run's TLS (made for a profile with msrp.tls_address)",
+            "none",
+        )
+    })?;
+    Ok((format!("msrps://{addr};tcp"), tls.server_name_for(addr)))
+}
+
+/// Opens the Background's sessions at the relay (RFC 4976 §5): a
+/// connection per client, plaintext or TLS, and AUTH.
+async fn open_sessions(w: &mut LiaisonWorld) -> StepResult {
+    let names = std::mem::take(&mut w.relay.to_open);
+    if names.is_empty() {
+        return Ok(());
+    }
+    let (relay_uri, name_to_check) = if w.relay.tls {
+        relay_tls(w)?
+    } else {
+        (format!("msrp://{};tcp", relay_addr(w)?), String::new())
+    };
+    for name in names {
         // Each client's own URL points at a listener of its own (RFC 4976 §5).
         let l = tokio::net::TcpListener::bind((w.ctx.profile.harness_ip, 0))
             .await
             .map_err(|e| w.fail("a harness listener on loopback", e.to_string()))?;
-        let url = sdp::msrp_url(
-            l.local_addr()
-                .map_err(|e| w.fail("a local address", e.to_string()))?,
-            &token(),
-        );
+        let local = l
+            .local_addr()
+            .map_err(|e| w.fail("a local address", e.to_string()))?;
+        let url = if w.relay.tls {
+            sdp::msrps_url(local, &token())
+        } else {
+            sdp::msrp_url(local, &token())
+        };
         w.listeners.push(l);
-        let p = MsrpPeer::connect(&relay_uri, &url, w.capture.clone())
+        let p = if w.relay.tls {
+            let tls = w
+                .ctx
+                .tls
+                .clone()
+                .ok_or_else(|| w.fail("the run's TLS", "none"))?;
+            MsrpPeer::connect_tls(
+                &relay_uri,
+                &url,
+                w.capture.clone(),
+                &tls.client,
+                &name_to_check,
+            )
             .await
-            .map_err(|e| w.fail(format!("a TCP connection to the relay at {addr}"), e))?;
+            .map_err(|e| {
+                w.fail(
+                    format!(
+                        "a TLS connection for `{name}` to the relay at {relay_uri} ({}; RFC 4975 §14.2)",
+                        tls.check
+                    ),
+                    e.to_string(),
+                )
+            })?
+        } else {
+            MsrpPeer::connect(&relay_uri, &url, w.capture.clone())
+                .await
+                .map_err(|e| w.fail(format!("a TCP connection to the relay at {relay_uri}"), e))?
+        };
         let creds = w.ctx.profile.msrp.as_ref().and_then(|m| m.auth.clone());
         let creds = creds
             .as_ref()
@@ -70,6 +149,29 @@ async fn sessions(w: &mut LiaisonWorld, a: String, b: String) -> StepResult {
                 e,
             )
         })?;
+        if w.relay.tls {
+            let plain: Vec<&str> = use_path
+                .split_ascii_whitespace()
+                .filter(|u| !crate::codec::msrp::url_is_secure(u))
+                .collect();
+            if !plain.is_empty() {
+                return Err(w.fail(
+                    format!("a Use-Path of msrps: URIs to `{name}`'s AUTH over TLS: a session taken over TLS is reached over TLS (RFC 4975 §14.2)"),
+                    format!(
+                        "Use-Path: {use_path} — {}; on the connection: {}",
+                        plain
+                            .iter()
+                            .map(|u| match crate::codec::msrp::MsrpUrl::parse(u) {
+                                Some(_) => format!("{u} names a hop in the clear"),
+                                None => format!("{u} is not an MSRP URI (RFC 4975 §6)"),
+                            })
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        p.describe_log()
+                    ),
+                ));
+            }
+        }
         w.relay.peers.insert(name, (p, use_path));
     }
     Ok(())
@@ -77,11 +179,19 @@ async fn sessions(w: &mut LiaisonWorld, a: String, b: String) -> StepResult {
 
 #[when(expr = "{string} sends a {int}-byte {string} message to {string} through the relay")]
 async fn sends(w: &mut LiaisonWorld, a: String, len: u64, ct: String, b: String) -> StepResult {
+    open_sessions(w).await?;
     let (pb, b_use) = peer(w, &b)?;
     let b_url = pb.local_url.clone();
     let b_use = b_use.clone();
-    let (pa, a_use) = peer(w, &a)?;
-    let to = format!("{a_use} {b_use} {b_url}");
+    let to = format!("{b_use} {b_url}");
+    send_message(w, &a, len, &ct, &to).await
+}
+
+/// `a` sends a one-chunk message of `len` bytes through its own session at
+/// the relay, then along `rest` of the To-Path.
+async fn send_message(w: &mut LiaisonWorld, a: &str, len: u64, ct: &str, rest: &str) -> StepResult {
+    let (pa, a_use) = peer(w, a)?;
+    let to = format!("{a_use} {rest}");
     let message_id = format!("rl{}", token());
     let body: Vec<u8> = (0..len)
         .map(|i| b"liaison relay test "[i as usize % 19])
@@ -102,7 +212,7 @@ async fn sends(w: &mut LiaisonWorld, a: String, len: u64, ct: String, b: String)
             &message_id,
             range,
             EndFlag::Complete,
-            Some(&ct),
+            Some(ct),
             &body,
             &extra,
         )
@@ -376,4 +486,97 @@ async fn no_report(w: &mut LiaisonWorld, a: String) -> StepResult {
             r.describe(),
         )),
     }
+}
+
+#[when(
+    expr = "{string} sends a {int}-byte {string} message through the relay to {string}, an msrps: endpoint not at the relay"
+)]
+async fn sends_direct(
+    w: &mut LiaisonWorld,
+    a: String,
+    len: u64,
+    ct: String,
+    c: String,
+) -> StepResult {
+    open_sessions(w).await?;
+    // C's own msrps: URL, at a harness listener that takes TLS: the relay
+    // opens the connection to it (the next hop after A's session).
+    let l = crate::net::listen_permitted(std::net::SocketAddr::new(w.ctx.profile.harness_ip, 0))
+        .await
+        .map_err(|e| w.fail("a harness listener on loopback", e.to_string()))?;
+    let local = l
+        .local_addr()
+        .map_err(|e| w.fail("a local address", e.to_string()))?;
+    let url = sdp::msrps_url(local, &token());
+    w.relay.direct = Some((c, url.clone(), l));
+    send_message(w, &a, len, &ct, &url).await
+}
+
+#[then(expr = "{string} receives the SEND over a TLS connection the relay opened")]
+async fn direct_receives(w: &mut LiaisonWorld, c: String) -> StepResult {
+    let Some((name, url, l)) = w.relay.direct.take() else {
+        return Err(w.fail(format!("an endpoint `{c}` set up earlier"), "none"));
+    };
+    let tls = w
+        .ctx
+        .tls
+        .clone()
+        .ok_or_else(|| w.fail("the run's TLS", "none"))?;
+    let p = MsrpPeer::accept_tls(&l, &url, w.capture.clone(), &tls.server, w.deadline)
+        .await
+        .map_err(|e| {
+            w.fail(
+                format!("the relay's connection to `{name}`'s msrps: URL {url} opened with a TLS handshake (RFC 4975 §14.2)"),
+                e.to_string(),
+            )
+        })?;
+    let id = w.relay.message_id.clone().unwrap_or_default();
+    let id2 = id.clone();
+    p.wait_for(w.deadline, |log| {
+        log.iter().any(|a| {
+            a.message()
+                .is_some_and(|m| m.method() == Some("SEND") && m.message_id() == Some(id2.as_str()))
+        })
+    })
+    .await;
+    let Some(m) = p
+        .sends()
+        .into_iter()
+        .find(|m| m.message_id() == Some(id.as_str()))
+    else {
+        return Err(w.fail(
+            format!("the SEND of message {id} relayed to `{name}` over TLS (RFC 4976 §6.4)"),
+            p.describe_log(),
+        ));
+    };
+    p.answer(&m, 200, "OK")
+        .await
+        .map_err(|e| w.fail("to send the receiver's response", e))?;
+    Ok(())
+}
+
+#[then("the connections to the relay stayed on TLS")]
+async fn stayed_on_tls(w: &mut LiaisonWorld) -> StepResult {
+    let mut names: Vec<&String> = w.relay.peers.keys().collect();
+    names.sort();
+    for name in names {
+        let (p, _) = &w.relay.peers[name];
+        if p.tls().is_none() {
+            return Err(w.fail(
+                format!("`{name}`'s connection to the relay over TLS (RFC 4975 §14.2)"),
+                "a plaintext connection",
+            ));
+        }
+        if let Some(end) = p
+            .log()
+            .iter()
+            .find(|a| !matches!(a.event, crate::net::stream::StreamEvent::Message(_)))
+        {
+            return Err(w.fail(
+                format!("`{name}`'s TLS connection to the relay open, every request, response and REPORT in TLS records (RFC 4975 §14.2)"),
+                format!("it ended: {}; on the connection: {}", end.describe(), p.describe_log()),
+            ));
+        }
+    }
+    Ok(())
 }
