@@ -384,6 +384,14 @@ async fn report_unchanged(w: &mut LiaisonWorld, a: String) -> StepResult {
         })
     })
     .await;
+    // "One REPORT" is a negative claim about a second: watched for 4·T1
+    // more (a success REPORT the relay made up when the receiver answered
+    // may have come first and look the same).
+    let watch = Duration::from_millis(w.ctx.profile.t1_ms) * 4 + Duration::from_millis(50);
+    let until = (Instant::now() + watch).min(w.deadline);
+    if until > Instant::now() {
+        tokio::time::sleep(until - Instant::now()).await;
+    }
     let got = reports_at(pa, &id);
     let Some(r) = got.first().and_then(|a| a.message()) else {
         return Err(w.fail(
