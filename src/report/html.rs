@@ -929,14 +929,34 @@ pub fn render_cut(r: &Report, dir: &Path) -> (String, Vec<Option<Truncated>>) {
                 Some(d) => format!("{d}/{}", p.pcap),
                 None => p.pcap.clone(),
             };
+            let tls: Vec<String> = p
+                .tls
+                .iter()
+                .take(excerpt::TLS_SHOWN)
+                .map(|t| {
+                    format!(
+                        "TLS {} → {}: {} {}; {}",
+                        esc(&t.local),
+                        esc(&t.peer),
+                        esc(&t.version),
+                        esc(&t.suite),
+                        esc(&t.peer_certificate)
+                    )
+                })
+                .collect();
             let _ = write!(
                 out,
-                "<tr><th>Run-level traffic</th><td>harness {}: <a href=\"{}\">{}</a> ({} frames; {} packets no scenario claimed)</td></tr>",
+                "<tr><th>Run-level traffic</th><td>harness {}: <a href=\"{}\">{}</a> ({} frames; {} packets no scenario claimed){}</td></tr>",
                 esc(&p.harness),
                 esc(&href),
                 esc(&href),
                 p.frames,
-                p.unclaimed
+                p.unclaimed,
+                if tls.is_empty() {
+                    String::new()
+                } else {
+                    format!("<br>{}", tls.join("<br>"))
+                }
             );
         }
     }

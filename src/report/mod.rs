@@ -448,6 +448,11 @@ pub struct RunPcap {
     /// Packets no scenario claimed (they are the file's content besides
     /// synthesised TCP handshakes and acknowledgements).
     pub unclaimed: u64,
+    /// The TLS connections whose records are in this file, as negotiated
+    /// (a client's connection to the core's TLS edge, which serves every
+    /// scenario, is one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tls: Vec<TlsConnection>,
 }
 
 /// Which requirement catalogue the verdicts refer to.

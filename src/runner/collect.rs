@@ -512,6 +512,11 @@ pub fn run_pcaps(ctx: &RunContext) -> Vec<crate::report::RunPcap> {
                 ),
                 frames: c.frames(),
                 unclaimed,
+                tls: c
+                    .tls_connections()
+                    .iter()
+                    .map(crate::report::TlsConnection::from)
+                    .collect(),
             });
         }
     }
