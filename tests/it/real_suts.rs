@@ -178,25 +178,14 @@ fn kamailio_behind_the_ims_core_on_ipv6() {
     for id in ["DR-7", "IMS-14", "IMS-16"] {
         assert_eq!(verdict(&r, id), "waived", "{id}: {}", text(&o));
     }
-    let d = tmpdir("kamailio-ims-ipv6-ip-trust");
-    let profile = d.join("ip-trust.yaml");
-    let text_of =
-        std::fs::read_to_string(root().join("fixtures/sut/kamailio-ims-ipv6.yaml")).unwrap();
-    let ip_only = text_of.replace("    LIAISON_KAMAILIO_IMS_CORE_PORT: \"15199\"\n", "");
-    assert_ne!(ip_only, text_of);
-    std::fs::write(&profile, ip_only).unwrap();
-    let out = d.join("out");
-    let o = liaison(&[
-        "run",
-        "--sut",
-        profile.to_str().unwrap(),
-        "--tags",
+    let (r, o) = run_variant(
+        "kamailio-ims-ipv6.yaml",
+        "    LIAISON_KAMAILIO_IMS_CORE_PORT: \"15199\"\n",
+        "",
         "@IMS-11",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    );
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert_eq!(verdict(&report(&out), "IMS-11"), "failed", "{}", text(&o));
+    assert_eq!(verdict(&r, "IMS-11"), "failed", "{}", text(&o));
 }
 
 #[test]
@@ -302,30 +291,13 @@ fn kamailio_behind_the_ims_core() {
     // The trust is the configuration's: told to trust the harness's own
     // address instead of the core's, Kamailio drops the core's asserted
     // identity and passes the forged one on.
-    let d = tmpdir("kamailio-ims-wrong-trust");
-    let profile = d.join("wrong-trust.yaml");
-    std::fs::write(
-        &profile,
-        std::fs::read_to_string(root().join("fixtures/sut/kamailio-ims.yaml"))
-            .unwrap()
-            .replace(
-                "LIAISON_KAMAILIO_IMS_CORE: \"127.0.0.2\"",
-                "LIAISON_KAMAILIO_IMS_CORE: \"127.0.0.1\"",
-            ),
-    )
-    .unwrap();
-    let out = d.join("out");
-    let o = liaison(&[
-        "run",
-        "--sut",
-        profile.to_str().unwrap(),
-        "--tags",
+    let (r, o) = run_variant(
+        "kamailio-ims.yaml",
+        "LIAISON_KAMAILIO_IMS_CORE: \"127.0.0.2\"",
+        "LIAISON_KAMAILIO_IMS_CORE: \"127.0.0.1\"",
         "@IMS-9 or @IMS-11",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    );
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    let r = report(&out);
     assert_eq!(verdict(&r, "IMS-9"), "failed", "{}", text(&o));
     assert_eq!(verdict(&r, "IMS-11"), "failed", "{}", text(&o));
 }
@@ -691,30 +663,14 @@ fn kamailio_as_im_server_over_tls() {
                 .is_some_and(|c| c.contains("lab CA and is valid"))),
         "{tls:?}"
     );
-    let d = tmpdir("kamailio-tls-unchecked");
-    let profile = d.join("unchecked.yaml");
-    std::fs::write(
-        &profile,
-        std::fs::read_to_string(root().join("fixtures/sut/kamailio-tls.yaml"))
-            .unwrap()
-            .replace(
-                "LIAISON_KAMAILIO_TLS_PORT: \"15181\"",
-                "LIAISON_KAMAILIO_TLS_PORT: \"15181\", LIAISON_KAMAILIO_SIPS_UNCHECKED: \"1\"",
-            ),
-    )
-    .unwrap();
-    let out = d.join("out");
-    let o = liaison(&[
-        "run",
-        "--sut",
-        profile.to_str().unwrap(),
-        "--tags",
+    let (r, o) = run_variant(
+        "kamailio-tls.yaml",
+        "LIAISON_KAMAILIO_TLS_PORT: \"15181\"",
+        "LIAISON_KAMAILIO_TLS_PORT: \"15181\", LIAISON_KAMAILIO_SIPS_UNCHECKED: \"1\"",
         "@IMS-17",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    );
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert_eq!(verdict(&report(&out), "IMS-17"), "failed", "{}", text(&o));
+    assert_eq!(verdict(&r, "IMS-17"), "failed", "{}", text(&o));
 }
 
 /// Kamailio with its WebSocket module as an im-server over WebSocket
@@ -762,4 +718,32 @@ fn kamailio_as_im_server_over_websocket() {
         "{}",
         text(&o)
     );
+}
+
+/// Runs a variant of a real SUT's profile: `fixture` (under fixtures/sut/)
+/// with `from` replaced by `to` (which must change it), only the scenarios
+/// `tags` selects. Returns the report and the output.
+fn run_variant(
+    fixture: &str,
+    from: &str,
+    to: &str,
+    tags: &str,
+) -> (serde_json::Value, std::process::Output) {
+    let d = tmpdir(&format!("variant-{}", fixture.trim_end_matches(".yaml")));
+    let original = std::fs::read_to_string(root().join("fixtures/sut").join(fixture)).unwrap();
+    let changed = original.replace(from, to);
+    assert_ne!(changed, original, "{fixture}: `{from}` not found");
+    let profile = d.join(fixture);
+    std::fs::write(&profile, changed).unwrap();
+    let out = d.join("out");
+    let o = liaison(&[
+        "run",
+        "--sut",
+        profile.to_str().unwrap(),
+        "--tags",
+        tags,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    (report(&out), o)
 }
