@@ -671,6 +671,31 @@ fn kamailio_as_im_server_over_tls() {
     );
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert_eq!(verdict(&r, "IMS-17"), "failed", "{}", text(&o));
+    // Checked against a CA that did not sign its certificate, Kamailio's
+    // certificate is refused: the scenario fails, naming the requirement
+    // and what the TLS layer said, at once (no wait for a timeout).
+    let (r, o) = run_variant(
+        "kamailio-tls.yaml",
+        "harness: { address: 127.0.0.1 }",
+        "harness: { address: 127.0.0.1 }\ntls: { ca_files: [fixtures/tls/other-ca.pem] }",
+        "@DR-5 and @transport:tls",
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(verdict(&r, "DR-5"), "failed", "{}", text(&o));
+    let failure = r["scenarios"][0]["failure"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        failure.starts_with("DR-5: expected the SUT to complete a TLS handshake")
+            && failure.contains("refused"),
+        "{failure}"
+    );
+    assert!(
+        r["scenarios"][0]["duration_ms"].as_u64().unwrap() < 3000,
+        "{}",
+        r["scenarios"][0]
+    );
 }
 
 /// Kamailio with its WebSocket module as an im-server over WebSocket
