@@ -219,9 +219,7 @@ async fn upgrade(
         conn.shutdown().await;
         return None;
     }
-    let Some(e) = exchange(&conn, "EHLO", smtp::command("EHLO", &t.helo), deadline, d).await else {
-        return None;
-    };
+    let e = exchange(&conn, "EHLO", smtp::command("EHLO", &t.helo), deadline, d).await?;
     if !e.positive() || !e.ehlo_keywords().iter().any(|k| k == "STARTTLS") {
         return Some(conn);
     }

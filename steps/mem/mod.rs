@@ -297,9 +297,7 @@ async fn accepted(w: &mut LiaisonWorld) -> StepResult {
 )]
 async fn accepted_over_starttls(w: &mut LiaisonWorld) -> StepResult {
     let d = dialogue(w)?;
-    let req = "MEM-19 (RFC 3207 §4, §4.2)";
-    let bad =
-        |w: &LiaisonWorld, expected: &str| Err(w.fail(format!("{req}: {expected}"), d.describe()));
+    let bad = |w: &LiaisonWorld, expected: &str| Err(w.fail(expected, d.describe()));
     let clear_ehlo = d.steps.iter().find(|s| s.what == "EHLO" && !s.tls);
     let offered = clear_ehlo
         .and_then(|s| s.reply.as_ref().ok())
