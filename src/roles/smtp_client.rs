@@ -408,3 +408,72 @@ async fn run(conn: &StreamConn, t: &Transaction, deadline: Instant, d: &mut Dial
 async fn quit(conn: &StreamConn, deadline: Instant, d: &mut Dialogue) {
     let _ = exchange(conn, "QUIT", smtp::command("QUIT", ""), deadline, d).await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::tls::{LabCa, Offer, TlsServer};
+    use crate::roles::smtp_server::SmtpServer;
+
+    fn transaction() -> Transaction {
+        Transaction {
+            helo: "c.liaison.test".into(),
+            from: "a@liaison.test".into(),
+            to: vec!["b@liaison.test".into()],
+            message: b"From: <a@liaison.test>\r\nSubject: s\r\n\r\nbody\r\n".to_vec(),
+            data_without_recipients: false,
+        }
+    }
+
+    /// Offered STARTTLS: the client takes it, greets again inside TLS and
+    /// sends the transaction there; without StartTls it declines.
+    #[tokio::test]
+    async fn starttls_when_offered_and_asked() {
+        let ca = LabCa::new().unwrap();
+        let leaf = ca.issue(&[], &["127.0.0.1".parse().unwrap()]).unwrap();
+        let server = SmtpServer::start("127.0.0.1:0".parse().unwrap(), Capture::disabled())
+            .await
+            .unwrap();
+        server.offer_starttls(Some(TlsServer::new(&leaf, &Offer::all()).unwrap()));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let s = StartTls {
+            client: TlsClient::new(ca.peer_check().unwrap(), &Offer::all(), None).unwrap(),
+            server_name: "127.0.0.1".into(),
+        };
+        let d = send(
+            server.addr(),
+            Capture::disabled(),
+            &transaction(),
+            deadline,
+            Some(&s),
+        )
+        .await;
+        assert!(d.tls.is_some(), "{}", d.describe());
+        assert_eq!(d.step("STARTTLS").and_then(Step::code), Some(220));
+        let whats: Vec<(&str, bool)> = d.steps.iter().map(|s| (s.what.as_str(), s.tls)).collect();
+        assert_eq!(
+            &whats[..4],
+            [
+                ("greeting", false),
+                ("EHLO", false),
+                ("STARTTLS", false),
+                ("EHLO", true)
+            ]
+        );
+        assert!(
+            d.accepted() && d.step("content").unwrap().tls,
+            "{}",
+            d.describe()
+        );
+        let plain = send(
+            server.addr(),
+            Capture::disabled(),
+            &transaction(),
+            deadline,
+            None,
+        )
+        .await;
+        assert!(plain.tls.is_none() && plain.step("STARTTLS").is_none());
+        assert!(plain.accepted(), "{}", plain.describe());
+    }
+}
