@@ -1308,6 +1308,7 @@ impl Profile {
         self.has_transport(Transport::Tls)
             || self.capability("msrp_tls")
             || self.capability("mem_starttls")
+            || self.capability("mms_mm3_starttls")
             || self.capability("pap_https")
             || self.capability("msrp_relay_tls")
             || self.sip.as_ref().is_some_and(|s| s.ws_secure())
@@ -1397,6 +1398,10 @@ impl Profile {
                 .mms_relay
                 .as_ref()
                 .is_some_and(|m| m.mm3.is_some() && m.mm3_max_size.is_some()),
+            "mms_mm3_starttls" => self
+                .mms_relay
+                .as_ref()
+                .is_some_and(|m| m.mm3.is_some() && m.mm3_starttls == Some(true)),
             "mms_send" => self
                 .mms_client
                 .as_ref()
@@ -1495,6 +1500,7 @@ pub const CAPABILITIES: &[&str] = &[
     "defers_own_users",
     "mms_mm3",
     "mms_mm3_max_size",
+    "mms_mm3_starttls",
     "mms_upper_tester",
     "mms_send",
     "mem_payload_emn",
@@ -1743,6 +1749,10 @@ pub struct MmsRelaySection {
     /// SMTP error reply. Enables the oversized-message scenario.
     #[serde(default)]
     pub mm3_max_size: Option<u64>,
+    /// MM3: the relay offers STARTTLS (RFC 3207) after EHLO, with the
+    /// certificate the tls section checks (@if:mms_mm3_starttls, MEM-19).
+    #[serde(default)]
+    pub mm3_starttls: Option<bool>,
 }
 
 impl MmsRelaySection {
@@ -2684,6 +2694,13 @@ capabilities: { sip_push_subscribe: true }
         )
         .unwrap();
         assert!(r.capability("mms_mm3") && r.capability("mms_mm3_max_size"));
+        assert!(!r.capability("mms_mm3_starttls") && !r.uses_tls());
+        let t = Profile::parse(
+            &format!("{MMS}  mm3: 127.0.0.1:12527\n  mm3_starttls: true\n"),
+            "t",
+        )
+        .unwrap();
+        assert!(t.capability("mms_mm3_starttls") && t.uses_tls());
         assert_eq!(r.mms_relay.unwrap().mm3_domain(), "mms.liaison.test");
         let e = err_of(&format!("{MMS}  mm3: 10.0.0.1:25\n"));
         assert!(

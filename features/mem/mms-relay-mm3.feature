@@ -106,3 +106,11 @@ Feature: An MMS relay maps a MEM server's SMTP notification to an MM for the MEM
     And the MMS relay is bound to the harness SMSC
     When a MEM server sends the relay by SMTP a notification with "Applic-ID: MEM" larger than the relay's MM3 size limit
     Then the relay answers the message with an SMTP error reply, or delivers it
+
+  @MEM-19 @if:mms_mm3_starttls
+  Scenario: Over STARTTLS the relay takes the handshake, starts the session over and takes the message inside TLS
+    Given the harness plays the MMS relay's bearers
+    And the MMS relay is bound to the harness SMSC
+    When a MEM server sends the relay by SMTP over STARTTLS a notification with "Applic-ID: MEM"
+    Then the relay offers STARTTLS, answers it with 220, and inside TLS does not offer it again and accepts the message with 250
+    And the recipient receives a notification

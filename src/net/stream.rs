@@ -109,6 +109,21 @@ impl StreamConn {
         max_len: usize,
         timeout: Duration,
     ) -> std::io::Result<StreamConn> {
+        StreamConn::connect_held(dst, capture, framer, max_len, timeout, None).await
+    }
+
+    /// Like [`StreamConn::connect`], with a hold as in
+    /// [`StreamConn::accepted_held`]: set before a command whose reply
+    /// hands the connection over (SMTP's STARTTLS), the reader stops right
+    /// after that reply, for [`StreamConn::into_tcp`].
+    pub async fn connect_held(
+        dst: SocketAddr,
+        capture: Capture,
+        framer: Framer,
+        max_len: usize,
+        timeout: Duration,
+        hold: Option<Arc<AtomicBool>>,
+    ) -> std::io::Result<StreamConn> {
         if !super::permitted(dst.ip()) {
             return Err(super::not_permitted("connects to", dst.ip()));
         }
@@ -123,7 +138,7 @@ impl StreamConn {
         let local = stream.local_addr()?;
         capture.tcp_connect(local, dst);
         Ok(StreamConn::start(
-            stream, local, dst, capture, framer, max_len, None,
+            stream, local, dst, capture, framer, max_len, hold,
         ))
     }
 

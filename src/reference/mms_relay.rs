@@ -1162,6 +1162,30 @@ pub const FAULTS: &[super::Fault] = &[
         store_and_forward: true,
         on_ipv6: false,
     },
+    super::Fault {
+        role: "mms-relay",
+        name: "mm3-starttls-not-offered",
+        description: "MM3: never lists STARTTLS in its EHLO reply, though the profile declares it (mm3_starttls)",
+        breaks: &["MEM-19"],
+        store_and_forward: true,
+        on_ipv6: false,
+    },
+    super::Fault {
+        role: "mms-relay",
+        name: "mm3-starttls-offered-again",
+        description: "MM3: lists STARTTLS again in its EHLO reply inside TLS",
+        breaks: &["MEM-19"],
+        store_and_forward: true,
+        on_ipv6: false,
+    },
+    super::Fault {
+        role: "mms-relay",
+        name: "mm3-keeps-pre-tls-state",
+        description: "MM3: keeps the session in the clear through STARTTLS, so it refuses the EHLO inside TLS with 503 (already greeted)",
+        breaks: &["MEM-19"],
+        store_and_forward: true,
+        on_ipv6: false,
+    },
 ];
 
 #[cfg(test)]

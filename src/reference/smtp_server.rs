@@ -6,11 +6,17 @@
 //! the content framed up to `CRLF.CRLF` and handed to the role, whose reply
 //! is written before what it does next (a push, a notification); RSET,
 //! NOOP, QUIT; 502 for anything else. Every read and write is bounded.
+//!
+//! A role with a TLS configuration lists STARTTLS (RFC 3207) in its EHLO
+//! reply; after STARTTLS (503 before EHLO) it answers 220, takes the TLS
+//! handshake on the connection, drops what was said in the clear (the
+//! session state, and any command sent behind STARTTLS) and goes on inside
+//! TLS, where STARTTLS is neither listed nor taken (§4.2).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
@@ -43,6 +49,14 @@ pub(crate) trait MailTaker: Send + Sync + 'static {
     /// The message after its content: the reply, and what follows it.
     fn message(&self, from: &str, rcpts: &[String], message: &[u8]) -> (Vec<u8>, Self::After);
     fn after(&self, what: Self::After);
+    /// The TLS it offers by STARTTLS; None to offer none.
+    fn starttls(&self) -> Option<Arc<rustls::ServerConfig>> {
+        None
+    }
+    /// A named fault of the role is on.
+    fn fault(&self, _name: &str) -> bool {
+        false
+    }
 }
 
 pub(crate) async fn accept_loop<T: MailTaker>(listener: TcpListener, taker: Arc<T>) {
@@ -60,16 +74,30 @@ pub(crate) async fn accept_loop<T: MailTaker>(listener: TcpListener, taker: Arc<
     }
 }
 
-async fn write(stream: &mut TcpStream, bytes: &[u8]) -> bool {
+async fn write<S: AsyncWrite + Unpin>(stream: &mut S, bytes: &[u8]) -> bool {
     matches!(
         tokio::time::timeout(IO_BOUND, stream.write_all(bytes)).await,
         Ok(Ok(()))
     )
 }
 
+/// The session state that TLS resets (RFC 3207 §4.2).
+#[derive(Default)]
+struct State {
+    greeted: bool,
+    from: Option<String>,
+    rcpts: Vec<String>,
+}
+
+/// How a part of the session ended.
+enum End {
+    Closed,
+    /// 220 to STARTTLS written: the handshake comes next.
+    StartTls,
+}
+
 async fn session<T: MailTaker>(mut stream: TcpStream, t: Arc<T>) {
     let _ = stream.set_nodelay(true);
-    let max = t.max_message();
     if !write(
         &mut stream,
         &smtp::reply(220, &[&format!("{} ESMTP", t.name())]),
@@ -78,10 +106,39 @@ async fn session<T: MailTaker>(mut stream: TcpStream, t: Arc<T>) {
     {
         return;
     }
+    let tls = t.starttls();
+    let mut st = State::default();
+    if let End::Closed = converse(&mut stream, &t, &mut st, tls.is_some(), false).await {
+        return;
+    }
+    let Some(config) = tls else { return };
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let Ok(Ok(mut tls)) = tokio::time::timeout(IO_BOUND, acceptor.accept(stream)).await else {
+        return;
+    };
+    if !t.fault("mm3-keeps-pre-tls-state") {
+        st = State::default();
+    }
+    let _ = converse(&mut tls, &t, &mut st, false, true).await;
+}
+
+/// Commands and replies until QUIT, the end of the connection, or (when
+/// `offer`) 220 to STARTTLS; what was read past STARTTLS is dropped.
+async fn converse<T: MailTaker, S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    t: &Arc<T>,
+    st: &mut State,
+    offer: bool,
+    in_tls: bool,
+) -> End {
+    let max = t.max_message();
     let mut buf = Vec::new();
     let mut chunk = vec![0u8; 16 * 1024];
-    let mut from: Option<String> = None;
-    let mut rcpts: Vec<String> = Vec::new();
+    let State {
+        greeted,
+        from,
+        rcpts,
+    } = st;
     let mut in_data = false;
     loop {
         let framed = if in_data {
@@ -94,7 +151,7 @@ async fn session<T: MailTaker>(mut stream: TcpStream, t: Arc<T>) {
             Ok(None) => {
                 match tokio::time::timeout(IDLE, stream.read(&mut chunk)).await {
                     Ok(Ok(k)) if k > 0 => buf.extend_from_slice(&chunk[..k]),
-                    _ => return,
+                    _ => return End::Closed,
                 }
                 continue;
             }
@@ -104,19 +161,19 @@ async fn session<T: MailTaker>(mut stream: TcpStream, t: Arc<T>) {
                 } else {
                     smtp::reply(500, &["5.5.2 line too long"])
                 };
-                let _ = write(&mut stream, &r).await;
-                return;
+                let _ = write(stream, &r).await;
+                return End::Closed;
             }
         };
         let unit: Vec<u8> = buf.drain(..n).collect();
         if in_data {
             in_data = false;
             let message = smtp::dot_unstuff(&unit);
-            let recipients = std::mem::take(&mut rcpts);
+            let recipients = std::mem::take(rcpts);
             let sender = from.take().unwrap_or_default();
             let (reply, after) = t.message(&sender, &recipients, &message);
-            if !write(&mut stream, &reply).await {
-                return;
+            if !write(stream, &reply).await {
+                return End::Closed;
             }
             t.after(after);
             continue;
@@ -124,14 +181,34 @@ async fn session<T: MailTaker>(mut stream: TcpStream, t: Arc<T>) {
         let answer = match Command::parse(&unit) {
             Err(_) => smtp::reply(500, &["5.5.2 syntax error"]),
             Ok(c) => match c.verb.as_str() {
+                "EHLO" | "HELO" if in_tls && *greeted && t.fault("mm3-keeps-pre-tls-state") => {
+                    // Fault mm3-keeps-pre-tls-state: the greeting in the
+                    // clear still counts, and a second one is refused.
+                    smtp::reply(503, &["5.5.1 already greeted"])
+                }
                 "EHLO" => {
-                    (from, rcpts) = (None, Vec::new());
-                    smtp::reply(250, &[t.name(), "8BITMIME", &format!("SIZE {max}"), "OK"])
+                    (*greeted, *from, *rcpts) = (true, None, Vec::new());
+                    let size = format!("SIZE {max}");
+                    let mut lines = vec![t.name(), "8BITMIME", &size];
+                    if offer || (in_tls && t.fault("mm3-starttls-offered-again")) {
+                        lines.push("STARTTLS");
+                    }
+                    lines.push("OK");
+                    smtp::reply(250, &lines)
                 }
                 "HELO" => {
-                    (from, rcpts) = (None, Vec::new());
+                    (*greeted, *from, *rcpts) = (true, None, Vec::new());
                     smtp::reply(250, &[t.name()])
                 }
+                "STARTTLS" if offer && !*greeted => smtp::reply(503, &["5.5.1 EHLO first"]),
+                "STARTTLS" if offer => {
+                    if !write(stream, &smtp::reply(220, &["2.0.0 Ready to start TLS"])).await {
+                        return End::Closed;
+                    }
+                    // Whatever came behind STARTTLS in the clear is dropped.
+                    return End::StartTls;
+                }
+                "STARTTLS" if in_tls => smtp::reply(503, &["5.5.1 TLS already active"]),
                 "MAIL" => match c.path("FROM:") {
                     Ok((_, params))
                         if params.iter().any(|(k, v)| {
@@ -141,7 +218,7 @@ async fn session<T: MailTaker>(mut stream: TcpStream, t: Arc<T>) {
                         smtp::reply(552, &["5.3.4 message size exceeds the fixed maximum"])
                     }
                     Ok((p, _)) => {
-                        (from, rcpts) = (Some(p), Vec::new());
+                        (*from, *rcpts) = (Some(p), Vec::new());
                         smtp::reply(250, &["2.1.0 Ok"])
                     }
                     Err(_) => smtp::reply(501, &["5.5.4 syntax: MAIL FROM:<address>"]),
@@ -169,19 +246,19 @@ async fn session<T: MailTaker>(mut stream: TcpStream, t: Arc<T>) {
                     smtp::reply(354, &["End data with <CR><LF>.<CR><LF>"])
                 }
                 "RSET" => {
-                    (from, rcpts) = (None, Vec::new());
+                    (*from, *rcpts) = (None, Vec::new());
                     smtp::reply(250, &["2.0.0 Ok"])
                 }
                 "NOOP" => smtp::reply(250, &["2.0.0 Ok"]),
                 "QUIT" => {
-                    let _ = write(&mut stream, &smtp::reply(221, &["2.0.0 Bye"])).await;
-                    return;
+                    let _ = write(stream, &smtp::reply(221, &["2.0.0 Bye"])).await;
+                    return End::Closed;
                 }
                 _ => smtp::reply(502, &["5.5.2 command not implemented"]),
             },
         };
-        if !write(&mut stream, &answer).await {
-            return;
+        if !write(stream, &answer).await {
+            return End::Closed;
         }
     }
 }

@@ -9,14 +9,30 @@
 //!
 //! Replies are framed by the SMTP codec on a [`StreamConn`], so each reply is
 //! one pcap frame; each command and the content are sent in one write.
+//!
+//! With [`StartTls`] (RFC 3207) it sends STARTTLS when the EHLO reply lists
+//! it, does the TLS handshake on the same connection after 220, and starts
+//! over with EHLO inside TLS before the transaction (§4.2); without, it
+//! ignores the offer (a client may decline it).
 
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::codec::escape_bytes;
 use crate::codec::smtp::{self, Reply};
 use crate::net::capture::Capture;
 use crate::net::stream::{StreamConn, StreamEvent};
+use crate::net::tls::{Negotiated, TlsClient};
+
+/// STARTTLS when the server offers it: the TLS client (the server's
+/// certificate checked as it says) and the name to check it against.
+#[derive(Debug, Clone)]
+pub struct StartTls {
+    pub client: TlsClient,
+    pub server_name: String,
+}
 
 /// The largest reply read.
 const MAX_REPLY: usize = 64 * 1024;
@@ -52,6 +68,8 @@ pub struct Step {
     pub at: Instant,
     /// When the reply (or what ended the wait for it) came.
     pub replied: Instant,
+    /// Sent and answered inside TLS (after STARTTLS and the handshake).
+    pub tls: bool,
 }
 
 impl Step {
@@ -71,7 +89,8 @@ impl Step {
             Ok(r) => format!("S: {}", r.describe()),
             Err(e) => format!("S: — {e}"),
         };
-        format!("{sent}{got}")
+        let tls = if self.tls { "[TLS] " } else { "" };
+        format!("{tls}{sent}{got}")
     }
 }
 
@@ -81,6 +100,8 @@ pub struct Dialogue {
     pub steps: Vec<Step>,
     /// A connect or send failure, if one ended the dialogue.
     pub error: Option<String>,
+    /// What the TLS handshake after STARTTLS negotiated.
+    pub tls: Option<Negotiated>,
 }
 
 impl Dialogue {
@@ -131,6 +152,9 @@ impl Dialogue {
 
     pub fn describe(&self) -> String {
         let mut s: Vec<String> = self.steps.iter().map(Step::describe).collect();
+        if let Some(t) = &self.tls {
+            s.push(format!("(TLS: {t})"));
+        }
         if let Some(e) = &self.error {
             s.push(format!("({e})"));
         }
@@ -138,25 +162,112 @@ impl Dialogue {
     }
 }
 
-/// Connects to `dst` and runs `t`, everything bounded by `deadline`.
+/// Connects to `dst` and runs `t`, everything bounded by `deadline`; with
+/// `starttls`, over TLS when the server offers STARTTLS.
 pub async fn send(
     dst: SocketAddr,
     capture: Capture,
     t: &Transaction,
     deadline: Instant,
+    starttls: Option<&StartTls>,
 ) -> Dialogue {
     let mut d = Dialogue::default();
     let left = deadline.saturating_duration_since(Instant::now());
-    let conn = match StreamConn::connect(dst, capture, framer, MAX_REPLY, left).await {
+    let hold = Arc::new(AtomicBool::new(false));
+    let conn = match StreamConn::connect_held(
+        dst,
+        capture.clone(),
+        framer,
+        MAX_REPLY,
+        left,
+        starttls.map(|_| hold.clone()),
+    )
+    .await
+    {
         Ok(c) => c,
         Err(e) => {
             d.error = Some(format!("TCP connect to {dst} failed: {e}"));
             return d;
         }
     };
+    let conn = match starttls {
+        Some(s) => match upgrade(conn, s, &hold, &capture, t, deadline, &mut d).await {
+            Some(c) => c,
+            None => return d,
+        },
+        None => conn,
+    };
     run(&conn, t, deadline, &mut d).await;
     conn.shutdown().await;
     d
+}
+
+/// Greeting and EHLO in the clear; when the EHLO reply lists STARTTLS:
+/// STARTTLS, the handshake after 220, and the connection inside TLS (the
+/// greeting already had, so `run` starts with EHLO). The connection as it
+/// is when the server did not offer STARTTLS; None when the dialogue ended.
+async fn upgrade(
+    conn: StreamConn,
+    s: &StartTls,
+    hold: &AtomicBool,
+    capture: &Capture,
+    t: &Transaction,
+    deadline: Instant,
+    d: &mut Dialogue,
+) -> Option<StreamConn> {
+    if !greet(&conn, deadline, d).await {
+        conn.shutdown().await;
+        return None;
+    }
+    let e = exchange(&conn, "EHLO", smtp::command("EHLO", &t.helo), deadline, d).await?;
+    if !e.positive() || !e.ehlo_keywords().iter().any(|k| k == "STARTTLS") {
+        return Some(conn);
+    }
+    hold.store(true, Ordering::SeqCst);
+    let r = exchange(
+        &conn,
+        "STARTTLS",
+        smtp::command("STARTTLS", ""),
+        deadline,
+        d,
+    )
+    .await;
+    if r.as_ref().map(|r| r.code) != Some(220) {
+        d.error = Some("STARTTLS not answered with 220: no TLS, the dialogue ends".into());
+        conn.shutdown().await;
+        return None;
+    }
+    let left = |d: Instant| d.saturating_duration_since(Instant::now());
+    let (tcp, early) = match conn
+        .into_tcp(left(deadline).min(Duration::from_secs(5)))
+        .await
+    {
+        Ok(x) => x,
+        Err(e) => {
+            d.error = Some(format!("the connection after 220 to STARTTLS: {e}"));
+            return None;
+        }
+    };
+    if !early.is_empty() {
+        d.error = Some(format!(
+            "the server sent bytes after its 220 to STARTTLS, before the TLS handshake: {}",
+            escape_bytes(&early, 200)
+        ));
+        return None;
+    }
+    let tls = match s
+        .client
+        .connect_upgraded(tcp, &s.server_name, capture.clone(), left(deadline))
+        .await
+    {
+        Ok(x) => x,
+        Err(e) => {
+            d.error = Some(format!("TLS handshake after STARTTLS failed: {e}"));
+            return None;
+        }
+    };
+    d.tls = Some(tls.negotiated.clone());
+    Some(StreamConn::over_tls(tls, framer, MAX_REPLY))
 }
 
 /// The next reply, and when it was framed (or the wait ended).
@@ -212,11 +323,13 @@ async fn exchange(
         reply: r,
         at,
         replied,
+        tls: conn.tls().is_some(),
     });
     out
 }
 
-async fn run(conn: &StreamConn, t: &Transaction, deadline: Instant, d: &mut Dialogue) {
+/// Reads the greeting; true when it is positive.
+async fn greet(conn: &StreamConn, deadline: Instant, d: &mut Dialogue) -> bool {
     let at = Instant::now();
     let (greeting, replied) = reply(conn, deadline).await;
     let ok = greeting.as_ref().is_ok_and(Reply::positive);
@@ -226,12 +339,25 @@ async fn run(conn: &StreamConn, t: &Transaction, deadline: Instant, d: &mut Dial
         reply: greeting,
         at,
         replied,
+        tls: false,
     });
-    if !ok {
+    ok
+}
+
+async fn run(conn: &StreamConn, t: &Transaction, deadline: Instant, d: &mut Dialogue) {
+    // Greeting and EHLO may have been had in the clear already (STARTTLS
+    // not offered); inside TLS the session is back at its state after the
+    // greeting (RFC 3207 §4.2), so it starts with EHLO.
+    let ehlo_had = d.tls.is_none() && d.step("EHLO").is_some();
+    if d.steps.is_empty() && !greet(conn, deadline, d).await {
         return;
     }
-    let Some(e) = exchange(conn, "EHLO", smtp::command("EHLO", &t.helo), deadline, d).await else {
-        return;
+    let e = match d.step("EHLO").and_then(|s| s.reply.clone().ok()) {
+        Some(e) if ehlo_had => e,
+        _ => match exchange(conn, "EHLO", smtp::command("EHLO", &t.helo), deadline, d).await {
+            Some(e) => e,
+            None => return,
+        },
     };
     if !e.positive() {
         match exchange(conn, "HELO", smtp::command("HELO", &t.helo), deadline, d).await {
@@ -281,4 +407,73 @@ async fn run(conn: &StreamConn, t: &Transaction, deadline: Instant, d: &mut Dial
 
 async fn quit(conn: &StreamConn, deadline: Instant, d: &mut Dialogue) {
     let _ = exchange(conn, "QUIT", smtp::command("QUIT", ""), deadline, d).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::tls::{LabCa, Offer, TlsServer};
+    use crate::roles::smtp_server::SmtpServer;
+
+    fn transaction() -> Transaction {
+        Transaction {
+            helo: "c.liaison.test".into(),
+            from: "a@liaison.test".into(),
+            to: vec!["b@liaison.test".into()],
+            message: b"From: <a@liaison.test>\r\nSubject: s\r\n\r\nbody\r\n".to_vec(),
+            data_without_recipients: false,
+        }
+    }
+
+    /// Offered STARTTLS: the client takes it, greets again inside TLS and
+    /// sends the transaction there; without StartTls it declines.
+    #[tokio::test]
+    async fn starttls_when_offered_and_asked() {
+        let ca = LabCa::new().unwrap();
+        let leaf = ca.issue(&[], &["127.0.0.1".parse().unwrap()]).unwrap();
+        let server = SmtpServer::start("127.0.0.1:0".parse().unwrap(), Capture::disabled())
+            .await
+            .unwrap();
+        server.offer_starttls(Some(TlsServer::new(&leaf, &Offer::all()).unwrap()));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let s = StartTls {
+            client: TlsClient::new(ca.peer_check().unwrap(), &Offer::all(), None).unwrap(),
+            server_name: "127.0.0.1".into(),
+        };
+        let d = send(
+            server.addr(),
+            Capture::disabled(),
+            &transaction(),
+            deadline,
+            Some(&s),
+        )
+        .await;
+        assert!(d.tls.is_some(), "{}", d.describe());
+        assert_eq!(d.step("STARTTLS").and_then(Step::code), Some(220));
+        let whats: Vec<(&str, bool)> = d.steps.iter().map(|s| (s.what.as_str(), s.tls)).collect();
+        assert_eq!(
+            &whats[..4],
+            [
+                ("greeting", false),
+                ("EHLO", false),
+                ("STARTTLS", false),
+                ("EHLO", true)
+            ]
+        );
+        assert!(
+            d.accepted() && d.step("content").unwrap().tls,
+            "{}",
+            d.describe()
+        );
+        let plain = send(
+            server.addr(),
+            Capture::disabled(),
+            &transaction(),
+            deadline,
+            None,
+        )
+        .await;
+        assert!(plain.tls.is_none() && plain.step("STARTTLS").is_none());
+        assert!(plain.accepted(), "{}", plain.describe());
+    }
 }

@@ -214,6 +214,7 @@ pub async fn start_reference(
             mm3: running.iter().find_map(|r| r.mm3),
             mm3_domain: None,
             mm3_max_size: Some(crate::reference::mms_relay::MM3_MAX_MESSAGE as u64),
+            mm3_starttls: Some(true),
         }),
         mem_server: mem_server
             .as_ref()
@@ -354,6 +355,7 @@ fn harness_profile(ip: std::net::IpAddr, core_ip: std::net::IpAddr) -> Profile {
             mm3: None,
             mm3_domain: None,
             mm3_max_size: None,
+            mm3_starttls: None,
         }),
         deferral: Some(crate::profile::DeferralSection {
             mmsc_url: format!("http://{any}/mms"),

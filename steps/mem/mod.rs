@@ -24,7 +24,7 @@ use crate::codec::mms::{Body, Header, Pdu};
 use crate::codec::sip::token;
 use crate::harness::Mm3Harness;
 use crate::profile::MemServerSection;
-use crate::roles::smtp_client::{self, Dialogue, Transaction};
+use crate::roles::smtp_client::{self, Dialogue, Step, Transaction};
 use crate::roles::smtp_server::{Attribution, Notification, Received};
 use crate::steps::mms::mms_relay::{self as relay, Kind, User};
 use crate::steps::world::{Failure, LiaisonWorld, StepResult};
@@ -114,12 +114,30 @@ enum Variant {
 }
 
 async fn send_mm3(w: &mut LiaisonWorld, lines: Vec<String>, variant: Variant) -> StepResult {
+    send_mm3_over(w, lines, variant, false).await
+}
+
+async fn send_mm3_over(
+    w: &mut LiaisonWorld,
+    lines: Vec<String>,
+    variant: Variant,
+    starttls: bool,
+) -> StepResult {
     let s = relay::section(w)?;
     let Some(mm3) = s.mm3 else {
         return Err(w.fail(
             "mms_relay.mm3 (the relay's MM3 SMTP address) in the profile",
             "none",
         ));
+    };
+    let starttls = if starttls {
+        let t = crate::steps::sip::run_tls(w)?;
+        Some(smtp_client::StartTls {
+            client: t.client.clone(),
+            server_name: t.server_name_for(mm3),
+        })
+    } else {
+        None
     };
     let n = relay::number();
     let recipient = User {
@@ -198,7 +216,7 @@ async fn send_mm3(w: &mut LiaisonWorld, lines: Vec<String>, variant: Variant) ->
         message: message.clone(),
         data_without_recipients: variant == Variant::NoRecipient,
     };
-    let d = smtp_client::send(mm3, w.capture.clone(), &t, w.deadline).await;
+    let d = smtp_client::send(mm3, w.capture.clone(), &t, w.deadline, starttls.as_ref()).await;
     w.mms_relay.recipients = vec![recipient];
     w.mem.sent = Some(Sent {
         message,
@@ -219,6 +237,13 @@ async fn send_mm3(w: &mut LiaisonWorld, lines: Vec<String>, variant: Variant) ->
 )]
 async fn mem_sends(w: &mut LiaisonWorld, list: String) -> StepResult {
     send_mm3(w, header_lines(&list), Variant::Plain).await
+}
+
+#[when(
+    regex = r#"^a MEM server sends the relay by SMTP over STARTTLS a notification with ("[^"]+"(?:(?:, | and )"[^"]+")*)$"#
+)]
+async fn mem_sends_starttls(w: &mut LiaisonWorld, list: String) -> StepResult {
+    send_mm3_over(w, header_lines(&list), Variant::Plain, true).await
 }
 
 #[when(
@@ -265,6 +290,45 @@ async fn accepted(w: &mut LiaisonWorld) -> StepResult {
         return Ok(());
     }
     Err(w.fail(expected, d.describe()))
+}
+
+#[then(
+    "the relay offers STARTTLS, answers it with 220, and inside TLS does not offer it again and accepts the message with 250"
+)]
+async fn accepted_over_starttls(w: &mut LiaisonWorld) -> StepResult {
+    let d = dialogue(w)?;
+    let bad = |w: &LiaisonWorld, expected: &str| Err(w.fail(expected, d.describe()));
+    let clear_ehlo = d.steps.iter().find(|s| s.what == "EHLO" && !s.tls);
+    let offered = clear_ehlo
+        .and_then(|s| s.reply.as_ref().ok())
+        .is_some_and(|r| r.positive() && r.ehlo_keywords().iter().any(|k| k == "STARTTLS"));
+    if !offered {
+        return bad(w, "STARTTLS listed in the relay's EHLO reply in the clear (mms_relay.mm3_starttls declares that it offers it)");
+    }
+    if d.step("STARTTLS").and_then(Step::code) != Some(220) {
+        return bad(
+            w,
+            "220 to STARTTLS, then the TLS handshake on the same connection (RFC 3207 §4)",
+        );
+    }
+    if d.tls.is_none() {
+        return bad(w, "the TLS handshake completed after the 220 to STARTTLS, the relay's certificate checked as the profile's tls section says (RFC 3207 §4)");
+    }
+    let inner = d.steps.iter().find(|s| s.what == "EHLO" && s.tls);
+    match inner.and_then(|s| s.reply.as_ref().ok()) {
+        Some(r) if r.positive() && !r.ehlo_keywords().iter().any(|k| k == "STARTTLS") => {}
+        Some(r) if r.positive() => {
+            return bad(w, "an EHLO reply inside TLS that does not list STARTTLS: after the handshake the session starts over and STARTTLS is no longer offered (RFC 3207 §4.2)")
+        }
+        _ => {
+            return bad(w, "250 to EHLO sent inside TLS: after the handshake the relay forgets what it learned in the clear and takes a new EHLO (RFC 3207 §4.2)")
+        }
+    }
+    let content = d.step("content");
+    if content.is_some_and(|s| s.tls) && d.accepted() {
+        return Ok(());
+    }
+    bad(w, "MAIL, RCPT, DATA and the content inside TLS, the message accepted with 250 after its content (RFC 5321 §3.3)")
 }
 
 #[then("the relay refuses the DATA or the message with an SMTP error reply")]
@@ -661,7 +725,7 @@ async fn new_mail(w: &mut LiaisonWorld, which: String) -> StepResult {
             message,
             data_without_recipients: false,
         };
-        let d = smtp_client::send(inbox, w.capture.clone(), &t, w.deadline).await;
+        let d = smtp_client::send(inbox, w.capture.clone(), &t, w.deadline, None).await;
         match d.content_sent_at() {
             Some(at) => at,
             None => return Err(w.fail(

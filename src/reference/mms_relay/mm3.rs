@@ -4,7 +4,8 @@
 //! M-Notification.ind pushed to the recipient and an M-Retrieve.conf at its
 //! Content-Location.
 //!
-//! **SMTP.** Greeting 220; EHLO (8BITMIME, SIZE [`MAX_MESSAGE`]) or HELO;
+//! **SMTP.** Greeting 220; EHLO (8BITMIME, SIZE [`MAX_MESSAGE`], STARTTLS
+//! with the run's certificate, RFC 3207) or HELO;
 //! MAIL FROM (552 when a SIZE parameter is over the limit); RCPT TO
 //! `+digits/TYPE=PLMN@any-domain` (or bare digits) — an MMS user reached by
 //! WSP push over SMS — else 550; DATA 503 without an accepted recipient;
@@ -79,6 +80,17 @@ impl MailTaker for Shared {
 
     fn after(&self, pushes: Vec<Push>) {
         self.dispatch(pushes);
+    }
+
+    fn starttls(&self) -> Option<std::sync::Arc<rustls::ServerConfig>> {
+        if self.s.has_fault("mm3-starttls-not-offered") {
+            return None;
+        }
+        self.s.tls.as_ref().and_then(|t| t.server_config().ok())
+    }
+
+    fn fault(&self, name: &str) -> bool {
+        self.s.has_fault(name)
     }
 }
 
