@@ -403,6 +403,13 @@ impl Drop for Recipient {
 
 use crate::codec::sip::reason_phrase as reason;
 
+/// Is `i` a MESSAGE whose body is `body`?
+fn is_message_with(i: &Incoming, body: &[u8]) -> bool {
+    i.msg
+        .as_ref()
+        .is_ok_and(|m| m.method() == Some("MESSAGE") && m.body() == body)
+}
+
 fn tx_key(m: &SipMessage) -> String {
     format!(
         "{}|{}",
@@ -555,6 +562,24 @@ impl Recipient {
             }
         })
         .await
+    }
+
+    /// The first MESSAGE received whose body is `body`, as it arrived.
+    pub fn message_with_body(&self, body: &[u8]) -> Option<Incoming> {
+        self.log()
+            .into_iter()
+            .map(|r| r.incoming)
+            .find(|i| is_message_with(i, body))
+    }
+
+    /// Waits until a MESSAGE whose body is `body` has arrived, or `deadline`
+    /// passes; that MESSAGE, if one came.
+    pub async fn wait_message_with_body(&self, deadline: Instant, body: &[u8]) -> Option<Incoming> {
+        self.wait_for(deadline, |log| {
+            log.iter().any(|r| is_message_with(&r.incoming, body))
+        })
+        .await;
+        self.message_with_body(body)
     }
 
     /// New MESSAGE transactions received (retransmissions excluded).

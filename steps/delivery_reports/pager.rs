@@ -361,42 +361,25 @@ pub(crate) async fn receives_same_body(w: &mut LiaisonWorld, name: String) -> St
     };
     // A user who was offline at send time registers later under the same name.
     let rec = recipient(w, &name)?;
-    let ok = rec
-        .wait_for(w.deadline, |log| {
-            log.iter().any(|r| {
-                r.incoming
-                    .msg
-                    .as_ref()
-                    .is_ok_and(|m| m.method() == Some("MESSAGE") && m.body() == body.as_slice())
-            })
-        })
-        .await;
-    if ok {
+    let arrived = rec.wait_message_with_body(w.deadline, &body).await;
+    if let Some(Ok(m)) = arrived.map(|i| i.msg) {
         // The body arrived intact; its Content-Type must be the one sent,
         // parameters included (DR-7, RFC 3428 §7): compared as RFC 2045 §5.1
         // reads it (names and charset values without case, quoting and
         // order not significant).
         let sent_type = w.sent_type.clone().unwrap_or_default();
         let want = content_type_key(&sent_type);
-        let got = rec
-            .log()
-            .into_iter()
-            .filter_map(|r| r.incoming.msg.ok())
-            .find(|m| m.method() == Some("MESSAGE") && m.body() == body.as_slice());
-        return match got {
-            Some(m) if m.header("Content-Type").map(content_type_key) == Some(want) => Ok(()),
-            Some(m) => Err(w.fail(
+        return if m.header("Content-Type").map(content_type_key) == Some(want) {
+            Ok(())
+        } else {
+            Err(w.fail(
                 format!("`{name}` to receive the MESSAGE with Content-Type {sent_type}, parameters unchanged"),
                 format!(
                     "Content-Type {} — bytes: {}",
                     m.header("Content-Type").unwrap_or("(none)"),
                     escape_bytes(m.raw(), 400)
                 ),
-            )),
-            None => Err(w.fail(
-                format!("`{name}` to keep the MESSAGE it received"),
-                "an empty log",
-            )),
+            ))
         };
     }
     let got: Vec<String> = rec

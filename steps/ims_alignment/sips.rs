@@ -93,12 +93,7 @@ fn stray(w: &LiaisonWorld, name: &str) -> String {
 /// The copy of the sent MESSAGE (same body) `name` received, if any.
 fn copy_of(w: &LiaisonWorld, name: &str) -> Option<Incoming> {
     let (_, _, body) = w.sent.as_ref()?;
-    let rec = w.recipients.get(name)?;
-    rec.log().into_iter().map(|r| r.incoming).find(|i| {
-        i.msg
-            .as_ref()
-            .is_ok_and(|m| m.method() == Some("MESSAGE") && m.body() == body.as_slice())
-    })
+    w.recipients.get(name)?.message_with_body(body)
 }
 
 /// The MESSAGE reached `name` over a TLS connection, its Request-URI still
@@ -109,26 +104,15 @@ async fn receives_over_tls(w: &mut LiaisonWorld, name: String) -> StepResult {
     let Some((_, _, body)) = w.sent.clone() else {
         return Err(w.fail("a MESSAGE sent earlier in the scenario", "none"));
     };
-    let rec = recipient(w, &name)?;
-    let got = rec
-        .wait_for(w.deadline, |log| {
-            log.iter().any(|r| {
-                r.incoming
-                    .msg
-                    .as_ref()
-                    .is_ok_and(|m| m.method() == Some("MESSAGE") && m.body() == body.as_slice())
-            })
-        })
+    let got = recipient(w, &name)?
+        .wait_message_with_body(w.deadline, &body)
         .await;
     let want = format!("`{name}` to receive the sips: MESSAGE over TLS, its Request-URI sips: (RFC 5630 §5.3: TLS on every hop, no last-hop exception; a SIPS Request-URI is forwarded as SIPS)");
-    let inc = match (got, copy_of(w, &name)) {
-        (true, Some(i)) => i,
-        _ => {
-            return Err(w.fail(
-                want,
-                format!("no copy within the scenario timeout{}", stray(w, &name)),
-            ))
-        }
+    let Some(inc) = got else {
+        return Err(w.fail(
+            want,
+            format!("no copy within the scenario timeout{}", stray(w, &name)),
+        ));
     };
     let ruri = inc
         .msg
