@@ -907,17 +907,7 @@ impl SipEndpoint {
     /// captured (the client's frames masked, as on the wire). Returns the
     /// address bound.
     pub async fn listen_ws(&self, at: SocketAddr) -> io::Result<SocketAddr> {
-        let listener = listen_permitted(at).await?;
-        let local = listener.local_addr()?;
-        *lock(&self.shared.ws_addr) = Some(local);
-        let me = self.shared.clone();
-        self.shared.spawn(async move {
-            while let Ok((stream, peer)) = listener.accept().await {
-                let me2 = me.clone();
-                me.spawn(async move { me2.ws_accepted(stream, local, peer, None).await });
-            }
-        });
-        Ok(local)
+        self.listen_ws_over(at, None).await
     }
 
     /// As [`SipEndpoint::listen_ws`], over TLS (secure WebSocket, `wss:`,
@@ -928,15 +918,29 @@ impl SipEndpoint {
         at: SocketAddr,
         server: tls::TlsServer,
     ) -> io::Result<SocketAddr> {
+        self.listen_ws_over(at, Some(server)).await
+    }
+
+    /// The WebSocket listener, plain or (with `tls`) secure.
+    async fn listen_ws_over(
+        &self,
+        at: SocketAddr,
+        tls: Option<tls::TlsServer>,
+    ) -> io::Result<SocketAddr> {
         let listener = listen_permitted(at).await?;
         let local = listener.local_addr()?;
-        *lock(&self.shared.wss_addr) = Some(local);
+        let slot = if tls.is_some() {
+            &self.shared.wss_addr
+        } else {
+            &self.shared.ws_addr
+        };
+        *lock(slot) = Some(local);
         let me = self.shared.clone();
         self.shared.spawn(async move {
             while let Ok((stream, peer)) = listener.accept().await {
                 let me2 = me.clone();
-                let server = server.clone();
-                me.spawn(async move { me2.ws_accepted(stream, local, peer, Some(server)).await });
+                let tls = tls.clone();
+                me.spawn(async move { me2.ws_accepted(stream, local, peer, tls).await });
             }
         });
         Ok(local)
@@ -948,8 +952,9 @@ impl SipEndpoint {
     /// dispatched like TCP's, and what is sent over [`Transport::Tls`] to
     /// its peer goes over it. A handshake that fails (plaintext sent to the
     /// TLS port, an alert, a timeout) is in [`SipEndpoint::transport_events`];
-    /// plaintext that reads as SIP is kept in [`SipEndpoint::unmatched`] as
-    /// well, with the note that it came in the clear. Returns the address bound.
+    /// plaintext's first bytes are kept in [`SipEndpoint::unmatched`] as
+    /// well (parsed as SIP where they read as it), with the note that they
+    /// came in the clear. Returns the address bound.
     pub async fn listen_tls(
         &self,
         at: SocketAddr,
