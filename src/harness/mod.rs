@@ -52,9 +52,9 @@ pub use push_agent::PushClientHarness;
 #[derive(Debug)]
 pub struct RunContext {
     pub profile: Profile,
-    /// Per-role SIP addresses (the embedded reference runs each role on its
-    /// own port), and under `tls:ROLE` where a role takes SIP over TLS.
-    pub role_addresses: BTreeMap<String, std::net::SocketAddr>,
+    /// Per-role addresses, when the SUT runs each role on its own port (the
+    /// embedded reference); empty for a profile's SUT.
+    pub role_addresses: RoleAddresses,
     /// sms-im-iwf: the harness SMSC and IMS core, shared by the run's scenarios.
     pub iwf: Option<Arc<IwfHarness>>,
     /// ppg: the harness bearers (SMSC, OTA-HTTP target, SIP device), shared likewise.
@@ -80,10 +80,18 @@ pub struct RunContext {
     pub exclusive: Exclusive,
 }
 
+/// A SUT's addresses per role: where it takes SIP, and SIP over TLS.
+#[derive(Debug, Clone, Default)]
+pub struct RoleAddresses {
+    pub sip: BTreeMap<String, std::net::SocketAddr>,
+    pub tls: BTreeMap<String, std::net::SocketAddr>,
+}
+
 impl RunContext {
     /// The SUT's SIP address for a role.
     pub fn sip_address(&self, role: &str) -> Option<std::net::SocketAddr> {
         self.role_addresses
+            .sip
             .get(role)
             .copied()
             .or_else(|| self.profile.sip.as_ref().and_then(|s| s.address))
@@ -92,7 +100,8 @@ impl RunContext {
     /// Where the SUT takes SIP over TLS for a role (`sip.tls`).
     pub fn tls_address(&self, role: &str) -> Option<std::net::SocketAddr> {
         self.role_addresses
-            .get(&format!("tls:{role}"))
+            .tls
+            .get(role)
             .copied()
             .or_else(|| self.profile.sip.as_ref().and_then(|s| s.tls))
     }
@@ -353,7 +362,7 @@ impl RunContext {
     /// run-level harness, and where the report goes.
     pub fn new(
         profile: Profile,
-        role_addresses: BTreeMap<String, std::net::SocketAddr>,
+        role_addresses: RoleAddresses,
         h: Harnesses,
         out_dir: PathBuf,
         pcap_dir: PathBuf,

@@ -546,12 +546,11 @@ pub fn run_elements(ctx: &RunContext) -> Vec<crate::report::Element> {
         rest.split('/').next()?.parse().ok()
     };
     let p = &ctx.profile;
-    for (role, a) in &ctx.role_addresses {
-        let label = match role.strip_prefix("tls:") {
-            Some(r) => format!("SUT {r} (TLS)"),
-            None => format!("SUT {role}"),
-        };
-        add(Some(*a), &label, Side::Sut);
+    for (role, a) in &ctx.role_addresses.sip {
+        add(Some(*a), &format!("SUT {role}"), Side::Sut);
+    }
+    for (role, a) in &ctx.role_addresses.tls {
+        add(Some(*a), &format!("SUT {role} (TLS)"), Side::Sut);
     }
     if let Some(sip) = &p.sip {
         let roles = p.roles.join(", ");

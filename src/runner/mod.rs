@@ -25,7 +25,6 @@ pub mod reference;
 pub mod select;
 mod signals;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -170,7 +169,7 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
             let h = Harnesses::for_profile(&profile, &pcap_dir)
                 .await
                 .map_err(UsageError)?;
-            (profile, BTreeMap::new(), h, Vec::new())
+            (profile, Default::default(), h, Vec::new())
         }
         None => {
             let ip = opts

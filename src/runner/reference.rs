@@ -25,7 +25,7 @@ pub async fn start_reference(
 ) -> Result<
     (
         Profile,
-        BTreeMap<String, std::net::SocketAddr>,
+        crate::harness::RoleAddresses,
         Vec<crate::reference::Running>,
     ),
     UsageError,
@@ -36,6 +36,7 @@ pub async fn start_reference(
     };
     let mut running = Vec::new();
     let mut addrs = BTreeMap::new();
+    let mut tls_addrs = BTreeMap::new();
     let t1_ms = REFERENCE_T1_MS;
     let crate::reference::Settings {
         iwf,
@@ -65,9 +66,9 @@ pub async fn start_reference(
                 ))
             })?;
         addrs.insert(role.to_string(), r.address);
-        // Where the role takes SIP over TLS ([`RunContext::tls_address`]).
+        // Where the role takes SIP over TLS (`RunContext::tls_address`).
         if let Some(t) = r.tls {
-            addrs.insert(format!("tls:{role}"), t);
+            tls_addrs.insert(role.to_string(), t);
         }
         running.push(r);
     }
@@ -274,7 +275,11 @@ pub async fn start_reference(
             sip_push_subscribe: Some(push_client.as_ref().is_some_and(|c| c.agent.is_some())),
         },
     };
-    Ok((profile, addrs, running))
+    let roles = crate::harness::RoleAddresses {
+        sip: addrs,
+        tls: tls_addrs,
+    };
+    Ok((profile, roles, running))
 }
 
 /// The harness the embedded reference is configured with, written as a real
@@ -404,7 +409,7 @@ pub async fn start_embedded(
 ) -> Result<
     (
         Profile,
-        BTreeMap<String, std::net::SocketAddr>,
+        crate::harness::RoleAddresses,
         Harnesses,
         Vec<crate::reference::Running>,
     ),
@@ -515,7 +520,7 @@ pub async fn start_embedded(
         ..Default::default()
     };
     let (p, a, r) = start_reference(fault, ip, settings).await?;
-    ims.configure(&p, &a);
+    ims.configure(&p, &a.sip);
     let mut harness = harness;
     harness.tls = Some(std::sync::Arc::new(tls));
     Ok((p, a, harness, r))
