@@ -207,15 +207,30 @@ pub fn tshark(args: &[&str]) -> String {
 
 /// A port free for both TCP and UDP on `ip` (never 2948, the WSP push port),
 /// for a SUT that must be configured with a fixed address.
+///
+/// Ports come from 20000–32767, below Linux's ephemeral range (32768–60999):
+/// there no parallel test's `bind(…:0)` or outgoing connection can take the
+/// port between this probe and the SUT binding it; only another `free_port`
+/// could, and it walks its own sequence (a per-process counter).
 pub fn free_port(ip: &str) -> u16 {
-    loop {
-        let t = std::net::TcpListener::bind((ip, 0)).unwrap();
-        let p = t.local_addr().unwrap().port();
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let seed = std::process::id().wrapping_mul(7919);
+    for _ in 0..2000 {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let p = 20000 + (seed.wrapping_add(n.wrapping_mul(97)) % 12768) as u16;
+        if p == 2948 {
+            continue;
+        }
+        let Ok(t) = std::net::TcpListener::bind((ip, p)) else {
+            continue;
+        };
         drop(t);
-        if std::net::UdpSocket::bind((ip, p)).is_ok() && p != 2948 {
+        if std::net::UdpSocket::bind((ip, p)).is_ok() {
             return p;
         }
     }
+    panic!("no port free for TCP and UDP on {ip} in 20000-32767");
 }
 
 /// Is `name` on PATH? Where `LIAISON_CI` is set (`.ci/run` sets it), a

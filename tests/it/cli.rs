@@ -5,17 +5,6 @@ use crate::common::*;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
-    for _ in 0..50 {
-        let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let p = u.local_addr().unwrap().port();
-        if std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() {
-            return p;
-        }
-    }
-    panic!("no free port pair");
-}
-
 fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
@@ -219,7 +208,7 @@ fn port_is_free(port: u16) -> bool {
 #[test]
 fn launch_starts_probes_logs_and_stops_the_sut() {
     let d = tmpdir("launch");
-    let port = free_port();
+    let port = free_port("127.0.0.1");
     let p = reference_profile(&d, port, None);
     let out = d.join("out");
     let o = liaison(&["run", "--sut", &p, "--out", out.to_str().unwrap()]);
@@ -236,7 +225,7 @@ fn launch_starts_probes_logs_and_stops_the_sut() {
 #[test]
 fn a_sut_that_never_gets_ready_is_exit_2() {
     let d = tmpdir("notready");
-    let port = free_port();
+    let port = free_port("127.0.0.1");
     let p = write(
         &d,
         "p.yaml",
@@ -256,7 +245,7 @@ fn a_sut_that_never_gets_ready_is_exit_2() {
 #[test]
 fn interrupt_exits_3_writes_the_partial_report_and_stops_the_sut() {
     let d = tmpdir("interrupt");
-    let port = free_port();
+    let port = free_port("127.0.0.1");
     let p = reference_profile(&d, port, Some("never-answers"));
     let out = d.join("out");
     let child = Command::new(bin())

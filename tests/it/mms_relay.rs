@@ -7,21 +7,14 @@
 
 use crate::common::*;
 
-fn free_port() -> u16 {
-    for _ in 0..50 {
-        let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let p = u.local_addr().unwrap().port();
-        if std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() {
-            return p;
-        }
-    }
-    panic!("no free port pair");
-}
-
 /// A profile for the reference relay launched with `fault` (if any), SIP
 /// URIs in the typed form.
 fn typed_profile(dir: &std::path::Path, fault: Option<&str>) -> String {
-    let (http, smsc, sip) = (free_port(), free_port(), free_port());
+    let (http, smsc, sip) = (
+        free_port("127.0.0.1"),
+        free_port("127.0.0.1"),
+        free_port("127.0.0.1"),
+    );
     let fault = fault.map(|f| format!(", --fault, {f}")).unwrap_or_default();
     let text = format!(
         "name: reference mms-relay as its own process (typed SIP URIs)\n\

@@ -209,18 +209,16 @@ Call-ID: d1@liaison\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
 /// SIP-Version other than 2.0 gets 505 (RFC 3261 §8.2.2, §21.5.6).
 #[tokio::test]
 async fn the_reference_im_server_refuses_requests_with_a_defect() {
-    let port = {
-        let probe = std::net::UdpSocket::bind("127.0.0.1:0").expect("probe");
-        probe.local_addr().expect("addr").port()
-    };
-    let listen = SocketAddr::new(LOOPBACK, port);
     let settings = liaison::reference::Settings {
         t1: Duration::from_millis(20),
         ..Default::default()
     };
-    let _running = liaison::reference::start("im-server", listen, settings)
+    // Port 0: the reference binds UDP and TCP on one free port itself (a
+    // probed port can be taken by a parallel test before it binds).
+    let running = liaison::reference::start("im-server", SocketAddr::new(LOOPBACK, 0), settings)
         .await
         .expect("reference im-server starts");
+    let listen = running.address;
     let sock = UdpSocket::bind(SocketAddr::new(LOOPBACK, 0))
         .await
         .expect("bind");
