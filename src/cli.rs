@@ -426,6 +426,9 @@ async fn reference(
             system_id: system_id.clone(),
             password: password.clone(),
             domain: domain.clone(),
+            // A launched reference has no TLS material: SIP over UDP only.
+            ims_core_tls: None,
+            tls_prefix: None,
         }),
         _ if role == "sms-im-iwf" => {
             eprintln!("liaison: reference --role sms-im-iwf: --smsc ADDR and --ims-core ADDR are required");
