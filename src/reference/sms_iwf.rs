@@ -940,3 +940,126 @@ pub const FAULTS: &[super::Fault] = &[
         on_ipv6: false,
     },
 ];
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::{IwfConfig, TLS_PREFIX};
+    use crate::codec::smpp::{command, status, Sm};
+    use crate::harness::IwfHarness;
+    use crate::net::tls::{LabCa, Offer, TlsServer};
+    use crate::net::Transport;
+    use crate::roles::ua::Answer;
+
+    /// The harness IWF peers with a TLS listener whose certificate `core_ca`
+    /// issued, and the reference IWF trusting `trusted` (its own SUT
+    /// certificate from `trusted` too), routing the TLS prefix there.
+    async fn rig(core_ca: &LabCa, trusted: &LabCa) -> (IwfHarness, super::super::Running) {
+        let any = "127.0.0.1:0".parse().unwrap();
+        let h = IwfHarness::start(
+            any,
+            any,
+            ("liaison".into(), "secret".into()),
+            crate::net::capture::Capture::disabled(),
+        )
+        .await
+        .unwrap();
+        let ip = "127.0.0.1".parse().unwrap();
+        let core_id = core_ca.issue(&["localhost"], &[ip]).unwrap();
+        let at = h
+            .listen_tls(any, TlsServer::new(&core_id, &Offer::all()).unwrap())
+            .await
+            .unwrap();
+        let own = trusted.issue(&["localhost"], &[ip]).unwrap();
+        let settings = super::super::Settings {
+            t1: Duration::from_millis(20),
+            tls: Some(super::super::tls::ReferenceTls {
+                cert_chain_pem: own.chain_pem(),
+                key_pem: own.key_pem(),
+                ca_pem: trusted.pem(),
+            }),
+            iwf: Some(IwfConfig {
+                smsc: h.smsc.addr(),
+                ims_core: h.ims.ep.udp_addr(),
+                system_id: "liaison".into(),
+                password: "secret".into(),
+                domain: "liaison.test".into(),
+                ims_core_tls: Some(at),
+                tls_prefix: Some(TLS_PREFIX.into()),
+            }),
+            ..Default::default()
+        };
+        let iwf = super::super::start("sms-im-iwf", any, settings)
+            .await
+            .unwrap();
+        assert!(
+            h.smsc
+                .wait_bound(Instant::now() + Duration::from_secs(5))
+                .await
+        );
+        (h, iwf)
+    }
+
+    /// Delivers an SMS to `number` (answered 200) and returns the status
+    /// of the IWF's deliver_sm_resp.
+    async fn deliver(h: &IwfHarness, number: &str) -> u32 {
+        h.ims.set_answer(
+            number,
+            Answer::Respond {
+                code: 200,
+                delay: Duration::ZERO,
+            },
+        );
+        let sm = Sm {
+            source_addr: "+15550000000".into(),
+            destination_addr: format!("+{number}"),
+            short_message: b"liaison over TLS".to_vec(),
+            ..Sm::default()
+        };
+        let seq = h.smsc.deliver(&sm).await.unwrap();
+        let resp = |log: &[crate::roles::smsc::SmppArrival]| {
+            log.iter().find_map(|a| {
+                a.pdu
+                    .as_ref()
+                    .ok()
+                    .filter(|p| {
+                        p.header.command_id == command::DELIVER_SM_RESP
+                            && p.header.sequence_number == seq
+                    })
+                    .map(|p| p.header.command_status)
+            })
+        };
+        let until = Instant::now() + Duration::from_secs(5);
+        h.smsc.wait_for(until, |l| resp(l).is_some(), false).await;
+        resp(&h.smsc.log()).expect("a deliver_sm_resp")
+    }
+
+    /// The numbers of the TLS prefix go over TLS, the rest over UDP; a
+    /// core certificate the IWF's CA did not issue is refused (the handshake
+    /// fails, no MESSAGE, the SMS not acknowledged as delivered).
+    #[tokio::test]
+    async fn tls_prefix_goes_over_tls_checking_the_core() {
+        let ca = LabCa::new().unwrap();
+        let (h, _iwf) = rig(&ca, &ca).await;
+        let tls = format!("{TLS_PREFIX}0001111");
+        assert_eq!(deliver(&h, &tls).await, status::ESME_ROK);
+        assert_eq!(deliver(&h, "15550002222").await, status::ESME_ROK);
+        let over = |n: &str| {
+            h.ims
+                .log()
+                .iter()
+                .find(|d| d.number == n)
+                .map(|d| d.incoming.transport)
+        };
+        assert_eq!(over(&tls), Some(Transport::Tls));
+        assert_eq!(over("15550002222"), Some(Transport::Udp));
+
+        let other = LabCa::new().unwrap();
+        let (h, _iwf) = rig(&other, &ca).await;
+        assert_eq!(deliver(&h, &tls).await, status::ESME_RX_T_APPN);
+        assert!(h.ims.log().is_empty());
+        let events = h.ims.ep.transport_events().join(" | ");
+        assert!(events.contains("TLS handshake"), "{events}");
+    }
+}
