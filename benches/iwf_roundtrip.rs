@@ -36,6 +36,8 @@ fn main() {
             system_id: "liaison".into(),
             password: "secret".into(),
             domain: "liaison.test".into(),
+            ims_core_tls: None,
+            tls_prefix: None,
         };
         let settings = Settings {
             t1: Duration::from_millis(100),

@@ -236,6 +236,8 @@ pub fn main_with(cli: Cli) -> i32 {
                 send_trigger_at: roles.send_trigger,
                 escaped_sip: roles.escaped_sip,
                 trust_core_port: roles.trust_core_port,
+                ims_core_tls: roles.ims_core_tls,
+                tls_prefix: roles.tls_prefix.clone(),
             };
             rt.block_on(reference(role, fault, listen, t1_ms, domain, no_store, iwf))
         }
@@ -337,6 +339,20 @@ fn list(sut: Option<PathBuf>, features: Option<PathBuf>) -> i32 {
     EXIT_PASS
 }
 
+/// The TLS material a launched SUT is given (LIAISON_TLS_CA, _CERT, _KEY:
+/// PEM files), for the reference's own rustls.
+fn launched_tls() -> Result<crate::reference::tls::ReferenceTls, String> {
+    let read = |var: &str| {
+        let path = std::env::var(var).map_err(|_| format!("{var} is not set"))?;
+        std::fs::read_to_string(&path).map_err(|e| format!("{var}: cannot read {path} ({e})"))
+    };
+    Ok(crate::reference::tls::ReferenceTls {
+        ca_pem: read("LIAISON_TLS_CA")?,
+        cert_chain_pem: read("LIAISON_TLS_CERT")?,
+        key_pem: read("LIAISON_TLS_KEY")?,
+    })
+}
+
 /// `liaison reference --role sms-im-iwf` / `--role ppg` arguments.
 struct IwfArgs {
     smsc: Option<std::net::SocketAddr>,
@@ -350,6 +366,8 @@ struct IwfArgs {
     send_trigger_at: Option<std::net::SocketAddr>,
     escaped_sip: bool,
     trust_core_port: bool,
+    ims_core_tls: Option<std::net::SocketAddr>,
+    tls_prefix: Option<String>,
 }
 
 /// `liaison reference`: options of single roles (im-server deferral,
@@ -378,6 +396,15 @@ pub struct RoleArgs {
     /// alone (a profile's `ims.trust: address`).
     #[arg(long)]
     trust_core_port: bool,
+    /// sms-im-iwf: the core's SIP-over-TLS address (a profile's
+    /// `iwf.ims_core_tls`); its TLS material from LIAISON_TLS_CA,
+    /// LIAISON_TLS_CERT and LIAISON_TLS_KEY (a launched SUT's).
+    #[arg(long, value_name = "ADDR")]
+    ims_core_tls: Option<std::net::SocketAddr>,
+    /// sms-im-iwf with --ims-core-tls: only the numbers with this prefix
+    /// go there (a profile's `iwf.tls_prefix`).
+    #[arg(long, value_name = "DIGITS")]
+    tls_prefix: Option<String>,
 }
 
 async fn reference(
@@ -401,6 +428,8 @@ async fn reference(
         send_trigger_at,
         escaped_sip,
         trust_core_port,
+        ims_core_tls,
+        tls_prefix,
     } = iwf;
     if !listen.ip().is_loopback() {
         eprintln!(
@@ -426,6 +455,8 @@ async fn reference(
             system_id: system_id.clone(),
             password: password.clone(),
             domain: domain.clone(),
+            ims_core_tls,
+            tls_prefix,
         }),
         _ if role == "sms-im-iwf" => {
             eprintln!("liaison: reference --role sms-im-iwf: --smsc ADDR and --ims-core ADDR are required");
@@ -460,6 +491,10 @@ async fn reference(
         }
         _ => None,
     };
+    let iwf_tls = match iwf.as_ref().and_then(|c| c.ims_core_tls) {
+        Some(_) => launched_tls().map(Some),
+        None => Ok(None),
+    };
     let settings = crate::reference::Settings {
         fault: fault.map(|f| f.name),
         t1: std::time::Duration::from_millis(t1_ms.max(1)),
@@ -486,8 +521,16 @@ async fn reference(
                 core,
                 trust_port: trust_core_port,
             }),
-        // Standalone, the reference speaks no TLS (it has no certificate).
-        tls: None,
+        // Standalone, the reference speaks no TLS (it has no certificate),
+        // but for an sms-im-iwf told the core's TLS address: it takes the
+        // material a launched SUT is given.
+        tls: match iwf_tls {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("liaison: reference --role sms-im-iwf --ims-core-tls: {e}");
+                return EXIT_USAGE;
+            }
+        },
     };
     if role == "mms-client" && settings.mms_client.is_none() {
         eprintln!("liaison: reference --role mms-client: --mmsc URL is required");

@@ -531,6 +531,19 @@ pub struct IwfSection {
     /// The SUT's own Timer F in ms, when it is not 64 × `t1_ms`.
     #[serde(default)]
     pub timer_f_ms: Option<u64>,
+    /// The harness IMS core's SIP-over-TLS address (RFC 3261 §26.2, RFC
+    /// 5630 §3): the SUT is configured to send its requests there over TLS
+    /// (Via SIP/2.0/TLS), checking the harness's certificate against the
+    /// run's lab CA (`tls/lab-ca.pem` in the report folder). Selects the
+    /// `@if:iwf_sip_tls` scenarios and makes the run's TLS.
+    #[serde(default)]
+    pub ims_core_tls: Option<SocketAddr>,
+    /// With `ims_core_tls`: the recipients' number prefix (digits, no `+`)
+    /// the SUT routes to `ims_core_tls`, the rest going to `ims_core`;
+    /// absent, it sends every request there. The `@if:iwf_sip_tls`
+    /// scenarios use numbers with this prefix.
+    #[serde(default)]
+    pub tls_prefix: Option<String>,
 }
 
 impl IwfSection {
@@ -1181,6 +1194,23 @@ impl Profile {
                     format!("expected 1..=600000 milliseconds (found {t})"),
                 ));
             }
+            if let Some(a) = i.ims_core_tls {
+                check_fixed(lab, a).map_err(|m| err("iwf.ims_core_tls", m))?;
+            }
+            if let Some(p) = &i.tls_prefix {
+                if i.ims_core_tls.is_none() {
+                    return Err(err(
+                        "iwf.tls_prefix",
+                        "expected iwf.ims_core_tls beside it (the address the SUT routes these numbers to)".into(),
+                    ));
+                }
+                if !(1..=8).contains(&p.len()) || !p.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(err(
+                        "iwf.tls_prefix",
+                        format!("expected 1 to 8 digits without `+` (found `{p}`)"),
+                    ));
+                }
+            }
         }
         let caps = raw.capabilities.clone().unwrap_or_default();
         if raw.roles.iter().any(|r| r == "push-client") && raw.push_client.is_none() {
@@ -1311,6 +1341,7 @@ impl Profile {
             || self.capability("mms_mm3_starttls")
             || self.capability("pap_https")
             || self.capability("msrp_relay_tls")
+            || self.capability("iwf_sip_tls")
             || self.sip.as_ref().is_some_and(|s| s.ws_secure())
             || self
                 .ims
@@ -1353,6 +1384,7 @@ impl Profile {
             }
             "sip" => self.sip.is_some(),
             "iwf_msrp" => self.capabilities.iwf_msrp.unwrap_or(false),
+            "iwf_sip_tls" => self.iwf.as_ref().is_some_and(|i| i.ims_core_tls.is_some()),
             "wap_2_0" => self.ppg.as_ref().is_some_and(|p| p.compliance == "wap-2.0"),
             "push_sms" => self.ppg.as_ref().is_some_and(|p| p.has_bearer("sms")),
             "push_http" => self.ppg.as_ref().is_some_and(|p| p.has_bearer("http")),
@@ -1485,6 +1517,7 @@ pub const CAPABILITIES: &[&str] = &[
     "msrp_relay_tls",
     "sip",
     "iwf_msrp",
+    "iwf_sip_tls",
     "wap_2_0",
     "push_sms",
     "push_http",
@@ -2810,6 +2843,44 @@ capabilities: { sip_push_subscribe: true }
             .to_string();
         assert!(
             e.starts_with("profile bad.yaml: iwf.t1_ms: expected 1..=10000"),
+            "{e}"
+        );
+    }
+
+    /// iwf.ims_core_tls selects @if:iwf_sip_tls and makes the run's TLS;
+    /// a port 0, or a tls_prefix without it or not digits, is refused.
+    #[test]
+    fn iwf_ims_core_tls_selects_sip_over_tls() {
+        let ok = "name: s\nroles: [sms-im-iwf]\niwf: { smsc: 127.0.0.1:2775, system_id: l, password: p, ims_core: 127.0.0.1:5099 }\n";
+        let p = Profile::parse(ok, "p.yaml").unwrap();
+        assert!(!p.capability("iwf_sip_tls") && !p.uses_tls());
+        let with = |extra: &str| ok.replace(" }\n", &format!(", {extra} }}\n"));
+        let p = Profile::parse(&with("ims_core_tls: 127.0.0.1:5061"), "p.yaml").unwrap();
+        assert!(p.capability("iwf_sip_tls") && p.uses_tls());
+        let p = Profile::parse(
+            &with("ims_core_tls: 127.0.0.1:5061, tls_prefix: \"1556\""),
+            "p.yaml",
+        )
+        .unwrap();
+        assert_eq!(p.iwf.unwrap().tls_prefix.as_deref(), Some("1556"));
+        let err = |extra: &str| {
+            Profile::parse(&with(extra), "bad.yaml")
+                .unwrap_err()
+                .to_string()
+        };
+        let e = err("ims_core_tls: 127.0.0.1:0");
+        assert!(
+            e.starts_with("profile bad.yaml: iwf.ims_core_tls: expected a fixed port"),
+            "{e}"
+        );
+        let e = err("tls_prefix: \"1556\"");
+        assert!(
+            e.starts_with("profile bad.yaml: iwf.tls_prefix: expected iwf.ims_core_tls"),
+            "{e}"
+        );
+        let e = err("ims_core_tls: 127.0.0.1:5061, tls_prefix: \"+1556\"");
+        assert!(
+            e.starts_with("profile bad.yaml: iwf.tls_prefix: expected 1 to 8 digits"),
             "{e}"
         );
     }

@@ -26,6 +26,19 @@ Feature: Delivery reports across SMS–IM interworking, the SUT as the interwork
     Then the IM recipient receives the SMS text as a MESSAGE
     And the SUT acknowledges the SMS with ESME_ROK only after the recipient answered
 
+  @DR-21 @if:iwf_sip_tls
+  Scenario: An SMS sent as IM over TLS is acknowledged only after the 200 that came back over TLS
+    # The SUT is configured with the core's SIP-over-TLS address
+    # (iwf.ims_core_tls, and iwf.tls_prefix when only some numbers go
+    # there) and the run's lab CA: the MESSAGE must arrive inside TLS
+    # (RFC 3261 §26.2, RFC 5630 §3), and the 200 the SUT's report rests on
+    # goes back over that connection. Its TLS records are in the run-level
+    # pcap (run-level-iwf.pcap), with the secrets that decrypt them.
+    Given the IM recipient behind the IMS core's TLS address will answer MESSAGE with 200
+    When the SMSC delivers an SMS for the IM recipient asking for a delivery report
+    Then the IM recipient receives the SMS text as a MESSAGE over TLS
+    And the SUT acknowledges the SMS with ESME_ROK only after the recipient answered
+
   @DR-21
   Scenario: An SMS in the GSM 7-bit alphabet reaches the IM recipient as the same text in UTF-8
     # data_coding 0 with @ £ ¥ è and the extension table's € and { (3GPP TS

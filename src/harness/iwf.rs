@@ -47,4 +47,24 @@ impl IwfHarness {
             capture,
         })
     }
+
+    /// The IMS core takes SIP over TLS at `at` too (RFC 3261 §26.2;
+    /// `iwf.ims_core_tls`, port 0 picks), presenting the harness's
+    /// certificate: what comes over it is served as what comes over UDP
+    /// and TCP, each response back over its connection. Its records and
+    /// secrets go into the run-level pcap: one connection carries every
+    /// scenario's requests, and ciphertext names no scenario's numbers.
+    /// A handshake that fails (plaintext where TLS was due) is in the
+    /// endpoint's transport events and its plaintext in `unmatched`.
+    pub async fn listen_tls(
+        &self,
+        at: std::net::SocketAddr,
+        server: crate::net::tls::TlsServer,
+    ) -> Result<std::net::SocketAddr, String> {
+        self.ims
+            .ep
+            .listen_tls(at, server)
+            .await
+            .map_err(|e| format!("iwf.ims_core_tls: cannot listen on {at} ({e})"))
+    }
 }

@@ -280,6 +280,9 @@ impl Harnesses {
                 )
                 .await?,
             ));
+            if let (Some(at), Some(t), Some(h)) = (i.ims_core_tls, &h.tls, &h.iwf) {
+                h.listen_tls(at, t.server.clone()).await?;
+            }
         }
         if let (true, Some(p)) = (profile.has_role("ppg"), &profile.ppg) {
             h.push = Some(Arc::new(

@@ -102,6 +102,12 @@ impl RunTls {
                         }
                     }
                 }
+                // The core an sms-im-iwf sends to over TLS.
+                if let Some(a) = profile.iwf.as_ref().and_then(|i| i.ims_core_tls) {
+                    if !ips.contains(&a.ip()) {
+                        ips.push(a.ip());
+                    }
+                }
                 lab_ca
                     .issue(&["localhost"], &ips)
                     .map_err(|e| format!("tls: {e}"))?

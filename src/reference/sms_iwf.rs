@@ -14,6 +14,12 @@
 //! - no final response by Timer F → ESME_RX_T_APPN and `stat:UNDELIV`.
 //!
 //! No IMDN is asked for or waited for (seed 001).
+//!
+//! Given the core's SIP-over-TLS address (`IwfConfig::ims_core_tls`) and
+//! TLS material, it sends the requests for the numbers of its TLS prefix
+//! there over one TLS connection of its own (RFC 3261 §26.2, Via
+//! SIP/2.0/TLS, no retransmissions on the reliable transport), checking
+//! the core's certificate against the lab CA; the rest over UDP.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -38,7 +44,17 @@ pub struct IwfConfig {
     pub system_id: String,
     pub password: String,
     pub domain: String,
+    /// The core's SIP-over-TLS address (RFC 3261 §26.2): requests for the
+    /// numbers of `tls_prefix` (all of them without one) go there over
+    /// TLS, the harness's certificate checked against the lab CA in
+    /// `Settings.tls`; the rest go to `ims_core` over UDP.
+    pub ims_core_tls: Option<SocketAddr>,
+    pub tls_prefix: Option<String>,
 }
+
+/// The number prefix the embedded reference routes to the core's TLS
+/// address (the `@if:iwf_sip_tls` scenarios' numbers; the others' start 1555).
+pub const TLS_PREFIX: &str = "1556";
 
 type Waiters = Arc<Mutex<HashMap<String, oneshot::Sender<SipMessage>>>>;
 
@@ -63,34 +79,29 @@ pub async fn start(
                 let Ok((n, _)) = sip.recv_from(&mut buf).await else {
                     continue;
                 };
-                let Ok(m) = SipMessage::parse(&buf[..n]) else {
-                    continue;
-                };
-                let (Some(code), Some(b)) = (m.status(), m.top_via_branch()) else {
-                    continue;
-                };
-                if code >= 200 {
-                    if let Some(tx) = lock(&waiters).remove(&b) {
-                        let _ = tx.send(m.clone());
-                    }
-                }
+                answer(&waiters, &buf[..n]);
             }
         }));
     }
+    let out = Arc::new(SipOut {
+        udp: sip,
+        udp_addr: sip_addr,
+        core: cfg.ims_core,
+        tls: cfg.ims_core_tls.map(|to| TlsRoute {
+            to,
+            prefix: cfg.tls_prefix.clone(),
+            config: settings.tls.as_ref().and_then(|t| t.client_config().ok()),
+            clear: settings.has_fault("sip-tls-sent-in-clear"),
+            conn: tokio::sync::Mutex::new(None),
+        }),
+        waiters,
+    });
     tasks.push(tokio::spawn(async move {
         // Reconnect when the SMSC goes away; each connection binds anew.
         loop {
             if let Ok(stream) = TcpStream::connect(cfg.smsc).await {
                 let _ = stream.set_nodelay(true);
-                serve(
-                    stream,
-                    &cfg,
-                    &settings,
-                    sip.clone(),
-                    sip_addr,
-                    waiters.clone(),
-                )
-                .await;
+                serve(stream, &cfg, &settings, out.clone()).await;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -98,14 +109,147 @@ pub async fn start(
     Ok((sip_addr, tasks))
 }
 
-async fn serve(
-    stream: TcpStream,
-    cfg: &IwfConfig,
-    s: &Settings,
-    sip: Arc<UdpSocket>,
-    sip_addr: SocketAddr,
+/// A final response → the transaction waiting for it (by its Via branch).
+fn answer(waiters: &Waiters, raw: &[u8]) {
+    let Ok(m) = SipMessage::parse(raw) else {
+        return;
+    };
+    let (Some(code), Some(b)) = (m.status(), m.top_via_branch()) else {
+        return;
+    };
+    if code >= 200 {
+        if let Some(tx) = lock(waiters).remove(&b) {
+            let _ = tx.send(m.clone());
+        }
+    }
+}
+
+/// Where the IWF's SIP requests go: to the core over UDP, or over one TLS
+/// connection of its own to the core's TLS address for the numbers routed
+/// there (opened at the first such request, reused, opened again once it
+/// ended).
+struct SipOut {
+    udp: Arc<UdpSocket>,
+    udp_addr: SocketAddr,
+    core: SocketAddr,
+    tls: Option<TlsRoute>,
     waiters: Waiters,
-) {
+}
+
+struct TlsRoute {
+    to: SocketAddr,
+    prefix: Option<String>,
+    /// Its rustls client configuration (the lab CA as its roots); None
+    /// without TLS material, when its TLS requests fail.
+    config: Option<Arc<rustls::ClientConfig>>,
+    /// Fault `sip-tls-sent-in-clear`: the connection is plain TCP.
+    clear: bool,
+    /// The open connection: its local address and its writer.
+    conn: tokio::sync::Mutex<Option<(SocketAddr, mpsc::UnboundedSender<Vec<u8>>)>>,
+}
+
+/// How one request travels, with what its Via and Contact say.
+#[derive(Clone)]
+struct Hop {
+    /// The Via transport token (RFC 3261 §20.42).
+    proto: &'static str,
+    /// Its sent-by address.
+    local: SocketAddr,
+    /// The connection's writer (None: UDP).
+    tx: Option<mpsc::UnboundedSender<Vec<u8>>>,
+}
+
+impl Hop {
+    /// The Contact URI of this hop (RFC 3261 §19.1.1 `transport=`).
+    fn contact(&self) -> String {
+        match self.proto {
+            "UDP" => format!("<sip:iwf@{}>", self.local),
+            _ => format!("<sip:iwf@{};transport=tls>", self.local),
+        }
+    }
+}
+
+impl SipOut {
+    /// The hop for a request to `number`: TLS when the number is routed
+    /// there, else UDP; None when the TLS connection cannot be opened.
+    async fn hop(&self, number: &str) -> Option<Hop> {
+        let udp = Hop {
+            proto: "UDP",
+            local: self.udp_addr,
+            tx: None,
+        };
+        let Some(t) = &self.tls else {
+            return Some(udp);
+        };
+        if t.prefix.as_ref().is_some_and(|p| !number.starts_with(p)) {
+            return Some(udp);
+        }
+        let mut conn = t.conn.lock().await;
+        if let Some((local, tx)) = conn.as_ref().filter(|(_, tx)| !tx.is_closed()) {
+            return Some(Hop {
+                proto: "TLS",
+                local: *local,
+                tx: Some(tx.clone()),
+            });
+        }
+        let stream = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(t.to))
+            .await
+            .ok()?
+            .ok()?;
+        let _ = stream.set_nodelay(true);
+        let local = stream.local_addr().ok()?;
+        type Rd = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
+        type Wr = Box<dyn tokio::io::AsyncWrite + Send + Unpin>;
+        let (rd, mut wr): (Rd, Wr) = if t.clear {
+            // Fault: SIP meant for TLS, written in the clear to the TLS port.
+            let (r, w) = stream.into_split();
+            (Box::new(r), Box::new(w))
+        } else {
+            let name = rustls::pki_types::ServerName::IpAddress(t.to.ip().into());
+            let connector = tokio_rustls::TlsConnector::from(t.config.clone()?);
+            let s = tokio::time::timeout(super::tls::HANDSHAKE, connector.connect(name, stream))
+                .await
+                .ok()?
+                .ok()?;
+            let (r, w) = tokio::io::split(s);
+            (Box::new(r), Box::new(w))
+        };
+        let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+        let writer = tokio::spawn(async move {
+            while let Some(b) = rx.recv().await {
+                if wr.write_all(&b).await.is_err() || wr.flush().await.is_err() {
+                    return;
+                }
+            }
+        });
+        let waiters = self.waiters.clone();
+        tokio::spawn(async move {
+            super::read_stream(rd, |raw| answer(&waiters, &raw)).await;
+            // The connection ended: the next request opens another.
+            writer.abort();
+        });
+        *conn = Some((local, tx.clone()));
+        Some(Hop {
+            proto: "TLS",
+            local,
+            tx: Some(tx),
+        })
+    }
+
+    /// Sends a request on its hop.
+    async fn send(&self, hop: &Hop, bytes: &[u8]) {
+        match &hop.tx {
+            Some(tx) => {
+                let _ = tx.send(bytes.to_vec());
+            }
+            None => {
+                let _ = self.udp.send_to(bytes, self.core).await;
+            }
+        }
+    }
+}
+
+async fn serve(stream: TcpStream, cfg: &IwfConfig, s: &Settings, out: Arc<SipOut>) {
     let (mut rd, mut wr) = stream.into_split();
     let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let writer = tokio::spawn(async move {
@@ -160,17 +304,9 @@ async fn serve(
                         sm: sm.clone(),
                         id,
                     };
-                    let (tx, sip, waiters, cfg, s) = (
-                        tx.clone(),
-                        sip.clone(),
-                        waiters.clone(),
-                        cfg.clone(),
-                        s.clone(),
-                    );
+                    let (tx, out, cfg, s) = (tx.clone(), out.clone(), cfg.clone(), s.clone());
                     let next = next_seq.clone();
-                    tokio::spawn(async move {
-                        job.run(&tx, &sip, sip_addr, &waiters, &cfg, &s, next).await
-                    });
+                    tokio::spawn(async move { job.run(&tx, &out, &cfg, &s, next).await });
                 }
                 (command::ENQUIRE_LINK, _) => {
                     let _ = tx.send(smpp::enquire_link_resp(pdu.header.sequence_number));
@@ -204,13 +340,10 @@ struct Job {
 }
 
 impl Job {
-    #[allow(clippy::too_many_arguments)]
     async fn run(
         self,
         tx: &mpsc::UnboundedSender<Vec<u8>>,
-        sip: &UdpSocket,
-        sip_addr: SocketAddr,
-        waiters: &Waiters,
+        out: &SipOut,
         cfg: &IwfConfig,
         s: &Settings,
         next_seq: impl Fn() -> u32,
@@ -223,8 +356,19 @@ impl Job {
             format!("sip:+{number}@{};user=phone", cfg.domain)
         };
         // Over 1300 bytes a MESSAGE may not go over UDP (RFC 3428 §8): Large Message mode.
+        let Some(hop) = out.hop(&number).await else {
+            // No connection to the core (TLS refused, say): nothing delivered.
+            self.report(
+                tx,
+                &next_seq,
+                status::ESME_RX_T_APPN,
+                state::UNDELIVERABLE,
+                s,
+            );
+            return;
+        };
         if self.sm.payload().len() > 1300 {
-            let outcome = self.large(sip, sip_addr, waiters, cfg, s, &uri).await;
+            let outcome = self.large(out, &hop, cfg, s, &uri).await;
             let (st, ms) = match outcome {
                 Some(true) => (status::ESME_ROK, state::DELIVERED),
                 Some(false) => (status::ESME_RX_P_APPN, state::UNDELIVERABLE),
@@ -235,7 +379,10 @@ impl Job {
         }
         let branch = format!("z9hG4bK{}", token());
         let msg = request("MESSAGE", &uri)
-            .header("Via", &format!("SIP/2.0/UDP {sip_addr};branch={branch}"))
+            .header(
+                "Via",
+                &format!("SIP/2.0/{} {};branch={branch}", hop.proto, hop.local),
+            )
             .header("Max-Forwards", "70")
             .header(
                 "From",
@@ -253,8 +400,8 @@ impl Job {
             .body(self.text(s).as_bytes())
             .build();
         let (otx, mut orx) = oneshot::channel();
-        lock(waiters).insert(branch.clone(), otx);
-        let _ = sip.send_to(&msg, cfg.ims_core).await;
+        lock(&out.waiters).insert(branch.clone(), otx);
+        out.send(&hop, &msg).await;
         if s.has_fault("iwf-ack-before-200") {
             self.report(tx, &next_seq, status::ESME_ROK, state::DELIVERED, s);
         }
@@ -270,12 +417,15 @@ impl Job {
                     if Instant::now() >= end {
                         break None;
                     }
-                    let _ = sip.send_to(&msg, cfg.ims_core).await;
+                    // Timer E retransmits over UDP only (RFC 3261 §17.1.2.2).
+                    if hop.tx.is_none() {
+                        out.send(&hop, &msg).await;
+                    }
                     e = (e * 2).min(t1 * 8);
                 }
             }
         };
-        lock(waiters).remove(&branch);
+        lock(&out.waiters).remove(&branch);
         if s.has_fault("iwf-ack-before-200") {
             return;
         }
@@ -320,14 +470,15 @@ impl Job {
     /// None = no answer in time.
     async fn large(
         &self,
-        sip: &UdpSocket,
-        sip_addr: SocketAddr,
-        waiters: &Waiters,
+        out: &SipOut,
+        hop: &Hop,
         cfg: &IwfConfig,
         s: &Settings,
         uri: &str,
     ) -> Option<bool> {
         use crate::codec::msrp::{self, chunk_plan, MsrpMessage};
+        let sip_addr = out.udp_addr;
+        let via = |branch: &str| format!("SIP/2.0/{} {};branch={branch}", hop.proto, hop.local);
         let listener = tokio::net::TcpListener::bind(SocketAddr::new(sip_addr.ip(), 0))
             .await
             .ok()?;
@@ -355,19 +506,19 @@ impl Job {
             token()
         );
         let invite = request("INVITE", uri)
-            .header("Via", &format!("SIP/2.0/UDP {sip_addr};branch={branch}"))
+            .header("Via", &via(&branch))
             .header("Max-Forwards", "70")
             .header("From", &from)
             .header("To", &format!("<{uri}>"))
             .header("Call-ID", &call_id)
             .header("CSeq", "1 INVITE")
-            .header("Contact", &format!("<sip:iwf@{sip_addr}>"))
+            .header("Contact", &hop.contact())
             .header("Content-Type", "application/sdp")
             .body(&offer)
             .build();
         let (otx, mut orx) = oneshot::channel();
-        lock(waiters).insert(branch.clone(), otx);
-        let _ = sip.send_to(&invite, cfg.ims_core).await;
+        lock(&out.waiters).insert(branch.clone(), otx);
+        out.send(hop, &invite).await;
         let end = Instant::now() + s.t1 * 64;
         let mut e = s.t1;
         let ok = loop {
@@ -376,29 +527,29 @@ impl Job {
                 Ok(Err(_)) => break None,
                 Err(_) if Instant::now() >= end => break None,
                 Err(_) => {
-                    let _ = sip.send_to(&invite, cfg.ims_core).await;
+                    // Timer A retransmits over UDP only (RFC 3261 §17.1.1.2).
+                    if hop.tx.is_none() {
+                        out.send(hop, &invite).await;
+                    }
                     e *= 2;
                 }
             }
         };
-        lock(waiters).remove(&branch);
+        lock(&out.waiters).remove(&branch);
         let ok = ok?;
         if ok.status() != Some(200) {
             return Some(false);
         }
         // ACK the 2xx (RFC 3261 §13.2.2.4), then the MSRP connection (we offered: we connect).
         let ack = request("ACK", uri)
-            .header(
-                "Via",
-                &format!("SIP/2.0/UDP {sip_addr};branch=z9hG4bK{}", token()),
-            )
+            .header("Via", &via(&format!("z9hG4bK{}", token())))
             .header("Max-Forwards", "70")
             .header("From", &from)
             .header("To", ok.header("To").unwrap_or_default())
             .header("Call-ID", &call_id)
             .header("CSeq", "1 ACK")
             .build();
-        let _ = sip.send_to(&ack, cfg.ims_core).await;
+        out.send(hop, &ack).await;
         let path = crate::codec::sdp::Sdp::parse(ok.body())
             .ok()?
             .media()
@@ -638,6 +789,14 @@ impl Job {
 pub const FAULTS: &[super::Fault] = &[
     super::Fault {
         role: "sms-im-iwf",
+        name: "sip-tls-sent-in-clear",
+        description: "sends the MESSAGEs routed to the core's SIP-over-TLS address (iwf.ims_core_tls) in plaintext SIP over TCP to that TLS port, no handshake first",
+        breaks: &["DR-21"],
+        store_and_forward: true,
+        on_ipv6: false,
+    },
+    super::Fault {
+        role: "sms-im-iwf",
         name: "msrps-sent-in-clear",
         description: "offers a Large Message over TLS (TCP/TLS/MSRP, msrps: path), then opens the answered msrps: path with plaintext MSRP",
         breaks: &["DR-21", "DR-22", "DR-25"],
@@ -781,3 +940,126 @@ pub const FAULTS: &[super::Fault] = &[
         on_ipv6: false,
     },
 ];
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::{IwfConfig, TLS_PREFIX};
+    use crate::codec::smpp::{command, status, Sm};
+    use crate::harness::IwfHarness;
+    use crate::net::tls::{LabCa, Offer, TlsServer};
+    use crate::net::Transport;
+    use crate::roles::ua::Answer;
+
+    /// The harness IWF peers with a TLS listener whose certificate `core_ca`
+    /// issued, and the reference IWF trusting `trusted` (its own SUT
+    /// certificate from `trusted` too), routing the TLS prefix there.
+    async fn rig(core_ca: &LabCa, trusted: &LabCa) -> (IwfHarness, super::super::Running) {
+        let any = "127.0.0.1:0".parse().unwrap();
+        let h = IwfHarness::start(
+            any,
+            any,
+            ("liaison".into(), "secret".into()),
+            crate::net::capture::Capture::disabled(),
+        )
+        .await
+        .unwrap();
+        let ip = "127.0.0.1".parse().unwrap();
+        let core_id = core_ca.issue(&["localhost"], &[ip]).unwrap();
+        let at = h
+            .listen_tls(any, TlsServer::new(&core_id, &Offer::all()).unwrap())
+            .await
+            .unwrap();
+        let own = trusted.issue(&["localhost"], &[ip]).unwrap();
+        let settings = super::super::Settings {
+            t1: Duration::from_millis(20),
+            tls: Some(super::super::tls::ReferenceTls {
+                cert_chain_pem: own.chain_pem(),
+                key_pem: own.key_pem(),
+                ca_pem: trusted.pem(),
+            }),
+            iwf: Some(IwfConfig {
+                smsc: h.smsc.addr(),
+                ims_core: h.ims.ep.udp_addr(),
+                system_id: "liaison".into(),
+                password: "secret".into(),
+                domain: "liaison.test".into(),
+                ims_core_tls: Some(at),
+                tls_prefix: Some(TLS_PREFIX.into()),
+            }),
+            ..Default::default()
+        };
+        let iwf = super::super::start("sms-im-iwf", any, settings)
+            .await
+            .unwrap();
+        assert!(
+            h.smsc
+                .wait_bound(Instant::now() + Duration::from_secs(5))
+                .await
+        );
+        (h, iwf)
+    }
+
+    /// Delivers an SMS to `number` (answered 200) and returns the status
+    /// of the IWF's deliver_sm_resp.
+    async fn deliver(h: &IwfHarness, number: &str) -> u32 {
+        h.ims.set_answer(
+            number,
+            Answer::Respond {
+                code: 200,
+                delay: Duration::ZERO,
+            },
+        );
+        let sm = Sm {
+            source_addr: "+15550000000".into(),
+            destination_addr: format!("+{number}"),
+            short_message: b"liaison over TLS".to_vec(),
+            ..Sm::default()
+        };
+        let seq = h.smsc.deliver(&sm).await.unwrap();
+        let resp = |log: &[crate::roles::smsc::SmppArrival]| {
+            log.iter().find_map(|a| {
+                a.pdu
+                    .as_ref()
+                    .ok()
+                    .filter(|p| {
+                        p.header.command_id == command::DELIVER_SM_RESP
+                            && p.header.sequence_number == seq
+                    })
+                    .map(|p| p.header.command_status)
+            })
+        };
+        let until = Instant::now() + Duration::from_secs(5);
+        h.smsc.wait_for(until, |l| resp(l).is_some(), false).await;
+        resp(&h.smsc.log()).expect("a deliver_sm_resp")
+    }
+
+    /// The numbers of the TLS prefix go over TLS, the rest over UDP; a
+    /// core certificate the IWF's CA did not issue is refused (the handshake
+    /// fails, no MESSAGE, the SMS not acknowledged as delivered).
+    #[tokio::test]
+    async fn tls_prefix_goes_over_tls_checking_the_core() {
+        let ca = LabCa::new().unwrap();
+        let (h, _iwf) = rig(&ca, &ca).await;
+        let tls = format!("{TLS_PREFIX}0001111");
+        assert_eq!(deliver(&h, &tls).await, status::ESME_ROK);
+        assert_eq!(deliver(&h, "15550002222").await, status::ESME_ROK);
+        let over = |n: &str| {
+            h.ims
+                .log()
+                .iter()
+                .find(|d| d.number == n)
+                .map(|d| d.incoming.transport)
+        };
+        assert_eq!(over(&tls), Some(Transport::Tls));
+        assert_eq!(over("15550002222"), Some(Transport::Udp));
+
+        let other = LabCa::new().unwrap();
+        let (h, _iwf) = rig(&other, &ca).await;
+        assert_eq!(deliver(&h, &tls).await, status::ESME_RX_T_APPN);
+        assert!(h.ims.log().is_empty());
+        let events = h.ims.ep.transport_events().join(" | ");
+        assert!(events.contains("TLS handshake"), "{events}");
+    }
+}

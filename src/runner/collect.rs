@@ -601,6 +601,13 @@ pub fn run_elements(ctx: &RunContext) -> Vec<crate::report::Element> {
             "harness IMS core",
         ),
         (
+            ctx.iwf
+                .as_ref()
+                .filter(|_| p.capability("iwf_sip_tls"))
+                .map(|h| h.ims.ep.addr(crate::net::Transport::Tls)),
+            "harness IMS core (TLS)",
+        ),
+        (
             push.and_then(|h| h.smsc.as_ref()).map(|x| x.addr()),
             "harness SMSC (push)",
         ),

@@ -145,6 +145,8 @@ pub async fn start_reference(
                 )
                 .as_millis() as u64,
             ),
+            ims_core_tls: c.ims_core_tls,
+            tls_prefix: c.tls_prefix.clone(),
         }),
         ppg: ppg.as_ref().map(|c| crate::profile::PpgSection {
             url: format!("http://{}/wappush", addrs["ppg"]),
@@ -317,6 +319,8 @@ fn harness_profile(ip: std::net::IpAddr, core_ip: std::net::IpAddr) -> Profile {
             domain: Some("liaison.test".into()),
             t1_ms: None,
             timer_f_ms: None,
+            ims_core_tls: None,
+            tls_prefix: None,
         }),
         ppg: Some(crate::profile::PpgSection {
             url: String::new(),
@@ -461,6 +465,17 @@ pub async fn start_embedded(
     // (loopback addresses), through the same path as for any SUT.
     let tls = crate::harness::tls::RunTls::new(&pre, &crate::harness::tls_dir(pcap_dir), None)
         .map_err(|e| UsageError(format!("embedded reference: {e}")))?;
+    // The core takes the reference IWF's SIP over TLS too: it sends there
+    // the MESSAGEs for the numbers of its TLS prefix (the @if:iwf_sip_tls
+    // scenarios'), the rest over UDP, so the other scenarios' SIP stays in
+    // their own pcaps.
+    let iwf_tls = iwf
+        .listen_tls(
+            std::net::SocketAddr::new(iwf.ims.ep.udp_addr().ip(), 0),
+            tls.server.clone(),
+        )
+        .await
+        .map_err(|e| UsageError(format!("embedded reference: {e}")))?;
     let reference_tls = crate::reference::tls::ReferenceTls {
         cert_chain_pem: tls.sut.chain_pem(),
         key_pem: tls.sut.key_pem(),
@@ -474,6 +489,8 @@ pub async fn start_embedded(
             system_id: pi.system_id.clone(),
             password: pi.password.clone(),
             domain: pi.domain.clone().unwrap_or_default(),
+            ims_core_tls: Some(iwf_tls),
+            tls_prefix: Some(crate::reference::sms_iwf::TLS_PREFIX.into()),
         }),
         ppg: Some(crate::reference::ppg::PpgConfig {
             smsc: ppg.smsc.as_ref().map_or(any, |s| s.addr()),

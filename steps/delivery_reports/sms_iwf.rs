@@ -82,13 +82,19 @@ fn fresh(w: &mut LiaisonWorld, h: &IwfHarness) -> String {
 }
 
 fn number() -> String {
+    numbered("1555")
+}
+
+/// A fresh 11-digit number (at least) starting with `prefix`.
+fn numbered(prefix: &str) -> String {
     let digits: String = token()
         .chars()
+        .chain(token().chars())
         .filter_map(|c| c.to_digit(16))
         .map(|d| char::from(b'0' + (d % 10) as u8))
-        .take(7)
+        .take(11usize.saturating_sub(prefix.len()).max(4))
         .collect();
-    format!("1555{digits}")
+    format!("{prefix}{digits}")
 }
 
 #[given("the SUT is bound to the harness SMSC")]
@@ -150,6 +156,34 @@ fn answer_of(code: Option<u16>, w: &LiaisonWorld) -> Answer {
 async fn recipient_answers(w: &mut LiaisonWorld, code: u16) -> StepResult {
     let h = harness(w)?;
     let n = fresh(w, &h);
+    let a = answer_of(Some(code), w);
+    h.ims.set_answer(&n, a.clone());
+    w.iwf.recipients = vec![(n, a)];
+    Ok(())
+}
+
+/// A recipient the SUT reaches through the core's SIP-over-TLS address
+/// (`iwf.ims_core_tls`): a number of `iwf.tls_prefix` when the SUT routes
+/// only those there, claimed like any other (the TLS records themselves
+/// go to the run-level pcap: ciphertext names no scenario).
+#[given(expr = "the IM recipient behind the IMS core's TLS address will answer MESSAGE with {int}")]
+async fn recipient_over_tls(w: &mut LiaisonWorld, code: u16) -> StepResult {
+    let h = harness(w)?;
+    let prefix = w
+        .ctx
+        .profile
+        .iwf
+        .as_ref()
+        .and_then(|i| i.tls_prefix.clone());
+    let n = match prefix {
+        Some(p) => numbered(&p),
+        None => number(),
+    };
+    let capture = w.capture.clone();
+    w.iwf
+        .claim
+        .get_or_insert_with(|| h.capture.claim(&capture))
+        .key(&n);
     let a = answer_of(Some(code), w);
     h.ims.set_answer(&n, a.clone());
     w.iwf.recipients = vec![(n, a)];
@@ -311,16 +345,77 @@ fn message_for<'a>(log: &'a [Delivered], n: &str) -> Option<&'a Delivered> {
 
 #[then("the IM recipient receives the SMS text as a MESSAGE")]
 async fn receives_text(w: &mut LiaisonWorld) -> StepResult {
+    receives(w, false).await
+}
+
+/// RFC 3261 §26.2, RFC 5630 §3: a SUT configured with the core's TLS
+/// address sends its MESSAGE there inside TLS, the core's certificate
+/// checked; the verdict reads what the core took on its TLS connections.
+#[then("the IM recipient receives the SMS text as a MESSAGE over TLS")]
+async fn receives_text_over_tls(w: &mut LiaisonWorld) -> StepResult {
+    receives(w, true).await
+}
+
+/// Plaintext that came to the core's TLS listener and carries `n`: the
+/// start of what a SUT sent in the clear where TLS was due.
+fn clear_to_tls(h: &IwfHarness, n: &str) -> Option<crate::net::Incoming> {
+    h.ims
+        .ep
+        .unmatched()
+        .into_iter()
+        .find(|u| u.note.is_some() && crate::net::route::carries(&u.bytes, n.as_bytes()))
+}
+
+async fn receives(w: &mut LiaisonWorld, over_tls: bool) -> StepResult {
+    use crate::net::Transport;
     let h = harness(w)?;
     let Some((_, n, _, text)) = w.iwf.sent.first().cloned() else {
         return Err(w.fail("an SMS sent earlier in the scenario", "none"));
     };
     let n2 = n.clone();
+    let h2 = h.clone();
     h.ims
-        .wait_for(w.deadline, |log| message_for(log, &n2).is_some())
+        .wait_for(w.deadline, |log| {
+            message_for(log, &n2).is_some() || (over_tls && clear_to_tls(&h2, &n2).is_some())
+        })
         .await;
     let log = h.ims.log();
+    let tls_at = h.ims.ep.addr(Transport::Tls);
+    let expected_tls = format!(
+        "the SIP MESSAGE for +{n} inside TLS, on a connection to the harness IMS core's TLS address {tls_at} (iwf.ims_core_tls) whose handshake came first (RFC 3261 §26.2, RFC 5630 §3)"
+    );
     let Some(d) = message_for(&log, &n) else {
+        if over_tls {
+            if let Some(u) = clear_to_tls(&h, &n) {
+                return Err(w.fail(
+                    expected_tls,
+                    format!(
+                        "plaintext SIP from {} to the TLS port, no TLS handshake first — bytes: {}",
+                        u.from,
+                        crate::codec::escape_bytes(&u.bytes, 600)
+                    ),
+                ));
+            }
+            let events: Vec<String> = h
+                .ims
+                .ep
+                .transport_events()
+                .into_iter()
+                .filter(|e| e.contains("TLS"))
+                .collect();
+            return Err(w.fail(
+                expected_tls,
+                format!(
+                    "no MESSAGE for +{n} by the scenario's end; failed TLS handshakes at the core (any scenario's): {}{}",
+                    if events.is_empty() {
+                        "none".to_string()
+                    } else {
+                        events.join(" | ")
+                    },
+                    unnumbered(&log)
+                ),
+            ));
+        }
         return Err(w.fail(
             format!(
                 "a SIP MESSAGE for +{n} at the harness IMS core {}",
@@ -333,6 +428,17 @@ async fn receives_text(w: &mut LiaisonWorld) -> StepResult {
             ),
         ));
     };
+    if over_tls && d.incoming.transport != Transport::Tls {
+        return Err(w.fail(
+            expected_tls,
+            format!(
+                "the MESSAGE over {} from {}, not over TLS — bytes: {}",
+                d.incoming.transport,
+                d.incoming.from,
+                crate::codec::escape_bytes(&d.incoming.bytes, 600)
+            ),
+        ));
+    }
     let m = d
         .incoming
         .msg

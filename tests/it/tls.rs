@@ -691,3 +691,60 @@ fn msrp_over_a_framed_tls_connection() {
     let seen = crate::tshark::check_pcaps(vec![(file.clone(), true)], &[]);
     assert_eq!(seen.msrp, 2, "tshark and the ladder: the SEND and its 200");
 }
+
+/// A launched reference sms-im-iwf configured with the core's fixed TLS
+/// address (`iwf.ims_core_tls`, `--ims-core-tls`) and the run's lab CA and
+/// certificate (LIAISON_TLS_*): the harness core takes its MESSAGE there
+/// over TLS and DR-21 over TLS passes, the plaintext twins beside it; the
+/// run-level pcap holds the TLS records, which tshark decrypts to SIP.
+#[test]
+fn a_launched_interworking_function_sends_sip_over_tls_to_the_core() {
+    let (smsc, core, core_tls) = (
+        free_port("127.0.0.1"),
+        free_port("127.0.0.1"),
+        free_port("127.0.0.1"),
+    );
+    let profile = format!(
+        "name: reference sms-im-iwf over TLS\n\
+         roles: [sms-im-iwf]\n\
+         timers: {{ t1_ms: 50, scenario_timeout_s: 5 }}\n\
+         capabilities: {{ sme_ack: true, iwf_msrp: true, msrp_tls: true }}\n\
+         iwf: {{ smsc: \"127.0.0.1:{smsc}\", system_id: liaison, password: secret, ims_core: \"127.0.0.1:{core}\", ims_core_tls: \"127.0.0.1:{core_tls}\", tls_prefix: \"1556\", t1_ms: 50 }}\n\
+         launch:\n  command: [{}, reference, --role, sms-im-iwf, --t1-ms, \"50\", --smsc, \"127.0.0.1:{smsc}\", --ims-core, \"127.0.0.1:{core}\", --ims-core-tls, \"127.0.0.1:{core_tls}\", --tls-prefix, \"1556\"]\n",
+        bin()
+    );
+    let (o, r, out) = run_profile(
+        &profile,
+        &["--strict", "--tags", "@DR-21 and not @if:iwf_msrp"],
+        "iwf-sip-tls",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let over_tls = r["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| {
+            s["tags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t == "if:iwf_sip_tls")
+        })
+        .unwrap_or_else(|| panic!("no TLS scenario ran: {}", text(&o)));
+    assert_eq!(over_tls["verdict"], "passed", "{over_tls}");
+    require_program("tshark", "tshark");
+    let run_level = out.join("pcaps/run-level-iwf.pcap");
+    let sip = tshark_messages(&run_level, core_tls, "sip");
+    assert!(
+        sip.iter().any(|m| m == "MESSAGE") && sip.iter().any(|m| m == "200"),
+        "{sip:?}"
+    );
+    // The report's ladder reads the same inside TLS.
+    let ladder = ladder_messages(&run_level);
+    assert!(
+        ladder.iter().any(|(p, label, tls)| *p == Protocol::Sip
+            && label.contains("MESSAGE")
+            && tls.is_some()),
+        "{ladder:?}"
+    );
+}
