@@ -86,6 +86,21 @@ Feature: An MMS relay takes SIP URI addresses and notifies over OMA Push and Pus
     And the recipient later retrieves the MM and acknowledges it
     Then the retrieved content equals what was sent, byte for byte
 
+  # RFC 2818: MM1 over TLS, the relay's certificate checked as the
+  # profile's tls section says (against the run's lab CA by default). Every
+  # request goes to the HTTPS URL; the MM is fetched from the notification's
+  # Content-Location as that URL says (over TLS when it is https://).
+  @DEFER-1 @if:mms_notify_sip @if:mm1_https
+  Scenario: Over HTTPS, an MM between IMS users waits for deferred retrieval and comes back byte for byte
+    Given the harness plays the MMS relay's bearers
+    And the MMS clients reach the relay over HTTPS
+    When a SIP URI user sends an MM to a SIP URI user
+    Then the relay accepts it with M-Send.conf status Ok and a Message-ID
+    And the recipient receives a notification
+    When the recipient defers retrieval
+    And the recipient later retrieves the MM and acknowledges it
+    Then the retrieved content equals what was sent, byte for byte
+
   @ADDR-8 @if:mms_notify_sms
   Scenario: The delivery report comes only after the recipient has retrieved the MM
     Given the harness plays the MMS relay's bearers

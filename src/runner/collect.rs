@@ -582,6 +582,14 @@ pub fn run_elements(ctx: &RunContext) -> Vec<crate::report::Element> {
         Side::Sut,
     );
     add(
+        p.mms_relay
+            .as_ref()
+            .and_then(|m| m.mm1_https_url.as_deref())
+            .and_then(url),
+        "SUT mms-relay (MM1 over TLS)",
+        Side::Sut,
+    );
+    add(
         p.mms_relay.as_ref().and_then(|m| m.mm3),
         "SUT mms-relay (MM3)",
         Side::Sut,

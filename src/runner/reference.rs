@@ -216,6 +216,10 @@ pub async fn start_reference(
             mm3_domain: None,
             mm3_max_size: Some(crate::reference::mms_relay::MM3_MAX_MESSAGE as u64),
             mm3_starttls: Some(true),
+            mm1_https_url: running
+                .iter()
+                .find_map(|r| r.mm1_https)
+                .map(|a| format!("https://{a}{}", crate::reference::mms_relay::MM1_PATH)),
         }),
         mem_server: mem_server
             .as_ref()
@@ -361,6 +365,7 @@ fn harness_profile(ip: std::net::IpAddr, core_ip: std::net::IpAddr) -> Profile {
             mm3_domain: None,
             mm3_max_size: None,
             mm3_starttls: None,
+            mm1_https_url: None,
         }),
         deferral: Some(crate::profile::DeferralSection {
             mmsc_url: format!("http://{any}/mms"),
