@@ -1311,6 +1311,7 @@ impl Profile {
             || self.capability("mms_mm3_starttls")
             || self.capability("pap_https")
             || self.capability("mm1_https")
+            || self.capability("mms_notify_sips")
             || self.capability("msrp_relay_tls")
             || self.sip.as_ref().is_some_and(|s| s.ws_secure())
             || self
@@ -1376,6 +1377,10 @@ impl Profile {
             "mms_notify_sms" => self.mms_relay.as_ref().is_some_and(|m| m.notifies("sms")),
             "mms_notify_sip" => self.mms_relay.as_ref().is_some_and(|m| m.notifies("sip")),
             "mm1_https" => self.mms_relay.as_ref().is_some_and(|m| m.https().is_some()),
+            "mms_notify_sips" => self
+                .mms_relay
+                .as_ref()
+                .is_some_and(|m| m.notifies("sip") && m.sip_device_tls.is_some()),
             "deferral" => self.deferral.is_some(),
             "ims" => self.ims.is_some(),
             "ims_register" => self.ims.as_ref().is_some_and(|i| i.registers()),
@@ -1510,6 +1515,7 @@ pub const CAPABILITIES: &[&str] = &[
     "mem_starttls",
     "pap_https",
     "mm1_https",
+    "mms_notify_sips",
     "ims",
     "ims_register",
     "ims_feature_tags",
@@ -1762,6 +1768,12 @@ pub struct MmsRelaySection {
     /// the `@if:mm1_https` scenarios send their MM1 requests there.
     #[serde(default)]
     pub mm1_https_url: Option<String>,
+    /// sip: where the harness device takes the relay's SIP over TLS
+    /// (RFC 3261 §26.2.2), `IP:PORT`: the MESSAGEs for `sips:` recipients
+    /// go there, the harness presenting its certificate (from the run's lab
+    /// CA). Enables `@if:mms_notify_sips`.
+    #[serde(default)]
+    pub sip_device_tls: Option<SocketAddr>,
 }
 
 impl MmsRelaySection {
@@ -1847,7 +1859,14 @@ impl MmsRelaySection {
                 return e(field, format!("expected for notify {bearer}"));
             }
         }
-        for (f, a) in [("smsc", self.smsc), ("sip_device", self.sip_device)] {
+        if self.sip_device_tls.is_some() && !self.notifies("sip") {
+            return e("sip_device_tls", "expected only with notify sip".into());
+        }
+        for (f, a) in [
+            ("smsc", self.smsc),
+            ("sip_device", self.sip_device),
+            ("sip_device_tls", self.sip_device_tls),
+        ] {
             if let Some(Err(m)) = a.map(|a| check_fixed(lab, a)) {
                 return e(f, m);
             }
@@ -2634,6 +2653,24 @@ capabilities: { sip_push_subscribe: true }
         assert!(
             e.starts_with("profile bad.yaml: mms_relay.mm1_https_url: expected a loopback"),
             "{e}"
+        );
+        // Push over SIP over TLS for sips: recipients (RFC 3261 §26.2.2).
+        assert!(!p.capability("mms_notify_sips"));
+        let sips =
+            Profile::parse(&format!("{MMS}  sip_device_tls: 127.0.0.1:15098\n"), "r").unwrap();
+        assert!(sips.capability("mms_notify_sips") && sips.uses_tls());
+        let e = err_of(&format!("{MMS}  sip_device_tls: 10.0.0.1:5061\n"));
+        assert!(
+            e.starts_with("profile bad.yaml: mms_relay.sip_device_tls: expected a loopback"),
+            "{e}"
+        );
+        let e = err_of(&format!(
+            "{}  sip_device_tls: 127.0.0.1:15098\n",
+            MMS.replace("[sms, sip]", "[sms]")
+        ));
+        assert_eq!(
+            e,
+            "profile bad.yaml: mms_relay.sip_device_tls: expected only with notify sip"
         );
         assert_eq!(e.lines().count(), 1);
     }

@@ -76,6 +76,19 @@ Feature: An MMS relay takes SIP URI addresses and notifies over OMA Push and Pus
     Then the relay accepts it with M-Send.conf status Ok and a Message-ID
     And the recipient's notification is a SIP MESSAGE to its URI with the feature tag mms.ua and Content-Type application/vnd.wap.mms-message
 
+  # RFC 3261 §26.2.2 and RFC 5630: a sips: Request-URI asks for TLS on
+  # every hop, so the relay's MESSAGE for a sips: recipient goes to the
+  # device's TLS address (mms_relay.sip_device_tls), where the harness
+  # presents its certificate from the run's lab CA. The relay's connection
+  # serves every scenario at once: its TLS records are in the run-level
+  # pcap (run-level-mms-relay-bearers), not the scenario's.
+  @DEFER-4 @if:mms_notify_sips
+  Scenario: A SIPS URI recipient is notified by Push over SIP over TLS
+    Given the harness plays the MMS relay's bearers
+    When an MSISDN user sends an MM to a SIPS URI user
+    Then the relay accepts it with M-Send.conf status Ok and a Message-ID
+    And the recipient's notification is a SIP MESSAGE over TLS to its sips: URI with the feature tag mms.ua and Content-Type application/vnd.wap.mms-message
+
   @DEFER-1 @if:mms_notify_sip
   Scenario: An MM between IMS users waits for deferred retrieval and comes back byte for byte
     Given the harness plays the MMS relay's bearers

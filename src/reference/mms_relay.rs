@@ -59,6 +59,7 @@ use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 
 mod mm3;
+mod sips;
 
 use super::sip_uac::{self, SipUac};
 use super::sms_bearer::{SmsBearer, PUSH_PORTS};
@@ -81,6 +82,10 @@ pub struct MmsRelayConfig {
     pub password: String,
     /// Where its Push over SIP MESSAGEs go (UDP).
     pub sip_device: SocketAddr,
+    /// Where the MESSAGEs for `sips:` recipients go over TLS (RFC 3261
+    /// §26.2.2), when it has TLS material. Without it, a `sips:` recipient
+    /// is not notified (never in the clear).
+    pub sip_device_tls: Option<SocketAddr>,
 }
 
 /// The largest message its MM3 interface takes (declared as SIZE).
@@ -147,11 +152,21 @@ pub async fn start_all(
         ..Bind::default()
     };
     let (sms, sms_task) = SmsBearer::start(cfg.smsc, bind, SOURCE_ADDR);
+    let tls_client = settings.tls.as_ref().and_then(|t| t.client_config().ok());
+    let sips = match (cfg.sip_device_tls, tls_client) {
+        (Some(at), Some(c)) => {
+            let (u, t) = sips::SipsUac::start(at, c);
+            tasks.push(t);
+            Some(u)
+        }
+        _ => None,
+    };
     let shared = Arc::new(Shared {
         s: settings,
         addr,
         https_addr,
         sip,
+        sips,
         sms,
         store: Mutex::default(),
         next: AtomicU64::new(0),
@@ -186,6 +201,8 @@ struct Shared {
     https_addr: Option<SocketAddr>,
     /// The Push over SIP bearer.
     sip: SipUac,
+    /// Push over SIP over TLS, for `sips:` recipients.
+    sips: Option<sips::SipsUac>,
     /// The WSP push over SMS bearer.
     sms: SmsBearer,
     store: Mutex<Store>,
@@ -246,6 +263,8 @@ struct Store {
 enum Push {
     Sms(Vec<Sm>),
     Sip(sip_uac::Request),
+    /// A whole MESSAGE for the TLS connection.
+    Sips(Vec<u8>),
 }
 
 struct Outcome {
@@ -409,6 +428,11 @@ impl Shared {
             match p {
                 Push::Sms(sms) => self.sms.submit(sms),
                 Push::Sip(req) => self.sip.send(req),
+                Push::Sips(msg) => {
+                    if let Some(u) = &self.sips {
+                        u.send(msg);
+                    }
+                }
             }
         }
     }
@@ -754,21 +778,45 @@ impl Shared {
             .unwrap_or_default()
     }
 
-    /// Push over SIP: a MESSAGE with the PDU as its body.
+    /// Push over SIP: a MESSAGE with the PDU as its body; over TLS for a
+    /// `sips:` URI (RFC 3261 §26.2.2), and not at all when it has no TLS
+    /// path to the device.
     fn sip_push(&self, uri: &str, body: &[u8]) -> Push {
         let app = if self.s.has_fault("wrong-app-id") {
             "wml.ua"
         } else {
             "mms.ua"
         };
-        Push::Sip(self.sip.message(uri, "mmsc", "liaison-mmsc", |b| {
+        let rest = |b: sip::RequestBuilder| {
             b.header(
                 "Accept-Contact",
                 &format!("*;+g.oma.pusheventapp=\"{app}\";require;explicit"),
             )
             .header("Content-Type", MMS_TYPE)
             .body(body)
-        }))
+        };
+        let secure = uri
+            .get(..5)
+            .is_some_and(|s| s.eq_ignore_ascii_case("sips:"));
+        if !secure || self.s.has_fault("sips-sent-in-clear") {
+            // Fault sips-sent-in-clear: a sips: MESSAGE over UDP.
+            return Push::Sip(self.sip.message(uri, "mmsc", "liaison-mmsc", rest));
+        }
+        if self.sips.is_none() {
+            return Push::Sms(Vec::new());
+        }
+        let addr = self.addr;
+        let b = sip::request("MESSAGE", uri)
+            .header(
+                "Via",
+                &format!("SIP/2.0/TLS {addr};branch=z9hG4bK{}", sip::token()),
+            )
+            .header("Max-Forwards", "70")
+            .header("From", &format!("<sips:mmsc@{addr}>;tag={}", sip::token()))
+            .header("To", &format!("<{uri}>"))
+            .header("Call-ID", &format!("{}@liaison-mmsc", sip::token()))
+            .header("CSeq", "1 MESSAGE");
+        Push::Sips(rest(b).build())
     }
 
     /// M-Delivery.ind (ENC §6.5) to the originator of `st` about `recipient`.
@@ -1315,6 +1363,14 @@ pub const FAULTS: &[super::Fault] = &[
         name: "https-location-plain-port",
         description: "MM1 over TLS: announces an MM submitted over TLS with an https:// Content-Location carrying the port of its plain HTTP listener, where no TLS is spoken",
         breaks: &["DEFER-1"],
+        store_and_forward: true,
+        on_ipv6: false,
+    },
+    super::Fault {
+        role: "mms-relay",
+        name: "sips-sent-in-clear",
+        description: "Push over SIP: sends the MESSAGE for a sips: recipient over UDP to the device's plain address, as for a sip: one",
+        breaks: &["DEFER-4"],
         store_and_forward: true,
         on_ipv6: false,
     },

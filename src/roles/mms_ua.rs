@@ -247,6 +247,9 @@ pub struct Pushed {
     pub segments: u8,
     /// SIP: the request.
     pub sip: Option<SipMessage>,
+    /// SIP: the transport it came over (UDP to `sip_device`, TLS to
+    /// `sip_device_tls`).
+    pub transport: Option<crate::net::Transport>,
     /// One line with the bytes, for verdicts.
     pub describe: String,
 }
@@ -340,6 +343,7 @@ pub fn pushes(smsc: Option<&Smsc>, sip: Option<&ImsCore>, keep: Keep<'_>) -> Vec
                         wsp: Some(wsp),
                         segments: d.segments,
                         sip: None,
+                        transport: None,
                     });
                 }
                 Err(e) => out.push(Pushed {
@@ -355,6 +359,7 @@ pub fn pushes(smsc: Option<&Smsc>, sip: Option<&ImsCore>, keep: Keep<'_>) -> Vec
                     wsp: Some(Err(e.to_string())),
                     segments: 1,
                     sip: None,
+                    transport: None,
                 }),
             }
         }
@@ -374,8 +379,10 @@ pub fn pushes(smsc: Option<&Smsc>, sip: Option<&ImsCore>, keep: Keep<'_>) -> Vec
                     wsp: None,
                     segments: 0,
                     sip: None,
+                    transport: Some(d.incoming.transport),
                     describe: format!(
-                        "bytes that are not SIP at the SIP device — {}",
+                        "bytes that are not SIP at the SIP device (over {}) — {}",
+                        d.incoming.transport,
                         escape_bytes(&d.incoming.bytes, 400)
                     ),
                 });
@@ -393,9 +400,11 @@ pub fn pushes(smsc: Option<&Smsc>, sip: Option<&ImsCore>, keep: Keep<'_>) -> Vec
                 wsp: None,
                 segments: 0,
                 sip: Some(m.clone()),
+                transport: Some(d.incoming.transport),
                 describe: format!(
-                    "SIP {} — bytes: {}",
+                    "SIP {} over {} — bytes: {}",
                     m.summary(),
+                    d.incoming.transport,
                     escape_bytes(&d.incoming.bytes, 700)
                 ),
             });

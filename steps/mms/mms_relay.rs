@@ -38,6 +38,8 @@ pub enum Kind {
     Msisdn,
     Email,
     Sip,
+    /// A `sips:` URI (RFC 3261 §26.2.2): reached over TLS only.
+    Sips,
     /// A SIP URI without a host (`sip:user@`), in the profile's SIP form.
     MalformedSip,
 }
@@ -60,13 +62,14 @@ impl User {
             Kind::Msisdn => "MSISDN",
             Kind::Email => "e-mail",
             Kind::Sip => "SIP URI",
+            Kind::Sips => "SIPS URI",
             Kind::MalformedSip => "malformed SIP URI",
         }
     }
 
     /// Whether the relay is expected to push to it.
     fn pushed_to(&self) -> bool {
-        matches!(self.kind, Kind::Msisdn | Kind::Sip)
+        matches!(self.kind, Kind::Msisdn | Kind::Sip | Kind::Sips)
     }
 }
 
@@ -224,8 +227,9 @@ fn user(s: &MmsRelaySection, kind: Kind) -> User {
             uri: None,
             number: n,
         },
-        Kind::Sip => {
-            let uri = format!("sip:mms_{n};ctx=a%2Bb@{}", s.sip_domain());
+        Kind::Sip | Kind::Sips => {
+            let scheme = if kind == Kind::Sips { "sips" } else { "sip" };
+            let uri = format!("{scheme}:mms_{n};ctx=a%2Bb@{}", s.sip_domain());
             User {
                 kind,
                 address: sip_wire(&uri),
@@ -255,6 +259,7 @@ fn kind_of(phrase: &str) -> Option<Kind> {
         "MSISDN user" => Kind::Msisdn,
         "e-mail user" => Kind::Email,
         "SIP URI user" => Kind::Sip,
+        "SIPS URI user" => Kind::Sips,
         "malformed SIP URI" => Kind::MalformedSip,
         _ => return None,
     })
@@ -756,6 +761,19 @@ async fn notified_by_sms(w: &mut LiaisonWorld) -> StepResult {
 
 #[then("the recipient's notification is a SIP MESSAGE to its URI with the feature tag mms.ua and Content-Type application/vnd.wap.mms-message")]
 async fn notified_by_sip(w: &mut LiaisonWorld) -> StepResult {
+    notified_by_sip_over(w, false).await
+}
+
+/// RFC 3261 §26.2.2 (and RFC 5630, with no last-hop exception): a request
+/// whose Request-URI is `sips:` travels over TLS, so the relay's MESSAGE
+/// for a `sips:` recipient reaches the device's TLS address, never in the clear.
+#[then("the recipient's notification is a SIP MESSAGE over TLS to its sips: URI with the feature tag mms.ua and Content-Type application/vnd.wap.mms-message")]
+async fn notified_by_sips(w: &mut LiaisonWorld) -> StepResult {
+    notified_by_sip_over(w, true).await
+}
+
+/// The recipient's notification by Push over SIP, over TLS when `tls`.
+async fn notified_by_sip_over(w: &mut LiaisonWorld, tls: bool) -> StepResult {
     let u = w
         .mms_relay
         .recipients
@@ -765,8 +783,13 @@ async fn notified_by_sip(w: &mut LiaisonWorld) -> StepResult {
     let (p, pdu) = notification(w, 0).await?;
     let uri = u.uri.clone().unwrap_or_default();
     let expected = format!(
-        "the notification for {} by Push over SIP: a MESSAGE with Request-URI {uri}, Accept-Contact +g.oma.pusheventapp=\"mms.ua\", Content-Type application/vnd.wap.mms-message and the M-Notification.ind as body",
-        u.address
+        "the notification for {} by Push over SIP: a MESSAGE with Request-URI {uri}, Accept-Contact +g.oma.pusheventapp=\"mms.ua\", Content-Type application/vnd.wap.mms-message and the M-Notification.ind as body{}",
+        u.address,
+        if tls {
+            ", over TLS to the device's TLS address (mms_relay.sip_device_tls): a sips: Request-URI is never sent in the clear (RFC 3261 §26.2.2, RFC 5630)"
+        } else {
+            ""
+        }
     );
     let Some(m) = p.sip.as_ref().filter(|_| p.bearer == Bearer::Sip) else {
         return Err(w.fail(
@@ -788,6 +811,18 @@ async fn notified_by_sip(w: &mut LiaisonWorld) -> StepResult {
     });
     if m.method() != Some("MESSAGE") || m.request_uri() != Some(uri.as_str()) || !tag_ok || !ct_ok {
         return Err(w.fail(expected, p.describe.clone()));
+    }
+    if tls && p.transport != Some(crate::net::Transport::Tls) {
+        return Err(w.fail(
+            expected,
+            format!(
+                "the MESSAGE in the clear, over {}: {}",
+                p.transport
+                    .map(|t| t.to_string().to_uppercase())
+                    .unwrap_or_else(|| "?".into()),
+                p.describe
+            ),
+        ));
     }
     judge_notification_pdu(w, &p, &pdu)
 }
