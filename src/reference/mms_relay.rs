@@ -1416,6 +1416,17 @@ mod tests {
     }
 
     #[test]
+    fn what_can_start_a_request() {
+        for ok in [&b""[..], b"G", b"POST /mms", b"\r\nGET /", b"\r\n"] {
+            assert!(may_be_request(ok), "{ok:?}");
+        }
+        // A TLS ClientHello (handshake record, 0x16 0x03 0x01) and binary.
+        for bad in [&b"\x16\x03\x01\x02\x00"[..], b"\r\n\x00", b" GET /"] {
+            assert!(!may_be_request(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn mangling_changes_the_bytes() {
         assert_eq!(
             lower_escapes("sip%3Aa%40b/TYPE=SIP"),

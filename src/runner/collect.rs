@@ -641,6 +641,10 @@ pub fn run_elements(ctx: &RunContext) -> Vec<crate::report::Element> {
             "harness SIP device (MMS)",
         ),
         (
+            p.mms_relay.as_ref().and_then(|m| m.sip_device_tls),
+            "harness SIP device (MMS, TLS)",
+        ),
+        (
             ctx.deferral.as_ref().map(|h| h.server.addr()),
             "harness MMSC (deferral)",
         ),
