@@ -484,6 +484,7 @@ async fn reference(
             system_id: system_id.clone(),
             password: password.clone(),
             sip_device,
+            sip_device_tls: None,
         }),
         _ if role == "mms-relay" => {
             eprintln!("liaison: reference --role mms-relay: --smsc ADDR and --sip-target ADDR are required");

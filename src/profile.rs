@@ -1340,6 +1340,8 @@ impl Profile {
             || self.capability("mem_starttls")
             || self.capability("mms_mm3_starttls")
             || self.capability("pap_https")
+            || self.capability("mm1_https")
+            || self.capability("mms_notify_sips")
             || self.capability("msrp_relay_tls")
             || self.capability("iwf_sip_tls")
             || self.sip.as_ref().is_some_and(|s| s.ws_secure())
@@ -1406,6 +1408,11 @@ impl Profile {
                 .is_some_and(|m| m.sip_push.is_some()),
             "mms_notify_sms" => self.mms_relay.as_ref().is_some_and(|m| m.notifies("sms")),
             "mms_notify_sip" => self.mms_relay.as_ref().is_some_and(|m| m.notifies("sip")),
+            "mm1_https" => self.mms_relay.as_ref().is_some_and(|m| m.https().is_some()),
+            "mms_notify_sips" => self
+                .mms_relay
+                .as_ref()
+                .is_some_and(|m| m.notifies("sip") && m.sip_device_tls.is_some()),
             "deferral" => self.deferral.is_some(),
             "ims" => self.ims.is_some(),
             "ims_register" => self.ims.as_ref().is_some_and(|i| i.registers()),
@@ -1540,6 +1547,8 @@ pub const CAPABILITIES: &[&str] = &[
     "mem_other_mailbox",
     "mem_starttls",
     "pap_https",
+    "mm1_https",
+    "mms_notify_sips",
     "ims",
     "ims_register",
     "ims_feature_tags",
@@ -1742,6 +1751,7 @@ fn yaml_error(file: &str, e: &serde_yaml::Error) -> ProfileError {
 pub struct MmsRelaySection {
     /// `http://IP:PORT/PATH`: M-Send.req, M-NotifyResp.ind and
     /// M-Acknowledge.ind are POSTed here (the MMS Proxy-Relay URL of MM1).
+    /// An `https://` URL sends every MM1 request over TLS (RFC 2818).
     pub mm1_url: String,
     /// The bearers its notifications and delivery reports reach terminals
     /// over: `sms` (WSP push in WDP over SMS, through the harness SMSC) for
@@ -1786,6 +1796,17 @@ pub struct MmsRelaySection {
     /// certificate the tls section checks (@if:mms_mm3_starttls, MEM-19).
     #[serde(default)]
     pub mm3_starttls: Option<bool>,
+    /// A relay that also takes MM1 over TLS (RFC 2818) at a second URL,
+    /// `https://IP:PORT/PATH`, with the certificate the tls section checks:
+    /// the `@if:mm1_https` scenarios send their MM1 requests there.
+    #[serde(default)]
+    pub mm1_https_url: Option<String>,
+    /// sip: where the harness device takes the relay's SIP over TLS
+    /// (RFC 3261 §26.2.2), `IP:PORT`: the MESSAGEs for `sips:` recipients
+    /// go there, the harness presenting its certificate (from the run's lab
+    /// CA). Enables `@if:mms_notify_sips`.
+    #[serde(default)]
+    pub sip_device_tls: Option<SocketAddr>,
 }
 
 impl MmsRelaySection {
@@ -1793,11 +1814,17 @@ impl MmsRelaySection {
         self.notify.iter().any(|b| b == bearer)
     }
 
-    /// (host:port, path) of the MM1 URL.
+    /// (host:port, path) of the MM1 URL (`http://` or `https://`).
     pub fn url_parts(&self) -> Option<(SocketAddr, String)> {
-        // http:// only: the harness plays these over plain HTTP.
         crate::codec::http::url_parts(&self.mm1_url)
-            .filter(|_| !crate::codec::http::url_is_https(&self.mm1_url))
+    }
+
+    /// Where MM1 goes over TLS: `mm1_https_url`, or `mm1_url` when it is
+    /// `https://`.
+    pub fn https(&self) -> Option<&str> {
+        self.mm1_https_url
+            .as_deref()
+            .or(Some(self.mm1_url.as_str()).filter(|u| crate::codec::http::url_is_https(u)))
     }
 
     /// True when SIP URIs go in the `escaped-value/TYPE=` form.
@@ -1823,11 +1850,27 @@ impl MmsRelaySection {
         let Some((addr, _)) = self.url_parts() else {
             return e(
                 "mm1_url",
-                format!("expected http://IP:PORT/PATH, got `{}`", self.mm1_url),
+                format!(
+                    "expected http://IP:PORT/PATH or https://IP:PORT/PATH, got `{}`",
+                    self.mm1_url
+                ),
             );
         };
         if let Err(m) = check_fixed(lab, addr) {
             return e("mm1_url", m);
+        }
+        if let Some(u) = &self.mm1_https_url {
+            let Some((addr, _)) =
+                crate::codec::http::url_parts(u).filter(|_| crate::codec::http::url_is_https(u))
+            else {
+                return e(
+                    "mm1_https_url",
+                    format!("expected https://IP:PORT/PATH, got `{u}`"),
+                );
+            };
+            if let Err(m) = check_fixed(lab, addr) {
+                return e("mm1_https_url", m);
+            }
         }
         if self.notify.is_empty() {
             return e("notify", "expected at least one of sms, sip".into());
@@ -1849,7 +1892,14 @@ impl MmsRelaySection {
                 return e(field, format!("expected for notify {bearer}"));
             }
         }
-        for (f, a) in [("smsc", self.smsc), ("sip_device", self.sip_device)] {
+        if self.sip_device_tls.is_some() && !self.notifies("sip") {
+            return e("sip_device_tls", "expected only with notify sip".into());
+        }
+        for (f, a) in [
+            ("smsc", self.smsc),
+            ("sip_device", self.sip_device),
+            ("sip_device_tls", self.sip_device_tls),
+        ] {
             if let Some(Err(m)) = a.map(|a| check_fixed(lab, a)) {
                 return e(f, m);
             }
@@ -2611,6 +2661,50 @@ capabilities: { sip_push_subscribe: true }
         );
         let e = err_of(&format!("{MMS}  mmsc: x\n"));
         assert!(e.contains("unknown field `mmsc`"), "{e}");
+        // MM1 over TLS (RFC 2818): a second https:// URL, or an https:// mm1_url.
+        assert!(!p.capability("mm1_https") && m.https().is_none());
+        let both = Profile::parse(
+            &format!("{MMS}  mm1_https_url: https://127.0.0.1:18003/mms\n"),
+            "r",
+        )
+        .unwrap();
+        assert!(both.capability("mm1_https") && both.uses_tls());
+        assert_eq!(
+            both.mms_relay.as_ref().unwrap().https(),
+            Some("https://127.0.0.1:18003/mms")
+        );
+        let only = Profile::parse(&MMS.replace("http://", "https://"), "r").unwrap();
+        assert!(only.capability("mm1_https") && only.uses_tls());
+        let e = err_of(&format!(
+            "{MMS}  mm1_https_url: http://127.0.0.1:18003/mms\n"
+        ));
+        assert!(
+            e.starts_with("profile bad.yaml: mms_relay.mm1_https_url: expected https://"),
+            "{e}"
+        );
+        let e = err_of(&format!("{MMS}  mm1_https_url: https://10.0.0.1:443/mms\n"));
+        assert!(
+            e.starts_with("profile bad.yaml: mms_relay.mm1_https_url: expected a loopback"),
+            "{e}"
+        );
+        // Push over SIP over TLS for sips: recipients (RFC 3261 §26.2.2).
+        assert!(!p.capability("mms_notify_sips"));
+        let sips =
+            Profile::parse(&format!("{MMS}  sip_device_tls: 127.0.0.1:15098\n"), "r").unwrap();
+        assert!(sips.capability("mms_notify_sips") && sips.uses_tls());
+        let e = err_of(&format!("{MMS}  sip_device_tls: 10.0.0.1:5061\n"));
+        assert!(
+            e.starts_with("profile bad.yaml: mms_relay.sip_device_tls: expected a loopback"),
+            "{e}"
+        );
+        let e = err_of(&format!(
+            "{}  sip_device_tls: 127.0.0.1:15098\n",
+            MMS.replace("[sms, sip]", "[sms]")
+        ));
+        assert_eq!(
+            e,
+            "profile bad.yaml: mms_relay.sip_device_tls: expected only with notify sip"
+        );
         assert_eq!(e.lines().count(), 1);
     }
 

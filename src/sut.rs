@@ -330,6 +330,9 @@ pub async fn check_reachable(profile: &Profile) -> Result<(), String> {
         if let Some(a) = url(&m.mm1_url) {
             tcp.push(("mms_relay.mm1_url", a));
         }
+        if let Some(a) = m.mm1_https_url.as_deref().and_then(url) {
+            tcp.push(("mms_relay.mm1_https_url", a));
+        }
         if let Some(a) = m.mm3 {
             tcp.push(("mms_relay.mm3", a));
         }

@@ -76,9 +76,37 @@ Feature: An MMS relay takes SIP URI addresses and notifies over OMA Push and Pus
     Then the relay accepts it with M-Send.conf status Ok and a Message-ID
     And the recipient's notification is a SIP MESSAGE to its URI with the feature tag mms.ua and Content-Type application/vnd.wap.mms-message
 
+  # RFC 3261 §26.2.2 and RFC 5630: a sips: Request-URI asks for TLS on
+  # every hop, so the relay's MESSAGE for a sips: recipient goes to the
+  # device's TLS address (mms_relay.sip_device_tls), where the harness
+  # presents its certificate from the run's lab CA. The relay's connection
+  # serves every scenario at once: its TLS records are in the run-level
+  # pcap (run-level-mms-relay-bearers), not the scenario's.
+  @DEFER-4 @if:mms_notify_sips
+  Scenario: A SIPS URI recipient is notified by Push over SIP over TLS
+    Given the harness plays the MMS relay's bearers
+    When an MSISDN user sends an MM to a SIPS URI user
+    Then the relay accepts it with M-Send.conf status Ok and a Message-ID
+    And the recipient's notification is a SIP MESSAGE over TLS to its sips: URI with the feature tag mms.ua and Content-Type application/vnd.wap.mms-message
+
   @DEFER-1 @if:mms_notify_sip
   Scenario: An MM between IMS users waits for deferred retrieval and comes back byte for byte
     Given the harness plays the MMS relay's bearers
+    When a SIP URI user sends an MM to a SIP URI user
+    Then the relay accepts it with M-Send.conf status Ok and a Message-ID
+    And the recipient receives a notification
+    When the recipient defers retrieval
+    And the recipient later retrieves the MM and acknowledges it
+    Then the retrieved content equals what was sent, byte for byte
+
+  # RFC 2818: MM1 over TLS, the relay's certificate checked as the
+  # profile's tls section says (against the run's lab CA by default). Every
+  # request goes to the HTTPS URL; the MM is fetched from the notification's
+  # Content-Location as that URL says (over TLS when it is https://).
+  @DEFER-1 @if:mms_notify_sip @if:mm1_https
+  Scenario: Over HTTPS, an MM between IMS users waits for deferred retrieval and comes back byte for byte
+    Given the harness plays the MMS relay's bearers
+    And the MMS clients reach the relay over HTTPS
     When a SIP URI user sends an MM to a SIP URI user
     Then the relay accepts it with M-Send.conf status Ok and a Message-ID
     And the recipient receives a notification

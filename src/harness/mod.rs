@@ -318,10 +318,16 @@ impl Harnesses {
             h.mem_server = Some(Arc::new(Mm3Harness::start(m.mm3, home).await?));
         }
         if let (true, Some(m)) = (profile.has_role("mms-relay"), &profile.mms_relay) {
-            h.mms_relay = Some(Arc::new(
+            let relay =
                 PushHarness::for_mms_relay(m, run_level_capture(pcap_dir, "mms-relay-bearers"))
-                    .await?,
-            ));
+                    .await?;
+            // The device's SIP over TLS (sips: recipients), with the harness certificate.
+            if let (Some(at), Some(t), Some(d)) = (m.sip_device_tls, &h.tls, &relay.sip) {
+                d.ep.listen_tls(at, t.server.clone()).await.map_err(|e| {
+                    format!("mms_relay.sip_device_tls: cannot listen on {at} ({e})")
+                })?;
+            }
+            h.mms_relay = Some(Arc::new(relay));
         }
         if let Some((a, _)) = profile.deferral.as_ref().and_then(|d| d.url_parts()) {
             let capture = Capture::routed(run_level_capture(pcap_dir, "deferral-mmsc"));

@@ -5,7 +5,14 @@
 //!
 //! **MM1** (OMA MMS ENC 1.3 §6, over HTTP as CTR describes): the client
 //! POSTs PDUs (`application/vnd.wap.mms-message`) to `/mms` and GETs an MM
-//! from the Content-Location of its notification.
+//! from the Content-Location of its notification. With TLS material
+//! (`Settings.tls`) it takes MM1 over TLS as well (RFC 2818), on a second
+//! listener of the same IP (`https://ADDR/mms`): the same exchanges, after a
+//! handshake bounded by `tls::HANDSHAKE`. An MM submitted over TLS is
+//! announced with an `https://` Content-Location on that listener (a choice
+//! of this relay; MMs stay retrievable over plain HTTP too). A connection
+//! whose first bytes cannot start an HTTP request (a TLS ClientHello on the
+//! plain port) gets a 400 at once.
 //!
 //! | request | answer |
 //! |---|---|
@@ -48,10 +55,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 
 mod mm3;
+mod sips;
 
 use super::sip_uac::{self, SipUac};
 use super::sms_bearer::{SmsBearer, PUSH_PORTS};
@@ -74,6 +82,10 @@ pub struct MmsRelayConfig {
     pub password: String,
     /// Where its Push over SIP MESSAGEs go (UDP).
     pub sip_device: SocketAddr,
+    /// Where the MESSAGEs for `sips:` recipients go over TLS (RFC 3261
+    /// §26.2.2), when it has TLS material. Without it, a `sips:` recipient
+    /// is not notified (never in the clear).
+    pub sip_device_tls: Option<SocketAddr>,
 }
 
 /// The largest message its MM3 interface takes (declared as SIZE).
@@ -99,22 +111,40 @@ pub async fn start(
     cfg: MmsRelayConfig,
     settings: Settings,
 ) -> std::io::Result<(SocketAddr, Vec<JoinHandle<()>>)> {
-    start_with_mm3(listen, cfg, settings)
+    start_all(listen, cfg, settings)
         .await
-        .map(|(a, _, t)| (a, t))
+        .map(|(a, t)| (a.mm1, t))
 }
 
-/// [`start`], with the MM3 interface too: SMTP on a free port of the same IP
-/// (see `mm3.rs`). Returns the MM1 and the MM3 addresses and the tasks.
-pub async fn start_with_mm3(
+/// Where the relay listens.
+#[derive(Debug, Clone, Copy)]
+pub struct RelayAddresses {
+    /// MM1 over HTTP: `http://ADDR/mms`.
+    pub mm1: SocketAddr,
+    /// MM1 over TLS (RFC 2818), when it has TLS material: `https://ADDR/mms`.
+    pub mm1_https: Option<SocketAddr>,
+    /// MM3 (SMTP).
+    pub mm3: SocketAddr,
+}
+
+/// [`start`], with the MM3 interface too (SMTP on a free port of the same
+/// IP, see `mm3.rs`) and MM1 over TLS on a second listener of the same IP
+/// when `settings` carries TLS material.
+pub async fn start_all(
     listen: SocketAddr,
     cfg: MmsRelayConfig,
     settings: Settings,
-) -> std::io::Result<(SocketAddr, SocketAddr, Vec<JoinHandle<()>>)> {
+) -> std::io::Result<(RelayAddresses, Vec<JoinHandle<()>>)> {
     let mm3 = TcpListener::bind(SocketAddr::new(listen.ip(), 0)).await?;
     let mm3_addr = mm3.local_addr()?;
     let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
+    let tls_config = settings.tls.as_ref().and_then(|t| t.server_config().ok());
+    let secure = match tls_config {
+        Some(c) => Some((TcpListener::bind(SocketAddr::new(listen.ip(), 0)).await?, c)),
+        None => None,
+    };
+    let https_addr = secure.as_ref().map(|(l, _)| l.local_addr()).transpose()?;
     let (sip, mut tasks) = SipUac::start(addr, cfg.sip_device, settings.t1).await?;
     let bind = Bind {
         system_id: cfg.system_id.clone(),
@@ -122,27 +152,57 @@ pub async fn start_with_mm3(
         ..Bind::default()
     };
     let (sms, sms_task) = SmsBearer::start(cfg.smsc, bind, SOURCE_ADDR);
+    let tls_client = settings.tls.as_ref().and_then(|t| t.client_config().ok());
+    let sips = match (cfg.sip_device_tls, tls_client) {
+        (Some(at), Some(c)) => {
+            let (u, t) = sips::SipsUac::start(at, c);
+            tasks.push(t);
+            Some(u)
+        }
+        _ => None,
+    };
     let shared = Arc::new(Shared {
         s: settings,
         addr,
+        https_addr,
         sip,
+        sips,
         sms,
         store: Mutex::default(),
         next: AtomicU64::new(0),
     });
+    if let Some((l, config)) = secure {
+        tasks.push(if shared.s.has_fault("mm1-https-plaintext") {
+            // Fault: the HTTPS port speaks plain HTTP (TLS left off there).
+            tokio::spawn(accept_loop(l, shared.clone()))
+        } else {
+            tokio::spawn(tls_accept_loop(l, config, shared.clone()))
+        });
+    }
     tasks.extend([
         tokio::spawn(accept_loop(listener, shared.clone())),
         tokio::spawn(mm3::accept_loop(mm3, shared)),
         sms_task,
     ]);
-    Ok((addr, mm3_addr, tasks))
+    Ok((
+        RelayAddresses {
+            mm1: addr,
+            mm1_https: https_addr,
+            mm3: mm3_addr,
+        },
+        tasks,
+    ))
 }
 
 struct Shared {
     s: Settings,
     addr: SocketAddr,
+    /// MM1 over TLS, when it has TLS material.
+    https_addr: Option<SocketAddr>,
     /// The Push over SIP bearer.
     sip: SipUac,
+    /// Push over SIP over TLS, for `sips:` recipients.
+    sips: Option<sips::SipsUac>,
     /// The WSP push over SMS bearer.
     sms: SmsBearer,
     store: Mutex<Store>,
@@ -176,6 +236,9 @@ struct Stored {
     /// Written into the notification and the retrieved MM as they are (the
     /// X-Mms-Applic-ID family of an MM that came over MM3).
     extra: Vec<Header>,
+    /// It came over MM1 over TLS: its recipients get an `https://`
+    /// Content-Location (this relay's choice; see [`Shared::notification`]).
+    secure: bool,
 }
 
 /// One recipient's copy of an MM.
@@ -200,6 +263,8 @@ struct Store {
 enum Push {
     Sms(Vec<Sm>),
     Sip(sip_uac::Request),
+    /// A whole MESSAGE for the TLS connection.
+    Sips(Vec<u8>),
 }
 
 struct Outcome {
@@ -218,7 +283,8 @@ async fn accept_loop(listener: TcpListener, sh: Arc<Shared>) {
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((stream, _)) => {
-                    conns.spawn(serve_http(stream, sh.clone()));
+                    let _ = stream.set_nodelay(true);
+                    conns.spawn(serve_http(stream, sh.clone(), false));
                 }
                 Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
             },
@@ -227,8 +293,53 @@ async fn accept_loop(listener: TcpListener, sh: Arc<Shared>) {
     }
 }
 
-async fn serve_http(mut stream: TcpStream, sh: Arc<Shared>) {
-    let _ = stream.set_nodelay(true);
+/// MM1 over TLS (RFC 2818): each connection's handshake (bounded by
+/// [`super::tls::HANDSHAKE`]; one that fails or stalls ends the connection),
+/// then the same exchanges as over plain HTTP.
+async fn tls_accept_loop(
+    listener: TcpListener,
+    config: Arc<rustls::ServerConfig>,
+    sh: Arc<Shared>,
+) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, _)) => {
+                    let _ = stream.set_nodelay(true);
+                    let acceptor = acceptor.clone();
+                    let sh = sh.clone();
+                    conns.spawn(async move {
+                        if let Ok(Ok(tls)) =
+                            tokio::time::timeout(super::tls::HANDSHAKE, acceptor.accept(stream)).await
+                        {
+                            serve_http(tls, sh, true).await;
+                        }
+                    });
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+}
+
+/// Can `buf` begin an HTTP request? A request line starts with a method
+/// token; empty lines before it are allowed (RFC 9112 §2.2). Anything else
+/// (a TLS ClientHello, binary) is answered 400 at once rather than waited on.
+fn may_be_request(buf: &[u8]) -> bool {
+    buf.iter()
+        .find(|b| !matches!(b, b'\r' | b'\n'))
+        .is_none_or(|b| b.is_ascii_alphabetic())
+}
+
+/// One MM1 connection (`secure`: it came over TLS): every whole request in
+/// order (keep-alive), each answered before the pushes it causes go out.
+async fn serve_http<S>(mut stream: S, sh: Arc<Shared>, secure: bool)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let mut buf = Vec::new();
     let mut chunk = vec![0u8; 16 * 1024];
     loop {
@@ -237,7 +348,7 @@ async fn serve_http(mut stream: TcpStream, sh: Arc<Shared>) {
                 Ok(Some(n)) if n > 0 => {
                     let raw: Vec<u8> = buf.drain(..n.min(buf.len())).collect();
                     let out = match HttpMessage::parse(&raw) {
-                        Ok(req) => sh.handle(&req),
+                        Ok(req) => sh.handle(&req, secure),
                         Err(e) => Outcome {
                             reply: plain(400, &format!("{e}\n")),
                             close: true,
@@ -251,7 +362,15 @@ async fn serve_http(mut stream: TcpStream, sh: Arc<Shared>) {
                         return;
                     }
                 }
-                Ok(_) => break,
+                Ok(_) if may_be_request(&buf) => break,
+                Ok(_) => {
+                    let _ = tokio::time::timeout(
+                        IO_BOUND,
+                        stream.write_all(&plain(400, "not an HTTP request\n")),
+                    )
+                    .await;
+                    return;
+                }
                 Err(e) => {
                     let _ = tokio::time::timeout(
                         IO_BOUND,
@@ -309,11 +428,17 @@ impl Shared {
             match p {
                 Push::Sms(sms) => self.sms.submit(sms),
                 Push::Sip(req) => self.sip.send(req),
+                Push::Sips(msg) => {
+                    if let Some(u) = &self.sips {
+                        u.send(msg);
+                    }
+                }
             }
         }
     }
 
-    fn handle(&self, req: &HttpMessage) -> Outcome {
+    /// One MM1 request (`secure`: it came over TLS).
+    fn handle(&self, req: &HttpMessage, secure: bool) -> Outcome {
         let close = closes(req);
         let path = path_of(req.target().unwrap_or_default());
         let reply = |r: Vec<u8>| Outcome {
@@ -332,7 +457,7 @@ impl Shared {
                     Err(e) => return reply(plain(400, &format!("not an MMS PDU: {e}\n"))),
                 };
                 let (bytes, pushes) = match pdu.message_type() {
-                    Some(MessageType::SEND_REQ) => self.send_req(&pdu),
+                    Some(MessageType::SEND_REQ) => self.send_req(&pdu, secure),
                     Some(MessageType::NOTIFYRESP_IND) => (
                         http::response(204, "No Content", &[], b""),
                         self.answered(&pdu),
@@ -403,7 +528,7 @@ impl Shared {
     // M-Send.req
     // -----------------------------------------------------------------------
 
-    fn send_req(&self, pdu: &Pdu) -> (Vec<u8>, Vec<Push>) {
+    fn send_req(&self, pdu: &Pdu, secure: bool) -> (Vec<u8>, Vec<Push>) {
         let s = &self.s;
         let tid = pdu.transaction_id().unwrap_or_default().to_string();
         let refuse = |st: ResponseStatus, why: &str| {
@@ -473,6 +598,7 @@ impl Shared {
             body: body.clone(),
             delivery_report: pdu.delivery_report() == Some(crate::codec::mms::YesNo::YES),
             extra: Vec::new(),
+            secure,
         };
         let size = {
             let mut v = Vec::new();
@@ -570,8 +696,21 @@ impl Shared {
     }
 
     /// M-Notification.ind (ENC §6.2) for one recipient's copy.
+    ///
+    /// The Content-Location is this relay's retrieval URL: `http://` on its
+    /// MM1 listener, and `https://` on its TLS listener for an MM that came
+    /// over TLS (its choice: ENC §6.2 asks for a URI, whatever the scheme,
+    /// and no text ties the retrieval's scheme to the submission's). The
+    /// same MM is also served over plain HTTP.
     fn notification(&self, tid: &str, st: &Stored, size: u64) -> Vec<u8> {
-        let location = format!("http://{}{MM1_PATH}/m/{tid}", self.addr);
+        let location = match self.https_addr.filter(|_| st.secure) {
+            // Fault: an https:// URL with the port of the plain listener.
+            Some(_) if self.s.has_fault("https-location-plain-port") => {
+                format!("https://{}{MM1_PATH}/m/{tid}", self.addr)
+            }
+            Some(a) => format!("https://{a}{MM1_PATH}/m/{tid}"),
+            None => format!("http://{}{MM1_PATH}/m/{tid}", self.addr),
+        };
         let mut b = if self.s.has_fault("notification-no-expiry") {
             // Fault: the mandatory X-Mms-Expiry is left out.
             PduBuilder::new(MessageType::NOTIFICATION_IND)
@@ -639,21 +778,45 @@ impl Shared {
             .unwrap_or_default()
     }
 
-    /// Push over SIP: a MESSAGE with the PDU as its body.
+    /// Push over SIP: a MESSAGE with the PDU as its body; over TLS for a
+    /// `sips:` URI (RFC 3261 §26.2.2), and not at all when it has no TLS
+    /// path to the device.
     fn sip_push(&self, uri: &str, body: &[u8]) -> Push {
         let app = if self.s.has_fault("wrong-app-id") {
             "wml.ua"
         } else {
             "mms.ua"
         };
-        Push::Sip(self.sip.message(uri, "mmsc", "liaison-mmsc", |b| {
+        let rest = |b: sip::RequestBuilder| {
             b.header(
                 "Accept-Contact",
                 &format!("*;+g.oma.pusheventapp=\"{app}\";require;explicit"),
             )
             .header("Content-Type", MMS_TYPE)
             .body(body)
-        }))
+        };
+        let secure = uri
+            .get(..5)
+            .is_some_and(|s| s.eq_ignore_ascii_case("sips:"));
+        if !secure || self.s.has_fault("sips-sent-in-clear") {
+            // Fault sips-sent-in-clear: a sips: MESSAGE over UDP.
+            return Push::Sip(self.sip.message(uri, "mmsc", "liaison-mmsc", rest));
+        }
+        if self.sips.is_none() {
+            return Push::Sms(Vec::new());
+        }
+        let addr = self.addr;
+        let b = sip::request("MESSAGE", uri)
+            .header(
+                "Via",
+                &format!("SIP/2.0/TLS {addr};branch=z9hG4bK{}", sip::token()),
+            )
+            .header("Max-Forwards", "70")
+            .header("From", &format!("<sips:mmsc@{addr}>;tag={}", sip::token()))
+            .header("To", &format!("<{uri}>"))
+            .header("Call-ID", &format!("{}@liaison-mmsc", sip::token()))
+            .header("CSeq", "1 MESSAGE");
+        Push::Sips(rest(b).build())
     }
 
     /// M-Delivery.ind (ENC §6.5) to the originator of `st` about `recipient`.
@@ -1186,6 +1349,31 @@ pub const FAULTS: &[super::Fault] = &[
         store_and_forward: true,
         on_ipv6: false,
     },
+    // mms-relay MM1 over TLS (issue 15).
+    super::Fault {
+        role: "mms-relay",
+        name: "mm1-https-plaintext",
+        description: "MM1 over TLS: its https:// port speaks plain HTTP (TLS left off there), so a ClientHello gets an HTTP 400 in the clear",
+        breaks: &["DEFER-1"],
+        store_and_forward: true,
+        on_ipv6: false,
+    },
+    super::Fault {
+        role: "mms-relay",
+        name: "https-location-plain-port",
+        description: "MM1 over TLS: announces an MM submitted over TLS with an https:// Content-Location carrying the port of its plain HTTP listener, where no TLS is spoken",
+        breaks: &["DEFER-1"],
+        store_and_forward: true,
+        on_ipv6: false,
+    },
+    super::Fault {
+        role: "mms-relay",
+        name: "sips-sent-in-clear",
+        description: "Push over SIP: sends the MESSAGE for a sips: recipient over UDP to the device's plain address, as for a sip: one",
+        breaks: &["DEFER-4"],
+        store_and_forward: true,
+        on_ipv6: false,
+    },
 ];
 
 #[cfg(test)]
@@ -1224,6 +1412,17 @@ mod tests {
             "sip:a:pw@127.0.0.1:5060",
         ] {
             assert!(sip_uri_ok(good).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn what_can_start_a_request() {
+        for ok in [&b""[..], b"G", b"POST /mms", b"\r\nGET /", b"\r\n"] {
+            assert!(may_be_request(ok), "{ok:?}");
+        }
+        // A TLS ClientHello (handshake record, 0x16 0x03 0x01) and binary.
+        for bad in [&b"\x16\x03\x01\x02\x00"[..], b"\r\n\x00", b" GET /"] {
+            assert!(!may_be_request(bad), "{bad:?}");
         }
     }
 

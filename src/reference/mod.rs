@@ -186,6 +186,8 @@ pub struct Running {
     pub pap_https: Option<SocketAddr>,
     /// mms-relay: its MM3 (SMTP) address.
     pub mm3: Option<SocketAddr>,
+    /// mms-relay: where it takes MM1 over TLS (`https://ADDR/mms`).
+    pub mm1_https: Option<SocketAddr>,
     /// mms-client: where it takes send triggers (HTTP).
     pub send_trigger: Option<SocketAddr>,
     /// mms-client: where it takes WSP pushes (UDP).
@@ -207,6 +209,7 @@ impl Running {
             tls: None,
             pap_https: None,
             mm3: None,
+            mm1_https: None,
             send_trigger: None,
             wap_push: None,
             tasks,
@@ -271,9 +274,10 @@ pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::i
                 "mms-relay needs the SMSC and SIP device addresses",
             )
         })?;
-        let (address, mm3, tasks) = mms_relay::start_with_mm3(listen, cfg, settings).await?;
-        let mut r = Running::new("mms-relay", address, tasks);
-        r.mm3 = Some(mm3);
+        let (a, tasks) = mms_relay::start_all(listen, cfg, settings).await?;
+        let mut r = Running::new("mms-relay", a.mm1, tasks);
+        r.mm3 = Some(a.mm3);
+        r.mm1_https = a.mm1_https;
         return Ok(r);
     }
     if role == "mem-server" {

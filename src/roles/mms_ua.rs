@@ -43,6 +43,8 @@ pub enum Mm1Outcome {
     Timeout(Vec<u8>),
     /// No TCP connection, or the request could not be sent.
     ConnectFailed(String),
+    /// MM1 over TLS: the handshake did not complete (what the relay did).
+    TlsFailed(String),
 }
 
 impl Mm1Outcome {
@@ -76,6 +78,9 @@ impl Mm1Outcome {
                 escape_bytes(b, 400)
             ),
             Mm1Outcome::ConnectFailed(e) => format!("no TCP connection to the relay ({e})"),
+            Mm1Outcome::TlsFailed(e) => format!(
+                "no TLS connection to the relay (RFC 2818 §2: an https:// exchange runs inside TLS from the first byte): {e}"
+            ),
         }
     }
 }
@@ -121,10 +126,30 @@ pub async fn exchange(
     request: &[u8],
     deadline: Instant,
 ) -> Mm1Outcome {
+    exchange_over(relay, capture, request, deadline, None).await
+}
+
+/// [`exchange`], over TLS (RFC 2818) when `tls` gives a client and the
+/// name to check the relay's certificate for: the handshake first (its
+/// records and secrets in `capture`), one that fails is
+/// [`Mm1Outcome::TlsFailed`] naming what the relay did.
+pub async fn exchange_over(
+    relay: SocketAddr,
+    capture: Capture,
+    request: &[u8],
+    deadline: Instant,
+    tls: Option<(&crate::net::tls::TlsClient, &str)>,
+) -> Mm1Outcome {
     let left = deadline.saturating_duration_since(Instant::now());
-    let conn = match StreamConn::connect(relay, capture, framer, MAX_ANSWER, left).await {
-        Ok(c) => c,
-        Err(e) => return Mm1Outcome::ConnectFailed(e.to_string()),
+    let conn = match tls {
+        None => match StreamConn::connect(relay, capture, framer, MAX_ANSWER, left).await {
+            Ok(c) => c,
+            Err(e) => return Mm1Outcome::ConnectFailed(e.to_string()),
+        },
+        Some((client, name)) => match connect_tls(relay, capture, client, name, left).await {
+            Ok(c) => c,
+            Err(e) => return e,
+        },
     };
     if let Err(e) = conn.send(request).await {
         return Mm1Outcome::ConnectFailed(format!("sending the request failed: {e}"));
@@ -152,6 +177,46 @@ pub async fn exchange(
     };
     conn.shutdown().await;
     out
+}
+
+/// A TLS connection to the relay, framed as HTTP: TCP, then the handshake
+/// (both within `left`).
+async fn connect_tls(
+    relay: SocketAddr,
+    capture: Capture,
+    client: &crate::net::tls::TlsClient,
+    name: &str,
+    left: std::time::Duration,
+) -> Result<StreamConn, Mm1Outcome> {
+    if !crate::net::permitted(relay.ip()) {
+        return Err(Mm1Outcome::ConnectFailed(
+            crate::net::not_permitted("connects to", relay.ip()).to_string(),
+        ));
+    }
+    let tcp = match tokio::time::timeout(left, tokio::net::TcpStream::connect(relay)).await {
+        Ok(Ok(t)) => t,
+        Ok(Err(e)) => {
+            return Err(Mm1Outcome::ConnectFailed(format!(
+                "connecting to {relay}: {e}"
+            )))
+        }
+        Err(_) => {
+            return Err(Mm1Outcome::ConnectFailed(format!(
+                "connecting to {relay} timed out"
+            )))
+        }
+    };
+    let _ = tcp.set_nodelay(true);
+    let timeout = left.min(crate::net::tls::HANDSHAKE_TIMEOUT);
+    let stream = client
+        .connect(tcp, name, capture, timeout)
+        .await
+        .map_err(|e| {
+            Mm1Outcome::TlsFailed(format!(
+                "the TLS handshake with {relay} for `{name}` failed: {e}"
+            ))
+        })?;
+    Ok(StreamConn::over_tls(stream, framer, MAX_ANSWER))
 }
 
 /// The bearer a push came over.
@@ -182,6 +247,9 @@ pub struct Pushed {
     pub segments: u8,
     /// SIP: the request.
     pub sip: Option<SipMessage>,
+    /// SIP: the transport it came over (UDP to `sip_device`, TLS to
+    /// `sip_device_tls`).
+    pub transport: Option<crate::net::Transport>,
     /// One line with the bytes, for verdicts.
     pub describe: String,
 }
@@ -275,6 +343,7 @@ pub fn pushes(smsc: Option<&Smsc>, sip: Option<&ImsCore>, keep: Keep<'_>) -> Vec
                         wsp: Some(wsp),
                         segments: d.segments,
                         sip: None,
+                        transport: None,
                     });
                 }
                 Err(e) => out.push(Pushed {
@@ -290,6 +359,7 @@ pub fn pushes(smsc: Option<&Smsc>, sip: Option<&ImsCore>, keep: Keep<'_>) -> Vec
                     wsp: Some(Err(e.to_string())),
                     segments: 1,
                     sip: None,
+                    transport: None,
                 }),
             }
         }
@@ -309,8 +379,10 @@ pub fn pushes(smsc: Option<&Smsc>, sip: Option<&ImsCore>, keep: Keep<'_>) -> Vec
                     wsp: None,
                     segments: 0,
                     sip: None,
+                    transport: Some(d.incoming.transport),
                     describe: format!(
-                        "bytes that are not SIP at the SIP device — {}",
+                        "bytes that are not SIP at the SIP device (over {}) — {}",
+                        d.incoming.transport,
                         escape_bytes(&d.incoming.bytes, 400)
                     ),
                 });
@@ -328,9 +400,11 @@ pub fn pushes(smsc: Option<&Smsc>, sip: Option<&ImsCore>, keep: Keep<'_>) -> Vec
                 wsp: None,
                 segments: 0,
                 sip: Some(m.clone()),
+                transport: Some(d.incoming.transport),
                 describe: format!(
-                    "SIP {} — bytes: {}",
+                    "SIP {} over {} — bytes: {}",
                     m.summary(),
+                    d.incoming.transport,
                     escape_bytes(&d.incoming.bytes, 700)
                 ),
             });

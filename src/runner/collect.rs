@@ -582,6 +582,14 @@ pub fn run_elements(ctx: &RunContext) -> Vec<crate::report::Element> {
         Side::Sut,
     );
     add(
+        p.mms_relay
+            .as_ref()
+            .and_then(|m| m.mm1_https_url.as_deref())
+            .and_then(url),
+        "SUT mms-relay (MM1 over TLS)",
+        Side::Sut,
+    );
+    add(
         p.mms_relay.as_ref().and_then(|m| m.mm3),
         "SUT mms-relay (MM3)",
         Side::Sut,
@@ -638,6 +646,10 @@ pub fn run_elements(ctx: &RunContext) -> Vec<crate::report::Element> {
         (
             mms.and_then(|h| h.sip.as_ref()).map(|x| x.ep.udp_addr()),
             "harness SIP device (MMS)",
+        ),
+        (
+            p.mms_relay.as_ref().and_then(|m| m.sip_device_tls),
+            "harness SIP device (MMS, TLS)",
         ),
         (
             ctx.deferral.as_ref().map(|h| h.server.addr()),

@@ -218,6 +218,11 @@ pub async fn start_reference(
             mm3_domain: None,
             mm3_max_size: Some(crate::reference::mms_relay::MM3_MAX_MESSAGE as u64),
             mm3_starttls: Some(true),
+            mm1_https_url: running
+                .iter()
+                .find_map(|r| r.mm1_https)
+                .map(|a| format!("https://{a}{}", crate::reference::mms_relay::MM1_PATH)),
+            sip_device_tls: c.sip_device_tls,
         }),
         mem_server: mem_server
             .as_ref()
@@ -365,6 +370,8 @@ fn harness_profile(ip: std::net::IpAddr, core_ip: std::net::IpAddr) -> Profile {
             mm3_domain: None,
             mm3_max_size: None,
             mm3_starttls: None,
+            mm1_https_url: None,
+            sip_device_tls: None,
         }),
         deferral: Some(crate::profile::DeferralSection {
             mmsc_url: format!("http://{any}/mms"),
@@ -476,6 +483,16 @@ pub async fn start_embedded(
         )
         .await
         .map_err(|e| UsageError(format!("embedded reference: {e}")))?;
+    // The harness device takes the relay's SIP over TLS (sips: recipients)
+    // with the harness certificate of this run's lab CA.
+    let device_tls = match mms.sip.as_ref() {
+        Some(s) => Some(
+            s.ep.listen_tls(any, tls.server.clone())
+                .await
+                .map_err(|e| UsageError(format!("embedded reference: SIP device TLS: {e}")))?,
+        ),
+        None => None,
+    };
     let reference_tls = crate::reference::tls::ReferenceTls {
         cert_chain_pem: tls.sut.chain_pem(),
         key_pem: tls.sut.key_pem(),
@@ -515,6 +532,7 @@ pub async fn start_embedded(
             system_id: pr.system_id.clone().unwrap_or_default(),
             password: pr.password.clone().unwrap_or_default(),
             sip_device: mms.sip.as_ref().map_or(any, |s| s.ep.udp_addr()),
+            sip_device_tls: device_tls,
         }),
         deferral: Some(crate::reference::im_server::DeferralConfig {
             mmsc_url: format!("http://{}/mms", dmmsc.server.addr()),

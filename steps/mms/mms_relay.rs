@@ -38,6 +38,8 @@ pub enum Kind {
     Msisdn,
     Email,
     Sip,
+    /// A `sips:` URI (RFC 3261 §26.2.2): reached over TLS only.
+    Sips,
     /// A SIP URI without a host (`sip:user@`), in the profile's SIP form.
     MalformedSip,
 }
@@ -60,13 +62,14 @@ impl User {
             Kind::Msisdn => "MSISDN",
             Kind::Email => "e-mail",
             Kind::Sip => "SIP URI",
+            Kind::Sips => "SIPS URI",
             Kind::MalformedSip => "malformed SIP URI",
         }
     }
 
     /// Whether the relay is expected to push to it.
     fn pushed_to(&self) -> bool {
-        matches!(self.kind, Kind::Msisdn | Kind::Sip)
+        matches!(self.kind, Kind::Msisdn | Kind::Sip | Kind::Sips)
     }
 }
 
@@ -98,6 +101,9 @@ pub struct MmsRelay {
     /// By recipient index: when the harness sent the recipient's final answer
     /// (M-NotifyResp.ind Retrieved/Rejected, or M-Acknowledge.ind).
     pub answered_at: HashMap<usize, Instant>,
+    /// The MM1 requests go over TLS (the profile's `mms_relay.mm1_https_url`,
+    /// or `mm1_url` when it is `https://`).
+    pub https: bool,
 }
 
 pub(crate) fn harness(w: &LiaisonWorld) -> Result<Arc<PushHarness>, Failure> {
@@ -117,10 +123,63 @@ pub(crate) fn section(w: &LiaisonWorld) -> Result<MmsRelaySection, Failure> {
         .ok_or_else(|| w.fail("an mms_relay section in the profile", "none"))
 }
 
-fn mm1(w: &LiaisonWorld) -> Result<(SocketAddr, String), Failure> {
+/// Where the scenario's MM1 requests go: (address, path, over TLS). Over
+/// TLS when the scenario asks for it, or when the only URL is `https://`.
+fn mm1(w: &LiaisonWorld) -> Result<(SocketAddr, String, bool), Failure> {
     let s = section(w)?;
-    s.url_parts()
-        .ok_or_else(|| w.fail("an MM1 URL http://IP:PORT/PATH", &s.mm1_url))
+    let url = match (w.mms_relay.https, s.https()) {
+        (true, Some(u)) => u.to_string(),
+        (true, None) => {
+            return Err(w.fail(
+                "an MM1 URL over TLS, https://IP:PORT/PATH (mms_relay.mm1_https_url)",
+                "none",
+            ))
+        }
+        (false, _) => s.mm1_url.clone(),
+    };
+    let (addr, path) = crate::codec::http::url_parts(&url)
+        .ok_or_else(|| w.fail("an MM1 URL http://IP:PORT/PATH", &url))?;
+    Ok((addr, path, crate::codec::http::url_is_https(&url)))
+}
+
+/// The run's TLS client and the name to check `dst`'s certificate for, when
+/// `tls` (RFC 2818: the certificate checked as the profile's tls section
+/// says, against the run's lab CA by default).
+type Mm1Tls = Option<(Arc<crate::harness::tls::RunTls>, String)>;
+
+fn mm1_tls(w: &LiaisonWorld, dst: SocketAddr, tls: bool) -> Result<Mm1Tls, Failure> {
+    if !tls {
+        return Ok(None);
+    }
+    let t = crate::steps::sip::run_tls(w)?;
+    let name = t.server_name_for(dst);
+    Ok(Some((t, name)))
+}
+
+/// One MM1 exchange with `dst`, over TLS when `tls`, in the scenario's capture.
+async fn mm1_exchange(
+    w: &LiaisonWorld,
+    dst: SocketAddr,
+    tls: bool,
+    request: &[u8],
+) -> Result<Mm1Outcome, Failure> {
+    let t = mm1_tls(w, dst, tls)?;
+    Ok(mms_ua::exchange_over(
+        dst,
+        w.capture.clone(),
+        request,
+        w.deadline,
+        t.as_ref().map(|(t, n)| (&t.client, n.as_str())),
+    )
+    .await)
+}
+
+/// The scenario's MM1 requests go over HTTPS (RFC 2818), the relay's
+/// certificate checked as the profile's tls section says.
+#[given("the MMS clients reach the relay over HTTPS")]
+async fn over_https(w: &mut LiaisonWorld) -> StepResult {
+    w.mms_relay.https = true;
+    Ok(())
 }
 
 /// A fresh number: 1555 and seven digits.
@@ -168,8 +227,9 @@ fn user(s: &MmsRelaySection, kind: Kind) -> User {
             uri: None,
             number: n,
         },
-        Kind::Sip => {
-            let uri = format!("sip:mms_{n};ctx=a%2Bb@{}", s.sip_domain());
+        Kind::Sip | Kind::Sips => {
+            let scheme = if kind == Kind::Sips { "sips" } else { "sip" };
+            let uri = format!("{scheme}:mms_{n};ctx=a%2Bb@{}", s.sip_domain());
             User {
                 kind,
                 address: sip_wire(&uri),
@@ -199,6 +259,7 @@ fn kind_of(phrase: &str) -> Option<Kind> {
         "MSISDN user" => Kind::Msisdn,
         "e-mail user" => Kind::Email,
         "SIP URI user" => Kind::Sip,
+        "SIPS URI user" => Kind::Sips,
         "malformed SIP URI" => Kind::MalformedSip,
         _ => return None,
     })
@@ -265,7 +326,7 @@ async fn bound(w: &mut LiaisonWorld) -> StepResult {
 #[when(regex = r"^an? (MSISDN|SIP URI) user sends an MM( with a delivery report)? to (.+)$")]
 async fn sends(w: &mut LiaisonWorld, from: String, report: String, list: String) -> StepResult {
     let s = section(w)?;
-    let (relay, path) = mm1(w)?;
+    let (relay, path, tls) = mm1(w)?;
     let from_kind = if from == "SIP URI" {
         Kind::Sip
     } else {
@@ -338,7 +399,7 @@ async fn sends(w: &mut LiaisonWorld, from: String, report: String, list: String)
     }
     let pdu = b.build();
     let request = mms_ua::post_request(relay, &path, pdu.raw());
-    let outcome = mms_ua::exchange(relay, w.capture.clone(), &request, w.deadline).await;
+    let outcome = mm1_exchange(w, relay, tls, &request).await?;
     // The Message-ID the relay gave this MM is the scenario's too (a
     // delivery report names it), when it is long enough to be nobody
     // else's by chance.
@@ -700,6 +761,19 @@ async fn notified_by_sms(w: &mut LiaisonWorld) -> StepResult {
 
 #[then("the recipient's notification is a SIP MESSAGE to its URI with the feature tag mms.ua and Content-Type application/vnd.wap.mms-message")]
 async fn notified_by_sip(w: &mut LiaisonWorld) -> StepResult {
+    notified_by_sip_over(w, false).await
+}
+
+/// RFC 3261 §26.2.2 (and RFC 5630, with no last-hop exception): a request
+/// whose Request-URI is `sips:` travels over TLS, so the relay's MESSAGE
+/// for a `sips:` recipient reaches the device's TLS address, never in the clear.
+#[then("the recipient's notification is a SIP MESSAGE over TLS to its sips: URI with the feature tag mms.ua and Content-Type application/vnd.wap.mms-message")]
+async fn notified_by_sips(w: &mut LiaisonWorld) -> StepResult {
+    notified_by_sip_over(w, true).await
+}
+
+/// The recipient's notification by Push over SIP, over TLS when `tls`.
+async fn notified_by_sip_over(w: &mut LiaisonWorld, tls: bool) -> StepResult {
     let u = w
         .mms_relay
         .recipients
@@ -709,8 +783,13 @@ async fn notified_by_sip(w: &mut LiaisonWorld) -> StepResult {
     let (p, pdu) = notification(w, 0).await?;
     let uri = u.uri.clone().unwrap_or_default();
     let expected = format!(
-        "the notification for {} by Push over SIP: a MESSAGE with Request-URI {uri}, Accept-Contact +g.oma.pusheventapp=\"mms.ua\", Content-Type application/vnd.wap.mms-message and the M-Notification.ind as body",
-        u.address
+        "the notification for {} by Push over SIP: a MESSAGE with Request-URI {uri}, Accept-Contact +g.oma.pusheventapp=\"mms.ua\", Content-Type application/vnd.wap.mms-message and the M-Notification.ind as body{}",
+        u.address,
+        if tls {
+            ", over TLS to the device's TLS address (mms_relay.sip_device_tls): a sips: Request-URI is never sent in the clear (RFC 3261 §26.2.2, RFC 5630)"
+        } else {
+            ""
+        }
     );
     let Some(m) = p.sip.as_ref().filter(|_| p.bearer == Bearer::Sip) else {
         return Err(w.fail(
@@ -732,6 +811,18 @@ async fn notified_by_sip(w: &mut LiaisonWorld) -> StepResult {
     });
     if m.method() != Some("MESSAGE") || m.request_uri() != Some(uri.as_str()) || !tag_ok || !ct_ok {
         return Err(w.fail(expected, p.describe.clone()));
+    }
+    if tls && p.transport != Some(crate::net::Transport::Tls) {
+        return Err(w.fail(
+            expected,
+            format!(
+                "the MESSAGE in the clear, over {}: {}",
+                p.transport
+                    .map(|t| t.to_string().to_uppercase())
+                    .unwrap_or_else(|| "?".into()),
+                p.describe
+            ),
+        ));
     }
     judge_notification_pdu(w, &p, &pdu)
 }
@@ -769,14 +860,8 @@ async fn notification_from(w: &mut LiaisonWorld) -> StepResult {
 
 /// POSTs a PDU to the relay's MM1 URL; the relay must answer 2xx.
 async fn post(w: &LiaisonWorld, what: &str, pdu: &[u8]) -> StepResult {
-    let (relay, path) = mm1(w)?;
-    let out = mms_ua::exchange(
-        relay,
-        w.capture.clone(),
-        &mms_ua::post_request(relay, &path, pdu),
-        w.deadline,
-    )
-    .await;
+    let (relay, path, tls) = mm1(w)?;
+    let out = mm1_exchange(w, relay, tls, &mms_ua::post_request(relay, &path, pdu)).await?;
     match out.response().and_then(|m| m.status()) {
         Some(s) if (200..300).contains(&s) => Ok(()),
         _ => Err(w.fail(
@@ -795,19 +880,20 @@ pub(crate) async fn retrieve(w: &mut LiaisonWorld, i: usize) -> Result<Pdu, Fail
     let loc = n.content_location().unwrap_or_default().to_string();
     let Some((addr, path)) = mms_ua::http_url(&loc) else {
         return Err(w.fail(
-            "an X-Mms-Content-Location http://IP:PORT/PATH on loopback the recipient can fetch",
+            "an X-Mms-Content-Location http://IP:PORT/PATH (or https://) on loopback the recipient can fetch",
             format!("{loc:?} — notification: {}", n.view().replace('\n', "; ")),
         ));
     };
-    let out = mms_ua::exchange(
-        addr,
-        w.capture.clone(),
-        &mms_ua::get_request(addr, &path),
-        w.deadline,
-    )
-    .await;
+    // Fetched as the URL says: an https:// location over TLS (RFC 2818).
+    let tls = crate::codec::http::url_is_https(&loc);
+    let out = mm1_exchange(w, addr, tls, &mms_ua::get_request(addr, &path)).await?;
     let expected = format!(
-        "HTTP 2xx to GET {loc} whose body is an M-Retrieve.conf (X-Mms-Message-Type 0x84, OMA MMS ENC §6.3)"
+        "HTTP 2xx to GET {loc} whose body is an M-Retrieve.conf (X-Mms-Message-Type 0x84, OMA MMS ENC §6.3){}",
+        if tls {
+            ", over TLS at the port the https:// URL names (RFC 9110 §4.2.2)"
+        } else {
+            ""
+        }
     );
     let m = out
         .response()

@@ -232,6 +232,7 @@ impl Shared {
             body: Body::Single(body),
             delivery_report: false,
             extra,
+            secure: false,
         };
         let size = {
             let mut v = Vec::new();
