@@ -454,12 +454,27 @@ pub struct MmsClientSection {
     /// upper tester is).
     #[serde(default)]
     pub send_trigger: Option<SocketAddr>,
+    /// The client fetches an `https://` Content-Location over TLS (RFC 2818),
+    /// trusting the run's lab CA (`tls/lab-ca.pem`, LIAISON_TLS_CA): the
+    /// `@if:mms_https_retrieval` scenario notifies it with one, served by
+    /// the harness on a TLS listener of that scenario. Default false.
+    #[serde(default)]
+    pub https_retrieval: Option<bool>,
+    /// Where the client takes Push over SIP over TLS (RFC 3261 §26.2),
+    /// `IP:PORT`, with a certificate the harness checks as the `tls`
+    /// section says (the run issues `tls/sut-cert.pem` for it): the
+    /// `@if:mms_sip_push_tls` scenario pushes there.
+    #[serde(default)]
+    pub sip_push_tls: Option<SocketAddr>,
 }
 
 impl MmsClientSection {
     /// (host:port, path) of the MMSC URL.
     pub fn url_parts(&self) -> Option<(SocketAddr, String)> {
-        // http:// only: the harness plays these over plain HTTP.
+        // http:// only: the harness MMSC is a run-level server whose routed
+        // capture finds scenarios by keys in plaintext, so it takes the
+        // client's POSTs over plain HTTP (https_retrieval: the fetches can
+        // be over TLS, served per scenario).
         crate::codec::http::url_parts(&self.mmsc_url)
             .filter(|_| !crate::codec::http::url_is_https(&self.mmsc_url))
     }
@@ -1129,6 +1144,12 @@ impl Profile {
             ));
         }
         if let Some(m) = &raw.mms_client {
+            if crate::codec::http::url_is_https(&m.mmsc_url) {
+                return Err(err(
+                    "mms_client.mmsc_url",
+                    format!("expected http://IP:PORT/PATH, got `{}`: the harness MMSC takes the client's MM1 POSTs over plain HTTP only (it serves the run's scenarios side by side and finds each one's requests by their plaintext); a client that fetches over TLS declares https_retrieval: true", m.mmsc_url),
+                ));
+            }
             let (addr, _) = m.url_parts().ok_or_else(|| {
                 err(
                     "mms_client.mmsc_url",
@@ -1142,7 +1163,11 @@ impl Profile {
                     "expected wap_push (UDP address for WSP pushes) or sip_push (SIP address for Push over SIP), or both".into(),
                 ));
             }
-            for (f, a) in [("wap_push", m.wap_push), ("sip_push", m.sip_push)] {
+            for (f, a) in [
+                ("wap_push", m.wap_push),
+                ("sip_push", m.sip_push),
+                ("sip_push_tls", m.sip_push_tls),
+            ] {
                 if let Some(a) = a {
                     check_fixed(lab, a).map_err(|e| err(&format!("mms_client.{f}"), e))?;
                 }
@@ -1310,6 +1335,8 @@ impl Profile {
             || self.capability("mem_starttls")
             || self.capability("mms_mm3_starttls")
             || self.capability("pap_https")
+            || self.capability("mms_https_retrieval")
+            || self.capability("mms_sip_push_tls")
             || self.capability("msrp_relay_tls")
             || self.sip.as_ref().is_some_and(|s| s.ws_secure())
             || self
@@ -1372,6 +1399,14 @@ impl Profile {
                 .mms_client
                 .as_ref()
                 .is_some_and(|m| m.sip_push.is_some()),
+            "mms_https_retrieval" => self
+                .mms_client
+                .as_ref()
+                .is_some_and(|m| m.https_retrieval == Some(true)),
+            "mms_sip_push_tls" => self
+                .mms_client
+                .as_ref()
+                .is_some_and(|m| m.sip_push_tls.is_some()),
             "mms_notify_sms" => self.mms_relay.as_ref().is_some_and(|m| m.notifies("sms")),
             "mms_notify_sip" => self.mms_relay.as_ref().is_some_and(|m| m.notifies("sip")),
             "deferral" => self.deferral.is_some(),
@@ -1494,6 +1529,8 @@ pub const CAPABILITIES: &[&str] = &[
     "push_upper_tester",
     "mms_wap_push",
     "mms_sip_push",
+    "mms_https_retrieval",
+    "mms_sip_push_tls",
     "mms_notify_sms",
     "mms_notify_sip",
     "deferral",
@@ -2534,6 +2571,47 @@ capabilities: { sip_push_subscribe: true }
             ("sip:bob@ims.test", "escaped")
         );
         assert!(p.capability("mms_sip_push"));
+        assert!(!p.capability("mms_https_retrieval") && !p.uses_tls());
+    }
+
+    /// Issue 15: fetches over TLS and SIP pushes over TLS are declared; an
+    /// https:// MMSC URL is refused with why.
+    #[test]
+    fn mms_client_tls() {
+        let p = Profile::parse(
+            &format!(
+                "{MMSC}  https_retrieval: true
+  sip_push_tls: 127.0.0.1:5061
+"
+            ),
+            "c.yaml",
+        )
+        .unwrap();
+        assert!(p.capability("mms_https_retrieval") && p.capability("mms_sip_push_tls"));
+        assert!(p.uses_tls());
+        let p = Profile::parse(
+            &format!(
+                "{MMSC}  https_retrieval: false
+"
+            ),
+            "c.yaml",
+        )
+        .unwrap();
+        assert!(!p.capability("mms_https_retrieval") && !p.uses_tls());
+        let e = err_of(&format!(
+            "{MMSC}  sip_push_tls: 10.0.0.2:5061
+"
+        ));
+        assert!(
+            e.starts_with("profile bad.yaml: mms_client.sip_push_tls: expected a loopback"),
+            "{e}"
+        );
+        let e = err_of(&MMSC.replace("http://", "https://"));
+        assert!(
+            e.starts_with("profile bad.yaml: mms_client.mmsc_url: expected http://IP:PORT/PATH, got `https://127.0.0.1:18002/mmsc`: the harness MMSC takes the client's MM1 POSTs over plain HTTP only"),
+            "{e}"
+        );
+        assert_eq!(e.lines().count(), 1);
     }
     const MMS: &str = "name: r\nroles: [mms-relay]\nmms_relay:\n  mm1_url: http://127.0.0.1:18002/mms\n  notify: [sms, sip]\n  smsc: 127.0.0.1:18776\n  system_id: a\n  password: b\n  sip_device: 127.0.0.1:15097\n";
 

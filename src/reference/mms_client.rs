@@ -14,14 +14,16 @@
 //! **Notifications.** One at a time, in arrival order. An M-Notification.ind
 //! is acted on when it decodes, is of that type, has major version 1 and all
 //! its mandatory fields (Transaction-ID, Message-Class, Message-Size, Expiry,
-//! an `http://IP:PORT/…` Content-Location), and its From (when present) is an
-//! address the codec reads — a PLMN number, a mailbox, a SIP URI raw
+//! an `http://IP:PORT/…` or `https://IP:PORT/…` Content-Location), and its
+//! From (when present) is an address the codec reads — a PLMN number, a mailbox, a SIP URI raw
 //! (`sip:…`) or escaped (`…/TYPE=SIP`). A notification it cannot act on is
 //! answered with M-NotifyResp.ind status Unrecognised when a Transaction-ID
 //! can be read from it, and is otherwise dropped; the client carries on.
 //!
 //! **Retrieval** (immediate mode, MMS ENC §6.2/§6.3): HTTP GET of exactly the
-//! Content-Location; on a 200 whose body decodes as an M-Retrieve.conf, an
+//! Content-Location (an `https://` one over TLS, RFC 2818, the server's
+//! certificate checked against the run's lab CA; without TLS material such
+//! a fetch fails); on a 200 whose body decodes as an M-Retrieve.conf, an
 //! M-NotifyResp.ind with the notification's Transaction-ID and status
 //! Retrieved is POSTed to the MMSC URL (`application/vnd.wap.mms-message`);
 //! on a failed fetch, status Deferred (it would retry later), and a body that
@@ -87,6 +89,9 @@ struct Shared {
     dead: AtomicBool,
     /// forgets-after-malformed: set by a notification it could not act on.
     confused: AtomicBool,
+    /// As TLS client (https:// Content-Locations, RFC 2818): trusts the
+    /// run's lab CA; None without TLS material (such a fetch fails).
+    tls_client: Option<tokio_rustls::TlsConnector>,
     /// SIP answers by top-Via branch, for retransmissions.
     answers: Mutex<HashMap<String, Vec<u8>>>,
     jobs: mpsc::UnboundedSender<Vec<u8>>,
@@ -113,7 +118,14 @@ pub async fn start(
         TcpListener::bind(cfg.send_trigger.unwrap_or(SocketAddr::new(address.ip(), 0))).await?;
     let trigger_addr = trigger.local_addr()?;
     let (tx, rx) = mpsc::unbounded_channel();
+    let tls_client = match &settings.tls {
+        Some(t) => Some(tokio_rustls::TlsConnector::from(
+            t.client_config().map_err(std::io::Error::other)?,
+        )),
+        None => None,
+    };
     let sh = Arc::new(Shared {
+        tls_client,
         cfg,
         s: settings,
         dead: AtomicBool::new(false),
@@ -481,7 +493,7 @@ async fn handle(sh: &Shared, bytes: &[u8]) {
             }
             if sh.s.has_fault("fetches-malformed") {
                 if let Some(l) = scrape_location(bytes) {
-                    let _ = get(&l).await;
+                    let _ = get(sh, &l).await;
                 }
                 if let Some(t) = &tid {
                     post(sh, notify_resp(sh, t, Status::RETRIEVED)).await;
@@ -503,7 +515,7 @@ async fn handle(sh: &Shared, bytes: &[u8]) {
         // Fault: the notification after a malformed one is lost; what is
         // fetched is a stale path on the MMSC, not its Content-Location.
         if let Some((addr, _)) = super::http_url_parts(&sh.cfg.mmsc_url) {
-            let _ = get(&format!("http://{addr}/mms/stale")).await;
+            let _ = get(sh, &format!("http://{addr}/mms/stale")).await;
         }
         return;
     }
@@ -524,7 +536,7 @@ async fn handle(sh: &Shared, bytes: &[u8]) {
     }
     if sh.s.has_fault("ack-before-fetch") {
         post(sh, notify_resp(sh, &tid, Status::RETRIEVED)).await;
-        if let Some(m) = get(&target).await {
+        if let Some(m) = get(sh, &target).await {
             if let Ok(p) = Pdu::parse(&m.body) {
                 hand_over(sh, &m.body, &p).await;
             }
@@ -533,9 +545,9 @@ async fn handle(sh: &Shared, bytes: &[u8]) {
     }
     if sh.s.has_fault("fetches-twice") {
         // A conformant variant: a first fetch whose result it discards (a retry).
-        let _ = get(&target).await;
+        let _ = get(sh, &target).await;
     }
-    let fetched = get(&target).await;
+    let fetched = get(sh, &target).await;
     let status = match &fetched {
         Some(m) if m.status() == Some(200) => match Pdu::parse(&m.body) {
             Ok(p) if p.message_type() == Some(MessageType::RETRIEVE_CONF) => Ok(p),
@@ -635,8 +647,11 @@ async fn post_pdu(sh: &Shared, pdu: Vec<u8>) {
     let _ = super::http_exchange(addr, &req, IO_BOUND).await;
 }
 
-/// GETs a URL; the response, when a whole one came.
-async fn get(url: &str) -> Option<HttpMessage> {
+/// GETs a URL; the response, when a whole one came. An `https://` URL is
+/// fetched over TLS (RFC 2818 §2.1: the TLS handshake first, then the
+/// request inside the connection), the server's certificate checked
+/// against the lab CA for the URL's IP (§3.1).
+async fn get(sh: &Shared, url: &str) -> Option<HttpMessage> {
     let (addr, path) = super::http_url_parts(url)?;
     let req = http::request(
         "GET",
@@ -645,7 +660,60 @@ async fn get(url: &str) -> Option<HttpMessage> {
         &[("Accept", MMS_MEDIA)],
         b"",
     );
-    super::http_exchange(addr, &req, IO_BOUND).await
+    if !http::url_is_https(url) || sh.s.has_fault("https-retrieved-in-clear") {
+        // https-retrieved-in-clear (fault): the https:// URL fetched with
+        // plain HTTP, its request in the clear on the TLS port.
+        return super::http_exchange(addr, &req, IO_BOUND).await;
+    }
+    let connector = sh.tls_client.clone()?;
+    let end = tokio::time::Instant::now() + IO_BOUND;
+    let tcp = tokio::time::timeout_at(end, tokio::net::TcpStream::connect(addr))
+        .await
+        .ok()?
+        .ok()?;
+    let _ = tcp.set_nodelay(true);
+    let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+    let tls = tokio::time::timeout_at(end, connector.connect(name, tcp))
+        .await
+        .ok()?
+        .ok()?;
+    exchange_on(tls, &req, end).await
+}
+
+/// One HTTP exchange on an open connection (a TLS one), bounded by `end`:
+/// the response, when a whole one came (framed by Content-Length, chunked,
+/// or the close).
+async fn exchange_on<S>(mut stream: S, req: &[u8], end: tokio::time::Instant) -> Option<HttpMessage>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::AsyncReadExt;
+    tokio::time::timeout_at(end, stream.write_all(req))
+        .await
+        .ok()?
+        .ok()?;
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 16 * 1024];
+    loop {
+        match http::next_frame(&buf, 4 << 20) {
+            Ok(Some(n)) => {
+                let m = HttpMessage::parse(buf.get(..n)?).ok();
+                // close_notify, then the connection (RFC 8446 §6.1).
+                let _ = tokio::time::timeout_at(end, stream.shutdown()).await;
+                return m;
+            }
+            Ok(None) => {}
+            Err(_) => return None,
+        }
+        let n = tokio::time::timeout_at(end, stream.read(&mut chunk))
+            .await
+            .ok()?
+            .ok()?;
+        if n == 0 {
+            return HttpMessage::parse_at_close(&buf).ok();
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
 }
 
 /// This role's named faults: each one's `has_fault` check sits beside the
@@ -810,6 +878,15 @@ pub const FAULTS: &[super::Fault] = &[
         name: "fetches-twice",
         description: "no fault: the conformant client fetching each MM twice (a retry) before it reports it Retrieved",
         breaks: &[],
+        store_and_forward: true,
+        on_ipv6: false,
+    },
+    // mms-client (issue 15): retrieval over HTTPS.
+    super::Fault {
+        role: "mms-client",
+        name: "https-retrieved-in-clear",
+        description: "fetches an https:// Content-Location with plain HTTP: its GET goes in the clear to the TLS port",
+        breaks: &["DEFER-5"],
         store_and_forward: true,
         on_ipv6: false,
     },

@@ -48,6 +48,10 @@ pub struct MmsArrival {
     /// made up), when it arrived; `None`: nobody's (a request the SUT made
     /// up, changed, or sent after its scenario ended).
     pub owner: Option<u64>,
+    /// It came to a scenario's TLS listener ([`MmsClaim::listen_tls`]):
+    /// over TLS, or (with `msg` naming the handshake's failure and `bytes`
+    /// what the client sent instead) not.
+    pub tls: bool,
 }
 
 impl MmsArrival {
@@ -62,6 +66,9 @@ impl MmsArrival {
                     .unwrap_or_else(|| "nothing".into()),
                 escape_bytes(&self.bytes, 600)
             ),
+            // A connection to a TLS listener that was not TLS: the error
+            // quotes what came.
+            Err(e) if self.tls => e.clone(),
             Err(e) => format!(
                 "not an HTTP request ({e}) — bytes: {}",
                 escape_bytes(&self.bytes, 300)
@@ -74,12 +81,14 @@ impl MmsArrival {
     }
 
     /// The absolute URL the request names: the target itself in absolute
-    /// form, else `http://` + Host + the origin-form target.
+    /// form, else `http://` (`https://` over TLS, RFC 2818 §2.4) + Host +
+    /// the origin-form target.
     pub fn url(&self) -> Option<String> {
         let m = self.msg.as_ref().ok()?;
         let t = m.target()?;
         if t.starts_with('/') {
-            Some(format!("http://{}{t}", m.header("host")?.trim()))
+            let scheme = if self.tls { "https" } else { "http" };
+            Some(format!("{scheme}://{}{t}", m.header("host")?.trim()))
         } else {
             Some(t.to_string())
         }
@@ -171,7 +180,7 @@ impl MmsServer {
                     else {
                         continue;
                     };
-                    tokio::spawn(serve(conn, shared.clone()));
+                    tokio::spawn(serve(conn, shared.clone(), false));
                 }
             })
         };
@@ -199,6 +208,7 @@ impl MmsServer {
         MmsClaim {
             id,
             addr: self.addr,
+            listeners: Mutex::default(),
             shared: self.shared.clone(),
             capture: self.capture.claim(scenario),
         }
@@ -240,6 +250,8 @@ async fn wait_on(
 pub struct MmsClaim {
     id: u64,
     addr: SocketAddr,
+    /// Its TLS listeners' tasks (ended with the claim).
+    listeners: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     shared: Arc<Shared>,
     capture: crate::net::capture::Claim,
 }
@@ -252,6 +264,9 @@ impl std::fmt::Debug for MmsClaim {
 
 impl Drop for MmsClaim {
     fn drop(&mut self) {
+        for t in lock(&self.listeners).drain(..) {
+            t.abort();
+        }
         lock(&self.shared.owners)
             .keys
             .retain(|(id, _)| *id != self.id);
@@ -285,6 +300,78 @@ impl MmsClaim {
         format!("http://{}/mms/{t}", self.addr)
     }
 
+    /// A fresh `https://` Content-Location at `at`, a TLS listener of this
+    /// scenario ([`MmsClaim::listen_tls`]), its token this scenario's key.
+    pub fn new_https_location(&self, at: SocketAddr) -> String {
+        let t = token();
+        self.key(&t);
+        format!("https://{at}/mms/{t}")
+    }
+
+    /// A TLS listener of this scenario beside the server (its IP, a port
+    /// the system picks), open until `until`: each connection's handshake
+    /// as `tls` (the harness's certificate from the run's lab CA, RFC 2818
+    /// §3.1), its records and secrets into `capture` (the scenario's: the
+    /// server's routed capture cannot find keys in ciphertext), then served
+    /// as the server's plaintext connections are, every request this
+    /// scenario's and marked [`MmsArrival::tls`]. A handshake that fails
+    /// is logged as an arrival of this scenario whose `msg` says what the
+    /// client did (plaintext HTTP where TLS was due: its bytes).
+    pub async fn listen_tls(
+        &self,
+        tls: crate::net::tls::TlsServer,
+        capture: Capture,
+        until: Instant,
+    ) -> std::io::Result<SocketAddr> {
+        let l = crate::net::listen_permitted(SocketAddr::new(self.addr.ip(), 0)).await?;
+        let at = l.local_addr()?;
+        let (shared, id) = (self.shared.clone(), self.id);
+        let task = tokio::spawn(async move {
+            let left = until.saturating_duration_since(Instant::now());
+            let _ = tokio::time::timeout(left, async {
+                while let Ok((stream, from)) = l.accept().await {
+                    let _ = stream.set_nodelay(true);
+                    let (tls, shared, capture) = (tls.clone(), shared.clone(), capture.clone());
+                    tokio::spawn(async move {
+                        let at = Instant::now();
+                        match tls
+                            .accept(stream, capture, crate::net::tls::HANDSHAKE_TIMEOUT)
+                            .await
+                        {
+                            Ok(s) => {
+                                let conn = StreamConn::over_tls(s, framer, 4 << 20);
+                                serve_owned(conn, shared, id).await;
+                            }
+                            Err(e) => {
+                                let bytes = match &e {
+                                    crate::net::tls::TlsError::NotTls { first_bytes } => {
+                                        first_bytes.clone()
+                                    }
+                                    _ => Vec::new(),
+                                };
+                                shared.push(MmsArrival {
+                                    at,
+                                    from,
+                                    bytes,
+                                    msg: Err(format!(
+                                        "no TLS connection on the https:// Content-Location's port: {e}"
+                                    )),
+                                    answered: None,
+                                    owner: Some(id),
+                                    tls: true,
+                                });
+                                shared.notify.notify_waiters();
+                            }
+                        }
+                    });
+                }
+            })
+            .await;
+        });
+        lock(&self.listeners).push(task);
+        Ok(at)
+    }
+
     /// Serves `pdu` (an M-Retrieve.conf, or any bytes) at `url` while the
     /// claim lives.
     pub fn put(&self, url: &str, pdu: Vec<u8>) {
@@ -312,7 +399,13 @@ impl MmsClaim {
     }
 }
 
-async fn serve(conn: StreamConn, shared: Arc<Shared>) {
+async fn serve(conn: StreamConn, shared: Arc<Shared>, tls: bool) {
+    serve_as(conn, shared, tls, None).await
+}
+
+/// Serves one connection; its requests are `owner`'s, or (None) the
+/// scenario's whose key each carries.
+async fn serve_as(conn: StreamConn, shared: Arc<Shared>, tls: bool, owner: Option<u64>) {
     loop {
         let Some(a) = conn.recv(Instant::now() + Duration::from_secs(3600)).await else {
             continue;
@@ -336,7 +429,7 @@ async fn serve(conn: StreamConn, shared: Arc<Shared>) {
                         }
                     }),
             };
-            let owner = lock(&shared.owners).owner_of(&bytes);
+            let owner = owner.or_else(|| lock(&shared.owners).owner_of(&bytes));
             let mut arrival = MmsArrival {
                 at: a.at,
                 from: conn.peer(),
@@ -344,6 +437,7 @@ async fn serve(conn: StreamConn, shared: Arc<Shared>) {
                 msg,
                 answered: None,
                 owner,
+                tls,
             };
             let answer = arrival.msg.as_ref().ok().map(|m| {
                 let close = m
@@ -397,6 +491,12 @@ async fn serve(conn: StreamConn, shared: Arc<Shared>) {
             return;
         }
     }
+}
+
+/// [`serve`] for a scenario's own TLS listener: every request there is
+/// `id`'s, whatever keys it carries.
+async fn serve_owned(conn: StreamConn, shared: Arc<Shared>, id: u64) {
+    serve_as(conn, shared, true, Some(id)).await
 }
 
 /// The M-Send.conf (Ok, a fresh Message-ID, the request's Transaction-ID)
