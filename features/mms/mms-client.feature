@@ -30,6 +30,16 @@ Feature: An MMS client acts on pushed notifications, whatever the bearer and the
     Then the client fetches exactly the notification's Content-Location
     And the client acknowledges the MM with the notification's Transaction-ID once it has fetched it
 
+  # RFC 3261 §26.2: the harness opens TLS to the client's sip_push_tls and
+  # checks its certificate (the profile's tls section), then pushes there.
+  @DEFER-5 @if:mms_sip_push_tls
+  Scenario: A notification pushed over SIP over TLS is fetched from its Content-Location and acknowledged
+    Given the harness plays the MMS Relay/Server the client is configured with
+    And an MM from "+15550000001/TYPE=PLMN" to "+15550000002/TYPE=PLMN" waits at the MMS server
+    When the MMS server notifies the client by Push over SIP over TLS
+    Then the client fetches exactly the notification's Content-Location
+    And the client acknowledges the MM with the notification's Transaction-ID once it has fetched it
+
   # OMA MMS ENC §7.3 (X-Mms-Content-Location): the MMS Relay/Server picks the
   # URI per MM, so it may be https:// (RFC 2818): the client opens TLS to its
   # port, checks the harness's certificate (the run's lab CA,

@@ -183,6 +183,9 @@ fn sut_addresses(profile: &Profile) -> Vec<SocketAddr> {
         out.push(m.address);
         out.extend(m.tls_address);
     }
+    if let Some(m) = &profile.mms_client {
+        out.extend(m.sip_push_tls);
+    }
     out
 }
 

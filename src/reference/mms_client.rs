@@ -99,8 +99,21 @@ struct Shared {
 
 use super::lock;
 
+/// Where a started client takes what (see [`start`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Addresses {
+    /// SIP over UDP and TCP.
+    pub sip: SocketAddr,
+    /// WSP pushes (UDP).
+    pub wap_push: SocketAddr,
+    /// Send triggers (HTTP).
+    pub trigger: SocketAddr,
+    /// SIP over TLS (RFC 3261 §26.2), with TLS material.
+    pub tls: Option<SocketAddr>,
+}
+
 /// Starts the client. Its SIP address, where it takes WSP pushes and its
-/// send trigger are returned. WSP pushes go to port 2948 of the SIP
+/// send trigger (and, with TLS material, SIP over TLS) are returned. WSP pushes go to port 2948 of the SIP
 /// address's IP ([`wap_push_address`]). With `listen` 127.0.0.1 port 0 it
 /// picks a free address 127.x.y.z whose port 2948 is free, so several runs
 /// can share the machine; with `::1` port 0 (IPv6 has one loopback
@@ -110,7 +123,7 @@ pub async fn start(
     listen: SocketAddr,
     cfg: MmsClientConfig,
     settings: Settings,
-) -> std::io::Result<(SocketAddr, SocketAddr, SocketAddr, Vec<JoinHandle<()>>)> {
+) -> std::io::Result<(Addresses, Vec<JoinHandle<()>>)> {
     let (wdp, udp, tcp) = bind(listen).await?;
     let address = udp.local_addr()?;
     let wap_push = wdp.local_addr()?;
@@ -134,18 +147,40 @@ pub async fn start(
         jobs: tx,
     });
     let udp = Arc::new(udp);
-    Ok((
-        address,
+    let mut tasks = vec![
+        tokio::spawn(wdp_loop(wdp, sh.clone())),
+        tokio::spawn(sip_udp(udp, sh.clone())),
+        tokio::spawn(sip_tcp(tcp, sh.clone())),
+        tokio::spawn(send_triggers(trigger, sh.clone())),
+    ];
+    // SIP over TLS beside UDP and TCP, with the certificate the run issued:
+    // on the IP it was asked to listen on (which the certificate names), not
+    // on a 127.x.y.z it picked for port 2948.
+    let mut tls = None;
+    if let (Some(l), Some(t)) = (super::tls::listener(&sh.s, listen.ip()).await?, &sh.s.tls) {
+        tls = Some(l.local_addr()?);
+        let config = t.server_config().map_err(std::io::Error::other)?;
+        let sh2 = sh.clone();
+        tasks.push(super::tls::serve_sip(
+            l,
+            config,
+            Arc::new(move |msg, _peer, back| {
+                if alive(&sh2) {
+                    if let Some(a) = answer_sip(&sh2, &msg, true) {
+                        let _ = back.send(a);
+                    }
+                }
+            }),
+        ));
+    }
+    tasks.push(tokio::spawn(worker(rx, sh)));
+    let addrs = Addresses {
+        sip: address,
         wap_push,
-        trigger_addr,
-        vec![
-            tokio::spawn(wdp_loop(wdp, sh.clone())),
-            tokio::spawn(sip_udp(udp, sh.clone())),
-            tokio::spawn(sip_tcp(tcp, sh.clone())),
-            tokio::spawn(send_triggers(trigger, sh.clone())),
-            tokio::spawn(worker(rx, sh)),
-        ],
-    ))
+        trigger: trigger_addr,
+        tls,
+    };
+    Ok((addrs, tasks))
 }
 
 /// The send trigger: one request per connection, bounded.
@@ -302,7 +337,7 @@ fn media_of(ct: &str) -> String {
 }
 
 /// The answer to one SIP request (None: none, e.g. for ACK or a response).
-fn answer_sip(sh: &Shared, bytes: &[u8]) -> Option<Vec<u8>> {
+fn answer_sip(sh: &Shared, bytes: &[u8], tls: bool) -> Option<Vec<u8>> {
     let m = SipMessage::parse(bytes).ok()?;
     if !m.is_request() {
         return None;
@@ -321,7 +356,11 @@ fn answer_sip(sh: &Shared, bytes: &[u8]) -> Option<Vec<u8>> {
         "MESSAGE" => {
             let ct = m.content_type().map(|c| media_of(&c)).unwrap_or_default();
             if ct == MMS_MEDIA {
-                if !sh.s.has_fault("ignores-sip-push") {
+                // ignores-tls-push (fault): one that came over TLS is
+                // answered and dropped.
+                if !sh.s.has_fault("ignores-sip-push")
+                    && !(tls && sh.s.has_fault("ignores-tls-push"))
+                {
                     let _ = sh.jobs.send(m.body().to_vec());
                 }
                 sip::response_to(&m, 200, "OK").to_tag(&to_tag).build()
@@ -355,7 +394,7 @@ async fn sip_udp(sock: Arc<UdpSocket>, sh: Arc<Shared>) {
         if !alive(&sh) {
             return;
         }
-        if let Some(a) = answer_sip(&sh, &buf[..n]) {
+        if let Some(a) = answer_sip(&sh, &buf[..n], false) {
             let _ = sock.send_to(&a, from).await;
         }
     }
@@ -382,7 +421,7 @@ async fn sip_tcp(listener: TcpListener, sh: Arc<Shared>) {
             let sh2 = sh.clone();
             super::read_stream(rd, move |msg| {
                 if alive(&sh2) {
-                    if let Some(a) = answer_sip(&sh2, &msg) {
+                    if let Some(a) = answer_sip(&sh2, &msg, false) {
                         let _ = tx.send(a);
                     }
                 }
@@ -890,6 +929,14 @@ pub const FAULTS: &[super::Fault] = &[
         store_and_forward: true,
         on_ipv6: false,
     },
+    super::Fault {
+        role: "mms-client",
+        name: "ignores-tls-push",
+        description: "answers a Push over SIP MESSAGE that came over TLS with 200 but never acts on the notification in it",
+        breaks: &["DEFER-5"],
+        store_and_forward: true,
+        on_ipv6: false,
+    },
     // mms-client (issue 6): an MM for the MEM application.
     super::Fault {
         role: "mms-client",
@@ -990,10 +1037,10 @@ mod tests {
             send_trigger: None,
             escaped_sip: false,
         };
-        let (sip, _wap_push, _trigger, tasks) =
-            start("127.0.0.1:0".parse().unwrap(), cfg, Settings::default())
-                .await
-                .unwrap();
+        let (a, tasks) = start("127.0.0.1:0".parse().unwrap(), cfg, Settings::default())
+            .await
+            .unwrap();
+        let sip = a.sip;
         let loc = format!("http://{addr}/mms/1");
         let note = PduBuilder::notification_ind("T9", &loc, 2, TimeValue::Relative(60))
             .build()

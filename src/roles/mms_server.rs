@@ -554,12 +554,49 @@ pub async fn sip_push(
     body: &[u8],
     deadline: Instant,
 ) -> ClientResult {
+    let push = SipPush {
+        request_uri,
+        app,
+        content_type,
+        body,
+    };
+    sip_push_over(ep, Transport::Udp, timers, dst, push, deadline).await
+}
+
+/// What a Push over SIP MESSAGE carries ([`sip_push_over`]).
+#[derive(Debug, Clone, Copy)]
+pub struct SipPush<'a> {
+    pub request_uri: &'a str,
+    pub app: &'a str,
+    pub content_type: &'a str,
+    pub body: &'a [u8],
+}
+
+/// [`sip_push`] over transport `t` (for [`Transport::Tls`], over the
+/// connection `ep` opened to `dst` with [`SipEndpoint::connect_tls`]).
+pub async fn sip_push_over(
+    ep: &SipEndpoint,
+    t: Transport,
+    timers: Timers,
+    dst: SocketAddr,
+    push: SipPush<'_>,
+    deadline: Instant,
+) -> ClientResult {
+    let SipPush {
+        request_uri,
+        app,
+        content_type,
+        body,
+    } = push;
     let branch = format!("z9hG4bK{}", token());
-    let t = Transport::Udp;
     let bytes = request("MESSAGE", request_uri)
         .header(
             "Via",
-            &format!("SIP/2.0/UDP {};branch={branch};rport", ep.addr(t)),
+            &format!(
+                "SIP/2.0/{} {};branch={branch};rport",
+                t.via_name(),
+                ep.addr(t)
+            ),
         )
         .header("Max-Forwards", "70")
         .header(

@@ -211,6 +211,7 @@ async fn push(
     let bearer: &'static str = match bearer {
         "WAP Push" => "WAP Push",
         "Push over SIP" => "Push over SIP",
+        "Push over SIP over TLS" => "Push over SIP over TLS",
         _ if s.wap_push.is_some() => "WAP Push",
         _ => "Push over SIP",
     };
@@ -243,6 +244,40 @@ async fn push(
             n.error = Some(e.to_string());
         }
         n.sent = datagram;
+    } else if bearer == "Push over SIP over TLS" {
+        // RFC 3261 §26.2: a TLS connection to the client's sip_push_tls,
+        // its certificate checked as the profile's tls section says.
+        let dst = s
+            .sip_push_tls
+            .ok_or_else(|| w.fail("mms_client.sip_push_tls in the profile", "none"))?;
+        let ep = w.endpoint().await?;
+        let tls = crate::steps::sip::run_tls(w)?;
+        let name = tls.server_name_for(dst);
+        if let Err(e) = ep.connect_tls(dst, &name, &tls.client).await {
+            return Err(w.fail(
+                format!("the client to complete a TLS handshake at {dst} (mms_client.sip_push_tls) for `{name}`, its certificate valid as {} (RFC 3261 §26.3.1)", tls.check),
+                e,
+            ));
+        }
+        let short = app.rsplit(':').next().unwrap_or(app);
+        let push = mms_server::SipPush {
+            request_uri: &s.sip_uri(),
+            app: short,
+            content_type: MMS_MEDIA,
+            body: content,
+        };
+        let r = mms_server::sip_push_over(
+            &ep,
+            crate::net::Transport::Tls,
+            w.timers,
+            dst,
+            push,
+            w.deadline,
+        )
+        .await;
+        n.sent = r.request.clone();
+        n.error = r.send_error.clone();
+        n.sip = Some(r);
     } else {
         let dst = s
             .sip_push
@@ -395,7 +430,9 @@ async fn mm_waits_https(w: &mut LiaisonWorld, from: String, to: String) -> StepR
     Ok(())
 }
 
-#[when(regex = r"^the MMS server notifies the client by (WAP Push|Push over SIP|its push bearer)$")]
+#[when(
+    regex = r"^the MMS server notifies the client by (WAP Push|Push over SIP over TLS|Push over SIP|its push bearer)$"
+)]
 async fn notifies(w: &mut LiaisonWorld, bearer: String) -> StepResult {
     let mm = w
         .mms_client
