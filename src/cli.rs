@@ -486,8 +486,12 @@ async fn reference(
                 core,
                 trust_port: trust_core_port,
             }),
-        // Standalone, the reference speaks no TLS (it has no certificate).
-        tls: None,
+        // Standalone, the reference speaks no TLS (it has no certificate);
+        // a launched mms-client takes the run's files (LIAISON_TLS_*) to
+        // fetch https:// Content-Locations and take SIP over TLS.
+        tls: (role == "mms-client")
+            .then(crate::reference::tls::ReferenceTls::from_env)
+            .flatten(),
     };
     if role == "mms-client" && settings.mms_client.is_none() {
         eprintln!("liaison: reference --role mms-client: --mmsc URL is required");

@@ -64,6 +64,30 @@ impl ReferenceTls {
     }
 }
 
+impl ReferenceTls {
+    /// The files a run hands a launched SUT (`LIAISON_TLS_CA`,
+    /// `LIAISON_TLS_CERT`, `LIAISON_TLS_KEY`), when all three are set and
+    /// readable (at most 1 MiB each); else None (no TLS).
+    pub fn from_env() -> Option<ReferenceTls> {
+        let read = |var: &str| {
+            let path = std::env::var_os(var)?;
+            let mut text = String::new();
+            use std::io::Read;
+            std::fs::File::open(path)
+                .ok()?
+                .take(1 << 20)
+                .read_to_string(&mut text)
+                .ok()?;
+            Some(text)
+        };
+        Some(ReferenceTls {
+            ca_pem: read("LIAISON_TLS_CA")?,
+            cert_chain_pem: read("LIAISON_TLS_CERT")?,
+            key_pem: read("LIAISON_TLS_KEY")?,
+        })
+    }
+}
+
 /// How long a TLS handshake a reference role takes may last.
 pub const HANDSHAKE: std::time::Duration = std::time::Duration::from_secs(5);
 

@@ -20,7 +20,7 @@ fn a_launched_client_with_escaped_sip_uris_passes() {
             "name: reference mms-client as its own process\n\
              roles: [mms-client]\n\
              timers: {{ t1_ms: 50, scenario_timeout_s: 5 }}\n\
-             mms_client:\n  mmsc_url: http://127.0.0.1:{mmsc}/mmsc\n  wap_push: {ip}:2948\n  sip_push: {ip}:{sip}\n  sip_uri: \"sip:+15557654321@ims.liaison.test;user=phone\"\n  sip_address_form: escaped\n  send_trigger: {ip}:{trigger}\n\
+             mms_client:\n  mmsc_url: http://127.0.0.1:{mmsc}/mmsc\n  wap_push: {ip}:2948\n  sip_push: {ip}:{sip}\n  sip_uri: \"sip:+15557654321@ims.liaison.test;user=phone\"\n  sip_address_form: escaped\n  send_trigger: {ip}:{trigger}\n  https_retrieval: true\n\
              launch:\n  command: [{}, reference, --role, mms-client, --listen, \"{ip}:{sip}\", --mmsc, \"http://127.0.0.1:{mmsc}/mmsc\", --send-trigger, \"{ip}:{trigger}\", --escaped-sip]\n  ready: {{ tcp: \"{ip}:{sip}\", timeout_s: 5 }}\n",
             bin()
         ),
@@ -41,6 +41,14 @@ fn a_launched_client_with_escaped_sip_uris_passes() {
     for id in ["ADDR-1", "ADDR-5", "ADDR-9", "DEFER-5", "DEFER-6", "PUSH-5"] {
         assert!(passed.contains(&id.to_string()), "{id}: {}", text(&o));
     }
+    // It took the run's lab CA (LIAISON_TLS_CA) and fetched over TLS.
+    let https = r["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"].as_str().unwrap_or("").contains("https://"))
+        .expect("the https:// Content-Location scenario ran");
+    assert_eq!(https["verdict"], "passed", "{}", text(&o));
     // The SIP URIs went out escaped.
     let pcaps: Vec<_> = std::fs::read_dir(out.join("pcaps"))
         .unwrap()
