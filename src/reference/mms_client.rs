@@ -358,9 +358,9 @@ fn answer_sip(sh: &Shared, bytes: &[u8], tls: bool) -> Option<Vec<u8>> {
             if ct == MMS_MEDIA {
                 // ignores-tls-push (fault): one that came over TLS is
                 // answered and dropped.
-                if !sh.s.has_fault("ignores-sip-push")
-                    && !(tls && sh.s.has_fault("ignores-tls-push"))
-                {
+                let ignores = sh.s.has_fault("ignores-sip-push")
+                    || (tls && sh.s.has_fault("ignores-tls-push"));
+                if !ignores {
                     let _ = sh.jobs.send(m.body().to_vec());
                 }
                 sip::response_to(&m, 200, "OK").to_tag(&to_tag).build()
