@@ -422,8 +422,10 @@ impl PpgSection {
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct MmsClientSection {
-    /// The MMSC URL the client fetches from and posts to, `http://IP:PORT/PATH`:
-    /// the harness MMS Relay/Server listens there.
+    /// The MMSC URL the client fetches from and posts to, `http://IP:PORT/PATH`
+    /// or `https://IP:PORT/PATH` (HTTP over TLS, RFC 2818: the client trusts
+    /// the run's lab CA, `tls/lab-ca.pem`): the harness MMS Relay/Server
+    /// listens there.
     pub mmsc_url: String,
     /// Where the client takes connectionless WSP pushes as UDP datagrams (WDP
     /// over the IP bearer; port 2948 in WAP-259), `IP:PORT`.
@@ -471,12 +473,15 @@ pub struct MmsClientSection {
 impl MmsClientSection {
     /// (host:port, path) of the MMSC URL.
     pub fn url_parts(&self) -> Option<(SocketAddr, String)> {
-        // http:// only: the harness MMSC is a run-level server whose routed
-        // capture finds scenarios by keys in plaintext, so it takes the
-        // client's POSTs over plain HTTP (https_retrieval: the fetches can
-        // be over TLS, served per scenario).
         crate::codec::http::url_parts(&self.mmsc_url)
-            .filter(|_| !crate::codec::http::url_is_https(&self.mmsc_url))
+    }
+
+    /// An `https://` MMSC URL: the harness MMSC takes HTTP over TLS there
+    /// (RFC 2818). It serves the run's scenarios side by side, so the TLS
+    /// records are in the run-level pcap (`run-level-mmsc.pcap`), not in
+    /// each scenario's; the verdicts are the same.
+    pub fn mmsc_https(&self) -> bool {
+        crate::codec::http::url_is_https(&self.mmsc_url)
     }
 
     /// The user's SIP URI (declared, or the default).
@@ -1144,16 +1149,13 @@ impl Profile {
             ));
         }
         if let Some(m) = &raw.mms_client {
-            if crate::codec::http::url_is_https(&m.mmsc_url) {
-                return Err(err(
-                    "mms_client.mmsc_url",
-                    format!("expected http://IP:PORT/PATH, got `{}`: the harness MMSC takes the client's MM1 POSTs over plain HTTP only (it serves the run's scenarios side by side and finds each one's requests by their plaintext); a client that fetches over TLS declares https_retrieval: true", m.mmsc_url),
-                ));
-            }
             let (addr, _) = m.url_parts().ok_or_else(|| {
                 err(
                     "mms_client.mmsc_url",
-                    format!("expected http://IP:PORT/PATH, got `{}`", m.mmsc_url),
+                    format!(
+                        "expected http://IP:PORT/PATH or https://IP:PORT/PATH, got `{}`",
+                        m.mmsc_url
+                    ),
                 )
             })?;
             check_fixed(lab, addr).map_err(|e| err("mms_client.mmsc_url", e))?;
@@ -1336,6 +1338,7 @@ impl Profile {
             || self.capability("mms_mm3_starttls")
             || self.capability("pap_https")
             || self.capability("mms_https_retrieval")
+            || self.mms_client.as_ref().is_some_and(|m| m.mmsc_https())
             || self.capability("mms_sip_push_tls")
             || self.capability("msrp_relay_tls")
             || self.sip.as_ref().is_some_and(|s| s.ws_secure())
@@ -2575,7 +2578,7 @@ capabilities: { sip_push_subscribe: true }
     }
 
     /// Issue 15: fetches over TLS and SIP pushes over TLS are declared; an
-    /// https:// MMSC URL is refused with why.
+    /// https:// MMSC URL is taken.
     #[test]
     fn mms_client_tls() {
         let p = Profile::parse(
@@ -2606,12 +2609,14 @@ capabilities: { sip_push_subscribe: true }
             e.starts_with("profile bad.yaml: mms_client.sip_push_tls: expected a loopback"),
             "{e}"
         );
-        let e = err_of(&MMSC.replace("http://", "https://"));
-        assert!(
-            e.starts_with("profile bad.yaml: mms_client.mmsc_url: expected http://IP:PORT/PATH, got `https://127.0.0.1:18002/mmsc`: the harness MMSC takes the client's MM1 POSTs over plain HTTP only"),
-            "{e}"
+        // https:// MMSC URL: the harness MMSC takes TLS, and the run makes its TLS.
+        let p = Profile::parse(&MMSC.replace("http://", "https://"), "c.yaml").unwrap();
+        let m = p.mms_client.as_ref().unwrap();
+        assert!(m.mmsc_https() && p.uses_tls());
+        assert_eq!(
+            m.url_parts(),
+            Some(("127.0.0.1:18002".parse().unwrap(), "/mmsc".to_string()))
         );
-        assert_eq!(e.lines().count(), 1);
     }
     const MMS: &str = "name: r\nroles: [mms-relay]\nmms_relay:\n  mm1_url: http://127.0.0.1:18002/mms\n  notify: [sms, sip]\n  smsc: 127.0.0.1:18776\n  system_id: a\n  password: b\n  sip_device: 127.0.0.1:15097\n";
 

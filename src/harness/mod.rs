@@ -304,7 +304,15 @@ impl Harnesses {
             profile.mms_client.as_ref().and_then(|m| m.url_parts()),
         ) {
             let capture = Capture::routed(run_level_capture(pcap_dir, "mmsc"));
-            let mut m = MmsClientHarness::start(a, capture).await?;
+            // An https:// MMSC URL: HTTP over TLS, whose records (in
+            // ciphertext, no scenario's key in sight) go to the run-level pcap.
+            let https = profile.mms_client.as_ref().is_some_and(|m| m.mmsc_https());
+            let mut m = match (https, &h.tls) {
+                (true, Some(t)) => {
+                    MmsClientHarness::start_tls(a, capture, t.server.clone()).await?
+                }
+                _ => MmsClientHarness::start(a, capture).await?,
+            };
             if let Some(u) = profile.mms_client.as_ref().and_then(|m| m.upper_tester) {
                 m = m.with_upper_tester(u).await?;
             }

@@ -102,6 +102,12 @@ impl RunTls {
                         }
                     }
                 }
+                // The MMSC (an https:// MMSC URL, https:// Content-Locations).
+                if let Some((a, _)) = profile.mms_client.as_ref().and_then(|m| m.url_parts()) {
+                    if !ips.contains(&a.ip()) {
+                        ips.push(a.ip());
+                    }
+                }
                 lab_ca
                     .issue(&["localhost"], &ips)
                     .map_err(|e| format!("tls: {e}"))?

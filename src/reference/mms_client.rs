@@ -58,7 +58,8 @@ use crate::codec::wsp::{AppId, PushPdu};
 /// What the reference client is configured with.
 #[derive(Debug, Clone)]
 pub struct MmsClientConfig {
-    /// The MMSC URL (`http://IP:PORT/PATH`) it POSTs its responses to.
+    /// The MMSC URL (`http://IP:PORT/PATH`, or `https://…`: over TLS) it
+    /// POSTs its responses to.
     pub mmsc_url: String,
     /// The upper tester it reports hand-overs to (`POST /mms/<X-Mms-Applic-ID>`
     /// to an application, `POST /mms` for an MM shown to the user).
@@ -683,13 +684,11 @@ async fn post_pdu(sh: &Shared, pdu: Vec<u8>) {
         &[("Content-Type", MMS_MEDIA)],
         &pdu,
     );
-    let _ = super::http_exchange(addr, &req, IO_BOUND).await;
+    let _ = exchange(sh, &sh.cfg.mmsc_url, addr, &req).await;
 }
 
 /// GETs a URL; the response, when a whole one came. An `https://` URL is
-/// fetched over TLS (RFC 2818 §2.1: the TLS handshake first, then the
-/// request inside the connection), the server's certificate checked
-/// against the lab CA for the URL's IP (§3.1).
+/// fetched over TLS ([`exchange`]).
 async fn get(sh: &Shared, url: &str) -> Option<HttpMessage> {
     let (addr, path) = super::http_url_parts(url)?;
     let req = http::request(
@@ -699,10 +698,21 @@ async fn get(sh: &Shared, url: &str) -> Option<HttpMessage> {
         &[("Accept", MMS_MEDIA)],
         b"",
     );
-    if !http::url_is_https(url) || sh.s.has_fault("https-retrieved-in-clear") {
-        // https-retrieved-in-clear (fault): the https:// URL fetched with
-        // plain HTTP, its request in the clear on the TLS port.
+    if sh.s.has_fault("https-retrieved-in-clear") {
+        // Fault: an https:// URL fetched with plain HTTP, its request in
+        // the clear on the TLS port.
         return super::http_exchange(addr, &req, IO_BOUND).await;
+    }
+    exchange(sh, url, addr, &req).await
+}
+
+/// One HTTP exchange with `url`'s server at `addr`: over TLS for an
+/// `https://` URL (RFC 2818 §2.1: the handshake first, then the request
+/// inside the connection; the server's certificate checked against the lab
+/// CA for the URL's IP, §3.1), else in the clear.
+async fn exchange(sh: &Shared, url: &str, addr: SocketAddr, req: &[u8]) -> Option<HttpMessage> {
+    if !http::url_is_https(url) {
+        return super::http_exchange(addr, req, IO_BOUND).await;
     }
     let connector = sh.tls_client.clone()?;
     let end = tokio::time::Instant::now() + IO_BOUND;
@@ -716,7 +726,7 @@ async fn get(sh: &Shared, url: &str) -> Option<HttpMessage> {
         .await
         .ok()?
         .ok()?;
-    exchange_on(tls, &req, end).await
+    exchange_on(tls, req, end).await
 }
 
 /// One HTTP exchange on an open connection (a TLS one), bounded by `end`:

@@ -126,6 +126,8 @@ struct Shared {
     mms: Mutex<HashMap<String, (u64, Vec<u8>)>>,
     owners: Mutex<Owners>,
     notify: Notify,
+    /// The server takes HTTP over TLS ([`MmsServer::start_tls`]).
+    https: bool,
 }
 
 impl Shared {
@@ -169,18 +171,71 @@ impl MmsServer {
     /// Listens at `addr` (loopback; port 0 picks one), writing through
     /// `capture` (a routed one when scenarios share the server).
     pub async fn start(addr: SocketAddr, capture: Capture) -> std::io::Result<MmsServer> {
+        MmsServer::start_with(addr, capture, None).await
+    }
+
+    /// [`MmsServer::start`] taking HTTP over TLS only (an `https://` MMSC
+    /// URL, RFC 2818), each connection's handshake as `tls`. Through a
+    /// routed capture the records go to its run-level file (no scenario's
+    /// key shows in ciphertext); the requests are still each scenario's by
+    /// their plaintext. A connection that is not TLS is logged with what it
+    /// sent, the scenario's whose key its first bytes carry.
+    pub async fn start_tls(
+        addr: SocketAddr,
+        capture: Capture,
+        tls: crate::net::tls::TlsServer,
+    ) -> std::io::Result<MmsServer> {
+        MmsServer::start_with(addr, capture, Some(tls)).await
+    }
+
+    async fn start_with(
+        addr: SocketAddr,
+        capture: Capture,
+        tls: Option<crate::net::tls::TlsServer>,
+    ) -> std::io::Result<MmsServer> {
         let listener = crate::net::listen_permitted(addr).await?;
         let addr = listener.local_addr()?;
-        let shared: Arc<Shared> = Arc::default();
+        let shared: Arc<Shared> = Arc::new(Shared {
+            https: tls.is_some(),
+            ..Shared::default()
+        });
         let task = {
             let (shared, capture) = (shared.clone(), capture.clone());
             tokio::spawn(async move {
-                while let Ok((stream, _)) = listener.accept().await {
-                    let Ok(conn) = StreamConn::accepted(stream, capture.clone(), framer, 4 << 20)
-                    else {
+                while let Ok((stream, from)) = listener.accept().await {
+                    let Some(tls) = tls.clone() else {
+                        let Ok(conn) =
+                            StreamConn::accepted(stream, capture.clone(), framer, 4 << 20)
+                        else {
+                            continue;
+                        };
+                        tokio::spawn(serve(conn, shared.clone(), false));
                         continue;
                     };
-                    tokio::spawn(serve(conn, shared.clone(), false));
+                    let _ = stream.set_nodelay(true);
+                    let (shared, capture) = (shared.clone(), capture.clone());
+                    tokio::spawn(async move {
+                        let at = Instant::now();
+                        match tls
+                            .accept(stream, capture, crate::net::tls::HANDSHAKE_TIMEOUT)
+                            .await
+                        {
+                            Ok(s) => {
+                                let conn = StreamConn::over_tls(s, framer, 4 << 20);
+                                serve(conn, shared, true).await;
+                            }
+                            Err(e) => {
+                                let owner = match &e {
+                                    crate::net::tls::TlsError::NotTls { first_bytes } => {
+                                        lock(&shared.owners).owner_of(first_bytes)
+                                    }
+                                    _ => None,
+                                };
+                                shared.push(not_tls(at, from, e, owner, "the https:// MMSC URL's"));
+                                shared.notify.notify_waiters();
+                            }
+                        }
+                    });
                 }
             })
         };
@@ -297,7 +352,8 @@ impl MmsClaim {
     pub fn new_location(&self) -> String {
         let t = token();
         self.key(&t);
-        format!("http://{}/mms/{t}", self.addr)
+        let scheme = if self.shared.https { "https" } else { "http" };
+        format!("{scheme}://{}/mms/{t}", self.addr)
     }
 
     /// A fresh `https://` Content-Location at `at`, a TLS listener of this
@@ -343,23 +399,13 @@ impl MmsClaim {
                                 serve_owned(conn, shared, id).await;
                             }
                             Err(e) => {
-                                let bytes = match &e {
-                                    crate::net::tls::TlsError::NotTls { first_bytes } => {
-                                        first_bytes.clone()
-                                    }
-                                    _ => Vec::new(),
-                                };
-                                shared.push(MmsArrival {
+                                shared.push(not_tls(
                                     at,
                                     from,
-                                    bytes,
-                                    msg: Err(format!(
-                                        "no TLS connection on the https:// Content-Location's port: {e}"
-                                    )),
-                                    answered: None,
-                                    owner: Some(id),
-                                    tls: true,
-                                });
+                                    e,
+                                    Some(id),
+                                    "the https:// Content-Location's",
+                                ));
                                 shared.notify.notify_waiters();
                             }
                         }
@@ -490,6 +536,31 @@ async fn serve_as(conn: StreamConn, shared: Arc<Shared>, tls: bool, owner: Optio
             shared.notify.notify_waiters();
             return;
         }
+    }
+}
+
+/// What a connection to a TLS port that failed its handshake is logged as:
+/// the error (plaintext where TLS was due: its first bytes, which it keeps
+/// as the arrival's bytes too).
+fn not_tls(
+    at: Instant,
+    from: SocketAddr,
+    e: crate::net::tls::TlsError,
+    owner: Option<u64>,
+    port: &str,
+) -> MmsArrival {
+    let bytes = match &e {
+        crate::net::tls::TlsError::NotTls { first_bytes } => first_bytes.clone(),
+        _ => Vec::new(),
+    };
+    MmsArrival {
+        at,
+        from,
+        bytes,
+        msg: Err(format!("no TLS connection on {port} port: {e}")),
+        answered: None,
+        owner,
+        tls: true,
     }
 }
 
