@@ -698,6 +698,96 @@ mod tests {
     use super::*;
     use crate::codec::mms::{PduBuilder, Status};
 
+    /// One GET over TLS to `at` (the server's certificate not checked):
+    /// the response's status.
+    async fn get_tls(at: SocketAddr, path: &str) -> Option<u16> {
+        use crate::net::tls::{Offer, PeerCheck, TlsClient};
+        let client = TlsClient::new(PeerCheck::NotChecked, &Offer::all(), None).unwrap();
+        let tcp = tokio::net::TcpStream::connect(at).await.ok()?;
+        let s = client
+            .connect(
+                tcp,
+                "127.0.0.1",
+                Capture::disabled(),
+                Duration::from_secs(3),
+            )
+            .await
+            .ok()?;
+        let conn = StreamConn::over_tls(s, framer, 1 << 20);
+        conn.send(&http::request("GET", path, &at.to_string(), &[], b""))
+            .await
+            .ok()?;
+        let a = conn.recv(Instant::now() + Duration::from_secs(3)).await?;
+        match a.event {
+            StreamEvent::Message(b) => HttpMessage::parse(&b).ok()?.status(),
+            _ => None,
+        }
+    }
+
+    /// Issue 15: an https:// Content-Location on a scenario's TLS listener
+    /// is served over TLS (the request marked so, its URL https://); plain
+    /// HTTP there is logged as the scenario's with the bytes that came; a
+    /// server started with TLS takes TLS and logs plaintext by its key.
+    #[tokio::test]
+    async fn https_locations_and_an_https_server() {
+        use crate::net::tls::{LabCa, Offer, TlsServer};
+        let ca = LabCa::new().unwrap();
+        let id = ca
+            .issue(&["localhost"], &["127.0.0.1".parse().unwrap()])
+            .unwrap();
+        let tls = TlsServer::new(&id, &Offer::all()).unwrap();
+        let s = MmsServer::start("127.0.0.1:0".parse().unwrap(), Capture::disabled())
+            .await
+            .unwrap();
+        let c = s.claim(&Capture::disabled());
+        let t0 = Instant::now();
+        let deadline = t0 + Duration::from_secs(3);
+        let at = c
+            .listen_tls(tls.clone(), Capture::disabled(), deadline)
+            .await
+            .unwrap();
+        let loc = c.new_https_location(at);
+        assert!(loc.starts_with(&format!("https://{at}/mms/")), "{loc}");
+        c.put(&loc, b"mm".to_vec());
+        let path = &loc[format!("https://{at}").len()..];
+        assert_eq!(get_tls(at, path).await, Some(200));
+        let clear = http::request("GET", path, &at.to_string(), &[], b"");
+        let out = crate::roles::mms_ua::exchange(at, Capture::disabled(), &clear, deadline).await;
+        assert!(out.response().is_none());
+        c.wait_for(deadline, |log| log.len() == 2).await;
+        let log = c.log_since(t0);
+        assert_eq!(log.len(), 2);
+        assert!(log[0].tls && log[0].url().as_deref() == Some(loc.as_str()));
+        assert_eq!(log[0].answered, Some(200));
+        let e = log[1].describe();
+        assert!(
+            e.contains("came bytes that are not TLS") && e.contains("GET /mms/"),
+            "{e}"
+        );
+        assert_eq!(log[1].bytes, clear);
+        // A server that takes TLS only: its locations are https://.
+        let s = MmsServer::start_tls("127.0.0.1:0".parse().unwrap(), Capture::disabled(), tls)
+            .await
+            .unwrap();
+        let c = s.claim(&Capture::disabled());
+        let loc = c.new_location();
+        assert!(loc.starts_with("https://"), "{loc}");
+        c.put(&loc, b"mm".to_vec());
+        let path = &loc[format!("https://{}", s.addr()).len()..];
+        assert_eq!(get_tls(s.addr(), path).await, Some(200));
+        let clear = http::request("GET", path, &s.addr().to_string(), &[], b"");
+        let _ =
+            crate::roles::mms_ua::exchange(s.addr(), Capture::disabled(), &clear, deadline).await;
+        c.wait_for(deadline, |log| log.len() == 2).await;
+        let log = c.log_since(t0);
+        assert_eq!(
+            log.len(),
+            2,
+            "the plaintext one is the scenario's by its key"
+        );
+        assert!(log[1].msg.is_err() && log[1].tls);
+    }
+
     /// A request belongs to the scenario whose key it carries whole,
     /// whenever it arrives; a changed or made-up one to nobody; once the
     /// claim is gone, its MMs are served no more (issue 12 item 14, issue
