@@ -460,6 +460,7 @@ async fn reference(
         }
         _ => None,
     };
+    let takes_tls = role == "mms-client" || (role == "im-server" && deferral.is_some());
     let settings = crate::reference::Settings {
         fault: fault.map(|f| f.name),
         t1: std::time::Duration::from_millis(t1_ms.max(1)),
@@ -488,8 +489,9 @@ async fn reference(
             }),
         // Standalone, the reference speaks no TLS (it has no certificate);
         // a launched mms-client takes the run's files (LIAISON_TLS_*) to
-        // fetch https:// Content-Locations and take SIP over TLS.
-        tls: (role == "mms-client")
+        // fetch https:// Content-Locations and take SIP over TLS, a launched
+        // im-server to defer to an https:// MMSC URL.
+        tls: takes_tls
             .then(crate::reference::tls::ReferenceTls::from_env)
             .flatten(),
     };

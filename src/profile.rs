@@ -1339,6 +1339,7 @@ impl Profile {
             || self.capability("pap_https")
             || self.capability("mms_https_retrieval")
             || self.mms_client.as_ref().is_some_and(|m| m.mmsc_https())
+            || self.deferral.as_ref().is_some_and(|d| d.mmsc_https())
             || self.capability("mms_sip_push_tls")
             || self.capability("msrp_relay_tls")
             || self.sip.as_ref().is_some_and(|s| s.ws_secure())
@@ -1596,9 +1597,14 @@ pub struct DeferralSection {
 impl DeferralSection {
     /// (host:port, path) of the MMSC URL.
     pub fn url_parts(&self) -> Option<(SocketAddr, String)> {
-        // http:// only: the harness plays these over plain HTTP.
         crate::codec::http::url_parts(&self.mmsc_url)
-            .filter(|_| !crate::codec::http::url_is_https(&self.mmsc_url))
+    }
+
+    /// An `https://` MMSC URL: the harness MMSC takes HTTP over TLS there
+    /// (RFC 2818); its records are in `run-level-deferral-mmsc.pcap`, not
+    /// in each scenario's (it serves the run's scenarios side by side).
+    pub fn mmsc_https(&self) -> bool {
+        crate::codec::http::url_is_https(&self.mmsc_url)
     }
 
     /// A SIP URI as the server is declared to write it in an MMS address.
@@ -1619,7 +1625,10 @@ impl DeferralSection {
         let Some((addr, _)) = self.url_parts() else {
             return e(
                 "mmsc_url",
-                format!("expected http://IP:PORT/PATH, got `{}`", self.mmsc_url),
+                format!(
+                    "expected http://IP:PORT/PATH or https://IP:PORT/PATH, got `{}`",
+                    self.mmsc_url
+                ),
             );
         };
         if let Err(m) = check_fixed(lab, addr) {
@@ -2690,6 +2699,10 @@ capabilities: { sip_push_subscribe: true }
             Some(("127.0.0.1:18003".parse().unwrap(), "/mm1".to_string()))
         );
         assert!(p.capability("deferral") && p.capability("defers_own_users"));
+        assert!(!d.mmsc_https() && !p.uses_tls());
+        // https:// (issue 15): the harness MMSC takes TLS; the run makes its TLS.
+        let p = Profile::parse(&DEFER.replace("http://", "https://"), "s.yaml").unwrap();
+        assert!(p.deferral.as_ref().unwrap().mmsc_https() && p.uses_tls());
         assert_eq!(d.wire("sip:a@b"), "sip:a@b");
         let typed = Profile::parse(&format!("{DEFER}  sip_address_form: typed\n"), "s").unwrap();
         assert_eq!(

@@ -330,11 +330,16 @@ impl Harnesses {
         }
         if let Some((a, _)) = profile.deferral.as_ref().and_then(|d| d.url_parts()) {
             let capture = Capture::routed(run_level_capture(pcap_dir, "deferral-mmsc"));
-            h.deferral = Some(Arc::new(
-                MmsClientHarness::start(a, capture)
-                    .await
-                    .map_err(|e| e.replace("mms_client.mmsc_url", "deferral.mmsc_url"))?,
-            ));
+            // An https:// MMSC URL: HTTP over TLS, in the run-level pcap.
+            let https = profile.deferral.as_ref().is_some_and(|d| d.mmsc_https());
+            let m = match (https, &h.tls) {
+                (true, Some(t)) => MmsClientHarness::start_tls(a, capture, t.server.clone()).await,
+                _ => MmsClientHarness::start(a, capture).await,
+            };
+            h.deferral =
+                Some(Arc::new(m.map_err(|e| {
+                    e.replace("mms_client.mmsc_url", "deferral.mmsc_url")
+                })?));
         }
         if let Some(i) = &profile.ims {
             let core =

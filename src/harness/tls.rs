@@ -103,7 +103,11 @@ impl RunTls {
                     }
                 }
                 // The MMSC (an https:// MMSC URL, https:// Content-Locations).
-                if let Some((a, _)) = profile.mms_client.as_ref().and_then(|m| m.url_parts()) {
+                let mmscs = [
+                    profile.mms_client.as_ref().and_then(|m| m.url_parts()),
+                    profile.deferral.as_ref().and_then(|d| d.url_parts()),
+                ];
+                for (a, _) in mmscs.into_iter().flatten() {
                     if !ips.contains(&a.ip()) {
                         ips.push(a.ip());
                     }

@@ -92,7 +92,7 @@ struct Shared {
     confused: AtomicBool,
     /// As TLS client (https:// Content-Locations, RFC 2818): trusts the
     /// run's lab CA; None without TLS material (such a fetch fails).
-    tls_client: Option<tokio_rustls::TlsConnector>,
+    tls_client: Option<Arc<rustls::ClientConfig>>,
     /// SIP answers by top-Via branch, for retransmissions.
     answers: Mutex<HashMap<String, Vec<u8>>>,
     jobs: mpsc::UnboundedSender<Vec<u8>>,
@@ -133,9 +133,7 @@ pub async fn start(
     let trigger_addr = trigger.local_addr()?;
     let (tx, rx) = mpsc::unbounded_channel();
     let tls_client = match &settings.tls {
-        Some(t) => Some(tokio_rustls::TlsConnector::from(
-            t.client_config().map_err(std::io::Error::other)?,
-        )),
+        Some(t) => Some(t.client_config().map_err(std::io::Error::other)?),
         None => None,
     };
     let sh = Arc::new(Shared {
@@ -714,55 +712,8 @@ async fn exchange(sh: &Shared, url: &str, addr: SocketAddr, req: &[u8]) -> Optio
     if !http::url_is_https(url) {
         return super::http_exchange(addr, req, IO_BOUND).await;
     }
-    let connector = sh.tls_client.clone()?;
-    let end = tokio::time::Instant::now() + IO_BOUND;
-    let tcp = tokio::time::timeout_at(end, tokio::net::TcpStream::connect(addr))
-        .await
-        .ok()?
-        .ok()?;
-    let _ = tcp.set_nodelay(true);
-    let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
-    let tls = tokio::time::timeout_at(end, connector.connect(name, tcp))
-        .await
-        .ok()?
-        .ok()?;
-    exchange_on(tls, req, end).await
-}
-
-/// One HTTP exchange on an open connection (a TLS one), bounded by `end`:
-/// the response, when a whole one came (framed by Content-Length, chunked,
-/// or the close).
-async fn exchange_on<S>(mut stream: S, req: &[u8], end: tokio::time::Instant) -> Option<HttpMessage>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    use tokio::io::AsyncReadExt;
-    tokio::time::timeout_at(end, stream.write_all(req))
-        .await
-        .ok()?
-        .ok()?;
-    let mut buf = Vec::new();
-    let mut chunk = vec![0u8; 16 * 1024];
-    loop {
-        match http::next_frame(&buf, 4 << 20) {
-            Ok(Some(n)) => {
-                let m = HttpMessage::parse(buf.get(..n)?).ok();
-                // close_notify, then the connection (RFC 8446 §6.1).
-                let _ = tokio::time::timeout_at(end, stream.shutdown()).await;
-                return m;
-            }
-            Ok(None) => {}
-            Err(_) => return None,
-        }
-        let n = tokio::time::timeout_at(end, stream.read(&mut chunk))
-            .await
-            .ok()?
-            .ok()?;
-        if n == 0 {
-            return HttpMessage::parse_at_close(&buf).ok();
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
+    let config = sh.tls_client.clone()?;
+    super::tls::https_exchange(config, addr, req, IO_BOUND).await
 }
 
 /// This role's named faults: each one's `has_fault` check sits beside the
