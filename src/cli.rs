@@ -339,20 +339,6 @@ fn list(sut: Option<PathBuf>, features: Option<PathBuf>) -> i32 {
     EXIT_PASS
 }
 
-/// The TLS material a launched SUT is given (LIAISON_TLS_CA, _CERT, _KEY:
-/// PEM files), for the reference's own rustls.
-fn launched_tls() -> Result<crate::reference::tls::ReferenceTls, String> {
-    let read = |var: &str| {
-        let path = std::env::var(var).map_err(|_| format!("{var} is not set"))?;
-        std::fs::read_to_string(&path).map_err(|e| format!("{var}: cannot read {path} ({e})"))
-    };
-    Ok(crate::reference::tls::ReferenceTls {
-        ca_pem: read("LIAISON_TLS_CA")?,
-        cert_chain_pem: read("LIAISON_TLS_CERT")?,
-        key_pem: read("LIAISON_TLS_KEY")?,
-    })
-}
-
 /// `liaison reference --role sms-im-iwf` / `--role ppg` arguments.
 struct IwfArgs {
     smsc: Option<std::net::SocketAddr>,
@@ -493,9 +479,10 @@ async fn reference(
         _ => None,
     };
     let iwf_tls = match iwf.as_ref().and_then(|c| c.ims_core_tls) {
-        Some(_) => launched_tls().map(Some),
+        Some(_) => crate::reference::tls::ReferenceTls::from_env().map(Some),
         None => Ok(None),
     };
+    let takes_tls = role == "mms-client" || (role == "im-server" && deferral.is_some());
     let settings = crate::reference::Settings {
         fault: fault.map(|f| f.name),
         t1: std::time::Duration::from_millis(t1_ms.max(1)),
@@ -523,10 +510,15 @@ async fn reference(
                 trust_port: trust_core_port,
             }),
         // Standalone, the reference speaks no TLS (it has no certificate),
-        // but for an sms-im-iwf told the core's TLS address: it takes the
-        // material a launched SUT is given.
+        // but with the material a launched SUT is given (LIAISON_TLS_*): an
+        // sms-im-iwf told the core's TLS address (required then), a
+        // launched mms-client (https:// Content-Locations, SIP over TLS)
+        // and an im-server deferring to an https:// MMSC URL (if given).
         tls: match iwf_tls {
-            Ok(t) => t,
+            Ok(Some(t)) => Some(t),
+            Ok(None) => takes_tls
+                .then(|| crate::reference::tls::ReferenceTls::from_env().ok())
+                .flatten(),
             Err(e) => {
                 eprintln!("liaison: reference --role sms-im-iwf --ims-core-tls: {e}");
                 return EXIT_USAGE;

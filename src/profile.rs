@@ -422,8 +422,10 @@ impl PpgSection {
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct MmsClientSection {
-    /// The MMSC URL the client fetches from and posts to, `http://IP:PORT/PATH`:
-    /// the harness MMS Relay/Server listens there.
+    /// The MMSC URL the client fetches from and posts to, `http://IP:PORT/PATH`
+    /// or `https://IP:PORT/PATH` (HTTP over TLS, RFC 2818: the client trusts
+    /// the run's lab CA, `tls/lab-ca.pem`): the harness MMS Relay/Server
+    /// listens there.
     pub mmsc_url: String,
     /// Where the client takes connectionless WSP pushes as UDP datagrams (WDP
     /// over the IP bearer; port 2948 in WAP-259), `IP:PORT`.
@@ -454,14 +456,32 @@ pub struct MmsClientSection {
     /// upper tester is).
     #[serde(default)]
     pub send_trigger: Option<SocketAddr>,
+    /// The client fetches an `https://` Content-Location over TLS (RFC 2818),
+    /// trusting the run's lab CA (`tls/lab-ca.pem`, LIAISON_TLS_CA): the
+    /// `@if:mms_https_retrieval` scenario notifies it with one, served by
+    /// the harness on a TLS listener of that scenario. Default false.
+    #[serde(default)]
+    pub https_retrieval: Option<bool>,
+    /// Where the client takes Push over SIP over TLS (RFC 3261 §26.2),
+    /// `IP:PORT`, with a certificate the harness checks as the `tls`
+    /// section says (the run issues `tls/sut-cert.pem` for it): the
+    /// `@if:mms_sip_push_tls` scenario pushes there.
+    #[serde(default)]
+    pub sip_push_tls: Option<SocketAddr>,
 }
 
 impl MmsClientSection {
     /// (host:port, path) of the MMSC URL.
     pub fn url_parts(&self) -> Option<(SocketAddr, String)> {
-        // http:// only: the harness plays these over plain HTTP.
         crate::codec::http::url_parts(&self.mmsc_url)
-            .filter(|_| !crate::codec::http::url_is_https(&self.mmsc_url))
+    }
+
+    /// An `https://` MMSC URL: the harness MMSC takes HTTP over TLS there
+    /// (RFC 2818). It serves the run's scenarios side by side, so the TLS
+    /// records are in the run-level pcap (`run-level-mmsc.pcap`), not in
+    /// each scenario's; the verdicts are the same.
+    pub fn mmsc_https(&self) -> bool {
+        crate::codec::http::url_is_https(&self.mmsc_url)
     }
 
     /// The user's SIP URI (declared, or the default).
@@ -1145,7 +1165,10 @@ impl Profile {
             let (addr, _) = m.url_parts().ok_or_else(|| {
                 err(
                     "mms_client.mmsc_url",
-                    format!("expected http://IP:PORT/PATH, got `{}`", m.mmsc_url),
+                    format!(
+                        "expected http://IP:PORT/PATH or https://IP:PORT/PATH, got `{}`",
+                        m.mmsc_url
+                    ),
                 )
             })?;
             check_fixed(lab, addr).map_err(|e| err("mms_client.mmsc_url", e))?;
@@ -1155,7 +1178,11 @@ impl Profile {
                     "expected wap_push (UDP address for WSP pushes) or sip_push (SIP address for Push over SIP), or both".into(),
                 ));
             }
-            for (f, a) in [("wap_push", m.wap_push), ("sip_push", m.sip_push)] {
+            for (f, a) in [
+                ("wap_push", m.wap_push),
+                ("sip_push", m.sip_push),
+                ("sip_push_tls", m.sip_push_tls),
+            ] {
                 if let Some(a) = a {
                     check_fixed(lab, a).map_err(|e| err(&format!("mms_client.{f}"), e))?;
                 }
@@ -1342,6 +1369,10 @@ impl Profile {
             || self.capability("pap_https")
             || self.capability("mm1_https")
             || self.capability("mms_notify_sips")
+            || self.capability("mms_https_retrieval")
+            || self.mms_client.as_ref().is_some_and(|m| m.mmsc_https())
+            || self.deferral.as_ref().is_some_and(|d| d.mmsc_https())
+            || self.capability("mms_sip_push_tls")
             || self.capability("msrp_relay_tls")
             || self.capability("iwf_sip_tls")
             || self.sip.as_ref().is_some_and(|s| s.ws_secure())
@@ -1406,6 +1437,14 @@ impl Profile {
                 .mms_client
                 .as_ref()
                 .is_some_and(|m| m.sip_push.is_some()),
+            "mms_https_retrieval" => self
+                .mms_client
+                .as_ref()
+                .is_some_and(|m| m.https_retrieval == Some(true)),
+            "mms_sip_push_tls" => self
+                .mms_client
+                .as_ref()
+                .is_some_and(|m| m.sip_push_tls.is_some()),
             "mms_notify_sms" => self.mms_relay.as_ref().is_some_and(|m| m.notifies("sms")),
             "mms_notify_sip" => self.mms_relay.as_ref().is_some_and(|m| m.notifies("sip")),
             "mm1_https" => self.mms_relay.as_ref().is_some_and(|m| m.https().is_some()),
@@ -1534,6 +1573,8 @@ pub const CAPABILITIES: &[&str] = &[
     "push_upper_tester",
     "mms_wap_push",
     "mms_sip_push",
+    "mms_https_retrieval",
+    "mms_sip_push_tls",
     "mms_notify_sms",
     "mms_notify_sip",
     "deferral",
@@ -1598,9 +1639,14 @@ pub struct DeferralSection {
 impl DeferralSection {
     /// (host:port, path) of the MMSC URL.
     pub fn url_parts(&self) -> Option<(SocketAddr, String)> {
-        // http:// only: the harness plays these over plain HTTP.
         crate::codec::http::url_parts(&self.mmsc_url)
-            .filter(|_| !crate::codec::http::url_is_https(&self.mmsc_url))
+    }
+
+    /// An `https://` MMSC URL: the harness MMSC takes HTTP over TLS there
+    /// (RFC 2818); its records are in `run-level-deferral-mmsc.pcap`, not
+    /// in each scenario's (it serves the run's scenarios side by side).
+    pub fn mmsc_https(&self) -> bool {
+        crate::codec::http::url_is_https(&self.mmsc_url)
     }
 
     /// A SIP URI as the server is declared to write it in an MMS address.
@@ -1621,7 +1667,10 @@ impl DeferralSection {
         let Some((addr, _)) = self.url_parts() else {
             return e(
                 "mmsc_url",
-                format!("expected http://IP:PORT/PATH, got `{}`", self.mmsc_url),
+                format!(
+                    "expected http://IP:PORT/PATH or https://IP:PORT/PATH, got `{}`",
+                    self.mmsc_url
+                ),
             );
         };
         if let Err(m) = check_fixed(lab, addr) {
@@ -2617,6 +2666,49 @@ capabilities: { sip_push_subscribe: true }
             ("sip:bob@ims.test", "escaped")
         );
         assert!(p.capability("mms_sip_push"));
+        assert!(!p.capability("mms_https_retrieval") && !p.uses_tls());
+    }
+
+    /// Issue 15: fetches over TLS and SIP pushes over TLS are declared; an
+    /// https:// MMSC URL is taken.
+    #[test]
+    fn mms_client_tls() {
+        let p = Profile::parse(
+            &format!(
+                "{MMSC}  https_retrieval: true
+  sip_push_tls: 127.0.0.1:5061
+"
+            ),
+            "c.yaml",
+        )
+        .unwrap();
+        assert!(p.capability("mms_https_retrieval") && p.capability("mms_sip_push_tls"));
+        assert!(p.uses_tls());
+        let p = Profile::parse(
+            &format!(
+                "{MMSC}  https_retrieval: false
+"
+            ),
+            "c.yaml",
+        )
+        .unwrap();
+        assert!(!p.capability("mms_https_retrieval") && !p.uses_tls());
+        let e = err_of(&format!(
+            "{MMSC}  sip_push_tls: 10.0.0.2:5061
+"
+        ));
+        assert!(
+            e.starts_with("profile bad.yaml: mms_client.sip_push_tls: expected a loopback"),
+            "{e}"
+        );
+        // https:// MMSC URL: the harness MMSC takes TLS, and the run makes its TLS.
+        let p = Profile::parse(&MMSC.replace("http://", "https://"), "c.yaml").unwrap();
+        let m = p.mms_client.as_ref().unwrap();
+        assert!(m.mmsc_https() && p.uses_tls());
+        assert_eq!(
+            m.url_parts(),
+            Some(("127.0.0.1:18002".parse().unwrap(), "/mmsc".to_string()))
+        );
     }
     const MMS: &str = "name: r\nroles: [mms-relay]\nmms_relay:\n  mm1_url: http://127.0.0.1:18002/mms\n  notify: [sms, sip]\n  smsc: 127.0.0.1:18776\n  system_id: a\n  password: b\n  sip_device: 127.0.0.1:15097\n";
 
@@ -2734,6 +2826,10 @@ capabilities: { sip_push_subscribe: true }
             Some(("127.0.0.1:18003".parse().unwrap(), "/mm1".to_string()))
         );
         assert!(p.capability("deferral") && p.capability("defers_own_users"));
+        assert!(!d.mmsc_https() && !p.uses_tls());
+        // https:// (issue 15): the harness MMSC takes TLS; the run makes its TLS.
+        let p = Profile::parse(&DEFER.replace("http://", "https://"), "s.yaml").unwrap();
+        assert!(p.deferral.as_ref().unwrap().mmsc_https() && p.uses_tls());
         assert_eq!(d.wire("sip:a@b"), "sip:a@b");
         let typed = Profile::parse(&format!("{DEFER}  sip_address_form: typed\n"), "s").unwrap();
         assert_eq!(

@@ -30,6 +30,30 @@ Feature: An MMS client acts on pushed notifications, whatever the bearer and the
     Then the client fetches exactly the notification's Content-Location
     And the client acknowledges the MM with the notification's Transaction-ID once it has fetched it
 
+  # RFC 3261 §26.2: the harness opens TLS to the client's sip_push_tls and
+  # checks its certificate (the profile's tls section), then pushes there.
+  @DEFER-5 @if:mms_sip_push_tls
+  Scenario: A notification pushed over SIP over TLS is fetched from its Content-Location and acknowledged
+    Given the harness plays the MMS Relay/Server the client is configured with
+    And an MM from "+15550000001/TYPE=PLMN" to "+15550000002/TYPE=PLMN" waits at the MMS server
+    When the MMS server notifies the client by Push over SIP over TLS
+    Then the client fetches exactly the notification's Content-Location
+    And the client acknowledges the MM with the notification's Transaction-ID once it has fetched it
+
+  # OMA MMS ENC §7.3 (X-Mms-Content-Location): the MMS Relay/Server picks the
+  # URI per MM, so it may be https:// (RFC 2818): the client opens TLS to its
+  # port, checks the harness's certificate (the run's lab CA,
+  # tls/lab-ca.pem), and sends the GET inside; plaintext there fails, with
+  # what came. The port is this scenario's own listener (its pcap holds the
+  # records and their secrets); the reports still go to the MMSC URL.
+  @DEFER-5 @if:mms_https_retrieval
+  Scenario: A notification with an https:// Content-Location is fetched over TLS and acknowledged
+    Given the harness plays the MMS Relay/Server the client is configured with
+    And an MM from "+15550000001/TYPE=PLMN" to "+15550000002/TYPE=PLMN" waits at an https:// Content-Location of the MMS server
+    When the MMS server notifies the client by its push bearer
+    Then the client fetches exactly the notification's Content-Location
+    And the client acknowledges the MM with the notification's Transaction-ID once it has fetched it
+
   # What the client shows of decoding addresses is its verdict on the MM: the
   # From of the notification and the From and To of the M-Retrieve.conf must
   # not make it answer Unrecognised (or Rejected) or skip the MM.

@@ -44,6 +44,23 @@ impl MmsClientHarness {
         })
     }
 
+    /// [`MmsClientHarness::start`] for an `https://` MMSC URL: the server
+    /// takes HTTP over TLS only, presenting `tls`'s certificate.
+    pub async fn start_tls(
+        addr: std::net::SocketAddr,
+        capture: Capture,
+        tls: crate::net::tls::TlsServer,
+    ) -> Result<MmsClientHarness, String> {
+        let server = crate::roles::mms_server::MmsServer::start_tls(addr, capture.clone(), tls)
+            .await
+            .map_err(|e| format!("mms_client.mmsc_url: cannot listen on {addr} ({e})"))?;
+        Ok(MmsClientHarness {
+            server,
+            capture,
+            upper: None,
+        })
+    }
+
     /// Also plays the client's upper tester at `addr` (port 0 picks).
     pub async fn with_upper_tester(
         mut self,

@@ -307,7 +307,15 @@ impl Harnesses {
             profile.mms_client.as_ref().and_then(|m| m.url_parts()),
         ) {
             let capture = Capture::routed(run_level_capture(pcap_dir, "mmsc"));
-            let mut m = MmsClientHarness::start(a, capture).await?;
+            // An https:// MMSC URL: HTTP over TLS, whose records (in
+            // ciphertext, no scenario's key in sight) go to the run-level pcap.
+            let https = profile.mms_client.as_ref().is_some_and(|m| m.mmsc_https());
+            let mut m = match (https, &h.tls) {
+                (true, Some(t)) => {
+                    MmsClientHarness::start_tls(a, capture, t.server.clone()).await?
+                }
+                _ => MmsClientHarness::start(a, capture).await?,
+            };
             if let Some(u) = profile.mms_client.as_ref().and_then(|m| m.upper_tester) {
                 m = m.with_upper_tester(u).await?;
             }
@@ -331,11 +339,16 @@ impl Harnesses {
         }
         if let Some((a, _)) = profile.deferral.as_ref().and_then(|d| d.url_parts()) {
             let capture = Capture::routed(run_level_capture(pcap_dir, "deferral-mmsc"));
-            h.deferral = Some(Arc::new(
-                MmsClientHarness::start(a, capture)
-                    .await
-                    .map_err(|e| e.replace("mms_client.mmsc_url", "deferral.mmsc_url"))?,
-            ));
+            // An https:// MMSC URL: HTTP over TLS, in the run-level pcap.
+            let https = profile.deferral.as_ref().is_some_and(|d| d.mmsc_https());
+            let m = match (https, &h.tls) {
+                (true, Some(t)) => MmsClientHarness::start_tls(a, capture, t.server.clone()).await,
+                _ => MmsClientHarness::start(a, capture).await,
+            };
+            h.deferral =
+                Some(Arc::new(m.map_err(|e| {
+                    e.replace("mms_client.mmsc_url", "deferral.mmsc_url")
+                })?));
         }
         if let Some(i) = &profile.ims {
             let core =

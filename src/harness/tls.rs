@@ -102,8 +102,14 @@ impl RunTls {
                         }
                     }
                 }
-                // The core an sms-im-iwf sends to over TLS.
-                if let Some(a) = profile.iwf.as_ref().and_then(|i| i.ims_core_tls) {
+                // The core an sms-im-iwf sends to over TLS; the MMSC (an
+                // https:// MMSC URL, https:// Content-Locations).
+                let mmscs = [
+                    profile.mms_client.as_ref().and_then(|m| m.url_parts()),
+                    profile.deferral.as_ref().and_then(|d| d.url_parts()),
+                ];
+                let iwf_core = profile.iwf.as_ref().and_then(|i| i.ims_core_tls);
+                for a in mmscs.into_iter().flatten().map(|(a, _)| a).chain(iwf_core) {
                     if !ips.contains(&a.ip()) {
                         ips.push(a.ip());
                     }
@@ -188,6 +194,9 @@ fn sut_addresses(profile: &Profile) -> Vec<SocketAddr> {
     if let Some(m) = &profile.msrp {
         out.push(m.address);
         out.extend(m.tls_address);
+    }
+    if let Some(m) = &profile.mms_client {
+        out.extend(m.sip_push_tls);
     }
     out
 }

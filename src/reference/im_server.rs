@@ -1472,7 +1472,16 @@ impl Server {
             &[("Content-Type", "application/vnd.wap.mms-message")],
             &pdu,
         );
-        let Some(resp) = super::http_exchange(addr, &req, MM1_BOUND).await else {
+        // An https:// MMSC URL: over TLS, trusting the run's lab CA.
+        let resp = if crate::codec::http::url_is_https(&cfg.mmsc_url) {
+            match self.tls_client.clone() {
+                Some(c) => super::tls::https_exchange(c, addr, &req, MM1_BOUND).await,
+                None => None,
+            }
+        } else {
+            super::http_exchange(addr, &req, MM1_BOUND).await
+        };
+        let Some(resp) = resp else {
             return false;
         };
         Pdu::parse(&resp.body).is_ok_and(|p| {

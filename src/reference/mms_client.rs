@@ -14,14 +14,16 @@
 //! **Notifications.** One at a time, in arrival order. An M-Notification.ind
 //! is acted on when it decodes, is of that type, has major version 1 and all
 //! its mandatory fields (Transaction-ID, Message-Class, Message-Size, Expiry,
-//! an `http://IP:PORT/…` Content-Location), and its From (when present) is an
-//! address the codec reads — a PLMN number, a mailbox, a SIP URI raw
+//! an `http://IP:PORT/…` or `https://IP:PORT/…` Content-Location), and its
+//! From (when present) is an address the codec reads — a PLMN number, a mailbox, a SIP URI raw
 //! (`sip:…`) or escaped (`…/TYPE=SIP`). A notification it cannot act on is
 //! answered with M-NotifyResp.ind status Unrecognised when a Transaction-ID
 //! can be read from it, and is otherwise dropped; the client carries on.
 //!
 //! **Retrieval** (immediate mode, MMS ENC §6.2/§6.3): HTTP GET of exactly the
-//! Content-Location; on a 200 whose body decodes as an M-Retrieve.conf, an
+//! Content-Location (an `https://` one over TLS, RFC 2818, the server's
+//! certificate checked against the run's lab CA; without TLS material such
+//! a fetch fails); on a 200 whose body decodes as an M-Retrieve.conf, an
 //! M-NotifyResp.ind with the notification's Transaction-ID and status
 //! Retrieved is POSTed to the MMSC URL (`application/vnd.wap.mms-message`);
 //! on a failed fetch, status Deferred (it would retry later), and a body that
@@ -56,7 +58,8 @@ use crate::codec::wsp::{AppId, PushPdu};
 /// What the reference client is configured with.
 #[derive(Debug, Clone)]
 pub struct MmsClientConfig {
-    /// The MMSC URL (`http://IP:PORT/PATH`) it POSTs its responses to.
+    /// The MMSC URL (`http://IP:PORT/PATH`, or `https://…`: over TLS) it
+    /// POSTs its responses to.
     pub mmsc_url: String,
     /// The upper tester it reports hand-overs to (`POST /mms/<X-Mms-Applic-ID>`
     /// to an application, `POST /mms` for an MM shown to the user).
@@ -87,6 +90,9 @@ struct Shared {
     dead: AtomicBool,
     /// forgets-after-malformed: set by a notification it could not act on.
     confused: AtomicBool,
+    /// As TLS client (https:// Content-Locations, RFC 2818): trusts the
+    /// run's lab CA; None without TLS material (such a fetch fails).
+    tls_client: Option<Arc<rustls::ClientConfig>>,
     /// SIP answers by top-Via branch, for retransmissions.
     answers: Mutex<HashMap<String, Vec<u8>>>,
     jobs: mpsc::UnboundedSender<Vec<u8>>,
@@ -94,8 +100,21 @@ struct Shared {
 
 use super::lock;
 
+/// Where a started client takes what (see [`start`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Addresses {
+    /// SIP over UDP and TCP.
+    pub sip: SocketAddr,
+    /// WSP pushes (UDP).
+    pub wap_push: SocketAddr,
+    /// Send triggers (HTTP).
+    pub trigger: SocketAddr,
+    /// SIP over TLS (RFC 3261 §26.2), with TLS material.
+    pub tls: Option<SocketAddr>,
+}
+
 /// Starts the client. Its SIP address, where it takes WSP pushes and its
-/// send trigger are returned. WSP pushes go to port 2948 of the SIP
+/// send trigger (and, with TLS material, SIP over TLS) are returned. WSP pushes go to port 2948 of the SIP
 /// address's IP ([`wap_push_address`]). With `listen` 127.0.0.1 port 0 it
 /// picks a free address 127.x.y.z whose port 2948 is free, so several runs
 /// can share the machine; with `::1` port 0 (IPv6 has one loopback
@@ -105,7 +124,7 @@ pub async fn start(
     listen: SocketAddr,
     cfg: MmsClientConfig,
     settings: Settings,
-) -> std::io::Result<(SocketAddr, SocketAddr, SocketAddr, Vec<JoinHandle<()>>)> {
+) -> std::io::Result<(Addresses, Vec<JoinHandle<()>>)> {
     let (wdp, udp, tcp) = bind(listen).await?;
     let address = udp.local_addr()?;
     let wap_push = wdp.local_addr()?;
@@ -113,7 +132,12 @@ pub async fn start(
         TcpListener::bind(cfg.send_trigger.unwrap_or(SocketAddr::new(address.ip(), 0))).await?;
     let trigger_addr = trigger.local_addr()?;
     let (tx, rx) = mpsc::unbounded_channel();
+    let tls_client = match &settings.tls {
+        Some(t) => Some(t.client_config().map_err(std::io::Error::other)?),
+        None => None,
+    };
     let sh = Arc::new(Shared {
+        tls_client,
         cfg,
         s: settings,
         dead: AtomicBool::new(false),
@@ -122,18 +146,40 @@ pub async fn start(
         jobs: tx,
     });
     let udp = Arc::new(udp);
-    Ok((
-        address,
+    let mut tasks = vec![
+        tokio::spawn(wdp_loop(wdp, sh.clone())),
+        tokio::spawn(sip_udp(udp, sh.clone())),
+        tokio::spawn(sip_tcp(tcp, sh.clone())),
+        tokio::spawn(send_triggers(trigger, sh.clone())),
+    ];
+    // SIP over TLS beside UDP and TCP, with the certificate the run issued:
+    // on the IP it was asked to listen on (which the certificate names), not
+    // on a 127.x.y.z it picked for port 2948.
+    let mut tls = None;
+    if let (Some(l), Some(t)) = (super::tls::listener(&sh.s, listen.ip()).await?, &sh.s.tls) {
+        tls = Some(l.local_addr()?);
+        let config = t.server_config().map_err(std::io::Error::other)?;
+        let sh2 = sh.clone();
+        tasks.push(super::tls::serve_sip(
+            l,
+            config,
+            Arc::new(move |msg, _peer, back| {
+                if alive(&sh2) {
+                    if let Some(a) = answer_sip(&sh2, &msg, true) {
+                        let _ = back.send(a);
+                    }
+                }
+            }),
+        ));
+    }
+    tasks.push(tokio::spawn(worker(rx, sh)));
+    let addrs = Addresses {
+        sip: address,
         wap_push,
-        trigger_addr,
-        vec![
-            tokio::spawn(wdp_loop(wdp, sh.clone())),
-            tokio::spawn(sip_udp(udp, sh.clone())),
-            tokio::spawn(sip_tcp(tcp, sh.clone())),
-            tokio::spawn(send_triggers(trigger, sh.clone())),
-            tokio::spawn(worker(rx, sh)),
-        ],
-    ))
+        trigger: trigger_addr,
+        tls,
+    };
+    Ok((addrs, tasks))
 }
 
 /// The send trigger: one request per connection, bounded.
@@ -290,7 +336,7 @@ fn media_of(ct: &str) -> String {
 }
 
 /// The answer to one SIP request (None: none, e.g. for ACK or a response).
-fn answer_sip(sh: &Shared, bytes: &[u8]) -> Option<Vec<u8>> {
+fn answer_sip(sh: &Shared, bytes: &[u8], tls: bool) -> Option<Vec<u8>> {
     let m = SipMessage::parse(bytes).ok()?;
     if !m.is_request() {
         return None;
@@ -309,7 +355,11 @@ fn answer_sip(sh: &Shared, bytes: &[u8]) -> Option<Vec<u8>> {
         "MESSAGE" => {
             let ct = m.content_type().map(|c| media_of(&c)).unwrap_or_default();
             if ct == MMS_MEDIA {
-                if !sh.s.has_fault("ignores-sip-push") {
+                // ignores-tls-push (fault): one that came over TLS is
+                // answered and dropped.
+                let ignores = sh.s.has_fault("ignores-sip-push")
+                    || (tls && sh.s.has_fault("ignores-tls-push"));
+                if !ignores {
                     let _ = sh.jobs.send(m.body().to_vec());
                 }
                 sip::response_to(&m, 200, "OK").to_tag(&to_tag).build()
@@ -343,7 +393,7 @@ async fn sip_udp(sock: Arc<UdpSocket>, sh: Arc<Shared>) {
         if !alive(&sh) {
             return;
         }
-        if let Some(a) = answer_sip(&sh, &buf[..n]) {
+        if let Some(a) = answer_sip(&sh, &buf[..n], false) {
             let _ = sock.send_to(&a, from).await;
         }
     }
@@ -370,7 +420,7 @@ async fn sip_tcp(listener: TcpListener, sh: Arc<Shared>) {
             let sh2 = sh.clone();
             super::read_stream(rd, move |msg| {
                 if alive(&sh2) {
-                    if let Some(a) = answer_sip(&sh2, &msg) {
+                    if let Some(a) = answer_sip(&sh2, &msg, false) {
                         let _ = tx.send(a);
                     }
                 }
@@ -481,7 +531,7 @@ async fn handle(sh: &Shared, bytes: &[u8]) {
             }
             if sh.s.has_fault("fetches-malformed") {
                 if let Some(l) = scrape_location(bytes) {
-                    let _ = get(&l).await;
+                    let _ = get(sh, &l).await;
                 }
                 if let Some(t) = &tid {
                     post(sh, notify_resp(sh, t, Status::RETRIEVED)).await;
@@ -503,7 +553,7 @@ async fn handle(sh: &Shared, bytes: &[u8]) {
         // Fault: the notification after a malformed one is lost; what is
         // fetched is a stale path on the MMSC, not its Content-Location.
         if let Some((addr, _)) = super::http_url_parts(&sh.cfg.mmsc_url) {
-            let _ = get(&format!("http://{addr}/mms/stale")).await;
+            let _ = get(sh, &format!("http://{addr}/mms/stale")).await;
         }
         return;
     }
@@ -524,7 +574,7 @@ async fn handle(sh: &Shared, bytes: &[u8]) {
     }
     if sh.s.has_fault("ack-before-fetch") {
         post(sh, notify_resp(sh, &tid, Status::RETRIEVED)).await;
-        if let Some(m) = get(&target).await {
+        if let Some(m) = get(sh, &target).await {
             if let Ok(p) = Pdu::parse(&m.body) {
                 hand_over(sh, &m.body, &p).await;
             }
@@ -533,9 +583,9 @@ async fn handle(sh: &Shared, bytes: &[u8]) {
     }
     if sh.s.has_fault("fetches-twice") {
         // A conformant variant: a first fetch whose result it discards (a retry).
-        let _ = get(&target).await;
+        let _ = get(sh, &target).await;
     }
-    let fetched = get(&target).await;
+    let fetched = get(sh, &target).await;
     let status = match &fetched {
         Some(m) if m.status() == Some(200) => match Pdu::parse(&m.body) {
             Ok(p) if p.message_type() == Some(MessageType::RETRIEVE_CONF) => Ok(p),
@@ -632,11 +682,12 @@ async fn post_pdu(sh: &Shared, pdu: Vec<u8>) {
         &[("Content-Type", MMS_MEDIA)],
         &pdu,
     );
-    let _ = super::http_exchange(addr, &req, IO_BOUND).await;
+    let _ = exchange(sh, &sh.cfg.mmsc_url, addr, &req).await;
 }
 
-/// GETs a URL; the response, when a whole one came.
-async fn get(url: &str) -> Option<HttpMessage> {
+/// GETs a URL; the response, when a whole one came. An `https://` URL is
+/// fetched over TLS ([`exchange`]).
+async fn get(sh: &Shared, url: &str) -> Option<HttpMessage> {
     let (addr, path) = super::http_url_parts(url)?;
     let req = http::request(
         "GET",
@@ -645,7 +696,24 @@ async fn get(url: &str) -> Option<HttpMessage> {
         &[("Accept", MMS_MEDIA)],
         b"",
     );
-    super::http_exchange(addr, &req, IO_BOUND).await
+    if sh.s.has_fault("https-retrieved-in-clear") {
+        // Fault: an https:// URL fetched with plain HTTP, its request in
+        // the clear on the TLS port.
+        return super::http_exchange(addr, &req, IO_BOUND).await;
+    }
+    exchange(sh, url, addr, &req).await
+}
+
+/// One HTTP exchange with `url`'s server at `addr`: over TLS for an
+/// `https://` URL (RFC 2818 §2.1: the handshake first, then the request
+/// inside the connection; the server's certificate checked against the lab
+/// CA for the URL's IP, §3.1), else in the clear.
+async fn exchange(sh: &Shared, url: &str, addr: SocketAddr, req: &[u8]) -> Option<HttpMessage> {
+    if !http::url_is_https(url) {
+        return super::http_exchange(addr, req, IO_BOUND).await;
+    }
+    let config = sh.tls_client.clone()?;
+    super::tls::https_exchange(config, addr, req, IO_BOUND).await
 }
 
 /// This role's named faults: each one's `has_fault` check sits beside the
@@ -813,6 +881,23 @@ pub const FAULTS: &[super::Fault] = &[
         store_and_forward: true,
         on_ipv6: false,
     },
+    // mms-client (issue 15): retrieval over HTTPS.
+    super::Fault {
+        role: "mms-client",
+        name: "https-retrieved-in-clear",
+        description: "fetches an https:// Content-Location with plain HTTP: its GET goes in the clear to the TLS port",
+        breaks: &["DEFER-5"],
+        store_and_forward: true,
+        on_ipv6: false,
+    },
+    super::Fault {
+        role: "mms-client",
+        name: "ignores-tls-push",
+        description: "answers a Push over SIP MESSAGE that came over TLS with 200 but never acts on the notification in it",
+        breaks: &["DEFER-5"],
+        store_and_forward: true,
+        on_ipv6: false,
+    },
     // mms-client (issue 6): an MM for the MEM application.
     super::Fault {
         role: "mms-client",
@@ -913,10 +998,10 @@ mod tests {
             send_trigger: None,
             escaped_sip: false,
         };
-        let (sip, _wap_push, _trigger, tasks) =
-            start("127.0.0.1:0".parse().unwrap(), cfg, Settings::default())
-                .await
-                .unwrap();
+        let (a, tasks) = start("127.0.0.1:0".parse().unwrap(), cfg, Settings::default())
+            .await
+            .unwrap();
+        let sip = a.sip;
         let loc = format!("http://{addr}/mms/1");
         let note = PduBuilder::notification_ind("T9", &loc, 2, TimeValue::Relative(60))
             .build()

@@ -261,10 +261,11 @@ pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::i
                 "mms-client needs the MMSC URL it is configured with",
             )
         })?;
-        let (address, wap_push, trigger, tasks) = mms_client::start(listen, cfg, settings).await?;
-        let mut r = Running::new("mms-client", address, tasks);
-        r.send_trigger = Some(trigger);
-        r.wap_push = Some(wap_push);
+        let (a, tasks) = mms_client::start(listen, cfg, settings).await?;
+        let mut r = Running::new("mms-client", a.sip, tasks);
+        r.send_trigger = Some(a.trigger);
+        r.wap_push = Some(a.wap_push);
+        r.tls = a.tls;
         return Ok(r);
     }
     if role == "mms-relay" {

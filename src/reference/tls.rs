@@ -64,6 +64,83 @@ impl ReferenceTls {
     }
 }
 
+impl ReferenceTls {
+    /// The files a run hands a launched SUT (`LIAISON_TLS_CA`,
+    /// `LIAISON_TLS_CERT`, `LIAISON_TLS_KEY`), each read up to 1 MiB; the
+    /// error names the variable that is not set or the file not readable.
+    pub fn from_env() -> Result<ReferenceTls, String> {
+        let read = |var: &str| {
+            let path = std::env::var_os(var).ok_or_else(|| format!("{var} is not set"))?;
+            let mut text = String::new();
+            use std::io::Read;
+            std::fs::File::open(&path)
+                .and_then(|f| f.take(1 << 20).read_to_string(&mut text))
+                .map_err(|e| format!("{var}: cannot read {} ({e})", path.to_string_lossy()))?;
+            Ok::<_, String>(text)
+        };
+        Ok(ReferenceTls {
+            ca_pem: read("LIAISON_TLS_CA")?,
+            cert_chain_pem: read("LIAISON_TLS_CERT")?,
+            key_pem: read("LIAISON_TLS_KEY")?,
+        })
+    }
+}
+
+/// One HTTP exchange over TLS with the server at `addr` (an `https://`
+/// URL, RFC 2818 §2.1: the handshake first, then the request inside the
+/// connection; the server's certificate checked by `config` for the IP,
+/// §3.1), bounded by `bound` as a whole: the response, when a whole one
+/// came (framed by Content-Length, chunked, or the close).
+pub(crate) async fn https_exchange(
+    config: Arc<rustls::ClientConfig>,
+    addr: std::net::SocketAddr,
+    req: &[u8],
+    bound: std::time::Duration,
+) -> Option<crate::codec::http::HttpMessage> {
+    use crate::codec::http::{self, HttpMessage};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let end = tokio::time::Instant::now() + bound;
+    let tcp = tokio::time::timeout_at(end, tokio::net::TcpStream::connect(addr))
+        .await
+        .ok()?
+        .ok()?;
+    let _ = tcp.set_nodelay(true);
+    let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+    let mut stream = tokio::time::timeout_at(
+        end,
+        tokio_rustls::TlsConnector::from(config).connect(name, tcp),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    tokio::time::timeout_at(end, stream.write_all(req))
+        .await
+        .ok()?
+        .ok()?;
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 16 * 1024];
+    loop {
+        match http::next_frame(&buf, 4 << 20) {
+            Ok(Some(n)) => {
+                let m = HttpMessage::parse(buf.get(..n)?).ok();
+                // close_notify, then the connection (RFC 8446 §6.1).
+                let _ = tokio::time::timeout_at(end, stream.shutdown()).await;
+                return m;
+            }
+            Ok(None) => {}
+            Err(_) => return None,
+        }
+        let n = tokio::time::timeout_at(end, stream.read(&mut chunk))
+            .await
+            .ok()?
+            .ok()?;
+        if n == 0 {
+            return HttpMessage::parse_at_close(&buf).ok();
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
 /// How long a TLS handshake a reference role takes may last.
 pub const HANDSHAKE: std::time::Duration = std::time::Duration::from_secs(5);
 

@@ -48,6 +48,10 @@ pub struct MmsArrival {
     /// made up), when it arrived; `None`: nobody's (a request the SUT made
     /// up, changed, or sent after its scenario ended).
     pub owner: Option<u64>,
+    /// It came to a scenario's TLS listener ([`MmsClaim::listen_tls`]):
+    /// over TLS, or (with `msg` naming the handshake's failure and `bytes`
+    /// what the client sent instead) not.
+    pub tls: bool,
 }
 
 impl MmsArrival {
@@ -62,6 +66,9 @@ impl MmsArrival {
                     .unwrap_or_else(|| "nothing".into()),
                 escape_bytes(&self.bytes, 600)
             ),
+            // A connection to a TLS listener that was not TLS: the error
+            // quotes what came.
+            Err(e) if self.tls => e.clone(),
             Err(e) => format!(
                 "not an HTTP request ({e}) — bytes: {}",
                 escape_bytes(&self.bytes, 300)
@@ -74,12 +81,14 @@ impl MmsArrival {
     }
 
     /// The absolute URL the request names: the target itself in absolute
-    /// form, else `http://` + Host + the origin-form target.
+    /// form, else `http://` (`https://` over TLS, RFC 2818 §2.4) + Host +
+    /// the origin-form target.
     pub fn url(&self) -> Option<String> {
         let m = self.msg.as_ref().ok()?;
         let t = m.target()?;
         if t.starts_with('/') {
-            Some(format!("http://{}{t}", m.header("host")?.trim()))
+            let scheme = if self.tls { "https" } else { "http" };
+            Some(format!("{scheme}://{}{t}", m.header("host")?.trim()))
         } else {
             Some(t.to_string())
         }
@@ -117,6 +126,8 @@ struct Shared {
     mms: Mutex<HashMap<String, (u64, Vec<u8>)>>,
     owners: Mutex<Owners>,
     notify: Notify,
+    /// The server takes HTTP over TLS ([`MmsServer::start_tls`]).
+    https: bool,
 }
 
 impl Shared {
@@ -160,18 +171,71 @@ impl MmsServer {
     /// Listens at `addr` (loopback; port 0 picks one), writing through
     /// `capture` (a routed one when scenarios share the server).
     pub async fn start(addr: SocketAddr, capture: Capture) -> std::io::Result<MmsServer> {
+        MmsServer::start_with(addr, capture, None).await
+    }
+
+    /// [`MmsServer::start`] taking HTTP over TLS only (an `https://` MMSC
+    /// URL, RFC 2818), each connection's handshake as `tls`. Through a
+    /// routed capture the records go to its run-level file (no scenario's
+    /// key shows in ciphertext); the requests are still each scenario's by
+    /// their plaintext. A connection that is not TLS is logged with what it
+    /// sent, the scenario's whose key its first bytes carry.
+    pub async fn start_tls(
+        addr: SocketAddr,
+        capture: Capture,
+        tls: crate::net::tls::TlsServer,
+    ) -> std::io::Result<MmsServer> {
+        MmsServer::start_with(addr, capture, Some(tls)).await
+    }
+
+    async fn start_with(
+        addr: SocketAddr,
+        capture: Capture,
+        tls: Option<crate::net::tls::TlsServer>,
+    ) -> std::io::Result<MmsServer> {
         let listener = crate::net::listen_permitted(addr).await?;
         let addr = listener.local_addr()?;
-        let shared: Arc<Shared> = Arc::default();
+        let shared: Arc<Shared> = Arc::new(Shared {
+            https: tls.is_some(),
+            ..Shared::default()
+        });
         let task = {
             let (shared, capture) = (shared.clone(), capture.clone());
             tokio::spawn(async move {
-                while let Ok((stream, _)) = listener.accept().await {
-                    let Ok(conn) = StreamConn::accepted(stream, capture.clone(), framer, 4 << 20)
-                    else {
+                while let Ok((stream, from)) = listener.accept().await {
+                    let Some(tls) = tls.clone() else {
+                        let Ok(conn) =
+                            StreamConn::accepted(stream, capture.clone(), framer, 4 << 20)
+                        else {
+                            continue;
+                        };
+                        tokio::spawn(serve(conn, shared.clone(), false));
                         continue;
                     };
-                    tokio::spawn(serve(conn, shared.clone()));
+                    let _ = stream.set_nodelay(true);
+                    let (shared, capture) = (shared.clone(), capture.clone());
+                    tokio::spawn(async move {
+                        let at = Instant::now();
+                        match tls
+                            .accept(stream, capture, crate::net::tls::HANDSHAKE_TIMEOUT)
+                            .await
+                        {
+                            Ok(s) => {
+                                let conn = StreamConn::over_tls(s, framer, 4 << 20);
+                                serve(conn, shared, true).await;
+                            }
+                            Err(e) => {
+                                let owner = match &e {
+                                    crate::net::tls::TlsError::NotTls { first_bytes } => {
+                                        lock(&shared.owners).owner_of(first_bytes)
+                                    }
+                                    _ => None,
+                                };
+                                shared.push(not_tls(at, from, e, owner, "the https:// MMSC URL's"));
+                                shared.notify.notify_waiters();
+                            }
+                        }
+                    });
                 }
             })
         };
@@ -199,6 +263,7 @@ impl MmsServer {
         MmsClaim {
             id,
             addr: self.addr,
+            listeners: Mutex::default(),
             shared: self.shared.clone(),
             capture: self.capture.claim(scenario),
         }
@@ -240,6 +305,8 @@ async fn wait_on(
 pub struct MmsClaim {
     id: u64,
     addr: SocketAddr,
+    /// Its TLS listeners' tasks (ended with the claim).
+    listeners: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     shared: Arc<Shared>,
     capture: crate::net::capture::Claim,
 }
@@ -252,6 +319,9 @@ impl std::fmt::Debug for MmsClaim {
 
 impl Drop for MmsClaim {
     fn drop(&mut self) {
+        for t in lock(&self.listeners).drain(..) {
+            t.abort();
+        }
         lock(&self.shared.owners)
             .keys
             .retain(|(id, _)| *id != self.id);
@@ -282,7 +352,70 @@ impl MmsClaim {
     pub fn new_location(&self) -> String {
         let t = token();
         self.key(&t);
-        format!("http://{}/mms/{t}", self.addr)
+        let scheme = if self.shared.https { "https" } else { "http" };
+        format!("{scheme}://{}/mms/{t}", self.addr)
+    }
+
+    /// A fresh `https://` Content-Location at `at`, a TLS listener of this
+    /// scenario ([`MmsClaim::listen_tls`]), its token this scenario's key.
+    pub fn new_https_location(&self, at: SocketAddr) -> String {
+        let t = token();
+        self.key(&t);
+        format!("https://{at}/mms/{t}")
+    }
+
+    /// A TLS listener of this scenario beside the server (its IP, a port
+    /// the system picks), open until `until`: each connection's handshake
+    /// as `tls` (the harness's certificate from the run's lab CA, RFC 2818
+    /// §3.1), its records and secrets into `capture` (the scenario's: the
+    /// server's routed capture cannot find keys in ciphertext), then served
+    /// as the server's plaintext connections are, every request this
+    /// scenario's and marked [`MmsArrival::tls`]. A handshake that fails
+    /// is logged as an arrival of this scenario whose `msg` says what the
+    /// client did (plaintext HTTP where TLS was due: its bytes).
+    pub async fn listen_tls(
+        &self,
+        tls: crate::net::tls::TlsServer,
+        capture: Capture,
+        until: Instant,
+    ) -> std::io::Result<SocketAddr> {
+        let l = crate::net::listen_permitted(SocketAddr::new(self.addr.ip(), 0)).await?;
+        let at = l.local_addr()?;
+        let (shared, id) = (self.shared.clone(), self.id);
+        let task = tokio::spawn(async move {
+            let left = until.saturating_duration_since(Instant::now());
+            let _ = tokio::time::timeout(left, async {
+                while let Ok((stream, from)) = l.accept().await {
+                    let _ = stream.set_nodelay(true);
+                    let (tls, shared, capture) = (tls.clone(), shared.clone(), capture.clone());
+                    tokio::spawn(async move {
+                        let at = Instant::now();
+                        match tls
+                            .accept(stream, capture, crate::net::tls::HANDSHAKE_TIMEOUT)
+                            .await
+                        {
+                            Ok(s) => {
+                                let conn = StreamConn::over_tls(s, framer, 4 << 20);
+                                serve_owned(conn, shared, id).await;
+                            }
+                            Err(e) => {
+                                shared.push(not_tls(
+                                    at,
+                                    from,
+                                    e,
+                                    Some(id),
+                                    "the https:// Content-Location's",
+                                ));
+                                shared.notify.notify_waiters();
+                            }
+                        }
+                    });
+                }
+            })
+            .await;
+        });
+        lock(&self.listeners).push(task);
+        Ok(at)
     }
 
     /// Serves `pdu` (an M-Retrieve.conf, or any bytes) at `url` while the
@@ -312,7 +445,13 @@ impl MmsClaim {
     }
 }
 
-async fn serve(conn: StreamConn, shared: Arc<Shared>) {
+async fn serve(conn: StreamConn, shared: Arc<Shared>, tls: bool) {
+    serve_as(conn, shared, tls, None).await
+}
+
+/// Serves one connection; its requests are `owner`'s, or (None) the
+/// scenario's whose key each carries.
+async fn serve_as(conn: StreamConn, shared: Arc<Shared>, tls: bool, owner: Option<u64>) {
     loop {
         let Some(a) = conn.recv(Instant::now() + Duration::from_secs(3600)).await else {
             continue;
@@ -336,7 +475,7 @@ async fn serve(conn: StreamConn, shared: Arc<Shared>) {
                         }
                     }),
             };
-            let owner = lock(&shared.owners).owner_of(&bytes);
+            let owner = owner.or_else(|| lock(&shared.owners).owner_of(&bytes));
             let mut arrival = MmsArrival {
                 at: a.at,
                 from: conn.peer(),
@@ -344,6 +483,7 @@ async fn serve(conn: StreamConn, shared: Arc<Shared>) {
                 msg,
                 answered: None,
                 owner,
+                tls,
             };
             let answer = arrival.msg.as_ref().ok().map(|m| {
                 let close = m
@@ -397,6 +537,37 @@ async fn serve(conn: StreamConn, shared: Arc<Shared>) {
             return;
         }
     }
+}
+
+/// What a connection to a TLS port that failed its handshake is logged as:
+/// the error (plaintext where TLS was due: its first bytes, which it keeps
+/// as the arrival's bytes too).
+fn not_tls(
+    at: Instant,
+    from: SocketAddr,
+    e: crate::net::tls::TlsError,
+    owner: Option<u64>,
+    port: &str,
+) -> MmsArrival {
+    let bytes = match &e {
+        crate::net::tls::TlsError::NotTls { first_bytes } => first_bytes.clone(),
+        _ => Vec::new(),
+    };
+    MmsArrival {
+        at,
+        from,
+        bytes,
+        msg: Err(format!("no TLS connection on {port} port: {e}")),
+        answered: None,
+        owner,
+        tls: true,
+    }
+}
+
+/// [`serve`] for a scenario's own TLS listener: every request there is
+/// `id`'s, whatever keys it carries.
+async fn serve_owned(conn: StreamConn, shared: Arc<Shared>, id: u64) {
+    serve_as(conn, shared, true, Some(id)).await
 }
 
 /// The M-Send.conf (Ok, a fresh Message-ID, the request's Transaction-ID)
@@ -454,12 +625,49 @@ pub async fn sip_push(
     body: &[u8],
     deadline: Instant,
 ) -> ClientResult {
+    let push = SipPush {
+        request_uri,
+        app,
+        content_type,
+        body,
+    };
+    sip_push_over(ep, Transport::Udp, timers, dst, push, deadline).await
+}
+
+/// What a Push over SIP MESSAGE carries ([`sip_push_over`]).
+#[derive(Debug, Clone, Copy)]
+pub struct SipPush<'a> {
+    pub request_uri: &'a str,
+    pub app: &'a str,
+    pub content_type: &'a str,
+    pub body: &'a [u8],
+}
+
+/// [`sip_push`] over transport `t` (for [`Transport::Tls`], over the
+/// connection `ep` opened to `dst` with [`SipEndpoint::connect_tls`]).
+pub async fn sip_push_over(
+    ep: &SipEndpoint,
+    t: Transport,
+    timers: Timers,
+    dst: SocketAddr,
+    push: SipPush<'_>,
+    deadline: Instant,
+) -> ClientResult {
+    let SipPush {
+        request_uri,
+        app,
+        content_type,
+        body,
+    } = push;
     let branch = format!("z9hG4bK{}", token());
-    let t = Transport::Udp;
     let bytes = request("MESSAGE", request_uri)
         .header(
             "Via",
-            &format!("SIP/2.0/UDP {};branch={branch};rport", ep.addr(t)),
+            &format!(
+                "SIP/2.0/{} {};branch={branch};rport",
+                t.via_name(),
+                ep.addr(t)
+            ),
         )
         .header("Max-Forwards", "70")
         .header(
@@ -489,6 +697,96 @@ pub async fn sip_push(
 mod tests {
     use super::*;
     use crate::codec::mms::{PduBuilder, Status};
+
+    /// One GET over TLS to `at` (the server's certificate not checked):
+    /// the response's status.
+    async fn get_tls(at: SocketAddr, path: &str) -> Option<u16> {
+        use crate::net::tls::{Offer, PeerCheck, TlsClient};
+        let client = TlsClient::new(PeerCheck::NotChecked, &Offer::all(), None).unwrap();
+        let tcp = tokio::net::TcpStream::connect(at).await.ok()?;
+        let s = client
+            .connect(
+                tcp,
+                "127.0.0.1",
+                Capture::disabled(),
+                Duration::from_secs(3),
+            )
+            .await
+            .ok()?;
+        let conn = StreamConn::over_tls(s, framer, 1 << 20);
+        conn.send(&http::request("GET", path, &at.to_string(), &[], b""))
+            .await
+            .ok()?;
+        let a = conn.recv(Instant::now() + Duration::from_secs(3)).await?;
+        match a.event {
+            StreamEvent::Message(b) => HttpMessage::parse(&b).ok()?.status(),
+            _ => None,
+        }
+    }
+
+    /// Issue 15: an https:// Content-Location on a scenario's TLS listener
+    /// is served over TLS (the request marked so, its URL https://); plain
+    /// HTTP there is logged as the scenario's with the bytes that came; a
+    /// server started with TLS takes TLS and logs plaintext by its key.
+    #[tokio::test]
+    async fn https_locations_and_an_https_server() {
+        use crate::net::tls::{LabCa, Offer, TlsServer};
+        let ca = LabCa::new().unwrap();
+        let id = ca
+            .issue(&["localhost"], &["127.0.0.1".parse().unwrap()])
+            .unwrap();
+        let tls = TlsServer::new(&id, &Offer::all()).unwrap();
+        let s = MmsServer::start("127.0.0.1:0".parse().unwrap(), Capture::disabled())
+            .await
+            .unwrap();
+        let c = s.claim(&Capture::disabled());
+        let t0 = Instant::now();
+        let deadline = t0 + Duration::from_secs(3);
+        let at = c
+            .listen_tls(tls.clone(), Capture::disabled(), deadline)
+            .await
+            .unwrap();
+        let loc = c.new_https_location(at);
+        assert!(loc.starts_with(&format!("https://{at}/mms/")), "{loc}");
+        c.put(&loc, b"mm".to_vec());
+        let path = &loc[format!("https://{at}").len()..];
+        assert_eq!(get_tls(at, path).await, Some(200));
+        let clear = http::request("GET", path, &at.to_string(), &[], b"");
+        let out = crate::roles::mms_ua::exchange(at, Capture::disabled(), &clear, deadline).await;
+        assert!(out.response().is_none());
+        c.wait_for(deadline, |log| log.len() == 2).await;
+        let log = c.log_since(t0);
+        assert_eq!(log.len(), 2);
+        assert!(log[0].tls && log[0].url().as_deref() == Some(loc.as_str()));
+        assert_eq!(log[0].answered, Some(200));
+        let e = log[1].describe();
+        assert!(
+            e.contains("came bytes that are not TLS") && e.contains("GET /mms/"),
+            "{e}"
+        );
+        assert_eq!(log[1].bytes, clear);
+        // A server that takes TLS only: its locations are https://.
+        let s = MmsServer::start_tls("127.0.0.1:0".parse().unwrap(), Capture::disabled(), tls)
+            .await
+            .unwrap();
+        let c = s.claim(&Capture::disabled());
+        let loc = c.new_location();
+        assert!(loc.starts_with("https://"), "{loc}");
+        c.put(&loc, b"mm".to_vec());
+        let path = &loc[format!("https://{}", s.addr()).len()..];
+        assert_eq!(get_tls(s.addr(), path).await, Some(200));
+        let clear = http::request("GET", path, &s.addr().to_string(), &[], b"");
+        let _ =
+            crate::roles::mms_ua::exchange(s.addr(), Capture::disabled(), &clear, deadline).await;
+        c.wait_for(deadline, |log| log.len() == 2).await;
+        let log = c.log_since(t0);
+        assert_eq!(
+            log.len(),
+            2,
+            "the plaintext one is the scenario's by its key"
+        );
+        assert!(log[1].msg.is_err() && log[1].tls);
+    }
 
     /// A request belongs to the scenario whose key it carries whole,
     /// whenever it arrives; a changed or made-up one to nobody; once the

@@ -38,6 +38,7 @@ pub async fn start_reference(
     let mut addrs = BTreeMap::new();
     let mut tls_addrs = BTreeMap::new();
     let t1_ms = REFERENCE_T1_MS;
+    let reference_tls = base.tls.is_some();
     let crate::reference::Settings {
         iwf,
         ppg,
@@ -192,6 +193,13 @@ pub async fn start_reference(
                 sip_address_form: None,
                 upper_tester: c.upper_tester,
                 send_trigger: running.iter().find_map(|r| r.send_trigger),
+                // With the run's lab CA it fetches https:// Content-Locations
+                // over TLS, and takes Push over SIP over TLS.
+                https_retrieval: Some(reference_tls),
+                sip_push_tls: running
+                    .iter()
+                    .find(|r| r.role == "mms-client")
+                    .and_then(|r| r.tls),
             }
         }),
         deferral: deferral.as_ref().map(|c| crate::profile::DeferralSection {
@@ -355,6 +363,8 @@ fn harness_profile(ip: std::net::IpAddr, core_ip: std::net::IpAddr) -> Profile {
             sip_address_form: None,
             upper_tester: Some(any),
             send_trigger: None,
+            https_retrieval: None,
+            sip_push_tls: None,
         }),
         mms_relay: Some(crate::profile::MmsRelaySection {
             mm1_url: String::new(),

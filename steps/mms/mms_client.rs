@@ -139,7 +139,11 @@ fn now_secs() -> u64 {
 /// Puts an MM from `from` to `to` (as written on the wire) on the server,
 /// its Content-Location and Transaction-ID the scenario's keys.
 fn put_mm(c: &MmsClaim, from: &str, to: &str) -> Mm {
-    let location = c.new_location();
+    put_mm_at(c, c.new_location(), from, to)
+}
+
+/// [`put_mm`] at `location` (one of the claim's, its token a key).
+fn put_mm_at(c: &MmsClaim, location: String, from: &str, to: &str) -> Mm {
     let retrieve_tid = format!("R{}", token());
     c.key(&retrieve_tid);
     let pdu = PduBuilder::retrieve_conf(
@@ -207,6 +211,7 @@ async fn push(
     let bearer: &'static str = match bearer {
         "WAP Push" => "WAP Push",
         "Push over SIP" => "Push over SIP",
+        "Push over SIP over TLS" => "Push over SIP over TLS",
         _ if s.wap_push.is_some() => "WAP Push",
         _ => "Push over SIP",
     };
@@ -239,6 +244,40 @@ async fn push(
             n.error = Some(e.to_string());
         }
         n.sent = datagram;
+    } else if bearer == "Push over SIP over TLS" {
+        // RFC 3261 §26.2: a TLS connection to the client's sip_push_tls,
+        // its certificate checked as the profile's tls section says.
+        let dst = s
+            .sip_push_tls
+            .ok_or_else(|| w.fail("mms_client.sip_push_tls in the profile", "none"))?;
+        let ep = w.endpoint().await?;
+        let tls = crate::steps::sip::run_tls(w)?;
+        let name = tls.server_name_for(dst);
+        if let Err(e) = ep.connect_tls(dst, &name, &tls.client).await {
+            return Err(w.fail(
+                format!("the client to complete a TLS handshake at {dst} (mms_client.sip_push_tls) for `{name}`, its certificate valid as {} (RFC 3261 §26.3.1)", tls.check),
+                e,
+            ));
+        }
+        let short = app.rsplit(':').next().unwrap_or(app);
+        let push = mms_server::SipPush {
+            request_uri: &s.sip_uri(),
+            app: short,
+            content_type: MMS_MEDIA,
+            body: content,
+        };
+        let r = mms_server::sip_push_over(
+            &ep,
+            crate::net::Transport::Tls,
+            w.timers,
+            dst,
+            push,
+            w.deadline,
+        )
+        .await;
+        n.sent = r.request.clone();
+        n.error = r.send_error.clone();
+        n.sip = Some(r);
     } else {
         let dst = s
             .sip_push
@@ -365,7 +404,35 @@ async fn mm_waits(w: &mut LiaisonWorld, from: String, to: String) -> StepResult 
     Ok(())
 }
 
-#[when(regex = r"^the MMS server notifies the client by (WAP Push|Push over SIP|its push bearer)$")]
+/// An MM at an `https://` Content-Location: a TLS listener of this
+/// scenario beside the MMS server (the harness's certificate from the
+/// run's lab CA; the records and secrets in this scenario's pcap), open
+/// until the scenario's deadline.
+#[given(
+    regex = r#"^an MM from "([^"]*)" to "([^"]*)" waits at an https:// Content-Location of the MMS server$"#
+)]
+async fn mm_waits_https(w: &mut LiaisonWorld, from: String, to: String) -> StepResult {
+    let s = section(w)?;
+    let tls = crate::steps::sip::run_tls(w)?;
+    let at = claim(w)?
+        .listen_tls(tls.server.clone(), w.capture.clone(), w.deadline)
+        .await
+        .map_err(|e| {
+            w.fail(
+                "a TLS listener beside the harness MMS Relay/Server for the https:// Content-Location",
+                e,
+            )
+        })?;
+    let c = claim(w)?;
+    let location = c.new_https_location(at);
+    let mm = put_mm_at(c, location, &render(&s, &from), &render(&s, &to));
+    w.mms_client.waiting = Some(mm);
+    Ok(())
+}
+
+#[when(
+    regex = r"^the MMS server notifies the client by (WAP Push|Push over SIP over TLS|Push over SIP|its push bearer)$"
+)]
 async fn notifies(w: &mut LiaisonWorld, bearer: String) -> StepResult {
     let mm = w
         .mms_client
@@ -459,11 +526,12 @@ async fn fetches_location(w: &mut LiaisonWorld) -> StepResult {
             .unwrap_or_default();
     let tid = n.tid.clone().unwrap_or_default();
     let right = |a: &MmsArrival| is_get(a) && a.url().as_deref() == Some(loc.as_str());
-    // Any GET (or a settled answer) ends the wait; a wrong one is given a
-    // little time to be followed by the right one.
+    // Any GET (or a settled answer, or a connection to an https://
+    // Content-Location's port that was not TLS) ends the wait; a wrong one
+    // is given a little time to be followed by the right one.
     c.wait_for(w.deadline, |log| {
         log.iter()
-            .any(|a| a.at >= n.at && (is_get(a) || answered(a, &tid)))
+            .any(|a| a.at >= n.at && (is_get(a) || answered(a, &tid) || (a.tls && a.msg.is_err())))
     })
     .await;
     if !c.log_since(n.at).iter().any(right) {
@@ -475,14 +543,21 @@ async fn fetches_location(w: &mut LiaisonWorld) -> StepResult {
     if log.iter().any(right) {
         return Ok(());
     }
+    let over = if crate::codec::http::url_is_https(&loc) {
+        " over TLS (RFC 2818: the client opens TLS to the URL's port and sends the request inside it)"
+    } else {
+        ""
+    };
     Err(w.fail(
         format!(
-            "an HTTP GET of exactly the Content-Location {loc} after the M-Notification.ind (Transaction-ID {})",
+            "an HTTP GET{over} of exactly the Content-Location {loc} after the M-Notification.ind (Transaction-ID {})",
             n.tid.as_deref().unwrap_or("?")
         ),
         format!(
             "{} — after the {}",
-            if log.iter().any(is_get) {
+            if let Some(bad) = log.iter().find(|a| a.tls && a.msg.is_err()) {
+                bad.describe()
+            } else if log.iter().any(is_get) {
                 "no GET of that URL".to_string()
             } else {
                 format!(
@@ -1173,6 +1248,7 @@ mod tests {
             bytes,
             answered: Some(answered),
             owner: Some(1),
+            tls: false,
         }
     }
 

@@ -8,12 +8,26 @@
 use crate::common::*;
 
 fn run(fault: Option<&str>) -> (std::process::Output, serde_json::Value, std::path::PathBuf) {
+    run_with(
+        "http",
+        "@DEFER-2 or @DEFER-7 or @DEFER-8 or @DEFER-9 or @DR-6",
+        fault,
+    )
+}
+
+/// The launched server deferring to the MMSC at a `scheme://` URL, running
+/// the scenarios `tags` selects.
+fn run_with(
+    scheme: &str,
+    tags: &str,
+    fault: Option<&str>,
+) -> (std::process::Output, serde_json::Value, std::path::PathBuf) {
     let d = tmpdir("deferral-sut");
     let sip = free_port("127.0.0.1");
     let mmsc = free_port("127.0.0.1");
     let mut command = format!(
         "[{}, reference, --role, im-server, --listen, \"127.0.0.1:{sip}\", --t1-ms, \"50\", --no-store, \
-         --defer-to, \"http://127.0.0.1:{mmsc}/mm1\", --mms-domain, liaison.test, --defer-sip-type, SIP",
+         --defer-to, \"{scheme}://127.0.0.1:{mmsc}/mm1\", --mms-domain, liaison.test, --defer-sip-type, SIP",
         bin()
     );
     if let Some(f) = fault {
@@ -28,7 +42,7 @@ fn run(fault: Option<&str>) -> (std::process::Output, serde_json::Value, std::pa
              roles: [im-server]\n\
              sip: {{ address: \"127.0.0.1:{sip}\", domain: liaison.test }}\n\
              timers: {{ t1_ms: 50, scenario_timeout_s: 5 }}\n\
-             deferral:\n  mmsc_url: http://127.0.0.1:{mmsc}/mm1\n  sip_address_form: typed\n\
+             deferral:\n  mmsc_url: {scheme}://127.0.0.1:{mmsc}/mm1\n  sip_address_form: typed\n\
              launch:\n  command: {command}\n  ready: {{ sip_options: \"127.0.0.1:{sip}\", timeout_s: 5 }}\n"
         ),
     )
@@ -40,7 +54,7 @@ fn run(fault: Option<&str>) -> (std::process::Output, serde_json::Value, std::pa
         profile.to_str().unwrap(),
         "--strict",
         "--tags",
-        "@DEFER-2 or @DEFER-7 or @DEFER-8 or @DEFER-9 or @DR-6",
+        tags,
         "--out",
         out.to_str().unwrap(),
     ]);
@@ -90,4 +104,30 @@ fn the_typed_form_is_judged_too() {
     let (o, r, _) = run(Some("defer-uri-mangled"));
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert_eq!(requirements_with(&r, "failed"), vec!["DEFER-2".to_string()]);
+}
+
+/// Issue 15: an `https://` deferral.mmsc_url: the server (given the run's
+/// lab CA, LIAISON_TLS_CA) submits its M-Send.req over TLS and the harness
+/// MMSC takes it there; the records are in the run-level pcap, so no
+/// M-Send.req shows in the clear.
+#[test]
+fn a_launched_server_deferring_to_an_https_mmsc_passes() {
+    let (o, r, out) = run_with("https", "@DEFER-2", None);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(requirements_with(&r, "passed"), vec!["DEFER-2".to_string()]);
+    let clear = b"POST /mm1";
+    for e in std::fs::read_dir(out.join("pcaps")).unwrap().flatten() {
+        let p = std::fs::read(e.path()).unwrap();
+        assert!(
+            !p.windows(clear.len()).any(|w| w == clear),
+            "a POST in the clear in {}",
+            e.path().display()
+        );
+    }
+    let run_level = std::fs::read(out.join("pcaps/run-level-deferral-mmsc.pcap")).unwrap();
+    assert_eq!(
+        &run_level[..4],
+        b"\x0a\x0d\x0d\x0a",
+        "pcapng, with the TLS secrets"
+    );
 }
