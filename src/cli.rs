@@ -439,6 +439,7 @@ async fn reference(
             system_id: system_id.clone(),
             password: password.clone(),
             ota_http,
+            ota_https: None,
             sip_target,
         }),
         _ if role == "ppg" => {

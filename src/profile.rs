@@ -384,6 +384,15 @@ pub struct PpgSection {
     /// sip: where the harness device (and IMS core) takes SIP pushes.
     #[serde(default)]
     pub sip_target: Option<SocketAddr>,
+    /// http: where a second harness OTA-HTTP push target takes pushes over
+    /// TLS (HTTPS, RFC 2818), presenting the run's harness certificate (the
+    /// lab CA, `tls/lab-ca.pem`, issued it: the PPG must trust that CA).
+    /// The PPG is configured to push over TLS to this address for client
+    /// addresses naming its IP (`WAPPUSH=<its IP>/TYPE=IPv4`), so its IP
+    /// must differ from `ota_http`'s: the `@if:ota_https` scenarios push
+    /// there.
+    #[serde(default)]
+    pub ota_https: Option<SocketAddr>,
     /// The PPG part after `@` in PAP client addresses. Default `ppg.liaison.test`.
     #[serde(default)]
     pub address_domain: Option<String>,
@@ -1106,6 +1115,21 @@ impl Profile {
             need("sms", "password", p.password.is_some())?;
             need("http", "ota_http", p.ota_http.is_some())?;
             need("sip", "sip_target", p.sip_target.is_some())?;
+            if let Some(t) = p.ota_https {
+                if !p.has_bearer("http") {
+                    return Err(err(
+                        "ppg.ota_https",
+                        "expected http among the bearers (OTA-HTTP over TLS is the http bearer)"
+                            .into(),
+                    ));
+                }
+                if p.ota_http.is_some_and(|a| a.ip() == t.ip()) {
+                    return Err(err(
+                        "ppg.ota_https",
+                        format!("expected an IP other than ota_http's: the PPG tells the terminal it pushes to over TLS by the IP a client address names (found {t})"),
+                    ));
+                }
+            }
             if p.compliance == "wap-2.0" && !p.has_bearer("http") {
                 return Err(err(
                     "ppg.bearers",
@@ -1116,6 +1140,7 @@ impl Profile {
                 ("smsc", p.smsc),
                 ("ota_http", p.ota_http),
                 ("sip_target", p.sip_target),
+                ("ota_https", p.ota_https),
             ] {
                 if let Some(a) = a {
                     check_fixed(lab, a).map_err(|m| err(&format!("ppg.{f}"), m))?;
@@ -1310,6 +1335,7 @@ impl Profile {
             || self.capability("mem_starttls")
             || self.capability("mms_mm3_starttls")
             || self.capability("pap_https")
+            || self.capability("ota_https")
             || self.capability("msrp_relay_tls")
             || self.sip.as_ref().is_some_and(|s| s.ws_secure())
             || self
@@ -1358,6 +1384,7 @@ impl Profile {
             "push_http" => self.ppg.as_ref().is_some_and(|p| p.has_bearer("http")),
             "push_sip" => self.ppg.as_ref().is_some_and(|p| p.has_bearer("sip")),
             "pap_https" => self.ppg.as_ref().is_some_and(|p| p.https().is_some()),
+            "ota_https" => self.ppg.as_ref().is_some_and(|p| p.ota_https.is_some()),
             "offline_notification" => self.capabilities.offline_notification.unwrap_or(false),
             "sip_push_subscribe" => self.capabilities.sip_push_subscribe.unwrap_or(false),
             "push_upper_tester" => self
@@ -1507,6 +1534,7 @@ pub const CAPABILITIES: &[&str] = &[
     "mem_other_mailbox",
     "mem_starttls",
     "pap_https",
+    "ota_https",
     "ims",
     "ims_register",
     "ims_feature_tags",
@@ -2471,6 +2499,41 @@ capabilities: { sip_push_subscribe: true }
         // https://: PAP over TLS, and the run makes its TLS.
         let p = Profile::parse(&PPG.replace("http://", "https://"), "p.yaml").unwrap();
         assert!(p.capability("pap_https") && p.uses_tls());
+    }
+
+    #[test]
+    fn ppg_ota_https() {
+        let http = PPG.replace("[sms]", "[sms, http]") + "  ota_http: 127.0.0.1:14035\n";
+        let p = Profile::parse(&http, "k.yaml").unwrap();
+        assert!(!p.capability("ota_https") && !p.uses_tls());
+        let p =
+            Profile::parse(&(http.clone() + "  ota_https: 127.0.0.2:14036\n"), "k.yaml").unwrap();
+        assert!(p.capability("ota_https") && p.uses_tls());
+        assert_eq!(
+            p.ppg.unwrap().ota_https,
+            Some("127.0.0.2:14036".parse().unwrap())
+        );
+        // The same IP as ota_http: the PPG could not tell the terminals apart.
+        let e = err_of(&(http.clone() + "  ota_https: 127.0.0.1:14036\n"));
+        assert!(
+            e.starts_with("profile bad.yaml: ppg.ota_https: expected an IP other than ota_http's"),
+            "{e}"
+        );
+        let e = err_of(&(http.clone() + "  ota_https: 127.0.0.2:0\n"));
+        assert!(
+            e.starts_with("profile bad.yaml: ppg.ota_https: expected a fixed port"),
+            "{e}"
+        );
+        let e = err_of(&(http + "  ota_https: 10.1.1.1:4036\n"));
+        assert!(
+            e.starts_with("profile bad.yaml: ppg.ota_https: expected a loopback"),
+            "{e}"
+        );
+        let e = err_of(&(PPG.to_string() + "  ota_https: 127.0.0.2:14036\n"));
+        assert!(
+            e.starts_with("profile bad.yaml: ppg.ota_https: expected http among the bearers"),
+            "{e}"
+        );
     }
 
     const MMSC: &str = "name: c\nroles: [mms-client]\nmms_client:\n  mmsc_url: http://127.0.0.1:18002/mmsc\n  wap_push: 127.0.0.1:2948\n";

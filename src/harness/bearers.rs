@@ -25,6 +25,10 @@ const MAX_LEDGER: usize = 1 << 16;
 pub struct PushHarness {
     pub smsc: Option<crate::roles::smsc::Smsc>,
     pub ota: Option<crate::roles::ota_target::OtaTarget>,
+    /// The OTA-HTTP target over TLS (`ppg.ota_https`), held by one scenario
+    /// at a time (`@harness:ota_tls`): TLS records carry no key a routed
+    /// capture could read, so its capture is switched to the holder's pcap.
+    pub ota_tls: Option<OtaTlsTarget>,
     pub sip: Option<crate::roles::ims_core::ImsCore>,
     pub capture: Capture,
     /// Every key a scenario of the run claimed, kept after it ended.
@@ -37,6 +41,37 @@ impl std::fmt::Debug for PushHarness {
             .field("smsc", &self.smsc.as_ref().map(|s| s.addr()))
             .field("ota", &self.ota.as_ref().map(|s| s.addr()))
             .finish_non_exhaustive()
+    }
+}
+
+/// The harness OTA-HTTP push target over TLS (HTTPS, RFC 2818), for the
+/// whole run at the address the PPG is configured with; a scenario that
+/// holds it (`@harness:ota_tls`) gives it the run's TLS server and points
+/// its capture at the scenario's pcap.
+pub struct OtaTlsTarget {
+    pub server: crate::roles::ota_target::OtaTarget,
+    /// Switchable: the holder's pcap, else the run-level one.
+    pub capture: Capture,
+    tls: Arc<Mutex<Option<crate::net::tls::TlsServer>>>,
+}
+
+impl OtaTlsTarget {
+    /// Listens at `addr`; its traffic goes to `home` until a scenario holds it.
+    pub async fn start(addr: std::net::SocketAddr, home: Capture) -> std::io::Result<Self> {
+        let capture = Capture::switchable_home(home);
+        let tls: Arc<Mutex<Option<crate::net::tls::TlsServer>>> = Arc::default();
+        let server =
+            crate::roles::ota_target::start_tls(addr, capture.clone(), tls.clone()).await?;
+        Ok(OtaTlsTarget {
+            server,
+            capture,
+            tls,
+        })
+    }
+
+    /// The TLS server (the run's certificate) its handshakes use from now on.
+    pub fn serve_with(&self, server: crate::net::tls::TlsServer) {
+        *crate::net::lock(&self.tls) = Some(server);
     }
 }
 
@@ -185,10 +220,13 @@ impl PushHarness {
     }
 
     /// Starts the bearers the PPG declares, at its addresses (port 0
-    /// picks); what no scenario claims goes to `run_level`.
+    /// picks); what no scenario claims goes to `run_level`, and what the
+    /// OTA-HTTP target over TLS takes while no scenario holds it to
+    /// `tls_home`.
     pub async fn start(
         p: &crate::profile::PpgSection,
         run_level: Capture,
+        tls_home: Capture,
     ) -> Result<PushHarness, String> {
         let capture = Capture::routed(run_level);
         let smsc = match (p.has_bearer("sms"), p.smsc) {
@@ -214,6 +252,14 @@ impl PushHarness {
             ),
             _ => None,
         };
+        let ota_tls = match (p.has_bearer("http"), p.ota_https) {
+            (true, Some(a)) => Some(
+                OtaTlsTarget::start(a, tls_home)
+                    .await
+                    .map_err(|e| format!("ppg.ota_https: cannot listen on {a} ({e})"))?,
+            ),
+            _ => None,
+        };
         let sip = match (p.has_bearer("sip"), p.sip_target) {
             (true, Some(a)) => {
                 let ep = crate::net::SipEndpoint::bind_at(a, a, capture.clone())
@@ -226,6 +272,7 @@ impl PushHarness {
         Ok(PushHarness {
             smsc,
             ota,
+            ota_tls,
             sip,
             capture,
             ledger: Arc::default(),
@@ -269,6 +316,7 @@ impl PushHarness {
         Ok(PushHarness {
             smsc,
             ota: None,
+            ota_tls: None,
             sip,
             capture,
             ledger: Arc::default(),
@@ -325,8 +373,9 @@ mod tests {
             sip_target: None,
             address_domain: None,
             https_url: None,
+            ota_https: None,
         };
-        let h = PushHarness::start(&section, run_level.clone())
+        let h = PushHarness::start(&section, run_level.clone(), Capture::disabled())
             .await
             .unwrap();
         let began = Instant::now();

@@ -102,6 +102,12 @@ impl RunTls {
                         }
                     }
                 }
+                // The OTA-HTTP target over TLS (`ppg.ota_https`).
+                if let Some(a) = profile.ppg.as_ref().and_then(|p| p.ota_https) {
+                    if !ips.contains(&a.ip()) {
+                        ips.push(a.ip());
+                    }
+                }
                 lab_ca
                     .issue(&["localhost"], &ips)
                     .map_err(|e| format!("tls: {e}"))?

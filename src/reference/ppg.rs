@@ -48,7 +48,11 @@
 //! `X-Wap-Push-OTA-Version: 1.0`, the body an embedded `HTTP/1.1 200 OK`
 //! response carrying the content's Content-Type, X-Wap-Application-Id (URI
 //! form) and Content-Length. A 2xx is expected; the answer changes nothing
-//! (no result notification).
+//! (no result notification). With a terminal configured over TLS
+//! (`ota_https`), a client address naming that terminal's IP is pushed to
+//! it over TLS instead (HTTP over TLS, RFC 2818: the handshake, the
+//! terminal's certificate checked for that IP against the run's CA,
+//! `Settings.tls`, then the same request; close_notify after the answer).
 //!
 //! **SIP bearer** (Push over SIP, RFC 3428 MESSAGE): to the configured target
 //! over UDP, Request-URI and To the SIP URI of the address, the application id
@@ -88,6 +92,10 @@ pub struct PpgConfig {
     /// The OTA-HTTP push target for `WAPPUSH=<IPv4>/TYPE=IPv4` and
     /// `WAPPUSH=<IPv6>/TYPE=IPv6` addresses.
     pub ota_http: SocketAddr,
+    /// The terminal it pushes to over TLS (OTA-HTTP over HTTPS, RFC 2818),
+    /// for client addresses naming this IP; its certificate is checked
+    /// against the CA of `Settings.tls`.
+    pub ota_https: Option<SocketAddr>,
     /// Where SIP pushes go (the outbound proxy / device).
     pub sip_target: SocketAddr,
 }
@@ -141,8 +149,9 @@ pub async fn start(
         ..Bind::default()
     };
     let (sms, sms_task) = SmsBearer::start(cfg.smsc, bind, SOURCE_ADDR);
-    let (ota_tx, ota_rx) = mpsc::unbounded_channel::<Vec<u8>>();
-    let ota_target = cfg.ota_http;
+    let (ota_tx, ota_rx) = mpsc::unbounded_channel::<OtaPush>();
+    // As TLS client to the terminal: the CA the run gave it.
+    let ota_tls = settings.tls.as_ref().and_then(|t| t.client_config().ok());
     let shared = Arc::new(Shared {
         cfg,
         s: settings,
@@ -158,7 +167,7 @@ pub async fn start(
     }
     tasks.extend([
         tokio::spawn(accept_loop(listener, shared)),
-        tokio::spawn(ota_dispatcher(ota_rx, ota_target)),
+        tokio::spawn(ota_dispatcher(ota_rx, ota_tls)),
         sms_task,
     ]);
     Ok((
@@ -184,13 +193,21 @@ struct Shared {
     /// Fault no-push-id: the ids it answers with instead.
     other_ids: AtomicU64,
     /// OTA-HTTP pushes (whole requests for the target).
-    ota_tx: mpsc::UnboundedSender<Vec<u8>>,
+    ota_tx: mpsc::UnboundedSender<OtaPush>,
+}
+
+/// One OTA-HTTP push: a whole request, where it goes and how.
+struct OtaPush {
+    to: SocketAddr,
+    /// Over TLS (the terminal's certificate checked against the run's CA).
+    tls: bool,
+    req: Vec<u8>,
 }
 
 /// One push on the HTTP or SIP bearer.
 enum Job {
-    /// A whole OTA-HTTP request for the target.
-    Ota(Vec<u8>),
+    /// A whole OTA-HTTP request for a terminal.
+    Ota(OtaPush),
     /// A SIP MESSAGE.
     Sip(sip_uac::Request),
 }
@@ -636,7 +653,7 @@ impl Shared {
         for t in targets {
             match t {
                 Target::Sms(number) => sms.extend(self.sms_push(number, &content)?),
-                Target::Ota(_) => jobs.push(Job::Ota(self.ota_push(&content))),
+                Target::Ota(ip) => jobs.push(Job::Ota(self.ota_push(*ip, &content))),
                 Target::Sip(uri) => jobs.push(self.sip_push(uri, &content)),
             }
         }
@@ -665,8 +682,27 @@ impl Shared {
             .wsp_push(number, content_type, headers, c.body.clone(), ports)
     }
 
+    /// The OTA-HTTP push to the terminal at `ip`: over TLS to the
+    /// configured TLS terminal when `ip` is its IP, else in the clear to the
+    /// configured target.
+    fn ota_push(&self, ip: IpAddr, c: &Content) -> OtaPush {
+        match self.cfg.ota_https.filter(|t| t.ip() == ip) {
+            Some(to) => OtaPush {
+                to,
+                // Fault: the request goes to the TLS port in the clear.
+                tls: !self.s.has_fault("ota-https-in-clear"),
+                req: self.ota_request(to, c),
+            },
+            None => OtaPush {
+                to: self.cfg.ota_http,
+                tls: false,
+                req: self.ota_request(self.cfg.ota_http, c),
+            },
+        }
+    }
+
     /// The OTA-HTTP request: an embedded response in an application/http POST.
-    fn ota_push(&self, c: &Content) -> Vec<u8> {
+    fn ota_request(&self, to: SocketAddr, c: &Content) -> Vec<u8> {
         let app = c.app_id.as_ref().map(app_uri);
         let mut inner: Vec<(&str, &str)> = Vec::new();
         if !self.s.has_fault("content-type-lost") {
@@ -675,7 +711,7 @@ impl Shared {
         if let Some(a) = &app {
             inner.push(("X-Wap-Application-Id", a));
         }
-        let host = self.cfg.ota_http.to_string();
+        let host = to.to_string();
         if self.s.has_fault("no-ota-version") {
             // Fault: the content posted as itself, no OTA version, no envelope.
             return http::request("POST", PAP_PATH, &host, &inner, &c.body);
@@ -962,23 +998,87 @@ fn is_token(b: u8) -> bool {
 // ---------------------------------------------------------------------------
 
 /// Runs the OTA-HTTP pushes; stopping the PPG aborts them. (SIP pushes run
-/// in `sip_uac.rs`, short messages in `sms_bearer.rs`.)
-async fn ota_dispatcher(mut rx: mpsc::UnboundedReceiver<Vec<u8>>, target: SocketAddr) {
+/// in `sip_uac.rs`, short messages in `sms_bearer.rs`.) A push over TLS
+/// without a TLS client configuration (no `Settings.tls`) is not sent.
+async fn ota_dispatcher(
+    mut rx: mpsc::UnboundedReceiver<OtaPush>,
+    tls: Option<Arc<rustls::ClientConfig>>,
+) {
     let mut running = JoinSet::new();
     loop {
         tokio::select! {
             j = rx.recv() => match j {
-                Some(req) => {
+                Some(p) => {
+                    let tls = tls.clone();
                     running.spawn(async move {
                         // A 2xx is the terminal's acceptance; with no result
                         // notifications there is nothing to do either way.
-                        let _ = super::http_exchange(target, &req, IO_BOUND).await;
+                        match (p.tls, tls) {
+                            (false, _) => {
+                                let _ = super::http_exchange(p.to, &p.req, IO_BOUND).await;
+                            }
+                            (true, Some(config)) => {
+                                let _ = https_exchange(p.to, &p.req, config).await;
+                            }
+                            (true, None) => {}
+                        }
                     });
                 }
                 None => return,
             },
             Some(_) = running.join_next(), if !running.is_empty() => {}
         }
+    }
+}
+
+/// One request over TLS to `to` (RFC 2818): the handshake with the
+/// terminal's certificate checked for its IP address (§3.1) against the
+/// configured CA, the request, its answer; everything bounded by
+/// [`IO_BOUND`]. None when any of it fails.
+async fn https_exchange(
+    to: SocketAddr,
+    req: &[u8],
+    config: Arc<rustls::ClientConfig>,
+) -> Option<HttpMessage> {
+    let end = tokio::time::Instant::now() + IO_BOUND;
+    let tcp = tokio::time::timeout_at(end, tokio::net::TcpStream::connect(to))
+        .await
+        .ok()?
+        .ok()?;
+    let _ = tcp.set_nodelay(true);
+    let name = rustls::pki_types::ServerName::IpAddress(to.ip().into());
+    let mut tls = tokio::time::timeout_at(
+        end,
+        tokio_rustls::TlsConnector::from(config).connect(name, tcp),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    tokio::time::timeout_at(end, tls.write_all(req))
+        .await
+        .ok()?
+        .ok()?;
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 16 * 1024];
+    loop {
+        match http::next_frame(&buf, 4 << 20) {
+            Ok(Some(n)) => {
+                let answer = HttpMessage::parse(buf.get(..n)?).ok();
+                // close_notify (RFC 8446 §6.1) before the connection ends.
+                let _ = tokio::time::timeout_at(end, tls.shutdown()).await;
+                return answer;
+            }
+            Ok(None) => {}
+            Err(_) => return None,
+        }
+        let n = tokio::time::timeout_at(end, tls.read(&mut chunk))
+            .await
+            .ok()?
+            .ok()?;
+        if n == 0 {
+            return HttpMessage::parse_at_close(&buf).ok();
+        }
+        buf.extend_from_slice(&chunk[..n]);
     }
 }
 
@@ -1094,6 +1194,14 @@ pub const FAULTS: &[super::Fault] = &[
         role: "ppg",
         name: "no-ota-version",
         description: "OTA-HTTP: POSTs the content as itself (its own Content-Type, no application/http envelope) without X-Wap-Push-OTA-Version",
+        breaks: &["PUSH-3"],
+        store_and_forward: true,
+        on_ipv6: false,
+    },
+    super::Fault {
+        role: "ppg",
+        name: "ota-https-in-clear",
+        description: "OTA-HTTP over TLS: sends the push to the terminal's TLS port as plain HTTP, no TLS handshake",
         breaks: &["PUSH-3"],
         store_and_forward: true,
         on_ipv6: false,
@@ -1239,6 +1347,7 @@ mod tests {
             system_id: "ppg".into(),
             password: PASSWORD.into(),
             ota_http: ol.local_addr().unwrap(),
+            ota_https: None,
             sip_target: su.local_addr().unwrap(),
         };
         let (stx, sms) = mpsc::unbounded_channel();
@@ -1553,6 +1662,133 @@ mod tests {
         );
         assert_eq!(inner.body, NOTIFICATION);
         nothing(&mut rig.sms).await;
+    }
+
+    /// A PPG configured with a terminal over TLS at `tls_ip` (a lab CA's
+    /// certificate for that IP) and a plain target on 127.0.0.1; what the
+    /// TLS terminal's port receives first, per connection, comes out of the
+    /// channel as (whether it began with a TLS handshake record, the
+    /// decrypted request when it did).
+    async fn tls_rig(
+        fault: Option<&'static str>,
+    ) -> (
+        SocketAddr,
+        mpsc::UnboundedReceiver<(bool, Option<HttpMessage>)>,
+        Vec<JoinHandle<()>>,
+    ) {
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let tls_ip: IpAddr = "127.0.0.2".parse().unwrap();
+        let ca = crate::net::tls::LabCa::new().unwrap();
+        let terminal = ca.issue(&["localhost"], &[tls_ip]).unwrap();
+        let server = crate::reference::tls::ReferenceTls {
+            cert_chain_pem: terminal.chain_pem(),
+            key_pem: terminal.key_pem(),
+            ca_pem: ca.pem(),
+        }
+        .server_config()
+        .unwrap();
+        let tl = TcpListener::bind((tls_ip, 0)).await.unwrap();
+        let ol = TcpListener::bind((ip, 0)).await.unwrap();
+        let sl = TcpListener::bind((ip, 0)).await.unwrap();
+        let cfg = PpgConfig {
+            smsc: sl.local_addr().unwrap(),
+            system_id: "ppg".into(),
+            password: PASSWORD.into(),
+            ota_http: ol.local_addr().unwrap(),
+            ota_https: Some(tl.local_addr().unwrap()),
+            sip_target: SocketAddr::new(ip, 9),
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        let terminal_task = tokio::spawn(async move {
+            while let Ok((s, _)) = tl.accept().await {
+                let mut first = [0u8; 1];
+                let n = s.peek(&mut first).await.unwrap_or(0);
+                if n == 0 || first[0] != 0x16 {
+                    let _ = tx.send((false, None));
+                    continue;
+                }
+                let acceptor = tokio_rustls::TlsAcceptor::from(server.clone());
+                let Ok(mut t) = acceptor.accept(s).await else {
+                    let _ = tx.send((true, None));
+                    continue;
+                };
+                let mut buf = Vec::new();
+                let mut chunk = vec![0u8; 8192];
+                while !matches!(http::next_frame(&buf, 1 << 20), Ok(Some(_))) {
+                    match t.read(&mut chunk).await {
+                        Ok(n) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+                        _ => break,
+                    }
+                }
+                let _ = t
+                    .write_all(&http::response(204, "No Content", &[], b""))
+                    .await;
+                let _ = tx.send((true, HttpMessage::parse(&buf).ok()));
+            }
+        });
+        let settings = Settings {
+            fault,
+            t1: Duration::from_millis(20),
+            tls: Some(crate::reference::tls::ReferenceTls {
+                cert_chain_pem: String::new(),
+                key_pem: String::new(),
+                ca_pem: ca.pem(),
+            }),
+            ..Settings::default()
+        };
+        let (addrs, mut tasks) = start(SocketAddr::new(ip, 0), cfg, settings).await.unwrap();
+        tasks.push(terminal_task);
+        (addrs.http, rx, tasks)
+    }
+
+    #[tokio::test]
+    async fn ota_https_push_goes_over_tls_to_the_terminal_of_its_ip() {
+        let (pap, mut rx, tasks) = tls_rig(None).await;
+        let m = post(
+            pap,
+            submission(
+                "tls",
+                &["WAPPUSH=127.0.0.2/TYPE=IPv4@ppg"],
+                "text/plain",
+                Some("x-wap-application:wta.ua"),
+                b"over tls",
+            ),
+        )
+        .await;
+        assert_eq!(result(&m), ("tls".into(), 1001));
+        let (tls, req) = tokio::time::timeout(Duration::from_secs(3), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(tls);
+        let req = req.expect("the request, decrypted");
+        assert_eq!(req.header("X-Wap-Push-OTA-Version"), Some("1.0"));
+        assert_eq!(HttpMessage::parse(&req.body).unwrap().body, b"over tls");
+        for t in tasks {
+            t.abort();
+        }
+        // Fault ota-https-in-clear: the same push reaches the TLS port as
+        // plaintext.
+        let (pap, mut rx, tasks) = tls_rig(Some("ota-https-in-clear")).await;
+        post(
+            pap,
+            submission(
+                "clear",
+                &["WAPPUSH=127.0.0.2/TYPE=IPv4@ppg"],
+                "text/plain",
+                None,
+                b"x",
+            ),
+        )
+        .await;
+        let (tls, _) = tokio::time::timeout(Duration::from_secs(3), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!tls);
+        for t in tasks {
+            t.abort();
+        }
     }
 
     #[tokio::test]

@@ -155,6 +155,9 @@ pub async fn start_reference(
             password: Some(c.password.clone()),
             ota_http: Some(c.ota_http),
             sip_target: Some(c.sip_target),
+            // OTA-HTTP over TLS to the harness's second target (on the IMS
+            // core's loopback IP; none on IPv6, where ::1 is the only one).
+            ota_https: c.ota_https,
             address_domain: None,
             https_url: running
                 .iter()
@@ -327,6 +330,9 @@ fn harness_profile(ip: std::net::IpAddr, core_ip: std::net::IpAddr) -> Profile {
             password: Some("secret".into()),
             ota_http: Some(any),
             sip_target: Some(any),
+            // A terminal the PPG tells apart by its IP: the core's loopback
+            // IP (IPv4), none where ::1 is the only one.
+            ota_https: (core_ip != ip).then(|| std::net::SocketAddr::new(core_ip, 0)),
             address_domain: None,
             https_url: None,
         }),
@@ -480,6 +486,7 @@ pub async fn start_embedded(
             system_id: pp.system_id.clone().unwrap_or_default(),
             password: pp.password.clone().unwrap_or_default(),
             ota_http: ppg.ota.as_ref().map_or(any, |o| o.addr()),
+            ota_https: ppg.ota_tls.as_ref().map(|t| t.server.addr()),
             sip_target: ppg.sip.as_ref().map_or(any, |s| s.ep.udp_addr()),
         }),
         push_client: Some(crate::reference::push_client::PushClientConfig {

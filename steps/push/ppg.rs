@@ -51,6 +51,9 @@ pub struct Push {
     /// Submit over HTTPS (the profile's `ppg.https_url`, or `ppg.url` when
     /// it is `https://`).
     pub https: bool,
+    /// OTA-HTTP pushes go to the harness's target over TLS
+    /// (`ppg.ota_https`), which the scenario holds (`@harness:ota_tls`).
+    pub ota_tls: bool,
 }
 
 fn harness(w: &LiaisonWorld) -> Result<Arc<PushHarness>, Failure> {
@@ -65,6 +68,26 @@ fn harness(w: &LiaisonWorld) -> Result<Arc<PushHarness>, Failure> {
 #[given("the push initiator submits over HTTPS")]
 async fn over_https(w: &mut LiaisonWorld) -> StepResult {
     w.push.https = true;
+    Ok(())
+}
+
+/// The scenario's OTA-HTTP pushes go to the harness's OTA-HTTP target over
+/// TLS (`ppg.ota_https`, RFC 2818): the scenario holds it, its handshakes
+/// present the run's harness certificate and its records (with their
+/// secrets) go to the scenario's pcap; the push addresses name its IP.
+#[given("the harness's OTA-HTTP target takes the push over TLS")]
+async fn ota_over_tls(w: &mut LiaisonWorld) -> StepResult {
+    let h = harness(w)?;
+    let t = h.ota_tls.as_ref().ok_or_else(|| {
+        w.fail(
+            "the harness OTA-HTTP target over TLS (profile ppg.ota_https)",
+            "none",
+        )
+    })?;
+    let run = crate::steps::sip::run_tls(w)?;
+    t.serve_with(run.server.clone());
+    w.serve("ota_tls", &t.capture)?;
+    w.push.ota_tls = true;
     Ok(())
 }
 
@@ -204,9 +227,13 @@ fn draft(
         // grammar writes it (WAP-151 §7.1): a dotted quad, or eight groups of
         // four hex digits.
         "IP" => {
-            let ota = p
-                .ota_http
-                .ok_or_else(|| w.fail("ppg.ota_http in the profile", "none"))?;
+            let ota = if w.push.ota_tls {
+                p.ota_https
+                    .ok_or_else(|| w.fail("ppg.ota_https in the profile", "none"))?
+            } else {
+                p.ota_http
+                    .ok_or_else(|| w.fail("ppg.ota_http in the profile", "none"))?
+            };
             let value = match ota.ip() {
                 std::net::IpAddr::V4(v4) => format!("{v4}/TYPE=IPv4"),
                 std::net::IpAddr::V6(v6) => {
@@ -853,26 +880,59 @@ async fn segmented(w: &mut LiaisonWorld, min: u8) -> StepResult {
 async fn reaches_ota(w: &mut LiaisonWorld) -> StepResult {
     let s = last(w)?.clone();
     let h = harness(w)?;
-    let ota = h
-        .ota
-        .as_ref()
-        .ok_or_else(|| w.fail("the harness OTA-HTTP target (ppg bearer http)", "none"))?;
+    let (ota, over) = if w.push.ota_tls {
+        let t = h.ota_tls.as_ref().ok_or_else(|| {
+            w.fail(
+                "the harness OTA-HTTP target over TLS (ppg.ota_https)",
+                "none",
+            )
+        })?;
+        (&t.server, " over TLS")
+    } else {
+        let t = h
+            .ota
+            .as_ref()
+            .ok_or_else(|| w.fail("the harness OTA-HTTP target (ppg bearer http)", "none"))?;
+        (t, "")
+    };
     // The push for this submission: the request that carries its push-id
     // (the content names it; the address, the target's IP, is everybody's).
+    // Over TLS, the request as it was decrypted; plaintext on the TLS port
+    // is a failed arrival with those bytes, which this finds too.
     let id = s.push_id.as_bytes();
     let for_id =
         |a: &crate::roles::ota_target::OtaArrival| contains(&a.bytes, id) || contains(a.body(), id);
     ota.wait_for(w.deadline, |log| log.iter().any(for_id)).await;
     let log: Vec<_> = ota.log().into_iter().filter(for_id).collect();
     let expected = format!(
-        "an OTA-HTTP push (POST, Content-Type application/http, X-Wap-Push-OTA-Version 1.0, an embedded HTTP response with Content-Type {}, X-Wap-Application-Id {} and the content) for push-id {}",
+        "an OTA-HTTP push{over} (POST, Content-Type application/http, X-Wap-Push-OTA-Version 1.0, an embedded HTTP response with Content-Type {}, X-Wap-Application-Id {} and the content) for push-id {}",
         s.content_type, s.app_id, s.push_id
     );
     let Some(a) = log.first() else {
+        // What else came to the target since the scenario began: over
+        // TLS, everything (the scenario holds the target), a handshake
+        // that failed with its reason and bytes among it.
+        let others: Vec<String> = if w.push.ota_tls {
+            ota.log()
+                .iter()
+                .filter(|a| a.at >= w.started)
+                .map(|a| a.describe())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let others = if others.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; what came to the TLS target since the scenario began: {}",
+                others.join(" | ")
+            )
+        };
         return Err(w.fail(
             expected,
             format!(
-                "no request at the OTA-HTTP target with push-id {}'s content within the scenario time{}",
+                "no request at the OTA-HTTP target{over} with push-id {}'s content within the scenario time{others}{}",
                 s.push_id,
                 unclaimed(w, &h)
             ),
@@ -992,6 +1052,15 @@ fn traffic_of(h: &PushHarness, s: &Submission) -> Vec<String> {
                 .iter()
                 .filter(|a| contains(&a.bytes, id) || contains(a.body(), id))
                 .map(|a| format!("OTA-HTTP: {}", a.describe())),
+        );
+    }
+    if let Some(t) = &h.ota_tls {
+        out.extend(
+            t.server
+                .log()
+                .iter()
+                .filter(|a| contains(&a.bytes, id) || contains(a.body(), id))
+                .map(|a| format!("OTA-HTTP over TLS: {}", a.describe())),
         );
     }
     if let Some(sip) = &h.sip {
