@@ -465,8 +465,15 @@ pub async fn start_embedded(
     let any = std::net::SocketAddr::new(ip, 0);
     // The run's lab CA and the certificate it issues for the reference
     // (loopback addresses), through the same path as for any SUT.
-    let tls = crate::harness::tls::RunTls::new(&pre, &crate::harness::tls_dir(pcap_dir), None)
-        .map_err(|e| UsageError(format!("embedded reference: {e}")))?;
+    // (Made already when the harness profile speaks TLS itself: the
+    // OTA-HTTP target over TLS.)
+    let tls = match harness.tls.clone() {
+        Some(t) => t,
+        None => std::sync::Arc::new(
+            crate::harness::tls::RunTls::new(&pre, &crate::harness::tls_dir(pcap_dir), None)
+                .map_err(|e| UsageError(format!("embedded reference: {e}")))?,
+        ),
+    };
     let reference_tls = crate::reference::tls::ReferenceTls {
         cert_chain_pem: tls.sut.chain_pem(),
         key_pem: tls.sut.key_pem(),
@@ -529,6 +536,6 @@ pub async fn start_embedded(
     let (p, a, r) = start_reference(fault, ip, settings).await?;
     ims.configure(&p, &a.sip);
     let mut harness = harness;
-    harness.tls = Some(std::sync::Arc::new(tls));
+    harness.tls = Some(tls);
     Ok((p, a, harness, r))
 }
