@@ -441,6 +441,7 @@ async fn reference(
             ota_http,
             ota_https: None,
             sip_target,
+            sip_tls: None,
         }),
         _ if role == "ppg" => {
             eprintln!("liaison: reference --role ppg: --smsc ADDR, --ota-http ADDR and --sip-target ADDR are required");

@@ -393,6 +393,13 @@ pub struct PpgSection {
     /// there.
     #[serde(default)]
     pub ota_https: Option<SocketAddr>,
+    /// sip: where the harness device takes SIP over TLS (RFC 3261 §26),
+    /// presenting the run's harness certificate (the PPG must trust
+    /// `tls/lab-ca.pem`): the PPG is configured to send its pushes for
+    /// `sips:` addresses there, over TLS and never in the clear (RFC 5630);
+    /// the `@if:ppg_sip_tls` scenarios push to a `sips:` address.
+    #[serde(default)]
+    pub sip_tls: Option<SocketAddr>,
     /// The PPG part after `@` in PAP client addresses. Default `ppg.liaison.test`.
     #[serde(default)]
     pub address_domain: Option<String>,
@@ -1115,6 +1122,13 @@ impl Profile {
             need("sms", "password", p.password.is_some())?;
             need("http", "ota_http", p.ota_http.is_some())?;
             need("sip", "sip_target", p.sip_target.is_some())?;
+            if p.sip_tls.is_some() && !p.has_bearer("sip") {
+                return Err(err(
+                    "ppg.sip_tls",
+                    "expected sip among the bearers (Push over SIP over TLS is the sip bearer)"
+                        .into(),
+                ));
+            }
             if let Some(t) = p.ota_https {
                 if !p.has_bearer("http") {
                     return Err(err(
@@ -1141,6 +1155,7 @@ impl Profile {
                 ("ota_http", p.ota_http),
                 ("sip_target", p.sip_target),
                 ("ota_https", p.ota_https),
+                ("sip_tls", p.sip_tls),
             ] {
                 if let Some(a) = a {
                     check_fixed(lab, a).map_err(|m| err(&format!("ppg.{f}"), m))?;
@@ -1336,6 +1351,7 @@ impl Profile {
             || self.capability("mms_mm3_starttls")
             || self.capability("pap_https")
             || self.capability("ota_https")
+            || self.capability("ppg_sip_tls")
             || self.capability("msrp_relay_tls")
             || self.sip.as_ref().is_some_and(|s| s.ws_secure())
             || self
@@ -1385,6 +1401,7 @@ impl Profile {
             "push_sip" => self.ppg.as_ref().is_some_and(|p| p.has_bearer("sip")),
             "pap_https" => self.ppg.as_ref().is_some_and(|p| p.https().is_some()),
             "ota_https" => self.ppg.as_ref().is_some_and(|p| p.ota_https.is_some()),
+            "ppg_sip_tls" => self.ppg.as_ref().is_some_and(|p| p.sip_tls.is_some()),
             "offline_notification" => self.capabilities.offline_notification.unwrap_or(false),
             "sip_push_subscribe" => self.capabilities.sip_push_subscribe.unwrap_or(false),
             "push_upper_tester" => self
@@ -1535,6 +1552,7 @@ pub const CAPABILITIES: &[&str] = &[
     "mem_starttls",
     "pap_https",
     "ota_https",
+    "ppg_sip_tls",
     "ims",
     "ims_register",
     "ims_feature_tags",
@@ -2527,6 +2545,20 @@ capabilities: { sip_push_subscribe: true }
         let e = err_of(&(http + "  ota_https: 10.1.1.1:4036\n"));
         assert!(
             e.starts_with("profile bad.yaml: ppg.ota_https: expected a loopback"),
+            "{e}"
+        );
+        // Push over SIP over TLS: the sip bearer, a fixed loopback port.
+        let sip = PPG.replace("[sms]", "[sms, sip]") + "  sip_target: 127.0.0.1:15060\n";
+        let p = Profile::parse(&(sip.clone() + "  sip_tls: 127.0.0.1:15061\n"), "k.yaml").unwrap();
+        assert!(p.capability("ppg_sip_tls") && p.uses_tls());
+        let e = err_of(&(sip + "  sip_tls: 127.0.0.1:0\n"));
+        assert!(
+            e.starts_with("profile bad.yaml: ppg.sip_tls: expected a fixed port"),
+            "{e}"
+        );
+        let e = err_of(&(PPG.to_string() + "  sip_tls: 127.0.0.1:15061\n"));
+        assert!(
+            e.starts_with("profile bad.yaml: ppg.sip_tls: expected sip among the bearers"),
             "{e}"
         );
         let e = err_of(&(PPG.to_string() + "  ota_https: 127.0.0.2:14036\n"));

@@ -70,6 +70,17 @@ Feature: A Push Proxy Gateway takes PAP submissions and pushes the content uncha
     Then the PPG accepts it with HTTP 2xx and result 1000 or 1001 for its push-id
     And the content reaches the SIP device as a MESSAGE with the application's feature tag, its content type and body unchanged
 
+  # Push over SIP to a sips: address (RFC 3261 §26, RFC 5630): the PPG
+  # sends the MESSAGE over TLS to the harness device's TLS address
+  # (ppg.sip_tls, the run's harness certificate), never in the clear.
+  @PUSH-10 @if:push_sip @if:ppg_sip_tls @harness:sip_tls
+  Scenario: A PPG pushes to a sips: address over TLS as a SIP MESSAGE with the application's feature tag
+    Given the harness plays the PPG's bearers
+    And the harness's SIP device takes the push over TLS
+    When the push initiator submits an M-Notification.ind for "x-wap-application:mms.ua" to a SIP address
+    Then the PPG accepts it with HTTP 2xx and result 1000 or 1001 for its push-id
+    And the content reaches the SIP device as a MESSAGE with the application's feature tag, its content type and body unchanged
+
   @PUSH-14 @if:push_sms
   Scenario: A PAP document that is not well-formed XML is refused with 2000
     Given the harness plays the PPG's bearers

@@ -122,12 +122,14 @@ impl RunContext {
 ///   known only when one scenario at a time makes new mail.
 /// - `ota_tls`: the OTA-HTTP target over TLS (`ppg.ota_https`) receives TLS
 ///   records, in which a routed capture finds no scenario's key.
+/// - `sip_tls`: the SIP device over TLS (`ppg.sip_tls`), likewise.
 pub const EXCLUSIVE: &[(&str, &str)] = &[
     ("mm3", "the MMS server's MM3 (SMTP) a MEM server notifies"),
     (
         "ota_tls",
         "the OTA-HTTP push target over TLS a PPG pushes to",
     ),
+    ("sip_tls", "the SIP device over TLS a PPG pushes to"),
 ];
 
 /// The locks of a run by name: `harness:NAME` for each [`EXCLUSIVE`] role,
@@ -293,10 +295,11 @@ impl Harnesses {
                 PushHarness::start(
                     p,
                     run_level_capture(pcap_dir, "ppg-bearers"),
-                    match p.ota_https {
-                        Some(_) => run_level_capture(pcap_dir, "ppg-ota-tls"),
-                        None => Capture::disabled(),
+                    match (p.ota_https, p.sip_tls) {
+                        (None, None) => Capture::disabled(),
+                        _ => run_level_capture(pcap_dir, "ppg-tls"),
                     },
+                    h.tls.as_deref(),
                 )
                 .await?,
             ));

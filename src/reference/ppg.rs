@@ -98,6 +98,11 @@ pub struct PpgConfig {
     pub ota_https: Option<SocketAddr>,
     /// Where SIP pushes go (the outbound proxy / device).
     pub sip_target: SocketAddr,
+    /// Where SIP pushes for `sips:` addresses go, over TLS (RFC 3261 §26,
+    /// RFC 5630: never in the clear); the peer's certificate is checked
+    /// against the CA of `Settings.tls`. None: a `sips:` push is not sent
+    /// (it is not downgraded to UDP).
+    pub sip_tls: Option<SocketAddr>,
 }
 
 /// The PAP URL's path.
@@ -152,6 +157,7 @@ pub async fn start(
     let (ota_tx, ota_rx) = mpsc::unbounded_channel::<OtaPush>();
     // As TLS client to the terminal: the CA the run gave it.
     let ota_tls = settings.tls.as_ref().and_then(|t| t.client_config().ok());
+    let tls_client = ota_tls.clone();
     let shared = Arc::new(Shared {
         cfg,
         s: settings,
@@ -161,6 +167,7 @@ pub async fn start(
         accepted: Mutex::default(),
         other_ids: AtomicU64::new(0),
         ota_tx,
+        tls_client,
     });
     if let Some((l, config)) = secure {
         tasks.push(tokio::spawn(tls_accept_loop(l, config, shared.clone())));
@@ -194,6 +201,8 @@ struct Shared {
     other_ids: AtomicU64,
     /// OTA-HTTP pushes (whole requests for the target).
     ota_tx: mpsc::UnboundedSender<OtaPush>,
+    /// As TLS client (SIP over TLS): the run's CA.
+    tls_client: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// One OTA-HTTP push: a whole request, where it goes and how.
@@ -210,6 +219,8 @@ enum Job {
     Ota(OtaPush),
     /// A SIP MESSAGE.
     Sip(sip_uac::Request),
+    /// A SIP MESSAGE over TLS (a `sips:` Request-URI).
+    SipTls(sip_uac::Request, SocketAddr),
 }
 
 /// The bearer an address resolves to.
@@ -336,6 +347,12 @@ where
                                 let _ = sh.ota_tx.send(req);
                             }
                             Job::Sip(req) => sh.sip.send(req),
+                            // Without a CA to check the peer by: not sent.
+                            Job::SipTls(req, to) => {
+                                if let Some(config) = sh.tls_client.clone() {
+                                    sh.sip.send_tls(req, sip_uac::OverTls { to, config })
+                                }
+                            }
                         }
                     }
                     if out.close || !matches!(sent, Ok(Ok(()))) {
@@ -654,7 +671,7 @@ impl Shared {
             match t {
                 Target::Sms(number) => sms.extend(self.sms_push(number, &content)?),
                 Target::Ota(ip) => jobs.push(Job::Ota(self.ota_push(*ip, &content))),
-                Target::Sip(uri) => jobs.push(self.sip_push(uri, &content)),
+                Target::Sip(uri) => jobs.extend(self.sip_push(uri, &content)),
             }
         }
         Some((sms, jobs))
@@ -730,8 +747,8 @@ impl Shared {
     }
 
     /// A Push over SIP MESSAGE (RFC 3428) for `uri`.
-    fn sip_push(&self, uri: &str, c: &Content) -> Job {
-        Job::Sip(self.sip.message(uri, "ppg", "liaison-ppg", |mut b| {
+    fn sip_push(&self, uri: &str, c: &Content) -> Option<Job> {
+        let req = self.sip.message(uri, "ppg", "liaison-ppg", |mut b| {
             if !self.s.has_fault("sip-no-feature-tag") {
                 let tag = feature_tag_value(c.app_id.as_ref());
                 b = b.header(
@@ -743,7 +760,15 @@ impl Shared {
                 b = b.header("Content-Type", &c.content_type);
             }
             b.body(&c.body)
-        }))
+        });
+        let secure = uri.len() > 5 && uri[..5].eq_ignore_ascii_case("sips:");
+        match self.cfg.sip_tls {
+            // Fault: a sips: push sent over UDP to the plain target.
+            Some(_) if secure && self.s.has_fault("sips-push-in-clear") => Some(Job::Sip(req)),
+            Some(to) if secure => Some(Job::SipTls(req, to)),
+            None if secure => None,
+            _ => Some(Job::Sip(req)),
+        }
     }
 }
 
@@ -847,6 +872,7 @@ fn resolve(a: &str) -> Result<Target, String> {
         }
         "USER" => match percent_decode(value) {
             Some(u) if u.len() > 4 && u[..4].eq_ignore_ascii_case("sip:") => Ok(Target::Sip(u)),
+            Some(u) if u.len() > 5 && u[..5].eq_ignore_ascii_case("sips:") => Ok(Target::Sip(u)),
             _ => Err(format!("USER address `{value}` is not a SIP URI")),
         },
         other => Err(format!("no bearer for address type `{other}`")),
@@ -1200,6 +1226,14 @@ pub const FAULTS: &[super::Fault] = &[
     },
     super::Fault {
         role: "ppg",
+        name: "sips-push-in-clear",
+        description: "Push over SIP for a sips: address: sends the MESSAGE over UDP to the plain SIP target instead of over TLS",
+        breaks: &["PUSH-10"],
+        store_and_forward: true,
+        on_ipv6: false,
+    },
+    super::Fault {
+        role: "ppg",
         name: "ota-https-in-clear",
         description: "OTA-HTTP over TLS: sends the push to the terminal's TLS port as plain HTTP, no TLS handshake",
         breaks: &["PUSH-3"],
@@ -1349,6 +1383,7 @@ mod tests {
             ota_http: ol.local_addr().unwrap(),
             ota_https: None,
             sip_target: su.local_addr().unwrap(),
+            sip_tls: None,
         };
         let (stx, sms) = mpsc::unbounded_channel();
         let (btx, binds) = mpsc::unbounded_channel();
@@ -1697,6 +1732,7 @@ mod tests {
             ota_http: ol.local_addr().unwrap(),
             ota_https: Some(tl.local_addr().unwrap()),
             sip_target: SocketAddr::new(ip, 9),
+            sip_tls: None,
         };
         let (tx, rx) = mpsc::unbounded_channel();
         let terminal_task = tokio::spawn(async move {
@@ -1876,6 +1912,11 @@ mod tests {
         assert_eq!(
             resolve("WAPPUSH=sip%3A%2B1555%40h%3Buser%3Dphone/TYPE=USER@x"),
             Ok(Target::Sip("sip:+1555@h;user=phone".into()))
+        );
+        // A sips: URI (RFC 5630): pushed over TLS when a TLS target is set.
+        assert_eq!(
+            resolve("WAPPUSH=sips%3A%2B1555%40h/TYPE=USER@x"),
+            Ok(Target::Sip("sips:+1555@h".into()))
         );
         assert_eq!(
             resolve("WAPPUSH=127.0.0.1/TYPE=IPv4@x"),

@@ -158,6 +158,7 @@ pub async fn start_reference(
             // OTA-HTTP over TLS to the harness's second target (on the IMS
             // core's loopback IP; none on IPv6, where ::1 is the only one).
             ota_https: c.ota_https,
+            sip_tls: c.sip_tls,
             address_domain: None,
             https_url: running
                 .iter()
@@ -333,6 +334,7 @@ fn harness_profile(ip: std::net::IpAddr, core_ip: std::net::IpAddr) -> Profile {
             // A terminal the PPG tells apart by its IP: the core's loopback
             // IP (IPv4), none where ::1 is the only one.
             ota_https: (core_ip != ip).then(|| std::net::SocketAddr::new(core_ip, 0)),
+            sip_tls: Some(any),
             address_domain: None,
             https_url: None,
         }),
@@ -494,6 +496,7 @@ pub async fn start_embedded(
             password: pp.password.clone().unwrap_or_default(),
             ota_http: ppg.ota.as_ref().map_or(any, |o| o.addr()),
             ota_https: ppg.ota_tls.as_ref().map(|t| t.server.addr()),
+            sip_tls: ppg.sip_tls.as_ref().map(|t| t.addr),
             sip_target: ppg.sip.as_ref().map_or(any, |s| s.ep.udp_addr()),
         }),
         push_client: Some(crate::reference::push_client::PushClientConfig {
