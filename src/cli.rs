@@ -456,7 +456,9 @@ async fn reference(
             system_id: system_id.clone(),
             password: password.clone(),
             ota_http,
+            ota_https: None,
             sip_target,
+            sip_tls: None,
         }),
         _ if role == "ppg" => {
             eprintln!("liaison: reference --role ppg: --smsc ADDR, --ota-http ADDR and --sip-target ADDR are required");

@@ -384,6 +384,22 @@ pub struct PpgSection {
     /// sip: where the harness device (and IMS core) takes SIP pushes.
     #[serde(default)]
     pub sip_target: Option<SocketAddr>,
+    /// http: where a second harness OTA-HTTP push target takes pushes over
+    /// TLS (HTTPS, RFC 2818), presenting the run's harness certificate (the
+    /// lab CA, `tls/lab-ca.pem`, issued it: the PPG must trust that CA).
+    /// The PPG is configured to push over TLS to this address for client
+    /// addresses naming its IP (`WAPPUSH=<its IP>/TYPE=IPv4`), so its IP
+    /// must differ from `ota_http`'s: the `@if:ota_https` scenarios push
+    /// there.
+    #[serde(default)]
+    pub ota_https: Option<SocketAddr>,
+    /// sip: where the harness device takes SIP over TLS (RFC 3261 §26),
+    /// presenting the run's harness certificate (the PPG must trust
+    /// `tls/lab-ca.pem`): the PPG is configured to send its pushes for
+    /// `sips:` addresses there, over TLS and never in the clear (RFC 5630);
+    /// the `@if:ppg_sip_tls` scenarios push to a `sips:` address.
+    #[serde(default)]
+    pub sip_tls: Option<SocketAddr>,
     /// The PPG part after `@` in PAP client addresses. Default `ppg.liaison.test`.
     #[serde(default)]
     pub address_domain: Option<String>,
@@ -1139,6 +1155,28 @@ impl Profile {
             need("sms", "password", p.password.is_some())?;
             need("http", "ota_http", p.ota_http.is_some())?;
             need("sip", "sip_target", p.sip_target.is_some())?;
+            if p.sip_tls.is_some() && !p.has_bearer("sip") {
+                return Err(err(
+                    "ppg.sip_tls",
+                    "expected sip among the bearers (Push over SIP over TLS is the sip bearer)"
+                        .into(),
+                ));
+            }
+            if let Some(t) = p.ota_https {
+                if !p.has_bearer("http") {
+                    return Err(err(
+                        "ppg.ota_https",
+                        "expected http among the bearers (OTA-HTTP over TLS is the http bearer)"
+                            .into(),
+                    ));
+                }
+                if p.ota_http.is_some_and(|a| a.ip() == t.ip()) {
+                    return Err(err(
+                        "ppg.ota_https",
+                        format!("expected an IP other than ota_http's: the PPG tells the terminal it pushes to over TLS by the IP a client address names (found {t})"),
+                    ));
+                }
+            }
             if p.compliance == "wap-2.0" && !p.has_bearer("http") {
                 return Err(err(
                     "ppg.bearers",
@@ -1149,6 +1187,8 @@ impl Profile {
                 ("smsc", p.smsc),
                 ("ota_http", p.ota_http),
                 ("sip_target", p.sip_target),
+                ("ota_https", p.ota_https),
+                ("sip_tls", p.sip_tls),
             ] {
                 if let Some(a) = a {
                     check_fixed(lab, a).map_err(|m| err(&format!("ppg.{f}"), m))?;
@@ -1373,6 +1413,8 @@ impl Profile {
             || self.mms_client.as_ref().is_some_and(|m| m.mmsc_https())
             || self.deferral.as_ref().is_some_and(|d| d.mmsc_https())
             || self.capability("mms_sip_push_tls")
+            || self.capability("ota_https")
+            || self.capability("ppg_sip_tls")
             || self.capability("msrp_relay_tls")
             || self.capability("iwf_sip_tls")
             || self.sip.as_ref().is_some_and(|s| s.ws_secure())
@@ -1423,6 +1465,8 @@ impl Profile {
             "push_http" => self.ppg.as_ref().is_some_and(|p| p.has_bearer("http")),
             "push_sip" => self.ppg.as_ref().is_some_and(|p| p.has_bearer("sip")),
             "pap_https" => self.ppg.as_ref().is_some_and(|p| p.https().is_some()),
+            "ota_https" => self.ppg.as_ref().is_some_and(|p| p.ota_https.is_some()),
+            "ppg_sip_tls" => self.ppg.as_ref().is_some_and(|p| p.sip_tls.is_some()),
             "offline_notification" => self.capabilities.offline_notification.unwrap_or(false),
             "sip_push_subscribe" => self.capabilities.sip_push_subscribe.unwrap_or(false),
             "push_upper_tester" => self
@@ -1590,6 +1634,8 @@ pub const CAPABILITIES: &[&str] = &[
     "pap_https",
     "mm1_https",
     "mms_notify_sips",
+    "ota_https",
+    "ppg_sip_tls",
     "ims",
     "ims_register",
     "ims_feature_tags",
@@ -2603,6 +2649,55 @@ capabilities: { sip_push_subscribe: true }
         // https://: PAP over TLS, and the run makes its TLS.
         let p = Profile::parse(&PPG.replace("http://", "https://"), "p.yaml").unwrap();
         assert!(p.capability("pap_https") && p.uses_tls());
+    }
+
+    #[test]
+    fn ppg_ota_https() {
+        let http = PPG.replace("[sms]", "[sms, http]") + "  ota_http: 127.0.0.1:14035\n";
+        let p = Profile::parse(&http, "k.yaml").unwrap();
+        assert!(!p.capability("ota_https") && !p.uses_tls());
+        let p =
+            Profile::parse(&(http.clone() + "  ota_https: 127.0.0.2:14036\n"), "k.yaml").unwrap();
+        assert!(p.capability("ota_https") && p.uses_tls());
+        assert_eq!(
+            p.ppg.unwrap().ota_https,
+            Some("127.0.0.2:14036".parse().unwrap())
+        );
+        // The same IP as ota_http: the PPG could not tell the terminals apart.
+        let e = err_of(&(http.clone() + "  ota_https: 127.0.0.1:14036\n"));
+        assert!(
+            e.starts_with("profile bad.yaml: ppg.ota_https: expected an IP other than ota_http's"),
+            "{e}"
+        );
+        let e = err_of(&(http.clone() + "  ota_https: 127.0.0.2:0\n"));
+        assert!(
+            e.starts_with("profile bad.yaml: ppg.ota_https: expected a fixed port"),
+            "{e}"
+        );
+        let e = err_of(&(http + "  ota_https: 10.1.1.1:4036\n"));
+        assert!(
+            e.starts_with("profile bad.yaml: ppg.ota_https: expected a loopback"),
+            "{e}"
+        );
+        // Push over SIP over TLS: the sip bearer, a fixed loopback port.
+        let sip = PPG.replace("[sms]", "[sms, sip]") + "  sip_target: 127.0.0.1:15060\n";
+        let p = Profile::parse(&(sip.clone() + "  sip_tls: 127.0.0.1:15061\n"), "k.yaml").unwrap();
+        assert!(p.capability("ppg_sip_tls") && p.uses_tls());
+        let e = err_of(&(sip + "  sip_tls: 127.0.0.1:0\n"));
+        assert!(
+            e.starts_with("profile bad.yaml: ppg.sip_tls: expected a fixed port"),
+            "{e}"
+        );
+        let e = err_of(&(PPG.to_string() + "  sip_tls: 127.0.0.1:15061\n"));
+        assert!(
+            e.starts_with("profile bad.yaml: ppg.sip_tls: expected sip among the bearers"),
+            "{e}"
+        );
+        let e = err_of(&(PPG.to_string() + "  ota_https: 127.0.0.2:14036\n"));
+        assert!(
+            e.starts_with("profile bad.yaml: ppg.ota_https: expected http among the bearers"),
+            "{e}"
+        );
     }
 
     const MMSC: &str = "name: c\nroles: [mms-client]\nmms_client:\n  mmsc_url: http://127.0.0.1:18002/mmsc\n  wap_push: 127.0.0.1:2948\n";

@@ -52,9 +52,31 @@ Feature: A Push Proxy Gateway takes PAP submissions and pushes the content uncha
     When the push initiator submits 80 bytes of "text/plain" for "x-wap-application:wta.ua" to the OTA-HTTP target's IP address
     Then the content reaches the OTA-HTTP target with its content type, application id and body unchanged
 
+  # OTA-HTTP over TLS (RFC 2818): the harness plays a terminal that takes
+  # pushes over TLS only (ppg.ota_https, presenting the run's harness
+  # certificate); the PPG connects with a TLS handshake and pushes as over
+  # plain HTTP. Plaintext on the TLS port fails, with the bytes that came.
+  @PUSH-3 @if:wap_2_0 @if:ota_https @harness:ota_tls
+  Scenario: A WAP 2.0 PPG pushes over HTTPS to a terminal that takes OTA-HTTP over TLS
+    Given the harness plays the PPG's bearers
+    And the harness's OTA-HTTP target takes the push over TLS
+    When the push initiator submits 80 bytes of "text/plain" for "x-wap-application:wta.ua" to the OTA-HTTP target's IP address
+    Then the content reaches the OTA-HTTP target with its content type, application id and body unchanged
+
   @PUSH-10 @if:push_sip
   Scenario: A PPG with the SIP bearer pushes as a SIP MESSAGE with the application's feature tag
     Given the harness plays the PPG's bearers
+    When the push initiator submits an M-Notification.ind for "x-wap-application:mms.ua" to a SIP address
+    Then the PPG accepts it with HTTP 2xx and result 1000 or 1001 for its push-id
+    And the content reaches the SIP device as a MESSAGE with the application's feature tag, its content type and body unchanged
+
+  # Push over SIP to a sips: address (RFC 3261 §26, RFC 5630): the PPG
+  # sends the MESSAGE over TLS to the harness device's TLS address
+  # (ppg.sip_tls, the run's harness certificate), never in the clear.
+  @PUSH-10 @if:push_sip @if:ppg_sip_tls @harness:sip_tls
+  Scenario: A PPG pushes to a sips: address over TLS as a SIP MESSAGE with the application's feature tag
+    Given the harness plays the PPG's bearers
+    And the harness's SIP device takes the push over TLS
     When the push initiator submits an M-Notification.ind for "x-wap-application:mms.ua" to a SIP address
     Then the PPG accepts it with HTTP 2xx and result 1000 or 1001 for its push-id
     And the content reaches the SIP device as a MESSAGE with the application's feature tag, its content type and body unchanged

@@ -25,7 +25,14 @@ const MAX_LEDGER: usize = 1 << 16;
 pub struct PushHarness {
     pub smsc: Option<crate::roles::smsc::Smsc>,
     pub ota: Option<crate::roles::ota_target::OtaTarget>,
+    /// The OTA-HTTP target over TLS (`ppg.ota_https`), held by one scenario
+    /// at a time (`@harness:ota_tls`): TLS records carry no key a routed
+    /// capture could read, so its capture is switched to the holder's pcap.
+    pub ota_tls: Option<OtaTlsTarget>,
     pub sip: Option<crate::roles::ims_core::ImsCore>,
+    /// The SIP device over TLS (`ppg.sip_tls`), held by one scenario at a
+    /// time (`@harness:sip_tls`), for the same reason as `ota_tls`.
+    pub sip_tls: Option<SipTlsDevice>,
     pub capture: Capture,
     /// Every key a scenario of the run claimed, kept after it ended.
     ledger: Arc<Mutex<Vec<Vec<u8>>>>,
@@ -37,6 +44,69 @@ impl std::fmt::Debug for PushHarness {
             .field("smsc", &self.smsc.as_ref().map(|s| s.addr()))
             .field("ota", &self.ota.as_ref().map(|s| s.addr()))
             .finish_non_exhaustive()
+    }
+}
+
+/// The harness OTA-HTTP push target over TLS (HTTPS, RFC 2818), for the
+/// whole run at the address the PPG is configured with; a scenario that
+/// holds it (`@harness:ota_tls`) gives it the run's TLS server and points
+/// its capture at the scenario's pcap.
+pub struct OtaTlsTarget {
+    pub server: crate::roles::ota_target::OtaTarget,
+    /// Switchable: the holder's pcap, else the run-level one.
+    pub capture: Capture,
+    tls: Arc<Mutex<Option<crate::net::tls::TlsServer>>>,
+}
+
+impl OtaTlsTarget {
+    /// Listens at `addr`; its traffic goes to `home` until a scenario holds it.
+    pub async fn start(addr: std::net::SocketAddr, home: Capture) -> std::io::Result<Self> {
+        let capture = Capture::switchable_home(home);
+        let tls: Arc<Mutex<Option<crate::net::tls::TlsServer>>> = Arc::default();
+        let server =
+            crate::roles::ota_target::start_tls(addr, capture.clone(), tls.clone()).await?;
+        Ok(OtaTlsTarget {
+            server,
+            capture,
+            tls,
+        })
+    }
+
+    /// The TLS server (the run's certificate) its handshakes use from now on.
+    pub fn serve_with(&self, server: crate::net::tls::TlsServer) {
+        *crate::net::lock(&self.tls) = Some(server);
+    }
+}
+
+/// The harness SIP device over TLS (RFC 3261 §26) a PPG sends its pushes
+/// for `sips:` addresses to, for the whole run at the address it is
+/// configured with; its capture is switched to the pcap of the scenario
+/// that holds it (`@harness:sip_tls`).
+pub struct SipTlsDevice {
+    pub device: crate::roles::ims_core::ImsCore,
+    /// Where it takes TLS.
+    pub addr: std::net::SocketAddr,
+    /// Switchable: the holder's pcap, else the run-level one.
+    pub capture: Capture,
+}
+
+impl SipTlsDevice {
+    /// Takes SIP over TLS at `at` with `server` (the run's harness
+    /// certificate); its traffic goes to `home` until a scenario holds it.
+    pub async fn start(
+        at: std::net::SocketAddr,
+        server: crate::net::tls::TlsServer,
+        home: Capture,
+    ) -> std::io::Result<Self> {
+        let capture = Capture::switchable_home(home);
+        let any = std::net::SocketAddr::new(at.ip(), 0);
+        let ep = crate::net::SipEndpoint::bind_at(any, any, capture.clone()).await?;
+        let addr = ep.listen_tls(at, server).await?;
+        Ok(SipTlsDevice {
+            device: crate::roles::ims_core::ImsCore::start(Arc::new(ep)),
+            addr,
+            capture,
+        })
     }
 }
 
@@ -185,10 +255,14 @@ impl PushHarness {
     }
 
     /// Starts the bearers the PPG declares, at its addresses (port 0
-    /// picks); what no scenario claims goes to `run_level`.
+    /// picks); what no scenario claims goes to `run_level`, and what the
+    /// OTA-HTTP target over TLS takes while no scenario holds it to
+    /// `tls_home`.
     pub async fn start(
         p: &crate::profile::PpgSection,
         run_level: Capture,
+        tls_home: Capture,
+        tls: Option<&crate::harness::tls::RunTls>,
     ) -> Result<PushHarness, String> {
         let capture = Capture::routed(run_level);
         let smsc = match (p.has_bearer("sms"), p.smsc) {
@@ -214,6 +288,14 @@ impl PushHarness {
             ),
             _ => None,
         };
+        let ota_tls = match (p.has_bearer("http"), p.ota_https) {
+            (true, Some(a)) => Some(
+                OtaTlsTarget::start(a, tls_home.clone())
+                    .await
+                    .map_err(|e| format!("ppg.ota_https: cannot listen on {a} ({e})"))?,
+            ),
+            _ => None,
+        };
         let sip = match (p.has_bearer("sip"), p.sip_target) {
             (true, Some(a)) => {
                 let ep = crate::net::SipEndpoint::bind_at(a, a, capture.clone())
@@ -223,10 +305,20 @@ impl PushHarness {
             }
             _ => None,
         };
+        let sip_tls = match (p.has_bearer("sip"), p.sip_tls, tls) {
+            (true, Some(a), Some(t)) => Some(
+                SipTlsDevice::start(a, t.server.clone(), tls_home)
+                    .await
+                    .map_err(|e| format!("ppg.sip_tls: cannot listen on {a} ({e})"))?,
+            ),
+            _ => None,
+        };
         Ok(PushHarness {
             smsc,
             ota,
+            ota_tls,
             sip,
+            sip_tls,
             capture,
             ledger: Arc::default(),
         })
@@ -269,7 +361,9 @@ impl PushHarness {
         Ok(PushHarness {
             smsc,
             ota: None,
+            ota_tls: None,
             sip,
+            sip_tls: None,
             capture,
             ledger: Arc::default(),
         })
@@ -325,8 +419,10 @@ mod tests {
             sip_target: None,
             address_domain: None,
             https_url: None,
+            ota_https: None,
+            sip_tls: None,
         };
-        let h = PushHarness::start(&section, run_level.clone())
+        let h = PushHarness::start(&section, run_level.clone(), Capture::disabled(), None)
             .await
             .unwrap();
         let began = Instant::now();

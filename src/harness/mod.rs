@@ -120,8 +120,17 @@ impl RunContext {
 ///   (`mem_server.mailbox`, `other_mailbox`), the same for every scenario;
 ///   nothing in it is a scenario's own, so which new mail it announces is
 ///   known only when one scenario at a time makes new mail.
-pub const EXCLUSIVE: &[(&str, &str)] =
-    &[("mm3", "the MMS server's MM3 (SMTP) a MEM server notifies")];
+/// - `ota_tls`: the OTA-HTTP target over TLS (`ppg.ota_https`) receives TLS
+///   records, in which a routed capture finds no scenario's key.
+/// - `sip_tls`: the SIP device over TLS (`ppg.sip_tls`), likewise.
+pub const EXCLUSIVE: &[(&str, &str)] = &[
+    ("mm3", "the MMS server's MM3 (SMTP) a MEM server notifies"),
+    (
+        "ota_tls",
+        "the OTA-HTTP push target over TLS a PPG pushes to",
+    ),
+    ("sip_tls", "the SIP device over TLS a PPG pushes to"),
+];
 
 /// The locks of a run by name: `harness:NAME` for each [`EXCLUSIVE`] role,
 /// `role:NAME` for each SUT role (scenarios of a role share it; one tagged
@@ -286,7 +295,16 @@ impl Harnesses {
         }
         if let (true, Some(p)) = (profile.has_role("ppg"), &profile.ppg) {
             h.push = Some(Arc::new(
-                PushHarness::start(p, run_level_capture(pcap_dir, "ppg-bearers")).await?,
+                PushHarness::start(
+                    p,
+                    run_level_capture(pcap_dir, "ppg-bearers"),
+                    match (p.ota_https, p.sip_tls) {
+                        (None, None) => Capture::disabled(),
+                        _ => run_level_capture(pcap_dir, "ppg-tls"),
+                    },
+                    h.tls.as_deref(),
+                )
+                .await?,
             ));
         }
         if let (true, Some(p)) = (profile.has_role("push-client"), &profile.push_client) {

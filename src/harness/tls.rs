@@ -108,8 +108,16 @@ impl RunTls {
                     profile.mms_client.as_ref().and_then(|m| m.url_parts()),
                     profile.deferral.as_ref().and_then(|d| d.url_parts()),
                 ];
+                // The OTA-HTTP target over TLS (`ppg.ota_https`).
+                let ota_tls = profile.ppg.as_ref().and_then(|p| p.ota_https);
                 let iwf_core = profile.iwf.as_ref().and_then(|i| i.ims_core_tls);
-                for a in mmscs.into_iter().flatten().map(|(a, _)| a).chain(iwf_core) {
+                for a in mmscs
+                    .into_iter()
+                    .flatten()
+                    .map(|(a, _)| a)
+                    .chain(iwf_core)
+                    .chain(ota_tls)
+                {
                     if !ips.contains(&a.ip()) {
                         ips.push(a.ip());
                     }

@@ -48,7 +48,11 @@
 //! `X-Wap-Push-OTA-Version: 1.0`, the body an embedded `HTTP/1.1 200 OK`
 //! response carrying the content's Content-Type, X-Wap-Application-Id (URI
 //! form) and Content-Length. A 2xx is expected; the answer changes nothing
-//! (no result notification).
+//! (no result notification). With a terminal configured over TLS
+//! (`ota_https`), a client address naming that terminal's IP is pushed to
+//! it over TLS instead (HTTP over TLS, RFC 2818: the handshake, the
+//! terminal's certificate checked for that IP against the run's CA,
+//! `Settings.tls`, then the same request; close_notify after the answer).
 //!
 //! **SIP bearer** (Push over SIP, RFC 3428 MESSAGE): to the configured target
 //! over UDP, Request-URI and To the SIP URI of the address, the application id
@@ -88,8 +92,17 @@ pub struct PpgConfig {
     /// The OTA-HTTP push target for `WAPPUSH=<IPv4>/TYPE=IPv4` and
     /// `WAPPUSH=<IPv6>/TYPE=IPv6` addresses.
     pub ota_http: SocketAddr,
+    /// The terminal it pushes to over TLS (OTA-HTTP over HTTPS, RFC 2818),
+    /// for client addresses naming this IP; its certificate is checked
+    /// against the CA of `Settings.tls`.
+    pub ota_https: Option<SocketAddr>,
     /// Where SIP pushes go (the outbound proxy / device).
     pub sip_target: SocketAddr,
+    /// Where SIP pushes for `sips:` addresses go, over TLS (RFC 3261 §26,
+    /// RFC 5630: never in the clear); the peer's certificate is checked
+    /// against the CA of `Settings.tls`. None: a `sips:` push is not sent
+    /// (it is not downgraded to UDP).
+    pub sip_tls: Option<SocketAddr>,
 }
 
 /// The PAP URL's path.
@@ -141,8 +154,10 @@ pub async fn start(
         ..Bind::default()
     };
     let (sms, sms_task) = SmsBearer::start(cfg.smsc, bind, SOURCE_ADDR);
-    let (ota_tx, ota_rx) = mpsc::unbounded_channel::<Vec<u8>>();
-    let ota_target = cfg.ota_http;
+    let (ota_tx, ota_rx) = mpsc::unbounded_channel::<OtaPush>();
+    // As TLS client to the terminal: the CA the run gave it.
+    let ota_tls = settings.tls.as_ref().and_then(|t| t.client_config().ok());
+    let tls_client = ota_tls.clone();
     let shared = Arc::new(Shared {
         cfg,
         s: settings,
@@ -152,13 +167,14 @@ pub async fn start(
         accepted: Mutex::default(),
         other_ids: AtomicU64::new(0),
         ota_tx,
+        tls_client,
     });
     if let Some((l, config)) = secure {
         tasks.push(tokio::spawn(tls_accept_loop(l, config, shared.clone())));
     }
     tasks.extend([
         tokio::spawn(accept_loop(listener, shared)),
-        tokio::spawn(ota_dispatcher(ota_rx, ota_target)),
+        tokio::spawn(ota_dispatcher(ota_rx, ota_tls)),
         sms_task,
     ]);
     Ok((
@@ -184,15 +200,27 @@ struct Shared {
     /// Fault no-push-id: the ids it answers with instead.
     other_ids: AtomicU64,
     /// OTA-HTTP pushes (whole requests for the target).
-    ota_tx: mpsc::UnboundedSender<Vec<u8>>,
+    ota_tx: mpsc::UnboundedSender<OtaPush>,
+    /// As TLS client (SIP over TLS): the run's CA.
+    tls_client: Option<Arc<rustls::ClientConfig>>,
+}
+
+/// One OTA-HTTP push: a whole request, where it goes and how.
+struct OtaPush {
+    to: SocketAddr,
+    /// Over TLS (the terminal's certificate checked against the run's CA).
+    tls: bool,
+    req: Vec<u8>,
 }
 
 /// One push on the HTTP or SIP bearer.
 enum Job {
-    /// A whole OTA-HTTP request for the target.
-    Ota(Vec<u8>),
+    /// A whole OTA-HTTP request for a terminal.
+    Ota(OtaPush),
     /// A SIP MESSAGE.
     Sip(sip_uac::Request),
+    /// A SIP MESSAGE over TLS (a `sips:` Request-URI).
+    SipTls(sip_uac::Request, SocketAddr),
 }
 
 /// The bearer an address resolves to.
@@ -319,6 +347,12 @@ where
                                 let _ = sh.ota_tx.send(req);
                             }
                             Job::Sip(req) => sh.sip.send(req),
+                            // Without a CA to check the peer by: not sent.
+                            Job::SipTls(req, to) => {
+                                if let Some(config) = sh.tls_client.clone() {
+                                    sh.sip.send_tls(req, sip_uac::OverTls { to, config })
+                                }
+                            }
                         }
                     }
                     if out.close || !matches!(sent, Ok(Ok(()))) {
@@ -636,8 +670,8 @@ impl Shared {
         for t in targets {
             match t {
                 Target::Sms(number) => sms.extend(self.sms_push(number, &content)?),
-                Target::Ota(_) => jobs.push(Job::Ota(self.ota_push(&content))),
-                Target::Sip(uri) => jobs.push(self.sip_push(uri, &content)),
+                Target::Ota(ip) => jobs.push(Job::Ota(self.ota_push(*ip, &content))),
+                Target::Sip(uri) => jobs.extend(self.sip_push(uri, &content)),
             }
         }
         Some((sms, jobs))
@@ -665,8 +699,27 @@ impl Shared {
             .wsp_push(number, content_type, headers, c.body.clone(), ports)
     }
 
+    /// The OTA-HTTP push to the terminal at `ip`: over TLS to the
+    /// configured TLS terminal when `ip` is its IP, else in the clear to the
+    /// configured target.
+    fn ota_push(&self, ip: IpAddr, c: &Content) -> OtaPush {
+        match self.cfg.ota_https.filter(|t| t.ip() == ip) {
+            Some(to) => OtaPush {
+                to,
+                // Fault: the request goes to the TLS port in the clear.
+                tls: !self.s.has_fault("ota-https-in-clear"),
+                req: self.ota_request(to, c),
+            },
+            None => OtaPush {
+                to: self.cfg.ota_http,
+                tls: false,
+                req: self.ota_request(self.cfg.ota_http, c),
+            },
+        }
+    }
+
     /// The OTA-HTTP request: an embedded response in an application/http POST.
-    fn ota_push(&self, c: &Content) -> Vec<u8> {
+    fn ota_request(&self, to: SocketAddr, c: &Content) -> Vec<u8> {
         let app = c.app_id.as_ref().map(app_uri);
         let mut inner: Vec<(&str, &str)> = Vec::new();
         if !self.s.has_fault("content-type-lost") {
@@ -675,7 +728,7 @@ impl Shared {
         if let Some(a) = &app {
             inner.push(("X-Wap-Application-Id", a));
         }
-        let host = self.cfg.ota_http.to_string();
+        let host = to.to_string();
         if self.s.has_fault("no-ota-version") {
             // Fault: the content posted as itself, no OTA version, no envelope.
             return http::request("POST", PAP_PATH, &host, &inner, &c.body);
@@ -694,8 +747,8 @@ impl Shared {
     }
 
     /// A Push over SIP MESSAGE (RFC 3428) for `uri`.
-    fn sip_push(&self, uri: &str, c: &Content) -> Job {
-        Job::Sip(self.sip.message(uri, "ppg", "liaison-ppg", |mut b| {
+    fn sip_push(&self, uri: &str, c: &Content) -> Option<Job> {
+        let req = self.sip.message(uri, "ppg", "liaison-ppg", |mut b| {
             if !self.s.has_fault("sip-no-feature-tag") {
                 let tag = feature_tag_value(c.app_id.as_ref());
                 b = b.header(
@@ -707,7 +760,15 @@ impl Shared {
                 b = b.header("Content-Type", &c.content_type);
             }
             b.body(&c.body)
-        }))
+        });
+        let secure = uri.len() > 5 && uri[..5].eq_ignore_ascii_case("sips:");
+        match self.cfg.sip_tls {
+            // Fault: a sips: push sent over UDP to the plain target.
+            Some(_) if secure && self.s.has_fault("sips-push-in-clear") => Some(Job::Sip(req)),
+            Some(to) if secure => Some(Job::SipTls(req, to)),
+            None if secure => None,
+            _ => Some(Job::Sip(req)),
+        }
     }
 }
 
@@ -811,6 +872,7 @@ fn resolve(a: &str) -> Result<Target, String> {
         }
         "USER" => match percent_decode(value) {
             Some(u) if u.len() > 4 && u[..4].eq_ignore_ascii_case("sip:") => Ok(Target::Sip(u)),
+            Some(u) if u.len() > 5 && u[..5].eq_ignore_ascii_case("sips:") => Ok(Target::Sip(u)),
             _ => Err(format!("USER address `{value}` is not a SIP URI")),
         },
         other => Err(format!("no bearer for address type `{other}`")),
@@ -962,23 +1024,87 @@ fn is_token(b: u8) -> bool {
 // ---------------------------------------------------------------------------
 
 /// Runs the OTA-HTTP pushes; stopping the PPG aborts them. (SIP pushes run
-/// in `sip_uac.rs`, short messages in `sms_bearer.rs`.)
-async fn ota_dispatcher(mut rx: mpsc::UnboundedReceiver<Vec<u8>>, target: SocketAddr) {
+/// in `sip_uac.rs`, short messages in `sms_bearer.rs`.) A push over TLS
+/// without a TLS client configuration (no `Settings.tls`) is not sent.
+async fn ota_dispatcher(
+    mut rx: mpsc::UnboundedReceiver<OtaPush>,
+    tls: Option<Arc<rustls::ClientConfig>>,
+) {
     let mut running = JoinSet::new();
     loop {
         tokio::select! {
             j = rx.recv() => match j {
-                Some(req) => {
+                Some(p) => {
+                    let tls = tls.clone();
                     running.spawn(async move {
                         // A 2xx is the terminal's acceptance; with no result
                         // notifications there is nothing to do either way.
-                        let _ = super::http_exchange(target, &req, IO_BOUND).await;
+                        match (p.tls, tls) {
+                            (false, _) => {
+                                let _ = super::http_exchange(p.to, &p.req, IO_BOUND).await;
+                            }
+                            (true, Some(config)) => {
+                                let _ = https_exchange(p.to, &p.req, config).await;
+                            }
+                            (true, None) => {}
+                        }
                     });
                 }
                 None => return,
             },
             Some(_) = running.join_next(), if !running.is_empty() => {}
         }
+    }
+}
+
+/// One request over TLS to `to` (RFC 2818): the handshake with the
+/// terminal's certificate checked for its IP address (§3.1) against the
+/// configured CA, the request, its answer; everything bounded by
+/// [`IO_BOUND`]. None when any of it fails.
+async fn https_exchange(
+    to: SocketAddr,
+    req: &[u8],
+    config: Arc<rustls::ClientConfig>,
+) -> Option<HttpMessage> {
+    let end = tokio::time::Instant::now() + IO_BOUND;
+    let tcp = tokio::time::timeout_at(end, tokio::net::TcpStream::connect(to))
+        .await
+        .ok()?
+        .ok()?;
+    let _ = tcp.set_nodelay(true);
+    let name = rustls::pki_types::ServerName::IpAddress(to.ip().into());
+    let mut tls = tokio::time::timeout_at(
+        end,
+        tokio_rustls::TlsConnector::from(config).connect(name, tcp),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    tokio::time::timeout_at(end, tls.write_all(req))
+        .await
+        .ok()?
+        .ok()?;
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 16 * 1024];
+    loop {
+        match http::next_frame(&buf, 4 << 20) {
+            Ok(Some(n)) => {
+                let answer = HttpMessage::parse(buf.get(..n)?).ok();
+                // close_notify (RFC 8446 §6.1) before the connection ends.
+                let _ = tokio::time::timeout_at(end, tls.shutdown()).await;
+                return answer;
+            }
+            Ok(None) => {}
+            Err(_) => return None,
+        }
+        let n = tokio::time::timeout_at(end, tls.read(&mut chunk))
+            .await
+            .ok()?
+            .ok()?;
+        if n == 0 {
+            return HttpMessage::parse_at_close(&buf).ok();
+        }
+        buf.extend_from_slice(&chunk[..n]);
     }
 }
 
@@ -1094,6 +1220,22 @@ pub const FAULTS: &[super::Fault] = &[
         role: "ppg",
         name: "no-ota-version",
         description: "OTA-HTTP: POSTs the content as itself (its own Content-Type, no application/http envelope) without X-Wap-Push-OTA-Version",
+        breaks: &["PUSH-3"],
+        store_and_forward: true,
+        on_ipv6: false,
+    },
+    super::Fault {
+        role: "ppg",
+        name: "sips-push-in-clear",
+        description: "Push over SIP for a sips: address: sends the MESSAGE over UDP to the plain SIP target instead of over TLS",
+        breaks: &["PUSH-10"],
+        store_and_forward: true,
+        on_ipv6: false,
+    },
+    super::Fault {
+        role: "ppg",
+        name: "ota-https-in-clear",
+        description: "OTA-HTTP over TLS: sends the push to the terminal's TLS port as plain HTTP, no TLS handshake",
         breaks: &["PUSH-3"],
         store_and_forward: true,
         on_ipv6: false,
@@ -1239,7 +1381,9 @@ mod tests {
             system_id: "ppg".into(),
             password: PASSWORD.into(),
             ota_http: ol.local_addr().unwrap(),
+            ota_https: None,
             sip_target: su.local_addr().unwrap(),
+            sip_tls: None,
         };
         let (stx, sms) = mpsc::unbounded_channel();
         let (btx, binds) = mpsc::unbounded_channel();
@@ -1555,6 +1699,134 @@ mod tests {
         nothing(&mut rig.sms).await;
     }
 
+    /// A PPG configured with a terminal over TLS at `tls_ip` (a lab CA's
+    /// certificate for that IP) and a plain target on 127.0.0.1; what the
+    /// TLS terminal's port receives first, per connection, comes out of the
+    /// channel as (whether it began with a TLS handshake record, the
+    /// decrypted request when it did).
+    async fn tls_rig(
+        fault: Option<&'static str>,
+    ) -> (
+        SocketAddr,
+        mpsc::UnboundedReceiver<(bool, Option<HttpMessage>)>,
+        Vec<JoinHandle<()>>,
+    ) {
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let tls_ip: IpAddr = "127.0.0.2".parse().unwrap();
+        let ca = crate::net::tls::LabCa::new().unwrap();
+        let terminal = ca.issue(&["localhost"], &[tls_ip]).unwrap();
+        let server = crate::reference::tls::ReferenceTls {
+            cert_chain_pem: terminal.chain_pem(),
+            key_pem: terminal.key_pem(),
+            ca_pem: ca.pem(),
+        }
+        .server_config()
+        .unwrap();
+        let tl = TcpListener::bind((tls_ip, 0)).await.unwrap();
+        let ol = TcpListener::bind((ip, 0)).await.unwrap();
+        let sl = TcpListener::bind((ip, 0)).await.unwrap();
+        let cfg = PpgConfig {
+            smsc: sl.local_addr().unwrap(),
+            system_id: "ppg".into(),
+            password: PASSWORD.into(),
+            ota_http: ol.local_addr().unwrap(),
+            ota_https: Some(tl.local_addr().unwrap()),
+            sip_target: SocketAddr::new(ip, 9),
+            sip_tls: None,
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        let terminal_task = tokio::spawn(async move {
+            while let Ok((s, _)) = tl.accept().await {
+                let mut first = [0u8; 1];
+                let n = s.peek(&mut first).await.unwrap_or(0);
+                if n == 0 || first[0] != 0x16 {
+                    let _ = tx.send((false, None));
+                    continue;
+                }
+                let acceptor = tokio_rustls::TlsAcceptor::from(server.clone());
+                let Ok(mut t) = acceptor.accept(s).await else {
+                    let _ = tx.send((true, None));
+                    continue;
+                };
+                let mut buf = Vec::new();
+                let mut chunk = vec![0u8; 8192];
+                while !matches!(http::next_frame(&buf, 1 << 20), Ok(Some(_))) {
+                    match t.read(&mut chunk).await {
+                        Ok(n) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+                        _ => break,
+                    }
+                }
+                let _ = t
+                    .write_all(&http::response(204, "No Content", &[], b""))
+                    .await;
+                let _ = tx.send((true, HttpMessage::parse(&buf).ok()));
+            }
+        });
+        let settings = Settings {
+            fault,
+            t1: Duration::from_millis(20),
+            tls: Some(crate::reference::tls::ReferenceTls {
+                cert_chain_pem: String::new(),
+                key_pem: String::new(),
+                ca_pem: ca.pem(),
+            }),
+            ..Settings::default()
+        };
+        let (addrs, mut tasks) = start(SocketAddr::new(ip, 0), cfg, settings).await.unwrap();
+        tasks.push(terminal_task);
+        (addrs.http, rx, tasks)
+    }
+
+    #[tokio::test]
+    async fn ota_https_push_goes_over_tls_to_the_terminal_of_its_ip() {
+        let (pap, mut rx, tasks) = tls_rig(None).await;
+        let m = post(
+            pap,
+            submission(
+                "tls",
+                &["WAPPUSH=127.0.0.2/TYPE=IPv4@ppg"],
+                "text/plain",
+                Some("x-wap-application:wta.ua"),
+                b"over tls",
+            ),
+        )
+        .await;
+        assert_eq!(result(&m), ("tls".into(), 1001));
+        let (tls, req) = tokio::time::timeout(Duration::from_secs(3), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(tls);
+        let req = req.expect("the request, decrypted");
+        assert_eq!(req.header("X-Wap-Push-OTA-Version"), Some("1.0"));
+        assert_eq!(HttpMessage::parse(&req.body).unwrap().body, b"over tls");
+        for t in tasks {
+            t.abort();
+        }
+        // Fault ota-https-in-clear: the same push reaches the TLS port as
+        // plaintext.
+        let (pap, mut rx, tasks) = tls_rig(Some("ota-https-in-clear")).await;
+        post(
+            pap,
+            submission(
+                "clear",
+                &["WAPPUSH=127.0.0.2/TYPE=IPv4@ppg"],
+                "text/plain",
+                None,
+                b"x",
+            ),
+        )
+        .await;
+        let (tls, _) = tokio::time::timeout(Duration::from_secs(3), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!tls);
+        for t in tasks {
+            t.abort();
+        }
+    }
+
     #[tokio::test]
     async fn sip_push_is_retransmitted_until_answered() {
         let mut rig = rig_with(None, true).await;
@@ -1640,6 +1912,11 @@ mod tests {
         assert_eq!(
             resolve("WAPPUSH=sip%3A%2B1555%40h%3Buser%3Dphone/TYPE=USER@x"),
             Ok(Target::Sip("sip:+1555@h;user=phone".into()))
+        );
+        // A sips: URI (RFC 5630): pushed over TLS when a TLS target is set.
+        assert_eq!(
+            resolve("WAPPUSH=sips%3A%2B1555%40h/TYPE=USER@x"),
+            Ok(Target::Sip("sips:+1555@h".into()))
         );
         assert_eq!(
             resolve("WAPPUSH=127.0.0.1/TYPE=IPv4@x"),

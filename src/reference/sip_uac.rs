@@ -33,7 +33,14 @@ pub(super) struct Request {
 /// The handle a role keeps: builds requests, hands them to the transactions.
 pub(super) struct SipUac {
     inner: Arc<Inner>,
-    requests: mpsc::UnboundedSender<Request>,
+    requests: mpsc::UnboundedSender<(Request, Option<OverTls>)>,
+}
+
+/// Where a request goes over TLS instead (RFC 3261 §26.2, a `sips:`
+/// Request-URI), and the TLS client configuration that checks the peer.
+pub(super) struct OverTls {
+    pub to: SocketAddr,
+    pub config: Arc<rustls::ClientConfig>,
 }
 
 struct Inner {
@@ -104,18 +111,30 @@ impl SipUac {
 
     /// Starts the client transaction of `req`.
     pub(super) fn send(&self, req: Request) {
-        let _ = self.requests.send(req);
+        let _ = self.requests.send((req, None));
+    }
+
+    /// Starts the client transaction of `req` over a TLS connection of its
+    /// own to `tls.to` (its Via then names TLS).
+    pub(super) fn send_tls(&self, req: Request, tls: OverTls) {
+        let _ = self.requests.send((req, Some(tls)));
     }
 }
 
 /// Runs the transactions; stopping the role aborts them.
-async fn dispatcher(mut rx: mpsc::UnboundedReceiver<Request>, uac: Arc<Inner>) {
+async fn dispatcher(mut rx: mpsc::UnboundedReceiver<(Request, Option<OverTls>)>, uac: Arc<Inner>) {
     let mut running = JoinSet::new();
     loop {
         tokio::select! {
             r = rx.recv() => match r {
-                Some(req) => {
+                Some((req, None)) => {
                     running.spawn(transaction(uac.clone(), req));
+                }
+                Some((req, Some(tls))) => {
+                    let end = Instant::now() + uac.t1 * 64;
+                    running.spawn(async move {
+                        let _ = transaction_tls(req, tls, end).await;
+                    });
                 }
                 None => return,
             },
@@ -174,4 +193,82 @@ async fn transaction(uac: Arc<Inner>, req: Request) {
         }
     }
     lock(&uac.waiters).remove(&branch);
+}
+
+/// A non-INVITE client transaction over TLS (RFC 3261 §17.1.2.2 on a
+/// reliable transport: no retransmission, Timer F alone bounds it, here
+/// `end`): a connection of its own, the handshake with the peer's
+/// certificate checked for its IP address, the request with its Via naming
+/// TLS (§18.1.1, §26.2), responses read until a final one, close_notify.
+/// The final status, or None when any of it failed.
+async fn transaction_tls(req: Request, tls: OverTls, end: Instant) -> Option<u16> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let msg = via_over_tls(&req.msg);
+    let tcp = tokio::time::timeout_at(end, tokio::net::TcpStream::connect(tls.to))
+        .await
+        .ok()?
+        .ok()?;
+    let _ = tcp.set_nodelay(true);
+    let name = rustls::pki_types::ServerName::IpAddress(tls.to.ip().into());
+    let mut stream = tokio::time::timeout_at(
+        end,
+        tokio_rustls::TlsConnector::from(tls.config).connect(name, tcp),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    tokio::time::timeout_at(end, stream.write_all(&msg))
+        .await
+        .ok()?
+        .ok()?;
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 16 * 1024];
+    loop {
+        while let Ok(Some(f)) = sip::next_frame(&buf, 1 << 16) {
+            let n = match f {
+                sip::Frame::KeepAlive(n) | sip::Frame::Message(n) => n,
+            };
+            let one: Vec<u8> = buf.drain(..n.min(buf.len())).collect();
+            let code = SipMessage::parse(&one).ok().and_then(|m| m.status());
+            if let Some(c) = code.filter(|c| *c >= 200) {
+                let _ = tokio::time::timeout_at(end, stream.shutdown()).await;
+                return Some(c);
+            }
+        }
+        let n = tokio::time::timeout_at(end, stream.read(&mut chunk))
+            .await
+            .ok()?
+            .ok()?;
+        if n == 0 || buf.len() > 1 << 16 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// The request with its top Via's transport TLS instead of UDP.
+fn via_over_tls(msg: &[u8]) -> Vec<u8> {
+    let from = b"Via: SIP/2.0/UDP ";
+    match msg.windows(from.len()).position(|w| w == from) {
+        Some(i) => {
+            let mut out = msg[..i].to_vec();
+            out.extend_from_slice(b"Via: SIP/2.0/TLS ");
+            out.extend_from_slice(&msg[i + from.len()..]);
+            out
+        }
+        None => msg.to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_top_via_names_tls() {
+        let m = b"MESSAGE sips:a@b SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5;branch=z9hG4bK1\r\nVia: SIP/2.0/UDP 127.0.0.1:6\r\n\r\n";
+        let out = String::from_utf8(via_over_tls(m)).unwrap();
+        assert!(out.contains("Via: SIP/2.0/TLS 127.0.0.1:5;branch=z9hG4bK1\r\n"));
+        assert!(out.contains("Via: SIP/2.0/UDP 127.0.0.1:6\r\n"));
+    }
 }

@@ -110,6 +110,83 @@ impl HttpServer {
         })
     }
 
+    /// Listens at `addr` for HTTP over TLS (RFC 2818): each connection's
+    /// handshake with the server configuration `tls` holds at that moment
+    /// (its records and secrets into `capture`), then requests as over
+    /// plain TCP. A handshake that fails is kept as an arrival whose reason
+    /// names what the peer did (plaintext where TLS was due, with its first
+    /// bytes; an alert), so are connections that come while `tls` is empty.
+    pub async fn start_tls(
+        addr: SocketAddr,
+        capture: Capture,
+        responder: Responder,
+        tls: Arc<Mutex<Option<crate::net::tls::TlsServer>>>,
+    ) -> std::io::Result<HttpServer> {
+        let listener = crate::net::listen_permitted(addr).await?;
+        let addr = listener.local_addr()?;
+        let log: Arc<Mutex<Vec<HttpArrival>>> = Arc::default();
+        let notify = Arc::new(Notify::new());
+        let task = {
+            let (log, notify) = (log.clone(), notify.clone());
+            tokio::spawn(async move {
+                while let Ok((stream, _)) = listener.accept().await {
+                    let _ = stream.set_nodelay(true);
+                    let server = tls.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                    let (log, notify, responder, capture) = (
+                        log.clone(),
+                        notify.clone(),
+                        responder.clone(),
+                        capture.clone(),
+                    );
+                    tokio::spawn(async move {
+                        let failed = |bytes: Vec<u8>, why: String| {
+                            log.lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .push(HttpArrival {
+                                    at: Instant::now(),
+                                    bytes,
+                                    msg: Err(why),
+                                });
+                            notify.notify_waiters();
+                        };
+                        let Some(server) = server else {
+                            return failed(
+                                Vec::new(),
+                                "a connection to the TLS listener while the harness had no TLS configuration for it (no scenario was using it)".into(),
+                            );
+                        };
+                        match server
+                            .accept(stream, capture, crate::net::tls::HANDSHAKE_TIMEOUT)
+                            .await
+                        {
+                            Ok(s) => {
+                                let conn = StreamConn::over_tls(s, framer, 4 << 20);
+                                serve(conn, log, notify, responder).await;
+                            }
+                            Err(e) => {
+                                // Plaintext where TLS was due: its bytes are
+                                // the arrival's (shown once, by describe).
+                                match e {
+                                    crate::net::tls::TlsError::NotTls { first_bytes } => failed(
+                                        first_bytes,
+                                        "a TLS handshake was due; the first bytes are not a TLS record (plaintext on the TLS port)".into(),
+                                    ),
+                                    e => failed(Vec::new(), format!("the TLS handshake failed: {e}")),
+                                }
+                            }
+                        }
+                    });
+                }
+            })
+        };
+        Ok(HttpServer {
+            addr,
+            log,
+            notify,
+            task,
+        })
+    }
+
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }

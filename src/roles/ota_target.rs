@@ -13,3 +13,13 @@ pub use crate::roles::http_server::{HttpArrival as OtaArrival, HttpServer as Ota
 pub async fn start(addr: SocketAddr, capture: Capture) -> std::io::Result<OtaTarget> {
     OtaTarget::start(addr, capture, crate::roles::http_server::no_content()).await
 }
+
+/// Listens at `addr` for OTA-HTTP over TLS (HTTPS, RFC 2818), with the TLS
+/// server `tls` holds when a connection comes.
+pub async fn start_tls(
+    addr: SocketAddr,
+    capture: Capture,
+    tls: std::sync::Arc<std::sync::Mutex<Option<crate::net::tls::TlsServer>>>,
+) -> std::io::Result<OtaTarget> {
+    OtaTarget::start_tls(addr, capture, crate::roles::http_server::no_content(), tls).await
+}

@@ -488,6 +488,15 @@ pub fn run_pcaps(ctx: &RunContext) -> Vec<crate::report::RunPcap> {
         ("push-agent", ctx.push_client.as_ref().map(|h| &h.capture)),
         // Held by one scenario at a time: what came between them.
         ("mm3", ctx.mem_server.as_ref().map(|h| &h.capture)),
+        (
+            "ppg-tls",
+            ctx.push.as_ref().and_then(|h| {
+                h.ota_tls
+                    .as_ref()
+                    .map(|t| &t.capture)
+                    .or(h.sip_tls.as_ref().map(|t| &t.capture))
+            }),
+        ),
     ];
     let mut out = Vec::new();
     for (name, capture) in routed {
@@ -622,6 +631,15 @@ pub fn run_elements(ctx: &RunContext) -> Vec<crate::report::Element> {
         (
             push.and_then(|h| h.ota.as_ref()).map(|x| x.addr()),
             "harness OTA-HTTP target",
+        ),
+        (
+            push.and_then(|h| h.ota_tls.as_ref())
+                .map(|x| x.server.addr()),
+            "harness OTA-HTTP target (TLS)",
+        ),
+        (
+            push.and_then(|h| h.sip_tls.as_ref()).map(|x| x.addr),
+            "harness SIP device (TLS)",
         ),
         (
             push.and_then(|h| h.sip.as_ref()).map(|x| x.ep.udp_addr()),

@@ -158,6 +158,10 @@ pub async fn start_reference(
             password: Some(c.password.clone()),
             ota_http: Some(c.ota_http),
             sip_target: Some(c.sip_target),
+            // OTA-HTTP over TLS to the harness's second target (on the IMS
+            // core's loopback IP; none on IPv6, where ::1 is the only one).
+            ota_https: c.ota_https,
+            sip_tls: c.sip_tls,
             address_domain: None,
             https_url: running
                 .iter()
@@ -344,6 +348,10 @@ fn harness_profile(ip: std::net::IpAddr, core_ip: std::net::IpAddr) -> Profile {
             password: Some("secret".into()),
             ota_http: Some(any),
             sip_target: Some(any),
+            // A terminal the PPG tells apart by its IP: the core's loopback
+            // IP (IPv4), none where ::1 is the only one.
+            ota_https: (core_ip != ip).then(|| std::net::SocketAddr::new(core_ip, 0)),
+            sip_tls: Some(any),
             address_domain: None,
             https_url: None,
         }),
@@ -480,8 +488,15 @@ pub async fn start_embedded(
     let any = std::net::SocketAddr::new(ip, 0);
     // The run's lab CA and the certificate it issues for the reference
     // (loopback addresses), through the same path as for any SUT.
-    let tls = crate::harness::tls::RunTls::new(&pre, &crate::harness::tls_dir(pcap_dir), None)
-        .map_err(|e| UsageError(format!("embedded reference: {e}")))?;
+    // (Made already when the harness profile speaks TLS itself: the
+    // OTA-HTTP target over TLS.)
+    let tls = match harness.tls.clone() {
+        Some(t) => t,
+        None => std::sync::Arc::new(
+            crate::harness::tls::RunTls::new(&pre, &crate::harness::tls_dir(pcap_dir), None)
+                .map_err(|e| UsageError(format!("embedded reference: {e}")))?,
+        ),
+    };
     // The core takes the reference IWF's SIP over TLS too: it sends there
     // the MESSAGEs for the numbers of its TLS prefix (the @if:iwf_sip_tls
     // scenarios'), the rest over UDP, so the other scenarios' SIP stays in
@@ -524,6 +539,8 @@ pub async fn start_embedded(
             system_id: pp.system_id.clone().unwrap_or_default(),
             password: pp.password.clone().unwrap_or_default(),
             ota_http: ppg.ota.as_ref().map_or(any, |o| o.addr()),
+            ota_https: ppg.ota_tls.as_ref().map(|t| t.server.addr()),
+            sip_tls: ppg.sip_tls.as_ref().map(|t| t.addr),
             sip_target: ppg.sip.as_ref().map_or(any, |s| s.ep.udp_addr()),
         }),
         push_client: Some(crate::reference::push_client::PushClientConfig {
@@ -567,6 +584,6 @@ pub async fn start_embedded(
     let (p, a, r) = start_reference(fault, ip, settings).await?;
     ims.configure(&p, &a.sip);
     let mut harness = harness;
-    harness.tls = Some(std::sync::Arc::new(tls));
+    harness.tls = Some(tls);
     Ok((p, a, harness, r))
 }

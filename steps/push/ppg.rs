@@ -51,6 +51,12 @@ pub struct Push {
     /// Submit over HTTPS (the profile's `ppg.https_url`, or `ppg.url` when
     /// it is `https://`).
     pub https: bool,
+    /// OTA-HTTP pushes go to the harness's target over TLS
+    /// (`ppg.ota_https`), which the scenario holds (`@harness:ota_tls`).
+    pub ota_tls: bool,
+    /// Push over SIP goes to a `sips:` address, to the harness's SIP device
+    /// over TLS (`ppg.sip_tls`), which the scenario holds (`@harness:sip_tls`).
+    pub sip_tls: bool,
 }
 
 fn harness(w: &LiaisonWorld) -> Result<Arc<PushHarness>, Failure> {
@@ -65,6 +71,43 @@ fn harness(w: &LiaisonWorld) -> Result<Arc<PushHarness>, Failure> {
 #[given("the push initiator submits over HTTPS")]
 async fn over_https(w: &mut LiaisonWorld) -> StepResult {
     w.push.https = true;
+    Ok(())
+}
+
+/// The scenario's OTA-HTTP pushes go to the harness's OTA-HTTP target over
+/// TLS (`ppg.ota_https`, RFC 2818): the scenario holds it, its handshakes
+/// present the run's harness certificate and its records (with their
+/// secrets) go to the scenario's pcap; the push addresses name its IP.
+#[given("the harness's OTA-HTTP target takes the push over TLS")]
+async fn ota_over_tls(w: &mut LiaisonWorld) -> StepResult {
+    let h = harness(w)?;
+    let t = h.ota_tls.as_ref().ok_or_else(|| {
+        w.fail(
+            "the harness OTA-HTTP target over TLS (profile ppg.ota_https)",
+            "none",
+        )
+    })?;
+    let run = crate::steps::sip::run_tls(w)?;
+    t.serve_with(run.server.clone());
+    w.serve("ota_tls", &t.capture)?;
+    w.push.ota_tls = true;
+    Ok(())
+}
+
+/// The scenario pushes to a `sips:` address (RFC 5630): the PPG must send
+/// it over TLS to the harness's SIP device (`ppg.sip_tls`), which the
+/// scenario holds: its records (with their secrets) go to its pcap.
+#[given("the harness's SIP device takes the push over TLS")]
+async fn sip_over_tls(w: &mut LiaisonWorld) -> StepResult {
+    let h = harness(w)?;
+    let t = h.sip_tls.as_ref().ok_or_else(|| {
+        w.fail(
+            "the harness SIP device over TLS (profile ppg.sip_tls)",
+            "none",
+        )
+    })?;
+    w.serve("sip_tls", &t.capture)?;
+    w.push.sip_tls = true;
     Ok(())
 }
 
@@ -204,9 +247,13 @@ fn draft(
         // grammar writes it (WAP-151 §7.1): a dotted quad, or eight groups of
         // four hex digits.
         "IP" => {
-            let ota = p
-                .ota_http
-                .ok_or_else(|| w.fail("ppg.ota_http in the profile", "none"))?;
+            let ota = if w.push.ota_tls {
+                p.ota_https
+                    .ok_or_else(|| w.fail("ppg.ota_https in the profile", "none"))?
+            } else {
+                p.ota_http
+                    .ok_or_else(|| w.fail("ppg.ota_http in the profile", "none"))?
+            };
             let value = match ota.ip() {
                 std::net::IpAddr::V4(v4) => format!("{v4}/TYPE=IPv4"),
                 std::net::IpAddr::V6(v6) => {
@@ -220,7 +267,8 @@ fn draft(
         // A SIP URI as a user-defined address, its reserved characters escaped.
         "SIP" => (
             format!(
-                "WAPPUSH=sip%3A%2B{n}%40liaison.test/TYPE=USER@{}",
+                "WAPPUSH={}%3A%2B{n}%40liaison.test/TYPE=USER@{}",
+                if w.push.sip_tls { "sips" } else { "sip" },
                 p.domain()
             ),
             Some(n),
@@ -278,14 +326,18 @@ async fn post(w: &mut LiaisonWorld, d: Draft, mangle: Mangle) -> StepResult {
             c.key(n);
         }
     }
-    if let (Some(n), Some(sip)) = (&d.number, harness(w)?.sip.as_ref()) {
-        sip.set_answer(
-            n,
-            Answer::Respond {
-                code: 200,
-                delay: Duration::ZERO,
-            },
-        );
+    let h = harness(w)?;
+    let devices = h.sip.iter().chain(h.sip_tls.as_ref().map(|t| &t.device));
+    if let Some(n) = &d.number {
+        for sip in devices {
+            sip.set_answer(
+                n,
+                Answer::Respond {
+                    code: 200,
+                    delay: Duration::ZERO,
+                },
+            );
+        }
     }
     let mut xml = PushMessage {
         push_id: d.push_id.clone(),
@@ -853,26 +905,59 @@ async fn segmented(w: &mut LiaisonWorld, min: u8) -> StepResult {
 async fn reaches_ota(w: &mut LiaisonWorld) -> StepResult {
     let s = last(w)?.clone();
     let h = harness(w)?;
-    let ota = h
-        .ota
-        .as_ref()
-        .ok_or_else(|| w.fail("the harness OTA-HTTP target (ppg bearer http)", "none"))?;
+    let (ota, over) = if w.push.ota_tls {
+        let t = h.ota_tls.as_ref().ok_or_else(|| {
+            w.fail(
+                "the harness OTA-HTTP target over TLS (ppg.ota_https)",
+                "none",
+            )
+        })?;
+        (&t.server, " over TLS")
+    } else {
+        let t = h
+            .ota
+            .as_ref()
+            .ok_or_else(|| w.fail("the harness OTA-HTTP target (ppg bearer http)", "none"))?;
+        (t, "")
+    };
     // The push for this submission: the request that carries its push-id
     // (the content names it; the address, the target's IP, is everybody's).
+    // Over TLS, the request as it was decrypted; plaintext on the TLS port
+    // is a failed arrival with those bytes, which this finds too.
     let id = s.push_id.as_bytes();
     let for_id =
         |a: &crate::roles::ota_target::OtaArrival| contains(&a.bytes, id) || contains(a.body(), id);
     ota.wait_for(w.deadline, |log| log.iter().any(for_id)).await;
     let log: Vec<_> = ota.log().into_iter().filter(for_id).collect();
     let expected = format!(
-        "an OTA-HTTP push (POST, Content-Type application/http, X-Wap-Push-OTA-Version 1.0, an embedded HTTP response with Content-Type {}, X-Wap-Application-Id {} and the content) for push-id {}",
+        "an OTA-HTTP push{over} (POST, Content-Type application/http, X-Wap-Push-OTA-Version 1.0, an embedded HTTP response with Content-Type {}, X-Wap-Application-Id {} and the content) for push-id {}",
         s.content_type, s.app_id, s.push_id
     );
     let Some(a) = log.first() else {
+        // What else came to the target since the scenario began: over
+        // TLS, everything (the scenario holds the target), a handshake
+        // that failed with its reason and bytes among it.
+        let others: Vec<String> = if w.push.ota_tls {
+            ota.log()
+                .iter()
+                .filter(|a| a.at >= w.started)
+                .map(|a| a.describe())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let others = if others.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; what came to the TLS target since the scenario began: {}",
+                others.join(" | ")
+            )
+        };
         return Err(w.fail(
             expected,
             format!(
-                "no request at the OTA-HTTP target with push-id {}'s content within the scenario time{}",
+                "no request at the OTA-HTTP target{over} with push-id {}'s content within the scenario time{others}{}",
                 s.push_id,
                 unclaimed(w, &h)
             ),
@@ -912,28 +997,77 @@ async fn reaches_ota(w: &mut LiaisonWorld) -> StepResult {
 async fn reaches_sip(w: &mut LiaisonWorld) -> StepResult {
     let s = last(w)?.clone();
     let h = harness(w)?;
-    let sip = h
+    let plain = h
         .sip
         .as_ref()
         .ok_or_else(|| w.fail("the harness SIP device (ppg bearer sip)", "none"))?;
+    let (sip, scheme, over) = if w.push.sip_tls {
+        let t = h
+            .sip_tls
+            .as_ref()
+            .ok_or_else(|| w.fail("the harness SIP device over TLS (ppg.sip_tls)", "none"))?;
+        (
+            &t.device,
+            "sips",
+            " over TLS (RFC 5630: a sips: request never in the clear)",
+        )
+    } else {
+        (plain, "sip", "")
+    };
     let n = s.number.clone().unwrap_or_default();
-    sip.wait_for(w.deadline, |log| log.iter().any(|d| d.number == n))
-        .await;
+    let here = sip.wait_for(w.deadline, |log| log.iter().any(|d| d.number == n));
+    if w.push.sip_tls {
+        // Or in the clear at the plain device, which ends the wait too.
+        let there = plain.wait_for(w.deadline, |log| log.iter().any(|d| d.number == n));
+        tokio::select! {
+            _ = here => {}
+            _ = there => {}
+        }
+    } else {
+        here.await;
+    }
     let short = s.app_id.rsplit(':').next().unwrap_or(&s.app_id).to_string();
     let expected = format!(
-        "a SIP MESSAGE for sip:+{n}@… with Accept-Contact +g.oma.pusheventapp=\"{short}\", Content-Type {} and the content",
+        "a SIP MESSAGE for {scheme}:+{n}@…{over} with Accept-Contact +g.oma.pusheventapp=\"{short}\", Content-Type {} and the content",
         s.content_type
     );
     let log = sip.log();
     let Some(d) = log.iter().find(|d| d.number == n && !d.retransmission) else {
+        // Over TLS: the push may have come in the clear to the plain
+        // device, or a handshake failed at the TLS one.
+        let mut elsewhere = String::new();
+        if w.push.sip_tls {
+            if let Some(d) = plain.log().iter().find(|d| d.number == n) {
+                elsewhere = format!(
+                    "; it came in the clear over {:?} to ppg.sip_target: {} — bytes: {}",
+                    d.incoming.transport,
+                    d.incoming.describe(),
+                    escape_bytes(&d.incoming.bytes, 400)
+                );
+            }
+            let events = sip.ep.transport_events();
+            if !events.is_empty() {
+                elsewhere.push_str(&format!("; at the TLS device: {}", events.join(" | ")));
+            }
+        }
         return Err(w.fail(
             expected,
             format!(
-                "no SIP request for that number within the scenario time{}",
+                "no SIP request for that number{over} within the scenario time{elsewhere}{}",
                 unclaimed(w, &h)
             ),
         ));
     };
+    if w.push.sip_tls && d.incoming.transport != crate::net::Transport::Tls {
+        return Err(w.fail(
+            &expected,
+            format!(
+                "it came over {:?}: {}",
+                d.incoming.transport,
+                crate::steps::world::describe_incoming(&d.incoming)
+            ),
+        ));
+    }
     let came = || crate::steps::world::describe_incoming(&d.incoming);
     let Ok(m) = &d.incoming.msg else {
         return Err(w.fail(&expected, came()));
@@ -992,6 +1126,15 @@ fn traffic_of(h: &PushHarness, s: &Submission) -> Vec<String> {
                 .iter()
                 .filter(|a| contains(&a.bytes, id) || contains(a.body(), id))
                 .map(|a| format!("OTA-HTTP: {}", a.describe())),
+        );
+    }
+    if let Some(t) = &h.ota_tls {
+        out.extend(
+            t.server
+                .log()
+                .iter()
+                .filter(|a| contains(&a.bytes, id) || contains(a.body(), id))
+                .map(|a| format!("OTA-HTTP over TLS: {}", a.describe())),
         );
     }
     if let Some(sip) = &h.sip {
