@@ -425,8 +425,7 @@ pub(crate) async fn http_exchange(
     req: &[u8],
     bound: Duration,
 ) -> Option<crate::codec::http::HttpMessage> {
-    use crate::codec::http::{self, HttpMessage};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let end = tokio::time::Instant::now() + bound;
     let mut stream = tokio::time::timeout_at(end, tokio::net::TcpStream::connect(addr))
         .await
@@ -437,6 +436,17 @@ pub(crate) async fn http_exchange(
         .await
         .ok()?
         .ok()?;
+    read_http_answer(&mut stream, end).await
+}
+
+/// Reads one HTTP message from `stream` by `end` (at most 4 MiB): framed
+/// by Content-Length, chunked, or the close; None when none whole came.
+pub(crate) async fn read_http_answer<S: tokio::io::AsyncRead + Unpin>(
+    stream: &mut S,
+    end: tokio::time::Instant,
+) -> Option<crate::codec::http::HttpMessage> {
+    use crate::codec::http::{self, HttpMessage};
+    use tokio::io::AsyncReadExt;
     let mut buf = Vec::new();
     let mut chunk = vec![0u8; 16 * 1024];
     loop {

@@ -1044,7 +1044,7 @@ async fn ota_dispatcher(
                                 let _ = super::http_exchange(p.to, &p.req, IO_BOUND).await;
                             }
                             (true, Some(config)) => {
-                                let _ = https_exchange(p.to, &p.req, config).await;
+                                let _ = super::tls::https_exchange(config, p.to, &p.req, IO_BOUND).await;
                             }
                             (true, None) => {}
                         }
@@ -1054,57 +1054,6 @@ async fn ota_dispatcher(
             },
             Some(_) = running.join_next(), if !running.is_empty() => {}
         }
-    }
-}
-
-/// One request over TLS to `to` (RFC 2818): the handshake with the
-/// terminal's certificate checked for its IP address (§3.1) against the
-/// configured CA, the request, its answer; everything bounded by
-/// [`IO_BOUND`]. None when any of it fails.
-async fn https_exchange(
-    to: SocketAddr,
-    req: &[u8],
-    config: Arc<rustls::ClientConfig>,
-) -> Option<HttpMessage> {
-    let end = tokio::time::Instant::now() + IO_BOUND;
-    let tcp = tokio::time::timeout_at(end, tokio::net::TcpStream::connect(to))
-        .await
-        .ok()?
-        .ok()?;
-    let _ = tcp.set_nodelay(true);
-    let name = rustls::pki_types::ServerName::IpAddress(to.ip().into());
-    let mut tls = tokio::time::timeout_at(
-        end,
-        tokio_rustls::TlsConnector::from(config).connect(name, tcp),
-    )
-    .await
-    .ok()?
-    .ok()?;
-    tokio::time::timeout_at(end, tls.write_all(req))
-        .await
-        .ok()?
-        .ok()?;
-    let mut buf = Vec::new();
-    let mut chunk = vec![0u8; 16 * 1024];
-    loop {
-        match http::next_frame(&buf, 4 << 20) {
-            Ok(Some(n)) => {
-                let answer = HttpMessage::parse(buf.get(..n)?).ok();
-                // close_notify (RFC 8446 §6.1) before the connection ends.
-                let _ = tokio::time::timeout_at(end, tls.shutdown()).await;
-                return answer;
-            }
-            Ok(None) => {}
-            Err(_) => return None,
-        }
-        let n = tokio::time::timeout_at(end, tls.read(&mut chunk))
-            .await
-            .ok()?
-            .ok()?;
-        if n == 0 {
-            return HttpMessage::parse_at_close(&buf).ok();
-        }
-        buf.extend_from_slice(&chunk[..n]);
     }
 }
 

@@ -204,19 +204,7 @@ async fn transaction(uac: Arc<Inner>, req: Request) {
 async fn transaction_tls(req: Request, tls: OverTls, end: Instant) -> Option<u16> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let msg = via_over_tls(&req.msg);
-    let tcp = tokio::time::timeout_at(end, tokio::net::TcpStream::connect(tls.to))
-        .await
-        .ok()?
-        .ok()?;
-    let _ = tcp.set_nodelay(true);
-    let name = rustls::pki_types::ServerName::IpAddress(tls.to.ip().into());
-    let mut stream = tokio::time::timeout_at(
-        end,
-        tokio_rustls::TlsConnector::from(tls.config).connect(name, tcp),
-    )
-    .await
-    .ok()?
-    .ok()?;
+    let mut stream = super::tls::connect(tls.config, tls.to, end).await?;
     tokio::time::timeout_at(end, stream.write_all(&msg))
         .await
         .ok()?

@@ -97,48 +97,41 @@ pub(crate) async fn https_exchange(
     req: &[u8],
     bound: std::time::Duration,
 ) -> Option<crate::codec::http::HttpMessage> {
-    use crate::codec::http::{self, HttpMessage};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let end = tokio::time::Instant::now() + bound;
+    let mut stream = connect(config, addr, end).await?;
+    tokio::time::timeout_at(end, stream.write_all(req))
+        .await
+        .ok()?
+        .ok()?;
+    let m = super::read_http_answer(&mut stream, end).await;
+    // close_notify, then the connection (RFC 8446 §6.1).
+    let _ = tokio::time::timeout_at(end, stream.shutdown()).await;
+    m
+}
+
+/// A TLS connection of the reference's own to `addr` by `end`: TCP, then
+/// the handshake with the peer's certificate checked by `config` for the
+/// IP address (RFC 2818 §3.1, RFC 5922 §7.2 for SIP). None when either
+/// fails or times out.
+pub(crate) async fn connect(
+    config: Arc<rustls::ClientConfig>,
+    addr: std::net::SocketAddr,
+    end: tokio::time::Instant,
+) -> Option<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
     let tcp = tokio::time::timeout_at(end, tokio::net::TcpStream::connect(addr))
         .await
         .ok()?
         .ok()?;
     let _ = tcp.set_nodelay(true);
     let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
-    let mut stream = tokio::time::timeout_at(
+    tokio::time::timeout_at(
         end,
         tokio_rustls::TlsConnector::from(config).connect(name, tcp),
     )
     .await
     .ok()?
-    .ok()?;
-    tokio::time::timeout_at(end, stream.write_all(req))
-        .await
-        .ok()?
-        .ok()?;
-    let mut buf = Vec::new();
-    let mut chunk = vec![0u8; 16 * 1024];
-    loop {
-        match http::next_frame(&buf, 4 << 20) {
-            Ok(Some(n)) => {
-                let m = HttpMessage::parse(buf.get(..n)?).ok();
-                // close_notify, then the connection (RFC 8446 §6.1).
-                let _ = tokio::time::timeout_at(end, stream.shutdown()).await;
-                return m;
-            }
-            Ok(None) => {}
-            Err(_) => return None,
-        }
-        let n = tokio::time::timeout_at(end, stream.read(&mut chunk))
-            .await
-            .ok()?
-            .ok()?;
-        if n == 0 {
-            return HttpMessage::parse_at_close(&buf).ok();
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
+    .ok()
 }
 
 /// How long a TLS handshake a reference role takes may last.
