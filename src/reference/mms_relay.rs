@@ -176,7 +176,10 @@ pub async fn start_all(
             // Fault: the HTTPS port speaks plain HTTP (TLS left off there).
             tokio::spawn(accept_loop(l, shared.clone()))
         } else {
-            tokio::spawn(tls_accept_loop(l, config, shared.clone()))
+            let sh = shared.clone();
+            tokio::spawn(super::tls::accept_loop(l, config, move |tls| {
+                serve_http(tls, sh.clone(), true)
+            }))
         });
     }
     tasks.extend([
@@ -285,38 +288,6 @@ async fn accept_loop(listener: TcpListener, sh: Arc<Shared>) {
                 Ok((stream, _)) => {
                     let _ = stream.set_nodelay(true);
                     conns.spawn(serve_http(stream, sh.clone(), false));
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
-            },
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
-        }
-    }
-}
-
-/// MM1 over TLS (RFC 2818): each connection's handshake (bounded by
-/// [`super::tls::HANDSHAKE`]; one that fails or stalls ends the connection),
-/// then the same exchanges as over plain HTTP.
-async fn tls_accept_loop(
-    listener: TcpListener,
-    config: Arc<rustls::ServerConfig>,
-    sh: Arc<Shared>,
-) {
-    let acceptor = tokio_rustls::TlsAcceptor::from(config);
-    let mut conns = JoinSet::new();
-    loop {
-        tokio::select! {
-            r = listener.accept() => match r {
-                Ok((stream, _)) => {
-                    let _ = stream.set_nodelay(true);
-                    let acceptor = acceptor.clone();
-                    let sh = sh.clone();
-                    conns.spawn(async move {
-                        if let Ok(Ok(tls)) =
-                            tokio::time::timeout(super::tls::HANDSHAKE, acceptor.accept(stream)).await
-                        {
-                            serve_http(tls, sh, true).await;
-                        }
-                    });
                 }
                 Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
             },

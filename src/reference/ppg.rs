@@ -170,7 +170,12 @@ pub async fn start(
         tls_client,
     });
     if let Some((l, config)) = secure {
-        tasks.push(tokio::spawn(tls_accept_loop(l, config, shared.clone())));
+        let sh = shared.clone();
+        tasks.push(tokio::spawn(super::tls::accept_loop(
+            l,
+            config,
+            move |tls| serve_http(tls, sh.clone()),
+        )));
     }
     tasks.extend([
         tokio::spawn(accept_loop(listener, shared)),
@@ -277,38 +282,6 @@ async fn accept_loop(listener: TcpListener, sh: Arc<Shared>) {
                 Ok((stream, _)) => {
                     let _ = stream.set_nodelay(true);
                     conns.spawn(serve_http(stream, sh.clone()));
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
-            },
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
-        }
-    }
-}
-
-/// PAP over TLS (RFC 2818): each connection's handshake (bounded; one that
-/// fails or stalls ends the connection), then the same exchange as over
-/// plain HTTP.
-async fn tls_accept_loop(
-    listener: TcpListener,
-    config: Arc<rustls::ServerConfig>,
-    sh: Arc<Shared>,
-) {
-    let acceptor = tokio_rustls::TlsAcceptor::from(config);
-    let mut conns = JoinSet::new();
-    loop {
-        tokio::select! {
-            r = listener.accept() => match r {
-                Ok((stream, _)) => {
-                    let _ = stream.set_nodelay(true);
-                    let acceptor = acceptor.clone();
-                    let sh = sh.clone();
-                    conns.spawn(async move {
-                        if let Ok(Ok(tls)) =
-                            tokio::time::timeout(super::tls::HANDSHAKE, acceptor.accept(stream)).await
-                        {
-                            serve_http(tls, sh).await;
-                        }
-                    });
                 }
                 Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
             },

@@ -194,3 +194,40 @@ pub async fn listener(
         None => Ok(None),
     }
 }
+
+/// Takes TLS connections on `listener` until the task is aborted: each
+/// handshake bounded by [`HANDSHAKE`] (one that fails or stalls ends only
+/// its connection), then `serve` on the TLS stream. Connections live in a
+/// set, so aborting the loop closes them too.
+pub(crate) async fn accept_loop<F, Fut>(
+    listener: tokio::net::TcpListener,
+    config: Arc<rustls::ServerConfig>,
+    serve: F,
+) where
+    F: Fn(tokio_rustls::server::TlsStream<tokio::net::TcpStream>) -> Fut,
+    F: Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let serve = Arc::new(serve);
+    let mut conns = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, _)) => {
+                    let _ = stream.set_nodelay(true);
+                    let (acceptor, serve) = (acceptor.clone(), serve.clone());
+                    conns.spawn(async move {
+                        if let Ok(Ok(tls)) =
+                            tokio::time::timeout(HANDSHAKE, acceptor.accept(stream)).await
+                        {
+                            serve(tls).await;
+                        }
+                    });
+                }
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+}
