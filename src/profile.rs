@@ -326,6 +326,12 @@ pub struct PushClientSection {
     /// allowed, the SUT must know it).
     #[serde(default)]
     pub agent: Option<SocketAddr>,
+    /// The harness push agent's TLS address (RFC 3261 §26): the SUT, given
+    /// the run's lab CA (`tls/lab-ca.pem`), SUBSCRIBEs over TLS there too
+    /// and takes the NOTIFYs back on that connection (`@if:sip_push_subscribe_tls`;
+    /// a loopback address with a fixed port, the SUT must know it).
+    #[serde(default)]
+    pub agent_tls: Option<SocketAddr>,
     /// The event package it subscribes to. Default: a placeholder
     /// (`x-liaison-push-unverified`), the draft's name being unverified.
     #[serde(default)]
@@ -1293,7 +1299,11 @@ impl Profile {
                     "expected at least one push application ID, e.g. [mms.ua]".into(),
                 ));
             }
-            for (f, a) in [("agent", p.agent), ("upper_tester", p.upper_tester)] {
+            for (f, a) in [
+                ("agent", p.agent),
+                ("agent_tls", p.agent_tls),
+                ("upper_tester", p.upper_tester),
+            ] {
                 if let Some(a) = a {
                     check_fixed(lab, a).map_err(|m| err(&format!("push_client.{f}"), m))?;
                 }
@@ -1415,6 +1425,7 @@ impl Profile {
             || self.capability("mms_sip_push_tls")
             || self.capability("ota_https")
             || self.capability("ppg_sip_tls")
+            || self.capability("sip_push_subscribe_tls")
             || self.capability("msrp_relay_tls")
             || self.capability("iwf_sip_tls")
             || self.sip.as_ref().is_some_and(|s| s.ws_secure())
@@ -1469,6 +1480,13 @@ impl Profile {
             "ppg_sip_tls" => self.ppg.as_ref().is_some_and(|p| p.sip_tls.is_some()),
             "offline_notification" => self.capabilities.offline_notification.unwrap_or(false),
             "sip_push_subscribe" => self.capabilities.sip_push_subscribe.unwrap_or(false),
+            "sip_push_subscribe_tls" => {
+                self.capabilities.sip_push_subscribe.unwrap_or(false)
+                    && self
+                        .push_client
+                        .as_ref()
+                        .is_some_and(|p| p.agent_tls.is_some())
+            }
             "push_upper_tester" => self
                 .push_client
                 .as_ref()
@@ -1614,6 +1632,7 @@ pub const CAPABILITIES: &[&str] = &[
     "push_sip",
     "offline_notification",
     "sip_push_subscribe",
+    "sip_push_subscribe_tls",
     "push_upper_tester",
     "mms_wap_push",
     "mms_sip_push",
@@ -2515,6 +2534,36 @@ sip: { address: 127.0.0.1:5072 }
 push_client: { apps: [mms.ua], agent: 127.0.0.1:5098, upper_tester: 127.0.0.1:5099 }
 capabilities: { sip_push_subscribe: true }
 "#;
+
+    #[test]
+    fn push_client_agent_tls() {
+        let p = Profile::parse(PUSH_CLIENT, "x").unwrap();
+        assert!(!p.capability("sip_push_subscribe_tls") && !p.uses_tls());
+        let y = PUSH_CLIENT.replace(
+            "agent: 127.0.0.1:5098,",
+            "agent: 127.0.0.1:5098, agent_tls: 127.0.0.1:5097,",
+        );
+        let p = Profile::parse(&y, "x").unwrap();
+        let pc = p.push_client.as_ref().unwrap();
+        assert_eq!(pc.agent_tls, Some("127.0.0.1:5097".parse().unwrap()));
+        assert!(p.capability("sip_push_subscribe_tls") && p.uses_tls());
+        let e = err_of(&y.replace("127.0.0.1:5097", "127.0.0.1:0"));
+        assert!(
+            e.starts_with("profile bad.yaml: push_client.agent_tls: expected a fixed port"),
+            "{e}"
+        );
+        let e = err_of(&y.replace("127.0.0.1:5097", "10.1.1.1:5097"));
+        assert!(
+            e.starts_with("profile bad.yaml: push_client.agent_tls: expected a loopback"),
+            "{e}"
+        );
+        let p = Profile::parse(
+            &y.replace("sip_push_subscribe: true", "sip_push_subscribe: false"),
+            "x",
+        )
+        .unwrap();
+        assert!(!p.capability("sip_push_subscribe_tls"));
+    }
 
     #[test]
     fn push_client_section() {

@@ -67,6 +67,13 @@ Feature: Push over SIP, the SUT as the push client (terminal)
     When the harness push agent sends a NOTIFY carrying content for the first declared application
     Then the NOTIFY is answered 200
 
+  @PUSH-9 @if:sip_push_subscribe_tls
+  Scenario: The client subscribes over TLS at the push agent's TLS address and takes its NOTIFYs on that connection
+    Given the push client has subscribed over TLS to the declared push event package at the harness push agent's TLS address
+    And the push client answered the initial NOTIFY with 200
+    When the harness push agent sends a NOTIFY carrying content for the first declared application
+    Then the NOTIFY is answered 200 on the push client's TLS connection
+
   @PUSH-9 @if:sip_push_subscribe @if:push_upper_tester
   Scenario: Content pushed in a NOTIFY reaches the application unchanged
     Given the push client has subscribed to the declared push event package at the harness push agent

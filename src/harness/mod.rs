@@ -309,15 +309,25 @@ impl Harnesses {
         }
         if let (true, Some(p)) = (profile.has_role("push-client"), &profile.push_client) {
             if p.agent.is_some() || p.upper_tester.is_some() {
-                h.push_client = Some(Arc::new(
-                    PushClientHarness::start(
-                        p.agent,
-                        p.upper_tester,
+                let mut pc = PushClientHarness::start(
+                    p.agent,
+                    p.upper_tester,
+                    timers,
+                    Capture::routed(run_level_capture(pcap_dir, "push-agent")),
+                )
+                .await?;
+                // The push agent over TLS: one subscription per run, its
+                // records in the run-level pcap (no scenario key in ciphertext).
+                if let (Some(at), Some(t)) = (p.agent_tls, &h.tls) {
+                    pc.start_tls(
+                        at,
+                        t.server.clone(),
                         timers,
-                        Capture::routed(run_level_capture(pcap_dir, "push-agent")),
+                        run_level_capture(pcap_dir, "push-agent-tls"),
                     )
-                    .await?,
-                ));
+                    .await?;
+                }
+                h.push_client = Some(Arc::new(pc));
             }
         }
         if let (true, Some((a, _))) = (

@@ -19,6 +19,13 @@ use crate::roles::upper_tester::UpperTester;
 /// SUBSCRIBE and the initial NOTIFY go to the run-level pcap.
 pub struct PushClientHarness {
     pub agent: Option<PushAgent>,
+    /// The push agent taking SIP over TLS at `push_client.agent_tls` with
+    /// the run's harness certificate (RFC 3261 §26): the SUT subscribes
+    /// once per run, so its records (and the secrets that decrypt them) go
+    /// to the run-level `push-agent-tls.pcap`, never a scenario's.
+    pub agent_tls: Option<PushAgent>,
+    /// The address it takes TLS at.
+    pub agent_tls_addr: Option<SocketAddr>,
     pub upper: Option<UpperTester>,
     pub capture: Capture,
 }
@@ -60,8 +67,31 @@ impl PushClientHarness {
         };
         Ok(PushClientHarness {
             agent,
+            agent_tls: None,
+            agent_tls_addr: None,
             upper,
             capture,
         })
+    }
+
+    /// Starts the push agent over TLS at `at` (port 0 picks) with the run's
+    /// harness certificate, its capture `capture`. An error names the field.
+    pub async fn start_tls(
+        &mut self,
+        at: SocketAddr,
+        server: crate::net::tls::TlsServer,
+        timers: Timers,
+        capture: Capture,
+    ) -> Result<(), String> {
+        let ep = SipEndpoint::bind(at.ip(), capture)
+            .await
+            .map_err(|e| format!("push_client.agent_tls: cannot bind on {} ({e})", at.ip()))?;
+        let local = ep
+            .listen_tls(at, server)
+            .await
+            .map_err(|e| format!("push_client.agent_tls: cannot listen on {at} ({e})"))?;
+        self.agent_tls = Some(PushAgent::start(Arc::new(ep), timers));
+        self.agent_tls_addr = Some(local);
+        Ok(())
     }
 }

@@ -117,6 +117,7 @@ impl RunTls {
                     .map(|(a, _)| a)
                     .chain(iwf_core)
                     .chain(ota_tls)
+                    .chain(profile.push_client.as_ref().and_then(|p| p.agent_tls))
                 {
                     if !ips.contains(&a.ip()) {
                         ips.push(a.ip());

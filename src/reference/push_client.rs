@@ -9,7 +9,8 @@
 //! - OPTIONS: 200 whose Contact lists the applications it serves as feature
 //!   tag values (RFC 3840 §8), with Accept and Allow.
 //! - SUBSCRIBE/NOTIFY: at start, when given an agent, it subscribes to the
-//!   configured event package there and answers every NOTIFY of that package
+//!   configured event package there (and, given the agent's TLS address,
+//!   over TLS there too, taking the NOTIFYs on that connection) and answers every NOTIFY of that package
 //!   200 (RFC 6665 §4.1.3); a NOTIFY with a body is a push for its first
 //!   application.
 //! - Every accepted push is handed to the application: reported to the
@@ -41,6 +42,8 @@ pub const USER: &str = "push";
 pub struct PushClientConfig {
     /// The push agent to SUBSCRIBE to.
     pub agent: Option<SocketAddr>,
+    /// The push agent's TLS address: subscribes over TLS there too.
+    pub agent_tls: Option<SocketAddr>,
     /// The upper tester to report hand-overs to.
     pub upper_tester: Option<SocketAddr>,
     /// The event package to subscribe to.
@@ -228,27 +231,106 @@ impl Client {
         });
     }
 
-    /// Subscribes to the push agent: SUBSCRIBE over UDP, retransmitted on
-    /// Timer E until a final response or Timer F (RFC 3261 §17.1.2).
-    async fn subscribe(self: Arc<Self>, agent: SocketAddr) {
-        let branch = format!("z9hG4bK{}", token());
-        self.subscribe.lock().unwrap_or_else(|e| e.into_inner()).0 = branch.clone();
+    /// A SUBSCRIBE to the configured event package, its Via naming
+    /// `transport` at `via`, its Contact `contact`.
+    fn subscribe_request(
+        &self,
+        transport: &str,
+        via: SocketAddr,
+        branch: &str,
+        contact: &str,
+    ) -> Vec<u8> {
         let aor = self.aor();
-        let bytes = request("SUBSCRIBE", &aor)
+        request("SUBSCRIBE", &aor)
             .header(
                 "Via",
-                &format!("SIP/2.0/UDP {};branch={branch};rport", self.sip_addr),
+                &format!("SIP/2.0/{transport} {via};branch={branch};rport"),
             )
             .header("Max-Forwards", "70")
             .header("From", &format!("<{aor}>;tag={}", token()))
             .header("To", &format!("<{aor}>"))
             .header("Call-ID", &format!("{}@liaison-ref", token()))
             .header("CSeq", "1 SUBSCRIBE")
-            .header("Contact", &format!("<sip:{USER}@{}>", self.sip_addr))
+            .header("Contact", contact)
             .header("Event", &self.cfg.event)
             .header("Expires", "3600")
             .header("Accept", &ACCEPT.join(", "))
-            .build();
+            .build()
+    }
+
+    /// Subscribes to the push agent over TLS (RFC 3261 §26.2): one
+    /// connection of its own, the agent's certificate checked for its IP
+    /// address against the run's CA, the SUBSCRIBE sent once (a reliable
+    /// transport), and every NOTIFY taken and answered on that connection,
+    /// which it keeps open. Without TLS material it does not subscribe there.
+    async fn subscribe_tls(
+        self: Arc<Self>,
+        agent: SocketAddr,
+        config: Option<Arc<rustls::ClientConfig>>,
+    ) {
+        let Ok(Ok(tcp)) =
+            tokio::time::timeout(super::tls::HANDSHAKE, TcpStream::connect(agent)).await
+        else {
+            return;
+        };
+        let _ = tcp.set_nodelay(true);
+        let Ok(local) = tcp.local_addr() else { return };
+        let branch = format!("z9hG4bK{}", token());
+        let bytes = self.subscribe_request(
+            "TLS",
+            local,
+            &branch,
+            &format!("<sip:{USER}@{local};transport=tls>"),
+        );
+        if self.settings.has_fault("subscribe-tls-in-clear") {
+            // The fault: the SUBSCRIBE in the clear to the TLS port.
+            let (rd, mut wr) = tcp.into_split();
+            if wr.write_all(&bytes).await.is_err() {
+                return;
+            }
+            super::read_stream(rd, |_| {}).await;
+            return;
+        }
+        let Some(config) = config else { return };
+        let name = rustls::pki_types::ServerName::IpAddress(agent.ip().into());
+        let Ok(Ok(tls)) = tokio::time::timeout(
+            super::tls::HANDSHAKE,
+            tokio_rustls::TlsConnector::from(config).connect(name, tcp),
+        )
+        .await
+        else {
+            return;
+        };
+        let (rd, mut wr) = tokio::io::split(tls);
+        let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+        tokio::spawn(async move {
+            while let Some(b) = rx.recv().await {
+                if wr.write_all(&b).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let _ = tx.send(bytes);
+        let client = self.clone();
+        super::read_stream(rd, move |raw| {
+            if let Some(b) = client.answer(&raw) {
+                let _ = tx.send(b);
+            }
+        })
+        .await;
+    }
+
+    /// Subscribes to the push agent: SUBSCRIBE over UDP, retransmitted on
+    /// Timer E until a final response or Timer F (RFC 3261 §17.1.2).
+    async fn subscribe(self: Arc<Self>, agent: SocketAddr) {
+        let branch = format!("z9hG4bK{}", token());
+        self.subscribe.lock().unwrap_or_else(|e| e.into_inner()).0 = branch.clone();
+        let bytes = self.subscribe_request(
+            "UDP",
+            self.sip_addr,
+            &branch,
+            &format!("<sip:{USER}@{}>", self.sip_addr),
+        );
         let t1 = self.settings.t1;
         let end = Instant::now() + t1 * 64;
         let mut e = t1;
@@ -310,6 +392,14 @@ pub fn start(
     }
     if let Some(agent) = client.cfg.agent {
         tasks.push(tokio::spawn(client.clone().subscribe(agent)));
+    }
+    if let Some(agent) = client.cfg.agent_tls {
+        let config = client
+            .settings
+            .tls
+            .as_ref()
+            .and_then(|t| t.client_config().ok());
+        tasks.push(tokio::spawn(client.clone().subscribe_tls(agent, config)));
     }
     if let (Some(listener), Some(config)) = (tls, tls_server) {
         let client = client.clone();
@@ -393,6 +483,14 @@ pub const FAULTS: &[super::Fault] = &[
         role: "push-client",
         name: "notify-not-answered",
         description: "never answers a NOTIFY of its push subscription",
+        breaks: &["PUSH-9"],
+        store_and_forward: true,
+        on_ipv6: false,
+    },
+    super::Fault {
+        role: "push-client",
+        name: "subscribe-tls-in-clear",
+        description: "sends its SUBSCRIBE in the clear to the push agent's TLS address",
         breaks: &["PUSH-9"],
         store_and_forward: true,
         on_ipv6: false,

@@ -366,7 +366,14 @@ fn subscribe(
         .header("Contact")
         .and_then(uri_of)
         .unwrap_or_else(|| format!("sip:{}", inc.from));
-    let dst = target_addr(&target).map(|(a, tr)| {
+    // Over TLS the NOTIFYs go back on the subscriber's connection (RFC 3261
+    // §18.2.2, RFC 5626 §5): a TLS client takes no connections.
+    let dst = if inc.transport == Transport::Tls {
+        Some((inc.from, Transport::Tls))
+    } else {
+        target_addr(&target)
+    };
+    let dst = dst.map(|(a, tr)| {
         // Over TCP the harness reuses the subscriber's connection when it can.
         if inc.transport == Transport::Tcp && header_param(&target, "transport").is_none() {
             (a, Transport::Tcp)

@@ -184,6 +184,7 @@ pub async fn start_reference(
                 crate::reference::push_client::USER
             )),
             agent: push_client.as_ref().and_then(|c| c.agent),
+            agent_tls: push_client.as_ref().and_then(|c| c.agent_tls),
             subscribe_event: push_client.as_ref().map(|c| c.event.clone()),
             upper_tester: push_client.as_ref().and_then(|c| c.upper_tester),
         }),
@@ -360,6 +361,7 @@ fn harness_profile(ip: std::net::IpAddr, core_ip: std::net::IpAddr) -> Profile {
             content_types: None,
             aor: None,
             agent: Some(any),
+            agent_tls: Some(any),
             subscribe_event: None,
             upper_tester: Some(any),
         }),
@@ -545,6 +547,7 @@ pub async fn start_embedded(
         }),
         push_client: Some(crate::reference::push_client::PushClientConfig {
             agent: pc.agent.as_ref().map(|a| a.ep.udp_addr()),
+            agent_tls: pc.agent_tls_addr,
             upper_tester: pc.upper.as_ref().map(|u| u.addr()),
             event: crate::codec::sip_push::PLACEHOLDER_PUSH_EVENT.into(),
         }),

@@ -49,6 +49,17 @@ pub struct PushSip {
     /// The scenario's claim on the run-level push agent's and upper
     /// tester's traffic (its contents' tokens).
     pub claim: Option<crate::net::capture::Claim>,
+    /// The scenario uses the push agent over TLS (`push_client.agent_tls`).
+    pub over_tls: bool,
+}
+
+/// The push agent a scenario uses: the one over TLS or the plain one.
+fn agent_of(h: &PushClientHarness, tls: bool) -> Option<&crate::roles::push_agent::PushAgent> {
+    if tls {
+        h.agent_tls.as_ref()
+    } else {
+        h.agent.as_ref()
+    }
 }
 
 // ------------------------------------------------------------- push-client
@@ -429,6 +440,97 @@ async fn subscribed(w: &mut LiaisonWorld) -> StepResult {
     }
 }
 
+#[given(
+    "the push client has subscribed over TLS to the declared push event package at the harness push agent's TLS address"
+)]
+async fn subscribed_tls(w: &mut LiaisonWorld) -> StepResult {
+    let pc = section(w)?;
+    let event = pc.event().to_ascii_lowercase();
+    w.push_sip.over_tls = true;
+    let h = agent_harness(w)?;
+    let Some((agent, at)) = h
+        .as_ref()
+        .and_then(|h| Some((h.agent_tls.as_ref()?, h.agent_tls_addr?)))
+    else {
+        return Err(w.fail(
+            "the harness push agent over TLS (profile push_client.agent_tls)",
+            "none",
+        ));
+    };
+    let matching = |subs: &[crate::roles::push_agent::Subscription]| {
+        subs.iter().rposition(|s| {
+            event_package(&s.event) == event && s.subscribe.transport == Transport::Tls
+        })
+    };
+    agent
+        .wait_for(w.deadline, |subs| matching(subs).is_some())
+        .await;
+    if let Some(i) = matching(&agent.subscriptions()) {
+        let sub = &agent.subscriptions()[i];
+        // RFC 3261 §18.1.1/§26.2: the SUBSCRIBE's Via names the transport it went over.
+        let via = sub
+            .subscribe
+            .msg
+            .as_ref()
+            .ok()
+            .and_then(|m| m.header("Via").map(str::to_string))
+            .unwrap_or_default();
+        if !via.to_ascii_uppercase().starts_with("SIP/2.0/TLS") {
+            return Err(w.fail(
+                "a SUBSCRIBE over TLS whose top Via says SIP/2.0/TLS (RFC 3261 §18.1.1, §26.2)",
+                format!("Via: {via} — {}", describe_incoming(&sub.subscribe)),
+            ));
+        }
+        w.push_sip.subscription = Some(i);
+        return Ok(());
+    }
+    let mut seen: Vec<String> = agent.log().iter().map(describe_incoming).collect();
+    for u in agent.ep.unmatched() {
+        seen.push(format!(
+            "in the clear on the TLS port: {}",
+            escape_bytes(&u.bytes, 300)
+        ));
+    }
+    seen.extend(agent.ep.transport_events());
+    Err(w.fail(
+        format!(
+            "a SUBSCRIBE with Event: {event} over TLS at the harness push agent's TLS address {at} (RFC 6665 §4.1.2, RFC 3261 §26.2)"
+        ),
+        if seen.is_empty() {
+            "nothing reached the push agent's TLS address".to_string()
+        } else {
+            seen.join(" | ")
+        },
+    ))
+}
+
+#[then("the NOTIFY is answered 200 on the push client's TLS connection")]
+async fn notify_answered_tls(w: &mut LiaisonWorld) -> StepResult {
+    notify_answered(w).await?;
+    let (_, sub, _) = subscription(w)?;
+    let r = w.push_sip.notify.as_ref();
+    let Some(f) = r.and_then(|r| r.final_response()) else {
+        return Err(w.fail("a final response to the NOTIFY", "none"));
+    };
+    let resp = r.and_then(|r| r.final_index.map(|i| &r.responses[i]));
+    match resp {
+        Some(inc) if inc.transport == Transport::Tls && inc.from == sub.subscribe.from => Ok(()),
+        Some(inc) => Err(w.fail(
+            format!(
+                "the 200 to the NOTIFY on the TLS connection the SUBSCRIBE came over, from {} (RFC 3261 §18.2.2, RFC 5626 §5)",
+                sub.subscribe.from
+            ),
+            format!(
+                "{} over {} from {}",
+                f.summary(),
+                inc.transport.via_name(),
+                inc.from
+            ),
+        )),
+        None => Err(w.fail("a final response to the NOTIFY", "none")),
+    }
+}
+
 fn subscription(
     w: &LiaisonWorld,
 ) -> Result<
@@ -444,9 +546,7 @@ fn subscription(
         .subscription
         .ok_or_else(|| w.fail("a subscription found earlier in the scenario", "none"))?;
     let h = agent_harness(w)?.ok_or_else(|| w.fail("the harness push agent", "none"))?;
-    let sub = h
-        .agent
-        .as_ref()
+    let sub = agent_of(&h, w.push_sip.over_tls)
         .and_then(|a| a.subscriptions().get(i).cloned())
         .ok_or_else(|| w.fail("the subscription found earlier", "none"))?;
     Ok((h, sub, i))
@@ -456,7 +556,7 @@ fn subscription(
 #[then("the push client answered the initial NOTIFY with 200")]
 async fn initial_notify(w: &mut LiaisonWorld) -> StepResult {
     let (h, mut sub, i) = subscription(w)?;
-    let agent = h.agent.as_ref().expect("a subscription implies an agent");
+    let agent = agent_of(&h, w.push_sip.over_tls).expect("a subscription implies an agent");
     if sub.dst.is_none() {
         return Err(w.fail(
             "a SUBSCRIBE whose Contact names a loopback address for the NOTIFYs (RFC 6665 §4.1.2.1)",
@@ -488,7 +588,7 @@ async fn initial_notify(w: &mut LiaisonWorld) -> StepResult {
 async fn notify_content(w: &mut LiaisonWorld) -> StepResult {
     let pc = section(w)?;
     let (h, _, i) = subscription(w)?;
-    let agent = h.agent.as_ref().expect("a subscription implies an agent");
+    let agent = agent_of(&h, w.push_sip.over_tls).expect("a subscription implies an agent");
     let ct = pc.content_types()[0].clone();
     let body = content_of(w, &ct);
     let r = agent
@@ -505,7 +605,7 @@ async fn notify_answered(w: &mut LiaisonWorld) -> StepResult {
     let h = agent_harness(w)?;
     let ep = h
         .as_ref()
-        .and_then(|h| h.agent.as_ref())
+        .and_then(|h| agent_of(h, w.push_sip.over_tls))
         .map(|a| a.ep.clone());
     let r = w.push_sip.notify.as_ref();
     match r.and_then(|r| r.final_response()).and_then(|m| m.status()) {
