@@ -17,6 +17,7 @@
 //! | [`codec`] | sans-IO encoders/decoders: SIP, SDP, MSRP, SMPP, WSP push, PAP; no I/O, no tokio |
 //! | [`reference`] | the embedded reference SUT for each role, with named faults; shares only [`codec`] with the harness |
 //! | [`catalogue`] | `features/requirements.yaml`, compiled in |
+//! | [`load`] | `liaison load`: delivery-report integrity under load, every outcome correlated with its message |
 //! | [`limits`] | size limits on files read, depth limits on YAML and `--tags` |
 //! | [`profile`] | SUT profiles (YAML) with one-line errors |
 //! | [`sut`] | launching, probing and stopping a real SUT |
@@ -31,6 +32,7 @@ pub mod cli;
 pub mod codec;
 pub mod harness;
 pub mod limits;
+pub mod load;
 pub mod net;
 pub mod profile;
 pub mod reference;

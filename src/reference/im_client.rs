@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, UdpSocket};
@@ -59,7 +59,10 @@ struct Client {
     /// Call-ID → MSRP session id, so BYE ends the session.
     calls: Mutex<HashMap<String, String>>,
     /// Final responses by transaction (branch|method), kept for Timer J.
-    finals: Mutex<HashMap<String, (Vec<u8>, Instant)>>,
+    finals: Mutex<super::Completed>,
+    /// Fault `drops-one-in-10000`: MESSAGEs received, and the transactions left unanswered.
+    received: std::sync::atomic::AtomicU64,
+    dropped: Mutex<std::collections::HashSet<String>>,
     /// The registration expiry the IMS core granted (s; 0: not known yet).
     granted: std::sync::atomic::AtomicU64,
 }
@@ -107,7 +110,7 @@ impl Client {
         let timer_j = s.t1 * 64;
         {
             let mut finals = self.finals.lock().unwrap_or_else(|e| e.into_inner());
-            finals.retain(|_, (_, at)| at.elapsed() < timer_j);
+            finals.expire(timer_j);
             if let Some((bytes, at)) = finals.get(&key) {
                 // Fault: the completed transaction is kept for 4·T1 only
                 // (Timer J is 64·T1 for UDP, RFC 3261 §17.2.2), so a later
@@ -117,6 +120,22 @@ impl Client {
                 if !(s.has_fault("retransmission-as-new") && at.elapsed() >= s.t1 * 4) {
                     return Some(bytes.clone());
                 }
+            }
+        }
+        if method == "MESSAGE" && s.has_fault("drops-one-in-10000") {
+            // Fault (load only): every 10 000th new MESSAGE transaction gets
+            // no final response, nor do its retransmissions.
+            let mut dropped = super::lock(&self.dropped);
+            if dropped.contains(&key) {
+                return None;
+            }
+            let n = self
+                .received
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                + 1;
+            if n.is_multiple_of(10_000) {
+                dropped.insert(key);
+                return None;
             }
         }
         let bytes = match method.as_str() {
@@ -191,7 +210,7 @@ impl Client {
         self.finals
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(key, (bytes.clone(), Instant::now()));
+            .insert(key, bytes.clone());
         Some(bytes)
     }
 
@@ -200,10 +219,9 @@ impl Client {
         let Some(first) = self.answer(raw) else {
             return Vec::new();
         };
-        let new_message = SipMessage::parse(raw).is_ok_and(|m| m.method() == Some("MESSAGE"));
-        if new_message
+        if self.settings.has_fault("conflicting-finals")
             && first.starts_with(b"SIP/2.0 200")
-            && self.settings.has_fault("conflicting-finals")
+            && SipMessage::parse(raw).is_ok_and(|m| m.method() == Some("MESSAGE"))
         {
             // Fault: 200, the same 200 again, then 486 on the same
             // transaction (same branch, same To tag): two final responses.
@@ -397,6 +415,8 @@ pub fn start(
         sessions,
         calls: Mutex::default(),
         finals: Mutex::default(),
+        received: Default::default(),
+        dropped: Mutex::default(),
         granted: std::sync::atomic::AtomicU64::new(0),
     });
     let udp = Arc::new(udp);
@@ -901,3 +921,13 @@ pub const FAULTS: &[super::Fault] = &[
         on_ipv6: false,
     },
 ];
+
+/// Faults only a load run reveals (`liaison load --fault im-client/NAME`).
+pub const LOAD_FAULTS: &[super::LoadFault] = &[super::LoadFault {
+    role: "im-client",
+    name: "drops-one-in-10000",
+    description:
+        "leaves every 10 000th MESSAGE transaction without a final response (RFC 3261 §17.2.2)",
+    trips: &["lost"],
+    args: &["--count", "20000", "--rate", "20000", "--t1-ms", "20"],
+}];

@@ -2080,3 +2080,6 @@ pub const FAULTS: &[super::Fault] = &[
         on_ipv6: false,
     },
 ];
+
+/// Faults only a load run reveals (`liaison load --fault im-server/NAME`).
+pub const LOAD_FAULTS: &[super::LoadFault] = &[];

@@ -35,6 +35,42 @@ pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The final responses of completed server transactions, kept for Timer J
+/// (RFC 3261 §17.2.2) to answer retransmissions, and let go in the order
+/// they were stored: each lookup or insert costs the same at 10 or 100 000
+/// transactions a second (no sweep of the whole map).
+#[derive(Default)]
+pub(crate) struct Completed {
+    map: std::collections::HashMap<String, (Vec<u8>, std::time::Instant)>,
+    order: std::collections::VecDeque<(std::time::Instant, String)>,
+}
+
+impl Completed {
+    /// Lets go of the transactions completed `keep` or longer ago.
+    pub(crate) fn expire(&mut self, keep: Duration) {
+        while let Some((at, _)) = self.order.front() {
+            if at.elapsed() < keep {
+                break;
+            }
+            if let Some((_, key)) = self.order.pop_front() {
+                if self.map.get(&key).is_some_and(|(_, t)| t.elapsed() >= keep) {
+                    self.map.remove(&key);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Option<&(Vec<u8>, std::time::Instant)> {
+        self.map.get(key)
+    }
+
+    pub(crate) fn insert(&mut self, key: String, bytes: Vec<u8>) {
+        let now = std::time::Instant::now();
+        self.order.push_back((now, key.clone()));
+        self.map.insert(key, (bytes, now));
+    }
+}
+
 /// A named fault of one reference role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fault {
@@ -67,6 +103,56 @@ const ROLE_FAULTS: &[&[Fault]] = &[
 /// Every fault of every reference role, role by role.
 pub fn faults() -> impl Iterator<Item = &'static Fault> {
     ROLE_FAULTS.iter().flat_map(|list| list.iter())
+}
+
+/// A fault that only load reveals: one message at a time, the conformance
+/// scenarios pass against it; `liaison load` with [`LoadFault::args`] must
+/// catch it, its result counting the integrity violations in
+/// [`LoadFault::trips`] (the load fault-kill test, `tests/it/load.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadFault {
+    pub role: &'static str,
+    pub name: &'static str,
+    pub description: &'static str,
+    /// The load result's counters it makes non-zero (`lost`, `mismatched`,
+    /// `fabricated`, `duplicated`).
+    pub trips: &'static [&'static str],
+    /// The `liaison load` arguments that reveal it (besides `--fault`).
+    pub args: &'static [&'static str],
+}
+
+/// Every load fault of every reference role (each role's list in its own file).
+const ROLE_LOAD_FAULTS: &[&[LoadFault]] = &[
+    im_client::LOAD_FAULTS,
+    im_server::LOAD_FAULTS,
+    sms_iwf::LOAD_FAULTS,
+];
+
+/// Every load fault, role by role.
+pub fn load_faults() -> impl Iterator<Item = &'static LoadFault> {
+    ROLE_LOAD_FAULTS.iter().flat_map(|list| list.iter())
+}
+
+/// Finds a conformance or load fault by `name` or `role/name`: (role,
+/// name, store-and-forward for an im-server variant).
+pub fn find_any_fault(spec: &str) -> Result<(&'static str, &'static str, bool), String> {
+    if let Ok(f) = find_fault(spec) {
+        return Ok((f.role, f.name, f.store_and_forward));
+    }
+    let (role, name) = match spec.split_once('/') {
+        Some((r, n)) => (Some(r), n),
+        None => (None, spec),
+    };
+    let hits: Vec<&LoadFault> = load_faults()
+        .filter(|f| f.name == name && role.is_none_or(|r| f.role == r))
+        .collect();
+    match hits.as_slice() {
+        [one] => Ok((one.role, one.name, true)),
+        [] => Err(format!(
+            "unknown fault `{spec}`; `liaison reference --list-faults` lists them"
+        )),
+        _ => Err(format!("fault `{spec}` is ambiguous; write ROLE/NAME")),
+    }
 }
 
 /// The roles the embedded reference implements.

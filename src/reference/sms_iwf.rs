@@ -941,6 +941,9 @@ pub const FAULTS: &[super::Fault] = &[
     },
 ];
 
+/// Faults only a load run reveals (`liaison load --fault sms-im-iwf/NAME`).
+pub const LOAD_FAULTS: &[super::LoadFault] = &[];
+
 #[cfg(test)]
 mod tests {
     use std::time::{Duration, Instant};

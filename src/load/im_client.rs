@@ -1,0 +1,352 @@
+//! The load driver for an `im-client` SUT: the harness sends pager-mode
+//! MESSAGEs (RFC 3428) over UDP at the asked rate, retransmits them as a
+//! non-INVITE client transaction does (RFC 3261 §17.1.2.2: Timer E from T1
+//! doubling to T2, Timer F at 64·T1), and judges each final response: it
+//! must come, once per copy sent at most, for this transaction (its Via
+//! branch, RFC 3261 §17.1.3) and name this message (its Call-ID).
+//!
+//! The SUT is the recipient here, so every final status is its own to
+//! give: the mix does not apply (`Expect::Any`); what is judged is that each
+//! message has exactly its own outcome.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use super::ledger::{Expect, Ledger, Outcome};
+use super::record::Recorder;
+use super::result::LoadResult;
+use super::scan::{self, Ident};
+use super::udp::{BatchSocket, BATCH};
+use super::{Ctx, Live, Plan, Session};
+
+/// RFC 3261 T2.
+const T2: Duration = Duration::from_secs(4);
+
+/// A running im-client load session.
+pub struct ImClientLoad {
+    sock: BatchSocket,
+    local: SocketAddr,
+    target: SocketAddr,
+    /// The Request-URI (the SUT's AoR, or `sip:load@ADDR`).
+    uri: String,
+    _reference: Option<crate::reference::Running>,
+    _sut: Option<crate::sut::SutProcess>,
+}
+
+impl ImClientLoad {
+    /// Binds the harness socket and starts (or launches) the SUT.
+    pub fn start(ctx: &Ctx<'_>) -> Result<ImClientLoad, String> {
+        let (target, uri, reference, sut) = match ctx.profile {
+            None => {
+                let settings = ctx.reference_settings("im-client")?;
+                let r = ctx.start_reference("im-client", settings)?;
+                let a = r.address;
+                (a, format!("sip:load@{a}"), Some(r), None)
+            }
+            Some(p) => {
+                let sip = p.sip.as_ref().ok_or("the profile has no sip section")?;
+                let a = sip
+                    .address
+                    .ok_or("the profile's sip section has no address (UDP)")?;
+                if !sip
+                    .transports
+                    .iter()
+                    .any(|t| format!("{t:?}").eq_ignore_ascii_case("udp"))
+                {
+                    return Err(
+                        "`liaison load` sends over UDP; the profile's sip.transports has no udp"
+                            .into(),
+                    );
+                }
+                let uri = sip.aor.clone().unwrap_or_else(|| format!("sip:load@{a}"));
+                let sut = ctx.launch()?;
+                (a, uri, None, sut)
+            }
+        };
+        let sock = BatchSocket::bind(SocketAddr::new(ctx.opts.address, 0))
+            .map_err(|e| format!("harness UDP socket: {e}"))?;
+        let local = sock.local_addr().map_err(|e| e.to_string())?;
+        Ok(ImClientLoad {
+            sock,
+            local,
+            target,
+            uri,
+            _reference: reference,
+            _sut: sut,
+        })
+    }
+
+    /// The MESSAGE for `id`, written into `out`.
+    fn message(&self, ident: &Ident, id: u64, out: &mut Vec<u8>) {
+        out.clear();
+        out.extend_from_slice(b"MESSAGE ");
+        out.extend_from_slice(self.uri.as_bytes());
+        out.extend_from_slice(b" SIP/2.0\r\nVia: SIP/2.0/UDP ");
+        out.extend_from_slice(self.local.to_string().as_bytes());
+        out.extend_from_slice(b";branch=z9hG4bK-");
+        ident.write(out, id);
+        out.extend_from_slice(b";rport\r\nMax-Forwards: 70\r\nFrom: <sip:load@");
+        out.extend_from_slice(self.local.to_string().as_bytes());
+        out.extend_from_slice(b">;tag=");
+        ident.write(out, id);
+        out.extend_from_slice(b"\r\nTo: <");
+        out.extend_from_slice(self.uri.as_bytes());
+        out.extend_from_slice(b">\r\nCall-ID: ");
+        ident.write(out, id);
+        out.extend_from_slice(
+            b"@liaison.load\r\nCSeq: 1 MESSAGE\r\nContent-Type: text/plain\r\nContent-Length: ",
+        );
+        let mut body = b"liaison load ".to_vec();
+        ident.write(&mut body, id);
+        out.extend_from_slice(body.len().to_string().as_bytes());
+        out.extend_from_slice(b"\r\n\r\n");
+        out.extend_from_slice(&body);
+    }
+}
+
+/// Timer E's levels: level i waits min(T1·2^i, T2); the last repeats.
+struct Retransmits {
+    levels: Vec<(Duration, VecDeque<(u64, u64)>)>,
+}
+
+impl Retransmits {
+    fn new(t1: Duration) -> Retransmits {
+        let mut levels = Vec::new();
+        let mut d = t1;
+        loop {
+            let d2 = d.min(T2);
+            levels.push((d2, VecDeque::new()));
+            if d2 >= T2 {
+                break;
+            }
+            d *= 2;
+        }
+        Retransmits { levels }
+    }
+
+    fn arm(&mut self, level: usize, now_us: u64, id: u64) {
+        let l = level.min(self.levels.len() - 1);
+        let due = now_us + self.levels[l].0.as_micros() as u64;
+        self.levels[l].1.push_back((due, id));
+    }
+
+    /// The copies due by `now_us`: (id, the level to arm next).
+    fn due(&mut self, now_us: u64, out: &mut Vec<(u64, usize)>) {
+        for (i, (_, q)) in self.levels.iter_mut().enumerate() {
+            while let Some(&(due, id)) = q.front() {
+                if due > now_us {
+                    break;
+                }
+                q.pop_front();
+                out.push((id, i + 1));
+            }
+        }
+    }
+
+    fn next_due(&self) -> Option<u64> {
+        self.levels
+            .iter()
+            .filter_map(|(_, q)| q.front().map(|e| e.0))
+            .min()
+    }
+}
+
+impl Session for ImClientLoad {
+    fn step(&mut self, plan: &Plan, live: &Live) -> Result<LoadResult, String> {
+        let ident = Ident::new(&plan.token);
+        let limit = plan.limit();
+        let bucket_us = bucket_width(plan);
+        let mut ledger = Ledger::new(plan.first_id, plan.deadline.as_micros() as u64, bucket_us);
+        let mut rec =
+            Recorder::new(plan.capture, &plan.pcap).map_err(|e| format!("capture: {e}"))?;
+        let mut retx = Retransmits::new(plan.t1);
+        let cpu0 = super::thread_cpu();
+        let start = Instant::now();
+        let now_us = || start.elapsed().as_micros() as u64;
+        let mut bufs: Vec<Vec<u8>> = (0..BATCH).map(|_| Vec::with_capacity(512)).collect();
+        let mut due_copies = Vec::new();
+        let mut sent: u64 = 0;
+        let mut last_send_us = 0u64;
+        let mut last_outcome_us = 0u64;
+        let mut unreadable = 0u64;
+        let mut quiet_since: Option<u64> = None;
+        let linger_us = plan.linger.as_micros() as u64;
+        loop {
+            let now = now_us();
+            let stopping = live.stopped() || super::interrupted();
+            // New messages due by the rate.
+            if sent < limit && !stopping {
+                let want = ((plan.rate * now as f64 / 1e6) as u64 + 1).min(limit);
+                let mut n = want.saturating_sub(sent).min(BATCH as u64) as usize;
+                while n > 0 {
+                    let first = ledger.next_id();
+                    for (i, b) in bufs.iter_mut().take(n).enumerate() {
+                        self.message(&ident, first + i as u64, b);
+                    }
+                    let out: Vec<(&[u8], SocketAddr)> =
+                        bufs[..n].iter().map(|b| (&b[..], self.target)).collect();
+                    let went = self
+                        .sock
+                        .send_batch(&out)
+                        .map_err(|e| format!("send: {e}"))?;
+                    for b in &bufs[..went] {
+                        let id = ledger.sent(now, Expect::Any);
+                        rec.datagram(now, self.local, self.target, b);
+                        retx.arm(0, now, id);
+                    }
+                    sent += went as u64;
+                    last_send_us = now;
+                    if went < n {
+                        break; // the socket buffer is full: later
+                    }
+                    let want = ((plan.rate * now as f64 / 1e6) as u64 + 1).min(limit);
+                    n = want.saturating_sub(sent).min(BATCH as u64) as usize;
+                }
+                live.sent
+                    .store(ledger.next_id() - plan.first_id, Ordering::Relaxed);
+            }
+            // Retransmissions due (Timer E).
+            due_copies.clear();
+            retx.due(now, &mut due_copies);
+            for &(id, next_level) in &due_copies {
+                if !ledger.is_pending(id) || stopping {
+                    continue;
+                }
+                self.message(&ident, id, &mut bufs[0]);
+                let out = [(&bufs[0][..], self.target)];
+                if self
+                    .sock
+                    .send_batch(&out)
+                    .map_err(|e| format!("send: {e}"))?
+                    == 1
+                {
+                    ledger.retransmitted(id);
+                    rec.datagram(now, self.local, self.target, &bufs[0]);
+                }
+                retx.arm(next_level, now, id);
+            }
+            // Responses.
+            let mut got = 0;
+            loop {
+                let n = self
+                    .sock
+                    .recv_batch()
+                    .map_err(|e| format!("receive: {e}"))?;
+                if n == 0 {
+                    break;
+                }
+                got += n;
+                let now = now_us();
+                for i in 0..n {
+                    let (bytes, from) = self.sock.datagram(i);
+                    rec.datagram(now, from, self.local, bytes);
+                    let Some(code) = scan::status(bytes) else {
+                        unreadable += 1;
+                        ledger.unreadable(now, bytes);
+                        continue;
+                    };
+                    if code < 200 {
+                        continue;
+                    }
+                    let by_branch = scan::top_via_branch(bytes).and_then(|b| ident.find(b));
+                    let by_call =
+                        scan::header(bytes, "Call-ID", Some("i")).and_then(|c| ident.find(c));
+                    match by_branch.or(by_call) {
+                        Some(id) => ledger.outcome(
+                            now,
+                            Outcome {
+                                id,
+                                code,
+                                accepts: (200..300).contains(&code),
+                                names: by_call,
+                                bytes,
+                            },
+                        ),
+                        None => ledger.stray(now, code, bytes),
+                    }
+                    last_outcome_us = now;
+                }
+                if n < BATCH {
+                    break;
+                }
+            }
+            let now = now_us();
+            ledger.expire(now);
+            let c = ledger.counters();
+            live.completed.store(c.completed, Ordering::Relaxed);
+            live.lost.store(c.lost, Ordering::Relaxed);
+            live.violations.store(
+                c.mismatched + c.fabricated + c.duplicated,
+                Ordering::Relaxed,
+            );
+            // Done: everything sent, nothing outstanding, and quiet for the linger.
+            if sent >= limit || stopping {
+                if ledger.outstanding() == 0 || stopping {
+                    let since = *quiet_since.get_or_insert(now);
+                    if got > 0 {
+                        quiet_since = Some(now);
+                    } else if now.saturating_sub(since) >= linger_us
+                        || (stopping && super::interrupted())
+                    {
+                        break;
+                    }
+                } else {
+                    quiet_since = None;
+                }
+            }
+            // Sleep until the next thing is due (bounded).
+            if got == 0 {
+                let mut next = retx.next_due().unwrap_or(u64::MAX);
+                if sent < limit && !stopping {
+                    let t = ((sent + 1) as f64 / plan.rate * 1e6) as u64;
+                    next = next.min(t);
+                }
+                let wait =
+                    Duration::from_micros(next.saturating_sub(now)).min(Duration::from_millis(50));
+                if wait >= Duration::from_millis(1) {
+                    self.sock.wait(wait);
+                } else if wait > Duration::ZERO {
+                    std::thread::yield_now();
+                }
+            }
+        }
+        let cpu = super::thread_cpu() - cpu0;
+        let end_us = now_us();
+        let summary = ledger.finish();
+        let mut r = LoadResult::from_summary(&summary, "SIP final responses to MESSAGE");
+        r.unreadable = unreadable;
+        let send_s = (last_send_us as f64 / 1e6).max(1e-3);
+        r.rate_per_s = summary.counters.sent as f64 / send_s;
+        r.completed_per_s =
+            summary.counters.completed as f64 / (last_outcome_us.max(1) as f64 / 1e6);
+        r.duration_s = end_us as f64 / 1e6;
+        r.target_rate_per_s = Some(plan.rate);
+        r.cost.generator_cpu_s = cpu.as_secs_f64();
+        r.cost.generator_cpu_us_per_message =
+            cpu.as_secs_f64() * 1e6 / summary.counters.sent.max(1) as f64;
+        r.capture = rec.finish()?.map(|(p, dropped)| {
+            if dropped > 0 {
+                format!(
+                    "{} (the last datagrams; {dropped} earlier ones let go)",
+                    p.display()
+                )
+            } else {
+                p.display().to_string()
+            }
+        });
+        Ok(r)
+    }
+}
+
+/// The time series' interval: 100 ms, or longer so that a run has at most
+/// about 600 points.
+pub fn bucket_width(plan: &Plan) -> u64 {
+    let expected_s = match (plan.count, plan.duration) {
+        (_, Some(d)) => d.as_secs_f64(),
+        (Some(n), None) => n as f64 / plan.rate.max(1.0),
+        _ => 1.0,
+    };
+    ((expected_s * 1e6 / 600.0) as u64).max(100_000)
+}
