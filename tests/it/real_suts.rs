@@ -779,6 +779,7 @@ fn run_variant(
 /// (uac_req_send) and a status SMS back through Kannel's sendsms. The
 /// MESSAGE and its text are right; the deliver_sm_resp is ESME_ROK before
 /// the IM outcome exists (DR-21, DR-22, DR-23 fail; waived with evidence).
+/// Recipients 1556… go over TLS (Kamailio's tls module, the run's lab CA).
 /// Each run gets ports of its own (free_port), so no lock: the two runs go
 /// side by side.
 #[test]
@@ -796,7 +797,9 @@ fn kannel_and_kamailio_as_sms_im_iwf() {
     let fixture = std::fs::read_to_string(root().join("fixtures/sut/kannel-iwf.yaml")).unwrap();
     // The fixture's fixed ports (run.sh's defaults), each replaced by a free one.
     let profile = || {
-        let fixed = ["21775", "21099", "21060", "21013", "21015", "21014"];
+        let fixed = [
+            "21775", "21099", "21098", "21060", "21061", "21013", "21015", "21014",
+        ];
         let mut p = fixture.clone();
         for (i, port) in fixed.iter().enumerate() {
             assert!(p.contains(port), "fixture port {port}");
@@ -833,7 +836,7 @@ fn kannel_and_kamailio_as_sms_im_iwf() {
     // MESSAGE (Request-URI, the GSM 7-bit and UCS-2 texts in UTF-8 with
     // charset=UTF-8) passed where a scenario checks it.
     let scenarios = r["scenarios"].as_array().unwrap();
-    assert_eq!(scenarios.len(), 7, "{}", text(&o));
+    assert_eq!(scenarios.len(), 8, "{}", text(&o));
     for s in scenarios {
         assert_eq!(s["verdict"], "failed", "{s}");
         let steps = s["steps"].as_array().unwrap();
@@ -849,11 +852,19 @@ fn kannel_and_kamailio_as_sms_im_iwf() {
             "{s}"
         );
         for t in steps {
-            if t["text"] == "the IM recipient receives the SMS text as a MESSAGE" {
+            if t["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("the IM recipient receives the SMS text as a MESSAGE")
+            {
                 assert_eq!(t["outcome"], "passed", "{s}");
             }
         }
     }
+    // The 1556… recipient over TLS (iwf.ims_core_tls): Kamailio's tls module
+    // checked the core's certificate against the run's lab CA.
+    let tls = &r["runs"][0]["pcaps"][0]["tls"][0];
+    assert_eq!(tls["version"], "TLS 1.3", "{}", r["runs"]);
     // The outcome does reach Kannel, as a plain status SMS (sendsms).
     let log = std::fs::read_to_string(out.join("sut-workdir/kamailio.log")).unwrap();
     assert!(log.contains("not delivered (SIP 486)"), "{log}");
