@@ -843,7 +843,10 @@ fn kannel_and_kamailio_as_sms_im_iwf() {
         let failed: Vec<_> = steps.iter().filter(|t| t["outcome"] == "failed").collect();
         assert_eq!(failed.len(), 1, "{s}");
         assert!(
-            failed[0]["text"].as_str().unwrap().contains("with ESME_ROK"),
+            failed[0]["text"]
+                .as_str()
+                .unwrap()
+                .contains("with ESME_ROK"),
             "{s}"
         );
         assert!(
