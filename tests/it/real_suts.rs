@@ -772,3 +772,110 @@ fn run_variant(
     ]);
     (report(&out), o)
 }
+
+/// An SMS–IM interworking function assembled from Debian parts
+/// (fixtures/sut/kannel-iwf/): Kannel's bearerbox binds to the harness SMSC,
+/// smsbox POSTs each SMS to Kamailio's xhttp, Kamailio sends the MESSAGE
+/// (uac_req_send) and a status SMS back through Kannel's sendsms. The
+/// MESSAGE and its text are right; the deliver_sm_resp is ESME_ROK before
+/// the IM outcome exists (DR-21, DR-22, DR-23 fail; waived with evidence).
+/// Recipients 1556… go over TLS (Kamailio's tls module, the run's lab CA).
+/// Each run gets ports of its own (free_port), so no lock: the two runs go
+/// side by side.
+#[test]
+fn kannel_and_kamailio_as_sms_im_iwf() {
+    assert!(
+        std::path::Path::new("/usr/sbin/bearerbox").is_file()
+            && std::path::Path::new("/usr/sbin/smsbox").is_file(),
+        "Kannel's bearerbox and smsbox are not installed: apt-get install kannel; .ci/run does. A missing tool is a failure, never a skip."
+    );
+    require_program("kamailio", "kamailio");
+    assert!(
+        std::path::Path::new("/usr/lib/x86_64-linux-gnu/kamailio/modules/http_client.so").is_file(),
+        "Kamailio's http_client module is not installed: apt-get install kamailio-utils-modules; .ci/run does. A missing module is a failure, never a skip."
+    );
+    let fixture = std::fs::read_to_string(root().join("fixtures/sut/kannel-iwf.yaml")).unwrap();
+    // The fixture's fixed ports (run.sh's defaults), each replaced by a free one.
+    let profile = || {
+        let fixed = [
+            "21775", "21099", "21098", "21060", "21061", "21013", "21015", "21014",
+        ];
+        let mut p = fixture.clone();
+        for (i, port) in fixed.iter().enumerate() {
+            assert!(p.contains(port), "fixture port {port}");
+            p = p.replace(port, &format!("@PORT{i}@"));
+        }
+        for i in 0..fixed.len() {
+            p = p.replace(&format!("@PORT{i}@"), &free_port("127.0.0.1").to_string());
+        }
+        p
+    };
+    let (raw, waived) = (profile(), profile());
+    let started = std::time::Instant::now();
+    let ((o, r, out), (ow, rw, _)) = std::thread::scope(|s| {
+        let a = s.spawn(|| run_profile(&raw, &["--strict"], "kannel-iwf-raw"));
+        let b = s.spawn(|| {
+            run_profile(
+                &waived,
+                &["--strict", "--waivers", "fixtures/waivers/kannel-iwf.yaml"],
+                "kannel-iwf-waived",
+            )
+        });
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    eprintln!("kannel-iwf: both runs in {:?}", started.elapsed());
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    for id in ["DR-21", "DR-22", "DR-23"] {
+        assert_eq!(verdict(&r, id), "failed", "{id}: {}", text(&o));
+    }
+    // No SME acknowledgement (Kannel cannot send esm_class 0x08), no MSRP.
+    for id in ["DR-24", "DR-25"] {
+        assert_eq!(verdict(&r, id), "not-run", "{id}: {}", text(&o));
+    }
+    // Every scenario gets as far as the deliver_sm_resp and fails there: the
+    // MESSAGE (Request-URI, the GSM 7-bit and UCS-2 texts in UTF-8 with
+    // charset=UTF-8) passed where a scenario checks it.
+    let scenarios = r["scenarios"].as_array().unwrap();
+    assert_eq!(scenarios.len(), 8, "{}", text(&o));
+    for s in scenarios {
+        assert_eq!(s["verdict"], "failed", "{s}");
+        let steps = s["steps"].as_array().unwrap();
+        let failed: Vec<_> = steps.iter().filter(|t| t["outcome"] == "failed").collect();
+        assert_eq!(failed.len(), 1, "{s}");
+        assert!(
+            failed[0]["text"]
+                .as_str()
+                .unwrap()
+                .contains("with ESME_ROK"),
+            "{s}"
+        );
+        assert!(
+            s["failure"].as_str().unwrap().contains("deliver_sm_resp")
+                && s["failure"].as_str().unwrap().contains("ESME_ROK"),
+            "{s}"
+        );
+        for t in steps {
+            if t["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("the IM recipient receives the SMS text as a MESSAGE")
+            {
+                assert_eq!(t["outcome"], "passed", "{s}");
+            }
+        }
+    }
+    // The 1556… recipient over TLS (iwf.ims_core_tls): Kamailio's tls module
+    // checked the core's certificate against the run's lab CA.
+    let tls = &r["runs"][0]["pcaps"][0]["tls"][0];
+    assert_eq!(tls["version"], "TLS 1.3", "{}", r["runs"]);
+    // The outcome does reach Kannel, as a plain status SMS (sendsms).
+    let log = std::fs::read_to_string(out.join("sut-workdir/kamailio.log")).unwrap();
+    assert!(log.contains("not delivered (SIP 486)"), "{log}");
+    assert!(log.contains("code 200: delivered"), "{log}");
+    assert!(log.contains("status SMS to +"), "{log}");
+    // With the written waivers: exit 0, the three reported waived.
+    assert_eq!(ow.status.code(), Some(0), "{}", text(&ow));
+    for id in ["DR-21", "DR-22", "DR-23"] {
+        assert_eq!(verdict(&rw, id), "waived", "{id}: {}", text(&ow));
+    }
+}
