@@ -12,7 +12,7 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::ledger::{Expect, Ledger, Outcome};
 use super::record::Recorder;
@@ -23,6 +23,10 @@ use super::{Ctx, Live, Plan, Session};
 
 /// RFC 3261 T2.
 const T2: Duration = Duration::from_secs(4);
+
+/// The generator's tick: it sends what the rate has made due, reads what
+/// came, and sleeps until the next tick.
+const TICK_US: u64 = 1000;
 
 /// A running im-client load session.
 pub struct ImClientLoad {
@@ -163,24 +167,27 @@ impl Session for ImClientLoad {
             Recorder::new(plan.capture, &plan.pcap).map_err(|e| format!("capture: {e}"))?;
         let mut retx = Retransmits::new(plan.t1);
         let cpu0 = super::thread_cpu();
-        let start = Instant::now();
-        let now_us = || start.elapsed().as_micros() as u64;
+        let clock = super::Clock::start();
         let mut bufs: Vec<Vec<u8>> = (0..BATCH).map(|_| Vec::with_capacity(512)).collect();
         let mut due_copies = Vec::new();
         let mut sent: u64 = 0;
         let mut last_send_us = 0u64;
         let mut last_outcome_us = 0u64;
+        let mut last_rx_us = 0u64;
         let mut unreadable = 0u64;
-        let mut quiet_since: Option<u64> = None;
         let linger_us = plan.linger.as_micros() as u64;
         loop {
-            let now = now_us();
+            let now = clock.now_us();
             let stopping = live.stopped() || super::interrupted();
+            let mut backlog = false;
             // New messages due by the rate.
             if sent < limit && !stopping {
-                let want = ((plan.rate * now as f64 / 1e6) as u64 + 1).min(limit);
-                let mut n = want.saturating_sub(sent).min(BATCH as u64) as usize;
-                while n > 0 {
+                loop {
+                    let want = ((plan.rate * now as f64 / 1e6) as u64 + 1).min(limit);
+                    let n = want.saturating_sub(sent).min(BATCH as u64) as usize;
+                    if n == 0 {
+                        break;
+                    }
                     let first = ledger.next_id();
                     for (i, b) in bufs.iter_mut().take(n).enumerate() {
                         self.message(&ident, first + i as u64, b);
@@ -199,13 +206,11 @@ impl Session for ImClientLoad {
                     sent += went as u64;
                     last_send_us = now;
                     if went < n {
-                        break; // the socket buffer is full: later
+                        backlog = true; // the socket buffer is full: next tick
+                        break;
                     }
-                    let want = ((plan.rate * now as f64 / 1e6) as u64 + 1).min(limit);
-                    n = want.saturating_sub(sent).min(BATCH as u64) as usize;
                 }
-                live.sent
-                    .store(ledger.next_id() - plan.first_id, Ordering::Relaxed);
+                live.sent.store(sent, Ordering::Relaxed);
             }
             // Retransmissions due (Timer E).
             due_copies.clear();
@@ -227,8 +232,7 @@ impl Session for ImClientLoad {
                 }
                 retx.arm(next_level, now, id);
             }
-            // Responses.
-            let mut got = 0;
+            // Responses, each at the time the kernel received it.
             loop {
                 let n = self
                     .sock
@@ -237,14 +241,15 @@ impl Session for ImClientLoad {
                 if n == 0 {
                     break;
                 }
-                got += n;
-                let now = now_us();
+                let read_at = clock.now_us();
                 for i in 0..n {
+                    let at = clock.at_us(self.sock.received_at(i), read_at);
                     let (bytes, from) = self.sock.datagram(i);
-                    rec.datagram(now, from, self.local, bytes);
+                    rec.datagram(at, from, self.local, bytes);
+                    last_rx_us = read_at;
                     let Some(code) = scan::status(bytes) else {
                         unreadable += 1;
-                        ledger.unreadable(now, bytes);
+                        ledger.unreadable(at, bytes);
                         continue;
                     };
                     if code < 200 {
@@ -255,7 +260,7 @@ impl Session for ImClientLoad {
                         scan::header(bytes, "Call-ID", Some("i")).and_then(|c| ident.find(c));
                     match by_branch.or(by_call) {
                         Some(id) => ledger.outcome(
-                            now,
+                            at,
                             Outcome {
                                 id,
                                 code,
@@ -264,15 +269,15 @@ impl Session for ImClientLoad {
                                 bytes,
                             },
                         ),
-                        None => ledger.stray(now, code, bytes),
+                        None => ledger.stray(at, code, bytes),
                     }
-                    last_outcome_us = now;
+                    last_outcome_us = last_outcome_us.max(at);
                 }
                 if n < BATCH {
                     break;
                 }
             }
-            let now = now_us();
+            let now = clock.now_us();
             ledger.expire(now);
             let c = ledger.counters();
             live.completed.store(c.completed, Ordering::Relaxed);
@@ -281,44 +286,37 @@ impl Session for ImClientLoad {
                 c.mismatched + c.fabricated + c.duplicated,
                 Ordering::Relaxed,
             );
-            // Done: everything sent, nothing outstanding, and quiet for the linger.
-            if sent >= limit || stopping {
-                if ledger.outstanding() == 0 || stopping {
-                    let since = *quiet_since.get_or_insert(now);
-                    if got > 0 {
-                        quiet_since = Some(now);
-                    } else if now.saturating_sub(since) >= linger_us
-                        || (stopping && super::interrupted())
-                    {
-                        break;
-                    }
-                } else {
-                    quiet_since = None;
-                }
+            // Done: everything sent and settled, then quiet for the linger
+            // (late and duplicate outcomes still count while it lasts).
+            if stopping && super::interrupted() {
+                break;
             }
-            // Sleep until the next thing is due (bounded).
-            if got == 0 {
-                let mut next = retx.next_due().unwrap_or(u64::MAX);
-                if sent < limit && !stopping {
-                    let t = ((sent + 1) as f64 / plan.rate * 1e6) as u64;
-                    next = next.min(t);
+            if (sent >= limit || stopping)
+                && ledger.outstanding() == 0
+                && now.saturating_sub(last_rx_us.max(last_send_us)) >= linger_us
+            {
+                break;
+            }
+            // Sleep a tick (or less, to the next thing due): each system call
+            // then moves a batch, the figure that keeps the generator cheap.
+            if !backlog {
+                let mut next = now + TICK_US;
+                if let Some(d) = retx.next_due() {
+                    next = next.min(d);
                 }
-                let wait =
-                    Duration::from_micros(next.saturating_sub(now)).min(Duration::from_millis(50));
-                if wait >= Duration::from_millis(1) {
-                    self.sock.wait(wait);
-                } else if wait > Duration::ZERO {
-                    std::thread::yield_now();
+                if next > now {
+                    std::thread::sleep(Duration::from_micros(next - now));
                 }
             }
         }
         let cpu = super::thread_cpu() - cpu0;
-        let end_us = now_us();
+        let end_us = clock.now_us();
         let summary = ledger.finish();
         let mut r = LoadResult::from_summary(&summary, "SIP final responses to MESSAGE");
         r.unreadable = unreadable;
-        let send_s = (last_send_us as f64 / 1e6).max(1e-3);
-        r.rate_per_s = summary.counters.sent as f64 / send_s;
+        // Paced from t = 0, message k leaves at k/rate: n messages span n/rate.
+        let send_s = (last_send_us as f64 / 1e6).max(summary.counters.sent as f64 / plan.rate);
+        r.rate_per_s = summary.counters.sent as f64 / send_s.max(1e-6);
         r.completed_per_s =
             summary.counters.completed as f64 / (last_outcome_us.max(1) as f64 / 1e6);
         r.duration_s = end_us as f64 / 1e6;

@@ -209,6 +209,38 @@ impl Ctx<'_> {
     }
 }
 
+/// A step's clock: µs since its start, and kernel receive times mapped
+/// onto it.
+pub struct Clock {
+    start: Instant,
+    epoch: Duration,
+}
+
+impl Clock {
+    pub fn start() -> Clock {
+        Clock {
+            start: Instant::now(),
+            epoch: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default(),
+        }
+    }
+
+    pub fn now_us(&self) -> u64 {
+        self.start.elapsed().as_micros() as u64
+    }
+
+    /// A kernel receive time (since the Unix epoch) on this clock, never
+    /// later than `read_at` (when it was read) and never before the start;
+    /// `read_at` when the kernel gave none.
+    pub fn at_us(&self, kernel: Option<Duration>, read_at: u64) -> u64 {
+        match kernel.and_then(|k| k.checked_sub(self.epoch)) {
+            Some(d) => (d.as_micros() as u64).min(read_at),
+            None => read_at,
+        }
+    }
+}
+
 /// A fresh token for a run's identities.
 pub fn run_token() -> String {
     let t = crate::codec::sip::token();

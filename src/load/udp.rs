@@ -1,7 +1,10 @@
 //! Batched UDP for the load generator: `sendmmsg(2)` and `recvmmsg(2)` move
 //! up to [`BATCH`] datagrams per system call, so the generator's CPU per
-//! message stays a small part of the SUT's. Every wait is bounded (`poll(2)`
-//! with a timeout); every datagram read is at most [`MAX_DATAGRAM`] bytes.
+//! message stays a small part of the SUT's. Each datagram read carries the
+//! kernel's receive time (`SO_TIMESTAMPNS`), so latency is measured to the
+//! arrival, not to when the generator got round to reading it. Every wait
+//! is bounded (`poll(2)` with a timeout); every datagram read is at most
+//! [`MAX_DATAGRAM`] bytes.
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -22,7 +25,14 @@ pub struct BatchSocket {
     rx: Vec<[u8; MAX_DATAGRAM]>,
     rx_len: Vec<usize>,
     rx_from: Vec<SocketAddr>,
+    /// Receive time of each datagram (since the Unix epoch), when the kernel gave one.
+    rx_at: Vec<Option<Duration>>,
+    rx_control: Vec<[u64; CONTROL_WORDS]>,
 }
+
+/// Room for one `SCM_TIMESTAMPNS` control message (and some spare), in u64s
+/// so that it is aligned for `cmsghdr`.
+const CONTROL_WORDS: usize = 8;
 
 fn to_storage(a: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
     // SAFETY: sockaddr_storage is plain data; all-zero is a valid value.
@@ -98,11 +108,24 @@ impl BatchSocket {
                 );
             }
         }
+        let on: libc::c_int = 1;
+        // SAFETY: setsockopt with a pointer to a c_int that outlives the call.
+        unsafe {
+            libc::setsockopt(
+                sock.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_TIMESTAMPNS,
+                &on as *const _ as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
         Ok(BatchSocket {
             sock,
             rx: vec![[0; MAX_DATAGRAM]; BATCH],
             rx_len: vec![0; BATCH],
             rx_from: vec![SocketAddr::from(([0, 0, 0, 0], 0)); BATCH],
+            rx_at: vec![None; BATCH],
+            rx_control: vec![[0; CONTROL_WORDS]; BATCH],
         })
     }
 
@@ -183,14 +206,19 @@ impl BatchSocket {
                 iov_len: MAX_DATAGRAM,
             })
             .collect();
-        let mut hdrs: Vec<libc::mmsghdr> = (0..BATCH)
-            .map(|i| {
+        let control = &mut self.rx_control;
+        let mut hdrs: Vec<libc::mmsghdr> = control
+            .iter_mut()
+            .enumerate()
+            .map(|(i, c)| {
                 // SAFETY: msghdr is plain data; zero is a valid start.
                 let mut h: libc::msghdr = unsafe { std::mem::zeroed() };
                 h.msg_name = &mut addrs[i] as *mut _ as *mut libc::c_void;
                 h.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
                 h.msg_iov = &mut iovs[i];
                 h.msg_iovlen = 1;
+                h.msg_control = c.as_mut_ptr() as *mut libc::c_void;
+                h.msg_controllen = std::mem::size_of_val(c);
                 libc::mmsghdr {
                     msg_hdr: h,
                     msg_len: 0,
@@ -222,6 +250,7 @@ impl BatchSocket {
         for i in 0..n {
             self.rx_len[i] = (hdrs[i].msg_len as usize).min(MAX_DATAGRAM);
             self.rx_from[i] = from_storage(&addrs[i]).unwrap_or(self.rx_from[i]);
+            self.rx_at[i] = receive_time(&hdrs[i].msg_hdr);
         }
         Ok(n)
     }
@@ -229,6 +258,11 @@ impl BatchSocket {
     /// Datagram `i` of the last [`Self::recv_batch`]: its bytes and sender.
     pub fn datagram(&self, i: usize) -> (&[u8], SocketAddr) {
         (&self.rx[i][..self.rx_len[i]], self.rx_from[i])
+    }
+
+    /// When the kernel received datagram `i` (since the Unix epoch).
+    pub fn received_at(&self, i: usize) -> Option<Duration> {
+        self.rx_at[i]
     }
 
     /// Waits until a datagram can be read, at most `timeout`.
@@ -243,6 +277,23 @@ impl BatchSocket {
         let r = unsafe { libc::poll(&mut p, 1, ms) };
         r > 0
     }
+}
+
+/// The `SCM_TIMESTAMPNS` time of a received message, if it has one.
+fn receive_time(h: &libc::msghdr) -> Option<Duration> {
+    // SAFETY: the CMSG_* walk stays within msg_control/msg_controllen, which
+    // the kernel filled for this message; a timestamp's data is a timespec.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(h);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_TIMESTAMPNS {
+                let ts = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::timespec);
+                return Some(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32));
+            }
+            c = libc::CMSG_NXTHDR(h, c);
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -268,6 +319,7 @@ mod tests {
             for i in 0..n {
                 let (bytes, from) = b.datagram(i);
                 assert_eq!(from, a.local_addr().unwrap());
+                assert!(b.received_at(i).is_some(), "no kernel receive time");
                 got.push(bytes.to_vec());
             }
         }

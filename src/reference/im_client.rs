@@ -929,5 +929,5 @@ pub const LOAD_FAULTS: &[super::LoadFault] = &[super::LoadFault {
     description:
         "leaves every 10 000th MESSAGE transaction without a final response (RFC 3261 §17.2.2)",
     trips: &["lost"],
-    args: &["--count", "20000", "--rate", "20000", "--t1-ms", "20"],
+    args: &["--count", "10000", "--rate", "5000", "--t1-ms", "50"],
 }];

@@ -1,0 +1,251 @@
+//! `liaison load` against the embedded reference im-client: a clean run,
+//! every load fault of every role caught (the load fault-kill test), the
+//! conformance faults that matter under load caught too, a hostile SUT,
+//! a rate the machine cannot reach, an interrupted run, bad arguments.
+
+use crate::common::*;
+use std::path::Path;
+
+fn load_json(dir: &Path) -> serde_json::Value {
+    let p = dir.join("load.json");
+    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+fn load(args: &[&str], tag: &str) -> (std::process::Output, serde_json::Value, std::path::PathBuf) {
+    let out = tmpdir(tag);
+    let mut a = vec!["load", "--quiet", "--out", out.to_str().unwrap()];
+    a.extend_from_slice(args);
+    let o = liaison(&a);
+    let j = if out.join("load.json").is_file() {
+        load_json(&out)
+    } else {
+        serde_json::Value::Null
+    };
+    (o, j, out)
+}
+
+#[test]
+fn a_clean_reference_im_client_keeps_every_outcome() {
+    let (o, j, out) = load(
+        &["--count", "3000", "--rate", "3000", "--t1-ms", "20"],
+        "load-clean",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    for k in ["sent", "completed"] {
+        assert_eq!(j[k], 3000, "{k}: {j}");
+    }
+    for k in ["lost", "late", "duplicated", "mismatched", "fabricated"] {
+        assert_eq!(j[k], 0, "{k}: {j}");
+    }
+    assert_eq!(j["codes"]["200"], 3000);
+    assert!(j["rate_per_s"].as_f64().unwrap() > 2800.0, "{j}");
+    for p in ["p50", "p90", "p99", "p999", "max"] {
+        assert!(j["latency_ms"][p].as_f64().unwrap() > 0.0, "{p}: {j}");
+    }
+    assert!(!j["series"].as_array().unwrap().is_empty());
+    assert!(j["cost"]["generator_cpu_us_per_message"].as_f64().unwrap() > 0.0);
+    assert!(
+        j["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["passed"] == true),
+        "{j}"
+    );
+    // junit: one testcase per check, none failed.
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert_eq!(
+        junit.matches("<testcase ").count(),
+        j["checks"].as_array().unwrap().len()
+    );
+    assert!(!junit.contains("<failure"), "{junit}");
+    // The ring's pcap opens cleanly and holds every MESSAGE and its 200.
+    let fields = tshark(&[
+        "-r",
+        out.join("load.pcap").to_str().unwrap(),
+        "-Y",
+        "sip",
+        "-T",
+        "fields",
+        "-e",
+        "sip.Method",
+        "-e",
+        "sip.Status-Code",
+    ]);
+    let messages = fields.lines().filter(|l| l.starts_with("MESSAGE")).count();
+    let oks = fields.lines().filter(|l| l.trim() == "200").count();
+    assert!(
+        messages >= 3000 && oks >= 3000,
+        "{messages} MESSAGE, {oks} 200"
+    );
+}
+
+/// The load fault-kill test: each fault only load reveals makes `liaison
+/// load` fail with the counters it declares, and the same arguments against
+/// the clean reference pass.
+#[test]
+fn every_load_fault_is_caught_and_the_clean_reference_passes_the_same_load() {
+    let mut problems = Vec::new();
+    let faults: Vec<_> = liaison::reference::load_faults().copied().collect();
+    assert!(!faults.is_empty());
+    let mut clean_seen = std::collections::BTreeSet::new();
+    for f in &faults {
+        let spec = format!("{}/{}", f.role, f.name);
+        let mut args = vec!["--role", f.role, "--fault", &spec];
+        args.extend_from_slice(f.args);
+        let (o, j, _) = load(&args, &format!("loadfault-{}", f.name));
+        if o.status.code() != Some(1) {
+            problems.push(format!(
+                "{spec}: exit {:?}, expected 1\n{}",
+                o.status.code(),
+                text(&o)
+            ));
+        }
+        for t in f.trips {
+            if j[t].as_u64().unwrap_or(0) == 0 {
+                problems.push(format!("{spec}: {t} is 0\n{}", text(&o)));
+            }
+            let kind = if *t == "lost" { "lost" } else { t };
+            if !j["findings"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x["kind"] == kind))
+            {
+                problems.push(format!("{spec}: no {kind} finding in load.json"));
+            }
+        }
+        let key = format!("{} {}", f.role, f.args.join(" "));
+        if clean_seen.insert(key) {
+            let mut args = vec!["--role", f.role];
+            args.extend_from_slice(f.args);
+            let (o, _, _) = load(&args, &format!("loadclean-{}", f.name));
+            if o.status.code() != Some(0) {
+                problems.push(format!("clean {} with {:?}: {}", f.role, f.args, text(&o)));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
+
+/// Conformance faults of the im-client that break delivery reports are
+/// caught under load as well, each as the counter it should trip, with the
+/// offending bytes kept.
+#[test]
+fn conformance_faults_show_as_their_integrity_counters_under_load() {
+    let cases = [
+        ("conflicting-finals", "duplicated"),
+        ("wrong-transaction", "mismatched"),
+        ("never-answers", "lost"),
+        ("garbage-responses", "lost"),
+    ];
+    for (fault, counter) in cases {
+        let spec = format!("im-client/{fault}");
+        let started = std::time::Instant::now();
+        let (o, j, _) = load(
+            &[
+                "--fault", &spec, "--count", "300", "--rate", "1000", "--t1-ms", "10",
+            ],
+            &format!("load-{fault}"),
+        );
+        assert_eq!(o.status.code(), Some(1), "{fault}: {}", text(&o));
+        assert!(j[counter].as_u64().unwrap() > 0, "{fault}: {counter}: {j}");
+        let finding = j["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["kind"] == counter)
+            .unwrap_or_else(|| panic!("{fault}: no {counter} finding: {j}"));
+        if counter != "lost" {
+            assert!(
+                finding["bytes"].as_str().unwrap().starts_with("SIP/2.0"),
+                "{finding}"
+            );
+        }
+        // Timer F at 64·10 ms, then the linger: bounded.
+        assert!(
+            started.elapsed().as_secs() < 15,
+            "{fault}: {:?}",
+            started.elapsed()
+        );
+        if fault == "garbage-responses" {
+            assert!(j["unreadable"].as_u64().unwrap() >= 300, "{j}");
+        }
+    }
+}
+
+#[test]
+fn a_rate_the_machine_cannot_reach_is_reported_not_hidden() {
+    let (o, j, _) = load(
+        &[
+            "--count",
+            "20000",
+            "--rate",
+            "5000000",
+            "--t1-ms",
+            "20",
+            "--max-lost",
+            "20000",
+        ],
+        "load-unreachable",
+    );
+    let check = j["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "the target rate was reached")
+        .unwrap_or_else(|| panic!("{j}"))
+        .clone();
+    assert_eq!(check["passed"], false, "{check}");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("5000000/s"), "{}", text(&o));
+}
+
+#[test]
+fn an_interrupted_load_writes_what_it_has() {
+    let out = tmpdir("load-interrupted");
+    let child = std::process::Command::new(bin())
+        .args([
+            "load",
+            "--quiet",
+            "--duration",
+            "30",
+            "--rate",
+            "500",
+            "--out",
+        ])
+        .arg(&out)
+        .current_dir(root())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    let j = load_json(&out);
+    assert_eq!(j["interrupted"], true);
+    let sent = j["sent"].as_u64().unwrap();
+    assert!(sent > 100 && sent < 15000, "{sent}");
+}
+
+#[test]
+fn bad_arguments_are_refused_with_the_reason() {
+    for (args, want) in [
+        (
+            &["--count", "10", "--mix", "180:5"][..],
+            "final status code",
+        ),
+        (&["--rate", "100"][..], "--count N or --duration S"),
+        (&["--count", "10", "--capture", "ring:0"][..], "ring:MB"),
+        (&["--count", "10", "--agent", "3/2"][..], "K must be"),
+        (&["--count", "10", "--role", "ppg"][..], "drives"),
+        (
+            &["--count", "10", "--fault", "im-server/ignores-path"][..],
+            "not a fault of",
+        ),
+    ] {
+        let (o, _, _) = load(args, "load-usage");
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        assert!(text(&o).contains(want), "{args:?}: {}", text(&o));
+    }
+}
