@@ -33,8 +33,8 @@ pub struct ImClientLoad {
     sock: BatchSocket,
     local: SocketAddr,
     target: SocketAddr,
-    /// The Request-URI (the SUT's AoR, or `sip:load@ADDR`).
-    uri: String,
+    /// The MESSAGE's fixed parts ([`message_parts`]).
+    parts: [Vec<u8>; 4],
     _reference: Option<crate::reference::Running>,
     _sut: Option<crate::sut::SutProcess>,
 }
@@ -73,41 +73,68 @@ impl ImClientLoad {
             .map_err(|e| format!("harness UDP socket: {e}"))?;
         let local = sock.local_addr().map_err(|e| e.to_string())?;
         Ok(ImClientLoad {
+            parts: message_parts(&uri, local),
             sock,
             local,
             target,
-            uri,
             _reference: reference,
             _sut: sut,
         })
     }
 
-    /// The MESSAGE for `id`, written into `out`.
     fn message(&self, ident: &Ident, id: u64, out: &mut Vec<u8>) {
-        out.clear();
-        out.extend_from_slice(b"MESSAGE ");
-        out.extend_from_slice(self.uri.as_bytes());
-        out.extend_from_slice(b" SIP/2.0\r\nVia: SIP/2.0/UDP ");
-        out.extend_from_slice(self.local.to_string().as_bytes());
-        out.extend_from_slice(b";branch=z9hG4bK-");
-        ident.write(out, id);
-        out.extend_from_slice(b";rport\r\nMax-Forwards: 70\r\nFrom: <sip:load@");
-        out.extend_from_slice(self.local.to_string().as_bytes());
-        out.extend_from_slice(b">;tag=");
-        ident.write(out, id);
-        out.extend_from_slice(b"\r\nTo: <");
-        out.extend_from_slice(self.uri.as_bytes());
-        out.extend_from_slice(b">\r\nCall-ID: ");
-        ident.write(out, id);
-        out.extend_from_slice(
-            b"@liaison.load\r\nCSeq: 1 MESSAGE\r\nContent-Type: text/plain\r\nContent-Length: ",
-        );
-        let mut body = b"liaison load ".to_vec();
-        ident.write(&mut body, id);
-        out.extend_from_slice(body.len().to_string().as_bytes());
-        out.extend_from_slice(b"\r\n\r\n");
-        out.extend_from_slice(&body);
+        write_message(&self.parts, ident, id, out);
     }
+}
+
+/// The MESSAGE for `id`, written into `out`: the fixed parts were written
+/// once ([`message_parts`]); the identity goes between them.
+fn write_message(p: &[Vec<u8>; 4], ident: &Ident, id: u64, out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(&p[0]);
+    ident.write(out, id); // Via branch
+    out.extend_from_slice(&p[1]);
+    ident.write(out, id); // From tag
+    out.extend_from_slice(&p[2]);
+    ident.write(out, id); // Call-ID
+    out.extend_from_slice(&p[3]);
+    // The body is `liaison load ` and the identity.
+    let at = out.len();
+    ident.write(out, id);
+    let token_len = out.len() - at;
+    out.truncate(at);
+    write_decimal(out, (BODY_PREFIX.len() + token_len) as u64);
+    out.extend_from_slice(b"\r\n\r\n");
+    out.extend_from_slice(BODY_PREFIX);
+    ident.write(out, id);
+}
+
+const BODY_PREFIX: &[u8] = b"liaison load ";
+
+fn write_decimal(out: &mut Vec<u8>, n: u64) {
+    let mut b = [0u8; 20];
+    let mut i = b.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        b[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&b[i..]);
+}
+
+/// The fixed parts of the MESSAGE, around its identity.
+fn message_parts(uri: &str, local: SocketAddr) -> [Vec<u8>; 4] {
+    [
+        format!("MESSAGE {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK-").into_bytes(),
+        format!(";rport\r\nMax-Forwards: 70\r\nFrom: <sip:load@{local}>;tag=").into_bytes(),
+        format!("\r\nTo: <{uri}>\r\nCall-ID: ").into_bytes(),
+        b"@liaison.load\r\nCSeq: 1 MESSAGE\r\nContent-Type: text/plain\r\nContent-Length: "
+            .to_vec(),
+    ]
 }
 
 /// Timer E's levels: level i waits min(T1·2^i, T2); the last repeats.
@@ -347,4 +374,23 @@ pub fn bucket_width(plan: &Plan) -> u64 {
         _ => 1.0,
     };
     ((expected_s * 1e6 / 600.0) as u64).max(100_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_load_message_is_a_well_formed_pager_mode_request() {
+        let local: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let parts = message_parts("sip:bob@127.0.0.1:5060", local);
+        let ident = Ident::new("t0k3n");
+        let mut out = Vec::new();
+        write_message(&parts, &ident, 42, &mut out);
+        let m = crate::codec::sip::SipMessage::parse(&out).unwrap();
+        assert_eq!(m.defect(), None);
+        assert_eq!(m.content_length(), Some(m.body().len()));
+        assert_eq!(ident.find(m.top_via_branch().unwrap().as_bytes()), Some(42));
+        insta::assert_snapshot!(String::from_utf8(out).unwrap());
+    }
 }

@@ -123,7 +123,9 @@ impl Ident {
         if n == 0 || n > 19 {
             return None;
         }
-        std::str::from_utf8(&digits[..n]).ok()?.parse().ok()
+        digits[..n].iter().try_fold(0u64, |acc, d| {
+            acc.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+        })
     }
 }
 

@@ -260,6 +260,10 @@ fn replace_header(bytes: &[u8], name: &str, value: &str) -> Vec<u8> {
 impl Client {
     /// Takes the expiry the core granted from a 2xx to our REGISTER.
     fn registration_answer(&self, raw: &[u8]) {
+        // Only responses can answer a REGISTER (no parse of every request).
+        if !raw.starts_with(b"SIP/2.0 ") {
+            return;
+        }
         let Ok(m) = SipMessage::parse(raw) else {
             return;
         };

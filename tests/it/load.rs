@@ -249,3 +249,24 @@ fn bad_arguments_are_refused_with_the_reason() {
         assert!(text(&o).contains(want), "{args:?}: {}", text(&o));
     }
 }
+
+/// SIPp's UAS (a third-party peer, launched from its profile) under
+/// `liaison load`: every MESSAGE gets its own 200.
+#[test]
+fn sipp_as_a_load_target_answers_every_message_once() {
+    require_program("sipp", "sip-tester");
+    let port = free_port("127.0.0.1").to_string();
+    let profile = std::fs::read_to_string(root().join("fixtures/sut/sipp-uas.yaml"))
+        .unwrap()
+        .replace("25090", &port);
+    let dir = tmpdir("load-sipp");
+    let p = dir.join("sipp-uas.yaml");
+    std::fs::write(&p, profile).unwrap();
+    let (o, j, _) = load(
+        &["--sut", p.to_str().unwrap(), "--count", "5000", "--rate", "5000"],
+        "load-sipp-run",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(j["completed"], 5000, "{j}");
+    assert_eq!(j["sut"], "SIPp 3.6 UAS (200 to every request)");
+}
