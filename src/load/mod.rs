@@ -349,6 +349,10 @@ pub fn run(opts: LoadOptions) -> Result<(LoadResult, PathBuf), String> {
     let first = (k - 1) * AGENT_SPAN;
     let cpu0 = process_usage().0;
     let started = Instant::now();
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .ok();
     let mut result = match opts.rate {
         Some(r) => session.step(&plan(r, first, opts.count, opts.duration), &live)?,
         None => search(session.as_mut(), &live, &opts, &plan, first)?,
@@ -374,6 +378,7 @@ pub fn run(opts: LoadOptions) -> Result<(LoadResult, PathBuf), String> {
         result.target_rate_per_s = opts.rate;
     }
     result.interrupted = INTERRUPTED.load(Ordering::Relaxed);
+    result.started_unix_ms = wall;
     if result.duration_s == 0.0 {
         result.duration_s = started.elapsed().as_secs_f64();
     }
