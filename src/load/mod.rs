@@ -26,6 +26,7 @@
 //! Identities: agent K of N owns `(K-1)·10^12 ..`; the run's token keeps a
 //! response from another run from ever matching.
 
+pub mod html;
 pub mod im_client;
 pub mod ledger;
 pub mod mix;

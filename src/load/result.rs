@@ -268,7 +268,7 @@ impl LoadResult {
         self.counters.mismatched + self.counters.fabricated + self.counters.duplicated
     }
 
-    /// Writes `load.json` and `junit.xml` into `dir`.
+    /// Writes `load.json`, `junit.xml` and `report.html` into `dir`.
     pub fn write(&self, dir: &Path) -> Result<(), String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let json = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
@@ -276,6 +276,9 @@ impl LoadResult {
         std::fs::write(&p, json).map_err(|e| format!("{}: {e}", p.display()))?;
         let p = dir.join("junit.xml");
         std::fs::write(&p, self.junit()).map_err(|e| format!("{}: {e}", p.display()))?;
+        let p = dir.join("report.html");
+        std::fs::write(&p, super::html::render(self))
+            .map_err(|e| format!("{}: {e}", p.display()))?;
         Ok(())
     }
 
