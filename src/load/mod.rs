@@ -29,6 +29,7 @@
 pub mod html;
 pub mod im_client;
 pub mod ledger;
+pub mod merge;
 pub mod mix;
 pub mod record;
 pub mod result;
