@@ -161,7 +161,7 @@ fn consistent(which: &str, r: &LoadResult) -> Result<(), Refused> {
     let settled = [p.completed, p.lost, p.late, p.pending]
         .iter()
         .try_fold(0u64, |a, n| a.checked_add(*n));
-    if settled != Some(p.sent) || p.sent != r.counters.sent {
+    if settled != Some(p.sent) || p.sent != r.counters.sent || p.completed != r.counters.completed {
         return Err(bad(format!(
             "{} sent, but {} completed + {} lost + {} late + {} pending",
             r.counters.sent, p.completed, p.lost, p.late, p.pending
@@ -175,14 +175,25 @@ fn consistent(which: &str, r: &LoadResult) -> Result<(), Refused> {
             r.counters.sent
         )));
     }
+    let series_completed = r
+        .series
+        .iter()
+        .try_fold(0u64, |a, q| a.checked_add(q.completed));
+    if series_completed != Some(r.counters.completed) {
+        return Err(bad(format!(
+            "the series completes {}, the counters {}",
+            series_completed.map_or("more than 2^64".into(), |n| n.to_string()),
+            r.counters.completed
+        )));
+    }
     let hist = r
         .histogram_us
         .iter()
         .try_fold(0u64, |a, (_, n)| a.checked_add(*n));
-    if hist.is_none_or(|h| h > r.counters.sent) {
+    if hist.is_none_or(|h| h > r.counters.completed) {
         return Err(bad(format!(
-            "the histogram holds more latencies than the {} messages sent",
-            r.counters.sent
+            "the histogram holds more latencies than the {} messages completed",
+            r.counters.completed
         )));
     }
     let floats = [
@@ -626,6 +637,12 @@ mod tests {
         ));
         let mut b = agent(2, 2, 100, 1000, 0);
         b.counters.sent += 1;
+        assert!(matches!(refuse(b), Refused::Inconsistent { .. }));
+        let mut b = agent(2, 2, 100, 1000, 0);
+        b.counters.completed -= 1;
+        assert!(matches!(refuse(b), Refused::Inconsistent { .. }));
+        let mut b = agent(2, 2, 100, 1000, 0);
+        b.series[0].completed += 1;
         assert!(matches!(refuse(b), Refused::Inconsistent { .. }));
         let mut b = agent(2, 2, 100, 1000, 0);
         b.histogram_us.push((1000, 5000));
