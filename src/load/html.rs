@@ -369,12 +369,51 @@ fn time_ticks(end: f64) -> Vec<(f64, String)> {
         .collect()
 }
 
+/// Points a plot draws at most (a long run's series is joined in groups).
+const MAX_POINTS: usize = 1500;
+
+/// The series in intervals wide enough for at most [`MAX_POINTS`]: counts
+/// summed, mean latency weighted by the outcomes, p99 and max the largest.
+fn coarsen(series: &[Point], interval_ms: u64) -> (Vec<Point>, u64) {
+    let iv = interval_ms.max(1);
+    let last = series.iter().map(|p| p.t_ms / iv).max().unwrap_or(0) as usize + 1;
+    if last <= MAX_POINTS {
+        return (series.to_vec(), iv);
+    }
+    let wide = iv * last.div_ceil(MAX_POINTS) as u64;
+    let mut out: Vec<(Point, f64)> = Vec::new();
+    for p in series {
+        let i = (p.t_ms / wide) as usize;
+        if out.len() <= i {
+            out.resize_with(i + 1, Default::default);
+        }
+        let (q, sum) = &mut out[i];
+        q.sent += p.sent;
+        q.completed += p.completed;
+        q.violations += p.violations;
+        *sum += fin(p.latency_mean_ms) * p.completed as f64;
+        q.latency_p99_ms = q.latency_p99_ms.max(fin(p.latency_p99_ms));
+        q.latency_max_ms = q.latency_max_ms.max(fin(p.latency_max_ms));
+    }
+    let points = out
+        .into_iter()
+        .enumerate()
+        .map(|(i, (mut q, sum))| {
+            q.t_ms = i as u64 * wide;
+            if q.completed > 0 {
+                q.latency_mean_ms = sum / q.completed as f64;
+            }
+            q
+        })
+        .collect();
+    (points, wide)
+}
+
 /// The rate over time: sent and completed per second per interval, the
 /// target as a dashed line, intervals with violations marked in red.
-fn rate_plot(out: &mut String, r: &LoadResult) {
-    let iv = r.interval_ms.max(1) as f64;
+fn rate_plot(out: &mut String, r: &LoadResult, series: &[Point], interval_ms: u64) {
+    let iv = interval_ms.max(1) as f64;
     let per_s = 1000.0 / iv;
-    let series = &r.series;
     if series.is_empty() {
         out.push_str("<p class=\"note\">No time series: nothing was sent.</p>");
         return;
@@ -441,20 +480,20 @@ fn rate_plot(out: &mut String, r: &LoadResult) {
         } else {
             ""
         },
-        r.interval_ms
+        interval_ms
     );
 }
 
 /// The latency over time: mean, p99 and max of the outcomes completed in
 /// each interval.
-fn latency_plot(out: &mut String, r: &LoadResult) {
-    let iv = r.interval_ms.max(1) as f64;
-    let pts: Vec<&Point> = r.series.iter().filter(|p| p.completed > 0).collect();
+fn latency_plot(out: &mut String, series: &[Point], interval_ms: u64) {
+    let iv = interval_ms.max(1) as f64;
+    let pts: Vec<&Point> = series.iter().filter(|p| p.completed > 0).collect();
     if pts.is_empty() {
         out.push_str("<p class=\"note\">No outcome completed: no latency to plot.</p>");
         return;
     }
-    let end = r.series.iter().map(|p| p.t_ms).max().unwrap_or(0) as f64 / 1000.0 + iv / 1000.0;
+    let end = series.iter().map(|p| p.t_ms).max().unwrap_or(0) as f64 / 1000.0 + iv / 1000.0;
     let y = Axis::fit(pts.iter().flat_map(|p| {
         [
             fin(p.latency_mean_ms),
@@ -482,7 +521,7 @@ fn latency_plot(out: &mut String, r: &LoadResult) {
     let mid = |p: &Point| (p.t_ms as f64 + iv / 2.0) / 1000.0;
     // An interval without outcomes is a gap, not a zero.
     let line = |get: fn(&Point) -> f64| {
-        r.series
+        series
             .iter()
             .map(move |p| (mid(p), if p.completed > 0 { get(p) } else { f64::NAN }))
     };
@@ -494,7 +533,7 @@ fn latency_plot(out: &mut String, r: &LoadResult) {
         out,
         "<p class=\"legend\"><span><i class=\"mean\"></i>mean</span><span><i class=\"p99\"></i>p99</span><span><i class=\"max\"></i>max</span></p>\
 <figcaption>From the sending of a message to its final outcome, per interval of {} ms in which outcomes came (the per-interval p99 is read from a coarse log histogram, within 19 %).</figcaption></figure>",
-        r.interval_ms
+        interval_ms
     );
 }
 
@@ -738,9 +777,10 @@ pub fn render(r: &LoadResult) -> String {
 
     // The plots.
     out.push_str("<h2 id=\"rate\">Rate over time</h2>");
-    rate_plot(&mut out, r);
+    let (series, interval_ms) = coarsen(&r.series, r.interval_ms);
+    rate_plot(&mut out, r, &series, interval_ms);
     out.push_str("<h2 id=\"latency\">Latency over time</h2>");
-    latency_plot(&mut out, r);
+    latency_plot(&mut out, &series, interval_ms);
     out.push_str("<h2 id=\"distribution\">Latency distribution</h2>");
     distribution_plot(&mut out, r);
 
@@ -985,6 +1025,29 @@ mod tests {
         let z = Axis::fit([0.0, f64::NAN].into_iter());
         assert_eq!((z.lo, z.hi), (0.0, 1.0));
         assert_eq!(int(1234567), "1\u{2009}234\u{2009}567");
+    }
+
+    #[test]
+    fn a_long_series_is_joined_for_the_plots() {
+        let series: Vec<Point> = (0..10_000u64)
+            .map(|i| Point {
+                t_ms: i * 100,
+                sent: 10,
+                completed: 10,
+                latency_mean_ms: if i % 2 == 0 { 1.0 } else { 3.0 },
+                latency_max_ms: i as f64,
+                ..Default::default()
+            })
+            .collect();
+        let (c, iv) = coarsen(&series, 100);
+        assert_eq!(iv, 700);
+        assert!(c.len() <= MAX_POINTS);
+        assert_eq!(c.iter().map(|p| p.sent).sum::<u64>(), 100_000);
+        assert_eq!(c[0].sent, 70);
+        assert_eq!(c[0].latency_max_ms, 6.0);
+        assert!((c[0].latency_mean_ms - (4.0 + 9.0) / 7.0).abs() < 1e-9);
+        let (same, iv) = coarsen(&series[..100], 100);
+        assert_eq!((same.len(), iv), (100, 100));
     }
 
     #[test]
