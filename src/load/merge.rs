@@ -77,6 +77,8 @@ pub enum Refused {
     NotTogether { spread_ms: u64, shortest_ms: u64 },
     /// A result whose parts disagree with its counters.
     Inconsistent { which: String, what: String },
+    /// --out is one of the agents' folders (it would overwrite its result).
+    OutIsInput(String),
     /// The merged folder cannot be written.
     Write(String),
 }
@@ -124,6 +126,10 @@ impl fmt::Display for Refused {
             Refused::Inconsistent { which, what } => {
                 write!(f, "{which}: the result does not add up ({what}): edited or cut?")
             }
+            Refused::OutIsInput(d) => write!(
+                f,
+                "--out {d} is one of the folders merged: its load.json would be overwritten"
+            ),
             Refused::Write(e) => write!(f, "cannot write the merged result: {e}"),
         }
     }
@@ -512,6 +518,13 @@ pub fn read(dir: &Path) -> Result<LoadResult, Refused> {
 
 /// Reads the folders, merges them and writes `out` (nothing when refused).
 pub fn merge_dirs(dirs: &[PathBuf], out: &Path) -> Result<LoadResult, Refused> {
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if let Some(d) = dirs.iter().find(|d| same(d, out)) {
+        return Err(Refused::OutIsInput(d.display().to_string()));
+    }
     let mut results = Vec::with_capacity(dirs.len());
     for d in dirs {
         results.push((d.display().to_string(), read(d)?));

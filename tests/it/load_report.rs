@@ -319,6 +319,19 @@ fn a_cut_edited_or_mixed_merge_is_exit_2_and_writes_nothing() {
             "holds no load.json",
         ),
     ];
+    // --out one of the agents' folders: refused, the agent's result kept.
+    let before = std::fs::read(first.join("load.json")).unwrap();
+    let o = liaison(&[
+        "report",
+        "--merge",
+        first.to_str().unwrap(),
+        d.join("second").to_str().unwrap(),
+        "--out",
+        first.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("would be overwritten"), "{}", text(&o));
+    assert_eq!(std::fs::read(first.join("load.json")).unwrap(), before);
     for (tag, dir, says) in cases {
         let (o, out) = merge(&dir, tag);
         assert_eq!(o.status.code(), Some(2), "{tag}: {}", text(&o));
