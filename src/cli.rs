@@ -118,7 +118,8 @@ pub enum Command {
     /// outcome with its message, write load.json, junit.xml and report.html.
     Load(Box<LoadArgs>),
     /// Render junit.xml, report.html and summary.txt again from DIR/report.json,
-    /// or merge several runs into one report.
+    /// or merge several runs into one report (or several load agents' load.json
+    /// into one load result).
     Report {
         /// The report folder(s).
         dirs: Vec<PathBuf>,
@@ -718,6 +719,28 @@ fn report_cmd(
     if dirs.is_empty() {
         eprintln!("liaison: report: expected a report folder");
         return EXIT_USAGE;
+    }
+    // Load results of several agents (`liaison load --agent K/N`).
+    if merge && dirs.iter().any(|d| d.join("load.json").is_file()) {
+        let Some(out) = out else {
+            eprintln!("liaison: report --merge: --out DIR is required");
+            return EXIT_USAGE;
+        };
+        if waivers.is_some() {
+            eprintln!("liaison: report --merge: --waivers applies to conformance reports, not to load results");
+            return EXIT_USAGE;
+        }
+        return match crate::load::merge::merge_dirs(&dirs, &out) {
+            Ok(r) => {
+                print!("{}", r.summary());
+                println!("  {}", out.join("load.json").display());
+                r.exit_code
+            }
+            Err(e) => {
+                eprintln!("liaison: report --merge: {e}");
+                EXIT_USAGE
+            }
+        };
     }
     let mut reports = Vec::new();
     for d in &dirs {

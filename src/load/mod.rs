@@ -26,8 +26,10 @@
 //! Identities: agent K of N owns `(K-1)·10^12 ..`; the run's token keeps a
 //! response from another run from ever matching.
 
+pub mod html;
 pub mod im_client;
 pub mod ledger;
+pub mod merge;
 pub mod mix;
 pub mod record;
 pub mod result;
@@ -381,6 +383,10 @@ pub fn run(opts: LoadOptions) -> Result<(LoadResult, PathBuf), String> {
     let first = (k - 1) * AGENT_SPAN;
     let cpu0 = process_usage().0;
     let started = Instant::now();
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .ok();
     let mut result = match opts.rate {
         Some(r) => session.step(&plan(r, first, opts.count, opts.duration), &live)?,
         None => search(session.as_mut(), &live, &opts, &plan, first)?,
@@ -406,6 +412,7 @@ pub fn run(opts: LoadOptions) -> Result<(LoadResult, PathBuf), String> {
         result.target_rate_per_s = opts.rate;
     }
     result.interrupted = INTERRUPTED.load(Ordering::Relaxed);
+    result.started_unix_ms = wall;
     if result.duration_s == 0.0 {
         result.duration_s = started.elapsed().as_secs_f64();
     }

@@ -75,6 +75,10 @@ pub struct LoadResult {
     /// Final outcomes per second, first send to last outcome.
     pub completed_per_s: f64,
     pub duration_s: f64,
+    /// Wall-clock time the sending began, ms since the Unix epoch: how
+    /// `liaison report --merge` lines up the series of several agents.
+    #[serde(default)]
+    pub started_unix_ms: Option<u64>,
     pub deadline_ms: u64,
     #[serde(flatten)]
     pub counters: Counters,
@@ -96,10 +100,13 @@ pub struct LoadResult {
     pub interrupted: bool,
     pub passed: bool,
     pub exit_code: i32,
+    /// The thresholds the run was judged by (a merge judges again by them).
+    #[serde(default)]
+    pub gates: Option<Gates>,
 }
 
 /// The thresholds a run is gated by.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Gates {
     pub max_lost: u64,
     pub min_rate: Option<f64>,
@@ -124,6 +131,7 @@ impl LoadResult {
             rate_per_s: 0.0,
             completed_per_s: 0.0,
             duration_s: 0.0,
+            started_unix_ms: None,
             deadline_ms: 0,
             counters: s.counters.clone(),
             unreadable: 0,
@@ -149,6 +157,7 @@ impl LoadResult {
             interrupted: false,
             passed: false,
             exit_code: 0,
+            gates: None,
         }
     }
 
@@ -244,6 +253,7 @@ impl LoadResult {
         }
         self.passed = checks.iter().all(|c| c.passed || !c.gating);
         self.checks = checks;
+        self.gates = Some(gates.clone());
         self.exit_code = if self.interrupted {
             crate::cli::EXIT_INTERRUPTED
         } else if self.passed {
@@ -258,7 +268,7 @@ impl LoadResult {
         self.counters.mismatched + self.counters.fabricated + self.counters.duplicated
     }
 
-    /// Writes `load.json` and `junit.xml` into `dir`.
+    /// Writes `load.json`, `junit.xml` and `report.html` into `dir`.
     pub fn write(&self, dir: &Path) -> Result<(), String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let json = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
@@ -266,6 +276,9 @@ impl LoadResult {
         std::fs::write(&p, json).map_err(|e| format!("{}: {e}", p.display()))?;
         let p = dir.join("junit.xml");
         std::fs::write(&p, self.junit()).map_err(|e| format!("{}: {e}", p.display()))?;
+        let p = dir.join("report.html");
+        std::fs::write(&p, super::html::render(self))
+            .map_err(|e| format!("{}: {e}", p.display()))?;
         Ok(())
     }
 

@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Runs headless Chromium with a fresh profile; a hang fails after 90 s.
-fn chromium(profile: &Path, args: &[&str]) -> String {
+pub(crate) fn chromium(profile: &Path, args: &[&str]) -> String {
     let mut child = Command::new("chromium")
         .args([
             "--headless",
