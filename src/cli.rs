@@ -254,8 +254,11 @@ fn load_cmd(a: LoadArgs) -> i32 {
     };
     match crate::load::run(opts) {
         Ok((r, dir)) => {
-            print!("{}", r.summary());
-            println!("  {}", dir.join("load.json").display());
+            // A closed stdout (`| head`) loses the summary, not the result.
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let _ = write!(out, "{}", r.summary());
+            let _ = writeln!(out, "  {}", dir.join("load.json").display());
             r.exit_code
         }
         Err(e) => usage(e),

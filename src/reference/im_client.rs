@@ -434,7 +434,9 @@ pub fn start(
             )));
         }
     }
-    {
+    // Two readers of the UDP socket, so that both of the runtime's workers
+    // answer under load (each request is handled whole by one of them).
+    for _ in 0..2 {
         let client = client.clone();
         let udp = udp.clone();
         tasks.push(tokio::spawn(async move {
