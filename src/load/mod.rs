@@ -424,9 +424,10 @@ pub fn run(opts: LoadOptions) -> Result<(LoadResult, PathBuf), String> {
 /// The stepped search for the highest rate the SUT sustains with integrity:
 /// start at 1 000/s and double while a step is clean (every outcome right
 /// and in time, the rate reached), then halve the gap between the last
-/// clean and the first unclean rate three times. Each step sends what
-/// `--count`/`--duration` say. The result is the last clean step's, with
-/// every step listed; an integrity violation at any rate fails the run.
+/// clean and the first unclean rate until they are within 10 %. Each step
+/// sends what `--count`/`--duration` say. The result is the last clean
+/// step's, with every step listed; an integrity violation at any rate ends
+/// the search and fails the run (the result is then that step's).
 fn search(
     session: &mut dyn Session,
     live: &Live,
@@ -464,8 +465,10 @@ fn search(
             .as_ref()
             .and_then(|b| b.target_rate_per_s)
             .unwrap_or(0.0);
-        if r.violations() > 0 && worst.is_none() {
-            worst = Some(r.clone());
+        if r.violations() > 0 {
+            // It fails the run whatever the other steps would show: stop here.
+            worst = Some(r);
+            break;
         }
         if clean {
             best = Some(r);

@@ -263,10 +263,44 @@ fn sipp_as_a_load_target_answers_every_message_once() {
     let p = dir.join("sipp-uas.yaml");
     std::fs::write(&p, profile).unwrap();
     let (o, j, _) = load(
-        &["--sut", p.to_str().unwrap(), "--count", "5000", "--rate", "5000"],
+        &[
+            "--sut",
+            p.to_str().unwrap(),
+            "--count",
+            "5000",
+            "--rate",
+            "5000",
+        ],
         "load-sipp-run",
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(j["completed"], 5000, "{j}");
     assert_eq!(j["sut"], "SIPp 3.6 UAS (200 to every request)");
+}
+
+/// Without --rate: the stepped search lists its steps and keeps the last
+/// clean one; an integrity violation at any step fails the run.
+#[test]
+fn the_stepped_search_finds_a_clean_rate_and_fails_on_any_violation() {
+    let (o, j, _) = load(&["--count", "400", "--t1-ms", "20"], "load-search");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let steps = j["search"].as_array().unwrap();
+    assert!(steps.len() >= 3, "{j}");
+    assert_eq!(steps[0]["target_rate_per_s"], 1000.0);
+    assert!(steps.iter().any(|s| s["clean"] == true));
+    let best = j["target_rate_per_s"].as_f64().unwrap();
+    assert!(best >= 1000.0, "{best}");
+    let (o, j, _) = load(
+        &[
+            "--count",
+            "400",
+            "--t1-ms",
+            "20",
+            "--fault",
+            "im-client/conflicting-finals",
+        ],
+        "load-search-fault",
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(j["duplicated"].as_u64().unwrap() > 0, "{j}");
 }
