@@ -50,23 +50,99 @@ impl std::fmt::Display for CaptureMode {
     }
 }
 
-struct Datagram {
-    at: Duration,
-    src: SocketAddr,
-    dst: SocketAddr,
-    bytes: Box<[u8]>,
+/// The ring: datagrams appended to 1 MiB chunks, the oldest chunk let go
+/// (and its allocation reused) when the ring holds more than its size. No
+/// allocation per datagram, and the memory is the ring's size plus one
+/// chunk. A record: time (µs since the epoch, u64), the address pair's
+/// index (u16), the length (u16), the bytes.
+struct Ring {
+    cap: usize,
+    chunks: VecDeque<Vec<u8>>,
+    held: usize,
+    spare: Option<Vec<u8>>,
+    /// Address pairs seen, by index (at most [`MAX_PAIRS`]; the last is
+    /// reused beyond, so that a SUT answering from every port of the
+    /// machine cannot grow the table).
+    pairs: Vec<(SocketAddr, SocketAddr)>,
+    dropped: u64,
 }
 
-/// Per-datagram bookkeeping counted against the ring's size.
-const OVERHEAD: usize = 64;
+const CHUNK: usize = 1 << 20;
+const MAX_PAIRS: usize = 4096;
+const RECORD_HEAD: usize = 12;
+
+impl Ring {
+    fn new(cap: usize) -> Ring {
+        Ring {
+            cap: cap.max(CHUNK),
+            chunks: VecDeque::new(),
+            held: 0,
+            spare: None,
+            pairs: Vec::new(),
+            dropped: 0,
+        }
+    }
+
+    fn pair(&mut self, src: SocketAddr, dst: SocketAddr) -> u16 {
+        // The last few pairs are the likely ones: look from the end.
+        if let Some(i) = self.pairs.iter().rposition(|p| *p == (src, dst)) {
+            return i as u16;
+        }
+        if self.pairs.len() < MAX_PAIRS {
+            self.pairs.push((src, dst));
+        } else if let Some(last) = self.pairs.last_mut() {
+            *last = (src, dst);
+        }
+        (self.pairs.len() - 1) as u16
+    }
+
+    fn push(&mut self, at_us: u64, src: SocketAddr, dst: SocketAddr, bytes: &[u8]) {
+        let bytes = &bytes[..bytes.len().min(u16::MAX as usize)];
+        let pair = self.pair(src, dst);
+        let need = RECORD_HEAD + bytes.len();
+        if self.chunks.back().is_none_or(|c| c.len() + need > CHUNK.max(need)) {
+            let mut c = self.spare.take().unwrap_or_default();
+            c.clear();
+            c.reserve(CHUNK.max(need));
+            self.chunks.push_back(c);
+        }
+        let Some(c) = self.chunks.back_mut() else {
+            return;
+        };
+        c.extend_from_slice(&at_us.to_le_bytes());
+        c.extend_from_slice(&pair.to_le_bytes());
+        c.extend_from_slice(&(bytes.len() as u16).to_le_bytes());
+        c.extend_from_slice(bytes);
+        self.held += need;
+        while self.held > self.cap && self.chunks.len() > 1 {
+            if let Some(old) = self.chunks.pop_front() {
+                self.held -= old.len();
+                self.dropped += records(&old).count() as u64;
+                self.spare = Some(old);
+            }
+        }
+    }
+}
+
+/// The records of one chunk: (time µs, pair index, bytes).
+fn records(chunk: &[u8]) -> impl Iterator<Item = (u64, u16, &[u8])> {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let head = chunk.get(at..at + RECORD_HEAD)?;
+        let t = u64::from_le_bytes(head[0..8].try_into().ok()?);
+        let pair = u16::from_le_bytes(head[8..10].try_into().ok()?);
+        let len = u16::from_le_bytes(head[10..12].try_into().ok()?) as usize;
+        let bytes = chunk.get(at + RECORD_HEAD..at + RECORD_HEAD + len)?;
+        at += RECORD_HEAD + len;
+        Some((t, pair, bytes))
+    })
+}
 
 /// The recorder of one generator thread.
 pub struct Recorder {
     mode: CaptureMode,
     epoch: Duration,
-    ring: VecDeque<Datagram>,
-    held: usize,
-    dropped: u64,
+    ring: Option<Ring>,
     stream: Option<UdpPcapWriter<BufWriter<File>>>,
     path: PathBuf,
     error: Option<String>,
@@ -88,9 +164,10 @@ impl Recorder {
         Ok(Recorder {
             mode,
             epoch,
-            ring: VecDeque::new(),
-            held: 0,
-            dropped: 0,
+            ring: match mode {
+                CaptureMode::Ring(cap) => Some(Ring::new(cap)),
+                _ => None,
+            },
             stream,
             path: path.to_path_buf(),
             error: None,
@@ -100,10 +177,10 @@ impl Recorder {
     /// Records a datagram seen `at_us` after the run's start.
     #[inline]
     pub fn datagram(&mut self, at_us: u64, src: SocketAddr, dst: SocketAddr, bytes: &[u8]) {
-        let at = self.epoch + Duration::from_micros(at_us);
         match self.mode {
             CaptureMode::Off => {}
             CaptureMode::Full => {
+                let at = self.epoch + Duration::from_micros(at_us);
                 if let Some(w) = self.stream.as_mut() {
                     if let Err(e) = w.datagram(at, src, dst, bytes) {
                         self.error = Some(e.to_string());
@@ -111,20 +188,9 @@ impl Recorder {
                     }
                 }
             }
-            CaptureMode::Ring(cap) => {
-                self.held += bytes.len() + OVERHEAD;
-                self.ring.push_back(Datagram {
-                    at,
-                    src,
-                    dst,
-                    bytes: bytes.into(),
-                });
-                while self.held > cap {
-                    let Some(old) = self.ring.pop_front() else {
-                        break;
-                    };
-                    self.held -= old.bytes.len() + OVERHEAD;
-                    self.dropped += 1;
+            CaptureMode::Ring(_) => {
+                if let Some(r) = self.ring.as_mut() {
+                    r.push(self.epoch.as_micros() as u64 + at_us, src, dst, bytes);
                 }
             }
         }
@@ -147,14 +213,21 @@ impl Recorder {
                 Ok(Some((self.path, 0)))
             }
             CaptureMode::Ring(_) => {
+                let Some(ring) = self.ring.take() else {
+                    return Ok(None);
+                };
                 let file = File::create(&self.path).map_err(fail)?;
                 let mut w =
                     UdpPcapWriter::new(BufWriter::with_capacity(1 << 20, file)).map_err(fail)?;
-                for d in self.ring.drain(..) {
-                    w.datagram(d.at, d.src, d.dst, &d.bytes).map_err(fail)?;
+                for c in &ring.chunks {
+                    for (t, pair, bytes) in records(c) {
+                        let (src, dst) = ring.pairs[pair as usize];
+                        w.datagram(Duration::from_micros(t), src, dst, bytes)
+                            .map_err(fail)?;
+                    }
                 }
                 w.finish().map_err(fail)?;
-                Ok(Some((self.path, self.dropped)))
+                Ok(Some((self.path, ring.dropped)))
             }
         }
     }
@@ -175,9 +248,13 @@ mod tests {
             r.datagram(i, a, a, &[b'x'; 500]);
         }
         let (p, dropped) = r.finish().unwrap().unwrap();
+        // At most the ring (2 MiB: one chunk beyond its size) in datagrams.
         let size = std::fs::metadata(&p).unwrap().len();
-        assert!(size <= (1 << 20), "{size}");
-        assert!(dropped > 7000, "{dropped}");
+        assert!(size <= (2 << 20) + 10_000 * 60, "{size}");
+        assert!(dropped > 5000, "{dropped}");
+        // The newest datagram is in it, the oldest is not.
+        let pcap = std::fs::read(&p).unwrap();
+        assert!(pcap.len() > 500);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
