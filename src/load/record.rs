@@ -100,7 +100,11 @@ impl Ring {
         let bytes = &bytes[..bytes.len().min(u16::MAX as usize)];
         let pair = self.pair(src, dst);
         let need = RECORD_HEAD + bytes.len();
-        if self.chunks.back().is_none_or(|c| c.len() + need > CHUNK.max(need)) {
+        if self
+            .chunks
+            .back()
+            .is_none_or(|c| c.len() + need > CHUNK.max(need))
+        {
             let mut c = self.spare.take().unwrap_or_default();
             c.clear();
             c.reserve(CHUNK.max(need));

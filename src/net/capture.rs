@@ -403,6 +403,41 @@ fn build_frame(
     (frame, layout.orig_len)
 }
 
+/// The classic pcap global header of every capture: linktype Ethernet,
+/// µs timestamps, little-endian, snaplen [`SNAPLEN`].
+fn write_pcap_header(out: &mut impl Write) -> io::Result<()> {
+    let header = PcapHeader {
+        version_major: 2,
+        version_minor: 4,
+        ts_correction: 0,
+        ts_accuracy: 0,
+        snaplen: SNAPLEN,
+        datalink: DataLink::ETHERNET,
+        ts_resolution: TsResolution::MicroSecond,
+        endianness: Endianness::Little,
+    };
+    header.write_to(out).map_err(|e| match e {
+        PcapError::IoError(e) => e,
+        other => io::Error::other(other.to_string()),
+    })?;
+    Ok(())
+}
+
+/// A classic pcap record header.
+fn pcap_record_head(
+    timestamp: Duration,
+    captured: u32,
+    orig_len: u32,
+) -> [u8; PCAP_RECORD_HEADER_LEN] {
+    let seconds = u32::try_from(timestamp.as_secs()).unwrap_or(u32::MAX);
+    let mut record = [0u8; PCAP_RECORD_HEADER_LEN];
+    record[0..4].copy_from_slice(&seconds.to_le_bytes());
+    record[4..8].copy_from_slice(&timestamp.subsec_micros().to_le_bytes());
+    record[8..12].copy_from_slice(&captured.to_le_bytes());
+    record[12..16].copy_from_slice(&orig_len.to_le_bytes());
+    record
+}
+
 /// A classic pcap file of UDP datagrams whose timestamps the caller gives
 /// (the load recorder's ring and stream, which write after the fact), in
 /// the same framing as [`Capture`]: Ethernet, IPv4 or IPv6, UDP, with every
@@ -417,20 +452,7 @@ pub struct UdpPcapWriter<W: Write> {
 impl<W: Write> UdpPcapWriter<W> {
     /// Writes the global header (linktype Ethernet, µs timestamps).
     pub fn new(mut out: W) -> io::Result<UdpPcapWriter<W>> {
-        let header = PcapHeader {
-            version_major: 2,
-            version_minor: 4,
-            ts_correction: 0,
-            ts_accuracy: 0,
-            snaplen: SNAPLEN,
-            datalink: DataLink::ETHERNET,
-            ts_resolution: TsResolution::MicroSecond,
-            endianness: Endianness::Little,
-        };
-        header.write_to(&mut out).map_err(|e| match e {
-            PcapError::IoError(e) => e,
-            other => io::Error::other(other.to_string()),
-        })?;
+        write_pcap_header(&mut out)?;
         Ok(UdpPcapWriter {
             out,
             headers: Vec::with_capacity(64),
@@ -457,13 +479,8 @@ impl<W: Write> UdpPcapWriter<W> {
         );
         self.ip_id = self.ip_id.wrapping_add(1);
         let captured = (self.headers.len() + layout.payload_len) as u32;
-        let seconds = u32::try_from(timestamp.as_secs()).unwrap_or(u32::MAX);
-        let mut record = [0u8; PCAP_RECORD_HEADER_LEN];
-        record[0..4].copy_from_slice(&seconds.to_le_bytes());
-        record[4..8].copy_from_slice(&timestamp.subsec_micros().to_le_bytes());
-        record[8..12].copy_from_slice(&captured.to_le_bytes());
-        record[12..16].copy_from_slice(&layout.orig_len.to_le_bytes());
-        self.out.write_all(&record)?;
+        self.out
+            .write_all(&pcap_record_head(timestamp, captured, layout.orig_len))?;
         self.out.write_all(&self.headers)?;
         self.out.write_all(&payload[..layout.payload_len])?;
         self.frames += 1;
@@ -736,12 +753,7 @@ impl Writer {
         };
         let result = match self.format {
             Format::Pcap => {
-                let seconds = u32::try_from(timestamp.as_secs()).unwrap_or(u32::MAX);
-                let mut record = [0u8; PCAP_RECORD_HEADER_LEN];
-                record[0..4].copy_from_slice(&seconds.to_le_bytes());
-                record[4..8].copy_from_slice(&timestamp.subsec_micros().to_le_bytes());
-                record[8..12].copy_from_slice(&captured.to_le_bytes());
-                record[12..16].copy_from_slice(&layout.orig_len.to_le_bytes());
+                let record = pcap_record_head(timestamp, captured, layout.orig_len);
                 out.write_all(&record)
                     .and_then(|()| out.write_all(&self.headers))
                     .and_then(|()| out.write_all(&payload[..layout.payload_len]))
@@ -1204,20 +1216,7 @@ impl Capture {
     pub fn create(path: &Path) -> io::Result<Capture> {
         let file = File::create(path)?;
         let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
-        let header = PcapHeader {
-            version_major: 2,
-            version_minor: 4,
-            ts_correction: 0,
-            ts_accuracy: 0,
-            snaplen: SNAPLEN,
-            datalink: DataLink::ETHERNET,
-            ts_resolution: TsResolution::MicroSecond,
-            endianness: Endianness::Little,
-        };
-        header.write_to(&mut out).map_err(|e| match e {
-            PcapError::IoError(e) => e,
-            other => io::Error::other(other.to_string()),
-        })?;
+        write_pcap_header(&mut out)?;
         let writer = Writer {
             path: path.to_path_buf(),
             format: Format::Pcap,
