@@ -34,8 +34,9 @@ uas() {
   sleep 1
 }
 stop_uas() { kill "$UAS" 2>/dev/null || true; wait "$UAS" 2>/dev/null || true; sleep 0.5; }
-cpu() { awk '{printf "%.2f", $1 + $2}' "$1"; }
-num() { python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$3"; }
+# /usr/bin/time -o writes "Command exited with non-zero status N" first when it did.
+cpu() { tail -1 "$1" | awk '{printf "%.2f", $1 + $2}'; }
+num() { python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1"; }
 
 if [ "$what" = all ] || [ "$what" = sipp ]; then
   sed "s/25090/$PORT/g" fixtures/sut/sipp-uas.yaml | grep -v '^launch:\|^  command:\|^  ready:' > "$tmp/uas.yaml"
