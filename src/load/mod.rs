@@ -151,6 +151,12 @@ pub trait Session {
     fn transport(&self) -> &'static str {
         "udp"
     }
+    /// How long a message may wait for its outcome before it is lost:
+    /// `timer_f` (64·T1 of the harness) unless the SUT runs on timers of
+    /// its own (an IWF's Timer F, declared in its profile, plus a margin).
+    fn deadline(&self, timer_f: Duration) -> Duration {
+        timer_f
+    }
 }
 
 /// What a driver is given to start its session.
@@ -329,7 +335,7 @@ pub fn run(opts: LoadOptions) -> Result<(LoadResult, PathBuf), String> {
     let live = Arc::new(Live::default());
     let progress = spawn_progress(&live, opts.progress, opts.rate);
     let token = run_token();
-    let deadline = opts.t1 * 64;
+    let deadline = session.deadline(opts.t1 * 64);
     let linger = opts
         .linger
         .unwrap_or_else(|| (opts.t1 * 4).clamp(Duration::from_millis(200), Duration::from_secs(2)));

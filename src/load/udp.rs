@@ -245,6 +245,13 @@ impl BatchSocket {
     }
 }
 
+impl AsRawFd for BatchSocket {
+    /// For a driver that polls this socket beside others (a TCP stream).
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.sock.as_raw_fd()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
