@@ -754,7 +754,8 @@ impl Job {
             done_date: None,
             stat: state::stat(text_state).unwrap_or("UNKNOWN").to_string(),
             err: Some("000".into()),
-            text: None,
+            // Appendix B: the first 20 characters of the message.
+            text: Some(self.text(s).chars().take(20).collect()),
         };
         let mut ack = smpp::receipt_sm(&self.sm, &receipt);
         ack.esm_class = esm::TYPE_DELIVERY_ACK;
