@@ -73,6 +73,12 @@ use crate::codec::smpp::{self, command, esm, state, status, Pdu};
 pub const TX_CAP: usize = 1 << 20;
 /// The largest SMPP PDU read (SMPP 3.4 sets no limit; a receipt is small).
 const MAX_PDU: u32 = 64 * 1024;
+/// The harness writes its PDUs when this many bytes wait, or every
+/// [`FLUSH_EVERY_US`]: one system call for a few dozen PDUs, not one each.
+const FLUSH_AT: usize = 4096;
+const FLUSH_EVERY_US: u64 = 1000;
+/// Room for one read.
+const READ_CHUNK: usize = 64 * 1024;
 /// Bytes read and not yet framed, at most.
 const RX_CAP: usize = 4 << 20;
 /// How long the harness waits for unbind_resp.
@@ -106,6 +112,8 @@ struct Conn {
     stream: TcpStream,
     rx: Vec<u8>,
     tx: Vec<u8>,
+    /// Room for one read (zeroed once).
+    chunk: Box<[u8]>,
     /// The connection ended (closed, reset, unframeable bytes).
     ended: Option<String>,
 }
@@ -129,12 +137,12 @@ impl Conn {
     /// Reads what there is (up to [`RX_CAP`] unframed); true when bytes came.
     fn fill(&mut self) -> bool {
         let mut got = false;
-        let mut chunk = [0u8; 64 * 1024];
         while self.ended.is_none() && self.rx.len() < RX_CAP {
-            match self.stream.read(&mut chunk) {
+            let r = self.stream.read(&mut self.chunk);
+            match r {
                 Ok(0) => self.ended = Some("the IWF closed the connection".into()),
                 Ok(n) => {
-                    self.rx.extend_from_slice(&chunk[..n]);
+                    self.rx.extend_from_slice(&self.chunk[..n]);
                     got = true;
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
@@ -266,6 +274,7 @@ impl IwfLoad {
                             stream: s,
                             rx: Vec::new(),
                             tx: Vec::new(),
+                            chunk: vec![0; READ_CHUNK].into_boxed_slice(),
                             ended: None,
                         });
                     }
@@ -629,6 +638,8 @@ impl Run<'_> {
     }
 }
 
+/// Waits until `a` (or `b`) can be read, or `a` written when `a_out`, at
+/// most `timeout` (µs precision).
 fn poll2(a: i32, a_out: bool, b: i32, timeout: Duration) {
     let mut fds = [
         libc::pollfd {
@@ -642,9 +653,13 @@ fn poll2(a: i32, a_out: bool, b: i32, timeout: Duration) {
             revents: 0,
         },
     ];
-    let ms = timeout.as_millis().min(1000) as libc::c_int;
-    // SAFETY: two pollfds that live across the call.
-    unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
+    let t = timeout.min(Duration::from_secs(1));
+    let ts = libc::timespec {
+        tv_sec: t.as_secs() as libc::time_t,
+        tv_nsec: t.subsec_nanos() as libc::c_long,
+    };
+    // SAFETY: two pollfds and one timespec that live across the call; no signal mask.
+    unsafe { libc::ppoll(fds.as_mut_ptr(), 2, &ts, std::ptr::null()) };
 }
 
 impl Session for IwfLoad {
@@ -694,6 +709,7 @@ impl Session for IwfLoad {
         let udp_fd = self.ims.as_raw_fd();
         let mut sent: u64 = 0;
         let mut last_send_us = 0u64;
+        let mut last_flush = 0u64;
         // Messages whose recipient answers, oldest first, until both reports came.
         let mut answered: VecDeque<u64> = VecDeque::new();
         let mut settled_at: Option<u64> = None;
@@ -735,7 +751,10 @@ impl Session for IwfLoad {
                 }
                 live.sent.store(sent, Ordering::Relaxed);
             }
-            conn.flush();
+            if conn.tx.len() >= FLUSH_AT || now_us() >= last_flush + FLUSH_EVERY_US {
+                conn.flush();
+                last_flush = now_us();
+            }
             // The IWF's PDUs.
             let mut got = conn.fill();
             conn.frames(&mut frames);
@@ -821,7 +840,10 @@ impl Session for IwfLoad {
                     break;
                 }
             }
-            conn.flush();
+            if conn.tx.len() >= FLUSH_AT || now_us() >= last_flush + FLUSH_EVERY_US {
+                conn.flush();
+                last_flush = now_us();
+            }
             let now = now_us();
             run.resps.expire(now);
             if let Some(r) = run.receipts.as_mut() {
@@ -885,15 +907,18 @@ impl Session for IwfLoad {
             }
             if !got {
                 let mut next = u64::MAX;
-                if sent < limit && !stopping && unbind_at.is_none() {
+                // With the send buffer full, the poll waits for the socket
+                // to take more (POLLOUT), not for the rate.
+                if sent < limit && !stopping && unbind_at.is_none() && conn.tx.len() < TX_CAP {
                     next = ((sent + 1) as f64 / plan.rate * 1e6) as u64;
+                }
+                if !conn.tx.is_empty() {
+                    next = next.min(last_flush + FLUSH_EVERY_US);
                 }
                 let wait =
                     Duration::from_micros(next.saturating_sub(now)).min(Duration::from_millis(20));
-                if wait >= Duration::from_millis(1) {
-                    poll2(tcp_fd, !conn.tx.is_empty(), udp_fd, wait);
-                } else if wait > Duration::ZERO {
-                    std::thread::yield_now();
+                if wait > Duration::ZERO {
+                    poll2(tcp_fd, conn.tx.len() >= FLUSH_AT, udp_fd, wait);
                 }
             }
         }
