@@ -1090,7 +1090,7 @@ pub const LOAD_FAULTS: &[super::LoadFault] = &[
         description: "when two SME acknowledgements are ready to go out together, exchanges their receipted_message_ids (TLV and text id:)",
         trips: &["mismatched"],
         args: &[
-            "--count", "4000", "--rate", "4000", "--t1-ms", "20", "--mix", "200:50,486:50",
+            "--role", "sms-im-iwf", "--count", "4000", "--rate", "4000", "--t1-ms", "20", "--mix", "200:50,486:50",
         ],
     },
     super::LoadFault {
@@ -1099,7 +1099,7 @@ pub const LOAD_FAULTS: &[super::LoadFault] = &[
         description: "on unbind, answers ESME_ROK and reports DELIVRD for every SMS still waiting for its IM outcome, then answers unbind_resp",
         trips: &["fabricated"],
         args: &[
-            "--count", "2000", "--rate", "2000", "--t1-ms", "20", "--mix", "200:60,486:20,silent:20",
+            "--role", "sms-im-iwf", "--count", "2000", "--rate", "2000", "--t1-ms", "20", "--mix", "200:60,486:20,silent:20",
         ],
     },
 ];
