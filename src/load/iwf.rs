@@ -36,9 +36,14 @@
 //! on Timer E doubling up to 8·T1 (the reference caps it so) and may look
 //! at Timer F only when its next retransmission is due.
 //!
-//! Window: none beyond the rate. What the socket does not take waits in
-//! the harness's send buffer, at most [`TX_CAP`] bytes; past that no new
-//! deliver_sm is made until the IWF reads (the achieved rate then shows it).
+//! Window (SMPP's limit of requests awaiting their response): at most
+//! `W = rate × (silent share × deadline + 250 ms)` deliver_sm, and at least
+//! 1 000, wait for their deliver_sm_resp at a time: what the rate needs when
+//! the IWF answers within 250 ms and the silent ones at its Timer F. Past it
+//! the harness makes no new deliver_sm until one is answered (or lost), so a
+//! rate the IWF cannot take shows as the achieved rate falling short, not as
+//! a backlog in the harness's or the kernel's buffers. What the socket does
+//! not take waits in the harness, at most [`TX_CAP`] bytes.
 //!
 //! End of a step: once every message is sent and every message whose
 //! recipient answers has both its reports (or is past its deadline), the
@@ -404,6 +409,19 @@ fn deliver_sm(sme_ack: bool, prefix: &str, ident: &Ident, id: u64, seq: u32, out
     out[start..start + 4].copy_from_slice(&total.to_be_bytes());
 }
 
+/// The most deliver_sm awaiting their response at a time (module doc).
+pub fn window(plan: &Plan) -> u64 {
+    let silent: f64 = plan
+        .mix
+        .shares()
+        .iter()
+        .filter(|(a, _)| *a == Answer::Silent)
+        .map(|(_, pct)| pct / 100.0)
+        .sum();
+    let w = plan.rate * (silent * plan.deadline.as_secs_f64() + 0.25);
+    (w.ceil() as u64).max(1000)
+}
+
 /// What a message's recipient does, and what its two reports must say.
 fn expectations(answer: Answer) -> (Expect, Expect) {
     match answer {
@@ -719,6 +737,7 @@ impl Session for IwfLoad {
         let mut replies: Vec<Vec<u8>> = (0..BATCH).map(|_| Vec::with_capacity(512)).collect();
         let mut reply_to: Vec<SocketAddr> = Vec::with_capacity(BATCH);
         let linger_us = plan.linger.as_micros() as u64;
+        let window = window(plan);
         let unbind_seq = (limit + 1) as u32;
         loop {
             let now = now_us();
@@ -726,7 +745,12 @@ impl Session for IwfLoad {
             // New deliver_sm due by the rate.
             if sent < limit && !stopping && unbind_at.is_none() && conn.ended.is_none() {
                 let want = ((plan.rate * now as f64 / 1e6) as u64 + 1).min(limit);
-                while sent < want && conn.tx.len() < TX_CAP {
+                let c = run.resps.counters();
+                let answered_or_lost = c.completed + c.lost + c.late;
+                while sent < want
+                    && conn.tx.len() < TX_CAP
+                    && sent - answered_or_lost.min(sent) < window
+                {
                     let id = run.resps.next_id();
                     let (e1, e2) = expectations(plan.mix.answer(id));
                     let seq = (run.seq0 + sent) as u32;
@@ -909,7 +933,14 @@ impl Session for IwfLoad {
                 let mut next = u64::MAX;
                 // With the send buffer full, the poll waits for the socket
                 // to take more (POLLOUT), not for the rate.
-                if sent < limit && !stopping && unbind_at.is_none() && conn.tx.len() < TX_CAP {
+                let c = run.resps.counters();
+                let open = sent - (c.completed + c.lost + c.late).min(sent);
+                if sent < limit
+                    && !stopping
+                    && unbind_at.is_none()
+                    && conn.tx.len() < TX_CAP
+                    && open < window
+                {
                     next = ((sent + 1) as f64 / plan.rate * 1e6) as u64;
                 }
                 if !conn.tx.is_empty() {
