@@ -28,6 +28,7 @@
 
 pub mod html;
 pub mod im_client;
+pub mod iwf;
 pub mod ledger;
 pub mod merge;
 pub mod mix;
@@ -48,7 +49,7 @@ use record::CaptureMode;
 use result::{Gates, LoadResult, Step};
 
 /// The roles `liaison load` drives.
-pub const ROLES: &[&str] = &["im-client"];
+pub const ROLES: &[&str] = &["im-client", "sms-im-iwf"];
 
 /// The identities of one agent: agent K of N starts at (K-1)·this.
 pub const AGENT_SPAN: u64 = 1_000_000_000_000;
@@ -152,6 +153,12 @@ pub trait Session {
     /// The transport the messages go over.
     fn transport(&self) -> &'static str {
         "udp"
+    }
+    /// How long a message may wait for its outcome before it is lost:
+    /// `timer_f` (64·T1 of the harness) unless the SUT runs on timers of
+    /// its own (an IWF's Timer F, declared in its profile, plus a margin).
+    fn deadline(&self, timer_f: Duration) -> Duration {
+        timer_f
     }
 }
 
@@ -357,13 +364,14 @@ pub fn run(opts: LoadOptions) -> Result<(LoadResult, PathBuf), String> {
     };
     let mut session: Box<dyn Session> = match role.as_str() {
         "im-client" => Box::new(im_client::ImClientLoad::start(&ctx)?),
+        "sms-im-iwf" => Box::new(iwf::IwfLoad::start(&ctx)?),
         _ => unreachable!("checked against ROLES"),
     };
     catch_signals();
     let live = Arc::new(Live::default());
     let progress = spawn_progress(&live, opts.progress, opts.rate);
     let token = run_token();
-    let deadline = opts.t1 * 64;
+    let deadline = session.deadline(opts.t1 * 64);
     let linger = opts
         .linger
         .unwrap_or_else(|| (opts.t1 * 4).clamp(Duration::from_millis(200), Duration::from_secs(2)));

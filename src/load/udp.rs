@@ -296,6 +296,13 @@ fn receive_time(h: &libc::msghdr) -> Option<Duration> {
     None
 }
 
+impl AsRawFd for BatchSocket {
+    /// For a driver that polls this socket beside others (a TCP stream).
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.sock.as_raw_fd()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

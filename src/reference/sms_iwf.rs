@@ -23,6 +23,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -66,7 +67,9 @@ pub async fn start(
     cfg: IwfConfig,
     settings: Settings,
 ) -> std::io::Result<(SocketAddr, Vec<tokio::task::JoinHandle<()>>)> {
-    let sip = Arc::new(UdpSocket::bind(SocketAddr::new(ip, 0)).await?);
+    let sip = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
+    socket_buffers(&sip);
+    let sip = Arc::new(sip);
     let sip_addr = sip.local_addr()?;
     let waiters: Waiters = Arc::default();
     let mut tasks = Vec::new();
@@ -109,6 +112,28 @@ pub async fn start(
     Ok((sip_addr, tasks))
 }
 
+/// Socket buffers of the IWF's SIP socket: at tens of thousands of
+/// MESSAGEs a second the default (about 200 kB) overflows while the reader
+/// waits its turn on the runtime, and each dropped response costs its
+/// transaction a retransmission (Timer E).
+const SIP_SOCKET_BUFFER: libc::c_int = 4 << 20;
+
+fn socket_buffers(sock: &UdpSocket) {
+    use std::os::fd::AsRawFd;
+    for opt in [libc::SO_RCVBUF, libc::SO_SNDBUF] {
+        // SAFETY: setsockopt with a pointer to a c_int that outlives the call.
+        unsafe {
+            libc::setsockopt(
+                sock.as_raw_fd(),
+                libc::SOL_SOCKET,
+                opt,
+                &SIP_SOCKET_BUFFER as *const _ as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+    }
+}
+
 /// A final response → the transaction waiting for it (by its Via branch).
 fn answer(waiters: &Waiters, raw: &[u8]) {
     let Ok(m) = SipMessage::parse(raw) else {
@@ -118,8 +143,9 @@ fn answer(waiters: &Waiters, raw: &[u8]) {
         return;
     };
     if code >= 200 {
-        if let Some(tx) = lock(waiters).remove(&b) {
-            let _ = tx.send(m.clone());
+        let waiting = lock(waiters).remove(&b);
+        if let Some(tx) = waiting {
+            let _ = tx.send(m);
         }
     }
 }
@@ -249,24 +275,42 @@ impl SipOut {
     }
 }
 
+/// The SMS of one connection still waiting for their IM outcome (kept
+/// only with the load fault `delivrd-at-shutdown`): sequence number →
+/// (the SMS, its message id).
+type Inflight = Arc<Mutex<HashMap<u32, (Sm, String)>>>;
+
+/// PDUs the writer puts into one write at most.
+const WRITE_BATCH: usize = 1024;
+
 async fn serve(stream: TcpStream, cfg: &IwfConfig, s: &Settings, out: Arc<SipOut>) {
     let (mut rd, mut wr) = stream.into_split();
     let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    // One write for every PDU queued by then (not one system call a PDU).
     let writer = tokio::spawn(async move {
+        let mut batch: Vec<Vec<u8>> = Vec::new();
+        let mut bytes = Vec::with_capacity(64 * 1024);
         while let Some(b) = rx.recv().await {
-            if wr.write_all(&b).await.is_err() {
+            batch.push(b);
+            while batch.len() < WRITE_BATCH {
+                match rx.try_recv() {
+                    Ok(b) => batch.push(b),
+                    Err(_) => break,
+                }
+            }
+            bytes.clear();
+            for b in batch.drain(..) {
+                bytes.extend_from_slice(&b);
+            }
+            if wr.write_all(&bytes).await.is_err() {
                 return;
             }
         }
     });
-    let seq = Arc::new(Mutex::new(1u32));
+    let seq = Arc::new(AtomicU32::new(1));
     let next_seq = {
         let seq = seq.clone();
-        move || {
-            let mut s = lock(&seq);
-            *s += 1;
-            *s
-        }
+        move || seq.fetch_add(1, Ordering::Relaxed) + 1
     };
     let bind = Bind {
         system_id: cfg.system_id.clone(),
@@ -278,47 +322,97 @@ async fn serve(stream: TcpStream, cfg: &IwfConfig, s: &Settings, out: Arc<SipOut
         ..Bind::default()
     };
     let _ = tx.send(smpp::bind_transceiver(next_seq(), &bind));
-    let ids = Arc::new(Mutex::new(0u64));
-    let mut buf = Vec::new();
-    let mut chunk = vec![0u8; 16 * 1024];
+    let (cfg, s) = (Arc::new(cfg.clone()), Arc::new(s.clone()));
+    let inflight: Option<Inflight> = s.has_fault("delivrd-at-shutdown").then(Inflight::default);
+    let parked: Option<Parked> = s.has_fault("swaps-receipts").then(Parked::default);
+    let mut ids = 0u64;
+    let mut buf = Vec::with_capacity(64 * 1024);
+    let mut chunk = vec![0u8; 64 * 1024];
     loop {
         let n = match rd.read(&mut chunk).await {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
         buf.extend_from_slice(&chunk[..n]);
-        while let Ok(Some(len)) = smpp::next_frame(&buf, 64 * 1024) {
-            let bytes: Vec<u8> = buf.drain(..len.min(buf.len())).collect();
-            let Ok(pdu) = Pdu::parse(&bytes) else {
+        let mut at = 0;
+        while let Ok(Some(len)) = smpp::next_frame(&buf[at..], 64 * 1024) {
+            let bytes = &buf[at..at + len];
+            at += len;
+            let Ok(pdu) = Pdu::parse(bytes) else {
                 continue;
             };
-            match (pdu.header.command_id, &pdu.body) {
+            let seq = pdu.header.sequence_number;
+            match (pdu.header.command_id, pdu.body) {
                 (command::DELIVER_SM, Body::DeliverSm(sm)) => {
-                    let id = {
-                        let mut i = lock(&ids);
-                        *i += 1;
-                        format!("iwf{}", *i)
-                    };
+                    ids += 1;
+                    let id = format!("iwf{ids}");
+                    if let Some(f) = &inflight {
+                        lock(f).insert(seq, (sm.clone(), id.clone()));
+                    }
                     let job = Job {
-                        seq: pdu.header.sequence_number,
-                        sm: sm.clone(),
+                        seq,
+                        sm,
                         id,
+                        inflight: inflight.clone(),
+                        parked: parked.clone(),
                     };
                     let (tx, out, cfg, s) = (tx.clone(), out.clone(), cfg.clone(), s.clone());
                     let next = next_seq.clone();
                     tokio::spawn(async move { job.run(&tx, &out, &cfg, &s, next).await });
                 }
                 (command::ENQUIRE_LINK, _) => {
-                    let _ = tx.send(smpp::enquire_link_resp(pdu.header.sequence_number));
+                    let _ = tx.send(smpp::enquire_link_resp(seq));
                 }
                 (command::UNBIND, _) => {
-                    let _ = tx.send(smpp::unbind_resp(pdu.header.sequence_number));
+                    if let Some(f) = &inflight {
+                        // Fault: every SMS still waiting for its IM outcome
+                        // is reported delivered before the unbind is answered.
+                        let waiting: Vec<(u32, (Sm, String))> = lock(f).drain().collect();
+                        for (seq, (sm, id)) in waiting {
+                            let job = Job {
+                                seq,
+                                sm,
+                                id,
+                                inflight: None,
+                                parked: None,
+                            };
+                            job.report(&tx, &next_seq, status::ESME_ROK, state::DELIVERED, &s);
+                        }
+                    }
+                    let _ = tx.send(smpp::unbind_resp(seq));
                 }
                 _ => {}
             }
         }
+        buf.drain(..at);
     }
     writer.abort();
+}
+
+/// An SME acknowledgement held back for a moment (load fault
+/// `swaps-receipts`): its sequence number and body.
+type Parked = Arc<Mutex<Option<(u32, Sm)>>>;
+
+/// How long a held-back acknowledgement waits for another one.
+const PARK: Duration = Duration::from_millis(2);
+
+/// Fault `swaps-receipts`: two acknowledgements ready together exchange
+/// their receipted_message_ids (TLV and text `id:`).
+fn swap_ids(a: &mut Sm, b: &mut Sm) {
+    let (Some(ia), Some(ib)) = (a.receipted_message_id(), b.receipted_message_id()) else {
+        return;
+    };
+    for (sm, id) in [(a, ib), (b, ia)] {
+        for t in sm.tlvs.iter_mut() {
+            if t.tag == smpp::tlv::RECEIPTED_MESSAGE_ID {
+                *t = Tlv::cstring(smpp::tlv::RECEIPTED_MESSAGE_ID, &id);
+            }
+        }
+        if let Some(mut r) = Receipt::parse(&sm.short_message) {
+            r.id = id;
+            sm.short_message = r.format().into_bytes();
+        }
+    }
 }
 
 /// The IWF's Timer F (RFC 3261 §17.1.2.2): 64·T1; with the fault
@@ -337,6 +431,11 @@ struct Job {
     seq: u32,
     sm: Sm,
     id: String,
+    /// With the load fault `delivrd-at-shutdown`: the connection's SMS
+    /// still waiting (this one reports only while it is listed).
+    inflight: Option<Inflight>,
+    /// With the load fault `swaps-receipts`: the acknowledgement held back.
+    parked: Option<Parked>,
 }
 
 impl Job {
@@ -682,6 +781,11 @@ impl Job {
         ms: u8,
         s: &Settings,
     ) {
+        if let Some(f) = &self.inflight {
+            if lock(f).remove(&self.seq).is_none() {
+                return; // reported at the unbind already
+            }
+        }
         let resp = Pdu::new(
             command::DELIVER_SM_RESP,
             st,
@@ -754,14 +858,51 @@ impl Job {
             done_date: None,
             stat: state::stat(text_state).unwrap_or("UNKNOWN").to_string(),
             err: Some("000".into()),
-            text: None,
+            // Appendix B: the first 20 characters of the message.
+            text: Some(self.text(s).chars().take(20).collect()),
         };
         let mut ack = smpp::receipt_sm(&self.sm, &receipt);
         ack.esm_class = esm::TYPE_DELIVERY_ACK;
         // message_state is the outcome itself (SMPP 3.4 §5.3.2.35).
         ack.tlvs.retain(|t| t.tag != smpp::tlv::MESSAGE_STATE);
         ack.tlvs.push(Tlv::new(smpp::tlv::MESSAGE_STATE, &[ms]));
-        let _ = tx.send(smpp::submit_sm(next_seq(), &ack));
+        let seq = next_seq();
+        if let Some(p) = &self.parked {
+            // Fault: held back a moment; another one ready meanwhile trades ids with it.
+            let other = {
+                let mut slot = lock(p);
+                let other = slot.take();
+                if other.is_none() {
+                    *slot = Some((seq, ack.clone()));
+                }
+                other
+            };
+            match other {
+                Some((oseq, mut o)) => {
+                    swap_ids(&mut o, &mut ack);
+                    let _ = tx.send(smpp::submit_sm(oseq, &o));
+                    let _ = tx.send(smpp::submit_sm(seq, &ack));
+                }
+                None => {
+                    let (p, tx) = (p.clone(), tx.clone());
+                    tokio::spawn(async move {
+                        tokio::time::sleep(PARK).await;
+                        let mine = {
+                            let mut slot = lock(&p);
+                            match slot.as_ref() {
+                                Some((s, _)) if *s == seq => slot.take(),
+                                _ => None,
+                            }
+                        };
+                        if let Some((s, sm)) = mine {
+                            let _ = tx.send(smpp::submit_sm(s, &sm));
+                        }
+                    });
+                }
+            }
+        } else {
+            let _ = tx.send(smpp::submit_sm(seq, &ack));
+        }
         if ms != state::DELIVERED && s.has_fault("iwf-late-delivrd") {
             // Fault: T1 later, a second acknowledgement that contradicts
             // the first: stat:DELIVRD, message_state 2.
@@ -942,7 +1083,26 @@ pub const FAULTS: &[super::Fault] = &[
 ];
 
 /// Faults only a load run reveals (`liaison load --fault sms-im-iwf/NAME`).
-pub const LOAD_FAULTS: &[super::LoadFault] = &[];
+pub const LOAD_FAULTS: &[super::LoadFault] = &[
+    super::LoadFault {
+        role: "sms-im-iwf",
+        name: "swaps-receipts",
+        description: "when two SME acknowledgements are ready to go out together, exchanges their receipted_message_ids (TLV and text id:)",
+        trips: &["mismatched"],
+        args: &[
+            "--role", "sms-im-iwf", "--count", "4000", "--rate", "4000", "--t1-ms", "20", "--mix", "200:50,486:50",
+        ],
+    },
+    super::LoadFault {
+        role: "sms-im-iwf",
+        name: "delivrd-at-shutdown",
+        description: "on unbind, answers ESME_ROK and reports DELIVRD for every SMS still waiting for its IM outcome, then answers unbind_resp",
+        trips: &["fabricated"],
+        args: &[
+            "--role", "sms-im-iwf", "--count", "2000", "--rate", "2000", "--t1-ms", "20", "--mix", "200:60,486:20,silent:20",
+        ],
+    },
+];
 
 #[cfg(test)]
 mod tests {
