@@ -935,5 +935,14 @@ pub const LOAD_FAULTS: &[super::LoadFault] = &[super::LoadFault {
     description:
         "leaves every 10 000th MESSAGE transaction without a final response (RFC 3261 §17.2.2)",
     trips: &["lost"],
-    args: &["--count", "10000", "--rate", "5000", "--t1-ms", "50"],
+    args: &[
+        "--role",
+        "im-client",
+        "--count",
+        "10000",
+        "--rate",
+        "5000",
+        "--t1-ms",
+        "50",
+    ],
 }];

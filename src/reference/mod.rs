@@ -117,7 +117,8 @@ pub struct LoadFault {
     /// The load result's counters it makes non-zero (`lost`, `mismatched`,
     /// `fabricated`, `duplicated`).
     pub trips: &'static [&'static str],
-    /// The `liaison load` arguments that reveal it (besides `--fault`).
+    /// The `liaison load` arguments that reveal it, `--role` included
+    /// (all but `--fault`).
     pub args: &'static [&'static str],
 }
 

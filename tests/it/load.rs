@@ -92,7 +92,7 @@ fn every_load_fault_is_caught_and_the_clean_reference_passes_the_same_load() {
     let mut clean_seen = std::collections::BTreeSet::new();
     for f in &faults {
         let spec = format!("{}/{}", f.role, f.name);
-        let mut args = vec!["--role", f.role, "--fault", &spec];
+        let mut args = vec!["--fault", &spec];
         args.extend_from_slice(f.args);
         let (o, j, _) = load(&args, &format!("loadfault-{}", f.name));
         if o.status.code() != Some(1) {
@@ -102,25 +102,36 @@ fn every_load_fault_is_caught_and_the_clean_reference_passes_the_same_load() {
                 text(&o)
             ));
         }
+        if j["fault"] != spec.as_str() {
+            problems.push(format!("{spec}: load.json names fault {}", j["fault"]));
+        }
         for t in f.trips {
             if j[t].as_u64().unwrap_or(0) == 0 {
                 problems.push(format!("{spec}: {t} is 0\n{}", text(&o)));
             }
-            let kind = if *t == "lost" { "lost" } else { t };
-            if !j["findings"]
+            // The first of them kept, with the bytes that showed it (a lost
+            // message has none).
+            let finding = j["findings"]
                 .as_array()
-                .is_some_and(|a| a.iter().any(|x| x["kind"] == kind))
-            {
-                problems.push(format!("{spec}: no {kind} finding in load.json"));
+                .and_then(|a| a.iter().find(|x| x["kind"] == *t).cloned());
+            match finding {
+                None => problems.push(format!("{spec}: no {t} finding in load.json")),
+                Some(x) if *t != "lost" && x["bytes"].as_str().unwrap_or("").is_empty() => {
+                    problems.push(format!("{spec}: the {t} finding has no bytes: {x}"))
+                }
+                Some(_) => {}
             }
         }
-        let key = format!("{} {}", f.role, f.args.join(" "));
+        let key = f.args.join(" ");
         if clean_seen.insert(key) {
-            let mut args = vec!["--role", f.role];
-            args.extend_from_slice(f.args);
-            let (o, _, _) = load(&args, &format!("loadclean-{}", f.name));
+            let (o, j, _) = load(f.args, &format!("loadclean-{}", f.name));
             if o.status.code() != Some(0) {
                 problems.push(format!("clean {} with {:?}: {}", f.role, f.args, text(&o)));
+            }
+            for t in f.trips {
+                if j[t].as_u64().unwrap_or(1) != 0 {
+                    problems.push(format!("clean {} with {:?}: {t} {}", f.role, f.args, j[t]));
+                }
             }
         }
     }

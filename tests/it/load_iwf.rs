@@ -77,50 +77,6 @@ fn the_reference_keeps_every_receipt_right() {
     assert_eq!(r["transport"], "smpp+udp");
 }
 
-/// Each load fault of the role, with the arguments it lists, fails the run
-/// (exit 1) on the counters it names, with a finding and its bytes; the
-/// clean reference passes the same arguments; `liaison reference
-/// --list-faults` shows them.
-#[test]
-fn each_iwf_load_fault_is_caught() {
-    let _nice = low_priority();
-    let faults: Vec<_> = liaison::reference::load_faults()
-        .filter(|f| f.role == "sms-im-iwf")
-        .collect();
-    assert_eq!(faults.len(), 2);
-    let listed = text(&liaison(&["reference", "--list-faults"]));
-    for f in faults {
-        assert!(listed.contains(&f.args.join(" ")), "{listed}");
-        let mut a: Vec<&str> = f.args.to_vec();
-        let d = tmpdir("load-iwf-clean-args");
-        let (o, r) = load(&d, &a);
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "clean with {}'s args: {}",
-            f.name,
-            text(&o)
-        );
-        let spec = format!("sms-im-iwf/{}", f.name);
-        a.extend_from_slice(&["--fault", &spec]);
-        let d = tmpdir("load-iwf-fault");
-        let (o, r2) = load(&d, &a);
-        assert_eq!(o.status.code(), Some(1), "{}: {}", f.name, text(&o));
-        assert_eq!(r2["fault"], spec);
-        for trips in f.trips {
-            assert_eq!(n(&r, trips), 0);
-            assert!(n(&r2, trips) > 0, "{}: {}", f.name, text(&o));
-            let finding = r2["findings"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|x| x["kind"] == *trips)
-                .unwrap_or_else(|| panic!("{}: no {trips} finding", f.name));
-            assert!(!finding["bytes"].as_str().unwrap().is_empty(), "{finding}");
-        }
-    }
-}
-
 /// A profile's IWF, launched as its own process, configured only by the
 /// profile's `iwf:` section (addresses, credentials, its T1): the harness
 /// listens where the profile says and the run passes.
