@@ -245,6 +245,14 @@ impl BatchSocket {
     }
 }
 
+/// The socket's descriptor, for a driver that waits on several sockets at
+/// once (one `poll(2)` over all of them).
+impl AsRawFd for BatchSocket {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.sock.as_raw_fd()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
