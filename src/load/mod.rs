@@ -27,6 +27,7 @@
 //! response from another run from ever matching.
 
 pub mod im_client;
+pub mod im_server;
 pub mod ledger;
 pub mod mix;
 pub mod record;
@@ -46,7 +47,7 @@ use record::CaptureMode;
 use result::{Gates, LoadResult, Step};
 
 /// The roles `liaison load` drives.
-pub const ROLES: &[&str] = &["im-client"];
+pub const ROLES: &[&str] = &["im-client", "im-server"];
 
 /// The identities of one agent: agent K of N starts at (K-1)·this.
 pub const AGENT_SPAN: u64 = 1_000_000_000_000;
@@ -323,6 +324,7 @@ pub fn run(opts: LoadOptions) -> Result<(LoadResult, PathBuf), String> {
     };
     let mut session: Box<dyn Session> = match role.as_str() {
         "im-client" => Box::new(im_client::ImClientLoad::start(&ctx)?),
+        "im-server" => Box::new(im_server::ImServerLoad::start(&ctx)?),
         _ => unreachable!("checked against ROLES"),
     };
     catch_signals();
