@@ -22,6 +22,7 @@ mod ims_core_sut;
 mod ipv6;
 mod lab_network;
 mod limits;
+mod load_im_server;
 mod mms_client_sut;
 mod mms_relay;
 mod mms_vectors;
