@@ -283,13 +283,13 @@ impl Ledger {
         self.index(id).map(|i| &self.slots[i])
     }
 
-    /// The harness learnt what the right outcome of a message still
-    /// waiting is (e.g. its recipient never got it, so a refusal the SUT
-    /// gives itself is right and an acceptance is fabricated): its outcome
-    /// is judged by `expect` from now on.
+    /// The harness learnt what the right outcome of a message without one
+    /// yet is (e.g. its recipient never got it, so a refusal the SUT gives
+    /// itself is right and an acceptance is fabricated): its outcome, in
+    /// time or late, is judged by `expect` from now on.
     pub fn expect(&mut self, id: u64, expect: Expect) {
         if let Some(i) = self.index(id) {
-            if self.slots[i].state == State::Pending {
+            if self.slots[i].state != State::Done {
                 self.slots[i].expect = expect;
             }
         }
@@ -734,8 +734,12 @@ mod tests {
         l.expect(b, Expect::NotAccepted);
         l.outcome(10, ok(a, 503)); // the SUT's own refusal: right
         l.outcome(10, ok(b, 200)); // an acceptance nobody gave
+        let late = l.sent(20, Expect::Exact(200));
+        l.expire(2_000_000);
+        l.expect(late, Expect::NotAccepted);
+        l.outcome(2_000_001, ok(late, 503)); // late, but right
         let c = l.finish().counters;
-        assert_eq!((c.mismatched, c.fabricated), (0, 1));
+        assert_eq!((c.mismatched, c.fabricated, c.late), (0, 1, 1));
     }
 
     #[test]
