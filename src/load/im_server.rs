@@ -332,6 +332,83 @@ fn poll(mut fds: Vec<libc::pollfd>, timeout: Duration) -> Vec<libc::pollfd> {
     fds
 }
 
+/// Waits on many sockets at once (epoll: the sockets are registered once,
+/// a wait costs what is ready, not how many there are), to the microsecond.
+struct Poller {
+    epfd: std::os::fd::OwnedFd,
+    events: Vec<libc::epoll_event>,
+    /// After [`Poller::wait`]: which sockets (by index) have datagrams.
+    ready: Vec<bool>,
+    /// epoll_pwait2 (Linux 5.11) missing: waits rounded up to the millisecond.
+    coarse: bool,
+}
+
+impl Poller {
+    fn new(fds: &[std::os::fd::RawFd]) -> std::io::Result<Poller> {
+        use std::os::fd::FromRawFd;
+        // SAFETY: epoll_create1 takes no pointer; a descriptor it returns is ours.
+        let raw = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if raw < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `raw` is a fresh descriptor nobody else owns.
+        let epfd = unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) };
+        for (i, fd) in fds.iter().enumerate() {
+            let mut ev = libc::epoll_event {
+                events: libc::EPOLLIN as u32,
+                u64: i as u64,
+            };
+            // SAFETY: `ev` lives across the call; both descriptors are open.
+            if unsafe { libc::epoll_ctl(raw, libc::EPOLL_CTL_ADD, *fd, &mut ev) } < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        Ok(Poller {
+            epfd,
+            events: vec![libc::epoll_event { events: 0, u64: 0 }; fds.len()],
+            ready: vec![false; fds.len()],
+            coarse: false,
+        })
+    }
+
+    fn wait(&mut self, timeout: Duration) {
+        use std::os::fd::AsRawFd;
+        self.ready.iter_mut().for_each(|r| *r = false);
+        let max = self.events.len() as libc::c_int;
+        let n = if self.coarse {
+            let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int;
+            // SAFETY: `events` has room for `max` entries.
+            unsafe { libc::epoll_wait(self.epfd.as_raw_fd(), self.events.as_mut_ptr(), max, ms) }
+        } else {
+            let ts = libc::timespec {
+                tv_sec: timeout.as_secs() as libc::time_t,
+                tv_nsec: timeout.subsec_nanos() as libc::c_long,
+            };
+            // SAFETY: `events` has room for `max` entries; `ts` lives across
+            // the call; no signal mask is given.
+            let n = unsafe {
+                libc::epoll_pwait2(
+                    self.epfd.as_raw_fd(),
+                    self.events.as_mut_ptr(),
+                    max,
+                    &ts,
+                    std::ptr::null(),
+                )
+            };
+            if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS) {
+                self.coarse = true;
+            }
+            n
+        };
+        for e in self.events.iter().take(n.max(0) as usize) {
+            let i = e.u64 as usize;
+            if let Some(r) = self.ready.get_mut(i) {
+                *r = true;
+            }
+        }
+    }
+}
+
 /// Timer E's levels: level i waits min(T1·2^i, T2); the last repeats.
 struct Retransmits {
     levels: Vec<(Duration, VecDeque<(u64, u64)>)>,
@@ -569,34 +646,15 @@ impl Session for ImServerLoad {
         let linger_us = plan.linger.as_micros() as u64;
         let timer_f_bytes: &[u8] =
             b"(no final response: the originator's own Timer F, RFC 3261 \xc2\xa717.1.2.2; RFC 4320 \xc2\xa74.2)";
-        let mut fds: Vec<libc::pollfd> = std::iter::once(self.orig.as_raw_fd())
+        let all: Vec<std::os::fd::RawFd> = std::iter::once(self.orig.as_raw_fd())
             .chain(self.recipients.iter().map(|r| r.sock.as_raw_fd()))
-            .map(|fd| libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            })
             .collect();
+        let mut poller = Poller::new(&all).map_err(|e| format!("epoll: {e}"))?;
         let mut wait = Duration::ZERO;
         loop {
             // Which sockets have datagrams (waiting at most `wait`).
-            for f in fds.iter_mut() {
-                f.revents = 0;
-            }
-            let ts = libc::timespec {
-                tv_sec: 0,
-                tv_nsec: wait.min(Duration::from_millis(50)).as_nanos() as libc::c_long,
-            };
-            // SAFETY: `fds` is a live array of pollfd whose length is
-            // passed; `ts` lives across the call; no signal mask is given.
-            unsafe {
-                libc::ppoll(
-                    fds.as_mut_ptr(),
-                    fds.len() as libc::nfds_t,
-                    &ts,
-                    std::ptr::null(),
-                )
-            };
+            poller.wait(wait.min(Duration::from_millis(50)));
+            let ready = &poller.ready;
             let now = now_us();
             let stopping = live.stopped() || super::interrupted();
             // New messages due by the rate.
@@ -659,7 +717,7 @@ impl Session for ImServerLoad {
             // The recipients: deliveries first (their answers come before
             // the SUT can relay them).
             for (ri, r) in self.recipients.iter_mut().enumerate() {
-                if fds[ri + 1].revents == 0 {
+                if !ready[ri + 1] {
                     continue;
                 }
                 loop {
@@ -778,7 +836,7 @@ impl Session for ImServerLoad {
                 }
             }
             // The originators: final responses.
-            if fds[0].revents != 0 {
+            if ready[0] {
                 loop {
                     let n = self
                         .orig
@@ -931,7 +989,7 @@ impl Session for ImServerLoad {
                     let t = ((sent + 1) as f64 / plan.rate * 1e6) as u64;
                     next = next.min(t);
                 }
-                // ppoll waits to the microsecond: no spinning between sends.
+                // The wait is to the microsecond: no spinning between sends.
                 wait =
                     Duration::from_micros(next.saturating_sub(now)).min(Duration::from_millis(50));
             }
