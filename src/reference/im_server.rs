@@ -1653,6 +1653,12 @@ fn rewrite_status(bytes: &[u8], line: &str) -> Vec<u8> {
 /// originators retransmit, and the retransmissions overflow it again.
 const UDP_BUFFER: libc::c_int = 8 << 20;
 
+/// How many received UDP datagrams are handled at once at most. Overloaded
+/// without a bound, the server read everything the socket held into tasks
+/// waiting their turn: seconds of latency inside the process, every
+/// originator retransmitting, and the retransmissions queued behind.
+const UDP_IN_FLIGHT: usize = 256;
+
 fn enlarge_buffers(udp: &UdpSocket) {
     use std::os::fd::AsRawFd;
     for opt in [libc::SO_RCVBUF, libc::SO_SNDBUF] {
@@ -1721,13 +1727,24 @@ pub fn start(
         let server = server.clone();
         tasks.push(tokio::spawn(async move {
             let mut buf = vec![0u8; 65536];
+            let permits = Arc::new(tokio::sync::Semaphore::new(UDP_IN_FLIGHT));
             loop {
+                // Past UDP_IN_FLIGHT datagrams being handled, the next one
+                // waits in the socket (overload then costs the kernel's
+                // buffer, not an ever longer queue of tasks).
+                let Ok(permit) = permits.clone().acquire_owned().await else {
+                    return;
+                };
                 let Ok((n, from)) = udp.recv_from(&mut buf).await else {
                     tokio::time::sleep(Duration::from_millis(5)).await;
                     continue;
                 };
                 let raw = buf[..n].to_vec();
-                tokio::spawn(server.clone().handle(raw, Peer::Udp(from), Some(from)));
+                let server = server.clone();
+                tokio::spawn(async move {
+                    server.handle(raw, Peer::Udp(from), Some(from)).await;
+                    drop(permit);
+                });
             }
         }));
     }
