@@ -283,6 +283,18 @@ impl Ledger {
         self.index(id).map(|i| &self.slots[i])
     }
 
+    /// The harness learnt what the right outcome of a message without one
+    /// yet is (e.g. its recipient never got it, so a refusal the SUT gives
+    /// itself is right and an acceptance is fabricated): its outcome, in
+    /// time or late, is judged by `expect` from now on.
+    pub fn expect(&mut self, id: u64, expect: Expect) {
+        if let Some(i) = self.index(id) {
+            if self.slots[i].state != State::Done {
+                self.slots[i].expect = expect;
+            }
+        }
+    }
+
     /// A copy of the message was sent again.
     pub fn retransmitted(&mut self, id: u64) {
         if let Some(i) = self.index(id) {
@@ -711,6 +723,23 @@ mod tests {
         l.outcome(10, ok(id, 200));
         l.outcome(11, ok(id, 500)); // a different one is a duplicate
         assert_eq!(l.finish().counters.duplicated, 1);
+    }
+
+    #[test]
+    fn an_amended_expectation_judges_the_outcome() {
+        let mut l = Ledger::new(0, 1_000_000, 100_000);
+        let a = l.sent(0, Expect::Exact(486));
+        let b = l.sent(0, Expect::Exact(486));
+        l.expect(a, Expect::NotAccepted);
+        l.expect(b, Expect::NotAccepted);
+        l.outcome(10, ok(a, 503)); // the SUT's own refusal: right
+        l.outcome(10, ok(b, 200)); // an acceptance nobody gave
+        let late = l.sent(20, Expect::Exact(200));
+        l.expire(2_000_000);
+        l.expect(late, Expect::NotAccepted);
+        l.outcome(2_000_001, ok(late, 503)); // late, but right
+        let c = l.finish().counters;
+        assert_eq!((c.mismatched, c.fabricated, c.late), (0, 1, 1));
     }
 
     #[test]

@@ -28,6 +28,7 @@
 
 pub mod html;
 pub mod im_client;
+pub mod im_server;
 pub mod iwf;
 pub mod ledger;
 pub mod merge;
@@ -49,7 +50,7 @@ use record::CaptureMode;
 use result::{Gates, LoadResult, Step};
 
 /// The roles `liaison load` drives.
-pub const ROLES: &[&str] = &["im-client", "sms-im-iwf"];
+pub const ROLES: &[&str] = &["im-client", "im-server", "sms-im-iwf"];
 
 /// The identities of one agent: agent K of N starts at (K-1)·this.
 pub const AGENT_SPAN: u64 = 1_000_000_000_000;
@@ -364,6 +365,7 @@ pub fn run(opts: LoadOptions) -> Result<(LoadResult, PathBuf), String> {
     };
     let mut session: Box<dyn Session> = match role.as_str() {
         "im-client" => Box::new(im_client::ImClientLoad::start(&ctx)?),
+        "im-server" => Box::new(im_server::ImServerLoad::start(&ctx)?),
         "sms-im-iwf" => Box::new(iwf::IwfLoad::start(&ctx)?),
         _ => unreachable!("checked against ROLES"),
     };

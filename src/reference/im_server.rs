@@ -217,13 +217,65 @@ struct State {
     /// Offline notifications in progress, by branch.
     push_tx: HashMap<String, PushPending>,
     store: HashMap<String, Vec<Stored>>,
-    /// Originator transactions: key → final response sent (None while pending).
-    server_tx: HashMap<String, (Option<Vec<u8>>, Instant)>,
+    /// Originator transactions still waiting for their final response:
+    /// key → when they came, and the same in the order they came (let go
+    /// after 2·Timer J without a sweep of the map per request).
+    server_pending: HashMap<String, Instant>,
+    pending_order: std::collections::VecDeque<(Instant, String)>,
+    /// Completed originator transactions: their final response, kept for
+    /// 2·Timer J to answer retransmissions (RFC 3261 §17.2.2).
+    server_done: super::Completed,
     /// Our client transactions, by branch.
     client_tx: HashMap<String, Pending>,
+    /// Forwarded MESSAGEs waiting for the recipient's final response (at
+    /// most [`MAX_FORWARDING`]).
+    forwarding: usize,
     /// TCP connections to recipients.
     tcp_out: HashMap<(SocketAddr, Hop), mpsc::UnboundedSender<Vec<u8>>>,
 }
+
+impl State {
+    /// Lets go of the originator transactions older than `keep`.
+    fn expire_server_tx(&mut self, keep: Duration) {
+        self.server_done.expire(keep);
+        while let Some((at, _)) = self.pending_order.front() {
+            if at.elapsed() < keep {
+                break;
+            }
+            if let Some((_, key)) = self.pending_order.pop_front() {
+                if self
+                    .server_pending
+                    .get(&key)
+                    .is_some_and(|t| t.elapsed() >= keep)
+                {
+                    self.server_pending.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// A forwarded MESSAGE's client transaction ended (its first final
+    /// response, or Timer F): it no longer counts against the bound.
+    fn forward_ended(&mut self, branch: &str) {
+        if let Some(p) = self.client_tx.remove(branch) {
+            if !p.done && !p.origin_key.is_empty() {
+                self.forwarding = self.forwarding.saturating_sub(1);
+            }
+        }
+    }
+}
+
+/// How many forwarded MESSAGEs may wait for their recipients' final
+/// responses at once. A MESSAGE that would be one more is refused at once
+/// with 503 Service Unavailable and a Retry-After (RFC 3261 §21.5.4): the
+/// server is overloaded, the request was not forwarded, and the originator
+/// learns it now rather than by its own Timer F. Each waits at most Timer F
+/// (64·T1): at T1 = 500 ms the bound is reached by 32 MESSAGEs a second to
+/// recipients that never answer, at T1 = 20 ms by 800 a second (which the
+/// load fault `200-when-queue-full` uses, in a test of a few seconds on a
+/// debug build). Answered ones leave at once: at 30 000 a second the bound
+/// allows 34 ms from forwarding to the recipient's answer.
+pub const MAX_FORWARDING: usize = 1024;
 
 struct Server {
     settings: Settings,
@@ -421,6 +473,13 @@ impl Server {
             let _ = self.udp.send_to(&bytes, addr).await;
             return;
         }
+        // Boxed: the connecting (TCP, TLS) is a large future that the
+        // common path (UDP) need not carry.
+        Box::pin(self.send_on_stream(addr, hop, bytes)).await
+    }
+
+    /// Sends over TCP or TLS (see [`Self::send_to_contact`]).
+    async fn send_on_stream(self: &Arc<Self>, addr: SocketAddr, hop: Hop, bytes: Vec<u8>) {
         let existing = lock(&self.state).tcp_out.get(&(addr, hop)).cloned();
         let tx = match existing {
             Some(tx) if !tx.is_closed() => tx,
@@ -538,12 +597,17 @@ impl Server {
         // or the client gets two different finals (two To tags).
         let seen = {
             let mut st = lock(&self.state);
-            st.server_tx.retain(|_, (_, at)| at.elapsed() < timer_j * 2);
-            let seen = st.server_tx.get(&key).map(|(f, at)| (f.clone(), *at));
-            if seen.is_none() {
-                st.server_tx.insert(key.clone(), (None, Instant::now()));
+            st.expire_server_tx(timer_j * 2);
+            if let Some((f, at)) = st.server_done.get(&key) {
+                Some((Some(f.clone()), *at))
+            } else if let Some(at) = st.server_pending.get(&key) {
+                Some((None, *at))
+            } else {
+                let now = Instant::now();
+                st.server_pending.insert(key.clone(), now);
+                st.pending_order.push_back((now, key.clone()));
+                None
             }
-            seen
         };
         if let Some((final_resp, at)) = seen {
             // Fault: a retransmission that comes 4·T1 or more after the
@@ -563,7 +627,7 @@ impl Server {
             }
         }
         match method.as_str() {
-            "REGISTER" => self.register(msg, from, key).await,
+            "REGISTER" => Box::pin(self.register(msg, from, key)).await,
             "MESSAGE" => {
                 let trusted = self.trusted(&msg, src);
                 self.message(msg, from, key, trusted).await
@@ -612,9 +676,11 @@ impl Server {
 
     /// Sends a final response for server transaction `key` and remembers it.
     async fn finish(self: &Arc<Self>, key: &str, to: &Peer, bytes: Vec<u8>) {
-        lock(&self.state)
-            .server_tx
-            .insert(key.to_string(), (Some(bytes.clone()), Instant::now()));
+        {
+            let mut st = lock(&self.state);
+            st.server_pending.remove(key);
+            st.server_done.insert(key.to_string(), bytes.clone());
+        }
         self.send(to, bytes.clone()).await;
         if self.settings.has_fault("conflicting-finals") && key.ends_with("|MESSAGE") {
             // Fault: the same final again, then a different one on the same
@@ -730,7 +796,7 @@ impl Server {
         }
         let hop = self.next_hop(&path, addr, hop);
         for s in stored {
-            self.deliver_stored(&aor, &contact, hop, &path, s).await;
+            Box::pin(self.deliver_stored(&aor, &contact, hop, &path, s)).await;
         }
     }
 
@@ -853,7 +919,9 @@ impl Server {
         let (targets, none_fits) = {
             let mut st = lock(&self.state);
             let now = Instant::now();
-            for list in st.bindings.values_mut() {
+            // Only this AoR's expired bindings are let go here (a sweep of
+            // every user's on each MESSAGE costs as much as there are users).
+            if let Some(list) = st.bindings.get_mut(&aor) {
                 list.retain(|b| b.until > now);
             }
             let mut list: Vec<Binding> = st.bindings.get(&aor).cloned().unwrap_or_default();
@@ -949,7 +1017,7 @@ impl Server {
         let mut targets = targets.into_iter();
         let Some(target) = targets.next() else {
             if let Some(d) = defer {
-                return self.defer(&msg, &from, &key, d).await;
+                return Box::pin(self.defer(&msg, &from, &key, d)).await;
             }
             if s.store_and_forward {
                 let expires_at = msg
@@ -990,7 +1058,7 @@ impl Server {
                     let (tx, rx) = tokio::sync::oneshot::channel();
                     let mut tx = Some(tx);
                     for p in &pushes {
-                        self.notify_offline(&aor, p, &sender, tx.take()).await;
+                        Box::pin(self.notify_offline(&aor, p, &sender, tx.take())).await;
                     }
                     let code = match tokio::time::timeout(s.t1 * 64, rx).await {
                         Ok(Ok(c)) => c,
@@ -1012,7 +1080,7 @@ impl Server {
                 let b = response_to(&msg, code, reason).to_tag(&token()).build();
                 self.finish(&key, &from, b).await;
                 for p in &pushes {
-                    self.notify_offline(&aor, p, &sender, None).await;
+                    Box::pin(self.notify_offline(&aor, p, &sender, None)).await;
                 }
                 return;
             }
@@ -1025,11 +1093,12 @@ impl Server {
             };
             return self.finish(&key, &from, b).await;
         };
-        let retry = Retry {
+        let rest: Vec<Target> = targets.collect();
+        let retry = (!rest.is_empty()).then(|| Retry {
             msg: msg.clone(),
             trusted,
-            rest: targets.collect(),
-        };
+            rest,
+        });
         self.forward(&msg, &from, &key, trusted, target, defer, retry)
             .await;
     }
@@ -1046,7 +1115,7 @@ impl Server {
         trusted: bool,
         (contact, (addr, hop), path): Target,
         defer: Option<Deferrable>,
-        retry: Retry,
+        retry: Option<Retry>,
     ) {
         let s = &self.settings;
         let branch = format!("z9hG4bK{}", token());
@@ -1128,19 +1197,43 @@ impl Server {
             hop
         };
         let bytes = rebuild(&format!("MESSAGE {contact} SIP/2.0"), &headers, msg.body());
-        lock(&self.state).client_tx.insert(
-            branch.clone(),
-            Pending {
-                origin: from.clone(),
-                origin_key: key.to_string(),
-                request: bytes.clone(),
-                to: addr,
-                hop,
-                done: false,
-                defer: defer.filter(|_| !s.has_fault("defer-only-unregistered")),
-                retry: Some(retry).filter(|r| !r.rest.is_empty()),
-            },
-        );
+        let full = {
+            let mut st = lock(&self.state);
+            if st.forwarding >= MAX_FORWARDING {
+                true
+            } else {
+                st.forwarding += 1;
+                st.client_tx.insert(
+                    branch.clone(),
+                    Pending {
+                        origin: from.clone(),
+                        origin_key: key.to_string(),
+                        request: bytes.clone(),
+                        to: addr,
+                        hop,
+                        done: false,
+                        defer: defer.filter(|_| !s.has_fault("defer-only-unregistered")),
+                        retry: retry.filter(|r| !r.rest.is_empty()),
+                    },
+                );
+                false
+            }
+        };
+        if full {
+            // Too many forwarded MESSAGEs wait for their recipients: refused
+            // now, not forwarded (RFC 3261 §21.5.4).
+            let b = if s.has_fault("200-when-queue-full") {
+                // Fault: the overflow taken as accepted, the message dropped.
+                response_to(msg, 200, "OK").to_tag(&token()).build()
+            } else {
+                let retry_after = (s.t1 * 64).as_secs().max(1);
+                response_to(msg, 503, "Service Unavailable")
+                    .to_tag(&token())
+                    .header("Retry-After", &retry_after.to_string())
+                    .build()
+            };
+            return self.finish(key, from, b).await;
+        }
         if s.has_fault("early-200") {
             // Answered before the request leaves, so the recipient's own
             // answer always finds the transaction finished (and is not
@@ -1245,6 +1338,9 @@ impl Server {
             loop {
                 tokio::time::sleep(e).await;
                 if Instant::now() >= end {
+                    // Timer F: the client transaction ends (no 408 to the
+                    // originator, RFC 4320 §4.2).
+                    lock(&self.state).forward_ended(&branch);
                     return;
                 }
                 let again = {
@@ -1272,10 +1368,7 @@ impl Server {
                 return;
             };
             let first_final = code >= 200 && !p.done;
-            if code >= 200 {
-                p.done = true;
-            }
-            (
+            let taken = (
                 p.origin.clone(),
                 p.origin_key.clone(),
                 first_final,
@@ -1285,16 +1378,21 @@ impl Server {
                 } else {
                     None
                 },
-            )
+            );
+            if first_final {
+                // Ended: let go of it (its retransmissions stop, a later
+                // copy of a final finds nothing and is dropped, as one
+                // after the first final was before).
+                st.forward_ended(&branch);
+            }
+            taken
         };
         if let Some(mut r) = retry {
             // The preference-only fault: the next contact, as if the
             // required feature were only preferred.
             let next = r.rest.remove(0);
             let (m, trusted) = (r.msg.clone(), r.trusted);
-            return self
-                .forward(&m, &origin, &okey, trusted, next, defer, r)
-                .await;
+            return Box::pin(self.forward(&m, &origin, &okey, trusted, next, defer, Some(r))).await;
         }
         if okey.is_empty() {
             // A stored message we delivered ourselves, or an offline notification.
@@ -1312,19 +1410,16 @@ impl Server {
         if !first_final {
             return;
         }
-        let already = lock(&self.state)
-            .server_tx
-            .get(&okey)
-            .is_some_and(|(f, _)| f.is_some());
+        let already = lock(&self.state).server_done.get(&okey).is_some();
         if already {
             return; // e.g. our own early 200 (fault) or a 408 already sent
         }
         if let (Some(d), 480 | 408) = (&defer, code) {
             // The MMS user cannot take it now: MMS is the deferred mode.
             if self.settings.has_fault("defer-relays-error") {
-                self.submit_mm(d).await;
+                Box::pin(self.submit_mm(d)).await;
             } else {
-                return self.defer_answer(&okey, &origin, &msg, d).await;
+                return Box::pin(self.defer_answer(&okey, &origin, &msg, d)).await;
             }
         }
         let mut out = strip_top_via(&msg);
@@ -1337,7 +1432,7 @@ impl Server {
             code,
             self.settings.has_fault("defer-copy-after-200"),
         ) {
-            self.submit_mm(d).await;
+            Box::pin(self.submit_mm(d)).await;
         }
     }
 
@@ -1552,6 +1647,34 @@ fn rewrite_status(bytes: &[u8], line: &str) -> Vec<u8> {
     out
 }
 
+/// The UDP socket buffers the server asks for (the kernel caps them at
+/// `net.core.rmem_max`/`wmem_max`). With the default (about 200 KB) a burst
+/// of a few hundred MESSAGEs overflows it: the datagrams are dropped, the
+/// originators retransmit, and the retransmissions overflow it again.
+const UDP_BUFFER: libc::c_int = 8 << 20;
+
+/// How many received UDP datagrams are handled at once at most. Overloaded
+/// without a bound, the server read everything the socket held into tasks
+/// waiting their turn: seconds of latency inside the process, every
+/// originator retransmitting, and the retransmissions queued behind.
+const UDP_IN_FLIGHT: usize = 256;
+
+fn enlarge_buffers(udp: &UdpSocket) {
+    use std::os::fd::AsRawFd;
+    for opt in [libc::SO_RCVBUF, libc::SO_SNDBUF] {
+        // SAFETY: setsockopt with a pointer to a c_int that outlives the call.
+        unsafe {
+            libc::setsockopt(
+                udp.as_raw_fd(),
+                libc::SOL_SOCKET,
+                opt,
+                &UDP_BUFFER as *const _ as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+    }
+}
+
 /// Starts the server on its UDP socket and TCP listener (the same port)
 /// and, when given, the TCP listener where it takes SIP over WebSocket and
 /// the one where it takes SIP over TLS (with `settings.tls`: its
@@ -1563,6 +1686,7 @@ pub fn start(
     tls: Option<TcpListener>,
     settings: Settings,
 ) -> Vec<tokio::task::JoinHandle<()>> {
+    enlarge_buffers(&udp);
     let udp = Arc::new(udp);
     let addr = udp
         .local_addr()
@@ -1603,13 +1727,24 @@ pub fn start(
         let server = server.clone();
         tasks.push(tokio::spawn(async move {
             let mut buf = vec![0u8; 65536];
+            let permits = Arc::new(tokio::sync::Semaphore::new(UDP_IN_FLIGHT));
             loop {
+                // Past UDP_IN_FLIGHT datagrams being handled, the next one
+                // waits in the socket (overload then costs the kernel's
+                // buffer, not an ever longer queue of tasks).
+                let Ok(permit) = permits.clone().acquire_owned().await else {
+                    return;
+                };
                 let Ok((n, from)) = udp.recv_from(&mut buf).await else {
                     tokio::time::sleep(Duration::from_millis(5)).await;
                     continue;
                 };
                 let raw = buf[..n].to_vec();
-                tokio::spawn(server.clone().handle(raw, Peer::Udp(from), Some(from)));
+                let server = server.clone();
+                tokio::spawn(async move {
+                    server.handle(raw, Peer::Udp(from), Some(from)).await;
+                    drop(permit);
+                });
             }
         }));
     }
@@ -2082,4 +2217,21 @@ pub const FAULTS: &[super::Fault] = &[
 ];
 
 /// Faults only a load run reveals (`liaison load --fault im-server/NAME`).
-pub const LOAD_FAULTS: &[super::LoadFault] = &[];
+pub const LOAD_FAULTS: &[super::LoadFault] = &[super::LoadFault {
+    role: "im-server",
+    name: "200-when-queue-full",
+    description: "answers 200 instead of 503 Service Unavailable (RFC 3261 §21.5.4) to a MESSAGE that finds MAX_FORWARDING forwarded MESSAGEs waiting, and drops it: an acceptance nobody gave, which only a queue filled by load reveals",
+    trips: &["fabricated"],
+    // Nine recipients in ten silent keep 900 forwarded MESSAGEs a second
+    // waiting for Timer F (64·T1 = 1.28 s): the queue is full within 1.2 s.
+    args: &[
+        "--rate",
+        "1000",
+        "--count",
+        "2500",
+        "--mix",
+        "200:10,silent:90",
+        "--t1-ms",
+        "20",
+    ],
+}];
