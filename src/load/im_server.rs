@@ -614,11 +614,16 @@ struct Extra {
 }
 
 impl Session for ImServerLoad {
+    fn deadline(&self, timer_f: Duration) -> Duration {
+        timer_f + margin(timer_f / 64)
+    }
+
     fn step(&mut self, plan: &Plan, live: &Live) -> Result<LoadResult, String> {
         let ident = Ident::new(&plan.token);
         let limit = plan.limit();
         let bucket_us = super::im_client::bucket_width(plan);
-        let deadline = plan.deadline + margin(plan.t1);
+        // The plan's deadline is already Timer F plus the margin (`Session::deadline`).
+        let deadline = plan.deadline;
         let deadline_us = deadline.as_micros() as u64;
         let mut ledger = Ledger::new(plan.first_id, deadline_us, bucket_us);
         let mut rec =
