@@ -31,6 +31,7 @@ pub mod im_client;
 pub mod ledger;
 pub mod merge;
 pub mod mix;
+pub mod ppg;
 pub mod record;
 pub mod result;
 pub mod scan;
@@ -48,7 +49,7 @@ use record::CaptureMode;
 use result::{Gates, LoadResult, Step};
 
 /// The roles `liaison load` drives.
-pub const ROLES: &[&str] = &["im-client"];
+pub const ROLES: &[&str] = &["im-client", "ppg"];
 
 /// The identities of one agent: agent K of N starts at (K-1)·this.
 pub const AGENT_SPAN: u64 = 1_000_000_000_000;
@@ -357,6 +358,7 @@ pub fn run(opts: LoadOptions) -> Result<(LoadResult, PathBuf), String> {
     };
     let mut session: Box<dyn Session> = match role.as_str() {
         "im-client" => Box::new(im_client::ImClientLoad::start(&ctx)?),
+        "ppg" => Box::new(ppg::PpgLoad::start(&ctx)?),
         _ => unreachable!("checked against ROLES"),
     };
     catch_signals();

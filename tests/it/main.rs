@@ -23,6 +23,7 @@ mod ipv6;
 mod lab_network;
 mod limits;
 mod load;
+mod load_ppg;
 mod load_report;
 mod mms_client_sut;
 mod mms_relay;
