@@ -78,6 +78,9 @@ const MAX_PARTIAL_SEGMENTS: usize = 100_000;
 /// The digits of a push's number after `+4`.
 const NUMBER_DIGITS: u32 = 13;
 
+/// A push for a PAP connection: its identity and its submission.
+type Job = (u64, Vec<u8>);
+
 /// What the harness threads tell the step.
 enum Event {
     /// The PAP answer to push `id`: its code and the push-id it names.
@@ -104,7 +107,7 @@ enum Event {
 
 /// A running ppg load session: the SMSC, the PAP connections and the SUT.
 pub struct PpgLoad {
-    jobs: Option<SyncSender<(u64, Vec<u8>)>>,
+    jobs: Option<SyncSender<Job>>,
     events: Receiver<Event>,
     url_path: String,
     host: String,
@@ -171,7 +174,7 @@ impl PpgLoad {
         }
         let (pap_addr, url_path) = http::url_parts(&url)
             .ok_or_else(|| format!("ppg.url {url}: not http://IP:PORT/PATH"))?;
-        let (jobs, rx) = mpsc::sync_channel::<(u64, Vec<u8>)>(CONNECTIONS);
+        let (jobs, rx) = mpsc::sync_channel::<Job>(CONNECTIONS);
         let rx = Arc::new(Mutex::new(rx));
         for _ in 0..CONNECTIONS {
             let (rx, tx, cpu) = (rx.clone(), tx.clone(), cpu_ns.clone());
@@ -209,7 +212,7 @@ pub fn content(ident: &Ident, id: u64, out: &mut Vec<u8>) {
     out.clear();
     ident.write(out, id);
     out.extend_from_slice(b" liaison load push");
-    if id % 8 == 0 {
+    if id.is_multiple_of(8) {
         while out.len() < 300 {
             out.push(b'.');
         }
@@ -247,7 +250,7 @@ fn submission(ident: &Ident, id: u64, path: &str, host: &str, body: &mut Vec<u8>
 /// One PAP connection: takes a push, submits it, reads its answer.
 fn pap_worker(
     at: SocketAddr,
-    jobs: Arc<Mutex<Receiver<(u64, Vec<u8>)>>>,
+    jobs: Arc<Mutex<Receiver<Job>>>,
     events: mpsc::Sender<Event>,
     cpu: Arc<AtomicU64>,
 ) {
