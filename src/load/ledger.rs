@@ -52,6 +52,14 @@ impl Expect {
     }
 }
 
+/// An integrity violation a driver reports with [`Ledger::violated`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Violation {
+    Mismatched,
+    Fabricated,
+    Duplicated,
+}
+
 /// One final outcome the SUT gave for a message.
 #[derive(Debug, Clone, Copy)]
 pub struct Outcome<'a> {
@@ -344,6 +352,36 @@ impl Ledger {
                 bytes,
             );
         }
+    }
+
+    /// A violation the driver established itself (a delivered content that
+    /// is not the message's byte for byte; a delivery of a message its
+    /// recipient's side refused): counted and kept like the ledger's own.
+    pub fn violated(
+        &mut self,
+        now_us: u64,
+        kind: Violation,
+        id: u64,
+        expected: String,
+        came: String,
+        bytes: &[u8],
+    ) {
+        let name = match kind {
+            Violation::Mismatched => {
+                self.counters.mismatched += 1;
+                "mismatched"
+            }
+            Violation::Fabricated => {
+                self.counters.fabricated += 1;
+                "fabricated"
+            }
+            Violation::Duplicated => {
+                self.counters.duplicated += 1;
+                "duplicated"
+            }
+        };
+        self.violation(now_us);
+        self.find(name, id, expected, came, bytes);
     }
 
     /// A response that names no message of this run (no identity of ours

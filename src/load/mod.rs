@@ -33,6 +33,7 @@ pub mod iwf;
 pub mod ledger;
 pub mod merge;
 pub mod mix;
+pub mod ppg;
 pub mod record;
 pub mod result;
 pub mod scan;
@@ -50,7 +51,7 @@ use record::CaptureMode;
 use result::{Gates, LoadResult, Step};
 
 /// The roles `liaison load` drives.
-pub const ROLES: &[&str] = &["im-client", "im-server", "sms-im-iwf"];
+pub const ROLES: &[&str] = &["im-client", "im-server", "sms-im-iwf", "ppg"];
 
 /// The identities of one agent: agent K of N starts at (K-1)·this.
 pub const AGENT_SPAN: u64 = 1_000_000_000_000;
@@ -367,6 +368,7 @@ pub fn run(opts: LoadOptions) -> Result<(LoadResult, PathBuf), String> {
         "im-client" => Box::new(im_client::ImClientLoad::start(&ctx)?),
         "im-server" => Box::new(im_server::ImServerLoad::start(&ctx)?),
         "sms-im-iwf" => Box::new(iwf::IwfLoad::start(&ctx)?),
+        "ppg" => Box::new(ppg::PpgLoad::start(&ctx)?),
         _ => unreachable!("checked against ROLES"),
     };
     catch_signals();

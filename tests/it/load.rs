@@ -249,7 +249,7 @@ fn bad_arguments_are_refused_with_the_reason() {
         (&["--rate", "100"][..], "--count N or --duration S"),
         (&["--count", "10", "--capture", "ring:0"][..], "ring:MB"),
         (&["--count", "10", "--agent", "3/2"][..], "K must be"),
-        (&["--count", "10", "--role", "ppg"][..], "drives"),
+        (&["--count", "10", "--role", "push-client"][..], "drives"),
         (
             &["--count", "10", "--fault", "im-server/ignores-path"][..],
             "not a fault of",

@@ -25,6 +25,7 @@ mod limits;
 mod load;
 mod load_im_server;
 mod load_iwf;
+mod load_ppg;
 mod load_report;
 mod mms_client_sut;
 mod mms_relay;
