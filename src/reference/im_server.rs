@@ -2225,6 +2225,8 @@ pub const LOAD_FAULTS: &[super::LoadFault] = &[super::LoadFault {
     // Nine recipients in ten silent keep 900 forwarded MESSAGEs a second
     // waiting for Timer F (64·T1 = 1.28 s): the queue is full within 1.2 s.
     args: &[
+        "--role",
+        "im-server",
         "--rate",
         "1000",
         "--count",

@@ -73,51 +73,6 @@ fn the_reference_keeps_every_report_right_with_a_mix() {
     assert!(r["passed"].as_bool().unwrap());
 }
 
-fn queue_fault() -> &'static liaison::reference::LoadFault {
-    liaison::reference::load_faults()
-        .find(|f| f.role == "im-server" && f.name == "200-when-queue-full")
-        .expect("the load fault im-server/200-when-queue-full")
-}
-
-#[test]
-fn the_queue_full_fault_is_caught_with_its_bytes() {
-    let f = queue_fault();
-    let spec = format!("{}/{}", f.role, f.name);
-    let mut args: Vec<&str> = f.args.to_vec();
-    args.extend_from_slice(&["--fault", &spec]);
-    let (o, r) = load(&args, "load-ims-fault");
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    for t in f.trips {
-        assert!(n(&r, t) > 0, "{t}: {r:#}");
-    }
-    let found = r["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["kind"] == "fabricated")
-        .unwrap_or_else(|| panic!("a fabricated finding: {r:#}"));
-    assert!(
-        found["bytes"].as_str().unwrap().starts_with("SIP/2.0 200 "),
-        "{found:#}"
-    );
-    assert_eq!(r["fault"], spec.as_str());
-}
-
-#[test]
-fn the_clean_reference_passes_the_faults_arguments() {
-    // The conformant server answers 503 when its queue is full: a refusal
-    // the recipient never gave, for a message it never got, is right.
-    let (o, r) = load(queue_fault().args, "load-ims-fault-clean");
-    assert_eq!(o.status.code(), Some(0), "{}\n{r:#}", text(&o));
-    assert!(
-        r["codes"]["503"].as_u64().unwrap_or(0) > 0,
-        "the arguments fill the queue: {r:#}"
-    );
-    for k in ["lost", "duplicated", "mismatched", "fabricated"] {
-        assert_eq!(n(&r, k), 0, "{k}: {r:#}");
-    }
-}
-
 #[test]
 fn a_refused_registration_ends_the_run_before_a_message() {
     // A fake im-server that refuses every REGISTER (403).
