@@ -779,8 +779,11 @@ impl Session for IwfLoad {
                 conn.flush();
                 last_flush = now_us();
             }
-            // The IWF's PDUs.
+            // The IWF's PDUs, at the time they were read (after this
+            // iteration's sends: the time the loop began would come before
+            // them, and the latency out as nothing).
             let mut got = conn.fill();
+            let now = now_us();
             conn.frames(&mut frames);
             let mut used = 0;
             let mut unbound = false;
