@@ -226,6 +226,8 @@ fn an_interrupted_load_writes_what_it_has() {
         ])
         .arg(&out)
         .current_dir(root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1500));
