@@ -943,6 +943,6 @@ pub const LOAD_FAULTS: &[super::LoadFault] = &[super::LoadFault {
         "--rate",
         "5000",
         "--t1-ms",
-        "50",
+        "30",
     ],
 }];

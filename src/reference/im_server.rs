@@ -2230,7 +2230,7 @@ pub const LOAD_FAULTS: &[super::LoadFault] = &[super::LoadFault {
         "--rate",
         "1000",
         "--count",
-        "2500",
+        "1500",
         "--mix",
         "200:10,silent:90",
         "--t1-ms",
