@@ -24,8 +24,8 @@ use super::{Ctx, Live, Plan, Session};
 /// RFC 3261 T2.
 const T2: Duration = Duration::from_secs(4);
 
-/// The generator's tick: it sends what the rate has made due, reads what
-/// came, and sleeps until the next tick.
+/// The generator's shortest tick: it sends what the rate has made due,
+/// reads what came, and sleeps until the next tick.
 const TICK_US: u64 = 1000;
 
 /// A running im-client load session.
@@ -203,6 +203,10 @@ impl Session for ImClientLoad {
         let mut last_rx_us = 0u64;
         let mut unreadable = 0u64;
         let linger_us = plan.linger.as_micros() as u64;
+        // One batch per tick at the rate: 1 ms at 64 000/s and above, up to
+        // 10 ms at low rates (fewer wake-ups per message; the latency is the
+        // kernel's receive time, not the tick's).
+        let tick_us = ((BATCH as f64 / plan.rate * 1e6) as u64).clamp(TICK_US, 10 * TICK_US);
         loop {
             let now = clock.now_us();
             let stopping = live.stopped() || super::interrupted();
@@ -327,7 +331,7 @@ impl Session for ImClientLoad {
             // Sleep a tick (or less, to the next thing due): each system call
             // then moves a batch, the figure that keeps the generator cheap.
             if !backlog {
-                let mut next = now + TICK_US;
+                let mut next = now + tick_us;
                 if let Some(d) = retx.next_due() {
                     next = next.min(d);
                 }
