@@ -434,9 +434,11 @@ pub fn start(
             )));
         }
     }
-    // Two readers of the UDP socket, so that both of the runtime's workers
-    // answer under load (each request is handled whole by one of them).
-    for _ in 0..2 {
+    // One reader of the UDP socket: a request and its retransmission must
+    // meet one server transaction (RFC 3261 §17.2.2). Two readers answered
+    // both copies at once, each with its own To tag (the fault-kill test
+    // caught two different final responses on one transaction).
+    {
         let client = client.clone();
         let udp = udp.clone();
         tasks.push(tokio::spawn(async move {
