@@ -9,7 +9,6 @@
 //! give: the mix does not apply (`Expect::Any`); what is judged is that each
 //! message has exactly its own outcome.
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -17,12 +16,10 @@ use std::time::Duration;
 use super::ledger::{Expect, Ledger, Outcome};
 use super::record::Recorder;
 use super::result::LoadResult;
-use super::scan::{self, Ident};
+use super::retransmit::Retransmits;
+use super::scan::{self, write_decimal, Ident};
 use super::udp::{BatchSocket, BATCH};
 use super::{Ctx, Live, Plan, Session};
-
-/// RFC 3261 T2.
-const T2: Duration = Duration::from_secs(4);
 
 /// The generator's shortest tick: it sends what the rate has made due,
 /// reads what came, and sleeps until the next tick.
@@ -111,21 +108,6 @@ fn write_message(p: &[Vec<u8>; 4], ident: &Ident, id: u64, out: &mut Vec<u8>) {
 
 const BODY_PREFIX: &[u8] = b"liaison load ";
 
-fn write_decimal(out: &mut Vec<u8>, n: u64) {
-    let mut b = [0u8; 20];
-    let mut i = b.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        b[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&b[i..]);
-}
-
 /// The fixed parts of the MESSAGE, around its identity.
 fn message_parts(uri: &str, local: SocketAddr) -> [Vec<u8>; 4] {
     [
@@ -135,53 +117,6 @@ fn message_parts(uri: &str, local: SocketAddr) -> [Vec<u8>; 4] {
         b"@liaison.load\r\nCSeq: 1 MESSAGE\r\nContent-Type: text/plain\r\nContent-Length: "
             .to_vec(),
     ]
-}
-
-/// Timer E's levels: level i waits min(T1·2^i, T2); the last repeats.
-struct Retransmits {
-    levels: Vec<(Duration, VecDeque<(u64, u64)>)>,
-}
-
-impl Retransmits {
-    fn new(t1: Duration) -> Retransmits {
-        let mut levels = Vec::new();
-        let mut d = t1;
-        loop {
-            let d2 = d.min(T2);
-            levels.push((d2, VecDeque::new()));
-            if d2 >= T2 {
-                break;
-            }
-            d *= 2;
-        }
-        Retransmits { levels }
-    }
-
-    fn arm(&mut self, level: usize, now_us: u64, id: u64) {
-        let l = level.min(self.levels.len() - 1);
-        let due = now_us + self.levels[l].0.as_micros() as u64;
-        self.levels[l].1.push_back((due, id));
-    }
-
-    /// The copies due by `now_us`: (id, the level to arm next).
-    fn due(&mut self, now_us: u64, out: &mut Vec<(u64, usize)>) {
-        for (i, (_, q)) in self.levels.iter_mut().enumerate() {
-            while let Some(&(due, id)) = q.front() {
-                if due > now_us {
-                    break;
-                }
-                q.pop_front();
-                out.push((id, i + 1));
-            }
-        }
-    }
-
-    fn next_due(&self) -> Option<u64> {
-        self.levels
-            .iter()
-            .filter_map(|(_, q)| q.front().map(|e| e.0))
-            .min()
-    }
 }
 
 impl Session for ImClientLoad {

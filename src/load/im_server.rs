@@ -51,15 +51,13 @@ use super::ledger::{Expect, Finding, Ledger, Outcome};
 use super::mix::Answer;
 use super::record::Recorder;
 use super::result::LoadResult;
+use super::retransmit::{Retransmits, T2};
 use super::scan::{self, Ident};
 use super::udp::{BatchSocket, BATCH};
 use super::{Ctx, Live, Plan, Session};
 
 /// How many recipients register (each with a socket of its own).
 pub const RECIPIENTS: usize = 64;
-
-/// RFC 3261 T2.
-const T2: Duration = Duration::from_secs(4);
 
 /// How long registrations are asked for (s); a run longer than this would
 /// need them refreshed.
@@ -304,8 +302,7 @@ impl ImServerLoad {
         out.extend_from_slice(b"liaison load ");
         ident.write(out, id);
         let body: Vec<u8> = out.drain(body_at..).collect();
-        let mut n = itoa(body.len() as u64);
-        out.extend_from_slice(n.as_mut());
+        scan::write_decimal(out, body.len() as u64);
         out.extend_from_slice(b"\r\n\r\n");
         out.extend_from_slice(&body);
     }
@@ -409,52 +406,6 @@ impl Poller {
     }
 }
 
-/// Timer E's levels: level i waits min(T1·2^i, T2); the last repeats.
-struct Retransmits {
-    levels: Vec<(Duration, VecDeque<(u64, u64)>)>,
-}
-
-impl Retransmits {
-    fn new(t1: Duration) -> Retransmits {
-        let mut levels = Vec::new();
-        let mut d = t1;
-        loop {
-            let d2 = d.min(T2);
-            levels.push((d2, VecDeque::new()));
-            if d2 >= T2 {
-                break;
-            }
-            d *= 2;
-        }
-        Retransmits { levels }
-    }
-
-    fn arm(&mut self, level: usize, now_us: u64, id: u64) {
-        let l = level.min(self.levels.len() - 1);
-        let due = now_us + self.levels[l].0.as_micros() as u64;
-        self.levels[l].1.push_back((due, id));
-    }
-
-    fn due(&mut self, now_us: u64, out: &mut Vec<(u64, usize)>) {
-        for (i, (_, q)) in self.levels.iter_mut().enumerate() {
-            while let Some(&(due, id)) = q.front() {
-                if due > now_us {
-                    break;
-                }
-                q.pop_front();
-                out.push((id, i + 1));
-            }
-        }
-    }
-
-    fn next_due(&self) -> Option<u64> {
-        self.levels
-            .iter()
-            .filter_map(|(_, q)| q.front().map(|e| e.0))
-            .min()
-    }
-}
-
 /// What the recipients have seen of each message of a step: the top Via
 /// branch of the transaction that delivered it (hashed; 0: never
 /// delivered), by identity, as long as the ledger keeps the message.
@@ -517,8 +468,7 @@ fn method(raw: &[u8]) -> Option<&[u8]> {
 fn respond(req: &[u8], code: u16, tag: &dyn Fn(&mut Vec<u8>), extra: &[u8], out: &mut Vec<u8>) {
     out.clear();
     out.extend_from_slice(b"SIP/2.0 ");
-    let mut n = itoa(u64::from(code));
-    out.extend_from_slice(n.as_mut());
+    scan::write_decimal(out, u64::from(code));
     out.push(b' ');
     out.extend_from_slice(reason(code).as_bytes());
     out.extend_from_slice(b"\r\n");
@@ -571,35 +521,6 @@ fn respond(req: &[u8], code: u16, tag: &dyn Fn(&mut Vec<u8>), extra: &[u8], out:
     }
     out.extend_from_slice(extra);
     out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
-}
-
-/// The decimal digits of `n`.
-fn itoa(n: u64) -> Digits {
-    let mut d = Digits {
-        buf: [0; 20],
-        start: 20,
-    };
-    let mut n = n;
-    loop {
-        d.start -= 1;
-        d.buf[d.start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    d
-}
-
-struct Digits {
-    buf: [u8; 20],
-    start: usize,
-}
-
-impl AsMut<[u8]> for Digits {
-    fn as_mut(&mut self) -> &mut [u8] {
-        &mut self.buf[self.start..]
-    }
 }
 
 /// What one step counts besides the ledger.

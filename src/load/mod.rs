@@ -36,6 +36,7 @@ pub mod mix;
 pub mod ppg;
 pub mod record;
 pub mod result;
+pub mod retransmit;
 pub mod scan;
 pub mod udp;
 

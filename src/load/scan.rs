@@ -111,8 +111,7 @@ impl Ident {
     /// Writes the token for `id` into `out`.
     pub fn write(&self, out: &mut Vec<u8>, id: u64) {
         out.extend_from_slice(&self.prefix);
-        let mut b = itoa_buf(id);
-        out.extend_from_slice(b.as_mut());
+        write_decimal(out, id);
     }
 
     /// The identity named in `text`, if it names one of this run.
@@ -129,33 +128,20 @@ impl Ident {
     }
 }
 
-/// The decimal digits of `n` (no allocation beyond the small array).
-fn itoa_buf(n: u64) -> Digits {
-    let mut d = Digits {
-        buf: [0; 20],
-        start: 20,
-    };
+/// Writes the decimal digits of `n` into `out` (no allocation).
+pub fn write_decimal(out: &mut Vec<u8>, n: u64) {
+    let mut b = [0u8; 20];
+    let mut i = b.len();
     let mut n = n;
     loop {
-        d.start -= 1;
-        d.buf[d.start] = b'0' + (n % 10) as u8;
+        i -= 1;
+        b[i] = b'0' + (n % 10) as u8;
         n /= 10;
         if n == 0 {
             break;
         }
     }
-    d
-}
-
-struct Digits {
-    buf: [u8; 20],
-    start: usize,
-}
-
-impl AsMut<[u8]> for Digits {
-    fn as_mut(&mut self) -> &mut [u8] {
-        &mut self.buf[self.start..]
-    }
+    out.extend_from_slice(&b[i..]);
 }
 
 #[cfg(test)]
