@@ -280,26 +280,14 @@ impl Session for ImClientLoad {
         let summary = ledger.finish();
         let mut r = LoadResult::from_summary(&summary, "SIP final responses to MESSAGE");
         r.unreadable = unreadable;
-        // Paced from t = 0, message k leaves at k/rate: n messages span n/rate.
-        let send_s = (last_send_us as f64 / 1e6).max(summary.counters.sent as f64 / plan.rate);
-        r.rate_per_s = summary.counters.sent as f64 / send_s.max(1e-6);
-        r.completed_per_s =
-            summary.counters.completed as f64 / (last_outcome_us.max(1) as f64 / 1e6);
-        r.duration_s = end_us as f64 / 1e6;
-        r.target_rate_per_s = Some(plan.rate);
-        r.cost.generator_cpu_s = cpu.as_secs_f64();
-        r.cost.generator_cpu_us_per_message =
-            cpu.as_secs_f64() * 1e6 / summary.counters.sent.max(1) as f64;
-        r.capture = rec.finish()?.map(|(p, dropped)| {
-            if dropped > 0 {
-                format!(
-                    "{} (the last datagrams; {dropped} earlier ones let go)",
-                    p.display()
-                )
-            } else {
-                p.display().to_string()
-            }
+        r.timing(super::result::StepTiming {
+            rate: plan.rate,
+            last_send_us,
+            last_outcome_us,
+            end_us,
+            cpu,
         });
+        r.captured(rec.finish()?);
         Ok(r)
     }
 }

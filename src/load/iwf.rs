@@ -978,25 +978,14 @@ impl Session for IwfLoad {
             });
         }
         r.unreadable = run.unreadable;
-        let send_s = (last_send_us as f64 / 1e6).max(1e-3);
-        r.rate_per_s = summary.counters.sent as f64 / send_s;
-        r.completed_per_s =
-            summary.counters.completed as f64 / (run.last_outcome_us.max(1) as f64 / 1e6);
-        r.duration_s = end_us as f64 / 1e6;
-        r.target_rate_per_s = Some(plan.rate);
-        r.cost.generator_cpu_s = cpu.as_secs_f64();
-        r.cost.generator_cpu_us_per_message =
-            cpu.as_secs_f64() * 1e6 / summary.counters.sent.max(1) as f64;
-        r.capture = rec.finish()?.map(|(p, dropped)| {
-            if dropped > 0 {
-                format!(
-                    "{} (the last datagrams; {dropped} earlier ones let go)",
-                    p.display()
-                )
-            } else {
-                p.display().to_string()
-            }
+        r.timing(super::result::StepTiming {
+            rate: plan.rate,
+            last_send_us,
+            last_outcome_us: run.last_outcome_us,
+            end_us,
+            cpu,
         });
+        r.captured(rec.finish()?);
         Ok(r)
     }
 }

@@ -772,15 +772,13 @@ impl Session for PpgLoad {
         let mut r = LoadResult::from_summary(&summary, "PAP answers to push submissions");
         r.add_report(&dl.finish(), "WSP pushes at the SMSC");
         r.unreadable = unreadable;
-        let send_s = (last_send_us as f64 / 1e6).max(summary.counters.sent as f64 / plan.rate);
-        r.rate_per_s = summary.counters.sent as f64 / send_s.max(1e-6);
-        r.completed_per_s =
-            summary.counters.completed as f64 / (last_outcome_us.max(1) as f64 / 1e6);
-        r.duration_s = end_us as f64 / 1e6;
-        r.target_rate_per_s = Some(plan.rate);
-        r.cost.generator_cpu_s = cpu.as_secs_f64();
-        r.cost.generator_cpu_us_per_message =
-            cpu.as_secs_f64() * 1e6 / summary.counters.sent.max(1) as f64;
+        r.timing(super::result::StepTiming {
+            rate: plan.rate,
+            last_send_us,
+            last_outcome_us,
+            end_us,
+            cpu,
+        });
         Ok(r)
     }
 }

@@ -105,6 +105,17 @@ pub struct LoadResult {
     pub gates: Option<Gates>,
 }
 
+/// When a step sent and heard, and what it cost (µs since its start).
+#[derive(Debug, Clone, Copy)]
+pub struct StepTiming {
+    pub rate: f64,
+    pub last_send_us: u64,
+    pub last_outcome_us: u64,
+    pub end_us: u64,
+    /// CPU time of the generator's threads.
+    pub cpu: std::time::Duration,
+}
+
 /// The thresholds a run is gated by.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Gates {
@@ -159,6 +170,36 @@ impl LoadResult {
             exit_code: 0,
             gates: None,
         }
+    }
+
+    /// Fills in a step's rates, duration and generator cost, the same way
+    /// for every driver. Paced from t = 0, message k leaves at k/rate, so n
+    /// messages span at least n/rate: the sent rate is never overstated
+    /// by a short step.
+    pub fn timing(&mut self, t: StepTiming) {
+        let sent = self.counters.sent;
+        let send_s = (t.last_send_us as f64 / 1e6).max(sent as f64 / t.rate);
+        self.rate_per_s = sent as f64 / send_s.max(1e-6);
+        self.completed_per_s =
+            self.counters.completed as f64 / (t.last_outcome_us.max(1) as f64 / 1e6);
+        self.duration_s = t.end_us as f64 / 1e6;
+        self.target_rate_per_s = Some(t.rate);
+        self.cost.generator_cpu_s = t.cpu.as_secs_f64();
+        self.cost.generator_cpu_us_per_message = t.cpu.as_secs_f64() * 1e6 / sent.max(1) as f64;
+    }
+
+    /// Records where the step's capture went ([`super::record::Recorder::finish`]).
+    pub fn captured(&mut self, finished: Option<(std::path::PathBuf, u64)>) {
+        self.capture = finished.map(|(p, dropped)| {
+            if dropped > 0 {
+                format!(
+                    "{} (the last datagrams; {dropped} earlier ones let go)",
+                    p.display()
+                )
+            } else {
+                p.display().to_string()
+            }
+        });
     }
 
     /// Adds a further kind of report: its violations count in the totals
