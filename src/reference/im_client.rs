@@ -109,9 +109,13 @@ impl Client {
         let key = format!("{}|{method}", msg.top_via_branch().unwrap_or_default());
         let timer_j = s.t1 * 64;
         {
-            let mut finals = self.finals.lock().unwrap_or_else(|e| e.into_inner());
+            let mut finals = super::lock(&self.finals);
             finals.expire(timer_j);
             if let Some((bytes, at)) = finals.get(&key) {
+                if bytes.is_empty() {
+                    // Another reader is answering this transaction.
+                    return None;
+                }
                 // Fault: the completed transaction is kept for 4·T1 only
                 // (Timer J is 64·T1 for UDP, RFC 3261 §17.2.2), so a later
                 // retransmission is handled as a new request. Copies that
@@ -121,6 +125,7 @@ impl Client {
                     return Some(bytes.clone());
                 }
             }
+            finals.trying(key.clone());
         }
         if method == "MESSAGE" && s.has_fault("drops-one-in-10000") {
             // Fault (load only): every 10 000th new MESSAGE transaction gets
@@ -207,10 +212,7 @@ impl Client {
         } else {
             bytes
         };
-        self.finals
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, bytes.clone());
+        super::lock(&self.finals).complete(key, bytes.clone());
         Some(bytes)
     }
 
@@ -410,6 +412,8 @@ pub fn start(
     let sip_addr = udp
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
+    // Load: a burst of MESSAGEs must wait in the socket, not be dropped.
+    super::enlarge_udp_buffers(&udp, 8 << 20);
     let sessions: super::msrp_receiver::Sessions = Arc::default();
     let msrp_task = super::msrp_receiver::start(msrp, sessions.clone(), settings.clone());
     let client = Arc::new(Client {
@@ -434,11 +438,14 @@ pub fn start(
             )));
         }
     }
-    // One reader of the UDP socket: a request and its retransmission must
-    // meet one server transaction (RFC 3261 §17.2.2). Two readers answered
-    // both copies at once, each with its own To tag (the fault-kill test
-    // caught two different final responses on one transaction).
-    {
+    // Two readers of the UDP socket (one per core, for load). A request and
+    // its retransmission still meet one server transaction (RFC 3261
+    // §17.2.2): the first reader marks it Trying before it answers, and a
+    // copy the other reader meets meanwhile is absorbed
+    // ([`super::Completed::trying`]). Without the mark both copies were
+    // answered, each with its own To tag, and the fault-kill test caught
+    // two different final responses on one transaction.
+    for _ in 0..2 {
         let client = client.clone();
         let udp = udp.clone();
         tasks.push(tokio::spawn(async move {

@@ -1647,10 +1647,7 @@ fn rewrite_status(bytes: &[u8], line: &str) -> Vec<u8> {
     out
 }
 
-/// The UDP socket buffers the server asks for (the kernel caps them at
-/// `net.core.rmem_max`/`wmem_max`). With the default (about 200 KB) a burst
-/// of a few hundred MESSAGEs overflows it: the datagrams are dropped, the
-/// originators retransmit, and the retransmissions overflow it again.
+/// The UDP socket buffers the server asks for ([`super::enlarge_udp_buffers`]).
 const UDP_BUFFER: libc::c_int = 8 << 20;
 
 /// How many received UDP datagrams are handled at once at most. Overloaded
@@ -1658,22 +1655,6 @@ const UDP_BUFFER: libc::c_int = 8 << 20;
 /// waiting their turn: seconds of latency inside the process, every
 /// originator retransmitting, and the retransmissions queued behind.
 const UDP_IN_FLIGHT: usize = 256;
-
-fn enlarge_buffers(udp: &UdpSocket) {
-    use std::os::fd::AsRawFd;
-    for opt in [libc::SO_RCVBUF, libc::SO_SNDBUF] {
-        // SAFETY: setsockopt with a pointer to a c_int that outlives the call.
-        unsafe {
-            libc::setsockopt(
-                udp.as_raw_fd(),
-                libc::SOL_SOCKET,
-                opt,
-                &UDP_BUFFER as *const _ as *const libc::c_void,
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            );
-        }
-    }
-}
 
 /// Starts the server on its UDP socket and TCP listener (the same port)
 /// and, when given, the TCP listener where it takes SIP over WebSocket and
@@ -1686,7 +1667,7 @@ pub fn start(
     tls: Option<TcpListener>,
     settings: Settings,
 ) -> Vec<tokio::task::JoinHandle<()>> {
-    enlarge_buffers(&udp);
+    super::enlarge_udp_buffers(&udp, UDP_BUFFER);
     let udp = Arc::new(udp);
     let addr = udp
         .local_addr()

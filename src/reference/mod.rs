@@ -35,6 +35,27 @@ pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Asks the kernel for `bytes` of receive and send buffer on a UDP socket
+/// (it caps them at `net.core.rmem_max`/`wmem_max`). With the default
+/// (about 200 kB) a burst of a few hundred MESSAGEs overflows while the
+/// reader waits its turn on the runtime: the datagrams are dropped, and
+/// each costs its transaction a retransmission (Timer E).
+pub(crate) fn enlarge_udp_buffers(sock: &UdpSocket, bytes: libc::c_int) {
+    use std::os::fd::AsRawFd;
+    for opt in [libc::SO_RCVBUF, libc::SO_SNDBUF] {
+        // SAFETY: setsockopt with a pointer to a c_int that outlives the call.
+        unsafe {
+            libc::setsockopt(
+                sock.as_raw_fd(),
+                libc::SOL_SOCKET,
+                opt,
+                &bytes as *const _ as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+    }
+}
+
 /// The final responses of completed server transactions, kept for Timer J
 /// (RFC 3261 §17.2.2) to answer retransmissions, and let go in the order
 /// they were stored: each lookup or insert costs the same at 10 or 100 000
@@ -68,6 +89,24 @@ impl Completed {
         let now = std::time::Instant::now();
         self.order.push_back((now, key.clone()));
         self.map.insert(key, (bytes, now));
+    }
+
+    /// Stores the final response of a transaction marked with
+    /// [`Completed::trying`], keeping its place in the expiry order.
+    pub(crate) fn complete(&mut self, key: String, bytes: Vec<u8>) {
+        match self.map.get_mut(&key) {
+            Some(entry) => entry.0 = bytes,
+            None => self.insert(key, bytes),
+        }
+    }
+
+    /// Marks a new server transaction as being answered (an empty final
+    /// response): where several readers share one socket, a copy of the
+    /// request that another reader meets meanwhile finds the mark and is
+    /// absorbed, as a transaction in the Trying state absorbs it (RFC 3261
+    /// §17.2.2), instead of starting a second transaction.
+    pub(crate) fn trying(&mut self, key: String) {
+        self.insert(key, Vec::new());
     }
 }
 

@@ -68,7 +68,7 @@ pub async fn start(
     settings: Settings,
 ) -> std::io::Result<(SocketAddr, Vec<tokio::task::JoinHandle<()>>)> {
     let sip = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
-    socket_buffers(&sip);
+    super::enlarge_udp_buffers(&sip, SIP_SOCKET_BUFFER);
     let sip = Arc::new(sip);
     let sip_addr = sip.local_addr()?;
     let waiters: Waiters = Arc::default();
@@ -112,27 +112,8 @@ pub async fn start(
     Ok((sip_addr, tasks))
 }
 
-/// Socket buffers of the IWF's SIP socket: at tens of thousands of
-/// MESSAGEs a second the default (about 200 kB) overflows while the reader
-/// waits its turn on the runtime, and each dropped response costs its
-/// transaction a retransmission (Timer E).
+/// Socket buffers of the IWF's SIP socket ([`super::enlarge_udp_buffers`]).
 const SIP_SOCKET_BUFFER: libc::c_int = 4 << 20;
-
-fn socket_buffers(sock: &UdpSocket) {
-    use std::os::fd::AsRawFd;
-    for opt in [libc::SO_RCVBUF, libc::SO_SNDBUF] {
-        // SAFETY: setsockopt with a pointer to a c_int that outlives the call.
-        unsafe {
-            libc::setsockopt(
-                sock.as_raw_fd(),
-                libc::SOL_SOCKET,
-                opt,
-                &SIP_SOCKET_BUFFER as *const _ as *const libc::c_void,
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            );
-        }
-    }
-}
 
 /// A final response → the transaction waiting for it (by its Via branch).
 fn answer(waiters: &Waiters, raw: &[u8]) {
