@@ -7,7 +7,14 @@
 //! second the load run reads only these fields, and a message it cannot
 //! read them from is counted, never trusted.
 
+use std::sync::LazyLock;
+
 use memchr::memmem;
+
+/// The blank line that ends a head, searched for with a finder built once
+/// (building one per message cost more than the search).
+static BLANK_LINE: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new(b"\r\n\r\n"));
 
 /// The status code of a response (`SIP/2.0 200 OK`), or None for a request
 /// or bytes that are not a status line.
@@ -22,7 +29,7 @@ pub fn status(raw: &[u8]) -> Option<u16> {
 
 /// The head of a message (up to the blank line, or all of it).
 pub fn head(raw: &[u8]) -> &[u8] {
-    match memmem::find(raw, b"\r\n\r\n") {
+    match BLANK_LINE.find(raw) {
         Some(i) => &raw[..i + 2],
         None => raw,
     }
@@ -30,7 +37,7 @@ pub fn head(raw: &[u8]) -> &[u8] {
 
 /// The body of a message (after the blank line).
 pub fn body(raw: &[u8]) -> &[u8] {
-    match memmem::find(raw, b"\r\n\r\n") {
+    match BLANK_LINE.find(raw) {
         Some(i) => &raw[i + 4..],
         None => b"",
     }
@@ -93,13 +100,17 @@ pub fn to_tag(raw: &[u8]) -> Option<&[u8]> {
 pub struct Ident {
     /// `ld-RUN-`: the run's own prefix, so nothing from another run matches.
     prefix: Vec<u8>,
+    /// The prefix's finder, built once.
+    finder: memmem::Finder<'static>,
 }
 
 impl Ident {
     /// The identities of run `run` (a short token of letters and digits).
     pub fn new(run: &str) -> Ident {
+        let prefix = format!("ld-{run}-").into_bytes();
         Ident {
-            prefix: format!("ld-{run}-").into_bytes(),
+            finder: memmem::Finder::new(&prefix).into_owned(),
+            prefix,
         }
     }
 
@@ -116,7 +127,7 @@ impl Ident {
 
     /// The identity named in `text`, if it names one of this run.
     pub fn find(&self, text: &[u8]) -> Option<u64> {
-        let at = memmem::find(text, &self.prefix)? + self.prefix.len();
+        let at = self.finder.find(text)? + self.prefix.len();
         let digits = &text[at..];
         let n = digits.iter().take_while(|c| c.is_ascii_digit()).count();
         if n == 0 || n > 19 {
