@@ -140,9 +140,12 @@ impl Conn {
     }
 
     /// Reads what there is (up to [`RX_CAP`] unframed); true when bytes came.
+    /// Nothing while [`TX_CAP`] bytes wait to be written: a peer that does
+    /// not read the replies its requests make is not read either (else the
+    /// replies pile up without bound).
     fn fill(&mut self) -> bool {
         let mut got = false;
-        while self.ended.is_none() && self.rx.len() < RX_CAP {
+        while self.ended.is_none() && self.rx.len() < RX_CAP && !self.backed_up() {
             let r = self.stream.read(&mut self.chunk);
             match r {
                 Ok(0) => self.ended = Some("the IWF closed the connection".into()),
@@ -156,6 +159,11 @@ impl Conn {
             }
         }
         got
+    }
+
+    /// Too much waits to be written for more to be read.
+    fn backed_up(&self) -> bool {
+        self.tx.len() >= TX_CAP
     }
 
     /// The lengths of the whole PDUs at the front of `rx`, in order.
@@ -656,13 +664,14 @@ impl Run<'_> {
     }
 }
 
-/// Waits until `a` (or `b`) can be read, or `a` written when `a_out`, at
-/// most `timeout` (µs precision).
-fn poll2(a: i32, a_out: bool, b: i32, timeout: Duration) {
+/// Waits until `b` (or `a` when `a_in`) can be read, or `a` written when
+/// `a_out`, at most `timeout` (µs precision).
+fn poll2(a: i32, a_in: bool, a_out: bool, b: i32, timeout: Duration) {
     let mut fds = [
         libc::pollfd {
-            fd: a,
-            events: libc::POLLIN | if a_out { libc::POLLOUT } else { 0 },
+            // Nothing asked of `a`: left out (its hang-up would wake the poll at once).
+            fd: if a_in || a_out { a } else { -1 },
+            events: if a_in { libc::POLLIN } else { 0 } | if a_out { libc::POLLOUT } else { 0 },
             revents: 0,
         },
         libc::pollfd {
@@ -952,7 +961,8 @@ impl Session for IwfLoad {
                 let wait =
                     Duration::from_micros(next.saturating_sub(now)).min(Duration::from_millis(20));
                 if wait > Duration::ZERO {
-                    poll2(tcp_fd, conn.tx.len() >= FLUSH_AT, udp_fd, wait);
+                    let read = conn.ended.is_none() && !conn.backed_up();
+                    poll2(tcp_fd, read, conn.tx.len() >= FLUSH_AT, udp_fd, wait);
                 }
             }
         }
