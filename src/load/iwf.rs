@@ -966,6 +966,8 @@ impl Session for IwfLoad {
                 }
             }
         }
+        // The connection ended before the harness's unbind: how, in the result.
+        let ended = conn.ended.take().filter(|_| unbind_at.is_none());
         // The connection ends with the step; the next step waits for a bind.
         drop(conn);
         let cpu = super::thread_cpu() - cpu0;
@@ -984,6 +986,16 @@ impl Session for IwfLoad {
                 message: 0,
                 expected: "unbind_resp to the harness's unbind (SMPP 3.4 §4.2)".into(),
                 came: note,
+                bytes: String::new(),
+            });
+        }
+        if let Some(e) = ended {
+            r.findings.push(super::ledger::Finding {
+                kind: "connection".into(),
+                message: 0,
+                expected: "the IWF's SMPP session open until the harness's unbind (SMPP 3.4 §4.2)"
+                    .into(),
+                came: e,
                 bytes: String::new(),
             });
         }
