@@ -121,21 +121,42 @@ struct Conn {
     chunk: Box<[u8]>,
     /// The connection ended (closed, reset, unframeable bytes).
     ended: Option<String>,
+    /// Since when bytes wait and the peer has taken none of them.
+    stalled_since: Option<Instant>,
 }
 
 impl Conn {
     /// Writes what the socket takes now.
     fn flush(&mut self) {
+        let mut wrote = false;
         while !self.tx.is_empty() && self.ended.is_none() {
             match self.stream.write(&self.tx) {
                 Ok(0) => self.ended = Some("the connection closed".into()),
                 Ok(n) => {
                     self.tx.drain(..n);
+                    wrote = true;
                 }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => self.ended = Some(format!("write: {e}")),
             }
+        }
+        if wrote || self.tx.is_empty() {
+            self.stalled_since = None;
+        } else if self.stalled_since.is_none() {
+            self.stalled_since = Some(Instant::now());
+        }
+    }
+
+    /// Ends the connection when the peer has taken none of the bytes
+    /// waiting for it for `limit`.
+    fn end_if_stalled(&mut self, limit: Duration) {
+        if self.ended.is_none() && self.stalled_since.is_some_and(|t| t.elapsed() >= limit) {
+            self.ended = Some(format!(
+                "the IWF read none of the {} bytes waiting for it for {} ms",
+                self.tx.len(),
+                limit.as_millis()
+            ));
         }
     }
 
@@ -289,6 +310,7 @@ impl IwfLoad {
                             tx: Vec::new(),
                             chunk: vec![0; READ_CHUNK].into_boxed_slice(),
                             ended: None,
+                            stalled_since: None,
                         });
                     }
                     Err(e) if e.kind() == ErrorKind::WouldBlock => break,
@@ -906,6 +928,8 @@ impl Session for IwfLoad {
             if unbound {
                 break;
             }
+            // An IWF that reads nothing for a deadline takes no more messages.
+            conn.end_if_stalled(plan.deadline);
             if conn.ended.is_some() && unbind_at.is_none() {
                 // The IWF went away: what it still owed stays unanswered.
                 if run.resps.outstanding() == 0 || stopping || now > last_send_us + deadline_us {
