@@ -974,6 +974,7 @@ impl Session for IwfLoad {
                 if sent < limit
                     && !stopping
                     && unbind_at.is_none()
+                    && conn.ended.is_none()
                     && conn.tx.len() < TX_CAP
                     && open < window
                 {
