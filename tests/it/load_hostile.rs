@@ -537,3 +537,121 @@ fn a_well_behaved_sut_passes_the_same_load() {
     assert_eq!(r.n("completed"), 300, "{}", r.json);
     assert!(r.peak_kb < PEAK_RSS_KB, "{} kB", r.peak_kb);
 }
+
+/// Reads HTTP requests on `s` and answers each 400 (a PAP submission the
+/// PPG refuses: no push may reach the SMSC), until the peer closes.
+fn refuse_every_push(mut s: TcpStream) {
+    let _ = s.set_read_timeout(Some(Duration::from_secs(20)));
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+            match s.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+            continue;
+        };
+        let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+        let len: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        while buf.len() < end + 4 + len {
+            match s.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        buf.drain(..end + 4 + len);
+        if s.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// A PPG that refuses every push (HTTP 400) and, bound to the harness
+/// SMSC, floods it with submit_sm that carry no WSP push: no push is
+/// fabricated, the flood is counted unreadable, and the run ends in bounded
+/// time and memory.
+#[test]
+fn a_ppg_that_floods_the_harness_smsc_is_counted_and_bounded() {
+    let pap = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let pap_at = pap.local_addr().unwrap();
+    pap.set_nonblocking(true).unwrap();
+    let smsc = SocketAddr::from(([127, 0, 0, 1], free_port("127.0.0.1")));
+    let stop = Arc::new(AtomicBool::new(false));
+    let s1 = stop.clone();
+    let http = std::thread::spawn(move || {
+        let _nice = low_priority();
+        while !s1.load(Ordering::Relaxed) {
+            match pap.accept() {
+                Ok((s, _)) => {
+                    let _ = s.set_nonblocking(false);
+                    std::thread::spawn(move || refuse_every_push(s));
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+    });
+    let s2 = stop.clone();
+    let flood = std::thread::spawn(move || {
+        let _nice = low_priority();
+        let mut s = bind(smsc);
+        // Read (and drop) the submit_sm_resp, so that the flood flows.
+        let mut r = s.try_clone().unwrap();
+        std::thread::spawn(move || {
+            let mut sink = [0u8; 64 * 1024];
+            while matches!(r.read(&mut sink), Ok(n) if n > 0) {}
+        });
+        s.set_write_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        // submit_sm: no UDH, a text that is no WSP push.
+        let mut sm = b"\0\x01\x01+15550001\0\x01\x01+15550002\0\0\0\0\0\0\0\0\0\0".to_vec();
+        sm.push(20);
+        sm.extend_from_slice(b"HOSTILE not a push!!");
+        let mut burst = Vec::new();
+        for i in 0..1024u32 {
+            burst.extend_from_slice(&pdu(0x0000_0004, 10 + i, &sm));
+        }
+        let mut wrote = 0u64;
+        while !s2.load(Ordering::Relaxed) {
+            match s.write(&burst) {
+                Ok(n) => wrote += n as u64,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(_) => break,
+            }
+        }
+        wrote
+    });
+    let d = tmpdir("load-hostile-ppg");
+    let profile = format!(
+        "name: a hostile ppg (test code)\n\
+         roles: [ppg]\n\
+         ppg:\n  url: http://{pap_at}/wappush\n  compliance: wap-1.2.1\n  bearers: [sms]\n  smsc: {smsc}\n  system_id: hostile\n  password: pw\n"
+    );
+    let r = load(
+        &d,
+        &profile,
+        &[
+            "--role", "ppg", "--count", "300", "--rate", "1000", "--t1-ms", "20",
+        ],
+    );
+    stop.store(true, Ordering::SeqCst);
+    let wrote = flood.join().unwrap();
+    http.join().unwrap();
+    println!(
+        "ppg flood: {:?} wall, {} kB peak, {wrote} bytes written by the PPG",
+        r.wall, r.peak_kb
+    );
+    assert_eq!(r.n("sent"), 300, "{}", r.json);
+    assert_eq!(r.json["codes"]["400"], 300, "{}", r.json);
+    assert_eq!(r.n("fabricated"), 0, "{}", r.json);
+    assert!(r.n("unreadable") > 0, "{}", r.json);
+    r.assert_findings_capped();
+    assert!(r.wall < Duration::from_secs(8), "{:?}", r.wall);
+    assert!(r.peak_kb < PEAK_RSS_KB, "{} kB", r.peak_kb);
+}
