@@ -655,3 +655,83 @@ fn a_ppg_that_floods_the_harness_smsc_is_counted_and_bounded() {
     assert!(r.wall < Duration::from_secs(8), "{:?}", r.wall);
     assert!(r.peak_kb < PEAK_RSS_KB, "{} kB", r.peak_kb);
 }
+
+/// An im-server that takes every REGISTER (200) and relays no MESSAGE, but
+/// floods the originator with strays and junk for the whole run: every
+/// message lost, the flood counted, the run ends in bounded time and memory.
+#[test]
+fn an_im_server_that_relays_nothing_and_floods_the_originator_is_bounded() {
+    let mut sut = Hostile::start(|sock, stop, sent| {
+        let mut buf = vec![0u8; 65536];
+        let mut originator: Option<SocketAddr> = None;
+        let mut n = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            let mut answers = Vec::new();
+            drain(&sock, &mut buf, |d, from| {
+                let req = String::from_utf8_lossy(d);
+                if req.starts_with("MESSAGE ") {
+                    originator = Some(from);
+                } else if req.starts_with("REGISTER ") {
+                    let keep: Vec<&str> = req
+                        .split("\r\n")
+                        .filter(|l| {
+                            ["Via:", "From:", "To:", "Call-ID:", "CSeq:", "Contact:"]
+                                .iter()
+                                .any(|h| l.starts_with(h))
+                        })
+                        .collect();
+                    let ok = format!(
+                        "SIP/2.0 200 OK\r\n{}\r\nContent-Length: 0\r\n\r\n",
+                        keep.join("\r\n")
+                    );
+                    answers.push((ok.into_bytes(), from));
+                }
+            });
+            for (ok, from) in answers {
+                fire(&sock, &ok, from, sent);
+            }
+            let Some(o) = originator else {
+                std::thread::sleep(Duration::from_micros(200));
+                continue;
+            };
+            for _ in 0..16 {
+                n += 1;
+                fire(&sock, &stray(n, o), o, sent);
+            }
+            fire(&sock, JUNK, o, sent);
+        }
+    });
+    let d = tmpdir("load-hostile-ims");
+    let profile = format!(
+        "name: a hostile im-server (test code)\nroles: [im-server]\n\
+         sip: {{ address: \"{}\", domain: liaison.test }}\n",
+        sut.addr
+    );
+    let r = load(
+        &d,
+        &profile,
+        &[
+            "--role",
+            "im-server",
+            "--count",
+            "300",
+            "--rate",
+            "1000",
+            "--t1-ms",
+            "20",
+        ],
+    );
+    let flood = sut.stop();
+    println!(
+        "im-server flood: {:?} wall, {} kB peak, {flood} datagrams sent by the SUT",
+        r.wall, r.peak_kb
+    );
+    assert_eq!(r.code, Some(1), "{}", r.text);
+    assert_eq!(r.n("sent"), 300, "{}", r.json);
+    assert_eq!(r.n("lost"), 300, "{}", r.json);
+    assert!(r.n("mismatched") > 0, "strays: {}", r.json);
+    assert!(r.n("unreadable") > 0, "{}", r.json);
+    r.assert_findings_capped();
+    assert!(r.wall < Duration::from_secs(8), "{:?}", r.wall);
+    assert!(r.peak_kb < PEAK_RSS_KB, "{} kB", r.peak_kb);
+}
