@@ -1,6 +1,7 @@
 //! `liaison load` against SUTs that flood (issue 16, bad input): test code
-//! plays the SUT over loopback sockets, pointed at by a profile with no
-//! `launch:` (an already-running SUT). Each run must end in bounded time,
+//! plays the SUT (im-client, im-server, sms-im-iwf, ppg) over loopback
+//! sockets, pointed at by a profile with no `launch:` (an already-running
+//! SUT). Each run must end in bounded time,
 //! write its load.json with the flood counted where it belongs, keep its
 //! findings capped and its memory flat. (Stalls and garbage at rate are
 //! tests/it/load.rs's `conformance_faults_show_as_their_integrity_counters_under_load`.)
@@ -16,10 +17,16 @@ use std::time::{Duration, Instant};
 
 use crate::common::{bin, free_port, low_priority, root, tmpdir};
 
+/// Each run ends within this: its nominal time is at most about 3 s (0.3 s
+/// of sending, a deadline of 1.3 to 1.9 s, the linger or at most four of
+/// it); the rest is start-up and the flood sharing two cores with it.
+const BOUND: Duration = Duration::from_secs(8);
 /// A run that takes this long hangs: it is killed and the test fails.
 const HANG: Duration = Duration::from_secs(40);
-/// The harness's peak resident memory, at most (a clean debug-build run of
-/// the same size uses about 20 MB; see the module's tests).
+/// The harness's peak resident memory, at most: a clean debug-build run of
+/// the same size peaks at about 22 MB (`a_well_behaved_sut_passes_the_same_load`);
+/// a UDP flood fills the capture ring too (`--capture ring:64`, the
+/// default), about 90 MB at most.
 const PEAK_RSS_KB: i64 = 150 * 1024;
 
 /// One `liaison load` run: how it ended, how long it took, its peak memory.
@@ -265,7 +272,16 @@ fn a_sut_that_answers_fifty_times_and_floods_strays_is_counted_and_bounded() {
     let r = load(
         &d,
         &sip_profile(sut.addr),
-        &["--count", "300", "--rate", "1000", "--t1-ms", "20"],
+        &[
+            "--count",
+            "300",
+            "--rate",
+            "1000",
+            "--t1-ms",
+            "20",
+            "--linger-ms",
+            "100",
+        ],
     );
     let flood = sut.stop();
     println!(
@@ -285,8 +301,9 @@ fn a_sut_that_answers_fifty_times_and_floods_strays_is_counted_and_bounded() {
         r.json
     );
     r.assert_findings_capped();
-    // Sending (0.3 s), Timer F (64 × 20 ms), the linger (200 ms), start-up.
-    assert!(r.wall < Duration::from_secs(8), "{:?}", r.wall);
+    // Sending (0.3 s), at most four lingers (0.1 s) once all is settled,
+    // start-up; the flood shares the CPU with it.
+    assert!(r.wall < BOUND, "{:?}", r.wall);
     assert!(r.peak_kb < PEAK_RSS_KB, "{} kB", r.peak_kb);
 }
 
@@ -324,7 +341,16 @@ fn a_sut_that_only_floods_loses_every_message_and_the_run_still_ends() {
     let r = load(
         &d,
         &sip_profile(sut.addr),
-        &["--count", "300", "--rate", "1000", "--t1-ms", "20"],
+        &[
+            "--count",
+            "300",
+            "--rate",
+            "1000",
+            "--t1-ms",
+            "20",
+            "--linger-ms",
+            "100",
+        ],
     );
     let flood = sut.stop();
     println!(
@@ -338,7 +364,7 @@ fn a_sut_that_only_floods_loses_every_message_and_the_run_still_ends() {
     assert!(r.n("mismatched") > 0, "strays: {}", r.json);
     assert!(r.n("unreadable") > 0, "{}", r.json);
     r.assert_findings_capped();
-    assert!(r.wall < Duration::from_secs(8), "{:?}", r.wall);
+    assert!(r.wall < BOUND, "{:?}", r.wall);
     assert!(r.peak_kb < PEAK_RSS_KB, "{} kB", r.peak_kb);
 }
 
@@ -482,7 +508,7 @@ fn an_iwf_that_floods_the_harness_smsc_is_named_and_bounded() {
         huge.json
     );
     huge.assert_findings_capped();
-    assert!(huge.wall < Duration::from_secs(8), "{:?}", huge.wall);
+    assert!(huge.wall < BOUND, "{:?}", huge.wall);
     assert!(huge.peak_kb < PEAK_RSS_KB, "{} kB", huge.peak_kb);
 
     // (2) Nothing answered, nothing read: the replies the IWF never reads
@@ -500,7 +526,7 @@ fn an_iwf_that_floods_the_harness_smsc_is_named_and_bounded() {
     mute.assert_findings_capped();
     // The stall (one deadline: Timer F 1.28 s + 0.57 s), the deadline of
     // what was sent, start-up.
-    assert!(mute.wall < Duration::from_secs(8), "{:?}", mute.wall);
+    assert!(mute.wall < BOUND, "{:?}", mute.wall);
     assert!(mute.peak_kb < PEAK_RSS_KB, "{} kB", mute.peak_kb);
 }
 
@@ -644,15 +670,17 @@ fn a_ppg_that_floods_the_harness_smsc_is_counted_and_bounded() {
     let wrote = flood.join().unwrap();
     http.join().unwrap();
     println!(
-        "ppg flood: {:?} wall, {} kB peak, {wrote} bytes written by the PPG",
-        r.wall, r.peak_kb
+        "ppg flood: {:?} wall, {} kB peak, {wrote} bytes written by the PPG, exit {:?}",
+        r.wall, r.peak_kb, r.code
     );
+    // The flood is no push, so no integrity violation: the exit code is
+    // left to the unreadable count's gating, not judged here.
     assert_eq!(r.n("sent"), 300, "{}", r.json);
     assert_eq!(r.json["codes"]["400"], 300, "{}", r.json);
     assert_eq!(r.n("fabricated"), 0, "{}", r.json);
     assert!(r.n("unreadable") > 0, "{}", r.json);
     r.assert_findings_capped();
-    assert!(r.wall < Duration::from_secs(8), "{:?}", r.wall);
+    assert!(r.wall < BOUND, "{:?}", r.wall);
     assert!(r.peak_kb < PEAK_RSS_KB, "{} kB", r.peak_kb);
 }
 
@@ -719,6 +747,8 @@ fn an_im_server_that_relays_nothing_and_floods_the_originator_is_bounded() {
             "1000",
             "--t1-ms",
             "20",
+            "--linger-ms",
+            "100",
         ],
     );
     let flood = sut.stop();
@@ -732,6 +762,6 @@ fn an_im_server_that_relays_nothing_and_floods_the_originator_is_bounded() {
     assert!(r.n("mismatched") > 0, "strays: {}", r.json);
     assert!(r.n("unreadable") > 0, "{}", r.json);
     r.assert_findings_capped();
-    assert!(r.wall < Duration::from_secs(8), "{:?}", r.wall);
+    assert!(r.wall < BOUND, "{:?}", r.wall);
     assert!(r.peak_kb < PEAK_RSS_KB, "{} kB", r.peak_kb);
 }
