@@ -24,6 +24,9 @@ use super::{Ctx, Live, Plan, Session};
 /// The generator's shortest tick: it sends what the rate has made due,
 /// reads what came, and sleeps until the next tick.
 const TICK_US: u64 = 1000;
+/// The linger waits for the SUT to fall quiet, at most this many times
+/// its length once everything is settled (a flood never falls quiet).
+const LINGER_CAP: u64 = 4;
 
 /// A running im-client load session.
 pub struct ImClientLoad {
@@ -137,6 +140,7 @@ impl Session for ImClientLoad {
         let mut last_outcome_us = 0u64;
         let mut last_rx_us = 0u64;
         let mut unreadable = 0u64;
+        let mut settled_at: Option<u64> = None;
         let linger_us = plan.linger.as_micros() as u64;
         // One batch per tick at the rate: 1 ms at 64 000/s and above, up to
         // 10 ms at low rates (fewer wake-ups per message; the latency is the
@@ -253,15 +257,18 @@ impl Session for ImClientLoad {
                 Ordering::Relaxed,
             );
             // Done: everything sent and settled, then quiet for the linger
-            // (late and duplicate outcomes still count while it lasts).
+            // (late and duplicate outcomes still count while it lasts; a SUT
+            // that never falls quiet gets LINGER_CAP times the linger).
             if stopping && super::interrupted() {
                 break;
             }
-            if (sent >= limit || stopping)
-                && ledger.outstanding() == 0
-                && now.saturating_sub(last_rx_us.max(last_send_us)) >= linger_us
-            {
-                break;
+            if (sent >= limit || stopping) && ledger.outstanding() == 0 {
+                let since = *settled_at.get_or_insert(now);
+                if now.saturating_sub(last_rx_us.max(last_send_us)) >= linger_us
+                    || now.saturating_sub(since) >= LINGER_CAP * linger_us
+                {
+                    break;
+                }
             }
             // Sleep a tick (or less, to the next thing due): each system call
             // then moves a batch, the figure that keeps the generator cheap.

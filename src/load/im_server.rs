@@ -58,6 +58,9 @@ use super::{Ctx, Live, Plan, Session};
 
 /// How many recipients register (each with a socket of its own).
 pub const RECIPIENTS: usize = 64;
+/// The linger waits for the SUT to fall quiet, at most this many times its
+/// length once everything is settled (a flood never falls quiet).
+const LINGER_CAP: u64 = 4;
 
 /// How long registrations are asked for (s); a run longer than this would
 /// need them refreshed.
@@ -569,6 +572,7 @@ impl Session for ImServerLoad {
         let mut last_send_us = 0u64;
         let mut last_outcome_us = 0u64;
         let mut quiet_since: Option<u64> = None;
+        let mut settled_at: Option<u64> = None;
         let linger_us = plan.linger.as_micros() as u64;
         let timer_f_bytes: &[u8] =
             b"(no final response: the originator's own Timer F, RFC 3261 \xc2\xa717.1.2.2; RFC 4320 \xc2\xa74.2)";
@@ -889,10 +893,15 @@ impl Session for ImServerLoad {
                 c.mismatched + c.fabricated + c.duplicated + extra.misrouted,
                 Ordering::Relaxed,
             );
-            // Done: everything sent, nothing outstanding, and quiet for the linger.
+            // Done: everything sent, nothing outstanding, and quiet for the
+            // linger (a SUT that never falls quiet: LINGER_CAP lingers).
             if sent >= limit || stopping {
                 if ledger.outstanding() == 0 || stopping {
                     let since = *quiet_since.get_or_insert(now);
+                    let settled = *settled_at.get_or_insert(now);
+                    if now.saturating_sub(settled) >= LINGER_CAP * linger_us {
+                        break;
+                    }
                     if got > 0 {
                         quiet_since = Some(now);
                     } else if now.saturating_sub(since) >= linger_us
@@ -902,6 +911,7 @@ impl Session for ImServerLoad {
                     }
                 } else {
                     quiet_since = None;
+                    settled_at = None;
                 }
             }
             // Wait until the next thing is due (bounded), or a datagram.

@@ -121,28 +121,52 @@ struct Conn {
     chunk: Box<[u8]>,
     /// The connection ended (closed, reset, unframeable bytes).
     ended: Option<String>,
+    /// Since when bytes wait and the peer has taken none of them.
+    stalled_since: Option<Instant>,
 }
 
 impl Conn {
     /// Writes what the socket takes now.
     fn flush(&mut self) {
+        let mut wrote = false;
         while !self.tx.is_empty() && self.ended.is_none() {
             match self.stream.write(&self.tx) {
                 Ok(0) => self.ended = Some("the connection closed".into()),
                 Ok(n) => {
                     self.tx.drain(..n);
+                    wrote = true;
                 }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => self.ended = Some(format!("write: {e}")),
             }
         }
+        if wrote || self.tx.is_empty() {
+            self.stalled_since = None;
+        } else if self.stalled_since.is_none() {
+            self.stalled_since = Some(Instant::now());
+        }
+    }
+
+    /// Ends the connection when the peer has taken none of the bytes
+    /// waiting for it for `limit`.
+    fn end_if_stalled(&mut self, limit: Duration) {
+        if self.ended.is_none() && self.stalled_since.is_some_and(|t| t.elapsed() >= limit) {
+            self.ended = Some(format!(
+                "the IWF read none of the {} bytes waiting for it for {} ms",
+                self.tx.len(),
+                limit.as_millis()
+            ));
+        }
     }
 
     /// Reads what there is (up to [`RX_CAP`] unframed); true when bytes came.
+    /// Nothing while [`TX_CAP`] bytes wait to be written: a peer that does
+    /// not read the replies its requests make is not read either (else the
+    /// replies pile up without bound).
     fn fill(&mut self) -> bool {
         let mut got = false;
-        while self.ended.is_none() && self.rx.len() < RX_CAP {
+        while self.ended.is_none() && self.rx.len() < RX_CAP && !self.backed_up() {
             let r = self.stream.read(&mut self.chunk);
             match r {
                 Ok(0) => self.ended = Some("the IWF closed the connection".into()),
@@ -156,6 +180,11 @@ impl Conn {
             }
         }
         got
+    }
+
+    /// Too much waits to be written for more to be read.
+    fn backed_up(&self) -> bool {
+        self.tx.len() >= TX_CAP
     }
 
     /// The lengths of the whole PDUs at the front of `rx`, in order.
@@ -281,6 +310,7 @@ impl IwfLoad {
                             tx: Vec::new(),
                             chunk: vec![0; READ_CHUNK].into_boxed_slice(),
                             ended: None,
+                            stalled_since: None,
                         });
                     }
                     Err(e) if e.kind() == ErrorKind::WouldBlock => break,
@@ -656,13 +686,14 @@ impl Run<'_> {
     }
 }
 
-/// Waits until `a` (or `b`) can be read, or `a` written when `a_out`, at
-/// most `timeout` (µs precision).
-fn poll2(a: i32, a_out: bool, b: i32, timeout: Duration) {
+/// Waits until `b` (or `a` when `a_in`) can be read, or `a` written when
+/// `a_out`, at most `timeout` (µs precision).
+fn poll2(a: i32, a_in: bool, a_out: bool, b: i32, timeout: Duration) {
     let mut fds = [
         libc::pollfd {
-            fd: a,
-            events: libc::POLLIN | if a_out { libc::POLLOUT } else { 0 },
+            // Nothing asked of `a`: left out (its hang-up would wake the poll at once).
+            fd: if a_in || a_out { a } else { -1 },
+            events: if a_in { libc::POLLIN } else { 0 } | if a_out { libc::POLLOUT } else { 0 },
             revents: 0,
         },
         libc::pollfd {
@@ -897,6 +928,8 @@ impl Session for IwfLoad {
             if unbound {
                 break;
             }
+            // An IWF that reads nothing for a deadline takes no more messages.
+            conn.end_if_stalled(plan.deadline);
             if conn.ended.is_some() && unbind_at.is_none() {
                 // The IWF went away: what it still owed stays unanswered.
                 if run.resps.outstanding() == 0 || stopping || now > last_send_us + deadline_us {
@@ -941,6 +974,7 @@ impl Session for IwfLoad {
                 if sent < limit
                     && !stopping
                     && unbind_at.is_none()
+                    && conn.ended.is_none()
                     && conn.tx.len() < TX_CAP
                     && open < window
                 {
@@ -952,10 +986,13 @@ impl Session for IwfLoad {
                 let wait =
                     Duration::from_micros(next.saturating_sub(now)).min(Duration::from_millis(20));
                 if wait > Duration::ZERO {
-                    poll2(tcp_fd, conn.tx.len() >= FLUSH_AT, udp_fd, wait);
+                    let read = conn.ended.is_none() && !conn.backed_up();
+                    poll2(tcp_fd, read, conn.tx.len() >= FLUSH_AT, udp_fd, wait);
                 }
             }
         }
+        // The connection ended before the harness's unbind: how, in the result.
+        let ended = conn.ended.take().filter(|_| unbind_at.is_none());
         // The connection ends with the step; the next step waits for a bind.
         drop(conn);
         let cpu = super::thread_cpu() - cpu0;
@@ -974,6 +1011,16 @@ impl Session for IwfLoad {
                 message: 0,
                 expected: "unbind_resp to the harness's unbind (SMPP 3.4 §4.2)".into(),
                 came: note,
+                bytes: String::new(),
+            });
+        }
+        if let Some(e) = ended {
+            r.findings.push(super::ledger::Finding {
+                kind: "connection".into(),
+                message: 0,
+                expected: "the IWF's SMPP session open until the harness's unbind (SMPP 3.4 §4.2)"
+                    .into(),
+                came: e,
                 bytes: String::new(),
             });
         }

@@ -62,6 +62,9 @@ use crate::codec::{http, pap, smpp, wdp, wsp};
 
 /// PAP connections to the PPG, one submission in flight on each.
 pub const CONNECTIONS: usize = 16;
+/// The linger waits for the PPG to fall quiet, at most this many times its
+/// length once everything is settled (a flood never falls quiet).
+const LINGER_CAP: u64 = 4;
 /// The largest PAP answer read.
 const MAX_ANSWER: usize = 64 * 1024;
 /// The largest SMPP PDU read.
@@ -567,6 +570,7 @@ impl Session for PpgLoad {
         let mut last_outcome_us = 0u64;
         let mut last_rx_us = 0u64;
         let mut unreadable = 0u64;
+        let mut settled_at: Option<u64> = None;
         let mut body = Vec::with_capacity(512);
         let mut expected = Vec::with_capacity(512);
         let linger_us = plan.linger.as_micros() as u64;
@@ -755,12 +759,15 @@ impl Session for PpgLoad {
             if stopping && super::interrupted() {
                 break;
             }
-            if (sent >= limit || stopping)
-                && pap_l.outstanding() == 0
-                && dl.outstanding() == 0
-                && now.saturating_sub(last_rx_us.max(last_send_us)) >= linger_us
-            {
-                break;
+            if (sent >= limit || stopping) && pap_l.outstanding() == 0 && dl.outstanding() == 0 {
+                // Quiet for the linger, or (a PPG that never falls quiet)
+                // settled for LINGER_CAP lingers.
+                let since = *settled_at.get_or_insert(now);
+                if now.saturating_sub(last_rx_us.max(last_send_us)) >= linger_us
+                    || now.saturating_sub(since) >= LINGER_CAP * linger_us
+                {
+                    break;
+                }
             }
         }
         // The step's thread, and the PAP and SMSC threads (up to their last

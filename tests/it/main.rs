@@ -23,6 +23,7 @@ mod ipv6;
 mod lab_network;
 mod limits;
 mod load;
+mod load_hostile;
 mod load_im_server;
 mod load_iwf;
 mod load_ppg;
