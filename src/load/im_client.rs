@@ -24,9 +24,6 @@ use super::{Ctx, Live, Plan, Session};
 /// The generator's shortest tick: it sends what the rate has made due,
 /// reads what came, and sleeps until the next tick.
 const TICK_US: u64 = 1000;
-/// The linger waits for the SUT to fall quiet, at most this many times
-/// its length once everything is settled (a flood never falls quiet).
-const LINGER_CAP: u64 = 4;
 
 /// A running im-client load session.
 pub struct ImClientLoad {
@@ -265,7 +262,7 @@ impl Session for ImClientLoad {
             if (sent >= limit || stopping) && ledger.outstanding() == 0 {
                 let since = *settled_at.get_or_insert(now);
                 if now.saturating_sub(last_rx_us.max(last_send_us)) >= linger_us
-                    || now.saturating_sub(since) >= LINGER_CAP * linger_us
+                    || now.saturating_sub(since) >= super::LINGER_CAP * linger_us
                 {
                     break;
                 }
@@ -289,6 +286,7 @@ impl Session for ImClientLoad {
         r.unreadable = unreadable;
         r.timing(super::result::StepTiming {
             rate: plan.rate,
+            planned: plan.limit(),
             last_send_us,
             last_outcome_us,
             end_us,

@@ -58,9 +58,6 @@ use super::{Ctx, Live, Plan, Session};
 
 /// How many recipients register (each with a socket of its own).
 pub const RECIPIENTS: usize = 64;
-/// The linger waits for the SUT to fall quiet, at most this many times its
-/// length once everything is settled (a flood never falls quiet).
-const LINGER_CAP: u64 = 4;
 
 /// How long registrations are asked for (s); a run longer than this would
 /// need them refreshed.
@@ -899,7 +896,7 @@ impl Session for ImServerLoad {
                 if ledger.outstanding() == 0 || stopping {
                     let since = *quiet_since.get_or_insert(now);
                     let settled = *settled_at.get_or_insert(now);
-                    if now.saturating_sub(settled) >= LINGER_CAP * linger_us {
+                    if now.saturating_sub(settled) >= super::LINGER_CAP * linger_us {
                         break;
                     }
                     if got > 0 {
@@ -942,6 +939,7 @@ impl Session for ImServerLoad {
         r.findings.extend(extra.misrouted_findings);
         r.timing(super::result::StepTiming {
             rate: plan.rate,
+            planned: plan.limit(),
             last_send_us,
             last_outcome_us,
             end_us,

@@ -1027,6 +1027,7 @@ impl Session for IwfLoad {
         r.unreadable = run.unreadable;
         r.timing(super::result::StepTiming {
             rate: plan.rate,
+            planned: plan.limit(),
             last_send_us,
             last_outcome_us: run.last_outcome_us,
             end_us,

@@ -54,6 +54,11 @@ use result::{Gates, LoadResult, Step};
 /// The roles `liaison load` drives.
 pub const ROLES: &[&str] = &["im-client", "im-server", "sms-im-iwf", "ppg"];
 
+/// A step ends once everything is settled and the SUT has been quiet for
+/// the linger, or settled for this many lingers, whichever comes first: a
+/// SUT that floods never falls quiet, and must not keep the run going.
+pub const LINGER_CAP: u64 = 4;
+
 /// The identities of one agent: agent K of N starts at (K-1)·this.
 pub const AGENT_SPAN: u64 = 1_000_000_000_000;
 

@@ -62,9 +62,6 @@ use crate::codec::{http, pap, smpp, wdp, wsp};
 
 /// PAP connections to the PPG, one submission in flight on each.
 pub const CONNECTIONS: usize = 16;
-/// The linger waits for the PPG to fall quiet, at most this many times its
-/// length once everything is settled (a flood never falls quiet).
-const LINGER_CAP: u64 = 4;
 /// The largest PAP answer read.
 const MAX_ANSWER: usize = 64 * 1024;
 /// The largest SMPP PDU read.
@@ -764,7 +761,7 @@ impl Session for PpgLoad {
                 // settled for LINGER_CAP lingers.
                 let since = *settled_at.get_or_insert(now);
                 if now.saturating_sub(last_rx_us.max(last_send_us)) >= linger_us
-                    || now.saturating_sub(since) >= LINGER_CAP * linger_us
+                    || now.saturating_sub(since) >= super::LINGER_CAP * linger_us
                 {
                     break;
                 }
@@ -781,6 +778,7 @@ impl Session for PpgLoad {
         r.unreadable = unreadable;
         r.timing(super::result::StepTiming {
             rate: plan.rate,
+            planned: plan.limit(),
             last_send_us,
             last_outcome_us,
             end_us,

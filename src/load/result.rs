@@ -109,6 +109,8 @@ pub struct LoadResult {
 #[derive(Debug, Clone, Copy)]
 pub struct StepTiming {
     pub rate: f64,
+    /// The messages the step was to send (its count, or rate × duration).
+    pub planned: u64,
     pub last_send_us: u64,
     pub last_outcome_us: u64,
     pub end_us: u64,
@@ -175,10 +177,19 @@ impl LoadResult {
     /// Fills in a step's rates, duration and generator cost, the same way
     /// for every driver. Paced from t = 0, message k leaves at k/rate, so n
     /// messages span at least n/rate: the sent rate is never overstated
-    /// by a short step.
+    /// by a short step. A step that stopped sending early (the SUT's
+    /// connection ended, Ctrl-C) is measured over the span its plan called
+    /// for: 1 of 300 sent at 1 000/s is 3/s, not 1 000/s.
     pub fn timing(&mut self, t: StepTiming) {
         let sent = self.counters.sent;
-        let send_s = (t.last_send_us as f64 / 1e6).max(sent as f64 / t.rate);
+        let planned_s = if sent < t.planned {
+            t.planned as f64 / t.rate
+        } else {
+            0.0
+        };
+        let send_s = (t.last_send_us as f64 / 1e6)
+            .max(sent as f64 / t.rate)
+            .max(planned_s);
         self.rate_per_s = sent as f64 / send_s.max(1e-6);
         self.completed_per_s =
             self.counters.completed as f64 / (t.last_outcome_us.max(1) as f64 / 1e6);
@@ -418,5 +429,49 @@ impl LoadResult {
             }
         ));
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::ledger::{Expect, Ledger};
+
+    fn sent(n: u64, timing: StepTiming) -> LoadResult {
+        let mut l = Ledger::new(0, 1_000_000, 100_000);
+        for i in 0..n {
+            l.sent(i * 1000, Expect::Any);
+        }
+        let mut r = LoadResult::from_summary(&l.finish(), "test");
+        r.timing(timing);
+        r.judge(&Gates::default());
+        r
+    }
+
+    fn rate_check(r: &LoadResult) -> &Check {
+        r.checks
+            .iter()
+            .find(|c| c.name == "the target rate was reached")
+            .unwrap()
+    }
+
+    #[test]
+    fn a_step_that_stopped_sending_early_did_not_reach_its_rate() {
+        let t = |planned, last_send_us| StepTiming {
+            rate: 1000.0,
+            planned,
+            last_send_us,
+            last_outcome_us: 0,
+            end_us: 2_000_000,
+            cpu: std::time::Duration::ZERO,
+        };
+        // 300 of 300 at 1 000/s: reached.
+        let r = sent(300, t(300, 299_000));
+        assert!((r.rate_per_s - 1000.0).abs() < 1.0, "{}", r.rate_per_s);
+        assert!(rate_check(&r).passed);
+        // 1 of 300 (the connection ended at once): 3/s over the plan's 0.3 s.
+        let r = sent(1, t(300, 0));
+        assert!(r.rate_per_s < 4.0, "{}", r.rate_per_s);
+        assert!(!rate_check(&r).passed, "{:?}", rate_check(&r));
     }
 }
