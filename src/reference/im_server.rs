@@ -1346,12 +1346,28 @@ impl Server {
                 let again = {
                     let st = lock(&self.state);
                     match st.client_tx.get(&branch) {
-                        Some(p) if !p.done && p.hop == Hop::Udp => Some((p.to, p.request.clone())),
-                        _ => None,
+                        None => return,
+                        Some(p) if p.done => None,
+                        // Over TCP the transport retransmits: wait for Timer F.
+                        Some(p) if p.hop != Hop::Udp => Some(None),
+                        Some(p) => Some(Some((p.to, p.request.clone()))),
                     }
                 };
-                let Some((to, bytes)) = again else { return };
-                let _ = self.udp.send_to(&bytes, to).await;
+                let Some(again) = again else {
+                    // A final response came: the transaction is Completed
+                    // and ends with Timer K (T4, 5 s, for UDP; here 10·T1),
+                    // RFC 3261 §17.1.2.2. (Returning without ending it kept
+                    // every answered MESSAGE in `client_tx` for the run:
+                    // at 30 000 a second, hundreds of MB and stalls as the
+                    // map grew.)
+                    let k = (t1 * 10).min(end.saturating_duration_since(Instant::now()));
+                    tokio::time::sleep(k).await;
+                    lock(&self.state).forward_ended(&branch);
+                    return;
+                };
+                if let Some((to, bytes)) = again {
+                    let _ = self.udp.send_to(&bytes, to).await;
+                }
                 e = (e * 2).min(t2);
             }
         });
