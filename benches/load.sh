@@ -81,7 +81,18 @@ if [ "$what" = all ] || [ "$what" = reference ]; then
 fi
 
 if [ "$what" = all ] || [ "$what" = memory ]; then
+  # The generator alone: the reference im-client launched apart, a profile for it.
+  RPORT=$((PORT + 100))
+  "$BIN" reference --role im-client --listen "127.0.0.1:$RPORT" >/dev/null 2>&1 &
+  REF=$!
+  sleep 1
+  printf 'name: reference im-client launched apart\nroles: [im-client]\nsip:\n  address: 127.0.0.1:%s\n  transport: [udp]\n  aor: "sip:load@127.0.0.1:%s"\nharness: { address: 127.0.0.1 }\n' "$RPORT" "$RPORT" > "$tmp/ref.yaml"
+  "$BIN" load --sut "$tmp/ref.yaml" --count 1000000 --rate 60000 --quiet --out "$tmp/mem1" >/dev/null || true
+  kill "$REF" 2>/dev/null || true
+  wait "$REF" 2>/dev/null || true
   "$BIN" load --count 1000000 --rate 60000 --quiet --out "$tmp/mem" >/dev/null || true
   echo
-  echo "memory: 1 000 000 MESSAGEs at 60 000/s, --capture ring:64: peak RSS $(num "$tmp/mem/load.json" "round(j['cost']['max_rss_mb'])") MB (the process, embedded reference included), $(num "$tmp/mem/load.json" "j['completed']") completed, pcap $(du -m "$tmp/mem/load.pcap" | cut -f1) MB"
+  echo "memory: 1 000 000 MESSAGEs at 60 000/s, --capture ring:64:"
+  echo "- the generator alone (reference launched apart): peak RSS $(num "$tmp/mem1/load.json" "round(j['cost']['max_rss_mb'],1)") MB, $(num "$tmp/mem1/load.json" "j['completed']") completed, $(num "$tmp/mem1/load.json" "j['lost']+j['late']") lost or late, $(num "$tmp/mem1/load.json" "round(j['cost']['generator_cpu_us_per_message'],1)") µs CPU per message"
+  echo "- with the reference embedded: peak RSS $(num "$tmp/mem/load.json" "round(j['cost']['max_rss_mb'])") MB (the process), $(num "$tmp/mem/load.json" "j['completed']") completed, pcap $(du -m "$tmp/mem/load.pcap" | cut -f1) MB"
 fi
