@@ -41,7 +41,7 @@ num() { python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" 
 if [ "$what" = all ] || [ "$what" = sipp ]; then
   sed "s/25090/$PORT/g" fixtures/sut/sipp-uas.yaml | grep -v '^launch:\|^  command:\|^  ready:' > "$tmp/uas.yaml"
   echo
-  echo "| generator | target /s | completed | failed or lost | rate /s | CPU s | µs CPU per transaction |"
+  echo "| generator | target /s | completed | failed or lost | rate /s (SIPp: to its exit, which waits out failed calls) | CPU s | µs CPU per transaction |"
   echo "|---|---|---|---|---|---|---|"
   for r in $RATES; do
     uas
@@ -67,15 +67,15 @@ fi
 
 if [ "$what" = all ] || [ "$what" = reference ]; then
   echo
-  echo "| embedded reference | target /s | messages | completed | lost, late | violations | rate /s | p99 ms | generator µs/message |"
-  echo "|---|---|---|---|---|---|---|---|---|"
+  echo "| embedded reference | target /s | messages | completed | lost, late | violations | rate /s | p99 ms | generator µs/message | final codes |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
   for spec in "im-client 60000 600000" "im-server 30000 300000" "sms-im-iwf 20000 200000"; do
     set -- $spec
     if "$BIN" load --role "$1" --count 1 --rate 1 --quiet --out "$tmp/probe" >/dev/null 2>&1 || [ $? -eq 1 ]; then
       "$BIN" load --role "$1" --rate "$2" --count "$3" --quiet --out "$tmp/ref" >/dev/null || true
-      echo "| $1 | $2 | $3 | $(num "$tmp/ref/load.json" "j['completed']") | $(num "$tmp/ref/load.json" "j['lost']+j['late']") | $(num "$tmp/ref/load.json" "j['mismatched']+j['fabricated']+j['duplicated']") | $(num "$tmp/ref/load.json" "round(j['completed_per_s'])") | $(num "$tmp/ref/load.json" "j['latency_ms']['p99']") | $(num "$tmp/ref/load.json" "round(j['cost']['generator_cpu_us_per_message'],1)") |"
+      echo "| $1 | $2 | $3 | $(num "$tmp/ref/load.json" "j['completed']") | $(num "$tmp/ref/load.json" "j['lost']+j['late']") | $(num "$tmp/ref/load.json" "j['mismatched']+j['fabricated']+j['duplicated']") | $(num "$tmp/ref/load.json" "round(j['completed_per_s'])") | $(num "$tmp/ref/load.json" "j['latency_ms']['p99']") | $(num "$tmp/ref/load.json" "round(j['cost']['generator_cpu_us_per_message'],1)") | $(num "$tmp/ref/load.json" "' '.join(f'{k}:{v}' for k, v in sorted(j['codes'].items()))") |"
     else
-      echo "| $1 | — | no load driver for this role yet | | | | | | |"
+      echo "| $1 | — | no load driver for this role yet | | | | | | | |"
     fi
   done
 fi

@@ -159,7 +159,7 @@ impl BatchSocket {
     /// the rest later).
     pub fn send_batch(&self, out: &[(&[u8], SocketAddr)]) -> io::Result<usize> {
         if out.len() > 1 && self.gso.load(Ordering::Relaxed) {
-            match self.send_segmented(out) {
+            match self.send_grouped(out, true) {
                 Ok(n) => return Ok(n),
                 // This kernel or route takes no segmentation: one by one from now on.
                 Err(e)
@@ -179,20 +179,21 @@ impl BatchSocket {
                 Err(e) => return Err(e),
             }
         }
-        self.send_each(out)
+        self.send_grouped(out, false)
     }
 
-    /// [`Self::send_batch`] in groups: each run of datagrams of one length
-    /// to one destination is one buffer with a `UDP_SEGMENT` control
-    /// message of that length; a group of one is sent as it is.
-    fn send_segmented(&self, out: &[(&[u8], SocketAddr)]) -> io::Result<usize> {
+    /// [`Self::send_batch`] in groups: with `segment`, each run of
+    /// datagrams of one length to one destination is one buffer with a
+    /// `UDP_SEGMENT` control message of that length; a group of one (every
+    /// datagram, without `segment`) is sent as it is.
+    fn send_grouped(&self, out: &[(&[u8], SocketAddr)], segment: bool) -> io::Result<usize> {
         // Groups: (first index, count).
         let mut groups: Vec<(usize, usize)> = Vec::with_capacity(8);
         let mut i = 0;
         while i < out.len() {
             let (b, to) = out[i];
             let mut n = 1;
-            if b.len() <= GSO_MAX_SEGMENT && !b.is_empty() {
+            if segment && b.len() <= GSO_MAX_SEGMENT && !b.is_empty() {
                 while i + n < out.len()
                     && n < GSO_MAX_SEGMENTS
                     && (n + 1) * b.len() <= GSO_MAX_BYTES
@@ -283,6 +284,7 @@ impl BatchSocket {
                 {
                     return Ok(sent);
                 }
+                // A refused datagram (ICMP from an earlier one) is not fatal.
                 if e.raw_os_error() == Some(libc::ECONNREFUSED) {
                     continue;
                 }
@@ -297,64 +299,6 @@ impl BatchSocket {
             }
             done_groups += n as usize;
             if n == 0 {
-                return Ok(sent);
-            }
-        }
-        Ok(sent)
-    }
-
-    /// [`Self::send_batch`] one datagram per message header.
-    fn send_each(&self, out: &[(&[u8], SocketAddr)]) -> io::Result<usize> {
-        let mut sent = 0;
-        while sent < out.len() {
-            let chunk = &out[sent..out.len().min(sent + BATCH)];
-            let mut addrs: Vec<(libc::sockaddr_storage, libc::socklen_t)> =
-                chunk.iter().map(|(_, a)| to_storage(*a)).collect();
-            let mut iovs: Vec<libc::iovec> = chunk
-                .iter()
-                .map(|(b, _)| libc::iovec {
-                    iov_base: b.as_ptr() as *mut libc::c_void,
-                    iov_len: b.len(),
-                })
-                .collect();
-            let mut hdrs: Vec<libc::mmsghdr> = (0..chunk.len())
-                .map(|i| {
-                    // SAFETY: msghdr is plain data; zero is a valid start.
-                    let mut h: libc::msghdr = unsafe { std::mem::zeroed() };
-                    h.msg_name = &mut addrs[i].0 as *mut _ as *mut libc::c_void;
-                    h.msg_namelen = addrs[i].1;
-                    h.msg_iov = &mut iovs[i];
-                    h.msg_iovlen = 1;
-                    libc::mmsghdr {
-                        msg_hdr: h,
-                        msg_len: 0,
-                    }
-                })
-                .collect();
-            // SAFETY: every pointer in hdrs points into addrs/iovs/chunk, which
-            // live until the call returns; the count is hdrs' length.
-            let n = unsafe {
-                libc::sendmmsg(
-                    self.sock.as_raw_fd(),
-                    hdrs.as_mut_ptr(),
-                    hdrs.len() as libc::c_uint,
-                    libc::MSG_DONTWAIT,
-                )
-            };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::WouldBlock || e.raw_os_error() == Some(libc::ENOBUFS)
-                {
-                    return Ok(sent);
-                }
-                // A refused datagram (ICMP from an earlier one) is not fatal.
-                if e.raw_os_error() == Some(libc::ECONNREFUSED) {
-                    continue;
-                }
-                return Err(e);
-            }
-            sent += n as usize;
-            if (n as usize) < chunk.len() {
                 return Ok(sent);
             }
         }

@@ -228,7 +228,7 @@ struct State {
     /// Our client transactions, by branch.
     client_tx: HashMap<String, Pending>,
     /// Forwarded MESSAGEs waiting for the recipient's final response (at
-    /// most [`MAX_FORWARDING`]).
+    /// most [`max_forwarding`]).
     forwarding: usize,
     /// TCP connections to recipients.
     tcp_out: HashMap<(SocketAddr, Hop), mpsc::UnboundedSender<Vec<u8>>>,
@@ -269,13 +269,21 @@ impl State {
 /// responses at once. A MESSAGE that would be one more is refused at once
 /// with 503 Service Unavailable and a Retry-After (RFC 3261 §21.5.4): the
 /// server is overloaded, the request was not forwarded, and the originator
-/// learns it now rather than by its own Timer F. Each waits at most Timer F
-/// (64·T1): at T1 = 500 ms the bound is reached by 32 MESSAGEs a second to
-/// recipients that never answer, at T1 = 30 ms by 533 a second (which the
-/// load fault `200-when-queue-full` uses, in a test of a few seconds on a
-/// debug build). Answered ones leave at once: at 30 000 a second the bound
-/// allows 34 ms from forwarding to the recipient's answer.
-pub const MAX_FORWARDING: usize = 1024;
+/// learns it now rather than by its own Timer F. A recipient that never
+/// answers keeps its MESSAGE waiting for Timer F (64·T1), so the bound is
+/// what [`SILENT_PER_S`] such MESSAGEs a second keep waiting: 8 192 at
+/// T1 = 500 ms (at 30 000 a second, 270 ms from forwarding to the
+/// recipient's answer; 1 024 allowed 34 ms, and a pause of the runtime
+/// turned into 503s), 491 at T1 = 30 ms (the load fault
+/// `200-when-queue-full` fills it in a test of a few seconds on a debug
+/// build).
+pub fn max_forwarding(t1: Duration) -> usize {
+    ((SILENT_PER_S as f64 * 64.0 * t1.as_secs_f64()) as usize).max(64)
+}
+
+/// Recipients that never answer, per second, that the forwarding bound
+/// absorbs ([`max_forwarding`]).
+pub const SILENT_PER_S: usize = 256;
 
 struct Server {
     settings: Settings,
@@ -1199,7 +1207,7 @@ impl Server {
         let bytes = rebuild(&format!("MESSAGE {contact} SIP/2.0"), &headers, msg.body());
         let full = {
             let mut st = lock(&self.state);
-            if st.forwarding >= MAX_FORWARDING {
+            if st.forwarding >= max_forwarding(s.t1) {
                 true
             } else {
                 st.forwarding += 1;
@@ -2217,13 +2225,12 @@ pub const FAULTS: &[super::Fault] = &[
 pub const LOAD_FAULTS: &[super::LoadFault] = &[super::LoadFault {
     role: "im-server",
     name: "200-when-queue-full",
-    description: "answers 200 instead of 503 Service Unavailable (RFC 3261 §21.5.4) to a MESSAGE that finds MAX_FORWARDING forwarded MESSAGEs waiting, and drops it: an acceptance nobody gave, which only a queue filled by load reveals",
+    description: "answers 200 instead of 503 Service Unavailable (RFC 3261 §21.5.4) to a MESSAGE that finds the forwarding bound reached (256·64·T1 forwarded MESSAGEs waiting, 491 at T1 = 30 ms), and drops it: an acceptance nobody gave, which only a queue filled by load reveals",
     trips: &["fabricated"],
     // Nine recipients in ten silent keep 900 forwarded MESSAGEs a second
-    // waiting for Timer F (64·T1 = 1.92 s): the queue is full within 1.2 s,
-    // and still fills on a machine busy enough to send only 600 a second
-    // (at T1 = 20 ms it needed 890 a second, and a loaded test machine
-    // missed it).
+    // waiting for Timer F (64·T1 = 1.92 s): the bound (491) is reached
+    // within 0.6 s, and still on a machine busy enough to send only 300 a
+    // second.
     args: &[
         "--role",
         "im-server",
