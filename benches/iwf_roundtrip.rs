@@ -99,14 +99,12 @@ fn main() {
         let log = h.smsc.log();
         let mut ids = HashMap::new();
         for a in &log {
-            if let Ok(p) = &a.pdu {
-                if let (command::DELIVER_SM_RESP, Body::DeliverSmResp { message_id }) =
+            if let Ok(p) = &a.pdu
+                && let (command::DELIVER_SM_RESP, Body::DeliverSmResp { message_id }) =
                     (p.header.command_id, &p.body)
-                {
-                    if let Some(n) = seqs.get(&p.header.sequence_number) {
-                        ids.insert(n.clone(), message_id.clone());
-                    }
-                }
+                && let Some(n) = seqs.get(&p.header.sequence_number)
+            {
+                ids.insert(n.clone(), message_id.clone());
             }
         }
         let mut checked = 0;

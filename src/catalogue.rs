@@ -201,14 +201,14 @@ impl Catalogue {
                 )),
                 _ => {}
             }
-            if let Some(e) = &r.enabler {
-                if !ENABLERS.contains(&e.as_str()) {
-                    out.push(format!(
-                        "{}: enabler `{e}` is not one of {}",
-                        r.id,
-                        ENABLERS.join(", ")
-                    ));
-                }
+            if let Some(e) = &r.enabler
+                && !ENABLERS.contains(&e.as_str())
+            {
+                out.push(format!(
+                    "{}: enabler `{e}` is not one of {}",
+                    r.id,
+                    ENABLERS.join(", ")
+                ));
             }
             if r.level != Level::Informative && r.roles.is_empty() {
                 out.push(format!("{}: a testable requirement needs roles", r.id));

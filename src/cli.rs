@@ -211,12 +211,12 @@ fn load_cmd(a: LoadArgs) -> i32 {
         Some(kn) => kn,
         None => return usage(format!("--agent {}: not K/N", a.agent)),
     };
-    if let Some(r) = a.rate {
-        if !(r.is_finite() && r > 0.0 && r <= 10_000_000.0) {
-            return usage(format!(
-                "--rate {r}: a rate above 0 and at most 10 000 000/s"
-            ));
-        }
+    if let Some(r) = a.rate
+        && !(r.is_finite() && r > 0.0 && r <= 10_000_000.0)
+    {
+        return usage(format!(
+            "--rate {r}: a rate above 0 and at most 10 000 000/s"
+        ));
     }
     let duration = match a.duration {
         Some(d) if d.is_finite() && d > 0.0 && d <= 86_400.0 => {

@@ -1747,17 +1747,16 @@ impl DeferralSection {
         ) {
             return e(f, m);
         }
-        if let Some(d) = &self.recipient_domain {
-            if d.is_empty()
+        if let Some(d) = &self.recipient_domain
+            && (d.is_empty()
                 || !d
                     .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
-            {
-                return e(
-                    "recipient_domain",
-                    format!("expected a host name (letters, digits, - and .), got `{d}`"),
-                );
-            }
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'))
+        {
+            return e(
+                "recipient_domain",
+                format!("expected a host name (letters, digits, - and .), got `{d}`"),
+            );
         }
         Ok(())
     }
@@ -1832,10 +1831,10 @@ fn yaml_error(file: &str, e: &serde_yaml::Error) -> ProfileError {
             "expected udp, tcp or a list of them",
         );
     // Where the location is not in the message already, add it.
-    if let Some(loc) = e.location() {
-        if !message.contains("line ") {
-            message = format!("{message} (line {}, column {})", loc.line(), loc.column());
-        }
+    if let Some(loc) = e.location()
+        && !message.contains("line ")
+    {
+        message = format!("{message} (line {}, column {})", loc.line(), loc.column());
     }
     // A missing top-level field (`missing field `name``) names the field itself.
     let field = if field.is_empty() {
@@ -2021,10 +2020,10 @@ impl MmsRelaySection {
         if let Some((f, m)) = sip_form_problem(self.sip_address_form.as_deref(), self.sip_type()) {
             return e(f, m);
         }
-        if let Some(a) = self.mm3 {
-            if let Err(m) = check_fixed(lab, a) {
-                return e("mm3", m);
-            }
+        if let Some(a) = self.mm3
+            && let Err(m) = check_fixed(lab, a)
+        {
+            return e("mm3", m);
         }
         if self.mm3_max_size == Some(0) {
             return e("mm3_max_size", "expected a size in octets above 0".into());
@@ -2110,10 +2109,10 @@ impl MemServerSection {
             _ => {}
         }
         for (f, a) in [("inbox", self.inbox), ("mm3", Some(self.mm3))] {
-            if let Some(a) = a {
-                if let Err(m) = check_fixed(lab, a) {
-                    return e(f, m);
-                }
+            if let Some(a) = a
+                && let Err(m) = check_fixed(lab, a)
+            {
+                return e(f, m);
             }
         }
         if self.mm3.port() == 0 {
@@ -2133,13 +2132,13 @@ impl MemServerSection {
             ("other_mailbox", self.other_mailbox.as_ref()),
             ("notify_to", Some(&self.notify_to)),
         ] {
-            if let Some(v) = v {
-                if !mailbox_ok(v) {
-                    return e(
-                        f,
-                        format!("expected a mail address local@domain, got `{v}`"),
-                    );
-                }
+            if let Some(v) = v
+                && !mailbox_ok(v)
+            {
+                return e(
+                    f,
+                    format!("expected a mail address local@domain, got `{v}`"),
+                );
             }
         }
         if !matches!(self.payload(), "emn" | "other") {

@@ -142,20 +142,20 @@ impl SutProcess {
             let limit = Duration::from_secs(r.timeout_s.unwrap_or(10));
             let until = Instant::now() + limit;
             loop {
-                if let Some(c) = me.child.as_mut() {
-                    if let Ok(Some(status)) = c.try_wait() {
-                        me.stop().await;
-                        let stderr_tail = me.stderr_tail();
-                        return Err(SutGone {
-                            message: format!(
-                                "SUT `{}` exited before it was ready ({status}); stderr: {}",
-                                profile.name,
-                                one_line(&stderr_tail)
-                            ),
-                            status: Some(status.to_string()),
-                            stderr_tail,
-                        });
-                    }
+                if let Some(c) = me.child.as_mut()
+                    && let Ok(Some(status)) = c.try_wait()
+                {
+                    me.stop().await;
+                    let stderr_tail = me.stderr_tail();
+                    return Err(SutGone {
+                        message: format!(
+                            "SUT `{}` exited before it was ready ({status}); stderr: {}",
+                            profile.name,
+                            one_line(&stderr_tail)
+                        ),
+                        status: Some(status.to_string()),
+                        stderr_tail,
+                    });
                 }
                 let ok = match (r.sip_options, r.tcp) {
                     (Some(a), _) => probe_sip(profile.harness_ip, a).await,
@@ -230,10 +230,10 @@ impl SutProcess {
         };
         let tree = self.tree.take();
         let left = |sig| tree.as_ref().map_or(0, |t| t.signal_all(sig));
-        if !reaped(&mut child) {
-            if let Some(g) = self.pgid {
-                signal_group(g, SIGTERM);
-            }
+        if !reaped(&mut child)
+            && let Some(g) = self.pgid
+        {
+            signal_group(g, SIGTERM);
         }
         let mut n = left(Some(SIGTERM));
         let until = Instant::now() + STOP_GRACE;
@@ -244,10 +244,10 @@ impl SutProcess {
         if reaped(&mut child) && n == 0 {
             return;
         }
-        if !reaped(&mut child) {
-            if let Some(g) = self.pgid {
-                signal_group(g, SIGKILL);
-            }
+        if !reaped(&mut child)
+            && let Some(g) = self.pgid
+        {
+            signal_group(g, SIGKILL);
         }
         let _ = tokio::time::timeout(KILL_WAIT, child.kill()).await;
         let until = Instant::now() + KILL_WAIT;
@@ -264,10 +264,10 @@ impl SutProcess {
         };
         let tree = self.tree.take();
         let left = |sig| tree.as_ref().map_or(0, |t| t.signal_all(sig));
-        if !reaped(&mut child) {
-            if let Some(g) = self.pgid {
-                signal_group(g, SIGTERM);
-            }
+        if !reaped(&mut child)
+            && let Some(g) = self.pgid
+        {
+            signal_group(g, SIGTERM);
         }
         let mut n = left(Some(SIGTERM));
         let until = Instant::now() + Duration::from_millis(200);

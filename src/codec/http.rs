@@ -213,10 +213,10 @@ enum BodyLen {
 }
 
 fn body_len(head: &Head) -> Result<BodyLen, HttpError> {
-    if let StartLine::Response { status, .. } = head.start {
-        if (100..200).contains(&status) || status == 204 || status == 304 {
-            return Ok(BodyLen::None);
-        }
+    if let StartLine::Response { status, .. } = head.start
+        && ((100..200).contains(&status) || status == 204 || status == 304)
+    {
+        return Ok(BodyLen::None);
     }
     if let Some(te) = header(&head.headers, "transfer-encoding") {
         let last = te.rsplit(',').next().unwrap_or("").trim();

@@ -707,10 +707,10 @@ fn scan(bytes: &[u8], limit: usize, eof: bool) -> Result<Scan, MsrpError> {
         .rposition(|&b| b == b'\n')
         .map_or(0, |i| i + 1);
     let last_line = trimmed.get(last_line_at..).unwrap_or_default();
-    if last_line_at >= body_start {
-        if let Some(e) = damaged_end_line(last_line, terminated, &tid) {
-            return Err(e);
-        }
+    if last_line_at >= body_start
+        && let Some(e) = damaged_end_line(last_line, terminated, &tid)
+    {
+        return Err(e);
     }
     Err(missing())
 }

@@ -468,12 +468,12 @@ impl SipMessage {
             ));
         }
         let method = self.method()?;
-        if let Some((_, cseq_method)) = self.cseq() {
-            if cseq_method != method {
-                return Some(format!(
+        if let Some((_, cseq_method)) = self.cseq()
+            && cseq_method != method
+        {
+            return Some(format!(
                     "CSeq method `{cseq_method}` differs from the request's method `{method}` (RFC 3261 §8.1.1.5, §20.16)"
                 ));
-            }
         }
         if let Err(e) = self.request_uri_checked() {
             return Some(e.to_string());

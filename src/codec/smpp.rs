@@ -568,10 +568,10 @@ impl Sm {
     /// The message text: short_message, or the `message_payload` TLV when
     /// short_message is empty (§5.3.2: they are exclusive).
     pub fn payload(&self) -> &[u8] {
-        if self.short_message.is_empty() {
-            if let Some(p) = self.tlv(tlv::MESSAGE_PAYLOAD) {
-                return p;
-            }
+        if self.short_message.is_empty()
+            && let Some(p) = self.tlv(tlv::MESSAGE_PAYLOAD)
+        {
+            return p;
         }
         &self.short_message
     }
@@ -1013,15 +1013,13 @@ impl Receipt {
         let mut i = 0;
         while i < s.len() {
             let at_boundary = i == 0 || s.get(i - 1).is_some_and(u8::is_ascii_whitespace);
-            if at_boundary {
-                if let Some((key, value_start)) = key_at(s, i) {
-                    found.push((key, i, value_start));
-                    if key == Key::Text {
-                        break;
-                    }
-                    i = value_start;
-                    continue;
+            if at_boundary && let Some((key, value_start)) = key_at(s, i) {
+                found.push((key, i, value_start));
+                if key == Key::Text {
+                    break;
                 }
+                i = value_start;
+                continue;
             }
             i += 1;
         }
@@ -1744,11 +1742,11 @@ pub mod text {
     pub fn gsm7_encode(s: &str) -> Result<Vec<u8>, char> {
         let mut out = Vec::with_capacity(s.len());
         for c in s.chars() {
-            if c != '\u{1B}' {
-                if let Some(i) = DEFAULT.iter().position(|&d| d == c) {
-                    out.push(i as u8);
-                    continue;
-                }
+            if c != '\u{1B}'
+                && let Some(i) = DEFAULT.iter().position(|&d| d == c)
+            {
+                out.push(i as u8);
+                continue;
             }
             match EXTENSION.iter().find(|(_, e)| *e == c) {
                 Some((septet, _)) => out.extend_from_slice(&[ESCAPE, *septet]),

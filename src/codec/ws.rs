@@ -571,13 +571,13 @@ pub fn read_response(
         return Err(HandshakeError::ExtensionNotOffered { value: ext });
     }
     let protocol = at_most_once(&m, "Sec-WebSocket-Protocol")?.map(str::to_string);
-    if let Some(p) = &protocol {
-        if !offered.contains(&p.as_str()) {
-            return Err(HandshakeError::ProtocolNotOffered {
-                chosen: p.clone(),
-                offered: offered.iter().map(|s| s.to_string()).collect(),
-            });
-        }
+    if let Some(p) = &protocol
+        && !offered.contains(&p.as_str())
+    {
+        return Err(HandshakeError::ProtocolNotOffered {
+            chosen: p.clone(),
+            offered: offered.iter().map(|s| s.to_string()).collect(),
+        });
     }
     Ok(Accepted {
         protocol,

@@ -110,10 +110,10 @@ impl ImsHarness {
             ),
         ];
         for (role, aor) in hosts {
-            if let (Some(aor), Some(a)) = (aor, role_addr(role)) {
-                if let Some(h) = crate::codec::sip::uri_user_host(&aor).1 {
-                    core.route(&h, a);
-                }
+            if let (Some(aor), Some(a)) = (aor, role_addr(role))
+                && let Some(h) = crate::codec::sip::uri_user_host(&aor).1
+            {
+                core.route(&h, a);
             }
         }
     }

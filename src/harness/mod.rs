@@ -307,28 +307,28 @@ impl Harnesses {
                 .await?,
             ));
         }
-        if let (true, Some(p)) = (profile.has_role("push-client"), &profile.push_client) {
-            if p.agent.is_some() || p.upper_tester.is_some() {
-                let mut pc = PushClientHarness::start(
-                    p.agent,
-                    p.upper_tester,
+        if let (true, Some(p)) = (profile.has_role("push-client"), &profile.push_client)
+            && (p.agent.is_some() || p.upper_tester.is_some())
+        {
+            let mut pc = PushClientHarness::start(
+                p.agent,
+                p.upper_tester,
+                timers,
+                Capture::routed(run_level_capture(pcap_dir, "push-agent")),
+            )
+            .await?;
+            // The push agent over TLS: one subscription per run, its
+            // records in the run-level pcap (no scenario key in ciphertext).
+            if let (Some(at), Some(t)) = (p.agent_tls, &h.tls) {
+                pc.start_tls(
+                    at,
+                    t.server.clone(),
                     timers,
-                    Capture::routed(run_level_capture(pcap_dir, "push-agent")),
+                    run_level_capture(pcap_dir, "push-agent-tls"),
                 )
                 .await?;
-                // The push agent over TLS: one subscription per run, its
-                // records in the run-level pcap (no scenario key in ciphertext).
-                if let (Some(at), Some(t)) = (p.agent_tls, &h.tls) {
-                    pc.start_tls(
-                        at,
-                        t.server.clone(),
-                        timers,
-                        run_level_capture(pcap_dir, "push-agent-tls"),
-                    )
-                    .await?;
-                }
-                h.push_client = Some(Arc::new(pc));
             }
+            h.push_client = Some(Arc::new(pc));
         }
         if let (true, Some((a, _))) = (
             profile.has_role("mms-client"),

@@ -427,10 +427,10 @@ impl Seen {
     }
 
     fn set(&mut self, id: u64, v: u64) {
-        if let Some(i) = id.checked_sub(self.first) {
-            if let Some(s) = usize::try_from(i).ok().and_then(|i| self.slots.get_mut(i)) {
-                *s = v;
-            }
+        if let Some(i) = id.checked_sub(self.first)
+            && let Some(s) = usize::try_from(i).ok().and_then(|i| self.slots.get_mut(i))
+        {
+            *s = v;
         }
     }
 }
@@ -736,10 +736,10 @@ impl Session for ImServerLoad {
                                     Some(0) => {
                                         seen.set(id, branch);
                                         ledger.delivered(now, id, bytes);
-                                        if plan.mix.answer(id) == Answer::Silent {
-                                            if let Some(at) = ledger.sent_at(id) {
-                                                silent.push(Reverse((at + deadline_us, id)));
-                                            }
+                                        if plan.mix.answer(id) == Answer::Silent
+                                            && let Some(at) = ledger.sent_at(id)
+                                        {
+                                            silent.push(Reverse((at + deadline_us, id)));
                                         }
                                     }
                                     Some(b) if b != branch => {

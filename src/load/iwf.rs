@@ -860,14 +860,14 @@ impl Session for IwfLoad {
                     };
                     let branch = scan::top_via_branch(bytes).map_or(1, hash);
                     let off = id.wrapping_sub(plan.first_id) as usize;
-                    if let Some(b) = run.branches.get_mut(off) {
-                        if *b != branch {
-                            if *b != 0 {
-                                // Another transaction for it: counted by the ledger.
-                            }
-                            *b = branch;
-                            run.resps.delivered(now, id, bytes);
+                    if let Some(b) = run.branches.get_mut(off)
+                        && *b != branch
+                    {
+                        if *b != 0 {
+                            // Another transaction for it: counted by the ledger.
                         }
+                        *b = branch;
+                        run.resps.delivered(now, id, bytes);
                     }
                     if let Answer::Code(c) = plan.mix.answer(id) {
                         let k = reply_to.len();

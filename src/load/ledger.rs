@@ -296,10 +296,10 @@ impl Ledger {
     /// itself is right and an acceptance is fabricated): its outcome, in
     /// time or late, is judged by `expect` from now on.
     pub fn expect(&mut self, id: u64, expect: Expect) {
-        if let Some(i) = self.index(id) {
-            if self.slots[i].state != State::Done {
-                self.slots[i].expect = expect;
-            }
+        if let Some(i) = self.index(id)
+            && self.slots[i].state != State::Done
+        {
+            self.slots[i].expect = expect;
         }
     }
 

@@ -333,13 +333,13 @@ pub fn run(opts: LoadOptions) -> Result<(LoadResult, PathBuf), String> {
             ROLES.join(", ")
         ));
     }
-    if let Some(p) = &profile {
-        if !p.roles.contains(&role) {
-            return Err(format!(
-                "the profile {} does not declare the role {role}",
-                p.name
-            ));
-        }
+    if let Some(p) = &profile
+        && !p.roles.contains(&role)
+    {
+        return Err(format!(
+            "the profile {} does not declare the role {role}",
+            p.name
+        ));
     }
     if opts.count.is_none() && opts.duration.is_none() {
         return Err("say how much: --count N or --duration S".into());

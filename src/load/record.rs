@@ -185,11 +185,11 @@ impl Recorder {
             CaptureMode::Off => {}
             CaptureMode::Full => {
                 let at = self.epoch + Duration::from_micros(at_us);
-                if let Some(w) = self.stream.as_mut() {
-                    if let Err(e) = w.datagram(at, src, dst, bytes) {
-                        self.error = Some(e.to_string());
-                        self.stream = None;
-                    }
+                if let Some(w) = self.stream.as_mut()
+                    && let Err(e) = w.datagram(at, src, dst, bytes)
+                {
+                    self.error = Some(e.to_string());
+                    self.stream = None;
                 }
             }
             CaptureMode::Ring(_) => {

@@ -779,11 +779,11 @@ impl Writer {
         if self.failed() || key_log.is_empty() {
             return;
         }
-        if self.format == Format::Pcap {
-            if let Err(e) = self.upgrade() {
-                self.record_error(&e);
-                return;
-            }
+        if self.format == Format::Pcap
+            && let Err(e) = self.upgrade()
+        {
+            self.record_error(&e);
+            return;
         }
         let Some(out) = self.out.as_mut() else {
             return;
@@ -847,10 +847,10 @@ impl Inner {
         let key = (src, dst, payload.len(), payload_hash(payload));
         *self.sent.datagrams.entry(key).or_insert(0) += 1;
         self.sent.order.push_back(key);
-        if self.sent.order.len() > MAX_PENDING_DATAGRAMS {
-            if let Some(old) = self.sent.order.pop_front() {
-                self.unremember(old);
-            }
+        if self.sent.order.len() > MAX_PENDING_DATAGRAMS
+            && let Some(old) = self.sent.order.pop_front()
+        {
+            self.unremember(old);
         }
     }
 
@@ -883,11 +883,12 @@ impl Inner {
     /// reported it.
     fn opened(&mut self, client: SocketAddr, server: SocketAddr, by: End) {
         let key = flow_key(client, server);
-        if let Some(flow) = self.flows.get_mut(&key) {
-            if flow.client == client && flow.awaiting == Some(by) {
-                flow.awaiting = None;
-                return;
-            }
+        if let Some(flow) = self.flows.get_mut(&key)
+            && flow.client == client
+            && flow.awaiting == Some(by)
+        {
+            flow.awaiting = None;
+            return;
         }
         if self.sent.closed_awaiting.get(&key) == Some(&(client, by)) {
             self.sent.closed_awaiting.remove(&key);
@@ -1467,10 +1468,10 @@ impl Capture {
         if let Some(ts) = self.target(client, server, None) {
             return ts.iter().for_each(|t| t.tcp_connect(client, server));
         }
-        if let Some(mut inner) = self.lock() {
-            if !inner.writer.failed() {
-                inner.opened(client, server, End::Connector);
-            }
+        if let Some(mut inner) = self.lock()
+            && !inner.writer.failed()
+        {
+            inner.opened(client, server, End::Connector);
         }
     }
 
@@ -1486,10 +1487,10 @@ impl Capture {
         if let Some(ts) = self.target(client, server, None) {
             return ts.iter().for_each(|t| t.tcp_accepted(client, server));
         }
-        if let Some(mut inner) = self.lock() {
-            if !inner.writer.failed() {
-                inner.opened(client, server, End::Acceptor);
-            }
+        if let Some(mut inner) = self.lock()
+            && !inner.writer.failed()
+        {
+            inner.opened(client, server, End::Acceptor);
         }
     }
 
@@ -1500,10 +1501,10 @@ impl Capture {
         if let Some(ts) = self.target(src, dst, Some(payload)) {
             return ts.iter().for_each(|t| t.udp_sent(src, dst, payload));
         }
-        if let Some(mut inner) = self.lock() {
-            if !inner.writer.failed() {
-                inner.udp_sent(src, dst, payload);
-            }
+        if let Some(mut inner) = self.lock()
+            && !inner.writer.failed()
+        {
+            inner.udp_sent(src, dst, payload);
         }
     }
 
@@ -1514,10 +1515,10 @@ impl Capture {
         if let Some(ts) = self.target(src, dst, Some(payload)) {
             return ts.iter().for_each(|t| t.udp_received(src, dst, payload));
         }
-        if let Some(mut inner) = self.lock() {
-            if !inner.writer.failed() {
-                inner.udp_received(src, dst, payload);
-            }
+        if let Some(mut inner) = self.lock()
+            && !inner.writer.failed()
+        {
+            inner.udp_received(src, dst, payload);
         }
     }
 
@@ -1528,10 +1529,10 @@ impl Capture {
         if let Some(ts) = self.stream_target(src, dst, payload) {
             return ts.iter().for_each(|t| t.tcp_sent(src, dst, payload));
         }
-        if let Some(mut inner) = self.lock() {
-            if !inner.writer.failed() {
-                inner.tcp_sent(src, dst, payload);
-            }
+        if let Some(mut inner) = self.lock()
+            && !inner.writer.failed()
+        {
+            inner.tcp_sent(src, dst, payload);
         }
     }
 
@@ -1543,10 +1544,10 @@ impl Capture {
         if let Some(ts) = self.stream_target(src, dst, payload) {
             return ts.iter().for_each(|t| t.tcp_received(src, dst, payload));
         }
-        if let Some(mut inner) = self.lock() {
-            if !inner.writer.failed() {
-                inner.tcp_received(src, dst, payload);
-            }
+        if let Some(mut inner) = self.lock()
+            && !inner.writer.failed()
+        {
+            inner.tcp_received(src, dst, payload);
         }
     }
 
@@ -1561,11 +1562,11 @@ impl Capture {
                 .iter()
                 .for_each(|t| t.tls_sent(src, dst, payload, key_log));
         }
-        if let Some(mut inner) = self.lock() {
-            if !inner.writer.failed() {
-                inner.tls_keys(src, dst, key_log);
-                inner.tcp_sent(src, dst, payload);
-            }
+        if let Some(mut inner) = self.lock()
+            && !inner.writer.failed()
+        {
+            inner.tls_keys(src, dst, key_log);
+            inner.tcp_sent(src, dst, payload);
         }
     }
 
@@ -1579,11 +1580,11 @@ impl Capture {
                 .iter()
                 .for_each(|t| t.tls_received(src, dst, payload, key_log));
         }
-        if let Some(mut inner) = self.lock() {
-            if !inner.writer.failed() {
-                inner.tls_keys(src, dst, key_log);
-                inner.tcp_received(src, dst, payload);
-            }
+        if let Some(mut inner) = self.lock()
+            && !inner.writer.failed()
+        {
+            inner.tls_keys(src, dst, key_log);
+            inner.tcp_received(src, dst, payload);
         }
     }
 
@@ -1594,10 +1595,10 @@ impl Capture {
         if self.switch.is_some() || self.route.is_some() {
             return self.resolve().tls_negotiated(n);
         }
-        if let Some(mut inner) = self.lock() {
-            if inner.tls_connections.len() < MAX_TLS_RECORDED {
-                inner.tls_connections.push(n.clone());
-            }
+        if let Some(mut inner) = self.lock()
+            && inner.tls_connections.len() < MAX_TLS_RECORDED
+        {
+            inner.tls_connections.push(n.clone());
         }
     }
 
@@ -1627,10 +1628,10 @@ impl Capture {
         if let Some(ts) = self.stream_target(src, dst, payload) {
             return ts.iter().for_each(|t| t.tcp_data(src, dst, payload));
         }
-        if let Some(mut inner) = self.lock() {
-            if !inner.writer.failed() {
-                inner.data(src, dst, payload);
-            }
+        if let Some(mut inner) = self.lock()
+            && !inner.writer.failed()
+        {
+            inner.data(src, dst, payload);
         }
     }
 
@@ -1665,10 +1666,10 @@ impl Capture {
             }
             return;
         }
-        if let Some(mut inner) = self.lock() {
-            if !inner.writer.failed() {
-                inner.close(src, dst);
-            }
+        if let Some(mut inner) = self.lock()
+            && !inner.writer.failed()
+        {
+            inner.close(src, dst);
         }
     }
 

@@ -143,12 +143,11 @@ impl Router {
     /// with an own key tells about its owner's later traffic.
     pub fn classify(&mut self, src: SocketAddr, dst: SocketAddr, payload: &[u8]) -> Vec<OwnerId> {
         let smpp = smpp_header(payload);
-        if let Some((command, seq)) = smpp {
-            if command & SMPP_RESP != 0 {
-                if let Some(o) = self.smpp.remove(&(dst, src, seq)) {
-                    return vec![o];
-                }
-            }
+        if let Some((command, seq)) = smpp
+            && command & SMPP_RESP != 0
+            && let Some(o) = self.smpp.remove(&(dst, src, seq))
+        {
+            return vec![o];
         }
         match http_kind(payload) {
             Some(Http::Response) => {
@@ -175,10 +174,10 @@ impl Router {
             }
             None => {}
         }
-        if smpp.is_none() {
-            if let Some(plain) = unmasked_ws(payload) {
-                return self.classify_by_keys(src, dst, &plain, None);
-            }
+        if smpp.is_none()
+            && let Some(plain) = unmasked_ws(payload)
+        {
+            return self.classify_by_keys(src, dst, &plain, None);
         }
         self.classify_by_keys(src, dst, payload, smpp)
     }
@@ -366,10 +365,11 @@ fn sip_tokens(head: &[u8]) -> Vec<&[u8]> {
         } else if name.eq_ignore_ascii_case(b"a=path") {
             for uri in value.split(|b| b.is_ascii_whitespace()) {
                 let path = uri.split(|&b| b == b';').next().unwrap_or(uri);
-                if let Some(id) = path.rsplit(|&b| b == b'/').next() {
-                    if id.len() >= MIN_LEARNED_KEY && path.starts_with(b"msrp") {
-                        out.push(id);
-                    }
+                if let Some(id) = path.rsplit(|&b| b == b'/').next()
+                    && id.len() >= MIN_LEARNED_KEY
+                    && path.starts_with(b"msrp")
+                {
+                    out.push(id);
                 }
             }
         }

@@ -346,15 +346,15 @@ impl StreamConn {
                                 at: Instant::now(),
                                 event: StreamEvent::Message(msg),
                             });
-                            if let Some((h, _)) = &park {
-                                if h.load(Ordering::SeqCst) {
-                                    // Held: the rest stays on the socket.
-                                    set_pending(&buf);
-                                    if let Some((_, back)) = park {
-                                        let _ = back.send((rd, buf));
-                                    }
-                                    return;
+                            if let Some((h, _)) = &park
+                                && h.load(Ordering::SeqCst)
+                            {
+                                // Held: the rest stays on the socket.
+                                set_pending(&buf);
+                                if let Some((_, back)) = park {
+                                    let _ = back.send((rd, buf));
                                 }
+                                return;
                             }
                         }
                         Err(why) => {

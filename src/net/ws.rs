@@ -505,14 +505,14 @@ where
                     received: b.to_vec(),
                 });
             }
-            if let Some((status, reason)) = ws::response_status(b) {
-                if status != 101 {
-                    return Err(WsError::Refused {
-                        status,
-                        reason,
-                        response: b.to_vec(),
-                    });
-                }
+            if let Some((status, reason)) = ws::response_status(b)
+                && status != 101
+            {
+                return Err(WsError::Refused {
+                    status,
+                    reason,
+                    response: b.to_vec(),
+                });
             }
             http::next_frame(b, ws::HANDSHAKE_MAX).map_err(|e| WsError::NotHttp {
                 why: e.to_string(),

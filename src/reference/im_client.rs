@@ -429,14 +429,14 @@ pub fn start(
     });
     let udp = Arc::new(udp);
     let mut tasks = vec![msrp_task];
-    if let Some(ims) = client.settings.ims.clone() {
-        if !client.settings.has_fault("ims-no-register") {
-            tasks.push(tokio::spawn(register_loop(
-                client.clone(),
-                udp.clone(),
-                ims.core,
-            )));
-        }
+    if let Some(ims) = client.settings.ims.clone()
+        && !client.settings.has_fault("ims-no-register")
+    {
+        tasks.push(tokio::spawn(register_loop(
+            client.clone(),
+            udp.clone(),
+            ims.core,
+        )));
     }
     // Two readers of the UDP socket (one per core, for load). A request and
     // its retransmission still meet one server transaction (RFC 3261

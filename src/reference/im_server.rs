@@ -242,14 +242,13 @@ impl State {
             if at.elapsed() < keep {
                 break;
             }
-            if let Some((_, key)) = self.pending_order.pop_front() {
-                if self
+            if let Some((_, key)) = self.pending_order.pop_front()
+                && self
                     .server_pending
                     .get(&key)
                     .is_some_and(|t| t.elapsed() >= keep)
-                {
-                    self.server_pending.remove(&key);
-                }
+            {
+                self.server_pending.remove(&key);
             }
         }
     }
@@ -257,10 +256,11 @@ impl State {
     /// A forwarded MESSAGE's client transaction ended (its first final
     /// response, or Timer F): it no longer counts against the bound.
     fn forward_ended(&mut self, branch: &str) {
-        if let Some(p) = self.client_tx.remove(branch) {
-            if !p.done && !p.origin_key.is_empty() {
-                self.forwarding = self.forwarding.saturating_sub(1);
-            }
+        if let Some(p) = self.client_tx.remove(branch)
+            && !p.done
+            && !p.origin_key.is_empty()
+        {
+            self.forwarding = self.forwarding.saturating_sub(1);
         }
     }
 }

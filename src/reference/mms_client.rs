@@ -164,10 +164,10 @@ pub async fn start(
             l,
             config,
             Arc::new(move |msg, _peer, back| {
-                if alive(&sh2) {
-                    if let Some(a) = answer_sip(&sh2, &msg, true) {
-                        let _ = back.send(a);
-                    }
+                if alive(&sh2)
+                    && let Some(a) = answer_sip(&sh2, &msg, true)
+                {
+                    let _ = back.send(a);
                 }
             }),
         ));
@@ -216,10 +216,10 @@ async fn send_triggers(listener: TcpListener, sh: Arc<Shared>) {
                 .write_all(&http::response(status.0, status.1, &[], b""))
                 .await;
             drop(stream);
-            if let (Some(to), Some(req)) = (to, req) {
-                if !sh.s.has_fault("send-ignores-trigger") {
-                    send_mm(&sh, &to, &req.body).await;
-                }
+            if let (Some(to), Some(req)) = (to, req)
+                && !sh.s.has_fault("send-ignores-trigger")
+            {
+                send_mm(&sh, &to, &req.body).await;
             }
         });
     }
@@ -419,10 +419,10 @@ async fn sip_tcp(listener: TcpListener, sh: Arc<Shared>) {
             };
             let sh2 = sh.clone();
             super::read_stream(rd, move |msg| {
-                if alive(&sh2) {
-                    if let Some(a) = answer_sip(&sh2, &msg, false) {
-                        let _ = tx.send(a);
-                    }
+                if alive(&sh2)
+                    && let Some(a) = answer_sip(&sh2, &msg, false)
+                {
+                    let _ = tx.send(a);
                 }
             })
             .await;
@@ -574,10 +574,10 @@ async fn handle(sh: &Shared, bytes: &[u8]) {
     }
     if sh.s.has_fault("ack-before-fetch") {
         post(sh, notify_resp(sh, &tid, Status::RETRIEVED)).await;
-        if let Some(m) = get(sh, &target).await {
-            if let Ok(p) = Pdu::parse(&m.body) {
-                hand_over(sh, &m.body, &p).await;
-            }
+        if let Some(m) = get(sh, &target).await
+            && let Ok(p) = Pdu::parse(&m.body)
+        {
+            hand_over(sh, &m.body, &p).await;
         }
         return;
     }

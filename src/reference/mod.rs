@@ -73,10 +73,10 @@ impl Completed {
             if at.elapsed() < keep {
                 break;
             }
-            if let Some((_, key)) = self.order.pop_front() {
-                if self.map.get(&key).is_some_and(|(_, t)| t.elapsed() >= keep) {
-                    self.map.remove(&key);
-                }
+            if let Some((_, key)) = self.order.pop_front()
+                && self.map.get(&key).is_some_and(|(_, t)| t.elapsed() >= keep)
+            {
+                self.map.remove(&key);
             }
         }
     }

@@ -133,10 +133,11 @@ impl Conn {
         let id = m.message_id().unwrap_or_default().to_string();
         let state = self.messages.entry(id.clone()).or_default();
         if state.rejected.is_none() {
-            if let Some(ct) = m.content_type() {
-                if !ACCEPT.contains(&ct.as_str()) && !s.has_fault("msrp-415-as-200") {
-                    state.rejected = Some((415, "Unsupported Media Type"));
-                }
+            if let Some(ct) = m.content_type()
+                && !ACCEPT.contains(&ct.as_str())
+                && !s.has_fault("msrp-415-as-200")
+            {
+                state.rejected = Some((415, "Unsupported Media Type"));
             }
             let total = m.byte_range().and_then(|r| r.ok()).and_then(|r| r.total);
             if total.is_some_and(|t| t > MAX_MESSAGE) && !s.has_fault("msrp-no-413") {

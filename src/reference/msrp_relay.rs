@@ -239,10 +239,10 @@ impl Relay {
             return;
         };
         let tls = msrp::url_is_secure(&url);
-        if let Some(o) = lock(&self.state).onward.get(&(addr, tls)) {
-            if o.send(bytes.clone()).is_ok() {
-                return;
-            }
+        if let Some(o) = lock(&self.state).onward.get(&(addr, tls))
+            && o.send(bytes.clone()).is_ok()
+        {
+            return;
         }
         let me = self.clone();
         tokio::spawn(async move {

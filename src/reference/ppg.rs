@@ -891,10 +891,10 @@ fn parse_app_id(v: &str) -> Option<AppId> {
     if let Ok(n) = v.parse::<u32>() {
         return Some(AppId::Code(n));
     }
-    if let Some(h) = v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
-        if let Ok(n) = u32::from_str_radix(h, 16) {
-            return Some(AppId::Code(n));
-        }
+    if let Some(h) = v.strip_prefix("0x").or_else(|| v.strip_prefix("0X"))
+        && let Ok(n) = u32::from_str_radix(h, 16)
+    {
+        return Some(AppId::Code(n));
     }
     Some(AppId::code_of(v).map_or_else(|| AppId::Text(v.to_string()), AppId::Code))
 }

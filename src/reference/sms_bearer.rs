@@ -214,11 +214,10 @@ async fn session(
                         // submit_sm_resp: an unconfirmed push is done once handed over.
                         _ => None,
                     };
-                    if let Some(a) = answer {
-                        if write(&mut stream, &a).await.is_err() {
+                    if let Some(a) = answer
+                        && write(&mut stream, &a).await.is_err() {
                             return ended(bound);
                         }
-                    }
                 }
             }
             sm = rx.recv(), if bound => match sm {

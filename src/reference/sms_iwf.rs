@@ -762,10 +762,10 @@ impl Job {
         ms: u8,
         s: &Settings,
     ) {
-        if let Some(f) = &self.inflight {
-            if lock(f).remove(&self.seq).is_none() {
-                return; // reported at the unbind already
-            }
+        if let Some(f) = &self.inflight
+            && lock(f).remove(&self.seq).is_none()
+        {
+            return; // reported at the unbind already
         }
         let resp = Pdu::new(
             command::DELIVER_SM_RESP,

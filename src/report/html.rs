@@ -401,10 +401,10 @@ fn lanes(msgs: &[&Message], elements: &[Element]) -> Vec<Lane> {
         }
     }
     for a in &order {
-        if !side.contains_key(a) {
-            if let Some(Some(s)) = ip_side.get(&a.ip()) {
-                side.insert(*a, *s);
-            }
+        if !side.contains_key(a)
+            && let Some(Some(s)) = ip_side.get(&a.ip())
+        {
+            side.insert(*a, *s);
         }
     }
     for _ in 0..4 {

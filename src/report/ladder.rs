@@ -352,14 +352,15 @@ impl NgState {
                     if code == 0 {
                         break;
                     }
-                    if code == 9 && len == 1 {
-                        if let Some(&r) = body.get(at + 4) {
-                            per_second = if r & 0x80 == 0 {
-                                10u64.checked_pow(u32::from(r)).unwrap_or(0)
-                            } else {
-                                1u64.checked_shl(u32::from(r & 0x7f)).unwrap_or(0)
-                            };
-                        }
+                    if code == 9
+                        && len == 1
+                        && let Some(&r) = body.get(at + 4)
+                    {
+                        per_second = if r & 0x80 == 0 {
+                            10u64.checked_pow(u32::from(r)).unwrap_or(0)
+                        } else {
+                            1u64.checked_shl(u32::from(r & 0x7f)).unwrap_or(0)
+                        };
                     }
                     at += 4 + usize::from(len).div_ceil(4) * 4;
                 }
@@ -539,10 +540,10 @@ pub fn read_named(dir: &Path, run_dirs: &[&str], name: &str) -> Result<Ladder, S
     let base = std::fs::canonicalize(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut roots = vec![base.clone()];
     for d in run_dirs {
-        if let Ok(r) = std::fs::canonicalize(base.join(d)) {
-            if r.join("report.json").is_file() {
-                roots.push(r);
-            }
+        if let Ok(r) = std::fs::canonicalize(base.join(d))
+            && r.join("report.json").is_file()
+        {
+            roots.push(r);
         }
     }
     if !roots.iter().any(|r| target.starts_with(r)) {
@@ -813,19 +814,19 @@ pub fn duplicates(pcap: &[u8]) -> Vec<Duplicate> {
         let seen = *seen;
         // A SIP response over UDP answering as many copies of its request.
         let mut answers_a_repeat = false;
-        if !key.0 {
-            if let Ok(m) = SipMessage::parse(key.5) {
-                let txn = |from, to| (from, to, m.top_via_branch(), m.cseq());
-                if m.is_request() {
-                    *requests.entry(txn(key.1, key.2)).or_insert(0) += 1;
-                    let call = m.call_id().map(str::to_string);
-                    *arrivals.entry((key.2, call.clone(), m.cseq())).or_insert(0) += 1;
-                    let came = arrivals.get(&(key.1, call, m.cseq())).copied().unwrap_or(0);
-                    answers_a_repeat = came >= seen;
-                } else {
-                    let asked = requests.get(&txn(key.2, key.1)).copied().unwrap_or(0);
-                    answers_a_repeat = asked >= seen;
-                }
+        if !key.0
+            && let Ok(m) = SipMessage::parse(key.5)
+        {
+            let txn = |from, to| (from, to, m.top_via_branch(), m.cseq());
+            if m.is_request() {
+                *requests.entry(txn(key.1, key.2)).or_insert(0) += 1;
+                let call = m.call_id().map(str::to_string);
+                *arrivals.entry((key.2, call.clone(), m.cseq())).or_insert(0) += 1;
+                let came = arrivals.get(&(key.1, call, m.cseq())).copied().unwrap_or(0);
+                answers_a_repeat = came >= seen;
+            } else {
+                let asked = requests.get(&txn(key.2, key.1)).copied().unwrap_or(0);
+                answers_a_repeat = asked >= seen;
             }
         }
         if let Some(&(first, at)) = last.get(&key) {
@@ -1247,29 +1248,29 @@ impl Reader {
 
     /// Whatever a direction holds that never framed becomes one message.
     fn flush(&mut self, from: SocketAddr, to: SocketAddr, p: &Packet) {
-        if let Some(buf) = self.streams.remove(&(from, to)) {
-            if !buf.is_empty() {
-                let (frame, time_us) = self
-                    .last
-                    .get(&(from, to))
-                    .copied()
-                    .unwrap_or((p.frame, p.time_us));
-                let at = Packet {
-                    frame,
-                    time_us,
-                    tcp: true,
-                };
-                let c = conn(from, to);
-                let in_content = matches!(self.kinds.get(&c), Some(Kind::Smtp(s)) if *s != from)
-                    && self.smtp.get(&c).is_some_and(|st| st.content);
-                let mut m = Message::new(&at, from, to, Protocol::Other, buf);
-                m.note = Some(if in_content {
-                    "SMTP DATA content without its terminating line (CRLF.CRLF, RFC 5321 §4.1.1.4) before the connection ended".into()
-                } else {
-                    "bytes that never made a whole message before the connection ended".into()
-                });
-                self.out.messages.push(kept(self.excerpt, m));
-            }
+        if let Some(buf) = self.streams.remove(&(from, to))
+            && !buf.is_empty()
+        {
+            let (frame, time_us) = self
+                .last
+                .get(&(from, to))
+                .copied()
+                .unwrap_or((p.frame, p.time_us));
+            let at = Packet {
+                frame,
+                time_us,
+                tcp: true,
+            };
+            let c = conn(from, to);
+            let in_content = matches!(self.kinds.get(&c), Some(Kind::Smtp(s)) if *s != from)
+                && self.smtp.get(&c).is_some_and(|st| st.content);
+            let mut m = Message::new(&at, from, to, Protocol::Other, buf);
+            m.note = Some(if in_content {
+                "SMTP DATA content without its terminating line (CRLF.CRLF, RFC 5321 §4.1.1.4) before the connection ended".into()
+            } else {
+                "bytes that never made a whole message before the connection ended".into()
+            });
+            self.out.messages.push(kept(self.excerpt, m));
         }
     }
 
@@ -1473,14 +1474,12 @@ fn tcp_message(
                 let mut m = Message::new(p, from, to, Protocol::Smpp, raw);
                 m.smpp = Some((pdu.header.command_id, pdu.header.command_status));
                 // WDP over SMS: the WSP push, once its last segment is in.
-                if let Some(sm) = pdu.sm().filter(|sm| sm.udhi()) {
-                    if let Ok(Some(d)) = wdp.push(&sm.destination_addr, sm.payload(), true) {
-                        if d.dest_port == WSP_PORT {
-                            if let Ok(w) = PushPdu::parse(&d.data) {
-                                wsp_into(&mut m, &w);
-                            }
-                        }
-                    }
+                if let Some(sm) = pdu.sm().filter(|sm| sm.udhi())
+                    && let Ok(Some(d)) = wdp.push(&sm.destination_addr, sm.payload(), true)
+                    && d.dest_port == WSP_PORT
+                    && let Ok(w) = PushPdu::parse(&d.data)
+                {
+                    wsp_into(&mut m, &w);
                 }
                 m
             }

@@ -644,12 +644,12 @@ pub fn load_waivers(path: &Path, catalogue: &Catalogue) -> Result<Vec<Waiver>, S
             }
             _ => {}
         }
-        if let Some(e) = &w.expires {
-            if !is_date(e) {
-                return Err(format!(
-                    "waivers {file}: [{i}].expires: expected a date YYYY-MM-DD (found `{e}`)"
-                ));
-            }
+        if let Some(e) = &w.expires
+            && !is_date(e)
+        {
+            return Err(format!(
+                "waivers {file}: [{i}].expires: expected a date YYYY-MM-DD (found `{e}`)"
+            ));
         }
     }
     Ok(ws)

@@ -339,10 +339,10 @@ impl MmsClaim {
             return;
         }
         let mut o = lock(&self.shared.owners);
-        if let Some((_, keys)) = o.keys.iter_mut().find(|(id, _)| *id == self.id) {
-            if keys.len() < crate::net::route::MAX_KEYS_PER_OWNER {
-                keys.push(key.to_string());
-            }
+        if let Some((_, keys)) = o.keys.iter_mut().find(|(id, _)| *id == self.id)
+            && keys.len() < crate::net::route::MAX_KEYS_PER_OWNER
+        {
+            keys.push(key.to_string());
         }
         drop(o);
         self.capture.key(key);

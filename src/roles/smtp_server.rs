@@ -57,10 +57,10 @@ fn framer(
             r
         } else {
             let r = smtp::next_line(buf, MAX_LINE).map_err(|e| e.to_string());
-            if let (Ok(Some(n)), Some(h)) = (&r, &hold) {
-                if is_starttls(&buf[..*n]) {
-                    h.store(true, Ordering::SeqCst);
-                }
+            if let (Ok(Some(n)), Some(h)) = (&r, &hold)
+                && is_starttls(&buf[..*n])
+            {
+                h.store(true, Ordering::SeqCst);
             }
             r
         }
@@ -555,10 +555,10 @@ async fn serve(
             lock(&sh.log).push(r);
             sh.notify.notify_waiters();
         }
-        if let Some(reply) = out.reply {
-            if conn.send(&reply).await.is_err() {
-                return;
-            }
+        if let Some(reply) = out.reply
+            && conn.send(&reply).await.is_err()
+        {
+            return;
         }
         if refused {
             // The connection is dropped with what the framer refused unread.

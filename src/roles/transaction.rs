@@ -162,12 +162,11 @@ pub async fn invite_client(
     let r = client_transaction(ep, transport, dst, request.clone(), branch, bounds, true).await;
     // The transaction acknowledges the first non-2xx final even when another
     // came after it: the ACK is owed to what the server sent first.
-    if let (Some(resp), Ok(req)) = (r.final_response_raw(), SipMessage::parse(&request)) {
-        if resp.status().is_some_and(|s| s >= 300) {
-            if let Some(ack) = ack_for_non_2xx(&req, resp) {
-                let _ = ep.send(transport, dst, &ack).await;
-            }
-        }
+    if let (Some(resp), Ok(req)) = (r.final_response_raw(), SipMessage::parse(&request))
+        && resp.status().is_some_and(|s| s >= 300)
+        && let Some(ack) = ack_for_non_2xx(&req, resp)
+    {
+        let _ = ep.send(transport, dst, &ack).await;
     }
     r
 }

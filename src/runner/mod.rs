@@ -259,23 +259,23 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
         }
     }
     // A launched SUT without a readiness probe may already be gone.
-    if let Some(p) = sut_proc.as_mut() {
-        if let Some(status) = p.has_exited() {
-            p.stop().await;
-            let stderr_tail = p.stderr_tail();
-            return Err(absent(
-                crate::report::SutEventKind::ExitedBeforeReady,
-                crate::sut::SutGone {
-                    message: format!(
-                        "SUT `{}` exited before the first scenario ({status}); stderr: {}",
-                        profile.name,
-                        crate::sut::one_line(&stderr_tail)
-                    ),
-                    status: Some(status),
-                    stderr_tail,
-                },
-            ));
-        }
+    if let Some(p) = sut_proc.as_mut()
+        && let Some(status) = p.has_exited()
+    {
+        p.stop().await;
+        let stderr_tail = p.stderr_tail();
+        return Err(absent(
+            crate::report::SutEventKind::ExitedBeforeReady,
+            crate::sut::SutGone {
+                message: format!(
+                    "SUT `{}` exited before the first scenario ({status}); stderr: {}",
+                    profile.name,
+                    crate::sut::one_line(&stderr_tail)
+                ),
+                status: Some(status),
+                stderr_tail,
+            },
+        ));
     }
 
     let ctx = Arc::new(RunContext::new(

@@ -169,13 +169,13 @@ pub fn tag_problems(all: &[ScenarioInfo], cat: &Catalogue) -> Vec<String> {
                     s.file, s.line, s.name
                 ));
             }
-            if let Some(c) = t.strip_prefix("if:").or_else(|| t.strip_prefix("unless:")) {
-                if !crate::profile::CAPABILITIES.contains(&c) {
-                    out.push(format!(
-                        "{}:{}: scenario `{}` names unknown capability {c}",
-                        s.file, s.line, s.name
-                    ));
-                }
+            if let Some(c) = t.strip_prefix("if:").or_else(|| t.strip_prefix("unless:"))
+                && !crate::profile::CAPABILITIES.contains(&c)
+            {
+                out.push(format!(
+                    "{}:{}: scenario `{}` names unknown capability {c}",
+                    s.file, s.line, s.name
+                ));
             }
         }
         if !s

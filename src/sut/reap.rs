@@ -363,7 +363,7 @@ mod linux {
             let me = std::process::id() as i32;
             found
                 .iter()
-                .filter(|(&pid, st)| {
+                .filter(|&(&pid, st)| {
                     pid != root.0
                         && (st.state != b'Z' || st.ppid == me || found.contains_key(&st.ppid))
                 })

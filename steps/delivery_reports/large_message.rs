@@ -96,11 +96,10 @@ async fn offer(w: &mut LiaisonWorld, accept: &str, tls: bool) -> StepResult {
     if let Some(ok) = r
         .final_response()
         .filter(|m| m.status().is_some_and(|s| (200..300).contains(&s)))
+        && let Some(d) = ua.dialog(t, dst, &out, ok)
     {
-        if let Some(d) = ua.dialog(t, dst, &out, ok) {
-            let _ = ua.ack(&d).await;
-            w.lm.dialog = Some(d);
-        }
+        let _ = ua.ack(&d).await;
+        w.lm.dialog = Some(d);
     }
     w.lm.ua = Some(ua.clone());
     w.lm.listener = Some(listener);

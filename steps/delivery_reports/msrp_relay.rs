@@ -337,19 +337,17 @@ async fn one_response(w: &mut LiaisonWorld, a: String, b: String) -> StepResult 
     if first.message().and_then(|m| m.status()) != Some(200) {
         return Err(w.fail("a 200 from the relay", first.describe()));
     }
-    if let Some(at) = w.relay.b_answered {
-        if first.at >= at {
-            return Err(w.fail(
-                format!(
-                    "the relay's 200 at once, before `{b}` answered (hop by hop, RFC 4976 §6.4)"
-                ),
-                format!(
-                    "it came {} ms after `{b}` answered: {}",
-                    (first.at - at).as_millis(),
-                    first.describe()
-                ),
-            ));
-        }
+    if let Some(at) = w.relay.b_answered
+        && first.at >= at
+    {
+        return Err(w.fail(
+            format!("the relay's 200 at once, before `{b}` answered (hop by hop, RFC 4976 §6.4)"),
+            format!(
+                "it came {} ms after `{b}` answered: {}",
+                (first.at - at).as_millis(),
+                first.describe()
+            ),
+        ));
     }
     if rs.len() > 1 {
         return Err(w.fail(

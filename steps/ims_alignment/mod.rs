@@ -85,10 +85,10 @@ async fn sut_refreshes(w: &mut LiaisonWorld) -> StepResult {
     // The SUT's REGISTER names none of the scenario's users: the scenario
     // takes it by the SUT's own identity, as do the others that watch it,
     // from now on (so the REGISTER it judges is in its pcap).
-    if let (Some(c), Ok(aor)) = (w.ims.claim.as_ref(), crate::steps::sip::client_aor(w)) {
-        if let (Some(user), Some(host)) = crate::codec::sip::uri_user_host(&aor) {
-            c.weak_key(format!("{user}@{host}"));
-        }
+    if let (Some(c), Ok(aor)) = (w.ims.claim.as_ref(), crate::steps::sip::client_aor(w))
+        && let (Some(user), Some(host)) = crate::codec::sip::uri_user_host(&aor)
+    {
+        c.weak_key(format!("{user}@{host}"));
     }
     let since = Instant::now();
     let expires = w.ctx.profile.ims.as_ref().map(|i| i.expires()).unwrap_or(4);

@@ -186,24 +186,24 @@ async fn send_mm3_over(
     let mut applic = Vec::new();
     for l in &lines {
         b = b.raw_line(l.as_bytes());
-        if let Some((name, value)) = l.split_once(':') {
-            if let Some(code) = applic_code(name.trim()) {
-                applic.push((code, value.trim().to_string()));
-            }
+        if let Some((name, value)) = l.split_once(':')
+            && let Some(code) = applic_code(name.trim())
+        {
+            applic.push((code, value.trim().to_string()));
         }
     }
     let message = b.body(&body).build();
     // The SIP device takes pushes for the number too (a relay may use it).
-    if let Ok(h) = relay::harness(w) {
-        if let Some(ims) = &h.sip {
-            ims.set_answer(
-                &n,
-                crate::roles::ua::Answer::Respond {
-                    code: 200,
-                    delay: Duration::ZERO,
-                },
-            );
-        }
+    if let Ok(h) = relay::harness(w)
+        && let Some(ims) = &h.sip
+    {
+        ims.set_answer(
+            &n,
+            crate::roles::ua::Answer::Respond {
+                code: 200,
+                delay: Duration::ZERO,
+            },
+        );
     }
     let t = Transaction {
         helo: "mem.liaison.test".into(),

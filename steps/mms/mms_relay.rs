@@ -348,17 +348,17 @@ async fn sends(w: &mut LiaisonWorld, from: String, report: String, list: String)
         claim(w, &u.number);
     }
     // The SIP device takes the relay's pushes for every number of the scenario.
-    if let Ok(h) = harness(w) {
-        if let Some(ims) = &h.sip {
-            for u in recipients.iter().chain(std::iter::once(&originator)) {
-                ims.set_answer(
-                    &u.number,
-                    Answer::Respond {
-                        code: 200,
-                        delay: Duration::ZERO,
-                    },
-                );
-            }
+    if let Ok(h) = harness(w)
+        && let Some(ims) = &h.sip
+    {
+        for u in recipients.iter().chain(std::iter::once(&originator)) {
+            ims.set_answer(
+                &u.number,
+                Answer::Respond {
+                    code: 200,
+                    delay: Duration::ZERO,
+                },
+            );
         }
     }
     let id = token();

@@ -49,13 +49,13 @@ fn survivors(workdir: &Path) -> Vec<String> {
         let mut it = text.split_whitespace();
         let pid: i32 = it.next().unwrap().parse().unwrap();
         let start: u64 = it.next().unwrap().parse().unwrap();
-        if let Some((s, state)) = proc_start(pid) {
-            if s == start {
-                alive.push(format!("{name} (pid {pid}, state {state})"));
-                let _ = Command::new("kill")
-                    .args(["-KILL", &pid.to_string()])
-                    .status();
-            }
+        if let Some((s, state)) = proc_start(pid)
+            && s == start
+        {
+            alive.push(format!("{name} (pid {pid}, state {state})"));
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
         }
     }
     alive

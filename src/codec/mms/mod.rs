@@ -259,14 +259,14 @@ fn order_problems(headers: &[Header], offsets: &[usize]) -> Vec<MmsError> {
             });
         }
     }
-    if let Some(i) = pos(Field::CONTENT_TYPE) {
-        if i + 1 != headers.len() {
-            out.push(MmsError::HeaderOrder {
-                at: offsets[i],
-                field: "Content-Type",
-                rule: "Content-Type must be the last header",
-            });
-        }
+    if let Some(i) = pos(Field::CONTENT_TYPE)
+        && i + 1 != headers.len()
+    {
+        out.push(MmsError::HeaderOrder {
+            at: offsets[i],
+            field: "Content-Type",
+            rule: "Content-Type must be the last header",
+        });
     }
     out
 }

@@ -31,7 +31,7 @@ fn snapshot_text(pdu: &Pdu) -> String {
 /// `insta::assert_snapshot!` with the snapshot kept beside the other codecs'
 /// snapshots in `src/codec/snapshots/` (names `liaison__codec__mms__tests__*`).
 macro_rules! snap {
-    ($name:expr, $text:expr) => {
+    ($name:expr_2021, $text:expr_2021) => {
         insta::with_settings!({ snapshot_path => "../snapshots" }, {
             insta::assert_snapshot!($name, $text);
         })
