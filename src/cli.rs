@@ -432,13 +432,14 @@ fn list(sut: Option<PathBuf>, features: Option<PathBuf>) -> i32 {
         },
         None => None,
     };
-    let feats = match runner::load_features(&runner::features_dir(features.as_deref())) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("liaison: {e}");
-            return EXIT_USAGE;
-        }
-    };
+    let feats =
+        match runner::features_dir(features.as_deref()).and_then(|d| runner::load_features(&d)) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("liaison: {e}");
+                return EXIT_USAGE;
+            }
+        };
     let all = runner::scenarios(&feats);
     for r in &cat.requirements {
         println!(

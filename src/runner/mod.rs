@@ -21,6 +21,7 @@
 
 mod clock;
 mod collect;
+pub mod embedded;
 pub mod reference;
 pub mod select;
 mod signals;
@@ -91,7 +92,7 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
     let started_at = Instant::now();
     let started = rfc3339_now();
     let catalogue = Catalogue::embedded().map_err(UsageError)?;
-    let fdir = features_dir(opts.features.as_deref());
+    let fdir = features_dir(opts.features.as_deref()).map_err(UsageError)?;
     let features = load_features(&fdir).map_err(UsageError)?;
     let all = scenarios(&features);
     let problems = tag_problems(&all, &catalogue);

@@ -12,17 +12,18 @@ use crate::net::Transport;
 use crate::profile::Profile;
 use crate::report::Report;
 
-/// Where the feature files are: `--features`, else `./features`, else the
-/// source tree's.
-pub fn features_dir(opt: Option<&Path>) -> PathBuf {
+/// Where the feature files are: `--features`, else `./features` (an
+/// author's working copy), else the ones compiled into the binary
+/// ([`super::embedded`]), so that the binary needs no source tree.
+pub fn features_dir(opt: Option<&Path>) -> Result<PathBuf, String> {
     if let Some(p) = opt {
-        return p.to_path_buf();
+        return Ok(p.to_path_buf());
     }
     let local = PathBuf::from("features");
     if local.join("requirements.yaml").exists() {
-        local
+        Ok(local)
     } else {
-        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/features"))
+        super::embedded::materialize()
     }
 }
 

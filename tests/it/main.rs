@@ -40,6 +40,7 @@ mod runner;
 mod sip_matching;
 mod sip_vectors;
 mod smpp_vectors;
+mod standalone;
 mod sut_processes;
 mod tls;
 mod tshark;
