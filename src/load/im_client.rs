@@ -47,20 +47,7 @@ impl ImClientLoad {
                 (a, format!("sip:load@{a}"), Some(r), None)
             }
             Some(p) => {
-                let sip = p.sip.as_ref().ok_or("the profile has no sip section")?;
-                let a = sip
-                    .address
-                    .ok_or("the profile's sip section has no address (UDP)")?;
-                if !sip
-                    .transports
-                    .iter()
-                    .any(|t| format!("{t:?}").eq_ignore_ascii_case("udp"))
-                {
-                    return Err(
-                        "`liaison load` sends over UDP; the profile's sip.transports has no udp"
-                            .into(),
-                    );
-                }
+                let (sip, a) = ctx.sip_udp(p)?;
                 let uri = sip.aor.clone().unwrap_or_else(|| format!("sip:load@{a}"));
                 let sut = ctx.launch()?;
                 (a, uri, None, sut)
@@ -200,7 +187,7 @@ impl Session for ImClientLoad {
                 retx.arm(next_level, now, id);
             }
             // Responses, each at the time the kernel received it.
-            loop {
+            for _ in 0..super::udp::PASS_BATCHES {
                 let n = self
                     .sock
                     .recv_batch()

@@ -111,20 +111,7 @@ impl ImServerLoad {
                 (r.address, domain, Some(r), None)
             }
             Some(p) => {
-                let sip = p.sip.as_ref().ok_or("the profile has no sip section")?;
-                let a = sip
-                    .address
-                    .ok_or("the profile's sip section has no address (UDP)")?;
-                if !sip
-                    .transports
-                    .iter()
-                    .any(|t| format!("{t:?}").eq_ignore_ascii_case("udp"))
-                {
-                    return Err(
-                        "`liaison load` sends over UDP; the profile's sip.transports has no udp"
-                            .into(),
-                    );
-                }
+                let (sip, a) = ctx.sip_udp(p)?;
                 let domain = sip.domain.clone().unwrap_or_else(|| a.to_string());
                 let sut = ctx.launch()?;
                 (a, domain, None, sut)
@@ -217,7 +204,8 @@ impl ImServerLoad {
                 interval = (interval * 2).min(T2);
             }
             for (i, r) in self.recipients.iter_mut().enumerate() {
-                while let Ok(n) = r.sock.recv_batch() {
+                for _ in 0..super::udp::PASS_BATCHES {
+                    let Ok(n) = r.sock.recv_batch() else { break };
                     if n == 0 {
                         break;
                     }
@@ -320,6 +308,31 @@ impl Drop for ImServerLoad {
         // server does not keep one per run until they expire.
         let _ = self.register(0, false);
     }
+}
+
+/// Sends the replies a pass made (`replies[i]` to `dests[i]`) from `sock`,
+/// and records what went.
+fn send_replies(
+    sock: &BatchSocket,
+    local: SocketAddr,
+    replies: &[Vec<u8>],
+    dests: &[SocketAddr],
+    rec: &mut Recorder,
+    now: u64,
+) -> Result<(), String> {
+    if replies.is_empty() {
+        return Ok(());
+    }
+    let out: Vec<(&[u8], SocketAddr)> = replies
+        .iter()
+        .zip(dests.iter())
+        .map(|(b, d)| (&b[..], *d))
+        .collect();
+    let went = sock.send_batch(&out).map_err(|e| format!("send: {e}"))?;
+    for (b, d) in out.iter().take(went) {
+        rec.datagram(now, local, *d, b);
+    }
+    Ok(())
 }
 
 fn write_addr(out: &mut Vec<u8>, a: SocketAddr) {
@@ -661,7 +674,7 @@ impl Session for ImServerLoad {
                 if !ready[ri + 1] {
                     continue;
                 }
-                loop {
+                for _ in 0..super::udp::PASS_BATCHES {
                     let n = r.sock.recv_batch().map_err(|e| format!("receive: {e}"))?;
                     if n == 0 {
                         break;
@@ -761,18 +774,14 @@ impl Session for ImServerLoad {
                         dests[replies] = from;
                         replies += 1;
                     }
-                    if replies > 0 {
-                        let out: Vec<(&[u8], SocketAddr)> = bufs[..replies]
-                            .iter()
-                            .zip(dests.iter())
-                            .map(|(b, d)| (&b[..], *d))
-                            .collect();
-                        let went = r.sock.send_batch(&out).map_err(|e| format!("send: {e}"))?;
-                        let now = now_us();
-                        for (b, d) in out.iter().take(went) {
-                            rec.datagram(now, r.local, *d, b);
-                        }
-                    }
+                    send_replies(
+                        &r.sock,
+                        r.local,
+                        &bufs[..replies],
+                        &dests,
+                        &mut rec,
+                        now_us(),
+                    )?;
                     if n < BATCH {
                         break;
                     }
@@ -780,7 +789,7 @@ impl Session for ImServerLoad {
             }
             // The originators: final responses.
             if ready[0] {
-                loop {
+                for _ in 0..super::udp::PASS_BATCHES {
                     let n = self
                         .orig
                         .recv_batch()
@@ -853,21 +862,14 @@ impl Session for ImServerLoad {
                         }
                         last_outcome_us = last_outcome_us.max(now);
                     }
-                    if replies > 0 {
-                        let out: Vec<(&[u8], SocketAddr)> = bufs[..replies]
-                            .iter()
-                            .zip(dests.iter())
-                            .map(|(b, d)| (&b[..], *d))
-                            .collect();
-                        let went = self
-                            .orig
-                            .send_batch(&out)
-                            .map_err(|e| format!("send: {e}"))?;
-                        let now = now_us();
-                        for (b, d) in out.iter().take(went) {
-                            rec.datagram(now, self.orig_local, *d, b);
-                        }
-                    }
+                    send_replies(
+                        &self.orig,
+                        self.orig_local,
+                        &bufs[..replies],
+                        &dests,
+                        &mut rec,
+                        now_us(),
+                    )?;
                     if n < BATCH {
                         break;
                     }

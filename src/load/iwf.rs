@@ -829,7 +829,7 @@ impl Session for IwfLoad {
             conn.rx = rx;
             conn.rx.drain(..used);
             // The MESSAGEs.
-            loop {
+            for _ in 0..super::udp::PASS_BATCHES {
                 let n = self
                     .ims
                     .recv_batch()

@@ -211,6 +211,24 @@ impl Ctx<'_> {
             .map_err(|e| format!("reference {role} does not start: {e}"))
     }
 
+    /// The profile's SIP interface and its UDP address: what the SIP load
+    /// drivers send to (they send over UDP only).
+    pub fn sip_udp<'p>(
+        &self,
+        p: &'p crate::profile::Profile,
+    ) -> Result<(&'p crate::profile::SipInterface, SocketAddr), String> {
+        let sip = p.sip.as_ref().ok_or("the profile has no sip section")?;
+        let a = sip
+            .address
+            .ok_or("the profile's sip section has no address (UDP)")?;
+        if !sip.transports.contains(&crate::net::Transport::Udp) {
+            return Err(
+                "`liaison load` sends over UDP; the profile's sip.transports has no udp".into(),
+            );
+        }
+        Ok((sip, a))
+    }
+
     /// Launches the profile's SUT, if it has a launch section.
     pub fn launch(&self) -> Result<Option<crate::sut::SutProcess>, String> {
         let Some(p) = self.profile else {

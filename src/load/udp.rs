@@ -19,6 +19,12 @@ use std::time::Duration;
 
 /// Datagrams per system call.
 pub const BATCH: usize = 64;
+/// At most this many batches are read from one socket in one pass of a
+/// driver's loop: a SUT that sends faster than the harness reads must not
+/// keep the pass from ending (sending, Timer E and the deadlines wait for
+/// it); what is left is read in the next pass.
+pub const PASS_BATCHES: usize = 16;
+
 /// The largest datagram read (bigger ones are cut and count as garbage).
 pub const MAX_DATAGRAM: usize = 4096;
 

@@ -98,7 +98,8 @@ pub fn content_hash() -> u64 {
 /// The folder holding the embedded features (and the catalogue, as
 /// `requirements.yaml`), written now unless a complete copy is there.
 /// Written under a temporary name and renamed, so that runs started
-/// together never read a half-written folder.
+/// together never read a half-written folder; where a folder of that name
+/// is there but not whole, the fresh copy is used as it is.
 pub fn materialize() -> Result<PathBuf, String> {
     let base = std::env::temp_dir();
     let dir = base.join(format!(
@@ -134,13 +135,9 @@ pub fn materialize() -> Result<PathBuf, String> {
             let _ = std::fs::remove_dir_all(&tmp);
             Ok(dir)
         }
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&tmp);
-            Err(format!(
-                "writing the embedded features to {}: {e}",
-                dir.display()
-            ))
-        }
+        // A folder of that name that is not whole (cut by a temp cleaner,
+        // or not ours): this run reads its own fresh copy instead.
+        Err(_) => Ok(tmp),
     }
 }
 

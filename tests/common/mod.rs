@@ -254,3 +254,25 @@ pub fn program_or_skip(name: &str, package: &str, test: &str) -> bool {
     }
     found
 }
+
+/// A load run's load.json.
+pub fn load_json(dir: &Path) -> serde_json::Value {
+    let p = dir.join("load.json");
+    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// `liaison load --quiet --out DIR ARGS…` in a fresh folder (named after
+/// `tag`): the output, load.json (Null when none was written) and DIR.
+pub fn load_run(args: &[&str], tag: &str) -> (Output, serde_json::Value, PathBuf) {
+    let out = tmpdir(tag);
+    let mut a = vec!["load", "--quiet", "--out", out.to_str().unwrap()];
+    a.extend_from_slice(args);
+    let o = liaison(&a);
+    let j = if out.join("load.json").is_file() {
+        load_json(&out)
+    } else {
+        serde_json::Value::Null
+    };
+    (o, j, out)
+}

@@ -4,30 +4,10 @@
 //! a rate the machine cannot reach, an interrupted run, bad arguments.
 
 use crate::common::*;
-use std::path::Path;
-
-fn load_json(dir: &Path) -> serde_json::Value {
-    let p = dir.join("load.json");
-    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    serde_json::from_str(&text).unwrap()
-}
-
-fn load(args: &[&str], tag: &str) -> (std::process::Output, serde_json::Value, std::path::PathBuf) {
-    let out = tmpdir(tag);
-    let mut a = vec!["load", "--quiet", "--out", out.to_str().unwrap()];
-    a.extend_from_slice(args);
-    let o = liaison(&a);
-    let j = if out.join("load.json").is_file() {
-        load_json(&out)
-    } else {
-        serde_json::Value::Null
-    };
-    (o, j, out)
-}
 
 #[test]
 fn a_clean_reference_im_client_keeps_every_outcome() {
-    let (o, j, out) = load(
+    let (o, j, out) = load_run(
         &["--count", "3000", "--rate", "3000", "--t1-ms", "20"],
         "load-clean",
     );
@@ -115,7 +95,7 @@ fn check_load_fault(f: &liaison::reference::LoadFault) -> Vec<String> {
         let spec = format!("{}/{}", f.role, f.name);
         let mut args = vec!["--fault", &spec];
         args.extend_from_slice(f.args);
-        let (o, j, _) = load(&args, &format!("loadfault-{}", f.name));
+        let (o, j, _) = load_run(&args, &format!("loadfault-{}", f.name));
         if o.status.code() != Some(1) {
             problems.push(format!(
                 "{spec}: exit {:?}, expected 1\n{}",
@@ -144,7 +124,7 @@ fn check_load_fault(f: &liaison::reference::LoadFault) -> Vec<String> {
             }
         }
         {
-            let (o, j, _) = load(f.args, &format!("loadclean-{}", f.name));
+            let (o, j, _) = load_run(f.args, &format!("loadclean-{}", f.name));
             if o.status.code() != Some(0) {
                 problems.push(format!("clean {} with {:?}: {}", f.role, f.args, text(&o)));
             }
@@ -180,7 +160,7 @@ fn conformance_fault_under_load(fault: &str, counter: &str) {
     {
         let spec = format!("im-client/{fault}");
         let started = std::time::Instant::now();
-        let (o, j, _) = load(
+        let (o, j, _) = load_run(
             &[
                 "--fault", &spec, "--count", "300", "--rate", "1000", "--t1-ms", "10",
             ],
@@ -214,7 +194,7 @@ fn conformance_fault_under_load(fault: &str, counter: &str) {
 
 #[test]
 fn a_rate_the_machine_cannot_reach_is_reported_not_hidden() {
-    let (o, j, _) = load(
+    let (o, j, _) = load_run(
         &[
             "--count",
             "20000",
@@ -285,7 +265,7 @@ fn bad_arguments_are_refused_with_the_reason() {
             "not a fault of",
         ),
     ] {
-        let (o, _, _) = load(args, "load-usage");
+        let (o, _, _) = load_run(args, "load-usage");
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
         assert!(text(&o).contains(want), "{args:?}: {}", text(&o));
     }
@@ -303,7 +283,7 @@ fn sipp_as_a_load_target_answers_every_message_once() {
     let dir = tmpdir("load-sipp");
     let p = dir.join("sipp-uas.yaml");
     std::fs::write(&p, profile).unwrap();
-    let (o, j, _) = load(
+    let (o, j, _) = load_run(
         &[
             "--sut",
             p.to_str().unwrap(),
@@ -323,7 +303,7 @@ fn sipp_as_a_load_target_answers_every_message_once() {
 /// clean one; an integrity violation at any step fails the run.
 #[test]
 fn the_stepped_search_finds_a_clean_rate_and_fails_on_any_violation() {
-    let (o, j, _) = load(&["--count", "400", "--t1-ms", "20"], "load-search");
+    let (o, j, _) = load_run(&["--count", "400", "--t1-ms", "20"], "load-search");
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let steps = j["search"].as_array().unwrap();
     assert!(steps.len() >= 3, "{j}");
@@ -331,7 +311,7 @@ fn the_stepped_search_finds_a_clean_rate_and_fails_on_any_violation() {
     assert!(steps.iter().any(|s| s["clean"] == true));
     let best = j["target_rate_per_s"].as_f64().unwrap();
     assert!(best >= 1000.0, "{best}");
-    let (o, j, _) = load(
+    let (o, j, _) = load_run(
         &[
             "--count",
             "400",

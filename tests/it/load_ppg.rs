@@ -6,22 +6,8 @@
 use crate::common::*;
 use std::path::Path;
 
-fn load_json(dir: &Path) -> serde_json::Value {
-    let p = dir.join("load.json");
-    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    serde_json::from_str(&text).unwrap()
-}
-
 fn load(args: &[&str], tag: &str) -> (std::process::Output, serde_json::Value) {
-    let out = tmpdir(tag);
-    let mut a = vec!["load", "--quiet", "--out", out.to_str().unwrap()];
-    a.extend_from_slice(args);
-    let o = liaison(&a);
-    let j = if out.join("load.json").is_file() {
-        load_json(&out)
-    } else {
-        serde_json::Value::Null
-    };
+    let (o, j, _) = load_run(args, tag);
     (o, j)
 }
 

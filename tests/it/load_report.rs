@@ -10,11 +10,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn load_json(dir: &Path) -> serde_json::Value {
-    let t = std::fs::read_to_string(dir.join("load.json")).expect("load.json written");
-    serde_json::from_str(&t).expect("load.json is JSON")
-}
-
 /// A short run against the embedded reference; its verdict (a machine
 /// shared with other tests may miss the rate) is not what these tests
 /// judge, the files are.
