@@ -1,0 +1,78 @@
+//! The command line (design.md, "Command line"), one file per command:
+//!
+//! | file | command |
+//! |---|---|
+//! | [`run`] | `liaison run`: the scenarios against a SUT, the report |
+//! | [`list`] | `liaison list`: requirements and their scenarios |
+//! | [`reference`] | `liaison reference`: one embedded reference role on its own |
+//! | [`load`] | `liaison load`: delivery-report integrity under load |
+//! | [`report`] | `liaison report`: render again, or merge |
+//!
+//! Exit codes 0 (pass), 1 (fail), 2 (usage, bad input), 3 (interrupted).
+
+use clap::{Parser, Subcommand};
+
+pub mod list;
+pub mod load;
+pub mod reference;
+pub mod report;
+pub mod run;
+
+pub use load::LoadArgs;
+pub use reference::RoleArgs;
+
+/// Exit codes.
+pub const EXIT_PASS: i32 = 0;
+pub const EXIT_FAIL: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+pub const EXIT_INTERRUPTED: i32 = 3;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "liaison",
+    version,
+    about = "Conformance suite for IMS and OMA messaging interworking"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the scenarios against a SUT (default: the embedded reference) and write the report.
+    Run(run::RunArgs),
+    /// List requirements, their scenarios, and which apply to a SUT.
+    List(list::ListArgs),
+    /// Run one embedded reference SUT role on its own until interrupted.
+    Reference(Box<reference::ReferenceArgs>),
+    /// Delivery-report integrity under load: send at a rate, correlate every
+    /// outcome with its message, write load.json, junit.xml and report.html.
+    Load(Box<LoadArgs>),
+    /// Render junit.xml, report.html and summary.txt again from DIR/report.json,
+    /// or merge several runs into one report (or several load agents' load.json
+    /// into one load result).
+    Report(report::ReportArgs),
+}
+
+/// Runs the command line; returns the exit code.
+pub fn main_with(cli: Cli) -> i32 {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("liaison: cannot start the async runtime: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    match cli.command {
+        Command::Run(a) => run::cmd(a, &rt),
+        Command::List(a) => list::cmd(a),
+        Command::Reference(a) => reference::cmd(*a, &rt),
+        Command::Load(a) => load::cmd(*a),
+        Command::Report(a) => report::cmd(a),
+    }
+}
