@@ -31,6 +31,7 @@ pub const EXIT_INTERRUPTED: i32 = 3;
 #[command(
     name = "liaison",
     version,
+    long_version = long_version(),
     about = "Conformance suite for IMS and OMA messaging interworking"
 )]
 pub struct Cli {
@@ -53,6 +54,13 @@ pub enum Command {
     /// or merge several runs into one report (or several load agents' load.json
     /// into one load result).
     Report(report::ReportArgs),
+}
+
+/// `--version`: the crate version, the source revision, the catalogue's and
+/// the feature files' digests (crate::build_info). Built once per process.
+fn long_version() -> &'static str {
+    static V: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    V.get_or_init(crate::build_info::long_version)
 }
 
 /// Runs the command line; returns the exit code.

@@ -26,6 +26,10 @@ use crate::catalogue::{Catalogue, Level};
 pub struct Suite {
     pub name: String,
     pub version: String,
+    /// The source revision the suite was built from (build.rs); absent in
+    /// reports written before it was recorded.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub revision: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -724,7 +728,8 @@ impl Report {
         let mut r = Report {
             suite: Suite {
                 name: "liaison".into(),
-                version: env!("CARGO_PKG_VERSION").into(),
+                version: crate::build_info::VERSION.into(),
+                revision: crate::build_info::REVISION.into(),
             },
             sut,
             started,
