@@ -4,7 +4,7 @@
 use std::io::Read;
 use std::path::PathBuf;
 
-use crate::decode::{self, MAX_INPUT, Proto};
+use crate::decode::{self, Proto, MAX_INPUT};
 
 use super::{EXIT_PASS, EXIT_USAGE};
 
@@ -15,7 +15,7 @@ pub struct DecodeArgs {
     /// pcap/pcapng capture; `-` reads stdin.
     #[arg(value_name = "FILE|-")]
     pub input: PathBuf,
-    /// sip, msrp, mms, wsp, pap, smpp, smtp, http, or auto (guessed from the
+    /// sip, sdp, msrp, mms, wsp, pap, smpp, smtp, http, or auto (guessed from the
     /// first bytes). For a capture, only that protocol's messages.
     #[arg(long, default_value = "auto", value_name = "PROTO")]
     pub proto: String,
@@ -36,7 +36,7 @@ pub fn cmd(a: DecodeArgs) -> i32 {
             Some(p) => Some(p),
             None => {
                 eprintln!(
-                    "liaison: decode: expected --proto sip, msrp, mms, wsp, pap, smpp, smtp, http or auto, came `{}`",
+                    "liaison: decode: expected --proto sip, sdp, msrp, mms, wsp, pap, smpp, smtp, http or auto, came `{}`",
                     a.proto
                 );
                 return EXIT_USAGE;
@@ -99,7 +99,10 @@ pub fn cmd(a: DecodeArgs) -> i32 {
 fn read_input(path: &std::path::Path) -> Result<Vec<u8>, String> {
     let mut bytes = Vec::new();
     let read = if path.as_os_str() == "-" {
-        std::io::stdin().lock().take(MAX_INPUT + 1).read_to_end(&mut bytes)
+        std::io::stdin()
+            .lock()
+            .take(MAX_INPUT + 1)
+            .read_to_end(&mut bytes)
     } else {
         let f = std::fs::File::open(path).map_err(|e| format!("cannot read the file ({e})"))?;
         f.take(MAX_INPUT + 1).read_to_end(&mut bytes)

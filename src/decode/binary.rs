@@ -3,7 +3,7 @@
 //! §8.4) and MMS PDUs (OMA-MMS-ENC §7, multipart bodies WAP-230 §8.5). Each is
 //! walked octet by octet for the offsets; the codec judges the whole.
 
-use super::{DecodeError, Out, hex, show};
+use super::{hex, show, show_text, DecodeError, Out};
 use crate::codec::mms::{self, value::Cursor};
 use crate::codec::smpp::{self, command, status, tlv};
 use crate::codec::wsp::{self, WspHeader};
@@ -53,7 +53,10 @@ impl Walk<'_, '_, '_> {
             let Some(h) = self.b.get(at..at + 4) else {
                 return Err(self.out.err(
                     at,
-                    format!("SMPP: expected a TLV header (4 octets), came {}", self.b.len() - at),
+                    format!(
+                        "SMPP: expected a TLV header (4 octets), came {}",
+                        self.b.len() - at
+                    ),
                 ));
             };
             let tag = u16::from_be_bytes([h[0], h[1]]);
@@ -73,7 +76,12 @@ impl Walk<'_, '_, '_> {
             } else {
                 name.to_string()
             };
-            self.out.add(at, 4 + len, &label, format!("tag 0x{tag:04x}, length {len}: {}", hex(v, 32)));
+            self.out.add(
+                at,
+                4 + len,
+                &label,
+                format!("tag 0x{tag:04x}, length {len}: {}", hex(v, 32)),
+            );
             self.at = at + 4 + len;
         }
         Ok(())
@@ -157,11 +165,16 @@ fn data_coding(v: u8) -> String {
 
 /// An SMPP PDU (SMPP 3.4 §3.2): header, body by command_id, TLVs.
 pub(crate) fn smpp(b: &[u8], out: &mut Out<'_>) -> (usize, Option<DecodeError>) {
-    let u32_at = |at: usize| b.get(at..at + 4).map(|x| u32::from_be_bytes([x[0], x[1], x[2], x[3]]));
+    let u32_at = |at: usize| {
+        b.get(at..at + 4)
+            .map(|x| u32::from_be_bytes([x[0], x[1], x[2], x[3]]))
+    };
     let names: [(&str, fn(u32) -> String); 4] = [
         ("command_length", |v| v.to_string()),
         ("command_id", |v| format!("0x{v:08x} {}", command::name(v))),
-        ("command_status", |v| format!("0x{v:08x} {}", status::name(v))),
+        ("command_status", |v| {
+            format!("0x{v:08x} {}", status::name(v))
+        }),
         ("sequence_number", |v| v.to_string()),
     ];
     for (i, (name, f)) in names.iter().enumerate() {
@@ -184,7 +197,10 @@ pub(crate) fn smpp(b: &[u8], out: &mut Out<'_>) -> (usize, Option<DecodeError>) 
     if len < smpp::HEADER_LEN {
         return (
             smpp::HEADER_LEN,
-            Some(out.err(0, format!("SMPP: command_length {len} is below the 16-octet header"))),
+            Some(out.err(
+                0,
+                format!("SMPP: command_length {len} is below the 16-octet header"),
+            )),
         );
     }
     let end = len.min(b.len());
@@ -204,7 +220,10 @@ pub(crate) fn smpp(b: &[u8], out: &mut Out<'_>) -> (usize, Option<DecodeError>) 
             end,
             Some(out.err(
                 b.len(),
-                format!("SMPP: command_length says {len} octets, the input holds {}", b.len()),
+                format!(
+                    "SMPP: command_length says {len} octets, the input holds {}",
+                    b.len()
+                ),
             )),
         );
     }
@@ -268,7 +287,10 @@ fn smpp_body(w: &mut Walk<'_, '_, '_>, id: u32, st: u32) -> Result<(), DecodeErr
             let Some(sm) = w.b.get(at..at + sm_len) else {
                 return Err(w.out.err(
                     at,
-                    format!("SMPP: sm_length says {sm_len} octets of short_message, {} remain", w.b.len() - at),
+                    format!(
+                        "SMPP: sm_length says {sm_len} octets of short_message, {} remain",
+                        w.b.len() - at
+                    ),
                 ));
             };
             short_message(sm, at, esm, dcs, w.out)?;
@@ -297,7 +319,12 @@ fn smpp_body(w: &mut Walk<'_, '_, '_>, id: u32, st: u32) -> Result<(), DecodeErr
         _ => {
             let _ = st;
             let rest = &w.b[w.at..];
-            w.out.add(w.at, rest.len(), "body", format!("{} octets: {}", rest.len(), hex(rest, 32)));
+            w.out.add(
+                w.at,
+                rest.len(),
+                "body",
+                format!("{} octets: {}", rest.len(), hex(rest, 32)),
+            );
             w.at = w.b.len();
             Ok(())
         }
@@ -314,14 +341,19 @@ fn short_message(
     out: &mut Out<'_>,
 ) -> Result<(), DecodeError> {
     let text = |b: &[u8]| match smpp::text::decode(dcs, b) {
-        Ok(t) if dcs != 0x04 && dcs != 0x02 => format!("\"{}\"", show(t.as_bytes())),
+        Ok(t) if dcs != 0x04 && dcs != 0x02 => format!("\"{}\"", show_text(t.as_bytes())),
         _ => hex(b, 32),
     };
     if esm & 0x40 == 0 || sm.is_empty() {
         out.add(at, sm.len(), "short_message", text(sm));
         return Ok(());
     }
-    out.add(at, sm.len(), "short_message", format!("{} octets with a user data header", sm.len()));
+    out.add(
+        at,
+        sm.len(),
+        "short_message",
+        format!("{} octets with a user data header", sm.len()),
+    );
     let mut inner = out.nested(at);
     let (ies, rest) = match smpp::udh_parse(sm) {
         Ok(x) => x,
@@ -343,7 +375,12 @@ fn short_message(
             0x05 => "IE application port (16-bit)",
             _ => "IE",
         };
-        inner.add(p, 2 + data.len(), name, format!("IEI 0x{iei:02x}, length {}: {}", data.len(), hex(data, 16)));
+        inner.add(
+            p,
+            2 + data.len(),
+            name,
+            format!("IEI 0x{iei:02x}, length {}: {}", data.len(), hex(data, 16)),
+        );
         p += 2 + data.len();
     }
     let ud_at = sm.len() - rest.len();
@@ -386,7 +423,9 @@ fn wsp_header(h: &WspHeader) -> (String, String) {
                 None => major.to_string(),
             },
         ),
-        WspHeader::Text { name, value } => (name.clone(), format!("\"{}\"", show(value.as_bytes()))),
+        WspHeader::Text { name, value } => {
+            (name.clone(), format!("\"{}\"", show_text(value.as_bytes())))
+        }
         WspHeader::Unknown { bytes } => (
             match bytes.first() {
                 Some(&f) if f >= 0x80 => format!("header 0x{:02x}", f & 0x7f),
@@ -405,13 +444,21 @@ pub(crate) fn wsp(b: &[u8], out: &mut Out<'_>) -> (usize, Option<DecodeError>) {
     };
     out.add(0, 1, "TID", format!("0x{tid:02x}"));
     let Some(&ty) = b.get(1) else {
-        return (b.len(), Some(out.err(1, "WSP: expected the PDU type, came the end of the input")));
+        return (
+            b.len(),
+            Some(out.err(1, "WSP: expected the PDU type, came the end of the input")),
+        );
     };
     out.add(1, 1, "PDU type", format!("0x{ty:02x} {}", wsp_pdu_type(ty)));
     if ty != 0x06 && ty != 0x07 {
         return (
             b.len(),
-            Some(out.err(1, format!("WSP: expected PDU type Push (0x06) or ConfirmedPush (0x07), came 0x{ty:02x}"))),
+            Some(out.err(
+                1,
+                format!(
+                    "WSP: expected PDU type Push (0x06) or ConfirmedPush (0x07), came 0x{ty:02x}"
+                ),
+            )),
         );
     }
     let (hlen, n) = match wsp::decode_uintvar(&b[2..]) {
@@ -420,19 +467,37 @@ pub(crate) fn wsp(b: &[u8], out: &mut Out<'_>) -> (usize, Option<DecodeError>) {
     };
     out.add(2, n, "HeadersLen", hlen.to_string());
     let start = 2 + n;
-    let Some(end) = usize::try_from(hlen).ok().and_then(|h| start.checked_add(h)).filter(|&e| e <= b.len()) else {
+    let Some(end) = usize::try_from(hlen)
+        .ok()
+        .and_then(|h| start.checked_add(h))
+        .filter(|&e| e <= b.len())
+    else {
         return (
             b.len(),
-            Some(out.err(2, format!("WSP: HeadersLen says {hlen} octets, {} remain", b.len() - start))),
+            Some(out.err(
+                2,
+                format!(
+                    "WSP: HeadersLen says {hlen} octets, {} remain",
+                    b.len() - start
+                ),
+            )),
         );
     };
     let block = &b[start..end];
     if block.is_empty() {
-        return (b.len(), Some(out.err(start, "WSP: expected a Content-Type, the headers are empty")));
+        return (
+            b.len(),
+            Some(out.err(start, "WSP: expected a Content-Type, the headers are empty")),
+        );
     }
     let (ct, used) = match wsp::parse_content_type(block) {
         Ok(x) => x,
-        Err(e) => return (b.len(), Some(out.err(start, format!("WSP Content-Type: {e}")))),
+        Err(e) => {
+            return (
+                b.len(),
+                Some(out.err(start, format!("WSP Content-Type: {e}"))),
+            )
+        }
     };
     let ct_name = ct.name().map(str::to_string);
     out.add(
@@ -440,7 +505,9 @@ pub(crate) fn wsp(b: &[u8], out: &mut Out<'_>) -> (usize, Option<DecodeError>) {
         used,
         "Content-Type",
         match &ct {
-            wsp::ContentType::WellKnown(c) => format!("{} (0x{c:02x})", ct_name.as_deref().unwrap_or("well-known")),
+            wsp::ContentType::WellKnown(c) => {
+                format!("{} (0x{c:02x})", ct_name.as_deref().unwrap_or("well-known"))
+            }
             _ => ct_name.clone().unwrap_or_else(|| format!("{ct:?}")),
         },
     );
@@ -452,7 +519,12 @@ pub(crate) fn wsp(b: &[u8], out: &mut Out<'_>) -> (usize, Option<DecodeError>) {
                 out.add(start + pos, used, &name, value);
                 pos += used;
             }
-            Err(e) => return (b.len(), Some(out.err(start + pos, format!("WSP header: {e}")))),
+            Err(e) => {
+                return (
+                    b.len(),
+                    Some(out.err(start + pos, format!("WSP header: {e}"))),
+                )
+            }
         }
     }
     let err = super::text::body(b, end, b.len() - end, ct_name.as_deref(), out);
@@ -460,7 +532,9 @@ pub(crate) fn wsp(b: &[u8], out: &mut Out<'_>) -> (usize, Option<DecodeError>) {
         return (b.len(), err);
     }
     // The codec's reading of the whole.
-    let err = wsp::PushPdu::parse(b).err().map(|e| out.err(0, format!("WSP: {e}")));
+    let err = wsp::PushPdu::parse(b)
+        .err()
+        .map(|e| out.err(0, format!("WSP: {e}")));
     (b.len(), err)
 }
 
@@ -495,7 +569,12 @@ pub(crate) fn mms(b: &[u8], out: &mut Out<'_>) -> (usize, Option<DecodeError>) {
         };
         let at = c.pos;
         let rest = &b[at..];
-        out.add(at, rest.len(), "body", format!("{} ({} octets)", ct, rest.len()));
+        out.add(
+            at,
+            rest.len(),
+            "body",
+            format!("{} ({} octets)", ct, rest.len()),
+        );
         if ct.media.is_multipart() {
             let mut inner = out.nested(at);
             if let Some(e) = multipart(rest, parts, &mut inner) {
@@ -504,7 +583,12 @@ pub(crate) fn mms(b: &[u8], out: &mut Out<'_>) -> (usize, Option<DecodeError>) {
         }
     }
     let err = match parsed {
-        Ok(p) => p.order_violations().first().map(|e| out.err(error_at(e).unwrap_or(0), format!("{e} (order only: the PDU decodes)"))),
+        Ok(p) => p.order_violations().first().map(|e| {
+            out.err(
+                error_at(e).unwrap_or(0),
+                format!("{e} (order only: the PDU decodes)"),
+            )
+        }),
         Err(e) => Some(out.err(error_at(&e).unwrap_or(0), e.to_string())),
     };
     (b.len(), err)
@@ -536,7 +620,10 @@ fn multipart(b: &[u8], parts: &[mms::Part], out: &mut Out<'_>) -> Option<DecodeE
     let mut at = n;
     for i in 1..=count {
         if at >= b.len() {
-            return Some(out.err(at, format!("multipart: expected entry {i} of {count}, came the end of the body")));
+            return Some(out.err(
+                at,
+                format!("multipart: expected entry {i} of {count}, came the end of the body"),
+            ));
         }
         let entry = at;
         let Ok((hl, n1)) = wsp::decode_uintvar(&b[at..]) else {
@@ -547,22 +634,42 @@ fn multipart(b: &[u8], parts: &[mms::Part], out: &mut Out<'_>) -> Option<DecodeE
         };
         let h_at = at + n1 + n2;
         let (hl, dl) = (hl as usize, dl as usize);
-        let Some(end) = h_at.checked_add(hl).and_then(|x| x.checked_add(dl)).filter(|&e| e <= b.len()) else {
-            return Some(out.err(entry, format!("multipart entry {i}: HeadersLen {hl} and DataLen {dl} run past the body")));
+        let Some(end) = h_at
+            .checked_add(hl)
+            .and_then(|x| x.checked_add(dl))
+            .filter(|&e| e <= b.len())
+        else {
+            return Some(out.err(
+                entry,
+                format!("multipart entry {i}: HeadersLen {hl} and DataLen {dl} run past the body"),
+            ));
         };
         let label = parts
             .get(i as usize - 1)
             .map_or_else(|| "an entry".to_string(), |p| p.content_type.to_string());
-        out.add(entry, end - entry, &format!("entry {i}"), format!("{label} ({dl} octets of data)"));
+        out.add(
+            entry,
+            end - entry,
+            &format!("entry {i}"),
+            format!("{label} ({dl} octets of data)"),
+        );
         let mut inner = out.nested(entry);
         inner.add(0, n1, "HeadersLen", hl.to_string());
         inner.add(n1, n2, "DataLen", dl.to_string());
-        inner.add(n1 + n2, hl, "Content-Type and headers", hex(&b[h_at..h_at + hl], 24));
+        inner.add(
+            n1 + n2,
+            hl,
+            "Content-Type and headers",
+            hex(&b[h_at..h_at + hl], 24),
+        );
         inner.add(n1 + n2 + hl, dl, "data", show(&b[h_at + hl..end]));
         at = end;
     }
     if at < b.len() {
-        return Some(out.err(at, format!("multipart: {} octets after the last entry", b.len() - at)));
+        return Some(out.err(
+            at,
+            format!("multipart: {} octets after the last entry", b.len() - at),
+        ));
     }
     None
 }

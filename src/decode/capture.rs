@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use serde::Serialize;
 
 use super::input::CaptureKind;
-use super::{Decoded, InputError, MAX_PDUS, PduEntry, Proto, decode_one};
+use super::{decode_one, Decoded, InputError, PduEntry, Proto, MAX_PDUS};
 use crate::report::ladder::{self, Protocol};
 
 /// Where a capture's message came from.
@@ -60,7 +60,8 @@ pub fn decode(bytes: &[u8], kind: CaptureKind, only: Option<Proto>) -> Result<De
     d.frames = Some(l.frames);
     d.skipped.extend(l.problems.iter().cloned());
     if l.problems_more > 0 {
-        d.skipped.push(format!("… and {} more problems", l.problems_more));
+        d.skipped
+            .push(format!("… and {} more problems", l.problems_more));
     }
     let total = l.messages.len();
     for (i, m) in l.messages.into_iter().enumerate() {
@@ -93,7 +94,10 @@ pub fn decode(bytes: &[u8], kind: CaptureKind, only: Option<Proto>) -> Result<De
             Some(p) if p == proto => true,
             Some(Proto::Mms) => !m.mms.is_empty(),
             Some(Proto::Wsp) => !m.wsp.is_empty(),
-            Some(Proto::Pap) => proto == Proto::Http && memchr::memmem::find(&m.bytes, b"<pap").is_some(),
+            Some(Proto::Sdp) => memchr::memmem::find(&m.bytes, b"application/sdp").is_some(),
+            Some(Proto::Pap) => {
+                proto == Proto::Http && memchr::memmem::find(&m.bytes, b"<pap").is_some()
+            }
             Some(_) => false,
         };
         if !wanted {

@@ -10,7 +10,7 @@
 //! offset is the count of octets before it, so an ASCII column is never
 //! read as octets.
 
-use super::{InputError, guess};
+use super::{guess, InputError};
 
 /// The kinds of capture file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,7 +40,9 @@ pub enum Input {
 /// is hex with a fault (an odd digit, a stray character).
 pub fn detect(bytes: &[u8]) -> Result<Input, InputError> {
     if bytes.is_empty() {
-        return Err(InputError("expected a PDU, a hex dump or a capture, came no bytes".into()));
+        return Err(InputError(
+            "expected a PDU, a hex dump or a capture, came no bytes".into(),
+        ));
     }
     if let Some(m) = bytes.get(..4) {
         match m {
@@ -96,8 +98,16 @@ pub fn detect(bytes: &[u8]) -> Result<Input, InputError> {
 
 enum PlainHex {
     Octets(Vec<u8>),
-    Odd { digits: usize, line: usize, col: usize },
-    Not { line: usize, col: usize, c: char },
+    Odd {
+        digits: usize,
+        line: usize,
+        col: usize,
+    },
+    Not {
+        line: usize,
+        col: usize,
+        c: char,
+    },
 }
 
 fn nibble(c: u8) -> u8 {
@@ -248,7 +258,10 @@ mod tests {
             Input::Hex(vec![0, 0, 0, 0x10, 0, 0, 0, 0x15, 0, 0, 0, 0, 0, 0, 0, 1])
         );
         let e = detect(b"8c 82 9\n").unwrap_err();
-        assert!(e.0.contains("came 5") && e.0.contains("line 1 column 7"), "{e}");
+        assert!(
+            e.0.contains("came 5") && e.0.contains("line 1 column 7"),
+            "{e}"
+        );
         let e = detect(b"8c 82 zz\n").unwrap_err();
         assert!(e.0.contains("'z' at line 1 column 7"), "{e}");
     }

@@ -42,10 +42,11 @@ pub enum Proto {
     Smpp,
     Smtp,
     Http,
+    Sdp,
 }
 
 impl Proto {
-    pub const ALL: [Proto; 8] = [
+    pub const ALL: [Proto; 9] = [
         Proto::Sip,
         Proto::Msrp,
         Proto::Mms,
@@ -54,6 +55,7 @@ impl Proto {
         Proto::Smpp,
         Proto::Smtp,
         Proto::Http,
+        Proto::Sdp,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -66,6 +68,7 @@ impl Proto {
             Proto::Smpp => "smpp",
             Proto::Smtp => "smtp",
             Proto::Http => "http",
+            Proto::Sdp => "sdp",
         }
     }
 
@@ -175,6 +178,33 @@ pub(crate) fn show(b: &[u8]) -> String {
     crate::codec::escape_bytes(b, VALUE_BYTES)
 }
 
+/// Text shown as a field value: UTF-8 as is (people read names and
+/// messages in their script), controls escaped (`\r`, `\n`, `\t`,
+/// `\u{1b}`), at most [`VALUE_BYTES`] characters; bytes that are not UTF-8
+/// as [`show`] shows them.
+pub(crate) fn show_text(b: &[u8]) -> String {
+    let Ok(t) = std::str::from_utf8(b) else {
+        return show(b);
+    };
+    let mut out = String::new();
+    let mut n = 0;
+    for c in t.chars() {
+        if n == VALUE_BYTES {
+            out.push_str(&format!("… ({} more characters)", t.chars().count() - n));
+            break;
+        }
+        match c {
+            '\r' => out.push_str("\\r"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&c.escape_unicode().to_string()),
+            c => out.push(c),
+        }
+        n += 1;
+    }
+    out
+}
+
 /// Bytes shown as hex octets (`0a 41 42`), at most `max`.
 pub fn hex(b: &[u8], max: usize) -> String {
     let mut s: String = b
@@ -205,6 +235,7 @@ pub fn decode_one(proto: Proto, bytes: &[u8]) -> (Pdu, usize) {
         Proto::Wsp => binary::wsp(bytes, &mut out),
         Proto::Mms => binary::mms(bytes, &mut out),
         Proto::Pap => pap::pap(bytes, &mut out),
+        Proto::Sdp => text::sdp_body(bytes, &mut out),
     };
     let used = used.clamp(bytes.len().min(1), bytes.len());
     let pdu = Pdu {
@@ -242,10 +273,15 @@ pub fn guess(bytes: &[u8]) -> Option<(Proto, String)> {
     if first_line.starts_with(b"SIP/2.0 ") || first_line.ends_with(b" SIP/2.0") {
         return Some((Proto::Sip, "a SIP start line".into()));
     }
+    if first_line == b"v=0" {
+        return Some((Proto::Sdp, "an SDP version line `v=0`".into()));
+    }
     if first_line.starts_with(b"HTTP/1.") || first_line.windows(7).any(|w| w == b" HTTP/1") {
         return Some((Proto::Http, "an HTTP start line".into()));
     }
-    if (trimmed.starts_with(b"<?xml") || trimmed.starts_with(b"<pap") || trimmed.starts_with(b"<!DOCTYPE"))
+    if (trimmed.starts_with(b"<?xml")
+        || trimmed.starts_with(b"<pap")
+        || trimmed.starts_with(b"<!DOCTYPE"))
         && memchr::memmem::find(trimmed, b"<pap").is_some()
     {
         return Some((Proto::Pap, "XML with a <pap> element".into()));
@@ -283,15 +319,17 @@ pub fn guess(bytes: &[u8]) -> Option<(Proto, String)> {
         return Some((Proto::Smtp, "an SMTP reply code".into()));
     }
     const VERBS: [&str; 14] = [
-        "EHLO", "HELO", "MAIL", "RCPT", "DATA", "QUIT", "RSET", "NOOP", "STARTTLS", "VRFY",
-        "AUTH", "BDAT", "EXPN", "HELP",
+        "EHLO", "HELO", "MAIL", "RCPT", "DATA", "QUIT", "RSET", "NOOP", "STARTTLS", "VRFY", "AUTH",
+        "BDAT", "EXPN", "HELP",
     ];
     let verb: Vec<u8> = first_line
         .iter()
         .take_while(|c| c.is_ascii_alphabetic())
         .copied()
         .collect();
-    if VERBS.iter().any(|v| v.as_bytes().eq_ignore_ascii_case(&verb))
+    if VERBS
+        .iter()
+        .any(|v| v.as_bytes().eq_ignore_ascii_case(&verb))
         && matches!(first_line.get(verb.len()), None | Some(b' '))
     {
         return Some((Proto::Smtp, "an SMTP command".into()));
@@ -371,13 +409,16 @@ pub fn decode_pdus(bytes: &[u8], proto: Option<Proto>) -> Result<Decoded, InputE
             Some((p, why)) => (p, Some(why)),
             None => {
                 return Err(InputError(format!(
-                    "unknown PDU: expected the start of a SIP, MSRP, HTTP, SMTP, PAP, SMPP, WSP or MMS PDU, came {} (give --proto to decode it as one)",
+                    "unknown PDU: expected the start of a SIP, SDP, MSRP, HTTP, SMTP, PAP, SMPP, WSP or MMS PDU, came {} (give --proto to decode it as one)",
                     hex(bytes, 16)
                 )))
             }
         },
     };
-    let mut d = Decoded::default();
+    let mut d = Decoded {
+        input: "raw".into(),
+        ..Decoded::default()
+    };
     let mut at = 0;
     while at < bytes.len() {
         // Only CRLFs between text PDUs (SIP keep-alives, a file's last newline).

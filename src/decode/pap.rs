@@ -5,7 +5,7 @@
 use quick_xml::events::Event;
 use quick_xml::reader::Reader;
 
-use super::{DecodeError, Out, show};
+use super::{show, show_text, DecodeError, Out};
 use crate::codec::pap::{PapError, PapMessage};
 
 /// A PAP document.
@@ -15,7 +15,10 @@ pub(crate) fn pap(b: &[u8], out: &mut Out<'_>) -> (usize, Option<DecodeError>) {
         Err(e) => {
             return (
                 b.len(),
-                Some(out.err(e.valid_up_to(), "PAP: expected UTF-8 XML, came a byte that is not UTF-8")),
+                Some(out.err(
+                    e.valid_up_to(),
+                    "PAP: expected UTF-8 XML, came a byte that is not UTF-8",
+                )),
             )
         }
     };
@@ -25,16 +28,27 @@ pub(crate) fn pap(b: &[u8], out: &mut Out<'_>) -> (usize, Option<DecodeError>) {
     let mut tags: Vec<(String, usize)> = Vec::new();
     let mut depth = 0usize;
     loop {
-        let pos = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX).min(b.len());
+        let pos = usize::try_from(reader.buffer_position())
+            .unwrap_or(usize::MAX)
+            .min(b.len());
         let ev = match reader.read_event() {
             Ok(ev) => ev,
             Err(e) => {
-                let at = usize::try_from(reader.error_position()).unwrap_or(0).min(b.len());
-                return (b.len(), Some(out.err(at, format!("PAP: not well-formed XML: {e}"))));
+                let at = usize::try_from(reader.error_position())
+                    .unwrap_or(0)
+                    .min(b.len());
+                return (
+                    b.len(),
+                    Some(out.err(at, format!("PAP: not well-formed XML: {e}"))),
+                );
             }
         };
-        let end = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX).min(b.len());
-        let mut element = |e: &quick_xml::events::BytesStart<'_>, out: &mut Out<'_>, depth: usize| {
+        let end = usize::try_from(reader.buffer_position())
+            .unwrap_or(usize::MAX)
+            .min(b.len());
+        let mut element = |e: &quick_xml::events::BytesStart<'_>,
+                           out: &mut Out<'_>,
+                           depth: usize| {
             let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
             let pad = "  ".repeat(depth);
             out.add(pos, end - pos, &format!("{pad}<{name}>"), "");
@@ -53,7 +67,12 @@ pub(crate) fn pap(b: &[u8], out: &mut Out<'_>) -> (usize, Option<DecodeError>) {
                         let rest = &tag[p..];
                         let q = rest.iter().position(|&c| c == b'"' || c == b'\'');
                         let len = q
-                            .and_then(|q| rest[q + 1..].iter().position(|&c| c == rest[q]).map(|e| q + 2 + e))
+                            .and_then(|q| {
+                                rest[q + 1..]
+                                    .iter()
+                                    .position(|&c| c == rest[q])
+                                    .map(|e| q + 2 + e)
+                            })
                             .unwrap_or(key.len());
                         from = p + len;
                         (p, len)
@@ -64,7 +83,7 @@ pub(crate) fn pap(b: &[u8], out: &mut Out<'_>) -> (usize, Option<DecodeError>) {
                     pos + off,
                     len,
                     &format!("{pad}  @{}", String::from_utf8_lossy(key)),
-                    format!("\"{}\"", show(value.as_bytes())),
+                    format!("\"{}\"", show_text(value.as_bytes())),
                 );
             }
             tags.push((name, pos));
@@ -81,7 +100,12 @@ pub(crate) fn pap(b: &[u8], out: &mut Out<'_>) -> (usize, Option<DecodeError>) {
             Event::End(e) => {
                 depth = depth.saturating_sub(1);
                 let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
-                out.add(pos, end - pos, &format!("{}</{name}>", "  ".repeat(depth)), "");
+                out.add(
+                    pos,
+                    end - pos,
+                    &format!("{}</{name}>", "  ".repeat(depth)),
+                    "",
+                );
             }
             Event::Text(t) if !t.iter().all(u8::is_ascii_whitespace) => {
                 out.add(pos, end - pos, "text", show(&b[pos..end]))
@@ -90,7 +114,13 @@ pub(crate) fn pap(b: &[u8], out: &mut Out<'_>) -> (usize, Option<DecodeError>) {
         }
     }
     if depth != 0 {
-        return (b.len(), Some(out.err(b.len(), format!("PAP: {depth} element(s) not closed at the end"))));
+        return (
+            b.len(),
+            Some(out.err(
+                b.len(),
+                format!("PAP: {depth} element(s) not closed at the end"),
+            )),
+        );
     }
     let at = |name: &str| tags.iter().find(|(n, _)| n == name).map_or(0, |t| t.1);
     let err = match PapMessage::parse(b) {

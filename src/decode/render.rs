@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{Decoded, Pdu, PduEntry, hex};
+use super::{hex, Decoded, Pdu, PduEntry};
 
 /// Octets shown before and after an error's offset.
 const AROUND_BEFORE: usize = 4;
@@ -79,11 +79,7 @@ pub fn text(d: &Decoded) -> String {
             } else {
                 format!("  {}", f.value)
             };
-            let _ = writeln!(
-                s,
-                "{:>7} {:>6}  {indent}{}{value}",
-                f.offset, f.len, f.name
-            );
+            let _ = writeln!(s, "{:>7} {:>6}  {indent}{}{value}", f.offset, f.len, f.name);
         }
         if e.pdu.fields_more > 0 {
             let _ = writeln!(s, "  … {} more fields not listed", e.pdu.fields_more);

@@ -8,7 +8,7 @@
 
 use memchr::memmem;
 
-use super::{DecodeError, Out, show};
+use super::{show, show_text, DecodeError, Out};
 use crate::codec::{http, msrp, pap as pap_codec, sdp, sip, smtp};
 
 /// One line: `start..end` is its text, `next` where the following line
@@ -80,8 +80,7 @@ pub(crate) fn headers(b: &[u8], mut at: usize) -> (Vec<Hdr>, Option<Line>, Optio
                 Some(h) => {
                     h.end = l.end;
                     h.value.push(' ');
-                    h.value
-                        .push_str(String::from_utf8_lossy(text).trim());
+                    h.value.push_str(String::from_utf8_lossy(text).trim());
                 }
                 None => return (out, None, Some(l.start)),
             }
@@ -99,7 +98,9 @@ pub(crate) fn headers(b: &[u8], mut at: usize) -> (Vec<Hdr>, Option<Line>, Optio
             start: l.start,
             end: l.end,
             name,
-            value: String::from_utf8_lossy(&text[colon + 1..]).trim().to_string(),
+            value: String::from_utf8_lossy(&text[colon + 1..])
+                .trim()
+                .to_string(),
         });
         at = l.next;
     }
@@ -168,7 +169,12 @@ fn list_headers(hs: &[Hdr], compact: bool, out: &mut Out<'_>) {
             Some(long) => format!("{} ({long})", h.name),
             None => h.name.clone(),
         };
-        out.add(h.start, h.end - h.start, &name, show(h.value.as_bytes()));
+        out.add(
+            h.start,
+            h.end - h.start,
+            &name,
+            show_text(h.value.as_bytes()),
+        );
     }
 }
 
@@ -204,13 +210,19 @@ pub(crate) fn sip(b: &[u8], out: &mut Out<'_>) -> (usize, Option<DecodeError>) {
     let (hs, blank, bad) = headers(b, l.next);
     list_headers(&hs, true, out);
     if let Some(bl) = blank {
-        out.add(bl.start, bl.next - bl.start, "end of head", eol_name(bl.eol()));
+        out.add(
+            bl.start,
+            bl.next - bl.start,
+            "end of head",
+            eol_name(bl.eol()),
+        );
     }
     match parsed {
         Ok(m) => {
             let used = lead + m.raw().len();
             let body_at = used - m.body().len();
-            let ct = m.content_type();
+            // The whole value: a multipart's boundary is a parameter.
+            let ct = header(&hs, &["Content-Type", "c"]).map(|h| h.value.clone());
             let err = body(b, body_at, m.body().len(), ct.as_deref(), out);
             if !m.trailing().is_empty() {
                 out.add(
@@ -225,16 +237,14 @@ pub(crate) fn sip(b: &[u8], out: &mut Out<'_>) -> (usize, Option<DecodeError>) {
         Err(e) => {
             let at = match &e {
                 sip::SipError::Empty | sip::SipError::BadStartLine { .. } => lead,
-                sip::SipError::BadHeader { line } => bad
-                    .or_else(|| find_line(b, l.next, line))
-                    .unwrap_or(l.next),
+                sip::SipError::BadHeader { line } => {
+                    bad.or_else(|| find_line(b, l.next, line)).unwrap_or(l.next)
+                }
                 sip::SipError::NoHeaderEnd { .. } => bad.unwrap_or(b.len()),
                 sip::SipError::BadContentLength { .. } => {
                     header(&hs, &["Content-Length", "l"]).map_or(l.next, |h| h.start)
                 }
-                sip::SipError::Truncated { got, .. } => {
-                    blank.map_or(b.len(), |bl| bl.next + got)
-                }
+                sip::SipError::Truncated { got, .. } => blank.map_or(b.len(), |bl| bl.next + got),
                 _ => lead,
             };
             (b.len(), Some(out.err(at, e.to_string())))
@@ -258,7 +268,12 @@ pub(crate) fn msrp(b: &[u8], out: &mut Out<'_>) -> (usize, Option<DecodeError>) 
         let tid_at = 5;
         out.add(tid_at, words[1].len(), "transact-id", show(words[1]));
         let code_at = tid_at + words[1].len() + 1;
-        out.add(code_at, code_len, "status-code", show(&words[2][..code_len]));
+        out.add(
+            code_at,
+            code_len,
+            "status-code",
+            show(&words[2][..code_len]),
+        );
         if words[2].len() > code_len + 1 {
             out.add(
                 code_at + code_len + 1,
@@ -285,7 +300,12 @@ pub(crate) fn msrp(b: &[u8], out: &mut Out<'_>) -> (usize, Option<DecodeError>) 
             break;
         }
         if t.is_empty() {
-            out.add(hl.start, hl.next - hl.start, "end of headers", eol_name(hl.eol()));
+            out.add(
+                hl.start,
+                hl.next - hl.start,
+                "end of headers",
+                eol_name(hl.eol()),
+            );
             body_at = Some(hl.next);
             break;
         }
@@ -333,7 +353,10 @@ pub(crate) fn msrp(b: &[u8], out: &mut Out<'_>) -> (usize, Option<DecodeError>) 
             e,
             fl.end - e,
             "end-line",
-            format!("{} flag {what}", show(&b[e..fl.end.min(e + end_line.len())])),
+            format!(
+                "{} flag {what}",
+                show(&b[e..fl.end.min(e + end_line.len())])
+            ),
         );
     }
     match parsed {
@@ -370,7 +393,12 @@ pub(crate) fn http(b: &[u8], out: &mut Out<'_>) -> (usize, Option<DecodeError>) 
     let (hs, blank, bad) = headers(b, l.next);
     list_headers(&hs, false, out);
     if let Some(bl) = blank {
-        out.add(bl.start, bl.next - bl.start, "end of head", eol_name(bl.eol()));
+        out.add(
+            bl.start,
+            bl.next - bl.start,
+            "end of head",
+            eol_name(bl.eol()),
+        );
     }
     match parsed {
         Ok(m) => {
@@ -412,26 +440,36 @@ pub(crate) fn body(
     }
     let bytes = &b[at..at + len];
     let media = ct
-        .map(|c| c.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+        .map(|c| {
+            c.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
         .unwrap_or_default();
+    // Text is shown (its start); other bodies by their fields below.
+    let preview = if media.starts_with("text/plain") || media == "message/cpim" {
+        format!(": {}", show_text(bytes))
+    } else {
+        String::new()
+    };
     out.add(
         at,
         len,
         "body",
         format!(
-            "{} ({len} bytes)",
-            if media.is_empty() { "no Content-Type" } else { &media }
+            "{} ({len} bytes){preview}",
+            if media.is_empty() {
+                "no Content-Type"
+            } else {
+                &media
+            }
         ),
     );
     let mut inner = out.nested(at);
     match media.as_str() {
-        "application/sdp" => {
-            sdp_lines(bytes, &mut inner);
-            match sdp::Sdp::parse(bytes) {
-                Ok(s) => s.check().err().map(|e| inner.err(0, format!("SDP: {e}"))),
-                Err(e) => Some(inner.err(0, format!("SDP: {e}"))),
-            }
-        }
+        "application/sdp" => sdp_body(bytes, &mut inner).1,
         "application/vnd.wap.mms-message" => super::binary::mms(bytes, &mut inner).1,
         m if m.starts_with("multipart/") => multipart(bytes, ct.unwrap_or_default(), &mut inner),
         m if (m.ends_with("/xml") || m.contains("pap"))
@@ -443,14 +481,29 @@ pub(crate) fn body(
     }
 }
 
-/// An SDP body (RFC 8866 §5): one field per `type=value` line.
+/// An SDP session description (RFC 8866 §5), on its own or as a body: one
+/// field per `type=value` line, the codec's judgement of the whole.
+pub(crate) fn sdp_body(b: &[u8], out: &mut Out<'_>) -> (usize, Option<DecodeError>) {
+    sdp_lines(b, out);
+    let err = match sdp::Sdp::parse(b) {
+        Ok(s) => s.check().err().map(|e| out.err(0, format!("SDP: {e}"))),
+        Err(e) => Some(out.err(0, format!("SDP: {e}"))),
+    };
+    (b.len(), err)
+}
+
 fn sdp_lines(b: &[u8], out: &mut Out<'_>) {
     let mut at = 0;
     while at < b.len() {
         let l = line_at(b, at);
         let t = &b[l.start..l.end];
         if t.len() >= 2 && t[1] == b'=' {
-            out.add(l.start, l.end - l.start, &char::from(t[0]).to_string(), show(&t[2..]));
+            out.add(
+                l.start,
+                l.end - l.start,
+                &char::from(t[0]).to_string(),
+                show(&t[2..]),
+            );
         } else if !t.is_empty() {
             out.add(l.start, l.end - l.start, "not an SDP line", show(t));
         }
@@ -481,12 +534,22 @@ fn multipart(b: &[u8], ct: &str, out: &mut Out<'_>) -> Option<DecodeError> {
             pos,
             p.body.len(),
             &label,
-            format!("{} ({} bytes)", pct.as_deref().unwrap_or("no Content-Type"), p.body.len()),
+            format!(
+                "{} ({} bytes)",
+                pct.as_deref().unwrap_or("no Content-Type"),
+                p.body.len()
+            ),
         );
         let mut inner = out.nested(pos);
         let media = pct
             .as_deref()
-            .map(|c| c.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+            .map(|c| {
+                c.split(';')
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_ascii_lowercase()
+            })
             .unwrap_or_default();
         let err = if memmem::find(&p.body, b"<pap").is_some() && media.contains("xml") {
             super::pap::pap(&p.body, &mut inner).1
@@ -512,7 +575,13 @@ pub(crate) fn smtp(b: &[u8], out: &mut Out<'_>) -> (usize, Option<DecodeError>) 
     if t.len() >= 3 && t[..3].iter().all(u8::is_ascii_digit) {
         let n = match smtp::next_reply(b, MAX) {
             Ok(Some(n)) => n,
-            Ok(None) => return (b.len(), Some(out.err(b.len(), "SMTP reply: expected a last line (`ddd text` CRLF), came the end of the input"))),
+            Ok(None) => return (
+                b.len(),
+                Some(out.err(
+                    b.len(),
+                    "SMTP reply: expected a last line (`ddd text` CRLF), came the end of the input",
+                )),
+            ),
             Err(e) => return (b.len(), Some(out.err(0, e.to_string()))),
         };
         let mut at = 0;
@@ -527,11 +596,15 @@ pub(crate) fn smtp(b: &[u8], out: &mut Out<'_>) -> (usize, Option<DecodeError>) 
                 format!(
                     "{}{}",
                     show(&line[..3.min(line.len())]),
-                    if sep == Some(b'-') { " (continues)" } else { "" }
+                    if sep == Some(b'-') {
+                        " (continues)"
+                    } else {
+                        ""
+                    }
                 ),
             );
             if line.len() > 4 {
-                out.add(l.start + 4, line.len() - 4, "text", show(&line[4..]));
+                out.add(l.start + 4, line.len() - 4, "text", show_text(&line[4..]));
             }
             out.add(l.end, l.eol(), "line end", eol_name(l.eol()));
             at = l.next;
@@ -545,11 +618,15 @@ pub(crate) fn smtp(b: &[u8], out: &mut Out<'_>) -> (usize, Option<DecodeError>) 
     // A command: a verb of letters, then a space or the line end.
     let verb_len = t.iter().take_while(|c| c.is_ascii_alphabetic()).count();
     // (A header field's name is followed by its colon, not by a space.)
-    if verb_len > 0 && matches!(t.get(verb_len), None | Some(b' '))
-    {
+    if verb_len > 0 && matches!(t.get(verb_len), None | Some(b' ')) {
         out.add(0, verb_len, "verb", show(&t[..verb_len]));
         if t.len() > verb_len + 1 {
-            out.add(verb_len + 1, t.len() - verb_len - 1, "argument", show(&t[verb_len + 1..]));
+            out.add(
+                verb_len + 1,
+                t.len() - verb_len - 1,
+                "argument",
+                show(&t[verb_len + 1..]),
+            );
         }
         out.add(first.end, first.eol(), "line end", eol_name(first.eol()));
         let err = match smtp::Command::parse(&b[..first.next]) {
@@ -574,21 +651,53 @@ pub(crate) fn mail(b: &[u8], out: &mut Out<'_>) -> (usize, Option<DecodeError>) 
     list_headers(&hs, false, out);
     let mut err = None;
     if let Some(at) = bad {
-        err = Some(out.err(at, "Internet message: expected a header field `name: value`, came a line that is not one"));
+        err = Some(out.err(
+            at,
+            "Internet message: expected a header field `name: value`, came a line that is not one",
+        ));
     }
     if let Some(bl) = blank {
-        out.add(bl.start, bl.next - bl.start, "end of header", eol_name(bl.eol()));
+        out.add(
+            bl.start,
+            bl.next - bl.start,
+            "end of header",
+            eol_name(bl.eol()),
+        );
         // The body, without the `.` line.
-        let dot = end.map_or(0, |e| if b[..e].ends_with(b"\r\n.\r\n") { 3 } else if b[..e].ends_with(b".\n") { 2 } else { 0 });
+        let dot = end.map_or(0, |e| {
+            if b[..e].ends_with(b"\r\n.\r\n") {
+                3
+            } else if b[..e].ends_with(b".\n") {
+                2
+            } else {
+                0
+            }
+        });
         let body_end = content - dot;
         if body_end > bl.next {
-            out.add(bl.next, body_end - bl.next, "body", format!("{} bytes: {}", body_end - bl.next, show(&b[bl.next..body_end])));
+            out.add(
+                bl.next,
+                body_end - bl.next,
+                "body",
+                format!(
+                    "{} bytes: {}",
+                    body_end - bl.next,
+                    show_text(&b[bl.next..body_end])
+                ),
+            );
         }
     } else if err.is_none() && end.is_none() {
-        err = Some(out.err(b.len(), "Internet message: expected an empty line after the header, came the end of the input"));
+        err = Some(out.err(
+            b.len(),
+            "Internet message: expected an empty line after the header, came the end of the input",
+        ));
     }
     if let Some(e) = end {
-        let dot_at = if b[..e].ends_with(b".\r\n") { e - 3 } else { e - 2 };
+        let dot_at = if b[..e].ends_with(b".\r\n") {
+            e - 3
+        } else {
+            e - 2
+        };
         out.add(dot_at, e - dot_at, "end of data", "`.` line");
     }
     (content, err)
