@@ -169,7 +169,8 @@ pub(crate) fn smpp(b: &[u8], out: &mut Out<'_>) -> (usize, Option<DecodeError>) 
         b.get(at..at + 4)
             .map(|x| u32::from_be_bytes([x[0], x[1], x[2], x[3]]))
     };
-    let names: [(&str, fn(u32) -> String); 4] = [
+    type Show = fn(u32) -> String;
+    let names: [(&str, Show); 4] = [
         ("command_length", |v| v.to_string()),
         ("command_id", |v| format!("0x{v:08x} {}", command::name(v))),
         ("command_status", |v| {
@@ -193,7 +194,6 @@ pub(crate) fn smpp(b: &[u8], out: &mut Out<'_>) -> (usize, Option<DecodeError>) 
     }
     let len = u32_at(0).unwrap_or(0) as usize;
     let id = u32_at(4).unwrap_or(0);
-    let st = u32_at(8).unwrap_or(0);
     if len < smpp::HEADER_LEN {
         return (
             smpp::HEADER_LEN,
@@ -210,7 +210,7 @@ pub(crate) fn smpp(b: &[u8], out: &mut Out<'_>) -> (usize, Option<DecodeError>) 
         at: smpp::HEADER_LEN,
         out,
     };
-    let walked = smpp_body(&mut w, id, st);
+    let walked = smpp_body(&mut w, id);
     let at = w.at;
     if let Err(e) = walked {
         return (end, Some(e));
@@ -241,7 +241,7 @@ pub(crate) fn smpp(b: &[u8], out: &mut Out<'_>) -> (usize, Option<DecodeError>) 
     (end, err)
 }
 
-fn smpp_body(w: &mut Walk<'_, '_, '_>, id: u32, st: u32) -> Result<(), DecodeError> {
+fn smpp_body(w: &mut Walk<'_, '_, '_>, id: u32) -> Result<(), DecodeError> {
     if w.at >= w.b.len() {
         return Ok(());
     }
@@ -317,7 +317,6 @@ fn smpp_body(w: &mut Walk<'_, '_, '_>, id: u32, st: u32) -> Result<(), DecodeErr
             w.tlvs()
         }
         _ => {
-            let _ = st;
             let rest = &w.b[w.at..];
             w.out.add(
                 w.at,

@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use serde::Serialize;
 
 use super::input::CaptureKind;
-use super::{decode_one, Decoded, InputError, PduEntry, Proto, MAX_PDUS};
+use super::{decode_one, Decoded, InputError, PduEntry, Proto};
 use crate::report::ladder::{self, Protocol};
 
 /// Where a capture's message came from.
@@ -103,9 +103,9 @@ pub fn decode(bytes: &[u8], kind: CaptureKind, only: Option<Proto>) -> Result<De
         if !wanted {
             continue;
         }
-        if d.pdus.len() >= MAX_PDUS {
+        if let Some(why) = d.full() {
             d.stopped = Some(format!(
-                "after {MAX_PDUS} messages: {} more were not decoded",
+                "{why}: {} more messages of the capture were not decoded",
                 total - i
             ));
             break;

@@ -224,7 +224,11 @@ fn dump(text: &str) -> Option<Vec<u8>> {
 /// Appends one hex group (`8c`, `8c82`, `8c829841`).
 fn octets(tok: &str, out: &mut Vec<u8>) -> Option<()> {
     let b = tok.as_bytes();
-    if b.is_empty() || b.len() % 2 != 0 || b.len() > 8 || !b.iter().all(u8::is_ascii_hexdigit) {
+    if b.is_empty()
+        || !b.len().is_multiple_of(2)
+        || b.len() > 8
+        || !b.iter().all(u8::is_ascii_hexdigit)
+    {
         return None;
     }
     for p in b.chunks(2) {

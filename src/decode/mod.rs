@@ -27,6 +27,9 @@ pub const MAX_INPUT: u64 = 64 * 1024 * 1024;
 pub const MAX_PDUS: usize = 1000;
 /// Most fields listed for one PDU (a hostile PDU of 10 000 headers).
 pub const MAX_FIELDS: usize = 2000;
+/// Most fields listed for a whole input: the decoding stops at the PDU that
+/// reaches it (the output of a large capture stays a few megabytes).
+pub const MAX_TOTAL_FIELDS: usize = 100_000;
 /// Most input bytes shown in one field's value.
 pub const VALUE_BYTES: usize = 96;
 
@@ -187,8 +190,7 @@ pub(crate) fn show_text(b: &[u8]) -> String {
         return show(b);
     };
     let mut out = String::new();
-    let mut n = 0;
-    for c in t.chars() {
+    for (n, c) in t.chars().enumerate() {
         if n == VALUE_BYTES {
             out.push_str(&format!("… ({} more characters)", t.chars().count() - n));
             break;
@@ -200,7 +202,6 @@ pub(crate) fn show_text(b: &[u8]) -> String {
             c if c.is_control() => out.push_str(&c.escape_unicode().to_string()),
             c => out.push(c),
         }
-        n += 1;
     }
     out
 }
@@ -364,6 +365,22 @@ pub struct PduEntry {
 }
 
 impl Decoded {
+    /// Why no more PDUs are decoded ([`MAX_PDUS`], [`MAX_TOTAL_FIELDS`]).
+    pub(crate) fn full(&self) -> Option<String> {
+        if self.pdus.len() >= MAX_PDUS {
+            return Some(format!(
+                "after {MAX_PDUS} PDUs (the most decoded from one input)"
+            ));
+        }
+        let fields: usize = self.pdus.iter().map(|p| p.pdu.fields.len()).sum();
+        (fields >= MAX_TOTAL_FIELDS).then(|| {
+            format!(
+                "after {} PDUs, at {MAX_TOTAL_FIELDS} fields (the most listed for one input)",
+                self.pdus.len()
+            )
+        })
+    }
+
     /// Bad input somewhere: a PDU that did not decode, a frame skipped.
     pub fn has_errors(&self) -> bool {
         !self.skipped.is_empty() || self.pdus.iter().any(|p| p.pdu.error.is_some())
@@ -428,9 +445,9 @@ pub fn decode_pdus(bytes: &[u8], proto: Option<Proto>) -> Result<Decoded, InputE
         {
             break;
         }
-        if d.pdus.len() >= MAX_PDUS {
+        if let Some(why) = d.full() {
             d.stopped = Some(format!(
-                "after {MAX_PDUS} PDUs: the last {} bytes were not decoded",
+                "{why}: the last {} bytes were not decoded",
                 rest.len()
             ));
             break;

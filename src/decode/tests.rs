@@ -184,3 +184,31 @@ fn rendered_msrp_send() {
     .unwrap();
     insta::assert_snapshot!(render::text(&d));
 }
+
+#[test]
+fn output_is_bounded() {
+    let link = [0, 0, 0, 16, 0, 0, 0, 0x15, 0, 0, 0, 0, 0, 0, 0, 1];
+    let b: Vec<u8> = link
+        .iter()
+        .copied()
+        .cycle()
+        .take(16 * (MAX_PDUS + 5))
+        .collect();
+    let d = decode_pdus(&b, None).unwrap();
+    assert_eq!(d.pdus.len(), MAX_PDUS);
+    let stop = d.stopped.as_deref().unwrap();
+    assert!(
+        stop.contains("the last 80 bytes were not decoded"),
+        "{stop}"
+    );
+    assert!(render::text(&d).contains("stopped after 1000 PDUs"));
+    // One PDU of 10 000 header fields lists MAX_FIELDS of them.
+    let mut sip = b"MESSAGE sip:a@b SIP/2.0\r\n".to_vec();
+    for i in 0..10_000 {
+        sip.extend_from_slice(format!("X-{i}: y\r\n").as_bytes());
+    }
+    sip.extend_from_slice(b"\r\n");
+    let p = one(Proto::Sip, &sip);
+    assert_eq!(p.fields.len(), MAX_FIELDS);
+    assert!(p.fields_more > 0);
+}

@@ -318,6 +318,7 @@ pub(crate) fn msrp(b: &[u8], out: &mut Out<'_>) -> (usize, Option<DecodeError>) 
         at = hl.next;
     }
     // The end-line: after the body's closing CRLF, or right after the headers.
+    let mut body_err = None;
     let end_at = match body_at {
         Some(ba) => {
             let mut needle = b"\r\n".to_vec();
@@ -330,7 +331,7 @@ pub(crate) fn msrp(b: &[u8], out: &mut Out<'_>) -> (usize, Option<DecodeError>) 
             });
             if let Some(e) = found {
                 let ct = header(&hs, &["Content-Type"]).map(|h| h.value.clone());
-                let _ = body(b, ba, e - ba, ct.as_deref(), out);
+                body_err = body(b, ba, e - ba, ct.as_deref(), out);
                 let eol = if b[e] == b'\r' { 2 } else { 1 };
                 out.add(e, eol, "body end", eol_name(eol));
                 Some(e + eol)
@@ -360,7 +361,7 @@ pub(crate) fn msrp(b: &[u8], out: &mut Out<'_>) -> (usize, Option<DecodeError>) 
         );
     }
     match parsed {
-        Ok(m) => (m.raw().len(), None),
+        Ok(m) => (m.raw().len(), body_err),
         Err(e) => {
             let at = match &e {
                 msrp::MsrpError::Empty | msrp::MsrpError::BadStartLine { .. } => 0,
