@@ -507,7 +507,19 @@ pub(crate) fn wsp(b: &[u8], out: &mut Out<'_>) -> (usize, Option<DecodeError>) {
             wsp::ContentType::WellKnown(c) => {
                 format!("{} (0x{c:02x})", ct_name.as_deref().unwrap_or("well-known"))
             }
-            _ => ct_name.clone().unwrap_or_else(|| format!("{ct:?}")),
+            wsp::ContentType::General { media, params } => {
+                let m = match (&ct_name, media) {
+                    (Some(n), _) => n.clone(),
+                    (None, wsp::Media::Code(c)) => format!("media 0x{c:02x}"),
+                    (None, wsp::Media::Text(t)) => t.clone(),
+                };
+                if params.is_empty() {
+                    m
+                } else {
+                    format!("{m}; parameters {}", hex(params, 16))
+                }
+            }
+            wsp::ContentType::Text(t) => t.clone(),
         },
     );
     let mut pos = used;

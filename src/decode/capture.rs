@@ -71,7 +71,20 @@ pub fn decode(bytes: &[u8], kind: CaptureKind, only: Option<Proto>) -> Result<De
             None => "UDP".into(),
         };
         let Some(proto) = proto_of(m.protocol) else {
-            if only.is_none() {
+            // A TLS alert is an event of the connection, not bytes left
+            // undecoded.
+            if m.protocol == Protocol::Tls
+                && let Some(alert) = m.reason.as_deref().filter(|r| r.starts_with("TLS alert"))
+            {
+                d.notes.push(format!(
+                    "frame {}: {transport} {} → {}: {alert}",
+                    m.frame, m.from, m.to
+                ));
+                continue;
+            }
+            // Named with or without --proto: bytes that frame as nothing
+            // may be what the user looks for.
+            {
                 d.skipped.push(format!(
                     "frame {}: {} bytes {} {} → {} not decoded: {}",
                     m.frame,

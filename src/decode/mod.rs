@@ -353,6 +353,9 @@ pub struct Decoded {
     /// Frames or messages that were not decoded, and problems of the
     /// capture (each names its frame).
     pub skipped: Vec<String>,
+    /// Events of a capture that carry no PDU (TLS alerts).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// A PDU with, for a capture, where it came from.

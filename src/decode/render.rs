@@ -91,6 +91,12 @@ pub fn text(d: &Decoded) -> String {
     if let Some(stop) = &d.stopped {
         let _ = writeln!(s, "\nstopped {stop}");
     }
+    if !d.notes.is_empty() {
+        let _ = writeln!(s, "\nnotes:");
+        for k in &d.notes {
+            let _ = writeln!(s, "  {k}");
+        }
+    }
     if !d.skipped.is_empty() {
         let _ = writeln!(s, "\nnot decoded:");
         for k in &d.skipped {
