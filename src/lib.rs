@@ -15,6 +15,7 @@
 //! | [`roles`] | network elements the harness plays: UAs, transactions |
 //! | [`net`] | UDP/TCP sockets on loopback; [`net::capture`] taps every byte into the scenario's pcap |
 //! | [`codec`] | sans-IO encoders/decoders: SIP, SDP, MSRP, SMPP, WSP push, PAP; no I/O, no tokio |
+//! | [`decode`] | `liaison decode`: PDUs field by field with offsets, from raw bytes, hex or a capture (read back as the report's ladder reads it), through the codecs |
 //! | [`reference`] | the embedded reference SUT for each role, with named faults; shares only [`codec`] with the harness |
 //! | [`build_info`] | version, source revision, catalogue and features digests (`--version`, report.json) |
 //! | [`catalogue`] | `features/requirements.yaml`, compiled in |
@@ -32,6 +33,7 @@ pub mod build_info;
 pub mod catalogue;
 pub mod cli;
 pub mod codec;
+pub mod decode;
 pub mod harness;
 pub mod limits;
 pub mod load;

@@ -7,11 +7,13 @@
 //! | [`reference`] | `liaison reference`: one embedded reference role on its own |
 //! | [`load`] | `liaison load`: delivery-report integrity under load |
 //! | [`report`] | `liaison report`: render again, or merge |
+//! | [`decode`] | `liaison decode`: the fields of PDUs in bytes, hex or a capture |
 //!
 //! Exit codes 0 (pass), 1 (fail), 2 (usage, bad input), 3 (interrupted).
 
 use clap::{Parser, Subcommand};
 
+pub mod decode;
 pub mod list;
 pub mod load;
 pub mod reference;
@@ -54,6 +56,9 @@ pub enum Command {
     /// or merge several runs into one report (or several load agents' load.json
     /// into one load result).
     Report(report::ReportArgs),
+    /// Decode PDUs (SIP, MSRP, SMPP, WSP, MMS, PAP, SMTP, HTTP) field by field
+    /// with byte offsets, from raw bytes, hex or a pcap/pcapng capture.
+    Decode(decode::DecodeArgs),
 }
 
 /// `--version`: the crate version, the source revision, the catalogue's and
@@ -82,5 +87,6 @@ pub fn main_with(cli: Cli) -> i32 {
         Command::Reference(a) => reference::cmd(*a, &rt),
         Command::Load(a) => load::cmd(*a),
         Command::Report(a) => report::cmd(a),
+        Command::Decode(a) => decode::cmd(a),
     }
 }

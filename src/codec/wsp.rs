@@ -596,8 +596,9 @@ fn read_integer(b: &[u8], what: &'static str) -> Result<(u32, usize), WspError> 
     }
 }
 
-/// The content type at the start of the header block.
-fn parse_content_type(b: &[u8]) -> Result<(ContentType, usize), WspError> {
+/// The content type at the start of the header block (and the octets it
+/// took; `b` must not be empty).
+pub(crate) fn parse_content_type(b: &[u8]) -> Result<(ContentType, usize), WspError> {
     match b[0] {
         0x80..=0xFF => Ok((ContentType::WellKnown(b[0] & 0x7F), 1)),
         0x20..=0x7F => {
@@ -688,8 +689,9 @@ fn value_extent(b: &[u8]) -> Result<usize, WspError> {
     }
 }
 
-/// One header at the start of `b` and the octets it took.
-fn parse_header(b: &[u8]) -> Result<(WspHeader, usize), WspError> {
+/// One header at the start of `b` and the octets it took (`b` must not be
+/// empty).
+pub(crate) fn parse_header(b: &[u8]) -> Result<(WspHeader, usize), WspError> {
     let first = b[0];
     match first {
         // Shift-delimiter and page, or Short-cut-shift-delimiter (§8.4.2.6).

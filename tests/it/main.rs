@@ -16,6 +16,7 @@ mod common;
 
 mod catalogue;
 mod cli;
+mod decode;
 mod deferral_sut;
 mod faults;
 mod ims_core_sut;
