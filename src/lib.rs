@@ -16,6 +16,7 @@
 //! | [`net`] | UDP/TCP sockets on loopback; [`net::capture`] taps every byte into the scenario's pcap |
 //! | [`codec`] | sans-IO encoders/decoders: SIP, SDP, MSRP, SMPP, WSP push, PAP; no I/O, no tokio |
 //! | [`reference`] | the embedded reference SUT for each role, with named faults; shares only [`codec`] with the harness |
+//! | [`bundle`] | evidence bundles: a sans-IO ustar codec, the MANIFEST (SHA-256 of every file), Ed25519 signing, and `liaison verify`'s checks (hashes, signature, verdicts recomputed) |
 //! | [`build_info`] | version, source revision, catalogue and features digests (`--version`, report.json) |
 //! | [`catalogue`] | `features/requirements.yaml`, compiled in |
 //! | [`load`] | `liaison load`: delivery-report integrity under load, every outcome correlated with its message |
@@ -29,6 +30,7 @@
 //! transactions; roles know nothing of Gherkin; steps do no protocol work.
 
 pub mod build_info;
+pub mod bundle;
 pub mod catalogue;
 pub mod cli;
 pub mod codec;
