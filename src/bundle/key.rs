@@ -97,14 +97,39 @@ impl SigningKey {
     }
 }
 
-/// A new key pair: the private key as PKCS#8 PEM, and the key.
+/// The DER of an Ed25519 PKCS#8 v1 private key before its 32-byte seed
+/// (RFC 8410 §7: version 0, the algorithm, an OCTET STRING holding the
+/// CurvePrivateKey OCTET STRING), as `openssl genpkey` writes it.
+const PKCS8_V1_PREFIX: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+
+/// A new key pair: the private key as PKCS#8 PEM, and the key. ring makes
+/// a PKCS#8 v2 document (RFC 5958, with the public key), which OpenSSL 3
+/// does not read; the file holds the v1 form openssl itself writes.
 pub fn generate() -> Result<(String, SigningKey), KeyError> {
+    let failed = |w: &str| KeyError::NotEd25519Private(w.to_string());
     let rng = ring::rand::SystemRandom::new();
     let doc = Ed25519KeyPair::generate_pkcs8(&rng)
-        .map_err(|_| KeyError::NotEd25519Private("the system's random source failed".into()))?;
-    let key = Ed25519KeyPair::from_pkcs8(doc.as_ref())
+        .map_err(|_| failed("the system's random source failed"))?;
+    // ring's v2 layout: SEQUENCE, version 1, the algorithm, then the same
+    // OCTET STRING { OCTET STRING seed } as v1, then [1] the public key.
+    let v2 = doc.as_ref();
+    let seed = v2
+        .get(16..48)
+        .filter(|_| v2.get(5..16) == Some(&PKCS8_V1_PREFIX[5..]))
+        .ok_or_else(|| failed("unexpected PKCS#8 layout from ring"))?;
+    let mut v1 = PKCS8_V1_PREFIX.to_vec();
+    v1.extend_from_slice(seed);
+    let key = Ed25519KeyPair::from_pkcs8_maybe_unchecked(&v1)
         .map_err(|e| KeyError::NotEd25519Private(e.to_string()))?;
-    Ok((pem("PRIVATE KEY", doc.as_ref()), SigningKey(key)))
+    let same = Ed25519KeyPair::from_pkcs8(v2)
+        .map(|k| k.public_key().as_ref() == key.public_key().as_ref())
+        .unwrap_or(false);
+    if !same {
+        return Err(failed("the v1 form does not give ring's key"));
+    }
+    Ok((pem("PRIVATE KEY", &v1), SigningKey(key)))
 }
 
 /// A private key file's bytes: PKCS#8 PEM (`PRIVATE KEY`) or DER.
@@ -320,7 +345,7 @@ MCowBQYDK2VwAyEA4ZvZ1MFMpeBP4A8xc8ZHLtpO2lPiwT/gAB7yRTm7Tew=
     #[test]
     fn generated_keys_read_back() {
         let (pem, k) = generate().unwrap();
-        assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\n"));
+        assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEI"), "{pem}");
         assert_eq!(parse_private(pem.as_bytes()).unwrap().public(), k.public());
     }
 

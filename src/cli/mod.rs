@@ -7,16 +7,20 @@
 //! | [`reference`] | `liaison reference`: one embedded reference role on its own |
 //! | [`load`] | `liaison load`: delivery-report integrity under load |
 //! | [`report`] | `liaison report`: render again, or merge |
+//! | [`bundle`] | `liaison bundle`: an evidence archive of a report folder; `--keygen` |
+//! | [`verify`] | `liaison verify`: check an evidence archive |
 //!
 //! Exit codes 0 (pass), 1 (fail), 2 (usage, bad input), 3 (interrupted).
 
 use clap::{Parser, Subcommand};
 
+pub mod bundle;
 pub mod list;
 pub mod load;
 pub mod reference;
 pub mod report;
 pub mod run;
+pub mod verify;
 
 pub use load::LoadArgs;
 pub use reference::RoleArgs;
@@ -54,6 +58,12 @@ pub enum Command {
     /// or merge several runs into one report (or several load agents' load.json
     /// into one load result).
     Report(report::ReportArgs),
+    /// One evidence archive of a report folder: every file, the profile and
+    /// waivers, a MANIFEST of SHA-256s, optionally signed (Ed25519).
+    Bundle(bundle::BundleArgs),
+    /// Check an evidence archive: every hash, the signature, and that the
+    /// verdicts follow from the scenario results and the waivers.
+    Verify(verify::VerifyArgs),
 }
 
 /// `--version`: the crate version, the source revision, the catalogue's and
@@ -82,5 +92,7 @@ pub fn main_with(cli: Cli) -> i32 {
         Command::Reference(a) => reference::cmd(*a, &rt),
         Command::Load(a) => load::cmd(*a),
         Command::Report(a) => report::cmd(a),
+        Command::Bundle(a) => bundle::cmd(a),
+        Command::Verify(a) => verify::cmd(a),
     }
 }
