@@ -21,7 +21,10 @@ pub enum KeyError {
     /// PEM armour without its END line, or base64 that does not decode.
     BadPem(String),
     /// A PEM block of another kind than expected.
-    WrongPemLabel { expected: &'static str, came: String },
+    WrongPemLabel {
+        expected: &'static str,
+        came: String,
+    },
     /// DER that ring does not take as an Ed25519 PKCS#8 key.
     NotEd25519Private(String),
     /// Neither SPKI, nor 32 bytes, nor 64 hex digits.
@@ -172,7 +175,7 @@ pub fn parse_public(bytes: &[u8]) -> Result<PublicKey, KeyError> {
     }
     let text = std::str::from_utf8(bytes).unwrap_or("").trim();
     if text.len() == 64 {
-        if let Some(raw) = unhex(text) {
+        if let Some(raw) = unhex(&text.to_ascii_lowercase()) {
             return Ok(from(&raw).expect("32 bytes"));
         }
     }
@@ -198,8 +201,7 @@ fn looks_like_pem(bytes: &[u8]) -> bool {
 
 /// The first PEM block: its label and its bytes.
 fn unpem(bytes: &[u8]) -> Result<(String, Vec<u8>), KeyError> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| KeyError::BadPem("not ASCII text".into()))?;
+    let text = std::str::from_utf8(bytes).map_err(|_| KeyError::BadPem("not ASCII text".into()))?;
     let mut lines = text.lines().map(str::trim).skip_while(|l| l.is_empty());
     let first = lines.next().unwrap_or("");
     let label = first
@@ -283,9 +285,10 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Hex digits to bytes (None if odd or not hex).
+/// Lower-case hex digits to bytes (None if odd, upper-case or not hex: one
+/// spelling per value, so a MANIFEST has one text per content).
 pub fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
+    if !s.len().is_multiple_of(2) || !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
         return None;
     }
     (0..s.len())
@@ -345,7 +348,10 @@ MCowBQYDK2VwAyEA4ZvZ1MFMpeBP4A8xc8ZHLtpO2lPiwT/gAB7yRTm7Tew=
     #[test]
     fn generated_keys_read_back() {
         let (pem, k) = generate().unwrap();
-        assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEI"), "{pem}");
+        assert!(
+            pem.starts_with("-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEI"),
+            "{pem}"
+        );
         assert_eq!(parse_private(pem.as_bytes()).unwrap().public(), k.public());
     }
 

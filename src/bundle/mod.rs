@@ -236,7 +236,11 @@ pub enum BuildError {
     Duplicate(String),
     Tar(tar::WriteError),
     /// Larger than [`MAX_FILE`] or, all together, [`MAX_BUNDLE`].
-    TooLarge { what: String, size: u64, max: u64 },
+    TooLarge {
+        what: String,
+        size: u64,
+        max: u64,
+    },
 }
 
 impl fmt::Display for BuildError {
@@ -295,7 +299,10 @@ pub fn build(
     let m = manifest(&files);
     let mut entries = vec![(format!("{top}/{MANIFEST}"), m.clone().into_bytes())];
     if let Some(k) = signer {
-        entries.push((format!("{top}/{SIGNATURE}"), sign(k, m.as_bytes()).into_bytes()));
+        entries.push((
+            format!("{top}/{SIGNATURE}"),
+            sign(k, m.as_bytes()).into_bytes(),
+        ));
     }
     entries.extend(files.into_iter().map(|(p, d)| (format!("{top}/{p}"), d)));
     tar::write(&entries).map_err(BuildError::Tar)
@@ -351,9 +358,17 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["r/MANIFEST", "r/MANIFEST.sig", "r/meta.json", "r/report/report.json"]
+            [
+                "r/MANIFEST",
+                "r/MANIFEST.sig",
+                "r/meta.json",
+                "r/report/report.json"
+            ]
         );
         let bad = vec![("meta.json".to_string(), vec![])];
-        assert!(matches!(build("r", bad, &meta, None), Err(BuildError::Reserved(_))));
+        assert!(matches!(
+            build("r", bad, &meta, None),
+            Err(BuildError::Reserved(_))
+        ));
     }
 }

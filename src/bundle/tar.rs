@@ -40,20 +40,37 @@ pub enum TarError {
     /// the end-of-archive marker, or before an entry's data.
     Truncated { offset: usize, what: String },
     /// A header's checksum does not match its bytes.
-    BadChecksum { offset: usize, recorded: u32, computed: u32 },
+    BadChecksum {
+        offset: usize,
+        recorded: u32,
+        computed: u32,
+    },
     /// The header has no `ustar` magic: not a tar archive (or not ustar).
     NotUstar { offset: usize },
     /// A numeric field that is not octal digits.
     BadNumber { offset: usize, field: &'static str },
     /// An entry that is not a regular file or a folder.
-    EntryType { offset: usize, name: String, typeflag: u8 },
+    EntryType {
+        offset: usize,
+        name: String,
+        typeflag: u8,
+    },
     /// A name that is absolute, has `.`/`..`/empty components, is not UTF-8
     /// or holds control characters.
-    BadName { offset: usize, name: String, why: &'static str },
+    BadName {
+        offset: usize,
+        name: String,
+        why: &'static str,
+    },
     /// The same name twice.
     Duplicate { offset: usize, name: String },
     /// A file larger than the limit.
-    TooLarge { offset: usize, name: String, size: u64, max: u64 },
+    TooLarge {
+        offset: usize,
+        name: String,
+        size: u64,
+        max: u64,
+    },
     /// More entries than the limit.
     TooManyEntries { offset: usize, max: usize },
     /// Bytes other than zeros after the end-of-archive marker.
@@ -311,7 +328,13 @@ pub fn read(bytes: &[u8], limits: Limits) -> Result<Vec<Entry<'_>>, TarError> {
         let computed: u32 = h
             .iter()
             .enumerate()
-            .map(|(i, &b)| if (148..156).contains(&i) { b' ' as u32 } else { b as u32 })
+            .map(|(i, &b)| {
+                if (148..156).contains(&i) {
+                    b' ' as u32
+                } else {
+                    b as u32
+                }
+            })
             .sum();
         if recorded != computed {
             return Err(TarError::BadChecksum {
@@ -415,7 +438,10 @@ mod tests {
             ("b/MANIFEST".into(), b"x\n".to_vec()),
             ("b/report/pcaps/one.pcap".into(), vec![7u8; 1000]),
             ("b/empty".into(), Vec::new()),
-            (format!("b/{}/{}", "d".repeat(120), "f".repeat(90)), b"long".to_vec()),
+            (
+                format!("b/{}/{}", "d".repeat(120), "f".repeat(90)),
+                b"long".to_vec(),
+            ),
         ]
     }
 
@@ -425,8 +451,10 @@ mod tests {
         assert_eq!(a, write(&files()).unwrap());
         assert_eq!(a.len() % BLOCK, 0);
         let e = read(&a, L).unwrap();
-        let back: Vec<(String, Vec<u8>)> =
-            e.iter().map(|e| (e.name.clone(), e.data.to_vec())).collect();
+        let back: Vec<(String, Vec<u8>)> = e
+            .iter()
+            .map(|e| (e.name.clone(), e.data.to_vec()))
+            .collect();
         assert_eq!(back, files());
     }
 
@@ -476,11 +504,17 @@ mod tests {
         // A flipped byte in a header.
         let mut bad = ok.clone();
         bad[3] ^= 1;
-        assert!(matches!(read(&bad, L), Err(TarError::BadChecksum { offset: 0, .. })));
+        assert!(matches!(
+            read(&bad, L),
+            Err(TarError::BadChecksum { offset: 0, .. })
+        ));
         // A size that is not octal, or larger than what follows (huge sizes
         // are never allocated).
         let e = read(&archive(header(b"a", b'0', b"9999"), 0), L).unwrap_err();
-        assert!(matches!(e, TarError::BadNumber { field: "size", .. }), "{e}");
+        assert!(
+            matches!(e, TarError::BadNumber { field: "size", .. }),
+            "{e}"
+        );
         let e = read(&archive(header(b"a", b'0', b"77777777777"), 0), L).unwrap_err();
         assert!(matches!(e, TarError::TooLarge { .. }), "{e}");
         let big = Limits {
@@ -494,9 +528,18 @@ mod tests {
         h[124] = 0x80;
         h[135] = 1;
         fix_sum(&mut h);
-        assert!(matches!(read(&archive(h, 0), L), Err(TarError::BadNumber { .. })));
+        assert!(matches!(
+            read(&archive(h, 0), L),
+            Err(TarError::BadNumber { .. })
+        ));
         // Path traversal, absolute names, links, devices, pax headers.
-        for n in [&b"../etc/passwd"[..], b"/etc/passwd", b"a/./b", b"a//b", b"a\\b"] {
+        for n in [
+            &b"../etc/passwd"[..],
+            b"/etc/passwd",
+            b"a/./b",
+            b"a//b",
+            b"a\\b",
+        ] {
             let e = read(&archive(header(n, b'0', b"0"), 0), L).unwrap_err();
             assert!(matches!(e, TarError::BadName { .. }), "{e}");
         }
@@ -519,7 +562,10 @@ mod tests {
         let mut after = ok.clone();
         after.extend_from_slice(&[0u8; 511]);
         after.push(1);
-        assert!(matches!(read(&after, L), Err(TarError::TrailingData { .. })));
+        assert!(matches!(
+            read(&after, L),
+            Err(TarError::TrailingData { .. })
+        ));
         // Folder entries are fine; folders with data are not.
         let d = archive(header(b"dir/", b'5', b"0"), 0);
         assert_eq!(read(&d, L).unwrap(), vec![]);

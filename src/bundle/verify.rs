@@ -15,7 +15,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::catalogue::Catalogue;
-use crate::report::{Report, ScenarioVerdict, StepOutcome, Suite, Summary, Sut, Waiver, WaiverOutcome};
+use crate::report::{
+    Report, ScenarioVerdict, StepOutcome, Suite, Summary, Sut, Waiver, WaiverOutcome,
+};
 
 use super::key::PublicKey;
 use super::{tar, Meta, MANIFEST, META, PROFILE, REPORT, SIGNATURE, WAIVERS};
@@ -70,7 +72,9 @@ pub enum Finding {
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Finding::Missing(p) => write!(f, "missing: {p} (listed in MANIFEST, not in the archive)"),
+            Finding::Missing(p) => {
+                write!(f, "missing: {p} (listed in MANIFEST, not in the archive)")
+            }
             Finding::Extra(p) => write!(f, "extra: {p} (in the archive, not listed in MANIFEST)"),
             Finding::Modified { path, why } => write!(f, "modified: {path} ({why})"),
             Finding::Signature(w) => write!(f, "signature: {w}"),
@@ -222,7 +226,8 @@ pub fn verify(
         }
         (Some(s), k) => match super::parse_signature(s) {
             Err(e) => {
-                v.findings.push(Finding::Signature(format!("{SIGNATURE}: {e}")));
+                v.findings
+                    .push(Finding::Signature(format!("{SIGNATURE}: {e}")));
                 SignatureStatus::Failed
             }
             Ok(sig) => match k {
@@ -394,10 +399,13 @@ pub fn check_report(
 
     // Each scenario's verdict follows from its steps and its tags.
     for s in &recorded.scenarios {
-        let failed_step = s.steps.iter().position(|st| st.outcome == StepOutcome::Failed);
+        let failed_step = s
+            .steps
+            .iter()
+            .position(|st| st.outcome == StepOutcome::Failed);
         match s.verdict {
-            ScenarioVerdict::Passed if s.failure.is_some() || failed_step.is_some() => {
-                findings.push(Finding::Inconsistent(format!(
+            ScenarioVerdict::Passed if s.failure.is_some() || failed_step.is_some() => findings
+                .push(Finding::Inconsistent(format!(
                     "scenario \"{}\" is passed but records {}",
                     s.name,
                     if s.failure.is_some() {
@@ -405,11 +413,10 @@ pub fn check_report(
                     } else {
                         format!("a failed step ({})", failed_step.unwrap_or(0) + 1)
                     }
-                )))
-            }
-            ScenarioVerdict::Failed if s.failure.is_none() => findings.push(
-                Finding::Inconsistent(format!("scenario \"{}\" is failed without a failure", s.name)),
-            ),
+                ))),
+            ScenarioVerdict::Failed if s.failure.is_none() => findings.push(Finding::Inconsistent(
+                format!("scenario \"{}\" is failed without a failure", s.name),
+            )),
             _ => {}
         }
         let tagged: Vec<&String> = s
@@ -422,7 +429,11 @@ pub fn check_report(
                 "scenario \"{}\" checks [{}] but is tagged [{}]",
                 s.name,
                 s.requirements.join(", "),
-                tagged.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")
+                tagged
+                    .iter()
+                    .map(|t| t.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
     }
@@ -519,12 +530,32 @@ fn compare(recorded: &Report, recomputed: &Report, out: &mut Vec<Finding>) {
     let counts = [
         ("scenarios passed", a.scenarios.passed, b.scenarios.passed),
         ("scenarios failed", a.scenarios.failed, b.scenarios.failed),
-        ("scenarios skipped", a.scenarios.skipped, b.scenarios.skipped),
+        (
+            "scenarios skipped",
+            a.scenarios.skipped,
+            b.scenarios.skipped,
+        ),
         ("scenarios waived", a.scenarios.waived, b.scenarios.waived),
-        ("requirements passed", a.requirements.passed, b.requirements.passed),
-        ("requirements failed", a.requirements.failed, b.requirements.failed),
-        ("requirements not run", a.requirements.not_run, b.requirements.not_run),
-        ("requirements waived", a.requirements.waived, b.requirements.waived),
+        (
+            "requirements passed",
+            a.requirements.passed,
+            b.requirements.passed,
+        ),
+        (
+            "requirements failed",
+            a.requirements.failed,
+            b.requirements.failed,
+        ),
+        (
+            "requirements not run",
+            a.requirements.not_run,
+            b.requirements.not_run,
+        ),
+        (
+            "requirements waived",
+            a.requirements.waived,
+            b.requirements.waived,
+        ),
     ];
     for (what, x, y) in counts {
         if x != y {

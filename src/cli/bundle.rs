@@ -142,7 +142,9 @@ pub fn make(
     signer: Option<&key::SigningKey>,
     inputs: Inputs<'_>,
 ) -> Result<Made, String> {
-    let out = out.map(Path::to_path_buf).unwrap_or_else(|| default_out(dir));
+    let out = out
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| default_out(dir));
     if out.symlink_metadata().is_ok() {
         return Err(format!(
             "{} exists; not overwritten (remove it, or give another --out)",
@@ -278,7 +280,8 @@ fn walk(
 
 /// Reads a file, refusing one longer than `max` (without reading it whole).
 pub fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
-    let f = std::fs::File::open(path).map_err(|e| format!("{}: cannot read ({e})", path.display()))?;
+    let f =
+        std::fs::File::open(path).map_err(|e| format!("{}: cannot read ({e})", path.display()))?;
     let mut bytes = Vec::new();
     f.take(max + 1)
         .read_to_end(&mut bytes)

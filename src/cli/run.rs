@@ -50,7 +50,12 @@ pub fn cmd(a: RunArgs, rt: &tokio::runtime::Runtime) -> i32 {
     quiet_step_panics();
     // A bad key, or an archive that is already there, stops the run before
     // it starts (nothing is written).
-    let signer = match a.sign.as_deref().map(super::bundle::read_signing_key).transpose() {
+    let signer = match a
+        .sign
+        .as_deref()
+        .map(super::bundle::read_signing_key)
+        .transpose()
+    {
         Ok(k) => k,
         Err(e) => {
             eprintln!("liaison: {e}");

@@ -94,7 +94,11 @@ pub fn render(name: &str, v: &Verification) -> String {
             "made by      {} {} (revision {}), catalogue {}",
             m.suite.name,
             m.suite.version,
-            if m.suite.revision.is_empty() { "unknown" } else { &m.suite.revision },
+            if m.suite.revision.is_empty() {
+                "unknown"
+            } else {
+                &m.suite.revision
+            },
             m.catalogue_digest
         );
     }
@@ -104,7 +108,11 @@ pub fn render(name: &str, v: &Verification) -> String {
             "run by       {} {} (revision {}), catalogue {}",
             r.suite.name,
             r.suite.version,
-            if r.suite.revision.is_empty() { "unknown" } else { &r.suite.revision },
+            if r.suite.revision.is_empty() {
+                "unknown"
+            } else {
+                &r.suite.revision
+            },
             r.catalogue.as_deref().unwrap_or("unknown")
         );
         let _ = writeln!(
@@ -123,7 +131,10 @@ pub fn render(name: &str, v: &Verification) -> String {
         let _ = writeln!(
             o,
             "requirements {} passed, {} failed, {} waived, {} not run",
-            s.requirements.passed, s.requirements.failed, s.requirements.waived, s.requirements.not_run
+            s.requirements.passed,
+            s.requirements.failed,
+            s.requirements.waived,
+            s.requirements.not_run
         );
         let verdict = match r.exit_code {
             0 => "PASS",
@@ -139,9 +150,9 @@ pub fn render(name: &str, v: &Verification) -> String {
     }
     let sig = match &v.signature {
         SignatureStatus::NotSigned => "not signed".to_string(),
-        SignatureStatus::NotChecked { fingerprint } => format!(
-            "signed by key {fingerprint}, but no --key given: signature not checked"
-        ),
+        SignatureStatus::NotChecked { fingerprint } => {
+            format!("signed by key {fingerprint}, but no --key given: signature not checked")
+        }
         SignatureStatus::Good { fingerprint } => {
             format!("good: Ed25519, key {fingerprint} (the given --key)")
         }
@@ -177,7 +188,11 @@ pub fn render(name: &str, v: &Verification) -> String {
             r.requirements,
             r.scenarios,
             r.waivers,
-            if r.runs > 1 { format!(", {} runs", r.runs) } else { String::new() }
+            if r.runs > 1 {
+                format!(", {} runs", r.runs)
+            } else {
+                String::new()
+            }
         );
     }
     for n in &v.notes {
