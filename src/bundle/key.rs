@@ -167,17 +167,15 @@ pub fn parse_public(bytes: &[u8]) -> Result<PublicKey, KeyError> {
         }
         return spki(&der);
     }
-    if bytes.len() == 32 {
-        return Ok(from(bytes).expect("32 bytes"));
+    if let Some(k) = from(bytes) {
+        return Ok(k);
     }
     if bytes.starts_with(&SPKI_PREFIX) {
         return spki(bytes);
     }
     let text = std::str::from_utf8(bytes).unwrap_or("").trim();
-    if text.len() == 64 {
-        if let Some(raw) = unhex(&text.to_ascii_lowercase()) {
-            return Ok(from(&raw).expect("32 bytes"));
-        }
+    if let Some(k) = unhex(&text.to_ascii_lowercase()).and_then(|raw| from(&raw)) {
+        return Ok(k);
     }
     Err(KeyError::NotEd25519Public(format!(
         "came {} bytes of neither form",
@@ -186,9 +184,12 @@ pub fn parse_public(bytes: &[u8]) -> Result<PublicKey, KeyError> {
 }
 
 fn spki(der: &[u8]) -> Result<PublicKey, KeyError> {
-    match der.strip_prefix(&SPKI_PREFIX[..]) {
-        Some(k) if k.len() == 32 => Ok(PublicKey(k.try_into().expect("32 bytes"))),
-        _ => Err(KeyError::NotEd25519Public(
+    match der
+        .strip_prefix(&SPKI_PREFIX[..])
+        .and_then(|k| <[u8; 32]>::try_from(k).ok())
+    {
+        Some(k) => Ok(PublicKey(k)),
+        None => Err(KeyError::NotEd25519Public(
             "the SubjectPublicKeyInfo is not an Ed25519 key (OID 1.3.101.112, 32 bytes)".into(),
         )),
     }

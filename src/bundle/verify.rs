@@ -305,6 +305,7 @@ pub fn verify(
     if let Some(p) = files.get(PROFILE) {
         check_profile(p, &recorded, &mut v);
     }
+    check_captures(&recorded, &files, &mut v);
     v.report = Some(ReportFacts {
         suite: recorded.suite.clone(),
         sut: recorded.sut.clone(),
@@ -320,6 +321,37 @@ pub fn verify(
     let mut seen = std::collections::BTreeSet::new();
     v.findings.retain(|f| seen.insert(f.to_string()));
     Ok(v)
+}
+
+/// Every capture report.json names (of a scenario that ran, and each
+/// run-level role's) is in the bundle. A merged report's captures are in
+/// the folders of its runs, outside its own: not checked.
+fn check_captures(recorded: &Report, files: &BTreeMap<&str, &[u8]>, v: &mut Verification) {
+    if recorded.runs.len() > 1 {
+        v.notes.push(
+            "merged report: its captures are in its runs' folders, not checked to be in the bundle"
+                .into(),
+        );
+        return;
+    }
+    let ran = recorded
+        .scenarios
+        .iter()
+        .filter(|s| s.verdict != ScenarioVerdict::Skipped)
+        .filter_map(|s| Some((s.pcap.as_deref()?, format!("scenario \"{}\"", s.name))));
+    let run_level = recorded
+        .runs
+        .iter()
+        .flat_map(|r| &r.pcaps)
+        .map(|p| (p.pcap.as_str(), format!("run-level role {}", p.harness)));
+    for (pcap, whose) in ran.chain(run_level) {
+        let path = format!("{REPORT}{pcap}");
+        if !files.contains_key(path.as_str()) {
+            v.findings.push(Finding::Inconsistent(format!(
+                "report.json names {path} as the capture of {whose}; the bundle does not hold it"
+            )));
+        }
+    }
 }
 
 /// A waiver file's text (a YAML list of waivers), bounded like `--waivers`.

@@ -260,6 +260,18 @@ fn a_modified_pcap_or_an_added_file_is_named() {
     let (code, out) = verify(&b, None);
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("missing: report/junit.xml"), "{out}");
+    // A capture left out, MANIFEST re-hashed: report.json still names it.
+    let b = tampered(&f.unsigned, "no-capture.tar", true, |files| {
+        files.retain(|(n, _)| n != pcap)
+    });
+    let (code, out) = verify(&b, None);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains(&format!(
+            "inconsistent: report.json names {pcap} as the capture of run-level role ims-core"
+        )),
+        "{out}"
+    );
 }
 
 #[test]
