@@ -509,6 +509,7 @@ pub fn check_report(
     // Verdicts and counts from the scenarios as recorded (with what the
     // recorded waivers cover in them).
     let mut from_scenarios = recorded.clone();
+    upgrade(&mut from_scenarios);
     from_scenarios.recompute();
     compare(recorded, &from_scenarios, &mut findings);
 
@@ -539,6 +540,28 @@ pub fn check_report(
     };
     let exit = applied.as_ref().unwrap_or(&from_scenarios).exit_code();
     (findings, notes, exit)
+}
+
+/// A report.json written before scenarios recorded what waivers cover
+/// (`Report::read` does the same): a waived requirement covers each of its
+/// failed scenarios.
+fn upgrade(r: &mut Report) {
+    if r.scenarios.iter().any(|s| !s.waived.is_empty()) {
+        return;
+    }
+    let waived: Vec<String> = r
+        .requirements
+        .iter()
+        .filter(|q| q.verdict == crate::report::ReqVerdict::Waived)
+        .map(|q| q.id.clone())
+        .collect();
+    for s in &mut r.scenarios {
+        if s.verdict == ScenarioVerdict::Failed {
+            for id in s.requirements.iter().filter(|id| waived.contains(id)) {
+                s.waived.push(id.clone());
+            }
+        }
+    }
 }
 
 /// Requirement verdicts (and waiver reasons) and the summary's counts.

@@ -174,6 +174,21 @@ pub fn make(
     if let Some(p) = &profile {
         let text = crate::limits::read_text(p, crate::limits::MAX_YAML_FILE)
             .map_err(|e| format!("--profile {}: {e}", p.display()))?;
+        // The profile the run used: it names the SUT report.json names.
+        if report.runs.len() <= 1 {
+            let prof = crate::profile::Profile::parse(&text, &p.display().to_string())
+                .map_err(|e| e.to_string())?;
+            if prof.name != report.sut.name || prof.roles != report.sut.roles {
+                return Err(format!(
+                    "--profile {}: names the SUT `{}` ({}), report.json `{}` ({}): not the profile the run used",
+                    p.display(),
+                    prof.name,
+                    prof.roles.join(", "),
+                    report.sut.name,
+                    report.sut.roles.join(", ")
+                ));
+            }
+        }
         files.push((bundle::PROFILE.into(), text.into_bytes()));
     }
 

@@ -322,6 +322,17 @@ fn a_modified_verdict_is_caught_by_recomputing_it() {
     let (code, out) = verify(&b, None);
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("is passed but records a failure"), "{out}");
+    // Another SUT's profile put in.
+    let other = std::fs::read(crate::common::root().join("fixtures/sut/baresip.yaml")).unwrap();
+    let b = tampered(&f.unsigned, "profile.tar", true, |files| {
+        files.push((bundle::PROFILE.into(), other))
+    });
+    let (code, out) = verify(&b, None);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("inconsistent: inputs/profile.yaml names the SUT `"),
+        "{out}"
+    );
     // A MUST made SHOULD: the catalogue says otherwise.
     let b = tampered(&f.unsigned, "level.tar", true, |files| {
         edit(files, "report/report.json", |d| {
@@ -493,6 +504,25 @@ fn nothing_is_overwritten() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
         text(&o).contains("not the 1 report.json records"),
+        "{}",
+        text(&o)
+    );
+    assert!(!f.dir.join("x.tar").exists());
+    // A profile that is not the run's.
+    let baresip = crate::common::root().join("fixtures/sut/baresip.yaml");
+    let o = liaison(&[
+        "bundle",
+        p(&f.dir.join("run")),
+        "--waivers",
+        p(&f.dir.join("waivers.yaml")),
+        "--profile",
+        p(&baresip),
+        "--out",
+        p(&f.dir.join("x.tar")),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("not the profile the run used"),
         "{}",
         text(&o)
     );
