@@ -276,6 +276,17 @@ pub fn verify(
         }
         return Ok(v);
     };
+    if report_bytes.len() as u64 > crate::limits::MAX_REPORT_JSON {
+        v.findings.push(Finding::Unreadable {
+            path: report_path,
+            why: format!(
+                "{} bytes; a report.json is read up to {}",
+                report_bytes.len(),
+                crate::limits::MAX_REPORT_JSON
+            ),
+        });
+        return Ok(v);
+    }
     let recorded: Report = match serde_json::from_slice(report_bytes) {
         Ok(r) => r,
         Err(e) => {
@@ -671,5 +682,51 @@ fn compare_waivers(recorded: &Report, recomputed: &Report, out: &mut Vec<Finding
                 recomputed: show(b),
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let f: Vec<(String, Vec<u8>)> = files
+            .iter()
+            .map(|(n, d)| (n.to_string(), d.to_vec()))
+            .collect();
+        tar::write(&f).unwrap()
+    }
+
+    #[test]
+    fn archives_that_are_not_bundles_are_unreadable() {
+        let e = verify(&tar(&[]), None, None).unwrap_err();
+        assert!(matches!(e, Unreadable::Layout(_)), "{e}");
+        let e = verify(&tar(&[("MANIFEST", b"")]), None, None).unwrap_err();
+        assert!(e.to_string().contains("is not under a folder"), "{e}");
+        let e = verify(&tar(&[("a/x", b""), ("b/MANIFEST", b"")]), None, None).unwrap_err();
+        assert!(e.to_string().contains("under `a/`"), "{e}");
+        let e = verify(&tar(&[("a/x", b"")]), None, None).unwrap_err();
+        assert!(e.to_string().contains("no `a/MANIFEST`"), "{e}");
+        let e = verify(&tar(&[("a/MANIFEST", b"hello\n")]), None, None).unwrap_err();
+        assert!(matches!(e, Unreadable::Manifest(_)), "{e}");
+    }
+
+    #[test]
+    fn a_bundle_without_a_report_is_named() {
+        let meta = super::super::Meta::of_this_build(None, None);
+        let b = super::super::build("t", vec![], &meta, None).unwrap();
+        let v = verify(&b, None, None).unwrap();
+        assert_eq!(
+            v.findings,
+            vec![Finding::Missing("report/report.json".into())]
+        );
+        let files = vec![("report/report.json".to_string(), b"{\"x\":1}".to_vec())];
+        let b = super::super::build("t", files, &meta, None).unwrap();
+        let v = verify(&b, None, None).unwrap();
+        assert!(
+            matches!(&v.findings[..], [Finding::Unreadable { path, .. }] if path == "report/report.json"),
+            "{:?}",
+            v.findings
+        );
     }
 }
