@@ -116,6 +116,8 @@ pub struct ReportFacts {
     pub scenarios: usize,
     pub waivers: usize,
     pub runs: usize,
+    /// Whether every failed requirement gates the exit code.
+    pub strict: bool,
     /// The exit code `liaison run` gave (or would give), recomputed:
     /// report.json does not record it.
     pub exit_code: i32,
@@ -326,6 +328,7 @@ pub fn verify(
         scenarios: recorded.scenarios.len(),
         waivers: recorded.waivers.len(),
         runs: recorded.runs.len().max(1),
+        strict: recorded.strict,
         exit_code,
     });
     // The same finding from two checks once.

@@ -144,8 +144,9 @@ pub fn render(name: &str, v: &Verification) -> String {
         };
         let _ = writeln!(
             o,
-            "run verdict  {verdict}, exit code {} (recomputed; report.json does not record it)",
-            r.exit_code
+            "run verdict  {verdict}, exit code {}{} (recomputed from the scenario results and the waivers)",
+            r.exit_code,
+            if r.strict { ", --strict" } else { "" }
         );
     }
     let sig = match &v.signature {
@@ -179,12 +180,7 @@ pub fn render(name: &str, v: &Verification) -> String {
             .count();
         let _ = writeln!(
             o,
-            "verdicts     {} ({} requirements, {} scenarios, {} waivers{})",
-            if verdict_findings == 0 {
-                "follow from the scenario results and the waivers"
-            } else {
-                "DO NOT follow from the scenario results and the waivers (below)"
-            },
+            "verdicts     {} requirements, {} scenarios, {} waiver(s){}: {}",
             r.requirements,
             r.scenarios,
             r.waivers,
@@ -192,7 +188,12 @@ pub fn render(name: &str, v: &Verification) -> String {
                 format!(", {} runs", r.runs)
             } else {
                 String::new()
-            }
+            },
+            if verdict_findings == 0 {
+                "follow from the scenario results and the waivers"
+            } else {
+                "DO NOT follow from the scenario results and the waivers (below)"
+            },
         );
     }
     for n in &v.notes {

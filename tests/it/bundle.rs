@@ -154,7 +154,7 @@ fn signed_and_unsigned_bundles_verify() {
         "signature    good: Ed25519, key SHA256:",
         "run verdict  PASS, exit code 0",
         "requirements 0 passed, 0 failed, 1 waived",
-        "verdicts     follow from the scenario results and the waivers",
+        "waiver(s): follow from the scenario results and the waivers",
         "VERIFIED: the bundle holds",
     ] {
         assert!(out.contains(want), "{want}\n{out}");
