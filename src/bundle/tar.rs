@@ -366,11 +366,6 @@ pub fn read(bytes: &[u8], limits: Limits) -> Result<Vec<Entry<'_>>, TarError> {
         } else {
             name.as_str()
         };
-        check_name(clean).map_err(|why| TarError::BadName {
-            offset: at,
-            name: shown.clone(),
-            why,
-        })?;
         if !matches!(typeflag, b'0' | 0 | b'5') {
             return Err(TarError::EntryType {
                 offset: at,
@@ -378,6 +373,11 @@ pub fn read(bytes: &[u8], limits: Limits) -> Result<Vec<Entry<'_>>, TarError> {
                 typeflag,
             });
         }
+        check_name(clean).map_err(|why| TarError::BadName {
+            offset: at,
+            name: shown.clone(),
+            why,
+        })?;
         if size > limits.max_file {
             return Err(TarError::TooLarge {
                 offset: at,
