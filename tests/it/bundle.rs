@@ -44,6 +44,12 @@ fn fixture() -> &'static Fixture {
         let key = dir.join("signing-key");
         let o = liaison(&["bundle", "--keygen", p(&key)]);
         assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "the private key is the owner's only");
+        }
         let public = dir.join("signing-key.pub");
         let w = dir.join("waivers.yaml");
         std::fs::write(&w, WAIVERS).unwrap();
