@@ -17,6 +17,7 @@
 //! | [`codec`] | sans-IO encoders/decoders: SIP, SDP, MSRP, SMPP, WSP push, PAP; no I/O, no tokio |
 //! | [`decode`] | `liaison decode`: PDUs field by field with offsets, from raw bytes, hex or a capture (read back as the report's ladder reads it), through the codecs |
 //! | [`reference`] | the embedded reference SUT for each role, with named faults; shares only [`codec`] with the harness |
+//! | [`bundle`] | evidence bundles: a sans-IO ustar codec, the MANIFEST (SHA-256 of every file), Ed25519 signing, and `liaison verify`'s checks (hashes, signature, verdicts recomputed) |
 //! | [`build_info`] | version, source revision, catalogue and features digests (`--version`, report.json) |
 //! | [`catalogue`] | `features/requirements.yaml`, compiled in |
 //! | [`load`] | `liaison load`: delivery-report integrity under load, every outcome correlated with its message |
@@ -30,6 +31,7 @@
 //! transactions; roles know nothing of Gherkin; steps do no protocol work.
 
 pub mod build_info;
+pub mod bundle;
 pub mod catalogue;
 pub mod cli;
 pub mod codec;

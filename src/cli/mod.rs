@@ -8,17 +8,21 @@
 //! | [`load`] | `liaison load`: delivery-report integrity under load |
 //! | [`report`] | `liaison report`: render again, or merge |
 //! | [`decode`] | `liaison decode`: the fields of PDUs in bytes, hex or a capture |
+//! | [`bundle`] | `liaison bundle`: an evidence archive of a report folder; `--keygen` |
+//! | [`verify`] | `liaison verify`: check an evidence archive |
 //!
 //! Exit codes 0 (pass), 1 (fail), 2 (usage, bad input), 3 (interrupted).
 
 use clap::{Parser, Subcommand};
 
 pub mod decode;
+pub mod bundle;
 pub mod list;
 pub mod load;
 pub mod reference;
 pub mod report;
 pub mod run;
+pub mod verify;
 
 pub use load::LoadArgs;
 pub use reference::RoleArgs;
@@ -59,6 +63,12 @@ pub enum Command {
     /// Decode PDUs (SIP, MSRP, SMPP, WSP, MMS, PAP, SMTP, HTTP) field by field
     /// with byte offsets, from raw bytes, hex or a pcap/pcapng capture.
     Decode(decode::DecodeArgs),
+    /// One evidence archive of a report folder: every file, the profile and
+    /// waivers, a MANIFEST of SHA-256s, optionally signed (Ed25519).
+    Bundle(bundle::BundleArgs),
+    /// Check an evidence archive: every hash, the signature, and that the
+    /// verdicts follow from the scenario results and the waivers.
+    Verify(verify::VerifyArgs),
 }
 
 /// `--version`: the crate version, the source revision, the catalogue's and
@@ -88,5 +98,7 @@ pub fn main_with(cli: Cli) -> i32 {
         Command::Load(a) => load::cmd(*a),
         Command::Report(a) => report::cmd(a),
         Command::Decode(a) => decode::cmd(a),
+        Command::Bundle(a) => bundle::cmd(a),
+        Command::Verify(a) => verify::cmd(a),
     }
 }

@@ -37,10 +37,44 @@ pub struct RunArgs {
     /// No progress lines, only the summary.
     #[arg(long)]
     pub quiet: bool,
+    /// After the report, write the evidence bundle DIR.liaison.tar beside the
+    /// report folder (see `liaison bundle`, `liaison verify`).
+    #[arg(long)]
+    pub bundle: bool,
+    /// Sign the bundle's MANIFEST with this Ed25519 private key (PKCS#8 PEM or DER).
+    #[arg(long, value_name = "KEY", requires = "bundle")]
+    pub sign: Option<std::path::PathBuf>,
 }
 
 pub fn cmd(a: RunArgs, rt: &tokio::runtime::Runtime) -> i32 {
     quiet_step_panics();
+    // A bad key, or an archive that is already there, stops the run before
+    // it starts (nothing is written).
+    let signer = match a
+        .sign
+        .as_deref()
+        .map(super::bundle::read_signing_key)
+        .transpose()
+    {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("liaison: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if a.bundle
+        && let Some(out) = &a.out
+    {
+        let archive = super::bundle::default_out(out);
+        if archive.symlink_metadata().is_ok() {
+            eprintln!(
+                "liaison: --bundle: {} exists; not overwritten (remove it, or give another --out)",
+                archive.display()
+            );
+            return EXIT_USAGE;
+        }
+    }
+    let inputs = (a.sut.clone(), a.waivers.clone());
     let opts = RunOptions {
         sut: a.sut,
         tags: a.tags,
@@ -57,6 +91,20 @@ pub fn cmd(a: RunArgs, rt: &tokio::runtime::Runtime) -> i32 {
             print!("{}", crate::report::summary::render(&report, &dir));
             for (_, e) in report.sut_events() {
                 eprintln!("liaison: {}", e.headline());
+            }
+            if a.bundle {
+                let inputs = super::bundle::Inputs {
+                    profile: inputs.0.as_deref(),
+                    profile_from_report: false,
+                    waivers: inputs.1.as_deref(),
+                };
+                match super::bundle::make(&dir, None, signer.as_ref(), inputs) {
+                    Ok(m) => println!("{}", m.line()),
+                    Err(e) => {
+                        eprintln!("liaison: --bundle: {e}");
+                        return EXIT_USAGE;
+                    }
+                }
             }
             report.exit_code()
         }

@@ -14,6 +14,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod bundle;
 mod catalogue;
 mod cli;
 mod decode;
