@@ -15,8 +15,8 @@
 
 use clap::{Parser, Subcommand};
 
-pub mod decode;
 pub mod bundle;
+pub mod decode;
 pub mod list;
 pub mod load;
 pub mod reference;
