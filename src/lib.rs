@@ -33,6 +33,7 @@ pub mod catalogue;
 pub mod cli;
 pub mod codec;
 pub mod harness;
+pub mod ics;
 pub mod limits;
 pub mod load;
 pub mod net;

@@ -676,8 +676,7 @@ impl Report {
             .requirements
             .iter()
             .map(|req| {
-                let applicable =
-                    req.roles.is_empty() || req.roles.iter().any(|r| sut.roles.contains(r));
+                let applicable = req.applies_to_roles(&sut.roles);
                 let (verdict, note) = if req.level == Level::Informative {
                     (ReqVerdict::Informative, req.untestable_because.clone())
                 } else {
