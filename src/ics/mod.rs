@@ -53,8 +53,8 @@ pub struct Statement {
 pub struct SuiteInfo {
     pub version: String,
     pub revision: String,
-    /// SHA-256 of the compiled-in catalogue.
-    pub catalogue_sha256: String,
+    /// The compiled-in catalogue's digest (as report.json's `catalogue.digest`).
+    pub catalogue_digest: String,
 }
 
 /// The SUT as its profile declares it.
@@ -208,7 +208,7 @@ impl Statement {
             suite: SuiteInfo {
                 version: crate::build_info::VERSION.to_string(),
                 revision: crate::build_info::REVISION.to_string(),
-                catalogue_sha256: crate::build_info::catalogue_digest(),
+                catalogue_digest: crate::build_info::catalogue_digest(),
             },
             sut: SutInfo {
                 name: profile.name.clone(),
@@ -255,10 +255,35 @@ fn item(r: &Requirement, all: &[ScenarioInfo], profile: &Profile) -> Item {
         Level::Informative => "I",
     };
     // Conditional: every scenario of it asks for a transport or capability.
-    let conds: Vec<Vec<String>> = carrying.iter().map(|s| conditions(&s.tags)).collect();
+    // (For a requirement on several roles, each alternative names its role.)
+    let conds: Vec<Vec<String>> = carrying
+        .iter()
+        .map(|s| {
+            let c = conditions(&s.tags);
+            if c.is_empty() || r.roles.len() < 2 {
+                return c;
+            }
+            s.tags
+                .iter()
+                .filter(|t| crate::profile::ROLES.contains(&t.as_str()))
+                .filter_map(|t| tag_in_words(t))
+                .chain(c)
+                .collect()
+        })
+        .collect();
     let (status, condition) =
         if base != "I" && !conds.is_empty() && conds.iter().all(|c| !c.is_empty()) {
-            let mut alts: Vec<String> = conds.iter().map(|c| c.join(" AND ")).collect();
+            // A OR (A AND B) is A: an alternative that asks more than
+            // another adds nothing.
+            let mut alts: Vec<String> = conds
+                .iter()
+                .filter(|c| {
+                    !conds
+                        .iter()
+                        .any(|d| d.len() < c.len() && d.iter().all(|x| c.contains(x)))
+                })
+                .map(|c| c.join(" AND "))
+                .collect();
             alts.sort();
             alts.dedup();
             let when = if alts.len() == 1 {
@@ -299,8 +324,27 @@ fn item(r: &Requirement, all: &[ScenarioInfo], profile: &Profile) -> Item {
     } else if scenarios.iter().any(|s| s.applies) {
         (Applicability::Applies, Vec::new())
     } else {
+        // The reasons of the scenarios for roles the SUT plays (those for
+        // its other roles would only say it does not play them), else all.
+        let plays = |s: &&ScenarioInfo| {
+            s.tags
+                .iter()
+                .filter(|t| crate::profile::ROLES.contains(&t.as_str()))
+                .all(|t| profile.has_role(t))
+        };
+        let own: Vec<&ScenarioEntry> = scenarios
+            .iter()
+            .zip(&carrying)
+            .filter(|(_, s)| plays(s))
+            .map(|(e, _)| e)
+            .collect();
+        let from: Vec<&ScenarioEntry> = if own.is_empty() {
+            scenarios.iter().collect()
+        } else {
+            own
+        };
         let mut why: Vec<String> = Vec::new();
-        for s in &scenarios {
+        for s in from {
             for x in &s.reasons {
                 if !why.contains(x) {
                     why.push(x.clone());

@@ -66,8 +66,8 @@ pub fn markdown(s: &Statement) -> String {
     );
     let _ = writeln!(
         o,
-        "| Catalogue | sha256 {} |",
-        cell(&s.suite.catalogue_sha256)
+        "| Catalogue digest | {} |",
+        cell(&s.suite.catalogue_digest)
     );
     let _ = writeln!(o, "| SUT profile | {} |", cell(&s.sut.profile));
     let _ = writeln!(o, "| Roles | {} |", cell(&s.sut.roles.join(", ")));
@@ -280,14 +280,14 @@ pub fn html(s: &Statement) -> String {
         o,
         "<h1>Implementation conformance statement: {}</h1><table class=\"meta\"><tbody>\
 <tr><th>Suite</th><td>liaison {} (revision {})</td></tr>\
-<tr><th>Catalogue</th><td>sha256 {}</td></tr>\
+<tr><th>Catalogue digest</th><td>{}</td></tr>\
 <tr><th>SUT profile</th><td>{}</td></tr>\
 <tr><th>Roles</th><td>{}</td></tr>\
 <tr><th>Capabilities that hold</th><td>{}</td></tr>{}</tbody></table>",
         esc(&s.sut.name),
         esc(&s.suite.version),
         esc(&s.suite.revision),
-        esc(&s.suite.catalogue_sha256),
+        esc(&s.suite.catalogue_digest),
         esc(&s.sut.profile),
         esc(&s.sut.roles.join(", ")),
         esc(&none_dash(&s.sut.capabilities.join(", "))),

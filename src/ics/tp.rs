@@ -21,8 +21,11 @@ use crate::runner::{self, ScenarioInfo};
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct TestPurpose {
     pub id: String,
-    /// The scenario's name: what it shows.
+    /// The scenario's name: what it shows (an outline row's values put in).
     pub objective: String,
+    /// An outline row's values (`column=value`), empty for a plain scenario.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub example: Vec<String>,
     /// Feature and place of the scenario (`file:line`).
     pub feature: String,
     pub file: String,
@@ -65,7 +68,7 @@ pub struct Reference {
 pub struct TestPurposes {
     pub schema: u32,
     pub suite_version: String,
-    pub catalogue_sha256: String,
+    pub catalogue_digest: String,
     /// The SUT's name, with `--sut`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sut: Option<String>,
@@ -99,7 +102,7 @@ pub fn build(cat: &Catalogue, all: &[ScenarioInfo], profile: Option<&Profile>) -
         let mut steps = Vec::new();
         let mut pass = Vec::new();
         for st in &s.steps {
-            let line = format!("{} {}", st.kind, st.text);
+            let line = st.text.clone();
             match st.kind {
                 _ if st.background => pre.push(line),
                 "Given" => pre.push(line),
@@ -114,9 +117,13 @@ pub fn build(cat: &Catalogue, all: &[ScenarioInfo], profile: Option<&Profile>) -
             }
             None => (None, Vec::new()),
         };
+        let objective = s.example.iter().fold(s.name.clone(), |n, (h, v)| {
+            n.replace(&format!("<{h}>"), v)
+        });
         out.push(TestPurpose {
             id,
-            objective: s.name.clone(),
+            objective,
+            example: s.example.iter().map(|(h, v)| format!("{h}={v}")).collect(),
             feature: s.feature.clone(),
             file: s.file.clone(),
             line: s.line,
@@ -136,7 +143,7 @@ pub fn build(cat: &Catalogue, all: &[ScenarioInfo], profile: Option<&Profile>) -
     TestPurposes {
         schema: super::SCHEMA,
         suite_version: crate::build_info::VERSION.to_string(),
-        catalogue_sha256: crate::build_info::catalogue_digest(),
+        catalogue_digest: crate::build_info::catalogue_digest(),
         sut: profile.map(|p| p.name.clone()),
         test_purposes: out,
     }
@@ -148,9 +155,9 @@ pub fn markdown(t: &TestPurposes, all: &[ScenarioInfo]) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "# Test purposes\n\nliaison {} · catalogue sha256 {}{}\n",
+        "# Test purposes\n\nliaison {} · catalogue digest {}{}\n",
         t.suite_version,
-        t.catalogue_sha256,
+        t.catalogue_digest,
         t.sut
             .as_ref()
             .map(|s| format!(" · applicability to the SUT {s}"))
@@ -182,6 +189,9 @@ pub fn markdown(t: &TestPurposes, all: &[ScenarioInfo]) -> String {
         };
         row(&mut o, "Objective", &tp.objective);
         row(&mut o, "Scenario", &format!("`{}:{}`", tp.file, tp.line));
+        if !tp.example.is_empty() {
+            row(&mut o, "Example row", &tp.example.join(", "));
+        }
         for r in &tp.references {
             row(
                 &mut o,
@@ -255,17 +265,35 @@ mod tests {
         assert_eq!(ids.len(), all.len(), "duplicate TP IDs");
         let dr1 = &t.test_purposes.iter().find(|x| x.id == "TP/DR-1/01").unwrap();
         assert_eq!(dr1.objective, "A text/plain MESSAGE is answered 200 OK");
-        assert_eq!(
-            dr1.preconditions,
-            ["Given the SUT plays the role \"im-client\""]
-        );
-        assert_eq!(dr1.pass_criteria, ["Then the final response is 200"]);
+        assert_eq!(dr1.preconditions, ["the SUT plays the role \"im-client\""]);
+        assert_eq!(dr1.pass_criteria, ["the final response is 200"]);
         assert!(dr1.references[0].refs.iter().any(|r| r.starts_with("RFC 3428")));
         // Outline rows: their placeholders are filled in.
-        assert!(t
+        let rows: Vec<&TestPurpose> = t
             .test_purposes
             .iter()
-            .flat_map(|x| x.steps.iter().chain(&x.pass_criteria))
-            .all(|s| !s.contains('<') || !s.contains('>')));
+            .filter(|x| !x.example.is_empty())
+            .collect();
+        assert!(!rows.is_empty());
+        for x in rows {
+            for (h, _) in all
+                .iter()
+                .find(|s| s.file == x.file && s.line == x.line)
+                .unwrap()
+                .example
+                .iter()
+            {
+                let p = format!("<{h}>");
+                assert!(!x.objective.contains(&p), "{x:?}");
+                assert!(
+                    x.preconditions
+                        .iter()
+                        .chain(&x.steps)
+                        .chain(&x.pass_criteria)
+                        .all(|s| !s.contains(&p)),
+                    "{x:?}"
+                );
+            }
+        }
     }
 }

@@ -1104,6 +1104,31 @@ pub fn render_cut(r: &Report, dir: &Path) -> (String, Vec<Option<Truncated>>) {
         out.push_str(&crate::traceability::html(&traces));
     }
 
+    // The conformance statement of each run's SUT (collapsed).
+    let statements: Vec<(String, &crate::ics::Statement)> = r
+        .runs
+        .iter()
+        .filter_map(|run| {
+            run.ics.as_deref().map(|s| {
+                let label = if r.runs.len() > 1 {
+                    format!("run of {}", run.started)
+                } else {
+                    String::new()
+                };
+                (label, s)
+            })
+        })
+        .collect();
+    if !statements.is_empty() {
+        let _ = write!(out, "<style>{}</style>", crate::ics::render::SECTION_STYLE);
+        out.push_str(&crate::ics::render::report_section(
+            &statements
+                .iter()
+                .map(|(l, s)| (l.as_str(), *s))
+                .collect::<Vec<_>>(),
+        ));
+    }
+
     // The scenarios.
     let _ = writeln!(
         out,

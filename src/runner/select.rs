@@ -46,6 +46,8 @@ pub struct ScenarioInfo {
     pub steps: Vec<ScenarioStep>,
     /// The feature's description (its free text under `Feature:`).
     pub feature_description: String,
+    /// An outline row's values by column (empty for a plain scenario).
+    pub example: Vec<(String, String)>,
 }
 
 /// One step of a scenario as written (a docstring or table left out).
@@ -146,6 +148,7 @@ pub fn scenarios(features: &[cucumber::gherkin::Feature]) -> Vec<ScenarioInfo> {
                     outline: false,
                     steps: steps(None),
                     feature_description: description.clone(),
+                    example: Vec::new(),
                 });
                 return;
             }
@@ -164,6 +167,7 @@ pub fn scenarios(features: &[cucumber::gherkin::Feature]) -> Vec<ScenarioInfo> {
                         outline: true,
                         steps: steps(Some((&t.rows[0], &t.rows[i]))),
                         feature_description: description.clone(),
+                        example: t.rows[0].iter().cloned().zip(t.rows[i].iter().cloned()).collect(),
                     });
                 }
             }
