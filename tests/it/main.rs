@@ -18,6 +18,7 @@ mod catalogue;
 mod cli;
 mod deferral_sut;
 mod faults;
+mod ics;
 mod ims_core_sut;
 mod ipv6;
 mod lab_network;
