@@ -480,7 +480,10 @@ pub fn pixit(p: &Profile) -> Vec<PixitField> {
     put("network", p.network.as_str().to_string());
     put("harness.address", p.harness_ip.to_string());
     put("timers.t1_ms", p.t1_ms.to_string());
-    put("timers.scenario_timeout_s", p.scenario_timeout_s.to_string());
+    put(
+        "timers.scenario_timeout_s",
+        p.scenario_timeout_s.to_string(),
+    );
     if let Some(s) = &p.sip {
         if let Some(a) = s.address {
             put("sip.address", a.to_string());
@@ -626,8 +629,15 @@ mod tests {
             })
             .expect("an im-client requirement needing msrp");
         assert_eq!(i.status, "C", "{i:?}");
-        assert!(i.condition.as_deref().unwrap().contains("capability msrp declared"));
-        assert!(i.reasons.iter().any(|r| r == "capability msrp: not declared by the SUT"));
+        assert!(i
+            .condition
+            .as_deref()
+            .unwrap()
+            .contains("capability msrp declared"));
+        assert!(i
+            .reasons
+            .iter()
+            .any(|r| r == "capability msrp: not declared by the SUT"));
     }
 
     #[test]
@@ -646,6 +656,9 @@ mod tests {
             redact_userinfo("http://u:pw@127.0.0.1:80/x"),
             "http://u:(redacted)@127.0.0.1:80/x"
         );
-        assert_eq!(redact_userinfo("http://127.0.0.1:80/a@b"), "http://127.0.0.1:80/a@b");
+        assert_eq!(
+            redact_userinfo("http://127.0.0.1:80/a@b"),
+            "http://127.0.0.1:80/a@b"
+        );
     }
 }

@@ -134,11 +134,7 @@ pub fn markdown(s: &Statement) -> String {
             }
         );
         if i.scenarios.is_empty() {
-            let _ = writeln!(
-                o,
-                "- no scenario: {}",
-                none_dash(&i.reasons.join("; "))
-            );
+            let _ = writeln!(o, "- no scenario: {}", none_dash(&i.reasons.join("; ")));
         }
         for sc in &i.scenarios {
             let _ = writeln!(
@@ -159,7 +155,12 @@ pub fn markdown(s: &Statement) -> String {
 
     o.push_str("\n## PIXIT: the profile's fields\n\n| Field | Value |\n|---|---|\n");
     for f in &s.pixit {
-        let _ = writeln!(o, "| `{}` | {} |", cell(&f.field), cell(&none_dash(&f.value)));
+        let _ = writeln!(
+            o,
+            "| `{}` | {} |",
+            cell(&f.field),
+            cell(&none_dash(&f.value))
+        );
     }
     o
 }
@@ -187,22 +188,22 @@ fn tables(s: &Statement, o: &mut String) {
             .iter()
             .map(|sc| {
                 format!(
-                    "<li class=\"{}\" title=\"{}\">{}:{} {}</li>",
+                    "<li class=\"{}\">{}:{} {}{}</li>",
                     if sc.applies { "ap" } else { "na" },
-                    esc(&if sc.applies {
-                        "applies".to_string()
-                    } else {
-                        format!("not applicable: {}", sc.reasons.join("; "))
-                    }),
                     esc(&sc.file),
                     sc.line,
-                    esc(&sc.name)
+                    esc(&sc.name),
+                    if sc.applies {
+                        String::new()
+                    } else {
+                        format!(" <em>(N/A: {})</em>", esc(&sc.reasons.join("; ")))
+                    }
                 )
             })
             .collect::<String>();
         let _ = write!(
             o,
-            "<tr class=\"ics-{}\"><td class=\"id\">{}</td><td>{}</td><td>{}</td><td title=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td></tr>",
+            "<tr class=\"ics-{}\"><td class=\"id\">{}</td><td>{}</td><td>{}</td><td title=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             match i.applicability {
                 Applicability::Applies => "ap",
                 Applicability::NotApplicable => "na",
@@ -217,15 +218,34 @@ fn tables(s: &Statement, o: &mut String) {
             esc(&none_dash(&i.roles.join(", "))),
             applies_word(i),
             esc(&none_dash(&i.reasons.join("; "))),
-            esc(&scenario_count(i)),
             if scen.is_empty() {
-                String::new()
+                "—".to_string()
             } else {
-                format!("<ul class=\"icsl\">{scen}</ul>")
+                format!(
+                    "<details><summary>{}</summary><ul class=\"icsl\">{scen}</ul></details>",
+                    esc(&scenario_count(i))
+                )
             }
         );
     }
     o.push_str("</tbody></table>");
+    let conditional: Vec<&Item> = s
+        .requirements
+        .iter()
+        .filter(|i| i.condition.is_some())
+        .collect();
+    if !conditional.is_empty() {
+        o.push_str("<h3>Conditions</h3><table class=\"ics-cond\"><thead><tr><th>ID</th><th>Condition</th></tr></thead><tbody>");
+        for i in conditional {
+            let _ = write!(
+                o,
+                "<tr><td class=\"id\">{}</td><td>{}</td></tr>",
+                esc(&i.id),
+                esc(i.condition.as_deref().unwrap_or(""))
+            );
+        }
+        o.push_str("</tbody></table>");
+    }
     o.push_str("<h3>PIXIT: the profile's fields</h3><table class=\"pixit\"><thead><tr><th>Field</th><th>Value</th></tr></thead><tbody>");
     for f in &s.pixit {
         let _ = write!(
@@ -293,7 +313,10 @@ pub fn html(s: &Statement) -> String {
         esc(&none_dash(&s.sut.capabilities.join(", "))),
         s.run_tags
             .as_ref()
-            .map(|t| format!("<tr><th>The run's --tags</th><td><code>{}</code></td></tr>", esc(t)))
+            .map(|t| format!(
+                "<tr><th>The run's --tags</th><td><code>{}</code></td></tr>",
+                esc(t)
+            ))
             .unwrap_or_default()
     );
     o.push_str("<h2>Requirements</h2>");

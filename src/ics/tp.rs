@@ -117,9 +117,10 @@ pub fn build(cat: &Catalogue, all: &[ScenarioInfo], profile: Option<&Profile>) -
             }
             None => (None, Vec::new()),
         };
-        let objective = s.example.iter().fold(s.name.clone(), |n, (h, v)| {
-            n.replace(&format!("<{h}>"), v)
-        });
+        let objective = s
+            .example
+            .iter()
+            .fold(s.name.clone(), |n, (h, v)| n.replace(&format!("<{h}>"), v));
         out.push(TestPurpose {
             id,
             objective,
@@ -226,11 +227,7 @@ pub fn markdown(t: &TestPurposes, all: &[ScenarioInfo]) -> String {
         row(&mut o, "Test steps", &list(&tp.steps));
         row(&mut o, "Pass criteria", &list(&tp.pass_criteria));
         for r in &tp.references {
-            row(
-                &mut o,
-                &format!("{} requires", r.requirement),
-                &r.statement,
-            );
+            row(&mut o, &format!("{} requires", r.requirement), &r.statement);
         }
         o.push('\n');
     }
@@ -263,11 +260,18 @@ mod tests {
         let ids: std::collections::BTreeSet<&str> =
             t.test_purposes.iter().map(|x| x.id.as_str()).collect();
         assert_eq!(ids.len(), all.len(), "duplicate TP IDs");
-        let dr1 = &t.test_purposes.iter().find(|x| x.id == "TP/DR-1/01").unwrap();
+        let dr1 = &t
+            .test_purposes
+            .iter()
+            .find(|x| x.id == "TP/DR-1/01")
+            .unwrap();
         assert_eq!(dr1.objective, "A text/plain MESSAGE is answered 200 OK");
         assert_eq!(dr1.preconditions, ["the SUT plays the role \"im-client\""]);
         assert_eq!(dr1.pass_criteria, ["the final response is 200"]);
-        assert!(dr1.references[0].refs.iter().any(|r| r.starts_with("RFC 3428")));
+        assert!(dr1.references[0]
+            .refs
+            .iter()
+            .any(|r| r.starts_with("RFC 3428")));
         // Outline rows: their placeholders are filled in.
         let rows: Vec<&TestPurpose> = t
             .test_purposes

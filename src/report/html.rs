@@ -990,6 +990,9 @@ pub fn render_cut(r: &Report, dir: &Path) -> (String, Vec<Option<Truncated>>) {
         let _ = write!(out, "<label for=\"fa-{a}\">{a}</label>");
     }
     out.push_str("</span><span class=\"group\"><a href=\"#only-failed\">failures only</a> <a href=\"#glance\">everything</a> · <a href=\"#matrix\">matrix</a> <a href=\"#enablers\">enablers</a> <a href=\"#scenarios\">scenarios</a>");
+    if r.runs.iter().any(|run| run.ics.is_some()) {
+        out.push_str(" <a href=\"#ics\">statement</a>");
+    }
     if !r.waivers.is_empty() {
         out.push_str(" <a href=\"#waivers\">waivers</a>");
     }

@@ -49,8 +49,8 @@ use collect::{
 };
 pub use reference::start_reference;
 pub use select::{
-    applies, check_tag_names, exclusions, features_dir, load_features, nothing_to_run, parse_tags, scenarios,
-    tag_problems, ScenarioInfo, ScenarioStep,
+    applies, check_tag_names, exclusions, features_dir, load_features, nothing_to_run, parse_tags,
+    scenarios, tag_problems, ScenarioInfo, ScenarioStep,
 };
 use signals::Interrupt;
 

@@ -120,9 +120,10 @@ pub fn scenarios(features: &[cucumber::gherkin::Feature]) -> Vec<ScenarioInfo> {
                         rule_bg: Option<&cucumber::gherkin::Background>| {
             let steps = |row: Option<(&[String], &[String])>| -> Vec<ScenarioStep> {
                 let fill = |t: &str| match row {
-                    Some((head, vals)) => head.iter().zip(vals).fold(t.to_string(), |t, (h, v)| {
-                        t.replace(&format!("<{h}>"), v)
-                    }),
+                    Some((head, vals)) => head
+                        .iter()
+                        .zip(vals)
+                        .fold(t.to_string(), |t, (h, v)| t.replace(&format!("<{h}>"), v)),
                     None => t.to_string(),
                 };
                 let bg = f.background.iter().chain(rule_bg).flat_map(|b| &b.steps);
@@ -167,7 +168,11 @@ pub fn scenarios(features: &[cucumber::gherkin::Feature]) -> Vec<ScenarioInfo> {
                         outline: true,
                         steps: steps(Some((&t.rows[0], &t.rows[i]))),
                         feature_description: description.clone(),
-                        example: t.rows[0].iter().cloned().zip(t.rows[i].iter().cloned()).collect(),
+                        example: t.rows[0]
+                            .iter()
+                            .cloned()
+                            .zip(t.rows[i].iter().cloned())
+                            .collect(),
                     });
                 }
             }

@@ -110,7 +110,9 @@ fn a_profile_makes_other_roles_and_undeclared_capabilities_not_applicable_with_t
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let md = std::fs::read_to_string(&md).unwrap();
-    assert!(md.contains("| PUSH-1 |") && md.contains("a requirement on ppg; the SUT plays sms-im-iwf"));
+    assert!(
+        md.contains("| PUSH-1 |") && md.contains("a requirement on ppg; the SUT plays sms-im-iwf")
+    );
     assert!(md.contains("| `iwf.password` | (redacted) |"));
     let o = liaison(&["ics", "--sut", p.to_str().unwrap(), "--format", "html"]);
     assert_eq!(o.status.code(), Some(0));
@@ -188,7 +190,10 @@ fn test_purposes_have_unique_ids_for_every_scenario() {
     for (tp, s) in tps.iter().zip(&all) {
         assert_eq!(tp["line"].as_u64().unwrap() as usize, s.line);
         let id = tp["id"].as_str().unwrap();
-        assert!(id.starts_with(&format!("TP/{}/", s.requirements()[0])), "{id}");
+        assert!(
+            id.starts_with(&format!("TP/{}/", s.requirements()[0])),
+            "{id}"
+        );
         for k in ["objective", "references", "applicability", "pass_criteria"] {
             assert!(!tp[k].is_null(), "{id}: {k}");
         }
@@ -221,7 +226,10 @@ fn test_purposes_have_unique_ids_for_every_scenario() {
     let o = liaison(&["list", "--format", "md"]);
     assert_eq!(o.status.code(), Some(0));
     let md = String::from_utf8(o.stdout).unwrap();
-    assert!(md.contains("### TP/DR-1/01\n") && md.contains("| Pass criteria | 1. the final response is 200 |"));
+    assert!(
+        md.contains("### TP/DR-1/01\n")
+            && md.contains("| Pass criteria | 1. the final response is 200 |")
+    );
 }
 
 /// `liaison list | head`: the reader goes away; the writer stops quietly.
@@ -270,9 +278,18 @@ fn bad_input_exits_2() {
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
         assert!(o.stdout.is_empty(), "{args:?}");
     }
-    assert!(!out.exists(), "nothing written for a profile that cannot be read");
+    assert!(
+        !out.exists(),
+        "nothing written for a profile that cannot be read"
+    );
     // A folder for --out: exit 2, one line naming it.
-    let o = liaison(&["ics", "--sut", "fixtures/sut/kannel.yaml", "--out", d.to_str().unwrap()]);
+    let o = liaison(&[
+        "ics",
+        "--sut",
+        "fixtures/sut/kannel.yaml",
+        "--out",
+        d.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--out"));
 }
