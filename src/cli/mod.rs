@@ -45,7 +45,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the scenarios against a SUT (default: the embedded reference) and write the report.
     Run(run::RunArgs),
-    /// List requirements, their scenarios, and which apply to a SUT.
+    /// List requirements, their scenarios, and which apply to a SUT; or
+    /// the test purposes (`--format md|json`).
     List(list::ListArgs),
     /// The implementation conformance statement of a SUT: every requirement,
     /// whether it applies and why, the scenarios that check it, the profile's
