@@ -59,7 +59,7 @@ pub fn cmd(a: ListArgs) -> i32 {
     let text = match a.format {
         ListFormat::Text => text(&cat, &all, profile.as_ref()),
         ListFormat::Md => {
-            crate::ics::tp::markdown(&crate::ics::tp::build(&cat, &all, profile.as_ref()), &all)
+            crate::ics::tp::markdown(&crate::ics::tp::build(&cat, &all, profile.as_ref()))
         }
         ListFormat::Json => {
             serde_json::to_string_pretty(&crate::ics::tp::build(&cat, &all, profile.as_ref()))

@@ -72,14 +72,39 @@ pub struct TestPurposes {
     /// The SUT's name, with `--sut`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sut: Option<String>,
+    /// Each feature file once: its name and description (the context its
+    /// test purposes share, often with the specification clauses).
+    pub features: Vec<FeatureInfo>,
     pub test_purposes: Vec<TestPurpose>,
+}
+
+/// A feature file as its test purposes' context.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FeatureInfo {
+    pub file: String,
+    pub name: String,
+    pub description: String,
 }
 
 /// Builds every test purpose, in file order.
 pub fn build(cat: &Catalogue, all: &[ScenarioInfo], profile: Option<&Profile>) -> TestPurposes {
     let mut next: BTreeMap<String, usize> = BTreeMap::new();
     let mut out = Vec::new();
+    let mut features: Vec<FeatureInfo> = Vec::new();
     for s in all {
+        if features.last().is_none_or(|f| f.file != s.file) {
+            features.push(FeatureInfo {
+                file: s.file.clone(),
+                name: s.feature.clone(),
+                description: s
+                    .feature_description
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            });
+        }
         let reqs = s.requirements();
         let first = reqs.first().cloned().unwrap_or_else(|| "NONE".into());
         let n = next.entry(first.clone()).or_insert(0);
@@ -146,13 +171,14 @@ pub fn build(cat: &Catalogue, all: &[ScenarioInfo], profile: Option<&Profile>) -
         suite_version: crate::build_info::VERSION.to_string(),
         catalogue_digest: crate::build_info::catalogue_digest(),
         sut: profile.map(|p| p.name.clone()),
+        features,
         test_purposes: out,
     }
 }
 
 /// The test purposes as Markdown: per feature, its description once, then
 /// one table per test purpose.
-pub fn markdown(t: &TestPurposes, all: &[ScenarioInfo]) -> String {
+pub fn markdown(t: &TestPurposes) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
@@ -165,18 +191,49 @@ pub fn markdown(t: &TestPurposes, all: &[ScenarioInfo]) -> String {
             .unwrap_or_default()
     );
     o.push_str("Each test purpose is one scenario of the feature files (one example row of an outline). Pre-conditions are the Background and Given steps, the test steps the When steps, the pass criteria the Then steps; the reference is the requirement of the catalogue it checks, with its source.\n");
+    // The index: one line per test purpose.
+    let with_sut = t.sut.is_some();
+    o.push_str("\n## Index\n\n| ID | Objective | Checks |");
+    o.push_str(if with_sut {
+        " Applies |\n|---|---|---|---|\n"
+    } else {
+        "\n|---|---|---|\n"
+    });
+    for tp in &t.test_purposes {
+        let _ = write!(
+            o,
+            "| [{}](#{}) | {} | {} |",
+            tp.id,
+            anchor(&tp.id),
+            tp.objective.replace('|', "\\|"),
+            tp.references
+                .iter()
+                .map(|r| r.requirement.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        if with_sut {
+            let _ = write!(
+                o,
+                " {} |",
+                if tp.applies == Some(true) {
+                    "yes"
+                } else {
+                    "no"
+                }
+            );
+        }
+        o.push('\n');
+    }
     let mut feature = "";
-    for (tp, s) in t.test_purposes.iter().zip(all) {
+    for tp in &t.test_purposes {
         if tp.file != feature {
             feature = &tp.file;
             let _ = writeln!(o, "\n## {} (`{}`)\n", tp.feature, tp.file);
-            let d = s.feature_description.trim();
-            if !d.is_empty() {
-                let _ = writeln!(
-                    o,
-                    "{}\n",
-                    d.lines().map(str::trim).collect::<Vec<_>>().join(" ")
-                );
+            if let Some(f) = t.features.iter().find(|f| f.file == tp.file)
+                && !f.description.is_empty()
+            {
+                let _ = writeln!(o, "{}\n", f.description);
             }
         }
         let _ = writeln!(o, "### {}\n", tp.id);
@@ -232,6 +289,21 @@ pub fn markdown(t: &TestPurposes, all: &[ScenarioInfo]) -> String {
         o.push('\n');
     }
     o
+}
+
+/// The anchor a Markdown renderer gives the heading `### TP/DR-1/01`
+/// (GitHub's rule: lower case, punctuation but `-` dropped).
+fn anchor(id: &str) -> String {
+    id.chars()
+        .filter(|c| c.is_alphanumeric() || *c == '-' || *c == ' ')
+        .map(|c| {
+            if c == ' ' {
+                '-'
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect()
 }
 
 fn list(items: &[String]) -> String {
