@@ -293,3 +293,30 @@ fn bad_input_exits_2() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--out"));
 }
+
+/// With the compiled-in features (no ./features where it runs), files are
+/// shown as `features/…`, not under the temporary folder they are read from.
+#[test]
+fn compiled_in_features_are_shown_as_features() {
+    let d = tmpdir("tp-embedded");
+    let o = Command::new(bin())
+        .args(["list", "--format", "json"])
+        .current_dir(&d)
+        .output()
+        .unwrap();
+    let t = json(&o);
+    for tp in t["test_purposes"].as_array().unwrap() {
+        let f = tp["file"].as_str().unwrap();
+        assert!(f.starts_with("features/") && f.ends_with(".feature"), "{f}");
+    }
+    let o = Command::new(bin())
+        .args(["list"])
+        .current_dir(&d)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let out = String::from_utf8(o.stdout).unwrap();
+    let tmp = std::env::temp_dir().display().to_string();
+    assert!(!out.contains(&tmp), "a temporary path in the list");
+    assert!(out.contains("    features/delivery-reports/pager-im-client.feature:13 "));
+}
