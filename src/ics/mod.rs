@@ -475,7 +475,6 @@ pub fn pixit(p: &Profile) -> Vec<PixitField> {
     let mut out = Vec::new();
     let mut put = |f: &str, v: String| push_field(&mut out, f.to_string(), v);
     put("name", p.name.clone());
-    put("profile file", p.path.clone());
     put("roles", p.roles.join(", "));
     put("network", p.network.as_str().to_string());
     put("harness.address", p.harness_ip.to_string());
