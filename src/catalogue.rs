@@ -64,6 +64,15 @@ pub struct Requirement {
     pub enabler: Option<String>,
 }
 
+impl Requirement {
+    /// Does it apply to a SUT playing `roles`? (One of its roles is among
+    /// them; an item without roles, INFORMATIVE, applies to every SUT.) The
+    /// report and the conformance statement (`crate::ics`) ask this.
+    pub fn applies_to_roles(&self, roles: &[String]) -> bool {
+        self.roles.is_empty() || self.roles.iter().any(|r| roles.contains(r))
+    }
+}
+
 /// The OMA enablers seed 003 names for alignment with the IMS (§3 "3)"), in
 /// its order of priority; traceability (`liaison list`, the report) is per
 /// enabler, "not covered" for those no requirement names.

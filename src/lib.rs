@@ -37,6 +37,7 @@ pub mod cli;
 pub mod codec;
 pub mod decode;
 pub mod harness;
+pub mod ics;
 pub mod limits;
 pub mod load;
 pub mod net;

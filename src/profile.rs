@@ -10,7 +10,7 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Every SUT role the suite knows (design.md, "SUT profile").
 pub const ROLES: &[&str] = &[
@@ -71,7 +71,7 @@ struct RawProfile {
 /// SUT that speaks TLS is checked against the run's lab CA (whose
 /// certificate, and a certificate and key it issued for the SUT, the run
 /// writes into `tls/` of the report folder).
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct TlsSection {
     /// `ca` (the default): the SUT's certificate must chain to `ca_files`
@@ -98,7 +98,7 @@ pub struct TlsSection {
 }
 
 /// How the harness checks the SUT's certificate (`tls.verify`).
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Verify {
     #[default]
@@ -153,7 +153,7 @@ impl TlsSection {
 /// `roles::cscf`) at a fixed address the SUT is configured with: as its
 /// outbound proxy (a client that registers) or as the one source it trusts
 /// for P-Asserted-Identity (a server).
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ImsSection {
     /// Where the core listens (UDP and TCP on one port). With `trust: ip`
@@ -209,7 +209,7 @@ pub struct ImsSection {
 }
 
 /// What identifies the IMS core to a SUT that trusts it (`ims.trust`).
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Trust {
     /// The core's IP.
@@ -307,7 +307,7 @@ impl ImsSection {
 
 /// push-client: what the terminal serves and where the harness meets it
 /// besides its SIP address (`sip.address`, where pushes and OPTIONS go).
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct PushClientSection {
     /// The push application IDs it serves (`+g.oma.pusheventapp` values),
@@ -363,7 +363,7 @@ impl PushClientSection {
 /// ppg: where the PPG takes PAP submissions, what it claims, and where the
 /// harness plays the bearers it pushes to (the SUT is configured with those
 /// addresses, as for `iwf`).
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct PpgSection {
     /// The PAP push-submission URL, `http://127.0.0.1:PORT/PATH`.
@@ -441,7 +441,7 @@ impl PpgSection {
 /// mms-client: where the client takes pushes, the MMSC URL it is configured
 /// with (the harness MMS Relay/Server, a fixed harness address as for `iwf`
 /// and `ppg`), and how SIP URIs are written in MMS address fields.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct MmsClientSection {
     /// The MMSC URL the client fetches from and posts to, `http://IP:PORT/PATH`
@@ -522,7 +522,7 @@ impl MmsClientSection {
 }
 
 /// im-server with an MSRP relay (RFC 4976): where the relay listens.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct MsrpSection {
     /// The relay's MSRP (TCP) address.
@@ -543,7 +543,7 @@ pub struct MsrpSection {
 }
 
 /// Digest credentials for an MSRP relay.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct MsrpAuth {
     pub user: String,
@@ -552,7 +552,7 @@ pub struct MsrpAuth {
 
 /// sms-im-iwf: where the harness plays the SMSC and the IMS core (the SUT is
 /// configured to bind to the one and send its SIP MESSAGEs to the other).
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct IwfSection {
     /// The harness SMSC's SMPP address; the SUT binds here as an ESME.
@@ -649,7 +649,7 @@ struct RawLaunch {
 }
 
 /// How the harness knows a launched SUT is ready.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Ready {
     /// Poll with SIP OPTIONS over UDP until any SIP response comes.
@@ -668,7 +668,7 @@ pub struct Ready {
 }
 
 /// Options the SUT declares; they select scenarios (`@if:` / `@unless:` tags).
-#[derive(Debug, Clone, Deserialize, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, Default, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Capabilities {
     /// im-client: the body types the client accepts (text/plain at least).
@@ -1683,7 +1683,7 @@ fn sip_form_problem(form: Option<&str>, ty: &str) -> Option<(&'static str, Strin
 /// im-server with deferral (seed 000: MMS as the deferred mode of IMS
 /// messaging): where the server submits the messages it defers, and whom it
 /// defers for. The harness plays that MMS Relay/Server for the run.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct DeferralSection {
     /// `http://IP:PORT/PATH`: the MM1 URL the server POSTs M-Send.req to.
@@ -1859,7 +1859,7 @@ fn yaml_error(file: &str, e: &serde_yaml::Error) -> ProfileError {
 /// mms-relay: where the relay takes MM1 requests, how it notifies recipients
 /// (the harness plays those bearers, at addresses the relay is configured
 /// with), and the wire form it uses for SIP URI addresses.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct MmsRelaySection {
     /// `http://IP:PORT/PATH`: M-Send.req, M-NotifyResp.ind and
@@ -2046,7 +2046,7 @@ impl MmsRelaySection {
 /// mem-server: how the harness makes new mail arrive in the user's mailbox,
 /// and where the server sends its outband notifications (the harness MMS
 /// server's MM3 interface, an address the SUT is configured with).
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct MemServerSection {
     /// Where the server takes incoming mail by SMTP (`IP:PORT`): the harness

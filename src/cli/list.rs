@@ -1,11 +1,26 @@
-//! `liaison list`: requirements, their scenarios, and which apply to a SUT.
+//! `liaison list`: requirements, their scenarios, and which apply to a SUT;
+//! or the test purposes (`--format md|json`, crate::ics::tp).
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use crate::catalogue::{Catalogue, Level};
-use crate::runner;
+use crate::profile::Profile;
+use crate::runner::{self, ScenarioInfo};
 
-use super::{EXIT_PASS, EXIT_USAGE};
+use super::EXIT_USAGE;
+
+/// How `liaison list` writes.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ListFormat {
+    /// Requirements, their scenarios, traceability (the overview).
+    #[default]
+    Text,
+    /// The test purposes as a Markdown document.
+    Md,
+    /// The test purposes as JSON.
+    Json,
+}
 
 /// `liaison list`'s arguments.
 #[derive(clap::Args, Debug)]
@@ -16,22 +31,23 @@ pub struct ListArgs {
     /// Folder of the feature files (default ./features, else the compiled-in ones).
     #[arg(long, value_name = "DIR")]
     pub features: Option<PathBuf>,
+    /// `text`: requirements and scenarios; `md`, `json`: the test purposes
+    /// (ID, objective, reference, applicability, pre-conditions, steps,
+    /// pass criteria).
+    #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+    pub format: ListFormat,
 }
 
 pub fn cmd(a: ListArgs) -> i32 {
-    list(a.sut, a.features)
-}
-
-fn list(sut: Option<PathBuf>, features: Option<PathBuf>) -> i32 {
-    let cat = match Catalogue::embedded() {
-        Ok(c) => c,
+    let (cat, all) = match super::ics::catalogue_and_scenarios(a.features.as_deref(), false) {
+        Ok(x) => x,
         Err(e) => {
             eprintln!("liaison: {e}");
             return EXIT_USAGE;
         }
     };
-    let profile = match sut {
-        Some(p) => match crate::profile::Profile::load(&p) {
+    let profile = match &a.sut {
+        Some(p) => match Profile::load(p) {
             Ok(p) => Some(p),
             Err(e) => {
                 eprintln!("liaison: {e}");
@@ -40,17 +56,27 @@ fn list(sut: Option<PathBuf>, features: Option<PathBuf>) -> i32 {
         },
         None => None,
     };
-    let feats =
-        match runner::features_dir(features.as_deref()).and_then(|d| runner::load_features(&d)) {
-            Ok(f) => f,
-            Err(e) => {
-                eprintln!("liaison: {e}");
-                return EXIT_USAGE;
-            }
-        };
-    let all = runner::scenarios(&feats);
+    let text = match a.format {
+        ListFormat::Text => text(&cat, &all, profile.as_ref()),
+        ListFormat::Md => {
+            crate::ics::tp::markdown(&crate::ics::tp::build(&cat, &all, profile.as_ref()))
+        }
+        ListFormat::Json => {
+            serde_json::to_string_pretty(&crate::ics::tp::build(&cat, &all, profile.as_ref()))
+                .unwrap_or_default()
+                + "\n"
+        }
+    };
+    super::ics::emit(&text, None)
+}
+
+/// The overview: each requirement with its scenarios (and whether each
+/// applies to the SUT), then the traceability per enabler.
+fn text(cat: &Catalogue, all: &[ScenarioInfo], profile: Option<&Profile>) -> String {
+    let mut o = String::new();
     for r in &cat.requirements {
-        println!(
+        let _ = writeln!(
+            o,
             "{} [{}] {} — {} {}",
             r.id, r.level, r.title, r.source.document, r.source.place
         );
@@ -59,23 +85,25 @@ fn list(sut: Option<PathBuf>, features: Option<PathBuf>) -> i32 {
             .filter(|s| s.requirements().contains(&r.id))
             .collect();
         if r.level == Level::Informative {
-            println!(
+            let _ = writeln!(
+                o,
                 "    informative: {}",
                 r.untestable_because.as_deref().unwrap_or("")
             );
         } else if mine.is_empty() {
-            println!(
+            let _ = writeln!(
+                o,
                 "    no scenario yet: {}",
                 r.pending.as_deref().unwrap_or("(no reason given)")
             );
         }
         for s in mine {
-            let applies = match &profile {
+            let applies = match profile {
                 Some(p) if runner::applies(&s.tags, p, None) => " [applies]",
                 Some(_) => " [does not apply]",
                 None => "",
             };
-            println!("    {}:{} {}{applies}", s.file, s.line, s.name);
+            let _ = writeln!(o, "    {}:{} {}{applies}", s.file, s.line, s.name);
         }
     }
     let refs: Vec<crate::traceability::ScenarioRef> = all
@@ -86,10 +114,9 @@ fn list(sut: Option<PathBuf>, features: Option<PathBuf>) -> i32 {
             verdict: None,
         })
         .collect();
-    println!();
-    print!(
-        "{}",
-        crate::traceability::text(&crate::traceability::trace(&cat, &refs))
-    );
-    EXIT_PASS
+    o.push('\n');
+    o.push_str(&crate::traceability::text(&crate::traceability::trace(
+        cat, &refs,
+    )));
+    o
 }

@@ -3,7 +3,8 @@
 //! | file | command |
 //! |---|---|
 //! | [`run`] | `liaison run`: the scenarios against a SUT, the report |
-//! | [`list`] | `liaison list`: requirements and their scenarios |
+//! | [`list`] | `liaison list`: requirements and their scenarios; the test purposes |
+//! | [`ics`] | `liaison ics`: the conformance statement of a SUT |
 //! | [`reference`] | `liaison reference`: one embedded reference role on its own |
 //! | [`load`] | `liaison load`: delivery-report integrity under load |
 //! | [`report`] | `liaison report`: render again, or merge |
@@ -17,6 +18,7 @@ use clap::{Parser, Subcommand};
 
 pub mod bundle;
 pub mod decode;
+pub mod ics;
 pub mod list;
 pub mod load;
 pub mod reference;
@@ -49,8 +51,13 @@ pub struct Cli {
 pub enum Command {
     /// Run the scenarios against a SUT (default: the embedded reference) and write the report.
     Run(run::RunArgs),
-    /// List requirements, their scenarios, and which apply to a SUT.
+    /// List requirements, their scenarios, and which apply to a SUT; or
+    /// the test purposes (`--format md|json`).
     List(list::ListArgs),
+    /// The implementation conformance statement of a SUT: every requirement,
+    /// whether it applies and why, the scenarios that check it, the profile's
+    /// fields (PIXIT).
+    Ics(ics::IcsArgs),
     /// Run one embedded reference SUT role on its own until interrupted.
     Reference(Box<reference::ReferenceArgs>),
     /// Delivery-report integrity under load: send at a rate, correlate every
@@ -94,6 +101,7 @@ pub fn main_with(cli: Cli) -> i32 {
     match cli.command {
         Command::Run(a) => run::cmd(a, &rt),
         Command::List(a) => list::cmd(a),
+        Command::Ics(a) => ics::cmd(a, &rt),
         Command::Reference(a) => reference::cmd(*a, &rt),
         Command::Load(a) => load::cmd(*a),
         Command::Report(a) => report::cmd(a),

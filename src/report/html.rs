@@ -990,6 +990,9 @@ pub fn render_cut(r: &Report, dir: &Path) -> (String, Vec<Option<Truncated>>) {
         let _ = write!(out, "<label for=\"fa-{a}\">{a}</label>");
     }
     out.push_str("</span><span class=\"group\"><a href=\"#only-failed\">failures only</a> <a href=\"#glance\">everything</a> · <a href=\"#matrix\">matrix</a> <a href=\"#enablers\">enablers</a> <a href=\"#scenarios\">scenarios</a>");
+    if r.runs.iter().any(|run| run.ics.is_some()) {
+        out.push_str(" <a href=\"#ics\">statement</a>");
+    }
     if !r.waivers.is_empty() {
         out.push_str(" <a href=\"#waivers\">waivers</a>");
     }
@@ -1102,6 +1105,31 @@ pub fn render_cut(r: &Report, dir: &Path) -> (String, Vec<Option<Truncated>>) {
     if let Ok(cat) = crate::catalogue::Catalogue::embedded() {
         let traces = crate::traceability::trace(&cat, &crate::traceability::from_report(r));
         out.push_str(&crate::traceability::html(&traces));
+    }
+
+    // The conformance statement of each run's SUT (collapsed).
+    let statements: Vec<(String, &crate::ics::Statement)> = r
+        .runs
+        .iter()
+        .filter_map(|run| {
+            run.ics.as_deref().map(|s| {
+                let label = if r.runs.len() > 1 {
+                    format!("run of {}", run.started)
+                } else {
+                    String::new()
+                };
+                (label, s)
+            })
+        })
+        .collect();
+    if !statements.is_empty() {
+        let _ = write!(out, "<style>{}</style>", crate::ics::render::SECTION_STYLE);
+        out.push_str(&crate::ics::render::report_section(
+            &statements
+                .iter()
+                .map(|(l, s)| (l.as_str(), *s))
+                .collect::<Vec<_>>(),
+        ));
     }
 
     // The scenarios.

@@ -427,6 +427,11 @@ pub struct Run {
     /// The run's TLS setup, when the SUT speaks TLS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<RunTlsInfo>,
+    /// The SUT's conformance statement (crate::ics): kept per run, so that
+    /// `liaison report` renders it again and a merged report keeps each
+    /// run's; ics.json and ics.md beside a one-run report hold the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ics: Option<Box<crate::ics::Statement>>,
 }
 
 /// How a run met the SUT over TLS.
@@ -676,8 +681,7 @@ impl Report {
             .requirements
             .iter()
             .map(|req| {
-                let applicable =
-                    req.roles.is_empty() || req.roles.iter().any(|r| sut.roles.contains(r));
+                let applicable = req.applies_to_roles(&sut.roles);
                 let (verdict, note) = if req.level == Level::Informative {
                     (ReqVerdict::Informative, req.untestable_because.clone())
                 } else {
@@ -724,6 +728,7 @@ impl Report {
             sut_event: None,
             pcaps: Vec::new(),
             tls: None,
+            ics: None,
         };
         let mut r = Report {
             suite: Suite {
@@ -888,6 +893,7 @@ impl Report {
                 sut_event: None,
                 pcaps: Vec::new(),
                 tls: None,
+                ics: None,
             });
         }
         if self.scenarios.iter().any(|s| !s.waived.is_empty()) {
@@ -965,6 +971,17 @@ impl Report {
         write_atomic(&dir.join("report.json"), json.as_bytes())?;
         write_atomic(&dir.join("junit.xml"), junit::render(&r).as_bytes())?;
         write_atomic(&dir.join("report.html"), page.as_bytes())?;
+        // A one-run report's conformance statement beside it (a merged
+        // report shows each run's in report.html; each run's folder has its own).
+        if let [run] = &r.runs[..]
+            && let Some(ics) = &run.ics
+        {
+            write_atomic(&dir.join("ics.json"), (ics.to_json() + "\n").as_bytes())?;
+            write_atomic(
+                &dir.join("ics.md"),
+                crate::ics::render::markdown(ics).as_bytes(),
+            )?;
+        }
         write_atomic(
             &dir.join("summary.txt"),
             summary::render(&r, dir).as_bytes(),

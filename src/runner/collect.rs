@@ -327,6 +327,7 @@ pub(super) async fn sut_exit(p: Option<&mut SutProcess>) -> String {
 pub(super) fn sut_absent(
     catalogue: &Catalogue,
     profile: &Profile,
+    statement: &crate::ics::Statement,
     (started, started_at): (&str, Instant),
     waivers: &[Waiver],
     strict: bool,
@@ -361,6 +362,7 @@ pub(super) fn sut_absent(
     }
     if let Some(run) = report.runs.first_mut() {
         run.sut_event = Some(event);
+        run.ics = Some(Box::new(statement.clone()));
     }
     match report.write_all(out_dir) {
         Ok(()) => UsageError(format!(

@@ -49,8 +49,8 @@ use collect::{
 };
 pub use reference::start_reference;
 pub use select::{
-    applies, check_tag_names, features_dir, load_features, nothing_to_run, parse_tags, scenarios,
-    tag_problems, ScenarioInfo,
+    applies, check_tag_names, exclusions, features_dir, load_features, nothing_to_run, parse_tags,
+    scenarios, tag_problems, ScenarioInfo, ScenarioStep,
 };
 use signals::Interrupt;
 
@@ -191,12 +191,22 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
             opts.tags.as_deref(),
         ));
     }
+    // The SUT's conformance statement, for the report (every scenario,
+    // not only those --tags selects; files shown as `features/…`).
+    let statement = {
+        let mut shown = all.clone();
+        crate::ics::shown_as_features(&mut shown, &fdir, opts.features.is_some());
+        let mut s = crate::ics::Statement::build(&catalogue, &shown, &profile);
+        s.run_tags = opts.tags.clone();
+        Box::new(s)
+    };
     let mut interrupted = false;
     // Where the run stops when the SUT is not there: the report says why.
     let absent = |kind, gone: crate::sut::SutGone| {
         sut_absent(
             &catalogue,
             &profile,
+            &statement,
             (&started, started_at),
             &waivers,
             opts.strict,
@@ -442,6 +452,7 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
     );
     mark_not_applicable(&mut report, &all, &profile);
     if let Some(run) = report.runs.first_mut() {
+        run.ics = Some(statement);
         run.elements = collect::run_elements(&ctx);
         run.pcaps = collect::run_pcaps(&ctx);
         run.sut_event = sut_event;

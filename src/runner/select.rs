@@ -41,6 +41,31 @@ pub struct ScenarioInfo {
     pub tags: Vec<String>,
     /// One example row of a Scenario Outline.
     pub outline: bool,
+    /// Its steps, Background first (an outline's with the row's values put
+    /// in), for the test purposes (`liaison list --format md`).
+    pub steps: Vec<ScenarioStep>,
+    /// The feature's description (its free text under `Feature:`).
+    pub feature_description: String,
+    /// An outline row's values by column (empty for a plain scenario).
+    pub example: Vec<(String, String)>,
+}
+
+/// One step of a scenario as written (a docstring or table left out).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioStep {
+    /// From the feature's (or rule's) Background.
+    pub background: bool,
+    /// Given, When or Then (`And`/`But` take the type before them).
+    pub kind: &'static str,
+    pub text: String,
+}
+
+fn step_kind(ty: cucumber::gherkin::StepType) -> &'static str {
+    match ty {
+        cucumber::gherkin::StepType::Given => "Given",
+        cucumber::gherkin::StepType::When => "When",
+        cucumber::gherkin::StepType::Then => "Then",
+    }
 }
 
 impl ScenarioInfo {
@@ -89,7 +114,28 @@ pub fn scenarios(features: &[cucumber::gherkin::Feature]) -> Vec<ScenarioInfo> {
             .as_ref()
             .map(|p| p.display().to_string())
             .unwrap_or_default();
-        let mut push = |sc: &cucumber::gherkin::Scenario, extra: &[String]| {
+        let description = f.description.clone().unwrap_or_default();
+        let mut push = |sc: &cucumber::gherkin::Scenario,
+                        extra: &[String],
+                        rule_bg: Option<&cucumber::gherkin::Background>| {
+            let steps = |row: Option<(&[String], &[String])>| -> Vec<ScenarioStep> {
+                let fill = |t: &str| match row {
+                    Some((head, vals)) => head
+                        .iter()
+                        .zip(vals)
+                        .fold(t.to_string(), |t, (h, v)| t.replace(&format!("<{h}>"), v)),
+                    None => t.to_string(),
+                };
+                let bg = f.background.iter().chain(rule_bg).flat_map(|b| &b.steps);
+                bg.map(|st| (true, st))
+                    .chain(sc.steps.iter().map(|st| (false, st)))
+                    .map(|(background, st)| ScenarioStep {
+                        background,
+                        kind: step_kind(st.ty),
+                        text: fill(&st.value),
+                    })
+                    .collect()
+            };
             let mut tags: Vec<String> = f.tags.clone();
             tags.extend(extra.iter().cloned());
             tags.extend(sc.tags.iter().cloned());
@@ -101,6 +147,9 @@ pub fn scenarios(features: &[cucumber::gherkin::Feature]) -> Vec<ScenarioInfo> {
                     line: sc.position.line,
                     tags,
                     outline: false,
+                    steps: steps(None),
+                    feature_description: description.clone(),
+                    example: Vec::new(),
                 });
                 return;
             }
@@ -117,16 +166,23 @@ pub fn scenarios(features: &[cucumber::gherkin::Feature]) -> Vec<ScenarioInfo> {
                         line: t.position.line + i,
                         tags,
                         outline: true,
+                        steps: steps(Some((&t.rows[0], &t.rows[i]))),
+                        feature_description: description.clone(),
+                        example: t.rows[0]
+                            .iter()
+                            .cloned()
+                            .zip(t.rows[i].iter().cloned())
+                            .collect(),
                     });
                 }
             }
         };
         for sc in &f.scenarios {
-            push(sc, &[]);
+            push(sc, &[], None);
         }
         for r in &f.rules {
             for sc in &r.scenarios {
-                push(sc, &r.tags);
+                push(sc, &r.tags, r.background.as_ref());
             }
         }
     }
@@ -195,32 +251,69 @@ pub fn tag_problems(all: &[ScenarioInfo], cat: &Catalogue) -> Vec<String> {
 
 /// Does a scenario with these tags apply to this SUT (and the tag filter)?
 pub fn applies(tags: &[String], profile: &Profile, filter: Option<&TagOperation>) -> bool {
-    let roles_ok = tags
-        .iter()
-        .filter(|t| crate::profile::ROLES.contains(&t.as_str()))
-        .all(|r| profile.has_role(r));
-    let transport_ok = tags
-        .iter()
-        .filter_map(|t| t.strip_prefix("transport:"))
-        .all(|t| match t {
-            // A client the core reaches over the stream it registered on
-            // is not reached over UDP, whatever else it listens on.
-            "udp" => profile.has_transport(Transport::Udp) && !profile.client_behind_stream_edge(),
-            "tcp" => profile.has_transport(Transport::Tcp),
-            "tls" => profile.has_transport(Transport::Tls),
-            "ws" => profile.has_transport(Transport::Ws),
-            _ => false,
-        });
-    let caps_ok = tags.iter().all(|t| {
-        if let Some(c) = t.strip_prefix("if:") {
-            profile.capability(c)
-        } else if let Some(c) = t.strip_prefix("unless:") {
-            !profile.capability(c)
-        } else {
-            true
+    exclusions(tags, profile).is_empty() && filter.is_none_or(|f| f.eval(tags.iter()))
+}
+
+/// Why a scenario with these tags does not apply to this SUT, one reason per
+/// tag that leaves it out (empty: it applies, the tag filter aside). The one
+/// rule set [`applies`], the report's not-applicable notes and the
+/// conformance statement (`crate::ics`) share:
+/// - a role tag: the SUT must declare the role;
+/// - `@transport:NAME`: the SUT must take that SIP transport;
+/// - `@if:CAP` / `@unless:CAP`: the capability must be declared / not.
+pub fn exclusions(tags: &[String], profile: &Profile) -> Vec<String> {
+    let mut out = Vec::new();
+    for t in tags {
+        if crate::profile::ROLES.contains(&t.as_str()) {
+            if !profile.has_role(t) {
+                out.push(format!(
+                    "role {t}: the SUT does not play it (it plays {})",
+                    profile.roles.join(", ")
+                ));
+            }
+        } else if let Some(x) = t.strip_prefix("transport:") {
+            let ok = match x {
+                // A client the core reaches over the stream it registered on
+                // is not reached over UDP, whatever else it listens on.
+                "udp" => {
+                    profile.has_transport(Transport::Udp) && !profile.client_behind_stream_edge()
+                }
+                "tcp" => profile.has_transport(Transport::Tcp),
+                "tls" => profile.has_transport(Transport::Tls),
+                "ws" => profile.has_transport(Transport::Ws),
+                _ => false,
+            };
+            if !ok {
+                out.push(
+                    if x == "udp"
+                        && profile.has_transport(Transport::Udp)
+                        && profile.client_behind_stream_edge()
+                    {
+                        "SIP transport udp: the core reaches this client over the stream it registered on, not over UDP".to_string()
+                    } else {
+                        format!("SIP transport {x}: not among the SUT's (sip.transport)")
+                    },
+                );
+            }
+        } else if let Some(c) = t.strip_prefix("if:") {
+            if !profile.capability(c) {
+                out.push(
+                    profile
+                        .not_applicable_because(t)
+                        .unwrap_or_else(|| format!("capability {c}: not declared by the SUT")),
+                );
+            }
+        } else if let Some(c) = t.strip_prefix("unless:")
+            && profile.capability(c)
+        {
+            out.push(
+                profile
+                    .not_applicable_because(t)
+                    .unwrap_or_else(|| format!("capability {c}: declared by the SUT")),
+            );
         }
-    });
-    roles_ok && transport_ok && caps_ok && filter.is_none_or(|f| f.eval(tags.iter()))
+    }
+    out
 }
 
 /// Marks not applicable, with the reason, each requirement that did not run

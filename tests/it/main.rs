@@ -20,6 +20,7 @@ mod cli;
 mod decode;
 mod deferral_sut;
 mod faults;
+mod ics;
 mod ims_core_sut;
 mod ipv6;
 mod lab_network;
