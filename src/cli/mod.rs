@@ -7,13 +7,17 @@
 //! | [`reference`] | `liaison reference`: one embedded reference role on its own |
 //! | [`load`] | `liaison load`: delivery-report integrity under load |
 //! | [`report`] | `liaison report`: render again, or merge |
+//! | [`completions`] | `liaison completions`: shell completion scripts |
+//! | [`man`] | `liaison man` (hidden): the man pages, for packagers |
 //!
 //! Exit codes 0 (pass), 1 (fail), 2 (usage, bad input), 3 (interrupted).
 
 use clap::{Parser, Subcommand};
 
+pub mod completions;
 pub mod list;
 pub mod load;
+pub mod man;
 pub mod reference;
 pub mod report;
 pub mod run;
@@ -54,6 +58,11 @@ pub enum Command {
     /// or merge several runs into one report (or several load agents' load.json
     /// into one load result).
     Report(report::ReportArgs),
+    /// Print the shell completion script for bash, zsh or fish.
+    Completions(completions::CompletionsArgs),
+    /// Write one man page per command into a folder (for packagers).
+    #[command(hide = true)]
+    Man(man::ManArgs),
 }
 
 /// `--version`: the crate version, the source revision, the catalogue's and
@@ -82,5 +91,7 @@ pub fn main_with(cli: Cli) -> i32 {
         Command::Reference(a) => reference::cmd(*a, &rt),
         Command::Load(a) => load::cmd(*a),
         Command::Report(a) => report::cmd(a),
+        Command::Completions(a) => completions::cmd(a),
+        Command::Man(a) => man::cmd(a),
     }
 }
