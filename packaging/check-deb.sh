@@ -10,19 +10,12 @@
 # missing) and the package `liaison` (/usr/bin/liaison, its man pages and
 # completions, /usr/share/liaison/). Each is printed before it happens; the
 # package goes with `dpkg -r liaison`. Not root: dpkg through sudo, else it
-# says what to run and exits 2.
+# builds and checks the package, says what to run and exits 2.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 as_root=()
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1; then
-    as_root=(sudo)
-  else
-    echo "packaging/check-deb.sh: not root and no sudo: cannot install the package with dpkg -i" >&2
-    exit 2
-  fi
-fi
+[ "$(id -u)" -eq 0 ] || ! command -v sudo >/dev/null 2>&1 || as_root=(sudo)
 
 t0=$SECONDS
 if ! command -v cargo-deb >/dev/null 2>&1; then
@@ -59,6 +52,10 @@ if command -v lintian >/dev/null 2>&1; then
   lintian --no-tag-display-limit "$deb" || true
 fi
 
+if [ "$(id -u)" -ne 0 ] && [ "${#as_root[@]}" -eq 0 ]; then
+  echo "check-deb: not root and no sudo: install the package as root, then run this again: dpkg -i $deb" >&2
+  exit 2
+fi
 echo "check-deb: installing $deb with dpkg -i (/usr/bin/liaison, /usr/share/liaison/, man pages, completions; remove with: dpkg -r liaison)"
 "${as_root[@]}" dpkg -i "$deb" >/dev/null
 
