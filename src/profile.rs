@@ -757,6 +757,50 @@ pub struct Launch {
     pub ready: Option<Ready>,
 }
 
+impl Launch {
+    /// The program to start and the folder to start it in. Relative paths in
+    /// `launch.command` are relative to the folder the suite runs in (the
+    /// repository root, for the fixtures). When `launch.cwd` is not given and
+    /// the command's first relative path (the program or an argument such as
+    /// a script: one with a `/` in it) is not found there, but is found
+    /// relative to a folder that holds the profile (its own, or one above),
+    /// the SUT is started in that folder, the program named by its path
+    /// there: `liaison run --sut /usr/share/liaison/fixtures/sut/kamailio.yaml`
+    /// works from any folder, as do the fixtures of a checkout elsewhere.
+    pub fn resolve(&self, profile_path: &Path) -> (PathBuf, Option<PathBuf>) {
+        let program = PathBuf::from(self.command.first().map_or("", String::as_str));
+        if self.cwd.is_some() {
+            return (program, self.cwd.clone());
+        }
+        let path_like = |p: &&Path| p.is_relative() && p.components().count() > 1;
+        let Some(rel) = self.command.iter().map(Path::new).find(path_like) else {
+            return (program, None);
+        };
+        if rel.exists() {
+            return (program, None);
+        }
+        let Some(dir) = profile_path.parent() else {
+            return (program, None);
+        };
+        for a in dir.ancestors() {
+            let a = if a.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                a
+            };
+            if a.join(rel).exists() {
+                let program = if path_like(&program.as_path()) {
+                    a.join(&program)
+                } else {
+                    program
+                };
+                return (program, Some(a.to_path_buf()));
+            }
+        }
+        (program, None)
+    }
+}
+
 /// A validated SUT profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Profile {
@@ -2166,6 +2210,51 @@ launch:
   ready: { sip_options: 127.0.0.1:5070 }
 capabilities: { accept_types: [text/plain] }
 "#;
+
+    #[test]
+    fn launch_paths_are_found_from_the_profile_folder_when_not_here() {
+        let launch = |command: &[&str], cwd: Option<&str>| Launch {
+            command: command.iter().map(|s| s.to_string()).collect(),
+            cwd: cwd.map(PathBuf::from),
+            env: BTreeMap::new(),
+            ready: None,
+        };
+        // As installed: /usr/share/liaison/fixtures/sut/{x.yaml,x/run.sh}.
+        let root = std::env::temp_dir().join(format!("liaison-resolve-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("fixtures/sut/zz-x")).unwrap();
+        std::fs::write(root.join("fixtures/sut/zz-x/run.sh"), "").unwrap();
+        let profile = root.join("fixtures/sut/zz-x.yaml");
+        let l = launch(&["fixtures/sut/zz-x/run.sh"], None);
+        assert_eq!(
+            l.resolve(&profile),
+            (root.join("fixtures/sut/zz-x/run.sh"), Some(root.clone()))
+        );
+        // A program from PATH with a script argument: the folder only.
+        let l = launch(&["python3", "fixtures/sut/zz-x/run.sh", "-p", "1"], None);
+        assert_eq!(l.resolve(&profile), ("python3".into(), Some(root.clone())));
+        // An explicit cwd is kept; a path found nowhere changes nothing.
+        let l = launch(&["fixtures/sut/zz-x/run.sh"], Some("/tmp"));
+        assert_eq!(
+            l.resolve(&profile),
+            ("fixtures/sut/zz-x/run.sh".into(), Some("/tmp".into()))
+        );
+        let l = launch(&["fixtures/sut/zz-y/run.sh"], None);
+        assert_eq!(
+            l.resolve(&profile),
+            ("fixtures/sut/zz-y/run.sh".into(), None)
+        );
+        // Found relative to the folder the suite runs in (the tests run in the
+        // repository root): as before, unchanged.
+        let l = launch(&["fixtures/sut/kamailio/run.sh"], None);
+        assert_eq!(
+            l.resolve(&root.join("fixtures/sut/kamailio.yaml")),
+            ("fixtures/sut/kamailio/run.sh".into(), None)
+        );
+        let l = launch(&["sipp", "-p", "5060"], None);
+        assert_eq!(l.resolve(&profile), ("sipp".into(), None));
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 
     #[test]
     fn a_client_taking_every_type_has_no_unsupported_type() {

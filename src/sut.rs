@@ -94,7 +94,10 @@ impl SutProcess {
             std::fs::File::create(p)
                 .map_err(|e| gone(format!("cannot create {}: {e}", p.display())))
         };
-        let mut cmd = Command::new(&l.command[0]);
+        // The fixtures' relative paths, found from the profile's folder when
+        // the suite runs elsewhere (Launch::resolve: installed fixtures).
+        let (program, cwd) = l.resolve(Path::new(&profile.path));
+        let mut cmd = Command::new(&program);
         cmd.args(&l.command[1..])
             .stdin(Stdio::null())
             .stdout(open(&stdout)?)
@@ -118,7 +121,7 @@ impl SutProcess {
                 Ok(())
             });
         }
-        if let Some(cwd) = &l.cwd {
+        if let Some(cwd) = &cwd {
             cmd.current_dir(cwd);
         }
         reap::prepare();

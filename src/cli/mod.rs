@@ -11,16 +11,20 @@
 //! | [`decode`] | `liaison decode`: the fields of PDUs in bytes, hex or a capture |
 //! | [`bundle`] | `liaison bundle`: an evidence archive of a report folder; `--keygen` |
 //! | [`verify`] | `liaison verify`: check an evidence archive |
+//! | [`completions`] | `liaison completions`: shell completion scripts |
+//! | [`man`] | `liaison man` (hidden): the man pages, for packagers |
 //!
 //! Exit codes 0 (pass), 1 (fail), 2 (usage, bad input), 3 (interrupted).
 
 use clap::{Parser, Subcommand};
 
 pub mod bundle;
+pub mod completions;
 pub mod decode;
 pub mod ics;
 pub mod list;
 pub mod load;
+pub mod man;
 pub mod reference;
 pub mod report;
 pub mod run;
@@ -76,6 +80,11 @@ pub enum Command {
     /// Check an evidence archive: every hash, the signature, and that the
     /// verdicts follow from the scenario results and the waivers.
     Verify(verify::VerifyArgs),
+    /// Print the shell completion script for bash, zsh or fish.
+    Completions(completions::CompletionsArgs),
+    /// Write one man page per command into a folder (for packagers).
+    #[command(hide = true)]
+    Man(man::ManArgs),
 }
 
 /// `--version`: the crate version, the source revision, the catalogue's and
@@ -108,5 +117,7 @@ pub fn main_with(cli: Cli) -> i32 {
         Command::Decode(a) => decode::cmd(a),
         Command::Bundle(a) => bundle::cmd(a),
         Command::Verify(a) => verify::cmd(a),
+        Command::Completions(a) => completions::cmd(a),
+        Command::Man(a) => man::cmd(a),
     }
 }
