@@ -317,25 +317,24 @@ pub fn exclusions(tags: &[String], profile: &Profile) -> Vec<String> {
 }
 
 /// Marks not applicable, with the reason, each requirement that did not run
-/// because every scenario carrying it is left out by a capability tag the
-/// profile explains ([`Profile::not_applicable_because`]): e.g. DR-3 for a
-/// client whose accept_types take every type. Others keep their note.
+/// because every scenario carrying it is left out for this profile by a
+/// transport or capability tag ([`exclusions`]: e.g. DR-3 for a client whose
+/// accept_types take every type, DR-24 for an IWF that declares no SME
+/// acknowledgement): the same rule, and the same words, as the conformance
+/// statement's (`crate::ics`). Others keep their note.
 pub fn mark_not_applicable(report: &mut Report, all: &[ScenarioInfo], profile: &Profile) {
     for q in report.requirements.iter_mut() {
         if q.verdict != crate::report::ReqVerdict::NotRun || !q.applicable {
             continue;
         }
         let carrying: Vec<&ScenarioInfo> = all.iter().filter(|s| s.tags.contains(&q.id)).collect();
-        let reasons: Vec<Option<String>> = carrying
+        let reasons: Vec<Vec<String>> = carrying
             .iter()
-            .map(|s| {
-                s.tags
-                    .iter()
-                    .find_map(|t| profile.not_applicable_because(t))
-            })
+            .map(|s| exclusions(&s.tags, profile))
             .collect();
-        if !reasons.is_empty() && reasons.iter().all(Option::is_some) {
+        if !reasons.is_empty() && reasons.iter().all(|r| !r.is_empty()) {
             let mut why: Vec<String> = reasons.into_iter().flatten().collect();
+            why.sort();
             why.dedup();
             q.applicable = false;
             q.note = Some(format!("not applicable: {}", why.join("; ")));

@@ -220,6 +220,40 @@ fn launch_starts_probes_logs_and_stops_the_sut() {
         port_is_free(port),
         "the SUT was stopped and released its port"
     );
+    // The report's requirement rows and the run's conformance statement
+    // agree on what does not apply to this SUT (no TLS, no WebSocket, an
+    // im-client only), and give the same reasons.
+    let r: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let ics = &r["runs"][0]["ics"];
+    let mut na = 0;
+    for q in r["requirements"].as_array().unwrap() {
+        let id = q["id"].as_str().unwrap();
+        let s = ics["requirements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .unwrap_or_else(|| panic!("{id} not in the statement"));
+        if q["verdict"] == "informative" {
+            assert_eq!(s["applicability"], "informative", "{id}");
+            continue;
+        }
+        let stated_na = s["applicability"] == "not-applicable";
+        assert_eq!(
+            q["applicable"] == false,
+            stated_na,
+            "{id}: report {q} / statement {s}"
+        );
+        if stated_na && q["applicable"] == false && q["note"].is_string() {
+            na += 1;
+            let note = q["note"].as_str().unwrap();
+            for why in s["reasons"].as_array().unwrap() {
+                assert!(note.contains(why.as_str().unwrap()), "{id}: {note} / {why}");
+            }
+        }
+    }
+    assert!(na > 0, "some requirement is not applicable to an im-client");
 }
 
 #[test]
