@@ -8,14 +8,16 @@ use std::process::Command;
 
 fn main() {
     println!("cargo:rerun-if-env-changed=LIAISON_REVISION");
+    // Only files that exist: cargo takes a missing one as changed, every
+    // time (a clone without packed-refs would rebuild on every command).
+    let mut watch = Vec::new();
     for what in ["HEAD", "packed-refs"] {
-        if let Some(p) = git(&["rev-parse", "--git-path", what]) {
-            println!("cargo:rerun-if-changed={p}");
-        }
+        watch.extend(git(&["rev-parse", "--git-path", what]));
     }
-    if let Some(r) = git(&["symbolic-ref", "-q", "HEAD"])
-        && let Some(p) = git(&["rev-parse", "--git-path", &r])
-    {
+    if let Some(r) = git(&["symbolic-ref", "-q", "HEAD"]) {
+        watch.extend(git(&["rev-parse", "--git-path", &r]));
+    }
+    for p in watch.iter().filter(|p| std::path::Path::new(p).exists()) {
         println!("cargo:rerun-if-changed={p}");
     }
     let rev = std::env::var("LIAISON_REVISION")
