@@ -1155,11 +1155,30 @@ impl Routed {
             .iter()
             .filter_map(|o| self.owners.get(o).cloned())
             .collect();
-        if out.is_empty() {
+        let out = if out.is_empty() {
             vec![self.run_level.clone()]
         } else {
             out
+        };
+        // The files' names (each target's own lock, taken after this one's
+        // as everywhere), only when someone reads them.
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            let name = |c: &Capture| {
+                c.path()
+                    .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                    .unwrap_or_default()
+            };
+            let to: Vec<String> = out.iter().map(name).collect();
+            tracing::debug!(
+                role = %name(&self.run_level),
+                %src,
+                %dst,
+                bytes = payload.map_or(0, <[u8]>::len),
+                to = %to.join(","),
+                "routing: packet captured into"
+            );
         }
+        out
     }
 }
 
