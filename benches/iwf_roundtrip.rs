@@ -159,7 +159,11 @@ fn iwf(c: &mut Criterion) {
             continue;
         };
         let n = sm.source_addr.trim_start_matches('+');
-        assert_eq!(sm.message_state(), Some(state::DELIVERED), "receipt for +{n}");
+        assert_eq!(
+            sm.message_state(),
+            Some(state::DELIVERED),
+            "receipt for +{n}"
+        );
         let id = sm.receipted_message_id().unwrap_or_default();
         assert!(
             given.contains(&(n, id.as_str())),
