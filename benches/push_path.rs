@@ -33,7 +33,7 @@ fn push(i: u32, r: &mut Reassembler) -> usize {
     .build()
     .encode();
     // Long enough (a 300-octet subject) to need segmentation every 4th push.
-    let body = if i % 4 == 0 {
+    let body = if i.is_multiple_of(4) {
         [notification.as_slice(), &[b'x'; 300]].concat()
     } else {
         notification
@@ -68,7 +68,7 @@ fn push(i: u32, r: &mut Reassembler) -> usize {
     }
     let d = done.expect("complete datagram");
     let push = PushPdu::parse(&d.data).expect("WSP push");
-    if i % 4 != 0 {
+    if !i.is_multiple_of(4) {
         let n = MmsPdu::parse(&push.body).expect("notification");
         assert_eq!(n.transaction_id(), Some(tid.as_str()));
     }
