@@ -1,97 +1,57 @@
-//! Throughput of the pcap capture writer (`cargo bench --bench capture`).
-//!
-//! Plain `fn main` (the bench target needs `harness = false`): writes 200 000 UDP
-//! frames of 500 bytes, then a 100 MB TCP flow, to a temporary file and prints one
-//! line per case with frames/s and payload MB/s (1 MB = 10^6 bytes). Times include
-//! the final flush to the operating system.
+//! Throughput of the pcap capture writer (criterion): `cargo bench --bench
+//! capture` in benches/. UDP frames of 500 bytes, and a TCP flow written in
+//! 1 MiB calls (like one large socket read; the writer segments it): frames/s
+//! for UDP, payload MB/s for TCP (criterion reports one throughput per
+//! case; the other follows from the payload per frame given in the name). The file is /dev/null, so that criterion's
+//! many iterations do not fill the disk: the figures include the writer's
+//! work and its write calls to the operating system, not the disk's.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::path::Path;
 
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use liaison::net::capture::Capture;
 
-const UDP_FRAMES: usize = 200_000;
 const UDP_PAYLOAD: usize = 500;
-const TCP_BYTES: usize = 100_000_000;
-/// Size of each `tcp_data` call, like one large socket read; the writer segments it.
 const TCP_CHUNK: usize = 1 << 20;
 
-fn temp_pcap(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!(
-        "liaison-capture-bench-{}-{name}.pcap",
-        std::process::id()
-    ))
-}
-
-fn report(name: &str, frames: u64, bytes: usize, elapsed: Duration) {
-    let secs = elapsed.as_secs_f64();
-    println!(
-        "capture {name}: {:.0} frames/s ({:.1} MB/s)",
-        frames as f64 / secs,
-        bytes as f64 / secs / 1e6
-    );
-}
-
-fn bench_udp() {
-    let path = temp_pcap("udp");
-    let capture = Capture::create(&path).expect("create capture file");
+fn capture(c: &mut Criterion) {
+    let sink = Path::new("/dev/null");
     let client: SocketAddr = "192.0.2.1:5060".parse().expect("address");
     let server: SocketAddr = "192.0.2.2:5060".parse().expect("address");
     let payload: Vec<u8> = (0..UDP_PAYLOAD).map(|i| (i % 251) as u8).collect();
+    let mut g = c.benchmark_group("capture");
 
-    let start = Instant::now();
-    for i in 0..UDP_FRAMES {
-        if i % 2 == 0 {
-            capture.udp(client, server, &payload);
-        } else {
-            capture.udp(server, client, &payload);
-        }
-    }
-    capture.flush().expect("flush capture");
-    let elapsed = start.elapsed();
+    // One datagram each way per iteration, as a request and its answer.
+    let cap = Capture::create(sink).expect("capture to /dev/null");
+    // Frames/s; payload MB/s is that times the payload.
+    g.throughput(Throughput::Elements(2));
+    g.bench_function(format!("udp {UDP_PAYLOAD}B payload, two frames"), |b| {
+        b.iter(|| {
+            cap.udp(client, server, &payload);
+            cap.udp(server, client, &payload);
+        })
+    });
+    cap.flush().expect("flush");
 
-    assert_eq!(capture.frames(), UDP_FRAMES as u64);
-    report(
-        &format!("udp {UDP_PAYLOAD}B"),
-        capture.frames(),
-        UDP_FRAMES * UDP_PAYLOAD,
-        elapsed,
-    );
-    drop(capture);
-    let _ = std::fs::remove_file(&path);
-}
-
-fn bench_tcp() {
-    let path = temp_pcap("tcp");
-    let capture = Capture::create(&path).expect("create capture file");
+    // TCP: 1 MiB per call, segmented by the writer; frames per call counted once.
     let client: SocketAddr = "192.0.2.1:40000".parse().expect("address");
     let server: SocketAddr = "192.0.2.2:2855".parse().expect("address");
     let chunk: Vec<u8> = (0..TCP_CHUNK).map(|i| (i % 251) as u8).collect();
-
-    let start = Instant::now();
-    capture.tcp_connect(client, server);
-    let mut written = 0;
-    while written < TCP_BYTES {
-        let n = chunk.len().min(TCP_BYTES - written);
-        capture.tcp_data(client, server, &chunk[..n]);
-        written += n;
-    }
-    capture.tcp_close(client, server);
-    capture.flush().expect("flush capture");
-    let elapsed = start.elapsed();
-
-    report(
-        &format!("tcp {}MB", TCP_BYTES / 1_000_000),
-        capture.frames(),
-        TCP_BYTES,
-        elapsed,
-    );
-    drop(capture);
-    let _ = std::fs::remove_file(&path);
+    let cap = Capture::create(sink).expect("capture to /dev/null");
+    cap.tcp_connect(client, server);
+    let before = cap.frames();
+    cap.tcp_data(client, server, &chunk);
+    let frames_per_call = cap.frames() - before;
+    // Payload MB/s (10^6); frames/s is that over the bytes per frame.
+    g.throughput(Throughput::BytesDecimal(TCP_CHUNK as u64));
+    g.bench_function(format!("tcp 1 MiB call ({frames_per_call} frames)"), |b| {
+        b.iter(|| cap.tcp_data(client, server, &chunk))
+    });
+    cap.tcp_close(client, server);
+    cap.flush().expect("flush");
+    g.finish();
 }
 
-fn main() {
-    bench_udp();
-    bench_tcp();
-}
+criterion_group! { name = benches; config = liaison_benches::criterion(); targets = capture }
+criterion_main!(benches);

@@ -1,20 +1,14 @@
-//! MSRP codec throughput: `cargo bench --bench msrp_codec` (needs `harness = false`
-//! for this bench in Cargo.toml; plain `fn main`, no criterion).
-//!
-//! A 1 MiB message is sent as 16 chunks of 64 KiB (RFC 4975 §7.1.1). Encode builds
-//! the 16 SEND requests; decode frames the stream of them, parses each chunk and
-//! reassembles the message. Each case runs for a fixed wall-clock budget and prints
-//! the time per message and the payload rate in MB/s (10^6 bytes per second).
+//! MSRP codec throughput (criterion): `cargo bench --bench msrp_codec` in
+//! benches/. A 1 MiB message as 16 chunks of 64 KiB (RFC 4975 §7.1.1):
+//! encode builds the 16 SEND requests; decode frames the stream of them,
+//! parses each chunk and reassembles the message. Time per message and
+//! the payload rate in MB/s (10^6 bytes per second: BytesDecimal).
 
-// Built as a libtest harness (when Cargo.toml lacks `harness = false`), `main` is
-// never called; keep that build warning-free.
-#![cfg_attr(test, allow(dead_code))]
-
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use liaison::codec::msrp::{chunk_plan, next_frame, request, MsrpMessage, Reassembly};
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-const BUDGET: Duration = Duration::from_millis(2000);
 const MESSAGE_LEN: usize = 1 << 20;
 const CHUNK_LEN: u64 = 64 * 1024;
 
@@ -61,8 +55,8 @@ fn encode(msg: &[u8]) -> Vec<u8> {
     stream
 }
 
-/// Frame, parse and reassemble the stream; the message length.
-fn decode(stream: &[u8]) -> usize {
+/// Frame, parse and reassemble the stream; the message.
+fn decode(stream: &[u8]) -> Vec<u8> {
     let mut r = Reassembly::new();
     let mut at = 0;
     while let Ok(Some(n)) = next_frame(&stream[at..], 1 << 20) {
@@ -71,56 +65,30 @@ fn decode(stream: &[u8]) -> usize {
         at += n;
     }
     assert_eq!(at, stream.len(), "every chunk framed");
-    r.bytes().expect("complete").len()
+    r.bytes().expect("complete")
 }
 
-/// Run `op` repeatedly for the budget; nanoseconds per call.
-fn measure(mut op: impl FnMut() -> usize) -> f64 {
-    let warm_up = Instant::now();
-    while warm_up.elapsed() < BUDGET / 8 {
-        black_box(op());
-    }
-    let start = Instant::now();
-    let mut calls: u64 = 0;
-    while start.elapsed() < BUDGET {
-        black_box(op());
-        calls += 1;
-    }
-    start.elapsed().as_nanos() as f64 / calls as f64
-}
-
-fn report(name: &str, ns_per_op: f64) {
-    let mb_s = MESSAGE_LEN as f64 * 1e3 / ns_per_op;
-    println!(
-        "{name:<40} {:>9.3} ms/message {mb_s:>9.1} MB/s",
-        ns_per_op / 1e6
-    );
-}
-
-fn main() {
+fn msrp(c: &mut Criterion) {
     let msg = payload();
     let stream = encode(&msg);
-    println!(
-        "1 MiB message as {} chunks of 64 KiB: {} bytes on the wire",
+    // Correctness once, outside the clock.
+    assert_eq!(decode(&stream), msg, "round trip");
+    let mut g = c.benchmark_group(format!(
+        "msrp 1 MiB message as {} chunks of 64 KiB ({} bytes on the wire)",
         chunk_plan(MESSAGE_LEN as u64, CHUNK_LEN).len(),
         stream.len()
-    );
-    // Correctness once, outside the clock.
-    let mut r = Reassembly::new();
-    let mut at = 0;
-    while let Ok(Some(n)) = next_frame(&stream[at..], 1 << 20) {
-        r.push(&MsrpMessage::parse(&stream[at..at + n]).expect("parses"))
-            .expect("fits");
-        at += n;
-    }
-    assert_eq!(r.bytes().as_deref(), Some(msg.as_slice()), "round trip");
-
-    report(
-        "encode (16 SEND chunks)",
-        measure(|| encode(black_box(&msg)).len()),
-    );
-    report(
-        "decode (next_frame + parse + reassemble)",
-        measure(|| decode(black_box(&stream))),
-    );
+    ));
+    g.throughput(Throughput::BytesDecimal(MESSAGE_LEN as u64))
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(4));
+    g.bench_function("encode (16 SEND chunks)", |b| {
+        b.iter(|| encode(black_box(&msg)).len())
+    });
+    g.bench_function("decode (next_frame + parse + reassemble)", |b| {
+        b.iter(|| decode(black_box(&stream)).len())
+    });
+    g.finish();
 }
+
+criterion_group! { name = benches; config = liaison_benches::criterion(); targets = msrp }
+criterion_main!(benches);

@@ -1,16 +1,17 @@
-//! The suite's own speed: `cargo bench --bench run` (plain `fn main`,
-//! `harness = false`; built with the release profile).
+//! The suite's own speed (criterion): `cargo bench --bench run` in benches/.
 //!
-//! Runs the suite against the embedded reference three times and reports
-//! the median wall time, the sum of the scenarios' durations and their ratio
-//! (how many scenarios ran at a time, on average: the parallelism actually
-//! achieved); then the same for a few `--fault` runs, one per area. Prints
-//! the three slowest scenarios of the median run. No assertion: the figures
-//! are for the issue that asks for them and for anyone changing the harness.
+//! Criterion times the default run against the embedded reference (ten
+//! runs; scenarios/s as elements/s). Then one more run gives what criterion
+//! does not: the sum of the scenarios' durations and its ratio to the wall
+//! time (how many scenarios ran at a time, on average: the parallelism
+//! actually achieved) and the three slowest scenarios; then the same for a
+//! few `--fault` runs, one per area. No assertion: the figures are for
+//! anyone changing the harness.
 
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 use liaison::report::Report;
 use liaison::runner::{self, RunOptions};
 
@@ -20,6 +21,7 @@ fn once(
     out: PathBuf,
     fault: Option<&str>,
 ) -> (f64, f64, usize, Vec<String>) {
+    let _ = std::fs::remove_dir_all(&out);
     let t = Instant::now();
     let (r, _): (Report, _) = rt
         .block_on(runner::run(RunOptions {
@@ -40,26 +42,32 @@ fn once(
     (wall, sum, r.scenarios.len(), slow)
 }
 
-fn main() {
-    let base = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-run");
+fn run(c: &mut Criterion) {
+    let base = liaison_benches::out_dir("bench-run");
     let _ = std::fs::remove_dir_all(&base);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
-    let mut runs: Vec<(f64, f64, usize, Vec<String>)> = (0..3)
-        .map(|i| once(&rt, base.join(format!("default-{i}")), None))
-        .collect();
-    runs.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let (wall, sum, n, slow) = &runs[1];
+    let (wall, sum, n, slow) = once(&rt, base.join("default"), None);
     println!(
-        "default run: {n} scenarios, wall {wall:.2} s (median of 3; {:.2}–{:.2}), scenarios {sum:.2} s in all, {:.1} at a time",
-        runs[0].0,
-        runs[2].0,
+        "default run: {n} scenarios, wall {wall:.2} s, scenarios {sum:.2} s in all, {:.1} at a time",
         sum / wall
     );
     println!("  slowest: {}", slow.join("; "));
+
+    let mut g = c.benchmark_group("run");
+    g.throughput(Throughput::Elements(n as u64))
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(1))
+        .measurement_time(Duration::from_secs(25));
+    g.bench_function("default run, embedded reference", |b| {
+        b.iter(|| once(&rt, base.join("default"), None).2)
+    });
+    g.finish();
+
     for fault in [
         "im-server/early-200",
         "sms-im-iwf/iwf-ack-before-200",
@@ -77,3 +85,6 @@ fn main() {
         );
     }
 }
+
+criterion_group! { name = benches; config = liaison_benches::criterion(); targets = run }
+criterion_main!(benches);

@@ -21,6 +21,7 @@
 //! | [`build_info`] | version, source revision, catalogue and features digests (`--version`, report.json) |
 //! | [`catalogue`] | `features/requirements.yaml`, compiled in |
 //! | [`load`] | `liaison load`: delivery-report integrity under load, every outcome correlated with its message |
+//! | [`log`] | `-v`/`-vv`/`RUST_LOG` logging (`tracing`) to stderr and to `liaison.log` in the report folder, size-capped |
 //! | [`limits`] | size limits on files read, depth limits on YAML and `--tags` |
 //! | [`profile`] | SUT profiles (YAML) with one-line errors |
 //! | [`sut`] | launching, probing and stopping a real SUT |
@@ -40,6 +41,7 @@ pub mod harness;
 pub mod ics;
 pub mod limits;
 pub mod load;
+pub mod log;
 pub mod net;
 pub mod profile;
 pub mod reference;

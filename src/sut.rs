@@ -132,6 +132,13 @@ impl SutProcess {
             ))
         })?;
         let pgid = child.id().map(|p| p as i32);
+        tracing::info!(
+            sut = %profile.name,
+            command = %l.command.join(" "),
+            pid = child.id().unwrap_or(0),
+            stderr = %stderr.display(),
+            "SUT launched"
+        );
         let tree = child.id().map(|p| reap::Tree::new(p, &marker));
         let mut me = SutProcess {
             child: Some(child),
@@ -143,11 +150,14 @@ impl SutProcess {
         };
         if let Some(r) = &l.ready {
             let limit = Duration::from_secs(r.timeout_s.unwrap_or(10));
-            let until = Instant::now() + limit;
+            let asked = Instant::now();
+            let until = asked + limit;
+            let mut probes = 0u32;
             loop {
                 if let Some(c) = me.child.as_mut()
                     && let Ok(Some(status)) = c.try_wait()
                 {
+                    tracing::info!(sut = %profile.name, %status, "SUT exited before it was ready");
                     me.stop().await;
                     let stderr_tail = me.stderr_tail();
                     return Err(SutGone {
@@ -165,10 +175,19 @@ impl SutProcess {
                     (None, Some(a)) => TcpStream::connect(a).await.is_ok(),
                     _ => true,
                 } && (r.registered != Some(true) || registered());
+                probes += 1;
                 if ok {
+                    tracing::info!(
+                        sut = %profile.name,
+                        probes,
+                        after_ms = asked.elapsed().as_millis() as u64,
+                        "SUT ready"
+                    );
                     break;
                 }
+                tracing::debug!(sut = %profile.name, probes, "SUT readiness probe: not yet");
                 if Instant::now() >= until {
+                    tracing::info!(sut = %profile.name, probes, limit_s = limit.as_secs(), "SUT not ready in time");
                     me.stop().await;
                     let stderr_tail = me.stderr_tail();
                     return Err(SutGone {
@@ -201,10 +220,14 @@ impl SutProcess {
     /// beside the run).
     pub async fn exited(&mut self) -> String {
         match self.child.as_mut() {
-            Some(c) => match c.wait().await {
-                Ok(status) => status.to_string(),
-                Err(e) => format!("status unknown ({e})"),
-            },
+            Some(c) => {
+                let status = match c.wait().await {
+                    Ok(status) => status.to_string(),
+                    Err(e) => format!("status unknown ({e})"),
+                };
+                tracing::info!(%status, "SUT exited on its own");
+                status
+            }
             None => std::future::pending().await,
         }
     }
@@ -233,20 +256,35 @@ impl SutProcess {
         };
         let tree = self.tree.take();
         let left = |sig| tree.as_ref().map_or(0, |t| t.signal_all(sig));
+        let asked = Instant::now();
         if !reaped(&mut child)
             && let Some(g) = self.pgid
         {
             signal_group(g, SIGTERM);
         }
         let mut n = left(Some(SIGTERM));
+        tracing::debug!(
+            pgid = self.pgid.unwrap_or(0),
+            descendants = n,
+            "SUT stop: SIGTERM sent"
+        );
         let until = Instant::now() + STOP_GRACE;
         while !(reaped(&mut child) && n == 0) && Instant::now() < until {
             tokio::time::sleep(STEP).await;
             n = left(None);
         }
         if reaped(&mut child) && n == 0 {
+            tracing::info!(
+                after_ms = asked.elapsed().as_millis() as u64,
+                "SUT stopped (SIGTERM)"
+            );
             return;
         }
+        tracing::info!(
+            grace_ms = STOP_GRACE.as_millis() as u64,
+            left = n,
+            "SUT stop: still there after SIGTERM, SIGKILL"
+        );
         if !reaped(&mut child)
             && let Some(g) = self.pgid
         {
@@ -348,6 +386,7 @@ pub async fn check_reachable(profile: &Profile) -> Result<(), String> {
     }
     let limit = Duration::from_secs(profile.scenario_timeout_s.clamp(1, 2));
     for (field, a) in tcp {
+        tracing::debug!(%field, %a, "SUT reachability: TCP connect");
         match tokio::time::timeout(limit, TcpStream::connect(a)).await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => {
@@ -368,6 +407,7 @@ pub async fn check_reachable(profile: &Profile) -> Result<(), String> {
     // A SUT that answers does so within a few T1 on loopback.
     let wait = Duration::from_millis((4 * profile.t1_ms).clamp(200, 2000));
     for (field, a) in udp {
+        tracing::debug!(%field, %a, "SUT reachability: OPTIONS over UDP");
         if probe_udp_refused(profile.harness_ip, a, wait).await {
             return Err(format!(
                 "SUT `{}` unreachable before the first scenario: {field} {a} (UDP): an OPTIONS got ICMP port unreachable (nothing listens there)",

@@ -47,6 +47,11 @@ pub const EXIT_INTERRUPTED: i32 = 3;
     about = "Conformance suite for IMS and OMA messaging interworking"
 )]
 pub struct Cli {
+    /// Log more to stderr and to liaison.log in the report folder: -v run,
+    /// SUT and scenario events; -vv also transactions, timers, routing and
+    /// connections. RUST_LOG (target=level directives) works too.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -96,6 +101,10 @@ fn long_version() -> &'static str {
 
 /// Runs the command line; returns the exit code.
 pub fn main_with(cli: Cli) -> i32 {
+    if let Err(e) = crate::log::init(cli.verbose) {
+        eprintln!("liaison: {e}");
+        return EXIT_USAGE;
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

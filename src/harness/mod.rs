@@ -194,6 +194,7 @@ impl Held {
         let mut held = Vec::new();
         for (n, alone) in wanted {
             if let Some(lock) = ctx.exclusive.get(&n) {
+                tracing::debug!(role = %n, alone, "scenario waits for a run-level role");
                 let g = if alone {
                     Guard::Alone(lock.clone().write_owned().await)
                 } else {
@@ -403,6 +404,18 @@ impl Harnesses {
             core.configure(profile, &BTreeMap::new());
             h.ims = Some(Arc::new(core));
         }
+        tracing::info!(
+            iwf = h.iwf.is_some(),
+            ppg = h.push.is_some(),
+            push_agent = h.push_client.is_some(),
+            mmsc = h.mms_client.is_some(),
+            mms_relay = h.mms_relay.is_some(),
+            deferral_mmsc = h.deferral.is_some(),
+            mm3 = h.mem_server.is_some(),
+            ims_core = h.ims.is_some(),
+            tls = h.tls.is_some(),
+            "run-level harness roles started"
+        );
         Ok(h)
     }
 }

@@ -377,6 +377,15 @@ pub fn run(opts: LoadOptions) -> Result<(LoadResult, PathBuf), String> {
         )),
     };
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    crate::log::to_file(&out);
+    tracing::info!(
+        out = %out.display(),
+        %role,
+        sut = profile.as_ref().map_or("embedded reference", |p| p.name.as_str()),
+        rate = opts.rate.unwrap_or(0.0),
+        agent = %format_args!("{k}/{n}"),
+        "load run started"
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -453,6 +462,15 @@ pub fn run(opts: LoadOptions) -> Result<(LoadResult, PathBuf), String> {
         result.duration_s = started.elapsed().as_secs_f64();
     }
     result.judge(&opts.gates);
+    tracing::info!(
+        rate_per_s = result.rate_per_s,
+        sent = result.counters.sent,
+        completed = result.counters.completed,
+        lost = result.counters.lost,
+        violations = result.violations(),
+        exit_code = result.exit_code,
+        "load run ended"
+    );
     result.write(&out)?;
     Ok((result, out))
 }
@@ -482,6 +500,7 @@ fn search(
         }
         let p = plan(rate, first, opts.count, opts.duration);
         first += p.limit().max(1);
+        tracing::info!(rate, first_id = p.first_id, "load step started");
         let mut r = session.step(&p, live)?;
         r.target_rate_per_s = Some(rate);
         let clean = r.violations() == 0
@@ -497,6 +516,16 @@ fn search(
             p99_ms: r.latency_ms.p99,
             clean,
         });
+        tracing::info!(
+            rate,
+            achieved = r.rate_per_s,
+            sent = r.counters.sent,
+            completed = r.counters.completed,
+            lost = r.counters.lost + r.counters.late,
+            violations = r.violations(),
+            clean,
+            "load step ended"
+        );
         let floor = best
             .as_ref()
             .and_then(|b| b.target_rate_per_s)

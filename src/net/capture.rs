@@ -1155,11 +1155,30 @@ impl Routed {
             .iter()
             .filter_map(|o| self.owners.get(o).cloned())
             .collect();
-        if out.is_empty() {
+        let out = if out.is_empty() {
             vec![self.run_level.clone()]
         } else {
             out
+        };
+        // The files' names (each target's own lock, taken after this one's
+        // as everywhere), only when someone reads them.
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            let name = |c: &Capture| {
+                c.path()
+                    .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                    .unwrap_or_default()
+            };
+            let to: Vec<String> = out.iter().map(name).collect();
+            tracing::debug!(
+                role = %name(&self.run_level),
+                %src,
+                %dst,
+                bytes = payload.map_or(0, <[u8]>::len),
+                to = %to.join(","),
+                "routing: packet captured into"
+            );
         }
+        out
     }
 }
 
@@ -1185,6 +1204,7 @@ impl Claim {
     /// of a call, an MSRP session) are this claim's from now on; `key` must
     /// be the scenario's own (made up fresh).
     pub fn key(&self, key: impl AsRef<[u8]>) {
+        tracing::debug!(owner = self.id, key = %String::from_utf8_lossy(key.as_ref()), "routing: key claimed");
         self.with(|r, id| r.key(id, key.as_ref()));
     }
 
@@ -1192,6 +1212,7 @@ impl Claim {
     /// too, and a copy goes to every other claim with the same weak key
     /// (the SUT's own REGISTER, which several scenarios may watch).
     pub fn weak_key(&self, key: impl AsRef<[u8]>) {
+        tracing::debug!(owner = self.id, key = %String::from_utf8_lossy(key.as_ref()), "routing: weak key claimed");
         self.with(|r, id| r.weak_key(id, key.as_ref()));
     }
 }
@@ -1200,6 +1221,10 @@ impl Drop for Claim {
     fn drop(&mut self) {
         if let Some(r) = self.route.as_ref().and_then(|w| w.upgrade()) {
             let mut r = r.lock().unwrap_or_else(|e| e.into_inner());
+            tracing::debug!(
+                owner = self.id,
+                "routing: claim released, its keys go run-level"
+            );
             r.router.release(self.id);
             r.owners.remove(&self.id);
         }
@@ -1324,8 +1349,20 @@ impl Capture {
         let Some(route) = &self.route else {
             return Claim { route: None, id: 0 };
         };
+        // Read before the routing lock (the target's own lock comes after it nowhere else).
+        let (pcap, role) = if tracing::enabled!(tracing::Level::DEBUG) {
+            (target.path(), self.home().and_then(|c| c.path()))
+        } else {
+            (None, None)
+        };
         let mut r = route.lock().unwrap_or_else(|e| e.into_inner());
         let id = r.router.owner();
+        tracing::debug!(
+            owner = id,
+            pcap = %pcap.as_deref().and_then(|p| p.file_name()).unwrap_or_default().to_string_lossy(),
+            run_level = %role.as_deref().and_then(|p| p.file_name()).unwrap_or_default().to_string_lossy(),
+            "routing: a scenario claims packets of a run-level role"
+        );
         r.owners.insert(id, target.resolve());
         Claim {
             route: Some(Arc::downgrade(route)),

@@ -404,12 +404,21 @@ impl Shared {
                                 shown(&want),
                                 branch.unwrap_or_default()
                             ));
+                            tracing::debug!(from = %inc.from, note = inc.note.as_deref().unwrap_or(""), "SIP response matches no transaction (CSeq)");
                             lock(&self.unmatched).push(inc);
                         } else if let Some(back) = tx.response(inc) {
+                            tracing::debug!(from = %back.from, "SIP response for a transaction that has ended: kept as unmatched");
                             lock(&self.unmatched).push(back);
                         }
                     }
-                    None => lock(&self.unmatched).push(inc),
+                    None => {
+                        tracing::debug!(
+                            from = %inc.from,
+                            branch = branch.as_deref().unwrap_or(""),
+                            "SIP response matches no transaction (branch)"
+                        );
+                        lock(&self.unmatched).push(inc)
+                    }
                 }
             }
             Ok(_) => {
@@ -579,6 +588,7 @@ impl Shared {
             tap,
             ended: std::sync::atomic::AtomicBool::new(false),
         });
+        tracing::debug!(conn = conn.id, %transport, %local, %peer, "connection open");
         lock(&self.conns).insert((transport, peer), conn.clone());
         conn
     }
@@ -588,6 +598,15 @@ impl Shared {
     /// routes lock, so that a sender registering at the same moment either
     /// is told here or sees [`Conn::ended`] and opens another connection.
     fn connection_ended(&self, conn: &Arc<Conn>, end: ConnectionEnd) {
+        tracing::debug!(
+            conn = conn.id,
+            transport = %end.transport,
+            local = %end.local,
+            peer = %end.peer,
+            cause = ?end.cause,
+            partial_bytes = end.partial_len,
+            "connection closed"
+        );
         {
             let mut conns = lock(&self.conns);
             let key = (end.transport, end.peer);

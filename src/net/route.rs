@@ -147,6 +147,7 @@ impl Router {
             && command & SMPP_RESP != 0
             && let Some(o) = self.smpp.remove(&(dst, src, seq))
         {
+            tracing::debug!(owner = o, %src, %dst, seq, "routing: SMPP response follows its request");
             return vec![o];
         }
         match http_kind(payload) {
@@ -157,6 +158,7 @@ impl Router {
                     self.http.remove(&k);
                 }
                 if let Some(o) = o {
+                    tracing::debug!(owner = o, %src, %dst, "routing: HTTP response follows its request on the connection");
                     return vec![o];
                 }
             }
@@ -191,14 +193,16 @@ impl Router {
     ) -> Vec<OwnerId> {
         let head = &payload[..payload.len().min(SEARCH_LIMIT)];
         let carries = |keys: &[Vec<u8>]| keys.iter().any(|k| carries(head, k));
-        let owner = self
-            .owners
-            .iter()
-            .find(|o| carries(&o.keys))
-            .or_else(|| self.owners.iter().find(|o| carries(&o.branches)))
-            .or_else(|| self.owners.iter().find(|o| carries(&o.learned)))
-            .map(|o| o.id);
-        let Some(owner) = owner else {
+        let find = |list: fn(&Owner) -> &Vec<Vec<u8>>, why: &'static str| {
+            self.owners
+                .iter()
+                .find(|o| carries(list(o)))
+                .map(|o| (o.id, why))
+        };
+        let owner = find(|o| &o.keys, "its own key")
+            .or_else(|| find(|o| &o.branches, "a Via branch it learned"))
+            .or_else(|| find(|o| &o.learned, "a Call-ID or MSRP session it learned"));
+        let Some((owner, why)) = owner else {
             let others: Vec<OwnerId> = self
                 .owners
                 .iter()
@@ -207,9 +211,13 @@ impl Router {
                 .collect();
             if others.is_empty() {
                 self.unclaimed += 1;
+                tracing::debug!(%src, %dst, bytes = payload.len(), "routing: no scenario's key: run-level");
+            } else {
+                tracing::debug!(owners = ?others, %src, %dst, "routing: by weak key (a copy to each)");
             }
             return others;
         };
+        tracing::debug!(owner, %src, %dst, "routing: by {why}");
         match smpp {
             Some((command, seq)) if command & SMPP_RESP == 0 => {
                 let k = (src, dst, seq);

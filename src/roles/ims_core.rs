@@ -321,11 +321,18 @@ async fn handle(ep: &Arc<SipEndpoint>, state: &Arc<Mutex<State>>, inc: Incoming)
         )
     };
     if retrans {
+        tracing::debug!(
+            transaction = %key,
+            from = %inc.from,
+            final_resent = stored.is_some(),
+            "IMS core: server transaction, retransmission absorbed"
+        );
         if let Some(b) = stored {
             let _ = ep.send(inc.transport, inc.from, &b).await;
         }
         return;
     }
+    tracing::debug!(transaction = %key, %number, from = %inc.from, "IMS core: server transaction, new request");
     let (code, delay) = match method.as_str() {
         "MESSAGE" => match answer.unwrap_or(Answer::Respond {
             code: 404,

@@ -204,6 +204,9 @@ async fn client_transaction(
         linger,
     } = bounds;
     let cseq = SipMessage::parse(&request).ok().and_then(|m| m.cseq());
+    let method = cseq.as_ref().map_or("?", |c| c.1.as_str()).to_string();
+    // Timer E for non-INVITE, A for INVITE (RFC 3261 §17.1).
+    let retransmit_timer = if invite { "A" } else { "E" };
     let mut rx = ep.subscribe_transaction(branch, cseq);
     let sent_at = Instant::now();
     let mut result = ClientResult {
@@ -217,11 +220,22 @@ async fn client_transaction(
         connection_end: None,
     };
     if let Err(e) = ep.send_for(branch, transport, dst, &request).await {
+        tracing::debug!(%branch, %method, %dst, %transport, error = %e, "client transaction: the request could not be sent");
         result.send_error = Some(format!("could not send to {dst} over {transport}: {e}"));
         ep.unsubscribe(branch);
         return result;
     }
     result.transmissions = 1;
+    tracing::debug!(
+        %branch,
+        %method,
+        %dst,
+        %transport,
+        t1_ms = timers.t1.as_millis() as u64,
+        "client transaction created: request sent"
+    );
+    // Why it ended, for the log only.
+    let mut ended = "response channel closed";
     let timer_f = (sent_at + timers.f()).min(deadline);
     let mut interval_e = timers.t1;
     let mut next_e = sent_at + interval_e;
@@ -235,16 +249,27 @@ async fn client_transaction(
         };
         if now >= wake {
             if linger_until.is_some() || now >= timer_f {
+                ended = if linger_until.is_some() {
+                    "final response, then the watch for a second one (Timer K) ran out"
+                } else if timer_f < sent_at + timers.f() {
+                    "the scenario deadline came before a final response"
+                } else if invite {
+                    "Timer B fired: no final response"
+                } else {
+                    "Timer F fired: no final response"
+                };
                 break;
             }
             // Timer E (Timer A for INVITE): retransmit (UDP only).
             let provisional = !result.responses.is_empty();
             if invite && provisional {
                 // INVITE Proceeding: no more retransmissions, wait for Timer B.
+                tracing::debug!(%branch, %method, "Timer A: proceeding, no more retransmissions");
                 next_e = timer_f;
                 continue;
             }
-            if ep.send_for(branch, transport, dst, &request).await.is_ok() {
+            let sent = ep.send_for(branch, transport, dst, &request).await.is_ok();
+            if sent {
                 result.transmissions += 1;
             }
             interval_e = if invite {
@@ -255,6 +280,15 @@ async fn client_transaction(
                 (interval_e * 2).min(timers.t2)
             };
             next_e = Instant::now() + interval_e;
+            tracing::debug!(
+                %branch,
+                %method,
+                timer = retransmit_timer,
+                transmissions = result.transmissions,
+                sent,
+                next_ms = interval_e.as_millis() as u64,
+                "client transaction: Timer {retransmit_timer} fired, request retransmitted"
+            );
             continue;
         }
         match tokio::time::timeout(wake - now, rx.recv()).await {
@@ -267,7 +301,9 @@ async fn client_transaction(
                 // its request came on mid-transaction has failed it for a
                 // client that, like this one, ends on the transport error.)
                 if result.final_index.is_none() {
+                    tracing::debug!(%branch, %method, peer = %end.peer, "client transaction: its connection ended before a final response (transport error)");
                     result.connection_end = Some(end);
+                    ended = "transport error: the connection ended";
                     break;
                 }
             }
@@ -277,6 +313,13 @@ async fn client_transaction(
                     .final_response_raw()
                     .zip(inc.msg.as_ref().ok())
                     .is_some_and(|(first, now)| conflicts(first, now));
+                tracing::debug!(
+                    %branch,
+                    %method,
+                    status = status.unwrap_or(0),
+                    from = %inc.from,
+                    "client transaction: response matched"
+                );
                 result.responses.push(inc);
                 if let Some(s) = status {
                     if s >= 200 && result.final_index.is_none() {
@@ -284,6 +327,7 @@ async fn client_transaction(
                         let watch = linger.max(timers.final_watch());
                         linger_until = Some((Instant::now() + watch).min(deadline));
                     } else if s >= 200 && differs && result.conflict_index.is_none() {
+                        tracing::debug!(%branch, %method, status = s, "client transaction: a second, different final response");
                         result.conflict_index = Some(result.responses.len() - 1);
                     } else if s < 200 && linger_until.is_none() {
                         // Proceeding: retransmit at T2 from now on.
@@ -296,6 +340,15 @@ async fn client_transaction(
         }
     }
     ep.unsubscribe(branch);
+    tracing::debug!(
+        %branch,
+        %method,
+        status = result.final_response_raw().and_then(|m| m.status()).unwrap_or(0),
+        transmissions = result.transmissions,
+        responses = result.responses.len(),
+        elapsed_ms = sent_at.elapsed().as_millis() as u64,
+        "client transaction ended: {ended}"
+    );
     result
 }
 

@@ -498,6 +498,12 @@ impl Recipient {
             )
         };
         if retrans {
+            tracing::debug!(
+                transaction = %key,
+                from = %inc.from,
+                final_resent = stored.is_some(),
+                "server transaction: retransmission absorbed"
+            );
             // §17.2.2: a retransmission gets the final response again, if there is one.
             if let Some(bytes) = stored {
                 let _ = ua.ep.send(inc.transport, inc.from, &bytes).await;
@@ -505,8 +511,17 @@ impl Recipient {
             return;
         }
         let Some((code, delay, bytes)) = respond(answer.as_ref(), &msg, inc.from) else {
+            tracing::debug!(transaction = %key, from = %inc.from, "server transaction: new request, not answered");
             return;
         };
+        tracing::debug!(
+            transaction = %key,
+            from = %inc.from,
+            transport = %inc.transport,
+            code,
+            delay_ms = delay.as_millis() as u64,
+            "server transaction: new request, answered"
+        );
         let ua = ua.clone();
         let state = state.clone();
         let send = async move {

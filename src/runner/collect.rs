@@ -145,6 +145,11 @@ impl Collector {
         let mut c = self.shared.lock().unwrap_or_else(|e| e.into_inner());
         match ev {
             event::Scenario::Started => {
+                tracing::info!(
+                    scenario = %sc.name,
+                    at = %format_args!("{}:{}", relative_file(&file), sc.position.line),
+                    "scenario started"
+                );
                 c.steps.insert(key.clone(), Vec::new());
                 c.running.insert(key, (Instant::now(), None));
             }
@@ -235,6 +240,14 @@ impl Collector {
                     truncated: None,
                     tls,
                 };
+                tracing::info!(
+                    scenario = %res.name,
+                    verdict = res.verdict.as_str(),
+                    requirements = res.requirements.join(","),
+                    duration_ms = res.duration_ms,
+                    step = res.step.as_deref().unwrap_or(""),
+                    "scenario ended"
+                );
                 if self.progress {
                     let n = c.results.len() + 1;
                     let mark = if res.verdict == ScenarioVerdict::Passed {

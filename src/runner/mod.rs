@@ -95,6 +95,11 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
     let fdir = features_dir(opts.features.as_deref()).map_err(UsageError)?;
     let features = load_features(&fdir).map_err(UsageError)?;
     let all = scenarios(&features);
+    tracing::debug!(
+        features = %fdir.display(),
+        scenarios = all.len(),
+        "feature files read"
+    );
     let problems = tag_problems(&all, &catalogue);
     if !problems.is_empty() {
         return Err(UsageError(format!(
@@ -155,6 +160,14 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
             out_dir.display()
         ))
     })?;
+    crate::log::to_file(&out_dir);
+    tracing::info!(
+        out = %out_dir.display(),
+        sut = opts.sut.as_ref().map(|p| p.display().to_string()).as_deref().unwrap_or("embedded reference"),
+        fault = opts.fault.as_deref().unwrap_or("none"),
+        tags = opts.tags.as_deref().unwrap_or(""),
+        "run started"
+    );
     if opts.out.is_none() {
         let latest = PathBuf::from("reports/latest");
         let _ = std::fs::remove_file(&latest);
@@ -176,13 +189,22 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
             let ip = opts
                 .address
                 .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
-            reference::start_embedded(opts.fault.as_deref(), ip, &pcap_dir).await?
+            let r = reference::start_embedded(opts.fault.as_deref(), ip, &pcap_dir).await?;
+            tracing::info!(%ip, roles = r.0.roles.join(","), "embedded reference and its harness started");
+            r
         }
     };
     let selected: Vec<&ScenarioInfo> = all
         .iter()
         .filter(|s| applies(&s.tags, &profile, filter.as_ref()))
         .collect();
+    tracing::info!(
+        selected = selected.len(),
+        of = all.len(),
+        sut = %profile.name,
+        roles = profile.roles.join(","),
+        "scenarios selected by tags, roles and capabilities"
+    );
     if selected.is_empty() {
         return Err(nothing_to_run(
             &all,
@@ -222,8 +244,11 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
         };
         match reachable {
             None => interrupted = true,
-            Some(Ok(())) => {}
+            Some(Ok(())) => {
+                tracing::info!(sut = %profile.name, "SUT reachable at its profile's addresses")
+            }
             Some(Err(message)) => {
+                tracing::info!(%message, "SUT unreachable: the run stops");
                 return Err(absent(
                     crate::report::SutEventKind::Unreachable,
                     crate::sut::SutGone {
@@ -231,7 +256,7 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
                         status: None,
                         stderr_tail: Vec::new(),
                     },
-                ))
+                ));
             }
         }
     }
@@ -343,11 +368,19 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
             world.capture = Capture::create(&path).unwrap_or_else(|_| Capture::disabled());
             world.pcap = Some(path.display().to_string());
             world.start_claims();
+            let scenario = sc.name.clone();
             async move {
                 // The run-level roles it uses, its own until it ends, and
                 // its SUT roles (shared, or alone with @alone); its clock
                 // and deadline start once it has them.
+                let asked = Instant::now();
                 world.held = Held::take(&world.ctx, &tags).await;
+                tracing::debug!(
+                    %scenario,
+                    pcap = world.pcap.as_deref().unwrap_or(""),
+                    waited_ms = asked.elapsed().as_millis() as u64,
+                    "scenario holds its roles; its clock starts"
+                );
                 world.started = Instant::now();
                 world.deadline =
                     world.started + Duration::from_secs(world.ctx.profile.scenario_timeout_s);
@@ -411,6 +444,12 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
         }
     }
 
+    tracing::info!(
+        interrupted,
+        sut_exited = died.is_some(),
+        elapsed_ms = started_at.elapsed().as_millis() as u64,
+        "scenarios ended"
+    );
     *CONTEXT.lock().unwrap_or_else(|e| e.into_inner()) = None;
     let stderr_tail = sut_proc.as_ref().map(|p| p.stderr_tail());
     if let Some(mut p) = sut_proc.take() {
@@ -462,6 +501,26 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
         });
     }
     note_not_run_by_sut(&mut report);
+    if let Some(run) = report.runs.first() {
+        for p in &run.pcaps {
+            tracing::info!(
+                harness = %p.harness,
+                pcap = %p.pcap,
+                frames = p.frames,
+                unclaimed = p.unclaimed,
+                "routing: run-level capture (packets no scenario claimed stay here)"
+            );
+        }
+    }
+    let count = |v| report.scenarios.iter().filter(|s| s.verdict == v).count();
+    tracing::info!(
+        passed = count(crate::report::ScenarioVerdict::Passed),
+        failed = count(crate::report::ScenarioVerdict::Failed),
+        skipped = count(crate::report::ScenarioVerdict::Skipped),
+        exit_code = report.exit_code(),
+        elapsed_ms = started_at.elapsed().as_millis() as u64,
+        "run ended"
+    );
     report.write_all(&out_dir).map_err(|e| {
         UsageError(format!(
             "cannot write the report into {}: {e}",

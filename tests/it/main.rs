@@ -31,6 +31,7 @@ mod load_im_server;
 mod load_iwf;
 mod load_ppg;
 mod load_report;
+mod log;
 mod mms_client_sut;
 mod mms_relay;
 mod mms_vectors;
