@@ -80,6 +80,9 @@ fn all_steps(
 
 /// A feature file's path relative to the working folder, when it is under it.
 pub(super) fn relative_file(file: &str) -> String {
+    if let Some(shown) = super::embedded::shown(Path::new(file)) {
+        return shown;
+    }
     std::env::current_dir()
         .ok()
         .and_then(|d| {

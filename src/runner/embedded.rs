@@ -95,6 +95,23 @@ pub fn content_hash() -> u64 {
     h
 }
 
+/// A file of the written-out embedded features as `features/…` (the path
+/// it has in the source tree), for reports and listings; `None` for any
+/// other file. Both folder names [`materialize`] writes are recognised.
+pub fn shown(file: &std::path::Path) -> Option<String> {
+    let rest = file.strip_prefix(std::env::temp_dir()).ok()?;
+    let mut parts = rest.components();
+    let top = parts.next()?.as_os_str().to_str()?;
+    let ours = top.starts_with(&format!("liaison-{}-features-", env!("CARGO_PKG_VERSION")))
+        || top.starts_with("liaison-features-");
+    ours.then(|| {
+        std::path::Path::new("features")
+            .join(parts.as_path())
+            .display()
+            .to_string()
+    })
+}
+
 /// The folder holding the embedded features (and the catalogue, as
 /// `requirements.yaml`), written now unless a complete copy is there.
 /// Written under a temporary name and renamed, so that runs started
@@ -150,6 +167,28 @@ fn complete(dir: &Path) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn written_out_files_are_shown_as_features() {
+        let t = std::env::temp_dir();
+        let f = t
+            .join(format!(
+                "liaison-{}-features-00ff",
+                env!("CARGO_PKG_VERSION")
+            ))
+            .join("delivery-reports/a.feature");
+        assert_eq!(
+            super::shown(&f).as_deref(),
+            Some("features/delivery-reports/a.feature")
+        );
+        let f = t.join("liaison-features-12-34/push/b.feature");
+        assert_eq!(super::shown(&f).as_deref(), Some("features/push/b.feature"));
+        assert_eq!(super::shown(&t.join("other/x.feature")), None);
+        assert_eq!(
+            super::shown(std::path::Path::new("features/x.feature")),
+            None
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -65,6 +65,17 @@ fn a_binary_copied_alone_runs_the_suite_from_an_empty_folder() {
     assert_eq!(r["summary"]["scenarios"]["failed"], 0, "{}", text(&o));
     assert!(r["summary"]["scenarios"]["passed"].as_u64().unwrap() >= 3);
     assert_eq!(verdict(&r, "DR-1"), "passed");
+    // The report names the scenarios by their place in the source tree,
+    // not by the temporary folder they were read from.
+    for s in r["scenarios"].as_array().unwrap() {
+        let at = s["location"].as_str().unwrap();
+        assert!(at.starts_with("features/delivery-reports/"), "{at}");
+    }
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        !page.contains("-features-"),
+        "report.html names the temporary folder"
+    );
     // A second run reuses the folder its first one wrote.
     let o = alone(&["list"]);
     assert_eq!(o.status.code(), Some(0));
