@@ -1497,6 +1497,16 @@ impl Profile {
         self.roles.iter().any(|r| r == role)
     }
 
+    /// The capabilities of [`CAPABILITIES`] that hold for this SUT, in that
+    /// order (report.json's `sut.capabilities`, the conformance statement's).
+    pub fn declared_capabilities(&self) -> Vec<String> {
+        CAPABILITIES
+            .iter()
+            .filter(|c| self.capability(c))
+            .map(|c| c.to_string())
+            .collect()
+    }
+
     /// Is a declared capability true? (`accept_types` counts as declared when present.)
     pub fn capability(&self, name: &str) -> bool {
         match name {

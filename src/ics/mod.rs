@@ -214,11 +214,7 @@ impl Statement {
                 name: profile.name.clone(),
                 profile: profile.path.clone(),
                 roles: profile.roles.clone(),
-                capabilities: crate::profile::CAPABILITIES
-                    .iter()
-                    .filter(|c| profile.capability(c))
-                    .map(|c| c.to_string())
-                    .collect(),
+                capabilities: profile.declared_capabilities(),
             },
             run_tags: None,
             summary,

@@ -318,11 +318,7 @@ pub(super) fn sut_of(profile: &Profile) -> Sut {
         name: profile.name.clone(),
         profile: profile.path.clone(),
         roles: profile.roles.clone(),
-        capabilities: crate::profile::CAPABILITIES
-            .iter()
-            .filter(|c| profile.capability(c))
-            .map(|c| c.to_string())
-            .collect(),
+        capabilities: profile.declared_capabilities(),
         network: (profile.network != crate::profile::Network::Loopback)
             .then(|| profile.network.as_str().to_string()),
     }
