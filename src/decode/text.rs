@@ -163,6 +163,27 @@ fn eol_name(n: usize) -> &'static str {
     }
 }
 
+/// The header fields from `at` and the empty line that ends them, listed
+/// (SIP and HTTP heads: RFC 3261 §7.3, RFC 9112 §5).
+fn head_fields(
+    b: &[u8],
+    at: usize,
+    compact: bool,
+    out: &mut Out<'_>,
+) -> (Vec<Hdr>, Option<Line>, Option<usize>) {
+    let (hs, blank, bad) = headers(b, at);
+    list_headers(&hs, compact, out);
+    if let Some(bl) = &blank {
+        out.add(
+            bl.start,
+            bl.next - bl.start,
+            "end of head",
+            eol_name(bl.eol()),
+        );
+    }
+    (hs, blank, bad)
+}
+
 fn list_headers(hs: &[Hdr], compact: bool, out: &mut Out<'_>) {
     for h in hs {
         let name = match sip_long_name(&h.name).filter(|_| compact) {
@@ -207,16 +228,7 @@ pub(crate) fn sip(b: &[u8], out: &mut Out<'_>) -> (usize, Option<DecodeError>) {
     } else {
         start_line(b, l, ["Method", "Request-URI", "SIP-Version"], out);
     }
-    let (hs, blank, bad) = headers(b, l.next);
-    list_headers(&hs, true, out);
-    if let Some(bl) = blank {
-        out.add(
-            bl.start,
-            bl.next - bl.start,
-            "end of head",
-            eol_name(bl.eol()),
-        );
-    }
+    let (hs, blank, bad) = head_fields(b, l.next, true, out);
     match parsed {
         Ok(m) => {
             let used = lead + m.raw().len();
@@ -391,16 +403,7 @@ pub(crate) fn http(b: &[u8], out: &mut Out<'_>) -> (usize, Option<DecodeError>) 
     } else {
         start_line(b, l, ["method", "request-target", "HTTP-version"], out);
     }
-    let (hs, blank, bad) = headers(b, l.next);
-    list_headers(&hs, false, out);
-    if let Some(bl) = blank {
-        out.add(
-            bl.start,
-            bl.next - bl.start,
-            "end of head",
-            eol_name(bl.eol()),
-        );
-    }
+    let (_, blank, bad) = head_fields(b, l.next, false, out);
     match parsed {
         Ok(m) => {
             let used = m.raw().len();
