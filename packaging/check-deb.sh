@@ -19,8 +19,11 @@ as_root=()
 
 t0=$SECONDS
 if ! command -v cargo-deb >/dev/null 2>&1; then
-  echo "check-deb: installing cargo-deb into ~/.cargo/bin (cargo install cargo-deb --locked)"
-  cargo install cargo-deb --locked --quiet
+  # The version this package's metadata was written and checked with: a
+  # newer one may read [package.metadata.deb] differently, or ask for a
+  # newer Rust than the machine's.
+  echo "check-deb: installing cargo-deb 3.8.0 into ~/.cargo/bin (cargo install cargo-deb --version 3.8.0 --locked)"
+  cargo install cargo-deb --version 3.8.0 --locked --quiet
   echo "check-deb: cargo-deb installed in $((SECONDS - t0)) s"
 fi
 

@@ -3,13 +3,13 @@
 # (issue 17): the release binary, a man page per command (`liaison man`),
 # completions for bash, zsh and fish (`liaison completions`), and the
 # real-SUT fixtures and their waivers under /usr/share/liaison/fixtures/.
-# Needs cargo-deb (`cargo install cargo-deb --locked`); the package's layout
+# Needs cargo-deb (`cargo install cargo-deb --version 3.8.0 --locked`); the package's layout
 # is [package.metadata.deb] in Cargo.toml. Prints the .deb's path last.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 command -v cargo-deb >/dev/null 2>&1 || {
-  echo "packaging/deb.sh: cargo-deb is missing: cargo install cargo-deb --locked" >&2
+  echo "packaging/deb.sh: cargo-deb is missing: cargo install cargo-deb --version 3.8.0 --locked" >&2
   exit 2
 }
 
