@@ -89,7 +89,7 @@ pub(super) fn catalogue_and_scenarios(
     if check && !problems.is_empty() {
         return Err(format!("feature files: {}", problems.join("; ")));
     }
-    ics::shown_as_features(&mut all, &dir, features.is_some());
+    ics::shown_as_features(&mut all);
     Ok((cat, all))
 }
 

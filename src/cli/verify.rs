@@ -94,11 +94,7 @@ pub fn render(name: &str, v: &Verification) -> String {
             "made by      {} {} (revision {}), catalogue {}",
             m.suite.name,
             m.suite.version,
-            if m.suite.revision.is_empty() {
-                "unknown"
-            } else {
-                &m.suite.revision
-            },
+            revision_or_unknown(&m.suite.revision),
             m.catalogue_digest
         );
     }
@@ -108,11 +104,7 @@ pub fn render(name: &str, v: &Verification) -> String {
             "run by       {} {} (revision {}), catalogue {}",
             r.suite.name,
             r.suite.version,
-            if r.suite.revision.is_empty() {
-                "unknown"
-            } else {
-                &r.suite.revision
-            },
+            revision_or_unknown(&r.suite.revision),
             r.catalogue.as_deref().unwrap_or("unknown")
         );
         let _ = writeln!(
@@ -211,4 +203,13 @@ pub fn render(name: &str, v: &Verification) -> String {
         }
     }
     o
+}
+
+/// A suite's recorded revision, `unknown` when a report predates it.
+fn revision_or_unknown(r: &str) -> &str {
+    if r.is_empty() {
+        "unknown"
+    } else {
+        r
+    }
 }

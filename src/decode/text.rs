@@ -443,15 +443,7 @@ pub(crate) fn body(
         return None;
     }
     let bytes = &b[at..at + len];
-    let media = ct
-        .map(|c| {
-            c.split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .unwrap_or_default();
+    let media = media_type(ct);
     // Text is shown (its start); other bodies by their fields below.
     let preview = if media.starts_with("text/plain") || media == "message/cpim" {
         format!(": {}", show_text(bytes))
@@ -545,16 +537,7 @@ fn multipart(b: &[u8], ct: &str, out: &mut Out<'_>) -> Option<DecodeError> {
             ),
         );
         let mut inner = out.nested(pos);
-        let media = pct
-            .as_deref()
-            .map(|c| {
-                c.split(';')
-                    .next()
-                    .unwrap_or_default()
-                    .trim()
-                    .to_ascii_lowercase()
-            })
-            .unwrap_or_default();
+        let media = media_type(pct.as_deref());
         let err = if memmem::find(&p.body, b"<pap").is_some() && media.contains("xml") {
             super::pap::pap(&p.body, &mut inner).1
         } else if media == "application/vnd.wap.mms-message" {
@@ -705,4 +688,17 @@ pub(crate) fn mail(b: &[u8], out: &mut Out<'_>) -> (usize, Option<DecodeError>) 
         out.add(dot_at, e - dot_at, "end of data", "`.` line");
     }
     (content, err)
+}
+
+/// The media type of a Content-Type value (`type/subtype`, lower case,
+/// parameters dropped; RFC 9110 §8.3.1), empty when there is none.
+fn media_type(ct: Option<&str>) -> String {
+    ct.map(|c| {
+        c.split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+    })
+    .unwrap_or_default()
 }

@@ -366,16 +366,12 @@ fn item(r: &Requirement, all: &[ScenarioInfo], profile: &Profile) -> Item {
 }
 
 /// Shows the scenarios' files as `features/…` when they were read from the
-/// copy of the compiled-in features in the temporary folder (or from
-/// `./features`): `dir` is the folder they were read from, `given` whether
-/// the user named it (`--features`, then shown as it is).
-pub fn shown_as_features(all: &mut [ScenarioInfo], dir: &Path, given: bool) {
-    if given {
-        return;
-    }
+/// copy of the compiled-in features in the temporary folder
+/// ([`crate::runner::embedded::shown`], as the report names them).
+pub fn shown_as_features(all: &mut [ScenarioInfo]) {
     for s in all {
-        if let Ok(rel) = Path::new(&s.file).strip_prefix(dir) {
-            s.file = Path::new("features").join(rel).display().to_string();
+        if let Some(shown) = crate::runner::embedded::shown(Path::new(&s.file)) {
+            s.file = shown;
         }
     }
 }

@@ -217,7 +217,7 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
     // not only those --tags selects; files shown as `features/…`).
     let statement = {
         let mut shown = all.clone();
-        crate::ics::shown_as_features(&mut shown, &fdir, opts.features.is_some());
+        crate::ics::shown_as_features(&mut shown);
         let mut s = crate::ics::Statement::build(&catalogue, &shown, &profile);
         s.run_tags = opts.tags.clone();
         Box::new(s)
