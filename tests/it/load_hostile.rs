@@ -396,9 +396,15 @@ fn pdu(cmd: u32, seq: u32, body: &[u8]) -> Vec<u8> {
 /// Connects to the harness SMSC (once it listens) and binds as a
 /// transceiver (SMPP 3.4 §4.1.5); the stream after bind_resp.
 fn bind(smsc: SocketAddr) -> TcpStream {
+    bind_with(smsc, None)
+}
+
+/// [`bind`], with the socket's receive buffer set to `rcvbuf` bytes before
+/// it connects (so the window it offers stays that small).
+fn bind_with(smsc: SocketAddr, rcvbuf: Option<i32>) -> TcpStream {
     let until = Instant::now() + Duration::from_secs(20);
     let mut s = loop {
-        match TcpStream::connect(smsc) {
+        match connect(smsc, rcvbuf) {
             Ok(s) => break s,
             Err(_) if Instant::now() < until => std::thread::sleep(Duration::from_millis(20)),
             Err(e) => panic!("the harness SMSC at {smsc}: {e}"),
@@ -415,6 +421,51 @@ fn bind(smsc: SocketAddr) -> TcpStream {
     let mut body = vec![0u8; len.saturating_sub(16).min(4096)];
     s.read_exact(&mut body).unwrap();
     s
+}
+
+/// A TCP connection to `to` (IPv4), with SO_RCVBUF set first when asked.
+fn connect(to: SocketAddr, rcvbuf: Option<i32>) -> std::io::Result<TcpStream> {
+    use std::os::fd::FromRawFd;
+    let Some(size) = rcvbuf else {
+        return TcpStream::connect(to);
+    };
+    let SocketAddr::V4(v4) = to else {
+        return TcpStream::connect(to);
+    };
+    // SAFETY: a new socket, owned by the TcpStream made from it below (or
+    // closed here on error); setsockopt and connect get pointers to locals
+    // of the sizes passed.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let stream = TcpStream::from_raw_fd(fd);
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&size as *const i32).cast(),
+            std::mem::size_of::<i32>() as libc::socklen_t,
+        );
+        let sa = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: v4.port().to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: u32::from(*v4.ip()).to_be(),
+            },
+            sin_zero: [0; 8],
+        };
+        let r = libc::connect(
+            fd,
+            (&sa as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        );
+        if r != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(stream)
+    }
 }
 
 fn iwf_profile(smsc: SocketAddr, core: SocketAddr) -> String {
@@ -474,7 +525,10 @@ fn an_iwf_that_floods_the_harness_smsc_is_named_and_bounded() {
         let s2 = stop.clone();
         let fake = std::thread::spawn(move || {
             let _nice = low_priority();
-            let mut s = bind(smsc);
+            // A small window: the harness's replies back up after a few
+            // kB, however slowly this thread floods on a busy machine (with
+            // the default buffers it took some 10 MB of enquire_link first).
+            let mut s = bind_with(smsc, Some(4096));
             s.set_write_timeout(Some(Duration::from_millis(100)))
                 .unwrap();
             let mut burst = Vec::with_capacity(16 * 4096);
