@@ -139,7 +139,9 @@ pub fn liaison(document: &str) -> Option<&'static Liaison> {
 pub const EMBEDDED: &str = include_str!("../features/requirements.yaml");
 
 /// ID prefixes by area (design.md).
-pub const PREFIXES: &[&str] = &["DR", "ADDR", "DEFER", "PUSH", "IMS", "MEM"];
+pub const PREFIXES: &[&str] = &[
+    "DR", "ADDR", "DEFER", "PUSH", "IMS", "MEM", "GM", "PRES", "POC",
+];
 
 impl Catalogue {
     /// The catalogue compiled into the binary.

@@ -22,6 +22,9 @@ pub const ROLES: &[&str] = &[
     "mms-relay",
     "mms-client",
     "mem-server",
+    "xdms",
+    "presence-server",
+    "poc-server",
 ];
 
 pub use crate::net::Transport;
@@ -62,6 +65,59 @@ struct RawProfile {
     ims: Option<ImsSection>,
     #[serde(default)]
     tls: Option<TlsSection>,
+    #[serde(default)]
+    xdms: Option<XdmsSection>,
+    #[serde(default)]
+    presence: Option<PresenceSection>,
+    #[serde(default)]
+    poc: Option<PocSection>,
+}
+
+/// xdms: an XCAP server (RFC 4825) holding group and resource-list
+/// documents, reached on the Ut reference point through an aggregation
+/// proxy the harness plays: the proxy asserts the authenticated user's
+/// identity in a header, and the SUT trusts that header from the proxy's
+/// address only (issue 18, GM-*).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct XdmsSection {
+    /// The XCAP root URI (`http://IP:PORT/PATH`), the SUT's HTTP listener.
+    pub xcap_root: String,
+    /// The address the harness's aggregation proxy sends from: the one
+    /// source the SUT trusts for the asserted identity (on IPv4 loopback a
+    /// loopback IP of its own, such as 127.0.0.3).
+    pub proxy: IpAddr,
+    /// The header the proxy asserts the identity in (default
+    /// `X-XCAP-Asserted-Identity`, OMA XDM; 3GPP TS 33.222 names
+    /// `X-3GPP-Asserted-Identity`).
+    #[serde(default)]
+    pub identity_header: Option<String>,
+    /// The users' domain (their XUIs are `sip:USER@DOMAIN`); default
+    /// `sip.domain`, else `liaison.test`.
+    #[serde(default)]
+    pub domain: Option<String>,
+}
+
+/// presence: a presence server (RFC 3856, 3GPP TS 24.141) behind the
+/// harness IMS core (`ims.core`, the source it trusts for
+/// P-Asserted-Identity), at `sip.address` (issue 18, PRES-*).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PresenceSection {
+    /// The presentities' domain; default `sip.domain`, else `liaison.test`.
+    #[serde(default)]
+    pub domain: Option<String>,
+}
+
+/// poc: a PoC server's signalling (OMA PoC control plane) behind the
+/// harness IMS core, at `sip.address` (issue 18, POC-*).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PocSection {
+    /// The users' and groups' domain; default `sip.domain`, else
+    /// `liaison.test`.
+    #[serde(default)]
+    pub domain: Option<String>,
 }
 
 /// tls: how the harness meets a SUT over TLS (SIP over TLS, issue 15): the
@@ -831,6 +887,12 @@ pub struct Profile {
     /// How the harness meets the SUT over TLS (`tls` section; defaults
     /// when absent).
     pub tls: TlsSection,
+    /// xdms: its XCAP root and the proxy it trusts.
+    pub xdms: Option<XdmsSection>,
+    /// presence-server: its presentities' domain.
+    pub presence: Option<PresenceSection>,
+    /// poc-server: its groups.
+    pub poc: Option<PocSection>,
 }
 
 /// Where a SUT may be. The default keeps every address on this host's
@@ -1449,6 +1511,9 @@ impl Profile {
             mem_server: raw.mem_server,
             ims: raw.ims,
             tls,
+            xdms: raw.xdms,
+            presence: raw.presence,
+            poc: raw.poc,
         })
     }
 

@@ -2,7 +2,10 @@
 //! force names (PoC, Group Management, Presence, IM, SIP Push, STI), the
 //! catalogue requirements that belong to it (their `enabler` field), the
 //! scenarios that check them, and the IMS references they rest on (the refs
-//! of its IMS-* requirements); an enabler no requirement names is "not
+//! of its requirements in the IMS-alignment areas, [`IMS_AREAS`]: IMS-*,
+//! and GM-*, PRES-*, POC-* of the enablers seed 003 puts first; not the
+//! DR-* or PUSH-* refs of IM and SIP Push, which are their own protocols'
+//! clauses); an enabler no requirement names is "not
 //! covered", with the reason ([`uncovered_because`]). `liaison list` prints
 //! [`text`]; the report shows [`html`].
 //!
@@ -12,6 +15,11 @@
 use std::collections::BTreeSet;
 
 use crate::catalogue::{Catalogue, Level, ENABLERS};
+
+/// The catalogue areas whose refs are an enabler's IMS references: seed
+/// 003's alignment of the enablers with the IMS (IMS-*), and the enablers it
+/// puts first (GM-*, PRES-*, POC-*).
+pub const IMS_AREAS: &[&str] = &["IMS", "GM", "PRES", "POC"];
 
 /// A scenario as traceability sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +47,7 @@ pub struct RequirementTrace {
 pub struct EnablerTrace {
     pub enabler: &'static str,
     pub requirements: Vec<RequirementTrace>,
-    /// The IMS references (3GPP, IETF) its IMS-* requirements rest on.
+    /// The IMS references (3GPP, IETF) its requirements of [`IMS_AREAS`] rest on.
     pub ims_refs: Vec<String>,
 }
 
@@ -61,7 +69,8 @@ pub fn trace(cat: &Catalogue, scenarios: &[ScenarioRef]) -> Vec<EnablerTrace> {
                 .filter(|r| r.enabler.as_deref() == Some(enabler))
                 .collect();
             let mut refs = BTreeSet::new();
-            for r in reqs.iter().filter(|r| r.id.starts_with("IMS-")) {
+            let in_ims_area = |id: &str| IMS_AREAS.iter().any(|a| id.split('-').next() == Some(*a));
+            for r in reqs.iter().filter(|r| in_ims_area(&r.id)) {
                 refs.extend(r.refs.iter().cloned());
             }
             EnablerTrace {
@@ -93,9 +102,6 @@ pub fn uncovered_because(enabler: &str) -> &'static str {
     match enabler {
         "STI" => {
             "the Standard Transcoding Interface (OMA BAC) is a request/response interface between an application and a transcoding server, with no SIP or IMS signalling of its own: the seed lists it for study, with nothing on the IMS's use to check on the wire"
-        }
-        "PoC" | "Group Management" => {
-            "no requirement yet: the seed makes it a first priority; its IMS signalling (through the core, identity asserted by the network) is a later issue's work"
         }
         _ => {
             "no requirement yet: its IMS signalling (through the core, identity asserted by the network) is a later issue's work"
@@ -254,14 +260,30 @@ mod tests {
             ims9.scenarios,
             vec![("s".to_string(), Some("passed".into()))]
         );
-        for e in ["PoC", "Group Management", "Presence", "STI"] {
-            assert!(!t.iter().find(|x| x.enabler == e).unwrap().covered(), "{e}");
+        // The enablers seed 003 puts first are covered, with the IMS
+        // references of their own areas (GM-*, PRES-*, POC-*).
+        for (e, area, r) in [
+            ("PoC", "POC-", "RFC 3325"),
+            ("Group Management", "GM-", "RFC 4825"),
+            ("Presence", "PRES-", "RFC 3903"),
+        ] {
+            let x = t.iter().find(|x| x.enabler == e).unwrap();
+            assert!(x.covered(), "{e}");
+            assert!(x.requirements.iter().all(|q| q.id.starts_with(area)), "{e}");
+            assert!(
+                x.ims_refs.iter().any(|x| x.contains(r)),
+                "{e}: {:?}",
+                x.ims_refs
+            );
         }
-        let txt = text(&t);
+        // IM's IMS references are the IMS-* ones, not its DR-* clauses.
         assert!(
-            txt.contains("PoC: not covered: no requirement yet"),
-            "{txt}"
+            !im.ims_refs.iter().any(|r| r.contains("RFC 4975")),
+            "{:?}",
+            im.ims_refs
         );
+        assert!(!t.iter().find(|x| x.enabler == "STI").unwrap().covered());
+        let txt = text(&t);
         assert!(
             txt.contains("STI: not covered: the Standard Transcoding Interface"),
             "{txt}"

@@ -276,6 +276,9 @@ pub async fn start_reference(
             ),
         }),
         tls: Default::default(),
+        xdms: None,
+        presence: None,
+        poc: None,
         capabilities: crate::profile::Capabilities {
             accept_types: Some(
                 crate::reference::im_client::ACCEPT
@@ -328,6 +331,9 @@ fn harness_profile(ip: std::net::IpAddr, core_ip: std::net::IpAddr) -> Profile {
         launch: None,
         capabilities: Default::default(),
         tls: Default::default(),
+        xdms: None,
+        presence: None,
+        poc: None,
         msrp: None,
         iwf: Some(crate::profile::IwfSection {
             smsc: any,
