@@ -124,17 +124,60 @@ impl StreamConn {
         timeout: Duration,
         hold: Option<Arc<AtomicBool>>,
     ) -> std::io::Result<StreamConn> {
+        StreamConn::connect_via(None, dst, capture, framer, max_len, timeout, hold).await
+    }
+
+    /// Like [`StreamConn::connect`], from the local IP `src` (port 0): a
+    /// role the SUT tells by its source address (an aggregation proxy the
+    /// SUT trusts, a client it must not).
+    pub async fn connect_from(
+        src: std::net::IpAddr,
+        dst: SocketAddr,
+        capture: Capture,
+        framer: Framer,
+        max_len: usize,
+        timeout: Duration,
+    ) -> std::io::Result<StreamConn> {
+        StreamConn::connect_via(Some(src), dst, capture, framer, max_len, timeout, None).await
+    }
+
+    async fn connect_via(
+        src: Option<std::net::IpAddr>,
+        dst: SocketAddr,
+        capture: Capture,
+        framer: Framer,
+        max_len: usize,
+        timeout: Duration,
+        hold: Option<Arc<AtomicBool>>,
+    ) -> std::io::Result<StreamConn> {
         if !super::permitted(dst.ip()) {
             return Err(super::not_permitted("connects to", dst.ip()));
         }
-        let stream = tokio::time::timeout(timeout, TcpStream::connect(dst))
-            .await
-            .map_err(|_| {
-                std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    format!("TCP connect to {dst} timed out"),
-                )
-            })??;
+        if let Some(ip) = src
+            && !super::permitted(ip)
+        {
+            return Err(super::not_permitted("binds", ip));
+        }
+        let open = async {
+            match src {
+                None => TcpStream::connect(dst).await,
+                Some(ip) => {
+                    let socket = if ip.is_ipv4() {
+                        tokio::net::TcpSocket::new_v4()?
+                    } else {
+                        tokio::net::TcpSocket::new_v6()?
+                    };
+                    socket.bind(SocketAddr::new(ip, 0))?;
+                    socket.connect(dst).await
+                }
+            }
+        };
+        let stream = tokio::time::timeout(timeout, open).await.map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("TCP connect to {dst} timed out"),
+            )
+        })??;
         let local = stream.local_addr()?;
         capture.tcp_connect(local, dst);
         Ok(StreamConn::start(

@@ -41,6 +41,7 @@ pub mod smtp_server;
 pub mod transaction;
 pub mod ua;
 pub mod upper_tester;
+pub mod xcap_client;
 
 use std::time::{Duration, Instant};
 
