@@ -413,9 +413,12 @@ async fn report_unchanged(w: &mut LiaisonWorld, a: String) -> StepResult {
     Ok(())
 }
 
+/// A relay that holds a downstream error reports it no later than it would
+/// report no answer at all: the wait is the relay's failure timeout (and
+/// 3 s), within the scenario's deadline.
 #[then(expr = "{string} receives a failure REPORT with status {int} for the message")]
 async fn failure_report(w: &mut LiaisonWorld, a: String, code: u16) -> StepResult {
-    let until = w.deadline;
+    let until = failure_timeout_deadline(w);
     failure_report_by(w, &a, code, until).await
 }
 
@@ -423,6 +426,13 @@ async fn failure_report(w: &mut LiaisonWorld, a: String, code: u16) -> StepResul
     expr = "{string} receives a failure REPORT with status {int} for the message within the relay's failure timeout"
 )]
 async fn failure_report_timeout(w: &mut LiaisonWorld, a: String, code: u16) -> StepResult {
+    let until = failure_timeout_deadline(w);
+    failure_report_by(w, &a, code, until).await
+}
+
+/// Now, the relay's failure timeout (`msrp.failure_timeout_s`, else 30 s)
+/// and 3 s, or the scenario's deadline when that comes first.
+fn failure_timeout_deadline(w: &LiaisonWorld) -> Instant {
     let t = w
         .ctx
         .profile
@@ -430,8 +440,7 @@ async fn failure_report_timeout(w: &mut LiaisonWorld, a: String, code: u16) -> S
         .as_ref()
         .and_then(|m| m.failure_timeout_s)
         .unwrap_or(30);
-    let until = (Instant::now() + Duration::from_secs(t) + Duration::from_secs(3)).min(w.deadline);
-    failure_report_by(w, &a, code, until).await
+    (Instant::now() + Duration::from_secs(t) + Duration::from_secs(3)).min(w.deadline)
 }
 
 async fn failure_report_by(w: &LiaisonWorld, a: &str, code: u16, until: Instant) -> StepResult {
