@@ -690,6 +690,8 @@ struct RawTimers {
     t1_ms: Option<u64>,
     #[serde(default)]
     scenario_timeout_s: Option<u64>,
+    #[serde(default)]
+    expires_resolution_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -870,6 +872,11 @@ pub struct Profile {
     pub harness_ip: IpAddr,
     pub t1_ms: u64,
     pub scenario_timeout_s: u64,
+    /// How finely the SUT times a message's lifetime (`timers.
+    /// expires_resolution_ms`, 1 to 1000, default 1000: whole seconds, as
+    /// Expires is written, RFC 3261 §20.19). A check that an expired
+    /// message is not delivered waits Expires and this much.
+    pub expires_resolution_ms: u64,
     pub launch: Option<Launch>,
     pub capabilities: Capabilities,
     pub iwf: Option<IwfSection>,
@@ -1129,7 +1136,15 @@ impl Profile {
         let timers = raw.timers.unwrap_or(RawTimers {
             t1_ms: None,
             scenario_timeout_s: None,
+            expires_resolution_ms: None,
         });
+        let expires_resolution_ms = timers.expires_resolution_ms.unwrap_or(1000);
+        if !(1..=1000).contains(&expires_resolution_ms) {
+            return Err(err(
+                "timers.expires_resolution_ms",
+                format!("expected 1..=1000 milliseconds (found {expires_resolution_ms})"),
+            ));
+        }
         let t1_ms = timers.t1_ms.unwrap_or(500);
         if t1_ms == 0 || t1_ms > 10_000 {
             return Err(err(
@@ -1499,6 +1514,7 @@ impl Profile {
             harness_ip,
             t1_ms,
             scenario_timeout_s,
+            expires_resolution_ms,
             launch,
             capabilities: raw.capabilities.unwrap_or_default(),
             iwf: raw.iwf,

@@ -475,6 +475,10 @@ pub fn pixit(p: &Profile) -> Vec<PixitField> {
         "timers.scenario_timeout_s",
         p.scenario_timeout_s.to_string(),
     );
+    put(
+        "timers.expires_resolution_ms",
+        p.expires_resolution_ms.to_string(),
+    );
     if let Some(s) = &p.sip {
         if let Some(a) = s.address {
             put("sip.address", a.to_string());

@@ -115,6 +115,7 @@ pub async fn start_reference(
         harness_ip: ip,
         t1_ms,
         scenario_timeout_s: 3,
+        expires_resolution_ms: REFERENCE_EXPIRES_RESOLUTION_MS,
         launch: None,
         msrp: running
             .iter()
@@ -313,6 +314,11 @@ pub async fn start_reference(
 /// [`Harnesses::for_profile`] starts it, as it does for any profile; the
 /// profile the run reports is the one [`start_reference`] returns, which
 /// names the same values.
+/// The embedded im-server times a stored message's Expires on its monotonic
+/// clock (to the millisecond); 250 ms covers the MESSAGE's transit and a
+/// starved scheduler.
+const REFERENCE_EXPIRES_RESOLUTION_MS: u64 = 250;
+
 fn harness_profile(ip: std::net::IpAddr, core_ip: std::net::IpAddr) -> Profile {
     let any = std::net::SocketAddr::new(ip, 0);
     let roles = crate::reference::ROLES
@@ -328,6 +334,7 @@ fn harness_profile(ip: std::net::IpAddr, core_ip: std::net::IpAddr) -> Profile {
         harness_ip: any.ip(),
         t1_ms: REFERENCE_T1_MS,
         scenario_timeout_s: 3,
+        expires_resolution_ms: REFERENCE_EXPIRES_RESOLUTION_MS,
         launch: None,
         capabilities: Default::default(),
         tls: Default::default(),

@@ -848,13 +848,16 @@ async fn lifetime_passed(w: &mut LiaisonWorld) -> StepResult {
             "none",
         ));
     };
-    // One second more than Expires, for servers that count whole seconds.
-    let until = at + Duration::from_secs(secs + 1);
+    // Expires and the SUT's resolution more (timers.expires_resolution_ms,
+    // a whole second by default: a server counting whole seconds may
+    // expire a message up to a second late).
+    let resolution = Duration::from_millis(w.ctx.profile.expires_resolution_ms);
+    let until = at + Duration::from_secs(secs) + resolution;
     if until + w.timers.t1 * 8 > w.deadline {
         return Err(w.fail(
             format!(
-                "a scenario timeout leaving room to wait {} s for the MESSAGE to expire",
-                secs + 1
+                "a scenario timeout leaving room to wait {} ms for the MESSAGE to expire",
+                (Duration::from_secs(secs) + resolution).as_millis()
             ),
             format!("{} ms left", w.remaining().as_millis()),
         ));
