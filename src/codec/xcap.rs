@@ -227,14 +227,12 @@ pub fn parse_path(root: &str, target: &str) -> Result<XcapPath, PathError> {
     let node = match node_part {
         Some(n) => {
             let text = percent_decode(n)?;
-            Some(
-                NodeSelector::parse(&text, bindings).map_err(|why| {
-                    PathError::BadNodeSelector {
-                        selector: text.clone(),
-                        why,
-                    }
-                })?,
-            )
+            Some(NodeSelector::parse(&text, bindings).map_err(|why| {
+                PathError::BadNodeSelector {
+                    selector: text.clone(),
+                    why,
+                }
+            })?)
         }
         None => None,
     };
@@ -407,9 +405,9 @@ fn parse_step(p: &str, bindings: &BTreeMap<String, String>) -> Result<Step, Stri
     };
     let (ns, name) = match head.split_once(':') {
         Some((prefix, local)) => {
-            let uri = bindings
-                .get(prefix)
-                .ok_or_else(|| format!("the prefix {prefix:?} is bound by no xmlns() in the query"))?;
+            let uri = bindings.get(prefix).ok_or_else(|| {
+                format!("the prefix {prefix:?} is bound by no xmlns() in the query")
+            })?;
             (Some(uri.clone()), local)
         }
         None => (None, head),
@@ -428,7 +426,9 @@ fn parse_step(p: &str, bindings: &BTreeMap<String, String>) -> Result<Step, Stri
             }
             predicates.push(Predicate::Position(n));
         } else if let Some(a) = inner.strip_prefix('@') {
-            let (an, v) = a.split_once('=').ok_or("an attribute predicate without `=`")?;
+            let (an, v) = a
+                .split_once('=')
+                .ok_or("an attribute predicate without `=`")?;
             let v = v.trim();
             let value = v
                 .strip_prefix('"')
@@ -564,8 +564,7 @@ pub fn at<'a>(root: &'a Element, path: &[usize]) -> Option<&'a Element> {
 
 /// The element at `path`, to change it.
 pub fn at_mut<'a>(root: &'a mut Element, path: &[usize]) -> Option<&'a mut Element> {
-    path.iter()
-        .try_fold(root, |e, &i| e.children.get_mut(i))
+    path.iter().try_fold(root, |e, &i| e.children.get_mut(i))
 }
 
 // ---------------------------------------------------------------------------
@@ -698,7 +697,10 @@ impl ErrorCondition {
     }
 
     pub fn from_name(name: &str) -> Option<ErrorCondition> {
-        ErrorCondition::ALL.iter().copied().find(|c| c.name() == name)
+        ErrorCondition::ALL
+            .iter()
+            .copied()
+            .find(|c| c.name() == name)
     }
 }
 
@@ -854,7 +856,8 @@ pub fn poc_group_tree(uri: &str, display_name: &str, members: &[&str]) -> Elemen
     let ns = POC_GROUPS_NS;
     let mut list = text_el(ns, "list", "");
     for m in members {
-        list.children.push(with_attr(text_el(ns, "entry", ""), "uri", m));
+        list.children
+            .push(with_attr(text_el(ns, "entry", ""), "uri", m));
     }
     let mut service = with_attr(text_el(ns, "list-service", ""), "uri", uri);
     service
@@ -919,7 +922,18 @@ mod tests {
         let q = parse_path("/r", "/r/a/users/u/d/~~/p:x/y[2]?xmlns(p=urn:x)").unwrap();
         assert_eq!(q.node.unwrap().describe(), "/{urn:x}x/y[2]");
         // Hostile inputs give errors, never a panic.
-        for t in ["", "/", "/r", "/r/", "/r/a", "/r/a/users/", "/r/%", "/r/a/users/u/d/~~/", "/r/a/users/u/d/~~/[", "/r/a/users/u/d/~~/x]"] {
+        for t in [
+            "",
+            "/",
+            "/r",
+            "/r/",
+            "/r/a",
+            "/r/a/users/",
+            "/r/%",
+            "/r/a/users/u/d/~~/",
+            "/r/a/users/u/d/~~/[",
+            "/r/a/users/u/d/~~/x]",
+        ] {
             let _ = parse_path("/r", t);
         }
     }
@@ -943,7 +957,11 @@ mod tests {
         let sel = |s: &str| NodeSelector::parse(s, BTreeMap::new()).unwrap();
         let ns = RESOURCE_LISTS_NS;
         assert_eq!(
-            locate(&doc, &sel("resource-lists/list[@name=\"friends\"]/entry[@uri=\"sip:c@x\"]"), ns),
+            locate(
+                &doc,
+                &sel("resource-lists/list[@name=\"friends\"]/entry[@uri=\"sip:c@x\"]"),
+                ns
+            ),
             Located::Element(vec![0, 1])
         );
         assert_eq!(
@@ -951,7 +969,11 @@ mod tests {
             Located::Element(vec![0, 1])
         );
         assert_eq!(
-            locate(&doc, &sel("resource-lists/list[@name=\"friends\"]/entry[@uri=\"sip:d@x\"]"), ns),
+            locate(
+                &doc,
+                &sel("resource-lists/list[@name=\"friends\"]/entry[@uri=\"sip:d@x\"]"),
+                ns
+            ),
             Located::Absent(vec![0])
         );
         assert_eq!(
@@ -1011,8 +1033,14 @@ mod tests {
             percent_decode(&percent_encode_path("x[@u=\"sip:é\"]")).unwrap(),
             "x[@u=\"sip:é\"]"
         );
-        assert_eq!(media_type("Application/XCAP-el+xml; charset=utf-8"), EL_TYPE);
-        assert_eq!(auid("resource-lists").unwrap().media_type, RESOURCE_LISTS_TYPE);
+        assert_eq!(
+            media_type("Application/XCAP-el+xml; charset=utf-8"),
+            EL_TYPE
+        );
+        assert_eq!(
+            auid("resource-lists").unwrap().media_type,
+            RESOURCE_LISTS_TYPE
+        );
     }
 
     #[test]
