@@ -351,16 +351,16 @@ impl Shared {
     /// If-Match / If-None-Match on a write: the 412 when they fail.
     fn write_preconditions(&self, req: &HttpMessage, current: Option<&str>) -> Option<Vec<u8>> {
         let failed = http::response(412, "Precondition Failed", &[], b"");
-        if let Some(m) = req.header("If-Match") {
-            if !self.has_fault("xdms-ignores-if-match") && !current.is_some_and(|t| names_tag(m, t))
-            {
-                return Some(failed);
-            }
+        if let Some(m) = req.header("If-Match")
+            && !self.has_fault("xdms-ignores-if-match")
+            && !current.is_some_and(|t| names_tag(m, t))
+        {
+            return Some(failed);
         }
-        if let Some(m) = req.header("If-None-Match") {
-            if current.is_some_and(|t| names_tag(m, t)) {
-                return Some(failed);
-            }
+        if let Some(m) = req.header("If-None-Match")
+            && current.is_some_and(|t| names_tag(m, t))
+        {
+            return Some(failed);
         }
         None
     }
@@ -566,15 +566,15 @@ impl Shared {
 
 /// If-None-Match (304) and If-Match (412) on a read.
 fn read_preconditions(req: &HttpMessage, etag: &str) -> Option<Vec<u8>> {
-    if let Some(m) = req.header("If-None-Match") {
-        if names_tag(m, etag) {
-            return Some(http::response(304, "Not Modified", &[("ETag", etag)], b""));
-        }
+    if let Some(m) = req.header("If-None-Match")
+        && names_tag(m, etag)
+    {
+        return Some(http::response(304, "Not Modified", &[("ETag", etag)], b""));
     }
-    if let Some(m) = req.header("If-Match") {
-        if !names_tag(m, etag) {
-            return Some(http::response(412, "Precondition Failed", &[], b""));
-        }
+    if let Some(m) = req.header("If-Match")
+        && !names_tag(m, etag)
+    {
+        return Some(http::response(412, "Precondition Failed", &[], b""));
     }
     None
 }
