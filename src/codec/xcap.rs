@@ -939,6 +939,27 @@ mod tests {
     }
 
     #[test]
+    fn any_path_gives_a_value_or_an_error() {
+        let base = "/r/resource-lists/users/sip:a%40b/index/~~/resource-lists/list%5B@name=%22f%22%5D/entry[2]/@uri?xmlns(p=urn:x)";
+        let doc = resource_lists_tree(&[]);
+        for cut in 0..=base.len() {
+            let t = base.get(..cut).unwrap_or(base);
+            for sub in ["", "%", "[", "]", "\"", "/", "~~", "\u{e9}", "'", "@", ":"] {
+                let m = format!("{t}{sub}{}", base.get(cut..).unwrap_or(""));
+                if let Ok(p) = parse_path("/r", &m)
+                    && let Some(n) = p.node
+                {
+                    let _ = locate(&doc, &n, RESOURCE_LISTS_NS);
+                }
+            }
+        }
+        for b in [&b""[..], b"<", b"<xcap-error/>", b"\xff\xfe", b"<a><b></a>"] {
+            assert!(read_error(b).is_err());
+            assert!(read_resource_lists(b).is_err());
+        }
+    }
+
+    #[test]
     fn selectors_locate_elements() {
         let doc = resource_lists_tree(&[List {
             name: "friends".into(),

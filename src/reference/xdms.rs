@@ -19,8 +19,9 @@
 //!   the path (`global/` documents: read by any asserted identity, written
 //!   by none). Anything else: 403 and nothing else.
 //!
-//! Every read is bounded ([`MAX_REQUEST`] bytes, [`IDLE`] without a byte),
-//! every write by [`IO_BOUND`]; hostile bytes get a 400 and a close.
+//! Every read is bounded ([`MAX_REQUEST`] bytes, [`IDLE`] without a byte,
+//! [`REQUEST_BOUND`] for a whole request), every write by [`IO_BOUND`];
+//! hostile bytes get a 400 (413 when too long) and a close.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -43,6 +44,8 @@ pub const ROOT: &str = "/xcap-root";
 pub const MAX_REQUEST: usize = 256 * 1024;
 /// How long a connection may stay silent.
 pub const IDLE: Duration = Duration::from_secs(10);
+/// How long one request may take to arrive whole.
+pub const REQUEST_BOUND: Duration = Duration::from_secs(20);
 /// The bound on writing one response.
 const IO_BOUND: Duration = Duration::from_secs(5);
 /// The most documents kept (a flood of PUTs gets 507 beyond).
@@ -199,11 +202,13 @@ async fn accept_loop(listener: TcpListener, sh: Arc<Shared>) {
 async fn serve(mut stream: TcpStream, from: IpAddr, sh: Arc<Shared>) {
     let mut buf = Vec::new();
     let mut chunk = vec![0u8; 16 * 1024];
+    let mut begun: Option<std::time::Instant> = None;
     loop {
         loop {
             match http::next_frame(&buf, MAX_REQUEST) {
                 Ok(Some(n)) if n > 0 => {
                     let raw: Vec<u8> = buf.drain(..n.min(buf.len())).collect();
+                    begun = (!buf.is_empty()).then(std::time::Instant::now);
                     let (reply, close) = match HttpMessage::parse(&raw) {
                         Ok(req) if req.method().is_some() => (sh.handle(&req, from), false),
                         Ok(_) => (plain(400, "a response, not a request\n"), true),
@@ -229,8 +234,19 @@ async fn serve(mut stream: TcpStream, from: IpAddr, sh: Arc<Shared>) {
                 }
             }
         }
-        match tokio::time::timeout(IDLE, stream.read(&mut chunk)).await {
-            Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+        // A request begun must be whole within REQUEST_BOUND (a client
+        // sending a byte now and then holds no connection for ever).
+        let wait = match begun {
+            Some(t) if !buf.is_empty() => IDLE.min(REQUEST_BOUND.saturating_sub(t.elapsed())),
+            _ => IDLE,
+        };
+        match tokio::time::timeout(wait, stream.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => {
+                if buf.is_empty() {
+                    begun = Some(std::time::Instant::now());
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
             _ => return,
         }
     }
@@ -719,5 +735,50 @@ mod tests {
             status(&s.handle(&req("GET", DOC, Some("alice"), &[], b""), p)),
             404
         );
+    }
+
+    /// Hostile bytes: an answer and a close, never a hang or a panic.
+    #[tokio::test]
+    async fn hostile_clients_get_an_answer_and_a_close() {
+        let (addr, tasks) = start("127.0.0.1:0".parse().unwrap(), None, Settings::default())
+            .await
+            .unwrap();
+        async fn exchange(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
+            let mut s = TcpStream::connect(addr).await.unwrap();
+            s.write_all(bytes).await.unwrap();
+            let mut out = Vec::new();
+            tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out))
+                .await
+                .expect("the XDMS closes the connection")
+                .unwrap();
+            out
+        }
+        let garbage = exchange(addr, b"\x00\x01 not http\r\n\r\n").await;
+        assert!(garbage.starts_with(b"HTTP/1.1 400 "), "{garbage:?}");
+        let huge = exchange(
+            addr,
+            format!("PUT {ROOT}/resource-lists/users/sip:a@b/index HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n")
+                .as_bytes(),
+        )
+        .await;
+        assert!(huge.starts_with(b"HTTP/1.1 413 "), "{huge:?}");
+        // From 127.0.0.1, not the proxy (127.0.0.3): refused, then the
+        // connection stays open for the next request until the client closes.
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(
+            format!("GET {ROOT}/resource-lists/users/sip:a@b/index HTTP/1.1\r\nHost: x\r\n{DEFAULT_IDENTITY_HEADER}: \"sip:a@b\"\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 403 "));
+        for t in tasks {
+            t.abort();
+        }
     }
 }
