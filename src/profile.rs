@@ -770,6 +770,10 @@ pub struct Capabilities {
     /// push_client.agent and answers NOTIFYs.
     #[serde(default)]
     pub sip_push_subscribe: Option<bool>,
+    /// xdms: stores OMA PoC group documents (AUID
+    /// `org.openmobilealliance.groups`, `application/vnd.oma.poc.groups+xml`).
+    #[serde(default)]
+    pub poc_groups: Option<bool>,
 }
 
 /// The SIP interface of the SUT.
@@ -1697,6 +1701,14 @@ impl Profile {
                 .mem_server
                 .as_ref()
                 .is_some_and(|m| m.starttls == Some(true)),
+            "poc_groups" => self.xdms.is_some() && self.capabilities.poc_groups.unwrap_or(false),
+            // The harness can send as a client the XDMS does not trust only
+            // from an address other than the proxy's (not on IPv6 loopback,
+            // where ::1 is the only one).
+            "xdms_untrusted_source" => self
+                .xdms
+                .as_ref()
+                .is_some_and(|x| x.proxy != self.harness_ip),
             _ => false,
         }
     }
@@ -1794,6 +1806,8 @@ pub const CAPABILITIES: &[&str] = &[
     "ims_register",
     "ims_feature_tags",
     "ims_icsi",
+    "poc_groups",
+    "xdms_untrusted_source",
 ];
 
 /// The problem with a declared SIP URI form in MMS addresses (`uri`, the bare

@@ -7,6 +7,7 @@
 //! |---|---|---|
 //! | [`delivery_reports`] | `delivery-reports/` | pager-im-client, pager-im-server ([`delivery_reports::pager`]), large-message-im-client, msrp-relay, sms-im-iwf |
 //! | [`deferred_messaging`] | `deferred-messaging/` | im-server |
+//! | [`group_management`] | `group-management/` | xdms |
 //! | [`ims_alignment`] | `ims-alignment/` | im-client, im-server |
 //! | [`mem`] | `mem/` | mem-server, mms-relay-mm3 |
 //! | [`mms`] | `mms/` | mms-client, mms-relay |
@@ -18,6 +19,7 @@
 pub mod common;
 pub mod deferred_messaging;
 pub mod delivery_reports;
+pub mod group_management;
 pub mod ims_alignment;
 pub mod mem;
 pub mod mms;

@@ -289,6 +289,8 @@ async fn reference(
         mms_relay,
         deferral,
         mem_server: None,
+        // xdms: the proxy at 127.0.0.3 (IPv4) or the listener's IP.
+        xdms: None,
         ims: ims_core
             .filter(|_| role == "im-client" || role == "im-server")
             .map(|core| crate::reference::ImsConfig {

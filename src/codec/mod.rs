@@ -21,6 +21,7 @@ pub mod smtp;
 pub mod wdp;
 pub mod ws;
 pub mod wsp;
+pub mod xcap;
 pub mod xml_tree;
 
 /// Render bytes for a failure message.

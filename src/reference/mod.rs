@@ -23,6 +23,7 @@ mod sms_bearer;
 pub mod sms_iwf;
 mod smtp_server;
 pub mod tls;
+pub mod xdms;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -137,6 +138,7 @@ const ROLE_FAULTS: &[&[Fault]] = &[
     mms_client::FAULTS,
     mms_relay::FAULTS,
     mem_server::FAULTS,
+    xdms::FAULTS,
 ];
 
 /// Every fault of every reference role, role by role.
@@ -205,6 +207,7 @@ pub const ROLES: &[&str] = &[
     "mms-client",
     "mms-relay",
     "mem-server",
+    "xdms",
 ];
 
 /// Finds a fault by `name` or `role/name`.
@@ -259,6 +262,8 @@ pub struct Settings {
     /// The certificate (and key) the run's lab CA issued for the SUT and
     /// the CA itself: the roles that speak TLS use them.
     pub tls: Option<tls::ReferenceTls>,
+    /// xdms: the aggregation proxy it trusts (None: [`xdms::XdmsConfig::default_for`]).
+    pub xdms: Option<xdms::XdmsConfig>,
 }
 
 /// The IMS core a reference role works with.
@@ -287,6 +292,7 @@ impl Default for Settings {
             mem_server: None,
             ims: None,
             tls: None,
+            xdms: None,
         }
     }
 }
@@ -416,6 +422,11 @@ pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::i
         })?;
         let (address, tasks) = mem_server::start(listen, cfg, settings).await?;
         return Ok(Running::new("mem-server", address, tasks));
+    }
+    if role == "xdms" {
+        let cfg = settings.xdms.clone();
+        let (address, tasks) = xdms::start(listen, cfg, settings).await?;
+        return Ok(Running::new("xdms", address, tasks));
     }
     let (udp, tcp) = bind_pair(listen.ip(), listen.port()).await?;
     let address = udp.local_addr()?;

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use crate::codec::escape_bytes;
 use crate::codec::http::{self, HttpMessage};
+use crate::codec::xcap::percent_encode_path;
 use crate::net::capture::Capture;
 use crate::net::stream::{StreamConn, StreamEvent};
 use crate::profile::XdmsSection;
@@ -136,12 +137,18 @@ impl Ut {
 
     /// The path of `user`'s document `doc` of `auid` (RFC 4825 §6: root,
     /// AUID, `users`, XUI, document), optionally followed by a node selector
-    /// (`/~~/` and `node`, §6.3), as the scenario wrote it.
+    /// (`/~~/` and `node`, §6.3), percent-encoded where a path segment may
+    /// not carry a character as it is (`[`, `]`, `"`: RFC 3986 §3.3).
     pub fn document(&self, auid: &str, user: &str, doc: &str, node: Option<&str>) -> String {
-        let mut p = format!("{}/{auid}/users/{}/{doc}", self.root, self.xui(user));
+        let mut p = format!(
+            "{}/{auid}/users/{}/{}",
+            self.root,
+            percent_encode_path(&self.xui(user)),
+            percent_encode_path(doc)
+        );
         if let Some(n) = node {
             p.push_str("/~~/");
-            p.push_str(n.trim_start_matches('/'));
+            p.push_str(&percent_encode_path(n.trim_start_matches('/')));
         }
         p
     }
@@ -170,6 +177,25 @@ impl Ut {
         }
         all.extend_from_slice(headers);
         http::request(method, path, &self.server.to_string(), &all, body)
+    }
+
+    /// Builds a request ([`Ut::request`]) and sends it from `source`
+    /// ([`Ut::send`]): the bytes sent and what came back.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn call(
+        &self,
+        source: Source,
+        capture: Capture,
+        method: &str,
+        path: &str,
+        asserted_as: Option<&str>,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        deadline: Instant,
+    ) -> (Vec<u8>, HttpOutcome) {
+        let req = self.request(method, path, asserted_as, headers, body);
+        let out = self.send(source, capture, &req, deadline).await;
+        (req, out)
     }
 
     /// Sends `request` from `source` over a fresh connection and waits for
@@ -260,9 +286,9 @@ mod tests {
                 "resource-lists",
                 "alice",
                 "index",
-                Some("/resource-lists/list")
+                Some("/resource-lists/list[@name=\"a\"]")
             ),
-            "/xcap-root/resource-lists/users/sip:alice@liaison.test/index/~~/resource-lists/list"
+            "/xcap-root/resource-lists/users/sip:alice@liaison.test/index/~~/resource-lists/list%5B@name=%22a%22%5D"
         );
         let r = u.request("GET", "/x", Some("alice"), &[], b"");
         assert_eq!(

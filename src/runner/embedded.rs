@@ -34,6 +34,10 @@ pub const FEATURES: &[(&str, &str)] = &[
         include_str!("../../features/delivery-reports/sms-im-iwf.feature"),
     ),
     (
+        "group-management/xdms.feature",
+        include_str!("../../features/group-management/xdms.feature"),
+    ),
+    (
         "ims-alignment/im-client.feature",
         include_str!("../../features/ims-alignment/im-client.feature"),
     ),

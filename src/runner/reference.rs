@@ -48,6 +48,7 @@ pub async fn start_reference(
         deferral,
         mem_server,
         ims,
+        xdms,
         ..
     } = base.clone();
     for role in crate::reference::ROLES {
@@ -277,7 +278,17 @@ pub async fn start_reference(
             ),
         }),
         tls: Default::default(),
-        xdms: None,
+        // The XDMS's XCAP root and the proxy it trusts (the harness's
+        // aggregation proxy sends from that IP).
+        xdms: {
+            let c = xdms.unwrap_or_else(|| crate::reference::xdms::XdmsConfig::default_for(ip));
+            Some(crate::profile::XdmsSection {
+                xcap_root: format!("http://{}{}", addrs["xdms"], crate::reference::xdms::ROOT),
+                proxy: c.proxy,
+                identity_header: Some(c.identity_header),
+                domain: Some("liaison.test".into()),
+            })
+        },
         presence: None,
         poc: None,
         capabilities: crate::profile::Capabilities {
@@ -297,6 +308,7 @@ pub async fn start_reference(
             offline_notification: Some(store),
             offline_notification_app: Some(crate::reference::im_server::OFFLINE_APP.into()),
             sip_push_subscribe: Some(push_client.as_ref().is_some_and(|c| c.agent.is_some())),
+            poc_groups: Some(true),
         },
     };
     let roles = crate::harness::RoleAddresses {
@@ -439,6 +451,21 @@ fn harness_profile(ip: std::net::IpAddr, core_ip: std::net::IpAddr) -> Profile {
             icsi: None,
         }),
     }
+}
+
+/// The loopback IP the harness's aggregation proxy sends from towards the
+/// XDMS: on IPv4 one other than the harness's and the core's; on IPv6 `ip`.
+async fn proxy_loopback(ip: std::net::IpAddr, core_ip: std::net::IpAddr) -> std::net::IpAddr {
+    if ip.is_ipv6() {
+        return ip;
+    }
+    for _ in 0..8 {
+        let p = core_loopback().await;
+        if p != ip && p != core_ip {
+            return p;
+        }
+    }
+    std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 3))
 }
 
 /// The embedded reference and the run-level harness it is configured with,
@@ -587,6 +614,15 @@ pub async fn start_embedded(
             mailbox: pm.mailbox.clone(),
             other_mailbox: pm.other_mailbox.clone().unwrap_or_default(),
             notify_to: pm.notify_to.clone(),
+        }),
+        // The XDMS trusts the harness's aggregation proxy by its IP: on
+        // IPv4 a loopback IP of its own (neither the harness's nor the
+        // core's); on IPv6 ::1, the one there is, which the harness's
+        // untrusted client shares (the scenarios that need a client the
+        // XDMS can tell apart are then left out: `xdms_untrusted_source`).
+        xdms: Some(crate::reference::xdms::XdmsConfig {
+            proxy: proxy_loopback(ip, core_ip).await,
+            identity_header: crate::reference::xdms::DEFAULT_IDENTITY_HEADER.into(),
         }),
         // The reference client registers through the core at start; the
         // core's routes are set once the roles are up.
