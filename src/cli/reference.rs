@@ -289,8 +289,10 @@ async fn reference(
         mms_relay,
         deferral,
         mem_server: None,
+        // Standalone, the presence server takes no XCAP (no proxy to trust).
+        presence: None,
         ims: ims_core
-            .filter(|_| role == "im-client" || role == "im-server")
+            .filter(|_| role == "im-client" || role == "im-server" || role == "presence-server")
             .map(|core| crate::reference::ImsConfig {
                 core,
                 trust_port: trust_core_port,

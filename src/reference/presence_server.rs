@@ -42,7 +42,7 @@ use tokio::net::{TcpListener, UdpSocket};
 use super::{lock, uri_socket_addr, Completed, Settings};
 use crate::codec::ims::{global_number, uris};
 use crate::codec::presence::{
-    event_package, PresRules, SubHandling, Watcherinfo, WatcherEntry, AUTH_POLICY_TYPE, PIDF_TYPE,
+    event_package, PresRules, SubHandling, WatcherEntry, Watcherinfo, AUTH_POLICY_TYPE, PIDF_TYPE,
     PRES_RULES_AUID, WATCHERINFO_TYPE,
 };
 use crate::codec::sip::{request, response_to, token, uri_of, uri_user_host, SipMessage};
@@ -178,7 +178,9 @@ fn bare(uri: &str) -> String {
 fn drop_notes(body: &[u8]) -> Vec<u8> {
     let mut s = String::from_utf8_lossy(body).into_owned();
     while let Some(i) = s.find("<note") {
-        let Some(j) = s[i..].find("</note>") else { break };
+        let Some(j) = s[i..].find("</note>") else {
+            break;
+        };
         s.replace_range(i..i + j + "</note>".len(), "");
     }
     s.into_bytes()
@@ -194,7 +196,11 @@ impl Server {
     fn key(&self, uri: &str) -> String {
         let uri = bare(uri);
         if self.has("ps-tel-distinct") {
-            return uri.split(';').next().unwrap_or_default().to_ascii_lowercase();
+            return uri
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
         }
         if let Some(n) = global_number(&uri) {
             return n;
@@ -278,7 +284,10 @@ impl Server {
 
     fn publish(&self, m: &SipMessage, src: SocketAddr) -> (Vec<u8>, Vec<Planned>) {
         if event_package(m.header("Event").unwrap_or_default()) != "presence" {
-            return (self.answer(m, 489, &[("Allow-Events", "presence".into())]), vec![]);
+            return (
+                self.answer(m, 489, &[("Allow-Events", "presence".into())]),
+                vec![],
+            );
         }
         let ruri = m.request_uri().unwrap_or_default().to_string();
         let pkey = self.key(&ruri);
@@ -300,8 +309,7 @@ impl Server {
             if body.len() > MAX_BODY {
                 return (self.answer(m, 413, &[]), vec![]);
             }
-            if crate::codec::presence::Pidf::parse(body).is_err()
-                && !self.has("ps-accepts-garbage")
+            if crate::codec::presence::Pidf::parse(body).is_err() && !self.has("ps-accepts-garbage")
             {
                 return (self.answer(m, 400, &[]), vec![]);
             }
@@ -314,7 +322,11 @@ impl Server {
             Some(tag) => {
                 let known = st.publications.get(&pkey).is_some_and(|p| &p.etag == tag);
                 if !known {
-                    let code = if self.has("ps-500-on-unknown-etag") { 500 } else { 412 };
+                    let code = if self.has("ps-500-on-unknown-etag") {
+                        500
+                    } else {
+                        412
+                    };
                     return (self.answer(m, code, &[]), vec![]);
                 }
             }
@@ -350,7 +362,11 @@ impl Server {
         if !self.has("ps-no-sip-etag") {
             headers.insert(0, ("SIP-ETag", etag));
         }
-        let n = if changed { self.notify_watchers(&pkey) } else { vec![] };
+        let n = if changed {
+            self.notify_watchers(&pkey)
+        } else {
+            vec![]
+        };
         (self.answer(m, 200, &headers), n)
     }
 
@@ -535,7 +551,11 @@ impl Server {
                             }
                             .to_xml()
                         });
-                    let doc = if self.has("ps-drops-note") { drop_notes(&doc) } else { doc };
+                    let doc = if self.has("ps-drops-note") {
+                        drop_notes(&doc)
+                    } else {
+                        doc
+                    };
                     Some((PIDF_TYPE, doc))
                 }
                 (Status::Active, true) => {
@@ -572,7 +592,11 @@ impl Server {
             }
         };
         let s = &mut st.subs[i];
-        while s.sent.front().is_some_and(|t| now.duration_since(*t) > Duration::from_secs(1)) {
+        while s
+            .sent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > Duration::from_secs(1))
+        {
             s.sent.pop_front();
         }
         if s.sent.len() >= MAX_NOTIFY_PER_SECOND && s.status != Status::Terminated {
@@ -605,12 +629,23 @@ impl Server {
             .header("Call-ID", &s.call_id)
             .header("CSeq", &format!("{} NOTIFY", s.cseq))
             .header("Contact", &format!("<sip:presence@{}>", self.me))
-            .header("Event", if s.winfo { "presence.winfo" } else { "presence" })
+            .header(
+                "Event",
+                if s.winfo {
+                    "presence.winfo"
+                } else {
+                    "presence"
+                },
+            )
             .header("Subscription-State", &state);
         if let Some((ct, doc)) = &body {
             b = b.header("Content-Type", ct).body(doc);
         }
-        let first = if direct { None } else { s.route.first().and_then(|r| uri_of(r)) };
+        let first = if direct {
+            None
+        } else {
+            s.route.first().and_then(|r| uri_of(r))
+        };
         let to = uri_socket_addr(first.as_deref().unwrap_or(&s.target))?.0;
         Some((to, branch, b.build()))
     }
@@ -644,7 +679,11 @@ mod xcap {
     use crate::codec::http::{self, HttpMessage};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    pub(super) async fn connection(server: Arc<Server>, mut stream: tokio::net::TcpStream, src: SocketAddr) {
+    pub(super) async fn connection(
+        server: Arc<Server>,
+        mut stream: tokio::net::TcpStream,
+        src: SocketAddr,
+    ) {
         let end = tokio::time::Instant::now() + HTTP_READ;
         let mut buf = Vec::new();
         let mut chunk = vec![0u8; 16 * 1024];
@@ -661,7 +700,10 @@ mod xcap {
         };
         let (resp, notifies) = match req {
             Some(r) => server.xcap(&r, src),
-            None => (http::response(400, "Bad Request", &[("Connection", "close")], b""), vec![]),
+            None => (
+                http::response(400, "Bad Request", &[("Connection", "close")], b""),
+                vec![],
+            ),
         };
         let _ = stream.write_all(&resp).await;
         let _ = stream.shutdown().await;
@@ -680,7 +722,9 @@ mod xcap {
             };
             let target = r.target().unwrap_or_default();
             let prefix = format!("{XCAP_ROOT}/{PRES_RULES_AUID}/users/");
-            let Some((xui, _doc)) = target.strip_prefix(&prefix).and_then(|p| p.rsplit_once('/'))
+            let Some((xui, _doc)) = target
+                .strip_prefix(&prefix)
+                .and_then(|p| p.rsplit_once('/'))
             else {
                 return (reply(404, &[], b""), vec![]);
             };
@@ -722,8 +766,13 @@ mod xcap {
                         return (reply(503, &[], b""), vec![]);
                     }
                     let etag = token();
-                    let code = if st.rules.contains_key(&pkey) { 200 } else { 201 };
-                    st.rules.insert(pkey.clone(), (body.to_vec(), rules, etag.clone()));
+                    let code = if st.rules.contains_key(&pkey) {
+                        200
+                    } else {
+                        201
+                    };
+                    st.rules
+                        .insert(pkey.clone(), (body.to_vec(), rules, etag.clone()));
                     drop(st);
                     let e = format!("\"{etag}\"");
                     let resp = reply(code, &[("ETag", e.as_str())], b"");
@@ -824,7 +873,10 @@ mod tests {
     #[test]
     fn notes_are_dropped_only_under_the_fault() {
         let b = b"<presence><tuple id='a'><note>x</note></tuple><note>y</note></presence>";
-        assert_eq!(drop_notes(b), b"<presence><tuple id='a'></tuple></presence>".to_vec());
+        assert_eq!(
+            drop_notes(b),
+            b"<presence><tuple id='a'></tuple></presence>".to_vec()
+        );
         assert_eq!(drop_notes(b"<note>unclosed"), b"<note>unclosed".to_vec());
     }
 }

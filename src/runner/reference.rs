@@ -48,6 +48,7 @@ pub async fn start_reference(
         deferral,
         mem_server,
         ims,
+        presence,
         ..
     } = base.clone();
     for role in crate::reference::ROLES {
@@ -277,7 +278,24 @@ pub async fn start_reference(
         }),
         tls: Default::default(),
         xdms: None,
-        presence: None,
+        // Its pres-rules over XCAP on its own listener, from the proxy
+        // address the harness's aggregation proxy sends from.
+        presence: Some(crate::profile::PresenceSection {
+            domain: Some("liaison.test".into()),
+            rules: running
+                .iter()
+                .find_map(|r| r.xcap)
+                .zip(presence.as_ref())
+                .map(|(a, c)| crate::profile::XdmsSection {
+                    xcap_root: format!(
+                        "http://{a}{}",
+                        crate::reference::presence_server::XCAP_ROOT
+                    ),
+                    proxy: c.proxy,
+                    identity_header: Some(c.identity_header.clone()),
+                    domain: Some("liaison.test".into()),
+                }),
+        }),
         poc: None,
         capabilities: crate::profile::Capabilities {
             accept_types: Some(
@@ -581,6 +599,16 @@ pub async fn start_embedded(
             other_mailbox: pm.other_mailbox.clone().unwrap_or_default(),
             notify_to: pm.notify_to.clone(),
         }),
+        // The presence server trusts XCAP from the aggregation proxy's
+        // address: a loopback IP of its own on IPv4 (the harness's users
+        // send from `ip`), `::1` on IPv6 (the one loopback address there).
+        presence: Some(crate::reference::presence_server::PresenceConfig {
+            proxy: match ip {
+                std::net::IpAddr::V4(_) => proxy_loopback(ip, core_ip).await,
+                std::net::IpAddr::V6(_) => ip,
+            },
+            identity_header: crate::roles::xcap_client::DEFAULT_IDENTITY_HEADER.into(),
+        }),
         // The reference client registers through the core at start; the
         // core's routes are set once the roles are up.
         ims: Some(crate::reference::ImsConfig {
@@ -595,4 +623,16 @@ pub async fn start_embedded(
     let mut harness = harness;
     harness.tls = Some(tls);
     Ok((p, a, harness, r))
+}
+
+/// A loopback IP for the aggregation proxy, other than the harness's and
+/// the core's (trust is judged by source IP).
+async fn proxy_loopback(ip: std::net::IpAddr, core_ip: std::net::IpAddr) -> std::net::IpAddr {
+    for _ in 0..16 {
+        let p = core_loopback().await;
+        if p != ip && p != core_ip {
+            return p;
+        }
+    }
+    std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 3))
 }
