@@ -63,6 +63,8 @@ pub struct LiaisonWorld {
     pub mem: crate::steps::mem::Mem,
     /// IMS alignment: what went through the harness IMS core.
     pub ims: crate::steps::ims_alignment::Ims,
+    /// Presence: the scenario's presentities, watchers and subscriptions.
+    pub pres: crate::steps::presence::Pres,
     /// The run-level harness roles this scenario holds (`@harness:` tags).
     pub held: crate::harness::Held,
     /// The addresses of the harness sockets the scenario bound.
@@ -129,6 +131,7 @@ impl LiaisonWorld {
             deferral: Default::default(),
             mem: Default::default(),
             ims: Default::default(),
+            pres: Default::default(),
             held: Default::default(),
             endpoints: Default::default(),
         })

@@ -42,7 +42,11 @@ pub fn out_of_dialog(
     let call_id = format!("{}@liaison", token());
     let mut b = request(method, request_uri).header(
         "Via",
-        &format!("SIP/2.0/{} {};branch={branch};rport", t.via_name(), ua.sent_by(t)),
+        &format!(
+            "SIP/2.0/{} {};branch={branch};rport",
+            t.via_name(),
+            ua.sent_by(t)
+        ),
     );
     for r in &extra.route {
         b = b.header("Route", r);
@@ -137,7 +141,11 @@ impl Listener {
                     }
                     // The same answer for a retransmission: no fresh tag
                     // (the NOTIFY's To carries the subscriber's own).
-                    let code = if m.method() == Some("NOTIFY") { 200 } else { 405 };
+                    let code = if m.method() == Some("NOTIFY") {
+                        200
+                    } else {
+                        405
+                    };
                     let mut b = response_to(&m, code, crate::codec::sip::reason_phrase(code))
                         .received_from(inc.from);
                     if code == 405 {

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use cucumber::{given, then, when};
 
 use crate::codec::presence::{
-    Pidf, PresRules, SubHandling, Tuple, Watcherinfo, AUTH_POLICY_TYPE, PIDF_TYPE,
-    PRES_RULES_AUID, WATCHERINFO_TYPE,
+    Pidf, PresRules, SubHandling, Tuple, Watcherinfo, AUTH_POLICY_TYPE, PIDF_TYPE, PRES_RULES_AUID,
+    WATCHERINFO_TYPE,
 };
 use crate::codec::sip::{token, uri_of, SipMessage};
 use crate::net::{Incoming, Transport};
@@ -88,7 +88,10 @@ fn identities(w: &LiaisonWorld, name: &str) -> Vec<String> {
     match w.pres.users.get(name) {
         Some(User {
             number: Some(n), ..
-        }) => vec![format!("sip:{n}@{};user=phone", domain(w)), format!("tel:{n}")],
+        }) => vec![
+            format!("sip:{n}@{};user=phone", domain(w)),
+            format!("tel:{n}"),
+        ],
         Some(u) => vec![u.ua.aor.clone()],
         None => vec![],
     }
@@ -125,7 +128,13 @@ async fn via_core(
     body: Option<(&str, &[u8])>,
 ) -> Result<(Vec<u8>, String, ClientResult), Failure> {
     let ids: Vec<&str> = asserted.iter().map(String::as_str).collect();
-    headers.insert(0, ("P-Preferred-Identity", crate::codec::ims::asserted_value(&ids)));
+    headers.insert(
+        0,
+        (
+            "P-Preferred-Identity",
+            crate::codec::ims::asserted_value(&ids),
+        ),
+    );
     let extra = Extra {
         route: vec![format!("<sip:{};lr>", server(w)?)],
         headers,
@@ -152,10 +161,17 @@ fn pidf_for(entity: &str, contact: &str) -> (Vec<u8>, Pidf) {
 async fn publish_as(w: &mut LiaisonWorld, name: &str, phone: bool) -> StepResult {
     let ua = user(w, name).await?;
     let ids = identities(w, name);
-    let entity = if phone { ids[0].clone() } else { ua.aor.clone() };
+    let entity = if phone {
+        ids[0].clone()
+    } else {
+        ua.aor.clone()
+    };
     let (body, pidf) = pidf_for(&entity, &uri_of(&ua.contact(T)).unwrap_or_default());
     let publisher = Ua::new(ua.ep.clone(), entity.clone(), w.timers);
-    let headers = vec![("Event", "presence".into()), ("Expires", EXPIRES.to_string())];
+    let headers = vec![
+        ("Event", "presence".into()),
+        ("Expires", EXPIRES.to_string()),
+    ];
     let (_, _, r) = via_core(
         w,
         &publisher,
@@ -186,9 +202,7 @@ async fn has_published(w: &mut LiaisonWorld, name: String) -> StepResult {
     expect_final(w, 200)
 }
 
-#[given(
-    expr = "{string} has published her presence as her sip:…;user=phone URI through the core"
-)]
+#[given(expr = "{string} has published her presence as her sip:…;user=phone URI through the core")]
 async fn has_published_phone(w: &mut LiaisonWorld, name: String) -> StepResult {
     publish_as(w, &name, true).await?;
     expect_final(w, 200)
@@ -261,7 +275,12 @@ async fn publish_answered(w: &mut LiaisonWorld, code: u16) -> StepResult {
 
 #[then("the PUBLISH is answered 200 with a SIP-ETag and an Expires no longer than asked")]
 async fn publish_etag(w: &mut LiaisonWorld) -> StepResult {
-    final_with(w, 200, "SIP-ETag", "RFC 3903 §6: the ESC names the publication")?;
+    final_with(
+        w,
+        200,
+        "SIP-ETag",
+        "RFC 3903 §6: the ESC names the publication",
+    )?;
     let (_, asked, r) = last(w)?;
     let granted = r
         .final_response()
@@ -304,9 +323,20 @@ async fn publishes_garbage(w: &mut LiaisonWorld, name: String) -> StepResult {
     let ids = identities(w, &name);
     let aor = ua.aor.clone();
     let body = format!("<?xml version=\"1.0\"?>\n<presence xmlns=\"urn:ietf:params:xml:ns:pidf\" entity=\"{aor}\"><tuple id=\"t\"><status><basic>open</basic></status>").into_bytes();
-    let headers = vec![("Event", "presence".into()), ("Expires", EXPIRES.to_string())];
-    let (_, _, r) =
-        via_core(w, &ua, "PUBLISH", &aor, &ids, headers, Some((PIDF_TYPE, &body))).await?;
+    let headers = vec![
+        ("Event", "presence".into()),
+        ("Expires", EXPIRES.to_string()),
+    ];
+    let (_, _, r) = via_core(
+        w,
+        &ua,
+        "PUBLISH",
+        &aor,
+        &ids,
+        headers,
+        Some((PIDF_TYPE, &body)),
+    )
+    .await?;
     w.pres.last = Some(("PUBLISH", EXPIRES, r));
     Ok(())
 }
@@ -316,7 +346,10 @@ async fn publishes_type(w: &mut LiaisonWorld, name: String, ct: String) -> StepR
     let ua = user(w, &name).await?;
     let ids = identities(w, &name);
     let aor = ua.aor.clone();
-    let headers = vec![("Event", "presence".into()), ("Expires", EXPIRES.to_string())];
+    let headers = vec![
+        ("Event", "presence".into()),
+        ("Expires", EXPIRES.to_string()),
+    ];
     let body = b"available".to_vec();
     let (_, _, r) = via_core(w, &ua, "PUBLISH", &aor, &ids, headers, Some((&ct, &body))).await?;
     w.pres.last = Some(("PUBLISH", EXPIRES, r));
@@ -332,7 +365,10 @@ async fn publishes_for(w: &mut LiaisonWorld, name: String, other: String) -> Ste
     let spoof = Ua::new(ua.ep.clone(), target.clone(), w.timers);
     let (body, _) = pidf_for(&target, &uri_of(&ua.contact(T)).unwrap_or_default());
     let ids = identities(w, &name);
-    let headers = vec![("Event", "presence".into()), ("Expires", EXPIRES.to_string())];
+    let headers = vec![
+        ("Event", "presence".into()),
+        ("Expires", EXPIRES.to_string()),
+    ];
     let (_, _, r) = via_core(
         w,
         &spoof,
@@ -363,8 +399,18 @@ async fn publishes_straight(w: &mut LiaisonWorld, name: String, other: String) -
             ("Expires", EXPIRES.to_string()),
         ],
     };
-    let out = out_of_dialog(&spoof, T, "PUBLISH", &target, &target, &extra, Some((PIDF_TYPE, &body)));
-    let r = ua.send(T, server(w)?, &out, w.deadline, Duration::ZERO).await;
+    let out = out_of_dialog(
+        &spoof,
+        T,
+        "PUBLISH",
+        &target,
+        &target,
+        &extra,
+        Some((PIDF_TYPE, &body)),
+    );
+    let r = ua
+        .send(T, server(w)?, &out, w.deadline, Duration::ZERO)
+        .await;
     w.pres.last = Some(("PUBLISH", EXPIRES, r));
     Ok(())
 }
@@ -378,7 +424,12 @@ async fn put_rules(w: &mut LiaisonWorld, name: &str, allowed: &str) -> StepResul
         .presence
         .as_ref()
         .and_then(|p| p.rules.clone())
-        .ok_or_else(|| w.fail("a presence.rules section (the pres-rules XCAP root)", "none"))?;
+        .ok_or_else(|| {
+            w.fail(
+                "a presence.rules section (the pres-rules XCAP root)",
+                "none",
+            )
+        })?;
     let owner = user(w, name).await?;
     let watcher = user(w, allowed).await?.aor.clone();
     let ut = crate::roles::xcap_client::Ut::new(&rules_at, w.ctx.profile.harness_ip, &domain(w))
@@ -389,8 +440,12 @@ async fn put_rules(w: &mut LiaisonWorld, name: &str, allowed: &str) -> StepResul
         .cloned()
         .unwrap_or_else(|| owner.aor.clone());
     let path = format!("{}/{PRES_RULES_AUID}/users/{xui}/index", ut.root);
-    let doc = PresRules::one(&format!("allow-{}", &token()[..6]), &[&watcher], SubHandling::Allow)
-        .to_xml();
+    let doc = PresRules::one(
+        &format!("allow-{}", &token()[..6]),
+        &[&watcher],
+        SubHandling::Allow,
+    )
+    .to_xml();
     let asserted = format!("\"{xui}\"");
     let req = ut.request(
         "PUT",
@@ -456,7 +511,11 @@ async fn subscribe(
         None => ua.aor.clone(),
     };
     let sub = Ua::new(ua.ep.clone(), from, w.timers);
-    let accept = if event == "presence.winfo" { WATCHERINFO_TYPE } else { PIDF_TYPE };
+    let accept = if event == "presence.winfo" {
+        WATCHERINFO_TYPE
+    } else {
+        PIDF_TYPE
+    };
     let headers = vec![
         ("Event", event.to_string()),
         ("Expires", EXPIRES.to_string()),
@@ -492,7 +551,12 @@ async fn subscribes(w: &mut LiaisonWorld, name: String, to: String) -> StepResul
 }
 
 #[when(expr = "{string} subscribes to {string} through the core with the From of {string}")]
-async fn subscribes_as(w: &mut LiaisonWorld, name: String, to: String, other: String) -> StepResult {
+async fn subscribes_as(
+    w: &mut LiaisonWorld,
+    name: String,
+    to: String,
+    other: String,
+) -> StepResult {
     let ruri = aor_of(w, &to).await?;
     subscribe(w, &name, Some(&other), ruri, "presence").await
 }
@@ -508,7 +572,12 @@ async fn subscribes_tel(w: &mut LiaisonWorld, name: String, to: String) -> StepR
 }
 
 #[when(expr = "{string} subscribes to {string} for the event {string} through the core")]
-async fn subscribes_event(w: &mut LiaisonWorld, name: String, to: String, ev: String) -> StepResult {
+async fn subscribes_event(
+    w: &mut LiaisonWorld,
+    name: String,
+    to: String,
+    ev: String,
+) -> StepResult {
     let ruri = aor_of(w, &to).await?;
     subscribe(w, &name, None, ruri, &ev).await
 }
@@ -569,8 +638,10 @@ async fn wait_presence(w: &LiaisonWorld, name: &str, who: &str) -> Result<SipMes
     let (_, want) = published(w, who)?;
     let s = sub(w, name)?;
     let l = listener(w, name)?;
-    l.wait_for(&s.call_id, w.deadline, |n| n.iter().any(|(_, m)| carries(m, &want)))
-        .await;
+    l.wait_for(&s.call_id, w.deadline, |n| {
+        n.iter().any(|(_, m)| carries(m, &want))
+    })
+    .await;
     let got = l.notifies(&s.call_id);
     got.iter()
         .map(|(_, m)| m.clone())
@@ -605,7 +676,10 @@ async fn sent_presence_exactly(w: &mut LiaisonWorld, name: String, who: String) 
     }
     let parsed = |b: &[u8]| crate::codec::xml_tree::parse(b);
     let (Ok(want), Ok(got)) = (parsed(&body), parsed(m.body())) else {
-        return Err(w.fail("a NOTIFY body that is a well-formed PIDF", crate::codec::escape_bytes(m.raw(), 600)));
+        return Err(w.fail(
+            "a NOTIFY body that is a well-formed PIDF",
+            crate::codec::escape_bytes(m.raw(), 600),
+        ));
     };
     if let Some(d) = crate::codec::xml_tree::diff(&want, &got) {
         return Err(w.fail(
@@ -674,7 +748,11 @@ async fn through_core(w: &mut LiaisonWorld, name: String) -> StepResult {
             crate::codec::escape_bytes(ok.raw(), 600),
         ));
     };
-    let h = w.ctx.ims.clone().ok_or_else(|| w.fail("the harness IMS core", "none"))?;
+    let h = w
+        .ctx
+        .ims
+        .clone()
+        .ok_or_else(|| w.fail("the harness IMS core", "none"))?;
     let at_core: Vec<Incoming> = h
         .core
         .log()
@@ -710,7 +788,10 @@ async fn through_core(w: &mut LiaisonWorld, name: String) -> StepResult {
     let to_tag = ok.to_tag().unwrap_or_default();
     for (inc, m) in &got {
         let ruri = m.request_uri().unwrap_or_default();
-        if ruri != s.contact || m.to_tag().as_deref() != Some(&from_tag) || m.from_tag().as_deref() != Some(&to_tag) {
+        if ruri != s.contact
+            || m.to_tag().as_deref() != Some(&from_tag)
+            || m.from_tag().as_deref() != Some(&to_tag)
+        {
             return Err(w.fail(
                 format!("a NOTIFY to the Contact {} with From tag {to_tag} and To tag {from_tag} (RFC 3261 §12.2.1.1)", s.contact),
                 describe_incoming(inc),
@@ -756,11 +837,15 @@ async fn nothing_naming(w: &mut LiaisonWorld, name: String, watcher: String) -> 
         .collect();
     let leaks = |b: &[u8]| {
         let t = String::from_utf8_lossy(b);
-        needle.iter().any(|n| !n.is_empty() && t.contains(n.as_str()))
+        needle
+            .iter()
+            .any(|n| !n.is_empty() && t.contains(n.as_str()))
     };
     let until = quiet(w);
-    l.wait_for(&s.call_id, until, |n| n.iter().any(|(i, _)| leaks(&i.bytes)))
-        .await;
+    l.wait_for(&s.call_id, until, |n| {
+        n.iter().any(|(i, _)| leaks(&i.bytes))
+    })
+    .await;
     let got = l.notifies(&s.call_id);
     let in_answer = s.result.responses.iter().any(|r| leaks(&r.bytes));
     if in_answer || got.iter().any(|(i, _)| leaks(&i.bytes)) {
