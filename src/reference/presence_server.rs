@@ -28,9 +28,14 @@
 //!   re-evaluates the presentity's watchers at once (NOTIFY on a change of
 //!   state).
 //! - Bounded: bodies [`MAX_BODY`], presentities [`MAX_PRESENTITIES`],
-//!   subscriptions per presentity [`MAX_SUBSCRIPTIONS`], NOTIFYs per
-//!   subscription per second [`MAX_NOTIFY_PER_SECOND`], HTTP requests read
+//!   subscriptions per presentity [`MAX_SUBSCRIPTIONS`] and in all
+//!   [`MAX_ALL_SUBSCRIPTIONS`] (503 past them), NOTIFYs per subscription
+//!   per second [`MAX_NOTIFY_PER_SECOND`] (the next one carries the
+//!   state), XCAP connections [`MAX_HTTP_CONNECTIONS`], each request read
 //!   within [`HTTP_READ`].
+//! - Not done: a NOTIFY when a subscription or a publication expires, and
+//!   watcher-information updates on a rules change (only on a new
+//!   subscription).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -55,6 +60,10 @@ pub const MAX_EXPIRES: u32 = 3600;
 pub const MAX_BODY: usize = crate::codec::presence::MAX_DOCUMENT;
 pub const MAX_PRESENTITIES: usize = 4096;
 pub const MAX_SUBSCRIPTIONS: usize = 64;
+/// The most subscriptions in all (any Request-URI can be subscribed to).
+pub const MAX_ALL_SUBSCRIPTIONS: usize = 8192;
+/// The most XCAP connections served at once; more are closed unread.
+pub const MAX_HTTP_CONNECTIONS: usize = 64;
 pub const MAX_NOTIFY_PER_SECOND: usize = 20;
 /// How long an XCAP request may take to arrive whole.
 pub const HTTP_READ: Duration = Duration::from_secs(5);
@@ -106,6 +115,8 @@ struct State {
     rules: HashMap<String, (Vec<u8>, PresRules, String)>,
     subs: Vec<Sub>,
     done: Completed,
+    /// The branches of NOTIFYs still retransmitted, and those answered.
+    outstanding: std::collections::HashSet<String>,
     answered: std::collections::HashSet<String>,
 }
 
@@ -152,12 +163,20 @@ pub async fn start(
     };
     let xcap = {
         let server = server.clone();
+        let slots = Arc::new(tokio::sync::Semaphore::new(MAX_HTTP_CONNECTIONS));
         tokio::spawn(async move {
             loop {
                 let Ok((stream, src)) = http.accept().await else {
                     continue;
                 };
-                tokio::spawn(xcap::connection(server.clone(), stream, src));
+                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                    continue;
+                };
+                let server = server.clone();
+                tokio::spawn(async move {
+                    xcap::connection(server, stream, src).await;
+                    drop(slot);
+                });
             }
         })
     };
@@ -226,7 +245,10 @@ impl Server {
             // A response to one of our NOTIFYs.
             if let Some(b) = m.top_via_branch() {
                 let mut st = lock(&self.state);
-                st.answered.insert(b);
+                // Only answers to NOTIFYs in flight are kept (bounded).
+                if st.outstanding.remove(&b) {
+                    st.answered.insert(b);
+                }
                 if m.status() == Some(481) {
                     let cid = m.call_id().unwrap_or_default().to_string();
                     st.subs.retain(|s| s.call_id != cid);
@@ -452,7 +474,9 @@ impl Server {
         if status == Status::Terminated {
             return (self.answer(m, 403, &[]), vec![]);
         }
-        if st.subs.iter().filter(|s| s.presentity == pkey).count() >= MAX_SUBSCRIPTIONS {
+        if st.subs.iter().filter(|s| s.presentity == pkey).count() >= MAX_SUBSCRIPTIONS
+            || st.subs.len() >= MAX_ALL_SUBSCRIPTIONS
+        {
             return (self.answer(m, 503, &[("Retry-After", "60".into())]), vec![]);
         }
         let tag = token();
@@ -655,16 +679,19 @@ impl Server {
     fn send(self: &Arc<Self>, list: Vec<Planned>) {
         for (to, branch, bytes) in list {
             let me = self.clone();
+            lock(&self.state).outstanding.insert(branch.clone());
             tokio::spawn(async move {
                 let start = Instant::now();
                 let mut wait = me.settings.t1;
                 loop {
                     let _ = me.udp.send_to(&bytes, to).await;
                     tokio::time::sleep(wait).await;
-                    if lock(&me.state).answered.remove(&branch)
-                        || start.elapsed() > me.settings.t1 * 64
                     {
-                        return;
+                        let mut st = lock(&me.state);
+                        if st.answered.remove(&branch) || start.elapsed() > me.settings.t1 * 64 {
+                            st.outstanding.remove(&branch);
+                            return;
+                        }
                     }
                     wait = (wait * 2).min(me.settings.t1 * 80);
                 }
@@ -715,7 +742,13 @@ mod xcap {
             let reply = |code: u16, headers: &[(&str, &str)], body: &[u8]| {
                 let mut h = vec![("Connection", "close")];
                 h.extend_from_slice(headers);
-                http::response(code, http::reason_phrase(code), &h, body)
+                // The codec's table lacks the XCAP answers 201 and 409.
+                let reason = match code {
+                    201 => "Created",
+                    409 => "Conflict",
+                    c => http::reason_phrase(c),
+                };
+                http::response(code, reason, &h, body)
             };
             let Some(cfg) = self.settings.presence.as_ref() else {
                 return (reply(404, &[], b""), vec![]);
