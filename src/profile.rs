@@ -898,7 +898,7 @@ pub struct Profile {
     pub tls: TlsSection,
     /// xdms: its XCAP root and the proxy it trusts.
     pub xdms: Option<XdmsSection>,
-    /// presence-server: its presentities' domain.
+    /// presence-server: its presentities' domain and where its pres-rules go (XCAP).
     pub presence: Option<PresenceSection>,
     /// poc-server: its groups.
     pub poc: Option<PocSection>,
