@@ -92,6 +92,15 @@ Feature: Presence through the IMS core, the SUT as presence server
     When "bob" publishes presence for "alice" through the core
     Then the PUBLISH is answered 403
 
+  @PRES-10 @if:pres_rules
+  Scenario: A PUBLISH asserted as another user tells no watcher its state
+    Given "alice" allows "bob" in her pres-rules
+    And "alice" has published her presence through the core
+    And "bob" subscribes to "alice" through the core
+    And "bob" is sent the presence "alice" published
+    When "mallory" publishes presence for "alice" through the core
+    Then "bob" is sent nothing of what "mallory" published
+
   @PRES-10
   Scenario: A PUBLISH from outside the core is refused
     When "mallory" publishes presence for "alice" with a forged P-Asserted-Identity straight to the SUT

@@ -49,6 +49,8 @@ pub struct Pres {
     /// The last PIDF published and its presentity's name.
     pub published: Option<(String, Vec<u8>, Pidf)>,
     pub etag: Option<String>,
+    /// The tuple id of a PUBLISH made for someone else (PRES-10), by its sender.
+    pub forged: HashMap<String, String>,
     /// The last PUBLISH or SUBSCRIBE sent (what, the Expires asked, its outcome).
     pub last: Option<(&'static str, u32, ClientResult)>,
 }
@@ -363,7 +365,10 @@ async fn publishes_for(w: &mut LiaisonWorld, name: String, other: String) -> Ste
     let ua = w.pres.users[&name].ua.clone();
     // From the other's AoR, asserted as herself.
     let spoof = Ua::new(ua.ep.clone(), target.clone(), w.timers);
-    let (body, _) = pidf_for(&target, &uri_of(&ua.contact(T)).unwrap_or_default());
+    let (body, pidf) = pidf_for(&target, &uri_of(&ua.contact(T)).unwrap_or_default());
+    if let Some(t) = pidf.tuples.first() {
+        w.pres.forged.insert(name.clone(), t.id.clone());
+    }
     let ids = identities(w, &name);
     let headers = vec![
         ("Event", "presence".into()),
@@ -657,6 +662,11 @@ async fn wait_presence(w: &LiaisonWorld, name: &str, who: &str) -> Result<SipMes
         })
 }
 
+#[given(expr = "{string} is sent the presence {string} published")]
+async fn given_sent_presence(w: &mut LiaisonWorld, name: String, who: String) -> StepResult {
+    wait_presence(w, &name, &who).await.map(|_| ())
+}
+
 #[then(expr = "{string} is sent the presence {string} published")]
 async fn sent_presence(w: &mut LiaisonWorld, name: String, who: String) -> StepResult {
     wait_presence(w, &name, &who).await.map(|_| ())
@@ -851,6 +861,32 @@ async fn nothing_naming(w: &mut LiaisonWorld, name: String, watcher: String) -> 
     if in_answer || got.iter().any(|(i, _)| leaks(&i.bytes)) {
         return Err(w.fail(
             format!("nothing sent to `{name}` naming the watcher `{watcher}`: watcher information only for the presentity (RFC 3857)"),
+            shown(w, s, &got),
+        ));
+    }
+    Ok(())
+}
+
+#[then(expr = "{string} is sent nothing of what {string} published")]
+async fn nothing_of(w: &mut LiaisonWorld, name: String, sender: String) -> StepResult {
+    let tuple = w
+        .pres
+        .forged
+        .get(&sender)
+        .cloned()
+        .ok_or_else(|| w.fail(format!("a PUBLISH of `{sender}` earlier"), "none"))?;
+    let s = sub(w, &name)?;
+    let l = listener(w, &name)?;
+    let leaks = |m: &SipMessage| {
+        Pidf::parse(m.body()).is_ok_and(|p| p.tuples.iter().any(|t| t.id == tuple))
+    };
+    let until = quiet(w);
+    l.wait_for(&s.call_id, until, |n| n.iter().any(|(_, m)| leaks(m)))
+        .await;
+    let got = l.notifies(&s.call_id);
+    if got.iter().any(|(_, m)| leaks(m)) {
+        return Err(w.fail(
+            format!("no NOTIFY to `{name}` with the state `{sender}` published for someone else (tuple {tuple}): the PUBLISH is refused (RFC 3903 §6)"),
             shown(w, s, &got),
         ));
     }
