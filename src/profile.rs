@@ -107,6 +107,15 @@ pub struct PresenceSection {
     /// The presentities' domain; default `sip.domain`, else `liaison.test`.
     #[serde(default)]
     pub domain: Option<String>,
+    /// Where the server takes its users' pres-rules (RFC 5025) over XCAP:
+    /// the XCAP root the harness PUTs `pres-rules/users/XUI/index` under,
+    /// the aggregation proxy's address it trusts and the identity header
+    /// (the same fields as the `xdms` section; for a server with an
+    /// integrated XDMS, such as Kamailio's presence_xml with xcap_server,
+    /// the same values). Without it the scenarios that set rules
+    /// (`@if:pres_rules`) are not applicable.
+    #[serde(default)]
+    pub rules: Option<XdmsSection>,
 }
 
 /// poc: a PoC server's signalling (OMA PoC control plane) behind the
@@ -900,7 +909,7 @@ pub struct Profile {
     pub tls: TlsSection,
     /// xdms: its XCAP root and the proxy it trusts.
     pub xdms: Option<XdmsSection>,
-    /// presence-server: its presentities' domain.
+    /// presence-server: its presentities' domain and where its pres-rules go (XCAP).
     pub presence: Option<PresenceSection>,
     /// poc-server: its groups.
     pub poc: Option<PocSection>,
@@ -1697,6 +1706,7 @@ impl Profile {
                 .mem_server
                 .as_ref()
                 .is_some_and(|m| m.other_mailbox.is_some()),
+            "pres_rules" => self.presence.as_ref().is_some_and(|p| p.rules.is_some()),
             "mem_starttls" => self
                 .mem_server
                 .as_ref()
@@ -1808,6 +1818,7 @@ pub const CAPABILITIES: &[&str] = &[
     "ims_icsi",
     "poc_groups",
     "xdms_untrusted_source",
+    "pres_rules",
 ];
 
 /// The problem with a declared SIP URI form in MMS addresses (`uri`, the bare

@@ -65,6 +65,8 @@ pub struct LiaisonWorld {
     pub ims: crate::steps::ims_alignment::Ims,
     /// Group Management: the Ut interface and the scenario's documents.
     pub gm: crate::steps::group_management::Gm,
+    /// Presence: the scenario's presentities, watchers and subscriptions.
+    pub pres: crate::steps::presence::Pres,
     /// The run-level harness roles this scenario holds (`@harness:` tags).
     pub held: crate::harness::Held,
     /// The addresses of the harness sockets the scenario bound.
@@ -132,6 +134,7 @@ impl LiaisonWorld {
             mem: Default::default(),
             ims: Default::default(),
             gm: Default::default(),
+            pres: Default::default(),
             held: Default::default(),
             endpoints: Default::default(),
         })

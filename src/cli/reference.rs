@@ -291,8 +291,10 @@ async fn reference(
         mem_server: None,
         // xdms: the proxy at 127.0.0.3 (IPv4) or the listener's IP.
         xdms: None,
+        // Standalone, the presence server takes no XCAP (no proxy to trust).
+        presence: None,
         ims: ims_core
-            .filter(|_| role == "im-client" || role == "im-server")
+            .filter(|_| role == "im-client" || role == "im-server" || role == "presence-server")
             .map(|core| crate::reference::ImsConfig {
                 core,
                 trust_port: trust_core_port,

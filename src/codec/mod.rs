@@ -13,6 +13,7 @@ pub mod mail;
 pub mod mms;
 pub mod msrp;
 pub mod pap;
+pub mod presence;
 pub mod sdp;
 pub mod sip;
 pub mod sip_push;

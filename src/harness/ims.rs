@@ -121,7 +121,13 @@ impl ImsHarness {
 
 /// The SUT roles whose address (per role, in the embedded run) is a SIP
 /// address on UDP and TCP alike.
-const SIP_ROLES: &[&str] = &["im-client", "im-server", "push-client", "mms-client"];
+const SIP_ROLES: &[&str] = &[
+    "im-client",
+    "im-server",
+    "push-client",
+    "mms-client",
+    "presence-server",
+];
 
 /// A free loopback IP other than 127.0.0.1 for the embedded run's IMS core
 /// (trust is judged by source IP, and the harness's own users are on

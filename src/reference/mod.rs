@@ -17,6 +17,7 @@ pub mod mms_relay;
 pub mod msrp_receiver;
 pub mod msrp_relay;
 pub mod ppg;
+pub mod presence_server;
 pub mod push_client;
 mod sip_uac;
 mod sms_bearer;
@@ -139,6 +140,7 @@ const ROLE_FAULTS: &[&[Fault]] = &[
     mms_relay::FAULTS,
     mem_server::FAULTS,
     xdms::FAULTS,
+    presence_server::FAULTS,
 ];
 
 /// Every fault of every reference role, role by role.
@@ -208,6 +210,7 @@ pub const ROLES: &[&str] = &[
     "mms-relay",
     "mem-server",
     "xdms",
+    "presence-server",
 ];
 
 /// Finds a fault by `name` or `role/name`.
@@ -259,6 +262,8 @@ pub struct Settings {
     /// im-client: register through this IMS core; im-server: trust
     /// P-Asserted-Identity from this core's IP only.
     pub ims: Option<ImsConfig>,
+    /// presence-server: the aggregation proxy its XCAP listener trusts.
+    pub presence: Option<presence_server::PresenceConfig>,
     /// The certificate (and key) the run's lab CA issued for the SUT and
     /// the CA itself: the roles that speak TLS use them.
     pub tls: Option<tls::ReferenceTls>,
@@ -291,6 +296,7 @@ impl Default for Settings {
             deferral: None,
             mem_server: None,
             ims: None,
+            presence: None,
             tls: None,
             xdms: None,
         }
@@ -324,6 +330,8 @@ pub struct Running {
     pub send_trigger: Option<SocketAddr>,
     /// mms-client: where it takes WSP pushes (UDP).
     pub wap_push: Option<SocketAddr>,
+    /// presence-server: its XCAP listener (HTTP, pres-rules).
+    pub xcap: Option<SocketAddr>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -344,6 +352,7 @@ impl Running {
             mm1_https: None,
             send_trigger: None,
             wap_push: None,
+            xcap: None,
             tasks,
         }
     }
@@ -411,6 +420,12 @@ pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::i
         let mut r = Running::new("mms-relay", a.mm1, tasks);
         r.mm3 = Some(a.mm3);
         r.mm1_https = a.mm1_https;
+        return Ok(r);
+    }
+    if role == "presence-server" {
+        let (sip, xcap, tasks) = presence_server::start(listen, settings).await?;
+        let mut r = Running::new("presence-server", sip, tasks);
+        r.xcap = Some(xcap);
         return Ok(r);
     }
     if role == "mem-server" {

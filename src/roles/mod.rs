@@ -33,6 +33,7 @@ pub mod mms_server;
 pub mod mms_ua;
 pub mod msrp;
 pub mod ota_target;
+pub mod presence;
 pub mod push_agent;
 pub mod push_initiator;
 pub mod smsc;

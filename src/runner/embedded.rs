@@ -66,6 +66,10 @@ pub const FEATURES: &[(&str, &str)] = &[
         include_str!("../../features/mms/mms-relay.feature"),
     ),
     (
+        "presence/presence-server.feature",
+        include_str!("../../features/presence/presence-server.feature"),
+    ),
+    (
         "push/im-offline.feature",
         include_str!("../../features/push/im-offline.feature"),
     ),

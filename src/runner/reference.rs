@@ -49,6 +49,7 @@ pub async fn start_reference(
         mem_server,
         ims,
         xdms,
+        presence,
         ..
     } = base.clone();
     for role in crate::reference::ROLES {
@@ -289,7 +290,24 @@ pub async fn start_reference(
                 domain: Some("liaison.test".into()),
             })
         },
-        presence: None,
+        // Its pres-rules over XCAP on its own listener, from the proxy
+        // address the harness's aggregation proxy sends from.
+        presence: Some(crate::profile::PresenceSection {
+            domain: Some("liaison.test".into()),
+            rules: running
+                .iter()
+                .find_map(|r| r.xcap)
+                .zip(presence.as_ref())
+                .map(|(a, c)| crate::profile::XdmsSection {
+                    xcap_root: format!(
+                        "http://{a}{}",
+                        crate::reference::presence_server::XCAP_ROOT
+                    ),
+                    proxy: c.proxy,
+                    identity_header: Some(c.identity_header.clone()),
+                    domain: Some("liaison.test".into()),
+                }),
+        }),
         poc: None,
         capabilities: crate::profile::Capabilities {
             accept_types: Some(
@@ -624,6 +642,13 @@ pub async fn start_embedded(
             proxy: proxy_loopback(ip, core_ip).await,
             identity_header: crate::reference::xdms::DEFAULT_IDENTITY_HEADER.into(),
         }),
+        // The presence server trusts XCAP from the aggregation proxy's
+        // address: a loopback IP of its own on IPv4 (the harness's users
+        // send from `ip`), `::1` on IPv6 (the one loopback address there).
+        presence: Some(crate::reference::presence_server::PresenceConfig {
+            proxy: proxy_loopback(ip, core_ip).await,
+            identity_header: crate::roles::xcap_client::DEFAULT_IDENTITY_HEADER.into(),
+        }),
         // The reference client registers through the core at start; the
         // core's routes are set once the roles are up.
         ims: Some(crate::reference::ImsConfig {
@@ -639,3 +664,4 @@ pub async fn start_embedded(
     harness.tls = Some(tls);
     Ok((p, a, harness, r))
 }
+
