@@ -664,4 +664,3 @@ pub async fn start_embedded(
     harness.tls = Some(tls);
     Ok((p, a, harness, r))
 }
-

@@ -297,6 +297,45 @@ async fn publish_etag(w: &mut LiaisonWorld) -> StepResult {
     }
 }
 
+/// RFC 3903 §6, step 6: each successful publication gets a new entity tag,
+/// a refresh included, never one given before for the resource.
+#[then("the refresh is answered 200 with a new SIP-ETag and an Expires no longer than asked")]
+async fn refresh_new_etag(w: &mut LiaisonWorld) -> StepResult {
+    publish_etag(w).await?;
+    let (_, _, r) = last(w)?;
+    let old = w.pres.etag.clone().unwrap_or_default();
+    let new = r
+        .final_response()
+        .and_then(|m| m.header("SIP-ETag"))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_default();
+    if new == old.trim() {
+        return Err(w.fail(
+            format!(
+                "a SIP-ETag other than the refreshed publication's {old:?} (RFC 3903 §6, step 6: a new entity tag for each successful publication)"
+            ),
+            w.describe(Some(r), None),
+        ));
+    }
+    w.pres.etag = Some(new);
+    Ok(())
+}
+
+/// RFC 3903 §6, step 5: a body the ESC does not understand is rejected with
+/// "an appropriate response, such as 415"; a body that is not well-formed
+/// XML is not understood, and 400 names it as precisely.
+#[then("the PUBLISH is refused with 400 or 415")]
+async fn publish_400_or_415(w: &mut LiaisonWorld) -> StepResult {
+    let (_, _, r) = last(w)?;
+    match r.final_response().and_then(SipMessage::status) {
+        Some(400 | 415) => Ok(()),
+        _ => Err(w.fail(
+            "the PUBLISH of a PIDF that is not well-formed refused with 400 or 415 (RFC 3903 §6, step 5)",
+            w.describe(Some(r), None),
+        )),
+    }
+}
+
 #[then("the PUBLISH is answered 415 with an Accept header")]
 async fn publish_415(w: &mut LiaisonWorld) -> StepResult {
     final_with(w, 415, "Accept", "RFC 3261 §21.4.13")
