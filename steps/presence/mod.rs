@@ -478,9 +478,12 @@ async fn put_rules(w: &mut LiaisonWorld, name: &str, allowed: &str) -> StepResul
     let watcher = user(w, allowed).await?.aor.clone();
     let ut = crate::roles::xcap_client::Ut::new(&rules_at, w.ctx.profile.harness_ip, &domain(w))
         .map_err(|e| w.fail("a usable presence.rules section", e))?;
-    // The XUI: the tel: URI of a user with a number, else the AoR.
+    // The XUI: the identity the presentity publishes as: its AoR, or for a
+    // user with a number its sip:…;user=phone URI. Where its rules are kept
+    // is not what PRES-8 judges (the tel: form of the watched URI is), so
+    // they are put where the publication is.
     let xui = identities(w, name)
-        .last()
+        .first()
         .cloned()
         .unwrap_or_else(|| owner.aor.clone());
     let path = format!("{}/{PRES_RULES_AUID}/users/{xui}/index", ut.root);

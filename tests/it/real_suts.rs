@@ -878,3 +878,60 @@ fn kannel_and_kamailio_as_sms_im_iwf() {
         assert_eq!(verdict(&rw, id), "waived", "{id}: {}", text(&ow));
     }
 }
+
+/// Kamailio 5.6 as XDMS and presence server (fixtures/sut/kamailio-presence/):
+/// xcap_server behind the harness's aggregation proxy, presence and
+/// presence_xml behind the harness IMS core, pres-rules through the same
+/// XCAP server. The identity checks (asserted identity only from the core
+/// and the proxy, one's own documents, only the presentity publishes) are
+/// the configuration's; the module's own deviations are waived with
+/// evidence (fixtures/waivers/kamailio-presence.yaml). One test: both runs
+/// use the fixture's fixed ports.
+#[test]
+fn kamailio_as_presence_server_and_xdms() {
+    require_program("kamailio", "kamailio");
+    assert!(
+        std::path::Path::new("/usr/lib/x86_64-linux-gnu/kamailio/modules/presence.so").is_file(),
+        "Kamailio's presence modules are not installed: apt-get install kamailio-presence-modules; .ci/run does. A missing tool is a failure, never a skip."
+    );
+    let out = tmpdir("kamailio-presence");
+    let o = liaison(&[
+        "run",
+        "--sut",
+        "fixtures/sut/kamailio-presence.yaml",
+        "--waivers",
+        "fixtures/waivers/kamailio-presence.yaml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = report(&out);
+    for id in [
+        "GM-1", "GM-2", "GM-4", "PRES-2", "PRES-3", "PRES-4", "PRES-5", "PRES-7", "PRES-8",
+        "PRES-10",
+    ] {
+        assert_eq!(verdict(&r, id), "passed", "{id}: {}", text(&o));
+    }
+    for id in ["GM-3", "GM-5", "GM-6", "PRES-1", "PRES-6", "PRES-9"] {
+        assert_eq!(verdict(&r, id), "waived", "{id}: {}", text(&o));
+    }
+    // Not declared: PoC group documents (xcap_server knows no PoC AUID).
+    assert_eq!(verdict(&r, "GM-8"), "not-run", "{}", text(&o));
+    // The module's default identifies a watcher by its From
+    // (handle_subscribe() without "$ai"): then a spoofed From gets the
+    // presence its asserted identity may not have.
+    // (5 s for the scenario: the NOTIFY it waits for never comes.)
+    let (r, o) = run_variant(
+        "kamailio-presence.yaml",
+        "scenario_timeout_s: 10 }\nlaunch:\n  command: [fixtures/sut/kamailio-presence/run.sh]\n",
+        "scenario_timeout_s: 5 }\nlaunch:\n  command: [fixtures/sut/kamailio-presence/run.sh]\n  env: { LIAISON_KAMAILIO_WATCHER_FROM: \"1\" }\n",
+        "@PRES-2",
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(verdict(&r, "PRES-2"), "failed", "{}", text(&o));
+    let failure = r["scenarios"][0]["failure"].as_str().unwrap_or("");
+    assert!(
+        failure.contains("a NOTIFY to `bob`") && failure.contains("Subscription-State active"),
+        "{failure}"
+    );
+}
