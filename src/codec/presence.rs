@@ -76,20 +76,9 @@ fn root(bytes: &[u8], ns: &str, name: &str) -> Result<Element, PresenceError> {
     Ok(e)
 }
 
-/// Escapes text for an XML attribute or element content.
+/// Text escaped for an XML attribute or element content.
 pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
+    super::xml_tree::escape(s, true)
 }
 
 /// One PIDF tuple (RFC 3863 §4.1.2): id, basic status, contact, note.

@@ -11,6 +11,7 @@
 //!
 //! Every reader takes any input and answers with a value or a precise error.
 
+use super::xml_tree::escape;
 use std::collections::BTreeMap;
 
 use super::xml_tree::{self, Element};
@@ -570,23 +571,6 @@ pub fn at_mut<'a>(root: &'a mut Element, path: &[usize]) -> Option<&'a mut Eleme
 // ---------------------------------------------------------------------------
 // Writing trees
 // ---------------------------------------------------------------------------
-
-fn escape(s: &str, attr: bool) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' if attr => out.push_str("&quot;"),
-            '\n' if attr => out.push_str("&#10;"),
-            '\t' if attr => out.push_str("&#9;"),
-            '\r' => out.push_str("&#13;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// Writes `el` and its subtree as XML, declaring its namespace (as the
 /// default namespace) wherever it differs from the enclosing element's;

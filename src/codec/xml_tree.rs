@@ -86,6 +86,27 @@ fn resolved(r: ResolveResult<'_>, what: &str) -> Result<String, String> {
     }
 }
 
+/// `s` escaped for XML: as element content, or (`attr`) inside a
+/// double-quoted attribute value, where white space other than a space is
+/// written as a character reference so that it survives attribute value
+/// normalisation (XML 1.0 §3.3.3).
+pub fn escape(s: &str, attr: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' if attr => out.push_str("&quot;"),
+            '\n' if attr => out.push_str("&#10;"),
+            '\t' if attr => out.push_str("&#9;"),
+            '\r' => out.push_str("&#13;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Reads `bytes` as one well-formed document into its root element.
 pub fn parse(bytes: &[u8]) -> Result<Element, String> {
     super::emn::document(bytes)?;

@@ -160,6 +160,25 @@ fn pidf_for(entity: &str, contact: &str) -> (Vec<u8>, Pidf) {
     (p.to_xml(), p)
 }
 
+/// A PUBLISH of `body` (of type `ct`) for `target` through the core, from
+/// `ua`, asserted as `ids`, asking for [`EXPIRES`]; kept as the last request.
+async fn publish_body(
+    w: &mut LiaisonWorld,
+    ua: &Ua,
+    target: &str,
+    ids: &[String],
+    ct: &str,
+    body: &[u8],
+) -> Result<(), Failure> {
+    let headers = vec![
+        ("Event", "presence".into()),
+        ("Expires", EXPIRES.to_string()),
+    ];
+    let (_, _, r) = via_core(w, ua, "PUBLISH", target, ids, headers, Some((ct, body))).await?;
+    w.pres.last = Some(("PUBLISH", EXPIRES, r));
+    Ok(())
+}
+
 async fn publish_as(w: &mut LiaisonWorld, name: &str, phone: bool) -> StepResult {
     let ua = user(w, name).await?;
     let ids = identities(w, name);
@@ -170,26 +189,13 @@ async fn publish_as(w: &mut LiaisonWorld, name: &str, phone: bool) -> StepResult
     };
     let (body, pidf) = pidf_for(&entity, &uri_of(&ua.contact(T)).unwrap_or_default());
     let publisher = Ua::new(ua.ep.clone(), entity.clone(), w.timers);
-    let headers = vec![
-        ("Event", "presence".into()),
-        ("Expires", EXPIRES.to_string()),
-    ];
-    let (_, _, r) = via_core(
-        w,
-        &publisher,
-        "PUBLISH",
-        &entity,
-        &ids,
-        headers,
-        Some((PIDF_TYPE, &body)),
-    )
-    .await?;
-    w.pres.etag = r
+    publish_body(w, &publisher, &entity, &ids, PIDF_TYPE, &body).await?;
+    w.pres.etag = last(w)?
+        .2
         .final_response()
         .and_then(|m| m.header("SIP-ETag"))
         .map(|e| e.trim().to_string());
     w.pres.published = Some((name.to_string(), body, pidf));
-    w.pres.last = Some(("PUBLISH", EXPIRES, r));
     Ok(())
 }
 
@@ -364,22 +370,7 @@ async fn publishes_garbage(w: &mut LiaisonWorld, name: String) -> StepResult {
     let ids = identities(w, &name);
     let aor = ua.aor.clone();
     let body = format!("<?xml version=\"1.0\"?>\n<presence xmlns=\"urn:ietf:params:xml:ns:pidf\" entity=\"{aor}\"><tuple id=\"t\"><status><basic>open</basic></status>").into_bytes();
-    let headers = vec![
-        ("Event", "presence".into()),
-        ("Expires", EXPIRES.to_string()),
-    ];
-    let (_, _, r) = via_core(
-        w,
-        &ua,
-        "PUBLISH",
-        &aor,
-        &ids,
-        headers,
-        Some((PIDF_TYPE, &body)),
-    )
-    .await?;
-    w.pres.last = Some(("PUBLISH", EXPIRES, r));
-    Ok(())
+    publish_body(w, &ua, &aor, &ids, PIDF_TYPE, &body).await
 }
 
 #[when(expr = "{string} publishes a {string} body through the core")]
@@ -387,14 +378,7 @@ async fn publishes_type(w: &mut LiaisonWorld, name: String, ct: String) -> StepR
     let ua = user(w, &name).await?;
     let ids = identities(w, &name);
     let aor = ua.aor.clone();
-    let headers = vec![
-        ("Event", "presence".into()),
-        ("Expires", EXPIRES.to_string()),
-    ];
-    let body = b"available".to_vec();
-    let (_, _, r) = via_core(w, &ua, "PUBLISH", &aor, &ids, headers, Some((&ct, &body))).await?;
-    w.pres.last = Some(("PUBLISH", EXPIRES, r));
-    Ok(())
+    publish_body(w, &ua, &aor, &ids, &ct, b"available").await
 }
 
 #[when(expr = "{string} publishes presence for {string} through the core")]
@@ -409,22 +393,7 @@ async fn publishes_for(w: &mut LiaisonWorld, name: String, other: String) -> Ste
         w.pres.forged.insert(name.clone(), t.id.clone());
     }
     let ids = identities(w, &name);
-    let headers = vec![
-        ("Event", "presence".into()),
-        ("Expires", EXPIRES.to_string()),
-    ];
-    let (_, _, r) = via_core(
-        w,
-        &spoof,
-        "PUBLISH",
-        &target,
-        &ids,
-        headers,
-        Some((PIDF_TYPE, &body)),
-    )
-    .await?;
-    w.pres.last = Some(("PUBLISH", EXPIRES, r));
-    Ok(())
+    publish_body(w, &spoof, &target, &ids, PIDF_TYPE, &body).await
 }
 
 #[when(
