@@ -10,6 +10,7 @@
 //! | [`ims_alignment`] | `ims-alignment/` | im-client, im-server |
 //! | [`mem`] | `mem/` | mem-server, mms-relay-mm3 |
 //! | [`mms`] | `mms/` | mms-client, mms-relay |
+//! | [`poc`] | `poc/` | poc-server |
 //! | [`push`] | `push/` | ppg ([`push::ppg`]), push-client and im-offline ([`push::sip_push`]) |
 //! | [`sip`] | (all) | shared SIP helpers: SUT addresses, users, MESSAGE through the SUT |
 //! | [`common`] | (all) | steps every area uses |
@@ -21,6 +22,7 @@ pub mod delivery_reports;
 pub mod ims_alignment;
 pub mod mem;
 pub mod mms;
+pub mod poc;
 pub mod push;
 pub mod sip;
 pub mod world;

@@ -289,8 +289,9 @@ async fn reference(
         mms_relay,
         deferral,
         mem_server: None,
+        poc: None,
         ims: ims_core
-            .filter(|_| role == "im-client" || role == "im-server")
+            .filter(|_| matches!(role.as_str(), "im-client" | "im-server" | "poc-server"))
             .map(|core| crate::reference::ImsConfig {
                 core,
                 trust_port: trust_core_port,

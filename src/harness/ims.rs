@@ -99,6 +99,13 @@ impl ImsHarness {
             // Telephone numbers (tel: URIs) are the IM server's users.
             core.route("tel", a);
         }
+        // The PoC server is the home of its group's URI (its members are
+        // harness users the core knows, routed before any domain route).
+        if let (Some(p), Some(a)) = (profile.poc.as_ref(), role_addr("poc-server"))
+            && let Some(h) = crate::codec::sip::uri_user_host(&p.group).1
+        {
+            core.route(&h, a);
+        }
         let hosts = [
             (
                 "im-client",
@@ -121,7 +128,13 @@ impl ImsHarness {
 
 /// The SUT roles whose address (per role, in the embedded run) is a SIP
 /// address on UDP and TCP alike.
-const SIP_ROLES: &[&str] = &["im-client", "im-server", "push-client", "mms-client"];
+const SIP_ROLES: &[&str] = &[
+    "im-client",
+    "im-server",
+    "push-client",
+    "mms-client",
+    "poc-server",
+];
 
 /// A free loopback IP other than 127.0.0.1 for the embedded run's IMS core
 /// (trust is judged by source IP, and the harness's own users are on

@@ -16,6 +16,7 @@ pub mod mms_client;
 pub mod mms_relay;
 pub mod msrp_receiver;
 pub mod msrp_relay;
+pub mod poc_server;
 pub mod ppg;
 pub mod push_client;
 mod sip_uac;
@@ -137,6 +138,7 @@ const ROLE_FAULTS: &[&[Fault]] = &[
     mms_client::FAULTS,
     mms_relay::FAULTS,
     mem_server::FAULTS,
+    poc_server::FAULTS,
 ];
 
 /// Every fault of every reference role, role by role.
@@ -205,6 +207,7 @@ pub const ROLES: &[&str] = &[
     "mms-client",
     "mms-relay",
     "mem-server",
+    "poc-server",
 ];
 
 /// Finds a fault by `name` or `role/name`.
@@ -253,6 +256,8 @@ pub struct Settings {
     pub deferral: Option<im_server::DeferralConfig>,
     /// mem-server: the MM3 interface (the harness) it notifies and its mailboxes.
     pub mem_server: Option<mem_server::MemServerConfig>,
+    /// poc-server: its pre-arranged group.
+    pub poc: Option<poc_server::PocConfig>,
     /// im-client: register through this IMS core; im-server: trust
     /// P-Asserted-Identity from this core's IP only.
     pub ims: Option<ImsConfig>,
@@ -285,6 +290,7 @@ impl Default for Settings {
             mms_relay: None,
             deferral: None,
             mem_server: None,
+            poc: None,
             ims: None,
             tls: None,
         }
@@ -416,6 +422,11 @@ pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::i
         })?;
         let (address, tasks) = mem_server::start(listen, cfg, settings).await?;
         return Ok(Running::new("mem-server", address, tasks));
+    }
+    if role == "poc-server" {
+        let cfg = settings.poc.clone().unwrap_or_default();
+        let (address, tasks) = poc_server::start(listen, cfg, settings).await?;
+        return Ok(Running::new("poc-server", address, tasks));
     }
     let (udp, tcp) = bind_pair(listen.ip(), listen.port()).await?;
     let address = udp.local_addr()?;

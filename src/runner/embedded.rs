@@ -62,6 +62,10 @@ pub const FEATURES: &[(&str, &str)] = &[
         include_str!("../../features/mms/mms-relay.feature"),
     ),
     (
+        "poc/poc-server.feature",
+        include_str!("../../features/poc/poc-server.feature"),
+    ),
+    (
         "push/im-offline.feature",
         include_str!("../../features/push/im-offline.feature"),
     ),
