@@ -3331,6 +3331,30 @@ capabilities: { sip_push_subscribe: true }
     }
 
     #[test]
+    fn poc_section() {
+        let ok = "name: s\nroles: [poc-server]\nsip: { address: 127.0.0.1:15070 }\nims: { core: 127.0.0.2:5099 }\npoc:\n  group: sip:g@poc.test\n  members: [sip:a@poc.test, sip:b@poc.test, sip:c@poc.test]\n";
+        let p = Profile::parse(ok, "p.yaml").unwrap();
+        let g = p.poc.as_ref().unwrap();
+        assert_eq!(
+            (g.members.len(), g.outsiders_domain().as_str()),
+            (3, "poc.test")
+        );
+        let bad = |from: &str, to: &str| {
+            Profile::parse(&ok.replace(from, to), "bad.yaml")
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(bad(", sip:c@poc.test", "")
+            .starts_with("profile bad.yaml: poc.members: expected at least three"));
+        assert!(bad("sip:c@poc.test", "sip:a@POC.test")
+            .starts_with("profile bad.yaml: poc.members: expected members distinct"));
+        assert!(bad("sip:g@poc.test", "tel:+1555")
+            .starts_with("profile bad.yaml: poc.group: expected a sip:USER@HOST URI"));
+        assert!(bad("ims: { core: 127.0.0.2:5099 }\n", "")
+            .starts_with("profile bad.yaml: poc: expected the pre-arranged group"));
+    }
+
+    #[test]
     fn ims_section() {
         let ok = "name: s\nroles: [im-client]\nsip: { address: 127.0.0.1:15070, aor: \"sip:bob@ims.test\" }\nims:\n  core: 127.0.0.2:5099\n  register: true\n  feature_tags: [+g.oma.sip-im]\n  icsi: [urn:urn-7:3gpp-service.ims.icsi.oma.cpm.msg]\n";
         let p = Profile::parse(ok, "p.yaml").unwrap();

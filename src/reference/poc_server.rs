@@ -227,10 +227,10 @@ impl Server {
             };
             if msg.is_request() {
                 tokio::spawn(self.clone().request(msg, src));
-            } else if let Some(b) = msg.top_via_branch() {
-                if let Some(tx) = lock(&self.state).waiters.get(&b) {
-                    let _ = tx.send(msg);
-                }
+            } else if let Some(b) = msg.top_via_branch()
+                && let Some(tx) = lock(&self.state).waiters.get(&b)
+            {
+                let _ = tx.send(msg);
             }
         }
     }
@@ -240,7 +240,7 @@ impl Server {
     }
 
     /// Is `src` the core (RFC 3325 §5: trust by where a request came from)?
-    fn from_core(&self, src: SocketAddr) -> bool {
+    fn is_core(&self, src: SocketAddr) -> bool {
         src.ip() == self.core.ip() && (!self.trust_port || src.port() == self.core.port())
     }
 
@@ -320,7 +320,7 @@ impl Server {
             // Fault: the From the caller wrote taken for its identity.
             return msg.header("From").and_then(uri_of).into_iter().collect();
         }
-        if self.from_core(src) {
+        if self.is_core(src) {
             uris(msg, "P-Asserted-Identity")
         } else {
             Vec::new()
@@ -750,7 +750,7 @@ mod tests {
         Some((SipMessage::parse(&buf[..n]).ok()?, from))
     }
 
-    fn invite_from_core(core: SocketAddr, pai: &str, from: &str) -> Vec<u8> {
+    fn invite_is_core(core: SocketAddr, pai: &str, from: &str) -> Vec<u8> {
         request("INVITE", GROUP)
             .header(
                 "Via",
@@ -791,7 +791,7 @@ mod tests {
         )
         .await
         .unwrap();
-        core.send_to(&invite_from_core(core_addr, MEMBERS[0], MEMBERS[0]), addr)
+        core.send_to(&invite_is_core(core_addr, MEMBERS[0], MEMBERS[0]), addr)
             .await
             .unwrap();
         let mut invited = Vec::new();
@@ -805,7 +805,7 @@ mod tests {
         invited.sort();
         assert_eq!(invited, [MEMBERS[1], MEMBERS[2]]);
         core.send_to(
-            &invite_from_core(core_addr, "sip:eve@poc.liaison.test", MEMBERS[0]),
+            &invite_is_core(core_addr, "sip:eve@poc.liaison.test", MEMBERS[0]),
             addr,
         )
         .await
