@@ -29,7 +29,9 @@
 //!
 //! Transactions over UDP: INVITE client (Timer A, B = 64·T1), non-INVITE
 //! client (Timers E, F), server transactions absorbing retransmissions for
-//! 64·T1 ([`super::Completed`]). Sessions are bounded ([`MAX_SESSIONS`]).
+//! 64·T1 ([`super::Completed`]). At most [`MAX_SESSIONS`] sessions live at
+//! once (503 past it); an ended one is let go 256·T1 after it began, and a
+//! 200 never ACKed ends its session (§13.3.1.4).
 //!
 //! Faults (`FAULTS`): `poc-skips-member`, `poc-auth-from-from`,
 //! `poc-no-accept-contact`.
@@ -380,8 +382,7 @@ impl Server {
         let full = {
             let mut st = lock(&self.state);
             if let Some(old) = std::time::Instant::now().checked_sub(self.t1() * 64 * 4) {
-                st.sessions
-                    .retain(|_, s| !(s.at < old && (s.ended || (s.answered && s.acked))));
+                st.sessions.retain(|_, s| !(s.at < old && s.ended));
             }
             let live: Vec<String> = st.sessions.keys().cloned().collect();
             st.legs.retain(|_, (sid, _)| live.contains(sid));
@@ -591,7 +592,7 @@ impl Server {
     }
 
     /// The originator's 200 (once), retransmitted until its ACK (§13.3.1.4).
-    async fn answer(&self, sid: &str, ikey: &str) {
+    async fn answer(self: &Arc<Self>, sid: &str, ikey: &str) {
         let (bytes, src) = {
             let mut st = lock(&self.state);
             let Some(s) = st.sessions.get_mut(sid) else {
@@ -624,7 +625,12 @@ impl Server {
                 .sessions
                 .get(sid)
                 .is_none_or(|s| s.acked || s.ended);
-            if acked || Instant::now() >= end {
+            if acked {
+                return;
+            }
+            if Instant::now() >= end {
+                // No ACK: the session ends, its legs with BYE (§13.3.1.4).
+                let _ = self.bye(sid);
                 return;
             }
             self.send(src, &bytes).await;
