@@ -119,14 +119,75 @@ pub struct PresenceSection {
 }
 
 /// poc: a PoC server's signalling (OMA PoC control plane) behind the
-/// harness IMS core, at `sip.address` (issue 18, POC-*).
+/// harness IMS core, at `sip.address` (issue 18, POC-*): the pre-arranged
+/// group it is configured with (its PIXIT). The core routes the group
+/// URI's host to the SUT and trusts it; the harness plays every member
+/// (known to the core by AoR, so the SUT reaches them through it) and the
+/// non-members. The group's host must not be a domain the core sends to a
+/// registrar SUT (`sip.domain` of an im-server): its members would go there.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct PocSection {
-    /// The users' and groups' domain; default `sip.domain`, else
-    /// `liaison.test`.
+    /// The pre-arranged group's URI (its PoC group identity), e.g.
+    /// `sip:poc-group@poc.liaison.test`: the Request-URI of the INVITE
+    /// that sets up a group session.
+    pub group: String,
+    /// The group's members' AoRs (`sip:` URIs, at least three, distinct):
+    /// the first one originates, every other one must be invited.
+    pub members: Vec<String>,
+    /// The domain of the harness users who are no members (POC-2's
+    /// caller); default the group URI's host.
     #[serde(default)]
     pub domain: Option<String>,
+}
+
+impl PocSection {
+    /// The non-members' domain.
+    pub fn outsiders_domain(&self) -> String {
+        self.domain.clone().unwrap_or_else(|| {
+            crate::codec::sip::uri_user_host(&self.group)
+                .1
+                .unwrap_or_else(|| "liaison.test".into())
+        })
+    }
+
+    fn validate(&self) -> Result<(), (String, String)> {
+        let user_host = |u: &str| match crate::codec::sip::uri_user_host(u) {
+            (Some(user), Some(host)) if u.starts_with("sip:") => {
+                Some(format!("{user}@{}", host.to_ascii_lowercase()))
+            }
+            _ => None,
+        };
+        let group = user_host(&self.group).ok_or_else(|| {
+            (
+                "poc.group".to_string(),
+                format!("expected a sip:USER@HOST URI, got `{}`", self.group),
+            )
+        })?;
+        let mut seen = vec![group];
+        for m in &self.members {
+            let key = user_host(m).ok_or_else(|| {
+                (
+                    "poc.members".to_string(),
+                    format!("expected sip:USER@HOST URIs, got `{m}`"),
+                )
+            })?;
+            if seen.contains(&key) {
+                return Err((
+                    "poc.members".into(),
+                    format!("expected members distinct from each other and from the group, got `{m}` twice"),
+                ));
+            }
+            seen.push(key);
+        }
+        if self.members.len() < 3 {
+            return Err((
+                "poc.members".into(),
+                "expected at least three members: an originator and two others to invite".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// tls: how the harness meets a SUT over TLS (SIP over TLS, issue 15): the
@@ -1515,6 +1576,15 @@ impl Profile {
         if let Some(i) = &raw.ims {
             i.validate(lab, harness_ip, &raw.roles)
                 .map_err(|(f, m)| err(&f, m))?;
+        }
+        if raw.roles.iter().any(|r| r == "poc-server") && (raw.poc.is_none() || raw.ims.is_none()) {
+            return Err(err(
+                "poc",
+                "expected the pre-arranged group (poc: { group, members }) and the ims section of the core in front of it for role poc-server".into(),
+            ));
+        }
+        if let Some(p) = &raw.poc {
+            p.validate().map_err(|(f, m)| err(&f, m))?;
         }
         let tls = raw.tls.unwrap_or_default();
         tls.validate().map_err(|(f, m)| err(&f, m))?;
@@ -3299,6 +3369,30 @@ capabilities: { sip_push_subscribe: true }
             e.contains("mms_client.send_trigger: expected a loopback"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn poc_section() {
+        let ok = "name: s\nroles: [poc-server]\nsip: { address: 127.0.0.1:15070 }\nims: { core: 127.0.0.2:5099 }\npoc:\n  group: sip:g@poc.test\n  members: [sip:a@poc.test, sip:b@poc.test, sip:c@poc.test]\n";
+        let p = Profile::parse(ok, "p.yaml").unwrap();
+        let g = p.poc.as_ref().unwrap();
+        assert_eq!(
+            (g.members.len(), g.outsiders_domain().as_str()),
+            (3, "poc.test")
+        );
+        let bad = |from: &str, to: &str| {
+            Profile::parse(&ok.replace(from, to), "bad.yaml")
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(bad(", sip:c@poc.test", "")
+            .starts_with("profile bad.yaml: poc.members: expected at least three"));
+        assert!(bad("sip:c@poc.test", "sip:a@POC.test")
+            .starts_with("profile bad.yaml: poc.members: expected members distinct"));
+        assert!(bad("sip:g@poc.test", "tel:+1555")
+            .starts_with("profile bad.yaml: poc.group: expected a sip:USER@HOST URI"));
+        assert!(bad("ims: { core: 127.0.0.2:5099 }\n", "")
+            .starts_with("profile bad.yaml: poc: expected the pre-arranged group"));
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! | [`ims_alignment`] | `ims-alignment/` | im-client, im-server |
 //! | [`mem`] | `mem/` | mem-server, mms-relay-mm3 |
 //! | [`mms`] | `mms/` | mms-client, mms-relay |
+//! | [`poc`] | `poc/` | poc-server |
 //! | [`presence`] | `presence/` | presence-server |
 //! | [`push`] | `push/` | ppg ([`push::ppg`]), push-client and im-offline ([`push::sip_push`]) |
 //! | [`sip`] | (all) | shared SIP helpers: SUT addresses, users, MESSAGE through the SUT |
@@ -24,6 +25,7 @@ pub mod group_management;
 pub mod ims_alignment;
 pub mod mem;
 pub mod mms;
+pub mod poc;
 pub mod presence;
 pub mod push;
 pub mod sip;

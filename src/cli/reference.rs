@@ -293,8 +293,14 @@ async fn reference(
         xdms: None,
         // Standalone, the presence server takes no XCAP (no proxy to trust).
         presence: None,
+        poc: None,
         ims: ims_core
-            .filter(|_| role == "im-client" || role == "im-server" || role == "presence-server")
+            .filter(|_| {
+                matches!(
+                    role.as_str(),
+                    "im-client" | "im-server" | "presence-server" | "poc-server"
+                )
+            })
             .map(|core| crate::reference::ImsConfig {
                 core,
                 trust_port: trust_core_port,

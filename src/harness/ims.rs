@@ -99,6 +99,13 @@ impl ImsHarness {
             // Telephone numbers (tel: URIs) are the IM server's users.
             core.route("tel", a);
         }
+        // The PoC server is the home of its group's URI (its members are
+        // harness users the core knows, routed before any domain route).
+        if let (Some(p), Some(a)) = (profile.poc.as_ref(), role_addr("poc-server"))
+            && let Some(h) = crate::codec::sip::uri_user_host(&p.group).1
+        {
+            core.route(&h, a);
+        }
         let hosts = [
             (
                 "im-client",
@@ -127,6 +134,7 @@ const SIP_ROLES: &[&str] = &[
     "push-client",
     "mms-client",
     "presence-server",
+    "poc-server",
 ];
 
 /// A free loopback IP other than 127.0.0.1 for the embedded run's IMS core

@@ -16,6 +16,7 @@ pub mod mms_client;
 pub mod mms_relay;
 pub mod msrp_receiver;
 pub mod msrp_relay;
+pub mod poc_server;
 pub mod ppg;
 pub mod presence_server;
 pub mod push_client;
@@ -141,6 +142,7 @@ const ROLE_FAULTS: &[&[Fault]] = &[
     mem_server::FAULTS,
     xdms::FAULTS,
     presence_server::FAULTS,
+    poc_server::FAULTS,
 ];
 
 /// Every fault of every reference role, role by role.
@@ -211,6 +213,7 @@ pub const ROLES: &[&str] = &[
     "mem-server",
     "xdms",
     "presence-server",
+    "poc-server",
 ];
 
 /// Finds a fault by `name` or `role/name`.
@@ -259,6 +262,8 @@ pub struct Settings {
     pub deferral: Option<im_server::DeferralConfig>,
     /// mem-server: the MM3 interface (the harness) it notifies and its mailboxes.
     pub mem_server: Option<mem_server::MemServerConfig>,
+    /// poc-server: its pre-arranged group.
+    pub poc: Option<poc_server::PocConfig>,
     /// im-client: register through this IMS core; im-server: trust
     /// P-Asserted-Identity from this core's IP only.
     pub ims: Option<ImsConfig>,
@@ -295,6 +300,7 @@ impl Default for Settings {
             mms_relay: None,
             deferral: None,
             mem_server: None,
+            poc: None,
             ims: None,
             presence: None,
             tls: None,
@@ -442,6 +448,11 @@ pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::i
         let cfg = settings.xdms.clone();
         let (address, tasks) = xdms::start(listen, cfg, settings).await?;
         return Ok(Running::new("xdms", address, tasks));
+    }
+    if role == "poc-server" {
+        let cfg = settings.poc.clone().unwrap_or_default();
+        let (address, tasks) = poc_server::start(listen, cfg, settings).await?;
+        return Ok(Running::new("poc-server", address, tasks));
     }
     let (udp, tcp) = bind_pair(listen.ip(), listen.port()).await?;
     let address = udp.local_addr()?;

@@ -965,7 +965,19 @@ fn relay_responses(
     let mut rx = ep.subscribe(&branch, None);
     tokio::spawn(async move {
         let end = tokio::time::Instant::now() + RESPONSE_WAIT;
-        while let Ok(Some(inc)) = tokio::time::timeout_at(end, rx.recv()).await {
+        // A retransmission forwarded again (the same branch) subscribes
+        // anew: this receiver then ends, and the branch is the new
+        // relay's, not to be unsubscribed here.
+        let mut replaced = false;
+        loop {
+            let inc = match tokio::time::timeout_at(end, rx.recv()).await {
+                Ok(Some(inc)) => inc,
+                Ok(None) => {
+                    replaced = true;
+                    break;
+                }
+                Err(_) => break,
+            };
             let action = match inc
                 .msg
                 .as_ref()
@@ -989,7 +1001,9 @@ fn relay_responses(
             });
             notify.notify_waiters();
         }
-        ep.unsubscribe(&branch);
+        if !replaced {
+            ep.unsubscribe(&branch);
+        }
     });
 }
 
@@ -1301,6 +1315,27 @@ mod tests {
         assert_eq!(got.request_uri(), Some("sip:carol@srv.test"));
         let r = tokio::time::timeout(Duration::from_millis(300), carol.recv_from(&mut buf)).await;
         assert!(r.is_err(), "the core bypassed the registrar SUT");
+    }
+
+    /// A retransmission the core forwards again (the same branch) before
+    /// the response came keeps the response relayed: the first relay,
+    /// replaced, used to unsubscribe the branch on its way out, and the
+    /// 200 then matched nothing (seen as POC-1 failing under load).
+    #[tokio::test]
+    async fn a_retransmission_keeps_its_response_relayed() {
+        let (core, socks, addrs) = core_and_sockets(2).await;
+        let [ua, sut] = [&socks[0], &socks[1]];
+        core.route("liaison.test", addrs[1]);
+        let m = message_bytes(addrs[0], "sip:bob@liaison.test", &[], "rt@t");
+        ua.send_to(&m, core.addr()).await.unwrap();
+        let first = recv(sut).await.expect("the MESSAGE at the SUT");
+        ua.send_to(&m, core.addr()).await.unwrap();
+        recv(sut).await.expect("its retransmission at the SUT");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let ok = response_to(&first, 200, "OK").to_tag("x").build();
+        sut.send_to(&ok, core.addr()).await.unwrap();
+        let r = recv(ua).await.expect("the 200 relayed to the UA");
+        assert_eq!(r.status(), Some(200));
     }
 
     /// Issue 13 item 3, RFC 3261 §16.4: a Route set `<pcscf@core>,

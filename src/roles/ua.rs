@@ -221,17 +221,34 @@ impl Ua {
 
     /// An INVITE offering `sdp` (RFC 3261 §13.2.1; Contact required).
     pub fn invite(&self, t: Transport, request_uri: &str, to: &str, sdp: &[u8]) -> Outgoing {
+        self.invite_with(t, request_uri, to, sdp, &[])
+    }
+
+    /// An INVITE with extra header fields (before Content-Type), e.g. a
+    /// P-Preferred-Identity for the core to assert.
+    pub fn invite_with(
+        &self,
+        t: Transport,
+        request_uri: &str,
+        to: &str,
+        sdp: &[u8],
+        extra: &[(&str, &str)],
+    ) -> Outgoing {
         let branch = format!("z9hG4bK{}", token());
         let call_id = format!("{}@liaison", token());
         let cseq = self.next_cseq();
-        let bytes = request("INVITE", request_uri)
+        let mut b = request("INVITE", request_uri)
             .header("Via", &self.via(t, &branch))
             .header("Max-Forwards", "70")
             .header("From", &format!("<{}>;tag={}", self.aor, token()))
             .header("To", &format!("<{to}>"))
             .header("Call-ID", &call_id)
             .header("CSeq", &format!("{cseq} INVITE"))
-            .header("Contact", &self.contact(t))
+            .header("Contact", &self.contact(t));
+        for (name, value) in extra {
+            b = b.header(name, value);
+        }
+        let bytes = b
             .header("Content-Type", "application/sdp")
             .body(sdp)
             .build();
@@ -382,6 +399,8 @@ pub fn remember<V>(
 #[derive(Default)]
 struct State {
     answer: Option<Answer>,
+    /// Set by [`Recipient::take_invites`]: the SDP answer INVITEs get.
+    invite_sdp: Option<Vec<u8>>,
     log: Vec<Received>,
     /// Final responses sent, by transaction key, for absorbing retransmissions.
     answered: HashMap<String, (Vec<u8>, u16, Instant)>,
@@ -451,6 +470,34 @@ pub fn respond(
     Some((code, delay, b.build()))
 }
 
+fn lock_state(s: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+    s.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A member's answer: 200 to an INVITE (SDP answer, Contact, the
+/// Record-Route copied) or to a BYE.
+fn take_invite(
+    ua: &Ua,
+    msg: &SipMessage,
+    from: SocketAddr,
+    t: Transport,
+    sdp: &[u8],
+) -> (u16, Duration, Vec<u8>) {
+    let mut b = response_to(msg, 200, "OK")
+        .to_tag(&token())
+        .received_from(from);
+    if msg.method() == Some("INVITE") {
+        for rr in msg.header_all("Record-Route") {
+            b = b.header("Record-Route", rr);
+        }
+        b = b
+            .header("Contact", &ua.contact(t))
+            .header("Content-Type", "application/sdp")
+            .body(sdp);
+    }
+    (200, Duration::ZERO, b.build())
+}
+
 impl Recipient {
     /// Starts answering requests arriving at `ua`'s endpoint.
     pub fn start(ua: Arc<Ua>) -> Recipient {
@@ -497,6 +544,7 @@ impl Recipient {
                 st.answer.clone(),
             )
         };
+        let sdp = lock_state(state).invite_sdp.clone();
         if retrans {
             tracing::debug!(
                 transaction = %key,
@@ -510,7 +558,13 @@ impl Recipient {
             }
             return;
         }
-        let Some((code, delay, bytes)) = respond(answer.as_ref(), &msg, inc.from) else {
+        let reply = match sdp {
+            Some(sdp) if matches!(msg.method(), Some("INVITE" | "BYE")) => {
+                Some(take_invite(ua, &msg, inc.from, inc.transport, &sdp))
+            }
+            _ => respond(answer.as_ref(), &msg, inc.from),
+        };
+        let Some((code, delay, bytes)) = reply else {
             tracing::debug!(transaction = %key, from = %inc.from, "server transaction: new request, not answered");
             return;
         };
@@ -540,6 +594,13 @@ impl Recipient {
         } else {
             tokio::spawn(send);
         }
+    }
+
+    /// Takes INVITEs from now on (a group member the harness plays): 200
+    /// with `sdp` as the answer, its Contact and the Record-Route copied
+    /// (RFC 3261 §12.1.1); BYE 200; ACK absorbed.
+    pub fn take_invites(&self, sdp: Vec<u8>) {
+        lock_state(&self.state).invite_sdp = Some(sdp);
     }
 
     /// Sets how the next MESSAGE transactions are answered.

@@ -66,6 +66,10 @@ pub const FEATURES: &[(&str, &str)] = &[
         include_str!("../../features/mms/mms-relay.feature"),
     ),
     (
+        "poc/poc-server.feature",
+        include_str!("../../features/poc/poc-server.feature"),
+    ),
+    (
         "presence/presence-server.feature",
         include_str!("../../features/presence/presence-server.feature"),
     ),

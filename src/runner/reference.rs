@@ -308,7 +308,13 @@ pub async fn start_reference(
                     domain: Some("liaison.test".into()),
                 }),
         }),
-        poc: None,
+        // The PoC server's pre-arranged group (its own domain, apart from
+        // the IM server's, whose users the core sends to it).
+        poc: base.poc.as_ref().map(|c| crate::profile::PocSection {
+            group: c.group.clone(),
+            members: c.members.clone(),
+            domain: None,
+        }),
         capabilities: crate::profile::Capabilities {
             accept_types: Some(
                 crate::reference::im_client::ACCEPT
@@ -656,6 +662,7 @@ pub async fn start_embedded(
             trust_port: pre.ims.as_ref().and_then(|i| i.trust)
                 == Some(crate::profile::Trust::Address),
         }),
+        poc: Some(crate::reference::poc_server::PocConfig::default()),
         ..Default::default()
     };
     let (p, a, r) = start_reference(fault, ip, settings).await?;
