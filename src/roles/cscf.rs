@@ -138,6 +138,9 @@ pub enum Plan {
 struct State {
     core: Core,
     log: Vec<Hop>,
+    /// The branches whose responses a relay is waiting for: a request that
+    /// arrives with one of them is a retransmission of a forwarded request.
+    relaying: std::collections::HashSet<String>,
 }
 
 /// The harness IMS core.
@@ -248,6 +251,7 @@ impl Cscf {
         let state: Arc<Mutex<State>> = Arc::new(Mutex::new(State {
             core: Core::new(expires),
             log: Vec::new(),
+            relaying: Default::default(),
         }));
         let notify = Arc::new(Notify::new());
         let task = {
@@ -383,14 +387,30 @@ async fn request(
             bytes,
             relay,
         } => {
-            if let Some(branch) = relay {
-                relay_responses(ep.clone(), state.clone(), notify.clone(), branch);
-            }
-            let _ = ep.send(transport, to, &bytes).await;
-            Action::Forwarded {
-                to,
-                transport,
-                bytes,
+            // A retransmission (its branch already relayed) goes on over
+            // UDP, where the next hop may have lost the first copy, to the
+            // relay already waiting for its responses; over a stream it is
+            // absorbed: a client transaction over a reliable transport
+            // sends its request once (RFC 3261 §17.1.2.2), and a next hop
+            // whose transaction ended with its response (Timer J is zero
+            // there, §17.2.2) would take a second copy for a new request.
+            let again = relay
+                .as_ref()
+                .is_some_and(|b| !lock(state).relaying.insert(b.clone()));
+            if again && transport.is_stream() {
+                Action::Dropped(format!(
+                    "a retransmission of a request already forwarded over {transport:?}: absorbed (RFC 3261 §17.1.2.2)"
+                ))
+            } else {
+                if let Some(branch) = relay.filter(|_| !again) {
+                    relay_responses(ep.clone(), state.clone(), notify.clone(), branch);
+                }
+                let _ = ep.send(transport, to, &bytes).await;
+                Action::Forwarded {
+                    to,
+                    transport,
+                    bytes,
+                }
             }
         }
         Plan::Drop(why) => Action::Dropped(why),
@@ -1004,6 +1024,7 @@ fn relay_responses(
         if !replaced {
             ep.unsubscribe(&branch);
         }
+        lock(&state).relaying.remove(&branch);
     });
 }
 
@@ -1336,6 +1357,48 @@ mod tests {
         sut.send_to(&ok, core.addr()).await.unwrap();
         let r = recv(ua).await.expect("the 200 relayed to the UA");
         assert_eq!(r.status(), Some(200));
+    }
+
+    /// A retransmission of a request the core forwarded over a stream is
+    /// absorbed: the next hop over TCP gets the request once (RFC 3261
+    /// §17.1.2.2), so a UAS whose transaction ended with its response
+    /// (Timer J is zero over a reliable transport) never sees a second copy
+    /// as a new request (linphonec over TLS answered such a copy with a
+    /// second final response, which the harness rightly refuses to judge).
+    #[tokio::test]
+    async fn a_retransmission_is_not_sent_again_over_a_stream() {
+        use tokio::io::AsyncReadExt;
+        let (core, socks, _) = core_and_sockets(1).await;
+        let ua = &socks[0];
+        let next = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let at = next.local_addr().unwrap();
+        let m = message_bytes(
+            ua.local_addr().unwrap(),
+            "sip:bob@liaison.test",
+            &[&format!("<sip:{at};transport=tcp;lr>")],
+            "rt-tcp@t",
+        );
+        ua.send_to(&m, core.addr()).await.unwrap();
+        let (mut conn, _) = tokio::time::timeout(Duration::from_secs(2), next.accept())
+            .await
+            .expect("the core connects")
+            .unwrap();
+        ua.send_to(&m, core.addr()).await.unwrap();
+        let mut got = Vec::new();
+        let until = tokio::time::Instant::now() + Duration::from_millis(400);
+        let mut buf = [0u8; 4096];
+        while let Ok(Ok(n)) = tokio::time::timeout_at(until, conn.read(&mut buf)).await {
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        let copies = got.windows(8).filter(|w| w == b"MESSAGE ").count();
+        assert_eq!(copies, 1, "{}", String::from_utf8_lossy(&got));
+        assert!(core
+            .log()
+            .iter()
+            .any(|h| matches!(&h.action, Action::Dropped(w) if w.contains("absorbed"))));
     }
 
     /// Issue 13 item 3, RFC 3261 §16.4: a Route set `<pcscf@core>,
