@@ -617,14 +617,26 @@ fn sub<'a>(w: &'a LiaisonWorld, name: &str) -> Result<&'a Subscription, Failure>
         .ok_or_else(|| w.fail(format!("a SUBSCRIBE of `{name}` earlier"), "none"))
 }
 
+/// Most NOTIFYs a failure shows one by one; a server that sends a storm of
+/// them is told by the count of the rest, and the failure stays readable
+/// (the report would cut it anyway, after building it whole).
+const NOTIFYS_SHOWN: usize = 5;
+
 fn shown(w: &LiaisonWorld, s: &Subscription, got: &[(Incoming, SipMessage)]) -> String {
     let mut out = format!("SUBSCRIBE answered: {}", w.describe(Some(&s.result), None));
     if got.is_empty() {
         out.push_str("; no NOTIFY");
     }
-    for (inc, _) in got {
+    for (inc, _) in got.iter().take(NOTIFYS_SHOWN) {
         out.push_str("; NOTIFY: ");
         out.push_str(&describe_incoming(inc));
+    }
+    if got.len() > NOTIFYS_SHOWN {
+        out.push_str(&format!(
+            "; and {} more NOTIFYs of the dialog (among the newest {} requests kept for the user)",
+            got.len() - NOTIFYS_SHOWN,
+            crate::roles::presence::MAX_LOGGED
+        ));
     }
     out
 }
@@ -743,10 +755,18 @@ async fn no_presence(w: &mut LiaisonWorld, name: String, who: String) -> StepRes
         .final_response()
         .and_then(SipMessage::status)
         .is_some_and(|c| (200..300).contains(&c));
-    if got.iter().any(|(_, m)| has_pidf(m)) {
+    if let Some((inc, _)) = got.iter().find(|(_, m)| has_pidf(m)) {
+        // The offending NOTIFY whole, body included (the listing below cuts
+        // each NOTIFY after its first bytes, before the body).
+        let with_body = got.iter().filter(|(_, m)| has_pidf(m)).count();
         return Err(w.fail(
             format!("no NOTIFY with a presence body to `{name}`, whom the rules of `{who}` do not allow (RFC 3856 §6.6, RFC 5025 §3.2.1: pending, refused or terminated)"),
-            shown(w, s, &got),
+            format!(
+                "{with_body} NOTIFYs with a body (among those kept), the first: {} — bytes: {}; {}",
+                inc.describe(),
+                crate::codec::escape_bytes(&inc.bytes, 2000),
+                shown(w, s, &got)
+            ),
         ));
     }
     if state_2xx && got.is_empty() {

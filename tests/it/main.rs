@@ -37,6 +37,7 @@ mod mms_relay;
 mod mms_vectors;
 mod msrp;
 mod msrp_vectors;
+mod presence_hostile;
 mod push_vectors;
 mod real_suts;
 mod report_browser;
