@@ -274,11 +274,25 @@ type Reader = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
 /// its own transport only.
 type Conns = Arc<Mutex<HashMap<(Transport, SocketAddr), Arc<Conn>>>>;
 
+/// Requests waiting for their role, at most: past it a request is dropped,
+/// as a full socket buffer drops a datagram.
+const MAX_QUEUED_REQUESTS: usize = 4096;
+/// Messages that match nothing kept for the verdict, at most (the first
+/// ones: a flood's later copies add nothing to the evidence).
+pub const MAX_UNMATCHED: usize = 1024;
+
+fn keep_unmatched(unmatched: &Mutex<Vec<Incoming>>, inc: Incoming) {
+    let mut u = lock(unmatched);
+    if u.len() < MAX_UNMATCHED {
+        u.push(inc);
+    }
+}
+
 #[derive(Clone)]
 struct Shared {
     capture: Capture,
     routes: Routes,
-    requests: mpsc::UnboundedSender<Incoming>,
+    requests: mpsc::Sender<Incoming>,
     unmatched: Arc<Mutex<Vec<Incoming>>>,
     conns: Conns,
     /// Where it takes SIP over WebSocket, once [`SipEndpoint::listen_ws`] ran.
@@ -371,7 +385,7 @@ impl Shared {
         // for the verdict, which names the defect.
         if let Some(d) = inc.msg.as_ref().ok().and_then(SipMessage::defect) {
             inc.note = Some(d);
-            lock(&self.unmatched).push(inc);
+            keep_unmatched(&self.unmatched, inc);
             return;
         }
         match &inc.msg {
@@ -405,10 +419,10 @@ impl Shared {
                                 branch.unwrap_or_default()
                             ));
                             tracing::debug!(from = %inc.from, note = inc.note.as_deref().unwrap_or(""), "SIP response matches no transaction (CSeq)");
-                            lock(&self.unmatched).push(inc);
+                            keep_unmatched(&self.unmatched, inc);
                         } else if let Some(back) = tx.response(inc) {
                             tracing::debug!(from = %back.from, "SIP response for a transaction that has ended: kept as unmatched");
-                            lock(&self.unmatched).push(back);
+                            keep_unmatched(&self.unmatched, back);
                         }
                     }
                     None => {
@@ -417,14 +431,16 @@ impl Shared {
                             branch = branch.as_deref().unwrap_or(""),
                             "SIP response matches no transaction (branch)"
                         );
-                        lock(&self.unmatched).push(inc)
+                        keep_unmatched(&self.unmatched, inc)
                     }
                 }
             }
             Ok(_) => {
-                let _ = self.requests.send(inc);
+                // A full queue drops the request, as a full socket buffer
+                // would: a SUT that floods cannot grow the harness.
+                let _ = self.requests.try_send(inc);
             }
-            Err(_) => lock(&self.unmatched).push(inc),
+            Err(_) => keep_unmatched(&self.unmatched, inc),
         }
     }
 
@@ -496,7 +512,7 @@ impl Shared {
                 // Kept for the verdict (its start: the request line and
                 // the first header fields say what was sent in the clear).
                 if let tls::TlsError::NotTls { first_bytes } = &e {
-                    lock(&self.unmatched).push(Incoming {
+                    keep_unmatched(&self.unmatched, Incoming {
                         bytes: first_bytes.clone(),
                         msg: SipMessage::parse(first_bytes),
                         from: peer,
@@ -556,14 +572,17 @@ impl Shared {
     /// Keeps bytes the stream reader could not frame for the verdict, with
     /// the framing error (not a parse of the cut-off buffer).
     fn dispatch_error(&self, bytes: Vec<u8>, e: SipError, from: SocketAddr, transport: Transport) {
-        lock(&self.unmatched).push(Incoming {
-            bytes,
-            msg: Err(e),
-            from,
-            transport,
-            at: Instant::now(),
-            note: None,
-        });
+        keep_unmatched(
+            &self.unmatched,
+            Incoming {
+                bytes,
+                msg: Err(e),
+                from,
+                transport,
+                at: Instant::now(),
+                note: None,
+            },
+        );
     }
 
     fn spawn(&self, fut: impl std::future::Future<Output = ()> + Send + 'static) {
@@ -729,7 +748,7 @@ pub struct SipEndpoint {
     udp_addr: SocketAddr,
     tcp_addr: SocketAddr,
     shared: Shared,
-    requests: tokio::sync::Mutex<mpsc::UnboundedReceiver<Incoming>>,
+    requests: tokio::sync::Mutex<mpsc::Receiver<Incoming>>,
 }
 
 impl Drop for SipEndpoint {
@@ -776,7 +795,7 @@ impl SipEndpoint {
         let udp_addr = udp.local_addr()?;
         let listener = TcpListener::bind(tcp_at).await?;
         let tcp_addr = listener.local_addr()?;
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::channel(MAX_QUEUED_REQUESTS);
         let shared = Shared {
             capture,
             routes: Arc::default(),

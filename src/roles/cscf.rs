@@ -47,6 +47,13 @@ use crate::net::{Incoming, SipEndpoint, Transport};
 
 /// How long the core waits for responses to a request it forwarded.
 const RESPONSE_WAIT: Duration = Duration::from_secs(40);
+/// Hops the core's log keeps, at most (the first ones; a run's scenarios
+/// make a few thousand): a SUT that floods the core cannot grow it.
+pub const MAX_LOG: usize = 16_384;
+/// Forwarded requests whose responses the core relays at once, at most:
+/// past it a request still goes on, and its responses, matching nothing,
+/// are kept (bounded) with the endpoint's unmatched messages.
+const MAX_RELAYS: usize = 4096;
 
 /// A contact registered with the core.
 #[derive(Debug, Clone)]
@@ -138,9 +145,22 @@ pub enum Plan {
 struct State {
     core: Core,
     log: Vec<Hop>,
+    /// Hops left out of `log` once it held [`MAX_LOG`].
+    log_dropped: u64,
     /// The branches whose responses a relay is waiting for: a request that
     /// arrives with one of them is a retransmission of a forwarded request.
     relaying: std::collections::HashSet<String>,
+}
+
+impl State {
+    /// Logs `hop` while the log holds fewer than [`MAX_LOG`].
+    fn keep(&mut self, hop: Hop) {
+        if self.log.len() < MAX_LOG {
+            self.log.push(hop);
+        } else {
+            self.log_dropped += 1;
+        }
+    }
 }
 
 /// The harness IMS core.
@@ -251,6 +271,7 @@ impl Cscf {
         let state: Arc<Mutex<State>> = Arc::new(Mutex::new(State {
             core: Core::new(expires),
             log: Vec::new(),
+            log_dropped: 0,
             relaying: Default::default(),
         }));
         let notify = Arc::new(Notify::new());
@@ -262,7 +283,7 @@ impl Cscf {
                         continue;
                     };
                     let hop = request(&ep, &state, &notify, inc).await;
-                    lock(&state).log.push(hop);
+                    lock(&state).keep(hop);
                     notify.notify_waiters();
                 }
             })
@@ -394,15 +415,22 @@ async fn request(
             // sends its request once (RFC 3261 §17.1.2.2), and a next hop
             // whose transaction ended with its response (Timer J is zero
             // there, §17.2.2) would take a second copy for a new request.
-            let again = relay
-                .as_ref()
-                .is_some_and(|b| !lock(state).relaying.insert(b.clone()));
+            let (again, relay) = {
+                let mut st = lock(state);
+                let again = relay.as_ref().is_some_and(|b| st.relaying.contains(b));
+                // At MAX_RELAYS the request goes on unrelayed.
+                let relay = relay.filter(|_| !again && st.relaying.len() < MAX_RELAYS);
+                if let Some(b) = &relay {
+                    st.relaying.insert(b.clone());
+                }
+                (again, relay)
+            };
             if again && transport.is_stream() {
                 Action::Dropped(format!(
                     "a retransmission of a request already forwarded over {transport:?}: absorbed (RFC 3261 §17.1.2.2)"
                 ))
             } else {
-                if let Some(branch) = relay.filter(|_| !again) {
+                if let Some(branch) = relay {
                     relay_responses(ep.clone(), state.clone(), notify.clone(), branch);
                 }
                 let _ = ep.send(transport, to, &bytes).await;
@@ -1014,7 +1042,7 @@ fn relay_responses(
                 }
                 Err(why) => Action::Dropped(why),
             };
-            lock(&state).log.push(Hop {
+            lock(&state).keep(Hop {
                 incoming: inc,
                 trusted: false,
                 action,
