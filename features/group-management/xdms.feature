@@ -90,6 +90,15 @@ Feature: An XDMS keeps each user's XCAP documents for that user, as XCAP says
     When alice reads the entry for carol at its node selector
     Then the XDMS answers 200 with that entry alone as application/xcap-el+xml
 
+  @GM-7 @if:xcap_diff
+  Scenario: A change to a user's document reaches her xcap-diff subscription as a NOTIFY naming it and its new entity tag
+    Given the harness plays the aggregation proxy in front of the XDMS
+    And alice has created her resource-lists document through the proxy
+    And alice has subscribed through the core to changes of her documents (xcap-diff)
+    When alice puts a changed resource-lists document in its place
+    Then the XDMS accepts the document with 200 or 201 and an entity tag
+    And alice is sent through the core an xcap-diff NOTIFY naming her document with the entity tag the PUT returned
+
   @GM-8 @if:poc_groups
   Scenario: A PoC group document is returned element for element as written
     Given the harness plays the aggregation proxy in front of the XDMS
