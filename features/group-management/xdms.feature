@@ -105,3 +105,17 @@ Feature: An XDMS keeps each user's XCAP documents for that user, as XCAP says
     When alice puts a PoC group document with a display name and three members through the proxy
     Then the XDMS accepts the document with 200 or 201 and an entity tag
     And alice reads the group document element for element as written, as application/vnd.oma.poc.groups+xml
+
+  @GM-9
+  Scenario: A request under an unknown AUID or through a node selector that does not parse is refused, and nothing changes
+    Given the harness plays the aggregation proxy in front of the XDMS
+    And alice has created her resource-lists document through the proxy
+    When alice puts her document under an AUID the XDMS does not know
+    Then the XDMS answers 404
+    When alice reads her document under that AUID
+    Then the XDMS answers 404
+    When alice reads her document through a node selector that does not parse
+    Then the XDMS refuses with 400 or 404 and none of alice's document
+    When alice puts an entry through a node selector that does not parse
+    Then the XDMS refuses with 400 or 404 and none of alice's document
+    And alice reads her document unchanged, with the same entity tag

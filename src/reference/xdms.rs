@@ -154,6 +154,14 @@ pub const FAULTS: &[super::Fault] = &[
     },
     super::Fault {
         role: "xdms",
+        name: "xdms-any-auid",
+        description: "stores and serves documents under an AUID it does not know, as if they were resource-lists",
+        breaks: &["GM-9"],
+        store_and_forward: true,
+        on_ipv6: false,
+    },
+    super::Fault {
+        role: "xdms",
         name: "xdms-no-xcap-diff",
         description: "accepts an xcap-diff SUBSCRIBE and sends the first NOTIFY, but never notifies a change (as Kamailio 5.6 is reported to)",
         breaks: &["GM-7"],
@@ -428,8 +436,11 @@ impl Shared {
                 String::new()
             }
         };
-        let Some(auid) = xcap::auid(&path.auid) else {
-            return plain(404, "no such application usage\n");
+        let auid = match xcap::auid(&path.auid) {
+            Some(a) => a,
+            // The fault: an unknown AUID taken as resource-lists.
+            None if self.has_fault("xdms-any-auid") => &xcap::AUIDS[0],
+            None => return plain(404, "no such application usage\n"),
         };
         let key = (path.auid.clone(), owner, path.document.clone());
         match &path.node {

@@ -847,3 +847,60 @@ fn http_root_path(root: &str) -> String {
         .and_then(|r| r.find('/').map(|i| r[i..].to_string()))
         .unwrap_or_default()
 }
+
+// ------------------------------------------------------------ malformed URIs (GM-9)
+
+/// An AUID no XDMS knows: the scenario's own, under a domain of its own.
+fn unknown_auid(w: &LiaisonWorld) -> String {
+    format!("org.liaison.unknown-{}", w.gm.tag)
+}
+
+/// A node selector cut short: its predicate's bracket never closes.
+const UNREADABLE_NODE: &str = "resource-lists/list[@name=\"friends\"/entry";
+
+#[when("alice puts her document under an AUID the XDMS does not know")]
+async fn put_unknown_auid(w: &mut LiaisonWorld) -> StepResult {
+    let auid = unknown_auid(w);
+    let path = alice_path(w, &auid, DOC, None)?;
+    let (doc, _) = lists_for(w, "alice", &["bob", "hank"]);
+    let alice = w.gm.user("alice");
+    let hs = [("Content-Type", xcap::RESOURCE_LISTS_TYPE)];
+    call(w, Source::Proxy, "PUT", &path, Some(&alice), &hs, &doc).await
+}
+
+#[when("alice reads her document under that AUID")]
+async fn get_unknown_auid(w: &mut LiaisonWorld) -> StepResult {
+    let auid = unknown_auid(w);
+    let path = alice_path(w, &auid, DOC, None)?;
+    let alice = w.gm.user("alice");
+    call(w, Source::Proxy, "GET", &path, Some(&alice), &[], b"").await
+}
+
+#[when("alice reads her document through a node selector that does not parse")]
+async fn get_unreadable_node(w: &mut LiaisonWorld) -> StepResult {
+    let path = alice_path(w, xcap::RESOURCE_LISTS_AUID, DOC, Some(UNREADABLE_NODE))?;
+    let alice = w.gm.user("alice");
+    call(w, Source::Proxy, "GET", &path, Some(&alice), &[], b"").await
+}
+
+#[when("alice puts an entry through a node selector that does not parse")]
+async fn put_unreadable_node(w: &mut LiaisonWorld) -> StepResult {
+    let e = Entry {
+        uri: ut(w)?.xui(&w.gm.user("ivan")),
+        display_name: None,
+    };
+    let body = xcap::write_element(&xcap::entry_element(xcap::RESOURCE_LISTS_NS, &e));
+    let path = alice_path(w, xcap::RESOURCE_LISTS_AUID, DOC, Some(UNREADABLE_NODE))?;
+    let alice = w.gm.user("alice");
+    let hs = [("Content-Type", xcap::EL_TYPE)];
+    call(
+        w,
+        Source::Proxy,
+        "PUT",
+        &path,
+        Some(&alice),
+        &hs,
+        body.as_bytes(),
+    )
+    .await
+}
