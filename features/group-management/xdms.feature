@@ -7,6 +7,9 @@
 # the proxy's (@if:xdms_untrusted_source: not on IPv6 loopback), a client
 # the XDMS must not trust. Every scenario works on documents of its own
 # users (XUIs sip:alice-TOKEN@DOMAIN), so scenarios run side by side.
+# An XDMS with a SIP side (@if:xcap_diff: capability xcap_diff, a
+# sip.address and the harness IMS core in front of it) notifies a user
+# subscribed through the core of changes to her documents (RFC 5875).
 @xdms
 Feature: An XDMS keeps each user's XCAP documents for that user, as XCAP says
 

@@ -347,6 +347,120 @@ impl Notifier {
 mod tests {
     use super::*;
 
+    fn subscribe(me: SocketAddr, event: &str, ruri: &str, pai: Option<&str>) -> Vec<u8> {
+        let mut b = request("SUBSCRIBE", ruri)
+            .header(
+                "Via",
+                &format!("SIP/2.0/UDP {me};branch=z9hG4bK{}", token()),
+            )
+            .header("Max-Forwards", "70")
+            .header("From", &format!("<{ruri}>;tag=f1"))
+            .header("To", &format!("<{ruri}>"))
+            .header("Call-ID", &format!("{}@t", token()))
+            .header("CSeq", "1 SUBSCRIBE")
+            .header("Contact", &format!("<sip:a@{me}>"))
+            .header("Event", event)
+            .header("Expires", "60");
+        if let Some(p) = pai {
+            b = b.header("P-Asserted-Identity", &format!("<{p}>"));
+        }
+        b.build()
+    }
+
+    async fn next(sock: &UdpSocket) -> SipMessage {
+        let mut buf = vec![0u8; 65536];
+        let (n, _) = tokio::time::timeout(Duration::from_secs(5), sock.recv_from(&mut buf))
+            .await
+            .expect("an answer within 5 s")
+            .unwrap();
+        SipMessage::parse(&buf[..n]).unwrap()
+    }
+
+    /// The SIP side end to end on loopback: the wrong package, no asserted
+    /// identity, someone else's documents, garbage; then a subscription,
+    /// its first NOTIFY and the NOTIFY of a change.
+    #[tokio::test]
+    async fn subscriptions_are_the_asserted_users_own_and_changes_are_notified() {
+        let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let me = peer.local_addr().unwrap();
+        let settings = Settings {
+            ims: Some(super::super::super::ImsConfig {
+                core: me,
+                trust_port: true,
+            }),
+            t1: Duration::from_millis(20),
+            ..Settings::default()
+        };
+        let udp = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        let at = udp.local_addr().unwrap();
+        let n =
+            Arc::new(Notifier::new(udp.clone(), settings, "http://x/xcap-root".into()).unwrap());
+        let task = {
+            let n = n.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 65536];
+                loop {
+                    let Ok((len, src)) = udp.recv_from(&mut buf).await else {
+                        continue;
+                    };
+                    let Ok(m) = SipMessage::parse(&buf[..len]) else {
+                        continue;
+                    };
+                    n.datagram(m, src, |_| {
+                        vec![DiffDocument {
+                            sel: "resource-lists/users/sip:a@x/index".into(),
+                            previous_etag: None,
+                            new_etag: Some("e1".into()),
+                        }]
+                    })
+                    .await;
+                }
+            })
+        };
+        let alice = "sip:a@x";
+        let cases = [
+            ("presence", Some(alice), alice, 489),
+            ("xcap-diff", None, alice, 403),
+            ("xcap-diff", Some(alice), "sip:b@x", 403),
+        ];
+        for (event, pai, ruri, code) in cases {
+            peer.send_to(&subscribe(me, event, ruri, pai), at)
+                .await
+                .unwrap();
+            assert_eq!(
+                next(&peer).await.status(),
+                Some(code),
+                "{event} {pai:?} {ruri}"
+            );
+        }
+        peer.send_to(b"\x00garbage\r\n\r\n", at).await.unwrap();
+        peer.send_to(&subscribe(me, "xcap-diff", alice, Some(alice)), at)
+            .await
+            .unwrap();
+        let mut got = [next(&peer).await, next(&peer).await];
+        got.sort_by_key(|m| m.is_request());
+        assert_eq!(got[0].status(), Some(200));
+        let first = &got[1];
+        assert_eq!(first.header("Event"), Some(DIFF_EVENT));
+        let d = XcapDiff::parse(first.body()).unwrap();
+        assert_eq!(d.documents[0].new_etag.as_deref(), Some("e1"));
+        let answer = response_to(first, 200, "OK").build();
+        peer.send_to(&answer, at).await.unwrap();
+        n.changed(
+            "sip:a@x",
+            DiffDocument {
+                sel: "resource-lists/users/sip:a@x/index".into(),
+                previous_etag: Some("e1".into()),
+                new_etag: Some("e2".into()),
+            },
+        );
+        let change = next(&peer).await;
+        let d = XcapDiff::parse(change.body()).unwrap();
+        assert_eq!(d.documents[0].previous_etag.as_deref(), Some("e1"));
+        assert_eq!(d.documents[0].new_etag.as_deref(), Some("e2"));
+        task.abort();
+    }
+
     #[test]
     fn user_keys_ignore_brackets_parameters_and_host_case() {
         assert_eq!(user_key("<sip:a@X.test>"), "a@x.test");
