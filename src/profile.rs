@@ -844,6 +844,14 @@ pub struct Capabilities {
     /// `org.openmobilealliance.groups`, `application/vnd.oma.poc.groups+xml`).
     #[serde(default)]
     pub poc_groups: Option<bool>,
+    /// xdms: notifies changes to a user's documents over SIP (RFC 5875
+    /// `xcap-diff`): it takes SUBSCRIBE `Event: xcap-diff` at its SIP
+    /// address (`sip.address`) from the harness IMS core (`ims`), asserted
+    /// as the user, and sends NOTIFYs with application/xcap-diff+xml
+    /// through the recorded route. Selects `@if:xcap_diff` (with an `ims`
+    /// section and a `sip.address`).
+    #[serde(default)]
+    pub xcap_diff: Option<bool>,
 }
 
 /// The SIP interface of the SUT.
@@ -1782,6 +1790,12 @@ impl Profile {
                 .as_ref()
                 .is_some_and(|m| m.starttls == Some(true)),
             "poc_groups" => self.xdms.is_some() && self.capabilities.poc_groups.unwrap_or(false),
+            "xcap_diff" => {
+                self.xdms.is_some()
+                    && self.ims.is_some()
+                    && self.sip.as_ref().is_some_and(|s| s.address.is_some())
+                    && self.capabilities.xcap_diff.unwrap_or(false)
+            }
             // The harness can send as a client the XDMS does not trust only
             // from an address other than the proxy's (not on IPv6 loopback,
             // where ::1 is the only one).
@@ -1887,6 +1901,7 @@ pub const CAPABILITIES: &[&str] = &[
     "ims_feature_tags",
     "ims_icsi",
     "poc_groups",
+    "xcap_diff",
     "xdms_untrusted_source",
     "pres_rules",
 ];

@@ -7,6 +7,9 @@
 # the proxy's (@if:xdms_untrusted_source: not on IPv6 loopback), a client
 # the XDMS must not trust. Every scenario works on documents of its own
 # users (XUIs sip:alice-TOKEN@DOMAIN), so scenarios run side by side.
+# An XDMS with a SIP side (@if:xcap_diff: capability xcap_diff, a
+# sip.address and the harness IMS core in front of it) notifies a user
+# subscribed through the core of changes to her documents (RFC 5875).
 @xdms
 Feature: An XDMS keeps each user's XCAP documents for that user, as XCAP says
 
@@ -90,9 +93,32 @@ Feature: An XDMS keeps each user's XCAP documents for that user, as XCAP says
     When alice reads the entry for carol at its node selector
     Then the XDMS answers 200 with that entry alone as application/xcap-el+xml
 
+  @GM-7 @if:xcap_diff
+  Scenario: A change to a user's document reaches her xcap-diff subscription as a NOTIFY naming it and its new entity tag
+    Given the harness plays the aggregation proxy in front of the XDMS
+    And alice has created her resource-lists document through the proxy
+    And alice has subscribed through the core to changes of her documents (xcap-diff)
+    When alice puts a changed resource-lists document in its place
+    Then the XDMS accepts the document with 200 or 201 and an entity tag
+    And alice is sent through the core an xcap-diff NOTIFY naming her document with the entity tag the PUT returned
+
   @GM-8 @if:poc_groups
   Scenario: A PoC group document is returned element for element as written
     Given the harness plays the aggregation proxy in front of the XDMS
     When alice puts a PoC group document with a display name and three members through the proxy
     Then the XDMS accepts the document with 200 or 201 and an entity tag
     And alice reads the group document element for element as written, as application/vnd.oma.poc.groups+xml
+
+  @GM-9
+  Scenario: A request under an unknown AUID or through a node selector that does not parse is refused, and nothing changes
+    Given the harness plays the aggregation proxy in front of the XDMS
+    And alice has created her resource-lists document through the proxy
+    When alice puts her document under an AUID the XDMS does not know
+    Then the XDMS answers 404
+    When alice reads her document under that AUID
+    Then the XDMS answers 404
+    When alice reads her document through a node selector that does not parse
+    Then the XDMS refuses with 400 or 404 and none of alice's document
+    When alice puts an entry through a node selector that does not parse
+    Then the XDMS refuses with 400 or 404 and none of alice's document
+    And alice reads her document unchanged, with the same entity tag

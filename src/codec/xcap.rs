@@ -858,6 +858,102 @@ pub fn poc_group_document(uri: &str, display_name: &str, members: &[&str]) -> Ve
     write_document(&poc_group_tree(uri, display_name, members))
 }
 
+// ---------------------------------------------------------------------------
+// xcap-diff (RFC 5874 document, RFC 5875 event package)
+// ---------------------------------------------------------------------------
+// Element and attribute names from secondary sources (the RFC texts were
+// not read here): root <xcap-diff xcap-root="…"> in the namespace below,
+// one <document sel="…" new-etag="…" previous-etag="…"/> per document,
+// `sel` the document's path relative to the XCAP root.
+
+/// RFC 5874: the xcap-diff document's media type.
+pub const DIFF_TYPE: &str = "application/xcap-diff+xml";
+/// RFC 5874: its namespace (secondary sources).
+pub const DIFF_NS: &str = "urn:ietf:params:xml:ns:xcap-diff";
+/// RFC 5875: the SIP event package.
+pub const DIFF_EVENT: &str = "xcap-diff";
+
+/// One `<document>` of an xcap-diff document.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DiffDocument {
+    /// The document's path relative to the XCAP root (`AUID/users/XUI/DOC`).
+    pub sel: String,
+    /// Its entity tag before the change (absent for a new document or the
+    /// initial state).
+    pub previous_etag: Option<String>,
+    /// Its entity tag now (absent once deleted).
+    pub new_etag: Option<String>,
+}
+
+/// An xcap-diff document: the XCAP root and the documents it names.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct XcapDiff {
+    pub xcap_root: String,
+    pub documents: Vec<DiffDocument>,
+}
+
+/// An entity tag as xcap-diff carries it: the opaque value without the
+/// HTTP quotes (`"x1"` → `x1`), so that a tag compares whichever form.
+pub fn etag_value(etag: &str) -> &str {
+    let t = etag.trim();
+    let t = t.strip_prefix("W/").unwrap_or(t);
+    t.strip_prefix('"')
+        .and_then(|x| x.strip_suffix('"'))
+        .unwrap_or(t)
+}
+
+impl XcapDiff {
+    /// The tree of the document.
+    pub fn tree(&self) -> Element {
+        let ns = DIFF_NS;
+        let mut root = with_attr(text_el(ns, "xcap-diff", ""), "xcap-root", &self.xcap_root);
+        for d in &self.documents {
+            let mut e = with_attr(text_el(ns, "document", ""), "sel", &d.sel);
+            if let Some(p) = &d.previous_etag {
+                e = with_attr(e, "previous-etag", p);
+            }
+            if let Some(n) = &d.new_etag {
+                e = with_attr(e, "new-etag", n);
+            }
+            root.children.push(e);
+        }
+        root
+    }
+
+    /// The bytes of the document.
+    pub fn to_xml(&self) -> Vec<u8> {
+        write_document(&self.tree())
+    }
+
+    /// Reads an xcap-diff document: its root and every `<document>`
+    /// (patch operations inside one are not read).
+    pub fn parse(bytes: &[u8]) -> Result<XcapDiff, String> {
+        let root = xml_tree::parse(bytes)?;
+        if root.ns != DIFF_NS || root.name != "xcap-diff" {
+            return Err(format!(
+                "the root element is <{}>, not <{{{DIFF_NS}}}xcap-diff>",
+                root.expanded()
+            ));
+        }
+        let mut documents = Vec::new();
+        for d in root.children_named(DIFF_NS, "document") {
+            let sel = d
+                .attr("sel")
+                .ok_or("a <document> without a sel attribute")?
+                .to_string();
+            documents.push(DiffDocument {
+                sel,
+                previous_etag: d.attr("previous-etag").map(str::to_string),
+                new_etag: d.attr("new-etag").map(str::to_string),
+            });
+        }
+        Ok(XcapDiff {
+            xcap_root: root.attr("xcap-root").unwrap_or("").to_string(),
+            documents,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1049,6 +1145,28 @@ mod tests {
     }
 
     #[test]
+    fn xcap_diff_round_trips_and_refuses_others() {
+        let d = XcapDiff {
+            xcap_root: "http://127.0.0.1:1/xcap-root".into(),
+            documents: vec![DiffDocument {
+                sel: "resource-lists/users/sip:a&b@x/index".into(),
+                previous_etag: Some("x1".into()),
+                new_etag: Some("x2".into()),
+            }],
+        };
+        assert_eq!(XcapDiff::parse(&d.to_xml()).unwrap(), d);
+        assert!(XcapDiff::parse(b"<xcap-diff/>").is_err());
+        assert!(XcapDiff::parse(
+            b"<xcap-diff xmlns=\"urn:ietf:params:xml:ns:xcap-diff\"><document/></xcap-diff>"
+        )
+        .is_err());
+        assert!(XcapDiff::parse(b"<xcap-diff xmlns=").is_err());
+        assert_eq!(etag_value("\"x1\""), "x1");
+        assert_eq!(etag_value("W/\"x1\""), "x1");
+        assert_eq!(etag_value("x1"), "x1");
+    }
+
+    #[test]
     fn snapshots() {
         insta::assert_snapshot!(
             "xcap_error_not_well_formed",
@@ -1084,5 +1202,20 @@ mod tests {
         );
         e.attrs.insert(("urn:x".into(), "k".into()), "v".into());
         insta::assert_snapshot!("xcap_element", write_element(&e));
+        insta::assert_snapshot!(
+            "xcap_diff",
+            String::from_utf8(
+                XcapDiff {
+                    xcap_root: "http://127.0.0.1:8080/xcap-root".into(),
+                    documents: vec![DiffDocument {
+                        sel: "resource-lists/users/sip:alice@liaison.test/index".into(),
+                        previous_etag: Some("x1-abc".into()),
+                        new_etag: Some("x2-def".into()),
+                    }],
+                }
+                .to_xml()
+            )
+            .unwrap()
+        );
     }
 }

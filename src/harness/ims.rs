@@ -135,6 +135,8 @@ const SIP_ROLES: &[&str] = &[
     "mms-client",
     "presence-server",
     "poc-server",
+    // Its SIP side (xcap-diff, RFC 5875) on UDP at its HTTP port.
+    "xdms",
 ];
 
 /// A free loopback IP other than 127.0.0.1 for the embedded run's IMS core

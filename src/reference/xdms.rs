@@ -19,6 +19,10 @@
 //!   the path (`global/` documents: read by any asserted identity, written
 //!   by none). Anything else: 403 and nothing else.
 //!
+//! - Change notification (RFC 5875 `xcap-diff`, [`diff`]): a UDP socket on
+//!   the HTTP listener's port takes SUBSCRIBE from the IMS core for the
+//!   asserted user's documents and NOTIFYs each change.
+//!
 //! Every read is bounded ([`MAX_REQUEST`] bytes, [`IDLE`] without a byte,
 //! [`REQUEST_BOUND`] for a whole request), every write by [`IO_BOUND`];
 //! hostile bytes get a 400 (413 when too long) and a close.
@@ -32,6 +36,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
+
+pub mod diff;
 
 use super::{lock, Settings};
 use crate::codec::http::{self, HttpMessage};
@@ -146,6 +152,22 @@ pub const FAULTS: &[super::Fault] = &[
         store_and_forward: true,
         on_ipv6: false,
     },
+    super::Fault {
+        role: "xdms",
+        name: "xdms-any-auid",
+        description: "stores and serves documents under an AUID it does not know, as if they were resource-lists",
+        breaks: &["GM-9"],
+        store_and_forward: true,
+        on_ipv6: false,
+    },
+    super::Fault {
+        role: "xdms",
+        name: "xdms-no-xcap-diff",
+        description: "accepts an xcap-diff SUBSCRIBE and sends the first NOTIFY, but never notifies a change (as Kamailio 5.6 is reported to)",
+        breaks: &["GM-7"],
+        store_and_forward: true,
+        on_ipv6: false,
+    },
 ];
 
 /// One stored document.
@@ -163,23 +185,52 @@ struct Shared {
     fault: Option<&'static str>,
     docs: Mutex<HashMap<Key, Doc>>,
     tags: AtomicU64,
+    /// The SIP side (xcap-diff), when started with a socket.
+    diff: Option<Arc<diff::Notifier>>,
 }
 
-/// Starts the XDMS on `listen` (port 0 picks one): its address and task.
+/// Starts the XDMS on `listen` (port 0 picks one): HTTP on TCP and its
+/// SIP side (xcap-diff) on UDP, at one address; that address and the tasks.
 pub async fn start(
     listen: SocketAddr,
     cfg: Option<XdmsConfig>,
     settings: Settings,
 ) -> std::io::Result<(SocketAddr, Vec<tokio::task::JoinHandle<()>>)> {
-    let listener = TcpListener::bind(listen).await?;
+    let (udp, listener) = super::bind_pair(listen.ip(), listen.port()).await?;
     let address = listener.local_addr()?;
+    let xcap_root = format!("http://{address}{ROOT}");
+    let notifier = Arc::new(diff::Notifier::new(
+        Arc::new(udp),
+        settings.clone(),
+        xcap_root,
+    )?);
     let sh = Arc::new(Shared {
         cfg: cfg.unwrap_or_else(|| XdmsConfig::default_for(listen.ip())),
         fault: settings.fault,
         docs: Mutex::new(HashMap::new()),
         tags: AtomicU64::new(1),
+        diff: Some(notifier.clone()),
     });
-    Ok((address, vec![tokio::spawn(accept_loop(listener, sh))]))
+    let sip = {
+        let sh = sh.clone();
+        tokio::spawn(async move {
+            let udp = notifier.socket();
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let Ok((n, src)) = udp.recv_from(&mut buf).await else {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                };
+                let Ok(m) = crate::codec::sip::SipMessage::parse(&buf[..n]) else {
+                    continue;
+                };
+                notifier
+                    .datagram(m, src, |owner| sh.documents_of(owner))
+                    .await;
+            }
+        })
+    };
+    Ok((address, vec![tokio::spawn(accept_loop(listener, sh)), sip]))
 }
 
 async fn accept_loop(listener: TcpListener, sh: Arc<Shared>) {
@@ -299,6 +350,40 @@ impl Shared {
         self.fault == Some(name)
     }
 
+    /// The documents of the user `owner` (a user key) as xcap-diff names
+    /// them: path below the root and current entity tag.
+    fn documents_of(&self, owner: &str) -> Vec<xcap::DiffDocument> {
+        let docs = lock(&self.docs);
+        let mut out: Vec<xcap::DiffDocument> = docs
+            .iter()
+            .filter(|((_, xui, _), _)| !xui.is_empty() && diff::user_key(xui) == owner)
+            .map(|(k, d)| xcap::DiffDocument {
+                sel: sel_of(k),
+                previous_etag: None,
+                new_etag: Some(xcap::etag_value(&d.etag).to_string()),
+            })
+            .collect();
+        out.sort_by(|a, b| a.sel.cmp(&b.sel));
+        out
+    }
+
+    /// A user's document changed: its subscribers are told (xcap-diff).
+    fn changed(&self, key: &Key, previous: Option<&str>, new: Option<&str>) {
+        if key.1.is_empty() {
+            return;
+        }
+        if let Some(n) = &self.diff {
+            n.changed(
+                &key.1,
+                xcap::DiffDocument {
+                    sel: sel_of(key),
+                    previous_etag: previous.map(|e| xcap::etag_value(e).to_string()),
+                    new_etag: new.map(|e| xcap::etag_value(e).to_string()),
+                },
+            );
+        }
+    }
+
     fn next_etag(&self) -> String {
         format!(
             "\"x{}-{}\"",
@@ -351,8 +436,11 @@ impl Shared {
                 String::new()
             }
         };
-        let Some(auid) = xcap::auid(&path.auid) else {
-            return plain(404, "no such application usage\n");
+        let auid = match xcap::auid(&path.auid) {
+            Some(a) => a,
+            // The fault: an unknown AUID taken as resource-lists.
+            None if self.has_fault("xdms-any-auid") => &xcap::AUIDS[0],
+            None => return plain(404, "no such application usage\n"),
         };
         let key = (path.auid.clone(), owner, path.document.clone());
         match &path.node {
@@ -406,6 +494,8 @@ impl Shared {
                 if docs.remove(&key).is_none() {
                     return plain(404, "no such document\n");
                 }
+                drop(docs);
+                self.changed(&key, current.as_deref(), None);
                 http::response(200, "OK", &[], b"")
             }
             _ => {
@@ -437,13 +527,15 @@ impl Shared {
                 }
                 let etag = self.next_etag();
                 docs.insert(
-                    key,
+                    key.clone(),
                     Doc {
                         bytes,
                         etag: etag.clone(),
                         media_type: auid.media_type,
                     },
                 );
+                drop(docs);
+                self.changed(&key, current.as_deref(), Some(&etag));
                 let created = current.is_none() && !self.has_fault("xdms-200-on-create");
                 let (status, reason) = if created {
                     (201, "Created")
@@ -524,9 +616,12 @@ impl Shared {
                 if let Some(par) = xcap::at_mut(&mut tree, parent) {
                     par.children.remove(*last);
                 }
+                let previous = std::mem::replace(&mut doc.etag, self.next_etag());
                 doc.bytes = xcap::write_document(&tree);
-                doc.etag = self.next_etag();
-                http::response(200, "OK", &[("ETag", &doc.etag)], b"")
+                let etag = doc.etag.clone();
+                drop(docs);
+                self.changed(&key, Some(&previous), Some(&etag));
+                http::response(200, "OK", &[("ETag", &etag)], b"")
             }
             _ => {
                 let ct = req.header("Content-Type").map(xcap::media_type);
@@ -571,13 +666,28 @@ impl Shared {
                     Located::NoParent => return conflict(ErrorCondition::NoParent),
                     Located::Ambiguous => return conflict(ErrorCondition::CannotInsert),
                 };
+                let previous = std::mem::replace(&mut doc.etag, self.next_etag());
                 doc.bytes = xcap::write_document(&tree);
-                doc.etag = self.next_etag();
+                let etag = doc.etag.clone();
+                drop(docs);
+                self.changed(&key, Some(&previous), Some(&etag));
                 let reason = if status == 201 { "Created" } else { "OK" };
-                http::response(status, reason, &[("ETag", &doc.etag)], b"")
+                http::response(status, reason, &[("ETag", &etag)], b"")
             }
         }
     }
+}
+
+/// A document's path below the XCAP root, as xcap-diff's `sel` names it
+/// (`AUID/users/XUI/DOC`, the XUI and document percent-encoded as an XCAP
+/// URI carries them).
+fn sel_of(key: &Key) -> String {
+    format!(
+        "{}/users/{}/{}",
+        key.0,
+        xcap::percent_encode_path(&key.1),
+        xcap::percent_encode_path(&key.2)
+    )
 }
 
 /// If-None-Match (304) and If-Match (412) on a read.
@@ -613,6 +723,7 @@ mod tests {
             fault,
             docs: Mutex::new(HashMap::new()),
             tags: AtomicU64::new(1),
+            diff: None,
         }
     }
 

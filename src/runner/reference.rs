@@ -333,6 +333,8 @@ pub async fn start_reference(
             offline_notification_app: Some(crate::reference::im_server::OFFLINE_APP.into()),
             sip_push_subscribe: Some(push_client.as_ref().is_some_and(|c| c.agent.is_some())),
             poc_groups: Some(true),
+            // Its SIP side (xcap-diff) at its own address, behind the core.
+            xcap_diff: Some(true),
         },
     };
     let roles = crate::harness::RoleAddresses {

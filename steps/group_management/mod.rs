@@ -52,6 +52,16 @@ pub struct Gm {
     pub last: Option<(Vec<u8>, HttpOutcome)>,
     /// GM-6: the entry put at a node selector.
     pub carol: Option<Entry>,
+    /// GM-7: alice's xcap-diff subscription.
+    pub diff: Option<DiffSub>,
+}
+
+/// An xcap-diff subscription (GM-7): the subscriber's listener (answering
+/// and logging its NOTIFYs), the dialog's Call-ID and the SUBSCRIBE's outcome.
+pub struct DiffSub {
+    pub listener: std::sync::Arc<crate::roles::presence::Listener>,
+    pub call_id: String,
+    pub result: crate::roles::transaction::ClientResult,
 }
 
 impl Gm {
@@ -669,4 +679,228 @@ async fn group_back(w: &mut LiaisonWorld) -> StepResult {
         return Err(w.fail(expected, shown(&m)));
     }
     Ok(())
+}
+
+// ------------------------------------------------------------ xcap-diff (GM-7)
+
+#[given("alice has subscribed through the core to changes of her documents (xcap-diff)")]
+async fn alice_subscribes_diff(w: &mut LiaisonWorld) -> StepResult {
+    use crate::roles::presence::{out_of_dialog, Extra, Listener};
+    use std::sync::Arc;
+    let ut = ut(w)?;
+    let alice = w.gm.user("alice");
+    let xui = ut.xui(&alice);
+    let core = w
+        .ctx
+        .ims
+        .clone()
+        .ok_or_else(|| w.fail("the harness IMS core (profile section ims)", "none"))?;
+    let xdms = crate::steps::sip::sut_addr(w, "xdms")?;
+    let ep = w.endpoint().await?;
+    let ua = Arc::new(crate::roles::ua::Ua::new(ep, xui.clone(), w.timers));
+    let t = crate::net::Transport::Udp;
+    // The core knows alice (the NOTIFYs for her come here) and her name
+    // is the scenario's (what the core carries for her goes to its pcap).
+    core.core.know(&ua.aor, &[ua.contact(t)]);
+    w.claim_key(&alice);
+    let listener = Arc::new(Listener::start(ua.clone()));
+    // The body lists the XCAP URI of the document watched (a resource
+    // list of XCAP URIs, as the package's subscriptions carry them; from
+    // secondary sources, RFC 5875 not read).
+    let uri = format!(
+        "http://{}{}",
+        ut.server,
+        ut.document(xcap::RESOURCE_LISTS_AUID, &alice, DOC, None)
+    );
+    let body = xcap::resource_lists_document(&[List {
+        name: "xcap-diff".into(),
+        display_name: None,
+        entries: vec![Entry {
+            uri,
+            display_name: None,
+        }],
+    }]);
+    let extra = Extra {
+        route: vec![format!("<sip:{xdms};lr>")],
+        headers: vec![
+            ("P-Preferred-Identity", format!("<{xui}>")),
+            ("Event", xcap::DIFF_EVENT.to_string()),
+            ("Expires", "120".to_string()),
+            ("Accept", xcap::DIFF_TYPE.to_string()),
+        ],
+    };
+    let out = out_of_dialog(
+        &ua,
+        t,
+        "SUBSCRIBE",
+        &xui,
+        &xui,
+        &extra,
+        Some((xcap::RESOURCE_LISTS_TYPE, &body)),
+    );
+    let r = ua
+        .send(
+            t,
+            core.core.addr(),
+            &out,
+            w.deadline,
+            std::time::Duration::ZERO,
+        )
+        .await;
+    let ok = r
+        .final_response()
+        .and_then(crate::codec::sip::SipMessage::status)
+        .is_some_and(|c| c == 200 || c == 202);
+    if !ok {
+        return Err(w.fail(
+            "the xcap-diff SUBSCRIBE through the core, asserted as alice, answered 200 or 202 (RFC 6665 §4.2.1)",
+            w.describe(Some(&r), None),
+        ));
+    }
+    w.gm.diff = Some(DiffSub {
+        listener,
+        call_id: out.call_id,
+        result: r,
+    });
+    Ok(())
+}
+
+/// A `sel` (or an XCAP URI) as a path below the XCAP root, decoded.
+fn sel_path(sel: &str, root: &str) -> String {
+    let s = sel.trim();
+    let s = s.strip_prefix(root.trim_end_matches('/')).unwrap_or(s);
+    let s = xcap::percent_decode(s).unwrap_or_else(|_| s.to_string());
+    s.trim_matches('/').to_string()
+}
+
+#[then(
+    "alice is sent through the core an xcap-diff NOTIFY naming her document with the entity tag the PUT returned"
+)]
+async fn diff_notified(w: &mut LiaisonWorld) -> StepResult {
+    let Some(s) = w.gm.stored.clone() else {
+        return Err(w.fail("a document stored by an earlier step", "none"));
+    };
+    let Some(sub) = w.gm.diff.as_ref() else {
+        return Err(w.fail("an xcap-diff subscription made earlier", "none"));
+    };
+    let (listener, call_id) = (sub.listener.clone(), sub.call_id.clone());
+    let core = w
+        .ctx
+        .ims
+        .as_ref()
+        .map(|h| h.core.addr())
+        .ok_or_else(|| w.fail("the harness IMS core", "none"))?;
+    let ut = ut(w)?;
+    let path = alice_path(w, s.auid, s.doc, None)?;
+    let want_sel = sel_path(&path, &ut.root);
+    let want_tag = xcap::etag_value(&s.etag).to_string();
+    let names = |m: &crate::codec::sip::SipMessage| {
+        let event = crate::codec::presence::event_package(m.header("Event").unwrap_or_default());
+        let ct = xcap::media_type(m.content_type().unwrap_or_default().as_ref());
+        event == xcap::DIFF_EVENT
+            && ct == xcap::DIFF_TYPE
+            && xcap::XcapDiff::parse(m.body()).is_ok_and(|d| {
+                let root = http_root_path(&d.xcap_root);
+                d.documents.iter().any(|doc| {
+                    (sel_path(&doc.sel, &d.xcap_root) == want_sel
+                        || sel_path(&doc.sel, &root) == want_sel)
+                        && doc.new_etag.as_deref().map(xcap::etag_value) == Some(want_tag.as_str())
+                })
+            })
+    };
+    let ok = |n: &[(crate::net::Incoming, crate::codec::sip::SipMessage)]| {
+        n.iter().any(|(i, m)| i.from == core && names(m))
+    };
+    listener.wait_for(&call_id, w.deadline, ok).await;
+    let got = listener.notifies(&call_id);
+    if ok(&got) {
+        return Ok(());
+    }
+    let seen = if got.is_empty() {
+        "no NOTIFY of the subscription".to_string()
+    } else {
+        got.iter()
+            .map(|(inc, _)| {
+                format!(
+                    "NOTIFY from {} — bytes: {}",
+                    inc.from,
+                    escape_bytes(&inc.bytes, 1500)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    Err(w.fail(
+        format!(
+            "a NOTIFY to alice from the core ({core}) with Event {}, Content-Type {} and a <document sel=\"{want_sel}\" new-etag=\"{want_tag}\"> (RFC 5875, RFC 5874; element names from secondary sources)",
+            xcap::DIFF_EVENT,
+            xcap::DIFF_TYPE
+        ),
+        seen,
+    ))
+}
+
+/// The path of an `http://host/path` XCAP root.
+fn http_root_path(root: &str) -> String {
+    root.strip_prefix("http://")
+        .or_else(|| root.strip_prefix("https://"))
+        .and_then(|r| r.find('/').map(|i| r[i..].to_string()))
+        .unwrap_or_default()
+}
+
+// ------------------------------------------------------------ malformed URIs (GM-9)
+
+/// An AUID no XDMS knows: the scenario's own, under a domain of its own.
+fn unknown_auid(w: &LiaisonWorld) -> String {
+    format!("org.liaison.unknown-{}", w.gm.tag)
+}
+
+/// A node selector cut short: its predicate's bracket never closes.
+const UNREADABLE_NODE: &str = "resource-lists/list[@name=\"friends\"/entry";
+
+#[when("alice puts her document under an AUID the XDMS does not know")]
+async fn put_unknown_auid(w: &mut LiaisonWorld) -> StepResult {
+    let auid = unknown_auid(w);
+    let path = alice_path(w, &auid, DOC, None)?;
+    let (doc, _) = lists_for(w, "alice", &["bob", "hank"]);
+    let alice = w.gm.user("alice");
+    let hs = [("Content-Type", xcap::RESOURCE_LISTS_TYPE)];
+    call(w, Source::Proxy, "PUT", &path, Some(&alice), &hs, &doc).await
+}
+
+#[when("alice reads her document under that AUID")]
+async fn get_unknown_auid(w: &mut LiaisonWorld) -> StepResult {
+    let auid = unknown_auid(w);
+    let path = alice_path(w, &auid, DOC, None)?;
+    let alice = w.gm.user("alice");
+    call(w, Source::Proxy, "GET", &path, Some(&alice), &[], b"").await
+}
+
+#[when("alice reads her document through a node selector that does not parse")]
+async fn get_unreadable_node(w: &mut LiaisonWorld) -> StepResult {
+    let path = alice_path(w, xcap::RESOURCE_LISTS_AUID, DOC, Some(UNREADABLE_NODE))?;
+    let alice = w.gm.user("alice");
+    call(w, Source::Proxy, "GET", &path, Some(&alice), &[], b"").await
+}
+
+#[when("alice puts an entry through a node selector that does not parse")]
+async fn put_unreadable_node(w: &mut LiaisonWorld) -> StepResult {
+    let e = Entry {
+        uri: ut(w)?.xui(&w.gm.user("ivan")),
+        display_name: None,
+    };
+    let body = xcap::write_element(&xcap::entry_element(xcap::RESOURCE_LISTS_NS, &e));
+    let path = alice_path(w, xcap::RESOURCE_LISTS_AUID, DOC, Some(UNREADABLE_NODE))?;
+    let alice = w.gm.user("alice");
+    let hs = [("Content-Type", xcap::EL_TYPE)];
+    call(
+        w,
+        Source::Proxy,
+        "PUT",
+        &path,
+        Some(&alice),
+        &hs,
+        body.as_bytes(),
+    )
+    .await
 }
