@@ -114,7 +114,7 @@ Feature: An XDMS keeps each user's XCAP documents for that user, as XCAP says
     Given the harness plays the aggregation proxy in front of the XDMS
     And alice has created her resource-lists document through the proxy
     When alice puts her document under an AUID the XDMS does not know
-    Then the XDMS answers 404
+    Then the XDMS refuses with 403 or 404 and none of alice's document
     When alice reads her document under that AUID
     Then the XDMS answers 404
     When alice reads her document through a node selector that does not parse
