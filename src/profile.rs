@@ -783,7 +783,8 @@ pub struct Ready {
     /// Poll with SIP OPTIONS over UDP until any SIP response comes.
     #[serde(default)]
     pub sip_options: Option<SocketAddr>,
-    /// Poll with a TCP connect until it succeeds.
+    /// Poll with a TCP connect until it succeeds (as well as the OPTIONS
+    /// probe when both are given).
     #[serde(default)]
     pub tcp: Option<SocketAddr>,
     /// Wait until the SUT has registered `sip.aor` through the harness IMS

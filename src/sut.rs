@@ -170,10 +170,14 @@ impl SutProcess {
                         stderr_tail,
                     });
                 }
-                let ok = match (r.sip_options, r.tcp) {
-                    (Some(a), _) => probe_sip(profile.harness_ip, a).await,
-                    (None, Some(a)) => TcpStream::connect(a).await.is_ok(),
-                    _ => true,
+                // Both probes when both are given (a SUT whose TLS or
+                // HTTP listener comes up after its SIP one).
+                let ok = match r.sip_options {
+                    Some(a) => probe_sip(profile.harness_ip, a).await,
+                    None => true,
+                } && match r.tcp {
+                    Some(a) => TcpStream::connect(a).await.is_ok(),
+                    None => true,
                 } && (r.registered != Some(true) || registered());
                 probes += 1;
                 if ok {
