@@ -925,7 +925,7 @@ fn kamailio_as_presence_server_and_xdms() {
     // (3 s for the scenario: the NOTIFY it waits for never comes.)
     let (r, o) = run_variant(
         "kamailio-presence.yaml",
-        "scenario_timeout_s: 6 }\nlaunch:\n  command: [fixtures/sut/kamailio-presence/run.sh]\n",
+        "scenario_timeout_s: 4 }\nlaunch:\n  command: [fixtures/sut/kamailio-presence/run.sh]\n",
         "scenario_timeout_s: 3 }\nlaunch:\n  command: [fixtures/sut/kamailio-presence/run.sh]\n  env: { LIAISON_KAMAILIO_WATCHER_FROM: \"1\" }\n",
         "@PRES-2",
     );
