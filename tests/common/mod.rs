@@ -276,3 +276,71 @@ pub fn load_run(args: &[&str], tag: &str) -> (Output, serde_json::Value, PathBuf
     };
     (o, j, out)
 }
+
+/// A `liaison` process run to its end: how it ended, its output, how long
+/// it took, its own peak memory.
+pub struct Measured {
+    pub code: Option<i32>,
+    pub text: String,
+    pub wall: std::time::Duration,
+    pub peak_kb: i64,
+}
+
+/// Runs `liaison ARGS…` from the repository root, its stdout and stderr to
+/// `log`, reading the child's own peak memory from /proc while it runs
+/// (VmHWM of its address space). Not wait4's ru_maxrss: Linux carries the
+/// peak of the address space the child was spawned from into it at exec,
+/// so that figure is never below this test process's own (197 MB once many
+/// tests had run in it). Killed, and the test failed, past `hang`.
+pub fn liaison_measured(args: &[&str], log: &Path, hang: std::time::Duration) -> Measured {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let log_file = std::fs::File::create(log).unwrap();
+    let t = Instant::now();
+    let child = Command::new(bin())
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone().unwrap())
+        .stderr(log_file)
+        .spawn()
+        .expect("run liaison");
+    let pid = child.id() as libc::pid_t;
+    let mut hwm_kb: i64 = 0;
+    let status = loop {
+        if let Ok(st) = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            && let Some(kb) = st
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok())
+        {
+            hwm_kb = hwm_kb.max(kb);
+        }
+        let mut status = 0;
+        // SAFETY: waitpid on our own child, with a pointer to a local.
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if r == pid {
+            break status;
+        }
+        assert!(r == 0, "waitpid: {}", std::io::Error::last_os_error());
+        if t.elapsed() > hang {
+            // SAFETY: a signal to our own child, not yet reaped.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let _ = unsafe { libc::waitpid(pid, &mut status, 0) };
+            panic!(
+                "liaison {} still running after {hang:?}: {}",
+                args.first().copied().unwrap_or_default(),
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let wall = t.elapsed();
+    std::mem::forget(child); // reaped above
+    Measured {
+        code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
+        text: std::fs::read_to_string(log).unwrap_or_default(),
+        wall,
+        peak_kb: hwm_kb,
+    }
+}

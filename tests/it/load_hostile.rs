@@ -9,13 +9,12 @@
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::common::{bin, free_port, low_priority, root, tmpdir};
+use crate::common::{free_port, liaison_measured, low_priority, tmpdir};
 
 /// Each run ends within this: its nominal time is at most about 3 s (0.3 s
 /// of sending, a deadline of 1.3 to 1.9 s, the linger or at most four of
@@ -59,13 +58,12 @@ impl Ran {
     }
 }
 
-/// `liaison load --sut PROFILE ARGS…`, its output to files, reaped with
-/// `wait4` for its own peak RSS; killed (and the test failed) past [`HANG`].
+/// `liaison load --sut PROFILE ARGS…`, measured ([`liaison_measured`]: its
+/// own peak memory); killed (and the test failed) past [`HANG`].
 fn load(dir: &Path, profile: &str, args: &[&str]) -> Ran {
     let p = dir.join("sut.yaml");
     std::fs::write(&p, profile).unwrap();
     let out = dir.join("out");
-    let log = dir.join("log.txt");
     let mut all = vec![
         "load",
         "--quiet",
@@ -75,63 +73,15 @@ fn load(dir: &Path, profile: &str, args: &[&str]) -> Ran {
         out.to_str().unwrap(),
     ];
     all.extend_from_slice(args);
-    let log_file = std::fs::File::create(&log).unwrap();
-    let t = Instant::now();
-    let child = Command::new(bin())
-        .args(&all)
-        .current_dir(root())
-        .stdin(Stdio::null())
-        .stdout(log_file.try_clone().unwrap())
-        .stderr(log_file)
-        .spawn()
-        .expect("run liaison");
-    let pid = child.id() as libc::pid_t;
-    // The child's own peak: VmHWM of its address space, read while it runs
-    // (it only grows). Not wait4's ru_maxrss: Linux carries the address
-    // space the child was spawned from into it at exec, so that figure is
-    // never below this test process's own peak (197 MB once many tests had
-    // run in it).
-    let mut hwm_kb: i64 = 0;
-    let (status, _usage) = loop {
-        if let Ok(st) = std::fs::read_to_string(format!("/proc/{pid}/status"))
-            && let Some(kb) = st
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok())
-        {
-            hwm_kb = hwm_kb.max(kb);
-        }
-        let mut status = 0;
-        // SAFETY: an all-zero rusage is a valid value to be written over.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: wait4 on our own child, with pointers to locals.
-        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
-        if r == pid {
-            break (status, usage);
-        }
-        assert!(r == 0, "wait4: {}", std::io::Error::last_os_error());
-        if t.elapsed() > HANG {
-            // SAFETY: a signal to our own child, not yet reaped.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            let _ = unsafe { libc::waitpid(pid, &mut status, 0) };
-            panic!(
-                "liaison load still running after {HANG:?}: {}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let wall = t.elapsed();
-    std::mem::forget(child); // reaped above
-    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    let m = liaison_measured(&all, &dir.join("log.txt"), HANG);
     let json = std::fs::read_to_string(out.join("load.json"))
         .map(|t| serde_json::from_str(&t).unwrap())
         .unwrap_or(serde_json::Value::Null);
     Ran {
-        code,
-        text: std::fs::read_to_string(&log).unwrap_or_default(),
-        wall,
-        peak_kb: hwm_kb,
+        code: m.code,
+        text: m.text,
+        wall: m.wall,
+        peak_kb: m.peak_kb,
         json,
     }
 }

@@ -12,13 +12,12 @@
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::common::{bin, free_port, low_priority, root, tmpdir, verdict};
+use crate::common::{free_port, liaison_measured, low_priority, tmpdir, verdict, Measured};
 
 /// NOTIFYs the fake sends for each SUBSCRIBE (every fourth datagram of the
 /// storm is garbage besides), and how long it may take over them.
@@ -346,22 +345,12 @@ fn fake_xcap(stop: Arc<AtomicBool>) -> (SocketAddr, JoinHandle<()>) {
     (addr, t)
 }
 
-/// One `liaison run`: how it ended, how long it took, its peak memory.
-struct Ran {
-    code: Option<i32>,
-    text: String,
-    wall: Duration,
-    peak_kb: i64,
-}
-
-/// `liaison run --sut PROFILE ARGS… --out OUT`, its output to a file, its
-/// peak memory read from /proc while it runs (VmHWM, as load_hostile.rs
-/// does, and why); killed (and the test failed) past [`HANG`].
-fn run(dir: &Path, profile: &str, args: &[&str]) -> Ran {
+/// `liaison run --sut PROFILE ARGS… --out OUT`, measured
+/// ([`liaison_measured`]); killed (and the test failed) past [`HANG`].
+fn run(dir: &Path, profile: &str, args: &[&str]) -> Measured {
     let p = dir.join("sut.yaml");
     std::fs::write(&p, profile).unwrap();
     let out = dir.join("out");
-    let log = dir.join("log.txt");
     let mut all = vec![
         "run",
         "--sut",
@@ -370,53 +359,7 @@ fn run(dir: &Path, profile: &str, args: &[&str]) -> Ran {
         out.to_str().unwrap(),
     ];
     all.extend_from_slice(args);
-    let log_file = std::fs::File::create(&log).unwrap();
-    let t = Instant::now();
-    let child = Command::new(bin())
-        .args(&all)
-        .current_dir(root())
-        .stdin(Stdio::null())
-        .stdout(log_file.try_clone().unwrap())
-        .stderr(log_file)
-        .spawn()
-        .expect("run liaison");
-    let pid = child.id() as libc::pid_t;
-    let mut hwm_kb: i64 = 0;
-    let status = loop {
-        if let Ok(st) = std::fs::read_to_string(format!("/proc/{pid}/status"))
-            && let Some(kb) = st
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok())
-        {
-            hwm_kb = hwm_kb.max(kb);
-        }
-        let mut status = 0;
-        // SAFETY: waitpid on our own child, with a pointer to a local.
-        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-        if r == pid {
-            break status;
-        }
-        assert!(r == 0, "waitpid: {}", std::io::Error::last_os_error());
-        if t.elapsed() > HANG {
-            // SAFETY: a signal to our own child, not yet reaped.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            let _ = unsafe { libc::waitpid(pid, &mut status, 0) };
-            panic!(
-                "liaison run still running after {HANG:?}: {}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let wall = t.elapsed();
-    std::mem::forget(child); // reaped above
-    Ran {
-        code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
-        text: std::fs::read_to_string(&log).unwrap_or_default(),
-        wall,
-        peak_kb: hwm_kb,
-    }
+    liaison_measured(&all, &dir.join("log.txt"), HANG)
 }
 
 /// The pcaps under `dir`, by name, with their sizes.
