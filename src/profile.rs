@@ -25,6 +25,7 @@ pub const ROLES: &[&str] = &[
     "xdms",
     "presence-server",
     "poc-server",
+    "presence-client",
 ];
 
 pub use crate::net::Transport;
@@ -71,6 +72,8 @@ struct RawProfile {
     presence: Option<PresenceSection>,
     #[serde(default)]
     poc: Option<PocSection>,
+    #[serde(default)]
+    presence_client: Option<PresenceClientSection>,
 }
 
 /// xdms: an XCAP server (RFC 4825) holding group and resource-list
@@ -188,6 +191,24 @@ impl PocSection {
         }
         Ok(())
     }
+}
+
+/// presence_client: a presence user agent (a presentity, RFC 3903 event
+/// publication agent) registered through the harness IMS core, which sends
+/// its PUBLISH for its own AoR to the presence server the harness plays
+/// (the S-CSCF's filter criteria), issue 18, PRES-11 and PRES-12.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PresenceClientSection {
+    /// The user's public identity, `sip:USER@HOST`: the Request-URI and To
+    /// of its PUBLISH.
+    pub aor: String,
+    /// Where the client takes the user's presence changes (the suite's own
+    /// interface, as `mms_client.send_trigger`): the harness, standing for
+    /// the user, sends `POST /presence/status` with a text/plain body
+    /// `open` or `closed`; the client answers 2xx and publishes that basic
+    /// status. A fixed loopback address.
+    pub trigger: SocketAddr,
 }
 
 /// tls: how the harness meets a SUT over TLS (SIP over TLS, issue 15): the
@@ -983,6 +1004,8 @@ pub struct Profile {
     pub presence: Option<PresenceSection>,
     /// poc-server: its groups.
     pub poc: Option<PocSection>,
+    /// presence-client: its user and trigger.
+    pub presence_client: Option<PresenceClientSection>,
 }
 
 /// Where a SUT may be. The default keeps every address on this host's
@@ -1595,6 +1618,24 @@ impl Profile {
         if let Some(p) = &raw.poc {
             p.validate().map_err(|(f, m)| err(&f, m))?;
         }
+        if raw.roles.iter().any(|r| r == "presence-client")
+            && (raw.presence_client.is_none() || raw.ims.is_none())
+        {
+            return Err(err(
+                "presence_client",
+                "expected the user and its trigger (presence_client: { aor, trigger }) and the ims section of the core it publishes through for role presence-client".into(),
+            ));
+        }
+        if let Some(c) = &raw.presence_client {
+            if !matches!(crate::codec::sip::uri_user_host(&c.aor), (Some(_), Some(_)) if c.aor.starts_with("sip:"))
+            {
+                return Err(err(
+                    "presence_client.aor",
+                    format!("expected a sip:USER@HOST URI, got `{}`", c.aor),
+                ));
+            }
+            check_fixed(lab, c.trigger).map_err(|m| err("presence_client.trigger", m))?;
+        }
         let tls = raw.tls.unwrap_or_default();
         tls.validate().map_err(|(f, m)| err(&f, m))?;
         Ok(Profile {
@@ -1622,6 +1663,7 @@ impl Profile {
             xdms: raw.xdms,
             presence: raw.presence,
             poc: raw.poc,
+            presence_client: raw.presence_client,
         })
     }
 

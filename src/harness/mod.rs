@@ -10,6 +10,7 @@
 //! | [`mmsc`] | MMS Relay/Server (+ upper tester) | mms-client, im-server with deferral |
 //! | [`push_agent`] | push agent + upper tester | push-client |
 //! | [`mm3`] | MMS server's MM3 (SMTP) | mem-server |
+//! | [`esc`] | presence server (ESC) the core sends PUBLISH to | presence-client |
 //!
 //! Steps import these from here, never from the runner. Each one starts
 //! from the profile alone ([`Harnesses::for_profile`]), so a real SUT and
@@ -27,6 +28,7 @@
 //! scenario's traffic.
 
 pub mod bearers;
+pub mod esc;
 pub mod ims;
 pub mod iwf;
 pub mod mm3;
@@ -39,6 +41,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use bearers::PushHarness;
+pub use esc::EscHarness;
 pub use ims::ImsHarness;
 pub use iwf::IwfHarness;
 pub use mmsc::MmsClientHarness;
@@ -74,6 +77,8 @@ pub struct RunContext {
     pub mem_server: Option<Arc<Mm3Harness>>,
     /// The harness IMS core (profile section `ims`), shared likewise.
     pub ims: Option<Arc<ImsHarness>>,
+    /// presence-client: the presence server its PUBLISHes reach through the core.
+    pub esc: Option<Arc<EscHarness>>,
     /// The run's TLS (lab CA, certificates, checks) when the SUT speaks TLS.
     pub tls: Option<Arc<tls::RunTls>>,
     /// The locks of the [`EXCLUSIVE`] roles and of the SUT's roles (`@alone`).
@@ -123,6 +128,9 @@ impl RunContext {
 /// - `ota_tls`: the OTA-HTTP target over TLS (`ppg.ota_https`) receives TLS
 ///   records, in which a routed capture finds no scenario's key.
 /// - `sip_tls`: the SIP device over TLS (`ppg.sip_tls`), likewise.
+/// - `esc`: the presence server a presence client publishes to: every
+///   PUBLISH names the client's own AoR and carries nothing a scenario
+///   made up, and a client refreshes on its own timers.
 pub const EXCLUSIVE: &[(&str, &str)] = &[
     ("mm3", "the MMS server's MM3 (SMTP) a MEM server notifies"),
     (
@@ -130,6 +138,10 @@ pub const EXCLUSIVE: &[(&str, &str)] = &[
         "the OTA-HTTP push target over TLS a PPG pushes to",
     ),
     ("sip_tls", "the SIP device over TLS a PPG pushes to"),
+    (
+        "esc",
+        "the presence server a presence client publishes to (every PUBLISH names the client's one AoR)",
+    ),
 ];
 
 /// The locks of a run by name: `harness:NAME` for each [`EXCLUSIVE`] role,
@@ -258,6 +270,7 @@ pub struct Harnesses {
     pub deferral: Option<Arc<MmsClientHarness>>,
     pub mem_server: Option<Arc<Mm3Harness>>,
     pub ims: Option<Arc<ImsHarness>>,
+    pub esc: Option<Arc<EscHarness>>,
     pub tls: Option<Arc<tls::RunTls>>,
 }
 
@@ -402,6 +415,17 @@ impl Harnesses {
                     .map_err(|e| format!("ims.wss: cannot listen on {wss} ({e})"))?;
             }
             core.configure(profile, &BTreeMap::new());
+            // A presence client's PUBLISH for its own AoR goes to the
+            // harness presence server (the S-CSCF's filter criteria).
+            if let (true, Some(pc)) = (
+                profile.has_role("presence-client"),
+                &profile.presence_client,
+            ) {
+                let esc = EscHarness::start(profile.harness_ip, run_level_capture(pcap_dir, "esc"))
+                    .await?;
+                core.core.serve("PUBLISH", &pc.aor, esc.addr());
+                h.esc = Some(Arc::new(esc));
+            }
             h.ims = Some(Arc::new(core));
         }
         tracing::info!(
@@ -443,6 +467,7 @@ impl RunContext {
             deferral: h.deferral,
             mem_server: h.mem_server,
             ims: h.ims,
+            esc: h.esc,
             tls: h.tls,
             exclusive: exclusive(),
         }

@@ -18,6 +18,7 @@ pub mod msrp_receiver;
 pub mod msrp_relay;
 pub mod poc_server;
 pub mod ppg;
+pub mod presence_client;
 pub mod presence_server;
 pub mod push_client;
 mod sip_uac;
@@ -142,6 +143,7 @@ const ROLE_FAULTS: &[&[Fault]] = &[
     mem_server::FAULTS,
     xdms::FAULTS,
     presence_server::FAULTS,
+    presence_client::FAULTS,
     poc_server::FAULTS,
 ];
 
@@ -214,6 +216,7 @@ pub const ROLES: &[&str] = &[
     "xdms",
     "presence-server",
     "poc-server",
+    "presence-client",
 ];
 
 /// Finds a fault by `name` or `role/name`.
@@ -332,7 +335,8 @@ pub struct Running {
     pub mm3: Option<SocketAddr>,
     /// mms-relay: where it takes MM1 over TLS (`https://ADDR/mms`).
     pub mm1_https: Option<SocketAddr>,
-    /// mms-client: where it takes send triggers (HTTP).
+    /// mms-client: where it takes send triggers (HTTP); presence-client:
+    /// where it takes its user's presence changes (HTTP).
     pub send_trigger: Option<SocketAddr>,
     /// mms-client: where it takes WSP pushes (UDP).
     pub wap_push: Option<SocketAddr>,
@@ -448,6 +452,12 @@ pub async fn start(role: &str, listen: SocketAddr, settings: Settings) -> std::i
         let cfg = settings.xdms.clone();
         let (address, tasks) = xdms::start(listen, cfg, settings).await?;
         return Ok(Running::new("xdms", address, tasks));
+    }
+    if role == "presence-client" {
+        let (a, tasks) = presence_client::start(listen, settings).await?;
+        let mut r = Running::new("presence-client", a.sip, tasks);
+        r.send_trigger = Some(a.trigger);
+        return Ok(r);
     }
     if role == "poc-server" {
         let cfg = settings.poc.clone().unwrap_or_default();

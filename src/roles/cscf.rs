@@ -112,6 +112,10 @@ pub struct Core {
     routes: HashMap<String, SocketAddr>,
     /// Domain → the registrar SUT its users register with (through the core).
     registrars: HashMap<String, SocketAddr>,
+    /// (method, AoR key) → the application server a served user's requests
+    /// of that method go to (the S-CSCF's initial filter criteria: a
+    /// presence client's PUBLISH for its own AoR to the presence server).
+    services: HashMap<(String, String), SocketAddr>,
     /// Clients registered with the core, by AoR key.
     bindings: HashMap<String, Vec<Binding>>,
     /// Users the core knows without a registration (the harness's own
@@ -344,6 +348,12 @@ impl Cscf {
         lock(&self.state).core.route(domain_or_host, to);
     }
 
+    /// A served user's requests of `method` for its own AoR go to the
+    /// application server at `to` ([`Core::serve`]).
+    pub fn serve(&self, method: &str, aor: &str, to: SocketAddr) {
+        lock(&self.state).core.serve(method, aor, to);
+    }
+
     /// Users of `domain` register with the registrar SUT at `to`: the core
     /// is their P-CSCF (adds its Path) and the SUT their registrar.
     pub fn registrar(&self, domain: &str, to: SocketAddr) {
@@ -465,6 +475,13 @@ impl Core {
     /// Requests for `domain_or_host` (a domain, or host:port) go to `to`.
     pub fn route(&mut self, domain_or_host: &str, to: SocketAddr) {
         self.routes.insert(domain_or_host.to_ascii_lowercase(), to);
+    }
+
+    /// Requests of `method` whose Request-URI is `aor` go to `to`, before
+    /// any registration or domain route.
+    pub fn serve(&mut self, method: &str, aor: &str, to: SocketAddr) {
+        self.services
+            .insert((method.to_ascii_uppercase(), aor_key(aor)), to);
     }
 
     /// Users of `domain` register with the registrar SUT at `to`.
@@ -610,8 +627,14 @@ impl Core {
 
         // Where it goes.
         let mut new_ruri = ruri.clone();
+        let service = self
+            .services
+            .get(&(method.clone(), aor_key(&ruri)))
+            .copied();
         let target: Option<(SocketAddr, Option<Transport>)> = if let Some(r) = rest_routes.first() {
             uri_addr(r).map(|(a, tcp)| (a, tcp.then_some(Transport::Tcp)))
+        } else if let Some(a) = service {
+            Some((a, Some(Transport::Udp)))
         } else {
             let accept = msg.header_values("Accept-Contact");
             let (bound, known, host_route, home) = {

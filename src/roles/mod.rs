@@ -23,10 +23,14 @@
 //!   relay pushed to terminals
 //! - [`smtp_client`]: an SMTP client (a MEM server on an MMS relay's MM3, a
 //!   mail sender towards a MEM server's mailbox)
+//! - [`esc`]: the presence server (event state compositor, RFC 3903) a
+//!   presence-client SUT publishes to through the core, with its run-level
+//!   harness
 //! - [`smtp_server`]: an SMTP server (the MMS server's MM3 interface a MEM
 //!   server notifies), with its run-level harness
 
 pub mod cscf;
+pub mod esc;
 pub mod http_server;
 pub mod ims_core;
 pub mod mms_server;

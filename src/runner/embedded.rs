@@ -70,6 +70,10 @@ pub const FEATURES: &[(&str, &str)] = &[
         include_str!("../../features/poc/poc-server.feature"),
     ),
     (
+        "presence/presence-client.feature",
+        include_str!("../../features/presence/presence-client.feature"),
+    ),
+    (
         "presence/presence-server.feature",
         include_str!("../../features/presence/presence-server.feature"),
     ),

@@ -200,7 +200,10 @@ pub async fn start_reference(
                 sip_uri: Some(format!("sip:mms-client@{}", crate::net::uri_host(sip.ip()))),
                 sip_address_form: None,
                 upper_tester: c.upper_tester,
-                send_trigger: running.iter().find_map(|r| r.send_trigger),
+                send_trigger: running
+                    .iter()
+                    .find(|r| r.role == "mms-client")
+                    .and_then(|r| r.send_trigger),
                 // With the run's lab CA it fetches https:// Content-Locations
                 // over TLS, and takes Push over SIP over TLS.
                 https_retrieval: Some(reference_tls),
@@ -315,6 +318,14 @@ pub async fn start_reference(
             members: c.members.clone(),
             domain: None,
         }),
+        presence_client: running
+            .iter()
+            .find(|r| r.role == "presence-client")
+            .and_then(|r| r.send_trigger)
+            .map(|trigger| crate::profile::PresenceClientSection {
+                aor: crate::reference::presence_client::AOR.into(),
+                trigger,
+            }),
         capabilities: crate::profile::Capabilities {
             accept_types: Some(
                 crate::reference::im_client::ACCEPT
@@ -379,6 +390,11 @@ fn harness_profile(ip: std::net::IpAddr, core_ip: std::net::IpAddr) -> Profile {
         xdms: None,
         presence: None,
         poc: None,
+        // Its PUBLISHes go to the harness presence server through the core.
+        presence_client: Some(crate::profile::PresenceClientSection {
+            aor: crate::reference::presence_client::AOR.into(),
+            trigger: any,
+        }),
         msrp: None,
         iwf: Some(crate::profile::IwfSection {
             smsc: any,

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use cucumber::{given, then, when};
 
+pub mod client;
+
 use crate::codec::presence::{
     Pidf, PresRules, SubHandling, Tuple, Watcherinfo, AUTH_POLICY_TYPE, PIDF_TYPE, PRES_RULES_AUID,
     WATCHERINFO_TYPE,
@@ -53,6 +55,8 @@ pub struct Pres {
     pub forged: HashMap<String, String>,
     /// The last PUBLISH or SUBSCRIBE sent (what, the Expires asked, its outcome).
     pub last: Option<(&'static str, u32, ClientResult)>,
+    /// The presence-client steps' state ([`client`]).
+    pub client: client::ClientState,
 }
 
 const EXPIRES: u32 = 120;

@@ -1,0 +1,251 @@
+//! The presence server a presence-client SUT publishes to: an event state
+//! compositor (ESC, RFC 3903 §6 as implementations quote it) for the
+//! `presence` event package, behind the harness IMS core, which sends it
+//! the SUT's PUBLISH for the user's own AoR (the S-CSCF's filter
+//! criteria). It answers as an ESC does and keeps every PUBLISH as it
+//! arrived; the steps judge them.
+//!
+//! - A PUBLISH without SIP-If-Match (an initial publication) is answered
+//!   200 with a fresh SIP-ETag and the Expires granted: the one asked (or
+//!   [`DEFAULT_EXPIRES`] when none is asked), shortened to the scenario's
+//!   cap when it sets one (RFC 3903 §6 step 4 lets the ESC shorten it).
+//! - One whose SIP-If-Match names an entity tag this ESC gave is answered
+//!   200 with a new SIP-ETag (a refresh, a modification), or 200 with
+//!   Expires 0 for a removal; one naming a tag it never gave, 412.
+//! - A scenario may have the next conditional PUBLISH refused with 412
+//!   (the publication it names lost, as after a server restart): the
+//!   client must then publish anew.
+//! - Anything else with a body that is not `application/pidf+xml` is
+//!   answered 415 with Accept; a request other than PUBLISH, 405.
+//!
+//! Entity tags given and PUBLISHes kept are bounded ([`MAX_KEPT`]).
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+use crate::codec::presence::PIDF_TYPE;
+use crate::codec::sip::{response_to, token, SipMessage};
+use crate::net::{lock, Incoming, SipEndpoint};
+
+/// The Expires granted to a PUBLISH that asks for none (RFC 3903 leaves
+/// the default to the event package; an hour is the common choice).
+pub const DEFAULT_EXPIRES: u32 = 3600;
+/// Most PUBLISHes and entity tags kept.
+pub const MAX_KEPT: usize = 4096;
+
+/// One PUBLISH that arrived and how it was answered.
+#[derive(Debug, Clone)]
+pub struct Publication {
+    pub incoming: Incoming,
+    /// The status answered.
+    pub status: u16,
+    /// The SIP-ETag given (2xx).
+    pub etag: Option<String>,
+    /// The Expires granted (2xx).
+    pub granted: Option<u32>,
+    /// When the answer went.
+    pub answered_at: Instant,
+    /// A copy of a PUBLISH answered before (same branch): answered again
+    /// with the same response.
+    pub retransmission: bool,
+}
+
+/// What a scenario asks of the ESC.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Plan {
+    /// Grant at most this many seconds.
+    pub cap: Option<u32>,
+    /// Refuse the next PUBLISH that carries SIP-If-Match with 412.
+    pub refuse_next_conditional: bool,
+}
+
+#[derive(Default)]
+struct State {
+    log: VecDeque<Publication>,
+    dropped: u64,
+    issued: VecDeque<String>,
+    plan: Plan,
+    /// Final responses by Via branch, for retransmissions.
+    answered: VecDeque<(String, Vec<u8>)>,
+}
+
+/// The ESC over one endpoint.
+pub struct Esc {
+    pub ep: Arc<SipEndpoint>,
+    state: Arc<Mutex<State>>,
+    notify: Arc<Notify>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Esc {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn push_bounded<T>(q: &mut VecDeque<T>, v: T) -> bool {
+    q.push_back(v);
+    if q.len() > MAX_KEPT {
+        q.pop_front();
+        return true;
+    }
+    false
+}
+
+impl Esc {
+    /// Answers every PUBLISH that reaches `ep`.
+    pub fn start(ep: Arc<SipEndpoint>) -> Esc {
+        let state: Arc<Mutex<State>> = Arc::default();
+        let notify = Arc::new(Notify::new());
+        let task = {
+            let (state, notify, ep) = (state.clone(), notify.clone(), ep.clone());
+            tokio::spawn(async move {
+                loop {
+                    let Some(inc) = ep.next_request(Duration::from_secs(3600)).await else {
+                        continue;
+                    };
+                    let Ok(m) = inc.msg.clone() else { continue };
+                    if m.method() == Some("ACK") {
+                        continue;
+                    }
+                    let (bytes, p) = answer(&state, &inc, &m);
+                    let _ = ep.send(inc.transport, inc.from, &bytes).await;
+                    if let Some(p) = p {
+                        let mut st = lock(&state);
+                        if push_bounded(&mut st.log, p) {
+                            st.dropped += 1;
+                        }
+                    }
+                    notify.notify_waiters();
+                }
+            })
+        };
+        Esc {
+            ep,
+            state,
+            notify,
+            task,
+        }
+    }
+
+    /// Sets what the ESC does from now on.
+    pub fn plan(&self, p: Plan) {
+        lock(&self.state).plan = p;
+    }
+
+    /// Every PUBLISH kept, oldest first.
+    pub fn log(&self) -> Vec<Publication> {
+        lock(&self.state).log.iter().cloned().collect()
+    }
+
+    /// Waits until `pred` holds for the log, or `deadline`.
+    pub async fn wait_for(&self, deadline: Instant, pred: impl Fn(&[Publication]) -> bool) -> bool {
+        loop {
+            let n = self.notify.notified();
+            tokio::pin!(n);
+            n.as_mut().enable();
+            if pred(&self.log()) {
+                return true;
+            }
+            if tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), n)
+                .await
+                .is_err()
+            {
+                return pred(&self.log());
+            }
+        }
+    }
+}
+
+/// The answer to one request, and what to keep of it (a PUBLISH).
+fn answer(state: &Mutex<State>, inc: &Incoming, m: &SipMessage) -> (Vec<u8>, Option<Publication>) {
+    let branch = m.top_via_branch().unwrap_or_default();
+    let mut st = lock(state);
+    if let Some((_, bytes)) = st.answered.iter().find(|(b, _)| *b == branch) {
+        let bytes = bytes.clone();
+        let p = (m.method() == Some("PUBLISH")).then(|| Publication {
+            incoming: inc.clone(),
+            status: crate::codec::sip::SipMessage::parse(&bytes)
+                .ok()
+                .and_then(|r| r.status())
+                .unwrap_or(0),
+            etag: None,
+            granted: None,
+            answered_at: Instant::now(),
+            retransmission: true,
+        });
+        return (bytes, p);
+    }
+    let tag = token();
+    let reply = |code: u16| {
+        response_to(m, code, crate::codec::sip::reason_phrase(code))
+            .to_tag(&tag)
+            .received_from(inc.from)
+    };
+    if m.method() != Some("PUBLISH") {
+        let b = reply(405).header("Allow", "PUBLISH").build();
+        return (b, None);
+    }
+    let if_match = m
+        .header("SIP-If-Match")
+        .map(crate::codec::presence::entity_tag);
+    let asked: Option<u32> = m.header("Expires").and_then(|v| v.trim().parse().ok());
+    let content_type = m.header("Content-Type").map(|v| {
+        v.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    });
+    let (code, etag, granted) =
+        if !m.body().is_empty() && content_type.as_deref() != Some(PIDF_TYPE) {
+            (415, None, None)
+        } else if let Some(t) = &if_match {
+            if st.plan.refuse_next_conditional || !st.issued.iter().any(|i| i == t) {
+                st.plan.refuse_next_conditional = false;
+                (412, None, None)
+            } else if asked == Some(0) {
+                (200, Some(t.clone()), Some(0))
+            } else {
+                (200, Some(token()), Some(grant(asked, st.plan.cap)))
+            }
+        } else if m.body().is_empty() {
+            // An initial publication carries the state (RFC 3903 §4.2 as
+            // quoted): without a body there is nothing to publish.
+            (400, None, None)
+        } else {
+            (200, Some(token()), Some(grant(asked, st.plan.cap)))
+        };
+    let mut b = reply(code);
+    if code == 415 {
+        b = b.header("Accept", PIDF_TYPE);
+    }
+    if let (Some(e), Some(g)) = (&etag, granted) {
+        b = b.header("SIP-ETag", e).header("Expires", &g.to_string());
+        if g > 0 {
+            push_bounded(&mut st.issued, e.clone());
+        }
+    }
+    let bytes = b.build();
+    push_bounded(&mut st.answered, (branch, bytes.clone()));
+    let p = Publication {
+        incoming: inc.clone(),
+        status: code,
+        etag,
+        granted,
+        answered_at: Instant::now(),
+        retransmission: false,
+    };
+    (bytes, Some(p))
+}
+
+fn grant(asked: Option<u32>, cap: Option<u32>) -> u32 {
+    let a = asked.unwrap_or(DEFAULT_EXPIRES);
+    match cap {
+        Some(c) => a.min(c),
+        None => a,
+    }
+}
