@@ -390,3 +390,104 @@ impl<P: Send + 'static, R: Send + 'static> Notifier<P, R> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subscribe_request(record_route: &[&str], to_tag: Option<&str>, expires: u32) -> SipMessage {
+        let to = match to_tag {
+            Some(t) => format!("<sip:b@x>;tag={t}"),
+            None => "<sip:b@x>".to_string(),
+        };
+        let mut b = request("SUBSCRIBE", "sip:b@x")
+            .header("Via", "SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bKs1")
+            .header("From", "<sip:a@x>;tag=f1")
+            .header("To", &to)
+            .header("Call-ID", "c1@t")
+            .header("CSeq", "1 SUBSCRIBE")
+            .header("Contact", "<sip:a@127.0.0.1:5998>")
+            .header("Expires", &expires.to_string());
+        for rr in record_route {
+            b = b.header("Record-Route", rr);
+        }
+        SipMessage::parse(&b.build()).unwrap()
+    }
+
+    fn plan_active(
+        n: &Notifier<u8>,
+        direct: bool,
+    ) -> impl FnOnce(&mut Table<u8, ()>, usize) -> Option<Planned> + '_ {
+        move |st, i| {
+            let d = &mut st.subs[i].dialog;
+            n.notify(d, Instant::now(), "x", Phase::Active, None, direct)
+        }
+    }
+
+    /// A new subscription's 200 and NOTIFY follow the dialog (tag, route
+    /// set, CSeq); `direct` skips the route set; an in-dialog SUBSCRIBE
+    /// with Expires 0 ends it and an unknown dialog is 481.
+    #[tokio::test]
+    async fn dialogs_routes_and_states() {
+        let udp = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        let n = Notifier::<u8>::new(udp, Settings::default(), "u", ()).unwrap();
+        let rr = "<sip:127.0.0.1:5997;lr>";
+        let m = subscribe_request(&[rr], None, 60);
+        let now = Instant::now();
+        let mut st = n.lock();
+        let (resp, first) = n.subscribe(
+            &mut st,
+            &m,
+            "sip:a@127.0.0.1:5998".into(),
+            7,
+            60,
+            now,
+            plan_active(&n, false),
+        );
+        let resp = SipMessage::parse(&resp).unwrap();
+        assert_eq!(resp.status(), Some(200));
+        assert_eq!(resp.header_all("Record-Route"), vec![rr]);
+        let tag = resp.to_tag().unwrap();
+        let (to, _, bytes) = first.unwrap();
+        assert_eq!(to, "127.0.0.1:5997".parse().unwrap());
+        let notify = SipMessage::parse(&bytes).unwrap();
+        assert_eq!(notify.header_all("Route"), vec![rr]);
+        assert_eq!(notify.cseq().unwrap().0, 1);
+        assert_eq!(notify.to_tag().as_deref(), Some("f1"));
+        assert!(notify.header("From").unwrap().contains(&tag));
+        let state = notify.header("Subscription-State").unwrap();
+        assert!(state.starts_with("active;expires="), "{state}");
+        let direct = n
+            .notify(&mut st.subs[0].dialog, now, "x", Phase::Pending, None, true)
+            .unwrap();
+        assert_eq!(direct.0, "127.0.0.1:5998".parse().unwrap());
+        let notify = SipMessage::parse(&direct.2).unwrap();
+        assert!(notify.header("Route").is_none());
+        assert_eq!(notify.cseq().unwrap().0, 2);
+        assert!(notify
+            .header("Subscription-State")
+            .unwrap()
+            .starts_with("pending;expires="));
+        drop(st);
+
+        let end = subscribe_request(&[], Some(&tag), 0);
+        let (resp, last) = n
+            .resubscribe(&end, 0, |st, i, end| {
+                assert!(end);
+                let d = &mut st.subs[i].dialog;
+                n.notify(d, Instant::now(), "x", Phase::Terminated, None, false)
+            })
+            .unwrap();
+        assert_eq!(SipMessage::parse(&resp).unwrap().status(), Some(200));
+        let last = SipMessage::parse(&last[0].2).unwrap();
+        assert_eq!(
+            last.header("Subscription-State"),
+            Some("terminated;reason=timeout")
+        );
+        assert!(n.lock().subs.is_empty());
+        let (resp, none) = n.resubscribe(&end, 0, |_, _, _| None).unwrap();
+        assert_eq!(SipMessage::parse(&resp).unwrap().status(), Some(481));
+        assert!(none.is_empty());
+        assert!(n.resubscribe(&m, 60, |_, _, _| None).is_none());
+    }
+}
