@@ -16,6 +16,7 @@ pub mod mms_client;
 pub mod mms_relay;
 pub mod msrp_receiver;
 pub mod msrp_relay;
+mod notifier;
 pub mod poc_server;
 pub mod ppg;
 pub mod presence_client;

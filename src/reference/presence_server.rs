@@ -39,18 +39,19 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, UdpSocket};
 
-use super::{lock, uri_socket_addr, Completed, Settings};
-use crate::codec::ims::{global_number, uris};
+use super::notifier::{bare, requested_expires, user_at_host, Notifier, Phase, Planned, Table};
+use super::Settings;
+use crate::codec::ims::global_number;
 use crate::codec::presence::{
     event_package, PresRules, SubHandling, WatcherEntry, Watcherinfo, AUTH_POLICY_TYPE, PIDF_TYPE,
     PRES_RULES_AUID, WATCHERINFO_TYPE,
 };
-use crate::codec::sip::{request, response_to, token, uri_of, uri_user_host, SipMessage};
+use crate::codec::sip::{token, uri_of, SipMessage};
 
 /// The path of the XCAP root on the server's HTTP listener.
 pub const XCAP_ROOT: &str = "/xcap-root";
@@ -92,43 +93,31 @@ struct Publication {
     until: Instant,
 }
 
-struct Sub {
+/// What a subscription of either package keeps besides its dialog.
+struct Watch {
     presentity: String,
     resource: String,
     winfo: bool,
     watcher: Vec<String>,
-    call_id: String,
-    /// Our From (the SUBSCRIBE's To with our tag) and their To (its From).
-    ours: String,
-    theirs: String,
-    target: String,
-    route: Vec<String>,
-    cseq: u32,
     status: Status,
-    until: Instant,
+    /// When its last NOTIFYs were planned (the rate limit).
     sent: VecDeque<Instant>,
 }
 
+/// The presentities' publications and pres-rules, kept under the lock of
+/// the subscriptions.
 #[derive(Default)]
-struct State {
+struct Docs {
     publications: HashMap<String, Publication>,
     rules: HashMap<String, (Vec<u8>, PresRules, String)>,
-    subs: Vec<Sub>,
-    done: Completed,
-    /// The branches of NOTIFYs still retransmitted, and those answered.
-    outstanding: std::collections::HashSet<String>,
-    answered: std::collections::HashSet<String>,
 }
+
+type State = Table<Watch, Docs>;
 
 struct Server {
-    udp: Arc<UdpSocket>,
-    me: SocketAddr,
+    sip: Arc<Notifier<Watch, Docs>>,
     settings: Settings,
-    state: Mutex<State>,
 }
-
-/// A NOTIFY to send: where, its branch, its bytes.
-type Planned = (SocketAddr, String, Vec<u8>);
 
 /// Starts the server: SIP on `listen` (UDP), XCAP on a listener of its own
 /// on the same IP (port 0). Returns (SIP address, XCAP address, tasks).
@@ -140,11 +129,10 @@ pub async fn start(
     let me = udp.local_addr()?;
     let http = TcpListener::bind(SocketAddr::new(listen.ip(), 0)).await?;
     let http_at = http.local_addr()?;
+    let sip = Notifier::new(udp.clone(), settings.clone(), "presence", Docs::default())?;
     let server = Arc::new(Server {
-        udp: udp.clone(),
-        me,
+        sip: Arc::new(sip),
         settings,
-        state: Mutex::default(),
     });
     let sip = {
         let server = server.clone();
@@ -183,16 +171,6 @@ pub async fn start(
     Ok((me, http_at, vec![sip, xcap]))
 }
 
-/// A URI as written alone (a Request-URI, its parameters kept) or inside
-/// `<…>` (a name-addr).
-fn bare(uri: &str) -> String {
-    if uri.contains('<') {
-        uri_of(uri).unwrap_or_default()
-    } else {
-        uri.trim().to_string()
-    }
-}
-
 /// Removes every `<note …>…</note>` (fault `ps-drops-note`).
 fn drop_notes(body: &[u8]) -> Vec<u8> {
     let mut s = String::from_utf8_lossy(body).into_owned();
@@ -224,84 +202,25 @@ impl Server {
         if let Some(n) = global_number(&uri) {
             return n;
         }
-        let (user, host) = uri_user_host(&uri);
-        format!(
-            "{}@{}",
-            user.unwrap_or_default(),
-            host.unwrap_or_default().to_ascii_lowercase()
-        )
-    }
-
-    /// From the trust domain: the core's address (its IP, and port where
-    /// the core shares its IP), never what a Via says (RFC 3325 §5).
-    fn trusted(&self, src: SocketAddr) -> bool {
-        self.settings.ims.as_ref().is_some_and(|i| {
-            src.ip() == i.core.ip() && (!i.trust_port || src.port() == i.core.port())
-        })
+        user_at_host(&uri)
     }
 
     async fn datagram(self: Arc<Self>, m: SipMessage, src: SocketAddr) {
-        if !m.is_request() {
-            // A response to one of our NOTIFYs.
-            if let Some(b) = m.top_via_branch() {
-                let mut st = lock(&self.state);
-                // Only answers to NOTIFYs in flight are kept (bounded).
-                if st.outstanding.remove(&b) {
-                    st.answered.insert(b);
-                }
-                if m.status() == Some(481) {
-                    let cid = m.call_id().unwrap_or_default().to_string();
-                    st.subs.retain(|s| s.call_id != cid);
-                }
-            }
-            return;
-        }
-        if m.method() == Some("ACK") {
-            return;
-        }
-        let key = format!(
-            "{}|{}",
-            m.top_via_branch().unwrap_or_default(),
-            m.method().unwrap_or_default()
-        );
-        let stored = {
-            let mut st = lock(&self.state);
-            st.done.expire(self.settings.t1 * 64);
-            st.done.get(&key).map(|x| x.0.clone())
-        };
-        if let Some(bytes) = stored {
-            let _ = self.udp.send_to(&bytes, src).await;
-            return;
-        }
-        let (resp, notifies) = match m.method().unwrap_or_default() {
-            "PUBLISH" => self.publish(&m, src),
-            "SUBSCRIBE" => self.subscribe(&m, src),
-            "OPTIONS" => (self.answer(&m, 200, &[]), vec![]),
-            _ => (
-                self.answer(&m, 405, &[("Allow", "PUBLISH, SUBSCRIBE, OPTIONS".into())]),
-                vec![],
-            ),
-        };
-        lock(&self.state).done.insert(key, resp.clone());
-        let _ = self.udp.send_to(&resp, src).await;
-        self.send(notifies);
+        self.sip
+            .datagram(m, src, |m| match m.method().unwrap_or_default() {
+                "PUBLISH" => self.publish(m, src),
+                "SUBSCRIBE" => self.subscribe(m, src),
+                "OPTIONS" => (self.answer(m, 200, &[]), vec![]),
+                _ => (
+                    self.answer(m, 405, &[("Allow", "PUBLISH, SUBSCRIBE, OPTIONS".into())]),
+                    vec![],
+                ),
+            })
+            .await;
     }
 
     fn answer(&self, m: &SipMessage, code: u16, headers: &[(&str, String)]) -> Vec<u8> {
-        let mut b = response_to(m, code, crate::codec::sip::reason_phrase(code)).to_tag(&token());
-        for (n, v) in headers {
-            b = b.header(n, v);
-        }
-        b.build()
-    }
-
-    /// The identities the trusted core asserted (none from elsewhere).
-    fn asserted(&self, m: &SipMessage, src: SocketAddr) -> Vec<String> {
-        if self.trusted(src) {
-            uris(m, "P-Asserted-Identity")
-        } else {
-            Vec::new()
-        }
+        self.sip.answer(m, code, headers)
     }
 
     fn publish(&self, m: &SipMessage, src: SocketAddr) -> (Vec<u8>, Vec<Planned>) {
@@ -313,15 +232,15 @@ impl Server {
         }
         let ruri = m.request_uri().unwrap_or_default().to_string();
         let pkey = self.key(&ruri);
-        let me_too = self.asserted(m, src).iter().any(|a| self.key(a) == pkey);
+        let me_too = self
+            .sip
+            .asserted(m, src)
+            .iter()
+            .any(|a| self.key(a) == pkey);
         if !me_too && !self.has("ps-publish-anyone") {
             return (self.answer(m, 403, &[]), vec![]);
         }
-        let expires = m
-            .header("Expires")
-            .and_then(|e| e.trim().parse::<u32>().ok())
-            .unwrap_or(MAX_EXPIRES)
-            .min(MAX_EXPIRES);
+        let expires = requested_expires(m, MAX_EXPIRES);
         let body = m.body();
         if !body.is_empty() {
             let ct = m.content_type().unwrap_or_default();
@@ -337,7 +256,8 @@ impl Server {
             }
         }
         let now = Instant::now();
-        let mut st = lock(&self.state);
+        let mut guard = self.sip.lock();
+        let st = &mut guard.role;
         st.publications.retain(|_, p| p.until > now);
         let if_match = m.header("SIP-If-Match").map(str::trim).map(str::to_string);
         match &if_match {
@@ -357,7 +277,7 @@ impl Server {
         }
         if expires == 0 {
             st.publications.remove(&pkey);
-            drop(st);
+            drop(guard);
             let n = self.notify_watchers(&pkey);
             return (self.answer(m, 200, &[("Expires", "0".into())]), n);
         }
@@ -379,7 +299,7 @@ impl Server {
                 until: now + Duration::from_secs(u64::from(expires)),
             },
         );
-        drop(st);
+        drop(guard);
         let mut headers = vec![("Expires", expires.to_string())];
         if !self.has("ps-no-sip-etag") {
             headers.insert(0, ("SIP-ETag", etag));
@@ -397,7 +317,7 @@ impl Server {
         if self.has("ps-force-active") {
             return Status::Active;
         }
-        let handling = st.rules.get(pkey).and_then(|(_, r, _)| {
+        let handling = st.role.rules.get(pkey).and_then(|(_, r, _)| {
             watcher
                 .iter()
                 .filter_map(|w| r.handling_for(w, |a, b| self.key(a) == self.key(b)))
@@ -417,42 +337,24 @@ impl Server {
             let allow = ("Allow-Events", "presence, presence.winfo".to_string());
             return (self.answer(m, 489, &[allow]), vec![]);
         }
-        let expires = m
-            .header("Expires")
-            .and_then(|e| e.trim().parse::<u32>().ok())
-            .unwrap_or(MAX_EXPIRES)
-            .min(MAX_EXPIRES);
-        let now = Instant::now();
-        let call_id = m.call_id().unwrap_or_default().to_string();
-        if let Some(tag) = m.to_tag() {
-            // A refresh or an unsubscribe in an existing dialog.
-            let mut st = lock(&self.state);
-            let Some(i) = st
-                .subs
-                .iter()
-                .position(|s| s.call_id == call_id && s.ours.contains(&tag))
-            else {
-                return (self.answer(m, 481, &[]), vec![]);
-            };
-            st.subs[i].until = now + Duration::from_secs(u64::from(expires));
-            if expires == 0 {
-                st.subs[i].status = Status::Terminated;
+        let expires = requested_expires(m, MAX_EXPIRES);
+        let refreshed = self.sip.resubscribe(m, expires, |st, i, end| {
+            if end {
+                st.subs[i].data.status = Status::Terminated;
             }
-            let n = self.plan(&mut st, i);
-            st.subs.retain(|s| s.status != Status::Terminated);
-            let resp = response_to(m, 200, "OK")
-                .header("Expires", &expires.to_string())
-                .header("Contact", &format!("<sip:presence@{}>", self.me))
-                .build();
-            return (resp, n.into_iter().collect());
+            self.plan(st, i)
+        });
+        if let Some(answer) = refreshed {
+            return answer;
         }
+        let now = Instant::now();
         let Some(target) = m.header("Contact").and_then(uri_of) else {
             return (self.answer(m, 400, &[]), vec![]);
         };
         let watcher = if self.has("ps-watcher-from-from") {
             m.header("From").and_then(uri_of).into_iter().collect()
         } else {
-            self.asserted(m, src)
+            self.sip.asserted(m, src)
         };
         if watcher.is_empty() {
             return (self.answer(m, 403, &[]), vec![]);
@@ -460,8 +362,9 @@ impl Server {
         let resource = bare(m.request_uri().unwrap_or_default());
         let pkey = self.key(&resource);
         let winfo = pkg == "presence.winfo";
-        let mut st = lock(&self.state);
-        st.subs.retain(|s| s.until > now);
+        let mut guard = self.sip.lock();
+        let st = &mut *guard;
+        st.expire(now);
         let status = if winfo {
             if watcher.iter().any(|w| self.key(w) == pkey) || self.has("ps-winfo-open") {
                 Status::Active
@@ -469,67 +372,46 @@ impl Server {
                 return (self.answer(m, 403, &[]), vec![]);
             }
         } else {
-            self.decide(&st, &pkey, &watcher)
+            self.decide(st, &pkey, &watcher)
         };
         if status == Status::Terminated {
             return (self.answer(m, 403, &[]), vec![]);
         }
-        if st.subs.iter().filter(|s| s.presentity == pkey).count() >= MAX_SUBSCRIPTIONS
+        if st.subs.iter().filter(|s| s.data.presentity == pkey).count() >= MAX_SUBSCRIPTIONS
             || st.subs.len() >= MAX_ALL_SUBSCRIPTIONS
         {
             return (self.answer(m, 503, &[("Retry-After", "60".into())]), vec![]);
         }
-        let tag = token();
-        let to = m.header("To").unwrap_or_default();
-        st.subs.push(Sub {
+        let watch = Watch {
             presentity: pkey.clone(),
             resource,
             winfo,
             watcher,
-            call_id,
-            ours: format!("{to};tag={tag}"),
-            theirs: m.header("From").unwrap_or_default().to_string(),
-            target,
-            route: m.header_values("Record-Route"),
-            cseq: 0,
             status,
-            until: now + Duration::from_secs(u64::from(expires)),
             sent: VecDeque::new(),
-        });
-        let i = st.subs.len() - 1;
-        let mut n: Vec<Planned> = self.plan(&mut st, i).into_iter().collect();
-        if expires == 0 {
-            st.subs.pop();
-        }
+        };
+        let (resp, first) = self
+            .sip
+            .subscribe(st, m, target, watch, expires, now, |st, i| self.plan(st, i));
+        let mut n: Vec<Planned> = first.into_iter().collect();
         // The presentity's watcher-information subscribers learn of it.
         if !winfo {
             for j in 0..st.subs.len() {
-                if st.subs[j].winfo && st.subs[j].presentity == pkey {
-                    n.extend(self.plan(&mut st, j));
+                if st.subs[j].data.winfo && st.subs[j].data.presentity == pkey {
+                    n.extend(self.plan(st, j));
                 }
             }
         }
-        // The 2xx carries the Record-Route (RFC 3261 §12.1.1), so the
-        // watcher's side of the dialog has the same route set.
-        let mut resp = response_to(m, 200, "OK").to_tag(&tag);
-        for rr in m.header_all("Record-Route") {
-            resp = resp.header("Record-Route", rr);
-        }
-        let resp = resp
-            .header("Expires", &expires.to_string())
-            .header("Contact", &format!("<sip:presence@{}>", self.me))
-            .build();
         (resp, n)
     }
 
     /// The NOTIFYs owed to the presence watchers of `pkey` after a change.
     fn notify_watchers(&self, pkey: &str) -> Vec<Planned> {
-        let mut st = lock(&self.state);
-        let now = Instant::now();
-        st.subs.retain(|s| s.until > now);
+        let mut st = self.sip.lock();
+        st.expire(Instant::now());
         let mut out = Vec::new();
         for i in 0..st.subs.len() {
-            if !st.subs[i].winfo && st.subs[i].presentity == pkey {
+            if !st.subs[i].data.winfo && st.subs[i].data.presentity == pkey {
                 out.extend(self.plan(&mut st, i));
             }
         }
@@ -539,19 +421,20 @@ impl Server {
     /// Re-decides every presence watcher of `pkey` (a rules change) and
     /// plans a NOTIFY for each whose state changed.
     fn reevaluate(&self, pkey: &str) -> Vec<Planned> {
-        let mut st = lock(&self.state);
+        let mut st = self.sip.lock();
         let mut out = Vec::new();
         for i in 0..st.subs.len() {
-            if st.subs[i].winfo || st.subs[i].presentity != pkey {
+            let w = &st.subs[i].data;
+            if w.winfo || w.presentity != pkey {
                 continue;
             }
-            let now = self.decide(&st, pkey, &st.subs[i].watcher.clone());
-            if now != st.subs[i].status {
-                st.subs[i].status = now;
+            let now = self.decide(&st, pkey, &w.watcher.clone());
+            if now != st.subs[i].data.status {
+                st.subs[i].data.status = now;
                 out.extend(self.plan(&mut st, i));
             }
         }
-        st.subs.retain(|s| s.status != Status::Terminated);
+        st.subs.retain(|s| s.data.status != Status::Terminated);
         out
     }
 
@@ -561,16 +444,18 @@ impl Server {
         let now = Instant::now();
         let body: Option<(&str, Vec<u8>)> = {
             let s = &st.subs[i];
-            match (s.status, s.winfo) {
+            let w = &s.data;
+            match (w.status, w.winfo) {
                 (Status::Active, false) => {
                     let doc = st
+                        .role
                         .publications
-                        .get(&s.presentity)
+                        .get(&w.presentity)
                         .filter(|p| p.until > now)
                         .map(|p| p.body.clone())
                         .unwrap_or_else(|| {
                             crate::codec::presence::Pidf {
-                                entity: s.resource.clone(),
+                                entity: w.resource.clone(),
                                 ..Default::default()
                             }
                             .to_xml()
@@ -586,27 +471,31 @@ impl Server {
                     let watchers = st
                         .subs
                         .iter()
-                        .filter(|w| !w.winfo && w.presentity == s.presentity && w.until > now)
-                        .map(|w| WatcherEntry {
-                            id: crate::codec::presence::escape(&w.call_id)
+                        .filter(|o| {
+                            !o.data.winfo
+                                && o.data.presentity == w.presentity
+                                && o.dialog.until > now
+                        })
+                        .map(|o| WatcherEntry {
+                            id: crate::codec::presence::escape(&o.dialog.call_id)
                                 .chars()
                                 .filter(char::is_ascii_alphanumeric)
                                 .take(16)
                                 .collect(),
-                            status: match w.status {
+                            status: match o.data.status {
                                 Status::Pending => "pending",
                                 Status::Terminated => "terminated",
                                 _ => "active",
                             }
                             .into(),
                             event: "subscribe".into(),
-                            uri: w.watcher.first().cloned().unwrap_or_default(),
+                            uri: o.data.watcher.first().cloned().unwrap_or_default(),
                         })
                         .collect();
                     let doc = Watcherinfo {
-                        version: s.cseq,
+                        version: s.dialog.cseq,
                         state: "full".into(),
-                        resource: s.resource.clone(),
+                        resource: w.resource.clone(),
                         package: "presence".into(),
                         watchers,
                     };
@@ -616,87 +505,32 @@ impl Server {
             }
         };
         let s = &mut st.subs[i];
-        while s
+        let w = &mut s.data;
+        while w
             .sent
             .front()
             .is_some_and(|t| now.duration_since(*t) > Duration::from_secs(1))
         {
-            s.sent.pop_front();
+            w.sent.pop_front();
         }
-        if s.sent.len() >= MAX_NOTIFY_PER_SECOND && s.status != Status::Terminated {
+        if w.sent.len() >= MAX_NOTIFY_PER_SECOND && w.status != Status::Terminated {
             return None;
         }
-        s.sent.push_back(now);
-        s.cseq += 1;
-        let left = s.until.saturating_duration_since(now).as_secs();
-        let state = match s.status {
-            Status::Pending => format!("pending;expires={left}"),
-            Status::Active | Status::Polite => format!("active;expires={left}"),
-            Status::Terminated if left == 0 => "terminated;reason=timeout".into(),
-            Status::Terminated => "terminated;reason=rejected".into(),
+        w.sent.push_back(now);
+        let phase = match w.status {
+            Status::Pending => Phase::Pending,
+            Status::Active | Status::Polite => Phase::Active,
+            Status::Terminated => Phase::Terminated,
         };
-        let branch = format!("z9hG4bK{}", token());
-        let direct = self.has("ps-notify-direct");
-        let mut b = request("NOTIFY", &s.target).header(
-            "Via",
-            &format!("SIP/2.0/UDP {};branch={branch};rport", self.me),
-        );
-        if !direct {
-            for r in &s.route {
-                b = b.header("Route", r);
-            }
-        }
-        b = b
-            .header("Max-Forwards", "70")
-            .header("From", &s.ours)
-            .header("To", &s.theirs)
-            .header("Call-ID", &s.call_id)
-            .header("CSeq", &format!("{} NOTIFY", s.cseq))
-            .header("Contact", &format!("<sip:presence@{}>", self.me))
-            .header(
-                "Event",
-                if s.winfo {
-                    "presence.winfo"
-                } else {
-                    "presence"
-                },
-            )
-            .header("Subscription-State", &state);
-        if let Some((ct, doc)) = &body {
-            b = b.header("Content-Type", ct).body(doc);
-        }
-        let first = if direct {
-            None
+        let event = if w.winfo {
+            "presence.winfo"
         } else {
-            s.route.first().and_then(|r| uri_of(r))
+            "presence"
         };
-        let to = uri_socket_addr(first.as_deref().unwrap_or(&s.target))?.0;
-        Some((to, branch, b.build()))
-    }
-
-    /// Sends NOTIFYs, each retransmitted over UDP (Timer E, RFC 3261
-    /// §17.1.2.2) until answered or 64·T1.
-    fn send(self: &Arc<Self>, list: Vec<Planned>) {
-        for (to, branch, bytes) in list {
-            let me = self.clone();
-            lock(&self.state).outstanding.insert(branch.clone());
-            tokio::spawn(async move {
-                let start = Instant::now();
-                let mut wait = me.settings.t1;
-                loop {
-                    let _ = me.udp.send_to(&bytes, to).await;
-                    tokio::time::sleep(wait).await;
-                    {
-                        let mut st = lock(&me.state);
-                        if st.answered.remove(&branch) || start.elapsed() > me.settings.t1 * 64 {
-                            st.outstanding.remove(&branch);
-                            return;
-                        }
-                    }
-                    wait = (wait * 2).min(me.settings.t1 * 80);
-                }
-            });
-        }
+        let body = body.as_ref().map(|(ct, doc)| (*ct, doc.as_slice()));
+        let direct = self.has("ps-notify-direct");
+        self.sip
+            .notify(&mut s.dialog, now, event, phase, body, direct)
     }
 }
 
@@ -734,7 +568,7 @@ mod xcap {
         };
         let _ = stream.write_all(&resp).await;
         let _ = stream.shutdown().await;
-        server.send(notifies);
+        server.sip.send(notifies);
     }
 
     impl Server {
@@ -770,7 +604,8 @@ mod xcap {
             if !ok {
                 return (reply(403, &[], b""), vec![]);
             }
-            let mut st = lock(&self.state);
+            let mut guard = self.sip.lock();
+            let st = &mut guard.role;
             match r.method().unwrap_or_default() {
                 "GET" => match st.rules.get(&pkey) {
                     Some((doc, _, etag)) => {
@@ -806,14 +641,14 @@ mod xcap {
                     };
                     st.rules
                         .insert(pkey.clone(), (body.to_vec(), rules, etag.clone()));
-                    drop(st);
+                    drop(guard);
                     let e = format!("\"{etag}\"");
                     let resp = reply(code, &[("ETag", e.as_str())], b"");
                     (resp, self.changed(&pkey))
                 }
                 "DELETE" => match st.rules.remove(&pkey) {
                     Some(_) => {
-                        drop(st);
+                        drop(guard);
                         (reply(200, &[], b""), self.changed(&pkey))
                     }
                     None => (reply(404, &[], b""), vec![]),

@@ -17,17 +17,17 @@
 //! - Bounded: [`MAX_SUBSCRIPTIONS`] (503 past it), expiries capped at
 //!   [`MAX_EXPIRES`], datagrams read up to 64 kB.
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Instant;
 
 use tokio::net::UdpSocket;
 
-use super::super::{lock, uri_socket_addr, Completed, Settings};
-use crate::codec::ims::uris;
+pub use super::super::notifier::user_key;
+use super::super::notifier::{self, requested_expires, Dialog, Phase, Planned};
+use super::super::Settings;
 use crate::codec::presence::event_package;
-use crate::codec::sip::{request, response_to, token, uri_of, uri_user_host, SipMessage};
+use crate::codec::sip::{uri_of, SipMessage};
 use crate::codec::xcap::{DiffDocument, XcapDiff, DIFF_EVENT, DIFF_TYPE};
 
 /// The most subscriptions kept at once.
@@ -35,53 +35,13 @@ pub const MAX_SUBSCRIPTIONS: usize = 1024;
 /// The longest subscription granted, in seconds.
 pub const MAX_EXPIRES: u32 = 3600;
 
-struct Sub {
-    /// The subscriber's user@host (the owner of the documents watched).
-    owner: String,
-    call_id: String,
-    /// Our From (the SUBSCRIBE's To with our tag) and their To (its From).
-    ours: String,
-    theirs: String,
-    target: String,
-    route: Vec<String>,
-    cseq: u32,
-    until: Instant,
-}
-
-#[derive(Default)]
-struct State {
-    subs: Vec<Sub>,
-    done: Completed,
-    outstanding: HashSet<String>,
-    answered: HashSet<String>,
-}
-
-/// A NOTIFY to send: where, its branch, its bytes.
-type Planned = (SocketAddr, String, Vec<u8>);
-
-/// The notifier: its socket, the XCAP root it names, its subscriptions.
+/// The notifier: its socket, the XCAP root it names, its subscriptions
+/// (each kept with the subscriber's user@host, the owner of the documents
+/// watched).
 pub struct Notifier {
-    udp: Arc<UdpSocket>,
-    me: SocketAddr,
+    sip: Arc<notifier::Notifier<String>>,
     settings: Settings,
     xcap_root: String,
-    state: Mutex<State>,
-}
-
-/// A user's key: `user@host`, the host in lower case (an XUI and an
-/// asserted identity name one user whatever their parameters).
-pub fn user_key(uri: &str) -> String {
-    let uri = if uri.contains('<') {
-        uri_of(uri).unwrap_or_default()
-    } else {
-        uri.trim().to_string()
-    };
-    let (user, host) = uri_user_host(&uri);
-    format!(
-        "{}@{}",
-        user.unwrap_or_default(),
-        host.unwrap_or_default().to_ascii_lowercase()
-    )
 }
 
 impl Notifier {
@@ -91,32 +51,14 @@ impl Notifier {
         xcap_root: String,
     ) -> std::io::Result<Notifier> {
         Ok(Notifier {
-            me: udp.local_addr()?,
-            udp,
+            sip: Arc::new(notifier::Notifier::new(udp, settings.clone(), "xdms", ())?),
             settings,
             xcap_root,
-            state: Mutex::default(),
         })
     }
 
     pub fn socket(&self) -> Arc<UdpSocket> {
-        self.udp.clone()
-    }
-
-    /// From the trust domain: the core's address (its IP, and port where
-    /// the core shares its IP), never what a Via says (RFC 3325 §5).
-    fn trusted(&self, src: SocketAddr) -> bool {
-        self.settings.ims.as_ref().is_some_and(|i| {
-            src.ip() == i.core.ip() && (!i.trust_port || src.port() == i.core.port())
-        })
-    }
-
-    fn answer(&self, m: &SipMessage, code: u16, headers: &[(&str, String)]) -> Vec<u8> {
-        let mut b = response_to(m, code, crate::codec::sip::reason_phrase(code)).to_tag(&token());
-        for (n, v) in headers {
-            b = b.header(n, v);
-        }
-        b.build()
+        self.sip.socket()
     }
 
     /// One datagram. `documents` lists a user's documents (for the
@@ -127,47 +69,17 @@ impl Notifier {
         src: SocketAddr,
         documents: impl Fn(&str) -> Vec<DiffDocument>,
     ) {
-        if !m.is_request() {
-            if let Some(b) = m.top_via_branch() {
-                let mut st = lock(&self.state);
-                if st.outstanding.remove(&b) {
-                    st.answered.insert(b);
-                }
-                if m.status() == Some(481) {
-                    let cid = m.call_id().unwrap_or_default().to_string();
-                    st.subs.retain(|s| s.call_id != cid);
-                }
-            }
-            return;
-        }
-        if m.method() == Some("ACK") {
-            return;
-        }
-        let key = format!(
-            "{}|{}",
-            m.top_via_branch().unwrap_or_default(),
-            m.method().unwrap_or_default()
-        );
-        let stored = {
-            let mut st = lock(&self.state);
-            st.done.expire(self.settings.t1 * 64);
-            st.done.get(&key).map(|x| x.0.clone())
-        };
-        if let Some(bytes) = stored {
-            let _ = self.udp.send_to(&bytes, src).await;
-            return;
-        }
-        let (resp, notifies) = match m.method().unwrap_or_default() {
-            "SUBSCRIBE" => self.subscribe(&m, src, documents),
-            "OPTIONS" => (self.answer(&m, 200, &[]), vec![]),
-            _ => (
-                self.answer(&m, 405, &[("Allow", "SUBSCRIBE, OPTIONS".into())]),
-                vec![],
-            ),
-        };
-        lock(&self.state).done.insert(key, resp.clone());
-        let _ = self.udp.send_to(&resp, src).await;
-        self.send(notifies);
+        self.sip
+            .datagram(m, src, |m| match m.method().unwrap_or_default() {
+                "SUBSCRIBE" => self.subscribe(m, src, documents),
+                "OPTIONS" => (self.sip.answer(m, 200, &[]), vec![]),
+                _ => (
+                    self.sip
+                        .answer(m, 405, &[("Allow", "SUBSCRIBE, OPTIONS".into())]),
+                    vec![],
+                ),
+            })
+            .await;
     }
 
     fn subscribe(
@@ -178,84 +90,44 @@ impl Notifier {
     ) -> (Vec<u8>, Vec<Planned>) {
         if event_package(m.header("Event").unwrap_or_default()) != DIFF_EVENT {
             return (
-                self.answer(m, 489, &[("Allow-Events", DIFF_EVENT.into())]),
+                self.sip
+                    .answer(m, 489, &[("Allow-Events", DIFF_EVENT.into())]),
                 vec![],
             );
         }
-        let expires = m
-            .header("Expires")
-            .and_then(|e| e.trim().parse::<u32>().ok())
-            .unwrap_or(MAX_EXPIRES)
-            .min(MAX_EXPIRES);
-        let now = Instant::now();
-        let call_id = m.call_id().unwrap_or_default().to_string();
-        let contact = format!("<sip:xdms@{}>", self.me);
-        if let Some(tag) = m.to_tag() {
-            // A refresh or an unsubscribe in an existing dialog.
-            let mut st = lock(&self.state);
-            let Some(i) = st
-                .subs
-                .iter()
-                .position(|s| s.call_id == call_id && s.ours.contains(&tag))
-            else {
-                return (self.answer(m, 481, &[]), vec![]);
-            };
-            st.subs[i].until = now + Duration::from_secs(u64::from(expires));
-            let docs = documents(&st.subs[i].owner);
-            let n = self.plan(&mut st.subs[i], docs, expires == 0);
-            if expires == 0 {
-                st.subs.remove(i);
-            }
-            let resp = response_to(m, 200, "OK")
-                .header("Expires", &expires.to_string())
-                .header("Contact", &contact)
-                .build();
-            return (resp, n.into_iter().collect());
+        let expires = requested_expires(m, MAX_EXPIRES);
+        let refreshed = self.sip.resubscribe(m, expires, |st, i, end| {
+            let s = &mut st.subs[i];
+            self.plan(&mut s.dialog, documents(&s.data), end)
+        });
+        if let Some(answer) = refreshed {
+            return answer;
         }
-        let asserted = if self.trusted(src) {
-            uris(m, "P-Asserted-Identity")
-        } else {
-            Vec::new()
-        };
+        let now = Instant::now();
+        let asserted = self.sip.asserted(m, src);
         let Some(owner) = asserted.first().map(|a| user_key(a)) else {
-            return (self.answer(m, 403, &[]), vec![]);
+            return (self.sip.answer(m, 403, &[]), vec![]);
         };
         if user_key(m.request_uri().unwrap_or_default()) != owner {
-            return (self.answer(m, 403, &[]), vec![]);
+            return (self.sip.answer(m, 403, &[]), vec![]);
         }
         let Some(target) = m.header("Contact").and_then(uri_of) else {
-            return (self.answer(m, 400, &[]), vec![]);
+            return (self.sip.answer(m, 400, &[]), vec![]);
         };
-        let mut st = lock(&self.state);
-        st.subs.retain(|s| s.until > now);
+        let mut st = self.sip.lock();
+        st.expire(now);
         if st.subs.len() >= MAX_SUBSCRIPTIONS {
-            return (self.answer(m, 503, &[("Retry-After", "60".into())]), vec![]);
+            return (
+                self.sip.answer(m, 503, &[("Retry-After", "60".into())]),
+                vec![],
+            );
         }
-        let tag = token();
-        let mut sub = Sub {
-            owner: owner.clone(),
-            call_id,
-            ours: format!("{};tag={tag}", m.header("To").unwrap_or_default()),
-            theirs: m.header("From").unwrap_or_default().to_string(),
-            target,
-            route: m.header_values("Record-Route"),
-            cseq: 0,
-            until: now + Duration::from_secs(u64::from(expires)),
-        };
-        let n = self.plan(&mut sub, documents(&owner), expires == 0);
-        if expires > 0 {
-            st.subs.push(sub);
-        }
-        // The 2xx carries the Record-Route (RFC 3261 §12.1.1), so the
-        // subscriber's side of the dialog has the same route set.
-        let mut resp = response_to(m, 200, "OK").to_tag(&tag);
-        for rr in m.header_all("Record-Route") {
-            resp = resp.header("Record-Route", rr);
-        }
-        let resp = resp
-            .header("Expires", &expires.to_string())
-            .header("Contact", &contact)
-            .build();
+        let docs = documents(&owner);
+        let (resp, n) = self
+            .sip
+            .subscribe(&mut st, m, target, owner, expires, now, |st, i| {
+                self.plan(&mut st.subs[i].dialog, docs, expires == 0)
+            });
         (resp, n.into_iter().collect())
     }
 
@@ -266,86 +138,40 @@ impl Notifier {
             return;
         }
         let owner = user_key(owner);
-        let now = Instant::now();
-        let planned: Vec<Planned> = {
-            let mut st = lock(&self.state);
-            st.subs.retain(|s| s.until > now);
-            st.subs
-                .iter_mut()
-                .filter(|s| s.owner == owner)
-                .filter_map(|s| self.plan(s, vec![doc.clone()], false))
-                .collect()
-        };
-        self.send(planned);
+        let mut planned = Vec::new();
+        {
+            let mut st = self.sip.lock();
+            st.expire(Instant::now());
+            for s in st.subs.iter_mut().filter(|s| s.data == owner) {
+                planned.extend(self.plan(&mut s.dialog, vec![doc.clone()], false));
+            }
+        }
+        self.sip.send(planned);
     }
 
-    /// The NOTIFY of `s` naming `docs` (terminated when `end`).
-    fn plan(&self, s: &mut Sub, docs: Vec<DiffDocument>, end: bool) -> Option<Planned> {
-        s.cseq += 1;
-        let left = s.until.saturating_duration_since(Instant::now()).as_secs();
-        let state = if end {
-            "terminated;reason=timeout".to_string()
-        } else {
-            format!("active;expires={left}")
-        };
+    /// The NOTIFY in dialog `d` naming `docs` (terminated when `end`).
+    fn plan(&self, d: &mut Dialog, docs: Vec<DiffDocument>, end: bool) -> Option<Planned> {
         let body = XcapDiff {
             xcap_root: self.xcap_root.clone(),
             documents: docs,
         }
         .to_xml();
-        let branch = format!("z9hG4bK{}", token());
-        let mut b = request("NOTIFY", &s.target).header(
-            "Via",
-            &format!("SIP/2.0/UDP {};branch={branch};rport", self.me),
-        );
-        for r in &s.route {
-            b = b.header("Route", r);
-        }
-        b = b
-            .header("Max-Forwards", "70")
-            .header("From", &s.ours)
-            .header("To", &s.theirs)
-            .header("Call-ID", &s.call_id)
-            .header("CSeq", &format!("{} NOTIFY", s.cseq))
-            .header("Contact", &format!("<sip:xdms@{}>", self.me))
-            .header("Event", DIFF_EVENT)
-            .header("Subscription-State", &state)
-            .header("Content-Type", DIFF_TYPE)
-            .body(&body);
-        let first = s.route.first().and_then(|r| uri_of(r));
-        let to = uri_socket_addr(first.as_deref().unwrap_or(&s.target))?.0;
-        Some((to, branch, b.build()))
-    }
-
-    /// Sends NOTIFYs, each retransmitted over UDP (Timer E, RFC 3261
-    /// §17.1.2.2) until answered or 64·T1.
-    fn send(self: &Arc<Self>, list: Vec<Planned>) {
-        for (to, branch, bytes) in list {
-            let me = self.clone();
-            lock(&self.state).outstanding.insert(branch.clone());
-            tokio::spawn(async move {
-                let start = Instant::now();
-                let mut wait = me.settings.t1;
-                loop {
-                    let _ = me.udp.send_to(&bytes, to).await;
-                    tokio::time::sleep(wait).await;
-                    {
-                        let mut st = lock(&me.state);
-                        if st.answered.remove(&branch) || start.elapsed() > me.settings.t1 * 64 {
-                            st.outstanding.remove(&branch);
-                            return;
-                        }
-                    }
-                    wait = (wait * 2).min(me.settings.t1 * 80);
-                }
-            });
-        }
+        let phase = if end {
+            Phase::Terminated
+        } else {
+            Phase::Active
+        };
+        let body = Some((DIFF_TYPE, body.as_slice()));
+        self.sip
+            .notify(d, Instant::now(), DIFF_EVENT, phase, body, false)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::sip::{request, response_to, token};
+    use std::time::Duration;
 
     fn subscribe(me: SocketAddr, event: &str, ruri: &str, pai: Option<&str>) -> Vec<u8> {
         let mut b = request("SUBSCRIBE", ruri)
