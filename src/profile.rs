@@ -424,10 +424,14 @@ impl ImsSection {
                 ),
             ));
         }
-        if self.registers() && !roles.iter().any(|r| r == "im-client") {
+        if self.registers()
+            && !roles
+                .iter()
+                .any(|r| r == "im-client" || r == "presence-client")
+        {
             return Err((
                 "ims.register".into(),
-                "expected role im-client: only a client SUT registers through the core".into(),
+                "expected role im-client or presence-client: only a client SUT registers through the core".into(),
             ));
         }
         for t in self.feature_tags.iter().flatten() {

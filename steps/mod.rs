@@ -12,7 +12,7 @@
 //! | [`mem`] | `mem/` | mem-server, mms-relay-mm3 |
 //! | [`mms`] | `mms/` | mms-client, mms-relay |
 //! | [`poc`] | `poc/` | poc-server |
-//! | [`presence`] | `presence/` | presence-server |
+//! | [`presence`] | `presence/` | presence-server, presence-client ([`presence::client`]) |
 //! | [`push`] | `push/` | ppg ([`push::ppg`]), push-client and im-offline ([`push::sip_push`]) |
 //! | [`sip`] | (all) | shared SIP helpers: SUT addresses, users, MESSAGE through the SUT |
 //! | [`common`] | (all) | steps every area uses |

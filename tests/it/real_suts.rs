@@ -879,6 +879,42 @@ fn kannel_and_kamailio_as_sms_im_iwf() {
     }
 }
 
+/// baresip 1.0's presence module as the presence-client SUT, registered
+/// and publishing through the harness IMS core; the harness stands for the
+/// user through the fixture's trigger (presence_trigger.py typing into
+/// baresip's console). It publishes well-formed PIDF for the status chosen
+/// and publishes anew after a 412; it refreshes by its own interval,
+/// ignoring the shorter Expires the server granted (waived with evidence,
+/// fixtures/waivers/baresip-presence.yaml).
+#[test]
+fn baresip_as_presence_client() {
+    require_program("baresip", "baresip");
+    require_program("python3", "python3");
+    let out = tmpdir("baresip-presence");
+    let o = liaison(&[
+        "run",
+        "--sut",
+        "fixtures/sut/baresip-presence.yaml",
+        "--waivers",
+        "fixtures/waivers/baresip-presence.yaml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = report(&out);
+    assert_eq!(verdict(&r, "PRES-11"), "passed", "{}", text(&o));
+    assert_eq!(verdict(&r, "PRES-12"), "waived", "{}", text(&o));
+    let scenarios = r["scenarios"].as_array().cloned().unwrap_or_default();
+    let failed: Vec<&str> = scenarios
+        .iter()
+        .filter_map(|s| s["failure"].as_str())
+        .collect();
+    assert!(
+        failed.len() == 1 && failed[0].contains("within the 2 s the server granted"),
+        "only the refresh by the granted Expires fails: {failed:?}"
+    );
+}
+
 /// Kamailio 5.6 as XDMS and presence server (fixtures/sut/kamailio-presence/):
 /// xcap_server behind the harness's aggregation proxy, presence and
 /// presence_xml behind the harness IMS core, pres-rules through the same
