@@ -184,24 +184,11 @@ pub async fn start(
 
 /// The send trigger: one request per connection, bounded.
 async fn send_triggers(listener: TcpListener, sh: Arc<Shared>) {
-    use tokio::io::AsyncReadExt;
     while let Ok((mut stream, _)) = listener.accept().await {
         let sh = sh.clone();
         tokio::spawn(async move {
             let end = tokio::time::Instant::now() + IO_BOUND;
-            let mut buf = Vec::new();
-            let mut chunk = vec![0u8; 8 * 1024];
-            let req = loop {
-                match http::next_frame(&buf, 1 << 20) {
-                    Ok(Some(n)) => break HttpMessage::parse(&buf[..n]).ok(),
-                    Ok(None) => {}
-                    Err(_) => break None,
-                }
-                match tokio::time::timeout_at(end, stream.read(&mut chunk)).await {
-                    Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
-                    _ => break None,
-                }
-            };
+            let req = super::read_http_request(&mut stream, 1 << 20, end).await;
             let to = req.as_ref().and_then(|r| {
                 (r.method() == Some("POST") && r.target() == Some("/mms/send"))
                     .then(|| r.header("X-Liaison-To").map(|t| t.trim().to_string()))

@@ -65,6 +65,29 @@ pub(crate) fn enlarge_udp_buffers(sock: &UdpSocket, bytes: libc::c_int) {
 /// (RFC 3261 §17.2.2) to answer retransmissions, and let go in the order
 /// they were stored: each lookup or insert costs the same at 10 or 100 000
 /// transactions a second (no sweep of the whole map).
+/// Reads one HTTP request from `stream`: whole within `max` bytes and by
+/// `end`; None for anything else (too large, malformed, slow, closed).
+pub(crate) async fn read_http_request(
+    stream: &mut tokio::net::TcpStream,
+    max: usize,
+    end: tokio::time::Instant,
+) -> Option<crate::codec::http::HttpMessage> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 16 * 1024];
+    loop {
+        match crate::codec::http::next_frame(&buf, max) {
+            Ok(Some(n)) => return crate::codec::http::HttpMessage::parse(&buf[..n]).ok(),
+            Ok(None) => {}
+            Err(_) => return None,
+        }
+        match tokio::time::timeout_at(end, stream.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+            _ => return None,
+        }
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct Completed {
     map: std::collections::HashMap<String, (Vec<u8>, std::time::Instant)>,

@@ -21,14 +21,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::Settings;
-use crate::codec::http::{self, HttpMessage};
+use crate::codec::http;
 use crate::codec::presence::{entity_tag, Pidf, Tuple, PIDF_TYPE};
 use crate::codec::sip::{self, SipMessage};
 
@@ -151,19 +151,7 @@ async fn triggers(listener: TcpListener, tx: mpsc::Sender<Event>) {
         let tx = tx.clone();
         tokio::spawn(async move {
             let end = Instant::now() + IO_BOUND;
-            let mut buf = Vec::new();
-            let mut chunk = vec![0u8; 4096];
-            let req = loop {
-                match http::next_frame(&buf, MAX_TRIGGER) {
-                    Ok(Some(n)) => break HttpMessage::parse(&buf[..n]).ok(),
-                    Ok(None) => {}
-                    Err(_) => break None,
-                }
-                match tokio::time::timeout_at(end, stream.read(&mut chunk)).await {
-                    Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
-                    _ => break None,
-                }
-            };
+            let req = super::read_http_request(&mut stream, MAX_TRIGGER, end).await;
             let status = req.as_ref().and_then(|r| {
                 let s = String::from_utf8_lossy(&r.body).trim().to_ascii_lowercase();
                 (r.method() == Some("POST")

@@ -538,7 +538,7 @@ impl Server {
 mod xcap {
     use super::*;
     use crate::codec::http::{self, HttpMessage};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
 
     pub(super) async fn connection(
         server: Arc<Server>,
@@ -546,19 +546,7 @@ mod xcap {
         src: SocketAddr,
     ) {
         let end = tokio::time::Instant::now() + HTTP_READ;
-        let mut buf = Vec::new();
-        let mut chunk = vec![0u8; 16 * 1024];
-        let req = loop {
-            match http::next_frame(&buf, MAX_BODY + 8192) {
-                Ok(Some(n)) => break HttpMessage::parse(&buf[..n]).ok(),
-                Ok(None) => {}
-                Err(_) => break None,
-            }
-            match tokio::time::timeout_at(end, stream.read(&mut chunk)).await {
-                Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
-                _ => break None,
-            }
-        };
+        let req = super::super::read_http_request(&mut stream, MAX_BODY + 8192, end).await;
         let (resp, notifies) = match req {
             Some(r) => server.xcap(&r, src),
             None => (

@@ -224,6 +224,22 @@ async fn first_publish(
     Some(p)
 }
 
+/// The first PUBLISH since `at` that carries a state, by the scenario's deadline.
+async fn publish_with_state(
+    w: &LiaisonWorld,
+    status: &str,
+    at: Instant,
+) -> Result<Publication, Failure> {
+    let has_state = |p: &Publication| msg(&p.incoming).is_some_and(|m| !m.body().is_empty());
+    match first_publish(w, at, w.deadline, has_state).await {
+        Some(p) => Ok(p),
+        None => Err(w.fail(
+            format!("a PUBLISH with the user's new state ({status}) at the presence server, through the core"),
+            format!("nothing by the scenario's deadline: {}", arrivals(w, at)),
+        )),
+    }
+}
+
 /// What the presence server got since `since`, for a failure message.
 fn arrivals(w: &LiaisonWorld, since: Instant) -> String {
     let l: Vec<String> = esc(w)
@@ -321,17 +337,7 @@ async fn gets_publish(w: &mut LiaisonWorld) -> StepResult {
             "none",
         ));
     };
-    let until = w.deadline;
-    let Some(p) = first_publish(w, at, until, |p| {
-        msg(&p.incoming).is_some_and(|m| !m.body().is_empty())
-    })
-    .await
-    else {
-        return Err(w.fail(
-            format!("a PUBLISH with the user's new state ({status}) at the presence server, through the core"),
-            format!("nothing by the scenario's deadline: {}", arrivals(w, at)),
-        ));
-    };
+    let p = publish_with_state(w, &status, at).await?;
     judge_publish(w, &p, &status)?;
     if !(200..300).contains(&p.status) || p.etag.is_none() {
         return Err(w.fail(
@@ -412,17 +418,7 @@ async fn modify_names_tag(w: &mut LiaisonWorld) -> StepResult {
         ));
     };
     let held = w.pres.client.held_tag.clone();
-    let until = w.deadline;
-    let Some(p) = first_publish(w, at, until, |p| {
-        msg(&p.incoming).is_some_and(|m| !m.body().is_empty())
-    })
-    .await
-    else {
-        return Err(w.fail(
-            format!("a PUBLISH with the user's new state ({status})"),
-            format!("nothing by the scenario's deadline: {}", arrivals(w, at)),
-        ));
-    };
+    let p = publish_with_state(w, &status, at).await?;
     let sent = as_sent(w, &p);
     let named = msg(&sent)
         .and_then(|m| m.header("SIP-If-Match"))
