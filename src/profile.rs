@@ -3458,6 +3458,29 @@ capabilities: { sip_push_subscribe: true }
     }
 
     #[test]
+    fn presence_client_section() {
+        let ok = "name: s\nroles: [presence-client]\nims: { core: 127.0.0.2:15497, register: true }\npresence_client: { aor: \"sip:bob@liaison.test\", trigger: 127.0.0.1:15377 }\n";
+        let p = Profile::parse(ok, "p.yaml").unwrap();
+        assert_eq!(
+            p.presence_client.as_ref().map(|c| c.trigger.port()),
+            Some(15377)
+        );
+        let bad = |from: &str, to: &str| {
+            Profile::parse(&ok.replace(from, to), "bad.yaml")
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(bad("127.0.0.1:15377", "10.1.1.1:15377")
+            .starts_with("profile bad.yaml: presence_client.trigger: expected a loopback"));
+        assert!(bad("127.0.0.1:15377", "127.0.0.1:0")
+            .starts_with("profile bad.yaml: presence_client.trigger: expected a fixed port"));
+        assert!(bad("sip:bob@liaison.test", "tel:+1555")
+            .starts_with("profile bad.yaml: presence_client.aor: expected a sip:USER@HOST URI"));
+        assert!(bad("ims: { core: 127.0.0.2:15497, register: true }\n", "")
+            .starts_with("profile bad.yaml: presence_client: expected the user and its trigger"));
+    }
+
+    #[test]
     fn ims_section() {
         let ok = "name: s\nroles: [im-client]\nsip: { address: 127.0.0.1:15070, aor: \"sip:bob@ims.test\" }\nims:\n  core: 127.0.0.2:5099\n  register: true\n  feature_tags: [+g.oma.sip-im]\n  icsi: [urn:urn-7:3gpp-service.ims.icsi.oma.cpm.msg]\n";
         let p = Profile::parse(ok, "p.yaml").unwrap();

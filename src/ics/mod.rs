@@ -543,6 +543,10 @@ pub fn pixit(p: &Profile) -> Vec<PixitField> {
         "deferral" => p.deferral,
         "mem_server" => p.mem_server,
         "ims" => p.ims,
+        "xdms" => p.xdms,
+        "presence" => p.presence,
+        "poc" => p.poc,
+        "presence_client" => p.presence_client,
     );
     if p.tls != crate::profile::TlsSection::default() {
         section("tls", &p.tls, &mut out);
@@ -655,5 +659,17 @@ mod tests {
             redact_userinfo("http://127.0.0.1:80/a@b"),
             "http://127.0.0.1:80/a@b"
         );
+    }
+
+    #[test]
+    fn pixit_names_the_enabler_sections() {
+        let p = profile(
+            "name: c\nroles: [presence-client]\nims: { core: 127.0.0.2:15497, register: true }\npresence_client: { aor: \"sip:bob@liaison.test\", trigger: 127.0.0.1:15377 }\n",
+        );
+        let f = pixit(&p);
+        let get = |n: &str| f.iter().find(|x| x.field == n).map(|x| x.value.as_str());
+        assert_eq!(get("presence_client.aor"), Some("sip:bob@liaison.test"));
+        assert_eq!(get("presence_client.trigger"), Some("127.0.0.1:15377"));
+        assert_eq!(get("ims.core"), Some("127.0.0.2:15497"));
     }
 }
