@@ -11,7 +11,8 @@
 //!   cap when it sets one (RFC 3903 §6 step 4 lets the ESC shorten it).
 //! - One whose SIP-If-Match names an entity tag this ESC gave is answered
 //!   200 with a new SIP-ETag (a refresh, a modification), or 200 with
-//!   Expires 0 for a removal; one naming a tag it never gave, 412.
+//!   Expires 0 for a removal (the tag names nothing after it); one naming
+//!   a tag it never gave, 412.
 //! - A scenario may have the next conditional PUBLISH refused with 412
 //!   (the publication it names lost, as after a server restart): the
 //!   client must then publish anew.
@@ -247,5 +248,117 @@ fn grant(asked: Option<u32>, cap: Option<u32>) -> u32 {
     match cap {
         Some(c) => a.min(c),
         None => a,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::Transport;
+
+    fn publish(branch: &str, if_match: Option<&str>, expires: Option<u32>, body: &str) -> Incoming {
+        let mut b = crate::codec::sip::request("PUBLISH", "sip:bob@liaison.test")
+            .header(
+                "Via",
+                &format!("SIP/2.0/UDP 127.0.0.2:5060;branch={branch}"),
+            )
+            .header("From", "<sip:bob@liaison.test>;tag=f")
+            .header("To", "<sip:bob@liaison.test>")
+            .header("Call-ID", "c@x")
+            .header("CSeq", "1 PUBLISH")
+            .header("Event", "presence");
+        if let Some(e) = expires {
+            b = b.header("Expires", &e.to_string());
+        }
+        if let Some(t) = if_match {
+            b = b.header("SIP-If-Match", t);
+        }
+        if !body.is_empty() {
+            b = b.header("Content-Type", PIDF_TYPE).body(body.as_bytes());
+        }
+        let bytes = b.build();
+        Incoming {
+            msg: SipMessage::parse(&bytes),
+            bytes,
+            from: "127.0.0.2:5060".parse().unwrap(),
+            transport: Transport::Udp,
+            at: Instant::now(),
+            note: None,
+        }
+    }
+
+    fn run(st: &Mutex<State>, inc: &Incoming) -> Publication {
+        let m = inc.msg.clone().unwrap();
+        answer(st, inc, &m).1.unwrap()
+    }
+
+    #[test]
+    fn tags_expires_and_412_as_an_esc() {
+        let st = Mutex::<State>::default();
+        let first = run(&st, &publish("z9hG4bK1", None, Some(60), "<presence/>"));
+        assert_eq!((first.status, first.granted), (200, Some(60)));
+        let e1 = first.etag.clone().unwrap();
+        // A refresh with the tag: a new tag; the cap shortens what is granted.
+        lock(&st).plan.cap = Some(2);
+        let refresh = run(&st, &publish("z9hG4bK2", Some(&e1), Some(60), ""));
+        assert_eq!((refresh.status, refresh.granted), (200, Some(2)));
+        assert_ne!(refresh.etag.as_deref(), Some(e1.as_str()));
+        // A tag it never gave: 412.
+        assert_eq!(
+            run(&st, &publish("z9hG4bK3", Some("nope"), Some(60), "")).status,
+            412
+        );
+        // The scenario's refusal takes the next conditional PUBLISH only.
+        lock(&st).plan.refuse_next_conditional = true;
+        let e2 = refresh.etag.unwrap();
+        assert_eq!(
+            run(&st, &publish("z9hG4bK4", Some(&e2), None, "<presence/>")).status,
+            412
+        );
+        let again = run(&st, &publish("z9hG4bK5", Some(&e2), None, ""));
+        assert_eq!((again.status, again.granted), (200, Some(2)));
+        // No Expires asked: the default, within the cap.
+        lock(&st).plan.cap = None;
+        let dflt = run(&st, &publish("z9hG4bK6", None, None, "<presence/>"));
+        assert_eq!(dflt.granted, Some(DEFAULT_EXPIRES));
+        // A removal: 200 with Expires 0; the tag names nothing after it.
+        let e3 = dflt.etag.unwrap();
+        let removal = run(&st, &publish("z9hG4bK7", Some(&e3), Some(0), ""));
+        assert_eq!((removal.status, removal.granted), (200, Some(0)));
+        assert_eq!(
+            run(&st, &publish("z9hG4bK9", Some(&e3), Some(60), "")).status,
+            412
+        );
+        // An initial publication without a body: 400.
+        assert_eq!(
+            run(&st, &publish("z9hG4bK8", None, Some(60), "")).status,
+            400
+        );
+    }
+
+    #[test]
+    fn a_copy_gets_the_same_answer_and_other_bodies_415() {
+        let st = Mutex::<State>::default();
+        let inc = publish("z9hG4bKa", None, Some(60), "<presence/>");
+        let m = inc.msg.clone().unwrap();
+        let (first, p) = answer(&st, &inc, &m);
+        let (copy, q) = answer(&st, &inc, &m);
+        assert_eq!(first, copy);
+        assert!(!p.unwrap().retransmission && q.unwrap().retransmission);
+        let text = crate::codec::sip::request("PUBLISH", "sip:bob@liaison.test")
+            .header("Via", "SIP/2.0/UDP 127.0.0.2:5060;branch=z9hG4bKb")
+            .header("CSeq", "2 PUBLISH")
+            .header("Content-Type", "text/plain")
+            .body(b"open")
+            .build();
+        let inc = Incoming {
+            msg: SipMessage::parse(&text),
+            bytes: text,
+            ..inc
+        };
+        let (bytes, p) = answer(&st, &inc, inc.msg.as_ref().unwrap());
+        assert_eq!(p.unwrap().status, 415);
+        let r = SipMessage::parse(&bytes).unwrap();
+        assert_eq!(r.header("Accept"), Some(PIDF_TYPE));
     }
 }
