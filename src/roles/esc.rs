@@ -11,8 +11,8 @@
 //!   cap when it sets one (RFC 3903 §6 step 4 lets the ESC shorten it).
 //! - One whose SIP-If-Match names an entity tag this ESC gave is answered
 //!   200 with a new SIP-ETag (a refresh, a modification), or 200 with
-//!   Expires 0 for a removal (the tag names nothing after it); one naming
-//!   a tag it never gave, 412.
+//!   Expires 0 for a removal; the tag it named names nothing after that.
+//!   One naming a tag it never gave, or one no longer current, 412.
 //! - A scenario may have the next conditional PUBLISH refused with 412
 //!   (the publication it names lost, as after a server restart): the
 //!   client must then publish anew.
@@ -208,10 +208,15 @@ fn answer(state: &Mutex<State>, inc: &Incoming, m: &SipMessage) -> (Vec<u8>, Opt
             if st.plan.refuse_next_conditional || !st.issued.iter().any(|i| i == t) {
                 st.plan.refuse_next_conditional = false;
                 (412, None, None)
-            } else if asked == Some(0) {
-                (200, Some(t.clone()), Some(0))
             } else {
-                (200, Some(token()), Some(grant(asked, st.plan.cap)))
+                // The publication's tag is replaced by a new one, or gone
+                // with a removal: the old one names nothing from now on.
+                st.issued.retain(|i| i != t);
+                if asked == Some(0) {
+                    (200, Some(t.clone()), Some(0))
+                } else {
+                    (200, Some(token()), Some(grant(asked, st.plan.cap)))
+                }
             }
         } else if m.body().is_empty() {
             // An initial publication carries the state (RFC 3903 §4.2 as
@@ -303,7 +308,11 @@ mod tests {
         let refresh = run(&st, &publish("z9hG4bK2", Some(&e1), Some(60), ""));
         assert_eq!((refresh.status, refresh.granted), (200, Some(2)));
         assert_ne!(refresh.etag.as_deref(), Some(e1.as_str()));
-        // A tag it never gave: 412.
+        // The replaced tag, and a tag it never gave: 412.
+        assert_eq!(
+            run(&st, &publish("z9hG4bK2a", Some(&e1), Some(60), "")).status,
+            412
+        );
         assert_eq!(
             run(&st, &publish("z9hG4bK3", Some("nope"), Some(60), "")).status,
             412
