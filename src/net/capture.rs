@@ -159,6 +159,7 @@ const PCAP_GLOBAL_HEADER_LEN: u64 = 24;
 /// ladder reads at most ([`crate::report::ladder::MAX_PCAP`]), so a capped
 /// file is still drawn.
 pub const MAX_PCAP_BYTES: u64 = 256 * 1024 * 1024;
+const _: () = assert!(MAX_PCAP_BYTES <= crate::report::ladder::MAX_PCAP);
 
 /// The transport header of one frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
