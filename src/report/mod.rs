@@ -290,10 +290,20 @@ fn is_zero_u64(n: &u64) -> bool {
 /// `dropped` later frames (`capped at 256 MiB: 1,234 later frames left out`).
 pub fn pcap_capped(dropped: u64) -> String {
     format!(
-        "capped at {} MiB: {} later frames left out",
-        crate::net::capture::MAX_PCAP_BYTES >> 20,
+        "capped at {}: {} later frames left out",
+        pcap_cap(),
         excerpt::count(dropped)
     )
+}
+
+/// The pcaps' size cap, in words (`256 MiB`).
+pub fn pcap_cap() -> String {
+    let cap = crate::net::capture::MAX_PCAP_BYTES;
+    if cap.is_multiple_of(1 << 20) {
+        format!("{} MiB", cap >> 20)
+    } else {
+        excerpt::size(cap)
+    }
 }
 
 impl ScenarioResult {

@@ -174,9 +174,9 @@ fn capped_pcaps(r: &Report) -> Vec<String> {
         .take(SHOWN)
         .map(|(pcap, n)| {
             format!(
-                "PCAP CAPPED: {} at {} MiB, {} later frames left out",
+                "PCAP CAPPED: {} at {}, {} later frames left out",
                 truncate(pcap, 160),
-                crate::net::capture::MAX_PCAP_BYTES >> 20,
+                super::pcap_cap(),
                 super::excerpt::count(*n)
             )
         })

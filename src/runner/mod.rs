@@ -416,7 +416,7 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
                 let _ = w.capture.flush();
                 let dropped = w.capture.frames_dropped();
                 if dropped > 0 {
-                    tracing::warn!(
+                    tracing::info!(
                         pcap = w.pcap.as_deref().unwrap_or(""),
                         frames_dropped = dropped,
                         "scenario pcap reached its size cap"
