@@ -81,6 +81,7 @@ fn failed(name: &str, failure: String) -> ScenarioResult {
         verdict: ScenarioVerdict::Failed,
         duration_ms: 1000,
         pcap: Some(format!("pcaps/{name}.pcap")),
+        pcap_frames_dropped: 0,
         failure: Some(failure),
         step: Some("Then the final response is 200".into()),
         location: Some("features/x.feature:3".into()),

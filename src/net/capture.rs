@@ -91,7 +91,11 @@
 //! # Behaviour
 //!
 //! Frames stream through a `BufWriter`; nothing is kept in memory beyond that buffer
-//! and the per-flow counters. [`Capture`] is a cheap clone around `Arc<Mutex<_>>`; the
+//! and the per-flow counters. A file grows to at most [`MAX_PCAP_BYTES`]: the first
+//! frame that would take it past that is refused, and so is every frame after it
+//! (counted, [`Capture::frames_dropped`]), so the file stays a valid capture of the
+//! traffic's beginning, whole records only; the TCP bookkeeping goes on as if the
+//! frames had been written. [`Capture`] is a cheap clone around `Arc<Mutex<_>>`; the
 //! last clone to be dropped flushes the file. Timestamps are the wall clock at the time
 //! of the call, in microseconds, never decreasing within one capture. Nothing here
 //! panics: the first I/O error is remembered, every later call becomes a no-op and
@@ -144,6 +148,18 @@ const TCP_ACK: u8 = 0x10;
 
 const WRITE_BUFFER: usize = 256 * 1024;
 const PCAP_RECORD_HEADER_LEN: usize = 16;
+/// The classic pcap global header (draft-ietf-opsawg-pcap, "File Header").
+const PCAP_GLOBAL_HEADER_LEN: u64 = 24;
+
+/// The largest a capture file grows: a frame (or a TLS secrets block)
+/// that would take the file past it is not written, nor is anything after
+/// it, so the file holds whole records, the first ones of its traffic; the
+/// frames left out are counted ([`Capture::frames_dropped`]). A SUT that
+/// floods cannot fill the disk through it. The same figure as the report's
+/// ladder reads at most ([`crate::report::ladder::MAX_PCAP`]), so a capped
+/// file is still drawn.
+pub const MAX_PCAP_BYTES: u64 = 256 * 1024 * 1024;
+const _: () = assert!(MAX_PCAP_BYTES <= crate::report::ladder::MAX_PCAP);
 
 /// The transport header of one frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -627,30 +643,39 @@ pub const SECRETS_TLS_KEY_LOG: u32 = 0x544c_534b;
 /// EPB's timestamp as nanoseconds whatever the interface says).
 const IF_TSRESOL_NANOS: u8 = 9;
 
+/// The length of a pcapng block whose body is `body_len` bytes: type,
+/// length, body padded to 32 bits, length again.
+fn pcapng_block_len(body_len: usize) -> u64 {
+    (12 + body_len + (4 - body_len % 4) % 4) as u64
+}
+
 /// A pcapng block: type, length, body padded to 32 bits, length again.
-fn pcapng_block(out: &mut impl Write, block_type: u32, body: &[&[u8]]) -> io::Result<()> {
+/// Returns the bytes written.
+fn pcapng_block(out: &mut impl Write, block_type: u32, body: &[&[u8]]) -> io::Result<u64> {
     let len: usize = body.iter().map(|b| b.len()).sum();
     let pad = (4 - len % 4) % 4;
-    let total = u32::try_from(12 + len + pad).unwrap_or(u32::MAX);
+    let block_len = pcapng_block_len(len);
+    let total = u32::try_from(block_len).unwrap_or(u32::MAX);
     out.write_all(&block_type.to_le_bytes())?;
     out.write_all(&total.to_le_bytes())?;
     for b in body {
         out.write_all(b)?;
     }
     out.write_all(&[0u8; 3][..pad])?;
-    out.write_all(&total.to_le_bytes())
+    out.write_all(&total.to_le_bytes())?;
+    Ok(block_len)
 }
 
 /// A little-endian Section Header Block (no options, section length
 /// unknown) and the one Interface Description Block (Ethernet, snaplen,
-/// nanosecond timestamps).
-fn pcapng_header(out: &mut impl Write) -> io::Result<()> {
+/// nanosecond timestamps). Returns the bytes written.
+fn pcapng_header(out: &mut impl Write) -> io::Result<u64> {
     let mut shb = Vec::with_capacity(16);
     shb.extend_from_slice(&PCAPNG_BOM.to_le_bytes());
     shb.extend_from_slice(&1u16.to_le_bytes()); // major version
     shb.extend_from_slice(&0u16.to_le_bytes()); // minor version
     shb.extend_from_slice(&u64::MAX.to_le_bytes()); // section length: not given
-    pcapng_block(out, PCAPNG_SHB, &[&shb])?;
+    let shb_len = pcapng_block(out, PCAPNG_SHB, &[&shb])?;
     let mut idb = Vec::with_capacity(20);
     idb.extend_from_slice(&1u16.to_le_bytes()); // LINKTYPE_ETHERNET
     idb.extend_from_slice(&0u16.to_le_bytes()); // reserved
@@ -658,7 +683,7 @@ fn pcapng_header(out: &mut impl Write) -> io::Result<()> {
     // Option if_tsresol (code 9, length 1, padded), then opt_endofopt.
     idb.extend_from_slice(&[9, 0, 1, 0, IF_TSRESOL_NANOS, 0, 0, 0]);
     idb.extend_from_slice(&[0, 0, 0, 0]);
-    pcapng_block(out, PCAPNG_IDB, &[&idb])
+    Ok(shb_len + pcapng_block(out, PCAPNG_IDB, &[&idb])?)
 }
 
 /// The fixed part of an Enhanced Packet Block's body (interface 0).
@@ -672,22 +697,45 @@ fn epb_head(timestamp: Duration, captured: u32, orig_len: u32) -> [u8; 20] {
     h
 }
 
+/// What [`rewrite_as_pcapng`] wrote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Rewritten {
+    /// Frames it holds.
+    frames: u64,
+    /// Frames of the classic file it left out: pcapng takes more bytes per
+    /// frame, and those that no longer fit under the cap are not copied.
+    left_out: u64,
+    /// Its size.
+    bytes: u64,
+}
+
 /// Rewrites the classic pcap at `path` as pcapng, frame for frame (same
-/// data, lengths and times), through a temporary file renamed over it.
-fn rewrite_as_pcapng(path: &Path) -> io::Result<()> {
+/// data, lengths and times), through a temporary file renamed over it; of
+/// a file near `max_bytes`, only the frames that still fit are copied.
+fn rewrite_as_pcapng(path: &Path, max_bytes: u64) -> io::Result<Rewritten> {
     use pcap_file::pcap::PcapReader;
     let tmp = path.with_extension("pcapng-rewrite");
     let result = (|| {
         let mut reader = PcapReader::new(File::open(path)?).map_err(io::Error::other)?;
         let mut out = BufWriter::with_capacity(WRITE_BUFFER, File::create(&tmp)?);
-        pcapng_header(&mut out)?;
+        let mut done = Rewritten {
+            frames: 0,
+            left_out: 0,
+            bytes: pcapng_header(&mut out)?,
+        };
         while let Some(pkt) = reader.next_packet() {
             let pkt = pkt.map_err(io::Error::other)?;
+            if done.left_out > 0 || done.bytes + pcapng_block_len(20 + pkt.data.len()) > max_bytes {
+                done.left_out += 1;
+                continue;
+            }
             let head = epb_head(pkt.timestamp, pkt.data.len() as u32, pkt.orig_len);
-            pcapng_block(&mut out, PCAPNG_EPB, &[&head, &pkt.data])?;
+            done.bytes += pcapng_block(&mut out, PCAPNG_EPB, &[&head, &pkt.data])?;
+            done.frames += 1;
         }
         out.flush()?;
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, path)?;
+        Ok(done)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -703,6 +751,14 @@ struct Writer {
     /// First I/O error, as (kind, message); once set nothing more is written.
     error: Option<(io::ErrorKind, String)>,
     frames: u64,
+    /// The file's size, once what is buffered is written.
+    bytes: u64,
+    /// The size it may not pass ([`MAX_PCAP_BYTES`] unless a test says).
+    max_bytes: u64,
+    /// A frame or secrets block was refused at the cap: nothing more goes in.
+    full: bool,
+    /// Frames not written because the file was full.
+    dropped: u64,
     last_timestamp: Duration,
     ip_id: u16,
     headers: Vec<u8>,
@@ -744,10 +800,23 @@ impl Writer {
         if self.failed() {
             return;
         }
-        let timestamp = self.timestamp();
+        if self.full {
+            self.dropped += 1;
+            return;
+        }
         let layout = build_headers(&mut self.headers, src, dst, self.ip_id, transport, payload);
-        self.ip_id = self.ip_id.wrapping_add(1);
         let captured = (self.headers.len() + layout.payload_len) as u32;
+        let record_len = match self.format {
+            Format::Pcap => (PCAP_RECORD_HEADER_LEN + captured as usize) as u64,
+            Format::PcapNg => pcapng_block_len(20 + captured as usize),
+        };
+        if self.bytes + record_len > self.max_bytes {
+            self.full = true;
+            self.dropped += 1;
+            return;
+        }
+        let timestamp = self.timestamp();
+        self.ip_id = self.ip_id.wrapping_add(1);
         let Some(out) = self.out.as_mut() else {
             return;
         };
@@ -765,18 +834,25 @@ impl Writer {
                     PCAPNG_EPB,
                     &[&head, &self.headers, &payload[..layout.payload_len]],
                 )
+                .map(|_| ())
             }
         };
         match result {
-            Ok(()) => self.frames += 1,
+            Ok(()) => {
+                self.frames += 1;
+                self.bytes += record_len;
+            }
             Err(e) => self.record_error(&e),
         }
     }
 
     /// Writes TLS key log lines as a Decryption Secrets Block (pcapng
     /// §4.7), turning the file into pcapng first if it is classic pcap.
+    /// A full file takes no secrets (the records they would open are not
+    /// written either), nor a block that would take it past the cap (it is
+    /// then full).
     fn secrets(&mut self, key_log: &[u8]) {
-        if self.failed() || key_log.is_empty() {
+        if self.failed() || self.full || key_log.is_empty() {
             return;
         }
         if self.format == Format::Pcap
@@ -785,27 +861,41 @@ impl Writer {
             self.record_error(&e);
             return;
         }
+        let block_len = pcapng_block_len(8 + key_log.len());
+        if self.full || self.bytes + block_len > self.max_bytes {
+            self.full = true;
+            return;
+        }
         let Some(out) = self.out.as_mut() else {
             return;
         };
         let mut head = [0u8; 8];
         head[0..4].copy_from_slice(&SECRETS_TLS_KEY_LOG.to_le_bytes());
         head[4..8].copy_from_slice(&(key_log.len() as u32).to_le_bytes());
-        if let Err(e) = pcapng_block(out, PCAPNG_DSB, &[&head, key_log]) {
-            self.record_error(&e);
+        match pcapng_block(out, PCAPNG_DSB, &[&head, key_log]) {
+            Ok(n) => self.bytes += n,
+            Err(e) => self.record_error(&e),
         }
     }
 
     /// Classic pcap cannot carry secrets: the frames written so far are
-    /// rewritten as pcapng, and the file goes on as pcapng.
+    /// rewritten as pcapng, and the file goes on as pcapng. pcapng is the
+    /// larger: the frames that no longer fit under the cap are left out
+    /// (counted as dropped, and the file is full).
     fn upgrade(&mut self) -> io::Result<()> {
         if let Some(mut out) = self.out.take() {
             out.flush()?;
         }
-        rewrite_as_pcapng(&self.path)?;
+        let done = rewrite_as_pcapng(&self.path, self.max_bytes)?;
         let file = std::fs::OpenOptions::new().append(true).open(&self.path)?;
         self.out = Some(BufWriter::with_capacity(WRITE_BUFFER, file));
         self.format = Format::PcapNg;
+        self.bytes = done.bytes;
+        if done.left_out > 0 {
+            self.frames = done.frames;
+            self.dropped += done.left_out;
+            self.full = true;
+        }
         Ok(())
     }
 
@@ -1249,6 +1339,10 @@ impl Capture {
             out: Some(out),
             error: None,
             frames: 0,
+            bytes: PCAP_GLOBAL_HEADER_LEN,
+            max_bytes: MAX_PCAP_BYTES,
+            full: false,
+            dropped: 0,
             last_timestamp: Duration::ZERO,
             ip_id: 0,
             headers: Vec::with_capacity(128),
@@ -1746,6 +1840,28 @@ impl Capture {
         }
         self.lock().map_or(0, |inner| inner.writer.frames)
     }
+
+    /// Frames left out because the file reached [`MAX_PCAP_BYTES`] (0
+    /// while it has not).
+    pub fn frames_dropped(&self) -> u64 {
+        if self.switch.is_some() || self.route.is_some() {
+            return self.resolve().frames_dropped();
+        }
+        self.lock().map_or(0, |inner| inner.writer.dropped)
+    }
+
+    /// The file's size limit, in place of [`MAX_PCAP_BYTES`] (so that a
+    /// test shows the cap without writing 256 MiB); of a file capture, or
+    /// of the file a switchable or routed one writes into now.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn set_max_bytes(&self, max_bytes: u64) {
+        if self.switch.is_some() || self.route.is_some() {
+            return self.resolve().set_max_bytes(max_bytes);
+        }
+        if let Some(mut inner) = self.lock() {
+            inner.writer.max_bytes = max_bytes;
+        }
+    }
 }
 
 impl std::fmt::Debug for Capture {
@@ -1770,6 +1886,7 @@ impl std::fmt::Debug for Capture {
         f.debug_struct("Capture")
             .field("path", &inner.writer.path)
             .field("frames", &inner.writer.frames)
+            .field("frames_dropped", &inner.writer.dropped)
             .field("failed", &inner.writer.error.is_some())
             .finish()
     }
@@ -2833,6 +2950,169 @@ mod tests {
         assert!(capture.flush().is_err());
         capture.udp(addr("192.0.2.1:5060"), addr("192.0.2.2:5060"), b"x");
         assert_eq!(capture.frames(), 1);
+    }
+
+    /// The frames of a capture file, classic or pcapng (a DSB as its key
+    /// log with original length `u32::MAX`, as [`pcapng_items`] gives it).
+    fn items(path: &Path) -> Vec<(Vec<u8>, u32)> {
+        let magic = std::fs::read(path).expect("read capture")[..4].to_vec();
+        if magic == PCAPNG_SHB.to_le_bytes() {
+            pcapng_items(path)
+        } else {
+            read_back(path)
+        }
+    }
+
+    /// Traffic of every kind a capture writes: datagrams, a connection
+    /// with segments that need window ACKs, and a close.
+    fn capped_traffic(cap: &Capture) {
+        let (a, b) = (addr("127.0.0.1:5060"), addr("127.0.0.1:5070"));
+        let (c, s) = (addr("127.0.0.1:40000"), addr("127.0.0.1:5061"));
+        for n in 0..5 {
+            cap.udp(a, b, &pattern(1000, n));
+        }
+        cap.tcp_connect(c, s);
+        cap.tcp_data(c, s, &pattern(100_000, 9));
+        cap.tcp_data(s, c, b"200 OK");
+        cap.udp(b, a, b"small");
+        cap.tcp_close(c, s);
+    }
+
+    /// A file capped at any size holds the first frames of its traffic,
+    /// whole, as an uncapped file has them, and never passes the cap; each
+    /// frame left out is counted; a later frame small enough to fit is
+    /// left out too (no gap in a TCP stream).
+    #[test]
+    fn a_capped_file_keeps_its_first_frames_and_counts_the_rest() {
+        let whole = TempPcap::new("cap-whole");
+        let reference = Capture::create(&whole.0).unwrap();
+        capped_traffic(&reference);
+        reference.flush().unwrap();
+        let all = read_back(&whole.0);
+        let total = all.len() as u64;
+        assert_eq!(reference.frames(), total);
+        assert_eq!(reference.frames_dropped(), 0);
+        // Each size the file passes frame by frame, and a byte either side.
+        let mut sizes = vec![0, PCAP_GLOBAL_HEADER_LEN];
+        for (f, _) in &all {
+            sizes.push(sizes[sizes.len() - 1] + (PCAP_RECORD_HEADER_LEN + f.len()) as u64);
+        }
+        let caps = sizes
+            .iter()
+            .flat_map(|s| [s.saturating_sub(1), *s, *s + 1, *s + 100]);
+        let path = TempPcap::new("cap-capped");
+        for max in caps {
+            let cap = Capture::create(&path.0).unwrap();
+            cap.set_max_bytes(max);
+            capped_traffic(&cap);
+            cap.flush().unwrap();
+            let len = std::fs::metadata(&path.0).unwrap().len();
+            assert!(len <= max.max(PCAP_GLOBAL_HEADER_LEN), "{len} > cap {max}");
+            let kept = read_back(&path.0);
+            assert_eq!(kept[..], all[..kept.len()], "cap {max}: the first frames");
+            assert_eq!(cap.frames(), kept.len() as u64);
+            assert_eq!(cap.frames_dropped(), total - kept.len() as u64, "cap {max}");
+            if let Some((next, _)) = all.get(kept.len()) {
+                let next = (PCAP_RECORD_HEADER_LEN + next.len()) as u64;
+                assert!(len + next > max, "cap {max}: the next frame would have fit");
+            }
+        }
+        // One that refuses a 32000-byte segment, then would take the
+        // 54-byte ACKs and the small datagram: tshark reads it cleanly.
+        let first_segment = all.iter().position(|(f, _)| f.len() > 30_000).unwrap();
+        let upto: u64 = all[..first_segment]
+            .iter()
+            .map(|(f, _)| (PCAP_RECORD_HEADER_LEN + f.len()) as u64)
+            .sum();
+        let max = PCAP_GLOBAL_HEADER_LEN + upto + 1000;
+        let cap = Capture::create(&path.0).unwrap();
+        cap.set_max_bytes(max);
+        capped_traffic(&cap);
+        cap.flush().unwrap();
+        assert_eq!(cap.frames(), first_segment as u64);
+        assert_eq!(cap.frames_dropped(), total - first_segment as u64);
+        assert_eq!(
+            std::fs::metadata(&path.0).unwrap().len(),
+            PCAP_GLOBAL_HEADER_LEN + upto
+        );
+        let file = path.0.to_str().unwrap();
+        let listed = tshark(&["-n", "-r", file, "-T", "fields", "-e", "frame.number"]);
+        assert_eq!(listed.lines().count(), first_segment);
+    }
+
+    /// TLS traffic in a capped file: the secrets and the pcapng it
+    /// becomes count against the cap too. Whatever the cap, the file holds
+    /// a prefix of what an uncapped one holds (frames and secrets blocks),
+    /// within the cap; when the rewrite as pcapng leaves out frames that
+    /// fitted as classic pcap, they are counted as left out.
+    #[test]
+    fn a_capped_tls_file_stays_a_prefix_within_the_cap() {
+        let (a, b) = (addr("127.0.0.1:5060"), addr("127.0.0.1:5070"));
+        let (c, s) = (addr("127.0.0.1:40000"), addr("127.0.0.1:5061"));
+        let traffic = |cap: &Capture| {
+            for n in 0..10 {
+                cap.udp(a, b, &pattern(100, n));
+            }
+            cap.tcp_connect(c, s);
+            cap.tls_sent(c, s, b"\x16\x03\x01client hello", "");
+            cap.tls_received(s, c, b"\x16\x03\x03server flight", KEYS_1);
+            cap.tls_sent(c, s, &pattern(5000, 1), KEYS_2);
+            cap.tcp_close(c, s);
+        };
+        let whole = TempPcap::new("cap-tls-whole");
+        let reference = Capture::create(&whole.0).unwrap();
+        traffic(&reference);
+        reference.flush().unwrap();
+        let all = pcapng_items(&whole.0);
+        let total = reference.frames();
+        let size = std::fs::metadata(&whole.0).unwrap().len();
+        let path = TempPcap::new("cap-tls");
+        // What fits of the frames before the first secrets, as classic pcap.
+        let before_keys = all.iter().take_while(|i| i.1 != u32::MAX).count();
+        let classic_fit = |max: u64| {
+            let mut at = PCAP_GLOBAL_HEADER_LEN;
+            all[..before_keys]
+                .iter()
+                .take_while(|(f, _)| {
+                    at += (PCAP_RECORD_HEADER_LEN + f.len()) as u64;
+                    at <= max
+                })
+                .count() as u64
+        };
+        let mut rewrite_left_out = false;
+        for max in (0..=size + 10).step_by(5) {
+            let cap = Capture::create(&path.0).unwrap();
+            cap.set_max_bytes(max);
+            traffic(&cap);
+            cap.flush().unwrap();
+            let len = std::fs::metadata(&path.0).unwrap().len();
+            assert!(len <= max.max(PCAP_GLOBAL_HEADER_LEN), "{len} > cap {max}");
+            let kept = items(&path.0);
+            assert_eq!(kept[..], all[..kept.len()], "cap {max}: a prefix");
+            let frames = kept.iter().filter(|i| i.1 != u32::MAX).count() as u64;
+            assert_eq!(cap.frames(), frames, "cap {max}");
+            assert_eq!(cap.frames() + cap.frames_dropped(), total, "cap {max}");
+            rewrite_left_out |= cap.is_pcapng() && frames < classic_fit(max);
+        }
+        assert!(
+            rewrite_left_out,
+            "some cap made the rewrite leave frames out"
+        );
+        // The 14 frames before the first secrets (10 datagrams of 100
+        // bytes, the handshake, the client hello) take 24 + 10 × 158 +
+        // 3 × 74 + 85 = 1911 bytes as classic pcap; as pcapng the 10
+        // datagrams take 60 + 10 × 176 = 1820, and the SYN's 92 more do
+        // not fit: the rewrite keeps the 10 datagrams, and nothing more
+        // goes in.
+        assert_eq!(classic_fit(1911), 14);
+        let cap = Capture::create(&path.0).unwrap();
+        cap.set_max_bytes(1911);
+        traffic(&cap);
+        cap.flush().unwrap();
+        assert!(cap.is_pcapng());
+        assert_eq!((cap.frames(), cap.frames_dropped()), (10, total - 10));
+        assert_eq!(std::fs::metadata(&path.0).unwrap().len(), 60 + 10 * 176);
+        tshark(&["-n", "-r", path.0.to_str().unwrap()]);
     }
 
     #[test]

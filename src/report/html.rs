@@ -946,12 +946,17 @@ pub fn render_cut(r: &Report, dir: &Path) -> (String, Vec<Option<Truncated>>) {
                 .collect();
             let _ = write!(
                 out,
-                "<tr><th>Run-level traffic</th><td>harness {}: <a href=\"{}\">{}</a> ({} frames; {} packets no scenario claimed){}</td></tr>",
+                "<tr><th>Run-level traffic</th><td>harness {}: <a href=\"{}\">{}</a> ({} frames; {} packets no scenario claimed{}){}</td></tr>",
                 esc(&p.harness),
                 esc(&href),
                 esc(&href),
                 p.frames,
                 p.unclaimed,
+                if p.frames_dropped > 0 {
+                    format!("; {}", super::pcap_capped(p.frames_dropped))
+                } else {
+                    String::new()
+                },
                 if tls.is_empty() {
                     String::new()
                 } else {
@@ -1268,6 +1273,9 @@ fn scenario(
             None => {
                 let _ = write!(out, " · pcap {}", esc(p));
             }
+        }
+        if s.pcap_frames_dropped > 0 {
+            let _ = write!(out, " ({})", super::pcap_capped(s.pcap_frames_dropped));
         }
     }
     out.push_str("</p>");

@@ -198,6 +198,10 @@ pub struct ScenarioResult {
     pub duration_ms: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pcap: Option<String>,
+    /// Frames the pcap left out once it reached its size cap
+    /// ([`crate::net::capture::MAX_PCAP_BYTES`]); absent when none.
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub pcap_frames_dropped: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
     /// The step that failed, as written in the feature file.
@@ -280,6 +284,26 @@ pub struct Truncated {
 
 fn is_zero_u64(n: &u64) -> bool {
     *n == 0
+}
+
+/// How the reports say that a pcap reached its size cap and left out
+/// `dropped` later frames (`capped at 256 MiB: 1,234 later frames left out`).
+pub fn pcap_capped(dropped: u64) -> String {
+    format!(
+        "capped at {}: {} later frames left out",
+        pcap_cap(),
+        excerpt::count(dropped)
+    )
+}
+
+/// The pcaps' size cap, in words (`256 MiB`).
+pub fn pcap_cap() -> String {
+    let cap = crate::net::capture::MAX_PCAP_BYTES;
+    if cap.is_multiple_of(1 << 20) {
+        format!("{} MiB", cap >> 20)
+    } else {
+        excerpt::size(cap)
+    }
 }
 
 impl ScenarioResult {
@@ -454,6 +478,10 @@ pub struct RunPcap {
     pub pcap: String,
     /// Frames written into it.
     pub frames: u64,
+    /// Frames left out once it reached its size cap
+    /// ([`crate::net::capture::MAX_PCAP_BYTES`]); absent when none.
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub frames_dropped: u64,
     /// Packets no scenario claimed (they are the file's content besides
     /// synthesised TCP handshakes and acknowledgements).
     pub unclaimed: u64,
@@ -1221,6 +1249,8 @@ mod tests {
             },
             duration_ms: 12,
             pcap: Some(format!("pcaps/{name}.pcap")),
+            // The failing one flooded: its pcap reached the cap.
+            pcap_frames_dropped: if failure.is_some() { 1234 } else { 0 },
             failure: failure.map(str::to_string),
             step: failure.map(|_| "Then the final response is 200".to_string()),
             location: Some(format!("features/x.feature:{}", name.len())),
@@ -1659,6 +1689,43 @@ mod tests {
     #[test]
     fn summary_snapshot() {
         insta::assert_snapshot!(summary::render(&sample(), Path::new("reports/x")));
+    }
+
+    /// A pcap that reached its size cap says so in report.json (and only
+    /// then), in report.html beside the file, and in the summary.
+    #[test]
+    fn a_capped_pcap_is_said_where_people_look() {
+        let mut r = sample();
+        let pcap = |frames_dropped| RunPcap {
+            harness: "iwf".into(),
+            pcap: "pcaps/run-level-iwf.pcap".into(),
+            frames: 10,
+            frames_dropped,
+            unclaimed: 3,
+            tls: Vec::new(),
+        };
+        r.runs[0].pcaps = vec![pcap(0)];
+        let json = serde_json::to_value(&r).unwrap();
+        assert!(json["runs"][0]["pcaps"][0].get("frames_dropped").is_none());
+        assert!(json["scenarios"][0].get("pcap_frames_dropped").is_none());
+        assert_eq!(json["scenarios"][1]["pcap_frames_dropped"], 1234);
+        r.runs[0].pcaps = vec![pcap(7)];
+        let json = serde_json::to_string(&r).unwrap();
+        let back: Report = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.runs[0].pcaps[0].frames_dropped, 7);
+        assert_eq!(back.scenarios[1].pcap_frames_dropped, 1234);
+        let html = html::render(&r, Path::new("reports/x"));
+        assert!(
+            html.contains("(10 frames; 3 packets no scenario claimed; capped at 256 MiB: 7 later frames left out)"),
+            "{html}"
+        );
+        let text = summary::render(&r, Path::new("reports/x"));
+        assert!(
+            text.contains("PCAP CAPPED: pcaps/bad.pcap at 256 MiB, 1,234 later frames left out\n")
+        );
+        assert!(text.contains(
+            "PCAP CAPPED: pcaps/run-level-iwf.pcap at 256 MiB, 7 later frames left out\n"
+        ));
     }
 
     #[test]

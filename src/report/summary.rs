@@ -125,6 +125,9 @@ pub fn render(r: &Report, dir: &Path) -> String {
             let _ = writeln!(out, "  stderr| {}", truncate(l, 300));
         }
     }
+    for line in capped_pcaps(r) {
+        let _ = writeln!(out, "{line}");
+    }
     let _ = writeln!(out, "{}", timing(r));
     if let Some(line) = slowest(r, 3) {
         let _ = writeln!(out, "{line}");
@@ -147,6 +150,44 @@ pub fn timing(r: &Report) -> String {
     } else {
         format!("time: {wall:.2} s")
     }
+}
+
+/// The pcaps (of scenarios, and run-level) that reached their size cap,
+/// a line each, the first few of them.
+fn capped_pcaps(r: &Report) -> Vec<String> {
+    const SHOWN: usize = 5;
+    let capped: Vec<(&str, u64)> = r
+        .scenarios
+        .iter()
+        .filter(|s| s.pcap_frames_dropped > 0)
+        .map(|s| (s.pcap.as_deref().unwrap_or(""), s.pcap_frames_dropped))
+        .chain(
+            r.runs
+                .iter()
+                .flat_map(|run| &run.pcaps)
+                .filter(|p| p.frames_dropped > 0)
+                .map(|p| (p.pcap.as_str(), p.frames_dropped)),
+        )
+        .collect();
+    let mut lines: Vec<String> = capped
+        .iter()
+        .take(SHOWN)
+        .map(|(pcap, n)| {
+            format!(
+                "PCAP CAPPED: {} at {}, {} later frames left out",
+                truncate(pcap, 160),
+                super::pcap_cap(),
+                super::excerpt::count(*n)
+            )
+        })
+        .collect();
+    if capped.len() > SHOWN {
+        lines.push(format!(
+            "PCAP CAPPED: {} more pcaps (report.json lists them)",
+            capped.len() - SHOWN
+        ));
+    }
+    lines
 }
 
 /// The `n` slowest scenarios, with their times and requirements.

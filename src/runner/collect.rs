@@ -117,6 +117,8 @@ pub(super) struct Collected {
     pub(super) durations: BTreeMap<ScenarioKey, u64>,
     /// What the scenario's TLS connections negotiated, by (file, line).
     pub(super) tls: BTreeMap<ScenarioKey, Vec<crate::net::tls::Negotiated>>,
+    /// Frames its pcap left out at the size cap, by (file, line) (none: 0).
+    pub(super) pcap_frames_dropped: BTreeMap<ScenarioKey, u64>,
     /// Per running scenario, each step that ran, in order, with its outcome.
     pub(super) steps: BTreeMap<ScenarioKey, Vec<StepResult>>,
 }
@@ -223,6 +225,7 @@ impl Collector {
                     .iter()
                     .map(crate::report::TlsConnection::from)
                     .collect();
+                let pcap_frames_dropped = c.pcap_frames_dropped.remove(&key).unwrap_or(0);
                 let res = ScenarioResult {
                     feature: feature.name.clone(),
                     name,
@@ -234,6 +237,7 @@ impl Collector {
                         "pcaps/{}",
                         pcap_name(&file, sc.position.line, &sc.name)
                     )),
+                    pcap_frames_dropped,
                     step: failure.as_ref().map(|f| f.0.clone()),
                     failure: failure.map(|f| f.1),
                     location: Some(format!("{}:{}", relative_file(&file), sc.position.line)),
@@ -440,6 +444,7 @@ pub(super) fn sut_died(
             verdict: ScenarioVerdict::Skipped,
             duration_ms: 0,
             pcap,
+            pcap_frames_dropped: 0,
             failure: Some(why),
             step: None,
             location: Some(location),
@@ -534,6 +539,7 @@ pub fn run_pcaps(ctx: &RunContext) -> Vec<crate::report::RunPcap> {
                     path.file_name().unwrap_or_default().to_string_lossy()
                 ),
                 frames: c.frames(),
+                frames_dropped: c.frames_dropped(),
                 unclaimed,
                 tls: c
                     .tls_connections()

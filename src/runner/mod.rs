@@ -408,12 +408,25 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .tls
-                        .insert((file, sc.position.line), tls);
+                        .insert((file.clone(), sc.position.line), tls);
                 }
                 // Its keys are nobody's now: what comes for them later
                 // goes to the run-level pcaps.
                 w.end_claims();
                 let _ = w.capture.flush();
+                let dropped = w.capture.frames_dropped();
+                if dropped > 0 {
+                    tracing::info!(
+                        pcap = w.pcap.as_deref().unwrap_or(""),
+                        frames_dropped = dropped,
+                        "scenario pcap reached its size cap"
+                    );
+                    timing
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .pcap_frames_dropped
+                        .insert((file, sc.position.line), dropped);
+                }
                 // Stop this scenario's roles now, so nothing lingers into the next.
                 w.recipients.clear();
                 w.originators.clear();
@@ -507,6 +520,7 @@ pub async fn run(opts: RunOptions) -> Result<(Report, PathBuf), UsageError> {
                 harness = %p.harness,
                 pcap = %p.pcap,
                 frames = p.frames,
+                frames_dropped = p.frames_dropped,
                 unclaimed = p.unclaimed,
                 "routing: run-level capture (packets no scenario claimed stay here)"
             );
