@@ -12,8 +12,9 @@
 //!   SUBSCRIBE's Record-Route (echoed in the 200), its remote target the
 //!   Contact; each NOTIFY carries the route set and the next CSeq.
 //! - RFC 3261 §17.1.2.2: a NOTIFY is sent again after T1, then after twice
-//!   the last wait, until answered or 64·T1 have passed; a retransmitted
-//!   request is answered with the response stored for it (§17.2.2).
+//!   the last wait up to T2 (8·T1), until answered or 64·T1 have passed;
+//!   a retransmitted request is answered with the response stored for it
+//!   (§17.2.2).
 //!
 //! Each role keeps its package's own parts: the event package, who may
 //! subscribe, a subscription's state, and what a NOTIFY carries.
@@ -384,7 +385,9 @@ impl<P: Send + 'static, R: Send + 'static> Notifier<P, R> {
                             return;
                         }
                     }
-                    wait = (wait * 2).min(me.settings.t1 * 80);
+                    // Timer E doubles up to T2 (8·T1, as the reference's SIP
+                    // client takes it).
+                    wait = (wait * 2).min(me.settings.t1 * 8);
                 }
             });
         }
