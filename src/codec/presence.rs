@@ -413,16 +413,8 @@ impl Watcherinfo {
     }
 }
 
-/// The event package of an `Event` value (RFC 6665 §8.2.1): the token
-/// before any parameter, lower-cased (`presence`, `presence.winfo`).
-pub fn event_package(value: &str) -> String {
-    value
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase()
-}
+/// The event package of an `Event` value ([`super::sip::event_package`]).
+pub use super::sip::event_package;
 
 /// A `Subscription-State` value (RFC 6665 §8.2.3): the state (lower-cased)
 /// and its `expires`, `reason` parameters.

@@ -935,6 +935,23 @@ pub fn parse_via(value: &str) -> Result<Via, ViewError> {
     })
 }
 
+/// The event package of an `Event` header value (RFC 6665 §8.2.1): the
+/// token before any parameter, lower-cased (`presence`, `presence.winfo`,
+/// `xcap-diff`).
+///
+/// ```
+/// use liaison::codec::sip::event_package;
+/// assert_eq!(event_package("Push ;id=1"), "push");
+/// ```
+pub fn event_package(value: &str) -> String {
+    value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+}
+
 /// The user part and host of a `sip:`, `sips:` or `tel:` URI, as sent.
 ///
 /// `tel:` gives the number as user and no host (RFC 3966). For SIP URIs (RFC 3261

@@ -64,21 +64,8 @@ pub fn has_flag(value: &str, name: &str) -> bool {
     header_param(value, name).is_some()
 }
 
-/// The event package of an Event header value (RFC 6665 §8.2.1), lower-cased,
-/// without its parameters.
-///
-/// ```
-/// use liaison::codec::sip_push::event_package;
-/// assert_eq!(event_package("Push ;id=1"), "push");
-/// ```
-pub fn event_package(value: &str) -> String {
-    value
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase()
-}
+/// The event package of an Event header value ([`super::sip::event_package`]).
+pub use super::sip::event_package;
 
 /// An RFC 1123 date in GMT, as SIP's `Date` header wants it (RFC 3261
 /// §20.17), for a time given in seconds since 1970.

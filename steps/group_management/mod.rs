@@ -347,15 +347,31 @@ async fn read_back(w: &mut LiaisonWorld, what: &str) -> StepResult {
     }
     let want =
         xml_tree::parse(&s.bytes).map_err(|e| w.fail("the harness's own document to parse", e))?;
-    match xml_tree::parse(&m.body) {
-        Ok(got) => match xml_tree::diff(&want, &got) {
-            None => Ok(()),
-            Some(d) => Err(w.fail(expected, format!("another document ({d}) — {}", shown(&m)))),
-        },
-        Err(e) => Err(w.fail(
+    same_xml(w, &expected, &want, &m, None)
+}
+
+/// The response's body read as XML and compared element for element with
+/// `want`; with `default_ns`, elements written without a namespace are
+/// read in it first (an element body's default namespace is the usage's).
+fn same_xml(
+    w: &LiaisonWorld,
+    expected: &str,
+    want: &Element,
+    m: &HttpMessage,
+    default_ns: Option<&str>,
+) -> StepResult {
+    let mut got = xml_tree::parse(&m.body).map_err(|e| {
+        w.fail(
             expected,
-            format!("a body that is not XML ({e}) — {}", shown(&m)),
-        )),
+            format!("a body that is not XML ({e}) — {}", shown(m)),
+        )
+    })?;
+    if let Some(ns) = default_ns {
+        xcap::qualify(&mut got, ns);
+    }
+    match xml_tree::diff(want, &got) {
+        None => Ok(()),
+        Some(d) => Err(w.fail(expected, format!("another body ({d}) — {}", shown(m)))),
     }
 }
 
@@ -626,21 +642,9 @@ async fn entry_alone(w: &mut LiaisonWorld) -> StepResult {
         return Err(w.fail(expected, shown(&m)));
     }
     let want = xcap::entry_element(xcap::RESOURCE_LISTS_NS, &carol);
-    match xml_tree::parse(&m.body) {
-        Ok(mut got) => {
-            // An element written without its namespace declaration is
-            // read as in the usage's default namespace.
-            xcap::qualify(&mut got, xcap::RESOURCE_LISTS_NS);
-            match xml_tree::diff(&want, &got) {
-                None => Ok(()),
-                Some(d) => Err(w.fail(expected, format!("another element ({d}) — {}", shown(&m)))),
-            }
-        }
-        Err(e) => Err(w.fail(
-            expected,
-            format!("a body that is no element ({e}) — {}", shown(&m)),
-        )),
-    }
+    // An element written without its namespace declaration is read as in
+    // the usage's default namespace.
+    same_xml(w, &expected, &want, &m, Some(xcap::RESOURCE_LISTS_NS))
 }
 
 #[when("alice puts a PoC group document with a display name and three members through the proxy")]

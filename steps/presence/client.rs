@@ -25,8 +25,6 @@ pub struct ClientState {
     pub asked: Option<(String, Instant)>,
     /// The PUBLISH that carried it, as the presence server answered it.
     pub publication: Option<Publication>,
-    /// The entity tag the client held before the change (the last 2xx's).
-    pub held_tag: Option<String>,
     /// A PUBLISH the presence server refused with 412.
     pub refused: Option<Publication>,
 }
@@ -161,13 +159,6 @@ async fn change(w: &mut LiaisonWorld) -> StepResult {
     } else {
         "closed"
     };
-    w.pres.client.held_tag = e
-        .esc
-        .log()
-        .iter()
-        .rev()
-        .find(|p| (200..300).contains(&p.status) && p.granted.is_some_and(|g| g > 0))
-        .and_then(|p| p.etag.clone());
     let trigger = w
         .ctx
         .profile
@@ -417,8 +408,21 @@ async fn modify_names_tag(w: &mut LiaisonWorld) -> StepResult {
             "none",
         ));
     };
-    let held = w.pres.client.held_tag.clone();
     let p = publish_with_state(w, &status, at).await?;
+    // The tag the client held when it sent it: that of the last 2xx the
+    // presence server gave a publication before then (a refresh in
+    // between gives a new one).
+    let held = esc(w)?
+        .esc
+        .log()
+        .iter()
+        .rev()
+        .find(|x| {
+            x.answered_at < p.incoming.at
+                && (200..300).contains(&x.status)
+                && x.granted.is_some_and(|g| g > 0)
+        })
+        .and_then(|x| x.etag.clone());
     let sent = as_sent(w, &p);
     let named = msg(&sent)
         .and_then(|m| m.header("SIP-If-Match"))
