@@ -548,8 +548,15 @@ fn carol_node(w: &LiaisonWorld) -> Result<(Entry, String), Failure> {
 )]
 async fn put_entry(w: &mut LiaisonWorld) -> StepResult {
     let (e, node) = carol_node(w)?;
-    let body = xcap::write_element(&xcap::entry_element(xcap::RESOURCE_LISTS_NS, &e));
-    let path = alice_path(w, xcap::RESOURCE_LISTS_AUID, DOC, Some(&node))?;
+    put_entry_at(w, &e, &node).await?;
+    w.gm.carol = Some(e);
+    Ok(())
+}
+
+/// alice PUTs entry `e` as an element of her resource list at `node`, through the proxy.
+async fn put_entry_at(w: &mut LiaisonWorld, e: &Entry, node: &str) -> StepResult {
+    let body = xcap::write_element(&xcap::entry_element(xcap::RESOURCE_LISTS_NS, e));
+    let path = alice_path(w, xcap::RESOURCE_LISTS_AUID, DOC, Some(node))?;
     let alice = w.gm.user("alice");
     let hs = [("Content-Type", xcap::EL_TYPE)];
     call(
@@ -561,9 +568,7 @@ async fn put_entry(w: &mut LiaisonWorld) -> StepResult {
         &hs,
         body.as_bytes(),
     )
-    .await?;
-    w.gm.carol = Some(e);
-    Ok(())
+    .await
 }
 
 #[then(regex = r"^the XDMS accepts the (element|document) with 200 or 201 and an entity tag$")]
@@ -893,18 +898,5 @@ async fn put_unreadable_node(w: &mut LiaisonWorld) -> StepResult {
         uri: ut(w)?.xui(&w.gm.user("ivan")),
         display_name: None,
     };
-    let body = xcap::write_element(&xcap::entry_element(xcap::RESOURCE_LISTS_NS, &e));
-    let path = alice_path(w, xcap::RESOURCE_LISTS_AUID, DOC, Some(UNREADABLE_NODE))?;
-    let alice = w.gm.user("alice");
-    let hs = [("Content-Type", xcap::EL_TYPE)];
-    call(
-        w,
-        Source::Proxy,
-        "PUT",
-        &path,
-        Some(&alice),
-        &hs,
-        body.as_bytes(),
-    )
-    .await
+    put_entry_at(w, &e, UNREADABLE_NODE).await
 }
